@@ -1,0 +1,161 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * busted.h — the wire format between the BPF programs and the engine.
+ *
+ * Every struct and enum that crosses the kernel/user boundary lives here and
+ * nowhere else. The engine does not hand-copy these layouts: scripts/gen-wire
+ * reads them from the compiled object's BTF and writes
+ * engine/kernel/wire.generated.ts, and test/wire.test.ts fails when that file
+ * is stale. Enum values are explicit because they are part of the contract.
+ *
+ * Included by the BPF side (after vmlinux.h) and by C benchmarks (after
+ * <linux/types.h>), so it only uses the __u* types both provide.
+ */
+#ifndef BUSTED_H
+#define BUSTED_H
+
+/* Bumped whenever a layout below changes; checked by the loader. */
+#define BUSTED_ABI_VERSION 1
+
+#define BUSTED_COMM_LEN 16
+#define BUSTED_PATH_LEN 256
+#define BUSTED_ARGS_LEN 512
+/* Largest packet payload copied for DNS and TLS handshakes. A ClientHello
+ * with a post-quantum key share is about 1.8 KiB; a DNS answer over UDP
+ * with EDNS is at most a few KiB in practice. */
+#define BUSTED_PKT_MAX 4096
+
+enum busted_abi {
+	BUSTED_ABI = BUSTED_ABI_VERSION,
+};
+
+/* What a ring buffer record is; the first u32 of every record. */
+enum busted_kind {
+	BUSTED_KIND_EXEC = 1,
+	BUSTED_KIND_EXIT = 2,
+	BUSTED_KIND_TCP = 3,
+	BUSTED_KIND_UDP = 4,
+	BUSTED_KIND_PKT = 5,
+};
+
+/* Which TCP transition a BUSTED_KIND_TCP record reports. */
+enum busted_tcp_phase {
+	BUSTED_TCP_CONNECTED = 1, /* our connect() completed: SYN_SENT -> ESTABLISHED */
+	BUSTED_TCP_ACCEPTED = 2,  /* a peer connected to us: SYN_RECV -> ESTABLISHED */
+	BUSTED_TCP_CLOSED = 3,    /* an established connection ended */
+	BUSTED_TCP_FAILED = 4,    /* our connect() never completed: SYN_SENT -> CLOSE */
+};
+
+enum busted_udp_phase {
+	BUSTED_UDP_FLOW = 1,  /* first datagram from a socket to a destination */
+	BUSTED_UDP_CLOSED = 2, /* the socket was released */
+};
+
+enum busted_pkt_kind {
+	BUSTED_PKT_DNS = 1,       /* a DNS message (UDP payload, or TCP payload with its length prefix) */
+	BUSTED_PKT_TLS_HELLO = 2, /* a TLS record carrying a ClientHello or ServerHello */
+};
+
+enum busted_dir {
+	BUSTED_DIR_EGRESS = 1,
+	BUSTED_DIR_INGRESS = 2,
+};
+
+/* busted_task.flags */
+enum busted_task_flags {
+	BUSTED_TASK_KNOWN = 1, /* the fields below name a real task */
+	BUSTED_TASK_FROM_SOCKET = 2, /* taken from the socket's owner, not the current task */
+};
+
+/* Counters in the per-CPU "stats" array, read and summed by the engine. */
+enum busted_stat {
+	BUSTED_STAT_RINGBUF_FULL = 0, /* records lost: bpf_ringbuf_reserve failed */
+	BUSTED_STAT_OWNER_MISS = 1,   /* packet or close on a socket with no known owner */
+	BUSTED_STAT_PKT_TRUNCATED = 2,/* payload longer than BUSTED_PKT_MAX */
+	BUSTED_STAT_OWNER_FULL = 3,   /* owner map update failed */
+	BUSTED_STAT_MAX = 4,
+};
+
+/* The task an event is about. */
+struct busted_task {
+	__u64 cgroup_id;
+	__u32 pid;  /* tgid */
+	__u32 tid;
+	__u32 ppid;
+	__u32 uid;
+	__u32 gid;
+	__u32 flags; /* enum busted_task_flags */
+	char comm[BUSTED_COMM_LEN];
+};
+
+/* Leads every record. */
+struct busted_hdr {
+	__u32 kind; /* enum busted_kind */
+	__u32 abi;  /* BUSTED_ABI_VERSION */
+	__u64 ts_ns; /* bpf_ktime_get_ns(): CLOCK_MONOTONIC */
+	struct busted_task task;
+};
+
+/* Addresses in network order as the kernel keeps them; ports in host order.
+ * IPv4 addresses occupy the first 4 bytes of the 16. */
+struct busted_flow {
+	__u8 saddr[16];
+	__u8 daddr[16];
+	__u16 sport;
+	__u16 dport;
+	__u8 family;   /* 4 or 6 */
+	__u8 protocol; /* IPPROTO_TCP (6) or IPPROTO_UDP (17) */
+	__u16 _pad;
+};
+
+struct busted_exec_event {
+	struct busted_hdr hdr;
+	__u32 filename_len; /* bytes of filename[] used, without the NUL */
+	__u32 args_len;     /* bytes of args[] used: NUL-separated argv */
+	__u32 args_truncated;
+	__u32 _pad;
+	char filename[BUSTED_PATH_LEN];
+	char args[BUSTED_ARGS_LEN];
+};
+
+struct busted_exit_event {
+	struct busted_hdr hdr;
+	__u32 exit_code;
+	__u32 _pad;
+	__u64 start_ns; /* task start, CLOCK_MONOTONIC: duration = ts - start */
+};
+
+struct busted_tcp_event {
+	struct busted_hdr hdr;
+	__u64 sock_id;  /* socket cookie; the socket's address when no cookie is at hand */
+	struct busted_flow flow;
+	__u32 phase;    /* enum busted_tcp_phase */
+	__u32 dir;      /* enum busted_dir: egress = we connected */
+	__u64 bytes_sent;     /* tcp_sock.bytes_acked */
+	__u64 bytes_received; /* tcp_sock.bytes_received */
+	__u64 start_ns;       /* when the connection began, 0 if unknown */
+};
+
+struct busted_udp_event {
+	struct busted_hdr hdr;
+	__u64 sock_id;
+	struct busted_flow flow;
+	__u32 phase; /* enum busted_udp_phase */
+	__u32 _pad;
+	__u64 bytes_sent;
+	__u64 bytes_received;
+	__u64 start_ns;
+};
+
+struct busted_pkt_event {
+	struct busted_hdr hdr;
+	__u64 sock_id;
+	struct busted_flow flow;
+	__u32 pkt_kind; /* enum busted_pkt_kind */
+	__u32 dir;      /* enum busted_dir */
+	__u32 len;      /* payload bytes in the packet */
+	__u32 cap_len;  /* payload bytes copied into data[] */
+	__u8 data[BUSTED_PKT_MAX];
+};
+
+#endif /* BUSTED_H */

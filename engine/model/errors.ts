@@ -1,0 +1,49 @@
+/**
+ * Errors with stable codes (users grep for them; tests assert them).
+ * A code never changes meaning once released; add new ones at the end.
+ */
+
+export const ErrorCode = {
+  /** a command-line option is wrong (exit 2) */
+  USAGE: 'BUSTED_E_USAGE',
+  /** the host lacks something a command needs (BTF, cgroup v2, root, ...) */
+  UNSUPPORTED: 'BUSTED_E_UNSUPPORTED',
+  /** libbpf or the kernel refused: open, load, attach, map operations */
+  BPF: 'BUSTED_E_BPF',
+  /** a record from the kernel that does not match the wire format */
+  WIRE: 'BUSTED_E_WIRE',
+  /** a DNS message that cannot be parsed */
+  DNS_MALFORMED: 'BUSTED_E_DNS_MALFORMED',
+  /** a TLS record or handshake message that cannot be parsed */
+  TLS_MALFORMED: 'BUSTED_E_TLS_MALFORMED',
+  /** an input event (JSON line) with a missing or wrong field */
+  EVENT_INVALID: 'BUSTED_E_EVENT_INVALID',
+  /** a sink could not write */
+  SINK: 'BUSTED_E_SINK',
+} as const;
+
+export type ErrorCodeValue = (typeof ErrorCode)[keyof typeof ErrorCode];
+
+export class BustedError extends Error {
+  readonly code: ErrorCodeValue;
+  /** the offending field, option or input, where there is one */
+  readonly field: string | undefined;
+
+  constructor(code: ErrorCodeValue, message: string, field?: string) {
+    super(message);
+    this.name = 'BustedError';
+    this.code = code;
+    this.field = field;
+  }
+}
+
+/** A parser's complaint about its input: always carries the byte offset. */
+export class ParseError extends BustedError {
+  readonly offset: number;
+
+  constructor(code: ErrorCodeValue, message: string, offset: number, field?: string) {
+    super(code, `${message} (at byte ${offset})`, field);
+    this.name = 'ParseError';
+    this.offset = offset;
+  }
+}

@@ -1,0 +1,176 @@
+/**
+ * The event model of ../shared/CONTRACT.md ("Events"): plain data, no
+ * behaviour. Every stage of the engine speaks these types; fields that do
+ * not apply are absent (never null), which is why everything is optional.
+ */
+
+export type EventType =
+  | 'connect'
+  | 'close'
+  | 'dns_query'
+  | 'dns_response'
+  | 'tls_client_hello'
+  | 'tls_server_hello'
+  | 'tls_data'
+  | 'llm_request'
+  | 'llm_response'
+  | 'mcp_message'
+  | 'decision'
+  | 'error'
+  // Additions to the contract's list (allowed: "add to it freely").
+  | 'exec'
+  | 'exit'
+  | 'accept'
+  | 'connect_failed'
+  | 'udp_flow'
+  | 'lost';
+
+export interface ProcessInfo {
+  pid: number;
+  tid?: number;
+  ppid?: number;
+  uid?: number;
+  gid?: number;
+  comm?: string;
+  exe?: string;
+  cmdline?: string;
+  cgroup_id?: number;
+  cgroup_path?: string;
+  container_id?: string;
+  /** docker | containerd | cri-o | podman | kubepods (when known) */
+  container_runtime?: string;
+  /** pod UID from a kubepods cgroup path */
+  pod_uid?: string;
+}
+
+export interface NetInfo {
+  protocol: 'tcp' | 'udp';
+  family: 4 | 6;
+  src_ip: string;
+  src_port: number;
+  dst_ip: string;
+  dst_port: number;
+  bytes_sent?: number;
+  bytes_received?: number;
+  /** egress: this host opened it; ingress: a peer connected to us */
+  direction?: 'egress' | 'ingress';
+  /** milliseconds from the first to the last packet/state, on close */
+  duration_ms?: number;
+}
+
+export interface DnsQuestion {
+  name: string;
+  type: string;
+}
+
+export interface DnsAnswer {
+  name: string;
+  type: string;
+  /** A/AAAA: the address; CNAME/PTR/NS: the name; TXT: the joined text; others: a printable form */
+  value: string;
+  ttl: number;
+}
+
+export interface DnsInfo {
+  id: number;
+  rcode?: string;
+  questions: DnsQuestion[];
+  answers?: DnsAnswer[];
+}
+
+export interface TlsInfo {
+  sni?: string;
+  /** negotiated (ServerHello) or highest offered (ClientHello): "TLS 1.3", "TLS 1.2", ... */
+  version?: string;
+  /** the record/legacy version on the wire, for compliance */
+  legacy_version?: string;
+  /** ClientHello: the supported_versions extension, highest first */
+  supported_versions?: string[];
+  cipher?: string;
+  ciphers?: string[];
+  alpn?: string[];
+  ja4?: string;
+  /** ClientHello extension types in wire order (numbers, GREASE removed) */
+  extensions?: number[];
+  /** ClientHello: named groups offered; ServerHello: the group chosen */
+  groups?: string[];
+  /** true when the hello was cut short by the capture and parsed partly */
+  truncated?: boolean;
+  direction?: 'write' | 'read';
+  bytes?: number;
+  payload?: string;
+}
+
+export interface HttpInfo {
+  method?: string;
+  path?: string;
+  host?: string;
+  status?: number;
+  content_type?: string;
+}
+
+export interface LlmInfo {
+  provider?: string;
+  endpoint?: string;
+  model?: string;
+  stream?: boolean;
+  user_message?: string;
+  system_prompt?: string;
+  tools?: unknown[];
+  usage?: { input_tokens?: number; output_tokens?: number };
+}
+
+export interface McpInfo {
+  kind: 'request' | 'response' | 'notification';
+  method?: string;
+  id?: string | number;
+  tool?: string;
+}
+
+export interface MlInfo {
+  llm_score: number;
+  label: string;
+}
+
+export interface DecisionInfo {
+  action: 'allow' | 'audit' | 'block';
+  reasons: string[];
+  enforced: boolean;
+  policy_revision?: string;
+  subject: string;
+}
+
+export interface ErrorInfo {
+  /** stable code, e.g. BUSTED_E_DNS_MALFORMED */
+  code: string;
+  message: string;
+  /** the offending field or input, where there is one */
+  field?: string;
+}
+
+export interface ExitInfo {
+  code: number;
+  signal?: number;
+  duration_ms?: number;
+}
+
+export interface BustedEvent {
+  id: string;
+  /** RFC 3339, nanoseconds, UTC */
+  time: string;
+  type: EventType;
+  process?: ProcessInfo;
+  net?: NetInfo;
+  dns?: DnsInfo;
+  tls?: TlsInfo;
+  provider?: string;
+  http?: HttpInfo;
+  llm?: LlmInfo;
+  mcp?: McpInfo;
+  ml?: MlInfo;
+  decision?: DecisionInfo;
+  error?: ErrorInfo;
+  exit?: ExitInfo;
+  /** lost: how many kernel records could not be delivered since the last report */
+  lost?: { count: number; reason: string };
+}
