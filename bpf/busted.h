@@ -54,6 +54,7 @@ enum busted_udp_phase {
 enum busted_pkt_kind {
 	BUSTED_PKT_DNS = 1,       /* a DNS message (UDP payload, or TCP payload with its length prefix) */
 	BUSTED_PKT_TLS_HELLO = 2, /* a TLS record carrying a ClientHello or ServerHello */
+	BUSTED_PKT_TLS_CONT = 3,  /* the next segment of a hello that did not fit in one */
 };
 
 enum busted_dir {
@@ -73,7 +74,9 @@ enum busted_stat {
 	BUSTED_STAT_OWNER_MISS = 1,   /* packet or close on a socket with no known owner */
 	BUSTED_STAT_PKT_TRUNCATED = 2,/* payload longer than BUSTED_PKT_MAX */
 	BUSTED_STAT_OWNER_FULL = 3,   /* owner map update failed */
-	BUSTED_STAT_MAX = 4,
+	BUSTED_STAT_PKT_SEEN = 4,     /* packets the packet programs looked at */
+	BUSTED_STAT_EVENTS = 5,       /* records written to the ring buffer */
+	BUSTED_STAT_MAX = 6,
 };
 
 /* The task an event is about. */

@@ -22,7 +22,6 @@ export type EventType =
   | 'exit'
   | 'accept'
   | 'connect_failed'
-  | 'udp_flow'
   | 'lost';
 
 export interface ProcessInfo {
@@ -54,6 +53,8 @@ export interface NetInfo {
   bytes_received?: number;
   /** egress: this host opened it; ingress: a peer connected to us */
   direction?: 'egress' | 'ingress';
+  /** the name the destination was looked up as (DNS) or asked for (SNI) */
+  dst_host?: string;
   /** milliseconds from the first to the last packet/state, on close */
   duration_ms?: number;
 }

@@ -1,0 +1,130 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * common.bpf.h — what every busted BPF object shares: the maps that cross
+ * objects (the loader creates them once and hands the same fd to every
+ * object through bpf_map__reuse_fd, so their definitions must stay
+ * identical here), the load-time settings, and small helpers.
+ */
+#ifndef BUSTED_COMMON_BPF_H
+#define BUSTED_COMMON_BPF_H
+
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_endian.h>
+#include "busted.h"
+
+#define AF_INET 2
+#define AF_INET6 10
+#define IPPROTO_TCP 6
+#define IPPROTO_UDP 17
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+/* ---- shared maps ------------------------------------------------------ */
+
+/* Every record for the engine. The loader sets the size (--ringbuf-mb). */
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 8 << 20);
+} events SEC(".maps");
+
+/* enum busted_stat counters, summed over CPUs by the engine. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, BUSTED_STAT_MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+} stats SEC(".maps");
+
+/* Who a socket belongs to, learnt where the kernel runs in the owner's
+ * context (connect(), listen(), socket()) and read where it does not
+ * (softirq: handshake completion, close, packets). Keyed by socket cookie.
+ * LRU: a socket that dies unseen (we missed its close) ages out. */
+struct busted_owner {
+	struct busted_task task;
+	__u64 start_ns;
+	__u64 bytes_sent;     /* UDP only: TCP reads tcp_sock's counters */
+	__u64 bytes_received;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, __u64);
+	__type(value, struct busted_owner);
+} owners SEC(".maps");
+
+/* ---- load-time settings (.rodata, fixed before load) ------------------ */
+
+/* Report only tasks in this cgroup v2 subtree: its id and its depth below
+ * the root. 0 = the whole host. */
+const volatile __u64 scope_cgid = 0;
+const volatile __u32 scope_level = 0;
+/* The agent's own tgid: its sinks' traffic is not reported (no feedback). */
+const volatile __u32 self_tgid = 0;
+
+/* ---- helpers ---------------------------------------------------------- */
+
+static __always_inline void stat_inc(__u32 which)
+{
+	__u64 *v = bpf_map_lookup_elem(&stats, &which);
+
+	if (v)
+		*v += 1; /* per-CPU slot: no atomic needed */
+}
+
+/* Is the current task inside the scope cgroup? */
+static __always_inline bool current_in_scope(void)
+{
+	if (!scope_cgid)
+		return true;
+	return bpf_get_current_ancestor_cgroup_id(scope_level) == scope_cgid;
+}
+
+/* Fill what the current task tells about itself (any program type that
+ * has the "current" helpers: tracing, cgroup sock and sock_addr). */
+static __always_inline void task_from_current(struct busted_task *t)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	__u64 uid_gid = bpf_get_current_uid_gid();
+
+	t->pid = pid_tgid >> 32;
+	t->tid = (__u32)pid_tgid;
+	t->uid = (__u32)uid_gid;
+	t->gid = uid_gid >> 32;
+	t->cgroup_id = bpf_get_current_cgroup_id();
+	t->flags = BUSTED_TASK_KNOWN;
+	bpf_get_current_comm(t->comm, sizeof(t->comm));
+}
+
+static __always_inline void hdr_init(struct busted_hdr *h, __u32 kind)
+{
+	h->kind = kind;
+	h->abi = BUSTED_ABI_VERSION;
+	h->ts_ns = bpf_ktime_get_ns();
+}
+
+/* Copy a socket's addresses into a flow (tracing programs: CO-RE reads). */
+static __always_inline void flow_from_sock(struct busted_flow *f, const struct sock *sk)
+{
+	__u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
+
+	f->sport = BPF_CORE_READ(sk, __sk_common.skc_num);
+	f->dport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+	f->protocol = BPF_CORE_READ(sk, sk_protocol);
+	/* Explicit sizes: BPF_CORE_READ_INTO would copy sizeof(*dst), one byte
+	 * of the u8[16] destination. */
+	if (family == AF_INET) {
+		f->family = 4;
+		bpf_core_read(f->saddr, 4, &sk->__sk_common.skc_rcv_saddr);
+		bpf_core_read(f->daddr, 4, &sk->__sk_common.skc_daddr);
+	} else {
+		f->family = 6;
+		bpf_core_read(f->saddr, 16, &sk->__sk_common.skc_v6_rcv_saddr);
+		bpf_core_read(f->daddr, 16, &sk->__sk_common.skc_v6_daddr);
+	}
+}
+
+#endif /* BUSTED_COMMON_BPF_H */

@@ -1,0 +1,94 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * proc.bpf.c — process lifecycle: exec and exit.
+ *
+ * Reported from the kernel (not /proc) so that a process that connects and
+ * exits within a millisecond still has a name, an exe and a command line.
+ */
+#include "common.bpf.h"
+
+/* The exec record is 848 bytes: too big for the 512-byte BPF stack, so it
+ * is built in the ring buffer directly. */
+
+static __always_inline void task_parent(struct busted_task *t, struct task_struct *p)
+{
+	t->ppid = BPF_CORE_READ(p, real_parent, tgid);
+}
+
+/* A new program image replaced the current one (execve succeeded). */
+SEC("tp_btf/sched_process_exec")
+int BPF_PROG(handle_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)
+{
+	struct busted_exec_event *e;
+	unsigned long arg_start, arg_end;
+	const char *filename;
+	__u32 len;
+	long n;
+
+	if (!current_in_scope())
+		return 0;
+	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	if (!e) {
+		stat_inc(BUSTED_STAT_RINGBUF_FULL);
+		return 0;
+	}
+	hdr_init(&e->hdr, BUSTED_KIND_EXEC);
+	task_from_current(&e->hdr.task);
+	task_parent(&e->hdr.task, p);
+
+	/* bprm->filename is the path as execve() was given it, in kernel memory. */
+	filename = BPF_CORE_READ(bprm, filename);
+	n = bpf_probe_read_kernel_str(e->filename, sizeof(e->filename), filename);
+	e->filename_len = n > 0 ? n - 1 : 0;
+
+	/* argv sits NUL-separated between mm->arg_start and arg_end of the new
+	 * image, already copied in by the time this tracepoint fires. */
+	arg_start = BPF_CORE_READ(p, mm, arg_start);
+	arg_end = BPF_CORE_READ(p, mm, arg_end);
+	len = arg_end > arg_start ? arg_end - arg_start : 0;
+	e->args_truncated = len > BUSTED_ARGS_LEN;
+	if (len > BUSTED_ARGS_LEN)
+		len = BUSTED_ARGS_LEN;
+	/* The verifier wants a provable bound on the length. */
+	len &= (BUSTED_ARGS_LEN << 1) - 1;
+	if (len > BUSTED_ARGS_LEN)
+		len = BUSTED_ARGS_LEN;
+	if (len && bpf_probe_read_user(e->args, len, (void *)arg_start) == 0)
+		e->args_len = len;
+	else
+		e->args_len = 0;
+	e->_pad = 0;
+
+	bpf_ringbuf_submit(e, 0);
+	stat_inc(BUSTED_STAT_EVENTS);
+	return 0;
+}
+
+/* A thread exited; report the process when its leader goes. */
+SEC("tp_btf/sched_process_exit")
+int BPF_PROG(handle_exit, struct task_struct *p)
+{
+	struct busted_exit_event *e;
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+
+	/* Threads other than the leader are not processes of their own. */
+	if ((__u32)pid_tgid != (pid_tgid >> 32))
+		return 0;
+	if (!current_in_scope())
+		return 0;
+	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	if (!e) {
+		stat_inc(BUSTED_STAT_RINGBUF_FULL);
+		return 0;
+	}
+	hdr_init(&e->hdr, BUSTED_KIND_EXIT);
+	task_from_current(&e->hdr.task);
+	task_parent(&e->hdr.task, p);
+	/* exit_code: (status << 8) | termsig, as wait(2) reports it. */
+	e->exit_code = BPF_CORE_READ(p, exit_code);
+	e->_pad = 0;
+	e->start_ns = BPF_CORE_READ(p, start_time);
+	bpf_ringbuf_submit(e, 0);
+	stat_inc(BUSTED_STAT_EVENTS);
+	return 0;
+}

@@ -1,0 +1,25 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * wire.bpf.c — not loaded: compiled only so that every type of busted.h is
+ * in an object's BTF, where scripts/gen-wire.js reads the layouts from.
+ */
+#include "vmlinux.h"
+#include "busted.h"
+
+struct busted_wire_types {
+	enum busted_abi abi;
+	enum busted_kind kind;
+	enum busted_tcp_phase tcp_phase;
+	enum busted_udp_phase udp_phase;
+	enum busted_pkt_kind pkt_kind;
+	enum busted_dir dir;
+	enum busted_task_flags task_flags;
+	enum busted_stat stat;
+	struct busted_exec_event exec;
+	struct busted_exit_event exit;
+	struct busted_tcp_event tcp;
+	struct busted_udp_event udp;
+	struct busted_pkt_event pkt;
+};
+
+struct busted_wire_types *busted_wire_anchor;

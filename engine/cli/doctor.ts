@@ -1,0 +1,82 @@
+/** `busted doctor`: what works on this kernel, and what busted would use. */
+import { cgroup2Mount, resolveCgroup } from '../host/cgroup.js';
+import { findTlsLibraries, type TlsLibrary } from '../host/tls-libs.js';
+import { lockdownMode, lsmList, probeKernel, type ProbeResult } from '../kernel/probe.js';
+import { existsSync } from 'node:fs';
+import { release as osRelease } from 'node:os';
+
+export interface DoctorReport {
+  kernel: string;
+  root: boolean;
+  cgroup2: string | null;
+  lockdown: string;
+  lsm: string[] | null;
+  uprobe_pmu: boolean;
+  features: ProbeResult[];
+  tls_libraries: TlsLibrary[];
+  /** the hooks each job would use here */
+  paths: {
+    telemetry: string[];
+    connect_enforcement: string;
+    tls_plaintext: string;
+  };
+}
+
+export function doctorReport(cgroupArg?: string): DoctorReport {
+  const root = process.getuid?.() === 0;
+  const mount = cgroup2Mount() ?? null;
+  let features: ProbeResult[] = [];
+  if (root && mount) features = probeKernel(resolveCgroup(cgroupArg).path);
+  else features.push({ feature: 'probes', ok: false, detail: root ? 'no cgroup v2 mount' : 'needs root to load BPF programs' });
+  const ok = (f: string) => features.find((x) => x.feature === f)?.ok === true;
+  const telemetry: string[] = [];
+  if (ok('tp_btf')) telemetry.push('tp_btf (exec/exit, TCP state)');
+  else if (ok('raw_tp')) telemetry.push('raw_tp (fallback; not built yet)');
+  if (ok('cgroup_skb')) telemetry.push('cgroup_skb (DNS, TLS handshakes, UDP flows)');
+  if (ok('cgroup_sock_addr')) telemetry.push('cgroup sock (UDP owners)');
+  return {
+    kernel: `${process.platform} ${osRelease()}`, // os.release() is uname -r
+    root,
+    cgroup2: mount,
+    lockdown: lockdownMode(),
+    lsm: lsmList() ?? null,
+    uprobe_pmu: existsSync('/sys/bus/event_source/devices/uprobe/type'),
+    features,
+    tls_libraries: findTlsLibraries(),
+    paths: {
+      telemetry,
+      connect_enforcement: ok('bpf_lsm') ? 'lsm/socket_connect' : ok('cgroup_sock_addr') ? 'cgroup/connect4 + cgroup/connect6' : 'none available',
+      tls_plaintext: ok('uprobe') ? 'uprobes on the libraries below' : 'none (uprobes unavailable)',
+    },
+  };
+}
+
+
+export async function runDoctor(o: { json?: boolean; cgroup?: string }): Promise<number> {
+  const r = doctorReport(o.cgroup);
+  if (o.json) {
+    process.stdout.write(JSON.stringify(r, null, 2) + '\n');
+    return 0;
+  }
+  const mark = (b: boolean) => (b ? 'ok ' : 'no ');
+  const lines: string[] = [];
+  lines.push(`kernel      ${r.kernel}${r.root ? '' : ' (not root: probes skipped)'}`);
+  lines.push(`cgroup v2   ${r.cgroup2 ?? 'not mounted'}`);
+  lines.push(`lockdown    ${r.lockdown}`);
+  lines.push(`LSMs        ${r.lsm ? r.lsm.join(',') : 'unknown (securityfs not mounted)'}`);
+  lines.push(`uprobe PMU  ${r.uprobe_pmu ? 'present' : 'absent'}`);
+  lines.push('');
+  lines.push('features');
+  for (const f of r.features) lines.push(`  ${mark(f.ok)} ${f.feature.padEnd(18)} ${f.detail ?? ''}`);
+  lines.push('');
+  lines.push('TLS libraries');
+  if (!r.tls_libraries.length) lines.push('  none found');
+  for (const l of r.tls_libraries) lines.push(`  ${l.kind.padEnd(15)} ${l.path} (${l.symbols.length} symbols)`);
+  lines.push('');
+  lines.push('would use');
+  lines.push(`  telemetry            ${r.paths.telemetry.join('; ') || 'nothing loads'}`);
+  lines.push(`  connect enforcement  ${r.paths.connect_enforcement}`);
+  lines.push(`  TLS plaintext        ${r.paths.tls_plaintext}`);
+  process.stdout.write(lines.join('\n') + '\n');
+  return 0;
+}

@@ -1,0 +1,86 @@
+/**
+ * `busted` command line (../shared/CONTRACT.md, "Command line").
+ * Exit codes: 0 success, 1 failure at run time, 2 usage error.
+ */
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { BustedError, ErrorCode } from '../model/errors.js';
+import { runDoctor } from './doctor.js';
+import { runMonitor, type MonitorCliOptions } from './monitor.js';
+
+function int(name: string, min: number, max = Number.MAX_SAFE_INTEGER) {
+  return (v: string): number => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < min || n > max) throw new InvalidArgumentError(`${name} must be an integer from ${min} to ${max}`);
+    return n;
+  };
+}
+
+function seconds(v: string): number {
+  const n = Number(v);
+  if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError('must be a positive number of seconds');
+  return n;
+}
+
+function collect(v: string, prev: string[]): string[] {
+  return [...prev, v];
+}
+
+/** Options `monitor` and `enforce` share. */
+function observeOptions(cmd: Command): Command {
+  return cmd
+    .addOption(new Option('--format <format>', 'stdout format').choices(['text', 'json']).default('text'))
+    .option('--output <sink>', 'also send events to file:PATH (repeatable)', collect, [])
+    .option('--record <file>', 'write every event as a JSON line with stable key order (replayable by test-policy)')
+    .option('--cgroup <path>', 'attach to this cgroup v2 directory instead of the root')
+    .option('--pid <pid>', 'report only this process and its descendants', int('--pid', 1))
+    .option('--duration <seconds>', 'stop after this long', seconds)
+    .option('--no-tls', 'no TLS plaintext uprobes')
+    .option('--no-server-side', 'do not report the server side of DNS/TLS handshakes with remote peers')
+    .option('--ringbuf-mb <mb>', 'ring buffer size in MiB (a power of two)', int('--ringbuf-mb', 1, 1024), 16)
+    .option('--color', 'colour the text format even when stdout is not a terminal')
+    .option('-v, --verbose', "print libbpf's messages");
+}
+
+export function buildCli(): Command {
+  const program = new Command('busted')
+    .description('eBPF agent that sees, understands and polices the AI traffic of a Linux host')
+    .version('0.1.0')
+    .exitOverride()
+    .configureOutput({ writeErr: (s) => process.stderr.write(s) });
+
+  program
+    .command('doctor')
+    .description('which kernel features and hooks work here, which TLS libraries were found, which enforcement path would be used')
+    .option('--json', 'machine-readable output')
+    .option('--cgroup <path>', 'cgroup v2 directory to try cgroup hooks on (default: the root)')
+    .action(async (o: { json?: boolean; cgroup?: string }) => {
+      process.exitCode = await runDoctor(o);
+    });
+
+  observeOptions(program.command('monitor').description('observe and report; never blocks')).action(async (o: MonitorCliOptions) => {
+    process.exitCode = await runMonitor(o);
+  });
+
+  return program;
+}
+
+export async function main(argv: string[]): Promise<void> {
+  const program = buildCli();
+  try {
+    await program.parseAsync(argv);
+  } catch (e) {
+    const err = e as { code?: string; exitCode?: number; message?: string };
+    if (typeof err.code === 'string' && err.code.startsWith('commander.')) {
+      // help and version are successes; everything else commander rejects is usage
+      process.exitCode = err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help' ? 0 : 2;
+      return;
+    }
+    if (e instanceof BustedError) {
+      process.stderr.write(`busted: ${e.code}: ${e.message}\n`);
+      process.exitCode = e.code === ErrorCode.USAGE ? 2 : 1;
+      return;
+    }
+    process.stderr.write(`busted: ${(e as Error).stack ?? String(e)}\n`);
+    process.exitCode = 1;
+  }
+}

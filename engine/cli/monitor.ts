@@ -1,0 +1,69 @@
+/** `busted monitor`: observe and report, never block. */
+import { BustedError, ErrorCode } from '../model/errors.js';
+import { resolveCgroup } from '../host/cgroup.js';
+import { setLibbpfVerbose } from '../kernel/libbpf.js';
+import { Agent } from '../pipeline.js';
+import { fileSink, LineSink } from '../sinks/jsonl.js';
+import type { Sink } from '../sinks/sink.js';
+import { textFormatter } from '../sinks/text.js';
+
+export interface MonitorCliOptions {
+  format: 'text' | 'json';
+  output: string[];
+  record?: string;
+  cgroup?: string;
+  pid?: number;
+  duration?: number;
+  tls: boolean;
+  serverSide: boolean;
+  ringbufMb: number;
+  color?: boolean;
+  verbose?: boolean;
+}
+
+/** Output sinks named by --output; validated before anything touches the kernel. */
+export function outputSinks(specs: string[]): Sink[] {
+  return specs.map((spec) => {
+    const colon = spec.indexOf(':');
+    const kind = colon < 0 ? spec : spec.slice(0, colon);
+    const arg = colon < 0 ? '' : spec.slice(colon + 1);
+    if (kind === 'file' && arg) return fileSink(`file:${arg}`, arg);
+    if (kind === 'webhook' || kind === 'syslog' || kind === 'syslog+tcp') {
+      throw new BustedError(ErrorCode.USAGE, `--output ${spec}: the ${kind} sink is not built yet (file:PATH is)`, 'output');
+    }
+    throw new BustedError(ErrorCode.USAGE, `--output ${spec}: expected file:PATH, webhook:URL, syslog:HOST:PORT or syslog+tcp:HOST:PORT`, 'output');
+  });
+}
+
+export async function runMonitor(o: MonitorCliOptions): Promise<number> {
+  const mb = o.ringbufMb;
+  if ((mb & (mb - 1)) !== 0) throw new BustedError(ErrorCode.USAGE, `--ringbuf-mb ${mb} is not a power of two`, 'ringbuf-mb');
+  // Validate everything before touching the kernel.
+  const cgroup = resolveCgroup(o.cgroup);
+  const sinks: Sink[] = [];
+  const color = o.color ?? process.stdout.isTTY === true;
+  sinks.push(new LineSink('stdout', process.stdout, o.format === 'json' ? {} : { format: textFormatter(color) }));
+  if (o.record) sinks.push(fileSink(`record:${o.record}`, o.record, { stableKeys: true }));
+  sinks.push(...outputSinks(o.output));
+  setLibbpfVerbose(o.verbose === true);
+
+  const agent = Agent.start({ cgroup, sinks, pid: o.pid, ringBytes: mb << 20, serverSide: o.serverSide });
+  const failed = agent.attachments.filter((a) => !a.ok);
+  for (const a of failed) process.stderr.write(`busted: warning: ${a.object}/${a.program} (${a.hook}) not attached: ${a.error?.split('\n')[0]}\n`);
+  process.stderr.write(`busted: monitoring ${cgroup.path === cgroup.name ? cgroup.path : `cgroup ${cgroup.name}`} (${agent.attachments.filter((a) => a.ok).length} hooks)${o.pid ? `, pid ${o.pid} and its descendants` : ''}\n`);
+
+  await new Promise<void>((resolve) => {
+    const done = () => resolve();
+    process.once('SIGINT', done);
+    process.once('SIGTERM', done);
+    if (o.duration) setTimeout(done, o.duration * 1000);
+  });
+  const s = await agent.stop();
+  const dropped = s.sinks.filter((x) => x.dropped).map((x) => `${x.name} dropped ${x.dropped}`);
+  process.stderr.write(
+    `busted: ${s.interpreter.events} events from ${s.interpreter.records} kernel records; lost in kernel ${s.kernel.ringbufFull}` +
+      `${s.interpreter.malformedDns + s.interpreter.malformedTls ? `; malformed dns ${s.interpreter.malformedDns} tls ${s.interpreter.malformedTls}` : ''}` +
+      `${dropped.length ? `; ${dropped.join(', ')}` : ''}\n`,
+  );
+  return 0;
+}

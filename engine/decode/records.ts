@@ -1,0 +1,309 @@
+/**
+ * Stage 1: ring buffer bytes → typed kernel records (plain data).
+ *
+ * Offsets come from wire.generated.ts (the compiler's layout of
+ * bpf/busted.h), never from hand-written numbers. A record that does not
+ * fit its kind's layout is reported as a WireError record, not thrown: one
+ * bad record must not stop the stream.
+ */
+import * as W from '../kernel/wire.generated.js';
+
+export interface TaskRecord {
+  pid: number;
+  tid: number;
+  ppid: number;
+  uid: number;
+  gid: number;
+  flags: number;
+  comm: string;
+  cgroupId: number;
+}
+
+export interface FlowRecord {
+  family: 4 | 6;
+  protocol: number;
+  /** this host's end */
+  saddr: string;
+  sport: number;
+  /** the peer */
+  daddr: string;
+  dport: number;
+}
+
+interface Base {
+  /** CLOCK_MONOTONIC ns (bpf_ktime_get_ns) */
+  ts: number;
+  task: TaskRecord;
+}
+
+export interface ExecRecord extends Base {
+  kind: 'exec';
+  filename: string;
+  argv: string[];
+  argsTruncated: boolean;
+}
+
+export interface ExitRecord extends Base {
+  kind: 'exit';
+  exitCode: number;
+  startNs: number;
+}
+
+export type TcpPhase = 'connected' | 'accepted' | 'closed' | 'failed';
+
+export interface TcpRecord extends Base {
+  kind: 'tcp';
+  phase: TcpPhase;
+  sockId: bigint;
+  flow: FlowRecord;
+  egress: boolean | undefined;
+  bytesSent: number;
+  bytesReceived: number;
+  startNs: number;
+}
+
+export interface UdpRecord extends Base {
+  kind: 'udp';
+  phase: 'flow' | 'closed';
+  sockId: bigint;
+  flow: FlowRecord;
+  egress: boolean | undefined;
+  bytesSent: number;
+  bytesReceived: number;
+  startNs: number;
+}
+
+export type PktKind = 'dns' | 'tls_hello' | 'tls_cont';
+
+export interface PktRecord extends Base {
+  kind: 'pkt';
+  pktKind: PktKind;
+  sockId: bigint;
+  flow: FlowRecord;
+  egress: boolean;
+  /** payload bytes in the packet */
+  len: number;
+  /** the captured prefix (a copy: the ring's memory is reused) */
+  data: Uint8Array;
+}
+
+export interface WireErrorRecord {
+  kind: 'wire_error';
+  message: string;
+  /** the field that did not fit */
+  field: string;
+}
+
+export type KernelRecord = ExecRecord | ExitRecord | TcpRecord | UdpRecord | PktRecord | WireErrorRecord;
+
+const utf8 = new TextDecoder('utf-8', { fatal: false });
+
+function u64(dv: DataView, off: number): number {
+  // Two halves: exact below 2^53, which covers byte counters and ~104 days
+  // of monotonic nanoseconds at full precision (then ~2 ns granularity).
+  return dv.getUint32(off + 4, true) * 0x100000000 + dv.getUint32(off, true);
+}
+
+function cstr(dv: DataView, off: number, max: number): string {
+  const bytes = new Uint8Array(dv.buffer, dv.byteOffset + off, max);
+  let end = bytes.indexOf(0);
+  if (end < 0) end = max;
+  return utf8.decode(bytes.subarray(0, end));
+}
+
+function task(dv: DataView, base: number): TaskRecord {
+  const t = base + W.HDR.task;
+  return {
+    pid: dv.getUint32(t + W.TASK.pid, true),
+    tid: dv.getUint32(t + W.TASK.tid, true),
+    ppid: dv.getUint32(t + W.TASK.ppid, true),
+    uid: dv.getUint32(t + W.TASK.uid, true),
+    gid: dv.getUint32(t + W.TASK.gid, true),
+    flags: dv.getUint32(t + W.TASK.flags, true),
+    comm: cstr(dv, t + W.TASK.comm, W.TASK.comm_LEN),
+    cgroupId: u64(dv, t + W.TASK.cgroup_id),
+  };
+}
+
+// Formatting addresses is the costliest part of decoding a flow; the same
+// few addresses recur, so remember their text by raw value.
+const v4cache = new Map<number, string>();
+const v6cache = new Map<string, string>();
+
+export function ipv4(dv: DataView, off: number): string {
+  const raw = dv.getUint32(off, false);
+  let s = v4cache.get(raw);
+  if (s === undefined) {
+    s = `${raw >>> 24}.${(raw >>> 16) & 255}.${(raw >>> 8) & 255}.${raw & 255}`;
+    if (v4cache.size > 65536) v4cache.clear();
+    v4cache.set(raw, s);
+  }
+  return s;
+}
+
+/** RFC 5952 text form; v4-mapped addresses (::ffff:a.b.c.d) as plain IPv4. */
+export function ipv6(dv: DataView, off: number): string {
+  let key = '';
+  for (let i = 0; i < 16; i += 4) key += dv.getUint32(off + i, false).toString(16).padStart(8, '0');
+  let s = v6cache.get(key);
+  if (s !== undefined) return s;
+  const words: number[] = [];
+  for (let i = 0; i < 16; i += 2) words.push(dv.getUint16(off + i, false));
+  if (words[0] === 0 && words[1] === 0 && words[2] === 0 && words[3] === 0 && words[4] === 0 && words[5] === 0xffff) {
+    s = ipv4(dv, off + 12);
+  } else {
+    // Longest run of zero words (length ≥ 2) becomes "::" (RFC 5952 §4.2).
+    let bestAt = -1, bestLen = 0;
+    for (let i = 0; i < 8; ) {
+      if (words[i] !== 0) { i++; continue; }
+      let j = i;
+      while (j < 8 && words[j] === 0) j++;
+      if (j - i > bestLen && j - i >= 2) { bestAt = i; bestLen = j - i; }
+      i = j;
+    }
+    const hex = (a: number[]) => a.map((w) => w.toString(16)).join(':');
+    s = bestAt < 0 ? hex(words) : `${hex(words.slice(0, bestAt))}::${hex(words.slice(bestAt + bestLen))}`;
+  }
+  if (v6cache.size > 65536) v6cache.clear();
+  v6cache.set(key, s);
+  return s;
+}
+
+function flow(dv: DataView, off: number): FlowRecord {
+  const family = dv.getUint8(off + W.FLOW.family);
+  let fam: 4 | 6 = family === 4 ? 4 : 6;
+  let saddr: string, daddr: string;
+  if (fam === 4) {
+    saddr = ipv4(dv, off + W.FLOW.saddr);
+    daddr = ipv4(dv, off + W.FLOW.daddr);
+  } else {
+    saddr = ipv6(dv, off + W.FLOW.saddr);
+    daddr = ipv6(dv, off + W.FLOW.daddr);
+    // A dual-stack socket talking to an IPv4 peer: report it as IPv4.
+    if (!daddr.includes(':') && !saddr.includes(':')) fam = 4;
+  }
+  return {
+    family: fam,
+    protocol: dv.getUint8(off + W.FLOW.protocol),
+    saddr,
+    sport: dv.getUint16(off + W.FLOW.sport, true),
+    daddr,
+    dport: dv.getUint16(off + W.FLOW.dport, true),
+  };
+}
+
+const TCP_PHASES: Record<number, TcpPhase> = {
+  [W.BUSTED_TCP_CONNECTED]: 'connected',
+  [W.BUSTED_TCP_ACCEPTED]: 'accepted',
+  [W.BUSTED_TCP_CLOSED]: 'closed',
+  [W.BUSTED_TCP_FAILED]: 'failed',
+};
+
+const PKT_KINDS: Record<number, PktKind> = {
+  [W.BUSTED_PKT_DNS]: 'dns',
+  [W.BUSTED_PKT_TLS_HELLO]: 'tls_hello',
+  [W.BUSTED_PKT_TLS_CONT]: 'tls_cont',
+};
+
+function dirOf(v: number): boolean | undefined {
+  return v === W.BUSTED_DIR_EGRESS ? true : v === W.BUSTED_DIR_INGRESS ? false : undefined;
+}
+
+function wireError(message: string, field: string): WireErrorRecord {
+  return { kind: 'wire_error', message, field };
+}
+
+/** Decode one ring buffer record at dv[off, off+len). */
+export function decodeRecord(dv: DataView, off: number, len: number): KernelRecord {
+  if (len < W.HDR.size) return wireError(`record of ${len} bytes is shorter than its header (${W.HDR.size})`, 'hdr');
+  const kind = dv.getUint32(off + W.HDR.kind, true);
+  const abi = dv.getUint32(off + W.HDR.abi, true);
+  if (abi !== W.BUSTED_ABI) return wireError(`record ABI ${abi}, engine speaks ${W.BUSTED_ABI}`, 'hdr.abi');
+  const ts = u64(dv, off + W.HDR.ts_ns);
+  switch (kind) {
+    case W.BUSTED_KIND_EXEC: {
+      if (len < W.EXEC.size) return wireError(`exec record of ${len} bytes, want ${W.EXEC.size}`, 'exec');
+      const fnLen = Math.min(dv.getUint32(off + W.EXEC.filename_len, true), W.EXEC.filename_LEN);
+      const argsLen = Math.min(dv.getUint32(off + W.EXEC.args_len, true), W.EXEC.args_LEN);
+      const filename = utf8.decode(new Uint8Array(dv.buffer, dv.byteOffset + off + W.EXEC.filename, fnLen));
+      const raw = utf8.decode(new Uint8Array(dv.buffer, dv.byteOffset + off + W.EXEC.args, argsLen));
+      const argv = raw.split('\0');
+      if (argv.length && argv[argv.length - 1] === '') argv.pop();
+      return {
+        kind: 'exec',
+        ts,
+        task: task(dv, off),
+        filename,
+        argv,
+        argsTruncated: dv.getUint32(off + W.EXEC.args_truncated, true) !== 0,
+      };
+    }
+    case W.BUSTED_KIND_EXIT:
+      if (len < W.EXIT.size) return wireError(`exit record of ${len} bytes, want ${W.EXIT.size}`, 'exit');
+      return {
+        kind: 'exit',
+        ts,
+        task: task(dv, off),
+        exitCode: dv.getUint32(off + W.EXIT.exit_code, true),
+        startNs: u64(dv, off + W.EXIT.start_ns),
+      };
+    case W.BUSTED_KIND_TCP: {
+      if (len < W.TCP.size) return wireError(`tcp record of ${len} bytes, want ${W.TCP.size}`, 'tcp');
+      const phase = TCP_PHASES[dv.getUint32(off + W.TCP.phase, true)];
+      if (!phase) return wireError(`unknown tcp phase ${dv.getUint32(off + W.TCP.phase, true)}`, 'tcp.phase');
+      return {
+        kind: 'tcp',
+        ts,
+        task: task(dv, off),
+        phase,
+        sockId: dv.getBigUint64(off + W.TCP.sock_id, true),
+        flow: flow(dv, off + W.TCP.flow),
+        egress: dirOf(dv.getUint32(off + W.TCP.dir, true)),
+        bytesSent: u64(dv, off + W.TCP.bytes_sent),
+        bytesReceived: u64(dv, off + W.TCP.bytes_received),
+        startNs: u64(dv, off + W.TCP.start_ns),
+      };
+    }
+    case W.BUSTED_KIND_UDP: {
+      if (len < W.UDP.size) return wireError(`udp record of ${len} bytes, want ${W.UDP.size}`, 'udp');
+      const p = dv.getUint32(off + W.UDP.phase, true);
+      if (p !== W.BUSTED_UDP_FLOW && p !== W.BUSTED_UDP_CLOSED) return wireError(`unknown udp phase ${p}`, 'udp.phase');
+      return {
+        kind: 'udp',
+        ts,
+        task: task(dv, off),
+        phase: p === W.BUSTED_UDP_FLOW ? 'flow' : 'closed',
+        sockId: dv.getBigUint64(off + W.UDP.sock_id, true),
+        flow: flow(dv, off + W.UDP.flow),
+        // The flow record reuses _pad for its direction (see pkt.bpf.c).
+        egress: dirOf(dv.getUint32(off + W.UDP._pad, true)),
+        bytesSent: u64(dv, off + W.UDP.bytes_sent),
+        bytesReceived: u64(dv, off + W.UDP.bytes_received),
+        startNs: u64(dv, off + W.UDP.start_ns),
+      };
+    }
+    case W.BUSTED_KIND_PKT: {
+      if (len < W.PKT.data) return wireError(`packet record of ${len} bytes, shorter than its fixed part`, 'pkt');
+      const pktKind = PKT_KINDS[dv.getUint32(off + W.PKT.pkt_kind, true)];
+      if (!pktKind) return wireError(`unknown packet kind ${dv.getUint32(off + W.PKT.pkt_kind, true)}`, 'pkt.pkt_kind');
+      const cap = dv.getUint32(off + W.PKT.cap_len, true);
+      if (cap > W.PKT.data_LEN || W.PKT.data + cap > len) {
+        return wireError(`packet cap_len ${cap} exceeds the record (${len} bytes)`, 'pkt.cap_len');
+      }
+      const start = dv.byteOffset + off + W.PKT.data;
+      return {
+        kind: 'pkt',
+        ts,
+        task: task(dv, off),
+        pktKind,
+        sockId: dv.getBigUint64(off + W.PKT.sock_id, true),
+        flow: flow(dv, off + W.PKT.flow),
+        egress: dv.getUint32(off + W.PKT.dir, true) === W.BUSTED_DIR_EGRESS,
+        len: dv.getUint32(off + W.PKT.len, true),
+        data: new Uint8Array(dv.buffer.slice(start, start + cap)),
+      };
+    }
+    default:
+      return wireError(`unknown record kind ${kind}`, 'hdr.kind');
+  }
+}

@@ -1,0 +1,255 @@
+/**
+ * Stage 2: who is behind a pid. Exec records from the kernel keep the
+ * cache fresh (so a process that exits at once is still named); /proc fills
+ * in processes that were running before the agent started. Exited
+ * processes are kept a while, because their last connection's close and
+ * packets can arrive after their exit record.
+ */
+import { readdirSync, readFileSync, readlinkSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import type { ProcessInfo } from '../model/event.js';
+import type { ExecRecord, TaskRecord } from '../decode/records.js';
+import { containerFromCgroupPath, parseProcCgroup } from './container.js';
+
+export interface ProcessEntry {
+  pid: number;
+  ppid?: number;
+  uid?: number;
+  gid?: number;
+  comm?: string;
+  exe?: string;
+  cmdline?: string;
+  cgroupId?: number;
+  cgroupPath?: string;
+  exitedAt?: number;
+}
+
+export interface ProcessCacheOptions {
+  /** where proc is mounted (tests point it elsewhere) */
+  procRoot?: string;
+  /** where cgroup2 is mounted, to name cgroup ids */
+  cgroupRoot?: string;
+  /** how long an exited process is remembered, ms */
+  exitedTtlMs?: number;
+  maxEntries?: number;
+  now?: () => number;
+}
+
+export class ProcessCache {
+  private readonly entries = new Map<number, ProcessEntry>();
+  private readonly cgroupNames = new Map<number, string>();
+  private cgroupScanAt = -Infinity;
+  private readonly procRoot: string;
+  private readonly cgroupRoot: string | undefined;
+  private readonly exitedTtlMs: number;
+  private readonly maxEntries: number;
+  private readonly now: () => number;
+
+  constructor(o: ProcessCacheOptions = {}) {
+    this.procRoot = o.procRoot ?? '/proc';
+    this.cgroupRoot = o.cgroupRoot;
+    this.exitedTtlMs = o.exitedTtlMs ?? 30_000;
+    this.maxEntries = o.maxEntries ?? 32768;
+    this.now = o.now ?? Date.now;
+  }
+
+  get size(): number {
+    return this.entries.size;
+  }
+
+  /** A new program image: what the kernel said at exec time wins over /proc. */
+  onExec(r: ExecRecord): ProcessEntry {
+    const e: ProcessEntry = {
+      pid: r.task.pid,
+      ppid: r.task.ppid,
+      uid: r.task.uid,
+      gid: r.task.gid,
+      comm: r.task.comm,
+      exe: r.filename.startsWith('/') ? r.filename : (this.readExe(r.task.pid) ?? r.filename),
+      cmdline: r.argv.join(' ') + (r.argsTruncated ? ' …' : ''),
+      cgroupId: r.task.cgroupId,
+    };
+    e.cgroupPath = this.cgroupPathOf(e.pid, e.cgroupId);
+    this.put(e);
+    return e;
+  }
+
+  onExit(pid: number): void {
+    const e = this.entries.get(pid);
+    if (e) e.exitedAt = this.now();
+    this.sweep();
+  }
+
+  /** The entry for a pid: cached, else read from /proc (once). */
+  get(pid: number, task?: TaskRecord): ProcessEntry {
+    let e = this.entries.get(pid);
+    if (e) return e;
+    e = this.readProc(pid) ?? { pid };
+    // The kernel's view fills what /proc no longer has (the process exited).
+    if (task && task.flags & 1) {
+      e.comm ??= task.comm;
+      e.uid ??= task.uid;
+      e.gid ??= task.gid;
+      if (task.ppid) e.ppid ??= task.ppid;
+    }
+    if (task?.cgroupId) e.cgroupId ??= task.cgroupId;
+    if (!e.cgroupPath && e.cgroupId) e.cgroupPath = this.cgroupName(e.cgroupId);
+    this.put(e);
+    return e;
+  }
+
+  /** The contract's `process` object for a task the kernel reported. */
+  info(task: TaskRecord): ProcessInfo {
+    const known = (task.flags & 1) !== 0 && task.pid !== 0;
+    if (!known) {
+      const p: ProcessInfo = { pid: 0 };
+      if (task.cgroupId) {
+        p.cgroup_id = task.cgroupId;
+        const name = this.cgroupName(task.cgroupId);
+        if (name) Object.assign(p, { cgroup_path: name }, containerFromCgroupPath(name));
+      }
+      return p;
+    }
+    const e = this.get(task.pid, task);
+    const p: ProcessInfo = { pid: task.pid };
+    // tid is the thread that acted only where the kernel ran in its context.
+    if (task.tid && !(task.flags & 2)) p.tid = task.tid;
+    const ppid = task.ppid || e.ppid;
+    if (ppid) p.ppid = ppid;
+    p.uid = task.uid;
+    p.gid = task.gid;
+    p.comm = task.comm || e.comm || '';
+    if (e.exe) p.exe = e.exe;
+    if (e.cmdline) p.cmdline = e.cmdline;
+    const cgid = task.cgroupId || e.cgroupId;
+    if (cgid) p.cgroup_id = cgid;
+    const cgPath = e.cgroupPath ?? (cgid ? this.cgroupName(cgid) : undefined);
+    if (cgPath) {
+      p.cgroup_path = cgPath;
+      const c = containerFromCgroupPath(cgPath);
+      if (c.container_id) p.container_id = c.container_id;
+      if (c.container_runtime) p.container_runtime = c.container_runtime;
+      if (c.pod_uid) p.pod_uid = c.pod_uid;
+    }
+    return p;
+  }
+
+  /** Is pid `root` or one of its descendants? (for --pid) */
+  inTree(pid: number, root: number): boolean {
+    for (let i = 0, p = pid; i < 64 && p > 1; i++) {
+      if (p === root) return true;
+      const e = this.get(p);
+      if (!e.ppid || e.ppid === p) return false;
+      p = e.ppid;
+    }
+    return pid === root;
+  }
+
+  private put(e: ProcessEntry): void {
+    this.entries.delete(e.pid);
+    this.entries.set(e.pid, e);
+    if (this.entries.size > this.maxEntries) {
+      // Oldest first (Map order): drop a slice at once, not one per insert.
+      let drop = this.entries.size - this.maxEntries + 256;
+      for (const k of this.entries.keys()) {
+        if (drop-- <= 0) break;
+        this.entries.delete(k);
+      }
+    }
+  }
+
+  private sweep(): void {
+    const limit = this.now() - this.exitedTtlMs;
+    for (const [pid, e] of this.entries) {
+      if (e.exitedAt !== undefined && e.exitedAt < limit) this.entries.delete(pid);
+    }
+  }
+
+  private readExe(pid: number): string | undefined {
+    try {
+      return readlinkSync(join(this.procRoot, String(pid), 'exe'));
+    } catch {
+      return undefined;
+    }
+  }
+
+  private readProc(pid: number): ProcessEntry | undefined {
+    const dir = join(this.procRoot, String(pid));
+    let status: string;
+    try {
+      status = readFileSync(join(dir, 'status'), 'utf8');
+    } catch {
+      return undefined;
+    }
+    const field = (name: string) => {
+      const m = new RegExp(`^${name}:\\s*(.*)$`, 'm').exec(status);
+      return m ? m[1]! : undefined;
+    };
+    const e: ProcessEntry = { pid };
+    e.comm = field('Name');
+    const ppid = Number(field('PPid'));
+    if (ppid) e.ppid = ppid;
+    const uid = field('Uid')?.split(/\s+/)[0];
+    const gid = field('Gid')?.split(/\s+/)[0];
+    if (uid !== undefined) e.uid = Number(uid);
+    if (gid !== undefined) e.gid = Number(gid);
+    e.exe = this.readExe(pid);
+    try {
+      const raw = readFileSync(join(dir, 'cmdline'), 'utf8');
+      e.cmdline = raw.replace(/\0+$/, '').split('\0').join(' ');
+    } catch {}
+    e.cgroupPath = this.procCgroup(pid);
+    return e;
+  }
+
+  private procCgroup(pid: number): string | undefined {
+    try {
+      return parseProcCgroup(readFileSync(join(this.procRoot, String(pid), 'cgroup'), 'utf8'));
+    } catch {
+      return undefined;
+    }
+  }
+
+  private cgroupPathOf(pid: number, cgroupId?: number): string | undefined {
+    return this.procCgroup(pid) ?? (cgroupId ? this.cgroupName(cgroupId) : undefined);
+  }
+
+  /** A cgroup id's path below the cgroup2 mount, by a (rate-limited) walk of the tree. */
+  cgroupName(id: number): string | undefined {
+    if (id === 1) return '/';
+    const known = this.cgroupNames.get(id);
+    if (known !== undefined || !this.cgroupRoot) return known;
+    const t = this.now();
+    if (t - this.cgroupScanAt < 1000) return undefined;
+    this.cgroupScanAt = t;
+    this.cgroupNames.clear();
+    const walk = (dir: string, name: string, depth: number) => {
+      if (depth > 32) return;
+      let list;
+      try {
+        list = readdirSync(dir, { withFileTypes: true });
+      } catch {
+        return;
+      }
+      for (const d of list) {
+        if (!d.isDirectory()) continue;
+        const p = join(dir, d.name);
+        const n = name === '/' ? `/${d.name}` : `${name}/${d.name}`;
+        try {
+          // On 64-bit kernels a cgroup's id is its directory's inode number.
+          const ino = Number(statIno(p));
+          this.cgroupNames.set(ino, n);
+        } catch {
+          continue;
+        }
+        walk(p, n, depth + 1);
+      }
+    };
+    walk(this.cgroupRoot, '/', 0);
+    return this.cgroupNames.get(id);
+  }
+}
+
+function statIno(p: string): bigint {
+  return statSync(p, { bigint: true }).ino;
+}

@@ -1,0 +1,65 @@
+/**
+ * A minimal ELF64 reader: the dynamic symbols a binary exports, read with
+ * positioned reads (the node binary is ~100 MB; only its headers and
+ * .dynsym/.dynstr are touched). Enough to find SSL_write and friends.
+ * Layouts: System V gABI, "Sections" and "Symbol Table" chapters.
+ */
+import { closeSync, openSync, readSync } from 'node:fs';
+
+export interface ElfSymbol {
+  name: string;
+  /** st_value: the symbol's virtual address */
+  value: bigint;
+  size: bigint;
+}
+
+const SHT_DYNSYM = 11;
+
+function read(fd: number, off: number, len: number): Buffer {
+  const b = Buffer.alloc(len);
+  const n = readSync(fd, b, 0, len, off);
+  if (n !== len) throw new Error(`short read at ${off}`);
+  return b;
+}
+
+/** Exported (defined, non-zero) dynamic symbols among `wanted`. */
+export function dynamicSymbols(path: string, wanted: readonly string[]): Map<string, ElfSymbol> {
+  const out = new Map<string, ElfSymbol>();
+  const want = new Set(wanted);
+  const fd = openSync(path, 'r');
+  try {
+    const eh = read(fd, 0, 64);
+    if (eh.readUInt32BE(0) !== 0x7f454c46) throw new Error(`${path}: not an ELF file`);
+    if (eh[4] !== 2 || eh[5] !== 1) throw new Error(`${path}: not a little-endian ELF64 file`);
+    const shoff = Number(eh.readBigUInt64LE(0x28));
+    const shentsize = eh.readUInt16LE(0x3a);
+    const shnum = eh.readUInt16LE(0x3c);
+    if (!shoff || shentsize < 64 || shnum > 4096) return out;
+    const sh = read(fd, shoff, shentsize * shnum);
+    const section = (i: number) => {
+      const o = i * shentsize;
+      return { type: sh.readUInt32LE(o + 4), offset: Number(sh.readBigUInt64LE(o + 0x18)), size: Number(sh.readBigUInt64LE(o + 0x20)), link: sh.readUInt32LE(o + 0x28), entsize: Number(sh.readBigUInt64LE(o + 0x38)) };
+    };
+    for (let i = 0; i < shnum; i++) {
+      const s = section(i);
+      if (s.type !== SHT_DYNSYM || s.entsize < 24 || s.size > 64 << 20) continue;
+      const strtab = section(s.link);
+      if (strtab.size > 64 << 20) continue;
+      const syms = read(fd, s.offset, s.size);
+      const strs = read(fd, strtab.offset, strtab.size);
+      for (let o = 0; o + 24 <= syms.length; o += s.entsize) {
+        const nameOff = syms.readUInt32LE(o);
+        const shndx = syms.readUInt16LE(o + 6);
+        const value = syms.readBigUInt64LE(o + 8);
+        if (shndx === 0 || value === 0n) continue; // undefined: imported, not exported
+        const end = strs.indexOf(0, nameOff);
+        const name = strs.toString('latin1', nameOff, end < 0 ? strs.length : end);
+        // Versioned names are stored plain; the version lives in .gnu.version.
+        if (want.has(name)) out.set(name, { name, value, size: syms.readBigUInt64LE(o + 16) });
+      }
+    }
+  } finally {
+    closeSync(fd);
+  }
+  return out;
+}

@@ -1,0 +1,63 @@
+/**
+ * Kernel timestamps (bpf_ktime_get_ns: CLOCK_MONOTONIC) to RFC 3339 wall
+ * time with nanoseconds. Wall-clock nanoseconds since 1970 do not fit a
+ * double exactly (2^53 ns is 104 days), so milliseconds and the
+ * nanoseconds below them are kept apart.
+ */
+export class Clock {
+  private offMs = 0;
+  private offNs = 0;
+  private calibratedAt = -Infinity;
+  private lastMs = -1;
+  private lastPrefix = '';
+
+  constructor(
+    private readonly realtimeMs: () => number = Date.now,
+    private readonly monotonic: () => bigint = process.hrtime.bigint,
+  ) {
+    this.calibrate();
+  }
+
+  /** libuv's hrtime is CLOCK_MONOTONIC, the clock of bpf_ktime_get_ns. */
+  monotonicNs(): number {
+    return Number(this.monotonic());
+  }
+
+  /** Re-measure the offset (NTP may slew the wall clock). */
+  calibrate(): void {
+    const mono = this.monotonic();
+    const wallMs = this.realtimeMs();
+    // wall = mono + off, kept as (ms, ns below a ms)
+    const monoMs = mono / 1_000_000n;
+    const monoNs = Number(mono % 1_000_000n);
+    this.offMs = wallMs - Number(monoMs);
+    this.offNs = -monoNs;
+    if (this.offNs < 0) {
+      this.offNs += 1_000_000;
+      this.offMs -= 1;
+    }
+    this.calibratedAt = Number(mono);
+  }
+
+  /** RFC 3339 UTC with nanoseconds for a CLOCK_MONOTONIC timestamp. */
+  rfc3339(monoNs: number): string {
+    if (monoNs - this.calibratedAt > 60e9) this.calibrate();
+    let ms = Math.floor(monoNs / 1e6) + this.offMs;
+    let ns = (monoNs % 1e6) + this.offNs;
+    if (ns >= 1e6) {
+      ns -= 1e6;
+      ms += 1;
+    }
+    // toISOString per event is the costly part: reuse the text of the
+    // current millisecond... and of the current second.
+    if (ms !== this.lastMs) {
+      this.lastMs = ms;
+      this.lastPrefix = new Date(ms).toISOString().slice(0, 23); // "YYYY-MM-DDTHH:MM:SS.mmm"
+    }
+    return `${this.lastPrefix}${String(Math.floor(ns)).padStart(6, '0')}Z`;
+  }
+
+  nowRfc3339(): string {
+    return this.rfc3339(this.monotonicNs());
+  }
+}

@@ -1,0 +1,437 @@
+/**
+ * Stage 3: kernel records → the contract's events, with what the engine
+ * knows added: who the process is (ProcessCache), which names an address
+ * was looked up as (DnsCache), which provider a name or address belongs to
+ * (ProviderTable), and per-connection memory (a connection's SNI and
+ * provider reach its close event).
+ *
+ * Malformed packets become `error` events with a stable code and are
+ * counted; they never stop the stream.
+ */
+import type { BustedEvent, DnsInfo, NetInfo, ProcessInfo } from '../model/event.js';
+import { BustedError, ErrorCode } from '../model/errors.js';
+import type { ExecRecord, ExitRecord, FlowRecord, KernelRecord, PktRecord, TcpRecord, UdpRecord } from '../decode/records.js';
+import { parseDns } from '../parse/dns.js';
+import { parseTlsHello } from '../parse/tls-hello.js';
+import { DnsCache } from '../enrich/dns-cache.js';
+import { ProcessCache } from '../enrich/process.js';
+import { OLLAMA_PORT, ProviderTable } from '../enrich/provider.js';
+import { Clock } from './clock.js';
+
+export interface InterpreterOptions {
+  processes: ProcessCache;
+  dns: DnsCache;
+  providers: ProviderTable;
+  clock?: Clock;
+  /** report only this process tree */
+  pid?: number;
+  /** event id prefix (unique per run) */
+  runId?: string;
+}
+
+export interface InterpreterStats {
+  records: number;
+  events: number;
+  malformedDns: number;
+  malformedTls: number;
+  wireErrors: number;
+  filtered: number;
+}
+
+/** What is remembered about a socket between its records. */
+interface Conn {
+  net: NetInfo;
+  host?: string;
+  provider?: string;
+  sni?: string;
+  startNs: number;
+  lastSeen: number;
+}
+
+/** A ClientHello/ServerHello waiting for its next TCP segment. */
+interface PendingHello {
+  rec: PktRecord;
+  parts: Uint8Array[];
+  have: number;
+  at: number;
+}
+
+const MAX_CONNS = 65536;
+const HELLO_WAIT_NS = 1e9;
+
+export class Interpreter {
+  readonly stats: InterpreterStats = { records: 0, events: 0, malformedDns: 0, malformedTls: 0, wireErrors: 0, filtered: 0 };
+  private readonly processes: ProcessCache;
+  private readonly dns: DnsCache;
+  private readonly providers: ProviderTable;
+  private readonly clock: Clock;
+  private readonly pid: number | undefined;
+  private readonly runId: string;
+  private seq = 0;
+  private readonly conns = new Map<bigint, Conn>();
+  private readonly pending = new Map<string, PendingHello>();
+  /** Per process: address → the name that process looked it up as. Many
+   * names share an address (CDNs, loopback stand-ins); the one this process
+   * asked for is the one that tells where it meant to go. */
+  private readonly procNames = new Map<number, Map<string, string>>();
+
+  constructor(
+    o: InterpreterOptions,
+    private readonly emit: (e: BustedEvent) => void,
+  ) {
+    this.processes = o.processes;
+    this.dns = o.dns;
+    this.providers = o.providers;
+    this.clock = o.clock ?? new Clock();
+    this.pid = o.pid;
+    this.runId = o.runId ?? Math.random().toString(36).slice(2, 8);
+  }
+
+  /** One kernel record in; zero or more events out through emit(). */
+  handle(r: KernelRecord): void {
+    this.stats.records++;
+    switch (r.kind) {
+      case 'exec':
+        return this.exec(r);
+      case 'exit':
+        return this.exit(r);
+      case 'tcp':
+        return this.tcp(r);
+      case 'udp':
+        return this.udp(r);
+      case 'pkt':
+        return this.pkt(r);
+      case 'wire_error':
+        this.stats.wireErrors++;
+        this.out(this.base('error', this.clock.monotonicNs()), { error: { code: ErrorCode.WIRE, message: r.message, field: r.field } });
+        return;
+    }
+  }
+
+  /** Report kernel-side losses (from the stats map) as a `lost` event. */
+  lost(count: number, reason: string): void {
+    this.out(this.base('lost', this.clock.monotonicNs()), { lost: { count, reason } });
+  }
+
+  /** Emit hellos whose continuation never came (call now and then). */
+  flush(nowNs = this.clock.monotonicNs()): void {
+    for (const [k, p] of this.pending) {
+      if (nowNs - p.rec.ts >= HELLO_WAIT_NS) {
+        this.pending.delete(k);
+        this.hello(p.rec, concat(p.parts, p.have));
+      }
+    }
+  }
+
+  // ---- records --------------------------------------------------------------
+
+  private exec(r: ExecRecord): void {
+    this.processes.onExec(r);
+    const ev = this.start('exec', r.ts, r.task.pid);
+    if (!ev) return;
+    ev.process = this.processes.info(r.task);
+    this.out(ev);
+  }
+
+  private exit(r: ExitRecord): void {
+    const ev = this.start('exit', r.ts, r.task.pid);
+    if (ev) {
+      ev.process = this.processes.info(r.task);
+      // wait(2) status: low 7 bits the signal, next 8 the exit code.
+      const sig = r.exitCode & 0x7f;
+      ev.exit = { code: (r.exitCode >> 8) & 0xff, duration_ms: round3((r.ts - r.startNs) / 1e6) };
+      if (sig) ev.exit.signal = sig;
+      this.out(ev);
+    }
+    this.processes.onExit(r.task.pid);
+    this.procNames.delete(r.task.pid);
+  }
+
+  private tcp(r: TcpRecord): void {
+    const proc = () => this.processes.info(r.task);
+    if (r.phase === 'connected' || r.phase === 'accepted') {
+      const net = this.net(r.flow, r.phase === 'connected' ? 'egress' : 'ingress');
+      const conn = this.remember(r.sockId, net, r.startNs || r.ts, r.ts, r.task.pid);
+      const ev = this.start(r.phase === 'connected' ? 'connect' : 'accept', r.ts, r.task.pid);
+      if (!ev) return;
+      ev.process = proc();
+      ev.net = { ...net };
+      if (conn.provider) ev.provider = conn.provider;
+      this.out(ev);
+      return;
+    }
+    if (r.phase === 'failed') {
+      this.conns.delete(r.sockId);
+      const ev = this.start('connect_failed', r.ts, r.task.pid);
+      if (!ev) return;
+      ev.process = proc();
+      ev.net = this.net(r.flow, 'egress');
+      this.classify(ev.net, ev, r.task.pid);
+      this.out(ev);
+      return;
+    }
+    // closed
+    const conn = this.conns.get(r.sockId);
+    this.conns.delete(r.sockId);
+    const ev = this.start('close', r.ts, r.task.pid);
+    if (!ev) return;
+    ev.process = proc();
+    // At close the kernel has already released the local port (tcp_set_state
+    // unhashes before the tracepoint): the connect-time view is better.
+    const net = conn ? { ...conn.net } : this.net(r.flow);
+    net.bytes_sent = r.bytesSent;
+    net.bytes_received = r.bytesReceived;
+    if (r.startNs) net.duration_ms = round3((r.ts - r.startNs) / 1e6);
+    ev.net = net;
+    if (conn?.provider) ev.provider = conn.provider;
+    else if (!conn) this.classify(net, ev, r.task.pid);
+    if (conn?.sni) ev.tls = { sni: conn.sni };
+    this.out(ev);
+  }
+
+  private udp(r: UdpRecord): void {
+    if (r.phase === 'flow') {
+      const net = this.net(r.flow, r.egress === false ? 'ingress' : 'egress');
+      // The first datagram from a socket to a peer: a UDP "connect".
+      const conn = this.remember(r.sockId, net, r.startNs || r.ts, r.ts, r.task.pid);
+      const ev = this.start('connect', r.ts, r.task.pid);
+      if (!ev) return;
+      ev.process = this.processes.info(r.task);
+      ev.net = { ...net };
+      if (conn.provider) ev.provider = conn.provider;
+      this.out(ev);
+      return;
+    }
+    const conn = this.conns.get(r.sockId);
+    this.conns.delete(r.sockId);
+    const ev = this.start('close', r.ts, r.task.pid);
+    if (!ev) return;
+    ev.process = this.processes.info(r.task);
+    // The release hook cannot read addresses: take them from the flow.
+    const net: NetInfo = conn
+      ? { ...conn.net }
+      : { protocol: 'udp', family: r.flow.family, src_ip: r.flow.saddr, src_port: r.flow.sport, dst_ip: r.flow.daddr, dst_port: r.flow.dport };
+    net.bytes_sent = r.bytesSent;
+    net.bytes_received = r.bytesReceived;
+    if (r.startNs) net.duration_ms = round3((r.ts - r.startNs) / 1e6);
+    ev.net = net;
+    if (conn?.provider) ev.provider = conn.provider;
+    this.out(ev);
+  }
+
+  private pkt(r: PktRecord): void {
+    if (r.pktKind === 'dns') return this.dnsPkt(r);
+    const key = `${r.sockId}:${r.egress ? 'o' : 'i'}`;
+    if (r.pktKind === 'tls_cont') {
+      const p = this.pending.get(key);
+      if (!p) return; // its hello was not kept (out of scope or complete)
+      p.parts.push(r.data);
+      p.have += r.data.length;
+      const data = concat(p.parts, p.have);
+      // Done when the parser has the whole message, or when no more can
+      // come (this segment was cut by the capture) or it is absurdly long.
+      if (!helloIncomplete(data) || r.data.length < r.len || p.have > 1 << 16) {
+        this.pending.delete(key);
+        this.hello(p.rec, data);
+      }
+      return;
+    }
+    // A new hello replaces any incomplete one on the same socket.
+    const old = this.pending.get(key);
+    if (old) {
+      this.pending.delete(key);
+      this.hello(old.rec, concat(old.parts, old.have));
+    }
+    // More bytes are in later segments when this packet's payload was all
+    // captured and still ended short of the hello.
+    if (r.data.length === r.len && helloIncomplete(r.data)) {
+      this.pending.set(key, { rec: r, parts: [r.data], have: r.data.length, at: r.ts });
+      return;
+    }
+    this.hello(r, r.data);
+  }
+
+  private dnsPkt(r: PktRecord): void {
+    let parsed;
+    try {
+      parsed = parseDns(r.data, r.flow.protocol === 6);
+    } catch (e) {
+      this.stats.malformedDns++;
+      this.malformed(r, e, ErrorCode.DNS_MALFORMED);
+      return;
+    }
+    // Answers teach the cache even when the event is filtered out.
+    if (parsed.response) {
+      this.dns.addResponse(parsed.dns);
+      if (r.task.pid) this.learnProcessNames(r.task.pid, parsed.dns);
+    }
+    const ev = this.start(parsed.response ? 'dns_response' : 'dns_query', r.ts, r.task.pid);
+    if (!ev) return;
+    ev.process = this.processes.info(r.task);
+    ev.net = this.net(r.flow, r.egress ? 'egress' : 'ingress');
+    ev.dns = parsed.dns;
+    const q = parsed.dns.questions[0];
+    const provider = q ? this.providers.forHost(q.name) : undefined;
+    if (provider) ev.provider = provider;
+    this.out(ev);
+  }
+
+  private hello(r: PktRecord, data: Uint8Array): void {
+    let parsed;
+    try {
+      parsed = parseTlsHello(data);
+    } catch (e) {
+      this.stats.malformedTls++;
+      this.malformed(r, e, ErrorCode.TLS_MALFORMED);
+      return;
+    }
+    if (data.length < r.len && parsed.needed > data.length) parsed.tls.truncated = true;
+    const client = parsed.kind === 'client_hello';
+    let conn = this.conns.get(r.sockId);
+    if (!conn) conn = this.remember(r.sockId, this.net(r.flow, client === r.egress ? 'egress' : 'ingress'), r.ts, r.ts);
+    if (client && parsed.tls.sni) {
+      // The name the client asked the server for is the best evidence of
+      // where it meant to go: it overrides what DNS suggested.
+      conn.sni = parsed.tls.sni;
+      conn.host = parsed.tls.sni;
+      const p = this.providers.forHost(parsed.tls.sni) ?? this.providers.forAddress(conn.net.dst_ip);
+      if (p) conn.provider = p;
+      else delete conn.provider;
+    }
+    const ev = this.start(client ? 'tls_client_hello' : 'tls_server_hello', r.ts, r.task.pid);
+    if (!ev) return;
+    ev.process = this.processes.info(r.task);
+    ev.net = this.net(r.flow, conn.net.direction);
+    if (conn.host) ev.net.dst_host = conn.host;
+    ev.tls = parsed.tls;
+    if (!client && conn.sni) ev.tls.sni = conn.sni;
+    if (conn.provider) ev.provider = conn.provider;
+    this.out(ev);
+  }
+
+  private malformed(r: PktRecord, e: unknown, code: string): void {
+    const ev = this.start('error', r.ts, r.task.pid);
+    if (!ev) return;
+    ev.process = this.processes.info(r.task);
+    ev.net = this.net(r.flow, r.egress ? 'egress' : 'ingress');
+    const err = e instanceof BustedError ? e : undefined;
+    ev.error = { code: err?.code ?? code, message: (e as Error).message ?? String(e), field: r.pktKind === 'dns' ? 'dns' : 'tls' };
+    this.out(ev);
+  }
+
+  // ---- helpers ----------------------------------------------------------------
+
+  private net(f: FlowRecord, direction?: 'egress' | 'ingress'): NetInfo {
+    const n: NetInfo = {
+      protocol: f.protocol === 17 ? 'udp' : 'tcp',
+      family: f.family,
+      src_ip: f.saddr,
+      src_port: f.sport,
+      dst_ip: f.daddr,
+      dst_port: f.dport,
+    };
+    if (direction) n.direction = direction;
+    return n;
+  }
+
+  private learnProcessNames(pid: number, dns: DnsInfo): void {
+    const q = dns.questions[0]?.name;
+    if (!q || !dns.answers?.length) return;
+    let m = this.procNames.get(pid);
+    if (!m) {
+      m = new Map();
+      this.procNames.set(pid, m);
+      if (this.procNames.size > 4096) this.procNames.delete(this.procNames.keys().next().value!);
+    }
+    for (const a of dns.answers) {
+      if (a.type !== 'A' && a.type !== 'AAAA') continue;
+      m.delete(a.value);
+      m.set(a.value, q);
+      if (m.size > 256) m.delete(m.keys().next().value!);
+    }
+  }
+
+  /** Provider and host name for a destination, from what DNS said about it. */
+  private classify(net: NetInfo, ev: BustedEvent, pid = 0): string | undefined {
+    const own = pid ? this.procNames.get(pid)?.get(net.dst_ip) : undefined;
+    const names = own ? [own] : this.dns.namesFor(net.dst_ip);
+    let provider: string | undefined;
+    for (const n of names) {
+      provider = this.providers.forHost(n);
+      if (provider) {
+        net.dst_host = n;
+        break;
+      }
+    }
+    if (!provider && names[0]) net.dst_host = names[0];
+    provider ??= this.providers.forAddress(net.dst_ip);
+    if (!provider && net.dst_port === OLLAMA_PORT && net.protocol === 'tcp') provider = 'ollama';
+    if (provider) ev.provider = provider;
+    return provider;
+  }
+
+  private remember(sockId: bigint, net: NetInfo, startNs: number, ts: number, pid = 0): Conn {
+    const probe: BustedEvent = { id: '', time: '', type: 'connect' };
+    if (net.direction === 'egress') this.classify(net, probe, pid);
+    const conn: Conn = { net, startNs, lastSeen: ts };
+    if (probe.provider) conn.provider = probe.provider;
+    if (net.dst_host) conn.host = net.dst_host;
+    this.conns.set(sockId, conn);
+    if (this.conns.size > MAX_CONNS) {
+      // Connections whose close we never saw: forget the oldest.
+      let drop = 1024;
+      for (const k of this.conns.keys()) {
+        if (drop-- <= 0) break;
+        this.conns.delete(k);
+      }
+    }
+    return conn;
+  }
+
+  /** A new event, or undefined when --pid filters this process out. */
+  private start(type: BustedEvent['type'], ts: number, pid: number): BustedEvent | undefined {
+    if (this.pid !== undefined && !this.processes.inTree(pid, this.pid)) {
+      this.stats.filtered++;
+      return undefined;
+    }
+    return this.base(type, ts);
+  }
+
+  private base(type: BustedEvent['type'], monoNs: number): BustedEvent {
+    return { id: `${this.runId}-${(++this.seq).toString(36)}`, time: this.clock.rfc3339(monoNs), type };
+  }
+
+  private out(ev: BustedEvent, extra?: Partial<BustedEvent>): void {
+    if (extra) Object.assign(ev, extra);
+    this.stats.events++;
+    this.emit(ev);
+  }
+}
+
+/** Does this start of a hello need bytes that have not arrived? */
+function helloIncomplete(d: Uint8Array): boolean {
+  // Cheap test first: the first record's own length (RFC 8446 §5.1).
+  if (d.length >= 5 && d.length < 5 + ((d[3]! << 8) | d[4]!)) return true;
+  try {
+    return parseTlsHello(d).tls.truncated === true;
+  } catch {
+    return false; // malformed: reported when it is parsed for real
+  }
+}
+
+function concat(parts: Uint8Array[], total: number): Uint8Array {
+  if (parts.length === 1) return parts[0]!;
+  const out = new Uint8Array(total);
+  let o = 0;
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
+  return out;
+}
+
+function round3(x: number): number {
+  return Math.round(x * 1000) / 1000;
+}
+
+export type { ProcessInfo };

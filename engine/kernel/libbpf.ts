@@ -1,0 +1,491 @@
+/**
+ * A small typed layer over libbpf: objects, programs, maps, links, ring
+ * buffers. Every failure becomes a BustedError(BPF) that names the object,
+ * program or map and carries libbpf's own last messages (the verifier log
+ * among them), because "Permission denied" alone tells a user nothing.
+ */
+import { BustedError, ErrorCode } from '../model/errors.js';
+import {
+  c,
+  EPOLL_CLOEXEC,
+  EPOLL_CTL_ADD,
+  EPOLLIN,
+  epollWaitAsync,
+  errno,
+  isNull,
+  libbpf,
+  MAP_SHARED,
+  O_CLOEXEC,
+  O_DIRECTORY,
+  O_RDONLY,
+  PROT_READ,
+  PROT_WRITE,
+  readU32sAt,
+  registerPrint,
+  view,
+  type Ptr,
+  UPROBE_OPTS_SIZE,
+} from './ffi.js';
+import { RingReader, type RecordHandler } from './ring.js';
+
+// ---- libbpf's messages -------------------------------------------------
+
+const LOG_KEEP = 400;
+const log: string[] = [];
+let verbose = false;
+const printBuf = new Uint8Array(8192);
+
+/** Route libbpf's messages to us: kept for error reports, echoed when verbose. */
+function installPrint(): void {
+  const cb = registerPrint((level: number, fmt: Ptr, args: Ptr) => {
+    const n = c.vsnprintf(printBuf, printBuf.length, fmt as string, args);
+    const text = Buffer.from(printBuf.buffer, 0, Math.max(0, Math.min(n, printBuf.length - 1))).toString('utf8');
+    for (const line of text.split('\n')) {
+      if (line === '') continue;
+      log.push(line);
+      if (verbose && level <= 1) process.stderr.write(`libbpf: ${line}\n`);
+    }
+    if (log.length > LOG_KEEP) log.splice(0, log.length - LOG_KEEP);
+    return 0;
+  });
+  libbpf.set_print(cb);
+}
+installPrint();
+
+export function setLibbpfVerbose(on: boolean): void {
+  verbose = on;
+}
+
+/** Start a fresh capture of libbpf's messages; returns a function that takes them. */
+function captureLog(): () => string[] {
+  const start = log.length;
+  return () => log.slice(Math.min(start, log.length));
+}
+
+function strerror(err: number): string {
+  return `${c.strerror(err) as string} (errno ${err})`;
+}
+
+function fail(what: string, err: number, messages: string[] = []): never {
+  // The verifier's last lines say why; the full log can be thousands of lines.
+  const tail = messages.filter((l) => !l.startsWith('libbpf: prog') || l.includes('failed')).slice(-25);
+  const detail = tail.length ? `\n  ${tail.join('\n  ')}` : '';
+  throw new BustedError(ErrorCode.BPF, `${what}: ${strerror(err)}${detail}`);
+}
+
+export function libbpfVersion(): string {
+  return `${libbpf.major_version() as number}.${libbpf.minor_version() as number}`;
+}
+
+export function possibleCpus(): number {
+  const n = libbpf.num_possible_cpus() as number;
+  if (n <= 0) fail('libbpf_num_possible_cpus', -n);
+  return n;
+}
+
+// ---- objects, programs, maps, links --------------------------------------
+
+export class BpfLink {
+  private ptr: Ptr | null;
+  constructor(
+    ptr: Ptr,
+    readonly description: string,
+  ) {
+    this.ptr = ptr;
+  }
+  destroy(): void {
+    if (this.ptr === null) return;
+    libbpf.link_destroy(this.ptr);
+    this.ptr = null;
+  }
+}
+
+export class BpfProgram {
+  constructor(
+    private readonly ptr: Ptr,
+    readonly objectName: string,
+  ) {}
+
+  get name(): string {
+    return libbpf.program_name(this.ptr) as string;
+  }
+  get section(): string {
+    return libbpf.program_section(this.ptr) as string;
+  }
+  get fd(): number {
+    return libbpf.program_fd(this.ptr) as number;
+  }
+  set autoload(on: boolean) {
+    libbpf.program_set_autoload(this.ptr, on);
+  }
+  get autoload(): boolean {
+    return libbpf.program_autoload(this.ptr) as boolean;
+  }
+
+  private linkOrFail(link: Ptr, what: string, take: () => string[]): BpfLink {
+    if (isNull(link)) fail(`${this.objectName}: attach ${this.name} (${this.section}) ${what}`, errno(), take());
+    return new BpfLink(link, `${this.name} ${what}`.trim());
+  }
+
+  /** Attach where the section name says (tracepoints, tp_btf, ...). */
+  attach(): BpfLink {
+    const take = captureLog();
+    return this.linkOrFail(libbpf.program_attach(this.ptr), '', take);
+  }
+
+  attachCgroup(cgroupFd: number, cgroupPath: string): BpfLink {
+    const take = captureLog();
+    return this.linkOrFail(libbpf.program_attach_cgroup(this.ptr, cgroupFd), `to cgroup ${cgroupPath}`, take);
+  }
+
+  attachUprobe(retprobe: boolean, pid: number, binary: string, offset: number): BpfLink {
+    const take = captureLog();
+    const link = libbpf.program_attach_uprobe(this.ptr, retprobe, pid, binary, offset);
+    return this.linkOrFail(link, `to ${binary}+0x${offset.toString(16)}`, take);
+  }
+
+  /** Attach to a function by name in an ELF file (libbpf resolves the symbol). */
+  attachUprobeByName(retprobe: boolean, pid: number, binary: string, func: string): BpfLink {
+    const take = captureLog();
+    const opts = { sz: UPROBE_OPTS_SIZE, ref_ctr_offset: 0, bpf_cookie: 0, retprobe, func_name: func };
+    const link = libbpf.program_attach_uprobe_opts(this.ptr, pid, binary, 0, opts);
+    return this.linkOrFail(link, `to ${binary}:${func}`, take);
+  }
+
+  attachKprobe(retprobe: boolean, func: string): BpfLink {
+    const take = captureLog();
+    return this.linkOrFail(libbpf.program_attach_kprobe(this.ptr, retprobe, func), `to ${func}`, take);
+  }
+}
+
+export class BpfMap {
+  constructor(
+    private readonly ptr: Ptr,
+    readonly objectName: string,
+  ) {}
+
+  get name(): string {
+    return libbpf.map_name(this.ptr) as string;
+  }
+  get fd(): number {
+    return libbpf.map_fd(this.ptr) as number;
+  }
+  get maxEntries(): number {
+    return libbpf.map_max_entries(this.ptr) as number;
+  }
+  get valueSize(): number {
+    return libbpf.map_value_size(this.ptr) as number;
+  }
+
+  setMaxEntries(n: number): void {
+    const err = libbpf.map_set_max_entries(this.ptr, n) as number;
+    if (err) fail(`${this.objectName}: map ${this.name}: set max_entries ${n}`, -err);
+  }
+
+  /** Share another object's map (same definition) instead of creating one. */
+  reuseFd(fd: number): void {
+    const err = libbpf.map_reuse_fd(this.ptr, fd) as number;
+    if (err) fail(`${this.objectName}: map ${this.name}: reuse fd ${fd}`, -err);
+  }
+
+  /** Before load: the initial value of a global-data map (.rodata, .bss), writable in place. */
+  initialValue(): Uint8Array {
+    const size = [0];
+    const p = libbpf.map_initial_value(this.ptr, size);
+    if (isNull(p)) fail(`${this.objectName}: map ${this.name}: no initial value`, errno() || 22);
+    return new Uint8Array(view(p, size[0]!));
+  }
+
+  lookup(key: Uint8Array, value: Uint8Array): boolean {
+    const err = libbpf.map_lookup_elem(this.fd, key, value) as number;
+    if (err === 0) return true;
+    if (err === -2) return false; // ENOENT
+    fail(`map ${this.name}: lookup`, -err);
+  }
+
+  update(key: Uint8Array, value: Uint8Array, flags = 0): void {
+    const err = libbpf.map_update_elem(this.fd, key, value, flags) as number;
+    if (err) fail(`map ${this.name}: update`, -err);
+  }
+
+  delete(key: Uint8Array): boolean {
+    const err = libbpf.map_delete_elem(this.fd, key) as number;
+    if (err === 0) return true;
+    if (err === -2) return false;
+    fail(`map ${this.name}: delete`, -err);
+  }
+}
+
+/** A `const volatile` variable's place in .rodata, from the object's BTF. */
+export interface GlobalVar {
+  offset: number;
+  size: number;
+}
+
+const BTF_KIND_DATASEC = 15;
+
+export class BpfObject {
+  private ptr: Ptr | null;
+  readonly name: string;
+
+  private constructor(ptr: Ptr, readonly path: string) {
+    this.ptr = ptr;
+    this.name = path.split('/').pop() ?? path;
+  }
+
+  static open(path: string): BpfObject {
+    const take = captureLog();
+    const ptr = libbpf.object_open_file(path, null);
+    if (isNull(ptr)) fail(`open BPF object ${path}`, errno(), take());
+    return new BpfObject(ptr, path);
+  }
+
+  private get handle(): Ptr {
+    if (this.ptr === null) throw new BustedError(ErrorCode.BPF, `${this.name}: used after close`);
+    return this.ptr;
+  }
+
+  map(name: string): BpfMap {
+    const p = libbpf.object_find_map(this.handle, name);
+    if (isNull(p)) throw new BustedError(ErrorCode.BPF, `${this.name}: no map named "${name}"`);
+    return new BpfMap(p, this.name);
+  }
+
+  hasMap(name: string): boolean {
+    return !isNull(libbpf.object_find_map(this.handle, name));
+  }
+
+  program(name: string): BpfProgram {
+    const p = libbpf.object_find_program(this.handle, name);
+    if (isNull(p)) throw new BustedError(ErrorCode.BPF, `${this.name}: no program named "${name}"`);
+    return new BpfProgram(p, this.name);
+  }
+
+  programs(): BpfProgram[] {
+    const out: BpfProgram[] = [];
+    let p = libbpf.object_next_program(this.handle, null);
+    while (!isNull(p)) {
+      out.push(new BpfProgram(p, this.name));
+      p = libbpf.object_next_program(this.handle, p);
+    }
+    return out;
+  }
+
+  maps(): BpfMap[] {
+    const out: BpfMap[] = [];
+    let p = libbpf.object_next_map(this.handle, null);
+    while (!isNull(p)) {
+      out.push(new BpfMap(p, this.name));
+      p = libbpf.object_next_map(this.handle, p);
+    }
+    return out;
+  }
+
+  /** The variables of a data section (".rodata"), read from the object's BTF. */
+  globals(section = '.rodata'): Map<string, GlobalVar> {
+    const btf = libbpf.object_btf(this.handle);
+    const out = new Map<string, GlobalVar>();
+    if (isNull(btf)) return out;
+    const id = libbpf.btf_find_by_name_kind(btf, section, BTF_KIND_DATASEC) as number;
+    if (id <= 0) return out;
+    const t = libbpf.btf_type_by_id(btf, id);
+    // struct btf_type { u32 name_off; u32 info; u32 size; } then vlen ×
+    // struct btf_var_secinfo { u32 type; u32 offset; u32 size; }
+    // (include/uapi/linux/btf.h). vlen is info's low 16 bits.
+    const [, info] = readU32sAt(t, 0, 2) as [number, number];
+    const vlen = info & 0xffff;
+    const secinfo = readU32sAt(t, 12, vlen * 3);
+    for (let i = 0; i < vlen; i++) {
+      const varType = libbpf.btf_type_by_id(btf, secinfo[i * 3]!);
+      const [nameOff] = readU32sAt(varType, 0, 1) as [number];
+      const name = libbpf.btf_name_by_offset(btf, nameOff) as string;
+      out.set(name, { offset: secinfo[i * 3 + 1]!, size: secinfo[i * 3 + 2]! });
+    }
+    return out;
+  }
+
+  /** Set `const volatile` settings before load. Unknown names are an error. */
+  setRodata(values: Record<string, number | bigint>): void {
+    const names = Object.keys(values);
+    if (names.length === 0) return;
+    const vars = this.globals('.rodata');
+    const mem = this.map(this.rodataMapName()).initialValue();
+    const dv = new DataView(mem.buffer, mem.byteOffset, mem.byteLength);
+    for (const name of names) {
+      const v = vars.get(name);
+      if (!v) throw new BustedError(ErrorCode.BPF, `${this.name}: no setting "${name}" in .rodata`);
+      const val = values[name]!;
+      switch (v.size) {
+        case 1: dv.setUint8(v.offset, Number(val)); break;
+        case 2: dv.setUint16(v.offset, Number(val), true); break;
+        case 4: dv.setUint32(v.offset, Number(val), true); break;
+        case 8: dv.setBigUint64(v.offset, BigInt(val), true); break;
+        default: throw new BustedError(ErrorCode.BPF, `${this.name}: setting "${name}" has size ${v.size}`);
+      }
+    }
+  }
+
+  /** libbpf names the map "<obj-name-prefix>.rodata"; find it by suffix. */
+  private rodataMapName(): string {
+    const m = this.maps().find((x) => x.name.endsWith('.rodata'));
+    if (!m) throw new BustedError(ErrorCode.BPF, `${this.name}: no .rodata map`);
+    return m.name;
+  }
+
+  load(): void {
+    const take = captureLog();
+    const err = libbpf.object_load(this.handle) as number;
+    if (err) fail(`load ${this.name}`, -err, take());
+  }
+
+  close(): void {
+    if (this.ptr === null) return;
+    libbpf.object_close(this.ptr);
+    this.ptr = null;
+  }
+}
+
+// ---- cgroups --------------------------------------------------------------
+
+export function openDir(path: string): number {
+  const fd = c.open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC) as number;
+  if (fd < 0) fail(`open ${path}`, errno());
+  return fd;
+}
+
+export function closeFd(fd: number): void {
+  if (fd >= 0) c.close(fd);
+}
+
+// ---- ring buffer -----------------------------------------------------------
+
+const PAGE = 4096;
+
+/**
+ * A BPF ring buffer map, mapped into this process and read without copies.
+ * Waiting happens on a libuv worker thread (epoll_wait through koffi's
+ * async call), so the event loop never blocks; records are handed out in
+ * batches across event-loop turns.
+ */
+export class RingBuffer {
+  private readonly reader: RingReader;
+  private readonly epfd: number;
+  private readonly consumerPtr: Ptr;
+  private readonly producerPtr: Ptr;
+  private readonly dataSize: number;
+  private readonly evbuf = new Uint8Array(12 * 4);
+  private running = false;
+  private waiting = false;
+  private closed = false;
+  private onIdle: (() => void) | undefined;
+
+  constructor(
+    mapFd: number,
+    size: number,
+    private readonly handler: RecordHandler,
+    private readonly batch = 8192,
+  ) {
+    this.dataSize = size;
+    const cons = c.mmap(null, PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, mapFd, 0);
+    if (isNull(cons) || (cons as unknown) === -1) fail('mmap ring buffer consumer page', errno());
+    // The producer page and the data area, which the kernel maps twice in a
+    // row (kernel/bpf/ringbuf.c: bpf_ringbuf_area_alloc).
+    const prod = c.mmap(null, PAGE + 2 * size, PROT_READ, MAP_SHARED, mapFd, PAGE);
+    if (isNull(prod)) {
+      c.munmap(cons, PAGE);
+      fail('mmap ring buffer data', errno());
+    }
+    this.consumerPtr = cons;
+    this.producerPtr = prod;
+    const prodMem = view(prod, PAGE + 2 * size);
+    this.reader = new RingReader({
+      consumer: new BigUint64Array(view(cons, 8)),
+      producer: new BigUint64Array(prodMem, 0, 1),
+      data: new DataView(prodMem, PAGE, 2 * size),
+      size,
+    });
+    this.epfd = c.epoll_create1(EPOLL_CLOEXEC) as number;
+    if (this.epfd < 0) fail('epoll_create1', errno());
+    const ev = new Uint8Array(12);
+    new DataView(ev.buffer).setUint32(0, EPOLLIN, true);
+    if ((c.epoll_ctl(this.epfd, EPOLL_CTL_ADD, mapFd, ev) as number) < 0) fail('epoll_ctl ring buffer', errno());
+  }
+
+  /** Records handed out so far. */
+  records = 0;
+
+  /** Drain what is there now, synchronously (tests and benchmarks). */
+  drainNow(max = Infinity): number {
+    const n = this.reader.drain(this.handler, max);
+    this.records += n;
+    return n;
+  }
+
+  pendingBytes(): number {
+    return this.reader.pending();
+  }
+
+  /** Consume continuously until close(). */
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    this.pump();
+  }
+
+  /** Resolves the next time the ring is found empty (all records so far handed out). */
+  idle(): Promise<void> {
+    return new Promise((resolve) => {
+      const prev = this.onIdle;
+      this.onIdle = () => {
+        prev?.();
+        resolve();
+      };
+      if (!this.running) this.pump();
+    });
+  }
+
+  private pump = (): void => {
+    if (this.closed) return;
+    const n = this.drainNow(this.batch);
+    if (n === this.batch) {
+      // More may be waiting: continue on the next turn, letting I/O run.
+      setImmediate(this.pump);
+      return;
+    }
+    const idle = this.onIdle;
+    this.onIdle = undefined;
+    idle?.();
+    if (this.running && !this.waiting) this.wait();
+  };
+
+  private wait(): void {
+    this.waiting = true;
+    // 250 ms: a bounded wait, so that close() is noticed promptly.
+    epollWaitAsync(this.epfd, this.evbuf, 4, 250, () => {
+      this.waiting = false;
+      if (this.closed) {
+        this.release();
+        return;
+      }
+      this.pump();
+    });
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.running = false;
+    // A worker thread may still be inside epoll_wait on our fd: release the
+    // memory and the fd when it returns.
+    if (!this.waiting) this.release();
+  }
+
+  private released = false;
+  private release(): void {
+    if (this.released) return;
+    this.released = true;
+    c.munmap(this.consumerPtr, PAGE);
+    c.munmap(this.producerPtr, PAGE + 2 * this.dataSize);
+    c.close(this.epfd);
+  }
+}

@@ -1,0 +1,248 @@
+/**
+ * The kernel side's lifecycle: validate → open → configure → load → attach
+ * → consume → dispose. Each BPF object is one concern (bpf/*.bpf.c); the
+ * first one loaded creates the shared maps and the others reuse them.
+ *
+ * An object that the kernel refuses does not stop the others: the session
+ * runs degraded and says what is missing (busted doctor says why). Every
+ * link is destroyed and every object closed on every exit path.
+ */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { BustedError, ErrorCode } from '../model/errors.js';
+import { BPF_DIR } from '../paths.js';
+import type { CgroupRef } from '../host/cgroup.js';
+import { BpfLink, BpfObject, closeFd, openDir, possibleCpus, RingBuffer } from './libbpf.js';
+import type { RecordHandler } from './ring.js';
+import * as W from './wire.generated.js';
+
+/** Maps every object defines identically (bpf/common.bpf.h); created once. */
+export const SHARED_MAPS = ['events', 'stats', 'owners'] as const;
+
+/** Which programs an object has, and how each attaches. */
+export interface ObjectSpec {
+  name: string;
+  file: string;
+  what: string;
+  programs: Array<{ name: string; attach: 'auto' | 'cgroup' }>;
+  /** extra .rodata settings */
+  settings?: Record<string, number | bigint>;
+}
+
+export const OBJECTS: readonly ObjectSpec[] = [
+  {
+    name: 'proc',
+    file: 'proc.bpf.o',
+    what: 'process exec/exit',
+    programs: [
+      { name: 'handle_exec', attach: 'auto' },
+      { name: 'handle_exit', attach: 'auto' },
+    ],
+  },
+  {
+    name: 'conn',
+    file: 'conn.bpf.o',
+    what: 'TCP connect/accept/close, UDP sockets',
+    programs: [
+      { name: 'handle_set_state', attach: 'auto' },
+      { name: 'handle_sock_create', attach: 'cgroup' },
+      { name: 'handle_sock_release', attach: 'cgroup' },
+    ],
+  },
+  {
+    name: 'pkt',
+    file: 'pkt.bpf.o',
+    what: 'DNS, TLS handshakes, UDP flows',
+    programs: [
+      { name: 'handle_egress', attach: 'cgroup' },
+      { name: 'handle_ingress', attach: 'cgroup' },
+    ],
+  },
+];
+
+export interface KernelOptions {
+  cgroup: CgroupRef;
+  /** ring buffer size in bytes (a power of two, multiple of the page size) */
+  ringBytes: number;
+  /** our own tgid, not reported */
+  selfTgid: number;
+  /** report the server side of DNS/TLS for remote peers (pkt.bpf.c) */
+  serverSide: boolean;
+  /** only these objects (default: all) */
+  only?: string[];
+  bpfDir?: string;
+}
+
+export interface Attachment {
+  object: string;
+  program: string;
+  hook: string;
+  ok: boolean;
+  error?: string;
+}
+
+export interface KernelStats {
+  ringbufFull: number;
+  ownerMiss: number;
+  pktTruncated: number;
+  ownerFull: number;
+  pktSeen: number;
+  events: number;
+}
+
+export function validateKernelOptions(o: KernelOptions): void {
+  const bad = (msg: string, field: string) => new BustedError(ErrorCode.USAGE, msg, field);
+  if (!Number.isInteger(o.ringBytes) || o.ringBytes < 4096 || (o.ringBytes & (o.ringBytes - 1)) !== 0) {
+    throw bad(`ring buffer size ${o.ringBytes} must be a power of two of at least 4096 bytes`, 'ringbuf');
+  }
+  if (process.getuid && process.getuid() !== 0) {
+    throw new BustedError(ErrorCode.UNSUPPORTED, 'loading BPF programs needs root (or CAP_BPF, CAP_PERFMON and CAP_NET_ADMIN)');
+  }
+  if (!existsSync('/sys/kernel/btf/vmlinux')) {
+    throw new BustedError(ErrorCode.UNSUPPORTED, 'this kernel has no BTF (/sys/kernel/btf/vmlinux): CO-RE programs cannot load');
+  }
+}
+
+export class KernelSession {
+  readonly attachments: Attachment[] = [];
+  private readonly objects: BpfObject[] = [];
+  private readonly links: BpfLink[] = [];
+  private cgroupFd = -1;
+  private ring: RingBuffer | undefined;
+  private statsFd = -1;
+  private statsObject: BpfObject | undefined;
+  private disposed = false;
+
+  private constructor(readonly options: KernelOptions) {}
+
+  /** Open, configure, load and attach everything that this kernel accepts. */
+  static open(options: KernelOptions): KernelSession {
+    validateKernelOptions(options);
+    const s = new KernelSession(options);
+    try {
+      s.setUp();
+    } catch (e) {
+      s.dispose();
+      throw e;
+    }
+    return s;
+  }
+
+  private setUp(): void {
+    const o = this.options;
+    const dir = o.bpfDir ?? BPF_DIR;
+    this.cgroupFd = openDir(o.cgroup.path);
+    const shared = new Map<string, number>();
+    const specs = OBJECTS.filter((spec) => !o.only || o.only.includes(spec.name));
+    for (const spec of specs) {
+      const path = join(dir, spec.file);
+      if (!existsSync(path)) throw new BustedError(ErrorCode.BPF, `${path} is missing: run npm run build`);
+      // open
+      const obj = BpfObject.open(path);
+      this.objects.push(obj);
+      // configure
+      obj.setRodata({
+        scope_cgid: o.cgroup.level === 0 ? 0n : o.cgroup.id,
+        scope_level: o.cgroup.level,
+        self_tgid: o.selfTgid,
+        ...(spec.name === 'pkt' ? { server_side: o.serverSide ? 1 : 0 } : {}),
+        ...spec.settings,
+      });
+      for (const name of SHARED_MAPS) {
+        const m = obj.map(name);
+        const fd = shared.get(name);
+        if (fd !== undefined) m.reuseFd(fd);
+        else if (name === 'events') m.setMaxEntries(o.ringBytes);
+      }
+      // load: a refusal degrades the session instead of ending it
+      try {
+        obj.load();
+      } catch (e) {
+        for (const p of spec.programs) {
+          this.attachments.push({ object: spec.name, program: p.name, hook: obj.program(p.name).section, ok: false, error: (e as Error).message });
+        }
+        obj.close();
+        this.objects.pop();
+        continue;
+      }
+      for (const name of SHARED_MAPS) if (!shared.has(name)) shared.set(name, obj.map(name).fd);
+      if (!this.statsObject) {
+        this.statsObject = obj;
+        this.statsFd = obj.map('stats').fd;
+      }
+      // attach
+      for (const p of spec.programs) {
+        const prog = obj.program(p.name);
+        const hook = p.attach === 'cgroup' ? `${prog.section} @ ${o.cgroup.path}` : prog.section;
+        try {
+          this.links.push(p.attach === 'cgroup' ? prog.attachCgroup(this.cgroupFd, o.cgroup.path) : prog.attach());
+          this.attachments.push({ object: spec.name, program: p.name, hook, ok: true });
+        } catch (e) {
+          this.attachments.push({ object: spec.name, program: p.name, hook, ok: false, error: (e as Error).message });
+        }
+      }
+    }
+    if (!this.attachments.some((a) => a.ok)) {
+      const why = this.attachments.map((a) => `${a.object}/${a.program}: ${a.error}`).join('\n');
+      throw new BustedError(ErrorCode.BPF, `no BPF program could be attached:\n${why}`);
+    }
+  }
+
+  /** Start handing ring buffer records to `handler`, continuously. */
+  consume(handler: RecordHandler): RingBuffer {
+    if (this.ring) throw new BustedError(ErrorCode.BPF, 'the ring buffer is already being consumed');
+    const events = this.objects[0]!.map('events');
+    this.ring = new RingBuffer(events.fd, this.options.ringBytes, handler);
+    this.ring.start();
+    return this.ring;
+  }
+
+  /** Resolves when every record the kernel has committed so far was handed out. */
+  idle(): Promise<void> {
+    return this.ring ? this.ring.idle() : Promise.resolve();
+  }
+
+  /** The kernel-side counters, summed over CPUs. */
+  stats(): KernelStats {
+    const sums = new Array<number>(W.BUSTED_STAT_MAX).fill(0);
+    const obj = this.statsObject;
+    if (obj) {
+      const cpus = possibleCpus();
+      const key = new Uint8Array(4);
+      const val = new Uint8Array(8 * cpus);
+      const stats = obj.map('stats');
+      for (let i = 0; i < W.BUSTED_STAT_MAX; i++) {
+        new DataView(key.buffer).setUint32(0, i, true);
+        if (!stats.lookup(key, val)) continue;
+        const dv = new DataView(val.buffer);
+        for (let c = 0; c < cpus; c++) sums[i]! += Number(dv.getBigUint64(c * 8, true));
+      }
+    }
+    return {
+      ringbufFull: sums[W.BUSTED_STAT_RINGBUF_FULL]!,
+      ownerMiss: sums[W.BUSTED_STAT_OWNER_MISS]!,
+      pktTruncated: sums[W.BUSTED_STAT_PKT_TRUNCATED]!,
+      ownerFull: sums[W.BUSTED_STAT_OWNER_FULL]!,
+      pktSeen: sums[W.BUSTED_STAT_PKT_SEEN]!,
+      events: sums[W.BUSTED_STAT_EVENTS]!,
+    };
+  }
+
+  /** The object that owns a named map, for later stages (enforcement) that add maps. */
+  object(name: string): BpfObject | undefined {
+    const i = OBJECTS.findIndex((s) => s.name === name);
+    return i < 0 ? undefined : this.objects.find((o) => o.name === OBJECTS[i]!.file);
+  }
+
+  /** Detach and free everything; safe to call more than once. */
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    this.ring?.close();
+    for (const l of this.links.splice(0)) l.destroy();
+    for (const o of this.objects.splice(0)) o.close();
+    closeFd(this.cgroupFd);
+    this.cgroupFd = -1;
+    void this.statsFd;
+  }
+}

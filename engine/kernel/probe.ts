@@ -1,0 +1,115 @@
+/**
+ * What this kernel accepts, found by trying: each probe program of
+ * bpf/probe.bpf.c is loaded alone (and attached where attachment is the
+ * part that can fail), then everything is released again.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { BPF_DIR } from '../paths.js';
+import { BpfObject, type BpfLink, closeFd, libbpfVersion, openDir } from './libbpf.js';
+import { libbpf } from './ffi.js';
+
+export interface ProbeResult {
+  feature: string;
+  ok: boolean;
+  detail?: string;
+}
+
+type Attach = 'none' | 'auto' | 'cgroup' | 'uprobe';
+
+const PROBES: Array<{ feature: string; program: string; attach: Attach; note?: string }> = [
+  { feature: 'tp_btf', program: 'probe_tp_btf', attach: 'auto' },
+  { feature: 'raw_tp', program: 'probe_raw_tp', attach: 'auto' },
+  { feature: 'tracepoint', program: 'probe_tracepoint', attach: 'auto' },
+  { feature: 'kprobe', program: 'probe_kprobe', attach: 'auto' },
+  { feature: 'fentry', program: 'probe_fentry', attach: 'auto' },
+  { feature: 'bpf_lsm', program: 'probe_lsm', attach: 'auto' },
+  { feature: 'cgroup_sock_addr', program: 'probe_connect4', attach: 'cgroup' },
+  { feature: 'cgroup_skb', program: 'probe_cgroup_skb', attach: 'cgroup' },
+  { feature: 'uprobe', program: 'probe_uprobe', attach: 'uprobe' },
+  { feature: 'ringbuf', program: 'probe_ringbuf', attach: 'none' },
+  { feature: 'probe_write_user', program: 'probe_write_user', attach: 'none' },
+];
+
+/** A shared library every Linux process has, to try a uprobe on. */
+function libcPath(): string | undefined {
+  for (const p of ['/lib/x86_64-linux-gnu/libc.so.6', '/usr/lib/x86_64-linux-gnu/libc.so.6', '/lib/aarch64-linux-gnu/libc.so.6', '/usr/lib64/libc.so.6', '/lib64/libc.so.6']) {
+    if (existsSync(p)) return p;
+  }
+  return undefined;
+}
+
+/** The first line that says why, from a libbpf/verifier error. */
+function reason(e: unknown): string {
+  const msg = (e as Error).message ?? String(e);
+  const first = msg.split('\n')[0]!;
+  const verifier = msg.split('\n').map((l) => l.trim()).find((l) => /unknown func|not supported|invalid|denied|Operation not permitted|not allowed/i.test(l) && !l.startsWith('load '));
+  return verifier && !first.includes(verifier) ? `${first} — ${verifier}` : first;
+}
+
+/** Try each hook type on a cgroup we may attach to (the root when none given). */
+export function probeKernel(cgroupPath: string, bpfDir = BPF_DIR): ProbeResult[] {
+  const out: ProbeResult[] = [];
+  const path = join(bpfDir, 'probe.bpf.o');
+  out.push({ feature: 'btf', ok: existsSync('/sys/kernel/btf/vmlinux'), detail: '/sys/kernel/btf/vmlinux' });
+  out.push({ feature: 'libbpf', ok: true, detail: `system libbpf ${libbpfVersion()}` });
+  if (!existsSync(path)) {
+    out.push({ feature: 'probes', ok: false, detail: `${path} missing: run npm run build` });
+    return out;
+  }
+  const cgFd = openDir(cgroupPath);
+  try {
+    for (const p of PROBES) {
+      let obj: BpfObject | undefined;
+      let link: BpfLink | undefined;
+      try {
+        obj = BpfObject.open(path);
+        for (const prog of obj.programs()) prog.autoload = prog.name === p.program;
+        obj.load();
+        const prog = obj.program(p.program);
+        if (p.attach === 'auto') link = prog.attach();
+        else if (p.attach === 'cgroup') link = prog.attachCgroup(cgFd, cgroupPath);
+        else if (p.attach === 'uprobe') {
+          const libc = libcPath();
+          if (!libc) throw new Error('no libc.so.6 found to try a uprobe on');
+          link = prog.attachUprobeByName(false, -1, libc, 'getpid');
+        }
+        out.push({ feature: p.feature, ok: true, detail: p.attach === 'none' ? 'loads' : 'loads and attaches' });
+      } catch (e) {
+        out.push({ feature: p.feature, ok: false, detail: reason(e) });
+      } finally {
+        link?.destroy();
+        obj?.close();
+      }
+    }
+  } finally {
+    closeFd(cgFd);
+  }
+  // BPF_MAP_TYPE_RINGBUF = 27 (include/uapi/linux/bpf.h)
+  const rb = libbpf.probe_map_type(27, null) as number;
+  out.push({ feature: 'ringbuf_map', ok: rb === 1, detail: rb === 1 ? 'BPF_MAP_TYPE_RINGBUF' : `probe returned ${rb}` });
+  return out;
+}
+
+/** Lockdown mode: securityfs when mounted, else what the kernel command line says. */
+export function lockdownMode(): string {
+  try {
+    const s = readFileSync('/sys/kernel/security/lockdown', 'utf8');
+    const m = /\[(\w+)\]/.exec(s);
+    if (m) return m[1]!;
+  } catch {}
+  try {
+    const m = /\blockdown=(\w+)/.exec(readFileSync('/proc/cmdline', 'utf8'));
+    if (m) return m[1]!;
+  } catch {}
+  return 'unknown';
+}
+
+/** The active LSMs (securityfs), when it is mounted. */
+export function lsmList(): string[] | undefined {
+  try {
+    return readFileSync('/sys/kernel/security/lsm', 'utf8').trim().split(',');
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,126 @@
+/**
+ * The stages, in the order data flows through them:
+ *
+ *   1. kernel/     BPF programs → ring buffer (loader.ts, libbpf.ts, ring.ts)
+ *   2. decode/     ring buffer bytes → typed kernel records (records.ts)
+ *   3. enrich/     process, container, DNS names, provider (used by 4)
+ *   4. interpret/  kernel records → the contract's events (interpreter.ts)
+ *   5. decide      policy + classifier → decision events (`busted enforce`)
+ *   6. sinks/      stdout (text/json), --record, --output
+ *
+ * This file wires them together for `busted monitor`; it holds no logic
+ * of its own beyond the lifecycle.
+ */
+import { readFileSync } from 'node:fs';
+import type { BustedEvent } from './model/event.js';
+import { KernelSession, type KernelStats } from './kernel/loader.js';
+import type { CgroupRef } from './host/cgroup.js';
+import { cgroup2Mount } from './host/cgroup.js';
+import { decodeRecord } from './decode/records.js';
+import { ProcessCache } from './enrich/process.js';
+import { DnsCache, parseHostsFile } from './enrich/dns-cache.js';
+import { ProviderTable } from './enrich/provider.js';
+import { Interpreter, type InterpreterStats } from './interpret/interpreter.js';
+import type { Sink } from './sinks/sink.js';
+
+export interface AgentOptions {
+  cgroup: CgroupRef;
+  sinks: Sink[];
+  pid?: number;
+  ringBytes?: number;
+  serverSide?: boolean;
+  /** how often kernel-side counters are read (and losses reported), ms */
+  statsIntervalMs?: number;
+  /** a hook for later stages (decide): sees every event before the sinks */
+  onEvent?: (e: BustedEvent) => void;
+}
+
+export interface AgentSummary {
+  kernel: KernelStats;
+  interpreter: InterpreterStats;
+  sinks: Array<{ name: string; dropped: number }>;
+  attachments: KernelSession['attachments'];
+}
+
+export class Agent {
+  readonly processes: ProcessCache;
+  readonly dns: DnsCache;
+  readonly interpreter: Interpreter;
+  private readonly kernel: KernelSession;
+  private readonly timer: NodeJS.Timeout;
+  private lastLost = 0;
+  private stopped: Promise<AgentSummary> | undefined;
+
+  private constructor(private readonly o: AgentOptions) {
+    this.processes = new ProcessCache({ cgroupRoot: cgroup2Mount() });
+    this.dns = new DnsCache();
+    try {
+      for (const h of parseHostsFile(readFileSync('/etc/hosts', 'utf8'))) for (const n of h.names) this.dns.addStatic(n, h.ip);
+    } catch {
+      // no /etc/hosts: nothing static to learn
+    }
+    const sinks = o.sinks;
+    const onEvent = o.onEvent;
+    this.interpreter = new Interpreter(
+      { processes: this.processes, dns: this.dns, providers: new ProviderTable(), pid: o.pid },
+      (e) => {
+        onEvent?.(e);
+        for (const s of sinks) s.write(e);
+      },
+    );
+    // Kernel last: nothing is attached until everything above is ready.
+    this.kernel = KernelSession.open({
+      cgroup: o.cgroup,
+      ringBytes: o.ringBytes ?? 16 << 20,
+      selfTgid: process.pid,
+      serverSide: o.serverSide ?? true,
+    });
+    const interp = this.interpreter;
+    this.kernel.consume((dv, off, len) => interp.handle(decodeRecord(dv, off, len)));
+    this.timer = setInterval(() => this.tick(), o.statsIntervalMs ?? 1000);
+    this.timer.unref();
+  }
+
+  static start(o: AgentOptions): Agent {
+    return new Agent(o);
+  }
+
+  get attachments(): KernelSession['attachments'] {
+    return this.kernel.attachments;
+  }
+
+  private tick(): void {
+    this.interpreter.flush();
+    const st = this.kernel.stats();
+    if (st.ringbufFull > this.lastLost) {
+      this.interpreter.lost(st.ringbufFull - this.lastLost, 'ring buffer full');
+      this.lastLost = st.ringbufFull;
+    }
+  }
+
+  /** Drain what the kernel has sent, detach everything, flush the sinks. */
+  stop(): Promise<AgentSummary> {
+    this.stopped ??= (async () => {
+      clearInterval(this.timer);
+      // Records already in the ring are still delivered.
+      await this.kernelIdle();
+      this.tick();
+      this.interpreter.flush(Infinity);
+      const kernel = this.kernel.stats();
+      this.kernel.dispose();
+      await Promise.all(this.o.sinks.map((s) => s.close()));
+      return {
+        kernel,
+        interpreter: { ...this.interpreter.stats },
+        sinks: this.o.sinks.map((s) => ({ name: s.name, dropped: s.dropped })),
+        attachments: this.kernel.attachments,
+      };
+    })();
+    return this.stopped;
+  }
+
+  /** Resolves once every record in the ring so far has been handled. */
+  kernelIdle(): Promise<void> {
+    return this.kernel.idle();
+  }
+}

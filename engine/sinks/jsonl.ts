@@ -1,0 +1,96 @@
+/**
+ * JSON-lines writers: stdout (--format json), --record FILE and
+ * --output file:PATH. Lines are batched per event-loop turn into one
+ * write; a bounded queue keeps a stalled reader from growing the agent
+ * without limit (what is dropped is counted and reported on close).
+ */
+import { createWriteStream, type WriteStream } from 'node:fs';
+import type { Writable } from 'node:stream';
+import stringify from 'fast-json-stable-stringify';
+import type { BustedEvent } from '../model/event.js';
+import type { Sink } from './sink.js';
+
+export interface JsonlOptions {
+  /** stable key order (recordings are diffed and committed) */
+  stableKeys?: boolean;
+  /** bytes queued before events are dropped */
+  maxQueueBytes?: number;
+  /** turn an event into its line (text format) instead of JSON */
+  format?: (e: BustedEvent) => string;
+}
+
+export class LineSink implements Sink {
+  dropped = 0;
+  written = 0;
+  private buf: string[] = [];
+  private bufBytes = 0;
+  private queuedBytes = 0;
+  private scheduled = false;
+  private error: Error | undefined;
+  private readonly maxQueue: number;
+  private readonly format: (e: BustedEvent) => string;
+
+  constructor(
+    readonly name: string,
+    private readonly out: Writable,
+    o: JsonlOptions = {},
+    private readonly ownsStream = false,
+  ) {
+    this.maxQueue = o.maxQueueBytes ?? 64 << 20;
+    this.format = o.format ?? (o.stableKeys ? (e) => stringify(e) : (e) => JSON.stringify(e));
+    out.on('error', (err: Error) => {
+      // EPIPE (reader went away), ENOSPC (disk full): report once, keep the agent running.
+      if (!this.error) {
+        this.error = err;
+        process.stderr.write(`busted: ${this.name}: ${err.message}; further events to it are dropped\n`);
+      }
+    });
+  }
+
+  write(e: BustedEvent): void {
+    if (this.error) {
+      this.dropped++;
+      return;
+    }
+    const line = this.format(e) + '\n';
+    if (this.queuedBytes + this.bufBytes + line.length > this.maxQueue) {
+      this.dropped++;
+      return;
+    }
+    this.buf.push(line);
+    this.bufBytes += line.length;
+    this.written++;
+    if (!this.scheduled) {
+      this.scheduled = true;
+      setImmediate(this.flush);
+    }
+  }
+
+  private flush = (): void => {
+    this.scheduled = false;
+    if (this.buf.length === 0 || this.error) return;
+    const chunk = this.buf.join('');
+    const n = this.bufBytes;
+    this.buf = [];
+    this.bufBytes = 0;
+    this.queuedBytes += n;
+    this.out.write(chunk, () => {
+      this.queuedBytes -= n;
+    });
+  };
+
+  close(): Promise<void> {
+    this.flush();
+    return new Promise((resolve) => {
+      if (this.error) return resolve();
+      if (this.ownsStream) (this.out as WriteStream).end(() => resolve());
+      else if (this.out.writableNeedDrain) this.out.once('drain', () => resolve());
+      else this.out.write('', () => resolve());
+    });
+  }
+}
+
+export function fileSink(name: string, path: string, o: JsonlOptions = {}): LineSink {
+  const stream = createWriteStream(path, { flags: 'a' });
+  return new LineSink(name, stream, o, true);
+}

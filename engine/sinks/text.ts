@@ -1,0 +1,79 @@
+/**
+ * The human format: one line per event, readable at a glance. Time, type,
+ * process, what happened, and the provider highlighted.
+ */
+import type { BustedEvent, NetInfo } from '../model/event.js';
+
+const C = { dim: '\x1b[2m', bold: '\x1b[1m', red: '\x1b[31m', green: '\x1b[32m', yellow: '\x1b[33m', cyan: '\x1b[36m', magenta: '\x1b[35m', reset: '\x1b[0m' };
+const NONE = Object.fromEntries(Object.keys(C).map((k) => [k, ''])) as typeof C;
+
+function endpoint(ip: string, port: number): string {
+  return ip.includes(':') ? `[${ip}]:${port}` : `${ip}:${port}`;
+}
+
+function flow(n: NetInfo): string {
+  const arrow = n.direction === 'ingress' ? '←' : '→';
+  const peer = n.dst_host ? `${n.dst_host} (${endpoint(n.dst_ip, n.dst_port)})` : endpoint(n.dst_ip, n.dst_port);
+  return `${n.protocol} ${endpoint(n.src_ip, n.src_port)} ${arrow} ${peer}`;
+}
+
+function bytes(n: number | undefined): string {
+  if (n === undefined) return '?';
+  if (n < 1024) return `${n}B`;
+  if (n < 1 << 20) return `${(n / 1024).toFixed(1)}KiB`;
+  return `${(n / (1 << 20)).toFixed(1)}MiB`;
+}
+
+export function textFormatter(color: boolean): (e: BustedEvent) => string {
+  const c = color ? C : NONE;
+  return (e) => {
+    const time = e.time.slice(11, 26);
+    const p = e.process;
+    const who = p ? (p.pid ? `${c.bold}${p.comm ?? '?'}${c.reset}[${p.pid}]` : `${c.dim}cgroup ${p.cgroup_path ?? p.cgroup_id ?? '?'}${c.reset}`) : '';
+    let what = '';
+    switch (e.type) {
+      case 'exec':
+        what = p?.cmdline ?? p?.exe ?? '';
+        break;
+      case 'exit':
+        what = `code ${e.exit?.code ?? '?'}${e.exit?.signal ? ` signal ${e.exit.signal}` : ''} after ${e.exit?.duration_ms ?? '?'} ms`;
+        break;
+      case 'connect':
+      case 'accept':
+      case 'connect_failed':
+        what = e.net ? flow(e.net) : '';
+        break;
+      case 'close':
+        what = e.net ? `${flow(e.net)} sent ${bytes(e.net.bytes_sent)} received ${bytes(e.net.bytes_received)}${e.net.duration_ms !== undefined ? ` in ${e.net.duration_ms} ms` : ''}` : '';
+        break;
+      case 'dns_query':
+        what = (e.dns?.questions ?? []).map((q) => `${q.type} ${q.name}`).join(', ');
+        break;
+      case 'dns_response': {
+        const a = (e.dns?.answers ?? []).map((x) => `${x.type} ${x.value}`).join(', ');
+        what = `${(e.dns?.questions ?? []).map((q) => q.name).join(', ')} ${e.dns?.rcode ?? ''}${a ? ` → ${a}` : ''}`;
+        break;
+      }
+      case 'tls_client_hello':
+        what = `sni=${e.tls?.sni ?? '-'} alpn=${(e.tls?.alpn ?? []).join(',') || '-'} ${e.tls?.version ?? ''} ${e.tls?.ja4 ?? ''}`;
+        break;
+      case 'tls_server_hello':
+        what = `${e.tls?.version ?? ''} ${e.tls?.cipher ?? ''}${e.tls?.alpn?.length ? ` alpn=${e.tls.alpn.join(',')}` : ''}${e.tls?.sni ? ` sni=${e.tls.sni}` : ''}`;
+        break;
+      case 'error':
+        what = `${c.red}${e.error?.code ?? ''}${c.reset} ${e.error?.message ?? ''}`;
+        break;
+      case 'lost':
+        what = `${c.red}${e.lost?.count} events lost${c.reset} (${e.lost?.reason})`;
+        break;
+      case 'decision':
+        what = `${e.decision?.action} ${e.decision?.reasons.join('; ') ?? ''} (subject ${e.decision?.subject})`;
+        break;
+      default:
+        what = e.net ? flow(e.net) : '';
+    }
+    const prov = e.provider ? ` ${c.magenta}${c.bold}[${e.provider}]${c.reset}` : '';
+    const type = e.type.padEnd(16);
+    return `${c.dim}${time}${c.reset} ${c.cyan}${type}${c.reset} ${who} ${what}${prov}`.replace(/\s+$/, '');
+  };
+}

@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# Idempotent set-up: Debian packages, npm dependencies, BPF objects,
+# TypeScript. Quick when everything is already in place.
+#
+#   bash scripts/setup.sh               everything
+#   bash scripts/setup.sh --build-only  only the BPF and TypeScript builds
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+say() { printf 'setup: %s\n' "$*" >&2; }
+
+# --- Debian packages --------------------------------------------------------
+# clang/llvm: compile bpf/*.bpf.c; libbpf-dev: its headers (the engine uses
+# the system libbpf1 at run time); bpftool: vmlinux.h and the wire layout;
+# the rest are the real servers and clients the tests talk to.
+PKGS=(clang llvm libbpf-dev libbpf1 bpftool dnsmasq-base openssl curl python3 iproute2 util-linux procps)
+
+if [[ "${1:-}" != "--build-only" ]]; then
+  missing=()
+  for p in "${PKGS[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+  if ((${#missing[@]})); then
+    if [[ $(id -u) -ne 0 ]]; then
+      say "missing Debian packages: ${missing[*]} (run as root, or apt-get install them)"
+      exit 1
+    fi
+    say "installing ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq >/dev/null
+    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  fi
+
+  # npm dependencies: again only when the lock file changed.
+  if [[ ! -f node_modules/.package-lock.json || package-lock.json -nt node_modules/.package-lock.json ]]; then
+    say "npm ci"
+    npm ci --no-audit --no-fund --loglevel=error >&2
+  fi
+fi
+
+# --- BPF objects ---------------------------------------------------------------
+mkdir -p build/bpf
+if [[ ! -s build/bpf/vmlinux.h ]]; then
+  if [[ ! -r /sys/kernel/btf/vmlinux ]]; then
+    say "this kernel has no BTF (/sys/kernel/btf/vmlinux): cannot build CO-RE programs"
+    exit 1
+  fi
+  say "generating build/bpf/vmlinux.h from the kernel's BTF"
+  bpftool btf dump file /sys/kernel/btf/vmlinux format c > build/bpf/vmlinux.h.tmp
+  mv build/bpf/vmlinux.h.tmp build/bpf/vmlinux.h
+fi
+ARCH=$(uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
+for src in bpf/*.bpf.c; do
+  obj="build/bpf/$(basename "${src%.c}").o"
+  if [[ ! -f "$obj" || "$src" -nt "$obj" || bpf/busted.h -nt "$obj" || bpf/common.bpf.h -nt "$obj" ]]; then
+    say "clang $src"
+    clang -g -O2 -target bpf "-D__TARGET_ARCH_${ARCH}" -Wall -Werror \
+      -Ibuild/bpf -Ibpf -c "$src" -o "$obj"
+  fi
+done
+
+# --- TypeScript -----------------------------------------------------------------
+# Incremental: quick when nothing changed. Without dist/ the build info
+# would claim everything is up to date, so it goes too.
+[[ -d dist ]] || rm -f build/tsconfig.tsbuildinfo
+node_modules/.bin/tsc -p .

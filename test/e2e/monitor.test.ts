@@ -1,0 +1,326 @@
+/**
+ * `busted monitor` end to end, on the real kernel: real clients (curl,
+ * python3, node, bash) in a cgroup of the test's own, resolving provider
+ * names through a real dnsmasq via a private /etc/resolv.conf, talking TLS
+ * to local stand-in servers (node https and openssl s_server) with a test
+ * CA. Assertions are on the JSON events the agent prints.
+ */
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer, type Server } from 'node:https';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { type AddressInfo, connect, createServer as createTcpServer } from 'node:net';
+import { readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { BustedEvent } from '../../engine/model/event.js';
+import { kernelSkipReason, TestCgroup } from '../helpers/cgroup.js';
+import { makePki, type Pki } from '../helpers/pki.js';
+import { startDnsmasq, type Resolver } from '../helpers/dnsmasq.js';
+import { MonitorProcess } from '../helpers/agent.js';
+import { PYTHON, run } from '../helpers/run.js';
+
+const skip = kernelSkipReason();
+const RFC3339_NS = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z$/;
+
+function listen(server: Server | ReturnType<typeof createTcpServer>, host: string, port = 0): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => resolve((server.address() as AddressInfo).port));
+  });
+}
+
+/** No field anywhere is null (the contract: absent, not null). */
+function assertNoNulls(v: unknown, path = 'event'): void {
+  assert.notEqual(v, null, `${path} is null`);
+  if (typeof v === 'object' && v) for (const [k, x] of Object.entries(v)) assertNoNulls(x, `${path}.${k}`);
+}
+
+describe('busted monitor on real traffic', { skip }, () => {
+  let cg: TestCgroup;
+  let pki: Pki;
+  let dns: Resolver;
+  let agent: MonitorProcess;
+  let https4: Server;
+  let https6: Server;
+  let port = 0;
+  let sServer: ChildProcess;
+  let sPort = 0;
+  const hits: string[] = [];
+
+  before(async () => {
+    cg = new TestCgroup();
+    pki = makePki();
+    const handler = (req: IncomingMessage, res: ServerResponse) => {
+      hits.push(`${String(req.headers.host)} ${req.url}`);
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end('{"object":"list","data":[]}');
+    };
+    https4 = createServer({ key: pki.keyPem, cert: pki.certPem, ALPNProtocols: ['http/1.1'] }, handler);
+    https6 = createServer({ key: pki.keyPem, cert: pki.certPem, ALPNProtocols: ['http/1.1'] }, handler);
+    port = await listen(https4, '127.0.0.1');
+    await listen(https6, '::1', port);
+    // A Debian TLS server limited to TLS 1.2 with one ECDHE cipher.
+    const probe = createTcpServer();
+    sPort = await listen(probe, '127.0.0.1');
+    await new Promise<void>((r) => probe.close(() => r()));
+    sServer = spawn('openssl', ['s_server', '-accept', `127.0.0.1:${sPort}`, '-cert', pki.cert, '-key', pki.key, '-tls1_2', '-cipher', 'ECDHE-RSA-AES256-GCM-SHA384', '-www', '-quiet'], { stdio: 'ignore' });
+    dns = await startDnsmasq({
+      'api.openai.com': ['127.0.0.1', '::1'],
+      'api.anthropic.com': ['127.0.0.1'],
+      'generativelanguage.googleapis.com': ['::1'],
+      'api.mistral.ai': ['127.0.0.1'],
+      'evil-openai.com': ['127.0.0.1'],
+    });
+    // wait for s_server to accept
+    for (let i = 0; i < 100; i++) {
+      const ok = await new Promise<boolean>((resolve) => {
+        const s = connect(sPort, '127.0.0.1', () => {
+          s.destroy();
+          resolve(true);
+        });
+        s.on('error', () => resolve(false));
+      });
+      if (ok) break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    agent = await MonitorProcess.start(['--cgroup', cg.path]);
+  });
+
+  after(async () => {
+    const code = await agent?.stop();
+    await dns?.stop();
+    sServer?.kill();
+    https4?.close();
+    https6?.close();
+    await cg?.dispose();
+    if (pki) rmSync(pki.dir, { recursive: true, force: true });
+    assert.equal(code, 0, `monitor exited ${code}: ${agent?.stderr}`);
+    assert.deepEqual(agent.badLines, [], 'stdout with --format json holds only JSON events');
+  });
+
+  const inCg = () => ({ cgroup: cg.path, resolvConf: dns.resolvConf });
+  const of = (pid: number) => (e: BustedEvent) => e.process?.pid === pid;
+
+  it('curl over IPv4: DNS, connect, ClientHello, ServerHello, close, provider openai', async () => {
+    const r = await run(['curl', '-4', '-sS', '--http1.1', '--cacert', pki.caCert, `https://api.openai.com:${port}/v1/models`], inCg());
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /"object":"list"/);
+    const q = await agent.waitFor((e) => of(r.pid)(e) && e.type === 'dns_query' && !!e.dns?.questions.some((x) => x.name === 'api.openai.com' && x.type === 'A'), 'dns_query A api.openai.com');
+    assert.equal(q.process?.comm, 'curl');
+    assert.equal(q.provider, 'openai');
+    assert.equal(q.net?.protocol, 'udp');
+    assert.equal(q.net?.dst_ip, dns.address);
+    assert.equal(q.net?.dst_port, 53);
+    const a = await agent.waitFor((e) => of(r.pid)(e) && e.type === 'dns_response' && !!e.dns?.answers?.some((x) => x.type === 'A'), 'dns_response with an A answer');
+    assert.equal(a.dns?.rcode, 'NOERROR');
+    assert.deepEqual(
+      a.dns?.answers?.filter((x) => x.type === 'A').map((x) => [x.name, x.value]),
+      [['api.openai.com', '127.0.0.1']],
+    );
+    assert.ok(a.dns!.answers![0]!.ttl > 0);
+    const c = await agent.waitFor((e) => of(r.pid)(e) && e.type === 'connect' && e.net?.protocol === 'tcp', 'tcp connect');
+    assert.equal(c.process?.comm, 'curl');
+    assert.equal(c.process?.exe, '/usr/bin/curl');
+    assert.match(c.process?.cmdline ?? '', /api\.openai\.com/);
+    assert.equal(c.net?.family, 4);
+    assert.equal(c.net?.dst_ip, '127.0.0.1');
+    assert.equal(c.net?.dst_port, port);
+    assert.equal(c.net?.src_ip, '127.0.0.1');
+    assert.ok(c.net!.src_port > 1024 && c.net!.src_port < 65536);
+    assert.equal(c.net?.direction, 'egress');
+    assert.equal(c.net?.dst_host, 'api.openai.com');
+    assert.equal(c.provider, 'openai');
+    const ch = await agent.waitFor((e) => of(r.pid)(e) && e.type === 'tls_client_hello', 'ClientHello');
+    assert.equal(ch.tls?.sni, 'api.openai.com');
+    assert.deepEqual(ch.tls?.alpn, ['http/1.1']);
+    assert.equal(ch.tls?.version, 'TLS 1.3');
+    assert.ok(ch.tls?.supported_versions?.includes('TLS 1.2'));
+    assert.ok((ch.tls?.ciphers?.length ?? 0) > 3);
+    assert.match(ch.tls?.ja4 ?? '', /^t13d\d{4}h1_[0-9a-f]{12}_[0-9a-f]{12}$/);
+    assert.equal(ch.provider, 'openai');
+    assert.equal(ch.net?.src_port, c.net?.src_port);
+    const sh = await agent.waitFor((e) => of(r.pid)(e) && e.type === 'tls_server_hello', 'ServerHello');
+    assert.equal(sh.tls?.version, 'TLS 1.3');
+    assert.match(sh.tls?.cipher ?? '', /^TLS_(AES_256_GCM_SHA384|AES_128_GCM_SHA256|CHACHA20_POLY1305_SHA256)$/);
+    assert.equal(sh.tls?.sni, 'api.openai.com');
+    assert.equal(sh.provider, 'openai');
+    const cl = await agent.waitFor((e) => of(r.pid)(e) && e.type === 'close' && e.net?.protocol === 'tcp', 'tcp close');
+    assert.equal(cl.net?.src_port, c.net?.src_port);
+    assert.ok(cl.net!.bytes_sent! > 200, `bytes_sent ${cl.net?.bytes_sent}`);
+    assert.ok(cl.net!.bytes_received! > 500, `bytes_received ${cl.net?.bytes_received}`);
+    assert.equal(cl.provider, 'openai');
+    assert.equal(cl.tls?.sni, 'api.openai.com');
+    for (const e of [q, a, c, ch, sh, cl]) {
+      assert.match(e.time, RFC3339_NS);
+      assert.match(e.id, /^\w+-\w+$/);
+      assertNoNulls(e);
+    }
+    assert.ok(hits.includes(`api.openai.com:${port} /v1/models`));
+  });
+
+  it('curl over IPv6 (::1): AAAA answer, family 6 connect', async () => {
+    const r = await run(['curl', '-6', '-sS', '--cacert', pki.caCert, `https://api.openai.com:${port}/v1/models`], inCg());
+    assert.equal(r.code, 0, r.stderr);
+    const a = await agent.waitFor((e) => of(r.pid)(e) && e.type === 'dns_response' && !!e.dns?.answers?.some((x) => x.type === 'AAAA'), 'AAAA answer');
+    assert.equal(a.dns?.answers?.find((x) => x.type === 'AAAA')?.value, '::1');
+    const c = await agent.waitFor((e) => of(r.pid)(e) && e.type === 'connect' && e.net?.protocol === 'tcp', 'tcp connect');
+    assert.equal(c.net?.family, 6);
+    assert.equal(c.net?.dst_ip, '::1');
+    assert.equal(c.net?.src_ip, '::1');
+    assert.equal(c.provider, 'openai');
+    const ch = await agent.waitFor((e) => of(r.pid)(e) && e.type === 'tls_client_hello', 'ClientHello');
+    assert.equal(ch.net?.family, 6);
+    assert.equal(ch.tls?.sni, 'api.openai.com');
+  });
+
+  it('python3 (libssl) to api.anthropic.com', async () => {
+    const code = `import ssl, urllib.request
+ctx = ssl.create_default_context(cafile=${JSON.stringify(pki.caCert)})
+print(urllib.request.urlopen("https://api.anthropic.com:${port}/v1/messages", context=ctx).read().decode())`;
+    const r = await run([PYTHON, '-c', code], inCg());
+    assert.equal(r.code, 0, r.stderr);
+    const c = await agent.waitFor((e) => of(r.pid)(e) && e.type === 'connect' && e.net?.protocol === 'tcp', 'python connect');
+    assert.match(c.process?.comm ?? '', /^python3/);
+    assert.equal(c.provider, 'anthropic');
+    assert.equal(c.net?.dst_port, port);
+    const ch = await agent.waitFor((e) => of(r.pid)(e) && e.type === 'tls_client_hello', 'python ClientHello');
+    assert.equal(ch.tls?.sni, 'api.anthropic.com');
+    assert.equal(ch.provider, 'anthropic');
+    const q = await agent.waitFor((e) => of(r.pid)(e) && e.type === 'dns_query', 'python dns_query');
+    assert.equal(q.dns?.questions[0]?.name, 'api.anthropic.com');
+  });
+
+  it('node (its own OpenSSL) over IPv6 to generativelanguage.googleapis.com', async () => {
+    const code = `const https = require('https');
+https.get('https://generativelanguage.googleapis.com:${port}/v1beta/models', { ca: require('fs').readFileSync(${JSON.stringify(pki.caCert)}) }, (res) => { res.resume(); res.on('end', () => process.exit(res.statusCode === 200 ? 0 : 3)); }).on('error', (e) => { console.error(e); process.exit(4); });`;
+    const r = await run([process.execPath, '-e', code], inCg());
+    assert.equal(r.code, 0, r.stderr);
+    const c = await agent.waitFor((e) => of(r.pid)(e) && e.type === 'connect' && e.net?.protocol === 'tcp', 'node connect');
+    assert.equal(c.process?.comm, 'node');
+    assert.equal(c.net?.family, 6);
+    assert.equal(c.net?.dst_ip, '::1');
+    assert.equal(c.provider, 'google');
+    const ch = await agent.waitFor((e) => of(r.pid)(e) && e.type === 'tls_client_hello', 'node ClientHello');
+    assert.equal(ch.tls?.sni, 'generativelanguage.googleapis.com');
+    assert.equal(ch.provider, 'google');
+  });
+
+  it('TLS 1.2 to openssl s_server: negotiated version and ECDHE cipher', async () => {
+    const r = await run(['curl', '-sS', '--tls-max', '1.2', '--cacert', pki.caCert, '-o', '/dev/null', `https://api.mistral.ai:${sPort}/`], inCg());
+    assert.equal(r.code, 0, r.stderr);
+    const sh = await agent.waitFor((e) => of(r.pid)(e) && e.type === 'tls_server_hello', 'TLS 1.2 ServerHello');
+    assert.equal(sh.tls?.version, 'TLS 1.2');
+    assert.equal(sh.tls?.cipher, 'TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384');
+    assert.equal(sh.provider, 'mistral');
+    const ch = await agent.waitFor((e) => of(r.pid)(e) && e.type === 'tls_client_hello', 'TLS 1.2 ClientHello');
+    assert.equal(ch.tls?.version, 'TLS 1.2');
+    assert.match(ch.tls?.ja4 ?? '', /^t12d/);
+  });
+
+  it('a look-alike name is not a provider', async () => {
+    const r = await run(['curl', '-4', '-sS', '-k', '-o', '/dev/null', `https://evil-openai.com:${port}/`], inCg());
+    assert.equal(r.code, 0, r.stderr);
+    const ch = await agent.waitFor((e) => of(r.pid)(e) && e.type === 'tls_client_hello', 'ClientHello');
+    assert.equal(ch.tls?.sni, 'evil-openai.com');
+    assert.equal(ch.provider, undefined);
+    const c = await agent.waitFor((e) => of(r.pid)(e) && e.type === 'connect' && e.net?.protocol === 'tcp', 'connect');
+    assert.equal(c.provider, undefined);
+  });
+
+  it('a process that connects and exits at once is still named', async () => {
+    const r = await run(['bash', '-c', `exec 3<>/dev/tcp/127.0.0.1/${port}`], { cgroup: cg.path });
+    assert.equal(r.code, 0, r.stderr);
+    const c = await agent.waitFor((e) => of(r.pid)(e) && e.type === 'connect', 'short-lived connect');
+    assert.equal(c.process?.comm, 'bash');
+    assert.equal(c.process?.exe, '/usr/bin/bash');
+    assert.match(c.process?.cmdline ?? '', /\/dev\/tcp\/127\.0\.0\.1/);
+    assert.equal(c.net?.dst_port, port);
+    const exec = await agent.waitFor((e) => of(r.pid)(e) && e.type === 'exec', 'exec');
+    assert.equal(exec.process?.exe, '/usr/bin/bash');
+    const exit = await agent.waitFor((e) => of(r.pid)(e) && e.type === 'exit', 'exit');
+    assert.equal(exit.exit?.code, 0);
+  });
+
+  it('a malformed DNS message is an error event, and the stream goes on', async () => {
+    const code = `import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.sendto(b"\\x12\\x34\\x01\\x00\\x00\\x05\\x00\\x00garbage", (${JSON.stringify(dns.address)}, 53))`;
+    const r = await run([PYTHON, '-c', code], { cgroup: cg.path });
+    assert.equal(r.code, 0, r.stderr);
+    const e = await agent.waitFor((x) => of(r.pid)(x) && x.type === 'error', 'error event');
+    assert.equal(e.error?.code, 'BUSTED_E_DNS_MALFORMED');
+    assert.equal(e.error?.field, 'dns');
+    assert.equal(e.net?.dst_port, 53);
+    // and later traffic is still reported
+    const r2 = await run(['bash', '-c', `exec 3<>/dev/tcp/127.0.0.1/${port}`], { cgroup: cg.path });
+    await agent.waitFor((x) => of(r2.pid)(x) && x.type === 'connect', 'connect after the error');
+  });
+
+  it('reports a server in the cgroup accepting a connection, with its listener process', async () => {
+    const code = `import socket
+s = socket.socket(socket.AF_INET6); s.bind(("::1", 0)); s.listen()
+c = socket.create_connection(s.getsockname()[:2]); a, _ = s.accept()
+c.sendall(b"x" * 1000); a.recv(2000); a.sendall(b"y" * 50); c.recv(100); c.close(); a.close()`;
+    const r = await run([PYTHON, '-c', code], { cgroup: cg.path });
+    assert.equal(r.code, 0, r.stderr);
+    const acc = await agent.waitFor((e) => of(r.pid)(e) && e.type === 'accept', 'accept');
+    assert.equal(acc.net?.direction, 'ingress');
+    assert.match(acc.process?.comm ?? '', /^python3/);
+    const closes = () => agent.events.filter((e) => of(r.pid)(e) && e.type === 'close' && e.net?.protocol === 'tcp');
+    await agent.waitFor(() => closes().length >= 2, 'two closes');
+    const out = closes().find((e) => e.net?.direction === 'egress')!;
+    const inn = closes().find((e) => e.net?.direction === 'ingress')!;
+    assert.equal(out.net?.bytes_sent, 1000);
+    assert.equal(out.net?.bytes_received, 50);
+    assert.equal(inn.net?.bytes_sent, 50);
+    assert.equal(inn.net?.bytes_received, 1000);
+  });
+
+  it('sees nothing outside its cgroup', async () => {
+    const r = await run(['bash', '-c', `exec 3<>/dev/tcp/127.0.0.1/${port}`]);
+    assert.equal(r.code, 0);
+    // a marker inside the cgroup, run after: once it shows, the outside one would have too
+    const m = await run(['bash', '-c', `exec 3<>/dev/tcp/127.0.0.1/${port}`], { cgroup: cg.path });
+    await agent.waitFor((e) => of(m.pid)(e) && e.type === 'connect', 'marker connect');
+    assert.equal(agent.events.filter(of(r.pid)).length, 0);
+  });
+});
+
+describe('busted monitor --pid and --record', { skip }, () => {
+  it('reports only the given process tree, and records the same events with stable keys', async () => {
+    const cg = new TestCgroup();
+    const dir = join(tmpdir(), `busted-rec-${process.pid}`);
+    const rec = `${dir}.jsonl`;
+    const srv = createTcpServer((s) => s.destroy());
+    const port = await listen(srv, '127.0.0.1');
+    // The parent waits for a go-ahead on stdin, so that the agent is
+    // attached before its child connects.
+    const parent = spawn('sh', ['-c', `echo $$ > ${cg.path}/cgroup.procs; read go; bash -c 'exec 3<>/dev/tcp/127.0.0.1/${port}'; sleep 0.2`], { stdio: ['pipe', 'ignore', 'ignore'] });
+    let agent: MonitorProcess | undefined;
+    try {
+      agent = await MonitorProcess.start(['--cgroup', cg.path, '--pid', String(parent.pid), '--record', rec]);
+      const other = await run(['bash', '-c', `exec 3<>/dev/tcp/127.0.0.1/${port}`], { cgroup: cg.path });
+      parent.stdin!.end('go\n');
+      const c = await agent.waitFor((e) => e.type === 'connect' && e.process?.ppid === parent.pid, 'child connect');
+      assert.equal(c.process?.comm, 'bash');
+      await new Promise((r) => parent.on('exit', r));
+      await agent.stop();
+      assert.equal(agent.events.filter((e) => e.process?.pid === other.pid).length, 0, 'a process outside the tree is not reported');
+      const lines = readFileSync(rec, 'utf8').trim().split('\n');
+      assert.equal(lines.length, agent.events.length);
+      for (const l of lines) {
+        const keys = Object.keys(JSON.parse(l));
+        assert.deepEqual(keys, [...keys].sort(), 'recorded keys are in stable (sorted) order');
+      }
+      assert.deepEqual(lines.map((l) => JSON.parse(l).id), agent.events.map((e) => e.id));
+    } finally {
+      await agent?.stop();
+      parent.kill();
+      srv.close();
+      await cg.dispose();
+      rmSync(rec, { force: true });
+    }
+  });
+});

@@ -1,0 +1,78 @@
+/**
+ * `busted monitor --format json` run as a user runs it (the package's bin,
+ * a child process), its stdout parsed line by line into events.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
+import type { BustedEvent } from '../../engine/model/event.js';
+import { PACKAGE_ROOT } from '../../engine/paths.js';
+
+export class MonitorProcess {
+  readonly events: BustedEvent[] = [];
+  /** lines of stdout that were not JSON objects (the contract says there are none) */
+  readonly badLines: string[] = [];
+  stderr = '';
+  private readonly child: ChildProcess;
+  private exited: Promise<number | null>;
+
+  private constructor(args: string[]) {
+    this.child = spawn(process.execPath, [join(PACKAGE_ROOT, 'bin', 'busted.js'), 'monitor', '--format', 'json', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let buf = '';
+    this.child.stdout!.on('data', (d: Buffer) => {
+      buf += d.toString('utf8');
+      let nl;
+      while ((nl = buf.indexOf('\n')) >= 0) {
+        const line = buf.slice(0, nl);
+        buf = buf.slice(nl + 1);
+        try {
+          const v = JSON.parse(line);
+          if (v && typeof v === 'object' && !Array.isArray(v)) this.events.push(v);
+          else this.badLines.push(line);
+        } catch {
+          this.badLines.push(line);
+        }
+      }
+    });
+    this.child.stderr!.on('data', (d: Buffer) => (this.stderr += d.toString('utf8')));
+    this.exited = new Promise((resolve) => this.child.on('exit', (code) => resolve(code)));
+  }
+
+  /** Start and wait until the agent says it is attached. */
+  static async start(args: string[], timeoutMs = 15_000): Promise<MonitorProcess> {
+    const m = new MonitorProcess(args);
+    const deadline = Date.now() + timeoutMs;
+    while (!m.stderr.includes('busted: monitoring')) {
+      if (m.child.exitCode !== null) throw new Error(`busted monitor exited ${m.child.exitCode}: ${m.stderr}`);
+      if (Date.now() > deadline) {
+        m.child.kill('SIGKILL');
+        throw new Error(`busted monitor did not start: ${m.stderr}`);
+      }
+      await new Promise((r) => setTimeout(r, 25));
+    }
+    return m;
+  }
+
+  /** Wait until some event satisfies `pred`; return it. */
+  async waitFor(pred: (e: BustedEvent) => boolean, what: string, timeoutMs = 8000): Promise<BustedEvent> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const e = this.events.find(pred);
+      if (e) return e;
+      if (Date.now() > deadline) throw new Error(`no event ${what} within ${timeoutMs} ms; got ${this.events.length} events:\n${this.events.slice(-30).map((x) => JSON.stringify(x)).join('\n')}\nstderr: ${this.stderr}`);
+      await new Promise((r) => setTimeout(r, 25));
+    }
+  }
+
+  /** SIGTERM, wait for the exit; returns the exit code. */
+  async stop(): Promise<number | null> {
+    if (this.child.exitCode === null) this.child.kill('SIGTERM');
+    const t = setTimeout(() => this.child.kill('SIGKILL'), 10_000);
+    const code = await this.exited;
+    clearTimeout(t);
+    return code;
+  }
+
+  get pid(): number {
+    return this.child.pid!;
+  }
+}
