@@ -118,16 +118,12 @@ static __always_inline int parse(struct __sk_buff *skb, struct pkt *p, __u32 dir
 	}
 	if (bpf_skb_load_bytes(skb, l4off, ports, sizeof(ports)))
 		return -1;
-	/* On ingress the packet's source is the peer: swap into our view. */
+	/* Addresses went straight into our view above (local/peer); ports are
+	 * swapped here: on ingress the packet's source port is the peer's. */
 	if (dir == BUSTED_DIR_EGRESS) {
 		p->flow.sport = bpf_ntohs(ports[0]);
 		p->flow.dport = bpf_ntohs(ports[1]);
 	} else {
-		__u8 tmp[16];
-
-		__builtin_memcpy(tmp, p->flow.saddr, 16);
-		__builtin_memcpy(p->flow.saddr, p->flow.daddr, 16);
-		__builtin_memcpy(p->flow.daddr, tmp, 16);
 		p->flow.sport = bpf_ntohs(ports[1]);
 		p->flow.dport = bpf_ntohs(ports[0]);
 	}

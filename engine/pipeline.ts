@@ -31,6 +31,8 @@ export interface AgentOptions {
   serverSide?: boolean;
   /** how often kernel-side counters are read (and losses reported), ms */
   statsIntervalMs?: number;
+  /** keep credentials in what is reported (--no-redact) */
+  noRedact?: boolean;
   /** a hook for later stages (decide): sees every event before the sinks */
   onEvent?: (e: BustedEvent) => void;
 }
@@ -52,7 +54,7 @@ export class Agent {
   private stopped: Promise<AgentSummary> | undefined;
 
   private constructor(private readonly o: AgentOptions) {
-    this.processes = new ProcessCache({ cgroupRoot: cgroup2Mount() });
+    this.processes = new ProcessCache({ cgroupRoot: cgroup2Mount(), redact: o.noRedact !== true });
     this.dns = new DnsCache();
     try {
       for (const h of parseHostsFile(readFileSync('/etc/hosts', 'utf8'))) for (const n of h.names) this.dns.addStatic(n, h.ip);

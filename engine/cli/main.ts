@@ -37,6 +37,7 @@ function observeOptions(cmd: Command): Command {
     .option('--no-tls', 'no TLS plaintext uprobes')
     .option('--no-server-side', 'do not report the server side of DNS/TLS handshakes with remote peers')
     .option('--ringbuf-mb <mb>', 'ring buffer size in MiB (a power of two)', int('--ringbuf-mb', 1, 1024), 16)
+    .option('--no-redact', 'keep API keys, tokens and auth headers in the output (they are replaced by default)')
     .option('--color', 'colour the text format even when stdout is not a terminal')
     .option('-v, --verbose', "print libbpf's messages");
 }
@@ -59,6 +60,15 @@ export function buildCli(): Command {
 
   observeOptions(program.command('monitor').description('observe and report; never blocks')).action(async (o: MonitorCliOptions) => {
     process.exitCode = await runMonitor(o);
+  });
+
+  observeOptions(
+    program
+      .command('demo')
+      .description('monitor this host while a built-in demo talks to local stand-ins for provider endpoints (npm start)')
+      .option('--follow', 'keep monitoring after the demo'),
+  ).action(async (o: MonitorCliOptions & { follow?: boolean }) => {
+    process.exitCode = await runMonitor(o, { follow: o.follow === true });
   });
 
   return program;

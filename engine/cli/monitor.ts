@@ -6,6 +6,7 @@ import { Agent } from '../pipeline.js';
 import { fileSink, LineSink } from '../sinks/jsonl.js';
 import type { Sink } from '../sinks/sink.js';
 import { textFormatter } from '../sinks/text.js';
+import { Demo } from '../demo/traffic.js';
 
 export interface MonitorCliOptions {
   format: 'text' | 'json';
@@ -19,6 +20,17 @@ export interface MonitorCliOptions {
   ringbufMb: number;
   color?: boolean;
   verbose?: boolean;
+  redact: boolean;
+}
+
+async function runDemo(): Promise<void> {
+  const d = new Demo();
+  await d.start();
+  try {
+    await d.run((s) => process.stderr.write(`demo: ${s.say}\n`));
+  } finally {
+    await d.stop();
+  }
 }
 
 /** Output sinks named by --output; validated before anything touches the kernel. */
@@ -35,7 +47,7 @@ export function outputSinks(specs: string[]): Sink[] {
   });
 }
 
-export async function runMonitor(o: MonitorCliOptions): Promise<number> {
+export async function runMonitor(o: MonitorCliOptions, demo?: { follow: boolean }): Promise<number> {
   const mb = o.ringbufMb;
   if ((mb & (mb - 1)) !== 0) throw new BustedError(ErrorCode.USAGE, `--ringbuf-mb ${mb} is not a power of two`, 'ringbuf-mb');
   // Validate everything before touching the kernel.
@@ -47,7 +59,7 @@ export async function runMonitor(o: MonitorCliOptions): Promise<number> {
   sinks.push(...outputSinks(o.output));
   setLibbpfVerbose(o.verbose === true);
 
-  const agent = Agent.start({ cgroup, sinks, pid: o.pid, ringBytes: mb << 20, serverSide: o.serverSide });
+  const agent = Agent.start({ cgroup, sinks, pid: o.pid, ringBytes: mb << 20, serverSide: o.serverSide, noRedact: !o.redact });
   const failed = agent.attachments.filter((a) => !a.ok);
   for (const a of failed) process.stderr.write(`busted: warning: ${a.object}/${a.program} (${a.hook}) not attached: ${a.error?.split('\n')[0]}\n`);
   process.stderr.write(`busted: monitoring ${cgroup.path === cgroup.name ? cgroup.path : `cgroup ${cgroup.name}`} (${agent.attachments.filter((a) => a.ok).length} hooks)${o.pid ? `, pid ${o.pid} and its descendants` : ''}\n`);
@@ -57,6 +69,15 @@ export async function runMonitor(o: MonitorCliOptions): Promise<number> {
     process.once('SIGINT', done);
     process.once('SIGTERM', done);
     if (o.duration) setTimeout(done, o.duration * 1000);
+    if (demo) {
+      runDemo().then(() => {
+        if (!demo.follow) setTimeout(done, 500); // let the last events through
+        else process.stderr.write('busted: demo done; still monitoring (--follow), Ctrl-C to stop\n');
+      }, (e: Error) => {
+        process.stderr.write(`busted: demo failed: ${e.message}\n`);
+        done();
+      });
+    }
   });
   const s = await agent.stop();
   const dropped = s.sinks.filter((x) => x.dropped).map((x) => `${x.name} dropped ${x.dropped}`);

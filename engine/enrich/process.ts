@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import type { ProcessInfo } from '../model/event.js';
 import type { ExecRecord, TaskRecord } from '../decode/records.js';
 import { containerFromCgroupPath, parseProcCgroup } from './container.js';
+import { redactText } from '../redact.js';
 
 export interface ProcessEntry {
   pid: number;
@@ -33,6 +34,8 @@ export interface ProcessCacheOptions {
   exitedTtlMs?: number;
   maxEntries?: number;
   now?: () => number;
+  /** replace credentials in command lines (default true; --no-redact turns it off) */
+  redact?: boolean;
 }
 
 export class ProcessCache {
@@ -44,8 +47,10 @@ export class ProcessCache {
   private readonly exitedTtlMs: number;
   private readonly maxEntries: number;
   private readonly now: () => number;
+  private readonly clean: (s: string) => string;
 
   constructor(o: ProcessCacheOptions = {}) {
+    this.clean = o.redact === false ? (s) => s : redactText;
     this.procRoot = o.procRoot ?? '/proc';
     this.cgroupRoot = o.cgroupRoot;
     this.exitedTtlMs = o.exitedTtlMs ?? 30_000;
@@ -66,7 +71,7 @@ export class ProcessCache {
       gid: r.task.gid,
       comm: r.task.comm,
       exe: r.filename.startsWith('/') ? r.filename : (this.readExe(r.task.pid) ?? r.filename),
-      cmdline: r.argv.join(' ') + (r.argsTruncated ? ' …' : ''),
+      cmdline: this.clean(r.argv.join(' ') + (r.argsTruncated ? ' …' : '')),
       cgroupId: r.task.cgroupId,
     };
     e.cgroupPath = this.cgroupPathOf(e.pid, e.cgroupId);
@@ -196,7 +201,7 @@ export class ProcessCache {
     e.exe = this.readExe(pid);
     try {
       const raw = readFileSync(join(dir, 'cmdline'), 'utf8');
-      e.cmdline = raw.replace(/\0+$/, '').split('\0').join(' ');
+      e.cmdline = this.clean(raw.replace(/\0+$/, '').split('\0').join(' '));
     } catch {}
     e.cgroupPath = this.procCgroup(pid);
     return e;

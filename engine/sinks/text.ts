@@ -24,6 +24,12 @@ function bytes(n: number | undefined): string {
   return `${(n / (1 << 20)).toFixed(1)}MiB`;
 }
 
+/** One line per event: control characters (newlines in a command line) are escaped. */
+function printable(s: string): string {
+  // eslint-disable-next-line no-control-regex
+  return s.replace(/[\x00-\x1f\x7f]/g, (c) => (c === '\n' ? '\\n' : c === '\t' ? '\\t' : `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`));
+}
+
 export function textFormatter(color: boolean): (e: BustedEvent) => string {
   const c = color ? C : NONE;
   return (e) => {
@@ -74,6 +80,6 @@ export function textFormatter(color: boolean): (e: BustedEvent) => string {
     }
     const prov = e.provider ? ` ${c.magenta}${c.bold}[${e.provider}]${c.reset}` : '';
     const type = e.type.padEnd(16);
-    return `${c.dim}${time}${c.reset} ${c.cyan}${type}${c.reset} ${who} ${what}${prov}`.replace(/\s+$/, '');
+    return `${c.dim}${time}${c.reset} ${c.cyan}${type}${c.reset} ${who} ${printable(what)}${prov}`.replace(/\s+$/, '');
   };
 }

@@ -16,10 +16,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { BustedEvent } from '../../engine/model/event.js';
 import { kernelSkipReason, TestCgroup } from '../helpers/cgroup.js';
-import { makePki, type Pki } from '../helpers/pki.js';
-import { startDnsmasq, type Resolver } from '../helpers/dnsmasq.js';
+import { makePki, type Pki } from '../../engine/demo/pki.js';
+import { startDnsmasq, type Resolver } from '../../engine/demo/resolver.js';
 import { MonitorProcess } from '../helpers/agent.js';
-import { PYTHON, run } from '../helpers/run.js';
+import { PYTHON, run } from '../../engine/demo/spawn.js';
 
 const skip = kernelSkipReason();
 const RFC3339_NS = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z$/;
@@ -104,7 +104,8 @@ describe('busted monitor on real traffic', { skip }, () => {
   const of = (pid: number) => (e: BustedEvent) => e.process?.pid === pid;
 
   it('curl over IPv4: DNS, connect, ClientHello, ServerHello, close, provider openai', async () => {
-    const r = await run(['curl', '-4', '-sS', '--http1.1', '--cacert', pki.caCert, `https://api.openai.com:${port}/v1/models`], inCg());
+    const secret = 'sk-test-0123456789abcdefghijklmnop';
+    const r = await run(['curl', '-4', '-sS', '--http1.1', '--cacert', pki.caCert, '-H', `Authorization: Bearer ${secret}`, `https://api.openai.com:${port}/v1/models`], inCg());
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /"object":"list"/);
     const q = await agent.waitFor((e) => of(r.pid)(e) && e.type === 'dns_query' && !!e.dns?.questions.some((x) => x.name === 'api.openai.com' && x.type === 'A'), 'dns_query A api.openai.com');
@@ -115,6 +116,12 @@ describe('busted monitor on real traffic', { skip }, () => {
     assert.equal(q.net?.dst_port, 53);
     const a = await agent.waitFor((e) => of(r.pid)(e) && e.type === 'dns_response' && !!e.dns?.answers?.some((x) => x.type === 'A'), 'dns_response with an A answer');
     assert.equal(a.dns?.rcode, 'NOERROR');
+    // an answer arriving is still seen from the client's side of the flow
+    assert.equal(a.net?.src_ip, '127.0.0.1');
+    assert.equal(a.net?.dst_ip, dns.address);
+    assert.equal(a.net?.dst_port, 53);
+    assert.equal(a.net?.src_port, q.net?.src_port);
+    assert.equal(a.net?.direction, 'ingress');
     assert.deepEqual(
       a.dns?.answers?.filter((x) => x.type === 'A').map((x) => [x.name, x.value]),
       [['api.openai.com', '127.0.0.1']],
@@ -146,6 +153,9 @@ describe('busted monitor on real traffic', { skip }, () => {
     assert.match(sh.tls?.cipher ?? '', /^TLS_(AES_256_GCM_SHA384|AES_128_GCM_SHA256|CHACHA20_POLY1305_SHA256)$/);
     assert.equal(sh.tls?.sni, 'api.openai.com');
     assert.equal(sh.provider, 'openai');
+    assert.equal(sh.net?.src_port, c.net?.src_port);
+    assert.equal(sh.net?.dst_ip, '127.0.0.1');
+    assert.equal(sh.net?.dst_port, port);
     const cl = await agent.waitFor((e) => of(r.pid)(e) && e.type === 'close' && e.net?.protocol === 'tcp', 'tcp close');
     assert.equal(cl.net?.src_port, c.net?.src_port);
     assert.ok(cl.net!.bytes_sent! > 200, `bytes_sent ${cl.net?.bytes_sent}`);
@@ -158,6 +168,9 @@ describe('busted monitor on real traffic', { skip }, () => {
       assertNoNulls(e);
     }
     assert.ok(hits.includes(`api.openai.com:${port} /v1/models`));
+    const exec = await agent.waitFor((e) => of(r.pid)(e) && e.type === 'exec', 'curl exec');
+    assert.match(exec.process?.cmdline ?? '', /Authorization: Bearer \[REDACTED\]/);
+    assert.ok(!agent.stdout.includes(secret), 'the API key appears nowhere in the output');
   });
 
   it('curl over IPv6 (::1): AAAA answer, family 6 connect', async () => {

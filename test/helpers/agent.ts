@@ -12,6 +12,8 @@ export class MonitorProcess {
   /** lines of stdout that were not JSON objects (the contract says there are none) */
   readonly badLines: string[] = [];
   stderr = '';
+  /** everything printed on stdout, to search for what must not be there */
+  stdout = '';
   private readonly child: ChildProcess;
   private exited: Promise<number | null>;
 
@@ -20,6 +22,7 @@ export class MonitorProcess {
     let buf = '';
     this.child.stdout!.on('data', (d: Buffer) => {
       buf += d.toString('utf8');
+      this.stdout += d.toString('utf8');
       let nl;
       while ((nl = buf.indexOf('\n')) >= 0) {
         const line = buf.slice(0, nl);

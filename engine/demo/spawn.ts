@@ -1,8 +1,8 @@
 /**
- * Running real clients the way the tests need them: inside the test's
- * cgroup, optionally in a private mount namespace whose /etc/resolv.conf
- * (and /etc/hosts) point at the test's own resolver — the machine's files
- * are never edited.
+ * Running real clients for the demo and the tests: optionally inside a
+ * given cgroup, optionally in a private mount namespace whose
+ * /etc/resolv.conf (and /etc/hosts) point at our own resolver — the
+ * machine's files are never edited.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { statSync } from 'node:fs';

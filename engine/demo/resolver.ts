@@ -1,6 +1,5 @@
 /**
- * A real resolver (Debian's dnsmasq) on a loopback address of the test's
- * own choosing, answering provider names with loopback addresses. Clients
+ * A real resolver (Debian's dnsmasq) on a loopback address of its own, answering provider names with loopback addresses. Clients
  * reach it through a private /etc/resolv.conf (see run.ts), which only
  * takes an address, so it listens on port 53 of an address in 127.0.0.0/8
  * that nothing else uses.

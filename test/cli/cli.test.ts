@@ -1,0 +1,74 @@
+/** The command line as a user meets it: exit codes, messages, doctor's report. */
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+import { PACKAGE_ROOT } from '../../engine/paths.js';
+import { kernelSkipReason } from '../helpers/cgroup.js';
+
+const bin = join(PACKAGE_ROOT, 'bin', 'busted.js');
+const busted = (...args: string[]) => spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', timeout: 60_000 });
+
+describe('busted CLI', () => {
+  it('--help lists the commands and exits 0', () => {
+    const r = busted('--help');
+    assert.equal(r.status, 0);
+    assert.match(r.stdout, /monitor/);
+    assert.match(r.stdout, /doctor/);
+  });
+
+  it('an unknown command or option is a usage error (exit 2)', () => {
+    assert.equal(busted('frobnicate').status, 2);
+    const r = busted('monitor', '--format', 'xml');
+    assert.equal(r.status, 2);
+    assert.match(r.stderr, /xml/);
+  });
+
+  it('a cgroup that does not exist is a usage error naming the option', () => {
+    const r = busted('monitor', '--cgroup', '/no/such/cgroup');
+    assert.equal(r.status, 2);
+    assert.match(r.stderr, /BUSTED_E_USAGE: --cgroup \/no\/such\/cgroup: not a cgroup v2 directory/);
+  });
+
+  it('a sink it does not know is a usage error before anything is attached', () => {
+    const r = busted('monitor', '--output', 'carrier-pigeon:x');
+    assert.equal(r.status, 2);
+    assert.match(r.stderr, /--output carrier-pigeon:x/);
+  });
+
+  it('--ringbuf-mb must be a power of two', () => {
+    const r = busted('monitor', '--ringbuf-mb', '3');
+    assert.equal(r.status, 2);
+    assert.match(r.stderr, /power of two/);
+  });
+});
+
+describe('busted doctor', { skip: kernelSkipReason() }, () => {
+  it('--json reports the probes, TLS libraries and the paths it would use', () => {
+    const r = busted('doctor', '--json');
+    assert.equal(r.status, 0, r.stderr);
+    const rep = JSON.parse(r.stdout);
+    const f = Object.fromEntries(rep.features.map((x: { feature: string; ok: boolean }) => [x.feature, x.ok]));
+    for (const k of ['btf', 'tp_btf', 'raw_tp', 'kprobe', 'fentry', 'bpf_lsm', 'cgroup_sock_addr', 'cgroup_skb', 'uprobe', 'ringbuf_map', 'probe_write_user']) {
+      assert.equal(typeof f[k], 'boolean', `feature ${k} reported`);
+    }
+    // What the agent itself needs must be reported as working where it runs.
+    assert.equal(f.tp_btf, true);
+    assert.equal(f.cgroup_skb, true);
+    assert.equal(f.ringbuf_map, true);
+    assert.ok(rep.cgroup2);
+    assert.equal(typeof rep.lockdown, 'string');
+    assert.ok(['lsm/socket_connect', 'cgroup/connect4 + cgroup/connect6'].includes(rep.paths.connect_enforcement));
+    assert.ok(rep.tls_libraries.some((l: { kind: string; symbols: string[] }) => l.symbols.includes('SSL_write')), 'a library exporting SSL_write was found');
+  });
+
+  it('the text report is readable and leaves nothing attached', () => {
+    const before = spawnSync('bpftool', ['prog', 'show'], { encoding: 'utf8' }).stdout.split('\n').filter((l) => /probe_/.test(l)).length;
+    const r = busted('doctor');
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /features/);
+    assert.match(r.stdout, /would use/);
+    const after = spawnSync('bpftool', ['prog', 'show'], { encoding: 'utf8' }).stdout.split('\n').filter((l) => /probe_/.test(l)).length;
+    assert.equal(after, before);
+  });
+});

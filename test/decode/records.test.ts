@@ -1,0 +1,145 @@
+/**
+ * Decoding kernel records from bytes in memory, laid out with the
+ * generated offsets (the same ones the BPF objects were compiled with, as
+ * test/kernel/wire.test.ts proves).
+ */
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import * as W from '../../engine/kernel/wire.generated.js';
+import { decodeRecord, type PktRecord, type TcpRecord, type ExecRecord } from '../../engine/decode/records.js';
+
+function hdr(dv: DataView, kind: number, abi: number = W.BUSTED_ABI) {
+  dv.setUint32(W.HDR.kind, kind, true);
+  dv.setUint32(W.HDR.abi, abi, true);
+  dv.setBigUint64(W.HDR.ts_ns, 123_456_789_012n, true);
+  const t = W.HDR.task;
+  dv.setBigUint64(t + W.TASK.cgroup_id, 4242n, true);
+  dv.setUint32(t + W.TASK.pid, 1000, true);
+  dv.setUint32(t + W.TASK.tid, 1001, true);
+  dv.setUint32(t + W.TASK.ppid, 1, true);
+  dv.setUint32(t + W.TASK.uid, 33, true);
+  dv.setUint32(t + W.TASK.gid, 44, true);
+  dv.setUint32(t + W.TASK.flags, W.BUSTED_TASK_KNOWN, true);
+  new Uint8Array(dv.buffer, dv.byteOffset + t + W.TASK.comm, 16).set(new TextEncoder().encode('curl'));
+}
+
+function flow(dv: DataView, off: number, family: 4 | 6, s: number[], d: number[], sport: number, dport: number, proto = 6) {
+  new Uint8Array(dv.buffer, dv.byteOffset + off + W.FLOW.saddr, 16).set(s);
+  new Uint8Array(dv.buffer, dv.byteOffset + off + W.FLOW.daddr, 16).set(d);
+  dv.setUint16(off + W.FLOW.sport, sport, true);
+  dv.setUint16(off + W.FLOW.dport, dport, true);
+  dv.setUint8(off + W.FLOW.family, family);
+  dv.setUint8(off + W.FLOW.protocol, proto);
+}
+
+/** Records sit at an offset inside a larger buffer, as in the ring. */
+function at(size: number, fill: (dv: DataView) => void): [DataView, number, number] {
+  const buf = new ArrayBuffer(size + 64);
+  const dv = new DataView(buf, 24);
+  fill(dv);
+  return [new DataView(buf), 24, size];
+}
+
+describe('decodeRecord', () => {
+  it('decodes a TCP connect with IPv4 addresses', () => {
+    const [dv, off, len] = at(W.TCP.size, (dv) => {
+      hdr(dv, W.BUSTED_KIND_TCP);
+      dv.setBigUint64(W.TCP.sock_id, 77n, true);
+      flow(dv, W.TCP.flow, 4, [127, 0, 0, 1], [10, 1, 2, 3], 40000, 443);
+      dv.setUint32(W.TCP.phase, W.BUSTED_TCP_CONNECTED, true);
+      dv.setUint32(W.TCP.dir, W.BUSTED_DIR_EGRESS, true);
+      dv.setBigUint64(W.TCP.bytes_sent, 2n ** 40n, true);
+    });
+    const r = decodeRecord(dv, off, len) as TcpRecord;
+    assert.equal(r.kind, 'tcp');
+    assert.equal(r.phase, 'connected');
+    assert.equal(r.sockId, 77n);
+    assert.equal(r.ts, 123_456_789_012);
+    assert.deepEqual(r.task, { pid: 1000, tid: 1001, ppid: 1, uid: 33, gid: 44, flags: 1, comm: 'curl', cgroupId: 4242 });
+    assert.deepEqual(r.flow, { family: 4, protocol: 6, saddr: '127.0.0.1', sport: 40000, daddr: '10.1.2.3', dport: 443 });
+    assert.equal(r.egress, true);
+    assert.equal(r.bytesSent, 2 ** 40);
+  });
+
+  it('formats IPv6 per RFC 5952 and reports v4-mapped peers as IPv4', () => {
+    const v6 = (a: number[]) => [...a];
+    const one = v6([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]);
+    const doc = v6([0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 1]);
+    const mapped = v6([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 192, 0, 2, 7]);
+    const [dv, off, len] = at(W.TCP.size, (dv) => {
+      hdr(dv, W.BUSTED_KIND_TCP);
+      flow(dv, W.TCP.flow, 6, one, doc, 1, 2);
+      dv.setUint32(W.TCP.phase, W.BUSTED_TCP_ACCEPTED, true);
+    });
+    const r = decodeRecord(dv, off, len) as TcpRecord;
+    assert.equal(r.flow.saddr, '::1');
+    assert.equal(r.flow.daddr, '2001:db8::1:0:0:1');
+    assert.equal(r.flow.family, 6);
+    const [dv2, off2, len2] = at(W.TCP.size, (dv) => {
+      hdr(dv, W.BUSTED_KIND_TCP);
+      flow(dv, W.TCP.flow, 6, mapped, mapped, 1, 2);
+      dv.setUint32(W.TCP.phase, W.BUSTED_TCP_CLOSED, true);
+    });
+    const r2 = decodeRecord(dv2, off2, len2) as TcpRecord;
+    assert.equal(r2.flow.daddr, '192.0.2.7');
+    assert.equal(r2.flow.family, 4);
+    assert.equal(r2.egress, undefined);
+  });
+
+  it('decodes exec with argv and a truncation flag', () => {
+    const [dv, off, len] = at(W.EXEC.size, (dv) => {
+      hdr(dv, W.BUSTED_KIND_EXEC);
+      const fn = new TextEncoder().encode('/usr/bin/curl');
+      new Uint8Array(dv.buffer, dv.byteOffset + W.EXEC.filename, fn.length).set(fn);
+      dv.setUint32(W.EXEC.filename_len, fn.length, true);
+      const args = new TextEncoder().encode('curl\0-s\0https://api.openai.com/\0');
+      new Uint8Array(dv.buffer, dv.byteOffset + W.EXEC.args, args.length).set(args);
+      dv.setUint32(W.EXEC.args_len, args.length, true);
+      dv.setUint32(W.EXEC.args_truncated, 1, true);
+    });
+    const r = decodeRecord(dv, off, len) as ExecRecord;
+    assert.equal(r.filename, '/usr/bin/curl');
+    assert.deepEqual(r.argv, ['curl', '-s', 'https://api.openai.com/']);
+    assert.equal(r.argsTruncated, true);
+  });
+
+  it('copies packet payloads out of the ring', () => {
+    const [dv, off] = at(W.PKT.data + 5, (dv) => {
+      hdr(dv, W.BUSTED_KIND_PKT);
+      flow(dv, W.PKT.flow, 4, [127, 0, 0, 1], [127, 0, 0, 53], 5000, 53, 17);
+      dv.setUint32(W.PKT.pkt_kind, W.BUSTED_PKT_DNS, true);
+      dv.setUint32(W.PKT.dir, W.BUSTED_DIR_EGRESS, true);
+      dv.setUint32(W.PKT.len, 5, true);
+      dv.setUint32(W.PKT.cap_len, 5, true);
+      new Uint8Array(dv.buffer, dv.byteOffset + W.PKT.data, 5).set([1, 2, 3, 4, 5]);
+    });
+    const r = decodeRecord(dv, off, W.PKT.data + 5) as PktRecord;
+    assert.equal(r.pktKind, 'dns');
+    assert.deepEqual([...r.data], [1, 2, 3, 4, 5]);
+    new Uint8Array(dv.buffer).fill(0); // the ring reuses its memory
+    assert.deepEqual([...r.data], [1, 2, 3, 4, 5]);
+  });
+
+  it('reports records that do not fit the wire format, naming the field', () => {
+    const cases: Array<[string, [DataView, number, number]]> = [
+      ['hdr', at(10, () => {})],
+      ['hdr.abi', at(W.TCP.size, (dv) => hdr(dv, W.BUSTED_KIND_TCP, 99))],
+      ['hdr.kind', at(W.TCP.size, (dv) => hdr(dv, 250))],
+      ['tcp', at(W.TCP.size - 8, (dv) => hdr(dv, W.BUSTED_KIND_TCP))],
+      ['tcp.phase', at(W.TCP.size, (dv) => hdr(dv, W.BUSTED_KIND_TCP))],
+      [
+        'pkt.cap_len',
+        at(W.PKT.data + 4, (dv) => {
+          hdr(dv, W.BUSTED_KIND_PKT);
+          dv.setUint32(W.PKT.pkt_kind, W.BUSTED_PKT_DNS, true);
+          dv.setUint32(W.PKT.cap_len, 100, true);
+        }),
+      ],
+    ];
+    for (const [field, [dv, off, len]] of cases) {
+      const r = decodeRecord(dv, off, len);
+      assert.equal(r.kind, 'wire_error', field);
+      assert.equal(r.kind === 'wire_error' && r.field, field);
+    }
+  });
+});

@@ -1,0 +1,136 @@
+/**
+ * The ring reader against an in-memory ring laid out as the kernel lays it
+ * out (kernel/bpf/ringbuf.c), double mapping included: every byte written
+ * at offset o is also written at o + size, as the second mapping of the
+ * same pages would show it.
+ */
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { RingReader, RINGBUF_BUSY_BIT, RINGBUF_DISCARD_BIT } from '../../engine/kernel/ring.js';
+
+class FakeKernelRing {
+  readonly consumer = new BigUint64Array(1);
+  readonly producer = new BigUint64Array(1);
+  readonly data: DataView;
+  private prod = 0;
+  constructor(readonly size: number) {
+    this.data = new DataView(new ArrayBuffer(2 * size));
+  }
+  private put8(off: number, v: number) {
+    this.data.setUint8(off % this.size, v);
+    this.data.setUint8((off % this.size) + this.size, v);
+  }
+  private put32(off: number, v: number) {
+    for (let i = 0; i < 4; i++) this.put8(off + i, (v >>> (8 * i)) & 255);
+  }
+  /** Reserve and (unless busy) commit a record holding `payload`. Returns false when full. */
+  write(payload: number[], opts: { busy?: boolean; discard?: boolean } = {}): { at: number } | false {
+    const total = (payload.length + 8 + 7) & ~7;
+    if (this.prod + total - Number(this.consumer[0]) > this.size) return false;
+    const at = this.prod;
+    let hdr = payload.length;
+    if (opts.busy) hdr |= RINGBUF_BUSY_BIT;
+    if (opts.discard) hdr |= RINGBUF_DISCARD_BIT;
+    this.put32(at, hdr >>> 0);
+    this.put32(at + 4, 0);
+    payload.forEach((b, i) => this.put8(at + 8 + i, b));
+    this.prod += total;
+    this.producer[0] = BigInt(this.prod);
+    return { at };
+  }
+  commit(at: number, len: number) {
+    this.put32(at, len);
+  }
+  reader() {
+    return new RingReader({ consumer: this.consumer, producer: this.producer, data: this.data, size: this.size });
+  }
+}
+
+const bytesOf = (dv: DataView, off: number, len: number) => [...new Uint8Array(dv.buffer, dv.byteOffset + off, len)];
+
+describe('RingReader', () => {
+  it('hands out committed records in order and releases their space', () => {
+    const k = new FakeKernelRing(64);
+    k.write([1, 2, 3]);
+    k.write([4, 5, 6, 7, 8, 9, 10, 11, 12]);
+    const got: number[][] = [];
+    const n = k.reader().drain((dv, off, len) => got.push(bytesOf(dv, off, len)));
+    assert.equal(n, 2);
+    assert.deepEqual(got, [[1, 2, 3], [4, 5, 6, 7, 8, 9, 10, 11, 12]]);
+    // 3 bytes + 8 header → 16; 9 + 8 → 24 (rounded to 8)
+    assert.equal(k.consumer[0], 40n);
+  });
+
+  it('reads a record that wraps around the end through the double mapping', () => {
+    const k = new FakeKernelRing(64);
+    const r = k.reader();
+    k.write(new Array(40).fill(7)); // 48 bytes
+    r.drain(() => {});
+    const payload = Array.from({ length: 30 }, (_, i) => i); // starts at 48, ends at 48+38 → wraps
+    assert.ok(k.write(payload));
+    const got: number[][] = [];
+    r.drain((dv, off, len) => got.push(bytesOf(dv, off, len)));
+    assert.deepEqual(got, [payload]);
+    assert.equal(k.consumer[0], 48n + 40n);
+  });
+
+  it('stops at a record still being written, and resumes once it is committed', () => {
+    const k = new FakeKernelRing(128);
+    const r = k.reader();
+    k.write([1]);
+    const busy = k.write([2, 2], { busy: true }) as { at: number };
+    k.write([3]);
+    const got: number[][] = [];
+    assert.equal(r.drain((dv, off, len) => got.push(bytesOf(dv, off, len))), 1);
+    assert.deepEqual(got, [[1]]);
+    assert.equal(k.consumer[0], 16n, 'nothing past the busy record is released');
+    k.commit(busy.at, 2);
+    assert.equal(r.drain((dv, off, len) => got.push(bytesOf(dv, off, len))), 2);
+    assert.deepEqual(got, [[1], [2, 2], [3]]);
+  });
+
+  it('skips discarded records without handing them out, but releases them', () => {
+    const k = new FakeKernelRing(64);
+    k.write([1], { discard: true });
+    k.write([2]);
+    const got: number[][] = [];
+    assert.equal(k.reader().drain((dv, off, len) => got.push(bytesOf(dv, off, len))), 1);
+    assert.deepEqual(got, [[2]]);
+    assert.equal(k.consumer[0], 32n);
+  });
+
+  it('honours max and continues where it stopped', () => {
+    const k = new FakeKernelRing(4096);
+    for (let i = 0; i < 100; i++) k.write([i]);
+    const r = k.reader();
+    const seen: number[] = [];
+    assert.equal(r.drain((dv, off) => seen.push(dv.getUint8(off)), 30), 30);
+    assert.equal(r.pending(), 70 * 16);
+    assert.equal(r.drain((dv, off) => seen.push(dv.getUint8(off))), 70);
+    assert.deepEqual(seen, Array.from({ length: 100 }, (_, i) => i));
+    assert.equal(r.pending(), 0);
+  });
+
+  it('keeps up with a producer that laps the ring many times', () => {
+    const k = new FakeKernelRing(256);
+    const r = k.reader();
+    let next = 0;
+    let expect = 0;
+    for (let round = 0; round < 1000; round++) {
+      while (k.write([next & 255, (next >> 8) & 255, 0xaa, 0xbb, 0xcc])) next++;
+      r.drain((dv, off, len) => {
+        assert.equal(len, 5);
+        assert.equal(dv.getUint8(off) | (dv.getUint8(off + 1) << 8), expect & 0xffff);
+        expect++;
+      });
+    }
+    assert.equal(expect, next);
+    assert.ok(next > 10_000);
+  });
+
+  it('rejects a ring whose size is not a power of two or whose data is not double-mapped', () => {
+    const c = new BigUint64Array(1);
+    assert.throws(() => new RingReader({ consumer: c, producer: c, data: new DataView(new ArrayBuffer(200)), size: 100 }), /power of two/);
+    assert.throws(() => new RingReader({ consumer: c, producer: c, data: new DataView(new ArrayBuffer(64)), size: 64 }), /double mapping/);
+  });
+});

@@ -1,0 +1,30 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { redactText, REDACTED } from '../engine/redact.js';
+
+describe('redactText', () => {
+  const cases: Array<[string, string]> = [
+    ['curl -H Authorization: Bearer sk-abcdefghijklmnopqrstuvwx https://api.openai.com', `curl -H Authorization: Bearer ${REDACTED} https://api.openai.com`],
+    ['authorization: Basic dXNlcjpwYXNz', `authorization: Basic ${REDACTED}`],
+    ['{"x-api-key": "sk-ant-api03-abcdefgh"}', `{"x-api-key": "${REDACTED}"}`],
+    ['api-key: 0123456789abcdef', `api-key: ${REDACTED}`],
+    ['Cookie: session=abc; other=1', `Cookie: ${REDACTED}; other=1`],
+    ['mytool --api-key s3cr3t --model gpt-4o', `mytool --api-key ${REDACTED} --model gpt-4o`],
+    ['mytool --token=abc123', `mytool --token=${REDACTED}`],
+    ['OPENAI_API_KEY=sk-live-123 node app.js', `OPENAI_API_KEY=${REDACTED} node app.js`],
+    ['https://generativelanguage.googleapis.com/v1/models?key=AIzaSyA-1234567890abcdefghijklmnopqrstu', `https://generativelanguage.googleapis.com/v1/models?key=${REDACTED}`],
+    ['key is AIzaSyA-1234567890abcdefghijklmnopqrstu here', `key is ${REDACTED} here`],
+    ['use sk-proj-abcdefghijklmnop1234 please', `use ${REDACTED} please`],
+    ['aws AKIAIOSFODNN7EXAMPLE', `aws ${REDACTED}`],
+    ['tok eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U x', `tok ${REDACTED} x`],
+    ['-----BEGIN RSA PRIVATE KEY-----\nMIIEow\n-----END RSA PRIVATE KEY-----', REDACTED],
+  ];
+  for (const [input, want] of cases) {
+    it(`redacts: ${input.slice(0, 50)}`, () => assert.equal(redactText(input), want));
+  }
+  it('leaves ordinary command lines alone', () => {
+    for (const s of ['curl -s https://api.openai.com/v1/models', 'python3 -m http.server 8000', 'ls --color=auto', 'git log --oneline -n 5', 'sk-short', 'desk-organizer-deluxe']) {
+      assert.equal(redactText(s), s);
+    }
+  });
+});
