@@ -339,13 +339,13 @@ function volcengineProvider(labels: readonly string[]): string | undefined {
  * Anthropic (https://platform.claude.com/docs/en/api/ip-addresses):
  * inbound (api.anthropic.com) 160.79.104.0/23 and 2607:6bc0::/48; outbound
  * (MCP connector, web fetch: seen on accepted connections) 160.79.104.0/21,
- * which contains the /23. A later revision of that page adds inbound
- * 153.61.224.0/22 and outbound 153.61.208.0/20.
+ * which contains the /23. Ranges seen only in a translated copy of that
+ * page (153.61.224.0/22, 153.61.208.0/20) are left out until the English
+ * page lists them: a wrong range would label unrelated traffic. Users add
+ * their own through ProviderTable's `ranges`.
  */
 const RANGES: ReadonlyArray<readonly [cidr: string, provider: string]> = [
   ['160.79.104.0/21', 'anthropic'],
-  ['153.61.208.0/20', 'anthropic'],
-  ['153.61.224.0/22', 'anthropic'],
   ['2607:6bc0::/48', 'anthropic'],
 ];
 

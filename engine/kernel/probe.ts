@@ -3,6 +3,7 @@
  * bpf/probe.bpf.c is loaded alone (and attached where attachment is the
  * part that can fail), then everything is released again.
  */
+import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { BPF_DIR } from '../paths.js';
@@ -91,25 +92,31 @@ export function probeKernel(cgroupPath: string, bpfDir = BPF_DIR): ProbeResult[]
   return out;
 }
 
-/** Lockdown mode: securityfs when mounted, else what the kernel command line says. */
-export function lockdownMode(): string {
+/**
+ * securityfs files (lockdown mode, active LSMs). Where securityfs is not
+ * mounted, it is mounted in a private mount namespace of a short-lived
+ * child, so the host's mounts are left as they were.
+ */
+function securityfs(name: string): string | undefined {
   try {
-    const s = readFileSync('/sys/kernel/security/lockdown', 'utf8');
-    const m = /\[(\w+)\]/.exec(s);
-    if (m) return m[1]!;
+    return readFileSync(`/sys/kernel/security/${name}`, 'utf8');
   } catch {}
+  const r = spawnSync('unshare', ['-m', '--propagation', 'private', 'sh', '-c', `mount -t securityfs securityfs /sys/kernel/security 2>/dev/null; cat /sys/kernel/security/${name}`], { encoding: 'utf8', timeout: 5000 });
+  return r.status === 0 && r.stdout ? r.stdout : undefined;
+}
+
+/** Lockdown mode: none, integrity or confidentiality. */
+export function lockdownMode(): string {
+  const m = /\[(\w+)\]/.exec(securityfs('lockdown') ?? '');
+  if (m) return m[1]!;
   try {
-    const m = /\blockdown=(\w+)/.exec(readFileSync('/proc/cmdline', 'utf8'));
-    if (m) return m[1]!;
+    const c = /\blockdown=(\w+)/.exec(readFileSync('/proc/cmdline', 'utf8'));
+    if (c) return c[1]!;
   } catch {}
   return 'unknown';
 }
 
-/** The active LSMs (securityfs), when it is mounted. */
+/** The active LSMs, in order. */
 export function lsmList(): string[] | undefined {
-  try {
-    return readFileSync('/sys/kernel/security/lsm', 'utf8').trim().split(',');
-  } catch {
-    return undefined;
-  }
+  return securityfs('lsm')?.trim().split(',');
 }
