@@ -173,6 +173,41 @@ describe('busted monitor on real traffic', { skip }, () => {
     assert.ok(!agent.stdout.includes(secret), 'the API key appears nowhere in the output');
   });
 
+  it('UDP flows of the DNS exchange: connect and close with byte counts', async () => {
+    const r = await run(['curl', '-4', '-sS', '-o', '/dev/null', '--cacert', pki.caCert, `https://api.anthropic.com:${port}/`], inCg());
+    assert.equal(r.code, 0, r.stderr);
+    const u = await agent.waitFor((e) => of(r.pid)(e) && e.type === 'connect' && e.net?.protocol === 'udp', 'udp connect');
+    assert.equal(u.net?.dst_ip, dns.address);
+    assert.equal(u.net?.dst_port, 53);
+    assert.equal(u.net?.direction, 'egress');
+    const c = await agent.waitFor((e) => of(r.pid)(e) && e.type === 'close' && e.net?.protocol === 'udp', 'udp close');
+    assert.equal(c.net?.src_port, u.net?.src_port);
+    assert.ok(c.net!.bytes_sent! >= 30, `udp bytes_sent ${c.net?.bytes_sent}`);
+    assert.ok(c.net!.bytes_received! >= 40, `udp bytes_received ${c.net?.bytes_received}`);
+    // one flow per peer: the answer coming back is not a second "connect"
+    assert.equal(agent.events.filter((e) => of(r.pid)(e) && e.type === 'connect' && e.net?.protocol === 'udp' && e.net.src_port === u.net?.src_port).length, 1);
+  });
+
+  it('DNS over TCP (RFC 1035 §4.2.2 length prefix)', async () => {
+    const code = `import socket, struct
+q = bytes.fromhex("abcd01000001000000000000" "03617069" "066f70656e6169" "03636f6d00" "00010001")
+s = socket.create_connection((${JSON.stringify(dns.address)}, 53))
+s.sendall(struct.pack("!H", len(q)) + q)
+n = struct.unpack("!H", s.recv(2))[0]
+data = b""
+while len(data) < n: data += s.recv(n - len(data))
+print(len(data))`;
+    const r = await run([PYTHON, '-c', code], { cgroup: cg.path });
+    assert.equal(r.code, 0, r.stderr);
+    const q = await agent.waitFor((e) => of(r.pid)(e) && e.type === 'dns_query', 'TCP dns_query');
+    assert.equal(q.net?.protocol, 'tcp');
+    assert.equal(q.dns?.id, 0xabcd);
+    assert.deepEqual(q.dns?.questions, [{ name: 'api.openai.com', type: 'A' }]);
+    const a = await agent.waitFor((e) => of(r.pid)(e) && e.type === 'dns_response', 'TCP dns_response');
+    assert.equal(a.dns?.answers?.[0]?.value, '127.0.0.1');
+    assert.equal(a.provider, 'openai');
+  });
+
   it('curl over IPv6 (::1): AAAA answer, family 6 connect', async () => {
     const r = await run(['curl', '-6', '-sS', '--cacert', pki.caCert, `https://api.openai.com:${port}/v1/models`], inCg());
     assert.equal(r.code, 0, r.stderr);
