@@ -148,36 +148,45 @@ export class Interpreter {
   }
 
   private tcp(r: TcpRecord): void {
-    const proc = () => this.processes.info(r.task);
-    if (r.phase === 'connected' || r.phase === 'accepted') {
-      const net = this.net(r.flow, r.phase === 'connected' ? 'egress' : 'ingress');
-      const conn = this.remember(r.sockId, net, r.startNs || r.ts, r.ts, r.task.pid);
-      const ev = this.start(r.phase === 'connected' ? 'connect' : 'accept', r.ts, r.task.pid);
-      if (!ev) return;
-      ev.process = proc();
-      ev.net = { ...net };
-      if (conn.provider) ev.provider = conn.provider;
-      this.out(ev);
-      return;
-    }
-    if (r.phase === 'failed') {
-      this.conns.delete(r.sockId);
-      const ev = this.start('connect_failed', r.ts, r.task.pid);
-      if (!ev) return;
-      ev.process = proc();
-      ev.net = this.net(r.flow, 'egress');
-      this.classify(ev.net, ev, r.task.pid);
-      this.out(ev);
-      return;
-    }
-    // closed
+    if (r.phase === 'connected') return this.opened(r, 'connect', 'egress');
+    if (r.phase === 'accepted') return this.opened(r, 'accept', 'ingress');
+    if (r.phase === 'closed') return this.closed(r);
+    // failed: connect() never completed
+    this.conns.delete(r.sockId);
+    const ev = this.start('connect_failed', r.ts, r.task.pid);
+    if (!ev) return;
+    ev.process = this.processes.info(r.task);
+    ev.net = this.net(r.flow, 'egress');
+    this.classify(ev.net, ev, r.task.pid);
+    this.out(ev);
+  }
+
+  private udp(r: UdpRecord): void {
+    // The first datagram from a socket to a peer is a UDP "connect".
+    if (r.phase === 'flow') return this.opened(r, 'connect', r.egress === false ? 'ingress' : 'egress');
+    this.closed(r);
+  }
+
+  private opened(r: TcpRecord | UdpRecord, type: 'connect' | 'accept', direction: 'egress' | 'ingress'): void {
+    const net = this.net(r.flow, direction);
+    const conn = this.remember(r.sockId, net, r.startNs || r.ts, r.ts, r.task.pid);
+    const ev = this.start(type, r.ts, r.task.pid);
+    if (!ev) return;
+    ev.process = this.processes.info(r.task);
+    ev.net = { ...net };
+    if (conn.provider) ev.provider = conn.provider;
+    this.out(ev);
+  }
+
+  private closed(r: TcpRecord | UdpRecord): void {
     const conn = this.conns.get(r.sockId);
     this.conns.delete(r.sockId);
     const ev = this.start('close', r.ts, r.task.pid);
     if (!ev) return;
-    ev.process = proc();
-    // At close the kernel has already released the local port (tcp_set_state
-    // unhashes before the tracepoint): the connect-time view is better.
+    ev.process = this.processes.info(r.task);
+    // The connect-time view: at close the kernel has already released a TCP
+    // socket's local port (tcp_set_state unhashes before the tracepoint),
+    // and the UDP release hook cannot read addresses at all.
     const net = conn ? { ...conn.net } : this.net(r.flow);
     net.bytes_sent = r.bytesSent;
     net.bytes_received = r.bytesReceived;
@@ -186,36 +195,6 @@ export class Interpreter {
     if (conn?.provider) ev.provider = conn.provider;
     else if (!conn) this.classify(net, ev, r.task.pid);
     if (conn?.sni) ev.tls = { sni: conn.sni };
-    this.out(ev);
-  }
-
-  private udp(r: UdpRecord): void {
-    if (r.phase === 'flow') {
-      const net = this.net(r.flow, r.egress === false ? 'ingress' : 'egress');
-      // The first datagram from a socket to a peer: a UDP "connect".
-      const conn = this.remember(r.sockId, net, r.startNs || r.ts, r.ts, r.task.pid);
-      const ev = this.start('connect', r.ts, r.task.pid);
-      if (!ev) return;
-      ev.process = this.processes.info(r.task);
-      ev.net = { ...net };
-      if (conn.provider) ev.provider = conn.provider;
-      this.out(ev);
-      return;
-    }
-    const conn = this.conns.get(r.sockId);
-    this.conns.delete(r.sockId);
-    const ev = this.start('close', r.ts, r.task.pid);
-    if (!ev) return;
-    ev.process = this.processes.info(r.task);
-    // The release hook cannot read addresses: take them from the flow.
-    const net: NetInfo = conn
-      ? { ...conn.net }
-      : { protocol: 'udp', family: r.flow.family, src_ip: r.flow.saddr, src_port: r.flow.sport, dst_ip: r.flow.daddr, dst_port: r.flow.dport };
-    net.bytes_sent = r.bytesSent;
-    net.bytes_received = r.bytesReceived;
-    if (r.startNs) net.duration_ms = round3((r.ts - r.startNs) / 1e6);
-    ev.net = net;
-    if (conn?.provider) ev.provider = conn.provider;
     this.out(ev);
   }
 
