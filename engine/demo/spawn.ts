@@ -67,6 +67,8 @@ export function run(cmd: string[], o: RunOptions = {}): Promise<RunResult> {
       clearTimeout(timer);
       resolve({ pid: child.pid!, code, signal, stdout, stderr });
     });
+    // A child may exit before reading its input: that is not our error.
+    child.stdin!.on('error', () => {});
     child.stdin!.end(o.input ?? '');
   });
 }

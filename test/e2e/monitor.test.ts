@@ -372,3 +372,37 @@ describe('busted monitor --pid and --record', { skip }, () => {
     }
   });
 });
+
+describe('busted monitor when the ring buffer overflows', { skip }, () => {
+  it('counts what the kernel could not deliver and reports it as a lost event', async () => {
+    const cg = new TestCgroup();
+    let agent: MonitorProcess | undefined;
+    try {
+      agent = await MonitorProcess.start(['--cgroup', cg.path, '--ringbuf-mb', '1']);
+      // Freeze the consumer, then make ~2.5 MB of exec/exit records in a 1 MiB ring.
+      process.kill(agent.pid, 'SIGSTOP');
+      const r = await run(['bash', '-c', 'for i in $(seq 2500); do /bin/true; done'], { cgroup: cg.path, timeoutMs: 60_000 });
+      process.kill(agent.pid, 'SIGCONT');
+      assert.equal(r.code, 0);
+      const lost = await agent.waitFor((e) => e.type === 'lost', 'lost event', 10_000);
+      assert.ok(lost.lost!.count > 0);
+      assert.equal(lost.lost!.reason, 'ring buffer full');
+      // what fit is still delivered, in order, and the agent goes on
+      const execs = agent.events.filter((e) => e.type === 'exec').length;
+      assert.ok(execs > 100, `execs delivered: ${execs}`);
+      const after = await run(['bash', '-c', 'exit 0'], { cgroup: cg.path });
+      await agent.waitFor((e) => e.type === 'exit' && e.process?.pid === after.pid, 'an event after the overflow');
+      assert.equal(await agent.stop(), 0);
+      const m = /lost in kernel (\d+)/.exec(agent.stderr);
+      assert.ok(m && Number(m[1]) >= lost.lost!.count, agent.stderr);
+    } finally {
+      if (agent) {
+        try {
+          process.kill(agent.pid, 'SIGCONT');
+        } catch {}
+        await agent.stop();
+      }
+      await cg.dispose();
+    }
+  });
+});
