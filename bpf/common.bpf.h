@@ -22,6 +22,22 @@
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
+/* ---- hook flavour ------------------------------------------------------
+ * The tracing programs are built twice: as tp_btf (typed arguments, socket
+ * cookies; the default) and, with -DBUSTED_RAW_TP, as raw_tp for kernels
+ * that refuse tp_btf. In the raw_tp build a socket is known by its kernel
+ * address instead of its cookie, so packets (keyed by cookie in pkt.bpf.c)
+ * cannot be matched to TCP owners: they carry the cgroup only. */
+#ifdef BUSTED_RAW_TP
+#define TRACEPOINT(name) SEC("raw_tp/" #name)
+#define SOCK_ID(sk) ((__u64)(unsigned long)(sk))
+#define CURRENT_TASK() ((struct task_struct *)bpf_get_current_task())
+#else
+#define TRACEPOINT(name) SEC("tp_btf/" #name)
+#define SOCK_ID(sk) bpf_get_socket_cookie((void *)(sk))
+#define CURRENT_TASK() bpf_get_current_task_btf()
+#endif
+
 /* ---- shared maps ------------------------------------------------------ */
 
 /* Every record for the engine. The loader sets the size (--ringbuf-mb). */

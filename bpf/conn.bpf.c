@@ -86,7 +86,7 @@ static __always_inline void emit_tcp(const struct sock *sk, __u64 cookie, const 
 	stat_inc(BUSTED_STAT_EVENTS);
 }
 
-SEC("tp_btf/inet_sock_set_state")
+TRACEPOINT(inet_sock_set_state)
 int BPF_PROG(handle_set_state, const struct sock *sk, const int oldstate, const int newstate)
 {
 	struct busted_owner owner = {}, *o;
@@ -99,7 +99,7 @@ int BPF_PROG(handle_set_state, const struct sock *sk, const int oldstate, const 
 	family = BPF_CORE_READ(sk, __sk_common.skc_family);
 	if (family != AF_INET && family != AF_INET6)
 		return 0;
-	cookie = bpf_get_socket_cookie((void *)sk);
+	cookie = SOCK_ID(sk);
 	lk.family = family;
 	lk.port = BPF_CORE_READ(sk, __sk_common.skc_num);
 
@@ -108,7 +108,7 @@ int BPF_PROG(handle_set_state, const struct sock *sk, const int oldstate, const 
 		if (!current_in_scope() || (bpf_get_current_pid_tgid() >> 32) == self_tgid)
 			return 0;
 		task_from_current(&owner.task);
-		owner.task.ppid = BPF_CORE_READ(bpf_get_current_task_btf(), real_parent, tgid);
+		owner.task.ppid = BPF_CORE_READ(CURRENT_TASK(), real_parent, tgid);
 		owner.start_ns = bpf_ktime_get_ns();
 		if (bpf_map_update_elem(&owners, &cookie, &owner, BPF_ANY))
 			stat_inc(BUSTED_STAT_OWNER_FULL);
@@ -118,7 +118,7 @@ int BPF_PROG(handle_set_state, const struct sock *sk, const int oldstate, const 
 		if (!current_in_scope())
 			return 0;
 		task_from_current(&owner.task);
-		owner.task.ppid = BPF_CORE_READ(bpf_get_current_task_btf(), real_parent, tgid);
+		owner.task.ppid = BPF_CORE_READ(CURRENT_TASK(), real_parent, tgid);
 		owner.start_ns = bpf_ktime_get_ns();
 		bpf_map_update_elem(&listeners, &lk, &owner, BPF_ANY);
 		return 0;

@@ -16,7 +16,7 @@ static __always_inline void task_parent(struct busted_task *t, struct task_struc
 }
 
 /* A new program image replaced the current one (execve succeeded). */
-SEC("tp_btf/sched_process_exec")
+TRACEPOINT(sched_process_exec)
 int BPF_PROG(handle_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)
 {
 	struct busted_exec_event *e;
@@ -65,7 +65,7 @@ int BPF_PROG(handle_exec, struct task_struct *p, pid_t old_pid, struct linux_bin
 }
 
 /* A thread exited; report the process when its leader goes. */
-SEC("tp_btf/sched_process_exit")
+TRACEPOINT(sched_process_exit)
 int BPF_PROG(handle_exit, struct task_struct *p)
 {
 	struct busted_exit_event *e;

@@ -31,6 +31,8 @@ export interface AgentOptions {
   serverSide?: boolean;
   /** how often kernel-side counters are read (and losses reported), ms */
   statsIntervalMs?: number;
+  /** which flavour of tracing hooks (default: the best that loads) */
+  hooks?: 'auto' | 'raw_tp';
   /** keep credentials in what is reported (--no-redact) */
   noRedact?: boolean;
   /** a hook for later stages (decide): sees every event before the sinks */
@@ -76,6 +78,7 @@ export class Agent {
       ringBytes: o.ringBytes ?? 16 << 20,
       selfTgid: process.pid,
       serverSide: o.serverSide ?? true,
+      hooks: o.hooks ?? 'auto',
     });
     const interp = this.interpreter;
     this.kernel.consume((dv, off, len) => interp.handle(decodeRecord(dv, off, len)));

@@ -50,13 +50,21 @@ if [[ ! -s build/bpf/vmlinux.h ]]; then
   mv build/bpf/vmlinux.h.tmp build/bpf/vmlinux.h
 fi
 ARCH=$(uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
-for src in bpf/*.bpf.c; do
-  obj="build/bpf/$(basename "${src%.c}").o"
+compile() { # src obj [extra clang flags]
+  local src=$1 obj=$2
+  shift 2
   if [[ ! -f "$obj" || "$src" -nt "$obj" || bpf/busted.h -nt "$obj" || bpf/common.bpf.h -nt "$obj" ]]; then
-    say "clang $src"
+    say "clang $src -> $obj"
     clang -g -O2 -target bpf "-D__TARGET_ARCH_${ARCH}" -Wall -Werror \
-      -Ibuild/bpf -Ibpf -c "$src" -o "$obj"
+      -Ibuild/bpf -Ibpf "$@" -c "$src" -o "$obj"
   fi
+}
+for src in bpf/*.bpf.c; do
+  compile "$src" "build/bpf/$(basename "${src%.c}").o"
+done
+# raw_tp fallbacks of the tracing objects (see bpf/common.bpf.h)
+for name in proc conn; do
+  compile "bpf/$name.bpf.c" "build/bpf/$name.rawtp.bpf.o" -DBUSTED_RAW_TP
 done
 
 # --- TypeScript -----------------------------------------------------------------

@@ -31,7 +31,7 @@ export function doctorReport(cgroupArg?: string): DoctorReport {
   const ok = (f: string) => features.find((x) => x.feature === f)?.ok === true;
   const telemetry: string[] = [];
   if (ok('tp_btf')) telemetry.push('tp_btf (exec/exit, TCP state)');
-  else if (ok('raw_tp')) telemetry.push('raw_tp (fallback; not built yet)');
+  else if (ok('raw_tp')) telemetry.push('raw_tp (exec/exit, TCP state; the fallback build)');
   if (ok('cgroup_skb')) telemetry.push('cgroup_skb (DNS, TLS handshakes, UDP flows)');
   if (ok('cgroup_sock_addr')) telemetry.push('cgroup sock (UDP owners)');
   return {

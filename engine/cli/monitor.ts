@@ -21,6 +21,7 @@ export interface MonitorCliOptions {
   color?: boolean;
   verbose?: boolean;
   redact: boolean;
+  hooks: 'auto' | 'raw_tp';
 }
 
 async function runDemo(): Promise<void> {
@@ -59,9 +60,11 @@ export async function runMonitor(o: MonitorCliOptions, demo?: { follow: boolean 
   sinks.push(...outputSinks(o.output));
   setLibbpfVerbose(o.verbose === true);
 
-  const agent = Agent.start({ cgroup, sinks, pid: o.pid, ringBytes: mb << 20, serverSide: o.serverSide, noRedact: !o.redact });
+  const agent = Agent.start({ cgroup, sinks, pid: o.pid, ringBytes: mb << 20, serverSide: o.serverSide, noRedact: !o.redact, hooks: o.hooks });
   const failed = agent.attachments.filter((a) => !a.ok);
   for (const a of failed) process.stderr.write(`busted: warning: ${a.object}/${a.program} (${a.hook}) not attached: ${a.error?.split('\n')[0]}\n`);
+  const fallbacks = [...new Set(agent.attachments.filter((a) => a.ok && a.file?.includes('.rawtp.')).map((a) => a.object))];
+  if (fallbacks.length) process.stderr.write(`busted: ${fallbacks.join(', ')}: using raw_tp hooks (packets are matched to TCP owners by cgroup only)\n`);
   process.stderr.write(`busted: monitoring ${cgroup.path === cgroup.name ? cgroup.path : `cgroup ${cgroup.name}`} (${agent.attachments.filter((a) => a.ok).length} hooks)${o.pid ? `, pid ${o.pid} and its descendants` : ''}\n`);
 
   await new Promise<void>((resolve) => {

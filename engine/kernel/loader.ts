@@ -23,6 +23,8 @@ export const SHARED_MAPS = ['events', 'stats', 'owners'] as const;
 export interface ObjectSpec {
   name: string;
   file: string;
+  /** the same programs built for an older hook type (raw_tp), tried when `file` is refused */
+  fallback?: string;
   what: string;
   programs: Array<{ name: string; attach: 'auto' | 'cgroup' }>;
   /** extra .rodata settings */
@@ -33,6 +35,7 @@ export const OBJECTS: readonly ObjectSpec[] = [
   {
     name: 'proc',
     file: 'proc.bpf.o',
+    fallback: 'proc.rawtp.bpf.o',
     what: 'process exec/exit',
     programs: [
       { name: 'handle_exec', attach: 'auto' },
@@ -42,6 +45,7 @@ export const OBJECTS: readonly ObjectSpec[] = [
   {
     name: 'conn',
     file: 'conn.bpf.o',
+    fallback: 'conn.rawtp.bpf.o',
     what: 'TCP connect/accept/close, UDP sockets',
     programs: [
       { name: 'handle_set_state', attach: 'auto' },
@@ -70,11 +74,15 @@ export interface KernelOptions {
   serverSide: boolean;
   /** only these objects (default: all) */
   only?: string[];
+  /** 'raw_tp': use the raw_tp builds even where tp_btf loads (tests, old kernels) */
+  hooks?: 'auto' | 'raw_tp';
   bpfDir?: string;
 }
 
 export interface Attachment {
   object: string;
+  /** the object file that was loaded (a fallback shows here) */
+  file?: string;
   program: string;
   hook: string;
   ok: boolean;
@@ -109,7 +117,7 @@ export class KernelSession {
   private readonly links: BpfLink[] = [];
   private cgroupFd = -1;
   private ring: RingBuffer | undefined;
-  private statsFd = -1;
+  private readonly bySpec = new Map<string, BpfObject>();
   private statsObject: BpfObject | undefined;
   private disposed = false;
 
@@ -135,12 +143,49 @@ export class KernelSession {
     const shared = new Map<string, number>();
     const specs = OBJECTS.filter((spec) => !o.only || o.only.includes(spec.name));
     for (const spec of specs) {
-      const path = join(dir, spec.file);
-      if (!existsSync(path)) throw new BustedError(ErrorCode.BPF, `${path} is missing: run npm run build`);
-      // open
-      const obj = BpfObject.open(path);
-      this.objects.push(obj);
-      // configure
+      const files = o.hooks === 'raw_tp' && spec.fallback ? [spec.fallback] : [spec.file, ...(spec.fallback ? [spec.fallback] : [])];
+      let obj: BpfObject | undefined;
+      const refusals: string[] = [];
+      for (const file of files) {
+        try {
+          obj = this.loadObject(join(dir, file), spec, shared);
+          break;
+        } catch (e) {
+          refusals.push(`${file}: ${(e as Error).message}`);
+        }
+      }
+      if (!obj) {
+        for (const p of spec.programs) this.attachments.push({ object: spec.name, program: p.name, hook: '-', ok: false, error: refusals.join('\n') });
+        continue;
+      }
+      for (const name of SHARED_MAPS) if (!shared.has(name)) shared.set(name, obj.map(name).fd);
+      this.bySpec.set(spec.name, obj);
+      this.statsObject ??= obj;
+      // attach
+      for (const p of spec.programs) {
+        const prog = obj.program(p.name);
+        const hook = p.attach === 'cgroup' ? `${prog.section} @ ${o.cgroup.path}` : prog.section;
+        const file = obj.name;
+        try {
+          this.links.push(p.attach === 'cgroup' ? prog.attachCgroup(this.cgroupFd, o.cgroup.path) : prog.attach());
+          this.attachments.push({ object: spec.name, file, program: p.name, hook, ok: true });
+        } catch (e) {
+          this.attachments.push({ object: spec.name, file, program: p.name, hook, ok: false, error: (e as Error).message });
+        }
+      }
+    }
+    if (!this.attachments.some((a) => a.ok)) {
+      const why = this.attachments.map((a) => `${a.object}/${a.program}: ${a.error}`).join('\n');
+      throw new BustedError(ErrorCode.BPF, `no BPF program could be attached:\n${why}`);
+    }
+  }
+
+  /** open → configure → load one object file; closed again if the kernel refuses it. */
+  private loadObject(path: string, spec: ObjectSpec, shared: Map<string, number>): BpfObject {
+    const o = this.options;
+    if (!existsSync(path)) throw new BustedError(ErrorCode.BPF, `${path} is missing: run npm run build`);
+    const obj = BpfObject.open(path);
+    try {
       obj.setRodata({
         scope_cgid: o.cgroup.level === 0 ? 0n : o.cgroup.id,
         scope_level: o.cgroup.level,
@@ -154,38 +199,13 @@ export class KernelSession {
         if (fd !== undefined) m.reuseFd(fd);
         else if (name === 'events') m.setMaxEntries(o.ringBytes);
       }
-      // load: a refusal degrades the session instead of ending it
-      try {
-        obj.load();
-      } catch (e) {
-        for (const p of spec.programs) {
-          this.attachments.push({ object: spec.name, program: p.name, hook: obj.program(p.name).section, ok: false, error: (e as Error).message });
-        }
-        obj.close();
-        this.objects.pop();
-        continue;
-      }
-      for (const name of SHARED_MAPS) if (!shared.has(name)) shared.set(name, obj.map(name).fd);
-      if (!this.statsObject) {
-        this.statsObject = obj;
-        this.statsFd = obj.map('stats').fd;
-      }
-      // attach
-      for (const p of spec.programs) {
-        const prog = obj.program(p.name);
-        const hook = p.attach === 'cgroup' ? `${prog.section} @ ${o.cgroup.path}` : prog.section;
-        try {
-          this.links.push(p.attach === 'cgroup' ? prog.attachCgroup(this.cgroupFd, o.cgroup.path) : prog.attach());
-          this.attachments.push({ object: spec.name, program: p.name, hook, ok: true });
-        } catch (e) {
-          this.attachments.push({ object: spec.name, program: p.name, hook, ok: false, error: (e as Error).message });
-        }
-      }
+      obj.load();
+    } catch (e) {
+      obj.close();
+      throw e;
     }
-    if (!this.attachments.some((a) => a.ok)) {
-      const why = this.attachments.map((a) => `${a.object}/${a.program}: ${a.error}`).join('\n');
-      throw new BustedError(ErrorCode.BPF, `no BPF program could be attached:\n${why}`);
-    }
+    this.objects.push(obj);
+    return obj;
   }
 
   /** Start handing ring buffer records to `handler`, continuously. */
@@ -230,8 +250,7 @@ export class KernelSession {
 
   /** The object that owns a named map, for later stages (enforcement) that add maps. */
   object(name: string): BpfObject | undefined {
-    const i = OBJECTS.findIndex((s) => s.name === name);
-    return i < 0 ? undefined : this.objects.find((o) => o.name === OBJECTS[i]!.file);
+    return this.bySpec.get(name);
   }
 
   /** Detach and free everything; safe to call more than once. */
@@ -241,8 +260,8 @@ export class KernelSession {
     this.ring?.close();
     for (const l of this.links.splice(0)) l.destroy();
     for (const o of this.objects.splice(0)) o.close();
+    this.bySpec.clear();
     closeFd(this.cgroupFd);
     this.cgroupFd = -1;
-    void this.statsFd;
   }
 }

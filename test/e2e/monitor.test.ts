@@ -406,3 +406,31 @@ describe('busted monitor when the ring buffer overflows', { skip }, () => {
     }
   });
 });
+
+describe('busted monitor --hooks raw_tp (the fallback for kernels that refuse tp_btf)', { skip }, () => {
+  it('still reports exec, connect and close with bytes, scoped to the cgroup', async () => {
+    const cg = new TestCgroup();
+    const srv = createTcpServer((s) => s.on('data', () => s.end('pong')));
+    const port = await listen(srv, '127.0.0.1');
+    let agent: MonitorProcess | undefined;
+    try {
+      agent = await MonitorProcess.start(['--cgroup', cg.path, '--hooks', 'raw_tp']);
+      assert.match(agent.stderr, /using raw_tp hooks/);
+      const code = `import socket
+c = socket.create_connection(("127.0.0.1", ${port})); c.sendall(b"ping" * 10); c.recv(10); c.close()`;
+      const r = await run([PYTHON, '-c', code], { cgroup: cg.path });
+      assert.equal(r.code, 0, r.stderr);
+      const exec = await agent.waitFor((e) => e.type === 'exec' && e.process?.pid === r.pid, 'exec');
+      assert.match(exec.process?.comm ?? '', /^python3/);
+      const c = await agent.waitFor((e) => e.type === 'connect' && e.process?.pid === r.pid && e.net?.protocol === 'tcp', 'connect');
+      assert.equal(c.net?.dst_port, port);
+      const cl = await agent.waitFor((e) => e.type === 'close' && e.process?.pid === r.pid && e.net?.protocol === 'tcp', 'close');
+      assert.equal(cl.net?.bytes_sent, 40);
+      assert.equal(cl.net?.bytes_received, 4);
+    } finally {
+      await agent?.stop();
+      srv.close();
+      await cg.dispose();
+    }
+  });
+});
