@@ -32,10 +32,22 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 #define TRACEPOINT(name) SEC("raw_tp/" #name)
 #define SOCK_ID(sk) ((__u64)(unsigned long)(sk))
 #define CURRENT_TASK() ((struct task_struct *)bpf_get_current_task())
+/* raw_tp arguments are plain numbers: every read is a probe-read helper. */
+#define KREAD(...) BPF_CORE_READ(__VA_ARGS__)
+#define KREAD_BYTES(dst, sz, src) bpf_core_read(dst, sz, src)
+#define TCP_SK(sk) ((const struct tcp_sock *)(sk))
 #else
 #define TRACEPOINT(name) SEC("tp_btf/" #name)
 #define SOCK_ID(sk) bpf_get_socket_cookie((void *)(sk))
 #define CURRENT_TASK() bpf_get_current_task_btf()
+/* tp_btf arguments are typed: plain loads, which the verifier turns into
+ * inline fault-safe loads (no helper call: ~1 ns instead of ~30 ns each),
+ * still relocated by CO-RE through vmlinux.h's preserve_access_index. */
+#define KREAD(...) (___arrow(__VA_ARGS__))
+#define KREAD_BYTES(dst, sz, src) __builtin_memcpy(dst, src, sz)
+/* A typed tcp_sock, so its fields can be loaded directly too (the verifier
+ * knows the pointer only as a struct sock). */
+#define TCP_SK(sk) ((const struct tcp_sock *)bpf_skc_to_tcp_sock((void *)(sk)))
 #endif
 
 /* ---- shared maps ------------------------------------------------------ */
@@ -68,6 +80,8 @@ struct busted_owner {
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 65536);
+	/* Per-CPU LRU lists: no global lock on every connect and close. */
+	__uint(map_flags, BPF_F_NO_COMMON_LRU);
 	__type(key, __u64);
 	__type(value, struct busted_owner);
 } owners SEC(".maps");
@@ -80,6 +94,11 @@ const volatile __u64 scope_cgid = 0;
 const volatile __u32 scope_level = 0;
 /* The agent's own tgid: its sinks' traffic is not reported (no feedback). */
 const volatile __u32 self_tgid = 0;
+/* Wake the consumer only once this many bytes wait in the ring (0: after
+ * every record, libbpf's default). The engine also drains on a short timer,
+ * so a lone record waits at most that long; without this, every record of
+ * a quiet host costs the agent a wake-up and two context switches. */
+const volatile __u64 wakeup_bytes = 0;
 
 /* ---- helpers ---------------------------------------------------------- */
 
@@ -115,6 +134,14 @@ static __always_inline void task_from_current(struct busted_task *t)
 	bpf_get_current_comm(t->comm, sizeof(t->comm));
 }
 
+/* Flags for bpf_ringbuf_submit/output: see wakeup_bytes. */
+static __always_inline __u64 rb_flags(void)
+{
+	if (!wakeup_bytes)
+		return 0;
+	return bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= wakeup_bytes ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
+}
+
 static __always_inline void hdr_init(struct busted_hdr *h, __u32 kind)
 {
 	h->kind = kind;
@@ -125,21 +152,21 @@ static __always_inline void hdr_init(struct busted_hdr *h, __u32 kind)
 /* Copy a socket's addresses into a flow (tracing programs: CO-RE reads). */
 static __always_inline void flow_from_sock(struct busted_flow *f, const struct sock *sk)
 {
-	__u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	__u16 family = KREAD(sk, __sk_common.skc_family);
 
-	f->sport = BPF_CORE_READ(sk, __sk_common.skc_num);
-	f->dport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
-	f->protocol = BPF_CORE_READ(sk, sk_protocol);
+	f->sport = KREAD(sk, __sk_common.skc_num);
+	f->dport = bpf_ntohs(KREAD(sk, __sk_common.skc_dport));
+	f->protocol = KREAD(sk, sk_protocol);
 	/* Explicit sizes: BPF_CORE_READ_INTO would copy sizeof(*dst), one byte
 	 * of the u8[16] destination. */
 	if (family == AF_INET) {
 		f->family = 4;
-		bpf_core_read(f->saddr, 4, &sk->__sk_common.skc_rcv_saddr);
-		bpf_core_read(f->daddr, 4, &sk->__sk_common.skc_daddr);
+		KREAD_BYTES(f->saddr, 4, &sk->__sk_common.skc_rcv_saddr);
+		KREAD_BYTES(f->daddr, 4, &sk->__sk_common.skc_daddr);
 	} else {
 		f->family = 6;
-		bpf_core_read(f->saddr, 16, &sk->__sk_common.skc_v6_rcv_saddr);
-		bpf_core_read(f->daddr, 16, &sk->__sk_common.skc_v6_daddr);
+		KREAD_BYTES(f->saddr, 16, &sk->__sk_common.skc_v6_rcv_saddr);
+		KREAD_BYTES(f->daddr, 16, &sk->__sk_common.skc_v6_daddr);
 	}
 }
 

@@ -61,7 +61,7 @@ static __always_inline void emit_tcp(const struct sock *sk, __u64 cookie, const 
 				     __u32 phase, __u32 dir)
 {
 	struct busted_tcp_event *e;
-	const struct tcp_sock *tp = (const struct tcp_sock *)sk;
+	const struct tcp_sock *tp = TCP_SK(sk);
 
 	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
 	if (!e) {
@@ -77,12 +77,12 @@ static __always_inline void emit_tcp(const struct sock *sk, __u64 cookie, const 
 	e->dir = dir;
 	/* Payload bytes only: bytes_acked and bytes_received count the SYN and
 	 * FIN sequence numbers too (RFC 4898 counters, tcp.h). */
-	e->bytes_sent = BPF_CORE_READ(tp, bytes_sent) - BPF_CORE_READ(tp, bytes_retrans);
-	e->bytes_received = BPF_CORE_READ(tp, bytes_received);
+	e->bytes_sent = tp ? KREAD(tp, bytes_sent) - KREAD(tp, bytes_retrans) : 0;
+	e->bytes_received = tp ? KREAD(tp, bytes_received) : 0;
 	if (e->bytes_received && (BPF_CORE_READ_BITFIELD_PROBED(sk, sk_shutdown) & RCV_SHUTDOWN))
 		e->bytes_received -= 1; /* the peer's FIN */
 	e->start_ns = o->start_ns;
-	bpf_ringbuf_submit(e, 0);
+	bpf_ringbuf_submit(e, rb_flags());
 	stat_inc(BUSTED_STAT_EVENTS);
 }
 
@@ -94,21 +94,26 @@ int BPF_PROG(handle_set_state, const struct sock *sk, const int oldstate, const 
 	__u64 cookie, cgid = 0;
 	__u16 family;
 
-	if (BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP)
+	/* Most transitions (FIN_WAIT1, CLOSE_WAIT, LAST_ACK, ...) tell nothing
+	 * new: leave before touching the socket. */
+	if (newstate != TCP_CLOSE && newstate != TCP_SYN_SENT && newstate != TCP_LISTEN &&
+	    oldstate != TCP_SYN_SENT && !(oldstate == TCP_SYN_RECV && newstate == TCP_ESTABLISHED))
 		return 0;
-	family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	if (KREAD(sk, sk_protocol) != IPPROTO_TCP)
+		return 0;
+	family = KREAD(sk, __sk_common.skc_family);
 	if (family != AF_INET && family != AF_INET6)
 		return 0;
 	cookie = SOCK_ID(sk);
 	lk.family = family;
-	lk.port = BPF_CORE_READ(sk, __sk_common.skc_num);
+	lk.port = KREAD(sk, __sk_common.skc_num);
 
 	if (oldstate == TCP_CLOSE && newstate == TCP_SYN_SENT) {
 		/* connect(): the caller is the owner. */
 		if (!current_in_scope() || (bpf_get_current_pid_tgid() >> 32) == self_tgid)
 			return 0;
 		task_from_current(&owner.task);
-		owner.task.ppid = BPF_CORE_READ(CURRENT_TASK(), real_parent, tgid);
+		owner.task.ppid = KREAD(CURRENT_TASK(), real_parent, tgid);
 		owner.start_ns = bpf_ktime_get_ns();
 		if (bpf_map_update_elem(&owners, &cookie, &owner, BPF_ANY))
 			stat_inc(BUSTED_STAT_OWNER_FULL);
@@ -118,7 +123,7 @@ int BPF_PROG(handle_set_state, const struct sock *sk, const int oldstate, const 
 		if (!current_in_scope())
 			return 0;
 		task_from_current(&owner.task);
-		owner.task.ppid = BPF_CORE_READ(CURRENT_TASK(), real_parent, tgid);
+		owner.task.ppid = KREAD(CURRENT_TASK(), real_parent, tgid);
 		owner.start_ns = bpf_ktime_get_ns();
 		bpf_map_update_elem(&listeners, &lk, &owner, BPF_ANY);
 		return 0;
@@ -234,7 +239,7 @@ int handle_sock_release(struct bpf_sock *sk)
 			e->bytes_sent = o->bytes_sent;
 			e->bytes_received = o->bytes_received;
 			e->start_ns = o->start_ns;
-			bpf_ringbuf_submit(e, 0);
+			bpf_ringbuf_submit(e, rb_flags());
 			stat_inc(BUSTED_STAT_EVENTS);
 		} else {
 			stat_inc(BUSTED_STAT_RINGBUF_FULL);

@@ -61,7 +61,6 @@ struct pkt {
 	__u32 dir;
 	__u32 off;  /* payload offset from the network header */
 	__u32 plen; /* payload length */
-	__u8 tcp_flags;
 };
 
 static __always_inline bool peer_is_loopback(const struct pkt *p)
@@ -84,56 +83,38 @@ static __always_inline int parse(struct __sk_buff *skb, struct pkt *p, __u32 dir
 	__u8 *local, *peer;
 	__u32 l4off;
 	__u16 ports[2];
+	union {
+		struct iphdr v4;
+		struct ipv6hdr v6;
+	} ip;
 
-	p->dir = dir;
-	local = dir == BUSTED_DIR_EGRESS ? p->flow.saddr : p->flow.daddr;
-	peer = dir == BUSTED_DIR_EGRESS ? p->flow.daddr : p->flow.saddr;
+	/* Protocol and where the L4 header starts: the first 20 bytes tell. */
 	if (skb->protocol == bpf_htons(ETH_P_IP)) {
-		struct iphdr ip;
-
-		if (bpf_skb_load_bytes(skb, 0, &ip, sizeof(ip)))
+		if (bpf_skb_load_bytes(skb, 0, &ip.v4, sizeof(ip.v4)))
 			return -1;
 		/* Fragments carry no (or no complete) L4 header. */
-		if (ip.frag_off & bpf_htons(0x3fff))
+		if (ip.v4.frag_off & bpf_htons(0x3fff))
 			return -1;
 		p->flow.family = 4;
-		p->flow.protocol = ip.protocol;
-		__builtin_memcpy(local, &ip.saddr, 4);
-		__builtin_memcpy(peer, &ip.daddr, 4);
-		l4off = ip.ihl * 4;
+		p->flow.protocol = ip.v4.protocol;
+		l4off = ip.v4.ihl * 4;
 	} else if (skb->protocol == bpf_htons(ETH_P_IPV6)) {
-		struct ipv6hdr ip6;
-
-		if (bpf_skb_load_bytes(skb, 0, &ip6, sizeof(ip6)))
+		if (bpf_skb_load_bytes(skb, 0, &ip.v6, sizeof(ip.v6)))
 			return -1;
 		/* Extension headers are not walked: TCP and UDP follow the fixed
 		 * header in practice. */
 		p->flow.family = 6;
-		p->flow.protocol = ip6.nexthdr;
-		__builtin_memcpy(local, &ip6.saddr, 16);
-		__builtin_memcpy(peer, &ip6.daddr, 16);
-		l4off = sizeof(ip6);
+		p->flow.protocol = ip.v6.nexthdr;
+		l4off = sizeof(ip.v6);
 	} else {
 		return -1;
-	}
-	if (bpf_skb_load_bytes(skb, l4off, ports, sizeof(ports)))
-		return -1;
-	/* Addresses went straight into our view above (local/peer); ports are
-	 * swapped here: on ingress the packet's source port is the peer's. */
-	if (dir == BUSTED_DIR_EGRESS) {
-		p->flow.sport = bpf_ntohs(ports[0]);
-		p->flow.dport = bpf_ntohs(ports[1]);
-	} else {
-		p->flow.sport = bpf_ntohs(ports[1]);
-		p->flow.dport = bpf_ntohs(ports[0]);
 	}
 	if (p->flow.protocol == IPPROTO_TCP) {
-		__u8 doff_flags[2];
+		__u8 doff;
 
-		if (bpf_skb_load_bytes(skb, l4off + 12, doff_flags, 2))
+		if (bpf_skb_load_bytes(skb, l4off + 12, &doff, 1))
 			return -1;
-		p->off = l4off + (doff_flags[0] >> 4) * 4;
-		p->tcp_flags = doff_flags[1];
+		p->off = l4off + (doff >> 4) * 4;
 	} else if (p->flow.protocol == IPPROTO_UDP) {
 		p->off = l4off + 8;
 	} else {
@@ -142,6 +123,32 @@ static __always_inline int parse(struct __sk_buff *skb, struct pkt *p, __u32 dir
 	/* skb->len covers the whole (possibly GSO) packet from the network
 	 * header, unlike the IP length field of a GSO super-packet. */
 	p->plen = skb->len > p->off ? skb->len - p->off : 0;
+	/* Most TCP packets (handshake, ACKs, FIN) carry nothing to look at:
+	 * leave before the rest of the work. */
+	if (p->flow.protocol == IPPROTO_TCP && !p->plen)
+		return -1;
+
+	p->dir = dir;
+	local = dir == BUSTED_DIR_EGRESS ? p->flow.saddr : p->flow.daddr;
+	peer = dir == BUSTED_DIR_EGRESS ? p->flow.daddr : p->flow.saddr;
+	if (p->flow.family == 4) {
+		__builtin_memcpy(local, &ip.v4.saddr, 4);
+		__builtin_memcpy(peer, &ip.v4.daddr, 4);
+	} else {
+		__builtin_memcpy(local, &ip.v6.saddr, 16);
+		__builtin_memcpy(peer, &ip.v6.daddr, 16);
+	}
+	if (bpf_skb_load_bytes(skb, l4off, ports, sizeof(ports)))
+		return -1;
+	/* Addresses went straight into our view (local/peer); ports are
+	 * swapped here: on ingress the packet's source port is the peer's. */
+	if (dir == BUSTED_DIR_EGRESS) {
+		p->flow.sport = bpf_ntohs(ports[0]);
+		p->flow.dport = bpf_ntohs(ports[1]);
+	} else {
+		p->flow.sport = bpf_ntohs(ports[1]);
+		p->flow.dport = bpf_ntohs(ports[0]);
+	}
 	return 0;
 }
 
@@ -186,7 +193,7 @@ static __always_inline void emit_pkt(struct __sk_buff *skb, struct pkt *p, __u64
 	e->dir = p->dir;
 	e->len = p->plen;
 	e->cap_len = cap;
-	if (bpf_ringbuf_output(&events, e, offsetof(struct busted_pkt_event, data) + cap, 0))
+	if (bpf_ringbuf_output(&events, e, offsetof(struct busted_pkt_event, data) + cap, rb_flags()))
 		stat_inc(BUSTED_STAT_RINGBUF_FULL);
 	else
 		stat_inc(BUSTED_STAT_EVENTS);
@@ -218,7 +225,7 @@ static __always_inline void udp_flow(struct __sk_buff *skb, struct pkt *p, __u64
 	e->bytes_sent = 0;
 	e->bytes_received = 0;
 	e->start_ns = o ? o->start_ns : 0;
-	bpf_ringbuf_submit(e, 0);
+	bpf_ringbuf_submit(e, rb_flags());
 	stat_inc(BUSTED_STAT_EVENTS);
 }
 
@@ -297,8 +304,7 @@ static __always_inline int handle(struct __sk_buff *skb, __u32 dir)
 			emit_pkt(skb, &p, cookie, o, BUSTED_PKT_DNS);
 		return 1;
 	}
-	if (p.plen)
-		tcp_payload(skb, &p, cookie);
+	tcp_payload(skb, &p, cookie);
 	return 1;
 }
 

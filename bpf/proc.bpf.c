@@ -12,7 +12,7 @@
 
 static __always_inline void task_parent(struct busted_task *t, struct task_struct *p)
 {
-	t->ppid = BPF_CORE_READ(p, real_parent, tgid);
+	t->ppid = KREAD(p, real_parent, tgid);
 }
 
 /* A new program image replaced the current one (execve succeeded). */
@@ -37,14 +37,14 @@ int BPF_PROG(handle_exec, struct task_struct *p, pid_t old_pid, struct linux_bin
 	task_parent(&e->hdr.task, p);
 
 	/* bprm->filename is the path as execve() was given it, in kernel memory. */
-	filename = BPF_CORE_READ(bprm, filename);
+	filename = KREAD(bprm, filename);
 	n = bpf_probe_read_kernel_str(e->filename, sizeof(e->filename), filename);
 	e->filename_len = n > 0 ? n - 1 : 0;
 
 	/* argv sits NUL-separated between mm->arg_start and arg_end of the new
 	 * image, already copied in by the time this tracepoint fires. */
-	arg_start = BPF_CORE_READ(p, mm, arg_start);
-	arg_end = BPF_CORE_READ(p, mm, arg_end);
+	arg_start = KREAD(p, mm, arg_start);
+	arg_end = KREAD(p, mm, arg_end);
 	len = arg_end > arg_start ? arg_end - arg_start : 0;
 	e->args_truncated = len > BUSTED_ARGS_LEN;
 	if (len > BUSTED_ARGS_LEN)
@@ -59,7 +59,7 @@ int BPF_PROG(handle_exec, struct task_struct *p, pid_t old_pid, struct linux_bin
 		e->args_len = 0;
 	e->_pad = 0;
 
-	bpf_ringbuf_submit(e, 0);
+	bpf_ringbuf_submit(e, rb_flags());
 	stat_inc(BUSTED_STAT_EVENTS);
 	return 0;
 }
@@ -85,10 +85,10 @@ int BPF_PROG(handle_exit, struct task_struct *p)
 	task_from_current(&e->hdr.task);
 	task_parent(&e->hdr.task, p);
 	/* exit_code: (status << 8) | termsig, as wait(2) reports it. */
-	e->exit_code = BPF_CORE_READ(p, exit_code);
+	e->exit_code = KREAD(p, exit_code);
 	e->_pad = 0;
-	e->start_ns = BPF_CORE_READ(p, start_time);
-	bpf_ringbuf_submit(e, 0);
+	e->start_ns = KREAD(p, start_time);
+	bpf_ringbuf_submit(e, rb_flags());
 	stat_inc(BUSTED_STAT_EVENTS);
 	return 0;
 }

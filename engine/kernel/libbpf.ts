@@ -379,12 +379,18 @@ export class RingBuffer {
   private closed = false;
   private onIdle: (() => void) | undefined;
 
+  private readonly batch: number;
+  private readonly pollMs: number;
+
   constructor(
     mapFd: number,
     size: number,
     private readonly handler: RecordHandler,
-    private readonly batch = 8192,
+    o: { batch?: number; pollMs?: number } = {},
   ) {
+    this.batch = o.batch ?? 8192;
+    // 0 means "woken for every record": still wait with a bound, so close() is noticed.
+    this.pollMs = o.pollMs || 250;
     this.dataSize = size;
     const cons = c.mmap(null, PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, mapFd, 0);
     if (isNull(cons) || (cons as unknown) === -1) fail('mmap ring buffer consumer page', errno());
@@ -460,8 +466,9 @@ export class RingBuffer {
 
   private wait(): void {
     this.waiting = true;
-    // 250 ms: a bounded wait, so that close() is noticed promptly.
-    epollWaitAsync(this.epfd, this.evbuf, 4, 250, () => {
+    // A bounded wait: records the kernel did not wake us for (wakeup_bytes)
+    // are drained when it times out, and close() is noticed.
+    epollWaitAsync(this.epfd, this.evbuf, 4, this.pollMs, () => {
       this.waiting = false;
       if (this.closed) {
         this.release();

@@ -74,6 +74,8 @@ export interface KernelOptions {
   serverSide: boolean;
   /** only these objects (default: all) */
   only?: string[];
+  /** the consumer drains at least this often, ms; 0: woken for every record */
+  pollMs?: number;
   /** 'raw_tp': use the raw_tp builds even where tp_btf loads (tests, old kernels) */
   hooks?: 'auto' | 'raw_tp';
   bpfDir?: string;
@@ -190,6 +192,9 @@ export class KernelSession {
         scope_cgid: o.cgroup.level === 0 ? 0n : o.cgroup.id,
         scope_level: o.cgroup.level,
         self_tgid: o.selfTgid,
+        // Wake up early only when an eighth of the ring is waiting; the
+        // poll timer (pollMs) picks up everything else.
+        wakeup_bytes: o.pollMs === 0 ? 0 : Math.floor(o.ringBytes / 8),
         ...(spec.name === 'pkt' ? { server_side: o.serverSide ? 1 : 0 } : {}),
         ...spec.settings,
       });
@@ -212,7 +217,7 @@ export class KernelSession {
   consume(handler: RecordHandler): RingBuffer {
     if (this.ring) throw new BustedError(ErrorCode.BPF, 'the ring buffer is already being consumed');
     const events = this.objects[0]!.map('events');
-    this.ring = new RingBuffer(events.fd, this.options.ringBytes, handler);
+    this.ring = new RingBuffer(events.fd, this.options.ringBytes, handler, { pollMs: this.options.pollMs ?? 50 });
     this.ring.start();
     return this.ring;
   }

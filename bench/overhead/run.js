@@ -1,0 +1,548 @@
+#!/usr/bin/env node
+// bench/overhead: what `busted monitor` costs a monitored workload.
+//
+// Each workload runs inside a cgroup v2 directory of the bench's own, with
+// and without the agent attached to that cgroup (`busted monitor --format
+// json --cgroup <dir>`, stdout to /dev/null; a fresh agent per loaded run),
+// interleaved off,on,off,...,on,off in the same run; the ratio of the medians
+// is the number that matters (target: rate with the agent ≥ 0.95 × rate
+// without), with each loaded run's ratio to the unloaded runs either side of
+// it alongside (pair_ratios: resistant to the drift of a shared VM). The agent's own CPU
+// time (utime+stime) over each loaded run and its RSS (VmRSS, sampled while
+// loaded; target < 150 MB) are reported too.
+//
+// Workloads (loopback only, bounded in time and count, they stop by themselves):
+//   connect  C: connect/accept/close loop, 8 client + 2 server threads (conn/s)
+//   tls      C client (OpenSSL, 8 threads): new TCP+TLS connection with a full
+//            handshake per request, SNI api.openai.com, one small POST, to a
+//            node https server (req/s)
+//   dns      C stub-resolver-like loop, 8 threads, new UDP socket per query, to
+//            a dnsmasq on 127.53.x.y:53 (queries/s)
+// Both CPUs are saturated by the connect and dns loops, so the agent's own CPU
+// competes with the workload: its CPU time shows up directly in the ratio.
+//
+//   node bench/overhead/run.js [connect|tls|dns ...]
+// env: BENCH_OVERHEAD_PAIRS (default 4), BENCH_OVERHEAD_SECS (default 4),
+//      BENCH_OVERHEAD_BPF_STATS=1: also report the time spent in the agent's
+//      BPF programs (turns kernel.bpf_stats_enabled on for the run, restores it),
+//      BENCH_OVERHEAD_PROFILE=<dir>: profile the agent (V8 CPU profiler and
+//      process.memoryUsage(), started once attached; see agent-probe.js): one
+//      .cpuprofile and one .memory.json per loaded run in <dir> (summarise with
+//      profile-top.js). The numbers then include the profiler's own cost: use
+//      it to find the cost, not to measure it.
+// Prints RESULT {json} lines on stdout, progress on stderr. Needs root.
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, openSync, closeSync, readFileSync, rmSync, rmdirSync, statSync, writeFileSync } from 'node:fs';
+import { createSocket } from 'node:dgram';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+const HERE = new URL('.', import.meta.url).pathname;
+const ROOT = join(HERE, '..', '..');
+const BUILD = join(ROOT, 'build', 'bench');
+const BUSTED = join(ROOT, 'bin', 'busted.js');
+const PAIRS = Number(process.env.BENCH_OVERHEAD_PAIRS ?? 4);
+const SECS = Number(process.env.BENCH_OVERHEAD_SECS ?? 4);
+const WARMUP_SECS = 1.5;
+const TARGET_RATIO = 0.95;
+const TARGET_RSS_MB = 150;
+const PROFILE_DIR = process.env.BENCH_OVERHEAD_PROFILE;
+// tls first: its latency-bound handshakes are the most sensitive to what the
+// other two leave behind (hundreds of thousands of sockets to expire).
+const ALL = ['tls', 'connect', 'dns'];
+const only = process.argv.slice(2);
+const selected = only.length ? ALL.filter((w) => only.includes(w)) : ALL;
+const CLK_TCK = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
+
+const log = (m) => process.stderr.write(`overhead: ${m}\n`);
+const result = (o) => process.stdout.write(`RESULT ${JSON.stringify(o)}\n`);
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const n = s.length;
+  return n === 0 ? NaN : n % 2 ? s[(n - 1) / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
+};
+const round = (x, d = 1) => (Number.isFinite(x) ? Number(x.toFixed(d)) : null);
+
+// ---------------------------------------------------------------- preflight
+
+function cgroup2Mount() {
+  for (const line of readFileSync('/proc/self/mountinfo', 'utf8').split('\n')) {
+    const [pre, post] = line.split(' - ');
+    if (post?.split(' ')[0] === 'cgroup2') return pre.split(' ')[4];
+  }
+  return undefined;
+}
+
+function skip(why) {
+  log(`skipped: ${why}`);
+  process.exit(0);
+}
+
+if (process.getuid?.() !== 0) skip('needs root (BPF, cgroups)');
+const MOUNT = cgroup2Mount();
+if (!MOUNT) skip('no cgroup v2 mount');
+if (!existsSync(join(ROOT, 'dist', 'engine', 'cli', 'main.js'))) skip('dist/ is not built: bash scripts/setup.sh --build-only');
+
+/** cc the C workloads into build/bench/ when missing or older than their source. */
+function build(name, libs = []) {
+  const src = join(HERE, `${name}.c`);
+  const out = join(BUILD, name);
+  if (existsSync(out) && statSync(out).mtimeMs >= statSync(src).mtimeMs) return out;
+  mkdirSync(BUILD, { recursive: true });
+  const r = spawnSync('cc', ['-O2', '-Wall', '-pthread', '-o', out, src, ...libs], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`cc ${name}.c failed: ${r.stderr || r.error}`);
+  return out;
+}
+
+// ------------------------------------------------------------------ cleanup
+
+const cleanups = [];
+const unregister = (fn) => {
+  const i = cleanups.indexOf(fn);
+  if (i >= 0) cleanups.splice(i, 1);
+};
+let cleaning;
+async function cleanup() {
+  cleaning ??= (async () => {
+    while (cleanups.length) {
+      try {
+        await cleanups.pop()();
+      } catch (e) {
+        log(`cleanup: ${e.message}`);
+      }
+    }
+  })();
+  return cleaning;
+}
+for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => cleanup().then(() => process.exit(130)));
+const watchdog = setTimeout(() => {
+  log('watchdog: bench ran over 240 s, stopping');
+  cleanup().then(() => process.exit(1));
+}, 240_000);
+watchdog.unref();
+
+// ------------------------------------------------------------------- cgroup
+
+class Cgroup {
+  constructor() {
+    this.path = join(MOUNT, `busted-bench-overhead-${process.pid}`);
+    mkdirSync(this.path);
+  }
+  pids() {
+    try {
+      return readFileSync(join(this.path, 'cgroup.procs'), 'utf8').split('\n').filter(Boolean).map(Number);
+    } catch {
+      return [];
+    }
+  }
+  /** bpftool's view of what is attached to this cgroup (empty when nothing). */
+  attached() {
+    const r = spawnSync('bpftool', ['cgroup', 'show', this.path], { encoding: 'utf8' });
+    if (r.error || r.status !== 0) return undefined;
+    return r.stdout
+      .split('\n')
+      .slice(1)
+      .filter((l) => l.trim());
+  }
+  async dispose() {
+    if (!existsSync(this.path)) return;
+    for (let i = 0; i < 100 && this.pids().length; i++) {
+      try {
+        writeFileSync(join(this.path, 'cgroup.kill'), '1');
+      } catch {
+        for (const p of this.pids()) {
+          try {
+            process.kill(p, 'SIGKILL');
+          } catch {}
+        }
+      }
+      await sleep(20);
+    }
+    rmdirSync(this.path);
+  }
+}
+
+/** Spawn a command that joins the cgroup before exec (the same pid runs the command). */
+function spawnIn(cg, cmd, args, opts = {}) {
+  const child = spawn('sh', ['-c', 'echo $$ > "$BENCH_CGROUP/cgroup.procs" && exec "$@"', 'sh', cmd, ...args], {
+    env: { ...process.env, BENCH_CGROUP: cg.path, ...opts.env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  child.out = '';
+  child.err = '';
+  child.stdout.on('data', (d) => (child.out += d));
+  child.stderr.on('data', (d) => (child.err += d));
+  child.done = new Promise((resolve) => child.on('close', (code, signal) => resolve({ code, signal })));
+  return child;
+}
+
+async function killChild(child, sig = 'SIGTERM') {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  child.kill(sig);
+  const t = setTimeout(() => child.kill('SIGKILL'), 3000);
+  await child.done;
+  clearTimeout(t);
+}
+
+/** Run a workload command to completion in the cgroup; its last stdout line is its JSON result. */
+async function runWorkload(cg, cmd, args, secs) {
+  const child = spawnIn(cg, cmd, args);
+  const t = setTimeout(() => child.kill('SIGKILL'), (secs + 20) * 1000);
+  const { code, signal } = await child.done;
+  clearTimeout(t);
+  const last = child.out.trim().split('\n').pop();
+  if (code !== 0 || !last) throw new Error(`${cmd} exited ${code ?? signal}: ${child.err.trim()}`);
+  return JSON.parse(last);
+}
+
+// -------------------------------------------------------------------- agent
+
+function procCpuSeconds(pid) {
+  const s = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const f = s.slice(s.lastIndexOf(')') + 2).split(' ');
+  return (Number(f[11]) + Number(f[12])) / CLK_TCK; // utime, stime (fields 14, 15)
+}
+
+async function startAgent(cg, label) {
+  const devnull = openSync('/dev/null', 'w');
+  const prof = PROFILE_DIR ? ['--import', join(HERE, 'agent-probe.js')] : [];
+  const env = PROFILE_DIR ? { ...process.env, BENCH_PROFILE_OUT: join(PROFILE_DIR, `${label}.cpuprofile`), BENCH_MEM_OUT: join(PROFILE_DIR, `${label}.memory.json`) } : process.env;
+  const child = spawn(process.execPath, [...prof, BUSTED, 'monitor', '--format', 'json', '--cgroup', cg.path], { stdio: ['ignore', devnull, 'pipe'], env });
+  closeSync(devnull);
+  child.err = '';
+  child.stderr.on('data', (d) => (child.err += d));
+  child.done = new Promise((resolve) => child.on('close', (code, signal) => resolve({ code, signal })));
+  const stop = () => killChild(child, 'SIGTERM');
+  cleanups.push(stop);
+  const deadline = Date.now() + 20_000;
+  while (!child.err.includes('busted: monitoring')) {
+    if (child.exitCode !== null) throw new Error(`busted monitor exited ${child.exitCode}: ${child.err}`);
+    if (Date.now() > deadline) {
+      await killChild(child, 'SIGKILL');
+      throw new Error(`busted monitor did not attach within 20 s: ${child.err}`);
+    }
+    await sleep(20);
+  }
+  // A degraded agent (some hook not attached) would measure less than the
+  // real thing: refuse to report it.
+  const warn = child.err.split('\n').filter((l) => l.includes('not attached'));
+  if (warn.length) {
+    await stop();
+    unregister(stop);
+    throw new Error(`the agent attached only partly:\n${warn.join('\n')}`);
+  }
+  return {
+    pid: child.pid,
+    async stop() {
+      unregister(stop);
+      const t = setTimeout(() => child.kill('SIGKILL'), 10_000);
+      if (child.exitCode === null) child.kill('SIGTERM');
+      const { code, signal } = await child.done;
+      clearTimeout(t);
+      const m = /busted: (\d+) events from (\d+) kernel records; lost in kernel (\d+)/.exec(child.err);
+      if (code !== 0) log(`agent exited ${code ?? signal}: ${child.err.trim()}`);
+      return { code, events: m ? Number(m[1]) : NaN, records: m ? Number(m[2]) : NaN, lost: m ? Number(m[3]) : NaN, stderr: child.err };
+    },
+  };
+}
+
+// ---------------------------------------------------------------- workloads
+
+function makePki(dir) {
+  const o = (...args) => execFileSync('openssl', args, { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
+  o('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'ca.key', '-out', 'ca.pem', '-days', '2', '-subj', '/CN=busted bench CA');
+  writeFileSync(join(dir, 'ext.cnf'), 'subjectAltName=DNS:api.openai.com,IP:127.0.0.1,IP:::1\n');
+  o('req', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'server.key', '-out', 'server.csr', '-subj', '/CN=api.openai.com');
+  o('x509', '-req', '-in', 'server.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'server.pem', '-days', '2', '-extfile', 'ext.cnf');
+  return { ca: join(dir, 'ca.pem'), cert: join(dir, 'server.pem'), key: join(dir, 'server.key') };
+}
+
+function dnsAnswers(address) {
+  return new Promise((resolve) => {
+    const s = createSocket('udp4');
+    const q = Buffer.from([0xbe, 0xef, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 2, 0, 1]);
+    const done = (v) => {
+      clearTimeout(t);
+      s.close();
+      resolve(v);
+    };
+    const t = setTimeout(() => done(false), 200);
+    s.on('message', () => done(true));
+    s.on('error', () => done(false));
+    s.send(q, 53, address);
+  });
+}
+
+/** Each workload: setup() → { run(secs) → {rate,...}, teardown() }. */
+const WORKLOADS = {
+  connect: {
+    metric: 'connect_rate_ratio',
+    unit: 'conn/s',
+    async setup(cg) {
+      const bin = build('connloop');
+      return { run: (secs) => runWorkload(cg, bin, ['4', String(secs), '5000000', '8', '2'], secs) };
+    },
+  },
+  tls: {
+    metric: 'tls_request_rate_ratio',
+    unit: 'req/s',
+    async setup(cg, tmp) {
+      const pki = makePki(tmp);
+      let client;
+      try {
+        const bin = build('tlsloop', ['-lssl', '-lcrypto']);
+        client = (port, secs) => [bin, ['127.0.0.1', String(port), pki.ca, String(secs), '200000', '8', 'api.openai.com']];
+      } catch (e) {
+        log(`${e.message.split('\n')[0]}; using the node client instead`);
+        client = (port, secs) => [process.execPath, [join(HERE, 'tls-client.js'), String(port), pki.ca, String(secs), '200000', '8', 'api.openai.com']];
+      }
+      const server = spawnIn(cg, process.execPath, [join(HERE, 'tls-server.js'), pki.cert, pki.key, '127.0.0.1'], { env: { BENCH_MAX_SECS: '200' } });
+      const stop = () => killChild(server);
+      cleanups.push(stop);
+      const deadline = Date.now() + 10_000;
+      while (!server.out.includes('\n')) {
+        if (server.exitCode !== null || Date.now() > deadline) throw new Error(`tls server did not start: ${server.err}`);
+        await sleep(20);
+      }
+      const { port } = JSON.parse(server.out.split('\n')[0]);
+      return {
+        run: (secs) => {
+          const [cmd, args] = client(port, secs);
+          return runWorkload(cg, cmd, args, secs);
+        },
+        teardown: async () => {
+          unregister(stop);
+          await stop();
+        },
+      };
+    },
+  },
+  dns: {
+    metric: 'dns_query_rate_ratio',
+    unit: 'queries/s',
+    async setup(cg) {
+      const bin = build('dnsloop');
+      if (!existsSync('/usr/sbin/dnsmasq')) return undefined;
+      const address = `127.53.${1 + Math.floor(Math.random() * 250)}.${1 + Math.floor(Math.random() * 250)}`;
+      const args = ['--keep-in-foreground', '--conf-file=/dev/null', '--no-resolv', '--no-hosts', `--listen-address=${address}`, '--bind-interfaces', '--port=53', '--pid-file=', '--user=root', '--local-ttl=300', '--host-record=api.openai.com,127.0.0.1'];
+      const server = spawnIn(cg, '/usr/sbin/dnsmasq', args);
+      const stop = () => killChild(server);
+      cleanups.push(stop);
+      const deadline = Date.now() + 5000;
+      while (!(await dnsAnswers(address))) {
+        if (server.exitCode !== null || Date.now() > deadline) throw new Error(`dnsmasq did not answer on ${address}:53: ${server.err}`);
+        await sleep(50);
+      }
+      return {
+        run: (secs) => runWorkload(cg, bin, [address, String(secs), '5000000', '8', 'api.openai.com'], secs),
+        teardown: async () => {
+          unregister(stop);
+          await stop();
+        },
+      };
+    },
+  },
+};
+
+// ---------------------------------------------------------------- bpf stats
+
+// Opt-in (BENCH_OVERHEAD_BPF_STATS=1): the kernel's per-program run time
+// (kernel.bpf_stats_enabled, a global switch, restored afterwards). This is
+// the in-kernel part of the cost, paid by the workload's own threads.
+let bpfStatsPrev;
+function enableBpfStats() {
+  const f = '/proc/sys/kernel/bpf_stats_enabled';
+  bpfStatsPrev = readFileSync(f, 'utf8').trim();
+  writeFileSync(f, '1');
+  cleanups.push(() => writeFileSync(f, bpfStatsPrev));
+}
+
+function bpftoolJson(args) {
+  const r = spawnSync('bpftool', ['-j', ...args], { encoding: 'utf8', maxBuffer: 64 << 20 });
+  if (r.status !== 0) throw new Error(`bpftool ${args.join(' ')}: ${r.stderr}`);
+  return JSON.parse(r.stdout || '[]');
+}
+
+/** The agent's programs: those attached to our cgroup, and every program sharing a map with them. */
+function agentPrograms(cg) {
+  const attachedIds = new Set(bpftoolJson(['cgroup', 'show', cg.path]).map((a) => a.id));
+  const progs = bpftoolJson(['prog', 'show']);
+  const maps = new Set(progs.filter((p) => attachedIds.has(p.id)).flatMap((p) => p.map_ids ?? []));
+  return progs.filter((p) => attachedIds.has(p.id) || (p.map_ids ?? []).some((m) => maps.has(m))).map((p) => p.id);
+}
+
+function bpfSnapshot(ids) {
+  const want = new Set(ids);
+  const out = new Map();
+  for (const p of bpftoolJson(['prog', 'show'])) if (want.has(p.id)) out.set(p.id, { name: p.name, ns: p.run_time_ns ?? 0, cnt: p.run_cnt ?? 0 });
+  return out;
+}
+
+function bpfDelta(a, b) {
+  const per = {};
+  let ns = 0;
+  for (const [id, x] of b) {
+    const y = a.get(id) ?? { ns: 0, cnt: 0 };
+    const d = { ns: x.ns - y.ns, cnt: x.cnt - y.cnt };
+    ns += d.ns;
+    const k = per[x.name] ?? (per[x.name] = { ns: 0, cnt: 0 });
+    k.ns += d.ns;
+    k.cnt += d.cnt;
+  }
+  return { ns, per };
+}
+
+// -------------------------------------------------------------------- bench
+
+const rss = []; // every VmRSS sample of every loaded run, MB
+let rssFinal = NaN;
+let rssMaxDetail;
+
+function procMemDetail(pid) {
+  const st = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kb = (k) => Number(new RegExp(`${k}:\\s+(\\d+) kB`).exec(st)?.[1] ?? NaN) / 1024;
+  return { rss: kb('VmRSS'), anon: kb('RssAnon'), file: kb('RssFile'), shmem: kb('RssShmem'), hwm: kb('VmHWM') };
+}
+
+async function loadedRun(name, i, cg, inst) {
+  const agent = await startAgent(cg, `${name}-${i + 1}`);
+  await sleep(250);
+  const progIds = bpfStatsPrev !== undefined ? agentPrograms(cg) : undefined;
+  const bpf0 = progIds && bpfSnapshot(progIds);
+  const cpu0 = procCpuSeconds(agent.pid);
+  const t0 = performance.now();
+  const samples = [];
+  let last;
+  const sample = () => {
+    try {
+      last = procMemDetail(agent.pid);
+      samples.push(last.rss);
+      if (!rssMaxDetail || last.rss > rssMaxDetail.rss) rssMaxDetail = { ...last, workload: name };
+    } catch {}
+  };
+  const timer = setInterval(sample, 200);
+  let r;
+  try {
+    r = await inst.run(SECS);
+  } finally {
+    clearInterval(timer);
+  }
+  sample();
+  const cpu = procCpuSeconds(agent.pid) - cpu0;
+  const wall = (performance.now() - t0) / 1000;
+  const bpf = progIds && bpfDelta(bpf0, bpfSnapshot(progIds));
+  const s = await agent.stop();
+  rss.push(...samples);
+  rssFinal = samples[samples.length - 1];
+  return Object.assign(r, { agentCpuS: cpu, agentCore: cpu / wall, wall, events: s.events, records: s.records, lost: s.lost, rssMax: Math.max(...samples), rssLast: rssFinal, bpf });
+}
+
+async function measure(name, cg, tmp) {
+  const w = WORKLOADS[name];
+  const inst = await w.setup(cg, tmp);
+  if (!inst) return log(`${name}: skipped (missing prerequisites)`);
+  try {
+    const warm = await inst.run(WARMUP_SECS);
+    log(`${name}: warmup ${round(warm.rate)} ${w.unit}`);
+    // off, on, off, on, ..., off: every loaded run has an unloaded run on
+    // either side of it.
+    const off = [];
+    const on = [];
+    const offRun = async () => {
+      const r = await inst.run(SECS);
+      off.push(r);
+      log(`${name}: off #${off.length} ${round(r.rate)} ${w.unit}${r.errors ? ` (${r.errors} errors)` : ''}${r.max_ms ? ` (slowest ${r.max_ms} ms)` : ''}`);
+    };
+    for (let i = 0; i < PAIRS; i++) {
+      await offRun();
+      const r = await loadedRun(name, i, cg, inst);
+      on.push(r);
+      log(
+        `${name}: on  #${i + 1} ${round(r.rate)} ${w.unit}${r.errors ? ` (${r.errors} errors)` : ''}${r.max_ms ? ` (slowest ${r.max_ms} ms)` : ''}; agent cpu ${round(r.agentCpuS, 2)} s (${round(100 * r.agentCore)}% of a core), ` +
+          `${r.events} events / ${r.records} records (lost in kernel ${r.lost}), rss max ${round(r.rssMax)} MB last ${round(r.rssLast)} MB` +
+          (r.bpf ? `; in BPF ${round(r.bpf.ns / 1e6)} ms (${round(r.bpf.ns / (r.rate * r.secs))} ns/op)` : ''),
+      );
+    }
+    await offRun();
+    const without = median(off.map((r) => r.rate));
+    const withAgent = median(on.map((r) => r.rate));
+    const ratio = withAgent / without;
+    const pairRatios = on.map((r, i) => r.rate / ((off[i].rate + off[i + 1].rate) / 2));
+    result({
+      metric: w.metric,
+      value: round(ratio, 3),
+      without: round(without),
+      with: round(withAgent),
+      unit: w.unit,
+      target: `>= ${TARGET_RATIO}`,
+      pass: ratio >= TARGET_RATIO,
+      runs_without: off.map((r) => round(r.rate)),
+      runs_with: on.map((r) => round(r.rate)),
+      // each loaded run against the mean of the unloaded runs either side of it (drift-resistant)
+      pair_ratios: pairRatios.map((x) => round(x, 3)),
+      pair_ratio_median: round(median(pairRatios), 3),
+    });
+    const cpuLine = {
+      metric: `${name}_agent_cpu`,
+      value: round(median(on.map((r) => r.agentCore)), 3),
+      unit: 'cores',
+      cpu_s: on.map((r) => round(r.agentCpuS, 2)),
+      events_per_s: round(median(on.map((r) => r.events / r.wall))),
+      records_per_s: round(median(on.map((r) => r.records / r.wall))),
+      lost_in_kernel: on.reduce((a, r) => a + (r.lost || 0), 0),
+    };
+    if (on[0].bpf) {
+      const perOp = (r) => r.bpf.ns / (r.rate * r.secs);
+      cpuLine.bpf_cores = round(median(on.map((r) => r.bpf.ns / 1e9 / r.wall)), 3);
+      cpuLine.bpf_ns_per_op = round(median(on.map(perOp)));
+      const last = on[on.length - 1];
+      cpuLine.bpf_programs = Object.fromEntries(
+        Object.entries(last.bpf.per)
+          .filter(([, v]) => v.cnt)
+          .map(([k, v]) => [k, { runs_per_op: round(v.cnt / (last.rate * last.secs), 2), ns_per_run: round(v.ns / v.cnt) }]),
+      );
+    }
+    result(cpuLine);
+  } finally {
+    await inst.teardown?.();
+  }
+}
+
+const started = performance.now();
+let failed = false;
+let cg;
+let tmp;
+try {
+  tmp = mkdtempSync(join(tmpdir(), 'busted-bench-overhead-'));
+  cleanups.push(() => rmSync(tmp, { recursive: true, force: true }));
+  if (process.env.BENCH_OVERHEAD_BPF_STATS === '1') enableBpfStats();
+  cg = new Cgroup();
+  cleanups.push(async () => {
+    const left = cg.attached();
+    if (left?.length) log(`warning: still attached to ${cg.path}:\n${left.join('\n')}`);
+    await cg.dispose();
+  });
+  log(`cgroup ${cg.path}; per workload ${PAIRS} × (off, on) + off, ${SECS} s each: ${selected.join(', ')}`);
+  for (const name of selected) await measure(name, cg, tmp);
+  if (rss.length) {
+    const d = rssMaxDetail;
+    result({
+      metric: 'agent_rss_mb_max',
+      value: round(Math.max(...rss)),
+      final: round(rssFinal),
+      median: round(median(rss)),
+      unit: 'MB',
+      target: `< ${TARGET_RSS_MB}`,
+      pass: Math.max(...rss) < TARGET_RSS_MB,
+      at_max: d && { workload: d.workload, anon: round(d.anon), file: round(d.file), shmem: round(d.shmem) },
+    });
+  }
+} catch (e) {
+  failed = true;
+  log(`failed: ${e.stack ?? e}`);
+} finally {
+  await cleanup();
+  log(`done in ${round((performance.now() - started) / 1000)} s`);
+}
+process.exit(failed ? 1 : 0);

@@ -1,0 +1,48 @@
+// HTTPS request loop for bench/overhead: every request is a new TCP+TLS
+// connection (agent:false, no session reuse → full handshake) carrying one
+// small POST. Runs <seconds> or <max> requests, <concurrency> in flight.
+//   node tls-client.js <port> <ca.pem> <seconds> <max> <concurrency> [servername] [host]
+// Prints {"requests":N,"secs":S,"rate":N/S,"errors":E}.
+import { readFileSync } from 'node:fs';
+import { request } from 'node:https';
+import { createSecureContext } from 'node:tls';
+
+const [port, caFile, secs = '5', max = '1000000', conc = '4', servername = 'api.openai.com', host = '127.0.0.1'] = process.argv.slice(2);
+// One context for all requests (building one per request costs more than the handshake).
+const secureContext = createSecureContext({ ca: readFileSync(caFile) });
+const payload = JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }] });
+const t0 = performance.now();
+const deadline = t0 + Number(secs) * 1000;
+let started = 0;
+let done = 0;
+let errors = 0;
+
+function one() {
+  return new Promise((resolve) => {
+    const req = request(
+      { host, port: Number(port), servername, secureContext, agent: false, method: 'POST', path: '/v1/chat/completions', headers: { host: servername, 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) } },
+      (res) => {
+        res.resume();
+        res.on('end', () => {
+          if (res.statusCode === 200) done++;
+          else errors++;
+          resolve();
+        });
+        res.on('error', () => (errors++, resolve()));
+      },
+    );
+    req.on('error', () => (errors++, resolve()));
+    req.end(payload);
+  });
+}
+
+async function worker() {
+  while (performance.now() < deadline && started < Number(max)) {
+    started++;
+    await one();
+  }
+}
+
+await Promise.all(Array.from({ length: Number(conc) }, worker));
+const s = (performance.now() - t0) / 1000;
+process.stdout.write(JSON.stringify({ requests: done, secs: Number(s.toFixed(4)), rate: Number((done / s).toFixed(1)), errors }) + '\n');
