@@ -9,7 +9,7 @@ import { readdirSync, readFileSync, readlinkSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ProcessInfo } from '../model/event.js';
 import type { ExecRecord, TaskRecord } from '../decode/records.js';
-import { containerFromCgroupPath, parseProcCgroup } from './container.js';
+import { type ContainerInfo, containerFromCgroupPath, parseProcCgroup } from './container.js';
 import { redactText } from '../redact.js';
 
 export interface ProcessEntry {
@@ -40,6 +40,9 @@ export interface ProcessCacheOptions {
 
 export class ProcessCache {
   private readonly entries = new Map<number, ProcessEntry>();
+  /** the last ProcessInfo handed out per pid, with the task fields it was made from */
+  private readonly infos = new Map<number, TaskRecord & { info: ProcessInfo }>();
+  private readonly containers = new Map<string, ContainerInfo>();
   private readonly cgroupNames = new Map<number, string>();
   private cgroupScanAt = -Infinity;
   private readonly procRoot: string;
@@ -76,10 +79,12 @@ export class ProcessCache {
     };
     e.cgroupPath = this.cgroupPathOf(e.pid, e.cgroupId);
     this.put(e);
+    this.infos.delete(e.pid);
     return e;
   }
 
   onExit(pid: number): void {
+    this.infos.delete(pid);
     const e = this.entries.get(pid);
     if (e) e.exitedAt = this.now();
     this.sweep();
@@ -111,10 +116,23 @@ export class ProcessCache {
       if (task.cgroupId) {
         p.cgroup_id = task.cgroupId;
         const name = this.cgroupName(task.cgroupId);
-        if (name) Object.assign(p, { cgroup_path: name }, containerFromCgroupPath(name));
+        if (name) Object.assign(p, { cgroup_path: name }, this.container(name));
       }
       return p;
     }
+    // The same task reported again (every event of a connection, every
+    // packet): hand out the same object; sinks cache its serialisation.
+    const hit = this.infos.get(task.pid);
+    if (hit && hit.tid === task.tid && hit.flags === task.flags && hit.cgroupId === task.cgroupId && hit.uid === task.uid && hit.gid === task.gid && hit.ppid === task.ppid && hit.comm === task.comm) {
+      return hit.info;
+    }
+    const info = Object.freeze(this.build(task));
+    if (this.infos.size >= this.maxEntries) this.infos.clear();
+    this.infos.set(task.pid, { ...task, info });
+    return info;
+  }
+
+  private build(task: TaskRecord): ProcessInfo {
     const e = this.get(task.pid, task);
     const p: ProcessInfo = { pid: task.pid };
     // tid is the thread that acted only where the kernel ran in its context.
@@ -131,12 +149,23 @@ export class ProcessCache {
     const cgPath = e.cgroupPath ?? (cgid ? this.cgroupName(cgid) : undefined);
     if (cgPath) {
       p.cgroup_path = cgPath;
-      const c = containerFromCgroupPath(cgPath);
+      const c = this.container(cgPath);
       if (c.container_id) p.container_id = c.container_id;
       if (c.container_runtime) p.container_runtime = c.container_runtime;
       if (c.pod_uid) p.pod_uid = c.pod_uid;
     }
     return p;
+  }
+
+  /** Container facts of a cgroup path, parsed once per path. */
+  private container(path: string): ContainerInfo {
+    let c = this.containers.get(path);
+    if (!c) {
+      c = containerFromCgroupPath(path);
+      if (this.containers.size >= 4096) this.containers.clear();
+      this.containers.set(path, c);
+    }
+    return c;
   }
 
   /** Is pid `root` or one of its descendants? (for --pid) */

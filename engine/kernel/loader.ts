@@ -149,12 +149,20 @@ export class KernelSession {
       let obj: BpfObject | undefined;
       const refusals: string[] = [];
       for (const file of files) {
-        try {
-          obj = this.loadObject(join(dir, file), spec, shared);
-          break;
-        } catch (e) {
-          refusals.push(`${file}: ${(e as Error).message}`);
+        // EAGAIN: the verifier was interrupted by a signal (a profiler's
+        // timer, for one) and gave up. A libbpf object loads once, so the
+        // retry opens it afresh.
+        for (let attempt = 0; attempt < 5 && !obj; attempt++) {
+          try {
+            obj = this.loadObject(join(dir, file), spec, shared);
+          } catch (e) {
+            const msg = (e as Error).message;
+            if (/\(errno 11\)/.test(msg.split('\n')[0]!) && attempt < 4) continue;
+            refusals.push(`${file}: ${msg}`);
+            break;
+          }
         }
+        if (obj) break;
       }
       if (!obj) {
         for (const p of spec.programs) this.attachments.push({ object: spec.name, program: p.name, hook: '-', ok: false, error: refusals.join('\n') });

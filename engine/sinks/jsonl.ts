@@ -10,6 +10,32 @@ import stringify from 'fast-json-stable-stringify';
 import type { BustedEvent } from '../model/event.js';
 import type { Sink } from './sink.js';
 
+/**
+ * JSON for one event, like JSON.stringify(e) but with the `process` object
+ * serialised once per object: the process cache hands out the same frozen
+ * object for every event of a task, and it is the largest part of a line.
+ */
+const processJson = new WeakMap<object, string>();
+export function eventJson(e: BustedEvent): string {
+  let out = '';
+  for (const k in e) {
+    const v = (e as unknown as Record<string, unknown>)[k];
+    if (v === undefined) continue;
+    let s: string | undefined;
+    if (k === 'process' && v !== null && typeof v === 'object') {
+      s = processJson.get(v);
+      if (s === undefined) {
+        s = JSON.stringify(v);
+        processJson.set(v, s);
+      }
+    } else {
+      s = JSON.stringify(v);
+    }
+    out += `${out ? ',' : '{'}"${k}":${s}`;
+  }
+  return out ? out + '}' : '{}';
+}
+
 export interface JsonlOptions {
   /** stable key order (recordings are diffed and committed) */
   stableKeys?: boolean;
@@ -37,7 +63,7 @@ export class LineSink implements Sink {
     private readonly ownsStream = false,
   ) {
     this.maxQueue = o.maxQueueBytes ?? 64 << 20;
-    this.format = o.format ?? (o.stableKeys ? (e) => stringify(e) : (e) => JSON.stringify(e));
+    this.format = o.format ?? (o.stableKeys ? (e) => stringify(e) : eventJson);
     out.on('error', (err: Error) => {
       // EPIPE (reader went away), ENOSPC (disk full): report once, keep the agent running.
       if (!this.error) {
