@@ -10,7 +10,7 @@
  */
 import type { BustedEvent, DnsInfo, NetInfo, ProcessInfo } from '../model/event.js';
 import { BustedError, ErrorCode } from '../model/errors.js';
-import type { ExecRecord, ExitRecord, FlowRecord, KernelRecord, PktRecord, TcpRecord, UdpRecord } from '../decode/records.js';
+import type { ExecRecord, ExitRecord, FlowRecord, KernelRecord, PktRecord, SockId, TcpRecord, UdpRecord } from '../decode/records.js';
 import { parseDns } from '../parse/dns.js';
 import { parseTlsHello } from '../parse/tls-hello.js';
 import { DnsCache } from '../enrich/dns-cache.js';
@@ -68,7 +68,7 @@ export class Interpreter {
   private readonly pid: number | undefined;
   private readonly runId: string;
   private seq = 0;
-  private readonly conns = new Map<bigint, Conn>();
+  private readonly conns = new Map<SockId, Conn>();
   private readonly pending = new Map<string, PendingHello>();
   /** Per process: address → the name that process looked it up as. Many
    * names share an address (CDNs, loopback stand-ins); the one this process
@@ -349,7 +349,7 @@ export class Interpreter {
     return provider;
   }
 
-  private remember(sockId: bigint, net: NetInfo, startNs: number, ts: number, pid = 0): Conn {
+  private remember(sockId: SockId, net: NetInfo, startNs: number, ts: number, pid = 0): Conn {
     const probe: BustedEvent = { id: '', time: '', type: 'connect' };
     if (net.direction === 'egress') this.classify(net, probe, pid);
     const conn: Conn = { net, startNs, lastSeen: ts };

@@ -141,6 +141,10 @@ export function readU32sAt(ptr: Ptr, byteOffset: number, count: number): number[
   return koffi.decode(ptr, byteOffset, 'uint32_t', count) as number[];
 }
 
+export function address(p: Ptr): bigint {
+  return koffi.address(p);
+}
+
 export function isNull(p: Ptr): boolean {
   return p === null || p === undefined || koffi.address(p) === 0n;
 }

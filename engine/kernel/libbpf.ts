@@ -25,6 +25,7 @@ import {
   view,
   type Ptr,
   UPROBE_OPTS_SIZE,
+  address,
 } from './ffi.js';
 import { RingReader, type RecordHandler } from './ring.js';
 
@@ -359,6 +360,11 @@ export function closeFd(fd: number): void {
 
 // ---- ring buffer -----------------------------------------------------------
 
+/** mmap(2) reports failure as MAP_FAILED, (void *)-1, not NULL. */
+function mapFailed(p: Ptr): boolean {
+  return isNull(p) || address(p) === 0xffffffffffffffffn;
+}
+
 const PAGE = 4096;
 
 /**
@@ -393,11 +399,11 @@ export class RingBuffer {
     this.pollMs = o.pollMs || 250;
     this.dataSize = size;
     const cons = c.mmap(null, PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, mapFd, 0);
-    if (isNull(cons) || (cons as unknown) === -1) fail('mmap ring buffer consumer page', errno());
+    if (mapFailed(cons)) fail('mmap ring buffer consumer page', errno());
     // The producer page and the data area, which the kernel maps twice in a
     // row (kernel/bpf/ringbuf.c: bpf_ringbuf_area_alloc).
     const prod = c.mmap(null, PAGE + 2 * size, PROT_READ, MAP_SHARED, mapFd, PAGE);
-    if (isNull(prod)) {
+    if (mapFailed(prod)) {
       c.munmap(cons, PAGE);
       fail('mmap ring buffer data', errno());
     }

@@ -53,7 +53,7 @@ describe('decodeRecord', () => {
     const r = decodeRecord(dv, off, len) as TcpRecord;
     assert.equal(r.kind, 'tcp');
     assert.equal(r.phase, 'connected');
-    assert.equal(r.sockId, 77n);
+    assert.equal(r.sockId, 77);
     assert.equal(r.ts, 123_456_789_012);
     assert.deepEqual(r.task, { pid: 1000, tid: 1001, ppid: 1, uid: 33, gid: 44, flags: 1, comm: 'curl', cgroupId: 4242 });
     assert.deepEqual(r.flow, { family: 4, protocol: 6, saddr: '127.0.0.1', sport: 40000, daddr: '10.1.2.3', dport: 443 });
