@@ -74,6 +74,8 @@ export class Interpreter {
    * names share an address (CDNs, loopback stand-ins); the one this process
    * asked for is the one that tells where it meant to go. */
   private readonly procNames = new Map<number, Map<string, string>>();
+  /** classify()'s answer per address from the shared caches; cleared by every DNS answer */
+  private readonly byAddress = new Map<string, { host: string | undefined; provider: string | undefined }>();
 
   constructor(
     o: InterpreterOptions,
@@ -113,8 +115,10 @@ export class Interpreter {
     this.out(this.base('lost', this.clock.monotonicNs()), { lost: { count, reason } });
   }
 
-  /** Emit hellos whose continuation never came (call now and then). */
+  /** Emit hellos whose continuation never came, forget cached address
+   * facts (their DNS TTLs may have run out). Call about once a second. */
   flush(nowNs = this.clock.monotonicNs()): void {
+    this.byAddress.clear();
     for (const [k, p] of this.pending) {
       if (nowNs - p.rec.ts >= HELLO_WAIT_NS) {
         this.pending.delete(k);
@@ -173,7 +177,7 @@ export class Interpreter {
     const ev = this.start(type, r.ts, r.task.pid);
     if (!ev) return;
     ev.process = this.processes.info(r.task);
-    ev.net = { ...net };
+    ev.net = copyNet(net);
     if (conn.provider) ev.provider = conn.provider;
     this.out(ev);
   }
@@ -187,7 +191,7 @@ export class Interpreter {
     // The connect-time view: at close the kernel has already released a TCP
     // socket's local port (tcp_set_state unhashes before the tracepoint),
     // and the UDP release hook cannot read addresses at all.
-    const net = conn ? { ...conn.net } : this.net(r.flow);
+    const net = conn ? copyNet(conn.net) : this.net(r.flow);
     net.bytes_sent = r.bytesSent;
     net.bytes_received = r.bytesReceived;
     if (r.startNs) net.duration_ms = round3((r.ts - r.startNs) / 1e6);
@@ -242,6 +246,7 @@ export class Interpreter {
     // Answers teach the cache even when the event is filtered out.
     if (parsed.response) {
       this.dns.addResponse(parsed.dns);
+      this.byAddress.clear();
       if (r.task.pid) this.learnProcessNames(r.task.pid, parsed.dns);
     }
     const ev = this.start(parsed.response ? 'dns_response' : 'dns_query', r.ts, r.task.pid);
@@ -333,6 +338,16 @@ export class Interpreter {
   /** Provider and host name for a destination, from what DNS said about it. */
   private classify(net: NetInfo, ev: BustedEvent, pid = 0): string | undefined {
     const own = pid ? this.procNames.get(pid)?.get(net.dst_ip) : undefined;
+    if (!own) {
+      // What the shared DNS cache and the address ranges say about an
+      // address changes only when an answer arrives: remember it until then.
+      const hit = this.byAddress.get(net.dst_ip);
+      if (hit !== undefined) {
+        if (hit.host) net.dst_host = hit.host;
+        if (hit.provider) ev.provider = hit.provider;
+        return hit.provider;
+      }
+    }
     const names = own ? [own] : this.dns.namesFor(net.dst_ip);
     let provider: string | undefined;
     for (const n of names) {
@@ -344,6 +359,10 @@ export class Interpreter {
     }
     if (!provider && names[0]) net.dst_host = names[0];
     provider ??= this.providers.forAddress(net.dst_ip);
+    if (!own) {
+      if (this.byAddress.size >= 4096) this.byAddress.clear();
+      this.byAddress.set(net.dst_ip, { host: net.dst_host, provider });
+    }
     if (!provider && net.dst_port === OLLAMA_PORT && net.protocol === 'tcp') provider = 'ollama';
     if (provider) ev.provider = provider;
     return provider;
@@ -396,6 +415,14 @@ function helloIncomplete(d: Uint8Array): boolean {
   } catch {
     return false; // malformed: reported when it is parsed for real
   }
+}
+
+/** A flat copy with one fixed key order (one hidden class for every copy). */
+function copyNet(n: NetInfo): NetInfo {
+  const c: NetInfo = { protocol: n.protocol, family: n.family, src_ip: n.src_ip, src_port: n.src_port, dst_ip: n.dst_ip, dst_port: n.dst_port };
+  if (n.direction !== undefined) c.direction = n.direction;
+  if (n.dst_host !== undefined) c.dst_host = n.dst_host;
+  return c;
 }
 
 function concat(parts: Uint8Array[], total: number): Uint8Array {

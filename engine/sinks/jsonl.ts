@@ -16,18 +16,52 @@ import type { Sink } from './sink.js';
  * object for every event of a task, and it is the largest part of a line.
  */
 const processJson = new WeakMap<object, string>();
+
+// Strings the engine made itself from numbers and fixed words (event ids,
+// RFC 3339 times, event types, IP addresses, protocol names) need no JSON
+// escaping; everything that came from outside (names, messages, command
+// lines) goes through JSON.stringify.
+const SAFE_EVENT_KEYS = new Set(['id', 'time', 'type', 'provider']);
+const SAFE_NET_KEYS = new Set(['protocol', 'src_ip', 'dst_ip', 'direction']);
+
+function num(v: number): string {
+  return Number.isFinite(v) ? String(v) : 'null';
+}
+
+function netJson(n: Record<string, unknown>): string {
+  let out = '';
+  for (const k in n) {
+    const v = n[k];
+    if (v === undefined) continue;
+    const s = typeof v === 'number' ? num(v) : typeof v === 'string' && SAFE_NET_KEYS.has(k) ? `"${v}"` : JSON.stringify(v);
+    out += `${out ? ',' : '{'}"${k}":${s}`;
+  }
+  return out ? out + '}' : '{}';
+}
+
+/**
+ * JSON for one event, byte for byte what JSON.stringify(e) gives (a test
+ * holds it to that), about twice as fast: the `process` object is
+ * serialised once per object (the process cache hands out the same frozen
+ * object for every event of a task, and it is the largest part of a line),
+ * and the parts the engine itself wrote are not escaped again.
+ */
 export function eventJson(e: BustedEvent): string {
   let out = '';
   for (const k in e) {
     const v = (e as unknown as Record<string, unknown>)[k];
     if (v === undefined) continue;
     let s: string | undefined;
-    if (k === 'process' && v !== null && typeof v === 'object') {
+    if (typeof v === 'string' && SAFE_EVENT_KEYS.has(k) && !/["\\\u0000-\u001f]/.test(v)) {
+      s = `"${v}"`;
+    } else if (k === 'process' && v !== null && typeof v === 'object') {
       s = processJson.get(v);
       if (s === undefined) {
         s = JSON.stringify(v);
         processJson.set(v, s);
       }
+    } else if (k === 'net' && v !== null && typeof v === 'object') {
+      s = netJson(v as Record<string, unknown>);
     } else {
       s = JSON.stringify(v);
     }

@@ -10,6 +10,8 @@ const events: BustedEvent[] = [
   { id: 'a-2', time: '2026-11-23T00:00:00.000000002Z', type: 'close', process: proc, net: { protocol: 'tcp', family: 6, src_ip: '::1', src_port: 1, dst_ip: '::1', dst_port: 2, bytes_sent: 0 } },
   { id: 'a-3', time: '2026-11-23T00:00:00.000000003Z', type: 'error', error: { code: 'BUSTED_E_WIRE', message: 'x\u0000y' } },
   { id: 'a-4', time: 't', type: 'exec', process: { pid: 1 }, provider: undefined },
+  { id: 'a-5', time: 't', type: 'connect', net: { protocol: 'udp', family: 4, src_ip: '10.0.0.1', src_port: 53, dst_ip: '10.0.0.2', dst_port: 9, dst_host: 'we"ird\\name\u0001', duration_ms: NaN, bytes_sent: 1.5 }, provider: 'a"b' },
+  { id: 'a"6', time: 'x\ny', type: 'decision', decision: { action: 'block', reasons: ['r'], enforced: true, subject: 'a-1' } },
 ];
 
 describe('eventJson', () => {
