@@ -42,6 +42,7 @@ export class ProcessCache {
   private readonly entries = new Map<number, ProcessEntry>();
   /** the last ProcessInfo handed out per pid, with the task fields it was made from */
   private readonly infos = new Map<number, TaskRecord & { info: ProcessInfo }>();
+  private readonly keysByPid = new Map<number, Set<number>>();
   private readonly containers = new Map<string, ContainerInfo>();
   private readonly cgroupNames = new Map<number, string>();
   private cgroupScanAt = -Infinity;
@@ -79,12 +80,12 @@ export class ProcessCache {
     };
     e.cgroupPath = this.cgroupPathOf(e.pid, e.cgroupId);
     this.put(e);
-    this.infos.delete(e.pid);
+    this.forgetInfos(e.pid);
     return e;
   }
 
   onExit(pid: number): void {
-    this.infos.delete(pid);
+    this.forgetInfos(pid);
     const e = this.entries.get(pid);
     if (e) e.exitedAt = this.now();
     this.sweep();
@@ -122,13 +123,20 @@ export class ProcessCache {
     }
     // The same task reported again (every event of a connection, every
     // packet): hand out the same object; sinks cache its serialisation.
-    const hit = this.infos.get(task.pid);
-    if (hit && hit.tid === task.tid && hit.flags === task.flags && hit.cgroupId === task.cgroupId && hit.uid === task.uid && hit.gid === task.gid && hit.ppid === task.ppid && hit.comm === task.comm) {
+    // Keyed by thread too: a server's accepting and connecting threads
+    // alternate, and a per-pid entry would be rebuilt on every event.
+    const key = task.pid * 0x400000 + (task.tid & 0x3fffff);
+    const hit = this.infos.get(key);
+    if (hit && hit.pid === task.pid && hit.tid === task.tid && hit.flags === task.flags && hit.cgroupId === task.cgroupId && hit.uid === task.uid && hit.gid === task.gid && hit.ppid === task.ppid && hit.comm === task.comm) {
       return hit.info;
     }
     const info = Object.freeze(this.build(task));
-    if (this.infos.size >= this.maxEntries) this.infos.clear();
-    this.infos.set(task.pid, { ...task, info });
+    if (this.infos.size >= this.maxEntries) {
+      this.infos.clear();
+      this.keysByPid.clear();
+    }
+    this.infos.set(key, { ...task, info });
+    (this.keysByPid.get(task.pid) ?? this.keysByPid.set(task.pid, new Set()).get(task.pid)!).add(key);
     return info;
   }
 
@@ -155,6 +163,11 @@ export class ProcessCache {
       if (c.pod_uid) p.pod_uid = c.pod_uid;
     }
     return p;
+  }
+
+  private forgetInfos(pid: number): void {
+    for (const k of this.keysByPid.get(pid) ?? []) this.infos.delete(k);
+    this.keysByPid.delete(pid);
   }
 
   /** Container facts of a cgroup path, parsed once per path. */

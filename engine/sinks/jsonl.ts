@@ -79,11 +79,17 @@ export interface JsonlOptions {
   format?: (e: BustedEvent) => string;
 }
 
+/** Bytes collected before a write is started (also written every event-loop turn). */
+const CHUNK = 256 << 10;
+
 export class LineSink implements Sink {
   dropped = 0;
   written = 0;
-  private buf: string[] = [];
-  private bufBytes = 0;
+  // Lines are encoded straight into a Buffer: joining thousands of lines
+  // into one string made large old-space strings and most of the agent's
+  // garbage-collection time.
+  private chunk = Buffer.allocUnsafe(CHUNK);
+  private used = 0;
   private queuedBytes = 0;
   private scheduled = false;
   private error: Error | undefined;
@@ -113,12 +119,17 @@ export class LineSink implements Sink {
       return;
     }
     const line = this.format(e) + '\n';
-    if (this.queuedBytes + this.bufBytes + line.length > this.maxQueue) {
+    // UTF-8 takes at most 3 bytes per UTF-16 unit.
+    const worst = line.length * 3;
+    if (this.queuedBytes + this.used + worst > this.maxQueue) {
       this.dropped++;
       return;
     }
-    this.buf.push(line);
-    this.bufBytes += line.length;
+    if (this.used + worst > this.chunk.length) {
+      this.flush();
+      if (worst > this.chunk.length) this.chunk = Buffer.allocUnsafe(worst);
+    }
+    this.used += this.chunk.write(line, this.used, 'utf8');
     this.written++;
     if (!this.scheduled) {
       this.scheduled = true;
@@ -128,13 +139,14 @@ export class LineSink implements Sink {
 
   private flush = (): void => {
     this.scheduled = false;
-    if (this.buf.length === 0 || this.error) return;
-    const chunk = this.buf.join('');
-    const n = this.bufBytes;
-    this.buf = [];
-    this.bufBytes = 0;
+    if (this.used === 0 || this.error) return;
+    const data = this.chunk.subarray(0, this.used);
+    const n = this.used;
+    // The stream may hold on to `data` until it is written: start a new chunk.
+    this.chunk = Buffer.allocUnsafe(CHUNK);
+    this.used = 0;
     this.queuedBytes += n;
-    this.out.write(chunk, () => {
+    this.out.write(data, () => {
       this.queuedBytes -= n;
     });
   };
