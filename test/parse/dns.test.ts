@@ -14,6 +14,7 @@ import {
 } from '../../engine/parse/dns.js';
 import { ErrorCode, ParseError } from '../../engine/model/errors.js';
 import type { DnsInfo } from '../../engine/model/event.js';
+import { prng } from '../helpers/prng.js';
 
 /** test/fixtures/dns, from dist/test/parse/ where this runs */
 const FIXTURES = new URL('../../../test/fixtures/dns/', import.meta.url);
@@ -38,17 +39,6 @@ function assertMalformed(bytes: Uint8Array, tcp = false, note = ''): ParseError 
   return caught as ParseError;
 }
 
-/** mulberry32: a small seeded PRNG so that failures reproduce */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 // ---- hand-built messages ----
 const u16 = (n: number): number[] => [n >> 8, n & 0xff];

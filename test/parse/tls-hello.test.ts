@@ -22,6 +22,7 @@ import type { TlsInfo } from '../../engine/model/event.js';
 import { ErrorCode, ParseError } from '../../engine/model/errors.js';
 import { ja4, ja4Alpn } from '../../engine/parse/ja4.js';
 import { cipherName, looksLikeHello, parseTlsHello, tlsVersionName, type ParsedHello } from '../../engine/parse/tls-hello.js';
+import { prng } from '../helpers/prng.js';
 
 // Works from test/parse (source) and dist/test/parse (compiled) alike.
 function fixtureDir(): string {
@@ -1075,17 +1076,6 @@ test('truncated ClientHello keeps the SNI read before the cut', () => {
 
 // ---- fuzz ------------------------------------------------------------------
 
-/** mulberry32: small seeded PRNG so a failure can be replayed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function parseOrParseError(data: Uint8Array, what: string): 'ok' | 'error' {
   try {
