@@ -247,6 +247,46 @@ function parseMessage(msg: Buffer): ParsedDns {
   const values = records.map((r) => (OWN_RDATA.has(r.type) ? rdataValue(msg, r, undefined) : undefined));
 
   // ---- dns-packet, checked against the framing ----
+  // Only needed for record types we do not interpret ourselves (TXT, SOA,
+  // CAA, ...). Queries and the usual answers (A, AAAA, CNAME, HTTPS, OPT)
+  // are fully checked by the passes above, and skipping the second decoder
+  // halves the cost of a DNS packet.
+  let decoded: DecodedRecord[] = [];
+  if (records.some((r) => r.type !== TYPE_OPT && !OWN_RDATA.has(r.type))) {
+    decoded = checkedByDnsPacket(msg, end, records);
+  }
+  const response = (flags & 0x8000) !== 0;
+  const dns: DnsInfo = { id, questions };
+  if (response) {
+    // RFC 6891 §6.1.3: with EDNS the RCODE is 12 bits, the upper 8 in the
+    // OPT record's TTL field. Only the additional section may carry OPT
+    // (§6.1.1); the first one counts.
+    const opt = records.find((r) => r.section === 'additional' && r.type === TYPE_OPT);
+    const extended = opt ? opt.rawTtl >>> 24 : 0;
+    dns.rcode = rcodeName((extended << 4) | (flags & 0x000f));
+  }
+  // Every record's RDATA is interpreted, not just the answers', so a
+  // malformed authority or additional record is reported, not skipped.
+  const answers: DnsAnswer[] = [];
+  for (let i = 0; i < records.length; i++) {
+    const r = records[i]!;
+    if (r.type === TYPE_OPT) continue; // a pseudo-RR (RFC 6891 §6.1.1), not data
+    const value = values[i] ?? rdataValue(msg, r, decoded[i]!.data);
+    if (r.section !== 'answer') continue;
+    answers.push({
+      name: r.name,
+      type: dnsTypeName(r.type),
+      value,
+      // RFC 2181 §8: a TTL with the top bit set is to be treated as zero
+      ttl: r.rawTtl > 0x7fffffff ? 0 : r.rawTtl,
+    });
+  }
+  if (response) dns.answers = answers;
+  return { response, dns };
+}
+
+/** dns-packet's decoding of the same bytes, which must agree with our framing record for record. */
+function checkedByDnsPacket(msg: Buffer, end: number, records: FramedRecord[]): DecodedRecord[] {
   let decoded: DecodedRecord[];
   let consumed: number;
   try {
@@ -281,35 +321,7 @@ function parseMessage(msg: Buffer): ParsedDns {
       last?.section ?? 'header',
     );
   }
-
-  const response = (flags & 0x8000) !== 0;
-  const dns: DnsInfo = { id, questions };
-  if (response) {
-    // RFC 6891 §6.1.3: with EDNS the RCODE is 12 bits, the upper 8 in the
-    // OPT record's TTL field. Only the additional section may carry OPT
-    // (§6.1.1); the first one counts.
-    const opt = records.find((r) => r.section === 'additional' && r.type === TYPE_OPT);
-    const extended = opt ? opt.rawTtl >>> 24 : 0;
-    dns.rcode = rcodeName((extended << 4) | (flags & 0x000f));
-  }
-  // Every record's RDATA is interpreted, not just the answers', so a
-  // malformed authority or additional record is reported, not skipped.
-  const answers: DnsAnswer[] = [];
-  for (let i = 0; i < records.length; i++) {
-    const r = records[i]!;
-    if (r.type === TYPE_OPT) continue; // a pseudo-RR (RFC 6891 §6.1.1), not data
-    const value = values[i] ?? rdataValue(msg, r, decoded[i]!.data);
-    if (r.section !== 'answer') continue;
-    answers.push({
-      name: r.name,
-      type: dnsTypeName(r.type),
-      value,
-      // RFC 2181 §8: a TTL with the top bit set is to be treated as zero
-      ttl: r.rawTtl > 0x7fffffff ? 0 : r.rawTtl,
-    });
-  }
-  if (response) dns.answers = answers;
-  return { response, dns };
+  return decoded;
 }
 
 /**
