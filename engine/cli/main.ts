@@ -37,7 +37,7 @@ function observeOptions(cmd: Command): Command {
     .option('--no-tls', 'no TLS plaintext uprobes')
     .option('--no-server-side', 'do not report the server side of DNS/TLS handshakes with remote peers')
     .addOption(new Option('--hooks <flavour>', 'tracing hooks: the best that loads (tp_btf, else raw_tp), or raw_tp').choices(['auto', 'raw_tp']).default('auto'))
-    .option('--ringbuf-mb <mb>', 'ring buffer size in MiB (a power of two)', int('--ringbuf-mb', 1, 1024), 16)
+    .option('--ringbuf-mb <mb>', 'ring buffer size in MiB (a power of two)', int('--ringbuf-mb', 1, 1024), 8)
     .option('--no-redact', 'keep API keys, tokens and auth headers in the output (they are replaced by default)')
     .option('--color', 'colour the text format even when stdout is not a terminal')
     .option('-v, --verbose', "print libbpf's messages");

@@ -123,9 +123,11 @@ export class ProcessCache {
     }
     // The same task reported again (every event of a connection, every
     // packet): hand out the same object; sinks cache its serialisation.
-    // Keyed by thread too: a server's accepting and connecting threads
-    // alternate, and a per-pid entry would be rebuilt on every event.
-    const key = task.pid * 0x400000 + (task.tid & 0x3fffff);
+    // Keyed by thread and by whether the kernel saw the task itself or
+    // the socket's owner: a server's threads alternate, and so do a UDP
+    // socket's packets (owner) and release (current task); a per-pid entry
+    // would be rebuilt on every event.
+    const key = (task.pid * 0x400000 + (task.tid & 0x3fffff)) * 2 + ((task.flags >> 1) & 1);
     const hit = this.infos.get(key);
     if (hit && hit.pid === task.pid && hit.tid === task.tid && hit.flags === task.flags && hit.cgroupId === task.cgroupId && hit.uid === task.uid && hit.gid === task.gid && hit.ppid === task.ppid && hit.comm === task.comm) {
       return hit.info;
