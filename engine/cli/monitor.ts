@@ -55,7 +55,12 @@ export async function runMonitor(o: MonitorCliOptions, demo?: { follow: boolean 
   const cgroup = resolveCgroup(o.cgroup);
   const sinks: Sink[] = [];
   const color = o.color ?? process.stdout.isTTY === true;
-  sinks.push(new LineSink('stdout', process.stdout, o.format === 'json' ? {} : { format: textFormatter(color) }));
+  // A reader that goes away (`busted monitor | head`) ends the run, as it
+  // would end any command-line tool; a broken stderr is not worth dying for.
+  let stop: () => void = () => {};
+  process.stderr.on('error', () => {});
+  const onError = () => stop();
+  sinks.push(new LineSink('stdout', process.stdout, o.format === 'json' ? { onError } : { format: textFormatter(color), onError }));
   if (o.record) sinks.push(fileSink(`record:${o.record}`, o.record, { stableKeys: true }));
   sinks.push(...outputSinks(o.output));
   setLibbpfVerbose(o.verbose === true);
@@ -69,6 +74,7 @@ export async function runMonitor(o: MonitorCliOptions, demo?: { follow: boolean 
 
   await new Promise<void>((resolve) => {
     const done = () => resolve();
+    stop = done;
     process.once('SIGINT', done);
     process.once('SIGTERM', done);
     if (o.duration) setTimeout(done, o.duration * 1000);

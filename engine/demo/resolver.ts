@@ -5,7 +5,7 @@
  * that nothing else uses.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createSocket } from 'node:dgram';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -25,6 +25,14 @@ export async function startDnsmasq(records: Record<string, string[]>): Promise<R
   const args = ['--keep-in-foreground', '--conf-file=/dev/null', '--no-resolv', '--no-hosts', `--listen-address=${address}`, '--bind-interfaces', '--port=53', '--pid-file=', '--user=root', '--local-ttl=300', '--log-facility=-'];
   for (const [name, addrs] of Object.entries(records)) for (const a of addrs) args.push(`--host-record=${name},${a}`);
   const child: ChildProcess = spawn('/usr/sbin/dnsmasq', args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  // dnsmasq goes when we go, even when we end before stop() runs. (A
+  // parent-death signal would not do: dnsmasq changes its credentials,
+  // which clears it.)
+  const onExit = () => {
+    child.kill('SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
+  };
+  process.once('exit', onExit);
   let err = '';
   child.stderr!.on('data', (d) => (err += d));
   // Ready when it answers.
@@ -43,6 +51,8 @@ export async function startDnsmasq(records: Record<string, string[]>): Promise<R
     resolvConf,
     stop: () =>
       new Promise<void>((resolve) => {
+        process.removeListener('exit', onExit);
+        rmSync(dir, { recursive: true, force: true });
         if (child.exitCode !== null) return resolve();
         child.once('exit', () => resolve());
         child.kill('SIGTERM');

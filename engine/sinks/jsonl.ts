@@ -77,6 +77,8 @@ export interface JsonlOptions {
   maxQueueBytes?: number;
   /** turn an event into its line (text format) instead of JSON */
   format?: (e: BustedEvent) => string;
+  /** called once when the stream fails (e.g. stdout's reader went away) */
+  onError?: (err: Error) => void;
 }
 
 /** Bytes collected before a write is started (also written every event-loop
@@ -110,7 +112,8 @@ export class LineSink implements Sink {
       // EPIPE (reader went away), ENOSPC (disk full): report once, keep the agent running.
       if (!this.error) {
         this.error = err;
-        process.stderr.write(`busted: ${this.name}: ${err.message}; further events to it are dropped\n`);
+        if (o.onError) o.onError(err);
+        else process.stderr.write(`busted: ${this.name}: ${err.message}; further events to it are dropped\n`);
       }
     });
   }
