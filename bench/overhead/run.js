@@ -13,6 +13,7 @@
 //
 // Workloads (loopback only, bounded in time and count, they stop by themselves):
 //   connect  C: connect/accept/close loop, 8 client + 2 server threads (conn/s)
+//   connect1 the same loop with 1 client + 1 server thread (a core left idle)
 //   tls      C client (OpenSSL, 8 threads): new TCP+TLS connection with a full
 //            handshake per request, SNI api.openai.com, one small POST, to a
 //            node https server (req/s)
@@ -49,7 +50,7 @@ const TARGET_RSS_MB = 150;
 const PROFILE_DIR = process.env.BENCH_OVERHEAD_PROFILE;
 // tls first: its latency-bound handshakes are the most sensitive to what the
 // other two leave behind (hundreds of thousands of sockets to expire).
-const ALL = ['tls', 'connect', 'dns'];
+const ALL = ['tls', 'connect', 'connect1', 'dns'];
 const only = process.argv.slice(2);
 const selected = only.length ? ALL.filter((w) => only.includes(w)) : ALL;
 const CLK_TCK = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
@@ -204,11 +205,14 @@ function procCpuSeconds(pid) {
   return (Number(f[11]) + Number(f[12])) / CLK_TCK; // utime, stime (fields 14, 15)
 }
 
-async function startAgent(cg, label) {
+async function startAgent(cg, label, cpu) {
   const devnull = openSync('/dev/null', 'w');
   const prof = PROFILE_DIR ? ['--import', join(HERE, 'agent-probe.js')] : [];
   const env = PROFILE_DIR ? { ...process.env, BENCH_PROFILE_OUT: join(PROFILE_DIR, `${label}.cpuprofile`), BENCH_MEM_OUT: join(PROFILE_DIR, `${label}.memory.json`) } : process.env;
-  const child = spawn(process.execPath, [...prof, BUSTED, 'monitor', '--format', 'json', '--cgroup', cg.path], { stdio: ['ignore', devnull, 'pipe'], env });
+  const argv = [process.execPath, ...prof, BUSTED, 'monitor', '--format', 'json', '--cgroup', cg.path];
+  // A workload pinned to one CPU gets the agent pinned to the other.
+  if (cpu !== undefined) argv.unshift('taskset', '-c', String(cpu));
+  const child = spawn(argv[0], argv.slice(1), { stdio: ['ignore', devnull, 'pipe'], env });
   closeSync(devnull);
   child.err = '';
   child.stderr.on('data', (d) => (child.err += d));
@@ -282,6 +286,20 @@ const WORKLOADS = {
     async setup(cg) {
       const bin = build('connloop');
       return { run: (secs) => runWorkload(cg, bin, ['4', String(secs), '5000000', '8', '2'], secs) };
+    },
+  },
+  // One client and one server thread pinned to CPU 0, the agent to CPU 1:
+  // the ratio shows what the hooks add to each connection, not the agent's
+  // CPU competing with a saturating load. (Unpinned, a single-threaded loop
+  // here is dominated by cross-CPU wake-up latency and runs *faster* with
+  // the agent keeping the other CPU awake.)
+  connect1: {
+    metric: 'connect1_rate_ratio',
+    unit: 'conn/s',
+    agentCpu: 1,
+    async setup(cg) {
+      const bin = build('connloop');
+      return { run: (secs) => runWorkload(cg, 'taskset', ['-c', '0', bin, '4', String(secs), '5000000', '1', '1'], secs) };
     },
   },
   tls: {
@@ -406,7 +424,7 @@ function procMemDetail(pid) {
 }
 
 async function loadedRun(name, i, cg, inst) {
-  const agent = await startAgent(cg, `${name}-${i + 1}`);
+  const agent = await startAgent(cg, `${name}-${i + 1}`, WORKLOADS[name].agentCpu);
   await sleep(250);
   const progIds = bpfStatsPrev !== undefined ? agentPrograms(cg) : undefined;
   const bpf0 = progIds && bpfSnapshot(progIds);
