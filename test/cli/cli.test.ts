@@ -43,6 +43,23 @@ describe('busted CLI', () => {
   });
 });
 
+describe('busted without root', { skip: process.getuid?.() !== 0 ? 'needs root to drop to another user' : undefined }, () => {
+  const asNobody = (...args: string[]) =>
+    spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, bin, ...args], { encoding: 'utf8', timeout: 60_000 });
+  it('monitor says what it needs and exits 1, touching nothing', () => {
+    const r = asNobody('monitor', '--duration', '1');
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, /BUSTED_E_UNSUPPORTED: loading BPF programs needs root/);
+  });
+  it('doctor still reports what it can see', () => {
+    const r = asNobody('doctor', '--json');
+    assert.equal(r.status, 0, r.stderr);
+    const rep = JSON.parse(r.stdout);
+    assert.equal(rep.root, false);
+    assert.deepEqual(rep.features.map((f: { feature: string }) => f.feature), ['probes']);
+  });
+});
+
 describe('busted doctor', { skip: kernelSkipReason() }, () => {
   it('--json reports the probes, TLS libraries and the paths it would use', () => {
     const r = busted('doctor', '--json');
