@@ -1,0 +1,121 @@
+/**
+ * The builtins the compiler knows: Rego name → number of arguments (the
+ * output, if any, is not counted), as declared in OPA's v1/ast/builtins.go.
+ *
+ * A call `f(a, b)` to a builtin of arity 2 is a test of its result; a call
+ * `f(a, b, out)` binds the result to `out` (OPA's "output var" form), so a
+ * call may have `arity` or `arity + 1` operands. `void` builtins (print)
+ * take any number of arguments and have no result.
+ *
+ * Infix operators appear under the builtin names OPA's parser gives them
+ * (`==` is equal, `+` is plus, `x in xs` is internal.member_2, ...).
+ */
+
+export interface BuiltinDecl {
+  arity: number;
+  /** takes any number of arguments and yields no value (print) */
+  variadic?: boolean;
+}
+
+const A = (arity: number): BuiltinDecl => ({ arity });
+
+export const BUILTINS: Readonly<Record<string, BuiltinDecl>> = {
+  // unification and assignment (eq/assign take both sides, no output)
+  eq: A(2),
+  assign: A(2),
+  // comparison
+  equal: A(2),
+  neq: A(2),
+  lt: A(2),
+  lte: A(2),
+  gt: A(2),
+  gte: A(2),
+  // arithmetic
+  plus: A(2),
+  minus: A(2),
+  mul: A(2),
+  div: A(2),
+  rem: A(2),
+  abs: A(1),
+  round: A(1),
+  ceil: A(1),
+  floor: A(1),
+  // sets (`&` and `|` are and/or; minus also works on sets)
+  and: A(2),
+  or: A(2),
+  intersection: A(1),
+  union: A(1),
+  // aggregates
+  count: A(1),
+  sum: A(1),
+  product: A(1),
+  max: A(1),
+  min: A(1),
+  sort: A(1),
+  // strings
+  concat: A(2),
+  contains: A(2),
+  startswith: A(2),
+  endswith: A(2),
+  lower: A(1),
+  upper: A(1),
+  split: A(2),
+  replace: A(3),
+  'strings.replace_n': A(2),
+  trim: A(2),
+  trim_left: A(2),
+  trim_right: A(2),
+  trim_prefix: A(2),
+  trim_suffix: A(2),
+  trim_space: A(1),
+  indexof: A(2),
+  substring: A(3),
+  sprintf: A(2),
+  format_int: A(2),
+  'strings.any_prefix_match': A(2),
+  'strings.any_suffix_match': A(2),
+  // regex and glob
+  'regex.match': A(2),
+  'regex.find_n': A(3),
+  'regex.split': A(2),
+  'glob.match': A(3),
+  // net
+  'net.cidr_contains': A(2),
+  'net.cidr_intersects': A(2),
+  // objects
+  'object.get': A(3),
+  'object.keys': A(1),
+  'object.remove': A(2),
+  'object.union': A(2),
+  'object.filter': A(2),
+  // arrays
+  'array.concat': A(2),
+  'array.slice': A(3),
+  // types
+  is_number: A(1),
+  is_string: A(1),
+  is_boolean: A(1),
+  is_array: A(1),
+  is_set: A(1),
+  is_object: A(1),
+  is_null: A(1),
+  type_name: A(1),
+  // encoding
+  'json.marshal': A(1),
+  'json.unmarshal': A(1),
+  'base64.encode': A(1),
+  'base64.decode': A(1),
+  // time, crypto, units
+  'time.now_ns': A(0),
+  'crypto.sha256': A(1),
+  'units.parse_bytes': A(1),
+  // membership: `x in xs` and `k, v in xs`
+  'internal.member_2': A(2),
+  'internal.member_3': A(3),
+  // print(...) is variadic and void
+  print: { arity: 0, variadic: true },
+};
+
+export function lookupBuiltin(name: string): BuiltinDecl | undefined {
+  return Object.prototype.hasOwnProperty.call(BUILTINS, name) ? BUILTINS[name] : undefined;
+}
