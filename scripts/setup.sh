@@ -13,7 +13,8 @@ say() { printf 'setup: %s\n' "$*" >&2; }
 # clang/llvm: compile bpf/*.bpf.c; libbpf-dev: its headers (the engine uses
 # the system libbpf1 at run time); bpftool: vmlinux.h and the wire layout;
 # the rest are the real servers and clients the tests talk to.
-PKGS=(clang llvm libbpf-dev libbpf1 bpftool dnsmasq-base openssl curl python3 iproute2 util-linux procps)
+# lld: wasm-ld, which links the Rego policy runtime (engine/policy/runtime).
+PKGS=(clang llvm lld libbpf-dev libbpf1 bpftool dnsmasq-base openssl curl python3 iproute2 util-linux procps)
 
 if [[ "${1:-}" != "--build-only" ]]; then
   missing=()
@@ -72,3 +73,9 @@ done
 # would claim everything is up to date, so it goes too.
 [[ -d dist ]] || rm -f build/tsconfig.tsbuildinfo
 node_modules/.bin/tsc -p .
+
+# --- Rego policy runtime --------------------------------------------------------
+# C -> build/wasm/runtime.wasm (+ runtime-echo.wasm, runtime.json) with
+# clang --target=wasm32 and wasm-ld; the driver is TypeScript, so after tsc.
+# Incremental: quick when nothing changed.
+node dist/engine/policy/runtime/build.js

@@ -1,0 +1,71 @@
+// The evaluation entry points the SDK calls (docs §1.2, §1.4): the context
+// setters for ABI < 1.2 hosts and opa_eval, the one-call fast path of 1.2.
+// eval, builtins and entrypoints themselves are stubs (stub.c) that the
+// emitter replaces with the compiled policy.
+#include "abi.h"
+
+i32 eval(eval_ctx_t *ctx);
+
+extern u8 __heap_base;
+// stack.s. The shadow stack grows down from __heap_base (wasm-ld's layout
+// without --stack-first; build.ts checks it). Only entry points the host
+// calls at top level may call this, before they have a stack frame of their
+// own: never opa_malloc or the json functions, which builtins re-enter.
+void busted_stack_reset(u32 sp);
+
+static eval_ctx_t *ctx_alloc(void) {
+  eval_ctx_t *ctx = opa_malloc(sizeof(eval_ctx_t));
+  ctx->input = 0;
+  ctx->data = 0;
+  ctx->result = 0;
+  ctx->entrypoint = 0;
+  return ctx;
+}
+
+// The start of an evaluation on the ctx path (ABI < 1.2).
+WASM_EXPORT(opa_eval_ctx_new) eval_ctx_t *opa_eval_ctx_new(void) {
+  busted_stack_reset((u32)&__heap_base);
+  return ctx_alloc();
+}
+
+WASM_EXPORT(opa_eval_ctx_set_input) void opa_eval_ctx_set_input(eval_ctx_t *ctx, value *v) { ctx->input = v; }
+
+WASM_EXPORT(opa_eval_ctx_set_data) void opa_eval_ctx_set_data(eval_ctx_t *ctx, value *v) { ctx->data = v; }
+
+WASM_EXPORT(opa_eval_ctx_set_entrypoint) void opa_eval_ctx_set_entrypoint(eval_ctx_t *ctx, i32 id) {
+  ctx->entrypoint = id;
+}
+
+WASM_EXPORT(opa_eval_ctx_get_result) value *opa_eval_ctx_get_result(eval_ctx_t *ctx) { return ctx->result; }
+
+// The host has written input_len bytes of input at `input` and hands us the
+// heap above them (unaligned; opa_malloc aligns). input_len 0 = no input:
+// the SDK sends that for every falsy JS input (docs §1.4).
+WASM_EXPORT(opa_eval)
+char *opa_eval(i32 reserved, i32 entrypoint, value *data, const char *input, u32 input_len, u32 heap, i32 format) {
+  busted_stack_reset((u32)&__heap_base); // no frame of our own: ctx is on the heap
+  if (reserved != 0) opa_abort("opa_eval: reserved argument must be 0");
+  opa_heap_ptr_set(heap);
+  value *in = 0;
+  if (input_len) {
+    in = opa_value_parse(input, input_len);
+    if (!in) opa_abort("opa_eval: input is not valid JSON");
+  }
+  eval_ctx_t *ctx = ctx_alloc();
+  ctx->input = in;
+  ctx->data = data;
+  ctx->entrypoint = entrypoint;
+  if (eval(ctx) != 0) opa_abort("eval failed");
+  return format == 1 ? opa_value_dump(ctx->result) : opa_json_dump(ctx->result);
+}
+
+// wasm-ld drops imports nothing calls, and adding them later would renumber
+// every function the emitter refers to (docs §6.2 gotcha 2). Never called.
+RT_API void busted_force_imports(void) {
+  opa_println(0);
+  opa_builtin0(0, 0);
+  opa_builtin1(0, 0, 0);
+  opa_builtin2(0, 0, 0, 0);
+  opa_builtin3(0, 0, 0, 0, 0);
+  opa_builtin4(0, 0, 0, 0, 0, 0);
+}
