@@ -1,0 +1,52 @@
+/**
+ * The Rego → WebAssembly compiler as a list of named stages (STYLE.md 6):
+ *
+ *   parse    rego/parser.ts      source → AST
+ *   check    compile/stages.ts   AST → checked program (refs resolved, bodies reordered)
+ *   plan     plan/planner.ts     checked program → IR (ir/ir.ts)
+ *   emit     emit/emitter.ts     IR → wasm, spliced into build/wasm/runtime.wasm
+ *
+ * The result loads in the official SDK (`@open-policy-agent/opa-wasm`
+ * loadPolicy/evaluate) like a module built by `opa build -t wasm`
+ * (docs/rego-wasm-abi.md §1). Errors of every stage are thrown: a
+ * RegoErrors for parse and check errors, a RegoError (UnsupportedError for
+ * constructs the planner does not handle yet) from the planner.
+ */
+
+import { readFileSync } from 'node:fs';
+
+import { compileModules } from './compile/stages.js';
+import { emit, type RuntimeManifest } from './emit/emitter.js';
+import type { Policy } from './ir/ir.js';
+import { plan } from './plan/planner.js';
+import { RegoErrors } from './rego/errors.js';
+import { parseModule } from './rego/parser.js';
+import { RUNTIME_MANIFEST, RUNTIME_WASM } from './runtime/build.js';
+
+export interface Source {
+  file: string;
+  text: string;
+}
+
+export interface CompileOptions {
+  /** `busted/decision`-style paths: data.busted.decision. Ids are their order here. */
+  entrypoints: string[];
+  /** called with the IR before emitting (for `--dump-ir`) */
+  onIR?: (ir: Policy) => void;
+}
+
+export interface Compiled {
+  wasm: Uint8Array;
+  entrypoints: Record<string, number>;
+}
+
+export function compile(sources: readonly Source[], opts: CompileOptions): Compiled {
+  const modules = sources.map((s) => parseModule(s.text, s.file));
+  const checked = compileModules(modules);
+  if (!checked.program) throw new RegoErrors(checked.errors);
+  const ir = plan(checked.program, opts.entrypoints);
+  opts.onIR?.(ir);
+  const manifest = JSON.parse(readFileSync(RUNTIME_MANIFEST, 'utf8')) as RuntimeManifest;
+  const wasm = emit(ir, readFileSync(RUNTIME_WASM), manifest);
+  return { wasm, entrypoints: Object.fromEntries(opts.entrypoints.map((e, i) => [e, i])) };
+}

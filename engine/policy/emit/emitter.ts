@@ -1,0 +1,504 @@
+/**
+ * Stage 5 of the Rego compiler: IR (ir/ir.ts) → wasm function bodies,
+ * spliced into the runtime module (wasm.ts). The lowering is OPA's
+ * (docs/rego-wasm-abi.md §3.2, wasm.go compileBlock/compileScan/...):
+ *
+ * - every IR block is a wasm `block`; an undefined statement is `br` to the
+ *   innermost IR block's label (`FnEmitter.undef`), whatever wasm labels
+ *   (loops, helper blocks) lie in between;
+ * - a scan is `block { loop { key = iter(src, key); br_if exit (key == 0);
+ *   value = get(src, key); <body block>; br loop } }`, so the body's
+ *   undefined means "next element";
+ * - IR locals are wasm locals with the same index (0 input, 1 data);
+ *   helpers get scratch locals after the IR's.
+ *
+ * Constants live in one data segment placed at the runtime's __heap_base:
+ * string bytes, interned string values (abi.h string_t: type@0 len@4 ptr@8),
+ * the two booleans (boolean_t), and NUL-terminated abort messages. A start
+ * function calls busted_heap_init with the end of that segment (§2.3).
+ */
+
+import * as IR from '../ir/ir.js';
+import { CONFLICT_COMPLETE, CONFLICT_OBJECT } from '../plan/planner.js';
+import { Code, I32, firstNewFunc, splice, type Body, type NewFunc } from './wasm.js';
+
+/** What the emitter needs from build/wasm/runtime.json (runtime/build.ts). */
+export interface RuntimeManifest {
+  heapBase: number;
+  functions: Record<string, number>;
+  stubs: Record<string, number>;
+}
+
+// abi.h value tags and layouts (pinned there by _Static_asserts).
+const V_BOOLEAN = 2;
+const V_STRING = 4;
+const STRING_T_SIZE = 12;
+// abi.h eval_ctx_t offsets.
+const CTX_INPUT = 0;
+const CTX_DATA = 4;
+const CTX_RESULT = 8;
+const CTX_ENTRYPOINT = 12;
+
+const RUNTIME_FUNCS = [
+  'opa_abort',
+  'busted_heap_init',
+  'opa_null',
+  'opa_boolean',
+  'opa_number_int',
+  'opa_number_ref',
+  'opa_array_with_cap',
+  'opa_object',
+  'opa_set',
+  'opa_array_append',
+  'opa_object_insert',
+  'opa_set_add',
+  'opa_value_get',
+  'opa_value_compare',
+  'opa_value_iter',
+] as const;
+type RuntimeFunc = (typeof RUNTIME_FUNCS)[number];
+
+/** The policy's constants, laid out from `base` upwards. */
+class Data {
+  private readonly bytes: number[] = [];
+  private readonly raw = new Map<string, { addr: number; len: number }>();
+  private readonly interned = new Map<string, number>();
+  private readonly cstrs = new Map<string, number>();
+  readonly boolAddr: [number, number];
+
+  constructor(readonly base: number) {
+    const f = this.alloc(2, 1);
+    this.put(f, [V_BOOLEAN, 0]);
+    const t = this.alloc(2, 1);
+    this.put(t, [V_BOOLEAN, 1]);
+    this.boolAddr = [f, t];
+  }
+
+  private alloc(n: number, align: number): number {
+    while ((this.base + this.bytes.length) % align) this.bytes.push(0);
+    const at = this.base + this.bytes.length;
+    for (let i = 0; i < n; i++) this.bytes.push(0);
+    return at;
+  }
+
+  private put(addr: number, b: number[]): void {
+    b.forEach((x, i) => (this.bytes[addr - this.base + i] = x));
+  }
+
+  private u32(addr: number, v: number): void {
+    this.put(addr, [v & 0xff, (v >>> 8) & 0xff, (v >>> 16) & 0xff, (v >>> 24) & 0xff]);
+  }
+
+  /** UTF-8 bytes of s (not terminated). */
+  text(s: string): { addr: number; len: number } {
+    let r = this.raw.get(s);
+    if (!r) {
+      const b = [...new TextEncoder().encode(s)];
+      const addr = this.alloc(b.length, 1);
+      this.put(addr, b);
+      r = { addr, len: b.length };
+      this.raw.set(s, r);
+    }
+    return r;
+  }
+
+  /** A string_t value for s. */
+  string(s: string): number {
+    let a = this.interned.get(s);
+    if (a === undefined) {
+      const t = this.text(s);
+      a = this.alloc(STRING_T_SIZE, 4);
+      this.put(a, [V_STRING]);
+      this.u32(a + 4, t.len);
+      this.u32(a + 8, t.addr);
+      this.interned.set(s, a);
+    }
+    return a;
+  }
+
+  /** A NUL-terminated ASCII message for opa_abort (the SDK decodes it byte by byte, §1.1). */
+  cstr(s: string): number {
+    let a = this.cstrs.get(s);
+    if (a === undefined) {
+      const b = [...s].map((c) => (c.charCodeAt(0) < 128 ? c.charCodeAt(0) : 63));
+      a = this.alloc(b.length + 1, 1);
+      this.put(a, b);
+      this.cstrs.set(s, a);
+    }
+    return a;
+  }
+
+  /** The segment, padded so the heap starts 8-aligned. */
+  finish(): Uint8Array {
+    this.alloc(0, 8);
+    return Uint8Array.from(this.bytes);
+  }
+}
+
+interface Ctx {
+  policy: IR.Policy;
+  data: Data;
+  rt: Record<RuntimeFunc, number>;
+  funcIndex: Map<string, number>;
+}
+
+/** Emits one function: label bookkeeping and scratch locals. */
+class FnEmitter {
+  readonly code = new Code();
+  private depth = 0;
+  /** per open IR block: the wasm label an undefined statement leaves by, and the one a BreakStmt leaves by */
+  private readonly irBlocks: Array<{ undef: number; brk: number }> = [];
+  private nextLocal: number;
+
+  constructor(
+    private readonly c: Ctx,
+    firstScratch: number,
+    /** the plan's result-set local, for ResultSetAdd */
+    private readonly resultSet?: number,
+  ) {
+    this.nextLocal = firstScratch;
+  }
+
+  get localCount(): number {
+    return this.nextLocal;
+  }
+
+  scratch(): number {
+    return this.nextLocal++;
+  }
+
+  open(kind: 'block' | 'loop' = 'block'): void {
+    if (kind === 'block') this.code.block();
+    else this.code.loop();
+    this.depth++;
+  }
+
+  close(): void {
+    this.code.end();
+    this.depth--;
+  }
+
+  /** `br_if` out of the innermost IR block (the statement is undefined). */
+  undefIf(): void {
+    this.code.brIf(this.depth - this.irBlocks[this.irBlocks.length - 1]!.undef);
+  }
+
+  block(b: IR.Block, breakLabel?: number): void {
+    this.open();
+    this.irBlocks.push({ undef: this.depth, brk: breakLabel ?? this.depth });
+    for (const s of b.stmts) this.stmt(s);
+    this.irBlocks.pop();
+    this.close();
+  }
+
+  private call(f: RuntimeFunc): void {
+    this.code.call(this.c.rt[f]);
+  }
+
+  private operand(o: IR.Operand): void {
+    switch (o.type) {
+      case 'local':
+        this.code.localGet(o.value);
+        break;
+      case 'bool':
+        this.code.i32Const(this.c.data.boolAddr[o.value ? 1 : 0]);
+        break;
+      case 'string_index':
+        this.code.i32Const(this.c.data.string(this.c.policy.static.strings[o.value]!));
+        break;
+    }
+  }
+
+  private abort(loc: IR.StmtLoc, msg: string): void {
+    const file = this.c.policy.static.files[loc.file] ?? '';
+    this.code.i32Const(this.c.data.cstr(`${file}:${loc.row}:${loc.col}: ${msg}`));
+    this.call('opa_abort');
+    this.code.unreachable();
+  }
+
+  private stmt(s: IR.Stmt): void {
+    const c = this.code;
+    switch (s.type) {
+      case 'BlockStmt':
+        for (const b of s.blocks) this.block(b);
+        return;
+      case 'BreakStmt':
+        c.br(this.depth - this.irBlocks[this.irBlocks.length - 1 - s.index]!.brk);
+        return;
+      case 'ScanStmt':
+        c.i32Const(0).localSet(s.key);
+        this.open();
+        this.open('loop');
+        c.localGet(s.source).localGet(s.key);
+        this.call('opa_value_iter');
+        c.localTee(s.key).i32Eqz().brIf(1);
+        c.localGet(s.source).localGet(s.key);
+        this.call('opa_value_get');
+        c.localSet(s.value);
+        this.block(s.block);
+        c.br(0);
+        this.close();
+        this.close();
+        return;
+      case 'NotStmt': {
+        // block done { block solution { <not block> ; br done } ; br undef } :
+        // running off the not block (no solution) skips to `done`; a
+        // BreakStmt to it lands in `solution`, which makes the not undefined.
+        this.open();
+        this.open();
+        this.block(s.block, this.depth);
+        c.br(1);
+        this.close();
+        c.i32Const(1);
+        this.undefIf();
+        this.close();
+        return;
+      }
+      case 'CallStmt': {
+        const idx = this.c.funcIndex.get(s.func);
+        if (idx !== undefined) {
+          s.args.forEach((a) => this.operand(a));
+          c.call(idx).localTee(s.result).i32Eqz();
+          this.undefIf();
+          return;
+        }
+        const [a, b] = s.args;
+        this.operand(a!);
+        this.operand(b!);
+        this.call('opa_value_compare');
+        c.i32Const(0);
+        switch (s.func as IR.NativeComparison) {
+          case 'lt':
+            c.i32LtS();
+            break;
+          case 'lte':
+            c.i32LeS();
+            break;
+          case 'gt':
+            c.i32GtS();
+            break;
+          case 'gte':
+            c.i32GeS();
+            break;
+          default:
+            throw new Error(`emit: unknown function ${s.func}`);
+        }
+        this.call('opa_boolean');
+        c.localSet(s.result);
+        return;
+      }
+      case 'AssignVarStmt':
+        this.operand(s.source);
+        c.localSet(s.target);
+        return;
+      case 'AssignVarOnceStmt':
+        this.open();
+        c.localGet(s.target).i32Eqz().brIf(0);
+        c.localGet(s.target);
+        this.operand(s.source);
+        this.call('opa_value_compare');
+        c.i32Eqz().brIf(0);
+        this.abort(s.loc, CONFLICT_COMPLETE);
+        this.close();
+        this.operand(s.source);
+        c.localSet(s.target);
+        return;
+      case 'ResetLocalStmt':
+        c.i32Const(0).localSet(s.target);
+        return;
+      case 'DotStmt':
+        this.operand(s.source);
+        this.operand(s.key);
+        this.call('opa_value_get');
+        c.localTee(s.target).i32Eqz();
+        this.undefIf();
+        return;
+      case 'EqualStmt':
+      case 'NotEqualStmt':
+        this.operand(s.a);
+        this.operand(s.b);
+        this.call('opa_value_compare');
+        if (s.type === 'NotEqualStmt') c.i32Eqz();
+        this.undefIf();
+        return;
+      case 'IsDefinedStmt':
+        c.localGet(s.source).i32Eqz();
+        this.undefIf();
+        return;
+      case 'IsUndefinedStmt':
+        c.localGet(s.source);
+        this.undefIf();
+        return;
+      case 'MakeNullStmt':
+        this.call('opa_null');
+        c.localSet(s.target);
+        return;
+      case 'MakeNumberIntStmt':
+        c.i64Const(s.value);
+        this.call('opa_number_int');
+        c.localSet(s.target);
+        return;
+      case 'MakeNumberRefStmt': {
+        const t = this.c.data.text(this.c.policy.static.strings[s.Index]!);
+        c.i32Const(t.addr).i32Const(t.len);
+        this.call('opa_number_ref');
+        c.localSet(s.target);
+        return;
+      }
+      case 'MakeArrayStmt':
+        c.i32Const(s.capacity);
+        this.call('opa_array_with_cap');
+        c.localSet(s.target);
+        return;
+      case 'MakeObjectStmt':
+        this.call('opa_object');
+        c.localSet(s.target);
+        return;
+      case 'MakeSetStmt':
+        this.call('opa_set');
+        c.localSet(s.target);
+        return;
+      case 'ArrayAppendStmt':
+        c.localGet(s.array);
+        this.operand(s.value);
+        this.call('opa_array_append');
+        return;
+      case 'ObjectInsertStmt':
+        c.localGet(s.object);
+        this.operand(s.key);
+        this.operand(s.value);
+        this.call('opa_object_insert');
+        return;
+      case 'ObjectInsertOnceStmt': {
+        const old = this.scratch();
+        this.open();
+        c.localGet(s.object);
+        this.operand(s.key);
+        this.call('opa_value_get');
+        c.localTee(old).i32Eqz().brIf(0);
+        c.localGet(old);
+        this.operand(s.value);
+        this.call('opa_value_compare');
+        c.i32Eqz().brIf(0);
+        this.abort(s.loc, CONFLICT_OBJECT);
+        this.close();
+        c.localGet(s.object);
+        this.operand(s.key);
+        this.operand(s.value);
+        this.call('opa_object_insert');
+        return;
+      }
+      case 'SetAddStmt':
+        c.localGet(s.set);
+        this.operand(s.value);
+        this.call('opa_set_add');
+        return;
+      case 'ResultSetAddStmt':
+        if (this.resultSet === undefined) throw new Error('emit: ResultSetAddStmt outside a plan');
+        c.localGet(this.resultSet).localGet(s.value);
+        this.call('opa_set_add');
+        return;
+      case 'ReturnLocalStmt':
+        c.localGet(s.source).ret();
+        return;
+    }
+  }
+}
+
+/** The highest local an IR function uses, plus one. */
+function localsUsed(blocks: IR.Block[]): number {
+  let max = IR.FIRST_FREE_LOCAL - 1;
+  const visit = (v: unknown): void => {
+    if (Array.isArray(v)) return v.forEach(visit);
+    if (v === null || typeof v !== 'object') return;
+    const o = v as Record<string, unknown>;
+    for (const [k, x] of Object.entries(o)) {
+      if (typeof x === 'number' && ['target', 'source', 'key', 'value', 'result', 'array', 'object', 'set'].includes(k)) {
+        if (o.type === 'string_index' || o.type === 'bool' || (k === 'value' && o.type === 'MakeNumberIntStmt')) continue;
+        max = Math.max(max, x);
+      } else visit(x);
+    }
+  };
+  visit(blocks);
+  return max + 1;
+}
+
+const RULE_TYPE = { params: [I32, I32], results: [I32] };
+
+/** Emits the policy into `runtime` (the bytes of build/wasm/runtime.wasm). */
+export function emit(policy: IR.Policy, runtime: Uint8Array, manifest: RuntimeManifest): Uint8Array {
+  const rt = {} as Record<RuntimeFunc, number>;
+  for (const f of RUNTIME_FUNCS) {
+    const idx = manifest.functions[f];
+    if (idx === undefined) throw new Error(`emit: runtime has no function ${f} (rebuild with scripts/setup.sh --build-only)`);
+    rt[f] = idx;
+  }
+  for (const stub of ['eval', 'builtins', 'entrypoints']) {
+    if (manifest.stubs[stub] === undefined) throw new Error(`emit: runtime manifest has no stub ${stub}`);
+  }
+  const data = new Data((manifest.heapBase + 7) & ~7);
+  const first = firstNewFunc(runtime);
+  // Layout of the added functions: start, plans, funcs.
+  const startIdx = first;
+  const planIdx = policy.plans.map((_, i) => first + 1 + i);
+  const funcIndex = new Map(policy.funcs.map((f, i) => [f.name, first + 1 + policy.plans.length + i]));
+  const ctx: Ctx = { policy, data, rt, funcIndex };
+  const add: NewFunc[] = [];
+
+  const bodyOf = (e: FnEmitter, params: number): Body => ({ locals: e.localCount - params, code: e.code });
+
+  const startPlaceholder: NewFunc = { type: { params: [], results: [] }, body: { locals: 0, code: new Code() } };
+  add.push(startPlaceholder);
+
+  for (const p of policy.plans) {
+    const n = localsUsed(p.blocks);
+    const rs = n;
+    const e = new FnEmitter(ctx, n + 1, rs);
+    e.code.call(rt.opa_set).localSet(rs);
+    for (const b of p.blocks) e.block(b);
+    e.code.localGet(rs);
+    add.push({ type: RULE_TYPE, body: bodyOf(e, 2) });
+  }
+  for (const f of policy.funcs) {
+    const e = new FnEmitter(ctx, localsUsed(f.blocks));
+    for (const b of f.blocks) e.block(b);
+    e.code.localGet(f.return);
+    add.push({ type: RULE_TYPE, body: bodyOf(e, 2) });
+  }
+
+  // eval(ctx): dispatch on the entrypoint id (§3.2 "plan dispatch").
+  const ev = new Code();
+  const CTX = 0;
+  policy.plans.forEach((_, i) => {
+    ev.block().localGet(CTX).i32Load(CTX_ENTRYPOINT).i32Const(i).i32Ne().brIf(0);
+    ev.localGet(CTX).localGet(CTX).i32Load(CTX_INPUT).localGet(CTX).i32Load(CTX_DATA).call(planIdx[i]!).i32Store(CTX_RESULT);
+    ev.i32Const(0).ret().end();
+  });
+  ev.i32Const(data.cstr('internal: illegal entrypoint id')).call(rt.opa_abort).i32Const(0);
+
+  // entrypoints(): {"<name>": id}
+  const eps = new Code();
+  eps.call(rt.opa_object).localSet(0);
+  policy.plans.forEach((p, i) => {
+    eps.localGet(0).i32Const(data.string(p.name)).i64Const(i).call(rt.opa_number_int).call(rt.opa_object_insert);
+  });
+  eps.localGet(0);
+
+  // builtins(): no host builtins yet; the comparisons are inlined.
+  const bis = new Code().call(rt.opa_object);
+
+  const bytes = data.finish();
+  const heapStart = data.base + bytes.length;
+  startPlaceholder.body.code.i32Const(heapStart).call(rt.busted_heap_init);
+
+  return splice(runtime, {
+    replace: new Map([
+      [manifest.stubs.eval!, { locals: 0, code: ev }],
+      [manifest.stubs.entrypoints!, { locals: 1, code: eps }],
+      [manifest.stubs.builtins!, { locals: 0, code: bis }],
+    ]),
+    add,
+    data: { offset: data.base, bytes },
+    start: startIdx,
+  });
+}

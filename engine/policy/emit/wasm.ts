@@ -1,0 +1,345 @@
+/**
+ * A small wasm encoder and the splicer that puts emitted code into the
+ * runtime module (spec "Binary Format", §5). Pure functions on bytes.
+ *
+ * Splicing (docs/rego-wasm-abi.md §7.1 option A, OPA's own approach in
+ * wasm.go initModule/emitFunctionDecl): the runtime built by
+ * runtime/build.ts already has every import (busted_force_imports keeps
+ * them), so appending functions renumbers nothing. We
+ * - append function types, then function declarations and bodies after
+ *   the runtime's own (new index = imported + defined + k);
+ * - replace the bodies of the stubs `eval`, `builtins`, `entrypoints` in
+ *   place (their index and type stay);
+ * - append one active data segment above the runtime's __heap_base;
+ * - add a start section calling the given function (heap init);
+ * - raise the memory import's minimum if the data needs more pages.
+ */
+
+export const I32 = 0x7f;
+export const I64 = 0x7e;
+
+export function uleb(n: number): number[] {
+  const out: number[] = [];
+  do {
+    let byte = n & 0x7f;
+    n = Math.floor(n / 128);
+    if (n) byte |= 0x80;
+    out.push(byte);
+  } while (n);
+  return out;
+}
+
+export function sleb(n: number | bigint): number[] {
+  let v = BigInt(n);
+  const out: number[] = [];
+  for (;;) {
+    const byte = Number(v & 0x7fn);
+    v >>= 7n;
+    if ((v === 0n && !(byte & 0x40)) || (v === -1n && byte & 0x40)) {
+      out.push(byte);
+      return out;
+    }
+    out.push(byte | 0x80);
+  }
+}
+
+/** Instruction bytes of one function body; names are the spec's mnemonics. */
+export class Code {
+  readonly bytes: number[] = [];
+  private op(...b: number[]): this {
+    this.bytes.push(...b);
+    return this;
+  }
+  block(): this {
+    return this.op(0x02, 0x40);
+  }
+  loop(): this {
+    return this.op(0x03, 0x40);
+  }
+  end(): this {
+    return this.op(0x0b);
+  }
+  br(depth: number): this {
+    return this.op(0x0c, ...uleb(depth));
+  }
+  brIf(depth: number): this {
+    return this.op(0x0d, ...uleb(depth));
+  }
+  ret(): this {
+    return this.op(0x0f);
+  }
+  unreachable(): this {
+    return this.op(0x00);
+  }
+  drop(): this {
+    return this.op(0x1a);
+  }
+  call(fn: number): this {
+    return this.op(0x10, ...uleb(fn));
+  }
+  localGet(i: number): this {
+    return this.op(0x20, ...uleb(i));
+  }
+  localSet(i: number): this {
+    return this.op(0x21, ...uleb(i));
+  }
+  localTee(i: number): this {
+    return this.op(0x22, ...uleb(i));
+  }
+  i32Load(offset: number): this {
+    return this.op(0x28, 2, ...uleb(offset));
+  }
+  i32Store(offset: number): this {
+    return this.op(0x36, 2, ...uleb(offset));
+  }
+  i32Const(n: number): this {
+    return this.op(0x41, ...sleb(n | 0));
+  }
+  i64Const(n: number | bigint): this {
+    return this.op(0x42, ...sleb(n));
+  }
+  i32Eqz(): this {
+    return this.op(0x45);
+  }
+  i32Ne(): this {
+    return this.op(0x47);
+  }
+  i32LtS(): this {
+    return this.op(0x48);
+  }
+  i32GtS(): this {
+    return this.op(0x4a);
+  }
+  i32LeS(): this {
+    return this.op(0x4c);
+  }
+  i32GeS(): this {
+    return this.op(0x4e);
+  }
+}
+
+export interface FuncType {
+  params: number[];
+  results: number[];
+}
+
+/** A function body: extra i32 locals beyond the params, and its code (without the final `end`). */
+export interface Body {
+  locals: number;
+  code: Code;
+}
+
+export interface NewFunc {
+  type: FuncType;
+  body: Body;
+}
+
+export interface Splice {
+  /** function index → new body (the stubs) */
+  replace: Map<number, Body>;
+  /** appended in order; their indices are returned by firstNewFunc() */
+  add: NewFunc[];
+  /** an active segment of memory 0 at `offset` */
+  data: { offset: number; bytes: Uint8Array };
+  /** index of the start function */
+  start: number;
+}
+
+interface Sec {
+  id: number;
+  start: number;
+  end: number;
+}
+
+class Reader {
+  constructor(
+    readonly b: Uint8Array,
+    public pos: number,
+  ) {}
+  byte(): number {
+    if (this.pos >= this.b.length) throw new Error('wasm: unexpected end of module');
+    return this.b[this.pos++]!;
+  }
+  u32(): number {
+    let result = 0;
+    let shift = 0;
+    for (;;) {
+      const x = this.byte();
+      result += (x & 0x7f) * 2 ** shift;
+      if (!(x & 0x80)) return result;
+      shift += 7;
+    }
+  }
+  skipName(): void {
+    const n = this.u32();
+    this.pos += n;
+  }
+}
+
+function readSections(b: Uint8Array): Sec[] {
+  const r = new Reader(b, 8);
+  const out: Sec[] = [];
+  while (r.pos < b.length) {
+    const id = r.byte();
+    const size = r.u32();
+    out.push({ id, start: r.pos, end: r.pos + size });
+    r.pos += size;
+  }
+  return out;
+}
+
+const section = (id: number, payload: number[]): number[] => [id, ...uleb(payload.length), ...payload];
+
+/** Counts of a vector section and its raw entries' bytes. */
+function vecOf(b: Uint8Array, s: Sec | undefined): { count: number; rest: number[] } {
+  if (!s) return { count: 0, rest: [] };
+  const r = new Reader(b, s.start);
+  const count = r.u32();
+  return { count, rest: [...b.subarray(r.pos, s.end)] };
+}
+
+function encodeType(t: FuncType): number[] {
+  return [0x60, ...uleb(t.params.length), ...t.params, ...uleb(t.results.length), ...t.results];
+}
+
+function encodeBody(body: Body): number[] {
+  const locals = body.locals > 0 ? [1, ...uleb(body.locals), I32] : [0];
+  const payload = [...locals, ...body.code.bytes, 0x0b];
+  return [...uleb(payload.length), ...payload];
+}
+
+/** Number of imported functions and the memory import's minimum pages. */
+export function importsOf(b: Uint8Array): { funcs: number; memoryMin: number } {
+  const s = readSections(b).find((x) => x.id === 2);
+  let funcs = 0;
+  let memoryMin = 0;
+  if (!s) return { funcs, memoryMin };
+  const r = new Reader(b, s.start);
+  for (let n = r.u32(); n > 0; n--) {
+    r.skipName();
+    r.skipName();
+    const kind = r.byte();
+    if (kind === 0) {
+      r.u32();
+      funcs++;
+    } else if (kind === 1) {
+      r.byte();
+      if (r.byte() & 1) r.u32();
+      r.u32();
+    } else if (kind === 2) {
+      const flags = r.byte();
+      memoryMin = r.u32();
+      if (flags & 1) r.u32();
+    } else {
+      r.byte();
+      r.byte();
+    }
+  }
+  return { funcs, memoryMin };
+}
+
+/** Index the first added function gets. */
+export function firstNewFunc(b: Uint8Array): number {
+  const secs = readSections(b);
+  return importsOf(b).funcs + vecOf(b, secs.find((x) => x.id === 3)).count;
+}
+
+function rewriteImports(b: Uint8Array, s: Sec, minPages: number): number[] {
+  const r = new Reader(b, s.start);
+  const out: number[] = [];
+  const n = r.u32();
+  out.push(...uleb(n));
+  for (let i = 0; i < n; i++) {
+    const from = r.pos;
+    r.skipName();
+    r.skipName();
+    const kind = r.byte();
+    if (kind === 2) {
+      out.push(...b.subarray(from, r.pos));
+      const flags = r.byte();
+      const min = r.u32();
+      const max = flags & 1 ? r.u32() : undefined;
+      out.push(flags, ...uleb(Math.max(min, minPages)), ...(max === undefined ? [] : uleb(max)));
+      continue;
+    }
+    if (kind === 0) r.u32();
+    else if (kind === 1) {
+      r.byte();
+      if (r.byte() & 1) r.u32();
+      r.u32();
+    } else {
+      r.byte();
+      r.byte();
+    }
+    out.push(...b.subarray(from, r.pos));
+  }
+  return out;
+}
+
+export function splice(b: Uint8Array, sp: Splice): Uint8Array {
+  const secs = readSections(b);
+  const imports = importsOf(b);
+  const types = vecOf(b, secs.find((x) => x.id === 1));
+  const funcs = vecOf(b, secs.find((x) => x.id === 3));
+
+  // Types: one per added function (duplicates are legal and keep this simple).
+  const typeEntries = [...types.rest, ...sp.add.flatMap((f) => encodeType(f.type))];
+  const typeSec = [...uleb(types.count + sp.add.length), ...typeEntries];
+  const funcSec = [...uleb(funcs.count + sp.add.length), ...funcs.rest, ...sp.add.flatMap((_, i) => uleb(types.count + i))];
+
+  // Code: walk the runtime's bodies, replacing stubs.
+  const codeS = secs.find((x) => x.id === 10)!;
+  const cr = new Reader(b, codeS.start);
+  const nBodies = cr.u32();
+  const bodies: number[] = [];
+  for (let i = 0; i < nBodies; i++) {
+    const from = cr.pos;
+    const size = cr.u32();
+    const end = cr.pos + size;
+    const repl = sp.replace.get(imports.funcs + i);
+    if (repl) bodies.push(...encodeBody(repl));
+    else bodies.push(...b.subarray(from, end));
+    cr.pos = end;
+  }
+  for (const f of sp.add) bodies.push(...encodeBody(f.body));
+  const codeSec = [...uleb(nBodies + sp.add.length), ...bodies];
+
+  const dataS = secs.find((x) => x.id === 11);
+  const data = vecOf(b, dataS);
+  const seg = [0x00, 0x41, ...sleb(sp.data.offset), 0x0b, ...uleb(sp.data.bytes.length), ...sp.data.bytes];
+  const dataSec = [...uleb(data.count + 1), ...data.rest, ...seg];
+
+  const minPages = Math.ceil((sp.data.offset + sp.data.bytes.length) / 65536);
+  const out: number[] = [...b.subarray(0, 8)];
+  let startDone = false;
+  const emitStart = () => {
+    if (!startDone) out.push(...section(8, uleb(sp.start)));
+    startDone = true;
+  };
+  for (const s of secs) {
+    if (s.id === 8) throw new Error('wasm: the runtime already has a start function');
+    if ([9, 10, 11, 12].includes(s.id)) emitStart();
+    if (s.id === 12) throw new Error('wasm: data count section not supported by the splicer');
+    switch (s.id) {
+      case 1:
+        out.push(...section(1, typeSec));
+        break;
+      case 2:
+        out.push(...section(2, rewriteImports(b, s, minPages)));
+        break;
+      case 3:
+        out.push(...section(3, funcSec));
+        break;
+      case 10:
+        out.push(...section(10, codeSec));
+        break;
+      case 11:
+        out.push(...section(11, dataSec));
+        break;
+      default:
+        out.push(...section(s.id, [...b.subarray(s.start, s.end)]));
+    }
+  }
+  if (!dataS) throw new Error('wasm: the runtime has no data section');
+  return Uint8Array.from(out);
+}

@@ -1,0 +1,572 @@
+/**
+ * Stage 4 of the Rego compiler: the checked program (compile/program.ts)
+ * becomes the planner IR (ir/ir.ts), after OPA's internal/planner/planner.go
+ * (docs/rego-wasm-abi.md §3.4).
+ *
+ * Bodies are planned in continuation-passing style, as OPA does: every
+ * expression is planned with a callback `k` that plans the rest of the body
+ * *inside* whatever the expression opened (a scan's block), so nesting is
+ * backtracking. Bodies arrive reordered for safety (check_safety_rule_bodies),
+ * so planning them in order binds every var before its use.
+ *
+ * The subset planned so far is listed in `Unsupported` call sites: anything
+ * outside it is a `rego_compile_error: not supported yet: <construct>` at
+ * the construct's file:row:col, never a silent miscompile.
+ */
+
+import type { CheckedProgram, RuleSet } from '../compile/program.js';
+import { refName, rulePath } from '../compile/walk.js';
+import * as IR from '../ir/ir.js';
+import type * as A from '../rego/ast.js';
+import { RegoError, RegoErrorCode } from '../rego/errors.js';
+
+/** A construct the planner does not handle yet. The message carries row and column. */
+export class UnsupportedError extends RegoError {
+  constructor(what: string, loc: A.Location) {
+    super(RegoErrorCode.COMPILE, `not supported yet: ${what}`, loc);
+    this.name = 'UnsupportedError';
+    this.message = `${loc.file}:${loc.row}:${loc.col}: ${this.code}: ${this.reason}`;
+  }
+}
+
+/** The conflict messages of OPA's topdown (eval_conflict_error), which the emitter's aborts carry. */
+export const CONFLICT_COMPLETE = 'eval_conflict_error: complete rules must not produce multiple outputs';
+export const CONFLICT_OBJECT = 'eval_conflict_error: object keys must be unique';
+
+type Vars = Map<string, IR.Local>;
+type K = (out: IR.Stmt[]) => void;
+type KOp = (op: IR.Operand, out: IR.Stmt[]) => void;
+
+const COMPARISONS: Record<string, IR.NativeComparison> = { lt: 'lt', lte: 'lte', gt: 'gt', gte: 'gte' };
+
+class Locals {
+  private next = IR.FIRST_FREE_LOCAL;
+  fresh(): IR.Local {
+    return this.next++;
+  }
+}
+
+export function plan(program: CheckedProgram, entrypoints: readonly string[]): IR.Policy {
+  return new Planner(program).run(entrypoints);
+}
+
+class Planner {
+  private readonly strings: string[] = [];
+  private readonly stringIdx = new Map<string, number>();
+  private readonly files: string[] = [];
+  private readonly builtins = new Set<string>();
+  /** rule set by JSON of its path (["data","pkg","p"]) */
+  private readonly sets = new Map<string, { set: RuleSet; path: string[] }>();
+  private readonly funcs = new Map<RuleSet, IR.Func>();
+  private readonly funcOrder: IR.Func[] = [];
+  /** IR blocks open at the current point of planning (scan bodies, not blocks), for BreakStmt indexes */
+  private depth = 0;
+
+  constructor(program: CheckedProgram) {
+    const setOf = new Map<A.Rule, RuleSet>();
+    for (const s of program.ruleSets) for (const r of s.rules) setOf.set(r, s);
+    for (const m of program.modules) {
+      for (const r of m.rules) {
+        const set = setOf.get(r);
+        const path = rulePath(m, r);
+        if (set) this.sets.set(JSON.stringify(path), { set, path });
+      }
+    }
+  }
+
+  run(entrypoints: readonly string[]): IR.Policy {
+    const plans = entrypoints.map((ep) => this.planEntrypoint(ep));
+    return {
+      static: { strings: this.strings, files: this.files, builtinFuncs: [...this.builtins].sort() },
+      plans,
+      funcs: this.funcOrder,
+    };
+  }
+
+  /* ----------------------------------------------------------- constants */
+
+  private str(s: string): number {
+    let i = this.stringIdx.get(s);
+    if (i === undefined) {
+      i = this.strings.length;
+      this.strings.push(s);
+      this.stringIdx.set(s, i);
+    }
+    return i;
+  }
+
+  private loc(l: A.Location): IR.StmtLoc {
+    let f = this.files.indexOf(l.file);
+    if (f < 0) f = this.files.push(l.file) - 1;
+    return { file: f, row: l.row, col: l.col };
+  }
+
+  /* --------------------------------------------------------- entrypoints */
+
+  /** `a/b` evaluates `data.a.b` and adds `{"result": value}` per solution (§1.5). */
+  private planEntrypoint(ep: string): IR.Plan {
+    const segs = ep.split('/').filter((s) => s !== '');
+    const at: A.Location = { file: '', row: 0, col: 0 };
+    const key = JSON.stringify(['data', ...segs]);
+    const known = [...this.sets.keys()].some((p) => p === key || p.startsWith(key.slice(0, -1) + ','));
+    if (segs.length === 0 || !known) {
+      throw new RegoError(RegoErrorCode.COMPILE, `entrypoint "${ep}" does not refer to a rule`, at);
+    }
+    const ref: A.RefTerm = {
+      type: 'ref',
+      head: { type: 'var', name: 'data', loc: at },
+      path: segs.map((value) => ({ type: 'string', value, loc: at })),
+      loc: at,
+    };
+    const locals = new Locals();
+    const stmts: IR.Stmt[] = [];
+    const l = this.loc(at);
+    this.planTerm(ref, stmts, new Map(), locals, (op, out) => {
+      const obj = locals.fresh();
+      out.push({ type: 'MakeObjectStmt', target: obj, loc: l });
+      out.push({ type: 'ObjectInsertStmt', object: obj, key: { type: 'string_index', value: this.str('result') }, value: op, loc: l });
+      out.push({ type: 'ResultSetAddStmt', value: obj, loc: l });
+    });
+    return { name: ep, blocks: [{ stmts }] };
+  }
+
+  /* ------------------------------------------------------------ rule sets */
+
+  private funcFor(set: RuleSet): IR.Func {
+    const done = this.funcs.get(set);
+    if (done) return done;
+    const path = set.path.split('.').slice(1);
+    const fn: IR.Func = { name: `g0.${set.path}`, path: ['g0', ...path], params: [IR.INPUT, IR.DATA], return: 0, blocks: [] };
+    this.funcs.set(set, fn); // before planning: recursion was rejected by check_recursion
+    this.funcOrder.push(fn);
+    const locals = new Locals();
+    const ret = locals.fresh();
+    fn.return = ret;
+    const first = set.rules[0]!;
+    const at = this.loc(first.loc);
+    for (const r of set.rules) {
+      if (r.kind === 'function' || r.head.args !== undefined) throw new UnsupportedError('functions', r.loc);
+      if (r.else.length > 0) throw new UnsupportedError('else', r.else[0]!.loc);
+    }
+    switch (set.kind) {
+      case 'complete': {
+        for (const r of set.rules.filter((x) => !x.default)) {
+          if (r.head.ref.path.length > 0) throw new UnsupportedError('rules with ref heads', r.head.loc);
+          const lr = locals.fresh();
+          const l = this.loc(r.loc);
+          const b: IR.Block = { stmts: [{ type: 'ResetLocalStmt', target: lr, loc: l }] };
+          const vars: Vars = new Map();
+          this.planBody(r.body, 0, b.stmts, vars, locals, (out) =>
+            this.planTerm(this.headValue(r), out, vars, locals, (op, out2) =>
+              out2.push({ type: 'AssignVarOnceStmt', source: op, target: lr, loc: l }),
+            ),
+          );
+          fn.blocks.push(b, {
+            stmts: [
+              { type: 'IsDefinedStmt', source: lr, loc: l },
+              { type: 'AssignVarOnceStmt', source: { type: 'local', value: lr }, target: ret, loc: l },
+            ],
+          });
+        }
+        for (const r of set.rules.filter((x) => x.default)) {
+          const l = this.loc(r.loc);
+          const b: IR.Block = { stmts: [{ type: 'IsUndefinedStmt', source: ret, loc: l }] };
+          this.planTerm(this.headValue(r), b.stmts, new Map(), locals, (op, out) =>
+            out.push({ type: 'AssignVarStmt', source: op, target: ret, loc: l }),
+          );
+          fn.blocks.push(b);
+        }
+        break;
+      }
+      case 'partial_set': {
+        fn.blocks.push({ stmts: [{ type: 'MakeSetStmt', target: ret, loc: at }] });
+        for (const r of set.rules) {
+          if (r.head.ref.path.length > 0 || r.head.key === undefined) {
+            throw new UnsupportedError('multi-value rules with ref heads', r.head.loc);
+          }
+          const key = r.head.key;
+          const l = this.loc(r.loc);
+          const b: IR.Block = { stmts: [] };
+          const vars: Vars = new Map();
+          this.planBody(r.body, 0, b.stmts, vars, locals, (out) =>
+            this.planTerm(key, out, vars, locals, (op, out2) => out2.push({ type: 'SetAddStmt', set: ret, value: op, loc: l })),
+          );
+          fn.blocks.push(b);
+        }
+        break;
+      }
+      case 'partial_object': {
+        fn.blocks.push({ stmts: [{ type: 'MakeObjectStmt', target: ret, loc: at }] });
+        for (const r of set.rules) {
+          if (r.head.ref.path.length !== 1) throw new UnsupportedError('object rules with nested ref heads', r.head.loc);
+          const keyTerm = r.head.ref.path[0]!;
+          const l = this.loc(r.loc);
+          const b: IR.Block = { stmts: [] };
+          const vars: Vars = new Map();
+          this.planBody(r.body, 0, b.stmts, vars, locals, (out) =>
+            this.planTerm(keyTerm, out, vars, locals, (k, out2) =>
+              this.planTerm(this.headValue(r), out2, vars, locals, (v, out3) =>
+                out3.push({ type: 'ObjectInsertOnceStmt', object: ret, key: k, value: v, loc: l }),
+              ),
+            ),
+          );
+          fn.blocks.push(b);
+        }
+        break;
+      }
+      case 'function':
+        throw new UnsupportedError('functions', first.loc);
+    }
+    fn.blocks.push({ stmts: [{ type: 'ReturnLocalStmt', source: ret, loc: at }] });
+    return fn;
+  }
+
+  /** What a call outside the slice is: a user function (`data.…`) or a builtin. */
+  private callName(name: string | undefined): string {
+    if (name === undefined) return 'calls with a non-ref operator';
+    return name.startsWith('data.') ? 'functions' : `call to ${name}`;
+  }
+
+  private headValue(r: A.Rule): A.Term {
+    return r.head.value ?? { type: 'boolean', value: true, loc: r.head.loc };
+  }
+
+  /* --------------------------------------------------------------- bodies */
+
+  private planBody(body: A.Body, i: number, out: IR.Stmt[], vars: Vars, locals: Locals, k: K): void {
+    if (i === body.length) return k(out);
+    this.planExpr(body[i]!, out, vars, locals, (out2) => this.planBody(body, i + 1, out2, vars, locals, k));
+  }
+
+  private planExpr(e: A.Expr, out: IR.Stmt[], vars: Vars, locals: Locals, k: K): void {
+    if (e.with.length > 0) throw new UnsupportedError('with', e.with[0]!.loc);
+    if (e.negated) {
+      // Bindings made under `not` stay local to it. The first solution of
+      // the body breaks out of the not block (through any scans it opened):
+      // that is what makes the NotStmt undefined.
+      const block: IR.Block = { stmts: [] };
+      const base = this.depth++;
+      const l = this.loc(e.loc);
+      this.planPositive(e, block.stmts, new Map(vars), locals, (o) =>
+        o.push({ type: 'BreakStmt', index: this.depth - base - 1, loc: l }),
+      );
+      this.depth--;
+      out.push({ type: 'NotStmt', block, loc: l });
+      return k(out);
+    }
+    this.planPositive(e, out, vars, locals, k);
+  }
+
+  private planPositive(e: A.Expr, out: IR.Stmt[], vars: Vars, locals: Locals, k: K): void {
+    const l = this.loc(e.loc);
+    switch (e.kind) {
+      case 'every':
+        throw new UnsupportedError('every', e.loc);
+      case 'some': {
+        const first = e.symbols[0];
+        if (first?.type !== 'call') return k(out); // `some x, y`: a declaration only
+        const name = refName(first.operator);
+        const args = first.args;
+        if (name === 'internal.member_2') return this.planMember(undefined, args[0]!, args[1]!, out, vars, locals, k);
+        if (name === 'internal.member_3') return this.planMember(args[0]!, args[1]!, args[2]!, out, vars, locals, k);
+        throw new UnsupportedError(`some with ${name ?? 'call'}`, e.loc);
+      }
+      case 'term': {
+        const t = e.term;
+        if (t.type === 'boolean' && !t.value) {
+          // always undefined (a BreakStmt would be read as success inside a not block)
+          const f: IR.Operand = { type: 'bool', value: false };
+          out.push({ type: 'NotEqualStmt', a: f, b: f, loc: l });
+          return;
+        }
+        return this.planTerm(t, out, vars, locals, (op, out2) => {
+          // A literal other than false is true; anything computed must not be false.
+          if (t.type === 'var' || t.type === 'ref') {
+            out2.push({ type: 'NotEqualStmt', a: op, b: { type: 'bool', value: false }, loc: l });
+          }
+          k(out2);
+        });
+      }
+      case 'call': {
+        const name = refName(e.operator);
+        const [a, b] = e.args;
+        switch (name) {
+          case 'eq':
+          case 'assign':
+            return this.planUnify(name, a!, b!, e.loc, out, vars, locals, k);
+          case 'equal':
+          case 'neq':
+            return this.planTerm(a!, out, vars, locals, (x, o1) =>
+              this.planTerm(b!, o1, vars, locals, (y, o2) => {
+                o2.push({ type: name === 'equal' ? 'EqualStmt' : 'NotEqualStmt', a: x, b: y, loc: l });
+                k(o2);
+              }),
+            );
+          case 'lt':
+          case 'lte':
+          case 'gt':
+          case 'gte': {
+            const fn = COMPARISONS[name]!;
+            if (e.args.length !== 2) throw new UnsupportedError(`${name} with an output operand`, e.loc);
+            this.builtins.add(fn);
+            return this.planTerm(a!, out, vars, locals, (x, o1) =>
+              this.planTerm(b!, o1, vars, locals, (y, o2) => {
+                const r = locals.fresh();
+                o2.push({ type: 'CallStmt', func: fn, args: [x, y], result: r, loc: l });
+                o2.push({ type: 'NotEqualStmt', a: { type: 'local', value: r }, b: { type: 'bool', value: false }, loc: l });
+                k(o2);
+              }),
+            );
+          }
+          case 'internal.member_2':
+            if (e.args.length !== 2) break;
+            // `x in xs`: a scan with an equality. OPA calls a native member
+            // builtin that yields one `true`; a scan may yield the same
+            // solution more than once, which no rule kind can observe (sets
+            // collapse, equal values never conflict).
+            return this.planTerm(a!, out, vars, locals, (x, o1) =>
+              this.planScanOf(b!, o1, vars, locals, (_key, value, o2) => {
+                o2.push({ type: 'EqualStmt', a: x, b: { type: 'local', value }, loc: l });
+                k(o2);
+              }),
+            );
+        }
+        throw new UnsupportedError(this.callName(name), e.loc);
+      }
+    }
+  }
+
+  /** `some [k,] x in xs`: scan xs, binding (or checking) k and x per element. */
+  private planMember(
+    key: A.Term | undefined,
+    value: A.Term,
+    coll: A.Term,
+    out: IR.Stmt[],
+    vars: Vars,
+    locals: Locals,
+    k: K,
+  ): void {
+    this.planScanOf(coll, out, vars, locals, (kl, vl, o1) => {
+      const bindValue = (o: IR.Stmt[]) => this.bindOrCheck(value, vl, o, vars, locals, k);
+      if (key === undefined) return bindValue(o1);
+      this.bindOrCheck(key, kl, o1, vars, locals, bindValue);
+    });
+  }
+
+  private planScanOf(
+    coll: A.Term,
+    out: IR.Stmt[],
+    vars: Vars,
+    locals: Locals,
+    k: (key: IR.Local, value: IR.Local, out: IR.Stmt[]) => void,
+  ): void {
+    this.planTerm(coll, out, vars, locals, (op, o1) => {
+      const l = this.loc(coll.loc);
+      if (op.type !== 'local') return; // a string or boolean constant has no elements
+      const key = locals.fresh();
+      const value = locals.fresh();
+      const block: IR.Block = { stmts: [] };
+      o1.push({ type: 'ScanStmt', source: op.value, key, value, block, loc: l });
+      this.depth++;
+      k(key, value, block.stmts);
+      this.depth--;
+    });
+  }
+
+  private bindOrCheck(t: A.Term, local: IR.Local, out: IR.Stmt[], vars: Vars, locals: Locals, k: K): void {
+    if (t.type === 'var' && !vars.has(t.name)) {
+      vars.set(t.name, local);
+      return k(out);
+    }
+    this.planTerm(t, out, vars, locals, (op, o) => {
+      o.push({ type: 'EqualStmt', a: op, b: { type: 'local', value: local }, loc: this.loc(t.loc) });
+      k(o);
+    });
+  }
+
+  /** `a = b` / `a := b` with at most a var on one side (§3.4 unification, the var cases). */
+  private planUnify(
+    op: 'eq' | 'assign',
+    a: A.Term,
+    b: A.Term,
+    at: A.Location,
+    out: IR.Stmt[],
+    vars: Vars,
+    locals: Locals,
+    k: K,
+  ): void {
+    const unbound = (t: A.Term): t is A.VarTerm => t.type === 'var' && !vars.has(t.name);
+    if (op === 'assign' && a.type === 'var' && vars.has(a.name)) {
+      throw new UnsupportedError(`:= to variable ${a.name} bound above`, a.loc);
+    }
+    const bindTo = (v: A.VarTerm, other: A.Term) =>
+      this.planTerm(other, out, vars, locals, (o, out2) => {
+        if (o.type === 'local') vars.set(v.name, o.value);
+        else {
+          const t = locals.fresh();
+          out2.push({ type: 'AssignVarStmt', source: o, target: t, loc: this.loc(at) });
+          vars.set(v.name, t);
+        }
+        k(out2);
+      });
+    if (unbound(a) && unbound(b)) throw new UnsupportedError('unification of two unbound variables', at);
+    if (unbound(a)) return bindTo(a, b);
+    if (unbound(b)) return bindTo(b, a);
+    this.planTerm(a, out, vars, locals, (x, o1) =>
+      this.planTerm(b, o1, vars, locals, (y, o2) => {
+        o2.push({ type: 'EqualStmt', a: x, b: y, loc: this.loc(at) });
+        k(o2);
+      }),
+    );
+  }
+
+  /* ---------------------------------------------------------------- terms */
+
+  private planTerm(t: A.Term, out: IR.Stmt[], vars: Vars, locals: Locals, k: KOp): void {
+    const l = this.loc(t.loc);
+    switch (t.type) {
+      case 'null': {
+        const target = locals.fresh();
+        out.push({ type: 'MakeNullStmt', target, loc: l });
+        return k({ type: 'local', value: target }, out);
+      }
+      case 'boolean':
+        return k({ type: 'bool', value: t.value }, out);
+      case 'number': {
+        const target = locals.fresh();
+        out.push({ type: 'MakeNumberRefStmt', Index: this.str(t.text), target, loc: l });
+        return k({ type: 'local', value: target }, out);
+      }
+      case 'string':
+        return k({ type: 'string_index', value: this.str(t.value) }, out);
+      case 'var': {
+        const v = vars.get(t.name);
+        if (v === undefined) throw new UnsupportedError(`binding variable ${t.name} inside a composite or a comparison`, t.loc);
+        return k({ type: 'local', value: v }, out);
+      }
+      case 'ref':
+        return this.planRef(t, out, vars, locals, k);
+      case 'array':
+      case 'set':
+        // All items first: an item may open a scan, and the collection must
+        // be made inside it, once per solution.
+        return this.planTerms(t.items, 0, [], out, vars, locals, (ops, o) => {
+          const target = locals.fresh();
+          if (t.type === 'array') {
+            o.push({ type: 'MakeArrayStmt', capacity: ops.length, target, loc: l });
+            for (const value of ops) o.push({ type: 'ArrayAppendStmt', array: target, value, loc: l });
+          } else {
+            o.push({ type: 'MakeSetStmt', target, loc: l });
+            for (const value of ops) o.push({ type: 'SetAddStmt', set: target, value, loc: l });
+          }
+          k({ type: 'local', value: target }, o);
+        });
+      case 'object':
+        return this.planTerms(t.items.flat(), 0, [], out, vars, locals, (ops, o) => {
+          const target = locals.fresh();
+          o.push({ type: 'MakeObjectStmt', target, loc: l });
+          for (let i = 0; i < ops.length; i += 2) {
+            o.push({ type: 'ObjectInsertStmt', object: target, key: ops[i]!, value: ops[i + 1]!, loc: l });
+          }
+          k({ type: 'local', value: target }, o);
+        });
+      case 'arraycomprehension':
+      case 'setcomprehension':
+      case 'objectcomprehension':
+        throw new UnsupportedError(t.type.replace('comprehension', ' comprehensions'), t.loc);
+      case 'call':
+        throw new UnsupportedError(this.callName(refName(t.operator)), t.loc);
+    }
+  }
+
+  private planTerms(
+    ts: A.Term[],
+    i: number,
+    acc: IR.Operand[],
+    out: IR.Stmt[],
+    vars: Vars,
+    locals: Locals,
+    k: (ops: IR.Operand[], out: IR.Stmt[]) => void,
+  ): void {
+    if (i === ts.length) return k(acc, out);
+    this.planTerm(ts[i]!, out, vars, locals, (op, o) => this.planTerms(ts, i + 1, [...acc, op], o, vars, locals, k));
+  }
+
+  private planRef(r: A.RefTerm, out: IR.Stmt[], vars: Vars, locals: Locals, k: KOp): void {
+    const l = this.loc(r.loc);
+    if (r.head.type !== 'var') throw new UnsupportedError(`references with a ${r.head.type} head`, r.loc);
+    const name = r.head.name;
+    if (name === 'data') return this.planDataRef(r, out, vars, locals, k);
+    let base: IR.Local;
+    if (name === 'input') {
+      base = IR.INPUT;
+      if (r.path.length === 0) out.push({ type: 'IsDefinedStmt', source: IR.INPUT, loc: l });
+    } else {
+      const v = vars.get(name);
+      if (v === undefined) throw new UnsupportedError(`reference to unbound variable ${name}`, r.loc);
+      base = v;
+    }
+    this.planPath(base, r.path, 0, out, vars, locals, k);
+  }
+
+  /**
+   * `data.…`: walk the rule tree along the ref's leading strings. Reaching a
+   * rule set calls its function and dots the rest on the result; leaving the
+   * tree reads the base document from `data`.
+   */
+  private planDataRef(r: A.RefTerm, out: IR.Stmt[], vars: Vars, locals: Locals, k: KOp): void {
+    const names = ['data'];
+    const keys = [...this.sets.keys()];
+    for (let i = 0; ; i++) {
+      const key = JSON.stringify(names);
+      const hit = this.sets.get(key);
+      const prefix = key.slice(0, -1) + ',';
+      if (hit && keys.some((p) => p.startsWith(prefix))) {
+        throw new UnsupportedError(`rules nested under another rule (${hit.set.path})`, r.loc);
+      }
+      if (hit) {
+        const fn = this.funcFor(hit.set);
+        const result = locals.fresh();
+        out.push({
+          type: 'CallStmt',
+          func: fn.name,
+          args: [
+            { type: 'local', value: IR.INPUT },
+            { type: 'local', value: IR.DATA },
+          ],
+          result,
+          loc: this.loc(r.loc),
+        });
+        return this.planPath(result, r.path, i, out, vars, locals, k);
+      }
+      if (!keys.some((p) => p.startsWith(prefix))) return this.planPath(IR.DATA, r.path, 0, out, vars, locals, k);
+      const seg = r.path[i];
+      if (seg === undefined) throw new UnsupportedError('references to a package or rule tree as a whole', r.loc);
+      if (seg.type !== 'string') throw new UnsupportedError('non-ground references into rules', seg.loc);
+      names.push(seg.value);
+    }
+  }
+
+  /** Dots along the path; an unbound var iterates (a scan binding it to the key). */
+  private planPath(src: IR.Local, path: A.Term[], i: number, out: IR.Stmt[], vars: Vars, locals: Locals, k: KOp): void {
+    if (i === path.length) return k({ type: 'local', value: src }, out);
+    const seg = path[i]!;
+    const l = this.loc(seg.loc);
+    if (seg.type === 'var' && !vars.has(seg.name)) {
+      const key = locals.fresh();
+      const value = locals.fresh();
+      const block: IR.Block = { stmts: [] };
+      out.push({ type: 'ScanStmt', source: src, key, value, block, loc: l });
+      vars.set(seg.name, key);
+      this.depth++;
+      this.planPath(value, path, i + 1, block.stmts, vars, locals, k);
+      this.depth--;
+      return;
+    }
+    this.planTerm(seg, out, vars, locals, (keyOp, o) => {
+      const target = locals.fresh();
+      o.push({ type: 'DotStmt', source: { type: 'local', value: src }, key: keyOp, target, loc: l });
+      this.planPath(target, path, i + 1, o, vars, locals, k);
+    });
+  }
+}
