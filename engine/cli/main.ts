@@ -6,6 +6,7 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { BustedError, ErrorCode } from '../model/errors.js';
 import { runDoctor } from './doctor.js';
 import { runMonitor, type MonitorCliOptions } from './monitor.js';
+import { runCompile, type CompileCliOptions } from './compile.js';
 
 function int(name: string, min: number, max = Number.MAX_SAFE_INTEGER) {
   return (v: string): number => {
@@ -62,6 +63,18 @@ export function buildCli(): Command {
   observeOptions(program.command('monitor').description('observe and report; never blocks')).action(async (o: MonitorCliOptions) => {
     process.exitCode = await runMonitor(o);
   });
+
+  program
+    .command('compile')
+    .description('compile Rego to a Wasm module (OUT.wasm) or an OPA-style bundle (OUT.tar.gz)')
+    .requiredOption('--policies <dir>', 'directory of .rego files (and data.json)')
+    .requiredOption('-o, --output <file>', 'OUT.wasm or OUT.tar.gz')
+    .option('-e, --entrypoint <path>', 'entrypoint such as busted/decision (repeatable; default busted/decision)', collect, [])
+    .option('--dump-ir', 'print the planner IR (JSON) instead of writing the module')
+    .option('--dump-ast', 'print the parsed modules instead of compiling')
+    .action(async (o: CompileCliOptions) => {
+      process.exitCode = await runCompile(o);
+    });
 
   observeOptions(
     program

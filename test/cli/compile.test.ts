@@ -1,0 +1,112 @@
+/** `busted compile` as a user runs it: .wasm, bundle, --dump-ir, errors. */
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadPolicy } from '@open-policy-agent/opa-wasm';
+import { PACKAGE_ROOT } from '../../engine/paths.js';
+
+const bin = join(PACKAGE_ROOT, 'bin', 'busted.js');
+const busted = (...args: string[]) => spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', timeout: 60_000 });
+const runtimeBuilt = existsSync(join(PACKAGE_ROOT, 'build', 'wasm', 'runtime.wasm'));
+
+const POLICY = `package busted
+
+default decision := "allow"
+
+decision := "block" if {
+	input.provider == "openai"
+	input.process.comm == "curl"
+}
+
+reasons contains "curl may not call openai" if decision == "block"
+`;
+
+function policyDir(text = POLICY, data?: unknown): string {
+  const dir = mkdtempSync(join(tmpdir(), 'busted-compile-'));
+  mkdirSync(join(dir, 'p'));
+  writeFileSync(join(dir, 'p', 'main.rego'), text);
+  writeFileSync(join(dir, 'p', 'main_test.rego'), 'package busted\n\ntest_x if true\n');
+  if (data !== undefined) writeFileSync(join(dir, 'p', 'data.json'), JSON.stringify(data));
+  return dir;
+}
+
+describe('busted compile', { skip: runtimeBuilt ? undefined : 'needs the wasm runtime build (npm run build; needs lld)' }, () => {
+  it('writes a .wasm the SDK evaluates, with the entrypoints asked for', async () => {
+    const dir = policyDir();
+    try {
+      const out = join(dir, 'policy.wasm');
+      const r = busted('compile', '--policies', join(dir, 'p'), '-o', out, '-e', 'busted/decision', '-e', 'busted/reasons');
+      assert.equal(r.status, 0, r.stderr);
+      const policy = await loadPolicy(readFileSync(out));
+      assert.deepEqual(policy.evaluate({ provider: 'openai', process: { comm: 'curl' } }, 'busted/decision'), [{ result: 'block' }]);
+      assert.deepEqual(policy.evaluate({ provider: 'anthropic', process: { comm: 'curl' } }, 'busted/decision'), [{ result: 'allow' }]);
+      assert.deepEqual(policy.evaluate({ provider: 'openai', process: { comm: 'curl' } }, 'busted/reasons'), [{ result: ['curl may not call openai'] }]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('writes an OPA-style bundle: /policy.wasm, /data.json, /.manifest', async () => {
+    const dir = policyDir(POLICY, { teams: { a: ['openai'] } });
+    try {
+      const out = join(dir, 'bundle.tar.gz');
+      const r = busted('compile', '--policies', join(dir, 'p'), '-o', out);
+      assert.equal(r.status, 0, r.stderr);
+      const x = join(dir, 'x');
+      mkdirSync(x);
+      const t = spawnSync('tar', ['-xzf', out, '-C', x], { encoding: 'utf8' });
+      assert.equal(t.status, 0, t.stderr);
+      const manifest = JSON.parse(readFileSync(join(x, '.manifest'), 'utf8'));
+      assert.deepEqual(manifest.wasm, [{ entrypoint: 'busted/decision', module: '/policy.wasm' }]);
+      assert.deepEqual(JSON.parse(readFileSync(join(x, 'data.json'), 'utf8')), { teams: { a: ['openai'] } });
+      const policy = await loadPolicy(readFileSync(join(x, 'policy.wasm')));
+      assert.deepEqual(policy.evaluate({ provider: 'openai', process: { comm: 'curl' } }), [{ result: 'block' }]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('--dump-ir prints the planner IR as JSON', () => {
+    const dir = policyDir();
+    try {
+      const r = busted('compile', '--policies', join(dir, 'p'), '-o', join(dir, 'x.wasm'), '--dump-ir');
+      assert.equal(r.status, 0, r.stderr);
+      const ir = JSON.parse(r.stdout);
+      assert.ok(ir.plans, 'has plans');
+      assert.ok(!existsSync(join(dir, 'x.wasm')));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('a policy that does not compile exits 2 with file:row and the error code', () => {
+    const dir = policyDir('package busted\n\ndecision := "block" if {\n\tinput.x ==\n}\n');
+    try {
+      const r = busted('compile', '--policies', join(dir, 'p'), '-o', join(dir, 'x.wasm'));
+      assert.equal(r.status, 2);
+      assert.match(r.stderr, /main\.rego:\d+: rego_parse_error/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('an unsafe variable is a compile error, not a silent allow', () => {
+    const dir = policyDir('package busted\n\ndecision := x if {\n\tinput.a == 1\n}\n');
+    try {
+      const r = busted('compile', '--policies', join(dir, 'p'), '-o', join(dir, 'x.wasm'));
+      assert.equal(r.status, 2);
+      assert.match(r.stderr, /rego_unsafe_var_error: var x is unsafe/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('a missing policy directory is a usage error', () => {
+    const r = busted('compile', '--policies', '/no/such/dir', '-o', '/tmp/x.wasm');
+    assert.equal(r.status, 2);
+    assert.match(r.stderr, /--policies \/no\/such\/dir/);
+  });
+});
