@@ -18,8 +18,9 @@
  * function calls busted_heap_init with the end of that segment (§2.3).
  */
 
+import { HOST_EXPORT_NAMES } from '../builtins-js.js';
 import * as IR from '../ir/ir.js';
-import { CONFLICT_COMPLETE, CONFLICT_OBJECT } from '../plan/planner.js';
+import { CONFLICT_COMPLETE, CONFLICT_FUNCTION, CONFLICT_OBJECT } from '../plan/planner.js';
 import { Code, I32, firstNewFunc, splice, type Body, type NewFunc } from './wasm.js';
 
 /** What the emitter needs from build/wasm/runtime.json (runtime/build.ts). */
@@ -140,6 +141,19 @@ interface Ctx {
   data: Data;
   rt: Record<RuntimeFunc, number>;
   funcIndex: Map<string, number>;
+  /** every runtime function by name (natives) */
+  functions: Record<string, number>;
+  /** host builtin id by Rego name (the `builtins` export) */
+  hostIds: Map<string, number>;
+}
+
+/** Builtins the host provides: not native, or a native's fallback. Ids are their order. */
+export function hostBuiltins(policy: IR.Policy): string[] {
+  return policy.static.builtinFuncs.filter((n) => {
+    if ((IR.NATIVE_COMPARISONS as readonly string[]).includes(n)) return false;
+    const nat = IR.NATIVE_BUILTINS[n];
+    return nat === undefined || nat.fallback === true;
+  });
 }
 
 /** Emits one function: label bookkeeping and scratch locals. */
@@ -155,6 +169,8 @@ class FnEmitter {
     firstScratch: number,
     /** the plan's result-set local, for ResultSetAdd */
     private readonly resultSet?: number,
+    /** what AssignVarOnceStmt's conflict abort says */
+    private readonly conflict: string = CONFLICT_COMPLETE,
   ) {
     this.nextLocal = firstScratch;
   }
@@ -262,6 +278,27 @@ class FnEmitter {
           this.undefIf();
           return;
         }
+        const native = IR.NATIVE_BUILTINS[s.func];
+        if (native !== undefined) {
+          const idx = this.c.functions[native.fn];
+          if (idx === undefined) throw new Error(`emit: runtime has no function ${native.fn} (rebuild with scripts/setup.sh --build-only)`);
+          s.args.forEach((a) => this.operand(a));
+          if (native.fallback) c.i32Const(this.c.hostIds.get(s.func)!);
+          c.call(idx).localTee(s.result).i32Eqz();
+          this.undefIf();
+          return;
+        }
+        const hostId = this.c.hostIds.get(s.func);
+        if (hostId !== undefined) {
+          if (s.args.length > 4) throw new Error(`emit: too many built-in call arguments: ${s.func}`);
+          const imp = this.c.functions[`opa_builtin${s.args.length}`];
+          if (imp === undefined) throw new Error(`emit: runtime has no import opa_builtin${s.args.length}`);
+          c.i32Const(hostId).i32Const(0);
+          s.args.forEach((a) => this.operand(a));
+          c.call(imp).localTee(s.result).i32Eqz();
+          this.undefIf();
+          return;
+        }
         const [a, b] = s.args;
         this.operand(a!);
         this.operand(b!);
@@ -298,7 +335,7 @@ class FnEmitter {
         this.operand(s.source);
         this.call('opa_value_compare');
         c.i32Eqz().brIf(0);
-        this.abort(s.loc, CONFLICT_COMPLETE);
+        this.abort(s.loc, this.conflict);
         this.close();
         this.operand(s.source);
         c.localSet(s.target);
@@ -424,6 +461,7 @@ function localsUsed(blocks: IR.Block[]): number {
 }
 
 const RULE_TYPE = { params: [I32, I32], results: [I32] };
+const funcType = (f: IR.Func) => ({ params: f.params.map(() => I32), results: [I32] });
 
 /** Emits the policy into `runtime` (the bytes of build/wasm/runtime.wasm). */
 export function emit(policy: IR.Policy, runtime: Uint8Array, manifest: RuntimeManifest): Uint8Array {
@@ -442,7 +480,9 @@ export function emit(policy: IR.Policy, runtime: Uint8Array, manifest: RuntimeMa
   const startIdx = first;
   const planIdx = policy.plans.map((_, i) => first + 1 + i);
   const funcIndex = new Map(policy.funcs.map((f, i) => [f.name, first + 1 + policy.plans.length + i]));
-  const ctx: Ctx = { policy, data, rt, funcIndex };
+  const hosts = hostBuiltins(policy);
+  const hostIds = new Map(hosts.map((n, i) => [n, i]));
+  const ctx: Ctx = { policy, data, rt, funcIndex, functions: manifest.functions, hostIds };
   const add: NewFunc[] = [];
 
   const bodyOf = (e: FnEmitter, params: number): Body => ({ locals: e.localCount - params, code: e.code });
@@ -460,10 +500,12 @@ export function emit(policy: IR.Policy, runtime: Uint8Array, manifest: RuntimeMa
     add.push({ type: RULE_TYPE, body: bodyOf(e, 2) });
   }
   for (const f of policy.funcs) {
-    const e = new FnEmitter(ctx, localsUsed(f.blocks));
+    const n = Math.max(localsUsed(f.blocks), f.params.length, f.return + 1);
+    // functions (params beyond input and data) have their own conflict message
+    const e = new FnEmitter(ctx, n, undefined, f.params.length > 2 ? CONFLICT_FUNCTION : CONFLICT_COMPLETE);
     for (const b of f.blocks) e.block(b);
     e.code.localGet(f.return);
-    add.push({ type: RULE_TYPE, body: bodyOf(e, 2) });
+    add.push({ type: funcType(f), body: bodyOf(e, f.params.length) });
   }
 
   // eval(ctx): dispatch on the entrypoint id (§3.2 "plan dispatch").
@@ -484,8 +526,12 @@ export function emit(policy: IR.Policy, runtime: Uint8Array, manifest: RuntimeMa
   });
   eps.localGet(0);
 
-  // builtins(): no host builtins yet; the comparisons are inlined.
-  const bis = new Code().call(rt.opa_object);
+  // builtins(): {"<name>": id} of the host builtins (§4.1)
+  const bis = new Code().call(rt.opa_object).localSet(0);
+  hosts.forEach((name, i) => {
+    bis.localGet(0).i32Const(data.string(HOST_EXPORT_NAMES[name] ?? name)).i64Const(i).call(rt.opa_number_int).call(rt.opa_object_insert);
+  });
+  bis.localGet(0);
 
   const bytes = data.finish();
   const heapStart = data.base + bytes.length;
@@ -495,7 +541,7 @@ export function emit(policy: IR.Policy, runtime: Uint8Array, manifest: RuntimeMa
     replace: new Map([
       [manifest.stubs.eval!, { locals: 0, code: ev }],
       [manifest.stubs.entrypoints!, { locals: 1, code: eps }],
-      [manifest.stubs.builtins!, { locals: 0, code: bis }],
+      [manifest.stubs.builtins!, { locals: 1, code: bis }],
     ]),
     add,
     data: { offset: data.base, bytes },

@@ -43,9 +43,9 @@ export interface Static {
   /** source file names, for error locations */
   files: string[];
   /**
-   * builtins the plan calls by name (OPA's BuiltinFuncs). In this slice only
-   * natives the emitter inlines appear here (the comparison operators); the
-   * `builtins()` export lists the non-native ones, which is none yet.
+   * builtins the plan calls by name (OPA's BuiltinFuncs), sorted. The
+   * `builtins()` export lists the host ones (not in NATIVE_BUILTINS or
+   * NATIVE_COMPARISONS, or a native's fallback), ids in this order.
    */
   builtinFuncs: string[];
 }
@@ -297,6 +297,52 @@ export type Stmt =
  */
 export const NATIVE_COMPARISONS = ['lt', 'lte', 'gt', 'gte'] as const;
 export type NativeComparison = (typeof NATIVE_COMPARISONS)[number];
+
+/**
+ * Builtins the runtime implements in C (runtime/builtins.c): Rego name →
+ * runtime function. `fallback`: the function takes the id of the host
+ * builtin of the same name as a last argument and calls it for what it does
+ * not do exactly itself (non-integers, overflow, non-ASCII), so the
+ * `builtins` export lists those too. Every other builtin the planner
+ * accepts is a host builtin (engine/policy/builtins-js.ts).
+ */
+export const NATIVE_BUILTINS: Readonly<Record<string, { fn: string; fallback?: boolean }>> = {
+  count: { fn: 'busted_count' },
+  sum: { fn: 'busted_sum', fallback: true },
+  product: { fn: 'busted_product', fallback: true },
+  max: { fn: 'busted_max' },
+  min: { fn: 'busted_min' },
+  sort: { fn: 'busted_sort' },
+  plus: { fn: 'busted_plus', fallback: true },
+  minus: { fn: 'busted_minus', fallback: true },
+  mul: { fn: 'busted_mul', fallback: true },
+  div: { fn: 'busted_div', fallback: true },
+  rem: { fn: 'busted_rem', fallback: true },
+  and: { fn: 'busted_and' },
+  or: { fn: 'busted_or' },
+  union: { fn: 'busted_union' },
+  intersection: { fn: 'busted_intersection' },
+  'array.concat': { fn: 'busted_array_concat' },
+  'array.slice': { fn: 'busted_array_slice' },
+  concat: { fn: 'busted_concat' },
+  startswith: { fn: 'busted_startswith' },
+  endswith: { fn: 'busted_endswith' },
+  contains: { fn: 'busted_contains' },
+  lower: { fn: 'busted_lower', fallback: true },
+  upper: { fn: 'busted_upper', fallback: true },
+  is_null: { fn: 'busted_is_null' },
+  is_boolean: { fn: 'busted_is_boolean' },
+  is_number: { fn: 'busted_is_number' },
+  is_string: { fn: 'busted_is_string' },
+  is_array: { fn: 'busted_is_array' },
+  is_object: { fn: 'busted_is_object' },
+  is_set: { fn: 'busted_is_set' },
+  type_name: { fn: 'busted_type_name' },
+  equal: { fn: 'busted_equal' },
+  neq: { fn: 'busted_neq' },
+  'object.get': { fn: 'busted_object_get' },
+  'object.keys': { fn: 'busted_object_keys' },
+};
 
 /**
  * OPA's JSON form (§3.6) for `--dump-ir`: statements as {type, stmt},

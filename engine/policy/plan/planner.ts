@@ -14,6 +14,8 @@
  * the construct's file:row:col, never a silent miscompile.
  */
 
+import { HOST_BUILTINS } from '../builtins-js.js';
+import { lookupBuiltin } from '../compile/builtins.js';
 import type { CheckedProgram, RuleSet } from '../compile/program.js';
 import { refName, rulePath } from '../compile/walk.js';
 import * as IR from '../ir/ir.js';
@@ -32,6 +34,7 @@ export class UnsupportedError extends RegoError {
 /** The conflict messages of OPA's topdown (eval_conflict_error), which the emitter's aborts carry. */
 export const CONFLICT_COMPLETE = 'eval_conflict_error: complete rules must not produce multiple outputs';
 export const CONFLICT_OBJECT = 'eval_conflict_error: object keys must be unique';
+export const CONFLICT_FUNCTION = 'eval_conflict_error: functions must not produce multiple outputs for same inputs';
 
 type Vars = Map<string, IR.Local>;
 type K = (out: IR.Stmt[]) => void;
@@ -40,7 +43,7 @@ type KOp = (op: IR.Operand, out: IR.Stmt[]) => void;
 const COMPARISONS: Record<string, IR.NativeComparison> = { lt: 'lt', lte: 'lte', gt: 'gt', gte: 'gte' };
 
 class Locals {
-  private next = IR.FIRST_FREE_LOCAL;
+  constructor(private next: IR.Local = IR.FIRST_FREE_LOCAL) {}
   fresh(): IR.Local {
     return this.next++;
   }
@@ -59,12 +62,14 @@ class Planner {
   private readonly sets = new Map<string, { set: RuleSet; path: string[] }>();
   private readonly funcs = new Map<RuleSet, IR.Func>();
   private readonly funcOrder: IR.Func[] = [];
+  private readonly setByPath = new Map<string, RuleSet>();
   /** IR blocks open at the current point of planning (scan bodies, not blocks), for BreakStmt indexes */
   private depth = 0;
 
   constructor(program: CheckedProgram) {
     const setOf = new Map<A.Rule, RuleSet>();
     for (const s of program.ruleSets) for (const r of s.rules) setOf.set(r, s);
+    for (const s of program.ruleSets) this.setByPath.set(s.path, s);
     for (const m of program.modules) {
       for (const r of m.rules) {
         const set = setOf.get(r);
@@ -139,6 +144,7 @@ class Planner {
     const fn: IR.Func = { name: `g0.${set.path}`, path: ['g0', ...path], params: [IR.INPUT, IR.DATA], return: 0, blocks: [] };
     this.funcs.set(set, fn); // before planning: recursion was rejected by check_recursion
     this.funcOrder.push(fn);
+    if (set.kind === 'function') return this.planFunction(set, fn);
     const locals = new Locals();
     const ret = locals.fresh();
     fn.return = ret;
@@ -214,11 +220,127 @@ class Planner {
         }
         break;
       }
-      case 'function':
-        throw new UnsupportedError('functions', first.loc);
     }
     fn.blocks.push({ stmts: [{ type: 'ReturnLocalStmt', source: ret, loc: at }] });
     return fn;
+  }
+
+  /**
+   * A function (OPA's planner: one IR function per rule set, with the
+   * arguments as params 2…): each definition binds or checks its head
+   * arguments against the params, then assigns its value once; two
+   * different values for the same arguments are a conflict abort.
+   */
+  private planFunction(set: RuleSet, fn: IR.Func): IR.Func {
+    const n = set.arity;
+    for (let i = 0; i < n; i++) fn.params.push(IR.FIRST_FREE_LOCAL + i);
+    const locals = new Locals(IR.FIRST_FREE_LOCAL + n);
+    const ret = locals.fresh();
+    fn.return = ret;
+    const at = this.loc(set.rules[0]!.loc);
+    const bindArgs = (r: A.Rule, i: number, out: IR.Stmt[], vars: Vars, k: K): void => {
+      const args = r.head.args ?? [];
+      if (i === args.length) return k(out);
+      this.bindOrCheck(args[i]!, fn.params[2 + i]!, out, vars, locals, (o) => bindArgs(r, i + 1, o, vars, k));
+    };
+    for (const r of set.rules) {
+      if (r.head.ref.path.length > 0) throw new UnsupportedError('functions with ref heads', r.head.loc);
+    }
+    for (const r of set.rules.filter((x) => !x.default)) {
+      const lr = locals.fresh();
+      const l = this.loc(r.loc);
+      fn.blocks.push({ stmts: [{ type: 'ResetLocalStmt', target: lr, loc: l }] });
+      // `else`: each link runs only while the chain has no value yet; it binds the parent's arguments
+      [r, ...r.else].forEach((link, j) => {
+        const ll = this.loc(link.loc);
+        const b: IR.Block = { stmts: j === 0 ? [] : [{ type: 'IsUndefinedStmt', source: lr, loc: ll }] };
+        const vars: Vars = new Map();
+        bindArgs(r, 0, b.stmts, vars, (o1) =>
+          this.planBody(link.body, 0, o1, vars, locals, (o2) =>
+            this.planTerm(this.headValue(link), o2, vars, locals, (op, o3) =>
+              o3.push({ type: 'AssignVarOnceStmt', source: op, target: lr, loc: ll }),
+            ),
+          ),
+        );
+        fn.blocks.push(b);
+      });
+      fn.blocks.push({
+        stmts: [
+          { type: 'IsDefinedStmt', source: lr, loc: l },
+          { type: 'AssignVarOnceStmt', source: { type: 'local', value: lr }, target: ret, loc: l },
+        ],
+      });
+    }
+    for (const r of set.rules.filter((x) => x.default)) {
+      const l = this.loc(r.loc);
+      const b: IR.Block = { stmts: [{ type: 'IsUndefinedStmt', source: ret, loc: l }] };
+      this.planTerm(this.headValue(r), b.stmts, new Map(), locals, (op, out) =>
+        out.push({ type: 'AssignVarStmt', source: op, target: ret, loc: l }),
+      );
+      fn.blocks.push(b);
+    }
+    fn.blocks.push({ stmts: [{ type: 'ReturnLocalStmt', source: ret, loc: at }] });
+    return fn;
+  }
+
+  /** The callee of a call: a user function (its IR function) or a builtin the runtime or host implements. */
+  private callee(name: string | undefined, at: A.Location): { func: string; arity: number; user: boolean } {
+    if (name === undefined) throw new UnsupportedError('calls with a non-ref operator', at);
+    if (name.startsWith('data.')) {
+      const set = this.setByPath.get(name);
+      if (set === undefined || set.kind !== 'function') throw new UnsupportedError(`call to ${name}`, at);
+      return { func: this.funcFor(set).name, arity: set.arity, user: true };
+    }
+    const decl = lookupBuiltin(name);
+    const known = name in COMPARISONS || name in IR.NATIVE_BUILTINS || Object.prototype.hasOwnProperty.call(HOST_BUILTINS, name);
+    if (decl === undefined || decl.variadic || !known) throw new UnsupportedError(`call to ${name}`, at);
+    this.builtins.add(name);
+    return { func: name, arity: decl.arity, user: false };
+  }
+
+  /** `name(args…)` with exactly the callee's arity of operands: a CallStmt whose result is k's. */
+  private planCall(
+    name: string | undefined,
+    args: A.Term[],
+    at: A.Location,
+    out: IR.Stmt[],
+    vars: Vars,
+    locals: Locals,
+    k: (result: IR.Local, out: IR.Stmt[]) => void,
+  ): void {
+    const c = this.callee(name, at);
+    if (args.length !== c.arity) throw new UnsupportedError(`call to ${name} with ${args.length} operands`, at);
+    this.planTerms(args, 0, [], out, vars, locals, (ops, o) => {
+      const result = locals.fresh();
+      const pre: IR.Operand[] = c.user
+        ? [
+            { type: 'local', value: IR.INPUT },
+            { type: 'local', value: IR.DATA },
+          ]
+        : [];
+      o.push({ type: 'CallStmt', func: c.func, args: [...pre, ...ops], result, loc: this.loc(at) });
+      k(result, o);
+    });
+  }
+
+  /**
+   * A call as an expression: `f(a)` is true unless its result is false
+   * (OPA's evalCall); `f(a, out)` unifies the result with the last operand.
+   */
+  private planCallExpr(e: A.CallExpr, out: IR.Stmt[], vars: Vars, locals: Locals, k: K): void {
+    const name = refName(e.operator);
+    const c = this.callee(name, e.loc);
+    const l = this.loc(e.loc);
+    if (e.args.length === c.arity + 1) {
+      const last = e.args[c.arity]!;
+      return this.planCall(name, e.args.slice(0, c.arity), e.loc, out, vars, locals, (r, o) =>
+        this.bindOrCheck(last, r, o, vars, locals, k),
+      );
+    }
+    this.planCall(name, e.args, e.loc, out, vars, locals, (r, o) => {
+      o.push({ type: 'NotEqualStmt', a: { type: 'local', value: r }, b: { type: 'bool', value: false }, loc: l });
+      k(o);
+    });
   }
 
   /** What a call outside the slice is: a user function (`data.…`) or a builtin. */
@@ -307,7 +429,7 @@ class Planner {
           case 'gt':
           case 'gte': {
             const fn = COMPARISONS[name]!;
-            if (e.args.length !== 2) throw new UnsupportedError(`${name} with an output operand`, e.loc);
+            if (e.args.length !== 2) return this.planCallExpr(e, out, vars, locals, k);
             this.builtins.add(fn);
             return this.planTerm(a!, out, vars, locals, (x, o1) =>
               this.planTerm(b!, o1, vars, locals, (y, o2) => {
@@ -331,7 +453,10 @@ class Planner {
               }),
             );
         }
-        throw new UnsupportedError(this.callName(name), e.loc);
+        if (name === 'internal.member_2' || name === 'internal.member_3' || name === 'print') {
+          throw new UnsupportedError(this.callName(name), e.loc);
+        }
+        return this.planCallExpr(e, out, vars, locals, k);
       }
     }
   }
@@ -475,7 +600,7 @@ class Planner {
       case 'objectcomprehension':
         throw new UnsupportedError(t.type.replace('comprehension', ' comprehensions'), t.loc);
       case 'call':
-        throw new UnsupportedError(this.callName(refName(t.operator)), t.loc);
+        return this.planCall(refName(t.operator), t.args, t.loc, out, vars, locals, (r, o) => k({ type: 'local', value: r }, o));
     }
   }
 
@@ -524,6 +649,7 @@ class Planner {
       if (hit && keys.some((p) => p.startsWith(prefix))) {
         throw new UnsupportedError(`rules nested under another rule (${hit.set.path})`, r.loc);
       }
+      if (hit?.set.kind === 'function') throw new UnsupportedError(`reference to function ${hit.set.path} without a call`, r.loc);
       if (hit) {
         const fn = this.funcFor(hit.set);
         const result = locals.fresh();

@@ -170,6 +170,7 @@ void opa_set_add(value *set, value *v);
 value *opa_value_get(value *coll, value *key);
 i32 opa_value_compare(value *a, value *b);
 i32 opa_value_type(value *v);
+u32 opa_value_length(value *v);
 i32 number_to_i64(value *v, i64 *out);
 void rt_sort_kv(kv_t *elems, u32 n);
 void rt_sort_values(value **elems, u32 n);

@@ -1,0 +1,594 @@
+/**
+ * Host builtins: the Rego builtins our runtime does not implement in C
+ * (runtime/builtins.c), in JavaScript, with OPA's semantics (v1/topdown).
+ * A compiled module lists the ones it calls in its `builtins` export and
+ * calls them through `opa_builtinN` (docs/rego-wasm-abi.md §4.1); the SDK
+ * finds them in the `customBuiltins` that `loadCompiled` passes.
+ *
+ * Protocol limits (§4.1): arguments arrive as JSON (sets as arrays, object
+ * keys as strings) and results go back as JSON, so builtins here take and
+ * return no sets (those are native). An ArrayBuffer result is JSON text,
+ * which keeps big integers exact. A builtin error is an undefined result, as
+ * in OPA's default (non-strict) mode: every implementation is wrapped so a
+ * throw returns undefined.
+ *
+ * The SDK's own JS builtins win over custom ones (§4.1): `sprintf` is
+ * exported under HOST_EXPORT_NAMES['sprintf'] so that ours (Go fmt
+ * semantics, not sprintf-js) is the one called.
+ */
+
+import { createHash } from 'node:crypto';
+
+import { loadPolicy, type LoadedPolicy } from '@open-policy-agent/opa-wasm';
+
+type Impl = (...args: any[]) => unknown; // eslint-disable-line @typescript-eslint/no-explicit-any
+
+class BuiltinError extends Error {}
+const fail = (msg: string): never => {
+  throw new BuiltinError(msg);
+};
+
+const str = (v: unknown): string => (typeof v === 'string' ? v : fail('operand must be a string'));
+const num = (v: unknown): number => (typeof v === 'number' ? v : fail('operand must be a number'));
+const int = (v: unknown): number => (Number.isInteger(v) ? (v as number) : fail('operand must be an integer'));
+const coll = (v: unknown): unknown[] => (Array.isArray(v) ? v : fail('operand must be an array or set'));
+const obj = (v: unknown): Record<string, unknown> =>
+  v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : fail('operand must be an object');
+const runes = (s: string): string[] => [...s];
+
+/* ------------------------------------------------------------ arithmetic */
+// Fallbacks of the native integer arithmetic (builtins.c): non-integers and
+// overflow, in float64 as the SDK carries numbers.
+
+/** Go's strings.ToUpper/ToLower map rune by rune; a rune whose JS mapping is several runes stays as it is. */
+const caseMap = (s: string, f: (c: string) => string): string =>
+  runes(s)
+    .map((c) => {
+      const m = f(c);
+      return runes(m).length === 1 ? m : c;
+    })
+    .join('');
+
+const arith: Record<string, Impl> = {
+  plus: (a, b) => num(a) + num(b),
+  minus: (a, b) => num(a) - num(b),
+  mul: (a, b) => num(a) * num(b),
+  div: (a, b) => (num(b) === 0 ? fail('divide by zero') : num(a) / num(b)),
+  // OPA: "modulo on floating-point number" is an error
+  rem: (a, b) => (num(b) === 0 ? fail('modulo by zero') : int(a) % int(b)),
+  sum: (xs) => coll(xs).reduce<number>((s, x) => s + num(x), 0),
+  product: (xs) => coll(xs).reduce<number>((s, x) => s * num(x), 1),
+  // Unicode case mapping (the runtime does ASCII itself)
+  lower: (s) => caseMap(str(s), (c) => c.toLowerCase()),
+  upper: (s) => caseMap(str(s), (c) => c.toUpperCase()),
+};
+
+/* ---------------------------------------------------------------- strings */
+
+const GO_SPACE = /^[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+|[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+$/gu;
+
+function trimLeft(s: string, cut: string): string {
+  const set = new Set(runes(cut));
+  const r = runes(s);
+  let i = 0;
+  while (i < r.length && set.has(r[i]!)) i++;
+  return r.slice(i).join('');
+}
+
+function trimRight(s: string, cut: string): string {
+  const set = new Set(runes(cut));
+  const r = runes(s);
+  let j = r.length;
+  while (j > 0 && set.has(r[j - 1]!)) j--;
+  return r.slice(0, j).join('');
+}
+
+/** Go's strings.ReplaceAll, rune-wise for an empty `old`. */
+function replaceAll(s: string, old: string, nu: string): string {
+  if (old === '') return nu + runes(s).join(nu) + nu;
+  return s.split(old).join(nu);
+}
+
+/** Go's strings.NewReplacer(old1, new1, ...).Replace: leftmost, first pair in argument order wins. */
+function replacer(pairs: Array<[string, string]>, s: string): string {
+  let out = '';
+  let i = 0;
+  while (i < s.length) {
+    const hit = pairs.find(([o]) => o !== '' && s.startsWith(o, i));
+    if (hit) {
+      out += hit[1];
+      i += hit[0].length;
+    } else {
+      const cp = s.codePointAt(i)!;
+      const ch = String.fromCodePoint(cp);
+      out += ch;
+      i += ch.length;
+    }
+  }
+  return out;
+}
+
+const strOrList = (v: unknown): string[] => (typeof v === 'string' ? [v] : coll(v).map(str));
+
+const strings: Record<string, Impl> = {
+  split: (s, d) => (str(d) === '' ? runes(str(s)) : str(s).split(d as string)),
+  replace: (s, o, n) => replaceAll(str(s), str(o), str(n)),
+  'strings.replace_n': (patterns, s) => {
+    const o = obj(patterns);
+    const keys = Object.keys(o).sort(byteCompare);
+    return replacer(
+      keys.map((k) => [k, str(o[k])]),
+      str(s),
+    );
+  },
+  trim: (s, c) => trimRight(trimLeft(str(s), str(c)), str(c)),
+  trim_left: (s, c) => trimLeft(str(s), str(c)),
+  trim_right: (s, c) => trimRight(str(s), str(c)),
+  trim_prefix: (s, p) => (str(s).startsWith(str(p)) ? (s as string).slice((p as string).length) : s),
+  trim_suffix: (s, p) =>
+    str(p) !== '' && str(s).endsWith(p as string) ? (s as string).slice(0, (s as string).length - (p as string).length) : str(s),
+  trim_space: (s) => str(s).replace(GO_SPACE, ''),
+  indexof: (s, sub) => {
+    const r = runes(str(s));
+    const q = runes(str(sub));
+    if (q.length === 0) return 0;
+    for (let i = 0; i + q.length <= r.length; i++) if (q.every((c, j) => r[i + j] === c)) return i;
+    return -1;
+  },
+  substring: (s, start, length) => {
+    const st = int(start);
+    const ln = int(length);
+    if (st < 0) fail('negative offset');
+    const r = runes(str(s));
+    if (st >= r.length) return '';
+    return (ln < 0 ? r.slice(st) : r.slice(st, Math.min(r.length, st + ln))).join('');
+  },
+  format_int: (n, base) => {
+    const b = num(base);
+    if (![2, 8, 10, 16].includes(b)) fail('operand 2 must be one of {2, 8, 10, 16}');
+    return Math.trunc(num(n)).toString(b);
+  },
+  'strings.any_prefix_match': (search, base) => {
+    const bs = strOrList(base);
+    return strOrList(search).some((s) => bs.some((b) => s.startsWith(b)));
+  },
+  'strings.any_suffix_match': (search, base) => {
+    const bs = strOrList(base);
+    return strOrList(search).some((s) => bs.some((b) => s.endsWith(b)));
+  },
+};
+
+/* ----------------------------------------------------------------- sprintf */
+// Go's fmt.Sprintf over the arguments OPA builds (topdown/strings.go
+// builtinSprintf): integral numbers as int, other numbers as float64,
+// strings as string, everything else as its Rego text (a string).
+
+type GoArg = { t: 'int'; v: number } | { t: 'float64'; v: number } | { t: 'string'; v: string };
+
+function regoText(v: unknown): string {
+  if (v === null) return 'null';
+  if (typeof v === 'string') return JSON.stringify(v);
+  if (typeof v === 'number' || typeof v === 'boolean') return String(v);
+  if (Array.isArray(v)) return `[${v.map(regoText).join(', ')}]`;
+  const o = v as Record<string, unknown>;
+  return `{${Object.keys(o)
+    .sort(byteCompare)
+    .map((k) => `${JSON.stringify(k)}: ${regoText(o[k])}`)
+    .join(', ')}}`;
+}
+
+function goArg(v: unknown): GoArg {
+  if (typeof v === 'number') return Number.isInteger(v) ? { t: 'int', v } : { t: 'float64', v };
+  if (typeof v === 'string') return { t: 'string', v };
+  return { t: 'string', v: regoText(v) };
+}
+
+/** Go's %e exponent: sign and at least two digits. */
+const goExp = (s: string): string => s.replace(/e([+-])(\d)$/, 'e$10$2');
+
+/** Go's %v / %g (shortest) for a float64. */
+function goFloat(v: number): string {
+  if (!Number.isFinite(v)) return Number.isNaN(v) ? 'NaN' : v > 0 ? '+Inf' : '-Inf';
+  const e = v.toExponential();
+  const exp = Number(e.slice(e.indexOf('e') + 1));
+  if (exp < -4 || exp >= 6) return goExp(e); // strconv %g shortest: eprec 6
+  return String(v);
+}
+
+function goQuote(s: string): string {
+  return JSON.stringify(s).replace(/[\u007f-\u009f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+}
+
+const badVerb = (verb: string, a: GoArg): string => `%!${verb}(${a.t}=${a.t === 'float64' ? goFloat(a.v) : a.v})`;
+
+function sprintf(format: string, list: unknown[]): string {
+  const args = list.map(goArg);
+  let ai = 0;
+  let out = '';
+  const re = /%([-+# 0]*)(\d+)?(?:\.(\d+))?([a-zA-Z%])/gy;
+  let i = 0;
+  while (i < format.length) {
+    const pc = format.indexOf('%', i);
+    if (pc < 0) {
+      out += format.slice(i);
+      break;
+    }
+    out += format.slice(i, pc);
+    re.lastIndex = pc;
+    const m = re.exec(format);
+    if (!m) {
+      out += '%!(NOVERB)';
+      i = format.length;
+      break;
+    }
+    i = re.lastIndex;
+    const [, flags = '', width, prec, verb = ''] = m;
+    if (verb === '%') {
+      out += '%';
+      continue;
+    }
+    const a = args[ai++];
+    if (a === undefined) {
+      out += `%!${verb}(MISSING)`;
+      continue;
+    }
+    const p = prec === undefined ? undefined : Number(prec);
+    let s: string;
+    let numeric = false;
+    switch (verb) {
+      case 'v':
+        s = a.t === 'float64' ? goFloat(a.v) : String(a.v);
+        numeric = a.t !== 'string';
+        break;
+      case 'd':
+        if (a.t !== 'int') s = badVerb(verb, a);
+        else ((s = String(a.v)), (numeric = true));
+        break;
+      case 's':
+        s = a.t === 'string' ? (p === undefined ? a.v : runes(a.v).slice(0, p).join('')) : badVerb(verb, a);
+        break;
+      case 'q':
+        s = a.t === 'string' ? goQuote(a.v) : a.t === 'int' ? `'${String.fromCodePoint(a.v)}'` : badVerb(verb, a);
+        break;
+      case 'f':
+      case 'F':
+        if (a.t === 'string') s = badVerb(verb, a);
+        else ((s = a.v.toFixed(p ?? 6)), (numeric = true));
+        if (a.t === 'int') s = badVerb(verb, a);
+        break;
+      case 'e':
+      case 'E':
+        if (a.t !== 'float64') s = badVerb(verb, a);
+        else ((s = goExp(a.v.toExponential(p ?? 6))), (numeric = true));
+        if (verb === 'E') s = s.toUpperCase();
+        break;
+      case 'g':
+      case 'G':
+        if (a.t !== 'float64') s = badVerb(verb, a);
+        else ((s = p === undefined ? goFloat(a.v) : goExp(String(Number(a.v.toPrecision(p))))), (numeric = true));
+        break;
+      case 'x':
+      case 'X':
+      case 'o':
+      case 'b': {
+        const base = verb === 'o' ? 8 : verb === 'b' ? 2 : 16;
+        if (a.t === 'int') ((s = a.v.toString(base)), (numeric = true));
+        else if (a.t === 'string' && base === 16) s = Buffer.from(a.v, 'utf8').toString('hex');
+        else s = badVerb(verb, a);
+        if (verb === 'X') s = s.toUpperCase();
+        break;
+      }
+      default:
+        s = badVerb(verb, a);
+    }
+    if (numeric && flags.includes('+') && !s.startsWith('-')) s = `+${s}`;
+    const w = width === undefined ? 0 : Number(width);
+    if (runes(s).length < w) {
+      const pad = w - runes(s).length;
+      if (flags.includes('-')) s += ' '.repeat(pad);
+      else if (flags.includes('0') && numeric) {
+        const sign = /^[+-]/.test(s) ? s[0]! : '';
+        s = sign + '0'.repeat(pad) + s.slice(sign.length);
+      } else s = ' '.repeat(pad) + s;
+    }
+    out += s;
+  }
+  if (ai < args.length) {
+    out += `%!(EXTRA ${args
+      .slice(ai)
+      .map((a) => `${a.t}=${a.t === 'float64' ? goFloat(a.v) : a.v}`)
+      .join(', ')})`;
+  }
+  return out;
+}
+
+/* ------------------------------------------------------------ regex, glob */
+// RE2 in JavaScript's dialect: the syntax RE2 and JS share means the same.
+// Translated: a leading `(?flags)` group (i, s, m; JS has no inline flags),
+// `\A` and `\z`, `(?P<name>`. Not translated: RE2 rejects lookaround and
+// backreferences, which JS accepts; `\C`, `\Q…\E` and POSIX classes
+// `[[:alpha:]]` are RE2-only and fail to compile here (undefined).
+
+const regexCache = new Map<string, RegExp>();
+
+function re2(pattern: string): RegExp {
+  let r = regexCache.get(pattern);
+  if (r) return r;
+  let src = pattern;
+  let flags = 'u';
+  const lead = /^\(\?([ims]+)\)/.exec(src);
+  if (lead) {
+    flags += lead[1]!;
+    src = src.slice(lead[0].length);
+  }
+  src = src.replace(/\\A/g, '^').replace(/\\z/g, '$(?![\\s\\S])').replace(/\(\?P</g, '(?<');
+  r = new RegExp(src, flags);
+  regexCache.set(pattern, r);
+  return r;
+}
+
+const globCache = new Map<string, RegExp>();
+
+/** gobwas/glob, as OPA's glob.match uses it: `*` `?` stop at delimiters, `**` does not. */
+function glob(pattern: string, delims: string[]): RegExp {
+  const key = JSON.stringify([pattern, delims]);
+  let r = globCache.get(key);
+  if (r) return r;
+  const esc = (c: string) => c.replace(/[\\^$.*+?()[\]{}|/-]/g, '\\$&');
+  const notDelim = delims.length ? `[^${delims.map(esc).join('')}]` : '[\\s\\S]';
+  let src = '';
+  let depth = 0;
+  const p = runes(pattern);
+  for (let i = 0; i < p.length; i++) {
+    const c = p[i]!;
+    if (c === '\\' && i + 1 < p.length) src += esc(p[++i]!);
+    else if (c === '*' && p[i + 1] === '*') {
+      src += '[\\s\\S]*';
+      i++;
+    } else if (c === '*') src += `${notDelim}*`;
+    else if (c === '?') src += notDelim;
+    else if (c === '[') {
+      const end = p.indexOf(']', i + 1);
+      if (end < 0) fail('unexpected end of input');
+      let body = p.slice(i + 1, end);
+      const neg = body[0] === '!';
+      if (neg) body = body.slice(1);
+      src += `[${neg ? '^' : ''}${body.map((x) => (x === '-' ? '-' : esc(x))).join('')}]`;
+      i = end;
+    } else if (c === '{') {
+      src += '(?:';
+      depth++;
+    } else if (c === '}' && depth > 0) {
+      src += ')';
+      depth--;
+    } else if (c === ',' && depth > 0) src += '|';
+    else src += esc(c);
+  }
+  if (depth) fail('unexpected end of input');
+  r = new RegExp(`^(?:${src})$`, 'u');
+  globCache.set(key, r);
+  return r;
+}
+
+/* --------------------------------------------------------------------- net */
+
+function parseIP(s: string): { v6: boolean; n: bigint } | undefined {
+  if (/^\d{1,3}(\.\d{1,3}){3}$/.test(s)) {
+    const parts = s.split('.').map(Number);
+    if (parts.some((x) => x > 255) || s.split('.').some((x) => x.length > 1 && x.startsWith('0'))) return undefined;
+    return { v6: false, n: parts.reduce((a, x) => (a << 8n) | BigInt(x), 0n) };
+  }
+  if (!s.includes(':')) return undefined;
+  let head = s;
+  let tail4: bigint | undefined;
+  const v4 = /:(\d{1,3}(\.\d{1,3}){3})$/.exec(s);
+  if (v4) {
+    const p = parseIP(v4[1]!);
+    if (!p) return undefined;
+    tail4 = p.n;
+    head = s.slice(0, v4.index + 1) + '0:0';
+  }
+  const halves = head.split('::');
+  if (halves.length > 2) return undefined;
+  const groups = (h: string) => (h === '' ? [] : h.split(':'));
+  const a = groups(halves[0]!);
+  const b = halves.length === 2 ? groups(halves[1]!) : [];
+  const fill = 8 - a.length - b.length;
+  if ((halves.length === 2 && fill < 1) || (halves.length === 1 && fill !== 0)) return undefined;
+  const all = [...a, ...Array(halves.length === 2 ? fill : 0).fill('0'), ...b];
+  if (all.some((g) => !/^[0-9a-fA-F]{1,4}$/.test(g))) return undefined;
+  let n = all.reduce((acc, g) => (acc << 16n) | BigInt(parseInt(g, 16)), 0n);
+  if (tail4 !== undefined) n = (n & ~0xffffffffn) | tail4;
+  return { v6: true, n };
+}
+
+/** A CIDR as [first, last] address and family. */
+function cidrRange(s: string): { v6: boolean; lo: bigint; hi: bigint } {
+  const slash = s.indexOf('/');
+  if (slash < 0) fail(`invalid CIDR address: ${s}`);
+  const ip = parseIP(s.slice(0, slash));
+  const bits = s.slice(slash + 1);
+  const width = ip?.v6 ? 128 : 32;
+  if (!ip || !/^\d+$/.test(bits) || Number(bits) > width) fail(`invalid CIDR address: ${s}`);
+  const host = BigInt(width - Number(bits));
+  const lo = (ip!.n >> host) << host;
+  return { v6: ip!.v6, lo, hi: lo + (1n << host) - 1n };
+}
+
+function cidrContains(cidr: string, x: string): boolean {
+  const c = cidrRange(cidr);
+  let lo: bigint;
+  let hi: bigint;
+  let v6: boolean;
+  if (x.includes('/')) ({ lo, hi, v6 } = cidrRange(x));
+  else {
+    const ip = parseIP(x);
+    if (!ip) fail(`invalid IP address: ${x}`);
+    ({ v6 } = ip!);
+    lo = hi = ip!.n;
+  }
+  // Go's net package sees an IPv4 address inside ::ffff:0:0/96 as the same address
+  if (c.v6 !== v6) return false;
+  return c.lo <= lo && hi <= c.hi;
+}
+
+/* ------------------------------------------------------------ json, base64 */
+
+/** Code-unit order equals Go's byte order except across surrogates; fine for keys seen in policies. */
+function byteCompare(a: string, b: string): number {
+  const x = Buffer.from(a, 'utf8');
+  const y = Buffer.from(b, 'utf8');
+  return Buffer.compare(x, y);
+}
+
+/** Go's json.Marshal of an OPA value: sorted keys, compact, HTML characters escaped. */
+function goJSON(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.map(goJSON).join(',')}]`;
+  if (v !== null && typeof v === 'object') {
+    const o = v as Record<string, unknown>;
+    return `{${Object.keys(o)
+      .sort(byteCompare)
+      .map((k) => `${goJSON(k)}:${goJSON(o[k])}`)
+      .join(',')}}`;
+  }
+  if (typeof v === 'string') {
+    return JSON.stringify(v).replace(/[<>&\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  }
+  return JSON.stringify(v);
+}
+
+const jsonText = (text: string): ArrayBuffer => {
+  const b = Buffer.from(text, 'utf8');
+  return b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength) as ArrayBuffer;
+};
+
+const encoding: Record<string, Impl> = {
+  'json.marshal': (v) => goJSON(v),
+  // JSON text back as the result keeps big integers exact
+  'json.unmarshal': (s) => (JSON.parse(str(s)), jsonText(s as string)),
+  'base64.encode': (s) => Buffer.from(str(s), 'utf8').toString('base64'),
+  'base64.decode': (s) => {
+    const t = str(s);
+    if (t.length % 4 !== 0 || !/^[A-Za-z0-9+/]*={0,2}$/.test(t)) fail('illegal base64 data');
+    return Buffer.from(t, 'base64').toString('utf8');
+  },
+  'crypto.sha256': (s) => createHash('sha256').update(str(s), 'utf8').digest('hex'),
+};
+
+/* ------------------------------------------------------------------- misc */
+
+const UNITS: Record<string, bigint> = {
+  '': 1n,
+  kb: 10n ** 3n,
+  k: 10n ** 3n,
+  kib: 1n << 10n,
+  ki: 1n << 10n,
+  mb: 10n ** 6n,
+  m: 10n ** 6n,
+  mib: 1n << 20n,
+  mi: 1n << 20n,
+  gb: 10n ** 9n,
+  g: 10n ** 9n,
+  gib: 1n << 30n,
+  gi: 1n << 30n,
+  tb: 10n ** 12n,
+  t: 10n ** 12n,
+  tib: 1n << 40n,
+  ti: 1n << 40n,
+  pb: 10n ** 15n,
+  p: 10n ** 15n,
+  pib: 1n << 50n,
+  pi: 1n << 50n,
+  eb: 10n ** 18n,
+  e: 10n ** 18n,
+  eib: 1n << 60n,
+  ei: 1n << 60n,
+};
+
+/** units.parse_bytes (topdown/parse_bytes.go): "10KB", "1.5Ki", "1024"; truncated to an integer. */
+function parseBytes(raw: string): ArrayBuffer {
+  const s = raw.replace(/"/g, '').toLowerCase();
+  if (s.includes(' ')) fail('spaces not allowed in resource strings');
+  const m = /^([0-9.]*)(.*)$/.exec(s)!;
+  const numText = m[1]!;
+  const unit = m[2]!;
+  if (numText === '') fail('no byte amount provided');
+  const mult = UNITS[unit];
+  if (mult === undefined) fail(`byte unit ${unit} not recognized`);
+  if (!/^(\d+\.?\d*|\.\d+)$/.test(numText)) fail('could not parse byte amount to a number');
+  const [ip = '0', fp = ''] = numText.split('.');
+  const scale = 10n ** BigInt(fp.length);
+  const total = (BigInt((ip || '0') + fp) * mult!) / scale;
+  return jsonText(total.toString());
+}
+
+function objectUnion(a: unknown, b: unknown): unknown {
+  if (a === null || b === null || typeof a !== 'object' || typeof b !== 'object' || Array.isArray(a) || Array.isArray(b)) return b;
+  const x = a as Record<string, unknown>;
+  const y = b as Record<string, unknown>;
+  const r: Record<string, unknown> = { ...x };
+  for (const k of Object.keys(y)) r[k] = k in x ? objectUnion(x[k], y[k]) : y[k];
+  return r;
+}
+
+const keyList = (v: unknown): string[] => {
+  if (Array.isArray(v)) return v.map((k) => (typeof k === 'string' ? k : JSON.stringify(k)));
+  return Object.keys(obj(v));
+};
+
+const misc: Record<string, Impl> = {
+  'regex.match': (p, v) => re2(str(p)).test(str(v)),
+  'glob.match': (p, d, m) => {
+    const delims = d === null ? ['.'] : coll(d).map(str);
+    return glob(str(p), delims).test(str(m));
+  },
+  'net.cidr_contains': (c, x) => cidrContains(str(c), str(x)),
+  'time.now_ns': () => jsonText((BigInt(Date.now()) * 1_000_000n).toString()),
+  'units.parse_bytes': (s) => parseBytes(str(s)),
+  'object.remove': (o, keys) => {
+    const r = { ...obj(o) };
+    for (const k of keyList(keys)) delete r[k];
+    return r;
+  },
+  'object.union': (a, b) => objectUnion(obj(a), obj(b)),
+  'object.filter': (o, keys) => {
+    const src = obj(o);
+    const r: Record<string, unknown> = {};
+    for (const k of keyList(keys)) if (k in src) r[k] = src[k];
+    return r;
+  },
+};
+
+/** The Rego builtins implemented here, by Rego name (what the planner accepts besides the natives). */
+export const HOST_BUILTINS: Readonly<Record<string, Impl>> = {
+  ...arith,
+  ...strings,
+  ...encoding,
+  ...misc,
+  sprintf: (f, args) => sprintf(str(f), coll(args)),
+};
+
+/** Names under which the `builtins` export lists a host builtin, where the SDK's own would shadow ours. */
+export const HOST_EXPORT_NAMES: Readonly<Record<string, string>> = { sprintf: 'busted.sprintf' };
+
+/** customBuiltins for loadPolicy: every host builtin under its export name, errors as undefined. */
+export function customBuiltins(): Record<string, Impl> {
+  const out: Record<string, Impl> = {};
+  for (const [name, impl] of Object.entries(HOST_BUILTINS)) {
+    out[HOST_EXPORT_NAMES[name] ?? name] = (...args: unknown[]) => {
+      try {
+        const r = impl(...args);
+        return typeof r === 'number' && !Number.isFinite(r) ? undefined : r;
+      } catch (e) {
+        if (e instanceof BuiltinError || e instanceof SyntaxError || e instanceof RangeError || e instanceof TypeError) return undefined;
+        throw e;
+      }
+    };
+  }
+  return out;
+}
+
+/** Loads a module compiled by engine/policy/compiler.ts with our host builtins: the one path for tests and the engine. */
+export function loadCompiled(wasm: BufferSource | WebAssembly.Module, memory?: number | WebAssembly.MemoryDescriptor): Promise<LoadedPolicy> {
+  return loadPolicy(wasm, memory, customBuiltins());
+}

@@ -1,0 +1,446 @@
+// End-to-end tests of function calls in the Rego compiler: builtins (native
+// in runtime/builtins.c, or host builtins in engine/policy/builtins-js.ts
+// through the SDK's opa_builtinN protocol) and user-defined functions,
+// loaded with loadCompiled (loadPolicy + our custom builtins).
+//
+// Expected values are OPA's documented results: the policy reference,
+// https://www.openpolicyagent.org/docs/latest/policy-reference/#built-in-functions
+// (per-builtin sections: aggregates, numbers, sets, strings, regex, glob,
+// net, objects, arrays, types, encoding, units, crypto) and "Functions"
+// in https://www.openpolicyagent.org/docs/latest/policy-language/#functions
+// ("functions must not produce multiple outputs for same inputs" is
+// eval_conflict_error). Builtin errors make the expression undefined, as
+// OPA's default (non-strict) evaluation does
+// (https://www.openpolicyagent.org/docs/latest/policy-language/#errors).
+import { before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+
+import { type LoadedPolicy } from '@open-policy-agent/opa-wasm';
+
+import { HOST_BUILTINS, loadCompiled } from '../../engine/policy/builtins-js.js';
+import { compile } from '../../engine/policy/compiler.js';
+import { hostBuiltins } from '../../engine/policy/emit/emitter.js';
+import type { Policy } from '../../engine/policy/ir/ir.js';
+import { NATIVE_BUILTINS } from '../../engine/policy/ir/ir.js';
+import { buildRuntime, findTools } from '../../engine/policy/runtime/build.js';
+
+const tools = findTools();
+const skip = 'missing' in tools ? tools.missing : undefined;
+
+async function load(src: string, entrypoints: string[]): Promise<LoadedPolicy> {
+  const { wasm } = compile([{ file: 'p.rego', text: src }], { entrypoints });
+  return loadCompiled(wasm);
+}
+
+function result(p: LoadedPolicy, ep: string, input?: unknown): unknown {
+  const rs = p.evaluate(input, ep) as Array<{ result: unknown }>;
+  assert.ok(rs.length <= 1, `one binding at most: ${JSON.stringify(rs)}`);
+  return rs.length ? rs[0]!.result : undefined;
+}
+
+/**
+ * Evaluates each expression as `rN := <expr>` in one module; returns the
+ * results in order (undefined where the rule is undefined).
+ */
+async function values(exprs: string[], input?: unknown): Promise<unknown[]> {
+  const src = `package t\n${exprs.map((e, i) => `r${i} := ${e}`).join('\n')}\n`;
+  const eps = exprs.map((_, i) => `t/r${i}`);
+  const p = await load(src, eps);
+  return eps.map((ep) => result(p, ep, input));
+}
+
+/** Table-driven: [expression, expected] pairs, one module. */
+async function table(cases: Array<[string, unknown]>, input?: unknown): Promise<void> {
+  const got = await values(
+    cases.map(([e]) => e),
+    input,
+  );
+  cases.forEach(([e, want], i) => assert.deepEqual(got[i], want, e));
+}
+
+function thrown(f: () => unknown): string {
+  try {
+    f();
+  } catch (e) {
+    return typeof e === 'string' ? e : String((e as Error).message ?? e);
+  }
+  assert.fail('expected an error');
+}
+
+describe('rego → wasm: builtin calls', { skip }, () => {
+  before(() => {
+    if (!skip) buildRuntime();
+  });
+
+  it('calls in bodies, as values, and with an output operand', async () => {
+    const p = await load(
+      `package t
+n := count(input.items)
+big if count(input.items) > 2
+api if startswith(input.host, "api.")
+low if lower(input.name) == "bob"
+joined := concat(",", input.items)
+out if { count(input.items, k); k == 3 }
+neg if not startswith(input.host, "www.")
+`,
+      ['t/n', 't/big', 't/api', 't/low', 't/joined', 't/out', 't/neg'],
+    );
+    const input = { items: ['a', 'b', 'c'], host: 'api.example.com', name: 'BoB' };
+    assert.equal(result(p, 't/n', input), 3);
+    assert.equal(result(p, 't/big', input), true);
+    assert.equal(result(p, 't/api', input), true);
+    assert.equal(result(p, 't/low', input), true);
+    assert.equal(result(p, 't/joined', input), 'a,b,c');
+    assert.equal(result(p, 't/out', input), true);
+    assert.equal(result(p, 't/neg', input), true);
+    assert.equal(result(p, 't/api', { host: 'www.example.com' }), undefined); // false result: the body fails
+    assert.equal(result(p, 't/neg', { host: 'www.example.com' }), undefined);
+  });
+
+  it('undefined arguments and type errors make the expression undefined, not an error', async () => {
+    const p = await load(
+      `package t
+p if count(input.missing) > 0
+q := count(input.n)
+r := 1 / input.zero
+s := concat(",", input.mixed)
+t := sprintf("%d", input.missing)
+u := substring("abc", -1, 1)
+default d := "dflt"
+d := upper(input.n)
+`,
+      ['t/p', 't/q', 't/r', 't/s', 't/t', 't/u', 't/d'],
+    );
+    const input = { n: 5, zero: 0, mixed: ['a', 1] };
+    for (const ep of ['t/p', 't/q', 't/r', 't/s', 't/t', 't/u']) assert.equal(result(p, ep, input), undefined, ep);
+    assert.equal(result(p, 't/d', input), 'dflt');
+  });
+
+  it('aggregates (native): count, sum, product, max, min, sort', async () => {
+    await table([
+      ['count([1, 2, 3])', 3],
+      ['count({"a": 1})', 1],
+      ['count({1, 2, 2})', 2],
+      ['count("héllo")', 5], // code points
+      ['sum([1, 2, 3])', 6],
+      ['sum({1, 2})', 3],
+      ['sum([1.5, 2])', 3.5], // host fallback
+      ['sum([9223372036854775807, 1])', 9223372036854775808], // overflow falls back to float64
+      ['product([2, 3, 4])', 24],
+      ['max([1, 9, 3])', 9],
+      ['min({4, 2, 8})', 2],
+      ['max([])', undefined],
+      ['max(["a", "b"])', 'b'],
+      ['sort([3, 1, 2])', [1, 2, 3]],
+      ['sort({"b", "a"})', ['a', 'b']],
+      ['sort([null, true, 1, "a", [], {}])', [null, true, 1, 'a', [], {}]],
+    ]);
+  });
+
+  it('arithmetic (native on integers, host for the rest)', async () => {
+    await table([
+      ['1 + 2', 3],
+      ['10 - 15', -5],
+      ['6 * 7', 42],
+      ['7 / 2', 3.5],
+      ['8 / 2', 4],
+      ['7 % 3', 1],
+      ['-7 % 3', -1], // Go's truncated remainder
+      ['1.5 + 1', 2.5],
+      ['0.1 * 3', 0.30000000000000004], // float64 on the host (OPA is exact here: a known difference)
+      ['1 / 0', undefined], // "divide by zero"
+      ['5 % 0', undefined],
+      ['1.5 % 1', undefined], // "modulo on floating-point number"
+      ['"a" + 1', undefined],
+      ['{1, 2, 3} - {2}', [1, 3]],
+    ]);
+  });
+
+  it('sets (native): &, |, union, intersection', async () => {
+    await table([
+      ['{1, 2, 3} & {2, 3, 4}', [2, 3]],
+      ['{1, 2} | {2, 3}', [1, 2, 3]],
+      ['union({{1, 2}, {2, 3}})', [1, 2, 3]],
+      ['intersection({{1, 2}, {2, 3}})', [2]],
+      ['intersection(set())', []],
+      ['type_name(union({{1}}))', 'set'],
+    ]);
+  });
+
+  it('strings (native): concat, startswith, endswith, contains, lower, upper', async () => {
+    await table([
+      ['concat("/", ["a", "b"])', 'a/b'],
+      ['concat("", [])', ''],
+      ['concat(",", {"b", "a"})', 'a,b'],
+      ['startswith("abc", "ab")', true],
+      ['startswith("abc", "bc")', false],
+      ['endswith("abc", "bc")', true],
+      ['contains("abc", "b")', true],
+      ['contains("abc", "d")', false],
+      ['contains("abc", "")', true],
+      ['lower("AbC")', 'abc'],
+      ['upper("abc")', 'ABC'],
+      ['upper("straße")', 'STRAßE'], // non-ASCII goes to the host; Go maps rune by rune, ß has no single-rune upper case
+      ['lower("ÀÉB")', 'àéb'],
+    ]);
+  });
+
+  it('types (native): is_*, type_name; comparisons as values', async () => {
+    await table([
+      ['is_string("a")', true],
+      ['is_string(1)', false],
+      ['is_number(1.5)', true],
+      ['is_array([])', true],
+      ['is_object({})', true],
+      ['is_set(set())', true],
+      ['is_set([])', false],
+      ['is_boolean(false)', true],
+      ['is_null(null)', true],
+      ['type_name(null)', 'null'],
+      ['type_name(true)', 'boolean'],
+      ['type_name(1)', 'number'],
+      ['type_name("")', 'string'],
+      ['type_name([])', 'array'],
+      ['type_name({})', 'object'],
+      ['type_name({1})', 'set'],
+      ['1 == 1.0', true],
+      ['1 != 1', false],
+      ['1 < 2', true],
+    ]);
+  });
+
+  it('objects and arrays: object.get (native), object.keys (native), object.remove/union/filter (host), array.concat/slice (native)', async () => {
+    await table([
+      ['object.get({"a": 1}, "a", 0)', 1],
+      ['object.get({"a": 1}, "b", 0)', 0],
+      ['object.get({"a": {"b": [7]}}, ["a", "b", 0], 0)', 7],
+      ['object.get({"a": 1}, ["x", "y"], "d")', 'd'],
+      ['object.get({"a": 1}, [], "d")', { a: 1 }],
+      ['object.keys({"a": 1, "b": 2})', ['a', 'b']],
+      ['type_name(object.keys({"a": 1}))', 'set'],
+      ['object.remove({"a": 1, "b": 2, "c": 3}, ["a", "c"])', { b: 2 }],
+      ['object.remove({"a": 1, "b": 2}, {"b"})', { a: 1 }],
+      ['object.union({"a": 1, "b": {"c": 2}}, {"b": {"d": 3}, "e": 4})', { a: 1, b: { c: 2, d: 3 }, e: 4 }],
+      ['object.union({"a": {"b": 1}}, {"a": 2})', { a: 2 }],
+      ['object.filter({"a": 1, "b": 2}, ["a", "x"])', { a: 1 }],
+      ['array.concat([1, 2], [3])', [1, 2, 3]],
+      ['array.slice([1, 2, 3, 4], 1, 3)', [2, 3]],
+      ['array.slice([1, 2, 3], -1, 10)', [1, 2, 3]],
+      ['array.slice([1, 2, 3], 2, 1)', []],
+    ]);
+  });
+
+  it('strings (host): split, replace, trim*, indexof, substring, format_int, strings.*', async () => {
+    await table([
+      ['split("a.b.c", ".")', ['a', 'b', 'c']],
+      ['split("ab", "")', ['a', 'b']],
+      ['replace("a-b-c", "-", "+")', 'a+b+c'],
+      ['strings.replace_n({"a": "1", "b": "2"}, "abc")', '12c'],
+      ['trim("  xx  ", " ")', 'xx'],
+      ['trim("xyhixy", "xy")', 'hi'],
+      ['trim_left("xxhi", "x")', 'hi'],
+      ['trim_right("hixx", "x")', 'hi'],
+      ['trim_prefix("foobar", "foo")', 'bar'],
+      ['trim_prefix("foobar", "x")', 'foobar'],
+      ['trim_suffix("foobar", "bar")', 'foo'],
+      ['trim_space("  \\t hi \\n")', 'hi'],
+      ['indexof("hello", "l")', 2],
+      ['indexof("hello", "z")', -1],
+      ['indexof("héllo", "l")', 2], // code points, not bytes
+      ['substring("abcdef", 1, 3)', 'bcd'],
+      ['substring("abcdef", 2, -1)', 'cdef'], // negative length: to the end
+      ['substring("abc", 5, 1)', ''],
+      ['substring("abc", -1, 1)', undefined], // negative offset is an error
+      ['format_int(255, 16)', 'ff'],
+      ['format_int(5, 2)', '101'],
+      ['format_int(8, 8)', '10'],
+      ['format_int(-3.9, 10)', '-3'],
+      ['format_int(1, 3)', undefined],
+      ['strings.any_prefix_match("foo/bar", "foo")', true],
+      ['strings.any_prefix_match(["x", "foo/bar"], ["y", "foo"])', true],
+      ['strings.any_suffix_match("foo/bar", ["baz", "bar"])', true],
+      ['strings.any_suffix_match("foo", "x")', false],
+    ]);
+  });
+
+  it('sprintf formats like Go fmt over OPA values', async () => {
+    await table([
+      ['sprintf("%s is %d years", ["bob", 42])', 'bob is 42 years'],
+      ['sprintf("%v", [1.5])', '1.5'],
+      ['sprintf("%v|%v|%v", ["a", 1, true])', 'a|1|true'],
+      ['sprintf("%v", [[1, "a"]])', '[1, "a"]'],
+      ['sprintf("%v", [{"b": 2, "a": [1]}])', '{"a": [1], "b": 2}'],
+      ['sprintf("%v", [null])', 'null'],
+      ['sprintf("%.2f", [3.14159])', '3.14'],
+      ['sprintf("%5d|%-4s|%05d", [42, "ab", -7])', '   42|ab  |-0007'],
+      ['sprintf("%x %X %o %b", [255, 255, 8, 5])', 'ff FF 10 101'],
+      ['sprintf("%q", ["hi"])', '"hi"'],
+      ['sprintf("100%%", [])', '100%'],
+      ['sprintf("%d", ["x"])', '%!d(string=x)'],
+      ['sprintf("%d %d", [1])', '1 %!d(MISSING)'],
+      ['sprintf("%d", [1, 2])', '1%!(EXTRA int=2)'],
+      ['sprintf("%v", [1000000.5])', '1.0000005e+06'],
+    ]);
+  });
+
+  it('regex.match (RE2 via JS), glob.match, net.cidr_contains', async () => {
+    await table([
+      ['regex.match("^[a-z]+$", "abc")', true],
+      ['regex.match("^[a-z]+$", "ab1")', false],
+      ['regex.match("(?i)^ABC$", "abc")', true],
+      ['regex.match("foo\\\\z", "xfoo")', true],
+      ['regex.match("(?P<n>a)b", "ab")', true],
+      ['regex.match("[", "a")', undefined], // invalid pattern: error
+      ['glob.match("*.github.com", [], "api.github.com")', true],
+      ['glob.match("*.github.com", ["."], "api.cdn.github.com")', false],
+      ['glob.match("**.github.com", ["."], "api.cdn.github.com")', true],
+      ['glob.match("*:github:com", [":"], "api:github:com")', true],
+      ['glob.match("*hub.com", null, "api.cdn.github.com")', false],
+      ['glob.match("{a,b}.x", [], "b.x")', true],
+      ['glob.match("[!a]at", [], "cat")', true],
+      ['glob.match("?at", [], "bat")', true],
+      ['net.cidr_contains("127.0.0.0/24", "127.0.0.1")', true],
+      ['net.cidr_contains("127.0.0.0/24", "127.0.1.1")', false],
+      ['net.cidr_contains("10.0.0.0/8", "10.1.0.0/16")', true],
+      ['net.cidr_contains("10.0.0.0/16", "10.0.0.0/8")', false],
+      ['net.cidr_contains("2001:4860:4860::8888/32", "2001:4860:4860:1234::8888")', true],
+      ['net.cidr_contains("fd00::/8", "fe00::1")', false],
+      ['net.cidr_contains("not a cidr", "1.2.3.4")', undefined],
+    ]);
+  });
+
+  it('encoding, crypto, units, time', async () => {
+    await table([
+      ['json.marshal({"b": [1, true], "a": null})', '{"a":null,"b":[1,true]}'],
+      ['json.marshal("<&>")', '"\\u003c\\u0026\\u003e"'],
+      ['json.unmarshal("{\\"a\\": [1, 2]}")', { a: [1, 2] }],
+      ['json.unmarshal("{")', undefined],
+      ['base64.encode("hello")', 'aGVsbG8='],
+      ['base64.decode("aGVsbG8=")', 'hello'],
+      ['base64.decode("!!")', undefined],
+      ['crypto.sha256("abc")', 'ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad'],
+      ['units.parse_bytes("10KB")', 10000],
+      ['units.parse_bytes("10KiB")', 10240],
+      ['units.parse_bytes("1.5Mi")', 1572864],
+      ['units.parse_bytes("100")', 100],
+      ['units.parse_bytes("1 KB")', undefined], // spaces are an error
+      ['units.parse_bytes("1XB")', undefined],
+      ['time.now_ns() > 1700000000000000000', true],
+    ]);
+  });
+
+  it('the builtins export lists the host builtins only (natives are direct calls)', () => {
+    let ir: Policy | undefined;
+    const { wasm } = compile([{ file: 'p.rego', text: 'package t\np := [count([1]), sprintf("%d", [1]), split("a", "."), 1 + 2]' }], {
+      entrypoints: ['t/p'],
+      onIR: (x) => (ir = x),
+    });
+    assert.deepEqual(ir!.static.builtinFuncs, ['count', 'plus', 'split', 'sprintf']);
+    // plus is native with a host fallback; sprintf is exported under our own name (the SDK's would win)
+    assert.deepEqual(hostBuiltins(ir!), ['plus', 'split', 'sprintf']);
+    return loadCompiled(wasm).then((p) => assert.deepEqual(result(p, 't/p'), [1, '1', ['a'], 3]));
+  });
+
+  it('every native has a runtime function and no builtin is both native-only and host', () => {
+    for (const [name, n] of Object.entries(NATIVE_BUILTINS)) {
+      if (!n.fallback) assert.ok(!(name in HOST_BUILTINS), name);
+      else assert.ok(name in HOST_BUILTINS, `${name} needs a host fallback`);
+    }
+  });
+});
+
+describe('rego → wasm: user functions', { skip }, () => {
+  before(() => {
+    if (!skip) buildRuntime();
+  });
+
+  it('definitions, calls as values and with an output operand, constants in heads', async () => {
+    const p = await load(
+      `package t
+double(x) := x * 2
+is_admin(u) if u.role == "admin"
+greet(name) := sprintf("hello %s", [name])
+kind(0) := "zero"
+kind(x) := "pos" if x > 0
+kind(x) := "neg" if x < 0
+add(a, b) := a + b
+a := double(21)
+b if is_admin(input.user)
+c := greet("bob")
+d := [kind(0), kind(5), kind(-5)]
+e if { double(2, y); y == 4 }
+f := add(add(1, 2), double(3))
+g := double(input.missing)
+h if is_admin({"role": "user"})
+`,
+      ['t/a', 't/b', 't/c', 't/d', 't/e', 't/f', 't/g', 't/h'],
+    );
+    assert.equal(result(p, 't/a'), 42);
+    assert.equal(result(p, 't/b', { user: { role: 'admin' } }), true);
+    assert.equal(result(p, 't/b', { user: { role: 'x' } }), undefined);
+    assert.equal(result(p, 't/c'), 'hello bob');
+    assert.deepEqual(result(p, 't/d'), ['zero', 'pos', 'neg']);
+    assert.equal(result(p, 't/e'), true);
+    assert.equal(result(p, 't/f'), 9);
+    assert.equal(result(p, 't/g'), undefined);
+    assert.equal(result(p, 't/h'), undefined);
+  });
+
+  it('functions calling functions, iteration inside, default', async () => {
+    const p = await load(
+      `package t
+inc(x) := x + 1
+inc2(x) := inc(inc(x))
+any_big(xs) if { some x in xs; x > 10 }
+default lookup(_) := "none"
+lookup(k) := input.m[k]
+a := inc2(1)
+b if any_big([1, 20])
+c if any_big([1, 2])
+d := [lookup("x"), lookup("y")]
+`,
+      ['t/a', 't/b', 't/c', 't/d'],
+    );
+    assert.equal(result(p, 't/a'), 3);
+    assert.equal(result(p, 't/b'), true);
+    assert.equal(result(p, 't/c'), undefined);
+    assert.deepEqual(result(p, 't/d', { m: { x: 1 } }), [1, 'none']);
+  });
+
+  it('else on functions: the first defined link of the chain wins', async () => {
+    const p = await load(
+      `package t
+size(n) := "big" if n > 100
+else := "medium" if n > 10
+else := "small"
+a := [size(500), size(50), size(5)]
+`,
+      ['t/a'],
+    );
+    assert.deepEqual(result(p, 't/a'), ['big', 'medium', 'small']);
+  });
+
+  it('two definitions with different outputs for the same input are eval_conflict_error', async () => {
+    const p = await load(
+      `package t
+f(x) := 1 if x > 0
+f(x) := 2 if x > 5
+ok := f(3)
+bad := f(7)
+`,
+      ['t/ok', 't/bad'],
+    );
+    assert.equal(result(p, 't/ok'), 1);
+    assert.match(thrown(() => p.evaluate(undefined, 't/bad')), /eval_conflict_error: functions must not produce multiple outputs for same inputs/);
+  });
+
+  it('compile errors: recursion, arity, unknown builtins (checks stage)', () => {
+    const fails = (src: string) => () => compile([{ file: 'p.rego', text: src }], { entrypoints: ['t/p'] });
+    assert.throws(fails('package t\nf(x) := f(x)\np := f(1)'), /rego_recursion_error: rule data\.t\.f is recursive/);
+    assert.throws(fails('package t\nf(x) := g(x)\ng(x) := f(x)\np := f(1)'), /rego_recursion_error/);
+    assert.throws(fails('package t\nf(x) := x\np := f(1, 2, 3)'), /function data\.t\.f has arity 1, got 3 arguments/);
+    assert.throws(fails('package t\np := count(1, 2, 3)'), /count: arity mismatch/);
+    assert.throws(fails('package t\np := nosuch(1)'), /rego_type_error: undefined function nosuch/);
+    assert.throws(fails('package t\np := regex.find_n("a", "b", 1)'), /rego_compile_error: not supported yet: call to regex\.find_n/);
+  });
+});
