@@ -33,6 +33,9 @@ export interface RuntimeManifest {
 // abi.h value tags and layouts (pinned there by _Static_asserts).
 const V_BOOLEAN = 2;
 const V_STRING = 4;
+const V_ARRAY = 5;
+const V_OBJECT = 6;
+const V_SET = 7;
 const STRING_T_SIZE = 12;
 // abi.h eval_ctx_t offsets.
 const CTX_INPUT = 0;
@@ -366,6 +369,17 @@ class FnEmitter {
         c.localGet(s.source);
         this.undefIf();
         return;
+      case 'IsArrayStmt':
+      case 'IsObjectStmt':
+      case 'IsSetStmt': {
+        // value_t's first byte is its tag (abi.h); undefined (0) is no collection
+        const tag = s.type === 'IsArrayStmt' ? V_ARRAY : s.type === 'IsObjectStmt' ? V_OBJECT : V_SET;
+        c.localGet(s.source).i32Eqz();
+        this.undefIf();
+        c.localGet(s.source).i32Load8U(0).i32Const(tag).i32Ne();
+        this.undefIf();
+        return;
+      }
       case 'MakeNullStmt':
         this.call('opa_null');
         c.localSet(s.target);

@@ -89,6 +89,9 @@ export class Code {
   i32Load(offset: number): this {
     return this.op(0x28, 2, ...uleb(offset));
   }
+  i32Load8U(offset: number): this {
+    return this.op(0x2d, 0, ...uleb(offset));
+  }
   i32Store(offset: number): this {
     return this.op(0x36, 2, ...uleb(offset));
   }

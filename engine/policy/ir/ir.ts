@@ -182,6 +182,24 @@ export interface IsUndefinedStmt extends Base {
   source: Local;
 }
 
+/** Undef→ unless `source` is an array (OPA's IsArrayStmt). */
+export interface IsArrayStmt extends Base {
+  type: 'IsArrayStmt';
+  source: Local;
+}
+
+/** Undef→ unless `source` is an object (OPA's IsObjectStmt). */
+export interface IsObjectStmt extends Base {
+  type: 'IsObjectStmt';
+  source: Local;
+}
+
+/** Undef→ unless `source` is a set (OPA's IsSetStmt). */
+export interface IsSetStmt extends Base {
+  type: 'IsSetStmt';
+  source: Local;
+}
+
 /** `target = null`. */
 export interface MakeNullStmt extends Base {
   type: 'MakeNullStmt';
@@ -277,6 +295,9 @@ export type Stmt =
   | NotEqualStmt
   | IsDefinedStmt
   | IsUndefinedStmt
+  | IsArrayStmt
+  | IsObjectStmt
+  | IsSetStmt
   | MakeNullStmt
   | MakeNumberIntStmt
   | MakeNumberRefStmt

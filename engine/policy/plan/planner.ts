@@ -17,6 +17,7 @@
 import { HOST_BUILTINS } from '../builtins-js.js';
 import { lookupBuiltin } from '../compile/builtins.js';
 import type { CheckedProgram, RuleSet } from '../compile/program.js';
+import { declaredVars, varsOf } from '../compile/resolve.js';
 import { refName, rulePath } from '../compile/walk.js';
 import * as IR from '../ir/ir.js';
 import type * as A from '../rego/ast.js';
@@ -152,7 +153,7 @@ class Planner {
     const at = this.loc(first.loc);
     for (const r of set.rules) {
       if (r.kind === 'function' || r.head.args !== undefined) throw new UnsupportedError('functions', r.loc);
-      if (r.else.length > 0) throw new UnsupportedError('else', r.else[0]!.loc);
+      if (r.else.length > 0 && set.kind !== 'complete') throw new UnsupportedError('else', r.else[0]!.loc);
     }
     switch (set.kind) {
       case 'complete': {
@@ -160,14 +161,20 @@ class Planner {
           if (r.head.ref.path.length > 0) throw new UnsupportedError('rules with ref heads', r.head.loc);
           const lr = locals.fresh();
           const l = this.loc(r.loc);
-          const b: IR.Block = { stmts: [{ type: 'ResetLocalStmt', target: lr, loc: l }] };
-          const vars: Vars = new Map();
-          this.planBody(r.body, 0, b.stmts, vars, locals, (out) =>
-            this.planTerm(this.headValue(r), out, vars, locals, (op, out2) =>
-              out2.push({ type: 'AssignVarOnceStmt', source: op, target: lr, loc: l }),
-            ),
-          );
-          fn.blocks.push(b, {
+          // `else` (§3.4): each link runs only while the chain has no value yet
+          [r, ...r.else].forEach((link, j) => {
+            const ll = this.loc(link.loc);
+            const first: IR.Stmt = j === 0 ? { type: 'ResetLocalStmt', target: lr, loc: l } : { type: 'IsUndefinedStmt', source: lr, loc: ll };
+            const b: IR.Block = { stmts: [first] };
+            const vars: Vars = new Map();
+            this.planBody(link.body, 0, b.stmts, vars, locals, (out) =>
+              this.planTerm(this.headValue(link), out, vars, locals, (op, out2) =>
+                out2.push({ type: 'AssignVarOnceStmt', source: op, target: lr, loc: ll }),
+              ),
+            );
+            fn.blocks.push(b);
+          });
+          fn.blocks.push({
             stmts: [
               { type: 'IsDefinedStmt', source: lr, loc: l },
               { type: 'AssignVarOnceStmt', source: { type: 'local', value: lr }, target: ret, loc: l },
@@ -383,7 +390,7 @@ class Planner {
     const l = this.loc(e.loc);
     switch (e.kind) {
       case 'every':
-        throw new UnsupportedError('every', e.loc);
+        return this.planEvery(e, out, vars, locals, k);
       case 'some': {
         const first = e.symbols[0];
         if (first?.type !== 'call') return k(out); // `some x, y`: a declaration only
@@ -459,6 +466,71 @@ class Planner {
         return this.planCallExpr(e, out, vars, locals, k);
       }
     }
+  }
+
+  /**
+   * `every [k,] v in xs { body }` as OPA's planExprEvery (§3.4): undefined
+   * unless xs is a collection; c0 records that some element failed the
+   * body (c1: this element passed), so the expression holds iff c0 stays
+   * undefined: not (some k, v in xs { not body }). The key, the value and
+   * the vars the body declares are the body's own.
+   */
+  private planEvery(e: A.EveryExpr, out: IR.Stmt[], vars: Vars, locals: Locals, k: K): void {
+    const l = this.loc(e.loc);
+    this.planTerm(e.domain, out, vars, locals, (op, o) => {
+      const f: IR.Operand = { type: 'bool', value: false };
+      const t: IR.Operand = { type: 'bool', value: true };
+      if (op.type !== 'local') {
+        o.push({ type: 'NotEqualStmt', a: f, b: f, loc: l }); // a string or boolean is no collection
+        return;
+      }
+      const dom = op.value;
+      const isColl = locals.fresh();
+      o.push({ type: 'ResetLocalStmt', target: isColl, loc: l });
+      o.push({
+        type: 'BlockStmt',
+        blocks: (['IsArrayStmt', 'IsObjectStmt', 'IsSetStmt'] as const).map((type) => ({
+          stmts: [
+            { type, source: dom, loc: l },
+            { type: 'AssignVarStmt', source: t, target: isColl, loc: l },
+          ],
+        })),
+        loc: l,
+      });
+      o.push({ type: 'IsDefinedStmt', source: isColl, loc: l });
+      const c0 = locals.fresh();
+      const c1 = locals.fresh();
+      const key = locals.fresh();
+      const value = locals.fresh();
+      o.push({ type: 'ResetLocalStmt', target: c0, loc: l });
+      const scan: IR.Block = { stmts: [{ type: 'ResetLocalStmt', target: c1, loc: l }] };
+      o.push({ type: 'ScanStmt', source: dom, key, value, block: scan, loc: l });
+      const inner: Vars = new Map(vars);
+      const own = declaredVars(e.body);
+      if (e.key !== undefined) varsOf(e.key, own);
+      varsOf(e.value, own);
+      for (const v of own) inner.delete(v);
+      const check: IR.Block = { stmts: [] };
+      this.depth++; // the scan
+      const base = this.depth++; // the check block: the body's first solution leaves it
+      const bindValue = (b: IR.Stmt[]) =>
+        this.bindOrCheck(e.value, value, b, inner, locals, (b2) =>
+          this.planBody(e.body, 0, b2, inner, locals, (b3) => {
+            b3.push({ type: 'AssignVarStmt', source: t, target: c1, loc: l });
+            b3.push({ type: 'BreakStmt', index: this.depth - base - 1, loc: l });
+          }),
+        );
+      if (e.key === undefined) bindValue(check.stmts);
+      else this.bindOrCheck(e.key, key, check.stmts, inner, locals, bindValue);
+      this.depth -= 2;
+      scan.stmts.push(
+        { type: 'BlockStmt', blocks: [check], loc: l },
+        { type: 'IsUndefinedStmt', source: c1, loc: l },
+        { type: 'AssignVarStmt', source: t, target: c0, loc: l },
+      );
+      o.push({ type: 'IsUndefinedStmt', source: c0, loc: l });
+      k(o);
+    });
   }
 
   /** `some [k,] x in xs`: scan xs, binding (or checking) k and x per element. */
@@ -598,10 +670,50 @@ class Planner {
       case 'arraycomprehension':
       case 'setcomprehension':
       case 'objectcomprehension':
-        throw new UnsupportedError(t.type.replace('comprehension', ' comprehensions'), t.loc);
+        return this.planComprehension(t, out, vars, locals, k);
       case 'call':
         return this.planCall(refName(t.operator), t.args, t.loc, out, vars, locals, (r, o) => k({ type: 'local', value: r }, o));
     }
+  }
+
+  /**
+   * A comprehension (§3.4): make the collection, then a BlockStmt with the
+   * body planned inline, each solution adding to it; the collection is the
+   * value. The body reads the enclosing vars it shares (bound first, by
+   * check_safety_rule_bodies); the vars it declares are its own.
+   */
+  private planComprehension(
+    t: A.ArrayComprehensionTerm | A.SetComprehensionTerm | A.ObjectComprehensionTerm,
+    out: IR.Stmt[],
+    vars: Vars,
+    locals: Locals,
+    k: KOp,
+  ): void {
+    const l = this.loc(t.loc);
+    const target = locals.fresh();
+    if (t.type === 'arraycomprehension') out.push({ type: 'MakeArrayStmt', capacity: 0, target, loc: l });
+    else if (t.type === 'setcomprehension') out.push({ type: 'MakeSetStmt', target, loc: l });
+    else out.push({ type: 'MakeObjectStmt', target, loc: l });
+    const inner: Vars = new Map(vars);
+    for (const v of declaredVars(t.body)) inner.delete(v);
+    const block: IR.Block = { stmts: [] };
+    this.depth++;
+    this.planBody(t.body, 0, block.stmts, inner, locals, (o) => {
+      if (t.type === 'objectcomprehension') {
+        return this.planTerm(t.key, o, inner, locals, (key, o2) =>
+          this.planTerm(t.value, o2, inner, locals, (value, o3) =>
+            o3.push({ type: 'ObjectInsertOnceStmt', object: target, key, value, loc: l }),
+          ),
+        );
+      }
+      this.planTerm(t.term, o, inner, locals, (value, o2) => {
+        if (t.type === 'arraycomprehension') o2.push({ type: 'ArrayAppendStmt', array: target, value, loc: l });
+        else o2.push({ type: 'SetAddStmt', set: target, value, loc: l });
+      });
+    });
+    this.depth--;
+    out.push({ type: 'BlockStmt', blocks: [block], loc: l });
+    k({ type: 'local', value: target }, out);
   }
 
   private planTerms(
