@@ -304,7 +304,13 @@ function termsOf(e: A.Expr): A.Term[] {
       ts.push(e.domain);
       break;
   }
-  for (const w of e.with) ts.push(w.value);
+  for (const w of e.with) {
+    // `with f as upper`: a builtin named as a replacement function is no var
+    const v = w.value;
+    const name = v.type === 'var' ? v.name : v.type === 'ref' ? refName(v) : undefined;
+    if (name !== undefined && lookupBuiltin(name) !== undefined) continue;
+    ts.push(v);
+  }
   return ts;
 }
 

@@ -43,6 +43,56 @@ type KOp = (op: IR.Operand, out: IR.Stmt[]) => void;
 
 const COMPARISONS: Record<string, IR.NativeComparison> = { lt: 'lt', lte: 'lte', gt: 'gt', gte: 'gte' };
 
+/**
+ * What `with` changed at the current point of planning (OPA's planWith,
+ * docs/rego-wasm-abi.md §3.4): the locals holding input and data (fresh
+ * upserted copies under `with input… as` / `with data… as`), and the
+ * generation of functions being planned. A `with` that replaces rules
+ * (a data path that rules define) or mocks a function or builtin starts a
+ * new generation: every rule and function it reaches is planned again
+ * (`gN.` names) with the rules under `shadows` read from the replaced data
+ * and calls to `mocks` redirected. Nothing is memoised, so no result
+ * computed under a `with` is shared with code outside it.
+ */
+interface Gen {
+  idx: number;
+  /** data paths (["data", "pkg", "p"]) whose rules the data document replaces */
+  shadows: string[][];
+  /** function or builtin name → a replacement function name or a constant value */
+  mocks: Map<string, Mock>;
+}
+type Mock = { kind: 'func'; name: string } | { kind: 'value'; term: A.Term };
+interface Env {
+  input: IR.Local;
+  data: IR.Local;
+  gen: Gen;
+}
+
+/** Builtins planned inline (unification, comparisons, membership): a `with` cannot replace them yet. */
+const NOT_MOCKABLE = new Set(['eq', 'assign', 'equal', 'neq', 'lt', 'lte', 'gt', 'gte', 'internal.member_2', 'internal.member_3', 'print']);
+
+/** A term without vars, refs, calls or comprehensions. */
+function isConstant(t: A.Term): boolean {
+  switch (t.type) {
+    case 'null':
+    case 'boolean':
+    case 'number':
+    case 'string':
+      return true;
+    case 'array':
+    case 'set':
+      return t.items.every(isConstant);
+    case 'object':
+      return t.items.every(([a, b]) => isConstant(a) && isConstant(b));
+    default:
+      return false;
+  }
+}
+
+function printConst(t: A.Term): string {
+  return JSON.stringify(t, (k, v) => (k === 'loc' ? undefined : v));
+}
+
 class Locals {
   constructor(private next: IR.Local = IR.FIRST_FREE_LOCAL) {}
   fresh(): IR.Local {
@@ -61,13 +111,20 @@ class Planner {
   private readonly builtins = new Set<string>();
   /** rule set by JSON of its path (["data","pkg","p"]) */
   private readonly sets = new Map<string, { set: RuleSet; path: string[] }>();
-  private readonly funcs = new Map<RuleSet, IR.Func>();
+  /** IR function by `<generation>|<rule set path>` */
+  private readonly funcs = new Map<string, IR.Func>();
   private readonly funcOrder: IR.Func[] = [];
   private readonly setByPath = new Map<string, RuleSet>();
   /** IR blocks open at the current point of planning (scan bodies, not blocks), for BreakStmt indexes */
   private depth = 0;
+  /** generations of functions by their shadows and mocks (JSON); g0 is the plain one */
+  private readonly gens = new Map<string, Gen>();
+  private env: Env;
 
   constructor(program: CheckedProgram) {
+    const g0: Gen = { idx: 0, shadows: [], mocks: new Map() };
+    this.gens.set(JSON.stringify([[], []]), g0);
+    this.env = { input: IR.INPUT, data: IR.DATA, gen: g0 };
     const setOf = new Map<A.Rule, RuleSet>();
     for (const s of program.ruleSets) for (const r of s.rules) setOf.set(r, s);
     for (const s of program.ruleSets) this.setByPath.set(s.path, s);
@@ -138,14 +195,27 @@ class Planner {
 
   /* ------------------------------------------------------------ rule sets */
 
+  /** The IR function of a rule set in the current generation, planned on first use. */
   private funcFor(set: RuleSet): IR.Func {
-    const done = this.funcs.get(set);
+    const gen = this.env.gen;
+    const key = `${gen.idx}|${set.path}`;
+    const done = this.funcs.get(key);
     if (done) return done;
     const path = set.path.split('.').slice(1);
-    const fn: IR.Func = { name: `g0.${set.path}`, path: ['g0', ...path], params: [IR.INPUT, IR.DATA], return: 0, blocks: [] };
-    this.funcs.set(set, fn); // before planning: recursion was rejected by check_recursion
+    const g = `g${gen.idx}`;
+    const fn: IR.Func = { name: `${g}.${set.path}`, path: [g, ...path], params: [IR.INPUT, IR.DATA], return: 0, blocks: [] };
+    this.funcs.set(key, fn); // before planning: recursion was rejected by check_recursion
     this.funcOrder.push(fn);
-    if (set.kind === 'function') return this.planFunction(set, fn);
+    const outer = this.env;
+    this.env = { input: IR.INPUT, data: IR.DATA, gen };
+    try {
+      return set.kind === 'function' ? this.planFunction(set, fn) : this.planRuleSet(set, fn);
+    } finally {
+      this.env = outer;
+    }
+  }
+
+  private planRuleSet(set: RuleSet, fn: IR.Func): IR.Func {
     const locals = new Locals();
     const ret = locals.fresh();
     fn.return = ret;
@@ -291,8 +361,40 @@ class Planner {
   }
 
   /** The callee of a call: a user function (its IR function) or a builtin the runtime or host implements. */
-  private callee(name: string | undefined, at: A.Location): { func: string; arity: number; user: boolean } {
+  private callee(name: string | undefined, at: A.Location): { func: string; arity: number; user: boolean; value?: A.Term } {
     if (name === undefined) throw new UnsupportedError('calls with a non-ref operator', at);
+    const mock = this.env.gen.mocks.get(name);
+    if (mock !== undefined) {
+      const arity = this.arityOf(name, at);
+      if (mock.kind === 'value') return { func: name, arity, user: false, value: mock.term };
+      // the replacement runs in a scope of its own: it may call what it replaces without recursion
+      const outer = this.env;
+      this.env = { ...outer, gen: this.genFor(outer.gen.shadows, new Map()) };
+      let c: ReturnType<Planner['plainCallee']>;
+      try {
+        c = this.plainCallee(mock.name, at);
+      } finally {
+        this.env = outer;
+      }
+      if (c.arity !== arity) throw new UnsupportedError(`with ${name} as ${mock.name} (arity ${arity} replaced by arity ${c.arity})`, at);
+      return c;
+    }
+    return this.plainCallee(name, at);
+  }
+
+  /** The number of operands of a function or builtin (no result operand). */
+  private arityOf(name: string, at: A.Location): number {
+    if (name.startsWith('data.')) {
+      const set = this.setByPath.get(name);
+      if (set === undefined || set.kind !== 'function') throw new UnsupportedError(`call to ${name}`, at);
+      return set.arity;
+    }
+    const decl = lookupBuiltin(name);
+    if (decl === undefined || decl.variadic) throw new UnsupportedError(`call to ${name}`, at);
+    return decl.arity;
+  }
+
+  private plainCallee(name: string, at: A.Location): { func: string; arity: number; user: boolean; value?: A.Term } {
     if (name.startsWith('data.')) {
       const set = this.setByPath.get(name);
       if (set === undefined || set.kind !== 'function') throw new UnsupportedError(`call to ${name}`, at);
@@ -317,12 +419,21 @@ class Planner {
   ): void {
     const c = this.callee(name, at);
     if (args.length !== c.arity) throw new UnsupportedError(`call to ${name} with ${args.length} operands`, at);
+    if (c.value !== undefined) {
+      // `with f as <value>`: every call of f is that value (the operands are not evaluated)
+      return this.planTerm(c.value, out, vars, locals, (op, o) => {
+        if (op.type === 'local') return k(op.value, o);
+        const result = locals.fresh();
+        o.push({ type: 'AssignVarStmt', source: op, target: result, loc: this.loc(at) });
+        k(result, o);
+      });
+    }
     this.planTerms(args, 0, [], out, vars, locals, (ops, o) => {
       const result = locals.fresh();
       const pre: IR.Operand[] = c.user
         ? [
-            { type: 'local', value: IR.INPUT },
-            { type: 'local', value: IR.DATA },
+            { type: 'local', value: this.env.input },
+            { type: 'local', value: this.env.data },
           ]
         : [];
       o.push({ type: 'CallStmt', func: c.func, args: [...pre, ...ops], result, loc: this.loc(at) });
@@ -368,7 +479,162 @@ class Planner {
   }
 
   private planExpr(e: A.Expr, out: IR.Stmt[], vars: Vars, locals: Locals, k: K): void {
-    if (e.with.length > 0) throw new UnsupportedError('with', e.with[0]!.loc);
+    if (e.with.length > 0) return this.planWith(e, out, vars, locals, k);
+    this.planExprPlain(e, out, vars, locals, k);
+  }
+
+  /**
+   * `expr with t1 as v1 with t2 as v2 …` (OPA's planWith, §3.4): the values
+   * are planned first, in the enclosing scope; then, in order, `input…`
+   * and `data…` targets make upserted copies of the current input/data
+   * (the originals are untouched, so nothing needs restoring when the
+   * expression backtracks), and function/builtin targets become mocks.
+   * The expression, and every rule and function it calls, is planned with
+   * those; the rest of the body (k) is planned with the enclosing ones.
+   */
+  private planWith(e: A.Expr, out: IR.Stmt[], vars: Vars, locals: Locals, k: K): void {
+    const l = this.loc(e.loc);
+    type Mod = { w: A.With; root: 'input' | 'data' | 'mock'; path: string[]; name?: string };
+    const mods: Mod[] = e.with.map((w) => {
+      const t = w.target;
+      const ref: A.RefTerm | undefined = t.type === 'ref' ? t : t.type === 'var' ? { type: 'ref', head: t, path: [], loc: t.loc } : undefined;
+      if (ref === undefined || ref.head.type !== 'var') throw new UnsupportedError(`with on a ${t.type} target`, w.loc);
+      const name = refName(ref);
+      if (name === undefined) throw new UnsupportedError('with on a non-ground path', w.loc);
+      const path = ref.path.map((p) => (p as A.StringTerm).value);
+      const root = ref.head.name;
+      if (root === 'input') return { w, root: 'input', path };
+      if (root === 'data') {
+        const set = this.setByPath.get(name);
+        if (set?.kind === 'function') return { w, root: 'mock', path, name };
+        return { w, root: 'data', path };
+      }
+      return { w, root: 'mock', path, name };
+    });
+    const outer = this.env;
+    let shadows = [...outer.gen.shadows];
+    const mocks = new Map(outer.gen.mocks);
+    for (const m of mods) {
+      if (m.root === 'mock') {
+        const name = m.name!;
+        if (NOT_MOCKABLE.has(name)) throw new UnsupportedError(`with ${name}`, m.w.loc);
+        this.arityOf(name, m.w.loc); // a known function or builtin
+        const v = m.w.value;
+        const vname = v.type === 'ref' ? refName(v) : v.type === 'var' ? v.name : undefined;
+        if (vname !== undefined && this.isFunction(vname)) {
+          if (NOT_MOCKABLE.has(vname)) throw new UnsupportedError(`with ${name} as ${vname}`, m.w.loc);
+          mocks.set(name, { kind: 'func', name: vname });
+        } else if (isConstant(v)) {
+          mocks.set(name, { kind: 'value', term: v });
+        } else {
+          throw new UnsupportedError(`with ${name} as a non-constant value`, m.w.value.loc);
+        }
+      } else if (m.root === 'data') {
+        const full = ['data', ...m.path];
+        for (const { path } of this.sets.values()) {
+          if (path.length < full.length && path.every((x, i) => full[i] === x)) {
+            throw new UnsupportedError(`with on a path inside rule ${path.join('.')}`, m.w.loc);
+          }
+        }
+        const overlaps = [...this.sets.values()].some(({ path }) => full.every((x, i) => path[i] === x));
+        if (overlaps && !shadows.some((sh) => sh.every((x, i) => full[i] === x))) {
+          shadows = [...shadows.filter((sh) => !full.every((x, i) => sh[i] === x)), full];
+        }
+      }
+    }
+    const gen = this.genFor(shadows, mocks);
+    const values = mods.filter((m) => m.root !== 'mock');
+    this.planTerms(
+      values.map((m) => m.w.value),
+      0,
+      [],
+      out,
+      vars,
+      locals,
+      (ops, o) => {
+        let input = outer.input;
+        let data = outer.data;
+        values.forEach((m, i) => {
+          if (m.root === 'input') input = this.upsert(input, m.path, ops[i]!, o, locals, l);
+          else data = this.upsert(data, m.path, ops[i]!, o, locals, l);
+        });
+        this.env = { input, data, gen };
+        try {
+          this.planExprPlain(e, o, vars, locals, (o2) => {
+            const inner = this.env;
+            this.env = outer;
+            try {
+              k(o2);
+            } finally {
+              this.env = inner;
+            }
+          });
+        } finally {
+          this.env = outer;
+        }
+      },
+    );
+  }
+
+  /** Whether `name` is a function rule or a builtin (a `with` replacement function). */
+  private isFunction(name: string): boolean {
+    if (name.startsWith('data.')) return this.setByPath.get(name)?.kind === 'function';
+    return lookupBuiltin(name) !== undefined;
+  }
+
+  private genFor(shadows: string[][], mocks: Map<string, Mock>): Gen {
+    const mockKeys = [...mocks]
+      .map(([n, m]) => [n, m.kind === 'func' ? m.name : printConst(m.term)])
+      .sort(([a], [b]) => (a! < b! ? -1 : a! > b! ? 1 : 0));
+    const key = JSON.stringify([shadows.map((s) => s.join('.')).sort(), mockKeys]);
+    let g = this.gens.get(key);
+    if (g === undefined) {
+      g = { idx: this.gens.size, shadows, mocks };
+      this.gens.set(key, g);
+    }
+    return g;
+  }
+
+  /**
+   * A copy of `src` with `value` at `path` (OPA's WithStmt upsert): each
+   * object on the path is shallow-copied (a missing or non-object one
+   * becomes an empty object) and the child is replaced; `src` is untouched.
+   */
+  private upsert(src: IR.Local, path: string[], value: IR.Operand, out: IR.Stmt[], locals: Locals, l: IR.StmtLoc): IR.Local {
+    if (path.length === 0) {
+      if (value.type === 'local') return value.value;
+      const t = locals.fresh();
+      out.push({ type: 'AssignVarStmt', source: value, target: t, loc: l });
+      return t;
+    }
+    const copy = locals.fresh();
+    const key = locals.fresh();
+    const val = locals.fresh();
+    const child = locals.fresh();
+    const got = locals.fresh();
+    const seg: IR.Operand = { type: 'string_index', value: this.str(path[0]!) };
+    out.push({ type: 'MakeObjectStmt', target: copy, loc: l });
+    out.push({ type: 'ResetLocalStmt', target: child, loc: l });
+    out.push({
+      type: 'BlockStmt',
+      blocks: [
+        {
+          stmts: [
+            { type: 'IsObjectStmt', source: src, loc: l },
+            { type: 'ScanStmt', source: src, key, value: val, block: { stmts: [{ type: 'ObjectInsertStmt', object: copy, key: { type: 'local', value: key }, value: { type: 'local', value: val }, loc: l }] }, loc: l },
+            { type: 'DotStmt', source: { type: 'local', value: src }, key: seg, target: got, loc: l },
+            { type: 'AssignVarStmt', source: { type: 'local', value: got }, target: child, loc: l },
+          ],
+        },
+      ],
+      loc: l,
+    });
+    const next = this.upsert(child, path.slice(1), value, out, locals, l);
+    out.push({ type: 'ObjectInsertStmt', object: copy, key: seg, value: { type: 'local', value: next }, loc: l });
+    return copy;
+  }
+
+  private planExprPlain(e: A.Expr, out: IR.Stmt[], vars: Vars, locals: Locals, k: K): void {
     if (e.negated) {
       // Bindings made under `not` stay local to it. The first solution of
       // the body breaks out of the not block (through any scans it opened):
@@ -736,8 +1002,8 @@ class Planner {
     if (name === 'data') return this.planDataRef(r, out, vars, locals, k);
     let base: IR.Local;
     if (name === 'input') {
-      base = IR.INPUT;
-      if (r.path.length === 0) out.push({ type: 'IsDefinedStmt', source: IR.INPUT, loc: l });
+      base = this.env.input;
+      if (r.path.length === 0) out.push({ type: 'IsDefinedStmt', source: base, loc: l });
     } else {
       const v = vars.get(name);
       if (v === undefined) throw new UnsupportedError(`reference to unbound variable ${name}`, r.loc);
@@ -753,10 +1019,11 @@ class Planner {
    */
   private planDataRef(r: A.RefTerm, out: IR.Stmt[], vars: Vars, locals: Locals, k: KOp): void {
     const names = ['data'];
-    const keys = [...this.sets.keys()];
+    const visible = this.visibleSets();
+    const keys = [...visible.keys()];
     for (let i = 0; ; i++) {
       const key = JSON.stringify(names);
-      const hit = this.sets.get(key);
+      const hit = visible.get(key);
       const prefix = key.slice(0, -1) + ',';
       if (hit && keys.some((p) => p.startsWith(prefix))) {
         throw new UnsupportedError(`rules nested under another rule (${hit.set.path})`, r.loc);
@@ -769,20 +1036,28 @@ class Planner {
           type: 'CallStmt',
           func: fn.name,
           args: [
-            { type: 'local', value: IR.INPUT },
-            { type: 'local', value: IR.DATA },
+            { type: 'local', value: this.env.input },
+            { type: 'local', value: this.env.data },
           ],
           result,
           loc: this.loc(r.loc),
         });
         return this.planPath(result, r.path, i, out, vars, locals, k);
       }
-      if (!keys.some((p) => p.startsWith(prefix))) return this.planPath(IR.DATA, r.path, 0, out, vars, locals, k);
+      if (!keys.some((p) => p.startsWith(prefix))) return this.planPath(this.env.data, r.path, 0, out, vars, locals, k);
       const seg = r.path[i];
       if (seg === undefined) throw new UnsupportedError('references to a package or rule tree as a whole', r.loc);
       if (seg.type !== 'string') throw new UnsupportedError('non-ground references into rules', seg.loc);
       names.push(seg.value);
     }
+  }
+
+  /** The rule sets the current generation sees: those under a `with`-replaced data path read the data document instead. */
+  private visibleSets(): Map<string, { set: RuleSet; path: string[] }> {
+    const shadows = this.env.gen.shadows;
+    if (shadows.length === 0) return this.sets;
+    const under = (path: string[]) => shadows.some((sh) => sh.every((x, i) => path[i] === x));
+    return new Map([...this.sets].filter(([, v]) => !under(v.path)));
   }
 
   /** Dots along the path; an unbound var iterates (a scan binding it to the key). */
