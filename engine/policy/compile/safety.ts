@@ -238,20 +238,131 @@ class Safety {
   }
 }
 
-/** Binds the vars of one side of `a = b` when the other side is safe, structurally. */
-function unify(a: A.Term, b: A.Term, isSafe: (v: string) => boolean, out: Set<string>): void {
-  const safeTerm = (t: A.Term): boolean => [...termVarsAll(t).keys()].every(isSafe);
-  if (a.type === 'var' && !isSafe(a.name) && safeTerm(b)) out.add(a.name);
-  else if (b.type === 'var' && !isSafe(b.name) && safeTerm(a)) out.add(b.name);
-  else if (a.type === 'array' && b.type === 'array' && a.items.length === b.items.length) {
-    a.items.forEach((x, i) => unify(x, b.items[i]!, isSafe, out));
-  } else if (a.type === 'object' && b.type === 'object') {
-    // keys are matched by their literal form only
-    for (const [ka, va] of a.items) {
-      const kb = b.items.find(([k]) => JSON.stringify(stripLoc(k)) === JSON.stringify(stripLoc(ka)));
-      if (kb !== undefined) unify(va, kb[1], isSafe, out);
+/**
+ * OPA's unifier (ast/unify.go): the vars of `a = b` that become safe,
+ * given the safe ones. A var is safe when the other side is (arrays and
+ * objects element by element, refs by their head); vars that wait for
+ * each other (`x = [y]`) become safe together once one of them is.
+ */
+function unify(a: A.Term, b: A.Term, isSafe0: (v: string) => boolean, out: Set<string>): void {
+  const unknown = new Map<string, Set<string>>();
+  const isSafe = (v: string): boolean => isSafe0(v) || out.has(v);
+  const markSafe = (x: string): void => {
+    if (out.has(x) || isSafe0(x)) return;
+    out.add(x);
+    const deps = unknown.get(x);
+    unknown.delete(x);
+    for (const d of deps ?? []) markSafe(d);
+    for (const [v, ds] of [...unknown]) {
+      if (ds.delete(x) && ds.size === 0) markSafe(v);
     }
-  }
+  };
+  const markUnknown = (a: string, b: string): void => {
+    let s = unknown.get(a);
+    if (s === undefined) unknown.set(a, (s = new Set()));
+    s.add(b);
+  };
+  // SkipRefHead, SkipObjectKeys, SkipClosures
+  const patternVars = (t: A.Term, acc: Set<string>): Set<string> => {
+    switch (t.type) {
+      case 'var':
+        acc.add(t.name);
+        break;
+      case 'ref':
+        if (t.head.type !== 'var') patternVars(t.head, acc);
+        t.path.forEach((p) => patternVars(p, acc));
+        break;
+      case 'array':
+      case 'set':
+        t.items.forEach((i) => patternVars(i, acc));
+        break;
+      case 'object':
+        t.items.forEach(([, v]) => patternVars(v, acc));
+        break;
+      case 'call':
+        t.args.forEach((x) => patternVars(x, acc));
+        break;
+      default:
+        break;
+    }
+    return acc;
+  };
+  const markAllSafe = (t: A.Term): void => {
+    for (const v of patternVars(t, new Set())) markSafe(v);
+  };
+  const refHeadSafe = (r: A.RefTerm): boolean =>
+    r.head.type === 'var' ? isSafe(r.head.name) : [...termVarsAll(r.head).keys()].every(isSafe);
+  const unifyAll = (a: string, b: A.Term): void => {
+    if (isSafe(a)) return markAllSafe(b);
+    const unsafe = [...patternVars(b, new Set())].filter((v) => !isSafe(v));
+    if (unsafe.length === 0) markSafe(a);
+    else for (const v of unsafe) markUnknown(a, v);
+  };
+  const comprehension = (t: A.Term): boolean =>
+    t.type === 'arraycomprehension' || t.type === 'setcomprehension' || t.type === 'objectcomprehension';
+  const go = (a: A.Term, b: A.Term): void => {
+    switch (a.type) {
+      case 'var':
+        switch (b.type) {
+          case 'var':
+            if (isSafe(b.name)) markSafe(a.name);
+            else if (isSafe(a.name)) markSafe(b.name);
+            else {
+              markUnknown(a.name, b.name);
+              markUnknown(b.name, a.name);
+            }
+            return;
+          case 'array':
+          case 'object':
+            return unifyAll(a.name, b);
+          case 'ref':
+            if (refHeadSafe(b)) markSafe(a.name);
+            return;
+          case 'call':
+            if ([...termVarsAll(b).keys()].every(isSafe)) markSafe(a.name);
+            return;
+          default:
+            return markSafe(a.name);
+        }
+      case 'ref':
+        if (!refHeadSafe(a)) return;
+        if (b.type === 'var') markSafe(b.name);
+        else if (b.type === 'array' || b.type === 'object') markAllSafe(b);
+        return;
+      case 'arraycomprehension':
+      case 'setcomprehension':
+      case 'objectcomprehension':
+        if (b.type === 'var') markSafe(b.name);
+        else if (b.type === 'array' || b.type === 'object') markAllSafe(b);
+        return;
+      case 'array':
+        if (b.type === 'var') unifyAll(b.name, a);
+        else if (comprehension(b)) markAllSafe(a);
+        else if (b.type === 'ref') {
+          if (refHeadSafe(b)) markAllSafe(a);
+        } else if (b.type === 'array' && a.items.length === b.items.length) a.items.forEach((x, i) => go(x, b.items[i]!));
+        return;
+      case 'object':
+        if (b.type === 'var') unifyAll(b.name, a);
+        else if (b.type === 'objectcomprehension') markAllSafe(a);
+        else if (b.type === 'ref') {
+          if (refHeadSafe(b)) markAllSafe(a);
+        } else if (b.type === 'object') {
+          for (const [ka, va] of a.items) {
+            const kb = b.items.find(([k]) => JSON.stringify(stripLoc(k)) === JSON.stringify(stripLoc(ka)));
+            if (kb !== undefined) go(va, kb[1]);
+          }
+        }
+        return;
+      case 'call':
+        if (b.type === 'var' && [...termVarsAll(a).keys()].every(isSafe)) markSafe(b.name);
+        return;
+      default:
+        if (b.type === 'var') markSafe(b.name);
+        return;
+    }
+  };
+  go(a, b);
 }
 
 function stripLoc(t: A.Term): unknown {
@@ -269,6 +380,8 @@ function refOutputs(t: A.Term, isSafe: (v: string) => boolean, out: Set<string>)
         refOutputs(p, isSafe, out);
         if (!headOk) continue;
         if (p.type === 'var' && !safe(p.name)) out.add(p.name);
+        // a composite key is a pattern: `xs[[1, x]]` binds x
+        if (p.type === 'array' || p.type === 'object') for (const v of termVarsAll(p).keys()) if (!safe(v)) out.add(v);
       }
       break;
     }

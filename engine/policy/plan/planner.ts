@@ -726,6 +726,18 @@ class Planner {
               }),
             );
         }
+        if (name === 'internal.member_3' && e.args.length === 3) {
+          const [kt, vt, ct] = e.args;
+          return this.planTerm(kt!, out, vars, locals, (x, o0) =>
+            this.planTerm(vt!, o0, vars, locals, (y, o1) =>
+              this.planScanOf(ct!, o1, vars, locals, (key, value, o2) => {
+                o2.push({ type: 'EqualStmt', a: y, b: { type: 'local', value }, loc: l });
+                o2.push({ type: 'EqualStmt', a: x, b: { type: 'local', value: key }, loc: l });
+                k(o2);
+              }),
+            ),
+          );
+        }
         if (name === 'internal.member_2' || name === 'internal.member_3' || name === 'print') {
           throw new UnsupportedError(this.callName(name), e.loc);
         }
@@ -836,18 +848,90 @@ class Planner {
     });
   }
 
+  /** Unifies the value in `local` with the term `t`: OPA's planUnifyLocal (vars in composites bound element by element). */
   private bindOrCheck(t: A.Term, local: IR.Local, out: IR.Stmt[], vars: Vars, locals: Locals, k: K): void {
-    if (t.type === 'var' && !vars.has(t.name)) {
-      vars.set(t.name, local);
-      return k(out);
+    this.unifyLocal({ type: 'local', value: local }, t, t.loc, out, vars, locals, k);
+  }
+
+  /** An always-undefined statement (a BreakStmt would be read as success inside a not block). */
+  private undefined(at: A.Location, out: IR.Stmt[]): void {
+    const f: IR.Operand = { type: 'bool', value: false };
+    out.push({ type: 'NotEqualStmt', a: f, b: f, loc: this.loc(at) });
+  }
+
+  /** OPA's planUnifyLocal: `a` (a computed value) = `b`, binding b's unbound vars. */
+  private unifyLocal(a: IR.Operand, b: A.Term, at: A.Location, out: IR.Stmt[], vars: Vars, locals: Locals, k: K): void {
+    const l = this.loc(b.loc);
+    switch (b.type) {
+      case 'var': {
+        const v = vars.get(b.name);
+        if (v !== undefined) {
+          out.push({ type: 'EqualStmt', a, b: { type: 'local', value: v }, loc: l });
+          return k(out);
+        }
+        if (a.type === 'local') vars.set(b.name, a.value);
+        else {
+          const t = locals.fresh();
+          out.push({ type: 'AssignVarStmt', source: a, target: t, loc: l });
+          vars.set(b.name, t);
+        }
+        return k(out);
+      }
+      case 'array':
+      case 'object': {
+        if (!this.hasUnbound(b, vars)) break;
+        if (a.type !== 'local') return this.undefined(at, out);
+        const src = a.value;
+        out.push({ type: b.type === 'array' ? 'IsArrayStmt' : 'IsObjectStmt', source: src, loc: l });
+        const n = locals.fresh();
+        const want = locals.fresh();
+        this.builtins.add('count');
+        out.push({ type: 'CallStmt', func: 'count', args: [a], result: n, loc: l });
+        out.push({ type: 'MakeNumberIntStmt', value: b.items.length, target: want, loc: l });
+        out.push({ type: 'EqualStmt', a: { type: 'local', value: n }, b: { type: 'local', value: want }, loc: l });
+        const step = (i: number, o: IR.Stmt[]): void => {
+          if (i === b.items.length) return k(o);
+          const elem = (key: IR.Operand, o2: IR.Stmt[], value: A.Term): void => {
+            const lv = locals.fresh();
+            o2.push({ type: 'DotStmt', source: a, key, target: lv, loc: l });
+            this.unifyLocal({ type: 'local', value: lv }, value, at, o2, vars, locals, (o3) => step(i + 1, o3));
+          };
+          if (b.type === 'array') {
+            const key = locals.fresh();
+            o.push({ type: 'MakeNumberIntStmt', value: i, target: key, loc: l });
+            return elem({ type: 'local', value: key }, o, b.items[i]!);
+          }
+          const [kt, vt] = b.items[i]!;
+          if (this.hasUnbound(kt, vars)) throw new UnsupportedError('unbound variables in object keys in unification', kt.loc);
+          this.planTerm(kt, o, vars, locals, (key, o2) => elem(key, o2, vt));
+        };
+        return step(0, out);
+      }
+      default:
+        break;
     }
-    this.planTerm(t, out, vars, locals, (op, o) => {
-      o.push({ type: 'EqualStmt', a: op, b: { type: 'local', value: local }, loc: this.loc(t.loc) });
+    this.planTerm(b, out, vars, locals, (y, o) => {
+      o.push({ type: 'EqualStmt', a, b: y, loc: l });
       k(o);
     });
   }
 
-  /** `a = b` / `a := b` with at most a var on one side (§3.4 unification, the var cases). */
+  /** Whether `t` has a var (outside closures and refs' own iteration) that is not bound yet. */
+  private hasUnbound(t: A.Term, vars: Vars): boolean {
+    switch (t.type) {
+      case 'var':
+        return !vars.has(t.name);
+      case 'array':
+      case 'set':
+        return t.items.some((i) => this.hasUnbound(i, vars));
+      case 'object':
+        return t.items.some(([a, b]) => this.hasUnbound(a, vars) || this.hasUnbound(b, vars));
+      default:
+        return false;
+    }
+  }
+
+  /** `a = b` / `a := b`: OPA's planUnify, vars bound on either side, arrays by length and element, objects by key set. */
   private planUnify(
     op: 'eq' | 'assign',
     a: A.Term,
@@ -858,29 +942,65 @@ class Planner {
     locals: Locals,
     k: K,
   ): void {
-    const unbound = (t: A.Term): t is A.VarTerm => t.type === 'var' && !vars.has(t.name);
     if (op === 'assign' && a.type === 'var' && vars.has(a.name)) {
       throw new UnsupportedError(`:= to variable ${a.name} bound above`, a.loc);
     }
-    const bindTo = (v: A.VarTerm, other: A.Term) =>
-      this.planTerm(other, out, vars, locals, (o, out2) => {
-        if (o.type === 'local') vars.set(v.name, o.value);
-        else {
-          const t = locals.fresh();
-          out2.push({ type: 'AssignVarStmt', source: o, target: t, loc: this.loc(at) });
-          vars.set(v.name, t);
-        }
-        k(out2);
-      });
+    this.unify(a, b, at, out, vars, locals, k);
+  }
+
+  private unify(a: A.Term, b: A.Term, at: A.Location, out: IR.Stmt[], vars: Vars, locals: Locals, k: K): void {
+    const unbound = (t: A.Term): t is A.VarTerm => t.type === 'var' && !vars.has(t.name);
+    const composite = (t: A.Term): boolean => t.type === 'array' || t.type === 'object';
     if (unbound(a) && unbound(b)) throw new UnsupportedError('unification of two unbound variables', at);
-    if (unbound(a)) return bindTo(a, b);
-    if (unbound(b)) return bindTo(b, a);
-    this.planTerm(a, out, vars, locals, (x, o1) =>
-      this.planTerm(b, o1, vars, locals, (y, o2) => {
-        o2.push({ type: 'EqualStmt', a: x, b: y, loc: this.loc(at) });
-        k(o2);
-      }),
-    );
+    // a side with unbound vars is the pattern; the other is computed first
+    if (unbound(a)) return this.planTerm(b, out, vars, locals, (y, o) => this.unifyLocal(y, a, at, o, vars, locals, k));
+    if (unbound(b)) return this.planTerm(a, out, vars, locals, (x, o) => this.unifyLocal(x, b, at, o, vars, locals, k));
+    if (composite(a) && composite(b) && (this.hasUnbound(a, vars) || this.hasUnbound(b, vars))) {
+      if (a.type === 'array' && b.type === 'array') {
+        if (a.items.length !== b.items.length) return this.undefined(at, out);
+        return this.unifyPairs(a.items.map((x, i) => [x, b.items[i]!] as [A.Term, A.Term]), at, out, vars, locals, k);
+      }
+      if (a.type === 'object' && b.type === 'object') {
+        // keys are matched by their form, as OPA's planner does: constants,
+        // or bound vars and refs that appear on both sides alike
+        const key = (t: A.Term): string | undefined => (this.hasUnbound(t, vars) ? undefined : printConst(t));
+        const ka = a.items.map(([x]) => key(x));
+        const kb = b.items.map(([x]) => key(x));
+        if (ka.includes(undefined) || kb.includes(undefined)) throw new UnsupportedError('unification of objects with unbound variables in keys', at);
+        if (new Set(ka).size !== ka.length || new Set(kb).size !== kb.length) throw new UnsupportedError('unification of objects with repeated keys', at);
+        const same = ka.length === kb.length && ka.every((x) => kb.includes(x));
+        // (number keys may be equal in other forms: 1 and 1.0)
+        const constant = [...a.items, ...b.items].every(([x]) => x.type === 'string' || x.type === 'boolean' || x.type === 'null');
+        if (!same && !constant) throw new UnsupportedError('unification of objects with non-constant keys', at);
+        if (!same) return this.undefined(at, out);
+        return this.unifyPairs(
+          a.items.map(([x, v]) => [v, b.items[kb.indexOf(key(x))]![1]] as [A.Term, A.Term]),
+          at,
+          out,
+          vars,
+          locals,
+          k,
+        );
+      }
+      return this.undefined(at, out); // an array is never an object
+    }
+    if (this.hasUnbound(a, vars)) return this.planTerm(b, out, vars, locals, (y, o) => this.unifyLocal(y, a, at, o, vars, locals, k));
+    this.planTerm(a, out, vars, locals, (x, o) => this.unifyLocal(x, b, at, o, vars, locals, k));
+  }
+
+  /** Unifies pairs, each as soon as one of its sides is computable (the others wait for the vars it binds). */
+  private unifyPairs(pairs: Array<[A.Term, A.Term]>, at: A.Location, out: IR.Stmt[], vars: Vars, locals: Locals, k: K): void {
+    if (pairs.length === 0) return k(out);
+    const ready = (p: [A.Term, A.Term]): boolean =>
+      !this.hasUnbound(p[0], vars) ||
+      !this.hasUnbound(p[1], vars) ||
+      (p[0].type === 'array' && p[1].type === 'array') ||
+      (p[0].type === 'object' && p[1].type === 'object');
+    let i = pairs.findIndex(ready);
+    if (i < 0) i = 0;
+    const [x, y] = pairs[i]!;
+    const rest = pairs.filter((_, j) => j !== i);
+    this.unify(x, y, at, out, vars, locals, (o) => this.unifyPairs(rest, at, o, vars, locals, k));
   }
 
   /* ---------------------------------------------------------------- terms */
@@ -937,9 +1057,40 @@ class Planner {
       case 'setcomprehension':
       case 'objectcomprehension':
         return this.planComprehension(t, out, vars, locals, k);
-      case 'call':
-        return this.planCall(refName(t.operator), t.args, t.loc, out, vars, locals, (r, o) => k({ type: 'local', value: r }, o));
+      case 'call': {
+        const name = refName(t.operator);
+        if ((name === 'internal.member_2' && t.args.length === 2) || (name === 'internal.member_3' && t.args.length === 3)) {
+          return this.planMemberValue(t.args, l, out, vars, locals, k);
+        }
+        return this.planCall(name, t.args, t.loc, out, vars, locals, (r, o) => k({ type: 'local', value: r }, o));
+      }
     }
+  }
+
+  /**
+   * `x in xs` / `k, x in xs` as a value (OPA's internal.member_2/3): true if
+   * some element (at key k) equals x, false otherwise; undefined if an
+   * operand is.
+   */
+  private planMemberValue(args: A.Term[], l: IR.StmtLoc, out: IR.Stmt[], vars: Vars, locals: Locals, k: KOp): void {
+    this.planTerms(args, 0, [], out, vars, locals, (ops, o) => {
+      const coll = ops[ops.length - 1]!;
+      const r = locals.fresh();
+      o.push({ type: 'AssignVarStmt', source: { type: 'bool', value: false }, target: r, loc: l });
+      if (coll.type === 'local') {
+        const block: IR.Block = { stmts: [] };
+        const key = locals.fresh();
+        const value = locals.fresh();
+        const scan: IR.Block = { stmts: [] };
+        block.stmts.push({ type: 'ScanStmt', source: coll.value, key, value, block: scan, loc: l });
+        scan.stmts.push({ type: 'EqualStmt', a: ops[ops.length - 2]!, b: { type: 'local', value }, loc: l });
+        if (ops.length === 3) scan.stmts.push({ type: 'EqualStmt', a: ops[0]!, b: { type: 'local', value: key }, loc: l });
+        scan.stmts.push({ type: 'AssignVarStmt', source: { type: 'bool', value: true }, target: r, loc: l });
+        scan.stmts.push({ type: 'BreakStmt', index: 1, loc: l });
+        o.push({ type: 'BlockStmt', blocks: [block], loc: l });
+      }
+      k({ type: 'local', value: r }, o);
+    });
   }
 
   /**
@@ -1073,6 +1224,19 @@ class Planner {
       vars.set(seg.name, key);
       this.depth++;
       this.planPath(value, path, i + 1, block.stmts, vars, locals, k);
+      this.depth--;
+      return;
+    }
+    if ((seg.type === 'array' || seg.type === 'object') && this.hasUnbound(seg, vars)) {
+      // `xs[[1, x]]`: iterate, unifying each key with the pattern
+      const key = locals.fresh();
+      const value = locals.fresh();
+      const block: IR.Block = { stmts: [] };
+      out.push({ type: 'ScanStmt', source: src, key, value, block, loc: l });
+      this.depth++;
+      this.unifyLocal({ type: 'local', value: key }, seg, seg.loc, block.stmts, vars, locals, (o) =>
+        this.planPath(value, path, i + 1, o, vars, locals, k),
+      );
       this.depth--;
       return;
     }
