@@ -1197,10 +1197,136 @@ class Planner {
       }
       if (!keys.some((p) => p.startsWith(prefix))) return this.planPath(this.env.data, r.path, 0, out, vars, locals, k);
       const seg = r.path[i];
-      if (seg === undefined) throw new UnsupportedError('references to a package or rule tree as a whole', r.loc);
-      if (seg.type !== 'string') throw new UnsupportedError('non-ground references into rules', seg.loc);
+      if (seg === undefined || seg.type !== 'string') {
+        // the package or rule tree as a value (OPA's extent): every rule's
+        // value merged over the base document at the same path
+        const l = this.loc(r.loc);
+        let base: IR.Local = this.env.data;
+        for (const n of names.slice(1)) base = this.baseChild(base, n, out, locals, l);
+        const extent = this.planExtent(names, base, visible, out, locals, r.loc);
+        return this.planPath(extent, r.path, i, out, vars, locals, k);
+      }
       names.push(seg.value);
     }
+  }
+
+  /** `base[name]` in a fresh local, undefined when base is undefined or has no such key. */
+  private baseChild(base: IR.Local, name: string, out: IR.Stmt[], locals: Locals, l: IR.StmtLoc): IR.Local {
+    const child = locals.fresh();
+    const t = locals.fresh();
+    out.push({ type: 'ResetLocalStmt', target: child, loc: l });
+    const b: IR.Block = {
+      stmts: [
+        { type: 'IsDefinedStmt', source: base, loc: l },
+        { type: 'DotStmt', source: { type: 'local', value: base }, key: { type: 'string_index', value: this.str(name) }, target: t, loc: l },
+        { type: 'AssignVarStmt', source: { type: 'local', value: t }, target: child, loc: l },
+      ],
+    };
+    out.push({ type: 'BlockStmt', blocks: [b], loc: l });
+    return child;
+  }
+
+  /**
+   * The object of the rule tree at `names` (OPA's planner extent): every
+   * rule's value, subtrees recursively, merged with the base document there
+   * (when an object); functions and undefined rules are left out. Known gap:
+   * a rule whose value is an object, under a base object at the same key,
+   * is not merged key by key (OPA merges it recursively).
+   */
+  private planExtent(
+    names: string[],
+    base: IR.Local,
+    visible: Map<string, { set: RuleSet; path: string[] }>,
+    out: IR.Stmt[],
+    locals: Locals,
+    at: A.Location,
+  ): IR.Local {
+    const l = this.loc(at);
+    const obj = locals.fresh();
+    out.push({ type: 'MakeObjectStmt', target: obj, loc: l });
+    const children = new Set<string>();
+    for (const { path } of visible.values()) {
+      if (path.length > names.length && names.every((n, j) => path[j] === n)) children.add(path[names.length]!);
+    }
+    for (const c of [...children].sort()) {
+      const cpath = [...names, c];
+      const ckey = JSON.stringify(cpath);
+      const hit = visible.get(ckey);
+      const deeper = [...visible.keys()].some((p) => p.startsWith(ckey.slice(0, -1) + ','));
+      const cstr: IR.Operand = { type: 'string_index', value: this.str(c) };
+      if (hit && deeper) throw new UnsupportedError(`rules nested under another rule (${hit.set.path})`, at);
+      if (hit) {
+        if (hit.set.kind === 'function') continue;
+        // a tree holding rules with ref heads (`q.r := 1`) is not planned as a value yet
+        if (hit.set.kind === 'complete' && hit.set.rules.some((x) => x.head.ref.path.length > 0)) {
+          throw new UnsupportedError('references to a package or rule tree as a whole', at);
+        }
+        const fn = this.funcFor(hit.set);
+        const result = locals.fresh();
+        const b: IR.Block = {
+          stmts: [
+            {
+              type: 'CallStmt',
+              func: fn.name,
+              args: [
+                { type: 'local', value: this.env.input },
+                { type: 'local', value: this.env.data },
+              ],
+              result,
+              loc: l,
+            },
+            { type: 'ObjectInsertStmt', object: obj, key: cstr, value: { type: 'local', value: result }, loc: l },
+          ],
+        };
+        out.push({ type: 'BlockStmt', blocks: [b], loc: l });
+        continue;
+      }
+      const cbase = this.baseChild(base, c, out, locals, l);
+      const sub = this.planExtent(cpath, cbase, visible, out, locals, at);
+      out.push({ type: 'ObjectInsertStmt', object: obj, key: cstr, value: { type: 'local', value: sub }, loc: l });
+    }
+    // the base document over it (OPA's ObjectMergeStmt: the base value wins
+    // a conflict unless both are objects, which subtrees have merged already)
+    const key = locals.fresh();
+    const value = locals.fresh();
+    const t = locals.fresh();
+    const v: IR.Operand = { type: 'local', value };
+    out.push({
+      type: 'BlockStmt',
+      blocks: [
+        {
+          stmts: [
+            { type: 'IsObjectStmt', source: base, loc: l },
+            {
+              type: 'ScanStmt',
+              source: base,
+              key,
+              value,
+              block: {
+                stmts: [
+                  {
+                    type: 'NotStmt',
+                    block: {
+                      stmts: [
+                        { type: 'DotStmt', source: { type: 'local', value: obj }, key: { type: 'local', value: key }, target: t, loc: l },
+                        { type: 'IsObjectStmt', source: t, loc: l },
+                        { type: 'IsObjectStmt', source: value, loc: l },
+                        { type: 'BreakStmt', index: 0, loc: l },
+                      ],
+                    },
+                    loc: l,
+                  },
+                  { type: 'ObjectInsertStmt', object: obj, key: { type: 'local', value: key }, value: v, loc: l },
+                ],
+              },
+              loc: l,
+            },
+          ],
+        },
+      ],
+      loc: l,
+    });
+    return obj;
   }
 
   /** The rule sets the current generation sees: those under a `with`-replaced data path read the data document instead. */
