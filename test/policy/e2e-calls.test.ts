@@ -15,28 +15,17 @@
 import { before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 
-import { type LoadedPolicy } from '@open-policy-agent/opa-wasm';
-
 import { HOST_BUILTINS, loadCompiled } from '../../engine/policy/builtins-js.js';
 import { compile } from '../../engine/policy/compiler.js';
 import { hostBuiltins } from '../../engine/policy/emit/emitter.js';
 import type { Policy } from '../../engine/policy/ir/ir.js';
 import { NATIVE_BUILTINS } from '../../engine/policy/ir/ir.js';
 import { buildRuntime, findTools } from '../../engine/policy/runtime/build.js';
+import { load, result, thrown } from './helpers.js';
 
 const tools = findTools();
 const skip = 'missing' in tools ? tools.missing : undefined;
 
-async function load(src: string, entrypoints: string[]): Promise<LoadedPolicy> {
-  const { wasm } = compile([{ file: 'p.rego', text: src }], { entrypoints });
-  return loadCompiled(wasm);
-}
-
-function result(p: LoadedPolicy, ep: string, input?: unknown): unknown {
-  const rs = p.evaluate(input, ep) as Array<{ result: unknown }>;
-  assert.ok(rs.length <= 1, `one binding at most: ${JSON.stringify(rs)}`);
-  return rs.length ? rs[0]!.result : undefined;
-}
 
 /**
  * Evaluates each expression as `rN := <expr>` in one module; returns the
@@ -58,14 +47,6 @@ async function table(cases: Array<[string, unknown]>, input?: unknown): Promise<
   cases.forEach(([e, want], i) => assert.deepEqual(got[i], want, e));
 }
 
-function thrown(f: () => unknown): string {
-  try {
-    f();
-  } catch (e) {
-    return typeof e === 'string' ? e : String((e as Error).message ?? e);
-  }
-  assert.fail('expected an error');
-}
 
 describe('rego → wasm: builtin calls', { skip }, () => {
   before(() => {

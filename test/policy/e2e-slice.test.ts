@@ -13,41 +13,21 @@
 import { before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 
-import { type LoadedPolicy } from '@open-policy-agent/opa-wasm';
-
 import { loadCompiled } from '../../engine/policy/builtins-js.js';
 import { compile } from '../../engine/policy/compiler.js';
 import { toJSON, type Policy } from '../../engine/policy/ir/ir.js';
 import { buildRuntime, findTools } from '../../engine/policy/runtime/build.js';
+import { load, result, thrown } from './helpers.js';
 
 const tools = findTools();
 const skip = 'missing' in tools ? tools.missing : undefined;
 
-async function load(src: string, entrypoints: string[], data?: unknown): Promise<LoadedPolicy> {
-  const { wasm } = compile([{ file: 'p.rego', text: src }], { entrypoints });
-  const p = await loadCompiled(wasm);
-  if (data !== undefined) p.setData(data as object);
-  return p;
-}
 
 /** The `result` of entrypoint `ep`, or undefined when the result set is empty. */
-function result(p: LoadedPolicy, ep: string, input?: unknown): unknown {
-  const rs = p.evaluate(input, ep) as Array<{ result: unknown }>;
-  assert.ok(rs.length <= 1, `one binding at most: ${JSON.stringify(rs)}`);
-  return rs.length ? rs[0]!.result : undefined;
-}
 
 const sorted = (xs: unknown): unknown[] => [...(xs as unknown[])].map((x) => JSON.stringify(x)).sort().map((x) => JSON.parse(x));
 
 /** What an evaluation throws (the SDK rethrows opa_abort's string). */
-function thrown(f: () => unknown): string {
-  try {
-    f();
-  } catch (e) {
-    return typeof e === 'string' ? e : String((e as Error).message ?? e);
-  }
-  assert.fail('expected an error');
-}
 
 describe('rego → wasm: first slice through the npm SDK', { skip }, () => {
   before(() => {

@@ -11,30 +11,13 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 
-import { type LoadedPolicy } from '@open-policy-agent/opa-wasm';
-
-import { loadCompiled } from '../../engine/policy/builtins-js.js';
 import { compile } from '../../engine/policy/compiler.js';
 import { findTools } from '../../engine/policy/runtime/build.js';
+import { load, result } from './helpers.js';
 
 const tools = findTools();
 const skip = 'missing' in tools ? tools.missing : undefined;
 
-async function load(files: string[], entrypoints: string[], data?: unknown): Promise<LoadedPolicy> {
-  const { wasm } = compile(
-    files.map((text, i) => ({ file: `p${i}.rego`, text })),
-    { entrypoints },
-  );
-  const p = await loadCompiled(wasm);
-  if (data !== undefined) p.setData(data as object);
-  return p;
-}
-
-function result(p: LoadedPolicy, ep: string, input?: unknown): unknown {
-  const rs = p.evaluate(input, ep) as Array<{ result: unknown }>;
-  assert.ok(rs.length <= 1, `one binding at most: ${JSON.stringify(rs)}`);
-  return rs.length ? rs[0]!.result : undefined;
-}
 
 const PKG = `package pkg
 import rego.v1

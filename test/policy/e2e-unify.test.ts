@@ -17,25 +17,13 @@
 import { before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 
-import { type LoadedPolicy } from '@open-policy-agent/opa-wasm';
-
 import { loadCompiled } from '../../engine/policy/builtins-js.js';
-import { compile } from '../../engine/policy/compiler.js';
 import { buildRuntime, findTools } from '../../engine/policy/runtime/build.js';
+import { load, result } from './helpers.js';
 
 const tools = findTools();
 const skip = 'missing' in tools ? tools.missing : undefined;
 
-async function load(src: string, entrypoints: string[]): Promise<LoadedPolicy> {
-  const { wasm } = compile([{ file: 'p.rego', text: src }], { entrypoints });
-  return loadCompiled(wasm);
-}
-
-function result(p: LoadedPolicy, ep: string, input?: unknown): unknown {
-  const rs = p.evaluate(input, ep) as Array<{ result: unknown }>;
-  assert.ok(rs.length <= 1, `one binding at most: ${JSON.stringify(rs)}`);
-  return rs.length ? rs[0]!.result : undefined;
-}
 
 function sorted(v: unknown): unknown {
   return Array.isArray(v) ? [...v].sort((a, b) => (JSON.stringify(a) < JSON.stringify(b) ? -1 : 1)) : v;

@@ -26,29 +26,13 @@
 import { before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 
-import { type LoadedPolicy } from '@open-policy-agent/opa-wasm';
-
-import { loadCompiled } from '../../engine/policy/builtins-js.js';
 import { compile } from '../../engine/policy/compiler.js';
 import { buildRuntime, findTools } from '../../engine/policy/runtime/build.js';
+import { load, result } from './helpers.js';
 
 const tools = findTools();
 const skip = 'missing' in tools ? tools.missing : undefined;
 
-async function load(src: string | string[], entrypoints: string[]): Promise<LoadedPolicy> {
-  const srcs = typeof src === 'string' ? [src] : src;
-  const { wasm } = compile(
-    srcs.map((text, i) => ({ file: `p${i}.rego`, text })),
-    { entrypoints },
-  );
-  return loadCompiled(wasm);
-}
-
-function result(p: LoadedPolicy, ep: string, input?: unknown): unknown {
-  const rs = p.evaluate(input, ep) as Array<{ result: unknown }>;
-  assert.ok(rs.length <= 1, `one binding at most: ${JSON.stringify(rs)}`);
-  return rs.length ? rs[0]!.result : undefined;
-}
 
 /** The docs' authz example: alice may do anything, bob may GET, the `dev` role may GET. */
 const EXAMPLES = `package examples
