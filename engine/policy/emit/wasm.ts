@@ -15,33 +15,12 @@
  * - raise the memory import's minimum if the data needs more pages.
  */
 
+import { Reader, sections, sleb, uleb, type Section } from '../runtime/module.js';
+
+export { sleb, uleb };
+
 export const I32 = 0x7f;
 export const I64 = 0x7e;
-
-export function uleb(n: number): number[] {
-  const out: number[] = [];
-  do {
-    let byte = n & 0x7f;
-    n = Math.floor(n / 128);
-    if (n) byte |= 0x80;
-    out.push(byte);
-  } while (n);
-  return out;
-}
-
-export function sleb(n: number | bigint): number[] {
-  let v = BigInt(n);
-  const out: number[] = [];
-  for (;;) {
-    const byte = Number(v & 0x7fn);
-    v >>= 7n;
-    if ((v === 0n && !(byte & 0x40)) || (v === -1n && byte & 0x40)) {
-      out.push(byte);
-      return out;
-    }
-    out.push(byte | 0x80);
-  }
-}
 
 /** Instruction bytes of one function body; names are the spec's mnemonics. */
 export class Code {
@@ -148,53 +127,10 @@ export interface Splice {
   start: number;
 }
 
-interface Sec {
-  id: number;
-  start: number;
-  end: number;
-}
-
-class Reader {
-  constructor(
-    readonly b: Uint8Array,
-    public pos: number,
-  ) {}
-  byte(): number {
-    if (this.pos >= this.b.length) throw new Error('wasm: unexpected end of module');
-    return this.b[this.pos++]!;
-  }
-  u32(): number {
-    let result = 0;
-    let shift = 0;
-    for (;;) {
-      const x = this.byte();
-      result += (x & 0x7f) * 2 ** shift;
-      if (!(x & 0x80)) return result;
-      shift += 7;
-    }
-  }
-  skipName(): void {
-    const n = this.u32();
-    this.pos += n;
-  }
-}
-
-function readSections(b: Uint8Array): Sec[] {
-  const r = new Reader(b, 8);
-  const out: Sec[] = [];
-  while (r.pos < b.length) {
-    const id = r.byte();
-    const size = r.u32();
-    out.push({ id, start: r.pos, end: r.pos + size });
-    r.pos += size;
-  }
-  return out;
-}
-
 const section = (id: number, payload: number[]): number[] => [id, ...uleb(payload.length), ...payload];
 
 /** Counts of a vector section and its raw entries' bytes. */
-function vecOf(b: Uint8Array, s: Sec | undefined): { count: number; rest: number[] } {
+function vecOf(b: Uint8Array, s: Section | undefined): { count: number; rest: number[] } {
   if (!s) return { count: 0, rest: [] };
   const r = new Reader(b, s.start);
   const count = r.u32();
@@ -213,7 +149,7 @@ function encodeBody(body: Body): number[] {
 
 /** Number of imported functions and the memory import's minimum pages. */
 export function importsOf(b: Uint8Array): { funcs: number; memoryMin: number } {
-  const s = readSections(b).find((x) => x.id === 2);
+  const s = sections(b).find((x) => x.id === 2);
   let funcs = 0;
   let memoryMin = 0;
   if (!s) return { funcs, memoryMin };
@@ -243,11 +179,11 @@ export function importsOf(b: Uint8Array): { funcs: number; memoryMin: number } {
 
 /** Index the first added function gets. */
 export function firstNewFunc(b: Uint8Array): number {
-  const secs = readSections(b);
+  const secs = sections(b);
   return importsOf(b).funcs + vecOf(b, secs.find((x) => x.id === 3)).count;
 }
 
-function rewriteImports(b: Uint8Array, s: Sec, minPages: number): number[] {
+function rewriteImports(b: Uint8Array, s: Section, minPages: number): number[] {
   const r = new Reader(b, s.start);
   const out: number[] = [];
   const n = r.u32();
@@ -280,7 +216,7 @@ function rewriteImports(b: Uint8Array, s: Sec, minPages: number): number[] {
 }
 
 export function splice(b: Uint8Array, sp: Splice): Uint8Array {
-  const secs = readSections(b);
+  const secs = sections(b);
   const imports = importsOf(b);
   const types = vecOf(b, secs.find((x) => x.id === 1));
   const funcs = vecOf(b, secs.find((x) => x.id === 3));

@@ -2,8 +2,8 @@
  * The little of the wasm binary format the runtime build needs (spec
  * "Binary Format", sections 5.5): list sections, read the name section and
  * globals, append immutable i32 globals and exports. Pure functions on
- * bytes; the emitter's full reader/writer (engine/policy/wasm/binary.ts,
- * docs §7.2) will supersede this.
+ * bytes. Its reader, LEB128 encoders and section list also serve the
+ * emitter's splicer (engine/policy/emit/wasm.ts).
  */
 
 const SEC_GLOBAL = 6;
@@ -21,7 +21,7 @@ export interface Section {
   end: number;
 }
 
-class Reader {
+export class Reader {
   constructor(
     readonly b: Uint8Array,
     public pos = 0,
@@ -51,6 +51,12 @@ class Reader {
     } while (x & 0x80);
     return shift < 32 && x & 0x40 ? result | (~0 << shift) : result;
   }
+  skipName(): void {
+    // Two statements: `this.pos += this.u32()` would add to pos as it was
+    // before the length was read.
+    const n = this.u32();
+    this.pos += n;
+  }
   name(): string {
     const n = this.u32();
     const s = new TextDecoder().decode(this.b.subarray(this.pos, this.pos + n));
@@ -59,7 +65,7 @@ class Reader {
   }
 }
 
-function uleb(n: number): number[] {
+export function uleb(n: number): number[] {
   const out: number[] = [];
   do {
     let byte = n & 0x7f;
@@ -70,12 +76,14 @@ function uleb(n: number): number[] {
   return out;
 }
 
-function sleb(n: number): number[] {
+/** Signed LEB128 of an i32 or i64 constant (BigInt arithmetic: exact for both). */
+export function sleb(n: number | bigint): number[] {
+  let v = BigInt(n);
   const out: number[] = [];
   for (;;) {
-    const byte = n & 0x7f;
-    n >>= 7;
-    if ((n === 0 && !(byte & 0x40)) || (n === -1 && byte & 0x40)) {
+    const byte = Number(v & 0x7fn);
+    v >>= 7n;
+    if ((v === 0n && !(byte & 0x40)) || (v === -1n && byte & 0x40)) {
       out.push(byte);
       return out;
     }
