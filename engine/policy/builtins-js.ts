@@ -432,6 +432,57 @@ function cidrContains(cidr: string, x: string): boolean {
   return c.lo <= lo && hi <= c.hi;
 }
 
+/** net.cidr_intersects: two ranges of one family that share an address. */
+function cidrIntersects(a: string, b: string): boolean {
+  const x = cidrRange(a);
+  const y = cidrRange(b);
+  return x.v6 === y.v6 && x.lo <= y.hi && y.lo <= x.hi;
+}
+
+/**
+ * Go's regexp FindAllStringIndex(s, n): successive non-overlapping matches,
+ * an empty match right after the previous match ignored (JS's matchAll
+ * keeps it), at most n when n >= 0. Indexes are UTF-16 offsets.
+ */
+function findAll(pattern: string, s: string, n: number): Array<[number, number]> {
+  const src = re2(pattern);
+  const re = new RegExp(src.source, src.flags.includes('g') ? src.flags : `${src.flags}g`);
+  const out: Array<[number, number]> = [];
+  let pos = 0;
+  let prevEnd = -1;
+  while (pos <= s.length && (n < 0 || out.length < n)) {
+    re.lastIndex = pos;
+    const m = re.exec(s);
+    if (m === null) break;
+    const start = m.index;
+    const end = start + m[0].length;
+    if (end === start && start === prevEnd) {
+      // step one code point past it
+      pos = start + (s.codePointAt(start)! > 0xffff ? 2 : 1);
+      continue;
+    }
+    out.push([start, end]);
+    prevEnd = end;
+    pos = end === start ? end + (end < s.length && s.codePointAt(end)! > 0xffff ? 2 : 1) : end;
+  }
+  return out;
+}
+
+/** Go's regexp Split(s, -1), as regex.split calls it. */
+function regexSplit(pattern: string, s: string): string[] {
+  if (s === '') return [''];
+  const out: string[] = [];
+  let beg = 0;
+  let end = 0;
+  for (const [a, b] of findAll(pattern, s, -1)) {
+    end = a;
+    if (b !== 0) out.push(s.slice(beg, end));
+    beg = b;
+  }
+  if (end !== s.length) out.push(s.slice(beg));
+  return out;
+}
+
 /* ------------------------------------------------------------ json, base64 */
 
 /** Code-unit order equals Go's byte order except across surrogates; fine for keys seen in policies. */
@@ -505,20 +556,23 @@ const UNITS: Record<string, bigint> = {
   ei: 1n << 60n,
 };
 
-/** units.parse_bytes (topdown/parse_bytes.go): "10KB", "1.5Ki", "1024"; truncated to an integer. */
+/** units.parse_bytes (topdown/parse_bytes.go): "10KB", "1.5Ki", "1e3KB", "1024"; truncated to an integer. */
 function parseBytes(raw: string): ArrayBuffer {
   const s = raw.replace(/"/g, '').toLowerCase();
   if (s.includes(' ')) fail('spaces not allowed in resource strings');
-  const m = /^([0-9.]*)(.*)$/.exec(s)!;
+  // the number runs over digits and '.', and an `e` only when an exponent (digit or sign) follows
+  const m = /^((?:[0-9.]|e(?=[0-9+-])[+-]?)*)(.*)$/.exec(s)!;
   const numText = m[1]!;
   const unit = m[2]!;
   if (numText === '') fail('no byte amount provided');
   const mult = UNITS[unit];
   if (mult === undefined) fail(`byte unit ${unit} not recognized`);
-  if (!/^(\d+\.?\d*|\.\d+)$/.test(numText)) fail('could not parse byte amount to a number');
-  const [ip = '0', fp = ''] = numText.split('.');
-  const scale = 10n ** BigInt(fp.length);
-  const total = (BigInt((ip || '0') + fp) * mult!) / scale;
+  const n = /^(\d+\.?\d*|\.\d+)(?:e([+-]?\d{1,4}))?$/.exec(numText);
+  if (n === null) return fail('could not parse byte amount to a number');
+  const [ip = '0', fp = ''] = n[1]!.split('.');
+  const exp = Number(n[2] ?? 0) - fp.length;
+  let total = BigInt((ip || '0') + fp) * mult!;
+  total = exp >= 0 ? total * 10n ** BigInt(exp) : total / 10n ** BigInt(-exp);
   return jsonText(total.toString());
 }
 
@@ -539,10 +593,18 @@ const keyList = (v: unknown): string[] => {
 const misc: Record<string, Impl> = {
   'regex.match': (p, v) => re2(str(p)).test(str(v)),
   'glob.match': (p, d, m) => {
-    const delims = d === null ? ['.'] : coll(d).map(str);
+    // OPA: null means no delimiters, an empty array the default "."
+    const given = d === null ? [] : coll(d).map(str);
+    const delims = d !== null && given.length === 0 ? ['.'] : given;
     return glob(str(p), delims).test(str(m));
   },
   'net.cidr_contains': (c, x) => cidrContains(str(c), str(x)),
+  'net.cidr_intersects': (a, b) => cidrIntersects(str(a), str(b)),
+  'regex.find_n': (p, v, n) => {
+    const s = str(v);
+    return findAll(str(p), s, num(n)).map(([a, b]) => s.slice(a, b));
+  },
+  'regex.split': (p, v) => regexSplit(str(p), str(v)),
   'time.now_ns': () => jsonText((BigInt(Date.now()) * 1_000_000n).toString()),
   'units.parse_bytes': (s) => parseBytes(str(s)),
   'object.remove': (o, keys) => {
@@ -551,6 +613,20 @@ const misc: Record<string, Impl> = {
     return r;
   },
   'object.union': (a, b) => objectUnion(obj(a), obj(b)),
+  'object.union_n': (a) => {
+    if (!Array.isArray(a)) fail('operand 1 must be array');
+    return (a as unknown[]).reduce<unknown>((acc, o) => objectUnion(acc, obj(o)), {});
+  },
+  // to_number (topdown/casts.go): the string's own digits are kept, so no precision is lost
+  to_number: (v) => {
+    if (v === null) return 0;
+    if (typeof v === 'boolean') return v ? 1 : 0;
+    if (typeof v === 'number') return v;
+    const t = str(v);
+    if (!/^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/.test(t)) fail(`strconv.ParseFloat: parsing "${t}": invalid syntax`);
+    const norm = t.replace(/^\+/, '').replace(/^(-?)\./, '$10.').replace(/\.(?=$|[eE])/, '');
+    return jsonText(norm);
+  },
   'object.filter': (o, keys) => {
     const src = obj(o);
     const r: Record<string, unknown> = {};
@@ -566,14 +642,50 @@ export const HOST_BUILTINS: Readonly<Record<string, Impl>> = {
   ...encoding,
   ...misc,
   sprintf: (f, args) => sprintf(str(f), coll(args)),
+  abs: (x) => Math.abs(num(x)),
+  // Go's math.Round: halves away from zero (JS's Math.round goes up)
+  round: (x) => Math.sign(num(x)) * Math.round(Math.abs(num(x))),
+  ceil: (x) => Math.ceil(num(x)),
+  floor: (x) => Math.floor(num(x)),
+  // print is planned as a call to internal.print (customBuiltins supplies the hook)
+  'internal.print': (operands) => printLines(coll(operands), () => undefined),
 };
+
+/** Where `print` output goes: one call per line. */
+export type PrintHook = (line: string) => void;
+
+/**
+ * internal.print (topdown/print.go): one line per combination of the
+ * operands' values (each operand arrives as the array of its values),
+ * strings as they are, other values as Rego text, `<undefined>` for an
+ * operand without values.
+ */
+function printLines(operands: unknown[], hook: PrintHook): true {
+  const texts = operands.map((vs) => {
+    const a = coll(vs);
+    return a.length === 0 ? ['<undefined>'] : a.map((v) => (typeof v === 'string' ? v : regoText(v)));
+  });
+  const emit = (i: number, acc: string[]): void => {
+    if (i === texts.length) return hook(acc.join(' '));
+    for (const t of texts[i]!) emit(i + 1, [...acc, t]);
+  };
+  emit(0, []);
+  return true;
+}
 
 /** Names under which the `builtins` export lists a host builtin, where the SDK's own would shadow ours. */
 export const HOST_EXPORT_NAMES: Readonly<Record<string, string>> = { sprintf: 'busted.sprintf' };
 
+/** What a loaded policy's host side may be given. */
+export interface LoadOptions {
+  /** where `print(...)` in the policy writes; dropped when absent, as OPA does outside `opa eval`/`opa test` */
+  print?: PrintHook;
+}
+
 /** customBuiltins for loadPolicy: every host builtin under its export name, errors as undefined. */
-export function customBuiltins(): Record<string, Impl> {
+export function customBuiltins(opts: LoadOptions = {}): Record<string, Impl> {
   const out: Record<string, Impl> = {};
+
   for (const [name, impl] of Object.entries(HOST_BUILTINS)) {
     out[HOST_EXPORT_NAMES[name] ?? name] = (...args: unknown[]) => {
       try {
@@ -585,10 +697,16 @@ export function customBuiltins(): Record<string, Impl> {
       }
     };
   }
+  const hook = opts.print;
+  if (hook !== undefined) out['internal.print'] = (operands: unknown) => printLines(coll(operands), hook);
   return out;
 }
 
 /** Loads a module compiled by engine/policy/compiler.ts with our host builtins: the one path for tests and the engine. */
-export function loadCompiled(wasm: BufferSource | WebAssembly.Module, memory?: number | WebAssembly.MemoryDescriptor): Promise<LoadedPolicy> {
-  return loadPolicy(wasm, memory, customBuiltins());
+export function loadCompiled(
+  wasm: BufferSource | WebAssembly.Module,
+  memory?: number | WebAssembly.MemoryDescriptor,
+  opts: LoadOptions = {},
+): Promise<LoadedPolicy> {
+  return loadPolicy(wasm, memory, customBuiltins(opts));
 }

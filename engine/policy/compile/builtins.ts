@@ -37,6 +37,7 @@ export const BUILTINS: Readonly<Record<string, BuiltinDecl>> = {
   div: A(2),
   rem: A(2),
   abs: A(1),
+  to_number: A(1),
   round: A(1),
   ceil: A(1),
   floor: A(1),
@@ -87,6 +88,7 @@ export const BUILTINS: Readonly<Record<string, BuiltinDecl>> = {
   'object.keys': A(1),
   'object.remove': A(2),
   'object.union': A(2),
+  'object.union_n': A(1),
   'object.filter': A(2),
   // arrays
   'array.concat': A(2),

@@ -2,7 +2,8 @@
  * Stages `set_graph` and `check_recursion` (OPA's SetGraph and
  * checkRecursion): a rule depends on every rule a `data` ref in it can
  * reach (a ref to `data.pkg` or `data.pkg[x]` reaches every rule under
- * data.pkg; a ref to `data.pkg.p.x` reaches the rules at data.pkg.p), and
+ * data.pkg; a ref to `data.pkg.p.x` reaches the rules at data.pkg.p;
+ * `data[x].allow` reaches the `allow` rules of every package), and
  * no rule may reach itself. Each definition on a cycle is reported, at the
  * definition, with OPA's text:
  *
@@ -12,7 +13,7 @@
 import type * as A from '../rego/ast.js';
 import { RegoError, RegoErrorCode } from '../rego/errors.js';
 import type { RuleSet } from './program.js';
-import { eachRuleTerm, groundPrefix } from './walk.js';
+import { eachRuleTerm, refReaches } from './walk.js';
 
 export function buildGraph(sets: readonly RuleSet[]): Map<A.Rule, RuleSet[]> {
   const graph = new Map<A.Rule, RuleSet[]>();
@@ -21,9 +22,8 @@ export function buildGraph(sets: readonly RuleSet[]): Map<A.Rule, RuleSet[]> {
       const deps = new Set<RuleSet>();
       eachRuleTerm(r, (t) => {
         if (t.type !== 'ref' || t.head.type !== 'var' || t.head.name !== 'data') return;
-        const prefix = groundPrefix(t).join('.');
         for (const s of sets) {
-          if (s.path === prefix || s.path.startsWith(`${prefix}.`) || prefix.startsWith(`${s.path}.`)) deps.add(s);
+          if (refReaches(t, s.path.split('.'))) deps.add(s);
         }
       });
       graph.set(r, [...deps]);

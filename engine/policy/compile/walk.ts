@@ -100,6 +100,24 @@ export function groundPrefix(r: A.RefTerm): string[] {
   return out;
 }
 
+/**
+ * Whether a `data` ref can reach the rule tree node at `path` (["data",
+ * "pkg", "p"]): element by element over the shorter of the two, a string
+ * must be equal, a number, boolean or null must print as the name, and a
+ * var or composite may be any name, as
+ * OPA's GetRulesDynamic matches. `data[x].allow` reaches data.pkg.allow,
+ * not data.pkg.deny.
+ */
+export function refReaches(ref: A.RefTerm, path: readonly string[]): boolean {
+  const n = Math.min(ref.path.length, path.length - 1);
+  for (let i = 0; i < n; i++) {
+    const e = ref.path[i]!;
+    if (e.type === 'string' && e.value !== path[i + 1]) return false;
+    if ((e.type === 'number' || e.type === 'boolean' || e.type === 'null') && JSON.stringify(e.type === 'number' ? e.value : e.type === 'boolean' ? e.value : null) !== path[i + 1]) return false;
+  }
+  return true;
+}
+
 /** The full path of a rule: package path + head ref, as names up to the first non-string. */
 export function rulePath(m: A.Module, r: A.Rule): string[] {
   const pkg = groundPrefix(m.package.path);

@@ -344,6 +344,8 @@ export const NATIVE_BUILTINS: Readonly<Record<string, { fn: string; fallback?: b
   union: { fn: 'busted_union' },
   intersection: { fn: 'busted_intersection' },
   'array.concat': { fn: 'busted_array_concat' },
+  /** not a Rego builtin: the planner's merge of a rule-tree node defined in two places */
+  'internal.tree_merge': { fn: 'busted_tree_merge' },
   'array.slice': { fn: 'busted_array_slice' },
   concat: { fn: 'busted_concat' },
   startswith: { fn: 'busted_startswith' },

@@ -18,7 +18,7 @@ import { HOST_BUILTINS } from '../builtins-js.js';
 import { lookupBuiltin } from '../compile/builtins.js';
 import type { CheckedProgram, RuleSet } from '../compile/program.js';
 import { declaredVars, varsOf } from '../compile/resolve.js';
-import { refName, rulePath } from '../compile/walk.js';
+import { groundPrefix, refName, refReaches, rulePath } from '../compile/walk.js';
 import * as IR from '../ir/ir.js';
 import type * as A from '../rego/ast.js';
 import { RegoError, RegoErrorCode } from '../rego/errors.js';
@@ -61,7 +61,15 @@ interface Gen {
   /** function or builtin name → a replacement function name or a constant value */
   mocks: Map<string, Mock>;
 }
-type Mock = { kind: 'func'; name: string } | { kind: 'value'; term: A.Term };
+/**
+ * A replacement: another function, a constant, or a value computed where
+ * the `with` is (`with time.now_ns as t`), which travels to the functions
+ * planned for the generation inside the data document, under WITH_KEY.
+ */
+type Mock = { kind: 'func'; name: string } | { kind: 'value'; term: A.Term } | { kind: 'dynamic' };
+
+/** The data key that carries non-constant `with` replacement values (not a valid Rego name, so no rule or import can reach it). */
+const WITH_KEY = '\u0000with';
 interface Env {
   input: IR.Local;
   data: IR.Local;
@@ -70,6 +78,15 @@ interface Env {
 
 /** Builtins planned inline (unification, comparisons, membership): a `with` cannot replace them yet. */
 const NOT_MOCKABLE = new Set(['eq', 'assign', 'equal', 'neq', 'lt', 'lte', 'gt', 'gte', 'internal.member_2', 'internal.member_3', 'print']);
+
+/** What a call calls: an IR function or builtin, or a `with` replacement value (constant, or carried in data). */
+interface Callee {
+  func: string;
+  arity: number;
+  user: boolean;
+  value?: A.Term;
+  dynamic?: boolean;
+}
 
 /** A term without vars, refs, calls or comprehensions. */
 function isConstant(t: A.Term): boolean {
@@ -87,6 +104,14 @@ function isConstant(t: A.Term): boolean {
     default:
       return false;
   }
+}
+
+/** The part of a rule's head ref past its ground prefix of names (`p.q[x].r` → `[x, "r"]`). */
+function headSuffix(r: A.Rule): A.Term[] {
+  const path = r.head.ref.path;
+  let i = 0;
+  while (i < path.length && path[i]!.type === 'string') i++;
+  return path.slice(i);
 }
 
 function printConst(t: A.Term): string {
@@ -115,6 +140,8 @@ class Planner {
   private readonly funcs = new Map<string, IR.Func>();
   private readonly funcOrder: IR.Func[] = [];
   private readonly setByPath = new Map<string, RuleSet>();
+  /** every module's package path, JSON of ["data", …]: a package without rules is still an (empty) object */
+  private readonly packages: string[] = [];
   /** IR blocks open at the current point of planning (scan bodies, not blocks), for BreakStmt indexes */
   private depth = 0;
   /** generations of functions by their shadows and mocks (JSON); g0 is the plain one */
@@ -129,6 +156,8 @@ class Planner {
     for (const s of program.ruleSets) for (const r of s.rules) setOf.set(r, s);
     for (const s of program.ruleSets) this.setByPath.set(s.path, s);
     for (const m of program.modules) {
+      const pk = JSON.stringify(groundPrefix(m.package.path));
+      if (!this.packages.includes(pk)) this.packages.push(pk);
       for (const r of m.rules) {
         const set = setOf.get(r);
         const path = rulePath(m, r);
@@ -171,7 +200,7 @@ class Planner {
     const segs = ep.split('/').filter((s) => s !== '');
     const at: A.Location = { file: '', row: 0, col: 0 };
     const key = JSON.stringify(['data', ...segs]);
-    const known = [...this.sets.keys()].some((p) => p === key || p.startsWith(key.slice(0, -1) + ','));
+    const known = [...this.sets.keys()].some((p) => p === key || p.startsWith(key.slice(0, -1) + ',') || key.startsWith(p.slice(0, -1) + ','));
     if (segs.length === 0 || !known) {
       throw new RegoError(RegoErrorCode.COMPILE, `entrypoint "${ep}" does not refer to a rule`, at);
     }
@@ -225,10 +254,34 @@ class Planner {
       if (r.kind === 'function' || r.head.args !== undefined) throw new UnsupportedError('functions', r.loc);
       if (r.else.length > 0 && set.kind !== 'complete') throw new UnsupportedError('else', r.else[0]!.loc);
     }
+    // rules whose ref goes on past the set's path (`p[x] := v`, `a.b[c].d := 1`,
+    // `p[x] contains y`) build an object keyed by the rest of their ref
+    const building = set.kind === 'partial_object' || set.rules.some((r) => !r.default && headSuffix(r).length > 0);
+    if (building) {
+      fn.blocks.push({ stmts: [{ type: 'MakeObjectStmt', target: ret, loc: at }] });
+      for (const r of set.rules) {
+        if (r.default) throw new UnsupportedError('default on a rule with a variable in its ref', r.loc);
+        const suffix = headSuffix(r);
+        const l = this.loc(r.loc);
+        const b: IR.Block = { stmts: [] };
+        const vars: Vars = new Map();
+        const leaf = r.kind === 'partial_set' ? r.head.key : this.headValue(r);
+        if (leaf === undefined) throw new UnsupportedError('multi-value rule without an element', r.head.loc);
+        this.planBody(r.body, 0, b.stmts, vars, locals, (out) =>
+          this.planTerms(suffix, 0, [], out, vars, locals, (keys, out2) =>
+            this.planTerm(leaf, out2, vars, locals, (v, out3) =>
+              this.insertNested(ret, keys, v, r.kind === 'partial_set', out3, locals, l),
+            ),
+          ),
+        );
+        fn.blocks.push(b);
+      }
+      fn.blocks.push({ stmts: [{ type: 'ReturnLocalStmt', source: ret, loc: at }] });
+      return fn;
+    }
     switch (set.kind) {
       case 'complete': {
         for (const r of set.rules.filter((x) => !x.default)) {
-          if (r.head.ref.path.length > 0) throw new UnsupportedError('rules with ref heads', r.head.loc);
           const lr = locals.fresh();
           const l = this.loc(r.loc);
           // `else` (§3.4): each link runs only while the chain has no value yet
@@ -264,10 +317,8 @@ class Planner {
       case 'partial_set': {
         fn.blocks.push({ stmts: [{ type: 'MakeSetStmt', target: ret, loc: at }] });
         for (const r of set.rules) {
-          if (r.head.ref.path.length > 0 || r.head.key === undefined) {
-            throw new UnsupportedError('multi-value rules with ref heads', r.head.loc);
-          }
           const key = r.head.key;
+          if (key === undefined) throw new UnsupportedError('multi-value rule without an element', r.head.loc);
           const l = this.loc(r.loc);
           const b: IR.Block = { stmts: [] };
           const vars: Vars = new Map();
@@ -278,28 +329,80 @@ class Planner {
         }
         break;
       }
-      case 'partial_object': {
-        fn.blocks.push({ stmts: [{ type: 'MakeObjectStmt', target: ret, loc: at }] });
-        for (const r of set.rules) {
-          if (r.head.ref.path.length !== 1) throw new UnsupportedError('object rules with nested ref heads', r.head.loc);
-          const keyTerm = r.head.ref.path[0]!;
-          const l = this.loc(r.loc);
-          const b: IR.Block = { stmts: [] };
-          const vars: Vars = new Map();
-          this.planBody(r.body, 0, b.stmts, vars, locals, (out) =>
-            this.planTerm(keyTerm, out, vars, locals, (k, out2) =>
-              this.planTerm(this.headValue(r), out2, vars, locals, (v, out3) =>
-                out3.push({ type: 'ObjectInsertOnceStmt', object: ret, key: k, value: v, loc: l }),
-              ),
-            ),
-          );
-          fn.blocks.push(b);
-        }
-        break;
-      }
     }
     fn.blocks.push({ stmts: [{ type: 'ReturnLocalStmt', source: ret, loc: at }] });
     return fn;
+  }
+
+  /**
+   * `obj[k0][k1]…[kn] := v` for a ref-head rule: intermediate objects are
+   * found or made; the last key gets `v` once (a different value is an
+   * object-key conflict), or, for a multi-value rule, a set `v` is added
+   * to. A key already holding something that is not an object (or not a
+   * set, at a multi-value leaf) is a conflict too, as in OPA.
+   */
+  private insertNested(obj: IR.Local, keys: IR.Operand[], v: IR.Operand, multi: boolean, out: IR.Stmt[], locals: Locals, l: IR.StmtLoc): void {
+    const levels = multi ? keys.length : keys.length - 1;
+    let cur = obj;
+    for (let i = 0; i < levels; i++) {
+      const key = keys[i]!;
+      const leafSet = multi && i === keys.length - 1;
+      const child = locals.fresh();
+      const t = locals.fresh();
+      const fresh = locals.fresh();
+      out.push({ type: 'ResetLocalStmt', target: child, loc: l });
+      out.push({
+        type: 'BlockStmt',
+        blocks: [
+          {
+            stmts: [
+              { type: 'DotStmt', source: { type: 'local', value: cur }, key, target: t, loc: l },
+              { type: 'AssignVarStmt', source: { type: 'local', value: t }, target: child, loc: l },
+            ],
+          },
+        ],
+        loc: l,
+      });
+      out.push({
+        type: 'BlockStmt',
+        blocks: [
+          {
+            stmts: [
+              { type: 'IsUndefinedStmt', source: child, loc: l },
+              leafSet ? { type: 'MakeSetStmt', target: child, loc: l } : { type: 'MakeObjectStmt', target: child, loc: l },
+              { type: 'ObjectInsertStmt', object: cur, key, value: { type: 'local', value: child }, loc: l },
+            ],
+          },
+        ],
+        loc: l,
+      });
+      // something else already there: inserting a fresh collection over it is the conflict abort
+      out.push({
+        type: 'BlockStmt',
+        blocks: [
+          {
+            stmts: [
+              {
+                type: 'NotStmt',
+                block: {
+                  stmts: [
+                    leafSet ? { type: 'IsSetStmt', source: child, loc: l } : { type: 'IsObjectStmt', source: child, loc: l },
+                    { type: 'BreakStmt', index: 0, loc: l },
+                  ],
+                },
+                loc: l,
+              },
+              leafSet ? { type: 'MakeSetStmt', target: fresh, loc: l } : { type: 'MakeObjectStmt', target: fresh, loc: l },
+              { type: 'ObjectInsertOnceStmt', object: cur, key, value: { type: 'local', value: fresh }, loc: l },
+            ],
+          },
+        ],
+        loc: l,
+      });
+      cur = child;
+    }
+    if (multi) out.push({ type: 'SetAddStmt', set: cur, value: v, loc: l });
+    else out.push({ type: 'ObjectInsertOnceStmt', object: cur, key: keys[keys.length - 1]!, value: v, loc: l });
   }
 
   /**
@@ -321,7 +424,7 @@ class Planner {
       this.bindOrCheck(args[i]!, fn.params[2 + i]!, out, vars, locals, (o) => bindArgs(r, i + 1, o, vars, k));
     };
     for (const r of set.rules) {
-      if (r.head.ref.path.length > 0) throw new UnsupportedError('functions with ref heads', r.head.loc);
+      if (headSuffix(r).length > 0) throw new UnsupportedError('functions with a variable in their ref', r.head.loc);
     }
     for (const r of set.rules.filter((x) => !x.default)) {
       const lr = locals.fresh();
@@ -361,12 +464,13 @@ class Planner {
   }
 
   /** The callee of a call: a user function (its IR function) or a builtin the runtime or host implements. */
-  private callee(name: string | undefined, at: A.Location): { func: string; arity: number; user: boolean; value?: A.Term } {
+  private callee(name: string | undefined, at: A.Location): Callee {
     if (name === undefined) throw new UnsupportedError('calls with a non-ref operator', at);
     const mock = this.env.gen.mocks.get(name);
     if (mock !== undefined) {
       const arity = this.arityOf(name, at);
       if (mock.kind === 'value') return { func: name, arity, user: false, value: mock.term };
+      if (mock.kind === 'dynamic') return { func: name, arity, user: false, dynamic: true };
       // the replacement runs in a scope of its own: it may call what it replaces without recursion
       const outer = this.env;
       this.env = { ...outer, gen: this.genFor(outer.gen.shadows, new Map()) };
@@ -394,7 +498,7 @@ class Planner {
     return decl.arity;
   }
 
-  private plainCallee(name: string, at: A.Location): { func: string; arity: number; user: boolean; value?: A.Term } {
+  private plainCallee(name: string, at: A.Location): Callee {
     if (name.startsWith('data.')) {
       const set = this.setByPath.get(name);
       if (set === undefined || set.kind !== 'function') throw new UnsupportedError(`call to ${name}`, at);
@@ -419,12 +523,25 @@ class Planner {
   ): void {
     const c = this.callee(name, at);
     if (args.length !== c.arity) throw new UnsupportedError(`call to ${name} with ${args.length} operands`, at);
+    const l = this.loc(at);
     if (c.value !== undefined) {
-      // `with f as <value>`: every call of f is that value (the operands are not evaluated)
-      return this.planTerm(c.value, out, vars, locals, (op, o) => {
-        if (op.type === 'local') return k(op.value, o);
+      // `with f as <value>`: every call of f is that value; the operands must still be defined
+      return this.planTerms(args, 0, [], out, vars, locals, (_ops, o1) =>
+        this.planTerm(c.value!, o1, vars, locals, (op, o) => {
+          if (op.type === 'local') return k(op.value, o);
+          const result = locals.fresh();
+          o.push({ type: 'AssignVarStmt', source: op, target: result, loc: l });
+          k(result, o);
+        }),
+      );
+    }
+    if (c.dynamic === true) {
+      // `with f as <var>`: the value the `with` put into data[WITH_KEY][f]
+      return this.planTerms(args, 0, [], out, vars, locals, (_ops, o) => {
+        const box = locals.fresh();
         const result = locals.fresh();
-        o.push({ type: 'AssignVarStmt', source: op, target: result, loc: this.loc(at) });
+        o.push({ type: 'DotStmt', source: { type: 'local', value: this.env.data }, key: { type: 'string_index', value: this.str(WITH_KEY) }, target: box, loc: l });
+        o.push({ type: 'DotStmt', source: { type: 'local', value: box }, key: { type: 'string_index', value: this.str(c.func) }, target: result, loc: l });
         k(result, o);
       });
     }
@@ -527,7 +644,7 @@ class Planner {
         } else if (isConstant(v)) {
           mocks.set(name, { kind: 'value', term: v });
         } else {
-          throw new UnsupportedError(`with ${name} as a non-constant value`, m.w.value.loc);
+          mocks.set(name, { kind: 'dynamic' });
         }
       } else if (m.root === 'data') {
         const full = ['data', ...m.path];
@@ -543,7 +660,7 @@ class Planner {
       }
     }
     const gen = this.genFor(shadows, mocks);
-    const values = mods.filter((m) => m.root !== 'mock');
+    const values = mods.filter((m) => m.root !== 'mock' || mocks.get(m.name!)?.kind === 'dynamic');
     this.planTerms(
       values.map((m) => m.w.value),
       0,
@@ -556,6 +673,7 @@ class Planner {
         let data = outer.data;
         values.forEach((m, i) => {
           if (m.root === 'input') input = this.upsert(input, m.path, ops[i]!, o, locals, l);
+          else if (m.root === 'mock') data = this.upsert(data, [WITH_KEY, m.name!], ops[i]!, o, locals, l);
           else data = this.upsert(data, m.path, ops[i]!, o, locals, l);
         });
         this.env = { input, data, gen };
@@ -584,7 +702,7 @@ class Planner {
 
   private genFor(shadows: string[][], mocks: Map<string, Mock>): Gen {
     const mockKeys = [...mocks]
-      .map(([n, m]) => [n, m.kind === 'func' ? m.name : printConst(m.term)])
+      .map(([n, m]) => [n, m.kind === 'func' ? m.name : m.kind === 'value' ? printConst(m.term) : '<dynamic>'])
       .sort(([a], [b]) => (a! < b! ? -1 : a! > b! ? 1 : 0));
     const key = JSON.stringify([shadows.map((s) => s.join('.')).sort(), mockKeys]);
     let g = this.gens.get(key);
@@ -738,12 +856,34 @@ class Planner {
             ),
           );
         }
-        if (name === 'internal.member_2' || name === 'internal.member_3' || name === 'print') {
+        if (name === 'print') return this.planPrint(e, out, vars, locals, k);
+        if (name === 'internal.member_2' || name === 'internal.member_3') {
           throw new UnsupportedError(this.callName(name), e.loc);
         }
         return this.planCallExpr(e, out, vars, locals, k);
       }
     }
+  }
+
+  /**
+   * `print(a, b…)` as OPA plans it with print statements enabled: each
+   * operand becomes the set of its values (`{a | true}`, empty when a is
+   * undefined, which prints `<undefined>`), and `internal.print` gets the
+   * array of them. The expression always holds.
+   */
+  private planPrint(e: A.CallExpr, out: IR.Stmt[], vars: Vars, locals: Locals, k: K): void {
+    const l = this.loc(e.loc);
+    const truth: A.Expr = { type: 'expr', kind: 'term', term: { type: 'boolean', value: true, loc: e.loc }, negated: false, with: [], loc: e.loc };
+    const sets: A.Term[] = e.args.map((a) => ({ type: 'setcomprehension', term: a, body: [truth], loc: a.loc }));
+    this.planTerms(sets, 0, [], out, vars, locals, (ops, o) => {
+      const arr = locals.fresh();
+      const res = locals.fresh();
+      o.push({ type: 'MakeArrayStmt', capacity: ops.length, target: arr, loc: l });
+      for (const op of ops) o.push({ type: 'ArrayAppendStmt', array: arr, value: op, loc: l });
+      this.builtins.add('internal.print');
+      o.push({ type: 'CallStmt', func: 'internal.print', args: [{ type: 'local', value: arr }], result: res, loc: l });
+      k(o);
+    });
   }
 
   /**
@@ -1148,7 +1288,18 @@ class Planner {
 
   private planRef(r: A.RefTerm, out: IR.Stmt[], vars: Vars, locals: Locals, k: KOp): void {
     const l = this.loc(r.loc);
-    if (r.head.type !== 'var') throw new UnsupportedError(`references with a ${r.head.type} head`, r.loc);
+    if (r.head.type !== 'var') {
+      // `["a", "b"][i]`, `{"k": v}[k]`, `f(x).y`: the head's value, then the path
+      return this.planTerm(r.head, out, vars, locals, (op, o) => {
+        let src: IR.Local;
+        if (op.type === 'local') src = op.value;
+        else {
+          src = locals.fresh();
+          o.push({ type: 'AssignVarStmt', source: op, target: src, loc: l });
+        }
+        this.planPath(src, r.path, 0, o, vars, locals, k);
+      });
+    }
     const name = r.head.name;
     if (name === 'data') return this.planDataRef(r, out, vars, locals, k);
     let base: IR.Local;
@@ -1176,11 +1327,8 @@ class Planner {
       const key = JSON.stringify(names);
       const hit = visible.get(key);
       const prefix = key.slice(0, -1) + ',';
-      if (hit && keys.some((p) => p.startsWith(prefix))) {
-        throw new UnsupportedError(`rules nested under another rule (${hit.set.path})`, r.loc);
-      }
       if (hit?.set.kind === 'function') throw new UnsupportedError(`reference to function ${hit.set.path} without a call`, r.loc);
-      if (hit) {
+      if (hit && !keys.some((p) => p.startsWith(prefix))) {
         const fn = this.funcFor(hit.set);
         const result = locals.fresh();
         out.push({
@@ -1195,15 +1343,17 @@ class Planner {
         });
         return this.planPath(result, r.path, i, out, vars, locals, k);
       }
-      if (!keys.some((p) => p.startsWith(prefix))) return this.planPath(this.env.data, r.path, 0, out, vars, locals, k);
+      // a package with no rules is still a node: its value is an empty object (merged with base data)
+      const pkg = this.visiblePackages().some((p) => p === key || p.startsWith(prefix));
+      if (!pkg && !keys.some((p) => p.startsWith(prefix))) return this.planPath(this.env.data, r.path, 0, out, vars, locals, k);
       const seg = r.path[i];
-      if (seg === undefined || seg.type !== 'string') {
+      if (hit || seg === undefined || seg.type !== 'string') {
         // the package or rule tree as a value (OPA's extent): every rule's
         // value merged over the base document at the same path
         const l = this.loc(r.loc);
         let base: IR.Local = this.env.data;
         for (const n of names.slice(1)) base = this.baseChild(base, n, out, locals, l);
-        const extent = this.planExtent(names, base, visible, out, locals, r.loc);
+        const extent = this.planExtent(names, base, visible, out, locals, r.loc, r.path.slice(i));
         return this.planPath(extent, r.path, i, out, vars, locals, k);
       }
       names.push(seg.value);
@@ -1240,27 +1390,63 @@ class Planner {
     out: IR.Stmt[],
     locals: Locals,
     at: A.Location,
+    /** the rest of the ref being planned: children its next string element does not name are left out */
+    rest: readonly A.Term[] = [],
   ): IR.Local {
     const l = this.loc(at);
     const obj = locals.fresh();
     out.push({ type: 'MakeObjectStmt', target: obj, loc: l });
+    const own = visible.get(JSON.stringify(names));
+    if (own !== undefined && own.set.kind !== 'function') {
+      // rules at this node whose refs go on (`p[x] := 1` beside `p.q.r := 2`): their object first
+      const result = locals.fresh();
+      const key = locals.fresh();
+      const value = locals.fresh();
+      out.push({
+        type: 'BlockStmt',
+        blocks: [
+          {
+            stmts: [
+              {
+                type: 'CallStmt',
+                func: this.funcFor(own.set).name,
+                args: [
+                  { type: 'local', value: this.env.input },
+                  { type: 'local', value: this.env.data },
+                ],
+                result,
+                loc: l,
+              },
+              { type: 'IsObjectStmt', source: result, loc: l },
+              {
+                type: 'ScanStmt',
+                source: result,
+                key,
+                value,
+                block: { stmts: [{ type: 'ObjectInsertOnceStmt', object: obj, key: { type: 'local', value: key }, value: { type: 'local', value }, loc: l }] },
+                loc: l,
+              },
+            ],
+          },
+        ],
+        loc: l,
+      });
+    }
     const children = new Set<string>();
-    for (const { path } of visible.values()) {
+    const pkgs = this.visiblePackages().map((p) => JSON.parse(p) as string[]);
+    for (const path of [...[...visible.values()].map((v) => v.path), ...pkgs]) {
       if (path.length > names.length && names.every((n, j) => path[j] === n)) children.add(path[names.length]!);
     }
+    const next = rest[0];
     for (const c of [...children].sort()) {
+      if (next !== undefined && !refReaches({ type: 'ref', head: next, path: [next], loc: next.loc }, ['data', c])) continue;
       const cpath = [...names, c];
       const ckey = JSON.stringify(cpath);
       const hit = visible.get(ckey);
-      const deeper = [...visible.keys()].some((p) => p.startsWith(ckey.slice(0, -1) + ','));
+      const deeper = [...visible.keys(), ...this.visiblePackages()].some((p) => p.startsWith(ckey.slice(0, -1) + ','));
       const cstr: IR.Operand = { type: 'string_index', value: this.str(c) };
-      if (hit && deeper) throw new UnsupportedError(`rules nested under another rule (${hit.set.path})`, at);
-      if (hit) {
+      if (hit && !deeper) {
         if (hit.set.kind === 'function') continue;
-        // a tree holding rules with ref heads (`q.r := 1`) is not planned as a value yet
-        if (hit.set.kind === 'complete' && hit.set.rules.some((x) => x.head.ref.path.length > 0)) {
-          throw new UnsupportedError('references to a package or rule tree as a whole', at);
-        }
         const fn = this.funcFor(hit.set);
         const result = locals.fresh();
         const b: IR.Block = {
@@ -1275,15 +1461,15 @@ class Planner {
               result,
               loc: l,
             },
-            { type: 'ObjectInsertStmt', object: obj, key: cstr, value: { type: 'local', value: result }, loc: l },
+            ...this.mergeInsert(obj, cstr, result, own !== undefined, locals, l),
           ],
         };
         out.push({ type: 'BlockStmt', blocks: [b], loc: l });
         continue;
       }
       const cbase = this.baseChild(base, c, out, locals, l);
-      const sub = this.planExtent(cpath, cbase, visible, out, locals, at);
-      out.push({ type: 'ObjectInsertStmt', object: obj, key: cstr, value: { type: 'local', value: sub }, loc: l });
+      const sub = this.planExtent(cpath, cbase, visible, out, locals, at, rest.slice(1));
+      out.push(...this.mergeInsert(obj, cstr, sub, own !== undefined, locals, l));
     }
     // the base document over it (OPA's ObjectMergeStmt: the base value wins
     // a conflict unless both are objects, which subtrees have merged already)
@@ -1327,6 +1513,50 @@ class Planner {
       loc: l,
     });
     return obj;
+  }
+
+  /** `obj[key] = value`, merged with what `obj` already holds there when rules at the node itself may have put something (`merge`). */
+  private mergeInsert(obj: IR.Local, key: IR.Operand, value: IR.Local, merge: boolean, locals: Locals, l: IR.StmtLoc): IR.Stmt[] {
+    if (!merge) return [{ type: 'ObjectInsertStmt', object: obj, key, value: { type: 'local', value }, loc: l }];
+    const old = locals.fresh();
+    const t = locals.fresh();
+    const merged = locals.fresh();
+    return [
+      { type: 'ResetLocalStmt', target: old, loc: l },
+      {
+        type: 'BlockStmt',
+        blocks: [
+          {
+            stmts: [
+              { type: 'DotStmt', source: { type: 'local', value: obj }, key, target: t, loc: l },
+              { type: 'AssignVarStmt', source: { type: 'local', value: t }, target: old, loc: l },
+            ],
+          },
+        ],
+        loc: l,
+      },
+      {
+        type: 'CallStmt',
+        func: 'internal.tree_merge',
+        args: [
+          { type: 'local', value: old },
+          { type: 'local', value },
+        ],
+        result: merged,
+        loc: l,
+      },
+      { type: 'ObjectInsertStmt', object: obj, key, value: { type: 'local', value: merged }, loc: l },
+    ];
+  }
+
+  /** Package paths (JSON of ["data", …]) outside any `with`-replaced data path. */
+  private visiblePackages(): string[] {
+    const shadows = this.env.gen.shadows;
+    if (shadows.length === 0) return this.packages;
+    return this.packages.filter((k) => {
+      const path = JSON.parse(k) as string[];
+      return !shadows.some((sh) => sh.every((x, i) => path[i] === x));
+    });
   }
 
   /** The rule sets the current generation sees: those under a `with`-replaced data path read the data document instead. */
