@@ -20,6 +20,8 @@ export const ErrorCode = {
   EVENT_INVALID: 'BUSTED_E_EVENT_INVALID',
   /** a sink could not write */
   SINK: 'BUSTED_E_SINK',
+  /** a policy source (Rego directory, bundle, data file) cannot be read or compiled */
+  POLICY: 'BUSTED_E_POLICY',
 } as const;
 
 export type ErrorCodeValue = (typeof ErrorCode)[keyof typeof ErrorCode];

@@ -82,12 +82,12 @@ describe('busted compile', { skip: runtimeBuilt ? undefined : 'needs the wasm ru
     }
   });
 
-  it('a policy that does not compile exits 2 with file:row and the error code', () => {
+  it('a policy that does not compile exits 2 with file:row:col and the error code', () => {
     const dir = policyDir('package busted\n\ndecision := "block" if {\n\tinput.x ==\n}\n');
     try {
       const r = busted('compile', '--policies', join(dir, 'p'), '-o', join(dir, 'x.wasm'));
       assert.equal(r.status, 2);
-      assert.match(r.stderr, /main\.rego:\d+: rego_parse_error/);
+      assert.match(r.stderr, /main\.rego:5:1: rego_parse_error: unexpected } token/);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

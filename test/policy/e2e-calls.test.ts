@@ -447,6 +447,31 @@ bad := f(7)
     assert.deepEqual(quiet.evaluate({ user: 'alice', xs: [] }, 't/p'), [{ result: true }]);
   });
 
+  it('a rule is computed once per evaluation and per input/data it sees (memoised), not once per reference', async () => {
+    const src = `package t
+
+q := x if {
+  print("computing q for", input.n)
+  x := input.n * 2
+}
+
+p := [q, q, q, r, s]
+
+r := v if v := q with input.n as 5
+
+s := v if v := q with input.n as 5
+`;
+    const { wasm } = compile([{ file: 'p.rego', text: src }], { entrypoints: ['t/p'] });
+    const lines: string[] = [];
+    const p = await loadCompiled(wasm, undefined, { print: (l) => lines.push(l) });
+    assert.deepEqual(p.evaluate({ n: 1 }, 't/p'), [{ result: [2, 2, 2, 10, 10] }]);
+    // once for the input, once for each `with` (each makes its own copy of the input)
+    assert.deepEqual(lines, ['computing q for 1', 'computing q for 5', 'computing q for 5']);
+    lines.length = 0;
+    assert.deepEqual(p.evaluate({ n: 2 }, 't/p'), [{ result: [4, 4, 4, 10, 10] }]);
+    assert.deepEqual(lines[0], 'computing q for 2', 'nothing is remembered from one evaluation to the next');
+  });
+
   it('compile errors: recursion, arity, unknown builtins (checks stage)', () => {
     const fails = (src: string) => () => compile([{ file: 'p.rego', text: src }], { entrypoints: ['t/p'] });
     assert.throws(fails('package t\nf(x) := f(x)\np := f(1)'), /rego_recursion_error: rule data\.t\.f is recursive/);

@@ -667,8 +667,8 @@ describe('errors', () => {
   it('reports both v1 errors of a v0 partial set', () => {
     const errs = errors('package test\np[x] {\n\tx = "a"\n}');
     assert.deepEqual(errs.map((e) => e.message), [
-      'test.rego:2: rego_parse_error: `if` keyword is required before rule body',
-      'test.rego:2: rego_parse_error: `contains` keyword is required for partial set rules',
+      'test.rego:2:1: rego_parse_error: `if` keyword is required before rule body',
+      'test.rego:2:1: rego_parse_error: `contains` keyword is required for partial set rules',
     ]);
   });
 
@@ -687,10 +687,10 @@ describe('errors', () => {
 
   it('reports an empty module', () => {
     const errs = errors('# nothing\n');
-    assert.equal(errs[0]!.message, 'test.rego:0: rego_parse_error: empty module');
+    assert.equal(errs[0]!.message, 'test.rego:0:0: rego_parse_error: empty module');
   });
 
-  it('formats errors as OPA does, with the source line and a caret', () => {
+  it('formats errors as OPA does (plus the column), with the source line and a caret', () => {
     let caught: unknown;
     try {
       parseModule('package test\n\np if {\n\tx := )\n}', 'policy.rego');
@@ -699,8 +699,8 @@ describe('errors', () => {
     }
     assert.ok(caught instanceof RegoErrors);
     assert.equal(caught.code, 'rego_parse_error');
-    assert.equal(caught.message, '1 error occurred: policy.rego:4: rego_parse_error: unexpected ) token\n\tx := )\n\t     ^');
-    assert.equal(caught.errors[0]!.message, 'policy.rego:4: rego_parse_error: unexpected ) token');
+    assert.equal(caught.message, '1 error occurred: policy.rego:4:7: rego_parse_error: unexpected ) token\n\tx := )\n\t     ^');
+    assert.equal(caught.errors[0]!.message, 'policy.rego:4:7: rego_parse_error: unexpected ) token');
   });
 
   it('prints row:col when there is no file name', () => {
@@ -708,7 +708,7 @@ describe('errors', () => {
     assert.equal(errs[0]!.message, '2:8: rego_parse_error: unexpected ] token');
     assert.equal(formatErrors(errs), '1 error occurred: 2:8: rego_parse_error: unexpected ] token\n\tp if { ] }\n\t       ^');
     const two = [new RegoError(RegoErrorCode.TYPE, 'a', { file: 'x.rego', row: 1, col: 1 }), new RegoError(RegoErrorCode.COMPILE, 'b', { file: 'x.rego', row: 2, col: 1 })];
-    assert.equal(formatErrors(two), '2 errors occurred:\nx.rego:1: rego_type_error: a\nx.rego:2: rego_compile_error: b');
+    assert.equal(formatErrors(two), '2 errors occurred:\nx.rego:1:1: rego_type_error: a\nx.rego:2:1: rego_compile_error: b');
   });
 
   it('returns errors instead of throwing from parseModuleWithErrors', () => {

@@ -20,14 +20,31 @@ import { groundPrefix } from './walk.js';
 
 const IMPORT_ROOTS = new Set(['data', 'input', 'future', 'rego']);
 
-export function resolveModule(m: A.Module, errors: RegoError[]): A.Module {
+/**
+ * The names each package's rules export, over all modules (OPA's
+ * getExports): a rule defined in one file of a package is visible by its
+ * bare name in every other file of that package.
+ */
+export function packageExports(modules: readonly A.Module[]): Map<string, string[]> {
+  const out = new Map<string, string[]>();
+  for (const m of modules) {
+    const key = groundPrefix(m.package.path).join('.');
+    let names = out.get(key);
+    if (names === undefined) out.set(key, (names = []));
+    for (const r of m.rules) {
+      const h = r.head.ref.head;
+      if (h.type === 'var' && !names.includes(h.name)) names.push(h.name);
+    }
+  }
+  return out;
+}
+
+export function resolveModule(m: A.Module, errors: RegoError[], exports: Map<string, string[]> = packageExports([m])): A.Module {
   const globals = new Map<string, A.RefTerm>();
   const pkg = m.package.path;
-  for (const r of m.rules) {
-    const h = r.head.ref.head;
-    if (h.type !== 'var' || globals.has(h.name)) continue;
-    const s: A.StringTerm = { type: 'string', value: h.name, loc: h.loc };
-    globals.set(h.name, { type: 'ref', head: pkg.head, path: [...pkg.path, s], loc: pkg.loc });
+  for (const name of exports.get(groundPrefix(pkg).join('.')) ?? []) {
+    const s: A.StringTerm = { type: 'string', value: name, loc: pkg.loc };
+    globals.set(name, { type: 'ref', head: pkg.head, path: [...pkg.path, s], loc: pkg.loc });
   }
   for (const imp of m.imports) {
     const root = imp.path.head.type === 'var' ? imp.path.head.name : '';

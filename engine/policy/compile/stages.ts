@@ -17,7 +17,7 @@ import type { RegoError } from '../rego/errors.js';
 import { checkUndefinedFuncs } from './funcs.js';
 import type { CheckedProgram, RuleSet } from './program.js';
 import { buildGraph, checkRecursion } from './recursion.js';
-import { resolveModule } from './resolve.js';
+import { packageExports, resolveModule } from './resolve.js';
 import { buildRuleSets, checkBuiltinNames, checkRuleConflicts } from './rules.js';
 import { checkSafetyRuleBodies, checkSafetyRuleHeads } from './safety.js';
 
@@ -32,7 +32,13 @@ export interface CompileState {
 export type Stage = readonly [name: string, run: (s: CompileState) => void];
 
 export const STAGES: readonly Stage[] = [
-  ['resolve_refs', (s) => void (s.modules = s.modules.map((m) => resolveModule(m, s.errors)))],
+  [
+    'resolve_refs',
+    (s) => {
+      const exports = packageExports(s.modules);
+      s.modules = s.modules.map((m) => resolveModule(m, s.errors, exports));
+    },
+  ],
   ['set_rule_tree', (s) => void (s.ruleSets = buildRuleSets(s.modules))],
   ['check_builtin_rule_names', (s) => checkBuiltinNames(s.modules, s.errors)],
   ['check_rule_conflicts', (s) => checkRuleConflicts(s.modules, s.ruleSets, s.errors)],

@@ -59,6 +59,9 @@ const RUNTIME_FUNCS = [
   'opa_value_get',
   'opa_value_compare',
   'opa_value_iter',
+  'busted_memo_reset',
+  'busted_memo_get',
+  'busted_memo_put',
 ] as const;
 type RuntimeFunc = (typeof RUNTIME_FUNCS)[number];
 
@@ -174,6 +177,8 @@ class FnEmitter {
     private readonly resultSet?: number,
     /** what AssignVarOnceStmt's conflict abort says */
     private readonly conflict: string = CONFLICT_COMPLETE,
+    /** a rule's memo slot: its result is remembered per (input, data) for the evaluation */
+    private readonly memoSlot?: number,
   ) {
     this.nextLocal = firstScratch;
   }
@@ -200,6 +205,21 @@ class FnEmitter {
   /** `br_if` out of the innermost IR block (the statement is undefined). */
   undefIf(): void {
     this.code.brIf(this.depth - this.irBlocks[this.irBlocks.length - 1]!.undef);
+  }
+
+  /** On entry to a memoised rule: return the remembered result, if any (params 0 and 1 are input and data). */
+  memoGet(): void {
+    if (this.memoSlot === undefined) return;
+    const t = this.scratch();
+    this.code.block();
+    this.code.i32Const(this.memoSlot).localGet(0).localGet(1).call(this.c.rt.busted_memo_get).localTee(t).i32Const(1).i32Eq().brIf(0);
+    this.code.localGet(t).ret().end();
+  }
+
+  /** Before a memoised rule returns `local`: remember it. */
+  memoPut(local: number): void {
+    if (this.memoSlot === undefined) return;
+    this.code.i32Const(this.memoSlot).localGet(0).localGet(1).localGet(local).call(this.c.rt.busted_memo_put);
   }
 
   block(b: IR.Block, breakLabel?: number): void {
@@ -450,6 +470,7 @@ class FnEmitter {
         this.call('opa_set_add');
         return;
       case 'ReturnLocalStmt':
+        this.memoPut(s.source);
         c.localGet(s.source).ret();
         return;
     }
@@ -513,18 +534,22 @@ export function emit(policy: IR.Policy, runtime: Uint8Array, manifest: RuntimeMa
     e.code.localGet(rs);
     add.push({ type: RULE_TYPE, body: bodyOf(e, 2) });
   }
-  for (const f of policy.funcs) {
+  policy.funcs.forEach((f, slot) => {
     const n = Math.max(localsUsed(f.blocks), f.params.length, f.return + 1);
-    // functions (params beyond input and data) have their own conflict message
-    const e = new FnEmitter(ctx, n, undefined, f.params.length > 2 ? CONFLICT_FUNCTION : CONFLICT_COMPLETE);
+    // functions (params beyond input and data) have their own conflict message and are not memoised
+    const fn = f.params.length > 2;
+    const e = new FnEmitter(ctx, n, undefined, fn ? CONFLICT_FUNCTION : CONFLICT_COMPLETE, fn ? undefined : slot);
+    e.memoGet();
     for (const b of f.blocks) e.block(b);
+    e.memoPut(f.return);
     e.code.localGet(f.return);
     add.push({ type: funcType(f), body: bodyOf(e, f.params.length) });
-  }
+  });
 
   // eval(ctx): dispatch on the entrypoint id (§3.2 "plan dispatch").
   const ev = new Code();
   const CTX = 0;
+  ev.i32Const(policy.funcs.length).call(rt.busted_memo_reset);
   policy.plans.forEach((_, i) => {
     ev.block().localGet(CTX).i32Load(CTX_ENTRYPOINT).i32Const(i).i32Ne().brIf(0);
     ev.localGet(CTX).localGet(CTX).i32Load(CTX_INPUT).localGet(CTX).i32Load(CTX_DATA).call(planIdx[i]!).i32Store(CTX_RESULT);

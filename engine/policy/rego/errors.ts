@@ -4,14 +4,15 @@
  * The codes and the text format are OPA's (v1/ast/errors.go), so that a user
  * who knows OPA's messages, or greps for them, finds ours the same:
  *
- *   policy.rego:3: rego_parse_error: unexpected } token
+ *   policy.rego:3:19: rego_parse_error: unexpected } token
  *       p if { x := }
  *                   ^
  *
  * and, for a list, `1 error occurred: ...` / `N errors occurred:\n...`.
- * The first line names the file and row (or `row:col` when there is no file
- * name, as OPA does); the two indented lines, for parse errors, show the
- * source line and a caret under the offending column.
+ * The first line names the file, row and column (OPA prints `file:row`,
+ * or `row:col` when there is no file name; the column is ours); the two
+ * indented lines, for parse errors, show the source line and a caret under
+ * the offending column.
  */
 
 import type { Location } from './ast.js';
@@ -92,8 +93,10 @@ export function formatErrors(errors: readonly RegoError[]): string {
 }
 
 function locationPrefix(loc: Location): string {
-  // errors.go: with a file name OPA prints `file:row`, without one `row:col`.
-  return loc.file !== '' ? `${loc.file}:${loc.row}` : `${loc.row}:${loc.col}`;
+  // errors.go prints `file:row` (or `row:col` without a file); we add the
+  // column to the file form too, so every error points at its place and
+  // what greps for OPA's `file:row:` still matches.
+  return loc.file !== '' ? `${loc.file}:${loc.row}:${loc.col}` : `${loc.row}:${loc.col}`;
 }
 
 /**

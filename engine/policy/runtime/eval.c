@@ -69,3 +69,41 @@ RT_API void busted_force_imports(void) {
   opa_builtin3(0, 0, 0, 0, 0);
   opa_builtin4(0, 0, 0, 0, 0, 0);
 }
+
+// Rule results within one evaluation (OPA's memoization of rules without
+// arguments): one entry per IR function, valid for the input and data it
+// was computed with, since a `with` hands a rule fresh copies of them. The
+// emitted eval() resets the table at the start of every evaluation (the
+// heap it lives on is rewound between evaluations anyway).
+typedef struct {
+  u32 set;
+  value *input;
+  value *data;
+  value *v;
+} memo_t;
+
+static memo_t *memo;
+static u32 memo_n;
+
+RT_API void busted_memo_reset(u32 n) {
+  memo = opa_malloc(n * sizeof(memo_t));
+  memset(memo, 0, n * sizeof(memo_t));
+  memo_n = n;
+}
+
+// The remembered result (0: undefined), or 1 when there is none.
+RT_API value *busted_memo_get(u32 i, value *input, value *data) {
+  if (i >= memo_n) return (value *)1;
+  memo_t *m = &memo[i];
+  if (m->set && m->input == input && m->data == data) return m->v;
+  return (value *)1;
+}
+
+RT_API void busted_memo_put(u32 i, value *input, value *data, value *v) {
+  if (i >= memo_n) return;
+  memo_t *m = &memo[i];
+  m->set = 1;
+  m->input = input;
+  m->data = data;
+  m->v = v;
+}

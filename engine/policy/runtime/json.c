@@ -75,9 +75,7 @@ static value *parse_number(parser_t *ps) {
       return opa_number_int(neg ? (i64)((u64)0 - u) : (i64)u);
     }
   }
-  char *text = opa_malloc(len);
-  memcpy(text, start, len);
-  return opa_number_ref(text, len);
+  return opa_number_ref(start, len); // points into the JSON text, as strings do
 }
 
 static i32 hex4(const char *p, u32 *out) {
@@ -142,9 +140,33 @@ static u32 utf8_seq(const u8 *p, const u8 *end) {
 // Lone surrogates in \u escapes become U+FFFD, as Go's encoding/json does.
 static value *parse_string(parser_t *ps) {
   const char *p = ps->p + 1, *end = ps->end; // after the opening quote
+  // the common case, no escapes: the value points into the JSON text, which
+  // stays where it is until the heap is reset (input, data and builtin
+  // results are all parsed from buffers on the heap or below it)
   const char *q = p;
-  while (q < end && *q != '"') q += *q == '\\' && q + 1 < end ? 2 : 1;
+  i32 plain = 1;
+  while (q < end) {
+    u8 c = (u8)*q;
+    if (c == '"') break;
+    if (c == '\\') {
+      plain = 0;
+      q += q + 1 < end ? 2 : 1;
+      continue;
+    }
+    if (c < 0x20) return 0;
+    if (c < 0x80) {
+      q++;
+      continue;
+    }
+    u32 k = utf8_seq((const u8 *)q, (const u8 *)end);
+    if (!k) return 0;
+    q += k;
+  }
   if (q >= end) return 0;
+  if (plain) {
+    ps->p = q + 1;
+    return opa_string(p, (u32)(q - p));
+  }
   char *out = opa_malloc((u32)(q - p));
   u32 n = 0;
   while (p < q) {

@@ -244,6 +244,19 @@ RT_API i32 opa_value_compare(value *a, value *b) {
 
 void rt_sort_kv(kv_t *a, u32 n) {
   if (n < 2) return;
+  if (n <= 16) {
+    // small objects (most of an event): insertion sort, n-1 compares when already sorted
+    for (u32 i = 1; i < n; i++) {
+      kv_t x = a[i];
+      u32 j = i;
+      while (j > 0 && opa_value_compare(a[j - 1].k, x.k) > 0) {
+        a[j] = a[j - 1];
+        j--;
+      }
+      a[j] = x;
+    }
+    return;
+  }
   kv_t *tmp = opa_malloc(n * sizeof(kv_t));
   for (u32 w = 1; w < n; w *= 2) {
     for (u32 lo = 0; lo < n; lo += 2 * w) {

@@ -1,0 +1,98 @@
+/**
+ * The policy engine the agent asks about every event (CONTRACT.md,
+ * Policies): `busted/decision` ("allow" | "audit" | "block"; "deny" is
+ * read as "block"; undefined is "allow") and `busted/reasons` (a set of
+ * strings), evaluated by @open-policy-agent/opa-wasm on a module we
+ * compiled or one `opa build -t wasm` made.
+ */
+import type { LoadedPolicy } from '@open-policy-agent/opa-wasm';
+
+import { BustedError, ErrorCode } from '../model/errors.js';
+import { loadCompiled, type LoadOptions } from './builtins-js.js';
+import { buildPolicy, ENTRYPOINTS, type PolicyBuild } from './source.js';
+
+export type Action = 'allow' | 'audit' | 'block';
+
+export interface Verdict {
+  action: Action;
+  reasons: string[];
+}
+
+const ACTIONS: Readonly<Record<string, Action>> = { allow: 'allow', audit: 'audit', block: 'block', deny: 'block' };
+
+const encoder = new TextEncoder();
+
+/** The event as JSON bytes in an ArrayBuffer of exactly their size: the SDK copies those into the module as they are. */
+function jsonBytes(v: unknown): ArrayBuffer {
+  const u8 = encoder.encode(JSON.stringify(v));
+  return u8.byteOffset === 0 && u8.byteLength === u8.buffer.byteLength ? (u8.buffer as ArrayBuffer) : (u8.slice().buffer as ArrayBuffer);
+}
+
+export class PolicyEngine {
+  private constructor(
+    private readonly policy: LoadedPolicy,
+    readonly build: PolicyBuild,
+    private readonly hasReasons: boolean,
+  ) {}
+
+  /** Reads, compiles (for Rego) and loads SRC; errors name the file (and row:col for Rego). */
+  static async load(src: string, opts: LoadOptions = {}): Promise<PolicyEngine> {
+    return PolicyEngine.fromBuild(buildPolicy(src), opts);
+  }
+
+  static async fromBuild(build: PolicyBuild, opts: LoadOptions = {}): Promise<PolicyEngine> {
+    let policy: LoadedPolicy;
+    try {
+      policy = await loadCompiled(build.wasm, undefined, opts);
+    } catch (e) {
+      throw new BustedError(ErrorCode.POLICY, `the policy module does not load: ${(e as Error).message ?? e}`, 'policies');
+    }
+    const eps = Object.keys((policy as unknown as { entrypoints: Record<string, number> }).entrypoints ?? {});
+    if (!eps.includes(ENTRYPOINTS[0])) {
+      throw new BustedError(
+        ErrorCode.POLICY,
+        `the policy has no entrypoint ${ENTRYPOINTS[0]} (it has: ${eps.join(', ') || 'none'}); build bundles with -e busted/decision -e busted/reasons`,
+        'policies',
+      );
+    }
+    policy.setData(build.data);
+    return new PolicyEngine(policy, build, eps.includes(ENTRYPOINTS[1]));
+  }
+
+  get revision(): string {
+    return this.build.revision;
+  }
+
+  /**
+   * The verdict on one event. A decision that is not one of the four
+   * words, reasons that are not strings, or an evaluation error (a
+   * conflict) throws BustedError: the caller decides what an unusable
+   * policy means, never silently "allow".
+   */
+  decide(event: object): Verdict {
+    const input = jsonBytes(event);
+    let out: Array<{ result: unknown }>;
+    try {
+      out = this.policy.evaluate(input, ENTRYPOINTS[0]) as Array<{ result: unknown }>;
+    } catch (e) {
+      throw new BustedError(ErrorCode.POLICY, `busted/decision: ${(e as Error).message ?? e}`, 'decision');
+    }
+    const raw = out.length ? out[0]!.result : 'allow';
+    const action = typeof raw === 'string' ? ACTIONS[raw] : undefined;
+    if (action === undefined) {
+      throw new BustedError(ErrorCode.POLICY, `busted/decision is ${JSON.stringify(raw)}: expected "allow", "audit", "block" or "deny"`, 'decision');
+    }
+    if (action === 'allow' || !this.hasReasons) return { action, reasons: [] };
+    let rs: Array<{ result: unknown }>;
+    try {
+      rs = this.policy.evaluate(input, ENTRYPOINTS[1]) as Array<{ result: unknown }>;
+    } catch (e) {
+      throw new BustedError(ErrorCode.POLICY, `busted/reasons: ${(e as Error).message ?? e}`, 'reasons');
+    }
+    const reasons = rs.length ? rs[0]!.result : [];
+    if (!Array.isArray(reasons) || !reasons.every((r) => typeof r === 'string')) {
+      throw new BustedError(ErrorCode.POLICY, `busted/reasons is ${JSON.stringify(reasons)}: expected a set of strings`, 'reasons');
+    }
+    return { action, reasons: [...reasons].sort() };
+  }
+}

@@ -1,0 +1,137 @@
+/**
+ * Policy sources (CONTRACT.md: `--policies SRC`): a directory of `.rego`
+ * files with `data.json` beside them, one `.rego` file, an OPA bundle
+ * (`bundle.tar.gz`), or a bundle unpacked into a directory (`policy.wasm`,
+ * `data.json`, `.manifest`). Each becomes the same thing: a Wasm module for
+ * @open-policy-agent/opa-wasm, its data, and a revision that names exactly
+ * these sources.
+ */
+import { createHash } from 'node:crypto';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { join, relative } from 'node:path';
+
+import { BustedError, ErrorCode } from '../model/errors.js';
+import { bundleFromFiles, readBundleArchive, type BundleFile } from './bundle.js';
+import { compile, type Source } from './compiler.js';
+
+/** The entrypoints busted evaluates (CONTRACT.md, Policies). */
+export const ENTRYPOINTS = ['busted/decision', 'busted/reasons'] as const;
+
+export interface PolicyBuild {
+  kind: 'rego' | 'bundle';
+  wasm: Uint8Array;
+  data: Record<string, unknown>;
+  /** `sha256:<16 hex>` of the sources (or the bundle manifest's revision when it has one) */
+  revision: string;
+  /** the files it was built from, relative to SRC */
+  files: string[];
+}
+
+/** Every .rego file below dir (`*_test.rego` left out unless asked for), in a stable order. */
+export function regoSources(dir: string, opts: { tests?: boolean } = {}): Source[] {
+  let st;
+  try {
+    st = statSync(dir);
+  } catch {
+    throw new BustedError(ErrorCode.USAGE, `--policies ${dir}: no such file or directory`, 'policies');
+  }
+  const files: string[] = [];
+  const walk = (d: string) => {
+    for (const e of readdirSync(d, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) {
+      const p = join(d, e.name);
+      if (e.isDirectory() && !e.name.startsWith('.') && e.name !== 'node_modules') walk(p);
+      else if (e.isFile() && e.name.endsWith('.rego') && (opts.tests === true || !e.name.endsWith('_test.rego'))) files.push(p);
+    }
+  };
+  if (st.isDirectory()) walk(dir);
+  else files.push(dir);
+  if (!files.length) throw new BustedError(ErrorCode.USAGE, `--policies ${dir}: no .rego files`, 'policies');
+  return files.map((f) => ({ file: st.isDirectory() ? relative(dir, f) : f, text: readFileSync(f, 'utf8') }));
+}
+
+/** The text of data.json beside the policies ('{}' when there is none); a file that is not a JSON object is an error naming it. */
+export function dataJsonText(dir: string): string {
+  const path = join(dir, 'data.json');
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') return '{}';
+    throw new BustedError(ErrorCode.POLICY, `${path}: ${(e as Error).message}`, 'data.json');
+  }
+  let v: unknown;
+  try {
+    v = JSON.parse(text);
+  } catch (e) {
+    throw new BustedError(ErrorCode.POLICY, `${path}: ${(e as Error).message}`, 'data.json');
+  }
+  if (v === null || typeof v !== 'object' || Array.isArray(v)) throw new BustedError(ErrorCode.POLICY, `${path}: must hold a JSON object`, 'data.json');
+  return text;
+}
+
+function revisionOf(parts: Array<[string, string | Buffer]>): string {
+  const h = createHash('sha256');
+  for (const [name, body] of [...parts].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
+    h.update(`${name}\0${Buffer.byteLength(body)}\0`);
+    h.update(body);
+  }
+  return `sha256:${h.digest('hex').slice(0, 16)}`;
+}
+
+function isBundleDir(dir: string): boolean {
+  try {
+    return statSync(join(dir, 'policy.wasm')).isFile();
+  } catch {
+    return false;
+  }
+}
+
+function bundleDirFiles(dir: string): BundleFile[] {
+  const out: BundleFile[] = [];
+  const walk = (d: string) => {
+    for (const e of readdirSync(d, { withFileTypes: true })) {
+      const p = join(d, e.name);
+      if (e.isDirectory()) walk(p);
+      else if (e.isFile()) out.push({ name: relative(dir, p).split('\\').join('/'), data: readFileSync(p) });
+    }
+  };
+  walk(dir);
+  return out;
+}
+
+/**
+ * Reads and, for Rego, compiles a policy source. Throws BustedError
+ * (usage, policy) for what cannot be read, and RegoErrors (file:row:col)
+ * for Rego that does not compile.
+ */
+export function buildPolicy(src: string, entrypoints: readonly string[] = ENTRYPOINTS): PolicyBuild {
+  let st;
+  try {
+    st = statSync(src);
+  } catch {
+    throw new BustedError(ErrorCode.USAGE, `--policies ${src}: no such file or directory`, 'policies');
+  }
+  if (st.isFile() && !src.endsWith('.rego')) {
+    const bytes = readFileSync(src);
+    const b = readBundleArchive(bytes, src);
+    return { kind: 'bundle', wasm: b.wasm, data: b.data, revision: b.revision || revisionOf([['bundle', bytes]]), files: b.files };
+  }
+  if (st.isDirectory() && isBundleDir(src)) {
+    const files = bundleDirFiles(src);
+    const b = bundleFromFiles(files, src);
+    return { kind: 'bundle', wasm: b.wasm, data: b.data, revision: b.revision || revisionOf(files.map((f) => [f.name, f.data])), files: b.files };
+  }
+  const sources = regoSources(src);
+  const dataText = st.isDirectory() ? dataJsonText(src) : '{}';
+  const { wasm } = compile(sources, { entrypoints: [...entrypoints] });
+  const parts: Array<[string, string]> = sources.map((s) => [s.file, s.text]);
+  if (st.isDirectory()) parts.push(['data.json', dataText]);
+  return {
+    kind: 'rego',
+    wasm,
+    data: JSON.parse(dataText) as Record<string, unknown>,
+    revision: revisionOf(parts),
+    files: [...sources.map((s) => s.file), ...(dataText !== '{}' ? ['data.json'] : [])],
+  };
+}

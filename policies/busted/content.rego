@@ -1,0 +1,36 @@
+# What must not leave the host inside an AI request: credentials in prompts,
+# and MCP tool calls that this host does not allow.
+package busted
+
+import rego.v1
+
+# Patterns of secrets that have no business in a prompt (RE2 syntax).
+secret_patterns := {
+	"an AWS access key": `AKIA[0-9A-Z]{16}`,
+	"a private key": `-----BEGIN [A-Z ]*PRIVATE KEY-----`,
+	"an API key": `\b(sk|pk|rk)-[A-Za-z0-9_-]{20,}`,
+	"a GitHub token": `\bgh[pousr]_[A-Za-z0-9]{36,}`,
+}
+
+block contains sprintf("prompt to %s contains %s", [input.provider, what]) if {
+	input.type == "llm_request"
+	text := concat("\n", [object.get(input.llm, "system_prompt", ""), object.get(input.llm, "user_message", "")])
+	some what, pattern in secret_patterns
+	regex.match(pattern, text)
+}
+
+block contains sprintf("MCP tool %s is blocked", [input.mcp.tool]) if {
+	input.type == "mcp_message"
+	input.mcp.kind == "request"
+	input.mcp.tool in data.busted.blocked_mcp_tools
+}
+
+audit contains sprintf("model %s is not on the approved list", [input.llm.model]) if {
+	input.type == "llm_request"
+	count(data.busted.approved_models) > 0
+	not input.llm.model in data.busted.approved_models
+}
+
+audit contains sprintf("behavioural classifier: %s (score %.2f)", [input.ml.label, input.ml.llm_score]) if {
+	input.ml.llm_score >= data.busted.ml_audit_threshold
+}

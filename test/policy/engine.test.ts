@@ -1,0 +1,181 @@
+// The policy engine end to end: the shipped policies (policies/) decide the
+// contract's events; the same policies as a bundle.tar.gz, unpacked, and in
+// the layout `opa build -t wasm` writes (leading slashes, PAX path records,
+// data.json files nested by directory, a manifest revision) decide alike;
+// and every broken source is an error that names what is wrong.
+//
+// Expected verdicts are what the shipped policies' comments promise
+// (policies/busted/*.rego, data in policies/data.json).
+import { after, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { gunzipSync, gzipSync } from 'node:zlib';
+
+import { BustedError } from '../../engine/model/errors.js';
+import { tar, untar } from '../../engine/policy/bundle.js';
+import { compile } from '../../engine/policy/compiler.js';
+import { PolicyEngine } from '../../engine/policy/engine.js';
+import { buildPolicy } from '../../engine/policy/source.js';
+
+const POLICIES = join(process.cwd(), 'policies');
+const tmp = mkdtempSync(join(tmpdir(), 'busted-engine-'));
+after(() => rmSync(tmp, { recursive: true, force: true }));
+
+/** Events of the contract's shape and the verdict the shipped policies give. */
+const CASES: Array<[string, object, string, RegExp?]> = [
+  ['connect to an unapproved provider', { type: 'connect', provider: 'mistral', net: { dst_ip: '127.0.0.9', dst_port: 443 } }, 'block', /provider mistral is not approved/],
+  ['connect to an approved provider', { type: 'connect', provider: 'openai' }, 'allow'],
+  ['a look-alike SNI', { type: 'tls_client_hello', tls: { sni: 'evil-openai.com', version: 'TLS 1.3' } }, 'block', /evil-openai\.com looks like openai/],
+  ['the real SNI', { type: 'tls_client_hello', provider: 'openai', tls: { sni: 'api.openai.com' } }, 'allow'],
+  ['a look-alike DNS question', { type: 'dns_query', dns: { questions: [{ name: 'openai.com.evil.net.', type: 'A' }] } }, 'block', /looks like openai/],
+  ['an AWS key in a prompt', { type: 'llm_request', provider: 'openai', llm: { model: 'gpt-4o', user_message: 'key AKIAABCDEFGHIJKLMNOP ok' } }, 'block', /prompt to openai contains an AWS access key/],
+  ['a private key in a system prompt', { type: 'llm_request', provider: 'anthropic', llm: { system_prompt: '-----BEGIN RSA PRIVATE KEY-----', user_message: 'hi' } }, 'block', /a private key/],
+  ['a clean prompt', { type: 'llm_request', provider: 'anthropic', llm: { model: 'claude', user_message: 'hello' } }, 'allow'],
+  ['a blocked MCP tool', { type: 'mcp_message', mcp: { kind: 'request', method: 'tools/call', tool: 'shell' } }, 'block', /MCP tool shell is blocked/],
+  ['an allowed MCP tool', { type: 'mcp_message', mcp: { kind: 'request', method: 'tools/call', tool: 'search' } }, 'allow'],
+  ['old TLS and a weak cipher', { type: 'tls_server_hello', net: { dst_ip: '127.0.0.1' }, tls: { version: 'TLS 1.1', cipher: 'TLS_RSA_WITH_3DES_EDE_CBC_SHA' } }, 'audit', /TLS 1\.1 negotiated with 127\.0\.0\.1/],
+  ['the classifier over its threshold', { type: 'llm_request', provider: 'openai', llm: { model: 'x' }, ml: { llm_score: 0.95, label: 'exfiltration' } }, 'audit', /classifier: exfiltration \(score 0\.95\)/],
+  ['an event no rule is about', { type: 'close', net: { bytes_sent: 1 } }, 'allow'],
+];
+
+async function checkShipped(engine: PolicyEngine): Promise<void> {
+  for (const [what, ev, action, reason] of CASES) {
+    const v = engine.decide(ev);
+    assert.equal(v.action, action, what);
+    if (reason) assert.ok(v.reasons.some((r) => reason.test(r)), `${what}: ${JSON.stringify(v.reasons)}`);
+    else assert.deepEqual(v.reasons, [], what);
+  }
+}
+
+/** Writes a bundle's files under dir (an unpacked bundle). */
+function unpack(files: Array<{ name: string; data: Buffer }>, dir: string): void {
+  for (const f of files) {
+    const p = join(dir, f.name.replace(/^\/+/, ''));
+    mkdirSync(dirname(p), { recursive: true });
+    writeFileSync(p, f.data);
+  }
+}
+
+describe('policy engine: the shipped policies', () => {
+  it('decide the contract events as their comments say; the revision is a hash of the sources', async () => {
+    const engine = await PolicyEngine.load(POLICIES);
+    assert.equal(engine.build.kind, 'rego');
+    assert.match(engine.revision, /^sha256:[0-9a-f]{16}$/);
+    assert.ok(engine.build.files.includes('data.json'));
+    await checkShipped(engine);
+    // the same sources, the same revision; a changed data.json, another
+    assert.equal(buildPolicy(POLICIES).revision, engine.revision);
+    const copy = join(tmp, 'changed');
+    unpack(
+      [
+        ...['decision', 'providers', 'content', 'compliance'].map((n) => ({ name: `busted/${n}.rego`, data: readFileSync(join(POLICIES, 'busted', `${n}.rego`)) })),
+        { name: 'data.json', data: Buffer.from(readFileSync(join(POLICIES, 'data.json'), 'utf8').replace('"ollama"', '"ollama", "mistral"')) },
+      ],
+      copy,
+    );
+    const changed = await PolicyEngine.load(copy);
+    assert.notEqual(changed.revision, engine.revision);
+    assert.equal(changed.decide({ type: 'connect', provider: 'mistral' }).action, 'allow');
+  });
+});
+
+describe('policy engine: OPA bundles', () => {
+  const wasm = compile(
+    ['decision', 'providers', 'content', 'compliance'].map((n) => ({ file: `busted/${n}.rego`, text: readFileSync(join(POLICIES, 'busted', `${n}.rego`), 'utf8') })),
+    { entrypoints: ['busted/decision', 'busted/reasons'] },
+  ).wasm;
+  const data = JSON.parse(readFileSync(join(POLICIES, 'data.json'), 'utf8')) as { busted: object };
+  const manifest = (rev: string, eps = ['busted/decision', 'busted/reasons']) =>
+    Buffer.from(JSON.stringify({ revision: rev, roots: [''], wasm: eps.map((e) => ({ entrypoint: e, module: '/policy.wasm' })) }));
+
+  it('`busted compile -o X.tar.gz` output, packed and unpacked, decides as the Rego does', async () => {
+    const files = [
+      { name: '/data.json', data: Buffer.from(JSON.stringify(data)) },
+      { name: '/policy.wasm', data: Buffer.from(wasm) },
+      { name: '/.manifest', data: manifest('') },
+    ];
+    const archive = join(tmp, 'bundle.tar.gz');
+    writeFileSync(archive, gzipSync(tar(files)));
+    const packed = await PolicyEngine.load(archive);
+    assert.equal(packed.build.kind, 'bundle');
+    assert.match(packed.revision, /^sha256:/);
+    await checkShipped(packed);
+    const dir = join(tmp, 'unpacked');
+    unpack(files, dir);
+    await checkShipped(await PolicyEngine.load(dir));
+  });
+
+  it("opa build's layout: PAX path records, data.json nested by directory, the manifest's revision", async () => {
+    const long = 'busted/' + 'x'.repeat(120) + '/data.json';
+    const pax = (path: string) => {
+      const rec = ` path=${path}\n`;
+      let n = rec.length + 2;
+      if (String(n).length + rec.length !== n) n = String(n + 1).length + rec.length;
+      return { name: 'PaxHeader', data: Buffer.from(`${n}${rec}`), type: 'x' };
+    };
+    const files = [
+      { name: '/.manifest', data: manifest('v42') },
+      { name: '/busted/data.json', data: Buffer.from(JSON.stringify(data.busted)) },
+      pax(`/${long}`),
+      { name: 'ignored-by-pax', data: Buffer.from('{"deep": true}') },
+      { name: '/policy.wasm', data: Buffer.from(wasm) },
+      { name: '/busted/decision.rego', data: Buffer.from('package busted\n') },
+    ];
+    const archive = join(tmp, 'opa.tar.gz');
+    writeFileSync(archive, gzipSync(tar(files)));
+    assert.deepEqual(
+      untar(gunzipSync(readFileSync(archive)), archive).map((f) => f.name),
+      ['.manifest', 'busted/data.json', long, 'policy.wasm', 'busted/decision.rego'],
+    );
+    const engine = await PolicyEngine.load(archive);
+    assert.equal(engine.revision, 'v42');
+    assert.deepEqual((engine.build.data.busted as Record<string, Record<string, unknown>>)['x'.repeat(120)], { deep: true });
+    await checkShipped(engine);
+  });
+
+  it('broken bundles and sources are errors that say what and where', async () => {
+    const write = (name: string, bytes: Buffer) => {
+      const p = join(tmp, name);
+      writeFileSync(p, bytes);
+      return p;
+    };
+    const err = async (src: string, re: RegExp) => {
+      await assert.rejects(PolicyEngine.load(src), (e: Error) => (assert.ok(e instanceof BustedError, String(e)), assert.match(e.message, re), true));
+    };
+    await err(write('nowasm.tar.gz', gzipSync(tar([{ name: '/data.json', data: Buffer.from('{}') }]))), /nowasm\.tar\.gz: no \/policy\.wasm in the bundle/);
+    await err(write('garbage.tar.gz', Buffer.from([0x1f, 0x8b, 1, 2, 3])), /garbage\.tar\.gz: not a gzip file/);
+    const bad = tar([{ name: '/policy.wasm', data: Buffer.from(wasm) }]);
+    bad[148] = 0x37; // checksum digit
+    await err(write('badsum.tar', bad), /badsum\.tar: tar header checksum mismatch at byte 0/);
+    await err(
+      write('baddata.tar.gz', gzipSync(tar([{ name: '/policy.wasm', data: Buffer.from(wasm) }, { name: '/roles/data.json', data: Buffer.from('{"a":') }]))),
+      /baddata\.tar\.gz\/roles\/data\.json: .*JSON/,
+    );
+    await err(
+      write('twice.tar.gz', gzipSync(tar([{ name: '/policy.wasm', data: Buffer.from(wasm) }, { name: '/data.json', data: Buffer.from('{"busted": {}}') }, { name: '/busted/data.json', data: Buffer.from('{}') }]))),
+      /data\.busted is defined twice/,
+    );
+    const other = compile([{ file: 'p.rego', text: 'package other\nallow := true\n' }], { entrypoints: ['other/allow'] }).wasm;
+    await err(write('noentry.tar.gz', gzipSync(tar([{ name: '/policy.wasm', data: Buffer.from(other) }]))), /no entrypoint busted\/decision \(it has: other\/allow\)/);
+    await err(join(tmp, 'nope'), /--policies .*nope: no such file or directory/);
+    const badData = join(tmp, 'bad-data');
+    unpack([{ name: 'p.rego', data: Buffer.from('package busted\ndecision := "allow"\n') }, { name: 'data.json', data: Buffer.from('[1]') }], badData);
+    await err(badData, /bad-data\/data\.json: must hold a JSON object/);
+    // Rego that does not compile: OPA's error codes at file:row:col
+    const badRego = join(tmp, 'bad-rego');
+    unpack([{ name: 'busted/p.rego', data: Buffer.from('package busted\n\ndecision := "block" if {\n  x > 1\n}\n') }], badRego);
+    await assert.rejects(PolicyEngine.load(badRego), /busted\/p\.rego:4:3: rego_unsafe_var_error: var x is unsafe/);
+  });
+
+  it('a decision that is not one of the four words is an error, not an allow; "deny" is "block"; undefined is "allow"', async () => {
+    const dir = join(tmp, 'words');
+    unpack([{ name: 'p.rego', data: Buffer.from('package busted\n\ndecision := input.say if input.say\n\nreasons contains "r" if input.say\n') }], dir);
+    const engine = await PolicyEngine.load(dir);
+    assert.deepEqual(engine.decide({ say: 'deny' }), { action: 'block', reasons: ['r'] });
+    assert.deepEqual(engine.decide({}), { action: 'allow', reasons: [] });
+    assert.throws(() => engine.decide({ say: 'maybe' }), /busted\/decision is "maybe": expected "allow", "audit", "block" or "deny"/);
+    assert.throws(() => engine.decide({ say: 1 }), /busted\/decision is 1/);
+  });
+});
