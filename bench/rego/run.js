@@ -6,6 +6,10 @@
 import { parseModule } from '../../dist/engine/policy/rego/parser.js';
 import { compile } from '../../dist/engine/policy/compiler.js';
 import { loadCompiled } from '../../dist/engine/policy/builtins-js.js';
+import { PolicyEngine } from '../../dist/engine/policy/engine.js';
+import { regoSources } from '../../dist/engine/policy/source.js';
+import { readFileSync } from 'node:fs';
+import { makeHandWritten } from './handwritten.js';
 
 function generated(n) {
   const lines = ['package perf.generated', '', 'import rego.v1', '', 'default allow := false', ''];
@@ -102,3 +106,65 @@ timeEach(() => handWritten(event), 5000);
 const wasmUs = timeEach(() => policy.evaluate(event, 'busted/decision'), 50_000);
 const jsUs = timeEach(() => handWritten(event), 50_000);
 result({ metric: 'decision_latency_us_p50', value: r3(median(wasmUs)), p99: r3(pct(wasmUs, 0.99)), handwritten_p50: r3(median(jsUs)), handwritten_p99: r3(pct(jsUs, 0.99)), ratio_p50: r3(median(wasmUs) / Math.max(median(jsUs), 0.001)), unit: 'us', target: 'p50 < 10 us' });
+
+// ---- the shipped policies (policies/) ---------------------------------------
+const shipped = regoSources('policies');
+const shippedCompiles = [];
+let shippedWasm;
+for (let i = 0; i < 10; i++) {
+  t0 = performance.now();
+  shippedWasm = compile(shipped, { entrypoints: ['busted/decision', 'busted/reasons'] }).wasm;
+  shippedCompiles.push(performance.now() - t0);
+}
+result({ metric: 'rego_compile_shipped_ms', value: r3(median(shippedCompiles)), first_ms: r3(shippedCompiles[0]), files: shipped.length, wasm_bytes: shippedWasm.length, target: '< 50', unit: 'ms' });
+
+const engine = await PolicyEngine.load('policies');
+const sdk = await loadCompiled(shippedWasm);
+const shippedData = JSON.parse(readFileSync('policies/data.json', 'utf8'));
+sdk.setData(shippedData);
+const hand = makeHandWritten(shippedData);
+// a typical event: an LLM request as the TLS work (issue 4) reports it, about 1 KB of JSON
+const typical = {
+  id: 'ev-000123', time: '2026-11-23T08:00:00.123456789Z', type: 'llm_request', provider: 'openai',
+  process: { pid: 4242, tid: 4242, ppid: 1, uid: 1000, gid: 1000, comm: 'python3', exe: '/usr/bin/python3.11', cmdline: 'python3 agent.py --task summarise', cgroup_id: 4711, cgroup_path: '/user.slice/user-1000.slice/session-2.scope' },
+  net: { protocol: 'tcp', family: 4, src_ip: '127.0.0.1', src_port: 51234, dst_ip: '127.0.0.9', dst_port: 443 },
+  tls: { sni: 'api.openai.com', direction: 'write', bytes: 912 },
+  http: { method: 'POST', path: '/v1/chat/completions', host: 'api.openai.com', content_type: 'application/json' },
+  llm: { provider: 'openai', endpoint: '/v1/chat/completions', model: 'gpt-4o-mini', stream: true, system_prompt: 'You are a helpful assistant that summarises documents for the finance team.', user_message: 'Summarise the attached quarterly report in five bullet points, and flag anything unusual about the revenue numbers.', tools: [] },
+};
+const blockEv = { ...typical, llm: { ...typical.llm, user_message: 'use key AKIAABCDEFGHIJKLMNOP for s3' } };
+for (const ev of [typical, blockEv, { ...typical, provider: 'mistral' }, { type: 'tls_server_hello', net: { dst_ip: '127.0.0.1' }, tls: { version: 'TLS 1.1', cipher: 'TLS_RSA_WITH_3DES_EDE_CBC_SHA' } }]) {
+  const a = JSON.stringify(engine.decide(ev));
+  const b = JSON.stringify(hand(ev));
+  if (a !== b) throw new Error(`shipped policy and hand-written disagree: ${a} vs ${b}`);
+}
+const N = 100_000;
+timeEach(() => sdk.evaluate(typical, 'busted/decision'), 10_000);
+timeEach(() => engine.decide(typical), 10_000);
+timeEach(() => hand(typical), 10_000);
+const sdkUs = timeEach(() => sdk.evaluate(typical, 'busted/decision'), N);
+const engUs = timeEach(() => engine.decide(typical), N);
+const handUs = timeEach(() => hand(typical), N);
+const typicalJson = JSON.stringify(typical);
+const engJsonUs = timeEach(() => engine.decide(typical, typicalJson), N);
+const engBlockUs = timeEach(() => engine.decide(blockEv), N / 4);
+const handBlockUs = timeEach(() => hand(blockEv), N / 4);
+result({
+  metric: 'shipped_decision_latency_us_p50', value: r3(median(engUs)), p99: r3(pct(engUs, 0.99)),
+  sdk_evaluate_object_p50: r3(median(sdkUs)), sdk_evaluate_object_p99: r3(pct(sdkUs, 0.99)),
+  handwritten_p50: r3(median(handUs)), handwritten_p99: r3(pct(handUs, 0.99)),
+  ratio_p50: r3(median(engUs) / Math.max(median(handUs), 0.001)),
+  serialised_by_pipeline_p50: r3(median(engJsonUs)), serialised_by_pipeline_p99: r3(pct(engJsonUs, 0.99)),
+  block_with_reasons_p50: r3(median(engBlockUs)), block_handwritten_p50: r3(median(handBlockUs)),
+  event_bytes: JSON.stringify(typical).length, unit: 'us', target: 'p50 < 10 us, within 3x of hand-written',
+});
+
+// ---- memory over a million evaluations ----------------------------------------
+const pages0 = sdk.mem.buffer.byteLength;
+const rss0 = process.memoryUsage().rss;
+for (let i = 0; i < 1_000_000; i++) engine.decide(i % 10 === 0 ? blockEv : typical);
+for (let i = 0; i < 100_000; i++) sdk.evaluate(typical, 'busted/decision');
+const pages1 = sdk.mem.buffer.byteLength;
+global.gc?.();
+const rss1 = process.memoryUsage().rss;
+result({ metric: 'policy_memory_after_1M_evaluations', value: r3((rss1 - rss0) / 1048576), unit: 'MB rss growth', wasm_memory_before_bytes: pages0, wasm_memory_after_bytes: pages1, flat: pages0 === pages1 });

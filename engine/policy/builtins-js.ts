@@ -124,9 +124,6 @@ const strings: Record<string, Impl> = {
   trim: (s, c) => trimRight(trimLeft(str(s), str(c)), str(c)),
   trim_left: (s, c) => trimLeft(str(s), str(c)),
   trim_right: (s, c) => trimRight(str(s), str(c)),
-  trim_prefix: (s, p) => (str(s).startsWith(str(p)) ? (s as string).slice((p as string).length) : s),
-  trim_suffix: (s, p) =>
-    str(p) !== '' && str(s).endsWith(p as string) ? (s as string).slice(0, (s as string).length - (p as string).length) : str(s),
   trim_space: (s) => str(s).replace(GO_SPACE, ''),
   indexof: (s, sub) => {
     const r = runes(str(s));

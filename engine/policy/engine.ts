@@ -22,9 +22,9 @@ const ACTIONS: Readonly<Record<string, Action>> = { allow: 'allow', audit: 'audi
 
 const encoder = new TextEncoder();
 
-/** The event as JSON bytes in an ArrayBuffer of exactly their size: the SDK copies those into the module as they are. */
-function jsonBytes(v: unknown): ArrayBuffer {
-  const u8 = encoder.encode(JSON.stringify(v));
+/** JSON text as bytes in an ArrayBuffer of exactly their size: the SDK copies those into the module as they are. */
+function jsonBytes(text: string): ArrayBuffer {
+  const u8 = encoder.encode(text);
   return u8.byteOffset === 0 && u8.byteLength === u8.buffer.byteLength ? (u8.buffer as ArrayBuffer) : (u8.slice().buffer as ArrayBuffer);
 }
 
@@ -67,10 +67,12 @@ export class PolicyEngine {
    * The verdict on one event. A decision that is not one of the four
    * words, reasons that are not strings, or an evaluation error (a
    * conflict) throws BustedError: the caller decides what an unusable
-   * policy means, never silently "allow".
+   * policy means, never silently "allow". `json`, when given, must be
+   * JSON.stringify(event).
    */
-  decide(event: object): Verdict {
-    const input = jsonBytes(event);
+  decide(event: object, json?: string): Verdict {
+    // the pipeline serialises each event for its sinks anyway: it may pass that text
+    const input = jsonBytes(json ?? JSON.stringify(event));
     let out: Array<{ result: unknown }>;
     try {
       out = this.policy.evaluate(input, ENTRYPOINTS[0]) as Array<{ result: unknown }>;

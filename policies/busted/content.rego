@@ -12,11 +12,18 @@ secret_patterns := {
 	"a GitHub token": `\bgh[pousr]_[A-Za-z0-9]{36,}`,
 }
 
-block contains sprintf("prompt to %s contains %s", [input.provider, what]) if {
+# one pass over the prompt with all patterns at once; which one matched
+# is only worked out when one did
+any_secret := concat("|", [p | some p in secret_patterns])
+
+prompt_text := concat("\n", [object.get(input.llm, "system_prompt", ""), object.get(input.llm, "user_message", "")]) if {
 	input.type == "llm_request"
-	text := concat("\n", [object.get(input.llm, "system_prompt", ""), object.get(input.llm, "user_message", "")])
+}
+
+block contains sprintf("prompt to %s contains %s", [input.provider, what]) if {
+	regex.match(any_secret, prompt_text)
 	some what, pattern in secret_patterns
-	regex.match(pattern, text)
+	regex.match(pattern, prompt_text)
 }
 
 block contains sprintf("MCP tool %s is blocked", [input.mcp.tool]) if {

@@ -25,9 +25,11 @@ block contains sprintf("provider %s is not approved", [input.provider]) if {
 	not approved[input.provider]
 }
 
+# the host name as DNS compares it: lower case, no trailing dot
+name := lower(trim_suffix(host, "."))
+
 block contains sprintf("%s looks like %s but is not one of its domains", [host, brand]) if {
 	some brand, domains in data.busted.brands
-	name := lower(trim_suffix(host, "."))
 	contains(name, brand)
 	not official(name, domains)
 }

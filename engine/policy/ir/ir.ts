@@ -351,6 +351,8 @@ export const NATIVE_BUILTINS: Readonly<Record<string, { fn: string; fallback?: b
   startswith: { fn: 'busted_startswith' },
   endswith: { fn: 'busted_endswith' },
   contains: { fn: 'busted_contains' },
+  trim_prefix: { fn: 'busted_trim_prefix' },
+  trim_suffix: { fn: 'busted_trim_suffix' },
   lower: { fn: 'busted_lower', fallback: true },
   upper: { fn: 'busted_upper', fallback: true },
   is_null: { fn: 'busted_is_null' },

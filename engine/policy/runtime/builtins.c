@@ -356,3 +356,19 @@ RT_API value *busted_tree_merge(value *a, value *b) {
   opa_abort("eval_conflict_error: object keys must be unique");
   return 0;
 }
+
+// trim_prefix / trim_suffix: Go's strings.TrimPrefix / TrimSuffix, bytewise
+// on UTF-8 as Go does; the result shares the operand's bytes.
+RT_API value *busted_trim_prefix(value *s, value *p) {
+  if (!is(s, V_STRING) || !is(p, V_STRING)) return 0;
+  string_t *x = (string_t *)s, *y = (string_t *)p;
+  if (y->len > x->len || memcmp(x->v, y->v, y->len) != 0) return s;
+  return opa_string(x->v + y->len, x->len - y->len);
+}
+
+RT_API value *busted_trim_suffix(value *s, value *p) {
+  if (!is(s, V_STRING) || !is(p, V_STRING)) return 0;
+  string_t *x = (string_t *)s, *y = (string_t *)p;
+  if (y->len > x->len || memcmp(x->v + x->len - y->len, y->v, y->len) != 0) return s;
+  return opa_string(x->v, x->len - y->len);
+}

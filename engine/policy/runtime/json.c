@@ -145,6 +145,16 @@ static value *parse_string(parser_t *ps) {
   // results are all parsed from buffers on the heap or below it)
   const char *q = p;
   i32 plain = 1;
+  // eight plain ASCII bytes at a time (no '"', '\\', control or non-ASCII byte)
+  while (end - q >= 8) {
+    u64 w;
+    memcpy(&w, q, 8);
+    const u64 ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
+    u64 quote = w ^ (ones * '"'), bslash = w ^ (ones * '\\');
+    u64 special = ((quote - ones) & ~quote) | ((bslash - ones) & ~bslash) | ((w - ones * 0x20) & ~w) | w;
+    if (special & highs) break;
+    q += 8;
+  }
   while (q < end) {
     u8 c = (u8)*q;
     if (c == '"') break;
