@@ -351,6 +351,7 @@ export const NATIVE_BUILTINS: Readonly<Record<string, { fn: string; fallback?: b
   startswith: { fn: 'busted_startswith' },
   endswith: { fn: 'busted_endswith' },
   contains: { fn: 'busted_contains' },
+  'regex.match': { fn: 'busted_regex_match', fallback: true },
   trim_prefix: { fn: 'busted_trim_prefix' },
   trim_suffix: { fn: 'busted_trim_suffix' },
   lower: { fn: 'busted_lower', fallback: true },

@@ -35,7 +35,7 @@ export const ABI_VERSION = 1;
 export const ABI_MINOR_VERSION = 2;
 
 /** Shared by both builds; the policy part (stub.c or echo.c) is added per build. */
-const COMMON = ['lib.c', 'malloc.c', 'value.c', 'json.c', 'eval.c', 'builtins.c', 'stack.s'];
+const COMMON = ['lib.c', 'malloc.c', 'value.c', 'json.c', 'eval.c', 'builtins.c', 'regex.c', 'stack.s'];
 const HEADERS = ['abi.h'];
 const CFLAGS = ['--target=wasm32', '-O2', '-std=c11', '-nostdlib', '-ffreestanding', '-Wall', '-Wextra', '-Werror'];
 // No --gc-sections opt-out: RT_API (`used`) keeps what the emitter calls.

@@ -1,0 +1,608 @@
+// regex.match natively: a Thompson NFA over RE2's syntax (Go's regexp, which
+// OPA uses), for the patterns policies write: literals, ., classes with
+// ranges and \d \w \s (and their negations), ^ $ \A \z \b \B, groups (?:),
+// alternation, * + ? {n} {n,} {n,m}. regex.match only asks whether there is
+// a match, so the simulation runs in time linear in the text, whatever the
+// pattern (no backtracking blow-up). Text is decoded as UTF-8, an invalid
+// byte as U+FFFD, as Go does.
+//
+// Anything else (flags like (?i), \p{..}, [[:alpha:]], non-ASCII in the
+// pattern, \Q..\E, a syntax error, a pattern that compiles too big) goes to
+// the host builtin instead: busted_regex_match returns its answer, so the
+// result is OPA's either way.
+#include "abi.h"
+
+enum { I_CHAR, I_ANY, I_CLASS, I_SPLIT, I_JMP, I_MATCH, I_BOL, I_EOL, I_WORDB, I_NWORDB };
+
+typedef struct {
+  u8 op;
+  u8 neg;   // I_CLASS: negated
+  u32 x, y; // I_CHAR: code point; I_SPLIT: both targets; I_JMP: x; I_CLASS: first range, count
+} inst_t;
+
+#define MAX_PROG 1024
+#define MAX_RANGES 256
+#define MAX_NODES 256
+
+typedef enum { N_CHAR, N_ANY, N_CLASS, N_BOL, N_EOL, N_WORDB, N_NWORDB, N_CAT, N_ALT, N_REP, N_EMPTY } ntype;
+
+typedef struct node {
+  ntype t;
+  u32 c;              // N_CHAR
+  u32 r0, rn, neg;    // N_CLASS: ranges [r0, r0+rn)
+  struct node *a, *b; // N_CAT, N_ALT: a then b; N_REP: a
+  i32 min, max;       // N_REP: max -1 = unbounded
+} node;
+
+typedef struct {
+  const char *p, *end;
+  i32 bad;
+  node nodes[MAX_NODES];
+  u32 nn;
+  u32 ranges[MAX_RANGES * 2];
+  u32 nr;
+  inst_t prog[MAX_PROG];
+  u32 np;
+  u8 first[32];   // bytes a match can start with (a bitmap), when `firstok`
+  i32 firstok;    // 0: a match may start anywhere (empty match, assertions, non-ASCII)
+  u32 plen;       // the pattern, for the cache
+  char pat[256];
+} re_t;
+
+static node *mk(re_t *re, ntype t) {
+  if (re->nn == MAX_NODES) {
+    re->bad = 1;
+    return &re->nodes[0];
+  }
+  node *n = &re->nodes[re->nn++];
+  memset(n, 0, sizeof(*n));
+  n->t = t;
+  return n;
+}
+
+static void range(re_t *re, u32 lo, u32 hi) {
+  if (re->nr == MAX_RANGES) {
+    re->bad = 1;
+    return;
+  }
+  re->ranges[re->nr * 2] = lo;
+  re->ranges[re->nr * 2 + 1] = hi;
+  re->nr++;
+}
+
+// \d \w \s and their upper-case negations, as ranges into the current class
+// (negations only outside brackets, where they make their own class).
+static i32 perl_class(re_t *re, char c) {
+  switch (c) {
+  case 'd': case 'D': range(re, '0', '9'); return 1;
+  case 'w': case 'W': range(re, '0', '9'); range(re, 'A', 'Z'); range(re, '_', '_'); range(re, 'a', 'z'); return 1;
+  case 's': case 'S': range(re, '\t', '\n'); range(re, '\f', '\r'); range(re, ' ', ' '); return 1;
+  }
+  return 0;
+}
+
+// A single escaped character: punctuation, or \n \t \r \f \v \a; 0 = not supported here.
+static i32 escaped(char c, u32 *out) {
+  switch (c) {
+  case 'n': *out = '\n'; return 1;
+  case 't': *out = '\t'; return 1;
+  case 'r': *out = '\r'; return 1;
+  case 'f': *out = '\f'; return 1;
+  case 'v': *out = '\v'; return 1;
+  case 'a': *out = 7; return 1;
+  }
+  if ((c >= '!' && c <= '/') || (c >= ':' && c <= '@') || (c >= '[' && c <= '`') || (c >= '{' && c <= '~')) {
+    *out = (u8)c;
+    return 1;
+  }
+  return 0;
+}
+
+static node *parse_alt(re_t *re);
+
+static node *parse_class(re_t *re) {
+  node *n = mk(re, N_CLASS);
+  re->p++; // [
+  if (re->p < re->end && *re->p == '^') {
+    n->neg = 1;
+    re->p++;
+  }
+  n->r0 = re->nr;
+  i32 first = 1;
+  while (re->p < re->end && (*re->p != ']' || first)) {
+    first = 0;
+    u32 lo;
+    char c = *re->p;
+    if ((u8)c >= 0x80 || (c == '[' && re->p + 1 < re->end && re->p[1] == ':')) {
+      re->bad = 1; // non-ASCII or [[:name:]]: the host's
+      return n;
+    }
+    if (c == '\\') {
+      if (re->p + 1 >= re->end) {
+        re->bad = 1;
+        return n;
+      }
+      char e = re->p[1];
+      re->p += 2;
+      if (e == 'd' || e == 'w' || e == 's') {
+        perl_class(re, e);
+        continue;
+      }
+      if (!escaped(e, &lo)) {
+        re->bad = 1;
+        return n;
+      }
+    } else {
+      lo = (u8)c;
+      re->p++;
+    }
+    u32 hi = lo;
+    if (re->p + 1 < re->end && *re->p == '-' && re->p[1] != ']') {
+      char h = re->p[1];
+      if ((u8)h >= 0x80) {
+        re->bad = 1;
+        return n;
+      }
+      if (h == '\\') {
+        if (re->p + 2 >= re->end || !escaped(re->p[2], &hi)) {
+          re->bad = 1;
+          return n;
+        }
+        re->p += 3;
+      } else {
+        hi = (u8)h;
+        re->p += 2;
+      }
+      if (hi < lo) {
+        re->bad = 1;
+        return n;
+      }
+    }
+    range(re, lo, hi);
+  }
+  if (re->p >= re->end) {
+    re->bad = 1;
+    return n;
+  }
+  re->p++; // ]
+  n->rn = re->nr - n->r0;
+  return n;
+}
+
+static node *parse_atom(re_t *re) {
+  char c = *re->p;
+  if ((u8)c >= 0x80) {
+    re->bad = 1;
+    return mk(re, N_EMPTY);
+  }
+  switch (c) {
+  case '(': {
+    re->p++;
+    if (re->p < re->end && *re->p == '?') {
+      if (re->p + 1 < re->end && re->p[1] == ':') {
+        re->p += 2;
+      } else {
+        re->bad = 1; // flags, named groups: the host's
+        return mk(re, N_EMPTY);
+      }
+    }
+    node *n = parse_alt(re);
+    if (re->p >= re->end || *re->p != ')') {
+      re->bad = 1;
+      return n;
+    }
+    re->p++;
+    return n;
+  }
+  case '[':
+    return parse_class(re);
+  case '.':
+    re->p++;
+    return mk(re, N_ANY);
+  case '^':
+    re->p++;
+    return mk(re, N_BOL);
+  case '$':
+    re->p++;
+    return mk(re, N_EOL);
+  case '\\': {
+    if (re->p + 1 >= re->end) {
+      re->bad = 1;
+      return mk(re, N_EMPTY);
+    }
+    char e = re->p[1];
+    re->p += 2;
+    switch (e) {
+    case 'A': return mk(re, N_BOL);
+    case 'z': return mk(re, N_EOL);
+    case 'b': return mk(re, N_WORDB);
+    case 'B': return mk(re, N_NWORDB);
+    }
+    if (e == 'd' || e == 'w' || e == 's' || e == 'D' || e == 'W' || e == 'S') {
+      node *n = mk(re, N_CLASS);
+      n->r0 = re->nr;
+      perl_class(re, e);
+      n->rn = re->nr - n->r0;
+      n->neg = e < 'a';
+      return n;
+    }
+    u32 ch;
+    if (!escaped(e, &ch)) {
+      re->bad = 1;
+      return mk(re, N_EMPTY);
+    }
+    node *n = mk(re, N_CHAR);
+    n->c = ch;
+    return n;
+  }
+  case '*': case '+': case '?': case '{': case ')': case '|':
+    re->bad = 1; // a repeat with nothing before it, or a stray paren: RE2 says error
+    return mk(re, N_EMPTY);
+  }
+  re->p++;
+  node *n = mk(re, N_CHAR);
+  n->c = (u8)c;
+  return n;
+}
+
+static i32 read_int(re_t *re, i32 *out) {
+  i32 v = 0, any = 0;
+  while (re->p < re->end && *re->p >= '0' && *re->p <= '9') {
+    v = v * 10 + (*re->p++ - '0');
+    if (v > 1000) return 0;
+    any = 1;
+  }
+  *out = v;
+  return any;
+}
+
+static node *parse_repeat(re_t *re) {
+  node *a = parse_atom(re);
+  i32 repeated = 0;
+  while (!re->bad && re->p < re->end) {
+    i32 min, max;
+    char c = *re->p;
+    if (c == '*') min = 0, max = -1, re->p++;
+    else if (c == '+') min = 1, max = -1, re->p++;
+    else if (c == '?') min = 0, max = 1, re->p++;
+    else if (c == '{') {
+      const char *save = re->p;
+      re->p++;
+      if (!read_int(re, &min)) {
+        re->p = save; // RE2: a { that starts no repeat is a literal
+        re->bad = 1;  // ... which we leave to the host
+        return a;
+      }
+      max = min;
+      if (re->p < re->end && *re->p == ',') {
+        re->p++;
+        if (re->p < re->end && *re->p == '}') max = -1;
+        else if (!read_int(re, &max) || max < min) {
+          re->bad = 1;
+          return a;
+        }
+      }
+      if (re->p >= re->end || *re->p != '}') {
+        re->bad = 1;
+        return a;
+      }
+      re->p++;
+    } else {
+      break;
+    }
+    if (re->p < re->end && *re->p == '?') re->p++; // lazy: the same for "is there a match"
+    if (repeated) {
+      re->bad = 1; // x** or x*+: RE2's "invalid nested repetition operator"; the host says so
+      return a;
+    }
+    repeated = 1;
+    node *r = mk(re, N_REP);
+    r->a = a;
+    r->min = min;
+    r->max = max;
+    a = r;
+  }
+  return a;
+}
+
+static node *parse_cat(re_t *re) {
+  node *acc = mk(re, N_EMPTY);
+  while (!re->bad && re->p < re->end && *re->p != '|' && *re->p != ')') {
+    node *x = parse_repeat(re);
+    if (acc->t == N_EMPTY) {
+      acc = x;
+    } else {
+      node *c = mk(re, N_CAT);
+      c->a = acc;
+      c->b = x;
+      acc = c;
+    }
+  }
+  return acc;
+}
+
+static node *parse_alt(re_t *re) {
+  node *a = parse_cat(re);
+  while (!re->bad && re->p < re->end && *re->p == '|') {
+    re->p++;
+    node *b = parse_cat(re);
+    node *n = mk(re, N_ALT);
+    n->a = a;
+    n->b = b;
+    a = n;
+  }
+  return a;
+}
+
+static u32 emit(re_t *re, u8 op, u32 x, u32 y) {
+  if (re->np == MAX_PROG) {
+    re->bad = 1;
+    return 0;
+  }
+  inst_t *i = &re->prog[re->np];
+  i->op = op;
+  i->neg = 0;
+  i->x = x;
+  i->y = y;
+  return re->np++;
+}
+
+static void compile_node(re_t *re, node *n) {
+  if (re->bad) return;
+  switch (n->t) {
+  case N_EMPTY: break;
+  case N_CHAR: emit(re, I_CHAR, n->c, 0); break;
+  case N_ANY: emit(re, I_ANY, 0, 0); break;
+  case N_CLASS: {
+    u32 i = emit(re, I_CLASS, n->r0, n->rn);
+    re->prog[i].neg = (u8)n->neg;
+    break;
+  }
+  case N_BOL: emit(re, I_BOL, 0, 0); break;
+  case N_EOL: emit(re, I_EOL, 0, 0); break;
+  case N_WORDB: emit(re, I_WORDB, 0, 0); break;
+  case N_NWORDB: emit(re, I_NWORDB, 0, 0); break;
+  case N_CAT:
+    compile_node(re, n->a);
+    compile_node(re, n->b);
+    break;
+  case N_ALT: {
+    u32 split = emit(re, I_SPLIT, 0, 0);
+    re->prog[split].x = re->np;
+    compile_node(re, n->a);
+    u32 jmp = emit(re, I_JMP, 0, 0);
+    re->prog[split].y = re->np;
+    compile_node(re, n->b);
+    re->prog[jmp].x = re->np;
+    break;
+  }
+  case N_REP: {
+    for (i32 k = 0; k < n->min; k++) compile_node(re, n->a);
+    if (n->max < 0) {
+      u32 split = emit(re, I_SPLIT, 0, 0);
+      re->prog[split].x = re->np;
+      compile_node(re, n->a);
+      emit(re, I_JMP, split, 0);
+      re->prog[split].y = re->np;
+    } else {
+      for (i32 k = n->min; k < n->max && !re->bad; k++) {
+        u32 split = emit(re, I_SPLIT, 0, 0);
+        re->prog[split].x = re->np;
+        compile_node(re, n->a);
+        re->prog[split].y = re->np;
+      }
+    }
+    break;
+  }
+  }
+}
+
+// --- simulation ------------------------------------------------------------
+
+static u32 decode(const u8 *s, u32 len, u32 i, u32 *cp) {
+  u8 c = s[i];
+  if (c < 0x80) {
+    *cp = c;
+    return 1;
+  }
+  u32 n, v;
+  if (c >= 0xC2 && c <= 0xDF) n = 2, v = c & 0x1F;
+  else if (c >= 0xE0 && c <= 0xEF) n = 3, v = c & 0x0F;
+  else if (c >= 0xF0 && c <= 0xF4) n = 4, v = c & 0x07;
+  else {
+    *cp = 0xFFFD;
+    return 1;
+  }
+  if (i + n > len) {
+    *cp = 0xFFFD;
+    return 1;
+  }
+  for (u32 k = 1; k < n; k++) {
+    if ((s[i + k] & 0xC0) != 0x80) {
+      *cp = 0xFFFD;
+      return 1;
+    }
+    v = v << 6 | (s[i + k] & 0x3F);
+  }
+  if ((n == 3 && (v < 0x800 || (v >= 0xD800 && v <= 0xDFFF))) || (n == 4 && (v < 0x10000 || v > 0x10FFFF))) {
+    *cp = 0xFFFD;
+    return 1;
+  }
+  *cp = v;
+  return n;
+}
+
+static i32 is_word(u8 c) { return (c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == '_'; }
+
+typedef struct {
+  u32 *pcs;
+  u32 n;
+} list_t;
+
+// Adds pc and everything reachable from it without consuming input; 1 when MATCH is reached.
+static i32 addthread(re_t *re, list_t *l, u32 *mark, u32 gen, u32 *stack, u32 pc0, const u8 *s, u32 len, u32 pos) {
+  u32 sp = 0;
+  stack[sp++] = pc0;
+  while (sp) {
+    u32 pc = stack[--sp];
+    if (mark[pc] == gen) continue;
+    mark[pc] = gen;
+    inst_t *in = &re->prog[pc];
+    switch (in->op) {
+    case I_MATCH: return 1;
+    case I_JMP: stack[sp++] = in->x; break;
+    case I_SPLIT:
+      stack[sp++] = in->y;
+      stack[sp++] = in->x;
+      break;
+    case I_BOL: if (pos == 0) stack[sp++] = pc + 1; break;
+    case I_EOL: if (pos == len) stack[sp++] = pc + 1; break;
+    case I_WORDB:
+    case I_NWORDB: {
+      i32 b = (pos > 0 && is_word(s[pos - 1])) != (pos < len && is_word(s[pos]));
+      if (b == (in->op == I_WORDB)) stack[sp++] = pc + 1;
+      break;
+    }
+    default: l->pcs[l->n++] = pc; break;
+    }
+  }
+  return 0;
+}
+
+static i32 step_ok(re_t *re, inst_t *in, u32 cp) {
+  switch (in->op) {
+  case I_CHAR: return in->x == cp;
+  case I_ANY: return cp != '\n';
+  case I_CLASS: {
+    i32 hit = 0;
+    for (u32 k = 0; k < in->y && !hit; k++) hit = cp >= re->ranges[(in->x + k) * 2] && cp <= re->ranges[(in->x + k) * 2 + 1];
+    return hit != in->neg;
+  }
+  }
+  return 0;
+}
+
+static i32 run(re_t *re, const u8 *s, u32 len) {
+  u32 n = re->np;
+  u32 *buf = opa_malloc(n * 5 * sizeof(u32));
+  list_t a = {buf, 0}, b = {buf + n, 0};
+  u32 *mark = buf + 2 * n, *stack = buf + 3 * n; // the stack holds at most 2 entries per instruction
+  memset(mark, 0xFF, n * sizeof(u32));
+  list_t *cl = &a, *nl = &b;
+  u32 gen = 0;
+  if (addthread(re, cl, mark, gen, stack, 0, s, len, 0)) return 1;
+  for (u32 i = 0; i < len;) {
+    if (cl->n == 0 && re->firstok) {
+      // nothing under way: jump to the next byte a match can start with
+      while (i < len && !(re->first[s[i] >> 3] & (1 << (s[i] & 7)))) i++;
+      if (i == len) break;
+      gen++;
+      cl->n = 0;
+      if (addthread(re, cl, mark, gen, stack, 0, s, len, i)) return 1;
+    }
+    u32 cp, w = decode(s, len, i, &cp);
+    gen++;
+    nl->n = 0;
+    for (u32 t = 0; t < cl->n; t++) {
+      inst_t *in = &re->prog[cl->pcs[t]];
+      if (step_ok(re, in, cp) && addthread(re, nl, mark, gen, stack, cl->pcs[t] + 1, s, len, i + w)) return 1;
+    }
+    // unanchored: a match may also start at the next position
+    if (addthread(re, nl, mark, gen, stack, 0, s, len, i + w)) return 1;
+    list_t *tmp = cl;
+    cl = nl;
+    nl = tmp;
+    i += w;
+  }
+  return 0;
+}
+
+// The bytes the instructions reachable from pc (without consuming input)
+// can consume first; 0 when a match could start otherwise (MATCH or an
+// assertion reachable, non-ASCII code points).
+static i32 first_bytes(re_t *re, u8 *set) {
+  u32 stack[MAX_PROG * 2], sp = 0;
+  u8 seen[MAX_PROG];
+  memset(seen, 0, re->np);
+  memset(set, 0, 32);
+  stack[sp++] = 0;
+  while (sp) {
+    u32 pc = stack[--sp];
+    if (seen[pc]) continue;
+    seen[pc] = 1;
+    inst_t *in = &re->prog[pc];
+    switch (in->op) {
+    case I_JMP: stack[sp++] = in->x; break;
+    case I_SPLIT:
+      stack[sp++] = in->x;
+      stack[sp++] = in->y;
+      break;
+    case I_CHAR:
+      if (in->x >= 0x80) return 0;
+      set[in->x >> 3] |= (u8)(1 << (in->x & 7));
+      break;
+    case I_CLASS:
+      if (in->neg) return 0;
+      for (u32 k = 0; k < in->y; k++) {
+        u32 lo = re->ranges[(in->x + k) * 2], hi = re->ranges[(in->x + k) * 2 + 1];
+        if (hi >= 0x80) return 0;
+        for (u32 c = lo; c <= hi; c++) set[c >> 3] |= (u8)(1 << (c & 7));
+      }
+      break;
+    case I_WORDB: stack[sp++] = pc + 1; break; // \b does not consume: what follows does
+    default: return 0; // ANY, MATCH, ^, $, \B
+    }
+  }
+  return 1;
+}
+
+// Compiled patterns outlive an evaluation (the heap does not): a few slots
+// in static memory, keyed by the pattern's bytes, replaced round-robin.
+#define CACHE_SLOTS 4
+static re_t cache[CACHE_SLOTS];
+static u32 cache_next;
+
+static re_t *compiled(const char *pat, u32 plen) {
+  if (plen < sizeof(cache[0].pat)) {
+    for (u32 i = 0; i < CACHE_SLOTS; i++) {
+      if (cache[i].plen == plen && cache[i].np && memcmp(cache[i].pat, pat, plen) == 0) return &cache[i];
+    }
+  }
+  re_t *re = plen < sizeof(cache[0].pat) ? &cache[cache_next++ % CACHE_SLOTS] : opa_malloc(sizeof(re_t));
+  re->p = pat;
+  re->end = pat + plen;
+  re->bad = 0;
+  re->nn = re->nr = re->np = 0;
+  re->plen = 0;
+  node *root = parse_alt(re);
+  if (!re->bad && re->p != re->end) re->bad = 1;
+  if (!re->bad) {
+    compile_node(re, root);
+    emit(re, I_MATCH, 0, 0);
+  }
+  if (re->bad) {
+    re->np = 0; // not a cache entry
+    return 0;
+  }
+  re->firstok = first_bytes(re, re->first);
+  if (plen < sizeof(re->pat)) {
+    memcpy(re->pat, pat, plen);
+    re->plen = plen;
+  }
+  return re;
+}
+
+// 1 match, 0 no match, -1 the host must decide.
+static i32 native_match(const char *pat, u32 plen, const char *text, u32 tlen) {
+  re_t *re = compiled(pat, plen);
+  if (!re) return -1;
+  return run(re, (const u8 *)text, tlen);
+}
+
+RT_API value *busted_regex_match(value *p, value *v, i32 host) {
+  if (!p || !v || p->type != V_STRING || v->type != V_STRING) return opa_builtin2(host, 0, p, v);
+  string_t *ps = (string_t *)p, *vs = (string_t *)v;
+  i32 r = native_match(ps->v, ps->len, vs->v, vs->len);
+  if (r < 0) return opa_builtin2(host, 0, p, v);
+  return opa_boolean(r);
+}
