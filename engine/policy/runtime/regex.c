@@ -20,8 +20,8 @@ typedef struct {
   u32 x, y; // I_CHAR: code point; I_SPLIT: both targets; I_JMP: x; I_CLASS: first range, count
 } inst_t;
 
-#define MAX_PROG 1024
-#define MAX_RANGES 256
+#define MAX_PROG 512
+#define MAX_RANGES 128
 #define MAX_NODES 256
 
 typedef enum { N_CHAR, N_ANY, N_CLASS, N_BOL, N_EOL, N_WORDB, N_NWORDB, N_CAT, N_ALT, N_REP, N_EMPTY } ntype;
@@ -37,7 +37,7 @@ typedef struct node {
 typedef struct {
   const char *p, *end;
   i32 bad;
-  node nodes[MAX_NODES];
+  node *nodes; // parse tree, on the heap: only the program is kept
   u32 nn;
   u32 ranges[MAX_RANGES * 2];
   u32 nr;
@@ -46,7 +46,7 @@ typedef struct {
   u8 first[32];   // bytes a match can start with (a bitmap), when `firstok`
   i32 firstok;    // 0: a match may start anywhere (empty match, assertions, non-ASCII)
   u32 plen;       // the pattern, for the cache
-  char pat[256];
+  char pat[192];
 } re_t;
 
 static node *mk(re_t *re, ntype t) {
@@ -558,7 +558,7 @@ static i32 first_bytes(re_t *re, u8 *set) {
 
 // Compiled patterns outlive an evaluation (the heap does not): a few slots
 // in static memory, keyed by the pattern's bytes, replaced round-robin.
-#define CACHE_SLOTS 4
+#define CACHE_SLOTS 2
 static re_t cache[CACHE_SLOTS];
 static u32 cache_next;
 
@@ -574,6 +574,7 @@ static re_t *compiled(const char *pat, u32 plen) {
   re->bad = 0;
   re->nn = re->nr = re->np = 0;
   re->plen = 0;
+  re->nodes = opa_malloc(MAX_NODES * sizeof(node));
   node *root = parse_alt(re);
   if (!re->bad && re->p != re->end) re->bad = 1;
   if (!re->bad) {
