@@ -347,22 +347,9 @@ class Planner {
     for (let i = 0; i < levels; i++) {
       const key = keys[i]!;
       const leafSet = multi && i === keys.length - 1;
-      const child = locals.fresh();
-      const t = locals.fresh();
+      const [child, lookup] = this.lookup(cur, key, locals, l);
       const fresh = locals.fresh();
-      out.push({ type: 'ResetLocalStmt', target: child, loc: l });
-      out.push({
-        type: 'BlockStmt',
-        blocks: [
-          {
-            stmts: [
-              { type: 'DotStmt', source: { type: 'local', value: cur }, key, target: t, loc: l },
-              { type: 'AssignVarStmt', source: { type: 'local', value: t }, target: child, loc: l },
-            ],
-          },
-        ],
-        loc: l,
-      });
+      out.push(...lookup);
       out.push({
         type: 'BlockStmt',
         blocks: [
@@ -1515,26 +1502,37 @@ class Planner {
     return obj;
   }
 
+  /** `src[key]` into a fresh local that stays undefined when there is no such key: the local, and the statements. */
+  private lookup(src: IR.Local, key: IR.Operand, locals: Locals, l: IR.StmtLoc): [IR.Local, IR.Stmt[]] {
+    const target = locals.fresh();
+    const t = locals.fresh();
+    return [
+      target,
+      [
+        { type: 'ResetLocalStmt', target, loc: l },
+        {
+          type: 'BlockStmt',
+          blocks: [
+            {
+              stmts: [
+                { type: 'DotStmt', source: { type: 'local', value: src }, key, target: t, loc: l },
+                { type: 'AssignVarStmt', source: { type: 'local', value: t }, target, loc: l },
+              ],
+            },
+          ],
+          loc: l,
+        },
+      ],
+    ];
+  }
+
   /** `obj[key] = value`, merged with what `obj` already holds there when rules at the node itself may have put something (`merge`). */
   private mergeInsert(obj: IR.Local, key: IR.Operand, value: IR.Local, merge: boolean, locals: Locals, l: IR.StmtLoc): IR.Stmt[] {
     if (!merge) return [{ type: 'ObjectInsertStmt', object: obj, key, value: { type: 'local', value }, loc: l }];
-    const old = locals.fresh();
-    const t = locals.fresh();
+    const [old, lookup] = this.lookup(obj, key, locals, l);
     const merged = locals.fresh();
     return [
-      { type: 'ResetLocalStmt', target: old, loc: l },
-      {
-        type: 'BlockStmt',
-        blocks: [
-          {
-            stmts: [
-              { type: 'DotStmt', source: { type: 'local', value: obj }, key, target: t, loc: l },
-              { type: 'AssignVarStmt', source: { type: 'local', value: t }, target: old, loc: l },
-            ],
-          },
-        ],
-        loc: l,
-      },
+      ...lookup,
       {
         type: 'CallStmt',
         func: 'internal.tree_merge',
