@@ -142,11 +142,17 @@ const N = 100_000;
 timeEach(() => sdk.evaluate(typical, 'busted/decision'), 10_000);
 timeEach(() => engine.decide(typical), 10_000);
 timeEach(() => hand(typical), 10_000);
-const sdkUs = timeEach(() => sdk.evaluate(typical, 'busted/decision'), N);
-const engUs = timeEach(() => engine.decide(typical), N);
-const handUs = timeEach(() => hand(typical), N);
+// the machine's speed drifts (a shared VM): measure the variants in interleaved rounds
+function interleaved(fns, n, rounds = 20) {
+  const out = fns.map(() => []);
+  for (let r = 0; r < rounds; r++) fns.forEach((f, i) => out[i].push(...timeEach(f, Math.ceil(n / rounds))));
+  return out;
+}
 const typicalJson = JSON.stringify(typical);
-const engJsonUs = timeEach(() => engine.decide(typical, typicalJson), N);
+const [sdkUs, engUs, handUs, engJsonUs] = interleaved(
+  [() => sdk.evaluate(typical, 'busted/decision'), () => engine.decide(typical), () => hand(typical), () => engine.decide(typical, typicalJson)],
+  N,
+);
 const engBlockUs = timeEach(() => engine.decide(blockEv), N / 4);
 const handBlockUs = timeEach(() => hand(blockEv), N / 4);
 result({

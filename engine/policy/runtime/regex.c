@@ -507,8 +507,10 @@ static i32 run(re_t *re, const u8 *s, u32 len) {
       inst_t *in = &re->prog[cl->pcs[t]];
       if (step_ok(re, in, cp) && addthread(re, nl, mark, gen, stack, cl->pcs[t] + 1, s, len, i + w)) return 1;
     }
-    // unanchored: a match may also start at the next position
-    if (addthread(re, nl, mark, gen, stack, 0, s, len, i + w)) return 1;
+    // unanchored: a match may also start at the next position (when its byte can start one)
+    u32 j = i + w;
+    i32 may = !re->firstok || (j < len && (re->first[s[j] >> 3] & (1 << (s[j] & 7))));
+    if (may && addthread(re, nl, mark, gen, stack, 0, s, len, j)) return 1;
     list_t *tmp = cl;
     cl = nl;
     nl = tmp;

@@ -242,6 +242,20 @@ RT_API i32 opa_value_compare(value *a, value *b) {
 
 // --- sorting (stable merge sort; parse collects, then sorts once) ----------
 
+// opa_value_compare with the common case, two strings, inline.
+static inline i32 key_compare(value *a, value *b) {
+  if (a->type == V_STRING && b->type == V_STRING) {
+    string_t *x = (string_t *)a, *y = (string_t *)b;
+    u32 m = x->len < y->len ? x->len : y->len;
+    for (u32 i = 0; i < m; i++) {
+      u8 p = (u8)x->v[i], q = (u8)y->v[i];
+      if (p != q) return p < q ? -1 : 1;
+    }
+    return x->len < y->len ? -1 : x->len > y->len;
+  }
+  return opa_value_compare(a, b);
+}
+
 void rt_sort_kv(kv_t *a, u32 n) {
   if (n < 2) return;
   if (n <= 16) {
@@ -249,7 +263,7 @@ void rt_sort_kv(kv_t *a, u32 n) {
     for (u32 i = 1; i < n; i++) {
       kv_t x = a[i];
       u32 j = i;
-      while (j > 0 && opa_value_compare(a[j - 1].k, x.k) > 0) {
+      while (j > 0 && key_compare(a[j - 1].k, x.k) > 0) {
         a[j] = a[j - 1];
         j--;
       }
@@ -290,7 +304,7 @@ void rt_sort_values(value **a, u32 n) {
 u32 rt_dedupe_kv(kv_t *a, u32 n) {
   u32 k = 0;
   for (u32 i = 0; i < n; i++) {
-    if (k && opa_value_compare(a[k - 1].k, a[i].k) == 0) {
+    if (k && key_compare(a[k - 1].k, a[i].k) == 0) {
       a[k - 1] = a[i];
     } else {
       a[k++] = a[i];
