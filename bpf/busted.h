@@ -24,6 +24,9 @@
  * with a post-quantum key share is about 1.8 KiB; a DNS answer over UDP
  * with EDNS is at most a few KiB in practice. */
 #define BUSTED_PKT_MAX 4096
+/* TLS plaintext is copied in chunks of this many bytes, one record each,
+ * up to the load-time cap (tls_cap_bytes, 16 KiB by default) per call. */
+#define BUSTED_TLS_CHUNK 4096
 
 enum busted_abi {
 	BUSTED_ABI = BUSTED_ABI_VERSION,
@@ -36,6 +39,16 @@ enum busted_kind {
 	BUSTED_KIND_TCP = 3,
 	BUSTED_KIND_UDP = 4,
 	BUSTED_KIND_PKT = 5,
+	BUSTED_KIND_TLS = 6,
+};
+
+/* What a BUSTED_KIND_TLS record reports about an SSL* (tls.bpf.c). */
+enum busted_tls_op {
+	BUSTED_TLS_WRITE = 1, /* plaintext the application handed to SSL_write*: what was written */
+	BUSTED_TLS_READ = 2,  /* plaintext SSL_read* returned: what was read */
+	BUSTED_TLS_SNI = 3,   /* SSL_set_tlsext_host_name (SSL_ctrl 55): data[] holds the name */
+	BUSTED_TLS_FD = 4,    /* SSL_set_fd: len holds the socket fd */
+	BUSTED_TLS_FREE = 5,  /* SSL_free: the SSL* is gone */
 };
 
 /* Which TCP transition a BUSTED_KIND_TCP record reports. */
@@ -76,7 +89,9 @@ enum busted_stat {
 	BUSTED_STAT_OWNER_FULL = 3,   /* owner map update failed */
 	BUSTED_STAT_PKT_SEEN = 4,     /* packets the packet programs looked at */
 	BUSTED_STAT_EVENTS = 5,       /* records written to the ring buffer */
-	BUSTED_STAT_MAX = 6,
+	BUSTED_STAT_TLS_TRUNCATED = 6,/* TLS calls longer than tls_cap_bytes: the rest was not copied */
+	BUSTED_STAT_TLS_SKIPPED = 7,  /* TLS calls not copied because the engine marked the connection skip */
+	BUSTED_STAT_MAX = 8,
 };
 
 /* The task an event is about. */
@@ -159,6 +174,32 @@ struct busted_pkt_event {
 	__u32 len;      /* payload bytes in the packet */
 	__u32 cap_len;  /* payload bytes copied into data[] */
 	__u8 data[BUSTED_PKT_MAX];
+};
+
+/* One chunk of one SSL_read/SSL_write call (or an SNI, fd or free note). */
+struct busted_tls_event {
+	struct busted_hdr hdr;
+	__u64 ssl;      /* the SSL* (user address): the connection, with hdr.task.pid */
+	__u64 call_id;  /* ties the chunks of one call together (per-CPU sequence) */
+	__u32 op;       /* enum busted_tls_op */
+	__u32 len;      /* bytes the call moved (the fd for BUSTED_TLS_FD) */
+	__u32 offset;   /* where data[] starts within the call's bytes */
+	__u32 cap_len;  /* bytes of data[] used */
+	__u32 lib;      /* which probe set (engine's probe table index), load-time cookie */
+	__u32 _pad;
+	__u8 data[BUSTED_TLS_CHUNK];
+};
+
+/* Key of the engine's per-connection TLS verdicts (tls_verdicts map). */
+struct busted_tls_key {
+	__u32 pid;
+	__u32 _pad;
+	__u64 ssl;
+};
+
+enum busted_tls_verdict {
+	BUSTED_TLS_CAPTURE = 0, /* default: copy plaintext */
+	BUSTED_TLS_SKIP = 1,    /* not interesting: count, do not copy */
 };
 
 #endif /* BUSTED_H */

@@ -20,6 +20,10 @@ struct busted_wire_types {
 	struct busted_tcp_event tcp;
 	struct busted_udp_event udp;
 	struct busted_pkt_event pkt;
+	enum busted_tls_op tls_op;
+	enum busted_tls_verdict tls_verdict;
+	struct busted_tls_event tls;
+	struct busted_tls_key tls_key;
 };
 
 struct busted_wire_types *busted_wire_anchor;

@@ -20,6 +20,7 @@ import { decodeRecord } from './decode/records.js';
 import { ProcessCache } from './enrich/process.js';
 import { DnsCache, parseHostsFile } from './enrich/dns-cache.js';
 import { ProviderTable } from './enrich/provider.js';
+import { findTlsLibraries } from './host/tls-libs.js';
 import { Interpreter, type InterpreterStats } from './interpret/interpreter.js';
 import type { Sink } from './sinks/sink.js';
 
@@ -37,6 +38,12 @@ export interface AgentOptions {
   noRedact?: boolean;
   /** a hook for later stages (decide): sees every event before the sinks */
   onEvent?: (e: BustedEvent) => void;
+  /** TLS plaintext capture (uprobes): off with false; default on */
+  tls?: boolean;
+  /** bytes of plaintext copied per SSL_read/SSL_write call (default 16 KiB, at most 64 KiB) */
+  tlsCaptureBytes?: number;
+  /** further binaries with OpenSSL inside to probe (default: this node) */
+  tlsBinaries?: string[];
 }
 
 export interface AgentSummary {
@@ -66,7 +73,7 @@ export class Agent {
     const sinks = o.sinks;
     const onEvent = o.onEvent;
     this.interpreter = new Interpreter(
-      { processes: this.processes, dns: this.dns, providers: new ProviderTable(), pid: o.pid },
+      { processes: this.processes, dns: this.dns, providers: new ProviderTable(), pid: o.pid, tlsCapBytes: o.tlsCaptureBytes ?? 16384, noRedact: o.noRedact },
       (e) => {
         onEvent?.(e);
         for (const s of sinks) s.write(e);
@@ -79,6 +86,13 @@ export class Agent {
       selfTgid: process.pid,
       serverSide: o.serverSide ?? true,
       hooks: o.hooks ?? 'auto',
+      tls:
+        o.tls === false
+          ? undefined
+          : {
+              targets: findTlsLibraries(o.tlsBinaries ?? [process.execPath]).filter((l) => l.kind === 'openssl' || l.kind === 'openssl-static'),
+              capBytes: o.tlsCaptureBytes ?? 16384,
+            },
     });
     const interp = this.interpreter;
     this.kernel.consume((dv, off, len) => interp.handle(decodeRecord(dv, off, len)));

@@ -57,6 +57,8 @@ export function generate(objectPath = object) {
     ['TCP', 'busted_tcp_event'],
     ['UDP', 'busted_udp_event'],
     ['PKT', 'busted_pkt_event'],
+    ['TLS', 'busted_tls_event'],
+    ['TLS_KEY', 'busted_tls_key'],
   ];
   const enums = [
     'busted_abi',
@@ -67,6 +69,8 @@ export function generate(objectPath = object) {
     'busted_dir',
     'busted_task_flags',
     'busted_stat',
+    'busted_tls_op',
+    'busted_tls_verdict',
   ];
 
   let out = '';

@@ -16,6 +16,7 @@ export interface MonitorCliOptions {
   pid?: number;
   duration?: number;
   tls: boolean;
+  tlsCaptureBytes?: number;
   serverSide: boolean;
   ringbufMb: number;
   color?: boolean;
@@ -65,7 +66,17 @@ export async function runMonitor(o: MonitorCliOptions, demo?: { follow: boolean 
   sinks.push(...outputSinks(o.output));
   setLibbpfVerbose(o.verbose === true);
 
-  const agent = Agent.start({ cgroup, sinks, pid: o.pid, ringBytes: mb << 20, serverSide: o.serverSide, noRedact: !o.redact, hooks: o.hooks });
+  const agent = Agent.start({
+    cgroup,
+    sinks,
+    pid: o.pid,
+    ringBytes: mb << 20,
+    serverSide: o.serverSide,
+    noRedact: !o.redact,
+    hooks: o.hooks,
+    tls: o.tls,
+    tlsCaptureBytes: o.tlsCaptureBytes,
+  });
   const failed = agent.attachments.filter((a) => !a.ok);
   for (const a of failed) process.stderr.write(`busted: warning: ${a.object}/${a.program} (${a.hook}) not attached: ${a.error?.split('\n')[0]}\n`);
   const fallbacks = [...new Set(agent.attachments.filter((a) => a.ok && a.file?.includes('.rawtp.')).map((a) => a.object))];

@@ -87,6 +87,26 @@ export interface PktRecord extends Base {
   data: Uint8Array;
 }
 
+export type TlsOp = 'write' | 'read' | 'sni' | 'fd' | 'free';
+
+/** One chunk of one SSL_read/SSL_write call, or a note about an SSL* (tls.bpf.c). */
+export interface TlsRecord extends Base {
+  kind: 'tls';
+  op: TlsOp;
+  /** the SSL* (a user address, as a string: it may exceed 2^53) */
+  ssl: string;
+  /** ties the chunks of one call together ('0' for notes) */
+  callId: string;
+  /** bytes the call moved (write/read), the fd (fd), the name's length (sni) */
+  len: number;
+  /** where data starts within the call's bytes */
+  offset: number;
+  /** the copied bytes (a copy: the ring's memory is reused) */
+  data: Uint8Array;
+  /** the attach cookie: which library's probes saw it */
+  lib: number;
+}
+
 export interface WireErrorRecord {
   kind: 'wire_error';
   message: string;
@@ -94,7 +114,7 @@ export interface WireErrorRecord {
   field: string;
 }
 
-export type KernelRecord = ExecRecord | ExitRecord | TcpRecord | UdpRecord | PktRecord | WireErrorRecord;
+export type KernelRecord = ExecRecord | ExitRecord | TcpRecord | UdpRecord | PktRecord | TlsRecord | WireErrorRecord;
 
 const utf8 = new TextDecoder('utf-8', { fatal: false });
 
@@ -226,6 +246,14 @@ const PKT_KINDS: Record<number, PktKind> = {
   [W.BUSTED_PKT_TLS_CONT]: 'tls_cont',
 };
 
+const TLS_OPS: Record<number, TlsOp> = {
+  [W.BUSTED_TLS_WRITE]: 'write',
+  [W.BUSTED_TLS_READ]: 'read',
+  [W.BUSTED_TLS_SNI]: 'sni',
+  [W.BUSTED_TLS_FD]: 'fd',
+  [W.BUSTED_TLS_FREE]: 'free',
+};
+
 function dirOf(v: number): boolean | undefined {
   return v === W.BUSTED_DIR_EGRESS ? true : v === W.BUSTED_DIR_INGRESS ? false : undefined;
 }
@@ -322,6 +350,26 @@ export function decodeRecord(dv: DataView, off: number, len: number): KernelReco
         egress: dv.getUint32(off + W.PKT.dir, true) === W.BUSTED_DIR_EGRESS,
         len: dv.getUint32(off + W.PKT.len, true),
         data: new Uint8Array(dv.buffer.slice(start, start + cap)),
+      };
+    }
+    case W.BUSTED_KIND_TLS: {
+      if (len < W.TLS.data) return wireError(`tls record of ${len} bytes, shorter than its fixed part`, 'tls');
+      const op = TLS_OPS[dv.getUint32(off + W.TLS.op, true)];
+      if (!op) return wireError(`unknown tls op ${dv.getUint32(off + W.TLS.op, true)}`, 'tls.op');
+      const cap = dv.getUint32(off + W.TLS.cap_len, true);
+      if (cap > W.TLS.data_LEN || W.TLS.data + cap > len) return wireError(`tls cap_len ${cap} exceeds the record (${len} bytes)`, 'tls.cap_len');
+      const start = dv.byteOffset + off + W.TLS.data;
+      return {
+        kind: 'tls',
+        ts,
+        task: task(dv, off),
+        op,
+        ssl: dv.getBigUint64(off + W.TLS.ssl, true).toString(16),
+        callId: dv.getBigUint64(off + W.TLS.call_id, true).toString(16),
+        len: dv.getUint32(off + W.TLS.len, true),
+        offset: dv.getUint32(off + W.TLS.offset, true),
+        data: new Uint8Array(dv.buffer.slice(start, start + cap)),
+        lib: dv.getUint32(off + W.TLS.lib, true),
       };
     }
     default:

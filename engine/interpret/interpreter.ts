@@ -10,7 +10,9 @@
  */
 import type { BustedEvent, DnsInfo, NetInfo, ProcessInfo } from '../model/event.js';
 import { BustedError, ErrorCode } from '../model/errors.js';
-import type { ExecRecord, ExitRecord, FlowRecord, KernelRecord, PktRecord, SockId, TcpRecord, UdpRecord } from '../decode/records.js';
+import type { ExecRecord, ExitRecord, FlowRecord, KernelRecord, PktRecord, SockId, TcpRecord, TlsRecord, UdpRecord } from '../decode/records.js';
+import { redactText } from '../redact.js';
+import { TlsAssembler } from './tls-data.js';
 import { parseDns } from '../parse/dns.js';
 import { parseTlsHello } from '../parse/tls-hello.js';
 import { DnsCache } from '../enrich/dns-cache.js';
@@ -27,6 +29,12 @@ export interface InterpreterOptions {
   pid?: number;
   /** event id prefix (unique per run) */
   runId?: string;
+  /** the kernel's per-call TLS plaintext copy limit (tls_cap_bytes) */
+  tlsCapBytes?: number;
+  /** bytes of plaintext kept in a tls_data event's payload excerpt (default 2048) */
+  tlsExcerptBytes?: number;
+  /** leave secrets in payloads (--no-redact) */
+  noRedact?: boolean;
 }
 
 export interface InterpreterStats {
@@ -57,6 +65,7 @@ interface PendingHello {
 }
 
 const MAX_CONNS = 65536;
+const utf8Lossy = new TextDecoder('utf-8', { fatal: false });
 const HELLO_WAIT_NS = 1e9;
 
 export class Interpreter {
@@ -76,6 +85,9 @@ export class Interpreter {
   private readonly procNames = new Map<number, Map<string, string>>();
   /** classify()'s answer per address from the shared caches; cleared by every DNS answer */
   private readonly byAddress = new Map<string, { host: string | undefined; provider: string | undefined }>();
+  private readonly tlsCalls: TlsAssembler;
+  private readonly excerpt: number;
+  private readonly redact: boolean;
 
   constructor(
     o: InterpreterOptions,
@@ -87,6 +99,9 @@ export class Interpreter {
     this.clock = o.clock ?? new Clock();
     this.pid = o.pid;
     this.runId = o.runId ?? Math.random().toString(36).slice(2, 8);
+    this.tlsCalls = new TlsAssembler(o.tlsCapBytes ?? 16384);
+    this.excerpt = o.tlsExcerptBytes ?? 2048;
+    this.redact = o.noRedact !== true;
   }
 
   /** One kernel record in; zero or more events out through emit(). */
@@ -103,6 +118,8 @@ export class Interpreter {
         return this.udp(r);
       case 'pkt':
         return this.pkt(r);
+      case 'tls':
+        return this.tls(r);
       case 'wire_error':
         this.stats.wireErrors++;
         this.out(this.base('error', this.clock.monotonicNs()), { error: { code: ErrorCode.WIRE, message: r.message, field: r.field } });
@@ -149,6 +166,23 @@ export class Interpreter {
     }
     this.processes.onExit(r.task.pid);
     this.procNames.delete(r.task.pid);
+  }
+
+  /** TLS plaintext (uprobes): a whole SSL_read/SSL_write call becomes a tls_data event. */
+  private tls(r: TlsRecord): void {
+    const call = this.tlsCalls.add(r);
+    if (!call) return;
+    const ev = this.start('tls_data', call.first.ts, call.pid);
+    if (!ev) return;
+    ev.process = this.processes.info(call.first.task);
+    const text = utf8Lossy.decode(call.data.subarray(0, this.excerpt));
+    ev.tls = { direction: call.direction, bytes: call.len, payload: this.redact ? redactText(text) : text };
+    if (call.conn.sni) {
+      ev.tls.sni = call.conn.sni;
+      const p = this.providers.forHost(call.conn.sni);
+      if (p) ev.provider = p;
+    }
+    this.out(ev);
   }
 
   private tcp(r: TcpRecord): void {

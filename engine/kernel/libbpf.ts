@@ -146,9 +146,9 @@ export class BpfProgram {
   }
 
   /** Attach to a function by name in an ELF file (libbpf resolves the symbol). */
-  attachUprobeByName(retprobe: boolean, pid: number, binary: string, func: string): BpfLink {
+  attachUprobeByName(retprobe: boolean, pid: number, binary: string, func: string, cookie = 0): BpfLink {
     const take = captureLog();
-    const opts = { sz: UPROBE_OPTS_SIZE, ref_ctr_offset: 0, bpf_cookie: 0, retprobe, func_name: func };
+    const opts = { sz: UPROBE_OPTS_SIZE, ref_ctr_offset: 0, bpf_cookie: cookie, retprobe, func_name: func };
     const link = libbpf.program_attach_uprobe_opts(this.ptr, pid, binary, 0, opts);
     return this.linkOrFail(link, `to ${binary}:${func}`, take);
   }

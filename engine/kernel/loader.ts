@@ -26,10 +26,35 @@ export interface ObjectSpec {
   /** the same programs built for an older hook type (raw_tp), tried when `file` is refused */
   fallback?: string;
   what: string;
-  programs: Array<{ name: string; attach: 'auto' | 'cgroup' }>;
+  programs: Array<{ name: string; attach: 'auto' | 'cgroup' } | UprobeSpec>;
   /** extra .rodata settings */
   settings?: Record<string, number | bigint>;
 }
+
+/** A program attached at a function of every TLS library target (its entry, or its return). */
+export interface UprobeSpec {
+  name: string;
+  attach: 'uprobe';
+  func: string;
+  retprobe: boolean;
+}
+
+const up = (name: string, func: string, retprobe = false): UprobeSpec => ({ name, attach: 'uprobe', func, retprobe });
+
+/** The OpenSSL probe set (tls.bpf.c); each target gets those of its exported symbols. */
+export const OPENSSL_PROBES: readonly UprobeSpec[] = [
+  up('ssl_write_enter', 'SSL_write'),
+  up('ssl_write_leave', 'SSL_write', true),
+  up('ssl_read_enter', 'SSL_read'),
+  up('ssl_read_leave', 'SSL_read', true),
+  up('ssl_write_ex_enter', 'SSL_write_ex'),
+  up('ssl_write_leave', 'SSL_write_ex', true),
+  up('ssl_read_ex_enter', 'SSL_read_ex'),
+  up('ssl_read_leave', 'SSL_read_ex', true),
+  up('ssl_ctrl_enter', 'SSL_ctrl'),
+  up('ssl_set_fd_enter', 'SSL_set_fd'),
+  up('ssl_free_enter', 'SSL_free'),
+];
 
 export const OBJECTS: readonly ObjectSpec[] = [
   {
@@ -52,6 +77,12 @@ export const OBJECTS: readonly ObjectSpec[] = [
       { name: 'handle_sock_create', attach: 'cgroup' },
       { name: 'handle_sock_release', attach: 'cgroup' },
     ],
+  },
+  {
+    name: 'tls',
+    file: 'tls.bpf.o',
+    what: 'TLS plaintext (OpenSSL uprobes)',
+    programs: [...OPENSSL_PROBES],
   },
   {
     name: 'pkt',
@@ -79,6 +110,8 @@ export interface KernelOptions {
   /** 'raw_tp': use the raw_tp builds even where tp_btf loads (tests, old kernels) */
   hooks?: 'auto' | 'raw_tp';
   bpfDir?: string;
+  /** TLS plaintext capture: the files to probe (index = the records' lib cookie); none: no tls object */
+  tls?: { targets: Array<{ path: string; symbols: readonly string[] }>; capBytes: number };
 }
 
 export interface Attachment {
@@ -98,12 +131,17 @@ export interface KernelStats {
   ownerFull: number;
   pktSeen: number;
   events: number;
+  tlsTruncated: number;
+  tlsSkipped: number;
 }
 
 export function validateKernelOptions(o: KernelOptions): void {
   const bad = (msg: string, field: string) => new BustedError(ErrorCode.USAGE, msg, field);
   if (!Number.isInteger(o.ringBytes) || o.ringBytes < 4096 || (o.ringBytes & (o.ringBytes - 1)) !== 0) {
     throw bad(`ring buffer size ${o.ringBytes} must be a power of two of at least 4096 bytes`, 'ringbuf');
+  }
+  if (o.tls !== undefined && (!Number.isInteger(o.tls.capBytes) || o.tls.capBytes < 0 || o.tls.capBytes > 65536)) {
+    throw bad(`TLS capture size ${o.tls.capBytes} must be between 0 and 65536 bytes`, 'tls-capture-bytes');
   }
   if (process.getuid && process.getuid() !== 0) {
     throw new BustedError(ErrorCode.UNSUPPORTED, 'loading BPF programs needs root (or CAP_BPF, CAP_PERFMON and CAP_NET_ADMIN)');
@@ -143,7 +181,7 @@ export class KernelSession {
     const dir = o.bpfDir ?? BPF_DIR;
     this.cgroupFd = openDir(o.cgroup.path);
     const shared = new Map<string, number>();
-    const specs = OBJECTS.filter((spec) => !o.only || o.only.includes(spec.name));
+    const specs = OBJECTS.filter((spec) => (!o.only || o.only.includes(spec.name)) && (spec.name !== 'tls' || (o.tls?.targets.length ?? 0) > 0));
     for (const spec of specs) {
       const files = o.hooks === 'raw_tp' && spec.fallback ? [spec.fallback] : [spec.file, ...(spec.fallback ? [spec.fallback] : [])];
       let obj: BpfObject | undefined;
@@ -174,6 +212,19 @@ export class KernelSession {
       // attach
       for (const p of spec.programs) {
         const prog = obj.program(p.name);
+        if (p.attach === 'uprobe') {
+          (o.tls?.targets ?? []).forEach((t, lib) => {
+            if (!t.symbols.includes(p.func)) return;
+            const hook = `${p.retprobe ? 'uretprobe' : 'uprobe'} ${t.path}:${p.func}`;
+            try {
+              this.links.push(prog.attachUprobeByName(p.retprobe, -1, t.path, p.func, lib));
+              this.attachments.push({ object: spec.name, file: obj.name, program: p.name, hook, ok: true });
+            } catch (e) {
+              this.attachments.push({ object: spec.name, file: obj.name, program: p.name, hook, ok: false, error: (e as Error).message });
+            }
+          });
+          continue;
+        }
         const hook = p.attach === 'cgroup' ? `${prog.section} @ ${o.cgroup.path}` : prog.section;
         const file = obj.name;
         try {
@@ -204,6 +255,7 @@ export class KernelSession {
         // poll timer (pollMs) picks up everything else.
         wakeup_bytes: o.pollMs === 0 ? 0 : Math.floor(o.ringBytes / 8),
         ...(spec.name === 'pkt' ? { server_side: o.serverSide ? 1 : 0 } : {}),
+        ...(spec.name === 'tls' ? { tls_cap_bytes: o.tls?.capBytes ?? 16384 } : {}),
         ...spec.settings,
       });
       for (const name of SHARED_MAPS) {
@@ -258,6 +310,8 @@ export class KernelSession {
       ownerFull: sums[W.BUSTED_STAT_OWNER_FULL]!,
       pktSeen: sums[W.BUSTED_STAT_PKT_SEEN]!,
       events: sums[W.BUSTED_STAT_EVENTS]!,
+      tlsTruncated: sums[W.BUSTED_STAT_TLS_TRUNCATED]!,
+      tlsSkipped: sums[W.BUSTED_STAT_TLS_SKIPPED]!,
     };
   }
 

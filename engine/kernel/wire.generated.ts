@@ -314,6 +314,64 @@ export const PKT = {
   data_LEN: 4096,
 } as const;
 
+/** struct busted_tls_event */
+export const TLS = {
+  size: 4200,
+  hdr: 0,
+  hdr_kind: 0,
+  hdr_kind_SIZE: 4,
+  hdr_abi: 4,
+  hdr_abi_SIZE: 4,
+  hdr_ts_ns: 8,
+  hdr_ts_ns_SIZE: 8,
+  hdr_task: 16,
+  hdr_task_cgroup_id: 16,
+  hdr_task_cgroup_id_SIZE: 8,
+  hdr_task_pid: 24,
+  hdr_task_pid_SIZE: 4,
+  hdr_task_tid: 28,
+  hdr_task_tid_SIZE: 4,
+  hdr_task_ppid: 32,
+  hdr_task_ppid_SIZE: 4,
+  hdr_task_uid: 36,
+  hdr_task_uid_SIZE: 4,
+  hdr_task_gid: 40,
+  hdr_task_gid_SIZE: 4,
+  hdr_task_flags: 44,
+  hdr_task_flags_SIZE: 4,
+  hdr_task_comm: 48,
+  hdr_task_comm_LEN: 16,
+  ssl: 64,
+  ssl_SIZE: 8,
+  call_id: 72,
+  call_id_SIZE: 8,
+  op: 80,
+  op_SIZE: 4,
+  len: 84,
+  len_SIZE: 4,
+  offset: 88,
+  offset_SIZE: 4,
+  cap_len: 92,
+  cap_len_SIZE: 4,
+  lib: 96,
+  lib_SIZE: 4,
+  _pad: 100,
+  _pad_SIZE: 4,
+  data: 104,
+  data_LEN: 4096,
+} as const;
+
+/** struct busted_tls_key */
+export const TLS_KEY = {
+  size: 16,
+  pid: 0,
+  pid_SIZE: 4,
+  _pad: 4,
+  _pad_SIZE: 4,
+  ssl: 8,
+  ssl_SIZE: 8,
+} as const;
+
 // enum busted_abi
 export const BUSTED_ABI = 1;
 
@@ -323,6 +381,7 @@ export const BUSTED_KIND_EXIT = 2;
 export const BUSTED_KIND_TCP = 3;
 export const BUSTED_KIND_UDP = 4;
 export const BUSTED_KIND_PKT = 5;
+export const BUSTED_KIND_TLS = 6;
 
 // enum busted_tcp_phase
 export const BUSTED_TCP_CONNECTED = 1;
@@ -354,4 +413,17 @@ export const BUSTED_STAT_PKT_TRUNCATED = 2;
 export const BUSTED_STAT_OWNER_FULL = 3;
 export const BUSTED_STAT_PKT_SEEN = 4;
 export const BUSTED_STAT_EVENTS = 5;
-export const BUSTED_STAT_MAX = 6;
+export const BUSTED_STAT_TLS_TRUNCATED = 6;
+export const BUSTED_STAT_TLS_SKIPPED = 7;
+export const BUSTED_STAT_MAX = 8;
+
+// enum busted_tls_op
+export const BUSTED_TLS_WRITE = 1;
+export const BUSTED_TLS_READ = 2;
+export const BUSTED_TLS_SNI = 3;
+export const BUSTED_TLS_FD = 4;
+export const BUSTED_TLS_FREE = 5;
+
+// enum busted_tls_verdict
+export const BUSTED_TLS_CAPTURE = 0;
+export const BUSTED_TLS_SKIP = 1;

@@ -6,7 +6,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import * as W from '../../engine/kernel/wire.generated.js';
-import { decodeRecord, type PktRecord, type TcpRecord, type ExecRecord } from '../../engine/decode/records.js';
+import { decodeRecord, type PktRecord, type TcpRecord, type ExecRecord, type TlsRecord } from '../../engine/decode/records.js';
 
 function hdr(dv: DataView, kind: number, abi: number = W.BUSTED_ABI) {
   dv.setUint32(W.HDR.kind, kind, true);
@@ -120,6 +120,28 @@ describe('decodeRecord', () => {
     assert.deepEqual([...r.data], [1, 2, 3, 4, 5]);
   });
 
+  it('decodes a TLS plaintext chunk: SSL* and call id beyond 2^53, op, offsets, a copy of the bytes', () => {
+    const [dv, off] = at(W.TLS.data + 4, (dv) => {
+      hdr(dv, W.BUSTED_KIND_TLS);
+      dv.setBigUint64(W.TLS.ssl, 0x7f00deadbeef1230n, true);
+      dv.setBigUint64(W.TLS.call_id, 0xffffffffffffff01n, true);
+      dv.setUint32(W.TLS.op, W.BUSTED_TLS_READ, true);
+      dv.setUint32(W.TLS.len, 9000, true);
+      dv.setUint32(W.TLS.offset, 8192, true);
+      dv.setUint32(W.TLS.cap_len, 4, true);
+      dv.setUint32(W.TLS.lib, 2, true);
+      new Uint8Array(dv.buffer, dv.byteOffset + W.TLS.data, 4).set([0x48, 0x54, 0x54, 0x50]);
+    });
+    const r = decodeRecord(dv, off, W.TLS.data + 4) as TlsRecord;
+    assert.equal(r.kind, 'tls');
+    assert.equal(r.op, 'read');
+    assert.equal(r.ssl, '7f00deadbeef1230');
+    assert.equal(r.callId, 'ffffffffffffff01');
+    assert.deepEqual([r.len, r.offset, r.lib], [9000, 8192, 2]);
+    new Uint8Array(dv.buffer).fill(0);
+    assert.equal(new TextDecoder().decode(r.data), 'HTTP');
+  });
+
   it('reports records that do not fit the wire format, naming the field', () => {
     const cases: Array<[string, [DataView, number, number]]> = [
       ['hdr', at(10, () => {})],
@@ -133,6 +155,15 @@ describe('decodeRecord', () => {
           hdr(dv, W.BUSTED_KIND_PKT);
           dv.setUint32(W.PKT.pkt_kind, W.BUSTED_PKT_DNS, true);
           dv.setUint32(W.PKT.cap_len, 100, true);
+        }),
+      ],
+      ['tls.op', at(W.TLS.data, (dv) => hdr(dv, W.BUSTED_KIND_TLS))],
+      [
+        'tls.cap_len',
+        at(W.TLS.data + 4, (dv) => {
+          hdr(dv, W.BUSTED_KIND_TLS);
+          dv.setUint32(W.TLS.op, W.BUSTED_TLS_WRITE, true);
+          dv.setUint32(W.TLS.cap_len, 5000, true);
         }),
       ],
     ];

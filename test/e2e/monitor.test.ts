@@ -255,6 +255,52 @@ https.get('https://generativelanguage.googleapis.com:${port}/v1beta/models', { c
     assert.equal(ch.provider, 'google');
   });
 
+  it('TLS plaintext (uprobes on libssl): curl request and response as tls_data, SNI and provider per connection, secrets redacted', async () => {
+    const secret = 'sk-proj-uprobe0123456789abcdefghijklmn';
+    const body = JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'x'.repeat(9000) }] });
+    const r = await run(
+      ['curl', '-4', '-sS', '--http1.1', '--cacert', pki.caCert, '-H', `Authorization: Bearer ${secret}`, '-H', 'content-type: application/json', '--data-binary', body, `https://api.openai.com:${port}/v1/chat/completions`],
+      inCg(),
+    );
+    assert.equal(r.code, 0, r.stderr);
+    const w = await agent.waitFor((e) => of(r.pid)(e) && e.type === 'tls_data' && e.tls?.direction === 'write' && /^POST \/v1\/chat\/completions HTTP\/1\.1\r\n/.test(e.tls.payload ?? ''), 'tls_data write POST');
+    assert.equal(w.process?.comm, 'curl');
+    assert.equal(w.tls?.sni, 'api.openai.com'); // from SSL_ctrl(SSL_CTRL_SET_TLSEXT_HOSTNAME), per SSL*
+    assert.equal(w.provider, 'openai');
+    assert.match(w.tls?.payload ?? '', /\r\nAuthorization: Bearer \[REDACTED\]\r\n/);
+    // the body: 9 KiB and more, so it crossed BPF chunks (4 KiB each) whether curl wrote it with the headers or alone
+    const bodyBytes = agent.events.filter((e) => of(r.pid)(e) && e.type === 'tls_data' && e.tls?.direction === 'write').reduce((n, e) => n + (e.tls?.bytes ?? 0), 0);
+    assert.ok(bodyBytes >= body.length, `written ${bodyBytes} bytes for a ${body.length}-byte body`);
+    const rd = await agent.waitFor((e) => of(r.pid)(e) && e.type === 'tls_data' && e.tls?.direction === 'read' && /^HTTP\/1\.1 200 /.test(e.tls.payload ?? ''), 'tls_data read 200');
+    assert.equal(rd.tls?.sni, 'api.openai.com');
+    assert.match(rd.tls?.payload ?? '', /"object":"list"/);
+    assert.ok(!JSON.stringify(agent.events).includes(secret), 'the API key appears nowhere in the output');
+  });
+
+  it('TLS plaintext from python3 (libssl) and node (its own OpenSSL): one request and one response each', async () => {
+    const py = `import ssl, urllib.request
+ctx = ssl.create_default_context(cafile=${JSON.stringify(pki.caCert)})
+req = urllib.request.Request("https://api.anthropic.com:${port}/v1/messages", data=b'{"model":"claude-x"}', headers={"x-api-key": "sk-ant-api03-secretsecretsecret"})
+print(urllib.request.urlopen(req, context=ctx).read().decode())`;
+    const rp = await run([PYTHON, '-c', py], inCg());
+    assert.equal(rp.code, 0, rp.stderr);
+    const pw = await agent.waitFor((e) => of(rp.pid)(e) && e.type === 'tls_data' && e.tls?.direction === 'write' && /^POST \/v1\/messages /.test(e.tls.payload ?? ''), 'python tls_data write');
+    assert.equal(pw.tls?.sni, 'api.anthropic.com');
+    assert.equal(pw.provider, 'anthropic');
+    assert.match(pw.tls?.payload ?? '', /x-api-key: \[REDACTED\]/i);
+    await agent.waitFor((e) => of(rp.pid)(e) && e.type === 'tls_data' && e.tls?.direction === 'read' && /^HTTP\/1\.1 200/.test(e.tls.payload ?? ''), 'python tls_data read');
+    const nodeCode = `const https = require('https');
+https.get('https://generativelanguage.googleapis.com:${port}/v1beta/models?key=AIzaSyA-0123456789abcdefghijklmnopqrstu', { ca: require('fs').readFileSync(${JSON.stringify(pki.caCert)}) }, (res) => { res.resume(); res.on('end', () => process.exit(res.statusCode === 200 ? 0 : 3)); }).on('error', (e) => { console.error(e); process.exit(4); });`;
+    const rn = await run([process.execPath, '-e', nodeCode], inCg());
+    assert.equal(rn.code, 0, rn.stderr);
+    const nw = await agent.waitFor((e) => of(rn.pid)(e) && e.type === 'tls_data' && e.tls?.direction === 'write', 'node tls_data write');
+    assert.match(nw.tls?.payload ?? '', /^GET \/v1beta\/models\?key=\[REDACTED\] HTTP\/1\.1\r\n/);
+    assert.equal(nw.tls?.sni, 'generativelanguage.googleapis.com');
+    assert.equal(nw.provider, 'google');
+    await agent.waitFor((e) => of(rn.pid)(e) && e.type === 'tls_data' && e.tls?.direction === 'read', 'node tls_data read');
+    assert.ok(!JSON.stringify(agent.events).includes('AIzaSyA-0123456789'), 'the key in the query string appears nowhere');
+  });
+
   it('TLS 1.2 to openssl s_server: negotiated version and ECDHE cipher', async () => {
     const r = await run(['curl', '-sS', '--tls-max', '1.2', '--cacert', pki.caCert, '-o', '/dev/null', `https://api.mistral.ai:${sPort}/`], inCg());
     assert.equal(r.code, 0, r.stderr);

@@ -36,6 +36,8 @@ const STRUCTS: Record<string, Record<string, number>> = {
   busted_tcp_event: W.TCP,
   busted_udp_event: W.UDP,
   busted_pkt_event: W.PKT,
+  busted_tls_event: W.TLS,
+  busted_tls_key: W.TLS_KEY,
 };
 
 describe('wire layout', { skip }, () => {
@@ -44,7 +46,7 @@ describe('wire layout', { skip }, () => {
     assert.equal(r.status, 0, r.stderr);
   });
 
-  for (const obj of ['proc.bpf.o', 'conn.bpf.o', 'pkt.bpf.o']) {
+  for (const obj of ['proc.bpf.o', 'conn.bpf.o', 'pkt.bpf.o', 'tls.bpf.o']) {
     it(`${obj} was compiled with the same layouts the decoder uses`, () => {
       const types = btf(join(BPF_DIR, obj));
       let checked = 0;
@@ -65,6 +67,13 @@ describe('wire layout', { skip }, () => {
     assert.equal(W.BUSTED_KIND_EXEC, 1);
     assert.equal(W.BUSTED_KIND_PKT, 5);
     assert.equal(W.BUSTED_DIR_EGRESS, 1);
-    assert.equal(W.BUSTED_STAT_MAX, 6);
+    assert.equal(W.BUSTED_KIND_TLS, 6);
+    assert.equal(W.BUSTED_TLS_WRITE, 1);
+    assert.equal(W.BUSTED_TLS_FREE, 5);
+    assert.equal(W.BUSTED_TLS_SKIP, 1);
+    assert.equal(W.BUSTED_STAT_MAX, 8);
+    // what the engine's decoder and the kernel agree on for TLS records
+    assert.equal(W.TLS.data_LEN, 4096);
+    assert.equal(W.TLS_KEY.size, 16);
   });
 });

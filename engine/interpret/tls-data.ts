@@ -1,0 +1,100 @@
+/**
+ * TLS plaintext records (tls.bpf.c) → whole calls. A call's bytes arrive as
+ * chunks of one call id, in order per CPU but possibly interleaved with other
+ * calls; a call is complete when every byte the kernel copied has arrived
+ * (min(len, cap)). Per connection (pid, SSL*) it keeps the SNI the library
+ * was given and the socket fd, until SSL_free.
+ */
+import type { TlsRecord } from '../decode/records.js';
+
+export interface TlsConnState {
+  sni?: string;
+  fd?: number;
+}
+
+export interface TlsCall {
+  pid: number;
+  ssl: string;
+  direction: 'write' | 'read';
+  /** bytes the call moved */
+  len: number;
+  /** the copied bytes (at most the capture cap) */
+  data: Uint8Array;
+  /** the first chunk's record: task and timestamp */
+  first: TlsRecord;
+  conn: TlsConnState;
+}
+
+interface Partial {
+  first: TlsRecord;
+  parts: Array<{ at: number; bytes: Uint8Array }>;
+  have: number;
+  want: number;
+}
+
+const MAX_PARTIAL = 4096;
+const MAX_CONNS = 65536;
+
+export class TlsAssembler {
+  private readonly partial = new Map<string, Partial>();
+  private readonly conns = new Map<string, TlsConnState>();
+
+  /** capBytes: the kernel's per-call copy limit (tls_cap_bytes) */
+  constructor(private readonly capBytes: number) {}
+
+  /** The connection state of (pid, ssl). */
+  conn(pid: number, ssl: string): TlsConnState {
+    const k = `${pid}:${ssl}`;
+    let c = this.conns.get(k);
+    if (c === undefined) {
+      if (this.conns.size >= MAX_CONNS) this.conns.delete(this.conns.keys().next().value!);
+      c = {};
+      this.conns.set(k, c);
+    }
+    return c;
+  }
+
+  /** One record in; a completed call out, or undefined. Notes (SNI, fd, free) update the connection. */
+  add(r: TlsRecord): TlsCall | undefined {
+    const pid = r.task.pid;
+    switch (r.op) {
+      case 'sni':
+        this.conn(pid, r.ssl).sni = new TextDecoder().decode(r.data);
+        return undefined;
+      case 'fd':
+        this.conn(pid, r.ssl).fd = r.len;
+        return undefined;
+      case 'free':
+        this.conns.delete(`${pid}:${r.ssl}`);
+        return undefined;
+      default:
+        break;
+    }
+    const want = Math.min(r.len, this.capBytes);
+    const done = (data: Uint8Array, first: TlsRecord): TlsCall => ({
+      pid,
+      ssl: r.ssl,
+      direction: r.op === 'write' ? 'write' : 'read',
+      len: first.len,
+      data,
+      first,
+      conn: this.conn(pid, r.ssl),
+    });
+    if (r.offset === 0 && r.data.length >= want) return done(r.data, r);
+    const key = `${pid}:${r.callId}`;
+    let p = this.partial.get(key);
+    if (p === undefined) {
+      if (this.partial.size >= MAX_PARTIAL) this.partial.delete(this.partial.keys().next().value!);
+      p = { first: r, parts: [], have: 0, want };
+      this.partial.set(key, p);
+    }
+    if (r.offset < p.first.offset) p.first = r;
+    p.parts.push({ at: r.offset, bytes: r.data });
+    p.have += r.data.length;
+    if (p.have < p.want) return undefined;
+    this.partial.delete(key);
+    const out = new Uint8Array(p.want);
+    for (const { at, bytes } of p.parts) out.set(bytes.subarray(0, Math.max(0, Math.min(bytes.length, p.want - at))), at);
+    return done(out, p.first);
+  }
+}
