@@ -13,6 +13,7 @@ import { BustedError, ErrorCode } from '../model/errors.js';
 import type { ExecRecord, ExitRecord, FlowRecord, KernelRecord, PktRecord, SockId, TcpRecord, TlsRecord, UdpRecord } from '../decode/records.js';
 import { redactText } from '../redact.js';
 import { TlsAssembler } from './tls-data.js';
+import { AppLayer } from './app.js';
 import { parseDns } from '../parse/dns.js';
 import { parseTlsHello } from '../parse/tls-hello.js';
 import { DnsCache } from '../enrich/dns-cache.js';
@@ -86,6 +87,7 @@ export class Interpreter {
   /** classify()'s answer per address from the shared caches; cleared by every DNS answer */
   private readonly byAddress = new Map<string, { host: string | undefined; provider: string | undefined }>();
   private readonly tlsCalls: TlsAssembler;
+  private readonly app: AppLayer;
   private readonly excerpt: number;
   private readonly redact: boolean;
 
@@ -100,6 +102,7 @@ export class Interpreter {
     this.pid = o.pid;
     this.runId = o.runId ?? Math.random().toString(36).slice(2, 8);
     this.tlsCalls = new TlsAssembler(o.tlsCapBytes ?? 16384);
+    this.app = new AppLayer(this.providers, o.noRedact !== true);
     this.excerpt = o.tlsExcerptBytes ?? 2048;
     this.redact = o.noRedact !== true;
   }
@@ -170,11 +173,13 @@ export class Interpreter {
 
   /** TLS plaintext (uprobes): a whole SSL_read/SSL_write call becomes a tls_data event. */
   private tls(r: TlsRecord): void {
+    if (r.op === 'free') this.app.forget(r.task.pid, r.ssl);
     const call = this.tlsCalls.add(r);
     if (!call) return;
     const ev = this.start('tls_data', call.first.ts, call.pid);
     if (!ev) return;
-    ev.process = this.processes.info(call.first.task);
+    const proc = this.processes.info(call.first.task);
+    ev.process = proc;
     const text = utf8Lossy.decode(call.data.subarray(0, this.excerpt));
     ev.tls = { direction: call.direction, bytes: call.len, payload: this.redact ? redactText(text) : text };
     if (call.conn.sni) {
@@ -183,6 +188,19 @@ export class Interpreter {
       if (p) ev.provider = p;
     }
     this.out(ev);
+    // what the bytes mean: LLM calls and MCP messages, once a message is complete
+    for (const f of this.app.feed(call)) {
+      const e = this.base(f.type, call.first.ts);
+      e.process = proc;
+      if (call.conn.sni) e.tls = { sni: call.conn.sni };
+      e.http = f.http;
+      if (f.type === 'mcp_message') e.mcp = f.mcp;
+      else {
+        e.llm = f.llm;
+        if (f.provider) e.provider = f.provider;
+      }
+      this.out(e);
+    }
   }
 
   private tcp(r: TcpRecord): void {

@@ -52,10 +52,38 @@ describe('busted monitor on real traffic', { skip }, () => {
   before(async () => {
     cg = new TestCgroup();
     pki = makePki();
+    // Stand-ins answer in each provider's documented shape (OpenAI chat
+    // completions, Anthropic messages streamed as server-sent events, MCP
+    // JSON-RPC), and with a model list for everything else.
     const handler = (req: IncomingMessage, res: ServerResponse) => {
       hits.push(`${String(req.headers.host)} ${req.url}`);
-      res.writeHead(200, { 'content-type': 'application/json' });
-      res.end('{"object":"list","data":[]}');
+      let raw = '';
+      req.on('data', (d) => (raw += d));
+      req.on('end', () => {
+        let body: { stream?: boolean; id?: number } = {};
+        try {
+          body = JSON.parse(raw);
+        } catch {
+          // not JSON: the model list
+        }
+        if (req.url === '/v1/chat/completions') {
+          res.writeHead(200, { 'content-type': 'application/json' });
+          res.end(JSON.stringify({ id: 'chatcmpl-1', object: 'chat.completion', model: 'gpt-4o-mini-2024-07-18', choices: [{ index: 0, message: { role: 'assistant', content: 'ok' } }], usage: { prompt_tokens: 12, completion_tokens: 34, total_tokens: 46 } }));
+        } else if (req.url === '/v1/messages' && body.stream) {
+          res.writeHead(200, { 'content-type': 'text/event-stream' });
+          const ev = (type: string, data: object) => `event: ${type}\ndata: ${JSON.stringify({ type, ...data })}\n\n`;
+          res.write(ev('message_start', { message: { id: 'msg_1', model: 'claude-sonnet-4-5', usage: { input_tokens: 21, output_tokens: 1 } } }));
+          res.write(ev('content_block_delta', { index: 0, delta: { type: 'text_delta', text: 'Hello' } }));
+          res.write(ev('message_delta', { delta: { stop_reason: 'end_turn' }, usage: { output_tokens: 55 } }));
+          res.end(ev('message_stop', {}));
+        } else if (req.url === '/mcp') {
+          res.writeHead(200, { 'content-type': 'application/json' });
+          res.end(JSON.stringify({ jsonrpc: '2.0', id: body.id ?? null, result: { content: [{ type: 'text', text: 'done' }] } }));
+        } else {
+          res.writeHead(200, { 'content-type': 'application/json' });
+          res.end('{"object":"list","data":[]}');
+        }
+      });
     };
     https4 = createServer({ key: pki.keyPem, cert: pki.certPem, ALPNProtocols: ['http/1.1'] }, handler);
     https6 = createServer({ key: pki.keyPem, cert: pki.certPem, ALPNProtocols: ['http/1.1'] }, handler);
@@ -273,7 +301,19 @@ https.get('https://generativelanguage.googleapis.com:${port}/v1beta/models', { c
     assert.ok(bodyBytes >= body.length, `written ${bodyBytes} bytes for a ${body.length}-byte body`);
     const rd = await agent.waitFor((e) => of(r.pid)(e) && e.type === 'tls_data' && e.tls?.direction === 'read' && /^HTTP\/1\.1 200 /.test(e.tls.payload ?? ''), 'tls_data read 200');
     assert.equal(rd.tls?.sni, 'api.openai.com');
-    assert.match(rd.tls?.payload ?? '', /"object":"list"/);
+    assert.match(rd.tls?.payload ?? '', /"object":"chat\.completion"/);
+    // what it meant: an OpenAI chat completion, its model, prompt and usage
+    const lr = await agent.waitFor((e) => of(r.pid)(e) && e.type === 'llm_request', 'llm_request');
+    assert.equal(lr.provider, 'openai');
+    assert.deepEqual(lr.http, { method: 'POST', path: '/v1/chat/completions', host: 'api.openai.com', content_type: 'application/json' });
+    assert.equal(lr.llm?.model, 'gpt-4o-mini');
+    assert.equal(lr.llm?.endpoint, '/v1/chat/completions');
+    assert.equal(lr.llm?.stream, false);
+    assert.equal(lr.llm?.user_message, 'x'.repeat(9000));
+    const ls = await agent.waitFor((e) => of(r.pid)(e) && e.type === 'llm_response', 'llm_response');
+    assert.equal(ls.http?.status, 200);
+    assert.equal(ls.llm?.model, 'gpt-4o-mini-2024-07-18');
+    assert.deepEqual(ls.llm?.usage, { input_tokens: 12, output_tokens: 34 });
     assert.ok(!JSON.stringify(agent.events).includes(secret), 'the API key appears nowhere in the output');
   });
 
@@ -299,6 +339,41 @@ https.get('https://generativelanguage.googleapis.com:${port}/v1beta/models?key=A
     assert.equal(nw.provider, 'google');
     await agent.waitFor((e) => of(rn.pid)(e) && e.type === 'tls_data' && e.tls?.direction === 'read', 'node tls_data read');
     assert.ok(!JSON.stringify(agent.events).includes('AIzaSyA-0123456789'), 'the key in the query string appears nowhere');
+  });
+
+  it('a streamed Anthropic message (server-sent events) from node fetch, and an MCP tools/call from python3', async () => {
+    const code = `const https = require('https');
+const body = JSON.stringify({ model: 'claude-sonnet-4-5', max_tokens: 64, stream: true, system: 'be brief', messages: [{ role: 'user', content: [{ type: 'text', text: 'say hello' }] }], tools: [{ name: 'get_weather', input_schema: { type: 'object' } }] });
+const req = https.request('https://api.anthropic.com:${port}/v1/messages', { method: 'POST', ca: require('fs').readFileSync(${JSON.stringify(pki.caCert)}), headers: { 'content-type': 'application/json', 'x-api-key': 'sk-ant-api03-streamsecret0123456789', 'anthropic-version': '2023-06-01' } }, (res) => { res.resume(); res.on('end', () => process.exit(res.statusCode === 200 ? 0 : 3)); });
+req.on('error', (e) => { console.error(e); process.exit(4); });
+req.end(body);`;
+    const r = await run([process.execPath, '-e', code], inCg());
+    assert.equal(r.code, 0, r.stderr);
+    const lr = await agent.waitFor((e) => of(r.pid)(e) && e.type === 'llm_request', 'anthropic llm_request');
+    assert.equal(lr.provider, 'anthropic');
+    assert.equal(lr.llm?.model, 'claude-sonnet-4-5');
+    assert.equal(lr.llm?.stream, true);
+    assert.equal(lr.llm?.system_prompt, 'be brief');
+    assert.equal(lr.llm?.user_message, 'say hello');
+    assert.deepEqual(lr.llm?.tools, ['get_weather']);
+    const ls = await agent.waitFor((e) => of(r.pid)(e) && e.type === 'llm_response', 'anthropic llm_response');
+    assert.equal(ls.llm?.stream, true);
+    assert.deepEqual(ls.llm?.usage, { input_tokens: 21, output_tokens: 55 }); // message_delta carries the final output count
+    assert.equal(ls.http?.content_type, 'text/event-stream');
+
+    const py = `import json, ssl, urllib.request
+ctx = ssl.create_default_context(cafile=${JSON.stringify(pki.caCert)})
+msg = {"jsonrpc": "2.0", "id": 7, "method": "tools/call", "params": {"name": "delete_file", "arguments": {"path": "/tmp/x"}}}
+req = urllib.request.Request("https://api.mistral.ai:${port}/mcp", data=json.dumps(msg).encode(), headers={"content-type": "application/json", "accept": "application/json, text/event-stream"})
+print(urllib.request.urlopen(req, context=ctx).read().decode())`;
+    const rp = await run([PYTHON, '-c', py], inCg());
+    assert.equal(rp.code, 0, rp.stderr);
+    const mq = await agent.waitFor((e) => of(rp.pid)(e) && e.type === 'mcp_message' && e.mcp?.kind === 'request', 'mcp request');
+    assert.deepEqual(mq.mcp, { kind: 'request', method: 'tools/call', id: 7, tool: 'delete_file' });
+    const ma = await agent.waitFor((e) => of(rp.pid)(e) && e.type === 'mcp_message' && e.mcp?.kind === 'response', 'mcp response');
+    assert.equal(ma.mcp?.id, 7);
+    assert.equal(ma.http?.status, 200);
+    assert.ok(!JSON.stringify(agent.events).includes('streamsecret'), 'the key appears nowhere');
   });
 
   it('TLS 1.2 to openssl s_server: negotiated version and ECDHE cipher', async () => {

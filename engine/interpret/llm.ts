@@ -1,0 +1,281 @@
+/**
+ * What an HTTP exchange means for AI traffic: an LLM API call (which
+ * provider's shape, endpoint, model, stream flag, system prompt, last user
+ * message, tools; from the answer: status and token usage), or an MCP
+ * JSON-RPC message. Recognised by path and body shape, so a self-hosted
+ * OpenAI-compatible server or a gateway with an unknown host name is still
+ * an LLM call.
+ *
+ * Shapes, from each provider's API reference:
+ * - OpenAI chat completions `POST …/chat/completions` {model, messages,
+ *   stream, tools[{function:{name}}]} → usage {prompt_tokens, completion_tokens};
+ *   also Mistral, Groq, Together, DeepSeek, OpenRouter, Fireworks, xAI,
+ *   Perplexity, vLLM, Ollama's /v1, and Azure OpenAI
+ *   (`/openai/deployments/{deployment}/chat/completions`, the deployment is the model);
+ * - OpenAI responses `POST /v1/responses` {model, input, instructions, tools}
+ *   → usage {input_tokens, output_tokens};
+ * - Anthropic messages `POST /v1/messages` {model, system, messages, stream,
+ *   tools[{name}]} → usage {input_tokens, output_tokens}; streamed as
+ *   message_start / message_delta events;
+ * - Google `POST /v1beta/models/{model}:generateContent` (or
+ *   :streamGenerateContent) {contents[{role, parts[{text}]}],
+ *   systemInstruction, tools[{functionDeclarations[{name}]}]} →
+ *   usageMetadata {promptTokenCount, candidatesTokenCount};
+ * - Bedrock `POST /model/{modelId}/invoke|converse(-stream)` → usage
+ *   {inputTokens, outputTokens} (converse) or the model family's own;
+ * - Cohere `POST /v1/chat|/v2/chat` {model, message | messages} → usage
+ *   {billed_units|tokens: {input_tokens, output_tokens}};
+ * - Ollama `POST /api/chat|/api/generate` {model, messages | prompt, system,
+ *   stream (default true)} → {prompt_eval_count, eval_count}.
+ */
+import type { LlmInfo, McpInfo } from '../model/event.js';
+import { sseData } from '../parse/http1.js';
+
+export type Api = 'openai_chat' | 'openai_responses' | 'anthropic' | 'google' | 'bedrock' | 'cohere' | 'ollama' | 'openai_completions';
+
+export interface LlmCall {
+  api: Api;
+  info: LlmInfo;
+}
+
+type Json = Record<string, unknown>;
+const obj = (v: unknown): Json | undefined => (v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Json) : undefined);
+const arr = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
+const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
+const num = (v: unknown): number | undefined => (typeof v === 'number' && Number.isFinite(v) ? v : undefined);
+
+export function parseJson(body: Uint8Array): unknown {
+  if (body.length === 0) return undefined;
+  try {
+    return JSON.parse(new TextDecoder().decode(body));
+  } catch {
+    return undefined;
+  }
+}
+
+/** Text of a message `content`: a string, or parts with `text` (OpenAI, Anthropic, Bedrock, Cohere v2). */
+function text(content: unknown): string | undefined {
+  if (typeof content === 'string') return content;
+  const parts = arr(content)
+    .map((p) => (typeof p === 'string' ? p : str(obj(p)?.text) ?? str(obj(p)?.input_text)))
+    .filter((x): x is string => x !== undefined);
+  return parts.length ? parts.join('\n') : undefined;
+}
+
+/** The last message with one of the roles, as text. */
+function lastOf(messages: unknown, roles: string[], contentKey = 'content'): string | undefined {
+  const ms = arr(messages);
+  for (let i = ms.length - 1; i >= 0; i--) {
+    const m = obj(ms[i]);
+    if (m && roles.includes(String(m.role ?? ''))) {
+      const t = contentKey === 'parts' ? text(m.parts) : text(m[contentKey]);
+      if (t !== undefined) return t;
+    }
+  }
+  return undefined;
+}
+
+function toolNames(tools: unknown): string[] | undefined {
+  const names: string[] = [];
+  for (const t of arr(tools)) {
+    const o = obj(t);
+    if (!o) continue;
+    const fn = obj(o.function);
+    if (fn && str(fn.name)) names.push(str(fn.name)!);
+    else if (str(o.name)) names.push(str(o.name)!);
+    else if (str(obj(o.toolSpec)?.name)) names.push(str(obj(o.toolSpec)?.name)!);
+    for (const d of arr(o.functionDeclarations ?? o.function_declarations)) if (str(obj(d)?.name)) names.push(str(obj(d)?.name)!);
+  }
+  return names.length ? names : undefined;
+}
+
+/** Recognise an LLM API request; undefined when it is not one. */
+export function llmRequest(method: string | undefined, path: string | undefined, bodyRaw: unknown): LlmCall | undefined {
+  if (method !== 'POST' || !path) return undefined;
+  const p = path.split('?')[0]!;
+  const body = obj(bodyRaw);
+  const info: LlmInfo = { endpoint: p };
+  const model = str(body?.model);
+  let api: Api | undefined;
+  const azure = /^\/openai\/deployments\/([^/]+)\/(chat\/completions|completions|responses)$/.exec(p);
+  const google = /\/models\/([^/:]+):(generateContent|streamGenerateContent)$/.exec(p);
+  const bedrock = /^\/model\/([^/]+)\/(invoke|invoke-with-response-stream|converse|converse-stream)$/.exec(p);
+  if (/\/chat\/completions$/.test(p) || azure?.[2] === 'chat/completions') api = 'openai_chat';
+  else if (/\/v1\/responses$/.test(p) || azure?.[2] === 'responses') api = 'openai_responses';
+  else if (/\/v1\/completions$/.test(p) || azure?.[2] === 'completions') api = 'openai_completions';
+  else if (/\/v1\/messages$/.test(p) && body && Array.isArray(body.messages)) api = 'anthropic';
+  else if (google) api = 'google';
+  else if (bedrock) api = 'bedrock';
+  else if (/^\/(v1|v2)\/chat$/.test(p) && body && (typeof body.message === 'string' || Array.isArray(body.messages))) api = 'cohere';
+  else if (/^\/api\/(chat|generate)$/.test(p) && body && typeof body.model === 'string') api = 'ollama';
+  else return undefined;
+  if (model) info.model = model;
+  if (azure && !info.model) info.model = decodeURIComponent(azure[1]!);
+  switch (api) {
+    case 'openai_chat':
+    case 'openai_completions': {
+      info.stream = body?.stream === true;
+      const sys = lastOf(body?.messages, ['system', 'developer']);
+      if (sys !== undefined) info.system_prompt = sys;
+      const user = lastOf(body?.messages, ['user']) ?? str(body?.prompt);
+      if (user !== undefined) info.user_message = user;
+      break;
+    }
+    case 'openai_responses': {
+      info.stream = body?.stream === true;
+      if (str(body?.instructions)) info.system_prompt = str(body?.instructions);
+      const input = body?.input;
+      const user = typeof input === 'string' ? input : lastOf(input, ['user']);
+      if (user !== undefined) info.user_message = user;
+      break;
+    }
+    case 'anthropic': {
+      info.stream = body?.stream === true;
+      const sys = text(body?.system);
+      if (sys !== undefined) info.system_prompt = sys;
+      const user = lastOf(body?.messages, ['user']);
+      if (user !== undefined) info.user_message = user;
+      break;
+    }
+    case 'google': {
+      info.model = decodeURIComponent(google![1]!);
+      info.stream = google![2] === 'streamGenerateContent';
+      const sys = text(obj(body?.systemInstruction ?? body?.system_instruction)?.parts);
+      if (sys !== undefined) info.system_prompt = sys;
+      const user = lastOf(body?.contents, ['user'], 'parts') ?? lastOf(body?.contents, [''], 'parts');
+      if (user !== undefined) info.user_message = user;
+      break;
+    }
+    case 'bedrock': {
+      info.model = decodeURIComponent(bedrock![1]!);
+      info.stream = bedrock![2]!.endsWith('stream');
+      const sys = text(body?.system);
+      if (sys !== undefined) info.system_prompt = sys;
+      const user = lastOf(body?.messages, ['user']);
+      if (user !== undefined) info.user_message = user;
+      break;
+    }
+    case 'cohere': {
+      info.stream = body?.stream === true;
+      const user = str(body?.message) ?? lastOf(body?.messages, ['user']);
+      if (user !== undefined) info.user_message = user;
+      const sys = str(body?.preamble) ?? lastOf(body?.messages, ['system']);
+      if (sys !== undefined) info.system_prompt = sys;
+      break;
+    }
+    case 'ollama': {
+      info.stream = body?.stream !== false; // Ollama streams unless told not to
+      const user = str(body?.prompt) ?? lastOf(body?.messages, ['user']);
+      if (user !== undefined) info.user_message = user;
+      const sys = str(body?.system) ?? lastOf(body?.messages, ['system']);
+      if (sys !== undefined) info.system_prompt = sys;
+      break;
+    }
+  }
+  const tools = toolNames(body?.tools);
+  if (tools) info.tools = tools;
+  return { api, info };
+}
+
+/** Token usage from one JSON object of any of the shapes above (a whole answer or one streamed event). */
+function usageOf(o: Json): { input_tokens?: number; output_tokens?: number } | undefined {
+  const u = obj(o.usage) ?? obj(obj(o.message)?.usage) ?? obj(o.usageMetadata) ?? obj(obj(o.meta)?.billed_units) ?? obj(obj(o.meta)?.tokens);
+  let input: number | undefined;
+  let output: number | undefined;
+  if (u) {
+    input = num(u.prompt_tokens) ?? num(u.input_tokens) ?? num(u.promptTokenCount) ?? num(u.inputTokens);
+    output = num(u.completion_tokens) ?? num(u.output_tokens) ?? num(u.candidatesTokenCount) ?? num(u.outputTokens);
+  }
+  input ??= num(o.prompt_eval_count);
+  output ??= num(o.eval_count);
+  if (input === undefined && output === undefined) return undefined;
+  const r: { input_tokens?: number; output_tokens?: number } = {};
+  if (input !== undefined) r.input_tokens = input;
+  if (output !== undefined) r.output_tokens = output;
+  return r;
+}
+
+/**
+ * The answer to an LLM call: model and usage from a JSON body, or from
+ * server-sent events / newline-delimited JSON (Ollama) when it streamed;
+ * later events' counts win (Anthropic's message_delta carries the final
+ * output count, OpenAI's last chunk the whole usage).
+ */
+export function llmResponse(body: Uint8Array, contentType: string | undefined): Partial<LlmInfo> {
+  const out: Partial<LlmInfo> = {};
+  const textBody = new TextDecoder().decode(body);
+  let objects: Json[] = [];
+  if ((contentType ?? '').includes('text/event-stream') || /^(data|event):/m.test(textBody.slice(0, 64))) {
+    out.stream = true;
+    objects = sseData(textBody)
+      .filter((d) => d !== '[DONE]')
+      .map((d) => {
+        try {
+          return obj(JSON.parse(d));
+        } catch {
+          return undefined;
+        }
+      })
+      .filter((x): x is Json => x !== undefined);
+  } else {
+    const whole = obj(parseJson(body));
+    if (whole) objects = [whole];
+    else if ((contentType ?? '').includes('ndjson') || textBody.includes('\n{')) {
+      objects = textBody
+        .split('\n')
+        .map((l) => {
+          try {
+            return obj(JSON.parse(l));
+          } catch {
+            return undefined;
+          }
+        })
+        .filter((x): x is Json => x !== undefined);
+      if (objects.length > 1) out.stream = true;
+    }
+  }
+  const usage: { input_tokens?: number; output_tokens?: number } = {};
+  for (const o of objects) {
+    const m = str(o.model) ?? str(obj(o.message)?.model) ?? str(o.modelVersion);
+    if (m) out.model = m;
+    const u = usageOf(o);
+    if (u?.input_tokens !== undefined) usage.input_tokens = u.input_tokens;
+    if (u?.output_tokens !== undefined) usage.output_tokens = u.output_tokens;
+  }
+  if (usage.input_tokens !== undefined || usage.output_tokens !== undefined) out.usage = usage;
+  return out;
+}
+
+/** MCP (JSON-RPC 2.0) messages in a body: one object, a batch, or server-sent events carrying them. */
+export function mcpMessages(body: Uint8Array, contentType: string | undefined): McpInfo[] {
+  const t = new TextDecoder().decode(body);
+  let values: unknown[] = [];
+  if ((contentType ?? '').includes('text/event-stream')) {
+    for (const d of sseData(t)) {
+      try {
+        values.push(JSON.parse(d));
+      } catch {
+        // not JSON: not MCP
+      }
+    }
+  } else {
+    const v = parseJson(body);
+    values = Array.isArray(v) ? v : v === undefined ? [] : [v];
+  }
+  const out: McpInfo[] = [];
+  for (const v of values) {
+    const o = obj(v);
+    if (!o || o.jsonrpc !== '2.0') continue;
+    const id = typeof o.id === 'string' || typeof o.id === 'number' ? o.id : undefined;
+    const method = str(o.method);
+    const m: McpInfo = { kind: method === undefined ? 'response' : id === undefined ? 'notification' : 'request' };
+    if (method) m.method = method;
+    if (id !== undefined) m.id = id;
+    const params = obj(o.params);
+    if (method === 'tools/call' && str(params?.name)) m.tool = str(params?.name);
+    if ((method === 'resources/read' || method === 'resources/subscribe') && str(params?.uri)) m.tool = str(params?.uri);
+    if (method === 'prompts/get' && str(params?.name)) m.tool = str(params?.name);
+    out.push(m);
+  }
+  return out;
+}

@@ -1,0 +1,294 @@
+/**
+ * HTTP/1.1 messages (RFC 9112) from one direction of one connection, fed
+ * incrementally as TLS plaintext arrives: request or status line, headers,
+ * then a body framed by Content-Length, chunked transfer coding, or nothing
+ * (requests without a length, 1xx/204/304 and HEAD answers). Several
+ * messages follow one another on a kept-alive connection.
+ *
+ * The capture may leave gaps (a call longer than the kernel's copy cap):
+ * `gap(n)` says n bytes were not seen. Inside a Content-Length body they
+ * are skipped and the message is marked truncated; anywhere else the
+ * parser has lost its place and waits for the next line that starts a
+ * message.
+ */
+
+export interface HttpMessage {
+  kind: 'request' | 'response';
+  method?: string;
+  /** request target: `/v1/chat/completions?x=1` */
+  path?: string;
+  status?: number;
+  /** lower-case names; repeated headers joined with ", " */
+  headers: Record<string, string>;
+  /** the body, de-chunked (a prefix when truncated) */
+  body: Uint8Array;
+  /** bytes of the body that were not captured */
+  truncated: boolean;
+  /** a response's body so far, while it streams (server-sent events): see onPartial */
+  complete: boolean;
+}
+
+const MAX_HEAD = 64 * 1024;
+const MAX_BODY = 4 * 1024 * 1024;
+const METHOD = /^(GET|POST|PUT|PATCH|DELETE|HEAD|OPTIONS) /;
+
+type State = 'start' | 'head' | 'body-length' | 'chunk-size' | 'chunk-data' | 'chunk-crlf' | 'trailers' | 'lost';
+
+export class Http1Stream {
+  private state: State = 'start';
+  private buf: Uint8Array = new Uint8Array(0);
+  private msg: HttpMessage | undefined;
+  private parts: Uint8Array[] = [];
+  private bodyLen = 0;
+  private remaining = 0;
+  /** the method of requests sent the other way, oldest first (for HEAD responses); set by the caller */
+  readonly pendingMethods: string[] = [];
+
+  constructor(
+    private readonly onMessage: (m: HttpMessage) => void,
+    /** called with the body so far each time a chunked body grows (streaming responses) */
+    private readonly onPartial?: (m: HttpMessage) => void,
+  ) {}
+
+  /** Bytes that were not captured. */
+  gap(n: number): void {
+    if (n <= 0) return;
+    if (this.state === 'body-length' && this.msg) {
+      const skip = Math.min(n, this.remaining);
+      this.msg.truncated = true;
+      this.remaining -= skip;
+      n -= skip;
+      if (this.remaining === 0) this.finish();
+      if (n === 0) return;
+    }
+    if (this.state !== 'start' || this.buf.length > 0) {
+      if (this.msg) {
+        this.msg.truncated = true;
+        this.finish();
+      }
+      this.state = 'lost';
+      this.buf = new Uint8Array(0);
+    }
+  }
+
+  push(data: Uint8Array): void {
+    this.buf = this.buf.length ? concat(this.buf, data) : data;
+    for (;;) {
+      const before = this.buf.length;
+      const st = this.state;
+      this.step();
+      if (this.state === st && this.buf.length === before) return;
+    }
+  }
+
+  private step(): void {
+    switch (this.state) {
+      case 'lost': {
+        // resynchronise at a line that starts a request or a response
+        const text = latin1(this.buf.subarray(0, Math.min(this.buf.length, 65536)));
+        const m = /(^|\r\n)(HTTP\/1\.[01] \d{3} |(GET|POST|PUT|PATCH|DELETE|HEAD|OPTIONS) \S+ HTTP\/1\.[01]\r\n)/.exec(text);
+        if (!m) {
+          if (this.buf.length > 8) this.buf = this.buf.subarray(this.buf.length - 8);
+          return;
+        }
+        this.buf = this.buf.subarray(m.index + m[1]!.length);
+        this.state = 'start';
+        return;
+      }
+      case 'start':
+      case 'head': {
+        const end = indexOfCrlfCrlf(this.buf);
+        if (end < 0) {
+          if (this.buf.length > MAX_HEAD) this.state = 'lost';
+          else this.state = this.buf.length ? 'head' : 'start';
+          return;
+        }
+        const head = latin1(this.buf.subarray(0, end));
+        this.buf = this.buf.subarray(end + 4);
+        this.begin(head);
+        return;
+      }
+      case 'body-length': {
+        const n = Math.min(this.remaining, this.buf.length);
+        if (n > 0) this.take(this.buf.subarray(0, n));
+        this.buf = this.buf.subarray(n);
+        this.remaining -= n;
+        if (this.remaining === 0) this.finish();
+        return;
+      }
+      case 'chunk-size': {
+        const eol = indexOfCrlf(this.buf);
+        if (eol < 0) {
+          if (this.buf.length > 1024) this.lose();
+          return;
+        }
+        const line = latin1(this.buf.subarray(0, eol)).split(';')[0]!.trim();
+        this.buf = this.buf.subarray(eol + 2);
+        if (!/^[0-9a-fA-F]+$/.test(line)) return this.lose();
+        const size = parseInt(line, 16);
+        if (size === 0) {
+          this.state = 'trailers';
+          return;
+        }
+        this.remaining = size;
+        this.state = 'chunk-data';
+        return;
+      }
+      case 'chunk-data': {
+        const n = Math.min(this.remaining, this.buf.length);
+        if (n > 0) this.take(this.buf.subarray(0, n));
+        this.buf = this.buf.subarray(n);
+        this.remaining -= n;
+        if (this.remaining === 0) {
+          this.state = 'chunk-crlf';
+          if (this.msg && this.onPartial) this.onPartial({ ...this.msg, body: this.body(), complete: false });
+        }
+        return;
+      }
+      case 'chunk-crlf':
+        if (this.buf.length < 2) return;
+        if (this.buf[0] !== 13 || this.buf[1] !== 10) return this.lose();
+        this.buf = this.buf.subarray(2);
+        this.state = 'chunk-size';
+        return;
+      case 'trailers': {
+        const eol = indexOfCrlf(this.buf);
+        if (eol < 0) return;
+        this.buf = this.buf.subarray(eol + 2);
+        if (eol === 0) this.finish();
+        return;
+      }
+    }
+  }
+
+  private begin(head: string): void {
+    const lines = head.split('\r\n');
+    const first = lines[0] ?? '';
+    const headers: Record<string, string> = {};
+    for (const l of lines.slice(1)) {
+      const c = l.indexOf(':');
+      if (c <= 0) continue;
+      const k = l.slice(0, c).trim().toLowerCase();
+      const v = l.slice(c + 1).trim();
+      headers[k] = k in headers ? `${headers[k]}, ${v}` : v;
+    }
+    let m: HttpMessage;
+    const status = /^HTTP\/1\.[01] (\d{3})/.exec(first);
+    if (status) {
+      m = { kind: 'response', status: Number(status[1]), headers, body: new Uint8Array(0), truncated: false, complete: false };
+    } else if (METHOD.test(first)) {
+      const [method, path] = first.split(' ');
+      m = { kind: 'request', method, path, headers, body: new Uint8Array(0), truncated: false, complete: false };
+    } else {
+      return this.lose();
+    }
+    this.msg = m;
+    this.parts = [];
+    this.bodyLen = 0;
+    const te = (headers['transfer-encoding'] ?? '').toLowerCase();
+    const cl = headers['content-length'];
+    const noBody =
+      m.kind === 'response' && (m.status! < 200 || m.status === 204 || m.status === 304 || this.pendingMethods[0] === 'HEAD');
+    if (m.kind === 'response' && m.status! >= 200) this.pendingMethods.shift();
+    if (noBody) return this.finish();
+    if (te.includes('chunked')) {
+      this.state = 'chunk-size';
+      return;
+    }
+    if (cl !== undefined && /^\d+$/.test(cl)) {
+      this.remaining = Number(cl);
+      if (this.remaining === 0) return this.finish();
+      this.state = 'body-length';
+      return;
+    }
+    // a request without a length has no body; a response without one runs to the close (not followed here)
+    this.finish();
+  }
+
+  private take(b: Uint8Array): void {
+    if (this.bodyLen >= MAX_BODY) {
+      if (this.msg) this.msg.truncated = true;
+      return;
+    }
+    const keep = b.subarray(0, MAX_BODY - this.bodyLen);
+    this.parts.push(keep.slice());
+    this.bodyLen += keep.length;
+    if (keep.length < b.length && this.msg) this.msg.truncated = true;
+  }
+
+  private body(): Uint8Array {
+    if (this.parts.length === 1) return this.parts[0]!;
+    const out = new Uint8Array(this.bodyLen);
+    let at = 0;
+    for (const p of this.parts) {
+      out.set(p, at);
+      at += p.length;
+    }
+    this.parts = [out];
+    return out;
+  }
+
+  private finish(): void {
+    const m = this.msg;
+    this.msg = undefined;
+    this.state = 'start';
+    if (!m) return;
+    m.body = this.body();
+    m.complete = true;
+    this.parts = [];
+    this.bodyLen = 0;
+    this.onMessage(m);
+  }
+
+  private lose(): void {
+    if (this.msg) {
+      this.msg.truncated = true;
+      this.finish();
+    }
+    this.state = 'lost';
+  }
+}
+
+function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
+  const out = new Uint8Array(a.length + b.length);
+  out.set(a);
+  out.set(b, a.length);
+  return out;
+}
+
+function indexOfCrlf(b: Uint8Array): number {
+  for (let i = 0; i + 1 < b.length; i++) if (b[i] === 13 && b[i + 1] === 10) return i;
+  return -1;
+}
+
+function indexOfCrlfCrlf(b: Uint8Array): number {
+  for (let i = 0; i + 3 < b.length; i++) if (b[i] === 13 && b[i + 1] === 10 && b[i + 2] === 13 && b[i + 3] === 10) return i;
+  return -1;
+}
+
+function latin1(b: Uint8Array): string {
+  let s = '';
+  for (let i = 0; i < b.length; i += 8192) s += String.fromCharCode(...b.subarray(i, i + 8192));
+  return s;
+}
+
+/** Server-sent events (the HTML living standard, §9.2.6): the `data` of each event, in order. */
+export function sseData(text: string): string[] {
+  const out: string[] = [];
+  let data: string[] = [];
+  for (const raw of text.split(/\r\n|\r|\n/)) {
+    if (raw === '') {
+      if (data.length) out.push(data.join('\n'));
+      data = [];
+      continue;
+    }
+    if (raw.startsWith(':')) continue;
+    const c = raw.indexOf(':');
+    const field = c < 0 ? raw : raw.slice(0, c);
+    let value = c < 0 ? '' : raw.slice(c + 1);
+    if (value.startsWith(' ')) value = value.slice(1);
+    if (field === 'data') data.push(value);
+  }
+  if (data.length) out.push(data.join('\n'));
+  return out;
+}

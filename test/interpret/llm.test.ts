@@ -1,0 +1,67 @@
+// LLM API shapes, from each provider's API reference (see
+// engine/interpret/llm.ts): request fields (model, stream, prompts, tools)
+// and answer fields (model, usage) for every API busted recognises, and
+// MCP JSON-RPC messages (the MCP specification, "Base Protocol").
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+
+import { llmRequest, llmResponse, mcpMessages } from '../../engine/interpret/llm.js';
+
+const enc = (v: unknown) => new TextEncoder().encode(typeof v === 'string' ? v : JSON.stringify(v));
+
+describe('llmRequest', () => {
+  it('recognises each API by path and body, and extracts model, stream, prompts and tools', () => {
+    const cases: Array<[string, unknown, object]> = [
+      ['/v1/chat/completions', { model: 'gpt-4o', stream: true, messages: [{ role: 'system', content: 'sys' }, { role: 'user', content: [{ type: 'text', text: 'hi' }] }], tools: [{ type: 'function', function: { name: 'f' } }] }, { api: 'openai_chat', model: 'gpt-4o', stream: true, system_prompt: 'sys', user_message: 'hi', tools: ['f'] }],
+      ['/openai/deployments/my-gpt/chat/completions?api-version=2024-10-21', { messages: [{ role: 'user', content: 'q' }] }, { api: 'openai_chat', model: 'my-gpt', user_message: 'q' }],
+      ['/v1/responses', { model: 'o4-mini', instructions: 'be nice', input: 'what?' }, { api: 'openai_responses', model: 'o4-mini', system_prompt: 'be nice', user_message: 'what?' }],
+      ['/v1/messages', { model: 'claude-x', system: [{ type: 'text', text: 'S' }], messages: [{ role: 'user', content: 'u1' }, { role: 'assistant', content: 'a' }, { role: 'user', content: 'u2' }], tools: [{ name: 't1' }] }, { api: 'anthropic', model: 'claude-x', system_prompt: 'S', user_message: 'u2', tools: ['t1'] }],
+      ['/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse', { contents: [{ role: 'user', parts: [{ text: 'g' }] }], systemInstruction: { parts: [{ text: 'gs' }] }, tools: [{ functionDeclarations: [{ name: 'fd' }] }] }, { api: 'google', model: 'gemini-2.5-flash', stream: true, system_prompt: 'gs', user_message: 'g', tools: ['fd'] }],
+      ['/model/anthropic.claude-3-haiku-20240307-v1%3A0/converse', { messages: [{ role: 'user', content: [{ text: 'b' }] }], system: [{ text: 'bs' }] }, { api: 'bedrock', model: 'anthropic.claude-3-haiku-20240307-v1:0', stream: false, system_prompt: 'bs', user_message: 'b' }],
+      ['/v2/chat', { model: 'command-r', messages: [{ role: 'user', content: 'c' }] }, { api: 'cohere', model: 'command-r', user_message: 'c' }],
+      ['/api/chat', { model: 'llama3', messages: [{ role: 'user', content: 'o' }] }, { api: 'ollama', model: 'llama3', stream: true, user_message: 'o' }],
+      ['/api/generate', { model: 'llama3', prompt: 'p', system: 's', stream: false }, { api: 'ollama', model: 'llama3', stream: false, user_message: 'p', system_prompt: 's' }],
+    ];
+    for (const [path, body, want] of cases) {
+      const got = llmRequest('POST', path, body);
+      assert.ok(got, path);
+      const { api, ...fields } = want as { api: string };
+      assert.equal(got.api, api, path);
+      for (const [k, v] of Object.entries(fields)) assert.deepEqual((got.info as Record<string, unknown>)[k], v, `${path} ${k}`);
+    }
+  });
+
+  it('is not fooled by other traffic', () => {
+    assert.equal(llmRequest('GET', '/v1/chat/completions', undefined), undefined);
+    assert.equal(llmRequest('POST', '/v1/messages', { text: 'a chat app, not Anthropic' }), undefined);
+    assert.equal(llmRequest('POST', '/upload', { model: 'x' }), undefined);
+  });
+});
+
+describe('llmResponse', () => {
+  it('reads usage from JSON answers of every shape', () => {
+    assert.deepEqual(llmResponse(enc({ model: 'gpt-4o-2024', usage: { prompt_tokens: 1, completion_tokens: 2 } }), 'application/json'), { model: 'gpt-4o-2024', usage: { input_tokens: 1, output_tokens: 2 } });
+    assert.deepEqual(llmResponse(enc({ usageMetadata: { promptTokenCount: 3, candidatesTokenCount: 4 }, modelVersion: 'gemini-x' }), 'application/json'), { model: 'gemini-x', usage: { input_tokens: 3, output_tokens: 4 } });
+    assert.deepEqual(llmResponse(enc({ usage: { inputTokens: 5, outputTokens: 6 } }), 'application/json').usage, { input_tokens: 5, output_tokens: 6 });
+    assert.deepEqual(llmResponse(enc({ meta: { billed_units: { input_tokens: 7, output_tokens: 8 } } }), 'application/json').usage, { input_tokens: 7, output_tokens: 8 });
+  });
+
+  it('reads streamed answers: OpenAI chunks with a final usage, Ollama NDJSON', () => {
+    const sse = ['data: {"model":"gpt-4o","choices":[{"delta":{"content":"a"}}]}', 'data: {"model":"gpt-4o","choices":[],"usage":{"prompt_tokens":9,"completion_tokens":10}}', 'data: [DONE]', ''].join('\n\n');
+    assert.deepEqual(llmResponse(enc(sse), 'text/event-stream'), { stream: true, model: 'gpt-4o', usage: { input_tokens: 9, output_tokens: 10 } });
+    const nd = '{"model":"llama3","message":{"content":"a"},"done":false}\n{"model":"llama3","done":true,"prompt_eval_count":11,"eval_count":12}\n';
+    assert.deepEqual(llmResponse(enc(nd), 'application/x-ndjson'), { stream: true, model: 'llama3', usage: { input_tokens: 11, output_tokens: 12 } });
+  });
+});
+
+describe('mcpMessages', () => {
+  it('requests, notifications, responses, batches and SSE-carried messages', () => {
+    assert.deepEqual(mcpMessages(enc({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'shell' } }), 'application/json'), [{ kind: 'request', method: 'tools/call', id: 1, tool: 'shell' }]);
+    assert.deepEqual(mcpMessages(enc([{ jsonrpc: '2.0', method: 'notifications/initialized' }, { jsonrpc: '2.0', id: 'a', method: 'resources/read', params: { uri: 'file:///etc/passwd' } }]), 'application/json'), [
+      { kind: 'notification', method: 'notifications/initialized' },
+      { kind: 'request', method: 'resources/read', id: 'a', tool: 'file:///etc/passwd' },
+    ]);
+    assert.deepEqual(mcpMessages(enc('event: message\ndata: {"jsonrpc":"2.0","id":3,"result":{}}\n\n'), 'text/event-stream'), [{ kind: 'response', id: 3 }]);
+    assert.deepEqual(mcpMessages(enc({ id: 1, method: 'x' }), 'application/json'), []); // not JSON-RPC 2.0
+  });
+});

@@ -1,0 +1,86 @@
+// HTTP/1.1 framing (RFC 9112 §6): Content-Length, chunked transfer coding
+// with extensions and trailers, bodiless answers (204, 304, HEAD), several
+// messages on one kept-alive connection, input split at every byte, and
+// gaps in the capture (skipped inside a known length, resynchronised at the
+// next message otherwise). Server-sent events per the HTML standard §9.2.6.
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+
+import { Http1Stream, sseData, type HttpMessage } from '../../engine/parse/http1.js';
+
+const enc = (s: string) => new TextEncoder().encode(s);
+const dec = (b: Uint8Array) => new TextDecoder().decode(b);
+
+function collect(feed: (s: Http1Stream) => void): HttpMessage[] {
+  const out: HttpMessage[] = [];
+  const s = new Http1Stream((m) => out.push(m));
+  feed(s);
+  return out;
+}
+
+const REQS =
+  'POST /v1/chat/completions HTTP/1.1\r\nHost: api.openai.com\r\nContent-Type: application/json\r\nContent-Length: 11\r\n\r\n{"model":1}' +
+  'GET /v1/models HTTP/1.1\r\nHost: api.openai.com\r\n\r\n' +
+  'POST /v1/x HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n4;ext=1\r\nabcd\r\n3\r\nefg\r\n0\r\nX-Trailer: 1\r\n\r\n';
+
+describe('Http1Stream', () => {
+  it('frames requests by length, none and chunks, on one connection', () => {
+    const ms = collect((s) => s.push(enc(REQS)));
+    assert.deepEqual(
+      ms.map((m) => [m.method, m.path, dec(m.body), m.truncated]),
+      [
+        ['POST', '/v1/chat/completions', '{"model":1}', false],
+        ['GET', '/v1/models', '', false],
+        ['POST', '/v1/x', 'abcdefg', false],
+      ],
+    );
+    assert.equal(ms[0]!.headers['content-type'], 'application/json');
+  });
+
+  it('gives the same messages when the bytes come one at a time', () => {
+    const whole = collect((s) => s.push(enc(REQS)));
+    const bytes = enc(REQS);
+    const split = collect((s) => {
+      for (let i = 0; i < bytes.length; i++) s.push(bytes.subarray(i, i + 1));
+    });
+    assert.deepEqual(split.map((m) => [m.method, m.path, dec(m.body)]), whole.map((m) => [m.method, m.path, dec(m.body)]));
+  });
+
+  it('answers without a body: 204, 304, 1xx, and the answer to HEAD', () => {
+    const out: HttpMessage[] = [];
+    const s = new Http1Stream((m) => out.push(m));
+    s.pendingMethods.push('GET', 'HEAD', 'GET');
+    s.push(enc('HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 204 No Content\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 99\r\n\r\nHTTP/1.1 304 Not Modified\r\n\r\n'));
+    assert.deepEqual(out.map((m) => [m.status, m.body.length]), [[100, 0], [204, 0], [200, 0], [304, 0]]);
+  });
+
+  it('skips a gap inside a known length, marks the message truncated, and carries on', () => {
+    const ms = collect((s) => {
+      s.push(enc('POST /a HTTP/1.1\r\nContent-Length: 10\r\n\r\n0123'));
+      s.gap(6);
+      s.push(enc('GET /b HTTP/1.1\r\n\r\n'));
+    });
+    assert.deepEqual(ms.map((m) => [m.path, dec(m.body), m.truncated]), [['/a', '0123', true], ['/b', '', false]]);
+  });
+
+  it('after a gap it cannot place, waits for the next message line', () => {
+    const ms = collect((s) => {
+      s.push(enc('POST /a HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n10\r\n0123'));
+      s.gap(100);
+      s.push(enc('garbage that is not HTTP\r\nmore\r\nPOST /c HTTP/1.1\r\nContent-Length: 2\r\n\r\nok'));
+    });
+    assert.deepEqual(ms.map((m) => [m.path, m.truncated]), [['/a', true], ['/c', false]]);
+    assert.equal(dec(ms[1]!.body), 'ok');
+  });
+
+  it('a malformed chunk size loses the message (truncated), not the stream', () => {
+    const ms = collect((s) => s.push(enc('HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nHTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nA')));
+    assert.deepEqual(ms.map((m) => [m.status, m.truncated, dec(m.body)]), [[200, true, ''], [200, false, 'A']]);
+  });
+});
+
+describe('sseData', () => {
+  it('joins multi-line data, ignores comments and other fields, keeps the last event without a blank line', () => {
+    assert.deepEqual(sseData(': comment\nevent: x\ndata: a\ndata: b\n\nid: 1\ndata:c\r\n\r\ndata: last'), ['a\nb', 'c', 'last']);
+  });
+});
