@@ -44,6 +44,8 @@ export interface AgentOptions {
   tlsCaptureBytes?: number;
   /** further binaries with OpenSSL inside to probe (default: this node) */
   tlsBinaries?: string[];
+  /** stop copying TLS connections that are not AI traffic (default true) */
+  tlsSkip?: boolean;
 }
 
 export interface AgentSummary {
@@ -73,7 +75,15 @@ export class Agent {
     const sinks = o.sinks;
     const onEvent = o.onEvent;
     this.interpreter = new Interpreter(
-      { processes: this.processes, dns: this.dns, providers: new ProviderTable(), pid: o.pid, tlsCapBytes: o.tlsCaptureBytes ?? 16384, noRedact: o.noRedact },
+      {
+        processes: this.processes,
+        dns: this.dns,
+        providers: new ProviderTable(),
+        pid: o.pid,
+        tlsCapBytes: o.tlsCaptureBytes ?? 16384,
+        noRedact: o.noRedact,
+        onTlsSkip: o.tlsSkip === false ? undefined : (pid, ssl) => this.kernel?.setTlsVerdict(pid, ssl, 'skip'),
+      },
       (e) => {
         onEvent?.(e);
         for (const s of sinks) s.write(e);

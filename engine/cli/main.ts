@@ -36,6 +36,7 @@ function observeOptions(cmd: Command): Command {
     .option('--pid <pid>', 'report only this process and its descendants', int('--pid', 1))
     .option('--duration <seconds>', 'stop after this long', seconds)
     .option('--no-tls', 'no TLS plaintext uprobes')
+    .option('--tls-capture-all', 'keep copying TLS connections that turn out not to be AI traffic (default: stop after their first request)')
     .option('--tls-capture-bytes <bytes>', 'plaintext copied per SSL_read/SSL_write call (at most 65536)', int('--tls-capture-bytes', 0, 65536), 16384)
     .option('--no-server-side', 'do not report the server side of DNS/TLS handshakes with remote peers')
     .addOption(new Option('--hooks <flavour>', 'tracing hooks: the best that loads (tp_btf, else raw_tp), or raw_tp').choices(['auto', 'raw_tp']).default('auto'))

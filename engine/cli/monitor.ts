@@ -17,6 +17,7 @@ export interface MonitorCliOptions {
   duration?: number;
   tls: boolean;
   tlsCaptureBytes?: number;
+  tlsCaptureAll?: boolean;
   serverSide: boolean;
   ringbufMb: number;
   color?: boolean;
@@ -76,6 +77,7 @@ export async function runMonitor(o: MonitorCliOptions, demo?: { follow: boolean 
     hooks: o.hooks,
     tls: o.tls,
     tlsCaptureBytes: o.tlsCaptureBytes,
+    tlsSkip: o.tlsCaptureAll !== true,
   });
   const failed = agent.attachments.filter((a) => !a.ok);
   for (const a of failed) process.stderr.write(`busted: warning: ${a.object}/${a.program} (${a.hook}) not attached: ${a.error?.split('\n')[0]}\n`);
@@ -104,6 +106,7 @@ export async function runMonitor(o: MonitorCliOptions, demo?: { follow: boolean 
   process.stderr.write(
     `busted: ${s.interpreter.events} events from ${s.interpreter.records} kernel records; lost in kernel ${s.kernel.ringbufFull}` +
       `${s.interpreter.malformedDns + s.interpreter.malformedTls ? `; malformed dns ${s.interpreter.malformedDns} tls ${s.interpreter.malformedTls}` : ''}` +
+      `${s.kernel.tlsSkipped || s.kernel.tlsTruncated ? `; TLS calls not copied: ${s.kernel.tlsSkipped} skipped, ${s.kernel.tlsTruncated} cut at the capture size` : ''}` +
       `${dropped.length ? `; ${dropped.join(', ')}` : ''}\n`,
   );
   return 0;

@@ -30,6 +30,10 @@ interface Conn {
   pending: Pending[];
   found: Finding[];
   sni?: string;
+  /** the first request has been judged */
+  judged: boolean;
+  pid: number;
+  ssl: string;
 }
 
 const MAX_CONNS = 16384;
@@ -41,6 +45,8 @@ export class AppLayer {
   constructor(
     private readonly providers: ProviderTable,
     private readonly redact: boolean,
+    /** told once per connection whose first request is neither an LLM call, nor MCP, nor to a provider */
+    private readonly onUninteresting?: (pid: number, ssl: string) => void,
   ) {}
 
   /** One whole TLS call in; what it completed out. */
@@ -49,7 +55,7 @@ export class AppLayer {
     let c = this.conns.get(key);
     if (c === undefined) {
       if (this.conns.size >= MAX_CONNS) this.conns.delete(this.conns.keys().next().value!);
-      const conn: Conn = { pending: [], found: [], out: undefined!, in: undefined! };
+      const conn: Conn = { pending: [], found: [], out: undefined!, in: undefined!, judged: false, pid: call.pid, ssl: call.ssl };
       conn.out = new Http1Stream((m) => this.request(conn, m));
       conn.in = new Http1Stream((m) => this.response(conn, m));
       this.conns.set(key, conn);
@@ -97,6 +103,12 @@ export class AppLayer {
       for (const mcp of mcpMessages(m.body, m.headers['content-type'])) c.found.push({ type: 'mcp_message', http, mcp });
     }
     c.pending.push(pending);
+    if (!c.judged) {
+      // the TLS verdict: a connection that starts with neither an LLM call nor MCP, to no provider, is not followed further
+      c.judged = true;
+      const interesting = call !== undefined || c.found.some((f) => f.type === 'mcp_message') || this.providerFor(c.sni ?? host) !== undefined;
+      if (!interesting) this.onUninteresting?.(c.pid, c.ssl);
+    }
   }
 
   private response(c: Conn, m: HttpMessage): void {

@@ -36,6 +36,8 @@ export interface InterpreterOptions {
   tlsExcerptBytes?: number;
   /** leave secrets in payloads (--no-redact) */
   noRedact?: boolean;
+  /** a TLS connection turned out uninteresting: stop copying it in the kernel */
+  onTlsSkip?: (pid: number, ssl: string) => void;
 }
 
 export interface InterpreterStats {
@@ -102,7 +104,7 @@ export class Interpreter {
     this.pid = o.pid;
     this.runId = o.runId ?? Math.random().toString(36).slice(2, 8);
     this.tlsCalls = new TlsAssembler(o.tlsCapBytes ?? 16384);
-    this.app = new AppLayer(this.providers, o.noRedact !== true);
+    this.app = new AppLayer(this.providers, o.noRedact !== true, o.onTlsSkip);
     this.excerpt = o.tlsExcerptBytes ?? 2048;
     this.redact = o.noRedact !== true;
   }

@@ -315,6 +315,28 @@ export class KernelSession {
     };
   }
 
+  /**
+   * The engine's verdict on a TLS connection (pid, SSL* as hex): 'skip'
+   * makes tls.bpf.c stop copying its plaintext. False when there is no tls
+   * object or the map refused the update.
+   */
+  setTlsVerdict(pid: number, sslHex: string, verdict: 'capture' | 'skip'): boolean {
+    const obj = this.bySpec.get('tls');
+    if (!obj) return false;
+    const key = new Uint8Array(W.TLS_KEY.size);
+    const dv = new DataView(key.buffer);
+    dv.setUint32(W.TLS_KEY.pid, pid, true);
+    dv.setBigUint64(W.TLS_KEY.ssl, BigInt(`0x${sslHex}`), true);
+    const value = new Uint8Array(4);
+    new DataView(value.buffer).setUint32(0, verdict === 'skip' ? W.BUSTED_TLS_SKIP : W.BUSTED_TLS_CAPTURE, true);
+    try {
+      obj.map('tls_verdicts').update(key, value);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
   /** The object that owns a named map, for later stages (enforcement) that add maps. */
   object(name: string): BpfObject | undefined {
     return this.bySpec.get(name);

@@ -376,6 +376,25 @@ print(urllib.request.urlopen(req, context=ctx).read().decode())`;
     assert.ok(!JSON.stringify(agent.events).includes('streamsecret'), 'the key appears nowhere');
   });
 
+  it('a TLS connection whose first request is not AI traffic is marked skip: its later calls are not copied', async () => {
+    // The verdict reaches the kernel once the engine has read the first
+    // request (its next drain of the ring, at most --poll interval later):
+    // the client waits that long before reusing the connection.
+    const code = `const https = require('https');
+const agent = new https.Agent({ keepAlive: true, maxSockets: 1 });
+const ca = require('fs').readFileSync(${JSON.stringify(pki.caCert)});
+const get = (path) => new Promise((ok, no) => https.get({ host: '127.0.0.1', port: ${port}, path, agent, ca }, (res) => { res.resume(); res.on('end', ok); }).on('error', no));
+get('/static/app.js').then(() => new Promise((ok) => setTimeout(ok, 500))).then(() => get('/second-on-same-connection')).then(() => { agent.destroy(); process.exit(0); }, (e) => { console.error(e); process.exit(4); });`;
+    const r = await run([process.execPath, '-e', code], inCg());
+    assert.equal(r.code, 0, r.stderr);
+    await agent.waitFor((e) => of(r.pid)(e) && e.type === 'tls_data' && /^GET \/static\/app\.js /.test(e.tls?.payload ?? ''), 'the first request');
+    // the connection's close comes after everything sent on it
+    await agent.waitFor((e) => of(r.pid)(e) && e.type === 'close' && e.net?.protocol === 'tcp', 'the close');
+    const later = agent.events.filter((e) => of(r.pid)(e) && e.type === 'tls_data' && (e.tls?.payload ?? '').includes('second-on-same-connection'));
+    assert.deepEqual(later, [], 'nothing copied after the skip verdict');
+    assert.equal(hits.filter((h) => h.endsWith('/second-on-same-connection')).length, 1, 'the server did get the second request');
+  });
+
   it('TLS 1.2 to openssl s_server: negotiated version and ECDHE cipher', async () => {
     const r = await run(['curl', '-sS', '--tls-max', '1.2', '--cacert', pki.caCert, '-o', '/dev/null', `https://api.mistral.ai:${sPort}/`], inCg());
     assert.equal(r.code, 0, r.stderr);
