@@ -65,9 +65,17 @@ static __always_inline int enter(__u32 op, void *ssl, const void *buf, void *siz
 {
 	__u64 id = bpf_get_current_pid_tgid();
 	struct tls_call c = { .ssl = (__u64)ssl, .buf = (__u64)buf, .size_ptr = (__u64)size_ptr, .op = op };
+	struct busted_tls_key key = { .pid = id >> 32, .ssl = (__u64)ssl };
+	__u32 *verdict;
 
 	if (!wanted())
 		return 0;
+	/* a connection marked skip: nothing for the return probe to do */
+	verdict = bpf_map_lookup_elem(&tls_verdicts, &key);
+	if (verdict && *verdict == BUSTED_TLS_SKIP) {
+		stat_inc(BUSTED_STAT_TLS_SKIPPED);
+		return 0;
+	}
 	bpf_map_update_elem(&tls_calls, &id, &c, BPF_ANY);
 	return 0;
 }
@@ -101,20 +109,37 @@ struct chunk_ctx {
 	__u32 _pad;
 };
 
+/* Where a chunk is built before bpf_ringbuf_output copies just its used
+ * part into the ring: a small call costs its size, not 4 KiB of ring. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct busted_tls_event);
+} tls_scratch SEC(".maps");
+
 static long copy_chunk(__u32 i, struct chunk_ctx *x)
 {
 	__u32 off = i * BUSTED_TLS_CHUNK;
-	__u32 n;
+	__u32 n, zero = 0;
 	struct busted_tls_event *e;
+	__u64 size;
 
 	if (off >= x->len)
 		return 1;
 	n = x->len - off;
 	if (n > BUSTED_TLS_CHUNK)
 		n = BUSTED_TLS_CHUNK;
-	e = reserve(x->op, x->ssl, x->lib);
+	e = bpf_map_lookup_elem(&tls_scratch, &zero);
 	if (!e)
 		return 1;
+	hdr_init(&e->hdr, BUSTED_KIND_TLS);
+	task_from_current(&e->hdr.task);
+	e->hdr.task.ppid = 0;
+	e->ssl = x->ssl;
+	e->op = x->op;
+	e->lib = x->lib;
+	e->_pad = 0;
 	e->call_id = x->call_id;
 	e->len = x->len;
 	e->offset = off;
@@ -128,7 +153,14 @@ static long copy_chunk(__u32 i, struct chunk_ctx *x)
 		barrier_var(sz);
 		e->cap_len = bpf_probe_read_user(e->data, sz, (void *)(x->buf + off)) == 0 ? sz : 0;
 	}
-	bpf_ringbuf_submit(e, rb_flags());
+	size = offsetof(struct busted_tls_event, data) + e->cap_len;
+	barrier_var(size);
+	if (size > sizeof(*e))
+		size = sizeof(*e);
+	if (bpf_ringbuf_output(&events, e, size, rb_flags())) {
+		stat_inc(BUSTED_STAT_RINGBUF_FULL);
+		return 1;
+	}
 	stat_inc(BUSTED_STAT_EVENTS);
 	return 0;
 }
@@ -137,9 +169,8 @@ static __always_inline int leave(void *ctx, long ret)
 {
 	__u64 id = bpf_get_current_pid_tgid();
 	struct tls_call *c = bpf_map_lookup_elem(&tls_calls, &id);
-	struct busted_tls_key key = {};
 	struct chunk_ctx x = {};
-	__u32 *verdict, zero = 0;
+	__u32 zero = 0;
 	__u64 *seq;
 	__u64 n = 0;
 
@@ -154,13 +185,6 @@ static __always_inline int leave(void *ctx, long ret)
 	}
 	if (n == 0)
 		goto out;
-	key.pid = id >> 32;
-	key.ssl = c->ssl;
-	verdict = bpf_map_lookup_elem(&tls_verdicts, &key);
-	if (verdict && *verdict == BUSTED_TLS_SKIP) {
-		stat_inc(BUSTED_STAT_TLS_SKIPPED);
-		goto out;
-	}
 	if (n > tls_cap_bytes) {
 		stat_inc(BUSTED_STAT_TLS_TRUNCATED);
 		x.len = tls_cap_bytes;

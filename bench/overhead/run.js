@@ -17,6 +17,10 @@
 //   tls      C client (OpenSSL, 8 threads): new TCP+TLS connection with a full
 //            handshake per request, SNI api.openai.com, one small POST, to a
 //            node https server (req/s)
+//   tlska    the same client keeping each connection for 1000 chat-completion
+//            POSTs: every SSL_write/SSL_read is copied by the uprobes (req/s)
+//   tlsskip  1000 plain GETs per connection to a host that is no provider: the
+//            engine marks the connection skip after the first (req/s)
 //   dns      C stub-resolver-like loop, 8 threads, new UDP socket per query, to
 //            a dnsmasq on 127.53.x.y:53 (queries/s)
 // Both CPUs are saturated by the connect and dns loops, so the agent's own CPU
@@ -50,7 +54,7 @@ const TARGET_RSS_MB = 150;
 const PROFILE_DIR = process.env.BENCH_OVERHEAD_PROFILE;
 // tls first: its latency-bound handshakes are the most sensitive to what the
 // other two leave behind (hundreds of thousands of sockets to expire).
-const ALL = ['tls', 'connect', 'connect1', 'dns'];
+const ALL = ['tls', 'tlska', 'tlsskip', 'connect', 'connect1', 'dns'];
 const only = process.argv.slice(2);
 const selected = only.length ? ALL.filter((w) => only.includes(w)) : ALL;
 const CLK_TCK = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
@@ -187,14 +191,52 @@ async function killChild(child, sig = 'SIGTERM') {
 }
 
 /** Run a workload command to completion in the cgroup; its last stdout line is its JSON result. */
-async function runWorkload(cg, cmd, args, secs) {
-  const child = spawnIn(cg, cmd, args);
+async function runWorkload(cg, cmd, args, secs, env = {}) {
+  const child = spawnIn(cg, cmd, args, { env });
   const t = setTimeout(() => child.kill('SIGKILL'), (secs + 20) * 1000);
   const { code, signal } = await child.done;
   clearTimeout(t);
   const last = child.out.trim().split('\n').pop();
   if (code !== 0 || !last) throw new Error(`${cmd} exited ${code ?? signal}: ${child.err.trim()}`);
   return JSON.parse(last);
+}
+
+function tlsWorkload(metric, env, servername = 'api.openai.com') {
+  return {
+    metric,
+    unit: 'req/s',
+    async setup(cg, tmp) {
+      const pki = makePki(tmp);
+      let client;
+      try {
+        const bin = build('tlsloop', ['-lssl', '-lcrypto']);
+        client = (port, secs) => [bin, ['127.0.0.1', String(port), pki.ca, String(secs), '2000000', '8', servername]];
+      } catch (e) {
+        if (env.TLSLOOP_REQS_PER_CONN) throw e; // the node client has no keep-alive mode
+        log(`${e.message.split('\n')[0]}; using the node client instead`);
+        client = (port, secs) => [process.execPath, [join(HERE, 'tls-client.js'), String(port), pki.ca, String(secs), '200000', '8', servername]];
+      }
+      const server = spawnIn(cg, process.execPath, [join(HERE, 'tls-server.js'), pki.cert, pki.key, '127.0.0.1'], { env: { BENCH_MAX_SECS: '200' } });
+      const stop = () => killChild(server);
+      cleanups.push(stop);
+      const deadline = Date.now() + 10_000;
+      while (!server.out.includes('\n')) {
+        if (server.exitCode !== null || Date.now() > deadline) throw new Error(`tls server did not start: ${server.err}`);
+        await sleep(20);
+      }
+      const { port } = JSON.parse(server.out.split('\n')[0]);
+      return {
+        run: (secs) => {
+          const [cmd, args] = client(port, secs);
+          return runWorkload(cg, cmd, args, secs, env);
+        },
+        teardown: async () => {
+          unregister(stop);
+          await stop();
+        },
+      };
+    },
+  };
 }
 
 // -------------------------------------------------------------------- agent
@@ -256,7 +298,7 @@ async function startAgent(cg, label, cpu) {
 function makePki(dir) {
   const o = (...args) => execFileSync('openssl', args, { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
   o('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'ca.key', '-out', 'ca.pem', '-days', '2', '-subj', '/CN=busted bench CA');
-  writeFileSync(join(dir, 'ext.cnf'), 'subjectAltName=DNS:api.openai.com,IP:127.0.0.1,IP:::1\n');
+  writeFileSync(join(dir, 'ext.cnf'), 'subjectAltName=DNS:api.openai.com,DNS:static.example.test,IP:127.0.0.1,IP:::1\n');
   o('req', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'server.key', '-out', 'server.csr', '-subj', '/CN=api.openai.com');
   o('x509', '-req', '-in', 'server.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'server.pem', '-days', '2', '-extfile', 'ext.cnf');
   return { ca: join(dir, 'ca.pem'), cert: join(dir, 'server.pem'), key: join(dir, 'server.key') };
@@ -302,40 +344,13 @@ const WORKLOADS = {
       return { run: (secs) => runWorkload(cg, 'taskset', ['-c', '0', bin, '4', String(secs), '5000000', '1', '1'], secs) };
     },
   },
-  tls: {
-    metric: 'tls_request_rate_ratio',
-    unit: 'req/s',
-    async setup(cg, tmp) {
-      const pki = makePki(tmp);
-      let client;
-      try {
-        const bin = build('tlsloop', ['-lssl', '-lcrypto']);
-        client = (port, secs) => [bin, ['127.0.0.1', String(port), pki.ca, String(secs), '200000', '8', 'api.openai.com']];
-      } catch (e) {
-        log(`${e.message.split('\n')[0]}; using the node client instead`);
-        client = (port, secs) => [process.execPath, [join(HERE, 'tls-client.js'), String(port), pki.ca, String(secs), '200000', '8', 'api.openai.com']];
-      }
-      const server = spawnIn(cg, process.execPath, [join(HERE, 'tls-server.js'), pki.cert, pki.key, '127.0.0.1'], { env: { BENCH_MAX_SECS: '200' } });
-      const stop = () => killChild(server);
-      cleanups.push(stop);
-      const deadline = Date.now() + 10_000;
-      while (!server.out.includes('\n')) {
-        if (server.exitCode !== null || Date.now() > deadline) throw new Error(`tls server did not start: ${server.err}`);
-        await sleep(20);
-      }
-      const { port } = JSON.parse(server.out.split('\n')[0]);
-      return {
-        run: (secs) => {
-          const [cmd, args] = client(port, secs);
-          return runWorkload(cg, cmd, args, secs);
-        },
-        teardown: async () => {
-          unregister(stop);
-          await stop();
-        },
-      };
-    },
-  },
+  tls: tlsWorkload('tls_request_rate_ratio', {}),
+  // kept-alive connections of 1000 requests: the uprobes' cost per request,
+  // with every call copied (chat completions to a provider: AI traffic) ...
+  tlska: tlsWorkload('tls_keepalive_capture_rate_ratio', { TLSLOOP_REQS_PER_CONN: '1000' }),
+  // ... and with the connection marked skip after its first request (plain
+  // GETs to a host that is no provider: the engine's TLS verdict)
+  tlsskip: tlsWorkload('tls_keepalive_skip_rate_ratio', { TLSLOOP_REQS_PER_CONN: '1000', TLSLOOP_GET: '/static/app.js' }, 'static.example.test'),
   dns: {
     metric: 'dns_query_rate_ratio',
     unit: 'queries/s',

@@ -11,11 +11,13 @@ const body = JSON.stringify({ id: 'chatcmpl-bench', object: 'chat.completion', c
 const server = createServer({ cert: readFileSync(cert), key: readFileSync(key) }, (req, res) => {
   req.resume();
   req.on('end', () => {
-    res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), connection: 'close' });
+    // keep-alive when the client asks for it (tlsloop with TLSLOOP_REQS_PER_CONN)
+    const close = (req.headers.connection ?? '').toLowerCase() === 'close';
+    res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), ...(close ? { connection: 'close' } : {}) });
     res.end(body);
   });
 });
-server.keepAliveTimeout = 0;
+server.keepAliveTimeout = 30_000;
 server.listen(0, host, () => process.stdout.write(JSON.stringify({ port: server.address().port }) + '\n'));
 const stop = () => server.close(() => process.exit(0)) && setTimeout(() => process.exit(0), 500).unref();
 process.on('SIGTERM', stop);

@@ -4,6 +4,9 @@
  * certificate verification against the bench's CA, one small HTTP/1.1 POST,
  * the response read to the server's close.
  *   tlsloop <host-ip> <port> <ca.pem> <seconds> <max_requests> [threads] [servername]
+ * env: TLSLOOP_REQS_PER_CONN=N keeps each connection for N requests
+ *      (responses framed by Content-Length); TLSLOOP_GET=/path sends that
+ *      GET instead of the chat completion POST.
  * Prints one JSON line: {"requests":N,"secs":S,"rate":N/S,"errors":E,
  * "slow_100ms": requests that took 100 ms or more, "max_ms": the slowest}
  */
@@ -36,6 +39,56 @@ static double now(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static int reqs_per_conn = 1; /* TLSLOOP_REQS_PER_CONN: keep-alive when > 1 */
+
+/* Reads one response on a kept-alive connection: headers, then Content-Length bytes. */
+static int read_response(SSL *ssl) {
+  char buf[8192];
+  int got = 0, n;
+  long need = -1;
+  for (;;) {
+    if (got >= (int)sizeof buf) return 0;
+    n = SSL_read(ssl, buf + got, sizeof buf - got);
+    if (n <= 0) return 0;
+    got += n;
+    if (need < 0) {
+      char *end = memmem(buf, got, "\r\n\r\n", 4);
+      if (!end) continue;
+      char *cl = memmem(buf, end - buf, "content-length: ", 16);
+      if (!cl) return 0;
+      need = (end - buf) + 4 + atol(cl + 16);
+    }
+    if (got >= need) return memcmp(buf, "HTTP/1.1 200", 12) == 0;
+  }
+}
+
+/* One connection carrying reqs_per_conn requests; returns how many succeeded. */
+static int many(void) {
+  int ok = 0;
+  int s = socket(srv.ss_family, SOCK_STREAM, 0);
+  if (s < 0) return 0;
+  int one = 1;
+  setsockopt(s, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  if (connect(s, (struct sockaddr *)&srv, srvlen) < 0) {
+    close(s);
+    return 0;
+  }
+  SSL *ssl = SSL_new(ctx);
+  SSL_set_fd(ssl, s);
+  SSL_set_tlsext_host_name(ssl, servername);
+  SSL_set1_host(ssl, servername);
+  if (SSL_connect(ssl) == 1) {
+    for (int i = 0; i < reqs_per_conn; i++) {
+      if (SSL_write(ssl, req, reqlen) != reqlen || !read_response(ssl)) break;
+      ok++;
+    }
+  }
+  SSL_free(ssl);
+  close(s);
+  ERR_clear_error();
+  return ok;
 }
 
 static int one(void) {
@@ -72,7 +125,11 @@ static void *worker(void *arg) {
   double worst = 0;
   for (;;) {
     double t = now();
-    if (one()) n++;
+    if (reqs_per_conn > 1) {
+      int k = many();
+      n += k;
+      if (k < reqs_per_conn) errors++;
+    } else if (one()) n++;
     else errors++;
     t = now() - t;
     if (t > worst) worst = t;
@@ -123,10 +180,17 @@ int main(int argc, char **argv) {
     return 2;
   }
   static const char body[] = "{\"model\":\"gpt-4o-mini\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}";
-  reqlen = snprintf(req, sizeof req,
-                    "POST /v1/chat/completions HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\n"
-                    "Content-Length: %zu\r\nConnection: close\r\n\r\n%s",
-                    servername, sizeof body - 1, body);
+  const char *rpc = getenv("TLSLOOP_REQS_PER_CONN");
+  reqs_per_conn = rpc ? atoi(rpc) : 1;
+  if (reqs_per_conn < 1) reqs_per_conn = 1;
+  const char *path = getenv("TLSLOOP_GET");
+  if (path) /* a plain GET: not AI traffic */
+    reqlen = snprintf(req, sizeof req, "GET %s HTTP/1.1\r\nHost: %s\r\n%s\r\n", path, servername, reqs_per_conn > 1 ? "" : "Connection: close\r\n");
+  else
+    reqlen = snprintf(req, sizeof req,
+                      "POST /v1/chat/completions HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\n"
+                      "Content-Length: %zu\r\n%s\r\n%s",
+                      servername, sizeof body - 1, reqs_per_conn > 1 ? "" : "Connection: close\r\n", body);
   pthread_t th[64];
   double t0 = now();
   deadline = t0 + secs;

@@ -1,7 +1,7 @@
 /**
  * The application layer of TLS connections: each (pid, SSL*) gets an
- * HTTP/1.1 parser per direction (writes are requests, reads responses,
- * for the client side the uprobes see), and each complete message is
+ * HTTP/1.1 parser per direction (a client writes requests and reads
+ * responses, a server the other way round), and each complete message is
  * looked at as an LLM call (llm.ts) or MCP JSON-RPC. Responses are paired
  * with requests in order (HTTP/1.1 answers in order on a connection).
  */
@@ -56,8 +56,10 @@ export class AppLayer {
     if (c === undefined) {
       if (this.conns.size >= MAX_CONNS) this.conns.delete(this.conns.keys().next().value!);
       const conn: Conn = { pending: [], found: [], out: undefined!, in: undefined!, judged: false, pid: call.pid, ssl: call.ssl };
-      conn.out = new Http1Stream((m) => this.request(conn, m));
-      conn.in = new Http1Stream((m) => this.response(conn, m));
+      // by what a message is, not which way it went: a server's writes are responses
+      const route = (m: HttpMessage, answers: () => Http1Stream) => (m.kind === 'request' ? this.request(conn, m, answers()) : this.response(conn, m));
+      conn.out = new Http1Stream((m) => route(m, () => conn.in));
+      conn.in = new Http1Stream((m) => route(m, () => conn.out));
       this.conns.set(key, conn);
       c = conn;
     }
@@ -80,12 +82,13 @@ export class AppLayer {
     return (host ? this.providers.forHost(host) : undefined) ?? (api ? API_PROVIDER[api] : undefined);
   }
 
-  private request(c: Conn, m: HttpMessage): void {
+  /** `answers`: the stream the answer will come on (it needs the method: HEAD answers have no body) */
+  private request(c: Conn, m: HttpMessage, answers: Http1Stream): void {
     const host = (m.headers.host ?? c.sni ?? '').replace(/:\d+$/, '') || undefined;
     const http: HttpInfo = { method: m.method, path: m.path ? this.text(m.path) : m.path };
     if (host) http.host = host;
     if (m.headers['content-type']) http.content_type = m.headers['content-type'];
-    c.in.pendingMethods.push(m.method ?? '');
+    answers.pendingMethods.push(m.method ?? '');
     const body = parseJson(m.body);
     const call = llmRequest(m.method, m.path, body);
     const pending: Pending = { http };
