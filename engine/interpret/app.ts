@@ -1,14 +1,16 @@
 /**
- * The application layer of TLS connections: each (pid, SSL*) gets an
- * HTTP/1.1 parser per direction (a client writes requests and reads
- * responses, a server the other way round), and each complete message is
- * looked at as an LLM call (llm.ts) or MCP JSON-RPC. Responses are paired
- * with requests in order (HTTP/1.1 answers in order on a connection).
+ * The application layer of TLS connections: each (pid, SSL*) gets a parser
+ * per direction, HTTP/2 when the first bytes are its client preface or a
+ * server's SETTINGS frame, HTTP/1.1 otherwise (a client writes requests and
+ * reads responses, a server the other way round), and each complete message
+ * is looked at as an LLM call (llm.ts) or MCP JSON-RPC. Responses are paired
+ * with requests in order on HTTP/1.1, by stream on HTTP/2.
  */
 import type { TlsCall } from './tls-data.js';
 import type { HttpInfo, LlmInfo, McpInfo } from '../model/event.js';
 import type { ProviderTable } from '../enrich/provider.js';
 import { Http1Stream, type HttpMessage } from '../parse/http1.js';
+import { Http2Stream, looksLikeHttp2, type Http2Message } from '../parse/http2.js';
 import { redactText } from '../redact.js';
 import { llmRequest, llmResponse, mcpMessages, parseJson, type Api } from './llm.js';
 
@@ -24,10 +26,20 @@ interface Pending {
   provider?: string;
 }
 
+interface Parser {
+  push(b: Uint8Array): void;
+  gap(n: number): void;
+}
+
 interface Conn {
-  out: Http1Stream;
-  in: Http1Stream;
+  /** undefined until the first bytes tell */
+  out?: Parser;
+  in?: Parser;
+  h2: boolean;
+  /** HTTP/1.1: requests waiting for their answers, oldest first */
   pending: Pending[];
+  /** HTTP/2: by stream */
+  streams: Map<number, Pending>;
   found: Finding[];
   sni?: string;
   /** the first request has been judged */
@@ -37,6 +49,7 @@ interface Conn {
 }
 
 const MAX_CONNS = 16384;
+const MAX_STREAMS = 1024;
 const API_PROVIDER: Partial<Record<Api, string>> = { anthropic: 'anthropic', google: 'google', bedrock: 'bedrock', cohere: 'cohere', ollama: 'ollama' };
 
 export class AppLayer {
@@ -49,25 +62,57 @@ export class AppLayer {
     private readonly onUninteresting?: (pid: number, ssl: string) => void,
   ) {}
 
-  /** One whole TLS call in; what it completed out. */
-  feed(call: TlsCall): Finding[] {
+  /**
+   * One whole TLS call in; what it completed out, and for HTTP/2 a readable
+   * rendering of the call (decoded headers and DATA) to show instead of the
+   * raw frames, whose HPACK strings could hide a secret from redaction.
+   */
+  feed(call: TlsCall): { found: Finding[]; render?: string } {
     const key = `${call.pid}:${call.ssl}`;
     let c = this.conns.get(key);
     if (c === undefined) {
       if (this.conns.size >= MAX_CONNS) this.conns.delete(this.conns.keys().next().value!);
-      const conn: Conn = { pending: [], found: [], out: undefined!, in: undefined!, judged: false, pid: call.pid, ssl: call.ssl };
-      // by what a message is, not which way it went: a server's writes are responses
-      const route = (m: HttpMessage, answers: () => Http1Stream) => (m.kind === 'request' ? this.request(conn, m, answers()) : this.response(conn, m));
-      conn.out = new Http1Stream((m) => route(m, () => conn.in));
-      conn.in = new Http1Stream((m) => route(m, () => conn.out));
-      this.conns.set(key, conn);
-      c = conn;
+      c = { pending: [], streams: new Map(), found: [], h2: false, judged: false, pid: call.pid, ssl: call.ssl };
+      this.conns.set(key, c);
     }
     c.sni = call.conn.sni;
-    const s = call.direction === 'write' ? c.out : c.in;
+    if (c.out === undefined) {
+      if (call.data.length === 0) return { found: [] };
+      this.start(c, call);
+    }
+    const s = call.direction === 'write' ? c.out! : c.in!;
+    this.notes = c.h2 ? [] : undefined;
     s.push(call.data);
     s.gap(call.len - call.data.length);
-    return c.found.splice(0);
+    const found = c.found.splice(0);
+    if (!c.h2) return { found };
+    const render = this.notes!.length ? this.notes!.join('') : (s as Http2Stream).broken ? '[HTTP/2, not decodable after a capture gap]' : '[HTTP/2 control frames]';
+    this.notes = undefined;
+    return { found, render };
+  }
+
+  /** what the HTTP/2 parsers noted during the current call */
+  private notes: string[] | undefined;
+
+  /** The parsers of a connection, chosen by its first bytes. */
+  private start(c: Conn, call: TlsCall): void {
+    const h2 = looksLikeHttp2(call.data);
+    if (h2) {
+      // which direction carries the client's preface: this one if it starts with it, else the other
+      const clientIsThis = h2 === 'client';
+      const clientIsOut = clientIsThis === (call.direction === 'write');
+      const route = (m: Http2Message) => (m.kind === 'request' ? this.request(c, m) : this.response(c, m));
+      c.h2 = true;
+      const note = (t: string) => this.notes?.push(t);
+      c.out = new Http2Stream(route, clientIsOut, note);
+      c.in = new Http2Stream(route, !clientIsOut, note);
+      return;
+    }
+    // by what a message is, not which way it went: a server's writes are responses
+    const out = new Http1Stream((m) => (m.kind === 'request' ? this.request(c, m, inn) : this.response(c, m)));
+    const inn: Http1Stream = new Http1Stream((m) => (m.kind === 'request' ? this.request(c, m, out) : this.response(c, m)));
+    c.out = out;
+    c.in = inn;
   }
 
   forget(pid: number, ssl: string): void {
@@ -82,13 +127,14 @@ export class AppLayer {
     return (host ? this.providers.forHost(host) : undefined) ?? (api ? API_PROVIDER[api] : undefined);
   }
 
-  /** `answers`: the stream the answer will come on (it needs the method: HEAD answers have no body) */
-  private request(c: Conn, m: HttpMessage, answers: Http1Stream): void {
+  /** `answers`: the HTTP/1.1 stream the answer will come on (it needs the method: HEAD answers have no body) */
+  private request(c: Conn, m: HttpMessage | Http2Message, answers?: Http1Stream): void {
     const host = (m.headers.host ?? c.sni ?? '').replace(/:\d+$/, '') || undefined;
     const http: HttpInfo = { method: m.method, path: m.path ? this.text(m.path) : m.path };
     if (host) http.host = host;
     if (m.headers['content-type']) http.content_type = m.headers['content-type'];
-    answers.pendingMethods.push(m.method ?? '');
+    if (c.h2) http.version = '2';
+    answers?.pendingMethods.push(m.method ?? '');
     const body = parseJson(m.body);
     const call = llmRequest(m.method, m.path, body);
     const pending: Pending = { http };
@@ -105,7 +151,10 @@ export class AppLayer {
     } else {
       for (const mcp of mcpMessages(m.body, m.headers['content-type'])) c.found.push({ type: 'mcp_message', http, mcp });
     }
-    c.pending.push(pending);
+    if ('stream' in m) {
+      if (c.streams.size >= MAX_STREAMS) c.streams.delete(c.streams.keys().next().value!);
+      c.streams.set(m.stream, pending);
+    } else c.pending.push(pending);
     if (!c.judged) {
       // the TLS verdict: a connection that starts with neither an LLM call nor MCP, to no provider, is not followed further
       c.judged = true;
@@ -114,9 +163,13 @@ export class AppLayer {
     }
   }
 
-  private response(c: Conn, m: HttpMessage): void {
+  private response(c: Conn, m: HttpMessage | Http2Message): void {
     if ((m.status ?? 0) < 200) return; // 1xx: the real answer follows
-    const req = c.pending.shift();
+    let req: Pending | undefined;
+    if ('stream' in m) {
+      req = c.streams.get(m.stream);
+      c.streams.delete(m.stream);
+    } else req = c.pending.shift();
     const http: HttpInfo = { ...(req?.http ?? {}), status: m.status };
     if (m.headers['content-type']) http.content_type = m.headers['content-type'];
     else delete http.content_type;

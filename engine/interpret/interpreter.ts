@@ -182,7 +182,9 @@ export class Interpreter {
     if (!ev) return;
     const proc = this.processes.info(call.first.task);
     ev.process = proc;
-    const text = utf8Lossy.decode(call.data.subarray(0, this.excerpt));
+    // what the bytes mean (LLM calls and MCP messages, once a message is complete), and for HTTP/2 their readable form
+    const { found, render } = this.app.feed(call);
+    const text = render !== undefined ? render.slice(0, this.excerpt) : utf8Lossy.decode(call.data.subarray(0, this.excerpt));
     ev.tls = { direction: call.direction, bytes: call.len, payload: this.redact ? redactText(text) : text };
     if (call.conn.sni) {
       ev.tls.sni = call.conn.sni;
@@ -190,8 +192,7 @@ export class Interpreter {
       if (p) ev.provider = p;
     }
     this.out(ev);
-    // what the bytes mean: LLM calls and MCP messages, once a message is complete
-    for (const f of this.app.feed(call)) {
+    for (const f of found) {
       const e = this.base(f.type, call.first.ts);
       e.process = proc;
       if (call.conn.sni) e.tls = { sni: call.conn.sni };

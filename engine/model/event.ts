@@ -103,6 +103,8 @@ export interface TlsInfo {
 }
 
 export interface HttpInfo {
+  /** '2' on HTTP/2 (absent: HTTP/1.x) */
+  version?: string;
   method?: string;
   path?: string;
   host?: string;

@@ -9,6 +9,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer, type Server } from 'node:https';
+import { createSecureServer, type Http2SecureServer, type Http2ServerRequest, type Http2ServerResponse } from 'node:http2';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { type AddressInfo, connect, createServer as createTcpServer } from 'node:net';
 import { readFileSync, rmSync } from 'node:fs';
@@ -47,6 +48,9 @@ describe('busted monitor on real traffic', { skip }, () => {
   let port = 0;
   let sServer: ChildProcess;
   let sPort = 0;
+  let h2: Http2SecureServer;
+  let h2v6: Http2SecureServer;
+  let h2port = 0;
   const hits: string[] = [];
 
   before(async () => {
@@ -88,6 +92,28 @@ describe('busted monitor on real traffic', { skip }, () => {
     https4 = createServer({ key: pki.keyPem, cert: pki.certPem, ALPNProtocols: ['http/1.1'] }, handler);
     https6 = createServer({ key: pki.keyPem, cert: pki.certPem, ALPNProtocols: ['http/1.1'] }, handler);
     port = await listen(https4, '127.0.0.1');
+    // HTTP/2 only (ALPN h2): OpenAI chat completions streamed with a final
+    // usage chunk, and Google streamGenerateContent as server-sent events
+    const h2handler = (req: Http2ServerRequest, res: Http2ServerResponse) => {
+      let raw = '';
+      req.on('data', (d) => (raw += d));
+      req.on('end', () => {
+        res.writeHead(200, { 'content-type': 'text/event-stream' });
+        if (req.url === '/v1/chat/completions') {
+          const chunk = (o: object) => `data: ${JSON.stringify({ id: 'c1', object: 'chat.completion.chunk', model: 'gpt-4o-2024-08-06', ...o })}\n\n`;
+          res.write(chunk({ choices: [{ index: 0, delta: { content: 'Hi' } }] }));
+          res.write(chunk({ choices: [], usage: { prompt_tokens: 17, completion_tokens: 4, total_tokens: 21 } }));
+          res.end('data: [DONE]\n\n');
+        } else {
+          res.write(`data: ${JSON.stringify({ candidates: [{ content: { parts: [{ text: 'Hi' }] } }], modelVersion: 'gemini-2.5-flash' })}\r\n\r\n`);
+          res.end(`data: ${JSON.stringify({ candidates: [], usageMetadata: { promptTokenCount: 9, candidatesTokenCount: 3 }, modelVersion: 'gemini-2.5-flash' })}\r\n\r\n`);
+        }
+      });
+    };
+    h2 = createSecureServer({ key: pki.keyPem, cert: pki.certPem, ALPNProtocols: ['h2'] }, h2handler);
+    h2v6 = createSecureServer({ key: pki.keyPem, cert: pki.certPem, ALPNProtocols: ['h2'] }, h2handler);
+    h2port = await listen(h2 as unknown as Server, '127.0.0.1');
+    await listen(h2v6 as unknown as Server, '::1', h2port);
     await listen(https6, '::1', port);
     // A Debian TLS server limited to TLS 1.2 with one ECDHE cipher.
     const probe = createTcpServer();
@@ -122,6 +148,8 @@ describe('busted monitor on real traffic', { skip }, () => {
     sServer?.kill();
     https4?.close();
     https6?.close();
+    h2?.close();
+    h2v6?.close();
     await cg?.dispose();
     if (pki) rmSync(pki.dir, { recursive: true, force: true });
     assert.equal(code, 0, `monitor exited ${code}: ${agent?.stderr}`);
@@ -374,6 +402,56 @@ print(urllib.request.urlopen(req, context=ctx).read().decode())`;
     assert.equal(ma.mcp?.id, 7);
     assert.equal(ma.http?.status, 200);
     assert.ok(!JSON.stringify(agent.events).includes('streamsecret'), 'the key appears nowhere');
+  });
+
+  it('HTTP/2 from curl --http2 (libssl): a streamed OpenAI chat completion, HPACK-decoded headers, usage from the last chunk', async () => {
+    const secret = 'sk-proj-h2secret0123456789abcdefghij';
+    const body = JSON.stringify({ model: 'gpt-4o', stream: true, stream_options: { include_usage: true }, messages: [{ role: 'system', content: 'terse' }, { role: 'user', content: 'hello over h2' }] });
+    const r = await run(['curl', '-sS', '--http2', '--cacert', pki.caCert, '-H', `Authorization: Bearer ${secret}`, '-H', 'content-type: application/json', '--data-binary', body, `https://api.openai.com:${h2port}/v1/chat/completions`], inCg());
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /\[DONE\]/);
+    const lr = await agent.waitFor((e) => of(r.pid)(e) && e.type === 'llm_request', 'h2 llm_request');
+    assert.equal(lr.provider, 'openai');
+    assert.deepEqual(lr.http, { method: 'POST', path: '/v1/chat/completions', host: 'api.openai.com', content_type: 'application/json', version: '2' });
+    assert.equal(lr.llm?.model, 'gpt-4o');
+    assert.equal(lr.llm?.stream, true);
+    assert.equal(lr.llm?.user_message, 'hello over h2');
+    assert.equal(lr.llm?.system_prompt, 'terse');
+    const ls = await agent.waitFor((e) => of(r.pid)(e) && e.type === 'llm_response', 'h2 llm_response');
+    assert.equal(ls.http?.status, 200);
+    assert.equal(ls.http?.version, '2');
+    assert.equal(ls.llm?.model, 'gpt-4o-2024-08-06');
+    assert.equal(ls.llm?.stream, true);
+    assert.deepEqual(ls.llm?.usage, { input_tokens: 17, output_tokens: 4 });
+    // tls_data shows the decoded frames, the credential redacted, never raw HPACK
+    const w = agent.events.filter((e) => of(r.pid)(e) && e.type === 'tls_data' && e.tls?.direction === 'write');
+    const hdr = w.find((e) => (e.tls?.payload ?? '').includes(':path: /v1/chat/completions'));
+    assert.ok(hdr, `a decoded HEADERS excerpt among ${w.map((e) => JSON.stringify(e.tls?.payload?.slice(0, 40))).join(', ')}`);
+    assert.match(hdr!.tls!.payload!, /^\[HTTP\/2 HEADERS stream 1\]\n/m);
+    assert.match(hdr!.tls!.payload!, /\nauthorization: Bearer \[REDACTED\]\n/);
+    assert.ok(!JSON.stringify(agent.events).includes(secret), 'the API key appears nowhere in the output');
+  });
+
+  it('HTTP/2 from node (its own OpenSSL, http2 module): Google streamGenerateContent with usage metadata', async () => {
+    const code = `const http2 = require('http2');
+const s = http2.connect('https://generativelanguage.googleapis.com:${h2port}', { ca: require('fs').readFileSync(${JSON.stringify(pki.caCert)}) });
+s.on('error', (e) => { console.error(e); process.exit(4); });
+const req = s.request({ ':method': 'POST', ':path': '/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse', 'content-type': 'application/json', 'x-goog-api-key': 'AIzaSyB-h2h2h2h2h2h2h2h2h2h2h2h2h2h2h2h2' });
+req.on('response', (h) => { if (h[':status'] !== 200) process.exit(3); });
+req.resume();
+req.on('end', () => { s.close(); process.exit(0); });
+req.end(JSON.stringify({ contents: [{ role: 'user', parts: [{ text: 'gemini over h2' }] }] }));`;
+    const r = await run([process.execPath, '-e', code], inCg());
+    assert.equal(r.code, 0, r.stderr);
+    const lr = await agent.waitFor((e) => of(r.pid)(e) && e.type === 'llm_request', 'node h2 llm_request');
+    assert.equal(lr.provider, 'google');
+    assert.equal(lr.http?.version, '2');
+    assert.equal(lr.llm?.model, 'gemini-2.5-flash');
+    assert.equal(lr.llm?.stream, true);
+    assert.equal(lr.llm?.user_message, 'gemini over h2');
+    const ls = await agent.waitFor((e) => of(r.pid)(e) && e.type === 'llm_response', 'node h2 llm_response');
+    assert.deepEqual(ls.llm?.usage, { input_tokens: 9, output_tokens: 3 });
+    assert.ok(!JSON.stringify(agent.events).includes('h2h2h2h2h2'), 'the key appears nowhere');
   });
 
   it('a TLS connection whose first request is not AI traffic is marked skip: its later calls are not copied', async () => {
