@@ -12,6 +12,7 @@
  * of its own beyond the lifecycle.
  */
 import { readFileSync } from 'node:fs';
+import type { Attachment } from './kernel/loader.js';
 import type { BustedEvent } from './model/event.js';
 import { KernelSession, type KernelStats } from './kernel/loader.js';
 import type { CgroupRef } from './host/cgroup.js';
@@ -20,7 +21,7 @@ import { decodeRecord } from './decode/records.js';
 import { ProcessCache } from './enrich/process.js';
 import { DnsCache, parseHostsFile } from './enrich/dns-cache.js';
 import { ProviderTable } from './enrich/provider.js';
-import { findTlsLibraries } from './host/tls-libs.js';
+import { TlsLibraryFinder, type TlsLibrary } from './host/tls-libs.js';
 import { Interpreter, type InterpreterStats } from './interpret/interpreter.js';
 import type { Sink } from './sinks/sink.js';
 
@@ -46,7 +47,31 @@ export interface AgentOptions {
   tlsBinaries?: string[];
   /** stop copying TLS connections that are not AI traffic (default true) */
   tlsSkip?: boolean;
+  /** told of each TLS library the probes were put on after the start (a new process's) */
+  onTlsLibrary?: (lib: TlsLibrary, attached: Attachment[]) => void;
+  /** how often every process is rescanned for TLS libraries, ms (default 30 s; exec events cover new processes between) */
+  tlsRescanMs?: number;
 }
+
+/** Is a pid in the cgroup subtree? (undefined for the root: everything is) */
+function cgroupScope(cg: CgroupRef): ((pid: number) => boolean) | undefined {
+  if (cg.level === 0) return undefined;
+  return (pid) => {
+    try {
+      const line = readFileSync(`/proc/${pid}/cgroup`, 'utf8')
+        .split('\n')
+        .find((l) => l.startsWith('0::'));
+      const name = line?.slice(3) ?? '';
+      return name === cg.name || name.startsWith(`${cg.name}/`);
+    } catch {
+      return false;
+    }
+  };
+}
+
+/** When a new process is looked at again for TLS libraries: at once (its executable), then after it had time to load libssl. */
+const EXEC_LOOKS_MS = [0, 100, 1000];
+const MAX_PENDING_LOOKS = 1024;
 
 export interface AgentSummary {
   kernel: KernelStats;
@@ -83,12 +108,16 @@ export class Agent {
         tlsCapBytes: o.tlsCaptureBytes ?? 16384,
         noRedact: o.noRedact,
         onTlsSkip: o.tlsSkip === false ? undefined : (pid, ssl) => this.kernel?.setTlsVerdict(pid, ssl, 'skip'),
+        onExec: (pid) => this.tlsLook(pid),
       },
       (e) => {
         onEvent?.(e);
         for (const s of sinks) s.write(e);
       },
     );
+    // TLS libraries: the system's, then whatever running processes map
+    this.tlsFinder = o.tls === false ? undefined : new TlsLibraryFinder({ binaries: o.tlsBinaries ?? [process.execPath], inScope: cgroupScope(o.cgroup) });
+    const tlsTargets = this.tlsFinder ? [...this.tlsFinder.system(), ...this.tlsFinder.scanAll()] : [];
     // Kernel last: nothing is attached until everything above is ready.
     this.kernel = KernelSession.open({
       cgroup: o.cgroup,
@@ -100,7 +129,7 @@ export class Agent {
         o.tls === false
           ? undefined
           : {
-              targets: findTlsLibraries(o.tlsBinaries ?? [process.execPath]).filter((l) => l.kind === 'openssl' || l.kind === 'openssl-static'),
+              targets: tlsTargets,
               capBytes: o.tlsCaptureBytes ?? 16384,
             },
     });
@@ -108,6 +137,45 @@ export class Agent {
     this.kernel.consume((dv, off, len) => interp.handle(decodeRecord(dv, off, len)));
     this.timer = setInterval(() => this.tick(), o.statsIntervalMs ?? 1000);
     this.timer.unref();
+    if (this.tlsFinder) {
+      this.rescanTimer = setInterval(() => this.tlsAttach(this.tlsFinder!.scanAll()), o.tlsRescanMs ?? 30_000);
+      this.rescanTimer.unref();
+    }
+  }
+
+  private readonly tlsFinder: TlsLibraryFinder | undefined;
+  private rescanTimer: NodeJS.Timeout | undefined;
+  private readonly looks = new Set<NodeJS.Timeout>();
+
+  /** The TLS libraries files in use by TLS probes now. */
+  get tlsLibraries(): TlsLibrary[] {
+    return this.tlsFinder?.libraries ?? [];
+  }
+
+  /** A process executed: look at its executable now, and at its mappings again shortly (libssl comes with the first import). */
+  private tlsLook(pid: number): void {
+    const finder = this.tlsFinder;
+    if (!finder || this.stopped) return;
+    for (const ms of EXEC_LOOKS_MS) {
+      if (ms === 0) {
+        this.tlsAttach(finder.scanPid(pid));
+        continue;
+      }
+      if (this.looks.size >= MAX_PENDING_LOOKS) return; // an exec storm: the periodic rescan catches up
+      const t = setTimeout(() => {
+        this.looks.delete(t);
+        if (!this.stopped) this.tlsAttach(finder.scanPid(pid));
+      }, ms);
+      t.unref();
+      this.looks.add(t);
+    }
+  }
+
+  private tlsAttach(libs: TlsLibrary[]): void {
+    for (const lib of libs) {
+      const made = this.kernel.attachTls(lib);
+      this.o.onTlsLibrary?.(lib, made);
+    }
   }
 
   static start(o: AgentOptions): Agent {
@@ -131,6 +199,9 @@ export class Agent {
   stop(): Promise<AgentSummary> {
     this.stopped ??= (async () => {
       clearInterval(this.timer);
+      clearInterval(this.rescanTimer);
+      for (const t of this.looks) clearTimeout(t);
+      this.looks.clear();
       // Records already in the ring are still delivered.
       await this.kernelIdle();
       this.tick();

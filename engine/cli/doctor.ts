@@ -1,6 +1,7 @@
 /** `busted doctor`: what works on this kernel, and what busted would use. */
 import { cgroup2Mount, resolveCgroup } from '../host/cgroup.js';
-import { findTlsLibraries, type TlsLibrary } from '../host/tls-libs.js';
+import { TLS_PROBE_TABLE, TlsLibraryFinder, type TlsLibrary } from '../host/tls-libs.js';
+import { KernelSession } from '../kernel/loader.js';
 import { lockdownMode, lsmList, probeKernel, type ProbeResult } from '../kernel/probe.js';
 import { existsSync } from 'node:fs';
 import { release as osRelease } from 'node:os';
@@ -13,7 +14,10 @@ export interface DoctorReport {
   lsm: string[] | null;
   uprobe_pmu: boolean;
   features: ProbeResult[];
-  tls_libraries: TlsLibrary[];
+  /** the TLS implementations busted knows, hooked or planned */
+  tls_probe_table: Array<{ kind: string; what: string; status: string; note?: string }>;
+  /** the files the TLS probes go on here (system, and mapped by running processes), each with a trial attachment when root */
+  tls_libraries: Array<TlsLibrary & { probes?: { attached: number; of: number; error?: string } }>;
   /** the hooks each job would use here */
   paths: {
     telemetry: string[];
@@ -42,7 +46,8 @@ export function doctorReport(cgroupArg?: string): DoctorReport {
     lsm: lsmList() ?? null,
     uprobe_pmu: existsSync('/sys/bus/event_source/devices/uprobe/type'),
     features,
-    tls_libraries: findTlsLibraries(),
+    tls_probe_table: TLS_PROBE_TABLE.map((f) => ({ kind: f.kind, what: f.what, status: f.status, ...(f.note ? { note: f.note } : {}) })),
+    tls_libraries: tlsTrial(root && mount && ok('uprobe') ? cgroupArg ?? '/' : undefined),
     paths: {
       telemetry,
       connect_enforcement: ok('bpf_lsm') ? 'lsm/socket_connect' : ok('cgroup_sock_addr') ? 'cgroup/connect4 + cgroup/connect6' : 'none available',
@@ -51,6 +56,26 @@ export function doctorReport(cgroupArg?: string): DoctorReport {
   };
 }
 
+/** The TLS libraries found, and when `cgroup` is given (root, uprobes work) whether the probes attach to each: loaded, attached, detached again. */
+function tlsTrial(cgroup: string | undefined): DoctorReport['tls_libraries'] {
+  const finder = new TlsLibraryFinder();
+  const libs: DoctorReport['tls_libraries'] = [...finder.system(), ...finder.scanAll()];
+  if (cgroup === undefined || !libs.length) return libs;
+  let s: KernelSession | undefined;
+  try {
+    s = KernelSession.open({ cgroup: resolveCgroup(cgroup), ringBytes: 1 << 16, selfTgid: process.pid, serverSide: false, only: ['tls'], tls: { targets: [], capBytes: 0 } });
+    for (const l of libs) {
+      const made = s.attachTls(l);
+      const bad = made.find((a) => !a.ok);
+      l.probes = { attached: made.filter((a) => a.ok).length, of: made.length, ...(bad ? { error: bad.error?.split('\n')[0] } : {}) };
+    }
+  } catch (e) {
+    for (const l of libs) l.probes = { attached: 0, of: 0, error: (e as Error).message.split('\n')[0] };
+  } finally {
+    s?.dispose();
+  }
+  return libs;
+}
 
 export async function runDoctor(o: { json?: boolean; cgroup?: string }): Promise<number> {
   const r = doctorReport(o.cgroup);
@@ -69,9 +94,15 @@ export async function runDoctor(o: { json?: boolean; cgroup?: string }): Promise
   lines.push('features');
   for (const f of r.features) lines.push(`  ${mark(f.ok)} ${f.feature.padEnd(18)} ${f.detail ?? ''}`);
   lines.push('');
-  lines.push('TLS libraries');
+  lines.push('TLS probes');
+  for (const f of r.tls_probe_table) lines.push(`  ${f.status === 'supported' ? 'hooked ' : 'planned'} ${f.kind.padEnd(15)} ${f.what}${f.note ? ` (${f.note})` : ''}`);
+  lines.push('');
+  lines.push('TLS libraries (system, and mapped by running processes)');
   if (!r.tls_libraries.length) lines.push('  none found');
-  for (const l of r.tls_libraries) lines.push(`  ${l.kind.padEnd(15)} ${l.path} (${l.symbols.length} symbols)`);
+  for (const l of r.tls_libraries) {
+    const p = l.probes ? (l.probes.error && !l.probes.attached ? `not attached: ${l.probes.error}` : `${l.probes.attached}/${l.probes.of} probes attach`) : `${l.symbols.length} symbols`;
+    lines.push(`  ${mark(!l.probes || (l.probes.attached > 0 && l.probes.attached === l.probes.of))} ${l.kind.padEnd(15)} ${l.path} [${l.id}, ${l.via === 'system' || l.via === 'binary' ? l.via : `pid ${l.via}`}] ${p}`);
+  }
   lines.push('');
   lines.push('would use');
   lines.push(`  telemetry            ${r.paths.telemetry.join('; ') || 'nothing loads'}`);

@@ -11,7 +11,11 @@ export interface ElfSymbol {
   /** st_value: the symbol's virtual address */
   value: bigint;
   size: bigint;
+  /** where its code is in the file (what a uprobe attaches at), from the PT_LOAD segment holding it */
+  offset?: number;
 }
+
+const PT_LOAD = 1;
 
 const SHT_DYNSYM = 11;
 
@@ -31,6 +35,23 @@ export function dynamicSymbols(path: string, wanted: readonly string[]): Map<str
     const eh = read(fd, 0, 64);
     if (eh.readUInt32BE(0) !== 0x7f454c46) throw new Error(`${path}: not an ELF file`);
     if (eh[4] !== 2 || eh[5] !== 1) throw new Error(`${path}: not a little-endian ELF64 file`);
+    // program headers: virtual address → file offset
+    const phoff = Number(eh.readBigUInt64LE(0x20));
+    const phentsize = eh.readUInt16LE(0x36);
+    const phnum = eh.readUInt16LE(0x38);
+    const loads: Array<{ vaddr: bigint; off: bigint; size: bigint }> = [];
+    if (phoff && phentsize >= 56 && phnum <= 512) {
+      const ph = read(fd, phoff, phentsize * phnum);
+      for (let i = 0; i < phnum; i++) {
+        const o = i * phentsize;
+        if (ph.readUInt32LE(o) !== PT_LOAD) continue;
+        loads.push({ off: ph.readBigUInt64LE(o + 8), vaddr: ph.readBigUInt64LE(o + 16), size: ph.readBigUInt64LE(o + 40) });
+      }
+    }
+    const fileOffset = (v: bigint): number | undefined => {
+      const seg = loads.find((l) => v >= l.vaddr && v < l.vaddr + l.size);
+      return seg ? Number(v - seg.vaddr + seg.off) : undefined;
+    };
     const shoff = Number(eh.readBigUInt64LE(0x28));
     const shentsize = eh.readUInt16LE(0x3a);
     const shnum = eh.readUInt16LE(0x3c);
@@ -55,7 +76,7 @@ export function dynamicSymbols(path: string, wanted: readonly string[]): Map<str
         const end = strs.indexOf(0, nameOff);
         const name = strs.toString('latin1', nameOff, end < 0 ? strs.length : end);
         // Versioned names are stored plain; the version lives in .gnu.version.
-        if (want.has(name)) out.set(name, { name, value, size: syms.readBigUInt64LE(o + 16) });
+        if (want.has(name)) out.set(name, { name, value, size: syms.readBigUInt64LE(o + 16), offset: fileOffset(value) });
       }
     }
   } finally {

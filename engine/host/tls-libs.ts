@@ -1,51 +1,214 @@
 /**
- * TLS libraries on this host that the plaintext probes (issue 4) can hook:
- * shared libssl/libgnutls, and binaries that carry OpenSSL statically and
- * export its symbols (node does).
+ * TLS libraries the plaintext probes (tls.bpf.c) can hook, and where to
+ * find them: the system's shared libssl, the libraries and executables
+ * mapped by processes that already run (/proc/PID/maps, opened through
+ * /proc/PID/root so a container's own libssl is found), and those of
+ * processes that start later (the agent rescans a process on its exec).
+ * A uprobe belongs to a file, not a path, so each file is attached once,
+ * known by device and inode, however many paths and processes share it.
  */
-import { existsSync, realpathSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, readlinkSync, realpathSync, statSync } from 'node:fs';
+import { basename } from 'node:path';
 import { dynamicSymbols } from './elf.js';
 
-export interface TlsLibrary {
-  kind: 'openssl' | 'boringssl' | 'gnutls' | 'openssl-static';
-  path: string;
-  /** the symbols the probes need that this file exports */
-  symbols: string[];
+export type TlsLibraryKind = 'openssl' | 'openssl-static' | 'boringssl' | 'gnutls' | 'nss' | 'go';
+
+/** One family of TLS implementations: how to recognise its files, which symbols the probes need, and whether busted hooks it. */
+export interface TlsProbeFamily {
+  kind: TlsLibraryKind;
+  what: string;
+  /** file names that are this library (executables are checked by their exported symbols instead) */
+  files?: RegExp;
+  symbols: readonly string[];
+  status: 'supported' | 'planned';
+  /** for planned families: what stands in the way */
+  note?: string;
 }
 
-const OPENSSL_SYMBOLS = ['SSL_write', 'SSL_read', 'SSL_write_ex', 'SSL_read_ex', 'SSL_ctrl', 'SSL_set_fd', 'SSL_get_fd', 'SSL_free'];
-const GNUTLS_SYMBOLS = ['gnutls_record_send', 'gnutls_record_recv'];
+export const OPENSSL_SYMBOLS = ['SSL_write', 'SSL_read', 'SSL_write_ex', 'SSL_read_ex', 'SSL_ctrl', 'SSL_set_fd', 'SSL_get_fd', 'SSL_free'] as const;
+
+/** The probe table. Only `supported` families are attached; the others are named so the next probe has its place. */
+export const TLS_PROBE_TABLE: readonly TlsProbeFamily[] = [
+  { kind: 'openssl', what: 'OpenSSL 3.x and 1.1 shared libssl (curl, python3, most of a distro)', files: /^libssl\.so\.(3|1\.1)$/, symbols: OPENSSL_SYMBOLS, status: 'supported' },
+  { kind: 'openssl-static', what: 'OpenSSL linked into an executable that exports its symbols (node, and others built like it)', symbols: OPENSSL_SYMBOLS, status: 'supported' },
+  {
+    kind: 'boringssl',
+    what: 'BoringSSL (Chrome, Envoy, gRPC): the SSL_write/SSL_read ABI of OpenSSL; SNI through SSL_set_tlsext_host_name',
+    symbols: ['SSL_write', 'SSL_read', 'SSL_set_tlsext_host_name', 'SSL_free'],
+    status: 'planned',
+    note: 'linked statically and stripped in most builds: needs function offsets per build id; an exporting build is already hooked as openssl-static',
+  },
+  { kind: 'gnutls', what: 'GnuTLS (wget, some distro tools)', files: /^libgnutls\.so\.30$/, symbols: ['gnutls_record_send', 'gnutls_record_recv', 'gnutls_server_name_set', 'gnutls_deinit'], status: 'planned', note: 'same shape as SSL_write/SSL_read (session, buffer, size); not wired yet' },
+  { kind: 'nss', what: 'NSS (Firefox, some RHEL tools)', files: /^libnspr4\.so$/, symbols: ['PR_Write', 'PR_Read', 'PR_Send', 'PR_Recv'], status: 'planned', note: 'PR_* are generic file descriptors: needs a TLS-layer check per fd' },
+  {
+    kind: 'go',
+    what: 'Go crypto/tls ((*Conn).Write, (*Conn).Read) in Go binaries',
+    symbols: ['crypto/tls.(*Conn).Write', 'crypto/tls.(*Conn).Read'],
+    status: 'planned',
+    note: 'register ABI, and uretprobes corrupt goroutine stacks: needs return-site probes from disassembly',
+  },
+];
+
+export interface TlsLibrary {
+  kind: TlsLibraryKind;
+  /** the path to open and attach to (through /proc/PID/root for another mount namespace) */
+  path: string;
+  /** device:inode, the file's identity */
+  id: string;
+  /** the probes' symbols this file exports, sorted */
+  symbols: string[];
+  /** file offsets of those symbols (what the uprobes attach at) */
+  offsets: Record<string, number>;
+  /** how it was found: 'system', 'binary', or the pid whose maps or exe showed it */
+  via: string;
+}
 
 const LIB_DIRS = ['/usr/lib/x86_64-linux-gnu', '/lib/x86_64-linux-gnu', '/usr/lib/aarch64-linux-gnu', '/usr/lib64', '/usr/lib', '/lib64', '/lib'];
+const SUPPORTED = TLS_PROBE_TABLE.filter((f) => f.status === 'supported');
+const LIB_FAMILIES = SUPPORTED.filter((f) => f.files);
+const STATIC = TLS_PROBE_TABLE.find((f) => f.kind === 'openssl-static')!;
 
-function firstExisting(names: string[]): string[] {
-  const seen = new Set<string>();
-  const out: string[] = [];
-  for (const dir of LIB_DIRS) {
-    for (const n of names) {
-      const p = `${dir}/${n}`;
-      if (!existsSync(p)) continue;
-      const real = realpathSync(p);
-      if (seen.has(real)) continue;
-      seen.add(real);
-      out.push(real);
-    }
+function fileId(path: string): string | undefined {
+  try {
+    const st = statSync(path, { bigint: true });
+    return st.isFile() ? `${st.dev}:${st.ino}` : undefined;
+  } catch {
+    return undefined;
   }
-  return out;
 }
 
-export function findTlsLibraries(extraBinaries: string[] = [process.execPath]): TlsLibrary[] {
-  const out: TlsLibrary[] = [];
-  const add = (kind: TlsLibrary['kind'], path: string, wanted: string[]) => {
+export interface FinderOptions {
+  procRoot?: string;
+  /** executables to look at up front (their own OpenSSL); default: this node */
+  binaries?: string[];
+  /** the processes to look at (default: all) */
+  inScope?: (pid: number) => boolean;
+}
+
+/**
+ * Finds TLS libraries and remembers every file it has looked at (by
+ * device:inode), so each is reported once and no file's symbols are read
+ * twice: later scans cost a stat per mapping.
+ */
+export class TlsLibraryFinder {
+  private readonly seen = new Map<string, TlsLibrary | null>();
+  private readonly procRoot: string;
+
+  constructor(private readonly o: FinderOptions = {}) {
+    this.procRoot = o.procRoot ?? '/proc';
+  }
+
+  /** Every library found so far. */
+  get libraries(): TlsLibrary[] {
+    return [...this.seen.values()].filter((l): l is TlsLibrary => l !== null);
+  }
+
+  /** The system's shared libraries and the configured executables. */
+  system(): TlsLibrary[] {
+    const out: TlsLibrary[] = [];
+    for (const dir of LIB_DIRS) {
+      let names: string[];
+      try {
+        names = readdirSync(dir);
+      } catch {
+        continue;
+      }
+      for (const n of names) {
+        const fam = LIB_FAMILIES.find((f) => f.files!.test(n));
+        if (!fam) continue;
+        const p = `${dir}/${n}`;
+        const lib = this.consider(existsSync(p) ? realpathSync(p) : p, fam.kind, 'system');
+        if (lib) out.push(lib);
+      }
+    }
+    for (const b of this.o.binaries ?? [process.execPath]) {
+      if (!existsSync(b)) continue;
+      const lib = this.consider(realpathSync(b), 'openssl-static', 'binary');
+      if (lib) out.push(lib);
+    }
+    return out;
+  }
+
+  /** New libraries in every process (in scope) that runs now. */
+  scanAll(): TlsLibrary[] {
+    const out: TlsLibrary[] = [];
+    let pids: string[];
     try {
-      const syms = [...dynamicSymbols(path, wanted).keys()];
-      if (syms.length) out.push({ kind, path, symbols: syms.sort() });
+      pids = readdirSync(this.procRoot).filter((d) => /^\d+$/.test(d));
+    } catch {
+      return out;
+    }
+    for (const p of pids) out.push(...this.scanPid(Number(p)));
+    return out;
+  }
+
+  /** New libraries in one process: its executable and the TLS libraries it maps. */
+  scanPid(pid: number): TlsLibrary[] {
+    if (pid === process.pid || (this.o.inScope && !this.o.inScope(pid))) return [];
+    const base = `${this.procRoot}/${pid}`;
+    const out: TlsLibrary[] = [];
+    // A path is looked up through /proc/PID/root: in the process's own mount
+    // namespace and root (a container's libssl, or a file bind-mounted over
+    // the system's); reported as the plain path when that is the same file.
+    const through = (path: string): string => {
+      const inside = `${base}/root${path}`;
+      const id = fileId(inside);
+      return id !== undefined && fileId(path) === id ? path : inside;
+    };
+    try {
+      const exe = readlinkSync(`${base}/exe`);
+      if (!exe.endsWith(' (deleted)')) {
+        const lib = this.consider(through(exe), 'openssl-static', String(pid));
+        if (lib) out.push(lib);
+      }
+    } catch {
+      // gone, or a kernel thread
+    }
+    let maps: string;
+    try {
+      maps = readFileSync(`${base}/maps`, 'utf8');
+    } catch {
+      return out;
+    }
+    const done = new Set<string>();
+    for (const line of maps.split('\n')) {
+      const slash = line.indexOf(' /');
+      if (slash < 0) continue;
+      const path = line.slice(slash + 1).trim();
+      if (done.has(path) || path.endsWith(' (deleted)')) continue;
+      done.add(path);
+      const fam = LIB_FAMILIES.find((f) => f.files!.test(basename(path)));
+      if (!fam) continue;
+      const lib = this.consider(through(path), fam.kind, String(pid));
+      if (lib) out.push(lib);
+    }
+    return out;
+  }
+
+  /** A file seen for the first time: a library if it exports the probes' symbols. */
+  private consider(path: string, kind: TlsLibraryKind, via: string): TlsLibrary | undefined {
+    const id = fileId(path);
+    if (id === undefined || this.seen.has(id)) return undefined;
+    const fam = kind === 'openssl-static' ? STATIC : SUPPORTED.find((f) => f.kind === kind)!;
+    let lib: TlsLibrary | null = null;
+    try {
+      const syms = dynamicSymbols(path, fam.symbols);
+      // SSL_write and SSL_read at least, or it is not a TLS library we can follow
+      if (syms.has('SSL_write') && syms.has('SSL_read')) {
+        const offsets: Record<string, number> = {};
+        for (const [n, s] of syms) if (s.offset !== undefined) offsets[n] = s.offset;
+        lib = { kind, path, id, symbols: [...syms.keys()].sort(), offsets, via };
+      }
     } catch {
       // unreadable or not ELF: not a library we can hook
     }
-  };
-  for (const p of firstExisting(['libssl.so.3', 'libssl.so.1.1'])) add('openssl', p, OPENSSL_SYMBOLS);
-  for (const p of firstExisting(['libgnutls.so.30'])) add('gnutls', p, GNUTLS_SYMBOLS);
-  for (const b of extraBinaries) if (existsSync(b)) add('openssl-static', realpathSync(b), OPENSSL_SYMBOLS);
-  return out;
+    this.seen.set(id, lib);
+    return lib ?? undefined;
+  }
+}
+
+/** The libraries busted would hook now: the system's, then what running processes map. */
+export function findTlsLibraries(extraBinaries: string[] = [process.execPath]): TlsLibrary[] {
+  const f = new TlsLibraryFinder({ binaries: extraBinaries });
+  return [...f.system(), ...f.scanAll()];
 }

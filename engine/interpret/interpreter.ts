@@ -38,6 +38,8 @@ export interface InterpreterOptions {
   noRedact?: boolean;
   /** a TLS connection turned out uninteresting: stop copying it in the kernel */
   onTlsSkip?: (pid: number, ssl: string) => void;
+  /** a process executed a new program (TLS library discovery looks at it) */
+  onExec?: (pid: number) => void;
 }
 
 export interface InterpreterStats {
@@ -107,7 +109,10 @@ export class Interpreter {
     this.app = new AppLayer(this.providers, o.noRedact !== true, o.onTlsSkip);
     this.excerpt = o.tlsExcerptBytes ?? 2048;
     this.redact = o.noRedact !== true;
+    this.onExec = o.onExec;
   }
+
+  private readonly onExec: ((pid: number) => void) | undefined;
 
   /** One kernel record in; zero or more events out through emit(). */
   handle(r: KernelRecord): void {
@@ -153,6 +158,7 @@ export class Interpreter {
 
   private exec(r: ExecRecord): void {
     this.processes.onExec(r);
+    this.onExec?.(r.task.pid);
     const ev = this.start('exec', r.ts, r.task.pid);
     if (!ev) return;
     ev.process = this.processes.info(r.task);

@@ -153,6 +153,14 @@ export class BpfProgram {
     return this.linkOrFail(link, `to ${binary}:${func}`, take);
   }
 
+  /** Attach at a file offset, with a cookie (bpf_get_attach_cookie). */
+  attachUprobeAt(retprobe: boolean, pid: number, binary: string, offset: number, cookie = 0): BpfLink {
+    const take = captureLog();
+    const opts = { sz: UPROBE_OPTS_SIZE, ref_ctr_offset: 0, bpf_cookie: cookie, retprobe, func_name: null };
+    const link = libbpf.program_attach_uprobe_opts(this.ptr, pid, binary, offset, opts);
+    return this.linkOrFail(link, `to ${binary}+0x${offset.toString(16)}`, take);
+  }
+
   attachKprobe(retprobe: boolean, func: string): BpfLink {
     const take = captureLog();
     return this.linkOrFail(libbpf.program_attach_kprobe(this.ptr, retprobe, func), `to ${func}`, take);

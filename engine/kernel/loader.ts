@@ -39,6 +39,13 @@ export interface UprobeSpec {
   retprobe: boolean;
 }
 
+/** A file to put the TLS probes on: its symbols, at these file offsets when known (else libbpf resolves the names). */
+export interface TlsTarget {
+  path: string;
+  symbols: readonly string[];
+  offsets?: Readonly<Record<string, number>>;
+}
+
 const up = (name: string, func: string, retprobe = false): UprobeSpec => ({ name, attach: 'uprobe', func, retprobe });
 
 /** The OpenSSL probe set (tls.bpf.c); each target gets those of its exported symbols. */
@@ -110,8 +117,12 @@ export interface KernelOptions {
   /** 'raw_tp': use the raw_tp builds even where tp_btf loads (tests, old kernels) */
   hooks?: 'auto' | 'raw_tp';
   bpfDir?: string;
-  /** TLS plaintext capture: the files to probe (index = the records' lib cookie); none: no tls object */
-  tls?: { targets: Array<{ path: string; symbols: readonly string[] }>; capBytes: number };
+  /**
+   * TLS plaintext capture: the files to probe first (more can be added with
+   * attachTls; the records' lib cookie is a target's index); undefined: no
+   * tls object
+   */
+  tls?: { targets: TlsTarget[]; capBytes: number };
 }
 
 export interface Attachment {
@@ -160,6 +171,8 @@ export class KernelSession {
   private readonly bySpec = new Map<string, BpfObject>();
   private statsObject: BpfObject | undefined;
   private disposed = false;
+  /** TLS files probed so far; a record's lib cookie is the index */
+  readonly tlsTargets: TlsTarget[] = [];
 
   private constructor(readonly options: KernelOptions) {}
 
@@ -181,7 +194,7 @@ export class KernelSession {
     const dir = o.bpfDir ?? BPF_DIR;
     this.cgroupFd = openDir(o.cgroup.path);
     const shared = new Map<string, number>();
-    const specs = OBJECTS.filter((spec) => (!o.only || o.only.includes(spec.name)) && (spec.name !== 'tls' || (o.tls?.targets.length ?? 0) > 0));
+    const specs = OBJECTS.filter((spec) => (!o.only || o.only.includes(spec.name)) && (spec.name !== 'tls' || o.tls !== undefined));
     for (const spec of specs) {
       const files = o.hooks === 'raw_tp' && spec.fallback ? [spec.fallback] : [spec.file, ...(spec.fallback ? [spec.fallback] : [])];
       let obj: BpfObject | undefined;
@@ -212,19 +225,7 @@ export class KernelSession {
       // attach
       for (const p of spec.programs) {
         const prog = obj.program(p.name);
-        if (p.attach === 'uprobe') {
-          (o.tls?.targets ?? []).forEach((t, lib) => {
-            if (!t.symbols.includes(p.func)) return;
-            const hook = `${p.retprobe ? 'uretprobe' : 'uprobe'} ${t.path}:${p.func}`;
-            try {
-              this.links.push(prog.attachUprobeByName(p.retprobe, -1, t.path, p.func, lib));
-              this.attachments.push({ object: spec.name, file: obj.name, program: p.name, hook, ok: true });
-            } catch (e) {
-              this.attachments.push({ object: spec.name, file: obj.name, program: p.name, hook, ok: false, error: (e as Error).message });
-            }
-          });
-          continue;
-        }
+        if (p.attach === 'uprobe') continue; // below, per target
         const hook = p.attach === 'cgroup' ? `${prog.section} @ ${o.cgroup.path}` : prog.section;
         const file = obj.name;
         try {
@@ -235,7 +236,9 @@ export class KernelSession {
         }
       }
     }
-    if (!this.attachments.some((a) => a.ok)) {
+    for (const t of o.tls?.targets ?? []) this.attachTls(t);
+    // nothing at all attached is an error; a tls object still waiting for its first library is not
+    if (this.bySpec.size === 0 || (this.attachments.length > 0 && !this.attachments.some((a) => a.ok))) {
       const why = this.attachments.map((a) => `${a.object}/${a.program}: ${a.error}`).join('\n');
       throw new BustedError(ErrorCode.BPF, `no BPF program could be attached:\n${why}`);
     }
@@ -335,6 +338,34 @@ export class KernelSession {
     } catch {
       return false;
     }
+  }
+
+  /**
+   * Put the TLS probes on one more file (a library found in a running or
+   * newly started process). Its attachments are returned and added to
+   * `attachments`; none when there is no tls object.
+   */
+  attachTls(t: TlsTarget): Attachment[] {
+    const obj = this.bySpec.get('tls');
+    const spec = OBJECTS.find((x) => x.name === 'tls')!;
+    if (!obj) return [];
+    const lib = this.tlsTargets.length;
+    this.tlsTargets.push(t);
+    const made: Attachment[] = [];
+    for (const p of spec.programs) {
+      if (p.attach !== 'uprobe' || !t.symbols.includes(p.func)) continue;
+      const prog = obj.program(p.name);
+      const at = t.offsets?.[p.func];
+      const hook = `${p.retprobe ? 'uretprobe' : 'uprobe'} ${t.path}:${p.func}`;
+      try {
+        this.links.push(at !== undefined ? prog.attachUprobeAt(p.retprobe, -1, t.path, at, lib) : prog.attachUprobeByName(p.retprobe, -1, t.path, p.func, lib));
+        made.push({ object: spec.name, file: obj.name, program: p.name, hook, ok: true });
+      } catch (e) {
+        made.push({ object: spec.name, file: obj.name, program: p.name, hook, ok: false, error: (e as Error).message });
+      }
+    }
+    this.attachments.push(...made);
+    return made;
   }
 
   /** The object that owns a named map, for later stages (enforcement) that add maps. */

@@ -77,15 +77,26 @@ describe('busted doctor', { skip: kernelSkipReason() }, () => {
     assert.equal(typeof rep.lockdown, 'string');
     assert.ok(['lsm/socket_connect', 'cgroup/connect4 + cgroup/connect6'].includes(rep.paths.connect_enforcement));
     assert.ok(rep.tls_libraries.some((l: { kind: string; symbols: string[] }) => l.symbols.includes('SSL_write')), 'a library exporting SSL_write was found');
+    // each library found was tried: the probes load and attach to it
+    for (const l of rep.tls_libraries as Array<{ path: string; id: string; via: string; probes: { attached: number; of: number } }>) {
+      assert.match(l.id, /^\d+:\d+$/);
+      assert.ok(l.probes.of >= 8 && l.probes.attached === l.probes.of, `${l.path}: ${JSON.stringify(l.probes)}`);
+    }
+    assert.deepEqual(
+      rep.tls_probe_table.map((t: { kind: string; status: string }) => `${t.kind}:${t.status}`),
+      ['openssl:supported', 'openssl-static:supported', 'boringssl:planned', 'gnutls:planned', 'nss:planned', 'go:planned'],
+    );
   });
 
   it('the text report is readable and leaves nothing attached', () => {
-    const before = spawnSync('bpftool', ['prog', 'show'], { encoding: 'utf8' }).stdout.split('\n').filter((l) => /probe_/.test(l)).length;
+    const ours = (l: string) => /probe_|ssl_/.test(l);
+    const before = spawnSync('bpftool', ['prog', 'show'], { encoding: 'utf8' }).stdout.split('\n').filter(ours).length;
     const r = busted('doctor');
     assert.equal(r.status, 0, r.stderr);
     assert.match(r.stdout, /features/);
     assert.match(r.stdout, /would use/);
-    const after = spawnSync('bpftool', ['prog', 'show'], { encoding: 'utf8' }).stdout.split('\n').filter((l) => /probe_/.test(l)).length;
+    assert.match(r.stdout, /TLS libraries[^\n]*\n  ok  openssl /);
+    const after = spawnSync('bpftool', ['prog', 'show'], { encoding: 'utf8' }).stdout.split('\n').filter(ours).length;
     assert.equal(after, before);
   });
 });

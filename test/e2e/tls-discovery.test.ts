@@ -1,0 +1,141 @@
+/**
+ * Finding TLS libraries where they are: a python3 that already runs when
+ * the agent starts, in a private mount namespace where its libssl.so.3 is
+ * a different file bind-mounted over the system's path (what a container
+ * does: found through /proc/PID/maps and /proc/PID/root), and a copy of
+ * node (its own OpenSSL, another inode) started after the agent (found on
+ * its exec). Neither file is the one the agent probes at start, so their
+ * plaintext can only be seen if discovery put probes on them.
+ */
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { copyFileSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { kernelSkipReason, TestCgroup } from '../helpers/cgroup.js';
+import { makePki, type Pki } from '../../engine/demo/pki.js';
+import { MonitorProcess } from '../helpers/agent.js';
+import { PYTHON, run } from '../../engine/demo/spawn.js';
+
+const SYSTEM_LIBSSL = '/usr/lib/x86_64-linux-gnu/libssl.so.3';
+const skip = kernelSkipReason() ?? (statSafe(SYSTEM_LIBSSL) ? undefined : `needs ${SYSTEM_LIBSSL} (Debian's libssl3) to bind a copy over it`);
+
+function statSafe(p: string) {
+  try {
+    return statSync(p);
+  } catch {
+    return undefined;
+  }
+}
+
+describe('TLS library discovery', { skip }, () => {
+  let cg: TestCgroup;
+  let pki: Pki;
+  let server: Server;
+  let port = 0;
+  let dir: string;
+  let agent: MonitorProcess;
+  let py: ChildProcess;
+  let pyErr = '';
+
+  before(async () => {
+    cg = new TestCgroup();
+    pki = makePki();
+    dir = mkdtempSync(join(tmpdir(), 'busted-disc-'));
+    server = createServer({ key: pki.keyPem, cert: pki.certPem }, (req, res) => {
+      req.resume();
+      req.on('end', () => {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ model: 'gpt-4o-mini', usage: { prompt_tokens: 1, completion_tokens: 2 } }));
+      });
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    port = (server.address() as AddressInfo).port;
+
+    // python3 with its own copy of libssl, running before the agent, waiting for a line on stdin
+    const libCopy = join(dir, 'libssl.so.3');
+    copyFileSync(SYSTEM_LIBSSL, libCopy);
+    const code = `import http.client, json, ssl, sys
+ctx = ssl.create_default_context(cafile=${JSON.stringify(pki.caCert)})
+print(open('/proc/self/maps').read(), flush=True)
+sys.stdin.readline()
+c = http.client.HTTPSConnection('api.openai.com', ${port}, context=ctx)
+c.request('POST', '/v1/chat/completions', body=json.dumps({"model": "from-python-in-a-namespace", "messages": [{"role": "user", "content": "hi"}]}), headers={"Content-Type": "application/json"})
+print(c.getresponse().status, flush=True)`;
+    const hosts = join(dir, 'hosts');
+    writeFileSync(hosts, '127.0.0.1 localhost api.openai.com\n');
+    const script = `mount --bind "$LIBCOPY" ${SYSTEM_LIBSSL} && mount --bind "$HOSTS" /etc/hosts && echo $$ > "$CG/cgroup.procs" && exec "$@"`;
+    py = spawn('unshare', ['-m', '--propagation', 'private', 'sh', '-c', script, 'sh', PYTHON, '-c', code], { env: { ...process.env, LIBCOPY: libCopy, HOSTS: hosts, CG: cg.path }, stdio: ['pipe', 'pipe', 'pipe'] });
+    py.stderr!.on('data', (d) => (pyErr += d));
+    // wait until it has loaded libssl (it prints its maps)
+    const maps = await new Promise<string>((resolve, reject) => {
+      let out = '';
+      py.stdout!.on('data', (d) => {
+        out += d;
+        if (out.includes('\n\n')) resolve(out);
+      });
+      py.on('exit', (c) => reject(new Error(`python exited ${c}: ${pyErr}`)));
+    });
+    // the test means something only if python maps a libssl that is not the system's file
+    const line = maps.split('\n').find((l) => l.endsWith(SYSTEM_LIBSSL));
+    assert.ok(line, `python maps libssl: ${pyErr}`);
+    const inode = Number(line.trim().split(/\s+/)[4]);
+    assert.notEqual(inode, statSync(SYSTEM_LIBSSL).ino, 'python runs the bind-mounted copy, not the system libssl');
+    assert.equal(inode, statSync(libCopy).ino);
+
+    agent = await MonitorProcess.start(['--cgroup', cg.path]);
+  });
+
+  after(async () => {
+    py?.kill('SIGKILL');
+    const code = await agent?.stop();
+    server?.close();
+    await cg?.dispose();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+    if (pki) rmSync(pki.dir, { recursive: true, force: true });
+    assert.equal(code, 0, `monitor exited ${code}: ${agent?.stderr}`);
+  });
+
+  it('captures a process that was already running, through its own (bind-mounted) libssl found in /proc/PID/maps', async () => {
+    const exited = new Promise<number | null>((r) => py.on('exit', r));
+    py.stdin!.write('go\n');
+    assert.equal(await exited, 0, pyErr);
+    const lr = await agent.waitFor((e) => e.process?.pid === py.pid && e.type === 'llm_request', 'llm_request from the running python');
+    assert.equal(lr.llm?.model, 'from-python-in-a-namespace');
+    assert.equal(lr.provider, 'openai');
+    await agent.waitFor((e) => e.process?.pid === py.pid && e.type === 'llm_response', 'its llm_response');
+  });
+
+  it('captures a program started after the agent whose binary carries OpenSSL (found on its exec), attaching each file once', async () => {
+    const nodeCopy = join(dir, 'node-copy');
+    copyFileSync(process.execPath, nodeCopy);
+    assert.notEqual(statSync(nodeCopy).ino, statSync(process.execPath).ino);
+    // it waits a moment first: the probes are put on a new file after its exec reaches the agent
+    const code = `setTimeout(() => {
+const req = require('https').request({ host: '127.0.0.1', port: ${port}, servername: 'api.openai.com', path: '/v1/chat/completions', method: 'POST', ca: require('fs').readFileSync(${JSON.stringify(pki.caCert)}), headers: { host: 'api.openai.com', 'content-type': 'application/json' } }, (res) => { res.resume(); res.on('end', () => process.exit(res.statusCode === 200 ? 0 : 3)); });
+req.on('error', (e) => { console.error(e); process.exit(4); });
+req.end(JSON.stringify({ model: 'from-a-new-binary', messages: [{ role: 'user', content: 'hi' }] }));
+}, 1500);`;
+    const runs = await Promise.all([run([nodeCopy, '-e', code], { cgroup: cg.path }), run([nodeCopy, '-e', code], { cgroup: cg.path })]);
+    for (const r of runs) {
+      assert.equal(r.code, 0, r.stderr);
+      const lr = await agent.waitFor((e) => e.process?.pid === r.pid && e.type === 'llm_request', 'llm_request from the new binary');
+      assert.equal(lr.llm?.model, 'from-a-new-binary');
+    }
+    const notes = agent.stderr.split('\n').filter((l) => l.includes(`TLS probes on ${nodeCopy} `));
+    assert.equal(notes.length, 1, `one attachment for two processes of one file:\n${agent.stderr}`);
+    assert.match(notes[0]!, /\(openssl-static, found in pid \d+\): 11\/11 attached/);
+  });
+
+  it('a process outside the cgroup is not looked at', async () => {
+    const outside = join(dir, 'node-outside');
+    copyFileSync(process.execPath, outside);
+    const r = await run([outside, '-e', 'setTimeout(() => {}, 1200)']);
+    assert.equal(r.code, 0);
+    assert.ok(!agent.stderr.includes(outside), agent.stderr);
+    assert.ok(readFileSync(`/proc/${agent.pid}/status`, 'utf8').includes('State')); // the agent still runs
+  });
+});
