@@ -256,20 +256,18 @@ function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
   return out;
 }
 
+const buf = (b: Uint8Array) => Buffer.from(b.buffer, b.byteOffset, b.length);
+
 function indexOfCrlf(b: Uint8Array): number {
-  for (let i = 0; i + 1 < b.length; i++) if (b[i] === 13 && b[i + 1] === 10) return i;
-  return -1;
+  return buf(b).indexOf('\r\n', 0, 'latin1');
 }
 
 function indexOfCrlfCrlf(b: Uint8Array): number {
-  for (let i = 0; i + 3 < b.length; i++) if (b[i] === 13 && b[i + 1] === 10 && b[i + 2] === 13 && b[i + 3] === 10) return i;
-  return -1;
+  return buf(b).indexOf('\r\n\r\n', 0, 'latin1');
 }
 
 function latin1(b: Uint8Array): string {
-  let s = '';
-  for (let i = 0; i < b.length; i += 8192) s += String.fromCharCode(...b.subarray(i, i + 8192));
-  return s;
+  return buf(b).toString('latin1');
 }
 
 /** Server-sent events (the HTML living standard, §9.2.6): the `data` of each event, in order. */
