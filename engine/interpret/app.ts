@@ -182,6 +182,7 @@ export class AppLayer {
       if (model) llm.model = model;
       llm.stream = got.stream ?? req.llm.stream ?? false;
       if (got.usage) llm.usage = got.usage;
+      if (got.tool_calls) llm.tool_calls = got.tool_calls;
       c.found.push({ type: 'llm_response', http, llm, ...(req.provider ? { provider: req.provider } : {}) });
       return;
     }

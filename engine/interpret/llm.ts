@@ -89,6 +89,80 @@ function toolNames(tools: unknown): string[] | undefined {
   return names.length ? names : undefined;
 }
 
+/**
+ * Tool calls the model made in one JSON object (a whole answer or one
+ * streamed event) of any API: OpenAI chat (`tool_calls`, also in stream
+ * deltas), OpenAI responses (`function_call` output items), Anthropic
+ * (`tool_use` blocks), Google (`functionCall` parts), Bedrock converse
+ * (`toolUse`), Cohere v2 and Ollama (`tool_calls`). Names go to `out` in
+ * order; a call with an id is counted once however many events repeat it.
+ */
+function toolCalls(o: Json, out: string[], seen: Set<string>): void {
+  const add = (name: unknown, id: unknown) => {
+    const n = str(name);
+    if (!n) return;
+    const key = str(id);
+    if (key !== undefined) {
+      if (seen.has(key)) return;
+      seen.add(key);
+    }
+    out.push(n);
+  };
+  const fromMessage = (m: Json | undefined) => {
+    if (!m) return;
+    for (const c of arr(m.tool_calls)) {
+      const t = obj(c);
+      if (t) add(obj(t.function)?.name ?? t.name, t.id);
+    }
+    for (const b of arr(m.content)) {
+      const x = obj(b);
+      if (!x) continue;
+      if (x.type === 'tool_use') add(x.name, x.id);
+      const tu = obj(x.toolUse);
+      if (tu) add(tu.name, tu.toolUseId);
+    }
+    for (const part of arr(m.parts)) add(obj(obj(part)?.functionCall)?.name, undefined);
+  };
+  for (const ch of arr(o.choices)) {
+    const c = obj(ch);
+    fromMessage(obj(c?.message));
+    fromMessage(obj(c?.delta));
+  }
+  for (const item of arr(o.output)) {
+    const it = obj(item);
+    if (it?.type === 'function_call') add(it.name, it.call_id ?? it.id);
+  }
+  const item = obj(o.item);
+  if (item?.type === 'function_call') add(item.name, item.call_id ?? item.id);
+  const resp = obj(o.response);
+  if (resp) for (const it of arr(resp.output)) if (obj(it)?.type === 'function_call') add(obj(it)!.name, obj(it)!.call_id ?? obj(it)!.id);
+  const block = obj(o.content_block);
+  if (block?.type === 'tool_use') add(block.name, block.id);
+  if (o.type === 'message' || o.role === 'assistant') fromMessage(o);
+  for (const cand of arr(o.candidates)) fromMessage(obj(obj(cand)?.content));
+  fromMessage(obj(obj(o.output)?.message)); // Bedrock converse
+  fromMessage(obj(o.message)); // Cohere v2, Ollama
+  fromMessage(obj(obj(o.delta)?.message)); // Cohere v2 stream (tool-call-start)
+}
+
+/** The tool calls of the conversation's last assistant turn: what the client ran and now answers with results. */
+function lastTurnToolCalls(messages: unknown): string[] | undefined {
+  const ms = arr(messages);
+  for (let i = ms.length - 1; i >= 0; i--) {
+    const m = obj(ms[i]);
+    if (!m) continue;
+    const role = String(m.role ?? (m.type === 'function_call' ? 'assistant' : ''));
+    if (role !== 'assistant' && role !== 'model') continue;
+    const out: string[] = [];
+    // OpenAI responses input: consecutive function_call items
+    if (m.type === 'function_call') {
+      for (let j = i; j >= 0 && obj(ms[j])?.type === 'function_call'; j--) if (str(obj(ms[j])!.name)) out.unshift(str(obj(ms[j])!.name)!);
+    } else toolCalls({ ...m, role: 'assistant' }, out, new Set());
+    return out.length ? out : undefined;
+  }
+  return undefined;
+}
+
 /** Recognise an LLM API request; undefined when it is not one. */
 export function llmRequest(method: string | undefined, path: string | undefined, bodyRaw: unknown): LlmCall | undefined {
   if (method !== 'POST' || !path) return undefined;
@@ -100,7 +174,8 @@ export function llmRequest(method: string | undefined, path: string | undefined,
   const azure = /^\/openai\/deployments\/([^/]+)\/(chat\/completions|completions|responses)$/.exec(p);
   const google = /\/models\/([^/:]+):(generateContent|streamGenerateContent)$/.exec(p);
   const bedrock = /^\/model\/([^/]+)\/(invoke|invoke-with-response-stream|converse|converse-stream)$/.exec(p);
-  if (/\/chat\/completions$/.test(p) || azure?.[2] === 'chat/completions') api = 'openai_chat';
+  if (/\/chat\/completions$/.test(p) || /\/v1\/agents\/completions$/.test(p) || azure?.[2] === 'chat/completions') api = 'openai_chat';
+  else if (/\/v1\/fim\/completions$/.test(p)) api = 'openai_completions'; // Mistral fill-in-the-middle
   else if (/\/v1\/responses$/.test(p) || azure?.[2] === 'responses') api = 'openai_responses';
   else if (/\/v1\/completions$/.test(p) || azure?.[2] === 'completions') api = 'openai_completions';
   else if (/\/v1\/messages$/.test(p) && body && Array.isArray(body.messages)) api = 'anthropic';
@@ -108,6 +183,8 @@ export function llmRequest(method: string | undefined, path: string | undefined,
   else if (bedrock) api = 'bedrock';
   else if (/^\/(v1|v2)\/chat$/.test(p) && body && (typeof body.message === 'string' || Array.isArray(body.messages))) api = 'cohere';
   else if (/^\/api\/(chat|generate)$/.test(p) && body && typeof body.model === 'string') api = 'ollama';
+  // any other path: an OpenAI-compatible gateway or self-hosted server, known by its body (a model and role-tagged messages)
+  else if (body && typeof body.model === 'string' && arr(body.messages).length > 0 && arr(body.messages).every((m) => typeof obj(m)?.role === 'string')) api = 'openai_chat';
   else return undefined;
   if (model) info.model = model;
   if (azure && !info.model) info.model = decodeURIComponent(azure[1]!);
@@ -174,6 +251,8 @@ export function llmRequest(method: string | undefined, path: string | undefined,
   }
   const tools = toolNames(body?.tools);
   if (tools) info.tools = tools;
+  const calls = lastTurnToolCalls(api === 'google' ? body?.contents : api === 'openai_responses' ? body?.input : body?.messages);
+  if (calls) info.tool_calls = calls;
   return { api, info };
 }
 
@@ -235,7 +314,10 @@ export function llmResponse(body: Uint8Array, contentType: string | undefined): 
     }
   }
   const usage: { input_tokens?: number; output_tokens?: number } = {};
+  const calls: string[] = [];
+  const seen = new Set<string>();
   for (const o of objects) {
+    toolCalls(o, calls, seen);
     const m = str(o.model) ?? str(obj(o.message)?.model) ?? str(o.modelVersion);
     if (m) out.model = m;
     const u = usageOf(o);
@@ -243,6 +325,7 @@ export function llmResponse(body: Uint8Array, contentType: string | undefined): 
     if (u?.output_tokens !== undefined) usage.output_tokens = u.output_tokens;
   }
   if (usage.input_tokens !== undefined || usage.output_tokens !== undefined) out.usage = usage;
+  if (calls.length) out.tool_calls = calls;
   return out;
 }
 

@@ -120,6 +120,8 @@ export interface LlmInfo {
   user_message?: string;
   system_prompt?: string;
   tools?: unknown[];
+  /** names of the tools the model called (a response), or that the last assistant turn called (a request) */
+  tool_calls?: string[];
   usage?: { input_tokens?: number; output_tokens?: number };
 }
 

@@ -65,3 +65,44 @@ describe('mcpMessages', () => {
     assert.deepEqual(mcpMessages(enc({ id: 1, method: 'x' }), 'application/json'), []); // not JSON-RPC 2.0
   });
 });
+
+describe('tool calls, Mistral and OpenAI-compatible gateways', () => {
+  it('names the tools a model called, in every API, streamed or not, each call once', () => {
+    const sse = (...evs: object[]) => enc(evs.map((e) => `data: ${JSON.stringify(e)}\n\n`).join(''));
+    const cases: Array<[string, Uint8Array, string | undefined, string[]]> = [
+      ['openai chat', enc({ choices: [{ message: { role: 'assistant', tool_calls: [{ id: 'c1', type: 'function', function: { name: 'get_weather', arguments: '{}' } }, { id: 'c2', type: 'function', function: { name: 'send_email' } }] } }] }), 'application/json', ['get_weather', 'send_email']],
+      ['openai chat stream', sse({ choices: [{ delta: { tool_calls: [{ index: 0, id: 'c1', function: { name: 'get_weather', arguments: '' } }] } }] }, { choices: [{ delta: { tool_calls: [{ index: 0, function: { arguments: '{"city":' } }] } }] }), 'text/event-stream', ['get_weather']],
+      ['openai responses stream', sse({ type: 'response.output_item.added', item: { type: 'function_call', id: 'fc1', call_id: 'call1', name: 'lookup' } }, { type: 'response.completed', response: { output: [{ type: 'function_call', id: 'fc1', call_id: 'call1', name: 'lookup' }] } }), 'text/event-stream', ['lookup']],
+      ['anthropic', enc({ type: 'message', role: 'assistant', content: [{ type: 'text', text: 'ok' }, { type: 'tool_use', id: 'tu1', name: 'run_shell', input: {} }] }), 'application/json', ['run_shell']],
+      ['anthropic stream', sse({ type: 'content_block_start', index: 1, content_block: { type: 'tool_use', id: 'tu1', name: 'run_shell', input: {} } }), 'text/event-stream', ['run_shell']],
+      ['google', enc({ candidates: [{ content: { role: 'model', parts: [{ functionCall: { name: 'find_flights', args: {} } }] } }] }), 'application/json', ['find_flights']],
+      ['bedrock converse', enc({ output: { message: { role: 'assistant', content: [{ toolUse: { toolUseId: 't1', name: 'query_db', input: {} } }] } } }), 'application/json', ['query_db']],
+      ['cohere v2', enc({ message: { role: 'assistant', tool_calls: [{ id: 'x', type: 'function', function: { name: 'search' } }] } }), 'application/json', ['search']],
+      ['ollama', enc({ model: 'llama3', message: { role: 'assistant', tool_calls: [{ function: { name: 'calc', arguments: {} } }] }, done: true }), 'application/json', ['calc']],
+      ['no calls', enc({ choices: [{ message: { role: 'assistant', content: 'hi' } }] }), 'application/json', []],
+    ];
+    for (const [what, body, ct, want] of cases) assert.deepEqual(llmResponse(body, ct).tool_calls ?? [], want, what);
+  });
+
+  it('a request carries the tool calls of its last assistant turn (the results it sends back)', () => {
+    const openai = llmRequest('POST', '/v1/chat/completions', { model: 'm', messages: [{ role: 'user', content: 'q' }, { role: 'assistant', tool_calls: [{ id: 'c', function: { name: 'get_weather' } }] }, { role: 'tool', tool_call_id: 'c', content: 'sunny' }] });
+    assert.deepEqual(openai?.info.tool_calls, ['get_weather']);
+    const anthropic = llmRequest('POST', '/v1/messages', { model: 'm', messages: [{ role: 'user', content: 'q' }, { role: 'assistant', content: [{ type: 'tool_use', id: 't', name: 'run_shell', input: {} }] }, { role: 'user', content: [{ type: 'tool_result', tool_use_id: 't', content: 'ok' }] }] });
+    assert.deepEqual(anthropic?.info.tool_calls, ['run_shell']);
+    const google = llmRequest('POST', '/v1beta/models/gemini-2.5-pro:generateContent', { contents: [{ role: 'model', parts: [{ functionCall: { name: 'find_flights' } }] }, { role: 'user', parts: [{ functionResponse: { name: 'find_flights' } }] }] });
+    assert.deepEqual(google?.info.tool_calls, ['find_flights']);
+    assert.equal(llmRequest('POST', '/v1/chat/completions', { model: 'm', messages: [{ role: 'user', content: 'q' }] })?.info.tool_calls, undefined);
+  });
+
+  it('recognises Mistral agents and fill-in-the-middle, and any gateway path by the body', () => {
+    assert.equal(llmRequest('POST', '/v1/agents/completions', { agent_id: 'ag:1', messages: [{ role: 'user', content: 'a' }] })?.api, 'openai_chat');
+    const fim = llmRequest('POST', '/v1/fim/completions', { model: 'codestral-latest', prompt: 'def f(', suffix: 'return x' });
+    assert.equal(fim?.api, 'openai_completions');
+    assert.equal(fim?.info.user_message, 'def f(');
+    const gw = llmRequest('POST', '/llm-gateway/invoke', { model: 'corp-gpt', messages: [{ role: 'system', content: 's' }, { role: 'user', content: 'u' }] });
+    assert.equal(gw?.api, 'openai_chat');
+    assert.equal(gw?.info.model, 'corp-gpt');
+    assert.equal(gw?.info.user_message, 'u');
+    assert.equal(llmRequest('POST', '/api/comments', { model: 'x', messages: ['not', 'chat'] }), undefined);
+  });
+});
