@@ -258,7 +258,10 @@ export function llmRequest(method: string | undefined, path: string | undefined,
 
 /** Token usage from one JSON object of any of the shapes above (a whole answer or one streamed event). */
 function usageOf(o: Json): { input_tokens?: number; output_tokens?: number } | undefined {
-  const u = obj(o.usage) ?? obj(obj(o.message)?.usage) ?? obj(o.usageMetadata) ?? obj(obj(o.meta)?.billed_units) ?? obj(obj(o.meta)?.tokens);
+  // OpenAI chat/responses, Anthropic (and its stream's message_start), OpenAI responses' response.completed event,
+  // Google, Cohere v1 (meta.billed_units) and v2 (usage.billed_units, usage.tokens)
+  let u = obj(o.usage) ?? obj(obj(o.message)?.usage) ?? obj(obj(o.response)?.usage) ?? obj(o.usageMetadata) ?? obj(obj(o.meta)?.billed_units) ?? obj(obj(o.meta)?.tokens);
+  if (u && (obj(u.billed_units) || obj(u.tokens))) u = obj(u.billed_units) ?? obj(u.tokens);
   let input: number | undefined;
   let output: number | undefined;
   if (u) {
@@ -318,7 +321,7 @@ export function llmResponse(body: Uint8Array, contentType: string | undefined): 
   const seen = new Set<string>();
   for (const o of objects) {
     toolCalls(o, calls, seen);
-    const m = str(o.model) ?? str(obj(o.message)?.model) ?? str(o.modelVersion);
+    const m = str(o.model) ?? str(obj(o.message)?.model) ?? str(obj(o.response)?.model) ?? str(o.modelVersion);
     if (m) out.model = m;
     const u = usageOf(o);
     if (u?.input_tokens !== undefined) usage.input_tokens = u.input_tokens;

@@ -44,6 +44,9 @@ describe('llmResponse', () => {
     assert.deepEqual(llmResponse(enc({ usageMetadata: { promptTokenCount: 3, candidatesTokenCount: 4 }, modelVersion: 'gemini-x' }), 'application/json'), { model: 'gemini-x', usage: { input_tokens: 3, output_tokens: 4 } });
     assert.deepEqual(llmResponse(enc({ usage: { inputTokens: 5, outputTokens: 6 } }), 'application/json').usage, { input_tokens: 5, output_tokens: 6 });
     assert.deepEqual(llmResponse(enc({ meta: { billed_units: { input_tokens: 7, output_tokens: 8 } } }), 'application/json').usage, { input_tokens: 7, output_tokens: 8 });
+    // Cohere v2, and the OpenAI responses API's completed event
+    assert.deepEqual(llmResponse(enc({ usage: { billed_units: { input_tokens: 9, output_tokens: 10 }, tokens: { input_tokens: 90, output_tokens: 100 } } }), 'application/json').usage, { input_tokens: 9, output_tokens: 10 });
+    assert.deepEqual(llmResponse(enc(`event: response.completed\ndata: ${JSON.stringify({ type: 'response.completed', response: { usage: { input_tokens: 3, output_tokens: 4 } } })}\n\n`), 'text/event-stream').usage, { input_tokens: 3, output_tokens: 4 });
   });
 
   it('reads streamed answers: OpenAI chunks with a final usage, Ollama NDJSON', () => {

@@ -1,0 +1,104 @@
+/**
+ * One local HTTPS server standing in for every LLM provider busted knows,
+ * answering each API in its documented shape (JSON, server-sent events,
+ * NDJSON), over HTTP/1.1 and HTTP/2 (ALPN picks), with the test CA's
+ * certificate for all the provider names. The answers echo the request's
+ * model as `<model>-served` and carry fixed token counts, so a test can
+ * tell what the engine read from the request from what it read from the
+ * answer.
+ */
+import { createSecureServer, type Http2SecureServer, type Http2ServerRequest, type Http2ServerResponse } from 'node:http2';
+import type { AddressInfo } from 'node:net';
+import type { Pki } from '../../engine/demo/pki.js';
+
+export const PROVIDER_NAMES = [
+  'api.openai.com',
+  'api.anthropic.com',
+  'generativelanguage.googleapis.com',
+  'bedrock-runtime.us-east-1.amazonaws.com',
+  'api.cohere.com',
+  'api.mistral.ai',
+  'contoso.openai.azure.com',
+  'api.groq.com',
+  'llm-gateway.corp.example',
+];
+
+export const USAGE = { input: 11, output: 7 };
+
+export interface ProviderServer {
+  port: number;
+  /** requests seen: "host path" */
+  hits: string[];
+  close(): Promise<void>;
+}
+
+type Json = Record<string, unknown>;
+
+function answer(path: string, body: Json, res: Http2ServerResponse): void {
+  const model = `${String(body.model ?? 'm')}-served`;
+  const stream = body.stream === true || /stream|alt=sse/i.test(path);
+  const sse = (events: unknown[], named = false) => {
+    res.writeHead(200, { 'content-type': 'text/event-stream' });
+    for (const e of events) res.write(`${named ? `event: ${(e as Json).type}\n` : ''}data: ${JSON.stringify(e)}\n\n`);
+    res.end(path.includes('/chat/completions') ? 'data: [DONE]\n\n' : '');
+  };
+  const json = (o: unknown) => {
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end(JSON.stringify(o));
+  };
+  const p = path.split('?')[0]!;
+  if (p.endsWith('/chat/completions') || p === '/llm/v1/invoke') {
+    if (stream) return sse([{ object: 'chat.completion.chunk', model, choices: [{ index: 0, delta: { content: 'hi' } }] }, { object: 'chat.completion.chunk', model, choices: [], usage: { prompt_tokens: USAGE.input, completion_tokens: USAGE.output } }]);
+    return json({ object: 'chat.completion', model, choices: [{ index: 0, message: { role: 'assistant', content: 'hi', tool_calls: [{ id: 'call_1', type: 'function', function: { name: 'get_weather', arguments: '{}' } }] } }], usage: { prompt_tokens: USAGE.input, completion_tokens: USAGE.output } });
+  }
+  if (p === '/v1/responses') {
+    const done = { type: 'response.completed', response: { model, output: [{ type: 'function_call', call_id: 'c1', name: 'lookup' }], usage: { input_tokens: USAGE.input, output_tokens: USAGE.output } } };
+    if (stream) return sse([{ type: 'response.created', response: { model } }, { type: 'response.output_item.added', item: { type: 'function_call', call_id: 'c1', name: 'lookup' } }, done], true);
+    return json(done.response);
+  }
+  if (p === '/v1/messages') {
+    if (stream) return sse([{ type: 'message_start', message: { model, usage: { input_tokens: USAGE.input, output_tokens: 1 } } }, { type: 'content_block_start', index: 0, content_block: { type: 'tool_use', id: 'tu_1', name: 'run_shell', input: {} } }, { type: 'message_delta', delta: { stop_reason: 'tool_use' }, usage: { output_tokens: USAGE.output } }, { type: 'message_stop' }], true);
+    return json({ type: 'message', role: 'assistant', model, content: [{ type: 'text', text: 'hi' }], usage: { input_tokens: USAGE.input, output_tokens: USAGE.output } });
+  }
+  const g = /\/models\/([^/:]+):(generateContent|streamGenerateContent)$/.exec(p);
+  if (g) {
+    const last = { candidates: [{ content: { role: 'model', parts: [{ functionCall: { name: 'find_flights', args: {} } }] } }], usageMetadata: { promptTokenCount: USAGE.input, candidatesTokenCount: USAGE.output }, modelVersion: `${g[1]}-served` };
+    if (g[2] === 'streamGenerateContent') return sse([{ candidates: [{ content: { role: 'model', parts: [{ text: 'hi' }] } }], modelVersion: `${g[1]}-served` }, last]);
+    return json(last);
+  }
+  if (/^\/model\/[^/]+\/converse$/.test(p)) return json({ output: { message: { role: 'assistant', content: [{ toolUse: { toolUseId: 't1', name: 'query_db', input: {} } }] } }, stopReason: 'tool_use', usage: { inputTokens: USAGE.input, outputTokens: USAGE.output } });
+  if (p === '/v2/chat') return json({ id: 'x', message: { role: 'assistant', content: [{ type: 'text', text: 'hi' }] }, usage: { billed_units: { input_tokens: USAGE.input, output_tokens: USAGE.output } } });
+  if (p === '/api/chat') {
+    res.writeHead(200, { 'content-type': 'application/x-ndjson' });
+    res.write(JSON.stringify({ model, message: { role: 'assistant', content: 'h' }, done: false }) + '\n');
+    res.end(JSON.stringify({ model, message: { role: 'assistant', content: '' }, done: true, prompt_eval_count: USAGE.input, eval_count: USAGE.output }) + '\n');
+    return;
+  }
+  if (p === '/mcp') return json({ jsonrpc: '2.0', id: body.id ?? null, result: { tools: [{ name: 'delete_file' }] } });
+  res.writeHead(404, { 'content-type': 'application/json' });
+  res.end('{"error":"not found"}');
+}
+
+export async function startProviderServer(pki: Pki, host = '127.0.0.1'): Promise<ProviderServer> {
+  const hits: string[] = [];
+  const server: Http2SecureServer = createSecureServer({ key: pki.keyPem, cert: pki.certPem, allowHTTP1: true, ALPNProtocols: ['h2', 'http/1.1'] }, (req: Http2ServerRequest, res: Http2ServerResponse) => {
+    let raw = '';
+    req.on('data', (d) => (raw += d));
+    req.on('end', () => {
+      hits.push(`${String(req.headers[':authority'] ?? req.headers.host)} ${req.url}`);
+      let body: Json = {};
+      try {
+        body = JSON.parse(raw) as Json;
+      } catch {
+        // not JSON
+      }
+      answer(req.url, body, res);
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, host, r));
+  return {
+    port: (server.address() as AddressInfo).port,
+    hits,
+    close: () => new Promise<void>((r) => server.close(() => r())),
+  };
+}
