@@ -12,7 +12,7 @@ import type { ProviderTable } from '../enrich/provider.js';
 import { Http1Stream, type HttpMessage } from '../parse/http1.js';
 import { Http2Stream, looksLikeHttp2, type Http2Message } from '../parse/http2.js';
 import { redactText } from '../redact.js';
-import { llmRequest, llmResponse, mcpMessages, parseJson, type Api } from './llm.js';
+import { llmRequest, llmResponse, mcpFromSse, mcpMessages, parseJson, type Api } from './llm.js';
 
 export type Finding =
   | { type: 'llm_request'; http: HttpInfo; llm: LlmInfo; provider?: string }
@@ -50,6 +50,7 @@ interface Conn {
 
 const MAX_CONNS = 16384;
 const MAX_STREAMS = 1024;
+const MAX_SSE_EVENT = 1 << 20;
 const API_PROVIDER: Partial<Record<Api, string>> = { anthropic: 'anthropic', google: 'google', bedrock: 'bedrock', cohere: 'cohere', ollama: 'ollama' };
 
 export class AppLayer {
@@ -104,13 +105,15 @@ export class AppLayer {
       const route = (m: Http2Message) => (m.kind === 'request' ? this.request(c, m) : this.response(c, m));
       c.h2 = true;
       const note = (t: string) => this.notes?.push(t);
-      c.out = new Http2Stream(route, clientIsOut, note);
-      c.in = new Http2Stream(route, !clientIsOut, note);
+      const part = (m: Http2Message, d: Uint8Array) => this.partial(c, m, d);
+      c.out = new Http2Stream(route, clientIsOut, note, part);
+      c.in = new Http2Stream(route, !clientIsOut, note, part);
       return;
     }
     // by what a message is, not which way it went: a server's writes are responses
-    const out = new Http1Stream((m) => (m.kind === 'request' ? this.request(c, m, inn) : this.response(c, m)));
-    const inn: Http1Stream = new Http1Stream((m) => (m.kind === 'request' ? this.request(c, m, out) : this.response(c, m)));
+    const part = (m: HttpMessage, d: Uint8Array) => this.partial(c, m, d);
+    const out = new Http1Stream((m) => (m.kind === 'request' ? this.request(c, m, inn) : this.response(c, m)), part);
+    const inn: Http1Stream = new Http1Stream((m) => (m.kind === 'request' ? this.request(c, m, out) : this.response(c, m)), part);
     c.out = out;
     c.in = inn;
   }
@@ -163,6 +166,37 @@ export class AppLayer {
     }
   }
 
+  /**
+   * A piece of a response body as it arrives. A server-sent event stream
+   * that answers no LLM call (MCP's streamable HTTP, or its older HTTP+SSE
+   * transport whose GET stream never ends) is read event by event, so its
+   * JSON-RPC messages are reported as they come, not when (if ever) the
+   * stream closes. LLM streams are read whole at their end (usage comes last).
+   */
+  private partial(c: Conn, m: HttpMessage | Http2Message, data: Uint8Array): void {
+    if (m.kind !== 'response' || (m.status ?? 0) < 200 || !(m.headers['content-type'] ?? '').includes('text/event-stream')) return;
+    const req = 'stream' in m ? c.streams.get(m.stream) : c.pending[0];
+    if (req?.llm) return;
+    let st = this.sse.get(m);
+    if (!st) {
+      st = { text: '', dec: new TextDecoder() };
+      this.sse.set(m, st);
+    }
+    st.text += st.dec.decode(data, { stream: true });
+    const cut = Math.max(st.text.lastIndexOf('\n\n'), st.text.lastIndexOf('\r\n\r\n'), st.text.lastIndexOf('\r\r'));
+    if (cut < 0) {
+      if (st.text.length > MAX_SSE_EVENT) st.text = ''; // one event this big is no JSON-RPC message we follow
+      return;
+    }
+    const done = st.text.slice(0, cut);
+    st.text = st.text.slice(cut).replace(/^(\r\n|\n|\r)+/, '');
+    const http: HttpInfo = { ...(req?.http ?? {}), status: m.status, content_type: m.headers['content-type'] };
+    for (const mcp of mcpFromSse(done)) c.found.push({ type: 'mcp_message', http, mcp });
+  }
+
+  /** event streams being read as they arrive: what is left after the last whole event */
+  private readonly sse = new WeakMap<HttpMessage, { text: string; dec: TextDecoder }>();
+
   private response(c: Conn, m: HttpMessage | Http2Message): void {
     if ((m.status ?? 0) < 200) return; // 1xx: the real answer follows
     let req: Pending | undefined;
@@ -184,6 +218,13 @@ export class AppLayer {
       if (got.usage) llm.usage = got.usage;
       if (got.tool_calls) llm.tool_calls = got.tool_calls;
       c.found.push({ type: 'llm_response', http, llm, ...(req.provider ? { provider: req.provider } : {}) });
+      return;
+    }
+    const streamed = this.sse.get(m);
+    if (streamed) {
+      // read event by event already: only what followed the last whole event
+      this.sse.delete(m);
+      for (const mcp of mcpFromSse(streamed.text + streamed.dec.decode())) c.found.push({ type: 'mcp_message', http, mcp });
       return;
     }
     for (const mcp of mcpMessages(m.body, m.headers['content-type'])) c.found.push({ type: 'mcp_message', http, mcp });

@@ -334,20 +334,27 @@ export function llmResponse(body: Uint8Array, contentType: string | undefined): 
 
 /** MCP (JSON-RPC 2.0) messages in a body: one object, a batch, or server-sent events carrying them. */
 export function mcpMessages(body: Uint8Array, contentType: string | undefined): McpInfo[] {
-  const t = new TextDecoder().decode(body);
-  let values: unknown[] = [];
-  if ((contentType ?? '').includes('text/event-stream')) {
-    for (const d of sseData(t)) {
-      try {
-        values.push(JSON.parse(d));
-      } catch {
-        // not JSON: not MCP
-      }
+  if ((contentType ?? '').includes('text/event-stream')) return mcpFromSse(new TextDecoder().decode(body));
+  const v = parseJson(body);
+  return mcpFromValues(Array.isArray(v) ? v : v === undefined ? [] : [v]);
+}
+
+/** JSON-RPC messages in server-sent events (each event's data one message, or a batch). */
+export function mcpFromSse(text: string): McpInfo[] {
+  const values: unknown[] = [];
+  for (const d of sseData(text)) {
+    try {
+      const v: unknown = JSON.parse(d);
+      if (Array.isArray(v)) values.push(...v);
+      else values.push(v);
+    } catch {
+      // not JSON: not MCP
     }
-  } else {
-    const v = parseJson(body);
-    values = Array.isArray(v) ? v : v === undefined ? [] : [v];
   }
+  return mcpFromValues(values);
+}
+
+function mcpFromValues(values: unknown[]): McpInfo[] {
   const out: McpInfo[] = [];
   for (const v of values) {
     const o = obj(v);

@@ -46,8 +46,8 @@ export class Http1Stream {
 
   constructor(
     private readonly onMessage: (m: HttpMessage) => void,
-    /** called with the body so far each time a chunked body grows (streaming responses) */
-    private readonly onPartial?: (m: HttpMessage) => void,
+    /** told each piece of a body as it arrives (streaming responses), before and beyond MAX_BODY */
+    private readonly onPartial?: (m: HttpMessage, data: Uint8Array) => void,
   ) {}
 
   /** Bytes that were not captured. */
@@ -110,7 +110,10 @@ export class Http1Stream {
       }
       case 'body-length': {
         const n = Math.min(this.remaining, this.buf.length);
-        if (n > 0) this.take(this.buf.subarray(0, n));
+        if (n > 0) {
+          this.take(this.buf.subarray(0, n));
+          if (this.msg && this.onPartial) this.onPartial(this.msg, this.buf.subarray(0, n));
+        }
         this.buf = this.buf.subarray(n);
         this.remaining -= n;
         if (this.remaining === 0) this.finish();
@@ -136,13 +139,13 @@ export class Http1Stream {
       }
       case 'chunk-data': {
         const n = Math.min(this.remaining, this.buf.length);
-        if (n > 0) this.take(this.buf.subarray(0, n));
+        if (n > 0) {
+          this.take(this.buf.subarray(0, n));
+          if (this.msg && this.onPartial) this.onPartial(this.msg, this.buf.subarray(0, n));
+        }
         this.buf = this.buf.subarray(n);
         this.remaining -= n;
-        if (this.remaining === 0) {
-          this.state = 'chunk-crlf';
-          if (this.msg && this.onPartial) this.onPartial({ ...this.msg, body: this.body(), complete: false });
-        }
+        if (this.remaining === 0) this.state = 'chunk-crlf';
         return;
       }
       case 'chunk-crlf':

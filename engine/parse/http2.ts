@@ -63,6 +63,8 @@ export class Http2Stream {
     client: boolean,
     /** told a readable line for each header block and DATA payload (tls_data excerpts: never the raw HPACK bytes) */
     private readonly note?: (text: string) => void,
+    /** told each DATA payload of a message as it arrives (streaming responses) */
+    private readonly onPartial?: (m: Http2Message, data: Uint8Array) => void,
   ) {
     this.preface = client;
   }
@@ -253,6 +255,7 @@ export class Http2Stream {
     } else if (!whole && flags & FLAG.PADDED) off = 1; // cut: the padding is in what was lost
     if (this.note && end > off) this.note(`[HTTP/2 DATA stream ${sid}]\n${Buffer.from(p.buffer, p.byteOffset + off, end - off).toString('utf8')}\n`);
     const st = this.streams.get(sid);
+    if (st?.msg && this.onPartial && end > off) this.onPartial(st.msg, p.subarray(off, end));
     if (st?.msg) {
       const n = Math.min(end - off, MAX_BODY - st.size);
       if (n > 0) {
