@@ -201,9 +201,10 @@ async function runWorkload(cg, cmd, args, secs, env = {}) {
   return JSON.parse(last);
 }
 
-function tlsWorkload(metric, env, servername = 'api.openai.com') {
+function tlsWorkload(metric, env, servername = 'api.openai.com', target = TARGET_RATIO) {
   return {
     metric,
+    target,
     unit: 'req/s',
     async setup(cg, tmp) {
       const pki = makePki(tmp);
@@ -347,10 +348,11 @@ const WORKLOADS = {
   tls: tlsWorkload('tls_request_rate_ratio', {}),
   // kept-alive connections of 1000 requests: the uprobes' cost per request,
   // with every call copied (chat completions to a provider: AI traffic) ...
-  tlska: tlsWorkload('tls_keepalive_capture_rate_ratio', { TLSLOOP_REQS_PER_CONN: '1000' }),
+  // issue 4's targets: 0.90 with every call copied, 0.97 once the connection is marked skip
+  tlska: tlsWorkload('tls_keepalive_capture_rate_ratio', { TLSLOOP_REQS_PER_CONN: '1000' }, 'api.openai.com', 0.9),
   // ... and with the connection marked skip after its first request (plain
   // GETs to a host that is no provider: the engine's TLS verdict)
-  tlsskip: tlsWorkload('tls_keepalive_skip_rate_ratio', { TLSLOOP_REQS_PER_CONN: '1000', TLSLOOP_GET: '/static/app.js' }, 'static.example.test'),
+  tlsskip: tlsWorkload('tls_keepalive_skip_rate_ratio', { TLSLOOP_REQS_PER_CONN: '1000', TLSLOOP_GET: '/static/app.js' }, 'static.example.test', 0.97),
   dns: {
     metric: 'dns_query_rate_ratio',
     unit: 'queries/s',
@@ -508,8 +510,8 @@ async function measure(name, cg, tmp) {
       without: round(without),
       with: round(withAgent),
       unit: w.unit,
-      target: `>= ${TARGET_RATIO}`,
-      pass: ratio >= TARGET_RATIO,
+      target: `>= ${w.target ?? TARGET_RATIO}`,
+      pass: ratio >= (w.target ?? TARGET_RATIO),
       runs_without: off.map((r) => round(r.rate)),
       runs_with: on.map((r) => round(r.rate)),
       // each loaded run against the mean of the unloaded runs either side of it (drift-resistant)
