@@ -64,8 +64,10 @@ static int read_response(SSL *ssl) {
   }
 }
 
-/* One connection carrying reqs_per_conn requests; returns how many succeeded. */
-static int many(void) {
+/* One TLS connection carrying reqs_per_conn requests (read by their
+ * lengths), or a single request answered until the server closes; returns
+ * how many succeeded. */
+static int connection(void) {
   int ok = 0;
   int s = socket(srv.ss_family, SOCK_STREAM, 0);
   if (s < 0) return 0;
@@ -80,37 +82,18 @@ static int many(void) {
   SSL_set_tlsext_host_name(ssl, servername);
   SSL_set1_host(ssl, servername);
   if (SSL_connect(ssl) == 1) {
-    for (int i = 0; i < reqs_per_conn; i++) {
-      if (SSL_write(ssl, req, reqlen) != reqlen || !read_response(ssl)) break;
-      ok++;
-    }
-  }
-  SSL_free(ssl);
-  close(s);
-  ERR_clear_error();
-  return ok;
-}
-
-static int one(void) {
-  int ok = 0;
-  int s = socket(srv.ss_family, SOCK_STREAM, 0);
-  if (s < 0) return 0;
-  int one = 1;
-  setsockopt(s, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-  if (connect(s, (struct sockaddr *)&srv, srvlen) < 0) {
-    close(s);
-    return 0;
-  }
-  SSL *ssl = SSL_new(ctx);
-  SSL_set_fd(ssl, s);
-  SSL_set_tlsext_host_name(ssl, servername);
-  SSL_set1_host(ssl, servername);
-  if (SSL_connect(ssl) == 1 && SSL_write(ssl, req, reqlen) == reqlen) {
-    char buf[4096];
-    int n, got = 0;
-    while ((n = SSL_read(ssl, buf, sizeof buf)) > 0) {
-      if (!got && n >= 12 && memcmp(buf, "HTTP/1.1 200", 12) == 0) ok = 1;
-      got += n;
+    if (reqs_per_conn > 1) {
+      for (int i = 0; i < reqs_per_conn; i++) {
+        if (SSL_write(ssl, req, reqlen) != reqlen || !read_response(ssl)) break;
+        ok++;
+      }
+    } else if (SSL_write(ssl, req, reqlen) == reqlen) {
+      char buf[4096];
+      int n, got = 0;
+      while ((n = SSL_read(ssl, buf, sizeof buf)) > 0) {
+        if (!got && n >= 12 && memcmp(buf, "HTTP/1.1 200", 12) == 0) ok = 1;
+        got += n;
+      }
     }
   }
   SSL_free(ssl);
@@ -125,12 +108,9 @@ static void *worker(void *arg) {
   double worst = 0;
   for (;;) {
     double t = now();
-    if (reqs_per_conn > 1) {
-      int k = many();
-      n += k;
-      if (k < reqs_per_conn) errors++;
-    } else if (one()) n++;
-    else errors++;
+    int k = connection();
+    n += k;
+    if (k < reqs_per_conn) errors++;
     t = now() - t;
     if (t > worst) worst = t;
     if (t >= 0.1) slow++;
