@@ -53,6 +53,20 @@ export function parseJson(body: Uint8Array): unknown {
   }
 }
 
+/** The JSON objects among texts (one per SSE event or NDJSON line); others are skipped. */
+function jsonObjects(texts: string[]): Json[] {
+  const out: Json[] = [];
+  for (const t of texts) {
+    try {
+      const o = obj(JSON.parse(t));
+      if (o) out.push(o);
+    } catch {
+      // not JSON: a comment, a keep-alive, a cut line
+    }
+  }
+  return out;
+}
+
 /** Text of a message `content`: a string, or parts with `text` (OpenAI, Anthropic, Bedrock, Cohere v2). */
 function text(content: unknown): string | undefined {
   if (typeof content === 'string') return content;
@@ -289,30 +303,12 @@ export function llmResponse(body: Uint8Array, contentType: string | undefined): 
   let objects: Json[] = [];
   if ((contentType ?? '').includes('text/event-stream') || /^(data|event):/m.test(textBody.slice(0, 64))) {
     out.stream = true;
-    objects = sseData(textBody)
-      .filter((d) => d !== '[DONE]')
-      .map((d) => {
-        try {
-          return obj(JSON.parse(d));
-        } catch {
-          return undefined;
-        }
-      })
-      .filter((x): x is Json => x !== undefined);
+    objects = jsonObjects(sseData(textBody).filter((d) => d !== '[DONE]'));
   } else {
     const whole = obj(parseJson(body));
     if (whole) objects = [whole];
     else if ((contentType ?? '').includes('ndjson') || textBody.includes('\n{')) {
-      objects = textBody
-        .split('\n')
-        .map((l) => {
-          try {
-            return obj(JSON.parse(l));
-          } catch {
-            return undefined;
-          }
-        })
-        .filter((x): x is Json => x !== undefined);
+      objects = jsonObjects(textBody.split('\n'));
       if (objects.length > 1) out.stream = true;
     }
   }

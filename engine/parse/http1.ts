@@ -108,17 +108,9 @@ export class Http1Stream {
         this.begin(head);
         return;
       }
-      case 'body-length': {
-        const n = Math.min(this.remaining, this.buf.length);
-        if (n > 0) {
-          this.take(this.buf.subarray(0, n));
-          if (this.msg && this.onPartial) this.onPartial(this.msg, this.buf.subarray(0, n));
-        }
-        this.buf = this.buf.subarray(n);
-        this.remaining -= n;
-        if (this.remaining === 0) this.finish();
+      case 'body-length':
+        if (this.bodyBytes() === 0) this.finish();
         return;
-      }
       case 'chunk-size': {
         const eol = indexOfCrlf(this.buf);
         if (eol < 0) {
@@ -137,17 +129,9 @@ export class Http1Stream {
         this.state = 'chunk-data';
         return;
       }
-      case 'chunk-data': {
-        const n = Math.min(this.remaining, this.buf.length);
-        if (n > 0) {
-          this.take(this.buf.subarray(0, n));
-          if (this.msg && this.onPartial) this.onPartial(this.msg, this.buf.subarray(0, n));
-        }
-        this.buf = this.buf.subarray(n);
-        this.remaining -= n;
-        if (this.remaining === 0) this.state = 'chunk-crlf';
+      case 'chunk-data':
+        if (this.bodyBytes() === 0) this.state = 'chunk-crlf';
         return;
-      }
       case 'chunk-crlf':
         if (this.buf.length < 2) return;
         if (this.buf[0] !== 13 || this.buf[1] !== 10) return this.lose();
@@ -206,6 +190,19 @@ export class Http1Stream {
     }
     // a request without a length has no body; a response without one runs to the close (not followed here)
     this.finish();
+  }
+
+  /** Body bytes of a sized body or chunk, as many as are here: kept, and told to onPartial. Returns what is still to come. */
+  private bodyBytes(): number {
+    const n = Math.min(this.remaining, this.buf.length);
+    if (n > 0) {
+      const piece = this.buf.subarray(0, n);
+      this.take(piece);
+      if (this.msg && this.onPartial) this.onPartial(this.msg, piece);
+    }
+    this.buf = this.buf.subarray(n);
+    this.remaining -= n;
+    return this.remaining;
   }
 
   private take(b: Uint8Array): void {
