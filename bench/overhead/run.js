@@ -21,6 +21,11 @@
 //            POSTs: every SSL_write/SSL_read is copied by the uprobes (req/s)
 //   tlsskip  1000 plain GETs per connection to a host that is no provider: the
 //            engine marks the connection skip after the first (req/s)
+//            The TLS server stands in for a remote provider: it runs outside
+//            the cgroup from a private copy of node (another file, so the
+//            agent puts no uprobes on it) and the ratio is the client's added
+//            cost. BENCH_TLS_SERVER_PROBED=1 runs it in the cgroup from the
+//            agent's own node instead: both ends of each request pay.
 //   dns      C stub-resolver-like loop, 8 threads, new UDP socket per query, to
 //            a dnsmasq on 127.53.x.y:53 (queries/s)
 // Both CPUs are saturated by the connect and dns loops, so the agent's own CPU
@@ -169,9 +174,10 @@ class Cgroup {
 }
 
 /** Spawn a command that joins the cgroup before exec (the same pid runs the command). */
+/** Spawn in the cgroup (null: where the bench itself runs). */
 function spawnIn(cg, cmd, args, opts = {}) {
-  const child = spawn('sh', ['-c', 'echo $$ > "$BENCH_CGROUP/cgroup.procs" && exec "$@"', 'sh', cmd, ...args], {
-    env: { ...process.env, BENCH_CGROUP: cg.path, ...opts.env },
+  const child = spawn('sh', ['-c', cg ? 'echo $$ > "$BENCH_CGROUP/cgroup.procs" && exec "$@"' : 'exec "$@"', 'sh', cmd, ...args], {
+    env: { ...process.env, BENCH_CGROUP: cg?.path ?? '', ...opts.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   child.out = '';
@@ -217,7 +223,15 @@ function tlsWorkload(metric, env, servername = 'api.openai.com', target = TARGET
         log(`${e.message.split('\n')[0]}; using the node client instead`);
         client = (port, secs) => [process.execPath, [join(HERE, 'tls-client.js'), String(port), pki.ca, String(secs), '200000', '8', servername]];
       }
-      const server = spawnIn(cg, process.execPath, [join(HERE, 'tls-server.js'), pki.cert, pki.key, '127.0.0.1'], { env: { BENCH_MAX_SECS: '200' } });
+      const probed = process.env.BENCH_TLS_SERVER_PROBED === '1';
+      const serverArgs = [join(HERE, 'tls-server.js'), pki.cert, pki.key, '127.0.0.1'];
+      let server;
+      if (probed) server = spawnIn(cg, process.execPath, serverArgs, { env: { BENCH_MAX_SECS: '200' } });
+      else {
+        const bin = join(tmp, 'node-tls-server');
+        if (!existsSync(bin)) execFileSync('cp', [process.execPath, bin]);
+        server = spawnIn(null, bin, serverArgs, { env: { BENCH_MAX_SECS: '200' } });
+      }
       const stop = () => killChild(server);
       cleanups.push(stop);
       const deadline = Date.now() + 10_000;
