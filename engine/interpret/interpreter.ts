@@ -14,6 +14,7 @@ import type { ExecRecord, ExitRecord, FlowRecord, KernelRecord, PktRecord, SockI
 import { redactText } from '../redact.js';
 import { TlsAssembler } from './tls-data.js';
 import { AppLayer } from './app.js';
+import { concatBytes } from '../parse/bytes.js';
 import { parseDns } from '../parse/dns.js';
 import { parseTlsHello } from '../parse/tls-hello.js';
 import { DnsCache } from '../enrich/dns-cache.js';
@@ -149,7 +150,7 @@ export class Interpreter {
     for (const [k, p] of this.pending) {
       if (nowNs - p.rec.ts >= HELLO_WAIT_NS) {
         this.pending.delete(k);
-        this.hello(p.rec, concat(p.parts, p.have));
+        this.hello(p.rec, concatBytes(p.parts, p.have));
       }
     }
   }
@@ -271,7 +272,7 @@ export class Interpreter {
       if (!p) return; // its hello was not kept (out of scope or complete)
       p.parts.push(r.data);
       p.have += r.data.length;
-      const data = concat(p.parts, p.have);
+      const data = concatBytes(p.parts, p.have);
       // Done when the parser has the whole message, or when no more can
       // come (this segment was cut by the capture) or it is absurdly long.
       if (!helloIncomplete(data) || r.data.length < r.len || p.have > 1 << 16) {
@@ -284,7 +285,7 @@ export class Interpreter {
     const old = this.pending.get(key);
     if (old) {
       this.pending.delete(key);
-      this.hello(old.rec, concat(old.parts, old.have));
+      this.hello(old.rec, concatBytes(old.parts, old.have));
     }
     // More bytes are in later segments when this packet's payload was all
     // captured and still ended short of the hello.
@@ -484,17 +485,6 @@ function copyNet(n: NetInfo): NetInfo {
   if (n.direction !== undefined) c.direction = n.direction;
   if (n.dst_host !== undefined) c.dst_host = n.dst_host;
   return c;
-}
-
-function concat(parts: Uint8Array[], total: number): Uint8Array {
-  if (parts.length === 1) return parts[0]!;
-  const out = new Uint8Array(total);
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
 }
 
 function round3(x: number): number {

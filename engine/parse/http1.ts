@@ -11,6 +11,7 @@
  * parser has lost its place and waits for the next line that starts a
  * message.
  */
+import { concatBytes } from './bytes.js';
 
 export interface HttpMessage {
   kind: 'request' | 'response';
@@ -72,7 +73,7 @@ export class Http1Stream {
   }
 
   push(data: Uint8Array): void {
-    this.buf = this.buf.length ? concat(this.buf, data) : data;
+    this.buf = this.buf.length ? concatBytes([this.buf, data]) : data;
     for (;;) {
       const before = this.buf.length;
       const st = this.state;
@@ -217,13 +218,7 @@ export class Http1Stream {
   }
 
   private body(): Uint8Array {
-    if (this.parts.length === 1) return this.parts[0]!;
-    const out = new Uint8Array(this.bodyLen);
-    let at = 0;
-    for (const p of this.parts) {
-      out.set(p, at);
-      at += p.length;
-    }
+    const out = concatBytes(this.parts, this.bodyLen);
     this.parts = [out];
     return out;
   }
@@ -247,13 +242,6 @@ export class Http1Stream {
     }
     this.state = 'lost';
   }
-}
-
-function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
-  const out = new Uint8Array(a.length + b.length);
-  out.set(a);
-  out.set(b, a.length);
-  return out;
 }
 
 const buf = (b: Uint8Array) => Buffer.from(b.buffer, b.byteOffset, b.length);

@@ -11,6 +11,7 @@
  * stream's body; inside a header block they desynchronise HPACK, and the
  * direction stops (every later header block would decode wrongly).
  */
+import { concatBytes } from './bytes.js';
 import { HpackDecoder, HpackError } from './hpack.js';
 import type { HttpMessage } from './http1.js';
 
@@ -84,7 +85,7 @@ export class Http2Stream {
       this.skipping = undefined;
       if (data.length === 0) return;
     }
-    this.buf = this.buf.length ? concat(this.buf, data) : data;
+    this.buf = this.buf.length ? concatBytes([this.buf, data]) : data;
     let at = 0;
     if (this.preface) {
       if (this.buf.length < PREFACE.length) return;
@@ -206,7 +207,7 @@ export class Http2Stream {
   private headerBlock(): void {
     const blk = this.block!;
     this.block = undefined;
-    const bytes = blk.parts.length === 1 ? blk.parts[0]! : concatAll(blk.parts, blk.size);
+    const bytes = concatBytes(blk.parts, blk.size);
     const fields = this.hpack.decode(bytes); // always: the table must follow every block
     const sid = blk.stream;
     if (this.note) this.note(`[HTTP/2 ${blk.promise ? 'PUSH_PROMISE' : 'HEADERS'} stream ${sid}]\n${fields.map(([n, v]) => `${n}: ${v}`).join('\n')}\n`);
@@ -272,7 +273,7 @@ export class Http2Stream {
     this.streams.delete(sid);
     if (!st?.msg) return;
     const m = st.msg;
-    m.body = st.parts.length === 1 ? st.parts[0]! : concatAll(st.parts, st.size);
+    m.body = concatBytes(st.parts, st.size);
     m.truncated = st.truncated;
     m.complete = true;
     this.onMessage(m);
@@ -297,21 +298,4 @@ const EMPTY = new Uint8Array(0);
 function addHeader(h: Record<string, string>, n: string, v: string): void {
   const k = n.toLowerCase();
   h[k] = h[k] === undefined ? v : k === 'cookie' ? `${h[k]}; ${v}` : `${h[k]}, ${v}`;
-}
-
-function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
-  const out = new Uint8Array(a.length + b.length);
-  out.set(a);
-  out.set(b, a.length);
-  return out;
-}
-
-function concatAll(parts: Uint8Array[], size: number): Uint8Array {
-  const out = new Uint8Array(size);
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
 }
