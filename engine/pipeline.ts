@@ -12,13 +12,14 @@
  * of its own beyond the lifecycle.
  */
 import { readFileSync } from 'node:fs';
-import type { Attachment } from './kernel/loader.js';
 import type { BustedEvent } from './model/event.js';
-import { KernelSession, type KernelStats } from './kernel/loader.js';
+import { KernelSession, type Attachment, type KernelStats } from './kernel/loader.js';
+import { TLS_CAPTURE_BYTES } from './model/defaults.js';
 import type { CgroupRef } from './host/cgroup.js';
 import { cgroup2Mount } from './host/cgroup.js';
 import { decodeRecord } from './decode/records.js';
 import { ProcessCache } from './enrich/process.js';
+import { parseProcCgroup } from './enrich/container.js';
 import { DnsCache, parseHostsFile } from './enrich/dns-cache.js';
 import { ProviderTable } from './enrich/provider.js';
 import { TlsLibraryFinder, type TlsLibrary } from './host/tls-libs.js';
@@ -58,10 +59,7 @@ function cgroupScope(cg: CgroupRef): ((pid: number) => boolean) | undefined {
   if (cg.level === 0) return undefined;
   return (pid) => {
     try {
-      const line = readFileSync(`/proc/${pid}/cgroup`, 'utf8')
-        .split('\n')
-        .find((l) => l.startsWith('0::'));
-      const name = line?.slice(3) ?? '';
+      const name = parseProcCgroup(readFileSync(`/proc/${pid}/cgroup`, 'utf8')) ?? '';
       return name === cg.name || name.startsWith(`${cg.name}/`);
     } catch {
       return false;
@@ -98,6 +96,7 @@ export class Agent {
       // no /etc/hosts: nothing static to learn
     }
     const sinks = o.sinks;
+    const capBytes = o.tlsCaptureBytes ?? TLS_CAPTURE_BYTES;
     const onEvent = o.onEvent;
     this.interpreter = new Interpreter(
       {
@@ -105,7 +104,7 @@ export class Agent {
         dns: this.dns,
         providers: new ProviderTable(),
         pid: o.pid,
-        tlsCapBytes: o.tlsCaptureBytes ?? 16384,
+        tlsCapBytes: capBytes,
         noRedact: o.noRedact,
         onTlsSkip: o.tlsSkip === false ? undefined : (pid, ssl) => this.kernel?.setTlsVerdict(pid, ssl, 'skip'),
         onExec: (pid) => this.tlsLook(pid),
@@ -125,13 +124,7 @@ export class Agent {
       selfTgid: process.pid,
       serverSide: o.serverSide ?? true,
       hooks: o.hooks ?? 'auto',
-      tls:
-        o.tls === false
-          ? undefined
-          : {
-              targets: tlsTargets,
-              capBytes: o.tlsCaptureBytes ?? 16384,
-            },
+      tls: o.tls === false ? undefined : { targets: tlsTargets, capBytes },
     });
     const interp = this.interpreter;
     this.kernel.consume((dv, off, len) => interp.handle(decodeRecord(dv, off, len)));

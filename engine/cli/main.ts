@@ -4,6 +4,7 @@
  */
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { BustedError, ErrorCode } from '../model/errors.js';
+import { TLS_CAPTURE_BYTES } from '../model/defaults.js';
 import { runDoctor } from './doctor.js';
 import { runMonitor, type MonitorCliOptions } from './monitor.js';
 import { runCompile, type CompileCliOptions } from './compile.js';
@@ -37,7 +38,7 @@ function observeOptions(cmd: Command): Command {
     .option('--duration <seconds>', 'stop after this long', seconds)
     .option('--no-tls', 'no TLS plaintext uprobes')
     .option('--tls-capture-all', 'keep copying TLS connections that turn out not to be AI traffic (default: stop after their first request)')
-    .option('--tls-capture-bytes <bytes>', 'plaintext copied per SSL_read/SSL_write call (at most 65536)', int('--tls-capture-bytes', 0, 65536), 16384)
+    .option('--tls-capture-bytes <bytes>', 'plaintext copied per SSL_read/SSL_write call (at most 65536)', int('--tls-capture-bytes', 0, 65536), TLS_CAPTURE_BYTES)
     .option('--no-server-side', 'do not report the server side of DNS/TLS handshakes with remote peers')
     .addOption(new Option('--hooks <flavour>', 'tracing hooks: the best that loads (tp_btf, else raw_tp), or raw_tp').choices(['auto', 'raw_tp']).default('auto'))
     .option('--ringbuf-mb <mb>', 'ring buffer size in MiB (a power of two)', int('--ringbuf-mb', 1, 1024), 8)

@@ -206,9 +206,3 @@ export class TlsLibraryFinder {
     return lib ?? undefined;
   }
 }
-
-/** The libraries busted would hook now: the system's, then what running processes map. */
-export function findTlsLibraries(extraBinaries: string[] = [process.execPath]): TlsLibrary[] {
-  const f = new TlsLibraryFinder({ binaries: extraBinaries });
-  return [...f.system(), ...f.scanAll()];
-}

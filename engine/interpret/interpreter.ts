@@ -15,6 +15,7 @@ import { redactText } from '../redact.js';
 import { TlsAssembler } from './tls-data.js';
 import { AppLayer } from './app.js';
 import { concatBytes } from '../parse/bytes.js';
+import { TLS_CAPTURE_BYTES } from '../model/defaults.js';
 import { parseDns } from '../parse/dns.js';
 import { parseTlsHello } from '../parse/tls-hello.js';
 import { DnsCache } from '../enrich/dns-cache.js';
@@ -106,7 +107,7 @@ export class Interpreter {
     this.clock = o.clock ?? new Clock();
     this.pid = o.pid;
     this.runId = o.runId ?? Math.random().toString(36).slice(2, 8);
-    this.tlsCalls = new TlsAssembler(o.tlsCapBytes ?? 16384);
+    this.tlsCalls = new TlsAssembler(o.tlsCapBytes ?? TLS_CAPTURE_BYTES);
     this.app = new AppLayer(this.providers, o.noRedact !== true, o.onTlsSkip);
     this.excerpt = o.tlsExcerptBytes ?? 2048;
     this.redact = o.noRedact !== true;

@@ -7,6 +7,7 @@
  * runs degraded and says what is missing (busted doctor says why). Every
  * link is destroyed and every object closed on every exit path.
  */
+import { TLS_CAPTURE_BYTES } from '../model/defaults.js';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { BustedError, ErrorCode } from '../model/errors.js';
@@ -258,7 +259,7 @@ export class KernelSession {
         // poll timer (pollMs) picks up everything else.
         wakeup_bytes: o.pollMs === 0 ? 0 : Math.floor(o.ringBytes / 8),
         ...(spec.name === 'pkt' ? { server_side: o.serverSide ? 1 : 0 } : {}),
-        ...(spec.name === 'tls' ? { tls_cap_bytes: o.tls?.capBytes ?? 16384 } : {}),
+        ...(spec.name === 'tls' ? { tls_cap_bytes: o.tls?.capBytes ?? TLS_CAPTURE_BYTES } : {}),
         ...spec.settings,
       });
       for (const name of SHARED_MAPS) {
