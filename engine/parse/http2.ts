@@ -156,26 +156,13 @@ export class Http2Stream {
       case FRAME.DATA:
         return this.data(sid, flags, p, true);
       case FRAME.HEADERS: {
-        let off = 0;
-        let end = p.length;
-        if (flags & FLAG.PADDED) {
-          off = 1;
-          end -= p[0]!;
-        }
-        if (flags & FLAG.PRIORITY) off += 5;
-        if (end < off) throw new HpackError('HEADERS padding beyond the frame');
+        const [off, end] = content(p, flags, flags & FLAG.PRIORITY ? 5 : 0, 'HEADERS');
         this.block = { stream: sid, flags, parts: [p.subarray(off, end)], size: end - off, promise: false };
         if (flags & FLAG.END_HEADERS) this.headerBlock();
         return;
       }
       case FRAME.PUSH_PROMISE: {
-        let off = 4;
-        let end = p.length;
-        if (flags & FLAG.PADDED) {
-          off = 5;
-          end -= p[0]!;
-        }
-        if (end < off) throw new HpackError('PUSH_PROMISE padding beyond the frame');
+        const [off, end] = content(p, flags, 4, 'PUSH_PROMISE'); // the promised stream id first
         this.block = { stream: sid, flags, parts: [p.subarray(off, end)], size: end - off, promise: true };
         if (flags & FLAG.END_HEADERS) this.headerBlock();
         return;
@@ -247,13 +234,8 @@ export class Http2Stream {
   }
 
   private data(sid: number, flags: number, p: Uint8Array, whole: boolean): void {
-    let off = 0;
-    let end = p.length;
-    if (whole && flags & FLAG.PADDED) {
-      off = 1;
-      end -= p[0]!;
-      if (end < off) throw new HpackError('DATA padding beyond the frame');
-    } else if (!whole && flags & FLAG.PADDED) off = 1; // cut: the padding is in what was lost
+    // a cut frame: its padding is in what was lost
+    const [off, end] = whole ? content(p, flags, 0, 'DATA') : [flags & FLAG.PADDED ? 1 : 0, p.length];
     if (this.note && end > off) this.note(`[HTTP/2 DATA stream ${sid}]\n${Buffer.from(p.buffer, p.byteOffset + off, end - off).toString('utf8')}\n`);
     const st = this.streams.get(sid);
     if (st?.msg && this.onPartial && end > off) this.onPartial(st.msg, p.subarray(off, end));
@@ -294,6 +276,15 @@ export class Http2Stream {
 }
 
 const EMPTY = new Uint8Array(0);
+
+/** Where a frame's content lies: after the pad length (PADDED) and `skip` fixed bytes, before the padding. */
+function content(p: Uint8Array, flags: number, skip: number, what: string): [number, number] {
+  const padded = (flags & FLAG.PADDED) !== 0;
+  const off = (padded ? 1 : 0) + skip;
+  const end = p.length - (padded ? (p[0] ?? p.length + 1) : 0);
+  if (end < off) throw new HpackError(`${what} padding beyond the frame`);
+  return [off, end];
+}
 
 function addHeader(h: Record<string, string>, n: string, v: string): void {
   const k = n.toLowerCase();
