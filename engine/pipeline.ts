@@ -67,8 +67,8 @@ function cgroupScope(cg: CgroupRef): ((pid: number) => boolean) | undefined {
   };
 }
 
-/** When a new process is looked at again for TLS libraries: at once (its executable), then after it had time to load libssl. */
-const EXEC_LOOKS_MS = [0, 100, 1000];
+/** When a new process is looked at again for TLS libraries, after the look at its exec: it may load libssl later (python on import). */
+const EXEC_LOOKS_AGAIN_MS = [100, 1000];
 const MAX_PENDING_LOOKS = 1024;
 
 export interface AgentSummary {
@@ -149,11 +149,8 @@ export class Agent {
   private tlsLook(pid: number): void {
     const finder = this.tlsFinder;
     if (!finder || this.stopped) return;
-    for (const ms of EXEC_LOOKS_MS) {
-      if (ms === 0) {
-        this.tlsAttach(finder.scanPid(pid));
-        continue;
-      }
+    this.tlsAttach(finder.scanPid(pid));
+    for (const ms of EXEC_LOOKS_AGAIN_MS) {
       if (this.looks.size >= MAX_PENDING_LOOKS) return; // an exec storm: the periodic rescan catches up
       const t = setTimeout(() => {
         this.looks.delete(t);
