@@ -38,7 +38,12 @@ export interface AgentOptions {
   hooks?: 'auto' | 'raw_tp';
   /** keep credentials in what is reported (--no-redact) */
   noRedact?: boolean;
-  /** a hook for later stages (decide): sees every event before the sinks */
+  /**
+   * Stages that add to an event before it is decided on and reported (the
+   * classifier's `ml`, ...), in order; each may change the event in place.
+   */
+  annotate?: Array<(e: BustedEvent) => void>;
+  /** a hook for later stages (decide): sees every event, after annotate, before the sinks */
   onEvent?: (e: BustedEvent) => void;
   /** TLS plaintext capture (uprobes): off with false; default on */
   tls?: boolean;
@@ -98,6 +103,7 @@ export class Agent {
     const sinks = o.sinks;
     const capBytes = o.tlsCaptureBytes ?? TLS_CAPTURE_BYTES;
     const onEvent = o.onEvent;
+    const annotate = o.annotate ?? [];
     this.interpreter = new Interpreter(
       {
         processes: this.processes,
@@ -110,6 +116,7 @@ export class Agent {
         onExec: (pid) => this.tlsLook(pid),
       },
       (e) => {
+        for (const a of annotate) a(e);
         onEvent?.(e);
         for (const s of sinks) s.write(e);
       },

@@ -22,7 +22,9 @@ export type EventType =
   | 'exit'
   | 'accept'
   | 'connect_failed'
-  | 'lost';
+  | 'lost'
+  /** a policy was loaded or reloaded (busted enforce): its revision */
+  | 'policy';
 
 export interface ProcessInfo {
   pid: number;
@@ -145,6 +147,20 @@ export interface DecisionInfo {
   subject: string;
 }
 
+/** A policy (re)load that took effect (`type: "policy"`); a failed one is an `error` event with code BUSTED_E_POLICY. */
+export interface PolicyInfo {
+  /** a hash of the sources (Rego files and data, or the bundle) */
+  revision: string;
+  /** what --policies named: a directory, a bundle file or an http(s) URL */
+  source: string;
+  /** 0 for the load at start, then 1, 2, ... */
+  reloads: number;
+  /** the revision it replaced (reloads only) */
+  previous?: string;
+  /** what changed on disk, when a file watcher noticed it */
+  changed?: string[];
+}
+
 export interface ErrorInfo {
   /** stable code, e.g. BUSTED_E_DNS_MALFORMED */
   code: string;
@@ -174,6 +190,7 @@ export interface BustedEvent {
   mcp?: McpInfo;
   ml?: MlInfo;
   decision?: DecisionInfo;
+  policy?: PolicyInfo;
   error?: ErrorInfo;
   exit?: ExitInfo;
   /** lost: how many kernel records could not be delivered since the last report */
