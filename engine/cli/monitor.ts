@@ -3,15 +3,12 @@ import { BustedError, ErrorCode } from '../model/errors.js';
 import { resolveCgroup } from '../host/cgroup.js';
 import { setLibbpfVerbose } from '../kernel/libbpf.js';
 import { Agent } from '../pipeline.js';
-import { fileSink, LineSink } from '../sinks/jsonl.js';
-import type { Sink } from '../sinks/sink.js';
-import { textFormatter } from '../sinks/text.js';
 import { Demo } from '../demo/traffic.js';
+import { startOutputs, type ObserveCliOptions } from './observe.js';
 
-export interface MonitorCliOptions {
-  format: 'text' | 'json';
-  output: string[];
-  record?: string;
+export { outputSinks } from './observe.js';
+
+export interface MonitorCliOptions extends ObserveCliOptions {
   cgroup?: string;
   pid?: number;
   duration?: number;
@@ -20,34 +17,20 @@ export interface MonitorCliOptions {
   tlsCaptureAll?: boolean;
   serverSide: boolean;
   ringbufMb: number;
-  color?: boolean;
   verbose?: boolean;
   redact: boolean;
   hooks: 'auto' | 'raw_tp';
 }
 
-async function runDemo(): Promise<void> {
+/** The demo's clients run in --cgroup when one is given, so that a scoped agent sees them. */
+async function runDemo(cgroup?: string): Promise<void> {
   const d = new Demo();
   await d.start();
   try {
-    await d.run((s) => process.stderr.write(`demo: ${s.say}\n`));
+    await d.run((s) => process.stderr.write(`demo: ${s.say}\n`), cgroup ? { cgroup } : {});
   } finally {
     await d.stop();
   }
-}
-
-/** Output sinks named by --output; validated before anything touches the kernel. */
-export function outputSinks(specs: string[]): Sink[] {
-  return specs.map((spec) => {
-    const colon = spec.indexOf(':');
-    const kind = colon < 0 ? spec : spec.slice(0, colon);
-    const arg = colon < 0 ? '' : spec.slice(colon + 1);
-    if (kind === 'file' && arg) return fileSink(`file:${arg}`, arg);
-    if (kind === 'webhook' || kind === 'syslog' || kind === 'syslog+tcp') {
-      throw new BustedError(ErrorCode.USAGE, `--output ${spec}: the ${kind} sink is not built yet (file:PATH is)`, 'output');
-    }
-    throw new BustedError(ErrorCode.USAGE, `--output ${spec}: expected file:PATH, webhook:URL, syslog:HOST:PORT or syslog+tcp:HOST:PORT`, 'output');
-  });
 }
 
 export async function runMonitor(o: MonitorCliOptions, demo?: { follow: boolean }): Promise<number> {
@@ -55,34 +38,40 @@ export async function runMonitor(o: MonitorCliOptions, demo?: { follow: boolean 
   if ((mb & (mb - 1)) !== 0) throw new BustedError(ErrorCode.USAGE, `--ringbuf-mb ${mb} is not a power of two`, 'ringbuf-mb');
   // Validate everything before touching the kernel.
   const cgroup = resolveCgroup(o.cgroup);
-  const sinks: Sink[] = [];
-  const color = o.color ?? process.stdout.isTTY === true;
   // A reader that goes away (`busted monitor | head`) ends the run, as it
   // would end any command-line tool; a broken stderr is not worth dying for.
   let stop: () => void = () => {};
   process.stderr.on('error', () => {});
-  const onError = () => stop();
-  sinks.push(new LineSink('stdout', process.stdout, o.format === 'json' ? { onError } : { format: textFormatter(color), onError }));
-  if (o.record) sinks.push(fileSink(`record:${o.record}`, o.record, { stableKeys: true }));
-  sinks.push(...outputSinks(o.output));
+  const outputs = await startOutputs(o, () => stop());
+  const sinks = outputs.sinks;
   setLibbpfVerbose(o.verbose === true);
+  if (outputs.urls.metrics) process.stderr.write(`busted: metrics at ${outputs.urls.metrics}\n`);
+  if (outputs.urls.ui) process.stderr.write(`busted: dashboard at ${outputs.urls.ui}\n`);
 
-  const agent = Agent.start({
-    cgroup,
-    sinks,
-    pid: o.pid,
-    ringBytes: mb << 20,
-    serverSide: o.serverSide,
-    noRedact: !o.redact,
-    hooks: o.hooks,
-    tls: o.tls,
-    tlsCaptureBytes: o.tlsCaptureBytes,
-    tlsSkip: o.tlsCaptureAll !== true,
-    onTlsLibrary: (lib, made) => {
-      const ok = made.filter((a) => a.ok).length;
-      process.stderr.write(`busted: TLS probes on ${lib.path} (${lib.kind}, found in pid ${lib.via}): ${ok}/${made.length} attached\n`);
-    },
-  });
+  let agent: Agent;
+  try {
+    agent = Agent.start({
+      cgroup,
+      sinks,
+      annotate: outputs.annotate,
+      pid: o.pid,
+      ringBytes: mb << 20,
+      serverSide: o.serverSide,
+      noRedact: !o.redact,
+      hooks: o.hooks,
+      tls: o.tls,
+      tlsCaptureBytes: o.tlsCaptureBytes,
+      tlsSkip: o.tlsCaptureAll !== true,
+      onTlsLibrary: (lib, made) => {
+        const ok = made.filter((a) => a.ok).length;
+        process.stderr.write(`busted: TLS probes on ${lib.path} (${lib.kind}, found in pid ${lib.via}): ${ok}/${made.length} attached\n`);
+      },
+    });
+  } catch (e) {
+    await outputs.close();
+    await Promise.all(sinks.map((s) => s.close()));
+    throw e;
+  }
   const failed = agent.attachments.filter((a) => !a.ok);
   for (const a of failed) process.stderr.write(`busted: warning: ${a.object}/${a.program} (${a.hook}) not attached: ${a.error?.split('\n')[0]}\n`);
   const fallbacks = [...new Set(agent.attachments.filter((a) => a.ok && a.file?.includes('.rawtp.')).map((a) => a.object))];
@@ -97,7 +86,7 @@ export async function runMonitor(o: MonitorCliOptions, demo?: { follow: boolean 
     process.once('SIGTERM', done);
     if (o.duration) setTimeout(done, o.duration * 1000);
     if (demo) {
-      runDemo().then(() => {
+      runDemo(o.cgroup ? cgroup.path : undefined).then(() => {
         if (!demo.follow) setTimeout(done, 500); // let the last events through
         else process.stderr.write('busted: demo done; still monitoring (--follow), Ctrl-C to stop\n');
       }, (e: Error) => {
@@ -107,6 +96,7 @@ export async function runMonitor(o: MonitorCliOptions, demo?: { follow: boolean 
     }
   });
   const s = await agent.stop();
+  await outputs.close();
   const dropped = s.sinks.filter((x) => x.dropped).map((x) => `${x.name} dropped ${x.dropped}`);
   process.stderr.write(
     `busted: ${s.interpreter.events} events from ${s.interpreter.records} kernel records; lost in kernel ${s.kernel.ringbufFull}` +

@@ -42,6 +42,20 @@ export interface ProcessInfo {
   container_runtime?: string;
   /** pod UID from a kubepods cgroup path */
   pod_uid?: string;
+  /** the Kubernetes pod: uid and QoS class from the cgroup path, the rest from the API server (when reachable) */
+  pod?: PodInfo;
+}
+
+export interface PodInfo {
+  uid: string;
+  qos_class?: 'guaranteed' | 'burstable' | 'besteffort';
+  name?: string;
+  namespace?: string;
+  labels?: Record<string, string>;
+  service_account?: string;
+  /** the container's name in the pod spec, and its image */
+  container?: string;
+  image?: string;
 }
 
 export interface NetInfo {

@@ -70,6 +70,21 @@ export function eventJson(e: BustedEvent): string {
   return out ? out + '}' : '{}';
 }
 
+/**
+ * The JSON line of an event, made once however many sinks want it (stdout
+ * --format json, file, webhook and syslog outputs all carry the same JSON).
+ * Events are final when they reach the sinks, so the memo cannot go stale.
+ */
+const lines = new WeakMap<BustedEvent, string>();
+export function eventLine(e: BustedEvent): string {
+  let s = lines.get(e);
+  if (s === undefined) {
+    s = eventJson(e);
+    lines.set(e, s);
+  }
+  return s;
+}
+
 export interface JsonlOptions {
   /** stable key order (recordings are diffed and committed) */
   stableKeys?: boolean;
@@ -107,7 +122,7 @@ export class LineSink implements Sink {
     private readonly ownsStream = false,
   ) {
     this.maxQueue = o.maxQueueBytes ?? 64 << 20;
-    this.format = o.format ?? (o.stableKeys ? (e) => stringify(e) : eventJson);
+    this.format = o.format ?? (o.stableKeys ? (e) => stringify(e) : eventLine);
     out.on('error', (err: Error) => {
       // EPIPE (reader went away), ENOSPC (disk full): report once, keep the agent running.
       if (!this.error) {

@@ -1,0 +1,198 @@
+/**
+ * What `monitor` and `enforce` share after the kernel: the sinks (stdout,
+ * --record, --output …), the metrics endpoint, the dashboard and the
+ * Kubernetes metadata watch. Everything is validated before anything is
+ * started, so a bad option fails before the kernel is touched.
+ */
+import { readFileSync } from 'node:fs';
+import { BustedError, ErrorCode } from '../model/errors.js';
+import type { BustedEvent } from '../model/event.js';
+import { fileSink, LineSink } from '../sinks/jsonl.js';
+import type { Sink } from '../sinks/sink.js';
+import { textFormatter } from '../sinks/text.js';
+import { FileSink, parseFsync, type FsyncPolicy } from '../sinks/file.js';
+import { parseWebhookUrl, WebhookSink } from '../sinks/webhook.js';
+import { FACILITIES, parseHostPort, SyslogSink } from '../sinks/syslog.js';
+import { MetricsSink } from '../sinks/metrics.js';
+import { DashboardSink } from '../sinks/dashboard.js';
+import { loadPrices, type PriceTable } from '../sinks/prices.js';
+import { startHttp, parseListen, type Listener } from '../sinks/http.js';
+import { KubeWatcher, kubeConfig, podAnnotator } from '../enrich/kube.js';
+
+/** The options of observeOptions() in main.ts that this file reads. */
+export interface ObserveCliOptions {
+  format: 'text' | 'json';
+  output: string[];
+  record?: string;
+  color?: boolean;
+  fileMaxMb?: number;
+  fileKeep?: number;
+  fileFsync?: string;
+  webhookHeader?: string[];
+  webhookTokenFile?: string;
+  webhookCa?: string;
+  webhookBatch?: number;
+  webhookFlushMs?: number;
+  spillDir?: string;
+  spillMaxMb?: number;
+  syslogFacility?: string;
+  syslogMaxBytes?: number;
+  ui?: string | boolean;
+  metrics?: string | boolean;
+  prices?: string;
+  kube?: boolean;
+  kubeApi?: string;
+  kubeSaDir?: string;
+  kubeNode?: string;
+}
+
+export const DEFAULT_UI_PORT = 7777;
+export const DEFAULT_METRICS_PORT = 9464;
+export const DEFAULT_SPILL_DIR = '/var/lib/busted/spill';
+
+function usage(msg: string, field: string): never {
+  throw new BustedError(ErrorCode.USAGE, msg, field);
+}
+
+function readSecret(path: string, what: string): string {
+  try {
+    return readFileSync(path, 'utf8').trim();
+  } catch (e) {
+    return usage(`--${what} ${path}: ${(e as Error).message}`, what);
+  }
+}
+
+/** `Name: value` → [name, value]; the value is a secret as far as messages go. */
+function parseHeaders(specs: string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const h of specs) {
+    const i = h.indexOf(':');
+    const name = i > 0 ? h.slice(0, i).trim() : '';
+    if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(name)) usage(`--webhook-header: expected 'Name: value', got a header without a valid name`, 'webhook-header');
+    out[name.toLowerCase()] = h.slice(i + 1).trim();
+  }
+  return out;
+}
+
+/** Output sinks named by --output; validated before anything touches the kernel. */
+export function outputSinks(specs: string[], o: Partial<ObserveCliOptions> = {}): Sink[] {
+  let fsync: FsyncPolicy = 'rotate';
+  if (o.fileFsync !== undefined) {
+    try {
+      fsync = parseFsync(o.fileFsync);
+    } catch (e) {
+      usage(`--file-fsync: ${(e as Error).message}`, 'file-fsync');
+    }
+  }
+  const facility = FACILITIES[o.syslogFacility ?? 'local0'];
+  if (facility === undefined) usage(`--syslog-facility ${o.syslogFacility}: expected one of ${Object.keys(FACILITIES).join(', ')}`, 'syslog-facility');
+  const headers = parseHeaders(o.webhookHeader ?? []);
+  const token = o.webhookTokenFile ? readSecret(o.webhookTokenFile, 'webhook-token-file') : undefined;
+  const ca = o.webhookCa ? readSecret(o.webhookCa, 'webhook-ca') : undefined;
+  const seen = new Set<string>();
+  return specs.map((spec) => {
+    if (seen.has(spec)) usage(`--output ${spec} is given twice`, 'output');
+    seen.add(spec);
+    const colon = spec.indexOf(':');
+    const kind = colon < 0 ? spec : spec.slice(0, colon);
+    const arg = colon < 0 ? '' : spec.slice(colon + 1);
+    if (kind === 'file' && arg) {
+      return new FileSink(arg, { maxBytes: (o.fileMaxMb ?? 100) * (1 << 20), keep: o.fileKeep ?? 5, fsync });
+    }
+    if (kind === 'webhook' && arg) {
+      const url = parseWebhookUrl(arg);
+      if (ca && url.protocol !== 'https:') usage('--webhook-ca is for https URLs', 'webhook-ca');
+      return new WebhookSink(url, {
+        headers,
+        token,
+        ca,
+        batchEvents: o.webhookBatch,
+        flushMs: o.webhookFlushMs,
+        spillDir: o.spillDir === '' ? undefined : (o.spillDir ?? DEFAULT_SPILL_DIR),
+        spillMaxBytes: (o.spillMaxMb ?? 256) * (1 << 20),
+      });
+    }
+    if ((kind === 'syslog' || kind === 'syslog+tcp') && arg) {
+      return new SyslogSink(kind === 'syslog' ? 'udp' : 'tcp', parseHostPort(arg, kind), { facility, maxBytes: o.syslogMaxBytes });
+    }
+    return usage(`--output ${spec}: expected file:PATH, webhook:URL, syslog:HOST:PORT or syslog+tcp:HOST:PORT`, 'output');
+  });
+}
+
+/** SIGHUP reopens the sinks' files (logrotate's postrotate); returns the unhook. */
+export function reopenOnHangup(sinks: Sink[]): () => void {
+  const onHup = () => {
+    for (const s of sinks) s.reopen?.();
+  };
+  process.on('SIGHUP', onHup);
+  return () => process.off('SIGHUP', onHup);
+}
+
+export interface Outputs {
+  /** for the Agent, in order: stdout, record, outputs, then metrics and dashboard */
+  sinks: Sink[];
+  /** stages that add to events before they are decided on (Kubernetes pod metadata) */
+  annotate: Array<(e: BustedEvent) => void>;
+  metrics?: MetricsSink;
+  dashboard?: DashboardSink;
+  kube?: KubeWatcher;
+  /** where the dashboard and the metrics listen */
+  urls: { ui?: string; metrics?: string };
+  /** stops the servers, the watch and the signal handler (the Agent closes the sinks) */
+  close(): Promise<void>;
+}
+
+/**
+ * Everything after the kernel for a run. `onStdoutError` is called when the
+ * reader of stdout goes away (`busted monitor | head`).
+ */
+export async function startOutputs(o: ObserveCliOptions, onStdoutError: () => void): Promise<Outputs> {
+  // Validate every option before anything opens or listens.
+  const uiAt = o.ui === undefined || o.ui === false ? undefined : parseListen(o.ui, DEFAULT_UI_PORT, '--ui');
+  const metricsAt = o.metrics === undefined || o.metrics === false ? undefined : parseListen(o.metrics, DEFAULT_METRICS_PORT, '--metrics');
+  let prices: PriceTable | undefined;
+  if (uiAt || metricsAt || o.prices) prices = loadPrices(o.prices);
+  const kubeCfg = o.kube === false ? undefined : kubeConfig({ api: o.kubeApi, saDir: o.kubeSaDir, node: o.kubeNode, required: o.kubeApi !== undefined });
+  const outputs = outputSinks(o.output, o);
+
+  const sinks: Sink[] = [];
+  const color = o.color ?? process.stdout.isTTY === true;
+  sinks.push(new LineSink('stdout', process.stdout, o.format === 'json' ? { onError: onStdoutError } : { format: textFormatter(color), onError: onStdoutError }));
+  if (o.record) sinks.push(fileSink(`record:${o.record}`, o.record, { stableKeys: true }));
+  sinks.push(...outputs);
+  const watched = [...sinks];
+  const listeners: Listener[] = [];
+  const out: Outputs = { sinks, annotate: [], urls: {}, close: async () => {} };
+  try {
+    if (metricsAt) {
+      out.metrics = new MetricsSink({ sinks: watched, prices: prices! });
+      const l = await startHttp(metricsAt, out.metrics.handler(), '--metrics');
+      listeners.push(l);
+      out.urls.metrics = `${l.url}/metrics`;
+      sinks.push(out.metrics);
+    }
+    if (uiAt) {
+      out.dashboard = new DashboardSink({ prices: prices!, sinks: watched });
+      const l = await startHttp(uiAt, out.dashboard.handler(), '--ui', { tokenIfExposed: true });
+      listeners.push(l);
+      out.urls.ui = l.url + (l.token ? `/?token=${l.token}` : '/');
+      sinks.push(out.dashboard);
+    }
+  } catch (e) {
+    await Promise.all(listeners.map((l) => l.close()));
+    await Promise.all(sinks.map((s) => s.close()));
+    throw e;
+  }
+  if (kubeCfg) {
+    out.kube = new KubeWatcher(kubeCfg);
+    out.kube.start();
+    out.annotate.push(podAnnotator(out.kube));
+  }
+  const unhook = reopenOnHangup(sinks);
+  out.close = async () => {
+    unhook();
+    out.kube?.stop();
+    await Promise.all(listeners.map((l) => l.close()));
+  };
+  return out;
+}
