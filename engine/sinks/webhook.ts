@@ -219,7 +219,10 @@ export class WebhookSink implements Sink {
       if (!this.inflight) this.inflight = await this.nextBatch();
       const b = this.inflight;
       if (!b) {
-        if (this.closing) return;
+        if (this.closing) {
+          if (this.pendingMem === 0 && (this.spill === undefined || this.spill.empty)) return;
+          continue;
+        }
         // Wait for a full batch, or the flush time of the first event waiting.
         const wait = this.pendingMem ? Math.max(1, this.o.flushMs - (Date.now() - this.firstAt)) : this.o.flushMs;
         await new Promise<void>((resolve) => {
