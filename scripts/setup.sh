@@ -14,7 +14,10 @@ say() { printf 'setup: %s\n' "$*" >&2; }
 # the system libbpf1 at run time); bpftool: vmlinux.h and the wire layout;
 # the rest are the real servers and clients the tests talk to.
 # lld: wasm-ld, which links the Rego policy runtime (engine/policy/runtime).
-PKGS=(clang llvm lld libbpf-dev libbpf1 bpftool dnsmasq-base openssl curl python3 iproute2 util-linux procps)
+# rsyslog, logrotate: the syslog and file outputs are tested against them
+# (rsyslogd runs with the test's own configuration, never as the system's);
+# chromium: the dashboard is tested in it, headless (playwright-core drives it).
+PKGS=(clang llvm lld libbpf-dev libbpf1 bpftool dnsmasq-base openssl curl python3 iproute2 util-linux procps rsyslog logrotate chromium)
 
 if [[ "${1:-}" != "--build-only" ]]; then
   missing=()

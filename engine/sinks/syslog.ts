@@ -169,7 +169,7 @@ export class SyslogSink implements Sink {
   private sending = 0;
   // TCP
   private tcp: Socket | undefined;
-  private connected = false;
+  private isConnected = false;
   private draining = false;
   private attempt = 0;
   private readonly sleeper = new Sleeper();
@@ -193,6 +193,11 @@ export class SyslogSink implements Sink {
 
   get queued(): number {
     return this.queue.length - this.head;
+  }
+
+  /** TCP: a connection is up */
+  get connected(): boolean {
+    return this.isConnected;
   }
 
   private report(m: string): void {
@@ -237,7 +242,6 @@ export class SyslogSink implements Sink {
       this.queue = this.queue.slice(this.head);
       this.head = 0;
     }
-    if (this.queued === 0) this.idle?.();
     return out;
   }
 
@@ -286,7 +290,7 @@ export class SyslogSink implements Sink {
     this.tcp = s;
     s.setNoDelay(false);
     s.on('connect', () => {
-      this.connected = true;
+      this.isConnected = true;
       this.attempt = 0;
       this.lastError = '';
       this.flushTcp();
@@ -297,7 +301,7 @@ export class SyslogSink implements Sink {
     });
     s.on('error', (err: NodeJS.ErrnoException) => this.report(`${err.code ?? err.message}; reconnecting`));
     s.on('close', () => {
-      this.connected = false;
+      this.isConnected = false;
       this.draining = false;
       if (this.tcp !== s || this.closing) return;
       this.tcp = undefined;
@@ -308,7 +312,7 @@ export class SyslogSink implements Sink {
 
   private flushTcp(): void {
     const s = this.tcp;
-    if (!s || !this.connected || this.draining) return;
+    if (!s || !this.isConnected || this.draining) return;
     while (this.queued) {
       const batch = this.take(512);
       let frame = '';
@@ -319,6 +323,8 @@ export class SyslogSink implements Sink {
         return;
       }
     }
+    // all handed to the socket; close() ends it, which flushes
+    this.idle?.();
   }
 
   async close(): Promise<void> {
