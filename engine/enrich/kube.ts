@@ -123,6 +123,8 @@ export class KubeWatcher {
   lists = 0;
   watches = 0;
   private stopped = false;
+  /** the current watch got its response (a failure after that is a broken stream) */
+  private streamed = false;
   private resourceVersion = '';
   private current: { destroy(): void } | undefined;
   private timer: NodeJS.Timeout | undefined;
@@ -159,6 +161,7 @@ export class KubeWatcher {
     let attempt = 0;
     while (!this.stopped) {
       try {
+        this.streamed = false;
         if (!this.resourceVersion) await this.list();
         attempt = 0;
         await this.watch();
@@ -168,9 +171,13 @@ export class KubeWatcher {
           this.resourceVersion = ''; // too old: list again at once
           continue;
         }
-        this.report((e as Error).message);
-        this.resourceVersion = '';
-        const delay = Math.min(30_000, (this.o.retryMs ?? 1000) * 2 ** attempt++);
+        // A watch stream that broke resumes from the last version it saw
+        // (client-go's reflector does the same); a failed list starts over.
+        if (!this.streamed) {
+          this.report((e as Error).message);
+          this.resourceVersion = '';
+        }
+        const delay = this.streamed ? (this.o.retryMs ?? 1000) : Math.min(30_000, (this.o.retryMs ?? 1000) * 2 ** attempt++);
         await new Promise<void>((r) => {
           this.timer = setTimeout(r, delay);
         });
@@ -237,6 +244,7 @@ export class KubeWatcher {
       this.path({ watch: '1', resourceVersion: this.resourceVersion, allowWatchBookmarks: 'true', timeoutSeconds: String(this.o.watchSeconds ?? 300) }),
     );
     this.watches++;
+    this.streamed = true;
     try {
       await this.read(res);
     } finally {
