@@ -19,10 +19,12 @@
  * writeback (~30 s); a number N syncs every N seconds when something was
  * written.
  */
-import { open, rename, unlink, type FileHandle } from 'node:fs/promises';
+import { statSync } from 'node:fs';
+import { access, open, rename, unlink, type FileHandle } from 'node:fs/promises';
 import type { BustedEvent } from '../model/event.js';
 import { ErrorCode } from '../model/errors.js';
-import { eventLine } from './jsonl.js';
+import { LineChunks } from './chunks.js';
+import { eventBytes } from './jsonl.js';
 import type { Sink } from './sink.js';
 
 export type FsyncPolicy = 'never' | 'rotate' | 'always' | { everyMs: number };
@@ -39,6 +41,7 @@ export interface FileSinkOptions {
   onError?: (message: string) => void;
 }
 
+/** Bytes handed to one writev. */
 const BATCH_BYTES = 1 << 20;
 
 export function parseFsync(v: string): FsyncPolicy {
@@ -54,15 +57,13 @@ export class FileSink implements Sink {
   delivered = 0;
   /** files rotated away so far */
   rotations = 0;
-  private queue: string[] = [];
-  private head = 0;
-  private queuedBytes = 0;
+  private readonly q = new LineChunks();
+  /** bytes the file will hold once everything queued is written: where rotation marks go */
+  private logical = 0;
   private fh: FileHandle | undefined;
-  private size = 0;
   private dirty = false;
   private running: Promise<void> | undefined;
   private scheduled = false;
-  private reopenWanted = false;
   private closed = false;
   private lastError = '';
   private retryAt = 0;
@@ -81,6 +82,11 @@ export class FileSink implements Sink {
     this.keep = o.keep ?? 5;
     this.fsync = o.fsync ?? 'rotate';
     this.maxQueue = o.maxQueueBytes ?? 64 << 20;
+    try {
+      this.logical = statSync(path).size;
+    } catch {
+      this.logical = 0;
+    }
     if (typeof this.fsync === 'object') {
       this.syncTimer = setInterval(() => {
         if (this.dirty && this.fh) {
@@ -93,7 +99,7 @@ export class FileSink implements Sink {
   }
 
   get queued(): number {
-    return this.queue.length - this.head;
+    return this.q.lines;
   }
 
   write(e: BustedEvent): void {
@@ -101,20 +107,26 @@ export class FileSink implements Sink {
       this.dropped++;
       return;
     }
-    const line = eventLine(e) + '\n';
-    // bytes are counted as UTF-16 units: close enough for a memory bound
-    if (this.queuedBytes + line.length > this.maxQueue) {
+    const line = eventBytes(e);
+    if (this.q.bytes + line.length > this.maxQueue) {
       this.dropped++;
       return;
     }
-    this.queue.push(line);
-    this.queuedBytes += line.length;
+    // A line that would take the file past maxBytes starts the next file
+    // (a line longer than maxBytes gets a file of its own).
+    if (this.maxBytes > 0 && this.logical > 0 && this.logical + line.length > this.maxBytes) {
+      this.q.mark('rotate');
+      this.logical = 0;
+    }
+    this.q.push(line);
+    this.logical += line.length;
     this.kick();
   }
 
-  /** After logrotate moved PATH away (its postrotate sends SIGHUP): write to a new PATH from the next batch on. */
+  /** After logrotate moved PATH away (its postrotate sends SIGHUP): what follows goes to a new PATH. */
   reopen(): void {
-    this.reopenWanted = true;
+    this.q.mark('reopen');
+    this.logical = 0;
     this.kick();
   }
 
@@ -130,69 +142,67 @@ export class FileSink implements Sink {
 
   private async drain(): Promise<void> {
     for (;;) {
-      if (this.reopenWanted) {
-        this.reopenWanted = false;
-        await this.closeFile(this.fsync !== 'never');
-      }
-      if (this.queued === 0) break;
+      this.q.seal();
+      const first = this.q.peek();
+      if (!first) break;
       if (Date.now() < this.retryAt) {
         setTimeout(() => this.kick(), this.retryAt - Date.now()).unref();
         break;
       }
+      if (first.mark) {
+        this.q.shift();
+        try {
+          if (first.mark === 'rotate') await this.rotate();
+          else await this.closeFile(this.fsync !== 'never');
+        } catch (err) {
+          this.fail(err as Error, []);
+        }
+        continue;
+      }
+      const bufs: Buffer[] = [];
+      let bytes = 0;
+      let lines = 0;
+      for (let c = this.q.peek(); c && !c.mark && (bytes === 0 || bytes + c.buf.length <= BATCH_BYTES); c = this.q.peek()) {
+        this.q.shift();
+        bufs.push(c.buf);
+        bytes += c.buf.length;
+        lines += c.lines;
+      }
       try {
         if (!this.fh) await this.openFile();
-        // What fits before the rotation limit (at least one line), up to a batch.
-        const room = this.maxBytes > 0 ? this.maxBytes - this.size : Infinity;
-        let end = this.head;
-        let bytes = 0;
-        while (end < this.queue.length) {
-          const n = Buffer.byteLength(this.queue[end]!);
-          if (end > this.head && (bytes + n > room || bytes + n > BATCH_BYTES)) break;
-          if (end === this.head && n > room && this.size > 0) break; // rotate first (a line longer than maxBytes gets a file of its own)
-          bytes += n;
-          end++;
+        let done = (await this.fh!.writev(bufs)).bytesWritten;
+        // a short write (rare on files): the rest, piece by piece
+        for (const b of bufs) {
+          if (done >= b.length) {
+            done -= b.length;
+            continue;
+          }
+          let off = done;
+          done = 0;
+          while (off < b.length) off += (await this.fh!.write(b, off)).bytesWritten;
         }
-        if (end === this.head) {
-          await this.rotate();
-          continue;
-        }
-        const buf = Buffer.from(this.queue.slice(this.head, end).join(''));
-        let off = 0;
-        while (off < buf.length) off += (await this.fh!.write(buf, off)).bytesWritten;
-        this.size += buf.length;
         this.dirty = true;
         if (this.fsync === 'always') await this.fh!.datasync();
-        this.take(end);
+        this.delivered += lines;
         this.lastError = '';
       } catch (err) {
-        this.fail(err as Error);
+        this.fail(err as Error, [lines]);
       }
     }
   }
 
-  /** Lines head..end are done (written or dropped). */
-  private take(end: number): void {
-    for (let i = this.head; i < end; i++) this.queuedBytes -= this.queue[i]!.length;
-    this.delivered += end - this.head;
-    this.head = end;
-    if (this.head > 4096 && this.head * 2 > this.queue.length) {
-      this.queue = this.queue.slice(this.head);
-      this.head = 0;
-    }
-  }
-
-  /** A failed open or write: the batch is dropped (counted), the file reopened, a second later. */
-  private fail(err: Error): void {
+  /** A failed open or write: that batch is dropped (counted) and the file reopened a second later. */
+  private fail(err: Error, lost: number[]): void {
     const msg = `busted: ${ErrorCode.SINK}: ${this.name}: ${err.message}`;
     if (msg !== this.lastError) {
       this.lastError = msg;
       (this.o.onError ?? ((m: string) => process.stderr.write(`${m}\n`)))(msg);
     }
-    const n = this.closed ? this.queued : Math.min(this.queued, 1024);
-    const before = this.delivered;
-    this.take(this.head + n);
-    this.delivered = before;
-    this.dropped += n;
+    for (const n of lost) this.dropped += n;
+    if (this.closed) {
+      // closing: nothing will retry, so the rest is counted too
+      for (const c of this.q.drain()) this.dropped += c.lines;
+    }
     const fh = this.fh;
     this.fh = undefined;
     fh?.close().catch(() => {});
@@ -200,9 +210,7 @@ export class FileSink implements Sink {
   }
 
   private async openFile(): Promise<void> {
-    const fh = await open(this.path, 'a', 0o640);
-    this.size = (await fh.stat()).size;
-    this.fh = fh;
+    this.fh = await open(this.path, 'a', 0o640);
   }
 
   private async closeFile(sync: boolean): Promise<void> {
@@ -223,24 +231,33 @@ export class FileSink implements Sink {
     if (this.keep <= 0) {
       await unlink(p).catch(ignoreMissing);
     } else {
-      await unlink(`${p}.${this.keep}`).catch(ignoreMissing);
-      for (let i = this.keep - 1; i >= 1; i--) await rename(`${p}.${i}`, `${p}.${i + 1}`).catch(ignoreMissing);
+      // shift only the files that are there: PATH.1 … PATH.n
+      let n = 0;
+      while (n < this.keep && (await exists(`${p}.${n + 1}`))) n++;
+      if (n === this.keep) await unlink(`${p}.${n--}`).catch(ignoreMissing);
+      for (let i = n; i >= 1; i--) await rename(`${p}.${i}`, `${p}.${i + 1}`).catch(ignoreMissing);
       await rename(p, `${p}.1`).catch(ignoreMissing);
     }
     this.rotations++;
-    await this.openFile();
   }
 
   async close(): Promise<void> {
     this.closed = true;
     clearInterval(this.syncTimer);
     this.retryAt = 0;
-    while (this.running || this.scheduled || this.queued > 0) {
+    while (this.running || this.scheduled || this.q.lines > 0 || this.q.peek()) {
       if (!this.running && !this.scheduled) this.kick();
       await (this.running ?? new Promise((r) => setImmediate(r)));
     }
-    await this.closeFile(this.fsync !== 'never').catch((err: Error) => this.fail(err));
+    await this.closeFile(this.fsync !== 'never').catch((err: Error) => this.fail(err, []));
   }
+}
+
+function exists(path: string): Promise<boolean> {
+  return access(path).then(
+    () => true,
+    () => false,
+  );
 }
 
 function ignoreMissing(err: NodeJS.ErrnoException): void {

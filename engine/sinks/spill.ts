@@ -25,6 +25,18 @@ interface Segment {
   lines: number;
 }
 
+/** Lines (each ending in a newline) taken from the spill, to be acknowledged. */
+export interface SpillBatch {
+  buf: Buffer;
+  lines: number;
+}
+
+function countLines(b: Buffer): number {
+  let n = 0;
+  for (let i = b.indexOf(10); i !== -1; i = b.indexOf(10, i + 1)) n++;
+  return n;
+}
+
 export class SpillQueue {
   /** lines on disk or on their way there, not yet acknowledged */
   lines = 0;
@@ -33,12 +45,12 @@ export class SpillQueue {
   failed = 0;
   private readonly sealed: Segment[] = [];
   private active: Segment | undefined;
-  private buf: string[] = [];
-  private bufBytes = 0;
+  private buf: Buffer[] = [];
+  private bufLines = 0;
   private chain: Promise<void> = Promise.resolve();
   private scheduled = false;
   private nextSeq = 1;
-  private reading: { seg: Segment; lines: string[]; pos: number } | undefined;
+  private reading: { seg: Segment; data: Buffer; pos: number; lines: number } | undefined;
 
   constructor(
     readonly dir: string,
@@ -52,8 +64,7 @@ export class SpillQueue {
       .map((x) => ({ seq: Number(x.m![1]), path: join(dir, x.n) }))
       .sort((a, b) => a.seq - b.seq);
     for (const f of found) {
-      const text = readFileSync(f.path, 'utf8');
-      const lines = countLines(text);
+      const lines = countLines(readFileSync(f.path));
       const bytes = statSync(f.path).size;
       this.sealed.push({ ...f, bytes, lines });
       this.lines += lines;
@@ -66,26 +77,22 @@ export class SpillQueue {
     return this.lines === 0;
   }
 
-  /** Queue lines (without their newline) for the disk; returns how many fit. */
-  append(lines: string[]): number {
-    let n = 0;
-    for (const line of lines) {
-      const len = Buffer.byteLength(line) + 1;
-      if (this.bytes + len > this.maxBytes) break;
-      if (!this.active || this.active.bytes + len > SEGMENT_BYTES) this.startSegment();
-      this.active!.bytes += len;
-      this.active!.lines++;
-      this.bytes += len;
-      this.lines++;
-      this.buf.push(line);
-      this.bufBytes += len;
-      n++;
-    }
-    if (n && !this.scheduled) {
+  /** Queue whole lines (newline-terminated) for the disk; false when they do not fit. */
+  append(data: Buffer, lines: number): boolean {
+    if (lines === 0) return true;
+    if (this.bytes + data.length > this.maxBytes) return false;
+    if (!this.active || (this.active.bytes > 0 && this.active.bytes + data.length > SEGMENT_BYTES)) this.startSegment();
+    this.active!.bytes += data.length;
+    this.active!.lines += lines;
+    this.bytes += data.length;
+    this.lines += lines;
+    this.buf.push(data);
+    this.bufLines += lines;
+    if (!this.scheduled) {
       this.scheduled = true;
       setImmediate(() => this.writeOut());
     }
-    return n;
+    return true;
   }
 
   private startSegment(): void {
@@ -101,11 +108,11 @@ export class SpillQueue {
   private writeOut(): void {
     this.scheduled = false;
     if (!this.buf.length || !this.active) return;
-    const data = this.buf.join('\n') + '\n';
-    const count = this.buf.length;
+    const data = this.buf.length === 1 ? this.buf[0]! : Buffer.concat(this.buf);
+    const count = this.bufLines;
     const path = this.active.path;
     this.buf = [];
-    this.bufBytes = 0;
+    this.bufLines = 0;
     this.chain = this.chain.then(() =>
       appendFile(path, data, { mode: 0o600 }).catch((err: Error) => {
         this.failed += count;
@@ -121,7 +128,7 @@ export class SpillQueue {
   }
 
   /** The next lines in order, without removing them (ack() does). */
-  async peek(maxLines: number, maxBytes: number): Promise<string[]> {
+  async peek(maxLines: number, maxBytes: number): Promise<SpillBatch | undefined> {
     if (!this.reading) {
       if (!this.sealed.length && this.active && this.active.lines) {
         this.writeOut();
@@ -129,45 +136,50 @@ export class SpillQueue {
         this.active = undefined;
       }
       const seg = this.sealed[0];
-      if (!seg) return [];
+      if (!seg) return undefined;
       await this.chain;
-      let text = '';
+      let data = Buffer.alloc(0);
       try {
-        text = await readFile(seg.path, 'utf8');
+        data = await readFile(seg.path);
       } catch (err) {
         this.onError(`spill read of ${seg.path} failed: ${(err as Error).message}`);
       }
-      const lines = text.split('\n');
-      lines.pop(); // after the last newline: '' or a line cut short by a crash
+      // after the last newline: a line cut short by a crash, dropped
+      const end = data.lastIndexOf(10) + 1;
+      data = data.subarray(0, end);
+      const lines = countLines(data);
       // What the file holds now is the truth (failed appends, a cut line).
-      this.lines += lines.length - seg.lines;
-      seg.lines = lines.length;
-      this.reading = { seg, lines, pos: 0 };
+      this.lines += lines - seg.lines;
+      this.bytes += data.length - seg.bytes;
+      seg.lines = lines;
+      seg.bytes = data.length;
+      this.reading = { seg, data, pos: 0, lines };
     }
     const r = this.reading;
-    const out: string[] = [];
-    let bytes = 0;
-    for (let i = r.pos; i < r.lines.length && out.length < maxLines; i++) {
-      const len = Buffer.byteLength(r.lines[i]!) + 1;
-      if (out.length && bytes + len > maxBytes) break;
-      out.push(r.lines[i]!);
-      bytes += len;
+    let end = r.pos;
+    let n = 0;
+    while (n < maxLines && end < r.data.length) {
+      const nl = r.data.indexOf(10, end);
+      if (n > 0 && nl + 1 - r.pos > maxBytes) break;
+      end = nl + 1;
+      n++;
     }
-    if (!out.length) {
+    if (n === 0) {
       await this.finishSegment();
       return this.peek(maxLines, maxBytes);
     }
-    return out;
+    return { buf: r.data.subarray(r.pos, end), lines: n };
   }
 
-  /** The first n lines peek() gave were delivered (or given up on). */
-  async ack(n: number): Promise<void> {
+  /** The batch peek() gave was delivered (or given up on). */
+  async ack(b: SpillBatch): Promise<void> {
     const r = this.reading;
     if (!r) return;
-    for (let i = r.pos; i < r.pos + n; i++) this.bytes -= Buffer.byteLength(r.lines[i]!) + 1;
-    r.pos += n;
-    this.lines -= n;
-    if (r.pos >= r.lines.length) await this.finishSegment();
+    r.pos += b.buf.length;
+    r.lines -= b.lines;
+    this.bytes -= b.buf.length;
+    this.lines -= b.lines;
+    if (r.pos >= r.data.length) await this.finishSegment();
   }
 
   private async finishSegment(): Promise<void> {
@@ -175,16 +187,8 @@ export class SpillQueue {
     if (!r) return;
     this.reading = undefined;
     this.sealed.shift();
-    // bytes still counted for this segment (a cut last line) go with it
-    const left = r.seg.bytes - r.lines.slice(0, r.pos).reduce((a, l) => a + Buffer.byteLength(l) + 1, 0);
-    if (left > 0) this.bytes -= left;
-    this.lines -= r.lines.length - r.pos;
+    this.bytes -= r.data.length - r.pos;
+    this.lines -= r.lines;
     await unlink(r.seg.path).catch(() => {});
   }
-}
-
-function countLines(text: string): number {
-  let n = 0;
-  for (let i = text.indexOf('\n'); i !== -1; i = text.indexOf('\n', i + 1)) n++;
-  return n;
 }

@@ -24,15 +24,22 @@
  *   already handed to a connection that then broke may be lost: plain TCP
  *   syslog has no acknowledgements.
  */
-import { createSocket, type Socket as UdpSocket } from 'node:dgram';
+import { Worker } from 'node:worker_threads';
 import { lookup } from 'node:dns/promises';
 import { hostname } from 'node:os';
 import { connect, isIP, type Socket } from 'node:net';
 import type { BustedEvent } from '../model/event.js';
 import { BustedError, ErrorCode } from '../model/errors.js';
 import { backoffMs, Sleeper } from './backoff.js';
-import { eventLine } from './jsonl.js';
+import { LineChunks } from './chunks.js';
+import { eventBytes, eventLine } from './jsonl.js';
 import type { Sink } from './sink.js';
+import type { UdpPack, UdpReport, UdpSenderData } from './udp-sender.js';
+
+/** Bytes of datagrams packed per hand-over to the sender thread. */
+const PACK_BYTES = 256 << 10;
+/** Datagrams the sender thread may hold at once. */
+const MAX_IN_FLIGHT = 8192;
 
 export const FACILITIES: Record<string, number> = {
   kern: 0, user: 1, mail: 2, daemon: 3, auth: 4, syslog: 5, lpr: 6, news: 7, uucp: 8, cron: 9, authpriv: 10, ftp: 11,
@@ -102,31 +109,33 @@ function timestamp(t: string): string {
   return t.length - dot - 2 > 6 ? `${t.slice(0, dot + 7)}Z` : t;
 }
 
+function param(k: string, v: string | number | undefined): string {
+  return v === undefined || v === '' ? '' : ` ${k}="${typeof v === 'number' ? v : sdValue(v)}"`;
+}
+
+/** The process's part of the structured data, made once per process object (the process cache shares them between events). */
+const processSd = new WeakMap<object, string>();
+function processParams(p: NonNullable<BustedEvent['process']>): string {
+  let s = processSd.get(p);
+  if (s === undefined) {
+    s = param('pid', p.pid || undefined) + param('comm', p.comm) + param('container_id', p.container_id);
+    if (p.pod?.name) s += param('pod', p.pod.namespace ? `${p.pod.namespace}/${p.pod.name}` : p.pod.name);
+    processSd.set(p, s);
+  }
+  return s;
+}
+
 /** The structured data element: what a SIEM filters on. */
 function structured(e: BustedEvent): string {
   let sd = `[${SD_ID} id="${sdValue(e.id)}" type="${e.type}"`;
-  const add = (k: string, v: string | number | undefined) => {
-    if (v !== undefined && v !== '') sd += ` ${k}="${sdValue(String(v))}"`;
-  };
-  add('provider', e.provider);
-  const p = e.process;
-  if (p) {
-    add('pid', p.pid || undefined);
-    add('comm', p.comm);
-    add('container_id', p.container_id);
-    const pod = (p as { pod?: { namespace?: string; name?: string } }).pod;
-    if (pod?.name) add('pod', pod.namespace ? `${pod.namespace}/${pod.name}` : pod.name);
-  }
-  if (e.net) add('dst', e.net.dst_host ?? e.net.dst_ip);
-  if (e.llm) add('model', e.llm.model);
-  if (e.decision) {
-    add('action', e.decision.action);
-    add('enforced', String(e.decision.enforced));
-    add('subject', e.decision.subject);
-    add('policy_revision', e.decision.policy_revision);
-  }
-  if (e.policy) add('policy_revision', e.policy.revision);
-  if (e.error) add('code', e.error.code);
+  if (e.provider) sd += param('provider', e.provider);
+  if (e.process) sd += processParams(e.process);
+  if (e.net) sd += param('dst', e.net.dst_host ?? e.net.dst_ip);
+  if (e.llm) sd += param('model', e.llm.model);
+  const d = e.decision;
+  if (d) sd += param('action', d.action) + param('enforced', String(d.enforced)) + param('subject', d.subject) + param('policy_revision', d.policy_revision);
+  if (e.policy) sd += param('policy_revision', e.policy.revision);
+  if (e.error) sd += param('code', e.error.code);
   return sd + ']';
 }
 
@@ -138,8 +147,13 @@ function shortJson(e: BustedEvent): string {
   return JSON.stringify(c);
 }
 
+/** Everything before MSG, with the space that ends it. */
+export function rfc5424Head(e: BustedEvent, facility: number, host: string, procId: string): string {
+  return `<${facility * 8 + severity(e)}>1 ${timestamp(e.time)} ${host} busted ${procId} ${token(e.type, 32)} ${structured(e)} `;
+}
+
 export function formatRfc5424(e: BustedEvent, facility: number, host: string, procId: string, maxBytes: number): string {
-  const head = `<${facility * 8 + severity(e)}>1 ${timestamp(e.time)} ${host} busted ${procId} ${token(e.type, 32)} ${structured(e)} `;
+  const head = rfc5424Head(e, facility, host, procId);
   let msg = head + eventLine(e);
   if (msg.length > maxBytes / 3 && Buffer.byteLength(msg) > maxBytes) {
     msg = head + shortJson(e);
@@ -152,9 +166,19 @@ export class SyslogSink implements Sink {
   readonly name: string;
   dropped = 0;
   delivered = 0;
-  private queue: string[] = [];
-  private head = 0;
-  private queuedBytes = 0;
+  /** TCP: octet-counted frames, packed */
+  private readonly frames = new LineChunks();
+  /** UDP: this turn's datagrams, back to back, for the sender thread */
+  private pack = Buffer.allocUnsafeSlow(PACK_BYTES);
+  private packUsed = 0;
+  private packLens: number[] = [];
+  /** UDP: packs waiting while the sender thread has too much in hand */
+  private packs: Array<{ data: Buffer; lens: number[] }> = [];
+  private waitingBytes = 0;
+  /** UDP: datagrams handed to the sender thread and not yet reported */
+  private inFlight = 0;
+  private worker: Worker | undefined;
+  private workerExit: Promise<void> | undefined;
   private readonly facility: number;
   private readonly maxBytes: number;
   private readonly maxQueue: number;
@@ -163,10 +187,6 @@ export class SyslogSink implements Sink {
   private readonly onError: (m: string) => void;
   private scheduled = false;
   private closing = false;
-  // UDP
-  private udp: UdpSocket | undefined;
-  private address: string | undefined;
-  private sending = 0;
   // TCP
   private tcp: Socket | undefined;
   private isConnected = false;
@@ -192,7 +212,11 @@ export class SyslogSink implements Sink {
   }
 
   get queued(): number {
-    return this.queue.length - this.head;
+    return this.transport === 'tcp' ? this.frames.lines : this.packLens.length + this.packs.reduce((a, p) => a + p.lens.length, 0) + this.inFlight;
+  }
+
+  private get queuedBytes(): number {
+    return this.transport === 'tcp' ? this.frames.bytes : this.packUsed + this.waitingBytes;
   }
 
   /** TCP: a connection is up */
@@ -212,13 +236,34 @@ export class SyslogSink implements Sink {
       this.dropped++;
       return;
     }
-    const m = formatRfc5424(e, this.facility, this.host, this.procId, this.maxBytes);
-    if (this.queuedBytes + m.length > this.maxQueue) {
+    const head = rfc5424Head(e, this.facility, this.host, this.procId);
+    const json = eventBytes(e); // ends in a newline, which MSG does not carry
+    const headBytes = Buffer.byteLength(head);
+    let size = headBytes + json.length - 1;
+    let whole: Buffer | undefined;
+    if (size > this.maxBytes) {
+      // the rare long event: made again without its captured content
+      whole = Buffer.from(formatRfc5424(e, this.facility, this.host, this.procId, this.maxBytes));
+      size = whole.length;
+    }
+    if (this.queuedBytes + size > this.maxQueue) {
       this.dropped++;
       return;
     }
-    this.queue.push(m);
-    this.queuedBytes += m.length;
+    if (this.transport === 'tcp') {
+      if (whole) this.frames.pushFrame(`${size} `, whole);
+      else this.frames.pushFrame(`${size} ${head}`, json.subarray(0, json.length - 1));
+    } else {
+      if (this.packUsed + size > this.pack.length) this.sealPack();
+      if (size > this.pack.length) this.pack = Buffer.allocUnsafeSlow(size);
+      if (whole) this.pack.set(whole, this.packUsed);
+      else {
+        const n = this.pack.write(head, this.packUsed, 'utf8');
+        this.pack.set(json.subarray(0, json.length - 1), this.packUsed + n);
+      }
+      this.packUsed += size;
+      this.packLens.push(size);
+    }
     if (!this.scheduled) {
       this.scheduled = true;
       setImmediate(this.flush);
@@ -231,55 +276,66 @@ export class SyslogSink implements Sink {
     else this.flushTcp();
   };
 
-  private take(n: number): string[] {
-    const out = this.queue.slice(this.head, this.head + n);
-    this.head += out.length;
-    for (const m of out) this.queuedBytes -= m.length;
-    if (this.head === this.queue.length) {
-      this.queue = [];
-      this.head = 0;
-    } else if (this.head > 4096 && this.head * 2 > this.queue.length) {
-      this.queue = this.queue.slice(this.head);
-      this.head = 0;
-    }
-    return out;
-  }
-
-  // --- UDP: one datagram per message (RFC 5426 §3.1) ---------------------------
+  // --- UDP: one datagram per message (RFC 5426 §3.1), sent by a worker thread ---
 
   private async openUdp(): Promise<void> {
     try {
       const family = isIP(this.target.host);
-      this.address = family ? this.target.host : (await lookup(this.target.host)).address;
-      this.udp = createSocket(isIP(this.address) === 6 ? 'udp6' : 'udp4');
-      this.udp.on('error', (err) => this.report(err.message));
-      this.udp.unref();
+      const address = family ? this.target.host : (await lookup(this.target.host)).address;
+      const data: UdpSenderData = { address, port: this.target.port, family: isIP(address) === 6 ? 6 : 4 };
+      const w = new Worker(new URL('./udp-sender.js', import.meta.url), { workerData: data });
+      this.worker = w;
+      w.on('message', (r: UdpReport) => {
+        this.inFlight -= r.sent + r.failed;
+        if (this.inFlight === 0) w.unref();
+        this.delivered += r.sent;
+        this.dropped += r.failed;
+        if (r.error) this.report(r.error);
+        this.flushUdp();
+      });
+      w.on('error', (e) => this.report(`sender thread: ${e.message}`));
+      this.workerExit = new Promise((resolve) => w.once('exit', () => resolve()));
+      w.unref();
       this.flushUdp();
     } catch (err) {
       this.report(`cannot resolve ${this.target.host}: ${(err as Error).message}`);
     }
   }
 
-  private flushUdp(): void {
-    const sock = this.udp;
-    if (!sock || !this.address) return;
-    // At most 256 datagrams in the kernel's hands at a time; the rest waits here.
-    while (this.queued && this.sending < 256) {
-      for (const m of this.take(Math.min(64, 256 - this.sending))) {
-        this.sending++;
-        sock.send(m, this.target.port, this.address, (err) => {
-          this.sending--;
-          if (err) {
-            this.dropped++;
-            this.report(err.message);
-          } else {
-            this.delivered++;
-          }
-          if (this.queued && this.sending === 0) this.flushUdp();
-          else if (!this.queued && this.sending === 0) this.idle?.();
-        });
-      }
+  /** This turn's datagrams become one pack that owns its memory (it is moved to the sender thread). */
+  private sealPack(): void {
+    if (!this.packLens.length) return;
+    let data: Buffer;
+    if (this.packUsed < PACK_BYTES / 8) {
+      // a quiet turn: copied out, and the pack buffer used again
+      data = Buffer.allocUnsafeSlow(this.packUsed);
+      this.pack.copy(data, 0, 0, this.packUsed);
+    } else {
+      data = this.pack.subarray(0, this.packUsed);
+      this.pack = Buffer.allocUnsafeSlow(PACK_BYTES);
     }
+    this.packs.push({ data, lens: this.packLens });
+    this.waitingBytes += this.packUsed;
+    this.packUsed = 0;
+    this.packLens = [];
+  }
+
+  private flushUdp(): void {
+    this.sealPack();
+    const w = this.worker;
+    if (!w) return;
+    // At most MAX_IN_FLIGHT datagrams in the sender's hands; the rest waits here (bounded by maxQueueBytes).
+    while (this.packs.length && this.inFlight < MAX_IN_FLIGHT) {
+      const p = this.packs.shift()!;
+      this.waitingBytes -= p.data.length;
+      this.inFlight += p.lens.length;
+      // the pack owns its ArrayBuffer (allocUnsafeSlow, offset 0): moved, not copied
+      const data = p.data.buffer as ArrayBuffer;
+      const lens = Uint32Array.from(p.lens);
+      w.ref(); // datagrams under way keep the process up, as a socket would
+      w.postMessage({ data, lens } satisfies UdpPack, [data, lens.buffer]);
+    }
+    if (!this.packs.length && this.inFlight === 0) this.idle?.();
   }
 
   // --- TCP: octet counting (RFC 6587 §3.4.1), reconnect with backoff ------------
@@ -313,12 +369,10 @@ export class SyslogSink implements Sink {
   private flushTcp(): void {
     const s = this.tcp;
     if (!s || !this.isConnected || this.draining) return;
-    while (this.queued) {
-      const batch = this.take(512);
-      let frame = '';
-      for (const m of batch) frame += `${Buffer.byteLength(m)} ${m}`;
-      this.delivered += batch.length;
-      if (!s.write(frame)) {
+    this.frames.seal();
+    for (let c = this.frames.shift(); c; c = this.frames.shift()) {
+      this.delivered += c.lines;
+      if (!s.write(c.buf)) {
         this.draining = true;
         return;
       }
@@ -331,12 +385,14 @@ export class SyslogSink implements Sink {
     this.closing = true;
     await this.ready;
     const done = new Promise<void>((resolve) => {
-      if (this.queued === 0 && this.sending === 0) return resolve();
       this.idle = resolve;
       this.flush();
+      if (this.queued === 0) resolve();
     });
-    const timeout = new Promise<void>((r) => setTimeout(r, this.o.closeTimeoutMs ?? 5000).unref());
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<void>((r) => (timer = setTimeout(r, this.o.closeTimeoutMs ?? 5000)));
     await Promise.race([done, timeout]);
+    clearTimeout(timer);
     this.dropped += this.queued;
     this.sleeper.interrupt();
     if (this.tcp) {
@@ -350,6 +406,10 @@ export class SyslogSink implements Sink {
         }, 1000).unref();
       });
     }
-    this.udp?.close();
+    if (this.worker) {
+      this.worker.postMessage('close');
+      await Promise.race([this.workerExit, new Promise((r) => setTimeout(r, 1000).unref())]);
+      await this.worker.terminate();
+    }
   }
 }

@@ -20,15 +20,16 @@
  *   shown without its user info and query.
  */
 import { createHash } from 'node:crypto';
-import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
-import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
+import { Worker } from 'node:worker_threads';
 import { join } from 'node:path';
 import type { BustedEvent } from '../model/event.js';
 import { BustedError, ErrorCode } from '../model/errors.js';
 import { backoffMs, Sleeper } from './backoff.js';
-import { eventLine } from './jsonl.js';
+import { LineChunks } from './chunks.js';
+import { eventBytes } from './jsonl.js';
 import type { Sink } from './sink.js';
 import { SpillQueue } from './spill.js';
+import type { HttpSenderData, PostRequest, PostResult } from './http-sender.js';
 
 export interface WebhookOptions {
   /** extra request headers (name → value) */
@@ -68,7 +69,8 @@ export function parseWebhookUrl(spec: string): URL {
 }
 
 interface Batch {
-  lines: string[];
+  buf: Buffer;
+  lines: number;
   fromSpill: boolean;
 }
 
@@ -78,9 +80,8 @@ export class WebhookSink implements Sink {
   delivered = 0;
   /** POSTs that failed and were retried */
   retries = 0;
-  private mem: string[] = [];
-  private memHead = 0;
-  private memBytes = 0;
+  /** events waiting in memory, packed as request bodies (a chunk is one batch) */
+  private readonly mem: LineChunks;
   private readonly spill: SpillQueue | undefined;
   private inflight: Batch | undefined;
   private closing = false;
@@ -88,8 +89,12 @@ export class WebhookSink implements Sink {
   private readonly loop: Promise<void>;
   private readonly sleeper = new Sleeper();
   private wakeBatch: (() => void) | undefined;
+  /** when the first line of the open batch came */
   private firstAt = 0;
-  private readonly agent: HttpAgent;
+  private sender: Worker | undefined;
+  private postId = 0;
+  private readonly waiting = new Map<number, (r: PostResult) => void>();
+  private readonly ca: string | undefined;
   private readonly headers: Record<string, string>;
   private readonly o: Required<Omit<WebhookOptions, 'headers' | 'token' | 'ca' | 'spillDir' | 'onError'>>;
   private readonly messages = new Set<string>();
@@ -110,10 +115,11 @@ export class WebhookSink implements Sink {
       backoffMaxMs: opts.backoffMaxMs ?? 30_000,
       closeTimeoutMs: opts.closeTimeoutMs ?? 5000,
     };
+    this.mem = new LineChunks(this.o.batchBytes);
     this.onError = opts.onError ?? ((m) => process.stderr.write(`${m}\n`));
     this.headers = { 'content-type': 'application/x-ndjson', 'user-agent': 'busted/0.1.0', ...opts.headers };
     if (opts.token) this.headers.authorization = `Bearer ${opts.token}`;
-    this.agent = url.protocol === 'https:' ? new HttpsAgent({ keepAlive: true, maxSockets: 1, ...(opts.ca ? { ca: opts.ca } : {}) }) : new HttpAgent({ keepAlive: true, maxSockets: 1 });
+    this.ca = opts.ca;
     if (opts.spillDir) {
       // one directory per destination: two webhooks never share a queue
       const dir = join(opts.spillDir, `webhook-${createHash('sha256').update(url.href).digest('hex').slice(0, 16)}`);
@@ -137,7 +143,7 @@ export class WebhookSink implements Sink {
   }
 
   get queued(): number {
-    return this.mem.length - this.memHead + (this.spill?.lines ?? 0) + (this.inflight && !this.inflight.fromSpill ? this.inflight.lines.length : 0);
+    return this.mem.lines + (this.spill?.lines ?? 0) + (this.inflight && !this.inflight.fromSpill ? this.inflight.lines : 0);
   }
 
   /** events on disk waiting for the endpoint */
@@ -150,68 +156,47 @@ export class WebhookSink implements Sink {
       this.dropped++;
       return;
     }
-    const line = eventLine(e);
-    const len = line.length + 1;
-    if (this.spill && (!this.spill.empty || this.memBytes + len > this.o.memoryBytes)) {
+    const line = eventBytes(e);
+    if (this.spill && (!this.spill.empty || this.mem.bytes + line.length > this.o.memoryBytes)) {
       // Past memory (or already spilling, to keep the order): all to disk.
       this.toSpill();
-      if (this.spill.append([line]) === 0) this.dropped++;
-    } else if (this.memBytes + len > this.o.memoryBytes) {
-      this.dropped++;
-    } else {
-      if (this.memHead === this.mem.length) this.firstAt = Date.now();
-      this.mem.push(line);
-      this.memBytes += len;
+      if (!this.spill.append(line, 1)) this.dropped++;
+      this.wakeBatch?.();
+      return;
     }
-    if (this.wakeBatch && (this.pendingMem >= this.o.batchEvents || this.memBytes >= this.o.batchBytes || (this.spill !== undefined && !this.spill.empty))) this.wakeBatch();
-  }
-
-  private get pendingMem(): number {
-    return this.mem.length - this.memHead;
+    if (this.mem.bytes + line.length > this.o.memoryBytes) {
+      this.dropped++;
+      return;
+    }
+    if (this.mem.openLines === 0) this.firstAt = Date.now();
+    this.mem.push(line);
+    if (this.mem.openLines >= this.o.batchEvents) {
+      this.mem.seal();
+      this.wakeBatch?.();
+    } else if (this.mem.peek()) {
+      // the chunk filled up to batchBytes and was sealed by push
+      this.wakeBatch?.();
+    }
   }
 
   /** Memory's lines move to the end of the spill (they are older than anything written next). */
   private toSpill(): void {
-    if (!this.spill || this.pendingMem === 0) return;
-    const lines = this.memHead ? this.mem.slice(this.memHead) : this.mem;
-    const n = this.spill.append(lines);
-    this.dropped += lines.length - n;
-    this.mem = [];
-    this.memHead = 0;
-    this.memBytes = 0;
-  }
-
-  private takeMem(): string[] {
-    const out: string[] = [];
-    let bytes = 0;
-    while (this.memHead < this.mem.length && out.length < this.o.batchEvents) {
-      const l = this.mem[this.memHead]!;
-      if (out.length && bytes + l.length + 1 > this.o.batchBytes) break;
-      out.push(l);
-      bytes += l.length + 1;
-      this.memBytes -= l.length + 1;
-      this.memHead++;
-    }
-    if (this.memHead === this.mem.length) {
-      this.mem = [];
-      this.memHead = 0;
-    } else if (this.memHead > 8192) {
-      this.mem = this.mem.slice(this.memHead);
-      this.memHead = 0;
-    }
-    if (this.memHead < this.mem.length) this.firstAt = Date.now();
-    return out;
+    if (!this.spill || this.mem.lines === 0) return;
+    for (const c of this.mem.drain()) if (!this.spill.append(c.buf, c.lines)) this.dropped += c.lines;
   }
 
   private async nextBatch(): Promise<Batch | undefined> {
     if (this.spill && !this.spill.empty) {
-      const lines = await this.spill.peek(this.o.batchEvents, this.o.batchBytes);
-      if (lines.length) return { lines, fromSpill: true };
+      const b = await this.spill.peek(this.o.batchEvents, this.o.batchBytes);
+      if (b) return { ...b, fromSpill: true };
     }
-    if (this.pendingMem === 0) return undefined;
-    const full = this.pendingMem >= this.o.batchEvents || this.memBytes >= this.o.batchBytes;
-    if (!full && !this.closing && Date.now() - this.firstAt < this.o.flushMs) return undefined;
-    return { lines: this.takeMem(), fromSpill: false };
+    if (!this.mem.peek()) {
+      if (this.mem.openLines === 0) return undefined;
+      if (!this.closing && Date.now() - this.firstAt < this.o.flushMs) return undefined;
+      this.mem.seal();
+    }
+    const c = this.mem.shift()!;
+    return { buf: c.buf, lines: c.lines, fromSpill: false };
   }
 
   private async run(): Promise<void> {
@@ -220,11 +205,11 @@ export class WebhookSink implements Sink {
       const b = this.inflight;
       if (!b) {
         if (this.closing) {
-          if (this.pendingMem === 0 && (this.spill === undefined || this.spill.empty)) return;
+          if (this.mem.lines === 0 && (this.spill === undefined || this.spill.empty)) return;
           continue;
         }
         // Wait for a full batch, or the flush time of the first event waiting.
-        const wait = this.pendingMem ? Math.max(1, this.o.flushMs - (Date.now() - this.firstAt)) : this.o.flushMs;
+        const wait = this.mem.openLines ? Math.max(1, this.o.flushMs - (Date.now() - this.firstAt)) : this.o.flushMs;
         await new Promise<void>((resolve) => {
           const t = setTimeout(done, wait);
           function done(): void {
@@ -236,11 +221,11 @@ export class WebhookSink implements Sink {
         this.wakeBatch = undefined;
         continue;
       }
-      const r = await this.post(b.lines);
+      const r = await this.post(b.buf);
       if (r.ok || r.permanent) {
-        if (r.ok) this.delivered += b.lines.length;
-        else this.dropped += b.lines.length;
-        if (b.fromSpill) await this.spill!.ack(b.lines.length);
+        if (r.ok) this.delivered += b.lines;
+        else this.dropped += b.lines;
+        if (b.fromSpill) await this.spill!.ack(b);
         this.inflight = undefined;
         this.attempt = 0;
         continue;
@@ -252,70 +237,67 @@ export class WebhookSink implements Sink {
     }
   }
 
-  private post(lines: string[]): Promise<{ ok: boolean; permanent?: boolean; retryAfterMs?: number }> {
-    const body = Buffer.from(lines.join('\n') + '\n');
-    const u = this.url;
-    const req = (u.protocol === 'https:' ? httpsRequest : httpRequest)(u, {
-      method: 'POST',
-      agent: this.agent,
-      headers: { ...this.headers, 'content-length': String(body.length) },
-      timeout: this.o.timeoutMs,
-    });
+  /** One POST, by the sender thread (started on first use). */
+  private post(body: Buffer): Promise<{ ok: boolean; permanent?: boolean; retryAfterMs?: number }> {
+    if (!this.sender) {
+      const data: HttpSenderData = { url: this.url.href, headers: this.headers, timeoutMs: this.o.timeoutMs, ...(this.ca ? { ca: this.ca } : {}) };
+      const w = new Worker(new URL('./http-sender.js', import.meta.url), { workerData: data });
+      w.on('message', (r: PostResult) => {
+        const cb = this.waiting.get(r.id);
+        this.waiting.delete(r.id);
+        if (this.waiting.size === 0) w.unref();
+        cb?.(r);
+      });
+      w.on('error', (e) => {
+        this.report(`sender thread: ${e.message}`);
+        for (const cb of this.waiting.values()) cb({ id: -1, ok: false, error: e.message });
+        this.waiting.clear();
+        this.sender = undefined;
+      });
+      w.unref();
+      this.sender = w;
+    }
+    const id = ++this.postId;
     return new Promise((resolve) => {
-      let settled = false;
-      const done = (v: { ok: boolean; permanent?: boolean; retryAfterMs?: number }) => {
-        if (!settled) {
-          settled = true;
-          resolve(v);
+      this.waiting.set(id, (r) => {
+        if (!r.ok) {
+          if (r.permanent) this.report(`${r.error}: the endpoint refuses these events; batches it refuses are dropped`);
+          else this.report(`${r.error}; retrying`);
         }
-      };
-      req.on('timeout', () => {
-        this.report(`no answer in ${this.o.timeoutMs} ms; retrying`);
-        req.destroy();
-        done({ ok: false });
+        resolve(r);
       });
-      req.on('error', (err: NodeJS.ErrnoException) => {
-        this.report(`${err.code ?? err.message}; retrying`);
-        done({ ok: false });
-      });
-      req.on('response', (res: IncomingMessage) => {
-        res.resume();
-        res.on('error', () => {});
-        const s = res.statusCode ?? 0;
-        if (s >= 200 && s < 300) return done({ ok: true });
-        if (s === 408 || s === 429 || s >= 500) {
-          this.report(`HTTP ${s}; retrying`);
-          const ra = Number(res.headers['retry-after']);
-          return done({ ok: false, retryAfterMs: Number.isFinite(ra) && ra > 0 ? ra * 1000 : undefined });
-        }
-        this.report(`HTTP ${s}: the endpoint refuses these events; batches it refuses are dropped`);
-        done({ ok: false, permanent: true });
-      });
-      req.end(body);
+      // copied (not moved): a batch that fails is sent again from here
+      this.sender!.ref(); // a request under way keeps the process up, as a socket would
+      this.sender!.postMessage({ id, body } satisfies PostRequest);
     });
   }
 
   async close(): Promise<void> {
     this.closing = true;
     this.wakeBatch?.();
-    const timeout = new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), this.o.closeTimeoutMs).unref());
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<'timeout'>((r) => (timer = setTimeout(() => r('timeout'), this.o.closeTimeoutMs)));
     // Whatever is queued goes out now, unless the endpoint is down.
     this.sleeper.interrupt();
     const finished = await Promise.race([this.loop.then(() => 'done' as const), timeout]);
-    if (finished === 'timeout' || this.inflight || this.pendingMem) {
+    clearTimeout(timer);
+    if (finished === 'timeout' || this.inflight || this.mem.lines) {
       // Left for the next run, on disk (or counted as dropped without a spill).
-      const rest: string[] = [];
-      if (this.inflight && !this.inflight.fromSpill) rest.push(...this.inflight.lines);
-      rest.push(...this.mem.slice(this.memHead));
+      const rest: Array<{ buf: Buffer; lines: number }> = [];
+      if (this.inflight && !this.inflight.fromSpill) rest.push(this.inflight);
+      rest.push(...this.mem.drain());
       this.inflight = undefined;
-      this.mem = [];
-      this.memHead = 0;
-      this.memBytes = 0;
-      const kept = this.spill ? this.spill.append(rest) : 0;
-      this.dropped += rest.length - kept;
+      for (const c of rest) if (!this.spill?.append(c.buf, c.lines)) this.dropped += c.lines;
     }
     await this.spill?.flush();
     if (this.spill) this.dropped += this.spill.failed;
-    this.agent.destroy();
+    if (this.sender) {
+      const w = this.sender;
+      this.sender = undefined;
+      for (const cb of this.waiting.values()) cb({ id: -1, ok: false, error: 'closed' });
+      this.waiting.clear();
+      w.postMessage('close');
+      await w.terminate();
+    }
   }
 }

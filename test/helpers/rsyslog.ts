@@ -114,10 +114,10 @@ ruleset(name="busted") {
 
   received(): Received[] {
     if (!existsSync(this.out)) return [];
-    return readFileSync(this.out, 'utf8')
-      .split('\n')
-      .filter(Boolean)
-      .map((l) => JSON.parse(l) as Received);
+    // rsyslog may be writing a line right now: only whole lines count
+    const lines = readFileSync(this.out, 'utf8').split('\n');
+    lines.pop();
+    return lines.filter(Boolean).map((l) => JSON.parse(l) as Received);
   }
 
   async dispose(): Promise<void> {
