@@ -40,6 +40,8 @@ const { LineSink } = await import(dist('engine/sinks/jsonl.js'));
 const { FileSink } = await import(dist('engine/sinks/file.js'));
 const { WebhookSink } = await import(dist('engine/sinks/webhook.js'));
 const { SyslogSink } = await import(dist('engine/sinks/syslog.js'));
+const { OutputThread } = await import(dist('engine/sinks/threaded.js'));
+const { specName } = await import(dist('engine/sinks/outputs-thread.js'));
 const { Interpreter } = await import(dist('engine/interpret/interpreter.js'));
 const { ProcessCache } = await import(dist('engine/enrich/process.js'));
 const { DnsCache } = await import(dist('engine/enrich/dns-cache.js'));
@@ -168,18 +170,28 @@ const fileSink = () => new FileSink(join(dir, `f${k++}.jsonl`), { maxBytes: 100 
 // batches of 2000 (--webhook-batch): the default 500 is sized for collectors, not for 300k events/s
 const webhook = (p, o = {}) => new WebhookSink(new URL(`http://127.0.0.1:${p}/`), { closeTimeoutMs: 100, batchEvents: 2000, ...quiet, ...o });
 
+// The --output sinks run on the outputs thread, as in the agent (engine/cli/observe.ts);
+// `in-thread` variants run them on the agent's thread, for comparison.
+const spec = {
+  file: () => ({ kind: 'file', path: join(dir, `f${k++}.jsonl`), options: { maxBytes: 100 << 20, keep: 1 } }),
+  // batches of 2000 (--webhook-batch): the default 500 is sized for collectors, not for 300k events/s
+  webhook: (p, o = {}) => ({ kind: 'webhook', url: `http://127.0.0.1:${p}/`, options: { closeTimeoutMs: 100, batchEvents: 2000, ...o } }),
+  syslog: (transport, p, o = {}) => ({ kind: 'syslog', transport, host: '127.0.0.1', port: p, options: { closeTimeoutMs: 100, ...o } }),
+};
+/** fast: must deliver everything before the round ends; slow: may lag or drop. */
+function threaded(fast, slow = []) {
+  const t = new OutputThread([...fast, ...slow], [...fast, ...slow].map(specName), quiet);
+  return { thread: t, fast: t.members.slice(0, fast.length), slow: t.members.slice(fast.length) };
+}
+
 const ALL_VARIANTS = {
   stdout: () => ({ fast: [], slow: [] }),
-  '+file': () => ({ fast: [fileSink()], slow: [] }),
-  '+3 (tcp)': () => ({ fast: [fileSink(), webhook(port.http), new SyslogSink('tcp', { host: '127.0.0.1', port: port.tcp }, quiet)], slow: [] }),
-  '+3 (udp)': () => ({ fast: [fileSink(), webhook(port.http), new SyslogSink('udp', { host: '127.0.0.1', port: port.udp }, quiet)], slow: [] }),
-  '+file +webhook': () => ({ fast: [fileSink(), webhook(port.http)], slow: [] }),
-  '+file +syslog tcp': () => ({ fast: [fileSink(), new SyslogSink('tcp', { host: '127.0.0.1', port: port.tcp }, quiet)], slow: [] }),
-  '+file +slow hook': () => ({ fast: [fileSink()], slow: [webhook(port.slow, { timeoutMs: 60_000 })] }),
-  '+file +dead': () => ({
-    fast: [fileSink()],
-    slow: [webhook(port.closed, { spillDir: join(dir, `spill${k++}`), spillMaxBytes: 64 << 20 }), new SyslogSink('tcp', { host: '127.0.0.1', port: port.stalled }, { ...quiet, closeTimeoutMs: 100 })],
-  }),
+  '+file': () => threaded([spec.file()]),
+  '+3 (tcp)': () => threaded([spec.file(), spec.webhook(port.http), spec.syslog('tcp', port.tcp)]),
+  '+3 (udp)': () => threaded([spec.file(), spec.webhook(port.http), spec.syslog('udp', port.udp)]),
+  '+3 (tcp) in-thread': () => ({ fast: [fileSink(), webhook(port.http), new SyslogSink('tcp', { host: '127.0.0.1', port: port.tcp }, quiet)], slow: [] }),
+  '+file +slow hook': () => threaded([spec.file()], [spec.webhook(port.slow, { timeoutMs: 60_000 })]),
+  '+file +dead': () => threaded([spec.file()], [spec.webhook(port.closed, { spillDir: join(dir, `spill${k++}`), spillMaxBytes: 64 << 20 }), spec.syslog('tcp', port.stalled)]),
 };
 
 // BENCH_SINKS=stdout,+file runs only those variants
@@ -191,9 +203,11 @@ const drained = (s) => (s.queued ?? 0) === 0 && s.delivered + s.dropped >= N;
 const mainCpuNs = () => Number(readFileSync(`/proc/self/task/${process.pid}/schedstat`, 'utf8').split(' ')[0]);
 
 async function round(name, producer) {
-  const { fast, slow } = VARIANTS[name]();
+  const { fast, slow, thread } = VARIANTS[name]();
   const stdout = new LineSink('stdout', createWriteStream('/dev/null'), {}, true);
-  const sinks = [stdout, ...fast, ...slow];
+  // what the agent writes to: the thread stands for its members
+  const sinks = thread ? [stdout, thread] : [stdout, ...fast, ...slow];
+  const shown = [stdout, ...fast, ...slow];
   await new Promise((r) => setTimeout(r, 50)); // connections up
   seq = 0;
   const t0 = process.hrtime.bigint();
@@ -208,8 +222,8 @@ async function round(name, producer) {
   const secs = Number(process.hrtime.bigint() - t0) / 1e9;
   const cpu = process.cpuUsage(cpu0);
   const mainNs = mainCpuNs() - main0;
-  const stats = sinks.map((s) => ({ sink: s.name.replace(/:.*/, ''), delivered: s.delivered ?? s.written, dropped: s.dropped }));
   await Promise.all(sinks.map((s) => s.close()));
+  const stats = shown.map((s) => ({ sink: s.name.replace(/:.*/, ''), delivered: s.delivered ?? s.written, dropped: s.dropped }));
   return { eps: N / secs, cpuPerEvent: mainNs / 1000 / N, allCpuPerEvent: (cpu.user + cpu.system) / N, stats };
 }
 

@@ -97,7 +97,7 @@ export async function runMonitor(o: MonitorCliOptions, demo?: { follow: boolean 
   });
   const s = await agent.stop();
   await outputs.close();
-  const dropped = s.sinks.filter((x) => x.dropped).map((x) => `${x.name} dropped ${x.dropped}`);
+  const dropped = outputs.watched.filter((x) => x.dropped).map((x) => `${x.name} dropped ${x.dropped}`);
   process.stderr.write(
     `busted: ${s.interpreter.events} events from ${s.interpreter.records} kernel records; lost in kernel ${s.kernel.ringbufFull}` +
       `${s.interpreter.malformedDns + s.interpreter.malformedTls ? `; malformed dns ${s.interpreter.malformedDns} tls ${s.interpreter.malformedTls}` : ''}` +

@@ -10,9 +10,11 @@ import type { BustedEvent } from '../model/event.js';
 import { fileSink, LineSink } from '../sinks/jsonl.js';
 import type { Sink } from '../sinks/sink.js';
 import { textFormatter } from '../sinks/text.js';
-import { FileSink, parseFsync, type FsyncPolicy } from '../sinks/file.js';
-import { parseWebhookUrl, WebhookSink } from '../sinks/webhook.js';
-import { FACILITIES, parseHostPort, SyslogSink } from '../sinks/syslog.js';
+import { parseFsync, type FsyncPolicy } from '../sinks/file.js';
+import { parseWebhookUrl, type WebhookOptions } from '../sinks/webhook.js';
+import { FACILITIES, parseHostPort } from '../sinks/syslog.js';
+import { makeSink, specName, type OutputSpec } from '../sinks/outputs-thread.js';
+import { OutputThread } from '../sinks/threaded.js';
 import { MetricsSink } from '../sinks/metrics.js';
 import { DashboardSink } from '../sinks/dashboard.js';
 import { loadPrices, type PriceTable } from '../sinks/prices.js';
@@ -74,8 +76,8 @@ function parseHeaders(specs: string[]): Record<string, string> {
   return out;
 }
 
-/** Output sinks named by --output; validated before anything touches the kernel. */
-export function outputSinks(specs: string[], o: Partial<ObserveCliOptions> = {}): Sink[] {
+/** The --output sinks as plain data, validated before anything touches the kernel. */
+export function outputSpecs(specs: string[], o: Partial<ObserveCliOptions> = {}): OutputSpec[] {
   let fsync: FsyncPolicy = 'rotate';
   if (o.fileFsync !== undefined) {
     try {
@@ -90,33 +92,38 @@ export function outputSinks(specs: string[], o: Partial<ObserveCliOptions> = {})
   const token = o.webhookTokenFile ? readSecret(o.webhookTokenFile, 'webhook-token-file') : undefined;
   const ca = o.webhookCa ? readSecret(o.webhookCa, 'webhook-ca') : undefined;
   const seen = new Set<string>();
-  return specs.map((spec) => {
+  return specs.map((spec): OutputSpec => {
     if (seen.has(spec)) usage(`--output ${spec} is given twice`, 'output');
     seen.add(spec);
     const colon = spec.indexOf(':');
     const kind = colon < 0 ? spec : spec.slice(0, colon);
     const arg = colon < 0 ? '' : spec.slice(colon + 1);
     if (kind === 'file' && arg) {
-      return new FileSink(arg, { maxBytes: (o.fileMaxMb ?? 100) * (1 << 20), keep: o.fileKeep ?? 5, fsync });
+      return { kind: 'file', path: arg, options: { maxBytes: (o.fileMaxMb ?? 100) * (1 << 20), keep: o.fileKeep ?? 5, fsync } };
     }
     if (kind === 'webhook' && arg) {
       const url = parseWebhookUrl(arg);
       if (ca && url.protocol !== 'https:') usage('--webhook-ca is for https URLs', 'webhook-ca');
-      return new WebhookSink(url, {
-        headers,
-        token,
-        ca,
-        batchEvents: o.webhookBatch,
-        flushMs: o.webhookFlushMs,
-        spillDir: o.spillDir === '' ? undefined : (o.spillDir ?? DEFAULT_SPILL_DIR),
-        spillMaxBytes: (o.spillMaxMb ?? 256) * (1 << 20),
-      });
+      const options: WebhookOptions = { headers, spillMaxBytes: (o.spillMaxMb ?? 256) * (1 << 20) };
+      if (token) options.token = token;
+      if (ca) options.ca = ca;
+      if (o.webhookBatch) options.batchEvents = o.webhookBatch;
+      if (o.webhookFlushMs) options.flushMs = o.webhookFlushMs;
+      const spill = o.spillDir === '' ? undefined : (o.spillDir ?? DEFAULT_SPILL_DIR);
+      if (spill) options.spillDir = spill;
+      return { kind: 'webhook', url: url.href, options };
     }
     if ((kind === 'syslog' || kind === 'syslog+tcp') && arg) {
-      return new SyslogSink(kind === 'syslog' ? 'udp' : 'tcp', parseHostPort(arg, kind), { facility, maxBytes: o.syslogMaxBytes });
+      const target = parseHostPort(arg, kind);
+      return { kind: 'syslog', transport: kind === 'syslog' ? 'udp' : 'tcp', ...target, options: { facility, ...(o.syslogMaxBytes ? { maxBytes: o.syslogMaxBytes } : {}) } };
     }
     return usage(`--output ${spec}: expected file:PATH, webhook:URL, syslog:HOST:PORT or syslog+tcp:HOST:PORT`, 'output');
   });
+}
+
+/** The --output sinks made here, on the calling thread (the agent runs them on the outputs thread instead: startOutputs). */
+export function outputSinks(specs: string[], o: Partial<ObserveCliOptions> = {}): Sink[] {
+  return outputSpecs(specs, o).map((s) => makeSink(s, (m) => process.stderr.write(`${m}\n`)));
 }
 
 /** SIGHUP reopens the sinks' files (logrotate's postrotate); returns the unhook. */
@@ -131,6 +138,8 @@ export function reopenOnHangup(sinks: Sink[]): () => void {
 export interface Outputs {
   /** for the Agent, in order: stdout, record, outputs, then metrics and dashboard */
   sinks: Sink[];
+  /** every destination, one each (the --output sinks run on the outputs thread: these stand for them) */
+  watched: Sink[];
   /** stages that add to events before they are decided on (Kubernetes pod metadata) */
   annotate: Array<(e: BustedEvent) => void>;
   metrics?: MetricsSink;
@@ -153,16 +162,21 @@ export async function startOutputs(o: ObserveCliOptions, onStdoutError: () => vo
   let prices: PriceTable | undefined;
   if (uiAt || metricsAt || o.prices) prices = loadPrices(o.prices);
   const kubeCfg = o.kube === false ? undefined : kubeConfig({ api: o.kubeApi, saDir: o.kubeSaDir, node: o.kubeNode, required: o.kubeApi !== undefined });
-  const outputs = outputSinks(o.output, o);
+  const specs = outputSpecs(o.output, o);
 
   const sinks: Sink[] = [];
   const color = o.color ?? process.stdout.isTTY === true;
   sinks.push(new LineSink('stdout', process.stdout, o.format === 'json' ? { onError: onStdoutError } : { format: textFormatter(color), onError: onStdoutError }));
   if (o.record) sinks.push(fileSink(`record:${o.record}`, o.record, { stableKeys: true }));
-  sinks.push(...outputs);
-  const watched = [...sinks];
+  let thread: OutputThread | undefined;
+  if (specs.length) {
+    thread = new OutputThread(specs, specs.map(specName));
+    sinks.push(thread);
+  }
+  // what metrics, the dashboard and the exit summary report on: each destination
+  const watched = [...sinks.filter((s) => s !== thread), ...(thread?.members ?? [])];
   const listeners: Listener[] = [];
-  const out: Outputs = { sinks, annotate: [], urls: {}, close: async () => {} };
+  const out: Outputs = { sinks, watched, annotate: [], urls: {}, close: async () => {} };
   try {
     if (metricsAt) {
       out.metrics = new MetricsSink({ sinks: watched, prices: prices! });

@@ -103,11 +103,15 @@ export class FileSink implements Sink {
   }
 
   write(e: BustedEvent): void {
+    this.writeLine(eventBytes(e));
+  }
+
+  /** An event's JSON line, newline included (the outputs thread's way in). */
+  writeLine(line: Buffer): void {
     if (this.closed) {
       this.dropped++;
       return;
     }
-    const line = eventBytes(e);
     if (this.q.bytes + line.length > this.maxQueue) {
       this.dropped++;
       return;

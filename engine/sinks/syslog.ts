@@ -24,7 +24,7 @@
  *   already handed to a connection that then broke may be lost: plain TCP
  *   syslog has no acknowledgements.
  */
-import { Worker } from 'node:worker_threads';
+import { createSocket, type Socket as UdpSocket } from 'node:dgram';
 import { lookup } from 'node:dns/promises';
 import { hostname } from 'node:os';
 import { connect, isIP, type Socket } from 'node:net';
@@ -34,12 +34,9 @@ import { backoffMs, Sleeper } from './backoff.js';
 import { LineChunks } from './chunks.js';
 import { eventBytes, eventLine } from './jsonl.js';
 import type { Sink } from './sink.js';
-import type { UdpPack, UdpReport, UdpSenderData } from './udp-sender.js';
 
-/** Bytes of datagrams packed per hand-over to the sender thread. */
-const PACK_BYTES = 256 << 10;
-/** Datagrams the sender thread may hold at once. */
-const MAX_IN_FLIGHT = 8192;
+/** UDP datagrams are cut from slabs of this size. */
+const SLAB_BYTES = 256 << 10;
 
 export const FACILITIES: Record<string, number> = {
   kern: 0, user: 1, mail: 2, daemon: 3, auth: 4, syslog: 5, lpr: 6, news: 7, uucp: 8, cron: 9, authpriv: 10, ftp: 11,
@@ -60,6 +57,10 @@ export interface SyslogOptions {
   backoffMaxMs?: number;
   closeTimeoutMs?: number;
   onError?: (message: string) => void;
+}
+
+export function syslogName(transport: 'udp' | 'tcp', target: { host: string; port: number }): string {
+  return `${transport === 'udp' ? 'syslog' : 'syslog+tcp'}:${target.host.includes(':') ? `[${target.host}]` : target.host}:${target.port}`;
 }
 
 /** "HOST:PORT", "[v6]:PORT", or a bare host (port 514). */
@@ -168,17 +169,16 @@ export class SyslogSink implements Sink {
   delivered = 0;
   /** TCP: octet-counted frames, packed */
   private readonly frames = new LineChunks();
-  /** UDP: this turn's datagrams, back to back, for the sender thread */
-  private pack = Buffer.allocUnsafeSlow(PACK_BYTES);
-  private packUsed = 0;
-  private packLens: number[] = [];
-  /** UDP: packs waiting while the sender thread has too much in hand */
-  private packs: Array<{ data: Buffer; lens: number[] }> = [];
-  private waitingBytes = 0;
-  /** UDP: datagrams handed to the sender thread and not yet reported */
-  private inFlight = 0;
-  private worker: Worker | undefined;
-  private workerExit: Promise<void> | undefined;
+  /** UDP: one buffer per datagram, cut from a slab */
+  private datagrams: Buffer[] = [];
+  private dgHead = 0;
+  private dgBytes = 0;
+  private slab = Buffer.allocUnsafe(SLAB_BYTES);
+  private slabUsed = 0;
+  private udp: UdpSocket | undefined;
+  private address: string | undefined;
+  /** UDP: datagrams handed to the kernel whose callback has not come */
+  private sending = 0;
   private readonly facility: number;
   private readonly maxBytes: number;
   private readonly maxQueue: number;
@@ -202,7 +202,7 @@ export class SyslogSink implements Sink {
     readonly target: { host: string; port: number },
     private readonly o: SyslogOptions = {},
   ) {
-    this.name = `${transport === 'udp' ? 'syslog' : 'syslog+tcp'}:${target.host.includes(':') ? `[${target.host}]` : target.host}:${target.port}`;
+    this.name = syslogName(transport, target);
     this.facility = o.facility ?? FACILITIES.local0!;
     this.maxBytes = o.maxBytes ?? 8192;
     this.maxQueue = o.maxQueueBytes ?? 16 << 20;
@@ -212,11 +212,11 @@ export class SyslogSink implements Sink {
   }
 
   get queued(): number {
-    return this.transport === 'tcp' ? this.frames.lines : this.packLens.length + this.packs.reduce((a, p) => a + p.lens.length, 0) + this.inFlight;
+    return this.transport === 'tcp' ? this.frames.lines : this.datagrams.length - this.dgHead + this.sending;
   }
 
   private get queuedBytes(): number {
-    return this.transport === 'tcp' ? this.frames.bytes : this.packUsed + this.waitingBytes;
+    return this.transport === 'tcp' ? this.frames.bytes : this.dgBytes;
   }
 
   /** TCP: a connection is up */
@@ -232,12 +232,17 @@ export class SyslogSink implements Sink {
   }
 
   write(e: BustedEvent): void {
+    this.writeLine(eventBytes(e), e);
+  }
+
+  /** An event's JSON line (newline included) and the event it encodes (the outputs thread's way in). */
+  writeLine(json: Buffer, e: BustedEvent): void {
     if (this.closing) {
       this.dropped++;
       return;
     }
     const head = rfc5424Head(e, this.facility, this.host, this.procId);
-    const json = eventBytes(e); // ends in a newline, which MSG does not carry
+    // json ends in a newline, which MSG does not carry
     const headBytes = Buffer.byteLength(head);
     let size = headBytes + json.length - 1;
     let whole: Buffer | undefined;
@@ -254,15 +259,19 @@ export class SyslogSink implements Sink {
       if (whole) this.frames.pushFrame(`${size} `, whole);
       else this.frames.pushFrame(`${size} ${head}`, json.subarray(0, json.length - 1));
     } else {
-      if (this.packUsed + size > this.pack.length) this.sealPack();
-      if (size > this.pack.length) this.pack = Buffer.allocUnsafeSlow(size);
-      if (whole) this.pack.set(whole, this.packUsed);
-      else {
-        const n = this.pack.write(head, this.packUsed, 'utf8');
-        this.pack.set(json.subarray(0, json.length - 1), this.packUsed + n);
+      if (!whole) {
+        if (this.slabUsed + size > this.slab.length) {
+          this.slab = Buffer.allocUnsafe(Math.max(SLAB_BYTES, size));
+          this.slabUsed = 0;
+        }
+        const at = this.slabUsed;
+        const n = this.slab.write(head, at, 'utf8');
+        this.slab.set(json.subarray(0, json.length - 1), at + n);
+        whole = this.slab.subarray(at, at + n + json.length - 1);
+        this.slabUsed += whole.length;
       }
-      this.packUsed += size;
-      this.packLens.push(size);
+      this.datagrams.push(whole);
+      this.dgBytes += whole.length;
     }
     if (!this.scheduled) {
       this.scheduled = true;
@@ -276,66 +285,59 @@ export class SyslogSink implements Sink {
     else this.flushTcp();
   };
 
-  // --- UDP: one datagram per message (RFC 5426 §3.1), sent by a worker thread ---
+  // --- UDP: one datagram per message (RFC 5426 §3.1) ---------------------------
 
   private async openUdp(): Promise<void> {
     try {
-      const family = isIP(this.target.host);
-      const address = family ? this.target.host : (await lookup(this.target.host)).address;
-      const data: UdpSenderData = { address, port: this.target.port, family: isIP(address) === 6 ? 6 : 4 };
-      const w = new Worker(new URL('./udp-sender.js', import.meta.url), { workerData: data });
-      this.worker = w;
-      w.on('message', (r: UdpReport) => {
-        this.inFlight -= r.sent + r.failed;
-        if (this.inFlight === 0) w.unref();
-        this.delivered += r.sent;
-        this.dropped += r.failed;
-        if (r.error) this.report(r.error);
-        this.flushUdp();
-      });
-      w.on('error', (e) => this.report(`sender thread: ${e.message}`));
-      this.workerExit = new Promise((resolve) => w.once('exit', () => resolve()));
-      w.unref();
+      this.address = isIP(this.target.host) ? this.target.host : (await lookup(this.target.host)).address;
+      this.udp = createSocket(isIP(this.address) === 6 ? 'udp6' : 'udp4');
+      this.udp.on('error', (err) => this.report(err.message));
+      this.udp.unref();
       this.flushUdp();
     } catch (err) {
       this.report(`cannot resolve ${this.target.host}: ${(err as Error).message}`);
     }
   }
 
-  /** This turn's datagrams become one pack that owns its memory (it is moved to the sender thread). */
-  private sealPack(): void {
-    if (!this.packLens.length) return;
-    let data: Buffer;
-    if (this.packUsed < PACK_BYTES / 8) {
-      // a quiet turn: copied out, and the pack buffer used again
-      data = Buffer.allocUnsafeSlow(this.packUsed);
-      this.pack.copy(data, 0, 0, this.packUsed);
-    } else {
-      data = this.pack.subarray(0, this.packUsed);
-      this.pack = Buffer.allocUnsafeSlow(PACK_BYTES);
+  private takeDatagrams(n: number): Buffer[] {
+    const out = this.datagrams.slice(this.dgHead, this.dgHead + n);
+    this.dgHead += out.length;
+    for (const m of out) this.dgBytes -= m.length;
+    if (this.dgHead === this.datagrams.length) {
+      this.datagrams = [];
+      this.dgHead = 0;
+    } else if (this.dgHead > 4096 && this.dgHead * 2 > this.datagrams.length) {
+      this.datagrams = this.datagrams.slice(this.dgHead);
+      this.dgHead = 0;
     }
-    this.packs.push({ data, lens: this.packLens });
-    this.waitingBytes += this.packUsed;
-    this.packUsed = 0;
-    this.packLens = [];
+    return out;
   }
 
-  private flushUdp(): void {
-    this.sealPack();
-    const w = this.worker;
-    if (!w) return;
-    // At most MAX_IN_FLIGHT datagrams in the sender's hands; the rest waits here (bounded by maxQueueBytes).
-    while (this.packs.length && this.inFlight < MAX_IN_FLIGHT) {
-      const p = this.packs.shift()!;
-      this.waitingBytes -= p.data.length;
-      this.inFlight += p.lens.length;
-      // the pack owns its ArrayBuffer (allocUnsafeSlow, offset 0): moved, not copied
-      const data = p.data.buffer as ArrayBuffer;
-      const lens = Uint32Array.from(p.lens);
-      w.ref(); // datagrams under way keep the process up, as a socket would
-      w.postMessage({ data, lens } satisfies UdpPack, [data, lens.buffer]);
+  private readonly sent = (err: Error | null): void => {
+    this.sending--;
+    if (err) {
+      this.dropped++;
+      this.report(err.message);
+    } else {
+      this.delivered++;
     }
-    if (!this.packs.length && this.inFlight === 0) this.idle?.();
+    if (this.sending === 0) {
+      if (this.datagrams.length > this.dgHead) this.flushUdp();
+      else this.idle?.();
+    }
+  };
+
+  private flushUdp(): void {
+    const sock = this.udp;
+    if (!sock || !this.address) return;
+    // At most 256 datagrams in the kernel's hands at a time; the rest waits here.
+    while (this.datagrams.length > this.dgHead && this.sending < 256) {
+      for (const m of this.takeDatagrams(256 - this.sending)) {
+        this.sending++;
+        sock.send(m, this.target.port, this.address, this.sent);
+      }
+    }
+    if (this.sending === 0 && this.datagrams.length === this.dgHead) this.idle?.();
   }
 
   // --- TCP: octet counting (RFC 6587 §3.4.1), reconnect with backoff ------------
@@ -406,10 +408,6 @@ export class SyslogSink implements Sink {
         }, 1000).unref();
       });
     }
-    if (this.worker) {
-      this.worker.postMessage('close');
-      await Promise.race([this.workerExit, new Promise((r) => setTimeout(r, 1000).unref())]);
-      await this.worker.terminate();
-    }
+    this.udp?.close();
   }
 }

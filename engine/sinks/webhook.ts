@@ -20,7 +20,8 @@
  *   shown without its user info and query.
  */
 import { createHash } from 'node:crypto';
-import { Worker } from 'node:worker_threads';
+import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
+import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { join } from 'node:path';
 import type { BustedEvent } from '../model/event.js';
 import { BustedError, ErrorCode } from '../model/errors.js';
@@ -29,7 +30,6 @@ import { LineChunks } from './chunks.js';
 import { eventBytes } from './jsonl.js';
 import type { Sink } from './sink.js';
 import { SpillQueue } from './spill.js';
-import type { HttpSenderData, PostRequest, PostResult } from './http-sender.js';
 
 export interface WebhookOptions {
   /** extra request headers (name → value) */
@@ -91,10 +91,7 @@ export class WebhookSink implements Sink {
   private wakeBatch: (() => void) | undefined;
   /** when the first line of the open batch came */
   private firstAt = 0;
-  private sender: Worker | undefined;
-  private postId = 0;
-  private readonly waiting = new Map<number, (r: PostResult) => void>();
-  private readonly ca: string | undefined;
+  private readonly agent: HttpAgent;
   private readonly headers: Record<string, string>;
   private readonly o: Required<Omit<WebhookOptions, 'headers' | 'token' | 'ca' | 'spillDir' | 'onError'>>;
   private readonly messages = new Set<string>();
@@ -119,7 +116,7 @@ export class WebhookSink implements Sink {
     this.onError = opts.onError ?? ((m) => process.stderr.write(`${m}\n`));
     this.headers = { 'content-type': 'application/x-ndjson', 'user-agent': 'busted/0.1.0', ...opts.headers };
     if (opts.token) this.headers.authorization = `Bearer ${opts.token}`;
-    this.ca = opts.ca;
+    this.agent = url.protocol === 'https:' ? new HttpsAgent({ keepAlive: true, maxSockets: 1, ...(opts.ca ? { ca: opts.ca } : {}) }) : new HttpAgent({ keepAlive: true, maxSockets: 1 });
     if (opts.spillDir) {
       // one directory per destination: two webhooks never share a queue
       const dir = join(opts.spillDir, `webhook-${createHash('sha256').update(url.href).digest('hex').slice(0, 16)}`);
@@ -152,11 +149,15 @@ export class WebhookSink implements Sink {
   }
 
   write(e: BustedEvent): void {
+    this.writeLine(eventBytes(e));
+  }
+
+  /** An event's JSON line, newline included (the outputs thread's way in). */
+  writeLine(line: Buffer): void {
     if (this.closing) {
       this.dropped++;
       return;
     }
-    const line = eventBytes(e);
     if (this.spill && (!this.spill.empty || this.mem.bytes + line.length > this.o.memoryBytes)) {
       // Past memory (or already spilling, to keep the order): all to disk.
       this.toSpill();
@@ -237,38 +238,45 @@ export class WebhookSink implements Sink {
     }
   }
 
-  /** One POST, by the sender thread (started on first use). */
   private post(body: Buffer): Promise<{ ok: boolean; permanent?: boolean; retryAfterMs?: number }> {
-    if (!this.sender) {
-      const data: HttpSenderData = { url: this.url.href, headers: this.headers, timeoutMs: this.o.timeoutMs, ...(this.ca ? { ca: this.ca } : {}) };
-      const w = new Worker(new URL('./http-sender.js', import.meta.url), { workerData: data });
-      w.on('message', (r: PostResult) => {
-        const cb = this.waiting.get(r.id);
-        this.waiting.delete(r.id);
-        if (this.waiting.size === 0) w.unref();
-        cb?.(r);
-      });
-      w.on('error', (e) => {
-        this.report(`sender thread: ${e.message}`);
-        for (const cb of this.waiting.values()) cb({ id: -1, ok: false, error: e.message });
-        this.waiting.clear();
-        this.sender = undefined;
-      });
-      w.unref();
-      this.sender = w;
-    }
-    const id = ++this.postId;
+    const u = this.url;
+    const req = (u.protocol === 'https:' ? httpsRequest : httpRequest)(u, {
+      method: 'POST',
+      agent: this.agent,
+      headers: { ...this.headers, 'content-length': String(body.length) },
+      timeout: this.o.timeoutMs,
+    });
     return new Promise((resolve) => {
-      this.waiting.set(id, (r) => {
-        if (!r.ok) {
-          if (r.permanent) this.report(`${r.error}: the endpoint refuses these events; batches it refuses are dropped`);
-          else this.report(`${r.error}; retrying`);
+      let settled = false;
+      const done = (v: { ok: boolean; permanent?: boolean; retryAfterMs?: number }) => {
+        if (!settled) {
+          settled = true;
+          resolve(v);
         }
-        resolve(r);
+      };
+      req.on('timeout', () => {
+        this.report(`no answer in ${this.o.timeoutMs} ms; retrying`);
+        req.destroy();
+        done({ ok: false });
       });
-      // copied (not moved): a batch that fails is sent again from here
-      this.sender!.ref(); // a request under way keeps the process up, as a socket would
-      this.sender!.postMessage({ id, body } satisfies PostRequest);
+      req.on('error', (err: NodeJS.ErrnoException) => {
+        this.report(`${err.code ?? err.message}; retrying`);
+        done({ ok: false });
+      });
+      req.on('response', (res: IncomingMessage) => {
+        res.resume();
+        res.on('error', () => {});
+        const s = res.statusCode ?? 0;
+        if (s >= 200 && s < 300) return done({ ok: true });
+        if (s === 408 || s === 429 || s >= 500) {
+          this.report(`HTTP ${s}; retrying`);
+          const ra = Number(res.headers['retry-after']);
+          return done({ ok: false, retryAfterMs: Number.isFinite(ra) && ra > 0 ? ra * 1000 : undefined });
+        }
+        this.report(`HTTP ${s}: the endpoint refuses these events; batches it refuses are dropped`);
+        done({ ok: false, permanent: true });
+      });
+      req.end(body);
     });
   }
 
@@ -291,13 +299,6 @@ export class WebhookSink implements Sink {
     }
     await this.spill?.flush();
     if (this.spill) this.dropped += this.spill.failed;
-    if (this.sender) {
-      const w = this.sender;
-      this.sender = undefined;
-      for (const cb of this.waiting.values()) cb({ id: -1, ok: false, error: 'closed' });
-      this.waiting.clear();
-      w.postMessage('close');
-      await w.terminate();
-    }
+    this.agent.destroy();
   }
 }
