@@ -54,7 +54,7 @@ ARCH=$(uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
 compile() { # src obj [extra clang flags]
   local src=$1 obj=$2
   shift 2
-  if [[ ! -f "$obj" || "$src" -nt "$obj" || bpf/busted.h -nt "$obj" || bpf/common.bpf.h -nt "$obj" ]]; then
+  if [[ ! -f "$obj" || "$src" -nt "$obj" || bpf/busted.h -nt "$obj" || bpf/common.bpf.h -nt "$obj" || bpf/enforce.bpf.h -nt "$obj" ]]; then
     say "clang $src -> $obj"
     clang -g -O2 -target bpf "-D__TARGET_ARCH_${ARCH}" -Wall -Werror \
       -Ibuild/bpf -Ibpf "$@" -c "$src" -o "$obj"

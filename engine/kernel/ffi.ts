@@ -83,6 +83,7 @@ export const libbpf = {
   map_lookup_elem: lb.func('int bpf_map_lookup_elem(int fd, const void *key, void *value)'),
   map_update_elem: lb.func('int bpf_map_update_elem(int fd, const void *key, const void *value, uint64_t flags)'),
   map_delete_elem: lb.func('int bpf_map_delete_elem(int fd, const void *key)'),
+  map_get_next_key: lb.func('int bpf_map_get_next_key(int fd, const void *key, _Out_ void *next_key)'),
   map_create: lb.func(
     'int bpf_map_create(int map_type, const char *map_name, uint32_t key_size, uint32_t value_size, uint32_t max_entries, const void *opts)',
   ),
