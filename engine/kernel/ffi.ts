@@ -111,6 +111,11 @@ export const c = {
   epoll_ctl: libc.func('int epoll_ctl(int epfd, int op, int fd, const uint8_t *event)'),
   epoll_wait: libc.func('int epoll_wait(int epfd, _Out_ uint8_t *events, int maxevents, int timeout)'),
   strerror: libc.func('const char *strerror(int errnum)'),
+  // netlink (sock_diag's SOCK_DESTROY): node has no netlink sockets
+  socket: libc.func('int socket(int domain, int type, int protocol)'),
+  send: libc.func('intptr_t send(int fd, const uint8_t *buf, size_t len, int flags)'),
+  recv: libc.func('intptr_t recv(int fd, _Out_ uint8_t *buf, size_t len, int flags)'),
+  setsockopt: libc.func('int setsockopt(int fd, int level, int name, const uint8_t *val, uint32_t len)'),
 };
 
 export const O_RDONLY = 0;
@@ -122,6 +127,12 @@ export const MAP_SHARED = 1;
 export const EPOLL_CTL_ADD = 1;
 export const EPOLLIN = 1;
 export const EPOLL_CLOEXEC = 0o2000000;
+export const AF_NETLINK = 16;
+export const SOCK_RAW = 3;
+export const SOCK_CLOEXEC = 0o2000000;
+export const NETLINK_SOCK_DIAG = 4;
+export const SOL_SOCKET = 1;
+export const SO_RCVTIMEO = 20;
 
 /** errno of the last failed call on this thread. */
 export function errno(): number {
