@@ -75,6 +75,13 @@ enum busted_pkt_kind {
 	BUSTED_PKT_DNS = 1,       /* a DNS message (UDP payload, or TCP payload with its length prefix) */
 	BUSTED_PKT_TLS_HELLO = 2, /* a TLS record carrying a ClientHello or ServerHello */
 	BUSTED_PKT_TLS_CONT = 3,  /* the next segment of a hello that did not fit in one */
+	BUSTED_PKT_DNS_HELD = 4,  /* a DNS answer dropped until the engine has decided; it sends it on itself */
+};
+
+/* The mark (SO_MARK) of the datagrams the engine sends on after holding them:
+ * the packet hook lets them through and does not report them again. */
+enum busted_marks {
+	BUSTED_REINJECT_MARK = 0x62757374, /* "bust" */
 };
 
 enum busted_dir {
@@ -309,6 +316,7 @@ struct busted_verdict {
 enum busted_cfg_flags {
 	BUSTED_CFG_ENFORCE = 1, /* connect hooks refuse (off: they only look: --dry-run) */
 	BUSTED_CFG_GATE = 2,    /* hold gated TLS writes */
+	BUSTED_CFG_PER_IMAGE = 4, /* verdicts are per program image: hold a provider's DNS answer to an image not evaluated yet */
 };
 
 /* held: a thread stopped at a gated SSL_write (tid -> what it waits for). The

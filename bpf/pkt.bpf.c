@@ -197,7 +197,8 @@ static __always_inline void emit_pkt(struct __sk_buff *skb, struct pkt *p, __u64
 	e->dir = p->dir;
 	e->len = p->plen;
 	e->cap_len = cap;
-	if (bpf_ringbuf_output(&events, e, offsetof(struct busted_pkt_event, data) + cap, rb_flags()))
+	/* a held answer keeps a process waiting on the engine: wake it now */
+	if (bpf_ringbuf_output(&events, e, offsetof(struct busted_pkt_event, data) + cap, kind == BUSTED_PKT_DNS_HELD ? BPF_RB_FORCE_WAKEUP : rb_flags()))
 		stat_inc(BUSTED_STAT_RINGBUF_FULL);
 	else
 		stat_inc(BUSTED_STAT_EVENTS);
@@ -360,7 +361,28 @@ static long answer_step(__u32 i, struct answer_walk *w)
  * compressed answer owner names are read (what resolvers send); anything
  * else stops the walk.
  */
-static __always_inline void dns_learn(struct __sk_buff *skb, struct pkt *p, __u32 off, __u32 tgid)
+/*
+ * Hold the answer instead (the caller drops it; the engine sends it on
+ * once it has decided) when verdicts are per program image and this
+ * process runs one the engine has not evaluated yet: it has just executed,
+ * and its first connection to the provider must already meet its own
+ * verdict, not its cgroup's.
+ */
+static __always_inline bool must_hold(__u32 tgid)
+{
+	struct busted_enforce_cfg *c = cfg();
+	struct busted_proc_value *pv;
+
+	if (!tgid || !c || !(c->flags & BUSTED_CFG_PER_IMAGE))
+		return false;
+	if (bpf_ktime_get_ns() - c->heartbeat_ns > 2000000000ULL)
+		return false; /* no engine to send it on */
+	pv = bpf_map_lookup_elem(&procs, &tgid);
+	return pv && !bpf_map_lookup_elem(&image_verdicts, &pv->image);
+}
+
+/* Returns true when the answer is to be held (dropped and sent on by the engine). */
+static __always_inline bool dns_learn(struct __sk_buff *skb, struct pkt *p, __u32 off, __u32 tgid, bool may_hold)
 {
 	struct qname_walk q = {};
 	struct answer_walk a = { .tgid = tgid };
@@ -368,33 +390,34 @@ static __always_inline void dns_learn(struct __sk_buff *skb, struct pkt *p, __u3
 	__u64 len = p->plen; /* 64-bit, as in emit_pkt: a bound the verifier keeps */
 
 	if (!m || len < 12 + 5)
-		return;
+		return false;
 	if (len > DNS_BUF)
 		len = DNS_BUF;
 	asm volatile("%[l] &= 0x7ff" : [l] "+r"(len));
 	if (len < 17 || len > DNS_BUF)
-		return;
+		return false;
 	if (bpf_skb_load_bytes(skb, off, m, len))
-		return;
+		return false;
 	/* a response (QR), no error, one question, some answers */
 	if (!(m[2] & 0x80) || (m[3] & 0x0f) || m[4] || m[5] != 1)
-		return;
+		return false;
 	a.an = ((__u32)m[6] << 8) | m[7];
 	if (a.an == 0)
-		return;
+		return false;
 	if (a.an > MAX_ANSWERS)
 		a.an = MAX_ANSWERS;
 	q.len = len;
 	bpf_loop(NAME_BUF, qname_step, &q, 0);
 	if (q.bad || q.end < 14)
-		return;
+		return false;
 	a.klass = name_class(q.end - 14);
 	if (a.klass == BUSTED_CLASS_NONE)
-		return;
+		return false;
 	a.len = len;
 	a.pos = q.end + 4; /* QTYPE, QCLASS */
 	a.now = bpf_ktime_get_ns();
 	bpf_loop(MAX_ANSWERS, answer_step, &a, 0);
+	return may_hold && must_hold(tgid);
 }
 
 /* Egress of a blocked socket: drop (TCP retransmits into the same wall
@@ -469,9 +492,10 @@ static __always_inline void tcp_payload(struct __sk_buff *skb, struct pkt *p, __
 	if (is_dns(p)) {
 		o = bpf_map_lookup_elem(&owners, &cookie);
 		emit_pkt(skb, p, cookie, o, BUSTED_PKT_DNS);
-		/* DNS over TCP: a 2-byte length, then the message */
+		/* DNS over TCP: a 2-byte length, then the message (never held:
+		 * a dropped segment would only come back as a retransmission) */
 		if (enforce_on && !out)
-			dns_learn(skb, p, p->off + 2, o ? o->task.pid : 0);
+			dns_learn(skb, p, p->off + 2, o ? o->task.pid : 0, false);
 		return;
 	}
 	ck = cookie ^ p->dir;
@@ -527,9 +551,18 @@ static __always_inline int handle(struct __sk_buff *skb, __u32 dir)
 		}
 		udp_flow(skb, &p, cookie, o);
 		if (p.plen && is_dns(&p)) {
+			if (enforce_on && dir == BUSTED_DIR_INGRESS) {
+				/* the engine's copy of an answer it held: reported then already */
+				if (skb->mark == BUSTED_REINJECT_MARK) {
+					dns_learn(skb, &p, p.off, o ? o->task.pid : 0, false);
+					return 1;
+				}
+				if (dns_learn(skb, &p, p.off, o ? o->task.pid : 0, true)) {
+					emit_pkt(skb, &p, cookie, o, BUSTED_PKT_DNS_HELD);
+					return 0;
+				}
+			}
 			emit_pkt(skb, &p, cookie, o, BUSTED_PKT_DNS);
-			if (enforce_on && dir == BUSTED_DIR_INGRESS)
-				dns_learn(skb, &p, p.off, o ? o->task.pid : 0);
 		}
 		return 1;
 	}

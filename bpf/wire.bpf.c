@@ -40,6 +40,7 @@ struct busted_wire_types {
 	struct busted_enforce_cfg enforce_cfg;
 	enum busted_class klass;
 	struct busted_held held;
+	enum busted_marks marks;
 };
 
 struct busted_wire_types *busted_wire_anchor;

@@ -150,6 +150,7 @@ export class Agent {
         },
         onEnforce: (r) => this.enforcer?.onEnforce(r),
         onGatedCall: (g) => this.enforcer?.onGatedCall(g),
+        onHeldDns: (r) => this.enforcer?.onHeldDns(r),
       },
       (e, origin) => {
         for (const a of annotate) a(e);

@@ -87,6 +87,7 @@ export function generate(objectPath = object) {
     'busted_dest_source',
     'busted_cfg_flags',
     'busted_class',
+    'busted_marks',
   ];
 
   let out = '';

@@ -14,7 +14,8 @@ say() { printf 'setup: %s\n' "$*" >&2; }
 # the system libbpf1 at run time); bpftool: vmlinux.h and the wire layout;
 # the rest are the real servers and clients the tests talk to.
 # lld: wasm-ld, which links the Rego policy runtime (engine/policy/runtime).
-PKGS=(clang llvm lld libbpf-dev libbpf1 bpftool dnsmasq-base openssl curl python3 iproute2 util-linux procps)
+# nginx: serves policy bundles to `busted enforce --policies http://...` in the tests.
+PKGS=(clang llvm lld libbpf-dev libbpf1 bpftool dnsmasq-base openssl curl python3 iproute2 util-linux procps nginx)
 
 if [[ "${1:-}" != "--build-only" ]]; then
   missing=()

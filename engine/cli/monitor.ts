@@ -26,11 +26,12 @@ export interface MonitorCliOptions {
   hooks: 'auto' | 'raw_tp';
 }
 
-async function runDemo(): Promise<void> {
+/** The demo's clients run in the --cgroup the agent watches (its root: wherever they are). */
+async function runDemo(cgroup?: string): Promise<void> {
   const d = new Demo();
   await d.start();
   try {
-    await d.run((s) => process.stderr.write(`demo: ${s.say}\n`));
+    await d.run((s) => process.stderr.write(`demo: ${s.say}\n`), cgroup ? { cgroup } : {});
   } finally {
     await d.stop();
   }
@@ -117,7 +118,7 @@ export async function runAgent(o: MonitorCliOptions, x: AgentExtras = {}): Promi
     process.once('SIGTERM', done);
     if (o.duration) setTimeout(done, o.duration * 1000);
     if (demo) {
-      runDemo().then(() => {
+      runDemo(cgroup.level > 0 ? cgroup.path : undefined).then(() => {
         if (!demo.follow) setTimeout(done, 500); // let the last events through
         else process.stderr.write('busted: demo done; still monitoring (--follow), Ctrl-C to stop\n');
       }, (e: Error) => {
@@ -136,6 +137,6 @@ export async function runAgent(o: MonitorCliOptions, x: AgentExtras = {}): Promi
       `${dropped.length ? `; ${dropped.join(', ')}` : ''}\n`,
   );
   const en = agent.enforcement;
-  if (en) process.stderr.write(`busted: enforcement: ${en.refused} connections refused in the kernel, ${en.destroyed} sockets destroyed, ${en.gated} writes held (${en.released} let go), ${en.killed} processes killed${en.lostHolds ? `, ${en.lostHolds} holds lost` : ''}\n`);
+  if (en) process.stderr.write(`busted: enforcement: ${en.refused} connections refused in the kernel, ${en.destroyed} sockets destroyed, ${en.gated} writes held (${en.released} let go), ${en.killed} processes killed, ${en.heldAnswers} DNS answers held until decided${en.lostHolds ? `, ${en.lostHolds} holds lost` : ''}\n`);
   return 0;
 }

@@ -75,7 +75,7 @@ export interface UdpRecord extends Base {
   startNs: number;
 }
 
-export type PktKind = 'dns' | 'tls_hello' | 'tls_cont';
+export type PktKind = 'dns' | 'tls_hello' | 'tls_cont' | 'dns_held';
 
 export interface PktRecord extends Base {
   kind: 'pkt';
@@ -126,7 +126,7 @@ export interface EnforceRecord extends Base {
   /** the destination's class (a provider's number) */
   klass: number;
   /** which verdict a refusal applied */
-  source: 'image' | 'cgroup' | 'default' | undefined;
+  source: 'image' | 'cgroup' | 'default' | 'host' | undefined;
 }
 
 export interface WireErrorRecord {
@@ -266,6 +266,7 @@ const PKT_KINDS: Record<number, PktKind> = {
   [W.BUSTED_PKT_DNS]: 'dns',
   [W.BUSTED_PKT_TLS_HELLO]: 'tls_hello',
   [W.BUSTED_PKT_TLS_CONT]: 'tls_cont',
+  [W.BUSTED_PKT_DNS_HELD]: 'dns_held',
 };
 
 const TLS_OPS: Record<number, TlsOp> = {
@@ -288,6 +289,7 @@ const VERDICT_SOURCES: Record<number, EnforceRecord['source']> = {
   [W.BUSTED_VSRC_IMAGE]: 'image',
   [W.BUSTED_VSRC_CGROUP]: 'cgroup',
   [W.BUSTED_VSRC_DEFAULT]: 'default',
+  [W.BUSTED_VSRC_HOST]: 'host',
 };
 
 function dirOf(v: number): boolean | undefined {

@@ -29,13 +29,14 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 
-import type { EnforceRecord, SockId } from '../decode/records.js';
+import type { EnforceRecord, PktRecord, SockId } from '../decode/records.js';
 import type { Decider, Decision } from '../decide/decider.js';
 import { addressBytes, type ProviderTable } from '../enrich/provider.js';
 import type { EventOrigin, GatedCall } from '../interpret/interpreter.js';
 import { EnforceMaps, type VerdictMasks } from '../kernel/enforce-maps.js';
 import type { KernelSession } from '../kernel/loader.js';
 import { destroySocket, type SocketId } from '../kernel/sockdiag.js';
+import { reinject } from '../kernel/reinject.js';
 import * as W from '../kernel/wire.generated.js';
 import type { BustedEvent, NetInfo, ProcessInfo } from '../model/event.js';
 import { BustedError, ErrorCode } from '../model/errors.js';
@@ -102,7 +103,7 @@ export class Enforcer {
   private timer: NodeJS.Timeout | undefined;
   private started = false;
   private stopped = false;
-  readonly stats = { refused: 0, destroyed: 0, gated: 0, released: 0, killed: 0, lostHolds: 0 };
+  readonly stats = { refused: 0, destroyed: 0, gated: 0, released: 0, killed: 0, lostHolds: 0, heldAnswers: 0 };
 
   constructor(private readonly o: EnforcerOptions) {
     this.classes = new ClassTable(o.providers);
@@ -156,7 +157,13 @@ export class Enforcer {
 
   private heartbeat(): void {
     if (this.stopped) return;
-    this.maps.setConfig({ enforce: this.started, gate: this.started && this.gateClasses !== 0n, gateClasses: this.gateClasses, heartbeatNs: this.o.monoNs() });
+    this.maps.setConfig({
+      enforce: this.started,
+      gate: this.started && this.gateClasses !== 0n,
+      perImage: this.started && this.perImage,
+      gateClasses: this.gateClasses,
+      heartbeatNs: this.o.monoNs(),
+    });
   }
 
   private lastBeat = 0;
@@ -436,6 +443,32 @@ export class Enforcer {
     }
   }
 
+  /**
+   * A DNS answer the kernel held (the process runs an image not evaluated
+   * when it came): by now its exec has been handled and its verdict written,
+   * and the answer's decision made; send it on.
+   */
+  onHeldDns(r: PktRecord): void {
+    const client = addressBytes(r.flow.saddr);
+    const server = addressBytes(r.flow.daddr);
+    if (!client || !server) return;
+    let payload = r.data;
+    if (r.data.length < r.len) {
+      // cut by the capture: an answer we cannot repeat whole says "truncated" (TC), and the resolver asks again over TCP
+      payload = r.data.slice(0, Math.min(r.data.length, 12));
+      if (payload.length === 12) {
+        payload[2]! |= 0x02;
+        payload.fill(0, 6, 12); // no records follow
+      }
+    }
+    try {
+      reinject({ family: client.family === 4 && server.family === 4 ? 4 : 6, src: server.bytes, srcPort: r.flow.dport, dst: client.bytes, dstPort: r.flow.sport, payload });
+      this.stats.heldAnswers++;
+    } catch (e) {
+      this.error(`a held DNS answer for pid ${r.task.pid} could not be sent on: ${(e as Error).message}`);
+    }
+  }
+
   // ---- gated writes -------------------------------------------------------------------
 
   /** A held write's events are all decided: let its process go, once nothing else of it is pending. */
@@ -495,7 +528,7 @@ export class Enforcer {
     this.stopped = true;
     clearInterval(this.timer);
     try {
-      this.maps.setConfig({ enforce: true, gate: false, gateClasses: 0n, heartbeatNs: 0n });
+      this.maps.setConfig({ enforce: true, gate: false, perImage: false, gateClasses: 0n, heartbeatNs: 0n });
       for (const h of this.maps.heldThreads()) {
         this.maps.releaseHeld(h.tid);
         try {

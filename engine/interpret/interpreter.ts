@@ -46,6 +46,8 @@ export interface InterpreterOptions {
   onEnforce?: (r: EnforceRecord) => void;
   /** a gated TLS write: its events have all been emitted; the process waits to be let go */
   onGatedCall?: (g: GatedCall) => void;
+  /** a DNS answer the kernel held back: its event has been emitted; the client waits for it */
+  onHeldDns?: (r: PktRecord) => void;
 }
 
 /** A write held at SSL_write entry (tls.bpf.c): which thread, connection and call. */
@@ -67,6 +69,8 @@ export interface EventOrigin {
   tls?: { pid: number; ssl: string; gated: boolean };
   /** connect_blocked: the kernel's refusal */
   refusal?: { image: string; klass: number };
+  /** a DNS answer the kernel held back: the enforcer sends it on once decided */
+  heldDns?: PktRecord;
 }
 
 export interface InterpreterStats {
@@ -139,7 +143,10 @@ export class Interpreter {
     this.onExec = o.onExec;
     this.onEnforce = o.onEnforce;
     this.onGatedCall = o.onGatedCall;
+    this.onHeldDns = o.onHeldDns;
   }
+
+  private readonly onHeldDns: InterpreterOptions['onHeldDns'];
 
   private readonly onExec: InterpreterOptions['onExec'];
   private readonly onEnforce: InterpreterOptions['onEnforce'];
@@ -326,7 +333,7 @@ export class Interpreter {
   }
 
   private pkt(r: PktRecord): void {
-    if (r.pktKind === 'dns') return this.dnsPkt(r);
+    if (r.pktKind === 'dns' || r.pktKind === 'dns_held') return this.dnsPkt(r);
     const key = `${r.sockId}:${r.egress ? 'o' : 'i'}`;
     if (r.pktKind === 'tls_cont') {
       const p = this.pending.get(key);
@@ -364,8 +371,23 @@ export class Interpreter {
     } catch (e) {
       this.stats.malformedDns++;
       this.malformed(r, e, ErrorCode.DNS_MALFORMED);
+      // a held answer goes on even when it does not parse: the client decides what it is
+      if (r.pktKind === 'dns_held') this.onHeldDns?.(r);
       return;
     }
+    if (r.pktKind === 'dns_held') {
+      // reported (and decided) like any answer, then sent on
+      try {
+        this.dnsEvent(r, parsed);
+      } finally {
+        this.onHeldDns?.(r);
+      }
+      return;
+    }
+    this.dnsEvent(r, parsed);
+  }
+
+  private dnsEvent(r: PktRecord, parsed: ReturnType<typeof parseDns>): void {
     // Answers teach the cache even when the event is filtered out.
     if (parsed.response) {
       this.dns.addResponse(parsed.dns);

@@ -69,12 +69,12 @@ export class EnforceMaps {
   // ---- configuration --------------------------------------------------------
 
   /** What every hook reads at run time; heartbeat is bpf_ktime_get_ns() of now (CLOCK_MONOTONIC). */
-  setConfig(c: { enforce: boolean; gate: boolean; gateClasses: bigint; heartbeatNs: bigint }): void {
+  setConfig(c: { enforce: boolean; gate: boolean; perImage: boolean; gateClasses: bigint; heartbeatNs: bigint }): void {
     const v = new Uint8Array(W.ENFORCE_CFG.size);
     const dv = new DataView(v.buffer);
     dv.setBigUint64(W.ENFORCE_CFG.gate_classes, c.gateClasses, true);
     dv.setBigUint64(W.ENFORCE_CFG.heartbeat_ns, c.heartbeatNs, true);
-    dv.setUint32(W.ENFORCE_CFG.flags, (c.enforce ? W.BUSTED_CFG_ENFORCE : 0) | (c.gate ? W.BUSTED_CFG_GATE : 0), true);
+    dv.setUint32(W.ENFORCE_CFG.flags, (c.enforce ? W.BUSTED_CFG_ENFORCE : 0) | (c.gate ? W.BUSTED_CFG_GATE : 0) | (c.perImage ? W.BUSTED_CFG_PER_IMAGE : 0), true);
     this.map('enforce_cfg').update(u32key(0), v);
   }
 

@@ -116,6 +116,7 @@ export const c = {
   send: libc.func('intptr_t send(int fd, const uint8_t *buf, size_t len, int flags)'),
   recv: libc.func('intptr_t recv(int fd, _Out_ uint8_t *buf, size_t len, int flags)'),
   setsockopt: libc.func('int setsockopt(int fd, int level, int name, const uint8_t *val, uint32_t len)'),
+  sendto: libc.func('intptr_t sendto(int fd, const uint8_t *buf, size_t len, int flags, const uint8_t *addr, uint32_t addrlen)'),
 };
 
 export const O_RDONLY = 0;
@@ -133,6 +134,10 @@ export const SOCK_CLOEXEC = 0o2000000;
 export const NETLINK_SOCK_DIAG = 4;
 export const SOL_SOCKET = 1;
 export const SO_RCVTIMEO = 20;
+export const SO_MARK = 36;
+export const AF_INET = 2;
+export const AF_INET6 = 10;
+export const IPPROTO_RAW = 255;
 
 /** errno of the last failed call on this thread. */
 export function errno(): number {

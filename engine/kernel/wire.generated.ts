@@ -548,6 +548,7 @@ export const BUSTED_UDP_CLOSED = 2;
 export const BUSTED_PKT_DNS = 1;
 export const BUSTED_PKT_TLS_HELLO = 2;
 export const BUSTED_PKT_TLS_CONT = 3;
+export const BUSTED_PKT_DNS_HELD = 4;
 
 // enum busted_dir
 export const BUSTED_DIR_EGRESS = 1;
@@ -608,9 +609,13 @@ export const BUSTED_DEST_STATIC = 2;
 // enum busted_cfg_flags
 export const BUSTED_CFG_ENFORCE = 1;
 export const BUSTED_CFG_GATE = 2;
+export const BUSTED_CFG_PER_IMAGE = 4;
 
 // enum busted_class
 export const BUSTED_CLASS_NONE = 0;
 export const BUSTED_CLASS_GATED = 62;
 export const BUSTED_CLASS_HOST = 63;
 export const BUSTED_CLASS_MAX = 64;
+
+// enum busted_marks
+export const BUSTED_REINJECT_MARK = 1651864436;
