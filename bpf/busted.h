@@ -269,6 +269,7 @@ struct busted_enforce_event {
 enum busted_name_flags {
 	BUSTED_NAME_EXACT = 1,  /* this name only */
 	BUSTED_NAME_SUFFIX = 2, /* this name and every name below it */
+	BUSTED_NAME_KNOWN = 4,  /* decided already (with the class, or none): the packet hook need not hold its answers */
 };
 
 struct busted_name_value {
@@ -317,6 +318,7 @@ enum busted_cfg_flags {
 	BUSTED_CFG_ENFORCE = 1, /* connect hooks refuse (off: they only look: --dry-run) */
 	BUSTED_CFG_GATE = 2,    /* hold gated TLS writes */
 	BUSTED_CFG_PER_IMAGE = 4, /* verdicts are per program image: hold a provider's DNS answer to an image not evaluated yet */
+	BUSTED_CFG_HOLD_NAMES = 8, /* the policy decides on host names: hold answers for names it has not decided on yet */
 };
 
 /* held: a thread stopped at a gated SSL_write (tid -> what it waits for). The

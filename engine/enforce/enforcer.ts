@@ -50,6 +50,8 @@ const CGROUP_FIELDS = new Set(['cgroup_id', 'cgroup_path', 'container_id', 'cont
 const HELD_LOST_MS = 2000;
 const HEARTBEAT_MS = 500;
 const MAX_IMAGES = 16384;
+/** names decided by the policy kept in the kernel (its table holds 16384, the providers' among them) */
+const MAX_DECIDED_NAMES = 12288;
 /** Images the engine made up for processes that predate it (the kernel's are below 2^63). */
 const SEEDED = 1n << 63n;
 
@@ -88,6 +90,12 @@ export class Enforcer {
   readonly classes: ClassTable;
   private readonly maps: EnforceMaps;
   private perImage = false;
+  /** the policy decides on host names: hold answers for names not decided yet */
+  private holdNames = false;
+  /** a name's decision does not depend on who looked it up: keep it in the kernel's name table */
+  private namesCacheable = false;
+  /** names the kernel holds a decision on (hash hex), for this policy only */
+  private readonly decidedNames = new Set<string>();
   private gateClasses = 0n;
   private readonly images = new Map<string, ProcessInfo>();
   private readonly cgroups = new Map<bigint, ProcessInfo>();
@@ -147,6 +155,8 @@ export class Enforcer {
     const use = policy.inputs;
     this.perImage = !use || use.all || use.paths.some((p) => p[0] === 'process' && (p.length === 1 || !CGROUP_FIELDS.has(p[1]!)));
     const content = !use || ['llm', 'mcp', 'http'].some((k) => reads(use, [k])) || reads(use, ['tls', 'payload']);
+    this.holdNames = !use || reads(use, ['dns']) || reads(use, ['tls', 'sni']) || reads(use, ['net', 'dst_host']) || reads(use, ['http', 'host']);
+    this.namesCacheable = use !== undefined && !use.all && !use.volatile && !reads(use, ['process']);
     let mask = 0n;
     if (this.o.gate && content) {
       for (const [, k] of this.classes.entries()) mask |= 1n << BigInt(k);
@@ -161,6 +171,7 @@ export class Enforcer {
       enforce: this.started,
       gate: this.started && this.gateClasses !== 0n,
       perImage: this.started && this.perImage,
+      holdNames: this.started && this.holdNames,
       gateClasses: this.gateClasses,
       heartbeatNs: this.o.monoNs(),
     });
@@ -265,6 +276,10 @@ export class Enforcer {
   /** A new policy is in force (hot reload): content blocks end, every verdict is made again. */
   reload(): void {
     this.contentBlocks.clear();
+    // what the old policy decided about names and hosts goes with it
+    for (const h of this.decidedNames) this.maps.deleteName(BigInt(`0x${h}`));
+    this.decidedNames.clear();
+    this.maps.deleteDestClass(W.BUSTED_CLASS_HOST);
     this.configure(this.decider.policy);
     if (!this.perImage) for (const image of this.images.keys()) this.maps.deleteImageVerdict(image);
     this.recompute();
@@ -317,6 +332,7 @@ export class Enforcer {
    */
   act(e: BustedEvent, d: Decision, origin: EventOrigin | undefined): boolean {
     this.learn(e, origin);
+    if (origin?.held && e.type === 'dns_response') this.decidedName(e, d);
     if (d.action !== 'block') return false;
     let enforced = false;
     try {
@@ -415,6 +431,25 @@ export class Enforcer {
     }
     // a held write has not left: it never will
     return tls.gated;
+  }
+
+  /**
+   * A held answer's name is decided: when that decision holds for whoever
+   * asks (the policy reads nothing of the process), the kernel keeps it, so
+   * later answers go straight through — or, for a blocked name, straight to
+   * a refused host for the process that asked.
+   */
+  private decidedName(e: BustedEvent, d: Decision): void {
+    const q = e.dns?.questions[0]?.name;
+    if (!q || !this.namesCacheable || (e.provider && this.classes.classOf(e.provider) !== undefined)) return;
+    const h = nameHash(q);
+    if (this.decidedNames.size >= MAX_DECIDED_NAMES) {
+      const [old] = this.decidedNames;
+      this.decidedNames.delete(old!);
+      this.maps.deleteName(BigInt(`0x${old}`));
+    }
+    this.decidedNames.add(h.toString(16));
+    this.maps.putName(h, d.action === 'block' ? W.BUSTED_CLASS_HOST : W.BUSTED_CLASS_NONE, 'exact');
   }
 
   /** What an event teaches the kernel, whatever the decision: names to classify, connections to gate. */
@@ -528,7 +563,7 @@ export class Enforcer {
     this.stopped = true;
     clearInterval(this.timer);
     try {
-      this.maps.setConfig({ enforce: true, gate: false, perImage: false, gateClasses: 0n, heartbeatNs: 0n });
+      this.maps.setConfig({ enforce: true, gate: false, perImage: false, holdNames: false, gateClasses: 0n, heartbeatNs: 0n });
       for (const h of this.maps.heldThreads()) {
         this.maps.releaseHeld(h.tid);
         try {

@@ -69,23 +69,28 @@ export class EnforceMaps {
   // ---- configuration --------------------------------------------------------
 
   /** What every hook reads at run time; heartbeat is bpf_ktime_get_ns() of now (CLOCK_MONOTONIC). */
-  setConfig(c: { enforce: boolean; gate: boolean; perImage: boolean; gateClasses: bigint; heartbeatNs: bigint }): void {
+  setConfig(c: { enforce: boolean; gate: boolean; perImage: boolean; holdNames: boolean; gateClasses: bigint; heartbeatNs: bigint }): void {
     const v = new Uint8Array(W.ENFORCE_CFG.size);
     const dv = new DataView(v.buffer);
     dv.setBigUint64(W.ENFORCE_CFG.gate_classes, c.gateClasses, true);
     dv.setBigUint64(W.ENFORCE_CFG.heartbeat_ns, c.heartbeatNs, true);
-    dv.setUint32(W.ENFORCE_CFG.flags, (c.enforce ? W.BUSTED_CFG_ENFORCE : 0) | (c.gate ? W.BUSTED_CFG_GATE : 0) | (c.perImage ? W.BUSTED_CFG_PER_IMAGE : 0), true);
+    dv.setUint32(W.ENFORCE_CFG.flags, (c.enforce ? W.BUSTED_CFG_ENFORCE : 0) | (c.gate ? W.BUSTED_CFG_GATE : 0) | (c.perImage ? W.BUSTED_CFG_PER_IMAGE : 0) | (c.holdNames ? W.BUSTED_CFG_HOLD_NAMES : 0), true);
     this.map('enforce_cfg').update(u32key(0), v);
   }
 
   // ---- names and destinations -------------------------------------------------
 
-  putName(hash: bigint, klass: number, match: 'exact' | 'suffix'): void {
+  /** A name's class (0: none; `decided` marks a name the engine has decided on, so its answers are not held). */
+  putName(hash: bigint, klass: number, match: 'exact' | 'suffix', decided = true): void {
     const v = new Uint8Array(W.NAME_VALUE.size);
     const dv = new DataView(v.buffer);
     dv.setUint32(W.NAME_VALUE.klass, klass, true);
-    dv.setUint32(W.NAME_VALUE.flags, match === 'exact' ? W.BUSTED_NAME_EXACT : W.BUSTED_NAME_SUFFIX, true);
+    dv.setUint32(W.NAME_VALUE.flags, (match === 'exact' ? W.BUSTED_NAME_EXACT : W.BUSTED_NAME_SUFFIX) | (decided ? W.BUSTED_NAME_KNOWN : 0), true);
     this.map('names').update(u64key(hash), v);
+  }
+
+  deleteName(hash: bigint): void {
+    this.map('names').delete(u64key(hash));
   }
 
   private destKey(tgid: number, family: 4 | 6, bytes: Uint8Array): Uint8Array {
@@ -114,6 +119,17 @@ export class EnforceMaps {
       if (this.map('dest').lookup(this.destKey(t, family, bytes), v)) return new DataView(v.buffer).getUint32(W.DEST_VALUE.klass, true);
     }
     return 0;
+  }
+
+  /** Remove every destination of one class (the refused hosts, when the policy changes); returns how many. */
+  deleteDestClass(klass: number): number {
+    const m = this.map('dest');
+    const v = new Uint8Array(W.DEST_VALUE.size);
+    let n = 0;
+    for (const k of m.keys(W.DEST_KEY.size)) {
+      if (m.lookup(k, v) && new DataView(v.buffer).getUint32(W.DEST_VALUE.klass, true) === klass && m.delete(k)) n++;
+    }
+    return n;
   }
 
   /** A published range (network bytes, prefix bits); IPv4 is kept as ::ffff:a.b.c.d. */

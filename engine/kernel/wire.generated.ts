@@ -601,6 +601,7 @@ export const BUSTED_VSRC_HOST = 4;
 // enum busted_name_flags
 export const BUSTED_NAME_EXACT = 1;
 export const BUSTED_NAME_SUFFIX = 2;
+export const BUSTED_NAME_KNOWN = 4;
 
 // enum busted_dest_source
 export const BUSTED_DEST_DNS = 1;
@@ -610,6 +611,7 @@ export const BUSTED_DEST_STATIC = 2;
 export const BUSTED_CFG_ENFORCE = 1;
 export const BUSTED_CFG_GATE = 2;
 export const BUSTED_CFG_PER_IMAGE = 4;
+export const BUSTED_CFG_HOLD_NAMES = 8;
 
 // enum busted_class
 export const BUSTED_CLASS_NONE = 0;

@@ -72,6 +72,18 @@ block contains sprintf("provider %s is not approved", [input.provider]) if {
 }
 `;
 
+const LOOKALIKE = `${HEAD}
+host := input.dns.questions[0].name
+
+host := input.tls.sni
+
+block contains sprintf("%s looks like openai", [host]) if {
+	contains(host, "openai")
+	host != "openai.com"
+	not endswith(host, ".openai.com")
+}
+`;
+
 const SECRET = 'AKIAIOSFODNN7EXAMPLE';
 
 describe('busted enforce (real kernel, a cgroup of the test)', { skip }, () => {
@@ -84,9 +96,9 @@ describe('busted enforce (real kernel, a cgroup of the test)', { skip }, () => {
 
   before(async () => {
     cg = new TestCgroup();
-    pki = makePki(['api.openai.com', 'api.anthropic.com', 'api.mistral.ai']);
+    pki = makePki(['api.openai.com', 'api.anthropic.com', 'api.mistral.ai', 'evil-openai.com', 'ok.example.test']);
     server = await startProviderServer(pki);
-    dns = await startDnsmasq({ 'api.openai.com': ['127.0.0.1'], 'api.anthropic.com': ['127.0.0.1'], 'api.mistral.ai': ['127.0.0.1'] });
+    dns = await startDnsmasq({ 'api.openai.com': ['127.0.0.1'], 'api.anthropic.com': ['127.0.0.1'], 'api.mistral.ai': ['127.0.0.1'], 'evil-openai.com': ['127.0.0.1'], 'ok.example.test': ['127.0.0.1'] });
     dir = mkdtempSync(join(tmpdir(), 'busted-enforce-'));
   });
 
@@ -197,6 +209,30 @@ r.end(${JSON.stringify(body)});`,
     assert.equal(answers.length, 1, JSON.stringify(answers));
     await stopAgent();
     assert.match(m.stderr, /[1-9]\d* DNS answers held until decided/);
+  });
+
+  it('refuses the first connect to a host the policy blocks by name (held answer), and the next lookup without asking again', async () => {
+    const src = policyDir('lookalike', LOOKALIKE);
+    const m = await startAgent(src);
+    const c = await curl('evil-openai.com');
+    assert.equal(c.code, 7, `the look-alike is refused at connect: ${c.stderr}`);
+    const refused = await m.waitFor((e) => e.type === 'connect_blocked' && e.process?.pid === c.pid, 'the refusal');
+    assert.equal(refused.enforcement?.verdict, 'host');
+    const resp = m.events.find((e) => e.type === 'dns_response' && e.process?.pid === c.pid)!;
+    assert.equal(decisionOn(m, resp.id)?.decision?.action, 'block');
+    // a second program: the kernel knows the name now, and refuses it straight away
+    const p = await python('evil-openai.com');
+    assert.notEqual(p.code, 0);
+    assert.equal((await m.waitFor((e) => e.type === 'connect_blocked' && e.process?.pid === p.pid, 'the second refusal')).enforcement?.verdict, 'host');
+    // a name the policy allows: held once, then known
+    const ok = await curl('ok.example.test', chat('fine'));
+    assert.equal(ok.code, 0, ok.stderr);
+    const ok2 = await curl('ok.example.test', chat('fine again'));
+    assert.equal(ok2.code, 0, ok2.stderr);
+    await stopAgent();
+    const held = Number(/(\d+) DNS answers held until decided/.exec(m.stderr)?.[1]);
+    // evil-openai.com once, ok.example.test once; python's lookup and the second curl's were answered by the kernel
+    assert.equal(held, 2, m.stderr);
   });
 
   it('follows the policy file: an edit lifts the block within a second, a broken edit keeps the last good policy', async () => {
