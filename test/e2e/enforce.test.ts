@@ -392,3 +392,24 @@ http {
 }
 
 export type { BustedEvent };
+
+describe('busted demo (npm start) in a cgroup of the test', { skip }, () => {
+  it('enforces the shipped policies: mistral refused at connect, the look-alike refused, the secret prompt stopped; the approved providers answer', async () => {
+    const cg = new TestCgroup();
+    try {
+      const m = await MonitorProcess.start(['--cgroup', cg.path, '--no-server-side'], 30_000, 'demo');
+      const code = await m.exited();
+      assert.equal(code, 0, m.stderr);
+      const blocked = m.events.filter((e) => e.type === 'connect_blocked');
+      assert.ok(blocked.some((e) => e.provider === 'mistral' && e.net?.dst_host === 'api.mistral.ai'), JSON.stringify(blocked));
+      assert.ok(blocked.some((e) => e.net?.dst_host === 'evil-openai.com' && e.enforcement?.verdict === 'host'), JSON.stringify(blocked));
+      const secret = m.events.find((e) => e.type === 'decision' && e.decision?.reasons.some((r) => r.includes('AWS access key')));
+      assert.equal(secret?.decision?.enforced, true);
+      for (const p of ['openai', 'anthropic', 'google']) assert.ok(m.events.some((e) => e.type === 'llm_response' && e.provider === p), `an answer from ${p}`);
+      assert.match(m.stderr, /demo: refused, as the policy means it to be \(exit 7\): curl: \(7\) Failed to connect to api\.mistral\.ai/);
+      assert.ok(!m.stdout.includes('AKIAIOSFODNN7EXAMPLE') && !m.stdout.includes('sk-demo-000000000000000000000000'), 'no credential in the output');
+    } finally {
+      await cg.dispose();
+    }
+  });
+});
