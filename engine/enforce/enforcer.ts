@@ -137,7 +137,14 @@ export class Enforcer {
     this.configure(this.decider.policy);
     for (const { pid, process } of this.o.scan()) {
       const image = (SEEDED | BigInt(pid)).toString(16);
-      if (process.cgroup_id !== undefined && this.maps.seedProc(pid, BigInt(`0x${image}`), BigInt(process.cgroup_id), process.uid ?? 0)) this.noteImage(image, process);
+      if (process.cgroup_id !== undefined && this.maps.seedProc(pid, BigInt(`0x${image}`), BigInt(process.cgroup_id), process.uid ?? 0)) {
+        this.noteImage(image, process);
+        continue;
+      }
+      // the kernel knows it already: it executed since the hooks attached, or
+      // under an earlier agent whose maps this one took over (--pin)
+      const known = this.maps.procImage(pid);
+      if (known && known !== '0') this.noteImage(known, process);
       else this.noteCgroup(process);
     }
     this.recompute();
