@@ -309,9 +309,8 @@ struct answer_walk {
 	__u32 len;
 	__u32 pos;
 	__u32 an;
-	__u32 tgid;
 	__u32 klass;
-	__u32 _pad;
+	__u64 image;
 	__u64 now;
 };
 
@@ -319,7 +318,7 @@ struct answer_walk {
 static long answer_step(__u32 i, struct answer_walk *w)
 {
 	struct busted_dest_value dv = { .klass = w->klass, .source = BUSTED_DEST_DNS, .learnt_ns = w->now };
-	struct busted_dest_key dk = { .tgid = w->tgid };
+	struct busted_dest_key dk = { .image = w->image };
 	__u8 *m = dns_scratch();
 	__u32 pos = w->pos, rtype, rdlen;
 
@@ -372,10 +371,9 @@ static long answer_step(__u32 i, struct answer_walk *w)
  *   connection to the provider must already meet its own verdict, not its
  *   cgroup's.
  */
-static __always_inline bool must_hold(__u32 tgid, __u32 klass, __u32 known)
+static __always_inline bool must_hold(__u32 tgid, struct busted_proc_value *pv, __u32 klass, __u32 known)
 {
 	struct busted_enforce_cfg *c = cfg();
-	struct busted_proc_value *pv;
 
 	if (!tgid || !c)
 		return false;
@@ -386,15 +384,15 @@ static __always_inline bool must_hold(__u32 tgid, __u32 klass, __u32 known)
 		return c->flags & BUSTED_CFG_HOLD_NAMES;
 	if (klass == BUSTED_CLASS_NONE || klass == BUSTED_CLASS_HOST || !(c->flags & BUSTED_CFG_PER_IMAGE))
 		return false;
-	pv = bpf_map_lookup_elem(&procs, &tgid);
 	return pv && !bpf_map_lookup_elem(&image_verdicts, &pv->image);
 }
 
 /* Returns true when the answer is to be held (dropped and sent on by the engine). */
 static __always_inline bool dns_learn(struct __sk_buff *skb, struct pkt *p, __u32 off, __u32 tgid, bool may_hold)
 {
+	struct busted_proc_value *pv = tgid ? bpf_map_lookup_elem(&procs, &tgid) : NULL;
+	struct answer_walk a = { .image = pv ? pv->image : 0 };
 	struct qname_walk q = {};
-	struct answer_walk a = { .tgid = tgid };
 	__u8 *m = dns_scratch();
 	__u64 len = p->plen; /* 64-bit, as in emit_pkt: a bound the verifier keeps */
 	__u32 known = 0;
@@ -421,14 +419,14 @@ static __always_inline bool dns_learn(struct __sk_buff *skb, struct pkt *p, __u3
 	if (q.bad || q.end < 14)
 		return false;
 	a.klass = name_class(q.end - 14, &known);
-	/* a refused host is refused to the process that looked it up, never to everyone */
-	if (a.klass != BUSTED_CLASS_NONE && !(a.klass == BUSTED_CLASS_HOST && !tgid)) {
+	/* a refused host is refused to the program that looked it up, never to everyone */
+	if (a.klass != BUSTED_CLASS_NONE && !(a.klass == BUSTED_CLASS_HOST && !a.image)) {
 		a.len = len;
 		a.pos = q.end + 4; /* QTYPE, QCLASS */
 		a.now = bpf_ktime_get_ns();
 		bpf_loop(MAX_ANSWERS, answer_step, &a, 0);
 	}
-	return may_hold && must_hold(tgid, a.klass, known);
+	return may_hold && must_hold(tgid, pv, a.klass, known);
 }
 
 /* Egress of a blocked socket: drop (TCP retransmits into the same wall

@@ -132,7 +132,7 @@ export class Enforcer {
     for (const h of this.o.hosts) {
       const k = h.names.map((n) => this.o.providers.forHost(n)).find((p) => p !== undefined);
       const a = addressBytes(h.ip);
-      if (k && a) this.maps.putDest(0, a.family, a.bytes, this.classes.classOf(k)!, 'static', now);
+      if (k && a) this.maps.putDest('0', a.family, a.bytes, this.classes.classOf(k)!, 'static', now);
     }
     this.configure(this.decider.policy);
     for (const { pid, process } of this.o.scan()) {
@@ -407,11 +407,12 @@ export class Enforcer {
     }
   }
 
-  /** This address is refused to this process from now on (BUSTED_CLASS_HOST). */
+  /** This address is refused to the program this process runs from now on (BUSTED_CLASS_HOST). */
   private refuseHost(pid: number, ip: string | undefined): boolean {
     const a = ip ? addressBytes(ip) : undefined;
-    if (!a) return false;
-    this.maps.putDest(pid, a.family, a.bytes, W.BUSTED_CLASS_HOST, 'dns', this.o.monoNs());
+    const image = this.maps.procImage(pid);
+    if (!a || !image || image === '0') return false;
+    this.maps.putDest(image, a.family, a.bytes, W.BUSTED_CLASS_HOST, 'dns', this.o.monoNs());
     return true;
   }
 
@@ -485,11 +486,11 @@ export class Enforcer {
       const klass = this.classes.classOf(e.provider);
       if (q && klass !== undefined) {
         this.installName(q, klass, 'exact');
-        const pid = e.process?.pid ?? 0;
-        if (e.type === 'dns_response' && pid) {
+        const image = e.type === 'dns_response' && e.process?.pid ? this.maps.procImage(e.process.pid) : undefined;
+        if (image && image !== '0') {
           for (const a of e.dns?.answers ?? []) {
             const b = a.type === 'A' || a.type === 'AAAA' ? addressBytes(a.value) : undefined;
-            if (b && this.maps.destClass(pid, b.family, b.bytes) === 0) this.maps.putDest(pid, b.family, b.bytes, klass, 'dns', this.o.monoNs());
+            if (b && this.maps.destClass(image, b.family, b.bytes) === 0) this.maps.putDest(image, b.family, b.bytes, klass, 'dns', this.o.monoNs());
           }
         }
       }

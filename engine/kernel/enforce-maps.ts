@@ -93,30 +93,30 @@ export class EnforceMaps {
     this.map('names').delete(u64key(hash));
   }
 
-  private destKey(tgid: number, family: 4 | 6, bytes: Uint8Array): Uint8Array {
+  private destKey(image: bigint, family: 4 | 6, bytes: Uint8Array): Uint8Array {
     const k = new Uint8Array(W.DEST_KEY.size);
     const dv = new DataView(k.buffer);
-    dv.setUint32(W.DEST_KEY.tgid, tgid, true);
+    dv.setBigUint64(W.DEST_KEY.image, image, true);
     dv.setUint32(W.DEST_KEY.family, family, true);
     k.set(addr16(bytes), W.DEST_KEY.addr);
     return k;
   }
 
-  /** An address's class, for one process (tgid) or everyone (0). */
-  putDest(tgid: number, family: 4 | 6, bytes: Uint8Array, klass: number, source: 'dns' | 'static', nowNs: bigint): void {
+  /** An address's class, for one program image (hex) or everyone ('0'). */
+  putDest(image: string, family: 4 | 6, bytes: Uint8Array, klass: number, source: 'dns' | 'static', nowNs: bigint): void {
     const v = new Uint8Array(W.DEST_VALUE.size);
     const dv = new DataView(v.buffer);
     dv.setUint32(W.DEST_VALUE.klass, klass, true);
     dv.setUint32(W.DEST_VALUE.source, source === 'dns' ? W.BUSTED_DEST_DNS : W.BUSTED_DEST_STATIC, true);
     dv.setBigUint64(W.DEST_VALUE.learnt_ns, nowNs, true);
-    this.map('dest').update(this.destKey(tgid, family, bytes), v);
+    this.map('dest').update(this.destKey(BigInt(`0x${image}`), family, bytes), v);
   }
 
-  /** The class the kernel has for an address (tgid's own entry first), or 0. */
-  destClass(tgid: number, family: 4 | 6, bytes: Uint8Array): number {
+  /** The class the kernel has for an address (the image's own entry first), or 0. */
+  destClass(image: string, family: 4 | 6, bytes: Uint8Array): number {
     const v = new Uint8Array(W.DEST_VALUE.size);
-    for (const t of tgid ? [tgid, 0] : [0]) {
-      if (this.map('dest').lookup(this.destKey(t, family, bytes), v)) return new DataView(v.buffer).getUint32(W.DEST_VALUE.klass, true);
+    for (const i of image !== '0' ? [BigInt(`0x${image}`), 0n] : [0n]) {
+      if (this.map('dest').lookup(this.destKey(i, family, bytes), v)) return new DataView(v.buffer).getUint32(W.DEST_VALUE.klass, true);
     }
     return 0;
   }

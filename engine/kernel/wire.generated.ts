@@ -443,12 +443,14 @@ export const NAME_VALUE = {
 
 /** struct busted_dest_key */
 export const DEST_KEY = {
-  size: 24,
-  tgid: 0,
-  tgid_SIZE: 4,
-  family: 4,
+  size: 32,
+  image: 0,
+  image_SIZE: 8,
+  family: 8,
   family_SIZE: 4,
-  addr: 8,
+  _pad: 12,
+  _pad_SIZE: 4,
+  addr: 16,
   addr_LEN: 16,
 } as const;
 
