@@ -59,6 +59,15 @@ struct {
 	__type(value, struct busted_verdict);
 } image_verdicts SEC(".maps");
 
+/* How many processes run each image (exec, fork, exit): when none does, its
+ * verdict goes (proc.bpf.c image_unref). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 65536);
+	__type(key, __u64);
+	__type(value, __s64);
+} image_refs SEC(".maps");
+
 /* The engine's verdicts per cgroup id; key 0 is the default. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);

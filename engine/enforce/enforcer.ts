@@ -113,7 +113,7 @@ export class Enforcer {
   private timer: NodeJS.Timeout | undefined;
   private started = false;
   private stopped = false;
-  readonly stats = { refused: 0, destroyed: 0, gated: 0, released: 0, killed: 0, lostHolds: 0, heldAnswers: 0 };
+  readonly stats = { refused: 0, destroyed: 0, gated: 0, released: 0, killed: 0, lostHolds: 0, heldAnswers: 0, standingImages: 0 };
 
   constructor(private readonly o: EnforcerOptions) {
     this.classes = new ClassTable(o.providers);
@@ -285,6 +285,13 @@ export class Enforcer {
   /** A new policy is in force (hot reload): content blocks end, every verdict is made again. */
   reload(): void {
     this.contentBlocks.clear();
+    // images no process runs any more need no verdict (the kernel dropped theirs at the last exit)
+    const live = this.maps.liveImages();
+    for (const image of [...this.images.keys()]) {
+      if (live.has(image)) continue;
+      this.images.delete(image);
+      this.verdicts.delete(`image:${image}`);
+    }
     // what the old policy decided about names and hosts goes with it
     for (const h of this.decidedNames) this.maps.deleteName(BigInt(`0x${h}`));
     this.decidedNames.clear();
@@ -589,6 +596,7 @@ export class Enforcer {
     this.stopped = true;
     clearInterval(this.timer);
     try {
+      this.stats.standingImages = this.maps.imageVerdictCount();
       this.maps.setConfig({ enforce: true, gate: false, perImage: false, holdNames: false, gateClasses: 0n, heartbeatNs: 0n });
       for (const h of this.maps.heldThreads()) {
         this.maps.releaseHeld(h.tid);

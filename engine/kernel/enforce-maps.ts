@@ -163,10 +163,14 @@ export class EnforceMaps {
     dv.setUint32(W.PROC_VALUE.uid, uid, true);
     try {
       this.map('procs').update(u32key(tgid), v, 1 /* BPF_NOEXIST */);
-      return true;
     } catch {
       return false; // EEXIST: the kernel was first
     }
+    // one process runs it: its exit takes the image's verdict along (proc.bpf.c)
+    const one = new Uint8Array(8);
+    new DataView(one.buffer).setBigInt64(0, 1n, true);
+    this.map('image_refs').update(u64key(image), one);
+    return true;
   }
 
   /** The image a process runs, as the kernel keeps it (hex), or undefined. */
@@ -195,6 +199,11 @@ export class EnforceMaps {
 
   putImageVerdict(image: string, m: VerdictMasks): void {
     this.map('image_verdicts').update(u64key(BigInt(`0x${image}`)), this.verdictValue(m));
+  }
+
+  /** How many images have a verdict in the kernel now. */
+  imageVerdictCount(): number {
+    return this.map('image_verdicts').keys(8).length;
   }
 
   deleteImageVerdict(image: string): void {

@@ -30,6 +30,7 @@ export const ENFORCE_MAPS = [
   'dest_static',
   'procs',
   'image_verdicts',
+  'image_refs',
   'cgroup_verdicts',
   'blocked_socks',
   'last_ssl',

@@ -190,6 +190,8 @@ r.end(${JSON.stringify(body)});`,
     assert.equal(blockedFor(m, p.pid), undefined);
     assert.equal(server.hits.length, before + 1, 'only python3 reached the server');
     await stopAgent();
+    // both programs exited: their verdicts went with them (the kernel counts who runs an image)
+    assert.match(m.stderr, /; 0 program images with a verdict at the end/);
   });
 
   it('holds the DNS answer of a program it has not evaluated yet until it has (the agent paused meanwhile)', async () => {
