@@ -17,7 +17,8 @@ say() { printf 'setup: %s\n' "$*" >&2; }
 # rsyslog, logrotate: the syslog and file outputs are tested against them
 # (rsyslogd runs with the test's own configuration, never as the system's);
 # chromium: the dashboard is tested in it, headless (playwright-core drives it).
-PKGS=(clang llvm lld libbpf-dev libbpf1 bpftool dnsmasq-base openssl curl python3 iproute2 util-linux procps rsyslog logrotate chromium)
+# nginx: serves policy bundles to `busted enforce --policies http://...` in the tests.
+PKGS=(clang llvm lld libbpf-dev libbpf1 bpftool dnsmasq-base openssl curl python3 iproute2 util-linux procps nginx rsyslog logrotate chromium)
 
 if [[ "${1:-}" != "--build-only" ]]; then
   missing=()
@@ -57,7 +58,7 @@ ARCH=$(uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
 compile() { # src obj [extra clang flags]
   local src=$1 obj=$2
   shift 2
-  if [[ ! -f "$obj" || "$src" -nt "$obj" || bpf/busted.h -nt "$obj" || bpf/common.bpf.h -nt "$obj" ]]; then
+  if [[ ! -f "$obj" || "$src" -nt "$obj" || bpf/busted.h -nt "$obj" || bpf/common.bpf.h -nt "$obj" || bpf/enforce.bpf.h -nt "$obj" ]]; then
     say "clang $src -> $obj"
     clang -g -O2 -target bpf "-D__TARGET_ARCH_${ARCH}" -Wall -Werror \
       -Ibuild/bpf -Ibpf "$@" -c "$src" -o "$obj"

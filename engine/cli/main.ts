@@ -9,6 +9,11 @@ import { runDoctor } from './doctor.js';
 import { runMonitor, type MonitorCliOptions } from './monitor.js';
 import { runCompile, type CompileCliOptions } from './compile.js';
 import { DEFAULT_METRICS_PORT, DEFAULT_SPILL_DIR, DEFAULT_UI_PORT } from './observe.js';
+import { runEnforce, type EnforceCliOptions } from './enforce.js';
+import { join } from 'node:path';
+import { PACKAGE_ROOT } from '../paths.js';
+import { unpin } from '../kernel/pin.js';
+import { resolveCgroup } from '../host/cgroup.js';
 
 function int(name: string, min: number, max = Number.MAX_SAFE_INTEGER) {
   return (v: string): number => {
@@ -74,6 +79,17 @@ function outputOptions(cmd: Command): Command {
     .option('--kube-node <name>', "watch only this node's pods (default: $NODE_NAME)");
 }
 
+/** Options of `enforce` (and the demo, which enforces). */
+function enforceOptions(cmd: Command): Command {
+  return cmd
+    .option('--dry-run', 'decide and report, enforce nothing (no connect hooks, nothing held or destroyed)')
+    .option('--fail-closed', 'an event the policy cannot decide (an evaluation error) is blocked, not audited')
+    .option('--no-gate', 'never hold TLS writes for a decision (content blocks then only cut the connection after the fact)')
+    .option('--poll-seconds <s>', 'how often an http(s) bundle URL is polled (ETag)', seconds)
+    .option('--policies-ca <file>', 'CA bundle (PEM) to trust for an https bundle URL')
+    .option('--pin', 'keep enforcement in the kernel after busted stops (bpffs); a later run takes it over (default: everything goes when busted stops)');
+}
+
 export function buildCli(): Command {
   const program = new Command('busted')
     .description('eBPF agent that sees, understands and polices the AI traffic of a Linux host')
@@ -95,6 +111,16 @@ export function buildCli(): Command {
   });
 
   program
+    .command('unpin')
+    .description('remove the enforcement an earlier `busted enforce --pin` left attached')
+    .option('--cgroup <path>', 'the cgroup it was enforcing on (default: the root)')
+    .action((o: { cgroup?: string }) => {
+      const r = unpin(resolveCgroup(o.cgroup));
+      process.stderr.write(r.links + r.maps ? `busted: removed ${r.links} links and ${r.maps} maps (${r.dir})\n` : `busted: nothing was pinned (${r.dir})\n`);
+      process.exitCode = 0;
+    });
+
+  program
     .command('compile')
     .description('compile Rego to a Wasm module (OUT.wasm) or an OPA-style bundle (OUT.tar.gz)')
     .requiredOption('--policies <dir>', 'directory of .rego files (and data.json)')
@@ -106,13 +132,29 @@ export function buildCli(): Command {
       process.exitCode = await runCompile(o);
     });
 
-  observeOptions(
-    program
-      .command('demo')
-      .description('monitor this host while a built-in demo talks to local stand-ins for provider endpoints (npm start)')
-      .option('--follow', 'keep monitoring after the demo'),
-  ).action(async (o: MonitorCliOptions & { follow?: boolean }) => {
-    process.exitCode = await runMonitor(o, { follow: o.follow === true });
+  enforceOptions(
+    observeOptions(
+      program
+        .command('enforce')
+        .description('observe, decide every event with the policies, enforce: refuse connections in the kernel, stop blocked requests before they leave')
+        .requiredOption('--policies <src>', 'directory of .rego (+ data.json), bundle.tar.gz, unpacked bundle, or http(s):// bundle URL'),
+    ),
+  ).action(async (o: EnforceCliOptions) => {
+    process.exitCode = await runEnforce(o);
+  });
+
+  enforceOptions(
+    observeOptions(
+      program
+        .command('demo')
+        .description('enforce the shipped policies on this host while a built-in demo talks to local stand-ins for provider endpoints (npm start)')
+        .option('--policies <src>', 'policies to enforce', join(PACKAGE_ROOT, 'policies'))
+        .option('--monitor-only', 'only observe (busted monitor), decide nothing')
+        .option('--follow', 'keep going after the demo'),
+    ),
+  ).action(async (o: EnforceCliOptions & { follow?: boolean; monitorOnly?: boolean }) => {
+    const demo = { follow: o.follow === true };
+    process.exitCode = o.monitorOnly ? await runMonitor(o, demo) : await runEnforce(o, demo);
   });
 
   return program;
