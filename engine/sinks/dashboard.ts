@@ -108,6 +108,7 @@ export class DashboardSink implements Sink {
   private fresh: BustedEvent[] = [];
   private freshDecisions: DecisionRow[] = [];
   private readonly decisions: DecisionRow[] = [];
+  private readonly allows: DecisionRow[] = [];
   private readonly providers = new Map<string, Usage>();
   private readonly processes = new Map<string, ProcessUsage>();
   private readonly totals = { events: 0, by_type: {} as Record<string, number>, lost: 0, errors: 0 };
@@ -192,8 +193,11 @@ export class DashboardSink implements Sink {
           row.process = processLabel(src);
           if (src.process.pid) row.pid = src.process.pid;
         }
-        this.decisions.push(row);
-        if (this.decisions.length > DECISIONS) this.decisions.shift();
+        // allows (enforce --format json reports every decision) are kept apart,
+        // so that a flood of them never pushes the blocks off the page
+        const ring = d.action === 'allow' ? this.allows : this.decisions;
+        ring.push(row);
+        if (ring.length > DECISIONS) ring.shift();
         this.freshDecisions.push(row);
         if (d.action === 'block' || d.action === 'audit') {
           const k = d.action === 'block' ? 'blocks' : 'audits';
@@ -276,7 +280,8 @@ export class DashboardSink implements Sink {
       } else if (url.pathname === '/stream') {
         res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store', connection: 'keep-alive' });
         // The page starts from everything in memory, then follows.
-        this.send(res, 'snapshot', { state: this.state(), events: this.recent.slice(-MAX_ROWS), decisions: this.decisions.slice(-50) });
+        const decisions = [...this.decisions.slice(-50), ...this.allows.slice(-50)].sort((a, b) => (a.time < b.time ? -1 : a.time > b.time ? 1 : 0));
+        this.send(res, 'snapshot', { state: this.state(), events: this.recent.slice(-MAX_ROWS), decisions });
         this.clients.add(res);
         req.on('close', () => this.clients.delete(res));
       } else if (url.pathname === '/api/state') {

@@ -117,7 +117,7 @@ describe('all outputs on a real run (busted demo)', { skip }, () => {
     child.stdout!.on('data', (d) => (stdout += d));
     child.stderr!.on('data', (d) => (stderr += d));
     exited = new Promise((r) => child.on('exit', (c) => r(c)));
-    await until(() => /busted: dashboard at (\S+)/.test(stderr) && stderr.includes('busted: monitoring'), `the agent to start: ${stderr}`);
+    await until(() => /busted: dashboard at (\S+)/.test(stderr) && /busted: (monitoring|enforcing on) /.test(stderr), `the agent to start: ${stderr}`);
     const uiUrl = /busted: dashboard at (\S+)/.exec(stderr)![1]!;
     const metricsUrl = /busted: metrics at (\S+)/.exec(stderr)![1]!;
     assert.match(uiUrl, /^http:\/\/127\.0\.0\.1:\d+\/$/, 'loopback: no token');
@@ -137,6 +137,13 @@ describe('all outputs on a real run (busted demo)', { skip }, () => {
       assert.match(openai[4]!, /^\$0\.0000\d+$/, `an estimated cost for gpt-4o-mini: ${openai[4]}`);
       assert.ok((await page.locator('#events tr[data-type=llm_request]').count()) >= 2);
       assert.ok((await page.locator('#processes tr[data-process=curl]').count()) === 1);
+      // the demo enforces the shipped policies: their revision, and the blocks with their reasons
+      const rev = /busted: policy (\S+) from/.exec(stderr)?.[1];
+      assert.ok(rev, 'the policy revision on stderr');
+      assert.equal((await page.getByTestId('policy-revision').textContent())?.trim(), rev);
+      await page.waitForSelector('#decisions tr[data-action=block]');
+      const reasons = await page.locator('#decisions tr[data-action=block] td:nth-child(3)').allTextContents();
+      assert.ok(reasons.some((r) => r.length > 0 && r !== '—'), `block reasons shown: ${reasons.join(' | ')}`);
       await page.screenshot({ path: artifactPath('dashboard-demo.png'), fullPage: true });
     } finally {
       await browser.close();
@@ -158,6 +165,8 @@ describe('all outputs on a real run (busted demo)', { skip }, () => {
     assert.ok((m.get('busted_events_total{type="connect",provider="openai"}') ?? 0) >= 1);
     assert.ok([...m.keys()].some((k) => k.startsWith('busted_llm_tokens_total{provider="openai"')));
     assert.equal(m.get(`busted_sink_dropped_total{sink="file:${file}"}`), 0);
+    assert.ok((m.get('busted_decisions_total{action="block",enforced="true"}') ?? 0) >= 1, 'blocks counted');
+    assert.ok([...m.keys()].some((k) => k.startsWith('busted_policy_info{revision="sha256:')), 'the policy revision exported');
 
     // logrotate's way: move the file, SIGHUP, new events go to a new file
     await until(() => stdout.includes(CTR), 'the container client in the events');

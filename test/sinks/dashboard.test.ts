@@ -72,6 +72,13 @@ describe('dashboard in Chromium', { skip }, () => {
     await assertText(page.getByTestId('policy-reloads'), '1');
     await assertText(page.locator('#decisions tr[data-action=audit] td').nth(2), 'look-alike host evil-openai.com');
     assert.equal(await page.evaluate(() => (window as unknown as { marker: number }).marker), 42, 'the page was not reloaded');
+    // allow decisions (enforce --format json reports them all) only on request
+    ui.write({ id: 'd-3', time: T, type: 'decision', process: py, provider: 'openai', decision: { action: 'allow', reasons: [], enforced: false, subject: 'ev-6' } });
+    await page.waitForFunction(() => document.querySelector('[data-testid=total-events]')?.textContent === '37');
+    assert.equal(await page.locator('#decisions tr[data-action=allow]').count(), 0);
+    await page.getByTestId('show-allow').check();
+    assert.equal(await page.locator('#decisions tr[data-action=allow]').count(), 1);
+    assert.equal(await page.locator('#decisions tr[data-action=block]').count(), 1);
 
     // filters: type, provider, text
     await page.getByTestId('filter-type').selectOption('llm_response');
