@@ -89,7 +89,7 @@ describe('dashboard in Chromium', { skip }, () => {
     await page.getByTestId('filter-type').selectOption('');
     await page.getByTestId('filter-provider').selectOption('');
     await page.getByTestId('filter-text').fill('python3');
-    await page.waitForFunction(() => document.querySelectorAll('#events tr').length === 4);
+    await page.waitForFunction(() => document.querySelectorAll('#events tr').length === 5);
     await page.screenshot({ path: artifactPath('dashboard-fed.png'), fullPage: true });
     await page.close();
   });
