@@ -6,7 +6,9 @@
  * header), syslog over UDP and TCP to a real rsyslogd, the metrics endpoint
  * and the dashboard in headless Chromium while the demo runs. Every output
  * must carry exactly the events stdout carried, in the same order. A client
- * in a docker-style child cgroup shows container ids reaching events.
+ * in a docker-style child cgroup shows container ids reaching events, and one
+ * in a kubepods-style cgroup gets its pod's name, namespace and labels from a
+ * Kubernetes API stand-in (test/helpers/kube-api.ts) through the agent's watch.
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -25,9 +27,13 @@ import { kernelSkipReason, TestCgroup } from '../helpers/cgroup.js';
 import { freePort, Rsyslog, rsyslogSkipReason } from '../helpers/rsyslog.js';
 import { artifactPath, chromiumSkipReason, launchChromium } from '../helpers/chromium.js';
 import { parseProm } from '../helpers/prom.js';
+import { KubeApi, pod } from '../helpers/kube-api.js';
 
 const skip = kernelSkipReason() ?? rsyslogSkipReason() ?? chromiumSkipReason();
 const CTR = 'd0c4e5'.padEnd(64, '7');
+const POD = '1b2c3d4e-0000-4000-8000-00000000abcd';
+const POD_CTR = 'c0ffee'.padEnd(64, '1');
+const POD_PATH = ['kubepods.slice', 'kubepods-besteffort.slice', `kubepods-besteffort-pod${POD.replace(/-/g, '_')}.slice`, `cri-containerd-${POD_CTR}.scope`];
 
 function httpGet(url: string): Promise<string> {
   return new Promise((resolve, reject) => {
@@ -57,6 +63,7 @@ describe('all outputs on a real run (busted demo)', { skip }, () => {
   let collector: Server;
   let tcp: TcpServer;
   let child: ChildProcess;
+  let kube: KubeApi;
   const webhookLines: string[] = [];
   let stdout = '';
   let stderr = '';
@@ -81,6 +88,13 @@ describe('all outputs on a real run (busted demo)', { skip }, () => {
     tcp = createTcpServer((s) => s.end());
     await new Promise<void>((r) => tcp.listen(0, '127.0.0.1', () => r()));
     writeFileSync(join(dir, 'token'), 'e2e-token\n');
+    kube = new KubeApi(pki);
+    kube.token = 'sa-token';
+    kube.pods.set(POD, pod(POD, 'agent-pod-5f7c', 'ml-prod', { app: 'agent', team: 'ml' }, 'node-e2e', POD_CTR));
+    await kube.start();
+    mkdirSync(join(dir, 'sa'));
+    writeFileSync(join(dir, 'sa', 'token'), 'sa-token\n');
+    writeFileSync(join(dir, 'sa', 'ca.crt'), pki.caPem);
   });
 
   after(async () => {
@@ -89,9 +103,11 @@ describe('all outputs on a real run (busted demo)', { skip }, () => {
     collector?.closeAllConnections();
     tcp?.close();
     await rs?.dispose();
-    if (cg && existsSync(join(cg.path, `docker-${CTR}.scope`))) {
+    await kube?.stop();
+    const nested = [join(cg.path, `docker-${CTR}.scope`), ...POD_PATH.map((_, i) => join(cg.path, ...POD_PATH.slice(0, POD_PATH.length - i)))];
+    for (const d of nested) {
       try {
-        rmdirSync(join(cg.path, `docker-${CTR}.scope`));
+        if (existsSync(d)) rmdirSync(d);
       } catch {}
     }
     await cg?.dispose();
@@ -110,7 +126,8 @@ describe('all outputs on a real run (busted demo)', { skip }, () => {
         '--output', `webhook:https://127.0.0.1:${port}/ingest`, '--webhook-ca', pki.caCert, '--webhook-token-file', join(dir, 'token'), '--webhook-header', 'X-Site: e2e', '--webhook-flush-ms', '100', '--spill-dir', join(dir, 'spill'),
         '--output', `syslog:127.0.0.1:${rs.udpPort}`,
         '--output', `syslog+tcp:127.0.0.1:${rs.tcpPort}`,
-        '--metrics', '0', '--ui', '0', '--no-kube',
+        '--metrics', '0', '--ui', '0',
+        '--kube-api', `https://127.0.0.1:${kube.port}`, '--kube-sa-dir', join(dir, 'sa'), '--kube-node', 'node-e2e',
       ],
       { stdio: ['ignore', 'pipe', 'pipe'] },
     );
@@ -155,6 +172,11 @@ describe('all outputs on a real run (busted demo)', { skip }, () => {
     const tport = (tcp.address() as AddressInfo).port;
     const r = await run([PYTHON, '-c', `import socket; socket.create_connection(("127.0.0.1", ${tport})).close()`], { cgroup: ctrCg });
     assert.equal(r.code, 0, r.stderr);
+    // and one in a Kubernetes pod's container cgroup
+    const podCg = join(cg.path, ...POD_PATH);
+    mkdirSync(podCg, { recursive: true });
+    const rp = await run([PYTHON, '-c', `import socket; socket.create_connection(("127.0.0.1", ${tport})).close()`], { cgroup: podCg });
+    assert.equal(rp.code, 0, rp.stderr);
 
     // metrics, scraped while running
     let m = new Map<string, number>();
@@ -190,6 +212,20 @@ describe('all outputs on a real run (busted demo)', { skip }, () => {
     const inCtr = events.filter((e) => e.process?.container_id === CTR);
     assert.ok(inCtr.length >= 2, 'events of the containerised client');
     assert.equal(inCtr[0]!.process!.container_runtime, 'docker');
+    const inPod = events.filter((e) => e.process?.pod?.uid === POD);
+    assert.ok(inPod.length >= 2, 'events of the process in the pod');
+    assert.deepEqual(inPod.find((e) => e.type === 'connect')!.process!.pod, {
+      uid: POD,
+      qos_class: 'besteffort',
+      name: 'agent-pod-5f7c',
+      namespace: 'ml-prod',
+      labels: { app: 'agent', team: 'ml' },
+      service_account: 'agent-pod-5f7c-sa',
+      container: 'main',
+      image: 'registry.test/app:1.2',
+    });
+    assert.equal(inPod[0]!.process!.container_id, POD_CTR);
+    assert.ok(kube.requests.some((q) => q.includes('fieldSelector=spec.nodeName%3Dnode-e2e')), "the node's pods only");
 
     const fromFile = [...readFileSync(`${file}.moved`, 'utf8').split('\n'), ...readFileSync(file, 'utf8').split('\n')];
     assert.deepEqual(ids(fromFile), want, 'file output (before and after SIGHUP) = stdout');

@@ -7,9 +7,6 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { createServer, type Server } from 'node:https';
-import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -18,121 +15,12 @@ import { makePki, type Pki } from '../../engine/demo/pki.js';
 import { KubeWatcher, kubeConfig, podAnnotator } from '../../engine/enrich/kube.js';
 import { containerFromCgroupPath } from '../../engine/enrich/container.js';
 import { PolicyEngine } from '../../engine/policy/engine.js';
+import { KubeApi, pod } from '../helpers/kube-api.js';
 
 const UID_A = '0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0';
 const UID_B = '11111111-2222-3333-4444-555555555555';
 const UID_C = '99999999-8888-7777-6666-555555555555';
 const CTR = 'a'.repeat(64);
-
-interface Pod {
-  metadata: { uid: string; name: string; namespace: string; labels?: Record<string, string>; resourceVersion?: string };
-  spec: { nodeName: string; serviceAccountName?: string };
-  status?: { containerStatuses?: Array<{ name: string; image?: string; containerID?: string }> };
-}
-
-function pod(uid: string, name: string, ns: string, labels: Record<string, string>, node = 'node-a'): Pod {
-  return {
-    metadata: { uid, name, namespace: ns, labels },
-    spec: { nodeName: node, serviceAccountName: `${name}-sa` },
-    status: { containerStatuses: [{ name: 'main', image: 'registry.test/app:1.2', containerID: `containerd://${uid === UID_A ? CTR : 'b'.repeat(64)}` }] },
-  };
-}
-
-/** The API server stand-in: /api/v1/pods list (paged by 1) and watch. */
-class KubeApi {
-  private server!: Server;
-  port = 0;
-  rv = 100;
-  /** watches from a resourceVersion older than this get 410 Gone */
-  oldest = 0;
-  token = 'token-1';
-  readonly pods = new Map<string, Pod>();
-  readonly requests: string[] = [];
-  private readonly watchers = new Set<ServerResponse>();
-  /** every change, for watches that start from an older resourceVersion */
-  private readonly log: Array<{ rv: number; line: string; node: string }> = [];
-
-  constructor(private readonly pki: Pki) {}
-
-  async start(): Promise<void> {
-    this.server = createServer({ key: this.pki.keyPem, cert: this.pki.certPem }, (req, res) => this.handle(req, res));
-    await new Promise<void>((r) => this.server.listen(0, '127.0.0.1', () => r()));
-    this.port = (this.server.address() as AddressInfo).port;
-  }
-
-  async stop(): Promise<void> {
-    for (const w of this.watchers) w.destroy();
-    await new Promise<void>((r) => {
-      this.server.close(() => r());
-      this.server.closeAllConnections();
-    });
-  }
-
-  private handle(req: IncomingMessage, res: ServerResponse): void {
-    const u = new URL(req.url!, 'https://x');
-    this.requests.push(`${u.searchParams.get('watch') ? 'watch' : 'list'} ${u.search}`);
-    if (req.headers.authorization !== `Bearer ${this.token}`) {
-      res.writeHead(401, { 'content-type': 'application/json' }).end(JSON.stringify({ kind: 'Status', code: 401, message: 'Unauthorized' }));
-      return;
-    }
-    if (u.pathname !== '/api/v1/pods') {
-      res.writeHead(404).end();
-      return;
-    }
-    const node = /^spec\.nodeName=(.*)$/.exec(u.searchParams.get('fieldSelector') ?? '')?.[1];
-    const mine = [...this.pods.values()].filter((p) => !node || p.spec.nodeName === node);
-    if (u.searchParams.get('watch')) {
-      const from = Number(u.searchParams.get('resourceVersion'));
-      res.writeHead(200, { 'content-type': 'application/json', 'transfer-encoding': 'chunked' });
-      if (from < this.oldest) {
-        res.end(JSON.stringify({ type: 'ERROR', object: { kind: 'Status', code: 410, reason: 'Expired', message: 'too old resource version' } }) + '\n');
-        return;
-      }
-      (res as ServerResponse & { node?: string }).node = node;
-      this.watchers.add(res);
-      res.on('close', () => this.watchers.delete(res));
-      // what happened since the version asked for, then live changes
-      for (const l of this.log) if (l.rv > from && (!node || node === l.node)) res.write(l.line);
-      res.write(JSON.stringify({ type: 'BOOKMARK', object: { kind: 'Pod', metadata: { resourceVersion: String(this.rv) } } }) + '\n');
-      return;
-    }
-    // paged list: one pod per page, the rest behind "continue"
-    const start = Number(u.searchParams.get('continue') ?? '0');
-    const items = mine.slice(start, start + 1);
-    const more = start + 1 < mine.length;
-    res.writeHead(200, { 'content-type': 'application/json' });
-    res.end(JSON.stringify({ kind: 'PodList', apiVersion: 'v1', metadata: { resourceVersion: String(this.rv), ...(more ? { continue: String(start + 1) } : {}) }, items }));
-  }
-
-  /** A change, sent to every open watch of that pod's node. */
-  change(type: 'ADDED' | 'MODIFIED' | 'DELETED', p: Pod): void {
-    this.rv++;
-    p.metadata.resourceVersion = String(this.rv);
-    if (type === 'DELETED') this.pods.delete(p.metadata.uid);
-    else this.pods.set(p.metadata.uid, p);
-    const line = JSON.stringify({ type, object: { kind: 'Pod', apiVersion: 'v1', ...p } }) + '\n';
-    this.log.push({ rv: this.rv, line, node: p.spec.nodeName });
-    for (const w of this.watchers) {
-      const node = (w as ServerResponse & { node?: string }).node;
-      if (!node || node === p.spec.nodeName) w.write(line);
-    }
-  }
-
-  /** etcd compacted: open watches get 410 and old versions are gone. */
-  expire(): void {
-    this.oldest = this.rv + 1;
-    this.rv++;
-    for (const w of this.watchers) w.end(JSON.stringify({ type: 'ERROR', object: { kind: 'Status', code: 410, message: 'too old resource version' } }) + '\n');
-  }
-
-  dropWatches(): void {
-    for (const w of this.watchers) w.destroy();
-  }
-
-  get watching(): number {
-    return this.watchers.size;
-  }
-}
 
 async function until(pred: () => boolean, what: string, ms = 10_000): Promise<void> {
   const end = Date.now() + ms;
@@ -159,7 +47,7 @@ describe('Kubernetes pod watch', () => {
   before(async () => {
     pki = makePki(['kubernetes.default.svc']);
     api = new KubeApi(pki);
-    api.pods.set(UID_A, pod(UID_A, 'chatbot-7d9f', 'prod', { app: 'chatbot', team: 'ml' }));
+    api.pods.set(UID_A, pod(UID_A, 'chatbot-7d9f', 'prod', { app: 'chatbot', team: 'ml' }, 'node-a', CTR));
     api.pods.set(UID_B, pod(UID_B, 'batch-1', 'jobs', { app: 'batch' }));
     api.pods.set(UID_C, pod(UID_C, 'elsewhere', 'prod', {}, 'node-b'));
     await api.start();
