@@ -2,7 +2,7 @@
  * The agent's side of the outputs thread (outputs-thread.ts): one sink in
  * the Agent's list that copies each event's JSON line (encoded once, shared
  * with stdout) into a pack and hands packs to the thread, every 20 ms or
- * every 256 KiB, whichever comes first. That copy is all the --output sinks
+ * every 1 MiB, whichever comes first. That copy is all the --output sinks
  * cost the agent's thread.
  *
  * `members` stand for the sinks on the thread (name, delivered, dropped,
@@ -18,7 +18,7 @@ import { eventBytes } from './jsonl.js';
 import type { FromThread, OutputSpec, SinkStats, ToThread } from './outputs-thread.js';
 import type { Sink } from './sink.js';
 
-const PACK_BYTES = 256 << 10;
+const PACK_BYTES = 1 << 20;
 const PACK_MS = 20;
 
 class Member implements Sink {
