@@ -13,6 +13,7 @@ import { join, relative } from 'node:path';
 import { BustedError, ErrorCode } from '../model/errors.js';
 import { bundleFromFiles, readBundleArchive, type BundleFile } from './bundle.js';
 import { compile, type Source } from './compiler.js';
+import type { ParseOptions } from './rego/parser.js';
 
 /** The entrypoints busted evaluates (CONTRACT.md, Policies). */
 export const ENTRYPOINTS = ['busted/decision', 'busted/reasons'] as const;
@@ -105,7 +106,7 @@ function bundleDirFiles(dir: string): BundleFile[] {
  * (usage, policy) for what cannot be read, and RegoErrors (file:row:col)
  * for Rego that does not compile.
  */
-export function buildPolicy(src: string, entrypoints: readonly string[] = ENTRYPOINTS): PolicyBuild {
+export function buildPolicy(src: string, entrypoints: readonly string[] = ENTRYPOINTS, opts: { parse?: ParseOptions } = {}): PolicyBuild {
   let st;
   try {
     st = statSync(src);
@@ -124,7 +125,7 @@ export function buildPolicy(src: string, entrypoints: readonly string[] = ENTRYP
   }
   const sources = regoSources(src);
   const dataText = st.isDirectory() ? dataJsonText(src) : '{}';
-  const { wasm } = compile(sources, { entrypoints: [...entrypoints] });
+  const { wasm } = compile(sources, { entrypoints: [...entrypoints], parse: opts.parse });
   const parts: Array<[string, string]> = sources.map((s) => [s.file, s.text]);
   if (st.isDirectory()) parts.push(['data.json', dataText]);
   return {

@@ -1,0 +1,372 @@
+/**
+ * Recorded events through the policies (CONTRACT.md, "Recorded events and
+ * expectations"): every event of a `--record` file (or any JSON-lines file
+ * of events) is decided by PolicyEngine.decide, the very call `enforce`
+ * makes, and every expectation in the file, or in the `X.expect.jsonl`
+ * beside `X.jsonl`, is checked:
+ *
+ *   {"expect": {"subject": "<event id>", "action": "block"}}
+ *   {"expect": {"match": {"type": "llm_request", "provider": "mistral"}, "action": "block"}}
+ *
+ * optionally with `"reasons": [...]` (exactly these, in any order),
+ * `"reason": "text"` (some reason contains it) and `"name": "..."`. A
+ * subject that is no event of the file, or a match that matches none, is a
+ * failure. A line that is not a JSON object, an event without a `type`, or
+ * an expectation with a wrong or unknown field is a problem named by
+ * file:line, and the other lines still run.
+ *
+ * `decision` events in a recording (what `enforce` decided at the time)
+ * are checked too: where the recorded policy_revision is the one being
+ * replayed, the replayed action must be the recorded one.
+ *
+ * With a baseline engine (`--baseline OLD`), every event whose decision
+ * differs between the two is listed: the policy diff.
+ */
+import { closeSync, existsSync, openSync, readSync, statSync } from 'node:fs';
+import { isAbsolute } from 'node:path';
+import { StringDecoder } from 'node:string_decoder';
+import { globSync } from 'tinyglobby';
+
+import { BustedError, ErrorCode } from '../../model/errors.js';
+import type { Action, PolicyEngine, Verdict } from '../engine.js';
+
+/** Events the policy is not asked about: the agent's own records of decisions and policy loads. */
+export const NOT_DECIDED: ReadonlySet<string> = new Set(['decision', 'policy']);
+
+const ACTIONS: Readonly<Record<string, Action>> = { allow: 'allow', audit: 'audit', block: 'block', deny: 'block' };
+const EXPECT_KEYS = new Set(['subject', 'match', 'action', 'reasons', 'reason', 'name']);
+
+export interface Problem {
+  file: string;
+  line: number;
+  message: string;
+}
+
+export interface Expectation {
+  file: string;
+  line: number;
+  name?: string;
+  subject?: string;
+  match?: Record<string, unknown>;
+  action: Action;
+  reasons?: string[];
+  reason?: string;
+}
+
+export interface ExpectationResult extends Expectation {
+  status: 'pass' | 'fail';
+  /** why it failed */
+  message?: string;
+  /** events it applied to */
+  events: number;
+}
+
+export interface Decided {
+  file: string;
+  line: number;
+  id: string;
+  type: string;
+  verdict?: Verdict;
+  /** evaluation failed (a conflict, a decision that is not one of the words) */
+  error?: string;
+  baseline?: Verdict;
+  baselineError?: string;
+  /** a short description of the event, for listings */
+  event: Record<string, unknown>;
+}
+
+export interface FileResult {
+  file: string;
+  /** the `*.expect.jsonl` read with it */
+  companion?: string;
+  /** lines that were events */
+  events: number;
+  /** events the policy decided (all but NOT_DECIDED types) */
+  decided: number;
+  counts: { allow: number; audit: number; block: number; error: number };
+  expectations: ExpectationResult[];
+  problems: Problem[];
+  /** evaluation errors: an event the policy could not decide is a failure */
+  errors: Array<{ line: number; id: string; message: string }>;
+  /** recorded decisions (same policy revision) that replay differently */
+  mismatches: Array<{ line: number; subject: string; recorded: Action; replayed: Action | 'error' }>;
+}
+
+export interface ReplayOptions {
+  baseline?: PolicyEngine;
+  /** keep every decided event (for --show-decisions); otherwise only those the diff lists */
+  keepDecisions?: boolean;
+}
+
+export interface ReplayResult {
+  files: FileResult[];
+  /** every decided event, with keepDecisions */
+  decisions: Decided[];
+  /** events whose decision differs from the baseline's */
+  diff: Decided[];
+}
+
+/**
+ * The event files that `--events` names: paths, directories (their
+ * `*.jsonl`) and globs. A name that matches nothing is a usage error (a CI
+ * job that silently tests nothing is worse than one that fails).
+ * `X.expect.jsonl` is read with `X.jsonl`, not on its own, when both exist.
+ */
+export function eventFiles(patterns: readonly string[]): string[] {
+  const found: string[] = [];
+  for (const p of patterns) {
+    let list: string[];
+    if (existsSync(p) && statSync(p).isDirectory()) list = globSync('**/*.jsonl', { cwd: p, absolute: false }).map((f) => `${p.replace(/\/+$/, '')}/${f}`);
+    else if (existsSync(p)) list = [p];
+    else if (/[*?[\]{}]/.test(p)) list = globSync(p, { expandDirectories: false, absolute: isAbsolute(p) });
+    else throw new BustedError(ErrorCode.USAGE, `--events ${p}: no such file or directory`, 'events');
+    if (list.length === 0) throw new BustedError(ErrorCode.USAGE, `--events ${p}: matches no file`, 'events');
+    found.push(...list.sort());
+  }
+  // an expectations file stands for the recording beside it (which reads it as its companion)
+  return [...new Set(found.map((f) => (f.endsWith('.expect.jsonl') && existsSync(companionBase(f)) ? companionBase(f) : f)))];
+}
+
+function companionBase(expectFile: string): string {
+  return expectFile.slice(0, -'.expect.jsonl'.length) + '.jsonl';
+}
+
+function companionOf(file: string): string | undefined {
+  if (!file.endsWith('.jsonl') || file.endsWith('.expect.jsonl')) return undefined;
+  const c = file.slice(0, -'.jsonl'.length) + '.expect.jsonl';
+  return existsSync(c) ? c : undefined;
+}
+
+/** Lines of a file, read in chunks (a recording may be large), with 1-based numbers. */
+function* lines(file: string): Generator<[number, string]> {
+  let fd: number;
+  try {
+    fd = openSync(file, 'r');
+  } catch (e) {
+    throw new BustedError(ErrorCode.USAGE, `--events ${file}: ${(e as Error).message}`, 'events');
+  }
+  try {
+    const buf = Buffer.allocUnsafe(1 << 20);
+    const dec = new StringDecoder('utf8');
+    let rest = '';
+    let n = 0;
+    for (;;) {
+      const got = readSync(fd, buf, 0, buf.length, null);
+      const text = got > 0 ? rest + dec.write(buf.subarray(0, got)) : rest + dec.end();
+      let start = 0;
+      let nl: number;
+      while ((nl = text.indexOf('\n', start)) >= 0) {
+        yield [++n, text.slice(start, nl)];
+        start = nl + 1;
+      }
+      rest = text.slice(start);
+      if (got <= 0) {
+        if (rest.length) yield [++n, rest];
+        return;
+      }
+    }
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return v !== null && typeof v === 'object' && !Array.isArray(v);
+}
+
+/** An expectation line's object, or the problem with it. */
+function parseExpectation(file: string, line: number, v: unknown): Expectation | Problem {
+  const bad = (message: string): Problem => ({ file, line, message });
+  if (!isObject(v)) return bad('expect: must be an object');
+  for (const k of Object.keys(v)) if (!EXPECT_KEYS.has(k)) return bad(`expect.${k}: unknown field (expected subject or match, action, and optionally reasons, reason, name)`);
+  const action = typeof v.action === 'string' ? ACTIONS[v.action] : undefined;
+  if (action === undefined) return bad(`expect.action: must be "allow", "audit" or "block" (got ${JSON.stringify(v.action)})`);
+  const hasSubject = v.subject !== undefined;
+  const hasMatch = v.match !== undefined;
+  if (hasSubject === hasMatch) return bad('expect: needs exactly one of subject (an event id) or match (a partial event)');
+  if (hasSubject && (typeof v.subject !== 'string' || v.subject === '')) return bad('expect.subject: must be an event id (a non-empty string)');
+  if (hasMatch && (!isObject(v.match) || Object.keys(v.match).length === 0)) return bad('expect.match: must be a non-empty object (a partial event)');
+  if (v.reasons !== undefined && (!Array.isArray(v.reasons) || !v.reasons.every((r) => typeof r === 'string'))) return bad('expect.reasons: must be an array of strings');
+  if (v.reason !== undefined && typeof v.reason !== 'string') return bad('expect.reason: must be a string');
+  if (v.name !== undefined && typeof v.name !== 'string') return bad('expect.name: must be a string');
+  const x: Expectation = { file, line, action };
+  if (typeof v.name === 'string') x.name = v.name;
+  if (hasSubject) x.subject = v.subject as string;
+  else x.match = v.match as Record<string, unknown>;
+  if (v.reasons !== undefined) x.reasons = v.reasons as string[];
+  if (typeof v.reason === 'string') x.reason = v.reason;
+  return x;
+}
+
+/** Every key of `want` is in `have` with a matching value: objects recursively (partially), arrays element by element at the same length, scalars equal. */
+export function matches(have: unknown, want: unknown): boolean {
+  if (isObject(want)) {
+    if (!isObject(have)) return false;
+    for (const k of Object.keys(want)) if (!matches(have[k], want[k])) return false;
+    return true;
+  }
+  if (Array.isArray(want)) return Array.isArray(have) && have.length === want.length && want.every((w, i) => matches(have[i], w));
+  return have === want;
+}
+
+function verdictText(v: Verdict | undefined, err?: string): string {
+  if (err !== undefined) return `error (${err})`;
+  if (!v) return 'nothing';
+  return v.reasons.length ? `${v.action} (${v.reasons.join('; ')})` : v.action;
+}
+
+/** Why a verdict does not meet an expectation, or undefined when it does. */
+function unmet(x: Expectation, d: Decided): string | undefined {
+  const where = `${d.id} (${d.type}, line ${d.line})`;
+  if (d.error !== undefined) return `${where}: evaluation failed: ${d.error}`;
+  const v = d.verdict!;
+  if (v.action !== x.action) return `${where} was decided ${verdictText(v)}, expected ${x.action}`;
+  if (x.reasons !== undefined) {
+    const want = [...x.reasons].sort();
+    if (want.length !== v.reasons.length || want.some((r, i) => r !== v.reasons[i])) return `${where}: reasons ${JSON.stringify(v.reasons)}, expected ${JSON.stringify(want)}`;
+  }
+  if (x.reason !== undefined && !v.reasons.some((r) => r.includes(x.reason!))) return `${where}: no reason contains ${JSON.stringify(x.reason)} (reasons: ${JSON.stringify(v.reasons)})`;
+  return undefined;
+}
+
+function sameVerdict(a: Verdict | undefined, b: Verdict | undefined): boolean {
+  if (!a || !b) return a === b;
+  return a.action === b.action && a.reasons.length === b.reasons.length && a.reasons.every((r, i) => r === b.reasons[i]);
+}
+
+export function replay(files: readonly string[], engine: PolicyEngine, o: ReplayOptions = {}): ReplayResult {
+  const result: ReplayResult = { files: [], decisions: [], diff: [] };
+  for (const file of files) result.files.push(replayFile(file, engine, o, result));
+  return result;
+}
+
+function replayFile(file: string, engine: PolicyEngine, o: ReplayOptions, out: ReplayResult): FileResult {
+  const companion = companionOf(file);
+  const r: FileResult = { file, events: 0, decided: 0, counts: { allow: 0, audit: 0, block: 0, error: 0 }, expectations: [], problems: [], errors: [], mismatches: [] };
+  if (companion) r.companion = companion;
+  // Expectations first (from the companion and from this file's expect lines), so events are checked as they stream by.
+  const expectations: Expectation[] = [];
+  const readExpectations = (f: string, all: boolean) => {
+    for (const [n, text] of lines(f)) {
+      if (!all && !text.includes('"expect"')) continue;
+      if (all && text.trim() === '') continue;
+      let v: unknown;
+      try {
+        v = JSON.parse(text);
+      } catch (e) {
+        if (all) r.problems.push({ file: f, line: n, message: `not JSON: ${(e as Error).message}` });
+        continue; // in the recording itself the event pass reports it
+      }
+      if (!isObject(v) || !('expect' in v)) {
+        if (all) r.problems.push({ file: f, line: n, message: 'not an expectation ({"expect": {...}}); events belong in the recording' });
+        continue;
+      }
+      const x = parseExpectation(f, n, v.expect);
+      if ('message' in x) r.problems.push(x);
+      else expectations.push(x);
+    }
+  };
+  if (companion) readExpectations(companion, true);
+  readExpectations(file, false);
+  const bySubject = new Map<string, Array<{ x: Expectation; res: ExpectationResult }>>();
+  const byMatch: Array<{ x: Expectation; res: ExpectationResult }> = [];
+  const results = expectations.map((x) => {
+    const res: ExpectationResult = { ...x, status: 'pass', events: 0 };
+    if (x.subject !== undefined) {
+      const l = bySubject.get(x.subject) ?? [];
+      l.push({ x, res });
+      bySubject.set(x.subject, l);
+    } else byMatch.push({ x, res });
+    return res;
+  });
+  const fail = (res: ExpectationResult, message: string) => {
+    if (res.status === 'pass') {
+      res.status = 'fail';
+      res.message = message;
+    }
+  };
+  const recorded: Array<{ line: number; subject: string; action: Action; revision?: string }> = [];
+  const replayed = new Map<string, Action | 'error'>();
+
+  for (const [n, text] of lines(file)) {
+    if (text.trim() === '') continue;
+    let v: unknown;
+    try {
+      v = JSON.parse(text);
+    } catch (e) {
+      r.problems.push({ file, line: n, message: `not JSON: ${(e as Error).message}` });
+      continue;
+    }
+    if (!isObject(v)) {
+      r.problems.push({ file, line: n, message: 'not a JSON object (an event or an expectation)' });
+      continue;
+    }
+    if ('expect' in v) continue; // read above
+    if (typeof v.type !== 'string' || v.type === '') {
+      r.problems.push({ file, line: n, message: 'type: missing or not a string (every event has one)' });
+      continue;
+    }
+    if (v.id !== undefined && typeof v.id !== 'string') {
+      r.problems.push({ file, line: n, message: 'id: not a string' });
+      continue;
+    }
+    r.events++;
+    const type = v.type;
+    const id = typeof v.id === 'string' ? v.id : `${file}:${n}`;
+    if (NOT_DECIDED.has(type)) {
+      const dec = v.decision;
+      if (type === 'decision' && isObject(dec) && typeof dec.subject === 'string' && typeof dec.action === 'string' && ACTIONS[dec.action]) {
+        recorded.push({ line: n, subject: dec.subject, action: ACTIONS[dec.action]!, revision: typeof dec.policy_revision === 'string' ? dec.policy_revision : undefined });
+      }
+      continue;
+    }
+    r.decided++;
+    const d: Decided = { file, line: n, id, type, event: v };
+    try {
+      // the line is the event's JSON: no need to serialise it again
+      d.verdict = engine.decide(v, text);
+      r.counts[d.verdict.action]++;
+    } catch (e) {
+      d.error = (e as Error).message;
+      r.counts.error++;
+      r.errors.push({ line: n, id, message: d.error });
+    }
+    replayed.set(id, d.verdict?.action ?? 'error');
+    if (o.baseline) {
+      try {
+        d.baseline = o.baseline.decide(v, text);
+      } catch (e) {
+        d.baselineError = (e as Error).message;
+      }
+      if (!sameVerdict(d.verdict, d.baseline) || d.error !== d.baselineError) out.diff.push(d);
+    }
+    if (o.keepDecisions) out.decisions.push(d);
+    const subj = v.id === undefined ? undefined : bySubject.get(id);
+    if (subj) {
+      for (const { x, res } of subj) {
+        res.events++;
+        const why = unmet(x, d);
+        if (why) fail(res, why);
+      }
+    }
+    for (const { x, res } of byMatch) {
+      if (!matches(v, x.match)) continue;
+      res.events++;
+      const why = unmet(x, d);
+      if (why) fail(res, why);
+    }
+  }
+  for (const res of results) {
+    if (res.events > 0) continue;
+    fail(res, res.subject !== undefined ? `no event with id ${JSON.stringify(res.subject)} in ${file}` : `matches no event in ${file}`);
+  }
+  for (const rec of recorded) {
+    if (rec.revision === undefined || rec.revision !== engine.revision) continue;
+    const now = replayed.get(rec.subject);
+    if (now === undefined) continue; // the event decided on is not in this recording
+    if (now !== rec.action) r.mismatches.push({ line: rec.line, subject: rec.subject, recorded: rec.action, replayed: now });
+  }
+  r.expectations = results;
+  r.problems.sort((a, b) => (a.file === b.file ? a.line - b.line : a.file === file ? 1 : -1));
+  return r;
+}
