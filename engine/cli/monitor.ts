@@ -24,11 +24,12 @@ export interface MonitorCliOptions {
   hooks: 'auto' | 'raw_tp';
 }
 
-async function runDemo(): Promise<void> {
+/** The demo's clients run in `cgroup` when given (`busted demo --cgroup DIR --record F` records just the demo). */
+async function runDemo(cgroup?: string): Promise<void> {
   const d = new Demo();
   await d.start();
   try {
-    await d.run((s) => process.stderr.write(`demo: ${s.say}\n`));
+    await d.run((s) => process.stderr.write(`demo: ${s.say}\n`), { cgroup });
   } finally {
     await d.stop();
   }
@@ -81,7 +82,7 @@ export async function runMonitor(o: MonitorCliOptions, demo?: { follow: boolean 
     process.once('SIGTERM', done);
     if (o.duration) setTimeout(done, o.duration * 1000);
     if (demo) {
-      runDemo().then(() => {
+      runDemo(o.cgroup ? cgroup.path : undefined).then(() => {
         if (!demo.follow) setTimeout(done, 500); // let the last events through
         else process.stderr.write('busted: demo done; still monitoring (--follow), Ctrl-C to stop\n');
       }, (e: Error) => {

@@ -28,6 +28,7 @@ import { StringDecoder } from 'node:string_decoder';
 import { globSync } from 'tinyglobby';
 
 import { BustedError, ErrorCode } from '../../model/errors.js';
+import { REDACTED } from '../../redact.js';
 import type { Action, PolicyEngine, Verdict } from '../engine.js';
 
 /** Events the policy is not asked about: the agent's own records of decisions and policy loads. */
@@ -90,6 +91,12 @@ export interface FileResult {
   errors: Array<{ line: number; id: string; message: string }>;
   /** recorded decisions (same policy revision) that replay differently */
   mismatches: Array<{ line: number; subject: string; recorded: Action; replayed: Action | 'error' }>;
+  /**
+   * the same, on events the recording redacted: the agent decided on what
+   * the recording no longer holds (a credential in a prompt), so the replay
+   * cannot tell; reported, not failed
+   */
+  redactedMismatches: Array<{ line: number; subject: string; recorded: Action; replayed: Action | 'error' }>;
 }
 
 export interface ReplayOptions {
@@ -242,7 +249,7 @@ export function replay(files: readonly string[], engine: PolicyEngine, o: Replay
 
 function replayFile(file: string, engine: PolicyEngine, o: ReplayOptions, out: ReplayResult): FileResult {
   const companion = companionOf(file);
-  const r: FileResult = { file, events: 0, decided: 0, counts: { allow: 0, audit: 0, block: 0, error: 0 }, expectations: [], problems: [], errors: [], mismatches: [] };
+  const r: FileResult = { file, events: 0, decided: 0, counts: { allow: 0, audit: 0, block: 0, error: 0 }, expectations: [], problems: [], errors: [], mismatches: [], redactedMismatches: [] };
   if (companion) r.companion = companion;
   // Expectations first (from the companion and from this file's expect lines), so events are checked as they stream by.
   const expectations: Expectation[] = [];
@@ -286,7 +293,7 @@ function replayFile(file: string, engine: PolicyEngine, o: ReplayOptions, out: R
     }
   };
   const recorded: Array<{ line: number; subject: string; action: Action; revision?: string }> = [];
-  const replayed = new Map<string, Action | 'error'>();
+  const replayed = new Map<string, { action: Action | 'error'; redacted: boolean }>();
 
   for (const [n, text] of lines(file)) {
     if (text.trim() === '') continue;
@@ -331,7 +338,7 @@ function replayFile(file: string, engine: PolicyEngine, o: ReplayOptions, out: R
       r.counts.error++;
       r.errors.push({ line: n, id, message: d.error });
     }
-    replayed.set(id, d.verdict?.action ?? 'error');
+    replayed.set(id, { action: d.verdict?.action ?? 'error', redacted: text.includes(REDACTED) });
     if (o.baseline) {
       try {
         d.baseline = o.baseline.decide(v, text);
@@ -364,7 +371,8 @@ function replayFile(file: string, engine: PolicyEngine, o: ReplayOptions, out: R
     if (rec.revision === undefined || rec.revision !== engine.revision) continue;
     const now = replayed.get(rec.subject);
     if (now === undefined) continue; // the event decided on is not in this recording
-    if (now !== rec.action) r.mismatches.push({ line: rec.line, subject: rec.subject, recorded: rec.action, replayed: now });
+    if (now.action === rec.action) continue;
+    (now.redacted ? r.redactedMismatches : r.mismatches).push({ line: rec.line, subject: rec.subject, recorded: rec.action, replayed: now.action });
   }
   r.expectations = results;
   r.problems.sort((a, b) => (a.file === b.file ? a.line - b.line : a.file === file ? 1 : -1));

@@ -160,6 +160,9 @@ function formatFile(f: FileResult, r: TestPolicyReport, o: { verbose?: boolean; 
     out.push(`  ${f.file}:${m.line}: MISMATCH: ${msg}`);
     annotate(f.file, m.line, 'recorded decision differs', msg);
   }
+  for (const m of f.redactedMismatches) {
+    out.push(`  ${f.file}:${m.line}: note: recorded decision on ${m.subject} was ${m.recorded}, replayed ${m.replayed}; the event is redacted in the recording, so the agent saw more than the replay does`);
+  }
   for (const x of f.expectations) {
     if (x.status === 'pass' && !o.verbose) continue;
     out.push(`  ${x.file}:${x.line}: ${x.status.toUpperCase()} ${expectationLabel(x)}${x.status === 'fail' ? `: ${x.message}` : ` (${x.events} event${x.events === 1 ? '' : 's'})`}`);
@@ -239,6 +242,7 @@ export function formatJson(r: TestPolicyReport): string {
       problems: f.problems,
       errors: f.errors,
       mismatches: f.mismatches,
+      redacted_mismatches: f.redactedMismatches,
     })),
   };
   if (r.replay.decisions.length) out.decisions = r.replay.decisions.map((d) => decidedJson(d, true));
