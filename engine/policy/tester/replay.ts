@@ -24,7 +24,6 @@
  */
 import { closeSync, existsSync, openSync, readSync, statSync } from 'node:fs';
 import { isAbsolute } from 'node:path';
-import { StringDecoder } from 'node:string_decoder';
 import { globSync } from 'tinyglobby';
 
 import { BustedError, ErrorCode } from '../../model/errors.js';
@@ -101,6 +100,9 @@ export interface FileResult {
 
 export interface ReplayOptions {
   baseline?: PolicyEngine;
+  /** decide through this (a DecisionMemo over the engine) instead of engine.decide */
+  decider?: (event: object, json: string) => Verdict;
+  baselineDecider?: (event: object, json: string) => Verdict;
   /** keep every decided event (for --show-decisions); otherwise only those the diff lists */
   keepDecisions?: boolean;
 }
@@ -144,32 +146,47 @@ function companionOf(file: string): string | undefined {
   return existsSync(c) ? c : undefined;
 }
 
-/** Lines of a file, read in chunks (a recording may be large), with 1-based numbers. */
-function* lines(file: string): Generator<[number, string]> {
-  let fd: number;
+function openEvents(file: string): number {
   try {
-    fd = openSync(file, 'r');
+    return openSync(file, 'r');
   } catch (e) {
     throw new BustedError(ErrorCode.USAGE, `--events ${file}: ${(e as Error).message}`, 'events');
   }
+}
+
+/**
+ * Calls `f` with each line of a file and its 1-based number. The file is
+ * read through one reused buffer and each line decoded on its own: a
+ * recording may be gigabytes, and one large string (or buffer) per file
+ * costs more in page faults than the parsing does.
+ */
+export function forEachLine(file: string, f: (n: number, text: string) => void): void {
+  const fd = openEvents(file);
   try {
-    const buf = Buffer.allocUnsafe(1 << 20);
-    const dec = new StringDecoder('utf8');
-    let rest = '';
+    let buf = Buffer.allocUnsafe(1 << 20);
+    let have = 0;
     let n = 0;
     for (;;) {
-      const got = readSync(fd, buf, 0, buf.length, null);
-      const text = got > 0 ? rest + dec.write(buf.subarray(0, got)) : rest + dec.end();
+      const got = readSync(fd, buf, have, buf.length - have, null);
+      have += got;
+      const view = buf.subarray(0, have);
       let start = 0;
       let nl: number;
-      while ((nl = text.indexOf('\n', start)) >= 0) {
-        yield [++n, text.slice(start, nl)];
+      while ((nl = view.indexOf(10, start)) >= 0) {
+        f(++n, view.toString('utf8', start, nl));
         start = nl + 1;
       }
-      rest = text.slice(start);
-      if (got <= 0) {
-        if (rest.length) yield [++n, rest];
+      if (got === 0) {
+        if (start < have) f(++n, view.toString('utf8', start, have));
         return;
+      }
+      // keep the unfinished line; a line longer than the buffer grows it
+      buf.copyWithin(0, start, have);
+      have -= start;
+      if (have === buf.length) {
+        const bigger = Buffer.allocUnsafe(buf.length * 2);
+        buf.copy(bigger, 0, 0, have);
+        buf = bigger;
       }
     }
   } finally {
@@ -223,7 +240,7 @@ function verdictText(v: Verdict | undefined, err?: string): string {
 }
 
 /** Why a verdict does not meet an expectation, or undefined when it does. */
-function unmet(x: Expectation, d: Decided): string | undefined {
+function unmet(x: Expectation, d: { id: string; type: string; line: number; verdict?: Verdict; error?: string }): string | undefined {
   const where = `${d.id} (${d.type}, line ${d.line})`;
   if (d.error !== undefined) return `${where}: evaluation failed: ${d.error}`;
   const v = d.verdict!;
@@ -247,122 +264,168 @@ export function replay(files: readonly string[], engine: PolicyEngine, o: Replay
   return result;
 }
 
+/** What is kept of a decided event for expectations that are resolved after the pass (the ones inside the recording). */
+interface Seen {
+  line: number;
+  id: string;
+  hasId: boolean;
+  type: string;
+  verdict?: Verdict;
+  error?: string;
+  /** the line holds a redaction mark (only looked at when the recording holds decisions) */
+  redacted?: boolean;
+}
+
 function replayFile(file: string, engine: PolicyEngine, o: ReplayOptions, out: ReplayResult): FileResult {
   const companion = companionOf(file);
   const r: FileResult = { file, events: 0, decided: 0, counts: { allow: 0, audit: 0, block: 0, error: 0 }, expectations: [], problems: [], errors: [], mismatches: [], redactedMismatches: [] };
   if (companion) r.companion = companion;
-  // Expectations first (from the companion and from this file's expect lines), so events are checked as they stream by.
-  const expectations: Expectation[] = [];
-  const readExpectations = (f: string, all: boolean) => {
-    for (const [n, text] of lines(f)) {
-      if (!all && !text.includes('"expect"')) continue;
-      if (all && text.trim() === '') continue;
-      let v: unknown;
-      try {
-        v = JSON.parse(text);
-      } catch (e) {
-        if (all) r.problems.push({ file: f, line: n, message: `not JSON: ${(e as Error).message}` });
-        continue; // in the recording itself the event pass reports it
-      }
-      if (!isObject(v) || !('expect' in v)) {
-        if (all) r.problems.push({ file: f, line: n, message: 'not an expectation ({"expect": {...}}); events belong in the recording' });
-        continue;
-      }
-      const x = parseExpectation(f, n, v.expect);
-      if ('message' in x) r.problems.push(x);
-      else expectations.push(x);
-    }
-  };
-  if (companion) readExpectations(companion, true);
-  readExpectations(file, false);
-  const bySubject = new Map<string, Array<{ x: Expectation; res: ExpectationResult }>>();
-  const byMatch: Array<{ x: Expectation; res: ExpectationResult }> = [];
-  const results = expectations.map((x) => {
-    const res: ExpectationResult = { ...x, status: 'pass', events: 0 };
-    if (x.subject !== undefined) {
-      const l = bySubject.get(x.subject) ?? [];
-      l.push({ x, res });
-      bySubject.set(x.subject, l);
-    } else byMatch.push({ x, res });
-    return res;
-  });
+  const results: ExpectationResult[] = [];
   const fail = (res: ExpectationResult, message: string) => {
     if (res.status === 'pass') {
       res.status = 'fail';
       res.message = message;
     }
   };
+  const addExpectation = (f: string, n: number, v: unknown): ExpectationResult | undefined => {
+    const x = parseExpectation(f, n, v);
+    if ('message' in x) {
+      r.problems.push(x);
+      return undefined;
+    }
+    const res: ExpectationResult = { ...x, status: 'pass', events: 0 };
+    results.push(res);
+    return res;
+  };
+  // The companion's expectations are known before the pass, so events are checked as they stream by.
+  const bySubject = new Map<string, ExpectationResult[]>();
+  const byMatch: ExpectationResult[] = [];
+  if (companion) {
+    forEachLine(companion, (n, text) => {
+      if (text.trim() === '') return;
+      let v: unknown;
+      try {
+        v = JSON.parse(text);
+      } catch (e) {
+        r.problems.push({ file: companion, line: n, message: `not JSON: ${(e as Error).message}` });
+        return;
+      }
+      if (!isObject(v) || !('expect' in v)) {
+        r.problems.push({ file: companion, line: n, message: 'not an expectation ({"expect": {...}}); events belong in the recording' });
+        return;
+      }
+      const res = addExpectation(companion, n, v.expect);
+      if (!res) return;
+      if (res.subject !== undefined) bySubject.set(res.subject, [...(bySubject.get(res.subject) ?? []), res]);
+      else byMatch.push(res);
+    });
+  }
+  const check = (res: ExpectationResult, d: Seen) => {
+    res.events++;
+    const why = unmet(res, d);
+    if (why) fail(res, why);
+  };
+  // expectations inside the recording: resolved after the pass
+  const inline: Array<[number, unknown]> = [];
+  const seen: Seen[] = [];
   const recorded: Array<{ line: number; subject: string; action: Action; revision?: string }> = [];
-  const replayed = new Map<string, { action: Action | 'error'; redacted: boolean }>();
+  const decide = o.decider ?? ((v: object, text: string) => engine.decide(v, text));
+  const baseline = o.baseline;
+  const baselineDecide = o.baselineDecider ?? (baseline ? (v: object, text: string) => baseline.decide(v, text) : undefined);
 
-  for (const [n, text] of lines(file)) {
-    if (text.trim() === '') continue;
+  forEachLine(file, (n, text) => {
+    if (text.length === 0 || text.trim() === '') return;
     let v: unknown;
     try {
       v = JSON.parse(text);
     } catch (e) {
       r.problems.push({ file, line: n, message: `not JSON: ${(e as Error).message}` });
-      continue;
+      return;
     }
     if (!isObject(v)) {
       r.problems.push({ file, line: n, message: 'not a JSON object (an event or an expectation)' });
-      continue;
+      return;
     }
-    if ('expect' in v) continue; // read above
+    if ('expect' in v) {
+      inline.push([n, v.expect]);
+      return;
+    }
     if (typeof v.type !== 'string' || v.type === '') {
       r.problems.push({ file, line: n, message: 'type: missing or not a string (every event has one)' });
-      continue;
+      return;
     }
     if (v.id !== undefined && typeof v.id !== 'string') {
       r.problems.push({ file, line: n, message: 'id: not a string' });
-      continue;
+      return;
     }
     r.events++;
     const type = v.type;
-    const id = typeof v.id === 'string' ? v.id : `${file}:${n}`;
+    const hasId = typeof v.id === 'string';
+    const id = hasId ? (v.id as string) : `${file}:${n}`;
     if (NOT_DECIDED.has(type)) {
       const dec = v.decision;
       if (type === 'decision' && isObject(dec) && typeof dec.subject === 'string' && typeof dec.action === 'string' && ACTIONS[dec.action]) {
         recorded.push({ line: n, subject: dec.subject, action: ACTIONS[dec.action]!, revision: typeof dec.policy_revision === 'string' ? dec.policy_revision : undefined });
       }
-      continue;
+      return;
     }
     r.decided++;
-    const d: Decided = { file, line: n, id, type, event: v };
+    const s: Seen = { line: n, id, hasId, type };
     try {
       // the line is the event's JSON: no need to serialise it again
-      d.verdict = engine.decide(v, text);
-      r.counts[d.verdict.action]++;
+      s.verdict = decide(v, text);
+      r.counts[s.verdict.action]++;
     } catch (e) {
-      d.error = (e as Error).message;
+      s.error = (e as Error).message;
       r.counts.error++;
-      r.errors.push({ line: n, id, message: d.error });
+      r.errors.push({ line: n, id, message: s.error });
     }
-    replayed.set(id, { action: d.verdict?.action ?? 'error', redacted: text.includes(REDACTED) });
-    if (o.baseline) {
-      try {
-        d.baseline = o.baseline.decide(v, text);
-      } catch (e) {
-        d.baselineError = (e as Error).message;
+    seen.push(s);
+    if (baselineDecide || o.keepDecisions) {
+      const d: Decided = { file, line: n, id, type, event: v };
+      if (s.verdict) d.verdict = s.verdict;
+      if (s.error !== undefined) d.error = s.error;
+      if (baselineDecide) {
+        try {
+          d.baseline = baselineDecide(v, text);
+        } catch (e) {
+          d.baselineError = (e as Error).message;
+        }
+        if (!sameVerdict(d.verdict, d.baseline) || d.error !== d.baselineError) out.diff.push(d);
       }
-      if (!sameVerdict(d.verdict, d.baseline) || d.error !== d.baselineError) out.diff.push(d);
+      if (o.keepDecisions) out.decisions.push(d);
     }
-    if (o.keepDecisions) out.decisions.push(d);
-    const subj = v.id === undefined ? undefined : bySubject.get(id);
-    if (subj) {
-      for (const { x, res } of subj) {
-        res.events++;
-        const why = unmet(x, d);
-        if (why) fail(res, why);
-      }
+    if (hasId && bySubject.size) for (const res of bySubject.get(id) ?? []) check(res, s);
+    for (const res of byMatch) if (matches(v, res.match)) check(res, s);
+    // for recorded decisions that replay differently: was the agent shown more than the recording holds?
+    if (text.includes(REDACTED)) s.redacted = true;
+  });
+
+  // expectations written inside the recording
+  const inlineMatch: ExpectationResult[] = [];
+  if (inline.length) {
+    const wanted = new Map<string, ExpectationResult[]>();
+    for (const [n, v] of inline) {
+      const res = addExpectation(file, n, v);
+      if (!res) continue;
+      if (res.subject !== undefined) wanted.set(res.subject, [...(wanted.get(res.subject) ?? []), res]);
+      else inlineMatch.push(res);
     }
-    for (const { x, res } of byMatch) {
-      if (!matches(v, x.match)) continue;
-      res.events++;
-      const why = unmet(x, d);
-      if (why) fail(res, why);
-    }
+    if (wanted.size) for (const s of seen) if (s.hasId) for (const res of wanted.get(s.id) ?? []) check(res, s);
   }
+  if (inlineMatch.length) {
+    // match expectations need the events again: a second pass, only when there are such
+    let i = 0;
+    forEachLine(file, (n, text) => {
+      while (i < seen.length && seen[i]!.line < n) i++;
+      if (i >= seen.length || seen[i]!.line !== n) return;
+      const v = JSON.parse(text) as unknown;
+      for (const res of inlineMatch) if (matches(v, res.match)) check(res, seen[i]!);
+    });
+  }
+  results.sort((a, b) => (a.file === b.file ? a.line - b.line : a.file === file ? 1 : -1));
+  const replayed = new Map<string, Seen>();
+  if (recorded.length) for (const s of seen) replayed.set(s.id, s);
   for (const res of results) {
     if (res.events > 0) continue;
     fail(res, res.subject !== undefined ? `no event with id ${JSON.stringify(res.subject)} in ${file}` : `matches no event in ${file}`);
@@ -371,8 +434,9 @@ function replayFile(file: string, engine: PolicyEngine, o: ReplayOptions, out: R
     if (rec.revision === undefined || rec.revision !== engine.revision) continue;
     const now = replayed.get(rec.subject);
     if (now === undefined) continue; // the event decided on is not in this recording
-    if (now.action === rec.action) continue;
-    (now.redacted ? r.redactedMismatches : r.mismatches).push({ line: rec.line, subject: rec.subject, recorded: rec.action, replayed: now.action });
+    const action = now.verdict?.action ?? 'error';
+    if (action === rec.action) continue;
+    (now.redacted ? r.redactedMismatches : r.mismatches).push({ line: rec.line, subject: rec.subject, recorded: rec.action, replayed: action });
   }
   r.expectations = results;
   r.problems.sort((a, b) => (a.file === b.file ? a.line - b.line : a.file === file ? 1 : -1));
