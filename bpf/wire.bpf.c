@@ -24,6 +24,23 @@ struct busted_wire_types {
 	enum busted_tls_verdict tls_verdict;
 	struct busted_tls_event tls;
 	struct busted_tls_key tls_key;
+	enum busted_tls_flags tls_flags;
+	struct busted_enforce_event enforce;
+	enum busted_enforce_what enforce_what;
+	enum busted_verdict_source verdict_source;
+	enum busted_name_flags name_flags;
+	struct busted_name_value name_value;
+	struct busted_dest_key dest_key;
+	enum busted_dest_source dest_source;
+	struct busted_dest_value dest_value;
+	struct busted_lpm_key lpm_key;
+	struct busted_proc_value proc_value;
+	struct busted_verdict verdict;
+	enum busted_cfg_flags cfg_flags;
+	struct busted_enforce_cfg enforce_cfg;
+	enum busted_class klass;
+	struct busted_held held;
+	enum busted_marks marks;
 };
 
 struct busted_wire_types *busted_wire_anchor;

@@ -1,8 +1,8 @@
-/** `busted monitor`: observe and report, never block. */
+/** `busted monitor`: observe and report, never block. (`busted enforce` runs the same agent with a policy: enforce.ts.) */
 import { BustedError, ErrorCode } from '../model/errors.js';
 import { resolveCgroup } from '../host/cgroup.js';
 import { setLibbpfVerbose } from '../kernel/libbpf.js';
-import { Agent } from '../pipeline.js';
+import { Agent, type PolicyStageOptions } from '../pipeline.js';
 import { eventSinks } from './sinks.js';
 import { Demo } from '../demo/traffic.js';
 
@@ -24,21 +24,39 @@ export interface MonitorCliOptions {
   hooks: 'auto' | 'raw_tp';
 }
 
-/** The demo's clients run in `cgroup` when given (`busted demo --cgroup DIR --record F` records just the demo). */
+/** The demo's clients run in the --cgroup the agent watches (its root: wherever they are). */
 async function runDemo(cgroup?: string): Promise<void> {
   const d = new Demo();
   await d.start();
   try {
-    await d.run((s) => process.stderr.write(`demo: ${s.say}\n`), { cgroup });
+    await d.run((s) => process.stderr.write(`demo: ${s.say}\n`), cgroup ? { cgroup } : {});
   } finally {
     await d.stop();
   }
 }
 
-// --output sinks are built with the others in sinks.ts (shared with enforce)
+// --output sinks are built with the others in sinks.ts
 export { outputSinks } from './sinks.js';
 
 export async function runMonitor(o: MonitorCliOptions, demo?: { follow: boolean }): Promise<number> {
+  return runAgent(o, { demo });
+}
+
+/** What `busted enforce` adds to the agent `monitor` runs. */
+export interface AgentExtras {
+  demo?: { follow: boolean };
+  policy?: PolicyStageOptions;
+  /** the agent is attached: start what follows it (policy reloads) */
+  onStarted?: (agent: Agent) => void | Promise<void>;
+  /** the run is over, the agent not stopped yet */
+  onStopping?: () => void | Promise<void>;
+  /** what the start line says it does */
+  verb?: string;
+}
+
+/** Run the agent until the duration, a signal, or the end of the demo. */
+export async function runAgent(o: MonitorCliOptions, x: AgentExtras = {}): Promise<number> {
+  const demo = x.demo;
   const mb = o.ringbufMb;
   if ((mb & (mb - 1)) !== 0) throw new BustedError(ErrorCode.USAGE, `--ringbuf-mb ${mb} is not a power of two`, 'ringbuf-mb');
   // Validate everything before touching the kernel.
@@ -47,6 +65,7 @@ export async function runMonitor(o: MonitorCliOptions, demo?: { follow: boolean 
   // would end any command-line tool; a broken stderr is not worth dying for.
   let stop: () => void = () => {};
   process.stderr.on('error', () => {});
+  // stdout, --record (its full disk an error event, never the end), --output
   const out = eventSinks(o, { onStdoutError: () => stop() });
   const sinks = out.sinks;
   setLibbpfVerbose(o.verbose === true);
@@ -62,6 +81,7 @@ export async function runMonitor(o: MonitorCliOptions, demo?: { follow: boolean 
     tls: o.tls,
     tlsCaptureBytes: o.tlsCaptureBytes,
     tlsSkip: o.tlsCaptureAll !== true,
+    policy: x.policy,
     onTlsLibrary: (lib, made) => {
       const ok = made.filter((a) => a.ok).length;
       process.stderr.write(`busted: TLS probes on ${lib.path} (${lib.kind}, found in pid ${lib.via}): ${ok}/${made.length} attached\n`);
@@ -73,7 +93,8 @@ export async function runMonitor(o: MonitorCliOptions, demo?: { follow: boolean 
   const fallbacks = [...new Set(agent.attachments.filter((a) => a.ok && a.file?.includes('.rawtp.')).map((a) => a.object))];
   if (fallbacks.length) process.stderr.write(`busted: ${fallbacks.join(', ')}: using raw_tp hooks (packets are matched to TCP owners by cgroup only)\n`);
   if (o.verbose) for (const l of agent.tlsLibraries) process.stderr.write(`busted: TLS probes on ${l.path} (${l.kind}, ${l.id}, via ${l.via})\n`);
-  process.stderr.write(`busted: monitoring ${cgroup.path === cgroup.name ? cgroup.path : `cgroup ${cgroup.name}`} (${agent.attachments.filter((a) => a.ok).length} hooks)${o.pid ? `, pid ${o.pid} and its descendants` : ''}\n`);
+  await x.onStarted?.(agent);
+  process.stderr.write(`busted: ${x.verb ?? 'monitoring'} ${cgroup.path === cgroup.name ? cgroup.path : `cgroup ${cgroup.name}`} (${agent.attachments.filter((a) => a.ok).length} hooks)${o.pid ? `, pid ${o.pid} and its descendants` : ''}\n`);
 
   await new Promise<void>((resolve) => {
     const done = () => resolve();
@@ -82,7 +103,7 @@ export async function runMonitor(o: MonitorCliOptions, demo?: { follow: boolean 
     process.once('SIGTERM', done);
     if (o.duration) setTimeout(done, o.duration * 1000);
     if (demo) {
-      runDemo(o.cgroup ? cgroup.path : undefined).then(() => {
+      runDemo(cgroup.level > 0 ? cgroup.path : undefined).then(() => {
         if (!demo.follow) setTimeout(done, 500); // let the last events through
         else process.stderr.write('busted: demo done; still monitoring (--follow), Ctrl-C to stop\n');
       }, (e: Error) => {
@@ -91,6 +112,7 @@ export async function runMonitor(o: MonitorCliOptions, demo?: { follow: boolean 
       });
     }
   });
+  await x.onStopping?.();
   const s = await agent.stop();
   const dropped = s.sinks.filter((x) => x.dropped).map((x) => `${x.name} dropped ${x.dropped}`);
   process.stderr.write(
@@ -99,5 +121,7 @@ export async function runMonitor(o: MonitorCliOptions, demo?: { follow: boolean 
       `${s.kernel.tlsSkipped || s.kernel.tlsTruncated ? `; TLS calls not copied: ${s.kernel.tlsSkipped} skipped, ${s.kernel.tlsTruncated} cut at the capture size` : ''}` +
       `${dropped.length ? `; ${dropped.join(', ')}` : ''}\n`,
   );
+  const en = agent.enforcement;
+  if (en) process.stderr.write(`busted: enforcement: ${en.refused} connections refused in the kernel, ${en.destroyed} sockets destroyed, ${en.gated} writes held (${en.released} let go), ${en.killed} processes killed, ${en.heldAnswers} DNS answers held until decided${en.lostHolds ? `, ${en.lostHolds} holds lost` : ''}\n`);
   return 0;
 }

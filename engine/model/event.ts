@@ -24,7 +24,9 @@ export type EventType =
   | 'connect_failed'
   | 'lost'
   /** a policy was loaded or reloaded (busted enforce): its revision */
-  | 'policy';
+  | 'policy'
+  /** the kernel refused a connect() (or a UDP send) with EPERM (busted enforce) */
+  | 'connect_blocked';
 
 export interface ProcessInfo {
   pid: number;
@@ -47,8 +49,9 @@ export interface ProcessInfo {
 export interface NetInfo {
   protocol: 'tcp' | 'udp';
   family: 4 | 6;
-  src_ip: string;
-  src_port: number;
+  /** absent where the connection never got a source (connect_blocked) */
+  src_ip?: string;
+  src_port?: number;
   dst_ip: string;
   dst_port: number;
   bytes_sent?: number;
@@ -161,6 +164,14 @@ export interface PolicyInfo {
   changed?: string[];
 }
 
+/** How the kernel refused a connection (`connect_blocked`). */
+export interface EnforcementInfo {
+  /** which verdict applied: the program image's, its cgroup's (image not evaluated yet), the default, or a host the policy refused to this process */
+  verdict: 'image' | 'cgroup' | 'default' | 'host';
+  /** the destination's class: a provider slug, or 'host' */
+  class?: string;
+}
+
 export interface ErrorInfo {
   /** stable code, e.g. BUSTED_E_DNS_MALFORMED */
   code: string;
@@ -191,6 +202,7 @@ export interface BustedEvent {
   ml?: MlInfo;
   decision?: DecisionInfo;
   policy?: PolicyInfo;
+  enforcement?: EnforcementInfo;
   error?: ErrorInfo;
   exit?: ExitInfo;
   /** lost: how many kernel records could not be delivered since the last report */

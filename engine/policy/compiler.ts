@@ -15,6 +15,7 @@
 
 import { readFileSync } from 'node:fs';
 
+import { inputUse, type InputUse } from './analysis.js';
 import { compileModules } from './compile/stages.js';
 import { emit, type RuntimeManifest } from './emit/emitter.js';
 import type { CoverSite, Policy } from './ir/ir.js';
@@ -32,6 +33,8 @@ export interface Source {
 export interface CompileOptions {
   /** `busted/decision`-style paths: data.busted.decision. Ids are their order here. */
   entrypoints: string[];
+  /** entrypoints planned only when the policy defines their rule (`busted/kill`); ids follow `entrypoints` */
+  optional?: string[];
   /** called with the IR before emitting (for `--dump-ir`) */
   onIR?: (ir: Policy) => void;
   /** parser options (`v0Compatible`) */
@@ -49,6 +52,8 @@ export interface Compiled {
   entrypoints: Record<string, number>;
   /** with `coverage`: the sites the module reports, by the number it reports */
   cover?: CoverSite[];
+  /** what the policy reads of its input (analysis.ts) */
+  inputs: InputUse;
 }
 
 export function compile(sources: readonly Source[], opts: CompileOptions): Compiled {
@@ -62,11 +67,17 @@ export function compile(sources: readonly Source[], opts: CompileOptions): Compi
 export function compileParsed(modules: readonly Module[], opts: CompileOptions): Compiled {
   const checked = compileModules(modules);
   if (!checked.program) throw new RegoErrors(checked.errors);
-  const ir = plan(checked.program, opts.entrypoints, { coverage: opts.coverage });
+  const defined = new Set(checked.program.ruleSets.map((r) => r.path));
+  const entrypoints = [...opts.entrypoints, ...(opts.optional ?? []).filter((e) => defined.has(`data.${e.split('/').join('.')}`))];
+  const ir = plan(checked.program, entrypoints, { coverage: opts.coverage });
   opts.onIR?.(ir);
   const manifest = JSON.parse(readFileSync(RUNTIME_MANIFEST, 'utf8')) as RuntimeManifest;
   const wasm = emit(ir, readFileSync(RUNTIME_WASM), manifest);
-  const out: Compiled = { wasm, entrypoints: Object.fromEntries(opts.entrypoints.map((e, i) => [e, i])) };
+  const out: Compiled = {
+    wasm,
+    entrypoints: Object.fromEntries(entrypoints.map((e, i) => [e, i])),
+    inputs: inputUse(checked.program.modules, checked.program.builtins),
+  };
   if (ir.cover) out.cover = ir.cover;
   return out;
 }

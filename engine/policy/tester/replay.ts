@@ -32,6 +32,8 @@ import type { Action, PolicyEngine, Verdict } from '../engine.js';
 
 /** Events the policy is not asked about: the agent's own records of decisions and policy loads. */
 export const NOT_DECIDED: ReadonlySet<string> = new Set(['decision', 'policy']);
+/** Events whose recorded decision came from the kernel's standing verdicts (engine/pipeline.ts decide), not from evaluating them. */
+const KERNEL_DECIDED: ReadonlySet<string> = new Set(['connect_blocked']);
 
 const ACTIONS: Readonly<Record<string, Action>> = { allow: 'allow', audit: 'audit', block: 'block', deny: 'block' };
 const EXPECT_KEYS = new Set(['subject', 'match', 'action', 'reasons', 'reason', 'name']);
@@ -434,6 +436,7 @@ function replayFile(file: string, engine: PolicyEngine, o: ReplayOptions, out: R
     if (rec.revision === undefined || rec.revision !== engine.revision) continue;
     const now = replayed.get(rec.subject);
     if (now === undefined) continue; // the event decided on is not in this recording
+    if (KERNEL_DECIDED.has(now.type)) continue; // the kernel refused it from standing verdicts, not from this event
     const action = now.verdict?.action ?? 'error';
     if (action === rec.action) continue;
     (now.redacted ? r.redactedMismatches : r.mismatches).push({ line: rec.line, subject: rec.subject, recorded: rec.action, replayed: action });

@@ -13,11 +13,13 @@ import { statSync } from 'node:fs';
 import { join } from 'node:path';
 
 import { BustedError, ErrorCode } from '../../model/errors.js';
+import type { BustedEvent } from '../../model/event.js';
 import { compile } from '../compiler.js';
 import { PolicyEngine } from '../engine.js';
 import type { CoverSite } from '../ir/ir.js';
 import type { ParseOptions } from '../rego/parser.js';
-import { buildPolicy, ENTRYPOINTS, regoSources } from '../source.js';
+import { buildPolicy, ENTRYPOINTS, OPTIONAL_ENTRYPOINTS, regoSources } from '../source.js';
+import { Decider } from '../../decide/decider.js';
 import { Coverage, type CoverageReport } from './coverage.js';
 import { eventFiles, replay, type ReplayResult } from './replay.js';
 import { loadSuite, runUnitTests, selectTests, type TestSuite, type UnitResult } from './unit.js';
@@ -82,7 +84,7 @@ async function replayEngine(src: string, parse: ParseOptions, coverage: Coverage
   if (!coverage || build.kind !== 'rego') return PolicyEngine.fromBuild(build);
   const dir = statSync(src).isDirectory();
   const sources = regoSources(src).map((s) => ({ file: dir ? join(src, s.file) : s.file, text: s.text }));
-  const c = compile(sources, { entrypoints: [...ENTRYPOINTS], coverage: true, parse });
+  const c = compile(sources, { entrypoints: [...ENTRYPOINTS], optional: [...OPTIONAL_ENTRYPOINTS], coverage: true, parse });
   return PolicyEngine.fromBuild({ ...build, wasm: c.wasm }, { cover: coverage.track(c.cover ?? []) });
 }
 
@@ -116,7 +118,21 @@ export async function testPolicy(o: TestPolicyOptions): Promise<TestPolicyReport
         coverage: coverage ? coverageHooks(coverage) : undefined,
       })
     : [];
-  const rep = files.length ? replay(files, engine!, { baseline, keepDecisions: o.keepDecisions }) : { files: [], decisions: [], diff: [] };
+  // decided as the agent decides (engine/decide): the same call, the same memo by the input paths the policy reads
+  const decider = engine ? new Decider(engine) : undefined;
+  const baseDecider = baseline ? new Decider(baseline) : undefined;
+  const verdict = (d: Decider) => (v: object, text: string) => {
+    const x = d.decide(v as BustedEvent, text);
+    return { action: x.action, reasons: x.reasons };
+  };
+  const rep = files.length
+    ? replay(files, engine!, {
+        baseline,
+        decider: verdict(decider!),
+        baselineDecider: baseDecider ? verdict(baseDecider) : undefined,
+        keepDecisions: o.keepDecisions,
+      })
+    : { files: [], decisions: [], diff: [] };
   const cov = coverage && suite ? coverage.report(suite.modules.filter((m) => suite.policyFiles.includes(m.file))) : undefined;
 
   const summary: Summary = {
