@@ -279,6 +279,7 @@ describe('busted test-policy', { skip: runtimeBuilt ? undefined : 'needs the was
     assert.match(r.stdout, /recorded\.jsonl:4: note: recorded decision on e-3 was allow, replayed block; the event is redacted/);
     assert.doesNotMatch(r.stdout, /e-5/, 'another revision is not compared');
     assert.match(r.stdout, /^RECORDED DECISIONS REPLAYED DIFFERENTLY: 1$/m);
+    assert.match(r.stdout, /recorded\.jsonl: 6 events, 3 decided: 3 block, 0 audit, 0 allow; 2 recorded decisions replayed \(1 differ\)/);
   });
 
   it('--baseline lists every recorded event whose decision changes; --fail-on-diff makes that red', () => {

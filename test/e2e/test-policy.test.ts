@@ -9,7 +9,7 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -166,5 +166,46 @@ urllib.request.urlopen(req, context=ctx).read()`],
     assert.equal(code, 0, agent.stderr);
     assert.match(agent.stderr, /busted: warning: record:\/dev\/full: ENOSPC/);
     assert.match(agent.stderr, /record:\/dev\/full dropped \d+/);
+  });
+});
+
+describe('a recording of busted enforce replays to the decisions it made', { skip }, () => {
+  it('busted demo (enforcing the shipped policies) --record: every recorded decision is replayed, none differs but where the recording redacted what the agent saw', async () => {
+    const cg = new TestCgroup();
+    const dir = mkdtempSync(join(tmpdir(), 'busted-e2e-enf-'));
+    const rec = join(dir, 'enforce.jsonl');
+    try {
+      const r = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
+        const child = spawn(process.execPath, [bin, 'demo', '--cgroup', cg.path, '--record', rec, '--format', 'json'], { stdio: ['ignore', 'ignore', 'pipe'] });
+        let stderr = '';
+        child.stderr!.on('data', (d: Buffer) => (stderr += d.toString('utf8')));
+        const t = setTimeout(() => child.kill('SIGKILL'), 120_000);
+        child.on('exit', (code) => {
+          clearTimeout(t);
+          resolve({ code, stderr });
+        });
+      });
+      assert.equal(r.code, 0, r.stderr);
+      const events = readFileSync(rec, 'utf8').trimEnd().split('\n').map((l) => JSON.parse(l) as BustedEvent);
+      const decisions = events.filter((e) => e.type === 'decision');
+      assert.ok(decisions.length > 20, `enforce reported its decisions (--format json: all of them): ${decisions.length}`);
+      assert.ok(decisions.some((d) => d.decision?.action === 'block'), 'the demo meets a block');
+      const t = testPolicy(['--policies', 'policies', '--events', rec, '--run', '^$', '--format', 'json']);
+      assert.equal(t.status, 0, t.stdout + t.stderr);
+      const j = JSON.parse(t.stdout);
+      const f = j.event_files[0];
+      assert.equal(j.policies.revision, decisions[0]!.decision!.policy_revision, 'the same policy revision as the agent');
+      assert.deepEqual(f.mismatches, []);
+      assert.ok(f.recorded_decisions_checked >= decisions.length - 5, `recorded decisions compared: ${f.recorded_decisions_checked} of ${decisions.length}`);
+      // what differs is only what the recording no longer holds (the demo's prompt carrying a key)
+      for (const m of f.redacted_mismatches as Array<{ subject: string }>) {
+        const subject = events.find((e) => e.id === m.subject)!;
+        assert.ok(JSON.stringify(subject).includes('[REDACTED]'), m.subject);
+      }
+      assert.equal(f.errors.length, 0);
+    } finally {
+      await cg.dispose();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -98,6 +98,8 @@ export interface FileResult {
    * cannot tell; reported, not failed
    */
   redactedMismatches: Array<{ line: number; subject: string; recorded: Action; replayed: Action | 'error' }>;
+  /** recorded decisions compared with their replay (same revision, event in the file) */
+  recordedChecked: number;
 }
 
 export interface ReplayOptions {
@@ -280,7 +282,7 @@ interface Seen {
 
 function replayFile(file: string, engine: PolicyEngine, o: ReplayOptions, out: ReplayResult): FileResult {
   const companion = companionOf(file);
-  const r: FileResult = { file, events: 0, decided: 0, counts: { allow: 0, audit: 0, block: 0, error: 0 }, expectations: [], problems: [], errors: [], mismatches: [], redactedMismatches: [] };
+  const r: FileResult = { file, events: 0, decided: 0, counts: { allow: 0, audit: 0, block: 0, error: 0 }, expectations: [], problems: [], errors: [], mismatches: [], redactedMismatches: [], recordedChecked: 0 };
   if (companion) r.companion = companion;
   const results: ExpectationResult[] = [];
   const fail = (res: ExpectationResult, message: string) => {
@@ -437,6 +439,7 @@ function replayFile(file: string, engine: PolicyEngine, o: ReplayOptions, out: R
     const now = replayed.get(rec.subject);
     if (now === undefined) continue; // the event decided on is not in this recording
     if (KERNEL_DECIDED.has(now.type)) continue; // the kernel refused it from standing verdicts, not from this event
+    r.recordedChecked++;
     const action = now.verdict?.action ?? 'error';
     if (action === rec.action) continue;
     (now.redacted ? r.redactedMismatches : r.mismatches).push({ line: rec.line, subject: rec.subject, recorded: rec.action, replayed: action });

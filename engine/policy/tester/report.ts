@@ -146,7 +146,10 @@ export function formatText(r: TestPolicyReport, o: { verbose?: boolean; showDeci
 
 function formatFile(f: FileResult, r: TestPolicyReport, o: { verbose?: boolean; showDecisions?: boolean }, out: string[], annotate: (file: string, line: number, title: string, message: string) => void): void {
   const c = f.counts;
-  out.push(`${f.file}${f.companion ? ` (+ ${f.companion})` : ''}: ${f.events} events, ${f.decided} decided: ${c.block} block, ${c.audit} audit, ${c.allow} allow${c.error ? `, ${c.error} error` : ''}`);
+  out.push(
+    `${f.file}${f.companion ? ` (+ ${f.companion})` : ''}: ${f.events} events, ${f.decided} decided: ${c.block} block, ${c.audit} audit, ${c.allow} allow${c.error ? `, ${c.error} error` : ''}` +
+      `${f.recordedChecked ? `; ${f.recordedChecked} recorded decisions replayed (${f.mismatches.length} differ)` : ''}`,
+  );
   for (const p of f.problems) {
     out.push(`  ${p.file}:${p.line}: MALFORMED: ${p.message}`);
     annotate(p.file, p.line, 'malformed line', p.message);
@@ -243,6 +246,7 @@ export function formatJson(r: TestPolicyReport): string {
       errors: f.errors,
       mismatches: f.mismatches,
       redacted_mismatches: f.redactedMismatches,
+      recorded_decisions_checked: f.recordedChecked,
     })),
   };
   if (r.replay.decisions.length) out.decisions = r.replay.decisions.map((d) => decidedJson(d, true));
