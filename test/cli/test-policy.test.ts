@@ -366,6 +366,20 @@ describe('busted test-policy', { skip: runtimeBuilt ? undefined : 'needs the was
     assert.match(cov.stderr, /BUSTED_E_USAGE: --coverage: .* is a bundle/);
   });
 
+  it('--v0-compatible reads policies and tests written for OPA before 1.0', () => {
+    const d = tmp();
+    writeFileSync(join(d, 'p.rego'), 'package busted\n\ndefault decision = "allow"\n\ndecision = "block" {\n\tinput.provider == "mistral"\n}\n\nreasons[r] {\n\tdecision == "block"\n\tr := "mistral"\n}\n');
+    writeFileSync(join(d, 'p_test.rego'), 'package busted\n\ntest_mistral_blocked {\n\tdecision == "block" with input as {"provider": "mistral"}\n}\n');
+    writeFileSync(join(d, 'events.jsonl'), '{"id":"v-1","provider":"mistral","type":"connect"}\n{"expect":{"subject":"v-1","action":"block"}}\n');
+    const v1 = busted(['--policies', d]);
+    assert.equal(v1.status, 2);
+    assert.match(v1.stderr, /p\.rego:5:\d+: rego_parse_error: `if` keyword is required/);
+    const v0 = busted(['--policies', d, '--v0-compatible', '--events', join(d, 'events.jsonl')]);
+    assert.equal(v0.status, 0, v0.stdout + v0.stderr);
+    assert.match(v0.stdout, /^PASS: 1\/1$/m);
+    assert.match(v0.stdout, /^EXPECTATIONS: 1\/1 pass/m);
+  });
+
   it('usage and compile errors exit 2 with the file and place', () => {
     const syntax = brokenTeam((s) => s.replace('default decision := "allow"', 'default decision := '));
     let r = busted(['--policies', syntax]);
