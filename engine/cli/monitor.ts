@@ -4,6 +4,7 @@ import { resolveCgroup } from '../host/cgroup.js';
 import { setLibbpfVerbose } from '../kernel/libbpf.js';
 import { Agent, type PolicyStageOptions } from '../pipeline.js';
 import { eventSinks } from './sinks.js';
+import { makePinDir, pinnedState } from '../kernel/pin.js';
 import { Demo } from '../demo/traffic.js';
 
 export interface MonitorCliOptions {
@@ -52,6 +53,8 @@ export interface AgentExtras {
   onStopping?: () => void | Promise<void>;
   /** what the start line says it does */
   verb?: string;
+  /** keep enforcement attached in bpffs after the run (--pin) */
+  pin?: boolean;
 }
 
 /** Run the agent until the duration, a signal, or the end of the demo. */
@@ -82,6 +85,7 @@ export async function runAgent(o: MonitorCliOptions, x: AgentExtras = {}): Promi
     tlsCaptureBytes: o.tlsCaptureBytes,
     tlsSkip: o.tlsCaptureAll !== true,
     policy: x.policy,
+    pinDir: x.pin ? makePinDir(cgroup) : undefined,
     onTlsLibrary: (lib, made) => {
       const ok = made.filter((a) => a.ok).length;
       process.stderr.write(`busted: TLS probes on ${lib.path} (${lib.kind}, found in pid ${lib.via}): ${ok}/${made.length} attached\n`);
@@ -94,6 +98,8 @@ export async function runAgent(o: MonitorCliOptions, x: AgentExtras = {}): Promi
   if (fallbacks.length) process.stderr.write(`busted: ${fallbacks.join(', ')}: using raw_tp hooks (packets are matched to TCP owners by cgroup only)\n`);
   if (o.verbose) for (const l of agent.tlsLibraries) process.stderr.write(`busted: TLS probes on ${l.path} (${l.kind}, ${l.id}, via ${l.via})\n`);
   await x.onStarted?.(agent);
+  if (x.pin) process.stderr.write(`busted: --pin: enforcement stays attached after this run (busted unpin${o.cgroup ? ` --cgroup ${o.cgroup}` : ''} removes it)\n`);
+  else if (x.policy && pinnedState(cgroup)) process.stderr.write(`busted: warning: an earlier --pin run's enforcement is still attached to this cgroup; busted unpin${o.cgroup ? ` --cgroup ${o.cgroup}` : ''} removes it\n`);
   process.stderr.write(`busted: ${x.verb ?? 'monitoring'} ${cgroup.path === cgroup.name ? cgroup.path : `cgroup ${cgroup.name}`} (${agent.attachments.filter((a) => a.ok).length} hooks)${o.pid ? `, pid ${o.pid} and its descendants` : ''}\n`);
 
   await new Promise<void>((resolve) => {

@@ -108,6 +108,8 @@ export class Enforcer {
   private readonly gated = new Map<number, Set<string>>();
   private readonly releasing = new Set<number>();
   private readonly installedNames = new Set<string>();
+  /** why a host (an address, or a name) was refused, for the refusals the kernel reports later */
+  private readonly hostReasons = new Map<string, string[]>();
   private timer: NodeJS.Timeout | undefined;
   private started = false;
   private stopped = false;
@@ -135,7 +137,14 @@ export class Enforcer {
     this.configure(this.decider.policy);
     for (const { pid, process } of this.o.scan()) {
       const image = (SEEDED | BigInt(pid)).toString(16);
-      if (process.cgroup_id !== undefined && this.maps.seedProc(pid, BigInt(`0x${image}`), BigInt(process.cgroup_id), process.uid ?? 0)) this.noteImage(image, process);
+      if (process.cgroup_id !== undefined && this.maps.seedProc(pid, BigInt(`0x${image}`), BigInt(process.cgroup_id), process.uid ?? 0)) {
+        this.noteImage(image, process);
+        continue;
+      }
+      // the kernel knows it already: it executed since the hooks attached, or
+      // under an earlier agent whose maps this one took over (--pin)
+      const known = this.maps.procImage(pid);
+      if (known && known !== '0') this.noteImage(known, process);
       else this.noteCgroup(process);
     }
     this.recompute();
@@ -279,6 +288,7 @@ export class Enforcer {
     // what the old policy decided about names and hosts goes with it
     for (const h of this.decidedNames) this.maps.deleteName(BigInt(`0x${h}`));
     this.decidedNames.clear();
+    this.hostReasons.clear();
     this.maps.deleteDestClass(W.BUSTED_CLASS_HOST);
     this.configure(this.decider.policy);
     if (!this.perImage) for (const image of this.images.keys()) this.maps.deleteImageVerdict(image);
@@ -314,7 +324,10 @@ export class Enforcer {
   refusalReasons(e: BustedEvent, origin: EventOrigin): string[] {
     const klass = origin.refusal?.klass ?? 0;
     const src = e.enforcement?.verdict;
-    if (src === 'host') return [`${e.net?.dst_host ?? e.net?.dst_ip} was blocked for this process earlier`];
+    if (src === 'host') {
+      const why = (e.net?.dst_host && this.hostReasons.get(e.net.dst_host.toLowerCase())) || (e.net?.dst_ip && this.hostReasons.get(e.net.dst_ip));
+      return why || [`${e.net?.dst_host ?? e.net?.dst_ip} was refused to this process by an earlier decision`];
+    }
     const key = src === 'image' ? `image:${origin.refusal?.image}` : src === 'cgroup' ? `cgroup:${e.process?.cgroup_id}` : 'default';
     const reasons = this.verdicts.get(key)?.reasons.get(klass);
     if (reasons?.length) return reasons;
@@ -334,6 +347,7 @@ export class Enforcer {
     this.learn(e, origin);
     if (origin?.held && e.type === 'dns_response') this.decidedName(e, d);
     if (d.action !== 'block') return false;
+    this.rememberWhy(e, d.reasons);
     let enforced = false;
     try {
       enforced = this.block(e, origin);
@@ -379,6 +393,17 @@ export class Enforcer {
         return this.blockContent(e, origin);
       default:
         return false;
+    }
+  }
+
+  /** The reasons a host was refused (its name and addresses), for the kernel's later refusals. */
+  private rememberWhy(e: BustedEvent, reasons: string[]): void {
+    if (!reasons.length) return;
+    const keys = [e.dns?.questions[0]?.name, e.tls?.sni, e.net?.dst_host, e.net?.direction === 'egress' ? e.net.dst_ip : undefined, ...(e.dns?.answers ?? []).map((a) => a.value)];
+    for (const k of keys) {
+      if (!k) continue;
+      if (this.hostReasons.size >= 4096) this.hostReasons.delete(this.hostReasons.keys().next().value!);
+      this.hostReasons.set(k.toLowerCase(), reasons);
     }
   }
 

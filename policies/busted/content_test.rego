@@ -50,8 +50,21 @@ test_blocked_mcp_tool_call_is_blocked if {
 }
 
 test_blocked_tool_list_comes_from_data if {
-	data.busted.decision == "allow" with input as mcp_call("request", "shell") with data.busted.blocked_mcp_tools as []
+	# off the blocked list, a shell is still shell-like: audited, not blocked
+	data.busted.decision == "audit" with input as mcp_call("request", "shell") with data.busted.blocked_mcp_tools as []
 	data.busted.decision == "block" with input as mcp_call("request", "read_file") with data.busted.blocked_mcp_tools as ["read_file"]
+}
+
+test_shell_like_tool_calls_are_audited if {
+	e := mcp_call("request", "ssh_exec")
+	data.busted.decision == "audit" with input as e
+	data.busted.reasons == {"MCP call of shell-like tool ssh_exec"} with input as e
+	data.busted.decision == "audit" with input as mcp_call("request", "Run-Shell")
+}
+
+test_tools_that_only_look_shell_like_are_allowed if {
+	data.busted.decision == "allow" with input as mcp_call("request", "executive_summary")
+	data.busted.decision == "allow" with input as mcp_call("request", "bashful_search")
 }
 
 test_mcp_responses_and_other_tools_are_allowed if {

@@ -65,3 +65,39 @@ test_sni_wins_over_http_host if {
 test_traffic_to_no_provider_is_allowed if {
 	data.busted.decision == "allow" with input as {"type": "connect", "net": {"dst_ip": "192.0.2.1", "dst_port": 443}}
 }
+
+# teams (data.busted.teams): their own provider lists, by cgroup, uid or container
+in_team(provider, process) := {"type": "connect", "provider": provider, "process": process}
+
+test_a_team_by_cgroup_gets_its_own_list if {
+	p := {"pid": 10, "uid": 1000, "cgroup_path": "/research/alice"}
+	data.busted.decision == "allow" with input as in_team("mistral", p)
+	data.busted.decision == "allow" with input as in_team("openai", p)
+	data.busted.decision == "block" with input as in_team("cohere", p)
+	data.busted.reasons == {"provider cohere is not approved for team research"} with input as in_team("cohere", p)
+}
+
+test_a_team_by_uid_may_use_only_its_providers if {
+	p := {"pid": 11, "uid": 2000, "cgroup_path": "/system.slice/batch.service"}
+	data.busted.decision == "allow" with input as in_team("ollama", p)
+	data.busted.reasons == {"provider openai is not approved for team batch-jobs"} with input as in_team("openai", p)
+}
+
+test_a_team_by_container if {
+	teams := [{"name": "ci", "match": {"container_id": "c0ffee"}, "providers": ["groq"]}]
+	data.busted.decision == "allow" with input as in_team("groq", {"pid": 1, "container_id": "c0ffee"}) with data.busted.teams as teams
+	data.busted.decision == "block" with input as in_team("groq", {"pid": 1, "container_id": "other"}) with data.busted.teams as teams
+}
+
+test_a_process_in_two_teams_gets_both_lists if {
+	p := {"pid": 12, "uid": 2000, "cgroup_path": "/research/batch"}
+	data.busted.decision == "allow" with input as in_team("mistral", p)
+	data.busted.decision == "allow" with input as in_team("ollama", p)
+	data.busted.reasons == {"provider cohere is not approved for team batch-jobs, research"} with input as in_team("cohere", p)
+}
+
+test_a_process_in_no_team_gets_the_host_list if {
+	p := {"pid": 13, "uid": 1000, "cgroup_path": "/user.slice"}
+	data.busted.decision == "block" with input as in_team("mistral", p)
+	data.busted.reasons == {"provider mistral is not approved"} with input as in_team("mistral", p)
+}

@@ -2,6 +2,8 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PACKAGE_ROOT } from '../../engine/paths.js';
 import { kernelSkipReason } from '../helpers/cgroup.js';
@@ -34,6 +36,26 @@ describe('busted CLI', () => {
     const r = busted('monitor', '--output', 'carrier-pigeon:x');
     assert.equal(r.status, 2);
     assert.match(r.stderr, /--output carrier-pigeon:x/);
+  });
+
+  it('enforce without --policies, or with a policy that does not compile, is a usage error naming file:line:col', () => {
+    const none = busted('enforce');
+    assert.equal(none.status, 2);
+    assert.match(none.stderr, /--policies/);
+    const dir = mkdtempSync(join(tmpdir(), 'busted-cli-'));
+    try {
+      writeFileSync(join(dir, 'p.rego'), 'package busted\n\nimport rego.v1\n\ndecision := "block" if {\n\tinput.type ==\n}\n');
+      const bad = busted('enforce', '--policies', dir, '--duration', '1');
+      assert.equal(bad.status, 2);
+      assert.match(bad.stderr, /p\.rego:7:1: rego_parse_error/);
+      writeFileSync(join(dir, 'p.rego'), 'package busted\n\nimport rego.v1\n\nreasons contains "x" if true\n');
+      const nodecision = busted('enforce', '--policies', dir, '--duration', '1');
+      assert.equal(nodecision.status, 2);
+      assert.match(nodecision.stderr, /entrypoint "busted\/decision" does not refer to a rule \(define rule "decision" in package busted\)/);
+      assert.equal(busted('enforce', '--policies', join(dir, 'nope')).status, 2);
+    } finally {
+      rmSync(dir, { recursive: true });
+    }
   });
 
   it('--ringbuf-mb must be a power of two', () => {

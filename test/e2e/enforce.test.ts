@@ -10,7 +10,7 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -299,6 +299,40 @@ r.end(${JSON.stringify(body)});`,
     await stopAgent();
   });
 
+  it('--pin keeps enforcement in the kernel after the agent stops; a new agent takes it over; busted unpin removes it', async () => {
+    const cgroupPrograms = () => {
+      const r = spawnSyncText('bpftool', ['cgroup', 'show', cg.path]);
+      return r.split('\n').filter((l) => /^\d+\s/.test(l.trim())).length;
+    };
+    assert.equal(cgroupPrograms(), 0, 'nothing attached before');
+    let m = await startAgent(policyDir('pin1', byProvider('mistral')), ['--pin']);
+    const attached = cgroupPrograms();
+    assert.ok(attached >= 6, `connect4/6, sendmsg4/6, the packet hooks: ${attached}`);
+    assert.equal((await curl('api.mistral.ai')).code, 7);
+    await stopAgent();
+    // no agent: the kernel still refuses (names, verdicts and hooks are pinned)
+    assert.equal(cgroupPrograms(), 6, 'the packet and connect hooks stay attached');
+    assert.equal((await curl('api.mistral.ai')).code, 7, 'refused with no agent running');
+    assert.equal((await curl('api.anthropic.com', chat('hi'))).code, 0);
+    // a new agent with another policy takes the pinned state over: its own programs, not twice as many
+    m = await startAgent(policyDir('pin2', byProvider('anthropic')), ['--pin']);
+    assert.equal(cgroupPrograms(), attached);
+    assert.equal((await curl('api.mistral.ai')).code, 0, 'the new policy lets mistral through');
+    assert.equal((await curl('api.anthropic.com', chat('hi'))).code, 7);
+    assert.ok(m.events.some((e) => e.type === 'policy'));
+    await stopAgent();
+    const r = await run([process.execPath, join(PACKAGE_ROOT, 'bin', 'busted.js'), 'unpin', '--cgroup', cg.path]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /removed \d+ links and \d+ maps/);
+    assert.equal(cgroupPrograms(), 0, 'nothing attached after unpin');
+    assert.equal((await curl('api.anthropic.com', chat('hi'))).code, 0);
+    // without --pin, stopping removes everything it attached
+    await startAgent(policyDir('nopin', byProvider('mistral')));
+    assert.ok(cgroupPrograms() > 0);
+    await stopAgent();
+    assert.equal(cgroupPrograms(), 0);
+  });
+
   it('follows a bundle served by nginx: a changed bundle replaces the policy', async () => {
     const www = join(dir, 'www');
     mkdirSync(www, { recursive: true });
@@ -330,6 +364,10 @@ r.end(${JSON.stringify(body)});`,
     }
   });
 });
+
+function spawnSyncText(cmd: string, args: string[]): string {
+  return spawnSync(cmd, args, { encoding: 'utf8' }).stdout ?? '';
+}
 
 /** A real nginx serving `root` on a free loopback port, with its own config, pid and logs. */
 async function startNginx(root: string): Promise<{ port: number; stop: () => Promise<void> }> {
@@ -392,3 +430,24 @@ http {
 }
 
 export type { BustedEvent };
+
+describe('busted demo (npm start) in a cgroup of the test', { skip }, () => {
+  it('enforces the shipped policies: mistral refused at connect, the look-alike refused, the secret prompt stopped; the approved providers answer', async () => {
+    const cg = new TestCgroup();
+    try {
+      const m = await MonitorProcess.start(['--cgroup', cg.path, '--no-server-side'], 30_000, 'demo');
+      const code = await m.exited();
+      assert.equal(code, 0, m.stderr);
+      const blocked = m.events.filter((e) => e.type === 'connect_blocked');
+      assert.ok(blocked.some((e) => e.provider === 'mistral' && e.net?.dst_host === 'api.mistral.ai'), JSON.stringify(blocked));
+      assert.ok(blocked.some((e) => e.net?.dst_host === 'evil-openai.com' && e.enforcement?.verdict === 'host'), JSON.stringify(blocked));
+      const secret = m.events.find((e) => e.type === 'decision' && e.decision?.reasons.some((r) => r.includes('AWS access key')));
+      assert.equal(secret?.decision?.enforced, true);
+      for (const p of ['openai', 'anthropic', 'google']) assert.ok(m.events.some((e) => e.type === 'llm_response' && e.provider === p), `an answer from ${p}`);
+      assert.match(m.stderr, /demo: refused, as the policy means it to be \(exit 7\): curl: \(7\) Failed to connect to api\.mistral\.ai/);
+      assert.ok(!m.stdout.includes('AKIAIOSFODNN7EXAMPLE') && !m.stdout.includes('sk-demo-000000000000000000000000'), 'no credential in the output');
+    } finally {
+      await cg.dispose();
+    }
+  });
+});

@@ -84,7 +84,8 @@ async function replayEngine(src: string, parse: ParseOptions, coverage: Coverage
   if (!coverage || build.kind !== 'rego') return PolicyEngine.fromBuild(build);
   const dir = statSync(src).isDirectory();
   const sources = regoSources(src).map((s) => ({ file: dir ? join(src, s.file) : s.file, text: s.text }));
-  const c = compile(sources, { entrypoints: [...ENTRYPOINTS], optional: [...OPTIONAL_ENTRYPOINTS], coverage: true, parse });
+  // the entrypoints buildPolicy plans: decision, and reasons and kill where the policy defines them
+  const c = compile(sources, { entrypoints: [ENTRYPOINTS[0]], optional: [ENTRYPOINTS[1], ...OPTIONAL_ENTRYPOINTS], coverage: true, parse });
   return PolicyEngine.fromBuild({ ...build, wasm: c.wasm }, { cover: coverage.track(c.cover ?? []) });
 }
 
