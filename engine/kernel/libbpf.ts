@@ -509,7 +509,11 @@ export class RingBuffer {
         prev?.();
         resolve();
       };
+      // look now: whoever asks (a held process waiting to be let go) should
+      // not wait for the next wake-up or poll; a wait in flight is harmless
+      // (pump does not start a second one)
       if (!this.running) this.pump();
+      else setImmediate(this.pump);
     });
   }
 

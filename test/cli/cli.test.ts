@@ -88,7 +88,7 @@ describe('busted doctor', { skip: kernelSkipReason() }, () => {
     assert.equal(r.status, 0, r.stderr);
     const rep = JSON.parse(r.stdout);
     const f = Object.fromEntries(rep.features.map((x: { feature: string; ok: boolean }) => [x.feature, x.ok]));
-    for (const k of ['btf', 'tp_btf', 'raw_tp', 'kprobe', 'fentry', 'bpf_lsm', 'cgroup_sock_addr', 'cgroup_skb', 'uprobe', 'ringbuf_map', 'probe_write_user']) {
+    for (const k of ['btf', 'tp_btf', 'raw_tp', 'kprobe', 'fentry', 'bpf_lsm', 'cgroup_sock_addr', 'cgroup_skb', 'uprobe', 'ringbuf_map', 'probe_write_user', 'send_signal', 'enforce_programs', 'sock_destroy', 'raw_socket', 'bpffs']) {
       assert.equal(typeof f[k], 'boolean', `feature ${k} reported`);
     }
     // What the agent itself needs must be reported as working where it runs.
@@ -97,7 +97,11 @@ describe('busted doctor', { skip: kernelSkipReason() }, () => {
     assert.equal(f.ringbuf_map, true);
     assert.ok(rep.cgroup2);
     assert.equal(typeof rep.lockdown, 'string');
-    assert.ok(['lsm/socket_connect', 'cgroup/connect4 + cgroup/connect6'].includes(rep.paths.connect_enforcement));
+    // what `busted enforce` needs (the e2e tests use all of it here)
+    for (const k of ['cgroup_sock_addr', 'send_signal', 'enforce_programs', 'sock_destroy', 'raw_socket']) assert.equal(f[k], true, k);
+    assert.match(rep.paths.connect_enforcement, /^cgroup\/connect4 \+ connect6 and sendmsg4 \+ sendmsg6 \(EPERM\)/);
+    assert.match(rep.paths.content_enforcement, /SIGSTOP.*SOCK_DESTROY/);
+    assert.match(rep.paths.dns_hold, /held at cgroup_skb ingress/);
     assert.ok(rep.tls_libraries.some((l: { kind: string; symbols: string[] }) => l.symbols.includes('SSL_write')), 'a library exporting SSL_write was found');
     // each library found was tried: the probes load and attach to it
     for (const l of rep.tls_libraries as Array<{ path: string; id: string; via: string; probes: { attached: number; of: number } }>) {
