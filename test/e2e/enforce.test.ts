@@ -18,7 +18,7 @@ import { join } from 'node:path';
 import type { BustedEvent } from '../../engine/model/event.js';
 import { makePki, type Pki } from '../../engine/demo/pki.js';
 import { startDnsmasq, type Resolver } from '../../engine/demo/resolver.js';
-import { PYTHON, run, type RunResult } from '../../engine/demo/spawn.js';
+import { PYTHON, run, start, type RunResult } from '../../engine/demo/spawn.js';
 import { MonitorProcess } from '../helpers/agent.js';
 import { kernelSkipReason, TestCgroup } from '../helpers/cgroup.js';
 import { startProviderServer, type ProviderServer } from '../helpers/providers.js';
@@ -287,6 +287,64 @@ r.end(${JSON.stringify(body)});`,
       assert.ok(server.received.some((b) => b.includes(`a harmless prompt from ${name}`)), `${name}: the harmless prompt arrived`);
     }
     await stopAgent();
+  });
+
+  it('blocks a secret on a connection opened before the agent started (its socket learnt from the held write\'s first packet)', async () => {
+    // a node client with one kept-alive connection, told on stdin when to send what
+    const client = start(
+      [
+        process.execPath,
+        '-e',
+        `const https = require('https');
+const agent = new https.Agent({ keepAlive: true, maxSockets: 1 });
+const send = (content) => new Promise((ok) => {
+  const r = https.request(${JSON.stringify(url('api.openai.com'))}, { method: 'POST', agent, family: 4, ca: require('fs').readFileSync(${JSON.stringify(pki.caCert)}), headers: { 'content-type': 'application/json' } }, (res) => { res.resume(); res.on('end', () => ok('ok')); });
+  r.on('error', (e) => ok(e.code || e.message));
+  r.end(JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content }] }));
+});
+let buf = '';
+process.stdin.on('data', async (d) => {
+  buf += d;
+  let nl;
+  while ((nl = buf.indexOf('\\n')) >= 0) {
+    const line = buf.slice(0, nl);
+    buf = buf.slice(nl + 1);
+    console.log(line + ' ' + (await send(line)));
+  }
+});`,
+      ],
+      inCg(),
+    );
+    let out = '';
+    client.stdout!.on('data', (d) => (out += d));
+    const said = async (what: string) => {
+      const deadline = Date.now() + 15_000;
+      while (!out.includes(what)) {
+        if (Date.now() > deadline) throw new Error(`client said: ${out}`);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      return out.split('\n').find((l) => l.startsWith(what))!;
+    };
+    try {
+      client.stdin!.write('before the agent\n');
+      assert.match(await said('before the agent'), /ok$/);
+      const m = await startAgent(policyDir('late', SECRETS));
+      // the agent saw neither its SNI nor its ClientHello: the first request it sees makes it gated
+      client.stdin!.write('seen by the agent\n');
+      assert.match(await said('seen by the agent'), /ok$/);
+      await m.waitFor((e) => e.type === 'llm_request' && e.llm?.user_message === 'seen by the agent', 'the first request the agent saw');
+      client.stdin!.write(`deploy with ${SECRET} now\n`);
+      const answer = await said('deploy with');
+      assert.doesNotMatch(answer, / ok$/, 'the blocked request got no answer');
+      const req = await m.waitFor((e) => e.type === 'llm_request' && e.process?.pid === client.pid && (e.llm?.user_message ?? '').startsWith('deploy'), 'the blocked request');
+      const d = await m.waitFor((e) => e.type === 'decision' && e.decision?.subject === req.id, 'its decision');
+      assert.equal(d.decision?.enforced, true);
+      assert.ok(!server.received.some((b) => b.includes(SECRET)), 'the server never received the secret');
+      await stopAgent();
+      assert.match(m.stderr, /[1-9]\d* sockets destroyed/);
+    } finally {
+      client.kill('SIGKILL');
+    }
   });
 
   it('--dry-run decides and reports but refuses nothing', async () => {
