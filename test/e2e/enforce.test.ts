@@ -84,6 +84,14 @@ block contains sprintf("%s looks like openai", [host]) if {
 }
 `;
 
+const MCP_TOOLS = `${HEAD}
+block contains sprintf("MCP tool %s is blocked", [input.mcp.tool]) if {
+	input.type == "mcp_message"
+	input.mcp.kind == "request"
+	input.mcp.tool == "delete_file"
+}
+`;
+
 const SECRET = 'AKIAIOSFODNN7EXAMPLE';
 
 describe('busted enforce (real kernel, a cgroup of the test)', { skip }, () => {
@@ -96,9 +104,9 @@ describe('busted enforce (real kernel, a cgroup of the test)', { skip }, () => {
 
   before(async () => {
     cg = new TestCgroup();
-    pki = makePki(['api.openai.com', 'api.anthropic.com', 'api.mistral.ai', 'evil-openai.com', 'ok.example.test']);
+    pki = makePki(['api.openai.com', 'api.anthropic.com', 'api.mistral.ai', 'evil-openai.com', 'ok.example.test', 'mcp.example.test']);
     server = await startProviderServer(pki);
-    dns = await startDnsmasq({ 'api.openai.com': ['127.0.0.1'], 'api.anthropic.com': ['127.0.0.1'], 'api.mistral.ai': ['127.0.0.1'], 'evil-openai.com': ['127.0.0.1'], 'ok.example.test': ['127.0.0.1'] });
+    dns = await startDnsmasq({ 'api.openai.com': ['127.0.0.1'], 'api.anthropic.com': ['127.0.0.1'], 'api.mistral.ai': ['127.0.0.1'], 'evil-openai.com': ['127.0.0.1'], 'ok.example.test': ['127.0.0.1'], 'mcp.example.test': ['127.0.0.1'] });
     dir = mkdtempSync(join(tmpdir(), 'busted-enforce-'));
   });
 
@@ -345,6 +353,28 @@ process.stdin.on('data', async (d) => {
     } finally {
       client.kill('SIGKILL');
     }
+  });
+
+  it('stops a blocked MCP tools/call to a server it learnt is MCP, on the same connection and on the next', async () => {
+    const m = await startAgent(policyDir('mcp', MCP_TOOLS));
+    const rpc = (id: number, method: string, params: object) => JSON.stringify({ jsonrpc: '2.0', id, method, params });
+    const mcpUrl = url('mcp.example.test', '/mcp');
+    const hdr = ['-H', 'content-type: application/json', '-H', 'accept: application/json, text/event-stream'];
+    // one connection: initialize (allowed: the engine learns the host is MCP), tools/list, then the blocked call
+    const r = await run(
+      ['curl', '-4', '-sS', '--http1.1', '--max-time', '10', '--cacert', pki.caCert, ...hdr, '-d', rpc(1, 'initialize', { protocolVersion: '2025-06-18' }), mcpUrl, '--next', '--cacert', pki.caCert, ...hdr, '-d', rpc(2, 'tools/list', {}), mcpUrl, '--next', '--cacert', pki.caCert, ...hdr, '-d', rpc(3, 'tools/call', { name: 'delete_file', arguments: { path: '/etc/important' } }), mcpUrl],
+      inCg(),
+    );
+    assert.notEqual(r.code, 0, 'the blocked call fails');
+    const call = await m.waitFor((e) => e.type === 'mcp_message' && e.mcp?.tool === 'delete_file' && e.process?.pid === r.pid, 'the tools/call');
+    assert.equal((await m.waitFor((e) => e.type === 'decision' && e.decision?.subject === call.id, 'its decision')).decision?.enforced, true);
+    assert.ok(server.received.some((b) => b.includes('"tools/list"')), 'the allowed requests arrived');
+    assert.ok(!server.received.some((b) => b.includes('/etc/important')), 'the blocked call never arrived');
+    // a new connection to that server: gated from its first write (its name is known now)
+    const again = await run(['curl', '-4', '-sS', '--http1.1', '--max-time', '10', '--cacert', pki.caCert, ...hdr, '-d', rpc(1, 'tools/call', { name: 'delete_file', arguments: { path: '/etc/again' } }), mcpUrl], inCg());
+    assert.notEqual(again.code, 0);
+    assert.ok(!server.received.some((b) => b.includes('/etc/again')), 'nor the one on a new connection');
+    await stopAgent();
   });
 
   it('--dry-run decides and reports but refuses nothing', async () => {
