@@ -5,15 +5,15 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { BustedError, ErrorCode } from '../model/errors.js';
 import { TLS_CAPTURE_BYTES } from '../model/defaults.js';
-import { runDoctor } from './doctor.js';
-import { runMonitor, type MonitorCliOptions } from './monitor.js';
-import { runCompile, type CompileCliOptions } from './compile.js';
-import { DEFAULT_METRICS_PORT, DEFAULT_SPILL_DIR, DEFAULT_UI_PORT } from './observe.js';
-import { runEnforce, type EnforceCliOptions } from './enforce.js';
+// Commands are imported when they run: `busted test-policy` in CI should not
+// load libbpf (koffi) and the kernel side it never touches.
+import type { MonitorCliOptions } from './monitor.js';
+import type { CompileCliOptions } from './compile.js';
+import type { TestPolicyCliOptions } from './test-policy.js';
+import type { EnforceCliOptions } from './enforce.js';
+import { DEFAULT_METRICS_PORT, DEFAULT_SPILL_DIR, DEFAULT_UI_PORT } from '../model/defaults.js';
 import { join } from 'node:path';
 import { PACKAGE_ROOT } from '../paths.js';
-import { unpin } from '../kernel/pin.js';
-import { resolveCgroup } from '../host/cgroup.js';
 
 function int(name: string, min: number, max = Number.MAX_SAFE_INTEGER) {
   return (v: string): number => {
@@ -103,18 +103,20 @@ export function buildCli(): Command {
     .option('--json', 'machine-readable output')
     .option('--cgroup <path>', 'cgroup v2 directory to try cgroup hooks on (default: the root)')
     .action(async (o: { json?: boolean; cgroup?: string }) => {
-      process.exitCode = await runDoctor(o);
+      process.exitCode = await (await import('./doctor.js')).runDoctor(o);
     });
 
   observeOptions(program.command('monitor').description('observe and report; never blocks')).action(async (o: MonitorCliOptions) => {
-    process.exitCode = await runMonitor(o);
+    process.exitCode = await (await import('./monitor.js')).runMonitor(o);
   });
 
   program
     .command('unpin')
     .description('remove the enforcement an earlier `busted enforce --pin` left attached')
     .option('--cgroup <path>', 'the cgroup it was enforcing on (default: the root)')
-    .action((o: { cgroup?: string }) => {
+    .action(async (o: { cgroup?: string }) => {
+      const { unpin } = await import('../kernel/pin.js');
+      const { resolveCgroup } = await import('../host/cgroup.js');
       const r = unpin(resolveCgroup(o.cgroup));
       process.stderr.write(r.links + r.maps ? `busted: removed ${r.links} links and ${r.maps} maps (${r.dir})\n` : `busted: nothing was pinned (${r.dir})\n`);
       process.exitCode = 0;
@@ -129,7 +131,30 @@ export function buildCli(): Command {
     .option('--dump-ir', 'print the planner IR (JSON) instead of writing the module')
     .option('--dump-ast', 'print the parsed modules instead of compiling')
     .action(async (o: CompileCliOptions) => {
-      process.exitCode = await runCompile(o);
+      process.exitCode = await (await import('./compile.js')).runCompile(o);
+    });
+
+  program
+    .command('test-policy')
+    .description('run Rego unit tests (test_* rules) and recorded-event expectations; exit 0 all pass, 1 a failure, 2 a usage or compile error')
+    .requiredOption('--policies <src>', 'directory of .rego files with their *_test.rego (and data.json), or a bundle')
+    .option('--events <glob>', 'recorded events (JSON lines) to replay, with their expectations: a file, a directory or a glob (repeatable)', collect, [])
+    .addOption(new Option('--format <format>', 'output format').choices(['text', 'json', 'junit']).default('text'))
+    .option('--junit <file>', 'also write JUnit XML to this file')
+    .option('--run <regex>', 'run only the unit tests whose name (data.pkg.test_x) matches')
+    .option('-v, --verbose', 'list every test and expectation, and print() output of passing tests')
+    .option('--show-decisions', 'list the decision on every replayed event')
+    .option('--coverage', 'report the lines and rules no test or event reached')
+    .option('--threshold <percent>', 'with --coverage: fail below this coverage', (v) => {
+      const n = Number(v);
+      if (!Number.isFinite(n) || n < 0 || n > 100) throw new InvalidArgumentError('must be a percentage from 0 to 100');
+      return n;
+    })
+    .option('--baseline <src>', 'the policies before a change: list every recorded event whose decision differs')
+    .option('--fail-on-diff', 'with --baseline: a changed decision fails the run')
+    .option('--v0-compatible', 'parse Rego written for OPA before 1.0')
+    .action(async (o: TestPolicyCliOptions) => {
+      process.exitCode = await (await import('./test-policy.js')).runTestPolicy(o);
     });
 
   enforceOptions(
@@ -140,7 +165,7 @@ export function buildCli(): Command {
         .requiredOption('--policies <src>', 'directory of .rego (+ data.json), bundle.tar.gz, unpacked bundle, or http(s):// bundle URL'),
     ),
   ).action(async (o: EnforceCliOptions) => {
-    process.exitCode = await runEnforce(o);
+    process.exitCode = await (await import('./enforce.js')).runEnforce(o);
   });
 
   enforceOptions(
@@ -154,7 +179,7 @@ export function buildCli(): Command {
     ),
   ).action(async (o: EnforceCliOptions & { follow?: boolean; monitorOnly?: boolean }) => {
     const demo = { follow: o.follow === true };
-    process.exitCode = o.monitorOnly ? await runMonitor(o, demo) : await runEnforce(o, demo);
+    process.exitCode = o.monitorOnly ? await (await import('./monitor.js')).runMonitor(o, demo) : await (await import('./enforce.js')).runEnforce(o, demo);
   });
 
   return program;

@@ -95,6 +95,7 @@ export async function runAgent(o: MonitorCliOptions, x: AgentExtras = {}): Promi
     await Promise.all(sinks.map((s) => s.close()));
     throw e;
   }
+  outputs.bind((code, message, field) => agent.interpreter.error(code, message, field));
   const failed = agent.attachments.filter((a) => !a.ok);
   for (const a of failed) process.stderr.write(`busted: warning: ${a.object}/${a.program} (${a.hook}) not attached: ${a.error?.split('\n')[0]}\n`);
   const fallbacks = [...new Set(agent.attachments.filter((a) => a.ok && a.file?.includes('.rawtp.')).map((a) => a.object))];

@@ -7,9 +7,8 @@
 import { readFileSync } from 'node:fs';
 import { BustedError, ErrorCode } from '../model/errors.js';
 import type { BustedEvent } from '../model/event.js';
-import { fileSink, LineSink } from '../sinks/jsonl.js';
 import type { Sink } from '../sinks/sink.js';
-import { textFormatter } from '../sinks/text.js';
+import { eventSinks, type EventSinks } from './sinks.js';
 import { parseFsync, type FsyncPolicy } from '../sinks/file.js';
 import { parseWebhookUrl, type WebhookOptions } from '../sinks/webhook.js';
 import { FACILITIES, parseHostPort } from '../sinks/syslog.js';
@@ -20,6 +19,7 @@ import { DashboardSink } from '../sinks/dashboard.js';
 import { loadPrices, type PriceTable } from '../sinks/prices.js';
 import { startHttp, parseListen, type Listener } from '../sinks/http.js';
 import { KubeWatcher, kubeConfig, podAnnotator } from '../enrich/kube.js';
+import { DEFAULT_METRICS_PORT, DEFAULT_SPILL_DIR, DEFAULT_UI_PORT } from '../model/defaults.js';
 
 /** The options of observeOptions() in main.ts that this file reads. */
 export interface ObserveCliOptions {
@@ -48,9 +48,7 @@ export interface ObserveCliOptions {
   kubeNode?: string;
 }
 
-export const DEFAULT_UI_PORT = 7777;
-export const DEFAULT_METRICS_PORT = 9464;
-export const DEFAULT_SPILL_DIR = '/var/lib/busted/spill';
+export { DEFAULT_METRICS_PORT, DEFAULT_SPILL_DIR, DEFAULT_UI_PORT };
 
 function usage(msg: string, field: string): never {
   throw new BustedError(ErrorCode.USAGE, msg, field);
@@ -145,6 +143,8 @@ export interface Outputs {
   metrics?: MetricsSink;
   dashboard?: DashboardSink;
   kube?: KubeWatcher;
+  /** once the agent runs: a sink's trouble (--record's full disk) becomes an error event (sinks.ts) */
+  bind: EventSinks['bind'];
   /** where the dashboard and the metrics listen */
   urls: { ui?: string; metrics?: string };
   /** stops the servers, the watch and the signal handler (the Agent closes the sinks) */
@@ -164,10 +164,9 @@ export async function startOutputs(o: ObserveCliOptions, onStdoutError: () => vo
   const kubeCfg = o.kube === false ? undefined : kubeConfig({ api: o.kubeApi, saDir: o.kubeSaDir, node: o.kubeNode, required: o.kubeApi !== undefined });
   const specs = outputSpecs(o.output, o);
 
-  const sinks: Sink[] = [];
-  const color = o.color ?? process.stdout.isTTY === true;
-  sinks.push(new LineSink('stdout', process.stdout, o.format === 'json' ? { onError: onStdoutError } : { format: textFormatter(color), onError: onStdoutError }));
-  if (o.record) sinks.push(fileSink(`record:${o.record}`, o.record, { stableKeys: true }));
+  // stdout and --record (sinks.ts), then the outputs thread, metrics, dashboard
+  const base = eventSinks(o, { onStdoutError });
+  const sinks: Sink[] = [...base.sinks];
   let thread: OutputThread | undefined;
   if (specs.length) {
     thread = new OutputThread(specs, specs.map(specName));
@@ -176,7 +175,7 @@ export async function startOutputs(o: ObserveCliOptions, onStdoutError: () => vo
   // what metrics, the dashboard and the exit summary report on: each destination
   const watched = [...sinks.filter((s) => s !== thread), ...(thread?.members ?? [])];
   const listeners: Listener[] = [];
-  const out: Outputs = { sinks, watched, annotate: [], urls: {}, close: async () => {} };
+  const out: Outputs = { sinks, watched, annotate: [], urls: {}, bind: base.bind, close: async () => {} };
   try {
     if (metricsAt) {
       out.metrics = new MetricsSink({ sinks: watched, prices: prices! });
