@@ -79,6 +79,23 @@ export function textFormatter(color: boolean): (e: BustedEvent) => string {
         what = `${col}${c.bold}${a}${c.reset}${e.decision?.enforced ? ' (enforced)' : ''} ${e.decision?.reasons.join('; ') ?? ''} (subject ${e.decision?.subject})`;
         break;
       }
+      case 'tls_data':
+        what = `${e.tls?.direction ?? ''} ${bytes(e.tls?.bytes)}${e.tls?.sni ? ` sni=${e.tls.sni}` : ''}`;
+        break;
+      case 'llm_request': {
+        const l = e.llm ?? {};
+        const msg = l.user_message ? ` "${l.user_message.length > 60 ? `${l.user_message.slice(0, 57)}...` : l.user_message}"` : '';
+        what = `${e.http?.method ?? ''} ${e.http?.path ?? ''} model=${l.model ?? '?'}${l.stream ? ' stream' : ''}${msg}`;
+        break;
+      }
+      case 'llm_response': {
+        const l = e.llm ?? {};
+        what = `${e.http?.status ?? '?'} model=${l.model ?? '?'}${l.usage ? ` tokens in=${l.usage.input_tokens ?? '?'} out=${l.usage.output_tokens ?? '?'}` : ''}${l.tool_calls?.length ? ` tools=${l.tool_calls.join(',')}` : ''}`;
+        break;
+      }
+      case 'mcp_message':
+        what = `${e.mcp?.kind ?? ''} ${e.mcp?.method ?? ''}${e.mcp?.tool ? ` tool=${e.mcp.tool}` : ''}${e.http?.host ? ` host=${e.http.host}` : ''}`;
+        break;
       case 'connect_blocked':
         what = `${c.red}EPERM${c.reset} ${e.net ? flow(e.net) : ''} (${e.enforcement?.verdict ?? '?'} verdict)`;
         break;
