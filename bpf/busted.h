@@ -93,6 +93,7 @@ enum busted_dir {
 enum busted_task_flags {
 	BUSTED_TASK_KNOWN = 1, /* the fields below name a real task */
 	BUSTED_TASK_FROM_SOCKET = 2, /* taken from the socket's owner, not the current task */
+	BUSTED_TASK_TLS_PROBED = 4,  /* a ClientHello sent by a thread that went through a probed TLS library (its plaintext is read) */
 };
 
 /* Counters in the per-CPU "stats" array, read and summed by the engine. */

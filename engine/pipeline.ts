@@ -212,6 +212,7 @@ export class Agent {
   }
 
   private readonly tlsFinder: TlsLibraryFinder | undefined;
+
   private rescanTimer: NodeJS.Timeout | undefined;
   private readonly looks = new Set<NodeJS.Timeout>();
 

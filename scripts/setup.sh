@@ -14,8 +14,9 @@ say() { printf 'setup: %s\n' "$*" >&2; }
 # the system libbpf1 at run time); bpftool: vmlinux.h and the wire layout;
 # the rest are the real servers and clients the tests talk to.
 # lld: wasm-ld, which links the Rego policy runtime (engine/policy/runtime).
-# nginx: serves policy bundles to `busted enforce --policies http://...` in the tests.
-PKGS=(clang llvm lld libbpf-dev libbpf1 bpftool dnsmasq-base openssl curl python3 iproute2 util-linux procps nginx)
+# nginx: serves policy bundles to `busted enforce --policies http://...` in the tests;
+# wget: a client on GnuTLS, whose TLS the probes do not read.
+PKGS=(clang llvm lld libbpf-dev libbpf1 bpftool dnsmasq-base openssl curl python3 iproute2 util-linux procps nginx wget)
 
 if [[ "${1:-}" != "--build-only" ]]; then
   missing=()

@@ -22,6 +22,7 @@ import { DnsCache } from '../enrich/dns-cache.js';
 import { ProcessCache } from '../enrich/process.js';
 import { OLLAMA_PORT, ProviderTable } from '../enrich/provider.js';
 import { Clock } from './clock.js';
+import * as W from '../kernel/wire.generated.js';
 
 export interface InterpreterOptions {
   processes: ProcessCache;
@@ -101,6 +102,7 @@ interface PendingHello {
 }
 
 const MAX_CONNS = 65536;
+const TLS_PROBED = W.BUSTED_TASK_TLS_PROBED;
 const utf8Lossy = new TextDecoder('utf-8', { fatal: false });
 const HELLO_WAIT_NS = 1e9;
 
@@ -439,6 +441,8 @@ export class Interpreter {
     if (conn.host) ev.net.dst_host = conn.host;
     ev.tls = parsed.tls;
     if (!client && conn.sni) ev.tls.sni = conn.sni;
+    // the kernel marks a ClientHello whose thread went through a probed TLS library
+    if (client && r.egress) ev.tls.plaintext = (r.task.flags & TLS_PROBED) !== 0;
     if (conn.provider) ev.provider = conn.provider;
     this.out(ev, undefined, { sockId: r.sockId });
   }

@@ -559,6 +559,7 @@ export const BUSTED_DIR_INGRESS = 2;
 // enum busted_task_flags
 export const BUSTED_TASK_KNOWN = 1;
 export const BUSTED_TASK_FROM_SOCKET = 2;
+export const BUSTED_TASK_TLS_PROBED = 4;
 
 // enum busted_stat
 export const BUSTED_STAT_RINGBUF_FULL = 0;

@@ -102,6 +102,12 @@ export interface TlsInfo {
   groups?: string[];
   /** true when the hello was cut short by the capture and parsed partly */
   truncated?: boolean;
+  /**
+   * ClientHello: whether busted reads this connection's plaintext (the
+   * process runs a TLS library its probes are on); false for Go, GnuTLS,
+   * NSS, a static BoringSSL... — content policies cannot see those requests
+   */
+  plaintext?: boolean;
   direction?: 'write' | 'read';
   bytes?: number;
   payload?: string;

@@ -92,3 +92,20 @@ test_a_secret_blocks_even_when_the_model_is_also_audited if {
 	data.busted.decision == "block" with input as e with data.busted.approved_models as ["gpt-4o"]
 	data.busted.reasons == {"prompt to openai contains an AWS access key"} with input as e with data.busted.approved_models as ["gpt-4o"]
 }
+
+hello(plaintext) := {
+	"type": "tls_client_hello",
+	"provider": "openai",
+	"process": {"pid": 7, "comm": "wget"},
+	"tls": {"sni": "api.openai.com", "plaintext": plaintext},
+}
+
+test_unreadable_tls_to_a_provider_is_audited if {
+	data.busted.reasons == {"TLS to openai from wget, which busted cannot read"} with input as hello(false)
+	data.busted.decision == "audit" with input as hello(false)
+	data.busted.decision == "allow" with input as hello(true)
+}
+
+test_unreadable_tls_is_blocked_where_data_says_so if {
+	data.busted.decision == "block" with input as hello(false) with data.busted.block_unreadable_tls as true
+}
