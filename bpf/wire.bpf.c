@@ -24,6 +24,8 @@ struct busted_wire_types {
 	enum busted_tls_verdict tls_verdict;
 	struct busted_tls_event tls;
 	struct busted_tls_key tls_key;
+	enum busted_flow_phase flow_phase;
+	struct busted_flow_event flow;
 };
 
 struct busted_wire_types *busted_wire_anchor;

@@ -59,6 +59,7 @@ export function generate(objectPath = object) {
     ['PKT', 'busted_pkt_event'],
     ['TLS', 'busted_tls_event'],
     ['TLS_KEY', 'busted_tls_key'],
+    ['FLOWSTAT', 'busted_flow_event'],
   ];
   const enums = [
     'busted_abi',
@@ -71,6 +72,7 @@ export function generate(objectPath = object) {
     'busted_stat',
     'busted_tls_op',
     'busted_tls_verdict',
+    'busted_flow_phase',
   ];
 
   let out = '';
