@@ -7,6 +7,7 @@ import { fileSink, LineSink } from '../sinks/jsonl.js';
 import type { Sink } from '../sinks/sink.js';
 import { textFormatter } from '../sinks/text.js';
 import { Demo } from '../demo/traffic.js';
+import { classifierFromOptions, classifierSummary } from '../ml/options.js';
 
 export interface MonitorCliOptions {
   format: 'text' | 'json';
@@ -24,6 +25,8 @@ export interface MonitorCliOptions {
   verbose?: boolean;
   redact: boolean;
   hooks: 'auto' | 'raw_tp';
+  /** --model FILE, or false for --no-model (undefined: the shipped model) */
+  model?: string | false;
 }
 
 async function runDemo(): Promise<void> {
@@ -66,6 +69,7 @@ export async function runMonitor(o: MonitorCliOptions, demo?: { follow: boolean 
   if (o.record) sinks.push(fileSink(`record:${o.record}`, o.record, { stableKeys: true }));
   sinks.push(...outputSinks(o.output));
   setLibbpfVerbose(o.verbose === true);
+  const classifier = await classifierFromOptions(o);
 
   const agent = Agent.start({
     cgroup,
@@ -78,6 +82,7 @@ export async function runMonitor(o: MonitorCliOptions, demo?: { follow: boolean 
     tls: o.tls,
     tlsCaptureBytes: o.tlsCaptureBytes,
     tlsSkip: o.tlsCaptureAll !== true,
+    annotate: classifier ? [classifier.annotate] : [],
     onTlsLibrary: (lib, made) => {
       const ok = made.filter((a) => a.ok).length;
       process.stderr.write(`busted: TLS probes on ${lib.path} (${lib.kind}, found in pid ${lib.via}): ${ok}/${made.length} attached\n`);
@@ -107,6 +112,8 @@ export async function runMonitor(o: MonitorCliOptions, demo?: { follow: boolean 
     }
   });
   const s = await agent.stop();
+  await classifier?.close();
+  if (classifier) process.stderr.write(`busted: ${classifierSummary(classifier)}\n`);
   const dropped = s.sinks.filter((x) => x.dropped).map((x) => `${x.name} dropped ${x.dropped}`);
   process.stderr.write(
     `busted: ${s.interpreter.events} events from ${s.interpreter.records} kernel records; lost in kernel ${s.kernel.ringbufFull}` +
