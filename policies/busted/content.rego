@@ -38,6 +38,4 @@ audit contains sprintf("model %s is not on the approved list", [input.llm.model]
 	not input.llm.model in data.busted.approved_models
 }
 
-audit contains sprintf("behavioural classifier: %s (score %.2f)", [input.ml.label, input.ml.llm_score]) if {
-	input.ml.llm_score >= data.busted.ml_audit_threshold
-}
+# The behavioural classifier's score (input.ml) is policed in ml.rego.
