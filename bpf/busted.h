@@ -15,7 +15,7 @@
 #define BUSTED_H
 
 /* Bumped whenever a layout below changes; checked by the loader. */
-#define BUSTED_ABI_VERSION 1
+#define BUSTED_ABI_VERSION 2
 
 #define BUSTED_COMM_LEN 16
 #define BUSTED_PATH_LEN 256
@@ -40,7 +40,8 @@ enum busted_kind {
 	BUSTED_KIND_UDP = 4,
 	BUSTED_KIND_PKT = 5,
 	BUSTED_KIND_TLS = 6,
-	BUSTED_KIND_FLOW = 7,
+	BUSTED_KIND_ENFORCE = 7,
+	BUSTED_KIND_FLOW = 8,
 };
 
 /* What a BUSTED_KIND_TLS record reports about an SSL* (tls.bpf.c). */
@@ -50,6 +51,12 @@ enum busted_tls_op {
 	BUSTED_TLS_SNI = 3,   /* SSL_set_tlsext_host_name (SSL_ctrl 55): data[] holds the name */
 	BUSTED_TLS_FD = 4,    /* SSL_set_fd: len holds the socket fd */
 	BUSTED_TLS_FREE = 5,  /* SSL_free: the SSL* is gone */
+	BUSTED_TLS_WRITE_DONE = 6, /* a gated write (copied at entry) returned: len = bytes written, 0 if it failed */
+};
+
+/* busted_tls_event.flags */
+enum busted_tls_flags {
+	BUSTED_TLS_F_GATED = 1, /* copied at SSL_write entry; the process is held (SIGSTOP) until the engine decides */
 };
 
 /* Which TCP transition a BUSTED_KIND_TCP record reports. */
@@ -69,6 +76,13 @@ enum busted_pkt_kind {
 	BUSTED_PKT_DNS = 1,       /* a DNS message (UDP payload, or TCP payload with its length prefix) */
 	BUSTED_PKT_TLS_HELLO = 2, /* a TLS record carrying a ClientHello or ServerHello */
 	BUSTED_PKT_TLS_CONT = 3,  /* the next segment of a hello that did not fit in one */
+	BUSTED_PKT_DNS_HELD = 4,  /* a DNS answer dropped until the engine has decided; it sends it on itself */
+};
+
+/* The mark (SO_MARK) of the datagrams the engine sends on after holding them:
+ * the packet hook lets them through and does not report them again. */
+enum busted_marks {
+	BUSTED_REINJECT_MARK = 0x62757374, /* "bust" */
 };
 
 enum busted_dir {
@@ -133,6 +147,7 @@ struct busted_exec_event {
 	__u32 args_len;     /* bytes of args[] used: NUL-separated argv */
 	__u32 args_truncated;
 	__u32 _pad;
+	__u64 image;        /* the program image's id (enforcement verdicts are per image; forks share it) */
 	char filename[BUSTED_PATH_LEN];
 	char args[BUSTED_ARGS_LEN];
 };
@@ -187,7 +202,7 @@ struct busted_tls_event {
 	__u32 offset;   /* where data[] starts within the call's bytes */
 	__u32 cap_len;  /* bytes of data[] used */
 	__u32 lib;      /* which probe set (engine's probe table index), load-time cookie */
-	__u32 _pad;
+	__u32 flags;    /* enum busted_tls_flags */
 	__u8 data[BUSTED_TLS_CHUNK];
 };
 
@@ -201,6 +216,126 @@ struct busted_tls_key {
 enum busted_tls_verdict {
 	BUSTED_TLS_CAPTURE = 0, /* default: copy plaintext */
 	BUSTED_TLS_SKIP = 1,    /* not interesting: count, do not copy */
+	BUSTED_TLS_GATE = 2,    /* a content policy may block it: hold each write until the engine decides */
+	BUSTED_TLS_BLOCK = 3,   /* blocked: its socket's packets are dropped and the socket destroyed */
+};
+
+/* ---- enforcement (enforce.bpf.c, and the parts of proc/pkt/tls that feed it) ----
+ *
+ * The kernel cannot wait for the engine, so the engine decides ahead of
+ * time and the hooks only look up:
+ *   destination address --(dest, dest_static)--> class (a provider, or a host the policy blocked)
+ *   process --(procs)--> program image --(image_verdicts)--> classes blocked for it
+ *                        else its cgroup --(cgroup_verdicts)--> classes blocked, else the default (key 0)
+ * DNS answers for names in `names` (hashes of provider domains and suffixes,
+ * installed by the engine) are turned into `dest` entries by the packet
+ * program before the application can read them.
+ */
+enum busted_class {
+	BUSTED_CLASS_NONE = 0,  /* not a destination any verdict is about */
+	BUSTED_CLASS_GATED = 62, /* a host whose TLS is gated (an MCP server the engine saw); no connect verdict */
+	BUSTED_CLASS_HOST = 63, /* a host name the policy blocked for that process (dest entries of its tgid) */
+	BUSTED_CLASS_MAX = 64,  /* classes are bits of a u64 mask */
+};
+
+enum busted_enforce_what {
+	BUSTED_ENF_CONNECT_REFUSED = 1, /* connect() refused with EPERM by the connect hook */
+	BUSTED_ENF_SENDMSG_REFUSED = 2, /* a UDP datagram to a refused destination (sendmsg EPERM) */
+	BUSTED_ENF_SSL_SOCKET = 3,      /* the TLS connection (pid, ssl) runs over socket sock_id (learnt at its ClientHello) */
+	BUSTED_ENF_PACKET_DROPPED = 4,  /* a packet of a blocked socket was dropped (first one per socket) */
+};
+
+/* Which verdict a connect hook applied. */
+enum busted_verdict_source {
+	BUSTED_VSRC_IMAGE = 1,   /* the engine's verdict for this program image */
+	BUSTED_VSRC_CGROUP = 2,  /* the image was not evaluated (yet): its cgroup's verdict */
+	BUSTED_VSRC_DEFAULT = 3, /* neither known: the default verdict (cgroup_verdicts key 0) */
+	BUSTED_VSRC_HOST = 4,    /* the engine refused this host to this process (BUSTED_CLASS_HOST) */
+};
+
+struct busted_enforce_event {
+	struct busted_hdr hdr;
+	__u64 sock_id;
+	__u64 image;
+	__u64 ssl;      /* BUSTED_ENF_SSL_SOCKET: the SSL* */
+	struct busted_flow flow;
+	__u32 what;     /* enum busted_enforce_what */
+	__u32 klass;    /* the destination's class */
+	__u32 source;   /* enum busted_verdict_source */
+	__u32 _pad;
+};
+
+/* names: FNV-1a 64 of the lower-case name read right to left (so one pass
+ * yields every suffix at a label boundary) -> what it is. */
+enum busted_name_flags {
+	BUSTED_NAME_EXACT = 1,  /* this name only */
+	BUSTED_NAME_SUFFIX = 2, /* this name and every name below it */
+};
+
+struct busted_name_value {
+	__u32 klass;
+	__u32 flags; /* enum busted_name_flags */
+};
+
+/* dest: an address as one process (tgid) learnt it from DNS, or for everyone (tgid 0). */
+struct busted_dest_key {
+	__u32 tgid;
+	__u32 family; /* 4 or 6; IPv4 in the first 4 bytes */
+	__u8 addr[16];
+};
+
+enum busted_dest_source {
+	BUSTED_DEST_DNS = 1,    /* a DNS answer to a name in `names` */
+	BUSTED_DEST_STATIC = 2, /* /etc/hosts, the engine's own knowledge */
+};
+
+struct busted_dest_value {
+	__u32 klass;
+	__u32 source; /* enum busted_dest_source */
+	__u64 learnt_ns;
+};
+
+/* dest_static (LPM trie): published address ranges. IPv4 as ::ffff:a.b.c.d. */
+struct busted_lpm_key {
+	__u32 prefixlen;
+	__u8 addr[16];
+};
+
+struct busted_proc_value {
+	__u64 image;
+	__u64 cgroup_id; /* where the image was evaluated: elsewhere, it does not apply */
+	__u32 uid;
+	__u32 _pad;
+};
+
+struct busted_verdict {
+	__u64 block; /* bit n: connections to class n are refused */
+	__u64 audit; /* bit n: reported (the engine audits the real event) */
+};
+
+/* enforce_cfg[0]: what the engine tells every hook at run time. */
+enum busted_cfg_flags {
+	BUSTED_CFG_ENFORCE = 1, /* connect hooks refuse (off: they only look: --dry-run) */
+	BUSTED_CFG_GATE = 2,    /* hold gated TLS writes */
+	BUSTED_CFG_PER_IMAGE = 4, /* verdicts are per program image: hold a provider's DNS answer to an image not evaluated yet */
+};
+
+/* held: a thread stopped at a gated SSL_write (tid -> what it waits for). The
+ * engine removes the entry when it lets the thread go, and lets go of
+ * entries it never heard of (their record was lost) after a while. */
+struct busted_held {
+	__u32 pid;
+	__u32 _pad;
+	__u64 ssl;
+	__u64 call_id;
+	__u64 since_ns;
+};
+
+struct busted_enforce_cfg {
+	__u64 gate_classes; /* TLS connections whose SNI is in these classes start gated */
+	__u64 heartbeat_ns; /* the engine's last sign of life (bpf_ktime_get_ns): no gating without it */
+	__u32 flags;        /* enum busted_cfg_flags */
+	__u32 _pad;
 };
 
 /* ---- traffic shape per connection (flow.bpf.c) --------------------------

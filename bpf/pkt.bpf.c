@@ -15,6 +15,7 @@
  * are not on loopback, where the client is not on this host.
  */
 #include "common.bpf.h"
+#include "enforce.bpf.h"
 
 #define ETH_P_IP 0x0800
 #define ETH_P_IPV6 0x86DD
@@ -22,6 +23,9 @@
 /* Report the server side of DNS and TLS handshakes with remote peers. */
 const volatile __u8 server_side = 1;
 const volatile __u16 dns_port = 53;
+/* Enforcement: learn provider addresses from DNS answers, drop blocked
+ * sockets' packets, tie TLS connections to their sockets. */
+const volatile __u8 enforce_on = 0;
 
 /* A large record kept out of the 512-byte stack. */
 struct {
@@ -193,7 +197,8 @@ static __always_inline void emit_pkt(struct __sk_buff *skb, struct pkt *p, __u64
 	e->dir = p->dir;
 	e->len = p->plen;
 	e->cap_len = cap;
-	if (bpf_ringbuf_output(&events, e, offsetof(struct busted_pkt_event, data) + cap, rb_flags()))
+	/* a held answer keeps a process waiting on the engine: wake it now */
+	if (bpf_ringbuf_output(&events, e, offsetof(struct busted_pkt_event, data) + cap, kind == BUSTED_PKT_DNS_HELD ? BPF_RB_FORCE_WAKEUP : rb_flags()))
 		stat_inc(BUSTED_STAT_RINGBUF_FULL);
 	else
 		stat_inc(BUSTED_STAT_EVENTS);
@@ -239,6 +244,243 @@ static __always_inline bool is_dns(const struct pkt *p)
 	return server_side && p->flow.sport == dns_port && !peer_is_loopback(p);
 }
 
+/* ---- enforcement ---------------------------------------------------------- */
+
+/* A DNS message under study (the question's name goes to name_buf). */
+#define DNS_BUF 1024
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u8[DNS_BUF]);
+} dns_msg SEC(".maps");
+
+static __always_inline __u8 *dns_scratch(void)
+{
+	__u32 zero = 0;
+
+	return bpf_map_lookup_elem(&dns_msg, &zero);
+}
+
+#define DNS_AT(m, i) ((m)[(i) & (DNS_BUF - 1)])
+#define MAX_ANSWERS 16
+
+struct qname_walk {
+	__u32 len;  /* bytes of the message */
+	__u32 left; /* bytes left in the current label */
+	__u32 end;  /* offset after the name's final zero; 0 until found */
+	__u32 bad;
+};
+
+/* One byte of the question's name: labels to dots,
+ * "\3api\6openai\3com\0" -> "api.openai.com" in name_buf. */
+static long qname_step(__u32 k, struct qname_walk *w)
+{
+	__u8 *m = dns_scratch();
+	char *name = name_scratch();
+	__u8 b;
+
+	if (!m || !name || 12 + k >= w->len) {
+		w->bad = 1;
+		return 1;
+	}
+	b = DNS_AT(m, 12 + k);
+	if (w->left == 0) {
+		if (b == 0) {
+			w->end = 12 + k + 1;
+			return 1;
+		}
+		if (b > 63) { /* a compression pointer or garbage: not in a question */
+			w->bad = 1;
+			return 1;
+		}
+		w->left = b;
+		if (k > 0)
+			name[(k - 1) & (NAME_BUF - 1)] = '.';
+	} else {
+		if (k > 0)
+			name[(k - 1) & (NAME_BUF - 1)] = b;
+		w->left--;
+	}
+	return 0;
+}
+
+struct answer_walk {
+	__u32 len;
+	__u32 pos;
+	__u32 an;
+	__u32 tgid;
+	__u32 klass;
+	__u32 _pad;
+	__u64 now;
+};
+
+/* One resource record of the answer section: A and AAAA become dest entries. */
+static long answer_step(__u32 i, struct answer_walk *w)
+{
+	struct busted_dest_value dv = { .klass = w->klass, .source = BUSTED_DEST_DNS, .learnt_ns = w->now };
+	struct busted_dest_key dk = { .tgid = w->tgid };
+	__u8 *m = dns_scratch();
+	__u32 pos = w->pos, rtype, rdlen;
+
+	if (!m || i >= w->an || pos + 12 > w->len)
+		return 1;
+	/* owner name: resolvers point back at the question (RFC 1035 4.1.4) */
+	if ((DNS_AT(m, pos) & 0xc0) != 0xc0)
+		return 1;
+	pos += 2;
+	rtype = ((__u32)DNS_AT(m, pos) << 8) | DNS_AT(m, pos + 1);
+	rdlen = ((__u32)DNS_AT(m, pos + 8) << 8) | DNS_AT(m, pos + 9);
+	pos += 10;
+	if (pos + rdlen > w->len)
+		return 1;
+	if (DNS_AT(m, pos - 8) == 0 && DNS_AT(m, pos - 7) == 1) { /* class IN */
+		if (rtype == 1 && rdlen == 4) {
+			dk.family = 4;
+			for (int j = 0; j < 4; j++)
+				dk.addr[j] = DNS_AT(m, pos + j);
+			bpf_map_update_elem(&dest, &dk, &dv, BPF_ANY);
+		} else if (rtype == 28 && rdlen == 16) {
+			dk.family = 6;
+			for (int j = 0; j < 16; j++)
+				dk.addr[j] = DNS_AT(m, pos + j);
+			bpf_map_update_elem(&dest, &dk, &dv, BPF_ANY);
+		}
+	}
+	w->pos = pos + rdlen;
+	return 0;
+}
+
+/*
+ * An answer to a name the engine classified (a provider's domain): every
+ * A/AAAA record in it becomes a dest entry for the process the answer is
+ * for, before that process can read it (this hook runs before the datagram
+ * is queued on its socket), so its first connect() is already decided.
+ * CNAME chains need nothing special: the addresses at the end of the chain
+ * are what the question's name leads to. Only uncompressed questions and
+ * compressed answer owner names are read (what resolvers send); anything
+ * else stops the walk.
+ */
+/*
+ * Hold the answer instead (the caller drops it; the engine sends it on
+ * once it has decided) when verdicts are per program image and this
+ * process runs one the engine has not evaluated yet: it has just executed,
+ * and its first connection to the provider must already meet its own
+ * verdict, not its cgroup's.
+ */
+static __always_inline bool must_hold(__u32 tgid)
+{
+	struct busted_enforce_cfg *c = cfg();
+	struct busted_proc_value *pv;
+
+	if (!tgid || !c || !(c->flags & BUSTED_CFG_PER_IMAGE))
+		return false;
+	if (bpf_ktime_get_ns() - c->heartbeat_ns > 2000000000ULL)
+		return false; /* no engine to send it on */
+	pv = bpf_map_lookup_elem(&procs, &tgid);
+	return pv && !bpf_map_lookup_elem(&image_verdicts, &pv->image);
+}
+
+/* Returns true when the answer is to be held (dropped and sent on by the engine). */
+static __always_inline bool dns_learn(struct __sk_buff *skb, struct pkt *p, __u32 off, __u32 tgid, bool may_hold)
+{
+	struct qname_walk q = {};
+	struct answer_walk a = { .tgid = tgid };
+	__u8 *m = dns_scratch();
+	__u64 len = p->plen; /* 64-bit, as in emit_pkt: a bound the verifier keeps */
+
+	if (!m || len < 12 + 5)
+		return false;
+	if (len > DNS_BUF)
+		len = DNS_BUF;
+	asm volatile("%[l] &= 0x7ff" : [l] "+r"(len));
+	if (len < 17 || len > DNS_BUF)
+		return false;
+	if (bpf_skb_load_bytes(skb, off, m, len))
+		return false;
+	/* a response (QR), no error, one question, some answers */
+	if (!(m[2] & 0x80) || (m[3] & 0x0f) || m[4] || m[5] != 1)
+		return false;
+	a.an = ((__u32)m[6] << 8) | m[7];
+	if (a.an == 0)
+		return false;
+	if (a.an > MAX_ANSWERS)
+		a.an = MAX_ANSWERS;
+	q.len = len;
+	bpf_loop(NAME_BUF, qname_step, &q, 0);
+	if (q.bad || q.end < 14)
+		return false;
+	a.klass = name_class(q.end - 14);
+	if (a.klass == BUSTED_CLASS_NONE)
+		return false;
+	a.len = len;
+	a.pos = q.end + 4; /* QTYPE, QCLASS */
+	a.now = bpf_ktime_get_ns();
+	bpf_loop(MAX_ANSWERS, answer_step, &a, 0);
+	return may_hold && must_hold(tgid);
+}
+
+/* Egress of a blocked socket: drop (TCP retransmits into the same wall
+ * until the engine destroys the socket). Reported once per socket. */
+static __always_inline bool blocked(struct __sk_buff *skb, struct pkt *p, __u64 cookie)
+{
+	struct busted_enforce_event *e;
+	__u32 *seen = bpf_map_lookup_elem(&blocked_socks, &cookie);
+
+	if (!seen)
+		return false;
+	if (*seen == 0) {
+		*seen = 1;
+		e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+		if (e) {
+			hdr_init(&e->hdr, BUSTED_KIND_ENFORCE);
+			__builtin_memset(&e->hdr.task, 0, sizeof(e->hdr.task));
+			e->hdr.task.cgroup_id = bpf_skb_cgroup_id(skb);
+			e->sock_id = cookie;
+			e->image = 0;
+			e->ssl = 0;
+			e->flow = p->flow;
+			e->what = BUSTED_ENF_PACKET_DROPPED;
+			e->klass = 0;
+			e->source = 0;
+			e->_pad = 0;
+			bpf_ringbuf_submit(e, BPF_RB_FORCE_WAKEUP);
+		}
+	}
+	return true;
+}
+
+/* A ClientHello leaves in the context of the thread doing the handshake:
+ * the SSL* that thread last used (tls.bpf.c) is this socket's. */
+static __always_inline void tie_ssl(struct pkt *p, __u64 cookie)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	struct busted_enforce_event *e;
+	struct busted_tls_key *k = bpf_map_lookup_elem(&last_ssl, &tid);
+
+	if (!k || k->pid != (bpf_get_current_pid_tgid() >> 32))
+		return;
+	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	if (!e) {
+		stat_inc(BUSTED_STAT_RINGBUF_FULL);
+		return;
+	}
+	hdr_init(&e->hdr, BUSTED_KIND_ENFORCE);
+	task_from_current(&e->hdr.task);
+	e->hdr.task.ppid = 0;
+	e->sock_id = cookie;
+	e->image = 0;
+	e->ssl = k->ssl;
+	e->flow = p->flow;
+	e->what = BUSTED_ENF_SSL_SOCKET;
+	e->klass = 0;
+	e->source = 0;
+	e->_pad = 0;
+	bpf_ringbuf_submit(e, rb_flags());
+	stat_inc(BUSTED_STAT_EVENTS);
+	bpf_map_delete_elem(&last_ssl, &tid);
+}
+
 static __always_inline void tcp_payload(struct __sk_buff *skb, struct pkt *p, __u64 cookie)
 {
 	struct busted_owner *o;
@@ -250,6 +492,10 @@ static __always_inline void tcp_payload(struct __sk_buff *skb, struct pkt *p, __
 	if (is_dns(p)) {
 		o = bpf_map_lookup_elem(&owners, &cookie);
 		emit_pkt(skb, p, cookie, o, BUSTED_PKT_DNS);
+		/* DNS over TCP: a 2-byte length, then the message (never held:
+		 * a dropped segment would only come back as a retransmission) */
+		if (enforce_on && !out)
+			dns_learn(skb, p, p->off + 2, o ? o->task.pid : 0, false);
 		return;
 	}
 	ck = cookie ^ p->dir;
@@ -264,6 +510,8 @@ static __always_inline void tcp_payload(struct __sk_buff *skb, struct pkt *p, __
 			return;
 		o = bpf_map_lookup_elem(&owners, &cookie);
 		emit_pkt(skb, p, cookie, o, BUSTED_PKT_TLS_HELLO);
+		if (enforce_on && client && out)
+			tie_ssl(p, cookie);
 		need = (__s32)(((__u32)h[3] << 8) | h[4]) + 5 - (__s32)p->plen;
 		if (need > 0 && need < 65536)
 			bpf_map_update_elem(&hello_cont, &ck, &need, BPF_ANY);
@@ -291,6 +539,8 @@ static __always_inline int handle(struct __sk_buff *skb, __u32 dir)
 	if (parse(skb, &p, dir))
 		return 1;
 	cookie = bpf_get_socket_cookie(skb);
+	if (enforce_on && dir == BUSTED_DIR_EGRESS && blocked(skb, &p, cookie))
+		return 0;
 	if (p.flow.protocol == IPPROTO_UDP) {
 		o = bpf_map_lookup_elem(&owners, &cookie);
 		if (o) {
@@ -300,8 +550,20 @@ static __always_inline int handle(struct __sk_buff *skb, __u32 dir)
 				__sync_fetch_and_add(&o->bytes_received, p.plen);
 		}
 		udp_flow(skb, &p, cookie, o);
-		if (p.plen && is_dns(&p))
+		if (p.plen && is_dns(&p)) {
+			if (enforce_on && dir == BUSTED_DIR_INGRESS) {
+				/* the engine's copy of an answer it held: reported then already */
+				if (skb->mark == BUSTED_REINJECT_MARK) {
+					dns_learn(skb, &p, p.off, o ? o->task.pid : 0, false);
+					return 1;
+				}
+				if (dns_learn(skb, &p, p.off, o ? o->task.pid : 0, true)) {
+					emit_pkt(skb, &p, cookie, o, BUSTED_PKT_DNS_HELD);
+					return 0;
+				}
+			}
 			emit_pkt(skb, &p, cookie, o, BUSTED_PKT_DNS);
+		}
 		return 1;
 	}
 	tcp_payload(skb, &p, cookie);

@@ -6,6 +6,10 @@
  * exits within a millisecond still has a name, an exe and a command line.
  */
 #include "common.bpf.h"
+#include "enforce.bpf.h"
+
+/* Number program images and keep procs (enforcement needs them; monitor does not). */
+const volatile __u8 track_images = 0;
 
 /* The exec record is 848 bytes: too big for the 512-byte BPF stack, so it
  * is built in the ring buffer directly. */
@@ -35,6 +39,23 @@ int BPF_PROG(handle_exec, struct task_struct *p, pid_t old_pid, struct linux_bin
 	hdr_init(&e->hdr, BUSTED_KIND_EXEC);
 	task_from_current(&e->hdr.task);
 	task_parent(&e->hdr.task, p);
+	e->image = 0;
+	if (track_images) {
+		/* A new image: verdicts of the old one no longer apply. Until the
+		 * engine has evaluated this one, the connect hooks use the cgroup's. */
+		struct busted_proc_value pv = {};
+		__u32 zero = 0;
+		__u64 *seq = bpf_map_lookup_elem(&image_seq, &zero);
+
+		if (seq) {
+			*seq += 1;
+			e->image = (*seq << 8) | bpf_get_smp_processor_id();
+		}
+		pv.image = e->image;
+		pv.cgroup_id = e->hdr.task.cgroup_id;
+		pv.uid = e->hdr.task.uid;
+		bpf_map_update_elem(&procs, &e->hdr.task.pid, &pv, BPF_ANY);
+	}
 
 	/* bprm->filename is the path as execve() was given it, in kernel memory. */
 	filename = KREAD(bprm, filename);
@@ -59,7 +80,8 @@ int BPF_PROG(handle_exec, struct task_struct *p, pid_t old_pid, struct linux_bin
 		e->args_len = 0;
 	e->_pad = 0;
 
-	bpf_ringbuf_submit(e, rb_flags());
+	/* with enforcement the engine evaluates a new image at once: wake it */
+	bpf_ringbuf_submit(e, track_images ? BPF_RB_FORCE_WAKEUP : rb_flags());
 	stat_inc(BUSTED_STAT_EVENTS);
 	return 0;
 }
@@ -74,6 +96,11 @@ int BPF_PROG(handle_exit, struct task_struct *p)
 	/* Threads other than the leader are not processes of their own. */
 	if ((__u32)pid_tgid != (pid_tgid >> 32))
 		return 0;
+	if (track_images) {
+		__u32 tgid = pid_tgid >> 32;
+
+		bpf_map_delete_elem(&procs, &tgid);
+	}
 	if (!current_in_scope())
 		return 0;
 	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
@@ -90,5 +117,25 @@ int BPF_PROG(handle_exit, struct task_struct *p)
 	e->start_ns = KREAD(p, start_time);
 	bpf_ringbuf_submit(e, rb_flags());
 	stat_inc(BUSTED_STAT_EVENTS);
+	return 0;
+}
+
+/* A new process (not a thread) runs its parent's image: it shares the
+ * parent's verdicts until it executes something else. */
+TRACEPOINT(sched_process_fork)
+int BPF_PROG(handle_fork, struct task_struct *parent, struct task_struct *child)
+{
+	struct busted_proc_value *pv;
+	__u32 ptgid, ctgid;
+
+	if (!track_images)
+		return 0;
+	ptgid = KREAD(parent, tgid);
+	ctgid = KREAD(child, tgid);
+	if (ptgid == ctgid)
+		return 0;
+	pv = bpf_map_lookup_elem(&procs, &ptgid);
+	if (pv)
+		bpf_map_update_elem(&procs, &ctgid, pv, BPF_ANY);
 	return 0;
 }

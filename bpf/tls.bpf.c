@@ -15,12 +15,18 @@
  * the attach cookie says which one, for the engine's probe table.
  */
 #include "common.bpf.h"
+#include "enforce.bpf.h"
 
 #define SSL_CTRL_SET_TLSEXT_HOSTNAME 55
+#define SIGSTOP 19
+/* Without a sign of life from the engine for this long, nothing is held. */
+#define HEARTBEAT_MAX_NS (2ULL * 1000 * 1000 * 1000)
 #define MAX_CHUNKS 16 /* 64 KiB: the largest cap the loader accepts */
 
 /* Largest plaintext copied per call (load-time: --tls-capture-bytes). */
 const volatile __u32 tls_cap_bytes = 16384;
+/* Enforcement: gate connections whose SNI is in a gated class, hold their writes. */
+const volatile __u8 enforce_on = 0;
 
 /* What an entry probe saw, for its return probe: keyed by pid_tgid. */
 struct tls_call {
@@ -28,7 +34,8 @@ struct tls_call {
 	__u64 buf;
 	__u64 size_ptr; /* _ex variants: where the library stores the byte count */
 	__u32 op;
-	__u32 _pad;
+	__u32 gated;    /* copied at entry (gated): the return only reports how much was written */
+	__u64 call_id;
 };
 
 struct {
@@ -38,13 +45,15 @@ struct {
 	__type(value, struct tls_call);
 } tls_calls SEC(".maps");
 
-/* The engine's verdicts per connection (enum busted_tls_verdict). */
+/* The engine's verdicts per connection (enum busted_tls_verdict); GATE is
+ * also set here, at SNI time, for names in the engine's gated classes. */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 65536);
 	__type(key, struct busted_tls_key);
 	__type(value, __u32);
 } tls_verdicts SEC(".maps");
+
 
 /* A per-CPU sequence for call ids. */
 struct {
@@ -61,25 +70,6 @@ static __always_inline bool wanted(void)
 	return current_in_scope();
 }
 
-static __always_inline int enter(__u32 op, void *ssl, const void *buf, void *size_ptr)
-{
-	__u64 id = bpf_get_current_pid_tgid();
-	struct tls_call c = { .ssl = (__u64)ssl, .buf = (__u64)buf, .size_ptr = (__u64)size_ptr, .op = op };
-	struct busted_tls_key key = { .pid = id >> 32, .ssl = (__u64)ssl };
-	__u32 *verdict;
-
-	if (!wanted())
-		return 0;
-	/* a connection marked skip: nothing for the return probe to do */
-	verdict = bpf_map_lookup_elem(&tls_verdicts, &key);
-	if (verdict && *verdict == BUSTED_TLS_SKIP) {
-		stat_inc(BUSTED_STAT_TLS_SKIPPED);
-		return 0;
-	}
-	bpf_map_update_elem(&tls_calls, &id, &c, BPF_ANY);
-	return 0;
-}
-
 static __always_inline struct busted_tls_event *reserve(__u32 op, __u64 ssl, __u32 lib)
 {
 	struct busted_tls_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
@@ -94,7 +84,7 @@ static __always_inline struct busted_tls_event *reserve(__u32 op, __u64 ssl, __u
 	e->ssl = ssl;
 	e->op = op;
 	e->lib = lib;
-	e->_pad = 0;
+	e->flags = 0;
 	return e;
 }
 
@@ -106,7 +96,7 @@ struct chunk_ctx {
 	__u32 op;
 	__u32 len;
 	__u32 lib;
-	__u32 _pad;
+	__u32 flags;
 };
 
 /* Where a chunk is built before bpf_ringbuf_output copies just its used
@@ -139,7 +129,7 @@ static long copy_chunk(__u32 i, struct chunk_ctx *x)
 	e->ssl = x->ssl;
 	e->op = x->op;
 	e->lib = x->lib;
-	e->_pad = 0;
+	e->flags = x->flags;
 	e->call_id = x->call_id;
 	e->len = x->len;
 	e->offset = off;
@@ -157,11 +147,90 @@ static long copy_chunk(__u32 i, struct chunk_ctx *x)
 	barrier_var(size);
 	if (size > sizeof(*e))
 		size = sizeof(*e);
-	if (bpf_ringbuf_output(&events, e, size, rb_flags())) {
+	/* a held process waits for the engine: wake it now */
+	if (bpf_ringbuf_output(&events, e, size, x->flags & BUSTED_TLS_F_GATED ? BPF_RB_FORCE_WAKEUP : rb_flags())) {
 		stat_inc(BUSTED_STAT_RINGBUF_FULL);
 		return 1;
 	}
 	stat_inc(BUSTED_STAT_EVENTS);
+	return 0;
+}
+
+/* The engine's sign of life is recent and gating is on. */
+static __always_inline bool may_hold(void)
+{
+	struct busted_enforce_cfg *c = cfg();
+
+	return c && (c->flags & BUSTED_CFG_GATE) && bpf_ktime_get_ns() - c->heartbeat_ns < HEARTBEAT_MAX_NS;
+}
+
+/* This thread's next ClientHello belongs to this SSL* (pkt.bpf.c tie_ssl). */
+static __always_inline void note_last_ssl(void *ssl)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	__u32 tid = (__u32)id;
+	struct busted_tls_key key = { .pid = id >> 32, .ssl = (__u64)ssl };
+
+	bpf_map_update_elem(&last_ssl, &tid, &key, BPF_ANY);
+}
+
+static __always_inline __u64 next_call_id(void)
+{
+	__u32 zero = 0;
+	__u64 *seq = bpf_map_lookup_elem(&tls_seq, &zero);
+
+	if (!seq)
+		return 0;
+	*seq += 1;
+	return (*seq << 8) | bpf_get_smp_processor_id();
+}
+
+static __always_inline int enter(void *ctx, __u32 op, void *ssl, const void *buf, __u64 num, void *size_ptr)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct tls_call c = { .ssl = (__u64)ssl, .buf = (__u64)buf, .size_ptr = (__u64)size_ptr, .op = op };
+	struct busted_tls_key key = { .pid = id >> 32, .ssl = (__u64)ssl };
+	struct chunk_ctx x = {};
+	__u32 *verdict;
+
+	if (!wanted())
+		return 0;
+	/* a connection marked skip: nothing for the return probe to do */
+	verdict = bpf_map_lookup_elem(&tls_verdicts, &key);
+	if (verdict && *verdict == BUSTED_TLS_SKIP) {
+		stat_inc(BUSTED_STAT_TLS_SKIPPED);
+		return 0;
+	}
+	if (enforce_on && verdict && op == BUSTED_TLS_WRITE && (*verdict == BUSTED_TLS_GATE || *verdict == BUSTED_TLS_BLOCK) &&
+	    num > 0 && may_hold()) {
+		/* Gated: the plaintext is copied now, before the library encrypts
+		 * and sends it, and the process is stopped until the engine has
+		 * decided (it sends SIGCONT; a block destroys the socket first).
+		 * The signal takes effect on the way back to user space, before
+		 * the function's first instruction runs. */
+		x.len = num > tls_cap_bytes ? tls_cap_bytes : num;
+		if (num > tls_cap_bytes)
+			stat_inc(BUSTED_STAT_TLS_TRUNCATED);
+		x.ssl = (__u64)ssl;
+		x.buf = (__u64)buf;
+		x.op = op;
+		x.lib = (__u32)bpf_get_attach_cookie(ctx);
+		x.flags = BUSTED_TLS_F_GATED;
+		x.call_id = next_call_id();
+		bpf_loop(MAX_CHUNKS, copy_chunk, &x, 0);
+		c.gated = 1;
+		c.call_id = x.call_id;
+		bpf_map_update_elem(&tls_calls, &id, &c, BPF_ANY);
+		{
+			struct busted_held h = { .pid = key.pid, .ssl = key.ssl, .call_id = x.call_id, .since_ns = bpf_ktime_get_ns() };
+			__u32 tid = (__u32)id;
+
+			bpf_map_update_elem(&held, &tid, &h, BPF_ANY);
+		}
+		bpf_send_signal_thread(SIGSTOP);
+		return 0;
+	}
+	bpf_map_update_elem(&tls_calls, &id, &c, BPF_ANY);
 	return 0;
 }
 
@@ -170,8 +239,6 @@ static __always_inline int leave(void *ctx, long ret)
 	__u64 id = bpf_get_current_pid_tgid();
 	struct tls_call *c = bpf_map_lookup_elem(&tls_calls, &id);
 	struct chunk_ctx x = {};
-	__u32 zero = 0;
-	__u64 *seq;
 	__u64 n = 0;
 
 	if (!c)
@@ -183,6 +250,21 @@ static __always_inline int leave(void *ctx, long ret)
 	} else if (ret > 0) {
 		n = ret;
 	}
+	if (c->gated) {
+		/* copied at entry: say what became of it (a failed write that the
+		 * library will retry is not data; its retry is gated again) */
+		struct busted_tls_event *e = reserve(BUSTED_TLS_WRITE_DONE, c->ssl, (__u32)bpf_get_attach_cookie(ctx));
+
+		if (e) {
+			e->call_id = c->call_id;
+			e->len = n;
+			e->offset = 0;
+			e->cap_len = 0;
+			bpf_ringbuf_submit(e, BPF_RB_FORCE_WAKEUP);
+			stat_inc(BUSTED_STAT_EVENTS);
+		}
+		goto out;
+	}
 	if (n == 0)
 		goto out;
 	if (n > tls_cap_bytes) {
@@ -191,15 +273,13 @@ static __always_inline int leave(void *ctx, long ret)
 	} else {
 		x.len = n;
 	}
-	seq = bpf_map_lookup_elem(&tls_seq, &zero);
-	if (!seq)
+	x.call_id = next_call_id();
+	if (!x.call_id)
 		goto out;
-	*seq += 1;
 	x.ssl = c->ssl;
 	x.buf = c->buf;
 	x.op = c->op;
 	x.lib = (__u32)bpf_get_attach_cookie(ctx);
-	x.call_id = (*seq << 8) | bpf_get_smp_processor_id();
 	/* len is what the call moved; the records say so even when fewer bytes were copied */
 	bpf_loop(MAX_CHUNKS, copy_chunk, &x, 0);
 out:
@@ -232,11 +312,35 @@ static __always_inline int note(void *ctx, __u32 op, void *ssl, __u32 len, const
 	return 0;
 }
 
+/* A connection to a name in a gated class is gated before its first write:
+ * the SNI is set before the handshake, the request comes after it. */
+static __always_inline void sni_gate(void *ssl, const char *parg)
+{
+	struct busted_tls_key key = { .pid = bpf_get_current_pid_tgid() >> 32, .ssl = (__u64)ssl };
+	struct busted_enforce_cfg *c = cfg();
+	__u32 klass, gate = BUSTED_TLS_GATE;
+	char *name;
+	long n;
+
+	note_last_ssl(ssl);
+	if (!c || !c->gate_classes)
+		return;
+	name = name_scratch();
+	if (!name)
+		return;
+	n = bpf_probe_read_user_str(name, NAME_BUF, parg);
+	if (n <= 1)
+		return;
+	klass = name_class(n - 1);
+	if (klass && klass < BUSTED_CLASS_MAX && (c->gate_classes & (1ULL << klass)))
+		bpf_map_update_elem(&tls_verdicts, &key, &gate, BPF_NOEXIST);
+}
+
 /* int SSL_write(SSL *ssl, const void *buf, int num) */
 SEC("uprobe")
 int BPF_KPROBE(ssl_write_enter, void *ssl, const void *buf, int num)
 {
-	return enter(BUSTED_TLS_WRITE, ssl, buf, 0);
+	return enter(ctx, BUSTED_TLS_WRITE, ssl, buf, num > 0 ? num : 0, 0);
 }
 
 SEC("uretprobe")
@@ -249,7 +353,7 @@ int BPF_KRETPROBE(ssl_write_leave, int ret)
 SEC("uprobe")
 int BPF_KPROBE(ssl_read_enter, void *ssl, void *buf, int num)
 {
-	return enter(BUSTED_TLS_READ, ssl, buf, 0);
+	return enter(ctx, BUSTED_TLS_READ, ssl, buf, 0, 0);
 }
 
 SEC("uretprobe")
@@ -262,14 +366,14 @@ int BPF_KRETPROBE(ssl_read_leave, int ret)
 SEC("uprobe")
 int BPF_KPROBE(ssl_write_ex_enter, void *ssl, const void *buf, size_t num, size_t *written)
 {
-	return enter(BUSTED_TLS_WRITE, ssl, buf, written);
+	return enter(ctx, BUSTED_TLS_WRITE, ssl, buf, num, written);
 }
 
 /* int SSL_read_ex(SSL *ssl, void *buf, size_t num, size_t *readbytes) */
 SEC("uprobe")
 int BPF_KPROBE(ssl_read_ex_enter, void *ssl, void *buf, size_t num, size_t *readbytes)
 {
-	return enter(BUSTED_TLS_READ, ssl, buf, readbytes);
+	return enter(ctx, BUSTED_TLS_READ, ssl, buf, 0, readbytes);
 }
 
 /* long SSL_ctrl(SSL *s, int cmd, long larg, void *parg): SNI is cmd 55 */
@@ -278,7 +382,19 @@ int BPF_KPROBE(ssl_ctrl_enter, void *ssl, int cmd, long larg, void *parg)
 {
 	if (cmd != SSL_CTRL_SET_TLSEXT_HOSTNAME || !parg)
 		return 0;
+	if (enforce_on && wanted())
+		sni_gate(ssl, parg);
 	return note(ctx, BUSTED_TLS_SNI, ssl, 0, parg);
+}
+
+/* int SSL_do_handshake(SSL *s), int SSL_connect(SSL *s): the ClientHello
+ * this thread sends next is this SSL*'s (when no SNI was set to say so). */
+SEC("uprobe")
+int BPF_KPROBE(ssl_handshake_enter, void *ssl)
+{
+	if (enforce_on && wanted())
+		note_last_ssl(ssl);
+	return 0;
 }
 
 /* int SSL_set_fd(SSL *s, int fd) */

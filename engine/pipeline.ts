@@ -8,14 +8,15 @@
  *   5. ml/         the behavioural classifier, an annotate stage: flow events →
  *                  feature vectors → ONNX scores (batched, off the ring's path)
  *                  → `ml` on the connection's and process's later events
- *   6. decide      policy (+ the classifier's `ml`) → decision events (`busted enforce`)
- *   7. sinks/      stdout (text/json), --record, --output
+ *   6. decide/     policy (+ the classifier's `ml`) → a decision on every event
+ *   7. enforce/    decisions → BPF maps, destroyed sockets, held writes let go
+ *   8. sinks/      stdout (text/json), --record, --output
  *
- * This file wires them together for `busted monitor`; it holds no logic
- * of its own beyond the lifecycle.
+ * This file wires them together for `busted monitor` and `busted enforce`;
+ * it holds no logic of its own beyond the lifecycle.
  */
-import { readFileSync } from 'node:fs';
-import type { BustedEvent } from './model/event.js';
+import { readdirSync, readFileSync } from 'node:fs';
+import type { BustedEvent, ProcessInfo } from './model/event.js';
 import { KernelSession, type Attachment, type KernelStats } from './kernel/loader.js';
 import { TLS_CAPTURE_BYTES } from './model/defaults.js';
 import type { CgroupRef } from './host/cgroup.js';
@@ -26,8 +27,13 @@ import { parseProcCgroup } from './enrich/container.js';
 import { DnsCache, parseHostsFile } from './enrich/dns-cache.js';
 import { ProviderTable } from './enrich/provider.js';
 import { TlsLibraryFinder, type TlsLibrary } from './host/tls-libs.js';
-import { Interpreter, type InterpreterStats } from './interpret/interpreter.js';
+import { Interpreter, type EventOrigin, type InterpreterStats } from './interpret/interpreter.js';
 import type { Sink } from './sinks/sink.js';
+import { decisionEvent, type Decider, type Decision } from './decide/decider.js';
+import { cgroupIdOf, Enforcer } from './enforce/enforcer.js';
+import { Clock } from './interpret/clock.js';
+import { redactEvent } from './redact.js';
+import { BustedError } from './model/errors.js';
 
 export interface AgentOptions {
   cgroup: CgroupRef;
@@ -60,6 +66,20 @@ export interface AgentOptions {
   onTlsLibrary?: (lib: TlsLibrary, attached: Attachment[]) => void;
   /** how often every process is rescanned for TLS libraries, ms (default 30 s; exec events cover new processes between) */
   tlsRescanMs?: number;
+  /** busted enforce: decide every event, and (unless dryRun) enforce */
+  policy?: PolicyStageOptions;
+}
+
+export interface PolicyStageOptions {
+  decider: Decider;
+  /** decide and report; attach nothing that blocks */
+  dryRun: boolean;
+  /** an event the policy cannot decide (an evaluation error) is blocked rather than audited */
+  failClosed: boolean;
+  /** report allow decisions too (--format json) */
+  reportAllow: boolean;
+  /** hold gated TLS writes until decided (default true) */
+  gate?: boolean;
 }
 
 /** Is a pid in the cgroup subtree? (undefined for the root: everything is) */
@@ -95,11 +115,16 @@ export class Agent {
   private lastLost = 0;
   private stopped: Promise<AgentSummary> | undefined;
 
+  private readonly clock = new Clock();
+  private readonly enforcer: Enforcer | undefined;
+
   private constructor(private readonly o: AgentOptions) {
     this.processes = new ProcessCache({ cgroupRoot: cgroup2Mount(), redact: o.noRedact !== true });
     this.dns = new DnsCache();
+    let hosts: Array<{ ip: string; names: string[] }> = [];
     try {
-      for (const h of parseHostsFile(readFileSync('/etc/hosts', 'utf8'))) for (const n of h.names) this.dns.addStatic(n, h.ip);
+      hosts = parseHostsFile(readFileSync('/etc/hosts', 'utf8'));
+      for (const h of hosts) for (const n of h.names) this.dns.addStatic(n, h.ip);
     } catch {
       // no /etc/hosts: nothing static to learn
     }
@@ -107,21 +132,36 @@ export class Agent {
     const capBytes = o.tlsCaptureBytes ?? TLS_CAPTURE_BYTES;
     const onEvent = o.onEvent;
     const annotate = o.annotate ?? [];
+    const policy = o.policy;
+    // With a policy, the interpreter keeps text whole (a policy may look for
+    // secrets in a prompt); credentials go after the decision, before the sinks.
+    const redactLate = policy !== undefined && o.noRedact !== true;
+    const providers = new ProviderTable();
     this.interpreter = new Interpreter(
       {
         processes: this.processes,
         dns: this.dns,
-        providers: new ProviderTable(),
+        providers,
+        clock: this.clock,
         pid: o.pid,
         tlsCapBytes: capBytes,
-        noRedact: o.noRedact,
+        noRedact: o.noRedact === true || redactLate,
         onTlsSkip: o.tlsSkip === false ? undefined : (pid, ssl) => this.kernel?.setTlsVerdict(pid, ssl, 'skip'),
-        onExec: (pid) => this.tlsLook(pid),
+        onExec: (pid, image, proc) => {
+          this.tlsLook(pid);
+          this.enforcer?.onExec(pid, image, proc);
+        },
+        onEnforce: (r) => this.enforcer?.onEnforce(r),
+        onGatedCall: (g) => this.enforcer?.onGatedCall(g),
+        onHeldDns: (r) => this.enforcer?.onHeldDns(r),
       },
-      (e) => {
+      (e, origin) => {
         for (const a of annotate) a(e);
         onEvent?.(e);
+        const decision = policy ? this.decide(e, origin, policy) : undefined;
+        if (redactLate) redactEvent(e);
         for (const s of sinks) s.write(e);
+        if (decision) for (const s of sinks) s.write(decision);
       },
     );
     // TLS libraries: the system's, then whatever running processes map
@@ -135,7 +175,30 @@ export class Agent {
       serverSide: o.serverSide ?? true,
       hooks: o.hooks ?? 'auto',
       tls: o.tls === false ? undefined : { targets: tlsTargets, capBytes },
+      enforce: policy !== undefined && !policy.dryRun,
     });
+    if (policy && !policy.dryRun) {
+      const scope = cgroupScope(o.cgroup);
+      this.enforcer = new Enforcer({
+        kernel: this.kernel,
+        providers,
+        decider: policy.decider,
+        hosts,
+        scan: () => this.scanProcesses(scope),
+        connection: (id) => this.interpreter.connection(id),
+        kernelIdle: () => this.kernel.idle(),
+        gate: policy.gate !== false,
+        report: (e) => this.report(e),
+        now: () => this.clock.nowRfc3339(),
+        monoNs: () => BigInt(this.clock.monotonicNs()),
+      });
+      try {
+        this.enforcer.start();
+      } catch (e) {
+        this.kernel.dispose();
+        throw e;
+      }
+    }
     const interp = this.interpreter;
     this.kernel.consume((dv, off, len) => interp.handle(decodeRecord(dv, off, len)));
     this.timer = setInterval(() => this.tick(), o.statsIntervalMs ?? 1000);
@@ -182,6 +245,63 @@ export class Agent {
     return new Agent(o);
   }
 
+  /** Processes in the scope now (they predate the agent: the kernel saw no exec of them). */
+  private scanProcesses(inScope: ((pid: number) => boolean) | undefined): Array<{ pid: number; process: ProcessInfo }> {
+    const out: Array<{ pid: number; process: ProcessInfo }> = [];
+    for (const name of readdirSync('/proc')) {
+      const pid = Number(name);
+      if (!Number.isInteger(pid) || pid <= 0 || pid === process.pid || (inScope && !inScope(pid))) continue;
+      const e = this.processes.get(pid);
+      if (e.uid === undefined) continue; // gone meanwhile
+      const cgroupId = e.cgroupPath ? cgroupIdOf(this.cgroupMount, e.cgroupPath) : undefined;
+      const task = { pid, tid: pid, ppid: e.ppid ?? 0, uid: e.uid, gid: e.gid ?? 0, flags: 1, comm: e.comm ?? '', cgroupId: cgroupId ?? 0 };
+      out.push({ pid, process: this.processes.info(task) });
+    }
+    return out;
+  }
+
+  private readonly cgroupMount = cgroup2Mount() ?? '/sys/fs/cgroup';
+
+  /**
+   * The decide stage: the policy's decision on an event, acted on by the
+   * enforcer, as the `decision` event to report after it (none for an
+   * allow, unless every decision is reported).
+   */
+  private decide(e: BustedEvent, origin: EventOrigin | undefined, p: PolicyStageOptions): BustedEvent | undefined {
+    if (e.type === 'decision' || e.type === 'policy') return undefined;
+    let d: Decision;
+    let enforced = false;
+    if (e.type === 'connect_blocked' && origin?.refusal) {
+      // the kernel has decided already, from the verdicts the engine wrote
+      d = { action: 'block', reasons: this.enforcer?.refusalReasons(e, origin) ?? [], kill: false };
+    } else {
+      try {
+        d = p.decider.decide(e);
+      } catch (err) {
+        const msg = err instanceof BustedError ? err.message : String(err);
+        this.report({ id: `${e.id}-err`, time: e.time, type: 'error', error: { code: 'BUSTED_E_POLICY', message: `no decision on ${e.id}: ${msg}`, field: 'policy' } });
+        d = { action: p.failClosed ? 'block' : 'audit', reasons: [`the policy could not decide: ${msg}`], kill: false };
+      }
+    }
+    if (this.enforcer) enforced = this.enforcer.act(e, d, origin);
+    if (d.action === 'allow' && !p.reportAllow) return undefined;
+    return decisionEvent(`${e.id}-d`, this.clock.nowRfc3339(), e, d, enforced, p.decider.revision);
+  }
+
+  /** An event of the agent's own (policy loads, errors): straight to the sinks. */
+  report(e: BustedEvent): void {
+    for (const s of this.o.sinks) s.write(e);
+  }
+
+  /** A new policy is in force: every standing verdict is made again. */
+  policyChanged(): void {
+    this.enforcer?.reload();
+  }
+
+  get enforcement(): Enforcer['stats'] | undefined {
+    return this.enforcer?.stats;
+  }
+
   get attachments(): KernelSession['attachments'] {
     return this.kernel.attachments;
   }
@@ -200,6 +320,7 @@ export class Agent {
     this.stopped ??= (async () => {
       clearInterval(this.timer);
       clearInterval(this.rescanTimer);
+      this.enforcer?.stop();
       for (const t of this.looks) clearTimeout(t);
       this.looks.clear();
       // Records already in the ring are still delivered.

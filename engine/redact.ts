@@ -55,3 +55,17 @@ export function redactText(s: string): string {
   }
   return out;
 }
+
+/**
+ * An event's free text with credentials replaced: what the sinks get when
+ * the engine itself had to see the text whole (a policy that looks for
+ * secrets in prompts decides before this runs). Changes the event in place.
+ */
+export function redactEvent(e: import('./model/event.js').BustedEvent): void {
+  if (e.tls?.payload !== undefined) e.tls.payload = redactText(e.tls.payload);
+  if (e.http?.path !== undefined) e.http.path = redactText(e.http.path);
+  if (e.llm) {
+    if (e.llm.user_message !== undefined) e.llm.user_message = redactText(e.llm.user_message);
+    if (e.llm.system_prompt !== undefined) e.llm.system_prompt = redactText(e.llm.system_prompt);
+  }
+}

@@ -59,6 +59,15 @@ export function generate(objectPath = object) {
     ['PKT', 'busted_pkt_event'],
     ['TLS', 'busted_tls_event'],
     ['TLS_KEY', 'busted_tls_key'],
+    ['ENFORCE', 'busted_enforce_event'],
+    ['NAME_VALUE', 'busted_name_value'],
+    ['DEST_KEY', 'busted_dest_key'],
+    ['DEST_VALUE', 'busted_dest_value'],
+    ['LPM_KEY', 'busted_lpm_key'],
+    ['PROC_VALUE', 'busted_proc_value'],
+    ['VERDICT', 'busted_verdict'],
+    ['ENFORCE_CFG', 'busted_enforce_cfg'],
+    ['HELD', 'busted_held'],
     ['FLOWSTAT', 'busted_flow_event'],
   ];
   const enums = [
@@ -72,6 +81,14 @@ export function generate(objectPath = object) {
     'busted_stat',
     'busted_tls_op',
     'busted_tls_verdict',
+    'busted_tls_flags',
+    'busted_enforce_what',
+    'busted_verdict_source',
+    'busted_name_flags',
+    'busted_dest_source',
+    'busted_cfg_flags',
+    'busted_class',
+    'busted_marks',
     'busted_flow_phase',
   ];
 

@@ -14,7 +14,8 @@ say() { printf 'setup: %s\n' "$*" >&2; }
 # the system libbpf1 at run time); bpftool: vmlinux.h and the wire layout;
 # the rest are the real servers and clients the tests talk to.
 # lld: wasm-ld, which links the Rego policy runtime (engine/policy/runtime).
-PKGS=(clang llvm lld libbpf-dev libbpf1 bpftool dnsmasq-base openssl curl python3 iproute2 util-linux procps)
+# nginx: serves policy bundles to `busted enforce --policies http://...` in the tests.
+PKGS=(clang llvm lld libbpf-dev libbpf1 bpftool dnsmasq-base openssl curl python3 iproute2 util-linux procps nginx)
 
 if [[ "${1:-}" != "--build-only" ]]; then
   missing=()
@@ -54,7 +55,7 @@ ARCH=$(uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
 compile() { # src obj [extra clang flags]
   local src=$1 obj=$2
   shift 2
-  if [[ ! -f "$obj" || "$src" -nt "$obj" || bpf/busted.h -nt "$obj" || bpf/common.bpf.h -nt "$obj" ]]; then
+  if [[ ! -f "$obj" || "$src" -nt "$obj" || bpf/busted.h -nt "$obj" || bpf/common.bpf.h -nt "$obj" || bpf/enforce.bpf.h -nt "$obj" ]]; then
     say "clang $src -> $obj"
     clang -g -O2 -target bpf "-D__TARGET_ARCH_${ARCH}" -Wall -Werror \
       -Ibuild/bpf -Ibpf "$@" -c "$src" -o "$obj"

@@ -8,6 +8,9 @@ import { TLS_CAPTURE_BYTES } from '../model/defaults.js';
 import { runDoctor } from './doctor.js';
 import { runMonitor, type MonitorCliOptions } from './monitor.js';
 import { runCompile, type CompileCliOptions } from './compile.js';
+import { runEnforce, type EnforceCliOptions } from './enforce.js';
+import { join } from 'node:path';
+import { PACKAGE_ROOT } from '../paths.js';
 
 function int(name: string, min: number, max = Number.MAX_SAFE_INTEGER) {
   return (v: string): number => {
@@ -49,6 +52,16 @@ function observeOptions(cmd: Command): Command {
     .option('-v, --verbose', "print libbpf's messages");
 }
 
+/** Options of `enforce` (and the demo, which enforces). */
+function enforceOptions(cmd: Command): Command {
+  return cmd
+    .option('--dry-run', 'decide and report, enforce nothing (no connect hooks, nothing held or destroyed)')
+    .option('--fail-closed', 'an event the policy cannot decide (an evaluation error) is blocked, not audited')
+    .option('--no-gate', 'never hold TLS writes for a decision (content blocks then only cut the connection after the fact)')
+    .option('--poll-seconds <s>', 'how often an http(s) bundle URL is polled (ETag)', seconds)
+    .option('--policies-ca <file>', 'CA bundle (PEM) to trust for an https bundle URL');
+}
+
 export function buildCli(): Command {
   const program = new Command('busted')
     .description('eBPF agent that sees, understands and polices the AI traffic of a Linux host')
@@ -81,13 +94,29 @@ export function buildCli(): Command {
       process.exitCode = await runCompile(o);
     });
 
-  observeOptions(
-    program
-      .command('demo')
-      .description('monitor this host while a built-in demo talks to local stand-ins for provider endpoints (npm start)')
-      .option('--follow', 'keep monitoring after the demo'),
-  ).action(async (o: MonitorCliOptions & { follow?: boolean }) => {
-    process.exitCode = await runMonitor(o, { follow: o.follow === true });
+  enforceOptions(
+    observeOptions(
+      program
+        .command('enforce')
+        .description('observe, decide every event with the policies, enforce: refuse connections in the kernel, stop blocked requests before they leave')
+        .requiredOption('--policies <src>', 'directory of .rego (+ data.json), bundle.tar.gz, unpacked bundle, or http(s):// bundle URL'),
+    ),
+  ).action(async (o: EnforceCliOptions) => {
+    process.exitCode = await runEnforce(o);
+  });
+
+  enforceOptions(
+    observeOptions(
+      program
+        .command('demo')
+        .description('enforce the shipped policies on this host while a built-in demo talks to local stand-ins for provider endpoints (npm start)')
+        .option('--policies <src>', 'policies to enforce', join(PACKAGE_ROOT, 'policies'))
+        .option('--monitor-only', 'only observe (busted monitor), decide nothing')
+        .option('--follow', 'keep going after the demo'),
+    ),
+  ).action(async (o: EnforceCliOptions & { follow?: boolean; monitorOnly?: boolean }) => {
+    const demo = { follow: o.follow === true };
+    process.exitCode = o.monitorOnly ? await runMonitor(o, demo) : await runEnforce(o, demo);
   });
 
   return program;

@@ -1,8 +1,8 @@
-/** `busted monitor`: observe and report, never block. */
+/** `busted monitor`: observe and report, never block. (`busted enforce` runs the same agent with a policy: enforce.ts.) */
 import { BustedError, ErrorCode } from '../model/errors.js';
 import { resolveCgroup } from '../host/cgroup.js';
 import { setLibbpfVerbose } from '../kernel/libbpf.js';
-import { Agent } from '../pipeline.js';
+import { Agent, type PolicyStageOptions } from '../pipeline.js';
 import { fileSink, LineSink } from '../sinks/jsonl.js';
 import type { Sink } from '../sinks/sink.js';
 import { textFormatter } from '../sinks/text.js';
@@ -29,11 +29,12 @@ export interface MonitorCliOptions {
   model?: string | false;
 }
 
-async function runDemo(): Promise<void> {
+/** The demo's clients run in the --cgroup the agent watches (its root: wherever they are). */
+async function runDemo(cgroup?: string): Promise<void> {
   const d = new Demo();
   await d.start();
   try {
-    await d.run((s) => process.stderr.write(`demo: ${s.say}\n`));
+    await d.run((s) => process.stderr.write(`demo: ${s.say}\n`), cgroup ? { cgroup } : {});
   } finally {
     await d.stop();
   }
@@ -54,6 +55,24 @@ export function outputSinks(specs: string[]): Sink[] {
 }
 
 export async function runMonitor(o: MonitorCliOptions, demo?: { follow: boolean }): Promise<number> {
+  return runAgent(o, { demo });
+}
+
+/** What `busted enforce` adds to the agent `monitor` runs. */
+export interface AgentExtras {
+  demo?: { follow: boolean };
+  policy?: PolicyStageOptions;
+  /** the agent is attached: start what follows it (policy reloads) */
+  onStarted?: (agent: Agent) => void | Promise<void>;
+  /** the run is over, the agent not stopped yet */
+  onStopping?: () => void | Promise<void>;
+  /** what the start line says it does */
+  verb?: string;
+}
+
+/** Run the agent until the duration, a signal, or the end of the demo. */
+export async function runAgent(o: MonitorCliOptions, x: AgentExtras = {}): Promise<number> {
+  const demo = x.demo;
   const mb = o.ringbufMb;
   if ((mb & (mb - 1)) !== 0) throw new BustedError(ErrorCode.USAGE, `--ringbuf-mb ${mb} is not a power of two`, 'ringbuf-mb');
   // Validate everything before touching the kernel.
@@ -83,6 +102,7 @@ export async function runMonitor(o: MonitorCliOptions, demo?: { follow: boolean 
     tlsCaptureBytes: o.tlsCaptureBytes,
     tlsSkip: o.tlsCaptureAll !== true,
     annotate: classifier ? [classifier.annotate] : [],
+    policy: x.policy,
     onTlsLibrary: (lib, made) => {
       const ok = made.filter((a) => a.ok).length;
       process.stderr.write(`busted: TLS probes on ${lib.path} (${lib.kind}, found in pid ${lib.via}): ${ok}/${made.length} attached\n`);
@@ -93,7 +113,8 @@ export async function runMonitor(o: MonitorCliOptions, demo?: { follow: boolean 
   const fallbacks = [...new Set(agent.attachments.filter((a) => a.ok && a.file?.includes('.rawtp.')).map((a) => a.object))];
   if (fallbacks.length) process.stderr.write(`busted: ${fallbacks.join(', ')}: using raw_tp hooks (packets are matched to TCP owners by cgroup only)\n`);
   if (o.verbose) for (const l of agent.tlsLibraries) process.stderr.write(`busted: TLS probes on ${l.path} (${l.kind}, ${l.id}, via ${l.via})\n`);
-  process.stderr.write(`busted: monitoring ${cgroup.path === cgroup.name ? cgroup.path : `cgroup ${cgroup.name}`} (${agent.attachments.filter((a) => a.ok).length} hooks)${o.pid ? `, pid ${o.pid} and its descendants` : ''}\n`);
+  await x.onStarted?.(agent);
+  process.stderr.write(`busted: ${x.verb ?? 'monitoring'} ${cgroup.path === cgroup.name ? cgroup.path : `cgroup ${cgroup.name}`} (${agent.attachments.filter((a) => a.ok).length} hooks)${o.pid ? `, pid ${o.pid} and its descendants` : ''}\n`);
 
   await new Promise<void>((resolve) => {
     const done = () => resolve();
@@ -102,7 +123,7 @@ export async function runMonitor(o: MonitorCliOptions, demo?: { follow: boolean 
     process.once('SIGTERM', done);
     if (o.duration) setTimeout(done, o.duration * 1000);
     if (demo) {
-      runDemo().then(() => {
+      runDemo(cgroup.level > 0 ? cgroup.path : undefined).then(() => {
         if (!demo.follow) setTimeout(done, 500); // let the last events through
         else process.stderr.write('busted: demo done; still monitoring (--follow), Ctrl-C to stop\n');
       }, (e: Error) => {
@@ -111,6 +132,7 @@ export async function runMonitor(o: MonitorCliOptions, demo?: { follow: boolean 
       });
     }
   });
+  await x.onStopping?.();
   const s = await agent.stop();
   await classifier?.close();
   if (classifier) process.stderr.write(`busted: ${classifierSummary(classifier)}\n`);
@@ -121,5 +143,7 @@ export async function runMonitor(o: MonitorCliOptions, demo?: { follow: boolean 
       `${s.kernel.tlsSkipped || s.kernel.tlsTruncated ? `; TLS calls not copied: ${s.kernel.tlsSkipped} skipped, ${s.kernel.tlsTruncated} cut at the capture size` : ''}` +
       `${dropped.length ? `; ${dropped.join(', ')}` : ''}\n`,
   );
+  const en = agent.enforcement;
+  if (en) process.stderr.write(`busted: enforcement: ${en.refused} connections refused in the kernel, ${en.destroyed} sockets destroyed, ${en.gated} writes held (${en.released} let go), ${en.killed} processes killed, ${en.heldAnswers} DNS answers held until decided${en.lostHolds ? `, ${en.lostHolds} holds lost` : ''}\n`);
   return 0;
 }

@@ -41,6 +41,8 @@ export interface ExecRecord extends Base {
   filename: string;
   argv: string[];
   argsTruncated: boolean;
+  /** the program image's id (hex; '0' when images are not tracked): enforcement verdicts are per image */
+  image: string;
 }
 
 export interface ExitRecord extends Base {
@@ -73,7 +75,7 @@ export interface UdpRecord extends Base {
   startNs: number;
 }
 
-export type PktKind = 'dns' | 'tls_hello' | 'tls_cont';
+export type PktKind = 'dns' | 'tls_hello' | 'tls_cont' | 'dns_held';
 
 export interface PktRecord extends Base {
   kind: 'pkt';
@@ -87,7 +89,7 @@ export interface PktRecord extends Base {
   data: Uint8Array;
 }
 
-export type TlsOp = 'write' | 'read' | 'sni' | 'fd' | 'free';
+export type TlsOp = 'write' | 'read' | 'sni' | 'fd' | 'free' | 'write_done';
 
 /** One chunk of one SSL_read/SSL_write call, or a note about an SSL* (tls.bpf.c). */
 export interface TlsRecord extends Base {
@@ -105,6 +107,26 @@ export interface TlsRecord extends Base {
   data: Uint8Array;
   /** the attach cookie: which library's probes saw it */
   lib: number;
+  /** copied at SSL_write entry and held there (SIGSTOP) until the engine decides */
+  gated: boolean;
+}
+
+export type EnforceWhat = 'connect_refused' | 'sendmsg_refused' | 'ssl_socket' | 'packet_dropped';
+
+/** What the enforcement hooks did or learnt (enforce.bpf.c, pkt.bpf.c). */
+export interface EnforceRecord extends Base {
+  kind: 'enforce';
+  what: EnforceWhat;
+  sockId: SockId;
+  /** the program image whose verdict applied (hex), '0' if none */
+  image: string;
+  /** the SSL* (hex) of ssl_socket */
+  ssl: string;
+  flow: FlowRecord;
+  /** the destination's class (a provider's number) */
+  klass: number;
+  /** which verdict a refusal applied */
+  source: 'image' | 'cgroup' | 'default' | 'host' | undefined;
 }
 
 export type FlowPhase = 'update' | 'end';
@@ -148,7 +170,7 @@ export interface WireErrorRecord {
   field: string;
 }
 
-export type KernelRecord = ExecRecord | ExitRecord | TcpRecord | UdpRecord | PktRecord | TlsRecord | FlowStatRecord | WireErrorRecord;
+export type KernelRecord = ExecRecord | ExitRecord | TcpRecord | UdpRecord | PktRecord | TlsRecord | EnforceRecord | FlowStatRecord | WireErrorRecord;
 
 const utf8 = new TextDecoder('utf-8', { fatal: false });
 
@@ -278,6 +300,7 @@ const PKT_KINDS: Record<number, PktKind> = {
   [W.BUSTED_PKT_DNS]: 'dns',
   [W.BUSTED_PKT_TLS_HELLO]: 'tls_hello',
   [W.BUSTED_PKT_TLS_CONT]: 'tls_cont',
+  [W.BUSTED_PKT_DNS_HELD]: 'dns_held',
 };
 
 const TLS_OPS: Record<number, TlsOp> = {
@@ -286,6 +309,21 @@ const TLS_OPS: Record<number, TlsOp> = {
   [W.BUSTED_TLS_SNI]: 'sni',
   [W.BUSTED_TLS_FD]: 'fd',
   [W.BUSTED_TLS_FREE]: 'free',
+  [W.BUSTED_TLS_WRITE_DONE]: 'write_done',
+};
+
+const ENFORCE_WHATS: Record<number, EnforceWhat> = {
+  [W.BUSTED_ENF_CONNECT_REFUSED]: 'connect_refused',
+  [W.BUSTED_ENF_SENDMSG_REFUSED]: 'sendmsg_refused',
+  [W.BUSTED_ENF_SSL_SOCKET]: 'ssl_socket',
+  [W.BUSTED_ENF_PACKET_DROPPED]: 'packet_dropped',
+};
+
+const VERDICT_SOURCES: Record<number, EnforceRecord['source']> = {
+  [W.BUSTED_VSRC_IMAGE]: 'image',
+  [W.BUSTED_VSRC_CGROUP]: 'cgroup',
+  [W.BUSTED_VSRC_DEFAULT]: 'default',
+  [W.BUSTED_VSRC_HOST]: 'host',
 };
 
 function dirOf(v: number): boolean | undefined {
@@ -319,6 +357,7 @@ export function decodeRecord(dv: DataView, off: number, len: number): KernelReco
         filename,
         argv,
         argsTruncated: dv.getUint32(off + W.EXEC.args_truncated, true) !== 0,
+        image: dv.getBigUint64(off + W.EXEC.image, true).toString(16),
       };
     }
     case W.BUSTED_KIND_EXIT:
@@ -404,6 +443,24 @@ export function decodeRecord(dv: DataView, off: number, len: number): KernelReco
         offset: dv.getUint32(off + W.TLS.offset, true),
         data: new Uint8Array(dv.buffer.slice(start, start + cap)),
         lib: dv.getUint32(off + W.TLS.lib, true),
+        gated: (dv.getUint32(off + W.TLS.flags, true) & W.BUSTED_TLS_F_GATED) !== 0,
+      };
+    }
+    case W.BUSTED_KIND_ENFORCE: {
+      if (len < W.ENFORCE.size) return wireError(`enforce record of ${len} bytes, want ${W.ENFORCE.size}`, 'enforce');
+      const what = ENFORCE_WHATS[dv.getUint32(off + W.ENFORCE.what, true)];
+      if (!what) return wireError(`unknown enforce record ${dv.getUint32(off + W.ENFORCE.what, true)}`, 'enforce.what');
+      return {
+        kind: 'enforce',
+        ts,
+        task: task(dv, off),
+        what,
+        sockId: sockId(dv, off + W.ENFORCE.sock_id),
+        image: dv.getBigUint64(off + W.ENFORCE.image, true).toString(16),
+        ssl: dv.getBigUint64(off + W.ENFORCE.ssl, true).toString(16),
+        flow: flow(dv, off + W.ENFORCE.flow),
+        klass: dv.getUint32(off + W.ENFORCE.klass, true),
+        source: VERDICT_SOURCES[dv.getUint32(off + W.ENFORCE.source, true)],
       };
     }
     case W.BUSTED_KIND_FLOW: {

@@ -17,6 +17,8 @@ import { PYTHON, run, type RunOptions } from './spawn.js';
 export interface DemoStep {
   say: string;
   cmd: string[];
+  /** under the shipped policies, `busted enforce` refuses this step */
+  blocked?: boolean;
 }
 
 /** Minimal provider-shaped answers, enough for clients to succeed. */
@@ -91,12 +93,22 @@ const r = https.request('https://generativelanguage.googleapis.com:${p}/v1beta/m
 r.end('{"contents":[{"parts":[{"text":"Say hello"}]}]}');`],
       },
       {
-        say: 'curl talks TLS 1.2 to api.mistral.ai',
+        say: 'curl talks TLS 1.2 to api.mistral.ai (not an approved provider: enforce refuses the connection in the kernel)',
         cmd: ['curl', '-4', '-sS', '-o', '/dev/null', '--tls-max', '1.2', '--cacert', ca, `https://api.mistral.ai:${p}/v1/models`],
+        blocked: true,
       },
       {
-        say: 'curl visits evil-openai.com: a look-alike, not a provider',
+        say: 'curl visits evil-openai.com: a look-alike, not a provider (enforce cuts the connection at its ClientHello)',
         cmd: ['curl', '-4', '-sS', '-o', '/dev/null', '--cacert', ca, `https://evil-openai.com:${p}/`],
+        blocked: true,
+      },
+      {
+        say: 'python3 pastes an AWS key into a prompt to api.openai.com (enforce holds the write and stops it before it leaves)',
+        cmd: [PYTHON, '-c', `import ssl, urllib.request
+ctx = ssl.create_default_context(cafile=${JSON.stringify(ca)})
+req = urllib.request.Request("https://api.openai.com:${p}/v1/chat/completions", data=b'{"model":"gpt-4o-mini","messages":[{"role":"user","content":"deploy with AKIAIOSFODNN7EXAMPLE please"}]}', headers={"authorization": "Bearer ${key}", "content-type": "application/json"})
+urllib.request.urlopen(req, context=ctx).read()`],
+        blocked: true,
       },
     ];
   }
@@ -108,7 +120,9 @@ r.end('{"contents":[{"parts":[{"text":"Say hello"}]}]}');`],
       onStep(s);
       const r = await run(s.cmd, { ...o, resolvConf: this.resolver!.resolvConf });
       codes.push(r.code ?? -1);
-      if (r.code !== 0) process.stderr.write(`demo: step failed (${r.code}): ${r.stderr.trim().split('\n').pop()}\n`);
+      const why = r.stderr.trim().split('\n').pop();
+      if (r.code !== 0) process.stderr.write(`demo: ${s.blocked ? 'refused, as the policy means it to be' : 'step failed'} (exit ${r.code}): ${why}\n`);
+      else if (s.blocked) process.stderr.write('demo: went through (busted monitor does not block; busted enforce with the shipped policies refuses it)\n');
       await new Promise((res) => setTimeout(res, gapMs));
     }
     return codes;

@@ -517,15 +517,68 @@ export interface ProviderTableExtra {
  * built-ins, the most specific name wins. Invalid entries throw when the
  * table is built, so a bad config is reported at load, not ignored per event.
  */
+/** A name the kernel can match on its own (engine/enforce): the name itself, or it and every name below it. */
+export interface NameEntry {
+  name: string;
+  provider: string;
+  match: 'exact' | 'suffix';
+}
+
+/**
+ * Regions where the pattern providers serve, so that their names can be
+ * listed for the kernel, which matches names and suffixes, not patterns.
+ * A region missing here is still recognised by the engine (forHost), and
+ * the enforcer installs a name it recognised on the way.
+ */
+const AWS_REGIONS = [
+  'us-east-1', 'us-east-2', 'us-west-1', 'us-west-2', 'ca-central-1', 'ca-west-1', 'mx-central-1', 'sa-east-1',
+  'eu-west-1', 'eu-west-2', 'eu-west-3', 'eu-central-1', 'eu-central-2', 'eu-north-1', 'eu-south-1', 'eu-south-2',
+  'ap-northeast-1', 'ap-northeast-2', 'ap-northeast-3', 'ap-southeast-1', 'ap-southeast-2', 'ap-southeast-3',
+  'ap-southeast-4', 'ap-southeast-5', 'ap-southeast-7', 'ap-south-1', 'ap-south-2', 'ap-east-1', 'me-south-1',
+  'me-central-1', 'il-central-1', 'af-south-1', 'us-gov-west-1', 'us-gov-east-1', 'cn-north-1', 'cn-northwest-1',
+];
+const GCP_REGIONS = [
+  'us-central1', 'us-east1', 'us-east4', 'us-east5', 'us-south1', 'us-west1', 'us-west2', 'us-west3', 'us-west4',
+  'northamerica-northeast1', 'northamerica-northeast2', 'southamerica-east1', 'southamerica-west1', 'europe-west1',
+  'europe-west2', 'europe-west3', 'europe-west4', 'europe-west6', 'europe-west8', 'europe-west9', 'europe-west10',
+  'europe-west12', 'europe-north1', 'europe-central2', 'europe-southwest1', 'asia-east1', 'asia-east2',
+  'asia-northeast1', 'asia-northeast2', 'asia-northeast3', 'asia-south1', 'asia-south2', 'asia-southeast1',
+  'asia-southeast2', 'australia-southeast1', 'australia-southeast2', 'me-central1', 'me-central2', 'me-west1',
+  'africa-south1',
+];
+const VOLCENGINE_REGIONS = ['cn-beijing', 'cn-shanghai', 'cn-guangzhou', 'ap-southeast-1'];
+
+function patternNames(): NameEntry[] {
+  const out: NameEntry[] = [];
+  const exact = (name: string, provider: string) => out.push({ name, provider, match: 'exact' });
+  for (const r of AWS_REGIONS) {
+    const com = r.startsWith('cn-') ? 'amazonaws.com.cn' : 'amazonaws.com';
+    for (const svc of BEDROCK_SERVICES) {
+      exact(`${svc}.${r}.${com}`, 'bedrock');
+      exact(`${svc}.${r}.api.aws`, 'bedrock');
+    }
+    exact(`bedrock-mantle.${r}.api.aws`, 'bedrock');
+    exact(`aws-external-anthropic.${r}.api.aws`, 'anthropic');
+  }
+  for (const r of GCP_REGIONS) exact(`${r}-aiplatform.googleapis.com`, 'google');
+  for (const r of VOLCENGINE_REGIONS) exact(`ark.${r}.volces.com`, 'volcengine');
+  return out;
+}
+
 export class ProviderTable {
   private readonly root: TrieNode = newNode();
   private readonly ranges: Cidr[];
+  private readonly listed: NameEntry[] = [];
 
   constructor(extra?: ProviderTableExtra) {
     for (const [name, p] of Object.entries(SUFFIXES)) insert(this.root, name, p, 'suffix');
     for (const [name, p] of Object.entries(EXACT_HOSTS)) insert(this.root, name, p, 'exact');
     for (const [name, p] of Object.entries(extra?.suffixes ?? {})) insert(this.root, name, p, 'suffix');
     for (const [name, p] of Object.entries(extra?.exact ?? {})) insert(this.root, name, p, 'exact');
+    for (const [table, match] of [[SUFFIXES, 'suffix'], [extra?.suffixes ?? {}, 'suffix'], [EXACT_HOSTS, 'exact'], [extra?.exact ?? {}, 'exact']] as const) {
+      for (const [name, provider] of Object.entries(table)) this.listed.push({ name: normalizeHost(name.startsWith('*.') ? name.slice(2) : name)!, provider, match });
+    }
+    this.listed.push(...patternNames());
     // User ranges first: they win over built-ins.
     const user = Object.entries(extra?.ranges ?? {}).map(([c, p]) => parseCidr(c, p));
     const builtin = RANGES.map(([c, p]) => parseCidr(c, p));
@@ -543,6 +596,23 @@ export class ProviderTable {
     return trieLookup(this.root, labels) ?? awsProvider(labels) ?? googleProvider(labels) ?? volcengineProvider(labels);
   }
 
+  /** Every name and suffix of the table, pattern providers listed over their known regions (for the kernel). */
+  names(): readonly NameEntry[] {
+    return this.listed;
+  }
+
+  /** The published ranges, most specific first: [family, network bytes, prefix bits, provider]. */
+  rangeList(): Array<{ family: 4 | 6; bytes: Uint8Array; bits: number; provider: string }> {
+    return this.ranges.map((r) => {
+      const bytes = new Uint8Array(r.family === 4 ? 4 : 16);
+      r.groups.forEach((g, k) => {
+        bytes[2 * k] = g >> 8;
+        bytes[2 * k + 1] = g & 255;
+      });
+      return { family: r.family, bytes, bits: r.bits, provider: r.provider };
+    });
+  }
+
   /** Provider slug for an IPv4/IPv6 address in a published range, or undefined. */
   forAddress(ip: string): string | undefined {
     const family = parseAddress(ip);
@@ -557,6 +627,22 @@ const DEFAULT_TABLE = new ProviderTable();
 /** Built-in provider for a DNS name (case-insensitive, trailing dot and :port allowed). */
 export function providerForHost(host: string): string | undefined {
   return DEFAULT_TABLE.forHost(host);
+}
+
+/**
+ * An address as the kernel keeps it (network order): 4 bytes for IPv4
+ * (IPv4-mapped IPv6 included), 16 for IPv6; undefined for what is not one.
+ */
+export function addressBytes(ip: string): { family: 4 | 6; bytes: Uint8Array } | undefined {
+  const family = parseAddress(ip);
+  if (family === 0) return undefined;
+  const n = family === 4 ? 2 : 8;
+  const bytes = new Uint8Array(2 * n);
+  for (let k = 0; k < n; k++) {
+    bytes[2 * k] = SCRATCH[k]! >> 8;
+    bytes[2 * k + 1] = SCRATCH[k]! & 255;
+  }
+  return { family, bytes };
 }
 
 /** Built-in provider for an address in a range the provider publishes. */

@@ -25,7 +25,7 @@ export interface TlsProbeFamily {
   note?: string;
 }
 
-export const OPENSSL_SYMBOLS = ['SSL_write', 'SSL_read', 'SSL_write_ex', 'SSL_read_ex', 'SSL_ctrl', 'SSL_set_fd', 'SSL_get_fd', 'SSL_free'] as const;
+export const OPENSSL_SYMBOLS = ['SSL_write', 'SSL_read', 'SSL_write_ex', 'SSL_read_ex', 'SSL_ctrl', 'SSL_set_fd', 'SSL_get_fd', 'SSL_free', 'SSL_do_handshake', 'SSL_connect'] as const;
 
 /** The probe table. Only `supported` families are attached; the others are named so the next probe has its place. */
 export const TLS_PROBE_TABLE: readonly TlsProbeFamily[] = [

@@ -10,9 +10,9 @@
  */
 import type { BustedEvent, DnsInfo, FlowInfo, NetInfo, ProcessInfo } from '../model/event.js';
 import { BustedError, ErrorCode } from '../model/errors.js';
-import type { ExecRecord, ExitRecord, FlowRecord, FlowStatRecord, KernelRecord, PktRecord, SockId, TcpRecord, TlsRecord, UdpRecord } from '../decode/records.js';
+import type { EnforceRecord, ExecRecord, ExitRecord, FlowRecord, FlowStatRecord, KernelRecord, PktRecord, SockId, TcpRecord, TlsRecord, UdpRecord } from '../decode/records.js';
 import { redactText } from '../redact.js';
-import { TlsAssembler } from './tls-data.js';
+import { TlsAssembler, type TlsCall } from './tls-data.js';
 import { AppLayer } from './app.js';
 import { concatBytes } from '../parse/bytes.js';
 import { TLS_CAPTURE_BYTES } from '../model/defaults.js';
@@ -40,8 +40,37 @@ export interface InterpreterOptions {
   noRedact?: boolean;
   /** a TLS connection turned out uninteresting: stop copying it in the kernel */
   onTlsSkip?: (pid: number, ssl: string) => void;
-  /** a process executed a new program (TLS library discovery looks at it) */
-  onExec?: (pid: number) => void;
+  /** a process executed a new program (TLS library discovery looks at it; enforcement evaluates the image) */
+  onExec?: (pid: number, image: string, process: ProcessInfo) => void;
+  /** what the enforcement hooks learnt that is no event of its own (a TLS connection's socket, a dropped packet) */
+  onEnforce?: (r: EnforceRecord) => void;
+  /** a gated TLS write: its events have all been emitted; the process waits to be let go */
+  onGatedCall?: (g: GatedCall) => void;
+  /** a DNS answer the kernel held back: its event has been emitted; the client waits for it */
+  onHeldDns?: (r: PktRecord) => void;
+}
+
+/** A write held at SSL_write entry (tls.bpf.c): which thread, connection and call. */
+export interface GatedCall {
+  pid: number;
+  tid: number;
+  ssl: string;
+  callId: string;
+}
+
+/**
+ * Where an event came from, for the stages after this one (enforcement):
+ * not part of the event itself.
+ */
+export interface EventOrigin {
+  /** the socket (cookie) of a connection event, a hello or a DNS packet */
+  sockId?: SockId;
+  /** the TLS connection of tls_data and of what its plaintext completed */
+  tls?: { pid: number; ssl: string; gated: boolean };
+  /** connect_blocked: the kernel's refusal */
+  refusal?: { image: string; klass: number };
+  /** a DNS answer the kernel held back: the enforcer sends it on once decided */
+  heldDns?: PktRecord;
 }
 
 export interface InterpreterStats {
@@ -101,7 +130,7 @@ export class Interpreter {
 
   constructor(
     o: InterpreterOptions,
-    private readonly emit: (e: BustedEvent) => void,
+    private readonly emit: (e: BustedEvent, origin?: EventOrigin) => void,
   ) {
     this.processes = o.processes;
     this.dns = o.dns;
@@ -114,9 +143,16 @@ export class Interpreter {
     this.excerpt = o.tlsExcerptBytes ?? 2048;
     this.redact = o.noRedact !== true;
     this.onExec = o.onExec;
+    this.onEnforce = o.onEnforce;
+    this.onGatedCall = o.onGatedCall;
+    this.onHeldDns = o.onHeldDns;
   }
 
-  private readonly onExec: ((pid: number) => void) | undefined;
+  private readonly onHeldDns: InterpreterOptions['onHeldDns'];
+
+  private readonly onExec: InterpreterOptions['onExec'];
+  private readonly onEnforce: InterpreterOptions['onEnforce'];
+  private readonly onGatedCall: InterpreterOptions['onGatedCall'];
 
   /** One kernel record in; zero or more events out through emit(). */
   handle(r: KernelRecord): void {
@@ -134,6 +170,8 @@ export class Interpreter {
         return this.pkt(r);
       case 'tls':
         return this.tls(r);
+      case 'enforce':
+        return this.enforce(r);
       case 'flow':
         return this.flowStat(r);
       case 'wire_error':
@@ -164,11 +202,28 @@ export class Interpreter {
 
   private exec(r: ExecRecord): void {
     this.processes.onExec(r);
-    this.onExec?.(r.task.pid);
+    const proc = this.processes.info(r.task);
+    this.onExec?.(r.task.pid, r.image, proc);
     const ev = this.start('exec', r.ts, r.task.pid);
     if (!ev) return;
-    ev.process = this.processes.info(r.task);
+    ev.process = proc;
     this.out(ev);
+  }
+
+  /** The enforcement hooks: a refused connect is an event; the rest is for the enforcer. */
+  private enforce(r: EnforceRecord): void {
+    if (r.what !== 'connect_refused' && r.what !== 'sendmsg_refused') {
+      this.onEnforce?.(r);
+      return;
+    }
+    const ev = this.start('connect_blocked', r.ts, r.task.pid);
+    if (!ev) return;
+    ev.process = this.processes.info(r.task);
+    const net: NetInfo = { protocol: r.flow.protocol === 17 ? 'udp' : 'tcp', family: r.flow.family, dst_ip: r.flow.daddr, dst_port: r.flow.dport, direction: 'egress' };
+    this.classify(net, ev, r.task.pid);
+    ev.net = net;
+    ev.enforcement = { verdict: r.source ?? 'host' };
+    this.out(ev, undefined, { refusal: { image: r.image, klass: r.klass } });
   }
 
   private exit(r: ExitRecord): void {
@@ -190,6 +245,17 @@ export class Interpreter {
     if (r.op === 'free') this.app.forget(r.task.pid, r.ssl);
     const call = this.tlsCalls.add(r);
     if (!call) return;
+    try {
+      this.tlsCall(call);
+    } finally {
+      // a held process is let go (or not) once everything its write said is decided
+      if (call.gated) this.onGatedCall?.({ pid: call.pid, tid: call.first.task.tid, ssl: call.ssl, callId: call.callId });
+    }
+  }
+
+  private tlsCall(call: TlsCall): void {
+    // a retried write whose bytes were all seen when its first try was held
+    if (call.data.length === 0 && call.len === 0) return;
     const ev = this.start('tls_data', call.first.ts, call.pid);
     if (!ev) return;
     const proc = this.processes.info(call.first.task);
@@ -203,7 +269,8 @@ export class Interpreter {
       const p = this.providers.forHost(call.conn.sni);
       if (p) ev.provider = p;
     }
-    this.out(ev);
+    const origin: EventOrigin = { tls: { pid: call.pid, ssl: call.ssl, gated: call.gated } };
+    this.out(ev, undefined, origin);
     for (const f of found) {
       const e = this.base(f.type, call.first.ts);
       e.process = proc;
@@ -214,7 +281,7 @@ export class Interpreter {
         e.llm = f.llm;
         if (f.provider) e.provider = f.provider;
       }
-      this.out(e);
+      this.out(e, undefined, origin);
     }
   }
 
@@ -229,7 +296,7 @@ export class Interpreter {
     ev.process = this.processes.info(r.task);
     ev.net = this.net(r.flow, 'egress');
     this.classify(ev.net, ev, r.task.pid);
-    this.out(ev);
+    this.out(ev, undefined, { sockId: r.sockId });
   }
 
   private udp(r: UdpRecord): void {
@@ -246,7 +313,7 @@ export class Interpreter {
     ev.process = this.processes.info(r.task);
     ev.net = copyNet(net);
     if (conn.provider) ev.provider = conn.provider;
-    this.out(ev);
+    this.out(ev, undefined, { sockId: r.sockId });
   }
 
   private closed(r: TcpRecord | UdpRecord): void {
@@ -270,7 +337,7 @@ export class Interpreter {
     if (conn?.provider) ev.provider = conn.provider;
     else if (!conn) this.classify(net, ev, r.task.pid);
     if (conn?.sni) ev.tls = { sni: conn.sni };
-    this.out(ev);
+    this.out(ev, undefined, { sockId: r.sockId });
   }
 
   /** A connection's traffic shape (flow.bpf.c): while it is busy, and once at its close. */
@@ -321,7 +388,7 @@ export class Interpreter {
   }
 
   private pkt(r: PktRecord): void {
-    if (r.pktKind === 'dns') return this.dnsPkt(r);
+    if (r.pktKind === 'dns' || r.pktKind === 'dns_held') return this.dnsPkt(r);
     const key = `${r.sockId}:${r.egress ? 'o' : 'i'}`;
     if (r.pktKind === 'tls_cont') {
       const p = this.pending.get(key);
@@ -359,8 +426,23 @@ export class Interpreter {
     } catch (e) {
       this.stats.malformedDns++;
       this.malformed(r, e, ErrorCode.DNS_MALFORMED);
+      // a held answer goes on even when it does not parse: the client decides what it is
+      if (r.pktKind === 'dns_held') this.onHeldDns?.(r);
       return;
     }
+    if (r.pktKind === 'dns_held') {
+      // reported (and decided) like any answer, then sent on
+      try {
+        this.dnsEvent(r, parsed);
+      } finally {
+        this.onHeldDns?.(r);
+      }
+      return;
+    }
+    this.dnsEvent(r, parsed);
+  }
+
+  private dnsEvent(r: PktRecord, parsed: ReturnType<typeof parseDns>): void {
     // Answers teach the cache even when the event is filtered out.
     if (parsed.response) {
       this.dns.addResponse(parsed.dns);
@@ -375,7 +457,7 @@ export class Interpreter {
     const q = parsed.dns.questions[0];
     const provider = q ? this.providers.forHost(q.name) : undefined;
     if (provider) ev.provider = provider;
-    this.out(ev);
+    this.out(ev, undefined, { sockId: r.sockId });
   }
 
   private hello(r: PktRecord, data: Uint8Array): void {
@@ -408,7 +490,7 @@ export class Interpreter {
     ev.tls = parsed.tls;
     if (!client && conn.sni) ev.tls.sni = conn.sni;
     if (conn.provider) ev.provider = conn.provider;
-    this.out(ev);
+    this.out(ev, undefined, { sockId: r.sockId });
   }
 
   private malformed(r: PktRecord, e: unknown, code: string): void {
@@ -517,10 +599,15 @@ export class Interpreter {
     return { id: `${this.runId}-${(++this.seq).toString(36)}`, time: this.clock.rfc3339(monoNs), type };
   }
 
-  private out(ev: BustedEvent, extra?: Partial<BustedEvent>): void {
+  private out(ev: BustedEvent, extra?: Partial<BustedEvent>, origin?: EventOrigin): void {
     if (extra) Object.assign(ev, extra);
     this.stats.events++;
-    this.emit(ev);
+    this.emit(ev, origin);
+  }
+
+  /** What the interpreter remembers of a socket: its addresses as first seen (for destroying it). */
+  connection(sockId: SockId): NetInfo | undefined {
+    return this.conns.get(sockId)?.net;
   }
 }
 

@@ -10,6 +10,12 @@ import type { TlsRecord } from '../decode/records.js';
 export interface TlsConnState {
   sni?: string;
   fd?: number;
+  /**
+   * bytes of a gated write that were copied (and parsed) at its entry but
+   * not written: the library's retry hands them over again, and they are
+   * not parsed twice
+   */
+  refed?: number;
 }
 
 export interface TlsCall {
@@ -23,6 +29,9 @@ export interface TlsCall {
   /** the first chunk's record: task and timestamp */
   first: TlsRecord;
   conn: TlsConnState;
+  /** copied at SSL_write entry; the process is held until the engine lets it go */
+  gated: boolean;
+  callId: string;
 }
 
 interface Partial {
@@ -38,6 +47,8 @@ const MAX_CONNS = 65536;
 export class TlsAssembler {
   private readonly partial = new Map<string, Partial>();
   private readonly conns = new Map<string, TlsConnState>();
+  /** gated writes waiting for their write_done: bytes copied at entry */
+  private readonly gatedLen = new Map<string, number>();
 
   /** capBytes: the kernel's per-call copy limit (tls_cap_bytes) */
   constructor(private readonly capBytes: number) {}
@@ -67,19 +78,40 @@ export class TlsAssembler {
       case 'free':
         this.conns.delete(`${pid}:${r.ssl}`);
         return undefined;
+      case 'write_done': {
+        // what a gated write copied at entry vs what it wrote (r.len)
+        const k = `${pid}:${r.callId}`;
+        const copied = this.gatedLen.get(k);
+        this.gatedLen.delete(k);
+        if (copied !== undefined && r.len < copied) {
+          const c = this.conn(pid, r.ssl);
+          c.refed = (c.refed ?? 0) + (copied - r.len);
+        }
+        return undefined;
+      }
       default:
         break;
     }
     const want = Math.min(r.len, this.capBytes);
-    const done = (data: Uint8Array, first: TlsRecord): TlsCall => ({
-      pid,
-      ssl: r.ssl,
-      direction: r.op === 'write' ? 'write' : 'read',
-      len: first.len,
-      data,
-      first,
-      conn: this.conn(pid, r.ssl),
-    });
+    const done = (whole: Uint8Array, first: TlsRecord): TlsCall => {
+      const conn = this.conn(pid, r.ssl);
+      let data = whole;
+      let len = first.len;
+      if (first.op === 'write') {
+        if (first.gated) {
+          if (this.gatedLen.size >= MAX_PARTIAL) this.gatedLen.delete(this.gatedLen.keys().next().value!);
+          this.gatedLen.set(`${pid}:${first.callId}`, data.length);
+        }
+        if (conn.refed) {
+          // the start of this write was parsed already, when its first try was held
+          const cut = Math.min(conn.refed, data.length);
+          conn.refed -= cut;
+          data = data.subarray(cut);
+          len -= cut;
+        }
+      }
+      return { pid, ssl: r.ssl, direction: r.op === 'write' ? 'write' : 'read', len, data, first, conn, gated: first.gated, callId: first.callId };
+    };
     if (r.offset === 0 && r.data.length >= want) return done(r.data, r);
     const key = `${pid}:${r.callId}`;
     let p = this.partial.get(key);

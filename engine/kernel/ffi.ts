@@ -83,6 +83,7 @@ export const libbpf = {
   map_lookup_elem: lb.func('int bpf_map_lookup_elem(int fd, const void *key, void *value)'),
   map_update_elem: lb.func('int bpf_map_update_elem(int fd, const void *key, const void *value, uint64_t flags)'),
   map_delete_elem: lb.func('int bpf_map_delete_elem(int fd, const void *key)'),
+  map_get_next_key: lb.func('int bpf_map_get_next_key(int fd, const void *key, _Out_ void *next_key)'),
   map_create: lb.func(
     'int bpf_map_create(int map_type, const char *map_name, uint32_t key_size, uint32_t value_size, uint32_t max_entries, const void *opts)',
   ),
@@ -110,6 +111,12 @@ export const c = {
   epoll_ctl: libc.func('int epoll_ctl(int epfd, int op, int fd, const uint8_t *event)'),
   epoll_wait: libc.func('int epoll_wait(int epfd, _Out_ uint8_t *events, int maxevents, int timeout)'),
   strerror: libc.func('const char *strerror(int errnum)'),
+  // netlink (sock_diag's SOCK_DESTROY): node has no netlink sockets
+  socket: libc.func('int socket(int domain, int type, int protocol)'),
+  send: libc.func('intptr_t send(int fd, const uint8_t *buf, size_t len, int flags)'),
+  recv: libc.func('intptr_t recv(int fd, _Out_ uint8_t *buf, size_t len, int flags)'),
+  setsockopt: libc.func('int setsockopt(int fd, int level, int name, const uint8_t *val, uint32_t len)'),
+  sendto: libc.func('intptr_t sendto(int fd, const uint8_t *buf, size_t len, int flags, const uint8_t *addr, uint32_t addrlen)'),
 };
 
 export const O_RDONLY = 0;
@@ -121,6 +128,16 @@ export const MAP_SHARED = 1;
 export const EPOLL_CTL_ADD = 1;
 export const EPOLLIN = 1;
 export const EPOLL_CLOEXEC = 0o2000000;
+export const AF_NETLINK = 16;
+export const SOCK_RAW = 3;
+export const SOCK_CLOEXEC = 0o2000000;
+export const NETLINK_SOCK_DIAG = 4;
+export const SOL_SOCKET = 1;
+export const SO_RCVTIMEO = 20;
+export const SO_MARK = 36;
+export const AF_INET = 2;
+export const AF_INET6 = 10;
+export const IPPROTO_RAW = 255;
 
 /** errno of the last failed call on this thread. */
 export function errno(): number {

@@ -34,7 +34,8 @@ import { RingReader, type RecordHandler } from './ring.js';
 const LOG_KEEP = 400;
 const log: string[] = [];
 let verbose = false;
-const printBuf = new Uint8Array(8192);
+// one message can be a whole verifier log, whose last lines say why: keep it whole
+const printBuf = new Uint8Array(1 << 22);
 
 /** Route libbpf's messages to us: kept for error reports, echoed when verbose. */
 function installPrint(): void {
@@ -222,6 +223,20 @@ export class BpfMap {
     if (err === 0) return true;
     if (err === -2) return false;
     fail(`map ${this.name}: delete`, -err);
+  }
+
+  /** Every key, as copies (a map that changes meanwhile may skip or repeat some). */
+  keys(keySize: number): Uint8Array[] {
+    const out: Uint8Array[] = [];
+    let prev: Uint8Array | null = null;
+    for (;;) {
+      const next = new Uint8Array(keySize);
+      const err = libbpf.map_get_next_key(this.fd, prev, next) as number;
+      if (err === -2) return out; // ENOENT: the end
+      if (err) fail(`map ${this.name}: next key`, -err);
+      out.push(next);
+      prev = next;
+    }
   }
 }
 

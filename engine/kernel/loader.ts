@@ -13,12 +13,32 @@ import { join } from 'node:path';
 import { BustedError, ErrorCode } from '../model/errors.js';
 import { BPF_DIR } from '../paths.js';
 import type { CgroupRef } from '../host/cgroup.js';
-import { BpfLink, BpfObject, closeFd, openDir, possibleCpus, RingBuffer } from './libbpf.js';
+import { BpfLink, BpfObject, closeFd, openDir, possibleCpus, RingBuffer, type BpfMap } from './libbpf.js';
 import type { RecordHandler } from './ring.js';
 import * as W from './wire.generated.js';
 
 /** Maps every object defines identically (bpf/common.bpf.h); created once. */
 export const SHARED_MAPS = ['events', 'stats', 'owners'] as const;
+
+/**
+ * Maps of enforcement (bpf/enforce.bpf.h), shared by the objects that have
+ * them. Without enforcement they shrink to one entry: nothing writes them.
+ */
+export const ENFORCE_MAPS = [
+  'names',
+  'dest',
+  'dest_static',
+  'procs',
+  'image_verdicts',
+  'cgroup_verdicts',
+  'blocked_socks',
+  'last_ssl',
+  'enforce_cfg',
+  'image_seq',
+  'tls_verdicts',
+  'held',
+] as const;
+export type EnforceMapName = (typeof ENFORCE_MAPS)[number];
 
 /** Which programs an object has, and how each attaches. */
 export interface ObjectSpec {
@@ -27,9 +47,20 @@ export interface ObjectSpec {
   /** the same programs built for an older hook type (raw_tp), tried when `file` is refused */
   fallback?: string;
   what: string;
-  programs: Array<{ name: string; attach: 'auto' | 'cgroup' } | UprobeSpec>;
+  programs: Array<ProgramSpec | UprobeSpec>;
   /** extra .rodata settings */
   settings?: Record<string, number | bigint>;
+  /** loaded only when enforcing */
+  enforceOnly?: boolean;
+}
+
+export interface ProgramSpec {
+  name: string;
+  attach: 'auto' | 'cgroup';
+  /** only when enforcing */
+  enforceOnly?: boolean;
+  /** attached by attachDeferred(), once the engine has filled the maps the program reads */
+  deferred?: boolean;
 }
 
 /** A program attached at a function of every TLS library target (its entry, or its return). */
@@ -38,6 +69,8 @@ export interface UprobeSpec {
   attach: 'uprobe';
   func: string;
   retprobe: boolean;
+  /** only when enforcing */
+  enforceOnly?: boolean;
 }
 
 /** A file to put the TLS probes on: its symbols, at these file offsets when known (else libbpf resolves the names). */
@@ -47,7 +80,7 @@ export interface TlsTarget {
   offsets?: Readonly<Record<string, number>>;
 }
 
-const up = (name: string, func: string, retprobe = false): UprobeSpec => ({ name, attach: 'uprobe', func, retprobe });
+const up = (name: string, func: string, retprobe = false, enforceOnly = false): UprobeSpec => ({ name, attach: 'uprobe', func, retprobe, ...(enforceOnly ? { enforceOnly } : {}) });
 
 /** The OpenSSL probe set (tls.bpf.c); each target gets those of its exported symbols. */
 export const OPENSSL_PROBES: readonly UprobeSpec[] = [
@@ -62,6 +95,9 @@ export const OPENSSL_PROBES: readonly UprobeSpec[] = [
   up('ssl_ctrl_enter', 'SSL_ctrl'),
   up('ssl_set_fd_enter', 'SSL_set_fd'),
   up('ssl_free_enter', 'SSL_free'),
+  // which SSL* the next ClientHello of a thread belongs to (enforcement only)
+  up('ssl_handshake_enter', 'SSL_do_handshake', false, true),
+  up('ssl_handshake_enter', 'SSL_connect', false, true),
 ];
 
 export const OBJECTS: readonly ObjectSpec[] = [
@@ -73,6 +109,7 @@ export const OBJECTS: readonly ObjectSpec[] = [
     programs: [
       { name: 'handle_exec', attach: 'auto' },
       { name: 'handle_exit', attach: 'auto' },
+      { name: 'handle_fork', attach: 'auto', enforceOnly: true },
     ],
   },
   {
@@ -112,6 +149,18 @@ export const OBJECTS: readonly ObjectSpec[] = [
       { name: 'handle_ingress', attach: 'cgroup' },
     ],
   },
+  {
+    name: 'enforce',
+    file: 'enforce.bpf.o',
+    what: 'connection enforcement (connect/sendmsg refused with EPERM)',
+    enforceOnly: true,
+    programs: [
+      { name: 'enforce_connect4', attach: 'cgroup', deferred: true },
+      { name: 'enforce_connect6', attach: 'cgroup', deferred: true },
+      { name: 'enforce_sendmsg4', attach: 'cgroup', deferred: true },
+      { name: 'enforce_sendmsg6', attach: 'cgroup', deferred: true },
+    ],
+  },
 ];
 
 export interface KernelOptions {
@@ -135,6 +184,11 @@ export interface KernelOptions {
    * tls object
    */
   tls?: { targets: TlsTarget[]; capBytes: number };
+  /**
+   * Enforcement: image tracking, DNS learning, blocked sockets, gated TLS,
+   * and the enforce object, whose connect hooks wait for attachDeferred()
+   */
+  enforce?: boolean;
 }
 
 export interface Attachment {
@@ -206,7 +260,9 @@ export class KernelSession {
     const dir = o.bpfDir ?? BPF_DIR;
     this.cgroupFd = openDir(o.cgroup.path);
     const shared = new Map<string, number>();
-    const specs = OBJECTS.filter((spec) => (!o.only || o.only.includes(spec.name)) && (spec.name !== 'tls' || o.tls !== undefined));
+    const specs = OBJECTS.filter(
+      (spec) => (!o.only || o.only.includes(spec.name)) && (spec.name !== 'tls' || o.tls !== undefined) && (!spec.enforceOnly || o.enforce === true),
+    );
     for (const spec of specs) {
       const files = o.hooks === 'raw_tp' && spec.fallback ? [spec.fallback] : [spec.file, ...(spec.fallback ? [spec.fallback] : [])];
       let obj: BpfObject | undefined;
@@ -231,21 +287,18 @@ export class KernelSession {
         for (const p of spec.programs) this.attachments.push({ object: spec.name, program: p.name, hook: '-', ok: false, error: refusals.join('\n') });
         continue;
       }
-      for (const name of SHARED_MAPS) if (!shared.has(name)) shared.set(name, obj.map(name).fd);
+      for (const name of [...SHARED_MAPS, ...ENFORCE_MAPS]) if (!shared.has(name) && obj.hasMap(name)) shared.set(name, obj.map(name).fd);
       this.bySpec.set(spec.name, obj);
       this.statsObject ??= obj;
       // attach
       for (const p of spec.programs) {
-        const prog = obj.program(p.name);
         if (p.attach === 'uprobe') continue; // below, per target
-        const hook = p.attach === 'cgroup' ? `${prog.section} @ ${o.cgroup.path}` : prog.section;
-        const file = obj.name;
-        try {
-          this.links.push(p.attach === 'cgroup' ? prog.attachCgroup(this.cgroupFd, o.cgroup.path) : prog.attach());
-          this.attachments.push({ object: spec.name, file, program: p.name, hook, ok: true });
-        } catch (e) {
-          this.attachments.push({ object: spec.name, file, program: p.name, hook, ok: false, error: (e as Error).message });
+        if (p.enforceOnly && !o.enforce) continue;
+        if (p.deferred) {
+          this.deferred.push({ spec, program: p });
+          continue;
         }
+        this.attachProgram(spec, obj, p);
       }
     }
     for (const t of o.tls?.targets ?? []) this.attachTls(t);
@@ -254,6 +307,37 @@ export class KernelSession {
       const why = this.attachments.map((a) => `${a.object}/${a.program}: ${a.error}`).join('\n');
       throw new BustedError(ErrorCode.BPF, `no BPF program could be attached:\n${why}`);
     }
+  }
+
+  private readonly deferred: Array<{ spec: ObjectSpec; program: ProgramSpec }> = [];
+
+  private attachProgram(spec: ObjectSpec, obj: BpfObject, p: ProgramSpec): boolean {
+    const o = this.options;
+    const prog = obj.program(p.name);
+    const hook = p.attach === 'cgroup' ? `${prog.section} @ ${o.cgroup.path}` : prog.section;
+    const file = obj.name;
+    try {
+      this.links.push(p.attach === 'cgroup' ? prog.attachCgroup(this.cgroupFd, o.cgroup.path) : prog.attach());
+      this.attachments.push({ object: spec.name, file, program: p.name, hook, ok: true });
+      return true;
+    } catch (e) {
+      this.attachments.push({ object: spec.name, file, program: p.name, hook, ok: false, error: (e as Error).message });
+      return false;
+    }
+  }
+
+  /**
+   * Attach the programs that had to wait (the connect hooks: they must not
+   * run before the engine has written the verdicts they read). Returns the
+   * attachments made; a refusal is recorded like any other.
+   */
+  attachDeferred(): Attachment[] {
+    const before = this.attachments.length;
+    for (const { spec, program } of this.deferred.splice(0)) {
+      const obj = this.bySpec.get(spec.name);
+      if (obj) this.attachProgram(spec, obj, program);
+    }
+    return this.attachments.slice(before);
   }
 
   /** open → configure → load one object file; closed again if the kernel refuses it. */
@@ -269,8 +353,9 @@ export class KernelSession {
         // Wake up early only when an eighth of the ring is waiting; the
         // poll timer (pollMs) picks up everything else.
         wakeup_bytes: o.pollMs === 0 ? 0 : Math.floor(o.ringBytes / 8),
-        ...(spec.name === 'pkt' ? { server_side: o.serverSide ? 1 : 0 } : {}),
-        ...(spec.name === 'tls' ? { tls_cap_bytes: o.tls?.capBytes ?? TLS_CAPTURE_BYTES } : {}),
+        ...(spec.name === 'pkt' ? { server_side: o.serverSide ? 1 : 0, enforce_on: o.enforce ? 1 : 0 } : {}),
+        ...(spec.name === 'tls' ? { tls_cap_bytes: o.tls?.capBytes ?? TLS_CAPTURE_BYTES, enforce_on: o.enforce ? 1 : 0 } : {}),
+        ...(spec.name === 'proc' ? { track_images: o.enforce ? 1 : 0 } : {}),
         ...spec.settings,
       });
       for (const name of SHARED_MAPS) {
@@ -278,6 +363,15 @@ export class KernelSession {
         const fd = shared.get(name);
         if (fd !== undefined) m.reuseFd(fd);
         else if (name === 'events') m.setMaxEntries(o.ringBytes);
+      }
+      for (const name of ENFORCE_MAPS) {
+        if (!obj.hasMap(name)) continue;
+        const m = obj.map(name);
+        const fd = shared.get(name);
+        if (fd !== undefined) m.reuseFd(fd);
+        // nothing writes them without enforcement: one entry each, not megabytes
+        // (tls_verdicts also holds the skip verdicts of monitor)
+        else if (!o.enforce && name !== 'tls_verdicts') m.setMaxEntries(1);
       }
       obj.load();
     } catch (e) {
@@ -366,6 +460,7 @@ export class KernelSession {
     const made: Attachment[] = [];
     for (const p of spec.programs) {
       if (p.attach !== 'uprobe' || !t.symbols.includes(p.func)) continue;
+      if (p.enforceOnly && !this.options.enforce) continue;
       const prog = obj.program(p.name);
       const at = t.offsets?.[p.func];
       const hook = `${p.retprobe ? 'uretprobe' : 'uprobe'} ${t.path}:${p.func}`;
@@ -383,6 +478,12 @@ export class KernelSession {
   /** The object that owns a named map, for later stages (enforcement) that add maps. */
   object(name: string): BpfObject | undefined {
     return this.bySpec.get(name);
+  }
+
+  /** A shared enforcement map, from whichever loaded object has it; undefined when none does. */
+  enforceMap(name: EnforceMapName): BpfMap | undefined {
+    for (const obj of this.bySpec.values()) if (obj.hasMap(name)) return obj.map(name);
+    return undefined;
   }
 
   /** Detach and free everything; safe to call more than once. */

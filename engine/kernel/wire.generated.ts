@@ -72,7 +72,7 @@ export const HDR = {
 
 /** struct busted_exec_event */
 export const EXEC = {
-  size: 848,
+  size: 856,
   hdr: 0,
   hdr_kind: 0,
   hdr_kind_SIZE: 4,
@@ -105,9 +105,11 @@ export const EXEC = {
   args_truncated_SIZE: 4,
   _pad: 76,
   _pad_SIZE: 4,
-  filename: 80,
+  image: 80,
+  image_SIZE: 8,
+  filename: 88,
   filename_LEN: 256,
-  args: 336,
+  args: 344,
   args_LEN: 512,
 } as const;
 
@@ -355,8 +357,8 @@ export const TLS = {
   cap_len_SIZE: 4,
   lib: 96,
   lib_SIZE: 4,
-  _pad: 100,
-  _pad_SIZE: 4,
+  flags: 100,
+  flags_SIZE: 4,
   data: 104,
   data_LEN: 4096,
 } as const;
@@ -370,6 +372,154 @@ export const TLS_KEY = {
   _pad_SIZE: 4,
   ssl: 8,
   ssl_SIZE: 8,
+} as const;
+
+/** struct busted_enforce_event */
+export const ENFORCE = {
+  size: 144,
+  hdr: 0,
+  hdr_kind: 0,
+  hdr_kind_SIZE: 4,
+  hdr_abi: 4,
+  hdr_abi_SIZE: 4,
+  hdr_ts_ns: 8,
+  hdr_ts_ns_SIZE: 8,
+  hdr_task: 16,
+  hdr_task_cgroup_id: 16,
+  hdr_task_cgroup_id_SIZE: 8,
+  hdr_task_pid: 24,
+  hdr_task_pid_SIZE: 4,
+  hdr_task_tid: 28,
+  hdr_task_tid_SIZE: 4,
+  hdr_task_ppid: 32,
+  hdr_task_ppid_SIZE: 4,
+  hdr_task_uid: 36,
+  hdr_task_uid_SIZE: 4,
+  hdr_task_gid: 40,
+  hdr_task_gid_SIZE: 4,
+  hdr_task_flags: 44,
+  hdr_task_flags_SIZE: 4,
+  hdr_task_comm: 48,
+  hdr_task_comm_LEN: 16,
+  sock_id: 64,
+  sock_id_SIZE: 8,
+  image: 72,
+  image_SIZE: 8,
+  ssl: 80,
+  ssl_SIZE: 8,
+  flow: 88,
+  flow_saddr: 88,
+  flow_saddr_LEN: 16,
+  flow_daddr: 104,
+  flow_daddr_LEN: 16,
+  flow_sport: 120,
+  flow_sport_SIZE: 2,
+  flow_dport: 122,
+  flow_dport_SIZE: 2,
+  flow_family: 124,
+  flow_family_SIZE: 1,
+  flow_protocol: 125,
+  flow_protocol_SIZE: 1,
+  flow__pad: 126,
+  flow__pad_SIZE: 2,
+  what: 128,
+  what_SIZE: 4,
+  klass: 132,
+  klass_SIZE: 4,
+  source: 136,
+  source_SIZE: 4,
+  _pad: 140,
+  _pad_SIZE: 4,
+} as const;
+
+/** struct busted_name_value */
+export const NAME_VALUE = {
+  size: 8,
+  klass: 0,
+  klass_SIZE: 4,
+  flags: 4,
+  flags_SIZE: 4,
+} as const;
+
+/** struct busted_dest_key */
+export const DEST_KEY = {
+  size: 24,
+  tgid: 0,
+  tgid_SIZE: 4,
+  family: 4,
+  family_SIZE: 4,
+  addr: 8,
+  addr_LEN: 16,
+} as const;
+
+/** struct busted_dest_value */
+export const DEST_VALUE = {
+  size: 16,
+  klass: 0,
+  klass_SIZE: 4,
+  source: 4,
+  source_SIZE: 4,
+  learnt_ns: 8,
+  learnt_ns_SIZE: 8,
+} as const;
+
+/** struct busted_lpm_key */
+export const LPM_KEY = {
+  size: 20,
+  prefixlen: 0,
+  prefixlen_SIZE: 4,
+  addr: 4,
+  addr_LEN: 16,
+} as const;
+
+/** struct busted_proc_value */
+export const PROC_VALUE = {
+  size: 24,
+  image: 0,
+  image_SIZE: 8,
+  cgroup_id: 8,
+  cgroup_id_SIZE: 8,
+  uid: 16,
+  uid_SIZE: 4,
+  _pad: 20,
+  _pad_SIZE: 4,
+} as const;
+
+/** struct busted_verdict */
+export const VERDICT = {
+  size: 16,
+  block: 0,
+  block_SIZE: 8,
+  audit: 8,
+  audit_SIZE: 8,
+} as const;
+
+/** struct busted_enforce_cfg */
+export const ENFORCE_CFG = {
+  size: 24,
+  gate_classes: 0,
+  gate_classes_SIZE: 8,
+  heartbeat_ns: 8,
+  heartbeat_ns_SIZE: 8,
+  flags: 16,
+  flags_SIZE: 4,
+  _pad: 20,
+  _pad_SIZE: 4,
+} as const;
+
+/** struct busted_held */
+export const HELD = {
+  size: 32,
+  pid: 0,
+  pid_SIZE: 4,
+  _pad: 4,
+  _pad_SIZE: 4,
+  ssl: 8,
+  ssl_SIZE: 8,
+  call_id: 16,
+  call_id_SIZE: 8,
+  since_ns: 24,
+  since_ns_SIZE: 8,
 } as const;
 
 /** struct busted_flow_event */
@@ -469,7 +619,7 @@ export const FLOWSTAT = {
 } as const;
 
 // enum busted_abi
-export const BUSTED_ABI = 1;
+export const BUSTED_ABI = 2;
 
 // enum busted_kind
 export const BUSTED_KIND_EXEC = 1;
@@ -478,7 +628,8 @@ export const BUSTED_KIND_TCP = 3;
 export const BUSTED_KIND_UDP = 4;
 export const BUSTED_KIND_PKT = 5;
 export const BUSTED_KIND_TLS = 6;
-export const BUSTED_KIND_FLOW = 7;
+export const BUSTED_KIND_ENFORCE = 7;
+export const BUSTED_KIND_FLOW = 8;
 
 // enum busted_tcp_phase
 export const BUSTED_TCP_CONNECTED = 1;
@@ -494,6 +645,7 @@ export const BUSTED_UDP_CLOSED = 2;
 export const BUSTED_PKT_DNS = 1;
 export const BUSTED_PKT_TLS_HELLO = 2;
 export const BUSTED_PKT_TLS_CONT = 3;
+export const BUSTED_PKT_DNS_HELD = 4;
 
 // enum busted_dir
 export const BUSTED_DIR_EGRESS = 1;
@@ -520,10 +672,50 @@ export const BUSTED_TLS_READ = 2;
 export const BUSTED_TLS_SNI = 3;
 export const BUSTED_TLS_FD = 4;
 export const BUSTED_TLS_FREE = 5;
+export const BUSTED_TLS_WRITE_DONE = 6;
 
 // enum busted_tls_verdict
 export const BUSTED_TLS_CAPTURE = 0;
 export const BUSTED_TLS_SKIP = 1;
+export const BUSTED_TLS_GATE = 2;
+export const BUSTED_TLS_BLOCK = 3;
+
+// enum busted_tls_flags
+export const BUSTED_TLS_F_GATED = 1;
+
+// enum busted_enforce_what
+export const BUSTED_ENF_CONNECT_REFUSED = 1;
+export const BUSTED_ENF_SENDMSG_REFUSED = 2;
+export const BUSTED_ENF_SSL_SOCKET = 3;
+export const BUSTED_ENF_PACKET_DROPPED = 4;
+
+// enum busted_verdict_source
+export const BUSTED_VSRC_IMAGE = 1;
+export const BUSTED_VSRC_CGROUP = 2;
+export const BUSTED_VSRC_DEFAULT = 3;
+export const BUSTED_VSRC_HOST = 4;
+
+// enum busted_name_flags
+export const BUSTED_NAME_EXACT = 1;
+export const BUSTED_NAME_SUFFIX = 2;
+
+// enum busted_dest_source
+export const BUSTED_DEST_DNS = 1;
+export const BUSTED_DEST_STATIC = 2;
+
+// enum busted_cfg_flags
+export const BUSTED_CFG_ENFORCE = 1;
+export const BUSTED_CFG_GATE = 2;
+export const BUSTED_CFG_PER_IMAGE = 4;
+
+// enum busted_class
+export const BUSTED_CLASS_NONE = 0;
+export const BUSTED_CLASS_GATED = 62;
+export const BUSTED_CLASS_HOST = 63;
+export const BUSTED_CLASS_MAX = 64;
+
+// enum busted_marks
+export const BUSTED_REINJECT_MARK = 1651864436;
 
 // enum busted_flow_phase
 export const BUSTED_FLOW_UPDATE = 1;

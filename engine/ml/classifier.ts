@@ -46,6 +46,7 @@ export interface ClassifierOptions {
 const SCORED_TYPES = new Set<BustedEvent['type']>([
   'connect',
   'connect_failed',
+  'connect_blocked',
   'close',
   'flow',
   'tls_client_hello',
@@ -114,7 +115,8 @@ export class Classifier {
     const pid = e.process?.pid;
     if (n) {
       if (n.direction === 'ingress') return undefined;
-      return this.byConn.get(connKey(n)) ?? (pid ? this.byDest.get(destKey(pid, n)) : undefined);
+      const ck = connKey(n);
+      return (ck !== undefined ? this.byConn.get(ck) : undefined) ?? (pid ? this.byDest.get(destKey(pid, n)) : undefined);
     }
     const sni = e.tls?.sni;
     return pid && sni ? this.bySni.get(sniKey(pid, sni)) : undefined;

@@ -107,8 +107,9 @@ const MAX_PROCS = 4096;
 /** shortest span a request rate is measured over (a first request is not a rate of 60/s) */
 const RATE_MIN_SPAN_S = 60;
 
-export function connKey(n: { src_ip: string; src_port: number; dst_ip: string; dst_port: number }): string {
-  return `${n.src_ip} ${n.src_port} ${n.dst_ip} ${n.dst_port}`;
+/** A connection's key; undefined where it never got a source address (a refused connect). */
+export function connKey(n: { src_ip?: string; src_port?: number; dst_ip: string; dst_port: number }): string | undefined {
+  return n.src_ip === undefined ? undefined : `${n.src_ip} ${n.src_port} ${n.dst_ip} ${n.dst_port}`;
 }
 
 export function destKey(pid: number, n: { dst_ip: string; dst_port: number }): string {
@@ -168,8 +169,9 @@ export class FeatureExtractor {
   private connected(e: BustedEvent): void {
     const n = e.net;
     const pid = e.process?.pid;
-    if (!n || n.protocol !== 'tcp' || n.direction === 'ingress' || !pid) return;
-    const c = this.conn(connKey(n));
+    const ck = n && connKey(n);
+    if (!n || !ck || n.protocol !== 'tcp' || n.direction === 'ingress' || !pid) return;
+    const c = this.conn(ck);
     if (n.dst_host) c.named = true;
     const d = this.dest(destKey(pid, n), e);
     d.conns++;
@@ -184,8 +186,9 @@ export class FeatureExtractor {
 
   private hello(e: BustedEvent): void {
     const n = e.net;
-    if (!n || n.direction === 'ingress' || !e.tls) return;
-    const c = this.conn(connKey(n));
+    const ck = n && connKey(n);
+    if (!n || !ck || n.direction === 'ingress' || !e.tls) return;
+    const c = this.conn(ck);
     const t = e.tls;
     const alpn = t.alpn ?? [];
     const { ciphers, exts } = ja4Counts(t.ja4);
@@ -223,8 +226,8 @@ export class FeatureExtractor {
     const n = e.net;
     const f = e.flow;
     const pid = e.process?.pid;
-    if (!n || !f || n.protocol !== 'tcp' || n.direction === 'ingress' || !pid) return undefined;
-    const ck = connKey(n);
+    const ck = n && connKey(n);
+    if (!n || !ck || !f || n.protocol !== 'tcp' || n.direction === 'ingress' || !pid) return undefined;
     const dk = destKey(pid, n);
     const c = this.conns.get(ck) ?? { named: false };
     if (n.dst_host || e.tls?.sni) c.named = true;

@@ -25,6 +25,8 @@ export type EventType =
   | 'lost'
   /** a policy was loaded or reloaded (busted enforce): its revision */
   | 'policy'
+  /** the kernel refused a connect() (or a UDP send) with EPERM (busted enforce) */
+  | 'connect_blocked'
   /** the traffic shape of a TCP connection this host opened: while busy (phase update) and at its close (end) */
   | 'flow';
 
@@ -49,8 +51,9 @@ export interface ProcessInfo {
 export interface NetInfo {
   protocol: 'tcp' | 'udp';
   family: 4 | 6;
-  src_ip: string;
-  src_port: number;
+  /** absent where the connection never got a source (connect_blocked) */
+  src_ip?: string;
+  src_port?: number;
   dst_ip: string;
   dst_port: number;
   bytes_sent?: number;
@@ -200,6 +203,14 @@ export interface PolicyInfo {
   changed?: string[];
 }
 
+/** How the kernel refused a connection (`connect_blocked`). */
+export interface EnforcementInfo {
+  /** which verdict applied: the program image's, its cgroup's (image not evaluated yet), the default, or a host the policy refused to this process */
+  verdict: 'image' | 'cgroup' | 'default' | 'host';
+  /** the destination's class: a provider slug, or 'host' */
+  class?: string;
+}
+
 export interface ErrorInfo {
   /** stable code, e.g. BUSTED_E_DNS_MALFORMED */
   code: string;
@@ -231,6 +242,7 @@ export interface BustedEvent {
   flow?: FlowInfo;
   decision?: DecisionInfo;
   policy?: PolicyInfo;
+  enforcement?: EnforcementInfo;
   error?: ErrorInfo;
   exit?: ExitInfo;
   /** lost: how many kernel records could not be delivered since the last report */

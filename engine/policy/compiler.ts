@@ -15,6 +15,7 @@
 
 import { readFileSync } from 'node:fs';
 
+import { inputUse, type InputUse } from './analysis.js';
 import { compileModules } from './compile/stages.js';
 import { emit, type RuntimeManifest } from './emit/emitter.js';
 import type { Policy } from './ir/ir.js';
@@ -31,6 +32,8 @@ export interface Source {
 export interface CompileOptions {
   /** `busted/decision`-style paths: data.busted.decision. Ids are their order here. */
   entrypoints: string[];
+  /** entrypoints planned only when the policy defines their rule (`busted/kill`); ids follow `entrypoints` */
+  optional?: string[];
   /** called with the IR before emitting (for `--dump-ir`) */
   onIR?: (ir: Policy) => void;
 }
@@ -38,15 +41,23 @@ export interface CompileOptions {
 export interface Compiled {
   wasm: Uint8Array;
   entrypoints: Record<string, number>;
+  /** what the policy reads of its input (analysis.ts) */
+  inputs: InputUse;
 }
 
 export function compile(sources: readonly Source[], opts: CompileOptions): Compiled {
   const modules = sources.map((s) => parseModule(s.text, s.file));
   const checked = compileModules(modules);
   if (!checked.program) throw new RegoErrors(checked.errors);
-  const ir = plan(checked.program, opts.entrypoints);
+  const defined = new Set(checked.program.ruleSets.map((r) => r.path));
+  const entrypoints = [...opts.entrypoints, ...(opts.optional ?? []).filter((e) => defined.has(`data.${e.split('/').join('.')}`))];
+  const ir = plan(checked.program, entrypoints);
   opts.onIR?.(ir);
   const manifest = JSON.parse(readFileSync(RUNTIME_MANIFEST, 'utf8')) as RuntimeManifest;
   const wasm = emit(ir, readFileSync(RUNTIME_WASM), manifest);
-  return { wasm, entrypoints: Object.fromEntries(opts.entrypoints.map((e, i) => [e, i])) };
+  return {
+    wasm,
+    entrypoints: Object.fromEntries(entrypoints.map((e, i) => [e, i])),
+    inputs: inputUse(checked.program.modules, checked.program.builtins),
+  };
 }

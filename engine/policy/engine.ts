@@ -9,7 +9,8 @@ import type { LoadedPolicy } from '@open-policy-agent/opa-wasm';
 
 import { BustedError, ErrorCode } from '../model/errors.js';
 import { loadCompiled, type LoadOptions } from './builtins-js.js';
-import { buildPolicy, ENTRYPOINTS, type PolicyBuild } from './source.js';
+import type { InputUse } from './analysis.js';
+import { buildPolicy, ENTRYPOINTS, OPTIONAL_ENTRYPOINTS, type PolicyBuild } from './source.js';
 
 export type Action = 'allow' | 'audit' | 'block';
 
@@ -33,7 +34,14 @@ export class PolicyEngine {
     private readonly policy: LoadedPolicy,
     readonly build: PolicyBuild,
     private readonly hasReasons: boolean,
+    /** the policy defines `busted/kill` */
+    readonly hasKill: boolean,
   ) {}
+
+  /** What the policy reads of its input; undefined when unknown (a bundle's policy.wasm): assume everything. */
+  get inputs(): InputUse | undefined {
+    return this.build.inputs;
+  }
 
   /** Reads, compiles (for Rego) and loads SRC; errors name the file (and row:col for Rego). */
   static async load(src: string, opts: LoadOptions = {}): Promise<PolicyEngine> {
@@ -56,7 +64,7 @@ export class PolicyEngine {
       );
     }
     policy.setData(build.data);
-    return new PolicyEngine(policy, build, eps.includes(ENTRYPOINTS[1]));
+    return new PolicyEngine(policy, build, eps.includes(ENTRYPOINTS[1]), eps.includes(OPTIONAL_ENTRYPOINTS[0]));
   }
 
   get revision(): string {
@@ -96,5 +104,20 @@ export class PolicyEngine {
       throw new BustedError(ErrorCode.POLICY, `busted/reasons is ${JSON.stringify(reasons)}: expected a set of strings`, 'reasons');
     }
     return { action, reasons: [...reasons].sort() };
+  }
+
+  /**
+   * Whether the policy wants the process behind a blocked event killed too
+   * (`busted/kill` is true). False when the policy does not define it.
+   */
+  kills(event: object, json?: string): boolean {
+    if (!this.hasKill) return false;
+    let out: Array<{ result: unknown }>;
+    try {
+      out = this.policy.evaluate(jsonBytes(json ?? JSON.stringify(event)), OPTIONAL_ENTRYPOINTS[0]) as Array<{ result: unknown }>;
+    } catch (e) {
+      throw new BustedError(ErrorCode.POLICY, `busted/kill: ${(e as Error).message ?? e}`, 'kill');
+    }
+    return out.length > 0 && out[0]!.result === true;
   }
 }

@@ -12,10 +12,16 @@ import { join, relative } from 'node:path';
 
 import { BustedError, ErrorCode } from '../model/errors.js';
 import { bundleFromFiles, readBundleArchive, type BundleFile } from './bundle.js';
+import type { InputUse } from './analysis.js';
 import { compile, type Source } from './compiler.js';
 
 /** The entrypoints busted evaluates (CONTRACT.md, Policies). */
 export const ENTRYPOINTS = ['busted/decision', 'busted/reasons'] as const;
+/**
+ * Entrypoints a policy may define: `busted/kill`, true when a blocked
+ * event's process is to be killed as well.
+ */
+export const OPTIONAL_ENTRYPOINTS = ['busted/kill'] as const;
 
 export interface PolicyBuild {
   kind: 'rego' | 'bundle';
@@ -25,6 +31,8 @@ export interface PolicyBuild {
   revision: string;
   /** the files it was built from, relative to SRC */
   files: string[];
+  /** what the policy reads of its input (Rego we compiled); undefined for a bundle's opaque policy.wasm */
+  inputs?: InputUse;
 }
 
 /** Every .rego file below dir (`*_test.rego` left out unless asked for), in a stable order. */
@@ -124,7 +132,7 @@ export function buildPolicy(src: string, entrypoints: readonly string[] = ENTRYP
   }
   const sources = regoSources(src);
   const dataText = st.isDirectory() ? dataJsonText(src) : '{}';
-  const { wasm } = compile(sources, { entrypoints: [...entrypoints] });
+  const { wasm, inputs } = compile(sources, { entrypoints: [...entrypoints], optional: entrypoints === ENTRYPOINTS ? [...OPTIONAL_ENTRYPOINTS] : [] });
   const parts: Array<[string, string]> = sources.map((s) => [s.file, s.text]);
   if (st.isDirectory()) parts.push(['data.json', dataText]);
   return {
@@ -133,5 +141,6 @@ export function buildPolicy(src: string, entrypoints: readonly string[] = ENTRYP
     data: JSON.parse(dataText) as Record<string, unknown>,
     revision: revisionOf(parts),
     files: [...sources.map((s) => s.file), ...(dataText !== '{}' ? ['data.json'] : [])],
+    inputs,
   };
 }

@@ -14,7 +14,8 @@ function endpoint(ip: string, port: number): string {
 function flow(n: NetInfo): string {
   const arrow = n.direction === 'ingress' ? '←' : '→';
   const peer = n.dst_host ? `${n.dst_host} (${endpoint(n.dst_ip, n.dst_port)})` : endpoint(n.dst_ip, n.dst_port);
-  return `${n.protocol} ${endpoint(n.src_ip, n.src_port)} ${arrow} ${peer}`;
+  const src = n.src_ip !== undefined && n.src_port !== undefined ? `${endpoint(n.src_ip, n.src_port)} ` : '';
+  return `${n.protocol} ${src}${arrow} ${peer}`;
 }
 
 function bytes(n: number | undefined): string {
@@ -79,8 +80,17 @@ export function textFormatter(color: boolean): (e: BustedEvent) => string {
         what = e.net && f ? `${flow(e.net)} ${f.phase} ${f.exchanges} exchanges, sent ${bytes(e.net.bytes_sent)} received ${bytes(e.net.bytes_received)} in ${f.bursts} bursts${gaps}${ttfb}` : '';
         break;
       }
-      case 'decision':
-        what = `${e.decision?.action} ${e.decision?.reasons.join('; ') ?? ''} (subject ${e.decision?.subject})`;
+      case 'decision': {
+        const a = e.decision?.action ?? '?';
+        const col = a === 'block' ? c.red : a === 'audit' ? c.yellow : c.green;
+        what = `${col}${c.bold}${a}${c.reset}${e.decision?.enforced ? ' (enforced)' : ''} ${e.decision?.reasons.join('; ') ?? ''} (subject ${e.decision?.subject})`;
+        break;
+      }
+      case 'connect_blocked':
+        what = `${c.red}EPERM${c.reset} ${e.net ? flow(e.net) : ''} (${e.enforcement?.verdict ?? '?'} verdict)`;
+        break;
+      case 'policy':
+        what = `revision ${e.policy?.revision} from ${e.policy?.source}${e.policy?.reloads ? ` (reload ${e.policy.reloads}${e.policy.changed?.length ? `: ${e.policy.changed.join(', ')}` : ''})` : ''}`;
         break;
       default:
         what = e.net ? flow(e.net) : '';

@@ -191,7 +191,7 @@ describe('busted monitor on real traffic', { skip }, () => {
     assert.equal(c.net?.dst_ip, '127.0.0.1');
     assert.equal(c.net?.dst_port, port);
     assert.equal(c.net?.src_ip, '127.0.0.1');
-    assert.ok(c.net!.src_port > 1024 && c.net!.src_port < 65536);
+    assert.ok(c.net!.src_port! > 1024 && c.net!.src_port! < 65536);
     assert.equal(c.net?.direction, 'egress');
     assert.equal(c.net?.dst_host, 'api.openai.com');
     assert.equal(c.provider, 'openai');

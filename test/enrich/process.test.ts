@@ -48,7 +48,7 @@ describe('ProcessCache', () => {
       const b = c.info(task({ tid: 4243 }));
       assert.notEqual(b, a);
       assert.equal(b.tid, 4243);
-      const exec: ExecRecord = { kind: 'exec', ts: 1, task: task({ comm: 'curl' }), filename: '/usr/bin/curl', argv: ['curl', 'https://api.openai.com'], argsTruncated: false };
+      const exec: ExecRecord = { kind: 'exec', ts: 1, task: task({ comm: 'curl' }), filename: '/usr/bin/curl', argv: ['curl', 'https://api.openai.com'], argsTruncated: false, image: '0' };
       c.onExec(exec);
       const d = c.info(task({ comm: 'curl' }));
       assert.equal(d.exe, '/usr/bin/curl');
@@ -68,7 +68,7 @@ describe('ProcessCache', () => {
 
   it('follows parents for --pid trees', () => {
     const c = new ProcessCache({ procRoot: '/nonexistent' });
-    const exec = (pid: number, ppid: number): ExecRecord => ({ kind: 'exec', ts: 1, task: task({ pid, tid: pid, ppid }), filename: '/bin/sh', argv: ['sh'], argsTruncated: false });
+    const exec = (pid: number, ppid: number): ExecRecord => ({ kind: 'exec', ts: 1, task: task({ pid, tid: pid, ppid }), filename: '/bin/sh', argv: ['sh'], argsTruncated: false, image: '0' });
     c.onExec(exec(100, 1));
     c.onExec(exec(101, 100));
     c.onExec(exec(102, 101));

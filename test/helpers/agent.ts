@@ -17,8 +17,8 @@ export class MonitorProcess {
   private readonly child: ChildProcess;
   private exited: Promise<number | null>;
 
-  private constructor(args: string[]) {
-    this.child = spawn(process.execPath, [join(PACKAGE_ROOT, 'bin', 'busted.js'), 'monitor', '--format', 'json', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  private constructor(args: string[], command: string) {
+    this.child = spawn(process.execPath, [join(PACKAGE_ROOT, 'bin', 'busted.js'), command, '--format', 'json', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
     let buf = '';
     this.child.stdout!.on('data', (d: Buffer) => {
       buf += d.toString('utf8');
@@ -40,11 +40,11 @@ export class MonitorProcess {
     this.exited = new Promise((resolve) => this.child.on('exit', (code) => resolve(code)));
   }
 
-  /** Start and wait until the agent says it is attached. */
-  static async start(args: string[], timeoutMs = 15_000): Promise<MonitorProcess> {
-    const m = new MonitorProcess(args);
+  /** Start and wait until the agent says it is attached. `command`: monitor, enforce or demo. */
+  static async start(args: string[], timeoutMs = 15_000, command = 'monitor'): Promise<MonitorProcess> {
+    const m = new MonitorProcess(args, command);
     const deadline = Date.now() + timeoutMs;
-    while (!m.stderr.includes('busted: monitoring')) {
+    while (!/busted: (monitoring|enforcing on|deciding)/.test(m.stderr)) {
       if (m.child.exitCode !== null) throw new Error(`busted monitor exited ${m.child.exitCode}: ${m.stderr}`);
       if (Date.now() > deadline) {
         m.child.kill('SIGKILL');

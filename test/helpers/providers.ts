@@ -29,6 +29,8 @@ export interface ProviderServer {
   port: number;
   /** requests seen: "host path" */
   hits: string[];
+  /** every request body received, whole or not (a request cut short still shows what arrived) */
+  received: string[];
   close(): Promise<void>;
 }
 
@@ -81,9 +83,14 @@ function answer(path: string, body: Json, res: Http2ServerResponse): void {
 
 export async function startProviderServer(pki: Pki, host = '127.0.0.1'): Promise<ProviderServer> {
   const hits: string[] = [];
+  const received: string[] = [];
   const server: Http2SecureServer = createSecureServer({ key: pki.keyPem, cert: pki.certPem, allowHTTP1: true, ALPNProtocols: ['h2', 'http/1.1'] }, (req: Http2ServerRequest, res: Http2ServerResponse) => {
     let raw = '';
-    req.on('data', (d) => (raw += d));
+    const at = received.push(`${String(req.headers[':authority'] ?? req.headers.host)} ${req.url} `) - 1;
+    req.on('data', (d) => {
+      raw += d;
+      received[at] += String(d);
+    });
     req.on('end', () => {
       hits.push(`${String(req.headers[':authority'] ?? req.headers.host)} ${req.url}`);
       let body: Json = {};
@@ -99,6 +106,7 @@ export async function startProviderServer(pki: Pki, host = '127.0.0.1'): Promise
   return {
     port: (server.address() as AddressInfo).port,
     hits,
+    received,
     close: () => new Promise<void>((r) => server.close(() => r())),
   };
 }

@@ -11,7 +11,7 @@ import { captureH2 } from '../helpers/h2-capture.js';
 const enc = new TextEncoder();
 const call = (direction: 'write' | 'read', data: Uint8Array | string, ssl = 'abc'): TlsCall => {
   const bytes = typeof data === 'string' ? enc.encode(data) : data;
-  return { pid: 7, ssl, direction, len: bytes.length, data: bytes, first: undefined as never, conn: { sni: 'mcp.example.test' } };
+  return { pid: 7, ssl, direction, len: bytes.length, data: bytes, first: undefined as never, conn: { sni: 'mcp.example.test' }, gated: false, callId: '1' };
 };
 const chunk = (s: string) => `${Buffer.byteLength(s).toString(16)}\r\n${s}\r\n`;
 const ev = (o: object) => `event: message\ndata: ${JSON.stringify(o)}\n\n`;

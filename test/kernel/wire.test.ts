@@ -69,7 +69,7 @@ describe('wire layout', { skip }, () => {
     assert.equal(W.BUSTED_KIND_PKT, 5);
     assert.equal(W.BUSTED_DIR_EGRESS, 1);
     assert.equal(W.BUSTED_KIND_TLS, 6);
-    assert.equal(W.BUSTED_KIND_FLOW, 7);
+    assert.equal(W.BUSTED_KIND_FLOW, 8);
     assert.equal(W.BUSTED_FLOW_UPDATE, 1);
     assert.equal(W.BUSTED_FLOW_END, 2);
     assert.equal(W.BUSTED_TLS_WRITE, 1);

@@ -1,0 +1,187 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * enforce.bpf.c — connection enforcement: the cgroup connect hooks refuse
+ * (EPERM) a connection whose destination is in a class the engine has
+ * blocked for this process, and the sendmsg hooks do the same for UDP
+ * datagrams sent without connect() (QUIC to a provider, say).
+ *
+ * Nothing here waits for the engine: it decided ahead of time (busted.h,
+ * "enforcement"). The lookups, in order:
+ *   1. the destination's class: dest (this process's DNS answers), dest
+ *      (tgid 0: for everyone), dest_static (published ranges); none: allow.
+ *   2. the verdict: a HOST entry (the engine refused that host to this
+ *      process) refuses; otherwise the image the process runs (procs -> image_verdicts)
+ *      when the engine has evaluated it for the uid and cgroup the process
+ *      has now; otherwise its cgroup's (cgroup_verdicts), otherwise the
+ *      default (cgroup_verdicts[0]). A process the engine has not seen yet
+ *      thus gets what the policy says for any process of its cgroup.
+ * Every refusal is reported (BUSTED_KIND_ENFORCE) with the verdict it used.
+ */
+#include "common.bpf.h"
+#include "enforce.bpf.h"
+
+static __always_inline struct busted_dest_value *dest_of(__u32 tgid, __u32 family, const __u8 *addr)
+{
+	struct busted_dest_key k = { .tgid = tgid, .family = family };
+	struct busted_lpm_key lk = { .prefixlen = 128 };
+	struct busted_dest_value *v;
+
+	__builtin_memcpy(k.addr, addr, 16);
+	v = bpf_map_lookup_elem(&dest, &k);
+	if (v)
+		return v;
+	k.tgid = 0;
+	v = bpf_map_lookup_elem(&dest, &k);
+	if (v)
+		return v;
+	if (family == 4) {
+		/* the trie holds IPv4 as ::ffff:a.b.c.d */
+		__builtin_memset(lk.addr, 0, 10);
+		lk.addr[10] = 0xff;
+		lk.addr[11] = 0xff;
+		__builtin_memcpy(&lk.addr[12], addr, 4);
+	} else {
+		__builtin_memcpy(lk.addr, addr, 16);
+	}
+	return bpf_map_lookup_elem(&dest_static, &lk);
+}
+
+/* The classes blocked for the current process, and which verdict said so. */
+static __always_inline __u64 blocked_classes(__u32 tgid, __u64 *image, __u32 *source)
+{
+	__u64 cgid = bpf_get_current_cgroup_id();
+	struct busted_proc_value *p = bpf_map_lookup_elem(&procs, &tgid);
+	struct busted_verdict *v;
+	__u64 zero = 0;
+
+	if (p && p->cgroup_id == cgid && p->uid == (__u32)bpf_get_current_uid_gid()) {
+		*image = p->image;
+		v = bpf_map_lookup_elem(&image_verdicts, &p->image);
+		if (v) {
+			*source = BUSTED_VSRC_IMAGE;
+			return v->block;
+		}
+	}
+	v = bpf_map_lookup_elem(&cgroup_verdicts, &cgid);
+	if (v) {
+		*source = BUSTED_VSRC_CGROUP;
+		return v->block;
+	}
+	*source = BUSTED_VSRC_DEFAULT;
+	v = bpf_map_lookup_elem(&cgroup_verdicts, &zero);
+	return v ? v->block : 0;
+}
+
+static __always_inline void report(__u32 what, __u32 family, const __u8 *addr, __u16 port, __u32 proto,
+				   __u32 klass, __u64 image, __u32 source)
+{
+	struct busted_enforce_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+
+	if (!e) {
+		stat_inc(BUSTED_STAT_RINGBUF_FULL);
+		return;
+	}
+	hdr_init(&e->hdr, BUSTED_KIND_ENFORCE);
+	task_from_current(&e->hdr.task);
+	e->hdr.task.ppid = 0;
+	e->sock_id = 0;
+	e->image = image;
+	e->ssl = 0;
+	__builtin_memset(&e->flow, 0, sizeof(e->flow));
+	e->flow.family = family;
+	e->flow.protocol = proto;
+	__builtin_memcpy(e->flow.daddr, addr, 16);
+	e->flow.dport = port;
+	e->what = what;
+	e->klass = klass;
+	e->source = source;
+	e->_pad = 0;
+	/* a refusal is news the engine wants now, not at the next poll */
+	bpf_ringbuf_submit(e, BPF_RB_FORCE_WAKEUP);
+	stat_inc(BUSTED_STAT_EVENTS);
+}
+
+/* 1: let it through; 0: EPERM. */
+static __always_inline int decide(__u32 family, const __u8 *addr, __u16 port, __u32 proto, __u32 what)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	__u32 tgid = pid_tgid >> 32;
+	struct busted_enforce_cfg *c;
+	struct busted_dest_value *d;
+	__u64 image = 0, mask;
+	__u32 source = 0, klass;
+
+	if (tgid == self_tgid)
+		return 1;
+	d = dest_of(tgid, family, addr);
+	if (!d)
+		return 1; /* not a destination any policy is about: the common case */
+	klass = d->klass;
+	if (klass == BUSTED_CLASS_HOST) {
+		/* written by the engine for this process only, after the policy
+		 * blocked the host (a look-alike name, say) */
+		source = BUSTED_VSRC_HOST;
+	} else {
+		if (klass == BUSTED_CLASS_NONE || klass >= BUSTED_CLASS_MAX)
+			return 1;
+		mask = blocked_classes(tgid, &image, &source);
+		if (!(mask & (1ULL << klass)))
+			return 1;
+	}
+	c = cfg();
+	if (!c || !(c->flags & BUSTED_CFG_ENFORCE))
+		return 1;
+	report(what, family, addr, port, proto, klass, image, source);
+	return 0;
+}
+
+static __always_inline int decide4(struct bpf_sock_addr *ctx, __u32 what)
+{
+	__u8 addr[16] = {};
+	__u32 ip = ctx->user_ip4;
+
+	__builtin_memcpy(addr, &ip, 4);
+	return decide(4, addr, bpf_ntohs(ctx->user_port), ctx->protocol, what);
+}
+
+static __always_inline int decide6(struct bpf_sock_addr *ctx, __u32 what)
+{
+	__u8 addr[16] = {};
+	__u32 w[4];
+
+	w[0] = ctx->user_ip6[0];
+	w[1] = ctx->user_ip6[1];
+	w[2] = ctx->user_ip6[2];
+	w[3] = ctx->user_ip6[3];
+	/* ::ffff:a.b.c.d is an IPv4 destination reached through an IPv6 socket */
+	if (w[0] == 0 && w[1] == 0 && w[2] == bpf_htonl(0xffff)) {
+		__builtin_memcpy(addr, &w[3], 4);
+		return decide(4, addr, bpf_ntohs(ctx->user_port), ctx->protocol, what);
+	}
+	__builtin_memcpy(addr, w, 16);
+	return decide(6, addr, bpf_ntohs(ctx->user_port), ctx->protocol, what);
+}
+
+SEC("cgroup/connect4")
+int enforce_connect4(struct bpf_sock_addr *ctx)
+{
+	return decide4(ctx, BUSTED_ENF_CONNECT_REFUSED);
+}
+
+SEC("cgroup/connect6")
+int enforce_connect6(struct bpf_sock_addr *ctx)
+{
+	return decide6(ctx, BUSTED_ENF_CONNECT_REFUSED);
+}
+
+SEC("cgroup/sendmsg4")
+int enforce_sendmsg4(struct bpf_sock_addr *ctx)
+{
+	return decide4(ctx, BUSTED_ENF_SENDMSG_REFUSED);
+}
+
+SEC("cgroup/sendmsg6")
+int enforce_sendmsg6(struct bpf_sock_addr *ctx)
+{
+	return decide6(ctx, BUSTED_ENF_SENDMSG_REFUSED);
+}

@@ -1,0 +1,192 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * enforce.bpf.h — the maps enforcement shares between objects, and the name
+ * hash. Included (after common.bpf.h) by every object that feeds or applies
+ * enforcement: proc (program images), pkt (DNS answers, blocked sockets),
+ * tls (gated connections), enforce (the connect hooks). The loader creates
+ * each map once and hands the same fd to the others (bpf_map__reuse_fd),
+ * so the definitions here are the only ones; when the agent does not
+ * enforce (monitor) it shrinks them to one entry.
+ *
+ * The layouts of keys and values are in busted.h (the engine writes them).
+ */
+#ifndef BUSTED_ENFORCE_BPF_H
+#define BUSTED_ENFORCE_BPF_H
+
+/* Name hashes of the classes the engine knows (provider domains, blocked hosts). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u64);
+	__type(value, struct busted_name_value);
+} names SEC(".maps");
+
+/* Addresses learnt from DNS answers to those names (per process), and the
+ * engine's static ones (tgid 0). LRU: an evicted address is unclassified,
+ * and the engine still decides the connection from its SNI afterwards. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, struct busted_dest_key);
+	__type(value, struct busted_dest_value);
+} dest SEC(".maps");
+
+/* Published address ranges of providers. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, 4096);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct busted_lpm_key);
+	__type(value, struct busted_dest_value);
+} dest_static SEC(".maps");
+
+/* tgid -> its program image (set at exec, copied at fork, removed at exit;
+ * the engine seeds processes that predate it). Not LRU: a process without
+ * an entry gets its cgroup's verdict, so an entry must not vanish silently. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 65536);
+	__type(key, __u32);
+	__type(value, struct busted_proc_value);
+} procs SEC(".maps");
+
+/* The engine's verdicts per program image. LRU: an evicted image falls back
+ * to its cgroup's verdict. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, __u64);
+	__type(value, struct busted_verdict);
+} image_verdicts SEC(".maps");
+
+/* The engine's verdicts per cgroup id; key 0 is the default. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u64);
+	__type(value, struct busted_verdict);
+} cgroup_verdicts SEC(".maps");
+
+/* Sockets whose packets are dropped (socket cookie -> 1: reported yet). */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u64);
+	__type(value, __u32);
+} blocked_socks SEC(".maps");
+
+/* The SSL* each thread last handed to the TLS library (tid -> key): the
+ * ClientHello that thread sends next belongs to it. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u32);
+	__type(value, struct busted_tls_key);
+} last_ssl SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct busted_enforce_cfg);
+} enforce_cfg SEC(".maps");
+
+/* Threads held at a gated SSL_write (busted.h, struct busted_held). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u32);
+	__type(value, struct busted_held);
+} held SEC(".maps");
+
+/* Program images are numbered per CPU: (sequence << 8 | cpu), never 0. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} image_seq SEC(".maps");
+
+/* A host name being classified: up to 255 bytes, dotted, not terminated.
+ * One per CPU, shared by whoever classifies (the SNI probe, the DNS walk). */
+#define NAME_BUF 256
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, char[NAME_BUF]);
+} name_buf SEC(".maps");
+
+static __always_inline char *name_scratch(void)
+{
+	__u32 zero = 0;
+
+	return bpf_map_lookup_elem(&name_buf, &zero);
+}
+
+static __always_inline struct busted_enforce_cfg *cfg(void)
+{
+	__u32 zero = 0;
+
+	return bpf_map_lookup_elem(&enforce_cfg, &zero);
+}
+
+#define FNV64_OFFSET 0xcbf29ce484222325ULL
+#define FNV64_PRIME 0x100000001b3ULL
+
+struct name_walk {
+	__u64 h;
+	__u32 len;
+	__u32 best;
+};
+
+/* One character of the walk, right to left (bpf_loop: the verifier checks
+ * this once instead of once per character). */
+static long name_step(__u32 k, struct name_walk *w)
+{
+	struct busted_name_value *v;
+	char *name = name_scratch();
+	char c;
+
+	if (!name || k >= w->len)
+		return 1;
+	c = name[(w->len - 1 - k) & (NAME_BUF - 1)];
+	if (c == '.') {
+		v = bpf_map_lookup_elem(&names, &w->h);
+		if (v && (v->flags & BUSTED_NAME_SUFFIX))
+			w->best = v->klass;
+	}
+	if (c >= 'A' && c <= 'Z')
+		c += 'a' - 'A';
+	w->h = (w->h ^ (__u8)c) * FNV64_PRIME;
+	return 0;
+}
+
+/*
+ * The class of the longest entry of `names` that the name in name_buf[0..len)
+ * is or lies below (at a label boundary); 0 for none. The hash runs right
+ * to left, so the hash of every suffix after a dot is at hand as the walk
+ * reaches the dot: "api.openai.com" yields "com", "openai.com", then the
+ * whole name. engine/enforce/classes.ts computes the same hash.
+ */
+static __always_inline __u32 name_class(__u32 len)
+{
+	struct name_walk w = { .h = FNV64_OFFSET };
+	struct busted_name_value *v;
+	char *name = name_scratch();
+
+	if (!name || len == 0 || len > NAME_BUF)
+		return 0;
+	/* the absolute form "api.openai.com." is the same name */
+	if (name[(len - 1) & (NAME_BUF - 1)] == '.')
+		len--;
+	w.len = len;
+	bpf_loop(NAME_BUF, name_step, &w, 0);
+	v = bpf_map_lookup_elem(&names, &w.h);
+	if (v)
+		w.best = v->klass;
+	return w.best;
+}
+
+#endif /* BUSTED_ENFORCE_BPF_H */

@@ -1,0 +1,105 @@
+/**
+ * Stage 5, decide: every event gets the policy's verdict (CONTRACT.md,
+ * Policies), memoised by what the policy actually reads.
+ *
+ * A decision is a function of the subtrees of the input the policy refers
+ * to (engine/policy/analysis.ts), so events that agree on those get the
+ * same decision: a connect loop to one address is one evaluation, however
+ * many connections it makes. Policies that read the whole input, call
+ * builtins that change between calls (time, randomness), or come from an
+ * opaque bundle are evaluated every time.
+ */
+import type { BustedEvent } from '../model/event.js';
+import type { Action, PolicyEngine } from '../policy/engine.js';
+
+export interface Decision {
+  action: Action;
+  reasons: string[];
+  /** the policy wants the process killed too (`busted/kill`) */
+  kill: boolean;
+}
+
+/** Keys longer than this (events carrying a prompt the policy reads) are not memoised. */
+const MAX_KEY = 2048;
+const MAX_ENTRIES = 8192;
+
+export class Decider {
+  private readonly cache = new Map<string, Decision>();
+  private paths: string[][] | undefined;
+  /** evaluations actually run, and answers from the memo */
+  readonly stats = { evaluated: 0, memoised: 0 };
+
+  constructor(private engine: PolicyEngine) {
+    this.paths = memoPaths(engine);
+  }
+
+  get policy(): PolicyEngine {
+    return this.engine;
+  }
+
+  get revision(): string {
+    return this.engine.revision;
+  }
+
+  /** A new policy (hot reload): what was memoised no longer holds. */
+  swap(engine: PolicyEngine): void {
+    this.engine = engine;
+    this.paths = memoPaths(engine);
+    this.cache.clear();
+  }
+
+  /** The policy's decision on one event; throws BustedError(POLICY) when the policy cannot decide. */
+  decide(e: BustedEvent, json?: string): Decision {
+    const key = this.paths ? projection(e, this.paths) : undefined;
+    if (key !== undefined) {
+      const hit = this.cache.get(key);
+      if (hit) {
+        this.stats.memoised++;
+        return hit;
+      }
+    }
+    this.stats.evaluated++;
+    const text = json ?? JSON.stringify(e);
+    const v = this.engine.decide(e, text);
+    const d: Decision = { action: v.action, reasons: v.reasons, kill: v.action === 'block' && this.engine.kills(e, text) };
+    if (key !== undefined) {
+      if (this.cache.size >= MAX_ENTRIES) this.cache.clear();
+      this.cache.set(key, d);
+    }
+    return d;
+  }
+}
+
+function memoPaths(engine: PolicyEngine): string[][] | undefined {
+  const use = engine.inputs;
+  return use && !use.all && !use.volatile ? use.paths : undefined;
+}
+
+/** The values of the event at the paths the policy reads, as one string; undefined when too long to be worth keeping. */
+export function projection(e: BustedEvent, paths: readonly string[][]): string | undefined {
+  let key = '';
+  for (const p of paths) {
+    let v: unknown = e;
+    for (const k of p) {
+      if (v === null || typeof v !== 'object') {
+        v = undefined;
+        break;
+      }
+      v = (v as Record<string, unknown>)[k];
+    }
+    // absent and null differ to a policy (`not input.x` vs `input.x == null`)
+    key += v === undefined ? '~\x1f' : `${JSON.stringify(v)}\x1f`;
+    if (key.length > MAX_KEY) return undefined;
+  }
+  return key;
+}
+
+/** The `decision` event reporting a decision on `subject` (CONTRACT.md, Events). */
+export function decisionEvent(id: string, time: string, subject: BustedEvent, d: Decision, enforced: boolean, revision: string): BustedEvent {
+  const ev: BustedEvent = { id, time, type: 'decision' };
+  if (subject.process) ev.process = subject.process;
+  if (subject.net) ev.net = subject.net;
+  if (subject.provider) ev.provider = subject.provider;
+  ev.decision = { action: d.action, reasons: d.reasons, enforced, policy_revision: revision, subject: subject.id };
+  return ev;
+}

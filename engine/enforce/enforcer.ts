@@ -1,0 +1,585 @@
+/**
+ * Stage 6, enforce: decisions become what the kernel does.
+ *
+ * Connections. The kernel cannot wait for the engine, so verdicts are made
+ * ahead of time (bpf/busted.h, "enforcement"): for every destination class
+ * (each provider) the policy is asked about a prospective `connect` by
+ *   - every program image, when the policy reads more of `input.process`
+ *     than its cgroup (on exec: the kernel wakes the engine for it);
+ *   - every cgroup the engine has seen a process of;
+ *   - the default (a process of which nothing is known),
+ * and the answers go to image_verdicts / cgroup_verdicts. Provider names
+ * (and their suffixes) go to the kernel's name table so that DNS answers
+ * for them are classified before the application reads them; published
+ * ranges and /etc/hosts go to the static tables. A process the engine has
+ * not evaluated yet gets its cgroup's verdict: what the policy says of any
+ * process there. Policy reloads recompute everything.
+ *
+ * Everything else is decided on the event, after the fact, and enforced as
+ * far as it can still be:
+ *   - a blocked connection, TLS hello or DNS answer: the socket is
+ *     destroyed (SOCK_DESTROY) and that host refused to the process;
+ *   - blocked content (tls_data, llm_request, mcp_message, llm_response):
+ *     the connection's packets are dropped and its socket destroyed, and
+ *     the process's further connections to that provider are refused until
+ *     the policy changes. When the write was gated (held at SSL_write), this
+ *     happens before it continues, so the request never leaves the host;
+ *   - `busted/kill`: the process is killed.
+ */
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+
+import type { EnforceRecord, PktRecord, SockId } from '../decode/records.js';
+import type { Decider, Decision } from '../decide/decider.js';
+import { addressBytes, type ProviderTable } from '../enrich/provider.js';
+import type { EventOrigin, GatedCall } from '../interpret/interpreter.js';
+import { EnforceMaps, type VerdictMasks } from '../kernel/enforce-maps.js';
+import type { KernelSession } from '../kernel/loader.js';
+import { destroySocket, type SocketId } from '../kernel/sockdiag.js';
+import { reinject } from '../kernel/reinject.js';
+import * as W from '../kernel/wire.generated.js';
+import type { BustedEvent, NetInfo, ProcessInfo } from '../model/event.js';
+import { BustedError, ErrorCode } from '../model/errors.js';
+import { reads } from '../policy/analysis.js';
+import type { PolicyEngine } from '../policy/engine.js';
+import { ClassTable, nameHash } from './classes.js';
+
+/** The process fields a cgroup stands for: the same for every process in it. */
+const CGROUP_FIELDS = new Set(['cgroup_id', 'cgroup_path', 'container_id', 'container_runtime', 'pod_uid', 'pod']);
+/** How long a gated thread may wait for a record the engine never got before it is let go. */
+const HELD_LOST_MS = 2000;
+const HEARTBEAT_MS = 500;
+const MAX_IMAGES = 16384;
+/** Images the engine made up for processes that predate it (the kernel's are below 2^63). */
+const SEEDED = 1n << 63n;
+
+export interface EnforcerOptions {
+  kernel: KernelSession;
+  providers: ProviderTable;
+  decider: Decider;
+  /** addresses of names from /etc/hosts */
+  hosts: Array<{ ip: string; names: string[] }>;
+  /** processes that predate the agent, in the enforced scope */
+  scan: () => Array<{ pid: number; process: ProcessInfo }>;
+  /** a socket's addresses, as the interpreter remembers them */
+  connection: (sockId: SockId) => NetInfo | undefined;
+  /** resolves once every kernel record so far has been handled */
+  kernelIdle: () => Promise<void>;
+  /** hold gated TLS writes until decided (content policies); false: never hold */
+  gate: boolean;
+  /** reports of its own: errors, and decisions it makes on kernel refusals */
+  report: (e: BustedEvent) => void;
+  now: () => string;
+  /** CLOCK_MONOTONIC ns, the kernel's clock */
+  monoNs: () => bigint;
+}
+
+interface ClassVerdicts extends VerdictMasks {
+  reasons: Map<number, string[]>;
+}
+
+/** What the kernel tells about a TLS connection's socket (at its ClientHello). */
+interface SslSocket {
+  cookie: bigint;
+  id: SocketId;
+}
+
+export class Enforcer {
+  readonly classes: ClassTable;
+  private readonly maps: EnforceMaps;
+  private perImage = false;
+  private gateClasses = 0n;
+  private readonly images = new Map<string, ProcessInfo>();
+  private readonly cgroups = new Map<bigint, ProcessInfo>();
+  private readonly verdicts = new Map<string, ClassVerdicts>();
+  /** image -> classes blocked by content decisions, until the policy changes */
+  private readonly contentBlocks = new Map<string, bigint>();
+  private readonly sslSockets = new Map<string, SslSocket>();
+  private readonly blockedTls = new Set<string>();
+  /** pid -> gated calls seen and not let go yet */
+  private readonly gated = new Map<number, Set<string>>();
+  private readonly releasing = new Set<number>();
+  private readonly installedNames = new Set<string>();
+  private timer: NodeJS.Timeout | undefined;
+  private started = false;
+  private stopped = false;
+  readonly stats = { refused: 0, destroyed: 0, gated: 0, released: 0, killed: 0, lostHolds: 0, heldAnswers: 0 };
+
+  constructor(private readonly o: EnforcerOptions) {
+    this.classes = new ClassTable(o.providers);
+    this.maps = new EnforceMaps(o.kernel);
+  }
+
+  private get decider(): Decider {
+    return this.o.decider;
+  }
+
+  /** Fill the kernel's tables and verdicts, then attach the connect hooks. */
+  start(): void {
+    const now = this.o.monoNs();
+    for (const n of this.o.providers.names()) this.installName(n.name, this.classes.classOf(n.provider)!, n.match);
+    for (const r of this.o.providers.rangeList()) this.maps.putRange(r.family, r.bytes, r.bits, this.classes.classOf(r.provider)!);
+    for (const h of this.o.hosts) {
+      const k = h.names.map((n) => this.o.providers.forHost(n)).find((p) => p !== undefined);
+      const a = addressBytes(h.ip);
+      if (k && a) this.maps.putDest(0, a.family, a.bytes, this.classes.classOf(k)!, 'static', now);
+    }
+    this.configure(this.decider.policy);
+    for (const { pid, process } of this.o.scan()) {
+      const image = (SEEDED | BigInt(pid)).toString(16);
+      if (process.cgroup_id !== undefined && this.maps.seedProc(pid, BigInt(`0x${image}`), BigInt(process.cgroup_id), process.uid ?? 0)) this.noteImage(image, process);
+      else this.noteCgroup(process);
+    }
+    this.recompute();
+    const made = this.o.kernel.attachDeferred();
+    const refused = made.filter((a) => !a.ok);
+    if (made.length === 0 || refused.length === made.length) {
+      throw new BustedError(ErrorCode.BPF, `the connect hooks could not be attached: ${refused.map((a) => `${a.program}: ${a.error?.split('\n')[0]}`).join('; ') || 'no enforce object'}`);
+    }
+    this.started = true;
+    this.heartbeat();
+    this.timer = setInterval(() => this.tick(), 250);
+    this.timer.unref();
+  }
+
+  /** What the policy needs: verdicts per image or per cgroup, gated TLS or not. */
+  private configure(policy: PolicyEngine): void {
+    const use = policy.inputs;
+    this.perImage = !use || use.all || use.paths.some((p) => p[0] === 'process' && (p.length === 1 || !CGROUP_FIELDS.has(p[1]!)));
+    const content = !use || ['llm', 'mcp', 'http'].some((k) => reads(use, [k])) || reads(use, ['tls', 'payload']);
+    let mask = 0n;
+    if (this.o.gate && content) {
+      for (const [, k] of this.classes.entries()) mask |= 1n << BigInt(k);
+      mask |= 1n << BigInt(W.BUSTED_CLASS_GATED);
+    }
+    this.gateClasses = mask;
+  }
+
+  private heartbeat(): void {
+    if (this.stopped) return;
+    this.maps.setConfig({
+      enforce: this.started,
+      gate: this.started && this.gateClasses !== 0n,
+      perImage: this.started && this.perImage,
+      gateClasses: this.gateClasses,
+      heartbeatNs: this.o.monoNs(),
+    });
+  }
+
+  private lastBeat = 0;
+  private tick(): void {
+    const t = Date.now();
+    if (t - this.lastBeat >= HEARTBEAT_MS) {
+      this.lastBeat = t;
+      this.heartbeat();
+    }
+    this.watchHeld();
+  }
+
+  // ---- verdicts ahead of time ------------------------------------------------------
+
+  private installName(name: string, klass: number, match: 'exact' | 'suffix'): void {
+    const key = `${match}:${name.toLowerCase()}`;
+    if (this.installedNames.has(key)) return;
+    this.installedNames.add(key);
+    this.maps.putName(nameHash(name), klass, match);
+  }
+
+  /** The prospective connect the policy is asked about for a process (or a cgroup's any process) and a provider. */
+  private prospective(process: Partial<ProcessInfo>, provider: string): BustedEvent {
+    return {
+      id: 'verdict',
+      time: this.o.now(),
+      type: 'connect',
+      process: process as ProcessInfo,
+      net: { protocol: 'tcp', family: 4, direction: 'egress' } as NetInfo,
+      provider,
+    };
+  }
+
+  private compute(process: Partial<ProcessInfo>): ClassVerdicts {
+    const v: ClassVerdicts = { block: 0n, audit: 0n, reasons: new Map() };
+    for (const [provider, k] of this.classes.entries()) {
+      let d: Decision;
+      try {
+        d = this.decider.decide(this.prospective(process, provider));
+      } catch (e) {
+        this.error(`connection verdict for ${provider}: ${(e as Error).message}`);
+        continue;
+      }
+      if (d.action === 'block') v.block |= 1n << BigInt(k);
+      else if (d.action === 'audit') v.audit |= 1n << BigInt(k);
+      if (d.reasons.length) v.reasons.set(k, d.reasons);
+    }
+    return v;
+  }
+
+  private cgroupOnly(p: ProcessInfo): Partial<ProcessInfo> {
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(p)) if (CGROUP_FIELDS.has(k)) out[k] = v;
+    return out as Partial<ProcessInfo>;
+  }
+
+  private writeImage(image: string, p: ProcessInfo): void {
+    const base = this.perImage ? this.compute(p) : this.verdicts.get(`cgroup:${p.cgroup_id}`) ?? this.compute(this.cgroupOnly(p));
+    const extra = this.contentBlocks.get(image) ?? 0n;
+    this.verdicts.set(`image:${image}`, base);
+    if (this.perImage || extra) this.maps.putImageVerdict(image, { block: base.block | extra, audit: base.audit });
+  }
+
+  private noteImage(image: string, p: ProcessInfo): void {
+    this.noteCgroup(p);
+    if (this.images.size >= MAX_IMAGES) {
+      const [old] = this.images.keys();
+      this.images.delete(old!);
+      this.verdicts.delete(`image:${old}`);
+      this.maps.deleteImageVerdict(old!); // its processes fall back to their cgroup's verdict
+    }
+    this.images.set(image, p);
+    if (this.started) this.writeImage(image, p);
+  }
+
+  private noteCgroup(p: ProcessInfo): void {
+    if (p.cgroup_id === undefined) return;
+    const id = BigInt(p.cgroup_id);
+    if (this.cgroups.has(id)) return;
+    this.cgroups.set(id, p);
+    if (this.started) this.writeCgroup(id, p);
+  }
+
+  private writeCgroup(id: bigint, p: ProcessInfo): void {
+    const v = this.compute(this.cgroupOnly(p));
+    this.verdicts.set(`cgroup:${id}`, v);
+    this.maps.putCgroupVerdict(id, v);
+  }
+
+  /** Every standing verdict, from the policy as it is now. */
+  private recompute(): void {
+    const def = this.compute({});
+    this.verdicts.set('default', def);
+    this.maps.putCgroupVerdict(0n, def);
+    for (const [id, p] of this.cgroups) this.writeCgroup(id, p);
+    for (const [image, p] of this.images) this.writeImage(image, p);
+  }
+
+  /** A new policy is in force (hot reload): content blocks end, every verdict is made again. */
+  reload(): void {
+    this.contentBlocks.clear();
+    this.configure(this.decider.policy);
+    if (!this.perImage) for (const image of this.images.keys()) this.maps.deleteImageVerdict(image);
+    this.recompute();
+    this.heartbeat();
+  }
+
+  /** A process executed a new image (the kernel numbered it). */
+  onExec(pid: number, image: string, p: ProcessInfo): void {
+    if (image === '0') return;
+    this.noteImage(image, p);
+  }
+
+  // ---- what the kernel did ---------------------------------------------------------
+
+  onEnforce(r: EnforceRecord): void {
+    if (r.what === 'ssl_socket') {
+      const local = addressBytes(r.flow.saddr);
+      const remote = addressBytes(r.flow.daddr);
+      if (!local || !remote) return;
+      const key = `${r.task.pid}:${r.ssl}`;
+      if (this.sslSockets.size >= 65536) this.sslSockets.delete(this.sslSockets.keys().next().value!);
+      this.sslSockets.set(key, {
+        cookie: BigInt(r.sockId),
+        id: { family: r.flow.family, protocol: 'tcp', local: local.bytes, localPort: r.flow.sport, remote: remote.bytes, remotePort: r.flow.dport, cookie: BigInt(r.sockId) },
+      });
+      // blocked before its socket was known: block the socket now
+      if (this.blockedTls.has(key)) this.killSocket(this.sslSockets.get(key)!);
+    }
+  }
+
+  /** The reasons behind a kernel refusal (the verdict it applied). */
+  refusalReasons(e: BustedEvent, origin: EventOrigin): string[] {
+    const klass = origin.refusal?.klass ?? 0;
+    const src = e.enforcement?.verdict;
+    if (src === 'host') return [`${e.net?.dst_host ?? e.net?.dst_ip} was blocked for this process earlier`];
+    const key = src === 'image' ? `image:${origin.refusal?.image}` : src === 'cgroup' ? `cgroup:${e.process?.cgroup_id}` : 'default';
+    const reasons = this.verdicts.get(key)?.reasons.get(klass);
+    if (reasons?.length) return reasons;
+    const extra = src === 'image' && this.contentBlocks.get(origin.refusal?.image ?? '');
+    if (extra) return [`${this.classes.nameOf(klass)}: blocked for this process after a blocked request, until the policy changes`];
+    return [`${this.classes.nameOf(klass) ?? `class ${klass}`} is blocked`];
+  }
+
+  // ---- decisions on events -----------------------------------------------------------
+
+  /**
+   * Act on a decision about an event; says whether it was enforced (the
+   * blocked thing did not happen, or was stopped). Never throws: a failure
+   * to act is reported and counts as not enforced.
+   */
+  act(e: BustedEvent, d: Decision, origin: EventOrigin | undefined): boolean {
+    this.learn(e, origin);
+    if (d.action !== 'block') return false;
+    let enforced = false;
+    try {
+      enforced = this.block(e, origin);
+    } catch (err) {
+      this.error(`enforcing the block of ${e.id}: ${(err as Error).message}`);
+    }
+    if (d.kill && e.process?.pid && e.process.pid !== process.pid) {
+      try {
+        process.kill(e.process.pid, 'SIGKILL');
+        this.stats.killed++;
+        enforced = true;
+      } catch (err) {
+        this.error(`killing ${e.process.pid}: ${(err as Error).message}`);
+      }
+    }
+    return enforced;
+  }
+
+  private block(e: BustedEvent, origin: EventOrigin | undefined): boolean {
+    const pid = e.process?.pid ?? 0;
+    switch (e.type) {
+      case 'connect_blocked':
+        this.stats.refused++;
+        return true;
+      case 'connect':
+      case 'tls_client_hello':
+      case 'tls_server_hello': {
+        if (pid && e.net?.direction === 'egress') this.refuseHost(pid, e.net.dst_ip);
+        return origin?.sockId !== undefined && this.destroy(origin.sockId);
+      }
+      case 'accept':
+        return origin?.sockId !== undefined && this.destroy(origin.sockId);
+      case 'dns_response': {
+        if (!pid) return false;
+        let any = false;
+        for (const a of e.dns?.answers ?? []) if ((a.type === 'A' || a.type === 'AAAA') && this.refuseHost(pid, a.value)) any = true;
+        return any;
+      }
+      case 'tls_data':
+      case 'llm_request':
+      case 'llm_response':
+      case 'mcp_message':
+        return this.blockContent(e, origin);
+      default:
+        return false;
+    }
+  }
+
+  /** This address is refused to this process from now on (BUSTED_CLASS_HOST). */
+  private refuseHost(pid: number, ip: string | undefined): boolean {
+    const a = ip ? addressBytes(ip) : undefined;
+    if (!a) return false;
+    this.maps.putDest(pid, a.family, a.bytes, W.BUSTED_CLASS_HOST, 'dns', this.o.monoNs());
+    return true;
+  }
+
+  private destroy(sockId: SockId): boolean {
+    const n = this.o.connection(sockId);
+    const local = n?.src_ip ? addressBytes(n.src_ip) : undefined;
+    const remote = n ? addressBytes(n.dst_ip) : undefined;
+    if (!n || !local || !remote || n.src_port === undefined) return false;
+    const id: SocketId = { family: local.family === 4 && remote.family === 4 ? 4 : 6, protocol: n.protocol, local: local.bytes, localPort: n.src_port, remote: remote.bytes, remotePort: n.dst_port };
+    if (typeof sockId === 'number') id.cookie = BigInt(sockId);
+    return this.killSocket({ cookie: id.cookie ?? 0n, id });
+  }
+
+  private killSocket(s: SslSocket): boolean {
+    if (s.cookie) this.maps.blockSocket(s.cookie);
+    const done = destroySocket(s.id);
+    if (done) this.stats.destroyed++;
+    return done || s.cookie !== 0n;
+  }
+
+  private blockContent(e: BustedEvent, origin: EventOrigin | undefined): boolean {
+    const tls = origin?.tls;
+    if (!tls) return false;
+    const key = `${tls.pid}:${tls.ssl}`;
+    this.blockedTls.add(key);
+    this.maps.setTlsVerdict(tls.pid, tls.ssl, 'block');
+    const sock = this.sslSockets.get(key);
+    if (sock) this.killSocket(sock);
+    // until the policy changes, no more connections of this program to that provider
+    const klass = e.provider ? this.classes.classOf(e.provider) : undefined;
+    const image = this.maps.procImage(tls.pid);
+    if (klass !== undefined && image) {
+      this.contentBlocks.set(image, (this.contentBlocks.get(image) ?? 0n) | (1n << BigInt(klass)));
+      const p = this.images.get(image);
+      if (p) this.writeImage(image, p);
+      else {
+        const v = this.verdicts.get(`image:${image}`);
+        this.maps.putImageVerdict(image, { block: (v?.block ?? 0n) | this.contentBlocks.get(image)!, audit: v?.audit ?? 0n });
+      }
+    } else if (sock) {
+      this.refuseHost(tls.pid, addressText(sock.id.remote));
+    }
+    // a held write has not left: it never will
+    return tls.gated;
+  }
+
+  /** What an event teaches the kernel, whatever the decision: names to classify, connections to gate. */
+  private learn(e: BustedEvent, origin: EventOrigin | undefined): void {
+    if ((e.type === 'dns_response' || e.type === 'dns_query') && e.provider) {
+      // a provider name the kernel's table lacks (a region the lists do not have, a user entry)
+      const q = e.dns?.questions[0]?.name;
+      const klass = this.classes.classOf(e.provider);
+      if (q && klass !== undefined) {
+        this.installName(q, klass, 'exact');
+        const pid = e.process?.pid ?? 0;
+        if (e.type === 'dns_response' && pid) {
+          for (const a of e.dns?.answers ?? []) {
+            const b = a.type === 'A' || a.type === 'AAAA' ? addressBytes(a.value) : undefined;
+            if (b && this.maps.destClass(pid, b.family, b.bytes) === 0) this.maps.putDest(pid, b.family, b.bytes, klass, 'dns', this.o.monoNs());
+          }
+        }
+      }
+    }
+    if (this.gateClasses === 0n || !origin?.tls) return;
+    if (e.type === 'llm_request' || (e.type === 'mcp_message' && e.mcp?.kind === 'request')) {
+      const sni = e.tls?.sni;
+      // a gateway or MCP server under a name no provider has: its next connections start gated
+      if (sni && !this.o.providers.forHost(sni)) this.installName(sni, W.BUSTED_CLASS_GATED, 'exact');
+      if (!origin.tls.gated) this.maps.setTlsVerdict(origin.tls.pid, origin.tls.ssl, 'gate');
+    }
+  }
+
+  /**
+   * A DNS answer the kernel held (the process runs an image not evaluated
+   * when it came): by now its exec has been handled and its verdict written,
+   * and the answer's decision made; send it on.
+   */
+  onHeldDns(r: PktRecord): void {
+    const client = addressBytes(r.flow.saddr);
+    const server = addressBytes(r.flow.daddr);
+    if (!client || !server) return;
+    let payload = r.data;
+    if (r.data.length < r.len) {
+      // cut by the capture: an answer we cannot repeat whole says "truncated" (TC), and the resolver asks again over TCP
+      payload = r.data.slice(0, Math.min(r.data.length, 12));
+      if (payload.length === 12) {
+        payload[2]! |= 0x02;
+        payload.fill(0, 6, 12); // no records follow
+      }
+    }
+    try {
+      reinject({ family: client.family === 4 && server.family === 4 ? 4 : 6, src: server.bytes, srcPort: r.flow.dport, dst: client.bytes, dstPort: r.flow.sport, payload });
+      this.stats.heldAnswers++;
+    } catch (e) {
+      this.error(`a held DNS answer for pid ${r.task.pid} could not be sent on: ${(e as Error).message}`);
+    }
+  }
+
+  // ---- gated writes -------------------------------------------------------------------
+
+  /** A held write's events are all decided: let its process go, once nothing else of it is pending. */
+  onGatedCall(g: GatedCall): void {
+    this.stats.gated++;
+    let calls = this.gated.get(g.pid);
+    if (!calls) this.gated.set(g.pid, (calls = new Set()));
+    calls.add(g.callId);
+    void this.release(g.pid);
+  }
+
+  /**
+   * Let a held process go. Before that, every thread of it must have
+   * stopped (the SIGSTOP stops the whole process) and every record sent
+   * before then must have been handled: a thread that was in a gated write
+   * of its own at the same time is then decided too, and SIGCONT does not
+   * cancel a stop it still had coming.
+   */
+  private async release(pid: number): Promise<void> {
+    if (this.releasing.has(pid)) return;
+    this.releasing.add(pid);
+    try {
+      await waitStopped(pid, 50);
+      await this.o.kernelIdle();
+      const calls = this.gated.get(pid);
+      this.gated.delete(pid);
+      for (const h of this.maps.heldThreads()) if (h.pid === pid && (calls?.has(h.callId) || this.stopped)) this.maps.releaseHeld(h.tid);
+      process.kill(pid, 'SIGCONT');
+      this.stats.released++;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ESRCH') this.error(`letting pid ${pid} go: ${(e as Error).message}`);
+    } finally {
+      this.releasing.delete(pid);
+      if (this.gated.has(pid)) void this.release(pid); // more came meanwhile
+    }
+  }
+
+  /** Held threads whose record never came (the ring was full): let go, and say so. */
+  private watchHeld(): void {
+    const now = Number(this.o.monoNs());
+    for (const h of this.maps.heldThreads()) {
+      if (now - h.sinceNs < HELD_LOST_MS * 1e6 || this.gated.get(h.pid)?.has(h.callId) || this.releasing.has(h.pid)) continue;
+      this.maps.releaseHeld(h.tid);
+      this.stats.lostHolds++;
+      this.error(`a gated write of pid ${h.pid} was never seen (kernel records lost?): let go undecided after ${HELD_LOST_MS} ms`);
+      try {
+        process.kill(h.pid, 'SIGCONT');
+      } catch {
+        // gone
+      }
+    }
+  }
+
+  /** Stop holding anything; let every held process go. The maps go with the session (unless pinned). */
+  stop(): void {
+    if (this.stopped) return;
+    this.stopped = true;
+    clearInterval(this.timer);
+    try {
+      this.maps.setConfig({ enforce: true, gate: false, perImage: false, gateClasses: 0n, heartbeatNs: 0n });
+      for (const h of this.maps.heldThreads()) {
+        this.maps.releaseHeld(h.tid);
+        try {
+          process.kill(h.pid, 'SIGCONT');
+        } catch {
+          // gone
+        }
+      }
+    } catch (e) {
+      this.error(`stopping enforcement: ${(e as Error).message}`);
+    }
+  }
+
+  private error(message: string): void {
+    this.o.report({ id: `enf-${++errSeq}`, time: this.o.now(), type: 'error', error: { code: ErrorCode.POLICY, message, field: 'enforce' } });
+  }
+}
+
+let errSeq = 0;
+
+function addressText(b: Uint8Array): string {
+  if (b.length === 4) return b.join('.');
+  const w: string[] = [];
+  for (let i = 0; i < 16; i += 2) w.push(((b[i]! << 8) | b[i + 1]!).toString(16));
+  return w.join(':');
+}
+
+/** Until every thread of pid is stopped (state T), at most `ms` milliseconds. */
+async function waitStopped(pid: number, ms: number): Promise<void> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    let all = true;
+    try {
+      for (const tid of readdirSync(`/proc/${pid}/task`)) {
+        const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+        const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+        if (state !== 'T' && state !== 't' && state !== 'Z' && state !== 'X') all = false;
+      }
+    } catch {
+      return; // gone
+    }
+    if (all || Date.now() >= deadline) return;
+    await new Promise((r) => setTimeout(r, 1));
+  }
+}
+
+/** A cgroup directory's id (its inode number), for processes that predate the agent. */
+export function cgroupIdOf(mount: string, name: string): number | undefined {
+  try {
+    return Number(statSync(join(mount, name), { bigint: true }).ino);
+  } catch {
+    return undefined;
+  }
+}

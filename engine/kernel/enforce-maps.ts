@@ -1,0 +1,230 @@
+/**
+ * Typed access to the enforcement maps (bpf/enforce.bpf.h) for the engine:
+ * it writes what the kernel's hooks look up — names, destinations,
+ * program images, verdicts, blocked sockets, TLS verdicts — and reads what
+ * the hooks keep (held threads, process images). Layouts come from
+ * wire.generated.ts, like the decoder's.
+ */
+import { BustedError, ErrorCode } from '../model/errors.js';
+import type { BpfMap } from './libbpf.js';
+import type { EnforceMapName, KernelSession } from './loader.js';
+import * as W from './wire.generated.js';
+
+export type TlsVerdict = 'capture' | 'skip' | 'gate' | 'block';
+
+const TLS_VERDICTS: Record<TlsVerdict, number> = {
+  capture: W.BUSTED_TLS_CAPTURE,
+  skip: W.BUSTED_TLS_SKIP,
+  gate: W.BUSTED_TLS_GATE,
+  block: W.BUSTED_TLS_BLOCK,
+};
+
+export interface VerdictMasks {
+  block: bigint;
+  audit: bigint;
+}
+
+export interface HeldThread {
+  tid: number;
+  pid: number;
+  ssl: string;
+  callId: string;
+  sinceNs: number;
+}
+
+function u64key(v: bigint): Uint8Array {
+  const k = new Uint8Array(8);
+  new DataView(k.buffer).setBigUint64(0, v, true);
+  return k;
+}
+
+function u32key(v: number): Uint8Array {
+  const k = new Uint8Array(4);
+  new DataView(k.buffer).setUint32(0, v, true);
+  return k;
+}
+
+/** The 16-byte address field: IPv4 in the first 4 bytes. */
+function addr16(bytes: Uint8Array): Uint8Array {
+  const a = new Uint8Array(16);
+  a.set(bytes.subarray(0, 16));
+  return a;
+}
+
+export class EnforceMaps {
+  private readonly maps = new Map<EnforceMapName, BpfMap>();
+
+  constructor(private readonly kernel: KernelSession) {}
+
+  private map(name: EnforceMapName): BpfMap {
+    let m = this.maps.get(name);
+    if (!m) {
+      m = this.kernel.enforceMap(name);
+      if (!m) throw new BustedError(ErrorCode.BPF, `enforcement map ${name} is not loaded (no object of the session has it)`);
+      this.maps.set(name, m);
+    }
+    return m;
+  }
+
+  // ---- configuration --------------------------------------------------------
+
+  /** What every hook reads at run time; heartbeat is bpf_ktime_get_ns() of now (CLOCK_MONOTONIC). */
+  setConfig(c: { enforce: boolean; gate: boolean; perImage: boolean; gateClasses: bigint; heartbeatNs: bigint }): void {
+    const v = new Uint8Array(W.ENFORCE_CFG.size);
+    const dv = new DataView(v.buffer);
+    dv.setBigUint64(W.ENFORCE_CFG.gate_classes, c.gateClasses, true);
+    dv.setBigUint64(W.ENFORCE_CFG.heartbeat_ns, c.heartbeatNs, true);
+    dv.setUint32(W.ENFORCE_CFG.flags, (c.enforce ? W.BUSTED_CFG_ENFORCE : 0) | (c.gate ? W.BUSTED_CFG_GATE : 0) | (c.perImage ? W.BUSTED_CFG_PER_IMAGE : 0), true);
+    this.map('enforce_cfg').update(u32key(0), v);
+  }
+
+  // ---- names and destinations -------------------------------------------------
+
+  putName(hash: bigint, klass: number, match: 'exact' | 'suffix'): void {
+    const v = new Uint8Array(W.NAME_VALUE.size);
+    const dv = new DataView(v.buffer);
+    dv.setUint32(W.NAME_VALUE.klass, klass, true);
+    dv.setUint32(W.NAME_VALUE.flags, match === 'exact' ? W.BUSTED_NAME_EXACT : W.BUSTED_NAME_SUFFIX, true);
+    this.map('names').update(u64key(hash), v);
+  }
+
+  private destKey(tgid: number, family: 4 | 6, bytes: Uint8Array): Uint8Array {
+    const k = new Uint8Array(W.DEST_KEY.size);
+    const dv = new DataView(k.buffer);
+    dv.setUint32(W.DEST_KEY.tgid, tgid, true);
+    dv.setUint32(W.DEST_KEY.family, family, true);
+    k.set(addr16(bytes), W.DEST_KEY.addr);
+    return k;
+  }
+
+  /** An address's class, for one process (tgid) or everyone (0). */
+  putDest(tgid: number, family: 4 | 6, bytes: Uint8Array, klass: number, source: 'dns' | 'static', nowNs: bigint): void {
+    const v = new Uint8Array(W.DEST_VALUE.size);
+    const dv = new DataView(v.buffer);
+    dv.setUint32(W.DEST_VALUE.klass, klass, true);
+    dv.setUint32(W.DEST_VALUE.source, source === 'dns' ? W.BUSTED_DEST_DNS : W.BUSTED_DEST_STATIC, true);
+    dv.setBigUint64(W.DEST_VALUE.learnt_ns, nowNs, true);
+    this.map('dest').update(this.destKey(tgid, family, bytes), v);
+  }
+
+  /** The class the kernel has for an address (tgid's own entry first), or 0. */
+  destClass(tgid: number, family: 4 | 6, bytes: Uint8Array): number {
+    const v = new Uint8Array(W.DEST_VALUE.size);
+    for (const t of tgid ? [tgid, 0] : [0]) {
+      if (this.map('dest').lookup(this.destKey(t, family, bytes), v)) return new DataView(v.buffer).getUint32(W.DEST_VALUE.klass, true);
+    }
+    return 0;
+  }
+
+  /** A published range (network bytes, prefix bits); IPv4 is kept as ::ffff:a.b.c.d. */
+  putRange(family: 4 | 6, bytes: Uint8Array, bits: number, klass: number): void {
+    const k = new Uint8Array(W.LPM_KEY.size);
+    const dv = new DataView(k.buffer);
+    if (family === 4) {
+      k[W.LPM_KEY.addr + 10] = 0xff;
+      k[W.LPM_KEY.addr + 11] = 0xff;
+      k.set(bytes.subarray(0, 4), W.LPM_KEY.addr + 12);
+      dv.setUint32(W.LPM_KEY.prefixlen, 96 + bits, true);
+    } else {
+      k.set(bytes.subarray(0, 16), W.LPM_KEY.addr);
+      dv.setUint32(W.LPM_KEY.prefixlen, bits, true);
+    }
+    const v = new Uint8Array(W.DEST_VALUE.size);
+    const vv = new DataView(v.buffer);
+    vv.setUint32(W.DEST_VALUE.klass, klass, true);
+    vv.setUint32(W.DEST_VALUE.source, W.BUSTED_DEST_STATIC, true);
+    this.map('dest_static').update(k, v);
+  }
+
+  // ---- processes and verdicts ---------------------------------------------------
+
+  /** Seed a process the kernel saw no exec of (it predates the agent); an entry the kernel made wins. */
+  seedProc(tgid: number, image: bigint, cgroupId: bigint, uid: number): boolean {
+    const v = new Uint8Array(W.PROC_VALUE.size);
+    const dv = new DataView(v.buffer);
+    dv.setBigUint64(W.PROC_VALUE.image, image, true);
+    dv.setBigUint64(W.PROC_VALUE.cgroup_id, cgroupId, true);
+    dv.setUint32(W.PROC_VALUE.uid, uid, true);
+    try {
+      this.map('procs').update(u32key(tgid), v, 1 /* BPF_NOEXIST */);
+      return true;
+    } catch {
+      return false; // EEXIST: the kernel was first
+    }
+  }
+
+  /** The image a process runs, as the kernel keeps it (hex), or undefined. */
+  procImage(tgid: number): string | undefined {
+    const v = new Uint8Array(W.PROC_VALUE.size);
+    if (!this.map('procs').lookup(u32key(tgid), v)) return undefined;
+    return new DataView(v.buffer).getBigUint64(W.PROC_VALUE.image, true).toString(16);
+  }
+
+  /** Every image some process runs now. */
+  liveImages(): Set<string> {
+    const out = new Set<string>();
+    const m = this.map('procs');
+    const v = new Uint8Array(W.PROC_VALUE.size);
+    for (const k of m.keys(4)) if (m.lookup(k, v)) out.add(new DataView(v.buffer).getBigUint64(W.PROC_VALUE.image, true).toString(16));
+    return out;
+  }
+
+  private verdictValue(m: VerdictMasks): Uint8Array {
+    const v = new Uint8Array(W.VERDICT.size);
+    const dv = new DataView(v.buffer);
+    dv.setBigUint64(W.VERDICT.block, m.block, true);
+    dv.setBigUint64(W.VERDICT.audit, m.audit, true);
+    return v;
+  }
+
+  putImageVerdict(image: string, m: VerdictMasks): void {
+    this.map('image_verdicts').update(u64key(BigInt(`0x${image}`)), this.verdictValue(m));
+  }
+
+  deleteImageVerdict(image: string): void {
+    this.map('image_verdicts').delete(u64key(BigInt(`0x${image}`)));
+  }
+
+  /** cgroup id 0 is the default verdict. */
+  putCgroupVerdict(cgroupId: bigint, m: VerdictMasks): void {
+    this.map('cgroup_verdicts').update(u64key(cgroupId), this.verdictValue(m));
+  }
+
+  // ---- TLS and sockets ------------------------------------------------------------
+
+  setTlsVerdict(pid: number, sslHex: string, verdict: TlsVerdict): void {
+    const key = new Uint8Array(W.TLS_KEY.size);
+    const dv = new DataView(key.buffer);
+    dv.setUint32(W.TLS_KEY.pid, pid, true);
+    dv.setBigUint64(W.TLS_KEY.ssl, BigInt(`0x${sslHex}`), true);
+    this.map('tls_verdicts').update(key, u32key(TLS_VERDICTS[verdict]));
+  }
+
+  /** Drop this socket's packets from now on (pkt.bpf.c). */
+  blockSocket(cookie: bigint): void {
+    this.map('blocked_socks').update(u64key(cookie), u32key(0));
+  }
+
+  /** Threads stopped at a gated write, as the kernel recorded them. */
+  heldThreads(): HeldThread[] {
+    const m = this.map('held');
+    const v = new Uint8Array(W.HELD.size);
+    const out: HeldThread[] = [];
+    for (const k of m.keys(4)) {
+      if (!m.lookup(k, v)) continue;
+      const dv = new DataView(v.buffer);
+      out.push({
+        tid: new DataView(k.buffer).getUint32(0, true),
+        pid: dv.getUint32(W.HELD.pid, true),
+        ssl: dv.getBigUint64(W.HELD.ssl, true).toString(16),
+        callId: dv.getBigUint64(W.HELD.call_id, true).toString(16),
+        sinceNs: Number(dv.getBigUint64(W.HELD.since_ns, true)),
+      });
+    }
+    return out;
+  }
+
+  releaseHeld(tid: number): void {
+    this.map('held').delete(u32key(tid));
+  }
+}

@@ -1,0 +1,104 @@
+/**
+ * Sending on a DNS answer the packet hook held back (pkt.bpf.c must_hold):
+ * the engine builds the datagram the resolver sent — same addresses, same
+ * ports, same message — and delivers it through a raw socket carrying
+ * BUSTED_REINJECT_MARK, which the hook lets through without holding or
+ * reporting it again. The client's resolver sees the answer it waited for,
+ * a moment late. Node has no raw sockets, so this goes through libc.
+ */
+import { BustedError, ErrorCode } from '../model/errors.js';
+import { AF_INET, AF_INET6, c, errno, IPPROTO_RAW, SO_MARK, SOCK_CLOEXEC, SOCK_RAW, SOL_SOCKET } from './ffi.js';
+import * as W from './wire.generated.js';
+
+export interface Datagram {
+  family: 4 | 6;
+  /** network order, 4 or 16 bytes */
+  src: Uint8Array;
+  srcPort: number;
+  dst: Uint8Array;
+  dstPort: number;
+  payload: Uint8Array;
+}
+
+const sockets: Record<4 | 6, number> = { 4: -1, 6: -1 };
+
+function rawSocket(family: 4 | 6): number {
+  if (sockets[family] >= 0) return sockets[family];
+  // IPPROTO_RAW: we write the IP header ourselves (IP_HDRINCL, IPV6_HDRINCL implied)
+  const fd = c.socket(family === 4 ? AF_INET : AF_INET6, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_RAW) as number;
+  if (fd < 0) throw new BustedError(ErrorCode.UNSUPPORTED, `raw socket: errno ${errno()} (needs CAP_NET_RAW)`);
+  const mark = new Uint8Array(4);
+  new DataView(mark.buffer).setUint32(0, W.BUSTED_REINJECT_MARK, true);
+  if ((c.setsockopt(fd, SOL_SOCKET, SO_MARK, mark, 4) as number) < 0) throw new BustedError(ErrorCode.UNSUPPORTED, `SO_MARK: errno ${errno()} (needs CAP_NET_ADMIN)`);
+  sockets[family] = fd;
+  return fd;
+}
+
+/** RFC 1071 ones' complement sum, folded. */
+function sum16(bytes: Uint8Array, start = 0): number {
+  let s = start;
+  for (let i = 0; i + 1 < bytes.length; i += 2) s += (bytes[i]! << 8) | bytes[i + 1]!;
+  if (bytes.length & 1) s += bytes[bytes.length - 1]! << 8;
+  while (s > 0xffff) s = (s & 0xffff) + (s >>> 16);
+  return s;
+}
+
+/** The datagram as it goes on the wire: IP header, UDP header, payload (exported for tests). */
+export function buildDatagram(d: Datagram): Uint8Array {
+  const udpLen = 8 + d.payload.length;
+  const ipLen = d.family === 4 ? 20 : 40;
+  const pkt = new Uint8Array(ipLen + udpLen);
+  const dv = new DataView(pkt.buffer);
+  if (d.family === 4) {
+    pkt[0] = 0x45;
+    dv.setUint16(2, pkt.length);
+    pkt[8] = 64; // TTL
+    pkt[9] = 17; // UDP
+    pkt.set(d.src.subarray(0, 4), 12);
+    pkt.set(d.dst.subarray(0, 4), 16);
+    dv.setUint16(10, ~sum16(pkt.subarray(0, 20)) & 0xffff);
+  } else {
+    pkt[0] = 0x60;
+    dv.setUint16(4, udpLen);
+    pkt[6] = 17;
+    pkt[7] = 64; // hop limit
+    pkt.set(d.src.subarray(0, 16), 8);
+    pkt.set(d.dst.subarray(0, 16), 24);
+  }
+  const u = ipLen;
+  dv.setUint16(u, d.srcPort);
+  dv.setUint16(u + 2, d.dstPort);
+  dv.setUint16(u + 4, udpLen);
+  pkt.set(d.payload, u + 8);
+  // UDP checksum over the pseudo-header (RFC 768; RFC 8200 8.1: required on IPv6)
+  const pseudo = new Uint8Array(d.family === 4 ? 12 : 40);
+  const pv = new DataView(pseudo.buffer);
+  if (d.family === 4) {
+    pseudo.set(d.src.subarray(0, 4), 0);
+    pseudo.set(d.dst.subarray(0, 4), 4);
+    pseudo[9] = 17;
+    pv.setUint16(10, udpLen);
+  } else {
+    pseudo.set(d.src.subarray(0, 16), 0);
+    pseudo.set(d.dst.subarray(0, 16), 16);
+    pv.setUint32(32, udpLen);
+    pseudo[39] = 17;
+  }
+  let ck = ~sum16(pkt.subarray(u), sum16(pseudo)) & 0xffff;
+  if (ck === 0) ck = 0xffff;
+  dv.setUint16(u + 6, ck);
+  return pkt;
+}
+
+/** Deliver the datagram (to a local socket: the resolver's answer). */
+export function reinject(d: Datagram): void {
+  const fd = rawSocket(d.family);
+  const pkt = buildDatagram(d);
+  const sa = new Uint8Array(d.family === 4 ? 16 : 28);
+  const sv = new DataView(sa.buffer);
+  sv.setUint16(0, d.family === 4 ? AF_INET : AF_INET6, true);
+  // the port must be 0 for raw sockets (the header has the real ones)
+  if (d.family === 4) sa.set(d.dst.subarray(0, 4), 4);
+  else sa.set(d.dst.subarray(0, 16), 8);
+  if ((c.sendto(fd, pkt, pkt.length, 0, sa, sa.length) as number) < 0) throw new BustedError(ErrorCode.BPF, `sending a held DNS answer on: errno ${errno()}`);
+}

@@ -1,0 +1,165 @@
+/**
+ * A policy source that changes under the agent (CONTRACT.md: "Policies are
+ * hot-reloaded when their files change; a policy that fails to compile is
+ * reported and the last good one stays in force"):
+ *
+ * - a directory of Rego (or an unpacked bundle), or a bundle file: watched
+ *   with chokidar. A burst of changes (a `git pull`, an editor's
+ *   write-to-temp-then-rename) is one rebuild, after the files have been
+ *   quiet for a moment; a rebuild that yields the same revision is no change.
+ * - an http(s):// bundle URL: polled with If-None-Match, as OPA's bundle
+ *   service does (a 304 is no change).
+ *
+ * Builds are handed to `onBuild`; failures to `onError` with the message the
+ * compiler gave (file:row:col for Rego), and nothing else happens: whoever
+ * holds the last good build keeps it.
+ */
+import { request as httpRequest } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import { readFileSync, statSync } from 'node:fs';
+import { relative } from 'node:path';
+import { createHash } from 'node:crypto';
+import { watch, type FSWatcher } from 'chokidar';
+
+import { BustedError, ErrorCode } from '../model/errors.js';
+import { readBundleArchive } from './bundle.js';
+import { buildPolicy, type PolicyBuild } from './source.js';
+
+export interface PolicySourceOptions {
+  /** quiet time before a rebuild, ms (default 40) */
+  debounceMs?: number;
+  /** URL sources: seconds between polls (default 30) */
+  pollSeconds?: number;
+  /** URL sources: a CA bundle (PEM) to trust for https */
+  caFile?: string;
+  /** URL sources: extra request headers (e.g. Authorization) */
+  headers?: Record<string, string>;
+}
+
+export function isUrl(src: string): boolean {
+  return /^https?:\/\//i.test(src);
+}
+
+export class PolicySource {
+  private watcher: FSWatcher | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private pending = new Set<string>();
+  private etag: string | undefined;
+  private revision: string | undefined;
+  private closed = false;
+  private building = false;
+  private again = false;
+
+  constructor(
+    readonly src: string,
+    private readonly o: PolicySourceOptions = {},
+  ) {}
+
+  /** The first build (throws what the compiler or the server said). */
+  async load(): Promise<PolicyBuild> {
+    const b = isUrl(this.src) ? await this.fetchBundle(true) : buildPolicy(this.src);
+    if (!b) throw new BustedError(ErrorCode.POLICY, `${this.src}: the server sent no bundle`, 'policies');
+    this.revision = b.revision;
+    return b;
+  }
+
+  /** Follow the source; every new revision goes to onBuild, every failure to onError. */
+  follow(onBuild: (b: PolicyBuild, changed: string[]) => void | Promise<void>, onError: (e: Error) => void): void {
+    const rebuild = async () => {
+      if (this.building) {
+        this.again = true;
+        return;
+      }
+      this.building = true;
+      const changed = [...this.pending].sort();
+      this.pending.clear();
+      try {
+        const b = isUrl(this.src) ? await this.fetchBundle(false) : buildPolicy(this.src);
+        if (b && b.revision !== this.revision && !this.closed) {
+          this.revision = b.revision;
+          await onBuild(b, changed);
+        }
+      } catch (e) {
+        if (!this.closed) onError(e as Error);
+      } finally {
+        this.building = false;
+        if (this.again && !this.closed) {
+          this.again = false;
+          void rebuild();
+        }
+      }
+    };
+    if (isUrl(this.src)) {
+      this.timer = setInterval(() => void rebuild(), (this.o.pollSeconds ?? 30) * 1000);
+      this.timer.unref();
+      return;
+    }
+    let debounce: NodeJS.Timeout | undefined;
+    const root = statSync(this.src).isDirectory() ? this.src : undefined;
+    this.watcher = watch(this.src, {
+      ignoreInitial: true,
+      // .git, editor swap and backup files: never policy
+      ignored: (p: string) => /(^|\/)(\.git|node_modules)(\/|$)|\.sw[px]$|~$/.test(p),
+    });
+    const changed = (path: string) => {
+      this.pending.add(root ? relative(root, path) || path : path);
+      clearTimeout(debounce);
+      debounce = setTimeout(() => void rebuild(), this.o.debounceMs ?? 40);
+    };
+    this.watcher.on('add', changed).on('change', changed).on('unlink', changed).on('addDir', changed).on('unlinkDir', changed);
+    this.watcher.on('error', (e) => onError(e as Error));
+  }
+
+  /** Resolves when the watcher is watching (tests write files after this). */
+  ready(): Promise<void> {
+    const w = this.watcher;
+    return w ? new Promise((r) => w.once('ready', () => r())) : Promise.resolve();
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    clearInterval(this.timer);
+    await this.watcher?.close();
+  }
+
+  /** GET the bundle; undefined when the server says it has not changed (304). */
+  private async fetchBundle(first: boolean): Promise<PolicyBuild | undefined> {
+    const headers: Record<string, string> = { ...this.o.headers };
+    if (!first && this.etag) headers['if-none-match'] = this.etag;
+    const { status, body, etag } = await get(this.src, headers, this.o.caFile ? readFileSync(this.o.caFile) : undefined);
+    if (status === 304) return undefined;
+    if (status !== 200) throw new BustedError(ErrorCode.POLICY, `${this.src}: HTTP ${status}`, 'policies');
+    const b = readBundleArchive(body, this.src);
+    this.etag = etag;
+    const revision = b.revision || `sha256:${createHash('sha256').update(body).digest('hex').slice(0, 16)}`;
+    return { kind: 'bundle', wasm: b.wasm, data: b.data, revision, files: b.files };
+  }
+}
+
+const MAX_BUNDLE = 64 << 20;
+
+function get(url: string, headers: Record<string, string>, ca: Buffer | undefined): Promise<{ status: number; body: Buffer; etag?: string }> {
+  return new Promise((resolve, reject) => {
+    const u = new URL(url);
+    const req = (u.protocol === 'https:' ? httpsRequest : httpRequest)(u, { headers, ...(ca ? { ca } : {}), timeout: 10_000 }, (res) => {
+      const parts: Buffer[] = [];
+      let size = 0;
+      res.on('data', (d: Buffer) => {
+        size += d.length;
+        if (size > MAX_BUNDLE) {
+          req.destroy(new Error(`bundle larger than ${MAX_BUNDLE} bytes`));
+          return;
+        }
+        parts.push(d);
+      });
+      res.on('end', () => {
+        const etag = res.headers.etag;
+        resolve({ status: res.statusCode ?? 0, body: Buffer.concat(parts), ...(etag ? { etag } : {}) });
+      });
+      res.on('error', reject);
+    });
+    req.on('timeout', () => req.destroy(new Error('timed out after 10 s')));
+    req.on('error', (e) => reject(new BustedError(ErrorCode.POLICY, `${url}: ${e.message}`, 'policies')));
+    req.end();
+  });
+}

@@ -1,0 +1,358 @@
+/**
+ * `busted enforce` against real traffic, everything scoped to a cgroup of
+ * the test's own: real clients (curl, python3, node) in it resolve provider
+ * names through a real resolver (dnsmasq, private /etc/resolv.conf) to a
+ * local stand-in HTTPS server, and the kernel refuses what the policy
+ * blocks — the very first connect after a lookup, a prompt carrying a
+ * secret before it leaves the host — while what the policy allows goes
+ * through. The policy is then changed on disk (hot reload), broken (the
+ * last good one stays), and replaced by bundles served by a real nginx.
+ */
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { BustedEvent } from '../../engine/model/event.js';
+import { makePki, type Pki } from '../../engine/demo/pki.js';
+import { startDnsmasq, type Resolver } from '../../engine/demo/resolver.js';
+import { PYTHON, run, type RunResult } from '../../engine/demo/spawn.js';
+import { MonitorProcess } from '../helpers/agent.js';
+import { kernelSkipReason, TestCgroup } from '../helpers/cgroup.js';
+import { startProviderServer, type ProviderServer } from '../helpers/providers.js';
+import { PACKAGE_ROOT } from '../../engine/paths.js';
+
+const skip = kernelSkipReason();
+
+const HEAD = `package busted
+
+import rego.v1
+
+default decision := "allow"
+
+decision := "block" if count(block) > 0
+
+decision := "audit" if {
+	count(block) == 0
+	count(audit) > 0
+}
+
+reasons contains r if some r in block
+
+reasons contains r if {
+	count(block) == 0
+	some r in audit
+}
+
+audit contains "never" if false
+`;
+
+/** A policy that blocks one provider for one program (by its command name). */
+const perProcess = (comm: string, provider: string) => `${HEAD}
+block contains sprintf("%s may not use %s", [input.process.comm, input.provider]) if {
+	input.type == "connect"
+	input.provider == "${provider}"
+	input.process.comm == "${comm}"
+}
+`;
+
+const SECRETS = `${HEAD}
+block contains sprintf("prompt to %s carries an AWS access key", [input.provider]) if {
+	input.type == "llm_request"
+	regex.match(\`AKIA[0-9A-Z]{16}\`, input.llm.user_message)
+}
+`;
+
+const byProvider = (provider: string) => `${HEAD}
+block contains sprintf("provider %s is not approved", [input.provider]) if {
+	input.type == "connect"
+	input.provider == "${provider}"
+}
+`;
+
+const SECRET = 'AKIAIOSFODNN7EXAMPLE';
+
+describe('busted enforce (real kernel, a cgroup of the test)', { skip }, () => {
+  let cg: TestCgroup;
+  let pki: Pki;
+  let server: ProviderServer;
+  let dns: Resolver;
+  let dir: string;
+  let agent: MonitorProcess | undefined;
+
+  before(async () => {
+    cg = new TestCgroup();
+    pki = makePki(['api.openai.com', 'api.anthropic.com', 'api.mistral.ai']);
+    server = await startProviderServer(pki);
+    dns = await startDnsmasq({ 'api.openai.com': ['127.0.0.1'], 'api.anthropic.com': ['127.0.0.1'], 'api.mistral.ai': ['127.0.0.1'] });
+    dir = mkdtempSync(join(tmpdir(), 'busted-enforce-'));
+  });
+
+  after(async () => {
+    await agent?.stop();
+    await cg?.dispose();
+    await server?.close();
+    await dns?.stop();
+    if (pki) rmSync(pki.dir, { recursive: true, force: true });
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  const inCg = () => ({ cgroup: cg.path, resolvConf: dns.resolvConf });
+  const url = (host: string, path = '/v1/chat/completions') => `https://${host}:${server.port}${path}`;
+  const chat = (user: string) => JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: user }] });
+
+  const curl = (host: string, body = chat('hello')) =>
+    run(['curl', '-4', '-sS', '--http1.1', '--max-time', '10', '--cacert', pki.caCert, '-H', 'content-type: application/json', '-d', body, url(host)], inCg());
+  const python = (host: string, body = chat('hello')) =>
+    run(
+      [
+        PYTHON,
+        '-c',
+        `import ssl, sys, urllib.request
+ctx = ssl.create_default_context(cafile=${JSON.stringify(pki.caCert)})
+req = urllib.request.Request(${JSON.stringify(url(host))}, data=${JSON.stringify(body)}.encode(), headers={"content-type": "application/json"})
+urllib.request.urlopen(req, context=ctx, timeout=10).read()`,
+      ],
+      inCg(),
+    );
+  const node = (host: string, body = chat('hello')) =>
+    run(
+      [
+        process.execPath,
+        '-e',
+        `const https = require('https');
+const r = https.request(${JSON.stringify(url(host))}, { method: 'POST', family: 4, ca: require('fs').readFileSync(${JSON.stringify(pki.caCert)}), headers: { 'content-type': 'application/json' } }, (res) => { res.resume(); res.on('end', () => process.exit(0)); });
+r.on('error', (e) => { console.error(e.code || e.message); process.exit(3); });
+r.end(${JSON.stringify(body)});`,
+      ],
+      inCg(),
+    );
+
+  const policyDir = (name: string, rego: string) => {
+    const d = join(dir, name);
+    mkdirSync(d, { recursive: true });
+    writeFileSync(join(d, 'policy.rego'), rego);
+    return d;
+  };
+
+  const startAgent = async (src: string, extra: string[] = []) => {
+    agent = await MonitorProcess.start(['--policies', src, '--cgroup', cg.path, '--no-server-side', ...extra], 20_000, 'enforce');
+    return agent;
+  };
+
+  const stopAgent = async () => {
+    const code = await agent!.stop();
+    agent = undefined;
+    assert.equal(code, 0);
+  };
+
+  const blockedFor = (m: MonitorProcess, pid: number) => m.events.find((e) => e.type === 'connect_blocked' && e.process?.pid === pid);
+  const decisionOn = (m: MonitorProcess, id: string) => m.events.find((e) => e.type === 'decision' && e.decision?.subject === id);
+
+  it('refuses the very first connection after a lookup for the program the policy blocks; another program connects', async () => {
+    const src = policyDir('per-process', perProcess('curl', 'openai'));
+    const m = await startAgent(src);
+    const before = server.hits.length;
+    const c = await curl('api.openai.com');
+    // curl: "Failed to connect ... Couldn't connect to server" (EPERM from connect())
+    assert.equal(c.code, 7, `curl should be refused: ${c.stderr}`);
+    const refused = await m.waitFor((e) => e.type === 'connect_blocked' && e.process?.pid === c.pid, 'connect_blocked for curl');
+    assert.equal(refused.provider, 'openai');
+    assert.equal(refused.net?.dst_port, server.port);
+    assert.equal(refused.net?.dst_host, 'api.openai.com');
+    // its own verdict (not its cgroup's): evaluated before its first connect, however fast it was
+    assert.equal(refused.enforcement?.verdict, 'image');
+    const d = await m.waitFor((e) => e.type === 'decision' && e.decision?.subject === refused.id, 'decision on the refusal');
+    assert.equal(d.decision?.action, 'block');
+    assert.equal(d.decision?.enforced, true);
+    assert.deepEqual(d.decision?.reasons, ['curl may not use openai']);
+    assert.match(d.decision?.policy_revision ?? '', /^sha256:[0-9a-f]{16}$/);
+    // no connection was ever made by curl to the server
+    assert.ok(!m.events.some((e) => e.type === 'connect' && e.process?.pid === c.pid && e.net?.protocol === 'tcp'));
+
+    const p = await python('api.openai.com');
+    assert.equal(p.code, 0, p.stderr);
+    await m.waitFor((e) => e.type === 'llm_request' && e.process?.pid === p.pid, 'python3 request');
+    assert.equal(blockedFor(m, p.pid), undefined);
+    assert.equal(server.hits.length, before + 1, 'only python3 reached the server');
+    await stopAgent();
+  });
+
+  it('holds the DNS answer of a program it has not evaluated yet until it has (the agent paused meanwhile)', async () => {
+    const src = policyDir('held', perProcess('curl', 'openai'));
+    const m = await startAgent(src);
+    // the engine is paused: curl's exec is not evaluated when its answer arrives
+    process.kill(m.pid, 'SIGSTOP');
+    const pending = curl('api.openai.com');
+    await new Promise((r) => setTimeout(r, 400));
+    process.kill(m.pid, 'SIGCONT');
+    const c = await pending;
+    assert.equal(c.code, 7, `curl is refused by its own verdict, not let through by its cgroup's: ${c.stderr}`);
+    const refused = await m.waitFor((e) => e.type === 'connect_blocked' && e.process?.pid === c.pid, 'the refusal');
+    assert.equal(refused.enforcement?.verdict, 'image');
+    // the answer was reported once, not again when it was sent on
+    const answers = m.events.filter((e) => e.type === 'dns_response' && e.process?.pid === c.pid && e.dns?.questions[0]?.type === 'A');
+    assert.equal(answers.length, 1, JSON.stringify(answers));
+    await stopAgent();
+    assert.match(m.stderr, /[1-9]\d* DNS answers held until decided/);
+  });
+
+  it('follows the policy file: an edit lifts the block within a second, a broken edit keeps the last good policy', async () => {
+    const src = policyDir('reload', perProcess('curl', 'openai'));
+    const m = await startAgent(src);
+    const first = await m.waitFor((e) => e.type === 'policy', 'the policy event at start');
+    assert.equal((await curl('api.openai.com')).code, 7);
+
+    // an editor's save: write a temporary file, rename it over the old one
+    const t0 = Date.now();
+    writeFileSync(join(src, '.policy.rego.tmp'), perProcess('wget', 'openai'));
+    renameSync(join(src, '.policy.rego.tmp'), join(src, 'policy.rego'));
+    const reloaded = await m.waitFor((e) => e.type === 'policy' && (e.policy?.reloads ?? 0) >= 1, 'a policy reload', 1000);
+    const took = Date.now() - t0;
+    assert.notEqual(reloaded.policy?.revision, first.policy?.revision);
+    assert.equal(reloaded.policy?.previous, first.policy?.revision);
+    assert.ok(took < 1000, `reload took ${took} ms`);
+    const c2 = await curl('api.openai.com');
+    assert.equal(c2.code, 0, `after the edit curl connects: ${c2.stderr}`);
+
+    // back to blocking curl, then a broken edit: the block stays in force
+    writeFileSync(join(src, 'policy.rego'), perProcess('curl', 'openai'));
+    await m.waitFor((e) => e.type === 'policy' && e.policy?.reloads === 2, 'the second reload');
+    writeFileSync(join(src, 'policy.rego'), `${perProcess('curl', 'openai')}\nblock contains x if {\n\tx := \n}\n`);
+    const err = await m.waitFor((e) => e.type === 'error' && e.error?.code === 'BUSTED_E_POLICY' && /policy\.rego:\d+:\d+/.test(e.error.message), 'a compile error naming file:line:col');
+    assert.match(err.error!.message, /stays in force/);
+    const c3 = await curl('api.openai.com');
+    assert.equal(c3.code, 7, 'the last good policy still blocks curl');
+    assert.ok(!m.events.some((e) => e.type === 'policy' && (e.policy?.reloads ?? 0) > 2), 'the broken policy was never loaded');
+    await stopAgent();
+  });
+
+  it('stops a prompt carrying a secret before it leaves the host (curl, python3, node); a harmless prompt arrives', async () => {
+    const src = policyDir('secrets', SECRETS);
+    const m = await startAgent(src);
+    for (const [name, client] of [['curl', curl], ['python3', python], ['node', node]] as const) {
+      const marker = `please deploy with ${SECRET} via ${name}`;
+      const r: RunResult = await client('api.openai.com', chat(marker));
+      assert.notEqual(r.code, 0, `${name}: the blocked request must fail`);
+      const req = await m.waitFor((e) => e.type === 'llm_request' && e.process?.pid === r.pid, `${name}: its llm_request`);
+      const d = decisionOn(m, req.id) ?? (await m.waitFor((e) => e.type === 'decision' && e.decision?.subject === req.id, `${name}: the decision`));
+      assert.equal(d.decision?.action, 'block');
+      assert.equal(d.decision?.enforced, true, `${name}: held and stopped before it left`);
+      assert.ok(!server.received.some((b) => b.includes(SECRET)), `${name}: the server never received the secret: ${server.received.filter((b) => b.includes('deploy')).join(' | ')}`);
+      // the credential-shaped text is not in what busted reported either
+      assert.ok(!m.stdout.includes(SECRET), `${name}: the secret appears in busted's output`);
+
+      const ok = await client('api.openai.com', chat(`a harmless prompt from ${name}`));
+      assert.equal(ok.code, 0, `${name}: a harmless prompt goes through: ${ok.stderr}`);
+      assert.ok(server.received.some((b) => b.includes(`a harmless prompt from ${name}`)), `${name}: the harmless prompt arrived`);
+    }
+    await stopAgent();
+  });
+
+  it('--dry-run decides and reports but refuses nothing', async () => {
+    const src = policyDir('dry', byProvider('mistral'));
+    const m = await startAgent(src, ['--dry-run']);
+    const c = await curl('api.mistral.ai');
+    assert.equal(c.code, 0, c.stderr);
+    const conn = await m.waitFor((e) => e.type === 'connect' && e.process?.pid === c.pid && e.provider === 'mistral', 'the connect');
+    const d = await m.waitFor((e) => e.type === 'decision' && e.decision?.subject === conn.id, 'its decision');
+    assert.equal(d.decision?.action, 'block');
+    assert.equal(d.decision?.enforced, false);
+    await stopAgent();
+  });
+
+  it('follows a bundle served by nginx: a changed bundle replaces the policy', async () => {
+    const www = join(dir, 'www');
+    mkdirSync(www, { recursive: true });
+    const compile = async (rego: string, out: string) => {
+      const d = policyDir(`bundle-src-${Math.random().toString(36).slice(2, 6)}`, rego);
+      const r = await run([process.execPath, join(PACKAGE_ROOT, 'bin', 'busted.js'), 'compile', '--policies', d, '-o', out, '-e', 'busted/decision', '-e', 'busted/reasons']);
+      assert.equal(r.code, 0, r.stderr);
+    };
+    await compile(byProvider('mistral'), join(www, 'next.tar.gz'));
+    renameSync(join(www, 'next.tar.gz'), join(www, 'bundle.tar.gz'));
+    const nginx = await startNginx(www);
+    try {
+      const m = await startAgent(`http://127.0.0.1:${nginx.port}/bundle.tar.gz`, ['--poll-seconds', '0.2']);
+      assert.equal((await curl('api.mistral.ai')).code, 7, 'bundle 1 blocks mistral');
+      assert.equal((await curl('api.anthropic.com', JSON.stringify({ model: 'claude', max_tokens: 8, messages: [{ role: 'user', content: 'hi' }] }))).code, 0);
+      // publish bundle 2 the way a deploy does: write aside, rename into place
+      await compile(byProvider('anthropic'), join(www, 'next.tar.gz'));
+      renameSync(join(www, 'next.tar.gz'), join(www, 'bundle.tar.gz'));
+      const reload = await m.waitFor((e) => e.type === 'policy' && e.policy?.reloads === 1, 'the new bundle', 5000);
+      assert.match(reload.policy!.source, /^http:\/\/127\.0\.0\.1:\d+\/bundle\.tar\.gz$/);
+      assert.equal((await curl('api.mistral.ai')).code, 0, 'bundle 2 lets mistral through');
+      assert.equal((await curl('api.anthropic.com')).code, 7, 'bundle 2 blocks anthropic');
+      // nginx answered the polls in between with 304 (ETag): one reload only
+      await new Promise((r) => setTimeout(r, 600));
+      assert.ok(!m.events.some((e) => e.type === 'policy' && (e.policy?.reloads ?? 0) > 1));
+      await stopAgent();
+    } finally {
+      await nginx.stop();
+    }
+  });
+});
+
+/** A real nginx serving `root` on a free loopback port, with its own config, pid and logs. */
+async function startNginx(root: string): Promise<{ port: number; stop: () => Promise<void> }> {
+  const port = await new Promise<number>((resolve) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const p = (s.address() as { port: number }).port;
+      s.close(() => resolve(p));
+    });
+  });
+  const conf = join(root, '..', 'nginx.conf');
+  writeFileSync(
+    conf,
+    `daemon off;
+master_process off;
+worker_processes 1;
+pid ${join(root, '..', 'nginx.pid')};
+error_log stderr warn;
+events { worker_connections 64; }
+http {
+  access_log off;
+  client_body_temp_path ${join(root, '..', 'nginx-tmp')};
+  proxy_temp_path ${join(root, '..', 'nginx-tmp')};
+  fastcgi_temp_path ${join(root, '..', 'nginx-tmp')};
+  uwsgi_temp_path ${join(root, '..', 'nginx-tmp')};
+  scgi_temp_path ${join(root, '..', 'nginx-tmp')};
+  server {
+    listen 127.0.0.1:${port};
+    root ${root};
+    etag on;
+  }
+}
+`,
+  );
+  mkdirSync(join(root, '..', 'nginx-tmp'), { recursive: true });
+  const child: ChildProcess = spawn('/usr/sbin/nginx', ['-c', conf, '-p', join(root, '..')], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let err = '';
+  child.stderr!.on('data', (d) => (err += d));
+  const deadline = Date.now() + 5000;
+  for (;;) {
+    const ok = await fetch(`http://127.0.0.1:${port}/bundle.tar.gz`, { method: 'HEAD' }).then(
+      (r) => r.ok,
+      () => false,
+    );
+    if (ok) break;
+    if (child.exitCode !== null || Date.now() > deadline) {
+      child.kill('SIGKILL');
+      throw new Error(`nginx did not start: ${err}`);
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return {
+    port,
+    stop: () =>
+      new Promise<void>((resolve) => {
+        if (child.exitCode !== null) return resolve();
+        child.once('exit', () => resolve());
+        child.kill('SIGTERM');
+      }),
+  };
+}
+
+export type { BustedEvent };
