@@ -353,7 +353,8 @@ enum busted_flow_phase {
 
 /*
  * An exchange is a request and its response: sends, then receives; the
- * next send after a receive starts the next exchange. A burst is a run of
+ * next send after a receive starts the next exchange (unless it is smaller
+ * than flow_ctrl_bytes: flow control, HTTP/2 WINDOW_UPDATE, pongs). A burst is a run of
  * receives less than flow_burst_ns apart (one network delivery: a TLS
  * record's header and body, a window of a download); the gaps between the
  * bursts of one response are its cadence (tokens of a streamed completion

@@ -29,6 +29,11 @@
 const volatile __u64 flow_burst_ns = 1000000;
 /* A busy connection is reported at most this often (0: only at close). */
 const volatile __u64 flow_report_ns = 1000000000;
+/* A send this small while a response arrives is flow control, not a new
+ * request: HTTP/2 WINDOW_UPDATE and PING acks, WebSocket pongs, TCP-level
+ * keep-alives (13-17 byte frames, 35-48 bytes inside a TLS record); the
+ * smallest real request line with TLS is larger. */
+const volatile __u64 flow_ctrl_bytes = 64;
 
 /* What is kept per connection: the record as it will be sent, and the
  * state of the exchange and burst in progress. */
@@ -199,6 +204,10 @@ static __always_inline void account(struct sock *sk, __u64 bytes, bool recv)
 		s->burst_bytes += bytes;
 		s->resp_bytes += bytes;
 		s->last_recv_ns = now;
+	} else if (s->in_response && bytes < flow_ctrl_bytes) {
+		/* flow control inside a response: counted, the response goes on */
+		s->ev.sends++;
+		s->ev.send_bytes += bytes;
 	} else {
 		if (s->in_response || !s->ev.exchanges) {
 			/* a new request; after a response, the silence before it is

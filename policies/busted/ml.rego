@@ -45,12 +45,12 @@ ml_allowed if input.net.dst_ip in data.busted.ml_allowed_destinations
 
 ml_allowed if sprintf("%s:%d", [input.net.dst_ip, input.net.dst_port]) in data.busted.ml_allowed_destinations
 
-audit contains sprintf("LLM-like traffic to unknown destination %s (classifier: %s, score %.2f)", [ml_where, input.ml.label, input.ml.llm_score]) if {
+audit contains sprintf("LLM-like traffic to unknown destination %s (classifier: %s, score %v)", [ml_where, input.ml.label, input.ml.llm_score]) if {
 	input.ml.llm_score >= data.busted.ml_audit_threshold
 	ml_unknown_destination
 }
 
-block contains sprintf("unknown LLM endpoint %s (classifier score %.2f; data.busted.ml_block_unknown)", [ml_where, input.ml.llm_score]) if {
+block contains sprintf("unknown LLM endpoint %s (classifier score %v; data.busted.ml_block_unknown)", [ml_where, input.ml.llm_score]) if {
 	data.busted.ml_block_unknown == true
 	input.ml.llm_score >= data.busted.ml_block_threshold
 	ml_unknown_destination

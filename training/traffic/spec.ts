@@ -367,7 +367,45 @@ export const KINDS: readonly KindSpec[] = [
       return { conns: [{ requests, think: thinks(r, n, 100, 3000) }], connGap: [] };
     },
   },
+  {
+    name: 'rpc_api',
+    label: 0,
+    heldOut: false,
+    endpoints: [TLS443, plain(8080), tlsAlt(9443)],
+    clients: ALL_CLIENTS,
+    draw(r) {
+      // JSON-RPC and service APIs: requests as large as prompts, answers from slow backends
+      const n = r() < 0.5 ? 1 : int(r, 2, 10);
+      const requests = Array.from({ length: n }, () => post('/rpc', logUni(r, 300, 10000), body(r, { head: [5, 2500], bytes: [100, 60000] })));
+      return { conns: [{ requests, think: thinks(r, n, 20, 4000) }], connGap: [] };
+    },
+  },
   // ---- other traffic, held out
+  {
+    name: 'graphql',
+    label: 0,
+    heldOut: true,
+    endpoints: [TLS443, { tls: true, h2: true, port: 8443, weight: 1 }],
+    clients: ALL_CLIENTS,
+    draw(r) {
+      const n = r() < 0.4 ? 1 : int(r, 2, 8);
+      const requests = Array.from({ length: n }, () => post('/graphql', logUni(r, 500, 8000), body(r, { head: [20, 3000], bytes: [1000, 100000] })));
+      return { conns: [{ requests, think: thinks(r, n, 50, 6000) }], connGap: [] };
+    },
+  },
+  {
+    name: 'telemetry_batch',
+    label: 0,
+    heldOut: true,
+    endpoints: [TLS443, plain(4318)],
+    clients: ['node', 'python'],
+    draw(r) {
+      // an OTLP/log shipper: a batch every few seconds, acknowledged at once
+      const n = int(r, 3, 12);
+      const requests = Array.from({ length: n }, () => post('/v1/logs', logUni(r, 2000, 50000), body(r, { head: [2, 60], bytes: [2, 200] })));
+      return { conns: [{ requests, think: thinks(r, n, 1000, 10000) }], connGap: [] };
+    },
+  },
   {
     name: 'websocket_ticker',
     label: 0,
