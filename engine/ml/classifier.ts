@@ -27,7 +27,7 @@ export interface ClassifierStats {
   /** vectors dropped because the queue was full (the agent fell behind) */
   dropped: number;
   errors: number;
-  /** wall time inside onnxruntime, ns */
+  /** wall time from a batch's run call to its scores (onnxruntime runs it on a later turn of the event loop), ns */
   inferenceNs: number;
   /** events that left with an ml score */
   annotated: number;

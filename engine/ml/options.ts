@@ -16,6 +16,6 @@ export async function classifierFromOptions(o: { model?: string | false }): Prom
 /** One line for the exit summary. */
 export function classifierSummary(c: Classifier): string {
   const s = c.stats;
-  const us = s.scored ? (s.inferenceNs / s.scored / 1000).toFixed(1) : '-';
-  return `classifier ${c.model.path}: ${s.scored} connection snapshots scored in ${s.batches} batches (${us} µs each), ${s.annotated} events annotated${s.dropped ? `, ${s.dropped} dropped` : ''}${s.errors ? `, ${s.errors} failed batches` : ''}`;
+  const ms = s.batches ? (s.inferenceNs / s.batches / 1e6).toFixed(2) : '-';
+  return `classifier ${c.model.path}: ${s.scored} connection snapshots scored in ${s.batches} batches (${ms} ms from queued to scored, on average), ${s.annotated} events annotated${s.dropped ? `, ${s.dropped} dropped` : ''}${s.errors ? `, ${s.errors} failed batches` : ''}`;
 }
