@@ -145,6 +145,8 @@ function ja4Counts(ja4: string | undefined): { ciphers: number; exts: number } {
  */
 export class FeatureExtractor {
   private readonly conns = new Map<string, ConnState>();
+  /** connections closed lately: their final flow event may come just after the close */
+  private readonly closing = new Map<string, ConnState>();
   private readonly dests = new Map<string, DestState>();
   private readonly procDests = new Map<number, Set<string>>();
 
@@ -158,6 +160,17 @@ export class FeatureExtractor {
         return undefined;
       case 'flow':
         return this.flow(e);
+      case 'close': {
+        // a connection that never moved a byte has no flow event to end it
+        const ck = e.net && connKey(e.net);
+        const c = ck !== undefined ? this.conns.get(ck) : undefined;
+        if (c) {
+          this.conns.delete(ck!);
+          this.closing.set(ck!, c);
+          bound(this.closing, 4096);
+        }
+        return undefined;
+      }
       case 'exit':
         if (e.process) this.procDests.delete(e.process.pid);
         return undefined;
@@ -229,7 +242,7 @@ export class FeatureExtractor {
     const ck = n && connKey(n);
     if (!n || !ck || !f || n.protocol !== 'tcp' || n.direction === 'ingress' || !pid) return undefined;
     const dk = destKey(pid, n);
-    const c = this.conns.get(ck) ?? { named: false };
+    const c = this.conns.get(ck) ?? this.closing.get(ck) ?? { named: false };
     if (n.dst_host || e.tls?.sni) c.named = true;
     const d = this.dest(dk, e);
     if (d.conns === 0) d.conns = 1; // its connect was not seen (started before a recording)
@@ -250,7 +263,10 @@ export class FeatureExtractor {
       reuse: exchanges / d.conns,
       dests: this.procDests.get(pid)?.size ?? 1,
     });
-    if (final) this.conns.delete(ck);
+    if (final) {
+      this.conns.delete(ck);
+      this.closing.delete(ck);
+    }
     const sni = e.tls?.sni;
     return { conn: ck, dest: dk, sni: sni ? sniKey(pid, sni) : undefined, event: e.id, final, vector: v };
   }

@@ -82,6 +82,16 @@ describe('FeatureExtractor', () => {
     assert.equal(fx.observe(ev('flow', { net: net(1) })), undefined);
   });
 
+  it('a final flow event after the close still knows the connection\'s ClientHello', () => {
+    const fx = new FeatureExtractor();
+    fx.observe(ev('connect', { net: net(40100) }));
+    fx.observe(ev('tls_client_hello', { net: net(40100), tls: { sni: 'x.test', version: 'TLS 1.3', alpn: ['h2'] } }));
+    fx.observe(ev('close', { net: net(40100) }, 2));
+    const s = fx.observe(ev('flow', { net: { ...net(40100), bytes_sent: 100, bytes_received: 100 }, flow: flow({ phase: 'end' }) }, 2));
+    assert.equal(s?.final, true);
+    assert.deepEqual([s!.vector[col('tls')], s!.vector[col('alpn_h2')], s!.vector[col('closed')]], [1, 1, 1]);
+  });
+
   it('the same events give the same vectors', () => {
     const a = stream(new FeatureExtractor(), 40000).map((s) => Array.from(s.vector));
     const b = stream(new FeatureExtractor(), 40000).map((s) => Array.from(s.vector));
