@@ -97,6 +97,9 @@ export async function loadModel(path: string): Promise<LoadedModel> {
       interOpNumThreads: 1,
       executionMode: 'sequential',
       graphOptimizationLevel: 'all',
+      // a tree ensemble on small batches needs no arena: its memory stays with the agent's RSS
+      enableCpuMemArena: false,
+      enableMemPattern: false,
       logSeverityLevel: 3,
     });
   } catch (e) {
