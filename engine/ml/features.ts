@@ -272,9 +272,22 @@ export class FeatureExtractor {
   }
 }
 
+// Event times share their seconds with their neighbours: parse that part
+// once (Date.parse of an RFC 3339 string is most of a microsecond).
+let lastSecond = '';
+let lastSecondMs = 0;
+
 function timeMs(e: BustedEvent): number {
-  const t = Date.parse(e.time);
-  return Number.isFinite(t) ? t : 0;
+  const s = e.time;
+  const head = s.slice(0, 19); // YYYY-MM-DDTHH:MM:SS
+  if (head !== lastSecond) {
+    const t = Date.parse(`${head}Z`);
+    if (!Number.isFinite(t)) return 0;
+    lastSecond = head;
+    lastSecondMs = t;
+  }
+  const frac = s[19] === '.' ? Math.round(Number(`0${s.slice(19, 23)}`) * 1000) : 0;
+  return lastSecondMs + (Number.isFinite(frac) ? frac : 0);
 }
 
 interface Rollup {
