@@ -225,6 +225,7 @@ enum busted_tls_verdict {
  * The kernel cannot wait for the engine, so the engine decides ahead of
  * time and the hooks only look up:
  *   destination address --(dest, dest_static)--> class (a provider, or a host the policy blocked)
+ *     (dest: per program image, as that image's DNS answers said, or for everyone)
  *   process --(procs)--> program image --(image_verdicts)--> classes blocked for it
  *                        else its cgroup --(cgroup_verdicts)--> classes blocked, else the default (key 0)
  * DNS answers for names in `names` (hashes of provider domains and suffixes,
@@ -234,7 +235,7 @@ enum busted_tls_verdict {
 enum busted_class {
 	BUSTED_CLASS_NONE = 0,  /* not a destination any verdict is about */
 	BUSTED_CLASS_GATED = 62, /* a host whose TLS is gated (an MCP server the engine saw); no connect verdict */
-	BUSTED_CLASS_HOST = 63, /* a host name the policy blocked for that process (dest entries of its tgid) */
+	BUSTED_CLASS_HOST = 63, /* a host name the policy blocked for that program (dest entries of its image) */
 	BUSTED_CLASS_MAX = 64,  /* classes are bits of a u64 mask */
 };
 
@@ -270,6 +271,7 @@ struct busted_enforce_event {
 enum busted_name_flags {
 	BUSTED_NAME_EXACT = 1,  /* this name only */
 	BUSTED_NAME_SUFFIX = 2, /* this name and every name below it */
+	BUSTED_NAME_KNOWN = 4,  /* decided already (with the class, or none): the packet hook need not hold its answers */
 };
 
 struct busted_name_value {
@@ -277,10 +279,12 @@ struct busted_name_value {
 	__u32 flags; /* enum busted_name_flags */
 };
 
-/* dest: an address as one process (tgid) learnt it from DNS, or for everyone (tgid 0). */
+/* dest: an address as one program image learnt it from DNS (its forks share
+ * it; a recycled pid does not), or for everyone (image 0). */
 struct busted_dest_key {
-	__u32 tgid;
+	__u64 image;
 	__u32 family; /* 4 or 6; IPv4 in the first 4 bytes */
+	__u32 _pad;
 	__u8 addr[16];
 };
 
@@ -318,6 +322,7 @@ enum busted_cfg_flags {
 	BUSTED_CFG_ENFORCE = 1, /* connect hooks refuse (off: they only look: --dry-run) */
 	BUSTED_CFG_GATE = 2,    /* hold gated TLS writes */
 	BUSTED_CFG_PER_IMAGE = 4, /* verdicts are per program image: hold a provider's DNS answer to an image not evaluated yet */
+	BUSTED_CFG_HOLD_NAMES = 8, /* the policy decides on host names: hold answers for names it has not decided on yet */
 };
 
 /* held: a thread stopped at a gated SSL_write (tid -> what it waits for). The

@@ -7,8 +7,9 @@
  *
  * Nothing here waits for the engine: it decided ahead of time (busted.h,
  * "enforcement"). The lookups, in order:
- *   1. the destination's class: dest (this process's DNS answers), dest
- *      (tgid 0: for everyone), dest_static (published ranges); none: allow.
+ *   1. the destination's class: dest (the DNS answers of the program image
+ *      the process runs), dest (image 0: for everyone), dest_static
+ *      (published ranges); none: allow.
  *   2. the verdict: a HOST entry (the engine refused that host to this
  *      process) refuses; otherwise the image the process runs (procs -> image_verdicts)
  *      when the engine has evaluated it for the uid and cgroup the process
@@ -20,17 +21,19 @@
 #include "common.bpf.h"
 #include "enforce.bpf.h"
 
-static __always_inline struct busted_dest_value *dest_of(__u32 tgid, __u32 family, const __u8 *addr)
+static __always_inline struct busted_dest_value *dest_of(__u64 image, __u32 family, const __u8 *addr)
 {
-	struct busted_dest_key k = { .tgid = tgid, .family = family };
+	struct busted_dest_key k = { .image = image, .family = family };
 	struct busted_lpm_key lk = { .prefixlen = 128 };
 	struct busted_dest_value *v;
 
 	__builtin_memcpy(k.addr, addr, 16);
-	v = bpf_map_lookup_elem(&dest, &k);
-	if (v)
-		return v;
-	k.tgid = 0;
+	if (image) {
+		v = bpf_map_lookup_elem(&dest, &k);
+		if (v)
+			return v;
+	}
+	k.image = 0;
 	v = bpf_map_lookup_elem(&dest, &k);
 	if (v)
 		return v;
@@ -46,11 +49,10 @@ static __always_inline struct busted_dest_value *dest_of(__u32 tgid, __u32 famil
 	return bpf_map_lookup_elem(&dest_static, &lk);
 }
 
-/* The classes blocked for the current process, and which verdict said so. */
-static __always_inline __u64 blocked_classes(__u32 tgid, __u64 *image, __u32 *source)
+/* The classes blocked for the current process (running `p`), and which verdict said so. */
+static __always_inline __u64 blocked_classes(struct busted_proc_value *p, __u64 *image, __u32 *source)
 {
 	__u64 cgid = bpf_get_current_cgroup_id();
-	struct busted_proc_value *p = bpf_map_lookup_elem(&procs, &tgid);
 	struct busted_verdict *v;
 	__u64 zero = 0;
 
@@ -108,23 +110,26 @@ static __always_inline int decide(__u32 family, const __u8 *addr, __u16 port, __
 	__u32 tgid = pid_tgid >> 32;
 	struct busted_enforce_cfg *c;
 	struct busted_dest_value *d;
+	struct busted_proc_value *p;
 	__u64 image = 0, mask;
 	__u32 source = 0, klass;
 
 	if (tgid == self_tgid)
 		return 1;
-	d = dest_of(tgid, family, addr);
+	p = bpf_map_lookup_elem(&procs, &tgid);
+	d = dest_of(p ? p->image : 0, family, addr);
 	if (!d)
 		return 1; /* not a destination any policy is about: the common case */
 	klass = d->klass;
 	if (klass == BUSTED_CLASS_HOST) {
-		/* written by the engine for this process only, after the policy
-		 * blocked the host (a look-alike name, say) */
+		/* written for this program only, after the policy blocked the
+		 * host (a look-alike name, say) */
 		source = BUSTED_VSRC_HOST;
+		image = p ? p->image : 0;
 	} else {
 		if (klass == BUSTED_CLASS_NONE || klass >= BUSTED_CLASS_MAX)
 			return 1;
-		mask = blocked_classes(tgid, &image, &source);
+		mask = blocked_classes(p, &image, &source);
 		if (!(mask & (1ULL << klass)))
 			return 1;
 	}

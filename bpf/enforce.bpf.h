@@ -59,6 +59,15 @@ struct {
 	__type(value, struct busted_verdict);
 } image_verdicts SEC(".maps");
 
+/* How many processes run each image (exec, fork, exit): when none does, its
+ * verdict goes (proc.bpf.c image_unref). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 65536);
+	__type(key, __u64);
+	__type(value, __s64);
+} image_refs SEC(".maps");
+
 /* The engine's verdicts per cgroup id; key 0 is the default. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -139,6 +148,8 @@ struct name_walk {
 	__u64 h;
 	__u32 len;
 	__u32 best;
+	__u32 known; /* some entry matched */
+	__u32 _pad;
 };
 
 /* One character of the walk, right to left (bpf_loop: the verifier checks
@@ -154,8 +165,10 @@ static long name_step(__u32 k, struct name_walk *w)
 	c = name[(w->len - 1 - k) & (NAME_BUF - 1)];
 	if (c == '.') {
 		v = bpf_map_lookup_elem(&names, &w->h);
-		if (v && (v->flags & BUSTED_NAME_SUFFIX))
+		if (v && (v->flags & BUSTED_NAME_SUFFIX)) {
 			w->best = v->klass;
+			w->known = 1;
+		}
 	}
 	if (c >= 'A' && c <= 'Z')
 		c += 'a' - 'A';
@@ -168,14 +181,16 @@ static long name_step(__u32 k, struct name_walk *w)
  * is or lies below (at a label boundary); 0 for none. The hash runs right
  * to left, so the hash of every suffix after a dot is at hand as the walk
  * reaches the dot: "api.openai.com" yields "com", "openai.com", then the
- * whole name. engine/enforce/classes.ts computes the same hash.
+ * whole name. engine/enforce/classes.ts computes the same hash. *known
+ * says whether any entry matched (one that classifies nothing included).
  */
-static __always_inline __u32 name_class(__u32 len)
+static __always_inline __u32 name_class(__u32 len, __u32 *known)
 {
 	struct name_walk w = { .h = FNV64_OFFSET };
 	struct busted_name_value *v;
 	char *name = name_scratch();
 
+	*known = 0;
 	if (!name || len == 0 || len > NAME_BUF)
 		return 0;
 	/* the absolute form "api.openai.com." is the same name */
@@ -184,8 +199,11 @@ static __always_inline __u32 name_class(__u32 len)
 	w.len = len;
 	bpf_loop(NAME_BUF, name_step, &w, 0);
 	v = bpf_map_lookup_elem(&names, &w.h);
-	if (v)
+	if (v) {
 		w.best = v->klass;
+		w.known = 1;
+	}
+	*known = w.known;
 	return w.best;
 }
 

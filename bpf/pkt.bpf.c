@@ -309,9 +309,8 @@ struct answer_walk {
 	__u32 len;
 	__u32 pos;
 	__u32 an;
-	__u32 tgid;
 	__u32 klass;
-	__u32 _pad;
+	__u64 image;
 	__u64 now;
 };
 
@@ -319,7 +318,7 @@ struct answer_walk {
 static long answer_step(__u32 i, struct answer_walk *w)
 {
 	struct busted_dest_value dv = { .klass = w->klass, .source = BUSTED_DEST_DNS, .learnt_ns = w->now };
-	struct busted_dest_key dk = { .tgid = w->tgid };
+	struct busted_dest_key dk = { .image = w->image };
 	__u8 *m = dns_scratch();
 	__u32 pos = w->pos, rtype, rdlen;
 
@@ -363,31 +362,40 @@ static long answer_step(__u32 i, struct answer_walk *w)
  */
 /*
  * Hold the answer instead (the caller drops it; the engine sends it on
- * once it has decided) when verdicts are per program image and this
- * process runs one the engine has not evaluated yet: it has just executed,
- * and its first connection to the provider must already meet its own
- * verdict, not its cgroup's.
+ * once it has decided)
+ * - when the policy decides on host names and the engine has not decided
+ *   on this one yet (the first lookup of a look-alike name must already
+ *   lead to a refused connect);
+ * - when verdicts are per program image and this process runs one the
+ *   engine has not evaluated yet: it has just executed, and its first
+ *   connection to the provider must already meet its own verdict, not its
+ *   cgroup's.
  */
-static __always_inline bool must_hold(__u32 tgid)
+static __always_inline bool must_hold(__u32 tgid, struct busted_proc_value *pv, __u32 klass, __u32 known)
 {
 	struct busted_enforce_cfg *c = cfg();
-	struct busted_proc_value *pv;
 
-	if (!tgid || !c || !(c->flags & BUSTED_CFG_PER_IMAGE))
+	if (!tgid || !c)
 		return false;
 	if (bpf_ktime_get_ns() - c->heartbeat_ns > 2000000000ULL)
 		return false; /* no engine to send it on */
-	pv = bpf_map_lookup_elem(&procs, &tgid);
+	/* a name the policy may decide on that the engine has not seen yet */
+	if (!known)
+		return c->flags & BUSTED_CFG_HOLD_NAMES;
+	if (klass == BUSTED_CLASS_NONE || klass == BUSTED_CLASS_HOST || !(c->flags & BUSTED_CFG_PER_IMAGE))
+		return false;
 	return pv && !bpf_map_lookup_elem(&image_verdicts, &pv->image);
 }
 
 /* Returns true when the answer is to be held (dropped and sent on by the engine). */
 static __always_inline bool dns_learn(struct __sk_buff *skb, struct pkt *p, __u32 off, __u32 tgid, bool may_hold)
 {
+	struct busted_proc_value *pv = tgid ? bpf_map_lookup_elem(&procs, &tgid) : NULL;
+	struct answer_walk a = { .image = pv ? pv->image : 0 };
 	struct qname_walk q = {};
-	struct answer_walk a = { .tgid = tgid };
 	__u8 *m = dns_scratch();
 	__u64 len = p->plen; /* 64-bit, as in emit_pkt: a bound the verifier keeps */
+	__u32 known = 0;
 
 	if (!m || len < 12 + 5)
 		return false;
@@ -410,14 +418,15 @@ static __always_inline bool dns_learn(struct __sk_buff *skb, struct pkt *p, __u3
 	bpf_loop(NAME_BUF, qname_step, &q, 0);
 	if (q.bad || q.end < 14)
 		return false;
-	a.klass = name_class(q.end - 14);
-	if (a.klass == BUSTED_CLASS_NONE)
-		return false;
-	a.len = len;
-	a.pos = q.end + 4; /* QTYPE, QCLASS */
-	a.now = bpf_ktime_get_ns();
-	bpf_loop(MAX_ANSWERS, answer_step, &a, 0);
-	return may_hold && must_hold(tgid);
+	a.klass = name_class(q.end - 14, &known);
+	/* a refused host is refused to the program that looked it up, never to everyone */
+	if (a.klass != BUSTED_CLASS_NONE && !(a.klass == BUSTED_CLASS_HOST && !a.image)) {
+		a.len = len;
+		a.pos = q.end + 4; /* QTYPE, QCLASS */
+		a.now = bpf_ktime_get_ns();
+		bpf_loop(MAX_ANSWERS, answer_step, &a, 0);
+	}
+	return may_hold && must_hold(tgid, pv, a.klass, known);
 }
 
 /* Egress of a blocked socket: drop (TCP retransmits into the same wall

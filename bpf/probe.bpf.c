@@ -94,3 +94,11 @@ int BPF_PROG(probe_ringbuf, struct task_struct *p)
 	bpf_ringbuf_output(&probe_ring, &p, 1, 0);
 	return 0;
 }
+
+/* Stopping the calling thread from a uprobe (the TLS gate, tls.bpf.c). */
+SEC("uprobe")
+int probe_send_signal(void *ctx)
+{
+	bpf_send_signal_thread(0); /* signal 0: nothing is sent, the helper is what is probed */
+	return 0;
+}

@@ -11,6 +11,27 @@
 /* Number program images and keep procs (enforcement needs them; monitor does not). */
 const volatile __u8 track_images = 0;
 
+static __always_inline void image_ref(__u64 image)
+{
+	__s64 one = 1, *n = bpf_map_lookup_elem(&image_refs, &image);
+
+	if (n)
+		__sync_fetch_and_add(n, 1);
+	else
+		bpf_map_update_elem(&image_refs, &image, &one, BPF_NOEXIST);
+}
+
+/* One process fewer runs this image: the last one takes its verdict along. */
+static __always_inline void image_unref(__u64 image)
+{
+	__s64 *n = bpf_map_lookup_elem(&image_refs, &image);
+
+	if (n && __sync_fetch_and_add(n, -1) <= 1) {
+		bpf_map_delete_elem(&image_refs, &image);
+		bpf_map_delete_elem(&image_verdicts, &image);
+	}
+}
+
 /* The exec record is 848 bytes: too big for the 512-byte BPF stack, so it
  * is built in the ring buffer directly. */
 
@@ -43,7 +64,7 @@ int BPF_PROG(handle_exec, struct task_struct *p, pid_t old_pid, struct linux_bin
 	if (track_images) {
 		/* A new image: verdicts of the old one no longer apply. Until the
 		 * engine has evaluated this one, the connect hooks use the cgroup's. */
-		struct busted_proc_value pv = {};
+		struct busted_proc_value pv = {}, *old;
 		__u32 zero = 0;
 		__u64 *seq = bpf_map_lookup_elem(&image_seq, &zero);
 
@@ -51,10 +72,14 @@ int BPF_PROG(handle_exec, struct task_struct *p, pid_t old_pid, struct linux_bin
 			*seq += 1;
 			e->image = (*seq << 8) | bpf_get_smp_processor_id();
 		}
+		old = bpf_map_lookup_elem(&procs, &e->hdr.task.pid);
+		if (old)
+			image_unref(old->image);
 		pv.image = e->image;
 		pv.cgroup_id = e->hdr.task.cgroup_id;
 		pv.uid = e->hdr.task.uid;
 		bpf_map_update_elem(&procs, &e->hdr.task.pid, &pv, BPF_ANY);
+		image_ref(e->image);
 	}
 
 	/* bprm->filename is the path as execve() was given it, in kernel memory. */
@@ -98,8 +123,12 @@ int BPF_PROG(handle_exit, struct task_struct *p)
 		return 0;
 	if (track_images) {
 		__u32 tgid = pid_tgid >> 32;
+		struct busted_proc_value *pv = bpf_map_lookup_elem(&procs, &tgid);
 
-		bpf_map_delete_elem(&procs, &tgid);
+		if (pv) {
+			image_unref(pv->image);
+			bpf_map_delete_elem(&procs, &tgid);
+		}
 	}
 	if (!current_in_scope())
 		return 0;
@@ -135,7 +164,7 @@ int BPF_PROG(handle_fork, struct task_struct *parent, struct task_struct *child)
 	if (ptgid == ctgid)
 		return 0;
 	pv = bpf_map_lookup_elem(&procs, &ptgid);
-	if (pv)
-		bpf_map_update_elem(&procs, &ctgid, pv, BPF_ANY);
+	if (pv && !bpf_map_update_elem(&procs, &ctgid, pv, BPF_ANY))
+		image_ref(pv->image);
 	return 0;
 }

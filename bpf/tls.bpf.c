@@ -318,7 +318,7 @@ static __always_inline void sni_gate(void *ssl, const char *parg)
 {
 	struct busted_tls_key key = { .pid = bpf_get_current_pid_tgid() >> 32, .ssl = (__u64)ssl };
 	struct busted_enforce_cfg *c = cfg();
-	__u32 klass, gate = BUSTED_TLS_GATE;
+	__u32 klass, known, gate = BUSTED_TLS_GATE;
 	char *name;
 	long n;
 
@@ -331,7 +331,7 @@ static __always_inline void sni_gate(void *ssl, const char *parg)
 	n = bpf_probe_read_user_str(name, NAME_BUF, parg);
 	if (n <= 1)
 		return;
-	klass = name_class(n - 1);
+	klass = name_class(n - 1, &known);
 	if (klass && klass < BUSTED_CLASS_MAX && (c->gate_classes & (1ULL << klass)))
 		bpf_map_update_elem(&tls_verdicts, &key, &gate, BPF_NOEXIST);
 }

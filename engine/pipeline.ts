@@ -68,6 +68,8 @@ export interface AgentOptions {
   tlsRescanMs?: number;
   /** busted enforce: decide every event, and (unless dryRun) enforce */
   policy?: PolicyStageOptions;
+  /** keep enforcement attached after the agent stops, in this bpffs directory (--pin) */
+  pinDir?: string;
 }
 
 export interface PolicyStageOptions {
@@ -176,6 +178,7 @@ export class Agent {
       hooks: o.hooks ?? 'auto',
       tls: o.tls === false ? undefined : { targets: tlsTargets, capBytes },
       enforce: policy !== undefined && !policy.dryRun,
+      pinDir: o.pinDir,
     });
     if (policy && !policy.dryRun) {
       const scope = cgroupScope(o.cgroup);

@@ -57,6 +57,9 @@ const WARMUP_SECS = 1.5;
 const TARGET_RATIO = 0.95;
 const TARGET_RSS_MB = 150;
 const PROFILE_DIR = process.env.BENCH_OVERHEAD_PROFILE;
+// BENCH_OVERHEAD_AGENT=enforce: the agent is `busted enforce` with the shipped
+// policies (bench/enforce uses this for issue 5's connect target)
+const AGENT = process.env.BENCH_OVERHEAD_AGENT === 'enforce' ? ['enforce', '--policies', join(ROOT, 'policies')] : ['monitor'];
 // tls first: its latency-bound handshakes are the most sensitive to what the
 // other two leave behind (hundreds of thousands of sockets to expire).
 const ALL = ['tls', 'tlska', 'tlsskip', 'connect', 'connect1', 'dns'];
@@ -266,7 +269,7 @@ async function startAgent(cg, label, cpu) {
   const devnull = openSync('/dev/null', 'w');
   const prof = PROFILE_DIR ? ['--import', join(HERE, 'agent-probe.js')] : [];
   const env = PROFILE_DIR ? { ...process.env, BENCH_PROFILE_OUT: join(PROFILE_DIR, `${label}.cpuprofile`), BENCH_MEM_OUT: join(PROFILE_DIR, `${label}.memory.json`) } : process.env;
-  const argv = [process.execPath, ...prof, BUSTED, 'monitor', '--format', 'json', '--cgroup', cg.path];
+  const argv = [process.execPath, ...prof, BUSTED, ...AGENT, '--format', 'json', '--cgroup', cg.path];
   // A workload pinned to one CPU gets the agent pinned to the other.
   if (cpu !== undefined) argv.unshift('taskset', '-c', String(cpu));
   const child = spawn(argv[0], argv.slice(1), { stdio: ['ignore', devnull, 'pipe'], env });
@@ -277,7 +280,7 @@ async function startAgent(cg, label, cpu) {
   const stop = () => killChild(child, 'SIGTERM');
   cleanups.push(stop);
   const deadline = Date.now() + 20_000;
-  while (!child.err.includes('busted: monitoring')) {
+  while (!/busted: (monitoring|enforcing on)/.test(child.err)) {
     if (child.exitCode !== null) throw new Error(`busted monitor exited ${child.exitCode}: ${child.err}`);
     if (Date.now() > deadline) {
       await killChild(child, 'SIGKILL');

@@ -22,6 +22,9 @@ export interface DoctorReport {
   paths: {
     telemetry: string[];
     connect_enforcement: string;
+    content_enforcement: string;
+    dns_hold: string;
+    persistence: string;
     tls_plaintext: string;
   };
 }
@@ -50,7 +53,17 @@ export function doctorReport(cgroupArg?: string): DoctorReport {
     tls_libraries: tlsTrial(root && mount && ok('uprobe') ? cgroupArg ?? '/' : undefined),
     paths: {
       telemetry,
-      connect_enforcement: ok('bpf_lsm') ? 'lsm/socket_connect' : ok('cgroup_sock_addr') ? 'cgroup/connect4 + cgroup/connect6' : 'none available',
+      // busted's connect hooks are cgroup sock_addr programs, loadable where BPF LSM is not (most distros)
+      connect_enforcement:
+        ok('cgroup_sock_addr') && ok('enforce_programs')
+          ? `cgroup/connect4 + connect6 and sendmsg4 + sendmsg6 (EPERM)${ok('bpf_lsm') ? '; BPF LSM loads here too, not needed' : ''}`
+          : 'none available',
+      content_enforcement:
+        ok('uprobe') && ok('send_signal') && ok('cgroup_skb')
+          ? `gated SSL_write held (uprobe + SIGSTOP), then the connection's packets dropped (cgroup_skb)${ok('sock_destroy') ? ' and its socket destroyed (SOCK_DESTROY)' : ''}`
+          : 'none (needs uprobes, bpf_send_signal and cgroup_skb)',
+      dns_hold: ok('cgroup_skb') && ok('raw_socket') ? 'answers held at cgroup_skb ingress, sent on through a marked raw socket' : 'none: the first connect to a name the policy blocks is cut after the fact',
+      persistence: ok('bpffs') ? `--pin in ${features.find((f) => f.feature === 'bpffs')?.detail}` : 'none (no bpffs)',
       tls_plaintext: ok('uprobe') ? 'uprobes on the libraries below' : 'none (uprobes unavailable)',
     },
   };
@@ -107,6 +120,9 @@ export async function runDoctor(o: { json?: boolean; cgroup?: string }): Promise
   lines.push('would use');
   lines.push(`  telemetry            ${r.paths.telemetry.join('; ') || 'nothing loads'}`);
   lines.push(`  connect enforcement  ${r.paths.connect_enforcement}`);
+  lines.push(`  content enforcement  ${r.paths.content_enforcement}`);
+  lines.push(`  DNS hold             ${r.paths.dns_hold}`);
+  lines.push(`  persistence          ${r.paths.persistence}`);
   lines.push(`  TLS plaintext        ${r.paths.tls_plaintext}`);
   process.stdout.write(lines.join('\n') + '\n');
   return 0;

@@ -21,6 +21,7 @@ export interface EnforceCliOptions extends MonitorCliOptions {
   gate: boolean;
   pollSeconds?: number;
   policiesCa?: string;
+  pin?: boolean;
 }
 
 let seq = 0;
@@ -58,6 +59,7 @@ export async function runEnforce(o: EnforceCliOptions, demo?: { follow: boolean 
   return runAgent(o, {
     demo,
     verb: o.dryRun ? 'deciding (dry run, nothing enforced) on' : 'enforcing on',
+    pin: o.pin === true && !o.dryRun,
     policy: { decider, dryRun: o.dryRun === true, failClosed: o.failClosed === true, reportAllow: o.format === 'json', gate: o.gate },
     onStarted: async (a) => {
       agent = a;

@@ -11,6 +11,8 @@ import { runCompile, type CompileCliOptions } from './compile.js';
 import { runEnforce, type EnforceCliOptions } from './enforce.js';
 import { join } from 'node:path';
 import { PACKAGE_ROOT } from '../paths.js';
+import { unpin } from '../kernel/pin.js';
+import { resolveCgroup } from '../host/cgroup.js';
 
 function int(name: string, min: number, max = Number.MAX_SAFE_INTEGER) {
   return (v: string): number => {
@@ -59,7 +61,8 @@ function enforceOptions(cmd: Command): Command {
     .option('--fail-closed', 'an event the policy cannot decide (an evaluation error) is blocked, not audited')
     .option('--no-gate', 'never hold TLS writes for a decision (content blocks then only cut the connection after the fact)')
     .option('--poll-seconds <s>', 'how often an http(s) bundle URL is polled (ETag)', seconds)
-    .option('--policies-ca <file>', 'CA bundle (PEM) to trust for an https bundle URL');
+    .option('--policies-ca <file>', 'CA bundle (PEM) to trust for an https bundle URL')
+    .option('--pin', 'keep enforcement in the kernel after busted stops (bpffs); a later run takes it over (default: everything goes when busted stops)');
 }
 
 export function buildCli(): Command {
@@ -81,6 +84,16 @@ export function buildCli(): Command {
   observeOptions(program.command('monitor').description('observe and report; never blocks')).action(async (o: MonitorCliOptions) => {
     process.exitCode = await runMonitor(o);
   });
+
+  program
+    .command('unpin')
+    .description('remove the enforcement an earlier `busted enforce --pin` left attached')
+    .option('--cgroup <path>', 'the cgroup it was enforcing on (default: the root)')
+    .action((o: { cgroup?: string }) => {
+      const r = unpin(resolveCgroup(o.cgroup));
+      process.stderr.write(r.links + r.maps ? `busted: removed ${r.links} links and ${r.maps} maps (${r.dir})\n` : `busted: nothing was pinned (${r.dir})\n`);
+      process.exitCode = 0;
+    });
 
   program
     .command('compile')

@@ -3,6 +3,7 @@ import { BustedError, ErrorCode } from '../model/errors.js';
 import { resolveCgroup } from '../host/cgroup.js';
 import { setLibbpfVerbose } from '../kernel/libbpf.js';
 import { Agent, type PolicyStageOptions } from '../pipeline.js';
+import { makePinDir, pinnedState } from '../kernel/pin.js';
 import { fileSink, LineSink } from '../sinks/jsonl.js';
 import type { Sink } from '../sinks/sink.js';
 import { textFormatter } from '../sinks/text.js';
@@ -68,6 +69,8 @@ export interface AgentExtras {
   onStopping?: () => void | Promise<void>;
   /** what the start line says it does */
   verb?: string;
+  /** keep enforcement attached in bpffs after the run (--pin) */
+  pin?: boolean;
 }
 
 /** Run the agent until the duration, a signal, or the end of the demo. */
@@ -103,6 +106,7 @@ export async function runAgent(o: MonitorCliOptions, x: AgentExtras = {}): Promi
     tlsSkip: o.tlsCaptureAll !== true,
     annotate: classifier ? [classifier.annotate] : [],
     policy: x.policy,
+    pinDir: x.pin ? makePinDir(cgroup) : undefined,
     onTlsLibrary: (lib, made) => {
       const ok = made.filter((a) => a.ok).length;
       process.stderr.write(`busted: TLS probes on ${lib.path} (${lib.kind}, found in pid ${lib.via}): ${ok}/${made.length} attached\n`);
@@ -114,6 +118,8 @@ export async function runAgent(o: MonitorCliOptions, x: AgentExtras = {}): Promi
   if (fallbacks.length) process.stderr.write(`busted: ${fallbacks.join(', ')}: using raw_tp hooks (packets are matched to TCP owners by cgroup only)\n`);
   if (o.verbose) for (const l of agent.tlsLibraries) process.stderr.write(`busted: TLS probes on ${l.path} (${l.kind}, ${l.id}, via ${l.via})\n`);
   await x.onStarted?.(agent);
+  if (x.pin) process.stderr.write(`busted: --pin: enforcement stays attached after this run (busted unpin${o.cgroup ? ` --cgroup ${o.cgroup}` : ''} removes it)\n`);
+  else if (x.policy && pinnedState(cgroup)) process.stderr.write(`busted: warning: an earlier --pin run's enforcement is still attached to this cgroup; busted unpin${o.cgroup ? ` --cgroup ${o.cgroup}` : ''} removes it\n`);
   process.stderr.write(`busted: ${x.verb ?? 'monitoring'} ${cgroup.path === cgroup.name ? cgroup.path : `cgroup ${cgroup.name}`} (${agent.attachments.filter((a) => a.ok).length} hooks)${o.pid ? `, pid ${o.pid} and its descendants` : ''}\n`);
 
   await new Promise<void>((resolve) => {
@@ -144,6 +150,6 @@ export async function runAgent(o: MonitorCliOptions, x: AgentExtras = {}): Promi
       `${dropped.length ? `; ${dropped.join(', ')}` : ''}\n`,
   );
   const en = agent.enforcement;
-  if (en) process.stderr.write(`busted: enforcement: ${en.refused} connections refused in the kernel, ${en.destroyed} sockets destroyed, ${en.gated} writes held (${en.released} let go), ${en.killed} processes killed, ${en.heldAnswers} DNS answers held until decided${en.lostHolds ? `, ${en.lostHolds} holds lost` : ''}\n`);
+  if (en) process.stderr.write(`busted: enforcement: ${en.refused} connections refused in the kernel, ${en.destroyed} sockets destroyed, ${en.gated} writes held (${en.released} let go), ${en.killed} processes killed, ${en.heldAnswers} DNS answers held until decided${en.lostHolds ? `, ${en.lostHolds} holds lost` : ''}; ${en.standingImages} program images with a verdict at the end\n`);
   return 0;
 }

@@ -98,7 +98,7 @@ r.end('{"contents":[{"parts":[{"text":"Say hello"}]}]}');`],
         blocked: true,
       },
       {
-        say: 'curl visits evil-openai.com: a look-alike, not a provider (enforce cuts the connection at its ClientHello)',
+        say: 'curl visits evil-openai.com: a look-alike, not a provider (enforce holds the DNS answer until it has decided, then refuses the connection)',
         cmd: ['curl', '-4', '-sS', '-o', '/dev/null', '--cacert', ca, `https://evil-openai.com:${p}/`],
         blocked: true,
       },

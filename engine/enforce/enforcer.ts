@@ -50,6 +50,8 @@ const CGROUP_FIELDS = new Set(['cgroup_id', 'cgroup_path', 'container_id', 'cont
 const HELD_LOST_MS = 2000;
 const HEARTBEAT_MS = 500;
 const MAX_IMAGES = 16384;
+/** names decided by the policy kept in the kernel (its table holds 16384, the providers' among them) */
+const MAX_DECIDED_NAMES = 12288;
 /** Images the engine made up for processes that predate it (the kernel's are below 2^63). */
 const SEEDED = 1n << 63n;
 
@@ -88,6 +90,12 @@ export class Enforcer {
   readonly classes: ClassTable;
   private readonly maps: EnforceMaps;
   private perImage = false;
+  /** the policy decides on host names: hold answers for names not decided yet */
+  private holdNames = false;
+  /** a name's decision does not depend on who looked it up: keep it in the kernel's name table */
+  private namesCacheable = false;
+  /** names the kernel holds a decision on (hash hex), for this policy only */
+  private readonly decidedNames = new Set<string>();
   private gateClasses = 0n;
   private readonly images = new Map<string, ProcessInfo>();
   private readonly cgroups = new Map<bigint, ProcessInfo>();
@@ -100,10 +108,12 @@ export class Enforcer {
   private readonly gated = new Map<number, Set<string>>();
   private readonly releasing = new Set<number>();
   private readonly installedNames = new Set<string>();
+  /** why a host (an address, or a name) was refused, for the refusals the kernel reports later */
+  private readonly hostReasons = new Map<string, string[]>();
   private timer: NodeJS.Timeout | undefined;
   private started = false;
   private stopped = false;
-  readonly stats = { refused: 0, destroyed: 0, gated: 0, released: 0, killed: 0, lostHolds: 0, heldAnswers: 0 };
+  readonly stats = { refused: 0, destroyed: 0, gated: 0, released: 0, killed: 0, lostHolds: 0, heldAnswers: 0, standingImages: 0 };
 
   constructor(private readonly o: EnforcerOptions) {
     this.classes = new ClassTable(o.providers);
@@ -122,12 +132,19 @@ export class Enforcer {
     for (const h of this.o.hosts) {
       const k = h.names.map((n) => this.o.providers.forHost(n)).find((p) => p !== undefined);
       const a = addressBytes(h.ip);
-      if (k && a) this.maps.putDest(0, a.family, a.bytes, this.classes.classOf(k)!, 'static', now);
+      if (k && a) this.maps.putDest('0', a.family, a.bytes, this.classes.classOf(k)!, 'static', now);
     }
     this.configure(this.decider.policy);
     for (const { pid, process } of this.o.scan()) {
       const image = (SEEDED | BigInt(pid)).toString(16);
-      if (process.cgroup_id !== undefined && this.maps.seedProc(pid, BigInt(`0x${image}`), BigInt(process.cgroup_id), process.uid ?? 0)) this.noteImage(image, process);
+      if (process.cgroup_id !== undefined && this.maps.seedProc(pid, BigInt(`0x${image}`), BigInt(process.cgroup_id), process.uid ?? 0)) {
+        this.noteImage(image, process);
+        continue;
+      }
+      // the kernel knows it already: it executed since the hooks attached, or
+      // under an earlier agent whose maps this one took over (--pin)
+      const known = this.maps.procImage(pid);
+      if (known && known !== '0') this.noteImage(known, process);
       else this.noteCgroup(process);
     }
     this.recompute();
@@ -147,6 +164,8 @@ export class Enforcer {
     const use = policy.inputs;
     this.perImage = !use || use.all || use.paths.some((p) => p[0] === 'process' && (p.length === 1 || !CGROUP_FIELDS.has(p[1]!)));
     const content = !use || ['llm', 'mcp', 'http'].some((k) => reads(use, [k])) || reads(use, ['tls', 'payload']);
+    this.holdNames = !use || reads(use, ['dns']) || reads(use, ['tls', 'sni']) || reads(use, ['net', 'dst_host']) || reads(use, ['http', 'host']);
+    this.namesCacheable = use !== undefined && !use.all && !use.volatile && !reads(use, ['process']);
     let mask = 0n;
     if (this.o.gate && content) {
       for (const [, k] of this.classes.entries()) mask |= 1n << BigInt(k);
@@ -161,6 +180,7 @@ export class Enforcer {
       enforce: this.started,
       gate: this.started && this.gateClasses !== 0n,
       perImage: this.started && this.perImage,
+      holdNames: this.started && this.holdNames,
       gateClasses: this.gateClasses,
       heartbeatNs: this.o.monoNs(),
     });
@@ -265,6 +285,18 @@ export class Enforcer {
   /** A new policy is in force (hot reload): content blocks end, every verdict is made again. */
   reload(): void {
     this.contentBlocks.clear();
+    // images no process runs any more need no verdict (the kernel dropped theirs at the last exit)
+    const live = this.maps.liveImages();
+    for (const image of [...this.images.keys()]) {
+      if (live.has(image)) continue;
+      this.images.delete(image);
+      this.verdicts.delete(`image:${image}`);
+    }
+    // what the old policy decided about names and hosts goes with it
+    for (const h of this.decidedNames) this.maps.deleteName(BigInt(`0x${h}`));
+    this.decidedNames.clear();
+    this.hostReasons.clear();
+    this.maps.deleteDestClass(W.BUSTED_CLASS_HOST);
     this.configure(this.decider.policy);
     if (!this.perImage) for (const image of this.images.keys()) this.maps.deleteImageVerdict(image);
     this.recompute();
@@ -299,7 +331,10 @@ export class Enforcer {
   refusalReasons(e: BustedEvent, origin: EventOrigin): string[] {
     const klass = origin.refusal?.klass ?? 0;
     const src = e.enforcement?.verdict;
-    if (src === 'host') return [`${e.net?.dst_host ?? e.net?.dst_ip} was blocked for this process earlier`];
+    if (src === 'host') {
+      const why = (e.net?.dst_host && this.hostReasons.get(e.net.dst_host.toLowerCase())) || (e.net?.dst_ip && this.hostReasons.get(e.net.dst_ip));
+      return why || [`${e.net?.dst_host ?? e.net?.dst_ip} was refused to this process by an earlier decision`];
+    }
     const key = src === 'image' ? `image:${origin.refusal?.image}` : src === 'cgroup' ? `cgroup:${e.process?.cgroup_id}` : 'default';
     const reasons = this.verdicts.get(key)?.reasons.get(klass);
     if (reasons?.length) return reasons;
@@ -317,7 +352,9 @@ export class Enforcer {
    */
   act(e: BustedEvent, d: Decision, origin: EventOrigin | undefined): boolean {
     this.learn(e, origin);
+    if (origin?.held && e.type === 'dns_response') this.decidedName(e, d);
     if (d.action !== 'block') return false;
+    this.rememberWhy(e, d.reasons);
     let enforced = false;
     try {
       enforced = this.block(e, origin);
@@ -366,11 +403,23 @@ export class Enforcer {
     }
   }
 
-  /** This address is refused to this process from now on (BUSTED_CLASS_HOST). */
+  /** The reasons a host was refused (its name and addresses), for the kernel's later refusals. */
+  private rememberWhy(e: BustedEvent, reasons: string[]): void {
+    if (!reasons.length) return;
+    const keys = [e.dns?.questions[0]?.name, e.tls?.sni, e.net?.dst_host, e.net?.direction === 'egress' ? e.net.dst_ip : undefined, ...(e.dns?.answers ?? []).map((a) => a.value)];
+    for (const k of keys) {
+      if (!k) continue;
+      if (this.hostReasons.size >= 4096) this.hostReasons.delete(this.hostReasons.keys().next().value!);
+      this.hostReasons.set(k.toLowerCase(), reasons);
+    }
+  }
+
+  /** This address is refused to the program this process runs from now on (BUSTED_CLASS_HOST). */
   private refuseHost(pid: number, ip: string | undefined): boolean {
     const a = ip ? addressBytes(ip) : undefined;
-    if (!a) return false;
-    this.maps.putDest(pid, a.family, a.bytes, W.BUSTED_CLASS_HOST, 'dns', this.o.monoNs());
+    const image = this.maps.procImage(pid);
+    if (!a || !image || image === '0') return false;
+    this.maps.putDest(image, a.family, a.bytes, W.BUSTED_CLASS_HOST, 'dns', this.o.monoNs());
     return true;
   }
 
@@ -417,6 +466,25 @@ export class Enforcer {
     return tls.gated;
   }
 
+  /**
+   * A held answer's name is decided: when that decision holds for whoever
+   * asks (the policy reads nothing of the process), the kernel keeps it, so
+   * later answers go straight through — or, for a blocked name, straight to
+   * a refused host for the process that asked.
+   */
+  private decidedName(e: BustedEvent, d: Decision): void {
+    const q = e.dns?.questions[0]?.name;
+    if (!q || !this.namesCacheable || (e.provider && this.classes.classOf(e.provider) !== undefined)) return;
+    const h = nameHash(q);
+    if (this.decidedNames.size >= MAX_DECIDED_NAMES) {
+      const [old] = this.decidedNames;
+      this.decidedNames.delete(old!);
+      this.maps.deleteName(BigInt(`0x${old}`));
+    }
+    this.decidedNames.add(h.toString(16));
+    this.maps.putName(h, d.action === 'block' ? W.BUSTED_CLASS_HOST : W.BUSTED_CLASS_NONE, 'exact');
+  }
+
   /** What an event teaches the kernel, whatever the decision: names to classify, connections to gate. */
   private learn(e: BustedEvent, origin: EventOrigin | undefined): void {
     if ((e.type === 'dns_response' || e.type === 'dns_query') && e.provider) {
@@ -425,11 +493,11 @@ export class Enforcer {
       const klass = this.classes.classOf(e.provider);
       if (q && klass !== undefined) {
         this.installName(q, klass, 'exact');
-        const pid = e.process?.pid ?? 0;
-        if (e.type === 'dns_response' && pid) {
+        const image = e.type === 'dns_response' && e.process?.pid ? this.maps.procImage(e.process.pid) : undefined;
+        if (image && image !== '0') {
           for (const a of e.dns?.answers ?? []) {
             const b = a.type === 'A' || a.type === 'AAAA' ? addressBytes(a.value) : undefined;
-            if (b && this.maps.destClass(pid, b.family, b.bytes) === 0) this.maps.putDest(pid, b.family, b.bytes, klass, 'dns', this.o.monoNs());
+            if (b && this.maps.destClass(image, b.family, b.bytes) === 0) this.maps.putDest(image, b.family, b.bytes, klass, 'dns', this.o.monoNs());
           }
         }
       }
@@ -528,7 +596,8 @@ export class Enforcer {
     this.stopped = true;
     clearInterval(this.timer);
     try {
-      this.maps.setConfig({ enforce: true, gate: false, perImage: false, gateClasses: 0n, heartbeatNs: 0n });
+      this.stats.standingImages = this.maps.imageVerdictCount();
+      this.maps.setConfig({ enforce: true, gate: false, perImage: false, holdNames: false, gateClasses: 0n, heartbeatNs: 0n });
       for (const h of this.maps.heldThreads()) {
         this.maps.releaseHeld(h.tid);
         try {

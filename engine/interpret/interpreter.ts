@@ -69,8 +69,8 @@ export interface EventOrigin {
   tls?: { pid: number; ssl: string; gated: boolean };
   /** connect_blocked: the kernel's refusal */
   refusal?: { image: string; klass: number };
-  /** a DNS answer the kernel held back: the enforcer sends it on once decided */
-  heldDns?: PktRecord;
+  /** a DNS answer the kernel held back (the enforcer sends it on once decided) */
+  held?: boolean;
 }
 
 export interface InterpreterStats {
@@ -457,7 +457,7 @@ export class Interpreter {
     const q = parsed.dns.questions[0];
     const provider = q ? this.providers.forHost(q.name) : undefined;
     if (provider) ev.provider = provider;
-    this.out(ev, undefined, { sockId: r.sockId });
+    this.out(ev, undefined, r.pktKind === 'dns_held' ? { sockId: r.sockId, held: true } : { sockId: r.sockId });
   }
 
   private hello(r: PktRecord, data: Uint8Array): void {

@@ -69,51 +69,67 @@ export class EnforceMaps {
   // ---- configuration --------------------------------------------------------
 
   /** What every hook reads at run time; heartbeat is bpf_ktime_get_ns() of now (CLOCK_MONOTONIC). */
-  setConfig(c: { enforce: boolean; gate: boolean; perImage: boolean; gateClasses: bigint; heartbeatNs: bigint }): void {
+  setConfig(c: { enforce: boolean; gate: boolean; perImage: boolean; holdNames: boolean; gateClasses: bigint; heartbeatNs: bigint }): void {
     const v = new Uint8Array(W.ENFORCE_CFG.size);
     const dv = new DataView(v.buffer);
     dv.setBigUint64(W.ENFORCE_CFG.gate_classes, c.gateClasses, true);
     dv.setBigUint64(W.ENFORCE_CFG.heartbeat_ns, c.heartbeatNs, true);
-    dv.setUint32(W.ENFORCE_CFG.flags, (c.enforce ? W.BUSTED_CFG_ENFORCE : 0) | (c.gate ? W.BUSTED_CFG_GATE : 0) | (c.perImage ? W.BUSTED_CFG_PER_IMAGE : 0), true);
+    dv.setUint32(W.ENFORCE_CFG.flags, (c.enforce ? W.BUSTED_CFG_ENFORCE : 0) | (c.gate ? W.BUSTED_CFG_GATE : 0) | (c.perImage ? W.BUSTED_CFG_PER_IMAGE : 0) | (c.holdNames ? W.BUSTED_CFG_HOLD_NAMES : 0), true);
     this.map('enforce_cfg').update(u32key(0), v);
   }
 
   // ---- names and destinations -------------------------------------------------
 
-  putName(hash: bigint, klass: number, match: 'exact' | 'suffix'): void {
+  /** A name's class (0: none; `decided` marks a name the engine has decided on, so its answers are not held). */
+  putName(hash: bigint, klass: number, match: 'exact' | 'suffix', decided = true): void {
     const v = new Uint8Array(W.NAME_VALUE.size);
     const dv = new DataView(v.buffer);
     dv.setUint32(W.NAME_VALUE.klass, klass, true);
-    dv.setUint32(W.NAME_VALUE.flags, match === 'exact' ? W.BUSTED_NAME_EXACT : W.BUSTED_NAME_SUFFIX, true);
+    dv.setUint32(W.NAME_VALUE.flags, (match === 'exact' ? W.BUSTED_NAME_EXACT : W.BUSTED_NAME_SUFFIX) | (decided ? W.BUSTED_NAME_KNOWN : 0), true);
     this.map('names').update(u64key(hash), v);
   }
 
-  private destKey(tgid: number, family: 4 | 6, bytes: Uint8Array): Uint8Array {
+  deleteName(hash: bigint): void {
+    this.map('names').delete(u64key(hash));
+  }
+
+  private destKey(image: bigint, family: 4 | 6, bytes: Uint8Array): Uint8Array {
     const k = new Uint8Array(W.DEST_KEY.size);
     const dv = new DataView(k.buffer);
-    dv.setUint32(W.DEST_KEY.tgid, tgid, true);
+    dv.setBigUint64(W.DEST_KEY.image, image, true);
     dv.setUint32(W.DEST_KEY.family, family, true);
     k.set(addr16(bytes), W.DEST_KEY.addr);
     return k;
   }
 
-  /** An address's class, for one process (tgid) or everyone (0). */
-  putDest(tgid: number, family: 4 | 6, bytes: Uint8Array, klass: number, source: 'dns' | 'static', nowNs: bigint): void {
+  /** An address's class, for one program image (hex) or everyone ('0'). */
+  putDest(image: string, family: 4 | 6, bytes: Uint8Array, klass: number, source: 'dns' | 'static', nowNs: bigint): void {
     const v = new Uint8Array(W.DEST_VALUE.size);
     const dv = new DataView(v.buffer);
     dv.setUint32(W.DEST_VALUE.klass, klass, true);
     dv.setUint32(W.DEST_VALUE.source, source === 'dns' ? W.BUSTED_DEST_DNS : W.BUSTED_DEST_STATIC, true);
     dv.setBigUint64(W.DEST_VALUE.learnt_ns, nowNs, true);
-    this.map('dest').update(this.destKey(tgid, family, bytes), v);
+    this.map('dest').update(this.destKey(BigInt(`0x${image}`), family, bytes), v);
   }
 
-  /** The class the kernel has for an address (tgid's own entry first), or 0. */
-  destClass(tgid: number, family: 4 | 6, bytes: Uint8Array): number {
+  /** The class the kernel has for an address (the image's own entry first), or 0. */
+  destClass(image: string, family: 4 | 6, bytes: Uint8Array): number {
     const v = new Uint8Array(W.DEST_VALUE.size);
-    for (const t of tgid ? [tgid, 0] : [0]) {
-      if (this.map('dest').lookup(this.destKey(t, family, bytes), v)) return new DataView(v.buffer).getUint32(W.DEST_VALUE.klass, true);
+    for (const i of image !== '0' ? [BigInt(`0x${image}`), 0n] : [0n]) {
+      if (this.map('dest').lookup(this.destKey(i, family, bytes), v)) return new DataView(v.buffer).getUint32(W.DEST_VALUE.klass, true);
     }
     return 0;
+  }
+
+  /** Remove every destination of one class (the refused hosts, when the policy changes); returns how many. */
+  deleteDestClass(klass: number): number {
+    const m = this.map('dest');
+    const v = new Uint8Array(W.DEST_VALUE.size);
+    let n = 0;
+    for (const k of m.keys(W.DEST_KEY.size)) {
+      if (m.lookup(k, v) && new DataView(v.buffer).getUint32(W.DEST_VALUE.klass, true) === klass && m.delete(k)) n++;
+    }
+    return n;
   }
 
   /** A published range (network bytes, prefix bits); IPv4 is kept as ::ffff:a.b.c.d. */
@@ -147,10 +163,14 @@ export class EnforceMaps {
     dv.setUint32(W.PROC_VALUE.uid, uid, true);
     try {
       this.map('procs').update(u32key(tgid), v, 1 /* BPF_NOEXIST */);
-      return true;
     } catch {
       return false; // EEXIST: the kernel was first
     }
+    // one process runs it: its exit takes the image's verdict along (proc.bpf.c)
+    const one = new Uint8Array(8);
+    new DataView(one.buffer).setBigInt64(0, 1n, true);
+    this.map('image_refs').update(u64key(image), one);
+    return true;
   }
 
   /** The image a process runs, as the kernel keeps it (hex), or undefined. */
@@ -179,6 +199,11 @@ export class EnforceMaps {
 
   putImageVerdict(image: string, m: VerdictMasks): void {
     this.map('image_verdicts').update(u64key(BigInt(`0x${image}`)), this.verdictValue(m));
+  }
+
+  /** How many images have a verdict in the kernel now. */
+  imageVerdictCount(): number {
+    return this.map('image_verdicts').keys(8).length;
   }
 
   deleteImageVerdict(image: string): void {

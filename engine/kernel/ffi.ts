@@ -71,6 +71,10 @@ export const libbpf = {
   ),
   program_attach_kprobe: lb.func('bpf_link *bpf_program__attach_kprobe(const bpf_program *prog, bool retprobe, const char *func_name)'),
   link_destroy: lb.func('int bpf_link__destroy(bpf_link *link)'),
+  link_pin: lb.func('int bpf_link__pin(bpf_link *link, const char *path)'),
+  link_unpin: lb.func('int bpf_link__unpin(bpf_link *link)'),
+  link_open: lb.func('bpf_link *bpf_link__open(const char *path)'),
+  link_disconnect: lb.func('void bpf_link__disconnect(bpf_link *link)'),
 
   map_name: lb.func('const char *bpf_map__name(const bpf_map *map)'),
   map_fd: lb.func('int bpf_map__fd(const bpf_map *map)'),
@@ -78,6 +82,8 @@ export const libbpf = {
   map_max_entries: lb.func('uint32_t bpf_map__max_entries(const bpf_map *map)'),
   map_value_size: lb.func('uint32_t bpf_map__value_size(const bpf_map *map)'),
   map_reuse_fd: lb.func('int bpf_map__reuse_fd(bpf_map *map, int fd)'),
+  map_set_pin_path: lb.func('int bpf_map__set_pin_path(bpf_map *map, const char *path)'),
+  map_unpin: lb.func('int bpf_map__unpin(bpf_map *map, const char *path)'),
   map_initial_value: lb.func('void *bpf_map__initial_value(bpf_map *map, _Out_ size_t *psize)'),
 
   map_lookup_elem: lb.func('int bpf_map_lookup_elem(int fd, const void *key, void *value)'),

@@ -95,6 +95,34 @@ export class BpfLink {
   ) {
     this.ptr = ptr;
   }
+
+  /** A link pinned in bpffs by an earlier agent (undefined when there is none). */
+  static open(path: string): BpfLink | undefined {
+    const p = libbpf.link_open(path);
+    return isNull(p) ? undefined : new BpfLink(p, path);
+  }
+
+  /** Keep it attached past this process (bpffs file at path). */
+  pin(path: string): void {
+    const err = libbpf.link_pin(this.handle, path) as number;
+    if (err) fail(`pin link ${this.description} at ${path}`, -err);
+  }
+
+  unpin(): void {
+    const err = libbpf.link_unpin(this.handle) as number;
+    if (err) fail(`unpin link ${this.description}`, -err);
+  }
+
+  /** Let go of it without detaching (it stays pinned). */
+  disconnect(): void {
+    if (this.ptr !== null) libbpf.link_disconnect(this.ptr);
+  }
+
+  private get handle(): Ptr {
+    if (this.ptr === null) throw new BustedError(ErrorCode.BPF, `link ${this.description}: used after destroy`);
+    return this.ptr;
+  }
+
   destroy(): void {
     if (this.ptr === null) return;
     libbpf.link_destroy(this.ptr);
@@ -190,6 +218,12 @@ export class BpfMap {
   setMaxEntries(n: number): void {
     const err = libbpf.map_set_max_entries(this.ptr, n) as number;
     if (err) fail(`${this.objectName}: map ${this.name}: set max_entries ${n}`, -err);
+  }
+
+  /** Before load: keep the map in bpffs at path; a map pinned there already (an earlier agent's) is used instead of a new one. */
+  setPinPath(path: string): void {
+    const err = libbpf.map_set_pin_path(this.ptr, path) as number;
+    if (err) fail(`${this.objectName}: map ${this.name}: pin path ${path}`, -err);
   }
 
   /** Share another object's map (same definition) instead of creating one. */
@@ -475,7 +509,11 @@ export class RingBuffer {
         prev?.();
         resolve();
       };
+      // look now: whoever asks (a held process waiting to be let go) should
+      // not wait for the next wake-up or poll; a wait in flight is harmless
+      // (pump does not start a second one)
       if (!this.running) this.pump();
+      else setImmediate(this.pump);
     });
   }
 

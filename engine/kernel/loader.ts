@@ -8,7 +8,7 @@
  * link is destroyed and every object closed on every exit path.
  */
 import { TLS_CAPTURE_BYTES } from '../model/defaults.js';
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { BustedError, ErrorCode } from '../model/errors.js';
 import { BPF_DIR } from '../paths.js';
@@ -30,6 +30,7 @@ export const ENFORCE_MAPS = [
   'dest_static',
   'procs',
   'image_verdicts',
+  'image_refs',
   'cgroup_verdicts',
   'blocked_socks',
   'last_ssl',
@@ -189,7 +190,17 @@ export interface KernelOptions {
    * and the enforce object, whose connect hooks wait for attachDeferred()
    */
   enforce?: boolean;
+  /**
+   * Keep enforcement in the kernel past this process (`--pin`): the shared
+   * maps and the links of the objects enforcement needs live in this bpffs
+   * directory; an agent started later with the same directory takes them
+   * over (same maps, its programs replacing the old ones).
+   */
+  pinDir?: string;
 }
+
+/** Objects whose links a pinned session keeps attached: what refusing connections needs without an engine. */
+const PINNED_OBJECTS = new Set(['proc', 'pkt', 'enforce']);
 
 export interface Attachment {
   object: string;
@@ -317,7 +328,9 @@ export class KernelSession {
     const hook = p.attach === 'cgroup' ? `${prog.section} @ ${o.cgroup.path}` : prog.section;
     const file = obj.name;
     try {
-      this.links.push(p.attach === 'cgroup' ? prog.attachCgroup(this.cgroupFd, o.cgroup.path) : prog.attach());
+      const link = p.attach === 'cgroup' ? prog.attachCgroup(this.cgroupFd, o.cgroup.path) : prog.attach();
+      this.links.push(link);
+      if (o.pinDir && PINNED_OBJECTS.has(spec.name)) this.pinned.push({ link, path: join(o.pinDir, `link-${spec.name}-${p.name}`) });
       this.attachments.push({ object: spec.name, file, program: p.name, hook, ok: true });
       return true;
     } catch (e) {
@@ -337,7 +350,26 @@ export class KernelSession {
       const obj = this.bySpec.get(spec.name);
       if (obj) this.attachProgram(spec, obj, program);
     }
+    if (this.options.pinDir) this.pinLinks();
     return this.attachments.slice(before);
+  }
+
+  private readonly pinned: Array<{ link: BpfLink; path: string }> = [];
+
+  /**
+   * Our links replace the ones an earlier agent pinned (both ran for a
+   * moment: nothing was let through meanwhile), and are pinned in their place.
+   */
+  private pinLinks(): void {
+    const dir = this.options.pinDir!;
+    for (const name of readdirSync(dir)) {
+      if (!name.startsWith('link-')) continue;
+      const old = BpfLink.open(join(dir, name));
+      if (!old) continue;
+      old.unpin();
+      old.destroy();
+    }
+    for (const { link, path } of this.pinned) link.pin(path);
   }
 
   /** open → configure → load one object file; closed again if the kernel refuses it. */
@@ -358,20 +390,20 @@ export class KernelSession {
         ...(spec.name === 'proc' ? { track_images: o.enforce ? 1 : 0 } : {}),
         ...spec.settings,
       });
-      for (const name of SHARED_MAPS) {
-        const m = obj.map(name);
-        const fd = shared.get(name);
-        if (fd !== undefined) m.reuseFd(fd);
-        else if (name === 'events') m.setMaxEntries(o.ringBytes);
-      }
-      for (const name of ENFORCE_MAPS) {
+      for (const name of [...SHARED_MAPS, ...ENFORCE_MAPS]) {
         if (!obj.hasMap(name)) continue;
         const m = obj.map(name);
-        const fd = shared.get(name);
-        if (fd !== undefined) m.reuseFd(fd);
+        if (name === 'events') m.setMaxEntries(o.ringBytes);
         // nothing writes them without enforcement: one entry each, not megabytes
         // (tls_verdicts also holds the skip verdicts of monitor)
-        else if (!o.enforce && name !== 'tls_verdicts') m.setMaxEntries(1);
+        else if (!o.enforce && (ENFORCE_MAPS as readonly string[]).includes(name) && name !== 'tls_verdicts') m.setMaxEntries(1);
+        if (o.pinDir) {
+          // libbpf uses the map pinned there (an earlier agent's), or pins this one at load
+          m.setPinPath(join(o.pinDir, name));
+          continue;
+        }
+        const fd = shared.get(name);
+        if (fd !== undefined) m.reuseFd(fd);
       }
       obj.load();
     } catch (e) {
@@ -491,6 +523,8 @@ export class KernelSession {
     if (this.disposed) return;
     this.disposed = true;
     this.ring?.close();
+    // pinned links stay attached after we are gone: let go without detaching
+    for (const { link } of this.pinned.splice(0)) link.disconnect();
     for (const l of this.links.splice(0)) l.destroy();
     for (const o of this.objects.splice(0)) o.close();
     this.bySpec.clear();

@@ -9,6 +9,11 @@ import { join } from 'node:path';
 import { BPF_DIR } from '../paths.js';
 import { BpfObject, type BpfLink, closeFd, libbpfVersion, openDir } from './libbpf.js';
 import { libbpf } from './ffi.js';
+import { KernelSession } from './loader.js';
+import { resolveCgroup } from '../host/cgroup.js';
+import { destroySocket } from './sockdiag.js';
+import { rawSocketCheck } from './reinject.js';
+import { bpffsMount } from './pin.js';
 
 export interface ProbeResult {
   feature: string;
@@ -30,6 +35,7 @@ const PROBES: Array<{ feature: string; program: string; attach: Attach; note?: s
   { feature: 'uprobe', program: 'probe_uprobe', attach: 'uprobe' },
   { feature: 'ringbuf', program: 'probe_ringbuf', attach: 'none' },
   { feature: 'probe_write_user', program: 'probe_write_user', attach: 'none' },
+  { feature: 'send_signal', program: 'probe_send_signal', attach: 'none' },
 ];
 
 /** A shared library every Linux process has, to try a uprobe on. */
@@ -89,6 +95,42 @@ export function probeKernel(cgroupPath: string, bpfDir = BPF_DIR): ProbeResult[]
   // BPF_MAP_TYPE_RINGBUF = 27 (include/uapi/linux/bpf.h)
   const rb = libbpf.probe_map_type(27, null) as number;
   out.push({ feature: 'ringbuf_map', ok: rb === 1, detail: rb === 1 ? 'BPF_MAP_TYPE_RINGBUF' : `probe returned ${rb}` });
+  out.push(...probeEnforcement(cgroupPath));
+  return out;
+}
+
+/**
+ * What `busted enforce` needs beyond the hook types: its own programs load
+ * here (the verifier accepts the enforce, packet and TLS objects built with
+ * enforcement on), sock_diag can destroy sockets, raw sockets can carry a
+ * held DNS answer on, and bpffs is there for --pin.
+ */
+function probeEnforcement(cgroupPath: string): ProbeResult[] {
+  const out: ProbeResult[] = [];
+  try {
+    const s = KernelSession.open({ cgroup: resolveCgroup(cgroupPath), ringBytes: 1 << 16, selfTgid: process.pid, serverSide: false, enforce: true, only: ['proc', 'pkt', 'tls', 'enforce'], tls: { targets: [], capBytes: 0 } });
+    const bad = s.attachments.filter((a) => !a.ok);
+    s.dispose();
+    out.push({ feature: 'enforce_programs', ok: bad.length === 0, detail: bad.length ? bad.map((a) => `${a.program}: ${a.error?.split('\n')[0]}`).join('; ') : 'enforce, packet, process and TLS programs load with enforcement on' });
+  } catch (e) {
+    out.push({ feature: 'enforce_programs', ok: false, detail: reason(e) });
+  }
+  try {
+    // a socket that cannot exist: ENOENT says the kernel would destroy one that did
+    destroySocket({ family: 4, protocol: 'tcp', local: new Uint8Array([127, 0, 0, 1]), localPort: 1, remote: new Uint8Array([127, 0, 0, 1]), remotePort: 1, cookie: 1n });
+    out.push({ feature: 'sock_destroy', ok: true, detail: 'sock_diag SOCK_DESTROY' });
+  } catch (e) {
+    const m = (e as Error).message;
+    out.push({ feature: 'sock_destroy', ok: false, detail: m });
+  }
+  try {
+    rawSocketCheck();
+    out.push({ feature: 'raw_socket', ok: true, detail: 'raw IPv4/IPv6 sockets with SO_MARK (held DNS answers sent on)' });
+  } catch (e) {
+    out.push({ feature: 'raw_socket', ok: false, detail: (e as Error).message });
+  }
+  const fs = bpffsMount();
+  out.push({ feature: 'bpffs', ok: fs !== undefined, detail: fs ?? 'not mounted (--pin needs it: mount -t bpf bpf /sys/fs/bpf)' });
   return out;
 }
 

@@ -34,6 +34,12 @@ function rawSocket(family: 4 | 6): number {
   return fd;
 }
 
+/** Open both raw sockets (throws what stands in the way): for `busted doctor`. */
+export function rawSocketCheck(): void {
+  rawSocket(4);
+  rawSocket(6);
+}
+
 /** RFC 1071 ones' complement sum, folded. */
 function sum16(bytes: Uint8Array, start = 0): number {
   let s = start;

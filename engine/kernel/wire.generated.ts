@@ -443,12 +443,14 @@ export const NAME_VALUE = {
 
 /** struct busted_dest_key */
 export const DEST_KEY = {
-  size: 24,
-  tgid: 0,
-  tgid_SIZE: 4,
-  family: 4,
+  size: 32,
+  image: 0,
+  image_SIZE: 8,
+  family: 8,
   family_SIZE: 4,
-  addr: 8,
+  _pad: 12,
+  _pad_SIZE: 4,
+  addr: 16,
   addr_LEN: 16,
 } as const;
 
@@ -698,6 +700,7 @@ export const BUSTED_VSRC_HOST = 4;
 // enum busted_name_flags
 export const BUSTED_NAME_EXACT = 1;
 export const BUSTED_NAME_SUFFIX = 2;
+export const BUSTED_NAME_KNOWN = 4;
 
 // enum busted_dest_source
 export const BUSTED_DEST_DNS = 1;
@@ -707,6 +710,7 @@ export const BUSTED_DEST_STATIC = 2;
 export const BUSTED_CFG_ENFORCE = 1;
 export const BUSTED_CFG_GATE = 2;
 export const BUSTED_CFG_PER_IMAGE = 4;
+export const BUSTED_CFG_HOLD_NAMES = 8;
 
 // enum busted_class
 export const BUSTED_CLASS_NONE = 0;

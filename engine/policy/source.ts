@@ -18,8 +18,9 @@ import { compile, type Source } from './compiler.js';
 /** The entrypoints busted evaluates (CONTRACT.md, Policies). */
 export const ENTRYPOINTS = ['busted/decision', 'busted/reasons'] as const;
 /**
- * Entrypoints a policy may define: `busted/kill`, true when a blocked
- * event's process is to be killed as well.
+ * Entrypoints a policy may leave out: `busted/reasons` (reasons are then
+ * empty) and `busted/kill`, true when a blocked event's process is to be
+ * killed as well.
  */
 export const OPTIONAL_ENTRYPOINTS = ['busted/kill'] as const;
 
@@ -132,7 +133,12 @@ export function buildPolicy(src: string, entrypoints: readonly string[] = ENTRYP
   }
   const sources = regoSources(src);
   const dataText = st.isDirectory() ? dataJsonText(src) : '{}';
-  const { wasm, inputs } = compile(sources, { entrypoints: [...entrypoints], optional: entrypoints === ENTRYPOINTS ? [...OPTIONAL_ENTRYPOINTS] : [] });
+  // what busted evaluates: decision required, reasons and kill when defined
+  const ours = entrypoints === ENTRYPOINTS;
+  const { wasm, inputs } = compile(sources, {
+    entrypoints: ours ? [ENTRYPOINTS[0]] : [...entrypoints],
+    optional: ours ? [ENTRYPOINTS[1], ...OPTIONAL_ENTRYPOINTS] : [],
+  });
   const parts: Array<[string, string]> = sources.map((s) => [s.file, s.text]);
   if (st.isDirectory()) parts.push(['data.json', dataText]);
   return {

@@ -26,7 +26,7 @@ import { readBundleArchive } from './bundle.js';
 import { buildPolicy, type PolicyBuild } from './source.js';
 
 export interface PolicySourceOptions {
-  /** quiet time before a rebuild, ms (default 40) */
+  /** quiet time before a rebuild, ms (default 25) */
   debounceMs?: number;
   /** URL sources: seconds between polls (default 30) */
   pollSeconds?: number;
@@ -104,7 +104,7 @@ export class PolicySource {
     const changed = (path: string) => {
       this.pending.add(root ? relative(root, path) || path : path);
       clearTimeout(debounce);
-      debounce = setTimeout(() => void rebuild(), this.o.debounceMs ?? 40);
+      debounce = setTimeout(() => void rebuild(), this.o.debounceMs ?? 25);
     };
     this.watcher.on('add', changed).on('change', changed).on('unlink', changed).on('addDir', changed).on('unlinkDir', changed);
     this.watcher.on('error', (e) => onError(e as Error));

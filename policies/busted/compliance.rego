@@ -6,7 +6,12 @@ import rego.v1
 
 tls_versions := {"TLS 1.0": 10, "TLS 1.1": 11, "TLS 1.2": 12, "TLS 1.3": 13}
 
-audit contains sprintf("%s negotiated with %s (minimum %s)", [input.tls.version, object.get(input.tls, "sni", input.net.dst_ip), data.busted.min_tls_version]) if {
+# who the handshake was with: its SNI, else the address
+peer := input.tls.sni
+
+peer := input.net.dst_ip if not input.tls.sni
+
+audit contains sprintf("%s negotiated with %s (minimum %s)", [input.tls.version, peer, data.busted.min_tls_version]) if {
 	input.type == "tls_server_hello"
 	tls_versions[input.tls.version] < tls_versions[data.busted.min_tls_version]
 }

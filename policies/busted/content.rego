@@ -16,7 +16,15 @@ secret_patterns := {
 # is only worked out when one did
 any_secret := concat("|", [p | some p in secret_patterns])
 
-prompt_text := concat("\n", [object.get(input.llm, "system_prompt", ""), object.get(input.llm, "user_message", "")]) if {
+system_prompt := input.llm.system_prompt
+
+system_prompt := "" if not input.llm.system_prompt
+
+user_message := input.llm.user_message
+
+user_message := "" if not input.llm.user_message
+
+prompt_text := concat("\n", [system_prompt, user_message]) if {
 	input.type == "llm_request"
 }
 
@@ -30,6 +38,17 @@ block contains sprintf("MCP tool %s is blocked", [input.mcp.tool]) if {
 	input.type == "mcp_message"
 	input.mcp.kind == "request"
 	input.mcp.tool in data.busted.blocked_mcp_tools
+}
+
+# Tools that run commands are worth a look even when they are allowed: an
+# agent's `tools/call` of a shell-like tool is audited (names matched as
+# words, so "ssh_exec" and "run-shell" count, "executive_summary" does not).
+audit contains sprintf("MCP call of shell-like tool %s", [input.mcp.tool]) if {
+	input.type == "mcp_message"
+	input.mcp.kind == "request"
+	input.mcp.method == "tools/call"
+	not input.mcp.tool in data.busted.blocked_mcp_tools
+	regex.match(data.busted.shell_like_tools, lower(input.mcp.tool))
 }
 
 audit contains sprintf("model %s is not on the approved list", [input.llm.model]) if {

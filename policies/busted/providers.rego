@@ -1,14 +1,42 @@
 # Which AI providers this host may talk to, and look-alike names.
 #
 # data.busted.approved_providers lists the provider slugs that are allowed;
-# traffic to any other recognised provider is blocked. A host name that
-# carries a provider's brand but is none of its domains (evil-openai.com,
-# openai.com.example.net) is blocked as a look-alike, whatever the event.
+# traffic to any other recognised provider is blocked. A team (processes
+# matched by container id, cgroup path prefix or uid, in data.busted.teams)
+# gets its own list instead: a team entry names the providers its members
+# may use, and a process matching no team falls back to the host's list.
+#
+# A host name that carries a provider's brand but is none of its domains
+# (evil-openai.com, openai.com.example.net) is blocked as a look-alike,
+# whatever the event: the DNS answer that names it, and so the connection.
 package busted
 
 import rego.v1
 
-approved := {p | some p in data.busted.approved_providers}
+# the teams a process belongs to (by container, cgroup or uid)
+team_of contains t.name if {
+	some t in data.busted.teams
+	member(t.match)
+}
+
+member(m) if input.process.container_id == m.container_id
+
+member(m) if startswith(input.process.cgroup_path, m.cgroup_prefix)
+
+member(m) if input.process.uid == m.uid
+
+# what the process may use: the union of its teams' lists, or the host's
+approved contains p if {
+	count(team_of) > 0
+	some t in data.busted.teams
+	t.name in team_of
+	some p in t.providers
+}
+
+approved contains p if {
+	count(team_of) == 0
+	some p in data.busted.approved_providers
+}
 
 # the host name an event names: TLS SNI, HTTP host, or the DNS question
 host := input.tls.sni
@@ -20,10 +48,14 @@ host := input.dns.questions[0].name if {
 	not input.http.host
 }
 
-block contains sprintf("provider %s is not approved", [input.provider]) if {
+block contains sprintf("provider %s is not approved%s", [input.provider, team_note]) if {
 	input.provider
 	not approved[input.provider]
 }
+
+team_note := sprintf(" for team %s", [concat(", ", sort([t | some t in team_of]))]) if count(team_of) > 0
+
+else := ""
 
 # the host name as DNS compares it: lower case, no trailing dot
 name := lower(trim_suffix(host, "."))

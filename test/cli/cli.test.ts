@@ -2,6 +2,8 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PACKAGE_ROOT } from '../../engine/paths.js';
 import { kernelSkipReason } from '../helpers/cgroup.js';
@@ -36,6 +38,26 @@ describe('busted CLI', () => {
     assert.match(r.stderr, /--output carrier-pigeon:x/);
   });
 
+  it('enforce without --policies, or with a policy that does not compile, is a usage error naming file:line:col', () => {
+    const none = busted('enforce');
+    assert.equal(none.status, 2);
+    assert.match(none.stderr, /--policies/);
+    const dir = mkdtempSync(join(tmpdir(), 'busted-cli-'));
+    try {
+      writeFileSync(join(dir, 'p.rego'), 'package busted\n\nimport rego.v1\n\ndecision := "block" if {\n\tinput.type ==\n}\n');
+      const bad = busted('enforce', '--policies', dir, '--duration', '1');
+      assert.equal(bad.status, 2);
+      assert.match(bad.stderr, /p\.rego:7:1: rego_parse_error/);
+      writeFileSync(join(dir, 'p.rego'), 'package busted\n\nimport rego.v1\n\nreasons contains "x" if true\n');
+      const nodecision = busted('enforce', '--policies', dir, '--duration', '1');
+      assert.equal(nodecision.status, 2);
+      assert.match(nodecision.stderr, /entrypoint "busted\/decision" does not refer to a rule \(define rule "decision" in package busted\)/);
+      assert.equal(busted('enforce', '--policies', join(dir, 'nope')).status, 2);
+    } finally {
+      rmSync(dir, { recursive: true });
+    }
+  });
+
   it('--ringbuf-mb must be a power of two', () => {
     const r = busted('monitor', '--ringbuf-mb', '3');
     assert.equal(r.status, 2);
@@ -66,7 +88,7 @@ describe('busted doctor', { skip: kernelSkipReason() }, () => {
     assert.equal(r.status, 0, r.stderr);
     const rep = JSON.parse(r.stdout);
     const f = Object.fromEntries(rep.features.map((x: { feature: string; ok: boolean }) => [x.feature, x.ok]));
-    for (const k of ['btf', 'tp_btf', 'raw_tp', 'kprobe', 'fentry', 'bpf_lsm', 'cgroup_sock_addr', 'cgroup_skb', 'uprobe', 'ringbuf_map', 'probe_write_user']) {
+    for (const k of ['btf', 'tp_btf', 'raw_tp', 'kprobe', 'fentry', 'bpf_lsm', 'cgroup_sock_addr', 'cgroup_skb', 'uprobe', 'ringbuf_map', 'probe_write_user', 'send_signal', 'enforce_programs', 'sock_destroy', 'raw_socket', 'bpffs']) {
       assert.equal(typeof f[k], 'boolean', `feature ${k} reported`);
     }
     // What the agent itself needs must be reported as working where it runs.
@@ -75,7 +97,11 @@ describe('busted doctor', { skip: kernelSkipReason() }, () => {
     assert.equal(f.ringbuf_map, true);
     assert.ok(rep.cgroup2);
     assert.equal(typeof rep.lockdown, 'string');
-    assert.ok(['lsm/socket_connect', 'cgroup/connect4 + cgroup/connect6'].includes(rep.paths.connect_enforcement));
+    // what `busted enforce` needs (the e2e tests use all of it here)
+    for (const k of ['cgroup_sock_addr', 'send_signal', 'enforce_programs', 'sock_destroy', 'raw_socket']) assert.equal(f[k], true, k);
+    assert.match(rep.paths.connect_enforcement, /^cgroup\/connect4 \+ connect6 and sendmsg4 \+ sendmsg6 \(EPERM\)/);
+    assert.match(rep.paths.content_enforcement, /SIGSTOP.*SOCK_DESTROY/);
+    assert.match(rep.paths.dns_hold, /held at cgroup_skb ingress/);
     assert.ok(rep.tls_libraries.some((l: { kind: string; symbols: string[] }) => l.symbols.includes('SSL_write')), 'a library exporting SSL_write was found');
     // each library found was tried: the probes load and attach to it
     for (const l of rep.tls_libraries as Array<{ path: string; id: string; via: string; probes: { attached: number; of: number } }>) {

@@ -10,7 +10,7 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -72,6 +72,18 @@ block contains sprintf("provider %s is not approved", [input.provider]) if {
 }
 `;
 
+const LOOKALIKE = `${HEAD}
+host := input.dns.questions[0].name
+
+host := input.tls.sni
+
+block contains sprintf("%s looks like openai", [host]) if {
+	contains(host, "openai")
+	host != "openai.com"
+	not endswith(host, ".openai.com")
+}
+`;
+
 const SECRET = 'AKIAIOSFODNN7EXAMPLE';
 
 describe('busted enforce (real kernel, a cgroup of the test)', { skip }, () => {
@@ -84,9 +96,9 @@ describe('busted enforce (real kernel, a cgroup of the test)', { skip }, () => {
 
   before(async () => {
     cg = new TestCgroup();
-    pki = makePki(['api.openai.com', 'api.anthropic.com', 'api.mistral.ai']);
+    pki = makePki(['api.openai.com', 'api.anthropic.com', 'api.mistral.ai', 'evil-openai.com', 'ok.example.test']);
     server = await startProviderServer(pki);
-    dns = await startDnsmasq({ 'api.openai.com': ['127.0.0.1'], 'api.anthropic.com': ['127.0.0.1'], 'api.mistral.ai': ['127.0.0.1'] });
+    dns = await startDnsmasq({ 'api.openai.com': ['127.0.0.1'], 'api.anthropic.com': ['127.0.0.1'], 'api.mistral.ai': ['127.0.0.1'], 'evil-openai.com': ['127.0.0.1'], 'ok.example.test': ['127.0.0.1'] });
     dir = mkdtempSync(join(tmpdir(), 'busted-enforce-'));
   });
 
@@ -178,6 +190,8 @@ r.end(${JSON.stringify(body)});`,
     assert.equal(blockedFor(m, p.pid), undefined);
     assert.equal(server.hits.length, before + 1, 'only python3 reached the server');
     await stopAgent();
+    // both programs exited: their verdicts went with them (the kernel counts who runs an image)
+    assert.match(m.stderr, /; 0 program images with a verdict at the end/);
   });
 
   it('holds the DNS answer of a program it has not evaluated yet until it has (the agent paused meanwhile)', async () => {
@@ -197,6 +211,30 @@ r.end(${JSON.stringify(body)});`,
     assert.equal(answers.length, 1, JSON.stringify(answers));
     await stopAgent();
     assert.match(m.stderr, /[1-9]\d* DNS answers held until decided/);
+  });
+
+  it('refuses the first connect to a host the policy blocks by name (held answer), and the next lookup without asking again', async () => {
+    const src = policyDir('lookalike', LOOKALIKE);
+    const m = await startAgent(src);
+    const c = await curl('evil-openai.com');
+    assert.equal(c.code, 7, `the look-alike is refused at connect: ${c.stderr}`);
+    const refused = await m.waitFor((e) => e.type === 'connect_blocked' && e.process?.pid === c.pid, 'the refusal');
+    assert.equal(refused.enforcement?.verdict, 'host');
+    const resp = m.events.find((e) => e.type === 'dns_response' && e.process?.pid === c.pid)!;
+    assert.equal(decisionOn(m, resp.id)?.decision?.action, 'block');
+    // a second program: the kernel knows the name now, and refuses it straight away
+    const p = await python('evil-openai.com');
+    assert.notEqual(p.code, 0);
+    assert.equal((await m.waitFor((e) => e.type === 'connect_blocked' && e.process?.pid === p.pid, 'the second refusal')).enforcement?.verdict, 'host');
+    // a name the policy allows: held once, then known
+    const ok = await curl('ok.example.test', chat('fine'));
+    assert.equal(ok.code, 0, ok.stderr);
+    const ok2 = await curl('ok.example.test', chat('fine again'));
+    assert.equal(ok2.code, 0, ok2.stderr);
+    await stopAgent();
+    const held = Number(/(\d+) DNS answers held until decided/.exec(m.stderr)?.[1]);
+    // evil-openai.com once, ok.example.test once; python's lookup and the second curl's were answered by the kernel
+    assert.equal(held, 2, m.stderr);
   });
 
   it('follows the policy file: an edit lifts the block within a second, a broken edit keeps the last good policy', async () => {
@@ -263,6 +301,40 @@ r.end(${JSON.stringify(body)});`,
     await stopAgent();
   });
 
+  it('--pin keeps enforcement in the kernel after the agent stops; a new agent takes it over; busted unpin removes it', async () => {
+    const cgroupPrograms = () => {
+      const r = spawnSyncText('bpftool', ['cgroup', 'show', cg.path]);
+      return r.split('\n').filter((l) => /^\d+\s/.test(l.trim())).length;
+    };
+    assert.equal(cgroupPrograms(), 0, 'nothing attached before');
+    let m = await startAgent(policyDir('pin1', byProvider('mistral')), ['--pin']);
+    const attached = cgroupPrograms();
+    assert.ok(attached >= 6, `connect4/6, sendmsg4/6, the packet hooks: ${attached}`);
+    assert.equal((await curl('api.mistral.ai')).code, 7);
+    await stopAgent();
+    // no agent: the kernel still refuses (names, verdicts and hooks are pinned)
+    assert.equal(cgroupPrograms(), 6, 'the packet and connect hooks stay attached');
+    assert.equal((await curl('api.mistral.ai')).code, 7, 'refused with no agent running');
+    assert.equal((await curl('api.anthropic.com', chat('hi'))).code, 0);
+    // a new agent with another policy takes the pinned state over: its own programs, not twice as many
+    m = await startAgent(policyDir('pin2', byProvider('anthropic')), ['--pin']);
+    assert.equal(cgroupPrograms(), attached);
+    assert.equal((await curl('api.mistral.ai')).code, 0, 'the new policy lets mistral through');
+    assert.equal((await curl('api.anthropic.com', chat('hi'))).code, 7);
+    assert.ok(m.events.some((e) => e.type === 'policy'));
+    await stopAgent();
+    const r = await run([process.execPath, join(PACKAGE_ROOT, 'bin', 'busted.js'), 'unpin', '--cgroup', cg.path]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /removed \d+ links and \d+ maps/);
+    assert.equal(cgroupPrograms(), 0, 'nothing attached after unpin');
+    assert.equal((await curl('api.anthropic.com', chat('hi'))).code, 0);
+    // without --pin, stopping removes everything it attached
+    await startAgent(policyDir('nopin', byProvider('mistral')));
+    assert.ok(cgroupPrograms() > 0);
+    await stopAgent();
+    assert.equal(cgroupPrograms(), 0);
+  });
+
   it('follows a bundle served by nginx: a changed bundle replaces the policy', async () => {
     const www = join(dir, 'www');
     mkdirSync(www, { recursive: true });
@@ -294,6 +366,10 @@ r.end(${JSON.stringify(body)});`,
     }
   });
 });
+
+function spawnSyncText(cmd: string, args: string[]): string {
+  return spawnSync(cmd, args, { encoding: 'utf8' }).stdout ?? '';
+}
 
 /** A real nginx serving `root` on a free loopback port, with its own config, pid and logs. */
 async function startNginx(root: string): Promise<{ port: number; stop: () => Promise<void> }> {
@@ -356,3 +432,24 @@ http {
 }
 
 export type { BustedEvent };
+
+describe('busted demo (npm start) in a cgroup of the test', { skip }, () => {
+  it('enforces the shipped policies: mistral refused at connect, the look-alike refused, the secret prompt stopped; the approved providers answer', async () => {
+    const cg = new TestCgroup();
+    try {
+      const m = await MonitorProcess.start(['--cgroup', cg.path, '--no-server-side'], 30_000, 'demo');
+      const code = await m.exited();
+      assert.equal(code, 0, m.stderr);
+      const blocked = m.events.filter((e) => e.type === 'connect_blocked');
+      assert.ok(blocked.some((e) => e.provider === 'mistral' && e.net?.dst_host === 'api.mistral.ai'), JSON.stringify(blocked));
+      assert.ok(blocked.some((e) => e.net?.dst_host === 'evil-openai.com' && e.enforcement?.verdict === 'host'), JSON.stringify(blocked));
+      const secret = m.events.find((e) => e.type === 'decision' && e.decision?.reasons.some((r) => r.includes('AWS access key')));
+      assert.equal(secret?.decision?.enforced, true);
+      for (const p of ['openai', 'anthropic', 'google']) assert.ok(m.events.some((e) => e.type === 'llm_response' && e.provider === p), `an answer from ${p}`);
+      assert.match(m.stderr, /demo: refused, as the policy means it to be \(exit 7\): curl: \(7\) Failed to connect to api\.mistral\.ai/);
+      assert.ok(!m.stdout.includes('AKIAIOSFODNN7EXAMPLE') && !m.stdout.includes('sk-demo-000000000000000000000000'), 'no credential in the output');
+    } finally {
+      await cg.dispose();
+    }
+  });
+});

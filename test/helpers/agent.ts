@@ -15,7 +15,7 @@ export class MonitorProcess {
   /** everything printed on stdout, to search for what must not be there */
   stdout = '';
   private readonly child: ChildProcess;
-  private exited: Promise<number | null>;
+  private readonly exit: Promise<number | null>;
 
   private constructor(args: string[], command: string) {
     this.child = spawn(process.execPath, [join(PACKAGE_ROOT, 'bin', 'busted.js'), command, '--format', 'json', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -37,7 +37,7 @@ export class MonitorProcess {
       }
     });
     this.child.stderr!.on('data', (d: Buffer) => (this.stderr += d.toString('utf8')));
-    this.exited = new Promise((resolve) => this.child.on('exit', (code) => resolve(code)));
+    this.exit = new Promise((resolve) => this.child.on('exit', (code) => resolve(code)));
   }
 
   /** Start and wait until the agent says it is attached. `command`: monitor, enforce or demo. */
@@ -66,11 +66,19 @@ export class MonitorProcess {
     }
   }
 
+  /** Wait for the agent to end by itself (--duration, the demo's end); returns the exit code. */
+  async exited(timeoutMs = 60_000): Promise<number | null> {
+    const t = setTimeout(() => this.child.kill('SIGKILL'), timeoutMs);
+    const code = await this.exit;
+    clearTimeout(t);
+    return code;
+  }
+
   /** SIGTERM, wait for the exit; returns the exit code. */
   async stop(): Promise<number | null> {
     if (this.child.exitCode === null) this.child.kill('SIGTERM');
     const t = setTimeout(() => this.child.kill('SIGKILL'), 10_000);
-    const code = await this.exited;
+    const code = await this.exit;
     clearTimeout(t);
     return code;
   }

@@ -41,6 +41,8 @@ describe('shipped policies on scored events (PolicyEngine)', () => {
   it('audits a high score to an unknown destination, names it, allows a low one and a known provider', async () => {
     const engine = await PolicyEngine.load(POLICIES);
     const high = engine.decide(scored({ tls: { sni: 'models.internal.test' }, ml: { llm_score: 0.98, label: 'llm' } }));
+    // a score of exactly 1 (JSON 1, an integer to Rego) is named as it is
+    assert.deepEqual(engine.decide(scored({ ml: { llm_score: 1, label: 'llm' } })).reasons, ['LLM-like traffic to unknown destination 127.0.0.5:9000 (classifier: llm, score 1)']);
     assert.equal(high.action, 'audit');
     assert.deepEqual(high.reasons, ['LLM-like traffic to unknown destination models.internal.test (classifier: llm, score 0.98)']);
     assert.equal(engine.decide(scored({ ml: { llm_score: 0.05, label: 'other' } })).action, 'allow');

@@ -202,7 +202,9 @@ class Planner {
     const key = JSON.stringify(['data', ...segs]);
     const known = [...this.sets.keys()].some((p) => p === key || p.startsWith(key.slice(0, -1) + ',') || key.startsWith(p.slice(0, -1) + ','));
     if (segs.length === 0 || !known) {
-      throw new RegoError(RegoErrorCode.COMPILE, `entrypoint "${ep}" does not refer to a rule`, at);
+      const rule = segs[segs.length - 1];
+      const pkg = segs.slice(0, -1).join('.');
+      throw new RegoError(RegoErrorCode.COMPILE, `entrypoint "${ep}" does not refer to a rule${rule && pkg ? ` (define rule "${rule}" in package ${pkg})` : ''}`, at);
     }
     const ref: A.RefTerm = {
       type: 'ref',

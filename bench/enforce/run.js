@@ -1,0 +1,296 @@
+#!/usr/bin/env node
+// bench/enforce: what `busted enforce` costs and how fast it acts (issue 5).
+//
+//   connect    loopback connect/accept loop in an enforced cgroup (the shipped
+//              policies loaded, nothing blocked on that destination) against
+//              the same loop without the agent: bench/overhead's connect1
+//              workload (one client + one server thread pinned to CPU 0, the
+//              agent to CPU 1) run with `busted enforce` as the agent.
+//              Target: ratio ≥ 0.95.
+//   reload     a policy file written → the new verdicts in the kernel's maps
+//              (the agent reports the reload once it has rewritten them):
+//              p50 and max over edits of a copy of the shipped policies, next
+//              to what compiling and loading that policy alone takes (the
+//              baseline: a reload cannot be faster). Target: under 100 ms.
+//   gate       added latency of a gated but allowed TLS write: a node client
+//              in the cgroup sends chat completions over one kept-alive HTTPS
+//              connection to api.openai.com (a local stand-in), each request
+//              held at SSL_write until the engine has decided; per-request
+//              latency without the agent, with enforce (gated), and with
+//              enforce --no-gate, p50 and p99, interleaved.
+//
+//   node bench/enforce/run.js [connect|reload|gate ...]
+// env: BENCH_ENFORCE_REQS (default 400 per round), BENCH_ENFORCE_ROUNDS (3),
+//      BENCH_ENFORCE_EDITS (20)
+// Prints RESULT {json} lines on stdout, progress on stderr. Needs root.
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, rmdirSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:https';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+const HERE = new URL('.', import.meta.url).pathname;
+const ROOT = join(HERE, '..', '..');
+const BUSTED = join(ROOT, 'bin', 'busted.js');
+const REQS = Number(process.env.BENCH_ENFORCE_REQS ?? 400);
+const ROUNDS = Number(process.env.BENCH_ENFORCE_ROUNDS ?? 3);
+const EDITS = Number(process.env.BENCH_ENFORCE_EDITS ?? 20);
+
+const log = (s) => process.stderr.write(`bench/enforce: ${s}\n`);
+const result = (o) => process.stdout.write(`RESULT ${JSON.stringify(o)}\n`);
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const pct = (xs, p) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))];
+};
+const round = (x, d = 3) => Math.round(x * 10 ** d) / 10 ** d;
+
+if (process.getuid?.() !== 0) {
+  log('skipped: needs root (BPF programs, cgroups)');
+  process.exit(0);
+}
+
+function cgroup2Mount() {
+  for (const line of readFileSync('/proc/self/mountinfo', 'utf8').split('\n')) {
+    const sep = line.indexOf(' - ');
+    if (sep >= 0 && line.slice(sep + 3).startsWith('cgroup2 ')) return line.slice(0, sep).split(' ')[4];
+  }
+  throw new Error('no cgroup2 mount');
+}
+
+const work = mkdtempSync(join(tmpdir(), 'busted-bench-enforce-'));
+const cg = join(cgroup2Mount(), `busted-bench-enforce-${process.pid}`);
+mkdirSync(cg);
+const cleanups = [];
+async function cleanup() {
+  for (const f of cleanups.splice(0).reverse()) await f();
+  for (let i = 0; i < 50; i++) {
+    const pids = readFileSync(join(cg, 'cgroup.procs'), 'utf8').split('\n').filter(Boolean);
+    if (!pids.length) break;
+    for (const p of pids) {
+      try {
+        process.kill(Number(p), 'SIGKILL');
+      } catch {}
+    }
+    await sleep(20);
+  }
+  try {
+    rmdirSync(cg);
+  } catch {}
+  rmSync(work, { recursive: true, force: true });
+}
+process.on('SIGINT', () => cleanup().then(() => process.exit(130)));
+
+/** `busted enforce` on the bench's cgroup; resolves once it is enforcing. */
+async function startEnforce(policies, extra = []) {
+  const child = spawn(process.execPath, [BUSTED, 'enforce', '--policies', policies, '--cgroup', cg, '--format', 'json', '--no-server-side', ...extra], { stdio: ['ignore', 'pipe', 'pipe'] });
+  child.err = '';
+  child.out = '';
+  child.lines = [];
+  child.stderr.on('data', (d) => (child.err += d));
+  child.stdout.on('data', (d) => {
+    child.out += d;
+    let nl;
+    while ((nl = child.out.indexOf('\n')) >= 0) {
+      const line = child.out.slice(0, nl);
+      child.out = child.out.slice(nl + 1);
+      child.lines.push({ at: performance.now(), line });
+    }
+  });
+  const deadline = Date.now() + 20_000;
+  while (!child.err.includes('busted: enforcing on')) {
+    if (child.exitCode !== null || Date.now() > deadline) {
+      child.kill('SIGKILL');
+      throw new Error(`busted enforce did not start: ${child.err}`);
+    }
+    await sleep(20);
+  }
+  const stop = async () => {
+    if (child.exitCode === null) child.kill('SIGTERM');
+    await new Promise((r) => (child.exitCode !== null ? r() : child.once('exit', r)));
+  };
+  cleanups.push(stop);
+  return {
+    child,
+    async stop() {
+      cleanups.splice(cleanups.indexOf(stop), 1);
+      await stop();
+      return child.err;
+    },
+  };
+}
+
+// ---------------------------------------------------------------- connect
+
+function connectBench() {
+  log('connect: bench/overhead connect1 with busted enforce as the agent');
+  const r = spawnSync(process.execPath, [join(ROOT, 'bench', 'overhead', 'run.js'), 'connect1'], {
+    encoding: 'utf8',
+    env: { ...process.env, BENCH_OVERHEAD_AGENT: 'enforce' },
+    stdio: ['ignore', 'pipe', 'inherit'],
+    timeout: 10 * 60_000,
+  });
+  for (const line of (r.stdout ?? '').split('\n')) {
+    if (!line.startsWith('RESULT ')) continue;
+    const o = JSON.parse(line.slice(7));
+    result({ ...o, metric: `enforce_${o.metric}`, agent: 'busted enforce --policies policies' });
+  }
+}
+
+// ---------------------------------------------------------------- reload
+
+async function reloadBench() {
+  const dir = join(work, 'policies');
+  cpSync(join(ROOT, 'policies'), dir, { recursive: true });
+  // the baseline: compiling and loading these policies, nothing else
+  const base = spawnSync(
+    process.execPath,
+    [
+      '-e',
+      `import(${JSON.stringify(join(ROOT, 'dist/engine/policy/engine.js'))}).then(async ({ PolicyEngine }) => {
+  await PolicyEngine.load(${JSON.stringify(dir)});
+  const ts = [];
+  for (let i = 0; i < ${EDITS}; i++) { const t = performance.now(); await PolicyEngine.load(${JSON.stringify(dir)}); ts.push(performance.now() - t); }
+  ts.sort((a, b) => a - b);
+  console.log(JSON.stringify({ p50: ts[Math.floor(ts.length / 2)], max: ts[ts.length - 1] }));
+});`,
+    ],
+    { encoding: 'utf8' },
+  );
+  const compile = JSON.parse(base.stdout);
+  const a = await startEnforce(dir);
+  const file = join(dir, 'busted', 'providers.rego');
+  const original = readFileSync(file, 'utf8');
+  const took = [];
+  for (let i = 0; i < EDITS; i++) {
+    const seen = a.child.lines.length;
+    const t = performance.now();
+    writeFileSync(file, `${original}\n# edit ${i}\n`);
+    let got;
+    while (!got) {
+      got = a.child.lines.slice(seen).find((l) => l.line.includes('"type":"policy"') && l.line.includes(`"reloads":${i + 1}`));
+      if (!got) {
+        if (performance.now() - t > 5000) throw new Error(`no reload ${i + 1} within 5 s: ${a.child.err}`);
+        await sleep(1);
+      }
+    }
+    took.push(got.at - t);
+    await sleep(100);
+  }
+  await a.stop();
+  writeFileSync(file, original);
+  const p50 = pct(took, 50);
+  log(`reload: file written -> verdicts rewritten p50 ${p50.toFixed(1)} ms, max ${Math.max(...took).toFixed(1)} ms (compile+load alone p50 ${compile.p50.toFixed(1)} ms)`);
+  result({
+    metric: 'policy_reload_ms',
+    p50_ms: round(p50, 1),
+    max_ms: round(Math.max(...took), 1),
+    compile_load_p50_ms: round(compile.p50, 1),
+    ratio_to_compile: round(p50 / compile.p50, 2),
+    edits: EDITS,
+    target_ms: 100,
+    met: p50 < 100,
+    note: 'includes the watcher debounce (25 ms): a burst of writes is one reload',
+  });
+}
+
+// ---------------------------------------------------------------- gate
+
+function makePki(dir) {
+  const o = (...args) => execFileSync('openssl', args, { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
+  o('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'ca.key', '-out', 'ca.pem', '-days', '2', '-subj', '/CN=busted bench CA');
+  writeFileSync(join(dir, 'ext.cnf'), 'subjectAltName=DNS:api.openai.com,IP:127.0.0.1\n');
+  o('req', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'server.key', '-out', 'server.csr', '-subj', '/CN=api.openai.com');
+  o('x509', '-req', '-in', 'server.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'server.pem', '-days', '2', '-extfile', 'ext.cnf');
+  return { ca: join(dir, 'ca.pem'), cert: readFileSync(join(dir, 'server.pem')), key: readFileSync(join(dir, 'server.key')) };
+}
+
+/** One round of REQS kept-alive POSTs from a node client in the cgroup; per-request latencies (ms). */
+function clientRound(port, ca, hosts) {
+  const script = `
+const https = require('https');
+const agent = new https.Agent({ keepAlive: true, maxSockets: 1 });
+const body = JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'a harmless prompt, a few words long, nothing in it to block' }] });
+const lat = [];
+function one(i) {
+  if (i === ${REQS}) { console.log(JSON.stringify(lat)); agent.destroy(); return; }
+  const t = process.hrtime.bigint();
+  const r = https.request('https://api.openai.com:${port}/v1/chat/completions', { method: 'POST', agent, ca: require('fs').readFileSync(${JSON.stringify(ca)}), headers: { 'content-type': 'application/json' } }, (res) => {
+    res.resume();
+    res.on('end', () => { lat.push(Number(process.hrtime.bigint() - t) / 1e6); one(i + 1); });
+  });
+  r.on('error', (e) => { console.error(e.message); process.exit(1); });
+  r.end(body);
+}
+one(0);`;
+  // asynchronously: the server answering it runs in this process
+  const child = spawn('unshare', ['-m', '--propagation', 'private', 'sh', '-c', `mount --bind "${hosts}" /etc/hosts && echo $$ > "${cg}/cgroup.procs" && exec "$0" -e "$1"`, process.execPath, script], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  child.stdout.on('data', (d) => (out += d));
+  child.stderr.on('data', (d) => (err += d));
+  const t = setTimeout(() => child.kill('SIGKILL'), 120_000);
+  return new Promise((resolve, reject) =>
+    child.on('close', (code) => {
+      clearTimeout(t);
+      if (code !== 0) return reject(new Error(`client failed (${code}): ${err}`));
+      resolve(JSON.parse(out).slice(10)); // the first requests warm up TLS and the JIT
+    }),
+  );
+}
+
+async function gateBench() {
+  const pki = makePki(work);
+  const hosts = join(work, 'hosts');
+  writeFileSync(hosts, '127.0.0.1 localhost api.openai.com\n');
+  // the stand-in for the provider runs here, outside the cgroup: the agent holds only the client
+  const server = createServer({ key: pki.key, cert: pki.cert, keepAlive: true }, (req, res) => {
+    req.resume();
+    req.on('end', () => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end('{"object":"chat.completion","model":"gpt-4o-mini","choices":[{"index":0,"message":{"role":"assistant","content":"hi"}}],"usage":{"prompt_tokens":9,"completion_tokens":1}}');
+    });
+  });
+  await new Promise((r) => server.listen(0, '127.0.0.1', r));
+  cleanups.push(() => new Promise((r) => server.close(r)));
+  const port = server.address().port;
+  const modes = { none: [], gated: [], nogate: [] };
+  let held = 0;
+  for (let i = 0; i < ROUNDS; i++) {
+    modes.none.push(...(await clientRound(port, pki.ca, hosts)));
+    let a = await startEnforce(join(ROOT, 'policies'));
+    modes.gated.push(...(await clientRound(port, pki.ca, hosts)));
+    const err = await a.stop();
+    held += Number(/(\d+) writes held/.exec(err)?.[1] ?? 0);
+    a = await startEnforce(join(ROOT, 'policies'), ['--no-gate']);
+    modes.nogate.push(...(await clientRound(port, pki.ca, hosts)));
+    await a.stop();
+    log(`gate: round ${i + 1}/${ROUNDS}`);
+  }
+  const s = (xs) => ({ p50: pct(xs, 50), p99: pct(xs, 99) });
+  const none = s(modes.none);
+  const gated = s(modes.gated);
+  const nogate = s(modes.nogate);
+  log(`gate: request latency p50/p99 ms: no agent ${none.p50.toFixed(3)}/${none.p99.toFixed(3)}, enforce (gated) ${gated.p50.toFixed(3)}/${gated.p99.toFixed(3)}, enforce --no-gate ${nogate.p50.toFixed(3)}/${nogate.p99.toFixed(3)}; ${held} writes held`);
+  result({
+    metric: 'gated_write_added_latency_ms',
+    added_p50_ms: round(gated.p50 - none.p50),
+    added_p99_ms: round(gated.p99 - none.p99),
+    no_agent: { p50_ms: round(none.p50), p99_ms: round(none.p99) },
+    gated: { p50_ms: round(gated.p50), p99_ms: round(gated.p99) },
+    not_gated: { p50_ms: round(nogate.p50), p99_ms: round(nogate.p99) },
+    latency_ratio_p50: round(gated.p50 / none.p50, 2),
+    requests: modes.gated.length,
+    writes_held: held,
+  });
+}
+
+const which = process.argv.slice(2);
+const want = (n) => !which.length || which.includes(n);
+try {
+  if (want('reload')) await reloadBench();
+  if (want('gate')) await gateBench();
+  if (want('connect')) connectBench();
+} finally {
+  await cleanup();
+}
