@@ -37,7 +37,7 @@ function onAttached() {
 
 const origWrite = process.stderr.write.bind(process.stderr);
 process.stderr.write = (chunk, ...rest) => {
-  if (!started && String(chunk).includes('busted: monitoring')) onAttached();
+  if (!started && /busted: (monitoring|enforcing on)/.test(String(chunk))) onAttached();
   return origWrite(chunk, ...rest);
 };
 

@@ -8,6 +8,7 @@ import { TLS_CAPTURE_BYTES } from '../model/defaults.js';
 import { runDoctor } from './doctor.js';
 import { runMonitor, type MonitorCliOptions } from './monitor.js';
 import { runCompile, type CompileCliOptions } from './compile.js';
+import { runTestPolicy, type TestPolicyCliOptions } from './test-policy.js';
 import { runEnforce, type EnforceCliOptions } from './enforce.js';
 import { join } from 'node:path';
 import { PACKAGE_ROOT } from '../paths.js';
@@ -105,6 +106,29 @@ export function buildCli(): Command {
     .option('--dump-ast', 'print the parsed modules instead of compiling')
     .action(async (o: CompileCliOptions) => {
       process.exitCode = await runCompile(o);
+    });
+
+  program
+    .command('test-policy')
+    .description('run Rego unit tests (test_* rules) and recorded-event expectations; exit 0 all pass, 1 a failure, 2 a usage or compile error')
+    .requiredOption('--policies <src>', 'directory of .rego files with their *_test.rego (and data.json), or a bundle')
+    .option('--events <glob>', 'recorded events (JSON lines) to replay, with their expectations: a file, a directory or a glob (repeatable)', collect, [])
+    .addOption(new Option('--format <format>', 'output format').choices(['text', 'json', 'junit']).default('text'))
+    .option('--junit <file>', 'also write JUnit XML to this file')
+    .option('--run <regex>', 'run only the unit tests whose name (data.pkg.test_x) matches')
+    .option('-v, --verbose', 'list every test and expectation, and print() output of passing tests')
+    .option('--show-decisions', 'list the decision on every replayed event')
+    .option('--coverage', 'report the lines and rules no test or event reached')
+    .option('--threshold <percent>', 'with --coverage: fail below this coverage', (v) => {
+      const n = Number(v);
+      if (!Number.isFinite(n) || n < 0 || n > 100) throw new InvalidArgumentError('must be a percentage from 0 to 100');
+      return n;
+    })
+    .option('--baseline <src>', 'the policies before a change: list every recorded event whose decision differs')
+    .option('--fail-on-diff', 'with --baseline: a changed decision fails the run')
+    .option('--v0-compatible', 'parse Rego written for OPA before 1.0')
+    .action(async (o: TestPolicyCliOptions) => {
+      process.exitCode = await runTestPolicy(o);
     });
 
   enforceOptions(

@@ -3,10 +3,8 @@ import { BustedError, ErrorCode } from '../model/errors.js';
 import { resolveCgroup } from '../host/cgroup.js';
 import { setLibbpfVerbose } from '../kernel/libbpf.js';
 import { Agent, type PolicyStageOptions } from '../pipeline.js';
+import { eventSinks } from './sinks.js';
 import { makePinDir, pinnedState } from '../kernel/pin.js';
-import { fileSink, LineSink } from '../sinks/jsonl.js';
-import type { Sink } from '../sinks/sink.js';
-import { textFormatter } from '../sinks/text.js';
 import { Demo } from '../demo/traffic.js';
 import { classifierFromOptions, classifierSummary } from '../ml/options.js';
 
@@ -41,19 +39,8 @@ async function runDemo(cgroup?: string): Promise<void> {
   }
 }
 
-/** Output sinks named by --output; validated before anything touches the kernel. */
-export function outputSinks(specs: string[]): Sink[] {
-  return specs.map((spec) => {
-    const colon = spec.indexOf(':');
-    const kind = colon < 0 ? spec : spec.slice(0, colon);
-    const arg = colon < 0 ? '' : spec.slice(colon + 1);
-    if (kind === 'file' && arg) return fileSink(`file:${arg}`, arg);
-    if (kind === 'webhook' || kind === 'syslog' || kind === 'syslog+tcp') {
-      throw new BustedError(ErrorCode.USAGE, `--output ${spec}: the ${kind} sink is not built yet (file:PATH is)`, 'output');
-    }
-    throw new BustedError(ErrorCode.USAGE, `--output ${spec}: expected file:PATH, webhook:URL, syslog:HOST:PORT or syslog+tcp:HOST:PORT`, 'output');
-  });
-}
+// --output sinks are built with the others in sinks.ts
+export { outputSinks } from './sinks.js';
 
 export async function runMonitor(o: MonitorCliOptions, demo?: { follow: boolean }): Promise<number> {
   return runAgent(o, { demo });
@@ -80,16 +67,13 @@ export async function runAgent(o: MonitorCliOptions, x: AgentExtras = {}): Promi
   if ((mb & (mb - 1)) !== 0) throw new BustedError(ErrorCode.USAGE, `--ringbuf-mb ${mb} is not a power of two`, 'ringbuf-mb');
   // Validate everything before touching the kernel.
   const cgroup = resolveCgroup(o.cgroup);
-  const sinks: Sink[] = [];
-  const color = o.color ?? process.stdout.isTTY === true;
   // A reader that goes away (`busted monitor | head`) ends the run, as it
   // would end any command-line tool; a broken stderr is not worth dying for.
   let stop: () => void = () => {};
   process.stderr.on('error', () => {});
-  const onError = () => stop();
-  sinks.push(new LineSink('stdout', process.stdout, o.format === 'json' ? { onError } : { format: textFormatter(color), onError }));
-  if (o.record) sinks.push(fileSink(`record:${o.record}`, o.record, { stableKeys: true }));
-  sinks.push(...outputSinks(o.output));
+  // stdout, --record (its full disk an error event, never the end), --output
+  const out = eventSinks(o, { onStdoutError: () => stop() });
+  const sinks = out.sinks;
   setLibbpfVerbose(o.verbose === true);
   const classifier = await classifierFromOptions(o);
 
@@ -112,6 +96,7 @@ export async function runAgent(o: MonitorCliOptions, x: AgentExtras = {}): Promi
       process.stderr.write(`busted: TLS probes on ${lib.path} (${lib.kind}, found in pid ${lib.via}): ${ok}/${made.length} attached\n`);
     },
   });
+  out.bind((code, message, field) => agent.interpreter.error(code, message, field));
   const failed = agent.attachments.filter((a) => !a.ok);
   for (const a of failed) process.stderr.write(`busted: warning: ${a.object}/${a.program} (${a.hook}) not attached: ${a.error?.split('\n')[0]}\n`);
   const fallbacks = [...new Set(agent.attachments.filter((a) => a.ok && a.file?.includes('.rawtp.')).map((a) => a.object))];

@@ -186,6 +186,11 @@ export class Interpreter {
     this.out(this.base('lost', this.clock.monotonicNs()), { lost: { count, reason } });
   }
 
+  /** Report a problem of the agent itself (a sink that cannot write, ...) as an `error` event. */
+  error(code: string, message: string, field?: string): void {
+    this.out(this.base('error', this.clock.monotonicNs()), { error: field === undefined ? { code, message } : { code, message, field } });
+  }
+
   /** Emit hellos whose continuation never came, forget cached address
    * facts (their DNS TTLs may have run out). Call about once a second. */
   flush(nowNs = this.clock.monotonicNs()): void {

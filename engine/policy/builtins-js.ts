@@ -646,6 +646,8 @@ export const HOST_BUILTINS: Readonly<Record<string, Impl>> = {
   floor: (x) => Math.floor(num(x)),
   // print is planned as a call to internal.print (customBuiltins supplies the hook)
   'internal.print': (operands) => printLines(coll(operands), () => undefined),
+  // coverage builds only (test-policy --coverage): a site reached; customBuiltins supplies the hook
+  'internal.cover': () => true,
 };
 
 /** Where `print` output goes: one call per line. */
@@ -677,6 +679,8 @@ export const HOST_EXPORT_NAMES: Readonly<Record<string, string>> = { sprintf: 'b
 export interface LoadOptions {
   /** where `print(...)` in the policy writes; dropped when absent, as OPA does outside `opa eval`/`opa test` */
   print?: PrintHook;
+  /** where a coverage build (CompileOptions.coverage) reports the sites it reaches */
+  cover?: (site: number) => void;
 }
 
 /** customBuiltins for loadPolicy: every host builtin under its export name, errors as undefined. */
@@ -696,6 +700,13 @@ export function customBuiltins(opts: LoadOptions = {}): Record<string, Impl> {
   }
   const hook = opts.print;
   if (hook !== undefined) out['internal.print'] = (operands: unknown) => printLines(coll(operands), hook);
+  const cover = opts.cover;
+  if (cover !== undefined) {
+    out['internal.cover'] = (site: unknown) => {
+      cover(site as number);
+      return true;
+    };
+  }
   return out;
 }
 

@@ -18,10 +18,11 @@ import { readFileSync } from 'node:fs';
 import { inputUse, type InputUse } from './analysis.js';
 import { compileModules } from './compile/stages.js';
 import { emit, type RuntimeManifest } from './emit/emitter.js';
-import type { Policy } from './ir/ir.js';
+import type { CoverSite, Policy } from './ir/ir.js';
+import type { Module } from './rego/ast.js';
 import { plan } from './plan/planner.js';
 import { RegoErrors } from './rego/errors.js';
-import { parseModule } from './rego/parser.js';
+import { parseModule, type ParseOptions } from './rego/parser.js';
 import { RUNTIME_MANIFEST, RUNTIME_WASM } from './runtime/build.js';
 
 export interface Source {
@@ -36,28 +37,47 @@ export interface CompileOptions {
   optional?: string[];
   /** called with the IR before emitting (for `--dump-ir`) */
   onIR?: (ir: Policy) => void;
+  /** parser options (`v0Compatible`) */
+  parse?: ParseOptions;
+  /**
+   * coverage instrumentation, for `busted test-policy --coverage` only: the
+   * module calls the host's `internal.cover` (LoadOptions.cover) at every
+   * site of `Compiled.cover`. Off, the module is exactly what it was.
+   */
+  coverage?: boolean;
 }
 
 export interface Compiled {
   wasm: Uint8Array;
   entrypoints: Record<string, number>;
+  /** with `coverage`: the sites the module reports, by the number it reports */
+  cover?: CoverSite[];
   /** what the policy reads of its input (analysis.ts) */
   inputs: InputUse;
 }
 
 export function compile(sources: readonly Source[], opts: CompileOptions): Compiled {
-  const modules = sources.map((s) => parseModule(s.text, s.file));
+  return compileParsed(
+    sources.map((s) => parseModule(s.text, s.file, opts.parse)),
+    opts,
+  );
+}
+
+/** The stages after the parser, for callers that parsed (and looked at) the modules themselves (test-policy). */
+export function compileParsed(modules: readonly Module[], opts: CompileOptions): Compiled {
   const checked = compileModules(modules);
   if (!checked.program) throw new RegoErrors(checked.errors);
   const defined = new Set(checked.program.ruleSets.map((r) => r.path));
   const entrypoints = [...opts.entrypoints, ...(opts.optional ?? []).filter((e) => defined.has(`data.${e.split('/').join('.')}`))];
-  const ir = plan(checked.program, entrypoints);
+  const ir = plan(checked.program, entrypoints, { coverage: opts.coverage });
   opts.onIR?.(ir);
   const manifest = JSON.parse(readFileSync(RUNTIME_MANIFEST, 'utf8')) as RuntimeManifest;
   const wasm = emit(ir, readFileSync(RUNTIME_WASM), manifest);
-  return {
+  const out: Compiled = {
     wasm,
     entrypoints: Object.fromEntries(entrypoints.map((e, i) => [e, i])),
     inputs: inputUse(checked.program.modules, checked.program.builtins),
   };
+  if (ir.cover) out.cover = ir.cover;
+  return out;
 }

@@ -14,6 +14,7 @@ import { BustedError, ErrorCode } from '../model/errors.js';
 import { bundleFromFiles, readBundleArchive, type BundleFile } from './bundle.js';
 import type { InputUse } from './analysis.js';
 import { compile, type Source } from './compiler.js';
+import type { ParseOptions } from './rego/parser.js';
 
 /** The entrypoints busted evaluates (CONTRACT.md, Policies). */
 export const ENTRYPOINTS = ['busted/decision', 'busted/reasons'] as const;
@@ -114,7 +115,7 @@ function bundleDirFiles(dir: string): BundleFile[] {
  * (usage, policy) for what cannot be read, and RegoErrors (file:row:col)
  * for Rego that does not compile.
  */
-export function buildPolicy(src: string, entrypoints: readonly string[] = ENTRYPOINTS): PolicyBuild {
+export function buildPolicy(src: string, entrypoints: readonly string[] = ENTRYPOINTS, opts: { parse?: ParseOptions } = {}): PolicyBuild {
   let st;
   try {
     st = statSync(src);
@@ -138,6 +139,7 @@ export function buildPolicy(src: string, entrypoints: readonly string[] = ENTRYP
   const { wasm, inputs } = compile(sources, {
     entrypoints: ours ? [ENTRYPOINTS[0]] : [...entrypoints],
     optional: ours ? [ENTRYPOINTS[1], ...OPTIONAL_ENTRYPOINTS] : [],
+    parse: opts.parse,
   });
   const parts: Array<[string, string]> = sources.map((s) => [s.file, s.text]);
   if (st.isDirectory()) parts.push(['data.json', dataText]);

@@ -30,7 +30,7 @@ ml_destination := sprintf("%s:%d", [input.net.dst_ip, input.net.dst_port]) if {
 }
 
 # for the reasons: a destination is always named, even when nothing is known of it
-default ml_where := "an unnamed destination"
+default ml_where := "(no address)"
 
 ml_where := ml_destination
 

@@ -35,6 +35,21 @@ export interface Policy {
   static: Static;
   plans: Plan[];
   funcs: Func[];
+  /** with coverage instrumentation only: the sites `internal.cover(<index>)` reports */
+  cover?: CoverSite[];
+}
+
+/**
+ * A place coverage counts (planned only for `busted test-policy
+ * --coverage`): a body expression that evaluation reached, or a rule
+ * definition that produced a value, as OPA's cover.go counts them.
+ */
+export interface CoverSite {
+  kind: 'expr' | 'rule';
+  file: string;
+  row: number;
+  /** the rule set it belongs to: `data.pkg.p` */
+  rule: string;
 }
 
 export interface Static {

@@ -125,8 +125,18 @@ class Locals {
   }
 }
 
-export function plan(program: CheckedProgram, entrypoints: readonly string[]): IR.Policy {
-  return new Planner(program).run(entrypoints);
+export interface PlanOptions {
+  /**
+   * Coverage instrumentation (`busted test-policy --coverage` only, never
+   * the modules `enforce` loads): every body expression reached and every
+   * rule value produced calls the host builtin `internal.cover` with the
+   * number of its site in `Policy.cover`.
+   */
+  coverage?: boolean;
+}
+
+export function plan(program: CheckedProgram, entrypoints: readonly string[], opts: PlanOptions = {}): IR.Policy {
+  return new Planner(program, opts).run(entrypoints);
 }
 
 class Planner {
@@ -147,8 +157,14 @@ class Planner {
   /** generations of functions by their shadows and mocks (JSON); g0 is the plain one */
   private readonly gens = new Map<string, Gen>();
   private env: Env;
+  /** coverage sites by `kind|file|row|rule`, when instrumenting */
+  private readonly coverIds: Map<string, number> | undefined;
+  private readonly coverSites: IR.CoverSite[] = [];
+  /** the rule set being planned (coverage sites name it) */
+  private ruleNow = '';
 
-  constructor(program: CheckedProgram) {
+  constructor(program: CheckedProgram, opts: PlanOptions = {}) {
+    this.coverIds = opts.coverage === true ? new Map() : undefined;
     const g0: Gen = { idx: 0, shadows: [], mocks: new Map() };
     this.gens.set(JSON.stringify([[], []]), g0);
     this.env = { input: IR.INPUT, data: IR.DATA, gen: g0 };
@@ -168,11 +184,13 @@ class Planner {
 
   run(entrypoints: readonly string[]): IR.Policy {
     const plans = entrypoints.map((ep) => this.planEntrypoint(ep));
-    return {
+    const out: IR.Policy = {
       static: { strings: this.strings, files: this.files, builtinFuncs: [...this.builtins].sort() },
       plans,
       funcs: this.funcOrder,
     };
+    if (this.coverIds) out.cover = this.coverSites;
+    return out;
   }
 
   /* ----------------------------------------------------------- constants */
@@ -191,6 +209,26 @@ class Planner {
     let f = this.files.indexOf(l.file);
     if (f < 0) f = this.files.push(l.file) - 1;
     return { file: f, row: l.row, col: l.col };
+  }
+
+  /**
+   * Coverage only: `internal.cover(<site>)` here, the site being an
+   * expression reached or a rule that produced a value at `at` (OPA's
+   * cover.go counts the same two: EvalOp on expressions, ExitOp on rules).
+   */
+  private coverHit(kind: IR.CoverSite['kind'], at: A.Location, out: IR.Stmt[], locals: Locals): void {
+    if (!this.coverIds) return;
+    const key = `${kind}|${at.file}|${at.row}|${this.ruleNow}`;
+    let id = this.coverIds.get(key);
+    if (id === undefined) {
+      id = this.coverSites.push({ kind, file: at.file, row: at.row, rule: this.ruleNow }) - 1;
+      this.coverIds.set(key, id);
+    }
+    const l = this.loc(at);
+    const n = locals.fresh();
+    this.builtins.add('internal.cover');
+    out.push({ type: 'MakeNumberIntStmt', value: id, target: n, loc: l });
+    out.push({ type: 'CallStmt', func: 'internal.cover', args: [{ type: 'local', value: n }], result: locals.fresh(), loc: l });
   }
 
   /* --------------------------------------------------------- entrypoints */
@@ -238,11 +276,14 @@ class Planner {
     this.funcs.set(key, fn); // before planning: recursion was rejected by check_recursion
     this.funcOrder.push(fn);
     const outer = this.env;
+    const outerRule = this.ruleNow;
     this.env = { input: IR.INPUT, data: IR.DATA, gen };
+    this.ruleNow = set.path;
     try {
       return set.kind === 'function' ? this.planFunction(set, fn) : this.planRuleSet(set, fn);
     } finally {
       this.env = outer;
+      this.ruleNow = outerRule;
     }
   }
 
@@ -271,9 +312,10 @@ class Planner {
         if (leaf === undefined) throw new UnsupportedError('multi-value rule without an element', r.head.loc);
         this.planBody(r.body, 0, b.stmts, vars, locals, (out) =>
           this.planTerms(suffix, 0, [], out, vars, locals, (keys, out2) =>
-            this.planTerm(leaf, out2, vars, locals, (v, out3) =>
-              this.insertNested(ret, keys, v, r.kind === 'partial_set', out3, locals, l),
-            ),
+            this.planTerm(leaf, out2, vars, locals, (v, out3) => {
+              this.coverHit('rule', r.head.loc, out3, locals);
+              this.insertNested(ret, keys, v, r.kind === 'partial_set', out3, locals, l);
+            }),
           ),
         );
         fn.blocks.push(b);
@@ -293,9 +335,10 @@ class Planner {
             const b: IR.Block = { stmts: [first] };
             const vars: Vars = new Map();
             this.planBody(link.body, 0, b.stmts, vars, locals, (out) =>
-              this.planTerm(this.headValue(link), out, vars, locals, (op, out2) =>
-                out2.push({ type: 'AssignVarOnceStmt', source: op, target: lr, loc: ll }),
-              ),
+              this.planTerm(this.headValue(link), out, vars, locals, (op, out2) => {
+                this.coverHit('rule', link.head.loc, out2, locals);
+                out2.push({ type: 'AssignVarOnceStmt', source: op, target: lr, loc: ll });
+              }),
             );
             fn.blocks.push(b);
           });
@@ -309,9 +352,10 @@ class Planner {
         for (const r of set.rules.filter((x) => x.default)) {
           const l = this.loc(r.loc);
           const b: IR.Block = { stmts: [{ type: 'IsUndefinedStmt', source: ret, loc: l }] };
-          this.planTerm(this.headValue(r), b.stmts, new Map(), locals, (op, out) =>
-            out.push({ type: 'AssignVarStmt', source: op, target: ret, loc: l }),
-          );
+          this.planTerm(this.headValue(r), b.stmts, new Map(), locals, (op, out) => {
+            this.coverHit('rule', r.head.loc, out, locals);
+            out.push({ type: 'AssignVarStmt', source: op, target: ret, loc: l });
+          });
           fn.blocks.push(b);
         }
         break;
@@ -325,7 +369,10 @@ class Planner {
           const b: IR.Block = { stmts: [] };
           const vars: Vars = new Map();
           this.planBody(r.body, 0, b.stmts, vars, locals, (out) =>
-            this.planTerm(key, out, vars, locals, (op, out2) => out2.push({ type: 'SetAddStmt', set: ret, value: op, loc: l })),
+            this.planTerm(key, out, vars, locals, (op, out2) => {
+              this.coverHit('rule', r.head.loc, out2, locals);
+              out2.push({ type: 'SetAddStmt', set: ret, value: op, loc: l });
+            }),
           );
           fn.blocks.push(b);
         }
@@ -426,9 +473,10 @@ class Planner {
         const vars: Vars = new Map();
         bindArgs(r, 0, b.stmts, vars, (o1) =>
           this.planBody(link.body, 0, o1, vars, locals, (o2) =>
-            this.planTerm(this.headValue(link), o2, vars, locals, (op, o3) =>
-              o3.push({ type: 'AssignVarOnceStmt', source: op, target: lr, loc: ll }),
-            ),
+            this.planTerm(this.headValue(link), o2, vars, locals, (op, o3) => {
+              this.coverHit('rule', link.head.loc, o3, locals);
+              o3.push({ type: 'AssignVarOnceStmt', source: op, target: lr, loc: ll });
+            }),
           ),
         );
         fn.blocks.push(b);
@@ -443,9 +491,10 @@ class Planner {
     for (const r of set.rules.filter((x) => x.default)) {
       const l = this.loc(r.loc);
       const b: IR.Block = { stmts: [{ type: 'IsUndefinedStmt', source: ret, loc: l }] };
-      this.planTerm(this.headValue(r), b.stmts, new Map(), locals, (op, out) =>
-        out.push({ type: 'AssignVarStmt', source: op, target: ret, loc: l }),
-      );
+      this.planTerm(this.headValue(r), b.stmts, new Map(), locals, (op, out) => {
+        this.coverHit('rule', r.head.loc, out, locals);
+        out.push({ type: 'AssignVarStmt', source: op, target: ret, loc: l });
+      });
       fn.blocks.push(b);
     }
     fn.blocks.push({ stmts: [{ type: 'ReturnLocalStmt', source: ret, loc: at }] });
@@ -581,6 +630,7 @@ class Planner {
 
   private planBody(body: A.Body, i: number, out: IR.Stmt[], vars: Vars, locals: Locals, k: K): void {
     if (i === body.length) return k(out);
+    this.coverHit('expr', body[i]!.loc, out, locals);
     this.planExpr(body[i]!, out, vars, locals, (out2) => this.planBody(body, i + 1, out2, vars, locals, k));
   }
 

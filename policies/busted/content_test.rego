@@ -1,0 +1,87 @@
+# Tests of content.rego: secrets in prompts, blocked MCP tools, models (the classifier's score: ml_test.rego).
+package busted.content_test
+
+import rego.v1
+
+prompt(user) := {
+	"type": "llm_request",
+	"provider": "openai",
+	"llm": {"provider": "openai", "model": "gpt-4o-mini", "user_message": user, "system_prompt": "be terse"},
+}
+
+test_aws_key_in_prompt_is_blocked if {
+	e := prompt("upload with AKIAABCDEFGHIJKLMNOP please")
+	data.busted.decision == "block" with input as e
+	data.busted.reasons == {"prompt to openai contains an AWS access key"} with input as e
+}
+
+test_private_key_in_system_prompt_is_blocked if {
+	e := object.union(prompt("hi"), {"llm": {"system_prompt": "-----BEGIN RSA PRIVATE KEY-----\nMIIE"}})
+	data.busted.reasons == {"prompt to openai contains a private key"} with input as e
+}
+
+test_api_key_and_github_token_are_blocked if {
+	data.busted.decision == "block" with input as prompt("key sk-proj-abcdefghijklmnopqrstuvwxyz")
+	data.busted.decision == "block" with input as prompt("token ghp_abcdefghijklmnopqrstuvwxyz0123456789AB")
+}
+
+test_short_key_like_words_are_not_secrets if {
+	data.busted.decision == "allow" with input as prompt("ask sk-learn about task-management")
+}
+
+test_a_harmless_prompt_is_allowed if {
+	data.busted.decision == "allow" with input as prompt("Summarise this report in five bullet points")
+}
+
+test_only_llm_requests_are_searched_for_secrets if {
+	e := {"type": "llm_response", "provider": "openai", "llm": {"user_message": "AKIAABCDEFGHIJKLMNOP"}}
+	data.busted.decision == "allow" with input as e
+}
+
+mcp_call(kind, tool) := {
+	"type": "mcp_message",
+	"mcp": {"kind": kind, "method": "tools/call", "id": 3, "tool": tool},
+}
+
+test_blocked_mcp_tool_call_is_blocked if {
+	e := mcp_call("request", "shell")
+	data.busted.decision == "block" with input as e
+	data.busted.reasons == {"MCP tool shell is blocked"} with input as e
+}
+
+test_blocked_tool_list_comes_from_data if {
+	# off the blocked list, a shell is still shell-like: audited, not blocked
+	data.busted.decision == "audit" with input as mcp_call("request", "shell") with data.busted.blocked_mcp_tools as []
+	data.busted.decision == "block" with input as mcp_call("request", "read_file") with data.busted.blocked_mcp_tools as ["read_file"]
+}
+
+test_shell_like_tool_calls_are_audited if {
+	e := mcp_call("request", "ssh_exec")
+	data.busted.decision == "audit" with input as e
+	data.busted.reasons == {"MCP call of shell-like tool ssh_exec"} with input as e
+	data.busted.decision == "audit" with input as mcp_call("request", "Run-Shell")
+}
+
+test_tools_that_only_look_shell_like_are_allowed if {
+	data.busted.decision == "allow" with input as mcp_call("request", "executive_summary")
+	data.busted.decision == "allow" with input as mcp_call("request", "bashful_search")
+}
+
+test_mcp_responses_and_other_tools_are_allowed if {
+	data.busted.decision == "allow" with input as mcp_call("response", "shell")
+	data.busted.decision == "allow" with input as mcp_call("request", "read_file")
+}
+
+test_models_are_audited_only_when_a_list_is_given if {
+	e := prompt("hello")
+	data.busted.decision == "allow" with input as e with data.busted.approved_models as []
+	data.busted.decision == "allow" with input as e with data.busted.approved_models as ["gpt-4o-mini"]
+	data.busted.decision == "audit" with input as e with data.busted.approved_models as ["gpt-4o"]
+	data.busted.reasons == {"model gpt-4o-mini is not on the approved list"} with input as e with data.busted.approved_models as ["gpt-4o"]
+}
+
+test_a_secret_blocks_even_when_the_model_is_also_audited if {
+	e := prompt("AKIAABCDEFGHIJKLMNOP")
+	data.busted.decision == "block" with input as e with data.busted.approved_models as ["gpt-4o"]
+	data.busted.reasons == {"prompt to openai contains an AWS access key"} with input as e with data.busted.approved_models as ["gpt-4o"]
+}
