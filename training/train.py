@@ -30,7 +30,7 @@ from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
 
 SEED = 7
 LABELS = ["other", "llm"]
-PARAMS = dict(n_estimators=250, max_depth=3, learning_rate=0.1, subsample=0.8, random_state=SEED)
+PARAMS = dict(n_estimators=120, max_depth=4, learning_rate=0.15, subsample=0.8, random_state=SEED)
 
 
 def load(data):
