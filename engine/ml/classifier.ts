@@ -94,7 +94,8 @@ export class Classifier {
     if (SCORED_TYPES.has(e.type)) {
       const ml = this.scoreFor(e);
       if (ml) {
-        e.ml = { llm_score: ml.llm_score, label: ml.label };
+        // one object per score, shared by the events it reaches: no stage changes an event's ml
+        e.ml = ml;
         this.stats.annotated++;
       }
     }
