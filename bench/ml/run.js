@@ -19,8 +19,7 @@
 // env: BENCH_ML_PAIRS (default 3), BENCH_ML_CONNS (default 3000 per run).
 // Prints RESULT {json} lines on stdout, progress on stderr. Part 3 needs root.
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, rmdirSync, writeFileSync, existsSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync, readFileSync, rmdirSync } from 'node:fs';
 import { join } from 'node:path';
 
 const HERE = new URL('.', import.meta.url).pathname;
