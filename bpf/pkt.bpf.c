@@ -430,14 +430,26 @@ static __always_inline bool dns_learn(struct __sk_buff *skb, struct pkt *p, __u3
 }
 
 /* Egress of a blocked socket: drop (TCP retransmits into the same wall
- * until the engine destroys the socket). Reported once per socket. */
+ * until the engine destroys the socket). Reported once per socket. A
+ * packet sent by a thread in blocked_tids blocks its socket first. */
 static __always_inline bool blocked(struct __sk_buff *skb, struct pkt *p, __u64 cookie)
 {
 	struct busted_enforce_event *e;
 	__u32 *seen = bpf_map_lookup_elem(&blocked_socks, &cookie);
 
-	if (!seen)
-		return false;
+	if (!seen) {
+		__u64 id = bpf_get_current_pid_tgid();
+		__u32 tid = (__u32)id, zero = 0;
+		__u32 *pid = bpf_map_lookup_elem(&blocked_tids, &tid);
+
+		if (!pid || *pid != (id >> 32))
+			return false;
+		bpf_map_delete_elem(&blocked_tids, &tid);
+		bpf_map_update_elem(&blocked_socks, &cookie, &zero, BPF_ANY);
+		seen = bpf_map_lookup_elem(&blocked_socks, &cookie);
+		if (!seen)
+			return true;
+	}
 	if (*seen == 0) {
 		*seen = 1;
 		e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);

@@ -174,6 +174,27 @@ static __always_inline void note_last_ssl(void *ssl)
 	bpf_map_update_elem(&last_ssl, &tid, &key, BPF_ANY);
 }
 
+/*
+ * Is this write held? A connection marked gate or block is; so is one the
+ * engine has said nothing about yet (no verdict: its first request, to a
+ * host that is no provider), when gating is on: until the engine has seen
+ * what the connection carries (an MCP server, a gateway), its writes are
+ * held; it then marks the connection skip or capture, or keeps it gated.
+ */
+static __always_inline bool is_gated(struct busted_tls_key *key, __u32 *verdict)
+{
+	__u32 gate = BUSTED_TLS_GATE;
+	struct busted_enforce_cfg *c;
+
+	if (verdict)
+		return *verdict == BUSTED_TLS_GATE || *verdict == BUSTED_TLS_BLOCK;
+	c = cfg();
+	if (!c || !(c->flags & BUSTED_CFG_GATE))
+		return false;
+	bpf_map_update_elem(&tls_verdicts, key, &gate, BPF_NOEXIST);
+	return true;
+}
+
 static __always_inline __u64 next_call_id(void)
 {
 	__u32 zero = 0;
@@ -201,8 +222,7 @@ static __always_inline int enter(void *ctx, __u32 op, void *ssl, const void *buf
 		stat_inc(BUSTED_STAT_TLS_SKIPPED);
 		return 0;
 	}
-	if (enforce_on && verdict && op == BUSTED_TLS_WRITE && (*verdict == BUSTED_TLS_GATE || *verdict == BUSTED_TLS_BLOCK) &&
-	    num > 0 && may_hold()) {
+	if (enforce_on && op == BUSTED_TLS_WRITE && num > 0 && is_gated(&key, verdict) && may_hold()) {
 		/* Gated: the plaintext is copied now, before the library encrypts
 		 * and sends it, and the process is stopped until the engine has
 		 * decided (it sends SIGCONT; a block destroys the socket first).

@@ -148,7 +148,9 @@ export class Agent {
         pid: o.pid,
         tlsCapBytes: capBytes,
         noRedact: o.noRedact === true || redactLate,
-        onTlsSkip: o.tlsSkip === false ? undefined : (pid, ssl) => this.kernel?.setTlsVerdict(pid, ssl, 'skip'),
+        // a connection that is not AI traffic: no longer copied, or (--tls-capture-all)
+        // still copied; either way no longer held when enforcement gates unknown connections
+        onTlsSkip: (pid, ssl) => (o.tlsSkip !== false ? this.kernel?.setTlsVerdict(pid, ssl, 'skip') : policy && !policy.dryRun && this.kernel?.setTlsVerdict(pid, ssl, 'capture')),
         onExec: (pid, image, proc) => {
           this.tlsLook(pid);
           this.enforcer?.onExec(pid, image, proc);

@@ -5,15 +5,14 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { BustedError, ErrorCode } from '../model/errors.js';
 import { TLS_CAPTURE_BYTES } from '../model/defaults.js';
-import { runDoctor } from './doctor.js';
-import { runMonitor, type MonitorCliOptions } from './monitor.js';
-import { runCompile, type CompileCliOptions } from './compile.js';
-import { runTestPolicy, type TestPolicyCliOptions } from './test-policy.js';
-import { runEnforce, type EnforceCliOptions } from './enforce.js';
+// Commands are imported when they run: `busted test-policy` in CI should not
+// load libbpf (koffi) and the kernel side it never touches.
+import type { MonitorCliOptions } from './monitor.js';
+import type { CompileCliOptions } from './compile.js';
+import type { TestPolicyCliOptions } from './test-policy.js';
+import type { EnforceCliOptions } from './enforce.js';
 import { join } from 'node:path';
 import { PACKAGE_ROOT } from '../paths.js';
-import { unpin } from '../kernel/pin.js';
-import { resolveCgroup } from '../host/cgroup.js';
 
 function int(name: string, min: number, max = Number.MAX_SAFE_INTEGER) {
   return (v: string): number => {
@@ -79,18 +78,20 @@ export function buildCli(): Command {
     .option('--json', 'machine-readable output')
     .option('--cgroup <path>', 'cgroup v2 directory to try cgroup hooks on (default: the root)')
     .action(async (o: { json?: boolean; cgroup?: string }) => {
-      process.exitCode = await runDoctor(o);
+      process.exitCode = await (await import('./doctor.js')).runDoctor(o);
     });
 
   observeOptions(program.command('monitor').description('observe and report; never blocks')).action(async (o: MonitorCliOptions) => {
-    process.exitCode = await runMonitor(o);
+    process.exitCode = await (await import('./monitor.js')).runMonitor(o);
   });
 
   program
     .command('unpin')
     .description('remove the enforcement an earlier `busted enforce --pin` left attached')
     .option('--cgroup <path>', 'the cgroup it was enforcing on (default: the root)')
-    .action((o: { cgroup?: string }) => {
+    .action(async (o: { cgroup?: string }) => {
+      const { unpin } = await import('../kernel/pin.js');
+      const { resolveCgroup } = await import('../host/cgroup.js');
       const r = unpin(resolveCgroup(o.cgroup));
       process.stderr.write(r.links + r.maps ? `busted: removed ${r.links} links and ${r.maps} maps (${r.dir})\n` : `busted: nothing was pinned (${r.dir})\n`);
       process.exitCode = 0;
@@ -105,7 +106,7 @@ export function buildCli(): Command {
     .option('--dump-ir', 'print the planner IR (JSON) instead of writing the module')
     .option('--dump-ast', 'print the parsed modules instead of compiling')
     .action(async (o: CompileCliOptions) => {
-      process.exitCode = await runCompile(o);
+      process.exitCode = await (await import('./compile.js')).runCompile(o);
     });
 
   program
@@ -128,7 +129,7 @@ export function buildCli(): Command {
     .option('--fail-on-diff', 'with --baseline: a changed decision fails the run')
     .option('--v0-compatible', 'parse Rego written for OPA before 1.0')
     .action(async (o: TestPolicyCliOptions) => {
-      process.exitCode = await runTestPolicy(o);
+      process.exitCode = await (await import('./test-policy.js')).runTestPolicy(o);
     });
 
   enforceOptions(
@@ -139,7 +140,7 @@ export function buildCli(): Command {
         .requiredOption('--policies <src>', 'directory of .rego (+ data.json), bundle.tar.gz, unpacked bundle, or http(s):// bundle URL'),
     ),
   ).action(async (o: EnforceCliOptions) => {
-    process.exitCode = await runEnforce(o);
+    process.exitCode = await (await import('./enforce.js')).runEnforce(o);
   });
 
   enforceOptions(
@@ -153,7 +154,7 @@ export function buildCli(): Command {
     ),
   ).action(async (o: EnforceCliOptions & { follow?: boolean; monitorOnly?: boolean }) => {
     const demo = { follow: o.follow === true };
-    process.exitCode = o.monitorOnly ? await runMonitor(o, demo) : await runEnforce(o, demo);
+    process.exitCode = o.monitorOnly ? await (await import('./monitor.js')).runMonitor(o, demo) : await (await import('./enforce.js')).runEnforce(o, demo);
   });
 
   return program;

@@ -312,6 +312,18 @@ export class Enforcer {
   // ---- what the kernel did ---------------------------------------------------------
 
   onEnforce(r: EnforceRecord): void {
+    if (r.what === 'packet_dropped') {
+      // the first packet of a blocked socket (its cookie, or a blocked thread's): abort it
+      const local = addressBytes(r.flow.saddr);
+      const remote = addressBytes(r.flow.daddr);
+      if (!local || !remote || r.flow.protocol !== 6) return;
+      try {
+        if (destroySocket({ family: local.family === 4 && remote.family === 4 ? 4 : 6, protocol: 'tcp', local: local.bytes, localPort: r.flow.sport, remote: remote.bytes, remotePort: r.flow.dport, cookie: BigInt(r.sockId) })) this.stats.destroyed++;
+      } catch (e) {
+        this.error(`destroying a blocked socket: ${(e as Error).message}`);
+      }
+      return;
+    }
     if (r.what === 'ssl_socket') {
       const local = addressBytes(r.flow.saddr);
       const remote = addressBytes(r.flow.daddr);
@@ -443,11 +455,9 @@ export class Enforcer {
   private blockContent(e: BustedEvent, origin: EventOrigin | undefined): boolean {
     const tls = origin?.tls;
     if (!tls) return false;
+    this.blockTls(tls.pid, tls.ssl);
     const key = `${tls.pid}:${tls.ssl}`;
-    this.blockedTls.add(key);
-    this.maps.setTlsVerdict(tls.pid, tls.ssl, 'block');
     const sock = this.sslSockets.get(key);
-    if (sock) this.killSocket(sock);
     // until the policy changes, no more connections of this program to that provider
     const klass = e.provider ? this.classes.classOf(e.provider) : undefined;
     const image = this.maps.procImage(tls.pid);
@@ -483,6 +493,23 @@ export class Enforcer {
     }
     this.decidedNames.add(h.toString(16));
     this.maps.putName(h, d.action === 'block' ? W.BUSTED_CLASS_HOST : W.BUSTED_CLASS_NONE, 'exact');
+  }
+
+  /**
+   * A TLS connection is blocked: its writes refused from now on (the uprobe
+   * holds each; the engine never lets one through) and its socket killed.
+   * Where its socket is not known, the held thread's next packet names it.
+   */
+  private blockTls(pid: number, ssl: string): void {
+    const key = `${pid}:${ssl}`;
+    this.blockedTls.add(key);
+    this.maps.setTlsVerdict(pid, ssl, 'block');
+    const sock = this.sslSockets.get(key);
+    if (sock) {
+      this.killSocket(sock);
+      return;
+    }
+    for (const h of this.maps.heldThreads()) if (h.pid === pid && h.ssl === ssl) this.maps.blockThread(h.tid, pid);
   }
 
   /** What an event teaches the kernel, whatever the decision: names to classify, connections to gate. */
@@ -542,6 +569,8 @@ export class Enforcer {
   /** A held write's events are all decided: let its process go, once nothing else of it is pending. */
   onGatedCall(g: GatedCall): void {
     this.stats.gated++;
+    // a write on a connection blocked earlier: whatever it says, it does not leave
+    if (this.blockedTls.has(`${g.pid}:${g.ssl}`)) this.blockTls(g.pid, g.ssl);
     let calls = this.gated.get(g.pid);
     if (!calls) this.gated.set(g.pid, (calls = new Set()));
     calls.add(g.callId);

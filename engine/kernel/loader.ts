@@ -33,6 +33,7 @@ export const ENFORCE_MAPS = [
   'image_refs',
   'cgroup_verdicts',
   'blocked_socks',
+  'blocked_tids',
   'last_ssl',
   'enforce_cfg',
   'image_seq',

@@ -18,7 +18,7 @@ import { join } from 'node:path';
 import type { BustedEvent } from '../../engine/model/event.js';
 import { makePki, type Pki } from '../../engine/demo/pki.js';
 import { startDnsmasq, type Resolver } from '../../engine/demo/resolver.js';
-import { PYTHON, run, type RunResult } from '../../engine/demo/spawn.js';
+import { PYTHON, run, start, type RunResult } from '../../engine/demo/spawn.js';
 import { MonitorProcess } from '../helpers/agent.js';
 import { kernelSkipReason, TestCgroup } from '../helpers/cgroup.js';
 import { startProviderServer, type ProviderServer } from '../helpers/providers.js';
@@ -84,6 +84,14 @@ block contains sprintf("%s looks like openai", [host]) if {
 }
 `;
 
+const MCP_TOOLS = `${HEAD}
+block contains sprintf("MCP tool %s is blocked", [input.mcp.tool]) if {
+	input.type == "mcp_message"
+	input.mcp.kind == "request"
+	input.mcp.tool == "delete_file"
+}
+`;
+
 const SECRET = 'AKIAIOSFODNN7EXAMPLE';
 
 describe('busted enforce (real kernel, a cgroup of the test)', { skip }, () => {
@@ -96,9 +104,9 @@ describe('busted enforce (real kernel, a cgroup of the test)', { skip }, () => {
 
   before(async () => {
     cg = new TestCgroup();
-    pki = makePki(['api.openai.com', 'api.anthropic.com', 'api.mistral.ai', 'evil-openai.com', 'ok.example.test']);
+    pki = makePki(['api.openai.com', 'api.anthropic.com', 'api.mistral.ai', 'evil-openai.com', 'ok.example.test', 'mcp.example.test']);
     server = await startProviderServer(pki);
-    dns = await startDnsmasq({ 'api.openai.com': ['127.0.0.1'], 'api.anthropic.com': ['127.0.0.1'], 'api.mistral.ai': ['127.0.0.1'], 'evil-openai.com': ['127.0.0.1'], 'ok.example.test': ['127.0.0.1'] });
+    dns = await startDnsmasq({ 'api.openai.com': ['127.0.0.1'], 'api.anthropic.com': ['127.0.0.1'], 'api.mistral.ai': ['127.0.0.1'], 'evil-openai.com': ['127.0.0.1'], 'ok.example.test': ['127.0.0.1'], 'mcp.example.test': ['127.0.0.1'] });
     dir = mkdtempSync(join(tmpdir(), 'busted-enforce-'));
   });
 
@@ -286,6 +294,86 @@ r.end(${JSON.stringify(body)});`,
       assert.equal(ok.code, 0, `${name}: a harmless prompt goes through: ${ok.stderr}`);
       assert.ok(server.received.some((b) => b.includes(`a harmless prompt from ${name}`)), `${name}: the harmless prompt arrived`);
     }
+    await stopAgent();
+  });
+
+  it('blocks a secret on a connection opened before the agent started (its socket learnt from the held write\'s first packet)', async () => {
+    // a node client with one kept-alive connection, told on stdin when to send what
+    const client = start(
+      [
+        process.execPath,
+        '-e',
+        `const https = require('https');
+const agent = new https.Agent({ keepAlive: true, maxSockets: 1 });
+const send = (content) => new Promise((ok) => {
+  const r = https.request(${JSON.stringify(url('api.openai.com'))}, { method: 'POST', agent, family: 4, ca: require('fs').readFileSync(${JSON.stringify(pki.caCert)}), headers: { 'content-type': 'application/json' } }, (res) => { res.resume(); res.on('end', () => ok('ok')); });
+  r.on('error', (e) => ok(e.code || e.message));
+  r.end(JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content }] }));
+});
+let buf = '';
+process.stdin.on('data', async (d) => {
+  buf += d;
+  let nl;
+  while ((nl = buf.indexOf('\\n')) >= 0) {
+    const line = buf.slice(0, nl);
+    buf = buf.slice(nl + 1);
+    console.log(line + ' ' + (await send(line)));
+  }
+});`,
+      ],
+      inCg(),
+    );
+    let out = '';
+    client.stdout!.on('data', (d) => (out += d));
+    const said = async (what: string) => {
+      const deadline = Date.now() + 15_000;
+      while (!out.includes(what)) {
+        if (Date.now() > deadline) throw new Error(`client said: ${out}`);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      return out.split('\n').find((l) => l.startsWith(what))!;
+    };
+    try {
+      client.stdin!.write('before the agent\n');
+      assert.match(await said('before the agent'), /ok$/);
+      const m = await startAgent(policyDir('late', SECRETS));
+      // the agent saw neither its SNI nor its ClientHello: the first request it sees makes it gated
+      client.stdin!.write('seen by the agent\n');
+      assert.match(await said('seen by the agent'), /ok$/);
+      await m.waitFor((e) => e.type === 'llm_request' && e.llm?.user_message === 'seen by the agent', 'the first request the agent saw');
+      client.stdin!.write(`deploy with ${SECRET} now\n`);
+      const answer = await said('deploy with');
+      assert.doesNotMatch(answer, / ok$/, 'the blocked request got no answer');
+      const req = await m.waitFor((e) => e.type === 'llm_request' && e.process?.pid === client.pid && (e.llm?.user_message ?? '').startsWith('deploy'), 'the blocked request');
+      const d = await m.waitFor((e) => e.type === 'decision' && e.decision?.subject === req.id, 'its decision');
+      assert.equal(d.decision?.enforced, true);
+      assert.ok(!server.received.some((b) => b.includes(SECRET)), 'the server never received the secret');
+      await stopAgent();
+      assert.match(m.stderr, /[1-9]\d* sockets destroyed/);
+    } finally {
+      client.kill('SIGKILL');
+    }
+  });
+
+  it('stops a blocked MCP tools/call to a server it learnt is MCP, on the same connection and on the next', async () => {
+    const m = await startAgent(policyDir('mcp', MCP_TOOLS));
+    const rpc = (id: number, method: string, params: object) => JSON.stringify({ jsonrpc: '2.0', id, method, params });
+    const mcpUrl = url('mcp.example.test', '/mcp');
+    const hdr = ['-H', 'content-type: application/json', '-H', 'accept: application/json, text/event-stream'];
+    // one connection: initialize (allowed: the engine learns the host is MCP), tools/list, then the blocked call
+    const r = await run(
+      ['curl', '-4', '-sS', '--http1.1', '--max-time', '10', '--cacert', pki.caCert, ...hdr, '-d', rpc(1, 'initialize', { protocolVersion: '2025-06-18' }), mcpUrl, '--next', '--cacert', pki.caCert, ...hdr, '-d', rpc(2, 'tools/list', {}), mcpUrl, '--next', '--cacert', pki.caCert, ...hdr, '-d', rpc(3, 'tools/call', { name: 'delete_file', arguments: { path: '/etc/important' } }), mcpUrl],
+      inCg(),
+    );
+    assert.notEqual(r.code, 0, 'the blocked call fails');
+    const call = await m.waitFor((e) => e.type === 'mcp_message' && e.mcp?.tool === 'delete_file' && e.process?.pid === r.pid, 'the tools/call');
+    assert.equal((await m.waitFor((e) => e.type === 'decision' && e.decision?.subject === call.id, 'its decision')).decision?.enforced, true);
+    assert.ok(server.received.some((b) => b.includes('"tools/list"')), 'the allowed requests arrived');
+    assert.ok(!server.received.some((b) => b.includes('/etc/important')), 'the blocked call never arrived');
+    // a new connection to that server: gated from its first write (its name is known now)
+    const again = await run(['curl', '-4', '-sS', '--http1.1', '--max-time', '10', '--cacert', pki.caCert, ...hdr, '-d', rpc(1, 'tools/call', { name: 'delete_file', arguments: { path: '/etc/again' } }), mcpUrl], inCg());
+    assert.notEqual(again.code, 0);
+    assert.ok(!server.received.some((b) => b.includes('/etc/again')), 'nor the one on a new connection');
     await stopAgent();
   });
 
