@@ -66,7 +66,7 @@ for src in bpf/*.bpf.c; do
   compile "$src" "build/bpf/$(basename "${src%.c}").o"
 done
 # raw_tp fallbacks of the tracing objects (see bpf/common.bpf.h)
-for name in proc conn; do
+for name in proc conn flow; do
   compile "bpf/$name.bpf.c" "build/bpf/$name.rawtp.bpf.o" -DBUSTED_RAW_TP
 done
 

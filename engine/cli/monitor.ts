@@ -6,6 +6,7 @@ import { Agent, type PolicyStageOptions } from '../pipeline.js';
 import { eventSinks } from './sinks.js';
 import { makePinDir, pinnedState } from '../kernel/pin.js';
 import { Demo } from '../demo/traffic.js';
+import { classifierFromOptions, classifierSummary } from '../ml/options.js';
 
 export interface MonitorCliOptions {
   format: 'text' | 'json';
@@ -23,6 +24,8 @@ export interface MonitorCliOptions {
   verbose?: boolean;
   redact: boolean;
   hooks: 'auto' | 'raw_tp';
+  /** --model FILE, or false for --no-model (undefined: the shipped model) */
+  model?: string | false;
 }
 
 /** The demo's clients run in the --cgroup the agent watches (its root: wherever they are). */
@@ -72,6 +75,7 @@ export async function runAgent(o: MonitorCliOptions, x: AgentExtras = {}): Promi
   const out = eventSinks(o, { onStdoutError: () => stop() });
   const sinks = out.sinks;
   setLibbpfVerbose(o.verbose === true);
+  const classifier = await classifierFromOptions(o);
 
   const agent = Agent.start({
     cgroup,
@@ -84,6 +88,7 @@ export async function runAgent(o: MonitorCliOptions, x: AgentExtras = {}): Promi
     tls: o.tls,
     tlsCaptureBytes: o.tlsCaptureBytes,
     tlsSkip: o.tlsCaptureAll !== true,
+    annotate: classifier ? [classifier.annotate] : [],
     policy: x.policy,
     pinDir: x.pin ? makePinDir(cgroup) : undefined,
     onTlsLibrary: (lib, made) => {
@@ -120,6 +125,8 @@ export async function runAgent(o: MonitorCliOptions, x: AgentExtras = {}): Promi
   });
   await x.onStopping?.();
   const s = await agent.stop();
+  await classifier?.close();
+  if (classifier) process.stderr.write(`busted: ${classifierSummary(classifier)}\n`);
   const dropped = s.sinks.filter((x) => x.dropped).map((x) => `${x.name} dropped ${x.dropped}`);
   process.stderr.write(
     `busted: ${s.interpreter.events} events from ${s.interpreter.records} kernel records; lost in kernel ${s.kernel.ringbufFull}` +

@@ -127,6 +127,17 @@ export const OBJECTS: readonly ObjectSpec[] = [
     ],
   },
   {
+    name: 'flow',
+    file: 'flow.bpf.o',
+    fallback: 'flow.rawtp.bpf.o',
+    what: 'traffic shape per TCP connection (the classifier\'s input)',
+    programs: [
+      { name: 'handle_flow_state', attach: 'auto' },
+      { name: 'handle_send', attach: 'auto' },
+      { name: 'handle_recv', attach: 'auto' },
+    ],
+  },
+  {
     name: 'tls',
     file: 'tls.bpf.o',
     what: 'TLS plaintext (OpenSSL uprobes)',

@@ -73,6 +73,13 @@ export function textFormatter(color: boolean): (e: BustedEvent) => string {
       case 'lost':
         what = `${c.red}${e.lost?.count} events lost${c.reset} (${e.lost?.reason})`;
         break;
+      case 'flow': {
+        const f = e.flow;
+        const ttfb = f?.ttfb_ms ? ` ttfb ${f.ttfb_ms.first} ms` : '';
+        const gaps = f?.gap_ms_mean !== undefined ? ` every ${f.gap_ms_mean} ms` : '';
+        what = e.net && f ? `${flow(e.net)} ${f.phase} ${f.exchanges} exchanges, sent ${bytes(e.net.bytes_sent)} received ${bytes(e.net.bytes_received)} in ${f.bursts} bursts${gaps}${ttfb}` : '';
+        break;
+      }
       case 'decision': {
         const a = e.decision?.action ?? '?';
         const col = a === 'block' ? c.red : a === 'audit' ? c.yellow : c.green;
@@ -105,7 +112,7 @@ export function textFormatter(color: boolean): (e: BustedEvent) => string {
       default:
         what = e.net ? flow(e.net) : '';
     }
-    const prov = e.provider ? ` ${c.magenta}${c.bold}[${e.provider}]${c.reset}` : '';
+    const prov = (e.provider ? ` ${c.magenta}${c.bold}[${e.provider}]${c.reset}` : '') + (e.ml ? ` ${e.ml.label === 'llm' ? c.yellow : c.dim}ml ${e.ml.label} ${e.ml.llm_score.toFixed(2)}${c.reset}` : '');
     const type = e.type.padEnd(16);
     return `${c.dim}${time}${c.reset} ${c.cyan}${type}${c.reset} ${who} ${printable(what)}${prov}`.replace(/\s+$/, '');
   };

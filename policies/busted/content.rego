@@ -57,9 +57,7 @@ audit contains sprintf("model %s is not on the approved list", [input.llm.model]
 	not input.llm.model in data.busted.approved_models
 }
 
-audit contains sprintf("behavioural classifier: %s (score %.2f)", [input.ml.label, input.ml.llm_score]) if {
-	input.ml.llm_score >= data.busted.ml_audit_threshold
-}
+# The behavioural classifier's score (input.ml) is policed in ml.rego.
 
 # What busted cannot read cannot be held to the rules above: a TLS
 # connection to a provider from a program whose TLS library busted does not

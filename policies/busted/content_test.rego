@@ -1,4 +1,4 @@
-# Tests of content.rego: secrets in prompts, blocked MCP tools, models and the classifier.
+# Tests of content.rego: secrets in prompts, blocked MCP tools, models (the classifier's score: ml_test.rego).
 package busted.content_test
 
 import rego.v1
@@ -78,13 +78,6 @@ test_models_are_audited_only_when_a_list_is_given if {
 	data.busted.decision == "allow" with input as e with data.busted.approved_models as ["gpt-4o-mini"]
 	data.busted.decision == "audit" with input as e with data.busted.approved_models as ["gpt-4o"]
 	data.busted.reasons == {"model gpt-4o-mini is not on the approved list"} with input as e with data.busted.approved_models as ["gpt-4o"]
-}
-
-test_classifier_score_over_the_threshold_is_audited if {
-	e := {"type": "connect", "ml": {"llm_score": 0.95, "label": "llm"}}
-	data.busted.decision == "audit" with input as e
-	data.busted.reasons == {"behavioural classifier: llm (score 0.95)"} with input as e
-	data.busted.decision == "allow" with input as {"type": "connect", "ml": {"llm_score": 0.5, "label": "other"}}
 }
 
 test_a_secret_blocks_even_when_the_model_is_also_audited if {
