@@ -342,7 +342,6 @@ static __always_inline void sni_gate(void *ssl, const char *parg)
 	char *name;
 	long n;
 
-	note_last_ssl(ssl);
 	if (!c || !c->gate_classes)
 		return;
 	name = name_scratch();
@@ -402,8 +401,12 @@ int BPF_KPROBE(ssl_ctrl_enter, void *ssl, int cmd, long larg, void *parg)
 {
 	if (cmd != SSL_CTRL_SET_TLSEXT_HOSTNAME || !parg)
 		return 0;
-	if (enforce_on && wanted())
-		sni_gate(ssl, parg);
+	if (wanted()) {
+		/* the ClientHello this thread sends next is this SSL*'s: its plaintext is read */
+		note_last_ssl(ssl);
+		if (enforce_on)
+			sni_gate(ssl, parg);
+	}
 	return note(ctx, BUSTED_TLS_SNI, ssl, 0, parg);
 }
 
@@ -412,7 +415,7 @@ int BPF_KPROBE(ssl_ctrl_enter, void *ssl, int cmd, long larg, void *parg)
 SEC("uprobe")
 int BPF_KPROBE(ssl_handshake_enter, void *ssl)
 {
-	if (enforce_on && wanted())
+	if (wanted())
 		note_last_ssl(ssl);
 	return 0;
 }

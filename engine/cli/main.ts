@@ -49,6 +49,8 @@ function observeOptions(cmd: Command): Command {
     .addOption(new Option('--hooks <flavour>', 'tracing hooks: the best that loads (tp_btf, else raw_tp), or raw_tp').choices(['auto', 'raw_tp']).default('auto'))
     .option('--ringbuf-mb <mb>', 'ring buffer size in MiB (a power of two)', int('--ringbuf-mb', 1, 1024), 8)
     .option('--no-redact', 'keep API keys, tokens and auth headers in the output (they are replaced by default)')
+    .option('--model <file>', 'ONNX behavioural classifier scoring connections as LLM traffic (default: the shipped models/llm-traffic.onnx)')
+    .option('--no-model', 'no behavioural classifier (no ml scores)')
     .option('--color', 'colour the text format even when stdout is not a terminal')
     .option('-v, --verbose', "print libbpf's messages")
     .addHelpText('after', '\nOutputs, metrics, dashboard and Kubernetes: see README.md, "Outputs".');

@@ -6,6 +6,7 @@ import { Agent, type PolicyStageOptions } from '../pipeline.js';
 import { makePinDir, pinnedState } from '../kernel/pin.js';
 import { Demo } from '../demo/traffic.js';
 import { startOutputs, type ObserveCliOptions } from './observe.js';
+import { classifierFromOptions, classifierSummary } from '../ml/options.js';
 
 export { outputSinks } from './observe.js';
 
@@ -21,6 +22,8 @@ export interface MonitorCliOptions extends ObserveCliOptions {
   verbose?: boolean;
   redact: boolean;
   hooks: 'auto' | 'raw_tp';
+  /** --model FILE, or false for --no-model (undefined: the shipped model) */
+  model?: string | false;
 }
 
 /** The demo's clients run in the --cgroup the agent watches (its root: wherever they are). */
@@ -63,7 +66,12 @@ export async function runAgent(o: MonitorCliOptions, x: AgentExtras = {}): Promi
   // would end any command-line tool; a broken stderr is not worth dying for.
   let stop: () => void = () => {};
   process.stderr.on('error', () => {});
-  const outputs = await startOutputs(o, () => stop());
+  // the classifier (--model) before anything listens: a bad model is a usage error with nothing to undo
+  const classifier = await classifierFromOptions(o);
+  const outputs = await startOutputs(o, () => stop()).catch(async (e: unknown) => {
+    await classifier?.close();
+    throw e;
+  });
   const sinks = outputs.sinks;
   setLibbpfVerbose(o.verbose === true);
   if (outputs.urls.metrics) process.stderr.write(`busted: metrics at ${outputs.urls.metrics}\n`);
@@ -74,7 +82,8 @@ export async function runAgent(o: MonitorCliOptions, x: AgentExtras = {}): Promi
     agent = Agent.start({
       cgroup,
       sinks,
-      annotate: outputs.annotate,
+      // pod metadata first: the classifier and the policy see it
+      annotate: [...outputs.annotate, ...(classifier ? [classifier.annotate] : [])],
       pid: o.pid,
       ringBytes: mb << 20,
       serverSide: o.serverSide,
@@ -93,6 +102,7 @@ export async function runAgent(o: MonitorCliOptions, x: AgentExtras = {}): Promi
   } catch (e) {
     await outputs.close();
     await Promise.all(sinks.map((s) => s.close()));
+    await classifier?.close();
     throw e;
   }
   outputs.bind((code, message, field) => agent.interpreter.error(code, message, field));
@@ -124,6 +134,8 @@ export async function runAgent(o: MonitorCliOptions, x: AgentExtras = {}): Promi
   });
   await x.onStopping?.();
   const s = await agent.stop();
+  await classifier?.close();
+  if (classifier) process.stderr.write(`busted: ${classifierSummary(classifier)}\n`);
   await outputs.close();
   const dropped = outputs.watched.filter((x) => x.dropped).map((x) => `${x.name} dropped ${x.dropped}`);
   process.stderr.write(

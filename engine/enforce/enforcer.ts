@@ -80,10 +80,14 @@ interface ClassVerdicts extends VerdictMasks {
   reasons: Map<number, string[]>;
 }
 
-/** What the kernel tells about a TLS connection's socket (at its ClientHello). */
-interface SslSocket {
-  cookie: bigint;
-  id: SocketId;
+/** A socket named by its addresses (this host's end first) and, when known, its cookie; undefined for what is not an address. */
+function socketId(protocol: 'tcp' | 'udp', localIp: string | undefined, localPort: number | undefined, remoteIp: string, remotePort: number, cookie?: bigint): SocketId | undefined {
+  const local = localIp ? addressBytes(localIp) : undefined;
+  const remote = addressBytes(remoteIp);
+  if (!local || !remote || localPort === undefined) return undefined;
+  const id: SocketId = { family: local.family === 4 && remote.family === 4 ? 4 : 6, protocol, local: local.bytes, localPort, remote: remote.bytes, remotePort };
+  if (cookie !== undefined) id.cookie = cookie;
+  return id;
 }
 
 export class Enforcer {
@@ -102,7 +106,8 @@ export class Enforcer {
   private readonly verdicts = new Map<string, ClassVerdicts>();
   /** image -> classes blocked by content decisions, until the policy changes */
   private readonly contentBlocks = new Map<string, bigint>();
-  private readonly sslSockets = new Map<string, SslSocket>();
+  /** pid:ssl -> the TLS connection's socket (the kernel tied them at its ClientHello) */
+  private readonly sslSockets = new Map<string, SocketId>();
   private readonly blockedTls = new Set<string>();
   /** pid -> gated calls seen and not let go yet */
   private readonly gated = new Map<number, Set<string>>();
@@ -312,30 +317,21 @@ export class Enforcer {
   // ---- what the kernel did ---------------------------------------------------------
 
   onEnforce(r: EnforceRecord): void {
+    const id = r.flow.protocol === 6 ? socketId('tcp', r.flow.saddr, r.flow.sport, r.flow.daddr, r.flow.dport, BigInt(r.sockId)) : undefined;
+    if (!id) return;
     if (r.what === 'packet_dropped') {
       // the first packet of a blocked socket (its cookie, or a blocked thread's): abort it
-      const local = addressBytes(r.flow.saddr);
-      const remote = addressBytes(r.flow.daddr);
-      if (!local || !remote || r.flow.protocol !== 6) return;
       try {
-        if (destroySocket({ family: local.family === 4 && remote.family === 4 ? 4 : 6, protocol: 'tcp', local: local.bytes, localPort: r.flow.sport, remote: remote.bytes, remotePort: r.flow.dport, cookie: BigInt(r.sockId) })) this.stats.destroyed++;
+        if (destroySocket(id)) this.stats.destroyed++;
       } catch (e) {
         this.error(`destroying a blocked socket: ${(e as Error).message}`);
       }
-      return;
-    }
-    if (r.what === 'ssl_socket') {
-      const local = addressBytes(r.flow.saddr);
-      const remote = addressBytes(r.flow.daddr);
-      if (!local || !remote) return;
+    } else if (r.what === 'ssl_socket') {
       const key = `${r.task.pid}:${r.ssl}`;
       if (this.sslSockets.size >= 65536) this.sslSockets.delete(this.sslSockets.keys().next().value!);
-      this.sslSockets.set(key, {
-        cookie: BigInt(r.sockId),
-        id: { family: r.flow.family, protocol: 'tcp', local: local.bytes, localPort: r.flow.sport, remote: remote.bytes, remotePort: r.flow.dport, cookie: BigInt(r.sockId) },
-      });
+      this.sslSockets.set(key, id);
       // blocked before its socket was known: block the socket now
-      if (this.blockedTls.has(key)) this.killSocket(this.sslSockets.get(key)!);
+      if (this.blockedTls.has(key)) this.killSocket(id);
     }
   }
 
@@ -437,19 +433,16 @@ export class Enforcer {
 
   private destroy(sockId: SockId): boolean {
     const n = this.o.connection(sockId);
-    const local = n?.src_ip ? addressBytes(n.src_ip) : undefined;
-    const remote = n ? addressBytes(n.dst_ip) : undefined;
-    if (!n || !local || !remote || n.src_port === undefined) return false;
-    const id: SocketId = { family: local.family === 4 && remote.family === 4 ? 4 : 6, protocol: n.protocol, local: local.bytes, localPort: n.src_port, remote: remote.bytes, remotePort: n.dst_port };
-    if (typeof sockId === 'number') id.cookie = BigInt(sockId);
-    return this.killSocket({ cookie: id.cookie ?? 0n, id });
+    const id = n && socketId(n.protocol, n.src_ip, n.src_port, n.dst_ip, n.dst_port, typeof sockId === 'number' ? BigInt(sockId) : undefined);
+    return id ? this.killSocket(id) : false;
   }
 
-  private killSocket(s: SslSocket): boolean {
-    if (s.cookie) this.maps.blockSocket(s.cookie);
-    const done = destroySocket(s.id);
+  /** Its packets dropped from now on (when its cookie is known) and the socket aborted. */
+  private killSocket(id: SocketId): boolean {
+    if (id.cookie) this.maps.blockSocket(id.cookie);
+    const done = destroySocket(id);
     if (done) this.stats.destroyed++;
-    return done || s.cookie !== 0n;
+    return done || id.cookie !== undefined;
   }
 
   private blockContent(e: BustedEvent, origin: EventOrigin | undefined): boolean {
@@ -470,7 +463,7 @@ export class Enforcer {
         this.maps.putImageVerdict(image, { block: (v?.block ?? 0n) | this.contentBlocks.get(image)!, audit: v?.audit ?? 0n });
       }
     } else if (sock) {
-      this.refuseHost(tls.pid, addressText(sock.id.remote));
+      this.refuseHost(tls.pid, addressText(sock.remote));
     }
     // a held write has not left: it never will
     return tls.gated;
