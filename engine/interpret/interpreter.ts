@@ -102,6 +102,7 @@ interface PendingHello {
 }
 
 const MAX_CONNS = 65536;
+const CLOSED_KEPT = 1024;
 const TLS_PROBED = W.BUSTED_TASK_TLS_PROBED;
 const utf8Lossy = new TextDecoder('utf-8', { fatal: false });
 const HELLO_WAIT_NS = 1e9;
@@ -116,8 +117,15 @@ export class Interpreter {
   private readonly runId: string;
   private seq = 0;
   private readonly conns = new Map<SockId, Conn>();
-  /** connections closed lately: their final flow record may come just after the close */
-  private readonly closedConns = new Map<SockId, Conn>();
+  /**
+   * Connections closed lately: their final flow record may come just after
+   * the close. Two generations of at most CLOSED_KEPT each, the older
+   * dropped whole: a Map trimmed one oldest key at a time (keys().next())
+   * walks over every deleted slot at its front, and that walk was the
+   * costliest step of a close.
+   */
+  private closedConns = new Map<SockId, Conn>();
+  private closedBefore = new Map<SockId, Conn>();
   private readonly pending = new Map<string, PendingHello>();
   /** Per process: address → the name that process looked it up as. Many
    * names share an address (CDNs, loopback stand-ins); the one this process
@@ -327,8 +335,11 @@ export class Interpreter {
     const conn = this.conns.get(r.sockId);
     this.conns.delete(r.sockId);
     if (conn && r.kind === 'tcp') {
+      if (this.closedConns.size >= CLOSED_KEPT) {
+        this.closedBefore = this.closedConns;
+        this.closedConns = new Map();
+      }
       this.closedConns.set(r.sockId, conn);
-      if (this.closedConns.size > 1024) this.closedConns.delete(this.closedConns.keys().next().value!);
     }
     const ev = this.start('close', r.ts, r.task.pid);
     if (!ev) return;
@@ -352,8 +363,11 @@ export class Interpreter {
     let conn = this.conns.get(r.sockId);
     if (!conn) {
       // the close came first (its record was written on another CPU)
-      conn = this.closedConns.get(r.sockId);
-      if (r.phase === 'end') this.closedConns.delete(r.sockId);
+      conn = this.closedConns.get(r.sockId) ?? this.closedBefore.get(r.sockId);
+      if (r.phase === 'end') {
+        this.closedConns.delete(r.sockId);
+        this.closedBefore.delete(r.sockId);
+      }
     }
     const ev = this.start('flow', r.ts, r.task.pid);
     if (!ev) return;
