@@ -174,7 +174,8 @@ async function count(warm, n) {
   for (let i = 0; i < n; i++) pass();
   const c = process.cpuUsage(c0);
   const cpuNsPerRecord = n ? Math.round(((c.user + c.system) * 1000) / (recs.length * n)) : 0;
-  process.stdout.write(`${JSON.stringify({ records: recs.length * n, cpu_ns_per_record: cpuNsPerRecord, sink })}\n`);
+  const mem = process.memoryUsage();
+  process.stdout.write(`${JSON.stringify({ records: recs.length * n, cpu_ns_per_record: cpuNsPerRecord, rss_mb: Math.round(mem.rss / 1048576), heap_total_mb: Math.round(mem.heapTotal / 1048576), sink })}\n`);
 }
 
 function callgrind(warm, n) {
