@@ -6,6 +6,7 @@
 // engine/decode/ or the ring reader.
 //
 //   node bench/ringbuf/decode-count.js [--mix tcp|mixed] [--mode decode|interpret|agent|enforce] [--model 0]
+//                                      [--node-flags '--max-semi-space-size=1 ...']
 //
 // Steps:
 //   1. capture: the benchmark's BPF producer (producer.bpf.o, built by
@@ -179,7 +180,7 @@ async function count(warm, n) {
 }
 
 function callgrind(warm, n) {
-  const r = spawnSync('valgrind', ['--tool=callgrind', '--callgrind-out-file=/dev/null', '--smc-check=all-non-file', process.execPath, '--single-threaded', fileURLToPath(import.meta.url), '--child', String(warm), String(n), '--mix', mix, '--mode', mode, '--model', arg('--model', '1')], { encoding: 'utf8', maxBuffer: 64 << 20 });
+  const r = spawnSync('valgrind', ['--tool=callgrind', '--callgrind-out-file=/dev/null', '--smc-check=all-non-file', process.execPath, '--single-threaded', ...arg('--node-flags', '').split(' ').filter(Boolean), fileURLToPath(import.meta.url), '--child', String(warm), String(n), '--mix', mix, '--mode', mode, '--model', arg('--model', '1')], { encoding: 'utf8', maxBuffer: 64 << 20 });
   const m = /Collected : (\d+)/.exec(r.stderr);
   if (r.status !== 0 || !m) throw new Error(`valgrind failed (${r.status}): ${r.stderr.slice(-2000)}`);
   const { records } = JSON.parse(r.stdout.trim().split('\n').pop());
@@ -196,5 +197,5 @@ if (process.argv.includes('--child')) {
   const a = callgrind(warm, 0);
   const b = callgrind(warm, n1);
   const per = (b.ir - a.ir) / b.records;
-  process.stdout.write(`RESULT ${JSON.stringify({ metric: 'decode_instructions_per_record', value: Math.round(per), unit: 'instructions', mix, mode, model: arg('--model', '1') !== '0', records: b.records, warm })}\n`);
+  process.stdout.write(`RESULT ${JSON.stringify({ metric: 'decode_instructions_per_record', value: Math.round(per), unit: 'instructions', mix, mode, model: arg('--model', '1') !== '0', node_flags: arg('--node-flags', ''), records: b.records, warm })}\n`);
 }
