@@ -101,6 +101,10 @@ interface PendingHello {
   at: number;
 }
 
+/** 0..1295 in base 36, and the same as two digits */
+const BASE36 = Array.from({ length: 1296 }, (_, i) => i.toString(36));
+const BASE36_2 = BASE36.map((d) => d.padStart(2, '0'));
+
 const MAX_CONNS = 65536;
 const CLOSED_KEPT = 1024;
 const TLS_PROBED = W.BUSTED_TASK_TLS_PROBED;
@@ -326,7 +330,8 @@ export class Interpreter {
     const ev = this.start(type, r.ts, r.task.pid);
     if (!ev) return;
     ev.process = this.processes.info(r.task);
-    ev.net = copyNet(net);
+    // the connection's own view, shared: no stage changes an event's net
+    ev.net = net;
     if (conn.provider) ev.provider = conn.provider;
     this.out(ev, undefined, { sockId: r.sockId });
   }
@@ -619,7 +624,21 @@ export class Interpreter {
   }
 
   private base(type: BustedEvent['type'], monoNs: number): BustedEvent {
-    return { id: `${this.runId}-${(++this.seq).toString(36)}`, time: this.clock.rfc3339(monoNs), type };
+    return { id: this.nextId(), time: this.clock.rfc3339(monoNs), type };
+  }
+
+  private idHigh = -1;
+  private idPrefix = '';
+
+  /** `${runId}-${seq in base 36}`: the digits above the last two change every 1296 events, so they are kept as text (toString(36) per event was a runtime call). */
+  private nextId(): string {
+    const n = ++this.seq;
+    const high = Math.floor(n / 1296);
+    if (high !== this.idHigh) {
+      this.idHigh = high;
+      this.idPrefix = `${this.runId}-${high === 0 ? '' : high.toString(36)}`;
+    }
+    return this.idPrefix + (high === 0 ? BASE36[n]! : BASE36_2[n - high * 1296]!);
   }
 
   private out(ev: BustedEvent, extra?: Partial<BustedEvent>, origin?: EventOrigin): void {
