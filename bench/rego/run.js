@@ -133,10 +133,33 @@ const typical = {
   llm: { provider: 'openai', endpoint: '/v1/chat/completions', model: 'gpt-4o-mini', stream: true, system_prompt: 'You are a helpful assistant that summarises documents for the finance team.', user_message: 'Summarise the attached quarterly report in five bullet points, and flag anything unusual about the revenue numbers.', tools: [] },
 };
 const blockEv = { ...typical, llm: { ...typical.llm, user_message: 'use key AKIAABCDEFGHIJKLMNOP for s3' } };
-for (const ev of [typical, blockEv, { ...typical, provider: 'mistral' }, { type: 'tls_server_hello', net: { dst_ip: '127.0.0.1' }, tls: { version: 'TLS 1.1', cipher: 'TLS_RSA_WITH_3DES_EDE_CBC_SHA' } }]) {
+// every rule of the shipped policies, firing and not: the hand-written function must agree on all
+const proc = typical.process;
+const corpus = [
+  typical, blockEv, { ...typical, provider: 'mistral' },
+  { ...typical, llm: { ...typical.llm, system_prompt: '-----BEGIN RSA PRIVATE KEY-----', user_message: 'sk-abcdefghijklmnopqrstuvwxyz ghp_0123456789abcdefghijklmnopqrstuvwxyzAB' } },
+  { ...typical, provider: 'mistral', process: { ...proc, cgroup_path: '/research/alice' } },
+  { ...typical, provider: 'groq', process: { ...proc, cgroup_path: '/research/alice', uid: 2000 } },
+  { ...typical, provider: 'openai', process: { ...proc, uid: 2000 } },
+  { type: 'connect', provider: 'openai', process: { ...proc, container_id: 'c0ffee' } },
+  { type: 'dns_query', dns: { questions: [{ name: 'openai.com.evil.net.', type: 'A' }] } },
+  { type: 'tls_client_hello', tls: { sni: 'api.OpenAI.com.', version: 'TLS 1.3' } },
+  { type: 'tls_client_hello', http: { host: 'claude-anthropic.io' } },
+  { type: 'mcp_message', mcp: { kind: 'request', method: 'tools/call', tool: 'shell' } },
+  { type: 'mcp_message', mcp: { kind: 'request', method: 'tools/call', tool: 'ssh_exec' } },
+  { type: 'mcp_message', mcp: { kind: 'request', method: 'tools/call', tool: 'Run-Shell' } },
+  { type: 'mcp_message', mcp: { kind: 'request', method: 'tools/call', tool: 'executive_summary' } },
+  { type: 'mcp_message', mcp: { kind: 'response', method: 'tools/call', tool: 'bash' } },
+  { ...typical, ml: { llm_score: 0.95, label: 'exfiltration' } },
+  { ...typical, ml: { llm_score: 0.5, label: 'benign' } },
+  { type: 'tls_server_hello', net: { dst_ip: '127.0.0.1' }, tls: { version: 'TLS 1.1', cipher: 'TLS_RSA_WITH_3DES_EDE_CBC_SHA' } },
+  { type: 'tls_server_hello', tls: { sni: 'api.openai.com', version: 'TLS 1.3', cipher: 'TLS_AES_128_GCM_SHA256' } },
+  { type: 'close', net: { bytes_sent: 1 } },
+];
+for (const ev of corpus) {
   const a = JSON.stringify(engine.decide(ev));
   const b = JSON.stringify(hand(ev));
-  if (a !== b) throw new Error(`shipped policy and hand-written disagree: ${a} vs ${b}`);
+  if (a !== b) throw new Error(`shipped policy and hand-written disagree on ${JSON.stringify(ev)}: ${a} vs ${b}`);
 }
 const N = 100_000;
 timeEach(() => sdk.evaluate(typical, 'busted/decision'), 10_000);

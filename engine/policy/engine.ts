@@ -10,6 +10,7 @@ import type { LoadedPolicy } from '@open-policy-agent/opa-wasm';
 import { BustedError, ErrorCode } from '../model/errors.js';
 import { loadCompiled, type LoadOptions } from './builtins-js.js';
 import type { InputUse } from './analysis.js';
+import { InputBuffers, inputProjector } from './project.js';
 import { buildPolicy, ENTRYPOINTS, OPTIONAL_ENTRYPOINTS, type PolicyBuild } from './source.js';
 
 export type Action = 'allow' | 'audit' | 'block';
@@ -30,13 +31,28 @@ function jsonBytes(text: string): ArrayBuffer {
 }
 
 export class PolicyEngine {
+  /** the JSON text the policy is given for an event: what it reads of it (project.ts) */
+  private readonly project: ((event: object) => string) | undefined;
+  /** reused input buffers, for modules our compiler built (their parser skips the padding) */
+  private readonly buffers: InputBuffers | undefined;
+
   private constructor(
     private readonly policy: LoadedPolicy,
     readonly build: PolicyBuild,
     private readonly hasReasons: boolean,
     /** the policy defines `busted/kill` */
     readonly hasKill: boolean,
-  ) {}
+  ) {
+    const use = build.kind === 'rego' ? build.inputs : undefined;
+    this.project = use && !use.all ? inputProjector(use) : undefined;
+    this.buffers = build.kind === 'rego' ? new InputBuffers() : undefined;
+  }
+
+  /** The input bytes for an event: its projection when the policy's reads are known, else its JSON (`json` when given). */
+  private input(event: object, json: string | undefined): ArrayBuffer {
+    const text = this.project ? this.project(event) : (json ?? JSON.stringify(event));
+    return this.buffers ? this.buffers.bytes(text) : jsonBytes(text);
+  }
 
   /** What the policy reads of its input; undefined when unknown (a bundle's policy.wasm): assume everything. */
   get inputs(): InputUse | undefined {
@@ -80,7 +96,8 @@ export class PolicyEngine {
    */
   decide(event: object, json?: string): Verdict {
     // the pipeline serialises each event for its sinks anyway: it may pass that text
-    const input = jsonBytes(json ?? JSON.stringify(event));
+    // (used when the whole event is read; a projection is cheaper than its bytes)
+    const input = this.input(event, json);
     let out: Array<{ result: unknown }>;
     try {
       out = this.policy.evaluate(input, ENTRYPOINTS[0]) as Array<{ result: unknown }>;
@@ -114,7 +131,7 @@ export class PolicyEngine {
     if (!this.hasKill) return false;
     let out: Array<{ result: unknown }>;
     try {
-      out = this.policy.evaluate(jsonBytes(json ?? JSON.stringify(event)), OPTIONAL_ENTRYPOINTS[0]) as Array<{ result: unknown }>;
+      out = this.policy.evaluate(this.input(event, json), OPTIONAL_ENTRYPOINTS[0]) as Array<{ result: unknown }>;
     } catch (e) {
       throw new BustedError(ErrorCode.POLICY, `busted/kill: ${(e as Error).message ?? e}`, 'kill');
     }

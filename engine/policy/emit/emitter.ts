@@ -21,7 +21,7 @@
 import { HOST_EXPORT_NAMES } from '../builtins-js.js';
 import * as IR from '../ir/ir.js';
 import { CONFLICT_COMPLETE, CONFLICT_FUNCTION, CONFLICT_OBJECT } from '../plan/planner.js';
-import { Code, I32, firstNewFunc, splice, type Body, type NewFunc } from './wasm.js';
+import { Code, I32, firstNewFunc, splice, startOf, type Body, type NewFunc } from './wasm.js';
 
 /** What the emitter needs from build/wasm/runtime.json (runtime/build.ts). */
 export interface RuntimeManifest {
@@ -58,7 +58,8 @@ const RUNTIME_FUNCS = [
   'opa_set_add',
   'opa_value_get',
   'opa_value_compare',
-  'opa_value_iter',
+  'busted_scan_key',
+  'busted_scan_value',
   'busted_memo_reset',
   'busted_memo_get',
   'busted_memo_put',
@@ -264,21 +265,25 @@ class FnEmitter {
       case 'BreakStmt':
         c.br(this.depth - this.irBlocks[this.irBlocks.length - 1 - s.index]!.brk);
         return;
-      case 'ScanStmt':
-        c.i32Const(0).localSet(s.key);
+      case 'ScanStmt': {
+        // by position: i = 0; loop { key = scan_key(src, i); exit if 0; value = scan_value(src, i); i++; body }
+        const i = this.scratch();
+        c.i32Const(0).localSet(i);
         this.open();
         this.open('loop');
-        c.localGet(s.source).localGet(s.key);
-        this.call('opa_value_iter');
+        c.localGet(s.source).localGet(i);
+        this.call('busted_scan_key');
         c.localTee(s.key).i32Eqz().brIf(1);
-        c.localGet(s.source).localGet(s.key);
-        this.call('opa_value_get');
+        c.localGet(s.source).localGet(i);
+        this.call('busted_scan_value');
         c.localSet(s.value);
+        c.localGet(i).i32Const(1).i32Add().localSet(i);
         this.block(s.block);
         c.br(0);
         this.close();
         this.close();
         return;
+      }
       case 'NotStmt': {
         // block done { block solution { <not block> ; br done } ; br undef } :
         // running off the not block (no solution) skips to `done`; a
@@ -574,6 +579,8 @@ export function emit(policy: IR.Policy, runtime: Uint8Array, manifest: RuntimeMa
 
   const bytes = data.finish();
   const heapStart = data.base + bytes.length;
+  const rtStart = startOf(runtime);
+  if (rtStart !== undefined) startPlaceholder.body.code.call(rtStart);
   startPlaceholder.body.code.i32Const(heapStart).call(rt.busted_heap_init);
 
   return splice(runtime, {

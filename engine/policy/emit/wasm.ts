@@ -11,7 +11,9 @@
  * - replace the bodies of the stubs `eval`, `builtins`, `entrypoints` in
  *   place (their index and type stay);
  * - append one active data segment above the runtime's __heap_base;
- * - add a start section calling the given function (heap init);
+ * - add a start section calling the given function (heap init), in place
+ *   of the runtime's own (wasm-ld's __wasm_init_memory, which zeroes .bss
+ *   with memory.fill): the caller's start calls that first (`startOf`);
  * - raise the memory import's minimum if the data needs more pages.
  */
 
@@ -101,6 +103,9 @@ export class Code {
   i32GeS(): this {
     return this.op(0x4e);
   }
+  i32Add(): this {
+    return this.op(0x6a);
+  }
 }
 
 export interface FuncType {
@@ -178,6 +183,12 @@ export function importsOf(b: Uint8Array): { funcs: number; memoryMin: number } {
     }
   }
   return { funcs, memoryMin };
+}
+
+/** The runtime's start function, if it has one (the spliced start must call it). */
+export function startOf(b: Uint8Array): number | undefined {
+  const s = sections(b).find((x) => x.id === 8);
+  return s ? new Reader(b, s.start).u32() : undefined;
 }
 
 /** Index the first added function gets. */
@@ -259,8 +270,8 @@ export function splice(b: Uint8Array, sp: Splice): Uint8Array {
     startDone = true;
   };
   for (const s of secs) {
-    if (s.id === 8) throw new Error('wasm: the runtime already has a start function');
-    if ([9, 10, 11, 12].includes(s.id)) emitStart();
+    if ([8, 9, 10, 11, 12].includes(s.id)) emitStart();
+    if (s.id === 8) continue; // replaced: the new start calls the old one
     if (s.id === 12) throw new Error('wasm: data count section not supported by the splicer');
     switch (s.id) {
       case 1:

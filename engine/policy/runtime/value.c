@@ -11,7 +11,20 @@ RT_API value *opa_null(void) { return (value *)&null_v; }
 
 RT_API value *opa_boolean(i32 v) { return (value *)(v ? &true_v : &false_v); }
 
+// 0..255 as static values: array indexes (scans, count()) and small
+// literals need no allocation. Values are never changed once made (only
+// the constructors here write a number_t), so sharing them is safe.
+#define SMALL_INT(n) {V_NUMBER, N_INT, 0, NULL, (n)}
+#define SMALL_INT8(n)                                                                                              \
+  SMALL_INT(n), SMALL_INT(n + 1), SMALL_INT(n + 2), SMALL_INT(n + 3), SMALL_INT(n + 4), SMALL_INT(n + 5),         \
+      SMALL_INT(n + 6), SMALL_INT(n + 7)
+#define SMALL_INT64(n)                                                                                             \
+  SMALL_INT8(n), SMALL_INT8(n + 8), SMALL_INT8(n + 16), SMALL_INT8(n + 24), SMALL_INT8(n + 32), SMALL_INT8(n + 40), \
+      SMALL_INT8(n + 48), SMALL_INT8(n + 56)
+static const number_t small_ints[256] = {SMALL_INT64(0), SMALL_INT64(64), SMALL_INT64(128), SMALL_INT64(192)};
+
 RT_API value *opa_number_int(i64 v) {
+  if ((u64)v < 256) return (value *)&small_ints[v];
   number_t *n = opa_malloc(sizeof(number_t));
   n->type = V_NUMBER;
   n->repr = N_INT;
@@ -335,11 +348,23 @@ RT_API void opa_array_append(value *arr, value *v) {
   a->elems[a->len++] = v;
 }
 
+// opa_value_compare for a lookup: two strings (the common key) inline.
+static inline i32 lookup_compare(value *a, value *b) {
+  if (a->type == V_STRING && b->type == V_STRING) {
+    string_t *x = (string_t *)a, *y = (string_t *)b;
+    u32 m = x->len < y->len ? x->len : y->len;
+    i32 c = memcmp(x->v, y->v, m);
+    if (c) return c;
+    return x->len < y->len ? -1 : x->len > y->len;
+  }
+  return opa_value_compare(a, b);
+}
+
 // Index of key in the sorted entries, or -(insertion point) - 1.
 static i32 search_kv(object_t *o, value *k) {
   i32 lo = 0, hi = (i32)o->len - 1;
   while (lo <= hi) {
-    i32 mid = (lo + hi) / 2, c = opa_value_compare(o->elems[mid].k, k);
+    i32 mid = (lo + hi) / 2, c = lookup_compare(o->elems[mid].k, k);
     if (!c) return mid;
     if (c < 0) lo = mid + 1;
     else hi = mid - 1;
@@ -350,7 +375,7 @@ static i32 search_kv(object_t *o, value *k) {
 static i32 search_set(set_t *s, value *v) {
   i32 lo = 0, hi = (i32)s->len - 1;
   while (lo <= hi) {
-    i32 mid = (lo + hi) / 2, c = opa_value_compare(s->elems[mid], v);
+    i32 mid = (lo + hi) / 2, c = lookup_compare(s->elems[mid], v);
     if (!c) return mid;
     if (c < 0) lo = mid + 1;
     else hi = mid - 1;
@@ -435,6 +460,25 @@ RT_API value *opa_value_iter(value *coll, value *prev) {
   }
   }
   return 0;
+}
+
+// Scans by position (the emitter's ScanStmt): the key and the value of the
+// i-th element in iteration order, 0 past the end. Nothing changes a
+// collection while a scan walks it (the planner adds only to collections it
+// is building), so positions are stable.
+RT_API value *busted_scan_key(value *coll, u32 i) {
+  if (!coll) return 0;
+  switch (coll->type) {
+  case V_ARRAY: return i < ((array_t *)coll)->len ? opa_number_int(i) : 0;
+  case V_OBJECT: return i < ((object_t *)coll)->len ? ((object_t *)coll)->elems[i].k : 0;
+  case V_SET: return i < ((set_t *)coll)->len ? ((set_t *)coll)->elems[i] : 0;
+  }
+  return 0;
+}
+
+// Only after busted_scan_key said there is an i-th element.
+RT_API value *busted_scan_value(value *coll, u32 i) {
+  return coll->type == V_OBJECT ? ((object_t *)coll)->elems[i].v : ((array_t *)coll)->elems[i];
 }
 
 static u32 utf8_count(const char *s, u32 len) {
