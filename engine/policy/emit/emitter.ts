@@ -32,11 +32,15 @@ export interface RuntimeManifest {
 
 // abi.h value tags and layouts (pinned there by _Static_asserts).
 const V_BOOLEAN = 2;
+const V_NUMBER = 3;
 const V_STRING = 4;
 const V_ARRAY = 5;
 const V_OBJECT = 6;
 const V_SET = 7;
 const STRING_T_SIZE = 12;
+const NUMBER_T_SIZE = 24;
+const N_INT = 1;
+const N_TEXT = 2;
 // abi.h eval_ctx_t offsets.
 const CTX_INPUT = 0;
 const CTX_DATA = 4;
@@ -112,14 +116,41 @@ class Data {
 
   /** A string_t value for s. */
   string(s: string): number {
-    let a = this.interned.get(s);
+    let a = this.interned.get(`s:${s}`);
     if (a === undefined) {
       const t = this.text(s);
       a = this.alloc(STRING_T_SIZE, 4);
       this.put(a, [V_STRING]);
       this.u32(a + 4, t.len);
       this.u32(a + 8, t.addr);
-      this.interned.set(s, a);
+      this.interned.set(`s:${s}`, a);
+    }
+    return a;
+  }
+
+  /**
+   * A number_t for a JSON number literal (abi.h: type@0 repr@1 len@4
+   * text@8 i@16): N_INT when it is an integer that fits in i64, as the
+   * runtime's parser makes it, else N_TEXT pointing at its text. Numbers
+   * are never changed once made, so a literal needs no allocation.
+   */
+  number(text: string): number {
+    const key = `n:${text}`;
+    let a = this.interned.get(key);
+    if (a === undefined) {
+      a = this.alloc(NUMBER_T_SIZE, 8);
+      const int = /^-?(0|[1-9][0-9]*)$/.test(text) && text !== '-0' ? BigInt(text) : undefined;
+      if (int !== undefined && int >= -(2n ** 63n) && int < 2n ** 63n) {
+        this.put(a, [V_NUMBER, N_INT]);
+        const u = BigInt.asUintN(64, int);
+        for (let k = 0; k < 8; k++) this.put(a + 16 + k, [Number((u >> BigInt(8 * k)) & 0xffn)]);
+      } else {
+        const t = this.text(text);
+        this.put(a, [V_NUMBER, N_TEXT]);
+        this.u32(a + 4, t.len);
+        this.u32(a + 8, t.addr);
+      }
+      this.interned.set(key, a);
     }
     return a;
   }
@@ -410,17 +441,11 @@ class FnEmitter {
         c.localSet(s.target);
         return;
       case 'MakeNumberIntStmt':
-        c.i64Const(s.value);
-        this.call('opa_number_int');
-        c.localSet(s.target);
+        c.i32Const(this.c.data.number(String(s.value))).localSet(s.target);
         return;
-      case 'MakeNumberRefStmt': {
-        const t = this.c.data.text(this.c.policy.static.strings[s.Index]!);
-        c.i32Const(t.addr).i32Const(t.len);
-        this.call('opa_number_ref');
-        c.localSet(s.target);
+      case 'MakeNumberRefStmt':
+        c.i32Const(this.c.data.number(this.c.policy.static.strings[s.Index]!)).localSet(s.target);
         return;
-      }
       case 'MakeArrayStmt':
         c.i32Const(s.capacity);
         this.call('opa_array_with_cap');
