@@ -10,7 +10,7 @@ import type { LoadedPolicy } from '@open-policy-agent/opa-wasm';
 import { BustedError, ErrorCode } from '../model/errors.js';
 import { loadCompiled, type LoadOptions } from './builtins-js.js';
 import type { InputUse } from './analysis.js';
-import { InputBuffers, inputProjector } from './project.js';
+import { InputProjector } from './project.js';
 import { buildPolicy, ENTRYPOINTS, OPTIONAL_ENTRYPOINTS, type PolicyBuild } from './source.js';
 
 export type Action = 'allow' | 'audit' | 'block';
@@ -31,10 +31,8 @@ function jsonBytes(text: string): ArrayBuffer {
 }
 
 export class PolicyEngine {
-  /** the JSON text the policy is given for an event: what it reads of it (project.ts) */
-  private readonly project: ((event: object) => string) | undefined;
-  /** reused input buffers, for modules our compiler built (their parser skips the padding) */
-  private readonly buffers: InputBuffers | undefined;
+  /** writes what the policy is given for an event (project.ts); for modules our compiler built, whose parser skips its padding */
+  private readonly projector: InputProjector | undefined;
 
   private constructor(
     private readonly policy: LoadedPolicy,
@@ -43,15 +41,18 @@ export class PolicyEngine {
     /** the policy defines `busted/kill` */
     readonly hasKill: boolean,
   ) {
-    const use = build.kind === 'rego' ? build.inputs : undefined;
-    this.project = use && !use.all ? inputProjector(use) : undefined;
-    this.buffers = build.kind === 'rego' ? new InputBuffers() : undefined;
+    this.projector = build.kind === 'rego' ? new InputProjector(build.inputs) : undefined;
   }
 
-  /** The input bytes for an event: its projection when the policy's reads are known, else its JSON (`json` when given). */
+  /**
+   * The input bytes for an event: what the policy reads of it, when that is
+   * known; else its JSON (`json`, when the caller has it). A bundle's module
+   * gets exactly the JSON's bytes.
+   */
   private input(event: object, json: string | undefined): ArrayBuffer {
-    const text = this.project ? this.project(event) : (json ?? JSON.stringify(event));
-    return this.buffers ? this.buffers.bytes(text) : jsonBytes(text);
+    const p = this.projector;
+    if (p) return p.partial || json === undefined ? p.project(event) : p.text(json);
+    return jsonBytes(json ?? JSON.stringify(event));
   }
 
   /** What the policy reads of its input; undefined when unknown (a bundle's policy.wasm): assume everything. */

@@ -21,6 +21,7 @@
 import { HOST_EXPORT_NAMES } from '../builtins-js.js';
 import * as IR from '../ir/ir.js';
 import { CONFLICT_COMPLETE, CONFLICT_FUNCTION, CONFLICT_OBJECT } from '../plan/planner.js';
+import { repeatedLookups } from './lookups.js';
 import { Code, I32, firstNewFunc, splice, startOf, type Body, type NewFunc } from './wasm.js';
 
 /** What the emitter needs from build/wasm/runtime.json (runtime/build.ts). */
@@ -215,6 +216,20 @@ class FnEmitter {
     this.nextLocal = firstScratch;
   }
 
+  /** the local caching each repeated lookup (lookups.ts), by DotStmt */
+  private cached = new Map<IR.DotStmt, number>();
+
+  /**
+   * Gives each repeated lookup of the function a local, set to 1 ("not
+   * looked up yet": no value is at address 1) at entry.
+   */
+  cacheLookups(blocks: readonly IR.Block[], params: readonly IR.Local[]): void {
+    const { slots, slotOf } = repeatedLookups(blocks, params);
+    const locals = Array.from({ length: slots }, () => this.scratch());
+    for (const l of locals) this.code.i32Const(1).localSet(l);
+    for (const [d, slot] of slotOf) this.cached.set(d, locals[slot]!);
+  }
+
   get localCount(): number {
     return this.nextLocal;
   }
@@ -402,13 +417,26 @@ class FnEmitter {
       case 'ResetLocalStmt':
         c.i32Const(0).localSet(s.target);
         return;
-      case 'DotStmt':
+      case 'DotStmt': {
+        const cache = this.cached.get(s);
+        if (cache !== undefined) {
+          // block { br_if 0 (cache != 1); cache = get(source, key) }; target = cache
+          c.block().localGet(cache).i32Const(1).i32Ne().brIf(0);
+          this.operand(s.source);
+          this.operand(s.key);
+          this.call('opa_value_get');
+          c.localSet(cache).end();
+          c.localGet(cache).localTee(s.target).i32Eqz();
+          this.undefIf();
+          return;
+        }
         this.operand(s.source);
         this.operand(s.key);
         this.call('opa_value_get');
         c.localTee(s.target).i32Eqz();
         this.undefIf();
         return;
+      }
       case 'EqualStmt':
       case 'NotEqualStmt':
         this.operand(s.a);
@@ -559,6 +587,7 @@ export function emit(policy: IR.Policy, runtime: Uint8Array, manifest: RuntimeMa
     const n = localsUsed(p.blocks);
     const rs = n;
     const e = new FnEmitter(ctx, n + 1, rs);
+    e.cacheLookups(p.blocks, [IR.INPUT, IR.DATA]);
     e.code.call(rt.opa_set).localSet(rs);
     for (const b of p.blocks) e.block(b);
     e.code.localGet(rs);
@@ -570,6 +599,7 @@ export function emit(policy: IR.Policy, runtime: Uint8Array, manifest: RuntimeMa
     const fn = f.params.length > 2;
     const e = new FnEmitter(ctx, n, undefined, fn ? CONFLICT_FUNCTION : CONFLICT_COMPLETE, fn ? undefined : slot);
     e.memoGet();
+    e.cacheLookups(f.blocks, f.params);
     for (const b of f.blocks) e.block(b);
     e.memoPut(f.return);
     e.code.localGet(f.return);
