@@ -21,6 +21,7 @@
 import { HOST_EXPORT_NAMES } from '../builtins-js.js';
 import * as IR from '../ir/ir.js';
 import { CONFLICT_COMPLETE, CONFLICT_FUNCTION, CONFLICT_OBJECT } from '../plan/planner.js';
+import { dataOnlyRules } from './kept.js';
 import { repeatedLookups } from './lookups.js';
 import { Code, I32, firstNewFunc, splice, startOf, type Body, type NewFunc } from './wasm.js';
 
@@ -68,6 +69,9 @@ const RUNTIME_FUNCS = [
   'busted_memo_reset',
   'busted_memo_get',
   'busted_memo_put',
+  'busted_kept_begin',
+  'busted_kept_get',
+  'busted_kept_put',
 ] as const;
 type RuntimeFunc = (typeof RUNTIME_FUNCS)[number];
 
@@ -212,6 +216,8 @@ class FnEmitter {
     private readonly conflict: string = CONFLICT_COMPLETE,
     /** a rule's memo slot: its result is remembered per (input, data) for the evaluation */
     private readonly memoSlot?: number,
+    /** a data-only rule's slot (kept.ts): its result is kept across evaluations with the same data */
+    private readonly keptSlot?: number,
   ) {
     this.nextLocal = firstScratch;
   }
@@ -256,6 +262,12 @@ class FnEmitter {
 
   /** On entry to a memoised rule: return the remembered result, if any (params 0 and 1 are input and data). */
   memoGet(): void {
+    if (this.keptSlot !== undefined) {
+      const t = this.scratch();
+      this.code.block();
+      this.code.i32Const(this.keptSlot).localGet(1).call(this.c.rt.busted_kept_get).localTee(t).i32Const(1).i32Eq().brIf(0);
+      this.code.localGet(t).ret().end();
+    }
     if (this.memoSlot === undefined) return;
     const t = this.scratch();
     this.code.block();
@@ -265,6 +277,7 @@ class FnEmitter {
 
   /** Before a memoised rule returns `local`: remember it. */
   memoPut(local: number): void {
+    if (this.keptSlot !== undefined) this.code.i32Const(this.keptSlot).localGet(1).localGet(local).call(this.c.rt.busted_kept_put);
     if (this.memoSlot === undefined) return;
     this.code.i32Const(this.memoSlot).localGet(0).localGet(1).localGet(local).call(this.c.rt.busted_memo_put);
   }
@@ -593,11 +606,14 @@ export function emit(policy: IR.Policy, runtime: Uint8Array, manifest: RuntimeMa
     e.code.localGet(rs);
     add.push({ type: RULE_TYPE, body: bodyOf(e, 2) });
   }
+  const dataOnly = dataOnlyRules(policy);
+  let keptSlots = 0;
   policy.funcs.forEach((f, slot) => {
     const n = Math.max(localsUsed(f.blocks), f.params.length, f.return + 1);
     // functions (params beyond input and data) have their own conflict message and are not memoised
     const fn = f.params.length > 2;
-    const e = new FnEmitter(ctx, n, undefined, fn ? CONFLICT_FUNCTION : CONFLICT_COMPLETE, fn ? undefined : slot);
+    const kept = !fn && dataOnly.has(f.name) ? keptSlots++ : undefined;
+    const e = new FnEmitter(ctx, n, undefined, fn ? CONFLICT_FUNCTION : CONFLICT_COMPLETE, fn ? undefined : slot, kept);
     e.memoGet();
     e.cacheLookups(f.blocks, f.params);
     for (const b of f.blocks) e.block(b);
@@ -610,6 +626,7 @@ export function emit(policy: IR.Policy, runtime: Uint8Array, manifest: RuntimeMa
   const ev = new Code();
   const CTX = 0;
   ev.i32Const(policy.funcs.length).call(rt.busted_memo_reset);
+  if (keptSlots > 0) ev.localGet(CTX).i32Load(CTX_DATA).call(rt.busted_kept_begin);
   policy.plans.forEach((_, i) => {
     ev.block().localGet(CTX).i32Load(CTX_ENTRYPOINT).i32Const(i).i32Ne().brIf(0);
     ev.localGet(CTX).localGet(CTX).i32Load(CTX_INPUT).localGet(CTX).i32Load(CTX_DATA).call(planIdx[i]!).i32Store(CTX_RESULT);

@@ -38,7 +38,7 @@ export const ABI_MINOR_VERSION = 2;
 const COMMON = ['lib.c', 'malloc.c', 'value.c', 'json.c', 'eval.c', 'builtins.c', 'regex.c', 'stack.s'];
 const HEADERS = ['abi.h'];
 // -mbulk-memory: memcpy/memset are memory.copy/memory.fill (lib.c)
-const CFLAGS = ['--target=wasm32', '-mbulk-memory', '-O2', '-std=c11', '-nostdlib', '-ffreestanding', '-Wall', '-Wextra', '-Werror'];
+const CFLAGS = ['--target=wasm32', '-mbulk-memory', '-flto', '-O2', '-std=c11', '-nostdlib', '-ffreestanding', '-Wall', '-Wextra', '-Werror'];
 // No --gc-sections opt-out: RT_API (`used`) keeps what the emitter calls.
 const LDFLAGS = ['--no-entry', '--import-memory', '--export=__heap_base', '--export=__data_end'];
 

@@ -204,6 +204,30 @@ RT_API i32 number_to_i64(value *v, i64 *out) {
 
 // --- the total order ---------------------------------------------------------
 
+// Bytewise order of two strings, eight bytes at a time: the first differing
+// word, read big-endian, orders them as its first differing byte would.
+static inline i32 str_compare(string_t *x, string_t *y) {
+  u32 m = x->len < y->len ? x->len : y->len, i = 0;
+  const u8 *a = (const u8 *)x->v, *b = (const u8 *)y->v;
+  // most keys and values differ in their first byte
+  if (m && a[0] != b[0]) return a[0] < b[0] ? -1 : 1;
+  for (; i + 8 <= m; i += 8) {
+    u64 p, q;
+    __builtin_memcpy(&p, a + i, 8);
+    __builtin_memcpy(&q, b + i, 8);
+    if (p != q) {
+      p = __builtin_bswap64(p);
+      q = __builtin_bswap64(q);
+      return p < q ? -1 : 1;
+    }
+  }
+  for (; i < m; i++) {
+    if (a[i] != b[i]) return a[i] < b[i] ? -1 : 1;
+  }
+  return x->len < y->len ? -1 : x->len > y->len;
+}
+
+
 // null < boolean < number < string < array < object < set (the tag order).
 // Undefined (0) sorts before everything; equal means compare == 0.
 RT_API i32 opa_value_compare(value *a, value *b) {
@@ -220,13 +244,8 @@ RT_API i32 opa_value_compare(value *a, value *b) {
   }
   case V_NUMBER:
     return number_compare((number_t *)a, (number_t *)b);
-  case V_STRING: { // bytewise: for UTF-8 this is code point order, as in Go
-    string_t *x = (string_t *)a, *y = (string_t *)b;
-    u32 m = x->len < y->len ? x->len : y->len;
-    i32 c = memcmp(x->v, y->v, m);
-    if (c) return c;
-    return x->len < y->len ? -1 : x->len > y->len;
-  }
+  case V_STRING: // bytewise: for UTF-8 this is code point order, as in Go
+    return str_compare((string_t *)a, (string_t *)b);
   case V_ARRAY:
   case V_SET: { // sets are sorted arrays of elements: the same walk
     array_t *x = (array_t *)a, *y = (array_t *)b;
@@ -257,17 +276,11 @@ RT_API i32 opa_value_compare(value *a, value *b) {
 
 // opa_value_compare with the common case, two strings, inline.
 static inline i32 key_compare(value *a, value *b) {
-  if (a->type == V_STRING && b->type == V_STRING) {
-    string_t *x = (string_t *)a, *y = (string_t *)b;
-    u32 m = x->len < y->len ? x->len : y->len;
-    for (u32 i = 0; i < m; i++) {
-      u8 p = (u8)x->v[i], q = (u8)y->v[i];
-      if (p != q) return p < q ? -1 : 1;
-    }
-    return x->len < y->len ? -1 : x->len > y->len;
-  }
+  if (a->type == V_STRING && b->type == V_STRING) return str_compare((string_t *)a, (string_t *)b);
   return opa_value_compare(a, b);
 }
+
+i32 rt_key_compare(value *a, value *b) { return key_compare(a, b); }
 
 void rt_sort_kv(kv_t *a, u32 n) {
   if (n < 2) return;
@@ -350,13 +363,8 @@ RT_API void opa_array_append(value *arr, value *v) {
 
 // opa_value_compare for a lookup: two strings (the common key) inline.
 static inline i32 lookup_compare(value *a, value *b) {
-  if (a->type == V_STRING && b->type == V_STRING) {
-    string_t *x = (string_t *)a, *y = (string_t *)b;
-    u32 m = x->len < y->len ? x->len : y->len;
-    i32 c = memcmp(x->v, y->v, m);
-    if (c) return c;
-    return x->len < y->len ? -1 : x->len > y->len;
-  }
+  if (a == b) return 0;
+  if (a->type == V_STRING && b->type == V_STRING) return str_compare((string_t *)a, (string_t *)b);
   return opa_value_compare(a, b);
 }
 
