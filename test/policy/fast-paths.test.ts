@@ -210,6 +210,27 @@ e if {
     assert.equal(result(p, 't/e', { m: 3 }), undefined);
   });
 
+  it("shares a path's value between functions for the evaluation's own input and data only", async () => {
+    const p = await load(
+      `package t
+import rego.v1
+f := input.a.b
+g := x if x := f with input as {"a": {"b": 2}}
+h := [f, g, input.a.b]
+d := data.d.e
+m := y if y := d with data.d as {"e": "mock"}
+n := [d, m, data.d.e]
+`,
+      ['t/h', 't/n'],
+      { d: { e: 'real' } },
+    );
+    assert.deepEqual(result(p, 't/h', { a: { b: 1 } }), [1, 2, 1]);
+    assert.deepEqual(result(p, 't/h', { a: { b: 3 } }), [3, 2, 3]); // a new evaluation: a new input
+    assert.deepEqual(result(p, 't/n'), ['real', 'mock', 'real']);
+    p.setData({ d: { e: 'new' } });
+    assert.deepEqual(result(p, 't/n'), ['new', 'mock', 'new']);
+  });
+
   describe('data-only rules kept across evaluations', () => {
     const SRC = `package t
 import rego.v1

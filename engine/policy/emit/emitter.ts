@@ -69,7 +69,9 @@ const RUNTIME_FUNCS = [
   'busted_memo_reset',
   'busted_memo_get',
   'busted_memo_put',
-  'busted_kept_begin',
+  'busted_eval_begin',
+  'busted_input_path',
+  'busted_data_path',
   'busted_kept_get',
   'busted_kept_put',
 ] as const;
@@ -188,7 +190,12 @@ interface Ctx {
   functions: Record<string, number>;
   /** host builtin id by Rego name (the `builtins` export) */
   hostIds: Map<string, number>;
+  /** ids of the path table (lookups.ts paths), shared by every function */
+  pathIds: Map<string, number>;
 }
+
+/** runtime/eval.c PATH_SLOTS: lookups past this many distinct paths are made every time */
+const MAX_PATHS = 1024;
 
 /** Builtins the host provides: not native, or a native's fallback. Ids are their order. */
 export function hostBuiltins(policy: IR.Policy): string[] {
@@ -230,10 +237,31 @@ class FnEmitter {
    * looked up yet": no value is at address 1) at entry.
    */
   cacheLookups(blocks: readonly IR.Block[], params: readonly IR.Local[]): void {
-    const { slots, slotOf } = repeatedLookups(blocks, params);
+    const { slots, slotOf, pathOf } = repeatedLookups(blocks, params);
     const locals = Array.from({ length: slots }, () => this.scratch());
     for (const l of locals) this.code.i32Const(1).localSet(l);
     for (const [d, slot] of slotOf) this.cached.set(d, locals[slot]!);
+    for (const [d, path] of pathOf) {
+      let id = this.c.pathIds.get(path);
+      if (id === undefined) this.c.pathIds.set(path, (id = this.c.pathIds.size));
+      if (id < MAX_PATHS) this.paths.set(d, { id, root: path.startsWith(`${IR.INPUT}`) ? IR.INPUT : IR.DATA });
+    }
+  }
+
+  /** the evaluation-wide path table's id of each lookup with a path (runtime/eval.c busted_*_path), and its root local */
+  private paths = new Map<IR.DotStmt, { id: number; root: IR.Local }>();
+
+  /** `source[key]`, from the path table when the lookup has a path (its root local is 0 or 1, never assigned). */
+  private lookup(s: IR.DotStmt): void {
+    this.operand(s.source);
+    this.operand(s.key);
+    const p = this.paths.get(s);
+    if (p === undefined) {
+      this.call('opa_value_get');
+      return;
+    }
+    this.code.i32Const(p.id).localGet(p.root);
+    this.call(p.root === IR.INPUT ? 'busted_input_path' : 'busted_data_path');
   }
 
   get localCount(): number {
@@ -435,17 +463,13 @@ class FnEmitter {
         if (cache !== undefined) {
           // block { br_if 0 (cache != 1); cache = get(source, key) }; target = cache
           c.block().localGet(cache).i32Const(1).i32Ne().brIf(0);
-          this.operand(s.source);
-          this.operand(s.key);
-          this.call('opa_value_get');
+          this.lookup(s);
           c.localSet(cache).end();
           c.localGet(cache).localTee(s.target).i32Eqz();
           this.undefIf();
           return;
         }
-        this.operand(s.source);
-        this.operand(s.key);
-        this.call('opa_value_get');
+        this.lookup(s);
         c.localTee(s.target).i32Eqz();
         this.undefIf();
         return;
@@ -588,7 +612,7 @@ export function emit(policy: IR.Policy, runtime: Uint8Array, manifest: RuntimeMa
   const funcIndex = new Map(policy.funcs.map((f, i) => [f.name, first + 1 + policy.plans.length + i]));
   const hosts = hostBuiltins(policy);
   const hostIds = new Map(hosts.map((n, i) => [n, i]));
-  const ctx: Ctx = { policy, data, rt, funcIndex, functions: manifest.functions, hostIds };
+  const ctx: Ctx = { policy, data, rt, funcIndex, functions: manifest.functions, hostIds, pathIds: new Map() };
   const add: NewFunc[] = [];
 
   const bodyOf = (e: FnEmitter, params: number): Body => ({ locals: e.localCount - params, code: e.code });
@@ -626,7 +650,7 @@ export function emit(policy: IR.Policy, runtime: Uint8Array, manifest: RuntimeMa
   const ev = new Code();
   const CTX = 0;
   ev.i32Const(policy.funcs.length).call(rt.busted_memo_reset);
-  if (keptSlots > 0) ev.localGet(CTX).i32Load(CTX_DATA).call(rt.busted_kept_begin);
+  ev.localGet(CTX).i32Load(CTX_INPUT).localGet(CTX).i32Load(CTX_DATA).call(rt.busted_eval_begin);
   policy.plans.forEach((_, i) => {
     ev.block().localGet(CTX).i32Load(CTX_ENTRYPOINT).i32Const(i).i32Ne().brIf(0);
     ev.localGet(CTX).localGet(CTX).i32Load(CTX_INPUT).localGet(CTX).i32Load(CTX_DATA).call(planIdx[i]!).i32Store(CTX_RESULT);

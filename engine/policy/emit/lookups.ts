@@ -23,6 +23,12 @@ import type * as IR from '../ir/ir.js';
 export interface Lookups {
   slots: number;
   slotOf: Map<IR.DotStmt, number>;
+  /**
+   * Every lookup with a path, repeated or not: the same path in two
+   * functions is the same value too, when both were called with the
+   * evaluation's own input and data (the runtime's path table checks).
+   */
+  pathOf: Map<IR.DotStmt, string>;
 }
 
 /** Calls f on every statement, nested ones included. */
@@ -95,5 +101,5 @@ export function repeatedLookups(blocks: readonly IR.Block[], params: readonly IR
     if (slot === undefined) slotByPath.set(p, (slot = slotByPath.size));
     slotOf.set(d, slot);
   }
-  return { slots: slotByPath.size, slotOf };
+  return { slots: slotByPath.size, slotOf, pathOf };
 }

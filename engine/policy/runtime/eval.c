@@ -130,14 +130,62 @@ static u64 kept_arena[KEPT_ARENA / 8];
 static u32 kept_used, kept_gen, kept_valid;
 static value *kept_data;
 
-// At the start of every evaluation (the emitted eval).
-RT_API void busted_kept_begin(value *data) {
+// The path table: the value at each input or data path the policy looks up
+// with constant keys (emit/lookups.ts), once per evaluation for input
+// paths and once per data for data paths, whichever function asks. An
+// entry holds when its stamp is the current one of its kind; a lookup
+// counts only when made from the evaluation's own input or data (the root
+// local of the function that makes it), not from what a `with` made.
+#define PATH_SLOTS 1024 // emitter.ts MAX_PATHS
+
+typedef struct {
+  u32 stamp;
+  value *v;
+} path_t;
+
+static path_t paths[PATH_SLOTS];
+static u32 input_stamp, data_stamp;
+static value *root_input;
+
+static void paths_clear(void) {
+  memset(paths, 0, sizeof(paths));
+  input_stamp = data_stamp = 1;
+}
+
+// At the start of every evaluation (the emitted eval): a new input, and
+// perhaps new data.
+RT_API void busted_eval_begin(value *input, value *data) {
+  if (++input_stamp == 0) paths_clear(); // after 2^32 evaluations: no stale stamp may come round again
+  root_input = input;
   if (kept_valid && kept_gen == busted_data_gen && kept_data == data) return;
   memset(kept, 0, sizeof(kept));
   kept_used = 0;
   kept_gen = busted_data_gen;
   kept_data = data;
   kept_valid = 1;
+  if (++data_stamp == 0) paths_clear();
+}
+
+RT_API value *busted_input_path(value *coll, value *key, u32 id, value *root) {
+  if (root != root_input || !root) return opa_value_get(coll, key);
+  path_t *p = &paths[id];
+  if (p->stamp != input_stamp) {
+    p->v = opa_value_get(coll, key);
+    p->stamp = input_stamp;
+  }
+  return p->v;
+}
+
+// Data values stay where they are until the host loads new data (which
+// moves data_stamp on), so the pointer is all there is to keep.
+RT_API value *busted_data_path(value *coll, value *key, u32 id, value *root) {
+  if (root != kept_data || !root) return opa_value_get(coll, key);
+  path_t *p = &paths[id];
+  if (p->stamp != data_stamp) {
+    p->v = opa_value_get(coll, key);
+    p->stamp = data_stamp;
+  }
+  return p->v;
 }
 
 static void *kept_alloc(u32 n) {
