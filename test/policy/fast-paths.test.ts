@@ -231,6 +231,27 @@ n := [d, m, data.d.e]
     assert.deepEqual(result(p, 't/n'), ['new', 'mock', 'new']);
   });
 
+  it('formats with sprintf natively as the host does (Go fmt), handing the host what it does not do', async () => {
+    const { HOST_BUILTINS } = await import('../../engine/policy/builtins-js.js');
+    const p = await load('package t\ns := sprintf(input.f, input.a)\n', ['t/s']);
+    const formats = ['%s', '%v', '%d', 'a %s b %d c', '%% %s %%', '%s%s', '%s', 'x%', '%5s', '%-3d|', '%.2f', '%q', '%x', '%v and %v', 'é %s ü', ''];
+    const args: unknown[][] = [[], ['str'], [42], [-9223372036854775808], ['é😀', 7], [true], [1.5], [[1, 'a']], ['a', 'b', 'c'], [null], [{ k: 'v' }], [9007199254740993]];
+    let n = 0;
+    for (const f of formats) {
+      for (const a of args) {
+        let host: unknown;
+        try {
+          host = HOST_BUILTINS.sprintf!(f, a);
+        } catch {
+          host = undefined; // a builtin error is undefined (non-strict)
+        }
+        assert.equal(result(p, 't/s', { f, a }), host, `sprintf(${JSON.stringify(f)}, ${JSON.stringify(a)})`);
+        n++;
+      }
+    }
+    assert.equal(n, formats.length * args.length);
+  });
+
   describe('data-only rules kept across evaluations', () => {
     const SRC = `package t
 import rego.v1
