@@ -45,12 +45,13 @@ typedef struct {
   u32 np;
   u8 first[32];   // bytes a match can start with (a bitmap), when `firstok`
   i32 firstok;    // 0: a match may start anywhere (empty match, assertions, non-ASCII)
-  // the first two bytes of any match (a 65536-bit map by b1 << 8 | b2), when
-  // `pairok`: every match is at least two bytes long and starts with ASCII.
-  // Prose rarely has a pattern's first two bytes (`AK`, `--`, `sk`...), so
-  // the scan for a start skips most of a prompt without running the NFA.
+  // the first two bytes of any match (a bitmap of 256 bits per ASCII first
+  // byte), when `pairok`: every match is at least two bytes long and starts
+  // with ASCII. Prose rarely has a pattern's first two bytes (`AK`, `--`,
+  // `sk`...), so the scan for a start skips most of a prompt without
+  // running the NFA.
   i32 pairok;
-  u8 pairs[8192];
+  u8 pairs[128 * 32];
   u32 plen;       // the pattern, for the cache
   char pat[192];
 } re_t;
@@ -490,7 +491,7 @@ static i32 step_ok(re_t *re, inst_t *in, u32 cp) {
 
 static inline i32 pair_at(re_t *re, const u8 *s, u32 i) {
   u32 w = (u32)s[i] << 8 | s[i + 1];
-  return re->pairs[w >> 3] & (1 << (w & 7));
+  return w < 0x8000 && (re->pairs[w >> 3] & (1 << (w & 7)));
 }
 
 static i32 run(re_t *re, const u8 *s, u32 len) {
@@ -654,7 +655,9 @@ static void first_pairs(re_t *re) {
 
 // Compiled patterns outlive an evaluation (the heap does not): a few slots
 // in static memory, keyed by the pattern's bytes, replaced round-robin.
-#define CACHE_SLOTS 2
+// Eight: the shipped policies match six patterns (a block for a secret in a
+// prompt runs five), and each costs about 11 KiB.
+#define CACHE_SLOTS 8
 static re_t cache[CACHE_SLOTS];
 static u32 cache_next;
 
