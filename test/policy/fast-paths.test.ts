@@ -252,6 +252,13 @@ n := [d, m, data.d.e]
     assert.equal(n, formats.length * args.length);
   });
 
+  it('plans a blocklist of 6000 literal strings, and loads it although its constants need more than 5 pages', async () => {
+    const names = Array.from({ length: 6000 }, (_, i) => `host-${i}.blocked.example`);
+    const p = await load(`package t\nimport rego.v1\nblocked := {${names.map((n) => JSON.stringify(n)).join(', ')}}\nx if blocked[input.h]\n`, ['t/x']);
+    assert.equal(result(p, 't/x', { h: 'host-5999.blocked.example' }), true);
+    assert.equal(result(p, 't/x', { h: 'host-6000.blocked.example' }), undefined);
+  });
+
   describe('data-only rules kept across evaluations', () => {
     const SRC = `package t
 import rego.v1

@@ -118,7 +118,7 @@ RT_API void busted_memo_put(u32 i, value *input, value *data, value *v) {
 // collections it is building), so handing out the same one is safe. What
 // does not fit in the arena is simply not kept.
 #define KEPT_SLOTS 256
-#define KEPT_ARENA (64 * 1024)
+#define KEPT_ARENA (32 * 1024)
 
 typedef struct {
   u32 set;
