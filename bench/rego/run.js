@@ -172,8 +172,13 @@ function interleaved(fns, n, rounds = 20) {
   return out;
 }
 const typicalJson = JSON.stringify(typical);
-const [sdkUs, engUs, handUs, engJsonUs] = interleaved(
-  [() => sdk.evaluate(typical, 'busted/decision'), () => engine.decide(typical), () => hand(typical), () => engine.decide(typical, typicalJson)],
+// The SDK's floor: a policy that reads nothing, with the smallest input. What
+// evaluate() costs before any Rego runs (copying the input in, opa_eval's
+// call, and reading the result back: a new TextDecoder and JSON.parse).
+const floor = await loadCompiled(compile([{ file: 'floor.rego', text: 'package busted\n\ndecision := "allow"\n' }], { entrypoints: ['busted/decision'] }).wasm);
+const emptyInput = new TextEncoder().encode('{}').buffer;
+const [sdkUs, engUs, handUs, engJsonUs, floorUs] = interleaved(
+  [() => sdk.evaluate(typical, 'busted/decision'), () => engine.decide(typical), () => hand(typical), () => engine.decide(typical, typicalJson), () => floor.evaluate(emptyInput, 0)],
   N,
 );
 const engBlockUs = timeEach(() => engine.decide(blockEv), N / 4);
@@ -185,6 +190,7 @@ result({
   ratio_p50: r3(median(engUs) / Math.max(median(handUs), 0.001)),
   serialised_by_pipeline_p50: r3(median(engJsonUs)), serialised_by_pipeline_p99: r3(pct(engJsonUs, 0.99)),
   block_with_reasons_p50: r3(median(engBlockUs)), block_handwritten_p50: r3(median(handBlockUs)),
+  sdk_floor_p50: r3(median(floorUs)), sdk_floor_ratio_p50: r3(median(floorUs) / Math.max(median(handUs), 0.001)),
   event_bytes: JSON.stringify(typical).length, unit: 'us', target: 'p50 < 10 us, within 3x of hand-written',
 });
 

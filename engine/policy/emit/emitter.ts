@@ -6,16 +6,22 @@
  * - every IR block is a wasm `block`; an undefined statement is `br` to the
  *   innermost IR block's label (`FnEmitter.undef`), whatever wasm labels
  *   (loops, helper blocks) lie in between;
- * - a scan is `block { loop { key = iter(src, key); br_if exit (key == 0);
- *   value = get(src, key); <body block>; br loop } }`, so the body's
- *   undefined means "next element";
+ * - a scan is `block { loop { key = scan_key(src, i); br_if exit (key ==
+ *   0); value = scan_value(src, i); i++; <body block>; br loop } }`, by
+ *   position, so the body's undefined means "next element";
  * - IR locals are wasm locals with the same index (0 input, 1 data);
  *   helpers get scratch locals after the IR's.
  *
  * Constants live in one data segment placed at the runtime's __heap_base:
- * string bytes, interned string values (abi.h string_t: type@0 len@4 ptr@8),
- * the two booleans (boolean_t), and NUL-terminated abort messages. A start
- * function calls busted_heap_init with the end of that segment (§2.3).
+ * string bytes, interned string and number values (abi.h string_t,
+ * number_t), the two booleans (boolean_t), and NUL-terminated abort
+ * messages. A start function calls the runtime's own start (wasm-ld's .bss
+ * init), then busted_heap_init with the end of that segment (§2.3).
+ *
+ * What makes an evaluation cheap (docs/rego-wasm-abi.md §9): lookups of
+ * input and data paths go through the runtime's path table and, when a
+ * function repeats one, a local (lookups.ts); rules that depend only on
+ * data are kept across evaluations (kept.ts); rules are memoised within one.
  */
 
 import { HOST_EXPORT_NAMES } from '../builtins-js.js';
