@@ -120,10 +120,13 @@ export class InputWriter {
 
   /** `,` unless first, then `"key":` */
   key(first: boolean, prefix: Uint8Array): void {
-    this.room(prefix.length + 1);
-    if (!first) this.buf[this.pos++] = 0x2c;
-    this.buf.set(prefix, this.pos);
-    this.pos += prefix.length;
+    const n = prefix.length;
+    this.room(n + 1);
+    const b = this.buf;
+    let p = this.pos;
+    if (!first) b[p++] = 0x2c;
+    for (let i = 0; i < n; i++) b[p++] = prefix[i]!;
+    this.pos = p;
   }
 
   /** A string as a JSON string: plain ones byte by byte (short) or by encodeInto (long), the rest as JSON.stringify says. */
@@ -152,7 +155,21 @@ export class InputWriter {
 
   /** Anything else, as JSON.stringify writes it (the caller has left out what it leaves out). */
   json(v: unknown): void {
+    // numbers, booleans and null as JSON.stringify spells them (String(-0) is "0" too), without its call
+    if (typeof v === 'number') return this.ascii(Number.isFinite(v) ? String(v) : 'null');
+    if (typeof v === 'boolean') return this.ascii(v ? 'true' : 'false');
+    if (v === null) return this.ascii('null');
     this.raw(JSON.stringify(v) ?? 'null');
+  }
+
+  /** Text known to be ASCII. */
+  private ascii(t: string): void {
+    const n = t.length;
+    this.room(n);
+    const b = this.buf;
+    let p = this.pos;
+    for (let i = 0; i < n; i++) b[p++] = t.charCodeAt(i);
+    this.pos = p;
   }
 
   /** JS text as UTF-8. */
@@ -188,14 +205,14 @@ function walker(tree: readonly PathNode[]): Walker {
       code +=
         `{ const ${v} = ${o}[${name}];\n` +
         // JSON.stringify leaves out undefined, functions and symbols, and writes own members only
-        `if (${v} !== undefined && typeof ${v} !== 'function' && typeof ${v} !== 'symbol' && own.call(${o}, ${name})) {\n` +
+        `if (${v} !== undefined && typeof ${v} !== 'function' && typeof ${v} !== 'symbol'${k.key in Object.prototype ? ` && own.call(${o}, ${name})` : ` && (${o}.__proto__ === OP || own.call(${o}, ${name}))`}) {\n` +
         `w.key(${first}, P[${prefix}]); ${first} = false;\n${value}\n} }\n`;
     }
     return `${code}w.byte(0x7d);\n`;
   };
   const body = object('e', tree);
-  const make = new Function('P', `return function walk(e, w, own, plain) {\n${body}};`) as (p: Uint8Array[]) => Walker;
-  return make(prefixes);
+  const make = new Function('P', 'OP', `return function walk(e, w, own, plain) {\n${body}};`) as (p: Uint8Array[], op: object) => Walker;
+  return make(prefixes, Object.prototype);
 }
 
 /**
