@@ -388,6 +388,7 @@ export class Enforcer {
         this.stats.refused++;
         return true;
       case 'connect':
+      case 'flow':
       case 'tls_client_hello':
       case 'tls_server_hello': {
         if (pid && e.net?.direction === 'egress') this.refuseHost(pid, e.net.dst_ip);
