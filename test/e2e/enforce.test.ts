@@ -11,7 +11,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -577,6 +577,48 @@ describe('busted demo (npm start) in a cgroup of the test', { skip }, () => {
       assert.ok(!m.stdout.includes('AKIAIOSFODNN7EXAMPLE') && !m.stdout.includes('sk-demo-000000000000000000000000'), 'no credential in the output');
     } finally {
       await cg.dispose();
+    }
+  });
+});
+
+describe('busted enforce on the classifier\'s word (a locked-down host: ml_block_unknown)', { skip }, () => {
+  it('cuts a token-paced stream to an unlisted host mid-way (its socket destroyed on a score the policy blocks)', async () => {
+    const { startTrafficServer } = await import('../../training/traffic/server.js');
+    const HOST = 'inference.unlisted.test';
+    const cg = new TestCgroup();
+    const pki = makePki([HOST]);
+    const server = await startTrafficServer([{ kind: 'test', label: 1, host: HOST, ip: '127.0.0.1', port: 0, tls: true, h2: false, ws: false }], { cert: pki.certPem, key: pki.keyPem });
+    const port = server.ports[0]!;
+    const resolver = await startDnsmasq({ [HOST]: ['127.0.0.1'] });
+    const dir = mkdtempSync(join(tmpdir(), 'busted-enforce-ml-'));
+    let m: MonitorProcess | undefined;
+    try {
+      // the shipped policies, on a locked-down host
+      cpSync(join(PACKAGE_ROOT, 'policies'), dir, { recursive: true });
+      const data = JSON.parse(readFileSync(join(dir, 'data.json'), 'utf8'));
+      data.busted.ml_block_unknown = true;
+      writeFileSync(join(dir, 'data.json'), JSON.stringify(data));
+      m = await MonitorProcess.start(['--policies', dir, '--cgroup', cg.path, '--no-server-side', '--no-tls'], 30_000, 'enforce');
+      // one node process: a long completion streamed token by token, then another request to the same host
+      const paced = { shape: 'paced', head: 350, first: 0, events: 160, cadence: 32, jitter: 0.4, size: [110, 220], stall: 0, ping: 0, type: 'text/event-stream', format: 'sse', seed: 1 };
+      const session = {
+        id: 'e2e-enforce-stream', kind: 'sse_chat', label: 1, client: 'node', host: HOST, port, tls: true, h2: false, connGap: [200],
+        conns: [{ think: [], requests: [{ method: 'POST', path: '/v1/chat/completions', body: 1800, gen: paced }] }, { think: [], requests: [{ method: 'POST', path: '/v1/chat/completions', body: 1800, gen: paced }] }],
+      };
+      const r = await run([process.execPath, join(PACKAGE_ROOT, 'dist', 'training', 'traffic', 'client.js')], { cgroup: cg.path, resolvConf: resolver.resolvConf, input: JSON.stringify({ session, ca: pki.caCert }) });
+      assert.notEqual(r.code, 0, 'the stream was cut');
+      const blocked = await m.waitFor((e) => e.type === 'decision' && e.decision?.action === 'block' && e.process?.pid === r.pid && e.decision.reasons.some((x) => x.startsWith(`unknown LLM endpoint ${HOST}`)), 'a block on the classifier\'s score');
+      assert.equal(blocked.decision?.enforced, true);
+      await m.stop();
+      assert.match(m.stderr, /[1-9]\d* sockets destroyed/);
+      m = undefined;
+    } finally {
+      await m?.stop();
+      await server.close();
+      await resolver.stop();
+      await cg.dispose();
+      rmSync(pki.dir, { recursive: true, force: true });
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });
