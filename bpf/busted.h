@@ -41,6 +41,7 @@ enum busted_kind {
 	BUSTED_KIND_PKT = 5,
 	BUSTED_KIND_TLS = 6,
 	BUSTED_KIND_ENFORCE = 7,
+	BUSTED_KIND_FLOW = 8,
 };
 
 /* What a BUSTED_KIND_TLS record reports about an SSL* (tls.bpf.c). */
@@ -93,6 +94,7 @@ enum busted_dir {
 enum busted_task_flags {
 	BUSTED_TASK_KNOWN = 1, /* the fields below name a real task */
 	BUSTED_TASK_FROM_SOCKET = 2, /* taken from the socket's owner, not the current task */
+	BUSTED_TASK_TLS_PROBED = 4,  /* a ClientHello sent by a thread that went through a probed TLS library (its plaintext is read) */
 };
 
 /* Counters in the per-CPU "stats" array, read and summed by the engine. */
@@ -340,6 +342,63 @@ struct busted_enforce_cfg {
 	__u64 heartbeat_ns; /* the engine's last sign of life (bpf_ktime_get_ns): no gating without it */
 	__u32 flags;        /* enum busted_cfg_flags */
 	__u32 _pad;
+};
+
+/* ---- traffic shape per connection (flow.bpf.c) --------------------------
+ * Counted in the kernel on every sendmsg/recvmsg of a TCP connection this
+ * host opened, and reported as one record now and then while it is busy
+ * (BUSTED_FLOW_UPDATE) and once when it closes (BUSTED_FLOW_END): the
+ * behavioural classifier's input, from metadata alone (no plaintext). */
+
+#define BUSTED_FLOW_BINS 8
+
+enum busted_flow_phase {
+	BUSTED_FLOW_UPDATE = 1, /* still open: the totals so far */
+	BUSTED_FLOW_END = 2,    /* closed: the final totals */
+};
+
+/*
+ * An exchange is a request and its response: sends, then receives; the
+ * next send after a receive starts the next exchange (unless it is smaller
+ * than flow_ctrl_bytes: flow control, HTTP/2 WINDOW_UPDATE, pongs). A burst is a run of
+ * receives less than flow_burst_ns apart (one network delivery: a TLS
+ * record's header and body, a window of a download); the gaps between the
+ * bursts of one response are its cadence (tokens of a streamed completion
+ * arrive every few tens of milliseconds; a download has no gaps).
+ *
+ * burst_hist: bursts by size: <64 B, <256, <1 Ki, <4 Ki, <16 Ki, <64 Ki, <256 Ki, more.
+ * gap_hist:   gaps between the bursts of one response: <5 ms, <10, <20, <50,
+ *             <100, <250, <1000, more.
+ */
+struct busted_flow_event {
+	struct busted_hdr hdr;
+	__u64 sock_id;       /* socket cookie, as in busted_tcp_event */
+	struct busted_flow flow; /* as it was at the first send or receive */
+	__u32 phase;         /* enum busted_flow_phase */
+	__u32 exchanges;     /* requests (runs of sends) */
+	__u64 start_ns;      /* connect() */
+	__u64 first_ns;      /* first send or receive */
+	__u64 last_ns;       /* latest send or receive */
+	__u64 send_bytes;
+	__u64 recv_bytes;
+	__u32 sends;         /* sendmsg calls that moved bytes */
+	__u32 recvs;         /* recvmsg calls that returned bytes (MSG_PEEK not counted) */
+	__u32 bursts;
+	__u32 answered;      /* exchanges whose response began: the ttfb_* count */
+	__u64 ttfb_first_ns; /* the first exchange's last send → first receive */
+	__u64 ttfb_min_ns;
+	__u64 ttfb_max_ns;
+	__u64 ttfb_sum_ns;
+	__u64 req_bytes_max;  /* the largest request (bytes sent in one exchange) */
+	__u64 resp_bytes_max; /* the largest response */
+	__u64 resp_ns_max;    /* the longest response: its first → last receive */
+	__u64 idle_ns_max;    /* the longest silence between exchanges */
+	__u64 gap_sum_us;     /* gaps between bursts of one response: sum, */
+	__u64 gap_sq;         /* sum of squares, in units of (100 µs)² (gaps capped at 60 s), */
+	__u32 gaps;           /* and how many */
+	__u32 _pad;
+	__u32 burst_hist[BUSTED_FLOW_BINS];
+	__u32 gap_hist[BUSTED_FLOW_BINS];
 };
 
 #endif /* BUSTED_H */

@@ -84,6 +84,17 @@ struct {
 	__type(value, __u32);
 } blocked_socks SEC(".maps");
 
+/* Threads whose next packet out is blocked (tid -> pid): a held write on a
+ * blocked TLS connection whose socket the engine does not know (its
+ * ClientHello was not seen); the packet names the socket, which is then
+ * blocked as a whole. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u32);
+	__type(value, __u32);
+} blocked_tids SEC(".maps");
+
 /* The SSL* each thread last handed to the TLS library (tid -> key): the
  * ClientHello that thread sends next belongs to it. */
 struct {

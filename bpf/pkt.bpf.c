@@ -170,7 +170,7 @@ static __always_inline void owner_task(struct busted_task *t, struct busted_owne
 
 /* Copy up to BUSTED_PKT_MAX payload bytes into a record and send it. */
 static __always_inline void emit_pkt(struct __sk_buff *skb, struct pkt *p, __u64 cookie,
-				     struct busted_owner *o, __u32 kind)
+				     struct busted_owner *o, __u32 kind, __u32 flags)
 {
 	struct busted_pkt_event *e;
 	__u32 zero = 0;
@@ -191,6 +191,7 @@ static __always_inline void emit_pkt(struct __sk_buff *skb, struct pkt *p, __u64
 		return;
 	hdr_init(&e->hdr, BUSTED_KIND_PKT);
 	owner_task(&e->hdr.task, o, skb);
+	e->hdr.task.flags |= flags;
 	e->sock_id = cookie;
 	e->flow = p->flow;
 	e->pkt_kind = kind;
@@ -430,14 +431,26 @@ static __always_inline bool dns_learn(struct __sk_buff *skb, struct pkt *p, __u3
 }
 
 /* Egress of a blocked socket: drop (TCP retransmits into the same wall
- * until the engine destroys the socket). Reported once per socket. */
+ * until the engine destroys the socket). Reported once per socket. A
+ * packet sent by a thread in blocked_tids blocks its socket first. */
 static __always_inline bool blocked(struct __sk_buff *skb, struct pkt *p, __u64 cookie)
 {
 	struct busted_enforce_event *e;
 	__u32 *seen = bpf_map_lookup_elem(&blocked_socks, &cookie);
 
-	if (!seen)
-		return false;
+	if (!seen) {
+		__u64 id = bpf_get_current_pid_tgid();
+		__u32 tid = (__u32)id, zero = 0;
+		__u32 *pid = bpf_map_lookup_elem(&blocked_tids, &tid);
+
+		if (!pid || *pid != (id >> 32))
+			return false;
+		bpf_map_delete_elem(&blocked_tids, &tid);
+		bpf_map_update_elem(&blocked_socks, &cookie, &zero, BPF_ANY);
+		seen = bpf_map_lookup_elem(&blocked_socks, &cookie);
+		if (!seen)
+			return true;
+	}
 	if (*seen == 0) {
 		*seen = 1;
 		e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
@@ -460,19 +473,30 @@ static __always_inline bool blocked(struct __sk_buff *skb, struct pkt *p, __u64 
 }
 
 /* A ClientHello leaves in the context of the thread doing the handshake:
- * the SSL* that thread last used (tls.bpf.c) is this socket's. */
-static __always_inline void tie_ssl(struct pkt *p, __u64 cookie)
+ * the SSL* that thread last handed to a probed TLS library (tls.bpf.c), if
+ * it did; none means its TLS library is not one busted reads. */
+static __always_inline struct busted_tls_key *handshake_ssl(void)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	__u32 tid = (__u32)id;
+	struct busted_tls_key *k = bpf_map_lookup_elem(&last_ssl, &tid);
+
+	return k && k->pid == (id >> 32) ? k : NULL;
+}
+
+/* That SSL* is this socket's: enforcement is told (it needs the socket to
+ * block the connection); the thread's note is used up either way. */
+static __always_inline void tie_ssl(struct pkt *p, __u64 cookie, struct busted_tls_key *k)
 {
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
 	struct busted_enforce_event *e;
-	struct busted_tls_key *k = bpf_map_lookup_elem(&last_ssl, &tid);
 
-	if (!k || k->pid != (bpf_get_current_pid_tgid() >> 32))
-		return;
+	if (!enforce_on)
+		goto out;
 	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
 	if (!e) {
 		stat_inc(BUSTED_STAT_RINGBUF_FULL);
-		return;
+		goto out;
 	}
 	hdr_init(&e->hdr, BUSTED_KIND_ENFORCE);
 	task_from_current(&e->hdr.task);
@@ -487,6 +511,7 @@ static __always_inline void tie_ssl(struct pkt *p, __u64 cookie)
 	e->_pad = 0;
 	bpf_ringbuf_submit(e, rb_flags());
 	stat_inc(BUSTED_STAT_EVENTS);
+out:
 	bpf_map_delete_elem(&last_ssl, &tid);
 }
 
@@ -500,7 +525,7 @@ static __always_inline void tcp_payload(struct __sk_buff *skb, struct pkt *p, __
 
 	if (is_dns(p)) {
 		o = bpf_map_lookup_elem(&owners, &cookie);
-		emit_pkt(skb, p, cookie, o, BUSTED_PKT_DNS);
+		emit_pkt(skb, p, cookie, o, BUSTED_PKT_DNS, 0);
 		/* DNS over TCP: a 2-byte length, then the message (never held:
 		 * a dropped segment would only come back as a retransmission) */
 		if (enforce_on && !out)
@@ -517,10 +542,12 @@ static __always_inline void tcp_payload(struct __sk_buff *skb, struct pkt *p, __
 		/* Client's view: ClientHello out, ServerHello in. */
 		if (client != out && !(server_side && !peer_is_loopback(p)))
 			return;
+		struct busted_tls_key *k = client && out ? handshake_ssl() : NULL;
+
 		o = bpf_map_lookup_elem(&owners, &cookie);
-		emit_pkt(skb, p, cookie, o, BUSTED_PKT_TLS_HELLO);
-		if (enforce_on && client && out)
-			tie_ssl(p, cookie);
+		emit_pkt(skb, p, cookie, o, BUSTED_PKT_TLS_HELLO, k ? BUSTED_TASK_TLS_PROBED : 0);
+		if (k)
+			tie_ssl(p, cookie, k);
 		need = (__s32)(((__u32)h[3] << 8) | h[4]) + 5 - (__s32)p->plen;
 		if (need > 0 && need < 65536)
 			bpf_map_update_elem(&hello_cont, &ck, &need, BPF_ANY);
@@ -530,7 +557,7 @@ static __always_inline void tcp_payload(struct __sk_buff *skb, struct pkt *p, __
 	if (!left)
 		return;
 	o = bpf_map_lookup_elem(&owners, &cookie);
-	emit_pkt(skb, p, cookie, o, BUSTED_PKT_TLS_CONT);
+	emit_pkt(skb, p, cookie, o, BUSTED_PKT_TLS_CONT, 0);
 	need = *left - (__s32)p->plen;
 	if (need > 0)
 		*left = need;
@@ -567,11 +594,11 @@ static __always_inline int handle(struct __sk_buff *skb, __u32 dir)
 					return 1;
 				}
 				if (dns_learn(skb, &p, p.off, o ? o->task.pid : 0, true)) {
-					emit_pkt(skb, &p, cookie, o, BUSTED_PKT_DNS_HELD);
+					emit_pkt(skb, &p, cookie, o, BUSTED_PKT_DNS_HELD, 0);
 					return 0;
 				}
 			}
-			emit_pkt(skb, &p, cookie, o, BUSTED_PKT_DNS);
+			emit_pkt(skb, &p, cookie, o, BUSTED_PKT_DNS, 0);
 		}
 		return 1;
 	}

@@ -174,6 +174,27 @@ static __always_inline void note_last_ssl(void *ssl)
 	bpf_map_update_elem(&last_ssl, &tid, &key, BPF_ANY);
 }
 
+/*
+ * Is this write held? A connection marked gate or block is; so is one the
+ * engine has said nothing about yet (no verdict: its first request, to a
+ * host that is no provider), when gating is on: until the engine has seen
+ * what the connection carries (an MCP server, a gateway), its writes are
+ * held; it then marks the connection skip or capture, or keeps it gated.
+ */
+static __always_inline bool is_gated(struct busted_tls_key *key, __u32 *verdict)
+{
+	__u32 gate = BUSTED_TLS_GATE;
+	struct busted_enforce_cfg *c;
+
+	if (verdict)
+		return *verdict == BUSTED_TLS_GATE || *verdict == BUSTED_TLS_BLOCK;
+	c = cfg();
+	if (!c || !(c->flags & BUSTED_CFG_GATE))
+		return false;
+	bpf_map_update_elem(&tls_verdicts, key, &gate, BPF_NOEXIST);
+	return true;
+}
+
 static __always_inline __u64 next_call_id(void)
 {
 	__u32 zero = 0;
@@ -201,8 +222,7 @@ static __always_inline int enter(void *ctx, __u32 op, void *ssl, const void *buf
 		stat_inc(BUSTED_STAT_TLS_SKIPPED);
 		return 0;
 	}
-	if (enforce_on && verdict && op == BUSTED_TLS_WRITE && (*verdict == BUSTED_TLS_GATE || *verdict == BUSTED_TLS_BLOCK) &&
-	    num > 0 && may_hold()) {
+	if (enforce_on && op == BUSTED_TLS_WRITE && num > 0 && is_gated(&key, verdict) && may_hold()) {
 		/* Gated: the plaintext is copied now, before the library encrypts
 		 * and sends it, and the process is stopped until the engine has
 		 * decided (it sends SIGCONT; a block destroys the socket first).
@@ -322,7 +342,6 @@ static __always_inline void sni_gate(void *ssl, const char *parg)
 	char *name;
 	long n;
 
-	note_last_ssl(ssl);
 	if (!c || !c->gate_classes)
 		return;
 	name = name_scratch();
@@ -382,8 +401,12 @@ int BPF_KPROBE(ssl_ctrl_enter, void *ssl, int cmd, long larg, void *parg)
 {
 	if (cmd != SSL_CTRL_SET_TLSEXT_HOSTNAME || !parg)
 		return 0;
-	if (enforce_on && wanted())
-		sni_gate(ssl, parg);
+	if (wanted()) {
+		/* the ClientHello this thread sends next is this SSL*'s: its plaintext is read */
+		note_last_ssl(ssl);
+		if (enforce_on)
+			sni_gate(ssl, parg);
+	}
 	return note(ctx, BUSTED_TLS_SNI, ssl, 0, parg);
 }
 
@@ -392,7 +415,7 @@ int BPF_KPROBE(ssl_ctrl_enter, void *ssl, int cmd, long larg, void *parg)
 SEC("uprobe")
 int BPF_KPROBE(ssl_handshake_enter, void *ssl)
 {
-	if (enforce_on && wanted())
+	if (wanted())
 		note_last_ssl(ssl);
 	return 0;
 }

@@ -41,6 +41,8 @@ struct busted_wire_types {
 	enum busted_class klass;
 	struct busted_held held;
 	enum busted_marks marks;
+	enum busted_flow_phase flow_phase;
+	struct busted_flow_event flow;
 };
 
 struct busted_wire_types *busted_wire_anchor;

@@ -5,9 +5,12 @@
  *   2. decode/     ring buffer bytes → typed kernel records (records.ts)
  *   3. enrich/     process, container, DNS names, provider (used by 4)
  *   4. interpret/  kernel records → the contract's events (interpreter.ts)
- *   5. decide/     policy (+ the classifier's score) → a decision on every event
- *   6. enforce/    decisions → BPF maps, destroyed sockets, held writes let go
- *   7. sinks/      stdout (text/json), --record, --output
+ *   5. ml/         the behavioural classifier, an annotate stage: flow events →
+ *                  feature vectors → ONNX scores (batched, off the ring's path)
+ *                  → `ml` on the connection's and process's later events
+ *   6. decide/     policy (+ the classifier's `ml`) → a decision on every event
+ *   7. enforce/    decisions → BPF maps, destroyed sockets, held writes let go
+ *   8. sinks/      stdout (text/json), --record, --output
  *
  * This file wires them together for `busted monitor` and `busted enforce`;
  * it holds no logic of its own beyond the lifecycle.
@@ -145,7 +148,9 @@ export class Agent {
         pid: o.pid,
         tlsCapBytes: capBytes,
         noRedact: o.noRedact === true || redactLate,
-        onTlsSkip: o.tlsSkip === false ? undefined : (pid, ssl) => this.kernel?.setTlsVerdict(pid, ssl, 'skip'),
+        // a connection that is not AI traffic: no longer copied, or (--tls-capture-all)
+        // still copied; either way no longer held when enforcement gates unknown connections
+        onTlsSkip: (pid, ssl) => (o.tlsSkip !== false ? this.kernel?.setTlsVerdict(pid, ssl, 'skip') : policy && !policy.dryRun && this.kernel?.setTlsVerdict(pid, ssl, 'capture')),
         onExec: (pid, image, proc) => {
           this.tlsLook(pid);
           this.enforcer?.onExec(pid, image, proc);
@@ -210,6 +215,7 @@ export class Agent {
   }
 
   private readonly tlsFinder: TlsLibraryFinder | undefined;
+
   private rescanTimer: NodeJS.Timeout | undefined;
   private readonly looks = new Set<NodeJS.Timeout>();
 

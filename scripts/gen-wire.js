@@ -68,6 +68,7 @@ export function generate(objectPath = object) {
     ['VERDICT', 'busted_verdict'],
     ['ENFORCE_CFG', 'busted_enforce_cfg'],
     ['HELD', 'busted_held'],
+    ['FLOWSTAT', 'busted_flow_event'],
   ];
   const enums = [
     'busted_abi',
@@ -88,6 +89,7 @@ export function generate(objectPath = object) {
     'busted_cfg_flags',
     'busted_class',
     'busted_marks',
+    'busted_flow_phase',
   ];
 
   let out = '';

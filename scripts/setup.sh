@@ -14,8 +14,12 @@ say() { printf 'setup: %s\n' "$*" >&2; }
 # the system libbpf1 at run time); bpftool: vmlinux.h and the wire layout;
 # the rest are the real servers and clients the tests talk to.
 # lld: wasm-ld, which links the Rego policy runtime (engine/policy/runtime).
-# nginx: serves policy bundles to `busted enforce --policies http://...` in the tests.
-PKGS=(clang llvm lld libbpf-dev libbpf1 bpftool dnsmasq-base openssl curl python3 iproute2 util-linux procps nginx)
+# nginx: serves policy bundles to `busted enforce --policies http://...` in the tests;
+# wget: a client on GnuTLS, whose TLS the probes do not read.
+# rsyslog, logrotate: the syslog and file outputs are tested against them
+# (rsyslogd runs with the test's own configuration, never as the system's);
+# chromium: the dashboard is tested in it, headless (playwright-core drives it).
+PKGS=(clang llvm lld libbpf-dev libbpf1 bpftool dnsmasq-base openssl curl python3 iproute2 util-linux procps nginx wget rsyslog logrotate chromium)
 
 if [[ "${1:-}" != "--build-only" ]]; then
   missing=()
@@ -65,7 +69,7 @@ for src in bpf/*.bpf.c; do
   compile "$src" "build/bpf/$(basename "${src%.c}").o"
 done
 # raw_tp fallbacks of the tracing objects (see bpf/common.bpf.h)
-for name in proc conn; do
+for name in proc conn flow; do
   compile "bpf/$name.bpf.c" "build/bpf/$name.rawtp.bpf.o" -DBUSTED_RAW_TP
 done
 

@@ -11,6 +11,7 @@ import type { MonitorCliOptions } from './monitor.js';
 import type { CompileCliOptions } from './compile.js';
 import type { TestPolicyCliOptions } from './test-policy.js';
 import type { EnforceCliOptions } from './enforce.js';
+import { DEFAULT_METRICS_PORT, DEFAULT_SPILL_DIR, DEFAULT_UI_PORT } from '../model/defaults.js';
 import { join } from 'node:path';
 import { PACKAGE_ROOT } from '../paths.js';
 
@@ -34,9 +35,9 @@ function collect(v: string, prev: string[]): string[] {
 
 /** Options `monitor` and `enforce` share. */
 function observeOptions(cmd: Command): Command {
-  return cmd
+  const c = cmd
     .addOption(new Option('--format <format>', 'stdout format').choices(['text', 'json']).default('text'))
-    .option('--output <sink>', 'also send events to file:PATH (repeatable)', collect, [])
+    .option('--output <sink>', 'also send events to file:PATH, webhook:URL, syslog:HOST:PORT (UDP) or syslog+tcp:HOST:PORT (repeatable)', collect, [])
     .option('--record <file>', 'write every event as a JSON line with stable key order (replayable by test-policy)')
     .option('--cgroup <path>', 'attach to this cgroup v2 directory instead of the root')
     .option('--pid <pid>', 'report only this process and its descendants', int('--pid', 1))
@@ -48,8 +49,36 @@ function observeOptions(cmd: Command): Command {
     .addOption(new Option('--hooks <flavour>', 'tracing hooks: the best that loads (tp_btf, else raw_tp), or raw_tp').choices(['auto', 'raw_tp']).default('auto'))
     .option('--ringbuf-mb <mb>', 'ring buffer size in MiB (a power of two)', int('--ringbuf-mb', 1, 1024), 8)
     .option('--no-redact', 'keep API keys, tokens and auth headers in the output (they are replaced by default)')
+    .option('--model <file>', 'ONNX behavioural classifier scoring connections as LLM traffic (default: the shipped models/llm-traffic.onnx)')
+    .option('--no-model', 'no behavioural classifier (no ml scores)')
     .option('--color', 'colour the text format even when stdout is not a terminal')
-    .option('-v, --verbose', "print libbpf's messages");
+    .option('-v, --verbose', "print libbpf's messages")
+    .addHelpText('after', '\nOutputs, metrics, dashboard and Kubernetes: see README.md, "Outputs".');
+  return outputOptions(c);
+}
+
+/** Outputs (engine/cli/observe.ts): sinks, metrics, dashboard, Kubernetes metadata; shared by monitor and enforce. */
+function outputOptions(cmd: Command): Command {
+  return cmd
+    .option('--file-max-mb <mb>', 'rotate file outputs when they would pass this size (0: never)', int('--file-max-mb', 0), 100)
+    .option('--file-keep <n>', 'rotated files kept: PATH.1 ... PATH.N', int('--file-keep', 0, 1000), 5)
+    .option('--file-fsync <policy>', 'file outputs: never | rotate (before rotating and on exit) | always (every batch) | SECONDS', 'rotate')
+    .option('--webhook-header <header>', "'Name: value' sent with every webhook request (repeatable)", collect, [])
+    .option('--webhook-token-file <file>', 'send Authorization: Bearer <token read from FILE> to webhooks')
+    .option('--webhook-ca <file>', 'PEM CA certificate(s) to trust for https webhooks (instead of the system store)')
+    .option('--webhook-batch <n>', 'events per webhook request at most', int('--webhook-batch', 1, 100_000), 500)
+    .option('--webhook-flush-ms <ms>', 'send a partial webhook batch after this long', int('--webhook-flush-ms', 1, 600_000), 1000)
+    .option('--spill-dir <dir>', 'where webhook events wait on disk while the endpoint is down ("" for memory only)', DEFAULT_SPILL_DIR)
+    .option('--spill-max-mb <mb>', 'disk the spill may use per webhook; beyond it events are dropped and counted', int('--spill-max-mb', 0), 256)
+    .option('--syslog-facility <name>', 'syslog facility (kern, user, daemon, auth, authpriv, local0..local7, ...)', 'local0')
+    .option('--syslog-max-bytes <n>', 'longest syslog message; longer events lose their captured content', int('--syslog-max-bytes', 480, 1 << 20), 8192)
+    .option('--metrics [addr]', `serve Prometheus metrics at /metrics on PORT or HOST:PORT (default 127.0.0.1:${DEFAULT_METRICS_PORT})`)
+    .option('--ui [addr]', `serve the live dashboard on PORT or HOST:PORT (default 127.0.0.1:${DEFAULT_UI_PORT}; off loopback a token is required)`)
+    .option('--prices <file>', 'price table for cost estimates (default: data/prices.json)')
+    .option('--no-kube', 'do not ask the Kubernetes API server for pod names and labels')
+    .option('--kube-api <url>', 'Kubernetes API server (default: from KUBERNETES_SERVICE_HOST/PORT in a pod)')
+    .option('--kube-sa-dir <dir>', 'service account directory with token and ca.crt (default: /var/run/secrets/kubernetes.io/serviceaccount)')
+    .option('--kube-node <name>', "watch only this node's pods (default: $NODE_NAME)");
 }
 
 /** Options of `enforce` (and the demo, which enforces). */

@@ -3,14 +3,14 @@ import { BustedError, ErrorCode } from '../model/errors.js';
 import { resolveCgroup } from '../host/cgroup.js';
 import { setLibbpfVerbose } from '../kernel/libbpf.js';
 import { Agent, type PolicyStageOptions } from '../pipeline.js';
-import { eventSinks } from './sinks.js';
 import { makePinDir, pinnedState } from '../kernel/pin.js';
 import { Demo } from '../demo/traffic.js';
+import { startOutputs, type ObserveCliOptions } from './observe.js';
+import { classifierFromOptions, classifierSummary } from '../ml/options.js';
 
-export interface MonitorCliOptions {
-  format: 'text' | 'json';
-  output: string[];
-  record?: string;
+export { outputSinks } from './observe.js';
+
+export interface MonitorCliOptions extends ObserveCliOptions {
   cgroup?: string;
   pid?: number;
   duration?: number;
@@ -19,10 +19,11 @@ export interface MonitorCliOptions {
   tlsCaptureAll?: boolean;
   serverSide: boolean;
   ringbufMb: number;
-  color?: boolean;
   verbose?: boolean;
   redact: boolean;
   hooks: 'auto' | 'raw_tp';
+  /** --model FILE, or false for --no-model (undefined: the shipped model) */
+  model?: string | false;
 }
 
 /** The demo's clients run in the --cgroup the agent watches (its root: wherever they are). */
@@ -35,9 +36,6 @@ async function runDemo(cgroup?: string): Promise<void> {
     await d.stop();
   }
 }
-
-// --output sinks are built with the others in sinks.ts
-export { outputSinks } from './sinks.js';
 
 export async function runMonitor(o: MonitorCliOptions, demo?: { follow: boolean }): Promise<number> {
   return runAgent(o, { demo });
@@ -68,30 +66,46 @@ export async function runAgent(o: MonitorCliOptions, x: AgentExtras = {}): Promi
   // would end any command-line tool; a broken stderr is not worth dying for.
   let stop: () => void = () => {};
   process.stderr.on('error', () => {});
-  // stdout, --record (its full disk an error event, never the end), --output
-  const out = eventSinks(o, { onStdoutError: () => stop() });
-  const sinks = out.sinks;
-  setLibbpfVerbose(o.verbose === true);
-
-  const agent = Agent.start({
-    cgroup,
-    sinks,
-    pid: o.pid,
-    ringBytes: mb << 20,
-    serverSide: o.serverSide,
-    noRedact: !o.redact,
-    hooks: o.hooks,
-    tls: o.tls,
-    tlsCaptureBytes: o.tlsCaptureBytes,
-    tlsSkip: o.tlsCaptureAll !== true,
-    policy: x.policy,
-    pinDir: x.pin ? makePinDir(cgroup) : undefined,
-    onTlsLibrary: (lib, made) => {
-      const ok = made.filter((a) => a.ok).length;
-      process.stderr.write(`busted: TLS probes on ${lib.path} (${lib.kind}, found in pid ${lib.via}): ${ok}/${made.length} attached\n`);
-    },
+  // the classifier (--model) before anything listens: a bad model is a usage error with nothing to undo
+  const classifier = await classifierFromOptions(o);
+  const outputs = await startOutputs(o, () => stop()).catch(async (e: unknown) => {
+    await classifier?.close();
+    throw e;
   });
-  out.bind((code, message, field) => agent.interpreter.error(code, message, field));
+  const sinks = outputs.sinks;
+  setLibbpfVerbose(o.verbose === true);
+  if (outputs.urls.metrics) process.stderr.write(`busted: metrics at ${outputs.urls.metrics}\n`);
+  if (outputs.urls.ui) process.stderr.write(`busted: dashboard at ${outputs.urls.ui}\n`);
+
+  let agent: Agent;
+  try {
+    agent = Agent.start({
+      cgroup,
+      sinks,
+      // pod metadata first: the classifier and the policy see it
+      annotate: [...outputs.annotate, ...(classifier ? [classifier.annotate] : [])],
+      pid: o.pid,
+      ringBytes: mb << 20,
+      serverSide: o.serverSide,
+      noRedact: !o.redact,
+      hooks: o.hooks,
+      tls: o.tls,
+      tlsCaptureBytes: o.tlsCaptureBytes,
+      tlsSkip: o.tlsCaptureAll !== true,
+      policy: x.policy,
+      pinDir: x.pin ? makePinDir(cgroup) : undefined,
+      onTlsLibrary: (lib, made) => {
+        const ok = made.filter((a) => a.ok).length;
+        process.stderr.write(`busted: TLS probes on ${lib.path} (${lib.kind}, found in pid ${lib.via}): ${ok}/${made.length} attached\n`);
+      },
+    });
+  } catch (e) {
+    await outputs.close();
+    await Promise.all(sinks.map((s) => s.close()));
+    await classifier?.close();
+    throw e;
+  }
+  outputs.bind((code, message, field) => agent.interpreter.error(code, message, field));
   const failed = agent.attachments.filter((a) => !a.ok);
   for (const a of failed) process.stderr.write(`busted: warning: ${a.object}/${a.program} (${a.hook}) not attached: ${a.error?.split('\n')[0]}\n`);
   const fallbacks = [...new Set(agent.attachments.filter((a) => a.ok && a.file?.includes('.rawtp.')).map((a) => a.object))];
@@ -120,7 +134,10 @@ export async function runAgent(o: MonitorCliOptions, x: AgentExtras = {}): Promi
   });
   await x.onStopping?.();
   const s = await agent.stop();
-  const dropped = s.sinks.filter((x) => x.dropped).map((x) => `${x.name} dropped ${x.dropped}`);
+  await classifier?.close();
+  if (classifier) process.stderr.write(`busted: ${classifierSummary(classifier)}\n`);
+  await outputs.close();
+  const dropped = outputs.watched.filter((x) => x.dropped).map((x) => `${x.name} dropped ${x.dropped}`);
   process.stderr.write(
     `busted: ${s.interpreter.events} events from ${s.interpreter.records} kernel records; lost in kernel ${s.kernel.ringbufFull}` +
       `${s.interpreter.malformedDns + s.interpreter.malformedTls ? `; malformed dns ${s.interpreter.malformedDns} tls ${s.interpreter.malformedTls}` : ''}` +

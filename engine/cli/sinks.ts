@@ -1,34 +1,20 @@
 /**
- * Where `monitor` and `enforce` send events: stdout (text or JSON), the
- * `--record` file and the `--output` sinks. Both commands build them here
+ * Where `monitor` and `enforce` send events: stdout (text or JSON) and the
+ * `--record` file (the `--output` sinks, metrics and the dashboard are added
+ * by observe.ts, which calls this). Both commands build them here
  * (before anything touches the kernel, so a bad path is a usage error) and
  * bind them to the running agent, so that a sink's trouble (a full disk
  * under the recording) becomes an `error` event and a stderr line, never a
  * reason to stop.
  */
-import { BustedError, ErrorCode } from '../model/errors.js';
-import { fileSink, LineSink } from '../sinks/jsonl.js';
+import { ErrorCode } from '../model/errors.js';
+import { LineSink } from '../sinks/jsonl.js';
 import { RecordSink } from '../sinks/record.js';
 import type { Sink } from '../sinks/sink.js';
 import { textFormatter } from '../sinks/text.js';
 
-/** Output sinks named by --output; validated before anything touches the kernel. */
-export function outputSinks(specs: string[]): Sink[] {
-  return specs.map((spec) => {
-    const colon = spec.indexOf(':');
-    const kind = colon < 0 ? spec : spec.slice(0, colon);
-    const arg = colon < 0 ? '' : spec.slice(colon + 1);
-    if (kind === 'file' && arg) return fileSink(`file:${arg}`, arg);
-    if (kind === 'webhook' || kind === 'syslog' || kind === 'syslog+tcp') {
-      throw new BustedError(ErrorCode.USAGE, `--output ${spec}: the ${kind} sink is not built yet (file:PATH is)`, 'output');
-    }
-    throw new BustedError(ErrorCode.USAGE, `--output ${spec}: expected file:PATH, webhook:URL, syslog:HOST:PORT or syslog+tcp:HOST:PORT`, 'output');
-  });
-}
-
 export interface SinkCliOptions {
   format: 'text' | 'json';
-  output: string[];
   record?: string;
   color?: boolean;
 }
@@ -64,7 +50,6 @@ export function eventSinks(o: SinkCliOptions, hooks: { onStdoutError: () => void
       }),
     );
   }
-  sinks.push(...outputSinks(o.output));
   return {
     sinks,
     bind(report) {

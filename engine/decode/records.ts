@@ -129,6 +129,40 @@ export interface EnforceRecord extends Base {
   source: 'image' | 'cgroup' | 'default' | 'host' | undefined;
 }
 
+export type FlowPhase = 'update' | 'end';
+
+/** The traffic shape of one TCP connection this host opened (flow.bpf.c; fields as in struct busted_flow_event, times in ns). */
+export interface FlowStatRecord extends Base {
+  kind: 'flow';
+  phase: FlowPhase;
+  sockId: SockId;
+  flow: FlowRecord;
+  startNs: number;
+  firstNs: number;
+  lastNs: number;
+  sendBytes: number;
+  recvBytes: number;
+  sends: number;
+  recvs: number;
+  exchanges: number;
+  answered: number;
+  bursts: number;
+  ttfbFirstNs: number;
+  ttfbMinNs: number;
+  ttfbMaxNs: number;
+  ttfbSumNs: number;
+  reqBytesMax: number;
+  respBytesMax: number;
+  respNsMax: number;
+  idleNsMax: number;
+  gaps: number;
+  gapSumUs: number;
+  /** sum of squared gaps, in (100 µs)² */
+  gapSq: number;
+  burstHist: number[];
+  gapHist: number[];
+}
+
 export interface WireErrorRecord {
   kind: 'wire_error';
   message: string;
@@ -136,7 +170,7 @@ export interface WireErrorRecord {
   field: string;
 }
 
-export type KernelRecord = ExecRecord | ExitRecord | TcpRecord | UdpRecord | PktRecord | TlsRecord | EnforceRecord | WireErrorRecord;
+export type KernelRecord = ExecRecord | ExitRecord | TcpRecord | UdpRecord | PktRecord | TlsRecord | EnforceRecord | FlowStatRecord | WireErrorRecord;
 
 const utf8 = new TextDecoder('utf-8', { fatal: false });
 
@@ -427,6 +461,48 @@ export function decodeRecord(dv: DataView, off: number, len: number): KernelReco
         flow: flow(dv, off + W.ENFORCE.flow),
         klass: dv.getUint32(off + W.ENFORCE.klass, true),
         source: VERDICT_SOURCES[dv.getUint32(off + W.ENFORCE.source, true)],
+      };
+    }
+    case W.BUSTED_KIND_FLOW: {
+      if (len < W.FLOWSTAT.size) return wireError(`flow record of ${len} bytes, want ${W.FLOWSTAT.size}`, 'flow');
+      const p = dv.getUint32(off + W.FLOWSTAT.phase, true);
+      if (p !== W.BUSTED_FLOW_UPDATE && p !== W.BUSTED_FLOW_END) return wireError(`unknown flow phase ${p}`, 'flow.phase');
+      const F = W.FLOWSTAT;
+      const hist = (at: number, n: number) => {
+        const h = new Array<number>(n);
+        for (let i = 0; i < n; i++) h[i] = dv.getUint32(off + at + 4 * i, true);
+        return h;
+      };
+      return {
+        kind: 'flow',
+        ts,
+        task: task(dv, off),
+        phase: p === W.BUSTED_FLOW_UPDATE ? 'update' : 'end',
+        sockId: sockId(dv, off + F.sock_id),
+        flow: flow(dv, off + F.flow),
+        startNs: u64(dv, off + F.start_ns),
+        firstNs: u64(dv, off + F.first_ns),
+        lastNs: u64(dv, off + F.last_ns),
+        sendBytes: u64(dv, off + F.send_bytes),
+        recvBytes: u64(dv, off + F.recv_bytes),
+        sends: dv.getUint32(off + F.sends, true),
+        recvs: dv.getUint32(off + F.recvs, true),
+        exchanges: dv.getUint32(off + F.exchanges, true),
+        answered: dv.getUint32(off + F.answered, true),
+        bursts: dv.getUint32(off + F.bursts, true),
+        ttfbFirstNs: u64(dv, off + F.ttfb_first_ns),
+        ttfbMinNs: u64(dv, off + F.ttfb_min_ns),
+        ttfbMaxNs: u64(dv, off + F.ttfb_max_ns),
+        ttfbSumNs: u64(dv, off + F.ttfb_sum_ns),
+        reqBytesMax: u64(dv, off + F.req_bytes_max),
+        respBytesMax: u64(dv, off + F.resp_bytes_max),
+        respNsMax: u64(dv, off + F.resp_ns_max),
+        idleNsMax: u64(dv, off + F.idle_ns_max),
+        gaps: dv.getUint32(off + F.gaps, true),
+        gapSumUs: u64(dv, off + F.gap_sum_us),
+        gapSq: u64(dv, off + F.gap_sq),
+        burstHist: hist(F.burst_hist, F.burst_hist_LEN),
+        gapHist: hist(F.gap_hist, F.gap_hist_LEN),
       };
     }
     default:

@@ -80,10 +80,14 @@ interface ClassVerdicts extends VerdictMasks {
   reasons: Map<number, string[]>;
 }
 
-/** What the kernel tells about a TLS connection's socket (at its ClientHello). */
-interface SslSocket {
-  cookie: bigint;
-  id: SocketId;
+/** A socket named by its addresses (this host's end first) and, when known, its cookie; undefined for what is not an address. */
+function socketId(protocol: 'tcp' | 'udp', localIp: string | undefined, localPort: number | undefined, remoteIp: string, remotePort: number, cookie?: bigint): SocketId | undefined {
+  const local = localIp ? addressBytes(localIp) : undefined;
+  const remote = addressBytes(remoteIp);
+  if (!local || !remote || localPort === undefined) return undefined;
+  const id: SocketId = { family: local.family === 4 && remote.family === 4 ? 4 : 6, protocol, local: local.bytes, localPort, remote: remote.bytes, remotePort };
+  if (cookie !== undefined) id.cookie = cookie;
+  return id;
 }
 
 export class Enforcer {
@@ -102,7 +106,8 @@ export class Enforcer {
   private readonly verdicts = new Map<string, ClassVerdicts>();
   /** image -> classes blocked by content decisions, until the policy changes */
   private readonly contentBlocks = new Map<string, bigint>();
-  private readonly sslSockets = new Map<string, SslSocket>();
+  /** pid:ssl -> the TLS connection's socket (the kernel tied them at its ClientHello) */
+  private readonly sslSockets = new Map<string, SocketId>();
   private readonly blockedTls = new Set<string>();
   /** pid -> gated calls seen and not let go yet */
   private readonly gated = new Map<number, Set<string>>();
@@ -312,18 +317,21 @@ export class Enforcer {
   // ---- what the kernel did ---------------------------------------------------------
 
   onEnforce(r: EnforceRecord): void {
-    if (r.what === 'ssl_socket') {
-      const local = addressBytes(r.flow.saddr);
-      const remote = addressBytes(r.flow.daddr);
-      if (!local || !remote) return;
+    const id = r.flow.protocol === 6 ? socketId('tcp', r.flow.saddr, r.flow.sport, r.flow.daddr, r.flow.dport, BigInt(r.sockId)) : undefined;
+    if (!id) return;
+    if (r.what === 'packet_dropped') {
+      // the first packet of a blocked socket (its cookie, or a blocked thread's): abort it
+      try {
+        if (destroySocket(id)) this.stats.destroyed++;
+      } catch (e) {
+        this.error(`destroying a blocked socket: ${(e as Error).message}`);
+      }
+    } else if (r.what === 'ssl_socket') {
       const key = `${r.task.pid}:${r.ssl}`;
       if (this.sslSockets.size >= 65536) this.sslSockets.delete(this.sslSockets.keys().next().value!);
-      this.sslSockets.set(key, {
-        cookie: BigInt(r.sockId),
-        id: { family: r.flow.family, protocol: 'tcp', local: local.bytes, localPort: r.flow.sport, remote: remote.bytes, remotePort: r.flow.dport, cookie: BigInt(r.sockId) },
-      });
+      this.sslSockets.set(key, id);
       // blocked before its socket was known: block the socket now
-      if (this.blockedTls.has(key)) this.killSocket(this.sslSockets.get(key)!);
+      if (this.blockedTls.has(key)) this.killSocket(id);
     }
   }
 
@@ -380,6 +388,7 @@ export class Enforcer {
         this.stats.refused++;
         return true;
       case 'connect':
+      case 'flow':
       case 'tls_client_hello':
       case 'tls_server_hello': {
         if (pid && e.net?.direction === 'egress') this.refuseHost(pid, e.net.dst_ip);
@@ -425,29 +434,24 @@ export class Enforcer {
 
   private destroy(sockId: SockId): boolean {
     const n = this.o.connection(sockId);
-    const local = n?.src_ip ? addressBytes(n.src_ip) : undefined;
-    const remote = n ? addressBytes(n.dst_ip) : undefined;
-    if (!n || !local || !remote || n.src_port === undefined) return false;
-    const id: SocketId = { family: local.family === 4 && remote.family === 4 ? 4 : 6, protocol: n.protocol, local: local.bytes, localPort: n.src_port, remote: remote.bytes, remotePort: n.dst_port };
-    if (typeof sockId === 'number') id.cookie = BigInt(sockId);
-    return this.killSocket({ cookie: id.cookie ?? 0n, id });
+    const id = n && socketId(n.protocol, n.src_ip, n.src_port, n.dst_ip, n.dst_port, typeof sockId === 'number' ? BigInt(sockId) : undefined);
+    return id ? this.killSocket(id) : false;
   }
 
-  private killSocket(s: SslSocket): boolean {
-    if (s.cookie) this.maps.blockSocket(s.cookie);
-    const done = destroySocket(s.id);
+  /** Its packets dropped from now on (when its cookie is known) and the socket aborted. */
+  private killSocket(id: SocketId): boolean {
+    if (id.cookie) this.maps.blockSocket(id.cookie);
+    const done = destroySocket(id);
     if (done) this.stats.destroyed++;
-    return done || s.cookie !== 0n;
+    return done || id.cookie !== undefined;
   }
 
   private blockContent(e: BustedEvent, origin: EventOrigin | undefined): boolean {
     const tls = origin?.tls;
     if (!tls) return false;
+    this.blockTls(tls.pid, tls.ssl);
     const key = `${tls.pid}:${tls.ssl}`;
-    this.blockedTls.add(key);
-    this.maps.setTlsVerdict(tls.pid, tls.ssl, 'block');
     const sock = this.sslSockets.get(key);
-    if (sock) this.killSocket(sock);
     // until the policy changes, no more connections of this program to that provider
     const klass = e.provider ? this.classes.classOf(e.provider) : undefined;
     const image = this.maps.procImage(tls.pid);
@@ -460,7 +464,7 @@ export class Enforcer {
         this.maps.putImageVerdict(image, { block: (v?.block ?? 0n) | this.contentBlocks.get(image)!, audit: v?.audit ?? 0n });
       }
     } else if (sock) {
-      this.refuseHost(tls.pid, addressText(sock.id.remote));
+      this.refuseHost(tls.pid, addressText(sock.remote));
     }
     // a held write has not left: it never will
     return tls.gated;
@@ -483,6 +487,23 @@ export class Enforcer {
     }
     this.decidedNames.add(h.toString(16));
     this.maps.putName(h, d.action === 'block' ? W.BUSTED_CLASS_HOST : W.BUSTED_CLASS_NONE, 'exact');
+  }
+
+  /**
+   * A TLS connection is blocked: its writes refused from now on (the uprobe
+   * holds each; the engine never lets one through) and its socket killed.
+   * Where its socket is not known, the held thread's next packet names it.
+   */
+  private blockTls(pid: number, ssl: string): void {
+    const key = `${pid}:${ssl}`;
+    this.blockedTls.add(key);
+    this.maps.setTlsVerdict(pid, ssl, 'block');
+    const sock = this.sslSockets.get(key);
+    if (sock) {
+      this.killSocket(sock);
+      return;
+    }
+    for (const h of this.maps.heldThreads()) if (h.pid === pid && h.ssl === ssl) this.maps.blockThread(h.tid, pid);
   }
 
   /** What an event teaches the kernel, whatever the decision: names to classify, connections to gate. */
@@ -542,6 +563,8 @@ export class Enforcer {
   /** A held write's events are all decided: let its process go, once nothing else of it is pending. */
   onGatedCall(g: GatedCall): void {
     this.stats.gated++;
+    // a write on a connection blocked earlier: whatever it says, it does not leave
+    if (this.blockedTls.has(`${g.pid}:${g.ssl}`)) this.blockTls(g.pid, g.ssl);
     let calls = this.gated.get(g.pid);
     if (!calls) this.gated.set(g.pid, (calls = new Set()));
     calls.add(g.callId);

@@ -38,6 +38,16 @@ export interface ProcessCacheOptions {
   redact?: boolean;
 }
 
+/** The container and pod a cgroup path names, as the contract's process fields. */
+function containerFields(p: ProcessInfo, c: ContainerInfo): void {
+  if (c.container_id) p.container_id = c.container_id;
+  if (c.container_runtime) p.container_runtime = c.container_runtime;
+  if (c.pod_uid) {
+    p.pod_uid = c.pod_uid;
+    p.pod = c.qos_class ? { uid: c.pod_uid, qos_class: c.qos_class } : { uid: c.pod_uid };
+  }
+}
+
 export class ProcessCache {
   private readonly entries = new Map<number, ProcessEntry>();
   /** the last ProcessInfo handed out per pid, with the task fields it was made from */
@@ -117,7 +127,10 @@ export class ProcessCache {
       if (task.cgroupId) {
         p.cgroup_id = task.cgroupId;
         const name = this.cgroupName(task.cgroupId);
-        if (name) Object.assign(p, { cgroup_path: name }, this.container(name));
+        if (name) {
+          p.cgroup_path = name;
+          containerFields(p, this.container(name));
+        }
       }
       return p;
     }
@@ -159,10 +172,7 @@ export class ProcessCache {
     const cgPath = e.cgroupPath ?? (cgid ? this.cgroupName(cgid) : undefined);
     if (cgPath) {
       p.cgroup_path = cgPath;
-      const c = this.container(cgPath);
-      if (c.container_id) p.container_id = c.container_id;
-      if (c.container_runtime) p.container_runtime = c.container_runtime;
-      if (c.pod_uid) p.pod_uid = c.pod_uid;
+      containerFields(p, this.container(cgPath));
     }
     return p;
   }

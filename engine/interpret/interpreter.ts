@@ -8,9 +8,9 @@
  * Malformed packets become `error` events with a stable code and are
  * counted; they never stop the stream.
  */
-import type { BustedEvent, DnsInfo, NetInfo, ProcessInfo } from '../model/event.js';
+import type { BustedEvent, DnsInfo, FlowInfo, NetInfo, ProcessInfo } from '../model/event.js';
 import { BustedError, ErrorCode } from '../model/errors.js';
-import type { EnforceRecord, ExecRecord, ExitRecord, FlowRecord, KernelRecord, PktRecord, SockId, TcpRecord, TlsRecord, UdpRecord } from '../decode/records.js';
+import type { EnforceRecord, ExecRecord, ExitRecord, FlowRecord, FlowStatRecord, KernelRecord, PktRecord, SockId, TcpRecord, TlsRecord, UdpRecord } from '../decode/records.js';
 import { redactText } from '../redact.js';
 import { TlsAssembler, type TlsCall } from './tls-data.js';
 import { AppLayer } from './app.js';
@@ -22,6 +22,7 @@ import { DnsCache } from '../enrich/dns-cache.js';
 import { ProcessCache } from '../enrich/process.js';
 import { OLLAMA_PORT, ProviderTable } from '../enrich/provider.js';
 import { Clock } from './clock.js';
+import * as W from '../kernel/wire.generated.js';
 
 export interface InterpreterOptions {
   processes: ProcessCache;
@@ -101,6 +102,7 @@ interface PendingHello {
 }
 
 const MAX_CONNS = 65536;
+const TLS_PROBED = W.BUSTED_TASK_TLS_PROBED;
 const utf8Lossy = new TextDecoder('utf-8', { fatal: false });
 const HELLO_WAIT_NS = 1e9;
 
@@ -114,6 +116,8 @@ export class Interpreter {
   private readonly runId: string;
   private seq = 0;
   private readonly conns = new Map<SockId, Conn>();
+  /** connections closed lately: their final flow record may come just after the close */
+  private readonly closedConns = new Map<SockId, Conn>();
   private readonly pending = new Map<string, PendingHello>();
   /** Per process: address → the name that process looked it up as. Many
    * names share an address (CDNs, loopback stand-ins); the one this process
@@ -170,6 +174,8 @@ export class Interpreter {
         return this.tls(r);
       case 'enforce':
         return this.enforce(r);
+      case 'flow':
+        return this.flowStat(r);
       case 'wire_error':
         this.stats.wireErrors++;
         this.out(this.base('error', this.clock.monotonicNs()), { error: { code: ErrorCode.WIRE, message: r.message, field: r.field } });
@@ -320,6 +326,10 @@ export class Interpreter {
   private closed(r: TcpRecord | UdpRecord): void {
     const conn = this.conns.get(r.sockId);
     this.conns.delete(r.sockId);
+    if (conn && r.kind === 'tcp') {
+      this.closedConns.set(r.sockId, conn);
+      if (this.closedConns.size > 1024) this.closedConns.delete(this.closedConns.keys().next().value!);
+    }
     const ev = this.start('close', r.ts, r.task.pid);
     if (!ev) return;
     ev.process = this.processes.info(r.task);
@@ -335,6 +345,53 @@ export class Interpreter {
     else if (!conn) this.classify(net, ev, r.task.pid);
     if (conn?.sni) ev.tls = { sni: conn.sni };
     this.out(ev, undefined, { sockId: r.sockId });
+  }
+
+  /** A connection's traffic shape (flow.bpf.c): while it is busy, and once at its close. */
+  private flowStat(r: FlowStatRecord): void {
+    let conn = this.conns.get(r.sockId);
+    if (!conn) {
+      // the close came first (its record was written on another CPU)
+      conn = this.closedConns.get(r.sockId);
+      if (r.phase === 'end') this.closedConns.delete(r.sockId);
+    }
+    const ev = this.start('flow', r.ts, r.task.pid);
+    if (!ev) return;
+    ev.process = this.processes.info(r.task);
+    const net = conn ? copyNet(conn.net) : this.net(r.flow, 'egress');
+    if (!conn) this.classify(net, ev, r.task.pid);
+    else if (conn.provider) ev.provider = conn.provider;
+    net.bytes_sent = r.sendBytes;
+    net.bytes_received = r.recvBytes;
+    if (r.startNs) net.duration_ms = round3((r.ts - r.startNs) / 1e6);
+    ev.net = net;
+    if (conn?.sni) ev.tls = { sni: conn.sni };
+    const ms = (ns: number) => round3(ns / 1e6);
+    const f: FlowInfo = {
+      phase: r.phase,
+      sends: r.sends,
+      recvs: r.recvs,
+      exchanges: r.exchanges,
+      bursts: r.bursts,
+      age_ms: r.startNs ? ms(r.ts - r.startNs) : 0,
+      active_ms: r.lastNs > r.firstNs ? ms(r.lastNs - r.firstNs) : 0,
+      quiet_ms: r.ts > r.lastNs ? ms(r.ts - r.lastNs) : 0,
+      req_bytes_max: r.reqBytesMax,
+      resp_bytes_max: r.respBytesMax,
+      resp_ms_max: ms(r.respNsMax),
+      idle_ms_max: ms(r.idleNsMax),
+      gaps: r.gaps,
+      burst_hist: r.burstHist,
+      gap_hist: r.gapHist,
+    };
+    if (r.answered) f.ttfb_ms = { first: ms(r.ttfbFirstNs), min: ms(r.ttfbMinNs), max: ms(r.ttfbMaxNs), mean: ms(r.ttfbSumNs / r.answered), count: r.answered };
+    if (r.gaps) {
+      const mean = r.gapSumUs / 1000 / r.gaps;
+      f.gap_ms_mean = round3(mean);
+      f.gap_ms_sd = round3(Math.sqrt(Math.max(0, r.gapSq / 100 / r.gaps - mean * mean)));
+    }
+    ev.flow = f;
+    this.out(ev, undefined, r.phase === 'end' ? undefined : { sockId: r.sockId });
   }
 
   private pkt(r: PktRecord): void {
@@ -439,6 +496,8 @@ export class Interpreter {
     if (conn.host) ev.net.dst_host = conn.host;
     ev.tls = parsed.tls;
     if (!client && conn.sni) ev.tls.sni = conn.sni;
+    // the kernel marks a ClientHello whose thread went through a probed TLS library
+    if (client && r.egress) ev.tls.plaintext = (r.task.flags & TLS_PROBED) !== 0;
     if (conn.provider) ev.provider = conn.provider;
     this.out(ev, undefined, { sockId: r.sockId });
   }

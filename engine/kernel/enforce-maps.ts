@@ -230,6 +230,11 @@ export class EnforceMaps {
     this.map('blocked_socks').update(u64key(cookie), u32key(0));
   }
 
+  /** This thread's next packet out blocks its socket (its TLS connection's socket was not known). */
+  blockThread(tid: number, pid: number): void {
+    this.map('blocked_tids').update(u32key(tid), u32key(pid));
+  }
+
   /** Threads stopped at a gated write, as the kernel recorded them. */
   heldThreads(): HeldThread[] {
     const m = this.map('held');

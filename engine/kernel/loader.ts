@@ -33,6 +33,7 @@ export const ENFORCE_MAPS = [
   'image_refs',
   'cgroup_verdicts',
   'blocked_socks',
+  'blocked_tids',
   'last_ssl',
   'enforce_cfg',
   'image_seq',
@@ -96,9 +97,10 @@ export const OPENSSL_PROBES: readonly UprobeSpec[] = [
   up('ssl_ctrl_enter', 'SSL_ctrl'),
   up('ssl_set_fd_enter', 'SSL_set_fd'),
   up('ssl_free_enter', 'SSL_free'),
-  // which SSL* the next ClientHello of a thread belongs to (enforcement only)
-  up('ssl_handshake_enter', 'SSL_do_handshake', false, true),
-  up('ssl_handshake_enter', 'SSL_connect', false, true),
+  // which SSL* the next ClientHello of a thread belongs to: its plaintext is
+  // read (tls.plaintext), and enforcement ties the connection to its socket
+  up('ssl_handshake_enter', 'SSL_do_handshake'),
+  up('ssl_handshake_enter', 'SSL_connect'),
 ];
 
 export const OBJECTS: readonly ObjectSpec[] = [
@@ -122,6 +124,17 @@ export const OBJECTS: readonly ObjectSpec[] = [
       { name: 'handle_set_state', attach: 'auto' },
       { name: 'handle_sock_create', attach: 'cgroup' },
       { name: 'handle_sock_release', attach: 'cgroup' },
+    ],
+  },
+  {
+    name: 'flow',
+    file: 'flow.bpf.o',
+    fallback: 'flow.rawtp.bpf.o',
+    what: 'traffic shape per TCP connection (the classifier\'s input)',
+    programs: [
+      { name: 'handle_flow_state', attach: 'auto' },
+      { name: 'handle_send', attach: 'auto' },
+      { name: 'handle_recv', attach: 'auto' },
     ],
   },
   {
@@ -384,8 +397,8 @@ export class KernelSession {
         const m = obj.map(name);
         if (name === 'events') m.setMaxEntries(o.ringBytes);
         // nothing writes them without enforcement: one entry each, not megabytes
-        // (tls_verdicts also holds the skip verdicts of monitor)
-        else if (!o.enforce && (ENFORCE_MAPS as readonly string[]).includes(name) && name !== 'tls_verdicts') m.setMaxEntries(1);
+        // (tls_verdicts also holds the skip verdicts of monitor, last_ssl tells tls.plaintext)
+        else if (!o.enforce && (ENFORCE_MAPS as readonly string[]).includes(name) && name !== 'tls_verdicts' && name !== 'last_ssl') m.setMaxEntries(1);
         if (o.pinDir) {
           // libbpf uses the map pinned there (an earlier agent's), or pins this one at load
           m.setPinPath(join(o.pinDir, name));

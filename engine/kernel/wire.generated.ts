@@ -524,6 +524,102 @@ export const HELD = {
   since_ns_SIZE: 8,
 } as const;
 
+/** struct busted_flow_event */
+export const FLOWSTAT = {
+  size: 328,
+  hdr: 0,
+  hdr_kind: 0,
+  hdr_kind_SIZE: 4,
+  hdr_abi: 4,
+  hdr_abi_SIZE: 4,
+  hdr_ts_ns: 8,
+  hdr_ts_ns_SIZE: 8,
+  hdr_task: 16,
+  hdr_task_cgroup_id: 16,
+  hdr_task_cgroup_id_SIZE: 8,
+  hdr_task_pid: 24,
+  hdr_task_pid_SIZE: 4,
+  hdr_task_tid: 28,
+  hdr_task_tid_SIZE: 4,
+  hdr_task_ppid: 32,
+  hdr_task_ppid_SIZE: 4,
+  hdr_task_uid: 36,
+  hdr_task_uid_SIZE: 4,
+  hdr_task_gid: 40,
+  hdr_task_gid_SIZE: 4,
+  hdr_task_flags: 44,
+  hdr_task_flags_SIZE: 4,
+  hdr_task_comm: 48,
+  hdr_task_comm_LEN: 16,
+  sock_id: 64,
+  sock_id_SIZE: 8,
+  flow: 72,
+  flow_saddr: 72,
+  flow_saddr_LEN: 16,
+  flow_daddr: 88,
+  flow_daddr_LEN: 16,
+  flow_sport: 104,
+  flow_sport_SIZE: 2,
+  flow_dport: 106,
+  flow_dport_SIZE: 2,
+  flow_family: 108,
+  flow_family_SIZE: 1,
+  flow_protocol: 109,
+  flow_protocol_SIZE: 1,
+  flow__pad: 110,
+  flow__pad_SIZE: 2,
+  phase: 112,
+  phase_SIZE: 4,
+  exchanges: 116,
+  exchanges_SIZE: 4,
+  start_ns: 120,
+  start_ns_SIZE: 8,
+  first_ns: 128,
+  first_ns_SIZE: 8,
+  last_ns: 136,
+  last_ns_SIZE: 8,
+  send_bytes: 144,
+  send_bytes_SIZE: 8,
+  recv_bytes: 152,
+  recv_bytes_SIZE: 8,
+  sends: 160,
+  sends_SIZE: 4,
+  recvs: 164,
+  recvs_SIZE: 4,
+  bursts: 168,
+  bursts_SIZE: 4,
+  answered: 172,
+  answered_SIZE: 4,
+  ttfb_first_ns: 176,
+  ttfb_first_ns_SIZE: 8,
+  ttfb_min_ns: 184,
+  ttfb_min_ns_SIZE: 8,
+  ttfb_max_ns: 192,
+  ttfb_max_ns_SIZE: 8,
+  ttfb_sum_ns: 200,
+  ttfb_sum_ns_SIZE: 8,
+  req_bytes_max: 208,
+  req_bytes_max_SIZE: 8,
+  resp_bytes_max: 216,
+  resp_bytes_max_SIZE: 8,
+  resp_ns_max: 224,
+  resp_ns_max_SIZE: 8,
+  idle_ns_max: 232,
+  idle_ns_max_SIZE: 8,
+  gap_sum_us: 240,
+  gap_sum_us_SIZE: 8,
+  gap_sq: 248,
+  gap_sq_SIZE: 8,
+  gaps: 256,
+  gaps_SIZE: 4,
+  _pad: 260,
+  _pad_SIZE: 4,
+  burst_hist: 264,
+  burst_hist_LEN: 8,
+  gap_hist: 296,
+  gap_hist_LEN: 8,
+} as const;
+
 // enum busted_abi
 export const BUSTED_ABI = 2;
 
@@ -535,6 +631,7 @@ export const BUSTED_KIND_UDP = 4;
 export const BUSTED_KIND_PKT = 5;
 export const BUSTED_KIND_TLS = 6;
 export const BUSTED_KIND_ENFORCE = 7;
+export const BUSTED_KIND_FLOW = 8;
 
 // enum busted_tcp_phase
 export const BUSTED_TCP_CONNECTED = 1;
@@ -559,6 +656,7 @@ export const BUSTED_DIR_INGRESS = 2;
 // enum busted_task_flags
 export const BUSTED_TASK_KNOWN = 1;
 export const BUSTED_TASK_FROM_SOCKET = 2;
+export const BUSTED_TASK_TLS_PROBED = 4;
 
 // enum busted_stat
 export const BUSTED_STAT_RINGBUF_FULL = 0;
@@ -623,3 +721,7 @@ export const BUSTED_CLASS_MAX = 64;
 
 // enum busted_marks
 export const BUSTED_REINJECT_MARK = 1651864436;
+
+// enum busted_flow_phase
+export const BUSTED_FLOW_UPDATE = 1;
+export const BUSTED_FLOW_END = 2;

@@ -22,6 +22,8 @@ export const ErrorCode = {
   SINK: 'BUSTED_E_SINK',
   /** a policy source (Rego directory, bundle, data file) cannot be read or compiled */
   POLICY: 'BUSTED_E_POLICY',
+  /** a classifier model (--model) is missing, not ONNX, for another feature version, or does not run */
+  MODEL: 'BUSTED_E_MODEL',
 } as const;
 
 export type ErrorCodeValue = (typeof ErrorCode)[keyof typeof ErrorCode];

@@ -26,7 +26,9 @@ export type EventType =
   /** a policy was loaded or reloaded (busted enforce): its revision */
   | 'policy'
   /** the kernel refused a connect() (or a UDP send) with EPERM (busted enforce) */
-  | 'connect_blocked';
+  | 'connect_blocked'
+  /** the traffic shape of a TCP connection this host opened: while busy (phase update) and at its close (end) */
+  | 'flow';
 
 export interface ProcessInfo {
   pid: number;
@@ -44,6 +46,20 @@ export interface ProcessInfo {
   container_runtime?: string;
   /** pod UID from a kubepods cgroup path */
   pod_uid?: string;
+  /** the Kubernetes pod: uid and QoS class from the cgroup path, the rest from the API server (when reachable) */
+  pod?: PodInfo;
+}
+
+export interface PodInfo {
+  uid: string;
+  qos_class?: 'guaranteed' | 'burstable' | 'besteffort';
+  name?: string;
+  namespace?: string;
+  labels?: Record<string, string>;
+  service_account?: string;
+  /** the container's name in the pod spec, and its image */
+  container?: string;
+  image?: string;
 }
 
 export interface NetInfo {
@@ -102,6 +118,12 @@ export interface TlsInfo {
   groups?: string[];
   /** true when the hello was cut short by the capture and parsed partly */
   truncated?: boolean;
+  /**
+   * ClientHello: whether busted reads this connection's plaintext (the
+   * process runs a TLS library its probes are on); false for Go, GnuTLS,
+   * NSS, a static BoringSSL... — content policies cannot see those requests
+   */
+  plaintext?: boolean;
   direction?: 'write' | 'read';
   bytes?: number;
   payload?: string;
@@ -135,6 +157,43 @@ export interface McpInfo {
   method?: string;
   id?: string | number;
   tool?: string;
+}
+
+/**
+ * The shape of one TCP connection's traffic, counted in the kernel on every
+ * send and receive (bpf/flow.bpf.c, bpf/busted.h busted_flow_event): the
+ * behavioural classifier's input. An exchange is a request (sends) and its
+ * response (receives); a burst is a run of receives less than a
+ * millisecond apart. Byte totals are in the event's `net`.
+ */
+export interface FlowInfo {
+  /** update: the connection is open, totals so far; end: it closed */
+  phase: 'update' | 'end';
+  sends: number;
+  recvs: number;
+  exchanges: number;
+  bursts: number;
+  /** connect() → this report */
+  age_ms: number;
+  /** first → latest send or receive */
+  active_ms: number;
+  /** latest send or receive → this report */
+  quiet_ms: number;
+  /** time to first byte: a request's last send → its response's first receive (exchanges that got one) */
+  ttfb_ms?: { first: number; min: number; max: number; mean: number; count: number };
+  req_bytes_max: number;
+  resp_bytes_max: number;
+  resp_ms_max: number;
+  /** the longest silence between a response and the next request */
+  idle_ms_max: number;
+  /** gaps between the bursts of one response (the cadence of a streamed answer) */
+  gaps: number;
+  gap_ms_mean?: number;
+  gap_ms_sd?: number;
+  /** bursts by size: <64 B, <256, <1 KiB, <4 KiB, <16 KiB, <64 KiB, <256 KiB, more */
+  burst_hist: number[];
+  /** gaps by length: <5 ms, <10, <20, <50, <100, <250, <1000, more */
+  gap_hist: number[];
 }
 
 export interface MlInfo {
@@ -200,6 +259,7 @@ export interface BustedEvent {
   llm?: LlmInfo;
   mcp?: McpInfo;
   ml?: MlInfo;
+  flow?: FlowInfo;
   decision?: DecisionInfo;
   policy?: PolicyInfo;
   enforcement?: EnforcementInfo;

@@ -70,6 +70,49 @@ export function eventJson(e: BustedEvent): string {
   return out ? out + '}' : '{}';
 }
 
+/**
+ * The JSON of an event, made once however many sinks want it (stdout
+ * --format json, file, webhook and syslog outputs all carry the same JSON).
+ * The Agent hands one event to every sink before the next, so remembering the
+ * last one is enough (a WeakMap per event cost more than it saved).
+ */
+let lastEvent: BustedEvent | undefined;
+let lastLine = '';
+export function eventLine(e: BustedEvent): string {
+  if (e !== lastEvent) {
+    lastLine = eventJson(e);
+    lastEvent = e;
+    lastBytesOf = undefined;
+  }
+  return lastLine;
+}
+
+/**
+ * The JSON line of an event as UTF-8 bytes with its newline, encoded once
+ * for all sinks, which copy it into their own buffers. Lines are cut from
+ * 1 MiB slabs that are never reused (a slab goes when no line of it is
+ * referenced any more), so a line stays valid as long as a sink holds it.
+ */
+let slab = Buffer.allocUnsafe(1 << 20);
+let slabUsed = 0;
+let lastBytesOf: BustedEvent | undefined;
+let lastBytes: Buffer = Buffer.alloc(0);
+export function eventBytes(e: BustedEvent): Buffer {
+  if (e === lastBytesOf) return lastBytes;
+  const s = eventLine(e);
+  const worst = s.length * 3 + 1;
+  if (slabUsed + worst > slab.length) {
+    slab = Buffer.allocUnsafe(Math.max(1 << 20, worst));
+    slabUsed = 0;
+  }
+  const n = slab.write(s, slabUsed, 'utf8');
+  slab[slabUsed + n] = 10;
+  lastBytes = slab.subarray(slabUsed, slabUsed + n + 1);
+  slabUsed += n + 1;
+  lastBytesOf = e;
+  return lastBytes;
+}
+
 export interface JsonlOptions {
   /** stable key order (recordings are diffed and committed) */
   stableKeys?: boolean;
@@ -98,7 +141,7 @@ export class LineSink implements Sink {
   private scheduled = false;
   private error: Error | undefined;
   private readonly maxQueue: number;
-  private readonly format: (e: BustedEvent) => string;
+  private readonly format: ((e: BustedEvent) => string) | undefined;
 
   constructor(
     readonly name: string,
@@ -107,7 +150,8 @@ export class LineSink implements Sink {
     private readonly ownsStream = false,
   ) {
     this.maxQueue = o.maxQueueBytes ?? 64 << 20;
-    this.format = o.format ?? (o.stableKeys ? (e) => stringify(e) : eventJson);
+    // undefined: the shared JSON bytes (eventBytes)
+    this.format = o.format ?? (o.stableKeys ? (e) => stringify(e) : undefined);
     out.on('error', (err: Error) => {
       // EPIPE (reader went away), ENOSPC (disk full): report once, keep the agent running.
       if (!this.error) {
@@ -121,6 +165,25 @@ export class LineSink implements Sink {
   write(e: BustedEvent): void {
     if (this.error) {
       this.dropped++;
+      return;
+    }
+    if (!this.format) {
+      const b = eventBytes(e);
+      if (this.queuedBytes + this.used + b.length > this.maxQueue) {
+        this.dropped++;
+        return;
+      }
+      if (this.used + b.length > this.chunk.length) {
+        this.flush();
+        if (b.length > this.chunk.length) this.chunk = Buffer.allocUnsafe(b.length);
+      }
+      this.chunk.set(b, this.used);
+      this.used += b.length;
+      this.written++;
+      if (!this.scheduled) {
+        this.scheduled = true;
+        setImmediate(this.flush);
+      }
       return;
     }
     const line = this.format(e) + '\n';

@@ -8,4 +8,10 @@ export interface Sink {
   close(): Promise<void>;
   /** events dropped (queue full, write errors) */
   readonly dropped: number;
+  /** events accepted and not yet delivered: the depth of its queue (sinks that keep one) */
+  readonly queued?: number;
+  /** events delivered to the destination so far (sinks that know) */
+  readonly delivered?: number;
+  /** reopen what was opened by path (SIGHUP, after logrotate moved a file away) */
+  reopen?(): void;
 }

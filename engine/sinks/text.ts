@@ -73,12 +73,36 @@ export function textFormatter(color: boolean): (e: BustedEvent) => string {
       case 'lost':
         what = `${c.red}${e.lost?.count} events lost${c.reset} (${e.lost?.reason})`;
         break;
+      case 'flow': {
+        const f = e.flow;
+        const ttfb = f?.ttfb_ms ? ` ttfb ${f.ttfb_ms.first} ms` : '';
+        const gaps = f?.gap_ms_mean !== undefined ? ` every ${f.gap_ms_mean} ms` : '';
+        what = e.net && f ? `${flow(e.net)} ${f.phase} ${f.exchanges} exchanges, sent ${bytes(e.net.bytes_sent)} received ${bytes(e.net.bytes_received)} in ${f.bursts} bursts${gaps}${ttfb}` : '';
+        break;
+      }
       case 'decision': {
         const a = e.decision?.action ?? '?';
         const col = a === 'block' ? c.red : a === 'audit' ? c.yellow : c.green;
         what = `${col}${c.bold}${a}${c.reset}${e.decision?.enforced ? ' (enforced)' : ''} ${e.decision?.reasons.join('; ') ?? ''} (subject ${e.decision?.subject})`;
         break;
       }
+      case 'tls_data':
+        what = `${e.tls?.direction ?? ''} ${bytes(e.tls?.bytes)}${e.tls?.sni ? ` sni=${e.tls.sni}` : ''}`;
+        break;
+      case 'llm_request': {
+        const l = e.llm ?? {};
+        const msg = l.user_message ? ` "${l.user_message.length > 60 ? `${l.user_message.slice(0, 57)}...` : l.user_message}"` : '';
+        what = `${e.http?.method ?? ''} ${e.http?.path ?? ''} model=${l.model ?? '?'}${l.stream ? ' stream' : ''}${msg}`;
+        break;
+      }
+      case 'llm_response': {
+        const l = e.llm ?? {};
+        what = `${e.http?.status ?? '?'} model=${l.model ?? '?'}${l.usage ? ` tokens in=${l.usage.input_tokens ?? '?'} out=${l.usage.output_tokens ?? '?'}` : ''}${l.tool_calls?.length ? ` tools=${l.tool_calls.join(',')}` : ''}`;
+        break;
+      }
+      case 'mcp_message':
+        what = `${e.mcp?.kind ?? ''} ${e.mcp?.method ?? ''}${e.mcp?.tool ? ` tool=${e.mcp.tool}` : ''}${e.http?.host ? ` host=${e.http.host}` : ''}`;
+        break;
       case 'connect_blocked':
         what = `${c.red}EPERM${c.reset} ${e.net ? flow(e.net) : ''} (${e.enforcement?.verdict ?? '?'} verdict)`;
         break;
@@ -88,7 +112,7 @@ export function textFormatter(color: boolean): (e: BustedEvent) => string {
       default:
         what = e.net ? flow(e.net) : '';
     }
-    const prov = e.provider ? ` ${c.magenta}${c.bold}[${e.provider}]${c.reset}` : '';
+    const prov = (e.provider ? ` ${c.magenta}${c.bold}[${e.provider}]${c.reset}` : '') + (e.ml ? ` ${e.ml.label === 'llm' ? c.yellow : c.dim}ml ${e.ml.label} ${e.ml.llm_score.toFixed(2)}${c.reset}` : '');
     const type = e.type.padEnd(16);
     return `${c.dim}${time}${c.reset} ${c.cyan}${type}${c.reset} ${who} ${printable(what)}${prov}`.replace(/\s+$/, '');
   };

@@ -57,6 +57,25 @@ audit contains sprintf("model %s is not on the approved list", [input.llm.model]
 	not input.llm.model in data.busted.approved_models
 }
 
-audit contains sprintf("behavioural classifier: %s (score %.2f)", [input.ml.label, input.ml.llm_score]) if {
-	input.ml.llm_score >= data.busted.ml_audit_threshold
+# The behavioural classifier's score (input.ml) is policed in ml.rego.
+
+# What busted cannot read cannot be held to the rules above: a TLS
+# connection to a provider from a program whose TLS library busted does not
+# probe (Go's crypto/tls, GnuTLS, NSS, a static BoringSSL) is audited, or
+# blocked where data.busted.block_unreadable_tls says so (its connection is
+# then cut after its ClientHello).
+audit contains sprintf("TLS to %s from %s, which busted cannot read", [input.provider, input.process.comm]) if {
+	unreadable_tls
+	not data.busted.block_unreadable_tls
+}
+
+block contains sprintf("TLS to %s from %s, which busted cannot read", [input.provider, input.process.comm]) if {
+	unreadable_tls
+	data.busted.block_unreadable_tls
+}
+
+unreadable_tls if {
+	input.type == "tls_client_hello"
+	input.provider
+	input.tls.plaintext == false
 }

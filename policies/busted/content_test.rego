@@ -1,4 +1,4 @@
-# Tests of content.rego: secrets in prompts, blocked MCP tools, models and the classifier.
+# Tests of content.rego: secrets in prompts, blocked MCP tools, models (the classifier's score: ml_test.rego).
 package busted.content_test
 
 import rego.v1
@@ -80,15 +80,25 @@ test_models_are_audited_only_when_a_list_is_given if {
 	data.busted.reasons == {"model gpt-4o-mini is not on the approved list"} with input as e with data.busted.approved_models as ["gpt-4o"]
 }
 
-test_classifier_score_over_the_threshold_is_audited if {
-	e := {"type": "connect", "ml": {"llm_score": 0.95, "label": "llm"}}
-	data.busted.decision == "audit" with input as e
-	data.busted.reasons == {"behavioural classifier: llm (score 0.95)"} with input as e
-	data.busted.decision == "allow" with input as {"type": "connect", "ml": {"llm_score": 0.5, "label": "other"}}
-}
-
 test_a_secret_blocks_even_when_the_model_is_also_audited if {
 	e := prompt("AKIAABCDEFGHIJKLMNOP")
 	data.busted.decision == "block" with input as e with data.busted.approved_models as ["gpt-4o"]
 	data.busted.reasons == {"prompt to openai contains an AWS access key"} with input as e with data.busted.approved_models as ["gpt-4o"]
+}
+
+hello(plaintext) := {
+	"type": "tls_client_hello",
+	"provider": "openai",
+	"process": {"pid": 7, "comm": "wget"},
+	"tls": {"sni": "api.openai.com", "plaintext": plaintext},
+}
+
+test_unreadable_tls_to_a_provider_is_audited if {
+	data.busted.reasons == {"TLS to openai from wget, which busted cannot read"} with input as hello(false)
+	data.busted.decision == "audit" with input as hello(false)
+	data.busted.decision == "allow" with input as hello(true)
+}
+
+test_unreadable_tls_is_blocked_where_data_says_so if {
+	data.busted.decision == "block" with input as hello(false) with data.busted.block_unreadable_tls as true
 }

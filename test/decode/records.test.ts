@@ -6,7 +6,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import * as W from '../../engine/kernel/wire.generated.js';
-import { decodeRecord, type PktRecord, type TcpRecord, type ExecRecord, type TlsRecord } from '../../engine/decode/records.js';
+import { decodeRecord, type FlowStatRecord, type PktRecord, type TcpRecord, type ExecRecord, type TlsRecord } from '../../engine/decode/records.js';
 
 function hdr(dv: DataView, kind: number, abi: number = W.BUSTED_ABI) {
   dv.setUint32(W.HDR.kind, kind, true);
@@ -142,6 +142,43 @@ describe('decodeRecord', () => {
     assert.equal(new TextDecoder().decode(r.data), 'HTTP');
   });
 
+  it('decodes a connection\'s traffic shape (flow.bpf.c): counters, times, both histograms', () => {
+    const F = W.FLOWSTAT;
+    const [dv, off, len] = at(F.size, (dv) => {
+      hdr(dv, W.BUSTED_KIND_FLOW);
+      dv.setBigUint64(F.sock_id, 99n, true);
+      flow(dv, F.flow, 4, [127, 0, 0, 1], [127, 77, 1, 1], 40001, 8000);
+      dv.setUint32(F.phase, W.BUSTED_FLOW_END, true);
+      dv.setUint32(F.exchanges, 2, true);
+      dv.setBigUint64(F.start_ns, 1_000n, true);
+      dv.setBigUint64(F.first_ns, 2_000n, true);
+      dv.setBigUint64(F.last_ns, 3_000_000_000n, true);
+      dv.setBigUint64(F.send_bytes, 900n, true);
+      dv.setBigUint64(F.recv_bytes, 2n ** 33n, true);
+      dv.setUint32(F.sends, 3, true);
+      dv.setUint32(F.recvs, 120, true);
+      dv.setUint32(F.bursts, 100, true);
+      dv.setUint32(F.answered, 2, true);
+      dv.setBigUint64(F.ttfb_first_ns, 400_000_000n, true);
+      dv.setBigUint64(F.ttfb_sum_ns, 700_000_000n, true);
+      dv.setUint32(F.gaps, 98, true);
+      dv.setBigUint64(F.gap_sum_us, 3_000_000n, true);
+      dv.setBigUint64(F.gap_sq, 123_456n, true);
+      for (let i = 0; i < F.burst_hist_LEN; i++) dv.setUint32(F.burst_hist + 4 * i, i + 1, true);
+      for (let i = 0; i < F.gap_hist_LEN; i++) dv.setUint32(F.gap_hist + 4 * i, 10 * i, true);
+    });
+    const r = decodeRecord(dv, off, len) as FlowStatRecord;
+    assert.equal(r.kind, 'flow');
+    assert.equal(r.phase, 'end');
+    assert.equal(r.sockId, 99);
+    assert.deepEqual(r.flow, { family: 4, protocol: 6, saddr: '127.0.0.1', sport: 40001, daddr: '127.77.1.1', dport: 8000 });
+    assert.deepEqual([r.startNs, r.firstNs, r.lastNs, r.sendBytes, r.recvBytes], [1000, 2000, 3e9, 900, 2 ** 33]);
+    assert.deepEqual([r.exchanges, r.sends, r.recvs, r.bursts, r.answered, r.gaps], [2, 3, 120, 100, 2, 98]);
+    assert.deepEqual([r.ttfbFirstNs, r.ttfbSumNs, r.gapSumUs, r.gapSq], [4e8, 7e8, 3e6, 123456]);
+    assert.deepEqual(r.burstHist, [1, 2, 3, 4, 5, 6, 7, 8]);
+    assert.deepEqual(r.gapHist, [0, 10, 20, 30, 40, 50, 60, 70]);
+  });
+
   it('reports records that do not fit the wire format, naming the field', () => {
     const cases: Array<[string, [DataView, number, number]]> = [
       ['hdr', at(10, () => {})],
@@ -158,6 +195,8 @@ describe('decodeRecord', () => {
         }),
       ],
       ['tls.op', at(W.TLS.data, (dv) => hdr(dv, W.BUSTED_KIND_TLS))],
+      ['flow', at(W.FLOWSTAT.size - 4, (dv) => hdr(dv, W.BUSTED_KIND_FLOW))],
+      ['flow.phase', at(W.FLOWSTAT.size, (dv) => hdr(dv, W.BUSTED_KIND_FLOW))],
       [
         'tls.cap_len',
         at(W.TLS.data + 4, (dv) => {

@@ -11,14 +11,14 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { BustedEvent } from '../../engine/model/event.js';
 import { makePki, type Pki } from '../../engine/demo/pki.js';
 import { startDnsmasq, type Resolver } from '../../engine/demo/resolver.js';
-import { PYTHON, run, type RunResult } from '../../engine/demo/spawn.js';
+import { PYTHON, run, start, type RunResult } from '../../engine/demo/spawn.js';
 import { MonitorProcess } from '../helpers/agent.js';
 import { kernelSkipReason, TestCgroup } from '../helpers/cgroup.js';
 import { startProviderServer, type ProviderServer } from '../helpers/providers.js';
@@ -84,6 +84,14 @@ block contains sprintf("%s looks like openai", [host]) if {
 }
 `;
 
+const MCP_TOOLS = `${HEAD}
+block contains sprintf("MCP tool %s is blocked", [input.mcp.tool]) if {
+	input.type == "mcp_message"
+	input.mcp.kind == "request"
+	input.mcp.tool == "delete_file"
+}
+`;
+
 const SECRET = 'AKIAIOSFODNN7EXAMPLE';
 
 describe('busted enforce (real kernel, a cgroup of the test)', { skip }, () => {
@@ -96,9 +104,9 @@ describe('busted enforce (real kernel, a cgroup of the test)', { skip }, () => {
 
   before(async () => {
     cg = new TestCgroup();
-    pki = makePki(['api.openai.com', 'api.anthropic.com', 'api.mistral.ai', 'evil-openai.com', 'ok.example.test']);
+    pki = makePki(['api.openai.com', 'api.anthropic.com', 'api.mistral.ai', 'evil-openai.com', 'ok.example.test', 'mcp.example.test']);
     server = await startProviderServer(pki);
-    dns = await startDnsmasq({ 'api.openai.com': ['127.0.0.1'], 'api.anthropic.com': ['127.0.0.1'], 'api.mistral.ai': ['127.0.0.1'], 'evil-openai.com': ['127.0.0.1'], 'ok.example.test': ['127.0.0.1'] });
+    dns = await startDnsmasq({ 'api.openai.com': ['127.0.0.1'], 'api.anthropic.com': ['127.0.0.1'], 'api.mistral.ai': ['127.0.0.1'], 'evil-openai.com': ['127.0.0.1'], 'ok.example.test': ['127.0.0.1'], 'mcp.example.test': ['127.0.0.1'] });
     dir = mkdtempSync(join(tmpdir(), 'busted-enforce-'));
   });
 
@@ -237,33 +245,72 @@ r.end(${JSON.stringify(body)});`,
     assert.equal(held, 2, m.stderr);
   });
 
-  it('follows the policy file: an edit lifts the block within a second, a broken edit keeps the last good policy', async () => {
-    const src = policyDir('reload', perProcess('curl', 'openai'));
+  it('follows the policy file: an edit lifts the block within a second for the very process it blocked, a broken edit keeps the last good policy', async () => {
+    const src = policyDir('reload', perProcess('python3', 'openai'));
     const m = await startAgent(src);
     const first = await m.waitFor((e) => e.type === 'policy', 'the policy event at start');
-    assert.equal((await curl('api.openai.com')).code, 7);
+    // one long-lived python3: each line on its stdin is one connect() to api.openai.com
+    const py = start(
+      [
+        PYTHON,
+        '-u',
+        '-c',
+        `import socket, sys
+addr = socket.getaddrinfo("api.openai.com", ${server.port}, socket.AF_INET, socket.SOCK_STREAM)[0][4]
+for line in sys.stdin:
+    s = socket.socket()
+    try:
+        s.connect(addr)
+        print(line.strip(), "connected", flush=True)
+    except OSError as e:
+        print(line.strip(), "refused", e.errno, flush=True)
+    s.close()`,
+      ],
+      inCg(),
+    );
+    let out = '';
+    py.stdout!.on('data', (d) => (out += d));
+    const attempt = async (tag: string) => {
+      py.stdin!.write(`${tag}\n`);
+      const deadline = Date.now() + 10_000;
+      while (!out.includes(`${tag} `)) {
+        if (Date.now() > deadline) throw new Error(`python3 said: ${out}`);
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      return out.split('\n').find((l) => l.startsWith(`${tag} `))!;
+    };
+    try {
+      assert.equal(await attempt('a1'), 'a1 refused 1', 'EPERM while the policy blocks python3');
 
-    // an editor's save: write a temporary file, rename it over the old one
-    const t0 = Date.now();
-    writeFileSync(join(src, '.policy.rego.tmp'), perProcess('wget', 'openai'));
-    renameSync(join(src, '.policy.rego.tmp'), join(src, 'policy.rego'));
-    const reloaded = await m.waitFor((e) => e.type === 'policy' && (e.policy?.reloads ?? 0) >= 1, 'a policy reload', 1000);
-    const took = Date.now() - t0;
-    assert.notEqual(reloaded.policy?.revision, first.policy?.revision);
-    assert.equal(reloaded.policy?.previous, first.policy?.revision);
-    assert.ok(took < 1000, `reload took ${took} ms`);
-    const c2 = await curl('api.openai.com');
-    assert.equal(c2.code, 0, `after the edit curl connects: ${c2.stderr}`);
+      // an editor's save: write a temporary file, rename it over the old one
+      const t0 = Date.now();
+      writeFileSync(join(src, '.policy.rego.tmp'), perProcess('wget', 'openai'));
+      renameSync(join(src, '.policy.rego.tmp'), join(src, 'policy.rego'));
+      // the same process, trying again and again: within a second it connects
+      let connected = '';
+      for (let i = 0; Date.now() - t0 < 1000 && !connected; i++) {
+        const r = await attempt(`b${i}`);
+        if (r.endsWith('connected')) connected = r;
+        else await new Promise((res) => setTimeout(res, 20));
+      }
+      const took = Date.now() - t0;
+      assert.ok(connected, `python3 still refused ${took} ms after the edit: ${out}`);
+      const reloaded = await m.waitFor((e) => e.type === 'policy' && (e.policy?.reloads ?? 0) >= 1, 'a policy reload');
+      assert.notEqual(reloaded.policy?.revision, first.policy?.revision);
+      assert.equal(reloaded.policy?.previous, first.policy?.revision);
 
-    // back to blocking curl, then a broken edit: the block stays in force
-    writeFileSync(join(src, 'policy.rego'), perProcess('curl', 'openai'));
-    await m.waitFor((e) => e.type === 'policy' && e.policy?.reloads === 2, 'the second reload');
-    writeFileSync(join(src, 'policy.rego'), `${perProcess('curl', 'openai')}\nblock contains x if {\n\tx := \n}\n`);
-    const err = await m.waitFor((e) => e.type === 'error' && e.error?.code === 'BUSTED_E_POLICY' && /policy\.rego:\d+:\d+/.test(e.error.message), 'a compile error naming file:line:col');
-    assert.match(err.error!.message, /stays in force/);
-    const c3 = await curl('api.openai.com');
-    assert.equal(c3.code, 7, 'the last good policy still blocks curl');
-    assert.ok(!m.events.some((e) => e.type === 'policy' && (e.policy?.reloads ?? 0) > 2), 'the broken policy was never loaded');
+      // back to blocking python3, then a broken edit: the block stays in force
+      writeFileSync(join(src, 'policy.rego'), perProcess('python3', 'openai'));
+      await m.waitFor((e) => e.type === 'policy' && e.policy?.reloads === 2, 'the second reload');
+      assert.equal(await attempt('c1'), 'c1 refused 1');
+      writeFileSync(join(src, 'policy.rego'), `${perProcess('python3', 'openai')}\nblock contains x if {\n\tx := \n}\n`);
+      const err = await m.waitFor((e) => e.type === 'error' && e.error?.code === 'BUSTED_E_POLICY' && /policy\.rego:\d+:\d+/.test(e.error.message), 'a compile error naming file:line:col');
+      assert.match(err.error!.message, /stays in force/);
+      assert.equal(await attempt('c2'), 'c2 refused 1', 'the last good policy still blocks python3');
+      assert.ok(!m.events.some((e) => e.type === 'policy' && (e.policy?.reloads ?? 0) > 2), 'the broken policy was never loaded');
+    } finally {
+      py.kill('SIGKILL');
+    }
     await stopAgent();
   });
 
@@ -286,6 +333,86 @@ r.end(${JSON.stringify(body)});`,
       assert.equal(ok.code, 0, `${name}: a harmless prompt goes through: ${ok.stderr}`);
       assert.ok(server.received.some((b) => b.includes(`a harmless prompt from ${name}`)), `${name}: the harmless prompt arrived`);
     }
+    await stopAgent();
+  });
+
+  it('blocks a secret on a connection opened before the agent started (its socket learnt from the held write\'s first packet)', async () => {
+    // a node client with one kept-alive connection, told on stdin when to send what
+    const client = start(
+      [
+        process.execPath,
+        '-e',
+        `const https = require('https');
+const agent = new https.Agent({ keepAlive: true, maxSockets: 1 });
+const send = (content) => new Promise((ok) => {
+  const r = https.request(${JSON.stringify(url('api.openai.com'))}, { method: 'POST', agent, family: 4, ca: require('fs').readFileSync(${JSON.stringify(pki.caCert)}), headers: { 'content-type': 'application/json' } }, (res) => { res.resume(); res.on('end', () => ok('ok')); });
+  r.on('error', (e) => ok(e.code || e.message));
+  r.end(JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content }] }));
+});
+let buf = '';
+process.stdin.on('data', async (d) => {
+  buf += d;
+  let nl;
+  while ((nl = buf.indexOf('\\n')) >= 0) {
+    const line = buf.slice(0, nl);
+    buf = buf.slice(nl + 1);
+    console.log(line + ' ' + (await send(line)));
+  }
+});`,
+      ],
+      inCg(),
+    );
+    let out = '';
+    client.stdout!.on('data', (d) => (out += d));
+    const said = async (what: string) => {
+      const deadline = Date.now() + 15_000;
+      while (!out.includes(what)) {
+        if (Date.now() > deadline) throw new Error(`client said: ${out}`);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      return out.split('\n').find((l) => l.startsWith(what))!;
+    };
+    try {
+      client.stdin!.write('before the agent\n');
+      assert.match(await said('before the agent'), /ok$/);
+      const m = await startAgent(policyDir('late', SECRETS));
+      // the agent saw neither its SNI nor its ClientHello: the first request it sees makes it gated
+      client.stdin!.write('seen by the agent\n');
+      assert.match(await said('seen by the agent'), /ok$/);
+      await m.waitFor((e) => e.type === 'llm_request' && e.llm?.user_message === 'seen by the agent', 'the first request the agent saw');
+      client.stdin!.write(`deploy with ${SECRET} now\n`);
+      const answer = await said('deploy with');
+      assert.doesNotMatch(answer, / ok$/, 'the blocked request got no answer');
+      const req = await m.waitFor((e) => e.type === 'llm_request' && e.process?.pid === client.pid && (e.llm?.user_message ?? '').startsWith('deploy'), 'the blocked request');
+      const d = await m.waitFor((e) => e.type === 'decision' && e.decision?.subject === req.id, 'its decision');
+      assert.equal(d.decision?.enforced, true);
+      assert.ok(!server.received.some((b) => b.includes(SECRET)), 'the server never received the secret');
+      await stopAgent();
+      assert.match(m.stderr, /[1-9]\d* sockets destroyed/);
+    } finally {
+      client.kill('SIGKILL');
+    }
+  });
+
+  it('stops a blocked MCP tools/call to a server it learnt is MCP, on the same connection and on the next', async () => {
+    const m = await startAgent(policyDir('mcp', MCP_TOOLS));
+    const rpc = (id: number, method: string, params: object) => JSON.stringify({ jsonrpc: '2.0', id, method, params });
+    const mcpUrl = url('mcp.example.test', '/mcp');
+    const hdr = ['-H', 'content-type: application/json', '-H', 'accept: application/json, text/event-stream'];
+    // one connection: initialize (allowed: the engine learns the host is MCP), tools/list, then the blocked call
+    const r = await run(
+      ['curl', '-4', '-sS', '--http1.1', '--max-time', '10', '--cacert', pki.caCert, ...hdr, '-d', rpc(1, 'initialize', { protocolVersion: '2025-06-18' }), mcpUrl, '--next', '--cacert', pki.caCert, ...hdr, '-d', rpc(2, 'tools/list', {}), mcpUrl, '--next', '--cacert', pki.caCert, ...hdr, '-d', rpc(3, 'tools/call', { name: 'delete_file', arguments: { path: '/etc/important' } }), mcpUrl],
+      inCg(),
+    );
+    assert.notEqual(r.code, 0, 'the blocked call fails');
+    const call = await m.waitFor((e) => e.type === 'mcp_message' && e.mcp?.tool === 'delete_file' && e.process?.pid === r.pid, 'the tools/call');
+    assert.equal((await m.waitFor((e) => e.type === 'decision' && e.decision?.subject === call.id, 'its decision')).decision?.enforced, true);
+    assert.ok(server.received.some((b) => b.includes('"tools/list"')), 'the allowed requests arrived');
+    assert.ok(!server.received.some((b) => b.includes('/etc/important')), 'the blocked call never arrived');
+    // a new connection to that server: gated from its first write (its name is known now)
+    const again = await run(['curl', '-4', '-sS', '--http1.1', '--max-time', '10', '--cacert', pki.caCert, ...hdr, '-d', rpc(1, 'tools/call', { name: 'delete_file', arguments: { path: '/etc/again' } }), mcpUrl], inCg());
+    assert.notEqual(again.code, 0);
+    assert.ok(!server.received.some((b) => b.includes('/etc/again')), 'nor the one on a new connection');
     await stopAgent();
   });
 
@@ -450,6 +577,48 @@ describe('busted demo (npm start) in a cgroup of the test', { skip }, () => {
       assert.ok(!m.stdout.includes('AKIAIOSFODNN7EXAMPLE') && !m.stdout.includes('sk-demo-000000000000000000000000'), 'no credential in the output');
     } finally {
       await cg.dispose();
+    }
+  });
+});
+
+describe('busted enforce on the classifier\'s word (a locked-down host: ml_block_unknown)', { skip }, () => {
+  it('cuts a token-paced stream to an unlisted host mid-way (its socket destroyed on a score the policy blocks)', async () => {
+    const { startTrafficServer } = await import('../../training/traffic/server.js');
+    const HOST = 'inference.unlisted.test';
+    const cg = new TestCgroup();
+    const pki = makePki([HOST]);
+    const server = await startTrafficServer([{ kind: 'test', label: 1, host: HOST, ip: '127.0.0.1', port: 0, tls: true, h2: false, ws: false }], { cert: pki.certPem, key: pki.keyPem });
+    const port = server.ports[0]!;
+    const resolver = await startDnsmasq({ [HOST]: ['127.0.0.1'] });
+    const dir = mkdtempSync(join(tmpdir(), 'busted-enforce-ml-'));
+    let m: MonitorProcess | undefined;
+    try {
+      // the shipped policies, on a locked-down host
+      cpSync(join(PACKAGE_ROOT, 'policies'), dir, { recursive: true });
+      const data = JSON.parse(readFileSync(join(dir, 'data.json'), 'utf8'));
+      data.busted.ml_block_unknown = true;
+      writeFileSync(join(dir, 'data.json'), JSON.stringify(data));
+      m = await MonitorProcess.start(['--policies', dir, '--cgroup', cg.path, '--no-server-side', '--no-tls'], 30_000, 'enforce');
+      // one node process: a long completion streamed token by token, then another request to the same host
+      const paced = { shape: 'paced', head: 350, first: 0, events: 160, cadence: 32, jitter: 0.4, size: [110, 220], stall: 0, ping: 0, type: 'text/event-stream', format: 'sse', seed: 1 };
+      const session = {
+        id: 'e2e-enforce-stream', kind: 'sse_chat', label: 1, client: 'node', host: HOST, port, tls: true, h2: false, connGap: [200],
+        conns: [{ think: [], requests: [{ method: 'POST', path: '/v1/chat/completions', body: 1800, gen: paced }] }, { think: [], requests: [{ method: 'POST', path: '/v1/chat/completions', body: 1800, gen: paced }] }],
+      };
+      const r = await run([process.execPath, join(PACKAGE_ROOT, 'dist', 'training', 'traffic', 'client.js')], { cgroup: cg.path, resolvConf: resolver.resolvConf, input: JSON.stringify({ session, ca: pki.caCert }) });
+      assert.notEqual(r.code, 0, 'the stream was cut');
+      const blocked = await m.waitFor((e) => e.type === 'decision' && e.decision?.action === 'block' && e.process?.pid === r.pid && e.decision.reasons.some((x) => x.startsWith(`unknown LLM endpoint ${HOST}`)), 'a block on the classifier\'s score');
+      assert.equal(blocked.decision?.enforced, true);
+      await m.stop();
+      assert.match(m.stderr, /[1-9]\d* sockets destroyed/);
+      m = undefined;
+    } finally {
+      await m?.stop();
+      await server.close();
+      await resolver.stop();
+      await cg.dispose();
+      rmSync(pki.dir, { recursive: true, force: true });
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });

@@ -203,6 +203,7 @@ describe('busted monitor on real traffic', { skip }, () => {
     assert.ok((ch.tls?.ciphers?.length ?? 0) > 3);
     assert.match(ch.tls?.ja4 ?? '', /^t13d\d{4}h1_[0-9a-f]{12}_[0-9a-f]{12}$/);
     assert.equal(ch.provider, 'openai');
+    assert.equal(ch.tls?.plaintext, true, 'curl runs libssl: its plaintext is read');
     assert.equal(ch.net?.src_port, c.net?.src_port);
     const sh = await agent.waitFor((e) => of(r.pid)(e) && e.type === 'tls_server_hello', 'ServerHello');
     assert.equal(sh.tls?.version, 'TLS 1.3');
@@ -292,6 +293,7 @@ print(urllib.request.urlopen("https://api.anthropic.com:${port}/v1/messages", co
     const ch = await agent.waitFor((e) => of(r.pid)(e) && e.type === 'tls_client_hello', 'python ClientHello');
     assert.equal(ch.tls?.sni, 'api.anthropic.com');
     assert.equal(ch.provider, 'anthropic');
+    assert.equal(ch.tls?.plaintext, true, 'python3 imported ssl (libssl) before it connected');
     const q = await agent.waitFor((e) => of(r.pid)(e) && e.type === 'dns_query', 'python dns_query');
     assert.equal(q.dns?.questions[0]?.name, 'api.anthropic.com');
   });
@@ -309,6 +311,17 @@ https.get('https://generativelanguage.googleapis.com:${port}/v1beta/models', { c
     const ch = await agent.waitFor((e) => of(r.pid)(e) && e.type === 'tls_client_hello', 'node ClientHello');
     assert.equal(ch.tls?.sni, 'generativelanguage.googleapis.com');
     assert.equal(ch.provider, 'google');
+    assert.equal(ch.tls?.plaintext, true, "node's own OpenSSL is probed");
+  });
+
+  it('wget (GnuTLS, not probed): its ClientHello says busted cannot read its plaintext', async () => {
+    const r = await run(['wget', '-q', '-O', '/dev/null', '--ca-certificate', pki.caCert, `https://api.openai.com:${port}/v1/models`], inCg());
+    assert.equal(r.code, 0, r.stderr);
+    const ch = await agent.waitFor((e) => of(r.pid)(e) && e.type === 'tls_client_hello', 'wget ClientHello');
+    assert.equal(ch.tls?.sni, 'api.openai.com');
+    assert.equal(ch.provider, 'openai');
+    assert.equal(ch.tls?.plaintext, false);
+    assert.ok(!agent.events.some((e) => of(r.pid)(e) && e.type === 'tls_data'), 'and indeed no plaintext came');
   });
 
   it('TLS plaintext (uprobes on libssl): curl request and response as tls_data, SNI and provider per connection, secrets redacted', async () => {

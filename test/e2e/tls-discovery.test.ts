@@ -127,7 +127,7 @@ req.end(JSON.stringify({ model: 'from-a-new-binary', messages: [{ role: 'user', 
     }
     const notes = agent.stderr.split('\n').filter((l) => l.includes(`TLS probes on ${nodeCopy} `));
     assert.equal(notes.length, 1, `one attachment for two processes of one file:\n${agent.stderr}`);
-    assert.match(notes[0]!, /\(openssl-static, found in pid \d+\): 11\/11 attached/);
+    assert.match(notes[0]!, /\(openssl-static, found in pid \d+\): 13\/13 attached/);
   });
 
   it('a process outside the cgroup is not looked at', async () => {

@@ -9,7 +9,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PACKAGE_ROOT } from '../../engine/paths.js';
 import type { BustedEvent } from '../../engine/model/event.js';
-import type { KernelRecord, PktRecord, TaskRecord } from '../../engine/decode/records.js';
+import type { FlowStatRecord, KernelRecord, PktRecord, TaskRecord } from '../../engine/decode/records.js';
 import { Interpreter } from '../../engine/interpret/interpreter.js';
 import { ProcessCache } from '../../engine/enrich/process.js';
 import { DnsCache } from '../../engine/enrich/dns-cache.js';
@@ -68,5 +68,47 @@ describe('Interpreter: TLS hellos across segments', () => {
     assert.deepEqual(events.map((e) => e.type), ['error', 'tls_client_hello']);
     assert.equal(events[0]!.error?.code, 'BUSTED_E_TLS_MALFORMED');
     assert.equal(interp.stats.malformedTls, 1);
+  });
+});
+
+describe('Interpreter: traffic shape (flow records)', () => {
+  const stat = (o: Partial<FlowStatRecord> = {}): FlowStatRecord => ({
+    kind: 'flow', ts: 5e9, task, phase: 'update', sockId: 7, flow, startNs: 1e9, firstNs: 1.1e9, lastNs: 4.9e9, sendBytes: 800, recvBytes: 9000,
+    sends: 1, recvs: 80, exchanges: 1, answered: 1, bursts: 60, ttfbFirstNs: 5e8, ttfbMinNs: 5e8, ttfbMaxNs: 5e8, ttfbSumNs: 5e8,
+    reqBytesMax: 800, respBytesMax: 9000, respNsMax: 3.3e9, idleNsMax: 0, gaps: 59, gapSumUs: 59 * 40_000, gapSq: 59 * 400 * 400,
+    burstHist: [50, 10, 0, 0, 0, 0, 0, 0], gapHist: [0, 0, 0, 59, 0, 0, 0, 0], ...o,
+  });
+
+  it('reports it as a flow event with the connection\'s addresses, host and bytes; ms figures; gap mean and spread', () => {
+    const { events, interp } = setup();
+    interp.handle({ kind: 'tcp', ts: 1e9, task, phase: 'connected', sockId: 7, flow, egress: true, bytesSent: 0, bytesReceived: 0, startNs: 1e9 });
+    interp.handle(pkt('tls_hello', hello));
+    interp.handle(stat());
+    const e = events.find((x) => x.type === 'flow')!;
+    assert.equal(e.net?.dst_port, 443);
+    assert.equal(e.net?.direction, 'egress');
+    assert.deepEqual([e.net?.bytes_sent, e.net?.bytes_received, e.net?.duration_ms], [800, 9000, 4000]);
+    assert.equal(e.tls?.sni, events.find((x) => x.type === 'tls_client_hello')!.tls?.sni);
+    const f = e.flow!;
+    assert.equal(f.phase, 'update');
+    assert.deepEqual([f.age_ms, f.active_ms, f.quiet_ms, f.resp_ms_max], [4000, 3800, 100, 3300]);
+    assert.deepEqual(f.ttfb_ms, { first: 500, min: 500, max: 500, mean: 500, count: 1 });
+    assert.equal(f.gap_ms_mean, 40);
+    assert.equal(f.gap_ms_sd, 0);
+    assert.deepEqual(f.burst_hist, [50, 10, 0, 0, 0, 0, 0, 0]);
+  });
+
+  it('a final record that comes after the close still names the connection; no ttfb or gaps when there were none', () => {
+    const { events, interp } = setup();
+    interp.handle({ kind: 'tcp', ts: 1e9, task, phase: 'connected', sockId: 7, flow, egress: true, bytesSent: 0, bytesReceived: 0, startNs: 1e9 });
+    interp.handle(pkt('tls_hello', hello));
+    interp.handle({ kind: 'tcp', ts: 6e9, task, phase: 'closed', sockId: 7, flow: { ...flow, sport: 0 }, egress: undefined, bytesSent: 800, bytesReceived: 0, startNs: 1e9 });
+    interp.handle(stat({ phase: 'end', ts: 6e9, answered: 0, gaps: 0, recvBytes: 0, recvs: 0, bursts: 0 }));
+    const e = events.find((x) => x.type === 'flow')!;
+    assert.equal(e.flow?.phase, 'end');
+    assert.equal(e.net?.src_port, 40000);
+    assert.ok(e.tls?.sni);
+    assert.equal(e.flow?.ttfb_ms, undefined);
+    assert.equal(e.flow?.gap_ms_mean, undefined);
   });
 });

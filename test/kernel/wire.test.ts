@@ -38,6 +38,7 @@ const STRUCTS: Record<string, Record<string, number>> = {
   busted_pkt_event: W.PKT,
   busted_tls_event: W.TLS,
   busted_tls_key: W.TLS_KEY,
+  busted_flow_event: W.FLOWSTAT,
 };
 
 describe('wire layout', { skip }, () => {
@@ -46,7 +47,7 @@ describe('wire layout', { skip }, () => {
     assert.equal(r.status, 0, r.stderr);
   });
 
-  for (const obj of ['proc.bpf.o', 'conn.bpf.o', 'pkt.bpf.o', 'tls.bpf.o']) {
+  for (const obj of ['proc.bpf.o', 'conn.bpf.o', 'pkt.bpf.o', 'tls.bpf.o', 'flow.bpf.o']) {
     it(`${obj} was compiled with the same layouts the decoder uses`, () => {
       const types = btf(join(BPF_DIR, obj));
       let checked = 0;
@@ -68,6 +69,9 @@ describe('wire layout', { skip }, () => {
     assert.equal(W.BUSTED_KIND_PKT, 5);
     assert.equal(W.BUSTED_DIR_EGRESS, 1);
     assert.equal(W.BUSTED_KIND_TLS, 6);
+    assert.equal(W.BUSTED_KIND_FLOW, 8);
+    assert.equal(W.BUSTED_FLOW_UPDATE, 1);
+    assert.equal(W.BUSTED_FLOW_END, 2);
     assert.equal(W.BUSTED_TLS_WRITE, 1);
     assert.equal(W.BUSTED_TLS_FREE, 5);
     assert.equal(W.BUSTED_TLS_SKIP, 1);

@@ -36,7 +36,8 @@ const CASES: Array<[string, object, string, RegExp?]> = [
   ['a blocked MCP tool', { type: 'mcp_message', mcp: { kind: 'request', method: 'tools/call', tool: 'shell' } }, 'block', /MCP tool shell is blocked/],
   ['an allowed MCP tool', { type: 'mcp_message', mcp: { kind: 'request', method: 'tools/call', tool: 'search' } }, 'allow'],
   ['old TLS and a weak cipher', { type: 'tls_server_hello', net: { dst_ip: '127.0.0.1' }, tls: { version: 'TLS 1.1', cipher: 'TLS_RSA_WITH_3DES_EDE_CBC_SHA' } }, 'audit', /TLS 1\.1 negotiated with 127\.0\.0\.1/],
-  ['the classifier over its threshold', { type: 'llm_request', provider: 'openai', llm: { model: 'x' }, ml: { llm_score: 0.95, label: 'exfiltration' } }, 'audit', /classifier: exfiltration \(score 0\.95\)/],
+  ['the classifier over its threshold, to an unknown destination', { type: 'llm_request', tls: { sni: 'gw.corp.test' }, llm: { model: 'x' }, ml: { llm_score: 0.95, label: 'llm' } }, 'audit', /unknown destination gw\.corp\.test \(classifier: llm, score 0\.95\)/],
+  ['the classifier over its threshold, to an approved provider (providers.rego decides)', { type: 'llm_request', provider: 'openai', llm: { model: 'x' }, ml: { llm_score: 0.95, label: 'llm' } }, 'allow'],
   ['an event no rule is about', { type: 'close', net: { bytes_sent: 1 } }, 'allow'],
 ];
 
@@ -70,7 +71,7 @@ describe('policy engine: the shipped policies', () => {
     const copy = join(tmp, 'changed');
     unpack(
       [
-        ...['decision', 'providers', 'content', 'compliance'].map((n) => ({ name: `busted/${n}.rego`, data: readFileSync(join(POLICIES, 'busted', `${n}.rego`)) })),
+        ...['decision', 'providers', 'content', 'compliance', 'ml'].map((n) => ({ name: `busted/${n}.rego`, data: readFileSync(join(POLICIES, 'busted', `${n}.rego`)) })),
         { name: 'data.json', data: Buffer.from(readFileSync(join(POLICIES, 'data.json'), 'utf8').replace('"ollama"', '"ollama", "mistral"')) },
       ],
       copy,
@@ -83,7 +84,7 @@ describe('policy engine: the shipped policies', () => {
 
 describe('policy engine: OPA bundles', () => {
   const wasm = compile(
-    ['decision', 'providers', 'content', 'compliance'].map((n) => ({ file: `busted/${n}.rego`, text: readFileSync(join(POLICIES, 'busted', `${n}.rego`), 'utf8') })),
+    ['decision', 'providers', 'content', 'compliance', 'ml'].map((n) => ({ file: `busted/${n}.rego`, text: readFileSync(join(POLICIES, 'busted', `${n}.rego`), 'utf8') })),
     { entrypoints: ['busted/decision', 'busted/reasons'] },
   ).wasm;
   const data = JSON.parse(readFileSync(join(POLICIES, 'data.json'), 'utf8')) as { busted: object };
