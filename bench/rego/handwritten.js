@@ -5,9 +5,10 @@
 // events that reaches every rule), so it does all the Rego does for an
 // event: teams by container, cgroup prefix and uid, their providers,
 // look-alike host names, secrets in prompts, blocked and shell-like MCP
-// tools, approved models, the classifier, TLS version and ciphers. What
-// the Rego computes once per policy (the data's sets, the regular
-// expressions) is computed once here too.
+// tools, approved models, TLS busted cannot read, the classifier's score
+// for unknown destinations, TLS version and ciphers. What the Rego computes
+// once per policy (the data's sets, the regular expressions) is computed
+// once here too.
 
 const SECRET_PATTERNS = [
   ['a GitHub token', /\bgh[pousr]_[A-Za-z0-9]{36,}/],
@@ -24,6 +25,8 @@ export function makeHandWritten(data) {
   const blockedTools = new Set(d.blocked_mcp_tools);
   const approvedModels = new Set(d.approved_models);
   const shellLike = new RegExp(d.shell_like_tools);
+  const mlAllowed = d.ml_allowed_destinations ?? [];
+  const mlAllowedLower = new Set(mlAllowed.filter((x) => typeof x === 'string').map((x) => x.toLowerCase()));
   const brands = Object.entries(d.brands);
   const teams = d.teams ?? [];
   const member = (m, p) =>
@@ -70,9 +73,29 @@ export function makeHandWritten(data) {
       if (blockedTools.has(tool)) block.push(`MCP tool ${tool} is blocked`);
       else if (e.mcp.method === 'tools/call' && typeof tool === 'string' && shellLike.test(tool.toLowerCase())) audit.push(`MCP call of shell-like tool ${tool}`);
     }
-    const ml = e.ml;
-    if (typeof ml?.llm_score === 'number' && ml.llm_score >= d.ml_audit_threshold && ml.label !== undefined) {
-      audit.push(`behavioural classifier: ${ml.label} (score ${ml.llm_score.toFixed(2)})`);
+    if (e.type === 'tls_client_hello' && e.provider !== undefined && e.provider !== false && e.tls?.plaintext === false && e.process?.comm !== undefined) {
+      (d.block_unreadable_tls ? block : audit).push(`TLS to ${e.provider} from ${e.process.comm}, which busted cannot read`);
+    }
+    // ml.rego: the classifier's score, for destinations no provider list knows
+    const score = e.ml?.llm_score;
+    if (typeof score === 'number' && (e.provider === undefined || e.provider === false)) {
+      const net = e.net;
+      const ipPort = net?.dst_ip !== undefined && Number.isInteger(net?.dst_port) ? `${net.dst_ip}:${net.dst_port}` : undefined;
+      let dest = host;
+      if (dest === undefined) {
+        if (net?.dst_host !== undefined && net.dst_host !== false) dest = net.dst_host;
+        else if (net?.dst_ip !== undefined && net.dst_ip !== false) dest = ipPort;
+      }
+      const allowed =
+        (typeof dest === 'string' && mlAllowedLower.has((dest.endsWith('.') ? dest.slice(0, -1) : dest).toLowerCase())) ||
+        (net?.dst_ip !== undefined && mlAllowed.includes(net.dst_ip)) ||
+        (ipPort !== undefined && mlAllowed.includes(ipPort));
+      if (!allowed) {
+        const where = dest ?? '(no address)';
+        // %v of a float64: these scores print as JavaScript prints them
+        if (score >= d.ml_audit_threshold && e.ml.label !== undefined) audit.push(`LLM-like traffic to unknown destination ${where} (classifier: ${e.ml.label}, score ${score})`);
+        if (d.ml_block_unknown === true && score >= d.ml_block_threshold) block.push(`unknown LLM endpoint ${where} (classifier score ${score}; data.busted.ml_block_unknown)`);
+      }
     }
     // compliance.rego
     if (e.type === 'tls_server_hello') {
