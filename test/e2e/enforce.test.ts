@@ -336,6 +336,39 @@ for line in sys.stdin:
     await stopAgent();
   });
 
+  it('a process held at a gated write is let go when the agent is killed (the guard)', async () => {
+    const m = await startAgent(policyDir('guard', SECRETS));
+    // the agent cannot decide: curl's write to the provider is held and stays held
+    process.kill(m.pid, 'SIGSTOP');
+    const pending = curl('api.openai.com', chat('a harmless prompt, held'));
+    let pid = 0;
+    const deadline = Date.now() + 10_000;
+    for (;;) {
+      const held = cg.pids().find((p) => {
+        try {
+          const stat = readFileSync(`/proc/${p}/stat`, 'utf8');
+          return stat.includes('(curl)') && stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) === 'T';
+        } catch {
+          return false;
+        }
+      });
+      if (held) {
+        pid = held;
+        break;
+      }
+      if (Date.now() > deadline) throw new Error('curl was never held');
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    // the agent dies without letting go; the guard does it
+    process.kill(m.pid, 'SIGKILL');
+    const r = await pending;
+    assert.equal(r.pid, pid);
+    assert.equal(r.code, 0, `curl went on after the agent died: ${r.stderr}`);
+    assert.ok(server.received.some((b) => b.includes('a harmless prompt, held')));
+    await m.stop();
+    agent = undefined;
+  });
+
   it('blocks a secret on a connection opened before the agent started (its socket learnt from the held write\'s first packet)', async () => {
     // a node client with one kept-alive connection, told on stdin when to send what
     const client = start(
