@@ -106,7 +106,7 @@ describe('busted enforce (real kernel, a cgroup of the test)', { skip }, () => {
     cg = new TestCgroup();
     pki = makePki(['api.openai.com', 'api.anthropic.com', 'api.mistral.ai', 'evil-openai.com', 'ok.example.test', 'mcp.example.test']);
     server = await startProviderServer(pki);
-    dns = await startDnsmasq({ 'api.openai.com': ['127.0.0.1'], 'api.anthropic.com': ['127.0.0.1'], 'api.mistral.ai': ['127.0.0.1'], 'evil-openai.com': ['127.0.0.1'], 'ok.example.test': ['127.0.0.1'], 'mcp.example.test': ['127.0.0.1'] });
+    dns = await startDnsmasq({ 'api.openai.com': ['127.0.0.1'], 'api.anthropic.com': ['127.0.0.1'], 'api.mistral.ai': ['127.0.0.1', '::1'], 'evil-openai.com': ['127.0.0.1'], 'ok.example.test': ['127.0.0.1'], 'mcp.example.test': ['127.0.0.1'] });
     dir = mkdtempSync(join(tmpdir(), 'busted-enforce-'));
   });
 
@@ -336,6 +336,39 @@ for line in sys.stdin:
     await stopAgent();
   });
 
+  it('a process held at a gated write is let go when the agent is killed (the guard)', async () => {
+    const m = await startAgent(policyDir('guard', SECRETS));
+    // the agent cannot decide: curl's write to the provider is held and stays held
+    process.kill(m.pid, 'SIGSTOP');
+    const pending = curl('api.openai.com', chat('a harmless prompt, held'));
+    let pid = 0;
+    const deadline = Date.now() + 10_000;
+    for (;;) {
+      const held = cg.pids().find((p) => {
+        try {
+          const stat = readFileSync(`/proc/${p}/stat`, 'utf8');
+          return stat.includes('(curl)') && stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) === 'T';
+        } catch {
+          return false;
+        }
+      });
+      if (held) {
+        pid = held;
+        break;
+      }
+      if (Date.now() > deadline) throw new Error('curl was never held');
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    // the agent dies without letting go; the guard does it
+    process.kill(m.pid, 'SIGKILL');
+    const r = await pending;
+    assert.equal(r.pid, pid);
+    assert.equal(r.code, 0, `curl went on after the agent died: ${r.stderr}`);
+    assert.ok(server.received.some((b) => b.includes('a harmless prompt, held')));
+    await m.stop();
+    agent = undefined;
+  });
+
   it('blocks a secret on a connection opened before the agent started (its socket learnt from the held write\'s first packet)', async () => {
     // a node client with one kept-alive connection, told on stdin when to send what
     const client = start(
@@ -413,6 +446,38 @@ process.stdin.on('data', async (d) => {
     const again = await run(['curl', '-4', '-sS', '--http1.1', '--max-time', '10', '--cacert', pki.caCert, ...hdr, '-d', rpc(1, 'tools/call', { name: 'delete_file', arguments: { path: '/etc/again' } }), mcpUrl], inCg());
     assert.notEqual(again.code, 0);
     assert.ok(!server.received.some((b) => b.includes('/etc/again')), 'nor the one on a new connection');
+    await stopAgent();
+  });
+
+  it('refuses over IPv6 (AAAA answer, connect6) and UDP datagrams sent without connect (sendmsg4)', async () => {
+    const m = await startAgent(policyDir('v6-udp', byProvider('mistral')));
+    const c6 = await run(['curl', '-6', '-sS', '--max-time', '10', '--cacert', pki.caCert, url('api.mistral.ai', '/v1/models')], inCg());
+    assert.equal(c6.code, 7, c6.stderr);
+    // (glibc's getaddrinfo also connect()s a UDP socket to each address it sorts: refused too, and reported)
+    const r6 = await m.waitFor((e) => e.type === 'connect_blocked' && e.process?.pid === c6.pid && e.net?.protocol === 'tcp', 'the IPv6 refusal');
+    assert.equal(r6.net?.family, 6, JSON.stringify(r6));
+    assert.equal(r6.net?.dst_ip, '::1');
+    assert.equal(r6.provider, 'mistral');
+    // QUIC-style: one datagram to the provider's address, no connect()
+    const udp = await run(
+      [
+        PYTHON,
+        '-c',
+        `import socket, sys
+addr = socket.getaddrinfo("api.mistral.ai", 443, socket.AF_INET, socket.SOCK_DGRAM)[0][4]
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+try:
+    s.sendto(b"quic initial", addr)
+    print("sent")
+except PermissionError:
+    print("refused")`,
+      ],
+      inCg(),
+    );
+    assert.equal(udp.stdout.trim(), 'refused', udp.stderr);
+    const ru = await m.waitFor((e) => e.type === 'connect_blocked' && e.process?.pid === udp.pid, 'the datagram refusal');
+    assert.equal(ru.net?.protocol, 'udp');
+    assert.equal(ru.net?.dst_port, 443);
     await stopAgent();
   });
 
