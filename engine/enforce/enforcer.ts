@@ -674,22 +674,38 @@ function addressText(b: Uint8Array): string {
   return w.join(':');
 }
 
-/** Until every thread of pid is stopped (state T), at most `ms` milliseconds. */
+/**
+ * Until the process's group stop has begun (a thread of it is stopped, T)
+ * and none of its threads is running (R), at most `ms` milliseconds. The
+ * first thread to stop marks every other one stop-pending (do_signal_stop),
+ * so a sleeping thread can no longer reach user code, nor a uprobe, without
+ * stopping first; a running one may still be inside a gated write's uprobe,
+ * whose record is then on its way. Waiting for every thread to show T would
+ * only wait for the scheduler to run each sleeper once. A process of one
+ * thread needs no wait at all: that thread is the held one.
+ */
 async function waitStopped(pid: number, ms: number): Promise<void> {
   const deadline = Date.now() + ms;
   for (;;) {
-    let all = true;
+    let stopped = false;
+    let running = false;
     try {
-      for (const tid of readdirSync(`/proc/${pid}/task`)) {
+      const tids = readdirSync(`/proc/${pid}/task`);
+      // one thread: the one that was held; it cannot run user code before it stops or is let go
+      if (tids.length === 1) return;
+      for (const tid of tids) {
         const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
-        const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
-        if (state !== 'T' && state !== 't' && state !== 'Z' && state !== 'X') all = false;
+        const state = stat.charAt(stat.lastIndexOf(')') + 2);
+        if (state === 'T' || state === 't') stopped = true;
+        else if (state === 'R') running = true;
       }
     } catch {
       return; // gone
     }
-    if (all || Date.now() >= deadline) return;
-    await new Promise((r) => setTimeout(r, 1));
+    if ((stopped && !running) || Date.now() >= deadline) return;
+    // a group stop begins within microseconds: look again at once for the
+    // first millisecond (a timer would add one at least), then back off
+    await new Promise((r) => (deadline - Date.now() > ms - 1 ? setImmediate(r) : setTimeout(r, 1)));
   }
 }
 
