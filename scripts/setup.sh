@@ -73,6 +73,13 @@ for name in proc conn flow; do
   compile "bpf/$name.bpf.c" "build/bpf/$name.rawtp.bpf.o" -DBUSTED_RAW_TP
 done
 
+# --- the guard that lets held processes go if the agent dies (engine/enforce/guard.c)
+mkdir -p build/guard
+if [[ ! -f build/guard/busted-guard || engine/enforce/guard.c -nt build/guard/busted-guard ]]; then
+  say "clang engine/enforce/guard.c -> build/guard/busted-guard"
+  clang -O2 -Wall -Werror -o build/guard/busted-guard engine/enforce/guard.c
+fi
+
 # --- TypeScript -----------------------------------------------------------------
 # Incremental: quick when nothing changed. Without dist/ the build info
 # would claim everything is up to date, so it goes too.

@@ -1,14 +1,22 @@
 // The shipped policies (policies/busted/*.rego with policies/data.json),
 // written by hand in JavaScript: the baseline the compiled Rego is
 // measured against in bench/rego/run.js. It must decide every event the
-// bench uses exactly as the Rego does (run.js checks).
+// bench uses exactly as the Rego does (run.js checks, over a corpus of
+// events that reaches every rule), so it does all the Rego does for an
+// event: teams by container, cgroup prefix and uid, their providers,
+// look-alike host names, secrets in prompts, blocked and shell-like MCP
+// tools, approved models, TLS busted cannot read, the classifier's score
+// for unknown destinations, TLS version and ciphers. What the Rego computes
+// once per policy (the data's sets, the regular expressions) is computed
+// once here too.
 
 const SECRET_PATTERNS = [
-  ['an AWS access key', /AKIA[0-9A-Z]{16}/],
+  ['a GitHub token', /\bgh[pousr]_[A-Za-z0-9]{36,}/],
   ['a private key', /-----BEGIN [A-Z ]*PRIVATE KEY-----/],
   ['an API key', /\b(sk|pk|rk)-[A-Za-z0-9_-]{20,}/],
-  ['a GitHub token', /\bgh[pousr]_[A-Za-z0-9]{36,}/],
+  ['an AWS access key', /AKIA[0-9A-Z]{16}/],
 ];
+const ANY_SECRET = new RegExp(SECRET_PATTERNS.map(([, re]) => re.source).join('|'));
 const TLS = { 'TLS 1.0': 10, 'TLS 1.1': 11, 'TLS 1.2': 12, 'TLS 1.3': 13 };
 
 export function makeHandWritten(data) {
@@ -16,27 +24,87 @@ export function makeHandWritten(data) {
   const approved = new Set(d.approved_providers);
   const blockedTools = new Set(d.blocked_mcp_tools);
   const approvedModels = new Set(d.approved_models);
+  const shellLike = new RegExp(d.shell_like_tools);
+  const mlAllowed = d.ml_allowed_destinations ?? [];
+  const mlAllowedLower = new Set(mlAllowed.filter((x) => typeof x === 'string').map((x) => x.toLowerCase()));
   const brands = Object.entries(d.brands);
+  const teams = d.teams ?? [];
+  const member = (m, p) =>
+    p !== undefined &&
+    ((p.container_id !== undefined && p.container_id === m.container_id) ||
+      (typeof p.cgroup_path === 'string' && typeof m.cgroup_prefix === 'string' && p.cgroup_path.startsWith(m.cgroup_prefix)) ||
+      (p.uid !== undefined && p.uid === m.uid));
+  const str = (v) => (typeof v === 'string' ? v : undefined);
+
   return function decide(e) {
     const block = [];
     const audit = [];
-    if (e.provider && !approved.has(e.provider)) block.push(`provider ${e.provider} is not approved`);
-    const host = e.tls?.sni ?? e.http?.host ?? e.dns?.questions?.[0]?.name;
-    if (host !== undefined) {
-      const name = host.replace(/\.$/, '').toLowerCase();
+    // providers.rego: the process's teams and what they may use
+    const teamOf = [];
+    for (const t of teams) if (member(t.match, e.process)) teamOf.push(t.name);
+    if (e.provider !== undefined && e.provider !== false) {
+      let ok;
+      if (teamOf.length > 0) ok = teams.some((t) => teamOf.includes(t.name) && t.providers.includes(e.provider));
+      else ok = approved.has(e.provider);
+      if (!ok) block.push(`provider ${e.provider} is not approved${teamOf.length ? ` for team ${[...new Set(teamOf)].sort().join(', ')}` : ''}`);
+    }
+    const sni = e.tls?.sni;
+    const host = sni !== undefined ? sni : e.http?.host !== undefined ? e.http.host : e.dns?.questions?.[0]?.name;
+    if (typeof host === 'string') {
+      const name = (host.endsWith('.') ? host.slice(0, -1) : host).toLowerCase();
       for (const [brand, domains] of brands) {
         if (name.includes(brand) && !domains.some((dm) => name === dm || name.endsWith(`.${dm}`))) block.push(`${host} looks like ${brand} but is not one of its domains`);
       }
     }
+    // content.rego
     if (e.type === 'llm_request') {
-      const text = `${e.llm?.system_prompt ?? ''}\n${e.llm?.user_message ?? ''}`;
-      for (const [what, re] of SECRET_PATTERNS) if (re.test(text)) block.push(`prompt to ${e.provider} contains ${what}`);
-      if (approvedModels.size > 0 && !approvedModels.has(e.llm?.model)) audit.push(`model ${e.llm?.model} is not on the approved list`);
+      const sys = e.llm?.system_prompt;
+      const user = e.llm?.user_message;
+      const s = sys === undefined || sys === false ? '' : str(sys);
+      const u = user === undefined || user === false ? '' : str(user);
+      if (s !== undefined && u !== undefined && e.provider !== undefined) {
+        const text = `${s}\n${u}`;
+        if (ANY_SECRET.test(text)) for (const [what, re] of SECRET_PATTERNS) if (re.test(text)) block.push(`prompt to ${e.provider} contains ${what}`);
+      }
+      if (approvedModels.size > 0 && e.llm?.model !== undefined && !approvedModels.has(e.llm.model)) audit.push(`model ${e.llm.model} is not on the approved list`);
     }
-    if (e.type === 'mcp_message' && e.mcp?.kind === 'request' && blockedTools.has(e.mcp.tool)) block.push(`MCP tool ${e.mcp.tool} is blocked`);
-    if (e.ml?.llm_score >= d.ml_audit_threshold) audit.push(`behavioural classifier: ${e.ml.label} (score ${e.ml.llm_score.toFixed(2)})`);
-    if (e.type === 'tls_server_hello' && TLS[e.tls?.version] < TLS[d.min_tls_version]) audit.push(`${e.tls.version} negotiated with ${e.tls.sni ?? e.net.dst_ip} (minimum ${d.min_tls_version})`);
-    if (e.type === 'tls_server_hello' && d.weak_cipher_patterns.some((w) => e.tls?.cipher?.includes(w))) audit.push(`weak cipher ${e.tls.cipher} negotiated`);
+    if (e.type === 'mcp_message' && e.mcp?.kind === 'request') {
+      const tool = e.mcp.tool;
+      if (blockedTools.has(tool)) block.push(`MCP tool ${tool} is blocked`);
+      else if (e.mcp.method === 'tools/call' && typeof tool === 'string' && shellLike.test(tool.toLowerCase())) audit.push(`MCP call of shell-like tool ${tool}`);
+    }
+    if (e.type === 'tls_client_hello' && e.provider !== undefined && e.provider !== false && e.tls?.plaintext === false && e.process?.comm !== undefined) {
+      (d.block_unreadable_tls ? block : audit).push(`TLS to ${e.provider} from ${e.process.comm}, which busted cannot read`);
+    }
+    // ml.rego: the classifier's score, for destinations no provider list knows
+    const score = e.ml?.llm_score;
+    if (typeof score === 'number' && (e.provider === undefined || e.provider === false)) {
+      const net = e.net;
+      const ipPort = net?.dst_ip !== undefined && Number.isInteger(net?.dst_port) ? `${net.dst_ip}:${net.dst_port}` : undefined;
+      let dest = host;
+      if (dest === undefined) {
+        if (net?.dst_host !== undefined && net.dst_host !== false) dest = net.dst_host;
+        else if (net?.dst_ip !== undefined && net.dst_ip !== false) dest = ipPort;
+      }
+      const allowed =
+        (typeof dest === 'string' && mlAllowedLower.has((dest.endsWith('.') ? dest.slice(0, -1) : dest).toLowerCase())) ||
+        (net?.dst_ip !== undefined && mlAllowed.includes(net.dst_ip)) ||
+        (ipPort !== undefined && mlAllowed.includes(ipPort));
+      if (!allowed) {
+        const where = dest ?? '(no address)';
+        // %v of a float64: these scores print as JavaScript prints them
+        if (score >= d.ml_audit_threshold && e.ml.label !== undefined) audit.push(`LLM-like traffic to unknown destination ${where} (classifier: ${e.ml.label}, score ${score})`);
+        if (d.ml_block_unknown === true && score >= d.ml_block_threshold) block.push(`unknown LLM endpoint ${where} (classifier score ${score}; data.busted.ml_block_unknown)`);
+      }
+    }
+    // compliance.rego
+    if (e.type === 'tls_server_hello') {
+      const v = e.tls?.version;
+      const peer = sni !== undefined && sni !== false ? sni : e.net?.dst_ip;
+      if (TLS[v] < TLS[d.min_tls_version] && peer !== undefined) audit.push(`${v} negotiated with ${peer} (minimum ${d.min_tls_version})`);
+      const cipher = e.tls?.cipher;
+      if (typeof cipher === 'string' && d.weak_cipher_patterns.some((w) => cipher.includes(w))) audit.push(`weak cipher ${cipher} negotiated`);
+    }
     if (block.length) return { action: 'block', reasons: [...new Set(block)].sort() };
     if (audit.length) return { action: 'audit', reasons: [...new Set(audit)].sort() };
     return { action: 'allow', reasons: [] };

@@ -133,10 +133,39 @@ const typical = {
   llm: { provider: 'openai', endpoint: '/v1/chat/completions', model: 'gpt-4o-mini', stream: true, system_prompt: 'You are a helpful assistant that summarises documents for the finance team.', user_message: 'Summarise the attached quarterly report in five bullet points, and flag anything unusual about the revenue numbers.', tools: [] },
 };
 const blockEv = { ...typical, llm: { ...typical.llm, user_message: 'use key AKIAABCDEFGHIJKLMNOP for s3' } };
-for (const ev of [typical, blockEv, { ...typical, provider: 'mistral' }, { type: 'tls_server_hello', net: { dst_ip: '127.0.0.1' }, tls: { version: 'TLS 1.1', cipher: 'TLS_RSA_WITH_3DES_EDE_CBC_SHA' } }]) {
+// every rule of the shipped policies, firing and not: the hand-written function must agree on all
+const proc = typical.process;
+const corpus = [
+  typical, blockEv, { ...typical, provider: 'mistral' },
+  { ...typical, llm: { ...typical.llm, system_prompt: '-----BEGIN RSA PRIVATE KEY-----', user_message: 'sk-abcdefghijklmnopqrstuvwxyz ghp_0123456789abcdefghijklmnopqrstuvwxyzAB' } },
+  { ...typical, provider: 'mistral', process: { ...proc, cgroup_path: '/research/alice' } },
+  { ...typical, provider: 'groq', process: { ...proc, cgroup_path: '/research/alice', uid: 2000 } },
+  { ...typical, provider: 'openai', process: { ...proc, uid: 2000 } },
+  { type: 'connect', provider: 'openai', process: { ...proc, container_id: 'c0ffee' } },
+  { type: 'dns_query', dns: { questions: [{ name: 'openai.com.evil.net.', type: 'A' }] } },
+  { type: 'tls_client_hello', tls: { sni: 'api.OpenAI.com.', version: 'TLS 1.3' } },
+  { type: 'tls_client_hello', http: { host: 'claude-anthropic.io' } },
+  { type: 'mcp_message', mcp: { kind: 'request', method: 'tools/call', tool: 'shell' } },
+  { type: 'mcp_message', mcp: { kind: 'request', method: 'tools/call', tool: 'ssh_exec' } },
+  { type: 'mcp_message', mcp: { kind: 'request', method: 'tools/call', tool: 'Run-Shell' } },
+  { type: 'mcp_message', mcp: { kind: 'request', method: 'tools/call', tool: 'executive_summary' } },
+  { type: 'mcp_message', mcp: { kind: 'response', method: 'tools/call', tool: 'bash' } },
+  { ...typical, ml: { llm_score: 0.95, label: 'llm' } },
+  { type: 'flow', net: { protocol: 'tcp', dst_ip: '10.1.2.3', dst_port: 8000, dst_host: 'inference.corp.example' }, ml: { llm_score: 0.99, label: 'llm' } },
+  { type: 'flow', net: { protocol: 'tcp', dst_ip: '10.1.2.3', dst_port: 8000 }, ml: { llm_score: 0.95, label: 'llm' } },
+  { type: 'tls_data', tls: { sni: 'llm.tunnel.example' }, net: { dst_ip: '10.1.2.3', dst_port: 443 }, ml: { llm_score: 0.99, label: 'llm' } },
+  { type: 'flow', net: { dst_ip: '10.1.2.3', dst_port: 8000 }, ml: { llm_score: 0.5, label: 'other' } },
+  { type: 'flow', ml: { llm_score: 0.99, label: 'llm' } },
+  { type: 'tls_client_hello', provider: 'openai', process: { pid: 7, comm: 'wget' }, tls: { sni: 'api.openai.com', plaintext: false } },
+  { type: 'tls_client_hello', provider: 'openai', process: { pid: 7, comm: 'curl' }, tls: { sni: 'api.openai.com', plaintext: true } },
+  { type: 'tls_server_hello', net: { dst_ip: '127.0.0.1' }, tls: { version: 'TLS 1.1', cipher: 'TLS_RSA_WITH_3DES_EDE_CBC_SHA' } },
+  { type: 'tls_server_hello', tls: { sni: 'api.openai.com', version: 'TLS 1.3', cipher: 'TLS_AES_128_GCM_SHA256' } },
+  { type: 'close', net: { bytes_sent: 1 } },
+];
+for (const ev of corpus) {
   const a = JSON.stringify(engine.decide(ev));
   const b = JSON.stringify(hand(ev));
-  if (a !== b) throw new Error(`shipped policy and hand-written disagree: ${a} vs ${b}`);
+  if (a !== b) throw new Error(`shipped policy and hand-written disagree on ${JSON.stringify(ev)}: ${a} vs ${b}`);
 }
 const N = 100_000;
 timeEach(() => sdk.evaluate(typical, 'busted/decision'), 10_000);
@@ -149,8 +178,13 @@ function interleaved(fns, n, rounds = 20) {
   return out;
 }
 const typicalJson = JSON.stringify(typical);
-const [sdkUs, engUs, handUs, engJsonUs] = interleaved(
-  [() => sdk.evaluate(typical, 'busted/decision'), () => engine.decide(typical), () => hand(typical), () => engine.decide(typical, typicalJson)],
+// The SDK's floor: a policy that reads nothing, with the smallest input. What
+// evaluate() costs before any Rego runs (copying the input in, opa_eval's
+// call, and reading the result back: a new TextDecoder and JSON.parse).
+const floor = await loadCompiled(compile([{ file: 'floor.rego', text: 'package busted\n\ndecision := "allow"\n' }], { entrypoints: ['busted/decision'] }).wasm);
+const emptyInput = new TextEncoder().encode('{}').buffer;
+const [sdkUs, engUs, handUs, engJsonUs, floorUs] = interleaved(
+  [() => sdk.evaluate(typical, 'busted/decision'), () => engine.decide(typical), () => hand(typical), () => engine.decide(typical, typicalJson), () => floor.evaluate(emptyInput, 0)],
   N,
 );
 const engBlockUs = timeEach(() => engine.decide(blockEv), N / 4);
@@ -162,6 +196,7 @@ result({
   ratio_p50: r3(median(engUs) / Math.max(median(handUs), 0.001)),
   serialised_by_pipeline_p50: r3(median(engJsonUs)), serialised_by_pipeline_p99: r3(pct(engJsonUs, 0.99)),
   block_with_reasons_p50: r3(median(engBlockUs)), block_handwritten_p50: r3(median(handBlockUs)),
+  sdk_floor_p50: r3(median(floorUs)), sdk_floor_ratio_p50: r3(median(floorUs) / Math.max(median(handUs), 0.001)),
   event_bytes: JSON.stringify(typical).length, unit: 'us', target: 'p50 < 10 us, within 3x of hand-written',
 });
 

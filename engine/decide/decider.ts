@@ -59,9 +59,9 @@ export class Decider {
       }
     }
     this.stats.evaluated++;
-    const text = json ?? JSON.stringify(e);
-    const v = this.engine.decide(e, text);
-    const d: Decision = { action: v.action, reasons: v.reasons, kill: v.action === 'block' && this.engine.kills(e, text) };
+    // the engine writes what the policy reads straight from the event; JSON only when the caller has it already
+    const v = this.engine.decide(e, json);
+    const d: Decision = { action: v.action, reasons: v.reasons, kill: v.action === 'block' && this.engine.kills(e, json) };
     if (key !== undefined) {
       if (this.cache.size >= MAX_ENTRIES) this.cache.clear();
       this.cache.set(key, d);

@@ -26,7 +26,8 @@
  *     happens before it continues, so the request never leaves the host;
  *   - `busted/kill`: the process is killed.
  */
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 
 import type { EnforceRecord, PktRecord, SockId } from '../decode/records.js';
@@ -43,6 +44,7 @@ import { BustedError, ErrorCode } from '../model/errors.js';
 import { reads } from '../policy/analysis.js';
 import type { PolicyEngine } from '../policy/engine.js';
 import { ClassTable, nameHash } from './classes.js';
+import { GUARD_BIN } from '../paths.js';
 
 /** The process fields a cgroup stands for: the same for every process in it. */
 const CGROUP_FIELDS = new Set(['cgroup_id', 'cgroup_path', 'container_id', 'container_runtime', 'pod_uid', 'pod']);
@@ -159,9 +161,31 @@ export class Enforcer {
       throw new BustedError(ErrorCode.BPF, `the connect hooks could not be attached: ${refused.map((a) => `${a.program}: ${a.error?.split('\n')[0]}`).join('; ') || 'no enforce object'}`);
     }
     this.started = true;
+    this.startGuard();
     this.heartbeat();
     this.timer = setInterval(() => this.tick(), 250);
     this.timer.unref();
+  }
+
+  private guard: ChildProcess | undefined;
+
+  /**
+   * The guard (engine/enforce/guard.c) lets held processes go if this agent
+   * dies without doing so: it waits on a pipe from us, with the kernel's
+   * `held` map as its fd 3. In a process group of its own, so a Ctrl-C meant
+   * for the agent does not end it first. Without it (not built), holding is
+   * still done and an orderly stop still lets everything go.
+   */
+  private startGuard(): void {
+    if (this.gateClasses === 0n || !existsSync(GUARD_BIN)) return;
+    try {
+      this.guard = spawn(GUARD_BIN, [], { stdio: ['pipe', 'ignore', 'ignore', this.maps.heldFd()], detached: true });
+      this.guard.on('error', (e) => this.error(`busted-guard: ${e.message}`));
+      this.guard.unref();
+      (this.guard.stdin as unknown as { unref?: () => void }).unref?.();
+    } catch (e) {
+      this.error(`busted-guard could not start: ${(e as Error).message}`);
+    }
   }
 
   /** What the policy needs: verdicts per image or per cgroup, gated TLS or not. */
@@ -388,6 +412,7 @@ export class Enforcer {
         this.stats.refused++;
         return true;
       case 'connect':
+      case 'flow':
       case 'tls_client_hello':
       case 'tls_server_hello': {
         if (pid && e.net?.direction === 'egress') this.refuseHost(pid, e.net.dst_ip);
@@ -617,6 +642,8 @@ export class Enforcer {
     if (this.stopped) return;
     this.stopped = true;
     clearInterval(this.timer);
+    // nothing is held after this: the guard has nothing to do (closing its pipe ends it)
+    this.guard?.stdin?.end();
     try {
       this.stats.standingImages = this.maps.imageVerdictCount();
       this.maps.setConfig({ enforce: true, gate: false, perImage: false, holdNames: false, gateClasses: 0n, heartbeatNs: 0n });
@@ -647,22 +674,38 @@ function addressText(b: Uint8Array): string {
   return w.join(':');
 }
 
-/** Until every thread of pid is stopped (state T), at most `ms` milliseconds. */
+/**
+ * Until the process's group stop has begun (a thread of it is stopped, T)
+ * and none of its threads is running (R), at most `ms` milliseconds. The
+ * first thread to stop marks every other one stop-pending (do_signal_stop),
+ * so a sleeping thread can no longer reach user code, nor a uprobe, without
+ * stopping first; a running one may still be inside a gated write's uprobe,
+ * whose record is then on its way. Waiting for every thread to show T would
+ * only wait for the scheduler to run each sleeper once. A process of one
+ * thread needs no wait at all: that thread is the held one.
+ */
 async function waitStopped(pid: number, ms: number): Promise<void> {
   const deadline = Date.now() + ms;
   for (;;) {
-    let all = true;
+    let stopped = false;
+    let running = false;
     try {
-      for (const tid of readdirSync(`/proc/${pid}/task`)) {
+      const tids = readdirSync(`/proc/${pid}/task`);
+      // one thread: the one that was held; it cannot run user code before it stops or is let go
+      if (tids.length === 1) return;
+      for (const tid of tids) {
         const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
-        const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
-        if (state !== 'T' && state !== 't' && state !== 'Z' && state !== 'X') all = false;
+        const state = stat.charAt(stat.lastIndexOf(')') + 2);
+        if (state === 'T' || state === 't') stopped = true;
+        else if (state === 'R') running = true;
       }
     } catch {
       return; // gone
     }
-    if (all || Date.now() >= deadline) return;
-    await new Promise((r) => setTimeout(r, 1));
+    if ((stopped && !running) || Date.now() >= deadline) return;
+    // a group stop begins within microseconds: look again at once for the
+    // first millisecond (a timer would add one at least), then back off
+    await new Promise((r) => (deadline - Date.now() > ms - 1 ? setImmediate(r) : setTimeout(r, 1)));
   }
 }
 

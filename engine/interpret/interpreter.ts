@@ -410,7 +410,7 @@ export class Interpreter {
       f.gap_ms_sd = round3(Math.sqrt(Math.max(0, r.gapSq / 100 / r.gaps - mean * mean)));
     }
     ev.flow = f;
-    this.out(ev);
+    this.out(ev, undefined, r.phase === 'end' ? undefined : { sockId: r.sockId });
   }
 
   private pkt(r: PktRecord): void {

@@ -254,6 +254,11 @@ export class EnforceMaps {
     return out;
   }
 
+  /** The held map's descriptor (handed to the guard, engine/enforce/guard.c). */
+  heldFd(): number {
+    return this.map('held').fd;
+  }
+
   releaseHeld(tid: number): void {
     this.map('held').delete(u32key(tid));
   }

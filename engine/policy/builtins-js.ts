@@ -21,6 +21,8 @@ import { createHash } from 'node:crypto';
 
 import { loadPolicy, type LoadedPolicy } from '@open-policy-agent/opa-wasm';
 
+import { importsOf } from './emit/wasm.js';
+
 type Impl = (...args: any[]) => unknown; // eslint-disable-line @typescript-eslint/no-explicit-any
 
 class BuiltinError extends Error {}
@@ -710,11 +712,28 @@ export function customBuiltins(opts: LoadOptions = {}): Record<string, Impl> {
   return out;
 }
 
-/** Loads a module compiled by engine/policy/compiler.ts with our host builtins: the one path for tests and the engine. */
+/** The SDK's default memory (docs/rego-wasm-abi.md §1.3): modules are built to fit it. */
+const SDK_INITIAL_PAGES = 5;
+
+/**
+ * Loads a module compiled by engine/policy/compiler.ts with our host builtins: the one path for tests and the engine.
+ * A module whose constants need more than the SDK's default 5 pages of memory (a policy with thousands of literal
+ * strings) gets as many as its memory import asks for, instead of failing to link.
+ */
 export function loadCompiled(
   wasm: BufferSource | WebAssembly.Module,
   memory?: number | WebAssembly.MemoryDescriptor,
   opts: LoadOptions = {},
 ): Promise<LoadedPolicy> {
+  if (memory === undefined && !(wasm instanceof WebAssembly.Module)) {
+    const bytes = wasm instanceof Uint8Array ? wasm : ArrayBuffer.isView(wasm) ? new Uint8Array(wasm.buffer, wasm.byteOffset, wasm.byteLength) : new Uint8Array(wasm);
+    let min = 0;
+    try {
+      min = importsOf(bytes).memoryMin;
+    } catch {
+      // not a module we can read: the SDK says what is wrong with it
+    }
+    if (min > SDK_INITIAL_PAGES) memory = { initial: min };
+  }
   return loadPolicy(wasm, memory, customBuiltins(opts));
 }

@@ -10,6 +10,7 @@ import type { LoadedPolicy } from '@open-policy-agent/opa-wasm';
 import { BustedError, ErrorCode } from '../model/errors.js';
 import { loadCompiled, type LoadOptions } from './builtins-js.js';
 import type { InputUse } from './analysis.js';
+import { InputProjector } from './project.js';
 import { buildPolicy, ENTRYPOINTS, OPTIONAL_ENTRYPOINTS, type PolicyBuild } from './source.js';
 
 export type Action = 'allow' | 'audit' | 'block';
@@ -30,13 +31,29 @@ function jsonBytes(text: string): ArrayBuffer {
 }
 
 export class PolicyEngine {
+  /** writes what the policy is given for an event (project.ts); for modules our compiler built, whose parser skips its padding */
+  private readonly projector: InputProjector | undefined;
+
   private constructor(
     private readonly policy: LoadedPolicy,
     readonly build: PolicyBuild,
     private readonly hasReasons: boolean,
     /** the policy defines `busted/kill` */
     readonly hasKill: boolean,
-  ) {}
+  ) {
+    this.projector = build.kind === 'rego' ? new InputProjector(build.inputs) : undefined;
+  }
+
+  /**
+   * The input bytes for an event: what the policy reads of it, when that is
+   * known; else its JSON (`json`, when the caller has it). A bundle's module
+   * gets exactly the JSON's bytes.
+   */
+  private input(event: object, json: string | undefined): ArrayBuffer {
+    const p = this.projector;
+    if (p) return p.partial || json === undefined ? p.project(event) : p.text(json);
+    return jsonBytes(json ?? JSON.stringify(event));
+  }
 
   /** What the policy reads of its input; undefined when unknown (a bundle's policy.wasm): assume everything. */
   get inputs(): InputUse | undefined {
@@ -80,7 +97,8 @@ export class PolicyEngine {
    */
   decide(event: object, json?: string): Verdict {
     // the pipeline serialises each event for its sinks anyway: it may pass that text
-    const input = jsonBytes(json ?? JSON.stringify(event));
+    // (used when the whole event is read; a projection is cheaper than its bytes)
+    const input = this.input(event, json);
     let out: Array<{ result: unknown }>;
     try {
       out = this.policy.evaluate(input, ENTRYPOINTS[0]) as Array<{ result: unknown }>;
@@ -114,7 +132,7 @@ export class PolicyEngine {
     if (!this.hasKill) return false;
     let out: Array<{ result: unknown }>;
     try {
-      out = this.policy.evaluate(jsonBytes(json ?? JSON.stringify(event)), OPTIONAL_ENTRYPOINTS[0]) as Array<{ result: unknown }>;
+      out = this.policy.evaluate(this.input(event, json), OPTIONAL_ENTRYPOINTS[0]) as Array<{ result: unknown }>;
     } catch (e) {
       throw new BustedError(ErrorCode.POLICY, `busted/kill: ${(e as Error).message ?? e}`, 'kill');
     }

@@ -11,7 +11,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -106,7 +106,7 @@ describe('busted enforce (real kernel, a cgroup of the test)', { skip }, () => {
     cg = new TestCgroup();
     pki = makePki(['api.openai.com', 'api.anthropic.com', 'api.mistral.ai', 'evil-openai.com', 'ok.example.test', 'mcp.example.test']);
     server = await startProviderServer(pki);
-    dns = await startDnsmasq({ 'api.openai.com': ['127.0.0.1'], 'api.anthropic.com': ['127.0.0.1'], 'api.mistral.ai': ['127.0.0.1'], 'evil-openai.com': ['127.0.0.1'], 'ok.example.test': ['127.0.0.1'], 'mcp.example.test': ['127.0.0.1'] });
+    dns = await startDnsmasq({ 'api.openai.com': ['127.0.0.1'], 'api.anthropic.com': ['127.0.0.1'], 'api.mistral.ai': ['127.0.0.1', '::1'], 'evil-openai.com': ['127.0.0.1'], 'ok.example.test': ['127.0.0.1'], 'mcp.example.test': ['127.0.0.1'] });
     dir = mkdtempSync(join(tmpdir(), 'busted-enforce-'));
   });
 
@@ -245,33 +245,72 @@ r.end(${JSON.stringify(body)});`,
     assert.equal(held, 2, m.stderr);
   });
 
-  it('follows the policy file: an edit lifts the block within a second, a broken edit keeps the last good policy', async () => {
-    const src = policyDir('reload', perProcess('curl', 'openai'));
+  it('follows the policy file: an edit lifts the block within a second for the very process it blocked, a broken edit keeps the last good policy', async () => {
+    const src = policyDir('reload', perProcess('python3', 'openai'));
     const m = await startAgent(src);
     const first = await m.waitFor((e) => e.type === 'policy', 'the policy event at start');
-    assert.equal((await curl('api.openai.com')).code, 7);
+    // one long-lived python3: each line on its stdin is one connect() to api.openai.com
+    const py = start(
+      [
+        PYTHON,
+        '-u',
+        '-c',
+        `import socket, sys
+addr = socket.getaddrinfo("api.openai.com", ${server.port}, socket.AF_INET, socket.SOCK_STREAM)[0][4]
+for line in sys.stdin:
+    s = socket.socket()
+    try:
+        s.connect(addr)
+        print(line.strip(), "connected", flush=True)
+    except OSError as e:
+        print(line.strip(), "refused", e.errno, flush=True)
+    s.close()`,
+      ],
+      inCg(),
+    );
+    let out = '';
+    py.stdout!.on('data', (d) => (out += d));
+    const attempt = async (tag: string) => {
+      py.stdin!.write(`${tag}\n`);
+      const deadline = Date.now() + 10_000;
+      while (!out.includes(`${tag} `)) {
+        if (Date.now() > deadline) throw new Error(`python3 said: ${out}`);
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      return out.split('\n').find((l) => l.startsWith(`${tag} `))!;
+    };
+    try {
+      assert.equal(await attempt('a1'), 'a1 refused 1', 'EPERM while the policy blocks python3');
 
-    // an editor's save: write a temporary file, rename it over the old one
-    const t0 = Date.now();
-    writeFileSync(join(src, '.policy.rego.tmp'), perProcess('wget', 'openai'));
-    renameSync(join(src, '.policy.rego.tmp'), join(src, 'policy.rego'));
-    const reloaded = await m.waitFor((e) => e.type === 'policy' && (e.policy?.reloads ?? 0) >= 1, 'a policy reload', 1000);
-    const took = Date.now() - t0;
-    assert.notEqual(reloaded.policy?.revision, first.policy?.revision);
-    assert.equal(reloaded.policy?.previous, first.policy?.revision);
-    assert.ok(took < 1000, `reload took ${took} ms`);
-    const c2 = await curl('api.openai.com');
-    assert.equal(c2.code, 0, `after the edit curl connects: ${c2.stderr}`);
+      // an editor's save: write a temporary file, rename it over the old one
+      const t0 = Date.now();
+      writeFileSync(join(src, '.policy.rego.tmp'), perProcess('wget', 'openai'));
+      renameSync(join(src, '.policy.rego.tmp'), join(src, 'policy.rego'));
+      // the same process, trying again and again: within a second it connects
+      let connected = '';
+      for (let i = 0; Date.now() - t0 < 1000 && !connected; i++) {
+        const r = await attempt(`b${i}`);
+        if (r.endsWith('connected')) connected = r;
+        else await new Promise((res) => setTimeout(res, 20));
+      }
+      const took = Date.now() - t0;
+      assert.ok(connected, `python3 still refused ${took} ms after the edit: ${out}`);
+      const reloaded = await m.waitFor((e) => e.type === 'policy' && (e.policy?.reloads ?? 0) >= 1, 'a policy reload');
+      assert.notEqual(reloaded.policy?.revision, first.policy?.revision);
+      assert.equal(reloaded.policy?.previous, first.policy?.revision);
 
-    // back to blocking curl, then a broken edit: the block stays in force
-    writeFileSync(join(src, 'policy.rego'), perProcess('curl', 'openai'));
-    await m.waitFor((e) => e.type === 'policy' && e.policy?.reloads === 2, 'the second reload');
-    writeFileSync(join(src, 'policy.rego'), `${perProcess('curl', 'openai')}\nblock contains x if {\n\tx := \n}\n`);
-    const err = await m.waitFor((e) => e.type === 'error' && e.error?.code === 'BUSTED_E_POLICY' && /policy\.rego:\d+:\d+/.test(e.error.message), 'a compile error naming file:line:col');
-    assert.match(err.error!.message, /stays in force/);
-    const c3 = await curl('api.openai.com');
-    assert.equal(c3.code, 7, 'the last good policy still blocks curl');
-    assert.ok(!m.events.some((e) => e.type === 'policy' && (e.policy?.reloads ?? 0) > 2), 'the broken policy was never loaded');
+      // back to blocking python3, then a broken edit: the block stays in force
+      writeFileSync(join(src, 'policy.rego'), perProcess('python3', 'openai'));
+      await m.waitFor((e) => e.type === 'policy' && e.policy?.reloads === 2, 'the second reload');
+      assert.equal(await attempt('c1'), 'c1 refused 1');
+      writeFileSync(join(src, 'policy.rego'), `${perProcess('python3', 'openai')}\nblock contains x if {\n\tx := \n}\n`);
+      const err = await m.waitFor((e) => e.type === 'error' && e.error?.code === 'BUSTED_E_POLICY' && /policy\.rego:\d+:\d+/.test(e.error.message), 'a compile error naming file:line:col');
+      assert.match(err.error!.message, /stays in force/);
+      assert.equal(await attempt('c2'), 'c2 refused 1', 'the last good policy still blocks python3');
+      assert.ok(!m.events.some((e) => e.type === 'policy' && (e.policy?.reloads ?? 0) > 2), 'the broken policy was never loaded');
+    } finally {
+      py.kill('SIGKILL');
+    }
     await stopAgent();
   });
 
@@ -295,6 +334,39 @@ r.end(${JSON.stringify(body)});`,
       assert.ok(server.received.some((b) => b.includes(`a harmless prompt from ${name}`)), `${name}: the harmless prompt arrived`);
     }
     await stopAgent();
+  });
+
+  it('a process held at a gated write is let go when the agent is killed (the guard)', async () => {
+    const m = await startAgent(policyDir('guard', SECRETS));
+    // the agent cannot decide: curl's write to the provider is held and stays held
+    process.kill(m.pid, 'SIGSTOP');
+    const pending = curl('api.openai.com', chat('a harmless prompt, held'));
+    let pid = 0;
+    const deadline = Date.now() + 10_000;
+    for (;;) {
+      const held = cg.pids().find((p) => {
+        try {
+          const stat = readFileSync(`/proc/${p}/stat`, 'utf8');
+          return stat.includes('(curl)') && stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) === 'T';
+        } catch {
+          return false;
+        }
+      });
+      if (held) {
+        pid = held;
+        break;
+      }
+      if (Date.now() > deadline) throw new Error('curl was never held');
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    // the agent dies without letting go; the guard does it
+    process.kill(m.pid, 'SIGKILL');
+    const r = await pending;
+    assert.equal(r.pid, pid);
+    assert.equal(r.code, 0, `curl went on after the agent died: ${r.stderr}`);
+    assert.ok(server.received.some((b) => b.includes('a harmless prompt, held')));
+    await m.stop();
+    agent = undefined;
   });
 
   it('blocks a secret on a connection opened before the agent started (its socket learnt from the held write\'s first packet)', async () => {
@@ -374,6 +446,38 @@ process.stdin.on('data', async (d) => {
     const again = await run(['curl', '-4', '-sS', '--http1.1', '--max-time', '10', '--cacert', pki.caCert, ...hdr, '-d', rpc(1, 'tools/call', { name: 'delete_file', arguments: { path: '/etc/again' } }), mcpUrl], inCg());
     assert.notEqual(again.code, 0);
     assert.ok(!server.received.some((b) => b.includes('/etc/again')), 'nor the one on a new connection');
+    await stopAgent();
+  });
+
+  it('refuses over IPv6 (AAAA answer, connect6) and UDP datagrams sent without connect (sendmsg4)', async () => {
+    const m = await startAgent(policyDir('v6-udp', byProvider('mistral')));
+    const c6 = await run(['curl', '-6', '-sS', '--max-time', '10', '--cacert', pki.caCert, url('api.mistral.ai', '/v1/models')], inCg());
+    assert.equal(c6.code, 7, c6.stderr);
+    // (glibc's getaddrinfo also connect()s a UDP socket to each address it sorts: refused too, and reported)
+    const r6 = await m.waitFor((e) => e.type === 'connect_blocked' && e.process?.pid === c6.pid && e.net?.protocol === 'tcp', 'the IPv6 refusal');
+    assert.equal(r6.net?.family, 6, JSON.stringify(r6));
+    assert.equal(r6.net?.dst_ip, '::1');
+    assert.equal(r6.provider, 'mistral');
+    // QUIC-style: one datagram to the provider's address, no connect()
+    const udp = await run(
+      [
+        PYTHON,
+        '-c',
+        `import socket, sys
+addr = socket.getaddrinfo("api.mistral.ai", 443, socket.AF_INET, socket.SOCK_DGRAM)[0][4]
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+try:
+    s.sendto(b"quic initial", addr)
+    print("sent")
+except PermissionError:
+    print("refused")`,
+      ],
+      inCg(),
+    );
+    assert.equal(udp.stdout.trim(), 'refused', udp.stderr);
+    const ru = await m.waitFor((e) => e.type === 'connect_blocked' && e.process?.pid === udp.pid, 'the datagram refusal');
+    assert.equal(ru.net?.protocol, 'udp');
+    assert.equal(ru.net?.dst_port, 443);
     await stopAgent();
   });
 
@@ -538,6 +642,48 @@ describe('busted demo (npm start) in a cgroup of the test', { skip }, () => {
       assert.ok(!m.stdout.includes('AKIAIOSFODNN7EXAMPLE') && !m.stdout.includes('sk-demo-000000000000000000000000'), 'no credential in the output');
     } finally {
       await cg.dispose();
+    }
+  });
+});
+
+describe('busted enforce on the classifier\'s word (a locked-down host: ml_block_unknown)', { skip }, () => {
+  it('cuts a token-paced stream to an unlisted host mid-way (its socket destroyed on a score the policy blocks)', async () => {
+    const { startTrafficServer } = await import('../../training/traffic/server.js');
+    const HOST = 'inference.unlisted.test';
+    const cg = new TestCgroup();
+    const pki = makePki([HOST]);
+    const server = await startTrafficServer([{ kind: 'test', label: 1, host: HOST, ip: '127.0.0.1', port: 0, tls: true, h2: false, ws: false }], { cert: pki.certPem, key: pki.keyPem });
+    const port = server.ports[0]!;
+    const resolver = await startDnsmasq({ [HOST]: ['127.0.0.1'] });
+    const dir = mkdtempSync(join(tmpdir(), 'busted-enforce-ml-'));
+    let m: MonitorProcess | undefined;
+    try {
+      // the shipped policies, on a locked-down host
+      cpSync(join(PACKAGE_ROOT, 'policies'), dir, { recursive: true });
+      const data = JSON.parse(readFileSync(join(dir, 'data.json'), 'utf8'));
+      data.busted.ml_block_unknown = true;
+      writeFileSync(join(dir, 'data.json'), JSON.stringify(data));
+      m = await MonitorProcess.start(['--policies', dir, '--cgroup', cg.path, '--no-server-side', '--no-tls'], 30_000, 'enforce');
+      // one node process: a long completion streamed token by token, then another request to the same host
+      const paced = { shape: 'paced', head: 350, first: 0, events: 160, cadence: 32, jitter: 0.4, size: [110, 220], stall: 0, ping: 0, type: 'text/event-stream', format: 'sse', seed: 1 };
+      const session = {
+        id: 'e2e-enforce-stream', kind: 'sse_chat', label: 1, client: 'node', host: HOST, port, tls: true, h2: false, connGap: [200],
+        conns: [{ think: [], requests: [{ method: 'POST', path: '/v1/chat/completions', body: 1800, gen: paced }] }, { think: [], requests: [{ method: 'POST', path: '/v1/chat/completions', body: 1800, gen: paced }] }],
+      };
+      const r = await run([process.execPath, join(PACKAGE_ROOT, 'dist', 'training', 'traffic', 'client.js')], { cgroup: cg.path, resolvConf: resolver.resolvConf, input: JSON.stringify({ session, ca: pki.caCert }) });
+      assert.notEqual(r.code, 0, 'the stream was cut');
+      const blocked = await m.waitFor((e) => e.type === 'decision' && e.decision?.action === 'block' && e.process?.pid === r.pid && e.decision.reasons.some((x) => x.startsWith(`unknown LLM endpoint ${HOST}`)), 'a block on the classifier\'s score');
+      assert.equal(blocked.decision?.enforced, true);
+      await m.stop();
+      assert.match(m.stderr, /[1-9]\d* sockets destroyed/);
+      m = undefined;
+    } finally {
+      await m?.stop();
+      await server.close();
+      await resolver.stop();
+      await cg.dispose();
+      rmSync(pki.dir, { recursive: true, force: true });
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });

@@ -59,6 +59,20 @@ describe('regex.match: native matcher', () => {
       ['(a*)*b', 'a'.repeat(5000), false], // linear time, no backtracking blow-up
       ['', 'anything', true],
       ['x|', 'y', true],
+      // the two-byte start filter (patterns whose matches are two bytes or more)
+      ['ab', 'xxab', true], // the last two bytes
+      ['ab', 'xxa', false],
+      ['\\bsk-[a-z]{3}', 'the task sk-abc', true],
+      ['\\bsk-[a-z]{3}', 'the tasksk-abc', false],
+      ['a\\bb', 'ab', false],
+      ['(?:ab|cd)e', 'xxcdeyy', true],
+      ['a.', 'xaé', true], // anything (a multi-byte code point) may be second
+      ['a[^b]', 'abaé', true],
+      ['a\\w', 'aé', false],
+      ['a|bc', 'xa', true], // a one-byte match: no pair filter
+      ['ba$', 'xba', true],
+      ['AKIA[0-9A-Z]{16}|-----BEGIN [A-Z ]*PRIVATE KEY-----|\\b(sk|pk|rk)-[A-Za-z0-9_-]{20,}', 'You are a helpful assistant.\nAsk for rk-0123456789abcdefghij_-', true],
+      ['AKIA[0-9A-Z]{16}|-----BEGIN [A-Z ]*PRIVATE KEY-----|\\b(sk|pk|rk)-[A-Za-z0-9_-]{20,}', 'You are a helpful assistant.\nAsk for work-0123456789abcdefghij_-', false],
     ];
     for (const [p, s, want] of cases) assert.equal(native(p, s), want, `${JSON.stringify(p)} on ${JSON.stringify(s)}`);
   });
@@ -66,7 +80,7 @@ describe('regex.match: native matcher', () => {
   it('agrees with the host implementation on 3000 random patterns of the shared subset', () => {
     const rnd = prng(0x5eed);
     const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rnd() * xs.length)]!;
-    const atoms = ['a', 'b', 'c', '.', '[ab]', '[^a]', '[a-c]', '\\d', '\\w', '\\.', '-', '1'];
+    const atoms = ['a', 'b', 'c', '.', '[ab]', '[^a]', '[a-c]', '\\d', '\\w', '\\.', '-', '1', '\\b', ' '];
     const gen = (depth: number): string => {
       const r = rnd();
       if (depth > 2 || r < 0.4) return pick(atoms);
@@ -74,7 +88,7 @@ describe('regex.match: native matcher', () => {
       if (r < 0.75) return gen(depth + 1) + gen(depth + 1);
       return `(?:${gen(depth + 1)})${pick(['*', '+', '?', '{2}', '{1,3}', '{0,}', '*?'])}`;
     };
-    const texts = ['', 'a', 'abc', 'ba-1', 'cab.', '1a2b3c', 'aaab', 'xyz', 'a.b', 'é-a'];
+    const texts = ['', 'a', 'abc', 'ba-1', 'cab.', '1a2b3c', 'aaab', 'xyz', 'a.b', 'é-a', 'a cab ba-1 c.b xyz', 'bb aé c1 -a- ab', 'xyzxyz ca'];
     let n = 0;
     for (let i = 0; i < 3000; i++) {
       const anchor = pick(['', '^', '$']);

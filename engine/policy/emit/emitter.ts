@@ -6,22 +6,30 @@
  * - every IR block is a wasm `block`; an undefined statement is `br` to the
  *   innermost IR block's label (`FnEmitter.undef`), whatever wasm labels
  *   (loops, helper blocks) lie in between;
- * - a scan is `block { loop { key = iter(src, key); br_if exit (key == 0);
- *   value = get(src, key); <body block>; br loop } }`, so the body's
- *   undefined means "next element";
+ * - a scan is `block { loop { key = scan_key(src, i); br_if exit (key ==
+ *   0); value = scan_value(src, i); i++; <body block>; br loop } }`, by
+ *   position, so the body's undefined means "next element";
  * - IR locals are wasm locals with the same index (0 input, 1 data);
  *   helpers get scratch locals after the IR's.
  *
  * Constants live in one data segment placed at the runtime's __heap_base:
- * string bytes, interned string values (abi.h string_t: type@0 len@4 ptr@8),
- * the two booleans (boolean_t), and NUL-terminated abort messages. A start
- * function calls busted_heap_init with the end of that segment (§2.3).
+ * string bytes, interned string and number values (abi.h string_t,
+ * number_t), the two booleans (boolean_t), and NUL-terminated abort
+ * messages. A start function calls the runtime's own start (wasm-ld's .bss
+ * init), then busted_heap_init with the end of that segment (§2.3).
+ *
+ * What makes an evaluation cheap (docs/rego-wasm-abi.md §9): lookups of
+ * input and data paths go through the runtime's path table and, when a
+ * function repeats one, a local (lookups.ts); rules that depend only on
+ * data are kept across evaluations (kept.ts); rules are memoised within one.
  */
 
 import { HOST_EXPORT_NAMES } from '../builtins-js.js';
 import * as IR from '../ir/ir.js';
 import { CONFLICT_COMPLETE, CONFLICT_FUNCTION, CONFLICT_OBJECT } from '../plan/planner.js';
-import { Code, I32, firstNewFunc, splice, type Body, type NewFunc } from './wasm.js';
+import { dataOnlyRules } from './kept.js';
+import { repeatedLookups } from './lookups.js';
+import { Code, I32, firstNewFunc, splice, startOf, type Body, type NewFunc } from './wasm.js';
 
 /** What the emitter needs from build/wasm/runtime.json (runtime/build.ts). */
 export interface RuntimeManifest {
@@ -32,11 +40,15 @@ export interface RuntimeManifest {
 
 // abi.h value tags and layouts (pinned there by _Static_asserts).
 const V_BOOLEAN = 2;
+const V_NUMBER = 3;
 const V_STRING = 4;
 const V_ARRAY = 5;
 const V_OBJECT = 6;
 const V_SET = 7;
 const STRING_T_SIZE = 12;
+const NUMBER_T_SIZE = 24;
+const N_INT = 1;
+const N_TEXT = 2;
 // abi.h eval_ctx_t offsets.
 const CTX_INPUT = 0;
 const CTX_DATA = 4;
@@ -58,10 +70,16 @@ const RUNTIME_FUNCS = [
   'opa_set_add',
   'opa_value_get',
   'opa_value_compare',
-  'opa_value_iter',
+  'busted_scan_key',
+  'busted_scan_value',
   'busted_memo_reset',
   'busted_memo_get',
   'busted_memo_put',
+  'busted_eval_begin',
+  'busted_input_path',
+  'busted_data_path',
+  'busted_kept_get',
+  'busted_kept_put',
 ] as const;
 type RuntimeFunc = (typeof RUNTIME_FUNCS)[number];
 
@@ -111,14 +129,41 @@ class Data {
 
   /** A string_t value for s. */
   string(s: string): number {
-    let a = this.interned.get(s);
+    let a = this.interned.get(`s:${s}`);
     if (a === undefined) {
       const t = this.text(s);
       a = this.alloc(STRING_T_SIZE, 4);
       this.put(a, [V_STRING]);
       this.u32(a + 4, t.len);
       this.u32(a + 8, t.addr);
-      this.interned.set(s, a);
+      this.interned.set(`s:${s}`, a);
+    }
+    return a;
+  }
+
+  /**
+   * A number_t for a JSON number literal (abi.h: type@0 repr@1 len@4
+   * text@8 i@16): N_INT when it is an integer that fits in i64, as the
+   * runtime's parser makes it, else N_TEXT pointing at its text. Numbers
+   * are never changed once made, so a literal needs no allocation.
+   */
+  number(text: string): number {
+    const key = `n:${text}`;
+    let a = this.interned.get(key);
+    if (a === undefined) {
+      a = this.alloc(NUMBER_T_SIZE, 8);
+      const int = /^-?(0|[1-9][0-9]*)$/.test(text) && text !== '-0' ? BigInt(text) : undefined;
+      if (int !== undefined && int >= -(2n ** 63n) && int < 2n ** 63n) {
+        this.put(a, [V_NUMBER, N_INT]);
+        const u = BigInt.asUintN(64, int);
+        for (let k = 0; k < 8; k++) this.put(a + 16 + k, [Number((u >> BigInt(8 * k)) & 0xffn)]);
+      } else {
+        const t = this.text(text);
+        this.put(a, [V_NUMBER, N_TEXT]);
+        this.u32(a + 4, t.len);
+        this.u32(a + 8, t.addr);
+      }
+      this.interned.set(key, a);
     }
     return a;
   }
@@ -151,7 +196,12 @@ interface Ctx {
   functions: Record<string, number>;
   /** host builtin id by Rego name (the `builtins` export) */
   hostIds: Map<string, number>;
+  /** ids of the path table (lookups.ts paths), shared by every function */
+  pathIds: Map<string, number>;
 }
+
+/** runtime/eval.c PATH_SLOTS: lookups past this many distinct paths are made every time */
+const MAX_PATHS = 1024;
 
 /** Builtins the host provides: not native, or a native's fallback. Ids are their order. */
 export function hostBuiltins(policy: IR.Policy): string[] {
@@ -179,8 +229,45 @@ class FnEmitter {
     private readonly conflict: string = CONFLICT_COMPLETE,
     /** a rule's memo slot: its result is remembered per (input, data) for the evaluation */
     private readonly memoSlot?: number,
+    /** a data-only rule's slot (kept.ts): its result is kept across evaluations with the same data */
+    private readonly keptSlot?: number,
   ) {
     this.nextLocal = firstScratch;
+  }
+
+  /** the local caching each repeated lookup (lookups.ts), by DotStmt */
+  private cached = new Map<IR.DotStmt, number>();
+
+  /**
+   * Gives each repeated lookup of the function a local, set to 1 ("not
+   * looked up yet": no value is at address 1) at entry.
+   */
+  cacheLookups(blocks: readonly IR.Block[], params: readonly IR.Local[]): void {
+    const { slots, slotOf, pathOf } = repeatedLookups(blocks, params);
+    const locals = Array.from({ length: slots }, () => this.scratch());
+    for (const l of locals) this.code.i32Const(1).localSet(l);
+    for (const [d, slot] of slotOf) this.cached.set(d, locals[slot]!);
+    for (const [d, path] of pathOf) {
+      let id = this.c.pathIds.get(path);
+      if (id === undefined) this.c.pathIds.set(path, (id = this.c.pathIds.size));
+      if (id < MAX_PATHS) this.paths.set(d, { id, root: path.startsWith(`${IR.INPUT}`) ? IR.INPUT : IR.DATA });
+    }
+  }
+
+  /** the evaluation-wide path table's id of each lookup with a path (runtime/eval.c busted_*_path), and its root local */
+  private paths = new Map<IR.DotStmt, { id: number; root: IR.Local }>();
+
+  /** `source[key]`, from the path table when the lookup has a path (its root local is 0 or 1, never assigned). */
+  private lookup(s: IR.DotStmt): void {
+    this.operand(s.source);
+    this.operand(s.key);
+    const p = this.paths.get(s);
+    if (p === undefined) {
+      this.call('opa_value_get');
+      return;
+    }
+    this.code.i32Const(p.id).localGet(p.root);
+    this.call(p.root === IR.INPUT ? 'busted_input_path' : 'busted_data_path');
   }
 
   get localCount(): number {
@@ -209,6 +296,12 @@ class FnEmitter {
 
   /** On entry to a memoised rule: return the remembered result, if any (params 0 and 1 are input and data). */
   memoGet(): void {
+    if (this.keptSlot !== undefined) {
+      const t = this.scratch();
+      this.code.block();
+      this.code.i32Const(this.keptSlot).localGet(1).call(this.c.rt.busted_kept_get).localTee(t).i32Const(1).i32Eq().brIf(0);
+      this.code.localGet(t).ret().end();
+    }
     if (this.memoSlot === undefined) return;
     const t = this.scratch();
     this.code.block();
@@ -218,6 +311,7 @@ class FnEmitter {
 
   /** Before a memoised rule returns `local`: remember it. */
   memoPut(local: number): void {
+    if (this.keptSlot !== undefined) this.code.i32Const(this.keptSlot).localGet(1).localGet(local).call(this.c.rt.busted_kept_put);
     if (this.memoSlot === undefined) return;
     this.code.i32Const(this.memoSlot).localGet(0).localGet(1).localGet(local).call(this.c.rt.busted_memo_put);
   }
@@ -264,21 +358,25 @@ class FnEmitter {
       case 'BreakStmt':
         c.br(this.depth - this.irBlocks[this.irBlocks.length - 1 - s.index]!.brk);
         return;
-      case 'ScanStmt':
-        c.i32Const(0).localSet(s.key);
+      case 'ScanStmt': {
+        // by position: i = 0; loop { key = scan_key(src, i); exit if 0; value = scan_value(src, i); i++; body }
+        const i = this.scratch();
+        c.i32Const(0).localSet(i);
         this.open();
         this.open('loop');
-        c.localGet(s.source).localGet(s.key);
-        this.call('opa_value_iter');
+        c.localGet(s.source).localGet(i);
+        this.call('busted_scan_key');
         c.localTee(s.key).i32Eqz().brIf(1);
-        c.localGet(s.source).localGet(s.key);
-        this.call('opa_value_get');
+        c.localGet(s.source).localGet(i);
+        this.call('busted_scan_value');
         c.localSet(s.value);
+        c.localGet(i).i32Const(1).i32Add().localSet(i);
         this.block(s.block);
         c.br(0);
         this.close();
         this.close();
         return;
+      }
       case 'NotStmt': {
         // block done { block solution { <not block> ; br done } ; br undef } :
         // running off the not block (no solution) skips to `done`; a
@@ -366,13 +464,22 @@ class FnEmitter {
       case 'ResetLocalStmt':
         c.i32Const(0).localSet(s.target);
         return;
-      case 'DotStmt':
-        this.operand(s.source);
-        this.operand(s.key);
-        this.call('opa_value_get');
+      case 'DotStmt': {
+        const cache = this.cached.get(s);
+        if (cache !== undefined) {
+          // block { br_if 0 (cache != 1); cache = get(source, key) }; target = cache
+          c.block().localGet(cache).i32Const(1).i32Ne().brIf(0);
+          this.lookup(s);
+          c.localSet(cache).end();
+          c.localGet(cache).localTee(s.target).i32Eqz();
+          this.undefIf();
+          return;
+        }
+        this.lookup(s);
         c.localTee(s.target).i32Eqz();
         this.undefIf();
         return;
+      }
       case 'EqualStmt':
       case 'NotEqualStmt':
         this.operand(s.a);
@@ -405,17 +512,11 @@ class FnEmitter {
         c.localSet(s.target);
         return;
       case 'MakeNumberIntStmt':
-        c.i64Const(s.value);
-        this.call('opa_number_int');
-        c.localSet(s.target);
+        c.i32Const(this.c.data.number(String(s.value))).localSet(s.target);
         return;
-      case 'MakeNumberRefStmt': {
-        const t = this.c.data.text(this.c.policy.static.strings[s.Index]!);
-        c.i32Const(t.addr).i32Const(t.len);
-        this.call('opa_number_ref');
-        c.localSet(s.target);
+      case 'MakeNumberRefStmt':
+        c.i32Const(this.c.data.number(this.c.policy.static.strings[s.Index]!)).localSet(s.target);
         return;
-      }
       case 'MakeArrayStmt':
         c.i32Const(s.capacity);
         this.call('opa_array_with_cap');
@@ -517,7 +618,7 @@ export function emit(policy: IR.Policy, runtime: Uint8Array, manifest: RuntimeMa
   const funcIndex = new Map(policy.funcs.map((f, i) => [f.name, first + 1 + policy.plans.length + i]));
   const hosts = hostBuiltins(policy);
   const hostIds = new Map(hosts.map((n, i) => [n, i]));
-  const ctx: Ctx = { policy, data, rt, funcIndex, functions: manifest.functions, hostIds };
+  const ctx: Ctx = { policy, data, rt, funcIndex, functions: manifest.functions, hostIds, pathIds: new Map() };
   const add: NewFunc[] = [];
 
   const bodyOf = (e: FnEmitter, params: number): Body => ({ locals: e.localCount - params, code: e.code });
@@ -529,17 +630,22 @@ export function emit(policy: IR.Policy, runtime: Uint8Array, manifest: RuntimeMa
     const n = localsUsed(p.blocks);
     const rs = n;
     const e = new FnEmitter(ctx, n + 1, rs);
+    e.cacheLookups(p.blocks, [IR.INPUT, IR.DATA]);
     e.code.call(rt.opa_set).localSet(rs);
     for (const b of p.blocks) e.block(b);
     e.code.localGet(rs);
     add.push({ type: RULE_TYPE, body: bodyOf(e, 2) });
   }
+  const dataOnly = dataOnlyRules(policy);
+  let keptSlots = 0;
   policy.funcs.forEach((f, slot) => {
     const n = Math.max(localsUsed(f.blocks), f.params.length, f.return + 1);
     // functions (params beyond input and data) have their own conflict message and are not memoised
     const fn = f.params.length > 2;
-    const e = new FnEmitter(ctx, n, undefined, fn ? CONFLICT_FUNCTION : CONFLICT_COMPLETE, fn ? undefined : slot);
+    const kept = !fn && dataOnly.has(f.name) ? keptSlots++ : undefined;
+    const e = new FnEmitter(ctx, n, undefined, fn ? CONFLICT_FUNCTION : CONFLICT_COMPLETE, fn ? undefined : slot, kept);
     e.memoGet();
+    e.cacheLookups(f.blocks, f.params);
     for (const b of f.blocks) e.block(b);
     e.memoPut(f.return);
     e.code.localGet(f.return);
@@ -550,6 +656,7 @@ export function emit(policy: IR.Policy, runtime: Uint8Array, manifest: RuntimeMa
   const ev = new Code();
   const CTX = 0;
   ev.i32Const(policy.funcs.length).call(rt.busted_memo_reset);
+  ev.localGet(CTX).i32Load(CTX_INPUT).localGet(CTX).i32Load(CTX_DATA).call(rt.busted_eval_begin);
   policy.plans.forEach((_, i) => {
     ev.block().localGet(CTX).i32Load(CTX_ENTRYPOINT).i32Const(i).i32Ne().brIf(0);
     ev.localGet(CTX).localGet(CTX).i32Load(CTX_INPUT).localGet(CTX).i32Load(CTX_DATA).call(planIdx[i]!).i32Store(CTX_RESULT);
@@ -574,6 +681,8 @@ export function emit(policy: IR.Policy, runtime: Uint8Array, manifest: RuntimeMa
 
   const bytes = data.finish();
   const heapStart = data.base + bytes.length;
+  const rtStart = startOf(runtime);
+  if (rtStart !== undefined) startPlaceholder.body.code.call(rtStart);
   startPlaceholder.body.code.i32Const(heapStart).call(rt.busted_heap_init);
 
   return splice(runtime, {

@@ -11,7 +11,9 @@
  * - replace the bodies of the stubs `eval`, `builtins`, `entrypoints` in
  *   place (their index and type stay);
  * - append one active data segment above the runtime's __heap_base;
- * - add a start section calling the given function (heap init);
+ * - add a start section calling the given function (heap init), in place
+ *   of the runtime's own (wasm-ld's __wasm_init_memory, which zeroes .bss
+ *   with memory.fill): the caller's start calls that first (`startOf`);
  * - raise the memory import's minimum if the data needs more pages.
  */
 
@@ -101,6 +103,9 @@ export class Code {
   i32GeS(): this {
     return this.op(0x4e);
   }
+  i32Add(): this {
+    return this.op(0x6a);
+  }
 }
 
 export interface FuncType {
@@ -130,24 +135,53 @@ export interface Splice {
   start: number;
 }
 
-const section = (id: number, payload: number[]): number[] => [id, ...uleb(payload.length), ...payload];
+/**
+ * Bytes built from pieces and joined once: the runtime's sections are tens
+ * of kilobytes, and spreading them into number arrays took most of a
+ * compile (bench/rego).
+ */
+class Bytes {
+  private readonly parts: Uint8Array[] = [];
+  length = 0;
+  push(b: Uint8Array | readonly number[]): this {
+    const u = b instanceof Uint8Array ? b : Uint8Array.from(b);
+    this.parts.push(u);
+    this.length += u.length;
+    return this;
+  }
+  append(other: Bytes): this {
+    for (const p of other.parts) this.push(p);
+    return this;
+  }
+  join(): Uint8Array {
+    const out = new Uint8Array(this.length);
+    let at = 0;
+    for (const p of this.parts) {
+      out.set(p, at);
+      at += p.length;
+    }
+    return out;
+  }
+}
+
+const section = (id: number, payload: Bytes): Bytes => new Bytes().push([id, ...uleb(payload.length)]).append(payload);
 
 /** Counts of a vector section and its raw entries' bytes. */
-function vecOf(b: Uint8Array, s: Section | undefined): { count: number; rest: number[] } {
-  if (!s) return { count: 0, rest: [] };
+function vecOf(b: Uint8Array, s: Section | undefined): { count: number; rest: Uint8Array } {
+  if (!s) return { count: 0, rest: new Uint8Array(0) };
   const r = new Reader(b, s.start);
   const count = r.u32();
-  return { count, rest: [...b.subarray(r.pos, s.end)] };
+  return { count, rest: b.subarray(r.pos, s.end) };
 }
 
 function encodeType(t: FuncType): number[] {
   return [0x60, ...uleb(t.params.length), ...t.params, ...uleb(t.results.length), ...t.results];
 }
 
-function encodeBody(body: Body): number[] {
+function encodeBody(body: Body): Bytes {
   const locals = body.locals > 0 ? [1, ...uleb(body.locals), I32] : [0];
-  const payload = [...locals, ...body.code.bytes, 0x0b];
-  return [...uleb(payload.length), ...payload];
+  const size = locals.length + body.code.bytes.length + 1;
+  return new Bytes().push([...uleb(size), ...locals]).push(body.code.bytes).push([0x0b]);
 }
 
 /** Number of imported functions and the memory import's minimum pages. */
@@ -178,6 +212,12 @@ export function importsOf(b: Uint8Array): { funcs: number; memoryMin: number } {
     }
   }
   return { funcs, memoryMin };
+}
+
+/** The runtime's start function, if it has one (the spliced start must call it). */
+export function startOf(b: Uint8Array): number | undefined {
+  const s = sections(b).find((x) => x.id === 8);
+  return s ? new Reader(b, s.start).u32() : undefined;
 }
 
 /** Index the first added function gets. */
@@ -225,63 +265,66 @@ export function splice(b: Uint8Array, sp: Splice): Uint8Array {
   const funcs = vecOf(b, secs.find((x) => x.id === 3));
 
   // Types: one per added function (duplicates are legal and keep this simple).
-  const typeEntries = [...types.rest, ...sp.add.flatMap((f) => encodeType(f.type))];
-  const typeSec = [...uleb(types.count + sp.add.length), ...typeEntries];
-  const funcSec = [...uleb(funcs.count + sp.add.length), ...funcs.rest, ...sp.add.flatMap((_, i) => uleb(types.count + i))];
+  const typeSec = new Bytes().push(uleb(types.count + sp.add.length)).push(types.rest);
+  for (const f of sp.add) typeSec.push(encodeType(f.type));
+  const funcSec = new Bytes().push(uleb(funcs.count + sp.add.length)).push(funcs.rest);
+  sp.add.forEach((_, i) => funcSec.push(uleb(types.count + i)));
 
   // Code: walk the runtime's bodies, replacing stubs.
   const codeS = secs.find((x) => x.id === 10)!;
   const cr = new Reader(b, codeS.start);
   const nBodies = cr.u32();
-  const bodies: number[] = [];
+  const codeSec = new Bytes().push(uleb(nBodies + sp.add.length));
   for (let i = 0; i < nBodies; i++) {
     const from = cr.pos;
     const size = cr.u32();
     const end = cr.pos + size;
     const repl = sp.replace.get(imports.funcs + i);
-    if (repl) bodies.push(...encodeBody(repl));
-    else bodies.push(...b.subarray(from, end));
+    if (repl) codeSec.append(encodeBody(repl));
+    else codeSec.push(b.subarray(from, end));
     cr.pos = end;
   }
-  for (const f of sp.add) bodies.push(...encodeBody(f.body));
-  const codeSec = [...uleb(nBodies + sp.add.length), ...bodies];
+  for (const f of sp.add) codeSec.append(encodeBody(f.body));
 
   const dataS = secs.find((x) => x.id === 11);
   const data = vecOf(b, dataS);
-  const seg = [0x00, 0x41, ...sleb(sp.data.offset), 0x0b, ...uleb(sp.data.bytes.length), ...sp.data.bytes];
-  const dataSec = [...uleb(data.count + 1), ...data.rest, ...seg];
+  const dataSec = new Bytes()
+    .push(uleb(data.count + 1))
+    .push(data.rest)
+    .push([0x00, 0x41, ...sleb(sp.data.offset), 0x0b, ...uleb(sp.data.bytes.length)])
+    .push(sp.data.bytes);
 
   const minPages = Math.ceil((sp.data.offset + sp.data.bytes.length) / 65536);
-  const out: number[] = [...b.subarray(0, 8)];
+  const out = new Bytes().push(b.subarray(0, 8));
   let startDone = false;
   const emitStart = () => {
-    if (!startDone) out.push(...section(8, uleb(sp.start)));
+    if (!startDone) out.append(section(8, new Bytes().push(uleb(sp.start))));
     startDone = true;
   };
   for (const s of secs) {
-    if (s.id === 8) throw new Error('wasm: the runtime already has a start function');
-    if ([9, 10, 11, 12].includes(s.id)) emitStart();
+    if ([8, 9, 10, 11, 12].includes(s.id)) emitStart();
+    if (s.id === 8) continue; // replaced: the new start calls the old one
     if (s.id === 12) throw new Error('wasm: data count section not supported by the splicer');
     switch (s.id) {
       case 1:
-        out.push(...section(1, typeSec));
+        out.append(section(1, typeSec));
         break;
       case 2:
-        out.push(...section(2, rewriteImports(b, s, minPages)));
+        out.append(section(2, new Bytes().push(rewriteImports(b, s, minPages))));
         break;
       case 3:
-        out.push(...section(3, funcSec));
+        out.append(section(3, funcSec));
         break;
       case 10:
-        out.push(...section(10, codeSec));
+        out.append(section(10, codeSec));
         break;
       case 11:
-        out.push(...section(11, dataSec));
+        out.append(section(11, dataSec));
         break;
       default:
-        out.push(...section(s.id, [...b.subarray(s.start, s.end)]));
+        out.append(section(s.id, new Bytes().push(b.subarray(s.start, s.end))));
     }
   }
   if (!dataS) throw new Error('wasm: the runtime has no data section');
-  return Uint8Array.from(out);
+  return out.join();
 }

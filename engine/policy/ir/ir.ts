@@ -383,6 +383,7 @@ export const NATIVE_BUILTINS: Readonly<Record<string, { fn: string; fallback?: b
   neq: { fn: 'busted_neq' },
   'object.get': { fn: 'busted_object_get' },
   'object.keys': { fn: 'busted_object_keys' },
+  sprintf: { fn: 'busted_sprintf', fallback: true },
 };
 
 /**

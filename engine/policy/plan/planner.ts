@@ -79,6 +79,9 @@ interface Env {
 /** Builtins planned inline (unification, comparisons, membership): a `with` cannot replace them yet. */
 const NOT_MOCKABLE = new Set(['eq', 'assign', 'equal', 'neq', 'lt', 'lte', 'gt', 'gte', 'internal.member_2', 'internal.member_3', 'print']);
 
+/** Terms planTerm turns into one operand without branching (planTerms takes runs of them in a loop). */
+const SIMPLE_TERMS = new Set<A.Term['type']>(['null', 'boolean', 'number', 'string', 'var']);
+
 /** What a call calls: an IR function or builtin, or a `with` replacement value (constant, or carried in data). */
 interface Callee {
   func: string;
@@ -1321,8 +1324,16 @@ class Planner {
     locals: Locals,
     k: (ops: IR.Operand[], out: IR.Stmt[]) => void,
   ): void {
-    if (i === ts.length) return k(acc, out);
-    this.planTerm(ts[i]!, out, vars, locals, (op, o) => this.planTerms(ts, i + 1, [...acc, op], o, vars, locals, k));
+    // Scalars and bound vars plan to one operand, straight into `out`: take a
+    // run of them in a loop. A continuation per item made a blocklist of a
+    // few thousand literals overflow the stack.
+    const ops = [...acc];
+    while (i < ts.length && SIMPLE_TERMS.has(ts[i]!.type) && (ts[i]!.type !== 'var' || vars.get((ts[i] as A.VarTerm).name) !== undefined)) {
+      this.planTerm(ts[i]!, out, vars, locals, (op) => ops.push(op));
+      i++;
+    }
+    if (i === ts.length) return k(ops, out);
+    this.planTerm(ts[i]!, out, vars, locals, (op, o) => this.planTerms(ts, i + 1, [...ops, op], o, vars, locals, k));
   }
 
   private planRef(r: A.RefTerm, out: IR.Stmt[], vars: Vars, locals: Locals, k: KOp): void {

@@ -154,6 +154,8 @@ void opa_free(void *p);
 void *rt_realloc(void *p, u32 old_size, u32 new_size);
 u32 opa_heap_ptr_get(void);
 void opa_heap_ptr_set(u32 p);
+void rt_heap_reset(u32 p);
+extern u32 busted_data_gen;
 
 // --- value.c ---------------------------------------------------------------
 value *opa_null(void);
@@ -172,6 +174,7 @@ i32 opa_value_compare(value *a, value *b);
 i32 opa_value_type(value *v);
 u32 opa_value_length(value *v);
 i32 number_to_i64(value *v, i64 *out);
+i32 rt_key_compare(value *a, value *b);
 void rt_sort_kv(kv_t *elems, u32 n);
 void rt_sort_values(value **elems, u32 n);
 u32 rt_dedupe_kv(kv_t *elems, u32 n);

@@ -37,7 +37,8 @@ export const ABI_MINOR_VERSION = 2;
 /** Shared by both builds; the policy part (stub.c or echo.c) is added per build. */
 const COMMON = ['lib.c', 'malloc.c', 'value.c', 'json.c', 'eval.c', 'builtins.c', 'regex.c', 'stack.s'];
 const HEADERS = ['abi.h'];
-const CFLAGS = ['--target=wasm32', '-O2', '-std=c11', '-nostdlib', '-ffreestanding', '-Wall', '-Wextra', '-Werror'];
+// -mbulk-memory: memcpy/memset are memory.copy/memory.fill (lib.c)
+const CFLAGS = ['--target=wasm32', '-mbulk-memory', '-flto', '-O2', '-std=c11', '-nostdlib', '-ffreestanding', '-Wall', '-Wextra', '-Werror'];
 // No --gc-sections opt-out: RT_API (`used`) keeps what the emitter calls.
 const LDFLAGS = ['--no-entry', '--import-memory', '--export=__heap_base', '--export=__data_end'];
 

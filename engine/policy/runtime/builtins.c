@@ -241,6 +241,81 @@ static value *casemap(value *v, i32 host, char lo, char hi, i32 delta) {
 RT_API value *busted_lower(value *v, i32 host) { return casemap(v, host, 'A', 'Z', 'a' - 'A'); }
 RT_API value *busted_upper(value *v, i32 host) { return casemap(v, host, 'a', 'z', 'A' - 'a'); }
 
+// --- sprintf -------------------------------------------------------------------
+
+// Decimal digits of v into buf (>= 20 bytes), from the end; returns the start.
+static char *i64_digits(i64 v, char *end) {
+  u64 u = v < 0 ? (u64)0 - (u64)v : (u64)v;
+  char *p = end;
+  do {
+    *--p = (char)('0' + u % 10);
+    u /= 10;
+  } while (u);
+  if (v < 0) *--p = '-';
+  return p;
+}
+
+// sprintf for what policies format most (reasons): %s and %v of strings,
+// %d and %v of integers, and %%, with no flags, width or precision, one
+// argument per verb. There Go's fmt (OPA's topdown/strings.go) prints the
+// string or the decimal digits as they are. Everything else (floats,
+// composites, flags, missing or extra arguments) is the host's
+// (builtins-js.ts sprintf, Go fmt semantics).
+RT_API value *busted_sprintf(value *format, value *args, i32 host) {
+  if (!is(format, V_STRING) || !is(args, V_ARRAY)) return opa_builtin2(host, 0, format, args);
+  string_t *f = (string_t *)format;
+  array_t *a = (array_t *)args;
+  // pass 1: check every verb and argument, and add up the length
+  u32 n = 0, ai = 0;
+  char tmp[24];
+  for (u32 i = 0; i < f->len; i++) {
+    if (f->v[i] != '%') {
+      n++;
+      continue;
+    }
+    if (++i == f->len) return opa_builtin2(host, 0, format, args);
+    char verb = f->v[i];
+    if (verb == '%') {
+      n++;
+      continue;
+    }
+    if (ai == a->len) return opa_builtin2(host, 0, format, args);
+    value *x = a->elems[ai++];
+    i64 iv;
+    if ((verb == 's' || verb == 'v') && is(x, V_STRING)) n += ((string_t *)x)->len;
+    else if ((verb == 'd' || verb == 'v') && is(x, V_NUMBER) && ((number_t *)x)->repr == N_INT) {
+      iv = ((number_t *)x)->i;
+      n += (u32)(tmp + sizeof(tmp) - i64_digits(iv, tmp + sizeof(tmp)));
+    } else return opa_builtin2(host, 0, format, args);
+  }
+  if (ai != a->len) return opa_builtin2(host, 0, format, args); // %!(EXTRA ...)
+  // pass 2: write
+  string_t *r = (string_t *)str_new(n);
+  char *o = (char *)r->v;
+  ai = 0;
+  for (u32 i = 0; i < f->len; i++) {
+    if (f->v[i] != '%') {
+      *o++ = f->v[i];
+      continue;
+    }
+    if (f->v[++i] == '%') {
+      *o++ = '%';
+      continue;
+    }
+    value *x = a->elems[ai++];
+    if (x->type == V_STRING) {
+      memcpy(o, ((string_t *)x)->v, ((string_t *)x)->len);
+      o += ((string_t *)x)->len;
+    } else {
+      char *d = i64_digits(((number_t *)x)->i, tmp + sizeof(tmp));
+      u32 k = (u32)(tmp + sizeof(tmp) - d);
+      memcpy(o, d, k);
+      o += k;
+    }
+  }
+  return (value *)r;
+}
+
 // --- types -------------------------------------------------------------------
 
 RT_API value *busted_is_null(value *v) { return v ? opa_boolean(v->type == V_NULL) : 0; }

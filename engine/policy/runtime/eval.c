@@ -45,7 +45,7 @@ WASM_EXPORT(opa_eval)
 char *opa_eval(i32 reserved, i32 entrypoint, value *data, const char *input, u32 input_len, u32 heap, i32 format) {
   busted_stack_reset((u32)&__heap_base); // no frame of our own: ctx is on the heap
   if (reserved != 0) opa_abort("opa_eval: reserved argument must be 0");
-  opa_heap_ptr_set(heap);
+  rt_heap_reset(heap);
   value *in = 0;
   if (input_len) {
     in = opa_value_parse(input, input_len);
@@ -106,4 +106,171 @@ RT_API void busted_memo_put(u32 i, value *input, value *data, value *v) {
   m->input = input;
   m->data = data;
   m->v = v;
+}
+
+// Values of rules that depend only on data (emit/kept.ts), kept from one
+// evaluation to the next: the SDK evaluates event after event against the
+// same data. They live in a static arena, not on the heap the host rewinds
+// between evaluations; the table is dropped when the host loads new data
+// (busted_data_gen, malloc.c) or an evaluation has other data, and a value
+// is only kept for the evaluation's own data (not under `with data...`).
+// Kept values are never changed in place (the planner changes only the
+// collections it is building), so handing out the same one is safe. What
+// does not fit in the arena is simply not kept.
+#define KEPT_SLOTS 256
+#define KEPT_ARENA (32 * 1024)
+
+typedef struct {
+  u32 set;
+  value *v;
+} kept_t;
+
+static kept_t kept[KEPT_SLOTS];
+static u64 kept_arena[KEPT_ARENA / 8];
+static u32 kept_used, kept_gen, kept_valid;
+static value *kept_data;
+
+// The path table: the value at each input or data path the policy looks up
+// with constant keys (emit/lookups.ts), once per evaluation for input
+// paths and once per data for data paths, whichever function asks. An
+// entry holds when its stamp is the current one of its kind; a lookup
+// counts only when made from the evaluation's own input or data (the root
+// local of the function that makes it), not from what a `with` made.
+#define PATH_SLOTS 1024 // emitter.ts MAX_PATHS
+
+typedef struct {
+  u32 stamp;
+  value *v;
+} path_t;
+
+static path_t paths[PATH_SLOTS];
+static u32 input_stamp, data_stamp;
+static value *root_input;
+
+static void paths_clear(void) {
+  memset(paths, 0, sizeof(paths));
+  input_stamp = data_stamp = 1;
+}
+
+// At the start of every evaluation (the emitted eval): a new input, and
+// perhaps new data.
+RT_API void busted_eval_begin(value *input, value *data) {
+  if (++input_stamp == 0) paths_clear(); // after 2^32 evaluations: no stale stamp may come round again
+  root_input = input;
+  if (kept_valid && kept_gen == busted_data_gen && kept_data == data) return;
+  memset(kept, 0, sizeof(kept));
+  kept_used = 0;
+  kept_gen = busted_data_gen;
+  kept_data = data;
+  kept_valid = 1;
+  if (++data_stamp == 0) paths_clear();
+}
+
+RT_API value *busted_input_path(value *coll, value *key, u32 id, value *root) {
+  if (root != root_input || !root) return opa_value_get(coll, key);
+  path_t *p = &paths[id];
+  if (p->stamp != input_stamp) {
+    p->v = opa_value_get(coll, key);
+    p->stamp = input_stamp;
+  }
+  return p->v;
+}
+
+// Data values stay where they are until the host loads new data (which
+// moves data_stamp on), so the pointer is all there is to keep.
+RT_API value *busted_data_path(value *coll, value *key, u32 id, value *root) {
+  if (root != kept_data || !root) return opa_value_get(coll, key);
+  path_t *p = &paths[id];
+  if (p->stamp != data_stamp) {
+    p->v = opa_value_get(coll, key);
+    p->stamp = data_stamp;
+  }
+  return p->v;
+}
+
+static void *kept_alloc(u32 n) {
+  u32 at = (kept_used + 7) & ~7u;
+  if (at + n > KEPT_ARENA) return 0;
+  kept_used = at + n;
+  return (u8 *)kept_arena + at;
+}
+
+// A deep copy of v in the arena, or 0 when it does not fit.
+static value *kept_copy(value *v) {
+  switch (v->type) {
+  case V_NULL:
+  case V_BOOLEAN: return v; // static (value.c)
+  case V_NUMBER: {
+    number_t *n = kept_alloc(sizeof(number_t));
+    if (!n) return 0;
+    *n = *(number_t *)v;
+    if (n->repr == N_TEXT) {
+      char *t = kept_alloc(n->len);
+      if (!t) return 0;
+      memcpy(t, n->text, n->len);
+      n->text = t;
+    }
+    return (value *)n;
+  }
+  case V_STRING: {
+    string_t *s = kept_alloc(sizeof(string_t));
+    if (!s) return 0;
+    *s = *(string_t *)v;
+    char *t = kept_alloc(s->len);
+    if (!t) return 0;
+    memcpy(t, s->v, s->len);
+    s->v = t;
+    return (value *)s;
+  }
+  case V_ARRAY:
+  case V_SET: {
+    array_t *a = kept_alloc(sizeof(array_t)); // set_t has the same layout (abi.h)
+    if (!a) return 0;
+    *a = *(array_t *)v;
+    a->cap = a->len;
+    a->elems = kept_alloc(a->len * sizeof(value *));
+    if (!a->elems && a->len) return 0;
+    for (u32 i = 0; i < a->len; i++) {
+      if (!(a->elems[i] = kept_copy(((array_t *)v)->elems[i]))) return 0;
+    }
+    return (value *)a;
+  }
+  case V_OBJECT: {
+    object_t *o = kept_alloc(sizeof(object_t));
+    if (!o) return 0;
+    *o = *(object_t *)v;
+    o->cap = o->len;
+    o->elems = kept_alloc(o->len * sizeof(kv_t));
+    if (!o->elems && o->len) return 0;
+    for (u32 i = 0; i < o->len; i++) {
+      kv_t *src = &((object_t *)v)->elems[i];
+      if (!(o->elems[i].k = kept_copy(src->k)) || !(o->elems[i].v = kept_copy(src->v))) return 0;
+    }
+    return (value *)o;
+  }
+  }
+  return 0;
+}
+
+// The kept value of rule `slot` (0: undefined), or 1 when there is none.
+RT_API value *busted_kept_get(u32 slot, value *data) {
+  if (slot >= KEPT_SLOTS || data != kept_data || !kept[slot].set) return (value *)1;
+  return kept[slot].v;
+}
+
+RT_API void busted_kept_put(u32 slot, value *data, value *v) {
+  if (slot >= KEPT_SLOTS || data != kept_data || kept[slot].set) return;
+  if (!v) {
+    kept[slot].set = 1;
+    kept[slot].v = 0;
+    return;
+  }
+  u32 mark = kept_used;
+  value *c = kept_copy(v);
+  if (!c) {
+    kept_used = mark; // did not fit: not kept
+    return;
+  }
+  kept[slot].set = 1;
+  kept[slot].v = c;
 }

@@ -16,7 +16,9 @@ typedef struct {
 
 static value *parse_value(parser_t *ps);
 
-static void skip_ws(parser_t *ps) {
+static inline void skip_ws(parser_t *ps) {
+  // compact JSON (what the SDK sends) has none: one test for the common case
+  if (ps->p < ps->end && (u8)*ps->p > ' ') return;
   while (ps->p < ps->end && (*ps->p == ' ' || *ps->p == '\t' || *ps->p == '\n' || *ps->p == '\r')) ps->p++;
 }
 
@@ -258,6 +260,9 @@ static value *parse_braces(parser_t *ps) {
   kv_t *kvs = NULL;
   value **elems = NULL;
   i32 is_set = -1;
+  // keys that come in strictly increasing order (what JSON writers that sort
+  // keys, and busted's input projection, produce) need no sort or dedupe
+  i32 sorted = 1;
   for (;;) {
     skip_ws(ps);
     if (ps->p >= ps->end) return 0;
@@ -283,8 +288,10 @@ static value *parse_braces(parser_t *ps) {
       cap = ncap;
     }
     if (is_set) {
+      if (sorted && n && opa_value_compare(elems[n - 1], k) >= 0) sorted = 0;
       elems[n++] = k;
     } else {
+      if (sorted && n && rt_key_compare(kvs[n - 1].k, k) >= 0) sorted = 0;
       kvs[n].k = k;
       kvs[n++].v = v;
     }
@@ -293,17 +300,23 @@ static value *parse_braces(parser_t *ps) {
     if (c != ',') return 0;
   }
   if (is_set) {
-    rt_sort_values(elems, n);
+    if (!sorted) {
+      rt_sort_values(elems, n);
+      n = rt_dedupe_values(elems, n);
+    }
     set_t *s = (set_t *)opa_set();
     s->elems = elems;
-    s->len = rt_dedupe_values(elems, n);
+    s->len = n;
     s->cap = cap;
     return (value *)s;
   }
-  rt_sort_kv(kvs, n);
+  if (!sorted) {
+    rt_sort_kv(kvs, n);
+    n = rt_dedupe_kv(kvs, n);
+  }
   object_t *o = (object_t *)opa_object();
   o->elems = kvs;
-  o->len = rt_dedupe_kv(kvs, n);
+  o->len = n;
   o->cap = cap;
   return (value *)o;
 }

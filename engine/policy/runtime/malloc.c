@@ -26,7 +26,18 @@ WASM_EXPORT(opa_heap_ptr_get) u32 opa_heap_ptr_get(void) {
   return heap_ptr;
 }
 
-WASM_EXPORT(opa_heap_ptr_set) void opa_heap_ptr_set(u32 p) { heap_ptr = p; }
+// The host rewinds the heap: to load new data (the SDK's setData), or
+// before each evaluation on the ABI < 1.2 path. Either way what eval.c kept
+// across evaluations may no longer hold: the data generation moves on.
+u32 busted_data_gen;
+
+WASM_EXPORT(opa_heap_ptr_set) void opa_heap_ptr_set(u32 p) {
+  heap_ptr = p;
+  busted_data_gen++;
+}
+
+// opa_eval's own rewind (the fast path): data stays as it is.
+void rt_heap_reset(u32 p) { heap_ptr = p; }
 
 // Make [0, end) addressable. The host may have grown memory behind our back,
 // so memory.size is read each time instead of cached.

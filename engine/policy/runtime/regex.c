@@ -45,6 +45,13 @@ typedef struct {
   u32 np;
   u8 first[32];   // bytes a match can start with (a bitmap), when `firstok`
   i32 firstok;    // 0: a match may start anywhere (empty match, assertions, non-ASCII)
+  // the first two bytes of any match (a bitmap of 256 bits per ASCII first
+  // byte), when `pairok`: every match is at least two bytes long and starts
+  // with ASCII. Prose rarely has a pattern's first two bytes (`AK`, `--`,
+  // `sk`...), so the scan for a start skips most of a prompt without
+  // running the NFA.
+  i32 pairok;
+  u8 pairs[128 * 32];
   u32 plen;       // the pattern, for the cache
   char pat[192];
 } re_t;
@@ -482,6 +489,11 @@ static i32 step_ok(re_t *re, inst_t *in, u32 cp) {
   return 0;
 }
 
+static inline i32 pair_at(re_t *re, const u8 *s, u32 i) {
+  u32 w = (u32)s[i] << 8 | s[i + 1];
+  return w < 0x8000 && (re->pairs[w >> 3] & (1 << (w & 7)));
+}
+
 static i32 run(re_t *re, const u8 *s, u32 len) {
   u32 n = re->np;
   u32 *buf = opa_malloc(n * 5 * sizeof(u32));
@@ -492,7 +504,14 @@ static i32 run(re_t *re, const u8 *s, u32 len) {
   u32 gen = 0;
   if (addthread(re, cl, mark, gen, stack, 0, s, len, 0)) return 1;
   for (u32 i = 0; i < len;) {
-    if (cl->n == 0 && re->firstok) {
+    if (cl->n == 0 && re->pairok) {
+      // nothing under way: jump to the next two bytes a match can start with
+      while (i + 1 < len && !pair_at(re, s, i)) i++;
+      if (i + 1 >= len) break;
+      gen++;
+      cl->n = 0;
+      if (addthread(re, cl, mark, gen, stack, 0, s, len, i)) return 1;
+    } else if (cl->n == 0 && re->firstok) {
       // nothing under way: jump to the next byte a match can start with
       while (i < len && !(re->first[s[i] >> 3] & (1 << (s[i] & 7)))) i++;
       if (i == len) break;
@@ -509,7 +528,7 @@ static i32 run(re_t *re, const u8 *s, u32 len) {
     }
     // unanchored: a match may also start at the next position (when its byte can start one)
     u32 j = i + w;
-    i32 may = !re->firstok || (j < len && (re->first[s[j] >> 3] & (1 << (s[j] & 7))));
+    i32 may = re->pairok ? j + 1 < len && pair_at(re, s, j) : !re->firstok || (j < len && (re->first[s[j] >> 3] & (1 << (s[j] & 7))));
     if (may && addthread(re, nl, mark, gen, stack, 0, s, len, j)) return 1;
     list_t *tmp = cl;
     cl = nl;
@@ -558,9 +577,88 @@ static i32 first_bytes(re_t *re, u8 *set) {
   return 1;
 }
 
+// The byte-level alphabet of a consuming instruction: 1 with the bits set
+// when it consumes only ASCII, else 0 (any byte may come first).
+static i32 inst_bytes(re_t *re, inst_t *in, u8 *set) {
+  if (in->op == I_CHAR) {
+    if (in->x >= 0x80) return 0;
+    set[in->x >> 3] |= (u8)(1 << (in->x & 7));
+    return 1;
+  }
+  if (in->op != I_CLASS || in->neg) return 0;
+  for (u32 k = 0; k < in->y; k++) {
+    u32 lo = re->ranges[(in->x + k) * 2], hi = re->ranges[(in->x + k) * 2 + 1];
+    if (hi >= 0x80) return 0;
+    for (u32 c = lo; c <= hi; c++) set[c >> 3] |= (u8)(1 << (c & 7));
+  }
+  return 1;
+}
+
+// The consuming instructions reachable from pc without consuming, into
+// out[]; word-boundary assertions are passed (they only narrow what
+// matches). 0 when MATCH, ^ or $ is reachable: a match may end (or depend
+// on the position) there.
+static i32 closure(re_t *re, u32 pc0, u32 *out, u32 *nout) {
+  u32 stack[MAX_PROG * 2], sp = 0, n = 0;
+  u8 seen[MAX_PROG];
+  memset(seen, 0, re->np);
+  stack[sp++] = pc0;
+  while (sp) {
+    u32 pc = stack[--sp];
+    if (seen[pc]) continue;
+    seen[pc] = 1;
+    inst_t *in = &re->prog[pc];
+    switch (in->op) {
+    case I_JMP: stack[sp++] = in->x; break;
+    case I_SPLIT:
+      stack[sp++] = in->x;
+      stack[sp++] = in->y;
+      break;
+    case I_WORDB:
+    case I_NWORDB: stack[sp++] = pc + 1; break;
+    case I_CHAR:
+    case I_CLASS:
+    case I_ANY: out[n++] = pc; break;
+    default: return 0; // MATCH, ^, $
+    }
+  }
+  *nout = n;
+  return 1;
+}
+
+// re->pairs and re->pairok (see re_t).
+static void first_pairs(re_t *re) {
+  static u32 l1[MAX_PROG], l2[MAX_PROG];
+  u32 n1, n2;
+  re->pairok = 0;
+  memset(re->pairs, 0, sizeof(re->pairs));
+  if (!closure(re, 0, l1, &n1)) return;
+  for (u32 a = 0; a < n1; a++) {
+    u8 b1[32], b2[32];
+    memset(b1, 0, 32);
+    memset(b2, 0, 32);
+    if (!inst_bytes(re, &re->prog[l1[a]], b1)) return; // a match may start with any byte
+    if (!closure(re, l1[a] + 1, l2, &n2)) return;      // a one-byte match
+    for (u32 b = 0; b < n2; b++) {
+      if (!inst_bytes(re, &re->prog[l2[b]], b2)) {
+        memset(b2, 0xFF, 32); // anything may follow
+        break;
+      }
+    }
+    for (u32 x = 0; x < 128; x++) {
+      if (!(b1[x >> 3] & (1 << (x & 7)))) continue;
+      for (u32 k = 0; k < 32; k++) re->pairs[x * 32 + k] |= b2[k];
+    }
+  }
+  re->pairok = 1;
+}
+
 // Compiled patterns outlive an evaluation (the heap does not): a few slots
 // in static memory, keyed by the pattern's bytes, replaced round-robin.
-#define CACHE_SLOTS 2
+// Six: the shipped policies match six patterns (a block for a secret in a
+// prompt runs five). Each costs about 11 KiB of the 320 KiB that the
+// runtime's and the policy's static data must fit in (docs §8.2).
+#define CACHE_SLOTS 6
 static re_t cache[CACHE_SLOTS];
 static u32 cache_next;
 
@@ -588,7 +686,9 @@ static re_t *compiled(const char *pat, u32 plen) {
     return 0;
   }
   re->firstok = first_bytes(re, re->first);
+  re->pairok = 0;
   if (plen < sizeof(re->pat)) {
+    first_pairs(re); // cached patterns only: the map is 8 KiB of work
     memcpy(re->pat, pat, plen);
     re->plen = plen;
   }

@@ -11,7 +11,20 @@ RT_API value *opa_null(void) { return (value *)&null_v; }
 
 RT_API value *opa_boolean(i32 v) { return (value *)(v ? &true_v : &false_v); }
 
+// 0..255 as static values: array indexes (scans, count()) and small
+// literals need no allocation. Values are never changed once made (only
+// the constructors here write a number_t), so sharing them is safe.
+#define SMALL_INT(n) {V_NUMBER, N_INT, 0, NULL, (n)}
+#define SMALL_INT8(n)                                                                                              \
+  SMALL_INT(n), SMALL_INT(n + 1), SMALL_INT(n + 2), SMALL_INT(n + 3), SMALL_INT(n + 4), SMALL_INT(n + 5),         \
+      SMALL_INT(n + 6), SMALL_INT(n + 7)
+#define SMALL_INT64(n)                                                                                             \
+  SMALL_INT8(n), SMALL_INT8(n + 8), SMALL_INT8(n + 16), SMALL_INT8(n + 24), SMALL_INT8(n + 32), SMALL_INT8(n + 40), \
+      SMALL_INT8(n + 48), SMALL_INT8(n + 56)
+static const number_t small_ints[256] = {SMALL_INT64(0), SMALL_INT64(64), SMALL_INT64(128), SMALL_INT64(192)};
+
 RT_API value *opa_number_int(i64 v) {
+  if ((u64)v < 256) return (value *)&small_ints[v];
   number_t *n = opa_malloc(sizeof(number_t));
   n->type = V_NUMBER;
   n->repr = N_INT;
@@ -191,6 +204,30 @@ RT_API i32 number_to_i64(value *v, i64 *out) {
 
 // --- the total order ---------------------------------------------------------
 
+// Bytewise order of two strings, eight bytes at a time: the first differing
+// word, read big-endian, orders them as its first differing byte would.
+static inline i32 str_compare(string_t *x, string_t *y) {
+  u32 m = x->len < y->len ? x->len : y->len, i = 0;
+  const u8 *a = (const u8 *)x->v, *b = (const u8 *)y->v;
+  // most keys and values differ in their first byte
+  if (m && a[0] != b[0]) return a[0] < b[0] ? -1 : 1;
+  for (; i + 8 <= m; i += 8) {
+    u64 p, q;
+    __builtin_memcpy(&p, a + i, 8);
+    __builtin_memcpy(&q, b + i, 8);
+    if (p != q) {
+      p = __builtin_bswap64(p);
+      q = __builtin_bswap64(q);
+      return p < q ? -1 : 1;
+    }
+  }
+  for (; i < m; i++) {
+    if (a[i] != b[i]) return a[i] < b[i] ? -1 : 1;
+  }
+  return x->len < y->len ? -1 : x->len > y->len;
+}
+
+
 // null < boolean < number < string < array < object < set (the tag order).
 // Undefined (0) sorts before everything; equal means compare == 0.
 RT_API i32 opa_value_compare(value *a, value *b) {
@@ -207,13 +244,8 @@ RT_API i32 opa_value_compare(value *a, value *b) {
   }
   case V_NUMBER:
     return number_compare((number_t *)a, (number_t *)b);
-  case V_STRING: { // bytewise: for UTF-8 this is code point order, as in Go
-    string_t *x = (string_t *)a, *y = (string_t *)b;
-    u32 m = x->len < y->len ? x->len : y->len;
-    i32 c = memcmp(x->v, y->v, m);
-    if (c) return c;
-    return x->len < y->len ? -1 : x->len > y->len;
-  }
+  case V_STRING: // bytewise: for UTF-8 this is code point order, as in Go
+    return str_compare((string_t *)a, (string_t *)b);
   case V_ARRAY:
   case V_SET: { // sets are sorted arrays of elements: the same walk
     array_t *x = (array_t *)a, *y = (array_t *)b;
@@ -244,17 +276,11 @@ RT_API i32 opa_value_compare(value *a, value *b) {
 
 // opa_value_compare with the common case, two strings, inline.
 static inline i32 key_compare(value *a, value *b) {
-  if (a->type == V_STRING && b->type == V_STRING) {
-    string_t *x = (string_t *)a, *y = (string_t *)b;
-    u32 m = x->len < y->len ? x->len : y->len;
-    for (u32 i = 0; i < m; i++) {
-      u8 p = (u8)x->v[i], q = (u8)y->v[i];
-      if (p != q) return p < q ? -1 : 1;
-    }
-    return x->len < y->len ? -1 : x->len > y->len;
-  }
+  if (a->type == V_STRING && b->type == V_STRING) return str_compare((string_t *)a, (string_t *)b);
   return opa_value_compare(a, b);
 }
+
+i32 rt_key_compare(value *a, value *b) { return key_compare(a, b); }
 
 void rt_sort_kv(kv_t *a, u32 n) {
   if (n < 2) return;
@@ -335,11 +361,18 @@ RT_API void opa_array_append(value *arr, value *v) {
   a->elems[a->len++] = v;
 }
 
+// opa_value_compare for a lookup: two strings (the common key) inline.
+static inline i32 lookup_compare(value *a, value *b) {
+  if (a == b) return 0;
+  if (a->type == V_STRING && b->type == V_STRING) return str_compare((string_t *)a, (string_t *)b);
+  return opa_value_compare(a, b);
+}
+
 // Index of key in the sorted entries, or -(insertion point) - 1.
 static i32 search_kv(object_t *o, value *k) {
   i32 lo = 0, hi = (i32)o->len - 1;
   while (lo <= hi) {
-    i32 mid = (lo + hi) / 2, c = opa_value_compare(o->elems[mid].k, k);
+    i32 mid = (lo + hi) / 2, c = lookup_compare(o->elems[mid].k, k);
     if (!c) return mid;
     if (c < 0) lo = mid + 1;
     else hi = mid - 1;
@@ -350,7 +383,7 @@ static i32 search_kv(object_t *o, value *k) {
 static i32 search_set(set_t *s, value *v) {
   i32 lo = 0, hi = (i32)s->len - 1;
   while (lo <= hi) {
-    i32 mid = (lo + hi) / 2, c = opa_value_compare(s->elems[mid], v);
+    i32 mid = (lo + hi) / 2, c = lookup_compare(s->elems[mid], v);
     if (!c) return mid;
     if (c < 0) lo = mid + 1;
     else hi = mid - 1;
@@ -435,6 +468,25 @@ RT_API value *opa_value_iter(value *coll, value *prev) {
   }
   }
   return 0;
+}
+
+// Scans by position (the emitter's ScanStmt): the key and the value of the
+// i-th element in iteration order, 0 past the end. Nothing changes a
+// collection while a scan walks it (the planner adds only to collections it
+// is building), so positions are stable.
+RT_API value *busted_scan_key(value *coll, u32 i) {
+  if (!coll) return 0;
+  switch (coll->type) {
+  case V_ARRAY: return i < ((array_t *)coll)->len ? opa_number_int(i) : 0;
+  case V_OBJECT: return i < ((object_t *)coll)->len ? ((object_t *)coll)->elems[i].k : 0;
+  case V_SET: return i < ((set_t *)coll)->len ? ((set_t *)coll)->elems[i] : 0;
+  }
+  return 0;
+}
+
+// Only after busted_scan_key said there is an i-th element.
+RT_API value *busted_scan_value(value *coll, u32 i) {
+  return coll->type == V_OBJECT ? ((object_t *)coll)->elems[i].v : ((array_t *)coll)->elems[i];
 }
 
 static u32 utf8_count(const char *s, u32 len) {

@@ -1,0 +1,344 @@
+// The paths that make a decision cheap (issue 3, "How fast"), each checked
+// against the plain path it replaces, since a wrong shortcut would be a
+// silent wrong decision:
+// - the engine's input projection (engine/policy/project.ts): the bytes
+//   are exactly JSON.stringify of the projection, and decisions on it equal
+//   decisions on the whole event;
+// - the runtime's parser taking keys that arrive sorted without sorting
+//   them, and the space padding after the input (runtime/json.c);
+// - number literals as static values (emit/emitter.ts Data.number);
+// - repeated lookups of one path made once per call (emit/lookups.ts);
+// - values of data-only rules kept across evaluations (emit/kept.ts,
+//   runtime/eval.c busted_kept_*): new data, `with data`, print, volatile
+//   builtins, the ABI < 1.2 path, and values too big to keep.
+import { before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+
+import { loadCompiled } from '../../engine/policy/builtins-js.js';
+import { PolicyEngine } from '../../engine/policy/engine.js';
+import { InputProjector, InputWriter } from '../../engine/policy/project.js';
+import { buildRuntime, findTools } from '../../engine/policy/runtime/build.js';
+import { buildPolicy } from '../../engine/policy/source.js';
+import { prng } from '../helpers/prng.js';
+import { load, result } from './helpers.js';
+
+const tools = findTools();
+const skip = 'missing' in tools ? tools.missing : undefined;
+const text = (b: ArrayBuffer): string => new TextDecoder().decode(b);
+
+/** The projection the projector must write: the members at the paths, in path order, as JSON.stringify would keep them. */
+function expected(e: Record<string, unknown>, paths: string[][]): string {
+  const out: Record<string, unknown> = {};
+  for (const p of paths) {
+    let src: unknown = e;
+    let dst = out;
+    for (let i = 0; i < p.length; i++) {
+      const k = p[i]!;
+      if (src === null || typeof src !== 'object' || Array.isArray(src) || typeof (src as { toJSON?: unknown }).toJSON === 'function') break;
+      if (!Object.prototype.hasOwnProperty.call(src, k)) break;
+      const v = (src as Record<string, unknown>)[k];
+      if (v === undefined || typeof v === 'function' || typeof v === 'symbol') break;
+      const plain = v !== null && typeof v === 'object' && !Array.isArray(v) && typeof (v as { toJSON?: unknown }).toJSON !== 'function';
+      if (i === p.length - 1 || !plain) {
+        dst[k] = v;
+        break;
+      }
+      dst = (dst[k] ??= {}) as Record<string, unknown>;
+      src = v;
+    }
+  }
+  return JSON.stringify(out);
+}
+
+describe('input projection (engine/policy/project.ts)', () => {
+  const paths = [['a'], ['b', 'c'], ['b', 'd', 'e'], ['f'], ['g', 'h'], ['n']];
+  const projector = new InputProjector({ all: false, paths, volatile: false });
+
+  it('writes exactly JSON.stringify of the members the policy reads, then spaces to the buffer size', () => {
+    const events: Array<Record<string, unknown>> = [
+      { a: 'x', b: { c: 1, d: { e: [1, 'two', null], z: 9 }, y: 2 }, f: true, g: { h: null }, other: 'not read' },
+      { a: undefined, b: { c: () => 1, d: 'not an object' }, f: Symbol('s'), g: [1, 2], n: -0 },
+      { b: null, g: { toJSON: () => 'whole' }, n: Number.NaN },
+      { a: 'quote " backslash \\ newline \n tab \t nul \u0000 del \u007f', f: 'é ü € 😀', n: 1e21 },
+      { a: 'lone \ud800 surrogate', f: `${'long plain text '.repeat(20)}`, n: 0.1 + 0.2 },
+      { a: `${'long with "quotes" '.repeat(5)}`, f: `${'long non-ASCII é '.repeat(5)}`, n: -Infinity },
+      { a: { nested: { deep: [{ x: 1 }] } }, b: { c: 'c', d: { e: { f: 'g' } } } },
+      Object.assign(Object.create({ a: 'inherited' }), { f: 'own' }),
+      {},
+    ];
+    for (const e of events) {
+      const got = text(projector.project(e));
+      const want = expected(e, paths);
+      assert.equal(got.trimEnd(), want, JSON.stringify(e));
+      assert.equal(new TextEncoder().encode(got).length, InputWriter.classOf(new TextEncoder().encode(want).length));
+      assert.match(got.slice(want.length), /^ *$/);
+    }
+  });
+
+  it('writes the whole event when the policy reads all of it, and JSON text as it is', () => {
+    const whole = new InputProjector({ all: true, paths: [], volatile: false });
+    const e = { z: 1, a: { b: 'é' } };
+    assert.equal(text(whole.project(e)).trimEnd(), JSON.stringify(e));
+    assert.equal(whole.partial, false);
+    assert.equal(text(whole.text('{"x": 1}')).trimEnd(), '{"x": 1}');
+  });
+
+  it('sizes buffers in classes: 64 bytes up to 512, then eighths of the power of two; big texts get their own', () => {
+    assert.deepEqual([1, 64, 65, 512, 513, 1024, 1025, 1153, 4096, 4097].map(InputWriter.classOf), [64, 64, 128, 512, 576, 1024, 1152, 1280, 4096, 4608]);
+    const big = new InputProjector(undefined).project({ s: 'x'.repeat(70_000) });
+    assert.equal(big.byteLength, JSON.stringify({ s: 'x'.repeat(70_000) }).length);
+  });
+});
+
+describe('fast paths through the SDK', { skip }, () => {
+  before(() => {
+    buildRuntime({ tools: tools as Exclude<typeof tools, { missing: string }> });
+  });
+
+  it('decides on the projection as on the whole event (shipped policies, 2000 varied events)', async () => {
+    const dir = join(process.cwd(), 'policies');
+    const engine = await PolicyEngine.load(dir);
+    const build = buildPolicy(dir);
+    const whole = await loadCompiled(build.wasm);
+    whole.setData(build.data);
+    const rnd = prng(0xdec1de);
+    const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rnd() * xs.length)]!;
+    const maybe = <T>(v: T): T | undefined => (rnd() < 0.3 ? undefined : v);
+    let blocks = 0;
+    for (let i = 0; i < 2000; i++) {
+      const e = {
+        id: `e${i}`,
+        type: pick(['llm_request', 'mcp_message', 'connect', 'dns_query', 'tls_client_hello', 'tls_server_hello', 'close']),
+        provider: maybe(pick(['openai', 'mistral', 'groq', 'ollama', 'anthropic'])),
+        process: maybe({ pid: i, uid: pick([1000, 2000, 0]), cgroup_path: pick(['/research/x', '/user.slice', '/']), container_id: maybe(pick(['c1', 'c2'])) }),
+        tls: maybe({ sni: maybe(pick(['api.openai.com', 'evil-openai.com', 'claude.ai.', 'x.example'])), version: maybe(pick(['TLS 1.1', 'TLS 1.3'])), cipher: maybe(pick(['TLS_RSA_WITH_RC4_128_SHA', 'TLS_AES_128_GCM_SHA256'])) }),
+        http: maybe({ host: pick(['api.mistral.ai', 'mistral-ai.evil', 'API.OPENAI.COM']), path: '/v1' }),
+        dns: maybe({ questions: [{ name: pick(['openai.com.evil.net.', 'deepseek.com.', 'example.org']) }] }),
+        llm: maybe({ model: 'm', system_prompt: maybe(pick(['be nice', 'line\none "q"'])), user_message: maybe(pick(['hi', 'key AKIAABCDEFGHIJKLMNOP', 'é😀 ghp_0123456789abcdefghijklmnopqrstuvwxyzAB'])) }),
+        mcp: maybe({ kind: pick(['request', 'response']), method: 'tools/call', tool: pick(['shell', 'ssh_exec', 'search', 'Run-Shell']) }),
+        ml: maybe({ llm_score: pick([0.5, 0.95]), label: 'x' }),
+        net: maybe({ dst_ip: '127.0.0.9', dst_port: 443 }),
+      };
+      const got = engine.decide(e);
+      const rs = whole.evaluate(e, 'busted/decision') as Array<{ result: string }>;
+      const want = rs.length ? rs[0]!.result : 'allow';
+      assert.equal(got.action, want, JSON.stringify(e));
+      if (want !== 'allow') {
+        const reasons = (whole.evaluate(e, 'busted/reasons') as Array<{ result: string[] }>)[0]!.result;
+        assert.deepEqual(got.reasons, [...reasons].sort(), JSON.stringify(e));
+      }
+      if (want === 'block') blocks++;
+    }
+    assert.ok(blocks > 100, `the corpus reaches blocks (${blocks})`);
+  });
+
+  it('parses keys that arrive sorted without sorting, and sorts and deduplicates the others (last wins)', async () => {
+    const p = await load('package t\nx := input\n', ['t/x']);
+    const enc = (s: string) => new TextEncoder().encode(s).buffer as ArrayBuffer;
+    assert.deepEqual(result(p, 't/x', enc('{"a":1,"b":{"c":2,"d":3}}   ')), { a: 1, b: { c: 2, d: 3 } });
+    assert.deepEqual(result(p, 't/x', enc('{"a":1,"a":2}')), { a: 2 });
+    assert.deepEqual(result(p, 't/x', enc('{"a":1,"b":2,"a":3}')), { a: 3, b: 2 });
+    assert.deepEqual(result(p, 't/x', enc('{"b":1,"a":2,"c":{"z":1,"y":2}}')), { a: 2, b: 1, c: { y: 2, z: 1 } });
+    assert.deepEqual(result(p, 't/x', enc(`{"ab":1,"a":2,"abc":3,"é":4,"e":5}${' '.repeat(200)}`)), { a: 2, ab: 1, abc: 3, e: 5, é: 4 });
+    const q = await load('package t\nk := [k | some k, _ in input]\n', ['t/k']);
+    assert.deepEqual(result(q, 't/k', enc('{"b":1,"a":2,"b":3}')), ['a', 'b']);
+  });
+
+  it('keeps number literals exact as static values', async () => {
+    const p = await load(
+      `package t
+import rego.v1
+big := 123456789012345678901234567890
+same if 1 == 1.0
+small if count([1, 2]) > 0
+neg := -9223372036854775808
+f := 0.1
+mixed := [x | some x in [1, 2.5, 300, -7]; x > 0]
+`,
+      ['t/big', 't/same', 't/small', 't/neg', 't/f', 't/mixed'],
+    );
+    assert.equal(result(p, 't/same'), true);
+    assert.equal(result(p, 't/small'), true);
+    assert.equal(result(p, 't/f'), 0.1);
+    assert.deepEqual(result(p, 't/mixed'), [1, 2.5, 300]);
+    // exact text where a double would round
+    assert.equal(JSON.stringify(p.evaluate(undefined, 't/big')), '[{"result":1.2345678901234568e+29}]'); // the SDK's JSON.parse rounds; the runtime kept the digits:
+    const raw = p as unknown as { wasmInstance: WebAssembly.Instance; mem: WebAssembly.Memory; dataAddr: number; dataHeapPtr: number };
+    const ex = raw.wasmInstance.exports as unknown as { opa_eval: (...a: number[]) => number };
+    const ep = (p as unknown as { entrypoints: Record<string, number> }).entrypoints['t/big']!;
+    const at = ex.opa_eval(0, ep, raw.dataAddr, 0, 0, raw.dataHeapPtr, 0);
+    const u8 = new Uint8Array(raw.mem.buffer);
+    let end = at;
+    while (u8[end] !== 0) end++;
+    assert.equal(new TextDecoder().decode(u8.subarray(at, end)), '[{"result":123456789012345678901234567890}]');
+    assert.equal(result(p, 't/neg'), -9223372036854775808);
+  });
+
+  it('looks a repeated path up once per call, and never across a `with`', async () => {
+    const p = await load(
+      `package t
+import rego.v1
+a if {
+	input.x == 1
+	b with input as {"x": 2}
+	input.x == 1
+}
+b if input.x == 2
+c contains v if {
+	some i in [1, 2, 3]
+	v := [input.y.z, i]
+}
+d := "no" if not input.q.r
+d := input.q.r if input.q.r
+e if {
+	input.m == 1
+} else if {
+	input.m == 2
+}
+`,
+      ['t/a', 't/c', 't/d', 't/e'],
+    );
+    assert.equal(result(p, 't/a', { x: 1 }), true);
+    assert.equal(result(p, 't/a', { x: 2 }), undefined);
+    assert.deepEqual(result(p, 't/c', { y: { z: 'z' } }), [['z', 1], ['z', 2], ['z', 3]]);
+    assert.deepEqual(result(p, 't/c', { y: 1 }), []);
+    assert.equal(result(p, 't/d', {}), 'no');
+    assert.equal(result(p, 't/d', { q: { r: 'yes' } }), 'yes');
+    assert.equal(result(p, 't/d', { q: { r: false } }), 'no');
+    assert.equal(result(p, 't/e', { m: 2 }), true);
+    assert.equal(result(p, 't/e', { m: 3 }), undefined);
+  });
+
+  it("shares a path's value between functions for the evaluation's own input and data only", async () => {
+    const p = await load(
+      `package t
+import rego.v1
+f := input.a.b
+g := x if x := f with input as {"a": {"b": 2}}
+h := [f, g, input.a.b]
+d := data.d.e
+m := y if y := d with data.d as {"e": "mock"}
+n := [d, m, data.d.e]
+`,
+      ['t/h', 't/n'],
+      { d: { e: 'real' } },
+    );
+    assert.deepEqual(result(p, 't/h', { a: { b: 1 } }), [1, 2, 1]);
+    assert.deepEqual(result(p, 't/h', { a: { b: 3 } }), [3, 2, 3]); // a new evaluation: a new input
+    assert.deepEqual(result(p, 't/n'), ['real', 'mock', 'real']);
+    p.setData({ d: { e: 'new' } });
+    assert.deepEqual(result(p, 't/n'), ['new', 'mock', 'new']);
+  });
+
+  it('formats with sprintf natively as the host does (Go fmt), handing the host what it does not do', async () => {
+    const { HOST_BUILTINS } = await import('../../engine/policy/builtins-js.js');
+    const p = await load('package t\ns := sprintf(input.f, input.a)\n', ['t/s']);
+    const formats = ['%s', '%v', '%d', 'a %s b %d c', '%% %s %%', '%s%s', '%s', 'x%', '%5s', '%-3d|', '%.2f', '%q', '%x', '%v and %v', 'é %s ü', ''];
+    const args: unknown[][] = [[], ['str'], [42], [-9223372036854775808], ['é😀', 7], [true], [1.5], [[1, 'a']], ['a', 'b', 'c'], [null], [{ k: 'v' }], [9007199254740993]];
+    let n = 0;
+    for (const f of formats) {
+      for (const a of args) {
+        let host: unknown;
+        try {
+          host = HOST_BUILTINS.sprintf!(f, a);
+        } catch {
+          host = undefined; // a builtin error is undefined (non-strict)
+        }
+        assert.equal(result(p, 't/s', { f, a }), host, `sprintf(${JSON.stringify(f)}, ${JSON.stringify(a)})`);
+        n++;
+      }
+    }
+    assert.equal(n, formats.length * args.length);
+  });
+
+  it('plans a blocklist of 6000 literal strings, and loads it although its constants need more than 5 pages', async () => {
+    const names = Array.from({ length: 6000 }, (_, i) => `host-${i}.blocked.example`);
+    const p = await load(`package t\nimport rego.v1\nblocked := {${names.map((n) => JSON.stringify(n)).join(', ')}}\nx if blocked[input.h]\n`, ['t/x']);
+    assert.equal(result(p, 't/x', { h: 'host-5999.blocked.example' }), true);
+    assert.equal(result(p, 't/x', { h: 'host-6000.blocked.example' }), undefined);
+  });
+
+  describe('data-only rules kept across evaluations', () => {
+    const SRC = `package t
+import rego.v1
+allowed := {p | some p in data.providers}
+patterns := concat("|", [x | some x in ["a+", "b+"]])
+ok if allowed[input.p]
+matches if regex.match(patterns, input.s)
+mocked if allowed.x with data.providers as ["x"]
+count_allowed := count(allowed)
+now := time.now_ns()
+printed if {
+	print("evaluated")
+	allowed
+}
+`;
+    const EPS = ['t/ok', 't/matches', 't/mocked', 't/count_allowed', 't/now', 't/printed', 't/allowed'];
+
+    it('give the same answers as evaluating afresh, event after event', async () => {
+      const p = await load(SRC, EPS, { providers: ['openai', 'anthropic'] });
+      for (let i = 0; i < 50; i++) {
+        assert.equal(result(p, 't/ok', { p: i % 2 ? 'openai' : 'mistral' }), i % 2 ? true : undefined);
+        assert.equal(result(p, 't/matches', { s: i % 3 ? 'xaay' : 'xy' }), i % 3 ? true : undefined);
+      }
+      assert.equal(result(p, 't/count_allowed'), 2);
+    });
+
+    it('follow new data, and are not taken for the data a `with` makes', async () => {
+      const p = await load(SRC, EPS, { providers: ['openai'] });
+      assert.equal(result(p, 't/ok', { p: 'openai' }), true);
+      assert.equal(result(p, 't/mocked'), true);
+      assert.equal(result(p, 't/ok', { p: 'x' }), undefined); // the mock's value did not stay
+      p.setData({ providers: ['x', 'y', 'z'] });
+      assert.equal(result(p, 't/ok', { p: 'openai' }), undefined);
+      assert.equal(result(p, 't/ok', { p: 'x' }), true);
+      assert.equal(result(p, 't/count_allowed'), 3);
+      // data of the same size lands at the same address: still new data
+      p.setData({ providers: ['aaaa'] });
+      assert.equal(result(p, 't/ok', { p: 'aaaa' }), true);
+      p.setData({ providers: ['bbbb'] });
+      assert.equal(result(p, 't/ok', { p: 'aaaa' }), undefined);
+      assert.equal(result(p, 't/ok', { p: 'bbbb' }), true);
+    });
+
+    it('are not kept when they print or call a builtin whose answer changes', async () => {
+      const lines: string[] = [];
+      const { compile } = await import('../../engine/policy/compiler.js');
+      const { wasm } = compile([{ file: 'p.rego', text: SRC }], { entrypoints: EPS });
+      const p = await loadCompiled(wasm, undefined, { print: (l) => lines.push(l) });
+      p.setData({ providers: ['a'] });
+      for (let i = 0; i < 3; i++) assert.equal(result(p, 't/printed'), true);
+      assert.equal(lines.filter((l) => l.endsWith('evaluated')).length, 3);
+      const t0 = result(p, 't/now') as number;
+      const until = Date.now() + 3;
+      while (Date.now() < until); // the clock moves on
+      assert.ok((result(p, 't/now') as number) > t0, 'time.now_ns() is asked again in a new evaluation');
+    });
+
+    it('hold on the ABI < 1.2 path, which rewinds the heap (and so drops them) every time', async () => {
+      const p = await load(SRC, EPS, { providers: ['openai'] });
+      const v = p as unknown as { minorVersion: number };
+      v.minorVersion = 1;
+      try {
+        for (let i = 0; i < 5; i++) assert.equal(result(p, 't/ok', { p: 'openai' }), true);
+        p.setData({ providers: ['x'] });
+        assert.equal(result(p, 't/ok', { p: 'openai' }), undefined);
+        assert.equal(result(p, 't/ok', { p: 'x' }), true);
+      } finally {
+        v.minorVersion = 2;
+      }
+      assert.equal(result(p, 't/ok', { p: 'x' }), true);
+    });
+
+    it('are recomputed each time when they do not fit (a 200 KB set)', async () => {
+      const many = Array.from({ length: 5000 }, (_, i) => `provider-number-${i}-with-a-long-name`);
+      const p = await load(SRC, EPS, { providers: many });
+      for (let i = 0; i < 3; i++) {
+        assert.equal(result(p, 't/ok', { p: 'provider-number-4999-with-a-long-name' }), true);
+        assert.equal(result(p, 't/count_allowed'), 5000);
+      }
+      assert.equal((result(p, 't/allowed') as string[]).length, 5000);
+    });
+  });
+});
