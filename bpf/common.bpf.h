@@ -134,12 +134,38 @@ static __always_inline void task_from_current(struct busted_task *t)
 	bpf_get_current_comm(t->comm, sizeof(t->comm));
 }
 
-/* Flags for bpf_ringbuf_submit/output: see wakeup_bytes. */
+/* Records submitted on this CPU while the ring held wakeup_bytes or more
+ * (this object's own count: see rb_flags). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32);
+} rb_lagging SEC(".maps");
+
+/* Wake the consumer once per this many records submitted on a CPU while
+ * the ring stays above wakeup_bytes. */
+#define RB_WAKE_EVERY 64
+
+/* Flags for bpf_ringbuf_submit/output: see wakeup_bytes. Once the ring
+ * holds wakeup_bytes, a wake-up is forced only for every RB_WAKE_EVERY-th
+ * record, not for each: a forced wake-up is an irq_work, a self-IPI (on a
+ * VM, an exit to the hypervisor) costing microseconds in the program that
+ * submits, and while the consumer is behind it is already awake, draining.
+ * One it missed (asleep, and woken by none of the next 64) is caught by its
+ * poll timer. */
 static __always_inline __u64 rb_flags(void)
 {
+	__u32 k = 0, *n;
+
 	if (!wakeup_bytes)
 		return 0;
-	return bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= wakeup_bytes ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
+	if (bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) < wakeup_bytes)
+		return BPF_RB_NO_WAKEUP;
+	n = bpf_map_lookup_elem(&rb_lagging, &k);
+	if (!n)
+		return BPF_RB_FORCE_WAKEUP;
+	return (*n)++ % RB_WAKE_EVERY ? BPF_RB_NO_WAKEUP : BPF_RB_FORCE_WAKEUP;
 }
 
 static __always_inline void hdr_init(struct busted_hdr *h, __u32 kind)

@@ -3,7 +3,8 @@
 //
 // Each workload runs inside a cgroup v2 directory of the bench's own, with
 // and without the agent attached to that cgroup (`busted monitor --format
-// json --cgroup <dir>`, stdout to /dev/null; a fresh agent per loaded run),
+// json --cgroup <dir>`, stdout to /dev/null, or to a file with
+// BENCH_OVERHEAD_STDOUT=file; a fresh agent per loaded run),
 // interleaved off,on,off,...,on,off in the same run; the ratio of the medians
 // is the number that matters (target: rate with the agent ≥ 0.95 × rate
 // without), with each loaded run's ratio to the unloaded runs either side of
@@ -33,6 +34,7 @@
 //
 //   node bench/overhead/run.js [connect|tls|dns ...]
 // env: BENCH_OVERHEAD_PAIRS (default 4), BENCH_OVERHEAD_SECS (default 4),
+//      BENCH_OVERHEAD_STDOUT=file (see STDOUT_FILE),
 //      BENCH_OVERHEAD_BPF_STATS=1: also report the time spent in the agent's
 //      BPF programs (turns kernel.bpf_stats_enabled on for the run, restores it),
 //      BENCH_OVERHEAD_PROFILE=<dir>: profile the agent (V8 CPU profiler and
@@ -265,8 +267,15 @@ function procCpuSeconds(pid) {
   return (Number(f[11]) + Number(f[12])) / CLK_TCK; // utime, stime (fields 14, 15)
 }
 
+// BENCH_OVERHEAD_STDOUT=file: the agent's stdout goes to a file (rewritten
+// for each loaded run, removed at the end) instead of /dev/null, where the
+// agent makes no JSON at all (nobody could read it): what a reader of every
+// event costs.
+const STDOUT_FILE = process.env.BENCH_OVERHEAD_STDOUT === 'file' ? join(tmpdir(), `busted-bench-overhead-${process.pid}.jsonl`) : undefined;
+if (STDOUT_FILE) cleanups.push(() => rmSync(STDOUT_FILE, { force: true }));
+
 async function startAgent(cg, label, cpu) {
-  const devnull = openSync('/dev/null', 'w');
+  const devnull = openSync(STDOUT_FILE ?? '/dev/null', 'w');
   const prof = PROFILE_DIR ? ['--import', join(HERE, 'agent-probe.js')] : [];
   const env = PROFILE_DIR ? { ...process.env, BENCH_PROFILE_OUT: join(PROFILE_DIR, `${label}.cpuprofile`), BENCH_MEM_OUT: join(PROFILE_DIR, `${label}.memory.json`) } : process.env;
   const argv = [process.execPath, ...prof, BUSTED, ...AGENT, '--format', 'json', '--cgroup', cg.path];
@@ -524,6 +533,8 @@ async function measure(name, cg, tmp) {
     result({
       metric: w.metric,
       value: round(ratio, 3),
+      agent: AGENT[0],
+      stdout: STDOUT_FILE ? 'file' : '/dev/null',
       without: round(without),
       with: round(withAgent),
       unit: w.unit,

@@ -8,7 +8,7 @@
  * reason to stop.
  */
 import { ErrorCode } from '../model/errors.js';
-import { LineSink } from '../sinks/jsonl.js';
+import { DiscardSink, isDevNull, LineSink } from '../sinks/jsonl.js';
 import { RecordSink } from '../sinks/record.js';
 import type { Sink } from '../sinks/sink.js';
 import { textFormatter } from '../sinks/text.js';
@@ -37,8 +37,12 @@ export function eventSinks(o: SinkCliOptions, hooks: { onStdoutError: () => void
   const color = o.color ?? process.stdout.isTTY === true;
   const early: Array<[string, string]> = [];
   let reporter: ProblemReporter | undefined;
+  // stdout on /dev/null: nobody reads it, so no line is made for it (the
+  // JSON or text of every event was most of the agent's time per event)
   const sinks: Sink[] = [
-    new LineSink('stdout', process.stdout, o.format === 'json' ? { onError: hooks.onStdoutError } : { format: textFormatter(color), onError: hooks.onStdoutError }),
+    isDevNull(1)
+      ? new DiscardSink('stdout')
+      : new LineSink('stdout', process.stdout, o.format === 'json' ? { onError: hooks.onStdoutError } : { format: textFormatter(color), onError: hooks.onStdoutError }),
   ];
   if (o.record) {
     sinks.push(

@@ -199,6 +199,13 @@ function cstr(dv: DataView, off: number, max: number): string {
   return s;
 }
 
+/** A u64 in hex, as BigInt's toString(16) writes it, without making a BigInt. */
+function hex64(dv: DataView, off: number): string {
+  const hi = dv.getUint32(off + 4, true);
+  const lo = dv.getUint32(off, true);
+  return hi === 0 ? lo.toString(16) : hi.toString(16) + lo.toString(16).padStart(8, '0');
+}
+
 /** A socket id as a Map key: a Number while exact (cookies count up from
  * 1), a string beyond 2^53 (the raw_tp build's kernel addresses). */
 export type SockId = number | string;
@@ -206,6 +213,34 @@ function sockId(dv: DataView, off: number): SockId {
   const hi = dv.getUint32(off + 4, true);
   const lo = dv.getUint32(off, true);
   return hi < 0x200000 ? hi * 0x100000000 + lo : `${hi.toString(16)}:${lo.toString(16)}`;
+}
+
+// A task's name is 16 bytes, and the same few names come back record after
+// record: remember each name's text by its raw bytes (direct-mapped by a
+// hash of the four words), so a record costs four reads and a compare
+// instead of building the string again (that was a third of a TCP
+// record's decode). Bytes after the NUL are part of the key, so whatever
+// the kernel leaves there can only cost a miss, never a wrong name.
+const COMM_SLOTS = 512;
+const commWords = new Int32Array(COMM_SLOTS * 4);
+const commText: Array<string | undefined> = new Array<string | undefined>(COMM_SLOTS).fill(undefined);
+
+function comm(dv: DataView, off: number): string {
+  const a = dv.getInt32(off, true);
+  const b = dv.getInt32(off + 4, true);
+  const c = dv.getInt32(off + 8, true);
+  const d = dv.getInt32(off + 12, true);
+  const slot = Math.imul(a ^ Math.imul(b, 0x85ebca6b) ^ Math.imul(c, 0xc2b2ae35) ^ Math.imul(d, 0x27d4eb2f), 0x9e3779b1) >>> 23;
+  const k = slot * 4;
+  const hit = commText[slot];
+  if (hit !== undefined && commWords[k] === a && commWords[k + 1] === b && commWords[k + 2] === c && commWords[k + 3] === d) return hit;
+  const s = cstr(dv, off, W.TASK.comm_LEN);
+  commWords[k] = a;
+  commWords[k + 1] = b;
+  commWords[k + 2] = c;
+  commWords[k + 3] = d;
+  commText[slot] = s;
+  return s;
 }
 
 function task(dv: DataView, base: number): TaskRecord {
@@ -217,52 +252,61 @@ function task(dv: DataView, base: number): TaskRecord {
     uid: dv.getUint32(t + W.TASK.uid, true),
     gid: dv.getUint32(t + W.TASK.gid, true),
     flags: dv.getUint32(t + W.TASK.flags, true),
-    comm: cstr(dv, t + W.TASK.comm, W.TASK.comm_LEN),
+    comm: comm(dv, t + W.TASK.comm),
     cgroupId: u64(dv, t + W.TASK.cgroup_id),
   };
 }
 
 // Formatting addresses is the costliest part of decoding a flow; the same
-// few addresses recur, so remember their text by raw value.
-const v4cache = new Map<number, string>();
-const v6cache = new Map<string, string>();
+// few addresses recur, so remember their text by raw value (IPv4:
+// direct-mapped by a hash of the address, cheaper than a Map lookup).
+const V4_SLOTS = 4096;
+const v4raw = new Int32Array(V4_SLOTS);
+const v4text: Array<string | undefined> = new Array<string | undefined>(V4_SLOTS).fill(undefined);
+const V6_SLOTS = 1024;
+const v6words = new Int32Array(V6_SLOTS * 4);
+const v6text: Array<string | undefined> = new Array<string | undefined>(V6_SLOTS).fill(undefined);
 
 export function ipv4(dv: DataView, off: number): string {
-  const raw = dv.getUint32(off, false);
-  let s = v4cache.get(raw);
-  if (s === undefined) {
-    s = `${raw >>> 24}.${(raw >>> 16) & 255}.${(raw >>> 8) & 255}.${raw & 255}`;
-    if (v4cache.size > 65536) v4cache.clear();
-    v4cache.set(raw, s);
-  }
+  const raw = dv.getInt32(off, false);
+  const slot = Math.imul(raw, 0x9e3779b1) >>> 20;
+  const hit = v4text[slot];
+  if (hit !== undefined && v4raw[slot] === raw) return hit;
+  const s = `${raw >>> 24}.${(raw >>> 16) & 255}.${(raw >>> 8) & 255}.${raw & 255}`;
+  v4raw[slot] = raw;
+  v4text[slot] = s;
   return s;
 }
 
 /** RFC 5952 text form; v4-mapped addresses (::ffff:a.b.c.d) as plain IPv4. */
 export function ipv6(dv: DataView, off: number): string {
-  let key = '';
-  for (let i = 0; i < 16; i += 4) key += dv.getUint32(off + i, false).toString(16).padStart(8, '0');
-  let s = v6cache.get(key);
-  if (s !== undefined) return s;
+  const a = dv.getInt32(off, false);
+  const b = dv.getInt32(off + 4, false);
+  const c = dv.getInt32(off + 8, false);
+  const d = dv.getInt32(off + 12, false);
+  if (a === 0 && b === 0 && c === 0xffff) return ipv4(dv, off + 12);
+  const slot = Math.imul(a ^ Math.imul(b, 0x85ebca6b) ^ Math.imul(c, 0xc2b2ae35) ^ Math.imul(d, 0x27d4eb2f), 0x9e3779b1) >>> 22;
+  const k = slot * 4;
+  const hit = v6text[slot];
+  if (hit !== undefined && v6words[k] === a && v6words[k + 1] === b && v6words[k + 2] === c && v6words[k + 3] === d) return hit;
   const words: number[] = [];
   for (let i = 0; i < 16; i += 2) words.push(dv.getUint16(off + i, false));
-  if (words[0] === 0 && words[1] === 0 && words[2] === 0 && words[3] === 0 && words[4] === 0 && words[5] === 0xffff) {
-    s = ipv4(dv, off + 12);
-  } else {
-    // Longest run of zero words (length ≥ 2) becomes "::" (RFC 5952 §4.2).
-    let bestAt = -1, bestLen = 0;
-    for (let i = 0; i < 8; ) {
-      if (words[i] !== 0) { i++; continue; }
-      let j = i;
-      while (j < 8 && words[j] === 0) j++;
-      if (j - i > bestLen && j - i >= 2) { bestAt = i; bestLen = j - i; }
-      i = j;
-    }
-    const hex = (a: number[]) => a.map((w) => w.toString(16)).join(':');
-    s = bestAt < 0 ? hex(words) : `${hex(words.slice(0, bestAt))}::${hex(words.slice(bestAt + bestLen))}`;
+  // Longest run of zero words (length ≥ 2) becomes "::" (RFC 5952 §4.2).
+  let bestAt = -1, bestLen = 0;
+  for (let i = 0; i < 8; ) {
+    if (words[i] !== 0) { i++; continue; }
+    let j = i;
+    while (j < 8 && words[j] === 0) j++;
+    if (j - i > bestLen && j - i >= 2) { bestAt = i; bestLen = j - i; }
+    i = j;
   }
-  if (v6cache.size > 65536) v6cache.clear();
-  v6cache.set(key, s);
+  const hex = (x: number[]) => x.map((w) => w.toString(16)).join(':');
+  const s = bestAt < 0 ? hex(words) : `${hex(words.slice(0, bestAt))}::${hex(words.slice(bestAt + bestLen))}`;
+  v6words[k] = a;
+  v6words[k + 1] = b;
+  v6words[k + 2] = c;
+  v6words[k + 3] = d;
+  v6text[slot] = s;
   return s;
 }
 
@@ -330,6 +374,26 @@ function dirOf(v: number): boolean | undefined {
   return v === W.BUSTED_DIR_EGRESS ? true : v === W.BUSTED_DIR_INGRESS ? false : undefined;
 }
 
+// Captured bytes are copied out of the ring (its memory is reused). Most
+// are small (DNS messages, hellos): an ArrayBuffer.slice of them cost more
+// than the rest of the record's decode, a small typed array filled byte by
+// byte (kept on V8's heap up to 64 bytes) far less.
+let ringBuf: ArrayBufferLike | undefined;
+let ringBytes: Uint8Array = new Uint8Array(0);
+const SMALL_COPY = 256;
+
+function copyOut(dv: DataView, start: number, len: number): Uint8Array {
+  if (len > SMALL_COPY) return new Uint8Array(dv.buffer.slice(start, start + len));
+  if (dv.buffer !== ringBuf) {
+    ringBuf = dv.buffer;
+    ringBytes = new Uint8Array(dv.buffer);
+  }
+  const out = new Uint8Array(len);
+  const src = ringBytes;
+  for (let i = 0; i < len; i++) out[i] = src[start + i]!;
+  return out;
+}
+
 function wireError(message: string, field: string): WireErrorRecord {
   return { kind: 'wire_error', message, field };
 }
@@ -357,7 +421,7 @@ export function decodeRecord(dv: DataView, off: number, len: number): KernelReco
         filename,
         argv,
         argsTruncated: dv.getUint32(off + W.EXEC.args_truncated, true) !== 0,
-        image: dv.getBigUint64(off + W.EXEC.image, true).toString(16),
+        image: hex64(dv, off + W.EXEC.image),
       };
     }
     case W.BUSTED_KIND_EXIT:
@@ -422,7 +486,7 @@ export function decodeRecord(dv: DataView, off: number, len: number): KernelReco
         flow: flow(dv, off + W.PKT.flow),
         egress: dv.getUint32(off + W.PKT.dir, true) === W.BUSTED_DIR_EGRESS,
         len: dv.getUint32(off + W.PKT.len, true),
-        data: new Uint8Array(dv.buffer.slice(start, start + cap)),
+        data: copyOut(dv, start, cap),
       };
     }
     case W.BUSTED_KIND_TLS: {
@@ -437,11 +501,11 @@ export function decodeRecord(dv: DataView, off: number, len: number): KernelReco
         ts,
         task: task(dv, off),
         op,
-        ssl: dv.getBigUint64(off + W.TLS.ssl, true).toString(16),
-        callId: dv.getBigUint64(off + W.TLS.call_id, true).toString(16),
+        ssl: hex64(dv, off + W.TLS.ssl),
+        callId: hex64(dv, off + W.TLS.call_id),
         len: dv.getUint32(off + W.TLS.len, true),
         offset: dv.getUint32(off + W.TLS.offset, true),
-        data: new Uint8Array(dv.buffer.slice(start, start + cap)),
+        data: copyOut(dv, start, cap),
         lib: dv.getUint32(off + W.TLS.lib, true),
         gated: (dv.getUint32(off + W.TLS.flags, true) & W.BUSTED_TLS_F_GATED) !== 0,
       };
@@ -456,8 +520,8 @@ export function decodeRecord(dv: DataView, off: number, len: number): KernelReco
         task: task(dv, off),
         what,
         sockId: sockId(dv, off + W.ENFORCE.sock_id),
-        image: dv.getBigUint64(off + W.ENFORCE.image, true).toString(16),
-        ssl: dv.getBigUint64(off + W.ENFORCE.ssl, true).toString(16),
+        image: hex64(dv, off + W.ENFORCE.image),
+        ssl: hex64(dv, off + W.ENFORCE.ssl),
         flow: flow(dv, off + W.ENFORCE.flow),
         klass: dv.getUint32(off + W.ENFORCE.klass, true),
         source: VERDICT_SOURCES[dv.getUint32(off + W.ENFORCE.source, true)],

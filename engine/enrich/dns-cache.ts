@@ -224,9 +224,27 @@ export class DnsCache {
     return Math.min(this.maxTtlS, Math.max(this.minTtlS, t));
   }
 
+  /** the pair put last: it is already the most recent in every order the maps keep */
+  private lastKey: string | undefined;
+  private lastName: string | undefined;
+
   private put(ip: string, name: string, until: number): void {
     const key = addressKey(ip);
     if (key === undefined) return;
+    if (key === this.lastKey && name === this.lastName) {
+      // The same answer again (a client asking in a loop): only its expiry
+      // moves; the maps' orders already have it last, so no delete and
+      // re-insert (three tombstones per answer in the maps).
+      const n = this.byAddress.get(key);
+      const i = this.byName.get(name);
+      if (n?.has(name) && i?.has(key)) {
+        n.set(name, until);
+        i.set(key, until);
+        return;
+      }
+    }
+    this.lastKey = key;
+    this.lastName = name;
     let names = this.byAddress.get(key);
     if (names) {
       this.byAddress.delete(key); // re-inserted below: now the most recently updated

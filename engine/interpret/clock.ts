@@ -8,7 +8,7 @@ export class Clock {
   private offMs = 0;
   private offNs = 0;
   private calibratedAt = -Infinity;
-  private lastMs = -1;
+  private lastSec = -1;
   private lastPrefix = '';
 
   constructor(
@@ -48,13 +48,17 @@ export class Clock {
       ns -= 1e6;
       ms += 1;
     }
-    // toISOString per event is the costly part: reuse the text of the
-    // current millisecond... and of the current second.
-    if (ms !== this.lastMs) {
-      this.lastMs = ms;
-      this.lastPrefix = new Date(ms).toISOString().slice(0, 23); // "YYYY-MM-DDTHH:MM:SS.mmm"
+    // toISOString per event was the costly part: keep the text of the
+    // current second ("YYYY-MM-DDTHH:MM:SS.") and write the nine digits
+    // below it from the number (1e9 + fraction: its last nine digits are
+    // the zero-padded fraction).
+    const sec = Math.floor(ms / 1000);
+    if (sec !== this.lastSec) {
+      this.lastSec = sec;
+      this.lastPrefix = new Date(sec * 1000).toISOString().slice(0, 20);
     }
-    return `${this.lastPrefix}${String(Math.floor(ns)).padStart(6, '0')}Z`;
+    const frac = (ms - sec * 1000) * 1e6 + Math.floor(ns);
+    return `${this.lastPrefix}${String(1e9 + frac).slice(1)}Z`;
   }
 
   nowRfc3339(): string {

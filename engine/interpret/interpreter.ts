@@ -101,7 +101,12 @@ interface PendingHello {
   at: number;
 }
 
+/** 0..1295 in base 36, and the same as two digits */
+const BASE36 = Array.from({ length: 1296 }, (_, i) => i.toString(36));
+const BASE36_2 = BASE36.map((d) => d.padStart(2, '0'));
+
 const MAX_CONNS = 65536;
+const CLOSED_KEPT = 1024;
 const TLS_PROBED = W.BUSTED_TASK_TLS_PROBED;
 const utf8Lossy = new TextDecoder('utf-8', { fatal: false });
 const HELLO_WAIT_NS = 1e9;
@@ -116,8 +121,15 @@ export class Interpreter {
   private readonly runId: string;
   private seq = 0;
   private readonly conns = new Map<SockId, Conn>();
-  /** connections closed lately: their final flow record may come just after the close */
-  private readonly closedConns = new Map<SockId, Conn>();
+  /**
+   * Connections closed lately: their final flow record may come just after
+   * the close. Two generations of at most CLOSED_KEPT each, the older
+   * dropped whole: a Map trimmed one oldest key at a time (keys().next())
+   * walks over every deleted slot at its front, and that walk was the
+   * costliest step of a close.
+   */
+  private closedConns = new Map<SockId, Conn>();
+  private closedBefore = new Map<SockId, Conn>();
   private readonly pending = new Map<string, PendingHello>();
   /** Per process: address → the name that process looked it up as. Many
    * names share an address (CDNs, loopback stand-ins); the one this process
@@ -318,7 +330,8 @@ export class Interpreter {
     const ev = this.start(type, r.ts, r.task.pid);
     if (!ev) return;
     ev.process = this.processes.info(r.task);
-    ev.net = copyNet(net);
+    // the connection's own view, shared: no stage changes an event's net
+    ev.net = net;
     if (conn.provider) ev.provider = conn.provider;
     this.out(ev, undefined, { sockId: r.sockId });
   }
@@ -327,8 +340,11 @@ export class Interpreter {
     const conn = this.conns.get(r.sockId);
     this.conns.delete(r.sockId);
     if (conn && r.kind === 'tcp') {
+      if (this.closedConns.size >= CLOSED_KEPT) {
+        this.closedBefore = this.closedConns;
+        this.closedConns = new Map();
+      }
       this.closedConns.set(r.sockId, conn);
-      if (this.closedConns.size > 1024) this.closedConns.delete(this.closedConns.keys().next().value!);
     }
     const ev = this.start('close', r.ts, r.task.pid);
     if (!ev) return;
@@ -352,8 +368,11 @@ export class Interpreter {
     let conn = this.conns.get(r.sockId);
     if (!conn) {
       // the close came first (its record was written on another CPU)
-      conn = this.closedConns.get(r.sockId);
-      if (r.phase === 'end') this.closedConns.delete(r.sockId);
+      conn = this.closedConns.get(r.sockId) ?? this.closedBefore.get(r.sockId);
+      if (r.phase === 'end') {
+        this.closedConns.delete(r.sockId);
+        this.closedBefore.delete(r.sockId);
+      }
     }
     const ev = this.start('flow', r.ts, r.task.pid);
     if (!ev) return;
@@ -605,7 +624,21 @@ export class Interpreter {
   }
 
   private base(type: BustedEvent['type'], monoNs: number): BustedEvent {
-    return { id: `${this.runId}-${(++this.seq).toString(36)}`, time: this.clock.rfc3339(monoNs), type };
+    return { id: this.nextId(), time: this.clock.rfc3339(monoNs), type };
+  }
+
+  private idHigh = -1;
+  private idPrefix = '';
+
+  /** `${runId}-${seq in base 36}`: the digits above the last two change every 1296 events, so they are kept as text (toString(36) per event was a runtime call). */
+  private nextId(): string {
+    const n = ++this.seq;
+    const high = Math.floor(n / 1296);
+    if (high !== this.idHigh) {
+      this.idHigh = high;
+      this.idPrefix = `${this.runId}-${high === 0 ? '' : high.toString(36)}`;
+    }
+    return this.idPrefix + (high === 0 ? BASE36[n]! : BASE36_2[n - high * 1296]!);
   }
 
   private out(ev: BustedEvent, extra?: Partial<BustedEvent>, origin?: EventOrigin): void {

@@ -1,5 +1,6 @@
 /**
- * The one place that imports koffi: declarations of the system libbpf
+ * The place that imports koffi (with exec.ts, which must load without
+ * libbpf): declarations of the system libbpf
  * (libbpf.so.1, libbpf 1.x API) and the few libc calls the ring buffer and
  * cgroup attachment need. Everything above this file speaks typed
  * TypeScript through ./libbpf.ts; nothing else may import koffi.

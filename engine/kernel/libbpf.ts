@@ -457,20 +457,23 @@ export class RingBuffer {
     this.dataSize = size;
     const cons = c.mmap(null, PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, mapFd, 0);
     if (mapFailed(cons)) fail('mmap ring buffer consumer page', errno());
-    // The producer page and the data area, which the kernel maps twice in a
-    // row (kernel/bpf/ringbuf.c: bpf_ringbuf_area_alloc).
-    const prod = c.mmap(null, PAGE + 2 * size, PROT_READ, MAP_SHARED, mapFd, PAGE);
+    // The producer page and the data area. The kernel lays the data out
+    // twice in a row (kernel/bpf/ringbuf.c: bpf_ringbuf_area_alloc) for
+    // readers that want wrapping records contiguous; RingReader joins
+    // those itself, so the data is mapped once (the second copy counted
+    // the ring twice in the agent's RSS).
+    const prod = c.mmap(null, PAGE + size, PROT_READ, MAP_SHARED, mapFd, PAGE);
     if (mapFailed(prod)) {
       c.munmap(cons, PAGE);
       fail('mmap ring buffer data', errno());
     }
     this.consumerPtr = cons;
     this.producerPtr = prod;
-    const prodMem = view(prod, PAGE + 2 * size);
+    const prodMem = view(prod, PAGE + size);
     this.reader = new RingReader({
       consumer: new BigUint64Array(view(cons, 8)),
       producer: new BigUint64Array(prodMem, 0, 1),
-      data: new DataView(prodMem, PAGE, 2 * size),
+      data: new DataView(prodMem, PAGE, size),
       size,
     });
     this.epfd = c.epoll_create1(EPOLL_CLOEXEC) as number;
@@ -559,7 +562,7 @@ export class RingBuffer {
     if (this.released) return;
     this.released = true;
     c.munmap(this.consumerPtr, PAGE);
-    c.munmap(this.producerPtr, PAGE + 2 * this.dataSize);
+    c.munmap(this.producerPtr, PAGE + this.dataSize);
     c.close(this.epfd);
   }
 }

@@ -91,7 +91,8 @@ export class Classifier {
 
   /** The annotate stage (bound: pass it as it is). */
   readonly annotate = (e: BustedEvent): void => {
-    if (SCORED_TYPES.has(e.type)) {
+    // nothing scored yet (or every score gone): no key to build, no lookups
+    if (this.byConn.size + this.byDest.size + this.bySni.size !== 0 && SCORED_TYPES.has(e.type)) {
       const ml = this.scoreFor(e);
       if (ml) {
         // one object per score, shared by the events it reaches: no stage changes an event's ml

@@ -94,6 +94,8 @@ interface ConnState {
 }
 
 interface DestState {
+  /** destKey() of it */
+  key: string;
   conns: number;
   /** exchanges of connections already closed, and of the open ones by connection */
   closedExchanges: number;
@@ -149,6 +151,10 @@ export class FeatureExtractor {
   private readonly closing = new Map<string, ConnState>();
   private readonly dests = new Map<string, DestState>();
   private readonly procDests = new Map<number, Set<string>>();
+  /** the destination of the last connect or flow (see dest()) */
+  private last: { pid: number; ip: string; port: number; state: DestState } | undefined;
+  /** the destination the last connect added to its process's set */
+  private lastAdded: DestState | undefined;
 
   observe(e: BustedEvent): Snapshot | undefined {
     switch (e.type) {
@@ -172,7 +178,10 @@ export class FeatureExtractor {
         return undefined;
       }
       case 'exit':
-        if (e.process) this.procDests.delete(e.process.pid);
+        if (e.process) {
+          this.procDests.delete(e.process.pid);
+          this.lastAdded = undefined;
+        }
         return undefined;
       default:
         return undefined;
@@ -186,8 +195,10 @@ export class FeatureExtractor {
     if (!n || !ck || n.protocol !== 'tcp' || n.direction === 'ingress' || !pid) return;
     const c = this.conn(ck);
     if (n.dst_host) c.named = true;
-    const d = this.dest(destKey(pid, n), e);
+    const d = this.dest(pid, n, e);
     d.conns++;
+    // the same destination as the last connect: already in the process's set
+    if (d === this.lastAdded) return;
     let ds = this.procDests.get(pid);
     if (!ds) {
       ds = new Set();
@@ -195,6 +206,7 @@ export class FeatureExtractor {
       bound(this.procDests, MAX_PROCS);
     }
     if (ds.size < 1024) ds.add(`${n.dst_ip} ${n.dst_port}`);
+    this.lastAdded = d;
   }
 
   private hello(e: BustedEvent): void {
@@ -225,13 +237,25 @@ export class FeatureExtractor {
     return c;
   }
 
-  private dest(key: string, e: BustedEvent): DestState {
+  /**
+   * The state of a process → destination, and its key. Connections come
+   * in runs to one destination (a pool, a retry loop): the last one is
+   * kept at hand, which spares building and hashing its key per connect.
+   */
+  private dest(pid: number, n: { dst_ip: string; dst_port: number }, e: BustedEvent): DestState {
+    const l = this.last;
+    if (l !== undefined && l.pid === pid && l.ip === n.dst_ip && l.port === n.dst_port) return l.state;
+    const key = destKey(pid, n);
     let d = this.dests.get(key);
     if (!d) {
-      d = { conns: 0, closedExchanges: 0, open: new Map(), firstMs: timeMs(e) };
+      d = { conns: 0, closedExchanges: 0, open: new Map(), firstMs: timeMs(e), key };
       this.dests.set(key, d);
-      bound(this.dests, MAX_DESTS);
+      if (this.dests.size > MAX_DESTS) {
+        bound(this.dests, MAX_DESTS);
+        this.lastAdded = undefined;
+      }
     }
+    this.last = { pid, ip: n.dst_ip, port: n.dst_port, state: d };
     return d;
   }
 
@@ -241,10 +265,10 @@ export class FeatureExtractor {
     const pid = e.process?.pid;
     const ck = n && connKey(n);
     if (!n || !ck || !f || n.protocol !== 'tcp' || n.direction === 'ingress' || !pid) return undefined;
-    const dk = destKey(pid, n);
     const c = this.conns.get(ck) ?? this.closing.get(ck) ?? { named: false };
     if (n.dst_host || e.tls?.sni) c.named = true;
-    const d = this.dest(dk, e);
+    const d = this.dest(pid, n, e);
+    const dk = d.key;
     if (d.conns === 0) d.conns = 1; // its connect was not seen (started before a recording)
     const final = f.phase === 'end';
     if (final) {

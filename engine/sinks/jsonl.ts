@@ -4,7 +4,7 @@
  * write; a bounded queue keeps a stalled reader from growing the agent
  * without limit (what is dropped is counted and reported on close).
  */
-import { createWriteStream, type WriteStream } from 'node:fs';
+import { createWriteStream, fstatSync, statSync, type WriteStream } from 'node:fs';
 import type { Writable } from 'node:stream';
 import stringify from 'fast-json-stable-stringify';
 import type { BustedEvent } from '../model/event.js';
@@ -227,6 +227,36 @@ export class LineSink implements Sink {
       else if (this.out.writableNeedDrain) this.out.once('drain', () => resolve());
       else this.out.write('', () => resolve());
     });
+  }
+}
+
+/**
+ * Where a stream's output is thrown away unread (stdout on /dev/null: a
+ * daemon's, `busted monitor > /dev/null` beside --output or --metrics):
+ * the events are counted as delivered, and no line is made for them.
+ */
+export class DiscardSink implements Sink {
+  readonly dropped = 0;
+  delivered = 0;
+
+  constructor(readonly name: string) {}
+
+  write(_e: BustedEvent): void {
+    this.delivered++;
+  }
+
+  close(): Promise<void> {
+    return Promise.resolve();
+  }
+}
+
+/** Is this file descriptor /dev/null (the same character device)? */
+export function isDevNull(fd: number): boolean {
+  try {
+    const st = fstatSync(fd);
+    return st.isCharacterDevice() && st.rdev === statSync('/dev/null').rdev;
+  } catch {
+    return false;
   }
 }
 

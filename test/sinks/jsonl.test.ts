@@ -2,7 +2,10 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { PassThrough } from 'node:stream';
 import type { BustedEvent } from '../../engine/model/event.js';
-import { eventJson, LineSink } from '../../engine/sinks/jsonl.js';
+import { closeSync, openSync, unlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DiscardSink, eventJson, isDevNull, LineSink } from '../../engine/sinks/jsonl.js';
 
 const proc = Object.freeze({ pid: 7, comm: 'curl', cmdline: 'curl "quoted" \\ back\nslash', uid: 0 });
 const events: BustedEvent[] = [
@@ -41,5 +44,26 @@ describe('LineSink', () => {
     assert.ok(sink.dropped > 900, `dropped ${sink.dropped}`);
     out.resume();
     await sink.close();
+  });
+});
+
+describe('stdout on /dev/null', () => {
+  it('is told apart from files, pipes and other character devices', () => {
+    const file = join(tmpdir(), `busted-jsonl-${process.pid}`);
+    const fds = [openSync('/dev/null', 'w'), openSync('/dev/zero', 'r'), openSync(file, 'w')];
+    try {
+      assert.deepEqual(fds.map(isDevNull), [true, false, false]);
+    } finally {
+      for (const fd of fds) closeSync(fd);
+      unlinkSync(file);
+    }
+  });
+
+  it('DiscardSink counts what it is given as delivered and makes nothing of it', async () => {
+    const sink = new DiscardSink('stdout');
+    for (const e of events) sink.write(e);
+    await sink.close();
+    assert.equal(sink.delivered, events.length);
+    assert.equal(sink.dropped, 0);
   });
 });
