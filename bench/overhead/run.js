@@ -61,7 +61,12 @@ const TARGET_RSS_MB = 150;
 const PROFILE_DIR = process.env.BENCH_OVERHEAD_PROFILE;
 // BENCH_OVERHEAD_AGENT=enforce: the agent is `busted enforce` with the shipped
 // policies (bench/enforce uses this for issue 5's connect target)
-const AGENT = process.env.BENCH_OVERHEAD_AGENT === 'enforce' ? ['enforce', '--policies', join(ROOT, 'policies')] : ['monitor'];
+// BENCH_OVERHEAD_AGENT_ARGS: more arguments for the agent, split on spaces
+// (e.g. "--no-model", to see what one stage costs)
+const AGENT = [
+  ...(process.env.BENCH_OVERHEAD_AGENT === 'enforce' ? ['enforce', '--policies', join(ROOT, 'policies')] : ['monitor']),
+  ...(process.env.BENCH_OVERHEAD_AGENT_ARGS ?? '').split(' ').filter(Boolean),
+];
 // tls first: its latency-bound handshakes are the most sensitive to what the
 // other two leave behind (hundreds of thousands of sockets to expire).
 const ALL = ['tls', 'tlska', 'tlsskip', 'connect', 'connect1', 'dns'];
@@ -533,7 +538,7 @@ async function measure(name, cg, tmp) {
     result({
       metric: w.metric,
       value: round(ratio, 3),
-      agent: AGENT[0],
+      agent: AGENT.join(' '),
       stdout: STDOUT_FILE ? 'file' : '/dev/null',
       without: round(without),
       with: round(withAgent),
