@@ -25,7 +25,7 @@ const MAX_ENTRIES = 8192;
 
 export class Decider {
   private readonly cache = new Map<string, Decision>();
-  private paths: string[][] | undefined;
+  private paths: MemoPaths | undefined;
   /** evaluations actually run, and answers from the memo */
   readonly stats = { evaluated: 0, memoised: 0 };
 
@@ -70,23 +70,69 @@ export class Decider {
   }
 }
 
-function memoPaths(engine: PolicyEngine): string[][] | undefined {
-  const use = engine.inputs;
-  return use && !use.all && !use.volatile ? use.paths : undefined;
+/**
+ * What decisions are memoised by: the input paths the policy reads, and,
+ * from the policy's guards (engine/policy/analysis.ts guards()), the paths
+ * whose absence makes some of those irrelevant.
+ */
+export interface MemoPaths {
+  paths: readonly string[][];
+  /** every path some entry of `unless` names */
+  guards: readonly string[][];
+  /** per entry of `paths`: indexes into `guards`; one of them absent and the entry is left out of the key */
+  unless: readonly (readonly number[])[];
 }
 
-/** The values of the event at the paths the policy reads, as one string; undefined when too long to be worth keeping. */
-export function projection(e: BustedEvent, paths: readonly string[][]): string | undefined {
+export function memoPathsOf(paths: readonly string[][], unlessAbsent?: readonly string[][][]): MemoPaths {
+  const index = new Map<string, number>();
+  const guards: string[][] = [];
+  const unless = paths.map((_, i) =>
+    (unlessAbsent?.[i] ?? []).map((g) => {
+      const k = g.join('\0');
+      let at = index.get(k);
+      if (at === undefined) index.set(k, (at = guards.push(g) - 1));
+      return at;
+    }),
+  );
+  return { paths, guards, unless };
+}
+
+function memoPaths(engine: PolicyEngine): MemoPaths | undefined {
+  const use = engine.inputs;
+  return use && !use.all && !use.volatile ? memoPathsOf(use.paths, use.unlessAbsent) : undefined;
+}
+
+function valueAt(e: BustedEvent, p: readonly string[]): unknown {
+  let v: unknown = e;
+  for (const k of p) {
+    if (v === null || typeof v !== 'object') return undefined;
+    v = (v as Record<string, unknown>)[k];
+  }
+  return v;
+}
+
+/**
+ * The values of the event at the paths the policy reads, as one string;
+ * undefined when too long to be worth keeping. With guards, the key starts
+ * with which guard paths are absent, and leaves out the paths they make
+ * irrelevant.
+ */
+export function projection(e: BustedEvent, memo: MemoPaths | readonly string[][]): string | undefined {
+  const m = Array.isArray(memo) ? memoPathsOf(memo as string[][]) : (memo as MemoPaths);
   let key = '';
-  for (const p of paths) {
-    let v: unknown = e;
-    for (const k of p) {
-      if (v === null || typeof v !== 'object') {
-        v = undefined;
-        break;
-      }
-      v = (v as Record<string, unknown>)[k];
+  let absent: boolean[] | undefined;
+  if (m.guards.length > 0) {
+    absent = m.guards.map((g) => valueAt(e, g) === undefined);
+    for (const a of absent) key += a ? '0' : '1';
+    key += '\x1f';
+  }
+  for (let i = 0; i < m.paths.length; i++) {
+    const skip = absent !== undefined && m.unless[i]!.some((g) => absent![g]);
+    if (skip) {
+      key += '-\x1f';
+      continue;
     }
+    const v = valueAt(e, m.paths[i]!);
     // absent and null differ to a policy (`not input.x` vs `input.x == null`)
     key += v === undefined ? '~\x1f' : `${JSON.stringify(v)}\x1f`;
     if (key.length > MAX_KEY) return undefined;

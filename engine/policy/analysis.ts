@@ -16,7 +16,8 @@
  * first non-constant element; `input` alone counts as the whole input.
  */
 import type * as A from './rego/ast.js';
-import { eachRuleTerm, groundPrefix } from './compile/walk.js';
+import type { RuleSet } from './compile/program.js';
+import { eachBodyTerm, eachRuleTerm, eachTerm, exprTerms, groundPrefix, refReaches } from './compile/walk.js';
 
 export interface InputUse {
   /** the whole input is read somewhere (`input` alone, `input[x]`, passed whole to a function) */
@@ -25,6 +26,12 @@ export interface InputUse {
   paths: string[][];
   /** a builtin whose result varies between calls is called: decisions must not be memoised */
   volatile: boolean;
+  /**
+   * For each entry of `paths`: input paths any one of which, when absent
+   * from the input, makes that entry irrelevant to every entrypoint
+   * (guards(), below). Absent when not worked out (a `with` anywhere).
+   */
+  unlessAbsent?: string[][][];
 }
 
 /** Builtins whose answer is not a function of their arguments. */
@@ -67,4 +74,158 @@ export function reads(use: InputUse, path: readonly string[]): boolean {
     for (let i = 0; i < n; i++) if (p[i] !== path[i]) return false;
     return true;
   });
+}
+
+/**
+ * Which input paths stop mattering when another one is absent.
+ *
+ * ml.rego names a connection's address and port only in rules whose
+ * bodies also require `input.ml.llm_score`; a connect or accept event has
+ * no `ml`, so its ports cannot change the decision, and memoising by them
+ * (engine/decide) would make every accepted connection (a new peer port)
+ * an evaluation of its own. This finds such guards, soundly:
+ *
+ * - req(D): for one definition D (a rule body with its head, each `else`
+ *   branch on its own), the input paths a positive top-level expression of
+ *   its body refers to outside comprehensions. An absent path makes that
+ *   expression undefined (every operator, builtin and function call is
+ *   undefined on an undefined argument; `print` excepted), so D fails,
+ *   whatever else it reads.
+ * - guard(R) for a rule set R: the entrypoints have none; otherwise the
+ *   intersection, over every definition D' referring to R, of req(D') ∪
+ *   guard(set of D'). When one of those paths is absent, R's value cannot
+ *   reach an entrypoint.
+ * - a memo path P is irrelevant when one of the intersection, over every
+ *   definition D reading under P, of req(D) ∪ guard(set of D) is absent.
+ *
+ * The memo key then says which guard paths are absent, and leaves the
+ * irrelevant paths out: two inputs with the same key evaluate alike. (A
+ * runtime error that only a left-out value would raise in a failing body is
+ * not seen; errors are not memoised in the first place.) A `with` anywhere
+ * changes what `input` is inside it: then nothing is worked out.
+ */
+export function guards(ruleSets: readonly RuleSet[], entrypoints: readonly string[], paths: readonly string[][]): string[][][] | undefined {
+  interface Def {
+    set: RuleSet;
+    req: Set<string>;
+    refs: Set<RuleSet>;
+    inputs: string[][];
+  }
+  const defs: Def[] = [];
+  let withSeen = false;
+  for (const set of ruleSets) {
+    for (const rule of set.rules) {
+      for (const b of [rule, ...rule.else]) {
+        const d: Def = { set, req: new Set(), refs: new Set(), inputs: [] };
+        const visit = (t: A.Term): void => {
+          if (t.type === 'arraycomprehension' || t.type === 'setcomprehension' || t.type === 'objectcomprehension') {
+            if (hasWith(t.body)) withSeen = true;
+          }
+          if (t.type !== 'ref' || t.head.type !== 'var') return;
+          if (t.head.name === 'input') d.inputs.push(groundPrefix(t).slice(1));
+          else if (t.head.name === 'data') for (const s of ruleSets) if (refReaches(t, s.path.split('.'))) d.refs.add(s);
+        };
+        eachTerm(b.head.ref, visit);
+        b.head.args?.forEach((a) => eachTerm(a, visit));
+        if (b.head.key !== undefined) eachTerm(b.head.key, visit);
+        if (b.head.value !== undefined) eachTerm(b.head.value, visit);
+        eachBodyTerm(b.body, visit);
+        if (hasWith(b.body)) withSeen = true;
+        for (const e of b.body) {
+          if (e.negated || e.with.length > 0 || e.kind === 'some' || e.kind === 'every') continue;
+          if (e.kind === 'call' && (refKey(e.operator) === 'print' || refKey(e.operator) === 'trace')) continue;
+          for (const t of exprTerms(e)) strictInputs(t, d.req);
+        }
+        defs.push(d);
+      }
+    }
+  }
+  if (withSeen) return undefined;
+
+  // null: no definition that matters refers to the set (yet)
+  const guard = new Map<RuleSet, Set<string> | null>();
+  const entries = new Set(entrypoints.map((e) => `data.${e.split('/').join('.')}`));
+  for (const s of ruleSets) guard.set(s, entries.has(s.path) ? new Set() : null);
+  for (let changed = true; changed; ) {
+    changed = false;
+    for (const d of defs) {
+      const own = guard.get(d.set);
+      if (own == null) continue;
+      const g = union(d.req, own);
+      for (const s of d.refs) {
+        const cur = guard.get(s)!;
+        const next = cur === null ? g : intersect(cur, g);
+        if (cur === null || next.size !== cur.size) {
+          guard.set(s, next);
+          changed = true;
+        }
+      }
+    }
+  }
+  return paths.map((p) => {
+    let acc: Set<string> | null = null;
+    for (const d of defs) {
+      const own = guard.get(d.set);
+      if (own == null) continue;
+      if (!d.inputs.some((q) => p.every((s, i) => q[i] === s))) continue;
+      const g = union(d.req, own);
+      acc = acc === null ? g : intersect(acc, g);
+    }
+    return acc === null ? [] : [...acc].sort().map((k) => k.split('\0'));
+  });
+}
+
+/** Input paths of a term outside comprehension bodies: each makes the term undefined when absent. */
+function strictInputs(t: A.Term, out: Set<string>): void {
+  switch (t.type) {
+    case 'ref': {
+      if (t.head.type === 'var' && t.head.name === 'input') {
+        const p = groundPrefix(t).slice(1);
+        if (p.length > 0) out.add(p.join('\0'));
+      } else strictInputs(t.head, out);
+      t.path.forEach((x) => strictInputs(x, out));
+      return;
+    }
+    case 'array':
+    case 'set':
+      t.items.forEach((x) => strictInputs(x, out));
+      return;
+    case 'object':
+      t.items.forEach(([k, v]) => (strictInputs(k, out), strictInputs(v, out)));
+      return;
+    case 'call':
+      if (refKey(t.operator) === 'print' || refKey(t.operator) === 'trace') return;
+      t.args.forEach((x) => strictInputs(x, out));
+      return;
+    default:
+      return; // comprehensions are defined (perhaps empty) whatever their bodies find
+  }
+}
+
+function refKey(r: A.RefTerm): string | undefined {
+  return r.head.type === 'var' && r.path.length === 0 ? r.head.name : undefined;
+}
+
+function hasWith(body: A.Body): boolean {
+  let found = false;
+  for (const e of body) {
+    if (e.with.length > 0) return true;
+    if (e.kind === 'every' && hasWith(e.body)) return true;
+  }
+  eachBodyTerm(body, (t) => {
+    if ((t.type === 'arraycomprehension' || t.type === 'setcomprehension' || t.type === 'objectcomprehension') && hasWith(t.body)) found = true;
+  });
+  return found;
+}
+
+function union(a: ReadonlySet<string>, b: ReadonlySet<string>): Set<string> {
+  const out = new Set(a);
+  for (const x of b) out.add(x);
+  return out;
+}
+
+function intersect(a: ReadonlySet<string>, b: ReadonlySet<string>): Set<string> {
+  const out = new Set<string>();
+  for (const x of a) if (b.has(x)) out.add(x);
+  return out;
 }

@@ -15,7 +15,7 @@
 
 import { readFileSync } from 'node:fs';
 
-import { inputUse, type InputUse } from './analysis.js';
+import { guards, inputUse, type InputUse } from './analysis.js';
 import { compileModules } from './compile/stages.js';
 import { emit, type RuntimeManifest } from './emit/emitter.js';
 import type { CoverSite, Policy } from './ir/ir.js';
@@ -78,6 +78,8 @@ export function compileParsed(modules: readonly Module[], opts: CompileOptions):
     entrypoints: Object.fromEntries(entrypoints.map((e, i) => [e, i])),
     inputs: inputUse(checked.program.modules, checked.program.builtins),
   };
+  const unlessAbsent = guards(checked.program.ruleSets, entrypoints, out.inputs.paths);
+  if (unlessAbsent) out.inputs.unlessAbsent = unlessAbsent;
   if (ir.cover) out.cover = ir.cover;
   return out;
 }

@@ -2,11 +2,14 @@
 // decision event that reports one.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Decider, decisionEvent, projection } from '../../engine/decide/decider.js';
 import { PolicyEngine } from '../../engine/policy/engine.js';
+import { compile } from '../../engine/policy/compiler.js';
+import { prng } from '../helpers/prng.js';
+import { PACKAGE_ROOT } from '../../engine/paths.js';
 import type { BustedEvent } from '../../engine/model/event.js';
 
 async function engineOf(rego: string): Promise<PolicyEngine> {
@@ -58,5 +61,119 @@ describe('Decider', () => {
     assert.deepEqual(e.decision, { action: 'block', reasons: ['r'], enforced: true, policy_revision: 'sha256:0123456789abcdef', subject: 'abc-1' });
     assert.equal(e.process, subject.process);
     assert.equal(e.provider, 'openai');
+  });
+});
+
+/** unlessAbsent of a one-module policy, by memo path: "a.b" -> ["c", "d.e"] */
+function guardsOf(rego: string): Record<string, string[]> | undefined {
+  const c = compile([{ file: 'p.rego', text: `package busted\nimport rego.v1\n${rego}` }], { entrypoints: ['busted/decision'] });
+  if (!c.inputs.unlessAbsent) return undefined;
+  return Object.fromEntries(c.inputs.paths.map((p, i) => [p.join('.'), c.inputs.unlessAbsent![i]!.map((g) => g.join('.'))]));
+}
+
+describe('memo guards: paths that stop mattering when another is absent', () => {
+  it('a positive body expression on an input path guards what the rest of the rule and the rules it calls read', () => {
+    const g = guardsOf(`
+where := sprintf("%s:%d", [input.net.dst_ip, input.net.dst_port])
+decision := "audit" if {
+  input.ml.llm_score > 0.5
+  where != "x"
+}`)!;
+    assert.deepEqual(g['net.dst_port'], ['ml.llm_score']);
+    assert.deepEqual(g['net.dst_ip'], ['ml.llm_score']);
+  });
+
+  it('no guard from a negated expression, a comprehension, print, or a rule read elsewhere without it', () => {
+    assert.deepEqual(guardsOf('decision := "block" if {\n not input.a\n input.b == 1\n}')!['a'], ['b']);
+    assert.deepEqual(guardsOf('decision := "block" if {\n count([x | x := input.a]) == 0\n input.b == 1\n}')!['a'], ['b']);
+    assert.deepEqual(guardsOf('decision := "block" if {\n count([x | x := input.a]) == 0\n}')!['a'], []);
+    assert.deepEqual(guardsOf('decision := "block" if {\n print(input.g)\n input.b == input.a\n}')!['b'], ['a', 'b']);
+    const g = guardsOf(`
+p := input.port
+decision := "audit" if { input.ml.score > 1; p > 2 }
+reasons contains sprintf("%d", [p])`);
+    // busted/reasons is not an entrypoint of this compile: p matters only under decision's guard
+    assert.deepEqual(g!['port'], ['ml.score']);
+    const c = compile([{ file: 'p.rego', text: 'package busted\nimport rego.v1\np := input.port\ndecision := "audit" if { input.ml.score > 1; p > 2 }\nreasons contains sprintf("%d", [p])' }], {
+      entrypoints: ['busted/decision', 'busted/reasons'],
+    });
+    assert.deepEqual(c.inputs.unlessAbsent![c.inputs.paths.findIndex((x) => x.join('.') === 'port')], []);
+  });
+
+  it('each else branch on its own; a with anywhere and nothing is worked out', () => {
+    const g = guardsOf('decision := "block" if { input.a == 1 } else := "audit" if { input.b == input.c }')!;
+    assert.deepEqual(g['a'], ['a']);
+    assert.deepEqual(g['c'], ['b', 'c']);
+    assert.equal(guardsOf('f := input.x\ndecision := "block" if { f with input.x as 1; input.y }'), undefined);
+  });
+
+  it('keys: the absent guards named, the paths they cut left out', async () => {
+    const d = new Decider(
+      await engineOf(`
+where := sprintf("%s:%d", [input.net.dst_ip, input.net.dst_port])
+decision := "audit" if { input.ml.llm_score > 0.5; where != "10.0.0.1:1" }`),
+    );
+    for (let port = 1; port <= 50; port++) d.decide(ev({ net: { protocol: 'tcp', family: 4, dst_ip: '127.0.0.1', dst_port: port } }));
+    assert.equal(d.stats.evaluated, 1, 'without ml, the port cannot matter');
+    assert.equal(d.decide(ev({ net: { protocol: 'tcp', family: 4, dst_ip: '10.0.0.1', dst_port: 1 }, ml: { llm_score: 0.9, label: 'llm' } })).action, 'allow');
+    assert.equal(d.decide(ev({ net: { protocol: 'tcp', family: 4, dst_ip: '10.0.0.1', dst_port: 2 }, ml: { llm_score: 0.9, label: 'llm' } })).action, 'audit');
+    assert.equal(d.stats.evaluated, 3);
+  });
+
+  it('the shipped policies: memoised decisions equal fresh ones on recorded events and 3000 variations of them', async () => {
+    const root = PACKAGE_ROOT;
+    const events: BustedEvent[] = [];
+    for (const dir of ['examples/policy-repo/recordings', 'test/fixtures/test-policy/recordings']) {
+      for (const f of readdirSync(join(root, dir)).filter((x) => x.endsWith('.jsonl') && !x.includes('expect'))) {
+        for (const line of readFileSync(join(root, dir, f), 'utf8').split('\n')) {
+          if (!line.trim()) continue;
+          const e = JSON.parse(line) as BustedEvent & { expect?: unknown };
+          if (e.expect === undefined && e.type !== 'decision' && e.type) events.push(e);
+        }
+      }
+    }
+    assert.ok(events.length > 50, `${events.length} recorded events`);
+    // a locked-down copy too, so that the classifier's block rules are reached
+    const locked = mkdtempSync(join(tmpdir(), 'busted-decider-locked-'));
+    try {
+      cpSync(join(root, 'policies'), locked, { recursive: true });
+      const data = JSON.parse(readFileSync(join(locked, 'data.json'), 'utf8'));
+      data.busted.ml_block_unknown = true;
+      writeFileSync(join(locked, 'data.json'), JSON.stringify(data));
+      for (const src of [join(root, 'policies'), locked]) {
+        const engine = await PolicyEngine.load(src);
+        assert.ok(engine.inputs?.unlessAbsent?.some((u) => u.length > 0), 'the shipped policies have guards');
+        const memo = new Decider(engine);
+        const fresh = await PolicyEngine.load(src);
+        const rnd = prng(7);
+        const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rnd() * xs.length)]!;
+        const vary = (e: BustedEvent): BustedEvent => {
+          const v = structuredClone(e) as BustedEvent & Record<string, unknown>;
+          const r = rnd();
+          if (v.net && r < 0.3) v.net.dst_port = pick([443, 8443, 11434, 40000 + Math.floor(rnd() * 100)]);
+          if (r >= 0.2 && r < 0.5) v.ml = { llm_score: pick([0.1, 0.5, 0.7, 0.85, 0.95, 0.99]), label: pick(['llm', 'other']) };
+          if (r >= 0.5 && r < 0.6) delete v.ml;
+          if (r >= 0.6 && r < 0.7) delete v.provider;
+          if (r >= 0.7 && r < 0.75) v.provider = pick(['openai', 'mistral', 'deepseek']);
+          if (v.net && r >= 0.75 && r < 0.85) v.net.dst_host = pick(['api.openai.com', 'llm.internal', 'evil-openai.com']);
+          if (v.net && r >= 0.85 && r < 0.9) delete v.net.dst_host;
+          if (r >= 0.9) v.type = pick(['connect', 'accept', 'close', 'tls_client_hello', 'llm_request', 'mcp_message']) as BustedEvent['type'];
+          return v;
+        };
+        let n = 0;
+        for (let round = 0; round < 3000 / events.length + 1; round++) {
+          for (const e0 of events) {
+            const e = round === 0 ? e0 : vary(e0);
+            const got = memo.decide(e);
+            const want = fresh.decide(e);
+            assert.deepEqual({ action: got.action, reasons: [...got.reasons].sort() }, { action: want.action, reasons: [...want.reasons].sort() }, `event ${JSON.stringify(e)}`);
+            n++;
+          }
+        }
+        assert.ok(memo.stats.memoised > n / 4, `memo answered ${memo.stats.memoised} of ${n}`);
+      }
+    } finally {
+      rmSync(locked, { recursive: true });
+    }
   });
 });
