@@ -9,48 +9,69 @@
 export const REDACTED = '[REDACTED]';
 
 /**
- * Each rule: a cheap gate (substring tests, native and fast) that must pass
- * before its regular expression runs; most text has no credential and
- * passes no gate. `lower` is `s` lower-cased, made once when a gate needs it.
+ * Each rule runs only when its trigger was seen: two scans of the text
+ * (TRIGGERS, one case-insensitive and one not) find every place where one
+ * of the rules could match, and most text (prompts, answers, JSON) has
+ * none. A trigger is implied by any match of its rule (a rule's match
+ * contains its trigger), so no credential escapes a rule that did not run.
+ * A replacement (`$1[REDACTED]`) adds no trigger the text did not have.
  */
-type Gate = (s: string, lower: () => string) => boolean;
-const has = (s: string, ...subs: string[]) => subs.some((x) => s.includes(x));
-const KEY_PREFIXES = ['xai', 'gsk', 'hf', 'r8', 'pplx', 'fw', 'nvapi'].flatMap((p) => [`${p}-`, `${p}_`]);
+const RULES: RegExp[] = [
+  // 0 Authorization: Bearer X / Basic X / token X (HTTP headers, curl -H, JSON)
+  /\b((?:proxy-)?authorization["']?\s*[:=]\s*["']?(?:bearer|basic|token|digest)?\s*)[^\s"',;]+/gi,
+  // 1 API key and cookie headers
+  /\b((?:x-api-key|api-key|x-goog-api-key|x-auth-token|cookie|set-cookie)["']?\s*[:=]\s*["']?)[^\s"',;]+/gi,
+  // 2 command-line options that carry secrets: --api-key X, --token=X
+  /(--?(?:api[-_]?key|token|access[-_]token|password|passwd|secret|auth)(?:\s+|=))(?!-)\S+/gi,
+  // 3 NAME_API_KEY=value in environments and scripts
+  /\b([A-Z0-9_]*(?:API_KEY|APIKEY|TOKEN|SECRET|PASSWORD)[A-Z0-9_]*=)\S+/g,
+  // 4 query parameters
+  /([?&](?:key|api_key|apikey|token|access_token|sig|signature)=)[^&\s"']+/gi,
+  // 5.. key-shaped strings, wherever they stand
+  /\bsk-ant-[A-Za-z0-9_-]{8,}/g,
+  /\bsk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_-]{16,}/g,
+  /\bAIza[0-9A-Za-z_-]{30,}/g,
+  /\b(?:xai|gsk|hf|r8|pplx|fw|nvapi)[-_][A-Za-z0-9]{20,}/g,
+  /\b(?:AKIA|ASIA)[0-9A-Z]{16}\b/g,
+  /\bgh[pousr]_[A-Za-z0-9]{30,}/g,
+  /\beyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}/g,
+  /-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?(?:-----END [A-Z ]*PRIVATE KEY-----|$)/g,
+];
+const REPLACEMENT = RULES.map((_, i) => (i < 5 ? `$1${REDACTED}` : REDACTED));
 
-const RULES: Array<[RegExp, string, Gate]> = [
-  // Authorization: Bearer X / Basic X / token X (HTTP headers, curl -H, JSON)
-  [/\b((?:proxy-)?authorization["']?\s*[:=]\s*["']?(?:bearer|basic|token|digest)?\s*)[^\s"',;]+/gi, `$1${REDACTED}`, (_s, l) => l().includes('authorization')],
-  // API key and cookie headers
-  [/\b((?:x-api-key|api-key|x-goog-api-key|x-auth-token|cookie|set-cookie)["']?\s*[:=]\s*["']?)[^\s"',;]+/gi, `$1${REDACTED}`, (_s, l) => has(l(), 'api-key', 'x-auth-token', 'cookie')],
-  // command-line options that carry secrets: --api-key X, --token=X
-  [/(--?(?:api[-_]?key|token|access[-_]token|password|passwd|secret|auth)(?:\s+|=))(?!-)\S+/gi, `$1${REDACTED}`, (s, l) => s.includes('-') && has(l(), '-api', '-token', '-access', '-pass', '-secret', '-auth')],
-  // NAME_API_KEY=value in environments and scripts
-  [/\b([A-Z0-9_]*(?:API_KEY|APIKEY|TOKEN|SECRET|PASSWORD)[A-Z0-9_]*=)\S+/g, `$1${REDACTED}`, (s) => s.includes('=') && has(s, 'API_KEY', 'APIKEY', 'TOKEN', 'SECRET', 'PASSWORD')],
-  // query parameters
-  [/([?&](?:key|api_key|apikey|token|access_token|sig|signature)=)[^&\s"']+/gi, `$1${REDACTED}`, (s, l) => s.includes('=') && has(l(), 'key=', 'token=', 'sig=', 'signature=')],
-  // key-shaped strings, wherever they stand
-  [/\bsk-ant-[A-Za-z0-9_-]{8,}/g, REDACTED, (s) => s.includes('sk-ant-')],
-  [/\bsk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_-]{16,}/g, REDACTED, (s) => s.includes('sk-')],
-  [/\bAIza[0-9A-Za-z_-]{30,}/g, REDACTED, (s) => s.includes('AIza')],
-  [/\b(?:xai|gsk|hf|r8|pplx|fw|nvapi)[-_][A-Za-z0-9]{20,}/g, REDACTED, (s) => has(s, ...KEY_PREFIXES)],
-  [/\b(?:AKIA|ASIA)[0-9A-Z]{16}\b/g, REDACTED, (s) => has(s, 'AKIA', 'ASIA')],
-  [/\bgh[pousr]_[A-Za-z0-9]{30,}/g, REDACTED, (s) => has(s, 'ghp_', 'gho_', 'ghu_', 'ghs_', 'ghr_')],
-  [/\beyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}/g, REDACTED, (s) => s.includes('eyJ')],
-  [/-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?(?:-----END [A-Z ]*PRIVATE KEY-----|$)/g, REDACTED, (s) => s.includes('PRIVATE KEY-----')],
+/** The rules and their replacements, in the order they apply (what the triggers only make cheaper). */
+export const REDACTION_RULES: ReadonlyArray<readonly [RegExp, string]> = RULES.map((re, i) => [re, REPLACEMENT[i]!] as const);
+
+/**
+ * Triggers: capture group g (1-based) of each scan names the rules it
+ * lets run. Alternatives never start alike at one position, and a scan
+ * goes on from the character after each match, so overlapping triggers
+ * ("-token=") are all seen.
+ */
+const TRIGGERS: Array<[RegExp, number[][]]> = [
+  [/(authorization)|(api-key|x-auth-token|cookie)|(-(?:api|token|access|pass|secret|auth))|((?:key|token|sig)=|signature=)/gi, [[0], [1], [2], [4]]],
+  [/(API_?KEY|TOKEN|SECRET|PASSWORD)|(sk-)|(AIza)|((?:xai|gsk|hf|r8|pplx|fw|nvapi)[-_])|(AKIA|ASIA)|(gh[pousr]_)|(eyJ)|(PRIVATE KEY-----)/g, [[3], [5, 6], [7], [8], [9], [10], [11], [12]]],
 ];
 
 /** Replace every credential found in `s`. Cheap when there is none. */
 export function redactText(s: string): string {
+  let run = 0;
+  for (const [re, rules] of TRIGGERS) {
+    re.lastIndex = 0;
+    for (let m = re.exec(s); m !== null; m = re.exec(s)) {
+      for (let g = 1; g < m.length; g++) if (m[g] !== undefined) for (const r of rules[g - 1]!) run |= 1 << r;
+      re.lastIndex = m.index + 1;
+    }
+  }
+  if (run === 0) return s;
   let out = s;
-  let lowered: string | undefined;
-  const lower = () => (lowered ??= out.toLowerCase());
-  for (const [re, rep, gate] of RULES) {
-    if (!gate(out, lower)) continue;
+  for (let i = 0; i < RULES.length; i++) {
+    if ((run & (1 << i)) === 0) continue;
+    const re = RULES[i]!;
     re.lastIndex = 0;
     if (re.test(out)) {
       re.lastIndex = 0;
-      out = out.replace(re, rep);
-      lowered = undefined;
+      out = out.replace(re, REPLACEMENT[i]!);
     }
   }
   return out;

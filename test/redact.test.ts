@@ -1,6 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { redactText, REDACTED } from '../engine/redact.js';
+import { REDACTION_RULES, redactText, REDACTED } from '../engine/redact.js';
+import { prng } from './helpers/prng.js';
 
 describe('redactText', () => {
   const cases: Array<[string, string]> = [
@@ -25,6 +26,24 @@ describe('redactText', () => {
   it('leaves ordinary command lines alone', () => {
     for (const s of ['curl -s https://api.openai.com/v1/models', 'python3 -m http.server 8000', 'ls --color=auto', 'git log --oneline -n 5', 'sk-short', 'desk-organizer-deluxe']) {
       assert.equal(redactText(s), s);
+    }
+  });
+
+  it('runs only the rules whose trigger it saw, with the result of running them all: 20,000 generated texts', () => {
+    const all = (t: string): string => REDACTION_RULES.reduce((o, [re, rep]) => o.replace(new RegExp(re.source, re.flags), rep), t);
+    const rnd = prng(11);
+    const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rnd() * xs.length)]!;
+    const parts = [
+      'Authorization: Bearer ', 'AUTHORIZATION=', 'proxy-authorization: token ', 'x-api-key: ', 'X-Goog-Api-Key=', 'Set-Cookie: ', '--api-key ', '-token=', '--access_token ', '--passwd=',
+      'OPENAI_API_KEY=', 'MY_TOKEN=', 'db_SECRET=', '?key=', '&access_token=', '&signature=', '?sig=', 'sk-ant-', 'sk-proj-', 'sk-', 'AIza', 'xai-', 'gsk_', 'hf_', 'nvapi-',
+      'AKIA', 'ASIA', 'ghp_', 'gho_', 'eyJ', '-----BEGIN RSA PRIVATE KEY-----', '-----END RSA PRIVATE KEY-----', 'max_tokens', 'tokens=', 'monkey=', 'desk-',
+      'abcdefghijklmnopqrstuvwxyz0123456789', 'ABCDEFGHIJKLMNOP', 'abc.def', '.', ' ', '"', "'", ';', ',', '\n', '=', ':', '-', '_', 'İ', 'é', '0123456789',
+    ];
+    for (let i = 0; i < 20_000; i++) {
+      let t = '';
+      const n = 1 + Math.floor(rnd() * 12);
+      for (let k = 0; k < n; k++) t += rnd() < 0.2 ? pick(parts).toUpperCase() : rnd() < 0.2 ? pick(parts).toLowerCase() : pick(parts);
+      assert.equal(redactText(t), all(t), JSON.stringify(t));
     }
   });
 });

@@ -267,9 +267,15 @@ function tlsWorkload(metric, env, servername = 'api.openai.com', target = TARGET
 // -------------------------------------------------------------------- agent
 
 function procCpuSeconds(pid) {
+  const [u, k] = procCpuSplit(pid);
+  return u + k;
+}
+
+/** [user, kernel] CPU seconds of a process */
+function procCpuSplit(pid) {
   const s = readFileSync(`/proc/${pid}/stat`, 'utf8');
   const f = s.slice(s.lastIndexOf(')') + 2).split(' ');
-  return (Number(f[11]) + Number(f[12])) / CLK_TCK; // utime, stime (fields 14, 15)
+  return [Number(f[11]) / CLK_TCK, Number(f[12]) / CLK_TCK]; // utime, stime (fields 14, 15)
 }
 
 // BENCH_OVERHEAD_STDOUT=file: the agent's stdout goes to a file (rewritten
@@ -477,6 +483,7 @@ async function loadedRun(name, i, cg, inst) {
   const progIds = bpfStatsPrev !== undefined ? agentPrograms(cg) : undefined;
   const bpf0 = progIds && bpfSnapshot(progIds);
   const cpu0 = procCpuSeconds(agent.pid);
+  const sys0 = procCpuSplit(agent.pid)[1];
   const t0 = performance.now();
   const samples = [];
   let last;
@@ -496,12 +503,13 @@ async function loadedRun(name, i, cg, inst) {
   }
   sample();
   const cpu = procCpuSeconds(agent.pid) - cpu0;
+  const agentSysS = procCpuSplit(agent.pid)[1] - sys0;
   const wall = (performance.now() - t0) / 1000;
   const bpf = progIds && bpfDelta(bpf0, bpfSnapshot(progIds));
   const s = await agent.stop();
   rss.push(...samples);
   rssFinal = samples[samples.length - 1];
-  return Object.assign(r, { agentCpuS: cpu, agentCore: cpu / wall, wall, events: s.events, records: s.records, lost: s.lost, rssMax: Math.max(...samples), rssLast: rssFinal, bpf });
+  return Object.assign(r, { agentCpuS: cpu, agentSysS, agentCore: cpu / wall, wall, events: s.events, records: s.records, lost: s.lost, rssMax: Math.max(...samples), rssLast: rssFinal, bpf });
 }
 
 async function measure(name, cg, tmp) {
@@ -525,7 +533,7 @@ async function measure(name, cg, tmp) {
       const r = await loadedRun(name, i, cg, inst);
       on.push(r);
       log(
-        `${name}: on  #${i + 1} ${round(r.rate)} ${w.unit}${r.errors ? ` (${r.errors} errors)` : ''}${r.max_ms ? ` (slowest ${r.max_ms} ms)` : ''}; agent cpu ${round(r.agentCpuS, 2)} s (${round(100 * r.agentCore)}% of a core), ` +
+        `${name}: on  #${i + 1} ${round(r.rate)} ${w.unit}${r.errors ? ` (${r.errors} errors)` : ''}${r.max_ms ? ` (slowest ${r.max_ms} ms)` : ''}; agent cpu ${round(r.agentCpuS, 2)} s (${round(100 * r.agentCore)}% of a core, ${round(100 * r.agentSysS / Math.max(r.agentCpuS, 1e-9))}% of it in the kernel), ` +
           `${r.events} events / ${r.records} records (lost in kernel ${r.lost}), rss max ${round(r.rssMax)} MB last ${round(r.rssLast)} MB` +
           (r.bpf ? `; in BPF ${round(r.bpf.ns / 1e6)} ms (${round(r.bpf.ns / (r.rate * r.secs))} ns/op)` : ''),
       );
