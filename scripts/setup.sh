@@ -19,7 +19,7 @@ say() { printf 'setup: %s\n' "$*" >&2; }
 # rsyslog, logrotate: the syslog and file outputs are tested against them
 # (rsyslogd runs with the test's own configuration, never as the system's);
 # chromium: the dashboard is tested in it, headless (playwright-core drives it).
-PKGS=(clang llvm lld libbpf-dev libbpf1 bpftool dnsmasq-base openssl curl python3 iproute2 util-linux procps nginx wget rsyslog logrotate chromium)
+PKGS=(clang llvm lld binutils libbpf-dev libbpf1 bpftool dnsmasq-base openssl curl python3 iproute2 util-linux procps nginx wget rsyslog logrotate chromium)
 
 if [[ "${1:-}" != "--build-only" ]]; then
   missing=()

@@ -9,7 +9,7 @@
  */
 import { existsSync, readdirSync, readFileSync, readlinkSync, realpathSync, statSync } from 'node:fs';
 import { basename } from 'node:path';
-import { dynamicSymbols } from './elf.js';
+import { commonCallee, dynamicSymbols, type ElfSymbol } from './elf.js';
 
 export type TlsLibraryKind = 'openssl' | 'openssl-static' | 'boringssl' | 'gnutls' | 'nss' | 'go';
 
@@ -26,6 +26,17 @@ export interface TlsProbeFamily {
 }
 
 export const OPENSSL_SYMBOLS = ['SSL_write', 'SSL_read', 'SSL_write_ex', 'SSL_read_ex', 'SSL_ctrl', 'SSL_set_fd', 'SSL_get_fd', 'SSL_free', 'SSL_do_handshake', 'SSL_connect'] as const;
+
+/**
+ * Internal functions probed instead of their thin exported wrappers when
+ * the library has them (elf.ts commonCallee): a cheaper probe, one for
+ * both wrappers. Named in a library's `symbols` and `offsets` like the
+ * exported ones; BUSTED_TLS_PROBE_WRAPPERS=1 probes the wrappers instead.
+ */
+export const INTERNAL_CALLEES: ReadonlyArray<readonly [string, readonly string[]]> = [
+  ['ssl_write_internal', ['SSL_write', 'SSL_write_ex']],
+  ['ssl_read_internal', ['SSL_read', 'SSL_read_ex']],
+];
 
 /** The probe table. Only `supported` families are attached; the others are named so the next probe has its place. */
 export const TLS_PROBE_TABLE: readonly TlsProbeFamily[] = [
@@ -197,7 +208,18 @@ export class TlsLibraryFinder {
       if (syms.has('SSL_write') && syms.has('SSL_read')) {
         const offsets: Record<string, number> = {};
         for (const [n, s] of syms) if (s.offset !== undefined) offsets[n] = s.offset;
-        lib = { kind, path, id, symbols: [...syms.keys()].sort(), offsets, via };
+        const names = [...syms.keys()];
+        if (process.env.BUSTED_TLS_PROBE_WRAPPERS !== '1') {
+          for (const [internal, wrappers] of INTERNAL_CALLEES) {
+            const ws = wrappers.map((w) => syms.get(w));
+            if (ws.some((w) => w === undefined)) continue;
+            const at = commonCallee(path, ws as ElfSymbol[]);
+            if (at === undefined) continue;
+            offsets[internal] = at;
+            names.push(internal);
+          }
+        }
+        lib = { kind, path, id, symbols: names.sort(), offsets, via };
       }
     } catch {
       // unreadable or not ELF: not a library we can hook

@@ -73,6 +73,8 @@ export interface UprobeSpec {
   retprobe: boolean;
   /** only when enforcing */
   enforceOnly?: boolean;
+  /** not attached where the target has this (internal) function: it is probed instead */
+  unless?: string;
 }
 
 /** A file to put the TLS probes on: its symbols, at these file offsets when known (else libbpf resolves the names). */
@@ -82,18 +84,32 @@ export interface TlsTarget {
   offsets?: Readonly<Record<string, number>>;
 }
 
-const up = (name: string, func: string, retprobe = false, enforceOnly = false): UprobeSpec => ({ name, attach: 'uprobe', func, retprobe, ...(enforceOnly ? { enforceOnly } : {}) });
+const up = (name: string, func: string, retprobe = false, enforceOnly = false, unless?: string): UprobeSpec => ({
+  name,
+  attach: 'uprobe',
+  func,
+  retprobe,
+  ...(enforceOnly ? { enforceOnly } : {}),
+  ...(unless ? { unless } : {}),
+});
 
 /** The OpenSSL probe set (tls.bpf.c); each target gets those of its exported symbols. */
 export const OPENSSL_PROBES: readonly UprobeSpec[] = [
-  up('ssl_write_enter', 'SSL_write'),
-  up('ssl_write_leave', 'SSL_write', true),
-  up('ssl_read_enter', 'SSL_read'),
-  up('ssl_read_leave', 'SSL_read', true),
-  up('ssl_write_ex_enter', 'SSL_write_ex'),
-  up('ssl_write_leave', 'SSL_write_ex', true),
-  up('ssl_read_ex_enter', 'SSL_read_ex'),
-  up('ssl_read_leave', 'SSL_read_ex', true),
+  up('ssl_write_enter', 'SSL_write', false, false, 'ssl_write_internal'),
+  up('ssl_write_leave', 'SSL_write', true, false, 'ssl_write_internal'),
+  up('ssl_read_enter', 'SSL_read', false, false, 'ssl_read_internal'),
+  up('ssl_read_leave', 'SSL_read', true, false, 'ssl_read_internal'),
+  up('ssl_write_ex_enter', 'SSL_write_ex', false, false, 'ssl_write_internal'),
+  up('ssl_write_leave', 'SSL_write_ex', true, false, 'ssl_write_internal'),
+  up('ssl_read_ex_enter', 'SSL_read_ex', false, false, 'ssl_read_internal'),
+  up('ssl_read_leave', 'SSL_read_ex', true, false, 'ssl_read_internal'),
+  // libssl's SSL_write and SSL_write_ex both call ssl_write_internal(s, buf,
+  // num, &written) (SSL_read, SSL_read_ex: ssl_read_internal): the _ex
+  // programs read it, once per call, at a cheaper probe (host/elf.ts commonCallee)
+  up('ssl_write_ex_enter', 'ssl_write_internal'),
+  up('ssl_write_leave', 'ssl_write_internal', true),
+  up('ssl_read_ex_enter', 'ssl_read_internal'),
+  up('ssl_read_leave', 'ssl_read_internal', true),
   up('ssl_ctrl_enter', 'SSL_ctrl'),
   up('ssl_set_fd_enter', 'SSL_set_fd'),
   up('ssl_free_enter', 'SSL_free'),
@@ -494,6 +510,7 @@ export class KernelSession {
     const made: Attachment[] = [];
     for (const p of spec.programs) {
       if (p.attach !== 'uprobe' || !t.symbols.includes(p.func)) continue;
+      if (p.unless !== undefined && t.symbols.includes(p.unless)) continue;
       if (p.enforceOnly && !this.options.enforce) continue;
       const prog = obj.program(p.name);
       const at = t.offsets?.[p.func];

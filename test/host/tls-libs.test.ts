@@ -16,12 +16,27 @@ describe('TlsLibraryFinder', () => {
     const ssl = libs.find((l) => l.path === LIBSSL);
     assert.ok(ssl, JSON.stringify(libs));
     assert.equal(ssl.kind, 'openssl');
-    assert.deepEqual(ssl.symbols, ['SSL_connect', 'SSL_ctrl', 'SSL_do_handshake', 'SSL_free', 'SSL_get_fd', 'SSL_read', 'SSL_read_ex', 'SSL_set_fd', 'SSL_write', 'SSL_write_ex']);
+    assert.deepEqual(ssl.symbols, [
+      'SSL_connect', 'SSL_ctrl', 'SSL_do_handshake', 'SSL_free', 'SSL_get_fd', 'SSL_read', 'SSL_read_ex', 'SSL_set_fd', 'SSL_write', 'SSL_write_ex', 'ssl_read_internal', 'ssl_write_internal',
+    ]);
     assert.match(ssl.id, /^\d+:\d+$/);
     // the offsets agree with the symbol table as binutils reads it (libssl: addresses are file offsets in its text segment)
     const nm = execFileSync('nm', ['-D', '--defined-only', LIBSSL], { encoding: 'utf8' });
     const addr = Number.parseInt(nm.split('\n').find((l) => / T SSL_write(@@.*)?$/.test(l))!.split(' ')[0]!, 16);
     assert.equal(ssl.offsets.SSL_write, addr);
+    // the internal functions: what the wrappers call first, as objdump decodes them, and each begins with a push
+    for (const [internal, wrappers] of [['ssl_write_internal', ['SSL_write', 'SSL_write_ex']], ['ssl_read_internal', ['SSL_read', 'SSL_read_ex']]] as const) {
+      const at: number = ssl.offsets[internal]!;
+      for (const w of wrappers) {
+        const start = ssl.offsets[w]!;
+        const dis = execFileSync('objdump', ['-d', '--no-show-raw-insn', `--start-address=${start}`, `--stop-address=${start + 64}`, LIBSSL], { encoding: 'utf8' });
+        const call = /\scall\s+([0-9a-f]+)/.exec(dis);
+        assert.ok(call, `${w}: no call in\n${dis}`);
+        assert.equal(Number.parseInt(call[1]!, 16), at, `${w} calls ${call[1]} first`);
+      }
+      const first = execFileSync('objdump', ['-d', '--no-show-raw-insn', `--start-address=${at}`, `--stop-address=${at + 2}`, LIBSSL], { encoding: 'utf8' });
+      assert.match(first, /\spush\s+%r/, internal);
+    }
     const node = libs.find((l) => l.kind === 'openssl-static');
     assert.ok(node && node.symbols.includes('SSL_write') && node.offsets.SSL_read! > 0);
     // every process scanned, and again: nothing found twice
