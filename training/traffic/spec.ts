@@ -10,6 +10,7 @@
  * Kinds marked `heldOut` are never seen in training: the held-out report
  * says how the model does on traffic unlike anything it learnt from.
  */
+import { prng } from '../../test/helpers/prng.js';
 
 /** How the server answers one request. */
 export type Behaviour =
@@ -101,17 +102,8 @@ export interface Rng {
   (): number;
 }
 
-/** mulberry32 (as test/helpers/prng.ts) */
-export function prng(seed: number): Rng {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** mulberry32, the tests' seeded PRNG: the same seed gives the same traffic */
+export { prng };
 
 export const uni = (r: Rng, lo: number, hi: number): number => lo + (hi - lo) * r();
 /** log-uniform: as many small as large orders of magnitude */
