@@ -58,14 +58,14 @@ describe('TLS probes: the return half of a call', { skip }, () => {
    * N requests captured, then N on the same connection after the skip
    * verdict; what the kernel counted in each phase, and the records.
    */
-  async function twoPhases(tag: string, session: boolean | undefined) {
+  async function twoPhases(tag: string) {
     const k = KernelSession.open({
       cgroup: resolveCgroup(cg.path),
       ringBytes: 1 << 22,
       selfTgid: process.pid,
       serverSide: false,
       only: ['tls'],
-      tls: { targets: [libssl()!], capBytes: 4096, ...(session === undefined ? {} : { session }) },
+      tls: { targets: [libssl()!], capBytes: 4096 },
     });
     const records: TlsRecord[] = [];
     const client = start(
@@ -120,8 +120,21 @@ for phase in ('a', 'b'):
     }
   }
 
+  /** twoPhases with BUSTED_TLS_NO_SESSION as given (undefined: unset), as it was after. */
+  async function withNoSession(value: string | undefined, tag: string) {
+    const was = process.env.BUSTED_TLS_NO_SESSION;
+    if (value === undefined) delete process.env.BUSTED_TLS_NO_SESSION;
+    else process.env.BUSTED_TLS_NO_SESSION = value;
+    try {
+      return await twoPhases(tag);
+    } finally {
+      if (was === undefined) delete process.env.BUSTED_TLS_NO_SESSION;
+      else process.env.BUSTED_TLS_NO_SESSION = was;
+    }
+  }
+
   it('with uprobe sessions: a return run for each captured call, none for a skipped connection\'s calls', { skip: sessions.ok ? undefined : `this kernel makes no uprobe session links (${sessions.detail})` }, async () => {
-    const r = await twoPhases('session', undefined);
+    const r = await withNoSession(undefined, 'session');
     assert.equal(r.mode, 'session');
     assert.ok(r.hooks.includes('uprobe.session') && !r.hooks.includes('uretprobe'), `hooks: ${r.hooks.join(', ')}`);
     assert.equal(r.served, 2 * N);
@@ -136,15 +149,7 @@ for phase in ('a', 'b'):
   });
 
   it('BUSTED_TLS_NO_SESSION=1: the entry/return pair captures the same, and pays a return for every skipped call', async () => {
-    const was = process.env.BUSTED_TLS_NO_SESSION;
-    process.env.BUSTED_TLS_NO_SESSION = '1';
-    let r: Awaited<ReturnType<typeof twoPhases>>;
-    try {
-      r = await twoPhases('pair', undefined);
-    } finally {
-      if (was === undefined) delete process.env.BUSTED_TLS_NO_SESSION;
-      else process.env.BUSTED_TLS_NO_SESSION = was;
-    }
+    const r = await withNoSession('1', 'pair');
     assert.equal(r.mode, 'pair');
     assert.ok(r.hooks.includes('uretprobe') && !r.hooks.includes('uprobe.session'), `hooks: ${r.hooks.join(', ')}`);
     assert.equal(r.served, 2 * N);
