@@ -13,6 +13,14 @@
  * The same programs attach to every library that exports these symbols
  * (libssl.so.3, libssl.so.1.1, binaries with OpenSSL inside such as node);
  * the attach cookie says which one, for the engine's probe table.
+ *
+ * Read and write come in two forms. Where the kernel has uprobe sessions
+ * (BPF_TRACE_UPROBE_SESSION, 6.12+), one program runs at entry and, only
+ * when its entry run returned 0, at return: a call that stored nothing
+ * (a skipped connection, a process out of scope) costs no return trap
+ * (~4 us here). Elsewhere the entry uprobe and the uretprobe pair does the
+ * same work, the uretprobe firing for every call. The loader loads one
+ * form or the other.
  */
 #include "common.bpf.h"
 #include "enforce.bpf.h"
@@ -54,6 +62,21 @@ struct {
 	__type(value, __u32);
 } tls_verdicts SEC(".maps");
 
+
+/* Runs of the return half (uretprobe or session return), all CPUs summed
+ * by the engine: with sessions, calls that stored nothing have none. Kept
+ * out of the shared stats map, whose size a pinned agent's successor must
+ * match. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} tls_returns SEC(".maps");
+
+/* Uprobe session kfuncs (kernel/trace/bpf_trace.c); weak, so the object
+ * still loads where they are absent (the session programs are then not loaded). */
+extern bool bpf_session_is_return(void) __ksym __weak;
 
 /* A per-CPU sequence for call ids. */
 struct {
@@ -206,7 +229,10 @@ static __always_inline __u64 next_call_id(void)
 	return (*seq << 8) | bpf_get_smp_processor_id();
 }
 
-static __always_inline int enter(void *ctx, __u32 op, void *ssl, const void *buf, __u64 num, void *size_ptr)
+/* Returns whether the call was stored for the return half (which then has
+ * something to do: copy what was read or written, or say what became of a
+ * gated write). */
+static __always_inline bool enter(void *ctx, __u32 op, void *ssl, const void *buf, __u64 num, void *size_ptr)
 {
 	__u64 id = bpf_get_current_pid_tgid();
 	struct tls_call c = { .ssl = (__u64)ssl, .buf = (__u64)buf, .size_ptr = (__u64)size_ptr, .op = op };
@@ -215,12 +241,12 @@ static __always_inline int enter(void *ctx, __u32 op, void *ssl, const void *buf
 	__u32 *verdict;
 
 	if (!wanted())
-		return 0;
+		return false;
 	/* a connection marked skip: nothing for the return probe to do */
 	verdict = bpf_map_lookup_elem(&tls_verdicts, &key);
 	if (verdict && *verdict == BUSTED_TLS_SKIP) {
 		stat_inc(BUSTED_STAT_TLS_SKIPPED);
-		return 0;
+		return false;
 	}
 	if (enforce_on && op == BUSTED_TLS_WRITE && num > 0 && is_gated(&key, verdict) && may_hold()) {
 		/* Gated: the plaintext is copied now, before the library encrypts
@@ -240,6 +266,7 @@ static __always_inline int enter(void *ctx, __u32 op, void *ssl, const void *buf
 		bpf_loop(MAX_CHUNKS, copy_chunk, &x, 0);
 		c.gated = 1;
 		c.call_id = x.call_id;
+		/* the held write's WRITE_DONE needs the return: stored or not, it runs */
 		bpf_map_update_elem(&tls_calls, &id, &c, BPF_ANY);
 		{
 			struct busted_held h = { .pid = key.pid, .ssl = key.ssl, .call_id = x.call_id, .since_ns = bpf_ktime_get_ns() };
@@ -248,10 +275,9 @@ static __always_inline int enter(void *ctx, __u32 op, void *ssl, const void *buf
 			bpf_map_update_elem(&held, &tid, &h, BPF_ANY);
 		}
 		bpf_send_signal_thread(SIGSTOP);
-		return 0;
+		return true;
 	}
-	bpf_map_update_elem(&tls_calls, &id, &c, BPF_ANY);
-	return 0;
+	return bpf_map_update_elem(&tls_calls, &id, &c, BPF_ANY) == 0;
 }
 
 static __always_inline int leave(void *ctx, long ret)
@@ -259,8 +285,12 @@ static __always_inline int leave(void *ctx, long ret)
 	__u64 id = bpf_get_current_pid_tgid();
 	struct tls_call *c = bpf_map_lookup_elem(&tls_calls, &id);
 	struct chunk_ctx x = {};
-	__u64 n = 0;
+	__u32 zero = 0;
+	__u64 n = 0, *runs;
 
+	runs = bpf_map_lookup_elem(&tls_returns, &zero);
+	if (runs)
+		*runs += 1;
 	if (!c)
 		return 0;
 	if (c->size_ptr) {
@@ -359,7 +389,8 @@ static __always_inline void sni_gate(void *ssl, const char *parg)
 SEC("uprobe")
 int BPF_KPROBE(ssl_write_enter, void *ssl, const void *buf, int num)
 {
-	return enter(ctx, BUSTED_TLS_WRITE, ssl, buf, num > 0 ? num : 0, 0);
+	enter(ctx, BUSTED_TLS_WRITE, ssl, buf, num > 0 ? num : 0, 0);
+	return 0;
 }
 
 SEC("uretprobe")
@@ -372,7 +403,8 @@ int BPF_KRETPROBE(ssl_write_leave, int ret)
 SEC("uprobe")
 int BPF_KPROBE(ssl_read_enter, void *ssl, void *buf, int num)
 {
-	return enter(ctx, BUSTED_TLS_READ, ssl, buf, 0, 0);
+	enter(ctx, BUSTED_TLS_READ, ssl, buf, 0, 0);
+	return 0;
 }
 
 SEC("uretprobe")
@@ -385,14 +417,57 @@ int BPF_KRETPROBE(ssl_read_leave, int ret)
 SEC("uprobe")
 int BPF_KPROBE(ssl_write_ex_enter, void *ssl, const void *buf, size_t num, size_t *written)
 {
-	return enter(ctx, BUSTED_TLS_WRITE, ssl, buf, num, written);
+	enter(ctx, BUSTED_TLS_WRITE, ssl, buf, num, written);
+	return 0;
 }
 
 /* int SSL_read_ex(SSL *ssl, void *buf, size_t num, size_t *readbytes) */
 SEC("uprobe")
 int BPF_KPROBE(ssl_read_ex_enter, void *ssl, void *buf, size_t num, size_t *readbytes)
 {
-	return enter(ctx, BUSTED_TLS_READ, ssl, buf, 0, readbytes);
+	enter(ctx, BUSTED_TLS_READ, ssl, buf, 0, readbytes);
+	return 0;
+}
+
+/*
+ * The same four as uprobe sessions (loaded with expected_attach_type
+ * BPF_TRACE_UPROBE_SESSION, attached through BPF_LINK_CREATE's
+ * uprobe_multi): the entry run returns 0 to have the return run, non-zero
+ * to skip it (kernel/trace/bpf_trace.c uprobe_multi_link_handler). The
+ * arguments are read at entry only; the return value at return only.
+ */
+#define SESSION_RET(ctx) ((long)(int)PT_REGS_RC(ctx))
+
+SEC("uprobe")
+int BPF_KPROBE(ssl_write_session, void *ssl, const void *buf, int num)
+{
+	if (bpf_session_is_return())
+		return leave(ctx, SESSION_RET(ctx));
+	return enter(ctx, BUSTED_TLS_WRITE, ssl, buf, num > 0 ? num : 0, 0) ? 0 : 1;
+}
+
+SEC("uprobe")
+int BPF_KPROBE(ssl_read_session, void *ssl, void *buf, int num)
+{
+	if (bpf_session_is_return())
+		return leave(ctx, SESSION_RET(ctx));
+	return enter(ctx, BUSTED_TLS_READ, ssl, buf, 0, 0) ? 0 : 1;
+}
+
+SEC("uprobe")
+int BPF_KPROBE(ssl_write_ex_session, void *ssl, const void *buf, size_t num, size_t *written)
+{
+	if (bpf_session_is_return())
+		return leave(ctx, SESSION_RET(ctx));
+	return enter(ctx, BUSTED_TLS_WRITE, ssl, buf, num, written) ? 0 : 1;
+}
+
+SEC("uprobe")
+int BPF_KPROBE(ssl_read_ex_session, void *ssl, void *buf, size_t num, size_t *readbytes)
+{
+	if (bpf_session_is_return())
+		return leave(ctx, SESSION_RET(ctx));
+	return enter(ctx, BUSTED_TLS_READ, ssl, buf, 0, readbytes) ? 0 : 1;
 }
 
 /* long SSL_ctrl(SSL *s, int cmd, long larg, void *parg): SNI is cmd 55 */

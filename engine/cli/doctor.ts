@@ -18,6 +18,8 @@ export interface DoctorReport {
   tls_probe_table: Array<{ kind: string; what: string; status: string; note?: string }>;
   /** the files the TLS probes go on here (system, and mapped by running processes), each with a trial attachment when root */
   tls_libraries: Array<TlsLibrary & { probes?: { attached: number; of: number; error?: string } }>;
+  /** how the TLS read/write probes would see returns here: 'session' (uprobe sessions) or 'pair' (uprobe + uretprobe), and why; absent when no trial ran */
+  tls_probe_mode?: { mode: string; detail: string };
   /** the hooks each job would use here */
   paths: {
     telemetry: string[];
@@ -35,6 +37,7 @@ export function doctorReport(cgroupArg?: string): DoctorReport {
   let features: ProbeResult[] = [];
   if (root && mount) features = probeKernel(resolveCgroup(cgroupArg).path);
   else features.push({ feature: 'probes', ok: false, detail: root ? 'no cgroup v2 mount' : 'needs root to load BPF programs' });
+  const tls = tlsTrial(root && mount && features.some((f) => f.feature === 'uprobe' && f.ok) ? cgroupArg ?? '/' : undefined);
   const ok = (f: string) => features.find((x) => x.feature === f)?.ok === true;
   const telemetry: string[] = [];
   if (ok('tp_btf')) telemetry.push('tp_btf (exec/exit, TCP state)');
@@ -50,7 +53,8 @@ export function doctorReport(cgroupArg?: string): DoctorReport {
     uprobe_pmu: existsSync('/sys/bus/event_source/devices/uprobe/type'),
     features,
     tls_probe_table: TLS_PROBE_TABLE.map((f) => ({ kind: f.kind, what: f.what, status: f.status, ...(f.note ? { note: f.note } : {}) })),
-    tls_libraries: tlsTrial(root && mount && ok('uprobe') ? cgroupArg ?? '/' : undefined),
+    tls_libraries: tls.libs,
+    ...(tls.mode ? { tls_probe_mode: tls.mode } : {}),
     paths: {
       telemetry,
       // busted's connect hooks are cgroup sock_addr programs, loadable where BPF LSM is not (most distros)
@@ -64,19 +68,21 @@ export function doctorReport(cgroupArg?: string): DoctorReport {
           : 'none (needs uprobes, bpf_send_signal and cgroup_skb)',
       dns_hold: ok('cgroup_skb') && ok('raw_socket') ? 'answers held at cgroup_skb ingress, sent on through a marked raw socket' : 'none: the first connect to a name the policy blocks is cut after the fact',
       persistence: ok('bpffs') ? `--pin in ${features.find((f) => f.feature === 'bpffs')?.detail}` : 'none (no bpffs)',
-      tls_plaintext: ok('uprobe') ? 'uprobes on the libraries below' : 'none (uprobes unavailable)',
+      tls_plaintext: ok('uprobe') ? `uprobes on the libraries below${tls.mode ? `; read/write: ${tls.mode.detail}` : ''}` : 'none (uprobes unavailable)',
     },
   };
 }
 
 /** The TLS libraries found, and when `cgroup` is given (root, uprobes work) whether the probes attach to each: loaded, attached, detached again. */
-function tlsTrial(cgroup: string | undefined): DoctorReport['tls_libraries'] {
+function tlsTrial(cgroup: string | undefined): { libs: DoctorReport['tls_libraries']; mode?: DoctorReport['tls_probe_mode'] } {
   const finder = new TlsLibraryFinder();
   const libs: DoctorReport['tls_libraries'] = [...finder.system(), ...finder.scanAll()];
-  if (cgroup === undefined || !libs.length) return libs;
+  if (cgroup === undefined) return { libs };
   let s: KernelSession | undefined;
+  let mode: DoctorReport['tls_probe_mode'];
   try {
     s = KernelSession.open({ cgroup: resolveCgroup(cgroup), ringBytes: 1 << 16, selfTgid: process.pid, serverSide: false, only: ['tls'], tls: { targets: [], capBytes: 0 } });
+    if (s.tlsMode) mode = { mode: s.tlsMode, detail: s.tlsModeDetail };
     for (const l of libs) {
       const made = s.attachTls(l);
       const bad = made.find((a) => !a.ok);
@@ -87,7 +93,7 @@ function tlsTrial(cgroup: string | undefined): DoctorReport['tls_libraries'] {
   } finally {
     s?.dispose();
   }
-  return libs;
+  return { libs, ...(mode ? { mode } : {}) };
 }
 
 export async function runDoctor(o: { json?: boolean; cgroup?: string }): Promise<number> {

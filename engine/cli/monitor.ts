@@ -96,7 +96,8 @@ export async function runAgent(o: MonitorCliOptions, x: AgentExtras = {}): Promi
       pinDir: x.pin ? makePinDir(cgroup) : undefined,
       onTlsLibrary: (lib, made) => {
         const ok = made.filter((a) => a.ok).length;
-        process.stderr.write(`busted: TLS probes on ${lib.path} (${lib.kind}, found in pid ${lib.via}): ${ok}/${made.length} attached\n`);
+        const sessions = made.some((a) => a.ok && a.hook.startsWith('uprobe.session ')) ? ', read/write as uprobe sessions' : '';
+        process.stderr.write(`busted: TLS probes on ${lib.path} (${lib.kind}, found in pid ${lib.via}): ${ok}/${made.length} attached${sessions}\n`);
       },
     });
   } catch (e) {

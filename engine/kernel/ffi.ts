@@ -62,6 +62,7 @@ export const libbpf = {
   program_set_autoload: lb.func('int bpf_program__set_autoload(bpf_program *prog, bool autoload)'),
   program_autoload: lb.func('bool bpf_program__autoload(const bpf_program *prog)'),
   program_fd: lb.func('int bpf_program__fd(const bpf_program *prog)'),
+  program_set_expected_attach_type: lb.func('int bpf_program__set_expected_attach_type(bpf_program *prog, int type)'),
   program_attach: lb.func('bpf_link *bpf_program__attach(const bpf_program *prog)'),
   program_attach_cgroup: lb.func('bpf_link *bpf_program__attach_cgroup(const bpf_program *prog, int cgroup_fd)'),
   program_attach_uprobe: lb.func(
@@ -124,7 +125,35 @@ export const c = {
   recv: libc.func('intptr_t recv(int fd, _Out_ uint8_t *buf, size_t len, int flags)'),
   setsockopt: libc.func('int setsockopt(int fd, int level, int name, const uint8_t *val, uint32_t len)'),
   sendto: libc.func('intptr_t sendto(int fd, const uint8_t *buf, size_t len, int flags, const uint8_t *addr, uint32_t addrlen)'),
+  // bpf(2) for what libbpf 1.1 has no call for (uprobe session links)
+  syscall: libc.func('long syscall(long number, ...)'),
 };
+
+/** bpf(2)'s number (arch/x86/entry/syscalls/syscall_64.tbl, include/uapi/asm-generic/unistd.h). */
+const SYS_BPF: Record<string, number> = { x64: 321, arm64: 280 };
+
+/**
+ * bpf(2) with `attr`, whose u64 pointer fields are filled in by `fill`
+ * from the addresses of `blobs` (copied to native memory for the call and
+ * freed after). Returns what the call returns: a file descriptor or 0, or
+ * -errno.
+ */
+export function bpfSyscall(cmd: number, attr: Uint8Array, blobs: Uint8Array[], fill: (addrs: bigint[]) => void): number {
+  const nr = SYS_BPF[process.arch];
+  if (nr === undefined) return -38; // ENOSYS: an architecture we have no number for
+  const ptrs = blobs.map((b) => {
+    const p = koffi.alloc('uint8_t', Math.max(1, b.length));
+    new Uint8Array(koffi.view(p, b.length)).set(b);
+    return p;
+  });
+  try {
+    fill(ptrs.map((p) => koffi.address(p)));
+    const r = Number(c.syscall(nr, 'int', cmd, 'uint8_t *', attr, 'uint32_t', attr.length) as number | bigint);
+    return r < 0 ? -koffi.errno() : r;
+  } finally {
+    for (const p of ptrs) koffi.free(p);
+  }
+}
 
 export const O_RDONLY = 0;
 export const O_DIRECTORY = 0o200000;

@@ -26,6 +26,7 @@ import {
   type Ptr,
   UPROBE_OPTS_SIZE,
   address,
+  bpfSyscall,
 } from './ffi.js';
 import { RingReader, type RecordHandler } from './ring.js';
 
@@ -130,6 +131,86 @@ export class BpfLink {
   }
 }
 
+/**
+ * A link libbpf did not make (bpf(2) BPF_LINK_CREATE, for attach types
+ * libbpf 1.1 does not know): just its file descriptor, which detaches when
+ * closed.
+ */
+export class FdLink {
+  constructor(
+    private fd: number,
+    readonly description: string,
+  ) {}
+
+  destroy(): void {
+    if (this.fd < 0) return;
+    closeFd(this.fd);
+    this.fd = -1;
+  }
+}
+
+// include/uapi/linux/bpf.h
+const BPF_PROG_LOAD = 5;
+const BPF_LINK_CREATE = 28;
+const BPF_PROG_TYPE_KPROBE = 2;
+/** enum bpf_attach_type: uprobe sessions (Linux 6.12) */
+export const BPF_TRACE_UPROBE_SESSION = 57;
+
+/**
+ * union bpf_attr's link_create for uprobe_multi: prog_fd @0, target_fd @4,
+ * attach_type @8, flags @12, then uprobe_multi's path @16, offsets @24,
+ * ref_ctr_offsets @32, cookies @40 (user pointers), cnt @48, flags @52,
+ * pid @56 (include/uapi/linux/bpf.h). pid 0: every process.
+ */
+function linkCreateUprobeMulti(progFd: number, attachType: number, path: string, offsets: number[], cookies: bigint[]): number {
+  const attr = new Uint8Array(64);
+  const dv = new DataView(attr.buffer);
+  dv.setUint32(0, progFd, true);
+  dv.setUint32(8, attachType, true);
+  const u64s = (xs: bigint[]) => {
+    const b = new Uint8Array(8 * xs.length);
+    xs.forEach((x, i) => new DataView(b.buffer).setBigUint64(i * 8, x, true));
+    return b;
+  };
+  const cpath = new TextEncoder().encode(`${path}\0`);
+  return bpfSyscall(BPF_LINK_CREATE, attr, [cpath, u64s(offsets.map(BigInt)), u64s(cookies)], ([p, o, k]) => {
+    dv.setBigUint64(16, p!, true);
+    dv.setBigUint64(24, o!, true);
+    dv.setBigUint64(40, k!, true);
+    dv.setUint32(48, offsets.length, true);
+  });
+}
+
+/**
+ * Whether this kernel makes uprobe session links (BPF_TRACE_UPROBE_SESSION):
+ * a two-instruction program loaded for that attach type and linked at
+ * offset 0 of `file`, a regular file no process executes (so nothing is
+ * ever hit), then both closed. Asked once per process.
+ */
+let sessionSupport: { ok: boolean; detail: string } | undefined;
+export function uprobeSessionSupport(file: string): { ok: boolean; detail: string } {
+  if (sessionSupport) return sessionSupport;
+  // r0 = 0; exit
+  const insns = new Uint8Array([0xb7, 0, 0, 0, 0, 0, 0, 0, 0x95, 0, 0, 0, 0, 0, 0, 0]);
+  const license = new TextEncoder().encode('GPL\0');
+  // BPF_PROG_LOAD: prog_type @0, insn_cnt @4, insns @8, license @16, expected_attach_type @68
+  const attr = new Uint8Array(72);
+  const dv = new DataView(attr.buffer);
+  dv.setUint32(0, BPF_PROG_TYPE_KPROBE, true);
+  dv.setUint32(4, 2, true);
+  dv.setUint32(68, BPF_TRACE_UPROBE_SESSION, true);
+  const prog = bpfSyscall(BPF_PROG_LOAD, attr, [insns, license], ([i, l]) => {
+    dv.setBigUint64(8, i!, true);
+    dv.setBigUint64(16, l!, true);
+  });
+  if (prog < 0) return (sessionSupport = { ok: false, detail: `a uprobe session program does not load: ${strerror(-prog)}` });
+  const link = linkCreateUprobeMulti(prog, BPF_TRACE_UPROBE_SESSION, file, [0], [0n]);
+  closeFd(prog);
+  if (link < 0) return (sessionSupport = { ok: false, detail: `no uprobe session link: ${strerror(-link)}` });
+  closeFd(link);
+  return (sessionSupport = { ok: true, detail: 'uprobe sessions (one program at entry and, when asked, at return)' });
+}
+
 export class BpfProgram {
   constructor(
     private readonly ptr: Ptr,
@@ -150,6 +231,11 @@ export class BpfProgram {
   }
   get autoload(): boolean {
     return libbpf.program_autoload(this.ptr) as boolean;
+  }
+  /** Before load: the attach type the kernel checks the program against (one the section name cannot say). */
+  set expectedAttachType(t: number) {
+    const err = libbpf.program_set_expected_attach_type(this.ptr, t) as number;
+    if (err) fail(`${this.objectName}: ${this.name}: set expected attach type ${t}`, -err);
   }
 
   private linkOrFail(link: Ptr, what: string, take: () => string[]): BpfLink {
@@ -188,6 +274,18 @@ export class BpfProgram {
     const opts = { sz: UPROBE_OPTS_SIZE, ref_ctr_offset: 0, bpf_cookie: cookie, retprobe, func_name: null };
     const link = libbpf.program_attach_uprobe_opts(this.ptr, pid, binary, offset, opts);
     return this.linkOrFail(link, `to ${binary}+0x${offset.toString(16)}`, take);
+  }
+
+  /**
+   * A uprobe session at these file offsets of `binary` (loaded with
+   * expectedAttachType BPF_TRACE_UPROBE_SESSION), one cookie per offset:
+   * bpf(2) BPF_LINK_CREATE with uprobe_multi, which libbpf 1.1 cannot make.
+   */
+  attachUprobeSession(binary: string, offsets: number[], cookies: bigint[]): FdLink {
+    const what = `to ${binary}+${offsets.map((o) => `0x${o.toString(16)}`).join(',')} (uprobe session)`;
+    const fd = linkCreateUprobeMulti(this.fd, BPF_TRACE_UPROBE_SESSION, binary, offsets, cookies);
+    if (fd < 0) fail(`${this.objectName}: attach ${this.name} ${what}`, -fd);
+    return new FdLink(fd, `${this.name} ${what}`);
   }
 
   attachKprobe(retprobe: boolean, func: string): BpfLink {

@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { BustedError, ErrorCode } from '../model/errors.js';
 import { BPF_DIR } from '../paths.js';
 import type { CgroupRef } from '../host/cgroup.js';
-import { BpfLink, BpfObject, closeFd, openDir, possibleCpus, RingBuffer, type BpfMap } from './libbpf.js';
+import { BpfLink, BpfObject, BPF_TRACE_UPROBE_SESSION, closeFd, FdLink, openDir, possibleCpus, RingBuffer, uprobeSessionSupport, type BpfMap } from './libbpf.js';
 import type { RecordHandler } from './ring.js';
 import * as W from './wire.generated.js';
 
@@ -65,12 +65,18 @@ export interface ProgramSpec {
   deferred?: boolean;
 }
 
-/** A program attached at a function of every TLS library target (its entry, or its return). */
+/** A program attached at a function of every TLS library target (its entry, or its return, or both as a session). */
 export interface UprobeSpec {
   name: string;
   attach: 'uprobe';
   func: string;
   retprobe: boolean;
+  /**
+   * Only in this TLS probe mode: 'session', one program at entry and (when
+   * its entry run asks) at return, where the kernel has uprobe sessions;
+   * 'pair', an entry uprobe and a uretprobe, elsewhere. Neither: both.
+   */
+  mode?: TlsProbeMode;
   /** only when enforcing */
   enforceOnly?: boolean;
   /** not attached where the target has this (internal) function: it is probed instead */
@@ -84,32 +90,37 @@ export interface TlsTarget {
   offsets?: Readonly<Record<string, number>>;
 }
 
-const up = (name: string, func: string, retprobe = false, enforceOnly = false, unless?: string): UprobeSpec => ({
+/** How the read and write probes see a call's return (tls.bpf.c). */
+export type TlsProbeMode = 'session' | 'pair';
+
+const up = (name: string, func: string, retprobe = false, enforceOnly = false, unless?: string, mode?: TlsProbeMode): UprobeSpec => ({
   name,
   attach: 'uprobe',
   func,
   retprobe,
   ...(enforceOnly ? { enforceOnly } : {}),
   ...(unless ? { unless } : {}),
+  ...(mode ? { mode } : {}),
 });
+
+/** The read and write probes of one function: a session program, or an entry and a return program. */
+const rw = (func: string, session: string, enter: string, leave: string, unless?: string): UprobeSpec[] => [
+  up(session, func, false, false, unless, 'session'),
+  up(enter, func, false, false, unless, 'pair'),
+  up(leave, func, true, false, unless, 'pair'),
+];
 
 /** The OpenSSL probe set (tls.bpf.c); each target gets those of its exported symbols. */
 export const OPENSSL_PROBES: readonly UprobeSpec[] = [
-  up('ssl_write_enter', 'SSL_write', false, false, 'ssl_write_internal'),
-  up('ssl_write_leave', 'SSL_write', true, false, 'ssl_write_internal'),
-  up('ssl_read_enter', 'SSL_read', false, false, 'ssl_read_internal'),
-  up('ssl_read_leave', 'SSL_read', true, false, 'ssl_read_internal'),
-  up('ssl_write_ex_enter', 'SSL_write_ex', false, false, 'ssl_write_internal'),
-  up('ssl_write_leave', 'SSL_write_ex', true, false, 'ssl_write_internal'),
-  up('ssl_read_ex_enter', 'SSL_read_ex', false, false, 'ssl_read_internal'),
-  up('ssl_read_leave', 'SSL_read_ex', true, false, 'ssl_read_internal'),
+  ...rw('SSL_write', 'ssl_write_session', 'ssl_write_enter', 'ssl_write_leave', 'ssl_write_internal'),
+  ...rw('SSL_read', 'ssl_read_session', 'ssl_read_enter', 'ssl_read_leave', 'ssl_read_internal'),
+  ...rw('SSL_write_ex', 'ssl_write_ex_session', 'ssl_write_ex_enter', 'ssl_write_leave', 'ssl_write_internal'),
+  ...rw('SSL_read_ex', 'ssl_read_ex_session', 'ssl_read_ex_enter', 'ssl_read_leave', 'ssl_read_internal'),
   // libssl's SSL_write and SSL_write_ex both call ssl_write_internal(s, buf,
   // num, &written) (SSL_read, SSL_read_ex: ssl_read_internal): the _ex
   // programs read it, once per call, at a cheaper probe (host/elf.ts commonCallee)
-  up('ssl_write_ex_enter', 'ssl_write_internal'),
-  up('ssl_write_leave', 'ssl_write_internal', true),
-  up('ssl_read_ex_enter', 'ssl_read_internal'),
-  up('ssl_read_leave', 'ssl_read_internal', true),
+  ...rw('ssl_write_internal', 'ssl_write_ex_session', 'ssl_write_ex_enter', 'ssl_write_leave'),
+  ...rw('ssl_read_internal', 'ssl_read_ex_session', 'ssl_read_ex_enter', 'ssl_read_leave'),
   up('ssl_ctrl_enter', 'SSL_ctrl'),
   up('ssl_set_fd_enter', 'SSL_set_fd'),
   up('ssl_free_enter', 'SSL_free'),
@@ -202,7 +213,15 @@ export interface KernelOptions {
    * attachTls; the records' lib cookie is a target's index); undefined: no
    * tls object
    */
-  tls?: { targets: TlsTarget[]; capBytes: number };
+  tls?: {
+    targets: TlsTarget[];
+    capBytes: number;
+    /**
+     * false: the read and write probes are entry/return pairs even where the
+     * kernel has uprobe sessions (also BUSTED_TLS_NO_SESSION=1)
+     */
+    session?: boolean;
+  };
   /**
    * Enforcement: image tracking, DNS learning, blocked sockets, gated TLS,
    * and the enforce object, whose connect hooks wait for attachDeferred()
@@ -239,6 +258,8 @@ export interface KernelStats {
   events: number;
   tlsTruncated: number;
   tlsSkipped: number;
+  /** runs of the TLS read/write return half (uretprobe, or a session's return run) */
+  tlsReturns: number;
 }
 
 export function validateKernelOptions(o: KernelOptions): void {
@@ -260,7 +281,7 @@ export function validateKernelOptions(o: KernelOptions): void {
 export class KernelSession {
   readonly attachments: Attachment[] = [];
   private readonly objects: BpfObject[] = [];
-  private readonly links: BpfLink[] = [];
+  private readonly links: Array<BpfLink | FdLink> = [];
   private cgroupFd = -1;
   private ring: RingBuffer | undefined;
   private readonly bySpec = new Map<string, BpfObject>();
@@ -268,6 +289,9 @@ export class KernelSession {
   private disposed = false;
   /** TLS files probed so far; a record's lib cookie is the index */
   readonly tlsTargets: TlsTarget[] = [];
+  /** How the TLS read/write probes see returns (undefined: no tls object), and why that way. */
+  tlsMode: TlsProbeMode | undefined;
+  tlsModeDetail = '';
 
   private constructor(readonly options: KernelOptions) {}
 
@@ -302,7 +326,7 @@ export class KernelSession {
         // retry opens it afresh.
         for (let attempt = 0; attempt < 5 && !obj; attempt++) {
           try {
-            obj = this.loadObject(join(dir, file), spec, shared);
+            obj = spec.name === 'tls' ? this.loadTls(join(dir, file), spec, shared) : this.loadObject(join(dir, file), spec, shared);
           } catch (e) {
             const msg = (e as Error).message;
             if (/\(errno 11\)/.test(msg.split('\n')[0]!) && attempt < 4) continue;
@@ -390,12 +414,48 @@ export class KernelSession {
     for (const { link, path } of this.pinned) link.pin(path);
   }
 
+  /**
+   * The tls object in the mode this kernel allows: uprobe sessions when it
+   * makes them (asked once, libbpf.ts uprobeSessionSupport) and they are
+   * not turned off; the entry/return pairs otherwise, or when the session
+   * programs are refused (a verifier without the session kfuncs).
+   */
+  private loadTls(path: string, spec: ObjectSpec, shared: Map<string, number>): BpfObject {
+    const off = this.options.tls?.session === false || process.env.BUSTED_TLS_NO_SESSION === '1';
+    const support = off || !existsSync(path) ? undefined : uprobeSessionSupport(path);
+    if (support?.ok) {
+      try {
+        const obj = this.loadObject(path, spec, shared, 'session');
+        this.tlsMode = 'session';
+        this.tlsModeDetail = support.detail;
+        return obj;
+      } catch (e) {
+        const msg = (e as Error).message;
+        if (/\(errno 11\)/.test(msg.split('\n')[0]!)) throw e; // interrupted: tried again as it was
+        this.tlsModeDetail = `entry uprobe + uretprobe: the session programs were refused (${msg.split('\n')[0]})`;
+      }
+    } else {
+      this.tlsModeDetail = off ? 'entry uprobe + uretprobe (uprobe sessions turned off)' : `entry uprobe + uretprobe (${support?.detail ?? 'no object'})`;
+    }
+    const obj = this.loadObject(path, spec, shared, 'pair');
+    this.tlsMode = 'pair';
+    return obj;
+  }
+
   /** open → configure → load one object file; closed again if the kernel refuses it. */
-  private loadObject(path: string, spec: ObjectSpec, shared: Map<string, number>): BpfObject {
+  private loadObject(path: string, spec: ObjectSpec, shared: Map<string, number>, mode?: TlsProbeMode): BpfObject {
     const o = this.options;
     if (!existsSync(path)) throw new BustedError(ErrorCode.BPF, `${path} is missing: run npm run build`);
     const obj = BpfObject.open(path);
     try {
+      // the programs of the other TLS probe mode are not loaded (the session
+      // ones call kfuncs a kernel without sessions does not have)
+      for (const p of spec.programs) {
+        if (p.attach !== 'uprobe' || !p.mode) continue;
+        const prog = obj.program(p.name);
+        if (p.mode !== mode) prog.autoload = false;
+        else if (mode === 'session') prog.expectedAttachType = BPF_TRACE_UPROBE_SESSION;
+      }
       obj.setRodata({
         scope_cgid: o.cgroup.level === 0 ? 0n : o.cgroup.id,
         scope_level: o.cgroup.level,
@@ -471,7 +531,20 @@ export class KernelSession {
       events: sums[W.BUSTED_STAT_EVENTS]!,
       tlsTruncated: sums[W.BUSTED_STAT_TLS_TRUNCATED]!,
       tlsSkipped: sums[W.BUSTED_STAT_TLS_SKIPPED]!,
+      tlsReturns: this.tlsReturns(),
     };
+  }
+
+  /** tls.bpf.c's tls_returns, summed over CPUs (0 without a tls object). */
+  private tlsReturns(): number {
+    const obj = this.bySpec.get('tls');
+    if (!obj) return 0;
+    const val = new Uint8Array(8 * possibleCpus());
+    if (!obj.map('tls_returns').lookup(new Uint8Array(4), val)) return 0;
+    const dv = new DataView(val.buffer);
+    let n = 0;
+    for (let c = 0; c < val.length / 8; c++) n += Number(dv.getBigUint64(c * 8, true));
+    return n;
   }
 
   /**
@@ -512,11 +585,16 @@ export class KernelSession {
       if (p.attach !== 'uprobe' || !t.symbols.includes(p.func)) continue;
       if (p.unless !== undefined && t.symbols.includes(p.unless)) continue;
       if (p.enforceOnly && !this.options.enforce) continue;
+      if (p.mode !== undefined && p.mode !== this.tlsMode) continue;
       const prog = obj.program(p.name);
       const at = t.offsets?.[p.func];
-      const hook = `${p.retprobe ? 'uretprobe' : 'uprobe'} ${t.path}:${p.func}`;
+      const hook = `${p.mode === 'session' ? 'uprobe.session' : p.retprobe ? 'uretprobe' : 'uprobe'} ${t.path}:${p.func}`;
       try {
-        this.links.push(at !== undefined ? prog.attachUprobeAt(p.retprobe, -1, t.path, at, lib) : prog.attachUprobeByName(p.retprobe, -1, t.path, p.func, lib));
+        if (p.mode === 'session') {
+          // a session link is made at file offsets (libbpf 1.1 cannot resolve names for it)
+          if (at === undefined) throw new BustedError(ErrorCode.BPF, `${obj.name}: attach ${p.name}: no file offset known for ${p.func} in ${t.path}`);
+          this.links.push(prog.attachUprobeSession(t.path, [at], [BigInt(lib)]));
+        } else this.links.push(at !== undefined ? prog.attachUprobeAt(p.retprobe, -1, t.path, at, lib) : prog.attachUprobeByName(p.retprobe, -1, t.path, p.func, lib));
         made.push({ object: spec.name, file: obj.name, program: p.name, hook, ok: true });
       } catch (e) {
         made.push({ object: spec.name, file: obj.name, program: p.name, hook, ok: false, error: (e as Error).message });

@@ -5,7 +5,8 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PACKAGE_ROOT } from '../../engine/paths.js';
+import { BPF_DIR, PACKAGE_ROOT } from '../../engine/paths.js';
+import { uprobeSessionSupport } from '../../engine/kernel/libbpf.js';
 import { kernelSkipReason } from '../helpers/cgroup.js';
 
 const bin = join(PACKAGE_ROOT, 'bin', 'busted.js');
@@ -103,10 +104,16 @@ describe('busted doctor', { skip: kernelSkipReason() }, () => {
     assert.match(rep.paths.content_enforcement, /SIGSTOP.*SOCK_DESTROY/);
     assert.match(rep.paths.dns_hold, /held at cgroup_skb ingress/);
     assert.ok(rep.tls_libraries.some((l: { kind: string; symbols: string[] }) => l.symbols.includes('SSL_write')), 'a library exporting SSL_write was found');
-    // each library found was tried: the probes load and attach to it
+    // how read and write see returns: uprobe sessions where the kernel makes them, unless turned off
+    const sessions = process.env.BUSTED_TLS_NO_SESSION !== '1' && uprobeSessionSupport(join(BPF_DIR, 'tls.bpf.o')).ok;
+    assert.equal(rep.tls_probe_mode.mode, sessions ? 'session' : 'pair');
+    assert.match(rep.paths.tls_plaintext, sessions ? /read\/write: uprobe sessions/ : /read\/write: entry uprobe \+ uretprobe/);
+    // each library found was tried: the probes load and attach to it (read
+    // and write: one session program, or an entry and a return program, each;
+    // libssl 3 has them at its two internal functions; then 5 more)
     for (const l of rep.tls_libraries as Array<{ path: string; id: string; via: string; probes: { attached: number; of: number } }>) {
       assert.match(l.id, /^\d+:\d+$/);
-      assert.ok(l.probes.of >= 8 && l.probes.attached === l.probes.of, `${l.path}: ${JSON.stringify(l.probes)}`);
+      assert.ok(l.probes.of >= (sessions ? 7 : 9) && l.probes.attached === l.probes.of, `${l.path}: ${JSON.stringify(l.probes)}`);
     }
     assert.deepEqual(
       rep.tls_probe_table.map((t: { kind: string; status: string }) => `${t.kind}:${t.status}`),
