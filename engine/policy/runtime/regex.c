@@ -538,6 +538,23 @@ static i32 run(re_t *re, const u8 *s, u32 len) {
   return 0;
 }
 
+// The byte-level alphabet of a consuming instruction: 1 with the bits set
+// when it consumes only ASCII, else 0 (any byte may come first).
+static i32 inst_bytes(re_t *re, inst_t *in, u8 *set) {
+  if (in->op == I_CHAR) {
+    if (in->x >= 0x80) return 0;
+    set[in->x >> 3] |= (u8)(1 << (in->x & 7));
+    return 1;
+  }
+  if (in->op != I_CLASS || in->neg) return 0;
+  for (u32 k = 0; k < in->y; k++) {
+    u32 lo = re->ranges[(in->x + k) * 2], hi = re->ranges[(in->x + k) * 2 + 1];
+    if (hi >= 0x80) return 0;
+    for (u32 c = lo; c <= hi; c++) set[c >> 3] |= (u8)(1 << (c & 7));
+  }
+  return 1;
+}
+
 // The bytes the instructions reachable from pc (without consuming input)
 // can consume first; 0 when a match could start otherwise (MATCH or an
 // assertion reachable, non-ASCII code points).
@@ -559,37 +576,12 @@ static i32 first_bytes(re_t *re, u8 *set) {
       stack[sp++] = in->y;
       break;
     case I_CHAR:
-      if (in->x >= 0x80) return 0;
-      set[in->x >> 3] |= (u8)(1 << (in->x & 7));
-      break;
     case I_CLASS:
-      if (in->neg) return 0;
-      for (u32 k = 0; k < in->y; k++) {
-        u32 lo = re->ranges[(in->x + k) * 2], hi = re->ranges[(in->x + k) * 2 + 1];
-        if (hi >= 0x80) return 0;
-        for (u32 c = lo; c <= hi; c++) set[c >> 3] |= (u8)(1 << (c & 7));
-      }
+      if (!inst_bytes(re, in, set)) return 0;
       break;
     case I_WORDB: stack[sp++] = pc + 1; break; // \b does not consume: what follows does
     default: return 0; // ANY, MATCH, ^, $, \B
     }
-  }
-  return 1;
-}
-
-// The byte-level alphabet of a consuming instruction: 1 with the bits set
-// when it consumes only ASCII, else 0 (any byte may come first).
-static i32 inst_bytes(re_t *re, inst_t *in, u8 *set) {
-  if (in->op == I_CHAR) {
-    if (in->x >= 0x80) return 0;
-    set[in->x >> 3] |= (u8)(1 << (in->x & 7));
-    return 1;
-  }
-  if (in->op != I_CLASS || in->neg) return 0;
-  for (u32 k = 0; k < in->y; k++) {
-    u32 lo = re->ranges[(in->x + k) * 2], hi = re->ranges[(in->x + k) * 2 + 1];
-    if (hi >= 0x80) return 0;
-    for (u32 c = lo; c <= hi; c++) set[c >> 3] |= (u8)(1 << (c & 7));
   }
   return 1;
 }
