@@ -26,6 +26,30 @@ function read(fd: number, off: number, len: number): Buffer {
   return b;
 }
 
+interface LoadSegment {
+  /** p_offset, p_vaddr, p_filesz, p_memsz */
+  off: bigint;
+  vaddr: bigint;
+  filesz: bigint;
+  memsz: bigint;
+}
+
+/** The PT_LOAD program headers of an ELF64 file whose 64-byte header is `eh` (none when the table is absent or implausible). */
+function loadSegments(fd: number, eh: Buffer): LoadSegment[] {
+  const phoff = Number(eh.readBigUInt64LE(0x20));
+  const phentsize = eh.readUInt16LE(0x36);
+  const phnum = eh.readUInt16LE(0x38);
+  const out: LoadSegment[] = [];
+  if (!phoff || phentsize < 56 || phnum > 512) return out;
+  const ph = read(fd, phoff, phentsize * phnum);
+  for (let i = 0; i < phnum; i++) {
+    const o = i * phentsize;
+    if (ph.readUInt32LE(o) !== PT_LOAD) continue;
+    out.push({ off: ph.readBigUInt64LE(o + 8), vaddr: ph.readBigUInt64LE(o + 16), filesz: ph.readBigUInt64LE(o + 32), memsz: ph.readBigUInt64LE(o + 40) });
+  }
+  return out;
+}
+
 /** Exported (defined, non-zero) dynamic symbols among `wanted`. */
 export function dynamicSymbols(path: string, wanted: readonly string[]): Map<string, ElfSymbol> {
   const out = new Map<string, ElfSymbol>();
@@ -36,20 +60,9 @@ export function dynamicSymbols(path: string, wanted: readonly string[]): Map<str
     if (eh.readUInt32BE(0) !== 0x7f454c46) throw new Error(`${path}: not an ELF file`);
     if (eh[4] !== 2 || eh[5] !== 1) throw new Error(`${path}: not a little-endian ELF64 file`);
     // program headers: virtual address → file offset
-    const phoff = Number(eh.readBigUInt64LE(0x20));
-    const phentsize = eh.readUInt16LE(0x36);
-    const phnum = eh.readUInt16LE(0x38);
-    const loads: Array<{ vaddr: bigint; off: bigint; size: bigint }> = [];
-    if (phoff && phentsize >= 56 && phnum <= 512) {
-      const ph = read(fd, phoff, phentsize * phnum);
-      for (let i = 0; i < phnum; i++) {
-        const o = i * phentsize;
-        if (ph.readUInt32LE(o) !== PT_LOAD) continue;
-        loads.push({ off: ph.readBigUInt64LE(o + 8), vaddr: ph.readBigUInt64LE(o + 16), size: ph.readBigUInt64LE(o + 40) });
-      }
-    }
+    const loads = loadSegments(fd, eh);
     const fileOffset = (v: bigint): number | undefined => {
-      const seg = loads.find((l) => v >= l.vaddr && v < l.vaddr + l.size);
+      const seg = loads.find((l) => v >= l.vaddr && v < l.vaddr + l.memsz);
       return seg ? Number(v - seg.vaddr + seg.off) : undefined;
     };
     const shoff = Number(eh.readBigUInt64LE(0x28));
@@ -107,17 +120,8 @@ export function commonCallee(path: string, wrappers: readonly ElfSymbol[], maxSi
   if (wrappers.length < 2 || wrappers.some((w) => w.offset === undefined || w.size === 0n || w.size > BigInt(maxSize))) return undefined;
   const fd = openSync(path, 'r');
   try {
-    const eh = read(fd, 0, 64);
-    const phoff = Number(eh.readBigUInt64LE(0x20));
-    const phentsize = eh.readUInt16LE(0x36);
-    const phnum = eh.readUInt16LE(0x38);
-    if (!phoff || phentsize < 56 || phnum > 512) return undefined;
-    const ph = read(fd, phoff, phentsize * phnum);
-    const segs: Array<[number, number]> = [];
-    for (let i = 0; i < phnum; i++) {
-      const o = i * phentsize;
-      if (ph.readUInt32LE(o) === PT_LOAD) segs.push([Number(ph.readBigUInt64LE(o + 8)), Number(ph.readBigUInt64LE(o + 32))]);
-    }
+    // file ranges of the loaded segments: [p_offset, p_offset + p_filesz)
+    const segs = loadSegments(fd, read(fd, 0, 64)).map((l): [number, number] => [Number(l.off), Number(l.filesz)]);
     const segOf = (off: number) => segs.find(([s, n]) => off >= s && off < s + n);
     let target: number | undefined;
     for (const w of wrappers) {
