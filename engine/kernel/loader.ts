@@ -278,6 +278,19 @@ export function validateKernelOptions(o: KernelOptions): void {
   }
 }
 
+/** Entry `index` of a per-CPU array of u64 counters, summed over CPUs (0 when the lookup fails). */
+function perCpuSum(map: BpfMap, index: number): number {
+  const cpus = possibleCpus();
+  const key = new Uint8Array(4);
+  new DataView(key.buffer).setUint32(0, index, true);
+  const val = new Uint8Array(8 * cpus);
+  if (!map.lookup(key, val)) return 0;
+  const dv = new DataView(val.buffer);
+  let n = 0;
+  for (let c = 0; c < cpus; c++) n += Number(dv.getBigUint64(c * 8, true));
+  return n;
+}
+
 export class KernelSession {
   readonly attachments: Attachment[] = [];
   private readonly objects: BpfObject[] = [];
@@ -509,19 +522,8 @@ export class KernelSession {
   /** The kernel-side counters, summed over CPUs. */
   stats(): KernelStats {
     const sums = new Array<number>(W.BUSTED_STAT_MAX).fill(0);
-    const obj = this.statsObject;
-    if (obj) {
-      const cpus = possibleCpus();
-      const key = new Uint8Array(4);
-      const val = new Uint8Array(8 * cpus);
-      const stats = obj.map('stats');
-      for (let i = 0; i < W.BUSTED_STAT_MAX; i++) {
-        new DataView(key.buffer).setUint32(0, i, true);
-        if (!stats.lookup(key, val)) continue;
-        const dv = new DataView(val.buffer);
-        for (let c = 0; c < cpus; c++) sums[i]! += Number(dv.getBigUint64(c * 8, true));
-      }
-    }
+    const stats = this.statsObject?.map('stats');
+    if (stats) for (let i = 0; i < W.BUSTED_STAT_MAX; i++) sums[i] = perCpuSum(stats, i);
     return {
       ringbufFull: sums[W.BUSTED_STAT_RINGBUF_FULL]!,
       ownerMiss: sums[W.BUSTED_STAT_OWNER_MISS]!,
@@ -538,13 +540,7 @@ export class KernelSession {
   /** tls.bpf.c's tls_returns, summed over CPUs (0 without a tls object). */
   private tlsReturns(): number {
     const obj = this.bySpec.get('tls');
-    if (!obj) return 0;
-    const val = new Uint8Array(8 * possibleCpus());
-    if (!obj.map('tls_returns').lookup(new Uint8Array(4), val)) return 0;
-    const dv = new DataView(val.buffer);
-    let n = 0;
-    for (let c = 0; c < val.length / 8; c++) n += Number(dv.getBigUint64(c * 8, true));
-    return n;
+    return obj ? perCpuSum(obj.map('tls_returns'), 0) : 0;
   }
 
   /**
