@@ -266,11 +266,6 @@ function tlsWorkload(metric, env, servername = 'api.openai.com', target = TARGET
 
 // -------------------------------------------------------------------- agent
 
-function procCpuSeconds(pid) {
-  const [u, k] = procCpuSplit(pid);
-  return u + k;
-}
-
 /** [user, kernel] CPU seconds of a process */
 function procCpuSplit(pid) {
   const s = readFileSync(`/proc/${pid}/stat`, 'utf8');
@@ -482,8 +477,7 @@ async function loadedRun(name, i, cg, inst) {
   await sleep(250);
   const progIds = bpfStatsPrev !== undefined ? agentPrograms(cg) : undefined;
   const bpf0 = progIds && bpfSnapshot(progIds);
-  const cpu0 = procCpuSeconds(agent.pid);
-  const sys0 = procCpuSplit(agent.pid)[1];
+  const [user0, sys0] = procCpuSplit(agent.pid);
   const t0 = performance.now();
   const samples = [];
   let last;
@@ -502,8 +496,9 @@ async function loadedRun(name, i, cg, inst) {
     clearInterval(timer);
   }
   sample();
-  const cpu = procCpuSeconds(agent.pid) - cpu0;
-  const agentSysS = procCpuSplit(agent.pid)[1] - sys0;
+  const [user1, sys1] = procCpuSplit(agent.pid);
+  const cpu = user1 + sys1 - (user0 + sys0);
+  const agentSysS = sys1 - sys0;
   const wall = (performance.now() - t0) / 1000;
   const bpf = progIds && bpfDelta(bpf0, bpfSnapshot(progIds));
   const s = await agent.stop();
