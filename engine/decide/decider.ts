@@ -25,12 +25,12 @@ const MAX_ENTRIES = 8192;
 
 export class Decider {
   private readonly cache = new Map<string, Decision>();
-  private paths: MemoPaths | undefined;
+  private memo: MemoPaths | undefined;
   /** evaluations actually run, and answers from the memo */
   readonly stats = { evaluated: 0, memoised: 0 };
 
   constructor(private engine: PolicyEngine) {
-    this.paths = memoPaths(engine);
+    this.memo = memoPaths(engine);
   }
 
   get policy(): PolicyEngine {
@@ -44,13 +44,13 @@ export class Decider {
   /** A new policy (hot reload): what was memoised no longer holds. */
   swap(engine: PolicyEngine): void {
     this.engine = engine;
-    this.paths = memoPaths(engine);
+    this.memo = memoPaths(engine);
     this.cache.clear();
   }
 
   /** The policy's decision on one event; throws BustedError(POLICY) when the policy cannot decide. */
   decide(e: BustedEvent, json?: string): Decision {
-    const key = this.paths ? projection(e, this.paths) : undefined;
+    const key = this.memo ? projection(e, this.memo) : undefined;
     if (key !== undefined) {
       const hit = this.cache.get(key);
       if (hit) {
@@ -117,8 +117,7 @@ function valueAt(e: BustedEvent, p: readonly string[]): unknown {
  * with which guard paths are absent, and leaves out the paths they make
  * irrelevant.
  */
-export function projection(e: BustedEvent, memo: MemoPaths | readonly string[][]): string | undefined {
-  const m = Array.isArray(memo) ? memoPathsOf(memo as string[][]) : (memo as MemoPaths);
+export function projection(e: BustedEvent, m: MemoPaths): string | undefined {
   let key = '';
   let absent: boolean[] | undefined;
   if (m.guards.length > 0) {

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { cpSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Decider, decisionEvent, projection } from '../../engine/decide/decider.js';
+import { Decider, decisionEvent, memoPathsOf, projection } from '../../engine/decide/decider.js';
 import { PolicyEngine } from '../../engine/policy/engine.js';
 import { compile } from '../../engine/policy/compiler.js';
 import { prng } from '../helpers/prng.js';
@@ -39,7 +39,7 @@ describe('Decider', () => {
     whole.decide(ev({}));
     whole.decide(ev({}));
     assert.equal(whole.stats.evaluated, 2);
-    const paths = [['a'], ['b', 'c']];
+    const paths = memoPathsOf([['a'], ['b', 'c']]);
     assert.notEqual(projection({ a: null } as unknown as BustedEvent, paths), projection({} as BustedEvent, paths));
     assert.equal(projection({ a: 1, b: { c: 'x', d: 'ignored' } } as unknown as BustedEvent, paths), projection({ a: 1, b: { c: 'x' } } as unknown as BustedEvent, paths));
   });
