@@ -40,14 +40,20 @@ function headers(r: RequestSpec, body: Buffer): Record<string, string> {
   return h;
 }
 
+/** A connection's requests in order, each after its think time, each sent (and its answer read) by `send`. */
+async function eachRequest(c: ConnSpec, send: (r: RequestSpec, body: Buffer) => Promise<void>): Promise<void> {
+  for (let i = 0; i < c.requests.length; i++) {
+    if (i) await sleep(c.think[i - 1] ?? 0);
+    const r = c.requests[i]!;
+    await send(r, requestBody(r));
+  }
+}
+
 async function h1Conn(s: SessionSpec, c: ConnSpec, ca: Buffer | undefined): Promise<void> {
   const agent = s.tls ? new HttpsAgent({ keepAlive: true, maxSockets: 1, ca }) : new HttpAgent({ keepAlive: true, maxSockets: 1 });
   try {
-    for (let i = 0; i < c.requests.length; i++) {
-      if (i) await sleep(c.think[i - 1] ?? 0);
-      const r = c.requests[i]!;
-      const body = requestBody(r);
-      await new Promise<void>((resolve, reject) => {
+    await eachRequest(c, (r, body) =>
+      new Promise<void>((resolve, reject) => {
         const req = (s.tls ? httpsRequest : httpRequest)({ host: s.host, port: s.port, method: r.method, path: r.path, agent, headers: headers(r, body), servername: s.host }, (res) => {
           res.on('data', () => {});
           res.on('end', () => resolve());
@@ -55,8 +61,8 @@ async function h1Conn(s: SessionSpec, c: ConnSpec, ca: Buffer | undefined): Prom
         });
         req.on('error', reject);
         req.end(body);
-      });
-    }
+      }),
+    );
   } finally {
     agent.destroy();
   }
@@ -69,18 +75,15 @@ async function h2Conn(s: SessionSpec, c: ConnSpec, ca: Buffer | undefined): Prom
     session.once('error', reject);
   });
   try {
-    for (let i = 0; i < c.requests.length; i++) {
-      if (i) await sleep(c.think[i - 1] ?? 0);
-      const r = c.requests[i]!;
-      const body = requestBody(r);
-      await new Promise<void>((resolve, reject) => {
+    await eachRequest(c, (r, body) =>
+      new Promise<void>((resolve, reject) => {
         const st = session.request({ ':method': r.method, ':path': r.path, ...headers(r, body) });
         st.on('data', () => {});
         st.on('end', () => resolve());
         st.on('error', reject);
         st.end(body);
-      });
-    }
+      }),
+    );
   } finally {
     session.close();
   }
