@@ -344,7 +344,7 @@ struct busted_enforce_cfg {
 	__u32 _pad;
 };
 
-/* ---- traffic shape per connection (flow.bpf.c) --------------------------
+/* ---- traffic shape per connection (flow.bpf.h) --------------------------
  * Counted in the kernel on every sendmsg/recvmsg of a TCP connection this
  * host opened, and reported as one record now and then while it is busy
  * (BUSTED_FLOW_UPDATE) and once when it closes (BUSTED_FLOW_END): the

@@ -75,6 +75,13 @@ struct busted_owner {
 	__u64 start_ns;
 	__u64 bytes_sent;     /* UDP only: TCP reads tcp_sock's counters */
 	__u64 bytes_received;
+	__u32 conn;           /* TCP only: enum busted_owner_conn bits (conn.bpf.c) */
+	__u32 _pad;
+};
+
+enum busted_owner_conn {
+	BUSTED_OWNER_ACTIVE = 1, /* opened by connect() in the scope: its traffic shape is counted */
+	BUSTED_OWNER_FLOW = 2,   /* its flows entry was made (flow.bpf.h), at its first send or receive */
 };
 
 struct {

@@ -13,8 +13,12 @@
  *   LISTEN   -> CLOSE        the listener closed: forget it
  *   SYN_RECV -> ESTABLISHED  our final ACK of a peer's handshake: "accepted"
  *   any      -> CLOSE        tcp_done()/tcp_close(): "closed", with counters
+ *
+ * The traffic shape of the connections it opens (flow.bpf.h) is part of
+ * this object: its send/receive programs, and its end in this program.
  */
 #include "common.bpf.h"
+#include "flow.bpf.h"
 
 #define TCP_ESTABLISHED 1
 #define TCP_SYN_SENT 2
@@ -115,6 +119,7 @@ int BPF_PROG(handle_set_state, const struct sock *sk, const int oldstate, const 
 		task_from_current(&owner.task);
 		owner.task.ppid = KREAD(CURRENT_TASK(), real_parent, tgid);
 		owner.start_ns = bpf_ktime_get_ns();
+		owner.conn = BUSTED_OWNER_ACTIVE;
 		if (bpf_map_update_elem(&owners, &cookie, &owner, BPF_ANY))
 			stat_inc(BUSTED_STAT_OWNER_FULL);
 		return 0;
@@ -144,6 +149,8 @@ int BPF_PROG(handle_set_state, const struct sock *sk, const int oldstate, const 
 			emit_tcp(sk, cookie, o, BUSTED_TCP_CONNECTED, BUSTED_DIR_EGRESS);
 		} else if (newstate == TCP_CLOSE) {
 			emit_tcp(sk, cookie, o, BUSTED_TCP_FAILED, BUSTED_DIR_EGRESS);
+			if (o->conn & BUSTED_OWNER_FLOW)
+				flow_close(cookie); /* data sent with the SYN (TCP fast open) */
 			bpf_map_delete_elem(&owners, &cookie);
 		}
 		return 0;
@@ -182,6 +189,8 @@ int BPF_PROG(handle_set_state, const struct sock *sk, const int oldstate, const 
 		/* The direction is not kept per socket; the engine pairs the close
 		 * with its connect/accept by sock_id. */
 		emit_tcp(sk, cookie, o, BUSTED_TCP_CLOSED, 0);
+		if (o->conn & BUSTED_OWNER_FLOW)
+			flow_close(cookie);
 		bpf_map_delete_elem(&owners, &cookie);
 	}
 	return 0;

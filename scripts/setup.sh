@@ -59,17 +59,20 @@ ARCH=$(uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
 compile() { # src obj [extra clang flags]
   local src=$1 obj=$2
   shift 2
-  if [[ ! -f "$obj" || "$src" -nt "$obj" || bpf/busted.h -nt "$obj" || bpf/common.bpf.h -nt "$obj" || bpf/enforce.bpf.h -nt "$obj" ]]; then
+  local stale=0 h
+  for h in "$src" bpf/*.h; do [[ "$h" -nt "$obj" ]] && stale=1; done
+  if [[ ! -f "$obj" || $stale == 1 ]]; then
     say "clang $src -> $obj"
     clang -g -O2 -target bpf "-D__TARGET_ARCH_${ARCH}" -Wall -Werror \
       -Ibuild/bpf -Ibpf "$@" -c "$src" -o "$obj"
   fi
 }
+rm -f build/bpf/flow.bpf.o build/bpf/flow.rawtp.bpf.o # part of conn.bpf.c since flow.bpf.h
 for src in bpf/*.bpf.c; do
   compile "$src" "build/bpf/$(basename "${src%.c}").o"
 done
 # raw_tp fallbacks of the tracing objects (see bpf/common.bpf.h)
-for name in proc conn flow; do
+for name in proc conn; do
   compile "bpf/$name.bpf.c" "build/bpf/$name.rawtp.bpf.o" -DBUSTED_RAW_TP
 done
 

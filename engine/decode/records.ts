@@ -131,7 +131,7 @@ export interface EnforceRecord extends Base {
 
 export type FlowPhase = 'update' | 'end';
 
-/** The traffic shape of one TCP connection this host opened (flow.bpf.c; fields as in struct busted_flow_event, times in ns). */
+/** The traffic shape of one TCP connection this host opened (flow.bpf.h; fields as in struct busted_flow_event, times in ns). */
 export interface FlowStatRecord extends Base {
   kind: 'flow';
   phase: FlowPhase;

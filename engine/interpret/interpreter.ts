@@ -363,7 +363,7 @@ export class Interpreter {
     this.out(ev, undefined, { sockId: r.sockId });
   }
 
-  /** A connection's traffic shape (flow.bpf.c): while it is busy, and once at its close. */
+  /** A connection's traffic shape (flow.bpf.h): while it is busy, and once at its close. */
   private flowStat(r: FlowStatRecord): void {
     let conn = this.conns.get(r.sockId);
     if (!conn) {

@@ -146,20 +146,11 @@ export const OBJECTS: readonly ObjectSpec[] = [
     name: 'conn',
     file: 'conn.bpf.o',
     fallback: 'conn.rawtp.bpf.o',
-    what: 'TCP connect/accept/close, UDP sockets',
+    what: 'TCP connect/accept/close, UDP sockets, traffic shape per TCP connection (the classifier\'s input)',
     programs: [
       { name: 'handle_set_state', attach: 'auto' },
       { name: 'handle_sock_create', attach: 'cgroup' },
       { name: 'handle_sock_release', attach: 'cgroup' },
-    ],
-  },
-  {
-    name: 'flow',
-    file: 'flow.bpf.o',
-    fallback: 'flow.rawtp.bpf.o',
-    what: 'traffic shape per TCP connection (the classifier\'s input)',
-    programs: [
-      { name: 'handle_flow_state', attach: 'auto' },
       { name: 'handle_send', attach: 'auto' },
       { name: 'handle_recv', attach: 'auto' },
     ],

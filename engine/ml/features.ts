@@ -6,7 +6,7 @@
  * A vector describes one outgoing TCP connection at one moment (each `flow`
  * event: while it is busy and at its close), from metadata alone — sizes,
  * timing and the cadence of the response counted in the kernel
- * (bpf/flow.bpf.c), the TLS ClientHello, the destination port, and what
+ * (bpf/flow.bpf.h), the TLS ClientHello, the destination port, and what
  * the same process did with the same destination before — never from
  * plaintext, so it works where TLS cannot be captured.
  *

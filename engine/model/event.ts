@@ -161,7 +161,7 @@ export interface McpInfo {
 
 /**
  * The shape of one TCP connection's traffic, counted in the kernel on every
- * send and receive (bpf/flow.bpf.c, bpf/busted.h busted_flow_event): the
+ * send and receive (bpf/flow.bpf.h, bpf/busted.h busted_flow_event): the
  * behavioural classifier's input. An exchange is a request (sends) and its
  * response (receives); a burst is a run of receives less than a
  * millisecond apart. Byte totals are in the event's `net`.

@@ -142,7 +142,7 @@ describe('decodeRecord', () => {
     assert.equal(new TextDecoder().decode(r.data), 'HTTP');
   });
 
-  it('decodes a connection\'s traffic shape (flow.bpf.c): counters, times, both histograms', () => {
+  it('decodes a connection\'s traffic shape (flow.bpf.h): counters, times, both histograms', () => {
     const F = W.FLOWSTAT;
     const [dv, off, len] = at(F.size, (dv) => {
       hdr(dv, W.BUSTED_KIND_FLOW);

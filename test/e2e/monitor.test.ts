@@ -557,6 +557,35 @@ c.sendall(b"x" * 1000); a.recv(2000); a.sendall(b"y" * 50); c.recv(100); c.close
     assert.equal(inn.net?.bytes_received, 1000);
   });
 
+  it('reports the traffic shape of a connection it opened that moved bytes, and none for a silent one or the accepted side', async () => {
+    // flow.bpf.h makes a connection's entry at its first send or receive:
+    // a connect-and-close costs the flows map nothing and reports no shape
+    const code = `import socket
+s = socket.socket(socket.AF_INET); s.bind(("127.0.0.1", 0)); s.listen()
+quiet = socket.create_connection(s.getsockname()); q, _ = s.accept()
+print(quiet.getsockname()[1]); quiet.close(); q.close()
+c = socket.create_connection(s.getsockname()); a, _ = s.accept()
+print(c.getsockname()[1])
+c.sendall(b"x" * 1000); a.recv(2000); a.sendall(b"y" * 50); c.recv(100); c.close(); a.close()`;
+    const r = await run([PYTHON, '-c', code], { cgroup: cg.path });
+    assert.equal(r.code, 0, r.stderr);
+    const [quietPort, busyPort] = r.stdout.trim().split('\n').map(Number);
+    const end = await agent.waitFor((e) => of(r.pid)(e) && e.type === 'flow' && e.flow?.phase === 'end', 'the flow end of the busy connection');
+    assert.equal(end.net?.src_port, busyPort);
+    assert.equal(end.net?.dst_port, (await agent.waitFor((e) => of(r.pid)(e) && e.type === 'accept', 'accept')).net?.src_port);
+    assert.match(end.process?.comm ?? '', /^python3/);
+    assert.equal(end.flow?.sends, 1);
+    assert.equal(end.flow?.recvs, 1);
+    assert.equal(end.flow?.exchanges, 1);
+    assert.equal(end.flow?.req_bytes_max, 1000);
+    assert.equal(end.flow?.resp_bytes_max, 50);
+    // both connections closed on both sides, and still only the one flow
+    await agent.waitFor(() => agent.events.filter((e) => of(r.pid)(e) && e.type === 'close' && e.net?.protocol === 'tcp').length >= 4, 'four closes');
+    const quietClose = agent.events.find((e) => of(r.pid)(e) && e.type === 'close' && e.net?.src_port === quietPort);
+    assert.ok(quietClose, 'the silent connection was reported closed');
+    assert.deepEqual(agent.events.filter((e) => of(r.pid)(e) && e.type === 'flow').map((e) => e.net?.src_port), [busyPort]);
+  });
+
   it('sees nothing outside its cgroup', async () => {
     const r = await run(['bash', '-c', `exec 3<>/dev/tcp/127.0.0.1/${port}`]);
     assert.equal(r.code, 0);

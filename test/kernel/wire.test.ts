@@ -47,7 +47,7 @@ describe('wire layout', { skip }, () => {
     assert.equal(r.status, 0, r.stderr);
   });
 
-  for (const obj of ['proc.bpf.o', 'conn.bpf.o', 'pkt.bpf.o', 'tls.bpf.o', 'flow.bpf.o']) {
+  for (const obj of ['proc.bpf.o', 'conn.bpf.o', 'pkt.bpf.o', 'tls.bpf.o']) {
     it(`${obj} was compiled with the same layouts the decoder uses`, () => {
       const types = btf(join(BPF_DIR, obj));
       let checked = 0;

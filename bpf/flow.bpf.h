@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
- * flow.bpf.c — the shape of each TCP connection this host opens, counted in
+ * flow.bpf.h — the shape of each TCP connection this host opens, counted in
  * the kernel from every sendmsg/recvmsg (tp_btf sock/sock_send_length and
  * sock/sock_recv_length, which net/socket.c fires after each
  * sock_sendmsg_nosec/sock_recvmsg_nosec with the bytes moved) and reported
@@ -10,19 +10,25 @@
  * the response) is aggregated here, so a streamed completion of a thousand
  * tokens costs the ring one record a second, not a thousand.
  *
- * Only connections opened by connect() in the scope are counted (their
- * entry is made at CLOSE -> SYN_SENT, in the caller's context); every other
- * socket's send or receive costs one hash lookup that misses.
+ * Part of conn.bpf.c, whose inet_sock_set_state program also ends the
+ * flows (flow_close): one program on that tracepoint, not two, and one
+ * owners entry read by both.
+ *
+ * Only connections opened by connect() in the scope are counted: their
+ * owners entry is marked BUSTED_OWNER_ACTIVE at CLOSE -> SYN_SENT, and their
+ * flows entry is made at the first send or receive, from it. A connection
+ * that never moves a byte (a health check, a refused connect) costs the
+ * flows map nothing. Every other socket's send or receive costs a lookup
+ * in each map that misses or says "not counted".
  *
  * The counters of one socket are updated without atomics: two threads
  * writing the same socket at the same instant can lose an increment, which
  * is noise for a classifier, not an error.
  */
+#ifndef BUSTED_FLOW_BPF_H
+#define BUSTED_FLOW_BPF_H
 #include "common.bpf.h"
 
-#define TCP_ESTABLISHED 1
-#define TCP_SYN_SENT 2
-#define TCP_CLOSE 7
 #define MSG_PEEK 2
 
 /* Receives closer together than this are one burst (bpf/busted.h). */
@@ -46,8 +52,8 @@ struct flow_state {
 	__u64 resp_bytes;    /* bytes received in the current exchange */
 	__u64 burst_bytes;   /* bytes of the burst in progress */
 	__u64 reported_ns;   /* when the last record was sent */
-	__u32 have_flow;     /* ev.flow is filled */
 	__u32 in_response;   /* the last operation was a receive */
+	__u32 _pad;
 };
 
 struct {
@@ -147,6 +153,37 @@ static __always_inline void report(struct flow_state *s, __u32 phase, __u64 now)
 	s->reported_ns = now;
 }
 
+/* The first send or receive of a connection this host opened: make its
+ * entry from its owner's (who connected, and when). NULL: not counted. */
+static __always_inline struct flow_state *flow_open(struct sock *sk, __u64 cookie)
+{
+	struct busted_owner *o;
+	struct flow_state *s, *zero;
+	__u32 k = 0;
+
+	o = bpf_map_lookup_elem(&owners, &cookie);
+	/* accepted, UDP, out of scope, or counted once and aged out of flows */
+	if (!o || (o->conn & (BUSTED_OWNER_ACTIVE | BUSTED_OWNER_FLOW)) != BUSTED_OWNER_ACTIVE)
+		return NULL;
+	zero = bpf_map_lookup_elem(&flow_zero, &k);
+	if (!zero || bpf_map_update_elem(&flows, &cookie, zero, BPF_NOEXIST))
+		return NULL;
+	s = bpf_map_lookup_elem(&flows, &cookie);
+	if (!s)
+		return NULL;
+	o->conn |= BUSTED_OWNER_FLOW;
+	s->ev.hdr.task = o->task;
+	s->ev.hdr.task.flags |= BUSTED_TASK_FROM_SOCKET;
+	s->ev.sock_id = cookie;
+	s->ev.start_ns = o->start_ns;
+	/* established by now: both ports are known (at SYN_SENT the local
+	 * one is not yet chosen) */
+	flow_from_sock(&s->ev.flow, sk);
+	s->ev.first_ns = bpf_ktime_get_ns();
+	s->reported_ns = s->ev.first_ns;
+	return s;
+}
+
 /* One send or receive of `bytes` on a socket. */
 static __always_inline void account(struct sock *sk, __u64 bytes, bool recv)
 {
@@ -158,17 +195,12 @@ static __always_inline void account(struct sock *sk, __u64 bytes, bool recv)
 		return;
 	cookie = SOCK_ID(sk);
 	s = bpf_map_lookup_elem(&flows, &cookie);
-	if (!s)
-		return; /* not a connection we saw open */
-	now = bpf_ktime_get_ns();
-	if (!s->have_flow) {
-		/* Established by now: both ports are known (at SYN_SENT the
-		 * local one is not yet chosen). */
-		flow_from_sock(&s->ev.flow, sk);
-		s->have_flow = 1;
-		s->ev.first_ns = now;
-		s->reported_ns = now;
+	if (!s) {
+		s = flow_open(sk, cookie);
+		if (!s)
+			return;
 	}
+	now = bpf_ktime_get_ns();
 	if (recv) {
 		s->ev.recvs++;
 		s->ev.recv_bytes += bytes;
@@ -248,45 +280,16 @@ int BPF_PROG(handle_recv, struct sock *sk, int ret, int flags)
 	return 0;
 }
 
-/* Connections begin at connect() (learn the owner, in its context) and end
- * at the close (report, forget). */
-TRACEPOINT(inet_sock_set_state)
-int BPF_PROG(handle_flow_state, const struct sock *sk, const int oldstate, const int newstate)
+/* The connection is closed (conn.bpf.c, for an owner marked
+ * BUSTED_OWNER_FLOW): report its shape and forget it. */
+static __always_inline void flow_close(__u64 cookie)
 {
-	struct flow_state *s, *zero;
-	__u32 k = 0;
-	__u64 cookie;
+	struct flow_state *s = bpf_map_lookup_elem(&flows, &cookie);
 
-	if (newstate != TCP_CLOSE && !(oldstate == TCP_CLOSE && newstate == TCP_SYN_SENT))
-		return 0;
-	if (KREAD(sk, sk_protocol) != IPPROTO_TCP)
-		return 0;
-	cookie = SOCK_ID(sk);
-	if (newstate == TCP_SYN_SENT) {
-		if (!current_in_scope() || (bpf_get_current_pid_tgid() >> 32) == self_tgid)
-			return 0;
-		zero = bpf_map_lookup_elem(&flow_zero, &k);
-		if (!zero)
-			return 0;
-		if (bpf_map_update_elem(&flows, &cookie, zero, BPF_ANY))
-			return 0;
-		s = bpf_map_lookup_elem(&flows, &cookie);
-		if (!s)
-			return 0;
-		task_from_current(&s->ev.hdr.task);
-		s->ev.hdr.task.ppid = KREAD(CURRENT_TASK(), real_parent, tgid);
-		s->ev.hdr.task.flags |= BUSTED_TASK_FROM_SOCKET;
-		s->ev.sock_id = cookie;
-		s->ev.start_ns = bpf_ktime_get_ns();
-		return 0;
-	}
-	s = bpf_map_lookup_elem(&flows, &cookie);
 	if (!s)
-		return 0;
-	/* A connection that never moved a byte (refused, or a bare
-	 * connect-and-close) has no shape to report. */
-	if (s->have_flow)
-		report(s, BUSTED_FLOW_END, bpf_ktime_get_ns());
+		return;
+	report(s, BUSTED_FLOW_END, bpf_ktime_get_ns());
 	bpf_map_delete_elem(&flows, &cookie);
-	return 0;
 }
+
+#endif /* BUSTED_FLOW_BPF_H */
