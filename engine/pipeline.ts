@@ -334,7 +334,7 @@ export class Agent {
       this.tick();
       this.interpreter.flush(Infinity);
       const kernel = this.kernel.stats();
-      this.kernel.dispose();
+      await this.kernel.close();
       await Promise.all(this.o.sinks.map((s) => s.close()));
       return {
         kernel,

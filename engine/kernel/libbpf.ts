@@ -4,6 +4,7 @@
  * program or map and carries libbpf's own last messages (the verifier log
  * among them), because "Permission denied" alone tells a user nothing.
  */
+import { close } from 'node:fs';
 import { BustedError, ErrorCode } from '../model/errors.js';
 import {
   c,
@@ -129,6 +130,18 @@ export class BpfLink {
     libbpf.link_destroy(this.ptr);
     this.ptr = null;
   }
+
+  /**
+   * destroy() on a worker thread. Detaching a uprobe waits for an RCU grace
+   * period (20-90 ms each here), so detaching several one after another
+   * took seconds; detached together, they wait for the same grace periods.
+   */
+  destroyAsync(): Promise<void> {
+    const p = this.ptr;
+    if (p === null) return Promise.resolve();
+    this.ptr = null;
+    return new Promise((resolve) => libbpf.link_destroy.async(p, () => resolve()));
+  }
 }
 
 /**
@@ -146,6 +159,14 @@ export class FdLink {
     if (this.fd < 0) return;
     closeFd(this.fd);
     this.fd = -1;
+  }
+
+  /** destroy() on a worker thread (see BpfLink.destroyAsync). */
+  destroyAsync(): Promise<void> {
+    const fd = this.fd;
+    if (fd < 0) return Promise.resolve();
+    this.fd = -1;
+    return new Promise((resolve) => close(fd, () => resolve()));
   }
 }
 
