@@ -37,6 +37,9 @@
 //      BENCH_OVERHEAD_STDOUT=file (see STDOUT_FILE),
 //      BENCH_OVERHEAD_BPF_STATS=1: also report the time spent in the agent's
 //      BPF programs (turns kernel.bpf_stats_enabled on for the run, restores it),
+//      BENCH_OVERHEAD_NODE_FLAGS='--flag ...': node flags for the agent,
+//      BENCH_OVERHEAD_AGENT_WARMUP=<s> (default 2): each loaded run starts
+//      with the workload running that long unmeasured (0: a cold agent),
 //      BENCH_OVERHEAD_PROFILE=<dir>: profile the agent (V8 CPU profiler and
 //      process.memoryUsage(), started once attached; see agent-probe.js): one
 //      .cpuprofile and one .memory.json per loaded run in <dir> (summarise with
@@ -44,7 +47,7 @@
 //      it to find the cost, not to measure it.
 // Prints RESULT {json} lines on stdout, progress on stderr. Needs root.
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, openSync, closeSync, readFileSync, rmSync, rmdirSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, openSync, closeSync, readdirSync, readFileSync, rmSync, rmdirSync, statSync, writeFileSync } from 'node:fs';
 import { createSocket } from 'node:dgram';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -54,8 +57,11 @@ const ROOT = join(HERE, '..', '..');
 const BUILD = join(ROOT, 'build', 'bench');
 const BUSTED = join(ROOT, 'bin', 'busted.js');
 const PAIRS = Number(process.env.BENCH_OVERHEAD_PAIRS ?? 4);
+// node flags for the agent, before its script (V8 and GC experiments)
+const NODE_FLAGS = (process.env.BENCH_OVERHEAD_NODE_FLAGS ?? '').split(' ').filter(Boolean);
 const SECS = Number(process.env.BENCH_OVERHEAD_SECS ?? 4);
 const WARMUP_SECS = 1.5;
+const AGENT_WARMUP_SECS = Number(process.env.BENCH_OVERHEAD_AGENT_WARMUP ?? 2);
 const TARGET_RATIO = 0.95;
 const TARGET_RSS_MB = 150;
 const PROFILE_DIR = process.env.BENCH_OVERHEAD_PROFILE;
@@ -273,6 +279,37 @@ function procCpuSplit(pid) {
   return [Number(f[11]) / CLK_TCK, Number(f[12]) / CLK_TCK]; // utime, stime (fields 14, 15)
 }
 
+// The agent's CPU seconds by thread name (/proc/PID/task/*/stat), threads of
+// the same name summed: where the agent's CPU goes besides its main thread
+// (V8's collector helpers, libuv's pool, onnxruntime, sink workers).
+function threadCpu(pid) {
+  const out = {};
+  let names;
+  try {
+    names = readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return out;
+  }
+  for (const tid of names) {
+    try {
+      const s = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+      const comm = tid === String(pid) ? 'main' : (process.env.BENCH_TID ? tid + ':' : '') + s.slice(s.indexOf('(') + 1, s.lastIndexOf(')')).replace(/\d+$/, '').trim();
+      const f = s.slice(s.lastIndexOf(')') + 2).split(' ');
+      out[comm] = (out[comm] ?? 0) + (Number(f[11]) + Number(f[12])) / CLK_TCK;
+    } catch {} // a thread that ended meanwhile
+  }
+  return out;
+}
+
+function threadDelta(a, b) {
+  const out = {};
+  for (const [k, v] of Object.entries(b)) {
+    const d = v - (a[k] ?? 0);
+    if (d >= 0.01) out[k] = round(d, 2);
+  }
+  return out;
+}
+
 // BENCH_OVERHEAD_STDOUT=file: the agent's stdout goes to a file (rewritten
 // for each loaded run, removed at the end) instead of /dev/null, where the
 // agent makes no JSON at all (nobody could read it): what a reader of every
@@ -284,7 +321,7 @@ async function startAgent(cg, label, cpu) {
   const devnull = openSync(STDOUT_FILE ?? '/dev/null', 'w');
   const prof = PROFILE_DIR ? ['--import', join(HERE, 'agent-probe.js')] : [];
   const env = PROFILE_DIR ? { ...process.env, BENCH_PROFILE_OUT: join(PROFILE_DIR, `${label}.cpuprofile`), BENCH_MEM_OUT: join(PROFILE_DIR, `${label}.memory.json`) } : process.env;
-  const argv = [process.execPath, ...prof, BUSTED, ...AGENT, '--format', 'json', '--cgroup', cg.path];
+  const argv = [process.execPath, ...NODE_FLAGS, ...prof, BUSTED, ...AGENT, '--format', 'json', '--cgroup', cg.path];
   // A workload pinned to one CPU gets the agent pinned to the other.
   if (cpu !== undefined) argv.unshift('taskset', '-c', String(cpu));
   const child = spawn(argv[0], argv.slice(1), { stdio: ['ignore', devnull, 'pipe'], env });
@@ -474,10 +511,17 @@ function procMemDetail(pid) {
 
 async function loadedRun(name, i, cg, inst) {
   const agent = await startAgent(cg, `${name}-${i + 1}`, WORKLOADS[name].agentCpu);
+  const born = performance.now();
   await sleep(250);
+  // The agent's steady state: it runs for days, so its JIT compiling its
+  // hot paths (TurboFan, on V8's worker threads) in its first seconds is
+  // not what the workload pays for it. The loaded workload runs unmeasured
+  // for AGENT_WARMUP_SECS first (0: measure from a cold agent).
+  if (AGENT_WARMUP_SECS > 0) await inst.run(AGENT_WARMUP_SECS);
   const progIds = bpfStatsPrev !== undefined ? agentPrograms(cg) : undefined;
   const bpf0 = progIds && bpfSnapshot(progIds);
   const [user0, sys0] = procCpuSplit(agent.pid);
+  const threads0 = threadCpu(agent.pid);
   const t0 = performance.now();
   const samples = [];
   let last;
@@ -497,14 +541,17 @@ async function loadedRun(name, i, cg, inst) {
   }
   sample();
   const [user1, sys1] = procCpuSplit(agent.pid);
+  const threads = threadDelta(threads0, threadCpu(agent.pid));
   const cpu = user1 + sys1 - (user0 + sys0);
   const agentSysS = sys1 - sys0;
   const wall = (performance.now() - t0) / 1000;
   const bpf = progIds && bpfDelta(bpf0, bpfSnapshot(progIds));
   const s = await agent.stop();
+  // its event counts are of its whole life, warm-up included
+  const life = (performance.now() - born) / 1000;
   rss.push(...samples);
   rssFinal = samples[samples.length - 1];
-  return Object.assign(r, { agentCpuS: cpu, agentSysS, agentCore: cpu / wall, wall, events: s.events, records: s.records, lost: s.lost, rssMax: Math.max(...samples), rssLast: rssFinal, bpf });
+  return Object.assign(r, { agentCpuS: cpu, agentSysS, agentThreads: threads, agentCore: cpu / wall, wall, life, events: s.events, records: s.records, lost: s.lost, rssMax: Math.max(...samples), rssLast: rssFinal, bpf });
 }
 
 async function measure(name, cg, tmp) {
@@ -530,7 +577,8 @@ async function measure(name, cg, tmp) {
       log(
         `${name}: on  #${i + 1} ${round(r.rate)} ${w.unit}${r.errors ? ` (${r.errors} errors)` : ''}${r.max_ms ? ` (slowest ${r.max_ms} ms)` : ''}; agent cpu ${round(r.agentCpuS, 2)} s (${round(100 * r.agentCore)}% of a core, ${round(100 * r.agentSysS / Math.max(r.agentCpuS, 1e-9))}% of it in the kernel), ` +
           `${r.events} events / ${r.records} records (lost in kernel ${r.lost}), rss max ${round(r.rssMax)} MB last ${round(r.rssLast)} MB` +
-          (r.bpf ? `; in BPF ${round(r.bpf.ns / 1e6)} ms (${round(r.bpf.ns / (r.rate * r.secs))} ns/op)` : ''),
+          (r.bpf ? `; in BPF ${round(r.bpf.ns / 1e6)} ms (${round(r.bpf.ns / (r.rate * r.secs))} ns/op)` : '') +
+          `; cpu s by thread ${JSON.stringify(r.agentThreads)}`,
       );
     }
     await offRun();
@@ -543,6 +591,7 @@ async function measure(name, cg, tmp) {
       value: round(ratio, 3),
       agent: AGENT.join(' '),
       stdout: STDOUT_FILE ? 'file' : '/dev/null',
+      agent_warmup_s: AGENT_WARMUP_SECS,
       without: round(without),
       with: round(withAgent),
       unit: w.unit,
@@ -559,8 +608,12 @@ async function measure(name, cg, tmp) {
       value: round(median(on.map((r) => r.agentCore)), 3),
       unit: 'cores',
       cpu_s: on.map((r) => round(r.agentCpuS, 2)),
-      events_per_s: round(median(on.map((r) => r.events / r.wall))),
-      records_per_s: round(median(on.map((r) => r.records / r.wall))),
+      cpu_s_by_thread: Object.fromEntries(Object.entries(on.reduce((t, r) => {
+        for (const [k, v] of Object.entries(r.agentThreads)) t[k] = (t[k] ?? 0) + v;
+        return t;
+      }, {})).map(([k, v]) => [k, round(v, 2)])),
+      events_per_s: round(median(on.map((r) => r.events / r.life))),
+      records_per_s: round(median(on.map((r) => r.records / r.life))),
       lost_in_kernel: on.reduce((a, r) => a + (r.lost || 0), 0),
     };
     if (on[0].bpf) {

@@ -21,6 +21,7 @@ import { makePki, type Pki } from '../../engine/demo/pki.js';
 import { startDnsmasq, type Resolver } from '../../engine/demo/resolver.js';
 import { MonitorProcess } from '../helpers/agent.js';
 import { PYTHON, run } from '../../engine/demo/spawn.js';
+import { AGENT_V8_FLAGS } from '../../engine/cli/relaunch.js';
 
 const skip = kernelSkipReason();
 const RFC3339_NS = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z$/;
@@ -584,6 +585,11 @@ c.sendall(b"x" * 1000); a.recv(2000); a.sendall(b"y" * 50); c.recv(100); c.close
     const quietClose = agent.events.find((e) => of(r.pid)(e) && e.type === 'close' && e.net?.src_port === quietPort);
     assert.ok(quietClose, 'the silent connection was reported closed');
     assert.deepEqual(agent.events.filter((e) => of(r.pid)(e) && e.type === 'flow').map((e) => e.net?.src_port), [busyPort]);
+  });
+
+  it('runs with its V8 heap flags (engine/cli/relaunch.ts), in the same process it was started as', () => {
+    const argv = readFileSync(`/proc/${agent.pid}/cmdline`, 'utf8').split('\0');
+    for (const f of AGENT_V8_FLAGS) assert.ok(argv.includes(f), `${f} in ${argv.join(' ')}`);
   });
 
   it('sees nothing outside its cgroup', async () => {
