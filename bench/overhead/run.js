@@ -142,10 +142,13 @@ async function cleanup() {
   return cleaning;
 }
 for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => cleanup().then(() => process.exit(130)));
+// A stuck bench stops: each workload gets its runs, its agents' warm-ups,
+// starts and stops, and its set-up, twice over.
+const BUDGET_S = 2 * selected.length * ((2 * PAIRS + 2) * SECS + PAIRS * (AGENT_WARMUP_SECS + 4) + 15);
 const watchdog = setTimeout(() => {
-  log('watchdog: bench ran over 240 s, stopping');
+  log(`watchdog: bench ran over ${BUDGET_S} s, stopping`);
   cleanup().then(() => process.exit(1));
-}, 240_000);
+}, BUDGET_S * 1000);
 watchdog.unref();
 
 // ------------------------------------------------------------------- cgroup
