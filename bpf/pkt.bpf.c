@@ -81,6 +81,39 @@ static __always_inline bool peer_is_loopback(const struct pkt *p)
 	return a[10] == 0xff && a[11] == 0xff && a[12] == 127;
 }
 
+/* A TCP segment with no payload (handshake, ACK, FIN): most packets, and
+ * nothing here looks at them (parse() would say so too, after two helper
+ * calls and zeroing a struct pkt). Read from the linear data the program
+ * can load directly; false (go on to parse()) when the headers are not
+ * there or the packet is anything else. */
+static __always_inline bool tcp_bare(struct __sk_buff *skb)
+{
+	void *data = (void *)(long)skb->data;
+	void *end = (void *)(long)skb->data_end;
+	__u32 l4off;
+	__u8 *doff;
+
+	if (skb->protocol == bpf_htons(ETH_P_IP)) {
+		struct iphdr *ip = data;
+
+		if ((void *)(ip + 1) > end || ip->protocol != IPPROTO_TCP)
+			return false;
+		l4off = (ip->ihl & 0xf) * 4;
+	} else if (skb->protocol == bpf_htons(ETH_P_IPV6)) {
+		struct ipv6hdr *ip6 = data;
+
+		if ((void *)(ip6 + 1) > end || ip6->nexthdr != IPPROTO_TCP)
+			return false;
+		l4off = sizeof(*ip6);
+	} else {
+		return false;
+	}
+	doff = data + l4off + 12;
+	if ((void *)(doff + 1) > end)
+		return false;
+	return skb->len <= l4off + (*doff >> 4) * 4;
+}
+
 /* Parse IP and TCP/UDP headers; fill p with this host's view. */
 static __always_inline int parse(struct __sk_buff *skb, struct pkt *p, __u32 dir)
 {
@@ -572,7 +605,7 @@ static __always_inline int handle(struct __sk_buff *skb, __u32 dir)
 	__u64 cookie;
 
 	stat_inc(BUSTED_STAT_PKT_SEEN);
-	if (parse(skb, &p, dir))
+	if (tcp_bare(skb) || parse(skb, &p, dir))
 		return 1;
 	cookie = bpf_get_socket_cookie(skb);
 	if (enforce_on && dir == BUSTED_DIR_EGRESS && blocked(skb, &p, cookie))
