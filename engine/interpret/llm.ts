@@ -44,10 +44,13 @@ const arr = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
 const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
 const num = (v: unknown): number | undefined => (typeof v === 'number' && Number.isFinite(v) ? v : undefined);
 
+/** One decoder for every body: constructing a TextDecoder costs more than decoding a small body. */
+const utf8 = new TextDecoder();
+
 export function parseJson(body: Uint8Array): unknown {
   if (body.length === 0) return undefined;
   try {
-    return JSON.parse(new TextDecoder().decode(body));
+    return JSON.parse(utf8.decode(body));
   } catch {
     return undefined;
   }
@@ -299,7 +302,7 @@ function usageOf(o: Json): { input_tokens?: number; output_tokens?: number } | u
  */
 export function llmResponse(body: Uint8Array, contentType: string | undefined): Partial<LlmInfo> {
   const out: Partial<LlmInfo> = {};
-  const textBody = new TextDecoder().decode(body);
+  const textBody = utf8.decode(body);
   let objects: Json[] = [];
   if ((contentType ?? '').includes('text/event-stream') || /^(data|event):/m.test(textBody.slice(0, 64))) {
     out.stream = true;
@@ -330,7 +333,7 @@ export function llmResponse(body: Uint8Array, contentType: string | undefined): 
 
 /** MCP (JSON-RPC 2.0) messages in a body: one object, a batch, or server-sent events carrying them. */
 export function mcpMessages(body: Uint8Array, contentType: string | undefined): McpInfo[] {
-  if ((contentType ?? '').includes('text/event-stream')) return mcpFromSse(new TextDecoder().decode(body));
+  if ((contentType ?? '').includes('text/event-stream')) return mcpFromSse(utf8.decode(body));
   const v = parseJson(body);
   return mcpFromValues(Array.isArray(v) ? v : v === undefined ? [] : [v]);
 }

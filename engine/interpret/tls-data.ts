@@ -7,6 +7,9 @@
  */
 import type { TlsRecord } from '../decode/records.js';
 
+/** SNI bytes to text (one decoder: making one costs more than decoding a name). */
+const SNI_DECODER = new TextDecoder();
+
 export interface TlsConnState {
   sni?: string;
   fd?: number;
@@ -70,7 +73,7 @@ export class TlsAssembler {
     const pid = r.task.pid;
     switch (r.op) {
       case 'sni':
-        this.conn(pid, r.ssl).sni = new TextDecoder().decode(r.data);
+        this.conn(pid, r.ssl).sni = SNI_DECODER.decode(r.data);
         return undefined;
       case 'fd':
         this.conn(pid, r.ssl).fd = r.len;
