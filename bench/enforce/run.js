@@ -28,6 +28,7 @@ import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, rmdirSync, writeF
 import { createServer } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { logger, pct, result, rounder, sleep } from '../lib.js';
 
 const HERE = new URL('.', import.meta.url).pathname;
 const ROOT = join(HERE, '..', '..');
@@ -36,14 +37,8 @@ const REQS = Number(process.env.BENCH_ENFORCE_REQS ?? 400);
 const ROUNDS = Number(process.env.BENCH_ENFORCE_ROUNDS ?? 3);
 const EDITS = Number(process.env.BENCH_ENFORCE_EDITS ?? 20);
 
-const log = (s) => process.stderr.write(`bench/enforce: ${s}\n`);
-const result = (o) => process.stdout.write(`RESULT ${JSON.stringify(o)}\n`);
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-const pct = (xs, p) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))];
-};
-const round = (x, d = 3) => Math.round(x * 10 ** d) / 10 ** d;
+const log = logger('bench/enforce');
+const round = rounder(3);
 
 if (process.getuid?.() !== 0) {
   log('skipped: needs root (BPF programs, cgroups)');
@@ -179,7 +174,7 @@ async function reloadBench() {
   }
   await a.stop();
   writeFileSync(file, original);
-  const p50 = pct(took, 50);
+  const p50 = pct(took, 0.5);
   log(`reload: file written -> verdicts rewritten p50 ${p50.toFixed(1)} ms, max ${Math.max(...took).toFixed(1)} ms (compile+load alone p50 ${compile.p50.toFixed(1)} ms)`);
   result({
     metric: 'policy_reload_ms',
@@ -267,7 +262,7 @@ async function gateBench() {
     await a.stop();
     log(`gate: round ${i + 1}/${ROUNDS}`);
   }
-  const s = (xs) => ({ p50: pct(xs, 50), p99: pct(xs, 99) });
+  const s = (xs) => ({ p50: pct(xs, 0.5), p99: pct(xs, 0.99) });
   const none = s(modes.none);
   const gated = s(modes.gated);
   const nogate = s(modes.nogate);

@@ -21,6 +21,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { logger, median, result, rounder, sleep } from '../lib.js';
 
 const HERE = new URL('.', import.meta.url).pathname;
 const ROOT = join(HERE, '..', '..');
@@ -32,15 +33,8 @@ const CLK_TCK = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).s
 const only = process.argv.slice(2);
 const want = (w) => !only.length || only.includes(w);
 
-const log = (m) => process.stderr.write(`ml: ${m}\n`);
-const result = (o) => process.stdout.write(`RESULT ${JSON.stringify(o)}\n`);
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const n = s.length;
-  return n === 0 ? NaN : n % 2 ? s[(n - 1) / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
-};
-const round = (x, d = 2) => (Number.isFinite(x) ? Number(x.toFixed(d)) : null);
+const log = logger('ml');
+const round = rounder(2);
 
 const { loadModel, DEFAULT_MODEL } = await import(join(DIST, 'engine', 'ml', 'model.js'));
 const { FEATURE_COUNT } = await import(join(DIST, 'engine', 'ml', 'features.js'));

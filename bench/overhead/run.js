@@ -51,6 +51,7 @@ import { existsSync, mkdirSync, mkdtempSync, openSync, closeSync, readdirSync, r
 import { createSocket } from 'node:dgram';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { logger, median, result, rounder, sleep } from '../lib.js';
 
 const HERE = new URL('.', import.meta.url).pathname;
 const ROOT = join(HERE, '..', '..');
@@ -80,15 +81,8 @@ const only = process.argv.slice(2);
 const selected = only.length ? ALL.filter((w) => only.includes(w)) : ALL;
 const CLK_TCK = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
 
-const log = (m) => process.stderr.write(`overhead: ${m}\n`);
-const result = (o) => process.stdout.write(`RESULT ${JSON.stringify(o)}\n`);
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const n = s.length;
-  return n === 0 ? NaN : n % 2 ? s[(n - 1) / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
-};
-const round = (x, d = 1) => (Number.isFinite(x) ? Number(x.toFixed(d)) : null);
+const log = logger('overhead');
+const round = rounder(1);
 
 // ---------------------------------------------------------------- preflight
 

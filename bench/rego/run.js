@@ -10,6 +10,7 @@ import { PolicyEngine } from '../../dist/engine/policy/engine.js';
 import { regoSources } from '../../dist/engine/policy/source.js';
 import { readFileSync } from 'node:fs';
 import { makeHandWritten } from './handwritten.js';
+import { median, pct, result, rounder } from '../lib.js';
 
 function generated(n) {
   const lines = ['package perf.generated', '', 'import rego.v1', '', 'default allow := false', ''];
@@ -22,10 +23,7 @@ function generated(n) {
   return lines.join('\n');
 }
 
-const r3 = (x) => Math.round(x * 1000) / 1000;
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-const pct = (xs, p) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(xs.length * p))];
-const result = (o) => console.log(`RESULT ${JSON.stringify(o)}`);
+const r3 = rounder(3);
 
 // ---- parse and compile time -------------------------------------------------
 const src = generated(200);

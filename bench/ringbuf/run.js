@@ -99,6 +99,7 @@ import { existsSync, mkdirSync, readFileSync, rmSync, statSync, renameSync } fro
 import { cpus } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { result, rounder } from '../lib.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, '..', '..');
@@ -354,11 +355,7 @@ async function drainMeasure({ mix, consumer }) {
 }
 
 const fmt = (n) => (n >= 1e6 ? `${(n / 1e6).toFixed(2)}M` : n >= 1e3 ? `${(n / 1e3).toFixed(1)}k` : n.toFixed(0));
-const r3 = (x) => Math.round(x * 1000) / 1000;
-
-function result(obj) {
-  process.stdout.write(`RESULT ${JSON.stringify(obj)}\n`);
-}
+const r3 = rounder(3);
 
 // ---- main ----------------------------------------------------------------------
 

@@ -33,6 +33,7 @@ import { spawn } from 'node:child_process';
 import { createWriteStream, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { median } from '../lib.js';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
 const dist = (p) => join(ROOT, 'dist', p);
@@ -235,7 +236,6 @@ async function round(name, producer) {
   return { eps: N / secs, cpuPerEvent: mainNs / 1000 / N, allCpuPerEvent: (cpu.user + cpu.system) / N, stats };
 }
 
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const names = Object.keys(VARIANTS);
 // BENCH_PRODUCERS=agent runs only that producer
 for (const producer of (process.env.BENCH_PRODUCERS ?? 'synthetic,agent').split(',')) {

@@ -24,6 +24,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import stringify from 'fast-json-stable-stringify';
 import { makeHandWritten } from '../rego/handwritten.js';
+import { median, result, rounder } from '../lib.js';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
 const dist = (p) => join(ROOT, 'dist', p);
@@ -33,9 +34,7 @@ const { Decider } = await import(dist('engine/decide/decider.js'));
 
 const N = Number(process.argv[2] ?? 100_000);
 const ROUNDS = 5;
-const r3 = (x) => Math.round(x * 1000) / 1000;
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-const result = (o) => console.log(`RESULT ${JSON.stringify(o)}`);
+const r3 = rounder(3);
 
 // ---- the recording ------------------------------------------------------------
 const demo = readFileSync(join(ROOT, 'examples/policy-repo/recordings/demo.jsonl'), 'utf8').trimEnd().split('\n').map((l) => JSON.parse(l));

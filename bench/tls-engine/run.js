@@ -12,6 +12,7 @@
 // Every variant runs in interleaved rounds; the median round is reported.
 //   node bench/tls-engine/run.js [seconds-per-round]
 import { join } from 'node:path';
+import { median } from '../lib.js';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
 const dist = (p) => join(ROOT, 'dist', p);
@@ -128,7 +129,6 @@ function round(name, ms) {
 const rates = Object.fromEntries(Object.keys(variants).map((n) => [n, []]));
 round('http1', 300); // warm-up
 for (let r = 0; r < ROUNDS; r++) for (const n of Object.keys(variants)) rates[n].push(round(n, ROUND_MS));
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 for (const [n, xs] of Object.entries(rates)) {
   const bytes = variants[n].reduce((s, [, b]) => s + b.length, 0) / REQS_PER_CONN;
   console.log(`RESULT ${JSON.stringify({ name: n, unit: 'req/s', value: Math.round(median(xs)), min: Math.round(Math.min(...xs)), max: Math.round(Math.max(...xs)), bytes_per_call: Math.round(bytes), MB_per_s: +((median(xs) * bytes) / 1e6).toFixed(1) })}`);

@@ -15,13 +15,12 @@ import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { logger, median, result } from '../lib.js';
 
 const HERE = new URL('.', import.meta.url).pathname;
 const ROOT = join(HERE, '..', '..');
 const ROUNDS = Number(process.env.BENCH_TLS_PROBE_ROUNDS ?? 5);
-const result = (o) => process.stdout.write(`RESULT ${JSON.stringify(o)}\n`);
-const log = (m) => process.stderr.write(`tls-probe: ${m}\n`);
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const log = logger('tls-probe');
 
 if (process.getuid?.() !== 0) {
   log('skipped: needs root to load BPF programs');
