@@ -211,8 +211,10 @@ export class Http1Stream {
       if (this.msg) this.msg.truncated = true;
       return;
     }
+    // a view, not a copy: what is pushed is never written again (records
+    // are copied out of the ring, reassembled calls are new arrays)
     const keep = b.subarray(0, MAX_BODY - this.bodyLen);
-    this.parts.push(keep.slice());
+    this.parts.push(keep);
     this.bodyLen += keep.length;
     if (keep.length < b.length && this.msg) this.msg.truncated = true;
   }
