@@ -339,7 +339,11 @@ export class Interpreter {
   private closed(r: TcpRecord | UdpRecord): void {
     const conn = this.conns.get(r.sockId);
     this.conns.delete(r.sockId);
-    if (conn && r.kind === 'tcp') {
+    // only a connection this host opened that moved bytes has a flow record
+    // to come (flow.bpf.h): the rest are not kept (a connect loop's closes
+    // would otherwise keep thousands of connections alive past the young
+    // generation, for the collector to find dead in the old one)
+    if (conn && r.kind === 'tcp' && conn.net.direction === 'egress' && (r.bytesSent || r.bytesReceived)) {
       if (this.closedConns.size >= CLOSED_KEPT) {
         this.closedBefore = this.closedConns;
         this.closedConns = new Map();

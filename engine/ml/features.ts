@@ -167,13 +167,16 @@ export class FeatureExtractor {
       case 'flow':
         return this.flow(e);
       case 'close': {
-        // a connection that never moved a byte has no flow event to end it
         const ck = e.net && connKey(e.net);
         const c = ck !== undefined ? this.conns.get(ck) : undefined;
         if (c) {
           this.conns.delete(ck!);
-          this.closing.set(ck!, c);
-          bound(this.closing, 4096);
+          // its final flow event may come just after; a connection that
+          // never moved a byte has none (flow.bpf.h), so it is not kept
+          if (e.net!.bytes_sent || e.net!.bytes_received) {
+            this.closing.set(ck!, c);
+            bound(this.closing, 4096);
+          }
         }
         return undefined;
       }

@@ -86,10 +86,20 @@ describe('FeatureExtractor', () => {
     const fx = new FeatureExtractor();
     fx.observe(ev('connect', { net: net(40100) }));
     fx.observe(ev('tls_client_hello', { net: net(40100), tls: { sni: 'x.test', version: 'TLS 1.3', alpn: ['h2'] } }));
-    fx.observe(ev('close', { net: net(40100) }, 2));
+    fx.observe(ev('close', { net: { ...net(40100), bytes_sent: 100, bytes_received: 100 } }, 2));
     const s = fx.observe(ev('flow', { net: { ...net(40100), bytes_sent: 100, bytes_received: 100 }, flow: flow({ phase: 'end' }) }, 2));
     assert.equal(s?.final, true);
     assert.deepEqual([s!.vector[col('tls')], s!.vector[col('alpn_h2')], s!.vector[col('closed')]], [1, 1, 1]);
+  });
+
+  it('forgets at its close a connection that moved no bytes (the kernel reports no shape for it)', () => {
+    const fx = new FeatureExtractor();
+    fx.observe(ev('connect', { net: net(40200) }));
+    fx.observe(ev('tls_client_hello', { net: net(40200), tls: { sni: 'x.test', version: 'TLS 1.3', alpn: ['h2'] } }));
+    fx.observe(ev('close', { net: { ...net(40200), bytes_sent: 0, bytes_received: 0 } }, 2));
+    // a flow event for it anyway (none comes from the kernel) starts from nothing
+    const s = fx.observe(ev('flow', { net: { ...net(40200), bytes_sent: 100, bytes_received: 100 }, flow: flow({ phase: 'end' }) }, 2));
+    assert.deepEqual([s!.vector[col('tls')], s!.vector[col('alpn_h2')]], [0, 0]);
   });
 
   it('the same events give the same vectors', () => {
