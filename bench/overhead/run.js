@@ -38,6 +38,7 @@
 //      BENCH_OVERHEAD_BPF_STATS=1: also report the time spent in the agent's
 //      BPF programs (turns kernel.bpf_stats_enabled on for the run, restores it),
 //      BENCH_OVERHEAD_NODE_FLAGS='--flag ...': node flags for the agent,
+//      BENCH_OVERHEAD_BY_TID=1: the agent's CPU per thread, not per thread name,
 //      BENCH_OVERHEAD_AGENT_WARMUP=<s> (default 2): each loaded run starts
 //      with the workload running that long unmeasured (0: a cold agent),
 //      BENCH_OVERHEAD_PROFILE=<dir>: profile the agent (V8 CPU profiler and
@@ -279,6 +280,8 @@ function procCpuSplit(pid) {
 // The agent's CPU seconds by thread name (/proc/PID/task/*/stat), threads of
 // the same name summed: where the agent's CPU goes besides its main thread
 // (V8's collector helpers, libuv's pool, onnxruntime, sink workers).
+// BENCH_OVERHEAD_BY_TID=1 keeps the threads apart (tid:name).
+const BY_TID = process.env.BENCH_OVERHEAD_BY_TID === '1';
 function threadCpu(pid) {
   const out = {};
   let names;
@@ -290,7 +293,7 @@ function threadCpu(pid) {
   for (const tid of names) {
     try {
       const s = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
-      const comm = tid === String(pid) ? 'main' : (process.env.BENCH_TID ? tid + ':' : '') + s.slice(s.indexOf('(') + 1, s.lastIndexOf(')')).replace(/\d+$/, '').trim();
+      const comm = tid === String(pid) ? 'main' : (BY_TID ? `${tid}:` : '') + s.slice(s.indexOf('(') + 1, s.lastIndexOf(')')).replace(/\d+$/, '').trim();
       const f = s.slice(s.lastIndexOf(')') + 2).split(' ');
       out[comm] = (out[comm] ?? 0) + (Number(f[11]) + Number(f[12])) / CLK_TCK;
     } catch {} // a thread that ended meanwhile
