@@ -133,8 +133,9 @@ export class BpfLink {
 
   /**
    * destroy() on a worker thread. Detaching a uprobe waits for an RCU grace
-   * period (20-90 ms each here), so detaching several one after another
-   * took seconds; detached together, they wait for the same grace periods.
+   * period (20-90 ms each here), so detaching a few dozen one after another
+   * took a second; detached together on libuv's threads, their waits
+   * overlap in part (the kernel serialises some of the work).
    */
   destroyAsync(): Promise<void> {
     const p = this.ptr;
