@@ -675,7 +675,7 @@ describe('busted monitor when the ring buffer overflows', { skip }, () => {
 });
 
 describe('busted monitor --hooks raw_tp (the fallback for kernels that refuse tp_btf)', { skip }, () => {
-  it('still reports exec, connect and close with bytes, scoped to the cgroup', async () => {
+  it('still reports exec, connect and close with bytes, and the connection\'s traffic shape, scoped to the cgroup', async () => {
     const cg = new TestCgroup();
     const srv = createTcpServer((s) => s.on('data', () => s.end('pong')));
     const port = await listen(srv, '127.0.0.1');
@@ -694,6 +694,12 @@ c = socket.create_connection(("127.0.0.1", ${port})); c.sendall(b"ping" * 10); c
       const cl = await agent.waitFor((e) => e.type === 'close' && e.process?.pid === r.pid && e.net?.protocol === 'tcp', 'close');
       assert.equal(cl.net?.bytes_sent, 40);
       assert.equal(cl.net?.bytes_received, 4);
+      // flow.bpf.h in the raw_tp build of the conn object: sockets known by their address, not a cookie
+      const f = await agent.waitFor((e) => e.type === 'flow' && e.process?.pid === r.pid && e.flow?.phase === 'end', 'the flow end');
+      assert.equal(f.net?.dst_port, port);
+      assert.equal(f.flow?.exchanges, 1);
+      assert.equal(f.flow?.req_bytes_max, 40);
+      assert.equal(f.flow?.resp_bytes_max, 4);
     } finally {
       await agent?.stop();
       srv.close();
