@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { cpSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Decider, decisionEvent, memoPathsOf, projection } from '../../engine/decide/decider.js';
+import { Decider, decisionEvent, MemoKey, memoPathsOf } from '../../engine/decide/decider.js';
 import { PolicyEngine } from '../../engine/policy/engine.js';
 import { compile } from '../../engine/policy/compiler.js';
 import { prng } from '../helpers/prng.js';
@@ -39,9 +39,30 @@ describe('Decider', () => {
     whole.decide(ev({}));
     whole.decide(ev({}));
     assert.equal(whole.stats.evaluated, 2);
-    const paths = memoPathsOf([['a'], ['b', 'c']]);
-    assert.notEqual(projection({ a: null } as unknown as BustedEvent, paths), projection({} as BustedEvent, paths));
-    assert.equal(projection({ a: 1, b: { c: 'x', d: 'ignored' } } as unknown as BustedEvent, paths), projection({ a: 1, b: { c: 'x' } } as unknown as BustedEvent, paths));
+    const key = new MemoKey(memoPathsOf([['a'], ['b', 'c']]));
+    const of = (e: object) => (key.of(e as BustedEvent), { values: key.values.slice(0, key.length), json: key.json.slice(0, key.length) });
+    assert.notDeepEqual(of({ a: null }), of({}));
+    assert.deepEqual(of({ a: 1, b: { c: 'x', d: 'ignored' } }), of({ a: 1, b: { c: 'x' } }));
+  });
+
+  it('memoises by value: absent, null, 1 and "1" apart, an object by its JSON apart from a string of the same text', async () => {
+    const d = new Decider(await engineOf('decision := "block" if input.tls.sni == "x"\ndecision := "audit" if input.provider == 1\ndecision := "audit" if input.dns.questions[0].name == "q"'));
+    const at = (o: Partial<BustedEvent>) => d.decide(ev(o)).action;
+    assert.equal(at({ provider: 1 as unknown as string }), 'audit');
+    assert.equal(at({ provider: '1' }), 'allow');
+    assert.equal(at({ provider: null as unknown as string }), 'allow');
+    assert.equal(at({}), 'allow');
+    assert.equal(d.stats.evaluated, 4);
+    const q = { questions: [{ name: 'q', type: 'A' }] };
+    assert.equal(at({ dns: q as BustedEvent['dns'] }), 'audit');
+    // a string equal to the object's JSON is another key
+    assert.equal(at({ dns: { questions: JSON.stringify(q.questions) } as unknown as BustedEvent['dns'] }), 'allow');
+    assert.equal(at({ dns: { questions: [{ name: 'q', type: 'A' }] } as BustedEvent['dns'] }), 'audit');
+    assert.equal(d.stats.evaluated, 6);
+    assert.equal(d.stats.memoised, 1);
+    // a long string the policy reads is not memoised
+    for (let i = 0; i < 3; i++) at({ tls: { sni: 'y'.repeat(3000) } });
+    assert.equal(d.stats.evaluated, 9);
   });
 
   it('asks busted/kill only for blocks, and forgets everything on swap', async () => {
