@@ -227,6 +227,23 @@ export interface KernelOptions {
   pinDir?: string;
 }
 
+/**
+ * A load that failed on a map pinned by an earlier agent whose map differs
+ * (another busted version: a value grew, a map changed type): said as what
+ * to do, not as libbpf's "parameter mismatch". Other errors pass as they are.
+ */
+function pinMismatch(e: unknown, pinDir: string): unknown {
+  // libbpf 1.1: "map 'owners': error reusing pinned map"; later: "map 'owners': can't reuse pinned map at ..."
+  const m = e instanceof Error ? /map '([^']+)': (?:error reusing|can't reuse) pinned map/.exec(e.message) : null;
+  if (!m) return e;
+  return new BustedError(
+    ErrorCode.BPF,
+    `the enforcement pinned at ${pinDir} was left by an agent whose map '${m[1]}' differs from this one's (another busted version); ` +
+      'remove it with `busted unpin --cgroup <the same cgroup>` (its connections are no longer refused until an agent attaches again) and start this one again',
+    'pin',
+  );
+}
+
 /** Objects whose links a pinned session keeps attached: what refusing connections needs without an engine. */
 const PINNED_OBJECTS = new Set(['proc', 'pkt', 'enforce']);
 
@@ -332,6 +349,8 @@ export class KernelSession {
           try {
             obj = spec.name === 'tls' ? this.loadTls(join(dir, file), spec, shared) : this.loadObject(join(dir, file), spec, shared);
           } catch (e) {
+            // the pinned state is another version's: no other object or fallback loads either
+            if (e instanceof BustedError && e.field === 'pin') throw e;
             const msg = (e as Error).message;
             if (/\(errno 11\)/.test(msg.split('\n')[0]!) && attempt < 4) continue;
             refusals.push(`${file}: ${msg}`);
@@ -490,7 +509,7 @@ export class KernelSession {
       obj.load();
     } catch (e) {
       obj.close();
-      throw e;
+      throw o.pinDir ? pinMismatch(e, o.pinDir) : e;
     }
     this.objects.push(obj);
     return obj;

@@ -23,6 +23,8 @@ import { MonitorProcess } from '../helpers/agent.js';
 import { kernelSkipReason, TestCgroup } from '../helpers/cgroup.js';
 import { startProviderServer, type ProviderServer } from '../helpers/providers.js';
 import { PACKAGE_ROOT } from '../../engine/paths.js';
+import { pinDirFor } from '../../engine/kernel/pin.js';
+import { resolveCgroup } from '../../engine/host/cgroup.js';
 
 const skip = kernelSkipReason();
 
@@ -525,6 +527,22 @@ except PermissionError:
     assert.ok(cgroupPrograms() > 0);
     await stopAgent();
     assert.equal(cgroupPrograms(), 0);
+  });
+
+  it('--pin over a pin whose maps differ (left by another busted version) says to unpin, and attaches nothing', async () => {
+    // what an older agent with a smaller owners value would have left
+    const pinDir = pinDirFor(resolveCgroup(cg.path));
+    mkdirSync(pinDir, { recursive: true });
+    try {
+      const made = spawnSync('bpftool', ['map', 'create', join(pinDir, 'owners'), 'type', 'lru_hash', 'key', '8', 'value', '8', 'entries', '16', 'name', 'owners'], { encoding: 'utf8' });
+      assert.equal(made.status, 0, made.stderr);
+      const r = await run([process.execPath, join(PACKAGE_ROOT, 'bin', 'busted.js'), 'enforce', '--pin', '--policies', policyDir('pin-old', byProvider('mistral')), '--cgroup', cg.path, '--duration', '2']);
+      assert.notEqual(r.code, 0);
+      assert.match(r.stderr, /pinned at .* was left by an agent whose map 'owners' differs .*busted unpin --cgroup/);
+      assert.equal(spawnSyncText('bpftool', ['cgroup', 'show', cg.path]).split('\n').filter((l) => /^\d+\s/.test(l.trim())).length, 0, 'nothing attached');
+    } finally {
+      rmSync(pinDir, { recursive: true, force: true });
+    }
   });
 
   it('follows a bundle served by nginx: a changed bundle replaces the policy', async () => {
