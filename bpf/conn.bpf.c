@@ -90,6 +90,15 @@ static __always_inline void emit_tcp(const struct sock *sk, __u64 cookie, const 
 	stat_inc(BUSTED_STAT_EVENTS);
 }
 
+/* A TCP socket's end: its traffic shape reported (when it has one), its
+ * owner forgotten. */
+static __always_inline void owner_closed(const struct busted_owner *o, __u64 cookie)
+{
+	if (o->conn & BUSTED_OWNER_FLOW)
+		flow_close(cookie);
+	bpf_map_delete_elem(&owners, &cookie);
+}
+
 TRACEPOINT(inet_sock_set_state)
 int BPF_PROG(handle_set_state, const struct sock *sk, const int oldstate, const int newstate)
 {
@@ -149,9 +158,7 @@ int BPF_PROG(handle_set_state, const struct sock *sk, const int oldstate, const 
 			emit_tcp(sk, cookie, o, BUSTED_TCP_CONNECTED, BUSTED_DIR_EGRESS);
 		} else if (newstate == TCP_CLOSE) {
 			emit_tcp(sk, cookie, o, BUSTED_TCP_FAILED, BUSTED_DIR_EGRESS);
-			if (o->conn & BUSTED_OWNER_FLOW)
-				flow_close(cookie); /* data sent with the SYN (TCP fast open) */
-			bpf_map_delete_elem(&owners, &cookie);
+			owner_closed(o, cookie); /* a flow: data sent with the SYN (TCP fast open) */
 		}
 		return 0;
 	}
@@ -189,9 +196,7 @@ int BPF_PROG(handle_set_state, const struct sock *sk, const int oldstate, const 
 		/* The direction is not kept per socket; the engine pairs the close
 		 * with its connect/accept by sock_id. */
 		emit_tcp(sk, cookie, o, BUSTED_TCP_CLOSED, 0);
-		if (o->conn & BUSTED_OWNER_FLOW)
-			flow_close(cookie);
-		bpf_map_delete_elem(&owners, &cookie);
+		owner_closed(o, cookie);
 	}
 	return 0;
 }

@@ -270,12 +270,14 @@ function tlsWorkload(metric, env, servername = 'api.openai.com', target = TARGET
 
 // -------------------------------------------------------------------- agent
 
-/** [user, kernel] CPU seconds of a process */
-function procCpuSplit(pid) {
-  const s = readFileSync(`/proc/${pid}/stat`, 'utf8');
+/** [user, kernel] CPU seconds in a /proc stat line (of a process or of one of its threads) */
+function statCpu(s) {
   const f = s.slice(s.lastIndexOf(')') + 2).split(' ');
   return [Number(f[11]) / CLK_TCK, Number(f[12]) / CLK_TCK]; // utime, stime (fields 14, 15)
 }
+
+/** [user, kernel] CPU seconds of a process */
+const procCpuSplit = (pid) => statCpu(readFileSync(`/proc/${pid}/stat`, 'utf8'));
 
 // The agent's CPU seconds by thread name (/proc/PID/task/*/stat), threads of
 // the same name summed: where the agent's CPU goes besides its main thread
@@ -294,8 +296,8 @@ function threadCpu(pid) {
     try {
       const s = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
       const comm = tid === String(pid) ? 'main' : (BY_TID ? `${tid}:` : '') + s.slice(s.indexOf('(') + 1, s.lastIndexOf(')')).replace(/\d+$/, '').trim();
-      const f = s.slice(s.lastIndexOf(')') + 2).split(' ');
-      out[comm] = (out[comm] ?? 0) + (Number(f[11]) + Number(f[12])) / CLK_TCK;
+      const [user, sys] = statCpu(s);
+      out[comm] = (out[comm] ?? 0) + user + sys;
     } catch {} // a thread that ended meanwhile
   }
   return out;
