@@ -90,6 +90,7 @@ export class DnsCache {
   addResponse(dns: DnsInfo): void {
     const answers = dns.answers;
     if (!answers || answers.length === 0) return;
+    if (dns.questions.length === 1 && this.addDirect(dns.questions[0]!.name, answers)) return;
     const cnames = new Map<string, DnsAnswer>();
     const addresses = new Map<string, Array<{ ip: string; ttl: number }>>();
     const push = (owner: string, ip: string | undefined, ttl: number): void => {
@@ -147,6 +148,36 @@ export class DnsCache {
       // process asked for comes out first from namesFor().
       for (let i = names.length - 1; i >= 0; i--) this.put(ip, names[i]!, until);
     }
+  }
+
+  /**
+   * The usual answer, one question answered by its own A/AAAA records and
+   * nothing else: each address is credited to the question, as the general
+   * path in addResponse() would (no chain to follow, the longest TTL of an
+   * address given twice), without its maps. False, having changed nothing,
+   * for any other answer.
+   */
+  private addDirect(question: string, answers: readonly DnsAnswer[]): boolean {
+    const qname = normaliseName(question);
+    if (qname === undefined) return false;
+    for (const a of answers) {
+      if ((a.type !== 'A' && a.type !== 'AAAA') || (a.name !== qname && normaliseName(a.name) !== qname)) return false;
+    }
+    const now = this.now();
+    if (answers.length === 1) {
+      const ip = canonicalIp(answers[0]!.value);
+      if (ip !== undefined) this.put(ip, qname, now + this.clampTtl(answers[0]!.ttl) * 1000);
+      return true;
+    }
+    const ips = answers.map((a) => canonicalIp(a.value));
+    for (let i = 0; i < ips.length; i++) {
+      const ip = ips[i];
+      if (ip === undefined || ips.indexOf(ip) < i) continue; // credited at its first record
+      let ttl = answers[i]!.ttl;
+      for (let j = i + 1; j < ips.length; j++) if (ips[j] === ip) ttl = Math.max(ttl, answers[j]!.ttl);
+      this.put(ip, qname, now + this.clampTtl(ttl) * 1000);
+    }
+    return true;
   }
 
   /** A mapping that never expires and is never evicted (e.g. from /etc/hosts). */

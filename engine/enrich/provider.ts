@@ -565,6 +565,9 @@ function patternNames(): NameEntry[] {
   return out;
 }
 
+/** forHost() answers kept (names, each at most 253 characters: under 1 MB). */
+const HOST_MEMO_MAX = 4096;
+
 export class ProviderTable {
   private readonly root: TrieNode = newNode();
   private readonly ranges: Cidr[];
@@ -587,8 +590,24 @@ export class ProviderTable {
     this.ranges = [...user.sort(bySpecificity), ...builtin.sort(bySpecificity)];
   }
 
+  /**
+   * Answers of forHost() by the text asked (null: no provider), for the
+   * names a host asks for over and over (a resolver loop, a client per
+   * request); the table does not change once built. Started afresh when full.
+   */
+  private readonly hostMemo = new Map<string, string | null>();
+
   /** Provider slug for a DNS name / SNI / Host header, or undefined. */
   forHost(host: string): string | undefined {
+    const memo = this.hostMemo.get(host);
+    if (memo !== undefined) return memo ?? undefined;
+    const p = this.lookupHost(host);
+    if (this.hostMemo.size >= HOST_MEMO_MAX) this.hostMemo.clear();
+    if (typeof host === 'string') this.hostMemo.set(host, p ?? null);
+    return p;
+  }
+
+  private lookupHost(host: string): string | undefined {
     const h = normalizeHost(host);
     if (h === undefined) return undefined;
     const labels = h.split('.');

@@ -113,6 +113,7 @@ function rcodeName(n: number): string {
 }
 
 type Section = 'header' | 'question' | 'answer' | 'authority' | 'additional';
+const RR_SECTIONS: readonly Section[] = ['answer', 'authority', 'additional'];
 
 /** One RR as the framing pass found it; offsets are within the message. */
 interface FramedRecord {
@@ -156,7 +157,10 @@ export function parseDns(data: Uint8Array, tcp = false): ParsedDns {
     if (!(data instanceof Uint8Array)) {
       throw new Malformed('input is not a byte array', 0, 'header');
     }
-    let msg = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+    // A copy, not a view: a small Uint8Array keeps its bytes in V8's heap,
+    // and asking for its .buffer moves them out to a new ArrayBuffer (a
+    // runtime call and an allocation that cost more than this whole copy).
+    let msg = Buffer.isBuffer(data) ? data : Buffer.from(data);
     if (tcp) {
       if (msg.length < 2) throw new Malformed('TCP length prefix is cut short', 0, 'header');
       const len = msg.readUInt16BE(0);
@@ -175,6 +179,8 @@ export function parseDns(data: Uint8Array, tcp = false): ParsedDns {
     // contract is still ParseError.
     const why = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
     throw new ParseError(ErrorCode.DNS_MALFORMED, `malformed DNS message (${why})`, base);
+  } finally {
+    namesMsg = undefined; // the message's bytes are not kept past its parse
   }
 }
 
@@ -201,24 +207,26 @@ function parseMessage(msg: Buffer): ParsedDns {
   }
 
   // ---- framing pass ----
+  namesMsg = msg;
+  namesOff.length = 0;
+  namesText.length = 0;
   let off = HEADER_LEN;
   const questions: DnsQuestion[] = [];
   for (let i = 0; i < qdcount; i++) {
-    const { name, next } = readName(msg, off, msg.length, 'question');
+    const name = readNameAt(msg, off, msg.length, 'question');
+    const next = nameNext;
     if (next + 4 > msg.length) throw new Malformed('question cut short before QTYPE/QCLASS', next, 'question');
     questions.push({ name, type: dnsTypeName(msg.readUInt16BE(next)) });
     off = next + 4;
   }
   const records: FramedRecord[] = [];
-  const sections: Array<[Section, number]> = [
-    ['answer', ancount],
-    ['authority', nscount],
-    ['additional', arcount],
-  ];
-  for (const [section, count] of sections) {
+  for (let k = 0; k < 3; k++) {
+    const section = RR_SECTIONS[k]!;
+    const count = k === 0 ? ancount : k === 1 ? nscount : arcount;
     for (let i = 0; i < count; i++) {
       const start = off;
-      const { name, next } = readName(msg, off, msg.length, section);
+      const name = readNameAt(msg, off, msg.length, section);
+      const next = nameNext;
       if (next + 10 > msg.length) throw new Malformed('RR header cut short', next, section);
       const rdlength = msg.readUInt16BE(next + 8);
       const rdStart = next + 10;
@@ -331,6 +339,83 @@ function checkedByDnsPacket(msg: Buffer, end: number, records: FramedRecord[]): 
  * `next` is the offset just after the name as stored in place.
  */
 function readName(msg: Buffer, off: number, limit: number, section: Section): { name: string; next: number } {
+  const name = readNameAt(msg, off, limit, section);
+  return { name, next: nameNext };
+}
+
+/** The offset after the name readNameAt() read last, as stored in place. */
+let nameNext = 0;
+/**
+ * Names of the message being parsed, by the offset they were read from:
+ * an answer's name is nearly always a compression pointer to the
+ * question's, and is then not decoded again. Reset by parseMessage().
+ */
+let namesMsg: Buffer | undefined;
+const namesOff: number[] = [];
+const namesText: string[] = [];
+const NAMES_KEPT = 16;
+
+// The same few names come back message after message (a resolver asked
+// for api.openai.com again and again): remember each name written in place
+// (labels only, no pointer) by its wire bytes, direct-mapped by a hash of
+// them, so a name seen before costs a scan and a compare instead of its
+// labels' text. The bytes are the whole key: a different name, or the same
+// one in other letter case, can only miss.
+const NAME_SLOTS = 256;
+const nameBytes: Array<Uint8Array | undefined> = new Array<Uint8Array | undefined>(NAME_SLOTS).fill(undefined);
+const nameText: string[] = new Array<string>(NAME_SLOTS).fill('');
+
+/** Forgets the names remembered so far (tests compare warm and cold parses). */
+export function clearDnsNameCache(): void {
+  nameBytes.fill(undefined);
+  nameText.fill('');
+}
+
+/** The end of a name of labels only (no pointer, 255 octets at most) at `off` within `limit`, or -1. */
+function plainNameEnd(msg: Buffer, off: number, limit: number): number {
+  let pos = off;
+  while (pos < limit) {
+    const len = msg[pos]!;
+    if (len === 0) return pos + 1 - off <= MAX_NAME_LEN ? pos + 1 : -1;
+    if (len & 0xc0) return -1;
+    pos += 1 + len;
+  }
+  return -1;
+}
+
+function nameSlot(msg: Buffer, off: number, end: number): number {
+  let h = 0x811c9dc5; // FNV-1a
+  for (let i = off; i < end; i++) h = Math.imul(h ^ msg[i]!, 0x01000193);
+  return (h >>> 0) % NAME_SLOTS;
+}
+
+/** readName() without its result object: the name, with nameNext set. */
+function readNameAt(msg: Buffer, off: number, limit: number, section: Section): string {
+  const plainEnd = plainNameEnd(msg, off, limit);
+  let slot = -1;
+  if (plainEnd > 0) {
+    slot = nameSlot(msg, off, plainEnd);
+    const known = nameBytes[slot];
+    if (known !== undefined && known.length === plainEnd - off) {
+      let i = 0;
+      while (i < known.length && known[i] === msg[off + i]) i++;
+      if (i === known.length) {
+        nameNext = plainEnd;
+        return nameText[slot]!;
+      }
+    }
+  }
+  // A name that is only a pointer to one read before (validated then, and
+  // a pointer backwards into the message: the checks below would pass).
+  if (msg === namesMsg && off + 2 <= limit && (msg[off]! & 0xc0) === 0xc0) {
+    const target = ((msg[off]! & 0x3f) << 8) | msg[off + 1]!;
+    for (let i = 0; i < namesOff.length; i++) {
+      if (namesOff[i] === target && target < off) {
+        nameNext = off + 2;
+        return namesText[i]!;
+      }
+    }
+  }
   const labels: string[] = [];
   let pos = off;
   let next = -1;
@@ -371,7 +456,17 @@ function readName(msg: Buffer, off: number, limit: number, section: Section): { 
     labels.push(escapeLabel(msg, pos + 1, pos + 1 + len));
     pos += 1 + len;
   }
-  return { name: labels.length === 0 ? '.' : labels.join('.'), next };
+  const name = labels.length === 0 ? '.' : labels.length === 1 ? labels[0]! : labels.join('.');
+  if (slot >= 0) {
+    nameBytes[slot] = new Uint8Array(msg.subarray(off, plainEnd)); // a copy: the message's bytes are not kept
+    nameText[slot] = name;
+  }
+  if (msg === namesMsg && namesOff.length < NAMES_KEPT) {
+    namesOff.push(off);
+    namesText.push(name);
+  }
+  nameNext = next;
+  return name;
 }
 
 /**
@@ -380,6 +475,18 @@ function readName(msg: Buffer, off: number, limit: number, section: Section): { 
  * a label holding a dot cannot pass for two labels.
  */
 function escapeLabel(msg: Buffer, from: number, to: number): string {
+  // The usual label is printable ASCII without "." or "\\": one slice.
+  let upper = false;
+  let i = from;
+  for (; i < to; i++) {
+    const c = msg[i]!;
+    if (c <= 0x20 || c >= 0x7f || c === 0x2e || c === 0x5c) break;
+    if (c >= 0x41 && c <= 0x5a) upper = true;
+  }
+  if (i === to) {
+    const label = msg.toString('latin1', from, to);
+    return upper ? label.toLowerCase() : label;
+  }
   let out = '';
   for (let i = from; i < to; i++) {
     const c = msg[i]!;

@@ -8,6 +8,7 @@ import { Buffer } from 'node:buffer';
 import { DnsCache, parseHostsFile } from '../../engine/enrich/dns-cache.js';
 import { parseDns } from '../../engine/parse/dns.js';
 import type { DnsAnswer, DnsInfo } from '../../engine/model/event.js';
+import { prng } from '../helpers/prng.js';
 
 /** test/fixtures/dns, from dist/test/enrich/ where this runs */
 const FIXTURES = new URL('../../../test/fixtures/dns/', import.meta.url);
@@ -118,6 +119,49 @@ describe('DnsCache: crediting names', () => {
     cache.addResponse(fixture('aaaa-mapped.response.bin'));
     assert.deepEqual(cache.namesFor('127.0.0.1'), ['api.openai.com']);
     assert.deepEqual(cache.namesFor('192.0.2.55'), ['mapped.example.test']);
+  });
+});
+
+describe('DnsCache: the plain answer (one question, its own A/AAAA records)', () => {
+  /** TXT beside the answers sends addResponse down its general path, which ignores TXT. */
+  const TXT: DnsAnswer = { name: 'x.test', type: 'TXT', value: 'v=1', ttl: 5 };
+
+  it('is credited exactly as the general path credits it, whatever the duplicates, TTLs, case and forms', () => {
+    const rand = prng(7);
+    const rnd = (n: number): number => Math.floor(rand() * n);
+    const forms = (ip: string): string[] => (ip.includes(':') ? [ip, ip.toUpperCase()] : [ip, `::ffff:${ip}`]);
+    const pool = ['192.0.2.1', '192.0.2.2', '2001:db8::1', '2001:db8::a', '198.51.100.9'];
+    for (let round = 0; round < 300; round++) {
+      const qname = ['api.openai.com', 'API.OpenAI.com.', 'a.test'][rnd(3)]!;
+      const answers: DnsAnswer[] = [];
+      for (let i = 1 + rnd(6); i > 0; i--) {
+        const ip = pool[rnd(pool.length)]!;
+        const value = forms(ip)[rnd(2)]!;
+        answers.push({ name: qname.toLowerCase().replace(/\.$/, ''), type: ip.includes(':') ? 'AAAA' : 'A', value, ttl: [0, 40, 300, 90000][rnd(4)]! });
+      }
+      const c = clock();
+      const direct = new DnsCache({ now: c.now });
+      const general = new DnsCache({ now: c.now });
+      direct.addResponse(answer(qname, answers));
+      general.addResponse(answer(qname, [...answers, TXT]));
+      const expiry = (cache: DnsCache): string[] => {
+        const alive: string[] = [];
+        for (const s of [29, 31, 41, 301, 86401]) {
+          c.advance(s);
+          alive.push(`${s}: ${pool.map((ip) => cache.namesFor(ip).join(',')).join(' ')} | ${cache.addressesFor(qname).join(',')}`);
+        }
+        c.advance(-(29 + 31 + 41 + 301 + 86401));
+        return alive;
+      };
+      assert.deepEqual(expiry(direct), expiry(general), JSON.stringify(answers));
+    }
+  });
+
+  it('leaves an answer with an alias or a name other than the question to the general path', () => {
+    const cache = new DnsCache();
+    cache.addResponse(answer('api.openai.com', [A('api.openai.com', '192.0.2.1'), A('other.test', '192.0.2.2')]));
+    assert.deepEqual(cache.namesFor('192.0.2.1'), ['api.openai.com']);
+    assert.deepEqual(cache.namesFor('192.0.2.2'), []);
   });
 });
 
