@@ -187,6 +187,15 @@ describe('providerForAddress', () => {
 });
 
 describe('ProviderTable', () => {
+  it('answers a name asked again (from its memo) as it did the first time, also past the memo\'s size', () => {
+    const t = new ProviderTable();
+    const names = ['api.openai.com', 'API.OpenAI.com.', 'evil-openai.com', 'bedrock-runtime.us-east-1.amazonaws.com', 's3.amazonaws.com', '', 'a..b'];
+    const first = names.map((n) => t.forHost(n));
+    assert.deepEqual(first, ['openai', 'openai', undefined, 'bedrock', undefined, undefined, undefined]);
+    for (let i = 0; i < 5000; i++) t.forHost(`host${i}.example.test`); // fills the memo and starts it afresh
+    for (let round = 0; round < 2; round++) assert.deepEqual(names.map((n) => t.forHost(n)), first);
+  });
+
   it('adds user suffixes and exact names', () => {
     const t = new ProviderTable({
       suffixes: { 'llm.corp.example': 'corp_gateway', '*.litellm.internal': 'litellm' },
