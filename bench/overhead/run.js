@@ -69,12 +69,18 @@ const TARGET_RSS_MB = 150;
 const PROFILE_DIR = process.env.BENCH_OVERHEAD_PROFILE;
 // BENCH_OVERHEAD_AGENT=enforce: the agent is `busted enforce` with the shipped
 // policies (bench/enforce uses this for issue 5's connect target)
+// BENCH_OVERHEAD_AGENT=floor: no agent, only the hooks `busted monitor`
+// attaches, each with a program that returns at once (floor.bpf.c,
+// floor-agent.js): the ratio no agent on these hooks can beat here.
 // BENCH_OVERHEAD_AGENT_ARGS: more arguments for the agent, split on spaces
 // (e.g. "--no-model", to see what one stage costs)
-const AGENT = [
-  ...(process.env.BENCH_OVERHEAD_AGENT === 'enforce' ? ['enforce', '--policies', join(ROOT, 'policies')] : ['monitor']),
-  ...(process.env.BENCH_OVERHEAD_AGENT_ARGS ?? '').split(' ').filter(Boolean),
-];
+const FLOOR = process.env.BENCH_OVERHEAD_AGENT === 'floor';
+const AGENT = FLOOR
+  ? ['floor']
+  : [
+      ...(process.env.BENCH_OVERHEAD_AGENT === 'enforce' ? ['enforce', '--policies', join(ROOT, 'policies')] : ['monitor']),
+      ...(process.env.BENCH_OVERHEAD_AGENT_ARGS ?? '').split(' ').filter(Boolean),
+    ];
 // tls first: its latency-bound handshakes are the most sensitive to what the
 // other two leave behind (hundreds of thousands of sockets to expire).
 const ALL = ['tls', 'tlska', 'tlsskip', 'connect', 'connect1', 'dns'];
@@ -113,6 +119,18 @@ function build(name, libs = []) {
   mkdirSync(BUILD, { recursive: true });
   const r = spawnSync('cc', ['-O2', '-Wall', '-pthread', '-o', out, src, ...libs], { encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`cc ${name}.c failed: ${r.stderr || r.error}`);
+  return out;
+}
+
+/** floor.bpf.c → build/bench/floor.bpf.o (against the engine build's vmlinux.h). */
+function buildFloor() {
+  const src = join(HERE, 'floor.bpf.c');
+  const out = join(BUILD, 'floor.bpf.o');
+  if (existsSync(out) && statSync(out).mtimeMs >= statSync(src).mtimeMs) return out;
+  mkdirSync(BUILD, { recursive: true });
+  const arch = process.arch === 'arm64' ? 'arm64' : 'x86';
+  const r = spawnSync('clang', ['-g', '-O2', '-target', 'bpf', `-D__TARGET_ARCH_${arch}`, '-Wall', '-I', join(ROOT, 'build', 'bpf'), '-c', src, '-o', out], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`clang floor.bpf.c failed: ${r.stderr || r.error}`);
   return out;
 }
 
@@ -323,7 +341,9 @@ async function startAgent(cg, label, cpu) {
   const devnull = openSync(STDOUT_FILE ?? '/dev/null', 'w');
   const prof = PROFILE_DIR ? ['--import', join(HERE, 'agent-probe.js')] : [];
   const env = PROFILE_DIR ? { ...process.env, BENCH_PROFILE_OUT: join(PROFILE_DIR, `${label}.cpuprofile`), BENCH_MEM_OUT: join(PROFILE_DIR, `${label}.memory.json`) } : process.env;
-  const argv = [process.execPath, ...NODE_FLAGS, ...prof, BUSTED, ...AGENT, '--format', 'json', '--cgroup', cg.path];
+  const argv = FLOOR
+    ? [process.execPath, join(HERE, 'floor-agent.js'), buildFloor(), '--cgroup', cg.path]
+    : [process.execPath, ...NODE_FLAGS, ...prof, BUSTED, ...AGENT, '--format', 'json', '--cgroup', cg.path];
   // A workload pinned to one CPU gets the agent pinned to the other.
   if (cpu !== undefined) argv.unshift('taskset', '-c', String(cpu));
   const child = spawn(argv[0], argv.slice(1), { stdio: ['ignore', devnull, 'pipe'], env });

@@ -1,0 +1,38 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * floor.bpf.c — the hooks `busted monitor` attaches on a connection's path,
+ * each program returning at once (BENCH_OVERHEAD_AGENT=floor, floor-agent.js).
+ * What a workload loses to these programs is the price of the hooks
+ * themselves on this kernel and machine: no agent can cost less with them.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+
+SEC("tp_btf/inet_sock_set_state")
+int floor_set_state(void *ctx) { return 0; }
+
+SEC("tp_btf/sock_send_length")
+int floor_send(void *ctx) { return 0; }
+
+SEC("tp_btf/sock_recv_length")
+int floor_recv(void *ctx) { return 0; }
+
+SEC("tp_btf/sched_process_exec")
+int floor_exec(void *ctx) { return 0; }
+
+SEC("tp_btf/sched_process_exit")
+int floor_exit(void *ctx) { return 0; }
+
+SEC("cgroup/sock_create")
+int floor_sock_create(struct bpf_sock *sk) { return 1; }
+
+SEC("cgroup/sock_release")
+int floor_sock_release(struct bpf_sock *sk) { return 1; }
+
+SEC("cgroup_skb/egress")
+int floor_egress(struct __sk_buff *skb) { return 1; }
+
+SEC("cgroup_skb/ingress")
+int floor_ingress(struct __sk_buff *skb) { return 1; }
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
