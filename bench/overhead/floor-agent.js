@@ -1,10 +1,14 @@
 #!/usr/bin/env node
 // floor-agent.js: BENCH_OVERHEAD_AGENT=floor's stand-in for the agent. It
 // attaches floor.bpf.o's do-nothing programs to the hooks `busted monitor`
-// uses (tracepoints host-wide, cgroup hooks to --cgroup PATH) and waits for
-// SIGTERM, speaking the agent's two stderr lines that run.js waits for.
+// uses (tracepoints host-wide, cgroup hooks to --cgroup PATH, an entry
+// uprobe at each function of the system libssl that the monitor's TLS
+// probe table names, by the same rules) and waits for SIGTERM, speaking
+// the agent's two stderr lines that run.js waits for.
 //   node floor-agent.js <floor.bpf.o> --cgroup PATH
 import { BpfObject, closeFd, openDir } from '../../dist/engine/kernel/libbpf.js';
+import { OBJECTS } from '../../dist/engine/kernel/loader.js';
+import { TlsLibraryFinder } from '../../dist/engine/host/tls-libs.js';
 
 const [objPath, flag, cgPath] = process.argv.slice(2);
 if (!objPath || flag !== '--cgroup' || !cgPath) {
@@ -14,7 +18,22 @@ if (!objPath || flag !== '--cgroup' || !cgPath) {
 const obj = BpfObject.open(objPath);
 obj.load();
 const cgFd = openDir(cgPath);
-const links = obj.programs().map((p) => (p.section.startsWith('cgroup') ? p.attachCgroup(cgFd, cgPath) : p.attach()));
+const links = [];
+for (const p of obj.programs()) {
+  if (p.section.startsWith('cgroup')) links.push(p.attachCgroup(cgFd, cgPath));
+  else if (p.section !== 'uprobe') links.push(p.attach());
+}
+// the monitor's TLS probes: not enforcement's, one probe mode (sessions where the kernel has them: entry only)
+const probes = OBJECTS.find((o) => o.name === 'tls').programs.filter((p) => p.attach === 'uprobe' && !p.enforceOnly && p.mode !== 'pair' && !p.retprobe);
+const uprobe = obj.program('floor_uprobe');
+for (const lib of new TlsLibraryFinder({ binaries: [] }).system().filter((l) => l.kind === 'openssl')) {
+  const funcs = new Set(probes.filter((p) => lib.symbols.includes(p.func) && !(p.unless && lib.symbols.includes(p.unless))).map((p) => p.func));
+  for (const f of funcs) {
+    const at = lib.offsets?.[f];
+    links.push(at !== undefined ? uprobe.attachUprobeAt(false, -1, lib.path, at) : uprobe.attachUprobeByName(false, -1, lib.path, f));
+  }
+  process.stderr.write(`floor: empty uprobes on ${lib.path}: ${[...funcs].join(' ')}\n`);
+}
 process.stderr.write(`busted: monitoring (floor: ${links.length} empty programs)\n`);
 process.on('SIGTERM', () => {
   for (const l of links) l.destroy();
