@@ -16,7 +16,7 @@
  * next connection to a destination that looked like an LLM endpoint.
  */
 import type { BustedEvent, MlInfo } from '../model/event.js';
-import { connKey, destKey, FEATURE_COUNT, FeatureExtractor, sniKey, type Snapshot } from './features.js';
+import { connKey, destKey, FEATURE_COUNT, FeatureExtractor, sniKey, type FastKey, type Snapshot } from './features.js';
 import { DEFAULT_MODEL, loadModel, type LoadedModel } from './model.js';
 
 export interface ClassifierStats {
@@ -63,13 +63,13 @@ export class Classifier {
   readonly stats: ClassifierStats = { snapshots: 0, scored: 0, batches: 0, dropped: 0, errors: 0, inferenceNs: 0, annotated: 0 };
   private readonly features = new FeatureExtractor();
   /** newest vector per connection, waiting to be scored */
-  private queue = new Map<string, Snapshot>();
+  private queue = new Map<FastKey, Snapshot>();
   private running: Promise<void> | undefined;
   private scheduled = false;
   private closed = false;
   /** the latest score by connection, by process → destination, by process → TLS server name */
-  private readonly byConn = new Map<string, MlInfo>();
-  private readonly byDest = new Map<string, MlInfo>();
+  private readonly byConn = new Map<FastKey, MlInfo>();
+  private readonly byDest = new Map<FastKey, MlInfo>();
   private readonly bySni = new Map<string, MlInfo>();
   private readonly maxBatch: number;
   private readonly maxQueue: number;
@@ -103,8 +103,8 @@ export class Classifier {
     const snap = this.features.observe(e);
     if (!snap || this.closed) return;
     this.stats.snapshots++;
-    this.queue.delete(snap.conn); // keep the newest, at the back
-    this.queue.set(snap.conn, snap);
+    this.queue.delete(snap.connKey); // keep the newest, at the back
+    this.queue.set(snap.connKey, snap);
     if (this.queue.size > this.maxQueue) {
       this.queue.delete(this.queue.keys().next().value!);
       this.stats.dropped++;
@@ -164,9 +164,9 @@ export class Classifier {
         let best = 0;
         for (let c = 1; c < k; c++) if (probs[i * k + c]! > probs[i * k + best]!) best = c;
         const ml: MlInfo = { llm_score: Math.round(probs[i * k + this.model.positive]! * 1e4) / 1e4, label: this.model.labels[best]! };
-        if (s.final) this.byConn.delete(s.conn);
-        else put(this.byConn, s.conn, ml);
-        put(this.byDest, s.dest, ml);
+        if (s.final) this.byConn.delete(s.connKey);
+        else put(this.byConn, s.connKey, ml);
+        put(this.byDest, s.destKey, ml);
         if (s.sni) put(this.bySni, s.sni, ml);
       }
     }
@@ -188,7 +188,7 @@ export class Classifier {
   }
 }
 
-function put(m: Map<string, MlInfo>, k: string, v: MlInfo): void {
+function put<K>(m: Map<K, MlInfo>, k: K, v: MlInfo): void {
   m.delete(k);
   m.set(k, v);
   if (m.size > MAX_SCORES) m.delete(m.keys().next().value!);

@@ -76,10 +76,13 @@ export const FEATURE_COUNT = FEATURE_NAMES.length;
 
 /** One vector to score, and where its score goes. */
 export interface Snapshot {
-  /** the connection (src → dst addresses and ports) */
+  /** the connection (src → dst addresses and ports), as text: "src sport dst dport" */
   conn: string;
-  /** process → destination address and port */
+  /** process → destination address and port, as text: "pid dst dport" */
   dest: string;
+  /** connKey() and destKey() of the same: what the classifier keys its scores by */
+  connKey: FastKey;
+  destKey: FastKey;
   /** process → TLS server name, when there was one */
   sni?: string;
   /** the flow event's id */
@@ -94,12 +97,14 @@ interface ConnState {
 }
 
 interface DestState {
+  /** destText() of it */
+  text: string;
   /** destKey() of it */
-  key: string;
+  key: FastKey;
   conns: number;
   /** exchanges of connections already closed, and of the open ones by connection */
   closedExchanges: number;
-  open: Map<string, number>;
+  open: Map<FastKey, number>;
   firstMs: number;
 }
 
@@ -109,12 +114,69 @@ const MAX_PROCS = 4096;
 /** shortest span a request rate is measured over (a first request is not a rate of 60/s) */
 const RATE_MIN_SPAN_S = 60;
 
-/** A connection's key; undefined where it never got a source address (a refused connect). */
-export function connKey(n: { src_ip?: string; src_port?: number; dst_ip: string; dst_port: number }): string | undefined {
-  return n.src_ip === undefined ? undefined : `${n.src_ip} ${n.src_port} ${n.dst_ip} ${n.dst_port}`;
+/**
+ * A map key for a connection or a destination: a number where the
+ * addresses have one (below), else the text. Only ever compared with keys
+ * made by the same functions in the same process.
+ */
+export type FastKey = number | string;
+
+// Building "src sport dst dport" and hashing that fresh string for every
+// connect and close was a fifth of the agent's CPU on a connect loop. The
+// address strings themselves recur (the decoder hands out the same string
+// for the same address, and V8 keeps a string's hash), so each address,
+// and each pair of addresses, is given a small number once, for the life of
+// the process, and a key is those numbers and the ports packed below 2^53.
+// An address or pair that comes when its table is full keeps the text key
+// for good: every key of a connection is made the same way, so its connect
+// and its close agree.
+const MAX_PAIRS = 1 << 21; // × 2^32 (two ports) stays below 2^53
+const MAX_PAIR_IDS = 1 << 16; // entries kept: ~4 MB at most
+const MAX_ADDR_IDS = 1 << 15; // × 2^16 (a port) × 2^22 (a pid) stays below 2^53
+const MAX_PID = 1 << 22; // Linux's pid_max limit
+const pairIds = new Map<string, Map<string, number>>();
+let pairCount = 0;
+const addrIds = new Map<string, number>();
+
+function pairId(a: string, b: string): number | undefined {
+  let m = pairIds.get(a);
+  let id = m?.get(b);
+  if (id !== undefined || pairCount >= Math.min(MAX_PAIRS, MAX_PAIR_IDS)) return id;
+  if (!m) pairIds.set(a, (m = new Map()));
+  m.set(b, (id = pairCount++));
+  return id;
 }
 
-export function destKey(pid: number, n: { dst_ip: string; dst_port: number }): string {
+function addrId(a: string): number | undefined {
+  let id = addrIds.get(a);
+  if (id !== undefined || addrIds.size >= MAX_ADDR_IDS) return id;
+  addrIds.set(a, (id = addrIds.size));
+  return id;
+}
+
+/** A connection's key; undefined where it never got a source address (a refused connect). */
+export function connKey(n: { src_ip?: string; src_port?: number; dst_ip: string; dst_port: number }): FastKey | undefined {
+  if (n.src_ip === undefined) return undefined;
+  const id = pairId(n.src_ip, n.dst_ip);
+  const sport = n.src_port ?? 0;
+  if (id === undefined || !(sport >= 0 && sport < 65536 && n.dst_port >= 0 && n.dst_port < 65536)) return connText(n);
+  return id * 0x100000000 + sport * 0x10000 + n.dst_port;
+}
+
+/** A connection as text: "src sport dst dport". */
+export function connText(n: { src_ip?: string; src_port?: number; dst_ip: string; dst_port: number }): string {
+  return `${n.src_ip} ${n.src_port} ${n.dst_ip} ${n.dst_port}`;
+}
+
+/** A process's destination's key. */
+export function destKey(pid: number, n: { dst_ip: string; dst_port: number }): FastKey {
+  const id = addrId(n.dst_ip);
+  if (id === undefined || !(pid >= 0 && pid < MAX_PID && n.dst_port >= 0 && n.dst_port < 65536)) return destText(pid, n);
+  return (pid * MAX_ADDR_IDS + id) * 0x10000 + n.dst_port;
+}
+
+/** A process's destination as text: "pid dst dport". */
+export function destText(pid: number, n: { dst_ip: string; dst_port: number }): string {
   return `${pid} ${n.dst_ip} ${n.dst_port}`;
 }
 
@@ -146,10 +208,10 @@ function ja4Counts(ja4: string | undefined): { ciphers: number; exts: number } {
  * the same vectors, live or replayed from a recording.
  */
 export class FeatureExtractor {
-  private readonly conns = new Map<string, ConnState>();
+  private readonly conns = new Map<FastKey, ConnState>();
   /** connections closed lately: their final flow event may come just after the close */
-  private readonly closing = new Map<string, ConnState>();
-  private readonly dests = new Map<string, DestState>();
+  private readonly closing = new Map<FastKey, ConnState>();
+  private readonly dests = new Map<FastKey, DestState>();
   private readonly procDests = new Map<number, Set<string>>();
   /** the destination of the last connect or flow (see dest()) */
   private last: { pid: number; ip: string; port: number; state: DestState } | undefined;
@@ -230,7 +292,7 @@ export class FeatureExtractor {
     if (t.sni) c.named = true;
   }
 
-  private conn(key: string): ConnState {
+  private conn(key: FastKey): ConnState {
     let c = this.conns.get(key);
     if (!c) {
       c = { named: false };
@@ -251,7 +313,7 @@ export class FeatureExtractor {
     const key = destKey(pid, n);
     let d = this.dests.get(key);
     if (!d) {
-      d = { conns: 0, closedExchanges: 0, open: new Map(), firstMs: timeMs(e), key };
+      d = { conns: 0, closedExchanges: 0, open: new Map(), firstMs: timeMs(e), key, text: destText(pid, n) };
       this.dests.set(key, d);
       if (this.dests.size > MAX_DESTS) {
         bound(this.dests, MAX_DESTS);
@@ -295,7 +357,7 @@ export class FeatureExtractor {
       this.closing.delete(ck);
     }
     const sni = e.tls?.sni;
-    return { conn: ck, dest: dk, sni: sni ? sniKey(pid, sni) : undefined, event: e.id, final, vector: v };
+    return { conn: connText(n), dest: d.text, connKey: ck, destKey: dk, sni: sni ? sniKey(pid, sni) : undefined, event: e.id, final, vector: v };
   }
 }
 
