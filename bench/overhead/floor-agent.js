@@ -5,14 +5,16 @@
 // uprobe at each function of the system libssl that the monitor's TLS
 // probe table names, by the same rules) and waits for SIGTERM, speaking
 // the agent's two stderr lines that run.js waits for.
-//   node floor-agent.js <floor.bpf.o> --cgroup PATH
+// With --enforce, also busted enforce's connect and sendmsg hooks.
+//   node floor-agent.js <floor.bpf.o> --cgroup PATH [--enforce]
 import { BpfObject, closeFd, openDir } from '../../dist/engine/kernel/libbpf.js';
 import { OBJECTS } from '../../dist/engine/kernel/loader.js';
 import { TlsLibraryFinder } from '../../dist/engine/host/tls-libs.js';
 
-const [objPath, flag, cgPath] = process.argv.slice(2);
-if (!objPath || flag !== '--cgroup' || !cgPath) {
-  console.error('usage: floor-agent.js <floor.bpf.o> --cgroup PATH');
+const [objPath, flag, cgPath, mode] = process.argv.slice(2);
+const ENFORCE_HOOKS = ['cgroup/connect4', 'cgroup/connect6', 'cgroup/sendmsg4', 'cgroup/sendmsg6'];
+if (!objPath || flag !== '--cgroup' || !cgPath || (mode !== undefined && mode !== '--enforce')) {
+  console.error('usage: floor-agent.js <floor.bpf.o> --cgroup PATH [--enforce]');
   process.exit(2);
 }
 const obj = BpfObject.open(objPath);
@@ -20,6 +22,7 @@ obj.load();
 const cgFd = openDir(cgPath);
 const links = [];
 for (const p of obj.programs()) {
+  if (ENFORCE_HOOKS.includes(p.section) && mode !== '--enforce') continue;
   if (p.section.startsWith('cgroup')) links.push(p.attachCgroup(cgFd, cgPath));
   else if (p.section !== 'uprobe') links.push(p.attach());
 }

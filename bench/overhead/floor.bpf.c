@@ -41,4 +41,17 @@ int floor_egress(struct __sk_buff *skb) { return 1; }
 SEC("cgroup_skb/ingress")
 int floor_ingress(struct __sk_buff *skb) { return 1; }
 
+/* busted enforce's hooks besides (floor-agent.js --enforce): allow all. */
+SEC("cgroup/connect4")
+int floor_connect4(struct bpf_sock_addr *ctx) { return 1; }
+
+SEC("cgroup/connect6")
+int floor_connect6(struct bpf_sock_addr *ctx) { return 1; }
+
+SEC("cgroup/sendmsg4")
+int floor_sendmsg4(struct bpf_sock_addr *ctx) { return 1; }
+
+SEC("cgroup/sendmsg6")
+int floor_sendmsg6(struct bpf_sock_addr *ctx) { return 1; }
+
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

@@ -74,9 +74,11 @@ const PROFILE_DIR = process.env.BENCH_OVERHEAD_PROFILE;
 // floor-agent.js): the ratio no agent on these hooks can beat here.
 // BENCH_OVERHEAD_AGENT_ARGS: more arguments for the agent, split on spaces
 // (e.g. "--no-model", to see what one stage costs)
-const FLOOR = process.env.BENCH_OVERHEAD_AGENT === 'floor';
+// BENCH_OVERHEAD_AGENT=floor-enforce: the same with busted enforce's
+// connect and sendmsg hooks besides.
+const FLOOR = process.env.BENCH_OVERHEAD_AGENT === 'floor' || process.env.BENCH_OVERHEAD_AGENT === 'floor-enforce';
 const AGENT = FLOOR
-  ? ['floor']
+  ? [process.env.BENCH_OVERHEAD_AGENT]
   : [
       ...(process.env.BENCH_OVERHEAD_AGENT === 'enforce' ? ['enforce', '--policies', join(ROOT, 'policies')] : ['monitor']),
       ...(process.env.BENCH_OVERHEAD_AGENT_ARGS ?? '').split(' ').filter(Boolean),
@@ -342,7 +344,7 @@ async function startAgent(cg, label, cpu) {
   const prof = PROFILE_DIR ? ['--import', join(HERE, 'agent-probe.js')] : [];
   const env = PROFILE_DIR ? { ...process.env, BENCH_PROFILE_OUT: join(PROFILE_DIR, `${label}.cpuprofile`), BENCH_MEM_OUT: join(PROFILE_DIR, `${label}.memory.json`) } : process.env;
   const argv = FLOOR
-    ? [process.execPath, join(HERE, 'floor-agent.js'), buildFloor(), '--cgroup', cg.path]
+    ? [process.execPath, join(HERE, 'floor-agent.js'), buildFloor(), '--cgroup', cg.path, ...(AGENT[0] === 'floor-enforce' ? ['--enforce'] : [])]
     : [process.execPath, ...NODE_FLAGS, ...prof, BUSTED, ...AGENT, '--format', 'json', '--cgroup', cg.path];
   // A workload pinned to one CPU gets the agent pinned to the other.
   if (cpu !== undefined) argv.unshift('taskset', '-c', String(cpu));
