@@ -31,3 +31,16 @@ export const rounder =
   (digits) =>
   (x, d = digits) =>
     Number.isFinite(x) ? Math.round(x * 10 ** d) / 10 ** d : null;
+
+/**
+ * The engine's interpreter alone, as the engine benches drive it with
+ * decoded kernel records: fresh caches, no /proc. Returns a maker:
+ * (emit, options) → Interpreter (dist/ must be built).
+ */
+export async function interpreterMaker() {
+  const dist = (p) => new URL(`../dist/${p}`, import.meta.url).pathname;
+  const [{ Interpreter }, { ProcessCache }, { DnsCache }, { ProviderTable }] = await Promise.all(
+    ['engine/interpret/interpreter.js', 'engine/enrich/process.js', 'engine/enrich/dns-cache.js', 'engine/enrich/provider.js'].map((m) => import(dist(m))),
+  );
+  return (emit, options = {}) => new Interpreter({ processes: new ProcessCache({ procRoot: '/nonexistent' }), dns: new DnsCache(), providers: new ProviderTable(), ...options }, emit);
+}

@@ -9,16 +9,10 @@
 //   cname   the same name answered through a CNAME chain to two addresses
 // Every variant runs in interleaved rounds; the median round is reported.
 //   node bench/dns-engine/run.js [seconds-per-round]
-import { join } from 'node:path';
 import dnsPacket from 'dns-packet';
-import { median } from '../lib.js';
+import { interpreterMaker, median } from '../lib.js';
 
-const ROOT = new URL('../../', import.meta.url).pathname;
-const dist = (p) => join(ROOT, 'dist', p);
-const { Interpreter } = await import(dist('engine/interpret/interpreter.js'));
-const { ProcessCache } = await import(dist('engine/enrich/process.js'));
-const { DnsCache } = await import(dist('engine/enrich/dns-cache.js'));
-const { ProviderTable } = await import(dist('engine/enrich/provider.js'));
+const newInterpreter = await interpreterMaker();
 
 const ROUND_MS = Number(process.argv[2] ?? 1) * 1000;
 const ROUNDS = 5;
@@ -55,7 +49,7 @@ function exchange(i, answer) {
 function round(variant, ms) {
   let events = 0;
   let responses = 0;
-  const interp = new Interpreter({ processes: new ProcessCache({ procRoot: '/nonexistent' }), dns: new DnsCache(), providers: new ProviderTable() }, (e) => {
+  const interp = newInterpreter((e) => {
     events++;
     if (e.type === 'dns_response' && e.provider === 'openai') responses++;
   });

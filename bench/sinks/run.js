@@ -33,7 +33,7 @@ import { spawn } from 'node:child_process';
 import { createWriteStream, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { median } from '../lib.js';
+import { interpreterMaker, median } from '../lib.js';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
 const dist = (p) => join(ROOT, 'dist', p);
@@ -43,10 +43,7 @@ const { WebhookSink } = await import(dist('engine/sinks/webhook.js'));
 const { SyslogSink } = await import(dist('engine/sinks/syslog.js'));
 const { OutputThread } = await import(dist('engine/sinks/threaded.js'));
 const { specName } = await import(dist('engine/sinks/outputs-thread.js'));
-const { Interpreter } = await import(dist('engine/interpret/interpreter.js'));
-const { ProcessCache } = await import(dist('engine/enrich/process.js'));
-const { DnsCache } = await import(dist('engine/enrich/dns-cache.js'));
-const { ProviderTable } = await import(dist('engine/enrich/provider.js'));
+const newInterpreter = await interpreterMaker();
 
 const N = Number(process.argv[2] ?? 100_000);
 const ROUNDS = Number(process.argv[3] ?? 5);
@@ -141,11 +138,11 @@ function connRecords(pid, sslNum, callBase) {
 /** Feed connections to a fresh interpreter until it has made n events; each event goes to every sink, one connection per turn. */
 async function produceAgent(n, sinks) {
   let made = 0;
-  const interp = new Interpreter({ processes: new ProcessCache({ procRoot: '/nonexistent' }), dns: new DnsCache(), providers: new ProviderTable(), tlsCapBytes: 16384 }, (e) => {
+  const interp = newInterpreter((e) => {
     if (made >= n) return;
     made++;
     for (const s of sinks) s.write(e);
-  });
+  }, { tlsCapBytes: 16384 });
   for (let c = 0; made < n; c++) {
     for (const r of connRecords(1000 + (c % 64), 0x5000 + c, c * 1000)) interp.handle(r);
     await new Promise((r) => setImmediate(r));

@@ -12,14 +12,11 @@
 // Every variant runs in interleaved rounds; the median round is reported.
 //   node bench/tls-engine/run.js [seconds-per-round]
 import { join } from 'node:path';
-import { median } from '../lib.js';
+import { interpreterMaker, median } from '../lib.js';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
 const dist = (p) => join(ROOT, 'dist', p);
-const { Interpreter } = await import(dist('engine/interpret/interpreter.js'));
-const { ProcessCache } = await import(dist('engine/enrich/process.js'));
-const { DnsCache } = await import(dist('engine/enrich/dns-cache.js'));
-const { ProviderTable } = await import(dist('engine/enrich/provider.js'));
+const newInterpreter = await interpreterMaker();
 const { captureH2, h2request } = await import(dist('test/helpers/h2-capture.js'));
 
 const ROUND_MS = Number(process.argv[2] ?? 1) * 1000;
@@ -107,10 +104,10 @@ const counts = {};
 function round(name, ms) {
   let events = 0;
   let llm = 0;
-  const interp = new Interpreter({ processes: new ProcessCache({ procRoot: '/nonexistent' }), dns: new DnsCache(), providers: new ProviderTable(), tlsCapBytes: 16384 }, (e) => {
+  const interp = newInterpreter((e) => {
     events++;
     if (e.type === 'llm_response') llm++;
-  });
+  }, { tlsCapBytes: 16384 });
   const calls = variants[name];
   let conns = 0;
   const t0 = process.hrtime.bigint();
