@@ -150,15 +150,21 @@ export class Http1Stream {
   }
 
   private begin(head: string): void {
-    const lines = head.split('\r\n');
-    const first = lines[0] ?? '';
-    const headers: Record<string, string> = {};
-    for (const l of lines.slice(1)) {
-      const c = l.indexOf(':');
-      if (c <= 0) continue;
-      const k = l.slice(0, c).trim().toLowerCase();
-      const v = l.slice(c + 1).trim();
-      headers[k] = k in headers ? `${headers[k]}, ${v}` : v;
+    let eol = head.indexOf('\r\n');
+    const first = eol < 0 ? head : head.slice(0, eol);
+    // No prototype: a header named "constructor" or "__proto__" is a header
+    // like any other, not a property every object already has.
+    const headers: Record<string, string> = Object.create(null) as Record<string, string>;
+    while (eol >= 0) {
+      const start = eol + 2;
+      eol = head.indexOf('\r\n', start);
+      const end = eol < 0 ? head.length : eol;
+      const c = head.indexOf(':', start);
+      if (c <= start || c >= end) continue;
+      const k = head.slice(start, c).trim().toLowerCase();
+      const v = head.slice(c + 1, end).trim();
+      const prev = headers[k];
+      headers[k] = prev !== undefined ? `${prev}, ${v}` : v;
     }
     let m: HttpMessage;
     const status = /^HTTP\/1\.[01] (\d{3})/.exec(first);

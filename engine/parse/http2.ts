@@ -206,7 +206,8 @@ export class Http2Stream {
       if (blk.flags & FLAG.END_STREAM) this.end(sid);
       return;
     }
-    const headers: Record<string, string> = {};
+    // no prototype: a header named "constructor" is a header, not Object's
+    const headers: Record<string, string> = Object.create(null) as Record<string, string>;
     let method: string | undefined;
     let path: string | undefined;
     let status: number | undefined;

@@ -37,6 +37,15 @@ describe('Http1Stream', () => {
     assert.equal(ms[0]!.headers['content-type'], 'application/json');
   });
 
+  it('reads header names as plain names: "constructor", "__proto__", "toString" are headers like any other; repeats are joined', () => {
+    const [m] = collect((s) =>
+      s.push(enc('GET / HTTP/1.1\r\nConstructor: a\r\n__proto__: b\r\ntoString: c\r\nX-A: 1\r\nx-a: 2\r\nNoColon\r\n: empty name\r\nHost:  h.test \r\n\r\n')),
+    );
+    assert.deepEqual({ ...m!.headers }, { constructor: 'a', ['__proto__']: 'b', tostring: 'c', 'x-a': '1, 2', host: 'h.test' });
+    assert.equal(Object.getPrototypeOf(m!.headers), null);
+    assert.equal(m!.headers['hasownproperty'], undefined);
+  });
+
   it('gives the same messages when the bytes come one at a time', () => {
     const whole = collect((s) => s.push(enc(REQS)));
     const bytes = enc(REQS);

@@ -100,7 +100,7 @@ describe('HTTP/2 from real nghttp2 traffic', async () => {
         h2request(client, { ':method': 'POST', ':path': '/v1/chat/completions', 'content-type': 'application/json', authorization: 'Bearer sk-not-a-real-key' }, JSON.stringify({ model: 'gpt-4o', messages: [{ role: 'user', content: 'hello' }] })),
         h2request(client, { ':method': 'GET', ':path': '/big' }),
         h2request(client, { ':method': 'GET', ':path': '/trailers' }),
-        h2request(client, { ':method': 'DELETE', ':path': '/nothing' }),
+        h2request(client, { ':method': 'DELETE', ':path': '/nothing', constructor: 'c1', tostring: 't1', __proto__x: 'p' }),
       ]);
       // the same headers again: now from the dynamic table
       await h2request(client, { ':method': 'POST', ':path': '/v1/chat/completions', 'content-type': 'application/json', authorization: 'Bearer sk-not-a-real-key' }, JSON.stringify({ model: 'gpt-4o', messages: [{ role: 'user', content: 'a' }, { role: 'user', content: 'b' }] }));
@@ -136,6 +136,14 @@ describe('HTTP/2 from real nghttp2 traffic', async () => {
     const del = byStream(reqs.find((r) => r.method === 'DELETE')!);
     assert.equal(del.status, 204);
     assert.equal(del.body.length, 0);
+  });
+
+  it('reads header names as plain names: "constructor" and "tostring" are headers like any other', () => {
+    const del = parse(chunks).find((m) => m.kind === 'request' && m.method === 'DELETE')!;
+    assert.equal(del.headers.constructor, 'c1');
+    assert.equal(del.headers['tostring'], 't1');
+    assert.equal(del.headers['__proto__x'], 'p');
+    assert.equal(Object.getPrototypeOf(del.headers), null);
   });
 
   it('gives the same messages when the bytes come one at a time', () => {
