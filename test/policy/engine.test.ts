@@ -170,6 +170,29 @@ describe('policy engine: OPA bundles', () => {
     await assert.rejects(PolicyEngine.load(badRego), /busted\/p\.rego:4:3: rego_unsafe_var_error: var x is unsafe/);
   });
 
+  it('a bundle\'s "__proto__" and "constructor" are data like any other names, not a way into Object.prototype', async () => {
+    const archive = join(tmp, 'proto.tar.gz');
+    writeFileSync(
+      archive,
+      gzipSync(
+        tar([
+          { name: '/policy.wasm', data: Buffer.from(wasm) },
+          { name: '/data.json', data: Buffer.from('{"constructor": 2, "toString": 3}') },
+          { name: '/__proto__/polluted/data.json', data: Buffer.from('{"x": 1}') },
+          { name: '/busted/__proto__/data.json', data: Buffer.from('{"y": 2}') },
+        ]),
+      ),
+    );
+    const engine = await PolicyEngine.load(archive);
+    const data = engine.build.data as Record<string, unknown>;
+    assert.equal(({} as Record<string, unknown>).polluted, undefined, 'Object.prototype was written');
+    assert.deepEqual(Object.keys(data).sort(), ['__proto__', 'busted', 'constructor', 'toString']);
+    assert.deepEqual(Object.getOwnPropertyDescriptor(data, '__proto__')?.value, { polluted: { x: 1 } });
+    assert.equal(data.constructor, 2);
+    assert.deepEqual(Object.getOwnPropertyDescriptor(data.busted, '__proto__')?.value, { y: 2 });
+    assert.equal(Object.getPrototypeOf(data.busted), Object.prototype);
+  });
+
   it('a decision that is not one of the four words is an error, not an allow; "deny" is "block"; undefined is "allow"', async () => {
     const dir = join(tmp, 'words');
     unpack([{ name: 'p.rego', data: Buffer.from('package busted\n\ndecision := input.say if input.say\n\nreasons contains "r" if input.say\n') }], dir);
