@@ -575,12 +575,21 @@ function parseBytes(raw: string): ArrayBuffer {
   return jsonText(total.toString());
 }
 
+/**
+ * Sets an object's own key: keys come from policy data and input, where
+ * "__proto__" is a key like any other (an assignment would replace the
+ * object's prototype instead) and "toString" is not already there.
+ */
+function put(o: Record<string, unknown>, k: string, v: unknown): void {
+  Object.defineProperty(o, k, { value: v, enumerable: true, writable: true, configurable: true });
+}
+
 function objectUnion(a: unknown, b: unknown): unknown {
   if (a === null || b === null || typeof a !== 'object' || typeof b !== 'object' || Array.isArray(a) || Array.isArray(b)) return b;
   const x = a as Record<string, unknown>;
   const y = b as Record<string, unknown>;
   const r: Record<string, unknown> = { ...x };
-  for (const k of Object.keys(y)) r[k] = k in x ? objectUnion(x[k], y[k]) : y[k];
+  for (const k of Object.keys(y)) put(r, k, Object.hasOwn(x, k) ? objectUnion(x[k], y[k]) : y[k]);
   return r;
 }
 
@@ -629,7 +638,7 @@ const misc: Record<string, Impl> = {
   'object.filter': (o, keys) => {
     const src = obj(o);
     const r: Record<string, unknown> = {};
-    for (const k of keyList(keys)) if (k in src) r[k] = src[k];
+    for (const k of keyList(keys)) if (Object.hasOwn(src, k)) put(r, k, src[k]);
     return r;
   },
 };

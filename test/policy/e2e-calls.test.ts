@@ -204,6 +204,9 @@ d := upper(input.n)
       ['object.union({"a": 1, "b": {"c": 2}}, {"b": {"d": 3}, "e": 4})', { a: 1, b: { c: 2, d: 3 }, e: 4 }],
       ['object.union({"a": {"b": 1}}, {"a": 2})', { a: 2 }],
       ['object.filter({"a": 1, "b": 2}, ["a", "x"])', { a: 1 }],
+      // keys that name Object.prototype's properties in JavaScript are keys like any other
+      ['object.filter({"__proto__": 1, "a": 2}, ["__proto__", "toString"])', JSON.parse('{"__proto__": 1}')],
+      ['object.union({"__proto__": {"a": 1}, "constructor": 1}, {"__proto__": {"b": 2}, "toString": 2})', JSON.parse('{"__proto__": {"a": 1, "b": 2}, "constructor": 1, "toString": 2}')],
       ['array.concat([1, 2], [3])', [1, 2, 3]],
       ['array.slice([1, 2, 3, 4], 1, 3)', [2, 3]],
       ['array.slice([1, 2, 3], -1, 10)', [1, 2, 3]],
