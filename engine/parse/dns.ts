@@ -208,8 +208,7 @@ function parseMessage(msg: Buffer): ParsedDns {
 
   // ---- framing pass ----
   namesMsg = msg;
-  namesOff.length = 0;
-  namesText.length = 0;
+  namesCount = 0;
   let off = HEADER_LEN;
   const questions: DnsQuestion[] = [];
   for (let i = 0; i < qdcount; i++) {
@@ -351,9 +350,18 @@ let nameNext = 0;
  * question's, and is then not decoded again. Reset by parseMessage().
  */
 let namesMsg: Buffer | undefined;
-const namesOff: number[] = [];
-const namesText: string[] = [];
 const NAMES_KEPT = 16;
+const namesOff: number[] = new Array<number>(NAMES_KEPT).fill(-1);
+const namesText: string[] = new Array<string>(NAMES_KEPT).fill('');
+/** entries of namesOff/namesText in use (the arrays keep their size: no reallocation per message) */
+let namesCount = 0;
+
+function rememberName(msg: Buffer, off: number, name: string): void {
+  if (msg === namesMsg && namesCount < NAMES_KEPT) {
+    namesOff[namesCount] = off;
+    namesText[namesCount++] = name;
+  }
+}
 
 // The same few names come back message after message (a resolver asked
 // for api.openai.com again and again): remember each name written in place
@@ -400,8 +408,10 @@ function readNameAt(msg: Buffer, off: number, limit: number, section: Section): 
       let i = 0;
       while (i < known.length && known[i] === msg[off + i]) i++;
       if (i === known.length) {
+        const name = nameText[slot]!;
+        rememberName(msg, off, name);
         nameNext = plainEnd;
-        return nameText[slot]!;
+        return name;
       }
     }
   }
@@ -409,7 +419,7 @@ function readNameAt(msg: Buffer, off: number, limit: number, section: Section): 
   // a pointer backwards into the message: the checks below would pass).
   if (msg === namesMsg && off + 2 <= limit && (msg[off]! & 0xc0) === 0xc0) {
     const target = ((msg[off]! & 0x3f) << 8) | msg[off + 1]!;
-    for (let i = 0; i < namesOff.length; i++) {
+    for (let i = 0; i < namesCount; i++) {
       if (namesOff[i] === target && target < off) {
         nameNext = off + 2;
         return namesText[i]!;
@@ -461,10 +471,7 @@ function readNameAt(msg: Buffer, off: number, limit: number, section: Section): 
     nameBytes[slot] = new Uint8Array(msg.subarray(off, plainEnd)); // a copy: the message's bytes are not kept
     nameText[slot] = name;
   }
-  if (msg === namesMsg && namesOff.length < NAMES_KEPT) {
-    namesOff.push(off);
-    namesText.push(name);
-  }
+  rememberName(msg, off, name);
   nameNext = next;
   return name;
 }
