@@ -5,7 +5,8 @@
 // query): the socket's first datagram ("connect"), the query, the answer
 // (DNS parsing, the name cache, provider classification) and the socket's
 // close, four records and four events per exchange.
-//   plain   "api.openai.com A?" answered by one A record (dnsmasq's answer)
+//   plain   "api.openai.com A?" answered by one A record, its name a pointer
+//           to the question's (dnsmasq's answer)
 //   cname   the same name answered through a CNAME chain to two addresses
 // Every variant runs in interleaved rounds; the median round is reported.
 //   node bench/dns-engine/run.js [seconds-per-round]
@@ -27,7 +28,17 @@ const answers = {
     { type: 'A', name: 'api.openai.com.cdn.cloudflare.net', ttl: 60, data: '172.66.0.243' },
   ],
 };
-const response = (v) => dnsPacket.encode({ type: 'response', id: 0x1234, flags: dnsPacket.RECURSION_DESIRED | dnsPacket.RECURSION_AVAILABLE, questions: question, answers: answers[v] });
+// dns-packet writes every name in full; resolvers (dnsmasq here) write the
+// answer's name as a pointer to the question's (RFC 1035 §4.1.4): so does
+// the plain variant
+const encoded = (v) => dnsPacket.encode({ type: 'response', id: 0x1234, flags: dnsPacket.RECURSION_DESIRED | dnsPacket.RECURSION_AVAILABLE, questions: question, answers: answers[v] });
+function response(v) {
+  const full = encoded(v);
+  if (v !== 'plain') return full;
+  const q = full.subarray(12, 12 + 16 + 4); // api.openai.com, type, class
+  const rr = full.subarray(12 + 20 + 16); // the answer after its name
+  return Buffer.concat([full.subarray(0, 12), q, Buffer.from([0xc0, 0x0c]), rr]);
+}
 
 const task = (pid) => ({ pid, tid: pid, ppid: 1, uid: 1000, gid: 1000, flags: 1, comm: 'dnsloop', cgroupId: 1 });
 const flow = (sport) => ({ family: 4, protocol: 17, saddr: '127.0.0.1', sport, daddr: '127.53.1.1', dport: 53 });
