@@ -179,8 +179,6 @@ export function parseDns(data: Uint8Array, tcp = false): ParsedDns {
     // contract is still ParseError.
     const why = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
     throw new ParseError(ErrorCode.DNS_MALFORMED, `malformed DNS message (${why})`, base);
-  } finally {
-    namesMsg = undefined; // the message's bytes are not kept past its parse
   }
 }
 
@@ -207,8 +205,6 @@ function parseMessage(msg: Buffer): ParsedDns {
   }
 
   // ---- framing pass ----
-  namesMsg = msg;
-  namesCount = 0;
   let off = HEADER_LEN;
   const questions: DnsQuestion[] = [];
   for (let i = 0; i < qdcount; i++) {
@@ -344,30 +340,12 @@ function readName(msg: Buffer, off: number, limit: number, section: Section): { 
 
 /** The offset after the name readNameAt() read last, as stored in place. */
 let nameNext = 0;
-/**
- * Names of the message being parsed, by the offset they were read from:
- * an answer's name is nearly always a compression pointer to the
- * question's, and is then not decoded again. Reset by parseMessage().
- */
-let namesMsg: Buffer | undefined;
-const NAMES_KEPT = 16;
-const namesOff: number[] = new Array<number>(NAMES_KEPT).fill(-1);
-const namesText: string[] = new Array<string>(NAMES_KEPT).fill('');
-/** entries of namesOff/namesText in use (the arrays keep their size: no reallocation per message) */
-let namesCount = 0;
-
-function rememberName(msg: Buffer, off: number, name: string): void {
-  if (msg === namesMsg && namesCount < NAMES_KEPT) {
-    namesOff[namesCount] = off;
-    namesText[namesCount++] = name;
-  }
-}
 
 // The same few names come back message after message (a resolver asked
-// for api.openai.com again and again): remember each name written in place
-// (labels only, no pointer) by its wire bytes, direct-mapped by a hash of
-// them, so a name seen before costs a scan and a compare instead of its
-// labels' text. The bytes are the whole key: a different name, or the same
+// for api.openai.com again and again): remember each name written as labels
+// only (in place, or at the target of a name that is one pointer) by its
+// wire bytes, direct-mapped by a hash of them, so a name seen before costs
+// a scan and a compare instead of its labels' text. The bytes are the whole key: a different name, or the same
 // one in other letter case, can only miss.
 const NAME_SLOTS = 256;
 const nameBytes: Array<Uint8Array | undefined> = new Array<Uint8Array | undefined>(NAME_SLOTS).fill(undefined);
@@ -399,30 +377,31 @@ function nameSlot(msg: Buffer, off: number, end: number): number {
 
 /** readName() without its result object: the name, with nameNext set. */
 function readNameAt(msg: Buffer, off: number, limit: number, section: Section): string {
-  const plainEnd = plainNameEnd(msg, off, limit);
-  let slot = -1;
-  if (plainEnd > 0) {
-    slot = nameSlot(msg, off, plainEnd);
-    const known = nameBytes[slot];
-    if (known !== undefined && known.length === plainEnd - off) {
-      let i = 0;
-      while (i < known.length && known[i] === msg[off + i]) i++;
-      if (i === known.length) {
-        const name = nameText[slot]!;
-        rememberName(msg, off, name);
-        nameNext = plainEnd;
-        return name;
-      }
+  // The labels of a name are in place, or, for a name that is only a
+  // pointer (an answer naming its question, as most servers write it),
+  // at the pointer's target: a pointer backwards past the header, whose
+  // labels the general walk below would read there with the whole
+  // message as their bound, as here.
+  let at = off;
+  let end = limit;
+  if (off + 2 <= limit && (msg[off]! & 0xc0) === 0xc0) {
+    const target = ((msg[off]! & 0x3f) << 8) | msg[off + 1]!;
+    if (target < off && target >= HEADER_LEN) {
+      at = target;
+      end = msg.length;
     }
   }
-  // A name that is only a pointer to one read before (validated then, and
-  // a pointer backwards into the message: the checks below would pass).
-  if (msg === namesMsg && off + 2 <= limit && (msg[off]! & 0xc0) === 0xc0) {
-    const target = ((msg[off]! & 0x3f) << 8) | msg[off + 1]!;
-    for (let i = 0; i < namesCount; i++) {
-      if (namesOff[i] === target && target < off) {
-        nameNext = off + 2;
-        return namesText[i]!;
+  const plainEnd = plainNameEnd(msg, at, end);
+  let slot = -1;
+  if (plainEnd > 0) {
+    slot = nameSlot(msg, at, plainEnd);
+    const known = nameBytes[slot];
+    if (known !== undefined && known.length === plainEnd - at) {
+      let i = 0;
+      while (i < known.length && known[i] === msg[at + i]) i++;
+      if (i === known.length) {
+        nameNext = at === off ? plainEnd : off + 2;
+        return nameText[slot]!;
       }
     }
   }
@@ -468,10 +447,9 @@ function readNameAt(msg: Buffer, off: number, limit: number, section: Section): 
   }
   const name = labels.length === 0 ? '.' : labels.length === 1 ? labels[0]! : labels.join('.');
   if (slot >= 0) {
-    nameBytes[slot] = new Uint8Array(msg.subarray(off, plainEnd)); // a copy: the message's bytes are not kept
+    nameBytes[slot] = new Uint8Array(msg.subarray(at, plainEnd)); // a copy: the message's bytes are not kept
     nameText[slot] = name;
   }
-  rememberName(msg, off, name);
   nameNext = next;
   return name;
 }
