@@ -164,11 +164,6 @@ export class DnsCache {
       if ((a.type !== 'A' && a.type !== 'AAAA') || (a.name !== qname && normaliseName(a.name) !== qname)) return false;
     }
     const now = this.now();
-    if (answers.length === 1) {
-      const ip = canonicalIp(answers[0]!.value);
-      if (ip !== undefined) this.put(ip, qname, now + this.clampTtl(answers[0]!.ttl) * 1000);
-      return true;
-    }
     const ips = answers.map((a) => canonicalIp(a.value));
     for (let i = 0; i < ips.length; i++) {
       const ip = ips[i];
