@@ -130,8 +130,7 @@ export type FastKey = number | string;
 // An address or pair that comes when its table is full keeps the text key
 // for good: every key of a connection is made the same way, so its connect
 // and its close agree.
-const MAX_PAIRS = 1 << 21; // × 2^32 (two ports) stays below 2^53
-const MAX_PAIR_IDS = 1 << 16; // entries kept: ~4 MB at most
+const MAX_PAIR_IDS = 1 << 16; // entries kept, ~4 MB at most (the packing allows 2^21: × 2^32 for two ports stays below 2^53)
 const MAX_ADDR_IDS = 1 << 15; // × 2^16 (a port) × 2^22 (a pid) stays below 2^53
 const MAX_PID = 1 << 22; // Linux's pid_max limit
 const pairIds = new Map<string, Map<string, number>>();
@@ -141,7 +140,7 @@ const addrIds = new Map<string, number>();
 function pairId(a: string, b: string): number | undefined {
   let m = pairIds.get(a);
   let id = m?.get(b);
-  if (id !== undefined || pairCount >= Math.min(MAX_PAIRS, MAX_PAIR_IDS)) return id;
+  if (id !== undefined || pairCount >= MAX_PAIR_IDS) return id;
   if (!m) pairIds.set(a, (m = new Map()));
   m.set(b, (id = pairCount++));
   return id;
