@@ -22,6 +22,7 @@ import { createHash } from 'node:crypto';
 import { loadPolicy, type LoadedPolicy } from '@open-policy-agent/opa-wasm';
 
 import { importsOf } from './emit/wasm.js';
+import { putOwn } from './own-key.js';
 
 type Impl = (...args: any[]) => unknown; // eslint-disable-line @typescript-eslint/no-explicit-any
 
@@ -575,21 +576,12 @@ function parseBytes(raw: string): ArrayBuffer {
   return jsonText(total.toString());
 }
 
-/**
- * Sets an object's own key: keys come from policy data and input, where
- * "__proto__" is a key like any other (an assignment would replace the
- * object's prototype instead) and "toString" is not already there.
- */
-function put(o: Record<string, unknown>, k: string, v: unknown): void {
-  Object.defineProperty(o, k, { value: v, enumerable: true, writable: true, configurable: true });
-}
-
 function objectUnion(a: unknown, b: unknown): unknown {
   if (a === null || b === null || typeof a !== 'object' || typeof b !== 'object' || Array.isArray(a) || Array.isArray(b)) return b;
   const x = a as Record<string, unknown>;
   const y = b as Record<string, unknown>;
   const r: Record<string, unknown> = { ...x };
-  for (const k of Object.keys(y)) put(r, k, Object.hasOwn(x, k) ? objectUnion(x[k], y[k]) : y[k]);
+  for (const k of Object.keys(y)) putOwn(r, k, Object.hasOwn(x, k) ? objectUnion(x[k], y[k]) : y[k]);
   return r;
 }
 
@@ -638,7 +630,7 @@ const misc: Record<string, Impl> = {
   'object.filter': (o, keys) => {
     const src = obj(o);
     const r: Record<string, unknown> = {};
-    for (const k of keyList(keys)) if (Object.hasOwn(src, k)) put(r, k, src[k]);
+    for (const k of keyList(keys)) if (Object.hasOwn(src, k)) putOwn(r, k, src[k]);
     return r;
   },
 };

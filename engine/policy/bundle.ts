@@ -14,6 +14,7 @@
 import { gunzipSync } from 'node:zlib';
 
 import { BustedError, ErrorCode } from '../model/errors.js';
+import { putOwn } from './own-key.js';
 
 export interface BundleFile {
   /** the path inside the bundle, without a leading slash: `policy.wasm`, `roles/data.json` */
@@ -88,29 +89,26 @@ export function untar(archive: Buffer, where: string): BundleFile[] {
 
 /** Puts `value` at `path` in `root`, merging objects (two data files for one path: OPA refuses; so do we). */
 function place(root: Record<string, unknown>, path: string[], value: unknown, where: string): void {
-  // Directory names and keys come from the bundle: "__proto__" or
-  // "constructor" are names like any other. Own keys only, and every key
-  // defined, never assigned (an assignment to "__proto__" would replace an
-  // object's prototype, Object.prototype itself on the way down).
-  const set = (o: Record<string, unknown>, k: string, v: unknown) => Object.defineProperty(o, k, { value: v, enumerable: true, writable: true, configurable: true });
+  // Directory names and keys come from the bundle: own keys only, each
+  // defined (putOwn), never assigned.
   if (path.length === 0) {
     if (value === null || typeof value !== 'object' || Array.isArray(value)) fail(where, 'the root data.json must hold an object');
     for (const [k, v] of Object.entries(value as Record<string, unknown>)) {
       if (Object.hasOwn(root, k)) fail(where, `data.${k} is defined twice`);
-      set(root, k, v);
+      putOwn(root, k, v);
     }
     return;
   }
   let cur = root;
   for (const seg of path.slice(0, -1)) {
     const next = Object.hasOwn(cur, seg) ? cur[seg] : undefined;
-    if (next === undefined) set(cur, seg, {});
+    if (next === undefined) putOwn(cur, seg, {});
     else if (next === null || typeof next !== 'object' || Array.isArray(next)) fail(where, `data.${path.join('.')} lies inside a value that is not an object`);
     cur = cur[seg] as Record<string, unknown>;
   }
   const last = path[path.length - 1]!;
   if (Object.hasOwn(cur, last)) fail(where, `data.${path.join('.')} is defined twice`);
-  set(cur, last, value);
+  putOwn(cur, last, value);
 }
 
 /** A bundle from its files (read from a tar or a directory). */
