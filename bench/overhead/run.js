@@ -113,27 +113,28 @@ const MOUNT = cgroup2Mount();
 if (!MOUNT) skip('no cgroup v2 mount');
 if (!existsSync(join(ROOT, 'dist', 'engine', 'cli', 'main.js'))) skip('dist/ is not built: bash scripts/setup.sh --build-only');
 
-/** cc the C workloads into build/bench/ when missing or older than their source. */
+/** `out` made from `src` by `cmd args` into build/bench/, when missing or older than its source. */
+function compiled(src, out, cmd, args) {
+  if (existsSync(out) && statSync(out).mtimeMs >= statSync(src).mtimeMs) return out;
+  mkdirSync(BUILD, { recursive: true });
+  const r = spawnSync(cmd, args, { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`${cmd} ${src} failed: ${r.stderr || r.error}`);
+  return out;
+}
+
+/** cc a C workload. */
 function build(name, libs = []) {
   const src = join(HERE, `${name}.c`);
   const out = join(BUILD, name);
-  if (existsSync(out) && statSync(out).mtimeMs >= statSync(src).mtimeMs) return out;
-  mkdirSync(BUILD, { recursive: true });
-  const r = spawnSync('cc', ['-O2', '-Wall', '-pthread', '-o', out, src, ...libs], { encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(`cc ${name}.c failed: ${r.stderr || r.error}`);
-  return out;
+  return compiled(src, out, 'cc', ['-O2', '-Wall', '-pthread', '-o', out, src, ...libs]);
 }
 
 /** floor.bpf.c → build/bench/floor.bpf.o (against the engine build's vmlinux.h). */
 function buildFloor() {
   const src = join(HERE, 'floor.bpf.c');
   const out = join(BUILD, 'floor.bpf.o');
-  if (existsSync(out) && statSync(out).mtimeMs >= statSync(src).mtimeMs) return out;
-  mkdirSync(BUILD, { recursive: true });
   const arch = process.arch === 'arm64' ? 'arm64' : 'x86';
-  const r = spawnSync('clang', ['-g', '-O2', '-target', 'bpf', `-D__TARGET_ARCH_${arch}`, '-Wall', '-I', join(ROOT, 'build', 'bpf'), '-c', src, '-o', out], { encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(`clang floor.bpf.c failed: ${r.stderr || r.error}`);
-  return out;
+  return compiled(src, out, 'clang', ['-g', '-O2', '-target', 'bpf', `-D__TARGET_ARCH_${arch}`, '-Wall', '-I', join(ROOT, 'build', 'bpf'), '-c', src, '-o', out]);
 }
 
 // ------------------------------------------------------------------ cleanup
