@@ -10,6 +10,7 @@ import type { LoadedPolicy } from '@open-policy-agent/opa-wasm';
 import { BustedError, ErrorCode } from '../model/errors.js';
 import { loadCompiled, type LoadOptions } from './builtins-js.js';
 import type { InputUse } from './analysis.js';
+import { DirectEval } from './direct.js';
 import { InputProjector } from './project.js';
 import { buildPolicy, ENTRYPOINTS, OPTIONAL_ENTRYPOINTS, type PolicyBuild } from './source.js';
 
@@ -22,17 +23,20 @@ export interface Verdict {
 
 const ACTIONS: Readonly<Record<string, Action>> = { allow: 'allow', audit: 'audit', block: 'block', deny: 'block' };
 
-const encoder = new TextEncoder();
-
-/** JSON text as bytes in an ArrayBuffer of exactly their size: the SDK copies those into the module as they are. */
-function jsonBytes(text: string): ArrayBuffer {
-  const u8 = encoder.encode(text);
-  return u8.byteOffset === 0 && u8.byteLength === u8.buffer.byteLength ? (u8.buffer as ArrayBuffer) : (u8.slice().buffer as ArrayBuffer);
-}
+type ResultSet = Array<{ result: unknown }>;
 
 export class PolicyEngine {
-  /** writes what the policy is given for an event (project.ts); for modules our compiler built, whose parser skips its padding */
-  private readonly projector: InputProjector | undefined;
+  /**
+   * writes what the policy is given for an event (project.ts): what it
+   * reads of it when our compiler knows, else all of it (a bundle's module)
+   */
+  private readonly projector: InputProjector;
+  /** opa_eval on the SDK's instance (direct.ts); undefined: the SDK's evaluate() */
+  private readonly direct: DirectEval | undefined;
+  /** entrypoint name → id */
+  private readonly ids: Readonly<Record<string, number>>;
+  /** the input for evaluate() when there is no direct path */
+  private pending: ArrayBuffer | undefined;
 
   private constructor(
     private readonly policy: LoadedPolicy,
@@ -40,19 +44,37 @@ export class PolicyEngine {
     private readonly hasReasons: boolean,
     /** the policy defines `busted/kill` */
     readonly hasKill: boolean,
+    ids: Record<string, number>,
   ) {
-    this.projector = build.kind === 'rego' ? new InputProjector(build.inputs) : undefined;
+    this.projector = new InputProjector(build.kind === 'rego' ? build.inputs : undefined);
+    this.direct = DirectEval.of(policy);
+    this.ids = ids;
   }
 
   /**
-   * The input bytes for an event: what the policy reads of it, when that is
-   * known; else its JSON (`json`, when the caller has it). A bundle's module
-   * gets exactly the JSON's bytes.
+   * Hands the module the input for an event: what the policy reads of it,
+   * when that is known; else its JSON (`json`, when the caller has it).
    */
-  private input(event: object, json: string | undefined): ArrayBuffer {
+  private setInput(event: object, json: string | undefined): void {
     const p = this.projector;
-    if (p) return p.partial || json === undefined ? p.project(event) : p.text(json);
-    return jsonBytes(json ?? JSON.stringify(event));
+    const text = p.partial ? undefined : json;
+    const d = this.direct;
+    if (d === undefined) {
+      this.pending = p.project(event, text);
+      return;
+    }
+    const at = d.inputAddress();
+    d.inputWritten(p.into(d.ensure(at + 1), at, d.ensure, event, text));
+  }
+
+  /** One entrypoint on the input set last; its name labels what it throws. */
+  private run(entrypoint: string): ResultSet {
+    try {
+      const d = this.direct;
+      return (d !== undefined ? d.evaluate(this.ids[entrypoint]!) : this.policy.evaluate(this.pending, entrypoint)) as ResultSet;
+    } catch (e) {
+      throw new BustedError(ErrorCode.POLICY, `${entrypoint}: ${(e as Error).message ?? e}`, entrypoint.slice(entrypoint.indexOf('/') + 1));
+    }
   }
 
   /** What the policy reads of its input; undefined when unknown (a bundle's policy.wasm): assume everything. */
@@ -72,7 +94,8 @@ export class PolicyEngine {
     } catch (e) {
       throw new BustedError(ErrorCode.POLICY, `the policy module does not load: ${(e as Error).message ?? e}`, 'policies');
     }
-    const eps = Object.keys((policy as unknown as { entrypoints: Record<string, number> }).entrypoints ?? {});
+    const ids = (policy as unknown as { entrypoints?: Record<string, number> }).entrypoints ?? {};
+    const eps = Object.keys(ids);
     if (!eps.includes(ENTRYPOINTS[0])) {
       throw new BustedError(
         ErrorCode.POLICY,
@@ -81,7 +104,7 @@ export class PolicyEngine {
       );
     }
     policy.setData(build.data);
-    return new PolicyEngine(policy, build, eps.includes(ENTRYPOINTS[1]), eps.includes(OPTIONAL_ENTRYPOINTS[0]));
+    return new PolicyEngine(policy, build, eps.includes(ENTRYPOINTS[1]), eps.includes(OPTIONAL_ENTRYPOINTS[0]), ids);
   }
 
   get revision(): string {
@@ -98,25 +121,15 @@ export class PolicyEngine {
   decide(event: object, json?: string): Verdict {
     // the pipeline serialises each event for its sinks anyway: it may pass that text
     // (used when the whole event is read; a projection is cheaper than its bytes)
-    const input = this.input(event, json);
-    let out: Array<{ result: unknown }>;
-    try {
-      out = this.policy.evaluate(input, ENTRYPOINTS[0]) as Array<{ result: unknown }>;
-    } catch (e) {
-      throw new BustedError(ErrorCode.POLICY, `busted/decision: ${(e as Error).message ?? e}`, 'decision');
-    }
+    this.setInput(event, json);
+    const out = this.run(ENTRYPOINTS[0]);
     const raw = out.length ? out[0]!.result : 'allow';
     const action = typeof raw === 'string' ? ACTIONS[raw] : undefined;
     if (action === undefined) {
       throw new BustedError(ErrorCode.POLICY, `busted/decision is ${JSON.stringify(raw)}: expected "allow", "audit", "block" or "deny"`, 'decision');
     }
     if (action === 'allow' || !this.hasReasons) return { action, reasons: [] };
-    let rs: Array<{ result: unknown }>;
-    try {
-      rs = this.policy.evaluate(input, ENTRYPOINTS[1]) as Array<{ result: unknown }>;
-    } catch (e) {
-      throw new BustedError(ErrorCode.POLICY, `busted/reasons: ${(e as Error).message ?? e}`, 'reasons');
-    }
+    const rs = this.run(ENTRYPOINTS[1]);
     const reasons = rs.length ? rs[0]!.result : [];
     if (!Array.isArray(reasons) || !reasons.every((r) => typeof r === 'string')) {
       throw new BustedError(ErrorCode.POLICY, `busted/reasons is ${JSON.stringify(reasons)}: expected a set of strings`, 'reasons');
@@ -130,12 +143,8 @@ export class PolicyEngine {
    */
   kills(event: object, json?: string): boolean {
     if (!this.hasKill) return false;
-    let out: Array<{ result: unknown }>;
-    try {
-      out = this.policy.evaluate(this.input(event, json), OPTIONAL_ENTRYPOINTS[0]) as Array<{ result: unknown }>;
-    } catch (e) {
-      throw new BustedError(ErrorCode.POLICY, `busted/kill: ${(e as Error).message ?? e}`, 'kill');
-    }
+    this.setInput(event, json);
+    const out = this.run(OPTIONAL_ENTRYPOINTS[0]);
     return out.length > 0 && out[0]!.result === true;
   }
 }

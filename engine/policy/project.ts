@@ -1,25 +1,38 @@
 /**
  * The input a compiled policy is handed: the event as JSON, cut down to the
- * subtrees the policy reads (analysis.ts), written as UTF-8 straight into a
- * reused buffer that the SDK copies into the module's memory.
+ * subtrees the policy reads (analysis.ts), written as UTF-8 straight into
+ * the module's memory (direct.ts), or into a buffer for the SDK's
+ * evaluate() where that path is not offered.
  *
  * Why: @open-policy-agent/opa-wasm takes the input as an object (which it
  * JSON.stringify's and TextEncoder.encode's) or as an ArrayBuffer of JSON
- * (which it copies as it is). For a 1 KB event the whole-event stringify and
- * a fresh ArrayBuffer cost more than the evaluation (bench/rego): writing
- * only what the policy can see, into a buffer that is reused, is what makes
- * a decision cheap. A policy cannot tell the difference: a ref it does not
- * make cannot observe a member.
+ * (which it copies as it is). For a 1 KB event the whole-event stringify
+ * costs more than the evaluation (bench/rego): writing only what the policy
+ * can see, where the module reads it, is what makes a decision cheap. A
+ * policy cannot tell the difference: a ref it does not make cannot observe
+ * a member.
  *
- * The bytes are exactly TextEncoder.encode(JSON.stringify(p)) for the
- * projection p (an object with the read members, in path order), followed
- * by spaces up to the buffer's size (see InputWriter).
+ * The bytes are TextEncoder.encode(JSON.stringify(p)) for the projection p
+ * (an object with the read members, in path order), except that strings,
+ * keys included, are in the runtime's raw form (InputWriter.string): JSON
+ * would make both sides look at every character for the few that need
+ * escaping. Our compiler's modules read that form (runtime/json.c); the
+ * whole event, which is what a bundle's module gets (its reads are not
+ * known), is JSON as it is.
  */
 import type { InputUse } from './analysis.js';
 
+/** S in the runtime's raw form (InputWriter.string). */
+function rawString(s: string): Uint8Array {
+  const b = utf8.encode(s);
+  const n = b.length;
+  const head = n <= 0xff ? [0x01, n] : [0x02, n & 0xff, (n >>> 8) & 0xff, (n >>> 16) & 0xff, n >>> 24];
+  return Uint8Array.of(...head, ...b);
+}
+
 interface PathNode {
   key: string;
-  /** `"key":` as UTF-8 */
+  /** the key in raw form, then `:` */
   prefix: Uint8Array;
   /** members read below this one; undefined: the whole value is read */
   kids?: PathNode[];
@@ -35,7 +48,7 @@ function pathTree(paths: readonly string[][]): PathNode[] {
     p.forEach((key, i) => {
       let n = level.find((x) => x.key === key);
       if (!n) {
-        n = { key, prefix: utf8.encode(`${JSON.stringify(key)}:`) };
+        n = { key, prefix: Uint8Array.of(...rawString(key), 0x3a) };
         level.push(n);
       }
       if (i < p.length - 1) level = n.kids ??= [];
@@ -45,71 +58,49 @@ function pathTree(paths: readonly string[][]): PathNode[] {
 }
 
 const hasOwn = Object.prototype.hasOwnProperty;
-/** what JSON.stringify escapes (quote, backslash, controls) or writes as \u escapes (lone surrogates; pairs are left to it too) */
-const NEEDS_JSON = /[\u0000-\u001f"\\\ud800-\udfff]/;
-const SPACE = 0x20;
-/** texts past this get a buffer of their own instead of a pooled one */
-const MAX_POOLED = 1 << 16;
 
 /** A member read further down that is a plain object (else it goes whole, as JSON.stringify would write it). */
 const isPlainObject = (v: unknown): v is Record<string, unknown> =>
   v !== null && typeof v === 'object' && !Array.isArray(v) && typeof (v as { toJSON?: unknown }).toJSON !== 'function';
 
 /**
- * Writes JSON as UTF-8 into a scratch buffer, then hands out a copy in a
- * reused ArrayBuffer. The SDK copies the whole buffer it is given, so each
- * buffer is filled up with spaces after the text (JSON allows trailing
- * whitespace and our runtime's parser skips it): sizes are rounded up to a
- * class (at most 1/8 larger, at least 64 bytes), so that a handful of
- * buffers serve every event. Only for modules built by our compiler.
+ * Writes the input as UTF-8 into a byte array from a given offset: the module's
+ * memory on the direct path (direct.ts), or a scratch buffer that is copied
+ * out for the SDK's evaluate(). `ensure(end)` returns the target grown to
+ * hold [0, end), perhaps as a new array (a Wasm memory that grew).
  */
 export class InputWriter {
-  private buf = new Uint8Array(4096);
+  private scratch: Uint8Array = new Uint8Array(4096);
+  private buf: Uint8Array = this.scratch;
   private pos = 0;
-  private readonly pool = new Map<number, Uint8Array>();
+  private ensure: (end: number) => Uint8Array = (end) => this.growScratch(end);
 
-  /** The class size for n bytes: n rounded up to 1/8 of its power of two, and to 64. */
-  static classOf(n: number): number {
-    if (n <= 512) return n <= 64 ? 64 : (n + 63) & ~63;
-    const step = 2 ** (31 - Math.clz32(n)) / 8;
-    return Math.ceil(n / step) * step;
-  }
-
-  /** JSON of `event` cut down by `walk` (undefined: all of it), in a buffer reused by the next call. */
-  write(event: object, walk: Walker | undefined): ArrayBuffer {
-    this.pos = 0;
-    if (walk !== undefined && isPlainObject(event)) walk(event, this, hasOwn, isPlainObject);
+  /** JSON of `event` cut down by `walk` (undefined: all of it), or `text` as it is, into BUF from AT; returns where it ends. */
+  into(buf: Uint8Array, at: number, ensure: (end: number) => Uint8Array, event: object, walk: Walker | undefined, text?: string): number {
+    this.buf = buf;
+    this.pos = at;
+    this.ensure = ensure;
+    if (text !== undefined) this.raw(text);
+    else if (walk !== undefined && isPlainObject(event)) walk(event, this, hasOwn, isPlainObject);
     else this.json(event);
-    return this.done();
+    this.buf = this.scratch; // keep no reference to a memory that may grow
+    return this.pos;
   }
 
-  /** `text` (JSON) as bytes, in a buffer reused by the next call. */
-  text(text: string): ArrayBuffer {
-    this.pos = 0;
-    this.raw(text);
-    return this.done();
+  /** The same, as an ArrayBuffer of exactly its bytes (the SDK copies all of the buffer it is given). */
+  toBuffer(event: object, walk: Walker | undefined, text?: string): ArrayBuffer {
+    const end = this.into(this.scratch, 0, this.growScratch, event, walk, text);
+    return this.scratch.slice(0, end).buffer as ArrayBuffer;
   }
 
-  private done(): ArrayBuffer {
-    const n = this.pos;
-    const src = this.buf.subarray(0, n);
-    if (n > MAX_POOLED) return src.slice().buffer as ArrayBuffer;
-    const size = InputWriter.classOf(n);
-    let out = this.pool.get(size);
-    if (!out) {
-      out = new Uint8Array(size);
-      this.pool.set(size, out);
-    }
-    out.set(src);
-    out.fill(SPACE, n);
-    return out.buffer as ArrayBuffer;
-  }
+  private readonly growScratch = (end: number): Uint8Array => {
+    const next = new Uint8Array(Math.max(this.scratch.length * 2, end));
+    next.set(this.scratch.subarray(0, this.pos));
+    return (this.scratch = next);
+  };
 
   private room(n: number): void {
-    if (this.pos + n <= this.buf.length) return;
-    const next = new Uint8Array(Math.max(this.buf.length * 2, this.pos + n));
-    next.set(this.buf.subarray(0, this.pos));
-    this.buf = next;
+    if (this.pos + n > this.buf.length) this.buf = this.ensure(this.pos + n);
   }
 
   /** `{`, or `}` */
@@ -118,7 +109,7 @@ export class InputWriter {
     this.buf[this.pos++] = b;
   }
 
-  /** `,` unless first, then `"key":` */
+  /** `,` unless first, then the key (raw) and `:` */
   key(first: boolean, prefix: Uint8Array): void {
     const n = prefix.length;
     this.room(n + 1);
@@ -129,28 +120,44 @@ export class InputWriter {
     this.pos = p;
   }
 
-  /** A string as a JSON string: plain ones byte by byte (short) or by encodeInto (long), the rest as JSON.stringify says. */
+  /**
+   * A string in the runtime's raw form (runtime/json.c, parse_raw): 0x01
+   * and one length byte, or 0x02 and four (little-endian), then its UTF-8.
+   * Nothing is escaped, so nothing needs looking at: short ASCII strings
+   * are copied a code unit at a time, the rest by encodeInto (which writes
+   * a lone surrogate as U+FFFD, as the runtime's JSON parser reads its \u
+   * escape).
+   */
   string(s: string): void {
     const n = s.length;
     if (n <= 32) {
       this.room(n + 2);
       const b = this.buf;
-      let p = this.pos;
-      b[p++] = 0x22;
+      let p = this.pos + 2;
       for (let i = 0; i < n; i++) {
         const c = s.charCodeAt(i);
-        if (c < 0x20 || c >= 0x7f || c === 0x22 || c === 0x5c) return this.raw(JSON.stringify(s));
+        if (c >= 0x80) return this.long(s);
         b[p++] = c;
       }
-      b[p++] = 0x22;
+      b[this.pos] = 0x01;
+      b[this.pos + 1] = n;
       this.pos = p;
       return;
     }
-    if (NEEDS_JSON.test(s)) return this.raw(JSON.stringify(s));
-    this.room(3 * n + 2);
-    this.buf[this.pos++] = 0x22;
-    this.pos += utf8.encodeInto(s, this.buf.subarray(this.pos)).written;
-    this.buf[this.pos++] = 0x22;
+    this.long(s);
+  }
+
+  private long(s: string): void {
+    this.room(3 * s.length + 5);
+    const b = this.buf;
+    const at = this.pos;
+    const n = utf8.encodeInto(s, b.subarray(at + 5)).written;
+    b[at] = 0x02;
+    b[at + 1] = n & 0xff;
+    b[at + 2] = (n >>> 8) & 0xff;
+    b[at + 3] = (n >>> 16) & 0xff;
+    b[at + 4] = n >>> 24;
+    this.pos = at + 5 + n;
   }
 
   /** Anything else, as JSON.stringify writes it (the caller has left out what it leaves out). */
@@ -234,11 +241,13 @@ export class InputProjector {
     return this.walk !== undefined;
   }
 
-  project(event: object): ArrayBuffer {
-    return this.writer.write(event, this.walk);
+  /** The input for EVENT (or its JSON text, when given), into BUF from AT; returns where it ends. */
+  into(buf: Uint8Array, at: number, ensure: (end: number) => Uint8Array, event: object, text?: string): number {
+    return this.writer.into(buf, at, ensure, event, this.walk, text);
   }
 
-  text(json: string): ArrayBuffer {
-    return this.writer.text(json);
+  /** The same, in an ArrayBuffer of its own (for the SDK's evaluate()). */
+  project(event: object, text?: string): ArrayBuffer {
+    return this.writer.toBuffer(event, this.walk, text);
   }
 }

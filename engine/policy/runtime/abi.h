@@ -182,6 +182,7 @@ u32 rt_dedupe_values(value **elems, u32 n);
 
 // --- json.c ----------------------------------------------------------------
 value *opa_json_parse(const char *s, u32 len);
+value *rt_input_parse(const char *s, u32 len);
 value *opa_value_parse(const char *s, u32 len);
 char *opa_json_dump(value *v);
 char *opa_value_dump(value *v);

@@ -48,7 +48,7 @@ char *opa_eval(i32 reserved, i32 entrypoint, value *data, const char *input, u32
   rt_heap_reset(heap);
   value *in = 0;
   if (input_len) {
-    in = opa_value_parse(input, input_len);
+    in = rt_input_parse(input, input_len);
     if (!in) opa_abort("opa_eval: input is not valid JSON");
   }
   eval_ctx_t *ctx = ctx_alloc();

@@ -12,6 +12,7 @@ typedef struct {
   const char *p, *end;
   i32 rego;  // accept set literals, set() and non-string keys
   i32 depth;
+  i32 raw;   // accept raw strings (parse_raw): opa_eval's input only
 } parser_t;
 
 static value *parse_value(parser_t *ps);
@@ -227,6 +228,24 @@ static value *parse_string(parser_t *ps) {
   return opa_string(out, n);
 }
 
+// A string in the raw form busted's input projection writes
+// (engine/policy/project.ts, InputWriter.string) instead of a quoted one:
+// 0x01 and a length byte, or 0x02 and a four-byte little-endian length,
+// then that many bytes of UTF-8, nothing escaped. No JSON text has a control
+// byte where a value may start, so accepting it in opa_eval's input changes
+// nothing for JSON. The value points into the input, as a plain JSON string
+// does; the writer (TextEncoder.encodeInto) only writes valid UTF-8.
+static value *parse_raw(parser_t *ps) {
+  const u8 *p = (const u8 *)ps->p, *end = (const u8 *)ps->end;
+  u32 n, head = *p == 0x01 ? 2 : 5;
+  if ((u32)(end - p) < head) return 0;
+  n = head == 2 ? p[1] : (u32)p[1] | (u32)p[2] << 8 | (u32)p[3] << 16 | (u32)p[4] << 24;
+  p += head;
+  if ((u32)(end - p) < n) return 0;
+  ps->p = (const char *)p + n;
+  return opa_string((const char *)p, n);
+}
+
 static value *parse_array(parser_t *ps) {
   ps->p++; // [
   value *arr = opa_array_with_cap(0);
@@ -334,6 +353,8 @@ static value *parse_value(parser_t *ps) {
   case 'f': v = literal(ps, "false") ? opa_boolean(0) : 0; break;
   case 'n': v = literal(ps, "null") ? opa_null() : 0; break;
   case 's': v = ps->rego && literal(ps, "set()") ? opa_set() : 0; break;
+  case 0x01:
+  case 0x02: v = ps->raw ? parse_raw(ps) : 0; break;
   default: v = parse_number(ps); break;
   }
   ps->depth--;
@@ -343,17 +364,20 @@ static value *parse_value(parser_t *ps) {
 // One value, surrounded by optional whitespace; anything else fails. (OPA's
 // parser ignores trailing bytes; being strict costs nothing with the SDK,
 // which always hands over exactly one JSON text.)
-static value *parse_all(const char *s, u32 len, i32 rego) {
-  parser_t ps = {s, s + len, rego, 0};
+static value *parse_all(const char *s, u32 len, i32 rego, i32 raw) {
+  parser_t ps = {s, s + len, rego, 0, raw};
   value *v = parse_value(&ps);
   if (!v) return 0;
   skip_ws(&ps);
   return ps.p == ps.end ? v : 0;
 }
 
-WASM_EXPORT(opa_json_parse) value *opa_json_parse(const char *s, u32 len) { return parse_all(s, len, 0); }
+WASM_EXPORT(opa_json_parse) value *opa_json_parse(const char *s, u32 len) { return parse_all(s, len, 0, 0); }
 
-WASM_EXPORT(opa_value_parse) value *opa_value_parse(const char *s, u32 len) { return parse_all(s, len, 1); }
+WASM_EXPORT(opa_value_parse) value *opa_value_parse(const char *s, u32 len) { return parse_all(s, len, 1, 0); }
+
+// opa_eval's input: what opa_value_parse takes, and raw strings.
+value *rt_input_parse(const char *s, u32 len) { return parse_all(s, len, 1, 1); }
 
 // ============================== dumping ======================================
 
