@@ -17,6 +17,7 @@ import { loadCompiled } from '../../engine/policy/builtins-js.js';
 import { compile } from '../../engine/policy/compiler.js';
 import { toJSON, type Policy } from '../../engine/policy/ir/ir.js';
 import { buildRuntime, findTools } from '../../engine/policy/runtime/build.js';
+import { functionNames } from '../../engine/policy/runtime/module.js';
 import { load, result, thrown } from './helpers.js';
 
 const tools = findTools();
@@ -320,6 +321,20 @@ describe('rego → wasm: compile errors', () => {
   it('stage errors are thrown as they are', () => {
     assert.throws(fails('package t\np if {'), /rego_parse_error/);
     assert.throws(fails('package t\np if x > 1'), /rego_unsafe_var_error: var x is unsafe/);
+  });
+
+  it("names the policy's functions after the runtime's in the name section, for CPU profiles", async () => {
+    const { wasm } = compile([{ file: 'p.rego', text: 'package t\np := q + 1\nq := 1 if input.a\n' }], { entrypoints: ['t/p'] });
+    const names = functionNames(wasm);
+    const byName = new Map([...names].map(([i, n]) => [n, i]));
+    for (const n of ['opa_eval', 'opa_malloc', 'busted_start', 'plan t/p', 'g0.data.t.p', 'g0.data.t.q']) assert.ok(byName.has(n), n);
+    // the added functions come last, in the order the emitter adds them
+    const ours = ['busted_start', 'plan t/p', 'g0.data.t.p', 'g0.data.t.q'].map((n) => byName.get(n)!);
+    assert.deepEqual(ours, [...ours].sort((a, b) => a - b));
+    assert.ok(ours[0]! > byName.get('opa_eval')!);
+    assert.equal(ours[3]! - ours[0]!, 3);
+    const p = await loadCompiled(wasm);
+    assert.equal(result(p, 't/p', { a: true }), 2);
   });
 
   it('an entrypoint must name a rule', () => {

@@ -623,7 +623,7 @@ export function emit(policy: IR.Policy, runtime: Uint8Array, manifest: RuntimeMa
 
   const bodyOf = (e: FnEmitter, params: number): Body => ({ locals: e.localCount - params, code: e.code });
 
-  const startPlaceholder: NewFunc = { type: { params: [], results: [] }, body: { locals: 0, code: new Code() } };
+  const startPlaceholder: NewFunc = { type: { params: [], results: [] }, body: { locals: 0, code: new Code() }, name: 'busted_start' };
   add.push(startPlaceholder);
 
   for (const p of policy.plans) {
@@ -634,7 +634,7 @@ export function emit(policy: IR.Policy, runtime: Uint8Array, manifest: RuntimeMa
     e.code.call(rt.opa_set).localSet(rs);
     for (const b of p.blocks) e.block(b);
     e.code.localGet(rs);
-    add.push({ type: RULE_TYPE, body: bodyOf(e, 2) });
+    add.push({ type: RULE_TYPE, body: bodyOf(e, 2), name: `plan ${p.name}` });
   }
   const dataOnly = dataOnlyRules(policy);
   let keptSlots = 0;
@@ -649,7 +649,7 @@ export function emit(policy: IR.Policy, runtime: Uint8Array, manifest: RuntimeMa
     for (const b of f.blocks) e.block(b);
     e.memoPut(f.return);
     e.code.localGet(f.return);
-    add.push({ type: funcType(f), body: bodyOf(e, f.params.length) });
+    add.push({ type: funcType(f), body: bodyOf(e, f.params.length), name: f.name });
   });
 
   // eval(ctx): dispatch on the entrypoint id (§3.2 "plan dispatch").

@@ -122,6 +122,8 @@ export interface Body {
 export interface NewFunc {
   type: FuncType;
   body: Body;
+  /** for the name section: what profilers and stack traces call it */
+  name?: string;
 }
 
 export interface Splice {
@@ -165,6 +167,50 @@ class Bytes {
 }
 
 const section = (id: number, payload: Bytes): Bytes => new Bytes().push([id, ...uleb(payload.length)]).append(payload);
+
+const nameBytes = (name: string): Uint8Array => {
+  const b = new TextEncoder().encode(name);
+  return Uint8Array.from([...uleb(b.length), ...b]);
+};
+
+/**
+ * The runtime's "name" custom section with the added functions' names after
+ * its own (subsection 1 lists functions by increasing index, and theirs are
+ * the highest), so that CPU profiles and stack traces name the policy's
+ * rules as they name the runtime's functions. Other subsections stay.
+ */
+function withNames(b: Uint8Array, s: Section, first: number, add: readonly NewFunc[]): Bytes | undefined {
+  const r = new Reader(b.subarray(0, s.end), s.start);
+  if (r.name() !== 'name') return undefined;
+  const out = new Bytes().push(nameBytes('name'));
+  let done = false;
+  const funcNames = (entries: Bytes, count: number): void => {
+    add.forEach((f, i) => {
+      if (f.name === undefined) return;
+      entries.push(uleb(first + i)).push(nameBytes(f.name));
+      count++;
+    });
+    const payload = new Bytes().push(uleb(count)).append(entries);
+    out.push([1, ...uleb(payload.length)]).append(payload);
+    done = true;
+  };
+  while (r.pos < s.end) {
+    const sub = r.byte();
+    const size = r.u32();
+    const start = r.pos;
+    if (sub === 1) {
+      const count = r.u32();
+      funcNames(new Bytes().push(b.subarray(r.pos, start + size)), count);
+    } else {
+      // subsection 0 (the module's name) comes before 1; the rest after it
+      if (sub > 1 && !done) funcNames(new Bytes(), 0);
+      out.push(b.subarray(start - 1 - uleb(size).length, start + size));
+    }
+    r.pos = start + size;
+  }
+  if (!done) funcNames(new Bytes(), 0);
+  return out;
+}
 
 /** Counts of a vector section and its raw entries' bytes. */
 function vecOf(b: Uint8Array, s: Section | undefined): { count: number; rest: Uint8Array } {
@@ -321,6 +367,11 @@ export function splice(b: Uint8Array, sp: Splice): Uint8Array {
       case 11:
         out.append(section(11, dataSec));
         break;
+      case 0: {
+        const named = withNames(b, s, imports.funcs + nBodies, sp.add);
+        out.append(section(0, named ?? new Bytes().push(b.subarray(s.start, s.end))));
+        break;
+      }
       default:
         out.append(section(s.id, new Bytes().push(b.subarray(s.start, s.end))));
     }
