@@ -7,6 +7,7 @@ import { parseModule } from '../../dist/engine/policy/rego/parser.js';
 import { compile } from '../../dist/engine/policy/compiler.js';
 import { loadCompiled } from '../../dist/engine/policy/builtins-js.js';
 import { PolicyEngine } from '../../dist/engine/policy/engine.js';
+import { DirectEval } from '../../dist/engine/policy/direct.js';
 import { regoSources } from '../../dist/engine/policy/source.js';
 import { readFileSync } from 'node:fs';
 import { makeHandWritten } from './handwritten.js';
@@ -117,6 +118,11 @@ for (let i = 0; i < 10; i++) {
 result({ metric: 'rego_compile_shipped_ms', value: r3(median(shippedCompiles)), first_ms: r3(shippedCompiles[0]), files: shipped.length, wasm_bytes: shippedWasm.length, target: '< 50', unit: 'ms' });
 
 const engine = await PolicyEngine.load('policies');
+// the same engine without the direct path (engine/policy/direct.ts): the projection handed to the SDK's evaluate()
+const directOf = DirectEval.of;
+DirectEval.of = () => undefined;
+const viaEvaluate = await PolicyEngine.load('policies');
+DirectEval.of = directOf;
 const sdk = await loadCompiled(shippedWasm);
 const shippedData = JSON.parse(readFileSync('policies/data.json', 'utf8'));
 sdk.setData(shippedData);
@@ -164,6 +170,8 @@ for (const ev of corpus) {
   const a = JSON.stringify(engine.decide(ev));
   const b = JSON.stringify(hand(ev));
   if (a !== b) throw new Error(`shipped policy and hand-written disagree on ${JSON.stringify(ev)}: ${a} vs ${b}`);
+  const c = JSON.stringify(viaEvaluate.decide(ev));
+  if (a !== c) throw new Error(`the direct path and evaluate() disagree on ${JSON.stringify(ev)}: ${a} vs ${c}`);
 }
 const N = 100_000;
 timeEach(() => sdk.evaluate(typical, 'busted/decision'), 10_000);
@@ -181,8 +189,15 @@ const typicalJson = JSON.stringify(typical);
 // call, and reading the result back: a new TextDecoder and JSON.parse).
 const floor = await loadCompiled(compile([{ file: 'floor.rego', text: 'package busted\n\ndecision := "allow"\n' }], { entrypoints: ['busted/decision'] }).wasm);
 const emptyInput = new TextEncoder().encode('{}').buffer;
-const [sdkUs, engUs, handUs, engJsonUs, floorUs] = interleaved(
-  [() => sdk.evaluate(typical, 'busted/decision'), () => engine.decide(typical), () => hand(typical), () => engine.decide(typical, typicalJson), () => floor.evaluate(emptyInput, 0)],
+const [sdkUs, engUs, handUs, engJsonUs, floorUs, viaEvalUs] = interleaved(
+  [
+    () => sdk.evaluate(typical, 'busted/decision'),
+    () => engine.decide(typical),
+    () => hand(typical),
+    () => engine.decide(typical, typicalJson),
+    () => floor.evaluate(emptyInput, 0),
+    () => viaEvaluate.decide(typical),
+  ],
   N,
 );
 const engBlockUs = timeEach(() => engine.decide(blockEv), N / 4);
@@ -195,6 +210,7 @@ result({
   serialised_by_pipeline_p50: r3(median(engJsonUs)), serialised_by_pipeline_p99: r3(pct(engJsonUs, 0.99)),
   block_with_reasons_p50: r3(median(engBlockUs)), block_handwritten_p50: r3(median(handBlockUs)),
   sdk_floor_p50: r3(median(floorUs)), sdk_floor_ratio_p50: r3(median(floorUs) / Math.max(median(handUs), 0.001)),
+  engine_via_sdk_evaluate_p50: r3(median(viaEvalUs)), engine_via_sdk_evaluate_p99: r3(pct(viaEvalUs, 0.99)),
   event_bytes: JSON.stringify(typical).length, unit: 'us', target: 'p50 < 10 us, within 3x of hand-written',
 });
 
