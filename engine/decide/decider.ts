@@ -80,12 +80,22 @@ export class Decider {
     for (let i = 0; i < k.length; i++) {
       const v = k.values[i];
       const byJson = k.json[i]!;
+      // consecutive events mostly agree (a loop to one destination): the last step taken from each level first
+      if (!byJson && v === at.lastKey && at.lastNext !== undefined) {
+        at = at.lastNext;
+        continue;
+      }
       const map = byJson ? (at.byJson ??= new Map()) : at.byValue;
       let next = map.get(v as string);
       if (next === undefined) {
         next = level();
         map.set(v as string, next);
         this.levels++;
+      }
+      // only a value that is its own key: JSON text could pose as a string value
+      if (!byJson) {
+        at.lastKey = v;
+        at.lastNext = next;
       }
       at = next;
     }
@@ -113,9 +123,12 @@ interface Level {
   readonly byValue: Map<unknown, Level>;
   byJson?: Map<string, Level>;
   decision?: Decision;
+  /** the value (not JSON) last looked up here, and where it led */
+  lastKey: unknown;
+  lastNext: Level | undefined;
 }
 
-const level = (): Level => ({ byValue: new Map() });
+const level = (): Level => ({ byValue: new Map(), lastKey: undefined, lastNext: undefined });
 
 /** The key of a path that is absent from the event (undefined is not a Map key we want to confuse with anything). */
 const ABSENT = Symbol('absent');
@@ -152,13 +165,45 @@ function memoKeyOf(engine: PolicyEngine): MemoKey | undefined {
   return use && !use.all && !use.volatile ? new MemoKey(memoPathsOf(use.paths, use.unlessAbsent)) : undefined;
 }
 
-function valueAt(e: BustedEvent, p: readonly string[]): unknown {
-  let v: unknown = e;
-  for (const k of p) {
-    if (v === null || typeof v !== 'object') return undefined;
-    v = (v as Record<string, unknown>)[k];
+/**
+ * The values at PATHS of an event, into `out` in path order: for each, the
+ * member named by each key in turn, undefined past anything that is not an
+ * object. Generated code, a property read by its literal name at a site of
+ * its own and each shared prefix read once, as project.ts does for the same
+ * reason: a loop reading `v[k]` with keys that change from one read to the
+ * next is a megamorphic keyed load per step, which was most of the cost of a
+ * memoised decision.
+ */
+type Reads = (e: BustedEvent, out: unknown[]) => void;
+
+function readsOf(paths: readonly (readonly string[])[]): Reads {
+  interface Node {
+    kids: Map<string, Node>;
+    slots: number[];
   }
-  return v;
+  const root: Node = { kids: new Map(), slots: [] };
+  paths.forEach((p, i) => {
+    let at = root;
+    for (const k of p) {
+      let next = at.kids.get(k);
+      if (!next) at.kids.set(k, (next = { kids: new Map(), slots: [] }));
+      at = next;
+    }
+    at.slots.push(i);
+  });
+  let vars = 0;
+  const code = (n: Node, v: string): string => {
+    let out = n.slots.map((i) => `out[${i}] = ${v};\n`).join('');
+    for (const [k, kid] of n.kids) {
+      const c = `n${vars++}`;
+      const name = JSON.stringify(k);
+      // a name Object.prototype has (`constructor`, `__proto__`) counts only as the event's own member, as in the projection
+      const read = k in Object.prototype ? `(Object.hasOwn(${v}, ${name}) ? ${v}[${name}] : undefined)` : `${v}[${name}]`;
+      out += `const ${c} = ${v} === null || typeof ${v} !== 'object' ? undefined : ${read};\n${code(kid, c)}`;
+    }
+    return out;
+  };
+  return new Function('e', 'out', code(root, 'e')) as Reads;
 }
 
 /**
@@ -175,22 +220,30 @@ export class MemoKey {
   /** per path: the guards (as bits) whose absence leaves it out; undefined past 31 guards */
   private readonly unlessBits: number[] | undefined;
 
+  /** the guards' values, then the paths' */
+  private readonly read: Reads;
+  private readonly at: unknown[] = [];
+
   constructor(readonly m: MemoPaths) {
     this.unlessBits = m.guards.length <= 31 ? m.unless.map((u) => u.reduce((b, g) => b | (1 << g), 0)) : undefined;
+    this.read = readsOf([...m.guards, ...m.paths]);
   }
 
   /** Makes the key of `e`; false when its strings are too long to be worth keeping. */
   of(e: BustedEvent): boolean {
     const m = this.m;
+    const at = this.at;
+    const g0 = m.guards.length;
+    this.read(e, at);
     let n = 0;
     let bits = 0;
     let absent: boolean[] | undefined;
-    if (m.guards.length > 0) {
+    if (g0 > 0) {
       if (this.unlessBits) {
-        for (let g = 0; g < m.guards.length; g++) if (valueAt(e, m.guards[g]!) === undefined) bits |= 1 << g;
+        for (let g = 0; g < g0; g++) if (at[g] === undefined) bits |= 1 << g;
         this.put(n++, bits, false);
       } else {
-        absent = m.guards.map((g) => valueAt(e, g) === undefined);
+        absent = m.guards.map((_, g) => at[g] === undefined);
         this.put(n++, absent.map((a) => (a ? '0' : '1')).join(''), false);
       }
     }
@@ -198,7 +251,7 @@ export class MemoKey {
     for (let i = 0; i < m.paths.length; i++) {
       const skip = this.unlessBits ? (bits & this.unlessBits[i]!) !== 0 : absent !== undefined && m.unless[i]!.some((g) => absent![g]);
       if (skip) continue;
-      const v = valueAt(e, m.paths[i]!);
+      const v = at[g0 + i];
       if (v === undefined) {
         this.put(n++, ABSENT, false);
       } else if (v === null || typeof v !== 'object') {

@@ -65,6 +65,32 @@ describe('Decider', () => {
     assert.equal(d.stats.evaluated, 9);
   });
 
+  it('tells a string from an object of that JSON whichever comes first, and alternating values apart', async () => {
+    const d = new Decider(await engineOf('decision := "audit" if input.dns.questions[0].name == "q"\ndecision := "block" if {\n\tinput.provider == "p2"\n\tnot input.dns\n}'));
+    const at = (o: Partial<BustedEvent>) => d.decide(ev(o)).action;
+    const qs = [{ name: 'q', type: 'A' }];
+    // the string first: the step it leaves behind must not be taken for the object's
+    assert.equal(at({ dns: { questions: JSON.stringify(qs) } as unknown as BustedEvent['dns'] }), 'allow');
+    assert.equal(at({ dns: { questions: qs } as BustedEvent['dns'] }), 'audit');
+    assert.equal(at({ dns: { questions: JSON.stringify(qs) } as unknown as BustedEvent['dns'] }), 'allow');
+    for (let i = 0; i < 50; i++) {
+      assert.equal(at({ provider: i % 2 ? 'p2' : 'p1' }), i % 2 ? 'block' : 'allow');
+      assert.equal(at({ provider: i % 3 ? 'p2' : 'p1', dns: { questions: qs } as BustedEvent['dns'] }), 'audit');
+    }
+    assert.equal(d.stats.evaluated, 6);
+  });
+
+  it("reads a member named like Object.prototype's only when the event owns it", async () => {
+    const d = new Decider(await engineOf('decision := "block" if input.constructor == "x"\ndecision := "audit" if input.net.__proto__ == {}'));
+    const at = (o: object) => d.decide(ev(o as Partial<BustedEvent>)).action;
+    assert.equal(at({}), 'allow');
+    assert.equal(at({ net: {} }), 'allow');
+    assert.equal(at(JSON.parse('{"net": {"__proto__": {}}}')), 'audit');
+    assert.equal(at({ net: {} }), 'allow');
+    assert.equal(at({ constructor: 'x' }), 'block');
+    assert.equal(at({}), 'allow');
+  });
+
   it('asks busted/kill only for blocks, and forgets everything on swap', async () => {
     const d = new Decider(await engineOf('decision := "block" if input.provider == "x"\nkill if input.process.comm == "evil"'));
     assert.equal(d.decide(ev({ provider: 'x', process: { pid: 1, comm: 'evil' } })).kill, true);
