@@ -27,9 +27,12 @@ const RULES: RegExp[] = [
   /\b([A-Z0-9_]*(?:API_KEY|APIKEY|TOKEN|SECRET|PASSWORD)[A-Z0-9_]*=)\S+/g,
   // 4 query parameters
   /([?&](?:key|api_key|apikey|token|access_token|sig|signature)=)[^&\s"']+/gi,
-  // 5.. key-shaped strings, wherever they stand
-  /\bsk-ant-[A-Za-z0-9_-]{8,}/g,
-  /\bsk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_-]{16,}/g,
+  // 5.. key-shaped strings, wherever they stand; the distinctive prefixes
+  // even glued to a word before them ("keysk-proj-..."), a bare sk- only
+  // after a word's end (not "task-management-...")
+  /sk-ant-[A-Za-z0-9_-]{8,}/g,
+  /sk-(?:proj|svcacct|admin)-[A-Za-z0-9_-]{16,}/g,
+  /\bsk-[A-Za-z0-9_-]{16,}/g,
   /\bAIza[0-9A-Za-z_-]{30,}/g,
   /\b(?:xai|gsk|hf|r8|pplx|fw|nvapi)[-_][A-Za-z0-9]{20,}/g,
   /\b(?:AKIA|ASIA)[0-9A-Z]{16}\b/g,
@@ -50,7 +53,7 @@ export const REDACTION_RULES: ReadonlyArray<readonly [RegExp, string]> = RULES.m
  */
 const TRIGGERS: Array<[RegExp, number[][]]> = [
   [/(authorization)|(api-key|x-auth-token|cookie)|(-(?:api|token|access|pass|secret|auth))|((?:key|token|sig)=|signature=)/gi, [[0], [1], [2], [4]]],
-  [/(API_?KEY|TOKEN|SECRET|PASSWORD)|(sk-)|(AIza)|((?:xai|gsk|hf|r8|pplx|fw|nvapi)[-_])|(AKIA|ASIA)|(gh[pousr]_)|(eyJ)|(PRIVATE KEY-----)/g, [[3], [5, 6], [7], [8], [9], [10], [11], [12]]],
+  [/(API_?KEY|TOKEN|SECRET|PASSWORD)|(sk-)|(AIza)|((?:xai|gsk|hf|r8|pplx|fw|nvapi)[-_])|(AKIA|ASIA)|(gh[pousr]_)|(eyJ)|(PRIVATE KEY-----)/g, [[3], [5, 6, 7], [8], [9], [10], [11], [12], [13]]],
 ];
 
 /** Replace every credential found in `s`. Cheap when there is none. */

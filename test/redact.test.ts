@@ -16,6 +16,9 @@ describe('redactText', () => {
     ['https://generativelanguage.googleapis.com/v1/models?key=AIzaSyA-1234567890abcdefghijklmnopqrstu', `https://generativelanguage.googleapis.com/v1/models?key=${REDACTED}`],
     ['key is AIzaSyA-1234567890abcdefghijklmnopqrstu here', `key is ${REDACTED} here`],
     ['use sk-proj-abcdefghijklmnop1234 please', `use ${REDACTED} please`],
+    // the distinctive prefixes glued to a word before them
+    ['hellosk-proj-AbCdEf0123456789abcdefXYZ', `hello${REDACTED}`],
+    ['key:xsk-ant-api03-abcdefghijklmnop0123"', `key:x${REDACTED}"`],
     ['aws AKIAIOSFODNN7EXAMPLE', `aws ${REDACTED}`],
     ['tok eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U x', `tok ${REDACTED} x`],
     ['-----BEGIN RSA PRIVATE KEY-----\nMIIEow\n-----END RSA PRIVATE KEY-----', REDACTED],
@@ -24,7 +27,7 @@ describe('redactText', () => {
     it(`redacts: ${input.slice(0, 50)}`, () => assert.equal(redactText(input), want));
   }
   it('leaves ordinary command lines alone', () => {
-    for (const s of ['curl -s https://api.openai.com/v1/models', 'python3 -m http.server 8000', 'ls --color=auto', 'git log --oneline -n 5', 'sk-short', 'desk-organizer-deluxe']) {
+    for (const s of ['curl -s https://api.openai.com/v1/models', 'python3 -m http.server 8000', 'ls --color=auto', 'git log --oneline -n 5', 'sk-short', 'desk-organizer-deluxe', 'task-management-and-planning-guide']) {
       assert.equal(redactText(s), s);
     }
   });

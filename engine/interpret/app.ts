@@ -134,8 +134,10 @@ export class AppLayer {
   private request(c: Conn, m: HttpMessage | Http2Message, answers?: Http1Stream): void {
     const host = (m.headers.host ?? c.sni ?? '').replace(/:\d+$/, '') || undefined;
     const http: HttpInfo = { method: m.method, path: m.path ? this.text(m.path) : m.path };
-    if (host) http.host = host;
-    if (m.headers['content-type']) http.content_type = m.headers['content-type'];
+    // header values are the client's text: a malformed head can run one field into the next (an
+    // Authorization line into Host), so they are redacted as the path is
+    if (host) http.host = this.text(host);
+    if (m.headers['content-type']) http.content_type = this.text(m.headers['content-type']);
     if (c.h2) http.version = '2';
     answers?.pendingMethods.push(m.method ?? '');
     const body = parseJson(m.body);
@@ -190,7 +192,8 @@ export class AppLayer {
     }
     const done = st.text.slice(0, cut);
     st.text = st.text.slice(cut).replace(/^(\r\n|\n|\r)+/, '');
-    const http: HttpInfo = { ...(req?.http ?? {}), status: m.status, content_type: m.headers['content-type'] };
+    const ct = m.headers['content-type'];
+    const http: HttpInfo = { ...(req?.http ?? {}), status: m.status, content_type: ct === undefined ? ct : this.text(ct) };
     for (const mcp of mcpFromSse(done)) c.found.push({ type: 'mcp_message', http, mcp });
   }
 
@@ -205,7 +208,7 @@ export class AppLayer {
       c.streams.delete(m.stream);
     } else req = c.pending.shift();
     const http: HttpInfo = { ...(req?.http ?? {}), status: m.status };
-    if (m.headers['content-type']) http.content_type = m.headers['content-type'];
+    if (m.headers['content-type']) http.content_type = this.text(m.headers['content-type']);
     else delete http.content_type;
     if (req?.llm) {
       const got = llmResponse(m.body, m.headers['content-type']);

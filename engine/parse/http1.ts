@@ -150,17 +150,26 @@ export class Http1Stream {
   }
 
   private begin(head: string): void {
-    let eol = head.indexOf('\r\n');
-    const first = eol < 0 ? head : head.slice(0, eol);
+    // Lines end at LF, a CR before it dropped (RFC 9112 §2.2: a recipient
+    // may take a bare LF as a line's end). A field whose line still holds a
+    // CR is invalid (§2.2: a bare CR) and is left out: read as part of the
+    // value, it would carry the next field, an Authorization or x-api-key
+    // header among them, into a value such as Host that is reported
+    // unredacted.
+    let eol = head.indexOf('\n');
+    const first = eol < 0 ? head : head.slice(0, eol > 0 && head.charCodeAt(eol - 1) === 13 ? eol - 1 : eol);
     // No prototype: a header named "constructor" or "__proto__" is a header
     // like any other, not a property every object already has.
     const headers: Record<string, string> = Object.create(null) as Record<string, string>;
     while (eol >= 0) {
-      const start = eol + 2;
-      eol = head.indexOf('\r\n', start);
-      const end = eol < 0 ? head.length : eol;
+      const start = eol + 1;
+      eol = head.indexOf('\n', start);
+      let end = eol < 0 ? head.length : eol;
+      if (end > start && head.charCodeAt(end - 1) === 13) end--;
       const c = head.indexOf(':', start);
       if (c <= start || c >= end) continue;
+      const cr = head.indexOf('\r', start);
+      if (cr >= 0 && cr < end) continue;
       const k = head.slice(start, c).trim().toLowerCase();
       const v = head.slice(c + 1, end).trim();
       const prev = headers[k];

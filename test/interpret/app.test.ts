@@ -7,6 +7,8 @@ import { AppLayer } from '../../engine/interpret/app.js';
 import type { TlsCall } from '../../engine/interpret/tls-data.js';
 import { ProviderTable } from '../../engine/enrich/provider.js';
 import { captureH2 } from '../helpers/h2-capture.js';
+import { prng } from '../helpers/prng.js';
+import { redactText } from '../../engine/redact.js';
 
 const enc = new TextEncoder();
 const call = (direction: 'write' | 'read', data: Uint8Array | string, ssl = 'abc'): TlsCall => {
@@ -63,5 +65,73 @@ describe('AppLayer: MCP over a long-lived event stream', () => {
     });
     assert.deepEqual(seen.map(([, id]) => id), [5, 6]);
     assert.ok(seen[0]![0] < seen[1]![0], `id 5 reported with an earlier read than id 6: ${JSON.stringify(seen)}`);
+  });
+});
+
+describe('AppLayer: mutated LLM and MCP conversations (seeded fuzz)', () => {
+  // Key-shaped credentials in the headers and body of each conversation.
+  // Each mutated conversation is cut into calls of random sizes, some with
+  // gaps (bytes the kernel did not copy); whatever the layer makes of it,
+  // it must not throw, and neither its findings nor the rendering of an
+  // HTTP/2 call (after redactText, as the interpreter shows it) may carry
+  // one of these credentials. Found this way: a Host line whose CR was
+  // changed ran on into the next line, and a key was reported as http.host.
+  const SECRETS = ['sk-proj-AbCdEf0123456789abcdefXYZ', 'eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJlc2ln', 'sk-ant-api03-abcdefghijklmnop0123', 'sk-proj-ZZZZf0123456789abcdefXYZ'];
+  const reqBody = JSON.stringify({ model: 'gpt-4o', stream: true, messages: [{ role: 'system', content: 'be terse' }, { role: 'user', content: `hello ${SECRETS[0]}` }], tools: [{ type: 'function', function: { name: 'f' } }] });
+  const mcpBody = JSON.stringify({ jsonrpc: '2.0', id: 3, method: 'tools/call', params: { name: 'shell', arguments: { cmd: 'ls' } } });
+  const conversations: Array<Array<['write' | 'read', Uint8Array]>> = [
+    [
+      ['write', enc.encode(`POST /v1/chat/completions HTTP/1.1\r\nHost: api.openai.com\r\nAuthorization: Bearer ${SECRETS[1]}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(reqBody)}\r\n\r\n${reqBody}`)],
+      ['read', enc.encode('HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n' + chunk(`data: ${JSON.stringify({ choices: [{ delta: { content: 'hi' } }] })}\n\n`) + chunk(`data: ${JSON.stringify({ usage: { prompt_tokens: 3, completion_tokens: 4 } })}\n\ndata: [DONE]\n\n`) + '0\r\n\r\n')],
+    ],
+    [
+      ['write', enc.encode(`POST /v1/messages HTTP/1.1\r\nHost: api.anthropic.com\r\nx-api-key: ${SECRETS[2]}\r\nTransfer-Encoding: chunked\r\nContent-Type: application/json\r\n\r\n` + chunk(JSON.stringify({ model: 'claude', max_tokens: 5, messages: [{ role: 'user', content: [{ type: 'text', text: 'hey' }] }] })) + '0\r\n\r\n')],
+      ['read', enc.encode('HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 60\r\n\r\n' + JSON.stringify({ usage: { input_tokens: 1, output_tokens: 2 }, x: 'aaaaaaaaaaaa' }).padEnd(60))],
+    ],
+    [
+      ['write', enc.encode(`POST /mcp HTTP/1.1\r\nHost: mcp.test\r\nContent-Type: application/json\r\nContent-Length: ${mcpBody.length}\r\n\r\n${mcpBody}`)],
+      ['read', enc.encode(`HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n\r\n${ev({ jsonrpc: '2.0', id: 3, result: {} })}`)],
+    ],
+  ];
+
+  it('20,000 mutations: no throw, no credential in what it reports', async () => {
+    const h2 = await captureH2(
+      (_req, res) => {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ usage: { prompt_tokens: 1 } }));
+      },
+      (client) =>
+        new Promise<void>((resolve) => {
+          const r = client.request({ ':method': 'POST', ':path': '/v1/chat/completions', 'content-type': 'application/json', authorization: `Bearer ${SECRETS[3]}` });
+          r.on('data', () => {});
+          r.on('end', resolve);
+          r.end(reqBody);
+        }),
+    );
+    const all = [...conversations, h2.map((c): ['write' | 'read', Uint8Array] => [c.direction, c.data])];
+    const rnd = prng(0xf022);
+    let found = 0;
+    for (let it = 0; it < 20_000; it++) {
+      const app = new AppLayer(new ProviderTable(), true);
+      for (const [direction, original] of all[it % all.length]!) {
+        let data = Uint8Array.from(original);
+        for (let k = Math.floor(rnd() * 5); k > 0; k--) {
+          const at = Math.floor(rnd() * data.length);
+          data[at] = rnd() < 0.5 ? Math.floor(rnd() * 256) : data[at]! ^ (1 << Math.floor(rnd() * 8));
+        }
+        if (rnd() < 0.1) data = data.subarray(0, Math.floor(rnd() * data.length));
+        for (let at = 0; at < data.length; ) {
+          const piece = data.subarray(at, at + 1 + Math.floor(rnd() * (rnd() < 0.5 ? 16 : data.length)));
+          at += piece.length;
+          const gap = rnd() < 0.03 ? Math.floor(rnd() * 50) : 0;
+          const c = { ...call(direction, piece, 'fz'), len: piece.length + gap, conn: { sni: 'api.openai.com' } };
+          const r = app.feed(c);
+          found += r.found.length;
+          const out = JSON.stringify(r.found) + (r.render === undefined ? '' : redactText(r.render));
+          for (const s of SECRETS) assert.ok(!out.includes(s), `mutation ${it}: ${s} in ${out.slice(0, 400)}`);
+        }
+      }
+    }
+    assert.ok(found > 5000, `most conversations still yield findings (${found})`);
   });
 });

@@ -46,6 +46,26 @@ describe('Http1Stream', () => {
     assert.equal(m!.headers['hasownproperty'], undefined);
   });
 
+  it('ends a header line at a bare LF too, and leaves out a field with a bare CR: no value carries the next field', () => {
+    // found by fuzzing the application layer: with the CR of "Host: ...\r\n" changed to another byte, the
+    // Host value ran on into the x-api-key line, and the key was reported as the event's http.host
+    const [m] = collect((s) =>
+      s.push(enc('POST /v1/messages HTTP/1.1\r\nHost: api.anthropic.com#\nx-api-key: sk-ant-api03-abcdefghijklmnop0123\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}')),
+    );
+    assert.equal(m!.headers.host, "api.anthropic.com#");
+    assert.equal(m!.headers['x-api-key'], 'sk-ant-api03-abcdefghijklmnop0123');
+    assert.equal(m!.headers['content-type'], 'application/json');
+    assert.equal(dec(m!.body), '{}');
+    const [n] = collect((s) => s.push(enc('GET / HTTP/1.1\r\nHost: api.openai.com\r#Authorization: Bearer eyJhbGciOiJIUzI1NiJ9.e30.sig\r\nAccept: */*\nX-B: 2\r\n\r\n')));
+    assert.equal(n!.headers.host, undefined);
+    assert.equal(n!.headers.authorization, undefined);
+    assert.deepEqual({ ...n!.headers }, { accept: '*/*', 'x-b': '2' });
+    assert.equal(n!.method, 'GET');
+    // a request line ended by a bare LF
+    const [o] = collect((s) => s.push(enc('GET /x HTTP/1.1\nHost: h\r\n\r\n')));
+    assert.deepEqual([o!.method, o!.path, o!.headers.host], ['GET', '/x', 'h']);
+  });
+
   it('gives the same messages when the bytes come one at a time', () => {
     const whole = collect((s) => s.push(enc(REQS)));
     const bytes = enc(REQS);
