@@ -207,15 +207,38 @@ function refKey(r: A.RefTerm): string | undefined {
 }
 
 function hasWith(body: A.Body): boolean {
-  let found = false;
   for (const e of body) {
     if (e.with.length > 0) return true;
     if (e.kind === 'every' && hasWith(e.body)) return true;
+    for (const t of exprTerms(e)) if (termHasWith(t)) return true;
   }
-  eachBodyTerm(body, (t) => {
-    if ((t.type === 'arraycomprehension' || t.type === 'setcomprehension' || t.type === 'objectcomprehension') && hasWith(t.body)) found = true;
-  });
-  return found;
+  return false;
+}
+
+/**
+ * A `with` in a comprehension anywhere in T. Each term is looked at once:
+ * walking a body's terms with eachBodyTerm and then each comprehension's
+ * body again took time exponential in how deeply comprehensions nest.
+ */
+function termHasWith(t: A.Term): boolean {
+  switch (t.type) {
+    case 'ref':
+      return termHasWith(t.head) || t.path.some(termHasWith);
+    case 'array':
+    case 'set':
+      return t.items.some(termHasWith);
+    case 'object':
+      return t.items.some(([k, v]) => termHasWith(k) || termHasWith(v));
+    case 'arraycomprehension':
+    case 'setcomprehension':
+      return termHasWith(t.term) || hasWith(t.body);
+    case 'objectcomprehension':
+      return termHasWith(t.key) || termHasWith(t.value) || hasWith(t.body);
+    case 'call':
+      return termHasWith(t.operator) || t.args.some(termHasWith);
+    default:
+      return false;
+  }
 }
 
 function union(a: ReadonlySet<string>, b: ReadonlySet<string>): Set<string> {

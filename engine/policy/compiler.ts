@@ -21,7 +21,7 @@ import { emit, type RuntimeManifest } from './emit/emitter.js';
 import type { CoverSite, Policy } from './ir/ir.js';
 import type { Module } from './rego/ast.js';
 import { plan } from './plan/planner.js';
-import { RegoErrors } from './rego/errors.js';
+import { RegoError, RegoErrorCode, RegoErrors } from './rego/errors.js';
 import { parseModule, type ParseOptions } from './rego/parser.js';
 import { RUNTIME_MANIFEST, RUNTIME_WASM } from './runtime/build.js';
 
@@ -65,6 +65,56 @@ export function compile(sources: readonly Source[], opts: CompileOptions): Compi
 
 /** The stages after the parser, for callers that parsed (and looked at) the modules themselves (test-policy). */
 export function compileParsed(modules: readonly Module[], opts: CompileOptions): Compiled {
+  try {
+    return stages(modules, opts);
+  } catch (e) {
+    if (!(e instanceof RangeError)) throw e;
+    throw tooDeep(modules);
+  }
+}
+
+/**
+ * The stages after the parser walk the program recursively (the planner
+ * plans a body's expressions one inside the next, as OPA's does), so a rule
+ * nested or chained deeper than Node's stack allows (hundreds of
+ * expressions in one body, of operators in one chain, of parts in one ref)
+ * overflows it. That is a compile error at the rule that is deepest by
+ * those measures, never a crash and never a RangeError without a place.
+ */
+function tooDeep(modules: readonly Module[]): RegoErrors {
+  let worst: { rule: Module['rules'][number]; depth: number; what: string } | undefined;
+  for (const m of modules) {
+    for (const rule of m.rules) {
+      const d = depthOf(rule);
+      if (!worst || d.depth > worst.depth) worst = { rule, ...d };
+    }
+  }
+  const loc = worst?.rule.loc ?? { file: modules[0]?.file ?? '', row: 1, col: 1 };
+  const why = worst ? ` (${worst.depth} ${worst.what})` : '';
+  return new RegoErrors([new RegoError(RegoErrorCode.COMPILE, `rule too deep to compile${why}; split it into smaller rules`, loc)]);
+}
+
+/** How deep a rule goes, walked with a stack of its own: the longest body, ref and nesting of terms, whichever is most. */
+function depthOf(rule: object): { depth: number; what: string } {
+  let depth = 0;
+  let what = 'terms nested';
+  const stack: Array<[unknown, number]> = [[rule, 0]];
+  const note = (n: number, w: string) => {
+    if (n > depth) [depth, what] = [n, w];
+  };
+  while (stack.length > 0) {
+    const [v, d] = stack.pop()!;
+    if (v === null || typeof v !== 'object') continue;
+    note(d, 'terms nested');
+    const node = v as Record<string, unknown>;
+    if (Array.isArray(node.body)) note(node.body.length, 'expressions in one body');
+    if (node.type === 'ref' && Array.isArray(node.path)) note(node.path.length, 'parts in one reference');
+    for (const [k, x] of Object.entries(node)) if (k !== 'loc' && x !== null && typeof x === 'object') stack.push([x, Array.isArray(node) ? d : d + 1]);
+  }
+  return { depth, what };
+}
+
+function stages(modules: readonly Module[], opts: CompileOptions): Compiled {
   const checked = compileModules(modules);
   if (!checked.program) throw new RegoErrors(checked.errors);
   const defined = new Set(checked.program.ruleSets.map((r) => r.path));
