@@ -6,6 +6,7 @@
  */
 import { writeFileSync } from 'node:fs';
 import { gzipSync } from 'node:zlib';
+import { BustedError, ErrorCode } from '../model/errors.js';
 import { compile } from '../policy/compiler.js';
 import { tar } from '../policy/bundle.js';
 import { dataJsonText, regoSources } from '../policy/source.js';
@@ -44,9 +45,9 @@ export async function runCompile(o: CompileCliOptions): Promise<number> {
         { name: '/policy.wasm', data: Buffer.from(out.wasm) },
         { name: '/.manifest', data: Buffer.from(JSON.stringify(manifest)) },
       ]);
-      writeFileSync(o.output, gzipSync(archive));
+      write(o.output, gzipSync(archive));
     } else {
-      writeFileSync(o.output.endsWith('.wasm') ? o.output : `${o.output}.wasm`, out.wasm);
+      write(o.output.endsWith('.wasm') ? o.output : `${o.output}.wasm`, out.wasm);
     }
     return 0;
   } catch (e) {
@@ -55,5 +56,14 @@ export async function runCompile(o: CompileCliOptions): Promise<number> {
       return 2;
     }
     throw e;
+  }
+}
+
+/** OUT written, or a usage error naming it (a missing directory, no permission). */
+function write(out: string, bytes: Uint8Array): void {
+  try {
+    writeFileSync(out, bytes);
+  } catch (e) {
+    throw new BustedError(ErrorCode.USAGE, `-o ${out}: ${(e as Error).message}`, 'output');
   }
 }

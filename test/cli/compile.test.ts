@@ -109,4 +109,10 @@ describe('busted compile', { skip: runtimeBuilt ? undefined : 'needs the wasm ru
     assert.equal(r.status, 2);
     assert.match(r.stderr, /--policies \/no\/such\/dir/);
   });
+
+  it('an output it cannot write is a usage error naming it, not a stack trace', () => {
+    const r = busted('compile', '--policies', 'policies', '-o', '/no/such/dir/x.wasm');
+    assert.equal(r.status, 2);
+    assert.equal(r.stderr.trim(), "busted: BUSTED_E_USAGE: -o /no/such/dir/x.wasm: ENOENT: no such file or directory, open '/no/such/dir/x.wasm'");
+  });
 });
