@@ -4,7 +4,7 @@
  * Kubernetes metadata watch. Everything is validated before anything is
  * started, so a bad option fails before the kernel is touched.
  */
-import { readFileSync } from 'node:fs';
+import { closeSync, openSync, readFileSync } from 'node:fs';
 import { BustedError, ErrorCode } from '../model/errors.js';
 import type { BustedEvent } from '../model/event.js';
 import type { Sink } from '../sinks/sink.js';
@@ -97,6 +97,13 @@ export function outputSpecs(specs: string[], o: Partial<ObserveCliOptions> = {})
     const kind = colon < 0 ? spec : spec.slice(0, colon);
     const arg = colon < 0 ? '' : spec.slice(colon + 1);
     if (kind === 'file' && arg) {
+      // a file the agent cannot open now (a missing directory, no permission) is a mistake in the
+      // command line: said at start, not found out when the first event is dropped
+      try {
+        closeSync(openSync(arg, 'a', 0o640));
+      } catch (e) {
+        usage(`--output ${spec}: ${(e as Error).message}`, 'output');
+      }
       return { kind: 'file', path: arg, options: { maxBytes: (o.fileMaxMb ?? 100) * (1 << 20), keep: o.fileKeep ?? 5, fsync } };
     }
     if (kind === 'webhook' && arg) {

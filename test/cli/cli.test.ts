@@ -33,6 +33,12 @@ describe('busted CLI', () => {
     assert.match(r.stderr, /BUSTED_E_USAGE: --cgroup \/no\/such\/cgroup: not a cgroup v2 directory/);
   });
 
+  it('a file output it cannot open is a usage error at start, not events dropped later', () => {
+    const r = busted('monitor', '--output', 'file:/no/such/dir/events.jsonl', '--duration', '1');
+    assert.equal(r.status, 2);
+    assert.equal(r.stderr.trim(), "busted: BUSTED_E_USAGE: --output file:/no/such/dir/events.jsonl: ENOENT: no such file or directory, open '/no/such/dir/events.jsonl'");
+  });
+
   it('a sink it does not know is a usage error before anything is attached', () => {
     const r = busted('monitor', '--output', 'carrier-pigeon:x');
     assert.equal(r.status, 2);
