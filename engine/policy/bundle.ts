@@ -141,13 +141,21 @@ export function bundleFromFiles(files: BundleFile[], where: string): Bundle {
   return { wasm: new Uint8Array(wasm!.data), data, entrypoints, revision, files: files.map((f) => f.name).sort() };
 }
 
+/**
+ * What a bundle may unpack to. A few kilobytes of gzip can unpack to
+ * gigabytes: unbounded, one bad bundle from a URL would take the agent's
+ * memory, and enforcement with it, instead of being refused.
+ */
+export const MAX_UNPACKED = 256 << 20;
+
 /** A `bundle.tar.gz` (or plain tar) from its bytes. */
 export function readBundleArchive(bytes: Buffer, where: string): Bundle {
   let tarBytes = bytes;
   if (bytes[0] === 0x1f && bytes[1] === 0x8b) {
     try {
-      tarBytes = gunzipSync(bytes);
+      tarBytes = gunzipSync(bytes, { maxOutputLength: MAX_UNPACKED });
     } catch (e) {
+      if ((e as { code?: string }).code === 'ERR_BUFFER_TOO_LARGE') fail(where, `unpacks to more than ${MAX_UNPACKED >> 20} MiB`);
       fail(where, `not a gzip file: ${(e as Error).message}`);
     }
   }

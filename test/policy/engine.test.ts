@@ -11,10 +11,10 @@ import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { gunzipSync, gzipSync } from 'node:zlib';
+import { createGzip, gunzipSync, gzipSync } from 'node:zlib';
 
 import { BustedError } from '../../engine/model/errors.js';
-import { tar, untar } from '../../engine/policy/bundle.js';
+import { MAX_UNPACKED, tar, untar } from '../../engine/policy/bundle.js';
 import { compile } from '../../engine/policy/compiler.js';
 import { PolicyEngine } from '../../engine/policy/engine.js';
 import { buildPolicy } from '../../engine/policy/source.js';
@@ -147,6 +147,16 @@ describe('policy engine: OPA bundles', () => {
     };
     await err(write('nowasm.tar.gz', gzipSync(tar([{ name: '/data.json', data: Buffer.from('{}') }]))), /nowasm\.tar\.gz: no \/policy\.wasm in the bundle/);
     await err(write('garbage.tar.gz', Buffer.from([0x1f, 0x8b, 1, 2, 3])), /garbage\.tar\.gz: not a gzip file/);
+    // 300 KB of gzip that unpacks to 300 MB: refused at the bound, not unpacked into the agent's memory
+    const gz = createGzip({ level: 9 });
+    const parts: Buffer[] = [];
+    gz.on('data', (d: Buffer) => parts.push(d));
+    const ended = new Promise((r) => gz.on('end', r));
+    const zeros = Buffer.alloc(1 << 20);
+    for (let i = 0; i < (MAX_UNPACKED >> 20) + 44; i++) gz.write(zeros);
+    gz.end();
+    await ended;
+    await err(write('bomb.tar.gz', Buffer.concat(parts)), /bomb\.tar\.gz: unpacks to more than 256 MiB/);
     const bad = tar([{ name: '/policy.wasm', data: Buffer.from(wasm) }]);
     bad[148] = 0x37; // checksum digit
     await err(write('badsum.tar', bad), /badsum\.tar: tar header checksum mismatch at byte 0/);
