@@ -78,6 +78,15 @@ describe('direct evaluation (engine/policy/direct.ts)', () => {
     }
   });
 
+  it('reads the result after the module grew its memory during the evaluation', async () => {
+    // concat builds a 10 MB string inside the module: its memory grows while opa_eval runs
+    const engine = await engineFor('package busted\n\ndecision := "audit" if count(concat("", [input.big | some _ in input.xs])) > 5000000\n\nreasons contains "big" if decision\n');
+    const e = { big: 'x'.repeat(100_000), xs: Array.from({ length: 100 }, (_, i) => i) };
+    assert.deepEqual(engine.decide(e), { action: 'audit', reasons: ['big'] });
+    assert.deepEqual(engine.decide({ big: 'x', xs: [1] }), { action: 'allow', reasons: [] });
+    assert.deepEqual(engine.decide(e), { action: 'audit', reasons: ['big'] });
+  });
+
   it('hands out the results it recognises frozen, so that no caller can change them for the next', async () => {
     const build = buildPolicy(POLICIES);
     const sdk = await loadCompiled(build.wasm);
