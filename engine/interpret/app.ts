@@ -132,12 +132,12 @@ export class AppLayer {
 
   /** `answers`: the HTTP/1.1 stream the answer will come on (it needs the method: HEAD answers have no body) */
   private request(c: Conn, m: HttpMessage | Http2Message, answers?: Http1Stream): void {
-    const host = (m.headers.host ?? c.sni ?? '').replace(/:\d+$/, '') || undefined;
+    const host = (m.host ?? c.sni ?? '').replace(/:\d+$/, '') || undefined;
     const http: HttpInfo = { method: m.method, path: m.path ? this.text(m.path) : m.path };
     // header values are the client's text: a malformed head can run one field into the next (an
     // Authorization line into Host), so they are redacted as the path is
     if (host) http.host = this.text(host);
-    if (m.headers['content-type']) http.content_type = this.text(m.headers['content-type']);
+    if (m.contentType) http.content_type = this.text(m.contentType);
     if (c.h2) http.version = '2';
     answers?.pendingMethods.push(m.method ?? '');
     const body = parseJson(m.body);
@@ -154,7 +154,7 @@ export class AppLayer {
       pending.llm = llm;
       pending.provider = provider;
     } else {
-      for (const mcp of mcpMessages(m.body, m.headers['content-type'])) c.found.push({ type: 'mcp_message', http, mcp });
+      for (const mcp of mcpMessages(m.body, m.contentType)) c.found.push({ type: 'mcp_message', http, mcp });
     }
     if ('stream' in m) {
       if (c.streams.size >= MAX_STREAMS) c.streams.delete(c.streams.keys().next().value!);
@@ -176,7 +176,7 @@ export class AppLayer {
    * stream closes. LLM streams are read whole at their end (usage comes last).
    */
   private partial(c: Conn, m: HttpMessage | Http2Message, data: Uint8Array): void {
-    if (m.kind !== 'response' || (m.status ?? 0) < 200 || !(m.headers['content-type'] ?? '').includes('text/event-stream')) return;
+    if (m.kind !== 'response' || (m.status ?? 0) < 200 || !(m.contentType ?? '').includes('text/event-stream')) return;
     const req = 'stream' in m ? c.streams.get(m.stream) : c.pending[0];
     if (req?.llm) return;
     let st = this.sse.get(m);
@@ -192,7 +192,7 @@ export class AppLayer {
     }
     const done = st.text.slice(0, cut);
     st.text = st.text.slice(cut).replace(/^(\r\n|\n|\r)+/, '');
-    const ct = m.headers['content-type'];
+    const ct = m.contentType;
     const http: HttpInfo = { ...(req?.http ?? {}), status: m.status, content_type: ct === undefined ? ct : this.text(ct) };
     for (const mcp of mcpFromSse(done)) c.found.push({ type: 'mcp_message', http, mcp });
   }
@@ -208,10 +208,10 @@ export class AppLayer {
       c.streams.delete(m.stream);
     } else req = c.pending.shift();
     const http: HttpInfo = { ...(req?.http ?? {}), status: m.status };
-    if (m.headers['content-type']) http.content_type = this.text(m.headers['content-type']);
+    if (m.contentType) http.content_type = this.text(m.contentType);
     else delete http.content_type;
     if (req?.llm) {
-      const got = llmResponse(m.body, m.headers['content-type']);
+      const got = llmResponse(m.body, m.contentType);
       const llm: LlmInfo = {};
       if (req.llm.provider) llm.provider = req.llm.provider;
       if (req.llm.endpoint) llm.endpoint = req.llm.endpoint;
@@ -230,6 +230,6 @@ export class AppLayer {
       for (const mcp of mcpFromSse(streamed.text + streamed.dec.decode())) c.found.push({ type: 'mcp_message', http, mcp });
       return;
     }
-    for (const mcp of mcpMessages(m.body, m.headers['content-type'])) c.found.push({ type: 'mcp_message', http, mcp });
+    for (const mcp of mcpMessages(m.body, m.contentType)) c.found.push({ type: 'mcp_message', http, mcp });
   }
 }

@@ -203,6 +203,8 @@ export class Http2Stream {
     if (st?.msg) {
       // trailers (or a second block after an informational one)
       for (const [n, v] of fields) if (!n.startsWith(':')) addHeader(st.msg.headers, n, v);
+      st.msg.contentType = st.msg.headers['content-type'];
+      st.msg.host = st.msg.headers.host;
       if (blk.flags & FLAG.END_STREAM) this.end(sid);
       return;
     }
@@ -223,8 +225,8 @@ export class Http2Stream {
     if (authority !== undefined && headers.host === undefined) headers.host = authority;
     const msg: Http2Message =
       method !== undefined
-        ? { kind: 'request', method, path, headers, body: EMPTY, truncated: false, complete: false, stream: sid }
-        : { kind: 'response', status, headers, body: EMPTY, truncated: false, complete: false, stream: sid };
+        ? { kind: 'request', method, path, headers, contentType: headers['content-type'], host: headers.host, body: EMPTY, truncated: false, complete: false, stream: sid }
+        : { kind: 'response', status, headers, contentType: headers['content-type'], host: headers.host, body: EMPTY, truncated: false, complete: false, stream: sid };
     if (!st) {
       if (this.streams.size >= MAX_STREAMS) this.streams.delete(this.streams.keys().next().value!);
       st = { parts: [], size: 0, truncated: false };

@@ -7,6 +7,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 
 import { Http1Stream, sseData, type HttpMessage } from '../../engine/parse/http1.js';
+import { prng } from '../helpers/prng.js';
 
 const enc = (s: string) => new TextEncoder().encode(s);
 const dec = (b: Uint8Array) => new TextDecoder().decode(b);
@@ -64,6 +65,37 @@ describe('Http1Stream', () => {
     // a request line ended by a bare LF
     const [o] = collect((s) => s.push(enc('GET /x HTTP/1.1\nHost: h\r\n\r\n')));
     assert.deepEqual([o!.method, o!.path, o!.headers.host], ['GET', '/x', 'h']);
+  });
+
+  it('keeps content-type and host apart exactly as its header map has them, and frames bodies by the same fields (5,000 generated heads)', () => {
+    // what a head may hold around the four fields it reads of every message: other names of the same
+    // lengths, case, whitespace JavaScript's trim() removes (tab, NBSP 0xA0) and a byte it keeps (NEL 0x85), repeats, bare CRs and LFs
+    const rnd = prng(0x4ead);
+    const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rnd() * xs.length)]!;
+    const names = ['Host', 'host', 'HOST', 'Content-Type', 'content-type', 'Content-Length', 'Transfer-Encoding', 'hosT', 'Hist', 'Content-Tipe', 'X-Content-Type', 'Content-Lengthy', 'Transfer-Encodin', '\tHost', 'Host ', '\u00a0Host', 'Host\u0085', 'Content-Type\u00a0', 'X-A', 'Date', ''];
+    const values = ['api.openai.com', ' spaced ', 'application/json', 'text/event-stream', '5', '0', 'chunked', 'gzip, chunked', 'x\u00a0', '\t', ''];
+    const ends = ['\r\n', '\r\n', '\r\n', '\n', '\r'];
+    let seen = 0;
+    for (let i = 0; i < 5000; i++) {
+      let head = rnd() < 0.5 ? 'POST /v1 HTTP/1.1\r\n' : 'HTTP/1.1 200 OK\r\n';
+      for (let k = Math.floor(rnd() * 8); k > 0; k--) head += `${pick(names)}:${pick(values)}${pick(ends)}`;
+      const full = `${head}\r\n\r\nhello, world.....`;
+      const rest = full.slice(full.indexOf('\r\n\r\n') + 4);
+      const bytes = Uint8Array.from(full, (ch) => ch.charCodeAt(0)); // latin1: one byte per character
+      const ms = collect((s) => s.push(bytes));
+      // a chunked body waits for its first size line, which "hello, world" never ends
+      if (ms.length === 0) continue;
+      seen++;
+      const m = ms[0]!;
+      assert.equal(m.contentType, m.headers['content-type'], JSON.stringify(head));
+      assert.equal(m.host, m.headers.host, JSON.stringify(head));
+      // the body as the map's own fields frame it
+      const te = (m.headers['transfer-encoding'] ?? '').toLowerCase().includes('chunked');
+      const cl = m.headers['content-length'];
+      if (!te && cl !== undefined && /^\d+$/.test(cl)) assert.equal(dec(m.body), rest.slice(0, Number(cl)), JSON.stringify(head));
+      else if (!te && m.kind === 'request') assert.equal(m.body.length, 0, JSON.stringify(head));
+    }
+    assert.ok(seen > 3000, `most heads make a message (${seen})`);
   });
 
   it('gives the same messages when the bytes come one at a time', () => {
