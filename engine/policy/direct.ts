@@ -52,7 +52,7 @@ const KNOWN = known([[], ...['allow', 'audit', 'block', 'deny', true, false].map
 
 export class DirectEval {
   private view: Uint8Array;
-  /** the input last written: its address and length, and the data address it was written for */
+  /** the input last written: its address and length */
   private inputAt = 0;
   private inputLen = 0;
 
