@@ -173,12 +173,8 @@ export class Http1Stream {
     // a name is only sliced and lower-cased when its length is one of theirs.
     let te: string | undefined;
     let cl: string | undefined;
-    while (eol >= 0) {
-      const start = eol + 1;
-      eol = head.indexOf('\n', start);
-      const end = fieldLine(head, start, eol);
-      if (end === undefined) continue;
-      const c = head.indexOf(':', start);
+    for (const f = new Fields(head, eol); f.next(); ) {
+      const { start, colon: c, end } = f;
       const a = head.charCodeAt(start);
       const z = head.charCodeAt(c - 1);
       const n = c - start;
@@ -284,23 +280,44 @@ function latin1(b: Uint8Array): string {
 }
 
 /**
- * Where the field on the line from `start` (to the LF at `eol`, or the end)
- * ends, or undefined when the line holds no field. Lines end at LF, a CR
- * before it dropped (RFC 9112 §2.2: a recipient may take a bare LF as a
- * line's end). A line that still holds a CR is invalid (§2.2: a bare CR)
- * and is left out: read as part of a value, it would carry the next field,
- * an Authorization or x-api-key header among them, into a value such as
- * Host that is reported unredacted. So is a line without a name before a
+ * The field lines of a head, one by one: next() moves to the next and sets
+ * where its name starts, its colon and where its value ends. Lines end at
+ * LF, a CR before it dropped (RFC 9112 §2.2: a recipient may take a bare LF
+ * as a line's end). A line that still holds a CR is invalid (§2.2: a bare
+ * CR) and is skipped: read as part of a value, it would carry the next
+ * field, an Authorization or x-api-key header among them, into a value such
+ * as Host that is reported unredacted. So is a line without a name before a
  * colon.
  */
-function fieldLine(head: string, start: number, eol: number): number | undefined {
-  let end = eol < 0 ? head.length : eol;
-  if (end > start && head.charCodeAt(end - 1) === 13) end--;
-  const c = head.indexOf(':', start);
-  if (c <= start || c >= end) return undefined;
-  const cr = head.indexOf('\r', start);
-  if (cr >= 0 && cr < end) return undefined;
-  return end;
+class Fields {
+  start = 0;
+  colon = 0;
+  end = 0;
+
+  /** `eol`: the LF that ends the first line (-1: there is none) */
+  constructor(
+    private readonly head: string,
+    private eol: number,
+  ) {}
+
+  next(): boolean {
+    const head = this.head;
+    while (this.eol >= 0) {
+      const start = this.eol + 1;
+      this.eol = head.indexOf('\n', start);
+      let end = this.eol < 0 ? head.length : this.eol;
+      if (end > start && head.charCodeAt(end - 1) === 13) end--;
+      const c = head.indexOf(':', start);
+      if (c <= start || c >= end) continue;
+      const cr = head.indexOf('\r', start);
+      if (cr >= 0 && cr < end) continue;
+      this.start = start;
+      this.colon = c;
+      this.end = end;
+      return true;
+    }
+    return false;
+  }
 }
 
 /** Every field of a head (after its first line): lower-case names, repeats joined with ", ". */
@@ -308,15 +325,9 @@ function fieldsOf(head: string): Record<string, string> {
   // No prototype: a header named "constructor" or "__proto__" is a header
   // like any other, not a property every object already has.
   const headers: Record<string, string> = Object.create(null) as Record<string, string>;
-  let eol = head.indexOf('\n');
-  while (eol >= 0) {
-    const start = eol + 1;
-    eol = head.indexOf('\n', start);
-    const end = fieldLine(head, start, eol);
-    if (end === undefined) continue;
-    const c = head.indexOf(':', start);
-    const k = head.slice(start, c).trim().toLowerCase();
-    const v = head.slice(c + 1, end).trim();
+  for (const f = new Fields(head, head.indexOf('\n')); f.next(); ) {
+    const k = head.slice(f.start, f.colon).trim().toLowerCase();
+    const v = head.slice(f.colon + 1, f.end).trim();
     const prev = headers[k];
     headers[k] = prev !== undefined ? `${prev}, ${v}` : v;
   }
