@@ -9,3 +9,6 @@ export function concatBytes(parts: readonly Uint8Array[], total = parts.reduce((
   }
   return out;
 }
+
+/** The empty byte array, shared: nothing can be written into it. */
+export const EMPTY_BYTES = new Uint8Array(0);

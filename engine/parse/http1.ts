@@ -11,7 +11,7 @@
  * parser has lost its place and waits for the next line that starts a
  * message.
  */
-import { concatBytes } from './bytes.js';
+import { concatBytes, EMPTY_BYTES } from './bytes.js';
 
 export interface HttpMessage {
   kind: 'request' | 'response';
@@ -186,10 +186,10 @@ export class Http1Stream {
       else continue;
       if (k !== 'host' && k !== 'content-type' && k !== 'content-length' && k !== 'transfer-encoding') continue;
       const v = head.slice(c + 1, end).trim();
-      if (k === 'host') m.host = m.host !== undefined ? `${m.host}, ${v}` : v;
-      else if (k === 'content-type') m.contentType = m.contentType !== undefined ? `${m.contentType}, ${v}` : v;
-      else if (k === 'content-length') cl = cl !== undefined ? `${cl}, ${v}` : v;
-      else te = te !== undefined ? `${te}, ${v}` : v;
+      if (k === 'host') m.host = joined(m.host, v);
+      else if (k === 'content-type') m.contentType = joined(m.contentType, v);
+      else if (k === 'content-length') cl = joined(cl, v);
+      else te = joined(te, v);
     }
     this.msg = m;
     this.parts = [];
@@ -328,10 +328,14 @@ function fieldsOf(head: string): Record<string, string> {
   for (const f = new Fields(head, head.indexOf('\n')); f.next(); ) {
     const k = head.slice(f.start, f.colon).trim().toLowerCase();
     const v = head.slice(f.colon + 1, f.end).trim();
-    const prev = headers[k];
-    headers[k] = prev !== undefined ? `${prev}, ${v}` : v;
+    headers[k] = joined(headers[k], v);
   }
   return headers;
+}
+
+/** A field's value after the values of its earlier repeats (RFC 9110 §5.3: joined with ", "). */
+function joined(prev: string | undefined, v: string): string {
+  return prev !== undefined ? `${prev}, ${v}` : v;
 }
 
 /**
@@ -346,7 +350,7 @@ class Http1Message implements HttpMessage {
   status?: number;
   contentType?: string;
   host?: string;
-  body: Uint8Array = EMPTY;
+  body: Uint8Array = EMPTY_BYTES;
   truncated = false;
   complete = false;
   private fields: Record<string, string> | undefined;
@@ -361,7 +365,6 @@ class Http1Message implements HttpMessage {
   }
 }
 
-const EMPTY = new Uint8Array(0);
 
 /** Server-sent events (the HTML living standard, §9.2.6): the `data` of each event, in order. */
 export function sseData(text: string): string[] {

@@ -11,7 +11,7 @@
  * stream's body; inside a header block they desynchronise HPACK, and the
  * direction stops (every later header block would decode wrongly).
  */
-import { concatBytes } from './bytes.js';
+import { concatBytes, EMPTY_BYTES } from './bytes.js';
 import { HpackDecoder, HpackError } from './hpack.js';
 import type { HttpMessage } from './http1.js';
 
@@ -225,8 +225,8 @@ export class Http2Stream {
     if (authority !== undefined && headers.host === undefined) headers.host = authority;
     const msg: Http2Message =
       method !== undefined
-        ? { kind: 'request', method, path, headers, contentType: headers['content-type'], host: headers.host, body: EMPTY, truncated: false, complete: false, stream: sid }
-        : { kind: 'response', status, headers, contentType: headers['content-type'], host: headers.host, body: EMPTY, truncated: false, complete: false, stream: sid };
+        ? { kind: 'request', method, path, headers, contentType: headers['content-type'], host: headers.host, body: EMPTY_BYTES, truncated: false, complete: false, stream: sid }
+        : { kind: 'response', status, headers, contentType: headers['content-type'], host: headers.host, body: EMPTY_BYTES, truncated: false, complete: false, stream: sid };
     if (!st) {
       if (this.streams.size >= MAX_STREAMS) this.streams.delete(this.streams.keys().next().value!);
       st = { parts: [], size: 0, truncated: false };
@@ -278,7 +278,6 @@ export class Http2Stream {
   }
 }
 
-const EMPTY = new Uint8Array(0);
 
 /** Where a frame's content lies: after the pad length (PADDED) and `skip` fixed bytes, before the padding. */
 function content(p: Uint8Array, flags: number, skip: number, what: string): [number, number] {

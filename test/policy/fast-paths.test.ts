@@ -7,7 +7,7 @@
 // - opa_eval called on the SDK's instance with the input written into the
 //   module's memory (engine/policy/direct.ts), against the SDK's evaluate();
 // - the runtime's parser taking keys that arrive sorted without sorting
-//   them, and the space padding after the input (runtime/json.c);
+//   them, and whitespace after the input (runtime/json.c);
 // - number literals as static values (emit/emitter.ts Data.number);
 // - repeated lookups of one path made once per call (emit/lookups.ts);
 // - values of data-only rules kept across evaluations (emit/kept.ts,

@@ -17,7 +17,7 @@
  * - raise the memory import's minimum if the data needs more pages.
  */
 
-import { Reader, sections, sleb, uleb, type Section } from '../runtime/module.js';
+import { encodeName, Reader, sections, sleb, uleb, type Section } from '../runtime/module.js';
 
 export { sleb, uleb };
 
@@ -168,11 +168,6 @@ class Bytes {
 
 const section = (id: number, payload: Bytes): Bytes => new Bytes().push([id, ...uleb(payload.length)]).append(payload);
 
-const nameBytes = (name: string): Uint8Array => {
-  const b = new TextEncoder().encode(name);
-  return Uint8Array.from([...uleb(b.length), ...b]);
-};
-
 /**
  * The runtime's "name" custom section with the added functions' names after
  * its own (subsection 1 lists functions by increasing index, and theirs are
@@ -182,12 +177,12 @@ const nameBytes = (name: string): Uint8Array => {
 function withNames(b: Uint8Array, s: Section, first: number, add: readonly NewFunc[]): Bytes | undefined {
   const r = new Reader(b.subarray(0, s.end), s.start);
   if (r.name() !== 'name') return undefined;
-  const out = new Bytes().push(nameBytes('name'));
+  const out = new Bytes().push(encodeName('name'));
   let done = false;
   const funcNames = (entries: Bytes, count: number): void => {
     add.forEach((f, i) => {
       if (f.name === undefined) return;
-      entries.push(uleb(first + i)).push(nameBytes(f.name));
+      entries.push(uleb(first + i)).push(encodeName(f.name));
       count++;
     });
     const payload = new Bytes().push(uleb(count)).append(entries);

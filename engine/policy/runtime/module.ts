@@ -91,7 +91,11 @@ export function sleb(n: number | bigint): number[] {
   }
 }
 
-const utf8 = (s: string): number[] => [...new TextEncoder().encode(s)];
+/** A name as the binary format writes it (spec 5.2.4): its UTF-8 length, then its UTF-8. */
+export function encodeName(s: string): number[] {
+  const b = new TextEncoder().encode(s);
+  return [...uleb(b.length), ...b];
+}
 
 export function sections(b: Uint8Array): Section[] {
   if (b.length < 8 || b[0] !== 0 || b[1] !== 0x61 || b[2] !== 0x73 || b[3] !== 0x6d || b[4] !== 1) {
@@ -204,10 +208,10 @@ export function addExports(
   const er = new Reader(b, esec.start);
   const ecount = er.u32();
   const exps = [...b.subarray(er.pos, esec.end)];
-  names.forEach((name, i) => exps.push(...uleb(name.length), ...utf8(name), 0x03, ...uleb(count + i)));
+  names.forEach((name, i) => exps.push(...encodeName(name), 0x03, ...uleb(count + i)));
   let added = names.length;
   if (memoryExport) {
-    exps.push(...uleb(memoryExport.length), ...utf8(memoryExport), 0x02, 0x00);
+    exps.push(...encodeName(memoryExport), 0x02, 0x00);
     added++;
   }
   return replaceSection(b, esec, [...uleb(ecount + added), ...exps]);
