@@ -12,7 +12,7 @@ import { OBJECTS } from '../../dist/engine/kernel/loader.js';
 import { TlsLibraryFinder } from '../../dist/engine/host/tls-libs.js';
 
 const ENFORCE_HOOKS = ['cgroup/connect4', 'cgroup/connect6', 'cgroup/sendmsg4', 'cgroup/sendmsg6'];
-// BENCH_FLOOR_HOOKS=tp,sock,skb,uprobe,enforce (default: all that apply):
+// BENCH_OVERHEAD_FLOOR_HOOKS=tp,sock,skb,uprobe,enforce (default: all that apply):
 // only these groups, to see what each hook costs on its own.
 const GROUPS = {
   tp: (s) => s.startsWith('tp_btf/'),
@@ -21,10 +21,10 @@ const GROUPS = {
   uprobe: (s) => s === 'uprobe',
   enforce: (s) => ENFORCE_HOOKS.includes(s),
 };
-const only = process.env.BENCH_FLOOR_HOOKS?.split(',').filter(Boolean);
+const only = process.env.BENCH_OVERHEAD_FLOOR_HOOKS?.split(',').filter(Boolean);
 for (const g of only ?? []) {
   if (!GROUPS[g]) {
-    console.error(`floor-agent.js: BENCH_FLOOR_HOOKS: no group ${g} (${Object.keys(GROUPS).join(', ')})`);
+    console.error(`floor-agent.js: BENCH_OVERHEAD_FLOOR_HOOKS: no group ${g} (${Object.keys(GROUPS).join(', ')})`);
     process.exit(2);
   }
 }
