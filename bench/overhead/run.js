@@ -92,7 +92,7 @@ const AGENT = FLOOR
     ];
 // tls first: its latency-bound handshakes are the most sensitive to what the
 // other two leave behind (hundreds of thousands of sockets to expire).
-const ALL = ['tls', 'tlska', 'tlsskip', 'connect', 'connect1', 'dns'];
+const ALL = ['tls', 'tlska', 'tlsskip', 'tlsnode', 'tlsnodeskip', 'connect', 'connect1', 'dns'];
 const only = process.argv.slice(2);
 const selected = only.length ? ALL.filter((w) => only.includes(w)) : ALL;
 const CLK_TCK = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
@@ -250,7 +250,7 @@ async function runWorkload(cg, cmd, args, secs, env = {}) {
   return JSON.parse(last);
 }
 
-function tlsWorkload(metric, env, servername = 'api.openai.com', target = TARGET_RATIO) {
+function tlsWorkload(metric, env, servername = 'api.openai.com', target = TARGET_RATIO, nodeClient = false) {
   return {
     metric,
     target,
@@ -259,12 +259,13 @@ function tlsWorkload(metric, env, servername = 'api.openai.com', target = TARGET
       const pki = makePki(tmp);
       let client;
       try {
+        if (nodeClient) throw new Error('the node client asked for');
         const bin = build('tlsloop', ['-lssl', '-lcrypto']);
         client = (port, secs) => [bin, ['127.0.0.1', String(port), pki.ca, String(secs), '2000000', '8', servername]];
       } catch (e) {
-        if (env.TLSLOOP_REQS_PER_CONN) throw e; // the node client has no keep-alive mode
-        log(`${e.message.split('\n')[0]}; using the node client instead`);
-        client = (port, secs) => [process.execPath, [join(HERE, 'tls-client.js'), String(port), pki.ca, String(secs), '200000', '8', servername]];
+        if (env.TLSLOOP_REQS_PER_CONN) throw e; // the node client keeps connections open differently (TLSLOOP_KEEPALIVE)
+        if (!nodeClient) log(`${e.message.split('\n')[0]}; using the node client instead`);
+        client = (port, secs) => [process.execPath, [join(HERE, 'tls-client.js'), String(port), pki.ca, String(secs), '2000000', nodeClient ? '4' : '8', servername]];
       }
       const probed = process.env.BENCH_TLS_SERVER_PROBED === '1';
       const serverArgs = [join(HERE, 'tls-server.js'), pki.cert, pki.key, '127.0.0.1'];
@@ -455,6 +456,12 @@ const WORKLOADS = {
   // ... and with the connection marked skip after its first request (plain
   // GETs to a host that is no provider: the engine's TLS verdict)
   tlsskip: tlsWorkload('tls_keepalive_skip_rate_ratio', { TLSLOOP_REQS_PER_CONN: '1000', TLSLOOP_GET: '/static/app.js' }, 'static.example.test', 0.97),
+  // The same two with node's own https client on kept-alive connections
+  // (4 in flight), the client issue 4's targets name ("curl or node"): its
+  // statically linked OpenSSL probed in the node binary, and the cost of an
+  // HTTP client's own work per request around each probed call.
+  tlsnode: tlsWorkload('tls_node_keepalive_capture_rate_ratio', { TLSLOOP_KEEPALIVE: '1' }, 'api.openai.com', 0.9, true),
+  tlsnodeskip: tlsWorkload('tls_node_keepalive_skip_rate_ratio', { TLSLOOP_KEEPALIVE: '1', TLSLOOP_GET: '/static/app.js' }, 'static.example.test', 0.97, true),
   dns: {
     metric: 'dns_query_rate_ratio',
     unit: 'queries/s',
