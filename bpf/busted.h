@@ -15,7 +15,7 @@
 #define BUSTED_H
 
 /* Bumped whenever a layout below changes; checked by the loader. */
-#define BUSTED_ABI_VERSION 2
+#define BUSTED_ABI_VERSION 3
 
 #define BUSTED_COMM_LEN 16
 #define BUSTED_PATH_LEN 256
@@ -198,6 +198,7 @@ struct busted_tls_event {
 	struct busted_hdr hdr;
 	__u64 ssl;      /* the SSL* (user address): the connection, with hdr.task.pid */
 	__u64 call_id;  /* ties the chunks of one call together (per-CPU sequence) */
+	__u64 buf;      /* the call's buffer (user address): a held write's bytes past the cap are read there */
 	__u32 op;       /* enum busted_tls_op */
 	__u32 len;      /* bytes the call moved (the fd for BUSTED_TLS_FD) */
 	__u32 offset;   /* where data[] starts within the call's bytes */

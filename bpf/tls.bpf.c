@@ -117,7 +117,8 @@ struct chunk_ctx {
 	__u64 buf;
 	__u64 call_id;
 	__u32 op;
-	__u32 len;
+	__u32 len; /* bytes the call moves: what every record of it says */
+	__u32 cap; /* bytes of it copied: min(len, tls_cap_bytes) */
 	__u32 lib;
 	__u32 flags;
 };
@@ -138,9 +139,9 @@ static long copy_chunk(__u32 i, struct chunk_ctx *x)
 	struct busted_tls_event *e;
 	__u64 size;
 
-	if (off >= x->len)
+	if (off >= x->cap)
 		return 1;
-	n = x->len - off;
+	n = x->cap - off;
 	if (n > BUSTED_TLS_CHUNK)
 		n = BUSTED_TLS_CHUNK;
 	e = bpf_map_lookup_elem(&tls_scratch, &zero);
@@ -154,6 +155,7 @@ static long copy_chunk(__u32 i, struct chunk_ctx *x)
 	e->lib = x->lib;
 	e->flags = x->flags;
 	e->call_id = x->call_id;
+	e->buf = x->buf;
 	e->len = x->len;
 	e->offset = off;
 	{
@@ -254,7 +256,10 @@ static __always_inline bool enter(void *ctx, __u32 op, void *ssl, const void *bu
 		 * decided (it sends SIGCONT; a block destroys the socket first).
 		 * The signal takes effect on the way back to user space, before
 		 * the function's first instruction runs. */
-		x.len = num > tls_cap_bytes ? tls_cap_bytes : num;
+		/* the records say the whole length: the engine reads the rest
+		 * from the held process (interpret/tls-data.ts) */
+		x.len = num > 0xffffffffULL ? 0xffffffffU : (__u32)num;
+		x.cap = num > tls_cap_bytes ? tls_cap_bytes : num;
 		if (num > tls_cap_bytes)
 			stat_inc(BUSTED_STAT_TLS_TRUNCATED);
 		x.ssl = (__u64)ssl;
@@ -317,11 +322,14 @@ static __always_inline int leave(void *ctx, long ret)
 	}
 	if (n == 0)
 		goto out;
+	/* len is what the call moved (the engine skips what was not copied,
+	 * and so stays in step with the stream); cap what is copied of it */
+	x.len = n;
 	if (n > tls_cap_bytes) {
 		stat_inc(BUSTED_STAT_TLS_TRUNCATED);
-		x.len = tls_cap_bytes;
+		x.cap = tls_cap_bytes;
 	} else {
-		x.len = n;
+		x.cap = n;
 	}
 	x.call_id = next_call_id();
 	if (!x.call_id)
@@ -330,7 +338,6 @@ static __always_inline int leave(void *ctx, long ret)
 	x.buf = c->buf;
 	x.op = c->op;
 	x.lib = (__u32)bpf_get_attach_cookie(ctx);
-	/* len is what the call moved; the records say so even when fewer bytes were copied */
 	bpf_loop(MAX_CHUNKS, copy_chunk, &x, 0);
 out:
 	bpf_map_delete_elem(&tls_calls, &id);

@@ -109,6 +109,8 @@ export interface TlsRecord extends Base {
   lib: number;
   /** copied at SSL_write entry and held there (SIGSTOP) until the engine decides */
   gated: boolean;
+  /** the call's buffer (a user address): a held write's bytes past the cap are read there (tls-data.ts) */
+  buf: bigint;
 }
 
 export type EnforceWhat = 'connect_refused' | 'sendmsg_refused' | 'ssl_socket' | 'packet_dropped';
@@ -518,6 +520,7 @@ export function decodeRecord(dv: DataView, off: number, len: number): KernelReco
         data: copyOut(dv, start, cap),
         lib: dv.getUint32(off + W.TLS.lib, true),
         gated: (dv.getUint32(off + W.TLS.flags, true) & W.BUSTED_TLS_F_GATED) !== 0,
+        buf: dv.getBigUint64(off + W.TLS.buf, true),
       };
     }
     case W.BUSTED_KIND_ENFORCE: {

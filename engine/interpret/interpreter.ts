@@ -23,6 +23,7 @@ import { ProcessCache } from '../enrich/process.js';
 import { OLLAMA_PORT, ProviderTable } from '../enrich/provider.js';
 import { Clock } from './clock.js';
 import * as W from '../kernel/wire.generated.js';
+import { readProcessMemory, type MemoryReader } from '../host/proc-mem.js';
 
 export interface InterpreterOptions {
   processes: ProcessCache;
@@ -35,6 +36,8 @@ export interface InterpreterOptions {
   runId?: string;
   /** the kernel's per-call TLS plaintext copy limit (tls_cap_bytes) */
   tlsCapBytes?: number;
+  /** how the rest of a held TLS write past the cap is read (default: /proc/PID/mem); null: not at all */
+  readHeld?: MemoryReader | null;
   /** bytes of plaintext kept in a tls_data event's payload excerpt (default 2048) */
   tlsExcerptBytes?: number;
   /** leave secrets in payloads (--no-redact) */
@@ -152,7 +155,7 @@ export class Interpreter {
     this.clock = o.clock ?? new Clock();
     this.pid = o.pid;
     this.runId = o.runId ?? Math.random().toString(36).slice(2, 8);
-    this.tlsCalls = new TlsAssembler(o.tlsCapBytes ?? TLS_CAPTURE_BYTES);
+    this.tlsCalls = new TlsAssembler(o.tlsCapBytes ?? TLS_CAPTURE_BYTES, o.readHeld === null ? undefined : (o.readHeld ?? readProcessMemory));
     this.app = new AppLayer(this.providers, o.noRedact !== true, o.onTlsSkip, (n, reason) => this.lost(n, reason));
     this.excerpt = o.tlsExcerptBytes ?? 2048;
     this.redact = o.noRedact !== true;

@@ -6,6 +6,7 @@
  * was given and the socket fd, until SSL_free.
  */
 import type { TlsRecord } from '../decode/records.js';
+import type { MemoryReader } from '../host/proc-mem.js';
 
 /** SNI bytes to text (one decoder: making one costs more than decoding a name). */
 const SNI_DECODER = new TextDecoder();
@@ -46,6 +47,12 @@ interface Partial {
 
 const MAX_PARTIAL = 4096;
 const MAX_CONNS = 65536;
+/**
+ * The most of a held write read from the process (beyond the kernel's
+ * copy): an HTTP head and body as far as the parsers keep them
+ * (parse/http1.ts, http2.ts: 64 KiB and 4 MiB).
+ */
+export const HELD_READ_MAX = 4 * 1024 * 1024 + 64 * 1024;
 
 export class TlsAssembler {
   private readonly partial = new Map<string, Partial>();
@@ -53,8 +60,18 @@ export class TlsAssembler {
   /** gated writes waiting for their write_done: bytes copied at entry */
   private readonly gatedLen = new Map<string, number>();
 
-  /** capBytes: the kernel's per-call copy limit (tls_cap_bytes) */
-  constructor(private readonly capBytes: number) {}
+  /** held writes longer than the kernel's copy: read whole from the process, or cut at the cap when that failed */
+  readonly stats = { heldRead: 0, heldCut: 0 };
+
+  /**
+   * capBytes: the kernel's per-call copy limit (tls_cap_bytes); readHeld:
+   * how the rest of a held write is read (host/proc-mem.ts), none: it is
+   * cut at the cap like any other call
+   */
+  constructor(
+    private readonly capBytes: number,
+    private readonly readHeld?: MemoryReader,
+  ) {}
 
   /** The connection state of (pid, ssl). */
   conn(pid: number, ssl: string): TlsConnState {
@@ -101,9 +118,11 @@ export class TlsAssembler {
       let data = whole;
       let len = first.len;
       if (first.op === 'write') {
+        if (first.gated && data.length < len) data = this.rest(pid, first, data);
         if (first.gated) {
+          // all the call's bytes went to the parsers (read, or skipped as a gap past what could be)
           if (this.gatedLen.size >= MAX_PARTIAL) this.gatedLen.delete(this.gatedLen.keys().next().value!);
-          this.gatedLen.set(`${pid}:${first.callId}`, data.length);
+          this.gatedLen.set(`${pid}:${first.callId}`, len);
         }
         if (conn.refed) {
           // the start of this write was parsed already, when its first try was held
@@ -132,5 +151,25 @@ export class TlsAssembler {
     // a chunk wholly past the call's copied bytes adds nothing (setting it there would throw)
     for (const { at, bytes } of p.parts) if (at < p.want) out.set(bytes.subarray(0, Math.min(bytes.length, p.want - at)), at);
     return done(out, p.first);
+  }
+
+  /**
+   * A held write cut at the cap, with the rest read from the process (up
+   * to HELD_READ_MAX in all): its thread is stopped at the call's entry,
+   * so the buffer still holds what it is about to send, and a content
+   * policy judges the whole request, not its first 16 KiB.
+   */
+  private rest(pid: number, first: TlsRecord, copied: Uint8Array): Uint8Array {
+    const n = Math.min(first.len, HELD_READ_MAX) - copied.length;
+    const more = n > 0 && this.readHeld ? this.readHeld(pid, first.buf + BigInt(copied.length), n) : undefined;
+    if (!more?.length) {
+      this.stats.heldCut++;
+      return copied;
+    }
+    this.stats.heldRead++;
+    const out = new Uint8Array(copied.length + more.length);
+    out.set(copied);
+    out.set(more, copied.length);
+    return out;
   }
 }

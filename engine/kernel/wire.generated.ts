@@ -318,7 +318,7 @@ export const PKT = {
 
 /** struct busted_tls_event */
 export const TLS = {
-  size: 4200,
+  size: 4208,
   hdr: 0,
   hdr_kind: 0,
   hdr_kind_SIZE: 4,
@@ -347,19 +347,21 @@ export const TLS = {
   ssl_SIZE: 8,
   call_id: 72,
   call_id_SIZE: 8,
-  op: 80,
+  buf: 80,
+  buf_SIZE: 8,
+  op: 88,
   op_SIZE: 4,
-  len: 84,
+  len: 92,
   len_SIZE: 4,
-  offset: 88,
+  offset: 96,
   offset_SIZE: 4,
-  cap_len: 92,
+  cap_len: 100,
   cap_len_SIZE: 4,
-  lib: 96,
+  lib: 104,
   lib_SIZE: 4,
-  flags: 100,
+  flags: 108,
   flags_SIZE: 4,
-  data: 104,
+  data: 112,
   data_LEN: 4096,
 } as const;
 
@@ -621,7 +623,7 @@ export const FLOWSTAT = {
 } as const;
 
 // enum busted_abi
-export const BUSTED_ABI = 2;
+export const BUSTED_ABI = 3;
 
 // enum busted_kind
 export const BUSTED_KIND_EXEC = 1;

@@ -239,7 +239,7 @@ describe('decodeRecord', () => {
     // and the assembler, given such a chunk all the same, does not throw
     const a = new TlsAssembler(16384);
     const task = { pid: 1, tid: 1, ppid: 0, uid: 0, gid: 0, flags: 0, comm: 'x', cgroupId: 0 };
-    const rec = (offset: number, len: number, n: number): TlsRecord => ({ kind: 'tls', ts: 1, task, op: 'read', ssl: '1', callId: '9', len, offset, data: new Uint8Array(n), lib: 0, gated: false });
+    const rec = (offset: number, len: number, n: number): TlsRecord => ({ kind: 'tls', ts: 1, task, op: 'read', ssl: '1', callId: '9', len, offset, data: new Uint8Array(n), lib: 0, gated: false, buf: 0n });
     assert.equal(a.add(rec(100, 10, 4)), undefined);
     assert.equal(a.add(rec(4, 10, 6))?.data.length, 10);
   });

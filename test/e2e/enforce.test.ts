@@ -338,6 +338,27 @@ for line in sys.stdin:
     await stopAgent();
   });
 
+  it('stops a secret past the kernel\'s 16 KiB copy of a held write (read from the held process); a long harmless prompt arrives', async () => {
+    // the kernel copies 16 KiB of a call (tls_cap_bytes); a gated write's rest is read from its stopped process
+    // (host/proc-mem.ts): without that, a prompt padded past the cap hid its secret from the policy
+    const m = await startAgent(policyDir('long-secrets', SECRETS));
+    const pad = 'lorem ipsum dolor sit amet '.repeat(1500); // 40 KB
+    for (const [name, client] of [['curl', curl], ['python3', python], ['node', node]] as const) {
+      const r: RunResult = await client('api.openai.com', chat(`${pad} then deploy with ${SECRET} via ${name}-long`));
+      assert.notEqual(r.code, 0, `${name}: the blocked request must fail`);
+      const req = await m.waitFor((e) => e.type === 'llm_request' && e.process?.pid === r.pid, `${name}: its llm_request`);
+      const d = decisionOn(m, req.id) ?? (await m.waitFor((e) => e.type === 'decision' && e.decision?.subject === req.id, `${name}: the decision`));
+      assert.equal(d.decision?.action, 'block', `${name}: the secret past the cap was seen: ${JSON.stringify(d.decision)}`);
+      assert.ok(!server.received.some((b) => b.includes(`via ${name}-long`)), `${name}: the server never received the long prompt`);
+      assert.ok(!m.stdout.includes(SECRET), `${name}: the secret appears in busted's output`);
+
+      const ok = await client('api.openai.com', chat(`${pad} a long harmless prompt from ${name}`));
+      assert.equal(ok.code, 0, `${name}: a long harmless prompt goes through: ${ok.stderr}`);
+      assert.ok(server.received.some((b) => b.includes(`a long harmless prompt from ${name}`)), `${name}: the long harmless prompt arrived whole`);
+    }
+    await stopAgent();
+  });
+
   it('a process held at a gated write is let go when the agent is killed (the guard)', async () => {
     const m = await startAgent(policyDir('guard', SECRETS));
     // the agent cannot decide: curl's write to the provider is held and stays held

@@ -12,7 +12,7 @@ import { prng } from '../helpers/prng.js';
 const task = (pid: number) => ({ pid, tid: pid, ppid: 0, uid: 0, gid: 0, flags: 1, comm: 'curl', cgroupId: 1 });
 
 function rec(pid: number, ssl: string, op: TlsOp, callId: string, len: number, offset: number, data: Uint8Array): TlsRecord {
-  return { kind: 'tls', ts: 1, task: task(pid), op, ssl, callId, len, offset, data, lib: 0, gated: false };
+  return { kind: 'tls', ts: 1, task: task(pid), op, ssl, callId, len, offset, data, lib: 0, gated: false, buf: 0n };
 }
 
 /** The records the kernel sends for one call of `bytes`, with a copy cap. */
