@@ -6,7 +6,21 @@
  * *that* a credential was sent and how; what goes: the credential.
  */
 
+import type { BustedEvent, HttpInfo, LlmInfo, McpInfo } from './model/event.js';
+
 export const REDACTED = '[REDACTED]';
+
+/**
+ * A rule's leading \b (or the lookbehind that stands for it), widened: an
+ * escape ends a word too. In a captured body a prompt's "my key:\nsk-..."
+ * is the text `\nsk-...`, "日本sk-..." from an ASCII-only JSON encoder
+ * `\u672csk-...`, and a form's "key sk-..." `key%20sk-...`; \b sees one
+ * word in each, and the key was left in.
+ */
+function wordStart(re: RegExp): RegExp {
+  // the leading \b, or a leading (?<![class]) that stands for it
+  return new RegExp(re.source.replace(/^(\\b|\(\?<!\[[^\]]*\]\))/, (b) => `(?:${b}|(?<=\\\\[nrt]|\\\\u[0-9A-Fa-f]{4}|%[0-9A-Fa-f]{2}))`), re.flags);
+}
 
 /**
  * Each rule runs only when its trigger was seen: two scans of the text
@@ -17,33 +31,56 @@ export const REDACTED = '[REDACTED]';
  * A replacement (`$1[REDACTED]`) adds no trigger the text did not have.
  */
 const RULES: RegExp[] = [
-  // 0 Authorization: Bearer X / Basic X / token X (HTTP headers, curl -H, JSON)
-  /\b((?:proxy-)?authorization["']?\s*[:=]\s*["']?(?:bearer|basic|token|digest)?\s*)[^\s"',;]+/gi,
-  // 1 API key and cookie headers
-  /\b((?:x-api-key|api-key|x-goog-api-key|x-auth-token|cookie|set-cookie)["']?\s*[:=]\s*["']?)[^\s"',;]+/gi,
+  // 0 Authorization: Bearer X / Basic X / token X (HTTP headers, curl -H, JSON, and JSON inside a JSON
+  // string: a tool call's arguments carry `\"Authorization\":\"Bearer X\"`, hence the backslashes).
+  // The scheme takes its own spaces: `\s*(scheme)?\s*` let two runs of spaces share one, and
+  // "authorization:" before a megabyte of spaces took time quadratic in them (16 kB: 1 s)
+  wordStart(/\b((?:proxy-)?authorization\\*["']?\s*[:=]\s*(?:\\*["'])?(?:(?:bearer|basic|token|digest)\s*)?)[^\s"',;\\]+/gi),
+  // 1 API key headers
+  wordStart(/\b((?:x-api-key|api-key|x-goog-api-key|x-auth-token)\\*["']?\s*[:=]\s*(?:\\*["'])?)[^\s"',;\\]+/gi),
   // 2 command-line options that carry secrets: --api-key X, --token=X
   /(--?(?:api[-_]?key|token|access[-_]token|password|passwd|secret|auth)(?:\s+|=))(?!-)\S+/gi,
-  // 3 NAME_API_KEY=value in environments and scripts
-  /\b([A-Z0-9_]*(?:API_KEY|APIKEY|TOKEN|SECRET|PASSWORD)[A-Z0-9_]*=)\S+/g,
+  // 3 NAME_API_KEY=value in environments and scripts. The name is checked by a lookahead and then read
+  // once: `[A-Z0-9_]*(?:TOKEN|...)[A-Z0-9_]*=` tried every TOKEN in a long run of capitals against the
+  // rest of the run (quadratic: a prompt of "TOKENTOKEN..." without "=" took minutes per megabyte)
+  wordStart(/\b(?=[A-Z0-9_]*(?:API_KEY|APIKEY|TOKEN|SECRET|PASSWORD))([A-Z0-9_]*=)\S+/g),
   // 4 query parameters
   /([?&](?:key|api_key|apikey|token|access_token|sig|signature)=)[^&\s"']+/gi,
   // 5.. key-shaped strings, wherever they stand; the distinctive prefixes
   // even glued to a word before them ("keysk-proj-..."), a bare sk- only
-  // after a word's end (not "task-management-...")
+  // after a word's end (not "task-management-...", and see wordStart). An
+  // AWS key id is 20 capitals and digits, with no more of them either side
+  // (a lower-case word glued to it does not hide it)
   /sk-ant-[A-Za-z0-9_-]{8,}/g,
   /sk-(?:proj|svcacct|admin)-[A-Za-z0-9_-]{16,}/g,
-  /\bsk-[A-Za-z0-9_-]{16,}/g,
-  /\bAIza[0-9A-Za-z_-]{30,}/g,
-  /\b(?:xai|gsk|hf|r8|pplx|fw|nvapi)[-_][A-Za-z0-9]{20,}/g,
-  /\b(?:AKIA|ASIA)[0-9A-Z]{16}\b/g,
-  /\bgh[pousr]_[A-Za-z0-9]{30,}/g,
-  /\beyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}/g,
+  wordStart(/\bsk-[A-Za-z0-9_-]{16,}/g),
+  wordStart(/\bAIza[0-9A-Za-z_-]{30,}/g),
+  wordStart(/\b(?:xai|gsk|hf|r8|pplx|fw|nvapi)[-_][A-Za-z0-9]{20,}/g),
+  wordStart(/(?<![0-9A-Z])(?:AKIA|ASIA)[0-9A-Z]{16}(?![0-9A-Z])/g),
+  wordStart(/\bgh[pousr]_[A-Za-z0-9]{30,}/g),
+  // 12 a JWT (three base64url parts). Its first part is taken whole (the lookahead and \1 cannot give
+  // characters back) and the match replaced only when the rest is a JWT's (jwtOrSelf): a failed try
+  // thus moves past the part. A plain regex tried again from every "-eyJ" inside one long part and
+  // read the part to its end each time (quadratic: "eyJ-" repeated over 16 kB took 0.7 s); a later
+  // "eyJ" in the same part ends at the same place, so it cannot start a JWT where the first did not.
+  wordStart(/\beyJ(?=([A-Za-z0-9_-]*))\1(\.[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,})?/g),
   /-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?(?:-----END [A-Z ]*PRIVATE KEY-----|$)/g,
+  // 14 cookies: the whole value to the end of its line, not to the first ";" (a Cookie header holds
+  // several name=value pairs, and any of them may be the session)
+  wordStart(/\b((?:set-)?cookie\\*["']?[ \t]*[:=][ \t]*(?:\\*["'])?)[^\r\n"'\\]+/gi),
 ];
-const REPLACEMENT = RULES.map((_, i) => (i < 5 ? `$1${REDACTED}` : REDACTED));
+
+type Replacement = string | ((match: string, ...groups: string[]) => string);
+
+/** Rule 12's replacement: the match when what followed its first part was not a JWT's. */
+function jwtOrSelf(m: string, first: string, rest: string | undefined): string {
+  return rest !== undefined && first.length >= 10 ? REDACTED : m;
+}
+
+const REPLACEMENT: Replacement[] = RULES.map((_, i) => (i < 5 || i === 14 ? `$1${REDACTED}` : i === 12 ? jwtOrSelf : REDACTED));
 
 /** The rules and their replacements, in the order they apply (what the triggers only make cheaper). */
-export const REDACTION_RULES: ReadonlyArray<readonly [RegExp, string]> = RULES.map((re, i) => [re, REPLACEMENT[i]!] as const);
+export const REDACTION_RULES: ReadonlyArray<readonly [RegExp, Replacement]> = RULES.map((re, i) => [re, REPLACEMENT[i]!] as const);
 
 /**
  * Triggers: capture group g (1-based) of each scan names the rules it
@@ -52,12 +89,46 @@ export const REDACTION_RULES: ReadonlyArray<readonly [RegExp, string]> = RULES.m
  * ("-token=") are all seen.
  */
 const TRIGGERS: Array<[RegExp, number[][]]> = [
-  [/(authorization)|(api-key|x-auth-token|cookie)|(-(?:api|token|access|pass|secret|auth))|((?:key|token|sig)=|signature=)/gi, [[0], [1], [2], [4]]],
+  [/(authorization)|(api-key|x-auth-token|cookie)|(-(?:api|token|access|pass|secret|auth))|((?:key|token|sig)=|signature=)/gi, [[0], [1, 14], [2], [4]]],
   [/(API_?KEY|TOKEN|SECRET|PASSWORD)|(sk-)|(AIza)|((?:xai|gsk|hf|r8|pplx|fw|nvapi)[-_])|(AKIA|ASIA)|(gh[pousr]_)|(eyJ)|(PRIVATE KEY-----)/g, [[3], [5, 6, 7], [8], [9], [10], [11], [12], [13]]],
 ];
 
-/** Replace every credential found in `s`. Cheap when there is none. */
+/**
+ * Escapes that spell a character of a key: JSON's \u0073 and a URL's %73.
+ * A JSON parser (the server's, a policy's, a reader's) turns
+ * "\u0073k-proj-..." into the key, but the rules see the escape. Only
+ * letters, digits, "-" and "_" are spelt out (what keys and header names
+ * are made of); an escaped quote or backslash stays as it is.
+ */
+const KEY_CHAR_ESCAPE = /\\u00([2-7][0-9a-fA-F])|%([2-7][0-9a-fA-F])/g;
+
+function unescapeKeyChars(s: string): string {
+  return s.replace(KEY_CHAR_ESCAPE, (m, u: string | undefined, p: string | undefined) => {
+    const c = parseInt(u ?? p!, 16);
+    return (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a) || c === 0x2d || c === 0x5f ? String.fromCharCode(c) : m;
+  });
+}
+
+/**
+ * Replace every credential found in `s`. Cheap when there is none. A text
+ * whose key characters are escaped (see unescapeKeyChars) is redacted as a
+ * parser reads it, with them spelt out, and comes back spelt out when that
+ * found a credential. (Spelling out what is left after redacting the text
+ * as it stands is not enough: an escaped "B%65arer" was taken for the token
+ * and the token after it left in.)
+ */
 export function redactText(s: string): string {
+  if (s.indexOf('\\u00') >= 0 || s.indexOf('%') >= 0) {
+    const spelt = unescapeKeyChars(s);
+    if (spelt !== s) {
+      const out = redactPlain(spelt);
+      if (out !== spelt) return out;
+    }
+  }
+  return redactPlain(s);
+}
+
+function redactPlain(s: string): string {
   let run = 0;
   for (const [re, rules] of TRIGGERS) {
     re.lastIndex = 0;
@@ -74,22 +145,54 @@ export function redactText(s: string): string {
     re.lastIndex = 0;
     if (re.test(out)) {
       re.lastIndex = 0;
-      out = out.replace(re, REPLACEMENT[i]!);
+      const rep = REPLACEMENT[i]!;
+      out = typeof rep === 'string' ? out.replace(re, rep) : out.replace(re, rep);
     }
   }
   return out;
+}
+
+/** An HTTP exchange's texts from the wire (a malformed head can run an Authorization line into Host; an HTTP/2 :method is any string), in place. */
+export function redactHttp(h: HttpInfo): void {
+  if (h.method !== undefined) h.method = redactText(h.method);
+  if (h.path !== undefined) h.path = redactText(h.path);
+  if (h.host !== undefined) h.host = redactText(h.host);
+  if (h.content_type !== undefined) h.content_type = redactText(h.content_type);
+}
+
+/**
+ * An LLM call's texts, in place: the prompts, and the names a client or a
+ * server chose (model, Azure deployment in the endpoint, tool names), which
+ * can hold a key as well as a prompt can (a key pasted as the model name).
+ */
+export function redactLlm(l: LlmInfo): void {
+  if (l.endpoint !== undefined) l.endpoint = redactText(l.endpoint);
+  if (l.model !== undefined) l.model = redactText(l.model);
+  if (l.user_message !== undefined) l.user_message = redactText(l.user_message);
+  if (l.system_prompt !== undefined) l.system_prompt = redactText(l.system_prompt);
+  if (l.tools) l.tools = l.tools.map((t) => (typeof t === 'string' ? redactText(t) : t));
+  if (l.tool_calls) l.tool_calls = l.tool_calls.map(redactText);
+}
+
+/** An MCP message's texts, in place: the method, the tool name or resource URI (`?token=`), a string id. */
+export function redactMcp(m: McpInfo): void {
+  if (m.method !== undefined) m.method = redactText(m.method);
+  if (m.tool !== undefined) m.tool = redactText(m.tool);
+  if (typeof m.id === 'string') m.id = redactText(m.id);
 }
 
 /**
  * An event's free text with credentials replaced: what the sinks get when
  * the engine itself had to see the text whole (a policy that looks for
  * secrets in prompts decides before this runs). Changes the event in place.
+ * The same fields as the interpreter redacts when there is no policy: this
+ * path once left http.host and every name out, so a key that reached them
+ * was written out whenever a policy was loaded.
  */
-export function redactEvent(e: import('./model/event.js').BustedEvent): void {
+export function redactEvent(e: BustedEvent): void {
   if (e.tls?.payload !== undefined) e.tls.payload = redactText(e.tls.payload);
-  if (e.http?.path !== undefined) e.http.path = redactText(e.http.path);
-  if (e.llm) {
-    if (e.llm.user_message !== undefined) e.llm.user_message = redactText(e.llm.user_message);
-    if (e.llm.system_prompt !== undefined) e.llm.system_prompt = redactText(e.llm.system_prompt);
-  }
+  if (e.http) redactHttp(e.http);
+  if (e.llm) redactLlm(e.llm);
+  if (e.mcp) redactMcp(e.mcp);
+  if (e.error?.message !== undefined) e.error.message = redactText(e.error.message);
 }

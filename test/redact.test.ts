@@ -1,6 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { REDACTION_RULES, redactText, REDACTED } from '../engine/redact.js';
+import { REDACTION_RULES, redactEvent, redactText, REDACTED } from '../engine/redact.js';
+import type { BustedEvent } from '../engine/model/event.js';
 import { prng } from './helpers/prng.js';
 
 describe('redactText', () => {
@@ -9,7 +10,9 @@ describe('redactText', () => {
     ['authorization: Basic dXNlcjpwYXNz', `authorization: Basic ${REDACTED}`],
     ['{"x-api-key": "sk-ant-api03-abcdefgh"}', `{"x-api-key": "${REDACTED}"}`],
     ['api-key: 0123456789abcdef', `api-key: ${REDACTED}`],
-    ['Cookie: session=abc; other=1', `Cookie: ${REDACTED}; other=1`],
+    // every pair of a Cookie header: the session need not be the first
+    ['Cookie: theme=dark; session=SECRET123\r\nAccept: */*', `Cookie: ${REDACTED}\r\nAccept: */*`],
+    ['{"cookie":"a=1; sid=SECRET"}', `{"cookie":"${REDACTED}"}`],
     ['mytool --api-key s3cr3t --model gpt-4o', `mytool --api-key ${REDACTED} --model gpt-4o`],
     ['mytool --token=abc123', `mytool --token=${REDACTED}`],
     ['OPENAI_API_KEY=sk-live-123 node app.js', `OPENAI_API_KEY=${REDACTED} node app.js`],
@@ -22,6 +25,12 @@ describe('redactText', () => {
     ['aws AKIAIOSFODNN7EXAMPLE', `aws ${REDACTED}`],
     ['tok eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U x', `tok ${REDACTED} x`],
     ['-----BEGIN RSA PRIVATE KEY-----\nMIIEow\n-----END RSA PRIVATE KEY-----', REDACTED],
+    // a key spelt with JSON escapes (a JSON parser reads "sk-proj-...") or URL escapes, and headers inside a JSON string
+    ['{"k":"\\u0073k-proj-AbCdEf0123456789abcdefXYZ"}', `{"k":"${REDACTED}"}`],
+    ['{"k":"sk\\u002dant\\u002dapi03-abcdefghijklmnop"}', `{"k":"${REDACTED}"}`],
+    ['/v1/x/sk%2Dproj%2DAbCdEf0123456789abcdefXYZ', `/v1/x/${REDACTED}`],
+    ['{"arguments":"{\\"headers\\":{\\"Authorization\\":\\"Bearer opaque.T0ken~value\\"}}"}', `{"arguments":"{\\"headers\\":{\\"Authorization\\":\\"Bearer ${REDACTED}\\"}}"}`],
+    ['{\\"x-api-key\\": \\"0123456789abcdef\\"}', `{\\"x-api-key\\": \\"${REDACTED}\\"}`],
   ];
   for (const [input, want] of cases) {
     it(`redacts: ${input.slice(0, 50)}`, () => assert.equal(redactText(input), want));
@@ -33,7 +42,7 @@ describe('redactText', () => {
   });
 
   it('runs only the rules whose trigger it saw, with the result of running them all: 20,000 generated texts', () => {
-    const all = (t: string): string => REDACTION_RULES.reduce((o, [re, rep]) => o.replace(new RegExp(re.source, re.flags), rep), t);
+    const all = (t: string): string => REDACTION_RULES.reduce((o, [re, rep]) => (typeof rep === 'string' ? o.replace(new RegExp(re.source, re.flags), rep) : o.replace(new RegExp(re.source, re.flags), rep)), t);
     const rnd = prng(11);
     const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rnd() * xs.length)]!;
     const parts = [
@@ -48,5 +57,91 @@ describe('redactText', () => {
       for (let k = 0; k < n; k++) t += rnd() < 0.2 ? pick(parts).toUpperCase() : rnd() < 0.2 ? pick(parts).toLowerCase() : pick(parts);
       assert.equal(redactText(t), all(t), JSON.stringify(t));
     }
+  });
+
+  it('takes time linear in the text: long runs made to backtrack end at once (a hang check, not a benchmark)', () => {
+    // each took time quadratic in its length: "authorization:" before spaces (16 kB: 1 s), a run of
+    // capitals holding TOKEN without "=" (rule 3), "eyJ-" repeated (the JWT rule); a prompt of a few
+    // megabytes held the ring buffer's consumer for hours. Linear, each of these 256 kB texts takes
+    // milliseconds; quadratic, minutes.
+    const n = 1 << 18;
+    const texts: Array<[string, string]> = [
+      ['authorization: spaces', 'authorization:' + ' '.repeat(n)],
+      ['authorization: bearer spaces', 'Authorization: Bearer' + '\t'.repeat(n)],
+      ['x-api-key spaces', 'x-api-key:' + ' '.repeat(n)],
+      ['cookie spaces', 'Cookie:' + ' '.repeat(n) + '"'],
+      ['TOKEN run', 'TOKEN'.repeat(n / 5)],
+      ['API_KEY run', 'API_KEY'.repeat(n / 7)],
+      ['eyJ- run', 'eyJ-'.repeat(n / 4)],
+      ['eyJ part runs', 'eyJaaaaaaaaaaaa.'.repeat(n / 16)],
+      ['--token spaces', '--token' + ' '.repeat(n) + '-'],
+      ['sk- run', 'sk-'.repeat(n / 3)],
+      ['BEGIN run', '-----BEGIN ' + 'A '.repeat(n / 2)],
+      ['escapes', '\\u0041%41'.repeat(n / 9)],
+    ];
+    for (const [what, t] of texts) {
+      const t0 = performance.now();
+      redactText(t);
+      const ms = performance.now() - t0;
+      assert.ok(ms < 2000, `${what}: ${Math.round(ms)} ms for ${t.length} characters`);
+    }
+  });
+
+  it('no key of any format survives, whatever stands around it and however it is escaped: 20,000 generated texts', () => {
+    const rnd = prng(0x5ec7);
+    const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rnd() * xs.length)]!;
+    const run = (alphabet: string, n: number) => Array.from({ length: n }, () => alphabet[Math.floor(rnd() * alphabet.length)]).join('');
+    const ALNUM = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
+    // [the text the key is written as, the part that must not survive]
+    const keys: Array<() => [string, string]> = [
+      () => { const k = 'sk-' + run(ALNUM + '_-', 20 + Math.floor(rnd() * 40)); return [k, k]; },
+      () => { const k = 'sk-proj-' + run(ALNUM + '_-', 16 + Math.floor(rnd() * 60)); return [k, k]; },
+      () => { const k = 'sk-ant-api03-' + run(ALNUM + '_-', 8 + Math.floor(rnd() * 60)); return [k, k]; },
+      () => { const k = pick(['AKIA', 'ASIA']) + run('ABCDEFGHIJKLMNOPQRSTUVWXYZ234567', 16); return [k, k]; },
+      () => { const k = pick(['ghp_', 'gho_', 'ghs_']) + run(ALNUM, 36); return [k, k]; },
+      () => { const k = 'AIza' + run(ALNUM + '_-', 35); return [k, k]; },
+      () => { const k = `eyJ${run(ALNUM, 20)}.eyJ${run(ALNUM, 30)}.${run(ALNUM + '_-', 43)}`; return [k, k]; },
+      () => { const t = run(ALNUM + '._~+/=-', 20 + Math.floor(rnd() * 30)); return [`${pick(['Authorization', 'authorization', 'AUTHORIZATION', 'Proxy-Authorization'])}: ${pick(['Bearer', 'bearer', 'Basic', 'token'])} ${t}`, t]; },
+      () => { const t = run(ALNUM + '._~+/=-', 20 + Math.floor(rnd() * 30)); return [`"authorization":"Bearer ${t}"`, t]; },
+      () => { const t = run(ALNUM + '._~+/=-', 20 + Math.floor(rnd() * 30)); return [`\\"Authorization\\":\\"Bearer ${t}\\"`, t]; },
+      () => { const t = run(ALNUM + '_-', 20 + Math.floor(rnd() * 30)); return [`${pick(['x-api-key', 'X-Api-Key', 'api-key', 'x-goog-api-key'])}: ${t}`, t]; },
+      () => { const t = run(ALNUM + '_-', 20 + Math.floor(rnd() * 30)); return [`{"x-api-key": "${t}"}`, t]; },
+    ];
+    // neighbours that are no part of a key: ASCII punctuation and space, letters outside ASCII, JSON and line syntax
+    const around = ['', ' ', '\n', '\r\n', '\t', '"', "'", ':', '=', ',', ';', '(', ')', '[', '{"k":"', '"}', 'é', 'ß', '日本語', '😀', 'Ω', '\u00a0', '\u2028', '“', '”', 'key: ', 'token=', '?a=1&b='];
+    // a bare sk- glued to a word before it is left alone by design ("task-management-..."): fillers end in no word character, but
+    // JSON's \n and \t, which end a word in a captured body
+    const filler = ['hello ', 'the model said ', '{"role":"user","content":"', 'max_tokens ', ' task-management ', 'é', '\\n', '\\t', '\\"', '%20'];
+    /** a key with some of its characters written as JSON or URL escapes */
+    const escaped = (k: string) => k.replace(/[A-Za-z0-9_-]/g, (c) => (rnd() < 0.15 ? (rnd() < 0.5 ? `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}` : `%${c.charCodeAt(0).toString(16).toUpperCase()}`) : c));
+    const spell = (t: string) => t.replace(/\\u00([0-9a-fA-F]{2})|%([0-9a-fA-F]{2})/g, (_m, u?: string, p?: string) => String.fromCharCode(parseInt(u ?? p!, 16)));
+    for (let i = 0; i < 20_000; i++) {
+      const [written, secret] = pick(keys)();
+      const form = rnd() < 0.2 ? escaped(written) : written;
+      let t = '';
+      for (let k = Math.floor(rnd() * 3); k > 0; k--) t += pick(filler);
+      t += pick(around) + form + pick(around);
+      for (let k = Math.floor(rnd() * 3); k > 0; k--) t += pick(filler);
+      const out = redactText(t);
+      assert.ok(!out.includes(secret) && !spell(out).includes(secret), `case ${i}: ${JSON.stringify(t)} -> ${JSON.stringify(out)}`);
+    }
+  });
+});
+
+describe('redactEvent (the late redaction, after a policy decided)', () => {
+  it('covers every field the interpreter redacts: a key in any text of an event is gone', () => {
+    const key = 'sk-proj-AbCdEf0123456789abcdefXYZ';
+    const e: BustedEvent = {
+      id: 'x', time: 't', type: 'llm_request',
+      tls: { payload: `data ${key}` },
+      http: { method: key, path: `/v1/${key}`, host: `api.openai.com${key}`, content_type: `application/json; ${key}` },
+      llm: { endpoint: `/openai/deployments/${key}/chat/completions`, model: key, user_message: key, system_prompt: key, tools: [key, { other: 1 }], tool_calls: [key] },
+      mcp: { kind: 'request', method: key, id: key, tool: `file:///x?token=abc&k=${key}` },
+      error: { code: 'E', message: `bad ${key}` },
+    };
+    redactEvent(e);
+    assert.ok(!JSON.stringify(e).includes(key), JSON.stringify(e));
+    assert.deepEqual(e.llm?.tools, [REDACTED, { other: 1 }]);
+    assert.equal(e.mcp?.tool, `file:///x?token=${REDACTED}&k=${REDACTED}`);
   });
 });

@@ -476,6 +476,10 @@ export function decodeRecord(dv: DataView, off: number, len: number): KernelReco
       if (cap > W.PKT.data_LEN || W.PKT.data + cap > len) {
         return wireError(`packet cap_len ${cap} exceeds the record (${len} bytes)`, 'pkt.cap_len');
       }
+      // the kernel copies at most the packet (pkt.bpf.c emit_pkt: cap = min(len, BUSTED_PKT_MAX)); more
+      // captured than the packet held would read as a whole hello or DNS message that is not one
+      const plen = dv.getUint32(off + W.PKT.len, true);
+      if (cap > plen) return wireError(`packet cap_len ${cap} exceeds its len ${plen}`, 'pkt.len');
       const start = dv.byteOffset + off + W.PKT.data;
       return {
         kind: 'pkt',
@@ -485,7 +489,7 @@ export function decodeRecord(dv: DataView, off: number, len: number): KernelReco
         sockId: sockId(dv, off + W.PKT.sock_id),
         flow: flow(dv, off + W.PKT.flow),
         egress: dv.getUint32(off + W.PKT.dir, true) === W.BUSTED_DIR_EGRESS,
-        len: dv.getUint32(off + W.PKT.len, true),
+        len: plen,
         data: copyOut(dv, start, cap),
       };
     }
@@ -495,6 +499,12 @@ export function decodeRecord(dv: DataView, off: number, len: number): KernelReco
       if (!op) return wireError(`unknown tls op ${dv.getUint32(off + W.TLS.op, true)}`, 'tls.op');
       const cap = dv.getUint32(off + W.TLS.cap_len, true);
       if (cap > W.TLS.data_LEN || W.TLS.data + cap > len) return wireError(`tls cap_len ${cap} exceeds the record (${len} bytes)`, 'tls.cap_len');
+      // a chunk of a call lies within the call (tls.bpf.c copy_chunk: offset < len, offset + cap_len <= len):
+      // one beyond it was put back together past the end of the call's buffer, a RangeError that
+      // stopped the consumer (found by fuzzing the decoder into the TLS assembler)
+      const callLen = dv.getUint32(off + W.TLS.len, true);
+      const at = dv.getUint32(off + W.TLS.offset, true);
+      if ((op === 'read' || op === 'write') && at + cap > callLen) return wireError(`tls chunk of ${cap} bytes at offset ${at} exceeds its call's len ${callLen}`, 'tls.offset');
       const start = dv.byteOffset + off + W.TLS.data;
       return {
         kind: 'tls',
@@ -503,8 +513,8 @@ export function decodeRecord(dv: DataView, off: number, len: number): KernelReco
         op,
         ssl: hex64(dv, off + W.TLS.ssl),
         callId: hex64(dv, off + W.TLS.call_id),
-        len: dv.getUint32(off + W.TLS.len, true),
-        offset: dv.getUint32(off + W.TLS.offset, true),
+        len: callLen,
+        offset: at,
         data: copyOut(dv, start, cap),
         lib: dv.getUint32(off + W.TLS.lib, true),
         gated: (dv.getUint32(off + W.TLS.flags, true) & W.BUSTED_TLS_F_GATED) !== 0,

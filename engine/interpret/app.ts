@@ -11,7 +11,7 @@ import type { HttpInfo, LlmInfo, McpInfo } from '../model/event.js';
 import type { ProviderTable } from '../enrich/provider.js';
 import { Http1Stream, type HttpMessage } from '../parse/http1.js';
 import { Http2Stream, looksLikeHttp2, type Http2Message } from '../parse/http2.js';
-import { redactText } from '../redact.js';
+import { redactHttp, redactLlm, redactMcp } from '../redact.js';
 import { llmRequest, llmResponse, mcpFromSse, mcpMessages, parseJson, type Api } from './llm.js';
 
 export type Finding =
@@ -50,7 +50,25 @@ interface Conn {
 
 const MAX_CONNS = 16384;
 const MAX_STREAMS = 1024;
+/** longest server-sent event followed as it arrives; a longer one is dropped and reported as lost */
 const MAX_SSE_EVENT = 1 << 20;
+/**
+ * Where an event ends (an empty line, HTML §9.2.6): two line ends, a CR
+ * before an LF being one of them, so "data: a\r\ndata: b" is no end.
+ */
+const EVENT_END = /(?:\r\n|\n|\r(?!\n))(?:\r\n|\n|\r)/g;
+
+/** An event stream read as it arrives: the text after its last whole event. */
+interface SseState {
+  /** the held text, in the pieces it came in (joined only when an event ends: joining on every piece was quadratic) */
+  parts: string[];
+  held: number;
+  /** the held text's last 3 characters, where an event end may begin */
+  tail: string;
+  dec: TextDecoder;
+  /** an event longer than MAX_SSE_EVENT was dropped: what comes up to the next event end is the rest of it */
+  skipping: boolean;
+}
 const API_PROVIDER: Partial<Record<Api, string>> = { anthropic: 'anthropic', google: 'google', bedrock: 'bedrock', cohere: 'cohere', ollama: 'ollama' };
 
 export class AppLayer {
@@ -61,7 +79,12 @@ export class AppLayer {
     private readonly redact: boolean,
     /** told once per connection whose first request is neither an LLM call, nor MCP, nor to a provider */
     private readonly onUninteresting?: (pid: number, ssl: string) => void,
+    /** told what could not be followed (an event longer than the layer keeps): the interpreter reports it as a `lost` event */
+    private readonly onLost?: (count: number, reason: string) => void,
   ) {}
+
+  /** what was given up on, by reason */
+  readonly stats = { sseEventsDropped: 0 };
 
   /**
    * One whole TLS call in; what it completed out, and for HTTP/2 a readable
@@ -122,8 +145,21 @@ export class AppLayer {
     this.conns.delete(`${pid}:${ssl}`);
   }
 
-  private text(s: string): string {
-    return this.redact ? redactText(s) : s;
+  /**
+   * A finding out, with every text in it that came off the wire redacted
+   * (unless --no-redact): not only prompts and paths but the model, the
+   * endpoint, tool names, an MCP method, tool, URI or string id, an HTTP/2
+   * :method. Any of them is the client's or the server's text and can hold
+   * a key. Redacted in place: the request's http and llm are what its answer
+   * is built from, so the answer gets them redacted too.
+   */
+  private push(c: Conn, f: Finding): void {
+    if (this.redact) {
+      redactHttp(f.http);
+      if (f.type === 'mcp_message') redactMcp(f.mcp);
+      else redactLlm(f.llm);
+    }
+    c.found.push(f);
   }
 
   private providerFor(host: string | undefined, api?: Api): string | undefined {
@@ -133,11 +169,11 @@ export class AppLayer {
   /** `answers`: the HTTP/1.1 stream the answer will come on (it needs the method: HEAD answers have no body) */
   private request(c: Conn, m: HttpMessage | Http2Message, answers?: Http1Stream): void {
     const host = (m.host ?? c.sni ?? '').replace(/:\d+$/, '') || undefined;
-    const http: HttpInfo = { method: m.method, path: m.path ? this.text(m.path) : m.path };
+    const http: HttpInfo = { method: m.method, path: m.path };
     // header values are the client's text: a malformed head can run one field into the next (an
-    // Authorization line into Host), so they are redacted as the path is
-    if (host) http.host = this.text(host);
-    if (m.contentType) http.content_type = this.text(m.contentType);
+    // Authorization line into Host), so they are redacted (push) as the path is
+    if (host) http.host = host;
+    if (m.contentType) http.content_type = m.contentType;
     if (c.h2) http.version = '2';
     answers?.pendingMethods.push(m.method ?? '');
     const body = parseJson(m.body);
@@ -147,14 +183,12 @@ export class AppLayer {
       const provider = this.providerFor(c.sni ?? host, call.api);
       const llm = call.info;
       if (provider) llm.provider = provider;
-      if (llm.user_message !== undefined) llm.user_message = this.text(llm.user_message);
-      if (llm.system_prompt !== undefined) llm.system_prompt = this.text(llm.system_prompt);
-      c.found.push({ type: 'llm_request', http, llm, ...(provider ? { provider } : {}) });
+      this.push(c, { type: 'llm_request', http, llm, ...(provider ? { provider } : {}) });
       pending.api = call.api;
       pending.llm = llm;
       pending.provider = provider;
     } else {
-      for (const mcp of mcpMessages(m.body, m.contentType)) c.found.push({ type: 'mcp_message', http, mcp });
+      for (const mcp of mcpMessages(m.body, m.contentType)) this.push(c, { type: 'mcp_message', http, mcp });
     }
     if ('stream' in m) {
       if (c.streams.size >= MAX_STREAMS) c.streams.delete(c.streams.keys().next().value!);
@@ -181,24 +215,79 @@ export class AppLayer {
     if (req?.llm) return;
     let st = this.sse.get(m);
     if (!st) {
-      st = { text: '', dec: new TextDecoder() };
+      st = { parts: [], held: 0, tail: '', dec: new TextDecoder(), skipping: false };
       this.sse.set(m, st);
     }
-    st.text += st.dec.decode(data, { stream: true });
-    const cut = Math.max(st.text.lastIndexOf('\n\n'), st.text.lastIndexOf('\r\n\r\n'), st.text.lastIndexOf('\r\r'));
-    if (cut < 0) {
-      if (st.text.length > MAX_SSE_EVENT) st.text = ''; // one event this big is no JSON-RPC message we follow
+    const piece = st.dec.decode(data, { stream: true });
+    if (piece.length === 0) return;
+    // the last event end, looked for in the new text and the few characters before it where one may begin
+    // (searching all that is held, or joining it, on every piece took time quadratic in a long event's pieces)
+    const look = st.tail + piece;
+    let end = -1;
+    let endLen = 0;
+    EVENT_END.lastIndex = 0;
+    for (let e = EVENT_END.exec(look); e !== null; e = EVENT_END.exec(look)) {
+      end = e.index;
+      endLen = e[0].length;
+    }
+    if (end < 0) {
+      st.parts.push(piece);
+      st.held += piece.length;
+      st.tail = look.slice(-3);
+      if (st.held > MAX_SSE_EVENT) {
+        // one event this big is no JSON-RPC message we follow: dropped, and said so, and the rest of it
+        // skipped (read as an event of its own, a later data line of it could pass for a message)
+        st.parts = [];
+        st.held = 0;
+        st.tail = '';
+        if (!st.skipping) this.lost('server-sent event longer than 1 MiB');
+        st.skipping = true;
+      }
       return;
     }
-    const done = st.text.slice(0, cut);
-    st.text = st.text.slice(cut).replace(/^(\r\n|\n|\r)+/, '');
+    const at = st.held - st.tail.length + end;
+    st.parts.push(piece);
+    const text = st.parts.join('');
+    let done = text.slice(0, at);
+    const rest = text.slice(at + endLen).replace(/^(\r\n|\n|\r)+/, '');
+    st.parts = rest ? [rest] : [];
+    st.held = rest.length;
+    st.tail = rest.slice(-3);
+    if (st.skipping) {
+      done = afterFirstEvent(done);
+      st.skipping = false;
+    }
     const ct = m.contentType;
-    const http: HttpInfo = { ...(req?.http ?? {}), status: m.status, content_type: ct === undefined ? ct : this.text(ct) };
-    for (const mcp of mcpFromSse(done)) c.found.push({ type: 'mcp_message', http, mcp });
+    const http: HttpInfo = { ...(req?.http ?? {}), status: m.status };
+    if (ct !== undefined) http.content_type = ct;
+    this.sseMessages(c, http, done);
+  }
+
+  /**
+   * The JSON-RPC messages of whole events. One longer than MAX_SSE_EVENT is
+   * dropped here too, not only when it is still held without its end: how a
+   * stream is cut into reads must not decide what is reported.
+   */
+  private sseMessages(c: Conn, http: HttpInfo, text: string): void {
+    let from = 0;
+    EVENT_END.lastIndex = 0;
+    for (;;) {
+      const e = EVENT_END.exec(text);
+      const end = e === null ? text.length : e.index;
+      if (end - from > MAX_SSE_EVENT) this.lost('server-sent event longer than 1 MiB');
+      else for (const mcp of mcpFromSse(text.slice(from, end))) this.push(c, { type: 'mcp_message', http, mcp });
+      if (e === null) return;
+      from = EVENT_END.lastIndex;
+    }
+  }
+
+  private lost(reason: string): void {
+    this.stats.sseEventsDropped++;
+    this.onLost?.(1, reason);
   }
 
   /** event streams being read as they arrive: what is left after the last whole event */
-  private readonly sse = new WeakMap<HttpMessage, { text: string; dec: TextDecoder }>();
+  private readonly sse = new WeakMap<HttpMessage, SseState>();
 
   private response(c: Conn, m: HttpMessage | Http2Message): void {
     if ((m.status ?? 0) < 200) return; // 1xx: the real answer follows
@@ -208,7 +297,7 @@ export class AppLayer {
       c.streams.delete(m.stream);
     } else req = c.pending.shift();
     const http: HttpInfo = { ...(req?.http ?? {}), status: m.status };
-    if (m.contentType) http.content_type = this.text(m.contentType);
+    if (m.contentType) http.content_type = m.contentType;
     else delete http.content_type;
     if (req?.llm) {
       const got = llmResponse(m.body, m.contentType);
@@ -220,16 +309,25 @@ export class AppLayer {
       llm.stream = got.stream ?? req.llm.stream ?? false;
       if (got.usage) llm.usage = got.usage;
       if (got.tool_calls) llm.tool_calls = got.tool_calls;
-      c.found.push({ type: 'llm_response', http, llm, ...(req.provider ? { provider: req.provider } : {}) });
+      this.push(c, { type: 'llm_response', http, llm, ...(req.provider ? { provider: req.provider } : {}) });
       return;
     }
     const streamed = this.sse.get(m);
     if (streamed) {
       // read event by event already: only what followed the last whole event
       this.sse.delete(m);
-      for (const mcp of mcpFromSse(streamed.text + streamed.dec.decode())) c.found.push({ type: 'mcp_message', http, mcp });
+      let rest = streamed.parts.join('') + streamed.dec.decode();
+      if (streamed.skipping) rest = afterFirstEvent(rest);
+      this.sseMessages(c, http, rest);
       return;
     }
-    for (const mcp of mcpMessages(m.body, m.contentType)) c.found.push({ type: 'mcp_message', http, mcp });
+    for (const mcp of mcpMessages(m.body, m.contentType)) this.push(c, { type: 'mcp_message', http, mcp });
   }
+}
+
+/** What follows the first event end of a text (all of it the rest of a dropped event when there is none). */
+function afterFirstEvent(text: string): string {
+  EVENT_END.lastIndex = 0;
+  const e = EVENT_END.exec(text);
+  return e === null ? '' : text.slice(e.index + e[0].length);
 }

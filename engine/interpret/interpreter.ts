@@ -153,7 +153,7 @@ export class Interpreter {
     this.pid = o.pid;
     this.runId = o.runId ?? Math.random().toString(36).slice(2, 8);
     this.tlsCalls = new TlsAssembler(o.tlsCapBytes ?? TLS_CAPTURE_BYTES);
-    this.app = new AppLayer(this.providers, o.noRedact !== true, o.onTlsSkip);
+    this.app = new AppLayer(this.providers, o.noRedact !== true, o.onTlsSkip, (n, reason) => this.lost(n, reason));
     this.excerpt = o.tlsExcerptBytes ?? 2048;
     this.redact = o.noRedact !== true;
     this.onExec = o.onExec;

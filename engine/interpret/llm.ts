@@ -44,6 +44,20 @@ const arr = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
 const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
 const num = (v: unknown): number | undefined => (typeof v === 'number' && Number.isFinite(v) ? v : undefined);
 
+/**
+ * A path segment's text (`%3A` → `:`), or the segment as it is when its
+ * escapes are not UTF-8: decodeURIComponent throws URIError on "%zz" or a
+ * cut "%E0%A4", and a model name is the client's text. The throw reached
+ * the ring buffer's consumer and stopped the agent (found by fuzzing).
+ */
+function pathText(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return segment;
+  }
+}
+
 /** One decoder for every body: constructing a TextDecoder costs more than decoding a small body. */
 const utf8 = new TextDecoder();
 
@@ -204,7 +218,7 @@ export function llmRequest(method: string | undefined, path: string | undefined,
   else if (body && typeof body.model === 'string' && arr(body.messages).length > 0 && arr(body.messages).every((m) => typeof obj(m)?.role === 'string')) api = 'openai_chat';
   else return undefined;
   if (model) info.model = model;
-  if (azure && !info.model) info.model = decodeURIComponent(azure[1]!);
+  if (azure && !info.model) info.model = pathText(azure[1]!);
   switch (api) {
     case 'openai_chat':
     case 'openai_completions': {
@@ -232,7 +246,7 @@ export function llmRequest(method: string | undefined, path: string | undefined,
       break;
     }
     case 'google': {
-      info.model = decodeURIComponent(google![1]!);
+      info.model = pathText(google![1]!);
       info.stream = google![2] === 'streamGenerateContent';
       const sys = text(obj(body?.systemInstruction ?? body?.system_instruction)?.parts);
       if (sys !== undefined) info.system_prompt = sys;
@@ -241,7 +255,7 @@ export function llmRequest(method: string | undefined, path: string | undefined,
       break;
     }
     case 'bedrock': {
-      info.model = decodeURIComponent(bedrock![1]!);
+      info.model = pathText(bedrock![1]!);
       info.stream = bedrock![2]!.endsWith('stream');
       const sys = text(body?.system);
       if (sys !== undefined) info.system_prompt = sys;

@@ -129,7 +129,8 @@ export class TlsAssembler {
     if (p.have < p.want) return undefined;
     this.partial.delete(key);
     const out = new Uint8Array(p.want);
-    for (const { at, bytes } of p.parts) out.set(bytes.subarray(0, Math.max(0, Math.min(bytes.length, p.want - at))), at);
+    // a chunk wholly past the call's copied bytes adds nothing (setting it there would throw)
+    for (const { at, bytes } of p.parts) if (at < p.want) out.set(bytes.subarray(0, Math.min(bytes.length, p.want - at)), at);
     return done(out, p.first);
   }
 }

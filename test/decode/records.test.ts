@@ -6,7 +6,10 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import * as W from '../../engine/kernel/wire.generated.js';
-import { decodeRecord, type FlowStatRecord, type PktRecord, type TcpRecord, type ExecRecord, type TlsRecord } from '../../engine/decode/records.js';
+import { decodeRecord, type FlowStatRecord, type KernelRecord, type PktRecord, type TcpRecord, type ExecRecord, type TlsRecord } from '../../engine/decode/records.js';
+import { RingReader } from '../../engine/kernel/ring.js';
+import { TlsAssembler } from '../../engine/interpret/tls-data.js';
+import { prng } from '../helpers/prng.js';
 
 function hdr(dv: DataView, kind: number, abi: number = W.BUSTED_ABI) {
   dv.setUint32(W.HDR.kind, kind, true);
@@ -211,5 +214,178 @@ describe('decodeRecord', () => {
       assert.equal(r.kind, 'wire_error', field);
       assert.equal(r.kind === 'wire_error' && r.field, field);
     }
+  });
+
+  it('rejects a chunk that lies outside its call (tls.offset) and a capture longer than its packet (pkt.len)', () => {
+    // a TLS chunk past its call's len went on to the assembler, which put it past the end of the call's buffer: a
+    // RangeError out of the ring buffer's consumer (found by the fuzz below)
+    const [dv, off] = at(W.TLS.data + 4, (dv) => {
+      hdr(dv, W.BUSTED_KIND_TLS);
+      dv.setUint32(W.TLS.op, W.BUSTED_TLS_READ, true);
+      dv.setUint32(W.TLS.len, 10, true);
+      dv.setUint32(W.TLS.offset, 100, true);
+      dv.setUint32(W.TLS.cap_len, 4, true);
+    });
+    const r = decodeRecord(dv, off, W.TLS.data + 4);
+    assert.equal(r.kind === 'wire_error' && r.field, 'tls.offset');
+    const [dv2, off2] = at(W.PKT.data + 8, (dv) => {
+      hdr(dv, W.BUSTED_KIND_PKT);
+      dv.setUint32(W.PKT.pkt_kind, W.BUSTED_PKT_TLS_HELLO, true);
+      dv.setUint32(W.PKT.len, 5, true);
+      dv.setUint32(W.PKT.cap_len, 8, true);
+    });
+    const r2 = decodeRecord(dv2, off2, W.PKT.data + 8);
+    assert.equal(r2.kind === 'wire_error' && r2.field, 'pkt.len');
+    // and the assembler, given such a chunk all the same, does not throw
+    const a = new TlsAssembler(16384);
+    const task = { pid: 1, tid: 1, ppid: 0, uid: 0, gid: 0, flags: 0, comm: 'x', cgroupId: 0 };
+    const rec = (offset: number, len: number, n: number): TlsRecord => ({ kind: 'tls', ts: 1, task, op: 'read', ssl: '1', callId: '9', len, offset, data: new Uint8Array(n), lib: 0, gated: false });
+    assert.equal(a.add(rec(100, 10, 4)), undefined);
+    assert.equal(a.add(rec(4, 10, 6))?.data.length, 10);
+  });
+
+  /** Every field of a decoded record of its declared type (what the interpreter and the events rely on). */
+  function typed(r: KernelRecord, ctx: string): void {
+    const int = (v: unknown, what: string) => assert.ok(typeof v === 'number' && Number.isInteger(v) && v >= 0, `${ctx}: ${what} = ${String(v)}`);
+    const str = (v: unknown, what: string) => assert.equal(typeof v, 'string', `${ctx}: ${what}`);
+    if (r.kind === 'wire_error') {
+      assert.match(r.field, /^(hdr|exec|exit|tcp|udp|pkt|tls|enforce|flow)(\.[a-z_]+)?$/, `${ctx}: field ${r.field}`);
+      str(r.message, 'message');
+      return;
+    }
+    int(r.ts, 'ts');
+    for (const k of ['pid', 'tid', 'ppid', 'uid', 'gid', 'flags', 'cgroupId'] as const) int(r.task[k], `task.${k}`);
+    str(r.task.comm, 'comm');
+    if ('flow' in r) {
+      assert.ok(r.flow.family === 4 || r.flow.family === 6, `${ctx}: family`);
+      str(r.flow.saddr, 'saddr');
+      str(r.flow.daddr, 'daddr');
+      for (const k of ['protocol', 'sport', 'dport'] as const) int(r.flow[k], `flow.${k}`);
+    }
+    if ('sockId' in r) assert.ok(typeof r.sockId === 'string' || Number.isSafeInteger(r.sockId), `${ctx}: sockId`);
+    switch (r.kind) {
+      case 'exec':
+        str(r.filename, 'filename');
+        assert.ok(r.argv.every((a) => typeof a === 'string') && typeof r.argsTruncated === 'boolean', ctx);
+        str(r.image, 'image');
+        break;
+      case 'pkt':
+        assert.ok(r.data instanceof Uint8Array && r.data.length <= r.len && r.data.length <= W.PKT.data_LEN, `${ctx}: pkt data ${r.data.length} of ${r.len}`);
+        assert.equal(typeof r.egress, 'boolean');
+        break;
+      case 'tls':
+        assert.ok(r.data instanceof Uint8Array && r.data.length <= W.TLS.data_LEN, ctx);
+        if (r.op === 'read' || r.op === 'write') assert.ok(r.offset + r.data.length <= r.len, `${ctx}: chunk ${r.offset}+${r.data.length} of ${r.len}`);
+        str(r.ssl, 'ssl');
+        str(r.callId, 'callId');
+        assert.equal(typeof r.gated, 'boolean');
+        break;
+      case 'flow':
+        assert.ok(r.burstHist.length === W.FLOWSTAT.burst_hist_LEN && r.gapHist.every((x) => Number.isInteger(x)), ctx);
+        for (const k of ['startNs', 'sendBytes', 'recvBytes', 'sends', 'gapSq'] as const) int(r[k], k);
+        break;
+      case 'tcp':
+      case 'udp':
+        int(r.bytesSent, 'bytesSent');
+        assert.ok(r.egress === undefined || typeof r.egress === 'boolean', ctx);
+        break;
+      default:
+        break;
+    }
+  }
+
+  it('20,000 random and cut records: each decodes to a record of the right types or a wire error naming its field, and TLS ones assemble without a throw', () => {
+    const rnd = prng(0xdec0);
+    const kinds: Array<[number, number, number, number]> = [
+      // kind, size of its fixed part, the offset of its enum field (-1: none), how many values that enum has
+      [W.BUSTED_KIND_EXEC, W.EXEC.size, -1, 0],
+      [W.BUSTED_KIND_EXIT, W.EXIT.size, -1, 0],
+      [W.BUSTED_KIND_TCP, W.TCP.size, W.TCP.phase, 4],
+      [W.BUSTED_KIND_UDP, W.UDP.size, W.UDP.phase, 2],
+      [W.BUSTED_KIND_PKT, W.PKT.data, W.PKT.pkt_kind, 4],
+      [W.BUSTED_KIND_TLS, W.TLS.data, W.TLS.op, 6],
+      [W.BUSTED_KIND_ENFORCE, W.ENFORCE.size, W.ENFORCE.what, 4],
+      [W.BUSTED_KIND_FLOW, W.FLOWSTAT.size, W.FLOWSTAT.phase, 2],
+    ];
+    const buf = new ArrayBuffer(W.EXEC.size + W.TLS.data + W.TLS.data_LEN + 64);
+    const bytes = new Uint8Array(buf);
+    const asm = new TlsAssembler(16384);
+    let good = 0;
+    for (let i = 0; i < 20_000; i++) {
+      const [kind, fixed, enumAt, n] = kinds[Math.floor(rnd() * kinds.length)]!;
+      const off = 8 * Math.floor(rnd() * 4);
+      for (let k = 0; k < fixed + 256 && off + k < bytes.length; k++) bytes[off + k] = rnd() < 0.5 ? 0 : Math.floor(rnd() * 256);
+      const dv = new DataView(buf);
+      dv.setUint32(off + W.HDR.kind, rnd() < 0.95 ? kind : Math.floor(rnd() * 20), true);
+      dv.setUint32(off + W.HDR.abi, rnd() < 0.95 ? W.BUSTED_ABI : Math.floor(rnd() * 10), true);
+      dv.setUint32(off + W.HDR.ts_ns + 4, Math.floor(rnd() * 0x1000), true);
+      if (enumAt >= 0) dv.setUint32(off + enumAt, rnd() < 0.8 ? (kind === W.BUSTED_KIND_TCP || kind === W.BUSTED_KIND_PKT || kind === W.BUSTED_KIND_TLS || kind === W.BUSTED_KIND_ENFORCE || kind === W.BUSTED_KIND_FLOW || kind === W.BUSTED_KIND_UDP ? Math.floor(rnd() * (n + 1)) : 0) : Math.floor(rnd() * 2 ** 32), true);
+      let len = fixed;
+      if (kind === W.BUSTED_KIND_PKT || kind === W.BUSTED_KIND_TLS) {
+        const L = kind === W.BUSTED_KIND_PKT ? W.PKT : W.TLS;
+        const cap = rnd() < 0.8 ? Math.floor(rnd() * 200) : Math.floor(rnd() * 2 ** 32);
+        dv.setUint32(off + L.cap_len, cap, true);
+        const plen = rnd() < 0.7 ? cap + Math.floor(rnd() * 300) : Math.floor(rnd() * 5000);
+        dv.setUint32(off + L.len, plen, true);
+        if (kind === W.BUSTED_KIND_TLS) dv.setUint32(off + W.TLS.offset, rnd() < 0.7 ? Math.floor(rnd() * Math.max(1, plen - cap)) : Math.floor(rnd() * 10_000), true);
+        len = fixed + (cap < 4096 ? cap : 0);
+      }
+      if (rnd() < 0.15) len = Math.floor(rnd() * (len + 1));
+      const ctx = `seed 0xdec0 case ${i}: kind ${kind}, ${len} bytes at ${off}`;
+      const r = decodeRecord(dv, off, len);
+      typed(r, ctx);
+      if (r.kind !== 'wire_error') good++;
+      if (r.kind === 'tls') asm.add(r);
+    }
+    assert.ok(good > 8000, `most records are good ones (${good})`);
+  });
+
+  it('through the ring: a malformed record is one wire error, and the good records after it all decode', () => {
+    const size = 1 << 16;
+    const data = new DataView(new ArrayBuffer(size));
+    const consumer = new BigUint64Array(1);
+    const producer = new BigUint64Array(1);
+    let prod = 0;
+    const put = (fill: (dv: DataView) => void, len: number) => {
+      const rec = new DataView(new ArrayBuffer(Math.max(len, W.TCP.size)));
+      fill(rec);
+      const at = prod & (size - 1);
+      data.setUint32(at, len, true);
+      const src = new Uint8Array(rec.buffer);
+      for (let i = 0; i < len; i++) data.setUint8((at + 8 + i) & (size - 1), src[i]!);
+      prod += (len + 8 + 7) & ~7;
+    };
+    const tcp = (dv: DataView) => {
+      hdr(dv, W.BUSTED_KIND_TCP);
+      dv.setUint32(W.TCP.phase, W.BUSTED_TCP_CONNECTED, true);
+    };
+    const want: string[] = [];
+    const rnd = prng(0x417);
+    for (let i = 0; i < 300; i++) {
+      const r = rnd();
+      if (r < 0.6) {
+        put(tcp, W.TCP.size);
+        want.push('tcp');
+      } else if (r < 0.7) {
+        put(tcp, W.TCP.size - 1 - Math.floor(rnd() * 40));
+        want.push('wire_error:tcp');
+      } else if (r < 0.8) {
+        put((dv) => hdr(dv, W.BUSTED_KIND_TCP, 7), W.TCP.size);
+        want.push('wire_error:hdr.abi');
+      } else if (r < 0.9) {
+        put((dv) => hdr(dv, W.BUSTED_KIND_TCP), W.TCP.size);
+        want.push('wire_error:tcp.phase');
+      } else {
+        put(() => {}, Math.floor(rnd() * W.HDR.size));
+        want.push('wire_error:hdr');
+      }
+    }
+    producer[0] = BigInt(prod);
+    const got: string[] = [];
+    new RingReader({ consumer, producer, data, size }).drain((dv, off, len) => {
+      const r = decodeRecord(dv, off, len);
+      got.push(r.kind === 'wire_error' ? `wire_error:${r.field}` : r.kind);
+    });
+    assert.deepEqual(got, want);
   });
 });
