@@ -25,8 +25,8 @@ export interface CompileCliOptions {
 
 export async function runCompile(o: CompileCliOptions): Promise<number> {
   const entrypoints = o.entrypoint.length ? o.entrypoint : ['busted/decision'];
-  const sources = regoSources(o.policies);
   try {
+    const sources = regoSources(o.policies);
     if (o.dumpAst) {
       for (const s of sources) process.stdout.write(`# ${s.file}\n${formatAst(parseModule(s.text, s.file))}\n`);
       return 0;
@@ -53,6 +53,12 @@ export async function runCompile(o: CompileCliOptions): Promise<number> {
   } catch (e) {
     if (e instanceof RegoErrors || e instanceof RegoError) {
       process.stderr.write(`${e.message}\n`);
+      return 2;
+    }
+    // a source that cannot be read (a broken data.json, a .rego link to
+    // nothing) stops the build as a compile error does: exit 2, not 1
+    if (e instanceof BustedError && e.code === ErrorCode.POLICY) {
+      process.stderr.write(`busted: ${e.code}: ${e.message}\n`);
       return 2;
     }
     throw e;

@@ -64,6 +64,13 @@ export async function runTestPolicy(o: TestPolicyCliOptions): Promise<number> {
       }
       return 2;
     }
+    // policy sources that cannot be read or loaded (a broken data.json, a
+    // .rego link to nothing, a bundle without busted/decision) are no more
+    // testable than Rego that does not compile: exit 2, as the contract says
+    if (e instanceof BustedError && e.code === ErrorCode.POLICY) {
+      process.stderr.write(`busted: ${e.code}: ${e.message}\n`);
+      return 2;
+    }
     throw e;
   }
   const text =

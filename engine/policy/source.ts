@@ -7,7 +7,7 @@
  * these sources.
  */
 import { createHash } from 'node:crypto';
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { readdirSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 
 import { BustedError, ErrorCode } from '../model/errors.js';
@@ -46,14 +46,16 @@ export function regoSources(dir: string, opts: { tests?: boolean } = {}): Source
     throw new BustedError(ErrorCode.USAGE, `--policies ${dir}: no such file or directory`, 'policies');
   }
   const files: string[] = [];
-  const walk = (d: string) => {
-    for (const e of readdirSync(d, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) {
-      const p = join(d, e.name);
-      if (e.isDirectory() && !e.name.startsWith('.') && e.name !== 'node_modules') walk(p);
-      else if (e.isFile() && e.name.endsWith('.rego') && (opts.tests === true || !e.name.endsWith('_test.rego'))) files.push(p);
+  const walk = (d: string, seen: Set<string>) => {
+    for (const e of entries(d, seen).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) {
+      if (e.kind === 'dir' && !e.name.startsWith('.') && e.name !== 'node_modules') walk(e.path, seen);
+      else if (e.name.endsWith('.rego') && e.kind !== 'dir' && (opts.tests === true || !e.name.endsWith('_test.rego'))) {
+        if (e.kind === 'broken') throw new BustedError(ErrorCode.POLICY, `${e.path}: a symbolic link to nothing (${e.why})`, 'policies');
+        files.push(e.path);
+      }
     }
   };
-  if (st.isDirectory()) walk(dir);
+  if (st.isDirectory()) walk(dir, new Set());
   else files.push(dir);
   if (!files.length) throw new BustedError(ErrorCode.USAGE, `--policies ${dir}: no .rego files`, 'policies');
   return files.map((f) => ({ file: st.isDirectory() ? relative(dir, f) : f, text: readFileSync(f, 'utf8') }));
@@ -99,15 +101,51 @@ function isBundleDir(dir: string): boolean {
 
 function bundleDirFiles(dir: string): BundleFile[] {
   const out: BundleFile[] = [];
-  const walk = (d: string) => {
-    for (const e of readdirSync(d, { withFileTypes: true })) {
-      const p = join(d, e.name);
-      if (e.isDirectory()) walk(p);
-      else if (e.isFile()) out.push({ name: relative(dir, p).split('\\').join('/'), data: readFileSync(p) });
+  const walk = (d: string, seen: Set<string>) => {
+    for (const e of entries(d, seen)) {
+      // `..data`, `..2024_…`: a Kubernetes volume's own entries (AtomicWriter), which the files link through
+      if (e.name.startsWith('..')) continue;
+      if (e.kind === 'dir') walk(e.path, seen);
+      else if (e.kind === 'file') out.push({ name: relative(dir, e.path).split('\\').join('/'), data: readFileSync(e.path) });
     }
   };
-  walk(dir);
+  walk(dir, new Set());
   return out;
+}
+
+interface Entry {
+  name: string;
+  path: string;
+  /** what the entry is, symbolic links followed; `broken`: a link to nothing (why in `why`) */
+  kind: 'file' | 'dir' | 'other' | 'broken';
+  why?: string;
+}
+
+/**
+ * The entries of directory D with symbolic links followed. Policies are
+ * often mounted through links: a Kubernetes ConfigMap volume makes every
+ * file `p.rego -> ..data/p.rego`, and a policy repository may link shared
+ * rules in. Dirent.isFile() is false for a link, and the walks used to skip
+ * them: a ConfigMap directory was "no .rego files", and a linked file among
+ * real ones was left out of the policy without a word (its block rules
+ * never ran). A directory met again through a link (a loop) is walked once.
+ */
+function entries(d: string, seen: Set<string>): Entry[] {
+  const real = realpathSync(d);
+  if (seen.has(real)) return [];
+  seen.add(real);
+  return readdirSync(d, { withFileTypes: true }).map((e) => {
+    const path = join(d, e.name);
+    if (e.isDirectory()) return { name: e.name, path, kind: 'dir' };
+    if (e.isFile()) return { name: e.name, path, kind: 'file' };
+    if (!e.isSymbolicLink()) return { name: e.name, path, kind: 'other' };
+    try {
+      const t = statSync(path);
+      return { name: e.name, path, kind: t.isDirectory() ? 'dir' : t.isFile() ? 'file' : 'other' };
+    } catch (err) {
+      return { name: e.name, path, kind: 'broken', why: (err as NodeJS.ErrnoException).code ?? String(err) };
+    }
+  });
 }
 
 /**

@@ -8,7 +8,7 @@
 // (policies/busted/*.rego, data in policies/data.json).
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { createGzip, gunzipSync, gzipSync } from 'node:zlib';
@@ -178,6 +178,40 @@ describe('policy engine: OPA bundles', () => {
     const badRego = join(tmp, 'bad-rego');
     unpack([{ name: 'busted/p.rego', data: Buffer.from('package busted\n\ndecision := "block" if {\n  x > 1\n}\n') }], badRego);
     await assert.rejects(PolicyEngine.load(badRego), /busted\/p\.rego:4:3: rego_unsafe_var_error: var x is unsafe/);
+  });
+
+  it('policy files reached through symbolic links are read, as a Kubernetes ConfigMap volume lays them out; a link to nothing is an error naming it', async () => {
+    // a ConfigMap volume: every file links through ..data to a hidden, timestamped directory
+    const cm = join(tmp, 'configmap');
+    mkdirSync(join(cm, '..2025_01_01_00_00_00.1'), { recursive: true });
+    writeFileSync(join(cm, '..2025_01_01_00_00_00.1', 'decision.rego'), 'package busted\n\ndecision := "block" if input.x\n');
+    writeFileSync(join(cm, '..2025_01_01_00_00_00.1', 'data.json'), '{"busted": {"why": "configmap"}}');
+    symlinkSync('..2025_01_01_00_00_00.1', join(cm, '..data'));
+    symlinkSync('..data/decision.rego', join(cm, 'decision.rego'));
+    symlinkSync('..data/data.json', join(cm, 'data.json'));
+    const fromCm = await PolicyEngine.load(cm);
+    assert.deepEqual(fromCm.build.files, ['decision.rego', 'data.json']);
+    assert.equal(fromCm.decide({ x: true }).action, 'block');
+    // one linked file among real ones: it was left out without a word, and its block rule never ran
+    const mixed = join(tmp, 'mixed');
+    mkdirSync(join(mixed, 'shared'), { recursive: true });
+    writeFileSync(join(mixed, 'main.rego'), 'package busted\n\ndefault decision := "allow"\n');
+    writeFileSync(join(tmp, 'shared-block.rego'), 'package busted\n\ndecision := "block" if input.x\n');
+    symlinkSync(join(tmp, 'shared-block.rego'), join(mixed, 'shared', 'block.rego'));
+    symlinkSync('..', join(mixed, 'shared', 'up')); // a loop: walked once
+    const fromMixed = await PolicyEngine.load(mixed);
+    assert.deepEqual(fromMixed.build.files, ['main.rego', 'shared/block.rego']);
+    assert.equal(fromMixed.decide({ x: true }).action, 'block');
+    // a bundle directory mounted the same way
+    const bcm = join(tmp, 'bundle-configmap');
+    mkdirSync(join(bcm, '..2025_01_01'), { recursive: true });
+    writeFileSync(join(bcm, '..2025_01_01', 'policy.wasm'), wasm);
+    symlinkSync('..2025_01_01', join(bcm, '..data'));
+    symlinkSync('..data/policy.wasm', join(bcm, 'policy.wasm'));
+    assert.equal((await PolicyEngine.load(bcm)).decide({ type: 'connect', provider: 'mistral' }).action, 'block');
+    // a .rego link to nothing is a file that cannot be read: an error, not a file left out
+    symlinkSync(join(tmp, 'gone.rego'), join(mixed, 'gone.rego'));
+    await assert.rejects(PolicyEngine.load(mixed), (e: Error) => e instanceof BustedError && /mixed\/gone\.rego: a symbolic link to nothing \(ENOENT\)/.test(e.message));
   });
 
   it('a bundle\'s "__proto__" and "constructor" are data like any other names, not a way into Object.prototype', async () => {

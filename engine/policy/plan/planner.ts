@@ -247,6 +247,13 @@ class Planner {
       const pkg = segs.slice(0, -1).join('.');
       throw new RegoError(RegoErrorCode.COMPILE, `entrypoint "${ep}" does not refer to a rule${rule && pkg ? ` (define rule "${rule}" in package ${pkg})` : ''}`, at);
     }
+    // a function has no value without arguments: say so at its definition
+    // (planning the ref would fail in planDataRef with this entrypoint's
+    // made-up location, 0:0 and no file)
+    const fn = this.sets.get(key)?.set;
+    if (fn?.kind === 'function') {
+      throw new RegoError(RegoErrorCode.COMPILE, `entrypoint "${ep}" refers to function ${fn.path}, which takes ${fn.arity} argument(s); an entrypoint must be a rule`, fn.rules[0]!.loc);
+    }
     const ref: A.RefTerm = {
       type: 'ref',
       head: { type: 'var', name: 'data', loc: at },

@@ -22,7 +22,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 
 import { PACKAGE_ROOT } from '../../paths.js';
-import { addExports, exportsOf, functionNames, globals } from './module.js';
+import { addExports, codeOf, exportsOf, functionNames, globals, Reader } from './module.js';
 
 export const RUNTIME_SRC_DIR = join(PACKAGE_ROOT, 'engine', 'policy', 'runtime');
 export const RUNTIME_OUT_DIR = join(PACKAGE_ROOT, 'build', 'wasm');
@@ -133,6 +133,7 @@ export function manifestOf(bytes: Uint8Array<ArrayBuffer>): Manifest {
   const stackTop = g[0]?.mutable ? g[0].i32 : undefined;
   if (stackTop !== heapBase) throw new Error(`runtime: stack top ${stackTop} is not __heap_base ${heapBase}`);
   const fnImports = imports.filter((i) => i.kind === 'function');
+  checkStackResets(bytes, exports, names, fnImports.length, heapBase);
   return {
     generated: 'by engine/policy/runtime/build.ts from build/wasm/runtime.wasm; do not edit',
     abi: { version: globalValue('opa_wasm_abi_version'), minor: globalValue('opa_wasm_abi_minor_version') },
@@ -145,6 +146,30 @@ export function manifestOf(bytes: Uint8Array<ArrayBuffer>): Manifest {
     functions,
     stubs: { eval: stub('eval'), builtins: stub('builtins'), entrypoints: stub('entrypoints') },
   };
+}
+
+/**
+ * The entry points that reset the shadow stack (eval.c) must do it before
+ * anything else: a function that has a stack frame of its own sets it up
+ * first (global.get __stack_pointer ... global.set), and the reset then gives
+ * that frame's bytes to its callees. With -flto LLVM had inlined the JSON
+ * parser into opa_eval, and its callees overwrote the parser's state (a
+ * valid input was "not valid JSON"). Each body must begin with
+ * `i32.const __heap_base; call busted_stack_reset`.
+ */
+function checkStackResets(bytes: Uint8Array, exports: readonly { name: string; kind: string; index: number }[], names: Map<number, string>, imported: number, heapBase: number): void {
+  const reset = [...names].find(([, n]) => n === 'busted_stack_reset')?.[0];
+  if (reset === undefined) throw new Error('runtime: no function busted_stack_reset');
+  for (const name of ['opa_eval', 'opa_eval_ctx_new']) {
+    const e = exports.find((x) => x.name === name && x.kind === 'func');
+    if (!e) throw new Error(`runtime: no export ${name}`);
+    const body = codeOf(bytes, e.index, imported);
+    // read, not compared as bytes: wasm-ld writes relocated constants as padded LEBs
+    const r = new Reader(body);
+    if (!(r.byte() === 0x41 && r.s32() === heapBase && r.byte() === 0x10 && r.u32() === reset)) {
+      throw new Error(`runtime: ${name} does not begin with busted_stack_reset (it has a stack frame of its own, which the reset would hand to its callees; see eval.c)`);
+    }
+  }
 }
 
 export interface BuildResult {

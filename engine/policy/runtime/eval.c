@@ -41,15 +41,24 @@ WASM_EXPORT(opa_eval_ctx_get_result) value *opa_eval_ctx_get_result(eval_ctx_t *
 // The host has written input_len bytes of input at `input` and hands us the
 // heap above them (unaligned; opa_malloc aligns). input_len 0 = no input:
 // the SDK sends that for every falsy JS input (docs §1.4).
-WASM_EXPORT(opa_eval)
-char *opa_eval(i32 reserved, i32 entrypoint, value *data, const char *input, u32 input_len, u32 heap, i32 format) {
-  busted_stack_reset((u32)&__heap_base); // no frame of our own: ctx is on the heap
-  if (reserved != 0) opa_abort("opa_eval: reserved argument must be 0");
+//
+// The work is in eval_fast, never inlined, so that opa_eval itself has no
+// stack frame when it resets the stack. With -flto LLVM inlined the JSON
+// parser's entry into opa_eval, and its parser state (a struct whose address
+// is taken) got a 32-byte frame in opa_eval, set up before the reset; the
+// reset then handed those bytes to the callees' frames, which overwrote the
+// parser's end pointer: `["\ud800\u0041"]` (a lone high surrogate before
+// another \u escape, inside an array or object) was "input is not valid JSON"
+// (found by test/policy/fuzz-eval.test.ts). build.ts now checks that
+// opa_eval moves no stack pointer before the reset.
+static __attribute__((noinline)) char *eval_fast(i32 entrypoint, value *data, const char *input, u32 input_len, u32 heap, i32 format) {
   rt_heap_reset(heap);
   value *in = 0;
   if (input_len) {
     in = rt_input_parse(input, input_len);
-    if (!in) opa_abort("opa_eval: input is not valid JSON");
+    // the parser's one other refusal is depth (json.c MAX_DEPTH): say so, or
+    // an event nested that deep reads as broken JSON
+    if (!in) opa_abort("opa_eval: input is not valid JSON (or is nested more than 1000 levels deep)");
   }
   eval_ctx_t *ctx = ctx_alloc();
   ctx->input = in;
@@ -57,6 +66,13 @@ char *opa_eval(i32 reserved, i32 entrypoint, value *data, const char *input, u32
   ctx->entrypoint = entrypoint;
   if (eval(ctx) != 0) opa_abort("eval failed");
   return format == 1 ? opa_value_dump(ctx->result) : opa_json_dump(ctx->result);
+}
+
+WASM_EXPORT(opa_eval)
+char *opa_eval(i32 reserved, i32 entrypoint, value *data, const char *input, u32 input_len, u32 heap, i32 format) {
+  busted_stack_reset((u32)&__heap_base);
+  if (reserved != 0) opa_abort("opa_eval: reserved argument must be 0");
+  return eval_fast(entrypoint, data, input, input_len, heap, format);
 }
 
 // wasm-ld drops imports nothing calls, and adding them later would renumber

@@ -6,7 +6,7 @@
 
 // ============================== parsing ======================================
 
-#define MAX_DEPTH 1000 // the shadow stack is 64 KiB; this keeps well inside it
+#define MAX_DEPTH 1000 // the shadow stack is 64 KiB; this keeps well inside it (eval.c names it in its error)
 
 typedef struct {
   const char *p, *end;

@@ -8,6 +8,7 @@
 
 const SEC_GLOBAL = 6;
 const SEC_EXPORT = 7;
+const SEC_CODE = 10;
 const SEC_CUSTOM = 0;
 const KIND_NAMES = ['func', 'table', 'memory', 'global'] as const;
 export type ExternKind = (typeof KIND_NAMES)[number];
@@ -158,6 +159,32 @@ export function globals(b: Uint8Array): Global[] {
     out.push(g);
   }
   return out;
+}
+
+/**
+ * The instructions of the module's function FUNC (its index, imports
+ * counted, less `imported` function imports): the code section's body
+ * after its locals, up to its final `end`.
+ */
+export function codeOf(b: Uint8Array, func: number, imported: number): Uint8Array {
+  const s = sections(b).find((x) => x.id === SEC_CODE);
+  if (!s) throw new Error('wasm: no code section');
+  const r = new Reader(b, s.start);
+  const n = r.u32();
+  const want = func - imported;
+  if (want < 0 || want >= n) throw new Error(`wasm: function ${func} has no body`);
+  for (let i = 0; ; i++) {
+    const size = r.u32();
+    const end = r.pos + size;
+    if (i === want) {
+      for (let groups = r.u32(); groups > 0; groups--) {
+        r.u32(); // count
+        r.byte(); // valtype
+      }
+      return b.subarray(r.pos, end - 1);
+    }
+    r.pos = end;
+  }
 }
 
 export interface Export {
