@@ -9,6 +9,7 @@
 import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
+import { parseDocument } from 'yaml';
 
 import { BustedError, ErrorCode } from '../model/errors.js';
 import { bundleFromFiles, readBundleArchive, type BundleFile } from './bundle.js';
@@ -61,25 +62,100 @@ export function regoSources(dir: string, opts: { tests?: boolean } = {}): Source
   return files.map((f) => ({ file: st.isDirectory() ? relative(dir, f) : f, text: readFileSync(f, 'utf8') }));
 }
 
-/** The text of data.json beside the policies ('{}' when there is none); a file that is not a JSON object is an error naming it. */
-export function dataJsonText(dir: string): string {
-  const path = join(dir, 'data.json');
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT' || code === 'ENOTDIR') return '{}';
-    throw new BustedError(ErrorCode.POLICY, `${path}: ${(e as Error).message}`, 'data.json');
-  }
+/** The data files beside the policies (CONTRACT.md: data.json/data.yaml; `.yml` as OPA's loader reads it too). */
+const DATA_FILES = ['data.json', 'data.yaml', 'data.yml'] as const;
+
+type Plain = Record<string, unknown>;
+const isPlain = (v: unknown): v is Plain => v !== null && typeof v === 'object' && !Array.isArray(v);
+
+/** One data file's value: JSON, or YAML (its errors at line:col); an object, else an error naming the file. */
+function parseDataFile(path: string, name: string, text: string): Plain {
   let v: unknown;
-  try {
-    v = JSON.parse(text);
-  } catch (e) {
-    throw new BustedError(ErrorCode.POLICY, `${path}: ${(e as Error).message}`, 'data.json');
+  if (name === 'data.json') {
+    try {
+      v = JSON.parse(text);
+    } catch (e) {
+      throw new BustedError(ErrorCode.POLICY, `${path}: ${(e as Error).message}`, name);
+    }
+  } else {
+    const doc = parseDocument(text, { uniqueKeys: true, prettyErrors: false });
+    const err = doc.errors[0];
+    if (err) {
+      const at = err.linePos?.[0];
+      throw new BustedError(ErrorCode.POLICY, `${path}${at ? `:${at.line}:${at.col}` : ''}: ${err.message.split('\n')[0]}`, name);
+    }
+    // an empty file is no data; what JSON cannot hold (.inf, .nan, a key that is not a string) is not data either
+    v = doc.contents === null ? {} : doc.toJS({ maxAliasCount: 100 });
+    const bad = unrepresentable(v, '');
+    if (bad !== undefined) throw new BustedError(ErrorCode.POLICY, `${path}: ${bad}`, name);
   }
-  if (v === null || typeof v !== 'object' || Array.isArray(v)) throw new BustedError(ErrorCode.POLICY, `${path}: must hold a JSON object`, 'data.json');
-  return text;
+  if (!isPlain(v)) throw new BustedError(ErrorCode.POLICY, `${path}: must hold an object`, name);
+  return v;
+}
+
+/** Where a YAML value holds what JSON cannot (infinities, NaN, dates, binary, maps and sets of the YAML library), or undefined. */
+function unrepresentable(v: unknown, at: string): string | undefined {
+  if (typeof v === 'number') return Number.isFinite(v) ? undefined : `${at || 'the document'} is ${v}, which JSON cannot hold`;
+  if (v === null || typeof v !== 'object') return typeof v === 'bigint' || typeof v === 'symbol' ? `${at} is not JSON` : undefined;
+  if (Array.isArray(v)) {
+    for (let i = 0; i < v.length; i++) {
+      const r = unrepresentable(v[i], `${at}[${i}]`);
+      if (r) return r;
+    }
+    return undefined;
+  }
+  if (Object.getPrototypeOf(v) !== Object.prototype) return `${at || 'the document'} is a ${(v as object).constructor?.name ?? 'value'} (a YAML type JSON cannot hold)`;
+  for (const [k, x] of Object.entries(v)) {
+    const r = unrepresentable(x, at ? `${at}.${k}` : k);
+    if (r) return r;
+  }
+  return undefined;
+}
+
+/** B merged into A (objects key by key, recursively); the same key with other values in both is an error naming them. */
+function mergeData(a: Plain, b: Plain, files: string, at = ''): Plain {
+  const out: Plain = { ...a };
+  for (const [k, v] of Object.entries(b)) {
+    const path = at ? `${at}.${k}` : k;
+    if (!Object.prototype.hasOwnProperty.call(out, k)) out[k] = v;
+    else if (isPlain(out[k]) && isPlain(v)) out[k] = mergeData(out[k] as Plain, v, files, path);
+    else if (JSON.stringify(out[k]) !== JSON.stringify(v)) throw new BustedError(ErrorCode.POLICY, `${files} both set data.${path}, differently`, 'data');
+  }
+  return out;
+}
+
+/**
+ * The data beside the policies: data.json, data.yaml and data.yml, merged
+ * as OPA's loader merges the files of one directory. `text` is the value as
+ * JSON ('{}' when there is none), `files` each file's name and text as
+ * read. A file that is not an object, that does not parse, or that sets a
+ * key another sets differently is an error naming it.
+ */
+export function readPolicyData(dir: string): { text: string; files: Array<[string, string]> } {
+  const files: Array<[string, string]> = [];
+  let value: Plain | undefined;
+  for (const name of DATA_FILES) {
+    const path = join(dir, name);
+    let text: string;
+    try {
+      text = readFileSync(path, 'utf8');
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT' || code === 'ENOTDIR') continue;
+      throw new BustedError(ErrorCode.POLICY, `${path}: ${(e as Error).message}`, name);
+    }
+    const v = parseDataFile(path, name, text);
+    value = value === undefined ? v : mergeData(value, v, `${files.map(([f]) => join(dir, f)).join(', ')} and ${path}`);
+    files.push([name, text]);
+  }
+  if (value === undefined) return { text: '{}', files };
+  // data.json alone goes as it was written (the module parses it as JSON); anything else as one JSON text
+  return { text: files.length === 1 && files[0]![0] === 'data.json' ? files[0]![1] : JSON.stringify(value), files };
+}
+
+/** The data beside the policies as JSON text ('{}' when there is none): readPolicyData(dir).text. */
+export function dataJsonText(dir: string): string {
+  return readPolicyData(dir).text;
 }
 
 function revisionOf(parts: Array<[string, string | Buffer]>): string {
@@ -171,7 +247,8 @@ export function buildPolicy(src: string, entrypoints: readonly string[] = ENTRYP
     return { kind: 'bundle', wasm: b.wasm, data: b.data, revision: b.revision || revisionOf(files.map((f) => [f.name, f.data])), files: b.files };
   }
   const sources = regoSources(src);
-  const dataText = st.isDirectory() ? dataJsonText(src) : '{}';
+  const data = st.isDirectory() ? readPolicyData(src) : { text: '{}', files: [] };
+  const dataText = data.text;
   // what busted evaluates: decision required, reasons and kill when defined
   const ours = entrypoints === ENTRYPOINTS;
   const { wasm, inputs } = compile(sources, {
@@ -180,13 +257,13 @@ export function buildPolicy(src: string, entrypoints: readonly string[] = ENTRYP
     parse: opts.parse,
   });
   const parts: Array<[string, string]> = sources.map((s) => [s.file, s.text]);
-  if (st.isDirectory()) parts.push(['data.json', dataText]);
+  parts.push(...data.files);
   return {
     kind: 'rego',
     wasm,
     data: JSON.parse(dataText) as Record<string, unknown>,
     revision: revisionOf(parts),
-    files: [...sources.map((s) => s.file), ...(dataText !== '{}' ? ['data.json'] : [])],
+    files: [...sources.map((s) => s.file), ...data.files.map(([name]) => name)],
     inputs,
   };
 }
