@@ -29,13 +29,16 @@ const RULES: RegExp[] = [
   /([?&](?:key|api_key|apikey|token|access_token|sig|signature)=)[^&\s"']+/gi,
   // 5.. key-shaped strings, wherever they stand; the distinctive prefixes
   // even glued to a word before them ("keysk-proj-..."), a bare sk- only
-  // after a word's end (not "task-management-...")
+  // after a word's end (not "task-management-..."). Google and AWS keys
+  // glued to a word on either side too: a fuzzed HTTP/2 path showed
+  // "models3AIza..." and "AKIA...EXAMPLQD" whole (a 4-letter prefix and
+  // 30+ or 16 more characters of that alphabet is no English word)
   /sk-ant-[A-Za-z0-9_-]{8,}/g,
   /sk-(?:proj|svcacct|admin)-[A-Za-z0-9_-]{16,}/g,
   /\bsk-[A-Za-z0-9_-]{16,}/g,
-  /\bAIza[0-9A-Za-z_-]{30,}/g,
+  /AIza[0-9A-Za-z_-]{30,}/g,
   /\b(?:xai|gsk|hf|r8|pplx|fw|nvapi)[-_][A-Za-z0-9]{20,}/g,
-  /\b(?:AKIA|ASIA)[0-9A-Z]{16}\b/g,
+  /(?:AKIA|ASIA)[0-9A-Z]{16}/g,
   /\bgh[pousr]_[A-Za-z0-9]{30,}/g,
   /\beyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}/g,
   /-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?(?:-----END [A-Z ]*PRIVATE KEY-----|$)/g,
@@ -87,8 +90,16 @@ export function redactText(s: string): string {
  */
 export function redactEvent(e: import('./model/event.js').BustedEvent): void {
   if (e.tls?.payload !== undefined) e.tls.payload = redactText(e.tls.payload);
-  if (e.http?.path !== undefined) e.http.path = redactText(e.http.path);
+  if (e.http) {
+    // the same fields the interpreter redacts when it redacts early (app.ts): all the client's text
+    if (e.http.path !== undefined) e.http.path = redactText(e.http.path);
+    if (e.http.host !== undefined) e.http.host = redactText(e.http.host);
+    if (e.http.content_type !== undefined) e.http.content_type = redactText(e.http.content_type);
+    if (e.http.method !== undefined) e.http.method = redactText(e.http.method);
+  }
   if (e.llm) {
+    if (e.llm.endpoint !== undefined) e.llm.endpoint = redactText(e.llm.endpoint);
+    if (e.llm.model !== undefined) e.llm.model = redactText(e.llm.model);
     if (e.llm.user_message !== undefined) e.llm.user_message = redactText(e.llm.user_message);
     if (e.llm.system_prompt !== undefined) e.llm.system_prompt = redactText(e.llm.system_prompt);
   }

@@ -68,7 +68,7 @@ export class AppLayer {
    * rendering of the call (decoded headers and DATA) to show instead of the
    * raw frames, whose HPACK strings could hide a secret from redaction.
    */
-  feed(call: TlsCall): { found: Finding[]; render?: string } {
+  feed(call: TlsCall): { found: Finding[]; render?: string; lost?: string } {
     const key = `${call.pid}:${call.ssl}`;
     let c = this.conns.get(key);
     if (c === undefined) {
@@ -83,13 +83,20 @@ export class AppLayer {
     }
     const s = call.direction === 'write' ? c.out! : c.in!;
     this.notes = c.h2 ? [] : undefined;
+    const wasBroken = c.h2 && (s as Http2Stream).broken;
     s.push(call.data);
     s.gap(call.len - call.data.length);
     const found = c.found.splice(0);
     if (!c.h2) return { found };
-    const render = this.notes!.length ? this.notes!.join('') : (s as Http2Stream).broken ? '[HTTP/2, not decodable after a capture gap]' : '[HTTP/2 control frames]';
+    const h2 = s as Http2Stream;
+    // a direction lost to a connection error (RFC 9113 5.4.1) says why, once (the caller reports it), and
+    // every later call of it says that it is not decoded: nothing after is dropped silently
+    const why = h2.lostReason;
+    const lost = why !== undefined && !wasBroken ? why : undefined;
+    let render = this.notes!.length ? this.notes!.join('') : why === undefined ? '[HTTP/2 control frames]' : '';
+    if (why !== undefined) render += `[HTTP/2 ${call.direction === 'write' ? 'writes' : 'reads'} not decoded from here on: ${why}]`;
     this.notes = undefined;
-    return { found, render };
+    return lost === undefined ? { found, render } : { found, render, lost };
   }
 
   /** what the HTTP/2 parsers noted during the current call */
@@ -133,7 +140,8 @@ export class AppLayer {
   /** `answers`: the HTTP/1.1 stream the answer will come on (it needs the method: HEAD answers have no body) */
   private request(c: Conn, m: HttpMessage | Http2Message, answers?: Http1Stream): void {
     const host = (m.host ?? c.sni ?? '').replace(/:\d+$/, '') || undefined;
-    const http: HttpInfo = { method: m.method, path: m.path ? this.text(m.path) : m.path };
+    // an HTTP/2 :method is any string the client sent (HTTP/1's is one of a few tokens), so it is redacted too
+    const http: HttpInfo = { method: m.method === undefined ? undefined : this.text(m.method), path: m.path ? this.text(m.path) : m.path };
     // header values are the client's text: a malformed head can run one field into the next (an
     // Authorization line into Host), so they are redacted as the path is
     if (host) http.host = this.text(host);
@@ -147,6 +155,9 @@ export class AppLayer {
       const provider = this.providerFor(c.sni ?? host, call.api);
       const llm = call.info;
       if (provider) llm.provider = provider;
+      // both come from the path (the endpoint is the path, a Google/Bedrock/Azure model is a segment of it)
+      if (llm.endpoint !== undefined) llm.endpoint = this.text(llm.endpoint);
+      if (llm.model !== undefined) llm.model = this.text(llm.model);
       if (llm.user_message !== undefined) llm.user_message = this.text(llm.user_message);
       if (llm.system_prompt !== undefined) llm.system_prompt = this.text(llm.system_prompt);
       c.found.push({ type: 'llm_request', http, llm, ...(provider ? { provider } : {}) });

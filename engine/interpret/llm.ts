@@ -181,6 +181,20 @@ function lastTurnToolCalls(messages: unknown): string[] | undefined {
 }
 
 /** Recognise an LLM API request; undefined when it is not one. */
+/**
+ * A path segment percent-decoded, or as it is when its escapes are broken:
+ * decodeURIComponent throws URIError on "%zz" or a lone "%", and a request
+ * to /openai/deployments/%/chat/completions threw out of the parser into
+ * the interpreter.
+ */
+function pathSegment(s: string): string {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    return s;
+  }
+}
+
 export function llmRequest(method: string | undefined, path: string | undefined, bodyRaw: unknown): LlmCall | undefined {
   if (method !== 'POST' || !path) return undefined;
   const p = path.split('?')[0]!;
@@ -204,7 +218,7 @@ export function llmRequest(method: string | undefined, path: string | undefined,
   else if (body && typeof body.model === 'string' && arr(body.messages).length > 0 && arr(body.messages).every((m) => typeof obj(m)?.role === 'string')) api = 'openai_chat';
   else return undefined;
   if (model) info.model = model;
-  if (azure && !info.model) info.model = decodeURIComponent(azure[1]!);
+  if (azure && !info.model) info.model = pathSegment(azure[1]!);
   switch (api) {
     case 'openai_chat':
     case 'openai_completions': {
@@ -232,7 +246,7 @@ export function llmRequest(method: string | undefined, path: string | undefined,
       break;
     }
     case 'google': {
-      info.model = decodeURIComponent(google![1]!);
+      info.model = pathSegment(google![1]!);
       info.stream = google![2] === 'streamGenerateContent';
       const sys = text(obj(body?.systemInstruction ?? body?.system_instruction)?.parts);
       if (sys !== undefined) info.system_prompt = sys;
@@ -241,7 +255,7 @@ export function llmRequest(method: string | undefined, path: string | undefined,
       break;
     }
     case 'bedrock': {
-      info.model = decodeURIComponent(bedrock![1]!);
+      info.model = pathSegment(bedrock![1]!);
       info.stream = bedrock![2]!.endsWith('stream');
       const sys = text(body?.system);
       if (sys !== undefined) info.system_prompt = sys;
