@@ -11,8 +11,25 @@ import { BpfObject, closeFd, openDir } from '../../dist/engine/kernel/libbpf.js'
 import { OBJECTS } from '../../dist/engine/kernel/loader.js';
 import { TlsLibraryFinder } from '../../dist/engine/host/tls-libs.js';
 
-const [objPath, flag, cgPath, mode] = process.argv.slice(2);
 const ENFORCE_HOOKS = ['cgroup/connect4', 'cgroup/connect6', 'cgroup/sendmsg4', 'cgroup/sendmsg6'];
+// BENCH_OVERHEAD_FLOOR_HOOKS=tp,sock,skb,uprobe,enforce (default: all that apply):
+// only these groups, to see what each hook costs on its own.
+const GROUPS = {
+  tp: (s) => s.startsWith('tp_btf/'),
+  sock: (s) => s === 'cgroup/sock_create' || s === 'cgroup/sock_release',
+  skb: (s) => s.startsWith('cgroup_skb/'),
+  uprobe: (s) => s === 'uprobe',
+  enforce: (s) => ENFORCE_HOOKS.includes(s),
+};
+const only = process.env.BENCH_OVERHEAD_FLOOR_HOOKS?.split(',').filter(Boolean);
+for (const g of only ?? []) {
+  if (!GROUPS[g]) {
+    console.error(`floor-agent.js: BENCH_OVERHEAD_FLOOR_HOOKS: no group ${g} (${Object.keys(GROUPS).join(', ')})`);
+    process.exit(2);
+  }
+}
+const wanted = (section) => !only || only.some((g) => GROUPS[g](section));
+const [objPath, flag, cgPath, mode] = process.argv.slice(2);
 if (!objPath || flag !== '--cgroup' || !cgPath || (mode !== undefined && mode !== '--enforce')) {
   console.error('usage: floor-agent.js <floor.bpf.o> --cgroup PATH [--enforce]');
   process.exit(2);
@@ -22,14 +39,14 @@ obj.load();
 const cgFd = openDir(cgPath);
 const links = [];
 for (const p of obj.programs()) {
-  if (ENFORCE_HOOKS.includes(p.section) && mode !== '--enforce') continue;
+  if ((ENFORCE_HOOKS.includes(p.section) && mode !== '--enforce') || !wanted(p.section)) continue;
   if (p.section.startsWith('cgroup')) links.push(p.attachCgroup(cgFd, cgPath));
   else if (p.section !== 'uprobe') links.push(p.attach());
 }
 // the monitor's TLS probes: not enforcement's, one probe mode (sessions where the kernel has them: entry only)
 const probes = OBJECTS.find((o) => o.name === 'tls').programs.filter((p) => p.attach === 'uprobe' && !p.enforceOnly && p.mode !== 'pair' && !p.retprobe);
 const uprobe = obj.program('floor_uprobe');
-for (const lib of new TlsLibraryFinder({ binaries: [] }).system().filter((l) => l.kind === 'openssl')) {
+for (const lib of wanted('uprobe') ? new TlsLibraryFinder({ binaries: [] }).system().filter((l) => l.kind === 'openssl') : []) {
   const funcs = new Set(probes.filter((p) => lib.symbols.includes(p.func) && !(p.unless && lib.symbols.includes(p.unless))).map((p) => p.func));
   for (const f of funcs) {
     const at = lib.offsets?.[f];

@@ -35,6 +35,7 @@
 //   node bench/overhead/run.js [connect|tls|dns ...]
 // env: BENCH_OVERHEAD_PAIRS (default 4), BENCH_OVERHEAD_SECS (default 4),
 //      BENCH_OVERHEAD_STDOUT=file (see STDOUT_FILE),
+//      BENCH_OVERHEAD_WITH_FLOOR=1: the floor's runs too (see FLOOR),
 //      BENCH_OVERHEAD_BPF_STATS=1: also report the time spent in the agent's
 //      BPF programs (turns kernel.bpf_stats_enabled on for the run, restores it),
 //      BENCH_OVERHEAD_NODE_FLAGS='--flag ...': node flags for the agent,
@@ -76,7 +77,13 @@ const PROFILE_DIR = process.env.BENCH_OVERHEAD_PROFILE;
 // (e.g. "--no-model", to see what one stage costs)
 // BENCH_OVERHEAD_AGENT=floor-enforce: the same with busted enforce's
 // connect and sendmsg hooks besides.
+// BENCH_OVERHEAD_WITH_FLOOR=1 (with the monitor or enforce): each pair is
+// (off, floor, agent), the floor's and the agent's runs alternating in
+// order, so that both ratios come from the same run, against the same
+// unloaded runs: the agent's cost next to what its hooks alone cost.
 const FLOOR = process.env.BENCH_OVERHEAD_AGENT === 'floor' || process.env.BENCH_OVERHEAD_AGENT === 'floor-enforce';
+const FLOOR_KIND = process.env.BENCH_OVERHEAD_AGENT === 'enforce' || process.env.BENCH_OVERHEAD_AGENT === 'floor-enforce' ? 'floor-enforce' : 'floor';
+const WITH_FLOOR = process.env.BENCH_OVERHEAD_WITH_FLOOR === '1' && !FLOOR;
 const AGENT = FLOOR
   ? [process.env.BENCH_OVERHEAD_AGENT]
   : [
@@ -85,7 +92,7 @@ const AGENT = FLOOR
     ];
 // tls first: its latency-bound handshakes are the most sensitive to what the
 // other two leave behind (hundreds of thousands of sockets to expire).
-const ALL = ['tls', 'tlska', 'tlsskip', 'connect', 'connect1', 'dns'];
+const ALL = ['tls', 'tlska', 'tlsskip', 'tlsnode', 'tlsnodeskip', 'connect', 'connect1', 'dns'];
 const only = process.argv.slice(2);
 const selected = only.length ? ALL.filter((w) => only.includes(w)) : ALL;
 const CLK_TCK = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
@@ -160,7 +167,8 @@ async function cleanup() {
 for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => cleanup().then(() => process.exit(130)));
 // A stuck bench stops: each workload gets its runs, its agents' warm-ups,
 // starts and stops, and its set-up, twice over.
-const BUDGET_S = 2 * selected.length * ((2 * PAIRS + 2) * SECS + PAIRS * (AGENT_WARMUP_SECS + 4) + 15);
+const LOADED = WITH_FLOOR ? 2 : 1;
+const BUDGET_S = 2 * selected.length * ((2 * PAIRS * LOADED + 2) * SECS + PAIRS * LOADED * (AGENT_WARMUP_SECS + 4) + 15);
 const watchdog = setTimeout(() => {
   log(`watchdog: bench ran over ${BUDGET_S} s, stopping`);
   cleanup().then(() => process.exit(1));
@@ -242,7 +250,7 @@ async function runWorkload(cg, cmd, args, secs, env = {}) {
   return JSON.parse(last);
 }
 
-function tlsWorkload(metric, env, servername = 'api.openai.com', target = TARGET_RATIO) {
+function tlsWorkload(metric, env, servername = 'api.openai.com', target = TARGET_RATIO, nodeClient = false) {
   return {
     metric,
     target,
@@ -251,12 +259,13 @@ function tlsWorkload(metric, env, servername = 'api.openai.com', target = TARGET
       const pki = makePki(tmp);
       let client;
       try {
+        if (nodeClient) throw new Error('the node client asked for');
         const bin = build('tlsloop', ['-lssl', '-lcrypto']);
         client = (port, secs) => [bin, ['127.0.0.1', String(port), pki.ca, String(secs), '2000000', '8', servername]];
       } catch (e) {
-        if (env.TLSLOOP_REQS_PER_CONN) throw e; // the node client has no keep-alive mode
-        log(`${e.message.split('\n')[0]}; using the node client instead`);
-        client = (port, secs) => [process.execPath, [join(HERE, 'tls-client.js'), String(port), pki.ca, String(secs), '200000', '8', servername]];
+        if (env.TLSLOOP_REQS_PER_CONN) throw e; // the node client keeps connections open differently (TLSLOOP_KEEPALIVE)
+        if (!nodeClient) log(`${e.message.split('\n')[0]}; using the node client instead`);
+        client = (port, secs) => [process.execPath, [join(HERE, 'tls-client.js'), String(port), pki.ca, String(secs), '2000000', nodeClient ? '4' : '8', servername]];
       }
       const probed = process.env.BENCH_TLS_SERVER_PROBED === '1';
       const serverArgs = [join(HERE, 'tls-server.js'), pki.cert, pki.key, '127.0.0.1'];
@@ -340,12 +349,12 @@ function threadDelta(a, b) {
 const STDOUT_FILE = process.env.BENCH_OVERHEAD_STDOUT === 'file' ? join(tmpdir(), `busted-bench-overhead-${process.pid}.jsonl`) : undefined;
 if (STDOUT_FILE) cleanups.push(() => rmSync(STDOUT_FILE, { force: true }));
 
-async function startAgent(cg, label, cpu) {
+async function startAgent(cg, label, cpu, floor = FLOOR) {
   const devnull = openSync(STDOUT_FILE ?? '/dev/null', 'w');
   const prof = PROFILE_DIR ? ['--import', join(HERE, 'agent-probe.js')] : [];
   const env = PROFILE_DIR ? { ...process.env, BENCH_PROFILE_OUT: join(PROFILE_DIR, `${label}.cpuprofile`), BENCH_MEM_OUT: join(PROFILE_DIR, `${label}.memory.json`) } : process.env;
-  const argv = FLOOR
-    ? [process.execPath, join(HERE, 'floor-agent.js'), buildFloor(), '--cgroup', cg.path, ...(AGENT[0] === 'floor-enforce' ? ['--enforce'] : [])]
+  const argv = floor
+    ? [process.execPath, join(HERE, 'floor-agent.js'), buildFloor(), '--cgroup', cg.path, ...(FLOOR_KIND === 'floor-enforce' ? ['--enforce'] : [])]
     : [process.execPath, ...NODE_FLAGS, ...prof, BUSTED, ...AGENT, '--format', 'json', '--cgroup', cg.path];
   // A workload pinned to one CPU gets the agent pinned to the other.
   if (cpu !== undefined) argv.unshift('taskset', '-c', String(cpu));
@@ -447,6 +456,12 @@ const WORKLOADS = {
   // ... and with the connection marked skip after its first request (plain
   // GETs to a host that is no provider: the engine's TLS verdict)
   tlsskip: tlsWorkload('tls_keepalive_skip_rate_ratio', { TLSLOOP_REQS_PER_CONN: '1000', TLSLOOP_GET: '/static/app.js' }, 'static.example.test', 0.97),
+  // The same two with node's own https client on kept-alive connections
+  // (4 in flight), the client issue 4's targets name ("curl or node"): its
+  // statically linked OpenSSL probed in the node binary, and the cost of an
+  // HTTP client's own work per request around each probed call.
+  tlsnode: tlsWorkload('tls_node_keepalive_capture_rate_ratio', { TLSLOOP_KEEPALIVE: '1' }, 'api.openai.com', 0.9, true),
+  tlsnodeskip: tlsWorkload('tls_node_keepalive_skip_rate_ratio', { TLSLOOP_KEEPALIVE: '1', TLSLOOP_GET: '/static/app.js' }, 'static.example.test', 0.97, true),
   dns: {
     metric: 'dns_query_rate_ratio',
     unit: 'queries/s',
@@ -534,8 +549,8 @@ function procMemDetail(pid) {
   return { rss: kb('VmRSS'), anon: kb('RssAnon'), file: kb('RssFile'), shmem: kb('RssShmem'), hwm: kb('VmHWM') };
 }
 
-async function loadedRun(name, i, cg, inst) {
-  const agent = await startAgent(cg, `${name}-${i + 1}`, WORKLOADS[name].agentCpu);
+async function loadedRun(name, i, cg, inst, floor = FLOOR) {
+  const agent = await startAgent(cg, `${name}-${floor && !FLOOR ? 'floor-' : ''}${i + 1}`, WORKLOADS[name].agentCpu, floor);
   const born = performance.now();
   await sleep(250);
   // The agent's steady state: it runs for days, so its JIT compiling its
@@ -550,11 +565,13 @@ async function loadedRun(name, i, cg, inst) {
   const t0 = performance.now();
   const samples = [];
   let last;
+  // a WITH_FLOOR floor run's memory is not the agent's
+  const ownRss = !floor || FLOOR;
   const sample = () => {
     try {
       last = procMemDetail(agent.pid);
       samples.push(last.rss);
-      if (!rssMaxDetail || last.rss > rssMaxDetail.rss) rssMaxDetail = { ...last, workload: name };
+      if (ownRss && (!rssMaxDetail || last.rss > rssMaxDetail.rss)) rssMaxDetail = { ...last, workload: name };
     } catch {}
   };
   const timer = setInterval(sample, 200);
@@ -574,9 +591,23 @@ async function loadedRun(name, i, cg, inst) {
   const s = await agent.stop();
   // its event counts are of its whole life, warm-up included
   const life = (performance.now() - born) / 1000;
-  rss.push(...samples);
-  rssFinal = samples[samples.length - 1];
+  if (ownRss) {
+    rss.push(...samples);
+    rssFinal = samples[samples.length - 1];
+  }
   return Object.assign(r, { agentCpuS: cpu, agentSysS, agentThreads: threads, agentCore: cpu / wall, wall, life, events: s.events, records: s.records, lost: s.lost, rssMax: Math.max(...samples), rssLast: rssFinal, bpf });
+}
+
+/** The floor's runs of a WITH_FLOOR pair sequence, against the same unloaded runs as the agent's. */
+function floorFields(floors, off) {
+  const pairs = floors.map((r, i) => r.rate / ((off[i].rate + off[i + 1].rate) / 2));
+  return {
+    floor: FLOOR_KIND,
+    floor_value: round(median(floors.map((r) => r.rate)) / median(off.map((r) => r.rate)), 3),
+    runs_floor: floors.map((r) => round(r.rate)),
+    floor_pair_ratios: pairs.map((x) => round(x, 3)),
+    floor_pair_ratio_median: round(median(pairs), 3),
+  };
 }
 
 async function measure(name, cg, tmp) {
@@ -595,10 +626,19 @@ async function measure(name, cg, tmp) {
       off.push(r);
       log(`${name}: off #${off.length} ${round(r.rate)} ${w.unit}${r.errors ? ` (${r.errors} errors)` : ''}${r.max_ms ? ` (slowest ${r.max_ms} ms)` : ''}`);
     };
+    const floors = [];
+    const floorRun = async (i) => {
+      const r = await loadedRun(name, i, cg, inst, true);
+      floors.push(r);
+      log(`${name}: ${FLOOR_KIND} #${i + 1} ${round(r.rate)} ${w.unit}${r.errors ? ` (${r.errors} errors)` : ''}`);
+    };
     for (let i = 0; i < PAIRS; i++) {
       await offRun();
+      // the floor before the agent in even pairs, after it in odd ones
+      if (WITH_FLOOR && i % 2 === 0) await floorRun(i);
       const r = await loadedRun(name, i, cg, inst);
       on.push(r);
+      if (WITH_FLOOR && i % 2 === 1) await floorRun(i);
       log(
         `${name}: on  #${i + 1} ${round(r.rate)} ${w.unit}${r.errors ? ` (${r.errors} errors)` : ''}${r.max_ms ? ` (slowest ${r.max_ms} ms)` : ''}; agent cpu ${round(r.agentCpuS, 2)} s (${round(100 * r.agentCore)}% of a core, ${round(100 * r.agentSysS / Math.max(r.agentCpuS, 1e-9))}% of it in the kernel), ` +
           `${r.events} events / ${r.records} records (lost in kernel ${r.lost}), rss max ${round(r.rssMax)} MB last ${round(r.rssLast)} MB` +
@@ -627,6 +667,7 @@ async function measure(name, cg, tmp) {
       // each loaded run against the mean of the unloaded runs either side of it (drift-resistant)
       pair_ratios: pairRatios.map((x) => round(x, 3)),
       pair_ratio_median: round(median(pairRatios), 3),
+      ...(WITH_FLOOR && floorFields(floors, off)),
     });
     const cpuLine = {
       metric: `${name}_agent_cpu`,
@@ -672,7 +713,7 @@ try {
     if (left?.length) log(`warning: still attached to ${cg.path}:\n${left.join('\n')}`);
     await cg.dispose();
   });
-  log(`cgroup ${cg.path}; per workload ${PAIRS} × (off, on) + off, ${SECS} s each: ${selected.join(', ')}`);
+  log(`cgroup ${cg.path}; per workload ${PAIRS} × (off, ${WITH_FLOOR ? `${FLOOR_KIND} and on` : 'on'}) + off, ${SECS} s each: ${selected.join(', ')}`);
   for (const name of selected) await measure(name, cg, tmp);
   if (rss.length) {
     const d = rssMaxDetail;

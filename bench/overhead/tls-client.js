@@ -2,15 +2,23 @@
 // connection (agent:false, no session reuse → full handshake) carrying one
 // small POST. Runs <seconds> or <max> requests, <concurrency> in flight.
 //   node tls-client.js <port> <ca.pem> <seconds> <max> <concurrency> [servername] [host]
+// env: TLSLOOP_KEEPALIVE=1: requests go over kept-alive connections (one
+//      per worker) instead, as an SDK's HTTP client sends them;
+//      TLSLOOP_GET=/path sends that GET instead of the chat completion POST.
 // Prints {"requests":N,"secs":S,"rate":N/S,"errors":E}.
 import { readFileSync } from 'node:fs';
-import { request } from 'node:https';
+import { Agent, request } from 'node:https';
 import { createSecureContext } from 'node:tls';
 
 const [port, caFile, secs = '5', max = '1000000', conc = '4', servername = 'api.openai.com', host = '127.0.0.1'] = process.argv.slice(2);
 // One context for all requests (building one per request costs more than the handshake).
 const secureContext = createSecureContext({ ca: readFileSync(caFile) });
 const payload = JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }] });
+const get = process.env.TLSLOOP_GET;
+const agent = process.env.TLSLOOP_KEEPALIVE === '1' ? new Agent({ keepAlive: true, maxSockets: Number(conc) }) : false;
+const what = get
+  ? { method: 'GET', path: get, headers: { host: servername } }
+  : { method: 'POST', path: '/v1/chat/completions', headers: { host: servername, 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) } };
 const t0 = performance.now();
 const deadline = t0 + Number(secs) * 1000;
 let started = 0;
@@ -20,7 +28,7 @@ let errors = 0;
 function one() {
   return new Promise((resolve) => {
     const req = request(
-      { host, port: Number(port), servername, secureContext, agent: false, method: 'POST', path: '/v1/chat/completions', headers: { host: servername, 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) } },
+      { host, port: Number(port), servername, secureContext, agent, ...what },
       (res) => {
         res.resume();
         res.on('end', () => {
@@ -32,7 +40,7 @@ function one() {
       },
     );
     req.on('error', () => (errors++, resolve()));
-    req.end(payload);
+    req.end(get ? undefined : payload);
   });
 }
 
@@ -44,5 +52,6 @@ async function worker() {
 }
 
 await Promise.all(Array.from({ length: Number(conc) }, worker));
+if (agent) agent.destroy();
 const s = (performance.now() - t0) / 1000;
 process.stdout.write(JSON.stringify({ requests: done, secs: Number(s.toFixed(4)), rate: Number((done / s).toFixed(1)), errors }) + '\n');

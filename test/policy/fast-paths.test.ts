@@ -98,10 +98,11 @@ describe('input projection (engine/policy/project.ts)', () => {
     // a lone surrogate reaches the module as U+FFFD either way (runtime/json.c reads its \u escape so)
     const wellFormed = (json: string) => JSON.stringify(JSON.parse(json), (_k, v: unknown) => (typeof v === 'string' ? (v as string & { toWellFormed(): string }).toWellFormed() : v));
     for (const e of events) assert.equal(asJson(new Uint8Array(projector.project(e))), wellFormed(expected(e, paths)), JSON.stringify(e));
-    // a key of more than 255 bytes, strings around the one-byte length's bounds, and control bytes inside raw strings
-    const keys = new InputProjector({ all: false, paths: [['k'.repeat(300)], ['s']], volatile: false });
+    // a key of more than 255 bytes, keys either side of the longest written as constant stores (48
+    // bytes with its length and `:`), strings around the one-byte length's bounds, and control bytes inside raw strings
+    const keys = new InputProjector({ all: false, paths: [['k'.repeat(300)], ['s'], ['m'.repeat(45)], ['n'.repeat(46)]], volatile: false });
     for (const v of ['', 'x'.repeat(32), 'x'.repeat(33), 'é'.repeat(85), 'é'.repeat(200), '\u0001\u0002"\\', 'y'.repeat(70_000)]) {
-      const e = { ['k'.repeat(300)]: 1, s: v };
+      const e = { ['k'.repeat(300)]: 1, s: v, ['m'.repeat(45)]: v, ['n'.repeat(46)]: 2 };
       assert.equal(asJson(new Uint8Array(keys.project(e))), JSON.stringify(e));
     }
   });
