@@ -108,7 +108,7 @@ export class Http2Stream {
     private readonly client: boolean,
     /** told a readable line for each header block and DATA payload (tls_data excerpts: never the raw HPACK bytes) */
     private readonly note?: (text: string) => void,
-    /** told each DATA payload of a message as it arrives (streaming responses) */
+    /** told each piece of a message's DATA content as it arrives, not waiting for whole frames (streaming responses) */
     private readonly onPartial?: (m: Http2Message, data: Uint8Array) => void,
   ) {
     this.preface = client;
