@@ -48,15 +48,17 @@ const RULES: RegExp[] = [
   /([?&](?:key|api_key|apikey|token|access_token|sig|signature)=)[^&\s"']+/gi,
   // 5.. key-shaped strings, wherever they stand; the distinctive prefixes
   // even glued to a word before them ("keysk-proj-..."), a bare sk- only
-  // after a word's end (not "task-management-...", and see wordStart). An
-  // AWS key id is 20 capitals and digits, with no more of them either side
-  // (a lower-case word glued to it does not hide it)
+  // after a word's end (not "task-management-...", and see wordStart).
+  // Google and AWS keys glued to a word on either side too: a fuzzed
+  // HTTP/2 path showed "models3AIza..." and "AKIA...EXAMPLQD" whole (a
+  // 4-letter prefix and 30+ or 16 more characters of that alphabet is no
+  // English word)
   /sk-ant-[A-Za-z0-9_-]{8,}/g,
   /sk-(?:proj|svcacct|admin)-[A-Za-z0-9_-]{16,}/g,
   wordStart(/\bsk-[A-Za-z0-9_-]{16,}/g),
-  wordStart(/\bAIza[0-9A-Za-z_-]{30,}/g),
+  /AIza[0-9A-Za-z_-]{30,}/g,
   wordStart(/\b(?:xai|gsk|hf|r8|pplx|fw|nvapi)[-_][A-Za-z0-9]{20,}/g),
-  wordStart(/(?<![0-9A-Z])(?:AKIA|ASIA)[0-9A-Z]{16}(?![0-9A-Z])/g),
+  /(?:AKIA|ASIA)[0-9A-Z]{16}/g,
   wordStart(/\bgh[pousr]_[A-Za-z0-9]{30,}/g),
   // 12 a JWT (three base64url parts). Its first part is taken whole (the lookahead and \1 cannot give
   // characters back) and the match replaced only when the rest is a JWT's (jwtOrSelf): a failed try

@@ -23,6 +23,10 @@ describe('redactText', () => {
     ['hellosk-proj-AbCdEf0123456789abcdefXYZ', `hello${REDACTED}`],
     ['key:xsk-ant-api03-abcdefghijklmnop0123"', `key:x${REDACTED}"`],
     ['aws AKIAIOSFODNN7EXAMPLE', `aws ${REDACTED}`],
+    // Google and AWS keys glued to a word (found by the HTTP/2 fuzz, test/interpret/app-h2.test.ts)
+    ['/v1beta/models3AIzaSyA0123456789abcdefghijklmnopqrstu:generateContent', `/v1beta/models3${REDACTED}:generateContent`],
+    ['host AKIAIOSFODNN7EXAMPLQD.example', `host ${REDACTED}D.example`],
+    ['xASIAIOSFODNN7EXAMPLE', `x${REDACTED}`],
     ['tok eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U x', `tok ${REDACTED} x`],
     ['-----BEGIN RSA PRIVATE KEY-----\nMIIEow\n-----END RSA PRIVATE KEY-----', REDACTED],
     // a key spelt with JSON escapes (a JSON parser reads "sk-proj-...") or URL escapes, and headers inside a JSON string

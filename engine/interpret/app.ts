@@ -91,7 +91,7 @@ export class AppLayer {
    * rendering of the call (decoded headers and DATA) to show instead of the
    * raw frames, whose HPACK strings could hide a secret from redaction.
    */
-  feed(call: TlsCall): { found: Finding[]; render?: string } {
+  feed(call: TlsCall): { found: Finding[]; render?: string; lost?: string } {
     const key = `${call.pid}:${call.ssl}`;
     let c = this.conns.get(key);
     if (c === undefined) {
@@ -106,13 +106,20 @@ export class AppLayer {
     }
     const s = call.direction === 'write' ? c.out! : c.in!;
     this.notes = c.h2 ? [] : undefined;
+    const wasBroken = c.h2 && (s as Http2Stream).broken;
     s.push(call.data);
     s.gap(call.len - call.data.length);
     const found = c.found.splice(0);
     if (!c.h2) return { found };
-    const render = this.notes!.length ? this.notes!.join('') : (s as Http2Stream).broken ? '[HTTP/2, not decodable after a capture gap]' : '[HTTP/2 control frames]';
+    const h2 = s as Http2Stream;
+    // a direction lost to a connection error (RFC 9113 5.4.1) says why, once (the caller reports it), and
+    // every later call of it says that it is not decoded: nothing after is dropped silently
+    const why = h2.lostReason;
+    const lost = why !== undefined && !wasBroken ? why : undefined;
+    let render = this.notes!.length ? this.notes!.join('') : why === undefined ? '[HTTP/2 control frames]' : '';
+    if (why !== undefined) render += `[HTTP/2 ${call.direction === 'write' ? 'writes' : 'reads'} not decoded from here on: ${why}]`;
     this.notes = undefined;
-    return { found, render };
+    return lost === undefined ? { found, render } : { found, render, lost };
   }
 
   /** what the HTTP/2 parsers noted during the current call */

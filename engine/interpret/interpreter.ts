@@ -82,6 +82,8 @@ export interface InterpreterStats {
   events: number;
   malformedDns: number;
   malformedTls: number;
+  /** HTTP/2 directions lost (BUSTED_E_HTTP2_LOST) */
+  http2Lost: number;
   wireErrors: number;
   filtered: number;
 }
@@ -115,7 +117,7 @@ const utf8Lossy = new TextDecoder('utf-8', { fatal: false });
 const HELLO_WAIT_NS = 1e9;
 
 export class Interpreter {
-  readonly stats: InterpreterStats = { records: 0, events: 0, malformedDns: 0, malformedTls: 0, wireErrors: 0, filtered: 0 };
+  readonly stats: InterpreterStats = { records: 0, events: 0, malformedDns: 0, malformedTls: 0, http2Lost: 0, wireErrors: 0, filtered: 0 };
   private readonly processes: ProcessCache;
   private readonly dns: DnsCache;
   private readonly providers: ProviderTable;
@@ -283,7 +285,7 @@ export class Interpreter {
     const proc = this.processes.info(call.first.task);
     ev.process = proc;
     // what the bytes mean (LLM calls and MCP messages, once a message is complete), and for HTTP/2 their readable form
-    const { found, render } = this.app.feed(call);
+    const { found, render, lost } = this.app.feed(call);
     const text = render !== undefined ? render.slice(0, this.excerpt) : utf8Lossy.decode(call.data.subarray(0, this.excerpt));
     ev.tls = { direction: call.direction, bytes: call.len, payload: this.redact ? redactText(text) : text };
     if (call.conn.sni) {
@@ -293,6 +295,17 @@ export class Interpreter {
     }
     const origin: EventOrigin = { tls: { pid: call.pid, ssl: call.ssl, gated: call.gated } };
     this.out(ev, undefined, origin);
+    if (lost !== undefined) {
+      // an HTTP/2 direction that stops being decoded is said once, not left to silence
+      this.stats.http2Lost++;
+      const err = this.start('error', call.first.ts, call.pid);
+      if (err) {
+        err.process = proc;
+        if (call.conn.sni) err.tls = { sni: call.conn.sni };
+        err.error = { code: ErrorCode.HTTP2_LOST, message: `HTTP/2 ${call.direction === 'write' ? 'writes' : 'reads'} of this connection no longer decoded: ${lost}`, field: 'tls' };
+        this.out(err, undefined, origin);
+      }
+    }
     for (const f of found) {
       const e = this.base(f.type, call.first.ts);
       e.process = proc;

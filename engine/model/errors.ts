@@ -24,6 +24,8 @@ export const ErrorCode = {
   POLICY: 'BUSTED_E_POLICY',
   /** a classifier model (--model) is missing, not ONNX, for another feature version, or does not run */
   MODEL: 'BUSTED_E_MODEL',
+  /** one direction of an HTTP/2 connection can no longer be decoded (a framing or HPACK error, or a capture gap in a header block): the message says which; the rest of it is not reported */
+  HTTP2_LOST: 'BUSTED_E_HTTP2_LOST',
 } as const;
 
 export type ErrorCodeValue = (typeof ErrorCode)[keyof typeof ErrorCode];

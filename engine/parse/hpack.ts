@@ -144,6 +144,9 @@ for (let s = 0; s < 256; s++) {
   }
 }
 
+/** octets the last huffmanDecode() produced (the decoder's table sizes count them) */
+let huffmanOctets = 0;
+
 export function huffmanDecode(src: Uint8Array, start = 0, end = src.length): string {
   const out: number[] = [];
   const total = (end - start) * 8;
@@ -187,6 +190,7 @@ export function huffmanDecode(src: Uint8Array, start = 0, end = src.length): str
     out.push(found);
     p += l;
   }
+  huffmanOctets = out.length;
   return latin1(out);
 }
 
@@ -222,17 +226,41 @@ function latin1(codes: number[]): string {
   }
 }
 
+function octetsText(b: Uint8Array): string {
+  const s = Buffer.from(b.buffer, b.byteOffset, b.length).toString('latin1');
+  if (!/[\x80-\xff]/.test(s)) return s;
+  try {
+    return UTF8.decode(b);
+  } catch {
+    return s;
+  }
+}
+
 const MAX_HEADER_LIST = 256 * 1024;
 
 export class HpackDecoder {
-  /** newest first */
-  private table: Array<[string, string]> = [];
+  /** newest first: name, value, the entry's size (RFC 7541 4.1: octets of both + 32), the name's octets */
+  private table: Array<[string, string, number, number]> = [];
   private size = 0;
-  /** SETTINGS_HEADER_TABLE_SIZE the decoder allows (4096 unless told otherwise) */
+  /** the table's current maximum, as the encoder last set it (4096 unless told otherwise) */
   private maxSize: number;
+  /** octets of the last string str() read, and of the name of the last entry() */
+  private octets = 0;
 
-  constructor(private readonly limit = 4096) {
-    this.maxSize = limit;
+  /**
+   * `size`: the table's maximum to start with (SETTINGS_HEADER_TABLE_SIZE's
+   * default, 4096, in HTTP/2). `ceiling`: the largest size update accepted.
+   * An observer does not see which SETTINGS the receiver acknowledged, so it
+   * follows the encoder's updates up to a ceiling that bounds its memory
+   * instead (Http2Stream: 64 KiB, what browsers advertise).
+   */
+  constructor(size = 4096, private readonly ceiling = size) {
+    this.maxSize = size;
+  }
+
+  /** octets the dynamic table holds (RFC 7541 4.1), never above its maximum */
+  get tableSize(): number {
+    return this.size;
   }
 
   /** The header list of one complete header block (HEADERS + CONTINUATION fragments joined). */
@@ -252,12 +280,13 @@ export class HpackDecoder {
         // literal with incremental indexing
         const idx = this.int(b, pos, 6);
         name = idx ? this.entry(idx)[0] : this.str(b, pos);
+        const nameOctets = this.octets;
         value = this.str(b, pos);
-        this.insert(name, value);
+        this.insert(name, value, nameOctets, nameOctets + this.octets + 32);
       } else if (first & 0x20) {
         // dynamic table size update
         const n = this.int(b, pos, 5);
-        if (n > this.limit) throw new HpackError(`table size update ${n} above the limit ${this.limit}`);
+        if (n > this.ceiling) throw new HpackError(`table size update ${n} above the limit ${this.ceiling}`);
         this.maxSize = n;
         this.evict(0);
         continue;
@@ -274,27 +303,33 @@ export class HpackDecoder {
     return out;
   }
 
-  private entry(idx: number): readonly [string, string] {
+  private entry(idx: number): readonly [string, string, ...number[]] {
     if (idx === 0) throw new HpackError('index 0');
-    if (idx < STATIC.length) return STATIC[idx]!;
+    if (idx < STATIC.length) {
+      const e = STATIC[idx]!;
+      this.octets = e[0].length; // static names are ASCII
+      return e;
+    }
     const e = this.table[idx - STATIC.length];
     if (e === undefined) throw new HpackError(`index ${idx} beyond the dynamic table (${this.table.length} entries)`);
+    this.octets = e[3];
     return e;
   }
 
-  private insert(name: string, value: string): void {
-    const sz = name.length + value.length + 32;
+  /**
+   * `sz` counts octets as sent, not the decoded string's UTF-16 length: a
+   * UTF-8 value is shorter as a JS string, and counting that kept entries
+   * the encoder had evicted (a table of 4096 octets held 6,000).
+   */
+  private insert(name: string, value: string, nameOctets: number, sz: number): void {
     this.evict(sz);
     if (sz > this.maxSize) return; // too large: the table is emptied and nothing is added
-    this.table.unshift([name, value]);
+    this.table.unshift([name, value, sz, nameOctets]);
     this.size += sz;
   }
 
   private evict(room: number): void {
-    while (this.table.length && this.size + room > this.maxSize) {
-      const [n, v] = this.table.pop()!;
-      this.size -= n.length + v.length + 32;
-    }
+    while (this.table.length && this.size + room > this.maxSize) this.size -= this.table.pop()![2];
   }
 
   private int(b: Uint8Array, pos: { i: number }, prefix: number): number {
@@ -317,7 +352,10 @@ export class HpackDecoder {
     const huff = (b[pos.i]! & 0x80) !== 0;
     const n = this.int(b, pos, 7);
     if (pos.i + n > b.length) throw new HpackError('string beyond the block');
-    const s = huff ? huffmanDecode(b, pos.i, pos.i + n) : Buffer.from(b.buffer, b.byteOffset + pos.i, n).toString('utf8');
+    // raw strings read as Huffman ones are: UTF-8 when they are, else one char per octet (toString('utf8')
+    // made every stray octet U+FFFD, so two different values could read the same)
+    const s = huff ? huffmanDecode(b, pos.i, pos.i + n) : octetsText(b.subarray(pos.i, pos.i + n));
+    this.octets = huff ? huffmanOctets : n;
     pos.i += n;
     return s;
   }

@@ -10,6 +10,15 @@
  * Gaps (bytes the kernel did not copy) inside a DATA payload truncate that
  * stream's body; inside a header block they desynchronise HPACK, and the
  * direction stops (every later header block would decode wrongly).
+ *
+ * Bad input: what RFC 9113 makes a connection error (framing, padding,
+ * CONTINUATION rules, HPACK decoding, 5.4.1) loses the direction, because
+ * the receiver closes the connection then and HPACK's state cannot be
+ * trusted: `broken` and `lostReason` say so, streams under way are reported
+ * cut, and nothing more comes out. What RFC 9113 makes a stream error (a
+ * malformed field, a bad :status) costs only that field, and the direction
+ * carries on. No input makes it throw; memory is bounded by MAX_HEADER_BLOCK,
+ * MAX_HELD and the HPACK table's ceiling.
  */
 import { concatBytes, EMPTY_BYTES } from './bytes.js';
 import { HpackDecoder, HpackError } from './hpack.js';
@@ -36,9 +45,18 @@ const FRAME = { DATA: 0, HEADERS: 1, PRIORITY: 2, RST_STREAM: 3, SETTINGS: 4, PU
 const FLAG = { END_STREAM: 0x1, ACK: 0x1, END_HEADERS: 0x4, PADDED: 0x8, PRIORITY: 0x20 } as const;
 
 const MAX_BODY = 4 * 1024 * 1024;
-const MAX_FRAME = 16 * 1024 * 1024;
+/**
+ * Body bytes one direction holds across all its open streams: 1,024 streams
+ * of 4 MiB each would be 4 GiB per connection. Past it, bodies are cut
+ * (truncated) until streams end and give their share back.
+ */
+const MAX_HELD = 16 * 1024 * 1024;
 const MAX_STREAMS = 1024;
 const MAX_HEADER_BLOCK = 256 * 1024;
+/** the largest HPACK table size update followed (browsers advertise 64 KiB; RFC 9113 6.5.2 allows 2^32-1) */
+const MAX_HPACK_TABLE = 64 * 1024;
+/** bytes of one DATA frame kept for its readable note (the tls_data excerpt is shorter) */
+const MAX_NOTE = 16 * 1024;
 
 interface StreamState {
   msg?: Http2Message;
@@ -47,24 +65,50 @@ interface StreamState {
   truncated: boolean;
 }
 
+/** The frame whose payload is arriving. */
+interface Frame {
+  type: number;
+  flags: number;
+  sid: number;
+  len: number;
+  /** payload bytes seen (or skipped over a gap) */
+  got: number;
+  /** HEADERS, PUSH_PROMISE, CONTINUATION: the payload, filled as it comes (HPACK needs the block whole) */
+  buf?: Uint8Array;
+  /** DATA with PADDED: the padding's length, -1 until its byte arrives */
+  pad: number;
+  /** DATA: a capture gap cut it; the rest of its payload is dropped */
+  cut: boolean;
+  /** DATA: content kept for the readable note */
+  note?: Uint8Array[];
+  noteSize: number;
+  /** DATA: content bytes on a stream with no message, not shown */
+  hidden: number;
+}
+
 export class Http2Stream {
-  private buf: Uint8Array = new Uint8Array(0);
+  /** client direction: bytes of the preface matched so far */
+  private prefaceHave = 0;
   private preface: boolean;
-  private lost = false;
-  private readonly hpack = new HpackDecoder();
+  private lostWhy: string | undefined;
+  /** the frame header being gathered (9 bytes), and how much of it is here */
+  private readonly head = new Uint8Array(9);
+  private headHave = 0;
+  private cur: Frame | undefined;
+  /** body bytes held by this direction's open streams (MAX_HELD) */
+  private held = 0;
+  private readonly hpack = new HpackDecoder(4096, MAX_HPACK_TABLE);
   private readonly streams = new Map<number, StreamState>();
   /** a header block waiting for its CONTINUATION frames */
   private block: { stream: number; flags: number; parts: Uint8Array[]; size: number; promise: boolean } | undefined;
-  /** the frame being skipped across a gap: its type, stream and bytes still to come */
-  private skipping: { type: number; stream: number; left: number } | undefined;
 
   constructor(
     private readonly onMessage: (m: Http2Message) => void,
     /** this direction is the client's: it starts with the preface */
-    client: boolean,
+    private readonly client: boolean,
     /** told a readable line for each header block and DATA payload (tls_data excerpts: never the raw HPACK bytes) */
     private readonly note?: (text: string) => void,
-    /** told each DATA payload of a message as it arrives (streaming responses) */
+    /** told each piece of a message's DATA content as it arrives, not waiting for whole frames (streaming responses) */
     private readonly onPartial?: (m: Http2Message, data: Uint8Array) => void,
   ) {
     this.preface = client;
@@ -72,121 +116,185 @@ export class Http2Stream {
 
   /** The direction has lost its place (HPACK or framing): nothing more comes out. */
   get broken(): boolean {
-    return this.lost;
+    return this.lostWhy !== undefined;
   }
 
+  /** Why the direction was lost (a capture gap, or which rule of RFC 9113/7541 the bytes broke). */
+  get lostReason(): string | undefined {
+    return this.lostWhy;
+  }
+
+  /** The direction's HPACK dynamic table, in octets (bounded by MAX_HPACK_TABLE). */
+  get hpackTableSize(): number {
+    return this.hpack.tableSize;
+  }
+
+  /** Body bytes held for open streams (bounded by MAX_HELD). */
+  get heldBytes(): number {
+    return this.held;
+  }
+
+  /**
+   * Bytes in, in any pieces. Nothing is buffered but a frame header, a
+   * header block (bounded) and message bodies (bounded): DATA payloads go
+   * to their streams as they arrive and other frames are stepped over.
+   * (Gathering each frame whole made a 16 MiB DATA frame read in 16 KiB
+   * pieces copy the growing buffer a thousand times: minutes of CPU.)
+   */
   push(data: Uint8Array): void {
-    if (this.lost || data.length === 0) return;
-    if (this.skipping) {
-      const n = Math.min(this.skipping.left, data.length);
-      this.skipping.left -= n;
-      data = data.subarray(n);
-      if (this.skipping.left > 0) return;
-      this.skipping = undefined;
-      if (data.length === 0) return;
-    }
-    this.buf = this.buf.length ? concatBytes([this.buf, data]) : data;
-    let at = 0;
-    if (this.preface) {
-      if (this.buf.length < PREFACE.length) return;
-      if (!Buffer.from(this.buf.buffer, this.buf.byteOffset, PREFACE.length).equals(PREFACE)) return this.lose();
-      this.preface = false;
-      at = PREFACE.length;
-    }
+    if (this.lostWhy !== undefined || data.length === 0) return;
     try {
-      while (!this.lost && this.buf.length - at >= 9) {
-        const b = this.buf;
-        const len = (b[at]! << 16) | (b[at + 1]! << 8) | b[at + 2]!;
-        if (len > MAX_FRAME) return this.lose();
-        if (b.length - at < 9 + len) break;
-        const type = b[at + 3]!;
-        const flags = b[at + 4]!;
-        const sid = ((b[at + 5]! & 0x7f) * 2 ** 24) + ((b[at + 6]! << 16) | (b[at + 7]! << 8) | b[at + 8]!);
-        this.frame(type, flags, sid, b.subarray(at + 9, at + 9 + len));
-        at += 9 + len;
-      }
+      this.consume(data);
     } catch (e) {
-      if (e instanceof HpackError) return this.lose();
+      // the frame layer's and HPACK's errors are connection errors (RFC 9113 5.4.1): the direction is lost
+      if (e instanceof HpackError) return this.lose(e.message);
       throw e;
     }
-    // keep only what is left (a copy, so the caller's buffer can be reused)
-    this.buf = at === 0 ? (this.buf === data ? data.slice() : this.buf) : this.buf.slice(at);
+  }
+
+  private consume(data: Uint8Array): void {
+    let i = 0;
+    if (this.preface) {
+      const k = Math.min(PREFACE.length - this.prefaceHave, data.length);
+      for (let j = 0; j < k; j++) if (data[j] !== PREFACE[this.prefaceHave + j]) throw new HpackError('no client preface');
+      this.prefaceHave += k;
+      i = k;
+      if (this.prefaceHave < PREFACE.length) return;
+      this.preface = false;
+    }
+    while (i < data.length && this.lostWhy === undefined) {
+      const f = this.cur;
+      if (f === undefined) {
+        const k = Math.min(9 - this.headHave, data.length - i);
+        this.head.set(data.subarray(i, i + k), this.headHave);
+        this.headHave += k;
+        i += k;
+        if (this.headHave === 9) {
+          this.headHave = 0;
+          this.begin();
+        }
+        continue;
+      }
+      const k = Math.min(f.len - f.got, data.length - i);
+      this.payload(f, data.subarray(i, i + k));
+      i += k;
+      if (f.got === f.len) {
+        this.cur = undefined;
+        this.finish(f);
+      }
+    }
   }
 
   /** n bytes that were not captured. */
   gap(n: number): void {
-    if (n <= 0 || this.lost) return;
-    if (this.skipping) {
-      const k = Math.min(n, this.skipping.left);
-      this.skipping.left -= k;
-      n -= k;
-      if (this.skipping.left === 0) this.skipping = undefined;
-      if (n === 0) return;
-      return this.lose();
+    if (n <= 0 || this.lostWhy !== undefined) return;
+    try {
+      const f = this.cur;
+      if (this.preface) return this.lose('capture gap in the client preface');
+      if (f === undefined) return this.lose('capture gap over a frame header');
+      if (f.buf) return this.lose('capture gap inside a header block'); // HPACK cannot resynchronise
+      const k = Math.min(n, f.len - f.got);
+      if (f.type === FRAME.DATA && !f.cut) {
+        // what came of this frame goes in now; the rest of it is dropped and the body is cut
+        f.cut = true;
+        const st = this.streams.get(f.sid);
+        if (st) st.truncated = true;
+        this.flushNote(f);
+      }
+      f.got += k;
+      if (f.got === f.len) {
+        this.cur = undefined;
+        this.finish(f);
+      }
+      if (n > k) this.lose('capture gap over a frame header'); // its successor's header is gone
+    } catch (e) {
+      if (e instanceof HpackError) return this.lose(e.message);
+      throw e;
     }
-    const b = this.buf;
-    if (this.preface || b.length < 9) return this.lose();
-    const len = (b[0]! << 16) | (b[1]! << 8) | b[2]!;
-    const type = b[3]!;
-    const sid = ((b[5]! & 0x7f) * 2 ** 24) + ((b[6]! << 16) | (b[7]! << 8) | b[8]!);
-    const have = b.length - 9;
-    if (have + n > len) return this.lose(); // the gap runs past this frame: its successor's header is gone
-    if (type === FRAME.HEADERS || type === FRAME.CONTINUATION || type === FRAME.PUSH_PROMISE) return this.lose();
-    // the part of the frame we have goes in now; the rest is skipped
-    if (type === FRAME.DATA) {
-      const flags = b[4]!;
-      const st = this.streams.get(sid);
-      if (st) st.truncated = true;
-      this.data(sid, flags & ~FLAG.END_STREAM, b.subarray(9), false);
-      this.buf = new Uint8Array(0);
-      const left = len - have - n;
-      if (left > 0) this.skipping = { type, stream: sid, left };
-      // an END_STREAM here ends the stream now: its body is cut anyway
-      if (flags & FLAG.END_STREAM) this.end(sid);
-      return;
-    }
-    this.buf = new Uint8Array(0);
-    const left = len - have - n;
-    if (left > 0) this.skipping = { type, stream: sid, left };
   }
 
-  private frame(type: number, flags: number, sid: number, p: Uint8Array): void {
-    if (this.block && type !== FRAME.CONTINUATION) throw new HpackError('header block interrupted');
-    switch (type) {
+  /** A frame header is complete: what its payload will be. */
+  private begin(): void {
+    const h = this.head;
+    const len = (h[0]! << 16) | (h[1]! << 8) | h[2]!;
+    const type = h[3]!;
+    const sid = ((h[5]! & 0x7f) * 2 ** 24) + ((h[6]! << 16) | (h[7]! << 8) | h[8]!);
+    // RFC 9113 6.10: nothing may come between a header block's frames
+    if (this.block && type !== FRAME.CONTINUATION) throw new HpackError(`frame type ${type} inside a header block`);
+    const f: Frame = { type, flags: h[4]!, sid, len, got: 0, pad: -1, cut: false, noteSize: 0, hidden: 0 };
+    // RFC 9113 8.4: a client cannot push; a server receiving PUSH_PROMISE closes the connection
+    if (type === FRAME.PUSH_PROMISE && this.client) throw new HpackError('PUSH_PROMISE from the client');
+    if (type === FRAME.HEADERS || type === FRAME.PUSH_PROMISE || type === FRAME.CONTINUATION) {
+      if (type === FRAME.CONTINUATION && (!this.block || this.block.stream !== sid)) throw new HpackError('CONTINUATION without a header block');
+      if (len + (this.block?.size ?? 0) > MAX_HEADER_BLOCK) throw new HpackError('header block too large');
+      f.buf = new Uint8Array(len);
+    }
+    this.cur = f;
+    if (len === 0) {
+      this.cur = undefined;
+      this.finish(f);
+    }
+  }
+
+  /** Some of the current frame's payload. */
+  private payload(f: Frame, piece: Uint8Array): void {
+    const from = f.got;
+    f.got += piece.length;
+    if (f.buf) return void f.buf.set(piece, from);
+    if (f.type !== FRAME.DATA || f.cut || piece.length === 0) return;
+    const padded = (f.flags & FLAG.PADDED) !== 0;
+    if (padded && from === 0) {
+      f.pad = piece[0]!;
+      if (1 + f.pad > f.len) throw new HpackError('DATA padding beyond the frame');
+    }
+    // the content lies between the pad length and the padding
+    const c0 = padded ? 1 : 0;
+    const c1 = f.len - (padded ? f.pad : 0);
+    const a = Math.max(from, c0);
+    const b = Math.min(f.got, c1);
+    if (b > a) this.dataContent(f, piece.subarray(a - from, b - from));
+  }
+
+  /** The current frame is whole (or its lost part has been stepped over). */
+  private finish(f: Frame): void {
+    switch (f.type) {
       case FRAME.DATA:
-        return this.data(sid, flags, p, true);
+        if (f.flags & FLAG.PADDED && f.pad < 0 && !f.cut) throw new HpackError('DATA padding beyond the frame');
+        this.flushNote(f);
+        if (f.flags & FLAG.END_STREAM) this.end(f.sid);
+        return;
       case FRAME.HEADERS: {
-        const [off, end] = content(p, flags, flags & FLAG.PRIORITY ? 5 : 0, 'HEADERS');
-        this.block = { stream: sid, flags, parts: [p.subarray(off, end)], size: end - off, promise: false };
-        if (flags & FLAG.END_HEADERS) this.headerBlock();
+        const p = f.buf!;
+        const [off, end] = content(p, f.flags, f.flags & FLAG.PRIORITY ? 5 : 0, 'HEADERS');
+        this.block = { stream: f.sid, flags: f.flags, parts: [p.subarray(off, end)], size: end - off, promise: false };
+        if (f.flags & FLAG.END_HEADERS) this.headerBlock();
         return;
       }
       case FRAME.PUSH_PROMISE: {
-        const [off, end] = content(p, flags, 4, 'PUSH_PROMISE'); // the promised stream id first
-        this.block = { stream: sid, flags, parts: [p.subarray(off, end)], size: end - off, promise: true };
-        if (flags & FLAG.END_HEADERS) this.headerBlock();
+        const p = f.buf!;
+        const [off, end] = content(p, f.flags, 4, 'PUSH_PROMISE'); // the promised stream id first
+        this.block = { stream: f.sid, flags: f.flags, parts: [p.subarray(off, end)], size: end - off, promise: true };
+        if (f.flags & FLAG.END_HEADERS) this.headerBlock();
         return;
       }
       case FRAME.CONTINUATION: {
-        const blk = this.block;
-        if (!blk || blk.stream !== sid) throw new HpackError('CONTINUATION without a header block');
-        blk.parts.push(p);
-        blk.size += p.length;
-        if (blk.size > MAX_HEADER_BLOCK) throw new HpackError('header block too large');
-        if (flags & FLAG.END_HEADERS) this.headerBlock();
+        const blk = this.block!;
+        blk.parts.push(f.buf!);
+        blk.size += f.len;
+        if (f.flags & FLAG.END_HEADERS) this.headerBlock();
         return;
       }
       case FRAME.RST_STREAM: {
-        const st = this.streams.get(sid);
+        const st = this.streams.get(f.sid);
         if (st?.msg) {
           st.truncated = true;
-          this.end(sid);
-        } else this.streams.delete(sid);
+          this.end(f.sid);
+        } else this.streams.delete(f.sid);
         return;
       }
       default:
-        // SETTINGS (a peer could shrink our header table only through its own SETTINGS ack dance; the
-        // decoder follows the encoder's size updates), PING, GOAWAY, WINDOW_UPDATE, PRIORITY, unknown: nothing to keep
+        // SETTINGS (the decoder follows the encoder's table size updates, up to MAX_HPACK_TABLE), PING,
+        // GOAWAY, WINDOW_UPDATE, PRIORITY, unknown types: nothing to keep
         return;
     }
   }
@@ -197,14 +305,13 @@ export class Http2Stream {
     const bytes = concatBytes(blk.parts, blk.size);
     const fields = this.hpack.decode(bytes); // always: the table must follow every block
     const sid = blk.stream;
-    if (this.note) this.note(`[HTTP/2 ${blk.promise ? 'PUSH_PROMISE' : 'HEADERS'} stream ${sid}]\n${fields.map(([n, v]) => `${n}: ${v}`).join('\n')}\n`);
+    if (this.note) this.note(`[HTTP/2 ${blk.promise ? 'PUSH_PROMISE' : 'HEADERS'} stream ${sid}]\n${fields.map(shown).join('\n')}\n`);
     if (blk.promise) return; // a pushed request: not a message this side sent
     let st = this.streams.get(sid);
     if (st?.msg) {
-      // trailers (or a second block after an informational one)
-      for (const [n, v] of fields) if (!n.startsWith(':')) addHeader(st.msg.headers, n, v);
-      st.msg.contentType = st.msg.headers['content-type'];
-      st.msg.host = st.msg.headers.host;
+      // trailers: more fields, but not the message's host or content type, which its header section set
+      // (RFC 9110 6.5.1: a trailer must not carry routing or framing; a later "host" must not relabel the request)
+      for (const [n, v] of fields) if (!n.startsWith(':') && wellFormed(n, v)) st.msg.headers[n] = joined(st.msg.headers[n], n, v);
       if (blk.flags & FLAG.END_STREAM) this.end(sid);
       return;
     }
@@ -217,18 +324,22 @@ export class Http2Stream {
     for (const [n, v] of fields) {
       if (n === ':method') method = v;
       else if (n === ':path') path = v;
-      else if (n === ':status') status = Number(v);
+      // RFC 9113 8.3.2: three digits; anything else is no status (Number() made "abc" NaN, reported as null)
+      else if (n === ':status') status = /^[1-9]\d\d$/.test(v) ? Number(v) : undefined;
       else if (n === ':authority') authority = v;
-      else if (!n.startsWith(':')) addHeader(headers, n, v);
+      else if (!n.startsWith(':') && wellFormed(n, v)) headers[n] = joined(headers[n], n, v);
     }
     if (status !== undefined && status < 200 && !(blk.flags & FLAG.END_STREAM)) return; // 1xx: the real answer follows
     if (authority !== undefined && headers.host === undefined) headers.host = authority;
+    // RFC 9113 8.3.1: a server routes by :authority and must not use Host when it is there; a Host
+    // field that differs must not become the request's host (a policy on http.host would be misled)
+    const host = authority ?? headers.host;
     const msg: Http2Message =
       method !== undefined
-        ? { kind: 'request', method, path, headers, contentType: headers['content-type'], host: headers.host, body: EMPTY_BYTES, truncated: false, complete: false, stream: sid }
-        : { kind: 'response', status, headers, contentType: headers['content-type'], host: headers.host, body: EMPTY_BYTES, truncated: false, complete: false, stream: sid };
+        ? { kind: 'request', method, path, headers, contentType: headers['content-type'], host, body: EMPTY_BYTES, truncated: false, complete: false, stream: sid }
+        : { kind: 'response', status, headers, contentType: headers['content-type'], host, body: EMPTY_BYTES, truncated: false, complete: false, stream: sid };
     if (!st) {
-      if (this.streams.size >= MAX_STREAMS) this.streams.delete(this.streams.keys().next().value!);
+      if (this.streams.size >= MAX_STREAMS) this.drop(this.streams.keys().next().value!);
       st = { parts: [], size: 0, truncated: false };
       this.streams.set(sid, st);
     }
@@ -236,27 +347,52 @@ export class Http2Stream {
     if (blk.flags & FLAG.END_STREAM) this.end(sid);
   }
 
-  private data(sid: number, flags: number, p: Uint8Array, whole: boolean): void {
-    // a cut frame: its padding is in what was lost
-    const [off, end] = whole ? content(p, flags, 0, 'DATA') : [flags & FLAG.PADDED ? 1 : 0, p.length];
-    if (this.note && end > off) this.note(`[HTTP/2 DATA stream ${sid}]\n${Buffer.from(p.buffer, p.byteOffset + off, end - off).toString('utf8')}\n`);
-    const st = this.streams.get(sid);
-    if (st?.msg && this.onPartial && end > off) this.onPartial(st.msg, p.subarray(off, end));
-    if (st?.msg) {
-      const n = Math.min(end - off, MAX_BODY - st.size);
-      if (n > 0) {
-        st.parts.push(p.slice(off, off + n));
-        st.size += n;
-      }
-      if (n < end - off) st.truncated = true;
+  /** A piece of a DATA frame's content. */
+  private dataContent(f: Frame, p: Uint8Array): void {
+    const st = this.streams.get(f.sid);
+    if (!st?.msg) {
+      // DATA on a stream with no message is a protocol error (RFC 9113 5.1, 6.1) or a HEADERS frame whose type
+      // byte was damaged: its bytes may be an HPACK block, whose length-prefixed strings ("authorization\x14...")
+      // the redaction rules cannot read, so they are not shown, only counted
+      f.hidden += p.length;
+      return;
     }
-    if (flags & FLAG.END_STREAM) this.end(sid);
+    if (this.note && f.noteSize < MAX_NOTE) {
+      const k = Math.min(p.length, MAX_NOTE - f.noteSize);
+      (f.note ??= []).push(p.slice(0, k));
+      f.noteSize += k;
+    }
+    if (this.onPartial) this.onPartial(st.msg, p);
+    const n = Math.min(p.length, MAX_BODY - st.size, MAX_HELD - this.held);
+    if (n > 0) {
+      st.parts.push(p.slice(0, n));
+      st.size += n;
+      this.held += n;
+    }
+    if (n < p.length) st.truncated = true;
+  }
+
+  /** A DATA frame's readable note, once, with what it had. */
+  private flushNote(f: Frame): void {
+    if (this.note && f.hidden) this.note(`[HTTP/2 DATA stream ${f.sid}: no message open on it, ${f.hidden} bytes not shown]\n`);
+    f.hidden = 0;
+    if (!this.note || !f.note) return;
+    this.note(`[HTTP/2 DATA stream ${f.sid}]\n${Buffer.from(concatBytes(f.note, f.noteSize)).toString('utf8')}\n`);
+    f.note = undefined;
+  }
+
+  /** A stream forgotten unreported (more than MAX_STREAMS open). */
+  private drop(sid: number): void {
+    this.held -= this.streams.get(sid)?.size ?? 0;
+    this.streams.delete(sid);
   }
 
   private end(sid: number): void {
     const st = this.streams.get(sid);
     this.streams.delete(sid);
-    if (!st?.msg) return;
+    if (!st) return;
+    this.held -= st.size;
+    if (!st.msg) return;
     const m = st.msg;
     m.body = concatBytes(st.parts, st.size);
     m.truncated = st.truncated;
@@ -264,11 +400,11 @@ export class Http2Stream {
     this.onMessage(m);
   }
 
-  private lose(): void {
-    this.lost = true;
-    this.buf = new Uint8Array(0);
+  private lose(why: string): void {
+    if (this.lostWhy !== undefined) return;
+    this.lostWhy = why;
     this.block = undefined;
-    this.skipping = undefined;
+    this.cur = undefined;
     // what was under way is reported as cut
     for (const sid of [...this.streams.keys()]) {
       const st = this.streams.get(sid)!;
@@ -277,7 +413,6 @@ export class Http2Stream {
     }
   }
 }
-
 
 /** Where a frame's content lies: after the pad length (PADDED) and `skip` fixed bytes, before the padding. */
 function content(p: Uint8Array, flags: number, skip: number, what: string): [number, number] {
@@ -288,7 +423,31 @@ function content(p: Uint8Array, flags: number, skip: number, what: string): [num
   return [off, end];
 }
 
-function addHeader(h: Record<string, string>, n: string, v: string): void {
-  const k = n.toLowerCase();
-  h[k] = h[k] === undefined ? v : k === 'cookie' ? `${h[k]}; ${v}` : `${h[k]}, ${v}`;
+/**
+ * RFC 9113 8.2.1: a field name is lower-case token characters (a
+ * pseudo-header one of 8.3's), and a value holds no NUL, CR, LF or other
+ * control character but HTAB (RFC 9110 5.5); anything else makes the
+ * message malformed, and the peer resets the stream. Such a field is left
+ * out of the message (as HTTP/1's parser leaves out a line with a bare CR)
+ * and its bytes are not shown: a value with a line break could pass for a
+ * second field or break a credential away from the name that gets it
+ * redacted, and a block whose frame header was damaged (HEADERS read as
+ * PUSH_PROMISE or with PRIORITY, so HPACK starts bytes off) decodes to such
+ * fields with other fields' names and credentials inside their values.
+ */
+function wellFormed(n: string, v: string): boolean {
+  return (FIELD_NAME.test(n) || PSEUDO.has(n)) && !BAD_VALUE.test(v);
+}
+const FIELD_NAME = /^[a-z0-9!#$%&'*+\-.^_`|~]+$/;
+const PSEUDO = new Set([':method', ':scheme', ':authority', ':path', ':protocol', ':status']);
+const BAD_VALUE = /[\0-\x08\x0a-\x1f\x7f]/;
+
+/** A field as a rendering shows it: one line, and nothing of a malformed one but its size. */
+function shown([n, v]: [string, string]): string {
+  if (wellFormed(n, v)) return `${n}: ${v}`;
+  return `${FIELD_NAME.test(n) || PSEUDO.has(n) ? n : '[malformed name]'}: [malformed field, ${n.length + v.length} chars not shown]`;
+}
+
+function joined(old: string | undefined, n: string, v: string): string {
+  return old === undefined ? v : n === 'cookie' ? `${old}; ${v}` : `${old}, ${v}`;
 }

@@ -112,3 +112,20 @@ describe('Interpreter: traffic shape (flow records)', () => {
     assert.equal(e.flow?.gap_ms_mean, undefined);
   });
 });
+
+describe('Interpreter: an HTTP/2 connection that can no longer be decoded', () => {
+  it('says so once, as an error event with BUSTED_E_HTTP2_LOST and a count, after the tls_data that lost it', () => {
+    const { events, interp } = setup();
+    const preface = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1');
+    // a CONTINUATION with no HEADERS before it: a connection error (RFC 9113 6.10)
+    const bad = Uint8Array.from([...preface, 0, 0, 1, 9, 4, 0, 0, 0, 1, 0x82]);
+    const tls = (data: Uint8Array, callId: string): KernelRecord => ({ kind: 'tls', ts: 1e9, task, op: 'write', ssl: '0x10', callId, len: data.length, offset: 0, data, lib: 1, gated: false, buf: 0n });
+    interp.handle(tls(bad, '1'));
+    interp.handle(tls(Uint8Array.from([0, 0, 1, 1, 5, 0, 0, 0, 3, 0x82]), '2'));
+    assert.deepEqual(events.map((e) => e.type), ['tls_data', 'error', 'tls_data']);
+    assert.deepEqual(events[1]!.error, { code: 'BUSTED_E_HTTP2_LOST', message: 'HTTP/2 writes of this connection no longer decoded: CONTINUATION without a header block', field: 'tls' });
+    assert.equal(events[1]!.process?.pid, 4242);
+    assert.match(events[2]!.tls!.payload!, /not decoded from here on: CONTINUATION without a header block/);
+    assert.equal(interp.stats.http2Lost, 1);
+  });
+});
