@@ -78,18 +78,25 @@ function parseDataFile(path: string, name: string, text: string): Plain {
       throw new BustedError(ErrorCode.POLICY, `${path}: ${(e as Error).message}`, name);
     }
   } else {
-    const doc = parseDocument(text, { uniqueKeys: true, prettyErrors: false });
+    const doc = parseDocument(text, { uniqueKeys: true, prettyErrors: true });
     const err = doc.errors[0];
     if (err) {
+      // prettyErrors: the position as linePos, and in the message's first line, which says it at its end
       const at = err.linePos?.[0];
-      throw new BustedError(ErrorCode.POLICY, `${path}${at ? `:${at.line}:${at.col}` : ''}: ${err.message.split('\n')[0]}`, name);
+      const what = err.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '');
+      throw new BustedError(ErrorCode.POLICY, `${path}${at ? `:${at.line}:${at.col}` : ''}: ${what}`, name);
     }
     // an empty file is no data; what JSON cannot hold (.inf, .nan, a key that is not a string) is not data either
-    v = doc.contents === null ? {} : doc.toJS({ maxAliasCount: 100 });
+    try {
+      v = doc.contents === null ? {} : doc.toJS({ maxAliasCount: 100 });
+    } catch (e) {
+      // aliases that multiply past maxAliasCount (a "billion laughs" document): refused, not expanded
+      throw new BustedError(ErrorCode.POLICY, `${path}: ${(e as Error).message}`, name);
+    }
     const bad = unrepresentable(v, '');
     if (bad !== undefined) throw new BustedError(ErrorCode.POLICY, `${path}: ${bad}`, name);
   }
-  if (!isPlain(v)) throw new BustedError(ErrorCode.POLICY, `${path}: must hold an object`, name);
+  if (!isPlain(v)) throw new BustedError(ErrorCode.POLICY, `${path}: must hold a ${name === 'data.json' ? 'JSON object' : 'YAML mapping'}`, name);
   return v;
 }
 

@@ -82,6 +82,49 @@ describe('policy engine: the shipped policies', () => {
   });
 });
 
+describe('policy engine: data beside the policies (data.json, data.yaml)', () => {
+  const rego = 'package busted\n\nimport rego.v1\n\ndecision := "block" if input.provider in data.busted.blocked\n\ndecision := "audit" if input.team == data.teams.audit\n';
+  const dirWith = (name: string, files: Record<string, string>) => {
+    const d = join(tmp, name);
+    unpack([{ name: 'p.rego', data: Buffer.from(rego) }, ...Object.entries(files).map(([n, t]) => ({ name: n, data: Buffer.from(t) }))], d);
+    return d;
+  };
+
+  it('reads data.yaml as the contract says, alone or merged with data.json; its edits change the revision', async () => {
+    const yaml = '# the providers this host refuses\nbusted:\n  blocked:\n    - mistral\n    - groq\nteams: {audit: research}\n';
+    const y = await PolicyEngine.load(dirWith('yaml', { 'data.yaml': yaml }));
+    assert.deepEqual(y.build.files, ['p.rego', 'data.yaml']);
+    assert.equal(y.decide({ provider: 'groq' }).action, 'block');
+    assert.equal(y.decide({ team: 'research' }).action, 'audit');
+    assert.equal(y.decide({ provider: 'openai' }).action, 'allow');
+    // the same data as data.json: the same decisions
+    const j = await PolicyEngine.load(dirWith('json', { 'data.json': '{"busted": {"blocked": ["mistral", "groq"]}, "teams": {"audit": "research"}}' }));
+    assert.equal(j.decide({ provider: 'mistral' }).action, 'block');
+    // both, and data.yml: merged key by key (an equal value in two files is no conflict)
+    const both = await PolicyEngine.load(dirWith('both', { 'data.json': '{"busted": {"blocked": ["mistral"]}}', 'data.yml': 'teams:\n  audit: research\nbusted: {other: 1}\n' }));
+    assert.deepEqual(both.build.files, ['p.rego', 'data.json', 'data.yml']);
+    assert.equal(both.decide({ provider: 'mistral' }).action, 'block');
+    assert.equal(both.decide({ team: 'research' }).action, 'audit');
+    assert.notEqual((await PolicyEngine.load(dirWith('yaml2', { 'data.yaml': yaml.replace('groq', 'cohere') }))).revision, y.revision);
+    // an empty data.yaml is no data
+    assert.equal((await PolicyEngine.load(dirWith('empty', { 'data.yaml': '# nothing yet\n' }))).decide({ provider: 'groq' }).action, 'allow');
+  });
+
+  it('a data.yaml that does not parse, is not a mapping, holds what JSON cannot, or conflicts with data.json is an error naming it', async () => {
+    const err = async (files: Record<string, string>, re: RegExp) => {
+      await assert.rejects(PolicyEngine.load(dirWith(`bad-${Object.values(files).join('').length}-${Math.random().toString(36).slice(2, 6)}`, files)), (e: Error) => (assert.ok(e instanceof BustedError, String(e)), assert.match(e.message, re), true));
+    };
+    await err({ 'data.yaml': 'busted:\n  blocked: [mistral\n' }, /data\.yaml:\d+:\d+: /);
+    await err({ 'data.yaml': 'a: 1\na: 2\n' }, /data\.yaml:2:1: .*[Uu]nique|data\.yaml:2:1: /);
+    await err({ 'data.yaml': '- mistral\n' }, /data\.yaml: must hold a YAML mapping/);
+    await err({ 'data.yaml': 'limit: .inf\n' }, /data\.yaml: limit is Infinity, which JSON cannot hold/);
+    await err({ 'data.json': '{"busted": {"blocked": ["mistral"]}}', 'data.yaml': 'busted:\n  blocked: [groq]\n' }, /data\.json and .*data\.yaml both set data\.busted\.blocked, differently/);
+    // aliases that multiply (a "billion laughs" document) are refused, not expanded
+    const laughs = ['a: &a [x, x, x, x, x, x, x, x, x, x]', ...Array.from({ length: 8 }, (_, i) => `${String.fromCharCode(98 + i)}: &${String.fromCharCode(98 + i)} [${Array(10).fill(`*${String.fromCharCode(97 + i)}`).join(', ')}]`)].join('\n');
+    await err({ 'data.yaml': `${laughs}\n` }, /data\.yaml: .*[Aa]lias/);
+  });
+});
+
 describe('policy engine: OPA bundles', () => {
   const wasm = compile(
     ['decision', 'providers', 'content', 'compliance', 'ml'].map((n) => ({ file: `busted/${n}.rego`, text: readFileSync(join(POLICIES, 'busted', `${n}.rego`), 'utf8') })),
