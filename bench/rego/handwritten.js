@@ -76,6 +76,10 @@ export function makeHandWritten(data) {
     if (e.type === 'tls_client_hello' && e.provider !== undefined && e.provider !== false && e.tls?.plaintext === false && e.process?.comm !== undefined) {
       (d.block_unreadable_tls ? block : audit).push(`TLS to ${e.provider} from ${e.process.comm}, which busted cannot read`);
     }
+    if (e.type === 'error' && e.error?.code === 'BUSTED_E_CONTENT_CUT') {
+      const target = e.provider !== undefined && e.provider !== false ? e.provider : e.http?.host !== undefined && e.http.host !== false ? e.http.host : 'a TLS peer';
+      (d.block_uninspected_content ? block : audit).push(`request to ${target} not read whole: the content rules saw only its start`);
+    }
     // ml.rego: the classifier's score, for destinations no provider list knows
     const score = e.ml?.llm_score;
     if (typeof score === 'number' && (e.provider === undefined || e.provider === false)) {

@@ -431,6 +431,9 @@ export class Enforcer {
       case 'llm_response':
       case 'mcp_message':
         return this.blockContent(e, origin);
+      case 'error':
+        // a request the engine could not read whole, blocked for that (a held write has not left)
+        return e.error?.code === ErrorCode.CONTENT_CUT && this.blockContent(e, origin);
       default:
         return false;
     }

@@ -17,7 +17,9 @@ import { llmRequest, llmResponse, mcpFromSse, mcpMessages, parseJson, type Api }
 export type Finding =
   | { type: 'llm_request'; http: HttpInfo; llm: LlmInfo; provider?: string }
   | { type: 'llm_response'; http: HttpInfo; llm: LlmInfo; provider?: string }
-  | { type: 'mcp_message'; http: HttpInfo; mcp: McpInfo };
+  | { type: 'mcp_message'; http: HttpInfo; mcp: McpInfo }
+  /** a request whose body was not read whole: what policies saw of it was only its start */
+  | { type: 'cut'; http: HttpInfo; provider?: string };
 
 interface Pending {
   http: HttpInfo;
@@ -164,7 +166,7 @@ export class AppLayer {
     if (this.redact) {
       redactHttp(f.http);
       if (f.type === 'mcp_message') redactMcp(f.mcp);
-      else redactLlm(f.llm);
+      else if (f.type !== 'cut') redactLlm(f.llm);
     }
     c.found.push(f);
   }
@@ -196,6 +198,12 @@ export class AppLayer {
       pending.provider = provider;
     } else {
       for (const mcp of mcpMessages(m.body, m.contentType)) this.push(c, { type: 'mcp_message', http, mcp });
+    }
+    // a body cut short (4 MiB, or bytes the kernel did not copy): a secret in the rest went unseen, and
+    // an LLM request whose JSON is cut has no prompt at all; said, so that a policy can decide on it
+    if (m.truncated) {
+      const provider = pending.provider ?? this.providerFor(c.sni ?? host);
+      this.push(c, { type: 'cut', http: { ...http }, ...(provider ? { provider } : {}) });
     }
     if ('stream' in m) {
       if (c.streams.size >= MAX_STREAMS) c.streams.delete(c.streams.keys().next().value!);

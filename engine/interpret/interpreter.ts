@@ -84,6 +84,8 @@ export interface InterpreterStats {
   malformedTls: number;
   /** HTTP/2 directions lost (BUSTED_E_HTTP2_LOST) */
   http2Lost: number;
+  /** requests not read whole (BUSTED_E_CONTENT_CUT) */
+  contentCut: number;
   wireErrors: number;
   filtered: number;
 }
@@ -117,7 +119,7 @@ const utf8Lossy = new TextDecoder('utf-8', { fatal: false });
 const HELLO_WAIT_NS = 1e9;
 
 export class Interpreter {
-  readonly stats: InterpreterStats = { records: 0, events: 0, malformedDns: 0, malformedTls: 0, http2Lost: 0, wireErrors: 0, filtered: 0 };
+  readonly stats: InterpreterStats = { records: 0, events: 0, malformedDns: 0, malformedTls: 0, http2Lost: 0, contentCut: 0, wireErrors: 0, filtered: 0 };
   private readonly processes: ProcessCache;
   private readonly dns: DnsCache;
   private readonly providers: ProviderTable;
@@ -307,11 +309,15 @@ export class Interpreter {
       }
     }
     for (const f of found) {
-      const e = this.base(f.type, call.first.ts);
+      const e = this.base(f.type === 'cut' ? 'error' : f.type, call.first.ts);
       e.process = proc;
       if (call.conn.sni) e.tls = { sni: call.conn.sni };
       e.http = f.http;
-      if (f.type === 'mcp_message') e.mcp = f.mcp;
+      if (f.type === 'cut') {
+        this.stats.contentCut++;
+        e.error = { code: ErrorCode.CONTENT_CUT, message: `${f.http.method ?? 'a'} request to ${f.http.host ?? 'a TLS peer'} was not read whole: policies saw only the start of its body`, field: 'http.body' };
+        if (f.provider) e.provider = f.provider;
+      } else if (f.type === 'mcp_message') e.mcp = f.mcp;
       else {
         e.llm = f.llm;
         if (f.provider) e.provider = f.provider;

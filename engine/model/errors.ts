@@ -26,6 +26,14 @@ export const ErrorCode = {
   MODEL: 'BUSTED_E_MODEL',
   /** one direction of an HTTP/2 connection can no longer be decoded (a framing or HPACK error, or a capture gap in a header block): the message says which; the rest of it is not reported */
   HTTP2_LOST: 'BUSTED_E_HTTP2_LOST',
+  /**
+   * a request's body was not read whole (past the parsers' 4 MiB, or past
+   * the capture cap of a call that is not held): content policies saw only
+   * its start. The event carries the request's process, host and provider,
+   * so a policy can decide on it (the shipped one audits, or blocks with
+   * data.busted.block_uninspected_content)
+   */
+  CONTENT_CUT: 'BUSTED_E_CONTENT_CUT',
 } as const;
 
 export type ErrorCodeValue = (typeof ErrorCode)[keyof typeof ErrorCode];

@@ -102,3 +102,21 @@ test_unreadable_tls_to_a_provider_is_audited if {
 test_unreadable_tls_is_blocked_where_data_says_so if {
 	data.busted.decision == "block" with input as hello(false) with data.busted.block_unreadable_tls as true
 }
+
+cut(provider) := object.union(
+	{"type": "error", "http": {"method": "POST", "host": "api.openai.com"}, "error": {"code": "BUSTED_E_CONTENT_CUT", "message": "not read whole", "field": "http.body"}},
+	{k: v | some k, v in {"provider": provider}; v != ""},
+)
+
+test_a_request_not_read_whole_is_audited if {
+	data.busted.decision == "audit" with input as cut("openai")
+	data.busted.reasons == {"request to openai not read whole: the content rules saw only its start"} with input as cut("openai")
+	# no provider: named by its host
+	data.busted.reasons == {"request to api.openai.com not read whole: the content rules saw only its start"} with input as cut("")
+	# another error is not this one
+	data.busted.decision == "allow" with input as object.union(cut("openai"), {"error": {"code": "BUSTED_E_HTTP2_LOST"}})
+}
+
+test_a_request_not_read_whole_is_blocked_where_data_says_so if {
+	data.busted.decision == "block" with input as cut("openai") with data.busted.block_uninspected_content as true
+}

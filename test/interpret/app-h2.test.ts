@@ -52,7 +52,7 @@ const call = (direction: 'write' | 'read', data: Uint8Array, ssl = 'h2', gap = 0
 
 /** Findings as the interpreter makes them events, before redaction (the path taken with a policy). */
 function asEvents(found: Finding[]): BustedEvent[] {
-  return found.map((f) => ({ id: 'x', time: 't', type: f.type, http: f.http, ...(f.type === 'mcp_message' ? { mcp: f.mcp } : { llm: f.llm }) }) as BustedEvent);
+  return found.map((f) => ({ id: 'x', time: 't', type: f.type, http: f.http, ...(f.type === 'mcp_message' ? { mcp: f.mcp } : f.type === 'cut' ? {} : { llm: f.llm }) }) as BustedEvent);
 }
 
 // key-shaped credentials (the patterns redact.ts knows) and bare ones (known only by the header that carries them)

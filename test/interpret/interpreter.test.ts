@@ -129,3 +129,49 @@ describe('Interpreter: an HTTP/2 connection that can no longer be decoded', () =
     assert.equal(interp.stats.http2Lost, 1);
   });
 });
+
+describe('Interpreter: a request longer than what the kernel copied of its call', () => {
+  // a 40 KB chat completion in one SSL_write; the kernel copies 16 KiB of a call (tls_cap_bytes)
+  const body = JSON.stringify({ model: 'gpt-4o', messages: [{ role: 'user', content: `${'lorem ipsum '.repeat(3400)} and the key AKIAIOSFODNN7EXAMPLE` }] });
+  const whole = Buffer.from(`POST /v1/chat/completions HTTP/1.1\r\nHost: api.openai.com\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+  const CAP = 16384;
+  /** the records tls.bpf.c sends for that call: 4 KiB chunks of its first CAP bytes, each saying the call's whole length */
+  const records = (gated: boolean): KernelRecord[] =>
+    Array.from({ length: CAP / 4096 }, (_, i) => ({ kind: 'tls', ts: 1e9, task, op: 'write', ssl: '0x20', callId: '7', len: whole.length, offset: i * 4096, data: new Uint8Array(whole.subarray(i * 4096, (i + 1) * 4096)), lib: 1, gated, buf: 0x7f0000001000n }));
+  const run = (gated: boolean, readHeld: ((pid: number, addr: bigint, n: number) => Uint8Array | undefined) | null) => {
+    const events: BustedEvent[] = [];
+    const interp = new Interpreter({ processes: new ProcessCache({ procRoot: '/nonexistent' }), dns: new DnsCache(), providers: new ProviderTable(), readHeld }, (e) => events.push(e));
+    for (const r of records(gated)) interp.handle(r);
+    return { events, interp };
+  };
+
+  it('a held write is read whole from the process: the prompt and its secret reach the policy, nothing is cut', () => {
+    const asked: Array<[number, bigint, number]> = [];
+    const { events, interp } = run(true, (pid, addr, n) => (asked.push([pid, addr, n]), new Uint8Array(whole.subarray(CAP, CAP + n))));
+    assert.deepEqual(asked, [[4242, 0x7f0000001000n + BigInt(CAP), whole.length - CAP]], 'the rest, read where the call left off');
+    const req = events.find((e) => e.type === 'llm_request');
+    assert.equal(req?.llm?.model, 'gpt-4o');
+    assert.match(req?.llm?.user_message ?? '', /and the key \[REDACTED\]$/);
+    assert.equal(events.find((e) => e.type === 'error'), undefined);
+    assert.equal(events.find((e) => e.type === 'tls_data')?.tls?.bytes, whole.length, 'tls.bytes is what the call moved');
+    assert.equal(interp.stats.contentCut, 0);
+  });
+
+  it('where the rest cannot be read (a call not held, or a process that cannot be read), an error event says the request was not read whole', () => {
+    for (const [gated, reader] of [
+      [false, () => new Uint8Array(whole.subarray(CAP))], // never asked: not held, its memory may already hold other bytes
+      [true, () => undefined],
+      [true, null],
+    ] as const) {
+      const { events, interp } = run(gated, reader);
+      const cut = events.find((e) => e.type === 'error');
+      assert.deepEqual(cut?.error, { code: 'BUSTED_E_CONTENT_CUT', message: 'POST request to api.openai.com was not read whole: policies saw only the start of its body', field: 'http.body' }, `gated ${gated}`);
+      assert.equal(cut?.provider, 'openai');
+      assert.equal(cut?.process?.pid, 4242);
+      // the request is still reported, as far as it can be read
+      assert.equal(events.find((e) => e.type === 'llm_request')?.llm?.endpoint, '/v1/chat/completions');
+      assert.ok(!JSON.stringify(events).includes('AKIAIOSFODNN7EXAMPLE'));
+      assert.equal(interp.stats.contentCut, 1);
+    }
+  });
+});
