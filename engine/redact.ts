@@ -192,9 +192,35 @@ export function redactMcp(m: McpInfo): void {
  * was written out whenever a policy was loaded.
  */
 export function redactEvent(e: BustedEvent): void {
-  if (e.tls?.payload !== undefined) e.tls.payload = redactText(e.tls.payload);
+  if (e.tls?.payload !== undefined) e.tls.payload = redactEdges(redactText(e.tls.payload));
   if (e.http) redactHttp(e.http);
   if (e.llm) redactLlm(e.llm);
   if (e.mcp) redactMcp(e.mcp);
   if (e.error?.message !== undefined) e.error.message = redactText(e.error.message);
+}
+
+/** The starts of the key formats the rules above know (what a key cut at a text's end still shows). */
+const KEY_STARTS = ['sk-', 'sk_', 'pk-', 'rk-', 'AKIA', 'ASIA', 'AIza', 'ghp_', 'gho_', 'ghu_', 'ghs_', 'ghr_', 'eyJ', 'xai-', 'gsk_', 'hf_', 'r8_', 'pplx-', 'fw_', 'nvapi-'];
+const TRAILING_RUN = /[A-Za-z0-9_-]+$/;
+const LEADING_RUN = /^[A-Za-z0-9_-]{12,}/;
+
+/**
+ * A piece of a stream (one TLS call's excerpt) with what a key cut by its
+ * edges may leave replaced: the rules need a whole key, and a key split
+ * across two calls, or cut by the excerpt's end, went out as two halves
+ * that neither matched. At the end, a run that starts like a key (or is the
+ * start of a key's prefix, "sk", "AKI"); at the start, a run of 12 or more
+ * key characters with a digit and a letter in it (the rest of a key; prose
+ * rarely starts so).
+ */
+export function redactEdges(s: string): string {
+  let out = s;
+  const lead = LEADING_RUN.exec(out);
+  if (lead && /[0-9]/.test(lead[0]) && /[A-Za-z]/.test(lead[0])) out = REDACTED + out.slice(lead[0].length);
+  const tail = TRAILING_RUN.exec(out);
+  if (tail) {
+    const run = tail[0];
+    if (KEY_STARTS.some((p) => run.startsWith(p) || (run.length >= 2 && p.startsWith(run)))) out = out.slice(0, tail.index) + REDACTED;
+  }
+  return out;
 }

@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { REDACTION_RULES, redactEvent, redactText, REDACTED } from '../engine/redact.js';
+import { REDACTION_RULES, redactEdges, redactEvent, redactText, REDACTED } from '../engine/redact.js';
 import type { BustedEvent } from '../engine/model/event.js';
 import { prng } from './helpers/prng.js';
 
@@ -147,5 +147,43 @@ describe('redactEvent (the late redaction, after a policy decided)', () => {
     assert.ok(!JSON.stringify(e).includes(key), JSON.stringify(e));
     assert.deepEqual(e.llm?.tools, [REDACTED, { other: 1 }]);
     assert.equal(e.mcp?.tool, `file:///x?token=${REDACTED}&k=${REDACTED}`);
+  });
+});
+
+describe('redactEdges (a key cut by the edge of a TLS call or of its excerpt)', () => {
+  /** the longest run of KEY found in S */
+  const longestPart = (s: string, key: string): number => {
+    let best = 0;
+    for (let i = 0; i < key.length; i++) for (let j = i + best + 1; j <= key.length && s.includes(key.slice(i, j)); j++) best = j - i;
+    return best;
+  };
+
+  it('no call of a key split in two shows 12 of its characters, wherever the split falls', () => {
+    const rnd = prng(0xed9e);
+    const alnum = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
+    const body = (n: number) => Array.from({ length: n }, (_, i) => (i % 7 === 3 ? String(Math.floor(rnd() * 10)) : alnum[Math.floor(rnd() * alnum.length)]!)).join('');
+    const keys = [`sk-proj-${body(40)}`, `sk-ant-api03-${body(60)}`, `AKIA${body(16).toUpperCase()}`, `ghp_${body(36)}`, `AIza${body(35)}`, `sk-${body(32)}`];
+    for (const key of keys) {
+      for (let k = 1; k < key.length; k++) {
+        const before = `{"messages":[{"role":"user","content":"deploy with ${key.slice(0, k)}`;
+        const after = `${key.slice(k)} tonight"}]}`;
+        for (const part of [redactEdges(redactText(before)), redactEdges(redactText(after))]) {
+          assert.ok(longestPart(part, key) < 12, `${key} split at ${k}: ${part}`);
+        }
+      }
+    }
+  });
+
+  it('leaves the edges of ordinary calls alone', () => {
+    for (const s of [
+      'POST /v1/chat/completions HTTP/1.1\r\nHost: api.openai.com\r\n\r\n',
+      '{"model":"gpt-4o-mini","messages":[{"role":"user","content":"Summarise the attached report"}]}',
+      'Summarisation of the quarterly report follows: revenue grew',
+      'HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n\r\n{"id":"chatcmpl-1"}',
+      'data: {"choices":[{"delta":{"content":"the task"}}]}\n\n',
+      'an ordinary sentence that ends with a word like desk',
+    ]) {
+      assert.equal(redactEdges(s), s);
+    }
   });
 });
