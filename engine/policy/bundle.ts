@@ -14,6 +14,7 @@
 import { gunzipSync } from 'node:zlib';
 
 import { BustedError, ErrorCode } from '../model/errors.js';
+import { isDataFile, parseDataFile } from './data-file.js';
 import { putOwn } from './own-key.js';
 
 export interface BundleFile {
@@ -92,7 +93,7 @@ function place(root: Record<string, unknown>, path: string[], value: unknown, wh
   // Directory names and keys come from the bundle: own keys only, each
   // defined (putOwn), never assigned.
   if (path.length === 0) {
-    if (value === null || typeof value !== 'object' || Array.isArray(value)) fail(where, 'the root data.json must hold an object');
+    if (value === null || typeof value !== 'object' || Array.isArray(value)) fail(where, 'the root data file must hold an object');
     for (const [k, v] of Object.entries(value as Record<string, unknown>)) {
       if (Object.hasOwn(root, k)) fail(where, `data.${k} is defined twice`);
       putOwn(root, k, v);
@@ -129,14 +130,11 @@ export function bundleFromFiles(files: BundleFile[], where: string): Bundle {
     if (Array.isArray(m.wasm)) entrypoints = m.wasm.map((w) => String(w.entrypoint ?? '')).filter((e) => e !== '');
   }
   const data: Record<string, unknown> = {};
-  for (const f of files.filter((x) => x.name === 'data.json' || x.name.endsWith('/data.json')).sort((a, b) => a.name.localeCompare(b.name))) {
-    let v: unknown;
-    try {
-      v = JSON.parse(f.data.toString('utf8'));
-    } catch (e) {
-      return fail(`${where}/${f.name}`, (e as Error).message);
-    }
-    place(data, f.name.split('/').slice(0, -1), v, `${where}/${f.name}`);
+  // data.json, data.yaml and data.yml, as opa build reads them; the directory is the place in data
+  for (const f of files.filter((x) => isDataFile(x.name)).sort((a, b) => a.name.localeCompare(b.name))) {
+    const parts = f.name.split('/');
+    const v = parseDataFile(`${where}/${f.name}`, parts[parts.length - 1]!, f.data.toString('utf8'), false);
+    place(data, parts.slice(0, -1), v, `${where}/${f.name}`);
   }
   return { wasm: new Uint8Array(wasm!.data), data, entrypoints, revision, files: files.map((f) => f.name).sort() };
 }

@@ -9,10 +9,10 @@
 import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
-import { parseDocument } from 'yaml';
 
 import { BustedError, ErrorCode } from '../model/errors.js';
 import { bundleFromFiles, readBundleArchive, type BundleFile } from './bundle.js';
+import { parseDataFile } from './data-file.js';
 import type { InputUse } from './analysis.js';
 import { compile, type Source } from './compiler.js';
 import type { ParseOptions } from './rego/parser.js';
@@ -68,57 +68,6 @@ const DATA_FILES = ['data.json', 'data.yaml', 'data.yml'] as const;
 type Plain = Record<string, unknown>;
 const isPlain = (v: unknown): v is Plain => v !== null && typeof v === 'object' && !Array.isArray(v);
 
-/** One data file's value: JSON, or YAML (its errors at line:col); an object, else an error naming the file. */
-function parseDataFile(path: string, name: string, text: string): Plain {
-  let v: unknown;
-  if (name === 'data.json') {
-    try {
-      v = JSON.parse(text);
-    } catch (e) {
-      throw new BustedError(ErrorCode.POLICY, `${path}: ${(e as Error).message}`, name);
-    }
-  } else {
-    const doc = parseDocument(text, { uniqueKeys: true, prettyErrors: true });
-    const err = doc.errors[0];
-    if (err) {
-      // prettyErrors: the position as linePos, and in the message's first line, which says it at its end
-      const at = err.linePos?.[0];
-      const what = err.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '');
-      throw new BustedError(ErrorCode.POLICY, `${path}${at ? `:${at.line}:${at.col}` : ''}: ${what}`, name);
-    }
-    // an empty file is no data; what JSON cannot hold (.inf, .nan, a key that is not a string) is not data either
-    try {
-      v = doc.contents === null ? {} : doc.toJS({ maxAliasCount: 100 });
-    } catch (e) {
-      // aliases that multiply past maxAliasCount (a "billion laughs" document): refused, not expanded
-      throw new BustedError(ErrorCode.POLICY, `${path}: ${(e as Error).message}`, name);
-    }
-    const bad = unrepresentable(v, '');
-    if (bad !== undefined) throw new BustedError(ErrorCode.POLICY, `${path}: ${bad}`, name);
-  }
-  if (!isPlain(v)) throw new BustedError(ErrorCode.POLICY, `${path}: must hold a ${name === 'data.json' ? 'JSON object' : 'YAML mapping'}`, name);
-  return v;
-}
-
-/** Where a YAML value holds what JSON cannot (infinities, NaN, dates, binary, maps and sets of the YAML library), or undefined. */
-function unrepresentable(v: unknown, at: string): string | undefined {
-  if (typeof v === 'number') return Number.isFinite(v) ? undefined : `${at || 'the document'} is ${v}, which JSON cannot hold`;
-  if (v === null || typeof v !== 'object') return typeof v === 'bigint' || typeof v === 'symbol' ? `${at} is not JSON` : undefined;
-  if (Array.isArray(v)) {
-    for (let i = 0; i < v.length; i++) {
-      const r = unrepresentable(v[i], `${at}[${i}]`);
-      if (r) return r;
-    }
-    return undefined;
-  }
-  if (Object.getPrototypeOf(v) !== Object.prototype) return `${at || 'the document'} is a ${(v as object).constructor?.name ?? 'value'} (a YAML type JSON cannot hold)`;
-  for (const [k, x] of Object.entries(v)) {
-    const r = unrepresentable(x, at ? `${at}.${k}` : k);
-    if (r) return r;
-  }
-  return undefined;
-}
-
 /** B merged into A (objects key by key, recursively); the same key with other values in both is an error naming them. */
 function mergeData(a: Plain, b: Plain, files: string, at = ''): Plain {
   const out: Plain = { ...a };
@@ -151,7 +100,7 @@ export function readPolicyData(dir: string): { text: string; files: Array<[strin
       if (code === 'ENOENT' || code === 'ENOTDIR') continue;
       throw new BustedError(ErrorCode.POLICY, `${path}: ${(e as Error).message}`, name);
     }
-    const v = parseDataFile(path, name, text);
+    const v = parseDataFile(path, name, text, true);
     value = value === undefined ? v : mergeData(value, v, `${files.map(([f]) => join(dir, f)).join(', ')} and ${path}`);
     files.push([name, text]);
   }

@@ -123,6 +123,21 @@ describe('policy engine: data beside the policies (data.json, data.yaml)', () =>
     const laughs = ['a: &a [x, x, x, x, x, x, x, x, x, x]', ...Array.from({ length: 8 }, (_, i) => `${String.fromCharCode(98 + i)}: &${String.fromCharCode(98 + i)} [${Array(10).fill(`*${String.fromCharCode(97 + i)}`).join(', ')}]`)].join('\n');
     await err({ 'data.yaml': `${laughs}\n` }, /data\.yaml: .*[Aa]lias/);
   });
+
+  it('a bundle\'s data.yaml files are data at their directory, as opa build reads them', async () => {
+    const wasm = compile([{ file: 'p.rego', text: rego }], { entrypoints: ['busted/decision'] }).wasm;
+    const bundle = join(tmp, 'yaml-bundle.tar.gz');
+    writeFileSync(
+      bundle,
+      gzipSync(tar([{ name: '/policy.wasm', data: Buffer.from(wasm) }, { name: '/busted/data.yaml', data: Buffer.from('blocked: [mistral]\n') }, { name: '/teams/data.yml', data: Buffer.from('audit: research\n') }])),
+    );
+    const b = await PolicyEngine.load(bundle);
+    assert.equal(b.decide({ provider: 'mistral' }).action, 'block');
+    assert.equal(b.decide({ team: 'research' }).action, 'audit');
+    const broken = join(tmp, 'yaml-bundle-broken.tar.gz');
+    writeFileSync(broken, gzipSync(tar([{ name: '/policy.wasm', data: Buffer.from(wasm) }, { name: '/busted/data.yaml', data: Buffer.from('blocked: [mistral\n') }])));
+    await assert.rejects(PolicyEngine.load(broken), /yaml-bundle-broken\.tar\.gz\/busted\/data\.yaml:\d+:\d+: /);
+  });
 });
 
 describe('policy engine: OPA bundles', () => {
