@@ -143,6 +143,8 @@ export async function runAgent(o: MonitorCliOptions, x: AgentExtras = {}): Promi
     `busted: ${s.interpreter.events} events from ${s.interpreter.records} kernel records; lost in kernel ${s.kernel.ringbufFull}` +
       `${s.interpreter.malformedDns + s.interpreter.malformedTls ? `; malformed dns ${s.interpreter.malformedDns} tls ${s.interpreter.malformedTls}` : ''}` +
       `${s.kernel.tlsSkipped || s.kernel.tlsTruncated ? `; TLS calls not copied: ${s.kernel.tlsSkipped} skipped, ${s.kernel.tlsTruncated} cut at the capture size` : ''}` +
+      `${s.interpreter.contentCut ? `; ${s.interpreter.contentCut} requests not read whole (BUSTED_E_CONTENT_CUT)` : ''}` +
+      `${s.interpreter.http2Lost ? `; ${s.interpreter.http2Lost} HTTP/2 directions no longer decoded (BUSTED_E_HTTP2_LOST)` : ''}` +
       `${dropped.length ? `; ${dropped.join(', ')}` : ''}\n`,
   );
   const en = agent.enforcement;
