@@ -35,9 +35,10 @@ const RULES: RegExp[] = [
   // string: a tool call's arguments carry `\"Authorization\":\"Bearer X\"`, hence the backslashes).
   // The scheme takes its own spaces: `\s*(scheme)?\s*` let two runs of spaces share one, and
   // "authorization:" before a megabyte of spaces took time quadratic in them (16 kB: 1 s)
-  wordStart(/\b((?:proxy-)?authorization\\*["']?\s*[:=]\s*(?:\\*["'])?(?:(?:bearer|basic|token|digest)\s*)?)[^\s"',;\\]+/gi),
-  // 1 API key headers
-  wordStart(/\b((?:x-api-key|api-key|x-goog-api-key|x-auth-token)\\*["']?\s*[:=]\s*(?:\\*["'])?)[^\s"',;\\]+/gi),
+  // A value may start with commas or semicolons ("Bearer ,X": the HTTP/2 fuzzing showed X left whole).
+  wordStart(/\b((?:proxy-)?authorization\\*["']?\s*[:=]\s*(?:\\*["'])?(?:(?:bearer|basic|token|digest)\s*)?)[,;]*[^\s"',;\\]+/gi),
+  // 1 API key headers, and an AWS session token (SigV4's x-amz-security-token)
+  wordStart(/\b((?:x-api-key|api-key|x-goog-api-key|x-auth-token|x-amz-security-token)\\*["']?\s*[:=]\s*(?:\\*["'])?)[,;]*[^\s"',;\\]+/gi),
   // 2 command-line options that carry secrets: --api-key X, --token=X
   /(--?(?:api[-_]?key|token|access[-_]token|password|passwd|secret|auth)(?:\s+|=))(?!-)\S+/gi,
   // 3 NAME_API_KEY=value in environments and scripts. The name is checked by a lookahead and then read
@@ -91,7 +92,7 @@ export const REDACTION_RULES: ReadonlyArray<readonly [RegExp, Replacement]> = RU
  * ("-token=") are all seen.
  */
 const TRIGGERS: Array<[RegExp, number[][]]> = [
-  [/(authorization)|(api-key|x-auth-token|cookie)|(-(?:api|token|access|pass|secret|auth))|((?:key|token|sig)=|signature=)/gi, [[0], [1, 14], [2], [4]]],
+  [/(authorization)|(api-key|x-auth-token|x-amz-security-token|cookie)|(-(?:api|token|access|pass|secret|auth))|((?:key|token|sig)=|signature=)/gi, [[0], [1, 14], [2], [4]]],
   [/(API_?KEY|TOKEN|SECRET|PASSWORD)|(sk-)|(AIza)|((?:xai|gsk|hf|r8|pplx|fw|nvapi)[-_])|(AKIA|ASIA)|(gh[pousr]_)|(eyJ)|(PRIVATE KEY-----)/g, [[3], [5, 6, 7], [8], [9], [10], [11], [12], [13]]],
 ];
 

@@ -8,6 +8,9 @@ describe('redactText', () => {
   const cases: Array<[string, string]> = [
     ['curl -H Authorization: Bearer sk-abcdefghijklmnopqrstuvwx https://api.openai.com', `curl -H Authorization: Bearer ${REDACTED} https://api.openai.com`],
     ['authorization: Basic dXNlcjpwYXNz', `authorization: Basic ${REDACTED}`],
+    // a value that starts with punctuation, and an AWS session token (both found by the HTTP/2 fuzzing)
+    ['authorization: Bearer ,opaqueSECRETvalue', `authorization: Bearer ${REDACTED}`],
+    ['X-Amz-Security-Token: IQoJb3JpZ2luX2VjEJr//////////wEaCXVzLWVhc3QtMSJHMEUCIQ', `X-Amz-Security-Token: ${REDACTED}`],
     ['{"x-api-key": "sk-ant-api03-abcdefgh"}', `{"x-api-key": "${REDACTED}"}`],
     ['api-key: 0123456789abcdef', `api-key: ${REDACTED}`],
     // every pair of a Cookie header: the session need not be the first
