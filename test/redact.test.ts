@@ -83,6 +83,11 @@ describe('redactText', () => {
       ['eyJ part runs', 'eyJaaaaaaaaaaaa.'.repeat(n / 16)],
       ['--token spaces', '--token' + ' '.repeat(n) + '-'],
       ['sk- run', 'sk-'.repeat(n / 3)],
+      // literals inside words, where the rule's word start fails (rules tried where their literal is: redact.ts STARTS)
+      ['xsk- run', 'xsk-'.repeat(n / 4)],
+      ['aeyJ run', 'aeyJ'.repeat(n / 4)],
+      ['xauthorization: run', 'xauthorization:'.repeat(n / 15)],
+      ['ghp_ inside words', 'aghp_'.repeat(n / 5)],
       ['BEGIN run', '-----BEGIN ' + 'A '.repeat(n / 2)],
       ['escapes', '\\u0041%41'.repeat(n / 9)],
     ];

@@ -94,11 +94,14 @@ function records(calls, pid, sslNum, callBase) {
   return out;
 }
 
-const variants = {
+const all = {
   http1: http1Conn(false),
   'http1-sse': http1Conn(true),
   http2: await http2Conn(),
 };
+// BENCH_TLS_ENGINE_ONLY=http2[,http1]: those variants only (to profile one)
+const only = process.env.BENCH_TLS_ENGINE_ONLY?.split(',');
+const variants = Object.fromEntries(Object.entries(all).filter(([n]) => !only || only.includes(n)));
 
 const counts = {};
 function round(name, ms) {
@@ -124,7 +127,7 @@ function round(name, ms) {
 }
 
 const rates = Object.fromEntries(Object.keys(variants).map((n) => [n, []]));
-round('http1', 300); // warm-up
+round(Object.keys(variants)[0], 300); // warm-up
 for (let r = 0; r < ROUNDS; r++) for (const n of Object.keys(variants)) rates[n].push(round(n, ROUND_MS));
 for (const [n, xs] of Object.entries(rates)) {
   const bytes = variants[n].reduce((s, [, b]) => s + b.length, 0) / REQS_PER_CONN;

@@ -24,6 +24,9 @@ import { concatBytes, EMPTY_BYTES } from './bytes.js';
 import { HpackDecoder, HpackError } from './hpack.js';
 import type { HttpMessage } from './http1.js';
 
+/** A DATA note's bytes as text (invalid UTF-8 as U+FFFD, as Buffer's toString did), without a Buffer copy. */
+const NOTE_TEXT = new TextDecoder('utf-8', { ignoreBOM: true });
+
 export interface Http2Message extends HttpMessage {
   stream: number;
 }
@@ -357,15 +360,18 @@ export class Http2Stream {
       f.hidden += p.length;
       return;
     }
+    // views, not copies: the caller's bytes are never written again (records are copied out of the
+    // ring, reassembled calls are new arrays). A note lives until its frame ends; a body part as long
+    // as its stream, so a small part of a big buffer is copied rather than keep the whole buffer
     if (this.note && f.noteSize < MAX_NOTE) {
       const k = Math.min(p.length, MAX_NOTE - f.noteSize);
-      (f.note ??= []).push(p.slice(0, k));
+      (f.note ??= []).push(p.subarray(0, k));
       f.noteSize += k;
     }
     if (this.onPartial) this.onPartial(st.msg, p);
     const n = Math.min(p.length, MAX_BODY - st.size, MAX_HELD - this.held);
     if (n > 0) {
-      st.parts.push(p.slice(0, n));
+      st.parts.push(n * 4 >= p.buffer.byteLength ? p.subarray(0, n) : p.slice(0, n));
       st.size += n;
       this.held += n;
     }
@@ -377,7 +383,7 @@ export class Http2Stream {
     if (this.note && f.hidden) this.note(`[HTTP/2 DATA stream ${f.sid}: no message open on it, ${f.hidden} bytes not shown]\n`);
     f.hidden = 0;
     if (!this.note || !f.note) return;
-    this.note(`[HTTP/2 DATA stream ${f.sid}]\n${Buffer.from(concatBytes(f.note, f.noteSize)).toString('utf8')}\n`);
+    this.note(`[HTTP/2 DATA stream ${f.sid}]\n${NOTE_TEXT.decode(concatBytes(f.note, f.noteSize))}\n`);
     f.note = undefined;
   }
 
