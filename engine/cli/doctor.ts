@@ -3,7 +3,8 @@ import { cgroup2Mount, resolveCgroup } from '../host/cgroup.js';
 import { TLS_PROBE_TABLE, TlsLibraryFinder, type TlsLibrary } from '../host/tls-libs.js';
 import { KernelSession } from '../kernel/loader.js';
 import { lockdownMode, lsmList, probeKernel, type ProbeResult } from '../kernel/probe.js';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { readProcessMemory } from '../host/proc-mem.js';
 import { release as osRelease } from 'node:os';
 
 export interface DoctorReport {
@@ -31,12 +32,37 @@ export interface DoctorReport {
   };
 }
 
+/**
+ * Whether this process can read another's memory (/proc/PID/mem: what a
+ * held TLS write past the kernel's copy is read through), tried on the
+ * parent process at its first mapping. Yama's ptrace_scope 3, or a
+ * container without CAP_SYS_PTRACE, refuses it.
+ */
+export function memoryTrial(pid = process.ppid): ProbeResult {
+  const feature = 'process_memory';
+  try {
+    const first = readFileSync(`/proc/${pid}/maps`, 'utf8').split('\n')[0] ?? '';
+    const m = /^([0-9a-f]+)-[0-9a-f]+ r/.exec(first);
+    if (!m) return { feature, ok: false, detail: `no readable mapping of pid ${pid} to try` };
+    const got = readProcessMemory(pid, BigInt(`0x${m[1]}`), 16);
+    if (got?.length) return { feature, ok: true, detail: '/proc/PID/mem reads: a held write past the capture size is read whole' };
+  } catch {
+    // maps unreadable: the same refusal
+  }
+  let scope = '';
+  try {
+    scope = readFileSync('/proc/sys/kernel/yama/ptrace_scope', 'utf8').trim();
+  } catch {}
+  return { feature, ok: false, detail: `cannot read another process's memory${scope ? ` (yama ptrace_scope ${scope})` : ''}: held writes past the capture size are cut (BUSTED_E_CONTENT_CUT)` };
+}
+
 export function doctorReport(cgroupArg?: string): DoctorReport {
   const root = process.getuid?.() === 0;
   const mount = cgroup2Mount() ?? null;
   let features: ProbeResult[] = [];
   if (root && mount) features = probeKernel(resolveCgroup(cgroupArg).path);
   else features.push({ feature: 'probes', ok: false, detail: root ? 'no cgroup v2 mount' : 'needs root to load BPF programs' });
+  features.push(memoryTrial());
   const tls = tlsTrial(root && mount && features.some((f) => f.feature === 'uprobe' && f.ok) ? cgroupArg ?? '/' : undefined);
   const ok = (f: string) => features.find((x) => x.feature === f)?.ok === true;
   const telemetry: string[] = [];
@@ -64,7 +90,7 @@ export function doctorReport(cgroupArg?: string): DoctorReport {
           : 'none available',
       content_enforcement:
         ok('uprobe') && ok('send_signal') && ok('cgroup_skb')
-          ? `gated SSL_write held (uprobe + SIGSTOP), then the connection's packets dropped (cgroup_skb)${ok('sock_destroy') ? ' and its socket destroyed (SOCK_DESTROY)' : ''}`
+          ? `gated SSL_write held (uprobe + SIGSTOP), then the connection's packets dropped (cgroup_skb)${ok('sock_destroy') ? ' and its socket destroyed (SOCK_DESTROY)' : ''}${ok('process_memory') ? '; a held write read whole from the process' : '; a held write past the capture size cut (no /proc/PID/mem)'}`
           : 'none (needs uprobes, bpf_send_signal and cgroup_skb)',
       dns_hold: ok('cgroup_skb') && ok('raw_socket') ? 'answers held at cgroup_skb ingress, sent on through a marked raw socket' : 'none: the first connect to a name the policy blocks is cut after the fact',
       persistence: ok('bpffs') ? `--pin in ${features.find((f) => f.feature === 'bpffs')?.detail}` : 'none (no bpffs)',

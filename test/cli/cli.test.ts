@@ -85,7 +85,11 @@ describe('busted without root', { skip: process.getuid?.() !== 0 ? 'needs root t
     assert.equal(r.status, 0, r.stderr);
     const rep = JSON.parse(r.stdout);
     assert.equal(rep.root, false);
-    assert.deepEqual(rep.features.map((f: { feature: string }) => f.feature), ['probes']);
+    assert.deepEqual(rep.features.map((f: { feature: string }) => f.feature), ['probes', 'process_memory']);
+    // nobody cannot read root's processes: held writes past the capture size would be cut, and doctor says so
+    const mem = rep.features.find((f: { feature: string }) => f.feature === 'process_memory');
+    assert.equal(mem.ok, false);
+    assert.match(mem.detail, /cannot read another process's memory.*BUSTED_E_CONTENT_CUT/);
   });
 });
 
@@ -105,9 +109,9 @@ describe('busted doctor', { skip: kernelSkipReason() }, () => {
     assert.ok(rep.cgroup2);
     assert.equal(typeof rep.lockdown, 'string');
     // what `busted enforce` needs (the e2e tests use all of it here)
-    for (const k of ['cgroup_sock_addr', 'send_signal', 'enforce_programs', 'sock_destroy', 'raw_socket']) assert.equal(f[k], true, k);
+    for (const k of ['cgroup_sock_addr', 'send_signal', 'enforce_programs', 'sock_destroy', 'raw_socket', 'process_memory']) assert.equal(f[k], true, k);
     assert.match(rep.paths.connect_enforcement, /^cgroup\/connect4 \+ connect6 and sendmsg4 \+ sendmsg6 \(EPERM\)/);
-    assert.match(rep.paths.content_enforcement, /SIGSTOP.*SOCK_DESTROY/);
+    assert.match(rep.paths.content_enforcement, /SIGSTOP.*SOCK_DESTROY.*a held write read whole from the process/);
     assert.match(rep.paths.dns_hold, /held at cgroup_skb ingress/);
     assert.ok(rep.tls_libraries.some((l: { kind: string; symbols: string[] }) => l.symbols.includes('SSL_write')), 'a library exporting SSL_write was found');
     // how read and write see returns: uprobe sessions where the kernel makes them, unless turned off
