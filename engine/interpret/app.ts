@@ -9,6 +9,7 @@
 import type { TlsCall } from './tls-data.js';
 import type { HttpInfo, LlmInfo, McpInfo } from '../model/event.js';
 import type { ProviderTable } from '../enrich/provider.js';
+import { BODY_BUDGET_BYTES, BodyBudget } from '../parse/bytes.js';
 import { Http1Stream, type HttpMessage } from '../parse/http1.js';
 import { Http2Stream, looksLikeHttp2, type Http2Message } from '../parse/http2.js';
 import { redactHttp, redactLlm, redactMcp } from '../redact.js';
@@ -31,6 +32,8 @@ interface Pending {
 interface Parser {
   push(b: Uint8Array): void;
   gap(n: number): void;
+  /** dropped: give back the body bytes held */
+  release(): void;
 }
 
 interface Conn {
@@ -83,10 +86,26 @@ export class AppLayer {
     private readonly onUninteresting?: (pid: number, ssl: string) => void,
     /** told what could not be followed (an event longer than the layer keeps): the interpreter reports it as a `lost` event */
     private readonly onLost?: (count: number, reason: string) => void,
-  ) {}
+    /** the body bytes all connections' parsers may hold at once (bytes.ts BodyBudget) */
+    bodyBudget = BODY_BUDGET_BYTES,
+  ) {
+    this.bodies = new BodyBudget(bodyBudget);
+  }
+
+  /** body bytes held across every connection's parsers; past its max, bodies are cut (and reported as such) */
+  readonly bodies: BodyBudget;
 
   /** what was given up on, by reason */
   readonly stats = { sseEventsDropped: 0 };
+
+  /** A connection forgotten: its parsers give back what they hold. */
+  private drop(key: string): void {
+    const c = this.conns.get(key);
+    if (c === undefined) return;
+    this.conns.delete(key);
+    c.out?.release();
+    c.in?.release();
+  }
 
   /**
    * One whole TLS call in; what it completed out, and for HTTP/2 a readable
@@ -97,7 +116,7 @@ export class AppLayer {
     const key = `${call.pid}:${call.ssl}`;
     let c = this.conns.get(key);
     if (c === undefined) {
-      if (this.conns.size >= MAX_CONNS) this.conns.delete(this.conns.keys().next().value!);
+      if (this.conns.size >= MAX_CONNS) this.drop(this.conns.keys().next().value!);
       c = { pending: [], streams: new Map(), found: [], h2: false, judged: false, pid: call.pid, ssl: call.ssl };
       this.conns.set(key, c);
     }
@@ -138,20 +157,20 @@ export class AppLayer {
       c.h2 = true;
       const note = (t: string) => this.notes?.push(t);
       const part = (m: Http2Message, d: Uint8Array) => this.partial(c, m, d);
-      c.out = new Http2Stream(route, clientIsOut, note, part);
-      c.in = new Http2Stream(route, !clientIsOut, note, part);
+      c.out = new Http2Stream(route, clientIsOut, note, part, this.bodies);
+      c.in = new Http2Stream(route, !clientIsOut, note, part, this.bodies);
       return;
     }
     // by what a message is, not which way it went: a server's writes are responses
     const part = (m: HttpMessage, d: Uint8Array) => this.partial(c, m, d);
-    const out = new Http1Stream((m) => (m.kind === 'request' ? this.request(c, m, inn) : this.response(c, m)), part);
-    const inn: Http1Stream = new Http1Stream((m) => (m.kind === 'request' ? this.request(c, m, out) : this.response(c, m)), part);
+    const out = new Http1Stream((m) => (m.kind === 'request' ? this.request(c, m, inn) : this.response(c, m)), part, this.bodies);
+    const inn: Http1Stream = new Http1Stream((m) => (m.kind === 'request' ? this.request(c, m, out) : this.response(c, m)), part, this.bodies);
     c.out = out;
     c.in = inn;
   }
 
   forget(pid: number, ssl: string): void {
-    this.conns.delete(`${pid}:${ssl}`);
+    this.drop(`${pid}:${ssl}`);
   }
 
   /**

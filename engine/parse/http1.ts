@@ -11,7 +11,7 @@
  * parser has lost its place and waits for the next line that starts a
  * message.
  */
-import { concatBytes, EMPTY_BYTES } from './bytes.js';
+import { BodyBudget, concatBytes, EMPTY_BYTES } from './bytes.js';
 
 export interface HttpMessage {
   kind: 'request' | 'response';
@@ -52,7 +52,18 @@ export class Http1Stream {
     private readonly onMessage: (m: HttpMessage) => void,
     /** told each piece of a body as it arrives (streaming responses), before and beyond MAX_BODY */
     private readonly onPartial?: (m: HttpMessage, data: Uint8Array) => void,
+    /** body bytes held across the parsers of an application layer (bytes.ts) */
+    private readonly budget?: BodyBudget,
   ) {}
+
+  /** The parser is dropped (its connection forgotten): what it holds is given back to the budget. */
+  release(): void {
+    this.budget?.give(this.bodyLen);
+    this.parts = [];
+    this.bodyLen = 0;
+    this.msg = undefined;
+    this.state = 'lost';
+  }
 
   /** Bytes that were not captured. */
   gap(n: number): void {
@@ -192,6 +203,7 @@ export class Http1Stream {
       else te = joined(te, v);
     }
     this.msg = m;
+    this.budget?.give(this.bodyLen);
     this.parts = [];
     this.bodyLen = 0;
     const noBody =
@@ -232,7 +244,12 @@ export class Http1Stream {
     }
     // a view, not a copy: what is pushed is never written again (records
     // are copied out of the ring, reassembled calls are new arrays)
-    const keep = b.subarray(0, MAX_BODY - this.bodyLen);
+    const room = Math.min(b.length, MAX_BODY - this.bodyLen);
+    const keep = b.subarray(0, this.budget ? this.budget.take(room) : room);
+    if (keep.length === 0) {
+      if (this.msg) this.msg.truncated = true;
+      return;
+    }
     this.parts.push(keep);
     this.bodyLen += keep.length;
     if (keep.length < b.length && this.msg) this.msg.truncated = true;
@@ -251,6 +268,7 @@ export class Http1Stream {
     if (!m) return;
     m.body = this.body();
     m.complete = true;
+    this.budget?.give(this.bodyLen);
     this.parts = [];
     this.bodyLen = 0;
     this.onMessage(m);

@@ -20,7 +20,7 @@
  * carries on. No input makes it throw; memory is bounded by MAX_HEADER_BLOCK,
  * MAX_HELD and the HPACK table's ceiling.
  */
-import { concatBytes, EMPTY_BYTES } from './bytes.js';
+import { BodyBudget, concatBytes, EMPTY_BYTES } from './bytes.js';
 import { HpackDecoder, HpackError } from './hpack.js';
 import type { HttpMessage } from './http1.js';
 
@@ -113,8 +113,18 @@ export class Http2Stream {
     private readonly note?: (text: string) => void,
     /** told each piece of a message's DATA content as it arrives, not waiting for whole frames (streaming responses) */
     private readonly onPartial?: (m: Http2Message, data: Uint8Array) => void,
+    /** body bytes held across the parsers of an application layer (bytes.ts) */
+    private readonly budget?: BodyBudget,
   ) {
     this.preface = client;
+  }
+
+  /** The parser is dropped (its connection forgotten): what its streams hold is given back to the budget. */
+  release(): void {
+    for (const st of this.streams.values()) this.budget?.give(st.size);
+    this.streams.clear();
+    this.held = 0;
+    this.lostWhy ??= 'released';
   }
 
   /** The direction has lost its place (HPACK or framing): nothing more comes out. */
@@ -369,7 +379,8 @@ export class Http2Stream {
       f.noteSize += k;
     }
     if (this.onPartial) this.onPartial(st.msg, p);
-    const n = Math.min(p.length, MAX_BODY - st.size, MAX_HELD - this.held);
+    const room = Math.min(p.length, MAX_BODY - st.size, MAX_HELD - this.held);
+    const n = this.budget ? this.budget.take(room) : room;
     if (n > 0) {
       st.parts.push(n * 4 >= p.buffer.byteLength ? p.subarray(0, n) : p.slice(0, n));
       st.size += n;
@@ -389,7 +400,9 @@ export class Http2Stream {
 
   /** A stream forgotten unreported (more than MAX_STREAMS open). */
   private drop(sid: number): void {
-    this.held -= this.streams.get(sid)?.size ?? 0;
+    const size = this.streams.get(sid)?.size ?? 0;
+    this.held -= size;
+    this.budget?.give(size);
     this.streams.delete(sid);
   }
 
@@ -398,6 +411,7 @@ export class Http2Stream {
     this.streams.delete(sid);
     if (!st) return;
     this.held -= st.size;
+    this.budget?.give(st.size);
     if (!st.msg) return;
     const m = st.msg;
     m.body = concatBytes(st.parts, st.size);

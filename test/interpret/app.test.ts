@@ -135,3 +135,56 @@ describe('AppLayer: mutated LLM and MCP conversations (seeded fuzz)', () => {
     assert.ok(found > 5000, `most conversations still yield findings (${found})`);
   });
 });
+
+describe('AppLayer: the body bytes all connections hold are bounded', () => {
+  const head = (len: number, host = 'api.openai.com') => `POST /v1/chat/completions HTTP/1.1\r\nHost: ${host}\r\nContent-Type: application/json\r\nContent-Length: ${len}\r\n\r\n`;
+
+  it('many connections with bodies that never end hold at most the budget; a cut request is said; what ends or is forgotten is given back', () => {
+    const budget = 64 * 1024;
+    const app = new AppLayer(new ProviderTable(), true, undefined, undefined, budget);
+    // 40 connections each start a 1 MB body and send 20 KB of it: 800 KB asked to be held
+    for (let i = 0; i < 40; i++) app.feed(call('write', head(1 << 20) + 'x'.repeat(20_000), `c${i}`));
+    assert.equal(app.bodies.held, budget, 'held up to the budget, no more');
+    assert.equal(app.bodies.refused, 40 * 20_000 - budget);
+    // one of them ends: its request was cut, and that is a finding of its own
+    const end = app.feed(call('write', 'x'.repeat((1 << 20) - 20_000), 'c39'));
+    assert.deepEqual(end.found.map((f) => f.type), ['llm_request', 'cut']);
+    // forgetting the connections (SSL_free) gives everything back
+    for (let i = 0; i < 40; i++) app.forget(7, `c${i}`);
+    assert.equal(app.bodies.held, 0);
+    // and whole requests, answered, hold nothing afterwards
+    for (let i = 0; i < 50; i++) {
+      const body = JSON.stringify({ model: 'gpt-4o', messages: [{ role: 'user', content: `hello ${i}` }] });
+      const r = app.feed(call('write', head(Buffer.byteLength(body)) + body, 'k'));
+      assert.deepEqual(r.found.map((f) => f.type), ['llm_request']);
+      const answer = JSON.stringify({ id: 'x', model: 'gpt-4o', choices: [{ message: { role: 'assistant', content: 'hi' } }], usage: { prompt_tokens: 1, completion_tokens: 1 } });
+      app.feed(call('read', `HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(answer)}\r\n\r\n${answer}`, 'k'));
+    }
+    assert.equal(app.bodies.held, 0);
+  });
+
+  it('HTTP/2 streams draw on the same budget, and give it back when their connection is forgotten', async () => {
+    const chunks = await captureH2(
+      (_req, res) => {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end('{}');
+      },
+      async (client) => {
+        await new Promise<void>((resolve) => {
+          const req = client.request({ ':method': 'POST', ':path': '/v1/chat/completions', 'content-type': 'application/json' });
+          req.on('response', () => undefined);
+          req.on('data', () => undefined);
+          req.on('end', () => resolve());
+          req.end(JSON.stringify({ model: 'gpt-4o', messages: [{ role: 'user', content: 'y'.repeat(100_000) }] }));
+        });
+      },
+    );
+    const app = new AppLayer(new ProviderTable(), true, undefined, undefined, 32 * 1024);
+    // the client's writes only (its request), as if the answer never came: the stream stays open
+    const found = chunks.filter((c) => c.direction === 'write').flatMap((c) => app.feed({ ...call('write', c.data, 'h2'), conn: { sni: 'api.openai.com' } }).found);
+    assert.ok(app.bodies.held <= 32 * 1024, `held ${app.bodies.held}`);
+    assert.ok(found.some((f) => f.type === 'cut'), `the request was said to be cut: ${found.map((f) => f.type).join(', ')}`);
+    app.forget(7, 'h2');
+    assert.equal(app.bodies.held, 0);
+  });
+});
