@@ -2,8 +2,9 @@
 // floor-agent.js: BENCH_OVERHEAD_AGENT=floor's stand-in for the agent. It
 // attaches floor.bpf.o's do-nothing programs to the hooks `busted monitor`
 // uses (tracepoints host-wide, cgroup hooks to --cgroup PATH, an entry
-// uprobe at each function of the system libssl that the monitor's TLS
-// probe table names, by the same rules) and waits for SIGTERM, speaking
+// uprobe at each function of the system libssl and of node's own OpenSSL
+// that the monitor's TLS probe table names, by the same rules) and waits
+// for SIGTERM, speaking
 // the agent's two stderr lines that run.js waits for.
 // With --enforce, also busted enforce's connect and sendmsg hooks.
 //   node floor-agent.js <floor.bpf.o> --cgroup PATH [--enforce]
@@ -46,7 +47,8 @@ for (const p of obj.programs()) {
 // the monitor's TLS probes: not enforcement's, one probe mode (sessions where the kernel has them: entry only)
 const probes = OBJECTS.find((o) => o.name === 'tls').programs.filter((p) => p.attach === 'uprobe' && !p.enforceOnly && p.mode !== 'pair' && !p.retprobe);
 const uprobe = obj.program('floor_uprobe');
-for (const lib of wanted('uprobe') ? new TlsLibraryFinder({ binaries: [] }).system().filter((l) => l.kind === 'openssl') : []) {
+// the system libssl, and node's own OpenSSL in its binary, as the monitor probes both (a node client's calls trap there)
+for (const lib of wanted('uprobe') ? new TlsLibraryFinder().system().filter((l) => l.kind === 'openssl' || l.kind === 'openssl-static') : []) {
   const funcs = new Set(probes.filter((p) => lib.symbols.includes(p.func) && !(p.unless && lib.symbols.includes(p.unless))).map((p) => p.func));
   for (const f of funcs) {
     const at = lib.offsets?.[f];
