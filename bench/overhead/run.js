@@ -92,7 +92,7 @@ const AGENT = FLOOR
     ];
 // tls first: its latency-bound handshakes are the most sensitive to what the
 // other two leave behind (hundreds of thousands of sockets to expire).
-const ALL = ['tls', 'tlska', 'tlsskip', 'tlsnode', 'tlsnodeskip', 'connect', 'connect1', 'dns'];
+const ALL = ['tls', 'tlska', 'tlsskip', 'tlsnode', 'tlsnodeskip', 'tlscurl', 'tlscurlskip', 'connect', 'connect1', 'dns'];
 const only = process.argv.slice(2);
 const selected = only.length ? ALL.filter((w) => only.includes(w)) : ALL;
 const CLK_TCK = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
@@ -250,7 +250,9 @@ async function runWorkload(cg, cmd, args, secs, env = {}) {
   return JSON.parse(last);
 }
 
-function tlsWorkload(metric, env, servername = 'api.openai.com', target = TARGET_RATIO, nodeClient = false) {
+/** clientKind: 'c' (tlsloop, libssl), 'node' (tls-client.js, node's https) or 'curl' (curl-loop.sh, a curl process per request) */
+function tlsWorkload(metric, env, servername = 'api.openai.com', target = TARGET_RATIO, clientKind = 'c') {
+  const nodeClient = clientKind === 'node';
   return {
     metric,
     target,
@@ -259,10 +261,16 @@ function tlsWorkload(metric, env, servername = 'api.openai.com', target = TARGET
       const pki = makePki(tmp);
       let client;
       try {
+        if (clientKind === 'curl') {
+          if (!existsSync('/usr/bin/curl')) throw new Error('needs curl');
+          client = (port, secs) => ['sh', [join(HERE, 'curl-loop.sh'), String(port), pki.ca, String(secs), '4', servername, env.TLSLOOP_GET ?? '']];
+        } else {
         if (nodeClient) throw new Error('the node client asked for');
         const bin = build('tlsloop', ['-lssl', '-lcrypto']);
         client = (port, secs) => [bin, ['127.0.0.1', String(port), pki.ca, String(secs), '2000000', '8', servername]];
+        }
       } catch (e) {
+        if (clientKind === 'curl') throw e;
         if (env.TLSLOOP_REQS_PER_CONN) throw e; // the node client keeps connections open differently (TLSLOOP_KEEPALIVE)
         if (!nodeClient) log(`${e.message.split('\n')[0]}; using the node client instead`);
         client = (port, secs) => [process.execPath, [join(HERE, 'tls-client.js'), String(port), pki.ca, String(secs), '2000000', nodeClient ? '4' : '8', servername]];
@@ -464,8 +472,12 @@ const WORKLOADS = {
   // (as connect1), the client issue 4's targets name ("curl or node"): its
   // statically linked OpenSSL probed in the node binary, and the cost of an
   // HTTP client's own work per request around each probed call.
-  tlsnode: { ...tlsWorkload('tls_node_keepalive_capture_rate_ratio', { TLSLOOP_KEEPALIVE: '1' }, 'api.openai.com', 0.9, true), agentCpu: 1 },
-  tlsnodeskip: { ...tlsWorkload('tls_node_keepalive_skip_rate_ratio', { TLSLOOP_KEEPALIVE: '1', TLSLOOP_GET: '/static/app.js' }, 'static.example.test', 0.97, true), agentCpu: 1 },
+  tlsnode: { ...tlsWorkload('tls_node_keepalive_capture_rate_ratio', { TLSLOOP_KEEPALIVE: '1' }, 'api.openai.com', 0.9, 'node'), agentCpu: 1 },
+  tlsnodeskip: { ...tlsWorkload('tls_node_keepalive_skip_rate_ratio', { TLSLOOP_KEEPALIVE: '1', TLSLOOP_GET: '/static/app.js' }, 'static.example.test', 0.97, 'node'), agentCpu: 1 },
+  // and with curl, a process per request as a script makes them (4 loops side by side): a request's
+  // own cost (a process, a handshake) is what the probes' cost is set against
+  tlscurl: tlsWorkload('tls_curl_capture_rate_ratio', {}, 'api.openai.com', 0.9, 'curl'),
+  tlscurlskip: tlsWorkload('tls_curl_skip_rate_ratio', { TLSLOOP_GET: '/static/app.js' }, 'static.example.test', 0.97, 'curl'),
   dns: {
     metric: 'dns_query_rate_ratio',
     unit: 'queries/s',
