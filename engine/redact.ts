@@ -267,7 +267,7 @@ export function redactMcp(m: McpInfo): void {
  * was written out whenever a policy was loaded.
  */
 export function redactEvent(e: BustedEvent): void {
-  if (e.tls?.payload !== undefined) e.tls.payload = redactEdges(redactText(e.tls.payload));
+  if (e.tls?.payload !== undefined) e.tls.payload = redactPayload(e.tls.payload);
   if (e.http) redactHttp(e.http);
   if (e.llm) redactLlm(e.llm);
   if (e.mcp) redactMcp(e.mcp);
@@ -302,4 +302,9 @@ export function redactEdges(s: string): string {
     if (KEY_STARTS.some((p) => run.startsWith(p) || (run.length >= 2 && p.startsWith(run)))) out = out.slice(0, at) + REDACTED;
   }
   return out;
+}
+
+/** A tls_data payload excerpt: its credentials, and what a key cut by its edges may leave. */
+export function redactPayload(s: string): string {
+  return redactEdges(redactText(s));
 }

@@ -11,7 +11,7 @@
 import type { BustedEvent, DnsInfo, FlowInfo, NetInfo, ProcessInfo } from '../model/event.js';
 import { BustedError, ErrorCode } from '../model/errors.js';
 import type { EnforceRecord, ExecRecord, ExitRecord, FlowRecord, FlowStatRecord, KernelRecord, PktRecord, SockId, TcpRecord, TlsRecord, UdpRecord } from '../decode/records.js';
-import { redactEdges, redactText } from '../redact.js';
+import { redactPayload } from '../redact.js';
 import { TlsAssembler, type TlsCall } from './tls-data.js';
 import { AppLayer } from './app.js';
 import { concatBytes } from '../parse/bytes.js';
@@ -289,7 +289,7 @@ export class Interpreter {
     // what the bytes mean (LLM calls and MCP messages, once a message is complete), and for HTTP/2 their readable form
     const { found, render, lost } = this.app.feed(call);
     const text = render !== undefined ? render.slice(0, this.excerpt) : utf8Lossy.decode(call.data.subarray(0, this.excerpt));
-    ev.tls = { direction: call.direction, bytes: call.len, payload: this.redact ? redactEdges(redactText(text)) : text };
+    ev.tls = { direction: call.direction, bytes: call.len, payload: this.redact ? redactPayload(text) : text };
     if (call.conn.sni) {
       ev.tls.sni = call.conn.sni;
       const p = this.providers.forHost(call.conn.sni);

@@ -7,6 +7,7 @@
  */
 import type { TlsRecord } from '../decode/records.js';
 import type { MemoryReader } from '../host/proc-mem.js';
+import { concatBytes } from '../parse/bytes.js';
 
 /** SNI bytes to text (one decoder: making one costs more than decoding a name). */
 const SNI_DECODER = new TextDecoder();
@@ -57,11 +58,8 @@ export const HELD_READ_MAX = 4 * 1024 * 1024 + 64 * 1024;
 export class TlsAssembler {
   private readonly partial = new Map<string, Partial>();
   private readonly conns = new Map<string, TlsConnState>();
-  /** gated writes waiting for their write_done: bytes copied at entry */
+  /** gated writes waiting for their write_done: bytes handed to the parsers at entry (read, or skipped as a gap) */
   private readonly gatedLen = new Map<string, number>();
-
-  /** held writes longer than the kernel's copy: read whole from the process, or cut at the cap when that failed */
-  readonly stats = { heldRead: 0, heldCut: 0 };
 
   /**
    * capBytes: the kernel's per-call copy limit (tls_cap_bytes); readHeld:
@@ -99,13 +97,13 @@ export class TlsAssembler {
         this.conns.delete(`${pid}:${r.ssl}`);
         return undefined;
       case 'write_done': {
-        // what a gated write copied at entry vs what it wrote (r.len)
+        // what a gated write handed to the parsers at entry vs what it wrote (r.len)
         const k = `${pid}:${r.callId}`;
-        const copied = this.gatedLen.get(k);
+        const parsed = this.gatedLen.get(k);
         this.gatedLen.delete(k);
-        if (copied !== undefined && r.len < copied) {
+        if (parsed !== undefined && r.len < parsed) {
           const c = this.conn(pid, r.ssl);
-          c.refed = (c.refed ?? 0) + (copied - r.len);
+          c.refed = (c.refed ?? 0) + (parsed - r.len);
         }
         return undefined;
       }
@@ -118,9 +116,9 @@ export class TlsAssembler {
       let data = whole;
       let len = first.len;
       if (first.op === 'write') {
-        if (first.gated && data.length < len) data = this.rest(pid, first, data);
         if (first.gated) {
-          // all the call's bytes went to the parsers (read, or skipped as a gap past what could be)
+          if (data.length < len) data = this.rest(pid, first, data);
+          // all the call's bytes go to the parsers (read, or skipped as a gap past what could be)
           if (this.gatedLen.size >= MAX_PARTIAL) this.gatedLen.delete(this.gatedLen.keys().next().value!);
           this.gatedLen.set(`${pid}:${first.callId}`, len);
         }
@@ -162,14 +160,6 @@ export class TlsAssembler {
   private rest(pid: number, first: TlsRecord, copied: Uint8Array): Uint8Array {
     const n = Math.min(first.len, HELD_READ_MAX) - copied.length;
     const more = n > 0 && this.readHeld ? this.readHeld(pid, first.buf + BigInt(copied.length), n) : undefined;
-    if (!more?.length) {
-      this.stats.heldCut++;
-      return copied;
-    }
-    this.stats.heldRead++;
-    const out = new Uint8Array(copied.length + more.length);
-    out.set(copied);
-    out.set(more, copied.length);
-    return out;
+    return more?.length ? concatBytes([copied, more]) : copied;
   }
 }
