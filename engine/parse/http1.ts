@@ -58,9 +58,7 @@ export class Http1Stream {
 
   /** The parser is dropped (its connection forgotten): what it holds is given back to the budget. */
   release(): void {
-    this.budget?.give(this.bodyLen);
-    this.parts = [];
-    this.bodyLen = 0;
+    this.dropBody();
     this.msg = undefined;
     this.state = 'lost';
   }
@@ -203,9 +201,7 @@ export class Http1Stream {
       else te = joined(te, v);
     }
     this.msg = m;
-    this.budget?.give(this.bodyLen);
-    this.parts = [];
-    this.bodyLen = 0;
+    this.dropBody();
     const noBody =
       m.kind === 'response' && (m.status! < 200 || m.status === 204 || m.status === 304 || this.pendingMethods[0] === 'HEAD');
     if (m.kind === 'response' && m.status! >= 200) this.pendingMethods.shift();
@@ -238,21 +234,22 @@ export class Http1Stream {
   }
 
   private take(b: Uint8Array): void {
-    if (this.bodyLen >= MAX_BODY) {
-      if (this.msg) this.msg.truncated = true;
-      return;
-    }
-    // a view, not a copy: what is pushed is never written again (records
-    // are copied out of the ring, reassembled calls are new arrays)
+    // what MAX_BODY and the layer's budget leave room for; a view, not a copy: what is pushed is never
+    // written again (records are copied out of the ring, reassembled calls are new arrays)
     const room = Math.min(b.length, MAX_BODY - this.bodyLen);
-    const keep = b.subarray(0, this.budget ? this.budget.take(room) : room);
-    if (keep.length === 0) {
-      if (this.msg) this.msg.truncated = true;
-      return;
+    const n = this.budget ? this.budget.take(room) : room;
+    if (n > 0) {
+      this.parts.push(b.subarray(0, n));
+      this.bodyLen += n;
     }
-    this.parts.push(keep);
-    this.bodyLen += keep.length;
-    if (keep.length < b.length && this.msg) this.msg.truncated = true;
+    if (n < b.length && this.msg) this.msg.truncated = true;
+  }
+
+  /** The body held so far let go, its bytes given back to the budget. */
+  private dropBody(): void {
+    this.budget?.give(this.bodyLen);
+    this.parts = [];
+    this.bodyLen = 0;
   }
 
   private body(): Uint8Array {
@@ -268,9 +265,7 @@ export class Http1Stream {
     if (!m) return;
     m.body = this.body();
     m.complete = true;
-    this.budget?.give(this.bodyLen);
-    this.parts = [];
-    this.bodyLen = 0;
+    this.dropBody();
     this.onMessage(m);
   }
 

@@ -121,9 +121,7 @@ export class Http2Stream {
 
   /** The parser is dropped (its connection forgotten): what its streams hold is given back to the budget. */
   release(): void {
-    for (const st of this.streams.values()) this.budget?.give(st.size);
-    this.streams.clear();
-    this.held = 0;
+    for (const sid of [...this.streams.keys()]) this.unhold(sid);
     this.lostWhy ??= 'released';
   }
 
@@ -352,7 +350,8 @@ export class Http2Stream {
         ? { kind: 'request', method, path, headers, contentType: headers['content-type'], host, body: EMPTY_BYTES, truncated: false, complete: false, stream: sid }
         : { kind: 'response', status, headers, contentType: headers['content-type'], host, body: EMPTY_BYTES, truncated: false, complete: false, stream: sid };
     if (!st) {
-      if (this.streams.size >= MAX_STREAMS) this.drop(this.streams.keys().next().value!);
+      // more than MAX_STREAMS open: the oldest forgotten unreported
+      if (this.streams.size >= MAX_STREAMS) this.unhold(this.streams.keys().next().value!);
       st = { parts: [], size: 0, truncated: false };
       this.streams.set(sid, st);
     }
@@ -398,21 +397,19 @@ export class Http2Stream {
     f.note = undefined;
   }
 
-  /** A stream forgotten unreported (more than MAX_STREAMS open). */
-  private drop(sid: number): void {
-    const size = this.streams.get(sid)?.size ?? 0;
-    this.held -= size;
-    this.budget?.give(size);
+  /** A stream taken out of the table, the body bytes it held given back (this direction's and the layer's). */
+  private unhold(sid: number): StreamState | undefined {
+    const st = this.streams.get(sid);
+    if (!st) return undefined;
     this.streams.delete(sid);
+    this.held -= st.size;
+    this.budget?.give(st.size);
+    return st;
   }
 
   private end(sid: number): void {
-    const st = this.streams.get(sid);
-    this.streams.delete(sid);
-    if (!st) return;
-    this.held -= st.size;
-    this.budget?.give(st.size);
-    if (!st.msg) return;
+    const st = this.unhold(sid);
+    if (!st?.msg) return;
     const m = st.msg;
     m.body = concatBytes(st.parts, st.size);
     m.truncated = st.truncated;

@@ -8,8 +8,9 @@ import { parseDocument } from 'yaml';
 
 import { BustedError, ErrorCode } from '../model/errors.js';
 
-type Plain = Record<string, unknown>;
-const isPlain = (v: unknown): v is Plain => v !== null && typeof v === 'object' && !Array.isArray(v);
+export type Plain = Record<string, unknown>;
+/** A JSON object (not an array, not null). */
+export const isPlain = (v: unknown): v is Plain => v !== null && typeof v === 'object' && !Array.isArray(v);
 
 /** Whether a file's name (its last part) makes it a data file. */
 export const isDataFile = (name: string): boolean => /(^|\/)data\.(json|ya?ml)$/.test(name);

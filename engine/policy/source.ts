@@ -12,7 +12,7 @@ import { join, relative } from 'node:path';
 
 import { BustedError, ErrorCode } from '../model/errors.js';
 import { bundleFromFiles, readBundleArchive, type BundleFile } from './bundle.js';
-import { parseDataFile } from './data-file.js';
+import { isPlain, parseDataFile, type Plain } from './data-file.js';
 import type { InputUse } from './analysis.js';
 import { compile, type Source } from './compiler.js';
 import type { ParseOptions } from './rego/parser.js';
@@ -64,9 +64,6 @@ export function regoSources(dir: string, opts: { tests?: boolean } = {}): Source
 
 /** The data files beside the policies (CONTRACT.md: data.json/data.yaml; `.yml` as OPA's loader reads it too). */
 const DATA_FILES = ['data.json', 'data.yaml', 'data.yml'] as const;
-
-type Plain = Record<string, unknown>;
-const isPlain = (v: unknown): v is Plain => v !== null && typeof v === 'object' && !Array.isArray(v);
 
 /** B merged into A (objects key by key, recursively); the same key with other values in both is an error naming them. */
 function mergeData(a: Plain, b: Plain, files: string, at = ''): Plain {
