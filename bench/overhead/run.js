@@ -259,21 +259,22 @@ function tlsWorkload(metric, env, servername = 'api.openai.com', target = TARGET
     unit: 'req/s',
     async setup(cg, tmp) {
       const pki = makePki(tmp);
+      const nodeLoop = (conc) => (port, secs) => [process.execPath, [join(HERE, 'tls-client.js'), String(port), pki.ca, String(secs), '2000000', conc, servername]];
       let client;
-      try {
-        if (clientKind === 'curl') {
-          if (!existsSync('/usr/bin/curl')) throw new Error('needs curl');
-          client = (port, secs) => ['sh', [join(HERE, 'curl-loop.sh'), String(port), pki.ca, String(secs), '4', servername, env.TLSLOOP_GET ?? '']];
-        } else {
-        if (nodeClient) throw new Error('the node client asked for');
-        const bin = build('tlsloop', ['-lssl', '-lcrypto']);
-        client = (port, secs) => [bin, ['127.0.0.1', String(port), pki.ca, String(secs), '2000000', '8', servername]];
+      if (clientKind === 'curl') {
+        if (!existsSync('/usr/bin/curl')) throw new Error('needs curl');
+        client = (port, secs) => ['sh', [join(HERE, 'curl-loop.sh'), String(port), pki.ca, String(secs), '4', servername, env.TLSLOOP_GET ?? '']];
+      } else if (nodeClient) {
+        client = nodeLoop('4');
+      } else {
+        try {
+          const bin = build('tlsloop', ['-lssl', '-lcrypto']);
+          client = (port, secs) => [bin, ['127.0.0.1', String(port), pki.ca, String(secs), '2000000', '8', servername]];
+        } catch (e) {
+          if (env.TLSLOOP_REQS_PER_CONN) throw e; // the node client keeps connections open differently (TLSLOOP_KEEPALIVE)
+          log(`${e.message.split('\n')[0]}; using the node client instead`);
+          client = nodeLoop('8');
         }
-      } catch (e) {
-        if (clientKind === 'curl') throw e;
-        if (env.TLSLOOP_REQS_PER_CONN) throw e; // the node client keeps connections open differently (TLSLOOP_KEEPALIVE)
-        if (!nodeClient) log(`${e.message.split('\n')[0]}; using the node client instead`);
-        client = (port, secs) => [process.execPath, [join(HERE, 'tls-client.js'), String(port), pki.ca, String(secs), '2000000', nodeClient ? '4' : '8', servername]];
       }
       const probed = process.env.BENCH_TLS_SERVER_PROBED === '1';
       const serverArgs = [join(HERE, 'tls-server.js'), pki.cert, pki.key, '127.0.0.1'];
@@ -614,9 +615,12 @@ async function loadedRun(name, i, cg, inst, floor = FLOOR) {
   return Object.assign(r, { agentCpuS: cpu, agentSysS, agentThreads: threads, agentCore: cpu / wall, wall, life, events: s.events, records: s.records, lost: s.lost, rssMax: Math.max(...samples), rssLast: rssFinal, bpf });
 }
 
+/** Each loaded run against the mean of the unloaded runs either side of it (drift-resistant). */
+const pairRatiosOf = (loaded, off) => loaded.map((r, i) => r.rate / ((off[i].rate + off[i + 1].rate) / 2));
+
 /** The floor's runs of a WITH_FLOOR pair sequence, against the same unloaded runs as the agent's. */
 function floorFields(floors, off) {
-  const pairs = floors.map((r, i) => r.rate / ((off[i].rate + off[i + 1].rate) / 2));
+  const pairs = pairRatiosOf(floors, off);
   return {
     floor: FLOOR_KIND,
     floor_value: round(median(floors.map((r) => r.rate)) / median(off.map((r) => r.rate)), 3),
@@ -666,7 +670,7 @@ async function measure(name, cg, tmp) {
     const without = median(off.map((r) => r.rate));
     const withAgent = median(on.map((r) => r.rate));
     const ratio = withAgent / without;
-    const pairRatios = on.map((r, i) => r.rate / ((off[i].rate + off[i + 1].rate) / 2));
+    const pairRatios = pairRatiosOf(on, off);
     result({
       metric: w.metric,
       value: round(ratio, 3),
@@ -680,7 +684,6 @@ async function measure(name, cg, tmp) {
       pass: ratio >= (w.target ?? TARGET_RATIO),
       runs_without: off.map((r) => round(r.rate)),
       runs_with: on.map((r) => round(r.rate)),
-      // each loaded run against the mean of the unloaded runs either side of it (drift-resistant)
       pair_ratios: pairRatios.map((x) => round(x, 3)),
       pair_ratio_median: round(median(pairRatios), 3),
       ...(WITH_FLOOR && floorFields(floors, off)),
