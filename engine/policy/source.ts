@@ -13,6 +13,7 @@ import { join, relative } from 'node:path';
 import { BustedError, ErrorCode } from '../model/errors.js';
 import { bundleFromFiles, readBundleArchive, type BundleFile } from './bundle.js';
 import { isPlain, parseDataFile, type Plain } from './data-file.js';
+import { putOwn } from './own-key.js';
 import type { InputUse } from './analysis.js';
 import { compile, type Source } from './compiler.js';
 import type { ParseOptions } from './rego/parser.js';
@@ -70,8 +71,9 @@ function mergeData(a: Plain, b: Plain, files: string, at = ''): Plain {
   const out: Plain = { ...a };
   for (const [k, v] of Object.entries(b)) {
     const path = at ? `${at}.${k}` : k;
-    if (!Object.prototype.hasOwnProperty.call(out, k)) out[k] = v;
-    else if (isPlain(out[k]) && isPlain(v)) out[k] = mergeData(out[k] as Plain, v, files, path);
+    // own keys, defined (own-key.ts): "__proto__" in a data file is a key, not the object's prototype
+    if (!Object.hasOwn(out, k)) putOwn(out, k, v);
+    else if (isPlain(out[k]) && isPlain(v)) putOwn(out, k, mergeData(out[k] as Plain, v, files, path));
     else if (JSON.stringify(out[k]) !== JSON.stringify(v)) throw new BustedError(ErrorCode.POLICY, `${files} both set data.${path}, differently`, 'data');
   }
   return out;

@@ -106,6 +106,11 @@ describe('policy engine: data beside the policies (data.json, data.yaml)', () =>
     assert.equal(both.decide({ provider: 'mistral' }).action, 'block');
     assert.equal(both.decide({ team: 'research' }).action, 'audit');
     assert.notEqual((await PolicyEngine.load(dirWith('yaml2', { 'data.yaml': yaml.replace('groq', 'cohere') }))).revision, y.revision);
+    // "__proto__" is a key merged like any other, not the merged object's prototype: in both files, and in the second only
+    const proto = await PolicyEngine.load(dirWith('proto', { 'data.json': '{"__proto__": {"a": 1}}', 'data.yaml': '__proto__: {b: 2}\n' }));
+    assert.equal(JSON.stringify(proto.build.data), '{"__proto__":{"a":1,"b":2}}');
+    const proto2 = await PolicyEngine.load(dirWith('proto2', { 'data.json': '{"a": 1}', 'data.yaml': '__proto__: {b: 2}\n' }));
+    assert.equal(JSON.stringify(proto2.build.data), '{"a":1,"__proto__":{"b":2}}');
     // an empty data.yaml is no data
     assert.equal((await PolicyEngine.load(dirWith('empty', { 'data.yaml': '# nothing yet\n' }))).decide({ provider: 'groq' }).action, 'allow');
   });
