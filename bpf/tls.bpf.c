@@ -132,6 +132,17 @@ struct {
 	__type(value, struct busted_tls_event);
 } tls_scratch SEC(".maps");
 
+/* A call of n bytes: len what every record of it says (the engine skips
+ * what was not copied, and so stays in step with the stream), cap what is
+ * copied of it; a call longer than the cap is counted. */
+static __always_inline void call_sizes(struct chunk_ctx *x, __u64 n)
+{
+	x->len = n > 0xffffffffULL ? 0xffffffffU : (__u32)n;
+	x->cap = n > tls_cap_bytes ? tls_cap_bytes : (__u32)n;
+	if (n > tls_cap_bytes)
+		stat_inc(BUSTED_STAT_TLS_TRUNCATED);
+}
+
 static long copy_chunk(__u32 i, struct chunk_ctx *x)
 {
 	__u32 off = i * BUSTED_TLS_CHUNK;
@@ -258,10 +269,7 @@ static __always_inline bool enter(void *ctx, __u32 op, void *ssl, const void *bu
 		 * the function's first instruction runs. */
 		/* the records say the whole length: the engine reads the rest
 		 * from the held process (interpret/tls-data.ts) */
-		x.len = num > 0xffffffffULL ? 0xffffffffU : (__u32)num;
-		x.cap = num > tls_cap_bytes ? tls_cap_bytes : num;
-		if (num > tls_cap_bytes)
-			stat_inc(BUSTED_STAT_TLS_TRUNCATED);
+		call_sizes(&x, num);
 		x.ssl = (__u64)ssl;
 		x.buf = (__u64)buf;
 		x.op = op;
@@ -322,15 +330,7 @@ static __always_inline int leave(void *ctx, long ret)
 	}
 	if (n == 0)
 		goto out;
-	/* len is what the call moved (the engine skips what was not copied,
-	 * and so stays in step with the stream); cap what is copied of it */
-	x.len = n;
-	if (n > tls_cap_bytes) {
-		stat_inc(BUSTED_STAT_TLS_TRUNCATED);
-		x.cap = tls_cap_bytes;
-	} else {
-		x.cap = n;
-	}
+	call_sizes(&x, n);
 	x.call_id = next_call_id();
 	if (!x.call_id)
 		goto out;
