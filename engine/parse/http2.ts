@@ -300,7 +300,7 @@ export class Http2Stream {
         if (st?.msg) {
           st.truncated = true;
           this.end(f.sid);
-        } else this.streams.delete(f.sid);
+        } else this.unhold(f.sid); // holds nothing (no message, no body), but goes the one way streams go
         return;
       }
       default:
