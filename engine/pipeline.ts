@@ -228,12 +228,14 @@ export class Agent {
   private tlsLook(pid: number): void {
     const finder = this.tlsFinder;
     if (!finder || this.stopped) return;
-    this.tlsAttach(finder.scanPid(pid));
+    // in scope: the kernel reports execs from the scope only
+    this.tlsAttach(finder.scanPid(pid, true));
     for (const ms of EXEC_LOOKS_AGAIN_MS) {
       if (this.looks.size >= MAX_PENDING_LOOKS) return; // an exec storm: the periodic rescan catches up
       const t = setTimeout(() => {
         this.looks.delete(t);
-        if (!this.stopped) this.tlsAttach(finder.scanPid(pid));
+        // a process that has exited maps nothing more (most of a shell script's)
+        if (!this.stopped && !this.processes.exited(pid)) this.tlsAttach(finder.scanPid(pid, true));
       }, ms);
       t.unref();
       this.looks.add(t);

@@ -12,6 +12,9 @@ import type { ExecRecord, TaskRecord } from '../decode/records.js';
 import { type ContainerInfo, containerFromCgroupPath, parseProcCgroup } from './container.js';
 import { redactText } from '../redact.js';
 
+/** How long a cgroup path read for a cgroup id names later processes of that id (a cgroup can be renamed). */
+const CGROUP_PATH_TTL_MS = 10_000;
+
 export interface ProcessEntry {
   pid: number;
   ppid?: number;
@@ -55,6 +58,8 @@ export class ProcessCache {
   private readonly keysByPid = new Map<number, Set<number>>();
   private readonly containers = new Map<string, ContainerInfo>();
   private readonly cgroupNames = new Map<number, string>();
+  /** cgroup paths of new processes by cgroup id, and when /proc said so (cgroupPathOf) */
+  private readonly learnt = new Map<number, { path: string; at: number }>();
   private cgroupScanAt = -Infinity;
   private readonly procRoot: string;
   private readonly cgroupRoot: string | undefined;
@@ -99,6 +104,11 @@ export class ProcessCache {
     const e = this.entries.get(pid);
     if (e) e.exitedAt = this.now();
     this.sweep();
+  }
+
+  /** The kernel reported the process's exit (and no exec of that pid since). */
+  exited(pid: number): boolean {
+    return this.entries.get(pid)?.exitedAt !== undefined;
   }
 
   /** The entry for a pid: cached, else read from /proc (once). */
@@ -269,8 +279,32 @@ export class ProcessCache {
     }
   }
 
+  /**
+   * A new process's cgroup path. The kernel gave its cgroup id: a path read
+   * from /proc for that id in the last CGROUP_PATH_TTL_MS is used again
+   * (a shell script's processes share one cgroup); else /proc says, and a
+   * path whose directory is that id (its inode: a process can move between
+   * the exec and the read) is remembered for it.
+   */
   private cgroupPathOf(pid: number, cgroupId?: number): string | undefined {
-    return this.procCgroup(pid) ?? (cgroupId ? this.cgroupName(cgroupId) : undefined);
+    const t = this.now();
+    if (cgroupId) {
+      const l = this.learnt.get(cgroupId);
+      if (l !== undefined && t - l.at < CGROUP_PATH_TTL_MS) return l.path;
+    }
+    const path = this.procCgroup(pid);
+    if (path === undefined) return cgroupId ? this.cgroupName(cgroupId) : undefined;
+    if (cgroupId && this.cgroupRoot) {
+      try {
+        if (Number(statIno(join(this.cgroupRoot, path))) === cgroupId) {
+          if (this.learnt.size >= 4096) this.learnt.clear();
+          this.learnt.set(cgroupId, { path, at: t });
+        }
+      } catch {
+        // removed since: nothing to remember
+      }
+    }
+    return path;
   }
 
   /** A cgroup id's path below the cgroup2 mount, by a (rate-limited) walk of the tree. */

@@ -8,7 +8,6 @@
  * known by device and inode, however many paths and processes share it.
  */
 import { existsSync, readdirSync, readFileSync, readlinkSync, realpathSync, statSync } from 'node:fs';
-import { basename } from 'node:path';
 import { commonCallee, dynamicSymbols, type ElfSymbol } from './elf.js';
 
 export type TlsLibraryKind = 'openssl' | 'openssl-static' | 'boringssl' | 'gnutls' | 'nss' | 'go';
@@ -88,6 +87,44 @@ function fileId(path: string): string | undefined {
   }
 }
 
+/**
+ * The files a /proc/PID/maps text maps that WANT picks (by path), each
+ * once, with the identity its lines show: `major:minor inode` as the
+ * kernel prints them (device in hex, inode in decimal). Only picked lines
+ * are split into fields.
+ */
+export function mappedFiles(maps: string, want: (path: string) => boolean): Array<{ path: string; id: string }> {
+  const out: Array<{ path: string; id: string }> = [];
+  let prev = '';
+  for (let at = 0; at < maps.length; ) {
+    let end = maps.indexOf('\n', at);
+    if (end < 0) end = maps.length;
+    // address perms offset dev inode   path: the first '/' starts the path
+    // (a one-character search: a two-character one costs eight times more)
+    const line = at;
+    at = end + 1;
+    const slash = maps.indexOf('/', line);
+    if (slash < 0 || slash > end) continue;
+    const path = maps.slice(slash, end);
+    // a file's mappings are adjacent: its first line decides
+    if (path === prev) continue;
+    prev = path;
+    if (path.endsWith(' (deleted)') || !want(path)) continue;
+    const f = maps.slice(line, slash).split(' ', 5);
+    if (f.length < 5) continue;
+    const id = `${f[3]} ${f[4]}`;
+    if (!out.some((m) => m.id === id)) out.push({ path, id });
+  }
+  return out;
+}
+
+/** The supported library family a path's file name is (LIB_FAMILIES' `files`). */
+function libraryKind(path: string): TlsLibraryKind | undefined {
+  const name = path.slice(path.lastIndexOf('/') + 1);
+  for (const f of LIB_FAMILIES) if (f.files!.test(name)) return f.kind;
+  return undefined;
+}
+
 export interface FinderOptions {
   procRoot?: string;
   /** executables to look at up front (their own OpenSSL); default: this node */
@@ -103,6 +140,8 @@ export interface FinderOptions {
  */
 export class TlsLibraryFinder {
   private readonly seen = new Map<string, TlsLibrary | null>();
+  /** files already looked at, by the device:inode their maps lines show */
+  private readonly mapped = new Set<string>();
   private readonly procRoot: string;
 
   constructor(private readonly o: FinderOptions = {}) {
@@ -153,9 +192,18 @@ export class TlsLibraryFinder {
     return out;
   }
 
-  /** New libraries in one process: its executable and the TLS libraries it maps. */
-  scanPid(pid: number): TlsLibrary[] {
-    if (pid === process.pid || (this.o.inScope && !this.o.inScope(pid))) return [];
+  /**
+   * New libraries in one process: its executable and the TLS libraries it
+   * maps. `inScope`: the caller knows the process is in scope (the kernel
+   * reported its exec from there), so its cgroup is not read again.
+   *
+   * A mapping's file is known by the device and inode its maps line
+   * shows: one already looked at costs no system call. Only a file not
+   * seen before is stat'ed (through the process's root, for its
+   * identity as a path) and read.
+   */
+  scanPid(pid: number, inScope = false): TlsLibrary[] {
+    if (pid === process.pid || (!inScope && this.o.inScope && !this.o.inScope(pid))) return [];
     const base = `${this.procRoot}/${pid}`;
     const out: TlsLibrary[] = [];
     // A path is looked up through /proc/PID/root: in the process's own mount
@@ -166,12 +214,10 @@ export class TlsLibraryFinder {
       const id = fileId(inside);
       return id !== undefined && fileId(path) === id ? path : inside;
     };
+    let exe: string | undefined;
     try {
-      const exe = readlinkSync(`${base}/exe`);
-      if (!exe.endsWith(' (deleted)')) {
-        const lib = this.consider(through(exe), 'openssl-static', String(pid));
-        if (lib) out.push(lib);
-      }
+      exe = readlinkSync(`${base}/exe`);
+      if (exe.endsWith(' (deleted)')) exe = undefined;
     } catch {
       // gone, or a kernel thread
     }
@@ -179,18 +225,18 @@ export class TlsLibraryFinder {
     try {
       maps = readFileSync(`${base}/maps`, 'utf8');
     } catch {
+      // gone (or not ours to read): what its exe link still says
+      if (exe !== undefined) {
+        const lib = this.consider(through(exe), 'openssl-static', String(pid));
+        if (lib) out.push(lib);
+      }
       return out;
     }
-    const done = new Set<string>();
-    for (const line of maps.split('\n')) {
-      const slash = line.indexOf(' /');
-      if (slash < 0) continue;
-      const path = line.slice(slash + 1).trim();
-      if (done.has(path) || path.endsWith(' (deleted)')) continue;
-      done.add(path);
-      const fam = LIB_FAMILIES.find((f) => f.files!.test(basename(path)));
-      if (!fam) continue;
-      const lib = this.consider(through(path), fam.kind, String(pid));
+    for (const m of mappedFiles(maps, (path) => path === exe || libraryKind(path) !== undefined)) {
+      if (this.mapped.has(m.id)) continue;
+      const kind = m.path === exe ? 'openssl-static' : libraryKind(m.path)!;
+      this.mapped.add(m.id);
+      const lib = this.consider(through(m.path), kind, String(pid));
       if (lib) out.push(lib);
     }
     return out;

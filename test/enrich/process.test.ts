@@ -1,7 +1,7 @@
 /** The process cache against a /proc of the test's own making. */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ProcessCache } from '../../engine/enrich/process.js';
@@ -76,5 +76,51 @@ describe('ProcessCache', () => {
     assert.equal(c.inTree(102, 100), true);
     assert.equal(c.inTree(100, 100), true);
     assert.equal(c.inTree(200, 100), false);
+  });
+
+  it('names a new process\'s cgroup from the path /proc gave for its cgroup id, when that directory is the id, for a while', () => {
+    const root = fakeProc();
+    const cgroups = mkdtempSync(join(tmpdir(), 'busted-cg-'));
+    try {
+      const path = `/system.slice/docker-${'a'.repeat(64)}.scope`;
+      mkdirSync(join(cgroups, path), { recursive: true });
+      const id = Number(statSync(join(cgroups, path), { bigint: true }).ino);
+      let now = 1_000_000;
+      const c = new ProcessCache({ procRoot: root, cgroupRoot: cgroups, now: () => now });
+      const exec = (pid: number, cgroupId: number): ExecRecord => ({ kind: 'exec', ts: 1, task: task({ pid, tid: pid, cgroupId }), filename: '/usr/bin/curl', argv: ['curl'], argsTruncated: false, image: '0' });
+      assert.equal(c.onExec(exec(4242, id)).cgroupPath, path);
+      // pid 4243 has no /proc entry: its path comes from what 4242's said for the same id
+      assert.equal(c.onExec(exec(4243, id)).cgroupPath, path);
+      // another id: /proc (nothing for 4244) and the cgroup tree (no such id) do not know it
+      assert.equal(c.onExec(exec(4244, id + 1)).cgroupPath, undefined);
+      // the cgroup is renamed (its id stays): for a while the learnt path is used...
+      const renamed = '/system.slice/renamed.scope';
+      renameSync(join(cgroups, path), join(cgroups, renamed));
+      mkdirSync(join(root, '4245'));
+      writeFileSync(join(root, '4245', 'cgroup'), `0::${renamed}\n`);
+      assert.equal(c.onExec(exec(4245, id)).cgroupPath, path);
+      // ...then /proc is asked again
+      now += 11_000;
+      assert.equal(c.onExec(exec(4245, id)).cgroupPath, renamed);
+      // a path whose directory is another cgroup (the process moved, or an id that does not match) is not learnt for the id
+      const d = new ProcessCache({ procRoot: root, cgroupRoot: cgroups, now: () => now });
+      assert.equal(d.onExec(exec(4242, id + 7)).cgroupPath, path);
+      assert.equal(d.onExec(exec(4243, id + 7)).cgroupPath, undefined);
+    } finally {
+      rmSync(root, { recursive: true });
+      rmSync(cgroups, { recursive: true });
+    }
+  });
+
+  it('knows which processes have exited, until the pid execs again', () => {
+    const c = new ProcessCache({ procRoot: '/nonexistent' });
+    const exec: ExecRecord = { kind: 'exec', ts: 1, task: task({ pid: 300, tid: 300 }), filename: '/bin/date', argv: ['date'], argsTruncated: false, image: '0' };
+    c.onExec(exec);
+    assert.equal(c.exited(300), false);
+    c.onExit(300);
+    assert.equal(c.exited(300), true);
+    c.onExec(exec);
+    assert.equal(c.exited(300), false);
+    assert.equal(c.exited(301), false); // never seen: not known to have exited
   });
 });

@@ -3,11 +3,17 @@
 // the uprobes attach at, each file once however often it is scanned.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { TLS_PROBE_TABLE, TlsLibraryFinder } from '../../engine/host/tls-libs.js';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { mappedFiles, TLS_PROBE_TABLE, TlsLibraryFinder } from '../../engine/host/tls-libs.js';
 
 const LIBSSL = '/usr/lib/x86_64-linux-gnu/libssl.so.3';
+
+function whichStrace(): boolean {
+  return spawnSync('strace', ['-V']).status === 0;
+}
 
 describe('TlsLibraryFinder', () => {
   it('finds the system libssl and node with their probe symbols and file offsets, once each', { skip: existsSync(LIBSSL) ? undefined : `no ${LIBSSL} here` }, () => {
@@ -50,5 +56,62 @@ describe('TlsLibraryFinder', () => {
     const planned = TLS_PROBE_TABLE.filter((t) => t.status === 'planned').map((t) => t.kind);
     assert.deepEqual(planned, ['boringssl', 'gnutls', 'nss', 'go']);
     for (const t of TLS_PROBE_TABLE) if (t.status === 'planned') assert.ok(t.note, t.kind);
+  });
+
+  it('reads the files a maps text maps, once each, with the device and inode its lines show, and only those asked for', () => {
+    const maps = [
+      '5582cd8a1000-5582cd8a3000 r--p 00000000 fe:00 260131                     /usr/bin/curl',
+      '5582cd8a3000-5582cd8a8000 r-xp 00002000 fe:00 260131                     /usr/bin/curl',
+      '5582cdc00000-5582cdc21000 rw-p 00000000 00:00 0                          [heap]',
+      '7f0000000000-7f0000001000 r--p 00000000 fe:00 1836213                    /usr/lib/x86_64-linux-gnu/libssl.so.3',
+      '7f0000001000-7f0000002000 r-xp 00001000 fe:00 1836213                    /usr/lib/x86_64-linux-gnu/libssl.so.3',
+      '7f0000002000-7f0000003000 rw-p 00000000 00:00 0 ',
+      '7f0000003000-7f0000004000 r-xp 00000000 103:02 77                        /opt/app/lib/libssl.so.3',
+      '7f0000004000-7f0000005000 r-xp 00000000 fe:00 99                         /tmp/libssl.so.3 (deleted)',
+      '7f0000005000-7f0000006000 r-xp 00000000 fe:00 1836213                    /usr/lib/x86_64-linux-gnu/libssl.so.3',
+      '7f0000006000-7f0000007000 r-xp 00000000 fe:00 555                        /usr/lib/x86_64-linux-gnu/libc.so.6',
+      '7ffd00000000-7ffd00021000 rw-p 00000000 00:00 0                          [stack]',
+    ].join('\n');
+    const asked: string[] = [];
+    const got = mappedFiles(maps, (p) => (asked.push(p), p === '/usr/bin/curl' || p.endsWith('/libssl.so.3')));
+    assert.deepEqual(got, [
+      { path: '/usr/bin/curl', id: 'fe:00 260131' },
+      { path: '/usr/lib/x86_64-linux-gnu/libssl.so.3', id: 'fe:00 1836213' },
+      { path: '/opt/app/lib/libssl.so.3', id: '103:02 77' },
+    ]);
+    // each run of a file's lines is asked about once; anonymous and deleted mappings never
+    assert.deepEqual(asked, ['/usr/bin/curl', '/usr/lib/x86_64-linux-gnu/libssl.so.3', '/opt/app/lib/libssl.so.3', '/usr/lib/x86_64-linux-gnu/libssl.so.3', '/usr/lib/x86_64-linux-gnu/libc.so.6']);
+    assert.deepEqual(mappedFiles('', () => true), []);
+  });
+
+  it('looks at a process\'s files once: scanning it again reads its maps and stats nothing', { skip: whichStrace() ? undefined : 'needs strace to count the system calls' }, () => {
+    // a child node scans this process (node: its own OpenSSL) twice, under strace
+    const dir = mkdtempSync(join(tmpdir(), 'busted-scan-'));
+    try {
+      const log = join(dir, 'trace');
+      const code = `
+        import { statSync } from 'node:fs';
+        import { TlsLibraryFinder } from ${JSON.stringify(new URL('../../engine/host/tls-libs.js', import.meta.url).href)};
+        const f = new TlsLibraryFinder({ binaries: [] });
+        const mark = (n) => statSync('/busted-mark-' + n, { throwIfNoEntry: false });
+        mark(1);
+        const a = f.scanPid(${process.pid}, true);
+        mark(2);
+        const b = f.scanPid(${process.pid}, true);
+        mark(3);
+        console.log(JSON.stringify([a.map((l) => l.kind), b.length]));`;
+      const r = spawnSync('strace', ['-f', '-o', log, '-e', 'trace=stat,lstat,newfstatat,statx,readlink,readlinkat', process.execPath, '--input-type=module', '-e', code], { encoding: 'utf8' });
+      assert.equal(r.status, 0, r.stderr);
+      assert.deepEqual(JSON.parse(r.stdout), [['openssl-static'], 0]);
+      const lines = readFileSync(log, 'utf8').split('\n');
+      const at = (n: number) => lines.findIndex((l) => l.includes(`/busted-mark-${n}`));
+      const between = (x: number, y: number) => lines.slice(at(x) + 1, at(y)).filter((l) => /\b(stat|lstat|newfstatat|statx|readlink|readlinkat)\(/.test(l));
+      // the first scan stats node's binary (through /proc/PID/root and as itself) and reads it
+      assert.ok(between(1, 2).some((l) => l.includes(`/proc/${process.pid}/root`)), between(1, 2).join('\n'));
+      // the second: the exe link is read, and nothing is stat'ed
+      assert.deepEqual(between(2, 3).map((l) => l.replace(/^\d+\s+/, '').replace(/,.*$/, '')), [`readlink("/proc/${process.pid}/exe"`]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
