@@ -26,6 +26,7 @@ import { ProcessCache } from './enrich/process.js';
 import { parseProcCgroup } from './enrich/container.js';
 import { DnsCache, parseHostsFile } from './enrich/dns-cache.js';
 import { ProviderTable } from './enrich/provider.js';
+import { TlsLooks } from './host/tls-looks.js';
 import { TlsLibraryFinder, type TlsLibrary } from './host/tls-libs.js';
 import { Interpreter, type EventOrigin, type InterpreterStats } from './interpret/interpreter.js';
 import type { Sink } from './sinks/sink.js';
@@ -97,9 +98,6 @@ function cgroupScope(cg: CgroupRef): ((pid: number) => boolean) | undefined {
   };
 }
 
-/** When a new process is looked at again for TLS libraries, after the look at its exec: it may load libssl later (python on import). */
-const EXEC_LOOKS_AGAIN_MS = [100, 1000];
-const MAX_PENDING_LOOKS = 1024;
 
 export interface AgentSummary {
   kernel: KernelStats;
@@ -152,9 +150,10 @@ export class Agent {
         // still copied; either way no longer held when enforcement gates unknown connections
         onTlsSkip: (pid, ssl) => (o.tlsSkip !== false ? this.kernel?.setTlsVerdict(pid, ssl, 'skip') : policy && !policy.dryRun && this.kernel?.setTlsVerdict(pid, ssl, 'capture')),
         onExec: (pid, image, proc) => {
-          this.tlsLook(pid);
+          this.tlsLooks?.onExec(pid);
           this.enforcer?.onExec(pid, image, proc);
         },
+        onUnreadTls: (pid) => this.tlsLooks?.onUnreadTls(pid),
         onEnforce: (r) => this.enforcer?.onEnforce(r),
         onGatedCall: (g) => this.enforcer?.onGatedCall(g),
         onHeldDns: (r) => this.enforcer?.onHeldDns(r),
@@ -170,6 +169,8 @@ export class Agent {
     );
     // TLS libraries: the system's, then whatever running processes map
     this.tlsFinder = o.tls === false ? undefined : new TlsLibraryFinder({ binaries: o.tlsBinaries ?? [process.execPath], inScope: cgroupScope(o.cgroup) });
+    const finder = this.tlsFinder;
+    this.tlsLooks = finder ? new TlsLooks({ finder, attach: (libs) => this.tlsAttach(libs), exited: (pid) => this.processes.exited(pid) }) : undefined;
     const tlsTargets = this.tlsFinder ? [...this.tlsFinder.system(), ...this.tlsFinder.scanAll()] : [];
     // Kernel last: nothing is attached until everything above is ready.
     this.kernel = KernelSession.open({
@@ -217,29 +218,12 @@ export class Agent {
   private readonly tlsFinder: TlsLibraryFinder | undefined;
 
   private rescanTimer: NodeJS.Timeout | undefined;
-  private readonly looks = new Set<NodeJS.Timeout>();
+  /** when processes are looked at for TLS libraries besides the rescans (tls-looks.ts) */
+  private readonly tlsLooks: TlsLooks | undefined;
 
   /** The TLS libraries files in use by TLS probes now. */
   get tlsLibraries(): TlsLibrary[] {
     return this.tlsFinder?.libraries ?? [];
-  }
-
-  /** A process executed: look at its executable now, and at its mappings again shortly (libssl comes with the first import). */
-  private tlsLook(pid: number): void {
-    const finder = this.tlsFinder;
-    if (!finder || this.stopped) return;
-    // in scope: the kernel reports execs from the scope only
-    this.tlsAttach(finder.scanPid(pid, true));
-    for (const ms of EXEC_LOOKS_AGAIN_MS) {
-      if (this.looks.size >= MAX_PENDING_LOOKS) return; // an exec storm: the periodic rescan catches up
-      const t = setTimeout(() => {
-        this.looks.delete(t);
-        // a process that has exited maps nothing more (most of a shell script's)
-        if (!this.stopped && !this.processes.exited(pid)) this.tlsAttach(finder.scanPid(pid, true));
-      }, ms);
-      t.unref();
-      this.looks.add(t);
-    }
   }
 
   private tlsAttach(libs: TlsLibrary[]): void {
@@ -329,8 +313,7 @@ export class Agent {
       clearInterval(this.timer);
       clearInterval(this.rescanTimer);
       this.enforcer?.stop();
-      for (const t of this.looks) clearTimeout(t);
-      this.looks.clear();
+      this.tlsLooks?.stop();
       // Records already in the ring are still delivered.
       await this.kernelIdle();
       this.tick();

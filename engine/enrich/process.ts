@@ -53,6 +53,8 @@ function containerFields(p: ProcessInfo, c: ContainerInfo): void {
 
 export class ProcessCache {
   private readonly entries = new Map<number, ProcessEntry>();
+  /** exited entries, in the order they exited (sweep) */
+  private readonly exits = new Map<number, ProcessEntry>();
   /** the last ProcessInfo handed out per pid, with the task fields it was made from */
   private readonly infos = new Map<number, TaskRecord & { info: ProcessInfo }>();
   private readonly keysByPid = new Map<number, Set<number>>();
@@ -102,8 +104,13 @@ export class ProcessCache {
   onExit(pid: number): void {
     this.forgetInfos(pid);
     const e = this.entries.get(pid);
-    if (e) e.exitedAt = this.now();
-    this.sweep();
+    const t = this.now();
+    if (e) {
+      e.exitedAt = t;
+      this.exits.delete(pid);
+      this.exits.set(pid, e);
+    }
+    this.sweep(t);
   }
 
   /** The kernel reported the process's exit (and no exec of that pid since). */
@@ -227,10 +234,14 @@ export class ProcessCache {
     }
   }
 
-  private sweep(): void {
-    const limit = this.now() - this.exitedTtlMs;
-    for (const [pid, e] of this.entries) {
-      if (e.exitedAt !== undefined && e.exitedAt < limit) this.entries.delete(pid);
+  /** Forgets processes that exited over exitedTtlMs ago: the oldest exits first, so it stops at the first recent one. */
+  private sweep(t: number): void {
+    const limit = t - this.exitedTtlMs;
+    for (const [pid, e] of this.exits) {
+      if (e.exitedAt !== undefined && e.exitedAt >= limit) break;
+      this.exits.delete(pid);
+      // the pid may name a newer process by now (an exec since, or /proc read again)
+      if (this.entries.get(pid) === e) this.entries.delete(pid);
     }
   }
 

@@ -192,6 +192,16 @@ export class TlsLibraryFinder {
     return out;
   }
 
+  /** The identity (device:inode) of a process's executable; undefined when it is gone. */
+  exeId(pid: number): string | undefined {
+    try {
+      const st = statSync(`${this.procRoot}/${pid}/exe`, { bigint: true, throwIfNoEntry: false });
+      return st ? `${st.dev}:${st.ino}` : undefined;
+    } catch {
+      return undefined; // a kernel thread, or not ours to read
+    }
+  }
+
   /**
    * New libraries in one process: its executable and the TLS libraries it
    * maps. `inScope`: the caller knows the process is in scope (the kernel

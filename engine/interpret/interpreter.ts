@@ -46,6 +46,8 @@ export interface InterpreterOptions {
   onTlsSkip?: (pid: number, ssl: string) => void;
   /** a process executed a new program (TLS library discovery looks at it; enforcement evaluates the image) */
   onExec?: (pid: number, image: string, process: ProcessInfo) => void;
+  /** a process sent a ClientHello that went through no probed TLS library (its plaintext is not read) */
+  onUnreadTls?: (pid: number) => void;
   /** what the enforcement hooks learnt that is no event of its own (a TLS connection's socket, a dropped packet) */
   onEnforce?: (r: EnforceRecord) => void;
   /** a gated TLS write: its events have all been emitted; the process waits to be let go */
@@ -164,6 +166,7 @@ export class Interpreter {
     this.excerpt = o.tlsExcerptBytes ?? 2048;
     this.redact = o.noRedact !== true;
     this.onExec = o.onExec;
+    this.onUnreadTls = o.onUnreadTls;
     this.onEnforce = o.onEnforce;
     this.onGatedCall = o.onGatedCall;
     this.onHeldDns = o.onHeldDns;
@@ -172,6 +175,7 @@ export class Interpreter {
   private readonly onHeldDns: InterpreterOptions['onHeldDns'];
 
   private readonly onExec: InterpreterOptions['onExec'];
+  private readonly onUnreadTls: InterpreterOptions['onUnreadTls'];
   private readonly onEnforce: InterpreterOptions['onEnforce'];
   private readonly onGatedCall: InterpreterOptions['onGatedCall'];
 
@@ -542,7 +546,10 @@ export class Interpreter {
     ev.tls = parsed.tls;
     if (!client && conn.sni) ev.tls.sni = conn.sni;
     // the kernel marks a ClientHello whose thread went through a probed TLS library
-    if (client && r.egress) ev.tls.plaintext = (r.task.flags & TLS_PROBED) !== 0;
+    if (client && r.egress) {
+      ev.tls.plaintext = (r.task.flags & TLS_PROBED) !== 0;
+      if (!ev.tls.plaintext && r.task.pid !== 0) this.onUnreadTls?.(r.task.pid);
+    }
     if (conn.provider) ev.provider = conn.provider;
     this.out(ev, undefined, { sockId: r.sockId });
   }

@@ -136,6 +136,37 @@ req.end(JSON.stringify({ model: 'from-a-new-binary', messages: [{ role: 'user', 
     assert.match(notes[0]!, process.env.BUSTED_TLS_NO_SESSION !== '1' && uprobeSessionSupport(join(BPF_DIR, 'tls.bpf.o')).ok ? /\(openssl-static, found in pid \d+\): 9\/9 attached, read\/write as uprobe sessions$/ : /\(openssl-static, found in pid \d+\): 13\/13 attached$/);
   });
 
+  it('finds a library loaded after the looks that follow an exec, when the process sends a ClientHello busted cannot read', async () => {
+    // python, started after the agent with another copy of libssl bound over the system's, imports ssl
+    // 1.5 s after its exec (after the last look that follows it), then makes two requests
+    const libCopy = join(dir, 'libssl-late.so.3');
+    copyFileSync(SYSTEM_LIBSSL, libCopy);
+    const hosts = join(dir, 'hosts');
+    const code = `import json, sys, time
+time.sleep(1.5)
+import http.client, ssl
+ctx = ssl.create_default_context(cafile=${JSON.stringify(pki.caCert)})
+for model in ("late-first", "late-second"):
+    c = http.client.HTTPSConnection('api.openai.com', ${port}, context=ctx)
+    c.request('POST', '/v1/chat/completions', body=json.dumps({"model": model, "messages": [{"role": "user", "content": "hi"}]}), headers={"Content-Type": "application/json"})
+    assert c.getresponse().status == 200
+    c.close()
+    time.sleep(1)`;
+    const script = `mount --bind "$LIBCOPY" ${SYSTEM_LIBSSL} && mount --bind "$HOSTS" /etc/hosts && echo $$ > "$CG/cgroup.procs" && exec "$@"`;
+    const late = spawn('unshare', ['-m', '--propagation', 'private', 'sh', '-c', script, 'sh', PYTHON, '-c', code], { env: { ...process.env, LIBCOPY: libCopy, HOSTS: hosts, CG: cg.path }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let err = '';
+    late.stderr!.on('data', (d) => (err += d));
+    const exited = await new Promise<number | null>((r) => late.on('exit', r));
+    assert.equal(exited, 0, err);
+    // its first ClientHello went through no probed library...
+    const hello = await agent.waitFor((e) => e.process?.pid === late.pid && e.type === 'tls_client_hello', 'the late python\'s first ClientHello');
+    assert.equal(hello.tls?.plaintext, false);
+    // ...so it was looked at then: its second request is read
+    const lr = await agent.waitFor((e) => e.process?.pid === late.pid && e.type === 'llm_request', 'llm_request from the late python');
+    assert.equal(lr.llm?.model, 'late-second');
+    assert.ok(agent.stderr.includes(`found in pid ${late.pid})`), agent.stderr);
+  });
+
   it('a process outside the cgroup is not looked at', async () => {
     const outside = join(dir, 'node-outside');
     copyFileSync(process.execPath, outside);

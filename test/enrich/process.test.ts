@@ -123,4 +123,27 @@ describe('ProcessCache', () => {
     assert.equal(c.exited(300), false);
     assert.equal(c.exited(301), false); // never seen: not known to have exited
   });
+
+  it('forgets exited processes after their time, oldest first, and not a pid that executed again', () => {
+    let now = 0;
+    const c = new ProcessCache({ procRoot: '/nonexistent', exitedTtlMs: 1000, now: () => now });
+    const exec = (pid: number): ExecRecord => ({ kind: 'exec', ts: 1, task: task({ pid, tid: pid }), filename: '/bin/true', argv: ['true'], argsTruncated: false, image: '0' });
+    c.onExec(exec(1));
+    c.onExec(exec(2));
+    c.onExec(exec(3));
+    c.onExit(1);
+    now = 500;
+    c.onExit(2);
+    c.onExec(exec(1)); // pid 1 again: a new process
+    assert.equal(c.size, 3);
+    now = 1200;
+    c.onExit(3); // sweeps: 1's old entry is gone but pid 1 is a new process; 2 is recent
+    assert.equal(c.size, 3);
+    assert.equal(c.exited(1), false);
+    now = 1600;
+    c.onExit(3);
+    assert.equal(c.size, 2); // 2 forgotten
+    assert.equal(c.exited(2), false);
+    assert.equal(c.exited(3), true);
+  });
 });

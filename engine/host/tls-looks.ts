@@ -1,0 +1,120 @@
+/**
+ * When the agent looks at a process for TLS libraries it does not hook yet
+ * (TlsLibraryFinder.scanPid), besides every process at start and every
+ * 30 s (pipeline.ts):
+ *
+ * - At its exec, and again 100 ms and 1 s later: libssl comes with the
+ *   first import (python's `import ssl`), after the exec. Once QUIET_AFTER
+ *   processes of one executable file in a row have shown nothing new in
+ *   those looks, its later processes are not looked at on exec: a shell
+ *   script's curl and date cost a stat of /proc/PID/exe, not three reads
+ *   of their maps. Any look that finds a library starts the count again.
+ * - When it sends a ClientHello that went through no probed library (the
+ *   kernel says so: its TLS is not read): whatever it loaded, at whatever
+ *   time, is found then, at most once a second per process. This is what
+ *   covers the processes the exec looks skip, and libraries loaded after
+ *   the last of them.
+ */
+import type { TlsLibrary, TlsLibraryFinder } from './tls-libs.js';
+
+/** After the look at exec, the looks again (ms after it). */
+export const EXEC_LOOKS_AGAIN_MS = [100, 1000];
+/** Processes of one executable in a row that showed nothing new before its processes are no longer looked at on exec. */
+export const QUIET_AFTER = 8;
+/** A process whose TLS is not read is looked at again after this long at the soonest. */
+const UNREAD_LOOK_EVERY_MS = 1000;
+const MAX_PENDING_LOOKS = 1024;
+const MAX_TRACKED = 4096;
+
+export interface TlsLooksOptions {
+  finder: Pick<TlsLibraryFinder, 'scanPid' | 'exeId'>;
+  /** hook what a look found */
+  attach: (libs: TlsLibrary[]) => void;
+  /** the kernel reported the process's exit */
+  exited: (pid: number) => boolean;
+  now?: () => number;
+  /** the looks after the exec's, ms after it (default EXEC_LOOKS_AGAIN_MS) */
+  againMs?: readonly number[];
+}
+
+export class TlsLooks {
+  /** processes in a row, per executable (device:inode), whose exec looks found nothing */
+  private readonly quiet = new Map<string, number>();
+  /** when a process whose TLS is not read was last looked at */
+  private readonly unreadAt = new Map<number, number>();
+  private readonly timers = new Set<NodeJS.Timeout>();
+  private readonly now: () => number;
+  private stopped = false;
+  /** looks made, and exec looks skipped for quiet executables (for tests and the stats) */
+  readonly stats = { looks: 0, quietSkips: 0, unreadLooks: 0 };
+
+  constructor(private readonly o: TlsLooksOptions) {
+    this.now = o.now ?? Date.now;
+  }
+
+  /** A process executed (in scope: the kernel reports execs from the scope only). */
+  onExec(pid: number): void {
+    if (this.stopped) return;
+    const exe = this.o.finder.exeId(pid);
+    if (exe !== undefined && (this.quiet.get(exe) ?? 0) >= QUIET_AFTER) {
+      this.stats.quietSkips++;
+      return;
+    }
+    let found = this.look(pid);
+    const again = this.o.againMs ?? EXEC_LOOKS_AGAIN_MS;
+    let left = again.length;
+    // the process's last look (or its exit) says whether its executable stays quiet
+    const settle = (): void => {
+      left = 0;
+      if (exe === undefined) return;
+      if (this.quiet.size >= MAX_TRACKED) this.quiet.clear();
+      this.quiet.set(exe, found ? 0 : (this.quiet.get(exe) ?? 0) + 1);
+    };
+    for (const ms of again) {
+      if (this.timers.size >= MAX_PENDING_LOOKS) return; // an exec storm: the periodic rescan catches up
+      const t = setTimeout(() => {
+        this.timers.delete(t);
+        if (this.stopped || left === 0) return;
+        // a process that has exited maps nothing more (most of a shell script's)
+        if (this.o.exited(pid)) return settle();
+        found = this.look(pid) || found;
+        if (--left === 0) settle();
+      }, ms);
+      t.unref();
+      this.timers.add(t);
+    }
+  }
+
+  /** A process sent a ClientHello through no probed TLS library. */
+  onUnreadTls(pid: number): void {
+    if (this.stopped) return;
+    const t = this.now();
+    const last = this.unreadAt.get(pid);
+    if (last !== undefined && t - last < UNREAD_LOOK_EVERY_MS) return;
+    if (this.unreadAt.size >= MAX_TRACKED) {
+      for (const [p, at] of this.unreadAt) if (t - at >= UNREAD_LOOK_EVERY_MS) this.unreadAt.delete(p);
+      if (this.unreadAt.size >= MAX_TRACKED) this.unreadAt.clear();
+    }
+    this.unreadAt.set(pid, t);
+    this.stats.unreadLooks++;
+    if (this.look(pid)) {
+      // its executable's processes are looked at on exec again
+      const exe = this.o.finder.exeId(pid);
+      if (exe !== undefined) this.quiet.delete(exe);
+    }
+  }
+
+  stop(): void {
+    this.stopped = true;
+    for (const t of this.timers) clearTimeout(t);
+    this.timers.clear();
+  }
+
+  /** Looks at PID; whether it found a library to hook. */
+  private look(pid: number): boolean {
+    this.stats.looks++;
+    const libs = this.o.finder.scanPid(pid, true);
+    if (libs.length) this.o.attach(libs);
+    return libs.length > 0;
+  }
+}

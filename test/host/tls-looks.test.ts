@@ -1,0 +1,110 @@
+// When the agent looks at a process for TLS libraries: at exec and twice
+// after, until an executable's processes have shown nothing new
+// QUIET_AFTER times in a row; and when a process's ClientHello went through
+// no probed library, at most once a second. A finder of the test's making
+// says what each look finds.
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { QUIET_AFTER, TlsLooks } from '../../engine/host/tls-looks.js';
+import type { TlsLibrary } from '../../engine/host/tls-libs.js';
+
+const LIB: TlsLibrary = { kind: 'openssl', path: '/opt/libssl.so.3', id: '1:2', symbols: ['SSL_read', 'SSL_write'], offsets: {}, via: '1' };
+
+function harness(o: { exe?: (pid: number) => string | undefined; finds?: (pid: number, n: number) => boolean } = {}) {
+  const scans: number[] = [];
+  const attached: TlsLibrary[][] = [];
+  const exited = new Set<number>();
+  let now = 0;
+  const looks = new TlsLooks({
+    finder: {
+      exeId: o.exe ?? (() => 'exe:curl'),
+      scanPid: (pid) => {
+        scans.push(pid);
+        return o.finds?.(pid, scans.length) ? [LIB] : [];
+      },
+    },
+    attach: (libs) => attached.push(libs),
+    exited: (pid) => exited.has(pid),
+    now: () => now,
+    againMs: [5, 15],
+  });
+  return { looks, scans, attached, exited, tick: (ms: number) => (now += ms) };
+}
+
+describe('TlsLooks', () => {
+  it('looks at a new process at exec and twice after; skips the later looks once it has exited', async () => {
+    const h = harness();
+    h.looks.onExec(10);
+    assert.deepEqual(h.scans, [10]);
+    await sleep(40);
+    assert.deepEqual(h.scans, [10, 10, 10]);
+    h.looks.onExec(11);
+    h.exited.add(11);
+    await sleep(40);
+    assert.deepEqual(h.scans, [10, 10, 10, 11]);
+    h.looks.stop();
+  });
+
+  it(`stops looking at an executable's processes on exec after ${QUIET_AFTER} in a row showed nothing new, and starts again when one does`, async () => {
+    let finding = false;
+    const h = harness({ exe: (pid) => (pid >= 1000 ? 'exe:python' : 'exe:date'), finds: () => finding });
+    for (let i = 0; i < QUIET_AFTER; i++) {
+      h.exited.add(100 + i); // date: gone before the looks after its exec
+      h.looks.onExec(100 + i);
+    }
+    await sleep(40);
+    assert.equal(h.scans.length, QUIET_AFTER);
+    h.looks.onExec(200);
+    assert.equal(h.scans.length, QUIET_AFTER, 'a quiet executable: no look');
+    assert.equal(h.looks.stats.quietSkips, 1);
+    // another executable is looked at as before
+    h.looks.onExec(1000);
+    assert.equal(h.scans.at(-1), 1000);
+    // a quiet executable's process whose TLS is not read is looked at, and what it finds makes the executable looked at on exec again
+    finding = true;
+    h.looks.onUnreadTls(201);
+    assert.equal(h.scans.at(-1), 201);
+    assert.equal(h.attached.length, 1);
+    h.looks.onExec(202);
+    assert.equal(h.scans.at(-1), 202);
+    await sleep(40);
+    h.looks.stop();
+  });
+
+  it('a process whose looks find a library keeps its executable looked at', async () => {
+    const h = harness({ finds: (_pid, n) => n % 3 === 2 }); // the look 100 ms after each exec finds one
+    for (let i = 0; i < QUIET_AFTER + 2; i++) {
+      h.looks.onExec(300 + i);
+      await sleep(25);
+    }
+    assert.equal(h.looks.stats.quietSkips, 0);
+    assert.equal(h.scans.length, 3 * (QUIET_AFTER + 2));
+    h.looks.stop();
+  });
+
+  it('looks at a process whose TLS is not read at most once a second', () => {
+    const h = harness();
+    h.looks.onUnreadTls(7);
+    h.looks.onUnreadTls(7);
+    h.looks.onUnreadTls(8);
+    assert.deepEqual(h.scans, [7, 8]);
+    h.tick(999);
+    h.looks.onUnreadTls(7);
+    assert.deepEqual(h.scans, [7, 8]);
+    h.tick(1);
+    h.looks.onUnreadTls(7);
+    assert.deepEqual(h.scans, [7, 8, 7]);
+    assert.equal(h.looks.stats.unreadLooks, 3);
+  });
+
+  it('does nothing once stopped, and its timers do not fire', async () => {
+    const h = harness();
+    h.looks.onExec(1);
+    h.looks.stop();
+    h.looks.onExec(2);
+    h.looks.onUnreadTls(3);
+    await sleep(40);
+    assert.deepEqual(h.scans, [1]);
+  });
+});
