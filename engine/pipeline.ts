@@ -85,6 +85,11 @@ export interface PolicyStageOptions {
   gate?: boolean;
 }
 
+/** A program, for TlsLooks: its executable's path in its cgroup. */
+function programOf(p: ProcessInfo): string | undefined {
+  return p.exe === undefined ? undefined : `${p.cgroup_id ?? 0} ${p.exe}`;
+}
+
 /** Is a pid in the cgroup subtree? (undefined for the root: everything is) */
 function cgroupScope(cg: CgroupRef): ((pid: number) => boolean) | undefined {
   if (cg.level === 0) return undefined;
@@ -150,7 +155,7 @@ export class Agent {
         // still copied; either way no longer held when enforcement gates unknown connections
         onTlsSkip: (pid, ssl) => (o.tlsSkip !== false ? this.kernel?.setTlsVerdict(pid, ssl, 'skip') : policy && !policy.dryRun && this.kernel?.setTlsVerdict(pid, ssl, 'capture')),
         onExec: (pid, image, proc) => {
-          this.tlsLooks?.onExec(pid);
+          this.tlsLooks?.onExec(pid, programOf(proc));
           this.enforcer?.onExec(pid, image, proc);
         },
         onUnreadTls: (pid) => this.tlsLooks?.onUnreadTls(pid),
@@ -170,7 +175,17 @@ export class Agent {
     // TLS libraries: the system's, then whatever running processes map
     this.tlsFinder = o.tls === false ? undefined : new TlsLibraryFinder({ binaries: o.tlsBinaries ?? [process.execPath], inScope: cgroupScope(o.cgroup) });
     const finder = this.tlsFinder;
-    this.tlsLooks = finder ? new TlsLooks({ finder, attach: (libs) => this.tlsAttach(libs), exited: (pid) => this.processes.exited(pid) }) : undefined;
+    this.tlsLooks = finder
+      ? new TlsLooks({
+          finder,
+          attach: (libs) => this.tlsAttach(libs),
+          exited: (pid) => this.processes.exited(pid),
+          programOf: (pid) => {
+            const e = this.processes.get(pid);
+            return programOf({ pid, exe: e.exe, cgroup_id: e.cgroupId });
+          },
+        })
+      : undefined;
     const tlsTargets = this.tlsFinder ? [...this.tlsFinder.system(), ...this.tlsFinder.scanAll()] : [];
     // Kernel last: nothing is attached until everything above is ready.
     this.kernel = KernelSession.open({

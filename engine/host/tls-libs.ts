@@ -192,16 +192,6 @@ export class TlsLibraryFinder {
     return out;
   }
 
-  /** The identity (device:inode) of a process's executable; undefined when it is gone. */
-  exeId(pid: number): string | undefined {
-    try {
-      const st = statSync(`${this.procRoot}/${pid}/exe`, { bigint: true, throwIfNoEntry: false });
-      return st ? `${st.dev}:${st.ino}` : undefined;
-    } catch {
-      return undefined; // a kernel thread, or not ours to read
-    }
-  }
-
   /**
    * New libraries in one process: its executable and the TLS libraries it
    * maps. `inScope`: the caller knows the process is in scope (the kernel
@@ -213,7 +203,12 @@ export class TlsLibraryFinder {
    * identity as a path) and read.
    */
   scanPid(pid: number, inScope = false): TlsLibrary[] {
-    if (pid === process.pid || (!inScope && this.o.inScope && !this.o.inScope(pid))) return [];
+    return this.look(pid, inScope).libs;
+  }
+
+  /** scanPid, and whether the process was gone (its maps unreadable). */
+  look(pid: number, inScope = false): { libs: TlsLibrary[]; gone: boolean } {
+    if (pid === process.pid || (!inScope && this.o.inScope && !this.o.inScope(pid))) return { libs: [], gone: false };
     const base = `${this.procRoot}/${pid}`;
     const out: TlsLibrary[] = [];
     // A path is looked up through /proc/PID/root: in the process's own mount
@@ -240,7 +235,7 @@ export class TlsLibraryFinder {
         const lib = this.consider(through(exe), 'openssl-static', String(pid));
         if (lib) out.push(lib);
       }
-      return out;
+      return { libs: out, gone: true };
     }
     for (const m of mappedFiles(maps, (path) => path === exe || libraryKind(path) !== undefined)) {
       if (this.mapped.has(m.id)) continue;
@@ -249,7 +244,7 @@ export class TlsLibraryFinder {
       const lib = this.consider(through(m.path), kind, String(pid));
       if (lib) out.push(lib);
     }
-    return out;
+    return { libs: out, gone: false };
   }
 
   /** A file seen for the first time: a library if it exports the probes' symbols. */

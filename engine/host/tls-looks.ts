@@ -1,14 +1,16 @@
 /**
  * When the agent looks at a process for TLS libraries it does not hook yet
- * (TlsLibraryFinder.scanPid), besides every process at start and every
- * 30 s (pipeline.ts):
+ * (TlsLibraryFinder.look), besides every process at start and every 30 s
+ * (pipeline.ts):
  *
  * - At its exec, and again 100 ms and 1 s later: libssl comes with the
  *   first import (python's `import ssl`), after the exec. Once QUIET_AFTER
- *   processes of one executable file in a row have shown nothing new in
- *   those looks, its later processes are not looked at on exec: a shell
- *   script's curl and date cost a stat of /proc/PID/exe, not three reads
- *   of their maps. Any look that finds a library starts the count again.
+ *   processes of one program in a row have shown nothing new in those
+ *   looks, its later processes are not looked at on exec: a shell script's
+ *   curl costs nothing, not three reads of its maps. A program is its
+ *   executable's path in its cgroup (as the exec record names them: no
+ *   system call), so a container's own file at the same path is a program
+ *   of its own. Any look that finds a library starts the count again.
  * - When it sends a ClientHello that went through no probed library (the
  *   kernel says so: its TLS is not read): whatever it loaded, at whatever
  *   time, is found then, at most once a second per process. This is what
@@ -27,18 +29,20 @@ const MAX_PENDING_LOOKS = 1024;
 const MAX_TRACKED = 4096;
 
 export interface TlsLooksOptions {
-  finder: Pick<TlsLibraryFinder, 'scanPid' | 'exeId'>;
+  finder: Pick<TlsLibraryFinder, 'look'>;
   /** hook what a look found */
   attach: (libs: TlsLibrary[]) => void;
   /** the kernel reported the process's exit */
   exited: (pid: number) => boolean;
+  /** the program a running process runs (see onExec), when known */
+  programOf: (pid: number) => string | undefined;
   now?: () => number;
   /** the looks after the exec's, ms after it (default EXEC_LOOKS_AGAIN_MS) */
   againMs?: readonly number[];
 }
 
 export class TlsLooks {
-  /** processes in a row, per executable (device:inode), whose exec looks found nothing */
+  /** processes in a row, per program, whose exec looks found nothing */
   private readonly quiet = new Map<string, number>();
   /** when a process whose TLS is not read was last looked at */
   private readonly unreadAt = new Map<number, number>();
@@ -52,32 +56,38 @@ export class TlsLooks {
     this.now = o.now ?? Date.now;
   }
 
-  /** A process executed (in scope: the kernel reports execs from the scope only). */
-  onExec(pid: number): void {
+  /**
+   * A process executed (in scope: the kernel reports execs from the
+   * scope only). PROGRAM: its executable's path and cgroup, as its exec
+   * record says them (undefined: not known; it is looked at).
+   */
+  onExec(pid: number, program: string | undefined): void {
     if (this.stopped) return;
-    const exe = this.o.finder.exeId(pid);
-    if (exe !== undefined && (this.quiet.get(exe) ?? 0) >= QUIET_AFTER) {
+    if (program !== undefined && (this.quiet.get(program) ?? 0) >= QUIET_AFTER) {
       this.stats.quietSkips++;
       return;
     }
-    let found = this.look(pid);
+    const first = this.look(pid);
+    // gone already (a shell script's date, by the time its exec is read): it maps nothing any more
+    if (first === undefined) return;
+    let found = first;
     const again = this.o.againMs ?? EXEC_LOOKS_AGAIN_MS;
     let left = again.length;
-    // the process's last look (or its exit) says whether its executable stays quiet
+    // the process's last look (or its exit) says whether its program stays quiet
     const settle = (): void => {
       left = 0;
-      if (exe === undefined) return;
+      if (program === undefined) return;
       if (this.quiet.size >= MAX_TRACKED) this.quiet.clear();
-      this.quiet.set(exe, found ? 0 : (this.quiet.get(exe) ?? 0) + 1);
+      this.quiet.set(program, found ? 0 : (this.quiet.get(program) ?? 0) + 1);
     };
     for (const ms of again) {
       if (this.timers.size >= MAX_PENDING_LOOKS) return; // an exec storm: the periodic rescan catches up
       const t = setTimeout(() => {
         this.timers.delete(t);
         if (this.stopped || left === 0) return;
-        // a process that has exited maps nothing more (most of a shell script's)
+        // a process that has exited maps nothing more
         if (this.o.exited(pid)) return settle();
-        found = this.look(pid) || found;
+        found = this.look(pid) === true || found;
         if (--left === 0) settle();
       }, ms);
       t.unref();
@@ -98,9 +108,9 @@ export class TlsLooks {
     this.unreadAt.set(pid, t);
     this.stats.unreadLooks++;
     if (this.look(pid)) {
-      // its executable's processes are looked at on exec again
-      const exe = this.o.finder.exeId(pid);
-      if (exe !== undefined) this.quiet.delete(exe);
+      // its program's processes are looked at on exec again
+      const program = this.o.programOf(pid);
+      if (program !== undefined) this.quiet.delete(program);
     }
   }
 
@@ -110,11 +120,11 @@ export class TlsLooks {
     this.timers.clear();
   }
 
-  /** Looks at PID; whether it found a library to hook. */
-  private look(pid: number): boolean {
+  /** Looks at PID: whether it found a library to hook; undefined when the process is gone. */
+  private look(pid: number): boolean | undefined {
     this.stats.looks++;
-    const libs = this.o.finder.scanPid(pid, true);
-    if (libs.length) this.o.attach(libs);
-    return libs.length > 0;
+    const r = this.o.finder.look(pid, true);
+    if (r.libs.length) this.o.attach(r.libs);
+    return r.gone ? undefined : r.libs.length > 0;
   }
 }

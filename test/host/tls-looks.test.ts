@@ -1,8 +1,8 @@
 // When the agent looks at a process for TLS libraries: at exec and twice
-// after, until an executable's processes have shown nothing new
-// QUIET_AFTER times in a row; and when a process's ClientHello went through
-// no probed library, at most once a second. A finder of the test's making
-// says what each look finds.
+// after, until a program's processes have shown nothing new QUIET_AFTER
+// times in a row; and when a process's ClientHello went through no probed
+// library, at most once a second. A finder of the test's making says what
+// each look finds.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -11,76 +11,90 @@ import type { TlsLibrary } from '../../engine/host/tls-libs.js';
 
 const LIB: TlsLibrary = { kind: 'openssl', path: '/opt/libssl.so.3', id: '1:2', symbols: ['SSL_read', 'SSL_write'], offsets: {}, via: '1' };
 
-function harness(o: { exe?: (pid: number) => string | undefined; finds?: (pid: number, n: number) => boolean } = {}) {
+function harness(o: { finds?: (pid: number, n: number) => boolean; gone?: (pid: number) => boolean; program?: (pid: number) => string | undefined } = {}) {
   const scans: number[] = [];
   const attached: TlsLibrary[][] = [];
   const exited = new Set<number>();
   let now = 0;
   const looks = new TlsLooks({
     finder: {
-      exeId: o.exe ?? (() => 'exe:curl'),
-      scanPid: (pid) => {
+      look: (pid) => {
         scans.push(pid);
-        return o.finds?.(pid, scans.length) ? [LIB] : [];
+        return { libs: o.finds?.(pid, scans.length) ? [LIB] : [], gone: o.gone?.(pid) ?? false };
       },
     },
     attach: (libs) => attached.push(libs),
     exited: (pid) => exited.has(pid),
+    programOf: o.program ?? (() => '1 /usr/bin/curl'),
     now: () => now,
     againMs: [5, 15],
   });
   return { looks, scans, attached, exited, tick: (ms: number) => (now += ms) };
 }
 
+const CURL = '1 /usr/bin/curl';
+
 describe('TlsLooks', () => {
   it('looks at a new process at exec and twice after; skips the later looks once it has exited', async () => {
     const h = harness();
-    h.looks.onExec(10);
+    h.looks.onExec(10, CURL);
     assert.deepEqual(h.scans, [10]);
     await sleep(40);
     assert.deepEqual(h.scans, [10, 10, 10]);
-    h.looks.onExec(11);
+    h.looks.onExec(11, CURL);
     h.exited.add(11);
     await sleep(40);
     assert.deepEqual(h.scans, [10, 10, 10, 11]);
     h.looks.stop();
   });
 
-  it(`stops looking at an executable's processes on exec after ${QUIET_AFTER} in a row showed nothing new, and starts again when one does`, async () => {
+  it(`stops looking at a program's processes on exec after ${QUIET_AFTER} in a row showed nothing new, and starts again when one does`, async () => {
     let finding = false;
-    const h = harness({ exe: (pid) => (pid >= 1000 ? 'exe:python' : 'exe:date'), finds: () => finding });
+    const h = harness({ finds: () => finding, program: (pid) => (pid >= 1000 ? '1 /usr/bin/python3' : '1 /usr/bin/date') });
     for (let i = 0; i < QUIET_AFTER; i++) {
       h.exited.add(100 + i); // date: gone before the looks after its exec
-      h.looks.onExec(100 + i);
+      h.looks.onExec(100 + i, '1 /usr/bin/date');
     }
     await sleep(40);
     assert.equal(h.scans.length, QUIET_AFTER);
-    h.looks.onExec(200);
-    assert.equal(h.scans.length, QUIET_AFTER, 'a quiet executable: no look');
+    h.looks.onExec(200, '1 /usr/bin/date');
+    assert.equal(h.scans.length, QUIET_AFTER, 'a quiet program: no look');
     assert.equal(h.looks.stats.quietSkips, 1);
-    // another executable is looked at as before
-    h.looks.onExec(1000);
-    assert.equal(h.scans.at(-1), 1000);
-    // a quiet executable's process whose TLS is not read is looked at, and what it finds makes the executable looked at on exec again
-    finding = true;
-    h.looks.onUnreadTls(201);
+    // the same path in another cgroup, another program, and one whose path is not known, are looked at as before
+    h.looks.onExec(201, '7 /usr/bin/date');
     assert.equal(h.scans.at(-1), 201);
-    assert.equal(h.attached.length, 1);
-    h.looks.onExec(202);
+    h.looks.onExec(202, undefined);
     assert.equal(h.scans.at(-1), 202);
+    h.looks.onExec(1000, '1 /usr/bin/python3');
+    assert.equal(h.scans.at(-1), 1000);
+    // a quiet program's process whose TLS is not read is looked at, and what it finds makes the program looked at on exec again
+    finding = true;
+    h.looks.onUnreadTls(203);
+    assert.equal(h.scans.at(-1), 203);
+    assert.equal(h.attached.length, 1);
+    h.looks.onExec(204, '1 /usr/bin/date');
+    assert.equal(h.scans.at(-1), 204);
     await sleep(40);
     h.looks.stop();
   });
 
-  it('a process whose looks find a library keeps its executable looked at', async () => {
+  it('a process whose looks find a library keeps its program looked at', async () => {
     const h = harness({ finds: (_pid, n) => n % 3 === 2 }); // the look 100 ms after each exec finds one
     for (let i = 0; i < QUIET_AFTER + 2; i++) {
-      h.looks.onExec(300 + i);
+      h.looks.onExec(300 + i, CURL);
       await sleep(25);
     }
     assert.equal(h.looks.stats.quietSkips, 0);
     assert.equal(h.scans.length, 3 * (QUIET_AFTER + 2));
     h.looks.stop();
+  });
+
+  it('a process gone by the time its exec is read is not looked at again, and does not count for its program', async () => {
+    const h = harness({ gone: () => true });
+    for (let i = 0; i < QUIET_AFTER + 1; i++) h.looks.onExec(400 + i, CURL);
+    await sleep(40);
+    assert.equal(h.scans.length, QUIET_AFTER + 1);
+    assert.equal(h.looks.stats.quietSkips, 0);
   });
 
   it('looks at a process whose TLS is not read at most once a second', () => {
@@ -100,9 +114,9 @@ describe('TlsLooks', () => {
 
   it('does nothing once stopped, and its timers do not fire', async () => {
     const h = harness();
-    h.looks.onExec(1);
+    h.looks.onExec(1, CURL);
     h.looks.stop();
-    h.looks.onExec(2);
+    h.looks.onExec(2, CURL);
     h.looks.onUnreadTls(3);
     await sleep(40);
     assert.deepEqual(h.scans, [1]);
