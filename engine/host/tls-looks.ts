@@ -68,9 +68,7 @@ export class TlsLooks {
       return;
     }
     const first = this.look(pid);
-    // gone already (a shell script's date, by the time its exec is read): it maps nothing any more
-    if (first === undefined) return;
-    let found = first;
+    let found = first === true;
     const again = this.o.againMs ?? EXEC_LOOKS_AGAIN_MS;
     let left = again.length;
     // the process's last look (or its exit) says whether its program stays quiet
@@ -80,6 +78,8 @@ export class TlsLooks {
       if (this.quiet.size >= MAX_TRACKED) this.quiet.clear();
       this.quiet.set(program, found ? 0 : (this.quiet.get(program) ?? 0) + 1);
     };
+    // gone already (a shell script's date, by the time its exec is read): it maps nothing any more
+    if (first === undefined) return settle();
     for (const ms of again) {
       if (this.timers.size >= MAX_PENDING_LOOKS) return; // an exec storm: the periodic rescan catches up
       const t = setTimeout(() => {
