@@ -284,7 +284,9 @@ export class HpackDecoder {
         value = this.str(b, pos);
         this.insert(name, value, nameOctets, nameOctets + this.octets + 32);
       } else if (first & 0x20) {
-        // dynamic table size update
+        // dynamic table size update: RFC 7541 4.2, only at the start of a block (a decoder
+        // that took one later would disagree with the peer's, which fails the connection)
+        if (out.length > 0) throw new HpackError('table size update after a field in the block');
         const n = this.int(b, pos, 5);
         if (n > this.ceiling) throw new HpackError(`table size update ${n} above the limit ${this.ceiling}`);
         this.maxSize = n;

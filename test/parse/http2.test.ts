@@ -55,6 +55,9 @@ describe('HPACK', () => {
     assert.throws(() => new HpackDecoder().decode(hex('be')), HpackError);
     assert.throws(() => new HpackDecoder().decode(hex('40 85')), HpackError);
     assert.throws(() => new HpackDecoder().decode(hex('3fe2 1f')), HpackError); // size update to 4097, above 4096
+    // RFC 7541 4.2: a size update only at the start of a block; after a field it is a decoding error
+    assert.deepEqual(new HpackDecoder().decode(hex('20 3f e1 1f 82')), [[':method', 'GET']]); // to 0, then to 4096, then a field
+    assert.throws(() => new HpackDecoder().decode(hex('82 20')), /table size update after a field/);
     const fields: Array<[string, string]> = [[':method', 'POST'], ['x-thing', 'héllo wörld']];
     assert.deepEqual(new HpackDecoder().decode(encodeHeaders(fields)), fields);
   });
