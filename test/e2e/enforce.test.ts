@@ -359,6 +359,43 @@ for line in sys.stdin:
     await stopAgent();
   });
 
+  it('two threads of one process writing at once, one a secret: the secret never leaves, the harmless one does', async () => {
+    // Two held writes of one process close together: both connections are open (handshakes
+    // done) before the two writes, which start together. Letting a held process go ends the
+    // stop of all its threads, so a hold of the other thread must be decided first
+    // (enforcer.ts release); the interleaving where that hold is recorded while the first
+    // is being decided lasts the few microseconds of a uprobe run and is not forced here.
+    const m = await startAgent(policyDir('threads', SECRETS));
+    const port = server.port;
+    for (let round = 0; round < 8; round++) {
+      const code = `import http.client, json, ssl, threading
+ctx = ssl.create_default_context(cafile=${JSON.stringify(pki.caCert)})
+go = threading.Barrier(2)
+out = {}
+def send(tag, text):
+    c = http.client.HTTPSConnection("api.openai.com", ${port}, context=ctx, timeout=10)
+    c.connect()
+    body = json.dumps({"model": "gpt-4o-mini", "messages": [{"role": "user", "content": text}]})
+    go.wait()
+    try:
+        c.request("POST", "/v1/chat/completions", body=body, headers={"content-type": "application/json"})
+        out[tag] = c.getresponse().status
+    except Exception as e:
+        out[tag] = "failed"
+a = threading.Thread(target=send, args=("secret", "deploy with ${SECRET} from thread round ${round}"))
+b = threading.Thread(target=send, args=("harmless", "a harmless prompt from a thread, round ${round}"))
+a.start(); b.start(); a.join(); b.join()
+print(json.dumps(out))`;
+      const r = await run([PYTHON, '-c', code], inCg());
+      assert.equal(r.code, 0, r.stderr);
+      assert.deepEqual(JSON.parse(r.stdout), { secret: 'failed', harmless: 200 }, `round ${round}`);
+      assert.ok(!server.received.some((b) => b.includes(`from thread round ${round}`)), `round ${round}: the server never received the secret`);
+      assert.ok(server.received.some((b) => b.includes(`a harmless prompt from a thread, round ${round}`)), `round ${round}: the harmless prompt arrived`);
+    }
+    assert.ok(!m.stdout.includes(SECRET));
+    await stopAgent();
+  });
+
   it('a process held at a gated write is let go when the agent is killed (the guard)', async () => {
     const m = await startAgent(policyDir('guard', SECRETS));
     // the agent cannot decide: curl's write to the provider is held and stays held
