@@ -168,8 +168,8 @@ export class Agent {
         onEvent?.(e);
         const decision = policy ? this.decide(e, origin, policy) : undefined;
         if (redactLate) redactEvent(e);
-        for (const s of sinks) s.write(e);
-        if (decision) for (const s of sinks) s.write(decision);
+        this.toSinks(e);
+        if (decision) this.toSinks(decision);
       },
     );
     // TLS libraries: the system's, then whatever running processes map
@@ -221,7 +221,16 @@ export class Agent {
       }
     }
     const interp = this.interpreter;
-    this.kernel.consume((dv, off, len) => interp.handle(decodeRecord(dv, off, len)));
+    this.kernel.consume((dv, off, len) => {
+      // the record's events reach the sinks once it is handled: a held write is let go first
+      this.deferring = true;
+      try {
+        interp.handle(decodeRecord(dv, off, len));
+      } finally {
+        this.deferring = false;
+        if (this.deferred.length) this.flushSinks();
+      }
+    });
     this.timer = setInterval(() => this.tick(), o.statsIntervalMs ?? 1000);
     this.timer.unref();
     if (this.tlsFinder) {
@@ -295,9 +304,33 @@ export class Agent {
     return decisionEvent(`${e.id}-d`, this.clock.nowRfc3339(), e, d, enforced, p.decider.revision);
   }
 
-  /** An event of the agent's own (policy loads, errors): straight to the sinks. */
+  /** An event of the agent's own (policy loads, errors): to the sinks, after what came before it. */
   report(e: BustedEvent): void {
+    this.toSinks(e);
+  }
+
+  /**
+   * While a kernel record is handled its events wait here, in order, and
+   * go to the sinks once it is: serialising and writing them (a quarter of
+   * a gated write's handling) then comes after the enforcer has let the
+   * held write go, not before.
+   */
+  private deferring = false;
+  private readonly deferred: BustedEvent[] = [];
+
+  private toSinks(e: BustedEvent): void {
+    if (this.deferring) {
+      this.deferred.push(e);
+      return;
+    }
     for (const s of this.o.sinks) s.write(e);
+  }
+
+  private flushSinks(): void {
+    const d = this.deferred;
+    const sinks = this.o.sinks;
+    for (let i = 0; i < d.length; i++) for (const s of sinks) s.write(d[i]!);
+    d.length = 0;
   }
 
   /** A new policy is in force: every standing verdict is made again. */
