@@ -208,6 +208,7 @@ export class Agent {
         scan: () => this.scanProcesses(scope),
         connection: (id) => this.interpreter.connection(id),
         kernelIdle: () => this.kernel.idle(),
+        kernelCaughtUp: () => this.kernel.caughtUp(),
         gate: policy.gate !== false,
         report: (e) => this.report(e),
         now: () => this.clock.nowRfc3339(),

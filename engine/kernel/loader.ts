@@ -525,6 +525,11 @@ export class KernelSession {
   }
 
   /** Resolves when every record the kernel has committed so far was handed out. */
+  /** Nothing in the ring after the record being handled (or at all, between records). */
+  caughtUp(): boolean {
+    return this.ring ? this.ring.pendingBytes() === 0 : true;
+  }
+
   idle(): Promise<void> {
     return this.ring ? this.ring.idle() : Promise.resolve();
   }

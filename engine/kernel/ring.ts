@@ -60,7 +60,7 @@ export class RingReader {
     this.cons = Number(mem.consumer[0]);
   }
 
-  /** Bytes the producer has committed or reserved ahead of us. */
+  /** Bytes the producer has committed or reserved ahead of us (inside a record's handler: after that record). */
   pending(): number {
     return Number(this.producer[0]) - this.cons;
   }
@@ -88,6 +88,8 @@ export class RingReader {
       if (hdr & RINGBUF_BUSY_BIT) break;
       const len = hdr & ~(RINGBUF_BUSY_BIT | RINGBUF_DISCARD_BIT) >>> 0;
       cons += (len + RINGBUF_HDR_SZ + 7) & ~7;
+      // pending(), asked from inside a handler, counts what follows this record
+      this.cons = cons;
       if ((hdr & RINGBUF_DISCARD_BIT) === 0) {
         // The header is 8-byte aligned in a ring of whole pages: it never
         // wraps; the data after it may.

@@ -135,6 +135,25 @@ describe('RingReader', () => {
     assert.equal(r.pending(), 0);
   });
 
+  it('says, inside a record\'s handler, how much follows that record (the enforcer lets a held write go when nothing does)', () => {
+    const k = new FakeKernelRing(4096);
+    k.write([1]);
+    k.write([2, 2]);
+    k.write([3], { discard: true });
+    const r = k.reader();
+    const after: number[] = [];
+    r.drain(() => after.push(r.pending()));
+    assert.deepEqual(after, [32, 16]); // after the first: the second and the discarded one; after the second: the discarded one
+    assert.equal(r.pending(), 0);
+    k.write([4]);
+    r.drain(() => {
+      after.push(r.pending());
+      k.write([5]); // the producer moves meanwhile
+      after.push(r.pending());
+    }, 1);
+    assert.deepEqual(after.slice(2), [0, 16]);
+  });
+
   it('keeps up with a producer that laps the ring many times', () => {
     const k = new FakeKernelRing(256);
     const r = k.reader();
