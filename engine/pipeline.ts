@@ -222,16 +222,21 @@ export class Agent {
       }
     }
     const interp = this.interpreter;
-    this.kernel.consume((dv, off, len) => {
-      // the record's events reach the sinks once it is handled: a held write is let go first
-      this.deferring = true;
-      try {
-        interp.handle(decodeRecord(dv, off, len));
-      } finally {
-        this.deferring = false;
-        if (this.deferred.length) this.flushSinks();
-      }
-    });
+    if (this.enforcer !== undefined && policy?.gate !== false) {
+      this.kernel.consume((dv, off, len) => {
+        // the record's events reach the sinks once it is handled: a held write is let go first
+        this.deferring = true;
+        try {
+          interp.handle(decodeRecord(dv, off, len));
+        } finally {
+          this.deferring = false;
+          if (this.deferred.length) this.flushSinks();
+        }
+      });
+    } else {
+      // nothing is held: straight through
+      this.kernel.consume((dv, off, len) => interp.handle(decodeRecord(dv, off, len)));
+    }
     this.timer = setInterval(() => this.tick(), o.statsIntervalMs ?? 1000);
     this.timer.unref();
     if (this.tlsFinder) {
@@ -312,9 +317,9 @@ export class Agent {
 
   /**
    * While a kernel record is handled its events wait here, in order, and
-   * go to the sinks once it is: serialising and writing them (a quarter of
-   * a gated write's handling) then comes after the enforcer has let the
-   * held write go, not before.
+   * go to the sinks once it is (when writes are gated): serialising and
+   * writing them (a quarter of a gated write's handling) then comes after
+   * the enforcer has let the held write go, not before.
    */
   private deferring = false;
   private readonly deferred: BustedEvent[] = [];
