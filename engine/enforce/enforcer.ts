@@ -727,18 +727,11 @@ function addressText(b: Uint8Array): string {
 }
 
 /**
- * Until the process's group stop has begun (a thread of it is stopped, T)
- * and none of its threads is running (R), at most `ms` milliseconds. The
- * first thread to stop marks every other one stop-pending (do_signal_stop),
- * so a sleeping thread can no longer reach user code, nor a uprobe, without
- * stopping first; a running one may still be inside a gated write's uprobe,
- * whose record is then on its way. Waiting for every thread to show T would
- * only wait for the scheduler to run each sleeper once. A process of one
- * thread needs no wait at all: that thread is the held one.
- */
-/**
  * Until each of TIDS (threads of PID) is stopped or has a SIGSTOP pending,
- * or has exited; at most MS.
+ * or has exited; at most MS. The other threads are not waited for: one
+ * that is inside a gated write's uprobe when the process is let go records
+ * its hold and sends its stop after the SIGCONT, so it stops again, and its
+ * write is decided like any other.
  */
 async function waitSignalled(pid: number, tids: number[], ms: number): Promise<void> {
   const deadline = Date.now() + ms;
