@@ -240,9 +240,12 @@ export class TlsLibraryFinder {
     for (const m of mappedFiles(maps, (path) => path === exe || libraryKind(path) !== undefined)) {
       if (this.mapped.has(m.id)) continue;
       const kind = m.path === exe ? 'openssl-static' : libraryKind(m.path)!;
-      this.mapped.add(m.id);
-      const lib = this.consider(through(m.path), kind, String(pid));
+      const path = through(m.path);
+      const lib = this.consider(path, kind, String(pid));
       if (lib) out.push(lib);
+      // known by its maps identity once its file was read: a process gone meanwhile leaves it to the next look
+      const id = fileId(path);
+      if (id !== undefined && this.seen.has(id)) this.mapped.add(m.id);
     }
     return { libs: out, gone: false };
   }

@@ -4,7 +4,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { mappedFiles, TLS_PROBE_TABLE, TlsLibraryFinder } from '../../engine/host/tls-libs.js';
@@ -110,6 +110,28 @@ describe('TlsLibraryFinder', () => {
       assert.ok(between(1, 2).some((l) => l.includes(`/proc/${process.pid}/root`)), between(1, 2).join('\n'));
       // the second: the exe link is read, and nothing is stat'ed
       assert.deepEqual(between(2, 3).map((l) => l.replace(/^\d+\s+/, '').replace(/,.*$/, '')), [`readlink("/proc/${process.pid}/exe"`]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('a library whose file could not be read at one look (its process gone meanwhile) is looked at again at the next', { skip: existsSync(LIBSSL) ? undefined : `no ${LIBSSL} here` }, () => {
+    // a /proc of the test's making: pid 4242 maps /opt/busted-late/libssl.so.3 in a root of its own
+    const dir = mkdtempSync(join(tmpdir(), 'busted-late-'));
+    try {
+      const proc = join(dir, 'proc');
+      const rootfs = join(dir, 'rootfs');
+      mkdirSync(join(proc, '4242'), { recursive: true });
+      mkdirSync(join(rootfs, 'opt', 'busted-late'), { recursive: true });
+      symlinkSync(rootfs, join(proc, '4242', 'root'));
+      symlinkSync('/usr/bin/true', join(proc, '4242', 'exe'));
+      writeFileSync(join(proc, '4242', 'maps'), '7f0000000000-7f0000001000 r-xp 00000000 fe:00 4242001                    /opt/busted-late/libssl.so.3\n');
+      const f = new TlsLibraryFinder({ procRoot: proc, binaries: [] });
+      assert.deepEqual(f.scanPid(4242, true), [], 'its file is not there to read');
+      copyFileSync(LIBSSL, join(rootfs, 'opt', 'busted-late', 'libssl.so.3'));
+      const found = f.scanPid(4242, true);
+      assert.deepEqual(found.map((l) => [l.kind, l.path]), [['openssl', join(proc, '4242', 'root', 'opt', 'busted-late', 'libssl.so.3')]]);
+      assert.deepEqual(f.scanPid(4242, true), [], 'once read, not again');
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
