@@ -81,12 +81,13 @@ function mergeData(a: Plain, b: Plain, files: string, at = ''): Plain {
 
 /**
  * The data beside the policies: data.json, data.yaml and data.yml, merged
- * as OPA's loader merges the files of one directory. `text` is the value as
- * JSON ('{}' when there is none), `files` each file's name and text as
- * read. A file that is not an object, that does not parse, or that sets a
- * key another sets differently is an error naming it.
+ * as OPA's loader merges the files of one directory. `value` is the merged
+ * object ({} when there is none), `text` the same as JSON, `files` each
+ * file's name and text as read. A file that is not an object, that does
+ * not parse, or that sets a key another sets differently is an error
+ * naming it.
  */
-export function readPolicyData(dir: string): { text: string; files: Array<[string, string]> } {
+export function readPolicyData(dir: string): { value: Plain; text: string; files: Array<[string, string]> } {
   const files: Array<[string, string]> = [];
   let value: Plain | undefined;
   for (const name of DATA_FILES) {
@@ -103,9 +104,9 @@ export function readPolicyData(dir: string): { text: string; files: Array<[strin
     value = value === undefined ? v : mergeData(value, v, `${files.map(([f]) => join(dir, f)).join(', ')} and ${path}`);
     files.push([name, text]);
   }
-  if (value === undefined) return { text: '{}', files };
-  // data.json alone goes as it was written (the module parses it as JSON); anything else as one JSON text
-  return { text: files.length === 1 && files[0]![0] === 'data.json' ? files[0]![1] : JSON.stringify(value), files };
+  if (value === undefined) return { value: {}, text: '{}', files };
+  // data.json alone goes as it was written; anything else as one JSON text
+  return { value, text: files.length === 1 && files[0]![0] === 'data.json' ? files[0]![1] : JSON.stringify(value), files };
 }
 
 /** The data beside the policies as JSON text ('{}' when there is none): readPolicyData(dir).text. */
@@ -202,8 +203,7 @@ export function buildPolicy(src: string, entrypoints: readonly string[] = ENTRYP
     return { kind: 'bundle', wasm: b.wasm, data: b.data, revision: b.revision || revisionOf(files.map((f) => [f.name, f.data])), files: b.files };
   }
   const sources = regoSources(src);
-  const data = st.isDirectory() ? readPolicyData(src) : { text: '{}', files: [] };
-  const dataText = data.text;
+  const data = st.isDirectory() ? readPolicyData(src) : { value: {}, files: [] };
   // what busted evaluates: decision required, reasons and kill when defined
   const ours = entrypoints === ENTRYPOINTS;
   const { wasm, inputs } = compile(sources, {
@@ -216,7 +216,7 @@ export function buildPolicy(src: string, entrypoints: readonly string[] = ENTRYP
   return {
     kind: 'rego',
     wasm,
-    data: JSON.parse(dataText) as Record<string, unknown>,
+    data: data.value,
     revision: revisionOf(parts),
     files: [...sources.map((s) => s.file), ...data.files.map(([name]) => name)],
     inputs,

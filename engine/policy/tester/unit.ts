@@ -26,7 +26,7 @@ import type * as A from '../rego/ast.js';
 import { parseModule, type ParseOptions } from '../rego/parser.js';
 import { formatTerm } from '../rego/print.js';
 import { groundPrefix } from '../compile/walk.js';
-import { dataJsonText, regoSources } from '../source.js';
+import { readPolicyData, regoSources } from '../source.js';
 
 export const TEST_PREFIX = 'test_';
 export const TODO_PREFIX = 'todo_test_';
@@ -121,7 +121,7 @@ export function loadSuite(dir: string, parse: ParseOptions = {}): TestSuite {
     return { ...m, rules };
   });
   for (const t of tests) t.module = out[modules.indexOf(t.module)]!;
-  const data = JSON.parse(dataJsonText(dir)) as Record<string, unknown>;
+  const data = readPolicyData(dir).value;
   return {
     modules: out,
     policyFiles: sources.filter((s) => !isTestFile(s.file)).map((s) => s.file),
