@@ -241,18 +241,19 @@ export class TlsLibraryFinder {
       if (this.mapped.has(m.id)) continue;
       const kind = m.path === exe ? 'openssl-static' : libraryKind(m.path)!;
       const path = through(m.path);
-      const lib = this.consider(path, kind, String(pid));
-      if (lib) out.push(lib);
-      // known by its maps identity once its file was read: a process gone meanwhile leaves it to the next look
+      // a file not there to read (its process gone meanwhile) is left to the next look; one that is
+      // is read now (or was), and known by its maps identity from here on
       const id = fileId(path);
-      if (id !== undefined && this.seen.has(id)) this.mapped.add(m.id);
+      if (id === undefined) continue;
+      this.mapped.add(m.id);
+      const lib = this.consider(path, kind, String(pid), id);
+      if (lib) out.push(lib);
     }
     return { libs: out, gone: false };
   }
 
   /** A file seen for the first time: a library if it exports the probes' symbols. */
-  private consider(path: string, kind: TlsLibraryKind, via: string): TlsLibrary | undefined {
-    const id = fileId(path);
+  private consider(path: string, kind: TlsLibraryKind, via: string, id = fileId(path)): TlsLibrary | undefined {
     if (id === undefined || this.seen.has(id)) return undefined;
     const fam = kind === 'openssl-static' ? STATIC : SUPPORTED.find((f) => f.kind === kind)!;
     let lib: TlsLibrary | null = null;
