@@ -524,12 +524,12 @@ export class KernelSession {
     return this.ring;
   }
 
-  /** Resolves when every record the kernel has committed so far was handed out. */
   /** Nothing in the ring after the record being handled (or at all, between records). */
   caughtUp(): boolean {
     return this.ring ? this.ring.pendingBytes() === 0 : true;
   }
 
+  /** Resolves when every record the kernel has committed so far was handed out. */
   idle(): Promise<void> {
     return this.ring ? this.ring.idle() : Promise.resolve();
   }
