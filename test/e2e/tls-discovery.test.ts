@@ -138,12 +138,12 @@ req.end(JSON.stringify({ model: 'from-a-new-binary', messages: [{ role: 'user', 
 
   it('finds a library loaded after the looks that follow an exec, when the process sends a ClientHello busted cannot read', async () => {
     // python, started after the agent with another copy of libssl bound over the system's, imports ssl
-    // 1.5 s after its exec (after the last look that follows it), then makes two requests
+    // 3 s after its exec (well after the last look that follows it, at 1 s), then makes two requests
     const libCopy = join(dir, 'libssl-late.so.3');
     copyFileSync(SYSTEM_LIBSSL, libCopy);
     const hosts = join(dir, 'hosts');
     const code = `import json, sys, time
-time.sleep(1.5)
+time.sleep(3)
 import http.client, ssl
 ctx = ssl.create_default_context(cafile=${JSON.stringify(pki.caCert)})
 for model in ("late-first", "late-second"):
