@@ -18,8 +18,9 @@ say() { printf 'setup: %s\n' "$*" >&2; }
 # wget: a client on GnuTLS, whose TLS the probes do not read.
 # rsyslog, logrotate: the syslog and file outputs are tested against them
 # (rsyslogd runs with the test's own configuration, never as the system's);
-# chromium: the dashboard is tested in it, headless (playwright-core drives it).
-PKGS=(clang llvm lld binutils libbpf-dev libbpf1 bpftool dnsmasq-base openssl curl python3 iproute2 util-linux procps nginx wget rsyslog logrotate chromium)
+# chromium: the dashboard is tested in it, headless (playwright-core drives it);
+# strace: a test counts the system calls a second look at a process makes.
+PKGS=(clang llvm lld binutils libbpf-dev libbpf1 bpftool dnsmasq-base openssl curl python3 iproute2 util-linux procps nginx wget rsyslog logrotate chromium strace)
 
 if [[ "${1:-}" != "--build-only" ]]; then
   missing=()
