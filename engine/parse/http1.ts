@@ -378,7 +378,6 @@ class Http1Message implements HttpMessage {
   }
 }
 
-
 /** Server-sent events (the HTML living standard, §9.2.6): the `data` of each event, in order. */
 export function sseData(text: string): string[] {
   const out: string[] = [];

@@ -73,4 +73,3 @@ function unrepresentable(v: unknown, at: string): string | undefined {
   }
   return undefined;
 }
-
