@@ -78,7 +78,7 @@ export function makeHandWritten(data) {
     }
     if (e.type === 'error' && e.error?.code === 'BUSTED_E_CONTENT_CUT') {
       const target = e.provider !== undefined && e.provider !== false ? e.provider : e.http?.host !== undefined && e.http.host !== false ? e.http.host : 'a TLS peer';
-      (d.block_uninspected_content ? block : audit).push(`request to ${target} not read whole: the content rules saw only its start`);
+      (d.block_uninspected_content ? block : audit).push(`request to ${target} not read whole: the content rules saw only part of it, if any`);
     }
     // ml.rego: the classifier's score, for destinations no provider list knows
     const score = e.ml?.llm_score;

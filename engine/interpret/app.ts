@@ -9,7 +9,8 @@
 import type { TlsCall } from './tls-data.js';
 import type { HttpInfo, LlmInfo, McpInfo } from '../model/event.js';
 import type { ProviderTable } from '../enrich/provider.js';
-import { BODY_BUDGET_BYTES, BodyBudget } from '../parse/bytes.js';
+import { BODY_BUDGET_BYTES, BodyBudget, MAX_BODY } from '../parse/bytes.js';
+import { codingsOf, decodeBody } from '../parse/encoding.js';
 import { Http1Stream, type HttpMessage } from '../parse/http1.js';
 import { Http2Stream, looksLikeHttp2, type Http2Message } from '../parse/http2.js';
 import { redactHttp, redactLlm, redactMcp } from '../redact.js';
@@ -19,8 +20,12 @@ export type Finding =
   | { type: 'llm_request'; http: HttpInfo; llm: LlmInfo; provider?: string }
   | { type: 'llm_response'; http: HttpInfo; llm: LlmInfo; provider?: string }
   | { type: 'mcp_message'; http: HttpInfo; mcp: McpInfo }
-  /** a request whose body was not read whole: what policies saw of it was only its start */
-  | { type: 'cut'; http: HttpInfo; provider?: string };
+  /**
+   * a request whose body was not read whole: what policies saw of it was
+   * only its start; or, with `reason`, nothing of it (a compressed body that
+   * does not decode)
+   */
+  | { type: 'cut'; http: HttpInfo; provider?: string; reason?: string };
 
 interface Pending {
   http: HttpInfo;
@@ -204,7 +209,9 @@ export class AppLayer {
     if (m.contentType) http.content_type = m.contentType;
     if (c.h2) http.version = '2';
     answers?.pendingMethods.push(m.method ?? '');
-    const body = parseJson(m.body);
+    // a compressed body is read decoded (encoding.ts); one that does not decode is said to be unread
+    const d = decodeBody(m.body, m.contentEncoding, m.truncated, MAX_BODY);
+    const body = parseJson(d.body);
     const call = llmRequest(m.method, m.path, body);
     const pending: Pending = { http };
     if (call) {
@@ -216,22 +223,24 @@ export class AppLayer {
       pending.llm = llm;
       pending.provider = provider;
     } else {
-      for (const mcp of mcpMessages(m.body, m.contentType)) this.push(c, { type: 'mcp_message', http, mcp });
+      for (const mcp of mcpMessages(d.body, m.contentType)) this.push(c, { type: 'mcp_message', http, mcp });
     }
     // a body cut short (4 MiB, or bytes the kernel did not copy): a secret in the rest went unseen, and
     // an LLM request whose JSON is cut has no prompt at all; said, so that a policy can decide on it
-    if (m.truncated) {
+    if (d.truncated || d.error !== undefined) {
       const provider = pending.provider ?? this.providerFor(c.sni ?? host);
-      this.push(c, { type: 'cut', http: { ...http }, ...(provider ? { provider } : {}) });
+      this.push(c, { type: 'cut', http: { ...http }, ...(provider ? { provider } : {}), ...(d.error !== undefined ? { reason: d.error } : {}) });
     }
     if ('stream' in m) {
       if (c.streams.size >= MAX_STREAMS) c.streams.delete(c.streams.keys().next().value!);
       c.streams.set(m.stream, pending);
     } else c.pending.push(pending);
     if (!c.judged) {
-      // the TLS verdict: a connection that starts with neither an LLM call nor MCP, to no provider, is not followed further
+      // the TLS verdict: a connection that starts with neither an LLM call nor MCP, to no provider, is not followed
+      // further; one whose first body could not be decoded is (what it holds is not known)
       c.judged = true;
-      const interesting = call !== undefined || c.found.some((f) => f.type === 'mcp_message') || this.providerFor(c.sni ?? host) !== undefined;
+      const interesting =
+        call !== undefined || d.error !== undefined || c.found.some((f) => f.type === 'mcp_message') || this.providerFor(c.sni ?? host) !== undefined;
       if (!interesting) this.onUninteresting?.(c.pid, c.ssl);
     }
   }
@@ -245,6 +254,8 @@ export class AppLayer {
    */
   private partial(c: Conn, m: HttpMessage | Http2Message, data: Uint8Array): void {
     if (m.kind !== 'response' || (m.status ?? 0) < 200 || !(m.contentType ?? '').includes('text/event-stream')) return;
+    // a compressed stream is read whole at its end (the codings are decoded in one piece)
+    if (m.contentEncoding !== undefined && codingsOf(m.contentEncoding).length > 0) return;
     const req = 'stream' in m ? c.streams.get(m.stream) : c.pending[0];
     if (req?.llm) return;
     let st = this.sse.get(m);
@@ -333,8 +344,10 @@ export class AppLayer {
     const http: HttpInfo = { ...(req?.http ?? {}), status: m.status };
     if (m.contentType) http.content_type = m.contentType;
     else delete http.content_type;
+    // an answer that does not decode is read as it came: nothing in it is found (its usage is absent)
+    const body = decodeBody(m.body, m.contentEncoding, m.truncated, MAX_BODY).body;
     if (req?.llm) {
-      const got = llmResponse(m.body, m.contentType);
+      const got = llmResponse(body, m.contentType);
       const llm: LlmInfo = {};
       if (req.llm.provider) llm.provider = req.llm.provider;
       if (req.llm.endpoint) llm.endpoint = req.llm.endpoint;
@@ -355,7 +368,7 @@ export class AppLayer {
       this.sseMessages(c, http, rest);
       return;
     }
-    for (const mcp of mcpMessages(m.body, m.contentType)) this.push(c, { type: 'mcp_message', http, mcp });
+    for (const mcp of mcpMessages(body, m.contentType)) this.push(c, { type: 'mcp_message', http, mcp });
   }
 }
 

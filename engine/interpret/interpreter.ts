@@ -319,7 +319,9 @@ export class Interpreter {
       e.http = f.http;
       if (f.type === 'cut') {
         this.stats.contentCut++;
-        e.error = { code: ErrorCode.CONTENT_CUT, message: `${f.http.method ?? 'a'} request to ${f.http.host ?? 'a TLS peer'} was not read whole: policies saw only the start of its body`, field: 'http.body' };
+        const what = `${f.http.method ?? 'a'} request to ${f.http.host ?? 'a TLS peer'}`;
+        const message = f.reason === undefined ? `${what} was not read whole: policies saw only the start of its body` : `${what} could not be read: ${f.reason}`;
+        e.error = { code: ErrorCode.CONTENT_CUT, message, field: 'http.body' };
         if (f.provider) e.provider = f.provider;
       } else if (f.type === 'mcp_message') e.mcp = f.mcp;
       else {

@@ -10,6 +10,9 @@ export function concatBytes(parts: readonly Uint8Array[], total = parts.reduce((
   return out;
 }
 
+/** The most of one message's body an HTTP parser keeps, and the most a compressed body is decoded to (encoding.ts). */
+export const MAX_BODY = 4 * 1024 * 1024;
+
 /** The empty byte array, shared: nothing can be written into it. */
 export const EMPTY_BYTES = new Uint8Array(0);
 

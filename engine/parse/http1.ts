@@ -11,7 +11,7 @@
  * parser has lost its place and waits for the next line that starts a
  * message.
  */
-import { BodyBudget, concatBytes, EMPTY_BYTES } from './bytes.js';
+import { BodyBudget, concatBytes, EMPTY_BYTES, MAX_BODY } from './bytes.js';
 
 export interface HttpMessage {
   kind: 'request' | 'response';
@@ -24,6 +24,8 @@ export interface HttpMessage {
   /** `headers['content-type']` and `headers.host`, which the engine reads of every message: kept apart so that HTTP/1 builds the whole map only when something asks for it */
   contentType?: string;
   host?: string;
+  /** `headers['content-encoding']`: the body as it is held is still in these codings (encoding.ts decodes it) */
+  contentEncoding?: string;
   /** the body, de-chunked (a prefix when truncated) */
   body: Uint8Array;
   /** bytes of the body that were not captured */
@@ -33,7 +35,6 @@ export interface HttpMessage {
 }
 
 const MAX_HEAD = 64 * 1024;
-const MAX_BODY = 4 * 1024 * 1024;
 const METHOD = /^(GET|POST|PUT|PATCH|DELETE|HEAD|OPTIONS) /;
 
 type State = 'start' | 'head' | 'body-length' | 'chunk-size' | 'chunk-data' | 'chunk-crlf' | 'trailers' | 'lost';
@@ -177,7 +178,7 @@ export class Http1Stream {
     } else {
       return this.lose();
     }
-    // The four fields the parser and the engine read of every message, found
+    // The five fields the parser and the engine read of every message, found
     // as fieldsOf() finds every field (the same lines, names and values), but
     // a name is only sliced and lower-cased when its length is one of theirs.
     let te: string | undefined;
@@ -191,12 +192,13 @@ export class Http1Stream {
       // a name with whitespace that trim() removes at an edge (in latin1: controls and space, NBSP) the slow way;
       // otherwise lower-casing keeps a latin1 name's length, so only names of their lengths can be theirs
       if (a <= 0x20 || z <= 0x20 || a === 0xa0 || z === 0xa0) k = head.slice(start, c).trim().toLowerCase();
-      else if (n === 4 || n === 12 || n === 14 || n === 17) k = head.slice(start, c).toLowerCase();
+      else if (n === 4 || n === 12 || n === 14 || n === 16 || n === 17) k = head.slice(start, c).toLowerCase();
       else continue;
-      if (k !== 'host' && k !== 'content-type' && k !== 'content-length' && k !== 'transfer-encoding') continue;
+      if (k !== 'host' && k !== 'content-type' && k !== 'content-length' && k !== 'transfer-encoding' && k !== 'content-encoding') continue;
       const v = head.slice(c + 1, end).trim();
       if (k === 'host') m.host = joined(m.host, v);
       else if (k === 'content-type') m.contentType = joined(m.contentType, v);
+      else if (k === 'content-encoding') m.contentEncoding = joined(m.contentEncoding, v);
       else if (k === 'content-length') cl = joined(cl, v);
       else te = joined(te, v);
     }
@@ -355,7 +357,7 @@ function joined(prev: string | undefined, v: string): string {
  * A message of this parser. Its header map is built from the head when
  * first asked for: storing every field of every message into a map was
  * most of the time of reading a head (580 of 1,044 ns for eight fields),
- * and the engine reads two of them, kept apart as they are found.
+ * and the engine reads three of them, kept apart as they are found.
  */
 class Http1Message implements HttpMessage {
   method?: string;
@@ -363,6 +365,7 @@ class Http1Message implements HttpMessage {
   status?: number;
   contentType?: string;
   host?: string;
+  contentEncoding?: string;
   body: Uint8Array = EMPTY_BYTES;
   truncated = false;
   complete = false;

@@ -20,7 +20,7 @@
  * carries on. No input makes it throw; memory is bounded by MAX_HEADER_BLOCK,
  * MAX_HELD and the HPACK table's ceiling.
  */
-import { BodyBudget, concatBytes, EMPTY_BYTES } from './bytes.js';
+import { BodyBudget, concatBytes, EMPTY_BYTES, MAX_BODY } from './bytes.js';
 import { HpackDecoder, HpackError } from './hpack.js';
 import type { HttpMessage } from './http1.js';
 
@@ -47,7 +47,6 @@ export function looksLikeHttp2(b: Uint8Array): 'client' | 'server' | undefined {
 const FRAME = { DATA: 0, HEADERS: 1, PRIORITY: 2, RST_STREAM: 3, SETTINGS: 4, PUSH_PROMISE: 5, PING: 6, GOAWAY: 7, WINDOW_UPDATE: 8, CONTINUATION: 9 } as const;
 const FLAG = { END_STREAM: 0x1, ACK: 0x1, END_HEADERS: 0x4, PADDED: 0x8, PRIORITY: 0x20 } as const;
 
-const MAX_BODY = 4 * 1024 * 1024;
 /**
  * Body bytes one direction holds across all its open streams: 1,024 streams
  * of 4 MiB each would be 4 GiB per connection. Past it, bodies are cut
@@ -347,8 +346,8 @@ export class Http2Stream {
     const host = authority ?? headers.host;
     const msg: Http2Message =
       method !== undefined
-        ? { kind: 'request', method, path, headers, contentType: headers['content-type'], host, body: EMPTY_BYTES, truncated: false, complete: false, stream: sid }
-        : { kind: 'response', status, headers, contentType: headers['content-type'], host, body: EMPTY_BYTES, truncated: false, complete: false, stream: sid };
+        ? { kind: 'request', method, path, headers, contentType: headers['content-type'], contentEncoding: headers['content-encoding'], host, body: EMPTY_BYTES, truncated: false, complete: false, stream: sid }
+        : { kind: 'response', status, headers, contentType: headers['content-type'], contentEncoding: headers['content-encoding'], host, body: EMPTY_BYTES, truncated: false, complete: false, stream: sid };
     if (!st) {
       // more than MAX_STREAMS open: the oldest forgotten unreported
       if (this.streams.size >= MAX_STREAMS) this.unhold(this.streams.keys().next().value!);

@@ -75,16 +75,17 @@ block contains sprintf("TLS to %s from %s, which busted cannot read", [input.pro
 }
 
 # A request busted could not read whole (a body past 4 MiB, or past what
-# the kernel copied of a call it did not hold: BUSTED_E_CONTENT_CUT) was
-# judged on its start only, and a secret in the rest went unseen. It is
+# the kernel copied of a call it did not hold, or a compressed body that
+# does not decode: BUSTED_E_CONTENT_CUT) was judged on its start only, if
+# on anything, and a secret in the rest went unseen. It is
 # audited, or blocked where data.busted.block_uninspected_content says so
 # (a held write is then stopped before it leaves, like any content block).
-audit contains sprintf("request to %s not read whole: the content rules saw only its start", [cut_target]) if {
+audit contains sprintf("request to %s not read whole: the content rules saw only part of it, if any", [cut_target]) if {
 	content_cut
 	not data.busted.block_uninspected_content
 }
 
-block contains sprintf("request to %s not read whole: the content rules saw only its start", [cut_target]) if {
+block contains sprintf("request to %s not read whole: the content rules saw only part of it, if any", [cut_target]) if {
 	content_cut
 	data.busted.block_uninspected_content
 }

@@ -139,6 +139,19 @@ urllib.request.urlopen(req, context=ctx, timeout=10).read()`,
       ],
       inCg(),
     );
+  // the body gzip'd (Content-Encoding): what the policy must see is the decoded prompt
+  const pythonGzip = (host: string, body = chat('hello')) =>
+    run(
+      [
+        PYTHON,
+        '-c',
+        `import gzip, ssl, urllib.request
+ctx = ssl.create_default_context(cafile=${JSON.stringify(pki.caCert)})
+req = urllib.request.Request(${JSON.stringify(url(host))}, data=gzip.compress(${JSON.stringify(body)}.encode()), headers={"content-type": "application/json", "content-encoding": "gzip"})
+urllib.request.urlopen(req, context=ctx, timeout=10).read()`,
+      ],
+      inCg(),
+    );
   const node = (host: string, body = chat('hello')) =>
     run(
       [
@@ -316,10 +329,10 @@ for line in sys.stdin:
     await stopAgent();
   });
 
-  it('stops a prompt carrying a secret before it leaves the host (curl, python3, node); a harmless prompt arrives', async () => {
+  it('stops a prompt carrying a secret before it leaves the host (curl, python3, node, and a gzip body); a harmless prompt arrives', async () => {
     const src = policyDir('secrets', SECRETS);
     const m = await startAgent(src);
-    for (const [name, client] of [['curl', curl], ['python3', python], ['node', node]] as const) {
+    for (const [name, client] of [['curl', curl], ['python3', python], ['node', node], ['python3-gzip', pythonGzip]] as const) {
       const marker = `please deploy with ${SECRET} via ${name}`;
       const r: RunResult = await client('api.openai.com', chat(marker));
       assert.notEqual(r.code, 0, `${name}: the blocked request must fail`);

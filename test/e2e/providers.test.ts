@@ -5,7 +5,9 @@
  * local stand-in (test/helpers/providers.ts) by the provider's own name,
  * resolved through a private /etc/hosts. Assertions are on llm_request and
  * llm_response: provider, model, stream, prompt, tool calls, token usage,
- * and that no credential appears anywhere.
+ * and that no credential appears anywhere. The stand-in compresses its
+ * answers for clients that accept it, as the providers do (node's fetch
+ * always does; `compressed` cases ask for it, and send a gzip'd request).
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -31,6 +33,8 @@ interface Case {
   body: object;
   /** the credential header, whose value must not appear in the output */
   auth: [string, string];
+  /** curl: --compressed; python3: the request gzip'd, and gzip accepted */
+  compressed?: boolean;
   want: { provider?: string; model: string; stream: boolean; user: string; system?: string; tools?: string[]; answerModel?: string; toolCalls?: string[]; h2?: boolean };
 }
 
@@ -75,6 +79,26 @@ const CASES: Case[] = [
     body: { contents: [{ role: 'user', parts: [{ text: 'q-google' }] }], systemInstruction: { parts: [{ text: 'be terse' }] }, tools: [{ functionDeclarations: [{ name: 'find_flights' }] }] },
     auth: ['x-goog-api-key', 'AIzaSyE2E-googlekey-0123456789abcdefghij'],
     want: { provider: 'google', model: 'gemini-2.5-pro', stream: false, user: 'q-google', system: 'be terse', tools: ['find_flights'], answerModel: 'gemini-2.5-pro-served', toolCalls: ['find_flights'], h2: true },
+  },
+  {
+    what: 'OpenAI chat, the request and its answer gzip-compressed (python3)',
+    client: 'python',
+    compressed: true,
+    host: 'api.openai.com',
+    path: '/v1/chat/completions',
+    body: { model: 'gpt-4.1', messages: msgs('q-openai-gzip') },
+    auth: ['Authorization', 'Bearer sk-proj-e2eGZIPkey0123456789abcdefgh'],
+    want: { provider: 'openai', model: 'gpt-4.1', stream: false, user: 'q-openai-gzip', system: 'be terse', answerModel: 'gpt-4.1-served', toolCalls: ['get_weather'] },
+  },
+  {
+    what: 'Anthropic messages streamed, a br answer (curl --compressed, HTTP/2)',
+    client: 'curl-h2',
+    compressed: true,
+    host: 'api.anthropic.com',
+    path: '/v1/messages',
+    body: { model: 'claude-opus-4-1', max_tokens: 64, stream: true, messages: [{ role: 'user', content: 'q-anthropic-br' }] },
+    auth: ['x-api-key', 'sk-ant-api03-e2eBROTLIkey0123456789ab'],
+    want: { provider: 'anthropic', model: 'claude-opus-4-1', stream: true, user: 'q-anthropic-br', answerModel: 'claude-opus-4-1-served', toolCalls: ['run_shell'], h2: true },
   },
   {
     what: 'Bedrock converse (python3)',
@@ -148,15 +172,21 @@ function command(c: Case, port: number, ca: string): string[] {
   switch (c.client) {
     case 'curl':
     case 'curl-h2':
-      return ['curl', '-sS', '-f', c.client === 'curl-h2' ? '--http2' : '--http1.1', '--cacert', ca, '-H', `${hk}: ${hv}`, '-H', 'content-type: application/json', '--data-binary', body, '-o', '/dev/null', url];
+      return ['curl', '-sS', '-f', c.client === 'curl-h2' ? '--http2' : '--http1.1', ...(c.compressed ? ['--compressed'] : []), '--cacert', ca, '-H', `${hk}: ${hv}`, '-H', 'content-type: application/json', '--data-binary', body, '-o', '/dev/null', url];
     case 'python':
       return [
         PYTHON,
         '-c',
-        `import ssl, urllib.request
+        `import gzip, ssl, urllib.request
 ctx = ssl.create_default_context(cafile=${JSON.stringify(ca)})
-req = urllib.request.Request(${JSON.stringify(url)}, data=${JSON.stringify(body)}.encode(), headers={${JSON.stringify(hk)}: ${JSON.stringify(hv)}, "content-type": "application/json"})
-urllib.request.urlopen(req, context=ctx).read()`,
+data = ${JSON.stringify(body)}.encode()
+headers = {${JSON.stringify(hk)}: ${JSON.stringify(hv)}, "content-type": "application/json"}
+if ${c.compressed ? 'True' : 'False'}:
+    data = gzip.compress(data)
+    headers.update({"content-encoding": "gzip", "accept-encoding": "gzip"})
+res = urllib.request.urlopen(urllib.request.Request(${JSON.stringify(url)}, data=data, headers=headers), context=ctx)
+res.read()
+assert res.headers.get("content-encoding") == ${c.compressed ? '"gzip"' : 'None'}, res.headers.get("content-encoding")`,
       ];
     case 'node-fetch':
       return [process.execPath, '-e', `fetch(${JSON.stringify(url)}, { method: 'POST', headers: { ${JSON.stringify(hk)}: ${JSON.stringify(hv)}, 'content-type': 'application/json' }, body: ${JSON.stringify(body)} }).then((r) => r.text().then(() => process.exit(r.ok ? 0 : 3)), (e) => { console.error(e); process.exit(4); });`];

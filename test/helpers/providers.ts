@@ -5,8 +5,11 @@
  * certificate for all the provider names. The answers echo the request's
  * model as `<model>-served` and carry fixed token counts, so a test can
  * tell what the engine read from the request from what it read from the
- * answer.
+ * answer. Like the providers' front ends, it compresses its answers when the
+ * client accepts it (br, else gzip, else deflate) and reads a request sent
+ * compressed (Content-Encoding).
  */
+import * as zlib from 'node:zlib';
 import { createSecureServer, type Http2SecureServer, type Http2ServerRequest, type Http2ServerResponse } from 'node:http2';
 import type { AddressInfo } from 'node:net';
 import type { Pki } from '../../engine/demo/pki.js';
@@ -36,7 +39,54 @@ export interface ProviderServer {
 
 type Json = Record<string, unknown>;
 
-function answer(path: string, body: Json, res: Http2ServerResponse): void {
+/** What answer() writes to: the response, or its body gathered and sent compressed in one piece at the end. */
+interface Out {
+  writeHead(status: number, headers: Record<string, string>): void;
+  write(s: string): void;
+  end(s?: string): void;
+}
+
+const COMPRESS: Record<string, (b: Buffer) => Buffer> = { br: (b) => zlib.brotliCompressSync(b), gzip: (b) => zlib.gzipSync(b), deflate: (b) => zlib.deflateSync(b) };
+
+/** The coding a real front end would pick from the client's Accept-Encoding (q-values are not weighed). */
+function codingFor(accept: string | undefined): string | undefined {
+  const offered = (accept ?? '').split(',').map((x) => x.split(';')[0]!.trim().toLowerCase());
+  return Object.keys(COMPRESS).find((c) => offered.includes(c));
+}
+
+function out(res: Http2ServerResponse, coding: string | undefined): Out {
+  if (coding === undefined) return { writeHead: (s, h) => res.writeHead(s, h), write: (t) => void res.write(t), end: (t) => void (t === undefined ? res.end() : res.end(t)) };
+  let status = 200;
+  let headers: Record<string, string> = {};
+  const parts: string[] = [];
+  return {
+    writeHead: (s, h) => {
+      status = s;
+      headers = h;
+    },
+    write: (t) => void parts.push(t),
+    end: (t) => {
+      if (t) parts.push(t);
+      res.writeHead(status, { ...headers, 'content-encoding': coding });
+      res.end(COMPRESS[coding]!(Buffer.from(parts.join(''))));
+    },
+  };
+}
+
+/** A request body as the client sent it, decoded (a prefix when it was cut short); as it came when it does not decode. */
+function decoded(raw: Buffer, coding: string | undefined): string {
+  const flush = { finishFlush: zlib.constants.Z_SYNC_FLUSH };
+  try {
+    if (coding === 'gzip') return zlib.gunzipSync(raw, flush).toString();
+    if (coding === 'deflate') return zlib.inflateSync(raw, flush).toString();
+    if (coding === 'br') return zlib.brotliDecompressSync(raw, { finishFlush: zlib.constants.BROTLI_OPERATION_FLUSH }).toString();
+  } catch {
+    // not in that coding: as it came
+  }
+  return raw.toString();
+}
+
+function answer(path: string, body: Json, res: Out): void {
   const model = `${String(body.model ?? 'm')}-served`;
   const stream = body.stream === true || /stream|alt=sse/i.test(path);
   const sse = (events: unknown[], named = false) => {
@@ -85,11 +135,15 @@ export async function startProviderServer(pki: Pki, host = '127.0.0.1'): Promise
   const hits: string[] = [];
   const received: string[] = [];
   const server: Http2SecureServer = createSecureServer({ key: pki.keyPem, cert: pki.certPem, allowHTTP1: true, ALPNProtocols: ['h2', 'http/1.1'] }, (req: Http2ServerRequest, res: Http2ServerResponse) => {
+    const coding = req.headers['content-encoding'];
+    const parts: Buffer[] = [];
     let raw = '';
-    const at = received.push(`${String(req.headers[':authority'] ?? req.headers.host)} ${req.url} `) - 1;
-    req.on('data', (d) => {
-      raw += d;
-      received[at] += String(d);
+    const head = `${String(req.headers[':authority'] ?? req.headers.host)} ${req.url} `;
+    const at = received.push(head) - 1;
+    req.on('data', (d: Buffer) => {
+      parts.push(d);
+      raw = decoded(Buffer.concat(parts), coding);
+      received[at] = head + raw;
     });
     req.on('end', () => {
       hits.push(`${String(req.headers[':authority'] ?? req.headers.host)} ${req.url}`);
@@ -99,7 +153,7 @@ export async function startProviderServer(pki: Pki, host = '127.0.0.1'): Promise
       } catch {
         // not JSON
       }
-      answer(req.url, body, res);
+      answer(req.url, body, out(res, codingFor(req.headers['accept-encoding'])));
     });
   });
   await new Promise<void>((r) => server.listen(0, host, r));
