@@ -22,8 +22,8 @@ export type Finding =
   | { type: 'mcp_message'; http: HttpInfo; mcp: McpInfo }
   /**
    * a request whose body was not read whole: what policies saw of it was
-   * only its start; or, with `reason`, nothing of it (a compressed body that
-   * does not decode)
+   * only its start; or, with `reason`, perhaps nothing of it (a compressed
+   * body that does not decode, a body whose framing is ambiguous)
    */
   | { type: 'cut'; http: HttpInfo; provider?: string; reason?: string };
 
@@ -227,9 +227,11 @@ export class AppLayer {
     }
     // a body cut short (4 MiB, or bytes the kernel did not copy): a secret in the rest went unseen, and
     // an LLM request whose JSON is cut has no prompt at all; said, so that a policy can decide on it
-    if (d.truncated || d.error !== undefined) {
+    // so is a body whose framing is ambiguous: what a server reads may not be what was read here
+    const reason = d.error ?? (m.ambiguous !== undefined ? `its body's framing is ambiguous (${m.ambiguous}): a server may read another body` : undefined);
+    if (d.truncated || reason !== undefined) {
       const provider = pending.provider ?? this.providerFor(c.sni ?? host);
-      this.push(c, { type: 'cut', http: { ...http }, ...(provider ? { provider } : {}), ...(d.error !== undefined ? { reason: d.error } : {}) });
+      this.push(c, { type: 'cut', http: { ...http }, ...(provider ? { provider } : {}), ...(reason !== undefined ? { reason } : {}) });
     }
     if ('stream' in m) {
       if (c.streams.size >= MAX_STREAMS) c.streams.delete(c.streams.keys().next().value!);
@@ -237,10 +239,10 @@ export class AppLayer {
     } else c.pending.push(pending);
     if (!c.judged) {
       // the TLS verdict: a connection that starts with neither an LLM call nor MCP, to no provider, is not followed
-      // further; one whose first body could not be decoded is (what it holds is not known)
+      // further; one whose first body could not be read for sure is (what it holds is not known)
       c.judged = true;
       const interesting =
-        call !== undefined || d.error !== undefined || c.found.some((f) => f.type === 'mcp_message') || this.providerFor(c.sni ?? host) !== undefined;
+        call !== undefined || reason !== undefined || c.found.some((f) => f.type === 'mcp_message') || this.providerFor(c.sni ?? host) !== undefined;
       if (!interesting) this.onUninteresting?.(c.pid, c.ssl);
     }
   }

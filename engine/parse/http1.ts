@@ -30,6 +30,12 @@ export interface HttpMessage {
   body: Uint8Array;
   /** bytes of the body that were not captured */
   truncated: boolean;
+  /**
+   * why the body's framing is ambiguous (RFC 9112 6.3: a Content-Length that
+   * is not one plain number, or one beside Transfer-Encoding chunked): a
+   * server may read another body than this parser did
+   */
+  ambiguous?: string;
   /** a response's body so far, while it streams (server-sent events): see onPartial */
   complete: boolean;
 }
@@ -209,11 +215,16 @@ export class Http1Stream {
     if (m.kind === 'response' && m.status! >= 200) this.pendingMethods.shift();
     if (noBody) return this.finish();
     if (te !== undefined && te.toLowerCase().includes('chunked')) {
+      // RFC 9112 6.3: chunked wins, but a server that does not take chunked requests reads Content-Length
+      if (cl !== undefined) m.ambiguous = `Transfer-Encoding ${JSON.stringify(te.slice(0, 40))} beside Content-Length ${JSON.stringify(cl.slice(0, 40))}`;
       this.state = 'chunk-size';
       return;
     }
-    if (cl !== undefined && /^\d+$/.test(cl)) {
-      this.remaining = Number(cl);
+    if (cl !== undefined) {
+      const n = contentLength(cl);
+      if (n === undefined) return this.lose();
+      if (!/^\d+$/.test(cl) && !sameLengths(cl)) m.ambiguous = `Content-Length ${JSON.stringify(cl.slice(0, 40))} is not one plain number`;
+      this.remaining = n;
       if (this.remaining === 0) return this.finish();
       this.state = 'body-length';
       return;
@@ -354,6 +365,30 @@ function joined(prev: string | undefined, v: string): string {
 }
 
 /**
+ * The body length a Content-Length value gives. One plain number, or the
+ * same number repeated (RFC 9110 8.6 lets a recipient take "5, 5" as 5),
+ * is the length. Anything else is invalid, and servers differ: most refuse
+ * it, but Python's http.server takes the first field through int(), which
+ * reads "+5" and "5_0" too. The body is read as such a lenient server
+ * reads it (the caller reports the framing as ambiguous, so a policy can
+ * act on a body that another reading would make different); undefined
+ * when not even that gives a number.
+ */
+function contentLength(cl: string): number | undefined {
+  if (/^\d+$/.test(cl)) return Number(cl);
+  const first = cl.split(',')[0]!.trim();
+  if (!/^\+?\d+(_\d+)*$/.test(first)) return undefined;
+  const n = Number(first.replace(/[+_]/g, ''));
+  return Number.isSafeInteger(n) ? n : undefined;
+}
+
+/** "5, 5": one length, said twice (several Content-Length fields, joined). */
+function sameLengths(cl: string): boolean {
+  const parts = cl.split(',').map((x) => x.trim());
+  return parts.every((x) => /^\d+$/.test(x) && Number(x) === Number(parts[0]));
+}
+
+/**
  * A message of this parser. Its header map is built from the head when
  * first asked for: storing every field of every message into a map was
  * most of the time of reading a head (580 of 1,044 ns for eight fields),
@@ -368,6 +403,7 @@ class Http1Message implements HttpMessage {
   contentEncoding?: string;
   body: Uint8Array = EMPTY_BYTES;
   truncated = false;
+  ambiguous?: string;
   complete = false;
   private fields: Record<string, string> | undefined;
 

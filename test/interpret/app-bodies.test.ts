@@ -1,7 +1,8 @@
-// The application layer reads compressed bodies (Content-Encoding): a
-// gzip'd prompt is a prompt, a gzip or br answer has its usage, over
-// HTTP/1.1 (sized and chunked) and HTTP/2 (real nghttp2 bytes), and a body
-// that does not decode is reported as unread (BUSTED_E_CONTENT_CUT's
+// The application layer reads request bodies as a server would: compressed
+// bodies (Content-Encoding) decoded — a gzip'd prompt is a prompt, a gzip or
+// br answer has its usage, over HTTP/1.1 (sized and chunked) and HTTP/2
+// (real nghttp2 bytes) — and a body that does not decode, or whose framing
+// a lenient server could read otherwise, is reported (BUSTED_E_CONTENT_CUT's
 // finding), not read as nothing.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -143,5 +144,38 @@ describe('AppLayer: compressed bodies', () => {
     for (const c of chunks) found.push(...app.feed(call(c.direction, c.data)).found);
     assert.equal(llm(found, 'llm_request').user_message, PROMPT);
     assert.deepEqual(llm(found, 'llm_response').usage, { input_tokens: 11, output_tokens: 7 });
+  });
+});
+
+describe('AppLayer: ambiguous request framing (RFC 9112 6.3)', () => {
+  const withLengths = (lengths: string[], extra = '') =>
+    `POST /v1/chat/completions HTTP/1.1\r\nHost: api.openai.com\r\nContent-Type: application/json\r\n${extra}${lengths.map((l) => `Content-Length: ${l}\r\n`).join('')}\r\n`;
+
+  it('the same Content-Length twice is that length (RFC 9110 8.6): the body is read, nothing reported', () => {
+    const app = new AppLayer(new ProviderTable(), false);
+    const found = app.feed(call('write', withLengths([String(request.length), String(request.length)]) + request)).found;
+    assert.equal(llm(found, 'llm_request').user_message, PROMPT);
+    assert.ok(!found.some((f) => f.type === 'cut'));
+  });
+
+  it('lengths that disagree, or "+N", are read as a lenient server reads them (the first) and reported', () => {
+    for (const lengths of [[String(request.length), '3'], [`+${request.length}`]]) {
+      const app = new AppLayer(new ProviderTable(), false);
+      const found = app.feed(call('write', withLengths(lengths) + request)).found;
+      assert.equal(llm(found, 'llm_request').user_message, PROMPT, lengths.join(', '));
+      const cut = found.find((f) => f.type === 'cut');
+      assert.ok(cut && cut.type === 'cut', lengths.join(', '));
+      assert.match(cut.reason!, /^its body's framing is ambiguous \(Content-Length ".*" is not one plain number\)/);
+    }
+  });
+
+  it('chunked beside a Content-Length is read chunked and reported', () => {
+    const app = new AppLayer(new ProviderTable(), false);
+    const body = new Uint8Array(Buffer.from(request));
+    const found = app.feed(call('write', withLengths([String(body.length + 7)], 'Transfer-Encoding: chunked\r\n') + chunk(body) + '0\r\n\r\n')).found;
+    assert.equal(llm(found, 'llm_request').user_message, PROMPT);
+    const cut = found.find((f) => f.type === 'cut');
+    assert.ok(cut && cut.type === 'cut');
+    assert.match(cut.reason!, /Transfer-Encoding "chunked" beside Content-Length/);
   });
 });
