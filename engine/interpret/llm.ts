@@ -60,11 +60,49 @@ function pathText(segment: string): string {
 
 /** One decoder for every body: constructing a TextDecoder costs more than decoding a small body. */
 const utf8 = new TextDecoder();
+const utf16le = new TextDecoder('utf-16le');
+const utf16be = new TextDecoder('utf-16be');
+
+/** UTF-32 (TextDecoder has none), its BOM dropped; a unit that is no code point is U+FFFD. */
+function utf32(b: Uint8Array, le: boolean): string {
+  const dv = new DataView(b.buffer, b.byteOffset, b.byteLength);
+  const out: string[] = [];
+  for (let i = 0; i + 4 <= b.length; i += 4) {
+    const cp = dv.getUint32(i, le);
+    if (i === 0 && cp === 0xfeff) continue;
+    out.push(cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff) ? '\ufffd' : String.fromCodePoint(cp));
+  }
+  return out.join('');
+}
+
+/**
+ * A JSON body's text, in the encoding it was sent in. RFC 8259 says UTF-8,
+ * but Python's json.loads, which reads request bodies behind FastAPI and
+ * Starlette (vLLM's server, LiteLLM's proxy), takes UTF-16 and UTF-32 too,
+ * told apart by a BOM or by which of the first bytes are zero
+ * (json.detect_encoding, followed here step by step): a prompt such a
+ * server reads must be read here the same way, or a secret sent in UTF-16
+ * passes unseen. A BOM is dropped.
+ */
+export function jsonText(b: Uint8Array): string {
+  const [b0, b1, b2, b3] = b;
+  if (b.length >= 4 && ((b0 === 0 && b1 === 0 && b2 === 0xfe && b3 === 0xff) || (b0 === 0xff && b1 === 0xfe && b2 === 0 && b3 === 0))) return utf32(b, b0 === 0xff);
+  if (b0 === 0xfe && b1 === 0xff) return utf16be.decode(b);
+  if (b0 === 0xff && b1 === 0xfe) return utf16le.decode(b);
+  if (b.length >= 4) {
+    if (b0 === 0) return b1 ? utf16be.decode(b) : utf32(b, false);
+    if (b1 === 0) return b2 || b3 ? utf16le.decode(b) : utf32(b, true);
+  } else if (b.length === 2) {
+    if (b0 === 0) return utf16be.decode(b);
+    if (b1 === 0) return utf16le.decode(b);
+  }
+  return utf8.decode(b);
+}
 
 export function parseJson(body: Uint8Array): unknown {
   if (body.length === 0) return undefined;
   try {
-    return JSON.parse(utf8.decode(body));
+    return JSON.parse(jsonText(body));
   } catch {
     return undefined;
   }

@@ -5,7 +5,9 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 
-import { llmRequest, llmResponse, mcpMessages } from '../../engine/interpret/llm.js';
+import { spawnSync } from 'node:child_process';
+import { jsonText, llmRequest, llmResponse, mcpMessages, parseJson } from '../../engine/interpret/llm.js';
+import { PYTHON } from '../../engine/demo/spawn.js';
 
 const enc = (v: unknown) => new TextEncoder().encode(typeof v === 'string' ? v : JSON.stringify(v));
 
@@ -107,5 +109,39 @@ describe('tool calls, Mistral and OpenAI-compatible gateways', () => {
     assert.equal(gw?.info.model, 'corp-gpt');
     assert.equal(gw?.info.user_message, 'u');
     assert.equal(llmRequest('POST', '/api/comments', { model: 'x', messages: ['not', 'chat'] }), undefined);
+  });
+});
+
+describe('JSON bodies in the encodings Python servers read (json.detect_encoding)', () => {
+  // what FastAPI/Starlette (vLLM, LiteLLM's proxy) do with a body: json.loads(bytes), which takes
+  // UTF-8 (with or without BOM), UTF-16 and UTF-32 (with a BOM, or by where the first bytes are zero)
+  const ENCODINGS = ['utf-8', 'utf-8-sig', 'utf-16', 'utf-16-le', 'utf-16-be', 'utf-32', 'utf-32-le', 'utf-32-be'];
+  const prompt = 'deploy with AKIAABCDEFGHIJKLMNOP, caf\u00e9 \u{1F600}';
+  const body = JSON.stringify({ model: 'gpt-4o', messages: [{ role: 'user', content: prompt }] });
+
+  it('reads a body in each of them as Python does (the bodies made, and read back, by python3)', () => {
+    const py = spawnSync(PYTHON, ['-c', `import json, sys
+b = sys.stdin.buffer.read().decode("utf-8")
+out = {}
+for enc in ${JSON.stringify(ENCODINGS)}:
+    data = b.encode(enc)
+    json.loads(data)  # the server side: it reads every one of them
+    out[enc] = data.hex()
+print(json.dumps(out))`], { input: body, encoding: 'utf8' });
+    assert.equal(py.status, 0, py.stderr);
+    const made = JSON.parse(py.stdout) as Record<string, string>;
+    for (const e of ENCODINGS) {
+      const bytes = new Uint8Array(Buffer.from(made[e]!, 'hex'));
+      const call = llmRequest('POST', '/v1/chat/completions', parseJson(bytes));
+      assert.equal(call?.info.user_message, prompt, e);
+    }
+  });
+
+  it('leaves UTF-8 text alone, and a body too short to tell as UTF-8', () => {
+    assert.equal(jsonText(enc('{"a":1}')), '{"a":1}');
+    assert.equal(jsonText(enc('1')), '1');
+    assert.equal(jsonText(Uint8Array.of(0x31, 0x00)), '1');
+    // a UTF-32 unit past U+10FFFF is a replacement character, not a throw
+    assert.equal(jsonText(Uint8Array.of(0x22, 0, 0, 0, 0xff, 0xff, 0x11, 0, 0x22, 0, 0, 0)), '"\ufffd"');
   });
 });
