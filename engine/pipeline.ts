@@ -34,6 +34,7 @@ import { decisionEvent, type Decider, type Decision } from './decide/decider.js'
 import { cgroupIdOf, Enforcer } from './enforce/enforcer.js';
 import { Clock } from './interpret/clock.js';
 import { redactEvent } from './redact.js';
+import { shownContext } from './interpret/llm.js';
 import { BustedError } from './model/errors.js';
 
 export interface AgentOptions {
@@ -168,6 +169,8 @@ export class Agent {
         onEvent?.(e);
         const decision = policy ? this.decide(e, origin, policy) : undefined;
         if (redactLate) redactEvent(e);
+        // after redaction: an end cut through a credential would leave a piece the rules no longer know
+        if (e.llm?.context !== undefined) e.llm.context = shownContext(e.llm.context);
         this.toSinks(e);
         if (decision) this.toSinks(decision);
       },

@@ -247,6 +247,7 @@ export function redactLlm(l: LlmInfo): void {
   if (l.model !== undefined) l.model = redactName(l.model);
   if (l.user_message !== undefined) l.user_message = redactText(l.user_message);
   if (l.system_prompt !== undefined) l.system_prompt = redactText(l.system_prompt);
+  if (l.context !== undefined) l.context = redactText(l.context);
   if (l.tools) l.tools = l.tools.map((t) => (typeof t === 'string' ? redactText(t) : t));
   if (l.tool_calls) l.tool_calls = l.tool_calls.map(redactText);
 }

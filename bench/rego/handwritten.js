@@ -62,8 +62,10 @@ export function makeHandWritten(data) {
       const user = e.llm?.user_message;
       const s = sys === undefined || sys === false ? '' : str(sys);
       const u = user === undefined || user === false ? '' : str(user);
-      if (s !== undefined && u !== undefined && e.provider !== undefined) {
-        const text = `${s}\n${u}`;
+      const ctx = e.llm?.context;
+      const c = ctx === undefined || ctx === false ? '' : str(ctx);
+      if (s !== undefined && u !== undefined && c !== undefined && e.provider !== undefined) {
+        const text = `${s}\n${u}\n${c}`;
         if (ANY_SECRET.test(text)) for (const [what, re] of SECRET_PATTERNS) if (re.test(text)) block.push(`prompt to ${e.provider} contains ${what}`);
       }
       if (approvedModels.size > 0 && e.llm?.model !== undefined && !approvedModels.has(e.llm.model)) audit.push(`model ${e.llm.model} is not on the approved list`);

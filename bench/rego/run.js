@@ -154,6 +154,8 @@ const corpus = [
   { type: 'mcp_message', mcp: { kind: 'request', method: 'tools/call', tool: 'Run-Shell' } },
   { type: 'mcp_message', mcp: { kind: 'request', method: 'tools/call', tool: 'executive_summary' } },
   { type: 'mcp_message', mcp: { kind: 'response', method: 'tools/call', tool: 'bash' } },
+  { ...typical, llm: { ...typical.llm, context: 'cat .env\nGITHUB_TOKEN=ghp_0123456789abcdefghijklmnopqrstuvwxyzAB' } },
+  { ...typical, llm: { ...typical.llm, context: 'an earlier turn, nothing secret' } },
   { ...typical, ml: { llm_score: 0.95, label: 'llm' } },
   { type: 'flow', net: { protocol: 'tcp', dst_ip: '10.1.2.3', dst_port: 8000, dst_host: 'inference.corp.example' }, ml: { llm_score: 0.99, label: 'llm' } },
   { type: 'flow', net: { protocol: 'tcp', dst_ip: '10.1.2.3', dst_port: 8000 }, ml: { llm_score: 0.95, label: 'llm' } },

@@ -232,6 +232,54 @@ function lastTurnToolCalls(messages: unknown): string[] | undefined {
   return undefined;
 }
 
+/** A value of `role` or `type` that only says what a part is (lower-case letters and _): no key is shaped so. */
+const SHAPE_WORD = /^[a-z_]{1,32}$/;
+/** Deeper than this, a body is not an API request a model reads (and a walk must end). */
+const MAX_DEPTH = 64;
+
+/**
+ * Everything else a request sends: the strings of its body other than the
+ * user message and system prompt already taken, its model, and words that
+ * only name a role or a part's type, newline-joined in body order; or
+ * undefined when there is none. Earlier turns, assistant messages, tool
+ * calls' arguments, tool results (an agent that read a credentials file
+ * sends it here), documents and any field no API shape above knows: what
+ * leaves the host is all of the body, so a policy looking for secrets must
+ * see all of it.
+ */
+function contextOf(body: unknown, info: LlmInfo): string | undefined {
+  const out: string[] = [];
+  const taken = (s: string) => s === info.user_message || s === info.system_prompt;
+  const walk = (v: unknown, key: string, depth: number): void => {
+    if (typeof v === 'string') {
+      if (taken(v) || ((key === 'role' || key === 'type') && SHAPE_WORD.test(v)) || (key === 'model' && v === info.model)) return;
+      out.push(v);
+    } else if (depth < MAX_DEPTH && v !== null && typeof v === 'object') {
+      if (Array.isArray(v)) for (const x of v) walk(x, key, depth + 1);
+      else for (const k in v) walk((v as Json)[k], k, depth + 1);
+    }
+  };
+  walk(body, '', 0);
+  return out.length ? out.join('\n') : undefined;
+}
+
+/** How much of a request's context outputs show: its end, where a conversation's newest text is. */
+export const CONTEXT_SHOWN = 1024;
+
+/**
+ * A context as outputs show it: whole up to CONTEXT_SHOWN characters, else
+ * its last CONTEXT_SHOWN after a note of how much came before. Every request
+ * of a conversation repeats all of it, so written whole it would grow each
+ * output with the square of the conversation's length; policies saw it all.
+ */
+export function shownContext(c: string): string {
+  if (c.length <= CONTEXT_SHOWN) return c;
+  let from = c.length - CONTEXT_SHOWN;
+  // not between the two halves of a surrogate pair
+  if (c.charCodeAt(from) >= 0xdc00 && c.charCodeAt(from) <= 0xdfff) from++;
+  return `[${from} characters before] ${c.slice(from)}`;
+}
+
 /** Recognise an LLM API request; undefined when it is not one. */
 export function llmRequest(method: string | undefined, path: string | undefined, bodyRaw: unknown): LlmCall | undefined {
   if (method !== 'POST' || !path) return undefined;
@@ -322,6 +370,8 @@ export function llmRequest(method: string | undefined, path: string | undefined,
   if (tools) info.tools = tools;
   const calls = lastTurnToolCalls(api === 'google' ? body?.contents : api === 'openai_responses' ? body?.input : body?.messages);
   if (calls) info.tool_calls = calls;
+  const context = contextOf(body, info);
+  if (context !== undefined) info.context = context;
   return { api, info };
 }
 

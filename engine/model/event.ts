@@ -146,6 +146,14 @@ export interface LlmInfo {
   stream?: boolean;
   user_message?: string;
   system_prompt?: string;
+  /**
+   * A request's other text (llm.ts contextOf): every string of its body
+   * besides the two above, such as earlier turns, tool results and tool
+   * calls' arguments. Whole for policies; outputs get its end only
+   * (CONTEXT_SHOWN characters, pipeline.ts), since each request of a
+   * conversation repeats the whole conversation.
+   */
+  context?: string;
   tools?: unknown[];
   /** names of the tools the model called (a response), or that the last assistant turn called (a request) */
   tool_calls?: string[];

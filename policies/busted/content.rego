@@ -24,7 +24,13 @@ user_message := input.llm.user_message
 
 user_message := "" if not input.llm.user_message
 
-prompt_text := concat("\n", [system_prompt, user_message]) if {
+# the rest of what the request sends: earlier turns, tool results (an agent
+# that read a credentials file sends it back this way), tool calls' arguments
+request_context := input.llm.context
+
+request_context := "" if not input.llm.context
+
+prompt_text := concat("\n", [system_prompt, user_message, request_context]) if {
 	input.type == "llm_request"
 }
 

@@ -25,6 +25,13 @@ test_api_key_and_github_token_are_blocked if {
 	data.busted.decision == "block" with input as prompt("token ghp_abcdefghijklmnopqrstuvwxyz0123456789AB")
 }
 
+test_a_secret_in_a_tool_result_or_an_earlier_turn_is_blocked if {
+	# llm.context: what the request sends besides the last user message and the system prompt
+	e := object.union(prompt("summarise the file you just read"), {"llm": {"context": "assistant\ncat ~/.aws/credentials\naws_access_key_id = AKIAABCDEFGHIJKLMNOP"}})
+	data.busted.decision == "block" with input as e
+	data.busted.reasons == {"prompt to openai contains an AWS access key"} with input as e
+}
+
 test_short_key_like_words_are_not_secrets if {
 	data.busted.decision == "allow" with input as prompt("ask sk-learn about task-management")
 }

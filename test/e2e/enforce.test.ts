@@ -351,6 +351,41 @@ for line in sys.stdin:
     await stopAgent();
   });
 
+  it('stops a secret in a tool result (the shipped policies read llm.context); a long harmless conversation arrives, shown by its end', async () => {
+    // an agent that read a credentials file sends it back as a tool result: not the last user message
+    const m = await startAgent(join(PACKAGE_ROOT, 'policies'));
+    const conversation = (toolOutput: string, last: string) =>
+      JSON.stringify({
+        model: 'gpt-4o-mini',
+        messages: [
+          { role: 'user', content: 'read my config' },
+          { role: 'assistant', content: null, tool_calls: [{ id: 'c1', type: 'function', function: { name: 'read_file', arguments: '{"path":"~/.aws/credentials"}' } }] },
+          { role: 'tool', tool_call_id: 'c1', content: toolOutput },
+          { role: 'user', content: last },
+        ],
+      });
+    for (const [name, client] of [['python3', python], ['node', node]] as const) {
+      const r: RunResult = await client('api.openai.com', conversation(`aws_access_key_id = ${SECRET}`, `summarise it (${name}-tool)`));
+      assert.notEqual(r.code, 0, `${name}: the blocked request must fail`);
+      const req = await m.waitFor((e) => e.type === 'llm_request' && e.process?.pid === r.pid, `${name}: its llm_request`);
+      const d = decisionOn(m, req.id) ?? (await m.waitFor((e) => e.type === 'decision' && e.decision?.subject === req.id, `${name}: the decision`));
+      assert.equal(d.decision?.action, 'block');
+      assert.deepEqual(d.decision?.reasons, ['prompt to openai contains an AWS access key']);
+      assert.equal(d.decision?.enforced, true);
+      assert.ok(!server.received.some((b) => b.includes(`(${name}-tool)`)), `${name}: the server never received the conversation`);
+      assert.ok(!m.stdout.includes(SECRET), `${name}: the secret appears in busted's output`);
+    }
+    // a harmless conversation with a long tool result goes through; the output shows the context's end only
+    const big = `${'harmless file contents '.repeat(400)}the end of the file`;
+    const ok = await python('api.openai.com', conversation(big, 'summarise it (harmless-tool)'));
+    assert.equal(ok.code, 0, ok.stderr);
+    assert.ok(server.received.some((b) => b.includes('the end of the file')), 'the harmless conversation arrived');
+    const req = await m.waitFor((e) => e.type === 'llm_request' && e.process?.pid === ok.pid, 'the harmless llm_request');
+    assert.match(req.llm?.context ?? '', /^\[\d+ characters before\] .*the end of the file$/s);
+    assert.ok(req.llm!.context!.length < 1100, `shown trimmed (${req.llm!.context!.length} characters)`);
+    await stopAgent();
+  });
+
   it('stops a secret past the kernel\'s 16 KiB copy of a held write (read from the held process); a long harmless prompt arrives', async () => {
     // the kernel copies 16 KiB of a call (tls_cap_bytes); a gated write's rest is read from its stopped process
     // (host/proc-mem.ts): without that, a prompt padded past the cap hid its secret from the policy

@@ -6,7 +6,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 
 import { spawnSync } from 'node:child_process';
-import { jsonText, llmRequest, llmResponse, mcpMessages, parseJson } from '../../engine/interpret/llm.js';
+import { CONTEXT_SHOWN, jsonText, llmRequest, llmResponse, mcpMessages, parseJson, shownContext } from '../../engine/interpret/llm.js';
 import { PYTHON } from '../../engine/demo/spawn.js';
 
 const enc = (v: unknown) => new TextEncoder().encode(typeof v === 'string' ? v : JSON.stringify(v));
@@ -143,5 +143,62 @@ print(json.dumps(out))`], { input: body, encoding: 'utf8' });
     assert.equal(jsonText(Uint8Array.of(0x31, 0x00)), '1');
     // a UTF-32 unit past U+10FFFF is a replacement character, not a throw
     assert.equal(jsonText(Uint8Array.of(0x22, 0, 0, 0, 0xff, 0xff, 0x11, 0, 0x22, 0, 0, 0)), '"\ufffd"');
+  });
+});
+
+describe('llm.context: what else a request sends', () => {
+  it('OpenAI chat: earlier turns, a tool call\'s arguments and the tool\'s result, in body order; not the model, roles, nor the two prompts', () => {
+    const body = {
+      model: 'gpt-4o',
+      messages: [
+        { role: 'system', content: 'be terse' },
+        { role: 'user', content: 'read my AWS config' },
+        { role: 'assistant', content: null, tool_calls: [{ id: 'call_1', type: 'function', function: { name: 'read_file', arguments: '{"path":"~/.aws/credentials"}' } }] },
+        { role: 'tool', tool_call_id: 'call_1', content: 'aws_access_key_id = AKIAABCDEFGHIJKLMNOP' },
+        { role: 'user', content: 'summarise it' },
+      ],
+      user: 'alice@example.com',
+    };
+    const info = llmRequest('POST', '/v1/chat/completions', body)!.info;
+    assert.equal(info.user_message, 'summarise it');
+    assert.equal(info.system_prompt, 'be terse');
+    assert.equal(info.context, ['read my AWS config', 'call_1', 'read_file', '{"path":"~/.aws/credentials"}', 'call_1', 'aws_access_key_id = AKIAABCDEFGHIJKLMNOP', 'alice@example.com'].join('\n'));
+  });
+
+  it('Anthropic tool_result blocks and tool_use input, Google functionResponse parts, Bedrock toolResult', () => {
+    const a = llmRequest('POST', '/v1/messages', {
+      model: 'claude-x',
+      messages: [
+        { role: 'user', content: 'q' },
+        { role: 'assistant', content: [{ type: 'tool_use', id: 'tu1', name: 'sh', input: { cmd: 'env' } }] },
+        { role: 'user', content: [{ type: 'tool_result', tool_use_id: 'tu1', content: [{ type: 'text', text: 'GITHUB_TOKEN=ghp_x' }] }] },
+        { role: 'user', content: 'and now?' },
+      ],
+    })!.info;
+    assert.match(a.context!, /^q\ntu1\nsh\nenv\ntu1\nGITHUB_TOKEN=ghp_x$/);
+    const g = llmRequest('POST', '/v1beta/models/gemini-2.5-pro:generateContent', {
+      contents: [{ role: 'user', parts: [{ text: 'hi' }] }, { role: 'model', parts: [{ functionCall: { name: 'env', args: {} } }] }, { role: 'user', parts: [{ functionResponse: { name: 'env', response: { out: 'SECRET=1' } } }] }],
+    })!.info;
+    // the last user turn with text is 'hi' (user_message): the function's response is context
+    assert.equal(g.user_message, 'hi');
+    assert.equal(g.context, 'env\nenv\nSECRET=1');
+    const b = llmRequest('POST', '/model/m/converse', { messages: [{ role: 'user', content: [{ toolResult: { toolUseId: 't', content: [{ json: { key: 'k-123' } }] } }] }, { role: 'user', content: [{ text: 'go' }] }] })!.info;
+    assert.equal(b.context, 't\nk-123');
+  });
+
+  it('a one-message request has none; a role or type that is not a plain word is kept (a key could hide there)', () => {
+    assert.equal(llmRequest('POST', '/v1/chat/completions', { model: 'gpt-4o', messages: [{ role: 'system', content: 's' }, { role: 'user', content: 'u' }] })!.info.context, undefined);
+    const odd = llmRequest('POST', '/v1/chat/completions', { model: 'gpt-4o', messages: [{ role: 'user', content: 'u', type: 'sk-proj-0123456789abcdefghij' }] })!.info;
+    assert.equal(odd.context, 'sk-proj-0123456789abcdefghij');
+  });
+
+  it('outputs show its end only, after a note of what came before (never half a surrogate pair)', () => {
+    assert.equal(shownContext('short'), 'short');
+    const long = 'a'.repeat(5000) + 'END';
+    const shown = shownContext(long);
+    assert.equal(shown, `[${long.length - CONTEXT_SHOWN} characters before] ${long.slice(-CONTEXT_SHOWN)}`);
+    const emoji = 'x' + '\u{1F600}'.repeat(CONTEXT_SHOWN);
+    const cut = shownContext(emoji);
+    assert.ok(!/^\[\d+ characters before\] [\udc00-\udfff]/.test(cut), 'starts on a whole character');
   });
 });
