@@ -171,6 +171,7 @@ export class Agent {
         if (redactLate) redactEvent(e);
         // after redaction: an end cut through a credential would leave a piece the rules no longer know
         if (e.llm?.context !== undefined) e.llm.context = shownContext(e.llm.context);
+        if (e.mcp?.context !== undefined) e.mcp.context = shownContext(e.mcp.context);
         this.toSinks(e);
         if (decision) this.toSinks(decision);
       },

@@ -256,6 +256,7 @@ export function redactLlm(l: LlmInfo): void {
 export function redactMcp(m: McpInfo): void {
   if (m.method !== undefined) m.method = redactName(m.method);
   if (m.tool !== undefined) m.tool = redactName(m.tool);
+  if (m.context !== undefined) m.context = redactText(m.context);
   if (typeof m.id === 'string') m.id = redactText(m.id);
 }
 

@@ -70,6 +70,11 @@ export function makeHandWritten(data) {
       }
       if (approvedModels.size > 0 && e.llm?.model !== undefined && !approvedModels.has(e.llm.model)) audit.push(`model ${e.llm.model} is not on the approved list`);
     }
+    if (e.type === 'mcp_message' && e.mcp?.kind !== undefined && e.mcp.kind !== 'response' && typeof e.mcp.context === 'string' && ANY_SECRET.test(e.mcp.context)) {
+      const m = e.mcp;
+      const target = m.tool !== undefined && m.tool !== false ? `call of ${m.tool}` : m.method !== undefined ? `${m.method}` : undefined;
+      if (target !== undefined) for (const [what, re] of SECRET_PATTERNS) if (re.test(m.context)) block.push(`MCP ${target} carries ${what}`);
+    }
     if (e.type === 'mcp_message' && e.mcp?.kind === 'request') {
       const tool = e.mcp.tool;
       if (blockedTools.has(tool)) block.push(`MCP tool ${tool} is blocked`);

@@ -248,18 +248,24 @@ const MAX_DEPTH = 64;
  * see all of it.
  */
 function contextOf(body: unknown, info: LlmInfo): string | undefined {
+  return stringsOf(
+    body,
+    (s, key) => s === info.user_message || s === info.system_prompt || ((key === 'role' || key === 'type') && SHAPE_WORD.test(s)) || (key === 'model' && s === info.model),
+  );
+}
+
+/** The strings of a JSON value in document order, newline-joined, but those `skip` names (with the key they are under); undefined when none is left. */
+function stringsOf(value: unknown, skip: (s: string, key: string) => boolean): string | undefined {
   const out: string[] = [];
-  const taken = (s: string) => s === info.user_message || s === info.system_prompt;
   const walk = (v: unknown, key: string, depth: number): void => {
     if (typeof v === 'string') {
-      if (taken(v) || ((key === 'role' || key === 'type') && SHAPE_WORD.test(v)) || (key === 'model' && v === info.model)) return;
-      out.push(v);
+      if (!skip(v, key)) out.push(v);
     } else if (depth < MAX_DEPTH && v !== null && typeof v === 'object') {
       if (Array.isArray(v)) for (const x of v) walk(x, key, depth + 1);
       else for (const k in v) walk((v as Json)[k], k, depth + 1);
     }
   };
-  walk(body, '', 0);
+  walk(value, '', 0);
   return out.length ? out.join('\n') : undefined;
 }
 
@@ -469,6 +475,10 @@ function mcpFromValues(values: unknown[]): McpInfo[] {
     if (method === 'tools/call' && str(params?.name)) m.tool = str(params?.name);
     if ((method === 'resources/read' || method === 'resources/subscribe') && str(params?.uri)) m.tool = str(params?.uri);
     if (method === 'prompts/get' && str(params?.name)) m.tool = str(params?.name);
+    if (method !== undefined) {
+      const context = stringsOf(params, (s, key) => s === m.tool && (key === 'name' || key === 'uri'));
+      if (context !== undefined) m.context = context;
+    }
     out.push(m);
   }
   return out;

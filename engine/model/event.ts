@@ -165,6 +165,12 @@ export interface McpInfo {
   method?: string;
   id?: string | number;
   tool?: string;
+  /**
+   * What a request or notification sends besides its method and tool: the
+   * strings of its params (a tool call's arguments), as llm.context is for
+   * an LLM request; shown by its end in outputs.
+   */
+  context?: string;
 }
 
 /**

@@ -40,6 +40,20 @@ block contains sprintf("prompt to %s contains %s", [input.provider, what]) if {
 	regex.match(pattern, prompt_text)
 }
 
+# the same secrets sent to an MCP server: a tool call's arguments (mcp.context)
+block contains sprintf("MCP %s carries %s", [mcp_target, what]) if {
+	input.type == "mcp_message"
+	input.mcp.kind != "response"
+	regex.match(any_secret, input.mcp.context)
+	some what, pattern in secret_patterns
+	regex.match(pattern, input.mcp.context)
+}
+
+# what an MCP message is about: its tool (or resource, or prompt), else its method
+mcp_target := sprintf("call of %s", [input.mcp.tool]) if {
+	input.mcp.tool
+} else := sprintf("%s", [input.mcp.method])
+
 block contains sprintf("MCP tool %s is blocked", [input.mcp.tool]) if {
 	input.type == "mcp_message"
 	input.mcp.kind == "request"

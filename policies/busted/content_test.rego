@@ -50,6 +50,17 @@ mcp_call(kind, tool) := {
 	"mcp": {"kind": kind, "method": "tools/call", "id": 3, "tool": tool},
 }
 
+test_a_secret_in_mcp_tool_arguments_is_blocked if {
+	e := object.union(mcp_call("request", "send_message"), {"mcp": {"context": "#ops\ndeploy key: -----BEGIN OPENSSH PRIVATE KEY-----"}})
+	data.busted.decision == "block" with input as e
+	data.busted.reasons == {"MCP call of send_message carries a private key"} with input as e
+	# what comes back (a response) is not something leaving the host
+	data.busted.decision == "allow" with input as object.union(mcp_call("response", "send_message"), {"mcp": {"context": "AKIAABCDEFGHIJKLMNOP"}})
+	# a message without a tool is named by its method
+	n := {"type": "mcp_message", "mcp": {"kind": "notification", "method": "notifications/message", "context": "AKIAABCDEFGHIJKLMNOP"}}
+	data.busted.reasons == {"MCP notifications/message carries an AWS access key"} with input as n
+}
+
 test_blocked_mcp_tool_call_is_blocked if {
 	e := mcp_call("request", "shell")
 	data.busted.decision == "block" with input as e

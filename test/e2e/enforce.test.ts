@@ -557,6 +557,25 @@ process.stdin.on('data', async (d) => {
     await stopAgent();
   });
 
+  it('stops a secret in an MCP tool call\'s arguments (the shipped policies read mcp.context); harmless arguments arrive', async () => {
+    const m = await startAgent(join(PACKAGE_ROOT, 'policies'));
+    const rpc = (id: number, params: object) => JSON.stringify({ jsonrpc: '2.0', id, method: 'tools/call', params });
+    const hdr = ['-H', 'content-type: application/json', '-H', 'accept: application/json, text/event-stream'];
+    const call = (id: number, text: string) => run(['curl', '-4', '-sS', '--http1.1', '--max-time', '10', '--cacert', pki.caCert, ...hdr, '-d', rpc(id, { name: 'send_message', arguments: { channel: '#ops', text } }), url('mcp.example.test', '/mcp')], inCg());
+    const r = await call(7, `the deploy key is ${SECRET} (mcp-secret)`);
+    assert.notEqual(r.code, 0, 'the call carrying a secret fails');
+    const ev = await m.waitFor((e) => e.type === 'mcp_message' && e.mcp?.tool === 'send_message' && e.process?.pid === r.pid, 'the tools/call');
+    const d = decisionOn(m, ev.id) ?? (await m.waitFor((e) => e.type === 'decision' && e.decision?.subject === ev.id, 'its decision'));
+    assert.deepEqual(d.decision?.reasons, ['MCP call of send_message carries an AWS access key']);
+    assert.equal(d.decision?.enforced, true);
+    assert.ok(!server.received.some((b) => b.includes('(mcp-secret)')), 'the call never arrived');
+    assert.ok(!m.stdout.includes(SECRET), "the secret appears in busted's output");
+    const ok = await call(8, 'the deploy went fine (mcp-harmless)');
+    assert.equal(ok.code, 0, ok.stderr);
+    assert.ok(server.received.some((b) => b.includes('(mcp-harmless)')), 'the harmless call arrived');
+    await stopAgent();
+  });
+
   it('refuses over IPv6 (AAAA answer, connect6) and UDP datagrams sent without connect (sendmsg4)', async () => {
     const m = await startAgent(policyDir('v6-udp', byProvider('mistral')));
     const c6 = await run(['curl', '-6', '-sS', '--max-time', '10', '--cacert', pki.caCert, url('api.mistral.ai', '/v1/models')], inCg());

@@ -146,6 +146,28 @@ print(json.dumps(out))`], { input: body, encoding: 'utf8' });
   });
 });
 
+describe('mcp.context: what an MCP request sends besides its method and tool', () => {
+  it('a tool call\'s arguments, a notification\'s params; nothing for a response or a call without params', () => {
+    const ms = mcpMessages(
+      enc([
+        { jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'send_message', arguments: { channel: '#ops', text: 'AKIAABCDEFGHIJKLMNOP', n: 3 } } },
+        { jsonrpc: '2.0', method: 'notifications/message', params: { level: 'info', data: 'hello' } },
+        { jsonrpc: '2.0', id: 2, method: 'resources/read', params: { uri: 'file:///etc/passwd' } },
+        { jsonrpc: '2.0', id: 1, result: { content: [{ type: 'text', text: 'sent' }] } },
+        { jsonrpc: '2.0', id: 3, method: 'tools/list' },
+      ]),
+      'application/json',
+    );
+    assert.deepEqual(ms, [
+      { kind: 'request', method: 'tools/call', id: 1, tool: 'send_message', context: '#ops\nAKIAABCDEFGHIJKLMNOP' },
+      { kind: 'notification', method: 'notifications/message', context: 'info\nhello' },
+      { kind: 'request', method: 'resources/read', id: 2, tool: 'file:///etc/passwd' },
+      { kind: 'response', id: 1 },
+      { kind: 'request', method: 'tools/list', id: 3 },
+    ]);
+  });
+});
+
 describe('llm.context: what else a request sends', () => {
   it('OpenAI chat: earlier turns, a tool call\'s arguments and the tool\'s result, in body order; not the model, roles, nor the two prompts', () => {
     const body = {
