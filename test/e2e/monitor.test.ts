@@ -411,7 +411,8 @@ print(urllib.request.urlopen(req, context=ctx).read().decode())`;
     const rp = await run([PYTHON, '-c', py], inCg());
     assert.equal(rp.code, 0, rp.stderr);
     const mq = await agent.waitFor((e) => of(rp.pid)(e) && e.type === 'mcp_message' && e.mcp?.kind === 'request', 'mcp request');
-    assert.deepEqual(mq.mcp, { kind: 'request', method: 'tools/call', id: 7, tool: 'delete_file' });
+    // the arguments are its context (what it sends the server besides the tool's name)
+    assert.deepEqual(mq.mcp, { kind: 'request', method: 'tools/call', id: 7, tool: 'delete_file', context: '/tmp/x' });
     const ma = await agent.waitFor((e) => of(rp.pid)(e) && e.type === 'mcp_message' && e.mcp?.kind === 'response', 'mcp response');
     assert.equal(ma.mcp?.id, 7);
     assert.equal(ma.http?.status, 200);
