@@ -14,7 +14,9 @@ import { codingsOf, decodeBody } from '../parse/encoding.js';
 import { Http1Stream, type HttpMessage } from '../parse/http1.js';
 import { Http2Stream, looksLikeHttp2, type Http2Message } from '../parse/http2.js';
 import { redactHttp, redactLlm, redactMcp } from '../redact.js';
-import { llmRequest, llmResponse, mcpFromSse, mcpMessages, parseJson, type Api } from './llm.js';
+import { llmRequest, llmResponse, mcpFromSse, mcpMessages, parseJson, type Api, type LlmCall } from './llm.js';
+import { grpcLlmRequest, grpcLlmResponse } from './llm-grpc.js';
+import { grpcMessages, isGrpc } from '../parse/grpc.js';
 
 export type Finding =
   | { type: 'llm_request'; http: HttpInfo; llm: LlmInfo; provider?: string }
@@ -32,6 +34,8 @@ interface Pending {
   api?: Api;
   llm?: LlmInfo;
   provider?: string;
+  /** a Gemini call over gRPC: its answer is protobuf, numbered as this API numbers it */
+  grpc?: { vertex: boolean };
 }
 
 interface Parser {
@@ -211,9 +215,10 @@ export class AppLayer {
     answers?.pendingMethods.push(m.method ?? '');
     // a compressed body is read decoded (encoding.ts); one that does not decode is said to be unread
     const d = decodeBody(m.body, m.contentEncoding, m.truncated, MAX_BODY);
-    const body = parseJson(d.body);
-    const call = llmRequest(m.method, m.path, body);
-    const pending: Pending = { http };
+    // gRPC (protobuf in length-prefixed frames): Gemini's and Vertex AI's client libraries
+    const grpc = isGrpc(m.contentType) ? grpcLlmRequest(m.path, grpcMessages(d.body, m.headers['grpc-encoding'])) : undefined;
+    const call: LlmCall | undefined = grpc ? { api: 'google', info: grpc.info } : llmRequest(m.method, m.path, parseJson(d.body));
+    const pending: Pending = { http, ...(grpc ? { grpc: { vertex: grpc.vertex } } : {}) };
     if (call) {
       const provider = this.providerFor(c.sni ?? host, call.api);
       const llm = call.info;
@@ -349,7 +354,7 @@ export class AppLayer {
     // an answer that does not decode is read as it came: nothing in it is found (its usage is absent)
     const body = decodeBody(m.body, m.contentEncoding, m.truncated, MAX_BODY).body;
     if (req?.llm) {
-      const got = llmResponse(body, m.contentType);
+      const got = req.grpc ? grpcLlmResponse(grpcMessages(body, m.headers['grpc-encoding']), req.grpc.vertex) : llmResponse(body, m.contentType);
       const llm: LlmInfo = {};
       if (req.llm.provider) llm.provider = req.llm.provider;
       if (req.llm.endpoint) llm.endpoint = req.llm.endpoint;

@@ -20,10 +20,11 @@ import { makePki, type Pki } from '../../engine/demo/pki.js';
 import { MonitorProcess } from '../helpers/agent.js';
 import { PYTHON, run } from '../../engine/demo/spawn.js';
 import { PROVIDER_NAMES, startProviderServer, USAGE, type ProviderServer } from '../helpers/providers.js';
+import { pb } from '../helpers/protobuf.js';
 
 const skip = kernelSkipReason();
 
-type Client = 'curl' | 'curl-h2' | 'python' | 'node-fetch' | 'node-https';
+type Client = 'curl' | 'curl-h2' | 'python' | 'node-fetch' | 'node-https' | 'node-grpc';
 
 interface Case {
   what: string;
@@ -35,6 +36,8 @@ interface Case {
   auth: [string, string];
   /** curl: --compressed; python3: the request gzip'd, and gzip accepted */
   compressed?: boolean;
+  /** node-grpc: the request's protobuf message (test/helpers/protobuf.ts) */
+  grpc?: Uint8Array;
   want: { provider?: string; model: string; stream: boolean; user: string; system?: string; tools?: string[]; answerModel?: string; toolCalls?: string[]; h2?: boolean };
 }
 
@@ -99,6 +102,28 @@ const CASES: Case[] = [
     body: { model: 'claude-opus-4-1', max_tokens: 64, stream: true, messages: [{ role: 'user', content: 'q-anthropic-br' }] },
     auth: ['x-api-key', 'sk-ant-api03-e2eBROTLIkey0123456789ab'],
     want: { provider: 'anthropic', model: 'claude-opus-4-1', stream: true, user: 'q-anthropic-br', answerModel: 'claude-opus-4-1-served', toolCalls: ['run_shell'], h2: true },
+  },
+  {
+    what: 'Gemini API over gRPC, protobuf GenerateContent (node http2)',
+    client: 'node-grpc',
+    host: 'generativelanguage.googleapis.com',
+    path: '/google.ai.generativelanguage.v1beta.GenerativeService/GenerateContent',
+    body: {},
+    // Content{parts=1 {text=2}, role=2}; request model=1, contents=2, tools=5, system_instruction=8
+    grpc: pb([[1, 'models/gemini-2.5-flash'], [2, pb([[1, pb([[2, 'q-grpc']])], [2, 'user']])], [5, pb([[1, pb([[1, 'find_flights']])]])], [8, pb([[1, pb([[2, 'be terse']])]])]]),
+    auth: ['x-goog-api-key', 'AIzaSyE2E-grpckey-0123456789abcdefghijkl'],
+    want: { provider: 'google', model: 'gemini-2.5-flash', stream: false, user: 'q-grpc', system: 'be terse', tools: ['find_flights'], answerModel: 'gemini-grpc-served', toolCalls: ['find_flights'], h2: true },
+  },
+  {
+    what: 'Vertex AI over gRPC, streamed (node http2)',
+    client: 'node-grpc',
+    host: 'us-central1-aiplatform.googleapis.com',
+    path: '/google.cloud.aiplatform.v1.PredictionService/StreamGenerateContent',
+    body: {},
+    // Content{role=1, parts=2 {text=1}}; request contents=2, model=5
+    grpc: pb([[2, pb([[1, 'user'], [2, pb([[1, 'q-vertex']])]])], [5, 'projects/p/locations/us-central1/publishers/google/models/gemini-2.0-flash']]),
+    auth: ['authorization', 'Bearer ya29.e2eVERTEXtoken0123456789abcdef'],
+    want: { provider: 'google', model: 'gemini-2.0-flash', stream: true, user: 'q-vertex', answerModel: 'gemini-grpc-served', toolCalls: ['find_flights'], h2: true },
   },
   {
     what: 'Bedrock converse (python3)',
@@ -190,6 +215,24 @@ assert res.headers.get("content-encoding") == ${c.compressed ? '"gzip"' : 'None'
       ];
     case 'node-fetch':
       return [process.execPath, '-e', `fetch(${JSON.stringify(url)}, { method: 'POST', headers: { ${JSON.stringify(hk)}: ${JSON.stringify(hv)}, 'content-type': 'application/json' }, body: ${JSON.stringify(body)} }).then((r) => r.text().then(() => process.exit(r.ok ? 0 : 3)), (e) => { console.error(e); process.exit(4); });`];
+    case 'node-grpc':
+      return [
+        process.execPath,
+        '-e',
+        `const http2 = require('http2');
+const s = http2.connect(${JSON.stringify(`https://${c.host}:${port}`)}, { ca: require('fs').readFileSync(${JSON.stringify(ca)}) });
+s.on('error', (e) => { console.error(e); process.exit(4); });
+const msg = Buffer.from(${JSON.stringify(Buffer.from(c.grpc!).toString('hex'))}, 'hex');
+const frame = Buffer.alloc(5 + msg.length);
+frame.writeUInt32BE(msg.length, 1);
+msg.copy(frame, 5);
+const req = s.request({ ':method': 'POST', ':path': ${JSON.stringify(c.path)}, 'content-type': 'application/grpc', te: 'trailers', ${JSON.stringify(hk)}: ${JSON.stringify(hv)} });
+let status;
+req.on('trailers', (t) => (status = t['grpc-status']));
+req.on('data', () => {});
+req.on('end', () => { s.close(); process.exit(status === '0' ? 0 : 3); });
+req.end(frame);`,
+      ];
     case 'node-https':
       return [
         process.execPath,

@@ -10,6 +10,7 @@
  * compressed (Content-Encoding).
  */
 import * as zlib from 'node:zlib';
+import { grpcFrame, pb } from './protobuf.js';
 import { createSecureServer, type Http2SecureServer, type Http2ServerRequest, type Http2ServerResponse } from 'node:http2';
 import type { AddressInfo } from 'node:net';
 import type { Pki } from '../../engine/demo/pki.js';
@@ -18,6 +19,7 @@ export const PROVIDER_NAMES = [
   'api.openai.com',
   'api.anthropic.com',
   'generativelanguage.googleapis.com',
+  'us-central1-aiplatform.googleapis.com',
   'bedrock-runtime.us-east-1.amazonaws.com',
   'api.cohere.com',
   'api.mistral.ai',
@@ -131,6 +133,20 @@ function answer(path: string, body: Json, res: Out): void {
   res.end('{"error":"not found"}');
 }
 
+/** Gemini's GenerateContent over gRPC (the Gemini API's numbering, or Vertex AI's): a function call, the usage, a model version. */
+function answerGrpc(path: string, res: Http2ServerResponse): void {
+  const vertex = path.includes('aiplatform');
+  const call = pb([[1, 'find_flights']]);
+  // Gemini API: candidates=1 {content=1 {parts=1 {function_call=4}}}, usage_metadata=3, model_version=4;
+  // Vertex AI: candidates=2 {content=2 {parts=2 {function_call=5}}}, usage_metadata=4, model_version=11
+  const answer = vertex
+    ? pb([[2, pb([[2, pb([[1, 'model'], [2, pb([[5, call]])]])]])], [4, pb([[1, USAGE.input], [2, USAGE.output]])], [11, 'gemini-grpc-served']])
+    : pb([[1, pb([[1, pb([[1, pb([[4, call]])], [2, 'model']])]])], [3, pb([[1, USAGE.input], [2, USAGE.output]])], [4, 'gemini-grpc-served']]);
+  res.writeHead(200, { 'content-type': 'application/grpc' });
+  res.addTrailers({ 'grpc-status': '0' });
+  res.end(grpcFrame(answer));
+}
+
 export async function startProviderServer(pki: Pki, host = '127.0.0.1'): Promise<ProviderServer> {
   const hits: string[] = [];
   const received: string[] = [];
@@ -147,6 +163,7 @@ export async function startProviderServer(pki: Pki, host = '127.0.0.1'): Promise
     });
     req.on('end', () => {
       hits.push(`${String(req.headers[':authority'] ?? req.headers.host)} ${req.url}`);
+      if (/^application\/grpc/.test(String(req.headers['content-type']))) return answerGrpc(req.url, res);
       let body: Json = {};
       try {
         body = JSON.parse(raw) as Json;
