@@ -101,8 +101,49 @@ export function jsonText(b: Uint8Array): string {
 
 export function parseJson(body: Uint8Array): unknown {
   if (body.length === 0) return undefined;
+  const text = jsonText(body);
   try {
-    return JSON.parse(jsonText(body));
+    return JSON.parse(text);
+  } catch {
+    return pythonJson(text);
+  }
+}
+
+/**
+ * TEXT as Python's json.loads reads it, where that differs from JSON.parse:
+ * it takes NaN, Infinity and -Infinity as numbers (and pydantic lets them
+ * into float fields), so a body with `"temperature": NaN` is a request to a
+ * FastAPI server (vLLM, LiteLLM) that JSON.parse refuses, and its prompt
+ * would go unread. Those tokens, outside strings, are read as null; any
+ * other error is still no JSON. Undefined when not even that parses.
+ */
+function pythonJson(text: string): unknown {
+  if (!/NaN|Infinity/.test(text)) return undefined;
+  let out = '';
+  let from = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c) i++; // a backslash escapes the next character
+      else if (c === 0x22) inString = false;
+      continue;
+    }
+    if (c === 0x22) inString = true;
+    else if (c === 0x4e && text.startsWith('NaN', i)) {
+      out += `${text.slice(from, i)}null`;
+      from = i + 3;
+      i += 2;
+    } else if (c === 0x49 && text.startsWith('Infinity', i)) {
+      // a minus sign before it goes with it
+      const minus = text.charCodeAt(i - 1) === 0x2d && i - 1 >= from;
+      out += `${text.slice(from, minus ? i - 1 : i)}null`;
+      from = i + 8;
+      i += 7;
+    }
+  }
+  try {
+    return JSON.parse(out + text.slice(from));
   } catch {
     return undefined;
   }

@@ -137,6 +137,19 @@ print(json.dumps(out))`], { input: body, encoding: 'utf8' });
     }
   });
 
+  it('takes NaN, Infinity and -Infinity where Python does (outside strings), and nothing else JSON.parse refuses', () => {
+    const body = '{"model":"gpt-4o","temperature":NaN,"top_p":-Infinity,"x":[Infinity],"messages":[{"role":"user","content":"NaN \\"Infinity\\" AKIAABCDEFGHIJKLMNOP"}]}';
+    const py = spawnSync(PYTHON, ['-c', 'import json, sys; print(json.loads(sys.stdin.read())["messages"][0]["content"])'], { input: body, encoding: 'utf8' });
+    assert.equal(py.status, 0, py.stderr);
+    const v = parseJson(enc(body)) as { temperature: unknown; top_p: unknown; messages: { content: string }[] };
+    assert.equal(v.messages[0]!.content, py.stdout.trim(), 'the strings are as Python reads them');
+    assert.equal(v.temperature, null);
+    assert.equal(v.top_p, null);
+    assert.equal(llmRequest('POST', '/v1/chat/completions', v)?.info.user_message, 'NaN "Infinity" AKIAABCDEFGHIJKLMNOP');
+    // Python refuses these too: still no JSON
+    for (const bad of ['{"a": nan}', '{"a": NaN,}', '{"a": +Infinity}']) assert.equal(parseJson(enc(bad)), undefined, bad);
+  });
+
   it('leaves UTF-8 text alone, and a body too short to tell as UTF-8', () => {
     assert.equal(jsonText(enc('{"a":1}')), '{"a":1}');
     assert.equal(jsonText(enc('1')), '1');
