@@ -17,6 +17,8 @@ import { redactHttp, redactLlm, redactMcp } from '../redact.js';
 import { llmRequest, llmResponse, mcpFromSse, mcpMessages, parseJson, type Api, type LlmCall } from './llm.js';
 import { grpcLlmRequest, grpcLlmResponse } from './llm-grpc.js';
 import { grpcMessages, isGrpc } from '../parse/grpc.js';
+import { WsReader, wsDeflateOf, type WsDeflate } from '../parse/websocket.js';
+import { realtimeOf, realtimeRequest, realtimeResponse, type Realtime } from './realtime.js';
 
 export type Finding =
   | { type: 'llm_request'; http: HttpInfo; llm: LlmInfo; provider?: string }
@@ -58,6 +60,8 @@ interface Conn {
   sni?: string;
   /** the first request has been judged */
   judged: boolean;
+  /** a realtime LLM API's WebSocket (realtime.ts): asked for by the client, readers once the server agreed */
+  ws?: { rt: Realtime; client?: WsReader; server?: WsReader };
   pid: number;
   ssl: string;
 }
@@ -172,8 +176,8 @@ export class AppLayer {
     }
     // by what a message is, not which way it went: a server's writes are responses
     const part = (m: HttpMessage, d: Uint8Array) => this.partial(c, m, d);
-    const out = new Http1Stream((m) => (m.kind === 'request' ? this.request(c, m, inn) : this.response(c, m)), part, this.bodies);
-    const inn: Http1Stream = new Http1Stream((m) => (m.kind === 'request' ? this.request(c, m, out) : this.response(c, m)), part, this.bodies);
+    const out = new Http1Stream((m) => (m.kind === 'request' ? this.request(c, m, inn, out) : this.response(c, m, out)), part, this.bodies);
+    const inn: Http1Stream = new Http1Stream((m) => (m.kind === 'request' ? this.request(c, m, out, inn) : this.response(c, m, inn)), part, this.bodies);
     c.out = out;
     c.in = inn;
   }
@@ -204,7 +208,8 @@ export class AppLayer {
   }
 
   /** `answers`: the HTTP/1.1 stream the answer will come on (it needs the method: HEAD answers have no body) */
-  private request(c: Conn, m: HttpMessage | Http2Message, answers?: Http1Stream): void {
+  private request(c: Conn, m: HttpMessage | Http2Message, answers?: Http1Stream, own?: Http1Stream): void {
+    if (own && this.upgradeAsked(c, m, own)) return;
     const host = (m.host ?? c.sni ?? '').replace(/:\d+$/, '') || undefined;
     const http: HttpInfo = { method: m.method, path: m.path };
     // header values are the client's text: a malformed head can run one field into the next (an
@@ -341,7 +346,62 @@ export class AppLayer {
   /** event streams being read as they arrive: what is left after the last whole event */
   private readonly sse = new WeakMap<HttpMessage, SseState>();
 
-  private response(c: Conn, m: HttpMessage | Http2Message): void {
+  /**
+   * A request to upgrade to a realtime LLM API's WebSocket: the client's
+   * direction is read as WebSocket frames from here (a client sends none
+   * before the server's 101, and nothing else on this connection after), the
+   * server's once its 101 says how (response()). The connection is followed.
+   */
+  private upgradeAsked(c: Conn, m: HttpMessage, own: Http1Stream): boolean {
+    if (m.method !== 'GET' || !/\bwebsocket\b/i.test(m.headers.upgrade ?? '')) return false;
+    const rt = realtimeOf(m.path);
+    if (!rt) return false;
+    const ws: NonNullable<Conn['ws']> = (c.ws = { rt });
+    c.judged = true;
+    own.upgrade({
+      // frames before the 101 was seen (its read lost): read without compression, the best there is
+      push: (b) => (ws.client ??= this.wsReader(c, 'client', wsDeflateOf(undefined).client)).push(b),
+      gap: (n) => (ws.client ??= this.wsReader(c, 'client', wsDeflateOf(undefined).client)).gap(n),
+    });
+    return true;
+  }
+
+  /** A reader of one direction of C's WebSocket, its JSON messages reported as the realtime API's requests or answers. */
+  private wsReader(c: Conn, side: 'client' | 'server', deflate: WsDeflate): WsReader {
+    const rt = c.ws!.rt;
+    const http: HttpInfo = { method: 'GET', path: rt.endpoint, ...(c.sni ? { host: c.sni } : {}) };
+    const provider = this.providerFor(c.sni, rt.api === 'gemini_live' ? 'google' : undefined);
+    return new WsReader(
+      (msg) => {
+        if (!msg.text) return;
+        const v = parseJson(msg.data);
+        if (side === 'client') {
+          const llm = realtimeRequest(rt, v);
+          if (!llm) return;
+          if (provider) llm.provider = provider;
+          this.push(c, { type: 'llm_request', http: { ...http }, llm, ...(provider ? { provider } : {}) });
+          return;
+        }
+        const got = realtimeResponse(rt, v);
+        if (!got) return;
+        const llm: LlmInfo = { ...(provider ? { provider } : {}), endpoint: rt.endpoint, ...(rt.model ? { model: rt.model } : {}), stream: true, ...got };
+        this.push(c, { type: 'llm_response', http: { ...http, status: 101 }, llm, ...(provider ? { provider } : {}) });
+      },
+      (why) => this.onLost?.(1, `WebSocket ${side} messages of ${rt.endpoint} no longer read: ${why}`),
+      deflate,
+    );
+  }
+
+  private response(c: Conn, m: HttpMessage | Http2Message, own?: Http1Stream): void {
+    if (m.status === 101 && c.ws && !c.ws.server && own) {
+      // the server agreed: its direction is frames from here, with the compression both sides settled on
+      const ws = c.ws;
+      const deflate = wsDeflateOf(m.headers['sec-websocket-extensions']);
+      ws.client ??= this.wsReader(c, 'client', deflate.client);
+      const server = (ws.server = this.wsReader(c, 'server', deflate.server));
+      own.upgrade(server);
+      return;
+    }
     if ((m.status ?? 0) < 200) return; // 1xx: the real answer follows
     let req: Pending | undefined;
     if ('stream' in m) {

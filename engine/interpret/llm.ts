@@ -274,7 +274,7 @@ function lastTurnToolCalls(messages: unknown): string[] | undefined {
 }
 
 /** A value of `role` or `type` that only says what a part is (lower-case letters and _): no key is shaped so. */
-const SHAPE_WORD = /^[a-z_]{1,32}$/;
+export const SHAPE_WORD = /^[a-z_]{1,32}$/;
 /** Deeper than this, a body is not an API request a model reads (and a walk must end). */
 const MAX_DEPTH = 64;
 
@@ -296,7 +296,7 @@ function contextOf(body: unknown, info: LlmInfo): string | undefined {
 }
 
 /** The strings of a JSON value in document order, newline-joined, but those `skip` names (with the key they are under); undefined when none is left. */
-function stringsOf(value: unknown, skip: (s: string, key: string) => boolean): string | undefined {
+export function stringsOf(value: unknown, skip: (s: string, key: string) => boolean): string | undefined {
   const out: string[] = [];
   const walk = (v: unknown, key: string, depth: number): void => {
     if (typeof v === 'string') {

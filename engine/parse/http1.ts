@@ -43,7 +43,7 @@ export interface HttpMessage {
 const MAX_HEAD = 64 * 1024;
 const METHOD = /^(GET|POST|PUT|PATCH|DELETE|HEAD|OPTIONS) /;
 
-type State = 'start' | 'head' | 'body-length' | 'chunk-size' | 'chunk-data' | 'chunk-crlf' | 'trailers' | 'lost';
+type State = 'start' | 'head' | 'body-length' | 'chunk-size' | 'chunk-data' | 'chunk-crlf' | 'trailers' | 'lost' | 'upgraded';
 
 export class Http1Stream {
   private state: State = 'start';
@@ -63,6 +63,19 @@ export class Http1Stream {
     private readonly budget?: BodyBudget,
   ) {}
 
+  /** after upgrade(): where this direction's bytes and gaps go */
+  private upgradedTo: { push(b: Uint8Array): void; gap(n: number): void } | undefined;
+
+  /**
+   * The connection switched protocols (a 101 answer to an Upgrade, RFC 9110
+   * 7.8): from the end of the message just handled, every byte and gap of
+   * this direction goes to TO instead. Called from onMessage.
+   */
+  upgrade(to: { push(b: Uint8Array): void; gap(n: number): void }): void {
+    this.upgradedTo = to;
+    this.state = 'upgraded';
+  }
+
   /** The parser is dropped (its connection forgotten): what it holds is given back to the budget. */
   release(): void {
     this.dropBody();
@@ -73,6 +86,7 @@ export class Http1Stream {
   /** Bytes that were not captured. */
   gap(n: number): void {
     if (n <= 0) return;
+    if (this.state === 'upgraded') return this.upgradedTo!.gap(n);
     if (this.state === 'body-length' && this.msg) {
       const skip = Math.min(n, this.remaining);
       this.msg.truncated = true;
@@ -92,10 +106,11 @@ export class Http1Stream {
   }
 
   push(data: Uint8Array): void {
+    if (this.state === 'upgraded') return this.upgradedTo!.push(data);
     this.buf = this.buf.length ? concatBytes([this.buf, data]) : data;
     for (;;) {
       const before = this.buf.length;
-      const st = this.state;
+      const st: State = this.state;
       this.step();
       if (this.state === st && this.buf.length === before) return;
     }
@@ -103,6 +118,13 @@ export class Http1Stream {
 
   private step(): void {
     switch (this.state) {
+      case 'upgraded': {
+        // what followed the upgrading message in the same piece
+        const b = this.buf;
+        this.buf = EMPTY_BYTES;
+        if (b.length) this.upgradedTo!.push(b);
+        return;
+      }
       case 'lost': {
         // resynchronise at a line that starts a request or a response
         const text = latin1(this.buf.subarray(0, Math.min(this.buf.length, 65536)));

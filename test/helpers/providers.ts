@@ -11,6 +11,7 @@
  */
 import * as zlib from 'node:zlib';
 import { grpcFrame, pb } from './protobuf.js';
+import { acceptRealtime } from './realtime.js';
 import { createSecureServer, type Http2SecureServer, type Http2ServerRequest, type Http2ServerResponse } from 'node:http2';
 import type { AddressInfo } from 'node:net';
 import type { Pki } from '../../engine/demo/pki.js';
@@ -173,6 +174,8 @@ export async function startProviderServer(pki: Pki, host = '127.0.0.1'): Promise
       answer(req.url, body, out(res, codingFor(req.headers['accept-encoding'])));
     });
   });
+  // OpenAI's Realtime API: a WebSocket on the HTTP/1.1 upgrade
+  server.on('upgrade', (req, socket, head) => acceptRealtime(req, socket, head, USAGE, received));
   await new Promise<void>((r) => server.listen(0, host, r));
   return {
     port: (server.address() as AddressInfo).port,
