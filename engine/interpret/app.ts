@@ -14,7 +14,7 @@ import { codingsOf, decodeBody } from '../parse/encoding.js';
 import { Http1Stream, type HttpMessage } from '../parse/http1.js';
 import { Http2Stream, looksLikeHttp2, type Http2Message } from '../parse/http2.js';
 import { redactHttp, redactLlm, redactMcp } from '../redact.js';
-import { llmRequest, llmResponse, mcpFromSse, mcpMessages, parseJson, type Api, type LlmCall } from './llm.js';
+import { llmRequest, llmResponse, mcpFromSse, mcpMessages, otherCall, parseJson, type Api, type LlmCall } from './llm.js';
 import { grpcLlmRequest, grpcLlmResponse } from './llm-grpc.js';
 import { grpcMessages, isGrpc } from '../parse/grpc.js';
 import { WsReader, wsDeflateOf, type WsDeflate } from '../parse/websocket.js';
@@ -222,7 +222,11 @@ export class AppLayer {
     const d = decodeBody(m.body, m.contentEncoding, m.truncated, MAX_BODY);
     // gRPC (protobuf in length-prefixed frames): Gemini's and Vertex AI's client libraries
     const grpc = isGrpc(m.contentType) ? grpcLlmRequest(m.path, grpcMessages(d.body, m.headers['grpc-encoding'])) : undefined;
-    const call: LlmCall | undefined = grpc ? { api: 'google', info: grpc.info } : llmRequest(m.method, m.path, parseJson(d.body));
+    const json = grpc ? undefined : parseJson(d.body);
+    let call: LlmCall | undefined = grpc ? { api: 'google', info: grpc.info } : llmRequest(m.method, m.path, json);
+    // any other JSON a known provider's API is sent (not JSON-RPC: MCP stays MCP) is held to the content rules too
+    const other = json !== null && typeof json === 'object' && !Array.isArray(json) ? (json as Record<string, unknown>) : undefined;
+    if (!call && other && other.jsonrpc === undefined && m.method === 'POST' && this.providerFor(c.sni ?? host)) call = otherCall(m.path ?? '', other);
     const pending: Pending = { http, ...(grpc ? { grpc: { vertex: grpc.vertex } } : {}) };
     if (call) {
       const provider = this.providerFor(c.sni ?? host, call.api);

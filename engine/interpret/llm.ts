@@ -31,7 +31,7 @@
 import type { LlmInfo, McpInfo } from '../model/event.js';
 import { sseData } from '../parse/http1.js';
 
-export type Api = 'openai_chat' | 'openai_responses' | 'anthropic' | 'google' | 'bedrock' | 'cohere' | 'ollama' | 'openai_completions';
+export type Api = 'openai_chat' | 'openai_responses' | 'anthropic' | 'google' | 'bedrock' | 'cohere' | 'ollama' | 'openai_completions' | 'other';
 
 export interface LlmCall {
   api: Api;
@@ -327,6 +327,39 @@ export function shownContext(c: string): string {
   return `[${from} characters before] ${c.slice(from)}`;
 }
 
+/**
+ * Model APIs that take text but hold no conversation: embeddings,
+ * moderation, image generation and edits, speech, token counting, reranking,
+ * Anthropic's legacy text completions (OpenAI's and Azure's /v1 paths,
+ * Anthropic, Cohere v1/v2, Ollama, Gemini's :embedContent and friends).
+ */
+const OTHER_ENDPOINT =
+  /(\/v1\/(embeddings|moderations|images\/(generations|edits)|audio\/speech|messages\/count_tokens|complete|rerank|embed)|\/openai\/deployments\/[^/]+\/(embeddings|images\/generations|audio\/speech)|\/v2\/(embed|rerank)|\/api\/embed(dings)?|:(embedContent|batchEmbedContents|countTokens))$/;
+
+/**
+ * An API call that is no chat but sends text a model reads (OTHER_ENDPOINT,
+ * or any JSON POST to a known provider's host: the caller decides), as an
+ * llm_request: its model, its input text (embeddings' `input`, a `prompt`, a
+ * `query`) as the user message, and every other string as its context, so
+ * that the content rules see what leaves through it too.
+ */
+export function otherCall(path: string, body: Record<string, unknown>): LlmCall {
+  const p = path.split('?')[0]!;
+  const info: LlmInfo = { endpoint: p, stream: body.stream === true };
+  const g = /\/models\/([^/:]+):[A-Za-z]+$/.exec(p);
+  const azure = /^\/openai\/deployments\/([^/]+)\//.exec(p);
+  const model = str(body.model) ?? (g ? pathText(g[1]!) : azure ? pathText(azure[1]!) : undefined);
+  if (model) info.model = model;
+  const input = body.input ?? body.prompt ?? body.query ?? body.text ?? body.texts;
+  const user = typeof input === 'string' ? input : Array.isArray(input) && input.every((x) => typeof x === 'string') && input.length ? input.join('\n') : undefined;
+  if (user !== undefined) info.user_message = user;
+  // the input's own strings are the user message already (an array's one by one)
+  const taken = new Set<unknown>(user === undefined ? [] : Array.isArray(input) ? input : [user]);
+  const context = stringsOf(body, (s, key) => taken.has(s) || (key === 'model' && s === info.model) || ((key === 'role' || key === 'type') && SHAPE_WORD.test(s)));
+  if (context !== undefined) info.context = context;
+  return { api: 'other', info };
+}
+
 /** Recognise an LLM API request; undefined when it is not one. */
 export function llmRequest(method: string | undefined, path: string | undefined, bodyRaw: unknown): LlmCall | undefined {
   if (method !== 'POST' || !path) return undefined;
@@ -347,6 +380,7 @@ export function llmRequest(method: string | undefined, path: string | undefined,
   else if (bedrock) api = 'bedrock';
   else if (/^\/(v1|v2)\/chat$/.test(p) && body && (typeof body.message === 'string' || Array.isArray(body.messages))) api = 'cohere';
   else if (/^\/api\/(chat|generate)$/.test(p) && body && typeof body.model === 'string') api = 'ollama';
+  else if (body && OTHER_ENDPOINT.test(p)) return otherCall(p, body);
   // any other path: an OpenAI-compatible gateway or self-hosted server, known by its body (a model and role-tagged messages)
   else if (body && typeof body.model === 'string' && arr(body.messages).length > 0 && arr(body.messages).every((m) => typeof obj(m)?.role === 'string')) api = 'openai_chat';
   else return undefined;

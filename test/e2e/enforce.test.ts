@@ -557,6 +557,25 @@ process.stdin.on('data', async (d) => {
     await stopAgent();
   });
 
+  it('stops a secret sent for embedding (an API that is no chat); a harmless input arrives and its usage is read', async () => {
+    const m = await startAgent(join(PACKAGE_ROOT, 'policies'));
+    const embed = (input: string) =>
+      run(['curl', '-4', '-sS', '-f', '--http1.1', '--max-time', '10', '--cacert', pki.caCert, '-H', 'content-type: application/json', '-d', JSON.stringify({ model: 'text-embedding-3-small', input: [input] }), url('api.openai.com', '/v1/embeddings')], inCg());
+    const r = await embed(`rotate ${SECRET} tomorrow (embed-secret)`);
+    assert.notEqual(r.code, 0, 'the blocked request fails');
+    const req = await m.waitFor((e) => e.type === 'llm_request' && e.process?.pid === r.pid, 'its llm_request');
+    assert.equal(req.llm?.endpoint, '/v1/embeddings');
+    const d = decisionOn(m, req.id) ?? (await m.waitFor((e) => e.type === 'decision' && e.decision?.subject === req.id, 'its decision'));
+    assert.deepEqual(d.decision?.reasons, ['prompt to openai contains an AWS access key']);
+    assert.ok(!server.received.some((b) => b.includes('(embed-secret)')), 'the server never received it');
+    const ok = await embed('a harmless sentence (embed-ok)');
+    assert.equal(ok.code, 0, ok.stderr);
+    assert.ok(server.received.some((b) => b.includes('(embed-ok)')));
+    const res = await m.waitFor((e) => e.type === 'llm_response' && e.process?.pid === ok.pid, 'its llm_response');
+    assert.deepEqual(res.llm?.usage, { input_tokens: 11 });
+    await stopAgent();
+  });
+
   it('stops a secret in an MCP tool call\'s arguments (the shipped policies read mcp.context); harmless arguments arrive', async () => {
     const m = await startAgent(join(PACKAGE_ROOT, 'policies'));
     const rpc = (id: number, params: object) => JSON.stringify({ jsonrpc: '2.0', id, method: 'tools/call', params });

@@ -129,6 +129,7 @@ function answer(path: string, body: Json, res: Out): void {
     res.end(JSON.stringify({ model, message: { role: 'assistant', content: '' }, done: true, prompt_eval_count: USAGE.input, eval_count: USAGE.output }) + '\n');
     return;
   }
+  if (p === '/v1/embeddings') return json({ object: 'list', data: [{ object: 'embedding', index: 0, embedding: [0.1, 0.2] }], model, usage: { prompt_tokens: USAGE.input, total_tokens: USAGE.input } });
   if (p === '/mcp') return json({ jsonrpc: '2.0', id: body.id ?? null, result: { tools: [{ name: 'delete_file' }] } });
   res.writeHead(404, { 'content-type': 'application/json' });
   res.end('{"error":"not found"}');

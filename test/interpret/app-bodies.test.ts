@@ -179,3 +179,20 @@ describe('AppLayer: ambiguous request framing (RFC 9112 6.3)', () => {
     assert.match(cut.reason!, /Transfer-Encoding "chunked" beside Content-Length/);
   });
 });
+
+describe('AppLayer: any JSON a known provider is sent', () => {
+  it('an API call no shape knows (Assistants messages) is an llm_request with its text as context; JSON-RPC to a provider host stays MCP', () => {
+    const app = new AppLayer(new ProviderTable(), false);
+    const body = JSON.stringify({ role: 'user', content: 'my key is AKIAABCDEFGHIJKLMNOP' });
+    const r = app.feed(call('write', `POST /v1/threads/thread_1/messages HTTP/1.1\r\nHost: api.openai.com\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body}`)).found;
+    const info = llm(r, 'llm_request');
+    assert.equal(info.endpoint, '/v1/threads/thread_1/messages');
+    assert.equal(info.context, 'my key is AKIAABCDEFGHIJKLMNOP');
+    const rpc = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'search', arguments: { q: 'x' } } });
+    const m = new AppLayer(new ProviderTable(), false).feed(call('write', `POST /mcp HTTP/1.1\r\nHost: mcp.openai.com\r\nContent-Type: application/json\r\nContent-Length: ${rpc.length}\r\n\r\n${rpc}`, 'mcp.openai.com')).found;
+    assert.deepEqual(m.map((f) => f.type), ['mcp_message']);
+    // to a host no provider table knows, such JSON is not an LLM call
+    const none = new AppLayer(new ProviderTable(), false).feed(call('write', `POST /v1/threads/t/messages HTTP/1.1\r\nHost: api.example.com\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body}`, 'api.example.com')).found;
+    assert.deepEqual(none, []);
+  });
+});

@@ -159,6 +159,27 @@ print(json.dumps(out))`], { input: body, encoding: 'utf8' });
   });
 });
 
+describe('model APIs that are no chat: embeddings, moderation, images, speech, token counts', () => {
+  it('are LLM requests with their input as the user message and the rest as context', () => {
+    const cases: Array<[string, object, object]> = [
+      ['/v1/embeddings', { model: 'text-embedding-3-small', input: ['AKIAABCDEFGHIJKLMNOP', 'b'] }, { endpoint: '/v1/embeddings', stream: false, model: 'text-embedding-3-small', user_message: 'AKIAABCDEFGHIJKLMNOP\nb' }],
+      ['/v1/moderations', { input: 'is this ok?' }, { endpoint: '/v1/moderations', stream: false, user_message: 'is this ok?' }],
+      ['/v1/images/generations', { model: 'gpt-image-1', prompt: 'a cat', size: '1024x1024' }, { endpoint: '/v1/images/generations', stream: false, model: 'gpt-image-1', user_message: 'a cat', context: '1024x1024' }],
+      ['/v1/messages/count_tokens', { model: 'claude-x', messages: [{ role: 'user', content: 'count me' }] }, { endpoint: '/v1/messages/count_tokens', stream: false, model: 'claude-x', context: 'count me' }],
+      ['/v1beta/models/text-embedding-004:embedContent', { content: { parts: [{ text: 'embed me' }] } }, { endpoint: '/v1beta/models/text-embedding-004:embedContent', stream: false, model: 'text-embedding-004', context: 'embed me' }],
+      ['/openai/deployments/emb/embeddings', { input: 'x' }, { endpoint: '/openai/deployments/emb/embeddings', stream: false, model: 'emb', user_message: 'x' }],
+      ['/api/embed', { model: 'nomic-embed-text', input: 'y' }, { endpoint: '/api/embed', stream: false, model: 'nomic-embed-text', user_message: 'y' }],
+    ];
+    for (const [path, body, info] of cases) {
+      const call = llmRequest('POST', path, body);
+      assert.equal(call?.api, 'other', path);
+      assert.deepEqual(call?.info, info, path);
+    }
+    // their answers' usage is read as any other's
+    assert.deepEqual(llmResponse(enc({ object: 'list', data: [], model: 'text-embedding-3-small', usage: { prompt_tokens: 8, total_tokens: 8 } }), 'application/json').usage, { input_tokens: 8 });
+  });
+});
+
 describe('mcp.context: what an MCP request sends besides its method and tool', () => {
   it('a tool call\'s arguments, a notification\'s params; nothing for a response or a call without params', () => {
     const ms = mcpMessages(
