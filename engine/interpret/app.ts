@@ -14,7 +14,7 @@ import { codingsOf, decodeBody } from '../parse/encoding.js';
 import { Http1Stream, type HttpMessage } from '../parse/http1.js';
 import { Http2Stream, looksLikeHttp2, type Http2Message } from '../parse/http2.js';
 import { redactHttp, redactLlm, redactMcp } from '../redact.js';
-import { llmRequest, llmResponse, mcpFromSse, mcpMessages, otherCall, parseJson, type Api, type LlmCall } from './llm.js';
+import { formCall, llmRequest, llmResponse, mcpFromSse, mcpMessages, otherCall, parseJson, type Api, type LlmCall } from './llm.js';
 import { grpcLlmRequest, grpcLlmResponse } from './llm-grpc.js';
 import { grpcMessages, isGrpc } from '../parse/grpc.js';
 import { WsReader, wsDeflateOf, type WsDeflate } from '../parse/websocket.js';
@@ -227,6 +227,8 @@ export class AppLayer {
     // any other JSON a known provider's API is sent (not JSON-RPC: MCP stays MCP) is held to the content rules too
     const other = json !== null && typeof json === 'object' && !Array.isArray(json) ? (json as Record<string, unknown>) : undefined;
     if (!call && other && other.jsonrpc === undefined && m.method === 'POST' && this.providerFor(c.sni ?? host)) call = otherCall(m.path ?? '', other);
+    // and a form's text parts (the Files API's JSONL, an upload's prompt)
+    if (!call && !grpc && m.method === 'POST' && this.providerFor(c.sni ?? host)) call = formCall(m.path ?? '', m.contentType, d.body);
     const pending: Pending = { http, ...(grpc ? { grpc: { vertex: grpc.vertex } } : {}) };
     if (call) {
       const provider = this.providerFor(c.sni ?? host, call.api);

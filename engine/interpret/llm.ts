@@ -360,6 +360,62 @@ export function otherCall(path: string, body: Record<string, unknown>): LlmCall 
   return { api: 'other', info };
 }
 
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
+
+/** A part of a form whose bytes are text to read: no type (a field), text/*, JSON, JSON lines. */
+const TEXT_PART = /^(text\/|application\/(json|jsonl|x-ndjson|x-jsonlines)\b)/i;
+
+/**
+ * A multipart/form-data body sent to a provider (RFC 7578): the Files API
+ * (a Batch API's JSONL of requests, fine-tuning data), audio and image
+ * uploads with their text fields. Its text parts are what a model will
+ * read, so they are an llm_request's context (its `prompt` field the user
+ * message, its `model` field the model); other parts are read when they are
+ * UTF-8 text (a JSONL file uploaded as application/octet-stream), binary
+ * ones (audio, images) skipped. Undefined when the body is no such form or holds no text.
+ */
+export function formCall(path: string, contentType: string | undefined, body: Uint8Array): LlmCall | undefined {
+  const b = /^multipart\/form-data\s*;.*?\bboundary=(?:"([^"]+)"|([^\s;]+))/i.exec(contentType ?? '');
+  const boundary = b?.[1] ?? b?.[2];
+  if (!boundary) return undefined;
+  const buf = Buffer.from(body.buffer, body.byteOffset, body.length);
+  const delim = Buffer.from(`--${boundary}`, 'latin1');
+  const info: LlmInfo = { endpoint: path.split('?')[0]!, stream: false };
+  const rest: string[] = [];
+  for (let at = buf.indexOf(delim); at >= 0; ) {
+    const from = at + delim.length;
+    if (buf[from] === 0x2d && buf[from + 1] === 0x2d) break; // the close delimiter
+    const next = buf.indexOf(delim, from);
+    const part = buf.subarray(from, next < 0 ? buf.length : next);
+    at = next;
+    const end = part.indexOf('\r\n\r\n');
+    if (end < 0) continue;
+    const head = part.subarray(0, end).toString('latin1');
+    const name = /name="([^"]*)"/i.exec(head)?.[1];
+    const type = /^content-type:\s*([^\r\n]+)/im.exec(head)?.[1];
+    // the part's content, less the CRLF that belongs to the next delimiter
+    let content = part.subarray(end + 4);
+    if (next >= 0 && content.length >= 2 && content[content.length - 2] === 0x0d && content[content.length - 1] === 0x0a) content = content.subarray(0, content.length - 2);
+    let value: string;
+    if (type === undefined || TEXT_PART.test(type)) value = content.toString('utf8');
+    else {
+      // a file sent as application/octet-stream (curl -F, httpx) is text when it is UTF-8 with no NUL; audio and images are not
+      try {
+        value = strictUtf8.decode(content);
+      } catch {
+        continue;
+      }
+      if (value.includes('\0')) continue;
+    }
+    if (name === 'model' && type === undefined) info.model = value;
+    else if (name === 'prompt' && type === undefined) info.user_message = value;
+    else if (!(name === 'purpose' || name === 'response_format') || value.length > 64) rest.push(value);
+  }
+  if (rest.length) info.context = rest.join('\n');
+  if (info.context === undefined && info.user_message === undefined) return undefined;
+  return { api: 'other', info };
+}
+
 /** Recognise an LLM API request; undefined when it is not one. */
 export function llmRequest(method: string | undefined, path: string | undefined, bodyRaw: unknown): LlmCall | undefined {
   if (method !== 'POST' || !path) return undefined;

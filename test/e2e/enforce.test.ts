@@ -576,6 +576,26 @@ process.stdin.on('data', async (d) => {
     await stopAgent();
   });
 
+  it('stops a secret in a Batch API file uploaded as a form (curl -F); a harmless file arrives', async () => {
+    const m = await startAgent(join(PACKAGE_ROOT, 'policies'));
+    const upload = (name: string, user: string) => {
+      const file = join(dir, name);
+      writeFileSync(file, `${JSON.stringify({ custom_id: '1', method: 'POST', url: '/v1/chat/completions', body: { model: 'gpt-4o-mini', messages: [{ role: 'user', content: user }] } })}\n`);
+      return run(['curl', '-4', '-sS', '--http1.1', '--max-time', '10', '--cacert', pki.caCert, '-F', 'purpose=batch', '-F', `file=@${file}`, url('api.openai.com', '/v1/files')], inCg());
+    };
+    const r = await upload('secret.jsonl', `use ${SECRET} (form-secret)`);
+    assert.notEqual(r.code, 0, 'the blocked upload fails');
+    const req = await m.waitFor((e) => e.type === 'llm_request' && e.process?.pid === r.pid, 'its llm_request');
+    assert.equal(req.llm?.endpoint, '/v1/files');
+    const d = decisionOn(m, req.id) ?? (await m.waitFor((e) => e.type === 'decision' && e.decision?.subject === req.id, 'its decision'));
+    assert.deepEqual(d.decision?.reasons, ['prompt to openai contains an AWS access key']);
+    assert.ok(!server.received.some((b) => b.includes('(form-secret)')), 'the server never received the file');
+    const ok = await upload('ok.jsonl', 'a harmless batch line (form-ok)');
+    assert.equal(ok.code, 0, ok.stderr);
+    assert.ok(server.received.some((b) => b.includes('(form-ok)')), 'the harmless file arrived');
+    await stopAgent();
+  });
+
   it('stops a secret in an MCP tool call\'s arguments (the shipped policies read mcp.context); harmless arguments arrive', async () => {
     const m = await startAgent(join(PACKAGE_ROOT, 'policies'));
     const rpc = (id: number, params: object) => JSON.stringify({ jsonrpc: '2.0', id, method: 'tools/call', params });

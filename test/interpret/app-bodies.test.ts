@@ -196,3 +196,26 @@ describe('AppLayer: any JSON a known provider is sent', () => {
     assert.deepEqual(none, []);
   });
 });
+
+describe('AppLayer: forms sent to a provider (multipart/form-data)', () => {
+  it('a JSONL file for the Batch API is read as context (as octet-stream too); an audio part is not; prompt and model fields are', () => {
+    const jsonl = '{"custom_id":"1","method":"POST","url":"/v1/chat/completions","body":{"messages":[{"role":"user","content":"key AKIAABCDEFGHIJKLMNOP"}]}}\n';
+    const form = (fileType: string) =>
+      Buffer.concat([
+        Buffer.from(`--XyZ\r\nContent-Disposition: form-data; name="purpose"\r\n\r\nbatch\r\n--XyZ\r\nContent-Disposition: form-data; name="file"; filename="b.jsonl"\r\nContent-Type: ${fileType}\r\n\r\n${jsonl}\r\n`),
+        Buffer.from('--XyZ\r\nContent-Disposition: form-data; name="audio"; filename="a.mp3"\r\nContent-Type: audio/mpeg\r\n\r\n'),
+        Buffer.from([0xff, 0xfb, 0x90, 0x00, 0x41, 0x4b, 0x49, 0x41]),
+        Buffer.from('\r\n--XyZ\r\nContent-Disposition: form-data; name="model"\r\n\r\nwhisper-1\r\n--XyZ\r\nContent-Disposition: form-data; name="prompt"\r\n\r\ncaf\u00e9 names\r\n--XyZ--\r\n'),
+      ]);
+    for (const type of ['application/jsonl', 'application/octet-stream']) {
+      const body = form(type);
+      const head = `POST /v1/files HTTP/1.1\r\nHost: api.openai.com\r\nContent-Type: multipart/form-data; boundary=XyZ\r\nContent-Length: ${body.length}\r\n\r\n`;
+      const found = new AppLayer(new ProviderTable(), false).feed(call('write', new Uint8Array(Buffer.concat([Buffer.from(head), body])))).found;
+      const info = llm(found, 'llm_request');
+      assert.equal(info.endpoint, '/v1/files');
+      assert.equal(info.model, 'whisper-1');
+      assert.equal(info.user_message, 'caf\u00e9 names');
+      assert.equal(info.context, jsonl, type);
+    }
+  });
+});
