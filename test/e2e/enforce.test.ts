@@ -12,7 +12,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { cpSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { connect as netConnect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { BustedEvent } from '../../engine/model/event.js';
@@ -594,6 +594,44 @@ process.stdin.on('data', async (d) => {
     assert.equal(ok.code, 0, ok.stderr);
     assert.ok(server.received.some((b) => b.includes('(form-ok)')), 'the harmless file arrived');
     await stopAgent();
+  });
+
+  it('through an HTTP CONNECT proxy, a provider the shipped policies do not approve gets nothing: the TLS name, not the address, decides', async () => {
+    // the proxy (this test process, outside the cgroup) tunnels to the stand-in whatever name it is asked for:
+    // curl's connect() goes to the proxy's address, so only what busted reads in TLS can tell it is Mistral
+    const proxy = createServer((down) => {
+      down.once('data', (head) => {
+        if (!/^CONNECT /.test(head.toString('latin1'))) return down.destroy();
+        const up = netConnect(server.port, '127.0.0.1', () => {
+          down.write('HTTP/1.1 200 Connection Established\r\n\r\n');
+          down.pipe(up).pipe(down);
+        });
+        up.on('error', () => down.destroy());
+        down.on('error', () => up.destroy());
+      });
+    });
+    await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
+    const proxyPort = (proxy.address() as { port: number }).port;
+    const m = await startAgent(join(PACKAGE_ROOT, 'policies'));
+    try {
+      const via = (host: string, marker: string) =>
+        run(['curl', '-sS', '--http1.1', '--max-time', '10', '-x', `http://127.0.0.1:${proxyPort}`, '--cacert', pki.caCert, '-H', 'content-type: application/json', '-d', chat(marker), url(host)], inCg());
+      const r = await via('api.mistral.ai', 'through the proxy (proxy-mistral)');
+      assert.notEqual(r.code, 0, 'the request to Mistral fails');
+      const req = await m.waitFor((e) => e.type === 'llm_request' && e.process?.pid === r.pid, 'its llm_request');
+      assert.equal(req.provider, 'mistral');
+      const d = decisionOn(m, req.id) ?? (await m.waitFor((e) => e.type === 'decision' && e.decision?.subject === req.id, 'its decision'));
+      assert.ok(d.decision?.reasons.includes('provider mistral is not approved'), JSON.stringify(d.decision));
+      assert.equal(d.decision?.enforced, true);
+      assert.ok(!server.received.some((b) => b.includes('(proxy-mistral)')), 'the request never reached the server');
+      // an approved provider through the same proxy is answered
+      const ok = await via('api.openai.com', 'through the proxy (proxy-openai)');
+      assert.equal(ok.code, 0, ok.stderr);
+      assert.ok(server.received.some((b) => b.includes('(proxy-openai)')));
+    } finally {
+      proxy.close();
+      await stopAgent();
+    }
   });
 
   it('stops a secret in an MCP tool call\'s arguments (the shipped policies read mcp.context); harmless arguments arrive', async () => {
