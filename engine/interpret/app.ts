@@ -359,7 +359,7 @@ export class AppLayer {
    * server's once its 101 says how (response()). The connection is followed.
    */
   private upgradeAsked(c: Conn, m: HttpMessage, own: Http1Stream): boolean {
-    if (m.method !== 'GET' || !/\bwebsocket\b/i.test(m.headers.upgrade ?? '')) return false;
+    if (m.method !== 'GET' || m.upgrade === undefined || !/\bwebsocket\b/i.test(m.upgrade)) return false;
     const rt = realtimeOf(m.path);
     if (!rt) return false;
     const ws: NonNullable<Conn['ws']> = (c.ws = { rt });

@@ -26,6 +26,8 @@ export interface HttpMessage {
   host?: string;
   /** `headers['content-encoding']`: the body as it is held is still in these codings (encoding.ts decodes it) */
   contentEncoding?: string;
+  /** `headers.upgrade`: the protocol a request asks to switch to (a WebSocket, app.ts) */
+  upgrade?: string;
   /** the body, de-chunked (a prefix when truncated) */
   body: Uint8Array;
   /** bytes of the body that were not captured */
@@ -206,7 +208,7 @@ export class Http1Stream {
     } else {
       return this.lose();
     }
-    // The five fields the parser and the engine read of every message, found
+    // The six fields the parser and the engine read of every message, found
     // as fieldsOf() finds every field (the same lines, names and values), but
     // a name is only sliced and lower-cased when its length is one of theirs.
     let te: string | undefined;
@@ -220,13 +222,14 @@ export class Http1Stream {
       // a name with whitespace that trim() removes at an edge (in latin1: controls and space, NBSP) the slow way;
       // otherwise lower-casing keeps a latin1 name's length, so only names of their lengths can be theirs
       if (a <= 0x20 || z <= 0x20 || a === 0xa0 || z === 0xa0) k = head.slice(start, c).trim().toLowerCase();
-      else if (n === 4 || n === 12 || n === 14 || n === 16 || n === 17) k = head.slice(start, c).toLowerCase();
+      else if (n === 4 || n === 7 || n === 12 || n === 14 || n === 16 || n === 17) k = head.slice(start, c).toLowerCase();
       else continue;
-      if (k !== 'host' && k !== 'content-type' && k !== 'content-length' && k !== 'transfer-encoding' && k !== 'content-encoding') continue;
+      if (k !== 'host' && k !== 'content-type' && k !== 'content-length' && k !== 'transfer-encoding' && k !== 'content-encoding' && k !== 'upgrade') continue;
       const v = head.slice(c + 1, end).trim();
       if (k === 'host') m.host = joined(m.host, v);
       else if (k === 'content-type') m.contentType = joined(m.contentType, v);
       else if (k === 'content-encoding') m.contentEncoding = joined(m.contentEncoding, v);
+      else if (k === 'upgrade') m.upgrade = joined(m.upgrade, v);
       else if (k === 'content-length') cl = joined(cl, v);
       else te = joined(te, v);
     }
@@ -423,6 +426,7 @@ class Http1Message implements HttpMessage {
   contentType?: string;
   host?: string;
   contentEncoding?: string;
+  upgrade?: string;
   body: Uint8Array = EMPTY_BYTES;
   truncated = false;
   ambiguous?: string;

@@ -68,11 +68,11 @@ describe('Http1Stream', () => {
   });
 
   it('keeps content-type and host apart exactly as its header map has them, and frames bodies by the same fields (5,000 generated heads)', () => {
-    // what a head may hold around the five fields it reads of every message: other names of the same
+    // what a head may hold around the six fields it reads of every message: other names of the same
     // lengths, case, whitespace JavaScript's trim() removes (tab, NBSP 0xA0) and a byte it keeps (NEL 0x85), repeats, bare CRs and LFs
     const rnd = prng(0x4ead);
     const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rnd() * xs.length)]!;
-    const names = ['Host', 'host', 'HOST', 'Content-Type', 'content-type', 'Content-Length', 'Transfer-Encoding', 'hosT', 'Hist', 'Content-Tipe', 'X-Content-Type', 'Content-Lengthy', 'Transfer-Encodin', '\tHost', 'Host ', '\u00a0Host', 'Host\u0085', 'Content-Type\u00a0', 'X-A', 'Date', ''];
+    const names = ['Host', 'host', 'HOST', 'Upgrade', 'upgradE', 'Upgrades', 'Content-Type', 'content-type', 'Content-Length', 'Transfer-Encoding', 'hosT', 'Hist', 'Content-Tipe', 'X-Content-Type', 'Content-Lengthy', 'Transfer-Encodin', '\tHost', 'Host ', '\u00a0Host', 'Host\u0085', 'Content-Type\u00a0', 'X-A', 'Date', ''];
     const values = ['api.openai.com', ' spaced ', 'application/json', 'text/event-stream', '5', '0', 'chunked', 'gzip, chunked', 'x\u00a0', '\t', ''];
     const ends = ['\r\n', '\r\n', '\r\n', '\n', '\r'];
     let seen = 0;
@@ -89,6 +89,7 @@ describe('Http1Stream', () => {
       const m = ms[0]!;
       assert.equal(m.contentType, m.headers['content-type'], JSON.stringify(head));
       assert.equal(m.host, m.headers.host, JSON.stringify(head));
+      assert.equal(m.upgrade, m.headers.upgrade, JSON.stringify(head));
       // the body as the map's own fields frame it
       const te = (m.headers['transfer-encoding'] ?? '').toLowerCase().includes('chunked');
       const cl = m.headers['content-length'];
