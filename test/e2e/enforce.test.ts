@@ -127,31 +127,25 @@ describe('busted enforce (real kernel, a cgroup of the test)', { skip }, () => {
 
   const curl = (host: string, body = chat('hello')) =>
     run(['curl', '-4', '-sS', '--http1.1', '--max-time', '10', '--cacert', pki.caCert, '-H', 'content-type: application/json', '-d', body, url(host)], inCg());
-  const python = (host: string, body = chat('hello')) =>
+  // gzip: the body sent gzip'd (Content-Encoding), where the policy must see the decoded prompt
+  const python = (host: string, body = chat('hello'), gzip = false) =>
     run(
       [
         PYTHON,
         '-c',
-        `import ssl, sys, urllib.request
+        `import gzip, ssl, sys, urllib.request
 ctx = ssl.create_default_context(cafile=${JSON.stringify(pki.caCert)})
-req = urllib.request.Request(${JSON.stringify(url(host))}, data=${JSON.stringify(body)}.encode(), headers={"content-type": "application/json"})
+data = ${JSON.stringify(body)}.encode()
+headers = {"content-type": "application/json"}
+if ${gzip ? 'True' : 'False'}:
+    data = gzip.compress(data)
+    headers["content-encoding"] = "gzip"
+req = urllib.request.Request(${JSON.stringify(url(host))}, data=data, headers=headers)
 urllib.request.urlopen(req, context=ctx, timeout=10).read()`,
       ],
       inCg(),
     );
-  // the body gzip'd (Content-Encoding): what the policy must see is the decoded prompt
-  const pythonGzip = (host: string, body = chat('hello')) =>
-    run(
-      [
-        PYTHON,
-        '-c',
-        `import gzip, ssl, urllib.request
-ctx = ssl.create_default_context(cafile=${JSON.stringify(pki.caCert)})
-req = urllib.request.Request(${JSON.stringify(url(host))}, data=gzip.compress(${JSON.stringify(body)}.encode()), headers={"content-type": "application/json", "content-encoding": "gzip"})
-urllib.request.urlopen(req, context=ctx, timeout=10).read()`,
-      ],
-      inCg(),
-    );
+  const pythonGzip = (host: string, body?: string) => python(host, body, true);
   const node = (host: string, body = chat('hello')) =>
     run(
       [
