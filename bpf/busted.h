@@ -77,6 +77,7 @@ enum busted_pkt_kind {
 	BUSTED_PKT_TLS_HELLO = 2, /* a TLS record carrying a ClientHello or ServerHello */
 	BUSTED_PKT_TLS_CONT = 3,  /* the next segment of a hello that did not fit in one */
 	BUSTED_PKT_DNS_HELD = 4,  /* a DNS answer dropped until the engine has decided; it sends it on itself */
+	BUSTED_PKT_QUIC = 5,      /* a UDP datagram starting with a QUIC Initial packet (its CRYPTO frames hold a hello) */
 };
 
 /* The mark (SO_MARK) of the datagrams the engine sends on after holding them:

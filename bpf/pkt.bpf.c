@@ -268,6 +268,23 @@ static __always_inline void udp_flow(struct __sk_buff *skb, struct pkt *p, __u64
 	stat_inc(BUSTED_STAT_EVENTS);
 }
 
+/* A datagram that starts with a QUIC Initial packet, version 1 or 2 (RFC
+ * 9000 17.2.2, RFC 9369 3.2): a long header with the fixed bit, the
+ * version's Initial type. Only the first packets of a connection are
+ * Initials, so a QUIC connection costs a few copies, not one per packet. */
+static __always_inline bool is_quic_initial(struct __sk_buff *skb, const struct pkt *p)
+{
+	__u8 h[5];
+
+	if (p->plen < 64 || bpf_skb_load_bytes(skb, p->off, h, 5))
+		return false;
+	if (h[1] == 0 && h[2] == 0 && h[3] == 0 && h[4] == 1)
+		return (h[0] & 0xf0) == 0xc0;
+	if (h[1] == 0x6b && h[2] == 0x33 && h[3] == 0x43 && h[4] == 0xcf)
+		return (h[0] & 0xf0) == 0xd0;
+	return false;
+}
+
 static __always_inline bool is_dns(const struct pkt *p)
 {
 	/* Client's view: queries leave to port 53 and answers come from it;
@@ -632,6 +649,11 @@ static __always_inline int handle(struct __sk_buff *skb, __u32 dir)
 				}
 			}
 			emit_pkt(skb, &p, cookie, o, BUSTED_PKT_DNS, 0);
+		} else if (is_quic_initial(skb, &p)) {
+			/* marked as a TCP ClientHello is: did its thread go through a probed TLS library */
+			struct busted_tls_key *k = dir == BUSTED_DIR_EGRESS ? handshake_ssl() : NULL;
+
+			emit_pkt(skb, &p, cookie, o, BUSTED_PKT_QUIC, k ? BUSTED_TASK_TLS_PROBED : 0);
 		}
 		return 1;
 	}

@@ -75,7 +75,7 @@ export interface UdpRecord extends Base {
   startNs: number;
 }
 
-export type PktKind = 'dns' | 'tls_hello' | 'tls_cont' | 'dns_held';
+export type PktKind = 'dns' | 'tls_hello' | 'tls_cont' | 'dns_held' | 'quic';
 
 export interface PktRecord extends Base {
   kind: 'pkt';
@@ -347,6 +347,7 @@ const PKT_KINDS: Record<number, PktKind> = {
   [W.BUSTED_PKT_TLS_HELLO]: 'tls_hello',
   [W.BUSTED_PKT_TLS_CONT]: 'tls_cont',
   [W.BUSTED_PKT_DNS_HELD]: 'dns_held',
+  [W.BUSTED_PKT_QUIC]: 'quic',
 };
 
 const TLS_OPS: Record<number, TlsOp> = {

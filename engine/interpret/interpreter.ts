@@ -18,6 +18,7 @@ import { concatBytes } from '../parse/bytes.js';
 import { TLS_CAPTURE_BYTES } from '../model/defaults.js';
 import { parseDns } from '../parse/dns.js';
 import { parseTlsHello } from '../parse/tls-hello.js';
+import { asRecords, CryptoStream, initialHeader, initialKeys, readInitial } from '../parse/quic.js';
 import { DnsCache } from '../enrich/dns-cache.js';
 import { ProcessCache } from '../enrich/process.js';
 import { OLLAMA_PORT, ProviderTable } from '../enrich/provider.js';
@@ -119,6 +120,7 @@ const CLOSED_KEPT = 1024;
 const TLS_PROBED = W.BUSTED_TASK_TLS_PROBED;
 const utf8Lossy = new TextDecoder('utf-8', { fatal: false });
 const HELLO_WAIT_NS = 1e9;
+const MAX_QUIC = 4096;
 
 export class Interpreter {
   readonly stats: InterpreterStats = { records: 0, events: 0, malformedDns: 0, malformedTls: 0, http2Lost: 0, contentCut: 0, wireErrors: 0, filtered: 0 };
@@ -140,6 +142,12 @@ export class Interpreter {
   private closedConns = new Map<SockId, Conn>();
   private closedBefore = new Map<SockId, Conn>();
   private readonly pending = new Map<string, PendingHello>();
+  /**
+   * QUIC connections whose hellos are still being read, by socket and peer:
+   * the client's first DCID (every Initial's keys come from it) and each
+   * side's CRYPTO stream. At most MAX_QUIC, the oldest dropped.
+   */
+  private readonly quic = new Map<string, { dcid: Uint8Array; version: number; client: CryptoStream; server: CryptoStream; done: { client: boolean; server: boolean } }>();
   /** Per process: address → the name that process looked it up as. Many
    * names share an address (CDNs, loopback stand-ins); the one this process
    * asked for is the one that tells where it meant to go. */
@@ -447,6 +455,7 @@ export class Interpreter {
 
   private pkt(r: PktRecord): void {
     if (r.pktKind === 'dns' || r.pktKind === 'dns_held') return this.dnsPkt(r);
+    if (r.pktKind === 'quic') return this.quicPkt(r);
     const key = `${r.sockId}:${r.egress ? 'o' : 'i'}`;
     if (r.pktKind === 'tls_cont') {
       const p = this.pending.get(key);
@@ -475,6 +484,48 @@ export class Interpreter {
       return;
     }
     this.hello(r, r.data);
+  }
+
+  /**
+   * A datagram starting with a QUIC Initial (parse/quic.ts): decrypted with
+   * the keys of the connection's first client DCID, its CRYPTO frames added
+   * to that side's stream, and the hello reported once it is whole, as a
+   * TCP one is (its JA4 marked q for QUIC). A datagram that does not
+   * decrypt is counted, not reported: UDP carries anything.
+   */
+  private quicPkt(r: PktRecord): void {
+    const peer = r.egress ? `${r.flow.daddr}:${r.flow.dport}` : `${r.flow.saddr}:${r.flow.sport}`;
+    const key = `${r.sockId}|${peer}`;
+    let q = this.quic.get(key);
+    if (!q) {
+      // a connection begins with the client's Initial, whose DCID the keys of both sides come from
+      const h = r.egress ? initialHeader(r.data) : undefined;
+      if (!h) return;
+      if (this.quic.size >= MAX_QUIC) this.quic.delete(this.quic.keys().next().value!);
+      q = { dcid: h.dcid.slice(), version: h.version, client: new CryptoStream(), server: new CryptoStream(), done: { client: false, server: false } };
+      this.quic.set(key, q);
+    }
+    const side = r.egress ? 'client' : 'server';
+    if (q.done[side]) return;
+    const keys = initialKeys(q.version, q.dcid, side);
+    // a datagram may coalesce several packets: each Initial of it in turn
+    let read = false;
+    for (let at = 0; at < r.data.length; ) {
+      const p = readInitial(r.data, (v) => (v === q.version ? keys : undefined), at);
+      if (!p) break;
+      read = true;
+      q[side].add(p.initial.crypto);
+      at = p.next;
+    }
+    if (!read) {
+      this.stats.malformedTls++;
+      return;
+    }
+    const msg = q[side].message();
+    if (!msg) return;
+    q.done[side] = true;
+    if (q.done.client && q.done.server) this.quic.delete(key);
+    this.hello(r, asRecords(msg), true);
   }
 
   private dnsPkt(r: PktRecord): void {
@@ -518,7 +569,7 @@ export class Interpreter {
     this.out(ev, undefined, r.pktKind === 'dns_held' ? { sockId: r.sockId, held: true } : { sockId: r.sockId });
   }
 
-  private hello(r: PktRecord, data: Uint8Array): void {
+  private hello(r: PktRecord, data: Uint8Array, quic = false): void {
     let parsed;
     try {
       parsed = parseTlsHello(data);
@@ -546,6 +597,8 @@ export class Interpreter {
     ev.net = this.net(r.flow, conn.net.direction);
     if (conn.host) ev.net.dst_host = conn.host;
     ev.tls = parsed.tls;
+    // JA4's first character is the transport: q for QUIC
+    if (quic && ev.tls.ja4) ev.tls.ja4 = `q${ev.tls.ja4.slice(1)}`;
     if (!client && conn.sni) ev.tls.sni = conn.sni;
     // the kernel marks a ClientHello whose thread went through a probed TLS library
     if (client && r.egress) {

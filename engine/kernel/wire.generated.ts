@@ -650,6 +650,7 @@ export const BUSTED_PKT_DNS = 1;
 export const BUSTED_PKT_TLS_HELLO = 2;
 export const BUSTED_PKT_TLS_CONT = 3;
 export const BUSTED_PKT_DNS_HELD = 4;
+export const BUSTED_PKT_QUIC = 5;
 
 // enum busted_dir
 export const BUSTED_DIR_EGRESS = 1;
