@@ -17,6 +17,7 @@ import { kernelSkipReason, TestCgroup } from '../helpers/cgroup.js';
 import { MonitorProcess } from '../helpers/agent.js';
 import { run } from '../../engine/demo/spawn.js';
 import { CHROMIUM, chromiumSkipReason } from '../helpers/chromium.js';
+import { PACKAGE_ROOT } from '../../engine/paths.js';
 
 const skip = kernelSkipReason() ?? chromiumSkipReason();
 
@@ -25,13 +26,18 @@ describe('QUIC Initials from a real browser', { skip }, () => {
   let profile: string;
   let sink: Socket;
   let datagrams = 0;
+  /** when each datagram arrived */
+  const arrivals: number[] = [];
 
   before(async () => {
     cg = new TestCgroup();
     profile = mkdtempSync(join(tmpdir(), 'busted-quic-'));
     // a port that takes the datagrams (an ICMP port-unreachable would end the connection after its first)
     sink = createSocket('udp4');
-    sink.on('message', () => datagrams++);
+    sink.on('message', () => {
+      datagrams++;
+      arrivals.push(Date.now());
+    });
     await new Promise<void>((r) => sink.bind(443, '127.0.0.1', r));
   });
 
@@ -47,30 +53,52 @@ describe('QUIC Initials from a real browser', { skip }, () => {
     return f;
   };
 
+  const chromiumQuic = (host: string) =>
+    run(
+      [
+        'timeout',
+        '6',
+        CHROMIUM,
+        '--headless=new',
+        '--no-sandbox',
+        '--disable-gpu',
+        `--user-data-dir=${mkdtempSync(join(profile, 'chromium-'))}`,
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+        '--enable-quic',
+        `--origin-to-force-quic-on=${host}:443`,
+        `--host-resolver-rules=MAP ${host} 127.0.0.1, MAP * ~NOTFOUND`,
+        `https://${host}/v1/models`,
+      ],
+      { cgroup: cg.path, resolvConf: resolv(), timeoutMs: 15_000 },
+    );
+
+  it('busted enforce: HTTP/3 to a provider the shipped policies refuse is cut at its ClientHello; no datagram of it arrives after', async () => {
+    const agent = await MonitorProcess.start(['--policies', join(PACKAGE_ROOT, 'policies'), '--cgroup', cg.path, '--no-server-side'], 20_000, 'enforce');
+    try {
+      arrivals.length = 0;
+      const browser = chromiumQuic('api.mistral.ai');
+      const hello = await agent.waitFor((e) => e.type === 'tls_client_hello' && e.net?.protocol === 'udp' && e.tls?.sni === 'api.mistral.ai', `a QUIC ClientHello (${datagrams} datagrams)`, 12_000);
+      assert.equal(hello.provider, 'mistral');
+      const d = await agent.waitFor((e) => e.type === 'decision' && e.decision?.subject === hello.id, 'its decision');
+      assert.ok(d.decision?.reasons.includes('provider mistral is not approved'), JSON.stringify(d.decision));
+      assert.equal(d.decision?.enforced, true);
+      const decidedAt = Date.now();
+      await browser;
+      // Chromium retries for seconds; refused from the decision on (its socket destroyed, the address refused to it)
+      const late = arrivals.filter((t) => t > decidedAt + 300);
+      assert.deepEqual(late, [], `${late.length} datagrams arrived after the decision`);
+    } finally {
+      assert.equal(await agent.stop(), 0);
+    }
+  });
+
   it('Chromium forced to HTTP/3: its ClientHello is read from the Initial packets (SNI, ALPN h3, JA4 q..., the provider)', async () => {
     const agent = await MonitorProcess.start(['--cgroup', cg.path]);
     try {
-      const r = await run(
-        [
-          'timeout',
-          '6',
-          CHROMIUM,
-          '--headless=new',
-          '--no-sandbox',
-          '--disable-gpu',
-          `--user-data-dir=${profile}`,
-          '--no-first-run',
-          '--disable-background-networking',
-          '--disable-component-update',
-          '--disable-sync',
-          '--enable-quic',
-          '--origin-to-force-quic-on=api.openai.com:443',
-          '--host-resolver-rules=MAP api.openai.com 127.0.0.1, MAP * ~NOTFOUND',
-          'https://api.openai.com/v1/models',
-        ],
-        // and a resolver on loopback only, should anything in it look a name up all the same
-        { cgroup: cg.path, resolvConf: resolv(), timeoutMs: 15_000 },
-      );
+      const r = await chromiumQuic('api.openai.com');
       const hello = await agent.waitFor((e) => e.type === 'tls_client_hello' && e.net?.protocol === 'udp', `a QUIC ClientHello (${datagrams} datagrams; chromium exited ${r.code ?? r.signal}: ${r.stderr.slice(-300)})`, 10_000);
       assert.equal(hello.tls?.sni, 'api.openai.com');
       assert.deepEqual(hello.tls?.alpn, ['h3']);
