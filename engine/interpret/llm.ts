@@ -289,11 +289,20 @@ const MAX_DEPTH = 64;
  * see all of it.
  */
 function contextOf(body: unknown, info: LlmInfo): string | undefined {
-  return stringsOf(
-    body,
-    (s, key) => s === info.user_message || s === info.system_prompt || ((key === 'role' || key === 'type') && SHAPE_WORD.test(s)) || (key === 'model' && s === info.model),
-  );
+  const skip = (s: string, key: string) => s === info.user_message || s === info.system_prompt || ((key === 'role' || key === 'type') && SHAPE_WORD.test(s)) || (key === 'model' && s === info.model);
+  const o = obj(body);
+  if (!o) return stringsOf(body, skip);
+  // tool definitions first: they follow the messages in most bodies, and an output shows the context's end,
+  // where the conversation's newest text should be, not the tools' JSON schemas
+  const defs: Record<string, unknown> = {};
+  const rest: Record<string, unknown> = {};
+  for (const k in o) (TOOL_KEYS.has(k) ? defs : rest)[k] = o[k];
+  const parts = [stringsOf(defs, skip), stringsOf(rest, skip)].filter((x): x is string => x !== undefined);
+  return parts.length ? parts.join('\n') : undefined;
 }
+
+/** Where request bodies define their tools (OpenAI, Anthropic, Google; OpenAI's legacy functions; Bedrock converse). */
+const TOOL_KEYS = new Set(['tools', 'functions', 'toolConfig', 'tool_config']);
 
 /** The strings of a JSON value in document order, newline-joined, but those `skip` names (with the key they are under); undefined when none is left. */
 export function stringsOf(value: unknown, skip: (s: string, key: string) => boolean): string | undefined {

@@ -242,6 +242,19 @@ describe('llm.context: what else a request sends', () => {
     assert.equal(b.context, 't\nk-123');
   });
 
+  it('tool definitions come first, so that the context ends with the conversation (an output shows its end)', () => {
+    const info = llmRequest('POST', '/v1/chat/completions', {
+      model: 'gpt-4o',
+      messages: [
+        { role: 'user', content: 'first' },
+        { role: 'assistant', content: 'an answer' },
+        { role: 'user', content: 'last' },
+      ],
+      tools: [{ type: 'function', function: { name: 'lookup', description: 'looks things up', parameters: { type: 'object', properties: { q: { type: 'string' } } } } }],
+    })!.info;
+    assert.equal(info.context, 'lookup\nlooks things up\nfirst\nan answer');
+  });
+
   it('a one-message request has none; a role or type that is not a plain word is kept (a key could hide there)', () => {
     assert.equal(llmRequest('POST', '/v1/chat/completions', { model: 'gpt-4o', messages: [{ role: 'system', content: 's' }, { role: 'user', content: 'u' }] })!.info.context, undefined);
     const odd = llmRequest('POST', '/v1/chat/completions', { model: 'gpt-4o', messages: [{ role: 'user', content: 'u', type: 'sk-proj-0123456789abcdefghij' }] })!.info;
