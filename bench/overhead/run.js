@@ -64,7 +64,14 @@ const PAIRS = Number(process.env.BENCH_OVERHEAD_PAIRS ?? 4);
 const NODE_FLAGS = (process.env.BENCH_OVERHEAD_NODE_FLAGS ?? '').split(' ').filter(Boolean);
 const SECS = Number(process.env.BENCH_OVERHEAD_SECS ?? 4);
 const WARMUP_SECS = 1.5;
-const AGENT_WARMUP_SECS = Number(process.env.BENCH_OVERHEAD_AGENT_WARMUP ?? 2);
+// BENCH_OVERHEAD_AGENT_WARMUP: seconds of loaded running before an agent is
+// measured, for every workload; unset, 2 s, or more where a workload needs
+// it: the curl loop makes some 35 requests a second, so 2 s is about 70
+// requests, far too few for V8 to have compiled the per-request paths (its
+// agent's CPU fell by a fifth between 2 and 30 s of warm-up)
+const AGENT_WARMUP_ENV = process.env.BENCH_OVERHEAD_AGENT_WARMUP;
+const AGENT_WARMUP = { tlscurl: 20, tlscurlskip: 20 };
+const warmupOf = (name) => (AGENT_WARMUP_ENV !== undefined ? Number(AGENT_WARMUP_ENV) : (AGENT_WARMUP[name] ?? 2));
 const TARGET_RATIO = 0.95;
 const TARGET_RSS_MB = 150;
 const PROFILE_DIR = process.env.BENCH_OVERHEAD_PROFILE;
@@ -168,7 +175,7 @@ for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => cleanup().then(()
 // A stuck bench stops: each workload gets its runs, its agents' warm-ups,
 // starts and stops, and its set-up, twice over.
 const LOADED = WITH_FLOOR ? 2 : 1;
-const BUDGET_S = 2 * selected.length * ((2 * PAIRS * LOADED + 2) * SECS + PAIRS * LOADED * (AGENT_WARMUP_SECS + 4) + 15);
+const BUDGET_S = 2 * selected.length * ((2 * PAIRS * LOADED + 2) * SECS + PAIRS * LOADED * (Math.max(...selected.map(warmupOf)) + 4) + 15);
 const watchdog = setTimeout(() => {
   log(`watchdog: bench ran over ${BUDGET_S} s, stopping`);
   cleanup().then(() => process.exit(1));
@@ -573,8 +580,9 @@ async function loadedRun(name, i, cg, inst, floor = FLOOR) {
   // The agent's steady state: it runs for days, so its JIT compiling its
   // hot paths (TurboFan, on V8's worker threads) in its first seconds is
   // not what the workload pays for it. The loaded workload runs unmeasured
-  // for AGENT_WARMUP_SECS first (0: measure from a cold agent).
-  if (AGENT_WARMUP_SECS > 0) await inst.run(AGENT_WARMUP_SECS);
+  // for warmupOf(name) seconds first (0: measure from a cold agent).
+  const warm = warmupOf(name);
+  if (warm > 0) await inst.run(warm);
   const progIds = bpfStatsPrev !== undefined ? agentPrograms(cg) : undefined;
   const bpf0 = progIds && bpfSnapshot(progIds);
   const [user0, sys0] = procCpuSplit(agent.pid);
@@ -676,7 +684,7 @@ async function measure(name, cg, tmp) {
       value: round(ratio, 3),
       agent: AGENT.join(' '),
       stdout: STDOUT_FILE ? 'file' : '/dev/null',
-      agent_warmup_s: AGENT_WARMUP_SECS,
+      agent_warmup_s: warmupOf(name),
       without: round(without),
       with: round(withAgent),
       unit: w.unit,
