@@ -590,7 +590,7 @@ process.stdin.on('data', async (d) => {
     await stopAgent();
   });
 
-  it('through an HTTP CONNECT proxy, a provider the shipped policies do not approve gets nothing: the TLS name, not the address, decides', async () => {
+  it('through an HTTP CONNECT proxy, a provider the shipped policies do not approve gets nothing: the TLS name, not the address, decides (curl, and wget whose TLS is not read)', async () => {
     // the proxy (this test process, outside the cgroup) tunnels to the stand-in whatever name it is asked for:
     // curl's connect() goes to the proxy's address, so only what busted reads in TLS can tell it is Mistral
     const proxy = createServer((down) => {
@@ -622,6 +622,16 @@ process.stdin.on('data', async (d) => {
       const ok = await via('api.openai.com', 'through the proxy (proxy-openai)');
       assert.equal(ok.code, 0, ok.stderr);
       assert.ok(server.received.some((b) => b.includes('(proxy-openai)')));
+      // a client whose TLS busted does not read (wget: GnuTLS): its ClientHello, tunnelled after the CONNECT
+      // exchange, is read on the wire, and that is what is decided and cut
+      const w = await run(['wget', '-q', '-O', '/dev/null', '--timeout=10', '--tries=1', `--ca-certificate=${pki.caCert}`, '-e', 'use_proxy=yes', '-e', `https_proxy=http://127.0.0.1:${proxyPort}`, url('api.mistral.ai', '/v1/models?via=wget-proxy')], inCg());
+      assert.notEqual(w.code, 0, 'wget to Mistral fails');
+      const wh = await m.waitFor((e) => e.type === 'tls_client_hello' && e.process?.pid === w.pid, "wget's ClientHello");
+      assert.equal(wh.provider, 'mistral');
+      assert.equal(wh.tls?.plaintext, false);
+      const wd = decisionOn(m, wh.id) ?? (await m.waitFor((e) => e.type === 'decision' && e.decision?.subject === wh.id, 'its decision'));
+      assert.equal(wd.decision?.enforced, true);
+      assert.ok(!server.hits.some((h) => h.includes('wget-proxy')), 'its request never reached the server');
     } finally {
       proxy.close();
       await stopAgent();
