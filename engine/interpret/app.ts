@@ -14,7 +14,7 @@ import { codingsOf, decodeBody } from '../parse/encoding.js';
 import { Http1Stream, type HttpMessage } from '../parse/http1.js';
 import { Http2Stream, looksLikeHttp2, type Http2Message } from '../parse/http2.js';
 import { redactHttp, redactLlm, redactMcp } from '../redact.js';
-import { formCall, llmRequest, llmResponse, mcpFromSse, mcpMessages, otherCall, parseJson, type Api, type LlmCall } from './llm.js';
+import { formCall, llmRequest, llmResponse, mcpFromSse, mcpMessages, obj, otherCall, parseJson, type Api, type LlmCall } from './llm.js';
 import { grpcLlmRequest, grpcLlmResponse } from './llm-grpc.js';
 import { grpcMessages, isGrpc } from '../parse/grpc.js';
 import { WsReader, wsDeflateOf, type WsDeflate } from '../parse/websocket.js';
@@ -224,14 +224,17 @@ export class AppLayer {
     const grpc = isGrpc(m.contentType) ? grpcLlmRequest(m.path, grpcMessages(d.body, m.headers['grpc-encoding'])) : undefined;
     const json = grpc ? undefined : parseJson(d.body);
     let call: LlmCall | undefined = grpc ? { api: 'google', info: grpc.info } : llmRequest(m.method, m.path, json);
-    // any other JSON a known provider's API is sent (not JSON-RPC: MCP stays MCP) is held to the content rules too
-    const other = json !== null && typeof json === 'object' && !Array.isArray(json) ? (json as Record<string, unknown>) : undefined;
-    if (!call && other && other.jsonrpc === undefined && m.method === 'POST' && this.providerFor(c.sni ?? host)) call = otherCall(m.path ?? '', other);
-    // and a form's text parts (the Files API's JSONL, an upload's prompt)
-    if (!call && !grpc && m.method === 'POST' && this.providerFor(c.sni ?? host)) call = formCall(m.path ?? '', m.contentType, d.body);
+    // the provider the connection's name is of, looked up once for everything below
+    const hostProvider = this.providerFor(c.sni ?? host);
+    if (!call && !grpc && m.method === 'POST' && hostProvider) {
+      // any other JSON a known provider's API is sent (not JSON-RPC: MCP stays MCP) is held to the content rules too,
+      // and so are a form's text parts (the Files API's JSONL, an upload's prompt)
+      const other = obj(json);
+      call = other ? (other.jsonrpc === undefined ? otherCall(m.path ?? '', other) : undefined) : formCall(m.path ?? '', m.contentType, d.body);
+    }
     const pending: Pending = { http, ...(grpc ? { grpc: { vertex: grpc.vertex } } : {}) };
     if (call) {
-      const provider = this.providerFor(c.sni ?? host, call.api);
+      const provider = hostProvider ?? API_PROVIDER[call.api];
       const llm = call.info;
       if (provider) llm.provider = provider;
       this.push(c, { type: 'llm_request', http, llm, ...(provider ? { provider } : {}) });
@@ -239,14 +242,14 @@ export class AppLayer {
       pending.llm = llm;
       pending.provider = provider;
     } else {
-      for (const mcp of mcpMessages(d.body, m.contentType)) this.push(c, { type: 'mcp_message', http, mcp });
+      for (const mcp of mcpMessages(d.body, m.contentType, json)) this.push(c, { type: 'mcp_message', http, mcp });
     }
     // a body cut short (4 MiB, or bytes the kernel did not copy): a secret in the rest went unseen, and
     // an LLM request whose JSON is cut has no prompt at all; said, so that a policy can decide on it
     // so is a body whose framing is ambiguous: what a server reads may not be what was read here
     const reason = d.error ?? (m.ambiguous !== undefined ? `its body's framing is ambiguous (${m.ambiguous}): a server may read another body` : undefined);
     if (d.truncated || reason !== undefined) {
-      const provider = pending.provider ?? this.providerFor(c.sni ?? host);
+      const provider = pending.provider ?? hostProvider;
       this.push(c, { type: 'cut', http: { ...http }, ...(provider ? { provider } : {}), ...(reason !== undefined ? { reason } : {}) });
     }
     if ('stream' in m) {
@@ -258,7 +261,7 @@ export class AppLayer {
       // further; one whose first body could not be read for sure is (what it holds is not known)
       c.judged = true;
       const interesting =
-        call !== undefined || reason !== undefined || c.found.some((f) => f.type === 'mcp_message') || this.providerFor(c.sni ?? host) !== undefined;
+        call !== undefined || reason !== undefined || c.found.some((f) => f.type === 'mcp_message') || hostProvider !== undefined;
       if (!interesting) this.onUninteresting?.(c.pid, c.ssl);
     }
   }

@@ -39,10 +39,11 @@ export interface LlmCall {
 }
 
 type Json = Record<string, unknown>;
-const obj = (v: unknown): Json | undefined => (v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Json) : undefined);
-const arr = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
-const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
-const num = (v: unknown): number | undefined => (typeof v === 'number' && Number.isFinite(v) ? v : undefined);
+/** Parsed JSON, read as the shapes the APIs use (realtime.ts reads with them too). */
+export const obj = (v: unknown): Json | undefined => (v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Json) : undefined);
+export const arr = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
+export const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
+export const num = (v: unknown): number | undefined => (typeof v === 'number' && Number.isFinite(v) ? v : undefined);
 
 /**
  * A path segment's text (`%3A` → `:`), or the segment as it is when its
@@ -289,7 +290,7 @@ const MAX_DEPTH = 64;
  * see all of it.
  */
 function contextOf(body: unknown, info: LlmInfo): string | undefined {
-  const skip = (s: string, key: string) => s === info.user_message || s === info.system_prompt || ((key === 'role' || key === 'type') && SHAPE_WORD.test(s)) || (key === 'model' && s === info.model);
+  const skip = contextSkip((s) => s === info.user_message || s === info.system_prompt, info.model);
   const o = obj(body);
   if (!o) return stringsOf(body, skip);
   // tool definitions first: they follow the messages in most bodies, and an output shows the context's end,
@@ -299,6 +300,11 @@ function contextOf(body: unknown, info: LlmInfo): string | undefined {
   for (const k in o) (TOOL_KEYS.has(k) ? defs : rest)[k] = o[k];
   const parts = [stringsOf(defs, skip), stringsOf(rest, skip)].filter((x): x is string => x !== undefined);
   return parts.length ? parts.join('\n') : undefined;
+}
+
+/** stringsOf's skip for a request's context: strings TAKEN as fields of their own already, the model, and words that only name a role or a part's type. */
+function contextSkip(taken: (s: string) => boolean, model: string | undefined): (s: string, key: string) => boolean {
+  return (s, key) => taken(s) || (key === 'model' && s === model) || ((key === 'role' || key === 'type') && SHAPE_WORD.test(s));
 }
 
 /** Where request bodies define their tools (OpenAI, Anthropic, Google; OpenAI's legacy functions; Bedrock converse). */
@@ -364,7 +370,7 @@ export function otherCall(path: string, body: Record<string, unknown>): LlmCall 
   if (user !== undefined) info.user_message = user;
   // the input's own strings are the user message already (an array's one by one)
   const taken = new Set<unknown>(user === undefined ? [] : Array.isArray(input) ? input : [user]);
-  const context = stringsOf(body, (s, key) => taken.has(s) || (key === 'model' && s === info.model) || ((key === 'role' || key === 'type') && SHAPE_WORD.test(s)));
+  const context = stringsOf(body, contextSkip((s) => taken.has(s), info.model));
   if (context !== undefined) info.context = context;
   return { api: 'other', info };
 }
@@ -580,9 +586,10 @@ export function llmResponse(body: Uint8Array, contentType: string | undefined): 
 }
 
 /** MCP (JSON-RPC 2.0) messages in a body: one object, a batch, or server-sent events carrying them. */
-export function mcpMessages(body: Uint8Array, contentType: string | undefined): McpInfo[] {
+/** `json`: parseJson(body) when the caller has it already (undefined: not parsed yet, or no JSON). */
+export function mcpMessages(body: Uint8Array, contentType: string | undefined, json?: unknown): McpInfo[] {
   if ((contentType ?? '').includes('text/event-stream')) return mcpFromSse(utf8.decode(body));
-  const v = parseJson(body);
+  const v = json !== undefined ? json : parseJson(body);
   return mcpFromValues(Array.isArray(v) ? v : v === undefined ? [] : [v]);
 }
 

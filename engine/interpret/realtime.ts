@@ -21,7 +21,7 @@
  * responseTokenCount}}.
  */
 import type { LlmInfo } from '../model/event.js';
-import { SHAPE_WORD, stringsOf } from './llm.js';
+import { arr, num, obj, SHAPE_WORD, str, stringsOf } from './llm.js';
 
 export type RealtimeApi = 'openai_realtime' | 'gemini_live';
 
@@ -33,12 +33,6 @@ export interface Realtime {
   /** function calls the server asked for since the last usage (Gemini sends them apart) */
   calls: string[];
 }
-
-type Json = Record<string, unknown>;
-const obj = (v: unknown): Json | undefined => (v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Json) : undefined);
-const arr = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
-const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
-const num = (v: unknown): number | undefined => (typeof v === 'number' && Number.isFinite(v) ? v : undefined);
 
 /** The realtime API an upgrade request's target opens, with the model its query names; undefined for any other WebSocket. */
 export function realtimeOf(target: string | undefined): Realtime | undefined {
