@@ -6,12 +6,11 @@
  * response.create with response.done (a function call and fixed usage), and
  * records every message it receives.
  */
-import { createHash } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import * as zlib from 'node:zlib';
+import { wsAccept, wsFrame, wsReader } from '../../training/traffic/server.js';
 
-const GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
 const TAIL = Buffer.from([0, 0, 0xff, 0xff]);
 
 /** One zlib stream used message by message: each write flushed (Z_SYNC_FLUSH), its output collected. */
@@ -38,7 +37,7 @@ export function acceptRealtime(req: IncomingMessage, socket: Duplex, head: Buffe
     return;
   }
   const deflate = /permessage-deflate/i.test(String(req.headers['sec-websocket-extensions'] ?? ''));
-  const accept = createHash('sha1').update(key + GUID).digest('base64');
+  const accept = wsAccept(key);
   socket.write(
     `HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\n${deflate ? 'Sec-WebSocket-Extensions: permessage-deflate\r\n' : ''}\r\n`,
   );
@@ -53,9 +52,7 @@ export function acceptRealtime(req: IncomingMessage, socket: Duplex, head: Buffe
       const c = await compress(data);
       data = c.subarray(0, c.length - 4); // the flush's 00 00 ff ff goes (RFC 7692 7.2.1)
     }
-    const n = data.length;
-    const hdr = n < 126 ? Buffer.from([0x81 | (compress ? 0x40 : 0), n]) : n < 65536 ? Buffer.from([0x81 | (compress ? 0x40 : 0), 126, n >> 8, n & 0xff]) : Buffer.concat([Buffer.from([0x81 | (compress ? 0x40 : 0), 127]), (() => { const b = Buffer.alloc(8); b.writeBigUInt64BE(BigInt(n)); return b; })()]);
-    if (!socket.destroyed) socket.write(Buffer.concat([hdr, data]));
+    if (!socket.destroyed) socket.write(wsFrame(data, 1, false, compress !== undefined));
   };
   const onMessage = async (text: string): Promise<void> => {
     received[at] += text;
@@ -74,48 +71,28 @@ export function acceptRealtime(req: IncomingMessage, socket: Duplex, head: Buffe
     }
   };
 
-  // client frames: masked, perhaps fragmented, compressed when RSV1 says so
-  let buf = head.length ? Buffer.from(head) : Buffer.alloc(0);
+  // client frames: masked, perhaps fragmented, compressed when RSV1 (on a message's first frame) says so
   let parts: Buffer[] = [];
   let compressed = false;
   let chain = Promise.resolve();
-  socket.on('data', (d: Buffer) => {
-    buf = Buffer.concat([buf, d]);
-    for (;;) {
-      if (buf.length < 2) return;
-      let len = buf[1]! & 0x7f;
-      let off = 2;
-      if (len === 126) {
-        if (buf.length < 4) return;
-        len = buf.readUInt16BE(2);
-        off = 4;
-      } else if (len === 127) {
-        if (buf.length < 10) return;
-        len = Number(buf.readBigUInt64BE(2));
-        off = 10;
-      }
-      if (buf.length < off + 4 + len) return;
-      const mask = buf.subarray(off, off + 4);
-      const payload = Buffer.from(buf.subarray(off + 4, off + 4 + len).map((b, i) => b ^ mask[i & 3]!));
-      const fin = (buf[0]! & 0x80) !== 0;
-      const opcode = buf[0]! & 0x0f;
-      if (opcode === 1 || opcode === 2) compressed = (buf[0]! & 0x40) !== 0;
-      buf = buf.subarray(off + 4 + len);
-      if (opcode === 8) {
-        socket.end(Buffer.from([0x88, 0]));
-        return;
-      }
-      if (opcode >= 8) continue;
-      parts.push(payload);
-      if (!fin) continue;
-      const whole = Buffer.concat(parts);
-      parts = [];
-      const wasCompressed = compressed;
-      chain = chain.then(async () => {
-        const plain = wasCompressed && inflate ? await inflate(Buffer.concat([whole, TAIL])) : whole;
-        await onMessage(plain.toString('utf8'));
-      });
+  const frames = wsReader((opcode, payload, first) => {
+    if (opcode === 8) {
+      socket.end(wsFrame(Buffer.alloc(0), 8));
+      return;
     }
+    if (opcode >= 8) return;
+    if (opcode === 1 || opcode === 2) compressed = (first & 0x40) !== 0;
+    parts.push(payload);
+    if ((first & 0x80) === 0) return;
+    const whole = Buffer.concat(parts);
+    parts = [];
+    const wasCompressed = compressed;
+    chain = chain.then(async () => {
+      const plain = wasCompressed && inflate ? await inflate(Buffer.concat([whole, TAIL])) : whole;
+      await onMessage(plain.toString('utf8'));
+    });
   });
+  if (head.length) frames(Buffer.from(head));
+  socket.on('data', (d: Buffer) => frames(d));
   socket.on('error', () => {});
 }

@@ -116,9 +116,10 @@ async function handle(req: Req, res: Res): Promise<void> {
 
 // ---- WebSocket (RFC 6455), just enough for chat- and ticker-like sessions
 
-export function wsFrame(payload: Buffer, opcode = 2, mask = false): Buffer {
+export function wsFrame(payload: Buffer, opcode = 2, mask = false, compressed = false): Buffer {
   const n = payload.length;
-  const head: number[] = [0x80 | opcode];
+  // RSV1: the payload is permessage-deflate'd (RFC 7692)
+  const head: number[] = [0x80 | (compressed ? 0x40 : 0) | opcode];
   const m = mask ? 0x80 : 0;
   if (n < 126) head.push(m | n);
   else if (n < 65536) head.push(m | 126, n >> 8, n & 255);
@@ -130,8 +131,8 @@ export function wsFrame(payload: Buffer, opcode = 2, mask = false): Buffer {
   return Buffer.concat([Buffer.from(head), key, body]);
 }
 
-/** Splits a byte stream into frames: calls `on(opcode)` for each complete one. */
-export function wsReader(on: (opcode: number, payload: Buffer) => void): (d: Buffer) => void {
+/** Splits a byte stream into frames: calls `on` with each complete one's opcode, unmasked payload and first byte (FIN, RSV1). */
+export function wsReader(on: (opcode: number, payload: Buffer, first: number) => void): (d: Buffer) => void {
   let buf = Buffer.alloc(0);
   return (d) => {
     buf = Buffer.concat([buf, d]);
@@ -154,10 +155,15 @@ export function wsReader(on: (opcode: number, payload: Buffer) => void): (d: Buf
       if (buf.length < at + n) return;
       const payload = Buffer.from(buf.subarray(at, at + n));
       if (key) for (let i = 0; i < payload.length; i++) payload[i]! ^= key[i & 3]!;
-      on(buf[0]! & 0x0f, payload);
+      on(buf[0]! & 0x0f, payload, buf[0]!);
       buf = buf.subarray(at + n);
     }
   };
+}
+
+/** The Sec-WebSocket-Accept answering a Sec-WebSocket-Key (RFC 6455 4.2.2: its SHA-1 with the protocol's GUID, base64). */
+export function wsAccept(key: string): string {
+  return createHash('sha1').update(`${key}258EAFA5-E914-47DA-95CA-C5AB0DC85B11`).digest('base64');
 }
 
 function upgrade(req: IncomingMessage, socket: Duplex): void {
@@ -168,7 +174,7 @@ function upgrade(req: IncomingMessage, socket: Duplex): void {
     socket.end('HTTP/1.1 400 Bad Request\r\n\r\n');
     return;
   }
-  const accept = createHash('sha1').update(`${req.headers['sec-websocket-key']}258EAFA5-E914-47DA-95CA-C5AB0DC11B97`).digest('base64');
+  const accept = wsAccept(String(req.headers['sec-websocket-key']));
   socket.write(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\n\r\n`);
   const r = prng(spec.seed);
   let open = true;
