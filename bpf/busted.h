@@ -78,6 +78,13 @@ enum busted_pkt_kind {
 	BUSTED_PKT_TLS_CONT = 3,  /* the next segment of a hello that did not fit in one */
 	BUSTED_PKT_DNS_HELD = 4,  /* a DNS answer dropped until the engine has decided; it sends it on itself */
 	BUSTED_PKT_QUIC = 5,      /* a UDP datagram starting with a QUIC Initial packet (its CRYPTO frames hold a hello) */
+	BUSTED_PKT_HTTP = 6,      /* a piece of a plain-text HTTP connection's TCP stream, at sequence number `seq` */
+};
+
+/* plain_socks: what the packet hook does with a plain-text HTTP connection's payload */
+enum busted_plain_verdict {
+	BUSTED_PLAIN_CAPTURE = 0, /* copy it, both ways */
+	BUSTED_PLAIN_SKIP = 1,    /* not interesting (its first request was no LLM or MCP call): leave it */
 };
 
 /* The mark (SO_MARK) of the datagrams the engine sends on after holding them:
@@ -191,6 +198,8 @@ struct busted_pkt_event {
 	__u32 dir;      /* enum busted_dir */
 	__u32 len;      /* payload bytes in the packet */
 	__u32 cap_len;  /* payload bytes copied into data[] */
+	__u32 seq;      /* BUSTED_PKT_HTTP: the TCP sequence number of data[0] (else 0) */
+	__u32 _pad;
 	__u8 data[BUSTED_PKT_MAX];
 };
 

@@ -60,11 +60,31 @@ struct {
 	__type(value, __s32);
 } hello_cont SEC(".maps");
 
+/* Plain-text HTTP connections (no TLS: a local Ollama or vLLM, an MCP
+ * server on http://localhost) followed by copying their TCP payload both
+ * ways; the engine reassembles it by sequence number and reads it as it
+ * reads TLS plaintext. A socket enters when a segment it sends starts with
+ * the request line of a POST, PUT or PATCH (the methods that carry a
+ * prompt or a JSON-RPC call), whenever that is: a kept-alive connection
+ * opened before the agent is followed from its next such request. The
+ * engine marks a connection whose first request was no LLM or MCP call
+ * BUSTED_PLAIN_SKIP, as it does a TLS connection (tls_verdicts). */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u64);   /* socket cookie */
+	__type(value, __u32); /* enum busted_plain_verdict */
+} plain_socks SEC(".maps");
+
+/* Follow plain-text HTTP (the engine clears it for --no-plain-http). */
+const volatile __u8 plain_http = 1;
+
 struct pkt {
 	struct busted_flow flow; /* saddr/sport = this host's end */
 	__u32 dir;
 	__u32 off;  /* payload offset from the network header */
 	__u32 plen; /* payload length */
+	__u32 seq;  /* TCP: the sequence number of the payload's first byte */
 };
 
 static __always_inline bool peer_is_loopback(const struct pkt *p)
@@ -147,12 +167,17 @@ static __always_inline int parse(struct __sk_buff *skb, struct pkt *p, __u32 dir
 		return -1;
 	}
 	if (p->flow.protocol == IPPROTO_TCP) {
-		__u8 doff;
+		/* ports, sequence number, ack, data offset: one load */
+		__u8 th[13];
 
-		if (bpf_skb_load_bytes(skb, l4off + 12, &doff, 1))
+		if (bpf_skb_load_bytes(skb, l4off, th, sizeof(th)))
 			return -1;
-		p->off = l4off + (doff >> 4) * 4;
+		__builtin_memcpy(ports, th, sizeof(ports));
+		p->seq = ((__u32)th[4] << 24) | ((__u32)th[5] << 16) | ((__u32)th[6] << 8) | th[7];
+		p->off = l4off + (th[12] >> 4) * 4;
 	} else if (p->flow.protocol == IPPROTO_UDP) {
+		if (bpf_skb_load_bytes(skb, l4off, ports, sizeof(ports)))
+			return -1;
 		p->off = l4off + 8;
 	} else {
 		return -1;
@@ -175,8 +200,6 @@ static __always_inline int parse(struct __sk_buff *skb, struct pkt *p, __u32 dir
 		__builtin_memcpy(local, &ip.v6.saddr, 16);
 		__builtin_memcpy(peer, &ip.v6.daddr, 16);
 	}
-	if (bpf_skb_load_bytes(skb, l4off, ports, sizeof(ports)))
-		return -1;
 	/* Addresses went straight into our view (local/peer); ports are
 	 * swapped here: on ingress the packet's source port is the peer's. */
 	if (dir == BUSTED_DIR_EGRESS) {
@@ -231,11 +254,95 @@ static __always_inline void emit_pkt(struct __sk_buff *skb, struct pkt *p, __u64
 	e->dir = p->dir;
 	e->len = p->plen;
 	e->cap_len = cap;
+	e->seq = 0;
+	e->_pad = 0;
 	/* a held answer keeps a process waiting on the engine: wake it now */
 	if (bpf_ringbuf_output(&events, e, offsetof(struct busted_pkt_event, data) + cap, kind == BUSTED_PKT_DNS_HELD ? BPF_RB_FORCE_WAKEUP : rb_flags()))
 		stat_inc(BUSTED_STAT_RINGBUF_FULL);
 	else
 		stat_inc(BUSTED_STAT_EVENTS);
+}
+
+/* A plain-text HTTP segment, whole: in records of up to BUSTED_PKT_MAX
+ * bytes, each at its own sequence number. A segment longer than 128 of
+ * them (512 KiB: loopback's TSO packets reach 512 KiB less 8 bytes) ends
+ * with a record that says how many bytes were not copied (cap_len 0): the
+ * engine sees the gap. */
+#define STREAM_RECORDS 128
+
+struct stream_walk {
+	struct __sk_buff *skb;
+	struct busted_pkt_event *e;
+	__u32 off;  /* the payload's offset in the packet */
+	__u32 plen; /* its length */
+	__u32 seq;
+	__u32 done; /* bytes sent so far */
+};
+
+/* One record of a plain-text segment: the next BUSTED_PKT_MAX bytes or fewer. */
+static long stream_step(__u32 i, struct stream_walk *w)
+{
+	struct busted_pkt_event *e = w->e;
+	__u64 cap;
+
+	if (w->done >= w->plen)
+		return 1;
+	cap = w->plen - w->done;
+	if (cap > BUSTED_PKT_MAX)
+		cap = BUSTED_PKT_MAX;
+	asm volatile("%[c] &= 0x1fff" : [c] "+r"(cap));
+	if (cap == 0 || cap > BUSTED_PKT_MAX)
+		return 1;
+	if (bpf_skb_load_bytes(w->skb, w->off + w->done, e->data, cap))
+		return 1;
+	e->len = cap;
+	e->cap_len = cap;
+	e->seq = w->seq + w->done;
+	if (bpf_ringbuf_output(&events, e, offsetof(struct busted_pkt_event, data) + cap, rb_flags()))
+		stat_inc(BUSTED_STAT_RINGBUF_FULL);
+	else
+		stat_inc(BUSTED_STAT_EVENTS);
+	w->done += cap;
+	return 0;
+}
+
+static __always_inline void emit_stream(struct __sk_buff *skb, struct pkt *p, __u64 cookie, struct busted_owner *o)
+{
+	struct stream_walk w = { .skb = skb, .off = p->off, .plen = p->plen, .seq = p->seq };
+	struct busted_pkt_event *e;
+	__u32 zero = 0;
+
+	e = bpf_map_lookup_elem(&scratch, &zero);
+	if (!e)
+		return;
+	hdr_init(&e->hdr, BUSTED_KIND_PKT);
+	owner_task(&e->hdr.task, o, skb);
+	e->sock_id = cookie;
+	e->flow = p->flow;
+	e->pkt_kind = BUSTED_PKT_HTTP;
+	e->dir = p->dir;
+	e->_pad = 0;
+	w.e = e;
+	bpf_loop(STREAM_RECORDS, stream_step, &w, 0);
+	if (w.done < p->plen) {
+		stat_inc(BUSTED_STAT_PKT_TRUNCATED);
+		e->len = p->plen - w.done;
+		e->cap_len = 0;
+		e->seq = p->seq + w.done;
+		if (bpf_ringbuf_output(&events, e, offsetof(struct busted_pkt_event, data), rb_flags()))
+			stat_inc(BUSTED_STAT_RINGBUF_FULL);
+	}
+}
+
+/* The start of a request line that can carry a body: "POST /", "PUT /",
+ * "PATCH /" (or an absolute form, to a proxy: "POST http://..."). */
+static __always_inline bool http_request_start(const __u8 *h)
+{
+	if (h[0] == 'P' && h[1] == 'O' && h[2] == 'S' && h[3] == 'T' && h[4] == ' ')
+		return h[5] == '/' || h[5] == 'h';
+	if (h[0] == 'P' && h[1] == 'U' && h[2] == 'T' && h[3] == ' ')
+		return h[4] == '/' || h[4] == 'h';
+	return h[0] == 'P' && h[1] == 'A' && h[2] == 'T' && h[3] == 'C' && h[4] == 'H' && h[5] == ' ';
 }
 
 static __always_inline void udp_flow(struct __sk_buff *skb, struct pkt *p, __u64 cookie, struct busted_owner *o)
@@ -604,8 +711,27 @@ static __always_inline void tcp_payload(struct __sk_buff *skb, struct pkt *p, __
 		return;
 	}
 	left = bpf_map_lookup_elem(&hello_cont, &ck);
-	if (!left)
+	if (!left) {
+		__u32 *plain;
+
+		if (!plain_http)
+			return;
+		plain = bpf_map_lookup_elem(&plain_socks, &cookie);
+		if (plain) {
+			if (*plain != BUSTED_PLAIN_CAPTURE)
+				return;
+		} else {
+			__u32 capture = BUSTED_PLAIN_CAPTURE;
+
+			/* the client's view only: its requests out, answers in */
+			if (!out || !http_request_start(h))
+				return;
+			bpf_map_update_elem(&plain_socks, &cookie, &capture, BPF_ANY);
+		}
+		o = bpf_map_lookup_elem(&owners, &cookie);
+		emit_stream(skb, p, cookie, o);
 		return;
+	}
 	o = bpf_map_lookup_elem(&owners, &cookie);
 	emit_pkt(skb, p, cookie, o, BUSTED_PKT_TLS_CONT, 0);
 	need = *left - (__s32)p->plen;

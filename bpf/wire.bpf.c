@@ -12,6 +12,7 @@ struct busted_wire_types {
 	enum busted_tcp_phase tcp_phase;
 	enum busted_udp_phase udp_phase;
 	enum busted_pkt_kind pkt_kind;
+	enum busted_plain_verdict plain_verdict;
 	enum busted_dir dir;
 	enum busted_task_flags task_flags;
 	enum busted_stat stat;

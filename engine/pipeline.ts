@@ -155,6 +155,8 @@ export class Agent {
         // a connection that is not AI traffic: no longer copied, or (--tls-capture-all)
         // still copied; either way no longer held when enforcement gates unknown connections
         onTlsSkip: (pid, ssl) => (o.tlsSkip !== false ? this.kernel?.setTlsVerdict(pid, ssl, 'skip') : policy && !policy.dryRun && this.kernel?.setTlsVerdict(pid, ssl, 'capture')),
+        // the same for a plain-text HTTP connection: the packet hook stops copying it
+        onPlainSkip: (sockId) => o.tlsSkip !== false && this.kernel?.setPlainVerdict(BigInt(sockId), 'skip'),
         onExec: (pid, image, proc) => {
           this.tlsLooks?.onExec(pid, programOf(proc));
           this.enforcer?.onExec(pid, image, proc);

@@ -81,6 +81,7 @@ export function generate(objectPath = object) {
     'busted_stat',
     'busted_tls_op',
     'busted_tls_verdict',
+    'busted_plain_verdict',
     'busted_tls_flags',
     'busted_enforce_what',
     'busted_verdict_source',

@@ -75,7 +75,7 @@ export interface UdpRecord extends Base {
   startNs: number;
 }
 
-export type PktKind = 'dns' | 'tls_hello' | 'tls_cont' | 'dns_held' | 'quic';
+export type PktKind = 'dns' | 'tls_hello' | 'tls_cont' | 'dns_held' | 'quic' | 'http';
 
 export interface PktRecord extends Base {
   kind: 'pkt';
@@ -87,6 +87,8 @@ export interface PktRecord extends Base {
   len: number;
   /** the captured prefix (a copy: the ring's memory is reused) */
   data: Uint8Array;
+  /** 'http': the TCP sequence number of data[0] (0 for the other kinds) */
+  seq: number;
 }
 
 export type TlsOp = 'write' | 'read' | 'sni' | 'fd' | 'free' | 'write_done';
@@ -348,6 +350,7 @@ const PKT_KINDS: Record<number, PktKind> = {
   [W.BUSTED_PKT_TLS_CONT]: 'tls_cont',
   [W.BUSTED_PKT_DNS_HELD]: 'dns_held',
   [W.BUSTED_PKT_QUIC]: 'quic',
+  [W.BUSTED_PKT_HTTP]: 'http',
 };
 
 const TLS_OPS: Record<number, TlsOp> = {
@@ -494,6 +497,7 @@ export function decodeRecord(dv: DataView, off: number, len: number): KernelReco
         egress: dv.getUint32(off + W.PKT.dir, true) === W.BUSTED_DIR_EGRESS,
         len: plen,
         data: copyOut(dv, start, cap),
+        seq: dv.getUint32(off + W.PKT.seq, true),
       };
     }
     case W.BUSTED_KIND_TLS: {

@@ -476,14 +476,38 @@ export class Enforcer {
   }
 
   private blockContent(e: BustedEvent, origin: EventOrigin | undefined): boolean {
+    if (origin?.plain && origin.sockId !== undefined) return this.blockPlain(e, origin.sockId);
     const tls = origin?.tls;
     if (!tls) return false;
     this.blockTls(tls.pid, tls.ssl);
     const key = `${tls.pid}:${tls.ssl}`;
     const sock = this.sslSockets.get(key);
-    // until the policy changes, no more connections of this program to that provider
+    this.refuseAfter(e, tls.pid, sock);
+    // a held write has not left: it never will
+    return tls.gated;
+  }
+
+  /**
+   * Content blocked on a plain-text HTTP connection (pkt.bpf.c plain_socks):
+   * nothing held it, so the request has left; the connection is cut (its
+   * packets dropped, the socket destroyed) so that nothing more goes or
+   * comes on it, and the program's later connections there are refused.
+   * Not "enforced": the blocked request itself was not stopped.
+   */
+  private blockPlain(e: BustedEvent, sockId: SockId): boolean {
+    const n = this.o.connection(sockId);
+    const id = n && socketId(n.protocol, n.src_ip, n.src_port, n.dst_ip, n.dst_port, BigInt(sockId));
+    if (id) this.killSocket(id);
+    else this.maps.blockSocket(BigInt(sockId));
+    const pid = e.process?.pid ?? 0;
+    if (pid) this.refuseAfter(e, pid, id ?? (e.net ? socketId('tcp', e.net.src_ip, e.net.src_port, e.net.dst_ip, e.net.dst_port) : undefined));
+    return false;
+  }
+
+  /** Until the policy changes, no more connections of this program to that provider (or, for no provider, to that address). */
+  private refuseAfter(e: BustedEvent, pid: number, sock: SocketId | undefined): void {
     const klass = e.provider ? this.classes.classOf(e.provider) : undefined;
-    const image = this.maps.procImage(tls.pid);
+    const image = this.maps.procImage(pid);
     if (klass !== undefined && image) {
       this.contentBlocks.set(image, (this.contentBlocks.get(image) ?? 0n) | (1n << BigInt(klass)));
       const p = this.images.get(image);
@@ -493,10 +517,8 @@ export class Enforcer {
         this.maps.putImageVerdict(image, { block: (v?.block ?? 0n) | this.contentBlocks.get(image)!, audit: v?.audit ?? 0n });
       }
     } else if (sock) {
-      this.refuseHost(tls.pid, addressText(sock.remote));
+      this.refuseHost(pid, addressText(sock.remote));
     }
-    // a held write has not left: it never will
-    return tls.gated;
   }
 
   /**

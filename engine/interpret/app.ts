@@ -20,6 +20,16 @@ import { grpcMessages, isGrpc } from '../parse/grpc.js';
 import { WsReader, wsDeflateOf, type WsDeflate } from '../parse/websocket.js';
 import { realtimeOf, realtimeRequest, realtimeResponse, type Realtime } from './realtime.js';
 
+/**
+ * What the layer reads: one whole TLS call (tls-data.ts), or the next piece
+ * of a plain-text HTTP connection's stream (plain.ts; `ssl` is then
+ * plainKey() of its socket). `len` past `data`: bytes never seen.
+ */
+export type AppCall = Pick<TlsCall, 'pid' | 'ssl' | 'direction' | 'len' | 'data'> & { conn: { sni?: string } };
+
+/** The key a plain-text HTTP connection goes by where a TLS one has its SSL*. */
+export const plainKey = (sockId: string | number): string => `tcp:${sockId}`;
+
 export type Finding =
   | { type: 'llm_request'; http: HttpInfo; llm: LlmInfo; provider?: string }
   | { type: 'llm_response'; http: HttpInfo; llm: LlmInfo; provider?: string }
@@ -125,7 +135,7 @@ export class AppLayer {
    * rendering of the call (decoded headers and DATA) to show instead of the
    * raw frames, whose HPACK strings could hide a secret from redaction.
    */
-  feed(call: TlsCall): { found: Finding[]; render?: string; lost?: string } {
+  feed(call: AppCall): { found: Finding[]; render?: string; lost?: string } {
     const key = `${call.pid}:${call.ssl}`;
     let c = this.conns.get(key);
     if (c === undefined) {
@@ -160,7 +170,7 @@ export class AppLayer {
   private notes: string[] | undefined;
 
   /** The parsers of a connection, chosen by its first bytes. */
-  private start(c: Conn, call: TlsCall): void {
+  private start(c: Conn, call: AppCall): void {
     const h2 = looksLikeHttp2(call.data);
     if (h2) {
       // which direction carries the client's preface: this one if it starts with it, else the other

@@ -13,7 +13,8 @@ import { BustedError, ErrorCode } from '../model/errors.js';
 import type { EnforceRecord, ExecRecord, ExitRecord, FlowRecord, FlowStatRecord, KernelRecord, PktRecord, SockId, TcpRecord, TlsRecord, UdpRecord } from '../decode/records.js';
 import { redactPayload } from '../redact.js';
 import { TlsAssembler, type TlsCall } from './tls-data.js';
-import { AppLayer } from './app.js';
+import { AppLayer, plainKey, type Finding } from './app.js';
+import { PlainStreams } from './plain.js';
 import { concatBytes } from '../parse/bytes.js';
 import { TLS_CAPTURE_BYTES } from '../model/defaults.js';
 import { parseDns } from '../parse/dns.js';
@@ -45,6 +46,8 @@ export interface InterpreterOptions {
   noRedact?: boolean;
   /** a TLS connection turned out uninteresting: stop copying it in the kernel */
   onTlsSkip?: (pid: number, ssl: string) => void;
+  /** a plain-text HTTP connection (pkt.bpf.c plain_socks) whose first request was no LLM or MCP call: the packet hook may stop copying it */
+  onPlainSkip?: (sockId: SockId) => void;
   /** a process executed a new program (TLS library discovery looks at it; enforcement evaluates the image) */
   onExec?: (pid: number, image: string, process: ProcessInfo) => void;
   /** a process sent a ClientHello that went through no probed TLS library (its plaintext is not read) */
@@ -74,6 +77,8 @@ export interface EventOrigin {
   sockId?: SockId;
   /** the TLS connection of tls_data and of what its plaintext completed */
   tls?: { pid: number; ssl: string; gated: boolean };
+  /** what a plain-text HTTP connection completed (with `sockId`): it was not held, it has left */
+  plain?: boolean;
   /** connect_blocked: the kernel's refusal */
   refusal?: { image: string; klass: number };
   /** a DNS answer the kernel held back (the enforcer sends it on once decided) */
@@ -155,6 +160,9 @@ export class Interpreter {
   /** classify()'s answer per address from the shared caches; cleared by every DNS answer */
   private readonly byAddress = new Map<string, { host: string | undefined; provider: string | undefined }>();
   private readonly tlsCalls: TlsAssembler;
+  /** plain-text HTTP connections' streams, in order (plain.ts), and their sockets by app-layer key */
+  private readonly plainStreams = new PlainStreams();
+  private readonly plainSocks = new Map<string, SockId>();
   private readonly app: AppLayer;
   private readonly excerpt: number;
   private readonly redact: boolean;
@@ -170,7 +178,13 @@ export class Interpreter {
     this.pid = o.pid;
     this.runId = o.runId ?? Math.random().toString(36).slice(2, 8);
     this.tlsCalls = new TlsAssembler(o.tlsCapBytes ?? TLS_CAPTURE_BYTES, o.readHeld === null ? undefined : (o.readHeld ?? readProcessMemory));
-    this.app = new AppLayer(this.providers, o.noRedact !== true, o.onTlsSkip, (n, reason) => this.lost(n, reason));
+    // a plain-text connection's key is plainKey(its socket): its verdict goes to the packet hook's map
+    const uninteresting = (pid: number, ssl: string): void => {
+      if (!ssl.startsWith('tcp:')) return o.onTlsSkip?.(pid, ssl);
+      const sockId = this.plainSocks.get(ssl);
+      if (sockId !== undefined) o.onPlainSkip?.(sockId);
+    };
+    this.app = new AppLayer(this.providers, o.noRedact !== true, uninteresting, (n, reason) => this.lost(n, reason));
     this.excerpt = o.tlsExcerptBytes ?? 2048;
     this.redact = o.noRedact !== true;
     this.onExec = o.onExec;
@@ -320,24 +334,27 @@ export class Interpreter {
         this.out(err, undefined, origin);
       }
     }
-    for (const f of found) {
-      const e = this.base(f.type === 'cut' ? 'error' : f.type, call.first.ts);
-      e.process = proc;
-      if (call.conn.sni) e.tls = { sni: call.conn.sni };
-      e.http = f.http;
-      if (f.type === 'cut') {
-        this.stats.contentCut++;
-        const what = `${f.http.method ?? 'a'} request to ${f.http.host ?? 'a TLS peer'}`;
-        const message = f.reason === undefined ? `${what} was not read whole: policies saw only the start of its body` : `${what} could not be read: ${f.reason}`;
-        e.error = { code: ErrorCode.CONTENT_CUT, message, field: 'http.body' };
-        if (f.provider) e.provider = f.provider;
-      } else if (f.type === 'mcp_message') e.mcp = f.mcp;
-      else {
-        e.llm = f.llm;
-        if (f.provider) e.provider = f.provider;
-      }
-      this.out(e, undefined, origin);
+    for (const f of found) this.out(this.finding(f, call.first.ts, proc, call.conn.sni), undefined, origin);
+  }
+
+  /** The event for what a connection's plaintext completed (app.ts). */
+  private finding(f: Finding, ts: number, proc: ProcessInfo, sni: string | undefined): BustedEvent {
+    const e = this.base(f.type === 'cut' ? 'error' : f.type, ts);
+    e.process = proc;
+    if (sni) e.tls = { sni };
+    e.http = f.http;
+    if (f.type === 'cut') {
+      this.stats.contentCut++;
+      const what = `${f.http.method ?? 'a'} request to ${f.http.host ?? (sni !== undefined ? 'a TLS peer' : 'a peer')}`;
+      const message = f.reason === undefined ? `${what} was not read whole: policies saw only the start of its body` : `${what} could not be read: ${f.reason}`;
+      e.error = { code: ErrorCode.CONTENT_CUT, message, field: 'http.body' };
+      if (f.provider) e.provider = f.provider;
+    } else if (f.type === 'mcp_message') e.mcp = f.mcp;
+    else {
+      e.llm = f.llm;
+      if (f.provider) e.provider = f.provider;
     }
+    return e;
   }
 
   private tcp(r: TcpRecord): void {
@@ -373,6 +390,12 @@ export class Interpreter {
   }
 
   private closed(r: TcpRecord | UdpRecord): void {
+    if (this.plainStreams.has(r.sockId)) {
+      const key = plainKey(r.sockId);
+      this.plainStreams.forget(r.sockId);
+      this.plainSocks.delete(key);
+      this.app.forget(r.task.pid, key);
+    }
     const conn = this.conns.get(r.sockId);
     this.conns.delete(r.sockId);
     // only a connection this host opened that moved bytes has a flow record
@@ -456,6 +479,7 @@ export class Interpreter {
   private pkt(r: PktRecord): void {
     if (r.pktKind === 'dns' || r.pktKind === 'dns_held') return this.dnsPkt(r);
     if (r.pktKind === 'quic') return this.quicPkt(r);
+    if (r.pktKind === 'http') return this.plainPkt(r);
     const key = `${r.sockId}:${r.egress ? 'o' : 'i'}`;
     if (r.pktKind === 'tls_cont') {
       const p = this.pending.get(key);
@@ -484,6 +508,50 @@ export class Interpreter {
       return;
     }
     this.hello(r, r.data);
+  }
+
+  /**
+   * A piece of a plain-text HTTP connection (pkt.bpf.c: a local Ollama or
+   * vLLM, an MCP server on http://localhost), put in order (plain.ts) and
+   * read as TLS plaintext is. What it completes (LLM calls, MCP messages)
+   * is reported with the connection's addresses; the bytes themselves are
+   * no event (tls_data is TLS's).
+   */
+  private plainPkt(r: PktRecord): void {
+    const key = plainKey(r.sockId);
+    if (!this.plainSocks.has(key)) {
+      if (this.plainSocks.size >= 16384) this.plainSocks.delete(this.plainSocks.keys().next().value!);
+      this.plainSocks.set(key, r.sockId);
+    }
+    const pid = r.task.pid;
+    for (const p of this.plainStreams.add(r)) {
+      const { found, lost } = this.app.feed({ pid, ssl: key, direction: p.direction, len: p.data.length + p.gap, data: p.data, conn: {} });
+      if (found.length === 0 && lost === undefined) continue;
+      const proc = this.processes.info(r.task);
+      const conn = this.conns.get(r.sockId);
+      const net = conn ? copyNet(conn.net) : this.net(r.flow, 'egress');
+      const origin: EventOrigin = { sockId: r.sockId, plain: true };
+      if (lost !== undefined) {
+        this.stats.http2Lost++;
+        const err = this.start('error', r.ts, pid);
+        if (err) {
+          err.process = proc;
+          err.net = net;
+          err.error = { code: ErrorCode.HTTP2_LOST, message: `HTTP/2 ${p.direction === 'write' ? 'writes' : 'reads'} of this connection no longer decoded: ${lost}`, field: 'http' };
+          this.out(err, undefined, origin);
+        }
+      }
+      for (const f of found) {
+        const e = this.finding(f, r.ts, proc, undefined);
+        e.net = copyNet(net);
+        if (e.provider === undefined) {
+          if (conn?.provider) e.provider = conn.provider;
+          else if (!conn) this.classify(e.net, e, pid);
+          if (e.provider !== undefined && e.llm !== undefined && e.llm.provider === undefined) e.llm.provider = e.provider;
+        }
+        this.out(e, undefined, origin);
+      }
+    }
   }
 
   /**

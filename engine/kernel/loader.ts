@@ -192,6 +192,8 @@ export interface KernelOptions {
   selfTgid: number;
   /** report the server side of DNS/TLS for remote peers (pkt.bpf.c) */
   serverSide: boolean;
+  /** follow plain-text HTTP connections (pkt.bpf.c plain_socks); default true */
+  plainHttp?: boolean;
   /** only these objects (default: all) */
   only?: string[];
   /** the consumer drains at least this often, ms; 0: woken for every record */
@@ -486,7 +488,7 @@ export class KernelSession {
         // Wake up early only when an eighth of the ring is waiting; the
         // poll timer (pollMs) picks up everything else.
         wakeup_bytes: o.pollMs === 0 ? 0 : Math.floor(o.ringBytes / 8),
-        ...(spec.name === 'pkt' ? { server_side: o.serverSide ? 1 : 0, enforce_on: o.enforce ? 1 : 0 } : {}),
+        ...(spec.name === 'pkt' ? { server_side: o.serverSide ? 1 : 0, enforce_on: o.enforce ? 1 : 0, plain_http: o.plainHttp === false ? 0 : 1 } : {}),
         ...(spec.name === 'tls' ? { tls_cap_bytes: o.tls?.capBytes ?? TLS_CAPTURE_BYTES, enforce_on: o.enforce ? 1 : 0 } : {}),
         ...(spec.name === 'proc' ? { track_images: o.enforce ? 1 : 0 } : {}),
         ...spec.settings,
@@ -574,6 +576,22 @@ export class KernelSession {
     new DataView(value.buffer).setUint32(0, verdict === 'skip' ? W.BUSTED_TLS_SKIP : W.BUSTED_TLS_CAPTURE, true);
     try {
       obj.map('tls_verdicts').update(key, value);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /** A plain-text HTTP connection's verdict (pkt.bpf.c plain_socks): `skip` stops the copying. */
+  setPlainVerdict(cookie: bigint, verdict: 'capture' | 'skip'): boolean {
+    const obj = this.bySpec.get('pkt');
+    if (!obj) return false;
+    const key = new Uint8Array(8);
+    new DataView(key.buffer).setBigUint64(0, cookie, true);
+    const value = new Uint8Array(4);
+    new DataView(value.buffer).setUint32(0, verdict === 'skip' ? W.BUSTED_PLAIN_SKIP : W.BUSTED_PLAIN_CAPTURE, true);
+    try {
+      obj.map('plain_socks').update(key, value);
       return true;
     } catch {
       return false;

@@ -262,7 +262,7 @@ export const UDP = {
 
 /** struct busted_pkt_event */
 export const PKT = {
-  size: 4224,
+  size: 4232,
   hdr: 0,
   hdr_kind: 0,
   hdr_kind_SIZE: 4,
@@ -312,7 +312,11 @@ export const PKT = {
   len_SIZE: 4,
   cap_len: 124,
   cap_len_SIZE: 4,
-  data: 128,
+  seq: 128,
+  seq_SIZE: 4,
+  _pad: 132,
+  _pad_SIZE: 4,
+  data: 136,
   data_LEN: 4096,
 } as const;
 
@@ -651,6 +655,7 @@ export const BUSTED_PKT_TLS_HELLO = 2;
 export const BUSTED_PKT_TLS_CONT = 3;
 export const BUSTED_PKT_DNS_HELD = 4;
 export const BUSTED_PKT_QUIC = 5;
+export const BUSTED_PKT_HTTP = 6;
 
 // enum busted_dir
 export const BUSTED_DIR_EGRESS = 1;
@@ -685,6 +690,10 @@ export const BUSTED_TLS_CAPTURE = 0;
 export const BUSTED_TLS_SKIP = 1;
 export const BUSTED_TLS_GATE = 2;
 export const BUSTED_TLS_BLOCK = 3;
+
+// enum busted_plain_verdict
+export const BUSTED_PLAIN_CAPTURE = 0;
+export const BUSTED_PLAIN_SKIP = 1;
 
 // enum busted_tls_flags
 export const BUSTED_TLS_F_GATED = 1;

@@ -8,11 +8,15 @@
  * answer. Like the providers' front ends, it compresses its answers when the
  * client accepts it (br, else gzip, else deflate) and reads a request sent
  * compressed (Content-Encoding).
+ *
+ * `startPlainProviderServer` answers the same over plain-text HTTP/1.1, as a
+ * local Ollama or vLLM, or an MCP server on http://localhost, does.
  */
 import * as zlib from 'node:zlib';
 import { grpcFrame, pb } from './protobuf.js';
 import { acceptRealtime } from './realtime.js';
 import { createSecureServer, type Http2SecureServer, type Http2ServerRequest, type Http2ServerResponse } from 'node:http2';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Pki } from '../../engine/demo/pki.js';
 
@@ -152,7 +156,37 @@ function answerGrpc(path: string, res: Http2ServerResponse): void {
 export async function startProviderServer(pki: Pki, host = '127.0.0.1'): Promise<ProviderServer> {
   const hits: string[] = [];
   const received: string[] = [];
-  const server: Http2SecureServer = createSecureServer({ key: pki.keyPem, cert: pki.certPem, allowHTTP1: true, ALPNProtocols: ['h2', 'http/1.1'] }, (req: Http2ServerRequest, res: Http2ServerResponse) => {
+  const server: Http2SecureServer = createSecureServer({ key: pki.keyPem, cert: pki.certPem, allowHTTP1: true, ALPNProtocols: ['h2', 'http/1.1'] }, handler(hits, received));
+  // OpenAI's Realtime API: a WebSocket on the HTTP/1.1 upgrade
+  server.on('upgrade', (req, socket, head) => acceptRealtime(req, socket, head, USAGE, received));
+  return listening(server, host, hits, received);
+}
+
+/** The same answers over plain-text HTTP/1.1 (no TLS), on `port` (0: any free one). */
+export async function startPlainProviderServer(host = '127.0.0.1', port = 0): Promise<ProviderServer> {
+  const hits: string[] = [];
+  const received: string[] = [];
+  const h = handler(hits, received);
+  const server: Server = createServer((req: IncomingMessage, res: ServerResponse) => h(req as unknown as Http2ServerRequest, res as unknown as Http2ServerResponse));
+  return listening(server, host, hits, received, port);
+}
+
+async function listening(server: Http2SecureServer | Server, host: string, hits: string[], received: string[], port = 0): Promise<ProviderServer> {
+  await new Promise<void>((r) => server.listen(port, host, r));
+  return {
+    port: (server.address() as AddressInfo).port,
+    hits,
+    received,
+    close: () =>
+      new Promise<void>((r) => {
+        if ('closeAllConnections' in server) server.closeAllConnections();
+        server.close(() => r());
+      }),
+  };
+}
+
+function handler(hits: string[], received: string[]): (req: Http2ServerRequest, res: Http2ServerResponse) => void {
+  return (req: Http2ServerRequest, res: Http2ServerResponse) => {
     const coding = req.headers['content-encoding'];
     const parts: Buffer[] = [];
     let raw = '';
@@ -174,14 +208,5 @@ export async function startProviderServer(pki: Pki, host = '127.0.0.1'): Promise
       }
       answer(req.url, body, out(res, codingFor(req.headers['accept-encoding'])));
     });
-  });
-  // OpenAI's Realtime API: a WebSocket on the HTTP/1.1 upgrade
-  server.on('upgrade', (req, socket, head) => acceptRealtime(req, socket, head, USAGE, received));
-  await new Promise<void>((r) => server.listen(0, host, r));
-  return {
-    port: (server.address() as AddressInfo).port,
-    hits,
-    received,
-    close: () => new Promise<void>((r) => server.close(() => r())),
   };
 }

@@ -26,7 +26,7 @@ function setup() {
 }
 
 function pkt(kind: PktRecord['pktKind'], data: Uint8Array, len = data.length, o: Partial<PktRecord> = {}): KernelRecord {
-  return { kind: 'pkt', ts: 1e9, task, pktKind: kind, sockId: 7, flow, egress: true, len, data, ...o };
+  return { kind: 'pkt', ts: 1e9, task, pktKind: kind, sockId: 7, flow, egress: true, len, data, seq: 0, ...o };
 }
 
 describe('Interpreter: TLS hellos across segments', () => {
