@@ -43,6 +43,8 @@ export interface AgentOptions {
   pid?: number;
   ringBytes?: number;
   serverSide?: boolean;
+  /** read plain-text HTTP connections from their packets (pkt.bpf.c plain_socks); default true */
+  plainHttp?: boolean;
   /** how often kernel-side counters are read (and losses reported), ms */
   statsIntervalMs?: number;
   /** which flavour of tracing hooks (default: the best that loads) */
@@ -199,6 +201,7 @@ export class Agent {
       ringBytes: o.ringBytes ?? 16 << 20,
       selfTgid: process.pid,
       serverSide: o.serverSide ?? true,
+      plainHttp: o.plainHttp !== false,
       hooks: o.hooks ?? 'auto',
       tls: o.tls === false ? undefined : { targets: tlsTargets, capBytes },
       enforce: policy !== undefined && !policy.dryRun,

@@ -18,6 +18,7 @@ export interface MonitorCliOptions extends ObserveCliOptions {
   tlsCaptureBytes?: number;
   tlsCaptureAll?: boolean;
   serverSide: boolean;
+  plainHttp: boolean;
   ringbufMb: number;
   verbose?: boolean;
   redact: boolean;
@@ -87,6 +88,7 @@ export async function runAgent(o: MonitorCliOptions, x: AgentExtras = {}): Promi
       pid: o.pid,
       ringBytes: mb << 20,
       serverSide: o.serverSide,
+      plainHttp: o.plainHttp,
       noRedact: !o.redact,
       hooks: o.hooks,
       tls: o.tls,

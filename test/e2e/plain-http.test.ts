@@ -129,6 +129,20 @@ describe('plain-text HTTP LLM and MCP traffic (real clients, real kernel)', { sk
     }
   });
 
+  it('--no-plain-http: nothing is read off plain-text connections', async () => {
+    const agent = await MonitorProcess.start(['--cgroup', cg.path, '--no-plain-http']);
+    try {
+      const curl = await run(['curl', '-sS', '-f', '-H', 'content-type: application/json', '--data-binary', chat('llama3.2', 'q-not-read'), '-o', '/dev/null', `http://127.0.0.1:${server.port}/api/chat`], inCg());
+      assert.equal(curl.code, 0, curl.stderr);
+      // the connection's close comes after anything read off it would have
+      await agent.waitFor((e) => e.type === 'close' && e.process?.pid === curl.pid && e.net?.dst_port === server.port, 'curl: the close');
+      assert.ok(server.received.some((b) => b.includes('q-not-read')));
+      assert.ok(!agent.events.some((e) => e.type === 'llm_request'), 'no LLM call read');
+    } finally {
+      assert.equal(await agent.stop(), 0);
+    }
+  });
+
   it('busted enforce with the shipped policies: a prompt with a secret to Ollama is blocked and its connection cut (not held: enforced false)', async () => {
     const agent = await MonitorProcess.start(['--policies', join(PACKAGE_ROOT, 'policies'), '--cgroup', cg.path, '--no-server-side'], 20_000, 'enforce');
     try {
