@@ -8,7 +8,7 @@
  * through. The policy is then changed on disk (hot reload), broken (the
  * last good one stays), and replaced by bundles served by a real nginx.
  */
-import { after, before, describe, it } from 'node:test';
+import { after, afterEach, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { cpSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
@@ -171,6 +171,12 @@ r.end(${JSON.stringify(body)});`,
     return agent;
   };
 
+  // a test that failed before stopping its agent: stopped here, so it cannot enforce on the next test's traffic
+  afterEach(async () => {
+    await agent?.stop();
+    agent = undefined;
+  });
+
   const stopAgent = async () => {
     const code = await agent!.stop();
     agent = undefined;
@@ -282,11 +288,13 @@ for line in sys.stdin:
     const attempt = async (tag: string) => {
       py.stdin!.write(`${tag}\n`);
       const deadline = Date.now() + 10_000;
-      while (!out.includes(`${tag} `)) {
+      // a whole line: print() may write its words and the line end one by one
+      const line = () => out.split('\n').slice(0, -1).find((l) => l.startsWith(`${tag} `));
+      while (line() === undefined) {
         if (Date.now() > deadline) throw new Error(`python3 said: ${out}`);
         await new Promise((r) => setTimeout(r, 10));
       }
-      return out.split('\n').find((l) => l.startsWith(`${tag} `))!;
+      return line()!;
     };
     try {
       assert.equal(await attempt('a1'), 'a1 refused 1', 'EPERM while the policy blocks python3');
