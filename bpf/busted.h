@@ -79,12 +79,19 @@ enum busted_pkt_kind {
 	BUSTED_PKT_DNS_HELD = 4,  /* a DNS answer dropped until the engine has decided; it sends it on itself */
 	BUSTED_PKT_QUIC = 5,      /* a UDP datagram starting with a QUIC Initial packet (its CRYPTO frames hold a hello) */
 	BUSTED_PKT_HTTP = 6,      /* a piece of a plain-text HTTP connection's TCP stream, at sequence number `seq` */
+	BUSTED_PKT_HTTP_HELD = 7, /* the IP and TCP headers (data) of a plain-text segment dropped until the engine decides (len: its payload, which follows as BUSTED_PKT_HTTP records) */
 };
 
 /* plain_socks: what the packet hook does with a plain-text HTTP connection's payload */
 enum busted_plain_verdict {
 	BUSTED_PLAIN_CAPTURE = 0, /* copy it, both ways */
 	BUSTED_PLAIN_SKIP = 1,    /* not interesting (its first request was no LLM or MCP call): leave it */
+	BUSTED_PLAIN_GATE = 2,    /* a content policy may block it: hold what it sends from `released` on until the engine decides */
+};
+
+struct busted_plain_value {
+	__u32 verdict;  /* enum busted_plain_verdict */
+	__u32 released; /* GATE: the sequence number up to which the engine let the connection's bytes go (a segment starting before it passes) */
 };
 
 /* The mark (SO_MARK) of the datagrams the engine sends on after holding them:

@@ -72,8 +72,8 @@ struct {
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 16384);
-	__type(key, __u64);   /* socket cookie */
-	__type(value, __u32); /* enum busted_plain_verdict */
+	__type(key, __u64); /* socket cookie */
+	__type(value, struct busted_plain_value);
 } plain_socks SEC(".maps");
 
 /* Follow plain-text HTTP (the engine clears it for --no-plain-http). */
@@ -332,6 +332,48 @@ static __always_inline void emit_stream(struct __sk_buff *skb, struct pkt *p, __
 		if (bpf_ringbuf_output(&events, e, offsetof(struct busted_pkt_event, data), rb_flags()))
 			stat_inc(BUSTED_STAT_RINGBUF_FULL);
 	}
+}
+
+/* A held plain-text segment's IP and TCP headers, for the engine to send
+ * the segment on once it has decided (its payload went as records). */
+static __always_inline void emit_held(struct __sk_buff *skb, struct pkt *p, __u64 cookie, struct busted_owner *o)
+{
+	struct busted_pkt_event *e;
+	__u32 zero = 0;
+	__u64 hl = p->off;
+
+	e = bpf_map_lookup_elem(&scratch, &zero);
+	if (!e)
+		return;
+	asm volatile("%[h] &= 0xff" : [h] "+r"(hl));
+	if (hl < 40 || hl > 120 || bpf_skb_load_bytes(skb, 0, e->data, hl))
+		return;
+	hdr_init(&e->hdr, BUSTED_KIND_PKT);
+	owner_task(&e->hdr.task, o, skb);
+	e->sock_id = cookie;
+	e->flow = p->flow;
+	e->pkt_kind = BUSTED_PKT_HTTP_HELD;
+	e->dir = p->dir;
+	e->len = p->plen;
+	e->cap_len = hl;
+	e->seq = p->seq;
+	e->_pad = 0;
+	if (bpf_ringbuf_output(&events, e, offsetof(struct busted_pkt_event, data) + hl, BPF_RB_FORCE_WAKEUP))
+		stat_inc(BUSTED_STAT_RINGBUF_FULL);
+	else
+		stat_inc(BUSTED_STAT_EVENTS);
+}
+
+/* Plain-text requests are held while an engine that gates content runs
+ * (its heartbeat is fresh): with none, a held segment would never go. */
+static __always_inline bool plain_gate(void)
+{
+	struct busted_enforce_cfg *c;
+
+	if (!enforce_on)
+		return false;
+	c = cfg();
+	return c && (c->flags & BUSTED_CFG_GATE) && bpf_ktime_get_ns() - c->heartbeat_ns < 2000000000ULL;
 }
 
 /* The start of a request line that can carry a body: "POST /", "PUT /",
@@ -672,7 +714,7 @@ out:
 	bpf_map_delete_elem(&last_ssl, &tid);
 }
 
-static __always_inline void tcp_payload(struct __sk_buff *skb, struct pkt *p, __u64 cookie)
+static __always_inline int tcp_payload(struct __sk_buff *skb, struct pkt *p, __u64 cookie)
 {
 	struct busted_owner *o;
 	__u8 h[6];
@@ -687,18 +729,18 @@ static __always_inline void tcp_payload(struct __sk_buff *skb, struct pkt *p, __
 		 * a dropped segment would only come back as a retransmission) */
 		if (enforce_on && !out)
 			dns_learn(skb, p, p->off + 2, o ? o->task.pid : 0, false);
-		return;
+		return 1;
 	}
 	ck = cookie ^ p->dir;
 	if (p->plen < 6 || bpf_skb_load_bytes(skb, p->off, h, 6))
-		return;
+		return 1;
 	/* A handshake record (RFC 8446 §5.1) of TLS 1.0-1.3 whose first message
 	 * is a ClientHello (1) or ServerHello (2). */
 	if (h[0] == 0x16 && h[1] == 0x03 && (h[5] == 1 || h[5] == 2)) {
 		bool client = h[5] == 1;
 		/* Client's view: ClientHello out, ServerHello in. */
 		if (client != out && !(server_side && !peer_is_loopback(p)))
-			return;
+			return 1;
 		struct busted_tls_key *k = client && out ? handshake_ssl() : NULL;
 
 		o = bpf_map_lookup_elem(&owners, &cookie);
@@ -708,29 +750,46 @@ static __always_inline void tcp_payload(struct __sk_buff *skb, struct pkt *p, __
 		need = (__s32)(((__u32)h[3] << 8) | h[4]) + 5 - (__s32)p->plen;
 		if (need > 0 && need < 65536)
 			bpf_map_update_elem(&hello_cont, &ck, &need, BPF_ANY);
-		return;
+		return 1;
 	}
 	left = bpf_map_lookup_elem(&hello_cont, &ck);
 	if (!left) {
-		__u32 *plain;
+		struct busted_plain_value *pv;
+		bool gated;
 
 		if (!plain_http)
-			return;
-		plain = bpf_map_lookup_elem(&plain_socks, &cookie);
-		if (plain) {
-			if (*plain != BUSTED_PLAIN_CAPTURE)
-				return;
+			return 1;
+		pv = bpf_map_lookup_elem(&plain_socks, &cookie);
+		if (pv) {
+			if (pv->verdict == BUSTED_PLAIN_SKIP)
+				return 1;
 		} else {
-			__u32 capture = BUSTED_PLAIN_CAPTURE;
+			struct busted_plain_value nv = { .verdict = BUSTED_PLAIN_CAPTURE, .released = p->seq };
 
 			/* the client's view only: its requests out, answers in */
 			if (!out || !http_request_start(h))
-				return;
-			bpf_map_update_elem(&plain_socks, &cookie, &capture, BPF_ANY);
+				return 1;
+			if (plain_gate())
+				nv.verdict = BUSTED_PLAIN_GATE;
+			bpf_map_update_elem(&plain_socks, &cookie, &nv, BPF_ANY);
+			pv = bpf_map_lookup_elem(&plain_socks, &cookie);
+			if (!pv)
+				return 1;
 		}
+		/* On a gated connection, what the engine has not let go yet
+		 * (from `released` on) is dropped and copied, with its headers.
+		 * The sender's TCP takes the drop for a failed transmission: the
+		 * segment stays first in its queue, later writes are appended to
+		 * it, and it is tried again when an ACK comes (the engine makes
+		 * the server send one) or its probe timer runs out. So the engine
+		 * sees the request grow until it is whole, decides, moves
+		 * `released` past it, and asks for the retry that now passes. */
+		gated = out && pv->verdict == BUSTED_PLAIN_GATE && (__s32)(p->seq - pv->released) >= 0 && plain_gate();
 		o = bpf_map_lookup_elem(&owners, &cookie);
+		if (gated)
+			emit_held(skb, p, cookie, o);
 		emit_stream(skb, p, cookie, o);
-		return;
+		return gated ? 0 : 1;
 	}
 	o = bpf_map_lookup_elem(&owners, &cookie);
 	emit_pkt(skb, p, cookie, o, BUSTED_PKT_TLS_CONT, 0);
@@ -739,6 +798,7 @@ static __always_inline void tcp_payload(struct __sk_buff *skb, struct pkt *p, __
 		*left = need;
 	else
 		bpf_map_delete_elem(&hello_cont, &ck);
+	return 1;
 }
 
 static __always_inline int handle(struct __sk_buff *skb, __u32 dir)
@@ -751,6 +811,9 @@ static __always_inline int handle(struct __sk_buff *skb, __u32 dir)
 	if (tcp_bare(skb) || parse(skb, &p, dir))
 		return 1;
 	cookie = bpf_get_socket_cookie(skb);
+	/* a held plain-text segment the engine sends on: already read */
+	if (enforce_on && p.flow.protocol == IPPROTO_TCP && skb->mark == BUSTED_REINJECT_MARK)
+		return 1;
 	if (enforce_on && dir == BUSTED_DIR_EGRESS && blocked(skb, &p, cookie))
 		return 0;
 	if (p.flow.protocol == IPPROTO_UDP) {
@@ -783,8 +846,7 @@ static __always_inline int handle(struct __sk_buff *skb, __u32 dir)
 		}
 		return 1;
 	}
-	tcp_payload(skb, &p, cookie);
-	return 1;
+	return tcp_payload(skb, &p, cookie);
 }
 
 SEC("cgroup_skb/egress")

@@ -13,6 +13,7 @@ struct busted_wire_types {
 	enum busted_udp_phase udp_phase;
 	enum busted_pkt_kind pkt_kind;
 	enum busted_plain_verdict plain_verdict;
+	struct busted_plain_value plain_value;
 	enum busted_dir dir;
 	enum busted_task_flags task_flags;
 	enum busted_stat stat;

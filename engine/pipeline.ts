@@ -158,7 +158,9 @@ export class Agent {
         // still copied; either way no longer held when enforcement gates unknown connections
         onTlsSkip: (pid, ssl) => (o.tlsSkip !== false ? this.kernel?.setTlsVerdict(pid, ssl, 'skip') : policy && !policy.dryRun && this.kernel?.setTlsVerdict(pid, ssl, 'capture')),
         // the same for a plain-text HTTP connection: the packet hook stops copying it
-        onPlainSkip: (sockId) => o.tlsSkip !== false && this.kernel?.setPlainVerdict(BigInt(sockId), 'skip'),
+        // (or, with --tls-capture-all, still copied but no longer held)
+        onPlainSkip: (sockId) => this.kernel?.setPlainVerdict(BigInt(sockId), o.tlsSkip !== false ? 'skip' : 'capture'),
+        onPlainHold: (h, release, skipped) => this.enforcer?.plainHold(h, release, skipped),
         onExec: (pid, image, proc) => {
           this.tlsLooks?.onExec(pid, programOf(proc));
           this.enforcer?.onExec(pid, image, proc);

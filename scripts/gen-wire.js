@@ -69,6 +69,7 @@ export function generate(objectPath = object) {
     ['ENFORCE_CFG', 'busted_enforce_cfg'],
     ['HELD', 'busted_held'],
     ['FLOWSTAT', 'busted_flow_event'],
+    ['PLAIN', 'busted_plain_value'],
   ];
   const enums = [
     'busted_abi',

@@ -18,14 +18,19 @@
 //              held at SSL_write until the engine has decided; per-request
 //              latency without the agent, with enforce (gated), and with
 //              enforce --no-gate, p50 and p99, interleaved.
+//   plaingate  the same over plain-text HTTP (an Ollama-style server on
+//              http://127.0.0.1): each request's segment held in the packet
+//              hook until the engine has decided, then let go (pkt.bpf.c
+//              BUSTED_PLAIN_GATE, a probe for the sender's retry).
 //
-//   node bench/enforce/run.js [connect|reload|gate ...]
+//   node bench/enforce/run.js [connect|reload|gate|plaingate ...]
 // env: BENCH_ENFORCE_REQS (default 400 per round), BENCH_ENFORCE_ROUNDS (3),
 //      BENCH_ENFORCE_EDITS (20)
 // Prints RESULT {json} lines on stdout, progress on stderr. Needs root.
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, rmdirSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:https';
+import { createServer as createPlainServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { logger, pct, result, rounder, sleep } from '../lib.js';
@@ -200,17 +205,18 @@ function makePki(dir) {
   return { ca: join(dir, 'ca.pem'), cert: readFileSync(join(dir, 'server.pem')), key: readFileSync(join(dir, 'server.key')) };
 }
 
-/** One round of REQS kept-alive POSTs from a node client in the cgroup; per-request latencies (ms). */
+/** One round of REQS kept-alive POSTs from a node client in the cgroup (over TLS, or plain-text HTTP without CA); per-request latencies (ms). */
 function clientRound(port, ca, hosts) {
+  const url = ca ? `https://api.openai.com:${port}/v1/chat/completions` : `http://127.0.0.1:${port}/api/chat`;
   const script = `
-const https = require('https');
+const https = require(${JSON.stringify(ca ? 'https' : 'http')});
 const agent = new https.Agent({ keepAlive: true, maxSockets: 1 });
 const body = JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'a harmless prompt, a few words long, nothing in it to block' }] });
 const lat = [];
 function one(i) {
   if (i === ${REQS}) { console.log(JSON.stringify(lat)); agent.destroy(); return; }
   const t = process.hrtime.bigint();
-  const r = https.request('https://api.openai.com:${port}/v1/chat/completions', { method: 'POST', agent, ca: require('fs').readFileSync(${JSON.stringify(ca)}), headers: { 'content-type': 'application/json' } }, (res) => {
+  const r = https.request(${JSON.stringify(url)}, { method: 'POST', agent, ${ca ? `ca: require('fs').readFileSync(${JSON.stringify(ca)}), ` : ''}headers: { 'content-type': 'application/json' } }, (res) => {
     res.resume();
     res.on('end', () => { lat.push(Number(process.hrtime.bigint() - t) / 1e6); one(i + 1); });
   });
@@ -280,11 +286,57 @@ async function gateBench() {
   });
 }
 
+/** gate, for plain-text HTTP: the same rounds against a plain server, the client without a CA. */
+async function plainGateBench() {
+  const hosts = join(work, 'hosts');
+  writeFileSync(hosts, '127.0.0.1 localhost\n');
+  const server = createPlainServer({ keepAlive: true }, (req, res) => {
+    req.resume();
+    req.on('end', () => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end('{"model":"llama3.2","message":{"role":"assistant","content":"hi"},"done":true,"prompt_eval_count":9,"eval_count":1}');
+    });
+  });
+  await new Promise((r) => server.listen(0, '127.0.0.1', r));
+  cleanups.push(() => new Promise((r) => server.close(r)));
+  const port = server.address().port;
+  const modes = { none: [], gated: [], nogate: [] };
+  let released = 0;
+  for (let i = 0; i < ROUNDS; i++) {
+    modes.none.push(...(await clientRound(port, undefined, hosts)));
+    let a = await startEnforce(join(ROOT, 'policies'));
+    modes.gated.push(...(await clientRound(port, undefined, hosts)));
+    const err = await a.stop();
+    released += Number(/(\d+) plain-text requests let go/.exec(err)?.[1] ?? 0);
+    a = await startEnforce(join(ROOT, 'policies'), ['--no-gate']);
+    modes.nogate.push(...(await clientRound(port, undefined, hosts)));
+    await a.stop();
+    log(`plaingate: round ${i + 1}/${ROUNDS}`);
+  }
+  const s = (xs) => ({ p50: pct(xs, 0.5), p99: pct(xs, 0.99) });
+  const none = s(modes.none);
+  const gated = s(modes.gated);
+  const nogate = s(modes.nogate);
+  log(`plaingate: request latency p50/p99 ms: no agent ${none.p50.toFixed(3)}/${none.p99.toFixed(3)}, enforce (held) ${gated.p50.toFixed(3)}/${gated.p99.toFixed(3)}, enforce --no-gate ${nogate.p50.toFixed(3)}/${nogate.p99.toFixed(3)}; ${released} requests let go`);
+  result({
+    metric: 'plain_held_request_added_latency_ms',
+    added_p50_ms: round(gated.p50 - none.p50),
+    added_p99_ms: round(gated.p99 - none.p99),
+    no_agent: { p50_ms: round(none.p50), p99_ms: round(none.p99) },
+    held: { p50_ms: round(gated.p50), p99_ms: round(gated.p99) },
+    not_held: { p50_ms: round(nogate.p50), p99_ms: round(nogate.p99) },
+    latency_ratio_p50: round(gated.p50 / none.p50, 2),
+    requests: modes.gated.length,
+    requests_let_go: released,
+  });
+}
+
 const which = process.argv.slice(2);
 const want = (n) => !which.length || which.includes(n);
 try {
   if (want('reload')) await reloadBench();
   if (want('gate')) await gateBench();
+  if (want('plaingate')) await plainGateBench();
   if (want('connect')) connectBench();
 } finally {
   await cleanup();

@@ -75,7 +75,7 @@ export interface UdpRecord extends Base {
   startNs: number;
 }
 
-export type PktKind = 'dns' | 'tls_hello' | 'tls_cont' | 'dns_held' | 'quic' | 'http';
+export type PktKind = 'dns' | 'tls_hello' | 'tls_cont' | 'dns_held' | 'quic' | 'http' | 'http_held';
 
 export interface PktRecord extends Base {
   kind: 'pkt';
@@ -351,6 +351,7 @@ const PKT_KINDS: Record<number, PktKind> = {
   [W.BUSTED_PKT_DNS_HELD]: 'dns_held',
   [W.BUSTED_PKT_QUIC]: 'quic',
   [W.BUSTED_PKT_HTTP]: 'http',
+  [W.BUSTED_PKT_HTTP_HELD]: 'http_held',
 };
 
 const TLS_OPS: Record<number, TlsOp> = {
@@ -485,7 +486,8 @@ export function decodeRecord(dv: DataView, off: number, len: number): KernelReco
       // the kernel copies at most the packet (pkt.bpf.c emit_pkt: cap = min(len, BUSTED_PKT_MAX)); more
       // captured than the packet held would read as a whole hello or DNS message that is not one
       const plen = dv.getUint32(off + W.PKT.len, true);
-      if (cap > plen) return wireError(`packet cap_len ${cap} exceeds its len ${plen}`, 'pkt.len');
+      // (a held segment's record carries its headers, not its payload: len is the payload's)
+      if (cap > plen && pktKind !== 'http_held') return wireError(`packet cap_len ${cap} exceeds its len ${plen}`, 'pkt.len');
       const start = dv.byteOffset + off + W.PKT.data;
       return {
         kind: 'pkt',

@@ -34,10 +34,11 @@ import type { EnforceRecord, PktRecord, SockId } from '../decode/records.js';
 import type { Decider, Decision } from '../decide/decider.js';
 import { addressBytes, type ProviderTable } from '../enrich/provider.js';
 import type { EventOrigin, GatedCall } from '../interpret/interpreter.js';
+import type { Hold } from '../interpret/plain.js';
 import { EnforceMaps, type HeldThread, type VerdictMasks } from '../kernel/enforce-maps.js';
 import type { KernelSession } from '../kernel/loader.js';
 import { destroySocket, type SocketId } from '../kernel/sockdiag.js';
-import { reinject } from '../kernel/reinject.js';
+import { reinject, reinjectPacket, tcpProbe } from '../kernel/reinject.js';
 import * as W from '../kernel/wire.generated.js';
 import type { BustedEvent, NetInfo, ProcessInfo } from '../model/event.js';
 import { BustedError, ErrorCode } from '../model/errors.js';
@@ -122,7 +123,9 @@ export class Enforcer {
   private timer: NodeJS.Timeout | undefined;
   private started = false;
   private stopped = false;
-  readonly stats = { refused: 0, destroyed: 0, gated: 0, released: 0, killed: 0, lostHolds: 0, heldAnswers: 0, standingImages: 0 };
+  readonly stats = { refused: 0, destroyed: 0, gated: 0, released: 0, killed: 0, lostHolds: 0, heldAnswers: 0, standingImages: 0, plainReleased: 0 };
+  /** plain-text connections blocked: their held segments are never sent on */
+  private readonly blockedPlain = new Set<SockId>();
 
   constructor(private readonly o: EnforcerOptions) {
     this.classes = new ClassTable(o.providers);
@@ -476,7 +479,7 @@ export class Enforcer {
   }
 
   private blockContent(e: BustedEvent, origin: EventOrigin | undefined): boolean {
-    if (origin?.plain && origin.sockId !== undefined) return this.blockPlain(e, origin.sockId);
+    if (origin?.plain && origin.sockId !== undefined) return this.blockPlain(e, origin.sockId, origin.plain.held);
     const tls = origin?.tls;
     if (!tls) return false;
     this.blockTls(tls.pid, tls.ssl);
@@ -489,20 +492,44 @@ export class Enforcer {
 
   /**
    * Content blocked on a plain-text HTTP connection (pkt.bpf.c plain_socks):
-   * nothing held it, so the request has left; the connection is cut (its
-   * packets dropped, the socket destroyed) so that nothing more goes or
-   * comes on it, and the program's later connections there are refused.
-   * Not "enforced": the blocked request itself was not stopped.
+   * the connection is cut (its packets dropped, the socket destroyed) so
+   * that nothing more goes or comes on it, its held segments are never sent
+   * on, and the program's later connections there are refused. Enforced
+   * when the request's first segment was held (a gated connection): TCP
+   * gave the server none of it. Otherwise (no content policy gated the
+   * connection when it began) the request had left.
    */
-  private blockPlain(e: BustedEvent, sockId: SockId): boolean {
+  private blockPlain(e: BustedEvent, sockId: SockId, held: boolean): boolean {
+    if (this.blockedPlain.size >= 4096) this.blockedPlain.delete(this.blockedPlain.values().next().value!);
+    this.blockedPlain.add(sockId);
     const n = this.o.connection(sockId);
     const id = n && socketId(n.protocol, n.src_ip, n.src_port, n.dst_ip, n.dst_port, BigInt(sockId));
     if (id) this.killSocket(id);
     else this.maps.blockSocket(BigInt(sockId));
     const pid = e.process?.pid ?? 0;
     if (pid) this.refuseAfter(e, pid, id ?? (e.net ? socketId('tcp', e.net.src_ip, e.net.src_port, e.net.dst_ip, e.net.dst_port) : undefined));
-    return false;
+    return held;
   }
+
+  /**
+   * A held plain-text connection moves on (interpreter.ts plainHeld): the
+   * kernel is told how far its bytes may go now (`release`; none: as far as
+   * before), then the server is made to acknowledge (a one-byte probe,
+   * kernel/reinject.ts tcpProbe), which makes the sender try its held
+   * segment again at once. Never for a blocked connection: its segment
+   * stays held until the socket is gone.
+   */
+  plainHold(h: Hold, release: number | undefined, skipped: boolean): void {
+    if (this.blockedPlain.has(h.sockId)) return;
+    if (release !== undefined && !skipped) this.o.kernel.setPlainVerdict(BigInt(h.sockId), 'gate', release);
+    try {
+      reinjectPacket(h.family, 'the server', tcpProbe(h.headers, h.seq));
+      if (release !== undefined) this.stats.plainReleased++;
+    } catch (e) {
+      this.error(`a held plain-text request of pid ${h.pid} could not be moved on: ${(e as Error).message}`);
+    }
+  }
+
 
   /** Until the policy changes, no more connections of this program to that provider (or, for no provider, to that address). */
   private refuseAfter(e: BustedEvent, pid: number, sock: SocketId | undefined): void {

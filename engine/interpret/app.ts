@@ -192,6 +192,24 @@ export class AppLayer {
     c.in = inn;
   }
 
+  /**
+   * Everything written on the connection so far has been read as whole
+   * messages (and reported): nothing of a request is still to come. True
+   * for a connection the layer does not know.
+   */
+  writesDone(pid: number, ssl: string): boolean {
+    const c = this.conns.get(`${pid}:${ssl}`);
+    const out = c?.out;
+    if (out === undefined) return true;
+    return out instanceof Http1Stream ? out.idle : true;
+  }
+
+  /** The request being written has its head read and no body byte yet. */
+  awaitingBody(pid: number, ssl: string): boolean {
+    const out = this.conns.get(`${pid}:${ssl}`)?.out;
+    return out instanceof Http1Stream && out.awaitingBody;
+  }
+
   forget(pid: number, ssl: string): void {
     this.drop(`${pid}:${ssl}`);
   }

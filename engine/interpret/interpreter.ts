@@ -14,7 +14,7 @@ import type { EnforceRecord, ExecRecord, ExitRecord, FlowRecord, FlowStatRecord,
 import { redactPayload } from '../redact.js';
 import { TlsAssembler, type TlsCall } from './tls-data.js';
 import { AppLayer, plainKey, type Finding } from './app.js';
-import { PlainStreams } from './plain.js';
+import { PlainHolds, PlainStreams, type Hold } from './plain.js';
 import { concatBytes } from '../parse/bytes.js';
 import { TLS_CAPTURE_BYTES } from '../model/defaults.js';
 import { parseDns } from '../parse/dns.js';
@@ -48,6 +48,15 @@ export interface InterpreterOptions {
   onTlsSkip?: (pid: number, ssl: string) => void;
   /** a plain-text HTTP connection (pkt.bpf.c plain_socks) whose first request was no LLM or MCP call: the packet hook may stop copying it */
   onPlainSkip?: (sockId: SockId) => void;
+  /**
+   * A held plain-text connection (pkt.bpf.c BUSTED_PLAIN_GATE) to move on:
+   * `release`, the sequence number up to which its bytes may go now (the
+   * request is decided, or goes unread); undefined: only ask the sender to
+   * try again (it may have more of the request to give). `skipped`: it was
+   * marked skip or capture meanwhile (no longer gated). Never acted on for a
+   * blocked connection.
+   */
+  onPlainHold?: (h: Hold, release: number | undefined, skipped: boolean) => void;
   /** a process executed a new program (TLS library discovery looks at it; enforcement evaluates the image) */
   onExec?: (pid: number, image: string, process: ProcessInfo) => void;
   /** a process sent a ClientHello that went through no probed TLS library (its plaintext is not read) */
@@ -72,13 +81,16 @@ export interface GatedCall {
  * Where an event came from, for the stages after this one (enforcement):
  * not part of the event itself.
  */
+/** How long a plain-text request's first segment is held waiting for the rest of the request (pkt.bpf.c BUSTED_PLAIN_GATE) */
+const PLAIN_HOLD_NS = 500e6;
+
 export interface EventOrigin {
   /** the socket (cookie) of a connection event, a hello or a DNS packet */
   sockId?: SockId;
   /** the TLS connection of tls_data and of what its plaintext completed */
   tls?: { pid: number; ssl: string; gated: boolean };
-  /** what a plain-text HTTP connection completed (with `sockId`): it was not held, it has left */
-  plain?: boolean;
+  /** what a plain-text HTTP connection completed (with `sockId`); `held`: its first segment is held (pkt.bpf.c BUSTED_PLAIN_GATE), so none of it has reached the server */
+  plain?: { held: boolean };
   /** connect_blocked: the kernel's refusal */
   refusal?: { image: string; klass: number };
   /** a DNS answer the kernel held back (the enforcer sends it on once decided) */
@@ -163,6 +175,10 @@ export class Interpreter {
   /** plain-text HTTP connections' streams, in order (plain.ts), and their sockets by app-layer key */
   private readonly plainStreams = new PlainStreams();
   private readonly plainSocks = new Map<string, SockId>();
+  private readonly plainHolds = new PlainHolds();
+  /** plain-text connections marked skip (their held segments go on without gating the next request) */
+  private readonly plainSkipped = new Set<SockId>();
+  private readonly onPlainHold: InterpreterOptions['onPlainHold'];
   private readonly app: AppLayer;
   private readonly excerpt: number;
   private readonly redact: boolean;
@@ -182,7 +198,9 @@ export class Interpreter {
     const uninteresting = (pid: number, ssl: string): void => {
       if (!ssl.startsWith('tcp:')) return o.onTlsSkip?.(pid, ssl);
       const sockId = this.plainSocks.get(ssl);
-      if (sockId !== undefined) o.onPlainSkip?.(sockId);
+      if (sockId === undefined) return;
+      this.plainSkipped.add(sockId);
+      o.onPlainSkip?.(sockId);
     };
     this.app = new AppLayer(this.providers, o.noRedact !== true, uninteresting, (n, reason) => this.lost(n, reason));
     this.excerpt = o.tlsExcerptBytes ?? 2048;
@@ -192,6 +210,7 @@ export class Interpreter {
     this.onEnforce = o.onEnforce;
     this.onGatedCall = o.onGatedCall;
     this.onHeldDns = o.onHeldDns;
+    this.onPlainHold = o.onPlainHold;
   }
 
   private readonly onHeldDns: InterpreterOptions['onHeldDns'];
@@ -242,6 +261,7 @@ export class Interpreter {
    * facts (their DNS TTLs may have run out). Call about once a second. */
   flush(nowNs = this.clock.monotonicNs()): void {
     this.byAddress.clear();
+    for (const h of this.plainHolds.stale(nowNs - PLAIN_HOLD_NS)) this.plainUnread(h, `held ${PLAIN_HOLD_NS / 1e6} ms and still not whole`);
     for (const [k, p] of this.pending) {
       if (nowNs - p.rec.ts >= HELLO_WAIT_NS) {
         this.pending.delete(k);
@@ -394,6 +414,8 @@ export class Interpreter {
       const key = plainKey(r.sockId);
       this.plainStreams.forget(r.sockId);
       this.plainSocks.delete(key);
+      this.plainHolds.forget(r.sockId);
+      this.plainSkipped.delete(r.sockId);
       this.app.forget(r.task.pid, key);
     }
     const conn = this.conns.get(r.sockId);
@@ -480,6 +502,7 @@ export class Interpreter {
     if (r.pktKind === 'dns' || r.pktKind === 'dns_held') return this.dnsPkt(r);
     if (r.pktKind === 'quic') return this.quicPkt(r);
     if (r.pktKind === 'http') return this.plainPkt(r);
+    if (r.pktKind === 'http_held') return this.plainHolds.held(r, r.ts);
     const key = `${r.sockId}:${r.egress ? 'o' : 'i'}`;
     if (r.pktKind === 'tls_cont') {
       const p = this.pending.get(key);
@@ -524,13 +547,70 @@ export class Interpreter {
       this.plainSocks.set(key, r.sockId);
     }
     const pid = r.task.pid;
+    try {
+      this.plainPieces(r, key, pid);
+    } finally {
+      if (r.egress) this.plainHeld(r.sockId, key, pid);
+    }
+  }
+
+  /**
+   * A held connection (plain.ts Hold) once all of its last held segment has
+   * been read: let go when what it wrote is decided (or it is no longer
+   * gated); else ask for a retry, which carries whatever the sender has
+   * appended since; with nothing more coming, a head with no body yet goes
+   * (its body is held next), and anything else goes unread (plainUnread).
+   */
+  private plainHeld(sockId: SockId, key: string, pid: number): void {
+    const h = this.plainHolds.get(sockId);
+    if (h === undefined || !h.fresh || !this.plainStreams.wroteUpTo(sockId, h.end)) return;
+    h.fresh = false;
+    const skipped = this.plainSkipped.has(sockId);
+    const done = this.app.writesDone(pid, key);
+    if (done) h.passing = false;
+    if (done || skipped || h.passing || this.app.awaitingBody(pid, key) && h.asked === h.end) return this.plainRelease(h, skipped);
+    if (h.asked !== h.end) {
+      h.asked = h.end;
+      return this.onPlainHold?.(h, undefined, skipped);
+    }
+    this.plainUnread(h, 'more than the sender hands over while it is held');
+  }
+
+  private plainRelease(h: Hold, skipped: boolean): void {
+    h.asked = undefined;
+    h.idle = true;
+    this.onPlainHold?.(h, h.end, skipped);
+  }
+
+  /**
+   * A held request that cannot be read whole: reported as such (decided:
+   * by default audited, blocked with data.busted.block_uninspected_content),
+   * and unless that blocks the connection, the rest of it goes as it comes.
+   */
+  private plainUnread(h: Hold, why: string): void {
+    const e = this.start('error', this.clock.monotonicNs(), h.pid);
+    if (e) {
+      e.process = this.processes.info(h.task);
+      const conn = this.conns.get(h.sockId);
+      if (conn) e.net = copyNet(conn.net);
+      if (conn?.provider) e.provider = conn.provider;
+      if (conn) e.http = { host: conn.net.dst_ip };
+      e.error = { code: ErrorCode.CONTENT_CUT, message: `a plain-text request to ${conn?.net.dst_ip ?? 'a peer'} was not read whole (${why}): policies saw only its start`, field: 'http.body' };
+      this.stats.contentCut++;
+      this.out(e, undefined, { sockId: h.sockId, plain: { held: true } });
+    }
+    h.passing = true;
+    this.plainRelease(h, this.plainSkipped.has(h.sockId));
+  }
+
+  private plainPieces(r: PktRecord, key: string, pid: number): void {
     for (const p of this.plainStreams.add(r)) {
       const { found, lost } = this.app.feed({ pid, ssl: key, direction: p.direction, len: p.data.length + p.gap, data: p.data, conn: {} });
       if (found.length === 0 && lost === undefined) continue;
       const proc = this.processes.info(r.task);
       const conn = this.conns.get(r.sockId);
       const net = conn ? copyNet(conn.net) : this.net(r.flow, 'egress');
-      const origin: EventOrigin = { sockId: r.sockId, plain: true };
+      const origin: EventOrigin = { sockId: r.sockId, plain: { held: this.plainHolds.holding(r.sockId) } };
       if (lost !== undefined) {
         this.stats.http2Lost++;
         const err = this.start('error', r.ts, pid);

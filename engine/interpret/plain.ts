@@ -98,7 +98,91 @@ export class PlainStreams {
     return this.conns.has(sockId);
   }
 
+  /** The stream going out has been read up to (at least) sequence number `end`. */
+  wroteUpTo(sockId: SockId, end: number): boolean {
+    const next = this.conns.get(sockId)?.out.next;
+    return next !== undefined && diff(next, end) >= 0;
+  }
+
   forget(sockId: SockId): void {
     this.conns.delete(sockId);
+  }
+}
+
+/**
+ * What the packet hook holds of a gated connection (pkt.bpf.c
+ * BUSTED_PLAIN_GATE): everything it sends from `released` on is dropped and
+ * copied. The sender's TCP takes the drop for a failed transmission, keeps
+ * the segment first in its queue (appending later writes to it) and tries
+ * it again when an ACK arrives. The engine reads what was held; once the
+ * request is whole and decided it moves `released` past it and makes the
+ * server send an ACK (a one-byte probe below what the server has: kernel/
+ * reinject.ts), and the retry goes through. A request the sender cannot
+ * hand over whole while held (more than its first segment holds) is let go
+ * as not read whole, decided as such.
+ */
+export interface Hold {
+  sockId: SockId;
+  family: 4 | 6;
+  pid: number;
+  /** the socket's owner, as the held record names it */
+  task: PktRecord['task'];
+  /** the last held segment's IP and TCP headers (the probe is made from them) */
+  headers: Uint8Array;
+  /** the last held segment: where it starts and ends */
+  seq: number;
+  end: number;
+  /** a held segment not reacted to yet */
+  fresh: boolean;
+  /** the end of the segment last asked to be tried again: no growth since means the sender has no more to give */
+  asked?: number;
+  /** when holding began (monotonic ns) */
+  since: number;
+  /** the request being held was let go unread (too large to hold whole): the rest of it goes as it comes */
+  passing: boolean;
+  /** let go: the next held segment begins a new hold */
+  idle: boolean;
+}
+
+export class PlainHolds {
+  private readonly bySock = new Map<SockId, Hold>();
+
+  /** A held segment's record (its headers; its bytes come as stream records), at monotonic NOW. */
+  held(r: PktRecord, now: number): void {
+    let h = this.bySock.get(r.sockId);
+    if (h === undefined) {
+      if (this.bySock.size >= MAX_CONNS) this.bySock.delete(this.bySock.keys().next().value!);
+      h = { sockId: r.sockId, family: r.flow.family, pid: r.task.pid, task: r.task, headers: r.data, seq: r.seq, end: 0, fresh: true, since: now, passing: false, idle: false };
+      this.bySock.set(r.sockId, h);
+    }
+    if (h.idle) {
+      h.idle = false;
+      h.since = now;
+    }
+    h.headers = r.data;
+    h.seq = r.seq;
+    h.end = (r.seq + r.len) | 0;
+    h.fresh = true;
+  }
+
+  get(sockId: SockId): Hold | undefined {
+    return this.bySock.get(sockId);
+  }
+
+  /** Held, and not passing: what is decided on this connection now has not reached the server. */
+  holding(sockId: SockId): boolean {
+    const h = this.bySock.get(sockId);
+    return h !== undefined && !h.passing && !h.idle;
+  }
+
+  forget(sockId: SockId): void {
+    this.bySock.delete(sockId);
+  }
+
+  /** Connections held since before `beforeNs` and not passing. */
+  stale(beforeNs: number): Hold[] {
+    const out: Hold[] = [];
+    for (const h of this.bySock.values()) if (!h.passing && !h.idle && h.since < beforeNs) out.push(h);
+    return out;
   }
 }

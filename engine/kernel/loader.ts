@@ -582,14 +582,20 @@ export class KernelSession {
     }
   }
 
-  /** A plain-text HTTP connection's verdict (pkt.bpf.c plain_socks): `skip` stops the copying. */
-  setPlainVerdict(cookie: bigint, verdict: 'capture' | 'skip'): boolean {
+  /**
+   * A plain-text HTTP connection's verdict (pkt.bpf.c plain_socks): `skip`
+   * stops the copying; `gate` with `released`, the sequence number up to
+   * which its held segments were sent on (a retransmission of them passes).
+   */
+  setPlainVerdict(cookie: bigint, verdict: 'capture' | 'skip' | 'gate', released = 0): boolean {
     const obj = this.bySpec.get('pkt');
     if (!obj) return false;
     const key = new Uint8Array(8);
     new DataView(key.buffer).setBigUint64(0, cookie, true);
-    const value = new Uint8Array(4);
-    new DataView(value.buffer).setUint32(0, verdict === 'skip' ? W.BUSTED_PLAIN_SKIP : W.BUSTED_PLAIN_CAPTURE, true);
+    const value = new Uint8Array(W.PLAIN.size);
+    const dv = new DataView(value.buffer);
+    dv.setUint32(W.PLAIN.verdict, verdict === 'skip' ? W.BUSTED_PLAIN_SKIP : verdict === 'gate' ? W.BUSTED_PLAIN_GATE : W.BUSTED_PLAIN_CAPTURE, true);
+    dv.setUint32(W.PLAIN.released, released >>> 0, true);
     try {
       obj.map('plain_socks').update(key, value);
       return true;

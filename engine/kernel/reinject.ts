@@ -1,5 +1,8 @@
 /**
- * Sending on a DNS answer the packet hook held back (pkt.bpf.c must_hold):
+ * Sending on what the packet hook held back: a DNS answer (pkt.bpf.c
+ * must_hold), or a plain-text request's first TCP segment (BUSTED_PLAIN_GATE).
+ *
+ * A DNS answer:
  * the engine builds the datagram the resolver sent — same addresses, same
  * ports, same message — and delivers it through a raw socket carrying
  * BUSTED_REINJECT_MARK, which the hook lets through without holding or
@@ -107,4 +110,65 @@ export function reinject(d: Datagram): void {
   if (d.family === 4) sa.set(d.dst.subarray(0, 4), 4);
   else sa.set(d.dst.subarray(0, 16), 8);
   if ((c.sendto(fd, pkt, pkt.length, 0, sa, sa.length) as number) < 0) throw new BustedError(ErrorCode.BPF, `sending a held DNS answer on: errno ${errno()}`);
+}
+
+/**
+ * A TCP packet made from a segment's IP and TCP headers as they left, with
+ * another sequence number and payload: the IP total length (IPv4) or
+ * payload length (IPv6) and both checksums are computed here (the kernel's
+ * copy may carry only the pseudo-header sum it left for the device).
+ */
+export function tcpPacket(headers: Uint8Array, seq: number, payload: Uint8Array): Uint8Array {
+  const v4 = (headers[0]! >> 4) === 4;
+  const ipLen = v4 ? (headers[0]! & 0x0f) * 4 : 40;
+  if (headers.length < ipLen + 20) throw new BustedError(ErrorCode.BPF, `held segment headers of ${headers.length} bytes`);
+  const tcpLen = (headers[ipLen + 12]! >> 4) * 4;
+  if (tcpLen < 20 || headers.length < ipLen + tcpLen) throw new BustedError(ErrorCode.BPF, `held segment headers of ${headers.length} bytes, TCP header of ${tcpLen}`);
+  const pkt = new Uint8Array(ipLen + tcpLen + payload.length);
+  pkt.set(headers.subarray(0, ipLen + tcpLen));
+  pkt.set(payload, ipLen + tcpLen);
+  const dv = new DataView(pkt.buffer);
+  dv.setUint32(ipLen + 4, seq >>> 0);
+  const segLen = tcpLen + payload.length;
+  const pseudo = new Uint8Array(v4 ? 12 : 40);
+  const pv = new DataView(pseudo.buffer);
+  if (v4) {
+    dv.setUint16(2, pkt.length);
+    dv.setUint16(10, 0);
+    dv.setUint16(10, ~sum16(pkt.subarray(0, ipLen)) & 0xffff);
+    pseudo.set(pkt.subarray(12, 20), 0);
+    pseudo[9] = 6;
+    pv.setUint16(10, segLen);
+  } else {
+    dv.setUint16(4, segLen);
+    pseudo.set(pkt.subarray(8, 40), 0);
+    pv.setUint32(32, segLen);
+    pseudo[39] = 6;
+  }
+  dv.setUint16(ipLen + 16, 0);
+  dv.setUint16(ipLen + 16, ~sum16(pkt.subarray(ipLen), sum16(pseudo)) & 0xffff);
+  return pkt;
+}
+
+/**
+ * The probe that makes a server acknowledge at once: one byte just below
+ * what it has received from the sender of HEADERS (whose segment starts at
+ * `seq`). The server has that byte already, so it drops it and answers
+ * with an ACK (RFC 9293 3.10.7.4; Linux: a duplicate's immediate ACK),
+ * and that ACK makes the sender try its held segment again now instead of
+ * at its probe timer (200 ms or more).
+ */
+export function tcpProbe(headers: Uint8Array, seq: number): Uint8Array {
+  return tcpPacket(headers, (seq - 1) >>> 0, Uint8Array.of(0));
+}
+
+/** Send a whole IP packet (headers included) to DST through the marked raw socket. */
+export function reinjectPacket(family: 4 | 6, dst: string, pkt: Uint8Array): void {
+  const fd = rawSocket(family);
+  const sa = new Uint8Array(family === 4 ? 16 : 28);
+  new DataView(sa.buffer).setUint16(0, family === 4 ? AF_INET : AF_INET6, true);
+  // where it goes: the packet's own destination (DST names it in errors)
+  if (family === 4) sa.set(pkt.subarray(16, 20), 4);
+  else sa.set(pkt.subarray(24, 40), 8);
+  if ((c.sendto(fd, pkt, pkt.length, 0, sa, sa.length) as number) < 0) throw new BustedError(ErrorCode.BPF, `sending a held TCP segment on to ${dst}: errno ${errno()}`);
 }

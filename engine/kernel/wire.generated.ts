@@ -626,6 +626,15 @@ export const FLOWSTAT = {
   gap_hist_LEN: 8,
 } as const;
 
+/** struct busted_plain_value */
+export const PLAIN = {
+  size: 8,
+  verdict: 0,
+  verdict_SIZE: 4,
+  released: 4,
+  released_SIZE: 4,
+} as const;
+
 // enum busted_abi
 export const BUSTED_ABI = 3;
 
@@ -656,6 +665,7 @@ export const BUSTED_PKT_TLS_CONT = 3;
 export const BUSTED_PKT_DNS_HELD = 4;
 export const BUSTED_PKT_QUIC = 5;
 export const BUSTED_PKT_HTTP = 6;
+export const BUSTED_PKT_HTTP_HELD = 7;
 
 // enum busted_dir
 export const BUSTED_DIR_EGRESS = 1;
@@ -694,6 +704,7 @@ export const BUSTED_TLS_BLOCK = 3;
 // enum busted_plain_verdict
 export const BUSTED_PLAIN_CAPTURE = 0;
 export const BUSTED_PLAIN_SKIP = 1;
+export const BUSTED_PLAIN_GATE = 2;
 
 // enum busted_tls_flags
 export const BUSTED_TLS_F_GATED = 1;

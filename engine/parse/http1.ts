@@ -86,6 +86,16 @@ export class Http1Stream {
   }
 
   /** Bytes that were not captured. */
+  /** A message's head is read and none of its body has come yet. */
+  get awaitingBody(): boolean {
+    return (this.state === 'body-length' || this.state === 'chunk-size') && this.bodyLen === 0 && this.buf.length === 0;
+  }
+
+  /** Between messages: no message begun and not finished (an upgraded or lost stream: none will finish). */
+  get idle(): boolean {
+    return this.state === 'upgraded' || this.state === 'lost' || (this.state === 'start' && this.buf.length === 0);
+  }
+
   gap(n: number): void {
     if (n <= 0) return;
     if (this.state === 'upgraded') return this.upgradedTo!.gap(n);

@@ -6,7 +6,8 @@
  * answers and the MCP messages, as it does for TLS. A connection whose
  * first request is no LLM or MCP call is left alone from then on (the
  * `skip` verdict); a request body far larger than one packet record is
- * read whole. Under `busted enforce`, a blocked prompt's connection is cut.
+ * read whole. Under `busted enforce`, what a gated connection sends is held
+ * in the kernel until decided: a blocked prompt never reaches the server.
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -24,12 +25,12 @@ const SECRET = 'AKIAIOSFODNN7EXAMPLE';
 const chat = (model: string, user: string, extra: object = {}) => JSON.stringify({ model, messages: [{ role: 'system', content: 'be terse' }, { role: 'user', content: user }], ...extra });
 
 /** python3: POSTs on one kept-alive connection (http.client), each printed as its status or the error; `@BIG@` in a body is `big` times "lorem ipsum ". */
-function pythonPosts(port: number, posts: Array<{ path: string; body: string; pause?: number; big?: number }>): string[] {
+function pythonPosts(port: number, posts: Array<{ path: string; body: string; pause?: number; big?: number }>, host = '127.0.0.1'): string[] {
   return [
     PYTHON,
     '-c',
     `import http.client, json, sys, time
-c = http.client.HTTPConnection("127.0.0.1", ${port}, timeout=5)
+c = http.client.HTTPConnection("${host}", ${port}, timeout=5)
 for p in json.loads(sys.argv[1]):
     time.sleep(p.get("pause", 0))
     try:
@@ -143,27 +144,62 @@ describe('plain-text HTTP LLM and MCP traffic (real clients, real kernel)', { sk
     }
   });
 
-  it('busted enforce with the shipped policies: a prompt with a secret to Ollama is blocked and its connection cut (not held: enforced false)', async () => {
+  it('busted enforce with the shipped policies: a prompt with a secret to Ollama over http:// never reaches it (its first segment held until decided); harmless prompts, one of 300 KB, arrive', async () => {
     const agent = await MonitorProcess.start(['--policies', join(PACKAGE_ROOT, 'policies'), '--cgroup', cg.path, '--no-server-side'], 20_000, 'enforce');
     try {
-      const posts = [
-        { path: '/api/chat', body: chat('llama3.2', `deploy with ${SECRET} (plain-secret)`) },
-        { path: '/api/chat', body: chat('llama3.2', 'after the block (plain-after)'), pause: 1.5 },
-      ];
-      const r = await run(pythonPosts(server.port, posts), inCg());
+      const r = await run(pythonPosts(server.port, [{ path: '/api/chat', body: chat('llama3.2', `deploy with ${SECRET} (plain-secret)`) }]), inCg());
       assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stdout.trim(), /^error /, 'the blocked request gets no answer: its connection is cut');
       const req = await agent.waitFor((e) => e.type === 'llm_request' && e.process?.pid === r.pid, 'the request');
       const d = await agent.waitFor((e) => e.type === 'decision' && e.decision?.subject === req.id, 'its decision');
       assert.equal(d.decision?.action, 'block');
       assert.deepEqual(d.decision?.reasons, ['prompt to ollama contains an AWS access key']);
-      assert.equal(d.decision?.enforced, false, 'a plain-text request is not held: it has left');
-      const lines = r.stdout.trim().split('\n');
-      assert.equal(lines[0], '200');
-      assert.match(lines[1] ?? '', /^error /, `the connection was cut: ${r.stdout}`);
-      assert.ok(!server.received.some((b) => b.includes('(plain-after)')), 'nothing more went out on it');
+      assert.equal(d.decision?.enforced, true);
+      assert.ok(!server.received.some((b) => b.includes('(plain-secret)')), 'the server never received the prompt');
       assert.ok(!agent.stdout.includes(SECRET), "the secret appears in busted's output");
+
+      // allowed prompts are held until decided, then sent on: two on one connection, then one of 300 KB
+      const ok = await run(
+        pythonPosts(server.port, [
+          { path: '/api/chat', body: chat('llama3.2', 'a harmless plain prompt (plain-ok-1)') },
+          { path: '/api/chat', body: chat('llama3.2', 'another (plain-ok-2)') },
+          { path: '/v1/chat/completions', body: chat('llama3.2', '@BIG@(plain-ok-big)'), big: 25_000 },
+        ]),
+        inCg(),
+      );
+      assert.equal(ok.code, 0, ok.stderr);
+      assert.equal(ok.stdout.trim(), '200\n200\n200');
+      for (const m of ['(plain-ok-1)', '(plain-ok-2)', '(plain-ok-big)']) assert.ok(server.received.some((b) => b.includes(m)), `${m} arrived`);
+      const big = server.received.find((b) => b.includes('(plain-ok-big)'))!;
+      assert.ok(big.includes('lorem ipsum '.repeat(1000)), 'the 300 KB prompt arrived whole');
+      // more than the client hands over while held (its first segment): let go as not read whole, and said so
+      const cut = agent.events.find((e) => e.type === 'error' && e.process?.pid === ok.pid && e.error?.code === 'BUSTED_E_CONTENT_CUT');
+      assert.match(cut?.error?.message ?? '', /not read whole \(more than the sender hands over while it is held\)/);
+      const cutDecision = agent.events.find((e) => e.type === 'decision' && e.decision?.subject === cut!.id);
+      assert.equal(cutDecision?.decision?.action, 'audit');
+      assert.equal(agent.events.filter((e) => e.type === 'error' && e.process?.pid === ok.pid).length, 1, 'the two small prompts were read whole');
     } finally {
       assert.equal(await agent.stop(), 0);
+    }
+  });
+
+  it('busted enforce over IPv6 (::1): the secret is held and never arrives; a harmless prompt is let go', async () => {
+    const v6 = await startPlainProviderServer('::1');
+    const agent = await MonitorProcess.start(['--policies', join(PACKAGE_ROOT, 'policies'), '--cgroup', cg.path, '--no-server-side'], 20_000, 'enforce');
+    try {
+      const bad = await run(pythonPosts(v6.port, [{ path: '/api/chat', body: chat('llama3.2', `key ${SECRET} (v6-secret)`) }], '::1'), inCg());
+      assert.match(bad.stdout.trim(), /^error /, bad.stdout + bad.stderr);
+      const req = await agent.waitFor((e) => e.type === 'llm_request' && e.process?.pid === bad.pid, 'the request');
+      assert.equal(req.net?.family, 6);
+      const d = await agent.waitFor((e) => e.type === 'decision' && e.decision?.subject === req.id, 'its decision');
+      assert.equal(d.decision?.enforced, true);
+      const ok = await run(pythonPosts(v6.port, [{ path: '/api/chat', body: chat('llama3.2', 'harmless (v6-ok)') }], '::1'), inCg());
+      assert.equal(ok.stdout.trim(), '200', ok.stderr);
+      assert.ok(v6.received.some((b) => b.includes('(v6-ok)')));
+      assert.ok(!v6.received.some((b) => b.includes('(v6-secret)')));
+    } finally {
+      assert.equal(await agent.stop(), 0);
+      await v6.close();
     }
   });
 });

@@ -5,7 +5,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createSocket } from 'node:dgram';
 import net from 'node:net';
-import { buildDatagram, reinject } from '../../engine/kernel/reinject.js';
+import { buildDatagram, reinject, tcpPacket, tcpProbe } from '../../engine/kernel/reinject.js';
 import { destroySocket, destroyRequest } from '../../engine/kernel/sockdiag.js';
 
 const root = process.getuid?.() === 0 ? undefined : 'needs root (raw sockets, SO_MARK, sock_diag destroy)';
@@ -75,5 +75,59 @@ describe('destroySocket', { skip: root }, () => {
     assert.deepEqual([...r.subarray(44, 48)], [10, 1, 2, 3]);
     assert.equal(dv.getUint32(64, true), 0xffffffff);
     assert.equal(dv.getUint32(68, true), 0xffffffff);
+  });
+});
+
+describe('tcpPacket / tcpProbe: a held segment made again', () => {
+  /** RFC 1071 sum over a buffer, folded */
+  const fold = (b: Uint8Array, start = 0) => {
+    let s = start;
+    for (let i = 0; i + 1 < b.length; i += 2) s += (b[i]! << 8) | b[i + 1]!;
+    if (b.length & 1) s += b[b.length - 1]! << 8;
+    while (s > 0xffff) s = (s & 0xffff) + (s >>> 16);
+    return s;
+  };
+  // IPv4 (20) + TCP with timestamps (32), as the packet hook copies them: total length and checksums as the sender left them
+  const v4 = Uint8Array.from(Buffer.from('450000b572c440004006c97c7f0000017f000001864e46a13c11a0a8aa72327180180040fea900000101080a1680d164b4a99277', 'hex'));
+
+  it('a probe: one byte at seq-1, lengths and both checksums right (IPv4)', () => {
+    const seq = 0x3c11a0a8;
+    const p = tcpProbe(v4, seq);
+    assert.equal(p.length, 20 + 32 + 1);
+    const dv = new DataView(p.buffer);
+    assert.equal(dv.getUint16(2), p.length, 'IP total length');
+    assert.equal(dv.getUint32(24), seq - 1, 'sequence number');
+    assert.equal(fold(p.subarray(0, 20)), 0xffff, 'IP header checksum');
+    const pseudo = new Uint8Array(12);
+    pseudo.set(p.subarray(12, 20));
+    pseudo[9] = 6;
+    new DataView(pseudo.buffer).setUint16(10, 33);
+    assert.equal(fold(p.subarray(20), fold(pseudo)), 0xffff, 'TCP checksum');
+    assert.deepEqual([...p.subarray(20 + 20, 20 + 32)], [...v4.subarray(40, 52)], 'the options (timestamps) kept');
+  });
+
+  it('IPv6: payload length and checksum over the IPv6 pseudo-header; the sequence number wraps', () => {
+    const h = new Uint8Array(40 + 20);
+    h[0] = 0x60;
+    h[6] = 6;
+    h[23] = 1;
+    h[39] = 1;
+    h[40 + 12] = 5 << 4;
+    h[40 + 13] = 0x18;
+    const p = tcpPacket(h, 0, Uint8Array.of(7, 8, 9));
+    const dv = new DataView(p.buffer);
+    assert.equal(dv.getUint16(4), 23);
+    assert.equal(dv.getUint32(44), 0);
+    assert.equal(new DataView(tcpProbe(h, 0).buffer).getUint32(44), 0xffffffff);
+    const pseudo = new Uint8Array(40);
+    pseudo.set(p.subarray(8, 40));
+    new DataView(pseudo.buffer).setUint32(32, 23);
+    pseudo[39] = 6;
+    assert.equal(fold(p.subarray(40), fold(pseudo)), 0xffff);
+  });
+
+  it('refuses headers too short for their TCP header', () => {
+    assert.throws(() => tcpPacket(v4.subarray(0, 40), 1, new Uint8Array(0)), /TCP header of 32/);
+    assert.throws(() => tcpPacket(v4.subarray(0, 30), 1, new Uint8Array(0)), /headers of 30 bytes/);
   });
 });
