@@ -1,7 +1,12 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { PlainStreams, type PlainPiece } from '../../engine/interpret/plain.js';
-import type { PktRecord } from '../../engine/decode/records.js';
+import type { KernelRecord, PktRecord } from '../../engine/decode/records.js';
+import type { BustedEvent } from '../../engine/model/event.js';
+import { Interpreter } from '../../engine/interpret/interpreter.js';
+import { ProcessCache } from '../../engine/enrich/process.js';
+import { DnsCache } from '../../engine/enrich/dns-cache.js';
+import { ProviderTable } from '../../engine/enrich/provider.js';
 
 const task = { pid: 1, tid: 1, ppid: 0, uid: 0, gid: 0, comm: 'x', cgroupId: 0, flags: 0 };
 const flow = { family: 4 as const, protocol: 6, saddr: '127.0.0.1', sport: 40000, daddr: '127.0.0.1', dport: 11434 };
@@ -70,5 +75,80 @@ describe('PlainStreams: a TCP stream put back in order', () => {
     s.forget(9);
     assert.ok(!s.has(9));
     assert.equal(text(s.add(rec(50, 'new start'))), 'new start');
+  });
+});
+
+describe('Interpreter: plain-text HTTP read and held (records made in memory)', () => {
+  const hdrs = Uint8Array.from(Buffer.from('450000b572c440004006c97c7f0000017f000001864e46a13c11a0a8aa72327180180040fea900000101080a1680d164b4a99277', 'hex'));
+  const enc = (t: string) => new TextEncoder().encode(t);
+  const setup = () => {
+    const events: BustedEvent[] = [];
+    const moves: Array<{ release: number | undefined; skipped: boolean }> = [];
+    const interp = new Interpreter(
+      { processes: new ProcessCache({ procRoot: '/nonexistent' }), dns: new DnsCache(), providers: new ProviderTable(), onPlainHold: (_h, release, skipped) => moves.push({ release, skipped }) },
+      (e) => events.push(e),
+    );
+    let seq = 1000;
+    /** a segment out: held (its headers first, as the kernel sends them) or not */
+    const out = (text: string, held: boolean, at = seq) => {
+      const data = enc(text);
+      if (held) interp.handle({ ...rec(at, '', { pktKind: 'http_held', len: data.length }), data: hdrs } as KernelRecord);
+      interp.handle(rec(at, text) as KernelRecord);
+      seq = Math.max(seq, at + data.length);
+    };
+    return { events, moves, interp, out, next: () => seq };
+  };
+  const head = (len: number, extra = '') => `POST /api/chat HTTP/1.1\r\nHost: 127.0.0.1:11434\r\nContent-Type: application/json\r\nContent-Length: ${len}\r\n${extra}\r\n`;
+  const body = JSON.stringify({ model: 'llama3.2', messages: [{ role: 'user', content: 'q-plain' }] });
+
+  it('reads an Ollama call off the stream: an llm_request with net and no tls; a whole held request is let go past its end', () => {
+    const { events, moves, out } = setup();
+    out(head(body.length) + body, true);
+    const req = events.find((e) => e.type === 'llm_request');
+    assert.equal(req?.llm?.user_message, 'q-plain');
+    assert.equal(req?.provider, 'ollama');
+    assert.equal(req?.tls, undefined);
+    assert.equal(req?.net?.dst_ip, '127.0.0.1');
+    assert.deepEqual(moves, [{ release: 1000 + head(body.length).length + body.length, skipped: false }]);
+  });
+
+  it('a head alone: asked for more once, then let go (its body is held next and decided)', () => {
+    const { events, moves, out, next } = setup();
+    const h = head(body.length, 'Expect: 100-continue\r\n');
+    out(h, true);
+    assert.deepEqual(moves, [{ release: undefined, skipped: false }], 'asked to try again');
+    out(h, true, 1000); // the retry: nothing appended
+    assert.deepEqual(moves[1], { release: 1000 + h.length, skipped: false }, 'the head goes');
+    out(body, true, next());
+    assert.equal(events.find((e) => e.type === 'llm_request')?.llm?.user_message, 'q-plain');
+    assert.deepEqual(moves[2], { release: 1000 + h.length + body.length, skipped: false });
+  });
+
+  it('a request that does not grow while held and is not whole goes unread: a content-cut error, then let go', () => {
+    const { events, moves, out } = setup();
+    const part = head(10_000) + body;
+    out(part, true);
+    out(part, true, 1000);
+    const cut = events.find((e) => e.type === 'error');
+    assert.equal(cut?.error?.code, 'BUSTED_E_CONTENT_CUT');
+    assert.match(cut!.error!.message, /not read whole \(more than the sender hands over while it is held\)/);
+    assert.deepEqual(moves, [{ release: undefined, skipped: false }, { release: 1000 + part.length, skipped: false }]);
+  });
+
+  it('a connection whose first request is no LLM call is let go as skipped', () => {
+    const events: BustedEvent[] = [];
+    const moves: Array<{ release: number | undefined; skipped: boolean }> = [];
+    const skips: unknown[] = [];
+    const interp = new Interpreter(
+      { processes: new ProcessCache({ procRoot: '/nonexistent' }), dns: new DnsCache(), providers: new ProviderTable(), onPlainHold: (_h, release, skipped) => moves.push({ release, skipped }), onPlainSkip: (id) => skips.push(id) },
+      (e) => events.push(e),
+    );
+    const j = '{"note":"not an LLM call"}';
+    const t = `POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: ${j.length}\r\n\r\n${j}`;
+    interp.handle({ ...rec(5, '', { pktKind: 'http_held', len: t.length }), data: hdrs } as KernelRecord);
+    interp.handle(rec(5, t) as KernelRecord);
+    assert.deepEqual(skips, [9]);
+    assert.deepEqual(moves, [{ release: 5 + t.length, skipped: true }]);
+    assert.equal(events.length, 0);
   });
 });
