@@ -64,9 +64,13 @@ export function makeHandWritten(data) {
       const u = user === undefined || user === false ? '' : str(user);
       const ctx = e.llm?.context;
       const c = ctx === undefined || ctx === false ? '' : str(ctx);
-      if (s !== undefined && u !== undefined && c !== undefined && e.provider !== undefined) {
+      if (s !== undefined && u !== undefined && c !== undefined) {
         const text = `${s}\n${u}\n${c}`;
-        if (ANY_SECRET.test(text)) for (const [what, re] of SECRET_PATTERNS) if (re.test(text)) block.push(`prompt to ${e.provider} contains ${what}`);
+        if (ANY_SECRET.test(text)) {
+          const set = (v) => v !== undefined && v !== false;
+          const target = set(e.provider) ? e.provider : set(e.http?.host) ? e.http.host : set(e.net?.dst_ip) ? e.net.dst_ip : 'an unknown endpoint';
+          for (const [what, re] of SECRET_PATTERNS) if (re.test(text)) block.push(`prompt to ${target} contains ${what}`);
+        }
       }
       if (approvedModels.size > 0 && e.llm?.model !== undefined && !approvedModels.has(e.llm.model)) audit.push(`model ${e.llm.model} is not on the approved list`);
     }

@@ -34,11 +34,22 @@ prompt_text := concat("\n", [system_prompt, user_message, request_context]) if {
 	input.type == "llm_request"
 }
 
-block contains sprintf("prompt to %s contains %s", [input.provider, what]) if {
+block contains sprintf("prompt to %s contains %s", [llm_target, what]) if {
 	regex.match(any_secret, prompt_text)
 	some what, pattern in secret_patterns
 	regex.match(pattern, prompt_text)
 }
+
+# where a prompt went: its provider, else the host it was sent to (a
+# self-hosted model or a gateway known by the request's shape alone), else
+# its address: a secret is blocked wherever it is headed
+llm_target := input.provider if {
+	input.provider
+} else := input.http.host if {
+	input.http.host
+} else := input.net.dst_ip if {
+	input.net.dst_ip
+} else := "an unknown endpoint"
 
 # the same secrets sent to an MCP server: a tool call's arguments (mcp.context)
 block contains sprintf("MCP %s carries %s", [mcp_target, what]) if {

@@ -32,6 +32,14 @@ test_a_secret_in_a_tool_result_or_an_earlier_turn_is_blocked if {
 	data.busted.reasons == {"prompt to openai contains an AWS access key"} with input as e
 }
 
+test_a_secret_to_an_endpoint_of_no_known_provider_is_blocked_too if {
+	# a self-hosted model (vLLM on http://127.0.0.1:8000) or a gateway, known by the request's shape
+	e := object.remove(prompt("upload with AKIAABCDEFGHIJKLMNOP please"), ["provider"])
+	data.busted.reasons == {"prompt to 127.0.0.1 contains an AWS access key"} with input as object.union(e, {"http": {"host": "127.0.0.1"}})
+	data.busted.reasons == {"prompt to 10.0.0.7 contains an AWS access key"} with input as object.union(e, {"net": {"dst_ip": "10.0.0.7"}})
+	data.busted.reasons == {"prompt to an unknown endpoint contains an AWS access key"} with input as e
+}
+
 test_short_key_like_words_are_not_secrets if {
 	data.busted.decision == "allow" with input as prompt("ask sk-learn about task-management")
 }

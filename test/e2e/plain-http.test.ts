@@ -156,6 +156,15 @@ describe('plain-text HTTP LLM and MCP traffic (real clients, real kernel)', { sk
       assert.deepEqual(d.decision?.reasons, ['prompt to ollama contains an AWS access key']);
       assert.equal(d.decision?.enforced, true);
       assert.ok(!server.received.some((b) => b.includes('(plain-secret)')), 'the server never received the prompt');
+      // an OpenAI-compatible server of no known provider (a self-hosted vLLM): named by its host
+      const v = await run(pythonPosts(server.port, [{ path: '/v1/chat/completions', body: chat('qwen2.5-7b', `and ${SECRET} (vllm-secret)`) }]), inCg());
+      assert.match(v.stdout.trim(), /^error /, v.stdout + v.stderr);
+      const vreq = await agent.waitFor((e) => e.type === 'llm_request' && e.process?.pid === v.pid, 'the vLLM request');
+      assert.equal(vreq.provider, undefined);
+      const vd = await agent.waitFor((e) => e.type === 'decision' && e.decision?.subject === vreq.id, 'its decision');
+      assert.deepEqual(vd.decision?.reasons, ['prompt to 127.0.0.1 contains an AWS access key']);
+      assert.equal(vd.decision?.enforced, true);
+      assert.ok(!server.received.some((b) => b.includes('(vllm-secret)')), 'the server never received the prompt');
       assert.ok(!agent.stdout.includes(SECRET), "the secret appears in busted's output");
 
       // allowed prompts are held until decided, then sent on: two on one connection, then one of 300 KB
