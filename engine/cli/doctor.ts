@@ -27,6 +27,7 @@ export interface DoctorReport {
     connect_enforcement: string;
     content_enforcement: string;
     dns_hold: string;
+    plain_http: string;
     persistence: string;
     tls_plaintext: string;
   };
@@ -93,6 +94,9 @@ export function doctorReport(cgroupArg?: string): DoctorReport {
           ? `gated SSL_write held (uprobe + SIGSTOP), then the connection's packets dropped (cgroup_skb)${ok('sock_destroy') ? ' and its socket destroyed (SOCK_DESTROY)' : ''}${ok('process_memory') ? '; a held write read whole from the process' : '; a held write past the capture size cut (no /proc/PID/mem)'}`
           : 'none (needs uprobes, bpf_send_signal and cgroup_skb)',
       dns_hold: ok('cgroup_skb') && ok('raw_socket') ? 'answers held at cgroup_skb ingress, sent on through a marked raw socket' : 'none: the first connect to a name the policy blocks is cut after the fact',
+      plain_http: ok('cgroup_skb')
+        ? `read from the packets (cgroup_skb)${ok('raw_socket') ? '; under enforce, held at cgroup_skb egress until decided (the sender retries on a probe sent through a marked raw socket)' : '; under enforce, held at cgroup_skb egress until decided, and an allowed request goes at the sender\'s own retry (200 ms or more: no raw socket for the probe)'}`
+        : 'none (needs cgroup_skb)',
       persistence: ok('bpffs') ? `--pin in ${features.find((f) => f.feature === 'bpffs')?.detail}` : 'none (no bpffs)',
       tls_plaintext: ok('uprobe') ? `uprobes on the libraries below${tls.mode ? `; read/write: ${tls.mode.detail}` : ''}` : 'none (uprobes unavailable)',
     },
@@ -154,6 +158,7 @@ export async function runDoctor(o: { json?: boolean; cgroup?: string }): Promise
   lines.push(`  connect enforcement  ${r.paths.connect_enforcement}`);
   lines.push(`  content enforcement  ${r.paths.content_enforcement}`);
   lines.push(`  DNS hold             ${r.paths.dns_hold}`);
+  lines.push(`  plain-text HTTP      ${r.paths.plain_http}`);
   lines.push(`  persistence          ${r.paths.persistence}`);
   lines.push(`  TLS plaintext        ${r.paths.tls_plaintext}`);
   process.stdout.write(lines.join('\n') + '\n');

@@ -113,6 +113,7 @@ describe('busted doctor', { skip: kernelSkipReason() }, () => {
     assert.match(rep.paths.connect_enforcement, /^cgroup\/connect4 \+ connect6 and sendmsg4 \+ sendmsg6 \(EPERM\)/);
     assert.match(rep.paths.content_enforcement, /SIGSTOP.*SOCK_DESTROY.*a held write read whole from the process/);
     assert.match(rep.paths.dns_hold, /held at cgroup_skb ingress/);
+    assert.match(rep.paths.plain_http, /held at cgroup_skb egress until decided/);
     assert.ok(rep.tls_libraries.some((l: { kind: string; symbols: string[] }) => l.symbols.includes('SSL_write')), 'a library exporting SSL_write was found');
     // how read and write see returns: uprobe sessions where the kernel makes them, unless turned off
     const sessions = process.env.BUSTED_TLS_NO_SESSION !== '1' && uprobeSessionSupport(join(BPF_DIR, 'tls.bpf.o')).ok;
