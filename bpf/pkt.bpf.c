@@ -66,9 +66,11 @@ struct {
  * reads TLS plaintext. A socket enters when a segment it sends starts with
  * the request line of a POST, PUT or PATCH (the methods that carry a
  * prompt or a JSON-RPC call), whenever that is: a kept-alive connection
- * opened before the agent is followed from its next such request. The
- * engine marks a connection whose first request was no LLM or MCP call
- * BUSTED_PLAIN_SKIP, as it does a TLS connection (tls_verdicts). */
+ * opened before the agent is followed from its next such request. A socket
+ * that receives such a segment from a peer not on this host is followed
+ * too (the server's view, with server_side). The engine marks a connection
+ * whose first request was no LLM or MCP call BUSTED_PLAIN_SKIP, as it
+ * does a TLS connection (tls_verdicts). */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 16384);
@@ -766,10 +768,15 @@ static __always_inline int tcp_payload(struct __sk_buff *skb, struct pkt *p, __u
 		} else {
 			struct busted_plain_value nv = { .verdict = BUSTED_PLAIN_CAPTURE, .released = p->seq };
 
-			/* the client's view only: its requests out, answers in */
-			if (!out || !http_request_start(h))
+			/* The client's view: its requests out, answers in. And, for a
+			 * client not on this host, the server's: requests in, answers
+			 * out (read only: what arrives cannot be held here). A loopback
+			 * exchange is read once, from its client. */
+			if (!http_request_start(h))
 				return 1;
-			if (plain_gate())
+			if (!out && !(server_side && !peer_is_loopback(p)))
+				return 1;
+			if (out && plain_gate())
 				nv.verdict = BUSTED_PLAIN_GATE;
 			bpf_map_update_elem(&plain_socks, &cookie, &nv, BPF_ANY);
 			pv = bpf_map_lookup_elem(&plain_socks, &cookie);

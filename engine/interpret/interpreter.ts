@@ -10,7 +10,7 @@
  */
 import type { BustedEvent, DnsInfo, FlowInfo, NetInfo, ProcessInfo } from '../model/event.js';
 import { BustedError, ErrorCode } from '../model/errors.js';
-import type { EnforceRecord, ExecRecord, ExitRecord, FlowRecord, FlowStatRecord, KernelRecord, PktRecord, SockId, TcpRecord, TlsRecord, UdpRecord } from '../decode/records.js';
+import type { EnforceRecord, ExecRecord, ExitRecord, FlowRecord, FlowStatRecord, KernelRecord, PktRecord, SockId, TaskRecord, TcpRecord, TlsRecord, UdpRecord } from '../decode/records.js';
 import { redactPayload } from '../redact.js';
 import { TlsAssembler, type TlsCall } from './tls-data.js';
 import { AppLayer, plainKey, type Finding } from './app.js';
@@ -113,6 +113,8 @@ export interface InterpreterStats {
 /** What is remembered about a socket between its records. */
 interface Conn {
   net: NetInfo;
+  /** who opened or accepted it */
+  task?: TaskRecord;
   host?: string;
   provider?: string;
   sni?: string;
@@ -199,6 +201,7 @@ export class Interpreter {
       if (!ssl.startsWith('tcp:')) return o.onTlsSkip?.(pid, ssl);
       const sockId = this.plainSocks.get(ssl);
       if (sockId === undefined) return;
+      if (this.plainSkipped.size >= 16384) this.plainSkipped.delete(this.plainSkipped.values().next().value!);
       this.plainSkipped.add(sockId);
       o.onPlainSkip?.(sockId);
     };
@@ -400,6 +403,7 @@ export class Interpreter {
   private opened(r: TcpRecord | UdpRecord, type: 'connect' | 'accept', direction: 'egress' | 'ingress'): void {
     const net = this.net(r.flow, direction);
     const conn = this.remember(r.sockId, net, r.startNs || r.ts, r.ts, r.task.pid);
+    conn.task = r.task;
     const ev = this.start(type, r.ts, r.task.pid);
     if (!ev) return;
     ev.process = this.processes.info(r.task);
@@ -416,7 +420,7 @@ export class Interpreter {
       this.plainSocks.delete(key);
       this.plainHolds.forget(r.sockId);
       this.plainSkipped.delete(r.sockId);
-      this.app.forget(r.task.pid, key);
+      this.app.forget(0, key);
     }
     const conn = this.conns.get(r.sockId);
     this.conns.delete(r.sockId);
@@ -546,11 +550,11 @@ export class Interpreter {
       if (this.plainSocks.size >= 16384) this.plainSocks.delete(this.plainSocks.keys().next().value!);
       this.plainSocks.set(key, r.sockId);
     }
-    const pid = r.task.pid;
+    // the application layer knows the connection by its socket alone (a record's owner may be unknown: pid 0)
     try {
-      this.plainPieces(r, key, pid);
+      this.plainPieces(r, key);
     } finally {
-      if (r.egress) this.plainHeld(r.sockId, key, pid);
+      if (r.egress) this.plainHeld(r.sockId, key, 0);
     }
   }
 
@@ -603,13 +607,16 @@ export class Interpreter {
     this.plainRelease(h, this.plainSkipped.has(h.sockId));
   }
 
-  private plainPieces(r: PktRecord, key: string, pid: number): void {
+  private plainPieces(r: PktRecord, key: string): void {
     for (const p of this.plainStreams.add(r)) {
-      const { found, lost } = this.app.feed({ pid, ssl: key, direction: p.direction, len: p.data.length + p.gap, data: p.data, conn: {} });
+      const { found, lost } = this.app.feed({ pid: 0, ssl: key, direction: p.direction, len: p.data.length + p.gap, data: p.data, conn: {} });
       if (found.length === 0 && lost === undefined) continue;
-      const proc = this.processes.info(r.task);
       const conn = this.conns.get(r.sockId);
-      const net = conn ? copyNet(conn.net) : this.net(r.flow, 'egress');
+      // a packet on an accepted socket may come before its owner is known: the accept said whose it is
+      const task = r.task.pid === 0 && conn?.task !== undefined ? conn.task : r.task;
+      const pid = task.pid;
+      const proc = this.processes.info(task);
+      const net = conn ? copyNet(conn.net) : this.net(r.flow);
       const origin: EventOrigin = { sockId: r.sockId, plain: { held: this.plainHolds.holding(r.sockId) } };
       if (lost !== undefined) {
         this.stats.http2Lost++;

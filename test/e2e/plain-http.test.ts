@@ -14,7 +14,8 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { kernelSkipReason, TestCgroup } from '../helpers/cgroup.js';
 import { MonitorProcess } from '../helpers/agent.js';
-import { PYTHON, run } from '../../engine/demo/spawn.js';
+import { execFileSync } from 'node:child_process';
+import { PYTHON, run, start } from '../../engine/demo/spawn.js';
 import { PACKAGE_ROOT } from '../../engine/paths.js';
 import { startPlainProviderServer, USAGE, type ProviderServer } from '../helpers/providers.js';
 
@@ -127,6 +128,75 @@ describe('plain-text HTTP LLM and MCP traffic (real clients, real kernel)', { sk
       assert.ok(!agent.events.some((e) => e.type === 'llm_request' && e.llm?.user_message === 'q-after-skip'), 'the skipped connection was not read');
     } finally {
       assert.equal(await agent.stop(), 0);
+    }
+  });
+
+  it("the server's side: a client in a network namespace of the test calls an Ollama-style server in the cgroup; the server's packets tell the call and its answer", async () => {
+    // a veth pair to a namespace of our own: the client is not on this host's loopback
+    const tag = `bt${process.pid % 10000}${Math.floor(Math.random() * 100)}`;
+    const net = `10.231.${Math.floor(Math.random() * 250) + 1}`;
+    const ip = (...a: string[]) => execFileSync('ip', a, { stdio: ['ignore', 'ignore', 'pipe'] });
+    ip('netns', 'add', tag);
+    // first the agent: a listener is known by its listen() (one that predates the agent is credited to no process)
+    let agent: MonitorProcess | undefined;
+    let srv: ReturnType<typeof start> | undefined;
+    try {
+      agent = await MonitorProcess.start(['--cgroup', cg.path]);
+      ip('link', 'add', `${tag}h`, 'type', 'veth', 'peer', 'name', `${tag}n`);
+      ip('link', 'set', `${tag}n`, 'netns', tag);
+      ip('addr', 'add', `${net}.1/30`, 'dev', `${tag}h`);
+      ip('link', 'set', `${tag}h`, 'up');
+      ip('netns', 'exec', tag, 'ip', 'addr', 'add', `${net}.2/30`, 'dev', `${tag}n`);
+      ip('netns', 'exec', tag, 'ip', 'link', 'set', `${tag}n`, 'up');
+      // the server, in the cgroup: answers /api/chat as Ollama does
+      srv = start(
+        [
+          PYTHON,
+          '-c',
+          `import http.server, json
+class H(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    def do_POST(self):
+        body = json.loads(self.rfile.read(int(self.headers["content-length"])))
+        out = json.dumps({"model": body["model"] + "-served", "message": {"role": "assistant", "content": "hi"}, "done": True, "prompt_eval_count": ${USAGE.input}, "eval_count": ${USAGE.output}}).encode()
+        self.send_response(200)
+        self.send_header("content-type", "application/json")
+        self.send_header("content-length", str(len(out)))
+        self.end_headers()
+        self.wfile.write(out)
+    def log_message(self, *a): pass
+s = http.server.HTTPServer(("${net}.1", 0), H)
+print(s.server_address[1], flush=True)
+s.serve_forever()`,
+        ],
+        inCg(),
+      );
+      const port = await new Promise<number>((resolve, reject) => {
+        srv!.stdout!.once('data', (d) => resolve(Number(String(d).trim())));
+        srv!.once('exit', (c) => reject(new Error(`the server exited (${c})`)));
+      });
+      const c = await run(['ip', 'netns', 'exec', tag, 'curl', '-sS', '-f', '-H', 'content-type: application/json', '--data-binary', chat('llama3.2', 'q-server-side'), '-o', '/dev/null', `http://${net}.1:${port}/api/chat`]);
+      assert.equal(c.code, 0, c.stderr);
+      const req = await agent.waitFor((e) => e.type === 'llm_request' && e.llm?.user_message === 'q-server-side', "the call, from the server's packets");
+      assert.equal(req.process?.pid, srv.pid, 'reported for the server process');
+      assert.equal(req.provider, 'ollama');
+      assert.equal(req.net?.src_ip, `${net}.1`);
+      assert.equal(req.net?.dst_ip, `${net}.2`, 'the peer is the remote client');
+      const res = await agent.waitFor((e) => e.type === 'llm_response' && e.process?.pid === srv!.pid, 'its answer');
+      assert.equal(res.llm?.model, 'llama3.2-served');
+      assert.deepEqual(res.llm?.usage, { input_tokens: USAGE.input, output_tokens: USAGE.output });
+      assert.equal(agent.events.filter((e) => e.type === 'llm_request').length, 1, 'read once');
+      assert.equal(await agent.stop(), 0);
+      agent = undefined;
+    } finally {
+      await agent?.stop();
+      srv?.kill('SIGKILL');
+      try {
+        ip('link', 'del', `${tag}h`);
+      } catch {
+        // gone with the namespace
+      }
+      ip('netns', 'del', tag);
     }
   });
 
