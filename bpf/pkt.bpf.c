@@ -226,15 +226,45 @@ static __always_inline void owner_task(struct busted_task *t, struct busted_owne
 	}
 }
 
+/* The per-CPU record, its fixed part filled in for a packet of this socket
+ * (len, cap_len and seq are the caller's); NULL if the scratch map fails. */
+static __always_inline struct busted_pkt_event *pkt_record(struct __sk_buff *skb, struct pkt *p, __u64 cookie,
+							   struct busted_owner *o, __u32 kind)
+{
+	struct busted_pkt_event *e;
+	__u32 zero = 0;
+
+	e = bpf_map_lookup_elem(&scratch, &zero);
+	if (!e)
+		return NULL;
+	hdr_init(&e->hdr, BUSTED_KIND_PKT);
+	owner_task(&e->hdr.task, o, skb);
+	e->sock_id = cookie;
+	e->flow = p->flow;
+	e->pkt_kind = kind;
+	e->dir = p->dir;
+	e->seq = 0;
+	e->_pad = 0;
+	return e;
+}
+
+/* Send the record with `cap` bytes of data, counting it or its loss. */
+static __always_inline void send_pkt(struct busted_pkt_event *e, __u64 cap, __u64 flags)
+{
+	if (bpf_ringbuf_output(&events, e, offsetof(struct busted_pkt_event, data) + cap, flags))
+		stat_inc(BUSTED_STAT_RINGBUF_FULL);
+	else
+		stat_inc(BUSTED_STAT_EVENTS);
+}
+
 /* Copy up to BUSTED_PKT_MAX payload bytes into a record and send it. */
 static __always_inline void emit_pkt(struct __sk_buff *skb, struct pkt *p, __u64 cookie,
 				     struct busted_owner *o, __u32 kind, __u32 flags)
 {
 	struct busted_pkt_event *e;
-	__u32 zero = 0;
 	__u64 cap = p->plen; /* 64-bit: no zero-extended copy for the verifier to lose track of */
 
-	e = bpf_map_lookup_elem(&scratch, &zero);
+	e = pkt_record(skb, p, cookie, o, kind);
 	if (!e)
 		return;
 	if (cap > BUSTED_PKT_MAX) {
@@ -247,22 +277,11 @@ static __always_inline void emit_pkt(struct __sk_buff *skb, struct pkt *p, __u64
 		return;
 	if (bpf_skb_load_bytes(skb, p->off, e->data, cap))
 		return;
-	hdr_init(&e->hdr, BUSTED_KIND_PKT);
-	owner_task(&e->hdr.task, o, skb);
 	e->hdr.task.flags |= flags;
-	e->sock_id = cookie;
-	e->flow = p->flow;
-	e->pkt_kind = kind;
-	e->dir = p->dir;
 	e->len = p->plen;
 	e->cap_len = cap;
-	e->seq = 0;
-	e->_pad = 0;
 	/* a held answer keeps a process waiting on the engine: wake it now */
-	if (bpf_ringbuf_output(&events, e, offsetof(struct busted_pkt_event, data) + cap, kind == BUSTED_PKT_DNS_HELD ? BPF_RB_FORCE_WAKEUP : rb_flags()))
-		stat_inc(BUSTED_STAT_RINGBUF_FULL);
-	else
-		stat_inc(BUSTED_STAT_EVENTS);
+	send_pkt(e, cap, kind == BUSTED_PKT_DNS_HELD ? BPF_RB_FORCE_WAKEUP : rb_flags());
 }
 
 /* A plain-text HTTP segment, whole: in records of up to BUSTED_PKT_MAX
@@ -300,10 +319,7 @@ static long stream_step(__u32 i, struct stream_walk *w)
 	e->len = cap;
 	e->cap_len = cap;
 	e->seq = w->seq + w->done;
-	if (bpf_ringbuf_output(&events, e, offsetof(struct busted_pkt_event, data) + cap, rb_flags()))
-		stat_inc(BUSTED_STAT_RINGBUF_FULL);
-	else
-		stat_inc(BUSTED_STAT_EVENTS);
+	send_pkt(e, cap, rb_flags());
 	w->done += cap;
 	return 0;
 }
@@ -311,19 +327,10 @@ static long stream_step(__u32 i, struct stream_walk *w)
 static __always_inline void emit_stream(struct __sk_buff *skb, struct pkt *p, __u64 cookie, struct busted_owner *o)
 {
 	struct stream_walk w = { .skb = skb, .off = p->off, .plen = p->plen, .seq = p->seq };
-	struct busted_pkt_event *e;
-	__u32 zero = 0;
+	struct busted_pkt_event *e = pkt_record(skb, p, cookie, o, BUSTED_PKT_HTTP);
 
-	e = bpf_map_lookup_elem(&scratch, &zero);
 	if (!e)
 		return;
-	hdr_init(&e->hdr, BUSTED_KIND_PKT);
-	owner_task(&e->hdr.task, o, skb);
-	e->sock_id = cookie;
-	e->flow = p->flow;
-	e->pkt_kind = BUSTED_PKT_HTTP;
-	e->dir = p->dir;
-	e->_pad = 0;
 	w.e = e;
 	bpf_loop(STREAM_RECORDS, stream_step, &w, 0);
 	if (w.done < p->plen) {
@@ -331,8 +338,7 @@ static __always_inline void emit_stream(struct __sk_buff *skb, struct pkt *p, __
 		e->len = p->plen - w.done;
 		e->cap_len = 0;
 		e->seq = p->seq + w.done;
-		if (bpf_ringbuf_output(&events, e, offsetof(struct busted_pkt_event, data), rb_flags()))
-			stat_inc(BUSTED_STAT_RINGBUF_FULL);
+		send_pkt(e, 0, rb_flags());
 	}
 }
 
@@ -340,30 +346,19 @@ static __always_inline void emit_stream(struct __sk_buff *skb, struct pkt *p, __
  * the segment on once it has decided (its payload went as records). */
 static __always_inline void emit_held(struct __sk_buff *skb, struct pkt *p, __u64 cookie, struct busted_owner *o)
 {
-	struct busted_pkt_event *e;
-	__u32 zero = 0;
+	struct busted_pkt_event *e = pkt_record(skb, p, cookie, o, BUSTED_PKT_HTTP_HELD);
 	__u64 hl = p->off;
 
-	e = bpf_map_lookup_elem(&scratch, &zero);
 	if (!e)
 		return;
 	asm volatile("%[h] &= 0xff" : [h] "+r"(hl));
 	if (hl < 40 || hl > 120 || bpf_skb_load_bytes(skb, 0, e->data, hl))
 		return;
-	hdr_init(&e->hdr, BUSTED_KIND_PKT);
-	owner_task(&e->hdr.task, o, skb);
-	e->sock_id = cookie;
-	e->flow = p->flow;
-	e->pkt_kind = BUSTED_PKT_HTTP_HELD;
-	e->dir = p->dir;
 	e->len = p->plen;
 	e->cap_len = hl;
 	e->seq = p->seq;
-	e->_pad = 0;
-	if (bpf_ringbuf_output(&events, e, offsetof(struct busted_pkt_event, data) + hl, BPF_RB_FORCE_WAKEUP))
-		stat_inc(BUSTED_STAT_RINGBUF_FULL);
-	else
-		stat_inc(BUSTED_STAT_EVENTS);
+	/* the sender waits on the engine: wake it now */
+	send_pkt(e, hl, BPF_RB_FORCE_WAKEUP);
 }
 
 /* Plain-text requests are held while an engine that gates content runs
