@@ -22,6 +22,10 @@
 //            POSTs: every SSL_write/SSL_read is copied by the uprobes (req/s)
 //   tlsskip  1000 plain GETs per connection to a host that is no provider: the
 //            engine marks the connection skip after the first (req/s)
+//   plainnode, plainnodeskip  tlsnode's node client over plain-text HTTP
+//            (no TLS: read from the packets): chat completions, all copied;
+//            and POSTs that are no LLM call, the connection marked skip
+//            after the first (req/s)
 //            The TLS server stands in for a remote provider: it runs outside
 //            the cgroup from a private copy of node (another file, so the
 //            agent puts no uprobes on it) and the ratio is the client's added
@@ -99,7 +103,7 @@ const AGENT = FLOOR
     ];
 // tls first: its latency-bound handshakes are the most sensitive to what the
 // other two leave behind (hundreds of thousands of sockets to expire).
-const ALL = ['tls', 'tlska', 'tlsskip', 'tlsnode', 'tlsnodeskip', 'tlscurl', 'tlscurlskip', 'connect', 'connect1', 'dns'];
+const ALL = ['tls', 'tlska', 'tlsskip', 'tlsnode', 'tlsnodeskip', 'tlscurl', 'tlscurlskip', 'plainnode', 'plainnodeskip', 'connect', 'connect1', 'dns'];
 const only = process.argv.slice(2);
 const selected = only.length ? ALL.filter((w) => only.includes(w)) : ALL;
 const CLK_TCK = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
@@ -289,11 +293,12 @@ function tlsWorkload(metric, env, servername = 'api.openai.com', target = TARGET
       // jumped between two modes (about 8k and 16k req/s) from one run to the next, whatever was attached
       const pin = (cmd, args) => (nodeClient ? ['taskset', ['-c', '0', cmd, ...args]] : [cmd, args]);
       let server;
-      if (probed) server = spawnIn(cg, ...pin(process.execPath, serverArgs), { env: { BENCH_MAX_SECS: '200' } });
+      const serverEnv = { BENCH_MAX_SECS: '200', ...(env.TLSLOOP_PLAIN ? { TLSLOOP_PLAIN: '1' } : {}) };
+      if (probed) server = spawnIn(cg, ...pin(process.execPath, serverArgs), { env: serverEnv });
       else {
         const bin = join(tmp, 'node-tls-server');
         if (!existsSync(bin)) execFileSync('cp', [process.execPath, bin]);
-        server = spawnIn(null, ...pin(bin, serverArgs), { env: { BENCH_MAX_SECS: '200' } });
+        server = spawnIn(null, ...pin(bin, serverArgs), { env: serverEnv });
       }
       const stop = () => killChild(server);
       cleanups.push(stop);
@@ -482,6 +487,10 @@ const WORKLOADS = {
   // HTTP client's own work per request around each probed call.
   tlsnode: { ...tlsWorkload('tls_node_keepalive_capture_rate_ratio', { TLSLOOP_KEEPALIVE: '1' }, 'api.openai.com', 0.9, 'node'), agentCpu: 1 },
   tlsnodeskip: { ...tlsWorkload('tls_node_keepalive_skip_rate_ratio', { TLSLOOP_KEEPALIVE: '1', TLSLOOP_GET: '/static/app.js' }, 'static.example.test', 0.97, 'node'), agentCpu: 1 },
+  // the same node client over plain-text HTTP (pkt.bpf.c plain_socks): chat completions, every segment copied
+  // both ways; and a POST that is no LLM call, after which the connection is marked skip
+  plainnode: { ...tlsWorkload('plain_node_keepalive_capture_rate_ratio', { TLSLOOP_KEEPALIVE: '1', TLSLOOP_PLAIN: '1' }, 'api.openai.com', 0.9, 'node'), agentCpu: 1 },
+  plainnodeskip: { ...tlsWorkload('plain_node_keepalive_skip_rate_ratio', { TLSLOOP_KEEPALIVE: '1', TLSLOOP_PLAIN: '1', TLSLOOP_POST: '/v1/upload' }, 'static.example.test', 0.97, 'node'), agentCpu: 1 },
   // and with curl, a process per request as a script makes them (4 loops side by side): a request's
   // own cost (a process, a handshake) is what the probes' cost is set against
   tlscurl: tlsWorkload('tls_curl_capture_rate_ratio', {}, 'api.openai.com', 0.9, 'curl'),
