@@ -294,6 +294,7 @@ static __always_inline void emit_pkt(struct __sk_buff *skb, struct pkt *p, __u64
 struct stream_walk {
 	struct __sk_buff *skb;
 	struct busted_pkt_event *e;
+	__u64 flags; /* ring buffer output flags */
 	__u32 off;  /* the payload's offset in the packet */
 	__u32 plen; /* its length */
 	__u32 seq;
@@ -319,14 +320,15 @@ static long stream_step(__u32 i, struct stream_walk *w)
 	e->len = cap;
 	e->cap_len = cap;
 	e->seq = w->seq + w->done;
-	send_pkt(e, cap, rb_flags());
+	send_pkt(e, cap, w->flags);
 	w->done += cap;
 	return 0;
 }
 
-static __always_inline void emit_stream(struct __sk_buff *skb, struct pkt *p, __u64 cookie, struct busted_owner *o)
+/* `flags`: BPF_RB_FORCE_WAKEUP for a held segment (its sender waits on the engine), else rb_flags(). */
+static __always_inline void emit_stream(struct __sk_buff *skb, struct pkt *p, __u64 cookie, struct busted_owner *o, __u64 flags)
 {
-	struct stream_walk w = { .skb = skb, .off = p->off, .plen = p->plen, .seq = p->seq };
+	struct stream_walk w = { .skb = skb, .off = p->off, .plen = p->plen, .seq = p->seq, .flags = flags };
 	struct busted_pkt_event *e = pkt_record(skb, p, cookie, o, BUSTED_PKT_HTTP);
 
 	if (!e)
@@ -338,7 +340,7 @@ static __always_inline void emit_stream(struct __sk_buff *skb, struct pkt *p, __
 		e->len = p->plen - w.done;
 		e->cap_len = 0;
 		e->seq = p->seq + w.done;
-		send_pkt(e, 0, rb_flags());
+		send_pkt(e, 0, flags);
 	}
 }
 
@@ -357,8 +359,8 @@ static __always_inline void emit_held(struct __sk_buff *skb, struct pkt *p, __u6
 	e->len = p->plen;
 	e->cap_len = hl;
 	e->seq = p->seq;
-	/* the sender waits on the engine: wake it now */
-	send_pkt(e, hl, BPF_RB_FORCE_WAKEUP);
+	/* the segment's records follow, and wake the engine */
+	send_pkt(e, hl, rb_flags());
 }
 
 /* Plain-text requests are held while an engine that gates content runs
@@ -790,7 +792,7 @@ static __always_inline int tcp_payload(struct __sk_buff *skb, struct pkt *p, __u
 		o = bpf_map_lookup_elem(&owners, &cookie);
 		if (gated)
 			emit_held(skb, p, cookie, o);
-		emit_stream(skb, p, cookie, o);
+		emit_stream(skb, p, cookie, o, gated ? BPF_RB_FORCE_WAKEUP : rb_flags());
 		return gated ? 0 : 1;
 	}
 	o = bpf_map_lookup_elem(&owners, &cookie);
