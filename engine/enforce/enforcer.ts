@@ -494,10 +494,11 @@ export class Enforcer {
    * Content blocked on a plain-text HTTP connection (pkt.bpf.c plain_socks):
    * the connection is cut (its packets dropped, the socket destroyed) so
    * that nothing more goes or comes on it, its held segments are never sent
-   * on, and the program's later connections there are refused. Enforced
-   * when the request's first segment was held (a gated connection): TCP
-   * gave the server none of it. Otherwise (no content policy gated the
-   * connection when it began) the request had left.
+   * on, and the program's later connections there are refused (a client's:
+   * the server's side of a remote client's connection is only cut).
+   * Enforced when the request was held (a gated connection): the server got
+   * none of it. Otherwise (the server's side, a connection not gated when it
+   * began, a request too large to hold whole) it had left.
    */
   private blockPlain(e: BustedEvent, sockId: SockId, held: boolean): boolean {
     if (this.blockedPlain.size >= 4096) this.blockedPlain.delete(this.blockedPlain.values().next().value!);
@@ -507,7 +508,7 @@ export class Enforcer {
     if (id) this.killSocket(id);
     else this.maps.blockSocket(BigInt(sockId));
     const pid = e.process?.pid ?? 0;
-    if (pid) this.refuseAfter(e, pid, id ?? (e.net ? socketId('tcp', e.net.src_ip, e.net.src_port, e.net.dst_ip, e.net.dst_port) : undefined));
+    if (pid && e.net?.direction !== 'ingress') this.refuseAfter(e, pid, id ?? (e.net ? socketId('tcp', e.net.src_ip, e.net.src_port, e.net.dst_ip, e.net.dst_port) : undefined));
     return held;
   }
 
@@ -529,7 +530,6 @@ export class Enforcer {
       this.error(`a held plain-text request of pid ${h.pid} could not be moved on: ${(e as Error).message}`);
     }
   }
-
 
   /** Until the policy changes, no more connections of this program to that provider (or, for no provider, to that address). */
   private refuseAfter(e: BustedEvent, pid: number, sock: SocketId | undefined): void {

@@ -77,19 +77,19 @@ export interface GatedCall {
   callId: string;
 }
 
+/** How long a plain-text request is held without growing before it goes unread (pkt.bpf.c BUSTED_PLAIN_GATE) */
+const PLAIN_HOLD_NS = 500e6;
+
 /**
  * Where an event came from, for the stages after this one (enforcement):
  * not part of the event itself.
  */
-/** How long a plain-text request's first segment is held waiting for the rest of the request (pkt.bpf.c BUSTED_PLAIN_GATE) */
-const PLAIN_HOLD_NS = 500e6;
-
 export interface EventOrigin {
   /** the socket (cookie) of a connection event, a hello or a DNS packet */
   sockId?: SockId;
   /** the TLS connection of tls_data and of what its plaintext completed */
   tls?: { pid: number; ssl: string; gated: boolean };
-  /** what a plain-text HTTP connection completed (with `sockId`); `held`: its first segment is held (pkt.bpf.c BUSTED_PLAIN_GATE), so none of it has reached the server */
+  /** what a plain-text HTTP connection completed (with `sockId`); `held`: it is held (pkt.bpf.c BUSTED_PLAIN_GATE), so none of it has reached the server */
   plain?: { held: boolean };
   /** connect_blocked: the kernel's refusal */
   refusal?: { image: string; klass: number };
@@ -554,7 +554,7 @@ export class Interpreter {
     try {
       this.plainPieces(r, key);
     } finally {
-      if (r.egress) this.plainHeld(r.sockId, key, 0);
+      if (r.egress) this.plainHeld(r.sockId, key);
     }
   }
 
@@ -565,14 +565,14 @@ export class Interpreter {
    * appended since; with nothing more coming, a head with no body yet goes
    * (its body is held next), and anything else goes unread (plainUnread).
    */
-  private plainHeld(sockId: SockId, key: string, pid: number): void {
+  private plainHeld(sockId: SockId, key: string): void {
     const h = this.plainHolds.get(sockId);
     if (h === undefined || !h.fresh || !this.plainStreams.wroteUpTo(sockId, h.end)) return;
     h.fresh = false;
     const skipped = this.plainSkipped.has(sockId);
-    const done = this.app.writesDone(pid, key);
+    const done = this.app.writesDone(0, key);
     if (done) h.passing = false;
-    if (done || skipped || h.passing || this.app.awaitingBody(pid, key) && h.asked === h.end) return this.plainRelease(h, skipped);
+    if (done || skipped || h.passing || (this.app.awaitingBody(0, key) && h.asked === h.end)) return this.plainRelease(h, skipped);
     if (h.asked !== h.end) {
       h.asked = h.end;
       return this.onPlainHold?.(h, undefined, skipped);
