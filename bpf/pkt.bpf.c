@@ -759,6 +759,7 @@ static __always_inline int tcp_payload(struct __sk_buff *skb, struct pkt *p, __u
 		if (!plain_http)
 			return 1;
 		pv = bpf_map_lookup_elem(&plain_socks, &cookie);
+		o = bpf_map_lookup_elem(&owners, &cookie);
 		if (pv) {
 			if (pv->verdict == BUSTED_PLAIN_SKIP)
 				return 1;
@@ -772,6 +773,11 @@ static __always_inline int tcp_payload(struct __sk_buff *skb, struct pkt *p, __u
 			if (!http_request_start(h))
 				return 1;
 			if (!out && !(server_side && !peer_is_loopback(p)))
+				return 1;
+			/* not the agent's own (a webhook output): it would hold itself
+			 * (conn.bpf.c keeps no owner for the agent's sockets, so the
+			 * sender is asked: a request leaves in its writer's context) */
+			if ((bpf_get_current_pid_tgid() >> 32) == self_tgid)
 				return 1;
 			if (out && plain_gate())
 				nv.verdict = BUSTED_PLAIN_GATE;
@@ -789,7 +795,6 @@ static __always_inline int tcp_payload(struct __sk_buff *skb, struct pkt *p, __u
 		 * sees the request grow until it is whole, decides, moves
 		 * `released` past it, and asks for the retry that now passes. */
 		gated = out && pv->verdict == BUSTED_PLAIN_GATE && (__s32)(p->seq - pv->released) >= 0 && plain_gate();
-		o = bpf_map_lookup_elem(&owners, &cookie);
 		if (gated)
 			emit_held(skb, p, cookie, o);
 		emit_stream(skb, p, cookie, o, gated ? BPF_RB_FORCE_WAKEUP : rb_flags());

@@ -11,6 +11,9 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { createServer } from 'node:http';
+import { writeFileSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { kernelSkipReason, TestCgroup } from '../helpers/cgroup.js';
 import { MonitorProcess } from '../helpers/agent.js';
@@ -198,6 +201,34 @@ s.serve_forever()`,
       }
       ip('netns', 'del', tag);
     }
+  });
+
+  it("the agent's own plain-text POSTs (its webhook output) are not held by itself when it runs in the cgroup it enforces", async () => {
+    let posts = 0;
+    const hook = createServer((req, res) => {
+      req.resume();
+      req.on('end', () => {
+        posts++;
+        res.end('ok');
+      });
+    });
+    await new Promise<void>((r) => hook.listen(0, '127.0.0.1', r));
+    const args = ['--policies', join(PACKAGE_ROOT, 'policies'), '--cgroup', cg.path, '--no-server-side', '--output', `webhook:http://127.0.0.1:${(hook.address() as AddressInfo).port}/`, '--webhook-flush-ms', '100'];
+    const agent = await MonitorProcess.start(args, 20_000, 'enforce');
+    try {
+      // into the cgroup it enforces: the webhook's connection, opened at its first batch, is the cgroup's
+      writeFileSync(join(cg.path, 'cgroup.procs'), String(agent.pid));
+      const deadline = Date.now() + 8000;
+      while (posts < 2 && Date.now() < deadline) {
+        await run(['true'], inCg()); // exec and exit events to send
+        await new Promise((r) => setTimeout(r, 200));
+      }
+      assert.ok(posts >= 2, `the webhook got ${posts} batches`);
+    } finally {
+      assert.equal(await agent.stop(), 0);
+      await new Promise<void>((r) => hook.close(() => r()));
+    }
+    assert.match(agent.stderr, / 0 plain-text requests let go/, 'none of its own requests was held');
   });
 
   it('--no-plain-http: nothing is read off plain-text connections', async () => {
