@@ -79,6 +79,10 @@ export interface GatedCall {
 
 /** How long a plain-text request is held without growing before it goes unread (pkt.bpf.c BUSTED_PLAIN_GATE) */
 const PLAIN_HOLD_NS = 500e6;
+/** A held segment this long is all its sender will put in one (a loopback TSO segment is 64 KiB less headers) */
+const PLAIN_SEGMENT_FULL = 60_000;
+/** Retries asked of a sender that stopped short of a full segment (5 ms, doubling: 315 ms in all) before its request goes unread */
+const PLAIN_WAITS = 6;
 
 /**
  * Where an event came from, for the stages after this one (enforcement):
@@ -575,7 +579,17 @@ export class Interpreter {
     if (done || skipped || h.passing || (this.app.awaitingBody(0, key) && h.asked === h.end)) return this.plainRelease(h, skipped);
     if (h.asked !== h.end) {
       h.asked = h.end;
+      h.waits = 0;
       return this.onPlainHold?.(h, undefined, skipped);
+    }
+    // no more since the last retry: a segment with room left may be a writer between writes, asked
+    // again after 5, 10, 20... ms (within PLAIN_HOLD_NS); a full one is all the sender will give
+    if (((h.end - h.seq) | 0) < PLAIN_SEGMENT_FULL && h.waits < PLAIN_WAITS) {
+      const t = setTimeout(() => {
+        if (!h.fresh && !h.idle && this.plainHolds.get(sockId) === h) this.onPlainHold?.(h, undefined, this.plainSkipped.has(sockId));
+      }, 5 << h.waits++);
+      t.unref?.();
+      return;
     }
     this.plainUnread(h, 'more than the sender hands over while it is held');
   }

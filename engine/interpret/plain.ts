@@ -134,8 +134,10 @@ export interface Hold {
   end: number;
   /** a held segment not reacted to yet */
   fresh: boolean;
-  /** the end of the segment last asked to be tried again: no growth since means the sender has no more to give */
+  /** the end of the segment last asked to be tried again: no growth since means the sender has no more to give, yet */
   asked?: number;
+  /** retries asked since the segment last grew */
+  waits: number;
   /** when holding began (monotonic ns) */
   since: number;
   /** the request being held was let go unread (too large to hold whole): the rest of it goes as it comes */
@@ -152,7 +154,7 @@ export class PlainHolds {
     let h = this.bySock.get(r.sockId);
     if (h === undefined) {
       if (this.bySock.size >= MAX_CONNS) this.bySock.delete(this.bySock.keys().next().value!);
-      h = { sockId: r.sockId, family: r.flow.family, pid: r.task.pid, task: r.task, headers: r.data, seq: r.seq, end: 0, fresh: true, since: now, passing: false, idle: false };
+      h = { sockId: r.sockId, family: r.flow.family, pid: r.task.pid, task: r.task, headers: r.data, seq: r.seq, end: 0, fresh: true, since: now, passing: false, idle: false, waits: 0 };
       this.bySock.set(r.sockId, h);
     }
     if (h.idle) {

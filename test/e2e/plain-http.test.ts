@@ -268,6 +268,34 @@ s.serve_forever()`,
       assert.ok(!server.received.some((b) => b.includes('(vllm-secret)')), 'the server never received the prompt');
       assert.ok(!agent.stdout.includes(SECRET), "the secret appears in busted's output");
 
+      // a slow writer: the head, then the body in three writes 40 ms apart, the secret in the last
+      const slow = await run(
+        [
+          PYTHON,
+          '-c',
+          `import http.client, json, time
+body = json.dumps({"model": "llama3.2", "messages": [{"role": "user", "content": "part one, part two, and ${SECRET} (slow-secret)"}]}).encode()
+c = http.client.HTTPConnection("127.0.0.1", ${server.port}, timeout=5)
+c.putrequest("POST", "/api/chat")
+c.putheader("content-type", "application/json")
+c.putheader("content-length", str(len(body)))
+c.endheaders()
+try:
+    for i in range(3):
+        time.sleep(0.04)
+        c.send(body[i * len(body) // 3:(i + 1) * len(body) // 3])
+    print(c.getresponse().status)
+except Exception as e:
+    print("error", type(e).__name__)`,
+        ],
+        inCg(),
+      );
+      assert.match(slow.stdout.trim(), /^error /, slow.stdout + slow.stderr);
+      const sreq = await agent.waitFor((e) => e.type === 'llm_request' && e.process?.pid === slow.pid, 'the slow request');
+      const sd = await agent.waitFor((e) => e.type === 'decision' && e.decision?.subject === sreq.id, 'its decision');
+      assert.equal(sd.decision?.enforced, true);
+      assert.ok(!server.received.some((b) => b.includes('(slow-secret)')), 'the server never received the slow prompt');
+
       // allowed prompts are held until decided, then sent on: two on one connection, then one of 300 KB
       const ok = await run(
         pythonPosts(server.port, [

@@ -166,15 +166,29 @@ describe('Interpreter: plain-text HTTP read and held (records made in memory)', 
     assert.deepEqual(moves[2], { release: 1000 + h.length + body.length, skipped: false });
   });
 
-  it('a request that does not grow while held and is not whole goes unread: a content-cut error, then let go', () => {
+  it('a full segment that does not grow while held, its request not whole, goes unread: a content-cut error, then let go', () => {
     const { events, moves, out } = setup();
-    const part = head(10_000) + body;
+    const part = head(100_000) + body + ' '.repeat(60_000);
     out(part, true);
     out(part, true, 1000);
     const cut = events.find((e) => e.type === 'error');
     assert.equal(cut?.error?.code, 'BUSTED_E_CONTENT_CUT');
     assert.match(cut!.error!.message, /not read whole \(more than the sender hands over while it is held\)/);
     assert.deepEqual(moves, [{ release: undefined, skipped: false }, { release: 1000 + part.length, skipped: false }]);
+  });
+
+  it('a short segment that does not grow is asked again after a while (a writer between writes), and let go once the rest comes', async () => {
+    const { events, moves, out } = setup();
+    const part = head(body.length) + body.slice(0, 10);
+    out(part, true);
+    out(part, true, 1000);
+    assert.deepEqual(moves, [{ release: undefined, skipped: false }], 'not given up at once');
+    await new Promise((r) => setTimeout(r, 30));
+    assert.deepEqual(moves[1], { release: undefined, skipped: false }, 'asked again');
+    assert.equal(events.length, 0, 'no content-cut error');
+    out(part + body.slice(10), true, 1000); // the retry carries the rest
+    assert.equal(events.find((e) => e.type === 'llm_request')?.llm?.user_message, 'q-plain');
+    assert.deepEqual(moves[2], { release: 1000 + part.length + body.length - 10, skipped: false });
   });
 
   it('a connection whose first request is no LLM call is let go as skipped', () => {
