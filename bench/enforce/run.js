@@ -255,35 +255,7 @@ async function gateBench() {
   await new Promise((r) => server.listen(0, '127.0.0.1', r));
   cleanups.push(() => new Promise((r) => server.close(r)));
   const port = server.address().port;
-  const modes = { none: [], gated: [], nogate: [] };
-  let held = 0;
-  for (let i = 0; i < ROUNDS; i++) {
-    modes.none.push(...(await clientRound(port, pki.ca, hosts)));
-    let a = await startEnforce(join(ROOT, 'policies'));
-    modes.gated.push(...(await clientRound(port, pki.ca, hosts)));
-    const err = await a.stop();
-    held += Number(/(\d+) writes held/.exec(err)?.[1] ?? 0);
-    a = await startEnforce(join(ROOT, 'policies'), ['--no-gate']);
-    modes.nogate.push(...(await clientRound(port, pki.ca, hosts)));
-    await a.stop();
-    log(`gate: round ${i + 1}/${ROUNDS}`);
-  }
-  const s = (xs) => ({ p50: pct(xs, 0.5), p99: pct(xs, 0.99) });
-  const none = s(modes.none);
-  const gated = s(modes.gated);
-  const nogate = s(modes.nogate);
-  log(`gate: request latency p50/p99 ms: no agent ${none.p50.toFixed(3)}/${none.p99.toFixed(3)}, enforce (gated) ${gated.p50.toFixed(3)}/${gated.p99.toFixed(3)}, enforce --no-gate ${nogate.p50.toFixed(3)}/${nogate.p99.toFixed(3)}; ${held} writes held`);
-  result({
-    metric: 'gated_write_added_latency_ms',
-    added_p50_ms: round(gated.p50 - none.p50),
-    added_p99_ms: round(gated.p99 - none.p99),
-    no_agent: { p50_ms: round(none.p50), p99_ms: round(none.p99) },
-    gated: { p50_ms: round(gated.p50), p99_ms: round(gated.p99) },
-    not_gated: { p50_ms: round(nogate.p50), p99_ms: round(nogate.p99) },
-    latency_ratio_p50: round(gated.p50 / none.p50, 2),
-    requests: modes.gated.length,
-    writes_held: held,
-  });
+  await gatedRounds('gate', port, pki.ca, hosts, /(\d+) writes held/, 'gated_write_added_latency_ms', 'writes_held');
 }
 
 /** gate, for plain-text HTTP: the same rounds against a plain server, the client without a CA. */
@@ -300,34 +272,43 @@ async function plainGateBench() {
   await new Promise((r) => server.listen(0, '127.0.0.1', r));
   cleanups.push(() => new Promise((r) => server.close(r)));
   const port = server.address().port;
+  await gatedRounds('plaingate', port, undefined, hosts, /(\d+) plain-text requests let go/, 'plain_held_request_added_latency_ms', 'requests_let_go');
+}
+
+/**
+ * Interleaved rounds of clientRound: no agent, `busted enforce` with the
+ * shipped policies (held), and with --no-gate; per-request latency p50 and
+ * p99 of each, and what the agent counted as held (COUNTER in its stderr).
+ */
+async function gatedRounds(label, port, ca, hosts, counter, metric, countName) {
   const modes = { none: [], gated: [], nogate: [] };
-  let released = 0;
+  let held = 0;
   for (let i = 0; i < ROUNDS; i++) {
-    modes.none.push(...(await clientRound(port, undefined, hosts)));
+    modes.none.push(...(await clientRound(port, ca, hosts)));
     let a = await startEnforce(join(ROOT, 'policies'));
-    modes.gated.push(...(await clientRound(port, undefined, hosts)));
+    modes.gated.push(...(await clientRound(port, ca, hosts)));
     const err = await a.stop();
-    released += Number(/(\d+) plain-text requests let go/.exec(err)?.[1] ?? 0);
+    held += Number(counter.exec(err)?.[1] ?? 0);
     a = await startEnforce(join(ROOT, 'policies'), ['--no-gate']);
-    modes.nogate.push(...(await clientRound(port, undefined, hosts)));
+    modes.nogate.push(...(await clientRound(port, ca, hosts)));
     await a.stop();
-    log(`plaingate: round ${i + 1}/${ROUNDS}`);
+    log(`${label}: round ${i + 1}/${ROUNDS}`);
   }
   const s = (xs) => ({ p50: pct(xs, 0.5), p99: pct(xs, 0.99) });
   const none = s(modes.none);
   const gated = s(modes.gated);
   const nogate = s(modes.nogate);
-  log(`plaingate: request latency p50/p99 ms: no agent ${none.p50.toFixed(3)}/${none.p99.toFixed(3)}, enforce (held) ${gated.p50.toFixed(3)}/${gated.p99.toFixed(3)}, enforce --no-gate ${nogate.p50.toFixed(3)}/${nogate.p99.toFixed(3)}; ${released} requests let go`);
+  log(`${label}: request latency p50/p99 ms: no agent ${none.p50.toFixed(3)}/${none.p99.toFixed(3)}, enforce (held) ${gated.p50.toFixed(3)}/${gated.p99.toFixed(3)}, enforce --no-gate ${nogate.p50.toFixed(3)}/${nogate.p99.toFixed(3)}; ${held} ${countName}`);
   result({
-    metric: 'plain_held_request_added_latency_ms',
+    metric,
     added_p50_ms: round(gated.p50 - none.p50),
     added_p99_ms: round(gated.p99 - none.p99),
     no_agent: { p50_ms: round(none.p50), p99_ms: round(none.p99) },
-    held: { p50_ms: round(gated.p50), p99_ms: round(gated.p99) },
-    not_held: { p50_ms: round(nogate.p50), p99_ms: round(nogate.p99) },
+    gated: { p50_ms: round(gated.p50), p99_ms: round(gated.p99) },
+    not_gated: { p50_ms: round(nogate.p50), p99_ms: round(nogate.p99) },
     latency_ratio_p50: round(gated.p50 / none.p50, 2),
     requests: modes.gated.length,
-    requests_let_go: released,
+    [countName]: held,
   });
 }
 
