@@ -759,7 +759,6 @@ static __always_inline int tcp_payload(struct __sk_buff *skb, struct pkt *p, __u
 		if (!plain_http)
 			return 1;
 		pv = bpf_map_lookup_elem(&plain_socks, &cookie);
-		o = bpf_map_lookup_elem(&owners, &cookie);
 		if (pv) {
 			if (pv->verdict == BUSTED_PLAIN_SKIP)
 				return 1;
@@ -795,6 +794,7 @@ static __always_inline int tcp_payload(struct __sk_buff *skb, struct pkt *p, __u
 		 * sees the request grow until it is whole, decides, moves
 		 * `released` past it, and asks for the retry that now passes. */
 		gated = out && pv->verdict == BUSTED_PLAIN_GATE && (__s32)(p->seq - pv->released) >= 0 && plain_gate();
+		o = bpf_map_lookup_elem(&owners, &cookie);
 		if (gated)
 			emit_held(skb, p, cookie, o);
 		emit_stream(skb, p, cookie, o, gated ? BPF_RB_FORCE_WAKEUP : rb_flags());
@@ -820,7 +820,7 @@ static __always_inline int handle(struct __sk_buff *skb, __u32 dir)
 	if (tcp_bare(skb) || parse(skb, &p, dir))
 		return 1;
 	cookie = bpf_get_socket_cookie(skb);
-	/* a held plain-text segment the engine sends on: already read */
+	/* the engine's own probe for a held plain-text request (reinject.ts tcpProbe): no client's */
 	if (enforce_on && p.flow.protocol == IPPROTO_TCP && skb->mark == BUSTED_REINJECT_MARK)
 		return 1;
 	if (enforce_on && dir == BUSTED_DIR_EGRESS && blocked(skb, &p, cookie))

@@ -38,7 +38,7 @@ import type { Hold } from '../interpret/plain.js';
 import { EnforceMaps, type HeldThread, type VerdictMasks } from '../kernel/enforce-maps.js';
 import type { KernelSession } from '../kernel/loader.js';
 import { destroySocket, type SocketId } from '../kernel/sockdiag.js';
-import { reinject, reinjectPacket, tcpProbe } from '../kernel/reinject.js';
+import { reinject, sendRaw, tcpProbe } from '../kernel/reinject.js';
 import * as W from '../kernel/wire.generated.js';
 import type { BustedEvent, NetInfo, ProcessInfo } from '../model/event.js';
 import { BustedError, ErrorCode } from '../model/errors.js';
@@ -503,12 +503,11 @@ export class Enforcer {
   private blockPlain(e: BustedEvent, sockId: SockId, held: boolean): boolean {
     if (this.blockedPlain.size >= 4096) this.blockedPlain.delete(this.blockedPlain.values().next().value!);
     this.blockedPlain.add(sockId);
-    const n = this.o.connection(sockId);
-    const id = n && socketId(n.protocol, n.src_ip, n.src_port, n.dst_ip, n.dst_port, BigInt(sockId));
-    if (id) this.killSocket(id);
-    else this.maps.blockSocket(BigInt(sockId));
+    // a connection the interpreter never saw open (it predates the agent): its packets dropped by cookie
+    if (!this.destroy(sockId) && typeof sockId === 'number') this.maps.blockSocket(BigInt(sockId));
     const pid = e.process?.pid ?? 0;
-    if (pid && e.net?.direction !== 'ingress') this.refuseAfter(e, pid, id ?? (e.net ? socketId('tcp', e.net.src_ip, e.net.src_port, e.net.dst_ip, e.net.dst_port) : undefined));
+    const n = e.net;
+    if (pid && n?.direction !== 'ingress') this.refuseAfter(e, pid, n && socketId('tcp', n.src_ip, n.src_port, n.dst_ip, n.dst_port));
     return held;
   }
 
@@ -524,10 +523,10 @@ export class Enforcer {
     if (this.blockedPlain.has(h.sockId)) return;
     if (release !== undefined && !skipped) this.o.kernel.setPlainVerdict(BigInt(h.sockId), 'gate', release);
     try {
-      reinjectPacket(h.family, 'the server', tcpProbe(h.headers, h.seq));
+      sendRaw(tcpProbe(h.headers, h.seq), 'a probe for a held plain-text request');
       if (release !== undefined) this.stats.plainReleased++;
     } catch (e) {
-      this.error(`a held plain-text request of pid ${h.pid} could not be moved on: ${(e as Error).message}`);
+      this.error(`a held plain-text request of pid ${h.task.pid} could not be moved on: ${(e as Error).message}`);
     }
   }
 

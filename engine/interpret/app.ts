@@ -22,13 +22,10 @@ import { realtimeOf, realtimeRequest, realtimeResponse, type Realtime } from './
 
 /**
  * What the layer reads: one whole TLS call (tls-data.ts), or the next piece
- * of a plain-text HTTP connection's stream (plain.ts; `ssl` is then
+ * of a plain-text HTTP connection's stream (`ssl` is then plain.ts
  * plainKey() of its socket). `len` past `data`: bytes never seen.
  */
 export type AppCall = Pick<TlsCall, 'pid' | 'ssl' | 'direction' | 'len' | 'data'> & { conn: { sni?: string } };
-
-/** The key a plain-text HTTP connection goes by where a TLS one has its SSL*. */
-export const plainKey = (sockId: string | number): string => `tcp:${sockId}`;
 
 export type Finding =
   | { type: 'llm_request'; http: HttpInfo; llm: LlmInfo; provider?: string }

@@ -13,8 +13,8 @@ import { BustedError, ErrorCode } from '../model/errors.js';
 import type { EnforceRecord, ExecRecord, ExitRecord, FlowRecord, FlowStatRecord, KernelRecord, PktRecord, SockId, TaskRecord, TcpRecord, TlsRecord, UdpRecord } from '../decode/records.js';
 import { redactPayload } from '../redact.js';
 import { TlsAssembler, type TlsCall } from './tls-data.js';
-import { AppLayer, plainKey, type Finding } from './app.js';
-import { PlainHolds, PlainStreams, type Hold } from './plain.js';
+import { AppLayer, type Finding } from './app.js';
+import { plainKey, plainSockOf, PlainHolds, PlainStreams, type Hold } from './plain.js';
 import { concatBytes } from '../parse/bytes.js';
 import { TLS_CAPTURE_BYTES } from '../model/defaults.js';
 import { parseDns } from '../parse/dns.js';
@@ -178,9 +178,8 @@ export class Interpreter {
   /** classify()'s answer per address from the shared caches; cleared by every DNS answer */
   private readonly byAddress = new Map<string, { host: string | undefined; provider: string | undefined }>();
   private readonly tlsCalls: TlsAssembler;
-  /** plain-text HTTP connections' streams, in order (plain.ts), and their sockets by app-layer key */
+  /** plain-text HTTP connections' streams, in order (plain.ts) */
   private readonly plainStreams = new PlainStreams();
-  private readonly plainSocks = new Map<string, SockId>();
   private readonly plainHolds = new PlainHolds();
   /** plain-text connections marked skip (their held segments go on without gating the next request) */
   private readonly plainSkipped = new Set<SockId>();
@@ -202,9 +201,8 @@ export class Interpreter {
     this.tlsCalls = new TlsAssembler(o.tlsCapBytes ?? TLS_CAPTURE_BYTES, o.readHeld === null ? undefined : (o.readHeld ?? readProcessMemory));
     // a plain-text connection's key is plainKey(its socket): its verdict goes to the packet hook's map
     const uninteresting = (pid: number, ssl: string): void => {
-      if (!ssl.startsWith('tcp:')) return o.onTlsSkip?.(pid, ssl);
-      const sockId = this.plainSocks.get(ssl);
-      if (sockId === undefined) return;
+      const sockId = plainSockOf(ssl);
+      if (sockId === undefined) return o.onTlsSkip?.(pid, ssl);
       if (this.plainSkipped.size >= 16384) this.plainSkipped.delete(this.plainSkipped.values().next().value!);
       this.plainSkipped.add(sockId);
       o.onPlainSkip?.(sockId);
@@ -419,12 +417,10 @@ export class Interpreter {
 
   private closed(r: TcpRecord | UdpRecord): void {
     if (this.plainStreams.has(r.sockId)) {
-      const key = plainKey(r.sockId);
       this.plainStreams.forget(r.sockId);
-      this.plainSocks.delete(key);
       this.plainHolds.forget(r.sockId);
       this.plainSkipped.delete(r.sockId);
-      this.app.forget(0, key);
+      this.app.forget(0, plainKey(r.sockId));
     }
     const conn = this.conns.get(r.sockId);
     this.conns.delete(r.sockId);
@@ -550,10 +546,6 @@ export class Interpreter {
    */
   private plainPkt(r: PktRecord): void {
     const key = plainKey(r.sockId);
-    if (!this.plainSocks.has(key)) {
-      if (this.plainSocks.size >= 16384) this.plainSocks.delete(this.plainSocks.keys().next().value!);
-      this.plainSocks.set(key, r.sockId);
-    }
     // the application layer knows the connection by its socket alone (a record's owner may be unknown: pid 0)
     try {
       this.plainPieces(r, key);
@@ -606,10 +598,11 @@ export class Interpreter {
    * and unless that blocks the connection, the rest of it goes as it comes.
    */
   private plainUnread(h: Hold, why: string): void {
-    const e = this.start('error', this.clock.monotonicNs(), h.pid);
+    const conn = this.conns.get(h.sockId);
+    const task = plainOwner(h.task, conn);
+    const e = this.start('error', this.clock.monotonicNs(), task.pid);
     if (e) {
-      e.process = this.processes.info(h.task);
-      const conn = this.conns.get(h.sockId);
+      e.process = this.processes.info(task);
       if (conn) e.net = copyNet(conn.net);
       if (conn?.provider) e.provider = conn.provider;
       if (conn) e.http = { host: conn.net.dst_ip };
@@ -623,25 +616,15 @@ export class Interpreter {
 
   private plainPieces(r: PktRecord, key: string): void {
     for (const p of this.plainStreams.add(r)) {
-      const { found, lost } = this.app.feed({ pid: 0, ssl: key, direction: p.direction, len: p.data.length + p.gap, data: p.data, conn: {} });
-      if (found.length === 0 && lost === undefined) continue;
+      // (a plain-text connection begins with an HTTP/1.1 request line: never HTTP/2, so nothing is `lost`)
+      const { found } = this.app.feed({ pid: 0, ssl: key, direction: p.direction, len: p.data.length + p.gap, data: p.data, conn: {} });
+      if (found.length === 0) continue;
       const conn = this.conns.get(r.sockId);
-      // a packet on an accepted socket may come before its owner is known: the accept said whose it is
-      const task = r.task.pid === 0 && conn?.task !== undefined ? conn.task : r.task;
+      const task = plainOwner(r.task, conn);
       const pid = task.pid;
       const proc = this.processes.info(task);
       const net = conn ? copyNet(conn.net) : this.net(r.flow);
       const origin: EventOrigin = { sockId: r.sockId, plain: { held: this.plainHolds.holding(r.sockId) } };
-      if (lost !== undefined) {
-        this.stats.http2Lost++;
-        const err = this.start('error', r.ts, pid);
-        if (err) {
-          err.process = proc;
-          err.net = net;
-          err.error = { code: ErrorCode.HTTP2_LOST, message: `HTTP/2 ${p.direction === 'write' ? 'writes' : 'reads'} of this connection no longer decoded: ${lost}`, field: 'http' };
-          this.out(err, undefined, origin);
-        }
-      }
       for (const f of found) {
         const e = this.finding(f, r.ts, proc, undefined);
         e.net = copyNet(net);
@@ -919,6 +902,11 @@ function helloIncomplete(d: Uint8Array): boolean {
   } catch {
     return false; // malformed: reported when it is parsed for real
   }
+}
+
+/** Whose a plain-text connection's record is: a packet on an accepted socket may come before its owner is known, and then the accept said whose it is. */
+function plainOwner(task: TaskRecord, conn: Conn | undefined): TaskRecord {
+  return task.pid === 0 && conn?.task !== undefined ? conn.task : task;
 }
 
 /** A flat copy with one fixed key order (one hidden class for every copy). */

@@ -14,6 +14,16 @@
  */
 import type { PktRecord, SockId } from '../decode/records.js';
 
+/** The key a plain-text HTTP connection goes by in the application layer (app.ts), where a TLS one has its SSL*. */
+export const plainKey = (sockId: SockId): string => `tcp:${sockId}`;
+
+/** The socket of a plainKey() (a kernel address, "hi:lo", stays a string), or undefined for another key (a TLS connection's SSL*). */
+export function plainSockOf(key: string): SockId | undefined {
+  if (!key.startsWith('tcp:')) return undefined;
+  const raw = key.slice(4);
+  return raw.includes(':') ? raw : Number(raw);
+}
+
 /** What the stream says next, in order: `data`, then `gap` bytes that were never seen. */
 export interface PlainPiece {
   direction: 'write' | 'read';
@@ -123,8 +133,6 @@ export class PlainStreams {
  */
 export interface Hold {
   sockId: SockId;
-  family: 4 | 6;
-  pid: number;
   /** the socket's owner, as the held record names it */
   task: PktRecord['task'];
   /** the last held segment's IP and TCP headers (the probe is made from them) */
@@ -154,7 +162,8 @@ export class PlainHolds {
     let h = this.bySock.get(r.sockId);
     if (h === undefined) {
       if (this.bySock.size >= MAX_CONNS) this.bySock.delete(this.bySock.keys().next().value!);
-      h = { sockId: r.sockId, family: r.flow.family, pid: r.task.pid, task: r.task, headers: r.data, seq: r.seq, end: 0, fresh: true, since: now, passing: false, idle: false, waits: 0 };
+      // idle: a hold begins below
+      h = { sockId: r.sockId, task: r.task, headers: r.data, seq: r.seq, end: 0, fresh: true, since: now, passing: false, idle: true, waits: 0 };
       this.bySock.set(r.sockId, h);
     }
     if (h.idle) {

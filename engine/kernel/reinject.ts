@@ -1,13 +1,14 @@
 /**
- * Sending on what the packet hook held back: a DNS answer (pkt.bpf.c
- * must_hold), or a plain-text request's first TCP segment (BUSTED_PLAIN_GATE).
+ * Packets the engine writes itself, through a raw socket carrying
+ * BUSTED_REINJECT_MARK, which the packet hook lets through without holding
+ * or reporting them again. Node has no raw sockets, so this goes through libc.
  *
- * A DNS answer:
- * the engine builds the datagram the resolver sent — same addresses, same
- * ports, same message — and delivers it through a raw socket carrying
- * BUSTED_REINJECT_MARK, which the hook lets through without holding or
- * reporting it again. The client's resolver sees the answer it waited for,
- * a moment late. Node has no raw sockets, so this goes through libc.
+ * - A DNS answer the hook held back (pkt.bpf.c must_hold): the datagram the
+ *   resolver sent (same addresses, ports and message), so the client's
+ *   resolver sees the answer it waited for, a moment late.
+ * - A probe for a held plain-text request (BUSTED_PLAIN_GATE): one byte the
+ *   server already has, so that it acknowledges and the sender tries its
+ *   held segment again at once (tcpProbe).
  */
 import { BustedError, ErrorCode } from '../model/errors.js';
 import { AF_INET, AF_INET6, c, errno, IPPROTO_RAW, SO_MARK, SOCK_CLOEXEC, SOCK_RAW, SOL_SOCKET } from './ffi.js';
@@ -52,6 +53,23 @@ function sum16(bytes: Uint8Array, start = 0): number {
   return s;
 }
 
+/** The sum of a TCP or UDP pseudo-header (RFC 9293 3.1, RFC 768, RFC 8200 8.1): SRC and DST of 4 or 16 bytes. */
+function pseudoSum(src: Uint8Array, dst: Uint8Array, proto: number, len: number): number {
+  const v4 = src.length === 4;
+  const p = new Uint8Array(v4 ? 12 : 40);
+  const pv = new DataView(p.buffer);
+  p.set(src, 0);
+  p.set(dst, src.length);
+  if (v4) {
+    p[9] = proto;
+    pv.setUint16(10, len);
+  } else {
+    pv.setUint32(32, len);
+    p[39] = proto;
+  }
+  return sum16(p);
+}
+
 /** The datagram as it goes on the wire: IP header, UDP header, payload (exported for tests). */
 export function buildDatagram(d: Datagram): Uint8Array {
   const udpLen = 8 + d.payload.length;
@@ -80,20 +98,8 @@ export function buildDatagram(d: Datagram): Uint8Array {
   dv.setUint16(u + 4, udpLen);
   pkt.set(d.payload, u + 8);
   // UDP checksum over the pseudo-header (RFC 768; RFC 8200 8.1: required on IPv6)
-  const pseudo = new Uint8Array(d.family === 4 ? 12 : 40);
-  const pv = new DataView(pseudo.buffer);
-  if (d.family === 4) {
-    pseudo.set(d.src.subarray(0, 4), 0);
-    pseudo.set(d.dst.subarray(0, 4), 4);
-    pseudo[9] = 17;
-    pv.setUint16(10, udpLen);
-  } else {
-    pseudo.set(d.src.subarray(0, 16), 0);
-    pseudo.set(d.dst.subarray(0, 16), 16);
-    pv.setUint32(32, udpLen);
-    pseudo[39] = 17;
-  }
-  let ck = ~sum16(pkt.subarray(u), sum16(pseudo)) & 0xffff;
+  const n = d.family === 4 ? 4 : 16;
+  let ck = ~sum16(pkt.subarray(u), pseudoSum(d.src.subarray(0, n), d.dst.subarray(0, n), 17, udpLen)) & 0xffff;
   if (ck === 0) ck = 0xffff;
   dv.setUint16(u + 6, ck);
   return pkt;
@@ -101,15 +107,7 @@ export function buildDatagram(d: Datagram): Uint8Array {
 
 /** Deliver the datagram (to a local socket: the resolver's answer). */
 export function reinject(d: Datagram): void {
-  const fd = rawSocket(d.family);
-  const pkt = buildDatagram(d);
-  const sa = new Uint8Array(d.family === 4 ? 16 : 28);
-  const sv = new DataView(sa.buffer);
-  sv.setUint16(0, d.family === 4 ? AF_INET : AF_INET6, true);
-  // the port must be 0 for raw sockets (the header has the real ones)
-  if (d.family === 4) sa.set(d.dst.subarray(0, 4), 4);
-  else sa.set(d.dst.subarray(0, 16), 8);
-  if ((c.sendto(fd, pkt, pkt.length, 0, sa, sa.length) as number) < 0) throw new BustedError(ErrorCode.BPF, `sending a held DNS answer on: errno ${errno()}`);
+  sendRaw(buildDatagram(d), 'a held DNS answer');
 }
 
 /**
@@ -130,23 +128,16 @@ export function tcpPacket(headers: Uint8Array, seq: number, payload: Uint8Array)
   const dv = new DataView(pkt.buffer);
   dv.setUint32(ipLen + 4, seq >>> 0);
   const segLen = tcpLen + payload.length;
-  const pseudo = new Uint8Array(v4 ? 12 : 40);
-  const pv = new DataView(pseudo.buffer);
   if (v4) {
     dv.setUint16(2, pkt.length);
     dv.setUint16(10, 0);
     dv.setUint16(10, ~sum16(pkt.subarray(0, ipLen)) & 0xffff);
-    pseudo.set(pkt.subarray(12, 20), 0);
-    pseudo[9] = 6;
-    pv.setUint16(10, segLen);
   } else {
     dv.setUint16(4, segLen);
-    pseudo.set(pkt.subarray(8, 40), 0);
-    pv.setUint32(32, segLen);
-    pseudo[39] = 6;
   }
+  const pseudo = v4 ? pseudoSum(pkt.subarray(12, 16), pkt.subarray(16, 20), 6, segLen) : pseudoSum(pkt.subarray(8, 24), pkt.subarray(24, 40), 6, segLen);
   dv.setUint16(ipLen + 16, 0);
-  dv.setUint16(ipLen + 16, ~sum16(pkt.subarray(ipLen), sum16(pseudo)) & 0xffff);
+  dv.setUint16(ipLen + 16, ~sum16(pkt.subarray(ipLen), pseudo) & 0xffff);
   return pkt;
 }
 
@@ -162,13 +153,18 @@ export function tcpProbe(headers: Uint8Array, seq: number): Uint8Array {
   return tcpPacket(headers, (seq - 1) >>> 0, Uint8Array.of(0));
 }
 
-/** Send a whole IP packet (headers included) to DST through the marked raw socket. */
-export function reinjectPacket(family: 4 | 6, dst: string, pkt: Uint8Array): void {
+/**
+ * Send a whole IP packet, headers included, through the marked raw socket
+ * of its IP version, to the destination its header names; WHAT names it in
+ * the error.
+ */
+export function sendRaw(pkt: Uint8Array, what: string): void {
+  const family = pkt[0]! >> 4 === 4 ? 4 : 6;
   const fd = rawSocket(family);
   const sa = new Uint8Array(family === 4 ? 16 : 28);
   new DataView(sa.buffer).setUint16(0, family === 4 ? AF_INET : AF_INET6, true);
-  // where it goes: the packet's own destination (DST names it in errors)
+  // the port must be 0 for raw sockets (the header has the real ones)
   if (family === 4) sa.set(pkt.subarray(16, 20), 4);
   else sa.set(pkt.subarray(24, 40), 8);
-  if ((c.sendto(fd, pkt, pkt.length, 0, sa, sa.length) as number) < 0) throw new BustedError(ErrorCode.BPF, `sending a held TCP segment on to ${dst}: errno ${errno()}`);
+  if ((c.sendto(fd, pkt, pkt.length, 0, sa, sa.length) as number) < 0) throw new BustedError(ErrorCode.BPF, `sending ${what} on: errno ${errno()}`);
 }
