@@ -18,7 +18,8 @@ import { join } from 'node:path';
 import { kernelSkipReason, TestCgroup } from '../helpers/cgroup.js';
 import { MonitorProcess } from '../helpers/agent.js';
 import { execFileSync } from 'node:child_process';
-import { PYTHON, run, start } from '../../engine/demo/spawn.js';
+import { PYTHON, run, start, type RunResult } from '../../engine/demo/spawn.js';
+import type { BustedEvent } from '../../engine/model/event.js';
 import { PACKAGE_ROOT } from '../../engine/paths.js';
 import { startPlainProviderServer, USAGE, type ProviderServer } from '../helpers/providers.js';
 
@@ -46,6 +47,21 @@ for p in json.loads(sys.argv[1]):
         print("error", type(e).__name__, flush=True)`,
     JSON.stringify(posts),
   ];
+}
+
+/**
+ * A blocked request that was held: its client got no answer (the connection
+ * was cut), the decision on it is an enforced block, and SRV never received
+ * MARKER. The request and the decision, for what a case checks besides.
+ */
+async function heldBlock(agent: MonitorProcess, r: RunResult, srv: ProviderServer, marker: string): Promise<{ req: BustedEvent; d: BustedEvent }> {
+  assert.match(r.stdout.trim(), /^error /, `the blocked request gets no answer: ${r.stdout}${r.stderr}`);
+  const req = await agent.waitFor((e) => e.type === 'llm_request' && e.process?.pid === r.pid, `${marker}: the request`);
+  const d = await agent.waitFor((e) => e.type === 'decision' && e.decision?.subject === req.id, `${marker}: its decision`);
+  assert.equal(d.decision?.action, 'block');
+  assert.equal(d.decision?.enforced, true);
+  assert.ok(!srv.received.some((b) => b.includes(marker)), `the server never received ${marker}`);
+  return { req, d };
 }
 
 describe('plain-text HTTP LLM and MCP traffic (real clients, real kernel)', { skip }, () => {
@@ -250,22 +266,13 @@ s.serve_forever()`,
     try {
       const r = await run(pythonPosts(server.port, [{ path: '/api/chat', body: chat('llama3.2', `deploy with ${SECRET} (plain-secret)`) }]), inCg());
       assert.equal(r.code, 0, r.stderr);
-      assert.match(r.stdout.trim(), /^error /, 'the blocked request gets no answer: its connection is cut');
-      const req = await agent.waitFor((e) => e.type === 'llm_request' && e.process?.pid === r.pid, 'the request');
-      const d = await agent.waitFor((e) => e.type === 'decision' && e.decision?.subject === req.id, 'its decision');
-      assert.equal(d.decision?.action, 'block');
+      const { d } = await heldBlock(agent, r, server, '(plain-secret)');
       assert.deepEqual(d.decision?.reasons, ['prompt to ollama contains an AWS access key']);
-      assert.equal(d.decision?.enforced, true);
-      assert.ok(!server.received.some((b) => b.includes('(plain-secret)')), 'the server never received the prompt');
       // an OpenAI-compatible server of no known provider (a self-hosted vLLM): named by its host
       const v = await run(pythonPosts(server.port, [{ path: '/v1/chat/completions', body: chat('qwen2.5-7b', `and ${SECRET} (vllm-secret)`) }]), inCg());
-      assert.match(v.stdout.trim(), /^error /, v.stdout + v.stderr);
-      const vreq = await agent.waitFor((e) => e.type === 'llm_request' && e.process?.pid === v.pid, 'the vLLM request');
-      assert.equal(vreq.provider, undefined);
-      const vd = await agent.waitFor((e) => e.type === 'decision' && e.decision?.subject === vreq.id, 'its decision');
-      assert.deepEqual(vd.decision?.reasons, ['prompt to 127.0.0.1 contains an AWS access key']);
-      assert.equal(vd.decision?.enforced, true);
-      assert.ok(!server.received.some((b) => b.includes('(vllm-secret)')), 'the server never received the prompt');
+      const vllm = await heldBlock(agent, v, server, '(vllm-secret)');
+      assert.equal(vllm.req.provider, undefined);
+      assert.deepEqual(vllm.d.decision?.reasons, ['prompt to 127.0.0.1 contains an AWS access key']);
       assert.ok(!agent.stdout.includes(SECRET), "the secret appears in busted's output");
 
       // a slow writer: the head, then the body in three writes 40 ms apart, the secret in the last
@@ -290,11 +297,7 @@ except Exception as e:
         ],
         inCg(),
       );
-      assert.match(slow.stdout.trim(), /^error /, slow.stdout + slow.stderr);
-      const sreq = await agent.waitFor((e) => e.type === 'llm_request' && e.process?.pid === slow.pid, 'the slow request');
-      const sd = await agent.waitFor((e) => e.type === 'decision' && e.decision?.subject === sreq.id, 'its decision');
-      assert.equal(sd.decision?.enforced, true);
-      assert.ok(!server.received.some((b) => b.includes('(slow-secret)')), 'the server never received the slow prompt');
+      await heldBlock(agent, slow, server, '(slow-secret)');
 
       // allowed prompts are held until decided, then sent on: two on one connection, then one of 300 KB
       const ok = await run(
@@ -326,15 +329,12 @@ except Exception as e:
     const agent = await MonitorProcess.start(['--policies', join(PACKAGE_ROOT, 'policies'), '--cgroup', cg.path, '--no-server-side'], 20_000, 'enforce');
     try {
       const bad = await run(pythonPosts(v6.port, [{ path: '/api/chat', body: chat('llama3.2', `key ${SECRET} (v6-secret)`) }], '::1'), inCg());
-      assert.match(bad.stdout.trim(), /^error /, bad.stdout + bad.stderr);
-      const req = await agent.waitFor((e) => e.type === 'llm_request' && e.process?.pid === bad.pid, 'the request');
+      const { req } = await heldBlock(agent, bad, v6, '(v6-secret)');
       assert.equal(req.net?.family, 6);
-      const d = await agent.waitFor((e) => e.type === 'decision' && e.decision?.subject === req.id, 'its decision');
-      assert.equal(d.decision?.enforced, true);
       const ok = await run(pythonPosts(v6.port, [{ path: '/api/chat', body: chat('llama3.2', 'harmless (v6-ok)') }], '::1'), inCg());
       assert.equal(ok.stdout.trim(), '200', ok.stderr);
       assert.ok(v6.received.some((b) => b.includes('(v6-ok)')));
-      assert.ok(!v6.received.some((b) => b.includes('(v6-secret)')));
+      assert.ok(!v6.received.some((b) => b.includes('(v6-secret)')), 'nor later');
     } finally {
       assert.equal(await agent.stop(), 0);
       await v6.close();
