@@ -792,8 +792,11 @@ static __always_inline int tcp_payload(struct __sk_buff *skb, struct pkt *p, __u
 		 * it, and it is tried again when an ACK comes (the engine makes
 		 * the server send one) or its probe timer runs out. So the engine
 		 * sees the request grow until it is whole, decides, moves
-		 * `released` past it, and asks for the retry that now passes. */
-		gated = out && pv->verdict == BUSTED_PLAIN_GATE && (__s32)(p->seq - pv->released) >= 0 && plain_gate();
+		 * `released` past it, and asks for the retry that now passes.
+		 * A segment is held when any of its bytes is past `released`:
+		 * a retry may carry more than the engine read (what was written
+		 * since is appended to it), and none of that may pass unread. */
+		gated = out && pv->verdict == BUSTED_PLAIN_GATE && (__s32)(p->seq + p->plen - pv->released) > 0 && plain_gate();
 		o = bpf_map_lookup_elem(&owners, &cookie);
 		if (gated)
 			emit_held(skb, p, cookie, o);

@@ -498,7 +498,7 @@ export class Enforcer {
    * the server's side of a remote client's connection is only cut).
    * Enforced when the request was held (a gated connection): the server got
    * none of it. Otherwise (the server's side, a connection not gated when it
-   * began, a request too large to hold whole) it had left.
+   * began, a request let go unread when its hold stalled) it had left.
    */
   private blockPlain(e: BustedEvent, sockId: SockId, held: boolean): boolean {
     if (this.blockedPlain.size >= 4096) this.blockedPlain.delete(this.blockedPlain.values().next().value!);

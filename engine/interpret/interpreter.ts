@@ -81,8 +81,6 @@ export interface GatedCall {
 const PLAIN_HOLD_NS = 500e6;
 /** A held segment this long is all its sender will put in one (a loopback TSO segment is 64 KiB less headers) */
 const PLAIN_SEGMENT_FULL = 60_000;
-/** Retries asked of a sender that stopped short of a full segment (5 ms, doubling: 315 ms in all) before its request goes unread */
-const PLAIN_WAITS = 6;
 
 /**
  * Where an event came from, for the stages after this one (enforcement):
@@ -556,10 +554,15 @@ export class Interpreter {
 
   /**
    * A held connection (plain.ts Hold) once all of its last held segment has
-   * been read: let go when what it wrote is decided (or it is no longer
-   * gated); else ask for a retry, which carries whatever the sender has
-   * appended since; with nothing more coming, a head with no body yet goes
-   * (its body is held next), and anything else goes unread (plainUnread).
+   * been read. What it wrote is let go when it is decided (or no longer
+   * gated). Part of a request is asked to be tried again once, for whatever
+   * the sender appends meanwhile (a short segment: a full one is all it
+   * will hand over), and then let go as it is: the server cannot act on a
+   * request it has not got whole, and the next segment is held in turn.
+   * So a request of any size (up to the body limit) is read whole, and the
+   * segment that completes it is held until it is decided: as a gated TLS
+   * connection's writes are let go one by one, the one that completes a
+   * request held until it is decided.
    */
   private plainHeld(sockId: SockId, key: string): void {
     const h = this.plainHolds.get(sockId);
@@ -568,22 +571,12 @@ export class Interpreter {
     const skipped = this.plainSkipped.has(sockId);
     const done = this.app.writesDone(0, key);
     if (done) h.passing = false;
-    if (done || skipped || h.passing || (this.app.awaitingBody(0, key) && h.asked === h.end)) return this.plainRelease(h, skipped);
-    if (h.asked !== h.end) {
+    if (done || skipped || h.passing) return this.plainRelease(h, skipped);
+    if (h.asked !== h.end && ((h.end - h.seq) | 0) < PLAIN_SEGMENT_FULL) {
       h.asked = h.end;
-      h.waits = 0;
       return this.onPlainHold?.(h, undefined, skipped);
     }
-    // no more since the last retry: a segment with room left may be a writer between writes, asked
-    // again after 5, 10, 20... ms (within PLAIN_HOLD_NS); a full one is all the sender will give
-    if (((h.end - h.seq) | 0) < PLAIN_SEGMENT_FULL && h.waits < PLAIN_WAITS) {
-      const t = setTimeout(() => {
-        if (!h.fresh && !h.idle && this.plainHolds.get(sockId) === h) this.onPlainHold?.(h, undefined, this.plainSkipped.has(sockId));
-      }, 5 << h.waits++);
-      t.unref?.();
-      return;
-    }
-    this.plainUnread(h, 'more than the sender hands over while it is held');
+    this.plainRelease(h, skipped);
   }
 
   private plainRelease(h: Hold, skipped: boolean): void {

@@ -121,15 +121,16 @@ export class PlainStreams {
 
 /**
  * What the packet hook holds of a gated connection (pkt.bpf.c
- * BUSTED_PLAIN_GATE): everything it sends from `released` on is dropped and
- * copied. The sender's TCP takes the drop for a failed transmission, keeps
- * the segment first in its queue (appending later writes to it) and tries
- * it again when an ACK arrives. The engine reads what was held; once the
- * request is whole and decided it moves `released` past it and makes the
- * server send an ACK (a one-byte probe below what the server has: kernel/
- * reinject.ts), and the retry goes through. A request the sender cannot
- * hand over whole while held (more than its first segment holds) is let go
- * as not read whole, decided as such.
+ * BUSTED_PLAIN_GATE): every segment it sends with a byte from `released` on
+ * is dropped and copied. The sender's TCP takes the drop for a failed
+ * transmission, keeps the segment first in its queue (appending later
+ * writes to it) and tries it again when an ACK arrives. The engine reads
+ * what was held; once the request is whole and decided it moves `released`
+ * past it and makes the server send an ACK (a one-byte probe below what the
+ * server has: kernel/reinject.ts), and the retry goes through. A request
+ * the sender cannot hand over whole while held (more than its first
+ * segment holds) is let go part by part while unfinished, its last part
+ * held until decided (interpreter.ts plainHeld).
  */
 export interface Hold {
   sockId: SockId;
@@ -144,11 +145,9 @@ export interface Hold {
   fresh: boolean;
   /** the end of the segment last asked to be tried again: no growth since means the sender has no more to give, yet */
   asked?: number;
-  /** retries asked since the segment last grew */
-  waits: number;
   /** when holding began (monotonic ns) */
   since: number;
-  /** the request being held was let go unread (too large to hold whole): the rest of it goes as it comes */
+  /** the request being held was let go unread (held too long without growing): the rest of it goes as it comes */
   passing: boolean;
   /** let go: the next held segment begins a new hold */
   idle: boolean;
@@ -163,7 +162,7 @@ export class PlainHolds {
     if (h === undefined) {
       if (this.bySock.size >= MAX_CONNS) this.bySock.delete(this.bySock.keys().next().value!);
       // idle: a hold begins below
-      h = { sockId: r.sockId, task: r.task, headers: r.data, seq: r.seq, end: 0, fresh: true, since: now, passing: false, idle: true, waits: 0 };
+      h = { sockId: r.sockId, task: r.task, headers: r.data, seq: r.seq, end: 0, fresh: true, since: now, passing: false, idle: true };
       this.bySock.set(r.sockId, h);
     }
     if (h.idle) {

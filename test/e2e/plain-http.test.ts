@@ -12,7 +12,8 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
-import { writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { kernelSkipReason, TestCgroup } from '../helpers/cgroup.js';
@@ -261,7 +262,7 @@ s.serve_forever()`,
     }
   });
 
-  it('busted enforce with the shipped policies: a prompt with a secret to Ollama over http:// never reaches it (its first segment held until decided); harmless prompts, one of 300 KB, arrive', async () => {
+  it('busted enforce with the shipped policies: a prompt with a secret to Ollama over http:// never reaches it (its first segment held until decided); harmless prompts, one of 300 KB, arrive; a 300 KB prompt with a secret at its end is read whole and its end never arrives', async () => {
     const agent = await MonitorProcess.start(['--policies', join(PACKAGE_ROOT, 'policies'), '--cgroup', cg.path, '--no-server-side'], 20_000, 'enforce');
     try {
       const r = await run(pythonPosts(server.port, [{ path: '/api/chat', body: chat('llama3.2', `deploy with ${SECRET} (plain-secret)`) }]), inCg());
@@ -313,12 +314,41 @@ except Exception as e:
       for (const m of ['(plain-ok-1)', '(plain-ok-2)', '(plain-ok-big)']) assert.ok(server.received.some((b) => b.includes(m)), `${m} arrived`);
       const big = server.received.find((b) => b.includes('(plain-ok-big)'))!;
       assert.ok(big.includes('lorem ipsum '.repeat(1000)), 'the 300 KB prompt arrived whole');
-      // more than the client hands over while held (its first segment): let go as not read whole, and said so
-      const cut = agent.events.find((e) => e.type === 'error' && e.process?.pid === ok.pid && e.error?.code === 'BUSTED_E_CONTENT_CUT');
-      assert.match(cut?.error?.message ?? '', /not read whole \(more than the sender hands over while it is held\)/);
-      const cutDecision = agent.events.find((e) => e.type === 'decision' && e.decision?.subject === cut!.id);
-      assert.equal(cutDecision?.decision?.action, 'audit');
-      assert.equal(agent.events.filter((e) => e.type === 'error' && e.process?.pid === ok.pid).length, 1, 'the two small prompts were read whole');
+      // more than the client hands over at once while held (its first segment): read whole all the same, and decided
+      const bigReq = agent.events.find((e) => e.type === 'llm_request' && e.process?.pid === ok.pid && e.llm?.user_message?.endsWith('(plain-ok-big)'));
+      assert.ok(bigReq, 'the 300 KB prompt was read whole');
+      assert.ok(!agent.events.some((e) => e.type === 'error' && e.process?.pid === ok.pid), 'no request went unread');
+
+      // a secret at the end of a 300 KB prompt: the parts before it go as the client hands them over (the
+      // server cannot act on a request it has not got whole); the part that completes it is held, and never goes
+      const hitsBefore = server.hits.length;
+      const tail = await run(pythonPosts(server.port, [{ path: '/api/chat', body: chat('llama3.2', `@BIG@ and ${SECRET} (big-secret)`), big: 25_000 }]), inCg());
+      const { req: tailReq } = await heldBlock(agent, tail, server, '(big-secret)');
+      assert.ok(tailReq.llm?.user_message?.endsWith('(big-secret)'), 'read whole');
+      assert.ok(server.received.some((b) => b.includes('lorem ipsum '.repeat(100)) && !b.includes('(plain-ok-big)')), 'its start reached the server (the test exercised the release of parts)');
+      assert.equal(server.hits.length, hitsBefore, 'the server never got the request whole');
+
+      // curl with 1.5 MB (its head first, then the body after "100 Continue", written as fast as the
+      // socket takes it): a retry may carry more than was read before (a loopback segment can grow
+      // past 64 KiB when it is tried again), and it is held for that; the secret at the end never
+      // arrives. Four times: before the kernel held such a retry, about half of these got through.
+      const dir = mkdtempSync(join(tmpdir(), 'busted-plain-'));
+      try {
+        const file = join(dir, 'body.json');
+        writeFileSync(file, chat('llama3.2', `${'lorem ipsum '.repeat(125_000)} and ${SECRET} (curl-big-secret)`));
+        for (let i = 0; i < 4; i++) {
+          const c = await run(['curl', '-sS', '-o', '/dev/null', '-w', '%{http_code}', '-H', 'content-type: application/json', '--data-binary', `@${file}`, `http://127.0.0.1:${server.port}/api/chat`], inCg());
+          assert.notEqual(c.code, 0, `curl ${i} got an answer: ${c.stdout}`);
+          const creq = await agent.waitFor((e) => e.type === 'llm_request' && e.process?.pid === c.pid, `curl ${i}: the request`);
+          const cd = await agent.waitFor((e) => e.type === 'decision' && e.decision?.subject === creq.id, `curl ${i}: its decision`);
+          assert.equal(cd.decision?.action, 'block');
+          assert.equal(cd.decision?.enforced, true);
+        }
+        assert.ok(!server.received.some((b) => b.includes('(curl-big-secret)')), 'the server never received the end of the request');
+        assert.equal(server.hits.length, hitsBefore, 'the server never got the request whole');
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
     } finally {
       assert.equal(await agent.stop(), 0);
     }

@@ -166,29 +166,56 @@ describe('Interpreter: plain-text HTTP read and held (records made in memory)', 
     assert.deepEqual(moves[2], { release: 1000 + h.length + body.length, skipped: false });
   });
 
-  it('a full segment that does not grow while held, its request not whole, goes unread: a content-cut error, then let go', () => {
-    const { events, moves, out } = setup();
-    const part = head(100_000) + body + ' '.repeat(60_000);
-    out(part, true);
-    out(part, true, 1000);
-    const cut = events.find((e) => e.type === 'error');
-    assert.equal(cut?.error?.code, 'BUSTED_E_CONTENT_CUT');
-    assert.match(cut!.error!.message, /not read whole \(more than the sender hands over while it is held\)/);
-    assert.deepEqual(moves, [{ release: undefined, skipped: false }, { release: 1000 + part.length, skipped: false }]);
+  it('a request larger than a segment: each full segment that leaves it unfinished is let go at once, and the one that completes it is held until decided', () => {
+    const { events, moves, out, next } = setup();
+    const content = 'q-big ' + 'x'.repeat(150_000) + ' q-big-end';
+    const whole = JSON.stringify({ model: 'llama3.2', messages: [{ role: 'user', content }] });
+    const text = head(whole.length) + whole;
+    const cuts = [0, 64_000, 128_000, text.length];
+    for (let i = 0; i < 3; i++) {
+      out(text.slice(cuts[i], cuts[i + 1]), true, 1000 + cuts[i]!);
+      if (i < 2) {
+        assert.deepEqual(moves[i], { release: 1000 + cuts[i + 1]!, skipped: false }, `segment ${i} goes: the request is not whole without the next`);
+        assert.equal(events.length, 0, 'nothing decided yet');
+      }
+    }
+    assert.equal(next(), 1000 + text.length);
+    const req = events.find((e) => e.type === 'llm_request');
+    assert.ok(req?.llm?.user_message?.endsWith('q-big-end'), 'read whole');
+    assert.ok(!events.some((e) => e.type === 'error'), 'no content-cut error');
+    assert.deepEqual(moves[2], { release: 1000 + text.length, skipped: false });
+    assert.equal(moves.length, 3);
   });
 
-  it('a short segment that does not grow is asked again after a while (a writer between writes), and let go once the rest comes', async () => {
+  it('a short segment that does not grow (a writer between writes) is asked once, then let go unfinished; the rest is held and decided', () => {
     const { events, moves, out } = setup();
     const part = head(body.length) + body.slice(0, 10);
     out(part, true);
-    out(part, true, 1000);
-    assert.deepEqual(moves, [{ release: undefined, skipped: false }], 'not given up at once');
-    await new Promise((r) => setTimeout(r, 30));
-    assert.deepEqual(moves[1], { release: undefined, skipped: false }, 'asked again');
+    assert.deepEqual(moves, [{ release: undefined, skipped: false }], 'asked to try again');
+    out(part, true, 1000); // the retry: nothing appended
+    assert.deepEqual(moves[1], { release: 1000 + part.length, skipped: false }, 'the part goes: its request is not whole');
     assert.equal(events.length, 0, 'no content-cut error');
-    out(part + body.slice(10), true, 1000); // the retry carries the rest
+    out(body.slice(10), true, 1000 + part.length); // the rest, held in turn
     assert.equal(events.find((e) => e.type === 'llm_request')?.llm?.user_message, 'q-plain');
     assert.deepEqual(moves[2], { release: 1000 + part.length + body.length - 10, skipped: false });
+  });
+
+  it('a hold that makes no progress for half a second goes unread: a content-cut error, then the rest passes', () => {
+    const events: BustedEvent[] = [];
+    const moves: Array<{ release: number | undefined }> = [];
+    const interp = new Interpreter(
+      { processes: new ProcessCache({ procRoot: '/nonexistent' }), dns: new DnsCache(), providers: new ProviderTable(), onPlainHold: (_h, release) => moves.push({ release }) },
+      (e) => events.push(e),
+    );
+    const part = head(body.length) + body.slice(0, 10);
+    interp.handle({ ...rec(1000, '', { pktKind: 'http_held', len: part.length }), data: hdrs } as KernelRecord);
+    interp.handle(rec(1000, part) as KernelRecord);
+    assert.deepEqual(moves, [{ release: undefined }]);
+    interp.flush(1 + 400e6);
+    assert.equal(events.length, 0, 'not yet');
+    interp.flush(1 + 600e6);
+    assert.equal(events.find((e) => e.type === 'error')?.error?.code, 'BUSTED_E_CONTENT_CUT');
+    assert.deepEqual(moves[1], { release: 1000 + part.length });
   });
 
   it('a connection whose first request is no LLM call is let go as skipped', () => {
