@@ -57,6 +57,7 @@ enum busted_tls_op {
 /* busted_tls_event.flags */
 enum busted_tls_flags {
 	BUSTED_TLS_F_GATED = 1, /* copied at SSL_write entry; the process is held (SIGSTOP) until the engine decides */
+	BUSTED_TLS_F_RESTART = 2, /* a write that starts a request on a connection marked skip: followed again from here, what came before was not copied */
 };
 
 /* Which TCP transition a BUSTED_KIND_TCP record reports. */
@@ -80,6 +81,13 @@ enum busted_pkt_kind {
 	BUSTED_PKT_QUIC = 5,      /* a UDP datagram starting with a QUIC Initial packet (its CRYPTO frames hold a hello) */
 	BUSTED_PKT_HTTP = 6,      /* a piece of a plain-text HTTP connection's TCP stream, at sequence number `seq` */
 	BUSTED_PKT_HTTP_HELD = 7, /* the IP and TCP headers (data) of a plain-text segment dropped until the engine decides (len: its payload, which follows as BUSTED_PKT_HTTP records) */
+};
+
+/* busted_pkt_event.flags */
+enum busted_pkt_flag {
+	/* BUSTED_PKT_HTTP(_HELD): a connection marked skip is followed again from
+	 * this segment, which starts a request: what came before it was not copied */
+	BUSTED_PKT_F_RESTART = 1,
 };
 
 /* plain_socks: what the packet hook does with a plain-text HTTP connection's payload */
@@ -206,7 +214,7 @@ struct busted_pkt_event {
 	__u32 len;      /* payload bytes in the packet */
 	__u32 cap_len;  /* payload bytes copied into data[] */
 	__u32 seq;      /* BUSTED_PKT_HTTP: the TCP sequence number of data[0] (else 0) */
-	__u32 _pad;
+	__u32 flags;    /* enum busted_pkt_flag */
 	__u8 data[BUSTED_PKT_MAX];
 };
 

@@ -203,4 +203,15 @@ static __always_inline void flow_from_sock(struct busted_flow *f, const struct s
 	}
 }
 
+/* The start of a request line that can carry a body: "POST /", "PUT /",
+ * "PATCH /" (or an absolute form, to a proxy: "POST http://..."). */
+static __always_inline bool http_request_start(const __u8 *h)
+{
+	if (h[0] == 'P' && h[1] == 'O' && h[2] == 'S' && h[3] == 'T' && h[4] == ' ')
+		return h[5] == '/' || h[5] == 'h';
+	if (h[0] == 'P' && h[1] == 'U' && h[2] == 'T' && h[3] == ' ')
+		return h[4] == '/' || h[4] == 'h';
+	return h[0] == 'P' && h[1] == 'A' && h[2] == 'T' && h[3] == 'C' && h[4] == 'H' && h[5] == ' ';
+}
+
 #endif /* BUSTED_COMMON_BPF_H */

@@ -244,7 +244,7 @@ static __always_inline struct busted_pkt_event *pkt_record(struct __sk_buff *skb
 	e->pkt_kind = kind;
 	e->dir = p->dir;
 	e->seq = 0;
-	e->_pad = 0;
+	e->flags = 0;
 	return e;
 }
 
@@ -295,6 +295,7 @@ struct stream_walk {
 	struct __sk_buff *skb;
 	struct busted_pkt_event *e;
 	__u64 flags; /* ring buffer output flags */
+	__u32 first; /* busted_pkt_event.flags of the segment's first record */
 	__u32 off;  /* the payload's offset in the packet */
 	__u32 plen; /* its length */
 	__u32 seq;
@@ -320,15 +321,20 @@ static long stream_step(__u32 i, struct stream_walk *w)
 	e->len = cap;
 	e->cap_len = cap;
 	e->seq = w->seq + w->done;
+	/* (no branch on `done`: the verifier would walk every iteration apart) */
+	e->flags = w->first;
+	w->first = 0;
 	send_pkt(e, cap, w->flags);
 	w->done += cap;
 	return 0;
 }
 
-/* `flags`: BPF_RB_FORCE_WAKEUP for a held segment (its sender waits on the engine), else rb_flags(). */
-static __always_inline void emit_stream(struct __sk_buff *skb, struct pkt *p, __u64 cookie, struct busted_owner *o, __u64 flags)
+/* `flags`: BPF_RB_FORCE_WAKEUP for a held segment (its sender waits on the engine), else rb_flags();
+ * `first`: the first record's busted_pkt_event.flags. */
+static __always_inline void emit_stream(struct __sk_buff *skb, struct pkt *p, __u64 cookie, struct busted_owner *o, __u64 flags,
+					__u32 first)
 {
-	struct stream_walk w = { .skb = skb, .off = p->off, .plen = p->plen, .seq = p->seq, .flags = flags };
+	struct stream_walk w = { .skb = skb, .off = p->off, .plen = p->plen, .seq = p->seq, .flags = flags, .first = first };
 	struct busted_pkt_event *e = pkt_record(skb, p, cookie, o, BUSTED_PKT_HTTP);
 
 	if (!e)
@@ -340,13 +346,14 @@ static __always_inline void emit_stream(struct __sk_buff *skb, struct pkt *p, __
 		e->len = p->plen - w.done;
 		e->cap_len = 0;
 		e->seq = p->seq + w.done;
+		e->flags = w.first;
 		send_pkt(e, 0, flags);
 	}
 }
 
 /* A held plain-text segment's IP and TCP headers, for the engine to send
  * the segment on once it has decided (its payload went as records). */
-static __always_inline void emit_held(struct __sk_buff *skb, struct pkt *p, __u64 cookie, struct busted_owner *o)
+static __always_inline void emit_held(struct __sk_buff *skb, struct pkt *p, __u64 cookie, struct busted_owner *o, __u32 flags)
 {
 	struct busted_pkt_event *e = pkt_record(skb, p, cookie, o, BUSTED_PKT_HTTP_HELD);
 	__u64 hl = p->off;
@@ -359,6 +366,7 @@ static __always_inline void emit_held(struct __sk_buff *skb, struct pkt *p, __u6
 	e->len = p->plen;
 	e->cap_len = hl;
 	e->seq = p->seq;
+	e->flags = flags;
 	/* the segment's records follow, and wake the engine */
 	send_pkt(e, hl, rb_flags());
 }
@@ -375,15 +383,17 @@ static __always_inline bool plain_gate(void)
 	return c && (c->flags & BUSTED_CFG_GATE) && bpf_ktime_get_ns() - c->heartbeat_ns < 2000000000ULL;
 }
 
-/* The start of a request line that can carry a body: "POST /", "PUT /",
- * "PATCH /" (or an absolute form, to a proxy: "POST http://..."). */
-static __always_inline bool http_request_start(const __u8 *h)
+/* A segment whose requests this host reads: going out (the client's view)
+ * or, for a client not on this host, coming in (the server's: read only,
+ * what arrives cannot be held here; a loopback exchange is read once, from
+ * its client). Never the agent's own (a webhook output): it would hold
+ * itself (conn.bpf.c keeps no owner for the agent's sockets, so the sender
+ * is asked: a request leaves in its writer's context). */
+static __always_inline bool plain_view(struct pkt *p, bool out)
 {
-	if (h[0] == 'P' && h[1] == 'O' && h[2] == 'S' && h[3] == 'T' && h[4] == ' ')
-		return h[5] == '/' || h[5] == 'h';
-	if (h[0] == 'P' && h[1] == 'U' && h[2] == 'T' && h[3] == ' ')
-		return h[4] == '/' || h[4] == 'h';
-	return h[0] == 'P' && h[1] == 'A' && h[2] == 'T' && h[3] == 'C' && h[4] == 'H' && h[5] == ' ';
+	if (!out && !(server_side && !peer_is_loopback(p)))
+		return false;
+	return (bpf_get_current_pid_tgid() >> 32) != self_tgid;
 }
 
 static __always_inline void udp_flow(struct __sk_buff *skb, struct pkt *p, __u64 cookie, struct busted_owner *o)
@@ -754,29 +764,44 @@ static __always_inline int tcp_payload(struct __sk_buff *skb, struct pkt *p, __u
 	left = bpf_map_lookup_elem(&hello_cont, &ck);
 	if (!left) {
 		struct busted_plain_value *pv;
+		__u32 restart = 0;
 		bool gated;
 
 		if (!plain_http)
 			return 1;
 		pv = bpf_map_lookup_elem(&plain_socks, &cookie);
-		if (pv) {
-			if (pv->verdict == BUSTED_PLAIN_SKIP)
+		if (pv && pv->verdict == BUSTED_PLAIN_SKIP) {
+			/* A connection marked skip (its first request was no LLM or
+			 * MCP call: a model list, a health check) is followed again
+			 * from its next request that can carry a body, so that a
+			 * prompt after such a request is read, and held, all the
+			 * same. `released` is how far the engine had read: a segment
+			 * before it is a retry of what was read (skipped), and one
+			 * that runs past it carries what was written since, which is
+			 * looked at where it starts (fewer than 6 bytes of it: followed,
+			 * for they may begin a request line written in pieces). */
+			__s32 at = (__s32)(pv->released - p->seq);
+			__u8 r[6];
+
+			if (!plain_view(p, out))
 				return 1;
-		} else {
+			if (at > 0 && at < (1 << 30)) {
+				if (at >= (__s32)p->plen)
+					return 1;
+				if (at <= (__s32)p->plen - 6 &&
+				    (bpf_skb_load_bytes(skb, p->off + (__u32)at, r, 6) || !http_request_start(r)))
+					return 1;
+			} else {
+				if (!http_request_start(h))
+					return 1;
+				pv->released = p->seq;
+			}
+			pv->verdict = out && plain_gate() ? BUSTED_PLAIN_GATE : BUSTED_PLAIN_CAPTURE;
+			restart = BUSTED_PKT_F_RESTART;
+		} else if (!pv) {
 			struct busted_plain_value nv = { .verdict = BUSTED_PLAIN_CAPTURE, .released = p->seq };
 
-			/* The client's view: its requests out, answers in. And, for a
-			 * client not on this host, the server's: requests in, answers
-			 * out (read only: what arrives cannot be held here). A loopback
-			 * exchange is read once, from its client. */
-			if (!http_request_start(h))
-				return 1;
-			if (!out && !(server_side && !peer_is_loopback(p)))
-				return 1;
-			/* not the agent's own (a webhook output): it would hold itself
-			 * (conn.bpf.c keeps no owner for the agent's sockets, so the
-			 * sender is asked: a request leaves in its writer's context) */
-			if ((bpf_get_current_pid_tgid() >> 32) == self_tgid)
+			if (!http_request_start(h) || !plain_view(p, out))
 				return 1;
 			if (out && plain_gate())
 				nv.verdict = BUSTED_PLAIN_GATE;
@@ -798,9 +823,10 @@ static __always_inline int tcp_payload(struct __sk_buff *skb, struct pkt *p, __u
 		 * since is appended to it), and none of that may pass unread. */
 		gated = out && pv->verdict == BUSTED_PLAIN_GATE && (__s32)(p->seq + p->plen - pv->released) > 0 && plain_gate();
 		o = bpf_map_lookup_elem(&owners, &cookie);
+		/* a restart is said by the segment's first record: the held one, or its first piece */
 		if (gated)
-			emit_held(skb, p, cookie, o);
-		emit_stream(skb, p, cookie, o, gated ? BPF_RB_FORCE_WAKEUP : rb_flags());
+			emit_held(skb, p, cookie, o, restart);
+		emit_stream(skb, p, cookie, o, gated ? BPF_RB_FORCE_WAKEUP : rb_flags(), gated ? 0 : restart);
 		return gated ? 0 : 1;
 	}
 	o = bpf_map_lookup_elem(&owners, &cookie);

@@ -44,6 +44,8 @@ struct tls_call {
 	__u32 op;
 	__u32 gated;    /* copied at entry (gated): the return only reports how much was written */
 	__u64 call_id;
+	__u32 flags;    /* busted_tls_event.flags of its records (BUSTED_TLS_F_RESTART) */
+	__u32 _pad;
 };
 
 struct {
@@ -255,11 +257,23 @@ static __always_inline bool enter(void *ctx, __u32 op, void *ssl, const void *bu
 
 	if (!wanted())
 		return false;
-	/* a connection marked skip: nothing for the return probe to do */
+	/* A connection marked skip: nothing for the return probe to do, but
+	 * for a write that starts a request that can carry a body (HTTP/1.1):
+	 * it is followed again from there, as a connection the engine has not
+	 * seen yet (held when gating is on), so that a prompt after a request
+	 * that was no LLM call (a model list, a health check) is read and
+	 * held all the same. */
 	verdict = bpf_map_lookup_elem(&tls_verdicts, &key);
 	if (verdict && *verdict == BUSTED_TLS_SKIP) {
-		stat_inc(BUSTED_STAT_TLS_SKIPPED);
-		return false;
+		__u8 h[6];
+
+		if (op != BUSTED_TLS_WRITE || num < 6 || bpf_probe_read_user(h, sizeof(h), buf) || !http_request_start(h)) {
+			stat_inc(BUSTED_STAT_TLS_SKIPPED);
+			return false;
+		}
+		bpf_map_delete_elem(&tls_verdicts, &key);
+		verdict = NULL;
+		c.flags = BUSTED_TLS_F_RESTART;
 	}
 	if (enforce_on && op == BUSTED_TLS_WRITE && num > 0 && is_gated(&key, verdict) && may_hold()) {
 		/* Gated: the plaintext is copied now, before the library encrypts
@@ -274,7 +288,7 @@ static __always_inline bool enter(void *ctx, __u32 op, void *ssl, const void *bu
 		x.buf = (__u64)buf;
 		x.op = op;
 		x.lib = (__u32)bpf_get_attach_cookie(ctx);
-		x.flags = BUSTED_TLS_F_GATED;
+		x.flags = BUSTED_TLS_F_GATED | c.flags;
 		x.call_id = next_call_id();
 		bpf_loop(MAX_CHUNKS, copy_chunk, &x, 0);
 		c.gated = 1;
@@ -338,6 +352,7 @@ static __always_inline int leave(void *ctx, long ret)
 	x.buf = c->buf;
 	x.op = c->op;
 	x.lib = (__u32)bpf_get_attach_cookie(ctx);
+	x.flags = c->flags;
 	bpf_loop(MAX_CHUNKS, copy_chunk, &x, 0);
 out:
 	bpf_map_delete_elem(&tls_calls, &id);

@@ -12,6 +12,7 @@ struct busted_wire_types {
 	enum busted_tcp_phase tcp_phase;
 	enum busted_udp_phase udp_phase;
 	enum busted_pkt_kind pkt_kind;
+	enum busted_pkt_flag pkt_flag;
 	enum busted_plain_verdict plain_verdict;
 	struct busted_plain_value plain_value;
 	enum busted_dir dir;

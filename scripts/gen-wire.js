@@ -77,6 +77,7 @@ export function generate(objectPath = object) {
     'busted_tcp_phase',
     'busted_udp_phase',
     'busted_pkt_kind',
+    'busted_pkt_flag',
     'busted_dir',
     'busted_task_flags',
     'busted_stat',

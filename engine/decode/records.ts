@@ -89,6 +89,8 @@ export interface PktRecord extends Base {
   data: Uint8Array;
   /** 'http': the TCP sequence number of data[0] (0 for the other kinds) */
   seq: number;
+  /** 'http', 'http_held': a connection marked skip is followed again from this segment, which starts a request (pkt.bpf.c BUSTED_PKT_F_RESTART) */
+  restart?: true;
 }
 
 export type TlsOp = 'write' | 'read' | 'sni' | 'fd' | 'free' | 'write_done';
@@ -113,6 +115,8 @@ export interface TlsRecord extends Base {
   gated: boolean;
   /** the call's buffer (a user address): a held write's bytes past the cap are read there (tls-data.ts) */
   buf: bigint;
+  /** a write that starts a request on a connection marked skip: followed again from here (tls.bpf.c BUSTED_TLS_F_RESTART) */
+  restart?: true;
 }
 
 export type EnforceWhat = 'connect_refused' | 'sendmsg_refused' | 'ssl_socket' | 'packet_dropped';
@@ -500,6 +504,7 @@ export function decodeRecord(dv: DataView, off: number, len: number): KernelReco
         len: plen,
         data: copyOut(dv, start, cap),
         seq: dv.getUint32(off + W.PKT.seq, true),
+        ...(dv.getUint32(off + W.PKT.flags, true) & W.BUSTED_PKT_F_RESTART ? { restart: true as const } : {}),
       };
     }
     case W.BUSTED_KIND_TLS: {
@@ -528,6 +533,7 @@ export function decodeRecord(dv: DataView, off: number, len: number): KernelReco
         lib: dv.getUint32(off + W.TLS.lib, true),
         gated: (dv.getUint32(off + W.TLS.flags, true) & W.BUSTED_TLS_F_GATED) !== 0,
         buf: dv.getBigUint64(off + W.TLS.buf, true),
+        ...(dv.getUint32(off + W.TLS.flags, true) & W.BUSTED_TLS_F_RESTART ? { restart: true as const } : {}),
       };
     }
     case W.BUSTED_KIND_ENFORCE: {

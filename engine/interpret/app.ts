@@ -201,6 +201,19 @@ export class AppLayer {
     return out instanceof Http1Stream ? out.idle : true;
   }
 
+  /**
+   * The request being written is already longer than its body is read to
+   * (MAX_BODY): said once per request (true the first time), and then not
+   * again as a `cut` at its end.
+   */
+  takeWriteCut(pid: number, ssl: string): boolean {
+    const out = this.conns.get(`${pid}:${ssl}`)?.out;
+    const m = out instanceof Http1Stream ? out.cutShort : undefined;
+    if (m === undefined || m.cutSaid) return false;
+    m.cutSaid = true;
+    return true;
+  }
+
   /** The request being written has its head read and no body byte yet. */
   awaitingBody(pid: number, ssl: string): boolean {
     const out = this.conns.get(`${pid}:${ssl}`)?.out;
@@ -273,7 +286,7 @@ export class AppLayer {
     // an LLM request whose JSON is cut has no prompt at all; said, so that a policy can decide on it
     // so is a body whose framing is ambiguous: what a server reads may not be what was read here
     const reason = d.error ?? (m.ambiguous !== undefined ? `its body's framing is ambiguous (${m.ambiguous}): a server may read another body` : undefined);
-    if (d.truncated || reason !== undefined) {
+    if ((d.truncated && !('cutSaid' in m && m.cutSaid)) || reason !== undefined) {
       const provider = pending.provider ?? hostProvider;
       this.push(c, { type: 'cut', http: { ...http }, ...(provider ? { provider } : {}), ...(reason !== undefined ? { reason } : {}) });
     }

@@ -15,7 +15,7 @@ import { redactPayload } from '../redact.js';
 import { TlsAssembler, type TlsCall } from './tls-data.js';
 import { AppLayer, type Finding } from './app.js';
 import { plainKey, plainSockOf, PlainHolds, PlainStreams, type Hold } from './plain.js';
-import { concatBytes } from '../parse/bytes.js';
+import { concatBytes, MAX_BODY } from '../parse/bytes.js';
 import { TLS_CAPTURE_BYTES } from '../model/defaults.js';
 import { parseDns } from '../parse/dns.js';
 import { parseTlsHello } from '../parse/tls-hello.js';
@@ -46,8 +46,15 @@ export interface InterpreterOptions {
   noRedact?: boolean;
   /** a TLS connection turned out uninteresting: stop copying it in the kernel */
   onTlsSkip?: (pid: number, ssl: string) => void;
-  /** a plain-text HTTP connection (pkt.bpf.c plain_socks) whose first request was no LLM or MCP call: the packet hook may stop copying it */
-  onPlainSkip?: (sockId: SockId) => void;
+  /**
+   * A plain-text HTTP connection (pkt.bpf.c plain_socks) whose first request
+   * was no LLM or MCP call, read up to sequence number RELEASED: the packet
+   * hook stops copying it until a later request starts (unless
+   * `plainStillCopied`: then it is no longer held, and still read).
+   */
+  onPlainSkip?: (sockId: SockId, released: number) => void;
+  /** --tls-capture-all: a plain-text connection marked skip is still copied (and read), only no longer held */
+  plainStillCopied?: boolean;
   /**
    * A held plain-text connection (pkt.bpf.c BUSTED_PLAIN_GATE) to move on:
    * `release`, the sequence number up to which its bytes may go now (the
@@ -179,8 +186,15 @@ export class Interpreter {
   /** plain-text HTTP connections' streams, in order (plain.ts) */
   private readonly plainStreams = new PlainStreams();
   private readonly plainHolds = new PlainHolds();
-  /** plain-text connections marked skip (their held segments go on without gating the next request) */
-  private readonly plainSkipped = new Set<SockId>();
+  /** plain-text connections marked skip, and how far their requests had been read then (the packet hook follows one again from a request that starts there or later) */
+  private readonly plainSkipped = new Map<SockId, number>();
+  /** a plain-text connection the application layer found uninteresting, in the piece being read */
+  private plainSkipPending: SockId | undefined;
+  private readonly onPlainSkip: InterpreterOptions['onPlainSkip'];
+  private readonly plainStillCopied: boolean;
+  /** a TLS connection the application layer found uninteresting, in the call being read */
+  private tlsSkipPending: { pid: number; ssl: string } | undefined;
+  private readonly onTlsSkip: InterpreterOptions['onTlsSkip'];
   private readonly onPlainHold: InterpreterOptions['onPlainHold'];
   private readonly app: AppLayer;
   private readonly excerpt: number;
@@ -200,11 +214,13 @@ export class Interpreter {
     // a plain-text connection's key is plainKey(its socket): its verdict goes to the packet hook's map
     const uninteresting = (pid: number, ssl: string): void => {
       const sockId = plainSockOf(ssl);
-      if (sockId === undefined) return o.onTlsSkip?.(pid, ssl);
-      if (this.plainSkipped.size >= 16384) this.plainSkipped.delete(this.plainSkipped.values().next().value!);
-      this.plainSkipped.add(sockId);
-      o.onPlainSkip?.(sockId);
+      // decided once the call or piece being read is (tlsCall, plainPieces): a request may have begun behind this one
+      if (sockId === undefined) this.tlsSkipPending = { pid, ssl };
+      else this.plainSkipPending = sockId;
     };
+    this.onPlainSkip = o.onPlainSkip;
+    this.onTlsSkip = o.onTlsSkip;
+    this.plainStillCopied = o.plainStillCopied === true;
     this.app = new AppLayer(this.providers, o.noRedact !== true, uninteresting, (n, reason) => this.lost(n, reason));
     this.excerpt = o.tlsExcerptBytes ?? 2048;
     this.redact = o.noRedact !== true;
@@ -317,7 +333,8 @@ export class Interpreter {
 
   /** TLS plaintext (uprobes): a whole SSL_read/SSL_write call becomes a tls_data event. */
   private tls(r: TlsRecord): void {
-    if (r.op === 'free') this.app.forget(r.task.pid, r.ssl);
+    // freed; or followed again from a request after it was marked skip: what it held is stale
+    if (r.op === 'free' || r.restart) this.app.forget(r.task.pid, r.ssl);
     const call = this.tlsCalls.add(r);
     if (!call) return;
     try {
@@ -337,6 +354,7 @@ export class Interpreter {
     ev.process = proc;
     // what the bytes mean (LLM calls and MCP messages, once a message is complete), and for HTTP/2 their readable form
     const { found, render, lost } = this.app.feed(call);
+    if (this.tlsSkipPending !== undefined) this.tlsSkip(call);
     const text = render !== undefined ? render.slice(0, this.excerpt) : utf8Lossy.decode(call.data.subarray(0, this.excerpt));
     ev.tls = { direction: call.direction, bytes: call.len, payload: this.redact ? redactPayload(text) : text };
     if (call.conn.sni) {
@@ -503,8 +521,11 @@ export class Interpreter {
   private pkt(r: PktRecord): void {
     if (r.pktKind === 'dns' || r.pktKind === 'dns_held') return this.dnsPkt(r);
     if (r.pktKind === 'quic') return this.quicPkt(r);
-    if (r.pktKind === 'http') return this.plainPkt(r);
-    if (r.pktKind === 'http_held') return this.plainHolds.held(r, r.ts);
+    if (r.pktKind === 'http' || r.pktKind === 'http_held') {
+      if (r.restart) this.plainRestart(r);
+      if (r.pktKind === 'http') return this.plainPkt(r);
+      return this.plainHolds.held(r, r.ts);
+    }
     const key = `${r.sockId}:${r.egress ? 'o' : 'i'}`;
     if (r.pktKind === 'tls_cont') {
       const p = this.pending.get(key);
@@ -572,6 +593,8 @@ export class Interpreter {
     const done = this.app.writesDone(0, key);
     if (done) h.passing = false;
     if (done || skipped || h.passing) return this.plainRelease(h, skipped);
+    // past what a body is read to: decided now as not read whole, the rest not held part by part
+    if (this.app.takeWriteCut(0, key)) return this.plainUnread(h, `its body is longer than the ${MAX_BODY >> 20} MiB a request is read to`);
     if (h.asked !== h.end && ((h.end - h.seq) | 0) < PLAIN_SEGMENT_FULL) {
       h.asked = h.end;
       return this.onPlainHold?.(h, undefined, skipped);
@@ -607,10 +630,57 @@ export class Interpreter {
     this.plainRelease(h, this.plainSkipped.has(h.sockId));
   }
 
+  /**
+   * A connection marked skip that the packet hook follows again, from a
+   * request (pkt.bpf.c BUSTED_PKT_F_RESTART): read afresh from where that
+   * request starts: the segment's start, or, in a retry that carries it
+   * after what was read before the skip, where the skip left off.
+   */
+  private plainRestart(r: PktRecord): void {
+    const at = this.plainSkipped.get(r.sockId);
+    const d = at === undefined ? 0 : (at - r.seq) | 0;
+    this.plainStreams.restart(r.sockId, r.egress, d > 0 && d < 1 << 30 ? at! : r.seq);
+    this.plainHolds.forget(r.sockId);
+    this.plainSkipped.delete(r.sockId);
+    this.app.forget(0, plainKey(r.sockId));
+  }
+
+  /**
+   * The connection's first request was no LLM or MCP call: the packet hook
+   * stops following it (until a later request starts: plainRestart). Not
+   * while another request is being written behind it (sent without waiting
+   * for the answer): that one is read, and the connection stays followed.
+   */
+  private plainSkip(r: PktRecord, key: string): void {
+    const sockId = this.plainSkipPending!;
+    this.plainSkipPending = undefined;
+    if (r.egress && !this.app.writesDone(0, key)) return;
+    if (this.plainSkipped.size >= 16384) this.plainSkipped.delete(this.plainSkipped.keys().next().value!);
+    const released = this.plainStreams.next(sockId, r.egress) ?? r.seq;
+    this.plainSkipped.set(sockId, released);
+    this.onPlainSkip?.(sockId, released);
+  }
+
+  /**
+   * A TLS connection whose first request was no LLM or MCP call: the probes
+   * stop copying it (until a write starts a later request: tls.bpf.c
+   * BUSTED_TLS_F_RESTART). Not while another request is being written
+   * behind it in the same write: that one is read, and the connection stays followed.
+   */
+  private tlsSkip(call: TlsCall): void {
+    const p = this.tlsSkipPending!;
+    this.tlsSkipPending = undefined;
+    if (call.direction === 'write' && !this.app.writesDone(p.pid, p.ssl)) return;
+    this.onTlsSkip?.(p.pid, p.ssl);
+  }
+
   private plainPieces(r: PktRecord, key: string): void {
     for (const p of this.plainStreams.add(r)) {
+      // marked skip: what is left of its segment is not read (a request after it is read afresh: plainRestart)
+      if (!this.plainStillCopied && this.plainSkipped.has(r.sockId)) continue;
       // (a plain-text connection begins with an HTTP/1.1 request line: never HTTP/2, so nothing is `lost`)
       const { found } = this.app.feed({ pid: 0, ssl: key, direction: p.direction, len: p.data.length + p.gap, data: p.data, conn: {} });
+      if (this.plainSkipPending !== undefined) this.plainSkip(r, key);
       if (found.length === 0) continue;
       const conn = this.conns.get(r.sockId);
       const task = plainOwner(r.task, conn);

@@ -108,6 +108,21 @@ export class PlainStreams {
     return this.conns.has(sockId);
   }
 
+  /** The sequence number of the next byte expected going out (EGRESS) or coming in. */
+  next(sockId: SockId, egress: boolean): number | undefined {
+    const c = this.conns.get(sockId);
+    return c === undefined ? undefined : (egress ? c.out : c.in).next;
+  }
+
+  /** Read afresh: the stream going out (EGRESS) or coming in starts at SEQ (what comes before it is skipped), the other at its next record. */
+  restart(sockId: SockId, egress: boolean, seq: number): void {
+    const c: PlainConn = { out: { next: undefined, ahead: [] }, in: { next: undefined, ahead: [] } };
+    (egress ? c.out : c.in).next = seq;
+    this.conns.delete(sockId);
+    if (this.conns.size >= MAX_CONNS) this.conns.delete(this.conns.keys().next().value!);
+    this.conns.set(sockId, c);
+  }
+
   /** The stream going out has been read up to (at least) sequence number `end`. */
   wroteUpTo(sockId: SockId, end: number): boolean {
     const next = this.conns.get(sockId)?.out.next;

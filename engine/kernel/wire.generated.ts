@@ -314,8 +314,8 @@ export const PKT = {
   cap_len_SIZE: 4,
   seq: 128,
   seq_SIZE: 4,
-  _pad: 132,
-  _pad_SIZE: 4,
+  flags: 132,
+  flags_SIZE: 4,
   data: 136,
   data_LEN: 4096,
 } as const;
@@ -667,6 +667,9 @@ export const BUSTED_PKT_QUIC = 5;
 export const BUSTED_PKT_HTTP = 6;
 export const BUSTED_PKT_HTTP_HELD = 7;
 
+// enum busted_pkt_flag
+export const BUSTED_PKT_F_RESTART = 1;
+
 // enum busted_dir
 export const BUSTED_DIR_EGRESS = 1;
 export const BUSTED_DIR_INGRESS = 2;
@@ -708,6 +711,7 @@ export const BUSTED_PLAIN_GATE = 2;
 
 // enum busted_tls_flags
 export const BUSTED_TLS_F_GATED = 1;
+export const BUSTED_TLS_F_RESTART = 2;
 
 // enum busted_enforce_what
 export const BUSTED_ENF_CONNECT_REFUSED = 1;

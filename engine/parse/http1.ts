@@ -32,6 +32,8 @@ export interface HttpMessage {
   body: Uint8Array;
   /** bytes of the body that were not captured */
   truncated: boolean;
+  /** its being cut short was reported while it was still coming (a held plain-text request): not again at its end */
+  cutSaid?: boolean;
   /**
    * why the body's framing is ambiguous (RFC 9112 6.3: a Content-Length that
    * is not one plain number, or one beside Transfer-Encoding chunked): a
@@ -89,6 +91,11 @@ export class Http1Stream {
   /** A message's head is read and none of its body has come yet. */
   get awaitingBody(): boolean {
     return (this.state === 'body-length' || this.state === 'chunk-size') && this.bodyLen === 0 && this.buf.length === 0;
+  }
+
+  /** The message being read, once part of its body is past what is kept of it (MAX_BODY, the layer's budget). */
+  get cutShort(): HttpMessage | undefined {
+    return this.msg?.truncated && (this.state === 'body-length' || this.state === 'chunk-size' || this.state === 'chunk-data' || this.state === 'chunk-crlf') ? this.msg : undefined;
   }
 
   /** Between messages: no message begun and not finished (an upgraded or lost stream: none will finish). */

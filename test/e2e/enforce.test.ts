@@ -559,6 +559,48 @@ process.stdin.on('data', async (d) => {
     await stopAgent();
   });
 
+  it('a connection to a host of no provider whose first request is no LLM call is followed again from its next request: a secret after a model list or an upload on it is stopped (curl, python3)', async () => {
+    const m = await startAgent(join(PACKAGE_ROOT, 'policies'));
+    // curl: GET /v1/models, then the prompt on the same connection (--next)
+    const r = await run(
+      ['curl', '-4', '-sS', '--http1.1', '--max-time', '10', '--cacert', pki.caCert, '-o', '/dev/null', url('ok.example.test', '/v1/models'), '--next', '--cacert', pki.caCert, '-H', 'content-type: application/json', '-d', chat(`use ${SECRET} (after-list-secret)`), url('ok.example.test')],
+      inCg(),
+    );
+    assert.notEqual(r.code, 0, 'the blocked request fails');
+    const req = await m.waitFor((e) => e.type === 'llm_request' && e.process?.pid === r.pid, 'curl: the prompt after the model list');
+    const d = decisionOn(m, req.id) ?? (await m.waitFor((e) => e.type === 'decision' && e.decision?.subject === req.id, 'curl: its decision'));
+    assert.equal(d.decision?.action, 'block');
+    assert.equal(d.decision?.enforced, true);
+    assert.ok(server.hits.some((h) => h.includes('/v1/models')), 'the model list went');
+    assert.ok(!server.received.some((b) => b.includes('(after-list-secret)')), 'the server never received the secret');
+    // python3: an upload that is no LLM call, then the prompt, on one kept-alive connection
+    const p = await run(
+      [
+        PYTHON,
+        '-c',
+        `import http.client, json, ssl, sys
+ctx = ssl.create_default_context(cafile=${JSON.stringify(pki.caCert)})
+c = http.client.HTTPSConnection("ok.example.test", ${server.port}, context=ctx, timeout=10)
+for path, body in [("/v1/upload", json.dumps({"note": "not an LLM call"})), ("/v1/chat/completions", sys.argv[1])]:
+    try:
+        c.request("POST", path, body=body.encode(), headers={"content-type": "application/json"})
+        r = c.getresponse()
+        r.read()
+        print(r.status, flush=True)
+    except Exception as e:
+        print("error", type(e).__name__, flush=True)`,
+        chat(`use ${SECRET} (after-upload-secret)`),
+      ],
+      inCg(),
+    );
+    assert.match(p.stdout.trim(), /^\d{3}\nerror /, p.stdout + p.stderr);
+    const preq = await m.waitFor((e) => e.type === 'llm_request' && e.process?.pid === p.pid, 'python3: the prompt after the upload');
+    const pd = decisionOn(m, preq.id) ?? (await m.waitFor((e) => e.type === 'decision' && e.decision?.subject === preq.id, 'python3: its decision'));
+    assert.equal(pd.decision?.enforced, true);
+    assert.ok(!server.received.some((b) => b.includes('(after-upload-secret)')), 'the server never received the secret');
+    await stopAgent();
+  });
+
   it('stops a secret sent for embedding (an API that is no chat); a harmless input arrives and its usage is read', async () => {
     const m = await startAgent(join(PACKAGE_ROOT, 'policies'));
     const embed = (input: string) =>

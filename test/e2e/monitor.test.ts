@@ -469,7 +469,7 @@ req.end(JSON.stringify({ contents: [{ role: 'user', parts: [{ text: 'gemini over
     assert.ok(!JSON.stringify(agent.events).includes('h2h2h2h2h2'), 'the key appears nowhere');
   });
 
-  it('a TLS connection whose first request is not AI traffic is marked skip: its later calls are not copied', async () => {
+  it('a TLS connection whose first request is not AI traffic is marked skip: its later calls are not copied, until a POST starts a request, which is read', async () => {
     // The verdict reaches the kernel once the engine has read the first
     // request (its next drain of the ring, at most --poll interval later):
     // the client waits that long before reusing the connection.
@@ -477,7 +477,8 @@ req.end(JSON.stringify({ contents: [{ role: 'user', parts: [{ text: 'gemini over
 const agent = new https.Agent({ keepAlive: true, maxSockets: 1 });
 const ca = require('fs').readFileSync(${JSON.stringify(pki.caCert)});
 const get = (path) => new Promise((ok, no) => https.get({ host: '127.0.0.1', port: ${port}, path, agent, ca }, (res) => { res.resume(); res.on('end', ok); }).on('error', no));
-get('/static/app.js').then(() => new Promise((ok) => setTimeout(ok, 500))).then(() => get('/second-on-same-connection')).then(() => { agent.destroy(); process.exit(0); }, (e) => { console.error(e); process.exit(4); });`;
+const post = (path, body) => new Promise((ok, no) => { const q = https.request({ host: '127.0.0.1', port: ${port}, path, method: 'POST', agent, ca, headers: { 'content-type': 'application/json' } }, (res) => { res.resume(); res.on('end', ok); }); q.on('error', no); q.end(body); });
+get('/static/app.js').then(() => new Promise((ok) => setTimeout(ok, 500))).then(() => get('/second-on-same-connection')).then(() => post('/v1/chat/completions', ${JSON.stringify(JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'q-after-tls-skip' }] }))})).then(() => { agent.destroy(); process.exit(0); }, (e) => { console.error(e); process.exit(4); });`;
     const r = await run([process.execPath, '-e', code], inCg());
     assert.equal(r.code, 0, r.stderr);
     await agent.waitFor((e) => of(r.pid)(e) && e.type === 'tls_data' && /^GET \/static\/app\.js /.test(e.tls?.payload ?? ''), 'the first request');
@@ -486,6 +487,10 @@ get('/static/app.js').then(() => new Promise((ok) => setTimeout(ok, 500))).then(
     const later = agent.events.filter((e) => of(r.pid)(e) && e.type === 'tls_data' && (e.tls?.payload ?? '').includes('second-on-same-connection'));
     assert.deepEqual(later, [], 'nothing copied after the skip verdict');
     assert.equal(hits.filter((h) => h.endsWith('/second-on-same-connection')).length, 1, 'the server did get the second request');
+    // the POST after them, on the same connection: followed again from its write (tls.bpf.c BUSTED_TLS_F_RESTART)
+    const req = agent.events.find((e) => of(r.pid)(e) && e.type === 'llm_request');
+    assert.equal(req?.llm?.user_message, 'q-after-tls-skip');
+    assert.ok(agent.events.some((e) => of(r.pid)(e) && e.type === 'llm_response' && e.llm?.usage?.input_tokens === 12), 'and its answer');
   });
 
   it('TLS 1.2 to openssl s_server: negotiated version and ECDHE cipher', async () => {

@@ -132,7 +132,7 @@ describe('plain-text HTTP LLM and MCP traffic (real clients, real kernel)', { sk
     }
   });
 
-  it('a connection whose first request is no LLM call is skipped: a later prompt on it is not read, one on a new connection is', async () => {
+  it('a connection whose first request is no LLM call is skipped until its next request: a prompt after it on the same connection is read', async () => {
     const agent = await MonitorProcess.start(['--cgroup', cg.path]);
     try {
       const posts = [
@@ -141,11 +141,12 @@ describe('plain-text HTTP LLM and MCP traffic (real clients, real kernel)', { sk
       ];
       const r = await run(pythonPosts(server.port, posts), inCg());
       assert.equal(r.code, 0, r.stderr);
-      const fresh = await run(pythonPosts(server.port, [{ path: '/v1/chat/completions', body: chat('qwen2.5-7b', 'q-fresh-connection') }]), inCg());
-      assert.equal(fresh.code, 0, fresh.stderr);
-      await agent.waitFor((e) => e.type === 'llm_request' && e.llm?.user_message === 'q-fresh-connection', 'the prompt on a new connection');
-      assert.ok(server.received.some((b) => b.includes('q-after-skip')), 'the server got the prompt sent after the skip');
-      assert.ok(!agent.events.some((e) => e.type === 'llm_request' && e.llm?.user_message === 'q-after-skip'), 'the skipped connection was not read');
+      assert.equal(r.stdout.trim(), '404\n200', 'the stand-in knows no upload path');
+      const req = await agent.waitFor((e) => e.type === 'llm_request' && e.llm?.user_message === 'q-after-skip', 'the prompt after the skipped request');
+      assert.equal(req.process?.pid, r.pid);
+      const resp = await agent.waitFor((e) => e.type === 'llm_response' && e.process?.pid === r.pid, 'its answer');
+      assert.equal(resp.http?.status, 200);
+      assert.equal(agent.events.filter((e) => e.type === 'llm_request' && e.process?.pid === r.pid).length, 1, 'the upload is no LLM call');
     } finally {
       assert.equal(await agent.stop(), 0);
     }
@@ -299,6 +300,50 @@ except Exception as e:
         inCg(),
       );
       await heldBlock(agent, slow, server, '(slow-secret)');
+
+      // a request that is no LLM call first (the connection is marked skip), then the secret on the same
+      // connection: followed again from its request line, held, and blocked
+      const decoy = { path: '/v1/upload', body: JSON.stringify({ note: 'not an LLM call' }) };
+      const after = await run(pythonPosts(server.port, [decoy, { path: '/api/chat', body: chat('llama3.2', `key ${SECRET} (after-skip-secret)`), pause: 0.3 }]), inCg());
+      assert.match(after.stdout.trim(), /^404\nerror /, after.stdout + after.stderr);
+      const afterReq = await agent.waitFor((e) => e.type === 'llm_request' && e.process?.pid === after.pid, 'after-skip: the request');
+      const afterD = await agent.waitFor((e) => e.type === 'decision' && e.decision?.subject === afterReq.id, 'after-skip: its decision');
+      assert.equal(afterD.decision?.action, 'block');
+      assert.equal(afterD.decision?.enforced, true);
+      assert.ok(!server.received.some((b) => b.includes('(after-skip-secret)')), 'the server never received the secret sent after a skipped request');
+      // the same two written at once, the second without waiting for the first's answer, and longer than a
+      // segment: the first held segment ends the request that is no LLM call and begins the prompt
+      const j = JSON.stringify({ note: 'not an LLM call' });
+      const secretBody = chat('llama3.2', `${'lorem ipsum '.repeat(10_000)} key ${SECRET} (pipelined-secret)`);
+      const piped = await run(
+        [
+          PYTHON,
+          '-c',
+          `import socket, sys
+a, b = sys.argv[1].encode(), sys.argv[2].encode()
+s = socket.create_connection(("127.0.0.1", ${server.port}), timeout=5)
+s.sendall(b"POST /v1/upload HTTP/1.1\\r\\nHost: x\\r\\nContent-Type: application/json\\r\\nContent-Length: %d\\r\\n\\r\\n%s" % (len(a), a)
+          + b"POST /api/chat HTTP/1.1\\r\\nHost: x\\r\\nContent-Type: application/json\\r\\nContent-Length: %d\\r\\n\\r\\n%s" % (len(b), b))
+got = b""
+try:
+    while True:
+        d = s.recv(65536)
+        if not d:
+            break
+        got += d
+except Exception as e:
+    print("error", type(e).__name__)
+print(got.count(b"HTTP/1.1 200"))`,
+          j,
+          secretBody,
+        ],
+        inCg(),
+      );
+      const pipedReq = await agent.waitFor((e) => e.type === 'llm_request' && e.process?.pid === piped.pid, 'pipelined: the request');
+      const pipedD = await agent.waitFor((e) => e.type === 'decision' && e.decision?.subject === pipedReq.id, 'pipelined: its decision');
+      assert.equal(pipedD.decision?.action, 'block');
+      assert.equal(pipedD.decision?.enforced, true);
+      assert.ok(!server.received.some((b) => b.includes('(pipelined-secret)')), 'the server never received the pipelined secret');
 
       // allowed prompts are held until decided, then sent on: two on one connection, then one of 300 KB
       const ok = await run(

@@ -175,3 +175,44 @@ describe('Interpreter: a request longer than what the kernel copied of its call'
     }
   });
 });
+
+describe('Interpreter: the skip verdict of a TLS connection (tls.bpf.c tls_verdicts)', () => {
+  const tlsWrite = (text: string, callId: string, o: Partial<KernelRecord> = {}): KernelRecord => {
+    const data = new TextEncoder().encode(text);
+    return { kind: 'tls', ts: 1e9, task, op: 'write', ssl: '0x30', callId, len: data.length, offset: 0, data, lib: 1, gated: false, buf: 0n, ...o } as KernelRecord;
+  };
+  const skipping = () => {
+    const events: BustedEvent[] = [];
+    const skips: string[] = [];
+    const interp = new Interpreter(
+      { processes: new ProcessCache({ procRoot: '/nonexistent' }), dns: new DnsCache(), providers: new ProviderTable(), onTlsSkip: (_pid, ssl) => skips.push(ssl) },
+      (e) => events.push(e),
+    );
+    return { events, skips, interp };
+  };
+  const j = '{"note":"not an LLM call"}';
+  const decoy = `POST /upload HTTP/1.1\r\nHost: files.example\r\nContent-Length: ${j.length}\r\n\r\n${j}`;
+  const chat = JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'q-after' }] });
+  const chatReq = `POST /v1/chat/completions HTTP/1.1\r\nHost: files.example\r\nContent-Type: application/json\r\nContent-Length: ${chat.length}\r\n\r\n${chat}`;
+
+  it('is given after a first request that is no LLM call; a write the kernel follows again (restart) is read afresh', () => {
+    const { events, skips, interp } = skipping();
+    interp.handle(tlsWrite(decoy, '1'));
+    assert.deepEqual(skips, ['0x30']);
+    // the answer to the first request, cut short by the skip: the read side's parser is left mid-body
+    interp.handle({ ...tlsWrite('HTTP/1.1 200 OK\r\nContent-Length: 500\r\n\r\n{"a":', '2'), op: 'read' } as KernelRecord);
+    interp.handle(tlsWrite(chatReq, '3', { restart: true } as Partial<KernelRecord>));
+    assert.equal(events.find((e) => e.type === 'llm_request')?.llm?.user_message, 'q-after');
+    const answer = JSON.stringify({ id: 'c', object: 'chat.completion', model: 'gpt-4o-mini', choices: [{ index: 0, message: { role: 'assistant', content: 'ok' } }], usage: { prompt_tokens: 3, completion_tokens: 1 } });
+    interp.handle({ ...tlsWrite(`HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: ${answer.length}\r\n\r\n${answer}`, '4'), op: 'read' } as KernelRecord);
+    assert.equal(events.find((e) => e.type === 'llm_response')?.llm?.usage?.input_tokens, 3, 'its answer read, not taken for the rest of the first one');
+  });
+
+  it('is not given while a second request is being written behind the first (in the same write)', () => {
+    const { events, skips, interp } = skipping();
+    interp.handle(tlsWrite(decoy + chatReq.slice(0, 50), '1'));
+    assert.deepEqual(skips, []);
+    interp.handle(tlsWrite(chatReq.slice(50), '2'));
+    assert.equal(events.find((e) => e.type === 'llm_request')?.llm?.user_message, 'q-after');
+  });
+});

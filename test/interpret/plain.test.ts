@@ -218,6 +218,73 @@ describe('Interpreter: plain-text HTTP read and held (records made in memory)', 
     assert.deepEqual(moves[1], { release: 1000 + part.length });
   });
 
+  it('a skipped connection is read again from a request the hook follows again (RESTART), where it starts; what comes between is not read', () => {
+    const events: BustedEvent[] = [];
+    const skips: Array<[unknown, number]> = [];
+    const interp = new Interpreter(
+      { processes: new ProcessCache({ procRoot: '/nonexistent' }), dns: new DnsCache(), providers: new ProviderTable(), onPlainSkip: (id, released) => skips.push([id, released]) },
+      (e) => events.push(e),
+    );
+    const j = '{"note":"not an LLM call"}';
+    const decoy = `POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: ${j.length}\r\n\r\n${j}`;
+    interp.handle(rec(100, decoy) as KernelRecord);
+    assert.deepEqual(skips, [[9, 100 + decoy.length]], 'skipped, read up to the end of its request');
+    // in flight after the skip: not read
+    const chatReq = head(body.length) + body;
+    interp.handle(rec(100 + decoy.length, chatReq) as KernelRecord);
+    assert.equal(events.length, 0, 'not read while skipped');
+    // followed again from a later request: read from its start
+    const at = 100 + decoy.length + chatReq.length;
+    interp.handle(rec(at, chatReq, { restart: true }) as KernelRecord);
+    assert.equal(events.filter((e) => e.type === 'llm_request').length, 1);
+    // a retry that carried what was read before the skip, then a request: read from where the skip left off
+    const interp2Events: BustedEvent[] = [];
+    const interp2 = new Interpreter({ processes: new ProcessCache({ procRoot: '/nonexistent' }), dns: new DnsCache(), providers: new ProviderTable(), onPlainSkip: () => {} }, (e) => interp2Events.push(e));
+    interp2.handle(rec(100, decoy) as KernelRecord);
+    interp2.handle(rec(100, decoy + chatReq, { restart: true }) as KernelRecord);
+    assert.equal(interp2Events.filter((e) => e.type === 'llm_request').length, 1, 'the request after the skipped one');
+    assert.ok(!interp2Events.some((e) => e.type === 'error'), 'the skipped request is not read again');
+  });
+
+  it('a request written behind a skipped one, without waiting for its answer, keeps the connection followed', () => {
+    const events: BustedEvent[] = [];
+    const skips: unknown[] = [];
+    const interp = new Interpreter(
+      { processes: new ProcessCache({ procRoot: '/nonexistent' }), dns: new DnsCache(), providers: new ProviderTable(), onPlainSkip: (id) => skips.push(id) },
+      (e) => events.push(e),
+    );
+    const j = '{"note":"not an LLM call"}';
+    const decoy = `POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: ${j.length}\r\n\r\n${j}`;
+    const chatReq = head(body.length) + body;
+    interp.handle(rec(100, decoy + chatReq.slice(0, 40)) as KernelRecord);
+    assert.deepEqual(skips, [], 'not skipped: a request has begun behind it');
+    interp.handle(rec(100 + decoy.length + 40, chatReq.slice(40)) as KernelRecord);
+    assert.equal(events.find((e) => e.type === 'llm_request')?.llm?.user_message, 'q-plain');
+  });
+
+  it('a held request whose body runs past what is read of a body (4 MiB) is decided then as not read whole, once, and the rest goes', () => {
+    const { events, moves, out } = setup();
+    const total = 5 * 1024 * 1024;
+    const h = head(total);
+    const seg = 64_000;
+    let at = 1000;
+    out(h + 'x'.repeat(seg - h.length), true, at);
+    at += seg;
+    while (!events.some((e) => e.type === 'error') && at < 1000 + total) {
+      out('x'.repeat(seg), true, at);
+      at += seg;
+    }
+    const cut = events.filter((e) => e.type === 'error');
+    assert.equal(cut.length, 1);
+    assert.match(cut[0]!.error!.message, /longer than the 4 MiB a request is read to/);
+    assert.ok(at > 1000 + 4 * 1024 * 1024 && at < 1000 + 4 * 1024 * 1024 + 2 * seg, 'said as soon as the body passed 4 MiB');
+    const n = moves.length;
+    // the rest: let go as it comes, with no second error at its end
+    for (; at < 1000 + h.length + total; at += seg) out('x'.repeat(Math.min(seg, 1000 + h.length + total - at)), true, at);
+    assert.ok(moves.slice(n).every((m) => m.release !== undefined), 'let go, never asked again');
+    assert.equal(events.filter((e) => e.type === 'error').length, 1, 'not said again at its end');
+  });
+
   it('a connection whose first request is no LLM call is let go as skipped', () => {
     const events: BustedEvent[] = [];
     const moves: Array<{ release: number | undefined; skipped: boolean }> = [];
