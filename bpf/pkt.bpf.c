@@ -383,6 +383,19 @@ static __always_inline bool plain_gate(void)
 	return c && (c->flags & BUSTED_CFG_GATE) && bpf_ktime_get_ns() - c->heartbeat_ns < 2000000000ULL;
 }
 
+/* Where a request may start: a request line that can carry a body, or what
+ * a server skips or puts together before one: empty lines (RFC 9112 2.2;
+ * the engine skips them too), or a segment of fewer than 6 bytes that may
+ * be a method written on its own. */
+static __always_inline bool plain_request_start(const __u8 *h, __u64 n)
+{
+	if (h[0] == '\r' || h[0] == '\n')
+		return true;
+	if (n < 6)
+		return h[0] == 'P';
+	return http_request_start(h);
+}
+
 /* A segment whose requests this host reads: going out (the client's view)
  * or, for a client not on this host, coming in (the server's: read only,
  * what arrives cannot be held here; a loopback exchange is read once, from
@@ -726,8 +739,8 @@ out:
 static __always_inline int tcp_payload(struct __sk_buff *skb, struct pkt *p, __u64 cookie)
 {
 	struct busted_owner *o;
-	__u8 h[6];
-	__u64 ck;
+	__u8 h[6] = {};
+	__u64 ck, n;
 	__s32 *left, need;
 	bool out = p->dir == BUSTED_DIR_EGRESS;
 
@@ -741,7 +754,10 @@ static __always_inline int tcp_payload(struct __sk_buff *skb, struct pkt *p, __u
 		return 1;
 	}
 	ck = cookie ^ p->dir;
-	if (p->plen < 6 || bpf_skb_load_bytes(skb, p->off, h, 6))
+	/* the first 6 bytes, or all of a shorter segment (the rest of h zero) */
+	n = p->plen < 6 ? p->plen : 6;
+	asm volatile("%[n] &= 7" : [n] "+r"(n));
+	if (n == 0 || n > 6 || bpf_skb_load_bytes(skb, p->off, h, n))
 		return 1;
 	/* A handshake record (RFC 8446 §5.1) of TLS 1.0-1.3 whose first message
 	 * is a ClientHello (1) or ServerHello (2). */
@@ -792,7 +808,7 @@ static __always_inline int tcp_payload(struct __sk_buff *skb, struct pkt *p, __u
 				    (bpf_skb_load_bytes(skb, p->off + (__u32)at, r, 6) || !http_request_start(r)))
 					return 1;
 			} else {
-				if (!http_request_start(h))
+				if (!plain_request_start(h, n))
 					return 1;
 				pv->released = p->seq;
 			}
@@ -801,7 +817,7 @@ static __always_inline int tcp_payload(struct __sk_buff *skb, struct pkt *p, __u
 		} else if (!pv) {
 			struct busted_plain_value nv = { .verdict = BUSTED_PLAIN_CAPTURE, .released = p->seq };
 
-			if (!http_request_start(h) || !plain_view(p, out))
+			if (!plain_request_start(h, n) || !plain_view(p, out))
 				return 1;
 			if (out && plain_gate())
 				nv.verdict = BUSTED_PLAIN_GATE;

@@ -214,6 +214,12 @@ export class AppLayer {
     return true;
   }
 
+  /** What is written on the connection is not HTTP/1.1 as far as it was read (the parser lost its place). */
+  writeLost(pid: number, ssl: string): boolean {
+    const out = this.conns.get(`${pid}:${ssl}`)?.out;
+    return out instanceof Http1Stream && out.lost;
+  }
+
   /** The request being written has its head read and no body byte yet. */
   awaitingBody(pid: number, ssl: string): boolean {
     const out = this.conns.get(`${pid}:${ssl}`)?.out;

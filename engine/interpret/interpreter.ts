@@ -680,6 +680,8 @@ export class Interpreter {
       if (!this.plainStillCopied && this.plainSkipped.has(r.sockId)) continue;
       // (a plain-text connection begins with an HTTP/1.1 request line: never HTTP/2, so nothing is `lost`)
       const { found } = this.app.feed({ pid: 0, ssl: key, direction: p.direction, len: p.data.length + p.gap, data: p.data, conn: {} });
+      // what it sends is no HTTP (the hook follows a segment that only may start a request): let be
+      if (r.egress && this.app.writeLost(0, key)) this.plainSkipPending = r.sockId;
       if (this.plainSkipPending !== undefined) this.plainSkip(r, key);
       if (found.length === 0) continue;
       const conn = this.conns.get(r.sockId);

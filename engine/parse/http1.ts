@@ -46,6 +46,10 @@ export interface HttpMessage {
 
 const MAX_HEAD = 64 * 1024;
 const METHOD = /^(GET|POST|PUT|PATCH|DELETE|HEAD|OPTIONS) /;
+const STATUS = /^HTTP\/1\.[01] (\d{3})/;
+
+/** A message's first line: a request line of a method read here, or a status line. */
+const startLine = (line: string): boolean => METHOD.test(line) || STATUS.test(line);
 
 type State = 'start' | 'head' | 'body-length' | 'chunk-size' | 'chunk-data' | 'chunk-crlf' | 'trailers' | 'lost' | 'upgraded';
 
@@ -96,6 +100,11 @@ export class Http1Stream {
   /** The message being read, once part of its body is past what is kept of it (MAX_BODY, the layer's budget). */
   get cutShort(): HttpMessage | undefined {
     return this.msg?.truncated && (this.state === 'body-length' || this.state === 'chunk-size' || this.state === 'chunk-data' || this.state === 'chunk-crlf') ? this.msg : undefined;
+  }
+
+  /** Lost its place: what came was no HTTP/1.1 (or a gap it could not place), until a message line comes. */
+  get lost(): boolean {
+    return this.state === 'lost';
   }
 
   /** Between messages: no message begun and not finished (an upgraded or lost stream: none will finish). */
@@ -158,9 +167,18 @@ export class Http1Stream {
       }
       case 'start':
       case 'head': {
+        if (this.state === 'start') {
+          // empty lines before a message are skipped, as a server does (RFC 9112 2.2): a request
+          // sent after one must be read as it is served
+          let i = 0;
+          while (i < this.buf.length && (this.buf[i] === 13 || this.buf[i] === 10)) i++;
+          if (i > 0) this.buf = this.buf.subarray(i);
+        }
         const end = indexOfCrlfCrlf(this.buf);
         if (end < 0) {
-          if (this.buf.length > MAX_HEAD) this.state = 'lost';
+          // a first line that is no request or status line: not HTTP, said at once rather than after 64 KiB
+          const eol = indexOfCrlf(this.buf);
+          if (this.buf.length > MAX_HEAD || (eol >= 0 && !startLine(latin1(this.buf.subarray(0, eol))))) this.state = 'lost';
           else this.state = this.buf.length ? 'head' : 'start';
           return;
         }
@@ -213,7 +231,7 @@ export class Http1Stream {
     let eol = head.indexOf('\n');
     const first = eol < 0 ? head : head.slice(0, eol > 0 && head.charCodeAt(eol - 1) === 13 ? eol - 1 : eol);
     let m: Http1Message;
-    const status = /^HTTP\/1\.[01] (\d{3})/.exec(first);
+    const status = STATUS.exec(first);
     if (status) {
       m = new Http1Message('response', head);
       m.status = Number(status[1]);

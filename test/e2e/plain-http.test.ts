@@ -345,6 +345,46 @@ print(got.count(b"HTTP/1.1 200"))`,
       assert.equal(pipedD.decision?.enforced, true);
       assert.ok(!server.received.some((b) => b.includes('(pipelined-secret)')), 'the server never received the pipelined secret');
 
+      // ways around a hook that follows a connection from a POST line, each accepted by the server:
+      // an empty line before the request (RFC 9112 2.2), and the method sent in a segment of its own
+      const rawPost = (chunks: string[]) =>
+        run(
+          [
+            PYTHON,
+            '-c',
+            `import json, socket, sys, time
+s = socket.create_connection(("127.0.0.1", ${server.port}), timeout=5)
+s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+for i, c in enumerate(json.loads(sys.argv[1])):
+    if i:
+        time.sleep(0.05)
+    s.sendall(c.encode())
+try:
+    got = s.recv(65536)
+    print(got.split(b"\\r\\n")[0].decode() if got else "error closed")
+except Exception as e:
+    print("error", type(e).__name__)`,
+            JSON.stringify(chunks),
+          ],
+          inCg(),
+        );
+      const req = (marker: string) => {
+        const b = chat('llama3.2', `key ${SECRET} ${marker}`);
+        return `POST /api/chat HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(b)}\r\n\r\n${b}`;
+      };
+      for (const [what, chunks] of [
+        ['(empty-line-secret)', ['\r\n' + req('(empty-line-secret)')]],
+        ['(method-alone-secret)', ['POST', req('(method-alone-secret)').slice(4)]],
+      ] as const) {
+        const x = await rawPost([...chunks]);
+        assert.match(x.stdout.trim(), /^error /, `${what}: ${x.stdout}${x.stderr}`);
+        const xr = await agent.waitFor((ev) => ev.type === 'llm_request' && ev.process?.pid === x.pid, `${what}: the request`);
+        const xd = await agent.waitFor((ev) => ev.type === 'decision' && ev.decision?.subject === xr.id, `${what}: its decision`);
+        assert.equal(xd.decision?.action, 'block');
+        assert.equal(xd.decision?.enforced, true);
+        assert.ok(!server.received.some((b) => b.includes(what)), `the server never received ${what}`);
+      }
+
       // allowed prompts are held until decided, then sent on: two on one connection, then one of 300 KB
       const ok = await run(
         pythonPosts(server.port, [

@@ -285,6 +285,15 @@ describe('Interpreter: plain-text HTTP read and held (records made in memory)', 
     assert.equal(events.filter((e) => e.type === 'error').length, 1, 'not said again at its end');
   });
 
+  it('a connection the hook followed on a segment that only may start a request, and which sends no HTTP, is marked skip', () => {
+    const skips: Array<[unknown, number]> = [];
+    const interp = new Interpreter({ processes: new ProcessCache({ procRoot: '/nonexistent' }), dns: new DnsCache(), providers: new ProviderTable(), onPlainSkip: (id, released) => skips.push([id, released]) }, () => {});
+    interp.handle(rec(10, 'P\x00\x01') as KernelRecord);
+    assert.deepEqual(skips, [], 'a method may be coming');
+    interp.handle(rec(13, '\x02binary\r\nmore') as KernelRecord);
+    assert.deepEqual(skips, [[9, 13 + 13]]);
+  });
+
   it('a connection whose first request is no LLM call is let go as skipped', () => {
     const events: BustedEvent[] = [];
     const moves: Array<{ release: number | undefined; skipped: boolean }> = [];

@@ -38,6 +38,40 @@ describe('Http1Stream', () => {
     assert.equal(ms[0]!.headers['content-type'], 'application/json');
   });
 
+  it('skips empty lines before a message, as servers do (RFC 9112 2.2), however the bytes come', () => {
+    const text = '\r\n\r\n\n' + REQS.replace('GET /v1/models', '\r\nGET /v1/models');
+    for (const step of [text.length, 1, 2]) {
+      const ms = collect((s) => {
+        for (let i = 0; i < text.length; i += step) s.push(enc(text.slice(i, i + step)));
+      });
+      assert.deepEqual(
+        ms.map((m) => [m.method, m.path, dec(m.body)]),
+        [
+          ['POST', '/v1/chat/completions', '{"model":1}'],
+          ['GET', '/v1/models', ''],
+          ['POST', '/v1/x', 'abcdefg'],
+        ],
+        `pushed ${step} at a time`,
+      );
+    }
+    const s = new Http1Stream(() => {});
+    s.push(enc('\r\n'));
+    assert.ok(s.idle, 'empty lines alone begin no message');
+  });
+
+  it('loses its place at a first line that is no request or status line, not 64 KiB later; and finds the next message', () => {
+    const out: HttpMessage[] = [];
+    const s = new Http1Stream((m) => out.push(m));
+    s.push(enc('*1\r\n$4\r\nPING'));
+    assert.ok(s.lost);
+    s.push(enc('\r\n' + REQS));
+    assert.equal(out.length, 3, 'found again at the next request line');
+    assert.ok(!s.lost);
+    const t = new Http1Stream(() => {});
+    t.push(enc('POST /v1/chat/completions HTTP/1.1\r\nHost: x'));
+    assert.ok(!t.lost, 'a head still coming is not lost');
+  });
+
   it('reads header names as plain names: "constructor", "__proto__", "toString" are headers like any other; repeats are joined', () => {
     const [m] = collect((s) =>
       s.push(enc('GET / HTTP/1.1\r\nConstructor: a\r\n__proto__: b\r\ntoString: c\r\nX-A: 1\r\nx-a: 2\r\nNoColon\r\n: empty name\r\nHost:  h.test \r\n\r\n')),
