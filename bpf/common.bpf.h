@@ -214,4 +214,17 @@ static __always_inline bool http_request_start(const __u8 *h)
 	return h[0] == 'P' && h[1] == 'A' && h[2] == 'T' && h[3] == 'C' && h[4] == 'H' && h[5] == ' ';
 }
 
+/* Where a request may start, in the first N (up to 6) bytes of a segment or
+ * a write: a request line that can carry a body, or what a server skips or
+ * puts together before one: empty lines (RFC 9112 2.2; the engine skips
+ * them too), or fewer than 6 bytes that may be a method sent on its own. */
+static __always_inline bool request_start(const __u8 *h, __u64 n)
+{
+	if (h[0] == '\r' || h[0] == '\n')
+		return true;
+	if (n < 6)
+		return h[0] == 'P';
+	return http_request_start(h);
+}
+
 #endif /* BUSTED_COMMON_BPF_H */

@@ -383,19 +383,6 @@ static __always_inline bool plain_gate(void)
 	return c && (c->flags & BUSTED_CFG_GATE) && bpf_ktime_get_ns() - c->heartbeat_ns < 2000000000ULL;
 }
 
-/* Where a request may start: a request line that can carry a body, or what
- * a server skips or puts together before one: empty lines (RFC 9112 2.2;
- * the engine skips them too), or a segment of fewer than 6 bytes that may
- * be a method written on its own. */
-static __always_inline bool plain_request_start(const __u8 *h, __u64 n)
-{
-	if (h[0] == '\r' || h[0] == '\n')
-		return true;
-	if (n < 6)
-		return h[0] == 'P';
-	return http_request_start(h);
-}
-
 /* A segment whose requests this host reads: going out (the client's view)
  * or, for a client not on this host, coming in (the server's: read only,
  * what arrives cannot be held here; a loopback exchange is read once, from
@@ -808,7 +795,7 @@ static __always_inline int tcp_payload(struct __sk_buff *skb, struct pkt *p, __u
 				    (bpf_skb_load_bytes(skb, p->off + (__u32)at, r, 6) || !http_request_start(r)))
 					return 1;
 			} else {
-				if (!plain_request_start(h, n))
+				if (!request_start(h, n))
 					return 1;
 				pv->released = p->seq;
 			}
@@ -817,7 +804,7 @@ static __always_inline int tcp_payload(struct __sk_buff *skb, struct pkt *p, __u
 		} else if (!pv) {
 			struct busted_plain_value nv = { .verdict = BUSTED_PLAIN_CAPTURE, .released = p->seq };
 
-			if (!plain_request_start(h, n) || !plain_view(p, out))
+			if (!request_start(h, n) || !plain_view(p, out))
 				return 1;
 			if (out && plain_gate())
 				nv.verdict = BUSTED_PLAIN_GATE;

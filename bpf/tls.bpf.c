@@ -265,9 +265,11 @@ static __always_inline bool enter(void *ctx, __u32 op, void *ssl, const void *bu
 	 * held all the same. */
 	verdict = bpf_map_lookup_elem(&tls_verdicts, &key);
 	if (verdict && *verdict == BUSTED_TLS_SKIP) {
-		__u8 h[6];
+		__u8 h[6] = {};
+		__u64 n = num < 6 ? num : 6;
 
-		if (op != BUSTED_TLS_WRITE || num < 6 || bpf_probe_read_user(h, sizeof(h), buf) || !http_request_start(h)) {
+		asm volatile("%[n] &= 7" : [n] "+r"(n));
+		if (op != BUSTED_TLS_WRITE || n == 0 || n > 6 || bpf_probe_read_user(h, n, buf) || !request_start(h, n)) {
 			stat_inc(BUSTED_STAT_TLS_SKIPPED);
 			return false;
 		}

@@ -354,6 +354,9 @@ export class Interpreter {
     ev.process = proc;
     // what the bytes mean (LLM calls and MCP messages, once a message is complete), and for HTTP/2 their readable form
     const { found, render, lost } = this.app.feed(call);
+    // what it writes is no HTTP (a database, a mail client over TLS): let be, as a connection of no AI
+    // traffic is; a later request line follows it again (tls.bpf.c BUSTED_TLS_F_RESTART)
+    if (call.direction === 'write' && this.app.writeLost(call.pid, call.ssl)) this.tlsSkipPending = { pid: call.pid, ssl: call.ssl };
     if (this.tlsSkipPending !== undefined) this.tlsSkip(call);
     const text = render !== undefined ? render.slice(0, this.excerpt) : utf8Lossy.decode(call.data.subarray(0, this.excerpt));
     ev.tls = { direction: call.direction, bytes: call.len, payload: this.redact ? redactPayload(text) : text };

@@ -14,6 +14,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { cpSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { connect as netConnect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
+import { createServer as createTlsServer } from 'node:tls';
 import { join } from 'node:path';
 import type { BustedEvent } from '../../engine/model/event.js';
 import { makePki, type Pki } from '../../engine/demo/pki.js';
@@ -599,6 +600,43 @@ for path, body in [("/v1/upload", json.dumps({"note": "not an LLM call"})), ("/v
     assert.equal(pd.decision?.enforced, true);
     assert.ok(!server.received.some((b) => b.includes('(after-upload-secret)')), 'the server never received the secret');
     await stopAgent();
+  });
+
+  it('a TLS connection that speaks no HTTP (a line protocol) is let be after its first line: its writes are not held one by one', async () => {
+    // an echo server over TLS on a host of no provider
+    const echo = createTlsServer({ key: pki.keyPem, cert: pki.certPem }, (s) => s.pipe(s));
+    await new Promise<void>((r) => echo.listen(0, '127.0.0.1', r));
+    const echoPort = (echo.address() as { port: number }).port;
+    const m = await startAgent(join(PACKAGE_ROOT, 'policies'));
+    try {
+      const r = await run(
+        [
+          PYTHON,
+          '-c',
+          `import socket, ssl, time
+ctx = ssl.create_default_context(cafile=${JSON.stringify(pki.caCert)})
+s = ctx.wrap_socket(socket.create_connection(("ok.example.test", ${echoPort}), timeout=5), server_hostname="ok.example.test")
+for i in range(20):
+    line = b"MSG %d hello\\r\\n" % i
+    s.sendall(line)
+    got = b""
+    while len(got) < len(line):
+        got += s.recv(100)
+    assert got == line, got
+    time.sleep(0.02)
+print("ok")`,
+        ],
+        inCg(),
+      );
+      assert.equal(r.stdout.trim(), 'ok', r.stderr);
+      await m.waitFor((e) => e.type === 'tls_data' && e.process?.pid === r.pid && e.tls?.direction === 'write', 'its first write');
+      await m.waitFor((e) => e.type === 'close' && e.process?.pid === r.pid, 'its close');
+      const writes = m.events.filter((e) => e.type === 'tls_data' && e.process?.pid === r.pid && e.tls?.direction === 'write');
+      assert.ok(writes.length <= 2, `${writes.length} of its 20 writes were copied (and held): it was not let be`);
+      await stopAgent();
+    } finally {
+      echo.close();
+    }
   });
 
   it('stops a secret sent for embedding (an API that is no chat); a harmless input arrives and its usage is read', async () => {

@@ -208,6 +208,14 @@ describe('Interpreter: the skip verdict of a TLS connection (tls.bpf.c tls_verdi
     assert.equal(events.find((e) => e.type === 'llm_response')?.llm?.usage?.input_tokens, 3, 'its answer read, not taken for the rest of the first one');
   });
 
+  it('is given to a connection that writes no HTTP (a database, a mail client over TLS) at its first line', () => {
+    const { skips, interp } = skipping();
+    interp.handle(tlsWrite('EHLO client.example', '1'));
+    assert.deepEqual(skips, [], 'a first line still coming');
+    interp.handle(tlsWrite('\r\nMAIL FROM:<a@b>\r\n', '2'));
+    assert.deepEqual(skips, ['0x30']);
+  });
+
   it('is not given while a second request is being written behind the first (in the same write)', () => {
     const { events, skips, interp } = skipping();
     interp.handle(tlsWrite(decoy + chatReq.slice(0, 50), '1'));
