@@ -99,7 +99,9 @@ enum busted_plain_verdict {
 
 struct busted_plain_value {
 	__u32 verdict;  /* enum busted_plain_verdict */
-	__u32 released; /* GATE: the sequence number up to which the engine let the connection's bytes go (a segment starting before it passes) */
+	/* GATE: the sequence number up to which the engine let the connection's bytes go (a segment that ends by it passes);
+	 * SKIP: how far the engine had read its requests (a request that starts there or later is followed again) */
+	__u32 released;
 };
 
 /* The mark (SO_MARK) of the datagrams the engine sends on after holding them:
@@ -216,6 +218,23 @@ struct busted_pkt_event {
 	__u32 seq;      /* BUSTED_PKT_HTTP: the TCP sequence number of data[0] (else 0) */
 	__u32 flags;    /* enum busted_pkt_flag */
 	__u8 data[BUSTED_PKT_MAX];
+};
+
+/* A socket's owner (common.bpf.h owners; conn.bpf.c listeners, which the
+ * engine also fills at start for listening sockets older than the agent). */
+struct busted_owner {
+	struct busted_task task;
+	__u64 start_ns;
+	__u64 bytes_sent;     /* UDP only: TCP reads tcp_sock's counters */
+	__u64 bytes_received;
+	__u32 conn;           /* TCP only: enum busted_owner_conn bits (conn.bpf.c) */
+	__u32 _pad;
+};
+
+/* conn.bpf.c listeners: a listening socket by family (AF_INET, AF_INET6) and port (host order). */
+struct busted_listen_key {
+	__u16 family;
+	__u16 port;
 };
 
 /* One chunk of one SSL_read/SSL_write call (or an SNI, fd or free note). */

@@ -66,19 +66,11 @@ struct {
 	__type(value, __u64);
 } stats SEC(".maps");
 
-/* Who a socket belongs to, learnt where the kernel runs in the owner's
- * context (connect(), listen(), socket()) and read where it does not
- * (softirq: handshake completion, close, packets). Keyed by socket cookie.
- * LRU: a socket that dies unseen (we missed its close) ages out. */
-struct busted_owner {
-	struct busted_task task;
-	__u64 start_ns;
-	__u64 bytes_sent;     /* UDP only: TCP reads tcp_sock's counters */
-	__u64 bytes_received;
-	__u32 conn;           /* TCP only: enum busted_owner_conn bits (conn.bpf.c) */
-	__u32 _pad;
-};
-
+/* Who a socket belongs to (struct busted_owner, busted.h), learnt where the
+ * kernel runs in the owner's context (connect(), listen(), socket()) and
+ * read where it does not (softirq: handshake completion, close, packets).
+ * Keyed by socket cookie. LRU: a socket that dies unseen (we missed its
+ * close) ages out. */
 enum busted_owner_conn {
 	BUSTED_OWNER_ACTIVE = 1, /* opened by connect() in the scope: its traffic shape is counted */
 	BUSTED_OWNER_FLOW = 2,   /* its flows entry was made (flow.bpf.h), at its first send or receive */

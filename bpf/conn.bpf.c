@@ -28,16 +28,12 @@
 #define RCV_SHUTDOWN 1
 
 /* Listening sockets' owners, by (family, port): an accepted connection is
- * created in softirq, so its owner is the process that listens. */
-struct listen_key {
-	__u16 family;
-	__u16 port;
-};
-
+ * created in softirq, so its owner is the process that listens. Learnt at
+ * listen(); the engine adds those of listeners older than the agent. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 4096);
-	__type(key, struct listen_key);
+	__type(key, struct busted_listen_key);
 	__type(value, struct busted_owner);
 } listeners SEC(".maps");
 
@@ -103,7 +99,7 @@ TRACEPOINT(inet_sock_set_state)
 int BPF_PROG(handle_set_state, const struct sock *sk, const int oldstate, const int newstate)
 {
 	struct busted_owner owner = {}, *o;
-	struct listen_key lk = {};
+	struct busted_listen_key lk = {};
 	__u64 cookie, cgid = 0;
 	__u16 family;
 

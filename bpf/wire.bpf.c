@@ -15,6 +15,8 @@ struct busted_wire_types {
 	enum busted_pkt_flag pkt_flag;
 	enum busted_plain_verdict plain_verdict;
 	struct busted_plain_value plain_value;
+	struct busted_owner owner;
+	struct busted_listen_key listen_key;
 	enum busted_dir dir;
 	enum busted_task_flags task_flags;
 	enum busted_stat stat;

@@ -28,6 +28,7 @@ import { DnsCache, parseHostsFile } from './enrich/dns-cache.js';
 import { ProviderTable } from './enrich/provider.js';
 import { TlsLooks } from './host/tls-looks.js';
 import { TlsLibraryFinder, type TlsLibrary } from './host/tls-libs.js';
+import { listeningSockets, socketHolders } from './host/listeners.js';
 import { Interpreter, type EventOrigin, type InterpreterStats } from './interpret/interpreter.js';
 import type { Sink } from './sinks/sink.js';
 import { decisionEvent, type Decider, type Decision } from './decide/decider.js';
@@ -210,6 +211,8 @@ export class Agent {
       enforce: policy !== undefined && !policy.dryRun,
       pinDir: o.pinDir,
     });
+    // servers started before the agent: the connections they accept are credited to them
+    this.learnListeners(cgroupScope(o.cgroup));
     if (policy && !policy.dryRun) {
       const scope = cgroupScope(o.cgroup);
       this.enforcer = new Enforcer({
@@ -295,6 +298,24 @@ export class Agent {
   }
 
   private readonly cgroupMount = cgroup2Mount() ?? '/sys/fs/cgroup';
+
+  /**
+   * The TCP listeners older than the agent (host/listeners.ts), in scope,
+   * told to the kernel (conn.bpf.c learns later ones at listen()), so that
+   * an accepted connection names the server that accepted it.
+   */
+  private learnListeners(inScope: ((pid: number) => boolean) | undefined): void {
+    const socks = listeningSockets();
+    const holders = socketHolders(new Set(socks.map((s) => s.inode)), (pid) => pid !== process.pid && (inScope === undefined || inScope(pid)));
+    for (const s of socks) {
+      const pid = holders.get(s.inode);
+      if (pid === undefined) continue;
+      const e = this.processes.get(pid);
+      if (e.uid === undefined) continue; // gone meanwhile
+      const cgroupId = e.cgroupPath ? cgroupIdOf(this.cgroupMount, e.cgroupPath) : undefined;
+      this.kernel.putListener(s.family, s.port, { pid, ppid: e.ppid ?? 0, uid: e.uid, gid: e.gid ?? 0, comm: e.comm ?? '', cgroupId: cgroupId ?? 0 });
+    }
+  }
 
   /**
    * The decide stage: the policy's decision on an event, acted on by the

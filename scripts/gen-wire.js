@@ -70,6 +70,8 @@ export function generate(objectPath = object) {
     ['HELD', 'busted_held'],
     ['FLOWSTAT', 'busted_flow_event'],
     ['PLAIN', 'busted_plain_value'],
+    ['OWNER', 'busted_owner'],
+    ['LISTEN_KEY', 'busted_listen_key'],
   ];
   const enums = [
     'busted_abi',

@@ -171,6 +171,8 @@ export const NETLINK_SOCK_DIAG = 4;
 export const SOL_SOCKET = 1;
 export const SO_RCVTIMEO = 20;
 export const SO_MARK = 36;
+/** bpf_map_update_elem: only when the key is not there (include/uapi/linux/bpf.h) */
+export const BPF_NOEXIST = 1;
 export const AF_INET = 2;
 export const AF_INET6 = 10;
 export const IPPROTO_RAW = 255;

@@ -16,6 +16,7 @@ import type { CgroupRef } from '../host/cgroup.js';
 import { BpfLink, BpfObject, BPF_TRACE_UPROBE_SESSION, closeFd, FdLink, openDir, possibleCpus, RingBuffer, uprobeSessionSupport, type BpfMap } from './libbpf.js';
 import type { RecordHandler } from './ring.js';
 import * as W from './wire.generated.js';
+import { AF_INET, AF_INET6, BPF_NOEXIST } from './ffi.js';
 
 /** Maps every object defines identically (bpf/common.bpf.h); created once. */
 export const SHARED_MAPS = ['events', 'stats', 'owners'] as const;
@@ -576,6 +577,39 @@ export class KernelSession {
     new DataView(value.buffer).setUint32(0, verdict === 'skip' ? W.BUSTED_TLS_SKIP : W.BUSTED_TLS_CAPTURE, true);
     try {
       obj.map('tls_verdicts').update(key, value);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /**
+   * A listening socket older than the agent (host/listeners.ts) and the
+   * process that holds it, for conn.bpf.c to credit the connections it
+   * accepts to. An entry the kernel learnt itself since (a listen() after
+   * attach) is kept (BPF_NOEXIST). False without the conn object, or when
+   * the map refused it (full, or already there).
+   */
+  putListener(family: 4 | 6, port: number, task: { pid: number; ppid: number; uid: number; gid: number; comm: string; cgroupId: number | bigint }): boolean {
+    const obj = this.bySpec.get('conn');
+    if (!obj) return false;
+    const key = new Uint8Array(W.LISTEN_KEY.size);
+    const k = new DataView(key.buffer);
+    k.setUint16(W.LISTEN_KEY.family, family === 6 ? AF_INET6 : AF_INET, true);
+    k.setUint16(W.LISTEN_KEY.port, port, true);
+    const value = new Uint8Array(W.OWNER.size);
+    const v = new DataView(value.buffer);
+    v.setBigUint64(W.OWNER.task_cgroup_id, BigInt(task.cgroupId), true);
+    v.setUint32(W.OWNER.task_pid, task.pid, true);
+    v.setUint32(W.OWNER.task_tid, task.pid, true);
+    v.setUint32(W.OWNER.task_ppid, task.ppid, true);
+    v.setUint32(W.OWNER.task_uid, task.uid, true);
+    v.setUint32(W.OWNER.task_gid, task.gid, true);
+    v.setUint32(W.OWNER.task_flags, W.BUSTED_TASK_KNOWN, true);
+    // comm as the kernel keeps it: at most 15 bytes and a NUL
+    new TextEncoder().encodeInto(task.comm, value.subarray(W.OWNER.task_comm, W.OWNER.task_comm + W.OWNER.task_comm_LEN - 1));
+    try {
+      obj.map('listeners').update(key, value, BPF_NOEXIST);
       return true;
     } catch {
       return false;

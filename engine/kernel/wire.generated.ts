@@ -635,6 +635,47 @@ export const PLAIN = {
   released_SIZE: 4,
 } as const;
 
+/** struct busted_owner */
+export const OWNER = {
+  size: 80,
+  task: 0,
+  task_cgroup_id: 0,
+  task_cgroup_id_SIZE: 8,
+  task_pid: 8,
+  task_pid_SIZE: 4,
+  task_tid: 12,
+  task_tid_SIZE: 4,
+  task_ppid: 16,
+  task_ppid_SIZE: 4,
+  task_uid: 20,
+  task_uid_SIZE: 4,
+  task_gid: 24,
+  task_gid_SIZE: 4,
+  task_flags: 28,
+  task_flags_SIZE: 4,
+  task_comm: 32,
+  task_comm_LEN: 16,
+  start_ns: 48,
+  start_ns_SIZE: 8,
+  bytes_sent: 56,
+  bytes_sent_SIZE: 8,
+  bytes_received: 64,
+  bytes_received_SIZE: 8,
+  conn: 72,
+  conn_SIZE: 4,
+  _pad: 76,
+  _pad_SIZE: 4,
+} as const;
+
+/** struct busted_listen_key */
+export const LISTEN_KEY = {
+  size: 4,
+  family: 0,
+  family_SIZE: 2,
+  port: 2,
+  port_SIZE: 2,
+} as const;
+
 // enum busted_abi
 export const BUSTED_ABI = 3;
 

@@ -20,7 +20,7 @@ import { kernelSkipReason, TestCgroup } from '../helpers/cgroup.js';
 import { makePki, type Pki } from '../../engine/demo/pki.js';
 import { startDnsmasq, type Resolver } from '../../engine/demo/resolver.js';
 import { MonitorProcess } from '../helpers/agent.js';
-import { PYTHON, run } from '../../engine/demo/spawn.js';
+import { PYTHON, run, start } from '../../engine/demo/spawn.js';
 import { AGENT_V8_FLAGS } from '../../engine/cli/relaunch.js';
 
 const skip = kernelSkipReason();
@@ -562,6 +562,36 @@ c.sendall(b"x" * 1000); a.recv(2000); a.sendall(b"y" * 50); c.recv(100); c.close
     assert.equal(out.net?.bytes_received, 50);
     assert.equal(inn.net?.bytes_sent, 50);
     assert.equal(inn.net?.bytes_received, 1000);
+  });
+
+  it('credits a connection accepted by a server that was listening before the agent started to that server (read from /proc at start)', async () => {
+    // the server listens first (IPv4 and a dual-stack IPv6 socket); the agent comes after
+    const code = `import socket, sys
+a = socket.socket(socket.AF_INET); a.bind(("127.0.0.1", 0)); a.listen()
+b = socket.socket(socket.AF_INET6); b.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0); b.bind(("::", 0)); b.listen()
+print(a.getsockname()[1], b.getsockname()[1], flush=True)
+for s in (a, b):
+    c, _ = s.accept(); c.recv(10); c.close()`;
+    const srv = start([PYTHON, '-c', code], { cgroup: cg.path });
+    let late: MonitorProcess | undefined;
+    try {
+      const line = await new Promise<string>((resolve, reject) => {
+        srv.stdout!.once('data', (d: Buffer) => resolve(String(d)));
+        srv.once('exit', (c) => reject(new Error(`the server exited ${c}`)));
+      });
+      const [p4, p6] = line.trim().split(' ').map(Number);
+      late = await MonitorProcess.start(['--cgroup', cg.path]);
+      for (const p of [p4, p6]) {
+        const r = await run(['bash', '-c', `exec 3<>/dev/tcp/127.0.0.1/${p}; echo x >&3`], { cgroup: cg.path });
+        assert.equal(r.code, 0, r.stderr);
+        const acc = await late.waitFor((e) => e.type === 'accept' && e.net?.src_port === p, `the accept on port ${p}`);
+        assert.equal(acc.process?.pid, srv.pid, `port ${p}: credited to the server, listening since before the agent`);
+        assert.match(acc.process?.comm ?? '', /^python3/);
+      }
+    } finally {
+      srv.kill();
+      assert.equal(await late?.stop(), 0);
+    }
   });
 
   it('reports the traffic shape of a connection it opened that moved bytes, and none for a silent one or the accepted side', async () => {

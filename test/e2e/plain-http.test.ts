@@ -158,7 +158,7 @@ describe('plain-text HTTP LLM and MCP traffic (real clients, real kernel)', { sk
     const net = `10.231.${Math.floor(Math.random() * 250) + 1}`;
     const ip = (...a: string[]) => execFileSync('ip', a, { stdio: ['ignore', 'ignore', 'pipe'] });
     ip('netns', 'add', tag);
-    // first the agent: a listener is known by its listen() (one that predates the agent is credited to no process)
+    // first the agent (a listener older than it is learnt from /proc at its start: monitor.test.ts)
     let agent: MonitorProcess | undefined;
     let srv: ReturnType<typeof start> | undefined;
     try {
