@@ -67,6 +67,8 @@ interface Conn {
   sni?: string;
   /** the first request has been judged */
   judged: boolean;
+  /** writeLost() said that its writes are no HTTP, and they have not been since */
+  lostSaid?: boolean;
   /** a realtime LLM API's WebSocket (realtime.ts): asked for by the client, readers once the server agreed */
   ws?: { rt: Realtime; client?: WsReader; server?: WsReader };
   pid: number;
@@ -214,10 +216,17 @@ export class AppLayer {
     return true;
   }
 
-  /** What is written on the connection is not HTTP/1.1 as far as it was read (the parser lost its place). */
+  /**
+   * What is written on the connection is not HTTP/1.1 as far as it was read
+   * (the parser lost its place): true once each time it loses its place.
+   */
   writeLost(pid: number, ssl: string): boolean {
-    const out = this.conns.get(`${pid}:${ssl}`)?.out;
-    return out instanceof Http1Stream && out.lost;
+    const c = this.conns.get(`${pid}:${ssl}`);
+    const out = c?.out;
+    if (!(out instanceof Http1Stream)) return false;
+    if (!out.lost) return (c!.lostSaid = false);
+    if (c!.lostSaid) return false;
+    return (c!.lostSaid = true);
   }
 
   /** The request being written has its head read and no body byte yet. */
