@@ -792,11 +792,18 @@ static __always_inline int tcp_payload(struct __sk_buff *skb, struct pkt *p, __u
 				if (at >= (__s32)p->plen)
 					return 1;
 				if (at <= (__s32)p->plen - 6 &&
-				    (bpf_skb_load_bytes(skb, p->off + (__u32)at, r, 6) || !http_request_start(r)))
+				    (bpf_skb_load_bytes(skb, p->off + (__u32)at, r, 6) || !request_start(r, 6))) {
+					pv->released = p->seq + p->plen;
 					return 1;
+				}
 			} else {
-				if (!request_start(h, n))
+				/* what passes unread moves `released` on with it, so that
+				 * it stays within reach of the next request (a sequence
+				 * number 3 GB on would pass for a retry) */
+				if (!request_start(h, n)) {
+					pv->released = p->seq + p->plen;
 					return 1;
+				}
 				pv->released = p->seq;
 			}
 			pv->verdict = out && plain_gate() ? BUSTED_PLAIN_GATE : BUSTED_PLAIN_CAPTURE;
