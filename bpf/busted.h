@@ -102,6 +102,7 @@ struct busted_plain_value {
 	/* GATE: the sequence number up to which the engine let the connection's bytes go (a segment that ends by it passes);
 	 * SKIP: how far the engine had read its requests (a request that starts there or later is followed again) */
 	__u32 released;
+	__u32 dir;      /* enum busted_dir: the way its requests go (egress: this host is the client), which `released` counts */
 };
 
 /* The mark (SO_MARK) of the datagrams the engine sends on after holding them:

@@ -786,7 +786,8 @@ static __always_inline int tcp_payload(struct __sk_buff *skb, struct pkt *p, __u
 			__s32 at = (__s32)(pv->released - p->seq);
 			__u8 r[6];
 
-			if (!plain_view(p, out))
+			/* only its requests' way: the answers' sequence numbers count otherwise */
+			if (p->dir != pv->dir || !plain_view(p, out))
 				return 1;
 			if (at > 0 && at < (1 << 30)) {
 				if (at >= (__s32)p->plen)
@@ -809,7 +810,7 @@ static __always_inline int tcp_payload(struct __sk_buff *skb, struct pkt *p, __u
 			pv->verdict = out && plain_gate() ? BUSTED_PLAIN_GATE : BUSTED_PLAIN_CAPTURE;
 			restart = BUSTED_PKT_F_RESTART;
 		} else if (!pv) {
-			struct busted_plain_value nv = { .verdict = BUSTED_PLAIN_CAPTURE, .released = p->seq };
+			struct busted_plain_value nv = { .verdict = BUSTED_PLAIN_CAPTURE, .released = p->seq, .dir = p->dir };
 
 			if (!request_start(h, n) || !plain_view(p, out))
 				return 1;

@@ -160,7 +160,7 @@ export class Agent {
         onTlsSkip: (pid, ssl) => (o.tlsSkip !== false ? this.kernel?.setTlsVerdict(pid, ssl, 'skip') : policy && !policy.dryRun && this.kernel?.setTlsVerdict(pid, ssl, 'capture')),
         // the same for a plain-text HTTP connection: the packet hook stops copying it
         // (or, with --tls-capture-all, still copied but no longer held)
-        onPlainSkip: (sockId, released) => this.kernel?.setPlainVerdict(BigInt(sockId), o.tlsSkip !== false ? 'skip' : 'capture', released),
+        onPlainSkip: (sockId, released, requestsOut) => this.kernel?.setPlainVerdict(BigInt(sockId), o.tlsSkip !== false ? 'skip' : 'capture', released, requestsOut),
         plainStillCopied: o.tlsSkip === false,
         onPlainHold: (h, release, skipped) => this.enforcer?.plainHold(h, release, skipped),
         onExec: (pid, image, proc) => {

@@ -48,11 +48,12 @@ export interface InterpreterOptions {
   onTlsSkip?: (pid: number, ssl: string) => void;
   /**
    * A plain-text HTTP connection (pkt.bpf.c plain_socks) whose first request
-   * was no LLM or MCP call, read up to sequence number RELEASED: the packet
+   * was no LLM or MCP call, its requests (going out, REQUESTSOUT, or coming
+   * in) read up to sequence number RELEASED: the packet
    * hook stops copying it until a later request starts (unless
    * `plainStillCopied`: then it is no longer held, and still read).
    */
-  onPlainSkip?: (sockId: SockId, released: number) => void;
+  onPlainSkip?: (sockId: SockId, released: number, requestsOut: boolean) => void;
   /** --tls-capture-all: a plain-text connection marked skip is still copied (and read), only no longer held */
   plainStillCopied?: boolean;
   /**
@@ -661,7 +662,7 @@ export class Interpreter {
     if (this.plainSkipped.size >= 16384) this.plainSkipped.delete(this.plainSkipped.keys().next().value!);
     const released = this.plainStreams.next(sockId, r.egress) ?? r.seq;
     this.plainSkipped.set(sockId, released);
-    this.onPlainSkip?.(sockId, released);
+    this.onPlainSkip?.(sockId, released, r.egress);
   }
 
   /**

@@ -621,7 +621,7 @@ export class KernelSession {
    * stops the copying; `gate` with `released`, the sequence number up to
    * which its held segments were sent on (a retransmission of them passes).
    */
-  setPlainVerdict(cookie: bigint, verdict: 'capture' | 'skip' | 'gate', released = 0): boolean {
+  setPlainVerdict(cookie: bigint, verdict: 'capture' | 'skip' | 'gate', released = 0, requestsOut = true): boolean {
     const obj = this.bySpec.get('pkt');
     if (!obj) return false;
     const key = new Uint8Array(8);
@@ -630,6 +630,7 @@ export class KernelSession {
     const dv = new DataView(value.buffer);
     dv.setUint32(W.PLAIN.verdict, verdict === 'skip' ? W.BUSTED_PLAIN_SKIP : verdict === 'gate' ? W.BUSTED_PLAIN_GATE : W.BUSTED_PLAIN_CAPTURE, true);
     dv.setUint32(W.PLAIN.released, released >>> 0, true);
+    dv.setUint32(W.PLAIN.dir, requestsOut ? W.BUSTED_DIR_EGRESS : W.BUSTED_DIR_INGRESS, true);
     try {
       obj.map('plain_socks').update(key, value);
       return true;

@@ -628,11 +628,13 @@ export const FLOWSTAT = {
 
 /** struct busted_plain_value */
 export const PLAIN = {
-  size: 8,
+  size: 12,
   verdict: 0,
   verdict_SIZE: 4,
   released: 4,
   released_SIZE: 4,
+  dir: 8,
+  dir_SIZE: 4,
 } as const;
 
 /** struct busted_owner */

@@ -65,6 +65,23 @@ async function heldBlock(agent: MonitorProcess, r: RunResult, srv: ProviderServe
   return { req, d };
 }
 
+/** A network namespace of the test, to stand for another host over a veth pair (NET.1 here, NET.2 there); REMOVE takes both away. */
+function netnsPair(): { tag: string; net: string; ip: (...a: string[]) => void; remove: () => void } {
+  const tag = `bt${process.pid % 10000}${Math.floor(Math.random() * 100)}`;
+  const net = `10.231.${Math.floor(Math.random() * 250) + 1}`;
+  const ip = (...a: string[]) => void execFileSync('ip', a, { stdio: ['ignore', 'ignore', 'pipe'] });
+  ip('netns', 'add', tag);
+  const remove = () => {
+    try {
+      ip('link', 'del', `${tag}h`);
+    } catch {
+      // gone with the namespace
+    }
+    ip('netns', 'del', tag);
+  };
+  return { tag, net, ip, remove };
+}
+
 describe('plain-text HTTP LLM and MCP traffic (real clients, real kernel)', { skip }, () => {
   let cg: TestCgroup;
   let server: ProviderServer;
@@ -153,11 +170,7 @@ describe('plain-text HTTP LLM and MCP traffic (real clients, real kernel)', { sk
   });
 
   it("the server's side: a client in a network namespace of the test calls an Ollama-style server in the cgroup; the server's packets tell the call and its answer", async () => {
-    // a veth pair to a namespace of our own: the client is not on this host's loopback
-    const tag = `bt${process.pid % 10000}${Math.floor(Math.random() * 100)}`;
-    const net = `10.231.${Math.floor(Math.random() * 250) + 1}`;
-    const ip = (...a: string[]) => execFileSync('ip', a, { stdio: ['ignore', 'ignore', 'pipe'] });
-    ip('netns', 'add', tag);
+    const { tag, net, ip, remove } = netnsPair();
     // first the agent (a listener older than it is learnt from /proc at its start: monitor.test.ts)
     let agent: MonitorProcess | undefined;
     let srv: ReturnType<typeof start> | undefined;
@@ -212,12 +225,47 @@ s.serve_forever()`,
     } finally {
       await agent?.stop();
       srv?.kill('SIGKILL');
-      try {
-        ip('link', 'del', `${tag}h`);
-      } catch {
-        // gone with the namespace
+      remove();
+    }
+  });
+
+  it('a client in the cgroup calling a server on another host (a namespace of the test), with the server side read too: a prompt after a request that is no LLM call is read, on each of twelve connections (the answers coming back do not move where its requests are counted)', async () => {
+    const { tag, net, ip, remove } = netnsPair();
+    let agent: MonitorProcess | undefined;
+    let srv: ReturnType<typeof start> | undefined;
+    try {
+      ip('link', 'add', `${tag}h`, 'type', 'veth', 'peer', 'name', `${tag}n`);
+      ip('link', 'set', `${tag}n`, 'netns', tag);
+      ip('addr', 'add', `${net}.1/30`, 'dev', `${tag}h`);
+      ip('link', 'set', `${tag}h`, 'up');
+      ip('netns', 'exec', tag, 'ip', 'addr', 'add', `${net}.2/30`, 'dev', `${tag}n`);
+      ip('netns', 'exec', tag, 'ip', 'link', 'set', `${tag}n`, 'up');
+      ip('netns', 'exec', tag, 'ip', 'link', 'set', 'lo', 'up');
+      // the stand-in, in the namespace: the remote host; it answers the upload late, once the connection is marked skip
+      srv = start(['ip', 'netns', 'exec', tag, process.execPath, '-e', `const http = require('http');
+const s = http.createServer((q, r) => { q.resume(); q.on('end', () => setTimeout(() => { r.setHeader('content-type', 'application/json'); r.end(JSON.stringify({ model: 'llama3.2', message: { role: 'assistant', content: 'x'.repeat(3000) }, done: true })); }, q.url === '/v1/upload' ? 100 : 0)); });
+s.listen(0, '${net}.2', () => console.log(s.address().port));`]);
+      const port = await new Promise<number>((resolve, reject) => {
+        srv!.stdout!.once('data', (d) => resolve(Number(String(d).trim())));
+        srv!.once('exit', (c) => reject(new Error(`the server exited (${c})`)));
+      });
+      agent = await MonitorProcess.start(['--cgroup', cg.path]);
+      // twelve connections (each has its own sequence numbers both ways): an upload, then a prompt
+      for (let i = 0; i < 12; i++) {
+        const posts = [
+          { path: '/v1/upload', body: JSON.stringify({ note: 'not an LLM call' }) },
+          { path: '/api/chat', body: chat('llama3.2', `q-remote-${i}`), pause: 0.05 },
+        ];
+        const r = await run(pythonPosts(port, posts, `${net}.2`), inCg());
+        assert.equal(r.stdout.trim(), '200\n200', r.stdout + r.stderr);
+        await agent.waitFor((e) => e.type === 'llm_request' && e.process?.pid === r.pid && e.llm?.user_message === `q-remote-${i}`, `prompt ${i}`, 3000);
       }
-      ip('netns', 'del', tag);
+      assert.equal(await agent.stop(), 0);
+      agent = undefined;
+    } finally {
+      await agent?.stop();
+      srv?.kill('SIGKILL');
+      remove();
     }
   });
 
