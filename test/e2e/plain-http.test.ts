@@ -18,7 +18,7 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { kernelSkipReason, TestCgroup } from '../helpers/cgroup.js';
 import { MonitorProcess } from '../helpers/agent.js';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, type ChildProcess } from 'node:child_process';
 import { PYTHON, run, start, type RunResult } from '../../engine/demo/spawn.js';
 import type { BustedEvent } from '../../engine/model/event.js';
 import { PACKAGE_ROOT } from '../../engine/paths.js';
@@ -65,12 +65,20 @@ async function heldBlock(agent: MonitorProcess, r: RunResult, srv: ProviderServe
   return { req, d };
 }
 
-/** A network namespace of the test, to stand for another host over a veth pair (NET.1 here, NET.2 there); REMOVE takes both away. */
-function netnsPair(): { tag: string; net: string; ip: (...a: string[]) => void; remove: () => void } {
+/** A network namespace of the test, to stand for another host over a veth pair (LINK: NET.1 here, NET.2 there); REMOVE takes both away. */
+function netnsPair(): { tag: string; net: string; ip: (...a: string[]) => void; link: () => void; remove: () => void } {
   const tag = `bt${process.pid % 10000}${Math.floor(Math.random() * 100)}`;
   const net = `10.231.${Math.floor(Math.random() * 250) + 1}`;
   const ip = (...a: string[]) => void execFileSync('ip', a, { stdio: ['ignore', 'ignore', 'pipe'] });
   ip('netns', 'add', tag);
+  const link = () => {
+    ip('link', 'add', `${tag}h`, 'type', 'veth', 'peer', 'name', `${tag}n`);
+    ip('link', 'set', `${tag}n`, 'netns', tag);
+    ip('addr', 'add', `${net}.1/30`, 'dev', `${tag}h`);
+    ip('link', 'set', `${tag}h`, 'up');
+    ip('netns', 'exec', tag, 'ip', 'addr', 'add', `${net}.2/30`, 'dev', `${tag}n`);
+    ip('netns', 'exec', tag, 'ip', 'link', 'set', `${tag}n`, 'up');
+  };
   const remove = () => {
     try {
       ip('link', 'del', `${tag}h`);
@@ -79,7 +87,14 @@ function netnsPair(): { tag: string; net: string; ip: (...a: string[]) => void; 
     }
     ip('netns', 'del', tag);
   };
-  return { tag, net, ip, remove };
+  return { tag, net, ip, link, remove };
+}
+
+/** The end of a case on two hosts, passed or failed: its agent stopped, its server killed, the namespace removed. */
+async function leaveTwoHosts(agent: MonitorProcess | undefined, srv: ChildProcess | undefined, remove: () => void): Promise<void> {
+  await agent?.stop();
+  srv?.kill('SIGKILL');
+  remove();
 }
 
 describe('plain-text HTTP LLM and MCP traffic (real clients, real kernel)', { skip }, () => {
@@ -170,18 +185,13 @@ describe('plain-text HTTP LLM and MCP traffic (real clients, real kernel)', { sk
   });
 
   it("the server's side: a client in a network namespace of the test calls an Ollama-style server in the cgroup; the server's packets tell the call and its answer", async () => {
-    const { tag, net, ip, remove } = netnsPair();
+    const { tag, net, ip, link, remove } = netnsPair();
     // first the agent (a listener older than it is learnt from /proc at its start: monitor.test.ts)
     let agent: MonitorProcess | undefined;
     let srv: ReturnType<typeof start> | undefined;
     try {
       agent = await MonitorProcess.start(['--cgroup', cg.path]);
-      ip('link', 'add', `${tag}h`, 'type', 'veth', 'peer', 'name', `${tag}n`);
-      ip('link', 'set', `${tag}n`, 'netns', tag);
-      ip('addr', 'add', `${net}.1/30`, 'dev', `${tag}h`);
-      ip('link', 'set', `${tag}h`, 'up');
-      ip('netns', 'exec', tag, 'ip', 'addr', 'add', `${net}.2/30`, 'dev', `${tag}n`);
-      ip('netns', 'exec', tag, 'ip', 'link', 'set', `${tag}n`, 'up');
+      link();
       // the server, in the cgroup: answers /api/chat as Ollama does
       srv = start(
         [
@@ -223,24 +233,16 @@ s.serve_forever()`,
       assert.equal(await agent.stop(), 0);
       agent = undefined;
     } finally {
-      await agent?.stop();
-      srv?.kill('SIGKILL');
-      remove();
+      await leaveTwoHosts(agent, srv, remove);
     }
   });
 
   it('a client in the cgroup calling a server on another host (a namespace of the test), with the server side read too: a prompt after a request that is no LLM call is read, on each of twelve connections (the answers coming back do not move where its requests are counted)', async () => {
-    const { tag, net, ip, remove } = netnsPair();
+    const { tag, net, ip, link, remove } = netnsPair();
     let agent: MonitorProcess | undefined;
     let srv: ReturnType<typeof start> | undefined;
     try {
-      ip('link', 'add', `${tag}h`, 'type', 'veth', 'peer', 'name', `${tag}n`);
-      ip('link', 'set', `${tag}n`, 'netns', tag);
-      ip('addr', 'add', `${net}.1/30`, 'dev', `${tag}h`);
-      ip('link', 'set', `${tag}h`, 'up');
-      ip('netns', 'exec', tag, 'ip', 'addr', 'add', `${net}.2/30`, 'dev', `${tag}n`);
-      ip('netns', 'exec', tag, 'ip', 'link', 'set', `${tag}n`, 'up');
-      ip('netns', 'exec', tag, 'ip', 'link', 'set', 'lo', 'up');
+      link();
       // the stand-in, in the namespace: the remote host; it answers the upload late, once the connection is marked skip
       srv = start(['ip', 'netns', 'exec', tag, process.execPath, '-e', `const http = require('http');
 const s = http.createServer((q, r) => { q.resume(); q.on('end', () => setTimeout(() => { r.setHeader('content-type', 'application/json'); r.end(JSON.stringify({ model: 'llama3.2', message: { role: 'assistant', content: 'x'.repeat(3000) }, done: true })); }, q.url === '/v1/upload' ? 100 : 0)); });
@@ -263,9 +265,7 @@ s.listen(0, '${net}.2', () => console.log(s.address().port));`]);
       assert.equal(await agent.stop(), 0);
       agent = undefined;
     } finally {
-      await agent?.stop();
-      srv?.kill('SIGKILL');
-      remove();
+      await leaveTwoHosts(agent, srv, remove);
     }
   });
 
