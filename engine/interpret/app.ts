@@ -14,7 +14,7 @@ import { codingsOf, decodeBody } from '../parse/encoding.js';
 import { Http1Stream, type HttpMessage } from '../parse/http1.js';
 import { Http2Stream, looksLikeHttp2, type Http2Message } from '../parse/http2.js';
 import { redactHttp, redactLlm, redactMcp } from '../redact.js';
-import { formCall, llmRequest, llmResponse, mcpFromSse, mcpMessages, obj, otherCall, parseJson, type Api, type LlmCall } from './llm.js';
+import { formCall, llmApiProbe, llmRequest, llmResponse, mcpFromSse, mcpMessages, obj, otherCall, parseJson, type Api, type LlmCall } from './llm.js';
 import { grpcLlmRequest, grpcLlmResponse } from './llm-grpc.js';
 import { grpcMessages, isGrpc } from '../parse/grpc.js';
 import { WsReader, wsDeflateOf, type WsDeflate } from '../parse/websocket.js';
@@ -311,10 +311,11 @@ export class AppLayer {
     } else c.pending.push(pending);
     if (!c.judged) {
       // the TLS verdict: a connection that starts with neither an LLM call nor MCP, to no provider, is not followed
-      // further; one whose first body could not be read for sure is (what it holds is not known)
+      // further (until a later request starts, on HTTP/1.1); one whose first body could not be read for sure is (what
+      // it holds is not known), and so is one that starts by asking an LLM API for its models (llmApiProbe)
       c.judged = true;
       const interesting =
-        call !== undefined || reason !== undefined || c.found.some((f) => f.type === 'mcp_message') || hostProvider !== undefined;
+        call !== undefined || reason !== undefined || c.found.some((f) => f.type === 'mcp_message') || hostProvider !== undefined || llmApiProbe(m.path);
       if (!interesting) this.onUninteresting?.(c.pid, c.ssl);
     }
   }

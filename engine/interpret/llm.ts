@@ -432,6 +432,20 @@ export function formCall(path: string, contentType: string | undefined, body: Ui
 }
 
 /** Recognise an LLM API request; undefined when it is not one. */
+/**
+ * A request to an LLM API that carries no prompt, as a client sends before
+ * its prompts on the same connection: the model list of OpenAI-compatible
+ * servers (`/v1/models`), Gemini's (`/v1beta/models`), Azure's
+ * (`/openai/models`, `/openai/deployments`), Ollama's `/api/tags`, `/api/ps`,
+ * `/api/version` and `/api/show`. Its connection is kept followed (not
+ * marked skip): on HTTP/2 a skip could not be undone.
+ */
+export function llmApiProbe(path: string | undefined): boolean {
+  return path !== undefined && LLM_API_PROBE.test(path);
+}
+
+const LLM_API_PROBE = /^(\/v1\/models|\/v1beta\/models|\/openai\/models|\/openai\/deployments|\/api\/(tags|ps|version|show))(\/|\?|$)/;
+
 export function llmRequest(method: string | undefined, path: string | undefined, bodyRaw: unknown): LlmCall | undefined {
   if (method !== 'POST' || !path) return undefined;
   const p = path.split('?')[0]!;

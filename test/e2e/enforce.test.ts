@@ -560,7 +560,7 @@ process.stdin.on('data', async (d) => {
     await stopAgent();
   });
 
-  it('a connection to a host of no provider whose first request is no LLM call is followed again from its next request: a secret after a model list or an upload on it is stopped (curl, python3)', async () => {
+  it('a connection to a host of no provider whose first request is no LLM call is followed again from its next request: a secret after a model list (HTTP/1.1 and HTTP/2) or an upload on it is stopped (curl, python3)', async () => {
     const m = await startAgent(join(PACKAGE_ROOT, 'policies'));
     // curl: GET /v1/models, then the prompt on the same connection (--next)
     const r = await run(
@@ -574,6 +574,17 @@ process.stdin.on('data', async (d) => {
     assert.equal(d.decision?.enforced, true);
     assert.ok(server.hits.some((h) => h.includes('/v1/models')), 'the model list went');
     assert.ok(!server.received.some((b) => b.includes('(after-list-secret)')), 'the server never received the secret');
+    // the same over HTTP/2, where a skip could not be undone: a connection that asks for the model list is kept followed
+    const h2 = await run(
+      ['curl', '-4', '-sS', '--http2', '--max-time', '10', '--cacert', pki.caCert, '-o', '/dev/null', url('ok.example.test', '/v1/models'), '--next', '--http2', '--cacert', pki.caCert, '-H', 'content-type: application/json', '-d', chat(`use ${SECRET} (h2-after-list-secret)`), url('ok.example.test')],
+      inCg(),
+    );
+    assert.notEqual(h2.code, 0, 'the blocked request fails');
+    const h2req = await m.waitFor((e) => e.type === 'llm_request' && e.process?.pid === h2.pid, 'curl --http2: the prompt after the model list');
+    assert.equal(h2req.http?.version, '2');
+    const h2d = decisionOn(m, h2req.id) ?? (await m.waitFor((e) => e.type === 'decision' && e.decision?.subject === h2req.id, 'curl --http2: its decision'));
+    assert.equal(h2d.decision?.enforced, true);
+    assert.ok(!server.received.some((b) => b.includes('(h2-after-list-secret)')), 'the server never received the secret over HTTP/2');
     // python3: an upload that is no LLM call, then the prompt, on one kept-alive connection
     const p = await run(
       [

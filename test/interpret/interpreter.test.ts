@@ -208,6 +208,17 @@ describe('Interpreter: the skip verdict of a TLS connection (tls.bpf.c tls_verdi
     assert.equal(events.find((e) => e.type === 'llm_response')?.llm?.usage?.input_tokens, 3, 'its answer read, not taken for the rest of the first one');
   });
 
+  it('is not given to a connection that starts by asking an LLM API for its models (GET /v1/models, /api/tags)', () => {
+    for (const path of ['/v1/models', '/v1/models/gpt-4o-mini', '/api/tags', '/v1beta/models?pageSize=5']) {
+      const { skips, interp } = skipping();
+      interp.handle(tlsWrite(`GET ${path} HTTP/1.1\r\nHost: gw.example\r\n\r\n`, '1'));
+      assert.deepEqual(skips, [], path);
+    }
+    const { skips, interp } = skipping();
+    interp.handle(tlsWrite('GET /v1/modelsX HTTP/1.1\r\nHost: gw.example\r\n\r\n', '1'));
+    assert.deepEqual(skips, ['0x30'], 'not a model list');
+  });
+
   it('is given to a connection that writes no HTTP (a database, a mail client over TLS) at its first line', () => {
     const { skips, interp } = skipping();
     interp.handle(tlsWrite('EHLO client.example', '1'));
