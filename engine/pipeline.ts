@@ -21,7 +21,7 @@ import { KernelSession, type Attachment, type KernelStats } from './kernel/loade
 import { TLS_CAPTURE_BYTES } from './model/defaults.js';
 import type { CgroupRef } from './host/cgroup.js';
 import { cgroup2Mount } from './host/cgroup.js';
-import { decodeRecord } from './decode/records.js';
+import { decodeRecord, type TaskRecord } from './decode/records.js';
 import { ProcessCache } from './enrich/process.js';
 import { parseProcCgroup } from './enrich/container.js';
 import { DnsCache, parseHostsFile } from './enrich/dns-cache.js';
@@ -185,7 +185,9 @@ export class Agent {
       },
     );
     // TLS libraries: the system's, then whatever running processes map
-    this.tlsFinder = o.tls === false ? undefined : new TlsLibraryFinder({ binaries: o.tlsBinaries ?? [process.execPath], inScope: cgroupScope(o.cgroup) });
+    // the processes in scope (undefined: all), for what is read of them from /proc
+    const scope = cgroupScope(o.cgroup);
+    this.tlsFinder = o.tls === false ? undefined : new TlsLibraryFinder({ binaries: o.tlsBinaries ?? [process.execPath], inScope: scope });
     const finder = this.tlsFinder;
     this.tlsLooks = finder
       ? new TlsLooks({
@@ -212,9 +214,8 @@ export class Agent {
       pinDir: o.pinDir,
     });
     // servers started before the agent: the connections they accept are credited to them
-    this.learnListeners(cgroupScope(o.cgroup));
+    this.learnListeners(scope);
     if (policy && !policy.dryRun) {
-      const scope = cgroupScope(o.cgroup);
       this.enforcer = new Enforcer({
         kernel: this.kernel,
         providers,
@@ -288,13 +289,18 @@ export class Agent {
     for (const name of readdirSync('/proc')) {
       const pid = Number(name);
       if (!Number.isInteger(pid) || pid <= 0 || pid === process.pid || (inScope && !inScope(pid))) continue;
-      const e = this.processes.get(pid);
-      if (e.uid === undefined) continue; // gone meanwhile
-      const cgroupId = e.cgroupPath ? cgroupIdOf(this.cgroupMount, e.cgroupPath) : undefined;
-      const task = { pid, tid: pid, ppid: e.ppid ?? 0, uid: e.uid, gid: e.gid ?? 0, flags: 1, comm: e.comm ?? '', cgroupId: cgroupId ?? 0 };
-      out.push({ pid, process: this.processes.info(task) });
+      const task = this.taskOf(pid);
+      if (task) out.push({ pid, process: this.processes.info(task) });
     }
     return out;
+  }
+
+  /** A process the kernel saw no exec of, as a task record from /proc; undefined when it is gone. */
+  private taskOf(pid: number): TaskRecord | undefined {
+    const e = this.processes.get(pid);
+    if (e.uid === undefined) return undefined;
+    const cgroupId = e.cgroupPath ? cgroupIdOf(this.cgroupMount, e.cgroupPath) : undefined;
+    return { pid, tid: pid, ppid: e.ppid ?? 0, uid: e.uid, gid: e.gid ?? 0, flags: 1, comm: e.comm ?? '', cgroupId: cgroupId ?? 0 };
   }
 
   private readonly cgroupMount = cgroup2Mount() ?? '/sys/fs/cgroup';
@@ -309,11 +315,8 @@ export class Agent {
     const holders = socketHolders(new Set(socks.map((s) => s.inode)), (pid) => pid !== process.pid && (inScope === undefined || inScope(pid)));
     for (const s of socks) {
       const pid = holders.get(s.inode);
-      if (pid === undefined) continue;
-      const e = this.processes.get(pid);
-      if (e.uid === undefined) continue; // gone meanwhile
-      const cgroupId = e.cgroupPath ? cgroupIdOf(this.cgroupMount, e.cgroupPath) : undefined;
-      this.kernel.putListener(s.family, s.port, { pid, ppid: e.ppid ?? 0, uid: e.uid, gid: e.gid ?? 0, comm: e.comm ?? '', cgroupId: cgroupId ?? 0 });
+      const task = pid === undefined ? undefined : this.taskOf(pid);
+      if (task) this.kernel.putListener(s.family, s.port, task);
     }
   }
 
