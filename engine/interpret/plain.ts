@@ -56,12 +56,7 @@ export class PlainStreams {
 
   /** What a record adds to its stream, in order (nothing for a repeat, several pieces when it fills a hole). */
   add(r: PktRecord): PlainPiece[] {
-    let c = this.conns.get(r.sockId);
-    if (c === undefined) {
-      if (this.conns.size >= MAX_CONNS) this.conns.delete(this.conns.keys().next().value!);
-      c = { out: { next: undefined, ahead: [] }, in: { next: undefined, ahead: [] } };
-      this.conns.set(r.sockId, c);
-    }
+    const c = this.conns.get(r.sockId) ?? this.open(r.sockId);
     const side = r.egress ? c.out : c.in;
     const direction = r.egress ? 'write' : 'read';
     const pieces: PlainPiece[] = [];
@@ -116,11 +111,17 @@ export class PlainStreams {
 
   /** Read afresh: the stream going out (EGRESS) or coming in starts at SEQ (what comes before it is skipped), the other at its next record. */
   restart(sockId: SockId, egress: boolean, seq: number): void {
-    const c: PlainConn = { out: { next: undefined, ahead: [] }, in: { next: undefined, ahead: [] } };
-    (egress ? c.out : c.in).next = seq;
     this.conns.delete(sockId);
+    const c = this.open(sockId);
+    (egress ? c.out : c.in).next = seq;
+  }
+
+  /** A connection not seen before, both ways starting at their next record (the oldest forgotten past MAX_CONNS). */
+  private open(sockId: SockId): PlainConn {
     if (this.conns.size >= MAX_CONNS) this.conns.delete(this.conns.keys().next().value!);
+    const c: PlainConn = { out: { next: undefined, ahead: [] }, in: { next: undefined, ahead: [] } };
     this.conns.set(sockId, c);
+    return c;
   }
 
   /** The stream going out has been read up to (at least) sequence number `end`. */
