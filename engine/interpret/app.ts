@@ -229,12 +229,6 @@ export class AppLayer {
     return (c!.lostSaid = true);
   }
 
-  /** The request being written has its head read and no body byte yet. */
-  awaitingBody(pid: number, ssl: string): boolean {
-    const out = this.conns.get(`${pid}:${ssl}`)?.out;
-    return out instanceof Http1Stream && out.awaitingBody;
-  }
-
   forget(pid: number, ssl: string): void {
     this.drop(`${pid}:${ssl}`);
   }

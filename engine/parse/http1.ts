@@ -91,12 +91,6 @@ export class Http1Stream {
     this.state = 'lost';
   }
 
-  /** Bytes that were not captured. */
-  /** A message's head is read and none of its body has come yet. */
-  get awaitingBody(): boolean {
-    return (this.state === 'body-length' || this.state === 'chunk-size') && this.bodyLen === 0 && this.buf.length === 0;
-  }
-
   /** The message being read, once part of its body is past what is kept of it (MAX_BODY, the layer's budget). */
   get cutShort(): HttpMessage | undefined {
     return this.msg?.truncated && (this.state === 'body-length' || this.state === 'chunk-size' || this.state === 'chunk-data' || this.state === 'chunk-crlf') ? this.msg : undefined;
@@ -112,6 +106,7 @@ export class Http1Stream {
     return this.state === 'upgraded' || this.state === 'lost' || (this.state === 'start' && this.buf.length === 0);
   }
 
+  /** Bytes that were not captured. */
   gap(n: number): void {
     if (n <= 0) return;
     if (this.state === 'upgraded') return this.upgradedTo!.gap(n);
