@@ -173,6 +173,20 @@ export class Agent {
         onHeldDns: (r) => this.enforcer?.onHeldDns(r),
       },
       (e, origin) => {
+        // a request judged on a part of it (app.ts judgePart): told only when that blocks it, its whole
+        // is decided and told when it completes
+        if (e.llm?.partial === true) {
+          const d = policy ? this.decide(e, origin, policy) : undefined;
+          if (d?.decision?.action !== 'block') return;
+          onEvent?.(e);
+          if (redactLate) redactEvent(e);
+          // both the part's text: shown by its end, as a context is
+          e.llm.context = shownContext(e.llm.context ?? '');
+          e.llm.user_message = e.llm.context;
+          this.toSinks(e);
+          this.toSinks(d);
+          return;
+        }
         for (const a of annotate) a(e);
         onEvent?.(e);
         const decision = policy ? this.decide(e, origin, policy) : undefined;

@@ -14,7 +14,7 @@ import { codingsOf, decodeBody } from '../parse/encoding.js';
 import { Http1Stream, type HttpMessage } from '../parse/http1.js';
 import { Http2Stream, looksLikeHttp2, type Http2Message } from '../parse/http2.js';
 import { redactHttp, redactLlm, redactMcp } from '../redact.js';
-import { formCall, llmApiProbe, llmRequest, llmResponse, mcpFromSse, mcpMessages, obj, otherCall, parseJson, type Api, type LlmCall } from './llm.js';
+import { formCall, llmApiPath, llmApiProbe, llmRequest, llmResponse, mcpFromSse, mcpMessages, obj, otherCall, parseJson, type Api, type LlmCall } from './llm.js';
 import { grpcLlmRequest, grpcLlmResponse } from './llm-grpc.js';
 import { grpcMessages, isGrpc } from '../parse/grpc.js';
 import { WsReader, wsDeflateOf, type WsDeflate } from '../parse/websocket.js';
@@ -96,6 +96,29 @@ interface SseState {
   /** an event longer than MAX_SSE_EVENT was dropped: what comes up to the next event end is the rest of it */
   skipping: boolean;
 }
+/** A request's body text read while held (AppLayer.judgePart). */
+interface PartText {
+  dec: TextDecoder;
+  /** what came since the last look */
+  fresh: string[];
+  /** the end of what was looked at last: a secret cut between two parts is seen whole */
+  tail: string;
+  /** the LLM call's rules apply to it (known once, kept) */
+  llm: boolean;
+}
+/** how much of a part is looked at again with the next: longer than any credential the rules look for */
+const PART_OVERLAP = 512;
+/** a JSON body with a `messages` member: a chat API's, on any path */
+const MESSAGES_KEY = /"messages"\s*:/;
+const JSON_ESCAPE = /\\(?:u([0-9a-fA-F]{4})|(["\\/bfnrt]))/g;
+const ESCAPED: Record<string, string> = { '"': '"', '\\': '\\', '/': '/', b: '\b', f: '\f', n: '\n', r: '\r', t: '\t' };
+
+/** TEXT with JSON's string escapes read: a part of a JSON body is no JSON a parser would take. */
+export function jsonUnescaped(text: string): string {
+  if (!text.includes('\\')) return text;
+  return text.replace(JSON_ESCAPE, (_, hex: string | undefined, c: string | undefined) => (hex !== undefined ? String.fromCharCode(parseInt(hex, 16)) : ESCAPED[c!]!));
+}
+
 const API_PROVIDER: Partial<Record<Api, string>> = { anthropic: 'anthropic', google: 'google', bedrock: 'bedrock', cohere: 'cohere', ollama: 'ollama' };
 
 export class AppLayer {
@@ -134,7 +157,7 @@ export class AppLayer {
    * rendering of the call (decoded headers and DATA) to show instead of the
    * raw frames, whose HPACK strings could hide a secret from redaction.
    */
-  feed(call: AppCall): { found: Finding[]; render?: string; lost?: string } {
+  feed(call: AppCall, held = false): { found: Finding[]; render?: string; lost?: string } {
     const key = `${call.pid}:${call.ssl}`;
     let c = this.conns.get(key);
     if (c === undefined) {
@@ -150,8 +173,15 @@ export class AppLayer {
     const s = call.direction === 'write' ? c.out! : c.in!;
     this.notes = c.h2 ? [] : undefined;
     const wasBroken = c.h2 && (s as Http2Stream).broken;
-    s.push(call.data);
-    s.gap(call.len - call.data.length);
+    // a held write: the requests it carries part of are judged on that part before it may leave
+    if (held && call.direction === 'write') this.touched = new Set();
+    try {
+      s.push(call.data);
+      s.gap(call.len - call.data.length);
+      if (this.touched) for (const m of this.touched) if (!m.complete) this.judgePart(c, m);
+    } finally {
+      this.touched = undefined;
+    }
     const found = c.found.splice(0);
     if (!c.h2) return { found };
     const h2 = s as Http2Stream;
@@ -322,7 +352,11 @@ export class AppLayer {
    * stream closes. LLM streams are read whole at their end (usage comes last).
    */
   private partial(c: Conn, m: HttpMessage | Http2Message, data: Uint8Array): void {
-    if (m.kind !== 'response' || (m.status ?? 0) < 200 || !(m.contentType ?? '').includes('text/event-stream')) return;
+    if (m.kind === 'request') {
+      if (this.touched) this.partText(m, data);
+      return;
+    }
+    if ((m.status ?? 0) < 200 || !(m.contentType ?? '').includes('text/event-stream')) return;
     // a compressed stream is read whole at its end (the codings are decoded in one piece)
     if (m.contentEncoding !== undefined && codingsOf(m.contentEncoding).length > 0) return;
     const req = 'stream' in m ? c.streams.get(m.stream) : c.pending[0];
@@ -398,6 +432,61 @@ export class AppLayer {
   private lost(reason: string): void {
     this.stats.sseEventsDropped++;
     this.onLost?.(1, reason);
+  }
+
+  /**
+   * While a held write is read (feed's `held`): the requests it carried a
+   * part of. A request written in several writes is let go write by write,
+   * only the one that completes it held until it is decided (the
+   * interpreter does so for TLS and plain text alike): without a look at
+   * each part, a secret in an early part would reach the server before the
+   * request was judged.
+   */
+  private touched: Set<HttpMessage> | undefined;
+  /** the text of each request's body read while held, until judgePart takes it */
+  private readonly parts = new WeakMap<HttpMessage, PartText>();
+
+  /** A piece of a request's body, written by a held write: kept as text for judgePart. */
+  private partText(m: HttpMessage, data: Uint8Array): void {
+    this.touched!.add(m);
+    let st = this.parts.get(m);
+    if (st === undefined) this.parts.set(m, (st = { dec: new TextDecoder(), fresh: [], tail: '', llm: false }));
+    // a compressed body cannot be read part by part here: it is read whole at its end
+    if (m.contentEncoding !== undefined && codingsOf(m.contentEncoding).length > 0) return;
+    st.fresh.push(st.dec.decode(data, { stream: true }));
+  }
+
+  /**
+   * A request not complete after a held write carried part of it: put to
+   * the policy on that part, as an `llm_request` whose `llm.partial` is set
+   * and whose `user_message` and `context` are both the part's text (which
+   * of the body's texts it holds is not known yet; JSON escapes read, so that
+   * `\u0041KIA...` is no way around a rule) after the end of the part
+   * before it, so that a secret cut in two between parts is seen whole.
+   * Only a request that is judged as an LLM call when it completes: a POST
+   * to a provider, to an LLM API's path, or one whose body has a
+   * `messages` member. The pipeline tells of it only when it is blocked.
+   */
+  private judgePart(c: Conn, m: HttpMessage): void {
+    const st = this.parts.get(m);
+    if (st === undefined || st.fresh.length === 0) return;
+    const text = st.tail + st.fresh.join('');
+    st.fresh = [];
+    st.tail = text.slice(-PART_OVERLAP);
+    const host = (m.host ?? c.sni ?? '').replace(/:\d+$/, '') || undefined;
+    const provider = this.providerFor(c.sni ?? host);
+    const path = (m.path ?? '').split('?')[0]!;
+    st.llm ||= (provider !== undefined && m.method === 'POST') || llmApiPath(path) || MESSAGES_KEY.test(text);
+    if (!st.llm) return;
+    const http: HttpInfo = { method: m.method, path: m.path };
+    if (host) http.host = host;
+    if (m.contentType) http.content_type = m.contentType;
+    if (c.h2) http.version = '2';
+    // which of the body's texts the part holds is not known yet: it is given as both the user's message and the rest
+    const said = jsonUnescaped(text);
+    const llm: LlmInfo = { endpoint: path, partial: true, user_message: said, context: said };
+    if (provider) llm.provider = provider;
+    this.push(c, { type: 'llm_request', http, llm, ...(provider ? { provider } : {}) });
   }
 
   /** event streams being read as they arrive: what is left after the last whole event */

@@ -354,7 +354,7 @@ export class Interpreter {
     const proc = this.processes.info(call.first.task);
     ev.process = proc;
     // what the bytes mean (LLM calls and MCP messages, once a message is complete), and for HTTP/2 their readable form
-    const { found, render, lost } = this.app.feed(call);
+    const { found, render, lost } = this.app.feed(call, call.gated);
     // what it writes is no HTTP (a database, a mail client over TLS): let be, as a connection of no AI
     // traffic is; a later request line follows it again (tls.bpf.c BUSTED_TLS_F_RESTART)
     if (call.direction === 'write' && this.app.writeLost(call.pid, call.ssl)) this.tlsSkipPending = { pid: call.pid, ssl: call.ssl };
@@ -683,7 +683,9 @@ export class Interpreter {
       // marked skip: what is left of its segment is not read (a request after it is read afresh: plainRestart)
       if (!this.plainStillCopied && this.plainSkipped.has(r.sockId)) continue;
       // (a plain-text connection begins with an HTTP/1.1 request line: never HTTP/2, so nothing is `lost`)
-      const { found } = this.app.feed({ pid: 0, ssl: key, direction: p.direction, len: p.data.length + p.gap, data: p.data, conn: {} });
+      // held: a request it carries part of is judged on that part before it may leave (app.ts judgePart)
+      const held = p.direction === 'write' && this.plainHolds.holding(r.sockId);
+      const { found } = this.app.feed({ pid: 0, ssl: key, direction: p.direction, len: p.data.length + p.gap, data: p.data, conn: {} }, held);
       // what it sends is no HTTP (the hook follows a segment that only may start a request): let be
       if (r.egress && this.app.writeLost(0, key)) this.plainSkipPending = r.sockId;
       if (this.plainSkipPending !== undefined) this.plainSkip(r, key);

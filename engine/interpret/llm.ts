@@ -446,6 +446,18 @@ export function llmApiProbe(path: string | undefined): boolean {
 
 const LLM_API_PROBE = /^(\/v1\/models|\/v1beta\/models|\/openai\/models|\/openai\/deployments|\/api\/(tags|ps|version|show))(\/|\?|$)/;
 
+/**
+ * Is PATH (without its query) one that llmRequest reads as an LLM API's by
+ * the path (its body may still have to have the API's shape)? For a
+ * request judged before its body is whole (app.ts judgePart).
+ */
+export function llmApiPath(path: string): boolean {
+  return LLM_API_PATH.test(path) || OTHER_ENDPOINT.test(path);
+}
+
+const LLM_API_PATH =
+  /(\/chat\/completions|\/v1\/agents\/completions|\/v1\/fim\/completions|\/v1\/responses|\/v1\/completions|\/v1\/messages|\/models\/[^/:]+:(generateContent|streamGenerateContent)|^\/openai\/deployments\/[^/]+\/(completions|responses)|^\/model\/[^/]+\/(invoke|invoke-with-response-stream|converse|converse-stream)|^\/(v1|v2)\/chat|^\/api\/(chat|generate))$/;
+
 export function llmRequest(method: string | undefined, path: string | undefined, bodyRaw: unknown): LlmCall | undefined {
   if (method !== 'POST' || !path) return undefined;
   const p = path.split('?')[0]!;

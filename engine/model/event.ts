@@ -158,6 +158,16 @@ export interface LlmInfo {
   /** names of the tools the model called (a response), or that the last assistant turn called (a request) */
   tool_calls?: string[];
   usage?: { input_tokens?: number; output_tokens?: number };
+  /**
+   * A request judged on part of its body while the rest is still to come
+   * (app.ts judgePart): its writes are let go one by one, so each held
+   * part is put to the policy before it may leave. `user_message` and
+   * `context` are then both the text of that part (with the end of the part
+   * before it): which of the body's texts it holds is not known yet. Told
+   * only when it is blocked: the whole request
+   * is decided as usual when it completes.
+   */
+  partial?: boolean;
 }
 
 export interface McpInfo {

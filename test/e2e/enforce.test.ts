@@ -410,6 +410,80 @@ for line in sys.stdin:
     await stopAgent();
   });
 
+  it('a request written in parts is judged part by part: a secret in an early part never leaves, nor one cut between two parts (python3 chunked, node HTTP/2); a harmless one arrives whole', async () => {
+    // a gated connection's writes are let go one by one, only the one that completes a request held until it
+    // is decided: each part is judged before it may leave (app.ts judgePart), else the server got the secret
+    const m = await startAgent(policyDir('part-secrets', SECRETS));
+    const head = '{"model":"gpt-4o-mini","messages":[{"role":"user","content":"';
+    // the parts a client writes, the last one after a pause (the request is not complete until then)
+    const python = (parts: string[]) =>
+      run(
+        [
+          PYTHON,
+          '-c',
+          `import http.client, json, ssl, time
+ctx = ssl.create_default_context(cafile=${JSON.stringify(pki.caCert)})
+c = http.client.HTTPSConnection("api.openai.com", ${server.port}, context=ctx, timeout=10)
+parts = json.loads(${JSON.stringify(JSON.stringify(parts))})
+def body():
+    for i, p in enumerate(parts):
+        if i == len(parts) - 1:
+            time.sleep(0.3)
+        yield p.encode()
+c.request("POST", "/v1/chat/completions", body=body(), headers={"content-type": "application/json"}, encode_chunked=True)
+print(c.getresponse().status)`,
+        ],
+        inCg(),
+      );
+    const nodeH2 = (parts: string[]) =>
+      run(
+        [
+          process.execPath,
+          '-e',
+          `const http2 = require('http2');
+const parts = ${JSON.stringify(parts)};
+const s = http2.connect('https://api.openai.com:${server.port}', { ca: require('fs').readFileSync(${JSON.stringify(pki.caCert)}), family: 4 });
+s.on('error', (e) => { console.error(e.code || e.message); process.exit(3); });
+const r = s.request({ ':method': 'POST', ':path': '/v1/chat/completions', 'content-type': 'application/json' });
+r.on('error', (e) => { console.error(e.code || e.message); process.exit(3); });
+r.on('response', () => { r.resume(); r.on('end', () => process.exit(0)); });
+// a stream cut by a block leaves nothing to wait for: no answer is a failure
+process.on('beforeExit', () => process.exit(5));
+(async () => {
+  for (let i = 0; i < parts.length; i++) {
+    await new Promise((res) => setTimeout(res, i === parts.length - 1 ? 300 : 50));
+    if (i === parts.length - 1) r.end(parts[i]); else r.write(parts[i]);
+  }
+})();`,
+        ],
+        inCg(),
+      );
+    const cut = SECRET.length >> 1;
+    for (const [name, client] of [['python3', python], ['node-h2', nodeH2]] as const) {
+      for (const [what, parts] of [
+        ['early', [head, `deploy with ${SECRET} (${name}-early)`, ' and more"}]}']],
+        ['cut in two', [head, `deploy with ${SECRET.slice(0, cut)}`, `${SECRET.slice(cut)} (${name}-cut)`, ' and more"}]}']],
+      ] as const) {
+        const r: RunResult = await client([...parts]);
+        assert.notEqual(r.code, 0, `${name}, ${what}: the blocked request must fail: ${r.stdout}`);
+        assert.ok(!server.received.some((b) => b.includes(SECRET.slice(cut)) || b.includes(`${name}-`)), `${name}, ${what}: the server never got the part: ${server.received.filter((b) => b.includes('deploy')).join(' | ')}`);
+        const req = await m.waitFor((e) => e.type === 'llm_request' && e.process?.pid === r.pid, `${name}, ${what}: its llm_request`);
+        assert.equal(req.llm?.partial, true, `${name}, ${what}: judged on a part`);
+        const d = decisionOn(m, req.id) ?? (await m.waitFor((e) => e.type === 'decision' && e.decision?.subject === req.id, `${name}, ${what}: the decision`));
+        assert.equal(d.decision?.action, 'block');
+        assert.equal(d.decision?.enforced, true);
+        assert.ok(!m.stdout.includes(SECRET), `${name}, ${what}: the secret appears in busted's output`);
+      }
+      const ok = await client([head, `a harmless prompt in parts from ${name}`, ' and its end"}]}']);
+      assert.equal(ok.code, 0, `${name}: a harmless prompt in parts goes through: ${ok.stderr}`);
+      assert.ok(server.received.some((b) => b.includes(`a harmless prompt in parts from ${name} and its end`)), `${name}: the harmless prompt arrived whole`);
+      const whole = await m.waitFor((e) => e.type === 'llm_request' && e.process?.pid === ok.pid, `${name}: the harmless llm_request`);
+      assert.equal(whole.llm?.partial, undefined, `${name}: the harmless request is told once, whole`);
+      assert.equal(m.events.filter((e) => e.type === 'llm_request' && e.process?.pid === ok.pid).length, 1);
+    }
+    await stopAgent();
+  });
+
   it('two threads of one process writing at once, one a secret: the secret never leaves, the harmless one does', async () => {
     // Two held writes of one process close together: both connections are open (handshakes
     // done) before the two writes, which start together. Letting a held process go ends the

@@ -348,6 +348,32 @@ except Exception as e:
         inCg(),
       );
       await heldBlock(agent, slow, server, '(slow-secret)');
+      // the same with the secret in the first of the three writes: each part of a request is judged before it
+      // may leave (app.ts judgePart), not only the one that completes it
+      const early = await run(
+        [
+          PYTHON,
+          '-c',
+          `import http.client, json, time
+body = json.dumps({"model": "llama3.2", "messages": [{"role": "user", "content": "${SECRET} (early-secret)" + ", and then more words" * 20}]}).encode()
+c = http.client.HTTPConnection("127.0.0.1", ${server.port}, timeout=5)
+c.putrequest("POST", "/api/chat")
+c.putheader("content-type", "application/json")
+c.putheader("content-length", str(len(body)))
+c.endheaders()
+try:
+    for i in range(3):
+        time.sleep(0.04)
+        c.send(body[i * len(body) // 3:(i + 1) * len(body) // 3])
+    print(c.getresponse().status)
+except Exception as e:
+    print("error", type(e).__name__)`,
+        ],
+        inCg(),
+      );
+      const earlyBlock = await heldBlock(agent, early, server, '(early-secret)');
+      assert.equal(earlyBlock.req.llm?.partial, true, 'judged on its first part');
+      assert.ok(!server.received.some((b) => b.includes(SECRET)), 'the server never got the secret');
 
       // a request that is no LLM call first (the connection is marked skip), then the secret on the same
       // connection: followed again from its request line, held, and blocked

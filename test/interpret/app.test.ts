@@ -188,3 +188,71 @@ describe('AppLayer: the body bytes all connections hold are bounded', () => {
     assert.equal(app.bodies.held, 0);
   });
 });
+
+describe('AppLayer: a request judged part by part while its writes are held (judgePart)', () => {
+  const SECRET = 'AKIAIOSFODNN7EXAMPLE';
+  const head = (path: string, host = 'gw.example.test') => `POST ${path} HTTP/1.1\r\nHost: ${host}\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n`;
+  const partsOf = (app: AppLayer, held: boolean, writes: string[], sni?: string) =>
+    writes.map((w) => app.feed({ ...call('write', w), conn: { sni } }, held).found);
+  const partial = (found: ReturnType<AppLayer['feed']>['found']) => found.filter((f) => f.type === 'llm_request' && f.llm.partial === true).map((f) => (f.type === 'llm_request' ? f.llm : undefined));
+
+  it('each held part of an LLM call is given as a partial llm_request; the whole request once, at its end', () => {
+    const app = new AppLayer(new ProviderTable(), false);
+    const found = partsOf(app, true, [head('/v1/chat/completions'), chunk('{"model":"m","messages":[{"role":"user","content":"'), chunk(`deploy with ${SECRET}`), chunk('"}]}') + '0\r\n\r\n']);
+    assert.deepEqual(found[0], [], 'the head alone: no body yet');
+    assert.deepEqual(partial(found[1]!), [{ endpoint: '/v1/chat/completions', partial: true, user_message: '{"model":"m","messages":[{"role":"user","content":"', context: '{"model":"m","messages":[{"role":"user","content":"' }]);
+    // the part before's end comes again with the next part
+    assert.ok(partial(found[2]!)[0]!.context!.endsWith(`"content":"deploy with ${SECRET}`));
+    // the last part completes it: the whole request, not a partial one
+    assert.deepEqual(partial(found[3]!), []);
+    const whole = found[3]!.filter((f) => f.type === 'llm_request');
+    assert.equal(whole.length, 1);
+    assert.equal(whole[0]!.type === 'llm_request' && whole[0]!.llm.user_message, `deploy with ${SECRET}`);
+  });
+
+  it('not held (monitor, or a connection not gated): no partial requests', () => {
+    const app = new AppLayer(new ProviderTable(), false);
+    const found = partsOf(app, false, [head('/v1/chat/completions'), chunk('{"model":"m","messages":[{"role":"user","content":"'), chunk(`x ${SECRET}`)]);
+    assert.deepEqual(found.flat(), []);
+  });
+
+  it('a secret cut between two parts is seen whole; JSON escapes are read', () => {
+    const app = new AppLayer(new ProviderTable(), false);
+    const found = partsOf(app, true, [head('/v1/chat/completions'), chunk('{"model":"m","messages":[{"role":"user","content":"key AKIAIOSF'), chunk('ODNN7EXAMPLE and \\u0041KIA\\u0049OSFODNN7EXAMPLE\\n')]);
+    const ctx = partial(found[2]!)[0]!.context!;
+    assert.match(ctx, /key AKIAIOSFODNN7EXAMPLE and AKIAIOSFODNN7EXAMPLE\n$/);
+  });
+
+  it('only a request judged as an LLM call at its end: a POST to a provider, an LLM API path, or a body with messages', () => {
+    const upload = new AppLayer(new ProviderTable(), false);
+    assert.deepEqual(partsOf(upload, true, [head('/upload'), chunk(`{"file":"${SECRET}"`)]).flat(), [], 'an upload to no provider');
+    const chat = new AppLayer(new ProviderTable(), false);
+    assert.equal(partial(partsOf(chat, true, [head('/gateway/run'), chunk(`{"model":"m","messages":[{"role":"user","content":"${SECRET}`)])[1]!).length, 1, 'a chat body on any path');
+    const provider = new AppLayer(new ProviderTable(), false);
+    const p = partial(partsOf(provider, true, [head('/v1/anything', 'api.openai.com'), chunk(`{"x":"${SECRET}`)], 'api.openai.com')[1]!);
+    assert.equal(p[0]?.provider, 'openai', 'any POST to a provider');
+    // once known to be one, every later part is judged, whatever it holds
+    const later = new AppLayer(new ProviderTable(), false);
+    const f = partsOf(later, true, [head('/gateway/run'), chunk('{"messages":[{"role":"user","content":"a'), chunk('bc')]);
+    assert.equal(partial(f[2]!)[0]?.context?.endsWith('abc'), true);
+  });
+
+  it('HTTP/2: a held write of DATA that does not end its stream is judged on it', async () => {
+    const chunks = await captureH2(
+      (_req, res) => res.end('{}'),
+      (client) =>
+        new Promise<void>((resolve) => {
+          const req = client.request({ ':method': 'POST', ':path': '/v1/chat/completions', 'content-type': 'application/json' });
+          req.on('response', () => req.resume());
+          req.on('end', resolve);
+          req.write(`{"model":"m","messages":[{"role":"user","content":"${SECRET}`);
+          setTimeout(() => req.end('"}]}'), 30);
+        }),
+    );
+    const app = new AppLayer(new ProviderTable(), false);
+    const found = chunks.filter((c) => c.direction === 'write').flatMap((c) => app.feed(call('write', c.data), true).found);
+    const parts = partial(found);
+    assert.ok(parts.some((l) => l?.context?.includes(SECRET)), JSON.stringify(parts));
+    assert.equal(found.filter((f) => f.type === 'llm_request' && f.llm.partial === undefined).length, 1, 'and the whole request at its end');
+  });
+});
