@@ -265,7 +265,22 @@ enum busted_tls_verdict {
 	BUSTED_TLS_SKIP = 1,    /* not interesting: count, do not copy */
 	BUSTED_TLS_GATE = 2,    /* a content policy may block it: hold each write until the engine decides */
 	BUSTED_TLS_BLOCK = 3,   /* blocked: its socket's packets are dropped and the socket destroyed */
+	/*
+	 * An HTTP/2 client connection whose first request was no AI traffic:
+	 * its reads are not copied, its writes are (so that the engine's HPACK
+	 * state for them stays whole and a later request on another stream is
+	 * read), and when gating is on a write is held only if it carries DATA
+	 * payload (a request body). The value's other bits are the kernel's
+	 * place in the frames written: BUSTED_TLS_WATCH_DATA (the frame being
+	 * written is DATA), BUSTED_TLS_WATCH_LOST (lost its place: every write
+	 * held), and from bit 8 the payload bytes of that frame still to come.
+	 */
+	BUSTED_TLS_WATCH = 4,
+	BUSTED_TLS_WATCH_DATA = 8,
+	BUSTED_TLS_WATCH_LOST = 16,
 };
+#define BUSTED_TLS_VERDICT_MASK 7
+#define BUSTED_TLS_WATCH_LEFT_SHIFT 8
 
 /* ---- enforcement (enforce.bpf.c, and the parts of proc/pkt/tls that feed it) ----
  *

@@ -45,7 +45,23 @@ struct tls_call {
 	__u32 gated;    /* copied at entry (gated): the return only reports how much was written */
 	__u64 call_id;
 	__u32 flags;    /* busted_tls_event.flags of its records (BUSTED_TLS_F_RESTART) */
+	__u32 h2_num;   /* a watched HTTP/2 write: its length, and ... */
+	__u32 h2_next;  /* ... the connection's verdict once it is written whole (0: not watched) */
 	__u32 _pad;
+};
+
+/* Frame headers a watched write is walked through; more, and its connection is lost (every write held). */
+#define H2_MAX_FRAMES 128
+
+/* A watched HTTP/2 write's walk through its frames (bpf_loop state). */
+struct h2_walk {
+	__u64 buf;
+	__u32 num;  /* bytes of the write */
+	__u32 off;  /* where the next frame header starts */
+	__u32 left; /* payload bytes of the last frame past the write's end */
+	__u32 data; /* the last frame is DATA */
+	__u32 hold; /* it carries DATA payload */
+	__u32 lost; /* a frame header past its end, or too many frames */
 };
 
 struct {
@@ -244,6 +260,72 @@ static __always_inline __u64 next_call_id(void)
 	return (*seq << 8) | bpf_get_smp_processor_id();
 }
 
+static long h2_frame(__u64 i, void *arg)
+{
+	struct h2_walk *w = arg;
+	__u8 h[9];
+	__u32 len, rest;
+
+	if (w->off >= w->num)
+		return 1;
+	rest = w->num - w->off;
+	/* a header cut by the write's end: where the frames go next is not known */
+	if (rest < 9 || bpf_probe_read_user(h, sizeof(h), (void *)(w->buf + w->off))) {
+		w->lost = 1;
+		return 1;
+	}
+	len = ((__u32)h[0] << 16) | ((__u32)h[1] << 8) | h[2];
+	w->data = h[3] == 0;
+	if (w->data && len)
+		w->hold = 1;
+	rest -= 9;
+	if (len > rest) {
+		w->left = len - rest;
+		w->off = w->num;
+	} else {
+		w->left = 0;
+		w->off += 9 + len;
+	}
+	return 0;
+}
+
+/*
+ * A write on a watched HTTP/2 connection (BUSTED_TLS_WATCH, verdict V):
+ * does it carry request body (DATA payload)? Its frames are walked from
+ * where the last write left them, and *NEXT is the verdict once it is
+ * written whole. Lost (a header cut by a write's end, a write of more than
+ * H2_MAX_FRAMES frames): held, and every later write too.
+ */
+static __always_inline bool h2_holds(__u32 v, const void *buf, __u64 num, __u32 *next)
+{
+	struct h2_walk w = { .buf = (__u64)buf, .num = num > (1U << 30) ? (1U << 30) : (__u32)num };
+	__u32 take;
+
+	w.left = v >> BUSTED_TLS_WATCH_LEFT_SHIFT;
+	w.data = (v & BUSTED_TLS_WATCH_DATA) != 0;
+	if (v & BUSTED_TLS_WATCH_LOST) {
+		*next = v;
+		return true;
+	}
+	if (w.left) {
+		take = w.left < w.num ? w.left : w.num;
+		if (w.data && take)
+			w.hold = 1;
+		w.off = take;
+		w.left -= take;
+	}
+	if (w.off < w.num)
+		bpf_loop(H2_MAX_FRAMES, h2_frame, &w, 0);
+	if (w.off < w.num)
+		w.lost = 1;
+	if (w.lost) {
+		*next = BUSTED_TLS_WATCH | BUSTED_TLS_WATCH_LOST;
+		return true;
+	}
+	*next = BUSTED_TLS_WATCH | (w.data ? BUSTED_TLS_WATCH_DATA : 0) | ((w.left & 0xffffff) << BUSTED_TLS_WATCH_LEFT_SHIFT);
+	return w.hold;
+}
+
 /* Returns whether the call was stored for the return half (which then has
  * something to do: copy what was read or written, or say what became of a
  * gated write). */
@@ -254,6 +336,7 @@ static __always_inline bool enter(void *ctx, __u32 op, void *ssl, const void *bu
 	struct busted_tls_key key = { .pid = id >> 32, .ssl = (__u64)ssl };
 	struct chunk_ctx x = {};
 	__u32 *verdict;
+	bool gate;
 
 	if (!wanted())
 		return false;
@@ -277,7 +360,22 @@ static __always_inline bool enter(void *ctx, __u32 op, void *ssl, const void *bu
 		verdict = NULL;
 		c.flags = BUSTED_TLS_F_RESTART;
 	}
-	if (enforce_on && op == BUSTED_TLS_WRITE && num > 0 && is_gated(&key, verdict) && may_hold()) {
+	if (verdict && (*verdict & BUSTED_TLS_VERDICT_MASK) == BUSTED_TLS_WATCH) {
+		/* a watched HTTP/2 connection: its writes are copied, its reads are not;
+		 * with gating on, a write is held when it carries request body */
+		if (op != BUSTED_TLS_WRITE) {
+			stat_inc(BUSTED_STAT_TLS_SKIPPED);
+			return false;
+		}
+		gate = false;
+		if (enforce_on && num > 0) {
+			gate = h2_holds(*verdict, buf, num, &c.h2_next);
+			c.h2_num = num > (1U << 30) ? (1U << 30) : (__u32)num;
+		}
+	} else {
+		gate = op == BUSTED_TLS_WRITE && num > 0 && enforce_on && is_gated(&key, verdict);
+	}
+	if (enforce_on && op == BUSTED_TLS_WRITE && num > 0 && gate && may_hold()) {
 		/* Gated: the plaintext is copied now, before the library encrypts
 		 * and sends it, and the process is stopped until the engine has
 		 * decided (it sends SIGCONT; a block destroys the socket first).
@@ -328,6 +426,15 @@ static __always_inline int leave(void *ctx, long ret)
 			bpf_probe_read_user(&n, sizeof(n), (void *)c->size_ptr);
 	} else if (ret > 0) {
 		n = ret;
+	}
+	if (c->h2_next && n > 0) {
+		/* a watched HTTP/2 write: its frames' place moves on when it went whole;
+		 * written in part, where they stand is not known (lost) */
+		struct busted_tls_key key = { .pid = id >> 32, .ssl = c->ssl };
+		__u32 *v = bpf_map_lookup_elem(&tls_verdicts, &key);
+
+		if (v && (*v & BUSTED_TLS_VERDICT_MASK) == BUSTED_TLS_WATCH)
+			*v = n == c->h2_num ? c->h2_next : (BUSTED_TLS_WATCH | BUSTED_TLS_WATCH_LOST);
 	}
 	if (c->gated) {
 		/* copied at entry: say what became of it (a failed write that the

@@ -157,7 +157,11 @@ export class Agent {
         noRedact: o.noRedact === true || redactLate,
         // a connection that is not AI traffic: no longer copied, or (--tls-capture-all)
         // still copied; either way no longer held when enforcement gates unknown connections
-        onTlsSkip: (pid, ssl) => (o.tlsSkip !== false ? this.kernel?.setTlsVerdict(pid, ssl, 'skip') : policy && !policy.dryRun && this.kernel?.setTlsVerdict(pid, ssl, 'capture')),
+        // (an HTTP/2 client's connection is watched instead: its writes still copied, not its reads)
+        onTlsSkip: (pid, ssl, watch) =>
+          o.tlsSkip !== false
+            ? this.kernel?.setTlsVerdict(pid, ssl, watch === undefined ? 'skip' : { watch })
+            : policy && !policy.dryRun && this.kernel?.setTlsVerdict(pid, ssl, 'capture'),
         // the same for a plain-text HTTP connection: the packet hook stops copying it
         // (or, with --tls-capture-all, still copied but no longer held)
         onPlainSkip: (sockId, released, requestsOut) => this.kernel?.setPlainVerdict(BigInt(sockId), o.tlsSkip !== false ? 'skip' : 'capture', released, requestsOut),

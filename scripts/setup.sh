@@ -38,6 +38,12 @@ if [[ "${1:-}" != "--build-only" ]]; then
     apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
   fi
 
+  # bpffs, where `busted enforce --pin` keeps enforcement across restarts: mounted at its usual place when no
+  # bpffs is (systemd mounts it on most distros; a bare container or VM may have none)
+  if [[ $(id -u) -eq 0 ]] && ! grep -q ' - bpf ' /proc/self/mountinfo && [[ -d /sys/fs/bpf ]]; then
+    if mount -t bpf bpf /sys/fs/bpf 2>/dev/null; then say "mounted a bpffs at /sys/fs/bpf"; else say "no bpffs mounted, and mounting one failed: --pin will say so"; fi
+  fi
+
   # npm dependencies: again only when the lock file changed.
   if [[ ! -f node_modules/.package-lock.json || package-lock.json -nt node_modules/.package-lock.json ]]; then
     say "npm ci"

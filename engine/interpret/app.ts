@@ -59,6 +59,8 @@ interface Conn {
   out?: Parser;
   in?: Parser;
   h2: boolean;
+  /** HTTP/2: the client's direction is this side's writes */
+  clientOut?: boolean;
   /** HTTP/1.1: requests waiting for their answers, oldest first */
   pending: Pending[];
   /** HTTP/2: by stream */
@@ -207,6 +209,7 @@ export class AppLayer {
       const clientIsOut = clientIsThis === (call.direction === 'write');
       const route = (m: Http2Message) => (m.kind === 'request' ? this.request(c, m) : this.response(c, m));
       c.h2 = true;
+      c.clientOut = clientIsOut;
       const note = (t: string) => this.notes?.push(t);
       const part = (m: Http2Message, d: Uint8Array) => this.partial(c, m, d);
       c.out = new Http2Stream(route, clientIsOut, note, part, this.bodies);
@@ -257,6 +260,20 @@ export class AppLayer {
     if (!out.lost) return (c!.lostSaid = false);
     if (c!.lostSaid) return false;
     return (c!.lostSaid = true);
+  }
+
+  /**
+   * An HTTP/2 connection of no AI traffic so far, whose requests this side
+   * writes: where its writes stand in their frames, for the kernel to watch
+   * them (tls.bpf.c BUSTED_TLS_WATCH: writes still copied, reads not, only
+   * a write with a request body held). `null` when they cannot be followed
+   * from here (inside a frame header); undefined when the connection is no
+   * such one (HTTP/1.1, a server's side, a direction no longer decoded).
+   */
+  watchFrom(pid: number, ssl: string): { left: number; data: boolean } | null | undefined {
+    const c = this.conns.get(`${pid}:${ssl}`);
+    if (c === undefined || !c.h2 || !c.clientOut || !(c.out instanceof Http2Stream) || c.out.broken) return undefined;
+    return c.out.frameCarry ?? null;
   }
 
   forget(pid: number, ssl: string): void {

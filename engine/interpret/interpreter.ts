@@ -45,7 +45,13 @@ export interface InterpreterOptions {
   /** leave secrets in payloads (--no-redact) */
   noRedact?: boolean;
   /** a TLS connection turned out uninteresting: stop copying it in the kernel */
-  onTlsSkip?: (pid: number, ssl: string) => void;
+  /**
+   * A TLS connection of no AI traffic so far. `watch` (an HTTP/2 client's
+   * connection, app.ts watchFrom): where its writes stand in their frames,
+   * for the kernel to keep copying its writes, not its reads (null: they
+   * cannot be followed from here; every write is then held when gated).
+   */
+  onTlsSkip?: (pid: number, ssl: string, watch?: { left: number; data: boolean } | null) => void;
   /**
    * A plain-text HTTP connection (pkt.bpf.c plain_socks) whose first request
    * was no LLM or MCP call, its requests (going out, REQUESTSOUT, or coming
@@ -675,7 +681,8 @@ export class Interpreter {
     const p = this.tlsSkipPending!;
     this.tlsSkipPending = undefined;
     if (call.direction === 'write' && !this.app.writesDone(p.pid, p.ssl)) return;
-    this.onTlsSkip?.(p.pid, p.ssl);
+    // HTTP/2: HPACK cannot be picked up part way, so its writes stay followed (a later request on another stream is read)
+    this.onTlsSkip?.(p.pid, p.ssl, this.app.watchFrom(p.pid, p.ssl));
   }
 
   private plainPieces(r: PktRecord, key: string): void {

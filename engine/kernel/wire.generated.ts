@@ -746,6 +746,9 @@ export const BUSTED_TLS_CAPTURE = 0;
 export const BUSTED_TLS_SKIP = 1;
 export const BUSTED_TLS_GATE = 2;
 export const BUSTED_TLS_BLOCK = 3;
+export const BUSTED_TLS_WATCH = 4;
+export const BUSTED_TLS_WATCH_DATA = 8;
+export const BUSTED_TLS_WATCH_LOST = 16;
 
 // enum busted_plain_verdict
 export const BUSTED_PLAIN_CAPTURE = 0;

@@ -139,6 +139,18 @@ export class Http2Stream {
     return this.hpack.tableSize;
   }
 
+  /**
+   * Where this direction stands in its frames, for the kernel to follow
+   * them from here (tls.bpf.c, BUSTED_TLS_WATCH): the payload bytes of the
+   * frame being read still to come, and whether it is DATA. Undefined in
+   * the preface, inside a frame header, or once lost.
+   */
+  get frameCarry(): { left: number; data: boolean } | undefined {
+    if (this.lostWhy !== undefined || this.preface || this.headHave > 0) return undefined;
+    const f = this.cur;
+    return f === undefined ? { left: 0, data: false } : { left: f.len - f.got, data: f.type === FRAME.DATA };
+  }
+
   /** Body bytes held for open streams (bounded by MAX_HELD). */
   get heldBytes(): number {
     return this.held;

@@ -19,8 +19,10 @@ describe('the packed package', () => {
       const tgz = join(dir, pack.stdout.trim().split('\n').pop()!);
       const repo = join(dir, 'repo');
       cpSync(join(PACKAGE_ROOT, 'examples', 'policy-repo'), repo, { recursive: true });
-      const install = spawnSync('npm', ['install', '--no-audit', '--no-fund', '--loglevel=error', '--offline', '--ignore-scripts', tgz], { cwd: repo, encoding: 'utf8', timeout: 180_000 });
-      // --offline: the dependencies come from npm's cache, filled by this checkout's own install;
+      const install = spawnSync('npm', ['install', '--no-audit', '--no-fund', '--loglevel=error', '--prefer-offline', '--ignore-scripts', tgz], { cwd: repo, encoding: 'utf8', timeout: 180_000 });
+      // --prefer-offline: the dependencies come from npm's cache, filled by this checkout's own install (`npm ci`
+      // caches the tarballs but not the registry's metadata, which resolving the packed package's ranges needs:
+      // on a fresh machine that is fetched once);
       // --ignore-scripts: no native add-on needs building (koffi ships its binaries)
       assert.equal(install.status, 0, install.stderr);
       const run = spawnSync('npx', ['busted', 'test-policy', '--policies', 'policies', '--events', 'recordings/*.jsonl', '--format', 'json'], { cwd: repo, encoding: 'utf8', timeout: 120_000 });

@@ -493,6 +493,26 @@ get('/static/app.js').then(() => new Promise((ok) => setTimeout(ok, 500))).then(
     assert.ok(agent.events.some((e) => of(r.pid)(e) && e.type === 'llm_response' && e.llm?.usage?.input_tokens === 12), 'and its answer');
   });
 
+  it('HTTP/2: a connection whose first request is not AI traffic is watched: its reads are not copied, its writes are, so a later request on another stream is read', async () => {
+    // HPACK cannot be picked up part way, so an HTTP/2 connection cannot be followed again from a later request
+    // as HTTP/1.1 is: its writes stay copied (tls.bpf.c BUSTED_TLS_WATCH), its reads do not
+    const code = `const http2 = require('http2');
+const s = http2.connect('https://127.0.0.1:${h2port}', { ca: require('fs').readFileSync(${JSON.stringify(pki.caCert)}) });
+const req = (headers, body) => new Promise((ok, no) => { const q = s.request(headers); q.on('response', () => { q.resume(); q.on('end', ok); }); q.on('error', no); q.end(body); });
+req({ ':path': '/static/app.js' }).then(() => new Promise((ok) => setTimeout(ok, 500))).then(() => req({ ':path': '/second-on-same-connection' })).then(() => req({ ':method': 'POST', ':path': '/v1/chat/completions', 'content-type': 'application/json' }, ${JSON.stringify(JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'q-after-h2-watch' }] }))})).then(() => { s.close(); process.exit(0); }, (e) => { console.error(e); process.exit(4); });`;
+    const r = await run([process.execPath, '-e', code], inCg());
+    assert.equal(r.code, 0, r.stderr);
+    await agent.waitFor((e) => of(r.pid)(e) && e.type === 'close' && e.net?.protocol === 'tcp', 'the close');
+    const req = await agent.waitFor((e) => of(r.pid)(e) && e.type === 'llm_request', 'the chat after two GETs');
+    assert.equal(req.llm?.user_message, 'q-after-h2-watch');
+    assert.equal(req.http?.version, '2');
+    // the writes went on being copied (the second GET's headers), the reads did not: the chat's answer is not read
+    assert.ok(agent.events.some((e) => of(r.pid)(e) && e.type === 'tls_data' && (e.tls?.payload ?? '').includes(':path: /second-on-same-connection')), 'the second GET read');
+    const reads = agent.events.filter((e) => of(r.pid)(e) && e.type === 'tls_data' && e.tls?.direction === 'read');
+    assert.ok(reads.length > 0 && !reads.some((e) => (e.tls?.payload ?? '').includes('chat.completion.chunk')), 'no answer after the verdict copied');
+    assert.ok(!agent.events.some((e) => of(r.pid)(e) && e.type === 'llm_response'));
+  });
+
   it('TLS 1.2 to openssl s_server: negotiated version and ECDHE cipher', async () => {
     const r = await run(['curl', '-sS', '--tls-max', '1.2', '--cacert', pki.caCert, '-o', '/dev/null', `https://api.mistral.ai:${sPort}/`], inCg());
     assert.equal(r.code, 0, r.stderr);

@@ -256,3 +256,45 @@ describe('AppLayer: a request judged part by part while its writes are held (jud
     assert.equal(found.filter((f) => f.type === 'llm_request' && f.llm.partial === undefined).length, 1, 'and the whole request at its end');
   });
 });
+
+describe('AppLayer.watchFrom: where an HTTP/2 client connection\'s writes stand, for the kernel to watch them', () => {
+  it('an HTTP/2 client after whole frames: at a frame start; HTTP/1.1 and a server\'s side: not watched', async () => {
+    const chunks = await captureH2(
+      (_req, res) => res.end('ok'),
+      async (client) => {
+        const q = client.request({ ':path': '/health' });
+        q.resume();
+        await new Promise((r) => q.on('end', r));
+      },
+    );
+    const client = new AppLayer(new ProviderTable(), false);
+    for (const c of chunks) client.feed(call(c.direction, c.data));
+    assert.deepEqual(client.watchFrom(7, 'abc'), { left: 0, data: false });
+    // the same bytes seen from the server (its reads are the client's writes): no watch
+    const server = new AppLayer(new ProviderTable(), false);
+    for (const c of chunks) server.feed(call(c.direction === 'write' ? 'read' : 'write', c.data));
+    assert.equal(server.watchFrom(7, 'abc'), undefined);
+    const h1 = new AppLayer(new ProviderTable(), false);
+    h1.feed(call('write', 'GET / HTTP/1.1\r\nHost: x\r\n\r\n'));
+    assert.equal(h1.watchFrom(7, 'abc'), undefined);
+  });
+
+  it('a write that ends inside a DATA frame: its payload still to come; inside a frame header: null', () => {
+    const frame = (type: number, sid: number, payload: Uint8Array, flags = 0) => {
+      const h = Buffer.alloc(9);
+      h.writeUIntBE(payload.length, 0, 3);
+      h[3] = type;
+      h[4] = flags;
+      h.writeUInt32BE(sid, 5);
+      return Buffer.concat([h, payload]);
+    };
+    const preface = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1');
+    const settings = frame(4, 0, Buffer.alloc(0));
+    const data = frame(0, 1, Buffer.alloc(100, 0x61));
+    const app = new AppLayer(new ProviderTable(), false);
+    app.feed(call('write', Buffer.concat([preface, settings, data.subarray(0, 40)])));
+    assert.deepEqual(app.watchFrom(7, 'abc'), { left: 69, data: true });
+    app.feed(call('write', Buffer.concat([data.subarray(40), settings.subarray(0, 4)])));
+    assert.equal(app.watchFrom(7, 'abc'), null);
+  });
+});

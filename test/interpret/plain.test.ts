@@ -176,11 +176,13 @@ describe('Interpreter: plain-text HTTP read and held (records made in memory)', 
       out(text.slice(cuts[i], cuts[i + 1]), true, 1000 + cuts[i]!);
       if (i < 2) {
         assert.deepEqual(moves[i], { release: 1000 + cuts[i + 1]!, skipped: false }, `segment ${i} goes: the request is not whole without the next`);
-        assert.equal(events.length, 0, 'nothing decided yet');
+        // each part judged on its own before it goes (app.ts judgePart); the request not yet
+        assert.equal(events.filter((e) => e.llm?.partial === true).length, i + 1, `segment ${i} judged as a part`);
+        assert.equal(events.filter((e) => e.llm?.partial !== true).length, 0, 'nothing decided yet');
       }
     }
     assert.equal(next(), 1000 + text.length);
-    const req = events.find((e) => e.type === 'llm_request');
+    const req = events.find((e) => e.type === 'llm_request' && e.llm?.partial !== true);
     assert.ok(req?.llm?.user_message?.endsWith('q-big-end'), 'read whole');
     assert.ok(!events.some((e) => e.type === 'error'), 'no content-cut error');
     assert.deepEqual(moves[2], { release: 1000 + text.length, skipped: false });
@@ -194,9 +196,10 @@ describe('Interpreter: plain-text HTTP read and held (records made in memory)', 
     assert.deepEqual(moves, [{ release: undefined, skipped: false }], 'asked to try again');
     out(part, true, 1000); // the retry: nothing appended
     assert.deepEqual(moves[1], { release: 1000 + part.length, skipped: false }, 'the part goes: its request is not whole');
-    assert.equal(events.length, 0, 'no content-cut error');
+    assert.ok(!events.some((e) => e.type === 'error'), 'no content-cut error');
+    assert.equal(events.filter((e) => e.llm?.partial === true).length, 1, 'the part judged once (the retry carries nothing new)');
     out(body.slice(10), true, 1000 + part.length); // the rest, held in turn
-    assert.equal(events.find((e) => e.type === 'llm_request')?.llm?.user_message, 'q-plain');
+    assert.equal(events.find((e) => e.type === 'llm_request' && e.llm?.partial !== true)?.llm?.user_message, 'q-plain');
     assert.deepEqual(moves[2], { release: 1000 + part.length + body.length - 10, skipped: false });
   });
 
@@ -212,7 +215,7 @@ describe('Interpreter: plain-text HTTP read and held (records made in memory)', 
     interp.handle(rec(1000, part) as KernelRecord);
     assert.deepEqual(moves, [{ release: undefined }]);
     interp.flush(1 + 400e6);
-    assert.equal(events.length, 0, 'not yet');
+    assert.ok(!events.some((e) => e.type === 'error'), 'not yet');
     interp.flush(1 + 600e6);
     assert.equal(events.find((e) => e.type === 'error')?.error?.code, 'BUSTED_E_CONTENT_CUT');
     assert.deepEqual(moves[1], { release: 1000 + part.length });

@@ -81,3 +81,15 @@ describe('wire layout', { skip }, () => {
     assert.equal(W.TLS_KEY.size, 16);
   });
 });
+
+describe('watchVerdict: the tls_verdicts value of a watched HTTP/2 connection', () => {
+  it('the verdict in the low bits, DATA and lost flags, the frame payload still to come from bit 8', async () => {
+    const { watchVerdict } = await import('../../engine/kernel/loader.js');
+    assert.equal(watchVerdict({ left: 0, data: false }), W.BUSTED_TLS_WATCH);
+    assert.equal(watchVerdict({ left: 69, data: true }), W.BUSTED_TLS_WATCH | W.BUSTED_TLS_WATCH_DATA | (69 << 8));
+    assert.equal(watchVerdict({ left: 0xffffff, data: false }), (W.BUSTED_TLS_WATCH | (0xffffff << 8)) >>> 0);
+    assert.equal(watchVerdict(null), W.BUSTED_TLS_WATCH | W.BUSTED_TLS_WATCH_LOST);
+    // never one of the other verdicts, which the kernel compares whole
+    for (const v of [watchVerdict({ left: 1, data: true }), watchVerdict(null)]) assert.ok(![W.BUSTED_TLS_CAPTURE, W.BUSTED_TLS_SKIP, W.BUSTED_TLS_GATE, W.BUSTED_TLS_BLOCK].includes(v));
+  });
+});
