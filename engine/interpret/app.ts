@@ -9,7 +9,7 @@
 import type { TlsCall } from './tls-data.js';
 import type { HttpInfo, LlmInfo, McpInfo } from '../model/event.js';
 import type { ProviderTable } from '../enrich/provider.js';
-import { BODY_BUDGET_BYTES, BodyBudget, MAX_BODY } from '../parse/bytes.js';
+import { BODY_BUDGET_BYTES, BodyBudget, concatBytes, MAX_BODY } from '../parse/bytes.js';
 import { codingsOf, decodeBody } from '../parse/encoding.js';
 import { Http1Stream, type HttpMessage } from '../parse/http1.js';
 import { Http2Stream, looksLikeHttp2, type Http2Message } from '../parse/http2.js';
@@ -107,7 +107,11 @@ interface PartText {
   tail: string;
   /** the LLM call's rules apply to it (known once, kept) */
   llm: boolean;
+  /** a compressed body: its bytes as sent so far, and how many bytes of it decoded at the last look */
+  coded?: { parts: Uint8Array[]; size: number; decoded: number; failed?: boolean };
 }
+/** a compressed body is judged part by part while what was sent of it is no longer than this (decoded afresh each time) */
+const PART_DECODE_MAX = 1 << 20;
 /** how much of a part is looked at again with the next: longer than any credential the rules look for */
 const PART_OVERLAP = 512;
 /** a JSON body with a `messages` member: a chat API's, on any path */
@@ -468,8 +472,15 @@ export class AppLayer {
     this.touched!.add(m);
     let st = this.parts.get(m);
     if (st === undefined) this.parts.set(m, (st = { dec: new TextDecoder(), fresh: [], tail: '', llm: false }));
-    // a compressed body cannot be read part by part here: it is read whole at its end
-    if (m.contentEncoding !== undefined && codingsOf(m.contentEncoding).length > 0) return;
+    if (m.contentEncoding !== undefined && codingsOf(m.contentEncoding).length > 0) {
+      // a compressed body: decoded afresh from its start at each look (judgePart), while it is small enough
+      const z = (st.coded ??= { parts: [], size: 0, decoded: 0 });
+      if (z.size <= PART_DECODE_MAX) {
+        z.parts.push(data);
+        z.size += data.length;
+      }
+      return;
+    }
     st.fresh.push(st.dec.decode(data, { stream: true }));
   }
 
@@ -486,7 +497,9 @@ export class AppLayer {
    */
   private judgePart(c: Conn, m: HttpMessage): void {
     const st = this.parts.get(m);
-    if (st === undefined || st.fresh.length === 0) return;
+    if (st === undefined) return;
+    if (st.coded !== undefined) this.decodePart(m, st, st.coded);
+    if (st.fresh.length === 0) return;
     const text = st.tail + st.fresh.join('');
     st.fresh = [];
     st.tail = text.slice(-PART_OVERLAP);
@@ -504,6 +517,25 @@ export class AppLayer {
     const llm: LlmInfo = { endpoint: path, partial: true, user_message: said, context: said };
     if (provider) llm.provider = provider;
     this.push(c, { type: 'llm_request', http, llm, ...(provider ? { provider } : {}) });
+  }
+
+  /**
+   * A compressed body's new text: its bytes so far decoded (a flush, not a
+   * finish: what they hold so far), past what was decoded at the last look.
+   * Up to PART_DECODE_MAX bytes as sent; past that, or when it does not
+   * decode, the body is judged whole at its end only (a `cut` then says
+   * when it could not be read).
+   */
+  private decodePart(m: HttpMessage, st: PartText, z: NonNullable<PartText['coded']>): void {
+    if (z.size > PART_DECODE_MAX || z.failed) return;
+    const d = decodeBody(concatBytes(z.parts, z.size), m.contentEncoding, true, MAX_BODY);
+    z.parts = [concatBytes(z.parts, z.size)];
+    if (d.error !== undefined) {
+      z.failed = true;
+      return;
+    }
+    if (d.body.length > z.decoded) st.fresh.push(st.dec.decode(d.body.subarray(z.decoded), { stream: true }));
+    z.decoded = d.body.length;
   }
 
   /** event streams being read as they arrive: what is left after the last whole event */

@@ -410,31 +410,40 @@ for line in sys.stdin:
     await stopAgent();
   });
 
-  it('a request written in parts is judged part by part: a secret in an early part never leaves, nor one cut between two parts (python3 chunked, node HTTP/2); a harmless one arrives whole', async () => {
+  it('a request written in parts is judged part by part: a secret in an early part never leaves, nor one cut between two parts (python3 chunked, plain and gzip, node HTTP/2); a harmless one arrives whole', async () => {
     // a gated connection's writes are let go one by one, only the one that completes a request held until it
     // is decided: each part is judged before it may leave (app.ts judgePart), else the server got the secret
     const m = await startAgent(policyDir('part-secrets', SECRETS));
     const head = '{"model":"gpt-4o-mini","messages":[{"role":"user","content":"';
     // the parts a client writes, the last one after a pause (the request is not complete until then)
-    const python = (parts: string[]) =>
+    // gzip: the body a gzip stream flushed at each part (a streaming compressor), Content-Encoding: gzip
+    const pythonIn = (gzip: boolean) => (parts: string[]) =>
       run(
         [
           PYTHON,
           '-c',
-          `import http.client, json, ssl, time
+          `import http.client, json, ssl, time, zlib
 ctx = ssl.create_default_context(cafile=${JSON.stringify(pki.caCert)})
 c = http.client.HTTPSConnection("api.openai.com", ${server.port}, context=ctx, timeout=10)
 parts = json.loads(${JSON.stringify(JSON.stringify(parts))})
+gz = ${gzip ? 'zlib.compressobj(wbits=31)' : 'None'}
 def body():
     for i, p in enumerate(parts):
-        if i == len(parts) - 1:
+        last = i == len(parts) - 1
+        if last:
             time.sleep(0.3)
-        yield p.encode()
-c.request("POST", "/v1/chat/completions", body=body(), headers={"content-type": "application/json"}, encode_chunked=True)
+        b = p.encode()
+        yield b if gz is None else gz.compress(b) + (gz.flush() if last else gz.flush(zlib.Z_SYNC_FLUSH))
+headers = {"content-type": "application/json"}
+if gz is not None:
+    headers["content-encoding"] = "gzip"
+c.request("POST", "/v1/chat/completions", body=body(), headers=headers, encode_chunked=True)
 print(c.getresponse().status)`,
         ],
         inCg(),
       );
+    const python = pythonIn(false);
+    const pythonGzip = pythonIn(true);
     const nodeH2 = (parts: string[]) =>
       run(
         [
@@ -459,7 +468,7 @@ process.on('beforeExit', () => process.exit(5));
         inCg(),
       );
     const cut = SECRET.length >> 1;
-    for (const [name, client] of [['python3', python], ['node-h2', nodeH2]] as const) {
+    for (const [name, client] of [['python3', python], ['python3-gzip', pythonGzip], ['node-h2', nodeH2]] as const) {
       for (const [what, parts] of [
         ['early', [head, `deploy with ${SECRET} (${name}-early)`, ' and more"}]}']],
         ['cut in two', [head, `deploy with ${SECRET.slice(0, cut)}`, `${SECRET.slice(cut)} (${name}-cut)`, ' and more"}]}']],
@@ -706,6 +715,35 @@ for path, body in [("/v1/upload", json.dumps({"note": "not an LLM call"})), ("/v
     assert.equal(pd.decision?.enforced, true);
     assert.ok(!server.received.some((b) => b.includes('(after-upload-secret)')), 'the server never received the secret');
     await stopAgent();
+  });
+
+  it('a watched HTTP/2 connection: its writes without a request body (twenty GETs, WINDOW_UPDATEs) are not held, a POST\'s body is', async () => {
+    const m = await startAgent(join(PACKAGE_ROOT, 'policies'));
+    const r = await run(
+      [
+        process.execPath,
+        '-e',
+        `const http2 = require('http2');
+const s = http2.connect(${JSON.stringify(url('ok.example.test', ''))}, { ca: require('fs').readFileSync(${JSON.stringify(pki.caCert)}), family: 4 });
+const req = (headers, body) => new Promise((ok, no) => { const q = s.request(headers); q.on('response', () => { q.resume(); q.on('end', ok); }); q.on('error', no); q.end(body); });
+(async () => {
+  await req({ ':path': '/health' });
+  await new Promise((res) => setTimeout(res, 300));
+  for (let i = 0; i < 20; i++) await req({ ':path': '/status?i=' + i });
+  await req({ ':method': 'POST', ':path': '/v1/chat/completions', 'content-type': 'application/json' }, ${JSON.stringify(chat('a harmless prompt after twenty GETs (h2-counted)'))});
+  s.close();
+})().then(() => process.exit(0), (e) => { console.error(e); process.exit(4); });`,
+      ],
+      inCg(),
+    );
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(server.hits.filter((h) => h.includes('/status?i=')).length >= 20, true, 'the GETs went');
+    assert.ok(server.received.some((b) => b.includes('(h2-counted)')), 'the prompt arrived');
+    await m.waitFor((e) => e.type === 'llm_request' && e.process?.pid === r.pid, 'the prompt read');
+    await stopAgent();
+    // the first request's writes are held (no verdict yet), and the POST's body; not the GETs after the verdict
+    const held = Number(/(\d+) writes held/.exec(m.stderr)?.[1]);
+    assert.ok(held >= 1 && held < 10, `writes held: ${held}`);
   });
 
   it('a TLS connection that speaks no HTTP (a line protocol) is let be after its first line: its writes are not held one by one', async () => {

@@ -237,6 +237,26 @@ describe('AppLayer: a request judged part by part while its writes are held (jud
     assert.equal(partial(f[2]!)[0]?.context?.endsWith('abc'), true);
   });
 
+  it('a gzip body: each part judged on what it decodes to so far', async () => {
+    const { gzipSync } = await import('node:zlib');
+    // words that do not repeat, so that the secret lies a third of the way into the compressed bytes too
+    const words = (n: number, from: number) => Array.from({ length: n }, (_, i) => ((from + i) * 7919 % 1_000_003).toString(36)).join(' ');
+    const raw = Buffer.from(`{"model":"m","messages":[{"role":"user","content":"${words(300, 1)} then ${SECRET} and more ${words(600, 5000)}"}]}`);
+    const z = gzipSync(raw);
+    const cuts = [0, z.length >> 2, z.length >> 1, (3 * z.length) >> 2];
+    const app = new AppLayer(new ProviderTable(), false);
+    const zhead = `POST /v1/chat/completions HTTP/1.1\r\nHost: gw.example.test\r\nContent-Type: application/json\r\nContent-Encoding: gzip\r\nContent-Length: ${z.length}\r\n\r\n`;
+    app.feed(call('write', zhead), true);
+    const seen: string[] = [];
+    for (let i = 0; i < cuts.length; i++) {
+      const found = app.feed(call('write', z.subarray(cuts[i], cuts[i + 1] ?? z.length)), true).found;
+      if (i < cuts.length - 1) seen.push(...partial(found).map((l) => l!.context!));
+      else assert.equal(found.filter((f) => f.type === 'llm_request' && f.llm.partial === undefined).length, 1, 'the whole at its end');
+    }
+    assert.ok(seen.length >= 2, `judged part by part: ${seen.length}`);
+    assert.ok(seen.some((t) => t.includes(SECRET)), 'the secret seen before the last part');
+  });
+
   it('HTTP/2: a held write of DATA that does not end its stream is judged on it', async () => {
     const chunks = await captureH2(
       (_req, res) => res.end('{}'),
