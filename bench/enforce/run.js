@@ -18,12 +18,15 @@
 //              held at SSL_write until the engine has decided; per-request
 //              latency without the agent, with enforce (gated), and with
 //              enforce --no-gate, p50 and p99, interleaved.
+//   gateparts  the same with a 64 KiB prompt written in 8 parts (chunked), a
+//              tick apart: each held part is judged before it goes (app.ts
+//              judgePart), the last held until the request is decided.
 //   plaingate  the same over plain-text HTTP (an Ollama-style server on
 //              http://127.0.0.1): each request's segment held in the packet
 //              hook until the engine has decided, then let go (pkt.bpf.c
 //              BUSTED_PLAIN_GATE, a probe for the sender's retry).
 //
-//   node bench/enforce/run.js [connect|reload|gate|plaingate ...]
+//   node bench/enforce/run.js [connect|reload|gate|gateparts|plaingate ...]
 // env: BENCH_ENFORCE_REQS (default 400 per round), BENCH_ENFORCE_ROUNDS (3),
 //      BENCH_ENFORCE_EDITS (20)
 // Prints RESULT {json} lines on stdout, progress on stderr. Needs root.
@@ -205,13 +208,25 @@ function makePki(dir) {
   return { ca: join(dir, 'ca.pem'), cert: readFileSync(join(dir, 'server.pem')), key: readFileSync(join(dir, 'server.key')) };
 }
 
-/** One round of REQS kept-alive POSTs from a node client in the cgroup (over TLS, or plain-text HTTP without CA); per-request latencies (ms). */
-function clientRound(port, ca, hosts) {
+/**
+ * One round of REQS kept-alive POSTs from a node client in the cgroup (over
+ * TLS, or plain-text HTTP without CA); per-request latencies (ms). PARTS > 0:
+ * a 64 KiB prompt written in that many writes (chunked), a tick apart.
+ */
+function clientRound(port, ca, hosts, parts = 0) {
   const url = ca ? `https://api.openai.com:${port}/v1/chat/completions` : `http://127.0.0.1:${port}/api/chat`;
   const script = `
 const https = require(${JSON.stringify(ca ? 'https' : 'http')});
 const agent = new https.Agent({ keepAlive: true, maxSockets: 1 });
-const body = JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'a harmless prompt, a few words long, nothing in it to block' }] });
+const body = JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: ${parts > 0 ? "'a harmless prompt written in parts '.repeat(1900)" : "'a harmless prompt, a few words long, nothing in it to block'"} }] });
+const PARTS = ${parts};
+const send = (r, k) => {
+  if (PARTS === 0) return r.end(body);
+  const n = Math.ceil(body.length / PARTS);
+  if (k === PARTS - 1) return r.end(body.slice(k * n));
+  r.write(body.slice(k * n, (k + 1) * n));
+  setImmediate(() => send(r, k + 1));
+};
 const lat = [];
 function one(i) {
   if (i === ${REQS}) { console.log(JSON.stringify(lat)); agent.destroy(); return; }
@@ -221,7 +236,9 @@ function one(i) {
     res.on('end', () => { lat.push(Number(process.hrtime.bigint() - t) / 1e6); one(i + 1); });
   });
   r.on('error', (e) => { console.error(e.message); process.exit(1); });
-  r.end(body);
+  // each part out at once (else Nagle waits for the server's delayed ACK: 40 ms a request)
+  r.on('socket', (so) => so.setNoDelay(true));
+  send(r, 0);
 }
 one(0);`;
   // asynchronously: the server answering it runs in this process
@@ -255,7 +272,8 @@ async function gateBench() {
   await new Promise((r) => server.listen(0, '127.0.0.1', r));
   cleanups.push(() => new Promise((r) => server.close(r)));
   const port = server.address().port;
-  await gatedRounds('gate', port, pki.ca, hosts, /(\d+) writes held/, 'gated_write_added_latency_ms', 'writes_held');
+  if (want('gate')) await gatedRounds('gate', port, pki.ca, hosts, /(\d+) writes held/, 'gated_write_added_latency_ms', 'writes_held');
+  if (want('gateparts')) await gatedRounds('gateparts', port, pki.ca, hosts, /(\d+) writes held/, 'gated_parts_added_latency_ms', 'writes_held', 8);
 }
 
 /** gate, for plain-text HTTP: the same rounds against a plain server, the client without a CA. */
@@ -280,17 +298,17 @@ async function plainGateBench() {
  * shipped policies (held), and with --no-gate; per-request latency p50 and
  * p99 of each, and what the agent counted as held (COUNTER in its stderr).
  */
-async function gatedRounds(label, port, ca, hosts, counter, metric, countName) {
+async function gatedRounds(label, port, ca, hosts, counter, metric, countName, parts = 0) {
   const modes = { none: [], gated: [], nogate: [] };
   let held = 0;
   for (let i = 0; i < ROUNDS; i++) {
-    modes.none.push(...(await clientRound(port, ca, hosts)));
+    modes.none.push(...(await clientRound(port, ca, hosts, parts)));
     let a = await startEnforce(join(ROOT, 'policies'));
-    modes.gated.push(...(await clientRound(port, ca, hosts)));
+    modes.gated.push(...(await clientRound(port, ca, hosts, parts)));
     const err = await a.stop();
     held += Number(counter.exec(err)?.[1] ?? 0);
     a = await startEnforce(join(ROOT, 'policies'), ['--no-gate']);
-    modes.nogate.push(...(await clientRound(port, ca, hosts)));
+    modes.nogate.push(...(await clientRound(port, ca, hosts, parts)));
     await a.stop();
     log(`${label}: round ${i + 1}/${ROUNDS}`);
   }
@@ -316,7 +334,7 @@ const which = process.argv.slice(2);
 const want = (n) => !which.length || which.includes(n);
 try {
   if (want('reload')) await reloadBench();
-  if (want('gate')) await gateBench();
+  if (want('gate') || want('gateparts')) await gateBench();
   if (want('plaingate')) await plainGateBench();
   if (want('connect')) connectBench();
 } finally {
