@@ -670,11 +670,16 @@ process.stdin.on('data', async (d) => {
     assert.ok(!server.received.some((b) => b.includes('(h2-after-list-secret)')), 'the server never received the secret over HTTP/2');
     // HTTP/2 after a request that is neither an LLM call nor a model list: its reads are let be, its writes still
     // followed (HPACK cannot be picked up part way: tls.bpf.c BUSTED_TLS_WATCH), and only a write with a body held
-    const h2curl = (user: string) =>
-      run(
-        ['curl', '-4', '-sS', '--http2', '--max-time', '10', '--cacert', pki.caCert, '-o', '/dev/null', url('ok.example.test', '/health'), '--next', '--http2', '--cacert', pki.caCert, '-o', '/dev/null', url('ok.example.test', '/status'), '--next', '--http2', '--cacert', pki.caCert, '-H', 'content-type: application/json', '-d', chat(user), url('ok.example.test')],
+    // a long body goes in a file (an argument is at most 128 KiB)
+    const h2curl = (user: string) => {
+      const body = chat(user);
+      const file = join(dir, 'h2-body.json');
+      if (body.length > 64 * 1024) writeFileSync(file, body);
+      return run(
+        ['curl', '-4', '-sS', '--http2', '--max-time', '10', '--cacert', pki.caCert, '-o', '/dev/null', url('ok.example.test', '/health'), '--next', '--http2', '--cacert', pki.caCert, '-o', '/dev/null', url('ok.example.test', '/status'), '--next', '--http2', '--cacert', pki.caCert, '-H', 'content-type: application/json', '--data-binary', body.length > 64 * 1024 ? `@${file}` : body, url('ok.example.test')],
         inCg(),
       );
+    };
     const w = await h2curl(`use ${SECRET} (h2-after-get-secret)`);
     assert.notEqual(w.code, 0, 'the blocked request fails');
     assert.ok(!server.received.some((b) => b.includes('(h2-after-get-secret)')), 'the server never received the secret after a GET over HTTP/2');
@@ -689,6 +694,15 @@ process.stdin.on('data', async (d) => {
     // the GETs' answers are not read (reads of a watched connection are not copied); the prompt is
     const wokReq = await m.waitFor((e) => e.type === 'llm_request' && e.process?.pid === wok.pid, 'the harmless prompt after two GETs');
     assert.equal(wokReq.llm?.user_message, 'a harmless prompt after two GETs (h2-watched)');
+    // a 600 KB prompt on a watched connection (many DATA frames, the writes held as they carry them): whole when
+    // harmless, and stopped when its end carries a secret
+    const bigH2 = (tail: string) => h2curl(`${'lorem ipsum dolor sit amet '.repeat(22_000)}${tail}`);
+    const bigOk = await bigH2('the end of a long harmless prompt (h2-watched-big)');
+    assert.equal(bigOk.code, 0, bigOk.stderr);
+    assert.ok(server.received.some((b) => b.includes('(h2-watched-big)')), 'the long harmless prompt arrived whole');
+    const bigBad = await bigH2(`and then ${SECRET} (h2-watched-big-secret)`);
+    assert.notEqual(bigBad.code, 0, 'the long prompt with a secret at its end fails');
+    assert.ok(!server.received.some((b) => b.includes('(h2-watched-big-secret)')), 'its end never arrived');
     // python3: an upload that is no LLM call, then the prompt, on one kept-alive connection
     const p = await run(
       [
