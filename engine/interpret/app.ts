@@ -528,8 +528,9 @@ export class AppLayer {
    */
   private decodePart(m: HttpMessage, st: PartText, z: NonNullable<PartText['coded']>): void {
     if (z.size > PART_DECODE_MAX || z.failed) return;
-    const d = decodeBody(concatBytes(z.parts, z.size), m.contentEncoding, true, MAX_BODY);
-    z.parts = [concatBytes(z.parts, z.size)];
+    const sent = concatBytes(z.parts, z.size);
+    z.parts = [sent];
+    const d = decodeBody(sent, m.contentEncoding, true, MAX_BODY);
     if (d.error !== undefined) {
       z.failed = true;
       return;

@@ -50,6 +50,28 @@ for p in json.loads(sys.argv[1]):
   ];
 }
 
+/** python3: one POST /api/chat whose body (its user message the Python expression CONTENT) goes in three writes 40 ms apart after the head; prints its status or the error. */
+function slowWriter(port: number, content: string): string[] {
+  return [
+    PYTHON,
+    '-c',
+    `import http.client, json, time
+body = json.dumps({"model": "llama3.2", "messages": [{"role": "user", "content": ${content}}]}).encode()
+c = http.client.HTTPConnection("127.0.0.1", ${port}, timeout=5)
+c.putrequest("POST", "/api/chat")
+c.putheader("content-type", "application/json")
+c.putheader("content-length", str(len(body)))
+c.endheaders()
+try:
+    for i in range(3):
+        time.sleep(0.04)
+        c.send(body[i * len(body) // 3:(i + 1) * len(body) // 3])
+    print(c.getresponse().status)
+except Exception as e:
+    print("error", type(e).__name__)`,
+  ];
+}
+
 /**
  * A blocked request that was held: its client got no answer (the connection
  * was cut), the decision on it is an enforced block, and SRV never received
@@ -326,51 +348,11 @@ s.listen(0, '${net}.2', () => console.log(s.address().port));`]);
       assert.ok(!agent.stdout.includes(SECRET), "the secret appears in busted's output");
 
       // a slow writer: the head, then the body in three writes 40 ms apart, the secret in the last
-      const slow = await run(
-        [
-          PYTHON,
-          '-c',
-          `import http.client, json, time
-body = json.dumps({"model": "llama3.2", "messages": [{"role": "user", "content": "part one, part two, and ${SECRET} (slow-secret)"}]}).encode()
-c = http.client.HTTPConnection("127.0.0.1", ${server.port}, timeout=5)
-c.putrequest("POST", "/api/chat")
-c.putheader("content-type", "application/json")
-c.putheader("content-length", str(len(body)))
-c.endheaders()
-try:
-    for i in range(3):
-        time.sleep(0.04)
-        c.send(body[i * len(body) // 3:(i + 1) * len(body) // 3])
-    print(c.getresponse().status)
-except Exception as e:
-    print("error", type(e).__name__)`,
-        ],
-        inCg(),
-      );
+      const slow = await run(slowWriter(server.port, `"part one, part two, and ${SECRET} (slow-secret)"`), inCg());
       await heldBlock(agent, slow, server, '(slow-secret)');
       // the same with the secret in the first of the three writes: each part of a request is judged before it
       // may leave (app.ts judgePart), not only the one that completes it
-      const early = await run(
-        [
-          PYTHON,
-          '-c',
-          `import http.client, json, time
-body = json.dumps({"model": "llama3.2", "messages": [{"role": "user", "content": "${SECRET} (early-secret)" + ", and then more words" * 20}]}).encode()
-c = http.client.HTTPConnection("127.0.0.1", ${server.port}, timeout=5)
-c.putrequest("POST", "/api/chat")
-c.putheader("content-type", "application/json")
-c.putheader("content-length", str(len(body)))
-c.endheaders()
-try:
-    for i in range(3):
-        time.sleep(0.04)
-        c.send(body[i * len(body) // 3:(i + 1) * len(body) // 3])
-    print(c.getresponse().status)
-except Exception as e:
-    print("error", type(e).__name__)`,
-        ],
-        inCg(),
-      );
+      const early = await run(slowWriter(server.port, `"${SECRET} (early-secret)" + ", and then more words" * 20`), inCg());
       const earlyBlock = await heldBlock(agent, early, server, '(early-secret)');
       assert.equal(earlyBlock.req.llm?.partial, true, 'judged on its first part');
       assert.ok(!server.received.some((b) => b.includes(SECRET)), 'the server never got the secret');
