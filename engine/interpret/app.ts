@@ -61,6 +61,8 @@ interface Conn {
   h2: boolean;
   /** HTTP/2: the client's direction is this side's writes */
   clientOut?: boolean;
+  /** HTTP/2: the kernel watches it (watchFrom): its reads no longer come, its writes are read for their requests */
+  watched?: boolean;
   /** HTTP/1.1: requests waiting for their answers, oldest first */
   pending: Pending[];
   /** HTTP/2: by stream */
@@ -278,6 +280,16 @@ export class AppLayer {
     const c = this.conns.get(`${pid}:${ssl}`);
     if (c === undefined || !c.h2 || !c.clientOut || !(c.out instanceof Http2Stream) || c.out.broken) return undefined;
     return c.out.frameCarry ?? null;
+  }
+
+  /** The connection is watched from here (the interpreter gave the kernel watchFrom's place). */
+  watched(pid: number, ssl: string): void {
+    const c = this.conns.get(`${pid}:${ssl}`);
+    if (c !== undefined) c.watched = true;
+  }
+
+  isWatched(pid: number, ssl: string): boolean {
+    return this.conns.get(`${pid}:${ssl}`)?.watched === true;
   }
 
   forget(pid: number, ssl: string): void {

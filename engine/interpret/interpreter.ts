@@ -355,6 +355,9 @@ export class Interpreter {
   private tlsCall(call: TlsCall): void {
     // a retried write whose bytes were all seen when its first try was held
     if (call.data.length === 0 && call.len === 0) return;
+    // a watched HTTP/2 connection's writes are read for the requests they carry, not told one by one (a
+    // skipped connection's were not even copied); a held one is, for a policy may decide on it
+    if (!call.gated && this.app.isWatched(call.pid, call.ssl)) return this.watchedCall(call);
     const ev = this.start('tls_data', call.first.ts, call.pid);
     if (!ev) return;
     const proc = this.processes.info(call.first.task);
@@ -374,6 +377,11 @@ export class Interpreter {
     }
     const origin: EventOrigin = { tls: { pid: call.pid, ssl: call.ssl, gated: call.gated } };
     this.out(ev, undefined, origin);
+    this.afterCall(call, proc, found, lost, origin);
+  }
+
+  /** What a TLS call completed, and an HTTP/2 direction it lost. */
+  private afterCall(call: TlsCall, proc: ProcessInfo, found: Finding[], lost: string | undefined, origin: EventOrigin): void {
     if (lost !== undefined) {
       // an HTTP/2 direction that stops being decoded is said once, not left to silence
       this.stats.http2Lost++;
@@ -386,6 +394,17 @@ export class Interpreter {
       }
     }
     for (const f of found) this.out(this.finding(f, call.first.ts, proc, call.conn.sni), undefined, origin);
+  }
+
+  /** A write of a watched HTTP/2 connection that was not held: only what it completes is told. */
+  private watchedCall(call: TlsCall): void {
+    if (this.pid !== undefined && !this.processes.inTree(call.pid, this.pid)) {
+      this.stats.filtered++;
+      return;
+    }
+    const { found, lost } = this.app.feed(call);
+    if (found.length === 0 && lost === undefined) return;
+    this.afterCall(call, this.processes.info(call.first.task), found, lost, { tls: { pid: call.pid, ssl: call.ssl, gated: false } });
   }
 
   /** The event for what a connection's plaintext completed (app.ts). */
@@ -682,7 +701,9 @@ export class Interpreter {
     this.tlsSkipPending = undefined;
     if (call.direction === 'write' && !this.app.writesDone(p.pid, p.ssl)) return;
     // HTTP/2: HPACK cannot be picked up part way, so its writes stay followed (a later request on another stream is read)
-    this.onTlsSkip?.(p.pid, p.ssl, this.app.watchFrom(p.pid, p.ssl));
+    const watch = this.app.watchFrom(p.pid, p.ssl);
+    if (watch !== undefined) this.app.watched(p.pid, p.ssl);
+    this.onTlsSkip?.(p.pid, p.ssl, watch);
   }
 
   private plainPieces(r: PktRecord, key: string): void {
