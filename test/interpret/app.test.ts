@@ -237,6 +237,45 @@ describe('AppLayer: a request judged part by part while its writes are held (jud
     assert.equal(partial(f[2]!)[0]?.context?.endsWith('abc'), true);
   });
 
+  it('however a body is cut into parts, a secret in it is seen by the part that completes it (500 random cuttings, chunked and sized, escaped or not)', () => {
+    for (let seed = 1; seed <= 500; seed++) {
+      const r = prng(seed);
+      const pick = <T>(xs: readonly T[]): T => xs[Math.floor(r() * xs.length)]!;
+      // a secret, written as it is or with a JSON escape in it, somewhere in a prompt of random words
+      const words = Array.from({ length: 20 + Math.floor(r() * 400) }, () => pick(['lorem', 'ipsum', 'dolor', 'é', '日本', '\\"q\\"', 'a\\nb', 'sk-', 'AKIA']));
+      const secret = pick([SECRET, '\\u0041KIAIOSFODNN7EXAMPLE', 'AKIAIOSFODNN7EXAMPL\\u0045']);
+      const at = Math.floor(r() * words.length);
+      words.splice(at, 0, secret);
+      const start = `{"model":"m","messages":[{"role":"user","content":"`;
+      const body = `${start}${words.join(' ')}"}]}`;
+      // where the secret's bytes end
+      const secretEnd = Buffer.byteLength(start + words.slice(0, at + 1).join(' '));
+      const bytes = Buffer.from(body);
+      const chunked = r() < 0.5;
+      const headFor = chunked ? head('/v1/chat/completions') : head('/v1/chat/completions').replace('Transfer-Encoding: chunked', `Content-Length: ${bytes.length}`);
+      // cut points anywhere, a UTF-8 sequence or an escape split too
+      const cuts = [...new Set(Array.from({ length: 1 + Math.floor(r() * 8) }, () => 1 + Math.floor(r() * (bytes.length - 1))))].sort((a, b) => a - b);
+      const pieces = [0, ...cuts].map((c, i, all) => bytes.subarray(c, all[i + 1] ?? bytes.length));
+      const app = new AppLayer(new ProviderTable(), false);
+      app.feed(call('write', headFor), true);
+      const seen: string[] = [];
+      let whole: string | undefined;
+      pieces.forEach((p, i) => {
+        const w = chunked ? Buffer.concat([Buffer.from(`${p.length.toString(16)}\r\n`), p, Buffer.from(i === pieces.length - 1 ? '\r\n0\r\n\r\n' : '\r\n')]) : p;
+        for (const f of app.feed(call('write', w), true).found) {
+          if (f.type !== 'llm_request') continue;
+          if (f.llm.partial) seen.push(f.llm.context!);
+          else whole = f.llm.user_message;
+        }
+      });
+      assert.ok(whole?.includes(SECRET), `seed ${seed}: the whole request read`);
+      // the part whose text completes the secret sees it whole (the 512-character overlap), unless the
+      // last part does, which is the whole request's
+      const lastPart = cuts.length ? cuts[cuts.length - 1]! : 0;
+      if (secretEnd <= lastPart) assert.ok(seen.some((t) => t.includes(SECRET)), `seed ${seed}: a part saw the secret (cuts ${cuts.join(',')})`);
+    }
+  });
+
   it('a gzip body: each part judged on what it decodes to so far', async () => {
     const { gzipSync } = await import('node:zlib');
     // words that do not repeat, so that the secret lies a third of the way into the compressed bytes too
