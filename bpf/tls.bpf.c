@@ -45,9 +45,9 @@ struct tls_call {
 	__u32 gated;    /* copied at entry (gated): the return only reports how much was written */
 	__u64 call_id;
 	__u32 flags;    /* busted_tls_event.flags of its records (BUSTED_TLS_F_RESTART) */
-	__u32 h2_num;   /* a watched HTTP/2 write: its length, and ... */
-	__u32 h2_next;  /* ... the connection's verdict once it is written whole (0: not watched) */
-	__u32 _pad;
+	__u32 h2_num;   /* a watched HTTP/2 write: its length, */
+	__u32 h2_next;  /* the connection's verdict once it is written whole (0: not watched), */
+	__u32 h2_prev;  /* and the verdict it was walked from */
 };
 
 /* Frame headers a watched write is walked through; more, and its connection is lost (every write held). */
@@ -369,6 +369,7 @@ static __always_inline bool enter(void *ctx, __u32 op, void *ssl, const void *bu
 		}
 		gate = false;
 		if (enforce_on && num > 0) {
+			c.h2_prev = *verdict;
 			gate = h2_holds(*verdict, buf, num, &c.h2_next);
 			c.h2_num = num > (1U << 30) ? (1U << 30) : (__u32)num;
 		}
@@ -429,12 +430,18 @@ static __always_inline int leave(void *ctx, long ret)
 	}
 	if (c->h2_next && n > 0) {
 		/* a watched HTTP/2 write: its frames' place moves on when it went whole;
-		 * written in part, where they stand is not known (lost) */
+		 * written in part, where they stand is not known (lost). A place the
+		 * engine wrote while the write was held (it read the frames, and puts
+		 * a lost walk right) is kept when the write went whole. */
 		struct busted_tls_key key = { .pid = id >> 32, .ssl = c->ssl };
 		__u32 *v = bpf_map_lookup_elem(&tls_verdicts, &key);
 
-		if (v && (*v & BUSTED_TLS_VERDICT_MASK) == BUSTED_TLS_WATCH)
-			*v = n == c->h2_num ? c->h2_next : (BUSTED_TLS_WATCH | BUSTED_TLS_WATCH_LOST);
+		if (v && (*v & BUSTED_TLS_VERDICT_MASK) == BUSTED_TLS_WATCH) {
+			if (n != c->h2_num)
+				*v = BUSTED_TLS_WATCH | BUSTED_TLS_WATCH_LOST;
+			else if (*v == c->h2_prev)
+				*v = c->h2_next;
+		}
 	}
 	if (c->gated) {
 		/* copied at entry: say what became of it (a failed write that the

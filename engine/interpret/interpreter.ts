@@ -50,6 +50,8 @@ export interface InterpreterOptions {
    * connection, app.ts watchFrom): where its writes stand in their frames,
    * for the kernel to keep copying its writes, not its reads (null: they
    * cannot be followed from here; every write is then held when gated).
+   * Told again after each held write of a watched connection, with where
+   * its frames stand after it.
    */
   onTlsSkip?: (pid: number, ssl: string, watch?: { left: number; data: boolean } | null) => void;
   /**
@@ -364,6 +366,13 @@ export class Interpreter {
     ev.process = proc;
     // what the bytes mean (LLM calls and MCP messages, once a message is complete), and for HTTP/2 their readable form
     const { found, render, lost } = this.app.feed(call, call.gated);
+    // a held write of a watched HTTP/2 connection: the kernel is told where its frames stand after it, from
+    // what was read (it keeps that once the write goes whole): a walk that lost its place (a frame header cut
+    // by a write's end, too many frames in one write) is put right, and the writes after it need not be held
+    if (call.gated && call.direction === 'write' && this.app.isWatched(call.pid, call.ssl)) {
+      const at = this.app.watchFrom(call.pid, call.ssl);
+      if (at !== undefined) this.onTlsSkip?.(call.pid, call.ssl, at);
+    }
     // what it writes is no HTTP (a database, a mail client over TLS): let be, as a connection of no AI
     // traffic is; a later request line follows it again (tls.bpf.c BUSTED_TLS_F_RESTART)
     if (call.direction === 'write' && this.app.writeLost(call.pid, call.ssl)) this.tlsSkipPending = { pid: call.pid, ssl: call.ssl };
