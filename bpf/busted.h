@@ -274,10 +274,17 @@ enum busted_tls_verdict {
 	 * place in the frames written: BUSTED_TLS_WATCH_DATA (the frame being
 	 * written is DATA), BUSTED_TLS_WATCH_LOST (lost its place: every write
 	 * held), and from bit 8 the payload bytes of that frame still to come.
+	 * A gated HTTP/2 connection (to a provider, or one the engine keeps
+	 * gated) is watched too, with BUSTED_TLS_WATCH_READS (its reads are
+	 * copied as well) and BUSTED_TLS_WATCH_HEADERS (a write that carries a
+	 * header block is held too): only its control frames (WINDOW_UPDATE,
+	 * PING, SETTINGS, RST_STREAM) go without a hold.
 	 */
 	BUSTED_TLS_WATCH = 4,
 	BUSTED_TLS_WATCH_DATA = 8,
 	BUSTED_TLS_WATCH_LOST = 16,
+	BUSTED_TLS_WATCH_READS = 32,
+	BUSTED_TLS_WATCH_HEADERS = 64,
 };
 #define BUSTED_TLS_VERDICT_MASK 7
 #define BUSTED_TLS_WATCH_LEFT_SHIFT 8

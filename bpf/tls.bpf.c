@@ -60,8 +60,9 @@ struct h2_walk {
 	__u32 off;  /* where the next frame header starts */
 	__u32 left; /* payload bytes of the last frame past the write's end */
 	__u32 data; /* the last frame is DATA */
-	__u32 hold; /* it carries DATA payload */
+	__u32 hold; /* it carries DATA payload (or a header block, with `headers`) */
 	__u32 lost; /* a frame header past its end, or too many frames */
+	__u32 headers; /* a header block is held too (BUSTED_TLS_WATCH_HEADERS) */
 };
 
 struct {
@@ -276,7 +277,7 @@ static long h2_frame(__u64 i, void *arg)
 	}
 	len = ((__u32)h[0] << 16) | ((__u32)h[1] << 8) | h[2];
 	w->data = h[3] == 0;
-	if (w->data && len)
+	if ((w->data && len) || (w->headers && (h[3] == 1 || h[3] == 9)))
 		w->hold = 1;
 	rest -= 9;
 	if (len > rest) {
@@ -299,8 +300,9 @@ static long h2_frame(__u64 i, void *arg)
 static __always_inline bool h2_holds(__u32 v, const void *buf, __u64 num, __u32 *next)
 {
 	struct h2_walk w = { .buf = (__u64)buf, .num = num > (1U << 30) ? (1U << 30) : (__u32)num };
-	__u32 take;
+	__u32 keep = v & (BUSTED_TLS_WATCH_READS | BUSTED_TLS_WATCH_HEADERS), take;
 
+	w.headers = (v & BUSTED_TLS_WATCH_HEADERS) != 0;
 	w.left = v >> BUSTED_TLS_WATCH_LEFT_SHIFT;
 	w.data = (v & BUSTED_TLS_WATCH_DATA) != 0;
 	if (v & BUSTED_TLS_WATCH_LOST) {
@@ -319,10 +321,10 @@ static __always_inline bool h2_holds(__u32 v, const void *buf, __u64 num, __u32 
 	if (w.off < w.num)
 		w.lost = 1;
 	if (w.lost) {
-		*next = BUSTED_TLS_WATCH | BUSTED_TLS_WATCH_LOST;
+		*next = BUSTED_TLS_WATCH | BUSTED_TLS_WATCH_LOST | keep;
 		return true;
 	}
-	*next = BUSTED_TLS_WATCH | (w.data ? BUSTED_TLS_WATCH_DATA : 0) | ((w.left & 0xffffff) << BUSTED_TLS_WATCH_LEFT_SHIFT);
+	*next = BUSTED_TLS_WATCH | keep | (w.data ? BUSTED_TLS_WATCH_DATA : 0) | ((w.left & 0xffffff) << BUSTED_TLS_WATCH_LEFT_SHIFT);
 	return w.hold;
 }
 
@@ -361,14 +363,16 @@ static __always_inline bool enter(void *ctx, __u32 op, void *ssl, const void *bu
 		c.flags = BUSTED_TLS_F_RESTART;
 	}
 	if (verdict && (*verdict & BUSTED_TLS_VERDICT_MASK) == BUSTED_TLS_WATCH) {
-		/* a watched HTTP/2 connection: its writes are copied, its reads are not;
-		 * with gating on, a write is held when it carries request body */
-		if (op != BUSTED_TLS_WRITE) {
-			stat_inc(BUSTED_STAT_TLS_SKIPPED);
-			return false;
-		}
+		/* a watched HTTP/2 connection: its writes are copied, its reads only
+		 * when it is a gated one; with gating on, a write is held when it
+		 * carries request body (or, gated, a header block) */
 		gate = false;
-		if (enforce_on && num > 0) {
+		if (op != BUSTED_TLS_WRITE) {
+			if (!(*verdict & BUSTED_TLS_WATCH_READS)) {
+				stat_inc(BUSTED_STAT_TLS_SKIPPED);
+				return false;
+			}
+		} else if (enforce_on && num > 0) {
 			c.h2_prev = *verdict;
 			gate = h2_holds(*verdict, buf, num, &c.h2_next);
 			c.h2_num = num > (1U << 30) ? (1U << 30) : (__u32)num;
@@ -438,7 +442,7 @@ static __always_inline int leave(void *ctx, long ret)
 
 		if (v && (*v & BUSTED_TLS_VERDICT_MASK) == BUSTED_TLS_WATCH) {
 			if (n != c->h2_num)
-				*v = BUSTED_TLS_WATCH | BUSTED_TLS_WATCH_LOST;
+				*v = BUSTED_TLS_WATCH | BUSTED_TLS_WATCH_LOST | (*v & (BUSTED_TLS_WATCH_READS | BUSTED_TLS_WATCH_HEADERS));
 			else if (*v == c->h2_prev)
 				*v = c->h2_next;
 		}

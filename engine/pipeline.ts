@@ -160,8 +160,10 @@ export class Agent {
         // (an HTTP/2 client's connection is watched instead: its writes still copied, not its reads)
         onTlsSkip: (pid, ssl, watch) =>
           o.tlsSkip !== false
-            ? this.kernel?.setTlsVerdict(pid, ssl, watch === undefined ? 'skip' : { watch })
+            ? !this.enforcer?.tlsBlocked(pid, ssl) && this.kernel?.setTlsVerdict(pid, ssl, watch === undefined ? 'skip' : { watch })
             : policy && !policy.dryRun && this.kernel?.setTlsVerdict(pid, ssl, 'capture'),
+        // a gated HTTP/2 connection: held only at its writes with a header block or a body (not a blocked one)
+        onTlsGatedH2: (pid, ssl, at) => !this.enforcer?.tlsBlocked(pid, ssl) && this.kernel?.setTlsVerdict(pid, ssl, { watch: at, gated: true }),
         // the same for a plain-text HTTP connection: the packet hook stops copying it
         // (or, with --tls-capture-all, still copied but no longer held)
         onPlainSkip: (sockId, released, requestsOut) => this.kernel?.setPlainVerdict(BigInt(sockId), o.tlsSkip !== false ? 'skip' : 'capture', released, requestsOut),

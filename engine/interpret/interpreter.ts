@@ -55,6 +55,12 @@ export interface InterpreterOptions {
    */
   onTlsSkip?: (pid: number, ssl: string, watch?: { left: number; data: boolean } | null) => void;
   /**
+   * A held write of a gated HTTP/2 client connection: where its frames stand
+   * after it, for the kernel to watch it as a gated one (reads copied, a
+   * write held only when it carries a header block or a body).
+   */
+  onTlsGatedH2?: (pid: number, ssl: string, at: { left: number; data: boolean } | null) => void;
+  /**
    * A plain-text HTTP connection (pkt.bpf.c plain_socks) whose first request
    * was no LLM or MCP call, its requests (going out, REQUESTSOUT, or coming
    * in) read up to sequence number RELEASED: the packet
@@ -204,6 +210,7 @@ export class Interpreter {
   /** a TLS connection the application layer found uninteresting, in the call being read */
   private tlsSkipPending: { pid: number; ssl: string } | undefined;
   private readonly onTlsSkip: InterpreterOptions['onTlsSkip'];
+  private readonly onTlsGatedH2: InterpreterOptions['onTlsGatedH2'];
   private readonly onPlainHold: InterpreterOptions['onPlainHold'];
   private readonly app: AppLayer;
   private readonly excerpt: number;
@@ -229,6 +236,7 @@ export class Interpreter {
     };
     this.onPlainSkip = o.onPlainSkip;
     this.onTlsSkip = o.onTlsSkip;
+    this.onTlsGatedH2 = o.onTlsGatedH2;
     this.plainStillCopied = o.plainStillCopied === true;
     this.app = new AppLayer(this.providers, o.noRedact !== true, uninteresting, (n, reason) => this.lost(n, reason));
     this.excerpt = o.tlsExcerptBytes ?? 2048;
@@ -366,12 +374,16 @@ export class Interpreter {
     ev.process = proc;
     // what the bytes mean (LLM calls and MCP messages, once a message is complete), and for HTTP/2 their readable form
     const { found, render, lost } = this.app.feed(call, call.gated);
-    // a held write of a watched HTTP/2 connection: the kernel is told where its frames stand after it, from
-    // what was read (it keeps that once the write goes whole): a walk that lost its place (a frame header cut
-    // by a write's end, too many frames in one write) is put right, and the writes after it need not be held
-    if (call.gated && call.direction === 'write' && this.app.isWatched(call.pid, call.ssl)) {
+    // a held write of an HTTP/2 client connection: the kernel is told where its frames stand after it, from
+    // what was read (it keeps that once the write goes whole). A gated connection is watched from here, its
+    // control frames let go without a hold; a watched one's walk that lost its place (a frame header cut by a
+    // write's end, too many frames in one write) is put right, and the writes after it need not be held
+    if (call.gated && call.direction === 'write') {
       const at = this.app.watchFrom(call.pid, call.ssl);
-      if (at !== undefined) this.onTlsSkip?.(call.pid, call.ssl, at);
+      if (at !== undefined) {
+        if (this.app.isWatched(call.pid, call.ssl)) this.onTlsSkip?.(call.pid, call.ssl, at);
+        else this.onTlsGatedH2?.(call.pid, call.ssl, at);
+      }
     }
     // what it writes is no HTTP (a database, a mail client over TLS): let be, as a connection of no AI
     // traffic is; a later request line follows it again (tls.bpf.c BUSTED_TLS_F_RESTART)

@@ -568,7 +568,7 @@ export class KernelSession {
    * where they stand (watchVerdict). False when there is no tls
    * object or the map refused the update.
    */
-  setTlsVerdict(pid: number, sslHex: string, verdict: 'capture' | 'skip' | { watch: { left: number; data: boolean } | null }): boolean {
+  setTlsVerdict(pid: number, sslHex: string, verdict: 'capture' | 'skip' | { watch: { left: number; data: boolean } | null; gated?: boolean }): boolean {
     const obj = this.bySpec.get('tls');
     if (!obj) return false;
     const key = new Uint8Array(W.TLS_KEY.size);
@@ -576,7 +576,7 @@ export class KernelSession {
     dv.setUint32(W.TLS_KEY.pid, pid, true);
     dv.setBigUint64(W.TLS_KEY.ssl, BigInt(`0x${sslHex}`), true);
     const value = new Uint8Array(4);
-    new DataView(value.buffer).setUint32(0, typeof verdict === 'object' ? watchVerdict(verdict.watch) : verdict === 'skip' ? W.BUSTED_TLS_SKIP : W.BUSTED_TLS_CAPTURE, true);
+    new DataView(value.buffer).setUint32(0, typeof verdict === 'object' ? watchVerdict(verdict.watch, verdict.gated) : verdict === 'skip' ? W.BUSTED_TLS_SKIP : W.BUSTED_TLS_CAPTURE, true);
     try {
       obj.map('tls_verdicts').update(key, value);
       return true;
@@ -726,9 +726,12 @@ export class KernelSession {
  * The tls_verdicts value of a watched HTTP/2 connection (busted.h
  * BUSTED_TLS_WATCH): where its writes stand in their frames, the payload
  * bytes of the frame being written still to come from bit 8 (a frame is at
- * most 2^24 - 1 bytes); null: lost (every write held when gated).
+ * most 2^24 - 1 bytes); null: lost (every write held when gated). GATED: a
+ * connection whose content is judged (a provider's, or one the engine keeps
+ * gated): its reads copied too, and a write with a header block held too.
  */
-export function watchVerdict(at: { left: number; data: boolean } | null): number {
-  if (at === null) return W.BUSTED_TLS_WATCH | W.BUSTED_TLS_WATCH_LOST;
-  return (W.BUSTED_TLS_WATCH | (at.data ? W.BUSTED_TLS_WATCH_DATA : 0) | ((at.left & 0xffffff) << 8)) >>> 0;
+export function watchVerdict(at: { left: number; data: boolean } | null, gated = false): number {
+  const kind = gated ? W.BUSTED_TLS_WATCH_READS | W.BUSTED_TLS_WATCH_HEADERS : 0;
+  if (at === null) return W.BUSTED_TLS_WATCH | W.BUSTED_TLS_WATCH_LOST | kind;
+  return (W.BUSTED_TLS_WATCH | kind | (at.data ? W.BUSTED_TLS_WATCH_DATA : 0) | ((at.left & 0xffffff) << 8)) >>> 0;
 }

@@ -749,6 +749,8 @@ export const BUSTED_TLS_BLOCK = 3;
 export const BUSTED_TLS_WATCH = 4;
 export const BUSTED_TLS_WATCH_DATA = 8;
 export const BUSTED_TLS_WATCH_LOST = 16;
+export const BUSTED_TLS_WATCH_READS = 32;
+export const BUSTED_TLS_WATCH_HEADERS = 64;
 
 // enum busted_plain_verdict
 export const BUSTED_PLAIN_CAPTURE = 0;

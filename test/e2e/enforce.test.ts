@@ -763,6 +763,39 @@ const req = (headers, body) => new Promise((ok, no) => { const q = s.request(hea
     assert.ok(held >= 1 && held < 10, `writes held: ${held}`);
   });
 
+  it('a gated HTTP/2 connection to a provider: its requests are held, its PINGs are not; its answers are read', async () => {
+    const m = await startAgent(join(PACKAGE_ROOT, 'policies'));
+    const r = await run(
+      [
+        process.execPath,
+        '-e',
+        `const http2 = require('http2');
+const s = http2.connect(${JSON.stringify(url('api.openai.com', ''))}, { ca: require('fs').readFileSync(${JSON.stringify(pki.caCert)}), family: 4 });
+const req = (body) => new Promise((ok, no) => { const q = s.request({ ':method': 'POST', ':path': '/v1/chat/completions', 'content-type': 'application/json' }); q.on('response', () => { q.resume(); q.on('end', ok); }); q.on('error', no); q.end(body); });
+const ping = () => new Promise((ok, no) => s.ping((e) => (e ? no(e) : ok())));
+(async () => {
+  await req(${JSON.stringify(chat('a first harmless prompt (h2-gated-1)'))});
+  for (let i = 0; i < 20; i++) await ping();
+  await req(${JSON.stringify(chat('a second harmless prompt (h2-gated-2)'))});
+  s.close();
+})().then(() => process.exit(0), (e) => { console.error(e); process.exit(4); });`,
+      ],
+      inCg(),
+    );
+    assert.equal(r.code, 0, r.stderr);
+    assert.ok(server.received.some((b) => b.includes('(h2-gated-2)')), 'the second prompt arrived');
+    for (const n of [1, 2]) {
+      const req = await m.waitFor((e) => e.type === 'llm_request' && e.process?.pid === r.pid && (e.llm?.user_message ?? '').includes(`(h2-gated-${n})`), `prompt ${n}`);
+      assert.equal(req.http?.version, '2');
+    }
+    // the answers are read (the connection's reads are copied, unlike a watched one of no provider's)
+    await m.waitFor((e) => e.type === 'llm_response' && e.process?.pid === r.pid && e.llm?.usage !== undefined, 'an answer with its usage');
+    await stopAgent();
+    // the requests' writes are held (header blocks and bodies), the twenty PINGs are not
+    const held = Number(/(\d+) writes held/.exec(m.stderr)?.[1]);
+    assert.ok(held >= 2 && held < 12, `writes held: ${held}`);
+  });
+
   it('a TLS connection that speaks no HTTP (a line protocol) is let be after its first line: its writes are not held one by one', async () => {
     // an echo server over TLS on a host of no provider
     const echo = createTlsServer({ key: pki.keyPem, cert: pki.certPem }, (s) => s.pipe(s));

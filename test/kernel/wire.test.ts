@@ -89,7 +89,10 @@ describe('watchVerdict: the tls_verdicts value of a watched HTTP/2 connection', 
     assert.equal(watchVerdict({ left: 69, data: true }), W.BUSTED_TLS_WATCH | W.BUSTED_TLS_WATCH_DATA | (69 << 8));
     assert.equal(watchVerdict({ left: 0xffffff, data: false }), (W.BUSTED_TLS_WATCH | (0xffffff << 8)) >>> 0);
     assert.equal(watchVerdict(null), W.BUSTED_TLS_WATCH | W.BUSTED_TLS_WATCH_LOST);
+    // a gated connection's: reads copied too, header blocks held too
+    assert.equal(watchVerdict({ left: 3, data: false }, true), W.BUSTED_TLS_WATCH | W.BUSTED_TLS_WATCH_READS | W.BUSTED_TLS_WATCH_HEADERS | (3 << 8));
+    assert.equal(watchVerdict(null, true), W.BUSTED_TLS_WATCH | W.BUSTED_TLS_WATCH_LOST | W.BUSTED_TLS_WATCH_READS | W.BUSTED_TLS_WATCH_HEADERS);
     // never one of the other verdicts, which the kernel compares whole
-    for (const v of [watchVerdict({ left: 1, data: true }), watchVerdict(null)]) assert.ok(![W.BUSTED_TLS_CAPTURE, W.BUSTED_TLS_SKIP, W.BUSTED_TLS_GATE, W.BUSTED_TLS_BLOCK].includes(v));
+    for (const v of [watchVerdict({ left: 1, data: true }), watchVerdict(null), watchVerdict(null, true)]) assert.ok(![W.BUSTED_TLS_CAPTURE, W.BUSTED_TLS_SKIP, W.BUSTED_TLS_GATE, W.BUSTED_TLS_BLOCK].includes(v));
   });
 });
