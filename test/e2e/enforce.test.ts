@@ -731,26 +731,35 @@ for path, body in [("/v1/upload", json.dumps({"note": "not an LLM call"})), ("/v
     await stopAgent();
   });
 
-  it('a watched HTTP/2 connection: its writes without a request body (twenty GETs, WINDOW_UPDATEs) are not held, a POST\'s body is; a write of too many frames for the kernel\'s walk is held and the engine puts the walk right', async () => {
-    const m = await startAgent(join(PACKAGE_ROOT, 'policies'));
-    const r = await run(
+  // a node HTTP/2 client: one session to HOST, STEPS (an async function's body) using req(headers, body) and ping()
+  const nodeH2Session = (host: string, steps: string) =>
+    run(
       [
         process.execPath,
         '-e',
         `const http2 = require('http2');
-const s = http2.connect(${JSON.stringify(url('ok.example.test', ''))}, { ca: require('fs').readFileSync(${JSON.stringify(pki.caCert)}), family: 4 });
+const s = http2.connect(${JSON.stringify(url(host, ''))}, { ca: require('fs').readFileSync(${JSON.stringify(pki.caCert)}), family: 4 });
 const req = (headers, body) => new Promise((ok, no) => { const q = s.request(headers); q.on('response', () => { q.resume(); q.on('end', ok); }); q.on('error', no); q.end(body); });
+const ping = () => new Promise((ok, no) => s.ping((e) => (e ? no(e) : ok())));
 (async () => {
-  await req({ ':path': '/health' });
-  await new Promise((res) => setTimeout(res, 300));
-  // 150 GETs at once: one write of 150 HEADERS frames, more than the kernel walks (it loses its place)
-  await Promise.all(Array.from({ length: 150 }, (_, i) => req({ ':path': '/burst?i=' + i })));
-  for (let i = 0; i < 20; i++) await req({ ':path': '/status?i=' + i });
-  await req({ ':method': 'POST', ':path': '/v1/chat/completions', 'content-type': 'application/json' }, ${JSON.stringify(chat('a harmless prompt after twenty GETs (h2-counted)'))});
+${steps}
   s.close();
 })().then(() => process.exit(0), (e) => { console.error(e); process.exit(4); });`,
       ],
       inCg(),
+    );
+  const chatHeaders = "{ ':method': 'POST', ':path': '/v1/chat/completions', 'content-type': 'application/json' }";
+
+  it('a watched HTTP/2 connection: its writes without a request body (twenty GETs, WINDOW_UPDATEs) are not held, a POST\'s body is; a write of too many frames for the kernel\'s walk is held and the engine puts the walk right', async () => {
+    const m = await startAgent(join(PACKAGE_ROOT, 'policies'));
+    const r = await nodeH2Session(
+      'ok.example.test',
+      `  await req({ ':path': '/health' });
+  await new Promise((res) => setTimeout(res, 300));
+  // 150 GETs at once: one write of 150 HEADERS frames, more than the kernel walks (it loses its place)
+  await Promise.all(Array.from({ length: 150 }, (_, i) => req({ ':path': '/burst?i=' + i })));
+  for (let i = 0; i < 20; i++) await req({ ':path': '/status?i=' + i });
+  await req(${chatHeaders}, ${JSON.stringify(chat('a harmless prompt after twenty GETs (h2-counted)'))});`,
     );
     assert.equal(r.code, 0, r.stderr);
     assert.equal(server.hits.filter((h) => h.includes('/status?i=')).length >= 20, true, 'the GETs went');
@@ -765,22 +774,11 @@ const req = (headers, body) => new Promise((ok, no) => { const q = s.request(hea
 
   it('a gated HTTP/2 connection to a provider: its requests are held, its PINGs are not; its answers are read', async () => {
     const m = await startAgent(join(PACKAGE_ROOT, 'policies'));
-    const r = await run(
-      [
-        process.execPath,
-        '-e',
-        `const http2 = require('http2');
-const s = http2.connect(${JSON.stringify(url('api.openai.com', ''))}, { ca: require('fs').readFileSync(${JSON.stringify(pki.caCert)}), family: 4 });
-const req = (body) => new Promise((ok, no) => { const q = s.request({ ':method': 'POST', ':path': '/v1/chat/completions', 'content-type': 'application/json' }); q.on('response', () => { q.resume(); q.on('end', ok); }); q.on('error', no); q.end(body); });
-const ping = () => new Promise((ok, no) => s.ping((e) => (e ? no(e) : ok())));
-(async () => {
-  await req(${JSON.stringify(chat('a first harmless prompt (h2-gated-1)'))});
+    const r = await nodeH2Session(
+      'api.openai.com',
+      `  await req(${chatHeaders}, ${JSON.stringify(chat('a first harmless prompt (h2-gated-1)'))});
   for (let i = 0; i < 20; i++) await ping();
-  await req(${JSON.stringify(chat('a second harmless prompt (h2-gated-2)'))});
-  s.close();
-})().then(() => process.exit(0), (e) => { console.error(e); process.exit(4); });`,
-      ],
-      inCg(),
+  await req(${chatHeaders}, ${JSON.stringify(chat('a second harmless prompt (h2-gated-2)'))});`,
     );
     assert.equal(r.code, 0, r.stderr);
     assert.ok(server.received.some((b) => b.includes('(h2-gated-2)')), 'the second prompt arrived');
