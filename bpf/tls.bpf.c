@@ -297,9 +297,9 @@ static long h2_frame(__u64 i, void *arg)
  * written whole. Lost (a header cut by a write's end, a write of more than
  * H2_MAX_FRAMES frames): held, and every later write too.
  */
-static __always_inline bool h2_holds(__u32 v, const void *buf, __u64 num, __u32 *next)
+static __always_inline bool h2_holds(__u32 v, const void *buf, __u32 num, __u32 *next)
 {
-	struct h2_walk w = { .buf = (__u64)buf, .num = num > (1U << 30) ? (1U << 30) : (__u32)num };
+	struct h2_walk w = { .buf = (__u64)buf, .num = num };
 	__u32 keep = v & (BUSTED_TLS_WATCH_READS | BUSTED_TLS_WATCH_HEADERS), take;
 
 	w.headers = (v & BUSTED_TLS_WATCH_HEADERS) != 0;
@@ -373,9 +373,9 @@ static __always_inline bool enter(void *ctx, __u32 op, void *ssl, const void *bu
 				return false;
 			}
 		} else if (enforce_on && num > 0) {
-			c.h2_prev = *verdict;
-			gate = h2_holds(*verdict, buf, num, &c.h2_next);
 			c.h2_num = num > (1U << 30) ? (1U << 30) : (__u32)num;
+			c.h2_prev = *verdict;
+			gate = h2_holds(*verdict, buf, c.h2_num, &c.h2_next);
 		}
 	} else {
 		gate = op == BUSTED_TLS_WRITE && num > 0 && enforce_on && is_gated(&key, verdict);

@@ -181,24 +181,21 @@ export class Agent {
       (e, origin) => {
         // a request judged on a part of it (app.ts judgePart): told only when that blocks it, its whole
         // is decided and told when it completes
-        if (e.llm?.partial === true) {
-          const d = policy ? this.decide(e, origin, policy) : undefined;
-          if (d?.decision?.action !== 'block') return;
+        const partial = e.llm?.partial === true;
+        if (!partial) {
+          for (const a of annotate) a(e);
           onEvent?.(e);
-          if (redactLate) redactEvent(e);
-          // both the part's text: shown by its end, as a context is
-          e.llm.context = shownContext(e.llm.context ?? '');
-          e.llm.user_message = e.llm.context;
-          this.toSinks(e);
-          this.toSinks(d);
-          return;
         }
-        for (const a of annotate) a(e);
-        onEvent?.(e);
         const decision = policy ? this.decide(e, origin, policy) : undefined;
+        if (partial) {
+          if (decision?.decision?.action !== 'block') return;
+          onEvent?.(e);
+        }
         if (redactLate) redactEvent(e);
         // after redaction: an end cut through a credential would leave a piece the rules no longer know
         if (e.llm?.context !== undefined) e.llm.context = shownContext(e.llm.context);
+        // a part's user_message is its context's text: shown the same way
+        if (partial) e.llm!.user_message = e.llm!.context;
         if (e.mcp?.context !== undefined) e.mcp.context = shownContext(e.mcp.context);
         this.toSinks(e);
         if (decision) this.toSinks(decision);

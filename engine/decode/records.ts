@@ -520,6 +520,7 @@ export function decodeRecord(dv: DataView, off: number, len: number): KernelReco
       const at = dv.getUint32(off + W.TLS.offset, true);
       if ((op === 'read' || op === 'write') && at + cap > callLen) return wireError(`tls chunk of ${cap} bytes at offset ${at} exceeds its call's len ${callLen}`, 'tls.offset');
       const start = dv.byteOffset + off + W.TLS.data;
+      const flags = dv.getUint32(off + W.TLS.flags, true);
       return {
         kind: 'tls',
         ts,
@@ -531,9 +532,9 @@ export function decodeRecord(dv: DataView, off: number, len: number): KernelReco
         offset: at,
         data: copyOut(dv, start, cap),
         lib: dv.getUint32(off + W.TLS.lib, true),
-        gated: (dv.getUint32(off + W.TLS.flags, true) & W.BUSTED_TLS_F_GATED) !== 0,
+        gated: (flags & W.BUSTED_TLS_F_GATED) !== 0,
         buf: dv.getBigUint64(off + W.TLS.buf, true),
-        ...(dv.getUint32(off + W.TLS.flags, true) & W.BUSTED_TLS_F_RESTART ? { restart: true as const } : {}),
+        ...(flags & W.BUSTED_TLS_F_RESTART ? { restart: true as const } : {}),
       };
     }
     case W.BUSTED_KIND_ENFORCE: {

@@ -637,12 +637,12 @@ export class Enforcer {
 
   // ---- gated writes -------------------------------------------------------------------
 
-  /** A held write's events are all decided: let its process go, once nothing else of it is pending. */
   /** A TLS connection this run blocked (its verdict must stay `block`). */
   tlsBlocked(pid: number, ssl: string): boolean {
     return this.blockedTls.has(`${pid}:${ssl}`);
   }
 
+  /** A held write's events are all decided: let its process go, once nothing else of it is pending. */
   onGatedCall(g: GatedCall): void {
     this.stats.gated++;
     // a write on a connection blocked earlier: whatever it says, it does not leave

@@ -452,11 +452,27 @@ const LLM_API_PROBE = /^(\/v1\/models|\/v1beta\/models|\/openai\/models|\/openai
  * request judged before its body is whole (app.ts judgePart).
  */
 export function llmApiPath(path: string): boolean {
-  return LLM_API_PATH.test(path) || OTHER_ENDPOINT.test(path);
+  return pathApi(path) !== undefined || OTHER_ENDPOINT.test(path);
 }
 
-const LLM_API_PATH =
-  /(\/chat\/completions|\/v1\/agents\/completions|\/v1\/fim\/completions|\/v1\/responses|\/v1\/completions|\/v1\/messages|\/models\/[^/:]+:(generateContent|streamGenerateContent)|^\/openai\/deployments\/[^/]+\/(completions|responses)|^\/model\/[^/]+\/(invoke|invoke-with-response-stream|converse|converse-stream)|^\/(v1|v2)\/chat|^\/api\/(chat|generate))$/;
+const AZURE = /^\/openai\/deployments\/([^/]+)\/(chat\/completions|completions|responses)$/;
+const GOOGLE = /\/models\/([^/:]+):(generateContent|streamGenerateContent)$/;
+const BEDROCK = /^\/model\/([^/]+)\/(invoke|invoke-with-response-stream|converse|converse-stream)$/;
+
+/** The API a request's path (without its query) names; llmRequest wants some of them to have their body's shape too. */
+function pathApi(p: string): Api | undefined {
+  const azure = AZURE.exec(p)?.[2];
+  if (/\/chat\/completions$/.test(p) || /\/v1\/agents\/completions$/.test(p) || azure === 'chat/completions') return 'openai_chat';
+  if (/\/v1\/fim\/completions$/.test(p)) return 'openai_completions'; // Mistral fill-in-the-middle
+  if (/\/v1\/responses$/.test(p) || azure === 'responses') return 'openai_responses';
+  if (/\/v1\/completions$/.test(p) || azure === 'completions') return 'openai_completions';
+  if (/\/v1\/messages$/.test(p)) return 'anthropic';
+  if (GOOGLE.test(p)) return 'google';
+  if (BEDROCK.test(p)) return 'bedrock';
+  if (/^\/(v1|v2)\/chat$/.test(p)) return 'cohere';
+  if (/^\/api\/(chat|generate)$/.test(p)) return 'ollama';
+  return undefined;
+}
 
 export function llmRequest(method: string | undefined, path: string | undefined, bodyRaw: unknown): LlmCall | undefined {
   if (method !== 'POST' || !path) return undefined;
@@ -464,23 +480,20 @@ export function llmRequest(method: string | undefined, path: string | undefined,
   const body = obj(bodyRaw);
   const info: LlmInfo = { endpoint: p };
   const model = str(body?.model);
-  let api: Api | undefined;
-  const azure = /^\/openai\/deployments\/([^/]+)\/(chat\/completions|completions|responses)$/.exec(p);
-  const google = /\/models\/([^/:]+):(generateContent|streamGenerateContent)$/.exec(p);
-  const bedrock = /^\/model\/([^/]+)\/(invoke|invoke-with-response-stream|converse|converse-stream)$/.exec(p);
-  if (/\/chat\/completions$/.test(p) || /\/v1\/agents\/completions$/.test(p) || azure?.[2] === 'chat/completions') api = 'openai_chat';
-  else if (/\/v1\/fim\/completions$/.test(p)) api = 'openai_completions'; // Mistral fill-in-the-middle
-  else if (/\/v1\/responses$/.test(p) || azure?.[2] === 'responses') api = 'openai_responses';
-  else if (/\/v1\/completions$/.test(p) || azure?.[2] === 'completions') api = 'openai_completions';
-  else if (/\/v1\/messages$/.test(p) && body && Array.isArray(body.messages)) api = 'anthropic';
-  else if (google) api = 'google';
-  else if (bedrock) api = 'bedrock';
-  else if (/^\/(v1|v2)\/chat$/.test(p) && body && (typeof body.message === 'string' || Array.isArray(body.messages))) api = 'cohere';
-  else if (/^\/api\/(chat|generate)$/.test(p) && body && typeof body.model === 'string') api = 'ollama';
-  else if (body && OTHER_ENDPOINT.test(p)) return otherCall(p, body);
-  // any other path: an OpenAI-compatible gateway or self-hosted server, known by its body (a model and role-tagged messages)
-  else if (body && typeof body.model === 'string' && arr(body.messages).length > 0 && arr(body.messages).every((m) => typeof obj(m)?.role === 'string')) api = 'openai_chat';
-  else return undefined;
+  const azure = AZURE.exec(p);
+  const google = GOOGLE.exec(p);
+  const bedrock = BEDROCK.exec(p);
+  let api = pathApi(p);
+  // these paths are theirs only with a body of their shape
+  if (api === 'anthropic' && !(body && Array.isArray(body.messages))) api = undefined;
+  else if (api === 'cohere' && !(body && (typeof body.message === 'string' || Array.isArray(body.messages)))) api = undefined;
+  else if (api === 'ollama' && !(body && typeof body.model === 'string')) api = undefined;
+  if (api === undefined) {
+    if (body && OTHER_ENDPOINT.test(p)) return otherCall(p, body);
+    // any other path: an OpenAI-compatible gateway or self-hosted server, known by its body (a model and role-tagged messages)
+    if (body && typeof body.model === 'string' && arr(body.messages).length > 0 && arr(body.messages).every((m) => typeof obj(m)?.role === 'string')) api = 'openai_chat';
+    else return undefined;
+  }
   if (model) info.model = model;
   if (azure && !info.model) info.model = pathText(azure[1]!);
   switch (api) {
