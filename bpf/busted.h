@@ -15,7 +15,7 @@
 #define BUSTED_H
 
 /* Bumped whenever a layout below changes; checked by the loader. */
-#define BUSTED_ABI_VERSION 3
+#define BUSTED_ABI_VERSION 4
 
 #define BUSTED_COMM_LEN 16
 #define BUSTED_PATH_LEN 256
@@ -232,8 +232,12 @@ struct busted_owner {
 	__u32 _pad;
 };
 
-/* conn.bpf.c listeners: a listening socket by family (AF_INET, AF_INET6) and port (host order). */
+/* conn.bpf.c listeners: a listening socket by network namespace (its
+ * inode number, as /proc/PID/ns/net names it), family (AF_INET, AF_INET6)
+ * and port (host order). Containers listen on the same ports (8080, 443)
+ * each in a namespace of its own. */
 struct busted_listen_key {
+	__u32 netns;
 	__u16 family;
 	__u16 port;
 };

@@ -27,9 +27,10 @@
 #define TCP_LISTEN 10
 #define RCV_SHUTDOWN 1
 
-/* Listening sockets' owners, by (family, port): an accepted connection is
- * created in softirq, so its owner is the process that listens. Learnt at
- * listen(); the engine adds those of listeners older than the agent. */
+/* Listening sockets' owners, by (network namespace, family, port): an
+ * accepted connection is created in softirq, so its owner is the process
+ * that listens. Learnt at listen(); the engine adds those of listeners
+ * older than the agent. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 4096);
@@ -55,6 +56,17 @@ static __always_inline bool sock_in_scope(const struct sock *sk, __u64 *cgid)
 		return false;
 	bpf_probe_read_kernel(&anc, sizeof(anc), &cg->ancestors[scope_level]);
 	return anc && BPF_CORE_READ(anc, kn, id) == scope_cgid;
+}
+
+/* The listeners key of SK (a listener, or a connection it accepted: the
+ * same namespace and local port). Only the transitions that use it read it. */
+static __always_inline void listen_key(struct busted_listen_key *lk, const struct sock *sk, __u16 family)
+{
+	/* 0 on a kernel built without network namespaces (the engine then reads
+	 * /proc/net/tcp as the one namespace, 0 too) */
+	lk->netns = bpf_core_field_exists(sk->__sk_common.skc_net.net) ? KREAD(sk, __sk_common.skc_net.net, ns.inum) : 0;
+	lk->family = family;
+	lk->port = KREAD(sk, __sk_common.skc_num);
 }
 
 static __always_inline void emit_tcp(const struct sock *sk, __u64 cookie, const struct busted_owner *o,
@@ -114,8 +126,6 @@ int BPF_PROG(handle_set_state, const struct sock *sk, const int oldstate, const 
 	if (family != AF_INET && family != AF_INET6)
 		return 0;
 	cookie = SOCK_ID(sk);
-	lk.family = family;
-	lk.port = KREAD(sk, __sk_common.skc_num);
 
 	if (oldstate == TCP_CLOSE && newstate == TCP_SYN_SENT) {
 		/* connect(): the caller is the owner. */
@@ -132,6 +142,7 @@ int BPF_PROG(handle_set_state, const struct sock *sk, const int oldstate, const 
 	if (newstate == TCP_LISTEN) {
 		if (!current_in_scope())
 			return 0;
+		listen_key(&lk, sk, family);
 		task_from_current(&owner.task);
 		owner.task.ppid = KREAD(CURRENT_TASK(), real_parent, tgid);
 		owner.start_ns = bpf_ktime_get_ns();
@@ -141,8 +152,10 @@ int BPF_PROG(handle_set_state, const struct sock *sk, const int oldstate, const 
 	if (oldstate == TCP_LISTEN) {
 		/* LISTEN -> SYN_RECV is a child being cloned from the listener
 		 * (inet_csk_clone_lock), not the listener changing state. */
-		if (newstate == TCP_CLOSE)
+		if (newstate == TCP_CLOSE) {
+			listen_key(&lk, sk, family);
 			bpf_map_delete_elem(&listeners, &lk);
+		}
 		return 0;
 	}
 	if (oldstate == TCP_SYN_SENT) {
@@ -160,6 +173,7 @@ int BPF_PROG(handle_set_state, const struct sock *sk, const int oldstate, const 
 	}
 	if (oldstate == TCP_SYN_RECV && newstate == TCP_ESTABLISHED) {
 		/* A peer connected to us: credit the listener's process. */
+		listen_key(&lk, sk, family);
 		o = bpf_map_lookup_elem(&listeners, &lk);
 		if (!o && family == AF_INET) {
 			/* A dual-stack [::] listener accepts IPv4 peers too. */

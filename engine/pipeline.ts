@@ -328,12 +328,13 @@ export class Agent {
    * an accepted connection names the server that accepted it.
    */
   private learnListeners(inScope: ((pid: number) => boolean) | undefined): void {
-    const socks = listeningSockets();
-    const holders = socketHolders(new Set(socks.map((s) => s.inode)), (pid) => pid !== process.pid && (inScope === undefined || inScope(pid)));
+    const wanted = (pid: number) => pid !== process.pid && (inScope === undefined || inScope(pid));
+    const socks = listeningSockets(wanted);
+    const holders = socketHolders(new Set(socks.map((s) => s.inode)), wanted);
     for (const s of socks) {
       const pid = holders.get(s.inode);
       const task = pid === undefined ? undefined : this.taskOf(pid);
-      if (task) this.kernel.putListener(s.family, s.port, task);
+      if (task) this.kernel.putListener(s, task);
     }
   }
 

@@ -586,19 +586,23 @@ export class KernelSession {
   }
 
   /**
-   * A listening socket older than the agent (host/listeners.ts) and the
-   * process that holds it, for conn.bpf.c to credit the connections it
+   * A listening socket older than the agent (host/listeners.ts: its
+   * network namespace, family and port) and the process that holds it, for conn.bpf.c to credit the connections it
    * accepts to. An entry the kernel learnt itself since (a listen() after
    * attach) is kept (BPF_NOEXIST). False without the conn object, or when
    * the map refused it (full, or already there).
    */
-  putListener(family: 4 | 6, port: number, task: { pid: number; ppid: number; uid: number; gid: number; comm: string; cgroupId: number | bigint }): boolean {
+  putListener(
+    at: { netns: number; family: 4 | 6; port: number },
+    task: { pid: number; ppid: number; uid: number; gid: number; comm: string; cgroupId: number | bigint },
+  ): boolean {
     const obj = this.bySpec.get('conn');
     if (!obj) return false;
     const key = new Uint8Array(W.LISTEN_KEY.size);
     const k = new DataView(key.buffer);
-    k.setUint16(W.LISTEN_KEY.family, family === 6 ? AF_INET6 : AF_INET, true);
-    k.setUint16(W.LISTEN_KEY.port, port, true);
+    k.setUint32(W.LISTEN_KEY.netns, at.netns, true);
+    k.setUint16(W.LISTEN_KEY.family, at.family === 6 ? AF_INET6 : AF_INET, true);
+    k.setUint16(W.LISTEN_KEY.port, at.port, true);
     const value = new Uint8Array(W.OWNER.size);
     const v = new DataView(value.buffer);
     v.setBigUint64(W.OWNER.task_cgroup_id, BigInt(task.cgroupId), true);

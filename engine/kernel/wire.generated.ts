@@ -671,15 +671,17 @@ export const OWNER = {
 
 /** struct busted_listen_key */
 export const LISTEN_KEY = {
-  size: 4,
-  family: 0,
+  size: 8,
+  netns: 0,
+  netns_SIZE: 4,
+  family: 4,
   family_SIZE: 2,
-  port: 2,
+  port: 6,
   port_SIZE: 2,
 } as const;
 
 // enum busted_abi
-export const BUSTED_ABI = 3;
+export const BUSTED_ABI = 4;
 
 // enum busted_kind
 export const BUSTED_KIND_EXEC = 1;

@@ -616,6 +616,60 @@ for s in (a, b):
     }
   });
 
+  it('credits a connection accepted in a network namespace to the listener of that namespace, when two listen on one port (learnt at listen() and read from /proc at start)', async () => {
+    // two "containers": a python each, in a network namespace of its own
+    // (unshare -n), both listening on 127.0.0.1:PORT. Each connects to itself
+    // and accepts when told to on stdin.
+    const port = 20000 + Math.floor(Math.random() * 20000);
+    const code = `import socket, sys
+s = socket.socket(); s.bind(("127.0.0.1", ${port})); s.listen()
+print("ready", flush=True)
+for line in sys.stdin:
+    c = socket.create_connection(("127.0.0.1", ${port})); a, _ = s.accept(); a.close(); c.close()
+    print("done", flush=True)`;
+    const line = (p: ChildProcess, want: string) =>
+      new Promise<void>((resolve, reject) => {
+        const on = (d: Buffer) => {
+          if (String(d).includes(want)) {
+            p.stdout!.off('data', on);
+            resolve();
+          }
+        };
+        p.stdout!.on('data', on);
+        p.once('exit', (c) => reject(new Error(`the server exited ${c}`)));
+      });
+    const servers: ChildProcess[] = [];
+    let late: MonitorProcess | undefined;
+    try {
+      for (let i = 0; i < 2; i++) {
+        const p = start(['unshare', '-n', 'sh', '-c', 'ip link set lo up && exec "$0" -c "$1"', PYTHON, code], { cgroup: cg.path });
+        servers.push(p);
+        await line(p, 'ready');
+      }
+      // the suite's agent saw both listen(); this one starts after, and reads them from /proc
+      late = await MonitorProcess.start(['--cgroup', cg.path]);
+      const accepts = (a: MonitorProcess) => a.events.filter((e) => e.type === 'accept' && e.net?.src_port === port);
+      for (const [i, srv] of servers.entries()) {
+        const done = line(srv, 'done');
+        srv.stdin!.write('go\n');
+        await done;
+        const agents: Array<[string, MonitorProcess]> = [
+          ['the agent that saw listen()', agent],
+          ['the agent started later', late],
+        ];
+        for (const [name, a] of agents) {
+          await a.waitFor(() => accepts(a).length > i, `${name}: accept ${i + 1} on port ${port}`);
+          const acc = accepts(a)[i]!;
+          assert.equal(acc.process?.pid, srv.pid, `${name}: accept ${i + 1} credited to the listener of its own namespace`);
+          assert.match(acc.process?.comm ?? '', /^python3/);
+        }
+      }
+    } finally {
+      for (const p of servers) p.kill();
+      assert.equal(await late?.stop(), 0);
+    }
+  });
+
   it('reports the traffic shape of a connection it opened that moved bytes, and none for a silent one or the accepted side', async () => {
     // flow.bpf.h makes a connection's entry at its first send or receive:
     // a connect-and-close costs the flows map nothing and reports no shape
