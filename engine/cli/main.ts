@@ -53,6 +53,7 @@ function observeOptions(cmd: Command): Command {
     .option('--model <file>', 'ONNX behavioural classifier scoring connections as LLM traffic (default: the shipped models/llm-traffic.onnx)')
     .option('--no-model', 'no behavioural classifier (no ml scores)')
     .option('--color', 'colour the text format even when stdout is not a terminal')
+    .option('--strict', 'exit (code 1) when a hook does not attach at start, instead of warning and running without it')
     .option('-v, --verbose', "print libbpf's messages")
     .addHelpText('after', '\nOutputs, metrics, dashboard and Kubernetes: see README.md, "Outputs".');
   return outputOptions(c);

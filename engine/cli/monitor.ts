@@ -25,6 +25,8 @@ export interface MonitorCliOptions extends ObserveCliOptions {
   hooks: 'auto' | 'raw_tp';
   /** --model FILE, or false for --no-model (undefined: the shipped model) */
   model?: string | false;
+  /** --strict: a hook that does not attach at start stops the run (exit 1) instead of a warning */
+  strict?: boolean;
 }
 
 /** The demo's clients run in the --cgroup the agent watches (its root: wherever they are). */
@@ -110,7 +112,18 @@ export async function runAgent(o: MonitorCliOptions, x: AgentExtras = {}): Promi
   }
   outputs.bind((code, message, field) => agent.interpreter.error(code, message, field));
   const failed = agent.attachments.filter((a) => !a.ok);
-  for (const a of failed) process.stderr.write(`busted: warning: ${a.object}/${a.program} (${a.hook}) not attached: ${a.error?.split('\n')[0]}\n`);
+  for (const a of failed) process.stderr.write(`busted: ${o.strict ? 'error' : 'warning'}: ${a.object}/${a.program} (${a.hook}) not attached: ${a.error?.split('\n')[0]}\n`);
+  if (o.strict && failed.length > 0) {
+    // fail closed: an agent without some of its hooks sees or refuses less than its policy says
+    const names = [...new Set(failed.map((a) => `${a.object}/${a.program}`))];
+    const msg = `--strict: ${names.length} hook${names.length === 1 ? '' : 's'} did not attach (${names.join(', ')}); stopping instead of running without ${names.length === 1 ? 'it' : 'them'}`;
+    agent.interpreter.error(ErrorCode.BPF, msg, 'hooks');
+    process.stderr.write(`busted: ${msg}\n`);
+    await agent.stop();
+    await classifier?.close();
+    await outputs.close();
+    return 1;
+  }
   const fallbacks = [...new Set(agent.attachments.filter((a) => a.ok && a.file?.includes('.rawtp.')).map((a) => a.object))];
   if (fallbacks.length) process.stderr.write(`busted: ${fallbacks.join(', ')}: using raw_tp hooks (packets are matched to TCP owners by cgroup only)\n`);
   if (o.verbose) for (const l of agent.tlsLibraries) process.stderr.write(`busted: TLS probes on ${l.path} (${l.kind}, ${l.id}, via ${l.via})\n`);
