@@ -2,7 +2,8 @@
 /*
  * tls.bpf.c — TLS plaintext at the library boundary: uprobes on OpenSSL's
  * SSL_write/SSL_read (and their _ex forms), where the application hands
- * over or gets back plaintext, plus SSL_ctrl (SNI), SSL_set_fd and SSL_free.
+ * over or gets back plaintext, plus SSL_ctrl (SNI), SSL_set_fd and SSL_free;
+ * and on GnuTLS's calls of the same shapes (at the end of this file).
  *
  * Reads are copied at return, when the buffer holds what was actually read;
  * writes too, counting what was actually written (a write the library asks
@@ -479,8 +480,9 @@ out:
 	return 0;
 }
 
-/* A note about an SSL* with a small payload (SNI) or none. */
-static __always_inline int note(void *ctx, __u32 op, void *ssl, __u32 len, const char *str)
+/* A note about an SSL* with a small payload (SNI) or none. STR is read up
+ * to its NUL, and to at most MAX - 1 bytes (MAX 1..256). */
+static __always_inline int note(void *ctx, __u32 op, void *ssl, __u32 len, const char *str, __u32 max)
 {
 	struct busted_tls_event *e;
 	long n;
@@ -495,7 +497,9 @@ static __always_inline int note(void *ctx, __u32 op, void *ssl, __u32 len, const
 	e->offset = 0;
 	e->cap_len = 0;
 	if (str) {
-		n = bpf_probe_read_user_str(e->data, 256, str);
+		if (max == 0 || max > 256)
+			max = 256;
+		n = bpf_probe_read_user_str(e->data, max, str);
 		e->cap_len = n > 0 ? n - 1 : 0;
 		e->len = e->cap_len;
 	}
@@ -506,7 +510,7 @@ static __always_inline int note(void *ctx, __u32 op, void *ssl, __u32 len, const
 
 /* A connection to a name in a gated class is gated before its first write:
  * the SNI is set before the handshake, the request comes after it. */
-static __always_inline void sni_gate(void *ssl, const char *parg)
+static __always_inline void sni_gate(void *ssl, const char *parg, __u32 max)
 {
 	struct busted_tls_key key = { .pid = bpf_get_current_pid_tgid() >> 32, .ssl = (__u64)ssl };
 	struct busted_enforce_cfg *c = cfg();
@@ -519,7 +523,9 @@ static __always_inline void sni_gate(void *ssl, const char *parg)
 	name = name_scratch();
 	if (!name)
 		return;
-	n = bpf_probe_read_user_str(name, NAME_BUF, parg);
+	if (max == 0 || max > NAME_BUF)
+		max = NAME_BUF;
+	n = bpf_probe_read_user_str(name, max, parg);
 	if (n <= 1)
 		return;
 	klass = name_class(n - 1, &known);
@@ -622,9 +628,35 @@ int BPF_KPROBE(ssl_ctrl_enter, void *ssl, int cmd, long larg, void *parg)
 		/* the ClientHello this thread sends next is this SSL*'s: its plaintext is read */
 		note_last_ssl(ssl);
 		if (enforce_on)
-			sni_gate(ssl, parg);
+			sni_gate(ssl, parg, NAME_BUF);
 	}
-	return note(ctx, BUSTED_TLS_SNI, ssl, 0, parg);
+	return note(ctx, BUSTED_TLS_SNI, ssl, 0, parg, 256);
+}
+
+/*
+ * GnuTLS (libgnutls.so.30: wget, libcurl-gnutls, git's https): its calls
+ * have OpenSSL's shapes, so the programs above serve it too (loader.ts
+ * GNUTLS_PROBES): gnutls_record_send/recv(session, buf, size_t) return
+ * ssize_t (the bytes moved, < 0 an error such as GNUTLS_E_AGAIN);
+ * gnutls_handshake(session), gnutls_transport_set_int2(session, recv_fd,
+ * send_fd) and gnutls_deinit(session) those of SSL_do_handshake,
+ * SSL_set_fd and SSL_free. Only the SNI differs: a name and its length,
+ * not a C string.
+ */
+#define GNUTLS_NAME_DNS 1
+
+/* int gnutls_server_name_set(gnutls_session_t session, gnutls_server_name_type_t type, const void *name, size_t name_length) */
+SEC("uprobe")
+int BPF_KPROBE(gnutls_sni_enter, void *session, int type, const char *name, size_t len)
+{
+	if (type != GNUTLS_NAME_DNS || !name || len == 0 || len >= 256)
+		return 0;
+	if (wanted()) {
+		note_last_ssl(session);
+		if (enforce_on)
+			sni_gate(session, name, len + 1);
+	}
+	return note(ctx, BUSTED_TLS_SNI, session, 0, name, len + 1);
 }
 
 /* int SSL_do_handshake(SSL *s), int SSL_connect(SSL *s): the ClientHello
@@ -641,7 +673,7 @@ int BPF_KPROBE(ssl_handshake_enter, void *ssl)
 SEC("uprobe")
 int BPF_KPROBE(ssl_set_fd_enter, void *ssl, int fd)
 {
-	return note(ctx, BUSTED_TLS_FD, ssl, fd, 0);
+	return note(ctx, BUSTED_TLS_FD, ssl, fd, 0, 0);
 }
 
 /* void SSL_free(SSL *ssl) */
@@ -651,5 +683,5 @@ int BPF_KPROBE(ssl_free_enter, void *ssl)
 	struct busted_tls_key key = { .pid = bpf_get_current_pid_tgid() >> 32, .ssl = (__u64)ssl };
 
 	bpf_map_delete_elem(&tls_verdicts, &key);
-	return note(ctx, BUSTED_TLS_FREE, ssl, 0, 0);
+	return note(ctx, BUSTED_TLS_FREE, ssl, 0, 0, 0);
 }

@@ -19,6 +19,8 @@ export interface TlsProbeFamily {
   /** file names that are this library (executables are checked by their exported symbols instead) */
   files?: RegExp;
   symbols: readonly string[];
+  /** the write and the read call: a file exporting both is one of this family busted can follow */
+  rw?: readonly [string, string];
   status: 'supported' | 'planned';
   /** for planned families: what stands in the way */
   note?: string;
@@ -39,8 +41,8 @@ export const INTERNAL_CALLEES: ReadonlyArray<readonly [string, readonly string[]
 
 /** The probe table. Only `supported` families are attached; the others are named so the next probe has its place. */
 export const TLS_PROBE_TABLE: readonly TlsProbeFamily[] = [
-  { kind: 'openssl', what: 'OpenSSL 3.x and 1.1 shared libssl (curl, python3, most of a distro)', files: /^libssl\.so\.(3|1\.1)$/, symbols: OPENSSL_SYMBOLS, status: 'supported' },
-  { kind: 'openssl-static', what: 'OpenSSL linked into an executable that exports its symbols (node, and others built like it)', symbols: OPENSSL_SYMBOLS, status: 'supported' },
+  { kind: 'openssl', what: 'OpenSSL 3.x and 1.1 shared libssl (curl, python3, most of a distro)', files: /^libssl\.so\.(3|1\.1)$/, symbols: OPENSSL_SYMBOLS, rw: ['SSL_write', 'SSL_read'], status: 'supported' },
+  { kind: 'openssl-static', what: 'OpenSSL linked into an executable that exports its symbols (node, and others built like it)', symbols: OPENSSL_SYMBOLS, rw: ['SSL_write', 'SSL_read'], status: 'supported' },
   {
     kind: 'boringssl',
     what: 'BoringSSL (Chrome, Envoy, gRPC): the SSL_write/SSL_read ABI of OpenSSL; SNI through SSL_set_tlsext_host_name',
@@ -48,7 +50,14 @@ export const TLS_PROBE_TABLE: readonly TlsProbeFamily[] = [
     status: 'planned',
     note: 'linked statically and stripped in most builds: needs function offsets per build id; an exporting build is already hooked as openssl-static',
   },
-  { kind: 'gnutls', what: 'GnuTLS (wget, some distro tools)', files: /^libgnutls\.so\.30$/, symbols: ['gnutls_record_send', 'gnutls_record_recv', 'gnutls_server_name_set', 'gnutls_deinit'], status: 'planned', note: 'same shape as SSL_write/SSL_read (session, buffer, size); not wired yet' },
+  {
+    kind: 'gnutls',
+    what: 'GnuTLS shared libgnutls (wget, libcurl-gnutls: git over https, apt)',
+    files: /^libgnutls\.so\.30$/,
+    symbols: ['gnutls_record_send', 'gnutls_record_recv', 'gnutls_server_name_set', 'gnutls_transport_set_int2', 'gnutls_deinit', 'gnutls_handshake'],
+    rw: ['gnutls_record_send', 'gnutls_record_recv'],
+    status: 'supported',
+  },
   { kind: 'nss', what: 'NSS (Firefox, some RHEL tools)', files: /^libnspr4\.so$/, symbols: ['PR_Write', 'PR_Read', 'PR_Send', 'PR_Recv'], status: 'planned', note: 'PR_* are generic file descriptors: needs a TLS-layer check per fd' },
   {
     kind: 'go',
@@ -259,12 +268,12 @@ export class TlsLibraryFinder {
     let lib: TlsLibrary | null = null;
     try {
       const syms = dynamicSymbols(path, fam.symbols);
-      // SSL_write and SSL_read at least, or it is not a TLS library we can follow
-      if (syms.has('SSL_write') && syms.has('SSL_read')) {
+      // its write and read calls at least, or it is not a TLS library we can follow
+      if (syms.has(fam.rw![0]) && syms.has(fam.rw![1])) {
         const offsets: Record<string, number> = {};
         for (const [n, s] of syms) if (s.offset !== undefined) offsets[n] = s.offset;
         const names = [...syms.keys()];
-        if (process.env.BUSTED_TLS_PROBE_WRAPPERS !== '1') {
+        if (fam.rw![0] === 'SSL_write' && process.env.BUSTED_TLS_PROBE_WRAPPERS !== '1') {
           for (const [internal, wrappers] of INTERNAL_CALLEES) {
             const ws = wrappers.map((w) => syms.get(w));
             if (ws.some((w) => w === undefined)) continue;

@@ -131,6 +131,20 @@ export const OPENSSL_PROBES: readonly UprobeSpec[] = [
   up('ssl_handshake_enter', 'SSL_connect'),
 ];
 
+/**
+ * The GnuTLS probe set: the same programs at GnuTLS's calls of the same
+ * shapes (tls.bpf.c, its end), but the SNI's, which is a name and a length.
+ * gnutls_transport_set_int (a macro) is set_int2 with one fd twice.
+ */
+export const GNUTLS_PROBES: readonly UprobeSpec[] = [
+  ...rw('gnutls_record_send', 'ssl_write_session', 'ssl_write_enter', 'ssl_write_leave'),
+  ...rw('gnutls_record_recv', 'ssl_read_session', 'ssl_read_enter', 'ssl_read_leave'),
+  up('gnutls_sni_enter', 'gnutls_server_name_set'),
+  up('ssl_set_fd_enter', 'gnutls_transport_set_int2'),
+  up('ssl_free_enter', 'gnutls_deinit'),
+  up('ssl_handshake_enter', 'gnutls_handshake'),
+];
+
 export const OBJECTS: readonly ObjectSpec[] = [
   {
     name: 'proc',
@@ -159,8 +173,8 @@ export const OBJECTS: readonly ObjectSpec[] = [
   {
     name: 'tls',
     file: 'tls.bpf.o',
-    what: 'TLS plaintext (OpenSSL uprobes)',
-    programs: [...OPENSSL_PROBES],
+    what: 'TLS plaintext (OpenSSL and GnuTLS uprobes)',
+    programs: [...OPENSSL_PROBES, ...GNUTLS_PROBES],
   },
   {
     name: 'pkt',

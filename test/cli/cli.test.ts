@@ -121,14 +121,16 @@ describe('busted doctor', { skip: kernelSkipReason() }, () => {
     assert.match(rep.paths.tls_plaintext, sessions ? /read\/write: uprobe sessions/ : /read\/write: entry uprobe \+ uretprobe/);
     // each library found was tried: the probes load and attach to it (read
     // and write: one session program, or an entry and a return program, each;
-    // libssl 3 has them at its two internal functions; then 5 more)
-    for (const l of rep.tls_libraries as Array<{ path: string; id: string; via: string; probes: { attached: number; of: number } }>) {
+    // libssl 3 has them at its two internal functions; then 5 more; GnuTLS 4 more)
+    for (const l of rep.tls_libraries as Array<{ kind: string; path: string; id: string; via: string; probes: { attached: number; of: number } }>) {
       assert.match(l.id, /^\d+:\d+$/);
-      assert.ok(l.probes.of >= (sessions ? 7 : 9) && l.probes.attached === l.probes.of, `${l.path}: ${JSON.stringify(l.probes)}`);
+      const least = l.kind === 'gnutls' ? (sessions ? 6 : 8) : sessions ? 7 : 9;
+      assert.ok(l.probes.of >= least && l.probes.attached === l.probes.of, `${l.path}: ${JSON.stringify(l.probes)}`);
     }
+    assert.ok(rep.tls_libraries.some((l: { kind: string }) => l.kind === 'gnutls'), 'libgnutls (wget) was found');
     assert.deepEqual(
       rep.tls_probe_table.map((t: { kind: string; status: string }) => `${t.kind}:${t.status}`),
-      ['openssl:supported', 'openssl-static:supported', 'boringssl:planned', 'gnutls:planned', 'nss:planned', 'go:planned'],
+      ['openssl:supported', 'openssl-static:supported', 'boringssl:planned', 'gnutls:supported', 'nss:planned', 'go:planned'],
     );
   });
 
@@ -146,7 +148,8 @@ describe('busted doctor', { skip: kernelSkipReason() }, () => {
     assert.equal(r.status, 0, r.stderr);
     assert.match(r.stdout, /features/);
     assert.match(r.stdout, /would use/);
-    assert.match(r.stdout, /TLS libraries[^\n]*\n  ok  openssl /);
+    assert.match(r.stdout, /TLS libraries[^\n]*\n(  ok  [^\n]*\n)*  ok  openssl /);
+    assert.match(r.stdout, /TLS libraries[^\n]*\n(  ok  [^\n]*\n)*  ok  gnutls /);
     const left = [...orphans()].filter((id) => !before.has(id));
     assert.deepEqual(left, [], 'doctor left programs loaded');
   });

@@ -147,6 +147,9 @@ urllib.request.urlopen(req, context=ctx, timeout=10).read()`,
       inCg(),
     );
   const pythonGzip = (host: string, body?: string) => python(host, body, true);
+  // GnuTLS: one record (16 KiB at most) per gnutls_record_send
+  const wget = (host: string, body = chat('hello')) =>
+    run(['wget', '-q', '-O', '/dev/null', '--tries=1', '--timeout=10', `--ca-certificate=${pki.caCert}`, '--header', 'content-type: application/json', `--post-data=${body}`, url(host)], inCg());
   const node = (host: string, body = chat('hello')) =>
     run(
       [
@@ -332,10 +335,10 @@ for line in sys.stdin:
     await stopAgent();
   });
 
-  it('stops a prompt carrying a secret before it leaves the host (curl, python3, node, and a gzip body); a harmless prompt arrives', async () => {
+  it('stops a prompt carrying a secret before it leaves the host (curl, python3, node, wget, and a gzip body); a harmless prompt arrives', async () => {
     const src = policyDir('secrets', SECRETS);
     const m = await startAgent(src);
-    for (const [name, client] of [['curl', curl], ['python3', python], ['node', node], ['python3-gzip', pythonGzip]] as const) {
+    for (const [name, client] of [['curl', curl], ['python3', python], ['node', node], ['wget', wget], ['python3-gzip', pythonGzip]] as const) {
       const marker = `please deploy with ${SECRET} via ${name}`;
       const r: RunResult = await client('api.openai.com', chat(marker));
       assert.notEqual(r.code, 0, `${name}: the blocked request must fail`);
@@ -394,7 +397,8 @@ for line in sys.stdin:
     // (host/proc-mem.ts): without that, a prompt padded past the cap hid its secret from the policy
     const m = await startAgent(policyDir('long-secrets', SECRETS));
     const pad = 'lorem ipsum dolor sit amet '.repeat(1500); // 40 KB
-    for (const [name, client] of [['curl', curl], ['python3', python], ['node', node]] as const) {
+    // wget: GnuTLS writes the 40 KB in three calls of at most 16 KiB; the first, held, is read whole from the process
+    for (const [name, client] of [['curl', curl], ['python3', python], ['node', node], ['wget', wget]] as const) {
       const r: RunResult = await client('api.openai.com', chat(`${pad} then deploy with ${SECRET} via ${name}-long`));
       assert.notEqual(r.code, 0, `${name}: the blocked request must fail`);
       const req = await m.waitFor((e) => e.type === 'llm_request' && e.process?.pid === r.pid, `${name}: its llm_request`);
@@ -870,7 +874,7 @@ print("ok")`,
     await stopAgent();
   });
 
-  it('through an HTTP CONNECT proxy, a provider the shipped policies do not approve gets nothing: the TLS name, not the address, decides (curl, and wget whose TLS is not read)', async () => {
+  it('through an HTTP CONNECT proxy, a provider the shipped policies do not approve gets nothing: the TLS name, not the address, decides (curl and wget)', async () => {
     // the proxy (this test process, outside the cgroup) tunnels to the stand-in whatever name it is asked for:
     // curl's connect() goes to the proxy's address, so only what busted reads in TLS can tell it is Mistral
     const proxy = createServer((down) => {
@@ -902,13 +906,13 @@ print("ok")`,
       const ok = await via('api.openai.com', 'through the proxy (proxy-openai)');
       assert.equal(ok.code, 0, ok.stderr);
       assert.ok(server.received.some((b) => b.includes('(proxy-openai)')));
-      // a client whose TLS busted does not read (wget: GnuTLS): its ClientHello, tunnelled after the CONNECT
-      // exchange, is read on the wire, and that is what is decided and cut
+      // wget (GnuTLS): its ClientHello, tunnelled after the CONNECT exchange, is read on the wire,
+      // and that is what is decided and cut
       const w = await run(['wget', '-q', '-O', '/dev/null', '--timeout=10', '--tries=1', `--ca-certificate=${pki.caCert}`, '-e', 'use_proxy=yes', '-e', `https_proxy=http://127.0.0.1:${proxyPort}`, url('api.mistral.ai', '/v1/models?via=wget-proxy')], inCg());
       assert.notEqual(w.code, 0, 'wget to Mistral fails');
       const wh = await m.waitFor((e) => e.type === 'tls_client_hello' && e.process?.pid === w.pid, "wget's ClientHello");
       assert.equal(wh.provider, 'mistral');
-      assert.equal(wh.tls?.plaintext, false);
+      assert.equal(wh.tls?.plaintext, true, 'libgnutls is probed');
       const wd = decisionOn(m, wh.id) ?? (await m.waitFor((e) => e.type === 'decision' && e.decision?.subject === wh.id, 'its decision'));
       assert.equal(wd.decision?.enforced, true);
       assert.ok(!server.hits.some((h) => h.includes('wget-proxy')), 'its request never reached the server');

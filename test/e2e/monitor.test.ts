@@ -315,14 +315,33 @@ https.get('https://generativelanguage.googleapis.com:${port}/v1beta/models', { c
     assert.equal(ch.tls?.plaintext, true, "node's own OpenSSL is probed");
   });
 
-  it('wget (GnuTLS, not probed): its ClientHello says busted cannot read its plaintext', async () => {
-    const r = await run(['wget', '-q', '-O', '/dev/null', '--ca-certificate', pki.caCert, `https://api.openai.com:${port}/v1/models`], inCg());
+  it('wget (GnuTLS, libgnutls probed): its request and answer are read, a 20 KiB body written record by record; its ClientHello says so; its key is redacted', async () => {
+    const secret = 'sk-proj-gnutls0123456789abcdefghijklmn';
+    // GnuTLS sends at most one record (16 KiB) per gnutls_record_send: wget writes this body in two calls
+    const body = JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: `hello from wget ${'y'.repeat(20000)}` }] });
+    const r = await run(
+      ['wget', '-q', '-O', '/dev/null', '--ca-certificate', pki.caCert, '--header', 'Content-Type: application/json', '--header', `Authorization: Bearer ${secret}`, `--post-data=${body}`, `https://api.openai.com:${port}/v1/chat/completions`],
+      inCg(),
+    );
     assert.equal(r.code, 0, r.stderr);
     const ch = await agent.waitFor((e) => of(r.pid)(e) && e.type === 'tls_client_hello', 'wget ClientHello');
     assert.equal(ch.tls?.sni, 'api.openai.com');
     assert.equal(ch.provider, 'openai');
-    assert.equal(ch.tls?.plaintext, false);
-    assert.ok(!agent.events.some((e) => of(r.pid)(e) && e.type === 'tls_data'), 'and indeed no plaintext came');
+    assert.equal(ch.tls?.plaintext, true, 'wget runs libgnutls: its plaintext is read');
+    const lr = await agent.waitFor((e) => of(r.pid)(e) && e.type === 'llm_request', 'llm_request');
+    assert.equal(lr.process?.comm, 'wget');
+    assert.equal(lr.provider, 'openai');
+    assert.equal(lr.tls?.sni, 'api.openai.com', 'from gnutls_server_name_set, per session');
+    assert.equal(lr.http?.method, 'POST');
+    assert.equal(lr.http?.path, '/v1/chat/completions');
+    assert.equal(lr.llm?.model, 'gpt-4o-mini');
+    assert.equal(lr.llm?.user_message, `hello from wget ${'y'.repeat(20000)}`);
+    const ls = await agent.waitFor((e) => of(r.pid)(e) && e.type === 'llm_response', 'llm_response');
+    assert.equal(ls.http?.status, 200);
+    assert.deepEqual(ls.llm?.usage, { input_tokens: 12, output_tokens: 34 });
+    const writes = agent.events.filter((e) => of(r.pid)(e) && e.type === 'tls_data' && e.tls?.direction === 'write');
+    assert.ok(writes.length >= 2, `the body went in more than one gnutls_record_send (${writes.length} writes)`);
+    assert.ok(!JSON.stringify(agent.events).includes(secret), 'the API key appears nowhere in the output');
   });
 
   it('TLS plaintext (uprobes on libssl): curl request and response as tls_data, SNI and provider per connection, secrets redacted', async () => {
