@@ -23,6 +23,7 @@ import { PYTHON, run, start, type RunResult } from '../../engine/demo/spawn.js';
 import { MonitorProcess } from '../helpers/agent.js';
 import { kernelSkipReason, TestCgroup } from '../helpers/cgroup.js';
 import { startProviderServer, type ProviderServer } from '../helpers/providers.js';
+import { CHROMIUM, CHROMIUM_QUIET, chromiumSkipReason } from '../helpers/chromium.js';
 import { PACKAGE_ROOT } from '../../engine/paths.js';
 import { pinDirFor } from '../../engine/kernel/pin.js';
 import { resolveCgroup } from '../../engine/host/cgroup.js';
@@ -919,6 +920,43 @@ print("ok")`,
     } finally {
       proxy.close();
       await stopAgent();
+    }
+  });
+
+  it('TLS busted cannot read (Chromium: BoringSSL linked in, not probed) to a provider: audited by the shipped policies; with block_unreadable_tls refused before its request arrives', { skip: chromiumSkipReason(), timeout: 120_000 }, async () => {
+    const profile = mkdtempSync(join(tmpdir(), 'busted-chromium-'));
+    const fetchAs = (marker: string) =>
+      run([CHROMIUM, ...CHROMIUM_QUIET, `--user-data-dir=${profile}`, '--ignore-certificate-errors', '--host-resolver-rules=MAP api.openai.com 127.0.0.1', '--dump-dom', url('api.openai.com', `/v1/models?via=${marker}`)], { ...inCg(), timeoutMs: 30_000 });
+    const unreadable = async (m: MonitorProcess, marker: string) => {
+      await fetchAs(marker);
+      const hello = await m.waitFor((e) => e.type === 'tls_client_hello' && e.tls?.sni === 'api.openai.com' && !m.events.some((d) => d.type === 'decision' && d.decision?.subject === e.id && d.decision.action === 'allow'), `${marker}: a ClientHello to api.openai.com`, 20_000);
+      assert.equal(hello.tls?.plaintext, false, 'no probed library on its thread');
+      assert.equal(hello.provider, 'openai');
+      const d = decisionOn(m, hello.id) ?? (await m.waitFor((e) => e.type === 'decision' && e.decision?.subject === hello.id, `${marker}: its decision`));
+      assert.deepEqual(d.decision?.reasons, [`TLS to openai from ${hello.process?.comm}, which busted cannot read`]);
+      return d;
+    };
+    try {
+      const m = await startAgent(join(PACKAGE_ROOT, 'policies'));
+      const audited = await unreadable(m, 'chromium-audited');
+      assert.equal(audited.decision?.action, 'audit');
+      assert.ok(server.hits.some((h) => h.includes('chromium-audited')), 'an audited request arrives (Chromium exits once it has the page)');
+      await stopAgent();
+
+      const strict = join(dir, 'unreadable-blocked');
+      cpSync(join(PACKAGE_ROOT, 'policies'), strict, { recursive: true });
+      const data = JSON.parse(readFileSync(join(strict, 'data.json'), 'utf8'));
+      data.busted.block_unreadable_tls = true;
+      writeFileSync(join(strict, 'data.json'), JSON.stringify(data));
+      const m2 = await startAgent(strict);
+      const blocked = await unreadable(m2, 'chromium-blocked');
+      assert.equal(blocked.decision?.action, 'block');
+      assert.equal(blocked.decision?.enforced, true, 'its socket destroyed');
+      await new Promise((r) => setTimeout(r, 500));
+      assert.ok(!server.hits.some((h) => h.includes('chromium-blocked')), 'the request never reached the server');
+      await stopAgent();
+    } finally {
+      rmSync(profile, { recursive: true, force: true });
     }
   });
 

@@ -16,6 +16,9 @@ export function chromiumSkipReason(): string | undefined {
   return existsSync(CHROMIUM) ? undefined : `needs ${CHROMIUM} (Debian package chromium; scripts/setup.sh installs it)`;
 }
 
+/** Flags that keep Chromium from reaching out to the network at start (update checks, sync, QUIC probes). */
+export const CHROMIUM_QUIET = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+
 export interface Browser {
   context: BrowserContext;
   close(): Promise<void>;
@@ -26,7 +29,7 @@ export async function launchChromium(): Promise<Browser> {
   const context = await chromium.launchPersistentContext(profile, {
     executablePath: CHROMIUM,
     headless: true,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    args: CHROMIUM_QUIET,
     viewport: { width: 1500, height: 1100 },
   });
   return {
