@@ -21,34 +21,6 @@
 #include "common.bpf.h"
 #include "enforce.bpf.h"
 
-static __always_inline struct busted_dest_value *dest_of(__u64 image, __u32 family, const __u8 *addr)
-{
-	struct busted_dest_key k = { .image = image, .family = family };
-	struct busted_lpm_key lk = { .prefixlen = 128 };
-	struct busted_dest_value *v;
-
-	__builtin_memcpy(k.addr, addr, 16);
-	if (image) {
-		v = bpf_map_lookup_elem(&dest, &k);
-		if (v)
-			return v;
-	}
-	k.image = 0;
-	v = bpf_map_lookup_elem(&dest, &k);
-	if (v)
-		return v;
-	if (family == 4) {
-		/* the trie holds IPv4 as ::ffff:a.b.c.d */
-		__builtin_memset(lk.addr, 0, 10);
-		lk.addr[10] = 0xff;
-		lk.addr[11] = 0xff;
-		__builtin_memcpy(&lk.addr[12], addr, 4);
-	} else {
-		__builtin_memcpy(lk.addr, addr, 16);
-	}
-	return bpf_map_lookup_elem(&dest_static, &lk);
-}
-
 /* The classes blocked for the current process (running `p`), and which verdict said so. */
 static __always_inline __u64 blocked_classes(struct busted_proc_value *p, __u64 *image, __u32 *source)
 {

@@ -127,6 +127,37 @@ struct {
 	__type(value, __u64);
 } image_seq SEC(".maps");
 
+/* A destination's class: dest (the DNS answers of the program image the
+ * process runs), dest (image 0: for everyone), dest_static (published
+ * ranges); NULL: none. */
+static __always_inline struct busted_dest_value *dest_of(__u64 image, __u32 family, const __u8 *addr)
+{
+	struct busted_dest_key k = { .image = image, .family = family };
+	struct busted_lpm_key lk = { .prefixlen = 128 };
+	struct busted_dest_value *v;
+
+	__builtin_memcpy(k.addr, addr, 16);
+	if (image) {
+		v = bpf_map_lookup_elem(&dest, &k);
+		if (v)
+			return v;
+	}
+	k.image = 0;
+	v = bpf_map_lookup_elem(&dest, &k);
+	if (v)
+		return v;
+	if (family == 4) {
+		/* the trie holds IPv4 as ::ffff:a.b.c.d */
+		__builtin_memset(lk.addr, 0, 10);
+		lk.addr[10] = 0xff;
+		lk.addr[11] = 0xff;
+		__builtin_memcpy(&lk.addr[12], addr, 4);
+	} else {
+		__builtin_memcpy(lk.addr, addr, 16);
+	}
+	return bpf_map_lookup_elem(&dest_static, &lk);
+}
+
 /* A host name being classified: up to 255 bytes, dotted, not terminated.
  * One per CPU, shared by whoever classifies (the SNI probe, the DNS walk). */
 #define NAME_BUF 256

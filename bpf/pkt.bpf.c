@@ -78,6 +78,15 @@ struct {
 	__type(value, struct busted_plain_value);
 } plain_socks SEC(".maps");
 
+/* ClientHellos held because busted cannot read their connection's TLS
+ * (socket cookie -> enum busted_hello_hold; see hello_hold). */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u64);
+	__type(value, __u32);
+} hello_holds SEC(".maps");
+
 /* Follow plain-text HTTP (the engine clears it for --no-plain-http). */
 const volatile __u8 plain_http = 1;
 
@@ -259,7 +268,7 @@ static __always_inline void send_pkt(struct busted_pkt_event *e, __u64 cap, __u6
 
 /* Copy up to BUSTED_PKT_MAX payload bytes into a record and send it. */
 static __always_inline void emit_pkt(struct __sk_buff *skb, struct pkt *p, __u64 cookie,
-				     struct busted_owner *o, __u32 kind, __u32 flags)
+				     struct busted_owner *o, __u32 kind, __u32 flags, bool wake)
 {
 	struct busted_pkt_event *e;
 	__u64 cap = p->plen; /* 64-bit: no zero-extended copy for the verifier to lose track of */
@@ -280,8 +289,8 @@ static __always_inline void emit_pkt(struct __sk_buff *skb, struct pkt *p, __u64
 	e->hdr.task.flags |= flags;
 	e->len = p->plen;
 	e->cap_len = cap;
-	/* a held answer keeps a process waiting on the engine: wake it now */
-	send_pkt(e, cap, kind == BUSTED_PKT_DNS_HELD ? BPF_RB_FORCE_WAKEUP : rb_flags());
+	/* a held answer or hello keeps a process waiting on the engine: wake it now */
+	send_pkt(e, cap, wake || kind == BUSTED_PKT_DNS_HELD ? BPF_RB_FORCE_WAKEUP : rb_flags());
 }
 
 /* A plain-text HTTP segment, whole: in records of up to BUSTED_PKT_MAX
@@ -723,6 +732,60 @@ out:
 	bpf_map_delete_elem(&last_ssl, &tid);
 }
 
+/*
+ * An egress ClientHello whose thread went through no probed TLS library
+ * (Go's crypto/tls, Chromium's BoringSSL, rustls): what that connection
+ * sends cannot be read, so a policy can only judge it by its hello (TLS
+ * busted cannot read). When it goes to a destination in a class whose
+ * content the engine judges (gate_classes) and an engine that gates runs,
+ * it is held, as a gated TLS write is: dropped, with its IP and TCP headers
+ * copied (BUSTED_PKT_HELLO_HELD, before the hello's own record, which
+ * wakes the engine), until the engine has decided. Its retries
+ * are dropped too; the engine then destroys the socket, or marks it
+ * released and has the server acknowledge (kernel/reinject.ts tcpProbe), so
+ * the retry that follows passes at once. A retry is never reported again.
+ * Returns 1: drop, 0: send on and report, -1: send on unreported.
+ */
+static __always_inline int hello_hold(struct __sk_buff *skb, struct pkt *p, __u64 cookie, struct busted_owner *o)
+{
+	__u32 *st = bpf_map_lookup_elem(&hello_holds, &cookie);
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32, held = BUSTED_HELLO_HELD;
+	struct busted_enforce_cfg *c;
+	struct busted_proc_value *pv;
+	struct busted_dest_value *d;
+	struct busted_pkt_event *e;
+	__u64 hl = p->off;
+
+	if (st) {
+		if (*st == BUSTED_HELLO_HELD && plain_gate())
+			return 1;
+		/* released, or no engine to decide any more */
+		bpf_map_delete_elem(&hello_holds, &cookie);
+		return -1;
+	}
+	if (!plain_gate() || tgid == self_tgid)
+		return 0;
+	c = cfg();
+	if (!c || !c->gate_classes)
+		return 0;
+	pv = bpf_map_lookup_elem(&procs, &tgid);
+	d = dest_of(pv ? pv->image : 0, p->flow.family, p->flow.daddr);
+	if (!d || d->klass >= 64 || !(c->gate_classes & (1ULL << d->klass)))
+		return 0;
+	e = pkt_record(skb, p, cookie, o, BUSTED_PKT_HELLO_HELD);
+	if (!e)
+		return 0;
+	asm volatile("%[h] &= 0xff" : [h] "+r"(hl));
+	if (hl < 40 || hl > 120 || bpf_skb_load_bytes(skb, 0, e->data, hl))
+		return 0;
+	e->len = p->plen;
+	e->cap_len = hl;
+	e->seq = p->seq;
+	bpf_map_update_elem(&hello_holds, &cookie, &held, BPF_ANY);
+	send_pkt(e, hl, rb_flags());
+	return 1;
+}
+
 static __always_inline int tcp_payload(struct __sk_buff *skb, struct pkt *p, __u64 cookie)
 {
 	struct busted_owner *o;
@@ -733,7 +796,7 @@ static __always_inline int tcp_payload(struct __sk_buff *skb, struct pkt *p, __u
 
 	if (is_dns(p)) {
 		o = bpf_map_lookup_elem(&owners, &cookie);
-		emit_pkt(skb, p, cookie, o, BUSTED_PKT_DNS, 0);
+		emit_pkt(skb, p, cookie, o, BUSTED_PKT_DNS, 0, false);
 		/* DNS over TCP: a 2-byte length, then the message (never held:
 		 * a dropped segment would only come back as a retransmission) */
 		if (enforce_on && !out)
@@ -754,15 +817,21 @@ static __always_inline int tcp_payload(struct __sk_buff *skb, struct pkt *p, __u
 		if (client != out && !(server_side && !peer_is_loopback(p)))
 			return 1;
 		struct busted_tls_key *k = client && out ? handshake_ssl() : NULL;
+		int hold = 0;
 
 		o = bpf_map_lookup_elem(&owners, &cookie);
-		emit_pkt(skb, p, cookie, o, BUSTED_PKT_TLS_HELLO, k ? BUSTED_TASK_TLS_PROBED : 0);
+		if (client && out && !k && enforce_on) {
+			hold = hello_hold(skb, p, cookie, o);
+			if (hold < 0)
+				return 1;
+		}
+		emit_pkt(skb, p, cookie, o, BUSTED_PKT_TLS_HELLO, k ? BUSTED_TASK_TLS_PROBED : 0, hold > 0);
 		if (k)
 			tie_ssl(p, cookie, k);
 		need = (__s32)(((__u32)h[3] << 8) | h[4]) + 5 - (__s32)p->plen;
 		if (need > 0 && need < 65536)
 			bpf_map_update_elem(&hello_cont, &ck, &need, BPF_ANY);
-		return 1;
+		return hold ? 0 : 1;
 	}
 	left = bpf_map_lookup_elem(&hello_cont, &ck);
 	if (!left) {
@@ -841,7 +910,7 @@ static __always_inline int tcp_payload(struct __sk_buff *skb, struct pkt *p, __u
 		return gated ? 0 : 1;
 	}
 	o = bpf_map_lookup_elem(&owners, &cookie);
-	emit_pkt(skb, p, cookie, o, BUSTED_PKT_TLS_CONT, 0);
+	emit_pkt(skb, p, cookie, o, BUSTED_PKT_TLS_CONT, 0, false);
 	need = *left - (__s32)p->plen;
 	if (need > 0)
 		*left = need;
@@ -882,16 +951,16 @@ static __always_inline int handle(struct __sk_buff *skb, __u32 dir)
 					return 1;
 				}
 				if (dns_learn(skb, &p, p.off, o ? o->task.pid : 0, true)) {
-					emit_pkt(skb, &p, cookie, o, BUSTED_PKT_DNS_HELD, 0);
+					emit_pkt(skb, &p, cookie, o, BUSTED_PKT_DNS_HELD, 0, false);
 					return 0;
 				}
 			}
-			emit_pkt(skb, &p, cookie, o, BUSTED_PKT_DNS, 0);
+			emit_pkt(skb, &p, cookie, o, BUSTED_PKT_DNS, 0, false);
 		} else if (is_quic_initial(skb, &p)) {
 			/* marked as a TCP ClientHello is: did its thread go through a probed TLS library */
 			struct busted_tls_key *k = dir == BUSTED_DIR_EGRESS ? handshake_ssl() : NULL;
 
-			emit_pkt(skb, &p, cookie, o, BUSTED_PKT_QUIC, k ? BUSTED_TASK_TLS_PROBED : 0);
+			emit_pkt(skb, &p, cookie, o, BUSTED_PKT_QUIC, k ? BUSTED_TASK_TLS_PROBED : 0, false);
 		}
 		return 1;
 	}

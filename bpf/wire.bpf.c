@@ -14,6 +14,7 @@ struct busted_wire_types {
 	enum busted_pkt_kind pkt_kind;
 	enum busted_pkt_flag pkt_flag;
 	enum busted_plain_verdict plain_verdict;
+	enum busted_hello_hold hello_hold;
 	struct busted_plain_value plain_value;
 	struct busted_owner owner;
 	struct busted_listen_key listen_key;

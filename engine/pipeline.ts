@@ -177,6 +177,7 @@ export class Agent {
         onEnforce: (r) => this.enforcer?.onEnforce(r),
         onGatedCall: (g) => this.enforcer?.onGatedCall(g),
         onHeldDns: (r) => this.enforcer?.onHeldDns(r),
+        onHelloHeld: (r) => this.enforcer?.onHelloHeld(r),
       },
       (e, origin) => {
         // a request judged on a part of it (app.ts judgePart): told only when that blocks it, its whole

@@ -86,6 +86,7 @@ export function generate(objectPath = object) {
     'busted_tls_op',
     'busted_tls_verdict',
     'busted_plain_verdict',
+    'busted_hello_hold',
     'busted_tls_flags',
     'busted_enforce_what',
     'busted_verdict_source',

@@ -52,6 +52,9 @@ const CGROUP_FIELDS = new Set(['cgroup_id', 'cgroup_path', 'container_id', 'cont
 /** How long a gated thread may wait for a record the engine never got before it is let go. */
 const HELD_LOST_MS = 2000;
 const HEARTBEAT_MS = 500;
+/** A held unreadable ClientHello whose event was never decided (filtered out: --pid) goes after this long. */
+const HELLO_HOLD_MS = 1000;
+const MAX_HELD_HELLOS = 4096;
 const MAX_IMAGES = 16384;
 /** names decided by the policy kept in the kernel (its table holds 16384, the providers' among them) */
 const MAX_DECIDED_NAMES = 12288;
@@ -123,7 +126,7 @@ export class Enforcer {
   private timer: NodeJS.Timeout | undefined;
   private started = false;
   private stopped = false;
-  readonly stats = { refused: 0, destroyed: 0, gated: 0, released: 0, killed: 0, lostHolds: 0, heldAnswers: 0, standingImages: 0, plainReleased: 0 };
+  readonly stats = { refused: 0, destroyed: 0, gated: 0, released: 0, killed: 0, lostHolds: 0, heldAnswers: 0, standingImages: 0, plainReleased: 0, heldHellos: 0 };
   /** plain-text connections blocked: their held segments are never sent on */
   private readonly blockedPlain = new Set<SockId>();
 
@@ -228,6 +231,10 @@ export class Enforcer {
       this.heartbeat();
     }
     this.watchHeld();
+    for (const [sock, h] of this.heldHellos) {
+      if (t - h.since < HELLO_HOLD_MS) break; // in the order they came
+      this.releaseHello(sock, h);
+    }
   }
 
   // ---- verdicts ahead of time ------------------------------------------------------
@@ -388,6 +395,22 @@ export class Enforcer {
    * to act is reported and counts as not enforced.
    */
   act(e: BustedEvent, d: Decision, origin: EventOrigin | undefined): boolean {
+    const sock = e.type === 'tls_client_hello' ? origin?.sockId : undefined;
+    const hello = sock !== undefined ? this.heldHellos.get(sock) : undefined;
+    if (hello === undefined) return this.acted(e, d, origin);
+    this.heldHellos.delete(sock!);
+    let enforced = false;
+    try {
+      enforced = this.acted(e, d, origin);
+    } finally {
+      // a blocked hello stays held until its socket is gone; any other goes on now
+      if (d.action === 'block' && enforced) this.o.kernel.setHelloHold(BigInt(sock!), 'gone');
+      else this.releaseHello(sock!, hello);
+    }
+    return enforced;
+  }
+
+  private acted(e: BustedEvent, d: Decision, origin: EventOrigin | undefined): boolean {
     this.learn(e, origin);
     if (origin?.held && e.type === 'dns_response') this.decidedName(e, d);
     if (d.action !== 'block') return false;
@@ -632,6 +655,37 @@ export class Enforcer {
       this.stats.heldAnswers++;
     } catch (e) {
       this.error(`a held DNS answer for pid ${r.task.pid} could not be sent on: ${(e as Error).message}`);
+    }
+  }
+
+  // ---- unreadable ClientHellos held ---------------------------------------------------
+
+  /** ClientHellos the kernel holds (pkt.bpf.c hello_hold), by socket, in the order they came. */
+  private readonly heldHellos = new Map<SockId, { headers: Uint8Array; seq: number; since: number; pid: number }>();
+
+  /**
+   * A ClientHello of a connection whose TLS busted cannot read, to a
+   * provider whose content the policy judges: the kernel holds it (and its
+   * retries) until its event is decided (act), so nothing of the connection
+   * reaches the server before. Its record comes before the hello's.
+   */
+  onHelloHeld(r: PktRecord): void {
+    if (this.heldHellos.size >= MAX_HELD_HELLOS) {
+      const [sock, h] = this.heldHellos.entries().next().value!;
+      this.releaseHello(sock, h);
+    }
+    this.heldHellos.set(r.sockId, { headers: r.data, seq: r.seq, since: Date.now(), pid: r.task.pid });
+  }
+
+  /** Let a held hello go: its next retry passes, and the server is made to acknowledge so that it comes now. */
+  private releaseHello(sock: SockId, h: { headers: Uint8Array; seq: number; pid: number }): void {
+    this.heldHellos.delete(sock);
+    this.o.kernel.setHelloHold(BigInt(sock), 'released');
+    try {
+      sendRaw(tcpProbe(h.headers, h.seq), 'a probe for a held ClientHello');
+      this.stats.heldHellos++;
+    } catch (e) {
+      this.error(`a held ClientHello of pid ${h.pid} could not be moved on: ${(e as Error).message}`);
     }
   }
 

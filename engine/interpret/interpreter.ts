@@ -89,6 +89,8 @@ export interface InterpreterOptions {
   onGatedCall?: (g: GatedCall) => void;
   /** a DNS answer the kernel held back: its event has been emitted; the client waits for it */
   onHeldDns?: (r: PktRecord) => void;
+  /** an unreadable ClientHello the kernel holds (its headers): the hello's event follows */
+  onHelloHeld?: (r: PktRecord) => void;
 }
 
 /** A write held at SSL_write entry (tls.bpf.c): which thread, connection and call. */
@@ -246,10 +248,12 @@ export class Interpreter {
     this.onEnforce = o.onEnforce;
     this.onGatedCall = o.onGatedCall;
     this.onHeldDns = o.onHeldDns;
+    this.onHelloHeld = o.onHelloHeld;
     this.onPlainHold = o.onPlainHold;
   }
 
   private readonly onHeldDns: InterpreterOptions['onHeldDns'];
+  private readonly onHelloHeld: InterpreterOptions['onHelloHeld'];
 
   private readonly onExec: InterpreterOptions['onExec'];
   private readonly onUnreadTls: InterpreterOptions['onUnreadTls'];
@@ -571,6 +575,8 @@ export class Interpreter {
   private pkt(r: PktRecord): void {
     if (r.pktKind === 'dns' || r.pktKind === 'dns_held') return this.dnsPkt(r);
     if (r.pktKind === 'quic') return this.quicPkt(r);
+    // an unreadable ClientHello the kernel holds (its record comes before the hello's): the enforcer lets it go once decided
+    if (r.pktKind === 'hello_held') return this.onHelloHeld?.(r);
     if (r.pktKind === 'http' || r.pktKind === 'http_held') {
       if (r.restart) this.plainRestart(r);
       if (r.pktKind === 'http') return this.plainPkt(r);

@@ -637,6 +637,27 @@ export class KernelSession {
   }
 
   /**
+   * An unreadable ClientHello the kernel holds (pkt.bpf.c hello_hold):
+   * `released`, its next retry passes; `gone`, forgotten (its socket was
+   * destroyed). False without the pkt object, or when the map refused.
+   */
+  setHelloHold(cookie: bigint, state: 'released' | 'gone'): boolean {
+    const obj = this.bySpec.get('pkt');
+    if (!obj) return false;
+    const key = new Uint8Array(8);
+    new DataView(key.buffer).setBigUint64(0, cookie, true);
+    try {
+      if (state === 'gone') return obj.map('hello_holds').delete(key);
+      const value = new Uint8Array(4);
+      new DataView(value.buffer).setUint32(0, W.BUSTED_HELLO_RELEASED, true);
+      obj.map('hello_holds').update(key, value);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /**
    * A plain-text HTTP connection's verdict (pkt.bpf.c plain_socks): `skip`
    * stops the copying; `gate` with `released`, the sequence number up to
    * which its held segments were sent on (a retransmission of them passes).

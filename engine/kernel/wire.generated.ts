@@ -711,6 +711,7 @@ export const BUSTED_PKT_DNS_HELD = 4;
 export const BUSTED_PKT_QUIC = 5;
 export const BUSTED_PKT_HTTP = 6;
 export const BUSTED_PKT_HTTP_HELD = 7;
+export const BUSTED_PKT_HELLO_HELD = 8;
 
 // enum busted_pkt_flag
 export const BUSTED_PKT_F_RESTART = 1;
@@ -758,6 +759,10 @@ export const BUSTED_TLS_WATCH_HEADERS = 64;
 export const BUSTED_PLAIN_CAPTURE = 0;
 export const BUSTED_PLAIN_SKIP = 1;
 export const BUSTED_PLAIN_GATE = 2;
+
+// enum busted_hello_hold
+export const BUSTED_HELLO_HELD = 1;
+export const BUSTED_HELLO_RELEASED = 2;
 
 // enum busted_tls_flags
 export const BUSTED_TLS_F_GATED = 1;
