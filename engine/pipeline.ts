@@ -178,6 +178,7 @@ export class Agent {
         onGatedCall: (g) => this.enforcer?.onGatedCall(g),
         onHeldDns: (r) => this.enforcer?.onHeldDns(r),
         onHelloHeld: (r) => this.enforcer?.onHelloHeld(r),
+        onHelloUndecided: (sock) => this.enforcer?.helloUndecided(sock),
       },
       (e, origin) => {
         // a request judged on a part of it (app.ts judgePart): told only when that blocks it, its whole

@@ -52,7 +52,7 @@ const CGROUP_FIELDS = new Set(['cgroup_id', 'cgroup_path', 'container_id', 'cont
 /** How long a gated thread may wait for a record the engine never got before it is let go. */
 const HELD_LOST_MS = 2000;
 const HEARTBEAT_MS = 500;
-/** A held unreadable ClientHello whose event was never decided (filtered out: --pid) goes after this long. */
+/** A held unreadable ClientHello whose event was never decided (its hello never whole) goes after this long. */
 const HELLO_HOLD_MS = 1000;
 const MAX_HELD_HELLOS = 4096;
 const MAX_IMAGES = 16384;
@@ -675,6 +675,12 @@ export class Enforcer {
       this.releaseHello(sock, h);
     }
     this.heldHellos.set(r.sockId, { headers: r.data, seq: r.seq, since: Date.now(), pid: r.task.pid });
+  }
+
+  /** A hello that makes no event (filtered out by --pid, malformed): no decision will come, so a hold of it goes now. */
+  helloUndecided(sock: SockId): void {
+    const h = this.heldHellos.get(sock);
+    if (h !== undefined) this.releaseHello(sock, h);
   }
 
   /** Let a held hello go: its next retry passes, and the server is made to acknowledge so that it comes now. */

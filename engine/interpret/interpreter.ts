@@ -91,6 +91,8 @@ export interface InterpreterOptions {
   onHeldDns?: (r: PktRecord) => void;
   /** an unreadable ClientHello the kernel holds (its headers): the hello's event follows */
   onHelloHeld?: (r: PktRecord) => void;
+  /** a ClientHello that makes no event (filtered out, or malformed): nothing will decide it, so a hold of it goes now */
+  onHelloUndecided?: (sockId: SockId) => void;
 }
 
 /** A write held at SSL_write entry (tls.bpf.c): which thread, connection and call. */
@@ -249,11 +251,13 @@ export class Interpreter {
     this.onGatedCall = o.onGatedCall;
     this.onHeldDns = o.onHeldDns;
     this.onHelloHeld = o.onHelloHeld;
+    this.onHelloUndecided = o.onHelloUndecided;
     this.onPlainHold = o.onPlainHold;
   }
 
   private readonly onHeldDns: InterpreterOptions['onHeldDns'];
   private readonly onHelloHeld: InterpreterOptions['onHelloHeld'];
+  private readonly onHelloUndecided: InterpreterOptions['onHelloUndecided'];
 
   private readonly onExec: InterpreterOptions['onExec'];
   private readonly onUnreadTls: InterpreterOptions['onUnreadTls'];
@@ -853,6 +857,7 @@ export class Interpreter {
       parsed = parseTlsHello(data);
     } catch (e) {
       this.stats.malformedTls++;
+      if (r.egress && !quic) this.onHelloUndecided?.(r.sockId);
       this.malformed(r, e, ErrorCode.TLS_MALFORMED);
       return;
     }
@@ -870,7 +875,10 @@ export class Interpreter {
       else delete conn.provider;
     }
     const ev = this.start(client ? 'tls_client_hello' : 'tls_server_hello', r.ts, r.task.pid);
-    if (!ev) return;
+    if (!ev) {
+      if (client && r.egress && !quic) this.onHelloUndecided?.(r.sockId);
+      return;
+    }
     ev.process = this.processes.info(r.task);
     ev.net = this.net(r.flow, conn.net.direction);
     if (conn.host) ev.net.dst_host = conn.host;
