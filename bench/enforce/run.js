@@ -26,7 +26,16 @@
 //              hook until the engine has decided, then let go (pkt.bpf.c
 //              BUSTED_PLAIN_GATE, a probe for the sender's retry).
 //
-//   node bench/enforce/run.js [connect|reload|gate|gateparts|plaingate ...]
+//   hellohold  added latency of a new TLS connection whose TLS busted cannot
+//              read (libcurl on NSS, driven from python3: a library busted
+//              does not probe) to api.openai.com (a local stand-in, its name
+//              through a local dnsmasq so the kernel knows the address as
+//              OpenAI's): under enforce its ClientHello is held in the packet
+//              hook until the engine has decided, then let go (pkt.bpf.c
+//              hello_hold, a probe for the sender's retry). Per connection
+//              (handshake + one GET) without the agent and with enforce.
+//
+//   node bench/enforce/run.js [connect|reload|gate|gateparts|plaingate|hellohold ...]
 // env: BENCH_ENFORCE_REQS (default 400 per round), BENCH_ENFORCE_ROUNDS (3),
 //      BENCH_ENFORCE_EDITS (20)
 // Prints RESULT {json} lines on stdout, progress on stderr. Needs root.
@@ -330,12 +339,97 @@ async function gatedRounds(label, port, ca, hosts, counter, metric, countName, p
   });
 }
 
+// ---------------------------------------------------------------- hellohold
+
+const NSS_CLIENT = `# N new HTTPS connections through libcurl built on NSS (a TLS library busted does not probe); per-connection ms
+import ctypes, json, sys, time
+c = ctypes.CDLL('libcurl-nss.so.4')
+c.curl_easy_init.restype = ctypes.c_void_p
+c.curl_easy_setopt.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_void_p]
+c.curl_easy_perform.argtypes = [ctypes.c_void_p]
+c.curl_easy_cleanup.argtypes = [ctypes.c_void_p]
+URL, VERIFYPEER, VERIFYHOST, WRITEFUNCTION = 10002, 64, 81, 20011
+WF = ctypes.CFUNCTYPE(ctypes.c_size_t, ctypes.c_void_p, ctypes.c_size_t, ctypes.c_size_t, ctypes.c_void_p)
+sink = WF(lambda p, s, n, u: s * n)
+url, n = sys.argv[1].encode(), int(sys.argv[2])
+lat = []
+for i in range(n):
+    h = c.curl_easy_init()
+    c.curl_easy_setopt(h, URL, url)
+    c.curl_easy_setopt(h, VERIFYPEER, 0)
+    c.curl_easy_setopt(h, VERIFYHOST, 0)
+    c.curl_easy_setopt(h, WRITEFUNCTION, ctypes.cast(sink, ctypes.c_void_p))
+    t = time.perf_counter()
+    rc = c.curl_easy_perform(h)
+    lat.append((time.perf_counter() - t) * 1000)
+    c.curl_easy_cleanup(h)
+    if rc != 0:
+        sys.exit('curl error %d' % rc)
+print(json.dumps(lat[5:]))
+`;
+
+async function helloHoldBench() {
+  const { startDnsmasq } = await import(join(ROOT, 'dist', 'engine', 'demo', 'resolver.js'));
+  const pki = makePki(work);
+  const dns = await startDnsmasq({ 'api.openai.com': ['127.0.0.1'] });
+  cleanups.push(() => dns.stop());
+  const server = createServer({ key: pki.key, cert: pki.cert }, (req, res) => {
+    req.resume();
+    res.end('{"object":"list","data":[]}');
+  });
+  await new Promise((r) => server.listen(0, '127.0.0.1', r));
+  cleanups.push(() => new Promise((r) => server.close(r)));
+  const url = `https://api.openai.com:${server.address().port}/v1/models`;
+  const client = join(work, 'nss-client.py');
+  writeFileSync(client, NSS_CLIENT);
+  const n = Math.max(50, Math.round(REQS / 4));
+  const connections = () => {
+    const child = spawn('unshare', ['-m', '--propagation', 'private', 'sh', '-c', `mount --bind "${dns.resolvConf}" /etc/resolv.conf && echo $$ > "${cg}/cgroup.procs" && exec /usr/bin/python3 "$0" "$1" "$2"`, client, url, String(n)], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.stderr.on('data', (d) => (err += d));
+    return new Promise((resolve, reject) => child.on('close', (code) => (code === 0 ? resolve(JSON.parse(out)) : reject(new Error(`client failed (${code}): ${err}`)))));
+  };
+  const none = [];
+  const held = [];
+  const nogate = [];
+  let count = 0;
+  for (let i = 0; i < ROUNDS; i++) {
+    none.push(...(await connections()));
+    let a = await startEnforce(join(ROOT, 'policies'));
+    held.push(...(await connections()));
+    count += Number(/(\d+) unreadable ClientHellos held/.exec(await a.stop())?.[1] ?? 0);
+    // enforce without holds: what the rest of enforcement costs a new connection
+    a = await startEnforce(join(ROOT, 'policies'), ['--no-gate']);
+    nogate.push(...(await connections()));
+    await a.stop();
+    log(`hellohold: round ${i + 1}/${ROUNDS}`);
+  }
+  const s = (xs) => ({ p50: pct(xs, 0.5), p99: pct(xs, 0.99) });
+  const a = s(none);
+  const b = s(held);
+  const c = s(nogate);
+  log(`hellohold: connection latency p50/p99 ms: no agent ${a.p50.toFixed(3)}/${a.p99.toFixed(3)}, enforce (hello held) ${b.p50.toFixed(3)}/${b.p99.toFixed(3)}, enforce --no-gate ${c.p50.toFixed(3)}/${c.p99.toFixed(3)}; ${count} hellos held`);
+  result({
+    metric: 'held_hello_added_latency_ms',
+    added_p50_ms: round(b.p50 - a.p50),
+    added_p99_ms: round(b.p99 - a.p99),
+    hold_alone_p50_ms: round(b.p50 - c.p50),
+    no_agent: { p50_ms: round(a.p50), p99_ms: round(a.p99) },
+    held: { p50_ms: round(b.p50), p99_ms: round(b.p99) },
+    not_gated: { p50_ms: round(c.p50), p99_ms: round(c.p99) },
+    connections: held.length,
+    hellos_held: count,
+  });
+}
 const which = process.argv.slice(2);
 const want = (n) => !which.length || which.includes(n);
 try {
   if (want('reload')) await reloadBench();
   if (want('gate') || want('gateparts')) await gateBench();
   if (want('plaingate')) await plainGateBench();
+  if (want('hellohold')) await helloHoldBench();
   if (want('connect')) connectBench();
 } finally {
   await cleanup();
