@@ -781,8 +781,14 @@ static __always_inline int hello_hold(struct __sk_buff *skb, struct pkt *p, __u6
 	e->len = p->plen;
 	e->cap_len = hl;
 	e->seq = p->seq;
+	/* held only when the engine will know: a hold it never heard of would
+	 * keep the connection from going anywhere while the engine lives */
+	if (bpf_ringbuf_output(&events, e, offsetof(struct busted_pkt_event, data) + hl, rb_flags())) {
+		stat_inc(BUSTED_STAT_RINGBUF_FULL);
+		return 0;
+	}
+	stat_inc(BUSTED_STAT_EVENTS);
 	bpf_map_update_elem(&hello_holds, &cookie, &held, BPF_ANY);
-	send_pkt(e, hl, rb_flags());
 	return 1;
 }
 
