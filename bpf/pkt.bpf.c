@@ -360,24 +360,30 @@ static __always_inline void emit_stream(struct __sk_buff *skb, struct pkt *p, __
 	}
 }
 
-/* A held plain-text segment's IP and TCP headers, for the engine to send
- * the segment on once it has decided (its payload went as records). */
-static __always_inline void emit_held(struct __sk_buff *skb, struct pkt *p, __u64 cookie, struct busted_owner *o, __u32 flags)
+/* A held segment's IP and TCP headers (KIND: a plain-text segment, whose
+ * payload goes as records; or an unreadable ClientHello), for the engine
+ * to have it sent again once it has decided. False: not in the ring. */
+static __always_inline bool emit_headers(struct __sk_buff *skb, struct pkt *p, __u64 cookie, struct busted_owner *o, __u32 kind,
+					 __u32 flags)
 {
-	struct busted_pkt_event *e = pkt_record(skb, p, cookie, o, BUSTED_PKT_HTTP_HELD);
+	struct busted_pkt_event *e = pkt_record(skb, p, cookie, o, kind);
 	__u64 hl = p->off;
 
 	if (!e)
-		return;
+		return false;
 	asm volatile("%[h] &= 0xff" : [h] "+r"(hl));
 	if (hl < 40 || hl > 120 || bpf_skb_load_bytes(skb, 0, e->data, hl))
-		return;
+		return false;
 	e->len = p->plen;
 	e->cap_len = hl;
 	e->seq = p->seq;
 	e->flags = flags;
-	/* the segment's records follow, and wake the engine */
-	send_pkt(e, hl, rb_flags());
+	if (bpf_ringbuf_output(&events, e, offsetof(struct busted_pkt_event, data) + hl, rb_flags())) {
+		stat_inc(BUSTED_STAT_RINGBUF_FULL);
+		return false;
+	}
+	stat_inc(BUSTED_STAT_EVENTS);
+	return true;
 }
 
 /* Plain-text requests are held while an engine that gates content runs
@@ -753,8 +759,6 @@ static __always_inline int hello_hold(struct __sk_buff *skb, struct pkt *p, __u6
 	struct busted_enforce_cfg *c;
 	struct busted_proc_value *pv;
 	struct busted_dest_value *d;
-	struct busted_pkt_event *e;
-	__u64 hl = p->off;
 
 	if (st) {
 		if (*st == BUSTED_HELLO_HELD && plain_gate())
@@ -772,22 +776,10 @@ static __always_inline int hello_hold(struct __sk_buff *skb, struct pkt *p, __u6
 	d = dest_of(pv ? pv->image : 0, p->flow.family, p->flow.daddr);
 	if (!d || d->klass >= 64 || !(c->gate_classes & (1ULL << d->klass)))
 		return 0;
-	e = pkt_record(skb, p, cookie, o, BUSTED_PKT_HELLO_HELD);
-	if (!e)
-		return 0;
-	asm volatile("%[h] &= 0xff" : [h] "+r"(hl));
-	if (hl < 40 || hl > 120 || bpf_skb_load_bytes(skb, 0, e->data, hl))
-		return 0;
-	e->len = p->plen;
-	e->cap_len = hl;
-	e->seq = p->seq;
 	/* held only when the engine will know: a hold it never heard of would
 	 * keep the connection from going anywhere while the engine lives */
-	if (bpf_ringbuf_output(&events, e, offsetof(struct busted_pkt_event, data) + hl, rb_flags())) {
-		stat_inc(BUSTED_STAT_RINGBUF_FULL);
+	if (!emit_headers(skb, p, cookie, o, BUSTED_PKT_HELLO_HELD, 0))
 		return 0;
-	}
-	stat_inc(BUSTED_STAT_EVENTS);
 	bpf_map_update_elem(&hello_holds, &cookie, &held, BPF_ANY);
 	return 1;
 }
@@ -911,7 +903,7 @@ static __always_inline int tcp_payload(struct __sk_buff *skb, struct pkt *p, __u
 		o = bpf_map_lookup_elem(&owners, &cookie);
 		/* a restart is said by the segment's first record: the held one, or its first piece */
 		if (gated)
-			emit_held(skb, p, cookie, o, restart);
+			emit_headers(skb, p, cookie, o, BUSTED_PKT_HTTP_HELD, restart);
 		emit_stream(skb, p, cookie, o, gated ? BPF_RB_FORCE_WAKEUP : rb_flags(), gated ? 0 : restart);
 		return gated ? 0 : 1;
 	}
