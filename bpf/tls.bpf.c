@@ -685,3 +685,102 @@ int BPF_KPROBE(ssl_free_enter, void *ssl)
 	bpf_map_delete_elem(&tls_verdicts, &key);
 	return note(ctx, BUSTED_TLS_FREE, ssl, 0, 0, 0);
 }
+
+/*
+ * NSS (libssl3.so over NSPR's libnspr4.so: libcurl-nss, Thunderbird,
+ * LibreOffice, RHEL 7's curl). Its plaintext goes through NSPR's generic
+ * I/O calls, PR_Write/PR_Read/PR_Send/PR_Recv(fd, buf, amount[, flags,
+ * timeout]) -> PRInt32, on the PRFileDesc that SSL_ImportFD returned (the
+ * SSL layer on top of the socket): files and plain sockets go through the
+ * same calls, so only the descriptors SSL_ImportFD made are followed, and
+ * the PRFileDesc* stands for the SSL*. SSL_SetURL(fd, url) sets the SNI;
+ * SSL_ResetHandshake/SSL_ForceHandshake come before the ClientHello (NSS
+ * also starts the handshake at the first I/O: SSL_SetURL marks the thread
+ * before that); PR_Close ends it.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, struct busted_tls_key);
+	__type(value, __u8);
+} nss_fds SEC(".maps");
+
+static __always_inline bool nss_fd(void *fd)
+{
+	struct busted_tls_key key = { .pid = bpf_get_current_pid_tgid() >> 32, .ssl = (__u64)fd };
+
+	return fd && bpf_map_lookup_elem(&nss_fds, &key);
+}
+
+/* PRFileDesc *SSL_ImportFD(PRFileDesc *model, PRFileDesc *fd): the SSL layer */
+SEC("uretprobe")
+int BPF_KRETPROBE(nss_import_leave, void *fd)
+{
+	struct busted_tls_key key = { .pid = bpf_get_current_pid_tgid() >> 32, .ssl = (__u64)fd };
+	__u8 one = 1;
+
+	if (fd && wanted())
+		bpf_map_update_elem(&nss_fds, &key, &one, BPF_ANY);
+	return 0;
+}
+
+/* PRInt32 PR_Write(PRFileDesc *fd, const void *buf, PRInt32 amount), and PR_Send's first three */
+SEC("uprobe")
+int BPF_KPROBE(pr_write_enter, void *fd, const void *buf, int amount)
+{
+	if (nss_fd(fd))
+		enter(ctx, BUSTED_TLS_WRITE, fd, buf, amount > 0 ? amount : 0, 0);
+	return 0;
+}
+
+/* PRInt32 PR_Read(PRFileDesc *fd, void *buf, PRInt32 amount), and PR_Recv's first three */
+SEC("uprobe")
+int BPF_KPROBE(pr_read_enter, void *fd, void *buf, int amount)
+{
+	if (nss_fd(fd))
+		enter(ctx, BUSTED_TLS_READ, fd, buf, 0, 0);
+	return 0;
+}
+
+SEC("uprobe")
+int BPF_KPROBE(pr_write_session, void *fd, const void *buf, int amount)
+{
+	if (bpf_session_is_return())
+		return leave(ctx, SESSION_RET(ctx));
+	return nss_fd(fd) && enter(ctx, BUSTED_TLS_WRITE, fd, buf, amount > 0 ? amount : 0, 0) ? 0 : 1;
+}
+
+SEC("uprobe")
+int BPF_KPROBE(pr_read_session, void *fd, void *buf, int amount)
+{
+	if (bpf_session_is_return())
+		return leave(ctx, SESSION_RET(ctx));
+	return nss_fd(fd) && enter(ctx, BUSTED_TLS_READ, fd, buf, 0, 0) ? 0 : 1;
+}
+
+/* SECStatus SSL_SetURL(PRFileDesc *fd, const char *url): the SNI */
+SEC("uprobe")
+int BPF_KPROBE(nss_set_url_enter, void *fd, const char *url)
+{
+	if (!url)
+		return 0;
+	if (wanted()) {
+		note_last_ssl(fd);
+		if (enforce_on)
+			sni_gate(fd, url, NAME_BUF);
+	}
+	return note(ctx, BUSTED_TLS_SNI, fd, 0, url, 256);
+}
+
+/* PRStatus PR_Close(PRFileDesc *fd) */
+SEC("uprobe")
+int BPF_KPROBE(pr_close_enter, void *fd)
+{
+	struct busted_tls_key key = { .pid = bpf_get_current_pid_tgid() >> 32, .ssl = (__u64)fd };
+
+	if (!fd || !bpf_map_lookup_elem(&nss_fds, &key))
+		return 0;
+	bpf_map_delete_elem(&nss_fds, &key);
+	bpf_map_delete_elem(&tls_verdicts, &key);
+	return note(ctx, BUSTED_TLS_FREE, fd, 0, 0, 0);
+}

@@ -27,7 +27,7 @@ import { parseProcCgroup } from './enrich/container.js';
 import { DnsCache, parseHostsFile } from './enrich/dns-cache.js';
 import { ProviderTable } from './enrich/provider.js';
 import { TlsLooks } from './host/tls-looks.js';
-import { TlsLibraryFinder, type TlsLibrary } from './host/tls-libs.js';
+import { TlsLibraryFinder, type TlsLibrary, type TlsLibraryKind } from './host/tls-libs.js';
 import { listeningSockets, socketHolders } from './host/listeners.js';
 import { Interpreter, type EventOrigin, type InterpreterStats } from './interpret/interpreter.js';
 import type { Sink } from './sinks/sink.js';
@@ -65,6 +65,8 @@ export interface AgentOptions {
   tlsCaptureBytes?: number;
   /** further binaries with OpenSSL inside to probe (default: this node) */
   tlsBinaries?: string[];
+  /** the TLS library families to probe (default: every supported one) */
+  tlsKinds?: readonly TlsLibraryKind[];
   /** stop copying TLS connections that are not AI traffic (default true) */
   tlsSkip?: boolean;
   /** told of each TLS library the probes were put on after the start (a new process's) */
@@ -206,7 +208,7 @@ export class Agent {
     // TLS libraries: the system's, then whatever running processes map
     // the processes in scope (undefined: all), for what is read of them from /proc
     const scope = cgroupScope(o.cgroup);
-    this.tlsFinder = o.tls === false ? undefined : new TlsLibraryFinder({ binaries: o.tlsBinaries ?? [process.execPath], inScope: scope });
+    this.tlsFinder = o.tls === false ? undefined : new TlsLibraryFinder({ binaries: o.tlsBinaries ?? [process.execPath], inScope: scope, kinds: o.tlsKinds });
     const finder = this.tlsFinder;
     this.tlsLooks = finder
       ? new TlsLooks({

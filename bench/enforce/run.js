@@ -27,8 +27,9 @@
 //              BUSTED_PLAIN_GATE, a probe for the sender's retry).
 //
 //   hellohold  added latency of a new TLS connection whose TLS busted cannot
-//              read (libcurl on NSS, driven from python3: a library busted
-//              does not probe) to api.openai.com (a local stand-in, its name
+//              read (libcurl on NSS, driven from python3, with the agent told
+//              not to probe NSS: --tls-libs openssl,openssl-static,gnutls)
+//              to api.openai.com (a local stand-in, its name
 //              through a local dnsmasq so the kernel knows the address as
 //              OpenAI's): under enforce its ClientHello is held in the packet
 //              hook until the engine has decided, then let go (pkt.bpf.c
@@ -368,6 +369,9 @@ for i in range(n):
 print(json.dumps(lat[5:]))
 `;
 
+/** NSS not probed: the client's TLS is then one busted cannot read */
+const NO_NSS = ['--tls-libs', 'openssl,openssl-static,gnutls'];
+
 async function helloHoldBench() {
   const { startDnsmasq } = await import(join(ROOT, 'dist', 'engine', 'demo', 'resolver.js'));
   const pki = makePki(work);
@@ -397,11 +401,11 @@ async function helloHoldBench() {
   let count = 0;
   for (let i = 0; i < ROUNDS; i++) {
     none.push(...(await connections()));
-    let a = await startEnforce(join(ROOT, 'policies'));
+    let a = await startEnforce(join(ROOT, 'policies'), NO_NSS);
     held.push(...(await connections()));
     count += Number(/(\d+) unreadable ClientHellos held/.exec(await a.stop())?.[1] ?? 0);
     // enforce without holds: what the rest of enforcement costs a new connection
-    a = await startEnforce(join(ROOT, 'policies'), ['--no-gate']);
+    a = await startEnforce(join(ROOT, 'policies'), [...NO_NSS, '--no-gate']);
     nogate.push(...(await connections()));
     await a.stop();
     log(`hellohold: round ${i + 1}/${ROUNDS}`);

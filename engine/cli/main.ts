@@ -14,6 +14,7 @@ import type { EnforceCliOptions } from './enforce.js';
 import { DEFAULT_METRICS_PORT, DEFAULT_SPILL_DIR, DEFAULT_UI_PORT } from '../model/defaults.js';
 import { join } from 'node:path';
 import { PACKAGE_ROOT } from '../paths.js';
+import { TLS_LIB_CHOICES } from '../host/tls-libs.js';
 
 function int(name: string, min: number, max = Number.MAX_SAFE_INTEGER) {
   return (v: string): number => {
@@ -27,6 +28,14 @@ function seconds(v: string): number {
   const n = Number(v);
   if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError('must be a positive number of seconds');
   return n;
+}
+
+/** --tls-libs openssl,gnutls: each a name TLS_LIB_CHOICES has */
+function tlsLibList(v: string): string[] {
+  const names = v.split(',').map((x) => x.trim()).filter(Boolean);
+  const bad = names.filter((n) => !(TLS_LIB_CHOICES as readonly string[]).includes(n));
+  if (names.length === 0 || bad.length) throw new InvalidArgumentError(`${bad.length ? `unknown: ${bad.join(', ')}; ` : ''}choose from ${TLS_LIB_CHOICES.join(', ')}`);
+  return names;
 }
 
 function collect(v: string, prev: string[]): string[] {
@@ -44,6 +53,7 @@ function observeOptions(cmd: Command): Command {
     .option('--duration <seconds>', 'stop after this long', seconds)
     .option('--no-tls', 'no TLS plaintext uprobes')
     .option('--tls-capture-all', 'keep copying TLS connections that turn out not to be AI traffic (default: stop after their first request)')
+    .option('--tls-libs <list>', `TLS libraries to probe, comma-separated: ${TLS_LIB_CHOICES.join(', ')} (default: all of them)`, tlsLibList)
     .option('--tls-capture-bytes <bytes>', 'plaintext copied per SSL_read/SSL_write call (at most 65536)', int('--tls-capture-bytes', 0, 65536), TLS_CAPTURE_BYTES)
     .option('--no-server-side', 'do not report the server side of DNS/TLS handshakes with remote peers')
     .option('--no-plain-http', 'do not read plain-text HTTP connections (http://: a local Ollama or vLLM, an MCP server on localhost)')

@@ -2,6 +2,7 @@
 import { BustedError, ErrorCode } from '../model/errors.js';
 import { resolveCgroup } from '../host/cgroup.js';
 import { setLibbpfVerbose } from '../kernel/libbpf.js';
+import { tlsFamilies } from '../host/tls-libs.js';
 import { Agent, type PolicyStageOptions } from '../pipeline.js';
 import { makePinDir, pinnedState } from '../kernel/pin.js';
 import { Demo } from '../demo/traffic.js';
@@ -27,6 +28,8 @@ export interface MonitorCliOptions extends ObserveCliOptions {
   model?: string | false;
   /** --strict: a hook that does not attach at start stops the run (exit 1) instead of a warning */
   strict?: boolean;
+  /** --tls-libs: the TLS libraries to probe (default: all) */
+  tlsLibs?: string[];
 }
 
 /** The demo's clients run in the --cgroup the agent watches (its root: wherever they are). */
@@ -95,6 +98,7 @@ export async function runAgent(o: MonitorCliOptions, x: AgentExtras = {}): Promi
       hooks: o.hooks,
       tls: o.tls,
       tlsCaptureBytes: o.tlsCaptureBytes,
+      tlsKinds: o.tlsLibs ? tlsFamilies(o.tlsLibs) : undefined,
       tlsSkip: o.tlsCaptureAll !== true,
       policy: x.policy,
       pinDir: x.pin ? makePinDir(cgroup) : undefined,

@@ -10,7 +10,7 @@
 import { existsSync, readdirSync, readFileSync, readlinkSync, realpathSync, statSync } from 'node:fs';
 import { commonCallee, dynamicSymbols, type ElfSymbol } from './elf.js';
 
-export type TlsLibraryKind = 'openssl' | 'openssl-static' | 'boringssl' | 'gnutls' | 'nss' | 'go';
+export type TlsLibraryKind = 'openssl' | 'openssl-static' | 'boringssl' | 'gnutls' | 'nss' | 'nspr' | 'go';
 
 /** One family of TLS implementations: how to recognise its files, which symbols the probes need, and whether busted hooks it. */
 export interface TlsProbeFamily {
@@ -19,8 +19,8 @@ export interface TlsProbeFamily {
   /** file names that are this library (executables are checked by their exported symbols instead) */
   files?: RegExp;
   symbols: readonly string[];
-  /** the write and the read call: a file exporting both is one of this family busted can follow */
-  rw?: readonly [string, string];
+  /** what a file must export to be one of this family busted can follow (its write and read calls, mostly) */
+  needs?: readonly string[];
   status: 'supported' | 'planned';
   /** for planned families: what stands in the way */
   note?: string;
@@ -41,8 +41,8 @@ export const INTERNAL_CALLEES: ReadonlyArray<readonly [string, readonly string[]
 
 /** The probe table. Only `supported` families are attached; the others are named so the next probe has its place. */
 export const TLS_PROBE_TABLE: readonly TlsProbeFamily[] = [
-  { kind: 'openssl', what: 'OpenSSL 3.x and 1.1 shared libssl (curl, python3, most of a distro)', files: /^libssl\.so\.(3|1\.1)$/, symbols: OPENSSL_SYMBOLS, rw: ['SSL_write', 'SSL_read'], status: 'supported' },
-  { kind: 'openssl-static', what: 'OpenSSL linked into an executable that exports its symbols (node, and others built like it)', symbols: OPENSSL_SYMBOLS, rw: ['SSL_write', 'SSL_read'], status: 'supported' },
+  { kind: 'openssl', what: 'OpenSSL 3.x and 1.1 shared libssl (curl, python3, most of a distro)', files: /^libssl\.so\.(3|1\.1)$/, symbols: OPENSSL_SYMBOLS, needs: ['SSL_write', 'SSL_read'], status: 'supported' },
+  { kind: 'openssl-static', what: 'OpenSSL linked into an executable that exports its symbols (node, and others built like it)', symbols: OPENSSL_SYMBOLS, needs: ['SSL_write', 'SSL_read'], status: 'supported' },
   {
     kind: 'boringssl',
     what: 'BoringSSL (Chrome, Envoy, gRPC): the SSL_write/SSL_read ABI of OpenSSL; SNI through SSL_set_tlsext_host_name',
@@ -55,10 +55,25 @@ export const TLS_PROBE_TABLE: readonly TlsProbeFamily[] = [
     what: 'GnuTLS shared libgnutls (wget, libcurl-gnutls: git over https, apt)',
     files: /^libgnutls\.so\.30$/,
     symbols: ['gnutls_record_send', 'gnutls_record_recv', 'gnutls_server_name_set', 'gnutls_transport_set_int2', 'gnutls_deinit', 'gnutls_handshake'],
-    rw: ['gnutls_record_send', 'gnutls_record_recv'],
+    needs: ['gnutls_record_send', 'gnutls_record_recv'],
     status: 'supported',
   },
-  { kind: 'nss', what: 'NSS (Firefox, some RHEL tools)', files: /^libnspr4\.so$/, symbols: ['PR_Write', 'PR_Read', 'PR_Send', 'PR_Recv'], status: 'planned', note: 'PR_* are generic file descriptors: needs a TLS-layer check per fd' },
+  {
+    kind: 'nss',
+    what: 'NSS shared libssl3 (libcurl-nss, Thunderbird, LibreOffice): the descriptors SSL_ImportFD makes, and their SNI',
+    files: /^libssl3\.so$/,
+    symbols: ['SSL_ImportFD', 'SSL_SetURL', 'SSL_ResetHandshake', 'SSL_ForceHandshake'],
+    needs: ['SSL_ImportFD'],
+    status: 'supported',
+  },
+  {
+    kind: 'nspr',
+    what: "NSPR's libnspr4, the I/O calls NSS's plaintext goes through (followed only on descriptors SSL_ImportFD made)",
+    files: /^libnspr4\.so$/,
+    symbols: ['PR_Write', 'PR_Read', 'PR_Send', 'PR_Recv', 'PR_Close'],
+    needs: ['PR_Write', 'PR_Read'],
+    status: 'supported',
+  },
   {
     kind: 'go',
     what: 'Go crypto/tls ((*Conn).Write, (*Conn).Read) in Go binaries',
@@ -127,14 +142,24 @@ export function mappedFiles(maps: string, want: (path: string) => boolean): Arra
   return out;
 }
 
-/** The supported library family a path's file name is (LIB_FAMILIES' `files`). */
-function libraryKind(path: string): TlsLibraryKind | undefined {
+/** The supported library family among FAMILIES a path's file name is (their `files`). */
+function libraryKind(path: string, families: readonly TlsProbeFamily[]): TlsLibraryKind | undefined {
   const name = path.slice(path.lastIndexOf('/') + 1);
-  for (const f of LIB_FAMILIES) if (f.files!.test(name)) return f.kind;
+  for (const f of families) if (f.files!.test(name)) return f.kind;
   return undefined;
 }
 
+/** The names `--tls-libs` takes: a supported family, or `nss` for NSS with the NSPR it reads through. */
+export const TLS_LIB_CHOICES = ['openssl', 'openssl-static', 'gnutls', 'nss'] as const;
+
+/** The families a `--tls-libs` list names. */
+export function tlsFamilies(names: readonly string[]): TlsLibraryKind[] {
+  return names.flatMap((n) => (n === 'nss' ? (['nss', 'nspr'] as const) : [n as TlsLibraryKind]));
+}
+
 export interface FinderOptions {
+  /** the families to hook (default: every supported one) */
+  kinds?: readonly TlsLibraryKind[];
   procRoot?: string;
   /** executables to look at up front (their own OpenSSL); default: this node */
   binaries?: string[];
@@ -153,8 +178,14 @@ export class TlsLibraryFinder {
   private readonly mapped = new Set<string>();
   private readonly procRoot: string;
 
+  /** the shared-library families looked for */
+  private readonly families: readonly TlsProbeFamily[];
+  private readonly statics: boolean;
+
   constructor(private readonly o: FinderOptions = {}) {
     this.procRoot = o.procRoot ?? '/proc';
+    this.families = o.kinds ? LIB_FAMILIES.filter((f) => o.kinds!.includes(f.kind)) : LIB_FAMILIES;
+    this.statics = !o.kinds || o.kinds.includes('openssl-static');
   }
 
   /** Every library found so far. */
@@ -173,14 +204,14 @@ export class TlsLibraryFinder {
         continue;
       }
       for (const n of names) {
-        const fam = LIB_FAMILIES.find((f) => f.files!.test(n));
+        const fam = this.families.find((f) => f.files!.test(n));
         if (!fam) continue;
         const p = `${dir}/${n}`;
         const lib = this.consider(existsSync(p) ? realpathSync(p) : p, fam.kind, 'system');
         if (lib) out.push(lib);
       }
     }
-    for (const b of this.o.binaries ?? [process.execPath]) {
+    for (const b of this.statics ? (this.o.binaries ?? [process.execPath]) : []) {
       if (!existsSync(b)) continue;
       const lib = this.consider(realpathSync(b), 'openssl-static', 'binary');
       if (lib) out.push(lib);
@@ -240,15 +271,16 @@ export class TlsLibraryFinder {
       maps = readFileSync(`${base}/maps`, 'utf8');
     } catch {
       // gone (or not ours to read): what its exe link still says
-      if (exe !== undefined) {
+      if (exe !== undefined && this.statics) {
         const lib = this.consider(through(exe), 'openssl-static', String(pid));
         if (lib) out.push(lib);
       }
       return { libs: out, gone: true };
     }
-    for (const m of mappedFiles(maps, (path) => path === exe || libraryKind(path) !== undefined)) {
+    const exeToo = this.statics ? exe : undefined;
+    for (const m of mappedFiles(maps, (path) => path === exeToo || libraryKind(path, this.families) !== undefined)) {
       if (this.mapped.has(m.id)) continue;
-      const kind = m.path === exe ? 'openssl-static' : libraryKind(m.path)!;
+      const kind = m.path === exeToo ? 'openssl-static' : libraryKind(m.path, this.families)!;
       const path = through(m.path);
       // a file not there to read (its process gone meanwhile) is left to the next look; one that is
       // is read now (or was), and known by its maps identity from here on
@@ -269,11 +301,11 @@ export class TlsLibraryFinder {
     try {
       const syms = dynamicSymbols(path, fam.symbols);
       // its write and read calls at least, or it is not a TLS library we can follow
-      if (syms.has(fam.rw![0]) && syms.has(fam.rw![1])) {
+      if (fam.needs!.every((n) => syms.has(n))) {
         const offsets: Record<string, number> = {};
         for (const [n, s] of syms) if (s.offset !== undefined) offsets[n] = s.offset;
         const names = [...syms.keys()];
-        if (fam.rw![0] === 'SSL_write' && process.env.BUSTED_TLS_PROBE_WRAPPERS !== '1') {
+        if (fam.needs![0] === 'SSL_write' && process.env.BUSTED_TLS_PROBE_WRAPPERS !== '1') {
           for (const [internal, wrappers] of INTERNAL_CALLEES) {
             const ws = wrappers.map((w) => syms.get(w));
             if (ws.some((w) => w === undefined)) continue;

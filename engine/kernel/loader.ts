@@ -145,6 +145,23 @@ export const GNUTLS_PROBES: readonly UprobeSpec[] = [
   up('ssl_handshake_enter', 'gnutls_handshake'),
 ];
 
+/**
+ * The NSS probe set (tls.bpf.c, its end): on libssl3.so the calls that make
+ * and name an SSL descriptor, on libnspr4.so the generic I/O calls its
+ * plaintext goes through, followed only on those descriptors.
+ */
+export const NSS_PROBES: readonly UprobeSpec[] = [
+  up('nss_import_leave', 'SSL_ImportFD', true),
+  up('nss_set_url_enter', 'SSL_SetURL'),
+  up('ssl_handshake_enter', 'SSL_ResetHandshake'),
+  up('ssl_handshake_enter', 'SSL_ForceHandshake'),
+  ...rw('PR_Write', 'pr_write_session', 'pr_write_enter', 'ssl_write_leave'),
+  ...rw('PR_Send', 'pr_write_session', 'pr_write_enter', 'ssl_write_leave'),
+  ...rw('PR_Read', 'pr_read_session', 'pr_read_enter', 'ssl_read_leave'),
+  ...rw('PR_Recv', 'pr_read_session', 'pr_read_enter', 'ssl_read_leave'),
+  up('pr_close_enter', 'PR_Close'),
+];
+
 export const OBJECTS: readonly ObjectSpec[] = [
   {
     name: 'proc',
@@ -173,8 +190,8 @@ export const OBJECTS: readonly ObjectSpec[] = [
   {
     name: 'tls',
     file: 'tls.bpf.o',
-    what: 'TLS plaintext (OpenSSL and GnuTLS uprobes)',
-    programs: [...OPENSSL_PROBES, ...GNUTLS_PROBES],
+    what: 'TLS plaintext (OpenSSL, GnuTLS and NSS uprobes)',
+    programs: [...OPENSSL_PROBES, ...GNUTLS_PROBES, ...NSS_PROBES],
   },
   {
     name: 'pkt',

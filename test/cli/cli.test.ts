@@ -124,13 +124,13 @@ describe('busted doctor', { skip: kernelSkipReason() }, () => {
     // libssl 3 has them at its two internal functions; then 5 more; GnuTLS 4 more)
     for (const l of rep.tls_libraries as Array<{ kind: string; path: string; id: string; via: string; probes: { attached: number; of: number } }>) {
       assert.match(l.id, /^\d+:\d+$/);
-      const least = l.kind === 'gnutls' ? (sessions ? 6 : 8) : sessions ? 7 : 9;
+      const least = { gnutls: sessions ? 6 : 8, nss: 4, nspr: sessions ? 5 : 9 }[l.kind] ?? (sessions ? 7 : 9);
       assert.ok(l.probes.of >= least && l.probes.attached === l.probes.of, `${l.path}: ${JSON.stringify(l.probes)}`);
     }
     assert.ok(rep.tls_libraries.some((l: { kind: string }) => l.kind === 'gnutls'), 'libgnutls (wget) was found');
     assert.deepEqual(
       rep.tls_probe_table.map((t: { kind: string; status: string }) => `${t.kind}:${t.status}`),
-      ['openssl:supported', 'openssl-static:supported', 'boringssl:planned', 'gnutls:supported', 'nss:planned', 'go:planned'],
+      ['openssl:supported', 'openssl-static:supported', 'boringssl:planned', 'gnutls:supported', 'nss:supported', 'nspr:supported', 'go:planned'],
     );
   });
 

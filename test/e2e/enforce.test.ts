@@ -24,6 +24,7 @@ import { MonitorProcess } from '../helpers/agent.js';
 import { kernelSkipReason, TestCgroup } from '../helpers/cgroup.js';
 import { startProviderServer, type ProviderServer } from '../helpers/providers.js';
 import { CHROMIUM, CHROMIUM_QUIET, chromiumSkipReason } from '../helpers/chromium.js';
+import { NSS_CURL } from '../helpers/clients.js';
 import { PACKAGE_ROOT } from '../../engine/paths.js';
 import { pinDirFor } from '../../engine/kernel/pin.js';
 import { resolveCgroup } from '../../engine/host/cgroup.js';
@@ -148,6 +149,8 @@ urllib.request.urlopen(req, context=ctx, timeout=10).read()`,
       inCg(),
     );
   const pythonGzip = (host: string, body?: string) => python(host, body, true);
+  // NSS: libcurl-nss from python3 (the stand-in's certificate is not checked: NSS wants its own database)
+  const nss = async (host: string, body = chat('hello')): Promise<RunResult> => run([PYTHON, '-c', NSS_CURL, url(host), body, 'x-test: nss'], inCg());
   // GnuTLS: one record (16 KiB at most) per gnutls_record_send
   const wget = (host: string, body = chat('hello')) =>
     run(['wget', '-q', '-O', '/dev/null', '--tries=1', '--timeout=10', `--ca-certificate=${pki.caCert}`, '--header', 'content-type: application/json', `--post-data=${body}`, url(host)], inCg());
@@ -336,10 +339,10 @@ for line in sys.stdin:
     await stopAgent();
   });
 
-  it('stops a prompt carrying a secret before it leaves the host (curl, python3, node, wget, and a gzip body); a harmless prompt arrives', async () => {
+  it('stops a prompt carrying a secret before it leaves the host (curl, python3, node, wget, libcurl-nss, and a gzip body); a harmless prompt arrives', async () => {
     const src = policyDir('secrets', SECRETS);
     const m = await startAgent(src);
-    for (const [name, client] of [['curl', curl], ['python3', python], ['node', node], ['wget', wget], ['python3-gzip', pythonGzip]] as const) {
+    for (const [name, client] of [['curl', curl], ['python3', python], ['node', node], ['wget', wget], ['libcurl-nss', nss], ['python3-gzip', pythonGzip]] as const) {
       const marker = `please deploy with ${SECRET} via ${name}`;
       const r: RunResult = await client('api.openai.com', chat(marker));
       assert.notEqual(r.code, 0, `${name}: the blocked request must fail`);
@@ -399,7 +402,7 @@ for line in sys.stdin:
     const m = await startAgent(policyDir('long-secrets', SECRETS));
     const pad = 'lorem ipsum dolor sit amet '.repeat(1500); // 40 KB
     // wget: GnuTLS writes the 40 KB in three calls of at most 16 KiB; the first, held, is read whole from the process
-    for (const [name, client] of [['curl', curl], ['python3', python], ['node', node], ['wget', wget]] as const) {
+    for (const [name, client] of [['curl', curl], ['python3', python], ['node', node], ['wget', wget], ['libcurl-nss', nss]] as const) {
       const r: RunResult = await client('api.openai.com', chat(`${pad} then deploy with ${SECRET} via ${name}-long`));
       assert.notEqual(r.code, 0, `${name}: the blocked request must fail`);
       const req = await m.waitFor((e) => e.type === 'llm_request' && e.process?.pid === r.pid, `${name}: its llm_request`);

@@ -20,6 +20,7 @@ import { kernelSkipReason, TestCgroup } from '../helpers/cgroup.js';
 import { makePki, type Pki } from '../../engine/demo/pki.js';
 import { startDnsmasq, type Resolver } from '../../engine/demo/resolver.js';
 import { MonitorProcess } from '../helpers/agent.js';
+import { NSS_CURL } from '../helpers/clients.js';
 import { PYTHON, run, start } from '../../engine/demo/spawn.js';
 import { AGENT_V8_FLAGS } from '../../engine/cli/relaunch.js';
 
@@ -342,6 +343,42 @@ https.get('https://generativelanguage.googleapis.com:${port}/v1beta/models', { c
     const writes = agent.events.filter((e) => of(r.pid)(e) && e.type === 'tls_data' && e.tls?.direction === 'write');
     assert.ok(writes.length >= 2, `the body went in more than one gnutls_record_send (${writes.length} writes)`);
     assert.ok(!JSON.stringify(agent.events).includes(secret), 'the API key appears nowhere in the output');
+  });
+
+  it('libcurl on NSS (libssl3 and NSPR probed, followed only on the descriptors SSL_ImportFD made): its request and answer are read; its key is redacted', async () => {
+    const secret = 'sk-proj-nssnss0123456789abcdefghijklmn';
+    const body = JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hello from libcurl-nss' }] });
+    const r = await run([PYTHON, '-c', NSS_CURL, `https://api.openai.com:${port}/v1/chat/completions`, body, `Authorization: Bearer ${secret}`], inCg());
+    assert.equal(r.code, 0, r.stderr);
+    const ch = await agent.waitFor((e) => of(r.pid)(e) && e.type === 'tls_client_hello', 'its ClientHello');
+    assert.equal(ch.tls?.sni, 'api.openai.com');
+    assert.equal(ch.tls?.plaintext, true, 'SSL_SetURL marked the thread before the handshake');
+    const lr = await agent.waitFor((e) => of(r.pid)(e) && e.type === 'llm_request', 'llm_request');
+    assert.equal(lr.provider, 'openai');
+    assert.equal(lr.tls?.sni, 'api.openai.com', 'from SSL_SetURL, per descriptor');
+    assert.equal(lr.llm?.model, 'gpt-4o-mini');
+    assert.equal(lr.llm?.user_message, 'hello from libcurl-nss');
+    const ls = await agent.waitFor((e) => of(r.pid)(e) && e.type === 'llm_response', 'llm_response');
+    assert.equal(ls.http?.status, 200);
+    assert.deepEqual(ls.llm?.usage, { input_tokens: 12, output_tokens: 34 });
+    assert.ok(!JSON.stringify(agent.events).includes(secret), 'the API key appears nowhere in the output');
+  });
+
+  it('--tls-libs leaves out the libraries not named: NSS not probed, libcurl-nss\'s ClientHello says busted cannot read it', async () => {
+    const only = await MonitorProcess.start(['--cgroup', cg.path, '--tls-libs', 'openssl,openssl-static,gnutls']);
+    try {
+      const r = await run([PYTHON, '-c', NSS_CURL, `https://api.openai.com:${port}/v1/chat/completions`, JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'not read' }] }), 'x-test: tls-libs'], inCg());
+      assert.equal(r.code, 0, r.stderr);
+      const ch = await only.waitFor((e) => of(r.pid)(e) && e.type === 'tls_client_hello', 'its ClientHello');
+      assert.equal(ch.tls?.plaintext, false);
+      // the suite's agent, probing everything, read the same request
+      await agent.waitFor((e) => of(r.pid)(e) && e.type === 'llm_request', "the other agent's llm_request");
+      await new Promise((res) => setTimeout(res, 300));
+      assert.ok(!only.events.some((e) => of(r.pid)(e) && (e.type === 'tls_data' || e.type === 'llm_request')), 'no plaintext came to the agent told not to probe NSS');
+      assert.ok(!/TLS probes on \S*lib(ssl3|nspr4)/.test(only.stderr), only.stderr);
+    } finally {
+      assert.equal(await only.stop(), 0);
+    }
   });
 
   it('TLS plaintext (uprobes on libssl): curl request and response as tls_data, SNI and provider per connection, secrets redacted', async () => {

@@ -7,7 +7,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { mappedFiles, TLS_PROBE_TABLE, TlsLibraryFinder } from '../../engine/host/tls-libs.js';
+import { mappedFiles, TLS_PROBE_TABLE, TlsLibraryFinder, tlsFamilies } from '../../engine/host/tls-libs.js';
 
 const LIBSSL = '/usr/lib/x86_64-linux-gnu/libssl.so.3';
 
@@ -49,6 +49,11 @@ describe('TlsLibraryFinder', () => {
     assert.deepEqual(gnutls.symbols, ['gnutls_deinit', 'gnutls_handshake', 'gnutls_record_recv', 'gnutls_record_send', 'gnutls_server_name_set', 'gnutls_transport_set_int2']);
     const gnm = execFileSync('nm', ['-D', '--defined-only', gnutls.path], { encoding: 'utf8' });
     assert.equal(gnutls.offsets.gnutls_record_send, Number.parseInt(gnm.split('\n').find((l) => / T gnutls_record_send(@@.*)?$/.test(l))!.split(' ')[0]!, 16));
+    // NSS: its SSL layer in libssl3, its I/O in NSPR's libnspr4
+    const nss = libs.find((l) => l.kind === 'nss');
+    assert.deepEqual(nss?.symbols, ['SSL_ForceHandshake', 'SSL_ImportFD', 'SSL_ResetHandshake', 'SSL_SetURL']);
+    const nspr = libs.find((l) => l.kind === 'nspr');
+    assert.deepEqual(nspr?.symbols, ['PR_Close', 'PR_Read', 'PR_Recv', 'PR_Send', 'PR_Write']);
     const node = libs.find((l) => l.kind === 'openssl-static');
     assert.ok(node && node.symbols.includes('SSL_write') && node.offsets.SSL_read! > 0);
     // every process scanned, and again: nothing found twice
@@ -58,9 +63,16 @@ describe('TlsLibraryFinder', () => {
     assert.deepEqual(f.scanPid(process.ppid), []);
   });
 
+  it('looks only for the families it is asked to (--tls-libs)', () => {
+    const f = new TlsLibraryFinder({ kinds: ['gnutls'] });
+    assert.deepEqual([...new Set(f.system().map((l) => l.kind))], ['gnutls'], 'no libssl, no node');
+    assert.deepEqual(f.scanPid(process.pid === 1 ? 1 : process.ppid), []);
+    assert.deepEqual(tlsFamilies(['openssl', 'nss']), ['openssl', 'nss', 'nspr']);
+  });
+
   it('names the libraries it does not hook yet, with what stands in the way', () => {
     const planned = TLS_PROBE_TABLE.filter((t) => t.status === 'planned').map((t) => t.kind);
-    assert.deepEqual(planned, ['boringssl', 'nss', 'go']);
+    assert.deepEqual(planned, ['boringssl', 'go']);
     for (const t of TLS_PROBE_TABLE) if (t.status === 'planned') assert.ok(t.note, t.kind);
   });
 
