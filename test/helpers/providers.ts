@@ -17,7 +17,7 @@ import { grpcFrame, pb } from './protobuf.js';
 import { acceptRealtime } from './realtime.js';
 import { createSecureServer, type Http2SecureServer, type Http2ServerRequest, type Http2ServerResponse } from 'node:http2';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import type { Pki } from '../../engine/demo/pki.js';
 
 export const PROVIDER_NAMES = [
@@ -172,6 +172,14 @@ export async function startPlainProviderServer(host = '127.0.0.1', port = 0): Pr
 }
 
 async function listening(server: Http2SecureServer | Server, host: string, hits: string[], received: string[], port = 0): Promise<ProviderServer> {
+  // every connection, so that close() ends them all: a client whose socket busted destroyed
+  // may never tell the server (its RST dropped with the rest of its packets), and an HTTP/2
+  // session would then keep close() waiting for good
+  const sockets = new Set<Socket>();
+  server.on('connection', (so: Socket) => {
+    sockets.add(so);
+    so.once('close', () => sockets.delete(so));
+  });
   await new Promise<void>((r) => server.listen(port, host, r));
   return {
     port: (server.address() as AddressInfo).port,
@@ -181,6 +189,7 @@ async function listening(server: Http2SecureServer | Server, host: string, hits:
       new Promise<void>((r) => {
         if ('closeAllConnections' in server) server.closeAllConnections();
         server.close(() => r());
+        for (const so of sockets) so.destroy();
       }),
   };
 }
