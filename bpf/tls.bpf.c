@@ -533,6 +533,19 @@ static __always_inline void sni_gate(void *ssl, const char *parg, __u32 max)
 		bpf_map_update_elem(&tls_verdicts, &key, &gate, BPF_NOEXIST);
 }
 
+/* A connection's SNI, NAME (read to its NUL, and to at most MAX - 1
+ * bytes): reported, gated when its class is, and the ClientHello this
+ * thread sends next is this connection's (its plaintext is read). */
+static __always_inline int sni_seen(void *ctx, void *ssl, const char *name, __u32 max)
+{
+	if (wanted()) {
+		note_last_ssl(ssl);
+		if (enforce_on)
+			sni_gate(ssl, name, max);
+	}
+	return note(ctx, BUSTED_TLS_SNI, ssl, 0, name, max);
+}
+
 /* int SSL_write(SSL *ssl, const void *buf, int num) */
 SEC("uprobe")
 int BPF_KPROBE(ssl_write_enter, void *ssl, const void *buf, int num)
@@ -624,13 +637,7 @@ int BPF_KPROBE(ssl_ctrl_enter, void *ssl, int cmd, long larg, void *parg)
 {
 	if (cmd != SSL_CTRL_SET_TLSEXT_HOSTNAME || !parg)
 		return 0;
-	if (wanted()) {
-		/* the ClientHello this thread sends next is this SSL*'s: its plaintext is read */
-		note_last_ssl(ssl);
-		if (enforce_on)
-			sni_gate(ssl, parg, NAME_BUF);
-	}
-	return note(ctx, BUSTED_TLS_SNI, ssl, 0, parg, 256);
+	return sni_seen(ctx, ssl, parg, NAME_BUF);
 }
 
 /*
@@ -649,14 +656,9 @@ int BPF_KPROBE(ssl_ctrl_enter, void *ssl, int cmd, long larg, void *parg)
 SEC("uprobe")
 int BPF_KPROBE(gnutls_sni_enter, void *session, int type, const char *name, size_t len)
 {
-	if (type != GNUTLS_NAME_DNS || !name || len == 0 || len >= 256)
+	if (type != GNUTLS_NAME_DNS || !name || len == 0 || len >= NAME_BUF)
 		return 0;
-	if (wanted()) {
-		note_last_ssl(session);
-		if (enforce_on)
-			sni_gate(session, name, len + 1);
-	}
-	return note(ctx, BUSTED_TLS_SNI, session, 0, name, len + 1);
+	return sni_seen(ctx, session, name, len + 1);
 }
 
 /* int SSL_do_handshake(SSL *s), int SSL_connect(SSL *s): the ClientHello
@@ -764,12 +766,7 @@ int BPF_KPROBE(nss_set_url_enter, void *fd, const char *url)
 {
 	if (!url)
 		return 0;
-	if (wanted()) {
-		note_last_ssl(fd);
-		if (enforce_on)
-			sni_gate(fd, url, NAME_BUF);
-	}
-	return note(ctx, BUSTED_TLS_SNI, fd, 0, url, 256);
+	return sni_seen(ctx, fd, url, NAME_BUF);
 }
 
 /* PRStatus PR_Close(PRFileDesc *fd) */
