@@ -28,6 +28,8 @@ export interface DoctorReport {
     content_enforcement: string;
     dns_hold: string;
     plain_http: string;
+    /** TLS busted cannot read (no probed library on the thread) to a provider whose content is judged */
+    unreadable_tls: string;
     persistence: string;
     tls_plaintext: string;
   };
@@ -97,6 +99,9 @@ export function doctorReport(cgroupArg?: string): DoctorReport {
       plain_http: ok('cgroup_skb')
         ? `read from the packets (cgroup_skb)${ok('raw_socket') ? '; under enforce, held at cgroup_skb egress until decided (the sender retries on a probe sent through a marked raw socket)' : '; under enforce, held at cgroup_skb egress until decided, and an allowed request goes at the sender\'s own retry (200 ms or more: no raw socket for the probe)'}`
         : 'none (needs cgroup_skb)',
+      unreadable_tls: ok('cgroup_skb')
+        ? `decided on its ClientHello; under enforce, to a provider whose content is judged, the hello is held at cgroup_skb egress until decided${ok('raw_socket') ? ' (an allowed one goes on a probe sent through a marked raw socket)' : " (an allowed one goes at the sender's own retry: no raw socket for the probe)"}${ok('sock_destroy') ? ', a blocked one has its socket destroyed' : ''}`
+        : 'none (needs cgroup_skb): not even its ClientHello is seen',
       persistence: ok('bpffs') ? `--pin in ${features.find((f) => f.feature === 'bpffs')?.detail}` : 'none (no bpffs)',
       tls_plaintext: ok('uprobe') ? `uprobes on the libraries below${tls.mode ? `; read/write: ${tls.mode.detail}` : ''}` : 'none (uprobes unavailable)',
     },
@@ -159,6 +164,7 @@ export async function runDoctor(o: { json?: boolean; cgroup?: string }): Promise
   lines.push(`  content enforcement  ${r.paths.content_enforcement}`);
   lines.push(`  DNS hold             ${r.paths.dns_hold}`);
   lines.push(`  plain-text HTTP      ${r.paths.plain_http}`);
+  lines.push(`  unreadable TLS       ${r.paths.unreadable_tls}`);
   lines.push(`  persistence          ${r.paths.persistence}`);
   lines.push(`  TLS plaintext        ${r.paths.tls_plaintext}`);
   process.stdout.write(lines.join('\n') + '\n');
