@@ -752,7 +752,7 @@ out:
  * the retry that follows passes at once. A retry is never reported again.
  * Returns 1: drop, 0: send on and report, -1: send on unreported.
  */
-static __always_inline int hello_hold(struct __sk_buff *skb, struct pkt *p, __u64 cookie, struct busted_owner *o)
+static __always_inline int hello_hold(struct __sk_buff *skb, struct pkt *p, __u64 cookie, struct busted_owner *o, bool whole)
 {
 	__u32 *st = bpf_map_lookup_elem(&hello_holds, &cookie);
 	__u32 tgid = bpf_get_current_pid_tgid() >> 32, held = BUSTED_HELLO_HELD;
@@ -767,7 +767,11 @@ static __always_inline int hello_hold(struct __sk_buff *skb, struct pkt *p, __u6
 		bpf_map_delete_elem(&hello_holds, &cookie);
 		return -1;
 	}
-	if (!plain_gate() || tgid == self_tgid)
+	/* a hello whose rest comes in later segments is not held: while its
+	 * first is held the sender sends none of them, and the engine would
+	 * wait for the rest (a sender without segmentation offload; with it,
+	 * the hello is one packet here however long) */
+	if (!whole || !plain_gate() || tgid == self_tgid)
 		return 0;
 	c = cfg();
 	if (!c || !c->gate_classes)
@@ -818,15 +822,15 @@ static __always_inline int tcp_payload(struct __sk_buff *skb, struct pkt *p, __u
 		int hold = 0;
 
 		o = bpf_map_lookup_elem(&owners, &cookie);
+		need = (__s32)(((__u32)h[3] << 8) | h[4]) + 5 - (__s32)p->plen;
 		if (client && out && !k && enforce_on) {
-			hold = hello_hold(skb, p, cookie, o);
+			hold = hello_hold(skb, p, cookie, o, need <= 0);
 			if (hold < 0)
 				return 1;
 		}
 		emit_pkt(skb, p, cookie, o, BUSTED_PKT_TLS_HELLO, k ? BUSTED_TASK_TLS_PROBED : 0, hold > 0);
 		if (k)
 			tie_ssl(p, cookie, k);
-		need = (__s32)(((__u32)h[3] << 8) | h[4]) + 5 - (__s32)p->plen;
 		if (need > 0 && need < 65536)
 			bpf_map_update_elem(&hello_cont, &ck, &need, BPF_ANY);
 		return hold ? 0 : 1;
