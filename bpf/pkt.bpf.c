@@ -266,7 +266,8 @@ static __always_inline void send_pkt(struct busted_pkt_event *e, __u64 cap, __u6
 		stat_inc(BUSTED_STAT_EVENTS);
 }
 
-/* Copy up to BUSTED_PKT_MAX payload bytes into a record and send it. */
+/* Copy up to BUSTED_PKT_MAX payload bytes into a record and send it; WAKE:
+ * wake the engine now (a held answer or hello keeps a process waiting). */
 static __always_inline void emit_pkt(struct __sk_buff *skb, struct pkt *p, __u64 cookie,
 				     struct busted_owner *o, __u32 kind, __u32 flags, bool wake)
 {
@@ -289,8 +290,7 @@ static __always_inline void emit_pkt(struct __sk_buff *skb, struct pkt *p, __u64
 	e->hdr.task.flags |= flags;
 	e->len = p->plen;
 	e->cap_len = cap;
-	/* a held answer or hello keeps a process waiting on the engine: wake it now */
-	send_pkt(e, cap, wake || kind == BUSTED_PKT_DNS_HELD ? BPF_RB_FORCE_WAKEUP : rb_flags());
+	send_pkt(e, cap, wake ? BPF_RB_FORCE_WAKEUP : rb_flags());
 }
 
 /* A plain-text HTTP segment, whole: in records of up to BUSTED_PKT_MAX
@@ -953,7 +953,7 @@ static __always_inline int handle(struct __sk_buff *skb, __u32 dir)
 					return 1;
 				}
 				if (dns_learn(skb, &p, p.off, o ? o->task.pid : 0, true)) {
-					emit_pkt(skb, &p, cookie, o, BUSTED_PKT_DNS_HELD, 0, false);
+					emit_pkt(skb, &p, cookie, o, BUSTED_PKT_DNS_HELD, 0, true);
 					return 0;
 				}
 			}

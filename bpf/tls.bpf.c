@@ -678,14 +678,20 @@ int BPF_KPROBE(ssl_set_fd_enter, void *ssl, int fd)
 	return note(ctx, BUSTED_TLS_FD, ssl, fd, 0, 0);
 }
 
+/* A connection's end (KEY: this process's SSL): its verdict goes, and the engine is told. */
+static __always_inline int conn_end(void *ctx, struct busted_tls_key *key)
+{
+	bpf_map_delete_elem(&tls_verdicts, key);
+	return note(ctx, BUSTED_TLS_FREE, (void *)key->ssl, 0, 0, 0);
+}
+
 /* void SSL_free(SSL *ssl) */
 SEC("uprobe")
 int BPF_KPROBE(ssl_free_enter, void *ssl)
 {
 	struct busted_tls_key key = { .pid = bpf_get_current_pid_tgid() >> 32, .ssl = (__u64)ssl };
 
-	bpf_map_delete_elem(&tls_verdicts, &key);
-	return note(ctx, BUSTED_TLS_FREE, ssl, 0, 0, 0);
+	return conn_end(ctx, &key);
 }
 
 /*
@@ -778,6 +784,5 @@ int BPF_KPROBE(pr_close_enter, void *fd)
 	if (!fd || !bpf_map_lookup_elem(&nss_fds, &key))
 		return 0;
 	bpf_map_delete_elem(&nss_fds, &key);
-	bpf_map_delete_elem(&tls_verdicts, &key);
-	return note(ctx, BUSTED_TLS_FREE, fd, 0, 0, 0);
+	return conn_end(ctx, &key);
 }

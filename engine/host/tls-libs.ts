@@ -305,7 +305,7 @@ export class TlsLibraryFinder {
         const offsets: Record<string, number> = {};
         for (const [n, s] of syms) if (s.offset !== undefined) offsets[n] = s.offset;
         const names = [...syms.keys()];
-        if (fam.needs![0] === 'SSL_write' && process.env.BUSTED_TLS_PROBE_WRAPPERS !== '1') {
+        if (process.env.BUSTED_TLS_PROBE_WRAPPERS !== '1') {
           for (const [internal, wrappers] of INTERNAL_CALLEES) {
             const ws = wrappers.map((w) => syms.get(w));
             if (ws.some((w) => w === undefined)) continue;
