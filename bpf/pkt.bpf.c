@@ -707,15 +707,14 @@ static __always_inline struct busted_tls_key *handshake_ssl(void)
 	return k && k->pid == (id >> 32) ? k : NULL;
 }
 
-/* That SSL* is this socket's: enforcement is told (it needs the socket to
- * block the connection); the thread's note is used up either way. */
+/* That SSL* is this socket's: the engine is told (enforcement needs the
+ * socket to block the connection; a library that names no SNI, Go's, has
+ * its connection's from this hello); the thread's note is used up either way. */
 static __always_inline void tie_ssl(struct pkt *p, __u64 cookie, struct busted_tls_key *k)
 {
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
 	struct busted_enforce_event *e;
 
-	if (!enforce_on)
-		goto out;
 	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
 	if (!e) {
 		stat_inc(BUSTED_STAT_RINGBUF_FULL);

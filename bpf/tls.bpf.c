@@ -331,8 +331,10 @@ static __always_inline bool h2_holds(__u32 v, const void *buf, __u32 num, __u32 
 
 /* Returns whether the call was stored for the return half (which then has
  * something to do: copy what was read or written, or say what became of a
- * gated write). */
-static __always_inline bool enter(void *ctx, __u32 op, void *ssl, const void *buf, __u64 num, void *size_ptr)
+ * gated write), in CALLS under CALL_KEY: tls_calls by thread, or go_calls
+ * by goroutine. */
+static __always_inline bool enter_in(void *ctx, __u32 op, void *ssl, const void *buf, __u64 num, void *size_ptr,
+				     void *calls, const void *call_key)
 {
 	__u64 id = bpf_get_current_pid_tgid();
 	struct tls_call c = { .ssl = (__u64)ssl, .buf = (__u64)buf, .size_ptr = (__u64)size_ptr, .op = op };
@@ -400,7 +402,7 @@ static __always_inline bool enter(void *ctx, __u32 op, void *ssl, const void *bu
 		c.gated = 1;
 		c.call_id = x.call_id;
 		/* the held write's WRITE_DONE needs the return: stored or not, it runs */
-		bpf_map_update_elem(&tls_calls, &id, &c, BPF_ANY);
+		bpf_map_update_elem(calls, call_key, &c, BPF_ANY);
 		{
 			struct busted_held h = { .pid = key.pid, .ssl = key.ssl, .call_id = x.call_id, .since_ns = bpf_ktime_get_ns() };
 			__u32 tid = (__u32)id;
@@ -410,13 +412,21 @@ static __always_inline bool enter(void *ctx, __u32 op, void *ssl, const void *bu
 		bpf_send_signal_thread(SIGSTOP);
 		return true;
 	}
-	return bpf_map_update_elem(&tls_calls, &id, &c, BPF_ANY) == 0;
+	return bpf_map_update_elem(calls, call_key, &c, BPF_ANY) == 0;
 }
 
-static __always_inline int leave(void *ctx, long ret)
+static __always_inline bool enter(void *ctx, __u32 op, void *ssl, const void *buf, __u64 num, void *size_ptr)
 {
 	__u64 id = bpf_get_current_pid_tgid();
-	struct tls_call *c = bpf_map_lookup_elem(&tls_calls, &id);
+
+	return enter_in(ctx, op, ssl, buf, num, size_ptr, &tls_calls, &id);
+}
+
+/* The return half of the call stored in CALLS under CALL_KEY, which returned RET. */
+static __always_inline int leave_in(void *ctx, long ret, void *calls, const void *call_key)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct tls_call *c = bpf_map_lookup_elem(calls, call_key);
 	struct chunk_ctx x = {};
 	__u32 zero = 0;
 	__u64 n = 0, *runs;
@@ -476,8 +486,15 @@ static __always_inline int leave(void *ctx, long ret)
 	x.flags = c->flags;
 	bpf_loop(MAX_CHUNKS, copy_chunk, &x, 0);
 out:
-	bpf_map_delete_elem(&tls_calls, &id);
+	bpf_map_delete_elem(calls, call_key);
 	return 0;
+}
+
+static __always_inline int leave(void *ctx, long ret)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+
+	return leave_in(ctx, ret, &tls_calls, &id);
 }
 
 /* A note about an SSL* with a small payload (SNI) or none. STR is read up
@@ -784,5 +801,93 @@ int BPF_KPROBE(pr_close_enter, void *fd)
 	if (!fd || !bpf_map_lookup_elem(&nss_fds, &key))
 		return 0;
 	bpf_map_delete_elem(&nss_fds, &key);
+	return conn_end(ctx, &key);
+}
+
+/*
+ * Go's crypto/tls, in Go binaries (statically linked; Go 1.17+ on amd64,
+ * the register ABI: arguments in RAX, RBX, RCX, ..., results in RAX, RBX,
+ * ..., and R14 the running goroutine, its g). The *tls.Conn stands for the
+ * SSL*:
+ *   func (c *Conn) Write(b []byte) (int, error)  RAX c, RBX b's data, RCX its length
+ *   func (c *Conn) Read(b []byte) (int, error)   the same; n in RAX at return
+ *   func (c *Conn) clientHandshake(ctx) error    before the ClientHello
+ *   func (c *Conn) Close() error                 the connection's end
+ * A return is seen by uprobes at each of the function's RET instructions
+ * (host/elf.ts goRetSites), never by a uretprobe: Go moves a goroutine's
+ * stack when it grows it, and a return address the kernel swapped would
+ * be copied as garbage. A goroutine can block in Read and go on on another
+ * thread, and its thread runs other goroutines meanwhile, so a call is
+ * kept by (process, goroutine), not by thread. The SNI is the one the
+ * wire's ClientHello carried (pkt.bpf.c tie_ssl: this thread's next hello).
+ */
+struct go_call_key {
+	__u32 pid;
+	__u32 _pad;
+	__u64 g;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, struct go_call_key);
+	__type(value, struct tls_call);
+} go_calls SEC(".maps");
+
+static __always_inline void go_key(struct go_call_key *k, struct pt_regs *regs)
+{
+	k->pid = bpf_get_current_pid_tgid() >> 32;
+	k->_pad = 0;
+	k->g = regs->r14;
+}
+
+/* crypto/tls.(*Conn).Write, at entry */
+SEC("uprobe")
+int go_write_enter(struct pt_regs *ctx)
+{
+	struct go_call_key k;
+	__s64 n = (__s64)ctx->cx;
+
+	go_key(&k, ctx);
+	enter_in(ctx, BUSTED_TLS_WRITE, (void *)ctx->ax, (const void *)ctx->bx, n > 0 ? n : 0, 0, &go_calls, &k);
+	return 0;
+}
+
+/* crypto/tls.(*Conn).Read, at entry */
+SEC("uprobe")
+int go_read_enter(struct pt_regs *ctx)
+{
+	struct go_call_key k;
+
+	go_key(&k, ctx);
+	enter_in(ctx, BUSTED_TLS_READ, (void *)ctx->ax, (const void *)ctx->bx, 0, 0, &go_calls, &k);
+	return 0;
+}
+
+/* At each RET of Write and Read: n in RAX (0 with an error) */
+SEC("uprobe")
+int go_rw_ret(struct pt_regs *ctx)
+{
+	struct go_call_key k;
+
+	go_key(&k, ctx);
+	return leave_in(ctx, (__s64)ctx->ax, &go_calls, &k);
+}
+
+/* crypto/tls.(*Conn).clientHandshake, at entry: this thread's next ClientHello is this connection's */
+SEC("uprobe")
+int go_handshake_enter(struct pt_regs *ctx)
+{
+	if (wanted())
+		note_last_ssl((void *)ctx->ax);
+	return 0;
+}
+
+/* crypto/tls.(*Conn).Close, at entry */
+SEC("uprobe")
+int go_close_enter(struct pt_regs *ctx)
+{
+	struct busted_tls_key key = { .pid = bpf_get_current_pid_tgid() >> 32, .ssl = ctx->ax };
+
 	return conn_end(ctx, &key);
 }

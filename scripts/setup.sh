@@ -15,12 +15,14 @@ say() { printf 'setup: %s\n' "$*" >&2; }
 # the rest are the real servers and clients the tests talk to.
 # lld: wasm-ld, which links the Rego policy runtime (engine/policy/runtime).
 # nginx: serves policy bundles to `busted enforce --policies http://...` in the tests;
-# wget: a client on GnuTLS, whose TLS the probes do not read.
+# wget: a client on GnuTLS (its libgnutls is probed).
 # rsyslog, logrotate: the syslog and file outputs are tested against them
 # (rsyslogd runs with the test's own configuration, never as the system's);
 # chromium: the dashboard is tested in it, headless (playwright-core drives it);
 # strace: a test counts the system calls a second look at a process makes.
-PKGS=(clang llvm lld binutils libbpf-dev libbpf1 bpftool dnsmasq-base openssl curl python3 iproute2 util-linux procps nginx wget rsyslog logrotate chromium strace)
+# libcurl3-nss: libcurl on NSS, a client of the NSS probes (driven from python3);
+# golang-go: builds the Go client whose crypto/tls the Go probes read (no network: the standard library only).
+PKGS=(clang llvm lld binutils libbpf-dev libbpf1 bpftool dnsmasq-base openssl curl python3 iproute2 util-linux procps nginx wget rsyslog logrotate chromium strace libcurl3-nss golang-go)
 
 if [[ "${1:-}" != "--build-only" ]]; then
   missing=()

@@ -105,7 +105,7 @@ export async function runAgent(o: MonitorCliOptions, x: AgentExtras = {}): Promi
       onTlsLibrary: (lib, made) => {
         const ok = made.filter((a) => a.ok).length;
         const sessions = made.some((a) => a.ok && a.hook.startsWith('uprobe.session ')) ? ', read/write as uprobe sessions' : '';
-        process.stderr.write(`busted: TLS probes on ${lib.path} (${lib.kind}, found in pid ${lib.via}): ${ok}/${made.length} attached${sessions}\n`);
+        process.stderr.write(`busted: TLS probes on ${lib.path} (${lib.kind}${lib.version ? ` ${lib.version}` : ''}, found in pid ${lib.via}): ${ok}/${made.length} attached${sessions}\n`);
       },
     });
   } catch (e) {

@@ -5,6 +5,7 @@
  * Layouts: System V gABI, "Sections" and "Symbol Table" chapters.
  */
 import { closeSync, openSync, readSync } from 'node:fs';
+import { createRequire } from 'node:module';
 
 export interface ElfSymbol {
   name: string;
@@ -138,6 +139,240 @@ export function commonCallee(path: string, wrappers: readonly ElfSymbol[], maxSi
     const b = read(fd, target!, 2);
     const push = (b[0]! >= 0x50 && b[0]! <= 0x57) || (b[0] === 0x41 && b[1]! >= 0x50 && b[1]! <= 0x57);
     return push ? target : undefined;
+  } catch {
+    return undefined;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+const EM_X86_64 = 62;
+const SHT_SYMTAB = 2;
+
+/** What busted needs of a Go executable to probe its crypto/tls. */
+export interface GoBinary {
+  /** the Go release that built it, as its build info says ("go1.19.8") */
+  version: string;
+  /** the wanted functions it has, at their file offsets */
+  symbols: Map<string, ElfSymbol>;
+  /** where the functions' RET instructions are (file offsets), for those asked */
+  retSites: Record<string, number[]>;
+}
+
+interface Section {
+  name: string;
+  type: number;
+  addr: bigint;
+  offset: number;
+  size: number;
+  link: number;
+  entsize: number;
+}
+
+function sections(fd: number, eh: Buffer): Section[] {
+  const shoff = Number(eh.readBigUInt64LE(0x28));
+  const shentsize = eh.readUInt16LE(0x3a);
+  const shnum = eh.readUInt16LE(0x3c);
+  const shstrndx = eh.readUInt16LE(0x3e);
+  if (!shoff || shentsize < 64 || shnum > 4096 || shstrndx >= shnum) return [];
+  const sh = read(fd, shoff, shentsize * shnum);
+  const raw = (i: number) => {
+    const o = i * shentsize;
+    return {
+      nameOff: sh.readUInt32LE(o),
+      type: sh.readUInt32LE(o + 4),
+      addr: sh.readBigUInt64LE(o + 0x10),
+      offset: Number(sh.readBigUInt64LE(o + 0x18)),
+      size: Number(sh.readBigUInt64LE(o + 0x20)),
+      link: sh.readUInt32LE(o + 0x28),
+      entsize: Number(sh.readBigUInt64LE(o + 0x38)),
+    };
+  };
+  const strs = raw(shstrndx);
+  const names = strs.size > 0 && strs.size < 1 << 20 ? read(fd, strs.offset, strs.size) : Buffer.alloc(0);
+  const out: Section[] = [];
+  for (let i = 0; i < shnum; i++) {
+    const s = raw(i);
+    const end = names.indexOf(0, s.nameOff);
+    out.push({ ...s, name: names.toString('latin1', s.nameOff, end < 0 ? names.length : end) });
+  }
+  return out;
+}
+
+/** An unsigned LEB128 varint at `at`: its value and the offset after it. */
+function uvarint(b: Buffer, at: number): [number, number] {
+  let v = 0;
+  for (let shift = 0; at < b.length && shift < 35; shift += 7) {
+    const x = b[at++]!;
+    v += (x & 0x7f) * 2 ** shift;
+    if (x < 0x80) return [v, at];
+  }
+  throw new Error('bad varint');
+}
+
+/**
+ * The Go release in a .go.buildinfo section (cmd/go/internal/version,
+ * debug/buildinfo): a 16-byte header "\xff Go buildinf:" + pointer size +
+ * flags; with flag 2 (Go 1.18+) the version follows at 32 as a varint-
+ * prefixed string, before that it is reached through a pointer at 16.
+ */
+function goVersion(fd: number, sec: Section, addrToOffset: (v: bigint) => number | undefined): string | undefined {
+  const h = read(fd, sec.offset, Math.min(sec.size, 64));
+  if (h.length < 32 || h.toString('latin1', 0, 14) !== '\xff Go buildinf:') return undefined;
+  const ptrSize = h[14]!;
+  const flags = h[15]!;
+  if (flags & 1) return undefined; // big-endian
+  if (flags & 2) {
+    const b = read(fd, sec.offset + 32, Math.min(sec.size - 32, 64));
+    const [n, at] = uvarint(b, 0);
+    return n > 0 && at + n <= b.length ? b.toString('latin1', at, at + n) : undefined;
+  }
+  if (ptrSize !== 8) return undefined;
+  const hdrAt = addrToOffset(h.readBigUInt64LE(16));
+  if (hdrAt === undefined) return undefined;
+  const hdr = read(fd, hdrAt, 16);
+  const strAt = addrToOffset(hdr.readBigUInt64LE(0));
+  const len = Number(hdr.readBigUInt64LE(8));
+  return strAt !== undefined && len > 0 && len < 64 ? read(fd, strAt, len).toString('latin1') : undefined;
+}
+
+/** Go release numbers of "go1.19.8" (or "devel go1.22-..."): [major, minor], undefined when unrecognised. */
+export function goRelease(version: string): [number, number] | undefined {
+  const m = /go(\d+)\.(\d+)/.exec(version);
+  return m ? [Number(m[1]), Number(m[2])] : undefined;
+}
+
+/** Wanted functions from .symtab: their addresses and sizes. */
+function symtabFunctions(fd: number, secs: Section[], want: Set<string>): Map<string, { value: bigint; size: bigint }> {
+  const out = new Map<string, { value: bigint; size: bigint }>();
+  const st = secs.find((s) => s.type === SHT_SYMTAB);
+  if (!st || st.entsize < 24 || st.size > 256 << 20) return out;
+  const strtab = secs[st.link];
+  if (!strtab || strtab.size > 256 << 20) return out;
+  const syms = read(fd, st.offset, st.size);
+  const strs = read(fd, strtab.offset, strtab.size);
+  const firsts = new Set([...want].map((w) => w.charCodeAt(0)));
+  for (let o = 0; o + 24 <= syms.length; o += st.entsize) {
+    const nameOff = syms.readUInt32LE(o);
+    if (!firsts.has(strs[nameOff]!)) continue;
+    const value = syms.readBigUInt64LE(o + 8);
+    if (value === 0n || syms.readUInt16LE(o + 6) === 0) continue;
+    const end = strs.indexOf(0, nameOff);
+    const name = strs.toString('latin1', nameOff, end < 0 ? strs.length : end);
+    if (want.has(name)) out.set(name, { value, size: syms.readBigUInt64LE(o + 16) });
+  }
+  return out;
+}
+
+/**
+ * Wanted functions from .gopclntab, for binaries built without a symbol
+ * table (`-ldflags=-s`): Go 1.18+'s layout (runtime/symtab.go pcHeader,
+ * functab, _func): entries as offsets from textStart, each function's size
+ * the distance to the next entry.
+ */
+function pclntabFunctions(fd: number, secs: Section[], want: Set<string>): Map<string, { value: bigint; size: bigint }> {
+  const out = new Map<string, { value: bigint; size: bigint }>();
+  const sec = secs.find((s) => s.name === '.gopclntab');
+  if (!sec || sec.size < 64 || sec.size > 256 << 20) return out;
+  const t = read(fd, sec.offset, sec.size);
+  const magic = t.readUInt32LE(0);
+  if ((magic !== 0xfffffff0 && magic !== 0xfffffff1) || t[7] !== 8) return out;
+  const word = (i: number) => Number(t.readBigUInt64LE(8 + 8 * i));
+  const nfunc = word(0);
+  const textStart = t.readBigUInt64LE(8 + 8 * 2);
+  const names = word(3);
+  const functab = word(7);
+  if (functab + (nfunc + 1) * 8 > t.length) return out;
+  for (let i = 0; i < nfunc; i++) {
+    const at = functab + i * 8;
+    const fn = functab + t.readUInt32LE(at + 4);
+    if (fn + 8 > t.length) continue;
+    const nameAt = names + t.readInt32LE(fn + 4);
+    const end = t.indexOf(0, nameAt);
+    if (end < 0) continue;
+    const name = t.toString('latin1', nameAt, end);
+    if (!want.has(name)) continue;
+    const entry = t.readUInt32LE(at);
+    const next = t.readUInt32LE(at + 8);
+    out.set(name, { value: textStart + BigInt(entry), size: BigInt(next - entry) });
+  }
+  return out;
+}
+
+/** The iced-x86 decoder (WebAssembly), loaded the first time a Go binary is looked at. */
+type Iced = typeof import('iced-x86');
+let iced: Iced | undefined;
+function decoder(): Iced {
+  iced ??= createRequire(import.meta.url)('iced-x86') as Iced;
+  return iced;
+}
+
+/**
+ * The file offsets of the RET instructions of the function whose code is
+ * CODE (at virtual address ADDR, at file offset OFF), found by decoding
+ * every instruction from its entry (iced-x86): a byte 0xc3 inside another
+ * instruction is no RET, and a uprobe there would corrupt the program.
+ * Undefined when the code does not decode cleanly to its end.
+ */
+export function retSites(code: Uint8Array, addr: bigint, off: number): number[] | undefined {
+  const { Decoder, DecoderOptions, FlowControl, Code } = decoder();
+  const d = new Decoder(64, code, DecoderOptions.None);
+  d.ip = addr;
+  const out: number[] = [];
+  try {
+    while (d.canDecode) {
+      const ins = d.decode();
+      try {
+        if (ins.code === Code.INVALID) return undefined;
+        if (ins.flowControl === FlowControl.Return) out.push(off + Number(ins.ip - addr));
+      } finally {
+        ins.free();
+      }
+    }
+  } finally {
+    d.free();
+  }
+  return out;
+}
+
+/**
+ * A Go executable for amd64 built by Go 1.17+ (the register ABI), with the
+ * wanted functions (from .symtab, else .gopclntab) at their file offsets,
+ * and the RET sites of those in RETS. Undefined for anything else.
+ */
+export function goBinary(path: string, wanted: readonly string[], rets: readonly string[]): GoBinary | undefined {
+  const fd = openSync(path, 'r');
+  try {
+    const eh = read(fd, 0, 64);
+    if (eh.readUInt32BE(0) !== 0x7f454c46 || eh[4] !== 2 || eh[5] !== 1 || eh.readUInt16LE(0x12) !== EM_X86_64) return undefined;
+    const secs = sections(fd, eh);
+    const info = secs.find((s) => s.name === '.go.buildinfo');
+    if (!info) return undefined;
+    const loads = loadSegments(fd, eh);
+    const fileOffset = (v: bigint): number | undefined => {
+      const seg = loads.find((l) => v >= l.vaddr && v < l.vaddr + l.filesz);
+      return seg ? Number(v - seg.vaddr + seg.off) : undefined;
+    };
+    const version = goVersion(fd, info, fileOffset);
+    const rel = version !== undefined ? goRelease(version) : undefined;
+    if (!rel || rel[0] !== 1 || rel[1] < 17) return undefined;
+    const want = new Set(wanted);
+    let found = symtabFunctions(fd, secs, want);
+    if (found.size === 0) found = pclntabFunctions(fd, secs, want);
+    const symbols = new Map<string, ElfSymbol>();
+    const sites: Record<string, number[]> = {};
+    for (const [name, f] of found) {
+      const offset = fileOffset(f.value);
+      if (offset === undefined) continue;
+      if (rets.includes(name)) {
+        if (f.size === 0n || f.size > 1n << 20n) continue;
+        const at = retSites(read(fd, offset, Number(f.size)), f.value, offset);
+        if (!at?.length) continue;
+        sites[name] = at;
+      }
+      symbols.set(name, { name, value: f.value, size: f.size, offset });
+    }
+    return { version: version!, symbols, retSites: sites };
   } catch {
     return undefined;
   } finally {

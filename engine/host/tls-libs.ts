@@ -8,7 +8,7 @@
  * known by device and inode, however many paths and processes share it.
  */
 import { existsSync, readdirSync, readFileSync, readlinkSync, realpathSync, statSync } from 'node:fs';
-import { commonCallee, dynamicSymbols, type ElfSymbol } from './elf.js';
+import { commonCallee, dynamicSymbols, goBinary, type ElfSymbol } from './elf.js';
 
 export type TlsLibraryKind = 'openssl' | 'openssl-static' | 'boringssl' | 'gnutls' | 'nss' | 'nspr' | 'go';
 
@@ -38,6 +38,14 @@ export const INTERNAL_CALLEES: ReadonlyArray<readonly [string, readonly string[]
   ['ssl_write_internal', ['SSL_write', 'SSL_write_ex']],
   ['ssl_read_internal', ['SSL_read', 'SSL_read_ex']],
 ];
+
+/** The crypto/tls methods the Go probes (tls.bpf.c, its end) attach at. */
+export const GO_TLS = {
+  write: 'crypto/tls.(*Conn).Write',
+  read: 'crypto/tls.(*Conn).Read',
+  handshake: 'crypto/tls.(*Conn).clientHandshake',
+  close: 'crypto/tls.(*Conn).Close',
+} as const;
 
 /** The probe table. Only `supported` families are attached; the others are named so the next probe has its place. */
 export const TLS_PROBE_TABLE: readonly TlsProbeFamily[] = [
@@ -76,12 +84,13 @@ export const TLS_PROBE_TABLE: readonly TlsProbeFamily[] = [
   },
   {
     kind: 'go',
-    what: 'Go crypto/tls ((*Conn).Write, (*Conn).Read) in Go binaries',
-    symbols: ['crypto/tls.(*Conn).Write', 'crypto/tls.(*Conn).Read'],
-    status: 'planned',
-    note: 'register ABI, and uretprobes corrupt goroutine stacks: needs return-site probes from disassembly',
+    what: "Go's crypto/tls in Go executables for amd64 built by Go 1.17+ (the register ABI), with or without a symbol table: returns seen at the RET instructions, not by uretprobes",
+    symbols: [GO_TLS.write, GO_TLS.read, GO_TLS.handshake, GO_TLS.close],
+    needs: [GO_TLS.write, GO_TLS.read],
+    status: 'supported',
   },
 ];
+
 
 export interface TlsLibrary {
   kind: TlsLibraryKind;
@@ -93,6 +102,10 @@ export interface TlsLibrary {
   symbols: string[];
   /** file offsets of those symbols (what the uprobes attach at) */
   offsets: Record<string, number>;
+  /** file offsets of the RET instructions of those functions whose returns are probed there (Go) */
+  retSites?: Record<string, number[]>;
+  /** the release of the toolchain that built it, where it says (Go) */
+  version?: string;
   /** how it was found: 'system', 'binary', or the pid whose maps or exe showed it */
   via: string;
 }
@@ -101,6 +114,7 @@ const LIB_DIRS = ['/usr/lib/x86_64-linux-gnu', '/lib/x86_64-linux-gnu', '/usr/li
 const SUPPORTED = TLS_PROBE_TABLE.filter((f) => f.status === 'supported');
 const LIB_FAMILIES = SUPPORTED.filter((f) => f.files);
 const STATIC = TLS_PROBE_TABLE.find((f) => f.kind === 'openssl-static')!;
+const GO = TLS_PROBE_TABLE.find((f) => f.kind === 'go')!;
 
 function fileId(path: string): string | undefined {
   try {
@@ -150,7 +164,7 @@ function libraryKind(path: string, families: readonly TlsProbeFamily[]): TlsLibr
 }
 
 /** The names `--tls-libs` takes: a supported family, or `nss` for NSS with the NSPR it reads through. */
-export const TLS_LIB_CHOICES = ['openssl', 'openssl-static', 'gnutls', 'nss'] as const;
+export const TLS_LIB_CHOICES = ['openssl', 'openssl-static', 'gnutls', 'nss', 'go'] as const;
 
 /** The families a `--tls-libs` list names. */
 export function tlsFamilies(names: readonly string[]): TlsLibraryKind[] {
@@ -180,12 +194,20 @@ export class TlsLibraryFinder {
 
   /** the shared-library families looked for */
   private readonly families: readonly TlsProbeFamily[];
+  /** executables are looked at: for an OpenSSL of their own, for Go's crypto/tls */
   private readonly statics: boolean;
+  private readonly gos: boolean;
 
   constructor(private readonly o: FinderOptions = {}) {
     this.procRoot = o.procRoot ?? '/proc';
     this.families = o.kinds ? LIB_FAMILIES.filter((f) => o.kinds!.includes(f.kind)) : LIB_FAMILIES;
     this.statics = !o.kinds || o.kinds.includes('openssl-static');
+    this.gos = !o.kinds || o.kinds.includes('go');
+  }
+
+  /** Executables are looked at (their own TLS: OpenSSL inside, or Go's). */
+  private get exes(): boolean {
+    return this.statics || this.gos;
   }
 
   /** Every library found so far. */
@@ -211,9 +233,9 @@ export class TlsLibraryFinder {
         if (lib) out.push(lib);
       }
     }
-    for (const b of this.statics ? (this.o.binaries ?? [process.execPath]) : []) {
+    for (const b of this.exes ? (this.o.binaries ?? [process.execPath]) : []) {
       if (!existsSync(b)) continue;
-      const lib = this.consider(realpathSync(b), 'openssl-static', 'binary');
+      const lib = this.consider(realpathSync(b), 'exe', 'binary');
       if (lib) out.push(lib);
     }
     return out;
@@ -271,16 +293,16 @@ export class TlsLibraryFinder {
       maps = readFileSync(`${base}/maps`, 'utf8');
     } catch {
       // gone (or not ours to read): what its exe link still says
-      if (exe !== undefined && this.statics) {
-        const lib = this.consider(through(exe), 'openssl-static', String(pid));
+      if (exe !== undefined && this.exes) {
+        const lib = this.consider(through(exe), 'exe', String(pid));
         if (lib) out.push(lib);
       }
       return { libs: out, gone: true };
     }
-    const exeToo = this.statics ? exe : undefined;
+    const exeToo = this.exes ? exe : undefined;
     for (const m of mappedFiles(maps, (path) => path === exeToo || libraryKind(path, this.families) !== undefined)) {
       if (this.mapped.has(m.id)) continue;
-      const kind = m.path === exeToo ? 'openssl-static' : libraryKind(m.path, this.families)!;
+      const kind = m.path === exeToo ? 'exe' : libraryKind(m.path, this.families)!;
       const path = through(m.path);
       // a file not there to read (its process gone meanwhile) is left to the next look; one that is
       // is read now (or was), and known by its maps identity from here on
@@ -293,9 +315,31 @@ export class TlsLibraryFinder {
     return { libs: out, gone: false };
   }
 
-  /** A file seen for the first time: a library if it exports the probes' symbols. */
-  private consider(path: string, kind: TlsLibraryKind, via: string, id = fileId(path)): TlsLibrary | undefined {
+  /**
+   * A file seen for the first time: a library if it exports the probes'
+   * symbols. An executable ('exe') is a Go one, or one with OpenSSL inside.
+   */
+  private consider(path: string, kind: TlsLibraryKind | 'exe', via: string, id = fileId(path)): TlsLibrary | undefined {
     if (id === undefined || this.seen.has(id)) return undefined;
+    if (kind === 'exe') {
+      const go = this.gos ? goBinary(path, GO.symbols, [GO_TLS.write, GO_TLS.read]) : undefined;
+      if (go !== undefined) {
+        let lib: TlsLibrary | null = null;
+        // its write and read, and where they return
+        if (GO.needs!.every((n) => go.symbols.has(n) && go.retSites[n] !== undefined)) {
+          const offsets: Record<string, number> = {};
+          for (const [n, sym] of go.symbols) offsets[n] = sym.offset!;
+          lib = { kind: 'go', path, id, symbols: [...go.symbols.keys()].sort(), offsets, retSites: go.retSites, version: go.version, via };
+        }
+        this.seen.set(id, lib);
+        return lib ?? undefined;
+      }
+      if (!this.statics) {
+        this.seen.set(id, null);
+        return undefined;
+      }
+      kind = 'openssl-static';
+    }
     const fam = kind === 'openssl-static' ? STATIC : SUPPORTED.find((f) => f.kind === kind)!;
     let lib: TlsLibrary | null = null;
     try {

@@ -328,6 +328,13 @@ export class Interpreter {
 
   /** The enforcement hooks: a refused connect is an event; the rest is for the enforcer. */
   private enforce(r: EnforceRecord): void {
+    if (r.what === 'ssl_socket') {
+      // a TLS connection's socket (its ClientHello went out as its library's handshake began): a library
+      // that names no SNI (Go's crypto/tls) has the one that hello carried
+      const tls = this.tlsCalls.conn(r.task.pid, r.ssl);
+      const sni = tls.sni === undefined ? this.conns.get(r.sockId)?.sni : undefined;
+      if (sni !== undefined) tls.sni = sni;
+    }
     if (r.what !== 'connect_refused' && r.what !== 'sendmsg_refused') {
       this.onEnforce?.(r);
       return;

@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { BustedError, ErrorCode } from '../model/errors.js';
 import { BPF_DIR } from '../paths.js';
 import type { CgroupRef } from '../host/cgroup.js';
+import { GO_TLS } from '../host/tls-libs.js';
 import { BpfLink, BpfObject, BPF_TRACE_UPROBE_SESSION, closeFd, FdLink, openDir, possibleCpus, RingBuffer, uprobeSessionSupport, type BpfMap } from './libbpf.js';
 import type { RecordHandler } from './ring.js';
 import * as W from './wire.generated.js';
@@ -82,6 +83,8 @@ export interface UprobeSpec {
   enforceOnly?: boolean;
   /** not attached where the target has this (internal) function: it is probed instead */
   unless?: string;
+  /** 'ret': at each RET instruction of the function (the target's retSites), not at its entry */
+  sites?: 'ret';
 }
 
 /** A file to put the TLS probes on: its symbols, at these file offsets when known (else libbpf resolves the names). */
@@ -89,6 +92,8 @@ export interface TlsTarget {
   path: string;
   symbols: readonly string[];
   offsets?: Readonly<Record<string, number>>;
+  /** file offsets of functions' RET instructions (Go: the probes of `sites: 'ret'`) */
+  retSites?: Readonly<Record<string, readonly number[]>>;
 }
 
 /** How the read and write probes see a call's return (tls.bpf.c). */
@@ -162,6 +167,20 @@ export const NSS_PROBES: readonly UprobeSpec[] = [
   up('pr_close_enter', 'PR_Close'),
 ];
 
+/**
+ * The Go probe set (tls.bpf.c, its end): crypto/tls.(*Conn)'s Write and
+ * Read at entry and at each of their RET instructions, clientHandshake
+ * and Close at entry. Plain uprobes, in either probe mode.
+ */
+export const GO_PROBES: readonly UprobeSpec[] = [
+  up('go_write_enter', GO_TLS.write),
+  up('go_read_enter', GO_TLS.read),
+  { ...up('go_rw_ret', GO_TLS.write), sites: 'ret' },
+  { ...up('go_rw_ret', GO_TLS.read), sites: 'ret' },
+  up('go_handshake_enter', GO_TLS.handshake),
+  up('go_close_enter', GO_TLS.close),
+];
+
 export const OBJECTS: readonly ObjectSpec[] = [
   {
     name: 'proc',
@@ -190,8 +209,8 @@ export const OBJECTS: readonly ObjectSpec[] = [
   {
     name: 'tls',
     file: 'tls.bpf.o',
-    what: 'TLS plaintext (OpenSSL, GnuTLS and NSS uprobes)',
-    programs: [...OPENSSL_PROBES, ...GNUTLS_PROBES, ...NSS_PROBES],
+    what: "TLS plaintext (OpenSSL, GnuTLS, NSS and Go's crypto/tls uprobes)",
+    programs: [...OPENSSL_PROBES, ...GNUTLS_PROBES, ...NSS_PROBES, ...GO_PROBES],
   },
   {
     name: 'pkt',
@@ -716,6 +735,18 @@ export class KernelSession {
       if (p.mode !== undefined && p.mode !== this.tlsMode) continue;
       const prog = obj.program(p.name);
       const at = t.offsets?.[p.func];
+      if (p.sites === 'ret') {
+        const sites = t.retSites?.[p.func] ?? [];
+        const hook = `uprobe ${t.path}:${p.func} (its ${sites.length} RET instructions)`;
+        try {
+          if (sites.length === 0) throw new BustedError(ErrorCode.BPF, `${obj.name}: attach ${p.name}: no RET instruction known in ${p.func} of ${t.path}`);
+          for (const site of sites) this.links.push(prog.attachUprobeAt(false, -1, t.path, site, lib));
+          made.push({ object: spec.name, file: obj.name, program: p.name, hook, ok: true });
+        } catch (e) {
+          made.push({ object: spec.name, file: obj.name, program: p.name, hook, ok: false, error: (e as Error).message });
+        }
+        continue;
+      }
       const hook = `${p.mode === 'session' ? 'uprobe.session' : p.retprobe ? 'uretprobe' : 'uprobe'} ${t.path}:${p.func}`;
       try {
         if (p.mode === 'session') {

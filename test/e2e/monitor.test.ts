@@ -21,6 +21,7 @@ import { makePki, type Pki } from '../../engine/demo/pki.js';
 import { startDnsmasq, type Resolver } from '../../engine/demo/resolver.js';
 import { MonitorProcess } from '../helpers/agent.js';
 import { NSS_CURL } from '../helpers/clients.js';
+import { goClient, goSkipReason } from '../helpers/go-client.js';
 import { PYTHON, run, start } from '../../engine/demo/spawn.js';
 import { AGENT_V8_FLAGS } from '../../engine/cli/relaunch.js';
 
@@ -344,6 +345,42 @@ https.get('https://generativelanguage.googleapis.com:${port}/v1beta/models', { c
     assert.ok(writes.length >= 2, `the body went in more than one gnutls_record_send (${writes.length} writes)`);
     assert.ok(!JSON.stringify(agent.events).includes(secret), 'the API key appears nowhere in the output');
   });
+
+  for (const build of ['plain', 'stripped'] as const) {
+    it(`a Go client (crypto/tls, ${build === 'plain' ? 'functions from its symbol table' : 'built with -ldflags=-s: functions from .gopclntab'}): three requests on one connection read, with the SNI its ClientHello carried; its key is redacted`, { skip: goSkipReason() }, async () => {
+      const bin = goClient()[build];
+      const secret = `sk-proj-golang${build}0123456789abcdefghijkl`;
+      const body = JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: `hello from go (${build})` }] });
+      const args = ['-n', '3', '-H', `Authorization: Bearer ${secret}`, pki.caCert, `https://api.openai.com:${port}/v1/chat/completions`, body];
+      // the first process of a new executable races the agent's look at its exec (tls-looks.ts), which
+      // probes the file: the processes after it are read from their start
+      const first = await run([bin, ...args], inCg());
+      assert.equal(first.code, 0, first.stderr);
+      const line = await agent.waitForStderr(new RegExp(`TLS probes on ${bin} \\(go go1\\.\\d+`), `the Go probes on ${bin}`);
+      assert.match(line, /: 6\/6 attached/, 'Write and Read at entry and at their RETs, clientHandshake, Close');
+      const r = await run([bin, ...args], inCg());
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(r.stdout.trim().split('\n').length, 3, r.stdout);
+      const ch = await agent.waitFor((e) => of(r.pid)(e) && e.type === 'tls_client_hello', 'its ClientHello');
+      assert.equal(ch.tls?.sni, 'api.openai.com');
+      assert.equal(ch.tls?.plaintext, true, 'clientHandshake marked the thread before the hello');
+      const reqs = await agent.waitForCount((e) => of(r.pid)(e) && e.type === 'llm_request', 3, 'three llm_requests');
+      for (const lr of reqs) {
+        assert.equal(lr.provider, 'openai');
+        assert.equal(lr.tls?.sni, 'api.openai.com', 'from the wire ClientHello the connection sent');
+        assert.equal(lr.http?.method, 'POST');
+        assert.equal(lr.http?.path, '/v1/chat/completions');
+        assert.equal(lr.llm?.model, 'gpt-4o-mini');
+        assert.equal(lr.llm?.user_message, `hello from go (${build})`);
+      }
+      const rs = await agent.waitForCount((e) => of(r.pid)(e) && e.type === 'llm_response', 3, 'three llm_responses (read at the RET instructions of Read)');
+      for (const ls of rs) {
+        assert.equal(ls.http?.status, 200);
+        assert.deepEqual(ls.llm?.usage, { input_tokens: 12, output_tokens: 34 });
+      }
+      assert.ok(!JSON.stringify(agent.events).includes(secret), 'the API key appears nowhere in the output');
+    });
+  }
 
   it('libcurl on NSS (libssl3 and NSPR probed, followed only on the descriptors SSL_ImportFD made): its request and answer are read; its key is redacted', async () => {
     const secret = 'sk-proj-nssnss0123456789abcdefghijklmn';

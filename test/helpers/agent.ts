@@ -66,6 +66,28 @@ export class MonitorProcess {
     }
   }
 
+  /** Wait until COUNT events satisfy `pred`; return them. */
+  async waitForCount(pred: (e: BustedEvent) => boolean, count: number, what: string, timeoutMs = 8000): Promise<BustedEvent[]> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const got = this.events.filter(pred);
+      if (got.length >= count) return got;
+      if (Date.now() > deadline) throw new Error(`${got.length} of ${count} events ${what} within ${timeoutMs} ms; got ${this.events.length} events:\n${this.events.slice(-30).map((x) => JSON.stringify(x)).join('\n')}\nstderr: ${this.stderr}`);
+      await new Promise((r) => setTimeout(r, 25));
+    }
+  }
+
+  /** Wait until the agent's stderr has a line matching RE; return it. */
+  async waitForStderr(re: RegExp, what: string, timeoutMs = 8000): Promise<string> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const line = this.stderr.split('\n').find((l) => re.test(l));
+      if (line !== undefined) return line;
+      if (Date.now() > deadline) throw new Error(`no stderr line ${what} within ${timeoutMs} ms; stderr: ${this.stderr}`);
+      await new Promise((r) => setTimeout(r, 25));
+    }
+  }
+
   /** Wait for the agent to end by itself (--duration, the demo's end); returns the exit code. */
   async exited(timeoutMs = 60_000): Promise<number | null> {
     const t = setTimeout(() => this.child.kill('SIGKILL'), timeoutMs);
