@@ -739,7 +739,7 @@ out:
 
 /*
  * An egress ClientHello whose thread went through no probed TLS library
- * (Go's crypto/tls, Chromium's BoringSSL, rustls): what that connection
+ * (Chromium's BoringSSL, rustls, a Go binary busted does not probe): what that connection
  * sends cannot be read, so a policy can only judge it by its hello (TLS
  * busted cannot read). When it goes to a destination in a class whose
  * content the engine judges (gate_classes) and an engine that gates runs,

@@ -92,9 +92,10 @@ audit contains sprintf("model %s is not on the approved list", [input.llm.model]
 
 # What busted cannot read cannot be held to the rules above: a TLS
 # connection to a provider from a program whose TLS library busted does not
-# probe (Go's crypto/tls, GnuTLS, NSS, a static BoringSSL) is audited, or
-# blocked where data.busted.block_unreadable_tls says so (its connection is
-# then cut after its ClientHello).
+# probe (a static BoringSSL such as Chromium's, rustls, a Go binary built
+# for another architecture or by a Go before 1.17) is audited, or blocked
+# where data.busted.block_unreadable_tls says so (its ClientHello is then
+# held until decided, or its connection cut after it).
 audit contains sprintf("TLS to %s from %s, which busted cannot read", [input.provider, input.process.comm]) if {
 	unreadable_tls
 	not data.busted.block_unreadable_tls

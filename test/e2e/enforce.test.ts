@@ -25,6 +25,7 @@ import { kernelSkipReason, TestCgroup } from '../helpers/cgroup.js';
 import { startProviderServer, type ProviderServer } from '../helpers/providers.js';
 import { CHROMIUM, CHROMIUM_QUIET, chromiumSkipReason } from '../helpers/chromium.js';
 import { NSS_CURL } from '../helpers/clients.js';
+import { goClient, goSkipReason } from '../helpers/go-client.js';
 import { PACKAGE_ROOT } from '../../engine/paths.js';
 import { pinDirFor } from '../../engine/kernel/pin.js';
 import { resolveCgroup } from '../../engine/host/cgroup.js';
@@ -357,6 +358,33 @@ for line in sys.stdin:
       const ok = await client('api.openai.com', chat(`a harmless prompt from ${name}`));
       assert.equal(ok.code, 0, `${name}: a harmless prompt goes through: ${ok.stderr}`);
       assert.ok(server.received.some((b) => b.includes(`a harmless prompt from ${name}`)), `${name}: the harmless prompt arrived`);
+    }
+    await stopAgent();
+  });
+
+  it('stops a prompt carrying a secret from a Go client (crypto/tls, held at (*Conn).Write), built with and without a symbol table; a harmless prompt arrives', { skip: goSkipReason() }, async () => {
+    const src = policyDir('secrets-go', SECRETS);
+    const m = await startAgent(src);
+    for (const build of ['plain', 'stripped'] as const) {
+      const bin = goClient()[build];
+      const go = (body: string) => run([bin, pki.caCert, url('api.openai.com'), body], inCg());
+      // the executable's first process races the agent's look at its exec: a harmless one, then its probes are in place
+      const first = await go(chat(`a first harmless prompt from go (${build})`));
+      assert.equal(first.code, 0, first.stderr);
+      await m.waitForStderr(new RegExp(`TLS probes on ${bin} \\(go `), `the Go probes on ${bin}`);
+      const marker = `please deploy with ${SECRET} via go (${build})`;
+      const r = await go(chat(marker));
+      assert.notEqual(r.code, 0, `go (${build}): the blocked request must fail`);
+      const req = await m.waitFor((e) => e.type === 'llm_request' && e.process?.pid === r.pid, `go (${build}): its llm_request`);
+      assert.equal(req.tls?.sni, 'api.openai.com', 'the SNI of the ClientHello the connection sent');
+      const d = decisionOn(m, req.id) ?? (await m.waitFor((e) => e.type === 'decision' && e.decision?.subject === req.id, `go (${build}): the decision`));
+      assert.equal(d.decision?.action, 'block');
+      assert.equal(d.decision?.enforced, true, `go (${build}): held and stopped before it left`);
+      assert.ok(!server.received.some((b) => b.includes(SECRET)), `go (${build}): the server never received the secret`);
+      assert.ok(!m.stdout.includes(SECRET), `go (${build}): the secret appears in busted's output`);
+      const ok = await go(chat(`a harmless prompt from go (${build})`));
+      assert.equal(ok.code, 0, `go (${build}): a harmless prompt goes through: ${ok.stderr}`);
+      assert.ok(server.received.some((b) => b.includes(`a harmless prompt from go (${build})`)), `go (${build}): the harmless prompt arrived`);
     }
     await stopAgent();
   });
