@@ -172,7 +172,7 @@ export class Agent {
         plainStillCopied: o.tlsSkip === false,
         onPlainHold: (h, release, skipped) => this.enforcer?.plainHold(h, release, skipped),
         onExec: (pid, image, proc) => {
-          this.tlsLooks?.onExec(pid, programOf(proc));
+          this.tlsLooks?.onExec(pid, programOf(proc), proc.exe);
           this.enforcer?.onExec(pid, image, proc);
         },
         onUnreadTls: (pid) => this.tlsLooks?.onUnreadTls(pid),

@@ -316,6 +316,18 @@ export class TlsLibraryFinder {
   }
 
   /**
+   * An executable by its path in the agent's own mount namespace (what an
+   * exec record named, once its process is gone): a new library when it is
+   * one (Go's crypto/tls, an OpenSSL inside). In another mount namespace
+   * the same path may be another file; looking at it costs nothing more.
+   */
+  lookExe(path: string): TlsLibrary[] {
+    if (!this.exes) return [];
+    const lib = this.consider(path, 'exe', 'exec');
+    return lib ? [lib] : [];
+  }
+
+  /**
    * A file seen for the first time: a library if it exports the probes'
    * symbols. An executable ('exe') is a Go one, or one with OpenSSL inside.
    */

@@ -29,7 +29,7 @@ const MAX_PENDING_LOOKS = 1024;
 const MAX_TRACKED = 4096;
 
 export interface TlsLooksOptions {
-  finder: Pick<TlsLibraryFinder, 'look'>;
+  finder: Pick<TlsLibraryFinder, 'look' | 'lookExe'>;
   /** hook what a look found */
   attach: (libs: TlsLibrary[]) => void;
   /** the kernel reported the process's exit */
@@ -59,9 +59,12 @@ export class TlsLooks {
   /**
    * A process executed (in scope: the kernel reports execs from the
    * scope only). PROGRAM: its executable's path and cgroup, as its exec
-   * record says them (undefined: not known; it is looked at).
+   * record says them (undefined: not known; it is looked at). EXE: that
+   * path, looked at when the process is gone before its first look (a
+   * Go client that made its request and ended within milliseconds):
+   * its executable's own TLS is then probed for the processes after it.
    */
-  onExec(pid: number, program: string | undefined): void {
+  onExec(pid: number, program: string | undefined, exe?: string): void {
     if (this.stopped) return;
     if (program !== undefined && (this.quiet.get(program) ?? 0) >= QUIET_AFTER) {
       this.stats.quietSkips++;
@@ -78,8 +81,18 @@ export class TlsLooks {
       if (this.quiet.size >= MAX_TRACKED) this.quiet.clear();
       this.quiet.set(program, found ? 0 : (this.quiet.get(program) ?? 0) + 1);
     };
-    // gone already (a shell script's date, by the time its exec is read): it maps nothing any more
-    if (first === undefined) return settle();
+    // gone already (a shell script's date, by the time its exec is read): it maps nothing any more,
+    // but its executable may have a TLS of its own (an OpenSSL inside, Go's crypto/tls)
+    if (first === undefined) {
+      if (exe !== undefined) {
+        const libs = this.o.finder.lookExe(exe);
+        if (libs.length) {
+          found = true;
+          this.o.attach(libs);
+        }
+      }
+      return settle();
+    }
     for (const ms of again) {
       if (this.timers.size >= MAX_PENDING_LOOKS) return; // an exec storm: the periodic rescan catches up
       const t = setTimeout(() => {

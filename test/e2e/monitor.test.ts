@@ -382,6 +382,22 @@ https.get('https://generativelanguage.googleapis.com:${port}/v1beta/models', { c
     });
   }
 
+  it('a Go client over HTTP/2 (crypto/tls, its http2 transport): a streamed OpenAI chat completion and its usage', { skip: goSkipReason() }, async () => {
+    const bin = goClient().plain;
+    const body = JSON.stringify({ model: 'gpt-4o', stream: true, messages: [{ role: 'user', content: 'hello from go over h2' }] });
+    const args = ['-h2', pki.caCert, `https://api.openai.com:${h2port}/v1/chat/completions`, body];
+    const r = await run([bin, ...args], inCg());
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /200 HTTP\/2\.0/);
+    const lr = await agent.waitFor((e) => of(r.pid)(e) && e.type === 'llm_request', 'llm_request');
+    assert.equal(lr.provider, 'openai');
+    assert.equal(lr.http?.version, '2');
+    assert.equal(lr.llm?.stream, true);
+    assert.equal(lr.llm?.user_message, 'hello from go over h2');
+    const ls = await agent.waitFor((e) => of(r.pid)(e) && e.type === 'llm_response', 'llm_response');
+    assert.deepEqual(ls.llm?.usage, { input_tokens: 17, output_tokens: 4 });
+  });
+
   it('libcurl on NSS (libssl3 and NSPR probed, followed only on the descriptors SSL_ImportFD made): its request and answer are read; its key is redacted', async () => {
     const secret = 'sk-proj-nssnss0123456789abcdefghijklmn';
     const body = JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hello from libcurl-nss' }] });

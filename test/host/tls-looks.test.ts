@@ -11,8 +11,9 @@ import type { TlsLibrary } from '../../engine/host/tls-libs.js';
 
 const LIB: TlsLibrary = { kind: 'openssl', path: '/opt/libssl.so.3', id: '1:2', symbols: ['SSL_read', 'SSL_write'], offsets: {}, via: '1' };
 
-function harness(o: { finds?: (pid: number, n: number) => boolean; gone?: (pid: number) => boolean; program?: (pid: number) => string | undefined } = {}) {
+function harness(o: { finds?: (pid: number, n: number) => boolean; gone?: (pid: number) => boolean; program?: (pid: number) => string | undefined; exeLib?: (path: string) => TlsLibrary | undefined } = {}) {
   const scans: number[] = [];
+  const exes: string[] = [];
   const attached: TlsLibrary[][] = [];
   const exited = new Set<number>();
   let now = 0;
@@ -22,6 +23,11 @@ function harness(o: { finds?: (pid: number, n: number) => boolean; gone?: (pid: 
         scans.push(pid);
         return { libs: o.finds?.(pid, scans.length) ? [LIB] : [], gone: o.gone?.(pid) ?? false };
       },
+      lookExe: (path) => {
+        exes.push(path);
+        const lib = o.exeLib?.(path);
+        return lib ? [lib] : [];
+      },
     },
     attach: (libs) => attached.push(libs),
     exited: (pid) => exited.has(pid),
@@ -29,12 +35,30 @@ function harness(o: { finds?: (pid: number, n: number) => boolean; gone?: (pid: 
     now: () => now,
     againMs: [5, 15],
   });
-  return { looks, scans, attached, exited, tick: (ms: number) => (now += ms) };
+  return { looks, scans, exes, attached, exited, tick: (ms: number) => (now += ms) };
 }
 
 const CURL = '1 /usr/bin/curl';
 
 describe('TlsLooks', () => {
+  it('a process gone before its exec look: its executable is looked at by the path its exec named (a Go client done in milliseconds), and what it has is hooked', async () => {
+    const GO: TlsLibrary = { kind: 'go', path: '/opt/agent', id: '1:3', symbols: ['crypto/tls.(*Conn).Read', 'crypto/tls.(*Conn).Write'], offsets: {}, via: 'exec' };
+    const h = harness({ gone: () => true, exeLib: (p) => (p === '/opt/agent' ? GO : undefined) });
+    h.looks.onExec(30, '1 /opt/agent', '/opt/agent');
+    assert.deepEqual(h.scans, [30]);
+    assert.deepEqual(h.exes, ['/opt/agent']);
+    assert.deepEqual(h.attached, [[GO]]);
+    h.looks.onExec(31, '1 /usr/bin/date', '/usr/bin/date');
+    assert.deepEqual(h.exes, ['/opt/agent', '/usr/bin/date']);
+    assert.equal(h.attached.length, 1, 'date has no TLS of its own');
+    // one that is still there is looked at through its maps, not by path
+    const alive = harness();
+    alive.looks.onExec(32, CURL, '/usr/bin/curl');
+    assert.deepEqual(alive.exes, []);
+    alive.looks.stop();
+    h.looks.stop();
+  });
+
   it('looks at a new process at exec and twice after; skips the later looks once it has exited', async () => {
     const h = harness();
     h.looks.onExec(10, CURL);
