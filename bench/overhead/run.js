@@ -103,7 +103,7 @@ const AGENT = FLOOR
     ];
 // tls first: its latency-bound handshakes are the most sensitive to what the
 // other two leave behind (hundreds of thousands of sockets to expire).
-const ALL = ['tls', 'tlska', 'tlsskip', 'tlsnode', 'tlsnodeskip', 'tlscurl', 'tlscurlskip', 'plainnode', 'plainnodeskip', 'connect', 'connect1', 'dns'];
+const ALL = ['tls', 'tlska', 'tlsskip', 'tlsnode', 'tlsnodeskip', 'tlsgo', 'tlsgoskip', 'tlscurl', 'tlscurlskip', 'plainnode', 'plainnodeskip', 'connect', 'connect1', 'dns'];
 const only = process.argv.slice(2);
 const selected = only.length ? ALL.filter((w) => only.includes(w)) : ALL;
 const CLK_TCK = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
@@ -261,7 +261,21 @@ async function runWorkload(cg, cmd, args, secs, env = {}) {
   return JSON.parse(last);
 }
 
-/** clientKind: 'c' (tlsloop, libssl), 'node' (tls-client.js, node's https) or 'curl' (curl-loop.sh, a curl process per request) */
+/** goloop.go built with the machine's Go (Debian golang-go), into TMP; its cache there too. */
+function buildGo(tmp) {
+  const out = join(tmp, 'goloop');
+  if (!existsSync(out)) {
+    const env = { ...process.env, GOCACHE: join(tmp, 'gocache'), GOPATH: join(tmp, 'gopath'), GO111MODULE: 'off', CGO_ENABLED: '0' };
+    try {
+      execFileSync('go', ['build', '-o', out, join(HERE, 'goloop.go')], { env, stdio: ['ignore', 'ignore', 'pipe'] });
+    } catch (e) {
+      throw new Error(`needs the Go toolchain (golang-go) to build goloop.go: ${e.message.split('\n')[0]}`);
+    }
+  }
+  return out;
+}
+
+/** clientKind: 'c' (tlsloop, libssl), 'node' (tls-client.js, node's https), 'go' (goloop.go, Go's net/http) or 'curl' (curl-loop.sh, a curl process per request) */
 function tlsWorkload(metric, env, servername = 'api.openai.com', target = TARGET_RATIO, clientKind = 'c') {
   const nodeClient = clientKind === 'node';
   return {
@@ -277,6 +291,9 @@ function tlsWorkload(metric, env, servername = 'api.openai.com', target = TARGET
         client = (port, secs) => ['sh', [join(HERE, 'curl-loop.sh'), String(port), pki.ca, String(secs), '4', servername, env.TLSLOOP_GET ?? '']];
       } else if (nodeClient) {
         client = nodeLoop('4');
+      } else if (clientKind === 'go') {
+        const bin = buildGo(tmp);
+        client = (port, secs) => [bin, [String(port), pki.ca, String(secs), '4', servername, env.TLSLOOP_GET ?? '']];
       } else {
         try {
           const bin = build('tlsloop', ['-lssl', '-lcrypto']);
@@ -289,9 +306,9 @@ function tlsWorkload(metric, env, servername = 'api.openai.com', target = TARGET
       }
       const probed = process.env.BENCH_TLS_SERVER_PROBED === '1';
       const serverArgs = [join(HERE, 'tls-server.js'), pki.cert, pki.key, '127.0.0.1'];
-      // the node client and server share CPU 0 (the agent has the other): unpinned, their rate
+      // the node (or Go) client and server share CPU 0 (the agent has the other): unpinned, their rate
       // jumped between two modes (about 8k and 16k req/s) from one run to the next, whatever was attached
-      const pin = (cmd, args) => (nodeClient ? ['taskset', ['-c', '0', cmd, ...args]] : [cmd, args]);
+      const pin = (cmd, args) => (nodeClient || clientKind === 'go' ? ['taskset', ['-c', '0', cmd, ...args]] : [cmd, args]);
       let server;
       const serverEnv = { BENCH_MAX_SECS: '200', ...(env.TLSLOOP_PLAIN ? { TLSLOOP_PLAIN: '1' } : {}) };
       if (probed) server = spawnIn(cg, ...pin(process.execPath, serverArgs), { env: serverEnv });
@@ -493,6 +510,10 @@ const WORKLOADS = {
   plainnodeskip: { ...tlsWorkload('plain_node_keepalive_skip_rate_ratio', { TLSLOOP_KEEPALIVE: '1', TLSLOOP_PLAIN: '1', TLSLOOP_POST: '/v1/upload' }, 'static.example.test', 0.97, 'node'), agentCpu: 1 },
   // and with curl, a process per request as a script makes them (4 loops side by side): a request's
   // own cost (a process, a handshake) is what the probes' cost is set against
+  // Go's net/http over crypto/tls on kept-alive connections (4 goroutines), client and server on CPU 0
+  // and the agent on CPU 1: the Go probes' cost (an entry and a RET trap per Write and Read)
+  tlsgo: { ...tlsWorkload('tls_go_keepalive_capture_rate_ratio', {}, 'api.openai.com', 0.9, 'go'), agentCpu: 1 },
+  tlsgoskip: { ...tlsWorkload('tls_go_keepalive_skip_rate_ratio', { TLSLOOP_GET: '/static/app.js' }, 'static.example.test', 0.97, 'go'), agentCpu: 1 },
   tlscurl: tlsWorkload('tls_curl_capture_rate_ratio', {}, 'api.openai.com', 0.9, 'curl'),
   tlscurlskip: tlsWorkload('tls_curl_skip_rate_ratio', { TLSLOOP_GET: '/static/app.js' }, 'static.example.test', 0.97, 'curl'),
   dns: {

@@ -338,7 +338,8 @@ export function retSites(code: Uint8Array, addr: bigint, off: number): number[] 
 /**
  * A Go executable for amd64 built by Go 1.17+ (the register ABI), with the
  * wanted functions (from .symtab, else .gopclntab) at their file offsets,
- * and the RET sites of those in RETS. Undefined for anything else.
+ * and the RET sites of those in RETS. Undefined for anything else; throws
+ * when the file could not be read.
  */
 export function goBinary(path: string, wanted: readonly string[], rets: readonly string[]): GoBinary | undefined {
   const fd = openSync(path, 'r');
@@ -373,7 +374,9 @@ export function goBinary(path: string, wanted: readonly string[], rets: readonly
       symbols.set(name, { name, value: f.value, size: f.size, offset });
     }
     return { version: version!, symbols, retSites: sites };
-  } catch {
+  } catch (e) {
+    // a system call that failed (the file went, an I/O error) is not an answer: the caller may look again
+    if ((e as NodeJS.ErrnoException).code !== undefined) throw e;
     return undefined;
   } finally {
     closeSync(fd);

@@ -334,7 +334,12 @@ export class TlsLibraryFinder {
   private consider(path: string, kind: TlsLibraryKind | 'exe', via: string, id = fileId(path)): TlsLibrary | undefined {
     if (id === undefined || this.seen.has(id)) return undefined;
     if (kind === 'exe') {
-      const go = this.gos ? goBinary(path, GO.symbols, [GO_TLS.write, GO_TLS.read]) : undefined;
+      let go;
+      try {
+        go = this.gos ? goBinary(path, GO.symbols, [GO_TLS.write, GO_TLS.read]) : undefined;
+      } catch {
+        return undefined; // not read (gone meanwhile): looked at again next time
+      }
       if (go !== undefined) {
         let lib: TlsLibrary | null = null;
         // its write and read, and where they return

@@ -26,6 +26,11 @@ export const QUIET_AFTER = 8;
 /** A process whose TLS is not read is looked at again after this long at the soonest. */
 const UNREAD_LOOK_EVERY_MS = 1000;
 const MAX_PENDING_LOOKS = 1024;
+/** BUSTED_DEBUG_TLS_LOOKS=1: every look and what it found, on stderr (why a program's TLS is or is not read) */
+const DEBUG = process.env.BUSTED_DEBUG_TLS_LOOKS === '1';
+const debug = (msg: string): void => {
+  if (DEBUG) process.stderr.write(`busted: debug: TLS look: ${msg}\n`);
+};
 const MAX_TRACKED = 4096;
 
 export interface TlsLooksOptions {
@@ -86,6 +91,7 @@ export class TlsLooks {
     if (first === undefined) {
       if (exe !== undefined) {
         const libs = this.o.finder.lookExe(exe);
+        debug(`pid ${pid} gone at its exec look; its executable ${exe}: ${libs.length ? libs.map((l) => l.kind).join(', ') : 'nothing new'}`);
         if (libs.length) {
           found = true;
           this.o.attach(libs);
@@ -137,6 +143,7 @@ export class TlsLooks {
   private look(pid: number): boolean | undefined {
     this.stats.looks++;
     const r = this.o.finder.look(pid, true);
+    debug(`pid ${pid}: ${r.gone ? 'gone' : r.libs.length ? r.libs.map((l) => `${l.kind} ${l.path}`).join(', ') : 'nothing new'}`);
     if (r.libs.length) this.o.attach(r.libs);
     return r.gone ? undefined : r.libs.length > 0;
   }

@@ -131,7 +131,7 @@ describe('busted doctor', { skip: kernelSkipReason() }, () => {
     assert.ok(rep.tls_libraries.some((l: { kind: string }) => l.kind === 'gnutls'), 'libgnutls (wget) was found');
     assert.deepEqual(
       rep.tls_probe_table.map((t: { kind: string; status: string }) => `${t.kind}:${t.status}`),
-      ['openssl:supported', 'openssl-static:supported', 'boringssl:planned', 'gnutls:supported', 'nss:supported', 'nspr:supported', 'go:planned'],
+      ['openssl:supported', 'openssl-static:supported', 'boringssl:planned', 'gnutls:supported', 'nss:supported', 'nspr:supported', 'go:supported'],
     );
   });
 
