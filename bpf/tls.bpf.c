@@ -329,12 +329,23 @@ static __always_inline bool h2_holds(__u32 v, const void *buf, __u32 num, __u32 
 	return w.hold;
 }
 
+/* This thread stops at its gated write (KEY's, call CALL_ID) until the engine lets it go. */
+static __always_inline void hold_thread(struct busted_tls_key *key, __u64 call_id)
+{
+	struct busted_held h = { .pid = key->pid, .ssl = key->ssl, .call_id = call_id, .since_ns = bpf_ktime_get_ns() };
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+
+	bpf_map_update_elem(&held, &tid, &h, BPF_ANY);
+	bpf_send_signal_thread(SIGSTOP);
+}
+
 /* Returns whether the call was stored for the return half (which then has
  * something to do: copy what was read or written, or say what became of a
  * gated write), in CALLS under CALL_KEY: tls_calls by thread, or go_calls
- * by goroutine. */
+ * by goroutine. WHOLE (Go's Write): a write goes whole or its connection
+ * fails, so it is copied at entry and nothing waits for its return. */
 static __always_inline bool enter_in(void *ctx, __u32 op, void *ssl, const void *buf, __u64 num, void *size_ptr,
-				     void *calls, const void *call_key)
+				     void *calls, const void *call_key, bool whole)
 {
 	__u64 id = bpf_get_current_pid_tgid();
 	struct tls_call c = { .ssl = (__u64)ssl, .buf = (__u64)buf, .size_ptr = (__u64)size_ptr, .op = op };
@@ -383,6 +394,43 @@ static __always_inline bool enter_in(void *ctx, __u32 op, void *ssl, const void 
 	} else {
 		gate = op == BUSTED_TLS_WRITE && num > 0 && enforce_on && is_gated(&key, verdict);
 	}
+	if (whole && op == BUSTED_TLS_WRITE) {
+		bool hold = enforce_on && num > 0 && gate && may_hold();
+		struct busted_tls_event *e;
+
+		/* a watched connection's frames move on now (a place the engine
+		 * writes while the write is held comes after this, and stays) */
+		if (c.h2_next) {
+			__u32 *v = bpf_map_lookup_elem(&tls_verdicts, &key);
+
+			if (v && *v == c.h2_prev)
+				*v = c.h2_next;
+		}
+		if (num == 0)
+			return false;
+		call_sizes(&x, num);
+		x.ssl = (__u64)ssl;
+		x.buf = (__u64)buf;
+		x.op = op;
+		x.lib = (__u32)bpf_get_attach_cookie(ctx);
+		x.flags = (hold ? BUSTED_TLS_F_GATED : 0) | c.flags;
+		x.call_id = next_call_id();
+		bpf_loop(MAX_CHUNKS, copy_chunk, &x, 0);
+		if (hold) {
+			/* what became of it, said now: all of it, or the connection fails */
+			e = reserve(BUSTED_TLS_WRITE_DONE, (__u64)ssl, x.lib);
+			if (e) {
+				e->call_id = x.call_id;
+				e->len = num;
+				e->offset = 0;
+				e->cap_len = 0;
+				bpf_ringbuf_submit(e, BPF_RB_FORCE_WAKEUP);
+				stat_inc(BUSTED_STAT_EVENTS);
+			}
+			hold_thread(&key, x.call_id);
+		}
+		return false;
+	}
 	if (enforce_on && op == BUSTED_TLS_WRITE && num > 0 && gate && may_hold()) {
 		/* Gated: the plaintext is copied now, before the library encrypts
 		 * and sends it, and the process is stopped until the engine has
@@ -403,13 +451,7 @@ static __always_inline bool enter_in(void *ctx, __u32 op, void *ssl, const void 
 		c.call_id = x.call_id;
 		/* the held write's WRITE_DONE needs the return: stored or not, it runs */
 		bpf_map_update_elem(calls, call_key, &c, BPF_ANY);
-		{
-			struct busted_held h = { .pid = key.pid, .ssl = key.ssl, .call_id = x.call_id, .since_ns = bpf_ktime_get_ns() };
-			__u32 tid = (__u32)id;
-
-			bpf_map_update_elem(&held, &tid, &h, BPF_ANY);
-		}
-		bpf_send_signal_thread(SIGSTOP);
+		hold_thread(&key, x.call_id);
 		return true;
 	}
 	return bpf_map_update_elem(calls, call_key, &c, BPF_ANY) == 0;
@@ -419,7 +461,7 @@ static __always_inline bool enter(void *ctx, __u32 op, void *ssl, const void *bu
 {
 	__u64 id = bpf_get_current_pid_tgid();
 
-	return enter_in(ctx, op, ssl, buf, num, size_ptr, &tls_calls, &id);
+	return enter_in(ctx, op, ssl, buf, num, size_ptr, &tls_calls, &id, false);
 }
 
 /* The return half of the call stored in CALLS under CALL_KEY, which returned RET. */
@@ -811,9 +853,10 @@ int BPF_KPROBE(pr_close_enter, void *fd)
  * SSL*:
  *   func (c *Conn) Write(b []byte) (int, error)  RAX c, RBX b's data, RCX its length
  *   func (c *Conn) Read(b []byte) (int, error)   the same; n in RAX at return
+ * (a Write goes whole or its connection fails: it is copied at entry).
  *   func (c *Conn) clientHandshake(ctx) error    before the ClientHello
  *   func (c *Conn) Close() error                 the connection's end
- * A return is seen by uprobes at each of the function's RET instructions
+ * Read's return is seen by uprobes at each of the function's RET instructions
  * (host/elf.ts goRetSites), never by a uretprobe: Go moves a goroutine's
  * stack when it grows it, and a return address the kernel swapped would
  * be copied as garbage. A goroutine can block in Read and go on on another
@@ -841,15 +884,35 @@ static __always_inline void go_key(struct go_call_key *k, struct pt_regs *regs)
 	k->g = regs->r14;
 }
 
-/* crypto/tls.(*Conn).Write, at entry */
+/*
+ * Attached at the `jbe` of the function's stack check (GO_AT_STACK_CHECK in
+ * the cookie) rather than at its first instruction: the kernel emulates a
+ * conditional jump, where the `cmp` or `lea` before it must be stepped out
+ * of line, about three times the cost (elf.ts goEntrySite). The arguments
+ * are still in their registers there. When the jump is taken (CF or ZF:
+ * the stack must grow first), the function runs again from its start
+ * after runtime.morestack, and this run is not counted.
+ */
+#define GO_AT_STACK_CHECK (1ULL << 32)
+#define X86_CF 0x1
+#define X86_ZF 0x40
+
+static __always_inline bool go_again(struct pt_regs *ctx)
+{
+	return (bpf_get_attach_cookie(ctx) & GO_AT_STACK_CHECK) && (ctx->flags & (X86_CF | X86_ZF));
+}
+
+/* crypto/tls.(*Conn).Write: copied whole here, no return probe */
 SEC("uprobe")
 int go_write_enter(struct pt_regs *ctx)
 {
 	struct go_call_key k;
 	__s64 n = (__s64)ctx->cx;
 
+	if (go_again(ctx))
+		return 0;
 	go_key(&k, ctx);
-	enter_in(ctx, BUSTED_TLS_WRITE, (void *)ctx->ax, (const void *)ctx->bx, n > 0 ? n : 0, 0, &go_calls, &k);
+	enter_in(ctx, BUSTED_TLS_WRITE, (void *)ctx->ax, (const void *)ctx->bx, n > 0 ? n : 0, 0, &go_calls, &k, true);
 	return 0;
 }
 
@@ -859,14 +922,16 @@ int go_read_enter(struct pt_regs *ctx)
 {
 	struct go_call_key k;
 
+	if (go_again(ctx))
+		return 0;
 	go_key(&k, ctx);
-	enter_in(ctx, BUSTED_TLS_READ, (void *)ctx->ax, (const void *)ctx->bx, 0, 0, &go_calls, &k);
+	enter_in(ctx, BUSTED_TLS_READ, (void *)ctx->ax, (const void *)ctx->bx, 0, 0, &go_calls, &k, false);
 	return 0;
 }
 
-/* At each RET of Write and Read: n in RAX (0 with an error) */
+/* At each RET of Read: n in RAX (0 with an error) */
 SEC("uprobe")
-int go_rw_ret(struct pt_regs *ctx)
+int go_read_ret(struct pt_regs *ctx)
 {
 	struct go_call_key k;
 

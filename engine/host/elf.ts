@@ -157,6 +157,8 @@ export interface GoBinary {
   symbols: Map<string, ElfSymbol>;
   /** where the functions' RET instructions are (file offsets), for those asked */
   retSites: Record<string, number[]>;
+  /** the `jbe` of the stack check (file offset) of those asked that have one (goEntrySite) */
+  stackChecks: Record<string, number>;
 }
 
 interface Section {
@@ -336,12 +338,42 @@ export function retSites(code: Uint8Array, addr: bigint, off: number): number[] 
 }
 
 /**
+ * The file offset of the `jbe` of a Go function's stack check, when its
+ * code CODE (at ADDR, at file offset OFF) begins with one: `cmp
+ * 0x10(%r14),%rsp; jbe` (or, for a large frame, `lea -N(%rsp),%r12; cmp
+ * 0x10(%r14),%r12; jbe`). Nothing before the jump touches the argument
+ * registers, and the kernel emulates a conditional jump where it must
+ * single-step the `cmp` or `lea` out of line: a probe there costs about a
+ * third. Undefined for any other prologue (the probe then goes at entry).
+ */
+export function goEntrySite(code: Uint8Array, addr: bigint, off: number): number | undefined {
+  const { Decoder, DecoderOptions, Mnemonic, Register } = decoder();
+  const d = new Decoder(64, code.subarray(0, 32), DecoderOptions.None);
+  d.ip = addr;
+  try {
+    for (let i = 0; i < 3 && d.canDecode; i++) {
+      const ins = d.decode();
+      try {
+        if (ins.mnemonic === Mnemonic.Jbe) return off + Number(ins.ip - addr);
+        const ok = ins.mnemonic === Mnemonic.Cmp || (ins.mnemonic === Mnemonic.Lea && ins.op0Register === Register.R12);
+        if (!ok) return undefined;
+      } finally {
+        ins.free();
+      }
+    }
+  } finally {
+    d.free();
+  }
+  return undefined;
+}
+
+/**
  * A Go executable for amd64 built by Go 1.17+ (the register ABI), with the
  * wanted functions (from .symtab, else .gopclntab) at their file offsets,
  * and the RET sites of those in RETS. Undefined for anything else; throws
  * when the file could not be read.
  */
-export function goBinary(path: string, wanted: readonly string[], rets: readonly string[]): GoBinary | undefined {
+export function goBinary(path: string, wanted: readonly string[], rets: readonly string[], entries: readonly string[] = []): GoBinary | undefined {
   const fd = openSync(path, 'r');
   try {
     const eh = read(fd, 0, 64);
@@ -362,18 +394,24 @@ export function goBinary(path: string, wanted: readonly string[], rets: readonly
     if (found.size === 0) found = pclntabFunctions(fd, secs, want);
     const symbols = new Map<string, ElfSymbol>();
     const sites: Record<string, number[]> = {};
+    const stackChecks: Record<string, number> = {};
     for (const [name, f] of found) {
       const offset = fileOffset(f.value);
       if (offset === undefined) continue;
-      if (rets.includes(name)) {
+      if (rets.includes(name) || entries.includes(name)) {
         if (f.size === 0n || f.size > 1n << 20n) continue;
-        const at = retSites(read(fd, offset, Number(f.size)), f.value, offset);
-        if (!at?.length) continue;
-        sites[name] = at;
+        const code = read(fd, offset, Number(f.size));
+        if (rets.includes(name)) {
+          const at = retSites(code, f.value, offset);
+          if (!at?.length) continue;
+          sites[name] = at;
+        }
+        const check = entries.includes(name) ? goEntrySite(code, f.value, offset) : undefined;
+        if (check !== undefined) stackChecks[name] = check;
       }
       symbols.set(name, { name, value: f.value, size: f.size, offset });
     }
-    return { version: version!, symbols, retSites: sites };
+    return { version: version!, symbols, retSites: sites, stackChecks };
   } catch (e) {
     // a system call that failed (the file went, an I/O error) is not an answer: the caller may look again
     if ((e as NodeJS.ErrnoException).code !== undefined) throw e;

@@ -84,7 +84,7 @@ export const TLS_PROBE_TABLE: readonly TlsProbeFamily[] = [
   },
   {
     kind: 'go',
-    what: "Go's crypto/tls in Go executables for amd64 built by Go 1.17+ (the register ABI), with or without a symbol table: returns seen at the RET instructions, not by uretprobes",
+    what: "Go's crypto/tls in Go executables for amd64 built by Go 1.17+ (the register ABI), with or without a symbol table: a Write copied at entry, a Read at its RET instructions (no uretprobes)",
     symbols: [GO_TLS.write, GO_TLS.read, GO_TLS.handshake, GO_TLS.close],
     needs: [GO_TLS.write, GO_TLS.read],
     status: 'supported',
@@ -104,6 +104,8 @@ export interface TlsLibrary {
   offsets: Record<string, number>;
   /** file offsets of the RET instructions of those functions whose returns are probed there (Go) */
   retSites?: Record<string, number[]>;
+  /** functions whose `offsets` entry is the `jbe` of their stack check, not their first instruction (Go; elf.ts goEntrySite) */
+  atStackCheck?: string[];
   /** the release of the toolchain that built it, where it says (Go) */
   version?: string;
   /** how it was found: 'system', 'binary', or the pid whose maps or exe showed it */
@@ -336,17 +338,18 @@ export class TlsLibraryFinder {
     if (kind === 'exe') {
       let go;
       try {
-        go = this.gos ? goBinary(path, GO.symbols, [GO_TLS.write, GO_TLS.read]) : undefined;
+        go = this.gos ? goBinary(path, GO.symbols, [GO_TLS.read], [GO_TLS.write, GO_TLS.read]) : undefined;
       } catch {
         return undefined; // not read (gone meanwhile): looked at again next time
       }
       if (go !== undefined) {
         let lib: TlsLibrary | null = null;
-        // its write and read, and where they return
-        if (GO.needs!.every((n) => go.symbols.has(n) && go.retSites[n] !== undefined)) {
+        // its write and read, and where Read returns
+        if (GO.needs!.every((n) => go.symbols.has(n)) && go.retSites[GO_TLS.read] !== undefined) {
           const offsets: Record<string, number> = {};
-          for (const [n, sym] of go.symbols) offsets[n] = sym.offset!;
-          lib = { kind: 'go', path, id, symbols: [...go.symbols.keys()].sort(), offsets, retSites: go.retSites, version: go.version, via };
+          for (const [n, sym] of go.symbols) offsets[n] = go.stackChecks[n] ?? sym.offset!;
+          const atStackCheck = Object.keys(go.stackChecks).sort();
+          lib = { kind: 'go', path, id, symbols: [...go.symbols.keys()].sort(), offsets, retSites: go.retSites, atStackCheck, version: go.version, via };
         }
         this.seen.set(id, lib);
         return lib ?? undefined;

@@ -94,6 +94,8 @@ export interface TlsTarget {
   offsets?: Readonly<Record<string, number>>;
   /** file offsets of functions' RET instructions (Go: the probes of `sites: 'ret'`) */
   retSites?: Readonly<Record<string, readonly number[]>>;
+  /** functions whose offset is their stack check's `jbe` (Go): the program is told by the cookie's bit 32 */
+  atStackCheck?: readonly string[];
 }
 
 /** How the read and write probes see a call's return (tls.bpf.c). */
@@ -168,15 +170,19 @@ export const NSS_PROBES: readonly UprobeSpec[] = [
 ];
 
 /**
- * The Go probe set (tls.bpf.c, its end): crypto/tls.(*Conn)'s Write and
- * Read at entry and at each of their RET instructions, clientHandshake
- * and Close at entry. Plain uprobes, in either probe mode.
+ * The Go probe set (tls.bpf.c, its end): crypto/tls.(*Conn)'s Write at
+ * entry (copied whole there), Read at entry and at each of its RET
+ * instructions, clientHandshake and Close at entry. Write's and Read's
+ * entry probes sit at their stack check's `jbe` where the target says so
+ * (the cookie's bit 32 tells the program). Plain uprobes, in either probe mode.
  */
+/** tls.bpf.c GO_AT_STACK_CHECK: the attach cookie's bit 32 (its low 32 bits are the target's index) */
+const GO_AT_STACK_CHECK = 2 ** 32;
+
 export const GO_PROBES: readonly UprobeSpec[] = [
   up('go_write_enter', GO_TLS.write),
   up('go_read_enter', GO_TLS.read),
-  { ...up('go_rw_ret', GO_TLS.write), sites: 'ret' },
-  { ...up('go_rw_ret', GO_TLS.read), sites: 'ret' },
+  { ...up('go_read_ret', GO_TLS.read), sites: 'ret' },
   up('go_handshake_enter', GO_TLS.handshake),
   up('go_close_enter', GO_TLS.close),
 ];
@@ -753,7 +759,10 @@ export class KernelSession {
           // a session link is made at file offsets (libbpf 1.1 cannot resolve names for it)
           if (at === undefined) throw new BustedError(ErrorCode.BPF, `${obj.name}: attach ${p.name}: no file offset known for ${p.func} in ${t.path}`);
           this.links.push(prog.attachUprobeSession(t.path, [at], [BigInt(lib)]));
-        } else this.links.push(at !== undefined ? prog.attachUprobeAt(p.retprobe, -1, t.path, at, lib) : prog.attachUprobeByName(p.retprobe, -1, t.path, p.func, lib));
+        } else {
+          const cookie = t.atStackCheck?.includes(p.func) ? lib + GO_AT_STACK_CHECK : lib;
+          this.links.push(at !== undefined ? prog.attachUprobeAt(p.retprobe, -1, t.path, at, cookie) : prog.attachUprobeByName(p.retprobe, -1, t.path, p.func, cookie));
+        }
         made.push({ object: spec.name, file: obj.name, program: p.name, hook, ok: true });
       } catch (e) {
         made.push({ object: spec.name, file: obj.name, program: p.name, hook, ok: false, error: (e as Error).message });

@@ -181,7 +181,9 @@ describe('TlsLibraryFinder', () => {
         assert.equal(lib.path, bin);
         assert.match(lib.version ?? '', /^go1\.\d+/);
         assert.deepEqual(lib.symbols, [GO_TLS.close, GO_TLS.read, GO_TLS.write, GO_TLS.handshake].sort());
-        for (const f of [GO_TLS.write, GO_TLS.read]) assert.ok((lib.retSites?.[f]?.length ?? 0) > 0, `${f}: its RETs`);
+        assert.ok((lib.retSites?.[GO_TLS.read]?.length ?? 0) > 0, 'Read: its RETs');
+        assert.equal(lib.retSites?.[GO_TLS.write], undefined, 'Write is copied at entry: its returns are not probed');
+        assert.deepEqual(lib.atStackCheck, [GO_TLS.read, GO_TLS.write].sort(), 'both probed at their stack check');
       } finally {
         child.kill('SIGKILL');
       }
@@ -193,12 +195,13 @@ describe('TlsLibraryFinder', () => {
   it('Go functions: the symbol table and .gopclntab agree; the RET sites are where objdump puts every ret', { skip: goSkipReason() ?? (spawnSync('objdump', ['--version']).status === 0 ? undefined : 'needs objdump (binutils) as the second opinion') }, () => {
     const { plain, stripped } = goClient();
     const want = Object.values(GO_TLS);
-    const a = goBinary(plain, want, [GO_TLS.write, GO_TLS.read])!;
-    const b = goBinary(stripped, want, [GO_TLS.write, GO_TLS.read])!;
+    const a = goBinary(plain, want, [GO_TLS.write, GO_TLS.read], [GO_TLS.write, GO_TLS.read])!;
+    const b = goBinary(stripped, want, [GO_TLS.write, GO_TLS.read], [GO_TLS.write, GO_TLS.read])!;
     assert.ok(a && b, 'both builds are Go binaries busted can probe');
     assert.equal(a.version, b.version);
     for (const f of want) assert.equal(a.symbols.get(f)?.offset, b.symbols.get(f)?.offset, `${f}: the same place in both builds`);
     assert.deepEqual(a.retSites, b.retSites);
+    assert.deepEqual(a.stackChecks, b.stackChecks);
     for (const f of [GO_TLS.write, GO_TLS.read]) {
       const sym = a.symbols.get(f)!;
       const out = execFileSync('objdump', ['-d', '--no-show-raw-insn', `--start-address=${sym.value}`, `--stop-address=${sym.value + sym.size}`, plain], { encoding: 'utf8' });
@@ -206,6 +209,11 @@ describe('TlsLibraryFinder', () => {
       const rets = [...out.matchAll(/^\s*([0-9a-f]+):\s+ret/gm)].map((m) => Number(BigInt(`0x${m[1]}`) - sym.value) + sym.offset!);
       assert.ok(rets.length > 0, out.slice(0, 500));
       assert.deepEqual(a.retSites[f], rets, f);
+      // the stack check's jbe: the second or third instruction, after a cmp (and a lea into r12)
+      const first = [...out.matchAll(/^\s*([0-9a-f]+):\s+(\S+)\s+(.*)$/gm)].slice(0, 3).map((m) => ({ at: Number(BigInt(`0x${m[1]}`) - sym.value) + sym.offset!, op: m[2], args: m[3] }));
+      const jbe = first.find((i) => i.op === 'jbe');
+      assert.ok(jbe && first.slice(0, first.indexOf(jbe)).every((i) => i.op === 'cmp' || (i.op === 'lea' && i.args.endsWith('%r12'))), JSON.stringify(first));
+      assert.equal(a.stackChecks[f], jbe.at, `${f}: probed at its stack check's jbe`);
     }
     assert.equal(goBinary('/usr/bin/true', want, []), undefined, 'not a Go binary');
     assert.equal(goBinary(process.execPath, want, []), undefined, 'node is no Go binary');
