@@ -929,14 +929,30 @@ int go_read_enter(struct pt_regs *ctx)
 	return 0;
 }
 
+/*
+ * With GO_KEEPS_ARGS in the cookie, Read keeps its receiver and buffer in
+ * their spill slots to the end (elf.ts goKeepsArgs): at its RET they are
+ * at 8(%rsp) and 16(%rsp), and the call is seen whole there, one trap
+ * where an entry probe would make two.
+ */
+#define GO_KEEPS_ARGS (1ULL << 33)
+
 /* At each RET of Read: n in RAX (0 with an error) */
 SEC("uprobe")
 int go_read_ret(struct pt_regs *ctx)
 {
 	struct go_call_key k;
+	__u64 args[2];
+	__s64 n = (__s64)ctx->ax;
 
 	go_key(&k, ctx);
-	return leave_in(ctx, (__s64)ctx->ax, &go_calls, &k);
+	if (bpf_get_attach_cookie(ctx) & GO_KEEPS_ARGS) {
+		if (n <= 0 || bpf_probe_read_user(args, sizeof(args), (void *)(ctx->sp + 8)))
+			return 0;
+		if (!enter_in(ctx, BUSTED_TLS_READ, (void *)args[0], (const void *)args[1], 0, 0, &go_calls, &k, false))
+			return 0;
+	}
+	return leave_in(ctx, n, &go_calls, &k);
 }
 
 /* crypto/tls.(*Conn).clientHandshake, at entry: this thread's next ClientHello is this connection's */

@@ -159,6 +159,8 @@ export interface GoBinary {
   retSites: Record<string, number[]>;
   /** the `jbe` of the stack check (file offset) of those asked that have one (goEntrySite) */
   stackChecks: Record<string, number>;
+  /** those of RETS that keep their first two arguments in their spill slots to the end (goKeepsArgs) */
+  keepsArgs: string[];
 }
 
 interface Section {
@@ -368,6 +370,55 @@ export function goEntrySite(code: Uint8Array, addr: bigint, off: number): number
 }
 
 /**
+ * Whether a Go function (code CODE at ADDR) keeps its first two arguments
+ * in their spill slots, where its caller's frame reserves them, until it
+ * returns: its prologue (`sub $N,%rsp` after the stack check) stores RAX
+ * at N+8(%rsp) and RBX at N+16(%rsp), and nothing else in it writes there
+ * or takes their address. The stack pointer is the entry's again at each
+ * RET, so the arguments are at 8(%rsp) and 16(%rsp) there: a probe at the
+ * RETs alone sees a call whole (crypto/tls.(*Conn).Read: the *Conn and the
+ * buffer, n in RAX), and no entry probe is needed.
+ */
+export function goKeepsArgs(code: Uint8Array, addr: bigint): boolean {
+  const { Decoder, DecoderOptions, Mnemonic, OpKind, Register } = decoder();
+  const d = new Decoder(64, code, DecoderOptions.None);
+  d.ip = addr;
+  let frame: bigint | undefined;
+  const stores = new Map<bigint, number>();
+  let bad = false;
+  try {
+    for (let i = 0; d.canDecode && !bad; i++) {
+      const ins = d.decode();
+      try {
+        if (frame === undefined) {
+          // the prologue: the stack check, then the frame
+          if (i > 4) bad = true;
+          else if (ins.mnemonic === Mnemonic.Sub && ins.op0Kind === OpKind.Register && ins.op0Register === Register.RSP && ins.op1Kind !== OpKind.Register) frame = ins.immediate(1);
+          continue;
+        }
+        for (let op = 0; op < ins.opCount; op++) {
+          if (ins.opKind(op) !== OpKind.Memory || ins.memoryBase !== Register.RSP || ins.memoryIndex !== Register.None) continue;
+          const at = ins.memoryDisplacement;
+          if (at !== frame + 8n && at !== frame + 16n) continue;
+          if (ins.mnemonic === Mnemonic.Lea) bad = true;
+          else if (op === 0 && ins.mnemonic !== Mnemonic.Cmp && ins.mnemonic !== Mnemonic.Test) {
+            // a store there: only the spill of its own register, once
+            const want = at === frame + 8n ? Register.RAX : Register.RBX;
+            if (ins.mnemonic !== Mnemonic.Mov || ins.op1Kind !== OpKind.Register || ins.op1Register !== want || stores.has(at)) bad = true;
+            stores.set(at, i);
+          }
+        }
+      } finally {
+        ins.free();
+      }
+    }
+  } finally {
+    d.free();
+  }
+  return !bad && frame !== undefined && stores.has(frame + 8n) && stores.has(frame + 16n);
+}
+
+/**
  * A Go executable for amd64 built by Go 1.17+ (the register ABI), with the
  * wanted functions (from .symtab, else .gopclntab) at their file offsets,
  * and the RET sites of those in RETS. Undefined for anything else; throws
@@ -395,6 +446,7 @@ export function goBinary(path: string, wanted: readonly string[], rets: readonly
     const symbols = new Map<string, ElfSymbol>();
     const sites: Record<string, number[]> = {};
     const stackChecks: Record<string, number> = {};
+    const keepsArgs: string[] = [];
     for (const [name, f] of found) {
       const offset = fileOffset(f.value);
       if (offset === undefined) continue;
@@ -405,13 +457,14 @@ export function goBinary(path: string, wanted: readonly string[], rets: readonly
           const at = retSites(code, f.value, offset);
           if (!at?.length) continue;
           sites[name] = at;
+          if (goKeepsArgs(code, f.value)) keepsArgs.push(name);
         }
         const check = entries.includes(name) ? goEntrySite(code, f.value, offset) : undefined;
         if (check !== undefined) stackChecks[name] = check;
       }
       symbols.set(name, { name, value: f.value, size: f.size, offset });
     }
-    return { version: version!, symbols, retSites: sites, stackChecks };
+    return { version: version!, symbols, retSites: sites, stackChecks, keepsArgs };
   } catch (e) {
     // a system call that failed (the file went, an I/O error) is not an answer: the caller may look again
     if ((e as NodeJS.ErrnoException).code !== undefined) throw e;

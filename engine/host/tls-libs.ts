@@ -106,6 +106,8 @@ export interface TlsLibrary {
   retSites?: Record<string, number[]>;
   /** functions whose `offsets` entry is the `jbe` of their stack check, not their first instruction (Go; elf.ts goEntrySite) */
   atStackCheck?: string[];
+  /** functions whose arguments are read at their RETs, from their spill slots: no entry probe (Go; elf.ts goKeepsArgs) */
+  keepsArgs?: string[];
   /** the release of the toolchain that built it, where it says (Go) */
   version?: string;
   /** how it was found: 'system', 'binary', or the pid whose maps or exe showed it */
@@ -349,7 +351,7 @@ export class TlsLibraryFinder {
           const offsets: Record<string, number> = {};
           for (const [n, sym] of go.symbols) offsets[n] = go.stackChecks[n] ?? sym.offset!;
           const atStackCheck = Object.keys(go.stackChecks).sort();
-          lib = { kind: 'go', path, id, symbols: [...go.symbols.keys()].sort(), offsets, retSites: go.retSites, atStackCheck, version: go.version, via };
+          lib = { kind: 'go', path, id, symbols: [...go.symbols.keys()].sort(), offsets, retSites: go.retSites, atStackCheck, keepsArgs: go.keepsArgs, version: go.version, via };
         }
         this.seen.set(id, lib);
         return lib ?? undefined;

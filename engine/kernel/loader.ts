@@ -85,6 +85,8 @@ export interface UprobeSpec {
   unless?: string;
   /** 'ret': at each RET instruction of the function (the target's retSites), not at its entry */
   sites?: 'ret';
+  /** not attached where the target's RET probes read this function's arguments (its keepsArgs) */
+  unlessKeepsArgs?: boolean;
 }
 
 /** A file to put the TLS probes on: its symbols, at these file offsets when known (else libbpf resolves the names). */
@@ -96,6 +98,8 @@ export interface TlsTarget {
   retSites?: Readonly<Record<string, readonly number[]>>;
   /** functions whose offset is their stack check's `jbe` (Go): the program is told by the cookie's bit 32 */
   atStackCheck?: readonly string[];
+  /** functions whose arguments their RET probes read from the spill slots (Go): no entry probe; the cookie's bit 33 */
+  keepsArgs?: readonly string[];
 }
 
 /** How the read and write probes see a call's return (tls.bpf.c). */
@@ -176,12 +180,13 @@ export const NSS_PROBES: readonly UprobeSpec[] = [
  * entry probes sit at their stack check's `jbe` where the target says so
  * (the cookie's bit 32 tells the program). Plain uprobes, in either probe mode.
  */
-/** tls.bpf.c GO_AT_STACK_CHECK: the attach cookie's bit 32 (its low 32 bits are the target's index) */
+/** tls.bpf.c GO_AT_STACK_CHECK and GO_KEEPS_ARGS: the attach cookie's bits 32 and 33 (its low 32 bits are the target's index) */
 const GO_AT_STACK_CHECK = 2 ** 32;
+const GO_KEEPS_ARGS = 2 ** 33;
 
 export const GO_PROBES: readonly UprobeSpec[] = [
   up('go_write_enter', GO_TLS.write),
-  up('go_read_enter', GO_TLS.read),
+  { ...up('go_read_enter', GO_TLS.read), unlessKeepsArgs: true },
   { ...up('go_read_ret', GO_TLS.read), sites: 'ret' },
   up('go_handshake_enter', GO_TLS.handshake),
   up('go_close_enter', GO_TLS.close),
@@ -737,16 +742,18 @@ export class KernelSession {
     for (const p of spec.programs) {
       if (p.attach !== 'uprobe' || !t.symbols.includes(p.func)) continue;
       if (p.unless !== undefined && t.symbols.includes(p.unless)) continue;
+      if (p.unlessKeepsArgs && t.keepsArgs?.includes(p.func)) continue;
       if (p.enforceOnly && !this.options.enforce) continue;
       if (p.mode !== undefined && p.mode !== this.tlsMode) continue;
       const prog = obj.program(p.name);
       const at = t.offsets?.[p.func];
       if (p.sites === 'ret') {
         const sites = t.retSites?.[p.func] ?? [];
-        const hook = `uprobe ${t.path}:${p.func} (its ${sites.length} RET instructions)`;
+        const hook = `uprobe ${t.path}:${p.func} (its ${sites.length} RET instructions${t.keepsArgs?.includes(p.func) ? ', its arguments from their spill slots' : ''})`;
         try {
           if (sites.length === 0) throw new BustedError(ErrorCode.BPF, `${obj.name}: attach ${p.name}: no RET instruction known in ${p.func} of ${t.path}`);
-          for (const site of sites) this.links.push(prog.attachUprobeAt(false, -1, t.path, site, lib));
+          const cookie = t.keepsArgs?.includes(p.func) ? lib + GO_KEEPS_ARGS : lib;
+          for (const site of sites) this.links.push(prog.attachUprobeAt(false, -1, t.path, site, cookie));
           made.push({ object: spec.name, file: obj.name, program: p.name, hook, ok: true });
         } catch (e) {
           made.push({ object: spec.name, file: obj.name, program: p.name, hook, ok: false, error: (e as Error).message });

@@ -184,6 +184,7 @@ describe('TlsLibraryFinder', () => {
         assert.ok((lib.retSites?.[GO_TLS.read]?.length ?? 0) > 0, 'Read: its RETs');
         assert.equal(lib.retSites?.[GO_TLS.write], undefined, 'Write is copied at entry: its returns are not probed');
         assert.deepEqual(lib.atStackCheck, [GO_TLS.read, GO_TLS.write].sort(), 'both probed at their stack check');
+        assert.deepEqual(lib.keepsArgs, [GO_TLS.read], 'Read keeps its arguments in their spill slots: read at its RETs alone');
       } finally {
         child.kill('SIGKILL');
       }
@@ -214,6 +215,15 @@ describe('TlsLibraryFinder', () => {
       const jbe = first.find((i) => i.op === 'jbe');
       assert.ok(jbe && first.slice(0, first.indexOf(jbe)).every((i) => i.op === 'cmp' || (i.op === 'lea' && i.args.endsWith('%r12'))), JSON.stringify(first));
       assert.equal(a.stackChecks[f], jbe.at, `${f}: probed at its stack check's jbe`);
+      // Read spills its receiver and buffer where its caller reserved them (the frame + 8, + 16) and keeps them; Write moves b on
+      const frame = Number(/sub\s+\$0x([0-9a-f]+),%rsp/.exec(out)?.[1] ? `0x${/sub\s+\$0x([0-9a-f]+),%rsp/.exec(out)![1]}` : NaN);
+      const spills = [`mov    %rax,0x${(frame + 8).toString(16)}(%rsp)`, `mov    %rbx,0x${(frame + 16).toString(16)}(%rsp)`];
+      if (f === GO_TLS.read) {
+        for (const sp of spills) assert.equal(out.split(sp).length - 1, 1, `${f}: ${sp} once`);
+        assert.ok(a.keepsArgs.includes(f));
+      } else {
+        assert.ok(!a.keepsArgs.includes(f), `${f}: its buffer is spilled again as it moves on`);
+      }
     }
     assert.equal(goBinary('/usr/bin/true', want, []), undefined, 'not a Go binary');
     assert.equal(goBinary(process.execPath, want, []), undefined, 'node is no Go binary');
