@@ -66,20 +66,11 @@ export function dynamicSymbols(path: string, wanted: readonly string[]): Map<str
       const seg = loads.find((l) => v >= l.vaddr && v < l.vaddr + l.memsz);
       return seg ? Number(v - seg.vaddr + seg.off) : undefined;
     };
-    const shoff = Number(eh.readBigUInt64LE(0x28));
-    const shentsize = eh.readUInt16LE(0x3a);
-    const shnum = eh.readUInt16LE(0x3c);
-    if (!shoff || shentsize < 64 || shnum > 4096) return out;
-    const sh = read(fd, shoff, shentsize * shnum);
-    const section = (i: number) => {
-      const o = i * shentsize;
-      return { type: sh.readUInt32LE(o + 4), offset: Number(sh.readBigUInt64LE(o + 0x18)), size: Number(sh.readBigUInt64LE(o + 0x20)), link: sh.readUInt32LE(o + 0x28), entsize: Number(sh.readBigUInt64LE(o + 0x38)) };
-    };
-    for (let i = 0; i < shnum; i++) {
-      const s = section(i);
+    const secs = sections(fd, eh);
+    for (const s of secs) {
       if (s.type !== SHT_DYNSYM || s.entsize < 24 || s.size > 64 << 20) continue;
-      const strtab = section(s.link);
-      if (strtab.size > 64 << 20) continue;
+      const strtab = secs[s.link];
+      if (!strtab || strtab.size > 64 << 20) continue;
       const syms = read(fd, s.offset, s.size);
       const strs = read(fd, strtab.offset, strtab.size);
       for (let o = 0; o + 24 <= syms.length; o += s.entsize) {
