@@ -389,6 +389,29 @@ for line in sys.stdin:
     await stopAgent();
   });
 
+  it('a Go client\'s HTTP/2 connection to a host of no provider: GETs that are no LLM call first, then a secret prompt on the same connection is stopped; a harmless one arrives', { skip: goSkipReason() }, async () => {
+    const m = await startAgent(join(PACKAGE_ROOT, 'policies'));
+    const bin = goClient().plain;
+    const first = await run([bin, pki.caCert, url('ok.example.test'), chat('a first harmless prompt from go')], inCg());
+    assert.equal(first.code, 0, first.stderr);
+    await m.waitForStderr(new RegExp(`TLS probes on ${bin} \\(go `), `the Go probes on ${bin}`);
+    const go = (marker: string) => run([bin, '-h2', '-pre', '/v1/models', '-pre', '/v1/models', pki.caCert, url('ok.example.test'), chat(marker)], inCg());
+    const r = await go(`use ${SECRET} (go-h2-after-gets)`);
+    assert.notEqual(r.code, 0, 'the blocked request fails');
+    // the stand-in has no model list: 404, as a gateway's health check or a page would be
+    assert.match(r.stdout, /404 HTTP\/2\.0 GET \/v1\/models\n404 HTTP\/2\.0 GET \/v1\/models/, 'the GETs went, over HTTP/2');
+    const req = await m.waitFor((e) => e.type === 'llm_request' && e.process?.pid === r.pid, 'the prompt after the GETs');
+    assert.equal(req.http?.version, '2');
+    const d = decisionOn(m, req.id) ?? (await m.waitFor((e) => e.type === 'decision' && e.decision?.subject === req.id, 'its decision'));
+    assert.equal(d.decision?.action, 'block');
+    assert.equal(d.decision?.enforced, true);
+    assert.ok(!server.received.some((b) => b.includes('(go-h2-after-gets)')), 'the server never received the secret');
+    const ok = await go('a harmless prompt from go over h2 after gets');
+    assert.equal(ok.code, 0, ok.stderr);
+    assert.ok(server.received.some((b) => b.includes('a harmless prompt from go over h2 after gets')), 'the harmless prompt arrived');
+    await stopAgent();
+  });
+
   it('stops a secret in a tool result (the shipped policies read llm.context); a long harmless conversation arrives, shown by its end', async () => {
     // an agent that read a credentials file sends it back as a tool result: not the last user message
     const m = await startAgent(join(PACKAGE_ROOT, 'policies'));
