@@ -21,6 +21,7 @@ import { MonitorProcess } from '../helpers/agent.js';
 import { PYTHON, run } from '../../engine/demo/spawn.js';
 import { uprobeSessionSupport } from '../../engine/kernel/libbpf.js';
 import { BPF_DIR } from '../../engine/paths.js';
+import { goClient, goSkipReason } from '../helpers/go-client.js';
 
 const SYSTEM_LIBSSL = '/usr/lib/x86_64-linux-gnu/libssl.so.3';
 const skip = kernelSkipReason() ?? (statSafe(SYSTEM_LIBSSL) ? undefined : `needs ${SYSTEM_LIBSSL} (Debian's libssl3) to bind a copy over it`);
@@ -42,6 +43,9 @@ describe('TLS library discovery', { skip }, () => {
   let agent: MonitorProcess;
   let py: ChildProcess;
   let pyErr = '';
+  // a Go client running before the agent, waiting for a line on stdin (when Go is here to build it)
+  let goProc: ChildProcess | undefined;
+  let goOut = '';
 
   before(async () => {
     cg = new TestCgroup();
@@ -88,11 +92,32 @@ print(c.getresponse().status, flush=True)`;
     assert.notEqual(inode, statSync(SYSTEM_LIBSSL).ino, 'python runs the bind-mounted copy, not the system libssl');
     assert.equal(inode, statSync(libCopy).ino);
 
+    if (!goSkipReason()) {
+      // its own copy of the binary: a file no other test's agent has seen
+      const goCopy = join(dir, 'go-running');
+      copyFileSync(goClient().plain, goCopy);
+      const body = JSON.stringify({ model: 'from-a-running-go', messages: [{ role: 'user', content: 'hi' }] });
+      goProc = spawn('sh', ['-c', 'echo $$ > "$CG/cgroup.procs" && exec "$@"', 'sh', goCopy, '-stdin', '-connect', `127.0.0.1:${port}`, pki.caCert, `https://api.openai.com:${port}/v1/chat/completions`, body], { env: { ...process.env, CG: cg.path }, stdio: ['pipe', 'pipe', 'pipe'] });
+      goProc.stdout!.on('data', (d) => (goOut += d));
+      goProc.stderr!.on('data', (d) => (goOut += d));
+      // running the Go binary (its exe is the copy) before the agent starts
+      const deadline = Date.now() + 5000;
+      while (Date.now() < deadline) {
+        try {
+          if (readFileSync(`/proc/${goProc.pid}/cmdline`, 'utf8').startsWith(goCopy)) break;
+        } catch {
+          // not yet
+        }
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    }
+
     agent = await MonitorProcess.start(['--cgroup', cg.path]);
   });
 
   after(async () => {
     py?.kill('SIGKILL');
+    goProc?.kill('SIGKILL');
     const code = await agent?.stop();
     server?.close();
     await cg?.dispose();
@@ -109,6 +134,18 @@ print(c.getresponse().status, flush=True)`;
     assert.equal(lr.llm?.model, 'from-python-in-a-namespace');
     assert.equal(lr.provider, 'openai');
     await agent.waitFor((e) => e.process?.pid === py.pid && e.type === 'llm_response', 'its llm_response');
+  });
+
+  it('captures a Go program that was already running (its executable found in /proc at start, its crypto/tls probed)', { skip: goSkipReason() }, async () => {
+    const exited = new Promise<number | null>((r) => goProc!.on('exit', r));
+    goProc!.stdin!.write('go\n');
+    assert.equal(await exited, 0, goOut);
+    const lr = await agent.waitFor((e) => e.process?.pid === goProc!.pid && e.type === 'llm_request', 'llm_request from the running Go program');
+    assert.equal(lr.llm?.model, 'from-a-running-go');
+    assert.equal(lr.provider, 'openai');
+    assert.equal(lr.tls?.sni, 'api.openai.com');
+    await agent.waitFor((e) => e.process?.pid === goProc!.pid && e.type === 'llm_response', 'its llm_response');
+    // (probed at start, with the libraries found then: no 'TLS probes on' line of its own)
   });
 
   it('captures a program started after the agent whose binary carries OpenSSL (found on its exec), attaching each file once', async () => {
