@@ -86,27 +86,31 @@ export class TlsLooks {
       if (this.quiet.size >= MAX_TRACKED) this.quiet.clear();
       this.quiet.set(program, found ? 0 : (this.quiet.get(program) ?? 0) + 1);
     };
-    // gone already (a shell script's date, by the time its exec is read): it maps nothing any more,
-    // but its executable may have a TLS of its own (an OpenSSL inside, Go's crypto/tls)
-    if (first === undefined) {
-      if (exe !== undefined) {
+    // gone before its looks found anything (a shell script's date by the time its exec is read, or a
+    // Go client that ended while its first look read its maps): it maps nothing any more, but its
+    // executable may have a TLS of its own (an OpenSSL inside, Go's crypto/tls), looked at by its path
+    const gone = (): void => {
+      if (!found && exe !== undefined) {
         const libs = this.o.finder.lookExe(exe);
-        debug(`pid ${pid} gone at its exec look; its executable ${exe}: ${libs.length ? libs.map((l) => l.kind).join(', ') : 'nothing new'}`);
+        debug(`pid ${pid} gone; its executable ${exe}: ${libs.length ? libs.map((l) => l.kind).join(', ') : 'nothing new'}`);
         if (libs.length) {
           found = true;
           this.o.attach(libs);
         }
       }
-      return settle();
-    }
+      settle();
+    };
+    if (first === undefined) return gone();
     for (const ms of again) {
       if (this.timers.size >= MAX_PENDING_LOOKS) return; // an exec storm: the periodic rescan catches up
       const t = setTimeout(() => {
         this.timers.delete(t);
         if (this.stopped || left === 0) return;
         // a process that has exited maps nothing more
-        if (this.o.exited(pid)) return settle();
-        found = this.look(pid) === true || found;
+        if (this.o.exited(pid)) return gone();
+        const r = this.look(pid);
+        if (r === undefined) return gone();
+        found = r || found;
         if (--left === 0) settle();
       }, ms);
       t.unref();

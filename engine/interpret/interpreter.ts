@@ -12,7 +12,7 @@ import type { BustedEvent, DnsInfo, FlowInfo, NetInfo, ProcessInfo } from '../mo
 import { BustedError, ErrorCode } from '../model/errors.js';
 import type { EnforceRecord, ExecRecord, ExitRecord, FlowRecord, FlowStatRecord, KernelRecord, PktRecord, SockId, TaskRecord, TcpRecord, TlsRecord, UdpRecord } from '../decode/records.js';
 import { redactPayload } from '../redact.js';
-import { TlsAssembler, type TlsCall } from './tls-data.js';
+import { TlsAssembler, type TlsCall, type TlsConnState } from './tls-data.js';
 import { AppLayer, type Finding } from './app.js';
 import { plainKey, plainSockOf, PlainHolds, PlainStreams, type Hold } from './plain.js';
 import { concatBytes, MAX_BODY } from '../parse/bytes.js';
@@ -334,6 +334,7 @@ export class Interpreter {
       const tls = this.tlsCalls.conn(r.task.pid, r.ssl);
       const sni = tls.sni === undefined ? this.conns.get(r.sockId)?.sni : undefined;
       if (sni !== undefined) tls.sni = sni;
+      tls.sockId = r.sockId;
     }
     if (r.what !== 'connect_refused' && r.what !== 'sendmsg_refused') {
       this.onEnforce?.(r);
@@ -411,9 +412,29 @@ export class Interpreter {
       const p = this.providers.forHost(call.conn.sni);
       if (p) ev.provider = p;
     }
+    const net = this.tlsNet(call.conn);
+    if (net) ev.net = net;
     const origin: EventOrigin = { tls: { pid: call.pid, ssl: call.ssl, gated: call.gated } };
     this.out(ev, undefined, origin);
     this.afterCall(call, proc, found, lost, origin);
+  }
+
+  /**
+   * The addresses of a TLS connection whose socket is known (its
+   * ClientHello was seen leaving: pkt.bpf.c tie_ssl), for the events its
+   * plaintext makes: where a prompt went, not only the name it asked for.
+   */
+  private tlsNet(conn: TlsConnState): NetInfo | undefined {
+    if (conn.sockId === undefined) return undefined;
+    const c = this.conns.get(conn.sockId) ?? this.closedConns.get(conn.sockId) ?? this.closedBefore.get(conn.sockId);
+    if (!c) return undefined;
+    const { protocol, family, src_ip, src_port, dst_ip, dst_port, direction } = c.net;
+    const net: NetInfo = { protocol, family, dst_ip, dst_port };
+    if (src_ip !== undefined) net.src_ip = src_ip;
+    if (src_port !== undefined) net.src_port = src_port;
+    if (direction !== undefined) net.direction = direction;
+    if (c.host) net.dst_host = c.host;
+    return net;
   }
 
   /** What a TLS call completed, and an HTTP/2 direction it lost. */
@@ -429,7 +450,8 @@ export class Interpreter {
         this.out(err, undefined, origin);
       }
     }
-    for (const f of found) this.out(this.finding(f, call.first.ts, proc, call.conn.sni), undefined, origin);
+    const net = found.length ? this.tlsNet(call.conn) : undefined;
+    for (const f of found) this.out(this.finding(f, call.first.ts, proc, call.conn.sni, net && { ...net }), undefined, origin);
   }
 
   /** A write of a watched HTTP/2 connection that was not held: only what it completes is told. */
@@ -444,9 +466,10 @@ export class Interpreter {
   }
 
   /** The event for what a connection's plaintext completed (app.ts). */
-  private finding(f: Finding, ts: number, proc: ProcessInfo, sni: string | undefined): BustedEvent {
+  private finding(f: Finding, ts: number, proc: ProcessInfo, sni: string | undefined, net?: NetInfo): BustedEvent {
     const e = this.base(f.type === 'cut' ? 'error' : f.type, ts);
     e.process = proc;
+    if (net) e.net = net;
     if (sni) e.tls = { sni };
     e.http = f.http;
     if (f.type === 'cut') {

@@ -5,7 +5,7 @@
  * (min(len, cap)). Per connection (pid, SSL*) it keeps the SNI the library
  * was given and the socket fd, until SSL_free.
  */
-import type { TlsRecord } from '../decode/records.js';
+import type { SockId, TlsRecord } from '../decode/records.js';
 import type { MemoryReader } from '../host/proc-mem.js';
 import { concatBytes } from '../parse/bytes.js';
 
@@ -15,6 +15,8 @@ const SNI_DECODER = new TextDecoder();
 export interface TlsConnState {
   sni?: string;
   fd?: number;
+  /** its socket, where its ClientHello was seen leaving (pkt.bpf.c tie_ssl): the connection's addresses */
+  sockId?: SockId;
   /**
    * bytes of a gated write that were copied (and parsed) at its entry but
    * not written: the library's retry hands them over again, and they are

@@ -334,6 +334,7 @@ https.get('https://generativelanguage.googleapis.com:${port}/v1beta/models', { c
     assert.equal(lr.process?.comm, 'wget');
     assert.equal(lr.provider, 'openai');
     assert.equal(lr.tls?.sni, 'api.openai.com', 'from gnutls_server_name_set, per session');
+    assert.ok(['127.0.0.1', '::1'].includes(lr.net?.dst_ip ?? '') && lr.net?.dst_port === port, `where the prompt went: its socket, tied by its ClientHello: ${JSON.stringify(lr.net)}`);
     assert.equal(lr.http?.method, 'POST');
     assert.equal(lr.http?.path, '/v1/chat/completions');
     assert.equal(lr.llm?.model, 'gpt-4o-mini');
@@ -368,6 +369,9 @@ https.get('https://generativelanguage.googleapis.com:${port}/v1beta/models', { c
       for (const lr of reqs) {
         assert.equal(lr.provider, 'openai');
         assert.equal(lr.tls?.sni, 'api.openai.com', 'from the wire ClientHello the connection sent');
+        assert.ok(['127.0.0.1', '::1'].includes(lr.net?.dst_ip ?? ''), `the addresses of the socket its ClientHello left by: ${JSON.stringify(lr.net)}`);
+        assert.equal(lr.net?.dst_port, port);
+        assert.equal(lr.net?.dst_host, 'api.openai.com');
         assert.equal(lr.http?.method, 'POST');
         assert.equal(lr.http?.path, '/v1/chat/completions');
         assert.equal(lr.llm?.model, 'gpt-4o-mini');

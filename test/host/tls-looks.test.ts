@@ -51,6 +51,16 @@ describe('TlsLooks', () => {
     h.looks.onExec(31, '1 /usr/bin/date', '/usr/bin/date');
     assert.deepEqual(h.exes, ['/opt/agent', '/usr/bin/date']);
     assert.equal(h.attached.length, 1, 'date has no TLS of its own');
+    // one that ended while its first look read its maps (that look found nothing, and the process was not
+    // gone yet): its executable is looked at by path once the kernel says it exited
+    const racing = harness({ exeLib: (p) => (p === '/opt/agent2' ? { ...GO, path: '/opt/agent2', id: '1:4' } : undefined) });
+    racing.looks.onExec(40, '1 /opt/agent2', '/opt/agent2');
+    assert.deepEqual(racing.exes, []);
+    racing.exited.add(40);
+    await sleep(30);
+    assert.deepEqual(racing.exes, ['/opt/agent2']);
+    assert.deepEqual(racing.attached.map((l) => l.map((x) => x.path)), [['/opt/agent2']]);
+    racing.looks.stop();
     // one that is still there is looked at through its maps, not by path
     const alive = harness();
     alive.looks.onExec(32, CURL, '/usr/bin/curl');
