@@ -11,7 +11,7 @@
 import { after, afterEach, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, cpSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { connect as netConnect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { createServer as createTlsServer } from 'node:tls';
@@ -386,6 +386,21 @@ for line in sys.stdin:
       assert.equal(ok.code, 0, `go (${build}): a harmless prompt goes through: ${ok.stderr}`);
       assert.ok(server.received.some((b) => b.includes(`a harmless prompt from go (${build})`)), `go (${build}): the harmless prompt arrived`);
     }
+    await stopAgent();
+  });
+
+  it('the very first process of a Go binary new to the agent has its secret stopped: the file is probed (at its exec, or at its ClientHello that went out unread, held meanwhile) before its first Write, which is held', { skip: goSkipReason() }, async () => {
+    const m = await startAgent(policyDir('secrets-go-first', SECRETS));
+    // a copy no agent has looked at: its first process starts before any probe is on the file
+    const bin = join(dir, 'go-first');
+    copyFileSync(goClient().plain, bin);
+    const r = await run([bin, pki.caCert, url('api.openai.com'), chat(`please deploy with ${SECRET} via a new go binary`)], inCg());
+    assert.notEqual(r.code, 0, 'the blocked request fails');
+    const req = await m.waitFor((e) => e.type === 'llm_request' && e.process?.pid === r.pid, 'its llm_request');
+    const d = decisionOn(m, req.id) ?? (await m.waitFor((e) => e.type === 'decision' && e.decision?.subject === req.id, 'its decision'));
+    assert.equal(d.decision?.action, 'block');
+    assert.equal(d.decision?.enforced, true);
+    assert.ok(!server.received.some((b) => b.includes('via a new go binary')), 'the server never received the secret');
     await stopAgent();
   });
 
