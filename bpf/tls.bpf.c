@@ -853,11 +853,11 @@ int BPF_KPROBE(pr_close_enter, void *fd)
  * SSL*:
  *   func (c *Conn) Write(b []byte) (int, error)  RAX c, RBX b's data, RCX its length
  *   func (c *Conn) Read(b []byte) (int, error)   the same; n in RAX at return
- * (a Write goes whole or its connection fails: it is copied at entry).
  *   func (c *Conn) clientHandshake(ctx) error    before the ClientHello
  *   func (c *Conn) Close() error                 the connection's end
+ * A Write goes whole or its connection fails: it is copied at entry.
  * Read's return is seen by uprobes at each of the function's RET instructions
- * (host/elf.ts goRetSites), never by a uretprobe: Go moves a goroutine's
+ * (host/elf.ts retSites), never by a uretprobe: Go moves a goroutine's
  * stack when it grows it, and a return address the kernel swapped would
  * be copied as garbage. A goroutine can block in Read and go on on another
  * thread, and its thread runs other goroutines meanwhile, so a call is
