@@ -371,11 +371,11 @@ export function goEntrySite(code: Uint8Array, addr: bigint, off: number): number
  * buffer, n in RAX), and no entry probe is needed.
  */
 export function goKeepsArgs(code: Uint8Array, addr: bigint): boolean {
-  const { Decoder, DecoderOptions, Mnemonic, OpKind, Register } = decoder();
+  const { Decoder, DecoderOptions, MemorySizeExt, Mnemonic, OpKind, Register } = decoder();
   const d = new Decoder(64, code, DecoderOptions.None);
   d.ip = addr;
   let frame: bigint | undefined;
-  const stores = new Map<bigint, number>();
+  const stores = new Set<bigint>();
   let bad = false;
   try {
     for (let i = 0; d.canDecode && !bad; i++) {
@@ -387,17 +387,22 @@ export function goKeepsArgs(code: Uint8Array, addr: bigint): boolean {
           else if (ins.mnemonic === Mnemonic.Sub && ins.op0Kind === OpKind.Register && ins.op0Register === Register.RSP && ins.op1Kind !== OpKind.Register) frame = ins.immediate(1);
           continue;
         }
+        const lo = frame + 8n;
+        const hi = frame + 24n; // the receiver's slot and the buffer pointer's
         for (let op = 0; op < ins.opCount; op++) {
           if (ins.opKind(op) !== OpKind.Memory || ins.memoryBase !== Register.RSP || ins.memoryIndex !== Register.None) continue;
           const at = ins.memoryDisplacement;
-          if (at !== frame + 8n && at !== frame + 16n) continue;
-          if (ins.mnemonic === Mnemonic.Lea) bad = true;
-          else if (op === 0 && ins.mnemonic !== Mnemonic.Cmp && ins.mnemonic !== Mnemonic.Test) {
-            // a store there: only the spill of its own register, once
-            const want = at === frame + 8n ? Register.RAX : Register.RBX;
-            if (ins.mnemonic !== Mnemonic.Mov || ins.op1Kind !== OpKind.Register || ins.op1Register !== want || stores.has(at)) bad = true;
-            stores.set(at, i);
+          // an address at or above the frame's top handed on (to be written through): no
+          if (ins.mnemonic === Mnemonic.Lea) {
+            if (at >= frame) bad = true;
+            continue;
           }
+          // a write (the first operand of anything but a compare) over the slots: only each one's own spill, once
+          const size = BigInt(Math.max(MemorySizeExt.size(ins.memorySize), 1));
+          if (op !== 0 || ins.mnemonic === Mnemonic.Cmp || ins.mnemonic === Mnemonic.Test || at + size <= lo || at >= hi) continue;
+          const want = at === lo ? Register.RAX : at === lo + 8n ? Register.RBX : undefined;
+          if (want === undefined || size !== 8n || ins.mnemonic !== Mnemonic.Mov || ins.op1Kind !== OpKind.Register || ins.op1Register !== want || stores.has(at)) bad = true;
+          stores.add(at);
         }
       } finally {
         ins.free();

@@ -8,7 +8,7 @@ import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync,
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { GO_TLS, mappedFiles, TLS_PROBE_TABLE, TlsLibraryFinder, tlsFamilies } from '../../engine/host/tls-libs.js';
-import { goBinary, goRelease, retSites } from '../../engine/host/elf.js';
+import { goBinary, goKeepsArgs, goRelease, retSites } from '../../engine/host/elf.js';
 import { goClient, goSkipReason } from '../helpers/go-client.js';
 import { makePki } from '../../engine/demo/pki.js';
 import { createServer, type AddressInfo } from 'node:net';
@@ -227,6 +227,20 @@ describe('TlsLibraryFinder', () => {
     }
     assert.equal(goBinary('/usr/bin/true', want, []), undefined, 'not a Go binary');
     assert.equal(goBinary(process.execPath, want, []), undefined, 'node is no Go binary');
+  });
+
+  it('Read keeps its receiver and buffer in their spill slots only when nothing after the prologue writes over them or takes their address', () => {
+    // cmp 0x10(%r14),%rsp; jbe; sub $0x68,%rsp; mov %rax,0x70(%rsp); mov %rbx,0x78(%rsp) ... add $0x68,%rsp; ret
+    const prologue = [0x49, 0x3b, 0x66, 0x10, 0x0f, 0x86, 0, 0, 0, 0, 0x48, 0x83, 0xec, 0x68, 0x48, 0x89, 0x44, 0x24, 0x70, 0x48, 0x89, 0x5c, 0x24, 0x78];
+    const epilogue = [0x48, 0x83, 0xc4, 0x68, 0xc3];
+    const keeps = (body: number[]) => goKeepsArgs(new Uint8Array([...prologue, ...body, ...epilogue]), 0x1000n);
+    assert.equal(keeps([]), true);
+    assert.equal(keeps([0x48, 0x8b, 0x44, 0x24, 0x70]), true, 'a load of a slot');
+    assert.equal(keeps([0x48, 0x89, 0x6c, 0x24, 0x60]), true, 'a store below them (the frame pointer)');
+    assert.equal(keeps([0x44, 0x0f, 0x11, 0x7c, 0x24, 0x68]), false, 'movups %xmm15,0x68(%rsp): 16 zero bytes over the receiver');
+    assert.equal(keeps([0x48, 0x8d, 0x7c, 0x24, 0x70]), false, 'lea 0x70(%rsp),%rdi: its address handed on');
+    assert.equal(keeps([0x48, 0x89, 0x4c, 0x24, 0x78]), false, 'mov %rcx,0x78(%rsp): the buffer moved on');
+    assert.equal(goKeepsArgs(new Uint8Array([0x48, 0x89, 0x44, 0x24, 0x08, 0xc3]), 0x1000n), false, 'no frame: nothing to go by');
   });
 
   it('RET sites: only whole instructions (a c3 byte inside another is none); code that does not decode gives none', () => {
