@@ -1,7 +1,9 @@
 /**
  * A minimal ELF64 reader: the dynamic symbols a binary exports, read with
  * positioned reads (the node binary is ~100 MB; only its headers and
- * .dynsym/.dynstr are touched). Enough to find SSL_write and friends.
+ * .dynsym/.dynstr are touched). Enough to find SSL_write and friends; and
+ * a Go executable's crypto/tls methods (.symtab or .gopclntab), with what
+ * the Go probes need of their code, decoded by iced-x86.
  * Layouts: System V gABI, "Sections" and "Symbol Table" chapters.
  */
 import { closeSync, openSync, readSync } from 'node:fs';
@@ -51,6 +53,39 @@ function loadSegments(fd: number, eh: Buffer): LoadSegment[] {
   return out;
 }
 
+/** Where virtual address V lies in the file, by the PT_LOAD segment whose file bytes hold it; undefined past them. */
+function fileOffsetIn(loads: readonly LoadSegment[], v: bigint): number | undefined {
+  const seg = loads.find((l) => v >= l.vaddr && v < l.vaddr + l.filesz);
+  return seg ? Number(v - seg.vaddr + seg.off) : undefined;
+}
+
+/**
+ * The defined, non-zero symbols among WANT in the symbol table SEC
+ * (.dynsym or .symtab, its names in the section it links to), at most
+ * MAX bytes of either: their addresses and sizes. A name's first byte is
+ * checked before the name is decoded (a Go binary's .symtab has tens of
+ * thousands). Versioned names are stored plain; the version lives in
+ * .gnu.version.
+ */
+function tableSymbols(fd: number, secs: readonly Section[], sec: Section, want: ReadonlySet<string>, max: number): Map<string, { value: bigint; size: bigint }> {
+  const out = new Map<string, { value: bigint; size: bigint }>();
+  const strtab = secs[sec.link];
+  if (sec.entsize < 24 || sec.size > max || !strtab || strtab.size > max) return out;
+  const syms = read(fd, sec.offset, sec.size);
+  const strs = read(fd, strtab.offset, strtab.size);
+  const firsts = new Set([...want].map((w) => w.charCodeAt(0)));
+  for (let o = 0; o + 24 <= syms.length; o += sec.entsize) {
+    const nameOff = syms.readUInt32LE(o);
+    if (!firsts.has(strs[nameOff]!)) continue;
+    const value = syms.readBigUInt64LE(o + 8);
+    if (value === 0n || syms.readUInt16LE(o + 6) === 0) continue; // undefined: imported, not exported
+    const end = strs.indexOf(0, nameOff);
+    const name = strs.toString('latin1', nameOff, end < 0 ? strs.length : end);
+    if (want.has(name)) out.set(name, { value, size: syms.readBigUInt64LE(o + 16) });
+  }
+  return out;
+}
+
 /** Exported (defined, non-zero) dynamic symbols among `wanted`. */
 export function dynamicSymbols(path: string, wanted: readonly string[]): Map<string, ElfSymbol> {
   const out = new Map<string, ElfSymbol>();
@@ -62,27 +97,10 @@ export function dynamicSymbols(path: string, wanted: readonly string[]): Map<str
     if (eh[4] !== 2 || eh[5] !== 1) throw new Error(`${path}: not a little-endian ELF64 file`);
     // program headers: virtual address → file offset
     const loads = loadSegments(fd, eh);
-    const fileOffset = (v: bigint): number | undefined => {
-      const seg = loads.find((l) => v >= l.vaddr && v < l.vaddr + l.memsz);
-      return seg ? Number(v - seg.vaddr + seg.off) : undefined;
-    };
     const secs = sections(fd, eh);
-    for (const s of secs) {
-      if (s.type !== SHT_DYNSYM || s.entsize < 24 || s.size > 64 << 20) continue;
-      const strtab = secs[s.link];
-      if (!strtab || strtab.size > 64 << 20) continue;
-      const syms = read(fd, s.offset, s.size);
-      const strs = read(fd, strtab.offset, strtab.size);
-      for (let o = 0; o + 24 <= syms.length; o += s.entsize) {
-        const nameOff = syms.readUInt32LE(o);
-        const shndx = syms.readUInt16LE(o + 6);
-        const value = syms.readBigUInt64LE(o + 8);
-        if (shndx === 0 || value === 0n) continue; // undefined: imported, not exported
-        const end = strs.indexOf(0, nameOff);
-        const name = strs.toString('latin1', nameOff, end < 0 ? strs.length : end);
-        // Versioned names are stored plain; the version lives in .gnu.version.
-        if (want.has(name)) out.set(name, { name, value, size: syms.readBigUInt64LE(o + 16), offset: fileOffset(value) });
-      }
+    for (const sec of secs) {
+      if (sec.type !== SHT_DYNSYM) continue;
+      for (const [name, f] of tableSymbols(fd, secs, sec, want, 64 << 20)) out.set(name, { name, ...f, offset: fileOffsetIn(loads, f.value) });
     }
   } finally {
     closeSync(fd);
@@ -237,28 +255,6 @@ export function goRelease(version: string): [number, number] | undefined {
   return m ? [Number(m[1]), Number(m[2])] : undefined;
 }
 
-/** Wanted functions from .symtab: their addresses and sizes. */
-function symtabFunctions(fd: number, secs: Section[], want: Set<string>): Map<string, { value: bigint; size: bigint }> {
-  const out = new Map<string, { value: bigint; size: bigint }>();
-  const st = secs.find((s) => s.type === SHT_SYMTAB);
-  if (!st || st.entsize < 24 || st.size > 256 << 20) return out;
-  const strtab = secs[st.link];
-  if (!strtab || strtab.size > 256 << 20) return out;
-  const syms = read(fd, st.offset, st.size);
-  const strs = read(fd, strtab.offset, strtab.size);
-  const firsts = new Set([...want].map((w) => w.charCodeAt(0)));
-  for (let o = 0; o + 24 <= syms.length; o += st.entsize) {
-    const nameOff = syms.readUInt32LE(o);
-    if (!firsts.has(strs[nameOff]!)) continue;
-    const value = syms.readBigUInt64LE(o + 8);
-    if (value === 0n || syms.readUInt16LE(o + 6) === 0) continue;
-    const end = strs.indexOf(0, nameOff);
-    const name = strs.toString('latin1', nameOff, end < 0 ? strs.length : end);
-    if (want.has(name)) out.set(name, { value, size: syms.readBigUInt64LE(o + 16) });
-  }
-  return out;
-}
-
 /**
  * Wanted functions from .gopclntab, for binaries built without a symbol
  * table (`-ldflags=-s`): Go 1.18+'s layout (runtime/symtab.go pcHeader,
@@ -296,10 +292,35 @@ function pclntabFunctions(fd: number, secs: Section[], want: Set<string>): Map<s
 
 /** The iced-x86 decoder (WebAssembly), loaded the first time a Go binary is looked at. */
 type Iced = typeof import('iced-x86');
+type Instruction = InstanceType<Iced['Instruction']>;
 let iced: Iced | undefined;
 function decoder(): Iced {
   iced ??= createRequire(import.meta.url)('iced-x86') as Iced;
   return iced;
+}
+
+/**
+ * Each instruction of CODE (at virtual address ADDR) in turn, decoded by
+ * iced-x86, to FN with its index, until FN returns false or the code
+ * ends. The instruction is freed after FN (the decoder's memory is the
+ * WebAssembly module's, not the garbage collector's).
+ */
+function eachInstruction(code: Uint8Array, addr: bigint, fn: (ins: Instruction, i: number) => boolean): void {
+  const { Decoder, DecoderOptions } = decoder();
+  const d = new Decoder(64, code, DecoderOptions.None);
+  d.ip = addr;
+  try {
+    for (let i = 0; d.canDecode; i++) {
+      const ins = d.decode();
+      try {
+        if (!fn(ins, i)) return;
+      } finally {
+        ins.free();
+      }
+    }
+  } finally {
+    d.free();
+  }
 }
 
 /**
@@ -310,24 +331,15 @@ function decoder(): Iced {
  * Undefined when the code does not decode cleanly to its end.
  */
 export function retSites(code: Uint8Array, addr: bigint, off: number): number[] | undefined {
-  const { Decoder, DecoderOptions, FlowControl, Code } = decoder();
-  const d = new Decoder(64, code, DecoderOptions.None);
-  d.ip = addr;
+  const { FlowControl, Code } = decoder();
   const out: number[] = [];
-  try {
-    while (d.canDecode) {
-      const ins = d.decode();
-      try {
-        if (ins.code === Code.INVALID) return undefined;
-        if (ins.flowControl === FlowControl.Return) out.push(off + Number(ins.ip - addr));
-      } finally {
-        ins.free();
-      }
-    }
-  } finally {
-    d.free();
-  }
-  return out;
+  let whole = true;
+  eachInstruction(code, addr, (ins) => {
+    if (ins.code === Code.INVALID) return (whole = false);
+    if (ins.flowControl === FlowControl.Return) out.push(off + Number(ins.ip - addr));
+    return true;
+  });
+  return whole ? out : undefined;
 }
 
 /**
@@ -340,24 +352,14 @@ export function retSites(code: Uint8Array, addr: bigint, off: number): number[] 
  * third. Undefined for any other prologue (the probe then goes at entry).
  */
 export function goEntrySite(code: Uint8Array, addr: bigint, off: number): number | undefined {
-  const { Decoder, DecoderOptions, Mnemonic, Register } = decoder();
-  const d = new Decoder(64, code.subarray(0, 32), DecoderOptions.None);
-  d.ip = addr;
-  try {
-    for (let i = 0; i < 3 && d.canDecode; i++) {
-      const ins = d.decode();
-      try {
-        if (ins.mnemonic === Mnemonic.Jbe) return off + Number(ins.ip - addr);
-        const ok = ins.mnemonic === Mnemonic.Cmp || (ins.mnemonic === Mnemonic.Lea && ins.op0Register === Register.R12);
-        if (!ok) return undefined;
-      } finally {
-        ins.free();
-      }
-    }
-  } finally {
-    d.free();
-  }
-  return undefined;
+  const { Mnemonic, Register } = decoder();
+  let at: number | undefined;
+  eachInstruction(code.subarray(0, 32), addr, (ins, i) => {
+    if (ins.mnemonic === Mnemonic.Jbe) at = off + Number(ins.ip - addr);
+    const before = ins.mnemonic === Mnemonic.Cmp || (ins.mnemonic === Mnemonic.Lea && ins.op0Register === Register.R12);
+    return at === undefined && before && i < 2;
+  });
+  return at;
 }
 
 /**
@@ -371,46 +373,36 @@ export function goEntrySite(code: Uint8Array, addr: bigint, off: number): number
  * buffer, n in RAX), and no entry probe is needed.
  */
 export function goKeepsArgs(code: Uint8Array, addr: bigint): boolean {
-  const { Decoder, DecoderOptions, MemorySizeExt, Mnemonic, OpKind, Register } = decoder();
-  const d = new Decoder(64, code, DecoderOptions.None);
-  d.ip = addr;
+  const { MemorySizeExt, Mnemonic, OpKind, Register } = decoder();
   let frame: bigint | undefined;
   const stores = new Set<bigint>();
   let bad = false;
-  try {
-    for (let i = 0; d.canDecode && !bad; i++) {
-      const ins = d.decode();
-      try {
-        if (frame === undefined) {
-          // the prologue: the stack check, then the frame
-          if (i > 4) bad = true;
-          else if (ins.mnemonic === Mnemonic.Sub && ins.op0Kind === OpKind.Register && ins.op0Register === Register.RSP && ins.op1Kind !== OpKind.Register) frame = ins.immediate(1);
-          continue;
-        }
-        const lo = frame + 8n;
-        const hi = frame + 24n; // the receiver's slot and the buffer pointer's
-        for (let op = 0; op < ins.opCount; op++) {
-          if (ins.opKind(op) !== OpKind.Memory || ins.memoryBase !== Register.RSP || ins.memoryIndex !== Register.None) continue;
-          const at = ins.memoryDisplacement;
-          // an address at or above the frame's top handed on (to be written through): no
-          if (ins.mnemonic === Mnemonic.Lea) {
-            if (at >= frame) bad = true;
-            continue;
-          }
-          // a write (the first operand of anything but a compare) over the slots: only each one's own spill, once
-          const size = BigInt(Math.max(MemorySizeExt.size(ins.memorySize), 1));
-          if (op !== 0 || ins.mnemonic === Mnemonic.Cmp || ins.mnemonic === Mnemonic.Test || at + size <= lo || at >= hi) continue;
-          const want = at === lo ? Register.RAX : at === lo + 8n ? Register.RBX : undefined;
-          if (want === undefined || size !== 8n || ins.mnemonic !== Mnemonic.Mov || ins.op1Kind !== OpKind.Register || ins.op1Register !== want || stores.has(at)) bad = true;
-          stores.add(at);
-        }
-      } finally {
-        ins.free();
-      }
+  eachInstruction(code, addr, (ins, i) => {
+    if (frame === undefined) {
+      // the prologue: the stack check, then the frame
+      if (i > 4) bad = true;
+      else if (ins.mnemonic === Mnemonic.Sub && ins.op0Kind === OpKind.Register && ins.op0Register === Register.RSP && ins.op1Kind !== OpKind.Register) frame = ins.immediate(1);
+      return !bad;
     }
-  } finally {
-    d.free();
-  }
+    const lo = frame + 8n;
+    const hi = frame + 24n; // the receiver's slot and the buffer pointer's
+    for (let op = 0; op < ins.opCount; op++) {
+      if (ins.opKind(op) !== OpKind.Memory || ins.memoryBase !== Register.RSP || ins.memoryIndex !== Register.None) continue;
+      const at = ins.memoryDisplacement;
+      // an address at or above the frame's top handed on (to be written through): no
+      if (ins.mnemonic === Mnemonic.Lea) {
+        if (at >= frame) bad = true;
+        continue;
+      }
+      // a write (the first operand of anything but a compare) over the slots: only each one's own spill, once
+      const size = BigInt(Math.max(MemorySizeExt.size(ins.memorySize), 1));
+      if (op !== 0 || ins.mnemonic === Mnemonic.Cmp || ins.mnemonic === Mnemonic.Test || at + size <= lo || at >= hi) continue;
+      const want = at === lo ? Register.RAX : at === lo + 8n ? Register.RBX : undefined;
+      if (want === undefined || size !== 8n || ins.mnemonic !== Mnemonic.Mov || ins.op1Kind !== OpKind.Register || ins.op1Register !== want || stores.has(at)) bad = true;
+      stores.add(at);
+    }
+    return !bad;
+  });
   return !bad && frame !== undefined && stores.has(frame + 8n) && stores.has(frame + 16n);
 }
 
@@ -429,15 +421,13 @@ export function goBinary(path: string, wanted: readonly string[], rets: readonly
     const info = secs.find((s) => s.name === '.go.buildinfo');
     if (!info) return undefined;
     const loads = loadSegments(fd, eh);
-    const fileOffset = (v: bigint): number | undefined => {
-      const seg = loads.find((l) => v >= l.vaddr && v < l.vaddr + l.filesz);
-      return seg ? Number(v - seg.vaddr + seg.off) : undefined;
-    };
+    const fileOffset = (v: bigint): number | undefined => fileOffsetIn(loads, v);
     const version = goVersion(fd, info, fileOffset);
     const rel = version !== undefined ? goRelease(version) : undefined;
     if (!rel || rel[0] !== 1 || rel[1] < 17) return undefined;
     const want = new Set(wanted);
-    let found = symtabFunctions(fd, secs, want);
+    const symtab = secs.find((sec) => sec.type === SHT_SYMTAB);
+    let found = symtab ? tableSymbols(fd, secs, symtab, want, 256 << 20) : new Map<string, { value: bigint; size: bigint }>();
     if (found.size === 0) found = pclntabFunctions(fd, secs, want);
     const symbols = new Map<string, ElfSymbol>();
     const sites: Record<string, number[]> = {};
