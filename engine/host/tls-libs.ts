@@ -91,7 +91,6 @@ export const TLS_PROBE_TABLE: readonly TlsProbeFamily[] = [
   },
 ];
 
-
 export interface TlsLibrary {
   kind: TlsLibraryKind;
   /** the path to open and attach to (through /proc/PID/root for another mount namespace) */
@@ -333,60 +332,53 @@ export class TlsLibraryFinder {
 
   /**
    * A file seen for the first time: a library if it exports the probes'
-   * symbols. An executable ('exe') is a Go one, or one with OpenSSL inside.
+   * symbols (an executable, 'exe': a Go one, or one with OpenSSL inside),
+   * remembered either way. A file that could not be read (a system call
+   * failed: its process went meanwhile, through /proc/PID/root) is not
+   * remembered: it is looked at again next time.
    */
   private consider(path: string, kind: TlsLibraryKind | 'exe', via: string, id = fileId(path)): TlsLibrary | undefined {
     if (id === undefined || this.seen.has(id)) return undefined;
-    if (kind === 'exe') {
-      let go;
-      try {
-        go = this.gos ? goBinary(path, GO.symbols, [GO_TLS.read], [GO_TLS.write, GO_TLS.read]) : undefined;
-      } catch {
-        return undefined; // not read (gone meanwhile): looked at again next time
-      }
-      if (go !== undefined) {
-        let lib: TlsLibrary | null = null;
-        // its write and read, and where Read returns
-        if (GO.needs!.every((n) => go.symbols.has(n)) && go.retSites[GO_TLS.read] !== undefined) {
-          const offsets: Record<string, number> = {};
-          for (const [n, sym] of go.symbols) offsets[n] = go.stackChecks[n] ?? sym.offset!;
-          const atStackCheck = Object.keys(go.stackChecks).sort();
-          lib = { kind: 'go', path, id, symbols: [...go.symbols.keys()].sort(), offsets, retSites: go.retSites, atStackCheck, keepsArgs: go.keepsArgs, version: go.version, via };
-        }
-        this.seen.set(id, lib);
-        return lib ?? undefined;
-      }
-      if (!this.statics) {
-        this.seen.set(id, null);
-        return undefined;
-      }
-      kind = 'openssl-static';
-    }
-    const fam = kind === 'openssl-static' ? STATIC : SUPPORTED.find((f) => f.kind === kind)!;
-    let lib: TlsLibrary | null = null;
+    let lib: TlsLibrary | null;
     try {
-      const syms = dynamicSymbols(path, fam.symbols);
-      // its write and read calls at least, or it is not a TLS library we can follow
-      if (fam.needs!.every((n) => syms.has(n))) {
-        const offsets: Record<string, number> = {};
-        for (const [n, s] of syms) if (s.offset !== undefined) offsets[n] = s.offset;
-        const names = [...syms.keys()];
-        if (process.env.BUSTED_TLS_PROBE_WRAPPERS !== '1') {
-          for (const [internal, wrappers] of INTERNAL_CALLEES) {
-            const ws = wrappers.map((w) => syms.get(w));
-            if (ws.some((w) => w === undefined)) continue;
-            const at = commonCallee(path, ws as ElfSymbol[]);
-            if (at === undefined) continue;
-            offsets[internal] = at;
-            names.push(internal);
-          }
-        }
-        lib = { kind, path, id, symbols: names.sort(), offsets, via };
-      }
-    } catch {
-      // unreadable or not ELF: not a library we can hook
+      lib = kind === 'exe' ? this.executable(path, id, via) : this.exporting(path, kind, id, via);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== undefined) return undefined;
+      lib = null; // not ELF, or not laid out as one: not a library we can hook
     }
     this.seen.set(id, lib);
     return lib ?? undefined;
+  }
+
+  /** An executable: Go's crypto/tls (its write and read, and where Read returns), else an OpenSSL it exports. */
+  private executable(path: string, id: string, via: string): TlsLibrary | null {
+    const go = this.gos ? goBinary(path, GO.symbols, [GO_TLS.read], [GO_TLS.write, GO_TLS.read]) : undefined;
+    if (go === undefined) return this.statics ? this.exporting(path, 'openssl-static', id, via) : null;
+    if (!GO.needs!.every((n) => go.symbols.has(n)) || go.retSites[GO_TLS.read] === undefined) return null;
+    const offsets: Record<string, number> = {};
+    for (const [n, sym] of go.symbols) offsets[n] = go.stackChecks[n] ?? sym.offset!;
+    const atStackCheck = Object.keys(go.stackChecks).sort();
+    return { kind: 'go', path, id, symbols: [...go.symbols.keys()].sort(), offsets, retSites: go.retSites, atStackCheck, keepsArgs: go.keepsArgs, version: go.version, via };
+  }
+
+  /** A file of KIND's family that exports its write and read calls at least (else not one we can follow). */
+  private exporting(path: string, kind: TlsLibraryKind, id: string, via: string): TlsLibrary | null {
+    const fam = kind === 'openssl-static' ? STATIC : SUPPORTED.find((f) => f.kind === kind)!;
+    const syms = dynamicSymbols(path, fam.symbols);
+    if (!fam.needs!.every((n) => syms.has(n))) return null;
+    const offsets: Record<string, number> = {};
+    for (const [n, s] of syms) if (s.offset !== undefined) offsets[n] = s.offset;
+    const names = [...syms.keys()];
+    if (process.env.BUSTED_TLS_PROBE_WRAPPERS !== '1') {
+      for (const [internal, wrappers] of INTERNAL_CALLEES) {
+        const ws = wrappers.map((w) => syms.get(w));
+        if (ws.some((w) => w === undefined)) continue;
+        const at = commonCallee(path, ws as ElfSymbol[]);
+        if (at === undefined) continue;
+        offsets[internal] = at;
+        names.push(internal);
+      }
+    }
+    return { kind, path, id, symbols: names.sort(), offsets, via };
   }
 }
