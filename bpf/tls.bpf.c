@@ -329,6 +329,56 @@ static __always_inline bool h2_holds(__u32 v, const void *buf, __u32 num, __u32 
 	return w.hold;
 }
 
+/* N bytes at BUF of a call (OP on SSL) copied into the records of call
+ * CALL_ID, with FLAGS (each record says N: the engine skips what was not
+ * copied). */
+static __always_inline void copy_call(void *ctx, __u64 ssl, __u64 buf, __u32 op, __u64 n, __u32 flags, __u64 call_id)
+{
+	struct chunk_ctx x = {};
+
+	call_sizes(&x, n);
+	x.ssl = ssl;
+	x.buf = buf;
+	x.op = op;
+	x.lib = (__u32)bpf_get_attach_cookie(ctx);
+	x.flags = flags;
+	x.call_id = call_id;
+	bpf_loop(MAX_CHUNKS, copy_chunk, &x, 0);
+}
+
+/* What became of a gated write (call CALL_ID on SSL, copied at entry): N
+ * bytes written (a failed write that the library will retry is not data;
+ * its retry is gated again). */
+static __always_inline void write_done(void *ctx, __u64 ssl, __u64 call_id, __u64 n)
+{
+	struct busted_tls_event *e = reserve(BUSTED_TLS_WRITE_DONE, ssl, (__u32)bpf_get_attach_cookie(ctx));
+
+	if (!e)
+		return;
+	e->call_id = call_id;
+	e->len = n;
+	e->offset = 0;
+	e->cap_len = 0;
+	bpf_ringbuf_submit(e, BPF_RB_FORCE_WAKEUP);
+	stat_inc(BUSTED_STAT_EVENTS);
+}
+
+/* A watched HTTP/2 write (C, on KEY's connection) wrote N bytes: its
+ * frames' place moves on when it went whole; written in part, where they
+ * stand is not known (lost). A place the engine wrote while the write was
+ * held (it read the frames, and puts a lost walk right) is kept. */
+static __always_inline void h2_written(struct busted_tls_key *key, const struct tls_call *c, __u64 n)
+{
+	__u32 *v = bpf_map_lookup_elem(&tls_verdicts, key);
+
+	if (!v || (*v & BUSTED_TLS_VERDICT_MASK) != BUSTED_TLS_WATCH)
+		return;
+	if (n != c->h2_num)
+		*v = BUSTED_TLS_WATCH | BUSTED_TLS_WATCH_LOST | (*v & (BUSTED_TLS_WATCH_READS | BUSTED_TLS_WATCH_HEADERS));
+	else if (*v == c->h2_prev)
+		*v = c->h2_next;
+}
+
 /* This thread stops at its gated write (KEY's, call CALL_ID) until the engine lets it go. */
 static __always_inline void hold_thread(struct busted_tls_key *key, __u64 call_id)
 {
@@ -350,7 +400,6 @@ static __always_inline bool enter_in(void *ctx, __u32 op, void *ssl, const void 
 	__u64 id = bpf_get_current_pid_tgid();
 	struct tls_call c = { .ssl = (__u64)ssl, .buf = (__u64)buf, .size_ptr = (__u64)size_ptr, .op = op };
 	struct busted_tls_key key = { .pid = id >> 32, .ssl = (__u64)ssl };
-	struct chunk_ctx x = {};
 	__u32 *verdict;
 	bool gate;
 
@@ -396,38 +445,20 @@ static __always_inline bool enter_in(void *ctx, __u32 op, void *ssl, const void 
 	}
 	if (whole && op == BUSTED_TLS_WRITE) {
 		bool hold = enforce_on && num > 0 && gate && may_hold();
-		struct busted_tls_event *e;
+		__u64 call_id;
 
 		/* a watched connection's frames move on now (a place the engine
 		 * writes while the write is held comes after this, and stays) */
-		if (c.h2_next) {
-			__u32 *v = bpf_map_lookup_elem(&tls_verdicts, &key);
-
-			if (v && *v == c.h2_prev)
-				*v = c.h2_next;
-		}
+		if (c.h2_next)
+			h2_written(&key, &c, c.h2_num);
 		if (num == 0)
 			return false;
-		call_sizes(&x, num);
-		x.ssl = (__u64)ssl;
-		x.buf = (__u64)buf;
-		x.op = op;
-		x.lib = (__u32)bpf_get_attach_cookie(ctx);
-		x.flags = (hold ? BUSTED_TLS_F_GATED : 0) | c.flags;
-		x.call_id = next_call_id();
-		bpf_loop(MAX_CHUNKS, copy_chunk, &x, 0);
+		call_id = next_call_id();
+		copy_call(ctx, (__u64)ssl, (__u64)buf, op, num, (hold ? BUSTED_TLS_F_GATED : 0) | c.flags, call_id);
 		if (hold) {
 			/* what became of it, said now: all of it, or the connection fails */
-			e = reserve(BUSTED_TLS_WRITE_DONE, (__u64)ssl, x.lib);
-			if (e) {
-				e->call_id = x.call_id;
-				e->len = num;
-				e->offset = 0;
-				e->cap_len = 0;
-				bpf_ringbuf_submit(e, BPF_RB_FORCE_WAKEUP);
-				stat_inc(BUSTED_STAT_EVENTS);
-			}
-			hold_thread(&key, x.call_id);
+			write_done(ctx, (__u64)ssl, call_id, num);
+			hold_thread(&key, call_id);
 		}
 		return false;
 	}
@@ -439,19 +470,12 @@ static __always_inline bool enter_in(void *ctx, __u32 op, void *ssl, const void 
 		 * the function's first instruction runs. */
 		/* the records say the whole length: the engine reads the rest
 		 * from the held process (interpret/tls-data.ts) */
-		call_sizes(&x, num);
-		x.ssl = (__u64)ssl;
-		x.buf = (__u64)buf;
-		x.op = op;
-		x.lib = (__u32)bpf_get_attach_cookie(ctx);
-		x.flags = BUSTED_TLS_F_GATED | c.flags;
-		x.call_id = next_call_id();
-		bpf_loop(MAX_CHUNKS, copy_chunk, &x, 0);
+		c.call_id = next_call_id();
+		copy_call(ctx, (__u64)ssl, (__u64)buf, op, num, BUSTED_TLS_F_GATED | c.flags, c.call_id);
 		c.gated = 1;
-		c.call_id = x.call_id;
 		/* the held write's WRITE_DONE needs the return: stored or not, it runs */
 		bpf_map_update_elem(calls, call_key, &c, BPF_ANY);
-		hold_thread(&key, x.call_id);
+		hold_thread(&key, c.call_id);
 		return true;
 	}
 	return bpf_map_update_elem(calls, call_key, &c, BPF_ANY) == 0;
@@ -469,9 +493,8 @@ static __always_inline int leave_in(void *ctx, long ret, void *calls, const void
 {
 	__u64 id = bpf_get_current_pid_tgid();
 	struct tls_call *c = bpf_map_lookup_elem(calls, call_key);
-	struct chunk_ctx x = {};
 	__u32 zero = 0;
-	__u64 n = 0, *runs;
+	__u64 n = 0, *runs, call_id;
 
 	runs = bpf_map_lookup_elem(&tls_returns, &zero);
 	if (runs)
@@ -486,47 +509,20 @@ static __always_inline int leave_in(void *ctx, long ret, void *calls, const void
 		n = ret;
 	}
 	if (c->h2_next && n > 0) {
-		/* a watched HTTP/2 write: its frames' place moves on when it went whole;
-		 * written in part, where they stand is not known (lost). A place the
-		 * engine wrote while the write was held (it read the frames, and puts
-		 * a lost walk right) is kept when the write went whole. */
 		struct busted_tls_key key = { .pid = id >> 32, .ssl = c->ssl };
-		__u32 *v = bpf_map_lookup_elem(&tls_verdicts, &key);
 
-		if (v && (*v & BUSTED_TLS_VERDICT_MASK) == BUSTED_TLS_WATCH) {
-			if (n != c->h2_num)
-				*v = BUSTED_TLS_WATCH | BUSTED_TLS_WATCH_LOST | (*v & (BUSTED_TLS_WATCH_READS | BUSTED_TLS_WATCH_HEADERS));
-			else if (*v == c->h2_prev)
-				*v = c->h2_next;
-		}
+		h2_written(&key, c, n);
 	}
 	if (c->gated) {
-		/* copied at entry: say what became of it (a failed write that the
-		 * library will retry is not data; its retry is gated again) */
-		struct busted_tls_event *e = reserve(BUSTED_TLS_WRITE_DONE, c->ssl, (__u32)bpf_get_attach_cookie(ctx));
-
-		if (e) {
-			e->call_id = c->call_id;
-			e->len = n;
-			e->offset = 0;
-			e->cap_len = 0;
-			bpf_ringbuf_submit(e, BPF_RB_FORCE_WAKEUP);
-			stat_inc(BUSTED_STAT_EVENTS);
-		}
+		/* copied at entry: say what became of it */
+		write_done(ctx, c->ssl, c->call_id, n);
 		goto out;
 	}
 	if (n == 0)
 		goto out;
-	call_sizes(&x, n);
-	x.call_id = next_call_id();
-	if (!x.call_id)
-		goto out;
-	x.ssl = c->ssl;
-	x.buf = c->buf;
-	x.op = c->op;
-	x.lib = (__u32)bpf_get_attach_cookie(ctx);
-	x.flags = c->flags;
-	bpf_loop(MAX_CHUNKS, copy_chunk, &x, 0);
+	call_id = next_call_id();
+	if (call_id)
+		copy_call(ctx, c->ssl, c->buf, c->op, n, c->flags, call_id);
 out:
 	bpf_map_delete_elem(calls, call_key);
 	return 0;
@@ -902,9 +898,8 @@ static __always_inline bool go_again(struct pt_regs *ctx)
 	return (bpf_get_attach_cookie(ctx) & GO_AT_STACK_CHECK) && (ctx->flags & (X86_CF | X86_ZF));
 }
 
-/* crypto/tls.(*Conn).Write: copied whole here, no return probe */
-SEC("uprobe")
-int go_write_enter(struct pt_regs *ctx)
+/* Write's or Read's entry (OP): the *Conn in RAX, the buffer in RBX, its length in RCX */
+static __always_inline int go_enter(struct pt_regs *ctx, __u32 op)
 {
 	struct go_call_key k;
 	__s64 n = (__s64)ctx->cx;
@@ -912,21 +907,23 @@ int go_write_enter(struct pt_regs *ctx)
 	if (go_again(ctx))
 		return 0;
 	go_key(&k, ctx);
-	enter_in(ctx, BUSTED_TLS_WRITE, (void *)ctx->ax, (const void *)ctx->bx, n > 0 ? n : 0, 0, &go_calls, &k, true);
+	enter_in(ctx, op, (void *)ctx->ax, (const void *)ctx->bx, op == BUSTED_TLS_WRITE && n > 0 ? n : 0, 0, &go_calls, &k,
+		 op == BUSTED_TLS_WRITE);
 	return 0;
+}
+
+/* crypto/tls.(*Conn).Write: copied whole here, no return probe */
+SEC("uprobe")
+int go_write_enter(struct pt_regs *ctx)
+{
+	return go_enter(ctx, BUSTED_TLS_WRITE);
 }
 
 /* crypto/tls.(*Conn).Read, at entry */
 SEC("uprobe")
 int go_read_enter(struct pt_regs *ctx)
 {
-	struct go_call_key k;
-
-	if (go_again(ctx))
-		return 0;
-	go_key(&k, ctx);
-	enter_in(ctx, BUSTED_TLS_READ, (void *)ctx->ax, (const void *)ctx->bx, 0, 0, &go_calls, &k, false);
-	return 0;
+	return go_enter(ctx, BUSTED_TLS_READ);
 }
 
 /*
