@@ -173,17 +173,18 @@ export const NSS_PROBES: readonly UprobeSpec[] = [
   up('pr_close_enter', 'PR_Close'),
 ];
 
-/**
- * The Go probe set (tls.bpf.c, its end): crypto/tls.(*Conn)'s Write at
- * entry (copied whole there), Read at entry and at each of its RET
- * instructions, clientHandshake and Close at entry. Write's and Read's
- * entry probes sit at their stack check's `jbe` where the target says so
- * (the cookie's bit 32 tells the program). Plain uprobes, in either probe mode.
- */
 /** tls.bpf.c GO_AT_STACK_CHECK and GO_KEEPS_ARGS: the attach cookie's bits 32 and 33 (its low 32 bits are the target's index) */
 const GO_AT_STACK_CHECK = 2 ** 32;
 const GO_KEEPS_ARGS = 2 ** 33;
 
+/**
+ * The Go probe set (tls.bpf.c, its end): crypto/tls.(*Conn)'s Write at
+ * entry (copied whole there), Read at entry and at each of its RET
+ * instructions (at its RETs alone where the target keepsArgs: bit 33),
+ * clientHandshake and Close at entry. Write's and Read's entry probes sit
+ * at their stack check's `jbe` where the target says so (bit 32). Plain
+ * uprobes, in either probe mode.
+ */
 export const GO_PROBES: readonly UprobeSpec[] = [
   up('go_write_enter', GO_TLS.write),
   { ...up('go_read_enter', GO_TLS.read), unlessKeepsArgs: true },
@@ -747,22 +748,18 @@ export class KernelSession {
       if (p.mode !== undefined && p.mode !== this.tlsMode) continue;
       const prog = obj.program(p.name);
       const at = t.offsets?.[p.func];
-      if (p.sites === 'ret') {
-        const sites = t.retSites?.[p.func] ?? [];
-        const hook = `uprobe ${t.path}:${p.func} (its ${sites.length} RET instructions${t.keepsArgs?.includes(p.func) ? ', its arguments from their spill slots' : ''})`;
-        try {
-          if (sites.length === 0) throw new BustedError(ErrorCode.BPF, `${obj.name}: attach ${p.name}: no RET instruction known in ${p.func} of ${t.path}`);
-          const cookie = t.keepsArgs?.includes(p.func) ? lib + GO_KEEPS_ARGS : lib;
-          for (const site of sites) this.links.push(prog.attachUprobeAt(false, -1, t.path, site, cookie));
-          made.push({ object: spec.name, file: obj.name, program: p.name, hook, ok: true });
-        } catch (e) {
-          made.push({ object: spec.name, file: obj.name, program: p.name, hook, ok: false, error: (e as Error).message });
-        }
-        continue;
-      }
-      const hook = `${p.mode === 'session' ? 'uprobe.session' : p.retprobe ? 'uretprobe' : 'uprobe'} ${t.path}:${p.func}`;
+      const sites = p.sites === 'ret' ? (t.retSites?.[p.func] ?? []) : undefined;
+      const keeps = t.keepsArgs?.includes(p.func) === true;
+      const hook =
+        sites !== undefined
+          ? `uprobe ${t.path}:${p.func} (its ${sites.length} RET instructions${keeps ? ', its arguments from their spill slots' : ''})`
+          : `${p.mode === 'session' ? 'uprobe.session' : p.retprobe ? 'uretprobe' : 'uprobe'} ${t.path}:${p.func}`;
       try {
-        if (p.mode === 'session') {
+        if (sites !== undefined) {
+          // one uprobe per RET instruction (Go: no uretprobe)
+          if (sites.length === 0) throw new BustedError(ErrorCode.BPF, `${obj.name}: attach ${p.name}: no RET instruction known in ${p.func} of ${t.path}`);
+          for (const site of sites) this.links.push(prog.attachUprobeAt(false, -1, t.path, site, keeps ? lib + GO_KEEPS_ARGS : lib));
+        } else if (p.mode === 'session') {
           // a session link is made at file offsets (libbpf 1.1 cannot resolve names for it)
           if (at === undefined) throw new BustedError(ErrorCode.BPF, `${obj.name}: attach ${p.name}: no file offset known for ${p.func} in ${t.path}`);
           this.links.push(prog.attachUprobeSession(t.path, [at], [BigInt(lib)]));
