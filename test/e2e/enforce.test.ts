@@ -25,7 +25,7 @@ import { kernelSkipReason, TestCgroup } from '../helpers/cgroup.js';
 import { startProviderServer, type ProviderServer } from '../helpers/providers.js';
 import { CHROMIUM, CHROMIUM_QUIET, chromiumSkipReason } from '../helpers/chromium.js';
 import { NSS_CURL } from '../helpers/clients.js';
-import { goClient, goSkipReason } from '../helpers/go-client.js';
+import { goClient, goProbesOn, goSkipReason } from '../helpers/go-client.js';
 import { PACKAGE_ROOT } from '../../engine/paths.js';
 import { pinDirFor } from '../../engine/kernel/pin.js';
 import { resolveCgroup } from '../../engine/host/cgroup.js';
@@ -371,7 +371,7 @@ for line in sys.stdin:
       // the executable's first process races the agent's look at its exec: a harmless one, then its probes are in place
       const first = await go(chat(`a first harmless prompt from go (${build})`));
       assert.equal(first.code, 0, first.stderr);
-      await m.waitForStderr(new RegExp(`TLS probes on ${bin} \\(go `), `the Go probes on ${bin}`);
+      await goProbesOn(m, bin);
       const marker = `please deploy with ${SECRET} via go (${build})`;
       const r = await go(chat(marker));
       assert.notEqual(r.code, 0, `go (${build}): the blocked request must fail`);
@@ -409,7 +409,7 @@ for line in sys.stdin:
     const bin = goClient().plain;
     const first = await run([bin, pki.caCert, url('ok.example.test'), chat('a first harmless prompt from go')], inCg());
     assert.equal(first.code, 0, first.stderr);
-    await m.waitForStderr(new RegExp(`TLS probes on ${bin} \\(go `), `the Go probes on ${bin}`);
+    await goProbesOn(m, bin);
     const go = (marker: string) => run([bin, '-h2', '-pre', '/v1/models', '-pre', '/v1/models', pki.caCert, url('ok.example.test'), chat(marker)], inCg());
     const r = await go(`use ${SECRET} (go-h2-after-gets)`);
     assert.notEqual(r.code, 0, 'the blocked request fails');

@@ -21,7 +21,7 @@ import { makePki, type Pki } from '../../engine/demo/pki.js';
 import { startDnsmasq, type Resolver } from '../../engine/demo/resolver.js';
 import { MonitorProcess } from '../helpers/agent.js';
 import { NSS_CURL } from '../helpers/clients.js';
-import { goClient, goSkipReason } from '../helpers/go-client.js';
+import { goClient, goProbesOn, goSkipReason } from '../helpers/go-client.js';
 import { PYTHON, run, start } from '../../engine/demo/spawn.js';
 import { AGENT_V8_FLAGS } from '../../engine/cli/relaunch.js';
 
@@ -357,7 +357,7 @@ https.get('https://generativelanguage.googleapis.com:${port}/v1beta/models', { c
       // probes the file: the processes after it are read from their start
       const first = await run([bin, ...args], inCg());
       assert.equal(first.code, 0, first.stderr);
-      const line = await agent.waitForStderr(new RegExp(`TLS probes on ${bin} \\(go go1\\.\\d+`), `the Go probes on ${bin}`);
+      const line = await goProbesOn(agent, bin);
       assert.match(line, /: 4\/4 attached/, 'Write at entry, Read at its RETs (its arguments in their spill slots), clientHandshake, Close');
       const r = await run([bin, ...args], inCg());
       assert.equal(r.code, 0, r.stderr);

@@ -38,3 +38,8 @@ export function goClient(): { plain: string; stripped: string } {
   built = { plain, stripped };
   return built;
 }
+
+/** The agent's line saying it put the Go probes on BIN (its Go release named), once it has. */
+export function goProbesOn(agent: { waitForStderr(re: RegExp, what: string): Promise<string> }, bin: string): Promise<string> {
+  return agent.waitForStderr(new RegExp(`TLS probes on ${bin} \\(go go1\\.\\d+`), `the Go probes on ${bin}`);
+}
