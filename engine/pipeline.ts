@@ -160,9 +160,9 @@ export class Agent {
         // a connection that is not AI traffic: no longer copied, or (--tls-capture-all)
         // still copied; either way no longer held when enforcement gates unknown connections
         // (an HTTP/2 client's connection is watched instead: its writes still copied, not its reads)
-        onTlsSkip: (pid, ssl, watch) =>
+        onTlsSkip: (pid, ssl, watch, reads) =>
           o.tlsSkip !== false
-            ? !this.enforcer?.tlsBlocked(pid, ssl) && this.kernel?.setTlsVerdict(pid, ssl, watch === undefined ? 'skip' : { watch })
+            ? !this.enforcer?.tlsBlocked(pid, ssl) && this.kernel?.setTlsVerdict(pid, ssl, watch === undefined ? 'skip' : { watch, reads })
             : policy && !policy.dryRun && this.kernel?.setTlsVerdict(pid, ssl, 'capture'),
         // a gated HTTP/2 connection: held only at its writes with a header block or a body (not a blocked one)
         onTlsGatedH2: (pid, ssl, at) => !this.enforcer?.tlsBlocked(pid, ssl) && this.kernel?.setTlsVerdict(pid, ssl, { watch: at, gated: true }),
@@ -170,6 +170,7 @@ export class Agent {
         // (or, with --tls-capture-all, still copied but no longer held)
         onPlainSkip: (sockId, released, requestsOut) => this.kernel?.setPlainVerdict(BigInt(sockId), o.tlsSkip !== false ? 'skip' : 'capture', released, requestsOut),
         plainStillCopied: o.tlsSkip === false,
+        tlsStillCopied: o.tlsSkip === false,
         onPlainHold: (h, release, skipped) => this.enforcer?.plainHold(h, release, skipped),
         onExec: (pid, image, proc) => {
           this.tlsLooks?.onExec(pid, programOf(proc), proc.exe);

@@ -61,8 +61,15 @@ interface Conn {
   h2: boolean;
   /** HTTP/2: the client's direction is this side's writes */
   clientOut?: boolean;
-  /** HTTP/2: the kernel watches it (watchFrom): its reads no longer come, its writes are read for their requests */
+  /** HTTP/2: the kernel watches it (watchFrom): its writes are read for their requests */
   watched?: boolean;
+  /**
+   * HTTP/2, watched: its reads are not copied (until an LLM call or MCP
+   * message goes out on it: then `readsBack`, for the kernel to be told,
+   * and the reads are picked up part way, Http2Stream.resume)
+   */
+  readsSkipped?: boolean;
+  readsBack?: boolean;
   /** HTTP/1.1: requests waiting for their answers, oldest first */
   pending: Pending[];
   /** HTTP/2: by stream */
@@ -282,10 +289,34 @@ export class AppLayer {
     return c.out.frameCarry ?? null;
   }
 
-  /** The connection is watched from here (the interpreter gave the kernel watchFrom's place). */
-  watched(pid: number, ssl: string): void {
+  /**
+   * The connection is watched from here (the interpreter gave the kernel
+   * watchFrom's place); `readsSkipped`: the kernel no longer copies its
+   * reads (not with --tls-capture-all).
+   */
+  watched(pid: number, ssl: string, readsSkipped: boolean): void {
     const c = this.conns.get(`${pid}:${ssl}`);
-    if (c !== undefined) c.watched = true;
+    if (c === undefined) return;
+    c.watched = true;
+    c.readsSkipped = readsSkipped && c.readsBack === undefined;
+  }
+
+  /**
+   * A watched connection whose reads are to be copied again: an LLM call or
+   * MCP message went out on it, and its answer is wanted (the `llm_response`
+   * with its usage). True once, when that happens; `readsFollowed` after.
+   */
+  takeReadsBack(pid: number, ssl: string): boolean {
+    const c = this.conns.get(`${pid}:${ssl}`);
+    if (c?.readsBack !== true) return false;
+    c.readsBack = false;
+    return true;
+  }
+
+  /** A watched connection whose reads are copied again (takeReadsBack): every verdict written for it says so. */
+  readsFollowed(pid: number, ssl: string): boolean {
+    const c = this.conns.get(`${pid}:${ssl}`);
+    return c?.readsBack !== undefined;
   }
 
   isWatched(pid: number, ssl: string): boolean {
@@ -353,6 +384,13 @@ export class AppLayer {
       pending.provider = provider;
     } else {
       for (const mcp of mcpMessages(d.body, m.contentType, json)) this.push(c, { type: 'mcp_message', http, mcp });
+    }
+    // a watched HTTP/2 connection: the answer to an LLM call or MCP message is read (its reads, not copied
+    // since the connection was found to carry no AI traffic, are picked up part way)
+    if (c.readsSkipped && 'stream' in m && c.in instanceof Http2Stream && (call !== undefined || c.found.some((f) => f.type === 'mcp_message'))) {
+      c.readsSkipped = false;
+      c.readsBack = true;
+      c.in.resume((sid) => c.streams.has(sid));
     }
     // a body cut short (4 MiB, or bytes the kernel did not copy): a secret in the rest went unseen, and
     // an LLM request whose JSON is cut has no prompt at all; said, so that a policy can decide on it

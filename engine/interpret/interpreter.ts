@@ -51,9 +51,10 @@ export interface InterpreterOptions {
    * for the kernel to keep copying its writes, not its reads (null: they
    * cannot be followed from here; every write is then held when gated).
    * Told again after each held write of a watched connection, with where
-   * its frames stand after it.
+   * its frames stand after it. `reads`: a watched connection on which an
+   * LLM call or MCP message went out: its reads are copied again.
    */
-  onTlsSkip?: (pid: number, ssl: string, watch?: { left: number; data: boolean } | null) => void;
+  onTlsSkip?: (pid: number, ssl: string, watch?: { left: number; data: boolean } | null, reads?: boolean) => void;
   /**
    * A held write of a gated HTTP/2 client connection: where its frames stand
    * after it, for the kernel to watch it as a gated one (reads copied, a
@@ -70,6 +71,8 @@ export interface InterpreterOptions {
   onPlainSkip?: (sockId: SockId, released: number, requestsOut: boolean) => void;
   /** --tls-capture-all: a plain-text connection marked skip is still copied (and read), only no longer held */
   plainStillCopied?: boolean;
+  /** a TLS connection onTlsSkip was told of is still copied whole (--tls-capture-all) */
+  tlsStillCopied?: boolean;
   /**
    * A held plain-text connection (pkt.bpf.c BUSTED_PLAIN_GATE) to move on:
    * `release`, the sequence number up to which its bytes may go now (the
@@ -211,6 +214,7 @@ export class Interpreter {
   private plainSkipPending: SockId | undefined;
   private readonly onPlainSkip: InterpreterOptions['onPlainSkip'];
   private readonly plainStillCopied: boolean;
+  private readonly tlsStillCopied: boolean;
   /** a TLS connection the application layer found uninteresting, in the call being read */
   private tlsSkipPending: { pid: number; ssl: string } | undefined;
   private readonly onTlsSkip: InterpreterOptions['onTlsSkip'];
@@ -242,6 +246,7 @@ export class Interpreter {
     this.onTlsSkip = o.onTlsSkip;
     this.onTlsGatedH2 = o.onTlsGatedH2;
     this.plainStillCopied = o.plainStillCopied === true;
+    this.tlsStillCopied = o.tlsStillCopied === true;
     this.app = new AppLayer(this.providers, o.noRedact !== true, uninteresting, (n, reason) => this.lost(n, reason));
     this.excerpt = o.tlsExcerptBytes ?? 2048;
     this.redact = o.noRedact !== true;
@@ -397,7 +402,9 @@ export class Interpreter {
     if (call.gated && call.direction === 'write') {
       const at = this.app.watchFrom(call.pid, call.ssl);
       if (at !== undefined) {
-        if (this.app.isWatched(call.pid, call.ssl)) this.onTlsSkip?.(call.pid, call.ssl, at);
+        // (a watched one's reads, copied again when an LLM call or MCP message went out on it, are told here)
+        this.app.takeReadsBack(call.pid, call.ssl);
+        if (this.app.isWatched(call.pid, call.ssl)) this.onTlsSkip?.(call.pid, call.ssl, at, this.app.readsFollowed(call.pid, call.ssl));
         else this.onTlsGatedH2?.(call.pid, call.ssl, at);
       }
     }
@@ -461,6 +468,8 @@ export class Interpreter {
       return;
     }
     const { found, lost } = this.app.feed(call);
+    // an LLM call or MCP message went out on it: its answer is wanted, and its reads are copied again
+    if (this.app.takeReadsBack(call.pid, call.ssl)) this.onTlsSkip?.(call.pid, call.ssl, this.app.watchFrom(call.pid, call.ssl), true);
     if (found.length === 0 && lost === undefined) return;
     this.afterCall(call, this.processes.info(call.first.task), found, lost, { tls: { pid: call.pid, ssl: call.ssl, gated: false } });
   }
@@ -763,7 +772,7 @@ export class Interpreter {
     if (call.direction === 'write' && !this.app.writesDone(p.pid, p.ssl)) return;
     // HTTP/2: HPACK cannot be picked up part way, so its writes stay followed (a later request on another stream is read)
     const watch = this.app.watchFrom(p.pid, p.ssl);
-    if (watch !== undefined) this.app.watched(p.pid, p.ssl);
+    if (watch !== undefined) this.app.watched(p.pid, p.ssl, !this.tlsStillCopied);
     this.onTlsSkip?.(p.pid, p.ssl, watch);
   }
 

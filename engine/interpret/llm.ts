@@ -593,11 +593,14 @@ function usageOf(o: Json): { input_tokens?: number; output_tokens?: number } | u
  * later events' counts win (Anthropic's message_delta carries the final
  * output count, OpenAI's last chunk the whole usage).
  */
+/** a body that begins as a server-sent event stream does (a field line) */
+const SSE_START = /^(?:data|event|id|retry):/m;
+
 export function llmResponse(body: Uint8Array, contentType: string | undefined): Partial<LlmInfo> {
   const out: Partial<LlmInfo> = {};
   const textBody = utf8.decode(body);
   let objects: Json[] = [];
-  if ((contentType ?? '').includes('text/event-stream') || /^(data|event):/m.test(textBody.slice(0, 64))) {
+  if ((contentType ?? '').includes('text/event-stream') || SSE_START.test(textBody.slice(0, 64))) {
     out.stream = true;
     objects = jsonObjects(sseData(textBody).filter((d) => d !== '[DONE]'));
   } else {
@@ -628,6 +631,8 @@ export function llmResponse(body: Uint8Array, contentType: string | undefined): 
 /** `json`: parseJson(body) when the caller has it already (undefined: not parsed yet, or no JSON). */
 export function mcpMessages(body: Uint8Array, contentType: string | undefined, json?: unknown): McpInfo[] {
   if ((contentType ?? '').includes('text/event-stream')) return mcpFromSse(utf8.decode(body));
+  // no content type (an HTTP/2 answer whose header came from an HPACK entry not seen): an event stream by its text
+  if (contentType === undefined && json === undefined && SSE_START.test(utf8.decode(body.subarray(0, 64)))) return mcpFromSse(utf8.decode(body));
   const v = json !== undefined ? json : parseJson(body);
   return mcpFromValues(Array.isArray(v) ? v : v === undefined ? [] : [v]);
 }

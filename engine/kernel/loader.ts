@@ -630,7 +630,7 @@ export class KernelSession {
    * where they stand (watchVerdict). False when there is no tls
    * object or the map refused the update.
    */
-  setTlsVerdict(pid: number, sslHex: string, verdict: 'capture' | 'skip' | { watch: { left: number; data: boolean } | null; gated?: boolean }): boolean {
+  setTlsVerdict(pid: number, sslHex: string, verdict: 'capture' | 'skip' | { watch: { left: number; data: boolean } | null; gated?: boolean; reads?: boolean }): boolean {
     const obj = this.bySpec.get('tls');
     if (!obj) return false;
     const key = new Uint8Array(W.TLS_KEY.size);
@@ -638,7 +638,7 @@ export class KernelSession {
     dv.setUint32(W.TLS_KEY.pid, pid, true);
     dv.setBigUint64(W.TLS_KEY.ssl, BigInt(`0x${sslHex}`), true);
     const value = new Uint8Array(4);
-    new DataView(value.buffer).setUint32(0, typeof verdict === 'object' ? watchVerdict(verdict.watch, verdict.gated) : verdict === 'skip' ? W.BUSTED_TLS_SKIP : W.BUSTED_TLS_CAPTURE, true);
+    new DataView(value.buffer).setUint32(0, typeof verdict === 'object' ? watchVerdict(verdict.watch, verdict.gated, verdict.reads) : verdict === 'skip' ? W.BUSTED_TLS_SKIP : W.BUSTED_TLS_CAPTURE, true);
     try {
       obj.map('tls_verdicts').update(key, value);
       return true;
@@ -829,9 +829,10 @@ export class KernelSession {
  * most 2^24 - 1 bytes); null: lost (every write held when gated). GATED: a
  * connection whose content is judged (a provider's, or one the engine keeps
  * gated): its reads copied too, and a write with a header block held too.
+ * READS: its reads copied (an LLM call or MCP message went out on it).
  */
-export function watchVerdict(at: { left: number; data: boolean } | null, gated = false): number {
-  const kind = gated ? W.BUSTED_TLS_WATCH_READS | W.BUSTED_TLS_WATCH_HEADERS : 0;
+export function watchVerdict(at: { left: number; data: boolean } | null, gated = false, reads = false): number {
+  const kind = gated ? W.BUSTED_TLS_WATCH_READS | W.BUSTED_TLS_WATCH_HEADERS : reads ? W.BUSTED_TLS_WATCH_READS : 0;
   if (at === null) return W.BUSTED_TLS_WATCH | W.BUSTED_TLS_WATCH_LOST | kind;
   return (W.BUSTED_TLS_WATCH | kind | (at.data ? W.BUSTED_TLS_WATCH_DATA : 0) | ((at.left & 0xffffff) << 8)) >>> 0;
 }

@@ -238,6 +238,13 @@ function octetsText(b: Uint8Array): string {
 
 const MAX_HEADER_LIST = 256 * 1024;
 
+/**
+ * A field whose table entry was made where the decoder did not look
+ * (HpackDecoder.forget): no name, so no rule reads it as any header, and
+ * a rendering shows it as malformed (http2.ts wellFormed).
+ */
+export const UNKNOWN_FIELD: readonly [string, string] = Object.freeze(['', '']) as readonly [string, string];
+
 export class HpackDecoder {
   /** newest first: name, value, the entry's size (RFC 7541 4.1: octets of both + 32), the name's octets */
   private table: Array<[string, string, number, number]> = [];
@@ -246,6 +253,11 @@ export class HpackDecoder {
   private maxSize: number;
   /** octets of the last string str() read, and of the name of the last entry() */
   private octets = 0;
+  /**
+   * The table's older entries are not known (forget()): an index past the
+   * entries added since reads as a field of unknown name and value.
+   */
+  private olderUnknown = false;
 
   /**
    * `size`: the table's maximum to start with (SETTINGS_HEADER_TABLE_SIZE's
@@ -261,6 +273,22 @@ export class HpackDecoder {
   /** octets the dynamic table holds (RFC 7541 4.1), never above its maximum */
   get tableSize(): number {
     return this.size;
+  }
+
+  /**
+   * The blocks between here and the last one decoded were not seen (a
+   * direction followed again after a stretch the kernel did not copy): what
+   * they added to the table is unknown. Entries added from here on are known
+   * and sit at the front, where the encoder's own indices put them; a
+   * reference past them is to an entry made in the stretch, and decodes as
+   * UNKNOWN_FIELD rather than failing the direction. Eviction counts the
+   * known entries only, which is what the encoder does to them too: it
+   * evicts the oldest, unknown ones, first.
+   */
+  forget(): void {
+    this.table = [];
+    this.size = 0;
+    this.olderUnknown = true;
   }
 
   /** The header list of one complete header block (HEADERS + CONTINUATION fragments joined). */
@@ -313,6 +341,10 @@ export class HpackDecoder {
       return e;
     }
     const e = this.table[idx - STATIC.length];
+    if (e === undefined && this.olderUnknown) {
+      this.octets = 0;
+      return UNKNOWN_FIELD;
+    }
     if (e === undefined) throw new HpackError(`index ${idx} beyond the dynamic table (${this.table.length} entries)`);
     this.octets = e[3];
     return e;

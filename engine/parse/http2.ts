@@ -46,6 +46,8 @@ export function looksLikeHttp2(b: Uint8Array): 'client' | 'server' | undefined {
 
 const FRAME = { DATA: 0, HEADERS: 1, PRIORITY: 2, RST_STREAM: 3, SETTINGS: 4, PUSH_PROMISE: 5, PING: 6, GOAWAY: 7, WINDOW_UPDATE: 8, CONTINUATION: 9 } as const;
 const FLAG = { END_STREAM: 0x1, ACK: 0x1, END_HEADERS: 0x4, PADDED: 0x8, PRIORITY: 0x20 } as const;
+/** the flags a HEADERS frame may carry (RFC 9113 6.2) */
+const HEADERS_FLAGS = FLAG.END_STREAM | FLAG.END_HEADERS | FLAG.PADDED | FLAG.PRIORITY;
 
 /**
  * Body bytes one direction holds across all its open streams: 1,024 streams
@@ -103,6 +105,14 @@ export class Http2Stream {
   private readonly streams = new Map<number, StreamState>();
   /** a header block waiting for its CONTINUATION frames */
   private block: { stream: number; flags: number; parts: Uint8Array[]; size: number; promise: boolean } | undefined;
+  /**
+   * Followed again part way (resume): the bytes are scanned for the first
+   * HEADERS frame of a stream `want` names; `tail` is the end of the last
+   * piece, where a frame header may have begun.
+   */
+  private hunt: { want: (sid: number) => boolean; tail: Uint8Array } | undefined;
+  /** picked up part way at least once (resume) */
+  private resumed = false;
 
   constructor(
     private readonly onMessage: (m: Http2Message) => void,
@@ -122,6 +132,59 @@ export class Http2Stream {
   release(): void {
     for (const sid of [...this.streams.keys()]) this.unhold(sid);
     this.lostWhy ??= 'released';
+  }
+
+  /**
+   * The direction is followed again after a stretch that was not copied (a
+   * watched connection's reads, tls.bpf.c BUSTED_TLS_WATCH, turned back on
+   * when an LLM call or MCP message went out on it): where the next bytes
+   * stand in their frames is not known. They are scanned for the header of
+   * a HEADERS frame on a stream `want` names (one whose request this side
+   * saw), and read from there; HPACK goes on with a table whose older
+   * entries are unknown (HpackDecoder.forget). What was under way before
+   * the stretch is dropped unreported: its ends were not seen.
+   */
+  resume(want: (sid: number) => boolean): void {
+    for (const sid of [...this.streams.keys()]) this.unhold(sid);
+    this.block = undefined;
+    this.cur = undefined;
+    this.headHave = 0;
+    this.preface = false;
+    this.lostWhy = undefined;
+    this.hpack.forget();
+    this.hunt = { want, tail: EMPTY_BYTES };
+    this.resumed = true;
+  }
+
+  /** Still looking for where to pick the frames up (resume). */
+  get hunting(): boolean {
+    return this.hunt !== undefined;
+  }
+
+  /**
+   * Resumed: where in TAIL + DATA a HEADERS frame of a wanted stream
+   * begins (its bytes from there), or undefined, the end kept as the tail.
+   * A frame header is 9 bytes: length (24 bits), type, flags, then the
+   * reserved bit and the stream id; a HEADERS frame's flags are
+   * END_STREAM, END_HEADERS, PADDED and PRIORITY only, and its length is
+   * within what a header block may be here. Four bytes of stream id that
+   * are one this side is waiting on, after a 1 and flags that fit, are
+   * what a body would have to hold by chance.
+   */
+  private huntIn(data: Uint8Array): Uint8Array | undefined {
+    const h = this.hunt!;
+    const b = h.tail.length ? concatBytes([h.tail, data], h.tail.length + data.length) : data;
+    for (let i = 0; i + 9 <= b.length; i++) {
+      if (b[i + 3] !== FRAME.HEADERS || (b[i + 4]! & ~HEADERS_FLAGS) !== 0 || (b[i + 5]! & 0x80) !== 0) continue;
+      const len = (b[i]! << 16) | (b[i + 1]! << 8) | b[i + 2]!;
+      if (len === 0 || len > MAX_HEADER_BLOCK) continue;
+      const sid = (b[i + 5]! * 2 ** 24) + ((b[i + 6]! << 16) | (b[i + 7]! << 8) | b[i + 8]!);
+      if (sid === 0 || !h.want(sid)) continue;
+      this.hunt = undefined;
+      return b.subarray(i);
+    }
+    h.tail = b.slice(Math.max(0, b.length - 8));
+    return undefined;
   }
 
   /** The direction has lost its place (HPACK or framing): nothing more comes out. */
@@ -146,7 +209,7 @@ export class Http2Stream {
    * the preface, inside a frame header, or once lost.
    */
   get frameCarry(): { left: number; data: boolean } | undefined {
-    if (this.lostWhy !== undefined || this.preface || this.headHave > 0) return undefined;
+    if (this.lostWhy !== undefined || this.preface || this.headHave > 0 || this.hunt !== undefined) return undefined;
     const f = this.cur;
     return f === undefined ? { left: 0, data: false } : { left: f.len - f.got, data: f.type === FRAME.DATA };
   }
@@ -165,6 +228,11 @@ export class Http2Stream {
    */
   push(data: Uint8Array): void {
     if (this.lostWhy !== undefined || data.length === 0) return;
+    if (this.hunt) {
+      const from = this.huntIn(data);
+      if (from === undefined) return;
+      data = from;
+    }
     try {
       this.consume(data);
     } catch (e) {
@@ -210,6 +278,11 @@ export class Http2Stream {
   /** n bytes that were not captured. */
   gap(n: number): void {
     if (n <= 0 || this.lostWhy !== undefined) return;
+    if (this.hunt) {
+      // still looking: what was not copied cannot hold the frame header looked for whole
+      this.hunt.tail = EMPTY_BYTES;
+      return;
+    }
     try {
       const f = this.cur;
       if (this.preface) return this.lose('capture gap in the client preface');
@@ -352,6 +425,9 @@ export class Http2Stream {
       else if (!n.startsWith(':') && wellFormed(n, v)) headers[n] = joined(headers[n], n, v);
     }
     if (status !== undefined && status < 200 && !(blk.flags & FLAG.END_STREAM)) return; // 1xx: the real answer follows
+    // picked up part way (resume): a block with neither :method nor :status is the trailers of a message whose
+    // start went by unread, not a message
+    if (this.resumed && method === undefined && status === undefined) return;
     if (authority !== undefined && headers.host === undefined) headers.host = authority;
     // RFC 9113 8.3.1: a server routes by :authority and must not use Host when it is there; a Host
     // field that differs must not become the request's host (a policy on http.host would be misled)
@@ -473,6 +549,7 @@ const BAD_VALUE = /[\0-\x08\x0a-\x1f\x7f]/;
 /** A field as a rendering shows it: one line, and nothing of a malformed one but its size. */
 function shown([n, v]: [string, string]): string {
   if (wellFormed(n, v)) return `${n}: ${v}`;
+  if (n === '' && v === '') return '[a field from an HPACK table entry made while this direction was not read]';
   return `${FIELD_NAME.test(n) || PSEUDO.has(n) ? n : '[malformed name]'}: [malformed field, ${n.length + v.length} chars not shown]`;
 }
 

@@ -22,7 +22,7 @@ import { startDnsmasq, type Resolver } from '../../engine/demo/resolver.js';
 import { PYTHON, run, start, type RunResult } from '../../engine/demo/spawn.js';
 import { MonitorProcess } from '../helpers/agent.js';
 import { kernelSkipReason, TestCgroup } from '../helpers/cgroup.js';
-import { startProviderServer, type ProviderServer } from '../helpers/providers.js';
+import { startProviderServer, USAGE, type ProviderServer } from '../helpers/providers.js';
 import { CHROMIUM, CHROMIUM_QUIET, chromiumSkipReason } from '../helpers/chromium.js';
 import { NSS_CURL } from '../helpers/clients.js';
 import { goClient, goProbesOn, goSkipReason } from '../helpers/go-client.js';
@@ -765,9 +765,14 @@ process.stdin.on('data', async (d) => {
     const wok = await h2curl('a harmless prompt after two GETs (h2-watched)');
     assert.equal(wok.code, 0, wok.stderr);
     assert.ok(server.received.some((b) => b.includes('(h2-watched)')), 'a harmless prompt after the GETs arrives');
-    // the GETs' answers are not read (reads of a watched connection are not copied); the prompt is
+    // the GETs' answers are not read (reads of a watched connection are not copied); the prompt is, and its answer:
+    // the reads are copied again from the held write on (the engine turns them on before it lets the write go, so
+    // however fast the stand-in answers, its HEADERS frame is read)
     const wokReq = await m.waitFor((e) => e.type === 'llm_request' && e.process?.pid === wok.pid, 'the harmless prompt after two GETs');
     assert.equal(wokReq.llm?.user_message, 'a harmless prompt after two GETs (h2-watched)');
+    const wokRes = await m.waitFor((e) => e.type === 'llm_response' && e.process?.pid === wok.pid, 'the answer to the prompt after two GETs');
+    assert.equal(wokRes.http?.status, 200);
+    assert.deepEqual(wokRes.llm?.usage, { input_tokens: USAGE.input, output_tokens: USAGE.output });
     // a 600 KB prompt on a watched connection (many DATA frames, the writes held as they carry them): whole when
     // harmless, and stopped when its end carries a secret
     const bigH2 = (tail: string) => h2curl(`${'lorem ipsum dolor sit amet '.repeat(22_000)}${tail}`);

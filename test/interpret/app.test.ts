@@ -357,3 +357,84 @@ describe('AppLayer.watchFrom: where an HTTP/2 client connection\'s writes stand,
     assert.equal(app.watchFrom(7, 'abc'), null);
   });
 });
+
+describe('AppLayer: a watched HTTP/2 connection\'s reads, copied again when an LLM call goes out on it', () => {
+  it('a GET, then (reads not copied) another GET and a chat completion: the chat\'s answer is read, with its usage', async () => {
+    const chunks = await captureH2(
+      (req, res) => {
+        if (req.url === '/v1/chat/completions') {
+          res.writeHead(200, { 'content-type': 'text/event-stream' });
+          res.write(`data: ${JSON.stringify({ object: 'chat.completion.chunk', model: 'gpt-4o', choices: [{ index: 0, delta: { content: 'hi' } }] })}\n\n`);
+          res.end(`data: ${JSON.stringify({ object: 'chat.completion.chunk', model: 'gpt-4o', choices: [], usage: { prompt_tokens: 5, completion_tokens: 2 } })}\n\ndata: [DONE]\n\n`);
+        } else {
+          res.writeHead(200, { 'content-type': 'text/event-stream' });
+          res.end('data: not an LLM answer\n\n');
+        }
+      },
+      async (client) => {
+        const go = (headers: Record<string, string>, body?: string) =>
+          new Promise<void>((resolve) => {
+            const q = client.request(headers);
+            q.resume();
+            q.on('end', resolve);
+            q.end(body);
+          });
+        await go({ ':path': '/health' });
+        await go({ ':path': '/status' });
+        await go({ ':method': 'POST', ':path': '/v1/chat/completions', 'content-type': 'application/json' }, JSON.stringify({ model: 'gpt-4o', stream: true, messages: [{ role: 'user', content: 'hello' }] }));
+      },
+    );
+    let uninteresting = 0;
+    const app = new AppLayer(new ProviderTable(), false, () => uninteresting++);
+    const found: Array<{ type: string; llm?: { usage?: unknown; model?: string } }> = [];
+    let watched = false;
+    let reads = false;
+    for (const c of chunks) {
+      if (c.direction === 'read' && watched && !reads) continue; // the kernel does not copy them
+      found.push(...(app.feed(call(c.direction, c.data)).found as typeof found));
+      if (!watched && uninteresting > 0 && app.writesDone(7, 'abc')) {
+        // the interpreter's tlsSkip: watched from here, its reads no longer copied
+        assert.notEqual(app.watchFrom(7, 'abc'), undefined);
+        app.watched(7, 'abc', true);
+        watched = true;
+      }
+      if (app.takeReadsBack(7, 'abc')) reads = true;
+    }
+    assert.equal(watched, true);
+    assert.equal(reads, true, 'the chat completion turned the reads back on');
+    assert.equal(app.readsFollowed(7, 'abc'), true);
+    assert.equal(app.takeReadsBack(7, 'abc'), false, 'told once');
+    assert.deepEqual(found.map((f) => f.type), ['llm_request', 'llm_response']);
+    assert.deepEqual(found[1]!.llm?.usage, { input_tokens: 5, output_tokens: 2 });
+    assert.equal(found[1]!.llm?.model, 'gpt-4o');
+  });
+
+  it('with --tls-capture-all (reads still copied): nothing is picked up part way, the answer is read all the same', async () => {
+    const chunks = await captureH2(
+      (req, res) => res.end(req.url === '/v1/chat/completions' ? JSON.stringify({ model: 'm', usage: { prompt_tokens: 1, completion_tokens: 1 } }) : 'ok'),
+      async (client) => {
+        for (const [path, body] of [['/health', undefined], ['/v1/chat/completions', JSON.stringify({ model: 'm', messages: [{ role: 'user', content: 'x' }] })]] as const) {
+          await new Promise<void>((resolve) => {
+            const q = client.request(body ? { ':method': 'POST', ':path': path, 'content-type': 'application/json' } : { ':path': path });
+            q.resume();
+            q.on('end', resolve);
+            q.end(body);
+          });
+        }
+      },
+    );
+    let uninteresting = 0;
+    const app = new AppLayer(new ProviderTable(), false, () => uninteresting++);
+    const types: string[] = [];
+    let watched = false;
+    for (const c of chunks) {
+      types.push(...app.feed(call(c.direction, c.data)).found.map((f) => f.type));
+      if (!watched && uninteresting > 0 && app.writesDone(7, 'abc')) {
+        app.watched(7, 'abc', false);
+        watched = true;
+      }
+      assert.equal(app.takeReadsBack(7, 'abc'), false);
+    }
+    assert.deepEqual(types, ['llm_request', 'llm_response']);
+  });
+});

@@ -61,6 +61,20 @@ describe('HPACK', () => {
     const fields: Array<[string, string]> = [[':method', 'POST'], ['x-thing', 'héllo wörld']];
     assert.deepEqual(new HpackDecoder().decode(encodeHeaders(fields)), fields);
   });
+
+  it('forget(): entries made before are unknown (a field of no name), entries made after are read, a reference past the table still fails without it', () => {
+    const d = new HpackDecoder();
+    // literal with incremental indexing, new name: custom-key: custom-header (RFC 7541 C.2.1)
+    const add = hex('400a 6375 7374 6f6d 2d6b 6579 0d63 7573 746f 6d2d 6865 6164 6572');
+    d.decode(add);
+    assert.deepEqual(d.decode(hex('be')), [['custom-key', 'custom-header']]);
+    d.forget();
+    assert.equal(d.tableSize, 0);
+    assert.deepEqual(d.decode(hex('be')), [['', '']], 'an entry made before: unknown');
+    d.decode(add);
+    assert.deepEqual(d.decode(hex('be bf')), [['custom-key', 'custom-header'], ['', '']], 'the new entry first, the older one unknown');
+    assert.throws(() => new HpackDecoder().decode(hex('be')), /beyond the dynamic table/);
+  });
 });
 
 /** All messages from a recorded connection, fed through two Http2Streams in `step`-byte pieces. */
@@ -164,6 +178,60 @@ describe('HTTP/2 from real nghttp2 traffic', async () => {
     assert.ok(cut.length >= 1, 'a truncated response');
     // the last chat answer, after the gap, still decodes
     assert.ok(resps.some((m) => !m.truncated && text(m).includes('"echo":2')));
+  });
+
+  it('picks a direction up part way (resume): from the HEADERS frame of a stream it waits on, the table entries made meanwhile unknown', () => {
+    // the reads are not copied from just after the first (a watched connection, tls.bpf.c BUSTED_TLS_WATCH) until
+    // the last chat request has been written: its answer, and whatever of the earlier answers follows, is all there is
+    const lastWrite = chunks.map((c, i) => [c, i] as const).filter(([c]) => c.direction === 'write' && Buffer.from(c.data).includes('"b"')).at(-1)![1];
+    const firstRead = chunks.findIndex((c) => c.direction === 'read');
+    for (const step of [Infinity, 1, 7]) {
+      const got: Http2Message[] = [];
+      const out = new Http2Stream((m) => got.push(m), true);
+      const inn = new Http2Stream((m) => got.push(m), false);
+      chunks.forEach((c, i) => {
+        if (c.direction === 'write') return void out.push(c.data);
+        if (i > firstRead && i < lastWrite) return; // not copied
+        for (let at = 0; at < c.data.length; at += step) inn.push(c.data.subarray(at, Math.min(c.data.length, at + step)));
+      });
+      const last = got.filter((m) => m.kind === 'request').at(-1)!;
+      const before = got.length;
+      inn.resume((sid) => sid === last.stream);
+      assert.equal(inn.hunting, true);
+      chunks.forEach((c, i) => {
+        if (c.direction !== 'read' || i <= lastWrite) return;
+        for (let at = 0; at < c.data.length; at += step) inn.push(c.data.subarray(at, Math.min(c.data.length, at + step)));
+      });
+      assert.equal(inn.hunting, false, `step ${step}: found`);
+      assert.equal(inn.broken, false);
+      const resps = got.slice(before);
+      assert.deepEqual(resps.map((m) => [m.kind, m.stream]), [['response', last.stream]], `step ${step}: the awaited answer only`);
+      assert.equal(resps[0]!.status, 200);
+      assert.equal(JSON.parse(text(resps[0]!)).echo, 2);
+      assert.equal(resps[0]!.truncated, false);
+      // its content-type is an entry the first chat answer made, while the reads were not copied
+      assert.equal(resps[0]!.contentType, undefined);
+    }
+  });
+
+  it('resume: the tail of a frame, a HEADERS frame of a stream it does not wait on and a DATA frame of one it does are passed over', () => {
+    const hpack = encodeHeaders([[':status', '200'], ['content-type', 'application/json']]);
+    const frame = (type: number, flags: number, sid: number, payload: Uint8Array) =>
+      Uint8Array.from([payload.length >> 16, (payload.length >> 8) & 0xff, payload.length & 0xff, type, flags, sid >>> 24, (sid >> 16) & 0xff, (sid >> 8) & 0xff, sid & 0xff, ...payload]);
+    const bytes = Uint8Array.from([
+      ...frame(0, 0, 1, Buffer.from('the end of an earlier body')).subarray(6),
+      ...frame(1, 0x04, 5, hpack), // stream 5's answer: not waited on
+      ...frame(0, 0, 3, Buffer.from('DATA before its HEADERS: no frame to start from')),
+      ...frame(1, 0x04, 3, hpack),
+      ...frame(0, 0x01, 3, Buffer.from('{"ok":true}')),
+    ]);
+    for (const step of [bytes.length, 1, 4]) {
+      const got: Http2Message[] = [];
+      const inn = new Http2Stream((m) => got.push(m), false);
+      inn.resume((sid) => sid === 3);
+      for (let at = 0; at < bytes.length; at += step) inn.push(bytes.subarray(at, at + step));
+      assert.deepEqual(got.map((m) => [m.kind, m.stream, m.status, m.contentType, text(m)]), [['response', 3, 200, 'application/json', '{"ok":true}']], `step ${step}`);
+    }
   });
 
   it('stops a direction whose header block was cut (HPACK cannot resync) without throwing', () => {
