@@ -58,6 +58,11 @@ enum busted_tls_op {
 enum busted_tls_flags {
 	BUSTED_TLS_F_GATED = 1, /* copied at SSL_write entry; the process is held (SIGSTOP) until the engine decides */
 	BUSTED_TLS_F_RESTART = 2, /* a write that starts a request on a connection marked skip: followed again from here, what came before was not copied */
+	/* a write of a watched HTTP/2 connection (BUSTED_TLS_WATCH, reads not
+	 * copied) that carries a request body: its reads are copied from here
+	 * (tls.bpf.c watch_reads) until the engine, having read the request,
+	 * says they are not wanted */
+	BUSTED_TLS_F_READS_ON = 4,
 };
 
 /* Which TCP transition a BUSTED_KIND_TCP record reports. */

@@ -83,6 +83,23 @@ struct {
 } tls_verdicts SEC(".maps");
 
 
+/*
+ * Watched HTTP/2 connections (BUSTED_TLS_WATCH without its READS bit) whose
+ * reads are copied for now: a write carried a request body, and the answer
+ * may be an LLM's. The value is the call id of the last such write (0 until
+ * its records are made); the engine deletes the entry once it has read that
+ * write's request and found no AI traffic in it (only if it is still that
+ * write's: a later one keeps it), or sets the READS bit for good when it
+ * found some. Without this, the engine turning the reads on after reading
+ * the request came too late for a server that answers at once.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, struct busted_tls_key);
+	__type(value, __u64);
+} watch_reads SEC(".maps");
+
 /* Runs of the return half (uretprobe or session return), all CPUs summed
  * by the engine: with sessions, calls that stored nothing have none. Kept
  * out of the shared stats map, whose size a pinned agent's successor must
@@ -336,6 +353,12 @@ static __always_inline void copy_call(void *ctx, __u64 ssl, __u64 buf, __u32 op,
 {
 	struct chunk_ctx x = {};
 
+	if (flags & BUSTED_TLS_F_READS_ON) {
+		/* the write that turned its connection's reads on: named by its call id, for the engine */
+		struct busted_tls_key key = { .pid = bpf_get_current_pid_tgid() >> 32, .ssl = ssl };
+
+		bpf_map_update_elem(&watch_reads, &key, &call_id, BPF_ANY);
+	}
 	call_sizes(&x, n);
 	x.ssl = ssl;
 	x.buf = buf;
@@ -431,14 +454,23 @@ static __always_inline bool enter_in(void *ctx, __u32 op, void *ssl, const void 
 		 * carries request body (or, gated, a header block) */
 		gate = false;
 		if (op != BUSTED_TLS_WRITE) {
-			if (!(*verdict & BUSTED_TLS_WATCH_READS)) {
+			if (!(*verdict & BUSTED_TLS_WATCH_READS) && !bpf_map_lookup_elem(&watch_reads, &key)) {
 				stat_inc(BUSTED_STAT_TLS_SKIPPED);
 				return false;
 			}
-		} else if (enforce_on && num > 0) {
+		} else if (num > 0) {
+			/* walked under monitor too: a write with a request body turns the reads on */
+			__u64 none = 0;
+			bool body;
+
 			c.h2_num = num > (1U << 30) ? (1U << 30) : (__u32)num;
 			c.h2_prev = *verdict;
-			gate = h2_holds(*verdict, buf, c.h2_num, &c.h2_next);
+			body = h2_holds(*verdict, buf, c.h2_num, &c.h2_next);
+			gate = enforce_on && body;
+			if (body && !(*verdict & BUSTED_TLS_WATCH_READS)) {
+				c.flags |= BUSTED_TLS_F_READS_ON;
+				bpf_map_update_elem(&watch_reads, &key, &none, BPF_ANY);
+			}
 		}
 	} else {
 		gate = op == BUSTED_TLS_WRITE && num > 0 && enforce_on && is_gated(&key, verdict);
@@ -737,6 +769,7 @@ int BPF_KPROBE(ssl_set_fd_enter, void *ssl, int fd)
 static __always_inline int conn_end(void *ctx, struct busted_tls_key *key)
 {
 	bpf_map_delete_elem(&tls_verdicts, key);
+	bpf_map_delete_elem(&watch_reads, key);
 	return note(ctx, BUSTED_TLS_FREE, (void *)key->ssl, 0, 0, 0);
 }
 

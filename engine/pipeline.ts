@@ -164,6 +164,7 @@ export class Agent {
           o.tlsSkip !== false
             ? !this.enforcer?.tlsBlocked(pid, ssl) && this.kernel?.setTlsVerdict(pid, ssl, watch === undefined ? 'skip' : { watch, reads })
             : policy && !policy.dryRun && this.kernel?.setTlsVerdict(pid, ssl, 'capture'),
+        onWatchReadsOff: (pid, ssl, callId) => this.kernel?.clearWatchReads(pid, ssl, callId),
         // a gated HTTP/2 connection: held only at its writes with a header block or a body (not a blocked one)
         onTlsGatedH2: (pid, ssl, at) => !this.enforcer?.tlsBlocked(pid, ssl) && this.kernel?.setTlsVerdict(pid, ssl, { watch: at, gated: true }),
         // the same for a plain-text HTTP connection: the packet hook stops copying it

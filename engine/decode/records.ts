@@ -117,6 +117,8 @@ export interface TlsRecord extends Base {
   buf: bigint;
   /** a write that starts a request on a connection marked skip: followed again from here (tls.bpf.c BUSTED_TLS_F_RESTART) */
   restart?: true;
+  /** a watched HTTP/2 connection's write with a request body: its reads are copied from here (tls.bpf.c watch_reads) */
+  readsOn?: true;
 }
 
 export type EnforceWhat = 'connect_refused' | 'sendmsg_refused' | 'ssl_socket' | 'packet_dropped';
@@ -536,6 +538,7 @@ export function decodeRecord(dv: DataView, off: number, len: number): KernelReco
         gated: (flags & W.BUSTED_TLS_F_GATED) !== 0,
         buf: dv.getBigUint64(off + W.TLS.buf, true),
         ...(flags & W.BUSTED_TLS_F_RESTART ? { restart: true as const } : {}),
+        ...(flags & W.BUSTED_TLS_F_READS_ON ? { readsOn: true as const } : {}),
       };
     }
     case W.BUSTED_KIND_ENFORCE: {

@@ -70,6 +70,12 @@ interface Conn {
    */
   readsSkipped?: boolean;
   readsBack?: boolean;
+  /**
+   * HTTP/2, watched: the kernel copies its reads for now, since the write
+   * with this call id carried a request body (tls.bpf.c watch_reads), until
+   * the engine has read the request (readsUnwanted)
+   */
+  kernelReads?: string;
   /** HTTP/1.1: requests waiting for their answers, oldest first */
   pending: Pending[];
   /** HTTP/2: by stream */
@@ -313,6 +319,38 @@ export class AppLayer {
     return true;
   }
 
+  /**
+   * The kernel copies a watched connection's reads from the write CALLID on
+   * (it carried a request body: tls.bpf.c BUSTED_TLS_F_READS_ON), before
+   * this layer has read it: the reads are picked up part way, as when the
+   * engine turns them on itself, so that an answer that comes at once is
+   * read too.
+   */
+  readsTurnedOn(pid: number, ssl: string, callId: string): void {
+    const c = this.conns.get(`${pid}:${ssl}`);
+    if (c === undefined || !c.watched || c.readsBack !== undefined) return;
+    c.kernelReads = callId;
+    if (!c.readsSkipped || !(c.in instanceof Http2Stream)) return;
+    c.readsSkipped = false;
+    c.in.resume((sid) => c.streams.has(sid));
+  }
+
+  /**
+   * The reads the kernel turned on (readsTurnedOn) are not wanted after
+   * all: every request written since is whole, and none was an LLM call or
+   * MCP message. The call id to give the kernel (it forgets the reads only
+   * if no later write turned them on), once; undefined otherwise.
+   */
+  readsUnwanted(pid: number, ssl: string): string | undefined {
+    const c = this.conns.get(`${pid}:${ssl}`);
+    const id = c?.kernelReads;
+    if (id === undefined || c!.readsBack !== undefined) return undefined;
+    if (c!.out instanceof Http2Stream && c!.out.openStreams > 0) return undefined;
+    c!.kernelReads = undefined;
+    c!.readsSkipped = true;
+    return id;
+  }
+
   /** A watched connection whose reads are copied again (takeReadsBack): every verdict written for it says so. */
   readsFollowed(pid: number, ssl: string): boolean {
     const c = this.conns.get(`${pid}:${ssl}`);
@@ -387,10 +425,12 @@ export class AppLayer {
     }
     // a watched HTTP/2 connection: the answer to an LLM call or MCP message is read (its reads, not copied
     // since the connection was found to carry no AI traffic, are picked up part way)
-    if (c.readsSkipped && 'stream' in m && c.in instanceof Http2Stream && (call !== undefined || c.found.some((f) => f.type === 'mcp_message'))) {
+    // (the kernel may have turned them on already, at the write with the body: then they are not picked up again)
+    if ((c.readsSkipped || c.kernelReads !== undefined) && c.readsBack === undefined && 'stream' in m && c.in instanceof Http2Stream && (call !== undefined || c.found.some((f) => f.type === 'mcp_message'))) {
+      if (c.readsSkipped) c.in.resume((sid) => c.streams.has(sid));
       c.readsSkipped = false;
       c.readsBack = true;
-      c.in.resume((sid) => c.streams.has(sid));
+      c.kernelReads = undefined;
     }
     // a body cut short (4 MiB, or bytes the kernel did not copy): a secret in the rest went unseen, and
     // an LLM request whose JSON is cut has no prompt at all; said, so that a policy can decide on it

@@ -56,6 +56,12 @@ export interface InterpreterOptions {
    */
   onTlsSkip?: (pid: number, ssl: string, watch?: { left: number; data: boolean } | null, reads?: boolean) => void;
   /**
+   * A watched HTTP/2 connection whose reads the kernel copied from the
+   * write CALLID on (it carried a request body) carried no AI traffic: the
+   * kernel stops copying them, unless a later write turned them on again.
+   */
+  onWatchReadsOff?: (pid: number, ssl: string, callId: string) => void;
+  /**
    * A held write of a gated HTTP/2 client connection: where its frames stand
    * after it, for the kernel to watch it as a gated one (reads copied, a
    * write held only when it carries a header block or a body).
@@ -218,6 +224,7 @@ export class Interpreter {
   /** a TLS connection the application layer found uninteresting, in the call being read */
   private tlsSkipPending: { pid: number; ssl: string } | undefined;
   private readonly onTlsSkip: InterpreterOptions['onTlsSkip'];
+  private readonly onWatchReadsOff: InterpreterOptions['onWatchReadsOff'];
   private readonly onTlsGatedH2: InterpreterOptions['onTlsGatedH2'];
   private readonly onPlainHold: InterpreterOptions['onPlainHold'];
   private readonly app: AppLayer;
@@ -244,6 +251,7 @@ export class Interpreter {
     };
     this.onPlainSkip = o.onPlainSkip;
     this.onTlsSkip = o.onTlsSkip;
+    this.onWatchReadsOff = o.onWatchReadsOff;
     this.onTlsGatedH2 = o.onTlsGatedH2;
     this.plainStillCopied = o.plainStillCopied === true;
     this.tlsStillCopied = o.tlsStillCopied === true;
@@ -386,6 +394,20 @@ export class Interpreter {
   private tlsCall(call: TlsCall): void {
     // a retried write whose bytes were all seen when its first try was held
     if (call.data.length === 0 && call.len === 0) return;
+    // a watched HTTP/2 connection's write with a request body: the kernel copies its reads from here
+    if (call.first.readsOn) this.app.readsTurnedOn(call.pid, call.ssl, call.callId);
+    try {
+      this.tlsCallIn(call);
+    } finally {
+      // ...and stops when what it wrote is read and was no AI traffic
+      if (call.direction === 'write') {
+        const off = this.app.readsUnwanted(call.pid, call.ssl);
+        if (off !== undefined) this.onWatchReadsOff?.(call.pid, call.ssl, off);
+      }
+    }
+  }
+
+  private tlsCallIn(call: TlsCall): void {
     // a watched HTTP/2 connection's writes are read for the requests they carry, not told one by one (a
     // skipped connection's were not even copied); a held one is, for a policy may decide on it
     if (!call.gated && this.app.isWatched(call.pid, call.ssl)) return this.watchedCall(call);

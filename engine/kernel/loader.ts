@@ -648,6 +648,29 @@ export class KernelSession {
   }
 
   /**
+   * A watched HTTP/2 connection's reads, which the kernel copies since a
+   * write with a request body (tls.bpf.c watch_reads), are no longer
+   * wanted: forgotten if that write was CALLID's (a later one keeps them).
+   */
+  clearWatchReads(pid: number, sslHex: string, callIdHex: string): boolean {
+    const obj = this.bySpec.get('tls');
+    if (!obj) return false;
+    const key = new Uint8Array(W.TLS_KEY.size);
+    const dv = new DataView(key.buffer);
+    dv.setUint32(W.TLS_KEY.pid, pid, true);
+    dv.setBigUint64(W.TLS_KEY.ssl, BigInt(`0x${sslHex}`), true);
+    const value = new Uint8Array(8);
+    try {
+      const map = obj.map('watch_reads');
+      if (!map.lookup(key, value)) return false;
+      if (new DataView(value.buffer).getBigUint64(0, true) !== BigInt(`0x${callIdHex}`)) return false;
+      return map.delete(key);
+    } catch {
+      return false;
+    }
+  }
+
+  /**
    * A listening socket older than the agent (host/listeners.ts: its
    * network namespace, family and port) and the process that holds it, for conn.bpf.c to credit the connections it
    * accepts to. An entry the kernel learnt itself since (a listen() after

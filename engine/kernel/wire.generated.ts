@@ -767,6 +767,7 @@ export const BUSTED_HELLO_RELEASED = 2;
 // enum busted_tls_flags
 export const BUSTED_TLS_F_GATED = 1;
 export const BUSTED_TLS_F_RESTART = 2;
+export const BUSTED_TLS_F_READS_ON = 4;
 
 // enum busted_enforce_what
 export const BUSTED_ENF_CONNECT_REFUSED = 1;

@@ -214,6 +214,11 @@ export class Http2Stream {
     return f === undefined ? { left: 0, data: false } : { left: f.len - f.got, data: f.type === FRAME.DATA };
   }
 
+  /** Streams whose message is under way (a request's body still being written, on the client's side). */
+  get openStreams(): number {
+    return this.streams.size;
+  }
+
   /** Body bytes held for open streams (bounded by MAX_HELD). */
   get heldBytes(): number {
     return this.held;

@@ -100,9 +100,7 @@ describe('busted monitor on real traffic', { skip }, () => {
     const h2handler = (req: Http2ServerRequest, res: Http2ServerResponse) => {
       let raw = '';
       req.on('data', (d) => (raw += d));
-      req.on('end', () => setTimeout(answer, Number(req.headers['x-answer-after-ms'] ?? 0)));
-      // (x-answer-after-ms: a model's time to its first token, which real providers take)
-      const answer = () => {
+      req.on('end', () => {
         res.writeHead(200, { 'content-type': 'text/event-stream' });
         if (req.url === '/v1/chat/completions') {
           const chunk = (o: object) => `data: ${JSON.stringify({ id: 'c1', object: 'chat.completion.chunk', model: 'gpt-4o-2024-08-06', ...o })}\n\n`;
@@ -113,7 +111,7 @@ describe('busted monitor on real traffic', { skip }, () => {
           res.write(`data: ${JSON.stringify({ candidates: [{ content: { parts: [{ text: 'Hi' }] } }], modelVersion: 'gemini-2.5-flash' })}\r\n\r\n`);
           res.end(`data: ${JSON.stringify({ candidates: [], usageMetadata: { promptTokenCount: 9, candidatesTokenCount: 3 }, modelVersion: 'gemini-2.5-flash' })}\r\n\r\n`);
         }
-      };
+      });
     };
     h2 = createSecureServer({ key: pki.keyPem, cert: pki.certPem, ALPNProtocols: ['h2'] }, h2handler);
     h2v6 = createSecureServer({ key: pki.keyPem, cert: pki.certPem, ALPNProtocols: ['h2'] }, h2handler);
@@ -610,14 +608,14 @@ get('/static/app.js').then(() => new Promise((ok) => setTimeout(ok, 500))).then(
 
   it('HTTP/2: a connection whose first request is not AI traffic is watched: its reads are not copied, its writes are, so a later request on another stream is read, and its answer too (reads copied again, picked up part way)', async () => {
     // an HTTP/2 connection cannot be followed again from a later request as HTTP/1.1 is (its writes' HPACK
-    // state would be lost): its writes stay copied (tls.bpf.c BUSTED_TLS_WATCH), its reads do not, until an
-    // LLM call goes out on it: then they are copied again, and read from the answer's HEADERS frame on (the
-    // stand-in takes 300 ms to answer, as a model takes to its first token: the engine turns the reads back
-    // on after it has read the request, which a local server answering at once can beat)
+    // state would be lost): its writes stay copied (tls.bpf.c BUSTED_TLS_WATCH), its reads do not, until a
+    // write carries a request body: the kernel copies the reads from there (watch_reads), and the engine
+    // reads them from the answer's HEADERS frame on; it has the kernel stop again when the request was no AI
+    // traffic (the upload), and keeps them for good when it was (the chat). The stand-in answers at once.
     const code = `const http2 = require('http2');
 const s = http2.connect('https://127.0.0.1:${h2port}', { ca: require('fs').readFileSync(${JSON.stringify(pki.caCert)}) });
 const req = (headers, body) => new Promise((ok, no) => { const q = s.request(headers); q.on('response', () => { q.resume(); q.on('end', ok); }); q.on('error', no); q.end(body); });
-req({ ':path': '/static/app.js' }).then(() => new Promise((ok) => setTimeout(ok, 500))).then(() => req({ ':path': '/second-on-same-connection' })).then(() => req({ ':method': 'POST', ':path': '/v1/chat/completions', 'content-type': 'application/json', 'x-answer-after-ms': '300' }, ${JSON.stringify(JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'q-after-h2-watch' }] }))})).then(() => { s.close(); process.exit(0); }, (e) => { console.error(e); process.exit(4); });`;
+req({ ':path': '/static/app.js' }).then(() => new Promise((ok) => setTimeout(ok, 500))).then(() => req({ ':path': '/second-on-same-connection' })).then(() => req({ ':method': 'POST', ':path': '/v1/upload', 'content-type': 'application/json' }, '{"note":"no LLM call"}')).then(() => new Promise((ok) => setTimeout(ok, 200))).then(() => req({ ':method': 'POST', ':path': '/v1/chat/completions', 'content-type': 'application/json' }, ${JSON.stringify(JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'q-after-h2-watch' }] }))})).then(() => { s.close(); process.exit(0); }, (e) => { console.error(e); process.exit(4); });`;
     const r = await run([process.execPath, '-e', code], inCg());
     assert.equal(r.code, 0, r.stderr);
     await agent.waitFor((e) => of(r.pid)(e) && e.type === 'close' && e.net?.protocol === 'tcp', 'the close');

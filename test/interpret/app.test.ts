@@ -438,3 +438,60 @@ describe('AppLayer: a watched HTTP/2 connection\'s reads, copied again when an L
     assert.deepEqual(types, ['llm_request', 'llm_response']);
   });
 });
+
+describe('AppLayer: the reads the kernel turns on at a watched connection\'s write with a request body', () => {
+  it('an upload that is no AI traffic: the reads are given back once it is read; a chat completion after it keeps them, and its answer is read', async () => {
+    const chunks = await captureH2(
+      (req, res) => {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(req.url === '/v1/chat/completions' ? JSON.stringify({ model: 'gpt-4o', usage: { prompt_tokens: 3, completion_tokens: 4 } }) : '{"ok":true}');
+      },
+      async (client) => {
+        const go = (headers: Record<string, string>, body?: string) =>
+          new Promise<void>((resolve) => {
+            const q = client.request(headers);
+            q.resume();
+            q.on('end', resolve);
+            q.end(body);
+          });
+        await go({ ':path': '/health' });
+        await go({ ':method': 'POST', ':path': '/v1/upload', 'content-type': 'application/json' }, '{"note":"no LLM call"}');
+        await go({ ':method': 'POST', ':path': '/v1/chat/completions', 'content-type': 'application/json' }, JSON.stringify({ model: 'gpt-4o', messages: [{ role: 'user', content: 'hello' }] }));
+      },
+    );
+    let uninteresting = 0;
+    const app = new AppLayer(new ProviderTable(), false, () => uninteresting++);
+    const found: Array<{ type: string; llm?: { usage?: unknown } }> = [];
+    const given: string[] = [];
+    let watched = false;
+    let kernelReads = false; // what tls.bpf.c watch_reads holds
+    let calls = 0;
+    for (const c of chunks) {
+      if (c.direction === 'read' && watched && !kernelReads && !app.readsFollowed(7, 'abc')) continue; // not copied
+      const body = c.direction === 'write' && watched && /"note"|"messages"/.test(Buffer.from(c.data).toString('latin1'));
+      const id = `c${++calls}`;
+      if (body) {
+        kernelReads = true;
+        app.readsTurnedOn(7, 'abc', id);
+      }
+      found.push(...(app.feed(call(c.direction, c.data)).found as typeof found));
+      if (c.direction === 'write') {
+        const off = app.readsUnwanted(7, 'abc');
+        if (off !== undefined) {
+          given.push(off);
+          kernelReads = false;
+        }
+      }
+      if (!watched && uninteresting > 0) {
+        app.watched(7, 'abc', true);
+        watched = true;
+      }
+      app.takeReadsBack(7, 'abc');
+    }
+    assert.equal(given.length, 1, 'the upload\'s reads given back, once');
+    assert.equal(app.readsFollowed(7, 'abc'), true, 'the chat completion keeps them');
+    assert.equal(app.readsUnwanted(7, 'abc'), undefined);
+    assert.deepEqual(found.map((f) => f.type), ['llm_request', 'llm_response']);
+    assert.deepEqual(found[1]!.llm?.usage, { input_tokens: 3, output_tokens: 4 });
+  });
+});
