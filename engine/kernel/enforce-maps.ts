@@ -7,7 +7,7 @@
  */
 import { BustedError, ErrorCode } from '../model/errors.js';
 import type { BpfMap } from './libbpf.js';
-import type { EnforceMapName, KernelSession } from './loader.js';
+import { tlsKey, type EnforceMapName, type KernelSession } from './loader.js';
 import * as W from './wire.generated.js';
 
 export type TlsVerdict = 'capture' | 'skip' | 'gate' | 'block';
@@ -218,11 +218,7 @@ export class EnforceMaps {
   // ---- TLS and sockets ------------------------------------------------------------
 
   setTlsVerdict(pid: number, sslHex: string, verdict: TlsVerdict): void {
-    const key = new Uint8Array(W.TLS_KEY.size);
-    const dv = new DataView(key.buffer);
-    dv.setUint32(W.TLS_KEY.pid, pid, true);
-    dv.setBigUint64(W.TLS_KEY.ssl, BigInt(`0x${sslHex}`), true);
-    this.map('tls_verdicts').update(key, u32key(TLS_VERDICTS[verdict]));
+    this.map('tls_verdicts').update(tlsKey(pid, sslHex), u32key(TLS_VERDICTS[verdict]));
   }
 
   /** Drop this socket's packets from now on (pkt.bpf.c). */

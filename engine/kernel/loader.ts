@@ -633,10 +633,7 @@ export class KernelSession {
   setTlsVerdict(pid: number, sslHex: string, verdict: 'capture' | 'skip' | { watch: { left: number; data: boolean } | null; gated?: boolean; reads?: boolean }): boolean {
     const obj = this.bySpec.get('tls');
     if (!obj) return false;
-    const key = new Uint8Array(W.TLS_KEY.size);
-    const dv = new DataView(key.buffer);
-    dv.setUint32(W.TLS_KEY.pid, pid, true);
-    dv.setBigUint64(W.TLS_KEY.ssl, BigInt(`0x${sslHex}`), true);
+    const key = tlsKey(pid, sslHex);
     const value = new Uint8Array(4);
     new DataView(value.buffer).setUint32(0, typeof verdict === 'object' ? watchVerdict(verdict.watch, verdict.gated, verdict.reads) : verdict === 'skip' ? W.BUSTED_TLS_SKIP : W.BUSTED_TLS_CAPTURE, true);
     try {
@@ -655,10 +652,7 @@ export class KernelSession {
   clearWatchReads(pid: number, sslHex: string, callIdHex: string): boolean {
     const obj = this.bySpec.get('tls');
     if (!obj) return false;
-    const key = new Uint8Array(W.TLS_KEY.size);
-    const dv = new DataView(key.buffer);
-    dv.setUint32(W.TLS_KEY.pid, pid, true);
-    dv.setBigUint64(W.TLS_KEY.ssl, BigInt(`0x${sslHex}`), true);
+    const key = tlsKey(pid, sslHex);
     const value = new Uint8Array(8);
     try {
       const map = obj.map('watch_reads');
@@ -843,6 +837,15 @@ export class KernelSession {
     closeFd(this.cgroupFd);
     this.cgroupFd = -1;
   }
+}
+
+/** The key of a TLS connection in tls.bpf.c's maps (struct busted_tls_key): its process and SSL* (hex). */
+export function tlsKey(pid: number, sslHex: string): Uint8Array {
+  const key = new Uint8Array(W.TLS_KEY.size);
+  const dv = new DataView(key.buffer);
+  dv.setUint32(W.TLS_KEY.pid, pid, true);
+  dv.setBigUint64(W.TLS_KEY.ssl, BigInt(`0x${sslHex}`), true);
+  return key;
 }
 
 /**

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { AppLayer } from '../../engine/interpret/app.js';
 import type { TlsCall } from '../../engine/interpret/tls-data.js';
 import { ProviderTable } from '../../engine/enrich/provider.js';
-import { captureH2 } from '../helpers/h2-capture.js';
+import { captureH2, h2request } from '../helpers/h2-capture.js';
 import { prng } from '../helpers/prng.js';
 import { redactText } from '../../engine/redact.js';
 
@@ -372,13 +372,7 @@ describe('AppLayer: a watched HTTP/2 connection\'s reads, copied again when an L
         }
       },
       async (client) => {
-        const go = (headers: Record<string, string>, body?: string) =>
-          new Promise<void>((resolve) => {
-            const q = client.request(headers);
-            q.resume();
-            q.on('end', resolve);
-            q.end(body);
-          });
+        const go = (headers: Record<string, string>, body?: string) => h2request(client, headers, body);
         await go({ ':path': '/health' });
         await go({ ':path': '/status' });
         await go({ ':method': 'POST', ':path': '/v1/chat/completions', 'content-type': 'application/json' }, JSON.stringify({ model: 'gpt-4o', stream: true, messages: [{ role: 'user', content: 'hello' }] }));
@@ -413,14 +407,8 @@ describe('AppLayer: a watched HTTP/2 connection\'s reads, copied again when an L
     const chunks = await captureH2(
       (req, res) => res.end(req.url === '/v1/chat/completions' ? JSON.stringify({ model: 'm', usage: { prompt_tokens: 1, completion_tokens: 1 } }) : 'ok'),
       async (client) => {
-        for (const [path, body] of [['/health', undefined], ['/v1/chat/completions', JSON.stringify({ model: 'm', messages: [{ role: 'user', content: 'x' }] })]] as const) {
-          await new Promise<void>((resolve) => {
-            const q = client.request(body ? { ':method': 'POST', ':path': path, 'content-type': 'application/json' } : { ':path': path });
-            q.resume();
-            q.on('end', resolve);
-            q.end(body);
-          });
-        }
+        await h2request(client, { ':path': '/health' });
+        await h2request(client, { ':method': 'POST', ':path': '/v1/chat/completions', 'content-type': 'application/json' }, JSON.stringify({ model: 'm', messages: [{ role: 'user', content: 'x' }] }));
       },
     );
     let uninteresting = 0;
@@ -447,13 +435,7 @@ describe('AppLayer: the reads the kernel turns on at a watched connection\'s wri
         res.end(req.url === '/v1/chat/completions' ? JSON.stringify({ model: 'gpt-4o', usage: { prompt_tokens: 3, completion_tokens: 4 } }) : '{"ok":true}');
       },
       async (client) => {
-        const go = (headers: Record<string, string>, body?: string) =>
-          new Promise<void>((resolve) => {
-            const q = client.request(headers);
-            q.resume();
-            q.on('end', resolve);
-            q.end(body);
-          });
+        const go = (headers: Record<string, string>, body?: string) => h2request(client, headers, body);
         await go({ ':path': '/health' });
         await go({ ':method': 'POST', ':path': '/v1/upload', 'content-type': 'application/json' }, '{"note":"no LLM call"}');
         await go({ ':method': 'POST', ':path': '/v1/chat/completions', 'content-type': 'application/json' }, JSON.stringify({ model: 'gpt-4o', messages: [{ role: 'user', content: 'hello' }] }));
