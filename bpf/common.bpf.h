@@ -203,6 +203,8 @@ static __always_inline bool http_request_start(const __u8 *h)
 		return h[5] == '/' || h[5] == 'h';
 	if (h[0] == 'P' && h[1] == 'U' && h[2] == 'T' && h[3] == ' ')
 		return h[4] == '/' || h[4] == 'h';
+	if (h[0] == 'P' && h[1] == 'R' && h[2] == 'I' && h[3] == ' ' && h[4] == '*' && h[5] == ' ')
+		return true; /* HTTP/2 with prior knowledge (h2c: gRPC without TLS), its client preface (RFC 9113 3.4) */
 	return h[0] == 'P' && h[1] == 'A' && h[2] == 'T' && h[3] == 'C' && h[4] == 'H' && h[5] == ' ';
 }
 

@@ -357,6 +357,10 @@ export class AppLayer {
     return c?.readsBack !== undefined;
   }
 
+  isHttp2(pid: number, ssl: string): boolean {
+    return this.conns.get(`${pid}:${ssl}`)?.h2 === true;
+  }
+
   isWatched(pid: number, ssl: string): boolean {
     return this.conns.get(`${pid}:${ssl}`)?.watched === true;
   }

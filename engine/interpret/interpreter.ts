@@ -247,7 +247,9 @@ export class Interpreter {
       const sockId = plainSockOf(ssl);
       // decided once the call or piece being read is (tlsCall, plainPieces): a request may have begun behind this one
       if (sockId === undefined) this.tlsSkipPending = { pid, ssl };
-      else this.plainSkipPending = sockId;
+      // a plain-text HTTP/2 connection (h2c: gRPC without TLS) is followed whole: the packet hook picks a
+      // connection up again only where a segment starts a request line, which HTTP/2 frames never do
+      else if (!this.app.isHttp2(pid, ssl)) this.plainSkipPending = sockId;
     };
     this.onPlainSkip = o.onPlainSkip;
     this.onTlsSkip = o.onTlsSkip;

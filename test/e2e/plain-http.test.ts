@@ -22,7 +22,8 @@ import { execFileSync, type ChildProcess } from 'node:child_process';
 import { PYTHON, run, start, type RunResult } from '../../engine/demo/spawn.js';
 import type { BustedEvent } from '../../engine/model/event.js';
 import { PACKAGE_ROOT } from '../../engine/paths.js';
-import { startPlainProviderServer, USAGE, type ProviderServer } from '../helpers/providers.js';
+import { startH2cProviderServer, startPlainProviderServer, USAGE, type ProviderServer } from '../helpers/providers.js';
+import { pb } from '../helpers/protobuf.js';
 
 const skip = kernelSkipReason();
 const TOKEN = 'e2ePLAINtoken0123456789abcdefgh';
@@ -85,6 +86,34 @@ async function heldBlock(agent: MonitorProcess, r: RunResult, srv: ProviderServe
   assert.equal(d.decision?.enforced, true);
   assert.ok(!srv.received.some((b) => b.includes(marker)), `the server never received ${marker}`);
   return { req, d };
+}
+
+/**
+ * node: requests on one HTTP/2 session without TLS (h2c, prior knowledge),
+ * one after the other, each printed as its status (a gRPC call's
+ * grpc-status) or `error CODE`. A call is a GET of `path`, a POST of JSON
+ * `body`, or a gRPC call of the message `grpc` (hex, framed here).
+ */
+function h2cCalls(port: number, calls: Array<{ path: string; body?: string; grpc?: string }>): string[] {
+  return [
+    process.execPath,
+    '-e',
+    `const s = require('http2').connect('http://127.0.0.1:${port}');
+s.on('error', () => {});
+const one = (c) => new Promise((ok) => {
+  const h = c.grpc ? { ':method': 'POST', ':path': c.path, 'content-type': 'application/grpc', te: 'trailers' } : c.body ? { ':method': 'POST', ':path': c.path, 'content-type': 'application/json' } : { ':path': c.path };
+  const q = s.request(h);
+  let status;
+  q.on('response', (r) => (status = r[':status']));
+  q.on('trailers', (t) => (status = 'grpc-status ' + t['grpc-status']));
+  q.on('data', () => {});
+  q.on('end', () => ok(String(status)));
+  q.on('error', (e) => ok('error ' + e.code));
+  if (c.grpc) { const m = Buffer.from(c.grpc, 'hex'); const f = Buffer.alloc(5 + m.length); f.writeUInt32BE(m.length, 1); m.copy(f, 5); q.end(f); } else q.end(c.body);
+});
+(async () => { for (const c of JSON.parse(process.argv[1])) console.log(await one(c)); s.close(); })();`,
+    JSON.stringify(calls),
+  ];
 }
 
 /** A network namespace of the test, to stand for another host over a veth pair (LINK: NET.1 here, NET.2 there); REMOVE takes both away. */
@@ -492,6 +521,56 @@ except Exception as e:
       }
     } finally {
       assert.equal(await agent.stop(), 0);
+    }
+  });
+
+  it('HTTP/2 without TLS (h2c, prior knowledge: gRPC on a private network): a chat completion and a Gemini gRPC call after a GET on one connection are read with their answers (an h2c connection is followed whole); under enforce a secret in either never arrives', async () => {
+    const h2c = await startH2cProviderServer();
+    // Gemini's GenerateContent: model=1, contents=2 {parts=1 {text=2}, role=2}
+    const gemini = (text: string) => Buffer.from(pb([[1, 'models/gemini-2.5-flash'], [2, pb([[1, pb([[2, text]])], [2, 'user']])]])).toString('hex');
+    const grpcPath = '/google.ai.generativelanguage.v1beta.GenerativeService/GenerateContent';
+    const calls = (user: string, grpcUser: string) => [{ path: '/health' }, { path: '/v1/chat/completions', body: chat('qwen2.5-7b', user) }, { path: grpcPath, grpc: gemini(grpcUser) }];
+    try {
+      const agent = await MonitorProcess.start(['--cgroup', cg.path]);
+      try {
+        const r = await run(h2cCalls(h2c.port, calls('q-h2c-chat', 'q-h2c-grpc')), inCg());
+        assert.equal(r.code, 0, r.stderr);
+        assert.deepEqual(r.stdout.trim().split('\n'), ['404', '200', 'grpc-status 0']);
+        const req = await agent.waitFor((e) => e.type === 'llm_request' && e.process?.pid === r.pid && e.llm?.user_message === 'q-h2c-chat', 'the chat completion after the GET');
+        assert.equal(req.http?.version, '2');
+        assert.equal(req.tls, undefined, 'no TLS on this connection');
+        assert.equal(req.net?.dst_port, h2c.port);
+        const res = await agent.waitFor((e) => e.type === 'llm_response' && e.process?.pid === r.pid && e.http?.path === '/v1/chat/completions', 'its answer');
+        assert.deepEqual(res.llm?.usage, { input_tokens: USAGE.input, output_tokens: USAGE.output });
+        const g = await agent.waitFor((e) => e.type === 'llm_request' && e.process?.pid === r.pid && e.llm?.user_message === 'q-h2c-grpc', 'the gRPC call');
+        assert.equal(g.provider, 'google');
+        assert.equal(g.llm?.model, 'gemini-2.5-flash');
+        const gr = await agent.waitFor((e) => e.type === 'llm_response' && e.process?.pid === r.pid && e.http?.path === grpcPath, 'the gRPC answer');
+        assert.deepEqual(gr.llm?.tool_calls, ['find_flights']);
+      } finally {
+        assert.equal(await agent.stop(), 0);
+      }
+      const enforcer = await MonitorProcess.start(['--policies', join(PACKAGE_ROOT, 'policies'), '--cgroup', cg.path, '--no-server-side'], 20_000, 'enforce');
+      try {
+        const bad = await run(h2cCalls(h2c.port, calls(`use ${SECRET} (h2c-secret)`, 'harmless (h2c-grpc-before)')), inCg());
+        assert.match(bad.stdout.trim(), /^404\nerror /, bad.stdout + bad.stderr);
+        const req = await enforcer.waitFor((e) => e.type === 'llm_request' && e.process?.pid === bad.pid, 'the secret prompt');
+        const d = await enforcer.waitFor((e) => e.type === 'decision' && e.decision?.subject === req.id, 'its decision');
+        assert.equal(d.decision?.action, 'block');
+        assert.equal(d.decision?.enforced, true);
+        const badGrpc = await run(h2cCalls(h2c.port, [{ path: grpcPath, grpc: gemini(`key ${SECRET} (h2c-grpc-secret)`) }]), inCg());
+        assert.match(badGrpc.stdout.trim(), /^error /, badGrpc.stdout + badGrpc.stderr);
+        const ok = await run(h2cCalls(h2c.port, calls('harmless (h2c-ok)', 'harmless (h2c-grpc-ok)')), inCg());
+        assert.deepEqual(ok.stdout.trim().split('\n'), ['404', '200', 'grpc-status 0'], ok.stderr);
+        assert.ok(h2c.received.some((b) => b.includes('(h2c-ok)')), 'the harmless prompt arrived');
+        assert.ok(h2c.received.some((b) => b.includes('(h2c-grpc-ok)')), 'the harmless gRPC call arrived');
+        assert.ok(!h2c.received.some((b) => b.includes('(h2c-secret)') || b.includes('(h2c-grpc-secret)')), 'no secret arrived');
+        assert.ok(!enforcer.stdout.includes(SECRET), "the secret appears in busted's output");
+      } finally {
+        assert.equal(await enforcer.stop(), 0);
+      }
+    } finally {
+      await h2c.close();
     }
   });
 

@@ -15,7 +15,7 @@
 import * as zlib from 'node:zlib';
 import { grpcFrame, pb } from './protobuf.js';
 import { acceptRealtime } from './realtime.js';
-import { createSecureServer, type Http2SecureServer, type Http2ServerRequest, type Http2ServerResponse } from 'node:http2';
+import { createSecureServer, createServer as createH2cServer, type Http2SecureServer, type Http2Server, type Http2ServerRequest, type Http2ServerResponse } from 'node:http2';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Pki } from '../../engine/demo/pki.js';
@@ -171,7 +171,14 @@ export async function startPlainProviderServer(host = '127.0.0.1', port = 0): Pr
   return listening(server, host, hits, received, port);
 }
 
-async function listening(server: Http2SecureServer | Server, host: string, hits: string[], received: string[], port = 0): Promise<ProviderServer> {
+/** The same answers over HTTP/2 without TLS, prior knowledge only (h2c, as gRPC speaks it on a private network). */
+export async function startH2cProviderServer(host = '127.0.0.1'): Promise<ProviderServer> {
+  const hits: string[] = [];
+  const received: string[] = [];
+  return listening(createH2cServer(handler(hits, received)), host, hits, received);
+}
+
+async function listening(server: Http2SecureServer | Http2Server | Server, host: string, hits: string[], received: string[], port = 0): Promise<ProviderServer> {
   // every connection, so that close() ends them all: a client whose socket busted destroyed
   // may never tell the server (its RST dropped with the rest of its packets), and an HTTP/2
   // session would then keep close() waiting for good
