@@ -21,31 +21,6 @@
 #include "common.bpf.h"
 #include "enforce.bpf.h"
 
-/* The classes blocked for the current process (running `p`), and which verdict said so. */
-static __always_inline __u64 blocked_classes(struct busted_proc_value *p, __u64 *image, __u32 *source)
-{
-	__u64 cgid = bpf_get_current_cgroup_id();
-	struct busted_verdict *v;
-	__u64 zero = 0;
-
-	if (p && p->cgroup_id == cgid && p->uid == (__u32)bpf_get_current_uid_gid()) {
-		*image = p->image;
-		v = bpf_map_lookup_elem(&image_verdicts, &p->image);
-		if (v) {
-			*source = BUSTED_VSRC_IMAGE;
-			return v->block;
-		}
-	}
-	v = bpf_map_lookup_elem(&cgroup_verdicts, &cgid);
-	if (v) {
-		*source = BUSTED_VSRC_CGROUP;
-		return v->block;
-	}
-	*source = BUSTED_VSRC_DEFAULT;
-	v = bpf_map_lookup_elem(&cgroup_verdicts, &zero);
-	return v ? v->block : 0;
-}
-
 static __always_inline void report(__u32 what, __u32 family, const __u8 *addr, __u16 port, __u32 proto,
 				   __u32 klass, __u64 image, __u32 source)
 {

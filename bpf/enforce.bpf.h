@@ -183,6 +183,31 @@ static __always_inline struct busted_enforce_cfg *cfg(void)
 	return bpf_map_lookup_elem(&enforce_cfg, &zero);
 }
 
+/* The classes blocked for the current process (running `p`), and which verdict said so. */
+static __always_inline __u64 blocked_classes(struct busted_proc_value *p, __u64 *image, __u32 *source)
+{
+	__u64 cgid = bpf_get_current_cgroup_id();
+	struct busted_verdict *v;
+	__u64 zero = 0;
+
+	if (p && p->cgroup_id == cgid && p->uid == (__u32)bpf_get_current_uid_gid()) {
+		*image = p->image;
+		v = bpf_map_lookup_elem(&image_verdicts, &p->image);
+		if (v) {
+			*source = BUSTED_VSRC_IMAGE;
+			return v->block;
+		}
+	}
+	v = bpf_map_lookup_elem(&cgroup_verdicts, &cgid);
+	if (v) {
+		*source = BUSTED_VSRC_CGROUP;
+		return v->block;
+	}
+	*source = BUSTED_VSRC_DEFAULT;
+	v = bpf_map_lookup_elem(&cgroup_verdicts, &zero);
+	return v ? v->block : 0;
+}
+
 #define FNV64_OFFSET 0xcbf29ce484222325ULL
 #define FNV64_PRIME 0x100000001b3ULL
 

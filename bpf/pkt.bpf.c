@@ -737,6 +737,87 @@ out:
 	bpf_map_delete_elem(&last_ssl, &tid);
 }
 
+/* A ClientHello under study (its server name goes to name_buf). Chrome's,
+ * with a post-quantum key share, is near 2 KiB, and it puts its
+ * extensions in random order: the server name may come late. */
+#define HELLO_BUF 4096
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u8[HELLO_BUF]);
+} hello_buf SEC(".maps");
+
+#define HELLO_AT(m, i) ((__u32)(m)[(i) & (HELLO_BUF - 1)])
+
+struct sni_walk {
+	__u32 pos;     /* the next extension's start */
+	__u32 end;     /* the extensions' end */
+	__u32 name_at; /* the host name's start, once found */
+	__u32 name_len;
+};
+
+/* One extension of a ClientHello: stops at server_name (RFC 6066 3: a list
+ * of entries, the first a host_name, type 0, with a 2-byte length). */
+static long sni_step(__u32 i, struct sni_walk *w)
+{
+	__u32 zero = 0, pos = w->pos, type, elen, n;
+	__u8 *m = bpf_map_lookup_elem(&hello_buf, &zero);
+
+	if (!m || pos + 4 > w->end)
+		return 1;
+	type = (HELLO_AT(m, pos) << 8) | HELLO_AT(m, pos + 1);
+	elen = (HELLO_AT(m, pos + 2) << 8) | HELLO_AT(m, pos + 3);
+	if (type == 0) {
+		n = (HELLO_AT(m, pos + 7) << 8) | HELLO_AT(m, pos + 8);
+		if (elen >= 5 && HELLO_AT(m, pos + 6) == 0 && n > 0 && n < NAME_BUF && pos + 9 + n <= w->end) {
+			w->name_at = pos + 9;
+			w->name_len = n;
+		}
+		return 1;
+	}
+	w->pos = pos + 4 + elen;
+	return 0;
+}
+
+/* The server name of the ClientHello record at OFF (PLEN bytes of it in
+ * this segment) into name_buf: its length, 0 when it names none (or what
+ * it is cut off in the first HELLO_BUF bytes). */
+static __always_inline __u32 hello_sni(struct __sk_buff *skb, __u32 off, __u32 plen)
+{
+	__u32 zero = 0, pos;
+	__u8 *m = bpf_map_lookup_elem(&hello_buf, &zero);
+	char *name = name_scratch();
+	struct sni_walk w = {};
+	__u64 len = plen, n;
+
+	if (!m || !name)
+		return 0;
+	if (len > HELLO_BUF)
+		len = HELLO_BUF;
+	asm volatile("%[l] &= 0x1fff" : [l] "+r"(len));
+	if (len < 46 || len > HELLO_BUF || bpf_skb_load_bytes(skb, off, m, len))
+		return 0;
+	/* record (5) and handshake (4) headers, version (2), random (32); then
+	 * the session id, cipher suites and compression methods, each after
+	 * its length; then the extensions' length */
+	pos = 44 + HELLO_AT(m, 43);
+	pos += 2 + ((HELLO_AT(m, pos) << 8) | HELLO_AT(m, pos + 1));
+	pos += 1 + HELLO_AT(m, pos);
+	if (pos + 2 > len)
+		return 0;
+	w.end = pos + 2 + ((HELLO_AT(m, pos) << 8) | HELLO_AT(m, pos + 1));
+	if (w.end > len)
+		w.end = len;
+	w.pos = pos + 2;
+	bpf_loop(64, sni_step, &w, 0);
+	n = w.name_len;
+	asm volatile("%[n] &= 0xff" : [n] "+r"(n));
+	if (n == 0 || bpf_skb_load_bytes(skb, off + w.name_at, name, n))
+		return 0;
+	return n;
+}
+
 /*
  * An egress ClientHello whose thread went through no probed TLS library
  * (Chromium's BoringSSL, rustls, a Go binary busted does not probe): what that connection
@@ -773,12 +854,31 @@ static __always_inline int hello_hold(struct __sk_buff *skb, struct pkt *p, __u6
 	if (!whole || !plain_gate() || tgid == self_tgid)
 		return 0;
 	c = cfg();
-	if (!c || !c->gate_classes)
+	if (!c)
 		return 0;
 	pv = bpf_map_lookup_elem(&procs, &tgid);
 	d = dest_of(pv ? pv->image : 0, p->flow.family, p->flow.daddr);
-	if (!d || d->klass >= 64 || !(c->gate_classes & (1ULL << d->klass)))
-		return 0;
+	if (d) {
+		if (d->klass >= 64 || !(c->gate_classes & (1ULL << d->klass)))
+			return 0;
+	} else {
+		/* An address the kernel did not learn (the program resolved the name
+		 * itself, over DNS over HTTPS, or was given the address): the name
+		 * the hello asks for decides, as the SNI probe's does for a probed
+		 * library. Held when that name is in a class the engine judges, one
+		 * this process may not reach at all (its connect() could not be
+		 * refused, not knowing where it went), or a host the policy refused. */
+		__u32 n = hello_sni(skb, p->off, p->plen), known, klass, source;
+		__u64 image;
+
+		if (!n)
+			return 0;
+		klass = name_class(n, &known);
+		if (klass == BUSTED_CLASS_NONE || klass >= 64)
+			return 0;
+		if (klass != BUSTED_CLASS_HOST && !(c->gate_classes & (1ULL << klass)) && !(blocked_classes(pv, &image, &source) & (1ULL << klass)))
+			return 0;
+	}
 	/* held only when the engine will know: a hold it never heard of would
 	 * keep the connection from going anywhere while the engine lives */
 	if (!emit_headers(skb, p, cookie, o, BUSTED_PKT_HELLO_HELD, 0))

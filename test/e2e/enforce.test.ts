@@ -1000,10 +1000,11 @@ print("ok")`,
   it('TLS busted cannot read (Chromium: BoringSSL linked in, not probed) to a provider: its ClientHello held until decided; audited by the shipped policies, and with block_unreadable_tls nothing of it reaches the server', { skip: chromiumSkipReason(), timeout: 120_000 }, async () => {
     const profile = mkdtempSync(join(tmpdir(), 'busted-chromium-'));
     // the name through the test's resolver: the kernel learns api.openai.com's address for Chromium's program image
-    const fetchAs = (marker: string) =>
-      run([CHROMIUM, ...CHROMIUM_QUIET, `--user-data-dir=${profile}`, '--ignore-certificate-errors', '--dump-dom', url('api.openai.com', `/v1/models?via=${marker}`)], { ...inCg(), timeoutMs: 30_000 });
-    const unreadable = async (m: MonitorProcess, marker: string) => {
-      await fetchAs(marker);
+    // (resolving it itself: --host-resolver-rules, as with its DNS over HTTPS, and the kernel learns nothing)
+    const fetchAs = (marker: string, ownResolver = false) =>
+      run([CHROMIUM, ...CHROMIUM_QUIET, `--user-data-dir=${profile}`, '--ignore-certificate-errors', ...(ownResolver ? ['--host-resolver-rules=MAP api.openai.com 127.0.0.1'] : []), '--dump-dom', url('api.openai.com', `/v1/models?via=${marker}`)], { ...inCg(), timeoutMs: 30_000 });
+    const unreadable = async (m: MonitorProcess, marker: string, ownResolver = false) => {
+      await fetchAs(marker, ownResolver);
       const hello = await m.waitFor((e) => e.type === 'tls_client_hello' && e.tls?.sni === 'api.openai.com' && !m.events.some((d) => d.type === 'decision' && d.decision?.subject === e.id && d.decision.action === 'allow'), `${marker}: a ClientHello to api.openai.com`, 20_000);
       assert.equal(hello.tls?.plaintext, false, 'no probed library on its thread');
       assert.equal(hello.provider, 'openai');
@@ -1025,16 +1026,72 @@ print("ok")`,
       data.busted.block_unreadable_tls = true;
       writeFileSync(join(strict, 'data.json'), JSON.stringify(data));
       const m2 = await startAgent(strict);
+      // first when the kernel never saw where the name leads (its resolver has not answered Chromium yet): held by
+      // the name its hello asks for (Chrome's hello is near 2 KiB with its post-quantum key share, its extensions
+      // in random order)
+      const shakes = server.handshakes.length;
+      const own = await unreadable(m2, 'chromium-own-resolver', true);
+      assert.equal(own.decision?.action, 'block');
+      assert.equal(own.decision?.enforced, true);
+      await new Promise((r) => setTimeout(r, 500));
+      assert.ok(!server.hits.some((h) => h.includes('chromium-own-resolver')), 'the request to an address the kernel did not learn never reached the server');
+      assert.deepEqual(server.handshakes.slice(shakes), [], 'not even its handshake: its hello was held');
+      // then through the test's resolver: held by the address its answer taught the kernel
       const blocked = await unreadable(m2, 'chromium-blocked');
       assert.equal(blocked.decision?.action, 'block');
       assert.equal(blocked.decision?.enforced, true, 'its socket destroyed');
       await new Promise((r) => setTimeout(r, 500));
       // held from its ClientHello on: not even the handshake reached the server, so no request can have
       assert.ok(!server.hits.some((h) => h.includes('chromium-blocked')), 'the request never reached the server');
+      assert.deepEqual(server.handshakes.slice(shakes), [], 'nor its handshake');
       await stopAgent();
     } finally {
       rmSync(profile, { recursive: true, force: true });
     }
+  });
+
+  it('TLS busted cannot read to an address the kernel did not learn (the program resolved the name itself, as over DNS over HTTPS): its ClientHello is held by the name it asks for; a provider the policy does not approve gets nothing, nor, with block_unreadable_tls, an approved one; an audited one is let go (curl, its libssl left unprobed)', async () => {
+    // --resolve: curl resolves nothing through the test's resolver, so no DNS answer tells the kernel where
+    // api.openai.com or api.mistral.ai is; --tls-libs gnutls: its libssl is not probed, what it sends is unread
+    const unprobed = (host: string, marker: string) =>
+      run(['curl', '-4', '-sS', '--http1.1', '--max-time', '10', '--cacert', pki.caCert, '--resolve', `${host}:${server.port}:127.0.0.1`, '-H', 'content-type: application/json', '-d', chat(marker), url(host)], inCg());
+    const helloOf = async (m: MonitorProcess, r: RunResult, host: string) => {
+      const hello = await m.waitFor((e) => e.type === 'tls_client_hello' && e.process?.pid === r.pid && e.tls?.sni === host, `${host}: its ClientHello`);
+      assert.equal(hello.tls?.plaintext, false, 'no probed library on its thread');
+      return decisionOn(m, hello.id) ?? (await m.waitFor((e) => e.type === 'decision' && e.decision?.subject === hello.id, `${host}: its decision`));
+    };
+    const m = await startAgent(join(PACKAGE_ROOT, 'policies'), ['--tls-libs', 'gnutls']);
+    const shakes = server.handshakes.length;
+    const mistral = await unprobed('api.mistral.ai', 'unlearnt-mistral');
+    assert.notEqual(mistral.code, 0, 'refused');
+    const md = await helloOf(m, mistral, 'api.mistral.ai');
+    assert.equal(md.decision?.action, 'block');
+    assert.ok(md.decision?.reasons.includes('provider mistral is not approved'), JSON.stringify(md.decision?.reasons));
+    assert.equal(md.decision?.enforced, true);
+    assert.deepEqual(server.handshakes.slice(shakes), [], 'not even its handshake reached the server: its hello was held');
+    const audited = await unprobed('api.openai.com', 'unlearnt-audited');
+    assert.equal(audited.code, 0, audited.stderr);
+    const ad = await helloOf(m, audited, 'api.openai.com');
+    assert.equal(ad.decision?.action, 'audit');
+    assert.ok(server.received.some((b) => b.includes('unlearnt-audited')), 'the audited request arrives');
+    await stopAgent();
+    assert.match(m.stderr, /, [1-9]\d* unreadable ClientHellos held until decided/, 'its hello was held, then let go');
+    assert.ok(!server.received.some((b) => b.includes('unlearnt-mistral')), 'nothing of the refused provider\'s request arrived');
+
+    const strict = join(dir, 'unreadable-unlearnt');
+    cpSync(join(PACKAGE_ROOT, 'policies'), strict, { recursive: true });
+    const data = JSON.parse(readFileSync(join(strict, 'data.json'), 'utf8'));
+    data.busted.block_unreadable_tls = true;
+    writeFileSync(join(strict, 'data.json'), JSON.stringify(data));
+    const m2 = await startAgent(strict, ['--tls-libs', 'gnutls']);
+    const blocked = await unprobed('api.openai.com', 'unlearnt-blocked');
+    assert.notEqual(blocked.code, 0, 'refused');
+    const bd = await helloOf(m2, blocked, 'api.openai.com');
+    assert.equal(bd.decision?.action, 'block');
+    assert.equal(bd.decision?.enforced, true);
+    await new Promise((r) => setTimeout(r, 300));
+    assert.ok(!server.received.some((b) => b.includes('unlearnt-blocked')), 'held from its ClientHello on: the request never reached the server');
+    await stopAgent();
   });
 
   it('stops a secret in an MCP tool call\'s arguments (the shipped policies read mcp.context); harmless arguments arrive', async () => {

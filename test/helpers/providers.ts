@@ -18,6 +18,7 @@ import { acceptRealtime } from './realtime.js';
 import { createSecureServer, createServer as createH2cServer, type Http2SecureServer, type Http2Server, type Http2ServerRequest, type Http2ServerResponse } from 'node:http2';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
+import type { TLSSocket } from 'node:tls';
 import type { Pki } from '../../engine/demo/pki.js';
 
 export const PROVIDER_NAMES = [
@@ -41,6 +42,8 @@ export interface ProviderServer {
   hits: string[];
   /** every request body received, whole or not (a request cut short still shows what arrived) */
   received: string[];
+  /** TLS: the server name of every handshake that completed (a ClientHello held and refused never gets here) */
+  handshakes: string[];
   close(): Promise<void>;
 }
 
@@ -159,7 +162,9 @@ export async function startProviderServer(pki: Pki, host = '127.0.0.1'): Promise
   const server: Http2SecureServer = createSecureServer({ key: pki.keyPem, cert: pki.certPem, allowHTTP1: true, ALPNProtocols: ['h2', 'http/1.1'] }, handler(hits, received));
   // OpenAI's Realtime API: a WebSocket on the HTTP/1.1 upgrade
   server.on('upgrade', (req, socket, head) => acceptRealtime(req, socket, head, USAGE, received));
-  return listening(server, host, hits, received);
+  const handshakes: string[] = [];
+  server.on('secureConnection', (so: TLSSocket) => handshakes.push(String((so as TLSSocket & { servername?: string | false }).servername || '')));
+  return listening(server, host, hits, received, 0, handshakes);
 }
 
 /** The same answers over plain-text HTTP/1.1 (no TLS), on `port` (0: any free one). */
@@ -178,7 +183,7 @@ export async function startH2cProviderServer(host = '127.0.0.1'): Promise<Provid
   return listening(createH2cServer(handler(hits, received)), host, hits, received);
 }
 
-async function listening(server: Http2SecureServer | Http2Server | Server, host: string, hits: string[], received: string[], port = 0): Promise<ProviderServer> {
+async function listening(server: Http2SecureServer | Http2Server | Server, host: string, hits: string[], received: string[], port = 0, handshakes: string[] = []): Promise<ProviderServer> {
   // every connection, so that close() ends them all: a client whose socket busted destroyed
   // may never tell the server (its RST dropped with the rest of its packets), and an HTTP/2
   // session would then keep close() waiting for good
@@ -192,6 +197,7 @@ async function listening(server: Http2SecureServer | Http2Server | Server, host:
     port: (server.address() as AddressInfo).port,
     hits,
     received,
+    handshakes,
     close: () =>
       new Promise<void>((r) => {
         if ('closeAllConnections' in server) server.closeAllConnections();
