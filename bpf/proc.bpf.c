@@ -32,6 +32,44 @@ static __always_inline void image_unref(__u64 image)
 	}
 }
 
+/*
+ * Executables run since the agent started, by file: an exec of one not
+ * seen yet wakes the engine at once (its other records wait to be drained
+ * in batches, up to its poll interval). The engine looks at a new program
+ * for a TLS of its own (a Go binary's crypto/tls, a static OpenSSL) when
+ * it reads its exec: woken, it puts the probes on before the process's
+ * first request (a Go client's came ~15 ms after its exec here), where a
+ * batch drained 250 ms later found the process gone. A program seen once
+ * is not looked at again for its later processes (host/tls-looks.ts), so
+ * the wake-ups are few whatever the exec rate.
+ */
+struct exe_key {
+	__u64 ino;
+	__u32 dev;
+	__u32 _pad;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, struct exe_key);
+	__type(value, __u8);
+} exe_seen SEC(".maps");
+
+/* Whether BPRM's executable is one no exec has run since the agent started (and now one has). */
+static __always_inline bool exe_first_seen(struct linux_binprm *bprm)
+{
+	struct exe_key k = {};
+	__u8 one = 1;
+
+	k.ino = KREAD(bprm, file, f_inode, i_ino);
+	k.dev = KREAD(bprm, file, f_inode, i_sb, s_dev);
+	if (!k.ino || bpf_map_lookup_elem(&exe_seen, &k))
+		return false;
+	bpf_map_update_elem(&exe_seen, &k, &one, BPF_ANY);
+	return true;
+}
+
 /* The exec record is 848 bytes: too big for the 512-byte BPF stack, so it
  * is built in the ring buffer directly. */
 
@@ -105,8 +143,9 @@ int BPF_PROG(handle_exec, struct task_struct *p, pid_t old_pid, struct linux_bin
 		e->args_len = 0;
 	e->_pad = 0;
 
-	/* with enforcement the engine evaluates a new image at once: wake it */
-	bpf_ringbuf_submit(e, track_images ? BPF_RB_FORCE_WAKEUP : rb_flags());
+	/* with enforcement the engine evaluates a new image at once, and a new
+	 * executable it looks at at once: wake it */
+	bpf_ringbuf_submit(e, track_images || exe_first_seen(bprm) ? BPF_RB_FORCE_WAKEUP : rb_flags());
 	stat_inc(BUSTED_STAT_EVENTS);
 	return 0;
 }

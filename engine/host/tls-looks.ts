@@ -146,9 +146,11 @@ export class TlsLooks {
   /** Looks at PID: whether it found a library to hook; undefined when the process is gone. */
   private look(pid: number): boolean | undefined {
     this.stats.looks++;
+    const t0 = DEBUG ? performance.now() : 0;
     const r = this.o.finder.look(pid, true);
-    debug(`pid ${pid}: ${r.gone ? 'gone' : r.libs.length ? r.libs.map((l) => `${l.kind} ${l.path}`).join(', ') : 'nothing new'}`);
+    const t1 = DEBUG ? performance.now() : 0;
     if (r.libs.length) this.o.attach(r.libs);
+    debug(`pid ${pid}: ${r.gone ? 'gone' : r.libs.length ? r.libs.map((l) => `${l.kind} ${l.path}`).join(', ') : 'nothing new'} (look ${(t1 - t0).toFixed(1)} ms${r.libs.length ? `, attach ${(performance.now() - t1).toFixed(1)} ms` : ''})`);
     return r.gone ? undefined : r.libs.length > 0;
   }
 }
