@@ -236,8 +236,6 @@ export class Agent {
       enforce: policy !== undefined && !policy.dryRun,
       pinDir: o.pinDir,
     });
-    // the first Go program's look, ready before it runs (not inside its first milliseconds)
-    if (finder) setImmediate(() => finder.warm()).unref();
     // servers started before the agent: the connections they accept are credited to them
     this.learnListeners(scope);
     if (policy && !policy.dryRun) {

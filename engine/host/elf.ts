@@ -290,23 +290,18 @@ function pclntabFunctions(fd: number, secs: Section[], want: Set<string>): Map<s
   return out;
 }
 
-/** The iced-x86 decoder (WebAssembly), loaded the first time a Go binary is looked at, or by warmDecoder. */
+/**
+ * The iced-x86 decoder (WebAssembly), loaded the first time a Go binary is
+ * looked at: 50-90 ms, and ~15 MB of RSS, which an agent that never meets
+ * a Go program does not pay (loading it at start put the enforce agent's
+ * RSS at 149 MB, against issue 2's 150).
+ */
 type Iced = typeof import('iced-x86');
 type Instruction = InstanceType<Iced['Instruction']>;
 let iced: Iced | undefined;
 function decoder(): Iced {
   iced ??= createRequire(import.meta.url)('iced-x86') as Iced;
   return iced;
-}
-
-/**
- * Loads the decoder and decodes one instruction, ahead of the first Go
- * binary: loading it takes ~80 ms here, and a Go program's first
- * request comes ~15 ms after its exec, so a first look that paid for it
- * put the probes on after that request went by.
- */
-export function warmDecoder(): void {
-  eachInstruction(Uint8Array.of(0xc3), 0n, () => false);
 }
 
 /**

@@ -8,7 +8,7 @@
  * known by device and inode, however many paths and processes share it.
  */
 import { existsSync, readdirSync, readFileSync, readlinkSync, realpathSync, statSync } from 'node:fs';
-import { commonCallee, dynamicSymbols, goBinary, warmDecoder, type ElfSymbol } from './elf.js';
+import { commonCallee, dynamicSymbols, goBinary, type ElfSymbol } from './elf.js';
 
 export type TlsLibraryKind = 'openssl' | 'openssl-static' | 'boringssl' | 'gnutls' | 'nss' | 'nspr' | 'go';
 
@@ -206,11 +206,6 @@ export class TlsLibraryFinder {
     this.families = o.kinds ? LIB_FAMILIES.filter((f) => o.kinds!.includes(f.kind)) : LIB_FAMILIES;
     this.statics = !o.kinds || o.kinds.includes('openssl-static');
     this.gos = !o.kinds || o.kinds.includes('go');
-  }
-
-  /** Ready for the first Go binary now, not when it runs (elf.ts warmDecoder): when Go's TLS is probed. */
-  warm(): void {
-    if (this.gos) warmDecoder();
   }
 
   /** Executables are looked at (their own TLS: OpenSSL inside, or Go's). */
