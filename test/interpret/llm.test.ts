@@ -69,6 +69,14 @@ describe('mcpMessages', () => {
     assert.deepEqual(mcpMessages(enc('event: message\ndata: {"jsonrpc":"2.0","id":3,"result":{}}\n\n'), 'text/event-stream'), [{ kind: 'response', id: 3 }]);
     assert.deepEqual(mcpMessages(enc({ id: 1, method: 'x' }), 'application/json'), []); // not JSON-RPC 2.0
   });
+
+  it('an event stream whose content type is not known (an HTTP/2 answer read part way: its header from an HPACK entry not seen) is known by its text', () => {
+    const sse = enc('event: message\ndata: {"jsonrpc":"2.0","id":4,"result":{}}\n\n');
+    assert.deepEqual(mcpMessages(sse, undefined), [{ kind: 'response', id: 4 }]);
+    assert.deepEqual(mcpMessages(enc('id: 9\ndata: {"jsonrpc":"2.0","method":"notifications/progress"}\n\n'), undefined), [{ kind: 'notification', method: 'notifications/progress' }]);
+    // a content type that says otherwise is believed: the text is not sniffed
+    assert.deepEqual(mcpMessages(sse, 'text/plain'), []);
+  });
 });
 
 describe('tool calls, Mistral and OpenAI-compatible gateways', () => {
