@@ -91,7 +91,8 @@ async function heldBlock(agent: MonitorProcess, r: RunResult, srv: ProviderServe
 /**
  * node: requests on one HTTP/2 session without TLS (h2c, prior knowledge),
  * one after the other, each printed as its status (a gRPC call's
- * grpc-status) or `error CODE`. A call is a GET of `path`, a POST of JSON
+ * grpc-status) or `error CODE` (`error ended` or `error closed`: no answer
+ * and no error, as when the session is destroyed). A call is a GET of `path`, a POST of JSON
  * `body`, or a gRPC call of the message `grpc` (hex, framed here).
  */
 function h2cCalls(port: number, calls: Array<{ path: string; body?: string; grpc?: string }>): string[] {
@@ -107,8 +108,11 @@ const one = (c) => new Promise((ok) => {
   q.on('response', (r) => (status = r[':status']));
   q.on('trailers', (t) => (status = 'grpc-status ' + t['grpc-status']));
   q.on('data', () => {});
-  q.on('end', () => ok(String(status)));
+  // a session destroyed under it (its socket cut) may end or close the stream with neither an answer nor an error
+  const done = (why) => ok(status === undefined ? 'error ' + why : String(status));
+  q.on('end', () => done('ended'));
   q.on('error', (e) => ok('error ' + e.code));
+  q.on('close', () => done('closed'));
   if (c.grpc) { const m = Buffer.from(c.grpc, 'hex'); const f = Buffer.alloc(5 + m.length); f.writeUInt32BE(m.length, 1); m.copy(f, 5); q.end(f); } else q.end(c.body);
 });
 (async () => { for (const c of JSON.parse(process.argv[1])) console.log(await one(c)); s.close(); })();`,
