@@ -170,8 +170,7 @@ export class Agent {
         // the same for a plain-text HTTP connection: the packet hook stops copying it
         // (or, with --tls-capture-all, still copied but no longer held)
         onPlainSkip: (sockId, released, requestsOut) => this.kernel?.setPlainVerdict(BigInt(sockId), o.tlsSkip !== false ? 'skip' : 'capture', released, requestsOut),
-        plainStillCopied: o.tlsSkip === false,
-        tlsStillCopied: o.tlsSkip === false,
+        skippedStillCopied: o.tlsSkip === false,
         onPlainHold: (h, release, skipped) => this.enforcer?.plainHold(h, release, skipped),
         onExec: (pid, image, proc) => {
           this.tlsLooks?.onExec(pid, programOf(proc), proc.exe);

@@ -72,13 +72,14 @@ export interface InterpreterOptions {
    * was no LLM or MCP call, its requests (going out, REQUESTSOUT, or coming
    * in) read up to sequence number RELEASED: the packet
    * hook stops copying it until a later request starts (unless
-   * `plainStillCopied`: then it is no longer held, and still read).
+   * `skippedStillCopied`: then it is no longer held, and still read).
    */
   onPlainSkip?: (sockId: SockId, released: number, requestsOut: boolean) => void;
-  /** --tls-capture-all: a plain-text connection marked skip is still copied (and read), only no longer held */
-  plainStillCopied?: boolean;
-  /** a TLS connection onTlsSkip was told of is still copied whole (--tls-capture-all) */
-  tlsStillCopied?: boolean;
+  /**
+   * --tls-capture-all: a connection marked skip (onPlainSkip, onTlsSkip) is
+   * still copied whole (and read), only no longer held
+   */
+  skippedStillCopied?: boolean;
   /**
    * A held plain-text connection (pkt.bpf.c BUSTED_PLAIN_GATE) to move on:
    * `release`, the sequence number up to which its bytes may go now (the
@@ -219,8 +220,7 @@ export class Interpreter {
   /** a plain-text connection the application layer found uninteresting, in the piece being read */
   private plainSkipPending: SockId | undefined;
   private readonly onPlainSkip: InterpreterOptions['onPlainSkip'];
-  private readonly plainStillCopied: boolean;
-  private readonly tlsStillCopied: boolean;
+  private readonly skippedStillCopied: boolean;
   /** a TLS connection the application layer found uninteresting, in the call being read */
   private tlsSkipPending: { pid: number; ssl: string } | undefined;
   private readonly onTlsSkip: InterpreterOptions['onTlsSkip'];
@@ -255,8 +255,7 @@ export class Interpreter {
     this.onTlsSkip = o.onTlsSkip;
     this.onWatchReadsOff = o.onWatchReadsOff;
     this.onTlsGatedH2 = o.onTlsGatedH2;
-    this.plainStillCopied = o.plainStillCopied === true;
-    this.tlsStillCopied = o.tlsStillCopied === true;
+    this.skippedStillCopied = o.skippedStillCopied === true;
     this.app = new AppLayer(this.providers, o.noRedact !== true, uninteresting, (n, reason) => this.lost(n, reason));
     this.excerpt = o.tlsExcerptBytes ?? 2048;
     this.redact = o.noRedact !== true;
@@ -796,14 +795,14 @@ export class Interpreter {
     if (call.direction === 'write' && !this.app.writesDone(p.pid, p.ssl)) return;
     // HTTP/2: HPACK cannot be picked up part way, so its writes stay followed (a later request on another stream is read)
     const watch = this.app.watchFrom(p.pid, p.ssl);
-    if (watch !== undefined) this.app.watched(p.pid, p.ssl, !this.tlsStillCopied);
+    if (watch !== undefined) this.app.watched(p.pid, p.ssl, !this.skippedStillCopied);
     this.onTlsSkip?.(p.pid, p.ssl, watch);
   }
 
   private plainPieces(r: PktRecord, key: string): void {
     for (const p of this.plainStreams.add(r)) {
       // marked skip: what is left of its segment is not read (a request after it is read afresh: plainRestart)
-      if (!this.plainStillCopied && this.plainSkipped.has(r.sockId)) continue;
+      if (!this.skippedStillCopied && this.plainSkipped.has(r.sockId)) continue;
       // (a plain-text connection begins with an HTTP/1.1 request line: never HTTP/2, so nothing is `lost`)
       // held: a request it carries part of is judged on that part before it may leave (app.ts judgePart)
       const held = p.direction === 'write' && this.plainHolds.holding(r.sockId);
