@@ -63,12 +63,13 @@ interface Conn {
   clientOut?: boolean;
   /** HTTP/2: the kernel watches it (watchFrom): its writes are read for their requests */
   watched?: boolean;
+  /** HTTP/2, watched: the kernel stops copying its reads (not with --tls-capture-all); readsSkipped() says whether it does now */
+  skipsReads?: boolean;
   /**
-   * HTTP/2, watched: its reads are not copied (until an LLM call or MCP
-   * message goes out on it: then `readsBack`, for the kernel to be told,
-   * and the reads are picked up part way, Http2Stream.resume)
+   * HTTP/2, watched: an LLM call or MCP message went out on it, and its
+   * reads are copied for good (picked up part way, Http2Stream.resume):
+   * true until the kernel is told (takeReadsBack), false after
    */
-  readsSkipped?: boolean;
   readsBack?: boolean;
   /**
    * HTTP/2, watched: the kernel copies its reads for now, since the write
@@ -138,6 +139,11 @@ const ESCAPED: Record<string, string> = { '"': '"', '\\': '\\', '/': '/', b: '\b
 export function jsonUnescaped(text: string): string {
   if (!text.includes('\\')) return text;
   return text.replace(JSON_ESCAPE, (_, hex: string | undefined, c: string | undefined) => (hex !== undefined ? String.fromCharCode(parseInt(hex, 16)) : ESCAPED[c!]!));
+}
+
+/** A watched HTTP/2 connection's reads are not copied now: the kernel stopped, and neither an AI request (for good) nor a write's body (for now) turned them back on. */
+function readsSkipped(c: Conn): boolean {
+  return c.skipsReads === true && c.readsBack === undefined && c.kernelReads === undefined;
 }
 
 const API_PROVIDER: Partial<Record<Api, string>> = { anthropic: 'anthropic', google: 'google', bedrock: 'bedrock', cohere: 'cohere', ollama: 'ollama' };
@@ -297,14 +303,14 @@ export class AppLayer {
 
   /**
    * The connection is watched from here (the interpreter gave the kernel
-   * watchFrom's place); `readsSkipped`: the kernel no longer copies its
+   * watchFrom's place); `skipsReads`: the kernel no longer copies its
    * reads (not with --tls-capture-all).
    */
-  watched(pid: number, ssl: string, readsSkipped: boolean): void {
+  watched(pid: number, ssl: string, skipsReads: boolean): void {
     const c = this.conns.get(`${pid}:${ssl}`);
     if (c === undefined) return;
     c.watched = true;
-    c.readsSkipped = readsSkipped && c.readsBack === undefined;
+    c.skipsReads = skipsReads;
   }
 
   /**
@@ -329,10 +335,9 @@ export class AppLayer {
   readsTurnedOn(pid: number, ssl: string, callId: string): void {
     const c = this.conns.get(`${pid}:${ssl}`);
     if (c === undefined || !c.watched || c.readsBack !== undefined) return;
+    const skipped = readsSkipped(c);
     c.kernelReads = callId;
-    if (!c.readsSkipped || !(c.in instanceof Http2Stream)) return;
-    c.readsSkipped = false;
-    c.in.resume((sid) => c.streams.has(sid));
+    if (skipped && c.in instanceof Http2Stream) c.in.resume((sid) => c.streams.has(sid));
   }
 
   /**
@@ -347,7 +352,6 @@ export class AppLayer {
     if (id === undefined || c!.readsBack !== undefined) return undefined;
     if (c!.out instanceof Http2Stream && c!.out.openStreams > 0) return undefined;
     c!.kernelReads = undefined;
-    c!.readsSkipped = true;
     return id;
   }
 
@@ -430,9 +434,8 @@ export class AppLayer {
     // a watched HTTP/2 connection: the answer to an LLM call or MCP message is read (its reads, not copied
     // since the connection was found to carry no AI traffic, are picked up part way)
     // (the kernel may have turned them on already, at the write with the body: then they are not picked up again)
-    if ((c.readsSkipped || c.kernelReads !== undefined) && c.readsBack === undefined && 'stream' in m && c.in instanceof Http2Stream && (call !== undefined || c.found.some((f) => f.type === 'mcp_message'))) {
-      if (c.readsSkipped) c.in.resume((sid) => c.streams.has(sid));
-      c.readsSkipped = false;
+    if (c.skipsReads && c.readsBack === undefined && 'stream' in m && c.in instanceof Http2Stream && (call !== undefined || c.found.some((f) => f.type === 'mcp_message'))) {
+      if (readsSkipped(c)) c.in.resume((sid) => c.streams.has(sid));
       c.readsBack = true;
       c.kernelReads = undefined;
     }
