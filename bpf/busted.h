@@ -87,6 +87,7 @@ enum busted_pkt_kind {
 	BUSTED_PKT_HTTP = 6,      /* a piece of a plain-text HTTP connection's TCP stream, at sequence number `seq` */
 	BUSTED_PKT_HTTP_HELD = 7, /* the IP and TCP headers (data) of a plain-text segment dropped until the engine decides (len: its payload, which follows as BUSTED_PKT_HTTP records) */
 	BUSTED_PKT_HELLO_HELD = 8, /* the IP and TCP headers (data) of a ClientHello busted cannot read the connection of (no probed TLS library on its thread), to a destination in a gated class: dropped, with its retries, until the engine has decided on it (the hello follows as BUSTED_PKT_TLS_HELLO) */
+	BUSTED_PKT_QUIC_HELD = 9,  /* a QUIC datagram (long header: an Initial, or 0-RTT sent with it) dropped until the engine has decided on its connection's ClientHello, whole; the engine sends it on itself when it lets the connection go */
 };
 
 /* busted_pkt_event.flags */
@@ -96,10 +97,11 @@ enum busted_pkt_flag {
 	BUSTED_PKT_F_RESTART = 1,
 };
 
-/* hello_holds (pkt.bpf.c): an unreadable ClientHello held, by socket cookie */
+/* hello_holds (pkt.bpf.c): an unreadable ClientHello held, by socket cookie
+ * (a TCP connection's, or a QUIC client's UDP socket's) */
 enum busted_hello_hold {
 	BUSTED_HELLO_HELD = 1,     /* dropped, and its retries, until the engine decides */
-	BUSTED_HELLO_RELEASED = 2, /* the engine let it go: its next retry passes */
+	BUSTED_HELLO_RELEASED = 2, /* the engine let it go: its next retry passes (QUIC: and all that follows) */
 };
 
 /* plain_socks: what the packet hook does with a plain-text HTTP connection's payload */

@@ -257,18 +257,21 @@ static __always_inline struct busted_pkt_event *pkt_record(struct __sk_buff *skb
 	return e;
 }
 
-/* Send the record with `cap` bytes of data, counting it or its loss. */
-static __always_inline void send_pkt(struct busted_pkt_event *e, __u64 cap, __u64 flags)
+/* Send the record with `cap` bytes of data, counting it or its loss; true when it went. */
+static __always_inline bool send_pkt(struct busted_pkt_event *e, __u64 cap, __u64 flags)
 {
-	if (bpf_ringbuf_output(&events, e, offsetof(struct busted_pkt_event, data) + cap, flags))
+	if (bpf_ringbuf_output(&events, e, offsetof(struct busted_pkt_event, data) + cap, flags)) {
 		stat_inc(BUSTED_STAT_RINGBUF_FULL);
-	else
-		stat_inc(BUSTED_STAT_EVENTS);
+		return false;
+	}
+	stat_inc(BUSTED_STAT_EVENTS);
+	return true;
 }
 
 /* Copy up to BUSTED_PKT_MAX payload bytes into a record and send it; WAKE:
- * wake the engine now (a held answer or hello keeps a process waiting). */
-static __always_inline void emit_pkt(struct __sk_buff *skb, struct pkt *p, __u64 cookie,
+ * wake the engine now (a held answer or hello keeps a process waiting).
+ * True when the record went. */
+static __always_inline bool emit_pkt(struct __sk_buff *skb, struct pkt *p, __u64 cookie,
 				     struct busted_owner *o, __u32 kind, __u32 flags, bool wake)
 {
 	struct busted_pkt_event *e;
@@ -276,7 +279,7 @@ static __always_inline void emit_pkt(struct __sk_buff *skb, struct pkt *p, __u64
 
 	e = pkt_record(skb, p, cookie, o, kind);
 	if (!e)
-		return;
+		return false;
 	if (cap > BUSTED_PKT_MAX) {
 		cap = BUSTED_PKT_MAX;
 		stat_inc(BUSTED_STAT_PKT_TRUNCATED);
@@ -284,13 +287,13 @@ static __always_inline void emit_pkt(struct __sk_buff *skb, struct pkt *p, __u64
 	/* Give the verifier a bound it can see through clang's rewriting. */
 	asm volatile("%[c] &= 0x1fff" : [c] "+r"(cap));
 	if (cap == 0 || cap > BUSTED_PKT_MAX)
-		return;
+		return false;
 	if (bpf_skb_load_bytes(skb, p->off, e->data, cap))
-		return;
+		return false;
 	e->hdr.task.flags |= flags;
 	e->len = p->plen;
 	e->cap_len = cap;
-	send_pkt(e, cap, wake ? BPF_RB_FORCE_WAKEUP : rb_flags());
+	return send_pkt(e, cap, wake ? BPF_RB_FORCE_WAKEUP : rb_flags());
 }
 
 /* A plain-text HTTP segment, whole: in records of up to BUSTED_PKT_MAX
@@ -441,21 +444,32 @@ static __always_inline void udp_flow(struct __sk_buff *skb, struct pkt *p, __u64
 	stat_inc(BUSTED_STAT_EVENTS);
 }
 
-/* A datagram that starts with a QUIC Initial packet, version 1 or 2 (RFC
- * 9000 17.2.2, RFC 9369 3.2): a long header with the fixed bit, the
- * version's Initial type. Only the first packets of a connection are
- * Initials, so a QUIC connection costs a few copies, not one per packet. */
-static __always_inline bool is_quic_initial(struct __sk_buff *skb, const struct pkt *p)
+/* What an egress program returns to drop a datagram without failing its
+ * sendmsg (kernel/bpf/cgroup.c: 2 is "drop, congestion notified", which
+ * UDP takes for ENOBUFS and does not report to a socket without
+ * IP_RECVERR; 0 would fail the send with EPERM, and a QUIC client takes a
+ * failed write for a dead connection). */
+#define DROP_QUIETLY 2
+
+#define QUIC_LONG 1    /* a long-header packet of QUIC version 1 or 2 */
+#define QUIC_INITIAL 2 /* ... and an Initial */
+
+/* Whether a datagram starts with a QUIC long-header packet, version 1 or 2
+ * (RFC 9000 17.2, RFC 9369 3.2: the form and fixed bits, the version), and
+ * whether that is an Initial (the version's Initial type). Only the first
+ * packets of a connection have long headers, so a QUIC connection costs a
+ * few copies, not one per packet. */
+static __always_inline __u32 quic_long(struct __sk_buff *skb, const struct pkt *p)
 {
 	__u8 h[5];
 
-	if (p->plen < 64 || bpf_skb_load_bytes(skb, p->off, h, 5))
-		return false;
+	if (p->plen < 64 || bpf_skb_load_bytes(skb, p->off, h, 5) || (h[0] & 0xc0) != 0xc0)
+		return 0;
 	if (h[1] == 0 && h[2] == 0 && h[3] == 0 && h[4] == 1)
-		return (h[0] & 0xf0) == 0xc0;
+		return (h[0] & 0xf0) == 0xc0 ? QUIC_INITIAL : QUIC_LONG;
 	if (h[1] == 0x6b && h[2] == 0x33 && h[3] == 0x43 && h[4] == 0xcf)
-		return (h[0] & 0xf0) == 0xd0;
-	return false;
+		return (h[0] & 0xf0) == 0xd0 ? QUIC_INITIAL : QUIC_LONG;
+	return 0;
 }
 
 static __always_inline bool is_dns(const struct pkt *p)
@@ -887,6 +901,48 @@ static __always_inline int hello_hold(struct __sk_buff *skb, struct pkt *p, __u6
 	return 1;
 }
 
+/*
+ * A QUIC client's datagram (long header, egress, no probed TLS library on
+ * its thread): what a QUIC connection carries busted never reads, and its
+ * ClientHello is encrypted (with keys anyone can derive, but not here), so
+ * the name it asks for is the engine's to read. So its connection is held
+ * as an unreadable TCP hello is (hello_hold), from its first Initial:
+ * - to an address the kernel learnt, when that address's class is one whose
+ *   content the engine judges;
+ * - to one it did not learn (the program resolved the name itself, over DNS
+ *   over HTTPS), whenever the policy can refuse anything by name: a class
+ *   judged, or blocked for this process, or names decided on.
+ * Every datagram of the socket is then dropped and copied whole
+ * (BUSTED_PKT_QUIC_HELD) until the engine has decided on the hello: it
+ * sends them on itself (a QUIC client would wait a probe timeout to send
+ * them again), or destroys the socket.
+ * Returns 0: send on; 1: held (hold going on); 2: held, a new hold (the
+ * caller records it once the engine has the datagram).
+ */
+static __always_inline int quic_hold(struct pkt *p, __u64 cookie, bool initial)
+{
+	__u32 *st = bpf_map_lookup_elem(&hello_holds, &cookie);
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32, source;
+	struct busted_enforce_cfg *c;
+	struct busted_proc_value *pv;
+	struct busted_dest_value *d;
+	__u64 image;
+
+	if (st)
+		/* released: the rest of the connection goes; a hold with no engine left goes too */
+		return *st == BUSTED_HELLO_HELD && plain_gate() ? 1 : 0;
+	if (!initial || !plain_gate() || tgid == self_tgid)
+		return 0;
+	c = cfg();
+	if (!c)
+		return 0;
+	pv = bpf_map_lookup_elem(&procs, &tgid);
+	d = dest_of(pv ? pv->image : 0, p->flow.family, p->flow.daddr);
+	if (d)
+		return d->klass < 64 && (c->gate_classes & (1ULL << d->klass)) ? 2 : 0;
+	return c->gate_classes || (c->flags & BUSTED_CFG_HOLD_NAMES) || blocked_classes(pv, &image, &source) ? 2 : 0;
+}
+
 static __always_inline int tcp_payload(struct __sk_buff *skb, struct pkt *p, __u64 cookie)
 {
 	struct busted_owner *o;
@@ -1022,6 +1078,7 @@ static __always_inline int tcp_payload(struct __sk_buff *skb, struct pkt *p, __u
 
 static __always_inline int handle(struct __sk_buff *skb, __u32 dir)
 {
+	__u32 held = BUSTED_HELLO_HELD;
 	struct busted_owner *o;
 	struct pkt p = {};
 	__u64 cookie;
@@ -1036,6 +1093,9 @@ static __always_inline int handle(struct __sk_buff *skb, __u32 dir)
 	if (enforce_on && dir == BUSTED_DIR_EGRESS && blocked(skb, &p, cookie))
 		return 0;
 	if (p.flow.protocol == IPPROTO_UDP) {
+		/* a held QUIC datagram the engine sends on (reinject.ts): seen and reported already */
+		if (enforce_on && dir == BUSTED_DIR_EGRESS && skb->mark == BUSTED_REINJECT_MARK)
+			return 1;
 		o = bpf_map_lookup_elem(&owners, &cookie);
 		if (o) {
 			if (dir == BUSTED_DIR_EGRESS)
@@ -1057,11 +1117,24 @@ static __always_inline int handle(struct __sk_buff *skb, __u32 dir)
 				}
 			}
 			emit_pkt(skb, &p, cookie, o, BUSTED_PKT_DNS, 0, false);
-		} else if (is_quic_initial(skb, &p)) {
+		} else {
+			__u32 q = quic_long(skb, &p);
 			/* marked as a TCP ClientHello is: did its thread go through a probed TLS library */
-			struct busted_tls_key *k = dir == BUSTED_DIR_EGRESS ? handshake_ssl() : NULL;
+			struct busted_tls_key *k = q && dir == BUSTED_DIR_EGRESS ? handshake_ssl() : NULL;
+			int hold = q && !k && enforce_on && dir == BUSTED_DIR_EGRESS ? quic_hold(&p, cookie, q == QUIC_INITIAL) : 0;
 
-			emit_pkt(skb, &p, cookie, o, BUSTED_PKT_QUIC, k ? BUSTED_TASK_TLS_PROBED : 0, false);
+			if (hold) {
+				/* held only when the engine will know: it sends the datagram on itself */
+				if (emit_pkt(skb, &p, cookie, o, BUSTED_PKT_QUIC_HELD, 0, true)) {
+					if (hold > 1)
+						bpf_map_update_elem(&hello_holds, &cookie, &held, BPF_ANY);
+					return DROP_QUIETLY;
+				}
+				if (hold == 1)
+					return DROP_QUIETLY; /* the engine has the first: the client sends this one again */
+			}
+			if (q == QUIC_INITIAL)
+				emit_pkt(skb, &p, cookie, o, BUSTED_PKT_QUIC, k ? BUSTED_TASK_TLS_PROBED : 0, false);
 		}
 		return 1;
 	}
@@ -1077,5 +1150,6 @@ int handle_egress(struct __sk_buff *skb)
 SEC("cgroup_skb/ingress")
 int handle_ingress(struct __sk_buff *skb)
 {
-	return handle(skb, BUSTED_DIR_INGRESS);
+	/* (an ingress program may only pass or drop) */
+	return handle(skb, BUSTED_DIR_INGRESS) & 1;
 }

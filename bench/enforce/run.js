@@ -36,7 +36,15 @@
 //              hello_hold, a probe for the sender's retry). Per connection
 //              (handshake + one GET) without the agent and with enforce.
 //
-//   node bench/enforce/run.js [connect|reload|gate|gateparts|plaingate|hellohold ...]
+//   quichold   added latency of a new QUIC connection's first datagram (a
+//              python3 client sends an Initial holding a real ClientHello for
+//              api.openai.com from a new UDP socket to 127.0.0.1, an address
+//              the kernel never learnt, and waits for the echo): under enforce
+//              it is held in the packet hook until the engine has read the
+//              hello and decided, then sent on by the engine (pkt.bpf.c
+//              quic_hold). Without the agent, with enforce, with --no-gate.
+//
+//   node bench/enforce/run.js [connect|reload|gate|gateparts|plaingate|hellohold|quichold ...]
 // env: BENCH_ENFORCE_REQS (default 400 per round), BENCH_ENFORCE_ROUNDS (3),
 //      BENCH_ENFORCE_EDITS (20)
 // Prints RESULT {json} lines on stdout, progress on stderr. Needs root.
@@ -427,6 +435,105 @@ async function helloHoldBench() {
     hellos_held: count,
   });
 }
+// ---------------------------------------------------------------- quichold
+
+// QUIC v1 Initials carrying real ClientHellos for api.openai.com (OpenSSL's, over memory BIOs), each
+// protected with a fresh connection ID's keys (python3-cryptography): made ahead in a process of their own,
+// so that the client that sends them has no TLS library on its thread (a QUIC stack busted cannot read)
+const QUIC_MAKE = `import json, os, ssl, sys
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives import hashes, hmac
+def hm(k, m):
+    h = hmac.HMAC(k, hashes.SHA256()); h.update(m); return h.finalize()
+def label(secret, name, n):
+    full = b"tls13 " + name
+    return hm(secret, bytes([0, n, len(full)]) + full + b"\\x00\\x01")[:n]
+def initial(dcid, scid, ch):
+    s = label(hm(bytes.fromhex("38762cf7f55934b34d179ae6a4c80cadccbb7f0a"), dcid), b"client in", 32)
+    k, iv, hp = label(s, b"quic key", 16), label(s, b"quic iv", 12), label(s, b"quic hp", 16)
+    payload = b"\\x06\\x00" + (0x4000 | len(ch)).to_bytes(2, "big") + ch
+    length = 2 + len(payload) + 16
+    head = bytes([0xc1]) + (1).to_bytes(4, "big") + bytes([len(dcid)]) + dcid + bytes([len(scid)]) + scid + b"\\x00"
+    pad = max(0, 1200 - len(head) - 2 - length)
+    payload += b"\\x00" * pad
+    length += pad
+    head += (0x4000 | length).to_bytes(2, "big")
+    pnb = (0).to_bytes(2, "big")
+    ct = AESGCM(k).encrypt(bytes(a ^ b for a, b in zip(iv, bytes(10) + pnb)), payload, head + pnb)
+    e = Cipher(algorithms.AES(hp), modes.ECB()).encryptor()
+    mask = e.update(ct[2:18]) + e.finalize()
+    return bytes([head[0] ^ (mask[0] & 0x0f)]) + head[1:] + bytes(a ^ b for a, b in zip(pnb, mask[1:3])) + ct
+c = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT); c.set_alpn_protocols(["h3"]); c.minimum_version = ssl.TLSVersion.TLSv1_3
+out = []
+for i in range(int(sys.argv[1])):
+    co = ssl.MemoryBIO(); cl = c.wrap_bio(ssl.MemoryBIO(), co, server_hostname="api.openai.com")
+    try: cl.do_handshake()
+    except ssl.SSLWantReadError: pass
+    out.append(initial(os.urandom(8), os.urandom(8), co.read()[5:]).hex())
+print(json.dumps(out))
+`;
+
+// sends each Initial from a new connected UDP socket (a new QUIC connection) and times its echo; per-connection ms
+const QUIC_CLIENT = `import json, socket, sys, time
+port = int(sys.argv[1]); lat = []
+for h in json.load(sys.stdin):
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.settimeout(5); s.connect(("127.0.0.1", port))
+    t = time.perf_counter(); s.send(bytes.fromhex(h)); s.recv(2048)
+    lat.append((time.perf_counter() - t) * 1000); s.close()
+print(json.dumps(lat[5:]))
+`;
+
+async function quicHoldBench() {
+  const { createSocket } = await import('node:dgram');
+  const echo = createSocket('udp4');
+  echo.on('message', (m, from) => echo.send(m.subarray(0, 64), from.port, from.address));
+  await new Promise((r) => echo.bind(0, '127.0.0.1', r));
+  cleanups.push(() => new Promise((r) => echo.close(r)));
+  const n = Math.max(50, Math.round(REQS / 4));
+  const made = spawnSync('/usr/bin/python3', ['-c', QUIC_MAKE, String(n)], { encoding: 'utf8', maxBuffer: 64 << 20 });
+  if (made.status !== 0) throw new Error(`making Initials: ${made.stderr}`);
+  const connections = () => {
+    const child = spawn('sh', ['-c', `echo $$ > "${cg}/cgroup.procs" && exec /usr/bin/python3 -c "$0" "$1"`, QUIC_CLIENT, String(echo.address().port)], { stdio: ['pipe', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.stderr.on('data', (d) => (err += d));
+    child.stdin.end(made.stdout);
+    return new Promise((resolve, reject) => child.on('close', (code) => (code === 0 ? resolve(JSON.parse(out)) : reject(new Error(`client failed (${code}): ${err}`)))));
+  };
+  const none = [];
+  const held = [];
+  const nogate = [];
+  let count = 0;
+  for (let i = 0; i < ROUNDS; i++) {
+    none.push(...(await connections()));
+    let a = await startEnforce(join(ROOT, 'policies'));
+    held.push(...(await connections()));
+    count += Number(/(\d+) unreadable ClientHellos held/.exec(await a.stop())?.[1] ?? 0);
+    a = await startEnforce(join(ROOT, 'policies'), ['--no-gate']);
+    nogate.push(...(await connections()));
+    await a.stop();
+    log(`quichold: round ${i + 1}/${ROUNDS}`);
+  }
+  const s = (xs) => ({ p50: pct(xs, 0.5), p99: pct(xs, 0.99) });
+  const a = s(none);
+  const b = s(held);
+  const c = s(nogate);
+  log(`quichold: first-datagram round trip p50/p99 ms: no agent ${a.p50.toFixed(3)}/${a.p99.toFixed(3)}, enforce (held) ${b.p50.toFixed(3)}/${b.p99.toFixed(3)}, enforce --no-gate ${c.p50.toFixed(3)}/${c.p99.toFixed(3)}; ${count} connections held`);
+  result({
+    metric: 'held_quic_added_latency_ms',
+    added_p50_ms: round(b.p50 - a.p50),
+    added_p99_ms: round(b.p99 - a.p99),
+    hold_alone_p50_ms: round(b.p50 - c.p50),
+    no_agent: { p50_ms: round(a.p50), p99_ms: round(a.p99) },
+    held: { p50_ms: round(b.p50), p99_ms: round(b.p99) },
+    not_gated: { p50_ms: round(c.p50), p99_ms: round(c.p99) },
+    connections: held.length,
+    connections_held: count,
+  });
+}
+
 const which = process.argv.slice(2);
 const want = (n) => !which.length || which.includes(n);
 try {
@@ -434,6 +541,7 @@ try {
   if (want('gate') || want('gateparts')) await gateBench();
   if (want('plaingate')) await plainGateBench();
   if (want('hellohold')) await helloHoldBench();
+  if (want('quichold')) await quicHoldBench();
   if (want('connect')) connectBench();
 } finally {
   await cleanup();

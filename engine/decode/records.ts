@@ -75,7 +75,7 @@ export interface UdpRecord extends Base {
   startNs: number;
 }
 
-export type PktKind = 'dns' | 'tls_hello' | 'tls_cont' | 'dns_held' | 'quic' | 'http' | 'http_held' | 'hello_held';
+export type PktKind = 'dns' | 'tls_hello' | 'tls_cont' | 'dns_held' | 'quic' | 'http' | 'http_held' | 'hello_held' | 'quic_held';
 
 export interface PktRecord extends Base {
   kind: 'pkt';
@@ -359,6 +359,7 @@ const PKT_KINDS: Record<number, PktKind> = {
   [W.BUSTED_PKT_HTTP]: 'http',
   [W.BUSTED_PKT_HTTP_HELD]: 'http_held',
   [W.BUSTED_PKT_HELLO_HELD]: 'hello_held',
+  [W.BUSTED_PKT_QUIC_HELD]: 'quic_held',
 };
 
 const TLS_OPS: Record<number, TlsOp> = {

@@ -54,6 +54,9 @@ const HELD_LOST_MS = 2000;
 const HEARTBEAT_MS = 500;
 /** A held unreadable ClientHello whose event was never decided (its hello never whole) goes after this long. */
 const HELLO_HOLD_MS = 1000;
+
+/** A ClientHello the kernel holds: a TCP segment's headers (the hello follows), or a QUIC connection's datagrams. */
+type HeldHello = { since: number; pid: number } & ({ quic: false; headers: Uint8Array; seq: number } | { quic: true; datagrams: PktRecord[] });
 const MAX_HELD_HELLOS = 4096;
 const MAX_IMAGES = 16384;
 /** names decided by the policy kept in the kernel (its table holds 16384, the providers' among them) */
@@ -404,7 +407,7 @@ export class Enforcer {
       enforced = this.acted(e, d, origin);
     } finally {
       // a blocked hello stays held until its socket is gone; any other goes on now
-      if (d.action === 'block' && enforced) this.o.kernel.setHelloHold(BigInt(sock!), 'gone');
+      if (d.action === 'block' && enforced) this.cutHello(sock!, hello);
       else this.releaseHello(sock!, hello);
     }
     return enforced;
@@ -660,21 +663,48 @@ export class Enforcer {
 
   // ---- unreadable ClientHellos held ---------------------------------------------------
 
-  /** ClientHellos the kernel holds (pkt.bpf.c hello_hold), by socket, in the order they came. */
-  private readonly heldHellos = new Map<SockId, { headers: Uint8Array; seq: number; since: number; pid: number }>();
+  /** ClientHellos the kernel holds (pkt.bpf.c hello_hold, quic_hold), by socket, in the order they came. */
+  private readonly heldHellos = new Map<SockId, HeldHello>();
+  /** QUIC connections whose hold was let go (true) or cut (false) lately: a datagram the kernel held meanwhile follows that */
+  private readonly quicDecided = new Map<SockId, boolean>();
 
   /**
    * A ClientHello of a connection whose TLS busted cannot read, to a
    * provider whose content the policy judges: the kernel holds it (and its
    * retries) until its event is decided (act), so nothing of the connection
    * reaches the server before. Its record comes before the hello's.
+   * A QUIC connection's datagrams come whole, each as it was held (the
+   * hello may take two Initials), to be sent on in that order.
    */
   onHelloHeld(r: PktRecord): void {
+    if (r.pktKind === 'quic_held') return this.quicHeld(r);
+    this.hold(r.sockId, { quic: false, headers: r.data, seq: r.seq, since: Date.now(), pid: r.task.pid });
+  }
+
+  private hold(sock: SockId, h: HeldHello): void {
     if (this.heldHellos.size >= MAX_HELD_HELLOS) {
-      const [sock, h] = this.heldHellos.entries().next().value!;
-      this.releaseHello(sock, h);
+      const [oldest, o] = this.heldHellos.entries().next().value!;
+      this.releaseHello(oldest, o);
     }
-    this.heldHellos.set(r.sockId, { headers: r.data, seq: r.seq, since: Date.now(), pid: r.task.pid });
+    this.heldHellos.set(sock, h);
+  }
+
+  private quicHeld(r: PktRecord): void {
+    const h = this.heldHellos.get(r.sockId);
+    const whole = r.data.length === r.len;
+    if (h?.quic) {
+      if (whole) h.datagrams.push(r);
+      return;
+    }
+    const decided = this.quicDecided.get(r.sockId);
+    if (decided === false) return; // cut: it never goes
+    if (decided === true) {
+      // held before the kernel learnt the connection was let go
+      if (whole) this.sendOn(r);
+      return;
+    }
+    // (a datagram cut by the capture is not kept: the client sends it again, in a probe timeout)
+    this.hold(r.sockId, { quic: true, datagrams: whole ? [r] : [], since: Date.now(), pid: r.task.pid });
   }
 
   /** A hello that makes no event (filtered out by --pid, malformed): no decision will come, so a hold of it goes now. */
@@ -683,15 +713,48 @@ export class Enforcer {
     if (h !== undefined) this.releaseHello(sock, h);
   }
 
-  /** Let a held hello go: its next retry passes, and the server is made to acknowledge so that it comes now. */
-  private releaseHello(sock: SockId, h: { headers: Uint8Array; seq: number; pid: number }): void {
+  /**
+   * Let a held hello go. TCP: its next retry passes, and the server is made
+   * to acknowledge so that it comes now. QUIC: what follows passes, and
+   * what was held is sent on as it was.
+   */
+  private releaseHello(sock: SockId, h: HeldHello): void {
     this.heldHellos.delete(sock);
     this.o.kernel.setHelloHold(BigInt(sock), 'released');
+    this.stats.heldHellos++;
+    if (h.quic) {
+      this.quicDone(sock, true);
+      for (const r of h.datagrams) this.sendOn(r);
+      return;
+    }
     try {
       sendRaw(tcpProbe(h.headers, h.seq), 'a probe for a held ClientHello');
-      this.stats.heldHellos++;
     } catch (e) {
       this.error(`a held ClientHello of pid ${h.pid} could not be moved on: ${(e as Error).message}`);
+    }
+  }
+
+  /** A held hello whose connection was cut: the kernel forgets it (its socket's packets are dropped as blocked). */
+  private cutHello(sock: SockId, h: HeldHello): void {
+    this.o.kernel.setHelloHold(BigInt(sock), 'gone');
+    this.stats.heldHellos++;
+    if (h.quic) this.quicDone(sock, false);
+  }
+
+  private quicDone(sock: SockId, released: boolean): void {
+    if (this.quicDecided.size >= MAX_HELD_HELLOS) this.quicDecided.delete(this.quicDecided.keys().next().value!);
+    this.quicDecided.set(sock, released);
+  }
+
+  /** A held QUIC datagram, sent on from the client's address and port as it was. */
+  private sendOn(r: PktRecord): void {
+    const client = addressBytes(r.flow.saddr);
+    const server = addressBytes(r.flow.daddr);
+    if (!client || !server || client.family !== server.family) return;
+    try {
+      reinject({ family: client.family, src: client.bytes, srcPort: r.flow.sport, dst: server.bytes, dstPort: r.flow.dport, payload: r.data });
+    } catch (e) {
+      this.error(`a held QUIC datagram of pid ${r.task.pid} could not be sent on: ${(e as Error).message}`);
     }
   }
 
@@ -812,6 +875,8 @@ export class Enforcer {
     try {
       this.stats.standingImages = this.maps.imageVerdictCount();
       this.maps.setConfig({ enforce: true, gate: false, perImage: false, holdNames: false, gateClasses: 0n, heartbeatNs: 0n });
+      // held hellos go on (a QUIC one's datagrams are sent on: its client would wait a probe timeout)
+      for (const [sock, h] of this.heldHellos) this.releaseHello(sock, h);
       for (const h of this.maps.heldThreads()) {
         this.maps.releaseHeld(h.tid);
         try {

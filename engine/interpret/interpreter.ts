@@ -99,7 +99,7 @@ export interface InterpreterOptions {
   onGatedCall?: (g: GatedCall) => void;
   /** a DNS answer the kernel held back: its event has been emitted; the client waits for it */
   onHeldDns?: (r: PktRecord) => void;
-  /** an unreadable ClientHello the kernel holds (its headers): the hello's event follows */
+  /** an unreadable ClientHello the kernel holds (its headers: 'hello_held'; a QUIC datagram, whole: 'quic_held'): the hello's event follows */
   onHelloHeld?: (r: PktRecord) => void;
   /** a ClientHello that makes no event (filtered out, or malformed): nothing will decide it, so a hold of it goes now */
   onHelloUndecided?: (sockId: SockId) => void;
@@ -641,6 +641,12 @@ export class Interpreter {
   private pkt(r: PktRecord): void {
     if (r.pktKind === 'dns' || r.pktKind === 'dns_held') return this.dnsPkt(r);
     if (r.pktKind === 'quic') return this.quicPkt(r);
+    if (r.pktKind === 'quic_held') {
+      // a QUIC client's datagram the kernel holds, whole: the enforcer sends it on once the hello is decided
+      this.onHelloHeld?.(r);
+      // (an Initial is read for the hello; a 0-RTT packet sent beside it is only kept)
+      return initialHeader(r.data) ? this.quicPkt(r) : undefined;
+    }
     // an unreadable ClientHello the kernel holds (its record comes before the hello's): the enforcer lets it go once decided
     if (r.pktKind === 'hello_held') return this.onHelloHeld?.(r);
     if (r.pktKind === 'http' || r.pktKind === 'http_held') {
@@ -841,6 +847,7 @@ export class Interpreter {
     const peer = r.egress ? `${r.flow.daddr}:${r.flow.dport}` : `${r.flow.saddr}:${r.flow.sport}`;
     const key = `${r.sockId}|${peer}`;
     let q = this.quic.get(key);
+    const first = !q;
     if (!q) {
       // a connection begins with the client's Initial, whose DCID the keys of both sides come from
       const h = r.egress ? initialHeader(r.data) : undefined;
@@ -863,6 +870,8 @@ export class Interpreter {
     }
     if (!read) {
       this.stats.malformedTls++;
+      // a held connection whose first datagram does not decrypt: no hello will come to decide it
+      if (first && r.pktKind === 'quic_held') this.onHelloUndecided?.(r.sockId);
       return;
     }
     const msg = q[side].message();
@@ -919,7 +928,7 @@ export class Interpreter {
       parsed = parseTlsHello(data);
     } catch (e) {
       this.stats.malformedTls++;
-      if (r.egress && !quic) this.onHelloUndecided?.(r.sockId);
+      if (r.egress) this.onHelloUndecided?.(r.sockId);
       this.malformed(r, e, ErrorCode.TLS_MALFORMED);
       return;
     }
@@ -938,7 +947,7 @@ export class Interpreter {
     }
     const ev = this.start(client ? 'tls_client_hello' : 'tls_server_hello', r.ts, r.task.pid);
     if (!ev) {
-      if (client && r.egress && !quic) this.onHelloUndecided?.(r.sockId);
+      if (client && r.egress) this.onHelloUndecided?.(r.sockId);
       return;
     }
     ev.process = this.processes.info(r.task);

@@ -702,9 +702,11 @@ export class KernelSession {
   }
 
   /**
-   * An unreadable ClientHello the kernel holds (pkt.bpf.c hello_hold):
-   * `released`, its next retry passes; `gone`, forgotten (its socket was
-   * destroyed). False without the pkt object, or when the map refused.
+   * An unreadable ClientHello the kernel holds (pkt.bpf.c hello_hold, and
+   * a QUIC connection's, quic_hold): `released`, its next retry passes (a
+   * QUIC socket's datagrams all do from then on); `gone`, forgotten (its
+   * socket was destroyed). False without the pkt object, or when the map
+   * refused.
    */
   setHelloHold(cookie: bigint, state: 'released' | 'gone'): boolean {
     const obj = this.bySpec.get('pkt');

@@ -712,6 +712,7 @@ export const BUSTED_PKT_QUIC = 5;
 export const BUSTED_PKT_HTTP = 6;
 export const BUSTED_PKT_HTTP_HELD = 7;
 export const BUSTED_PKT_HELLO_HELD = 8;
+export const BUSTED_PKT_QUIC_HELD = 9;
 
 // enum busted_pkt_flag
 export const BUSTED_PKT_F_RESTART = 1;
