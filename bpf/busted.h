@@ -97,8 +97,9 @@ enum busted_pkt_flag {
 	BUSTED_PKT_F_RESTART = 1,
 };
 
-/* hello_holds (pkt.bpf.c): an unreadable ClientHello held, by socket cookie
- * (a TCP connection's, or a QUIC client's UDP socket's) */
+/* hello_holds (pkt.bpf.c): an unreadable ClientHello held, by socket
+ * cookie; quic_holds: a QUIC connection, by its client's socket cookie and
+ * peer (the state is its entry's first member) */
 enum busted_hello_hold {
 	BUSTED_HELLO_HELD = 1,     /* dropped, and its retries, until the engine decides */
 	BUSTED_HELLO_RELEASED = 2, /* the engine let it go: its next retry passes (QUIC: and all that follows) */

@@ -87,6 +87,24 @@ struct {
 	__type(value, __u32);
 } hello_holds SEC(".maps");
 
+/* QUIC connections held (quic_hold), by their client's socket cookie: the
+ * peer a hold is for, since one unconnected socket may hold connections to
+ * several (quinn's endpoint does). The engine sets `state` (the first
+ * member) to BUSTED_HELLO_RELEASED, or deletes the entry. */
+struct quic_hold {
+	__u32 state; /* enum busted_hello_hold */
+	__u16 dport;
+	__u16 _pad;
+	__u8 daddr[16];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u64);
+	__type(value, struct quic_hold);
+} quic_holds SEC(".maps");
+
 /* Follow plain-text HTTP (the engine clears it for --no-plain-http). */
 const volatile __u8 plain_http = 1;
 
@@ -919,18 +937,30 @@ static __always_inline int hello_hold(struct __sk_buff *skb, struct pkt *p, __u6
  * Returns 0: send on; 1: held (hold going on); 2: held, a new hold (the
  * caller records it once the engine has the datagram).
  */
+static __always_inline bool same_peer(const struct quic_hold *h, const struct pkt *p)
+{
+	const __u32 *a = (const __u32 *)h->daddr, *b = (const __u32 *)p->flow.daddr;
+
+	/* (word by word: a memcmp would be a call to a function BPF lacks) */
+	return h->dport == p->flow.dport && a[0] == b[0] && a[1] == b[1] && a[2] == b[2] && a[3] == b[3];
+}
+
 static __always_inline int quic_hold(struct pkt *p, __u64 cookie, bool initial)
 {
-	__u32 *st = bpf_map_lookup_elem(&hello_holds, &cookie);
+	struct quic_hold *h = bpf_map_lookup_elem(&quic_holds, &cookie);
 	__u32 tgid = bpf_get_current_pid_tgid() >> 32, source;
 	struct busted_enforce_cfg *c;
 	struct busted_proc_value *pv;
 	struct busted_dest_value *d;
 	__u64 image;
 
-	if (st)
+	if (h && same_peer(h, p))
 		/* released: the rest of the connection goes; a hold with no engine left goes too */
-		return *st == BUSTED_HELLO_HELD && plain_gate() ? 1 : 0;
+		return h->state == BUSTED_HELLO_HELD && plain_gate() ? 1 : 0;
+	/* another peer of an unconnected socket: held as its own connection
+	 * unless one is held now (then decided after the fact) */
+	if (h && h->state == BUSTED_HELLO_HELD && plain_gate())
+		return 0;
 	if (!initial || !plain_gate() || tgid == self_tgid)
 		return 0;
 	c = cfg();
@@ -1078,7 +1108,6 @@ static __always_inline int tcp_payload(struct __sk_buff *skb, struct pkt *p, __u
 
 static __always_inline int handle(struct __sk_buff *skb, __u32 dir)
 {
-	__u32 held = BUSTED_HELLO_HELD;
 	struct busted_owner *o;
 	struct pkt p = {};
 	__u64 cookie;
@@ -1126,8 +1155,12 @@ static __always_inline int handle(struct __sk_buff *skb, __u32 dir)
 			if (hold) {
 				/* held only when the engine will know: it sends the datagram on itself */
 				if (emit_pkt(skb, &p, cookie, o, BUSTED_PKT_QUIC_HELD, 0, true)) {
-					if (hold > 1)
-						bpf_map_update_elem(&hello_holds, &cookie, &held, BPF_ANY);
+					if (hold > 1) {
+						struct quic_hold h = { .state = BUSTED_HELLO_HELD, .dport = p.flow.dport };
+
+						__builtin_memcpy(h.daddr, p.flow.daddr, 16);
+						bpf_map_update_elem(&quic_holds, &cookie, &h, BPF_ANY);
+					}
 					return DROP_QUIETLY;
 				}
 				if (hold == 1)

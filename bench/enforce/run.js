@@ -437,43 +437,6 @@ async function helloHoldBench() {
 }
 // ---------------------------------------------------------------- quichold
 
-// QUIC v1 Initials carrying real ClientHellos for api.openai.com (OpenSSL's, over memory BIOs), each
-// protected with a fresh connection ID's keys (python3-cryptography): made ahead in a process of their own,
-// so that the client that sends them has no TLS library on its thread (a QUIC stack busted cannot read)
-const QUIC_MAKE = `import json, os, ssl, sys
-from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from cryptography.hazmat.primitives import hashes, hmac
-def hm(k, m):
-    h = hmac.HMAC(k, hashes.SHA256()); h.update(m); return h.finalize()
-def label(secret, name, n):
-    full = b"tls13 " + name
-    return hm(secret, bytes([0, n, len(full)]) + full + b"\\x00\\x01")[:n]
-def initial(dcid, scid, ch):
-    s = label(hm(bytes.fromhex("38762cf7f55934b34d179ae6a4c80cadccbb7f0a"), dcid), b"client in", 32)
-    k, iv, hp = label(s, b"quic key", 16), label(s, b"quic iv", 12), label(s, b"quic hp", 16)
-    payload = b"\\x06\\x00" + (0x4000 | len(ch)).to_bytes(2, "big") + ch
-    length = 2 + len(payload) + 16
-    head = bytes([0xc1]) + (1).to_bytes(4, "big") + bytes([len(dcid)]) + dcid + bytes([len(scid)]) + scid + b"\\x00"
-    pad = max(0, 1200 - len(head) - 2 - length)
-    payload += b"\\x00" * pad
-    length += pad
-    head += (0x4000 | length).to_bytes(2, "big")
-    pnb = (0).to_bytes(2, "big")
-    ct = AESGCM(k).encrypt(bytes(a ^ b for a, b in zip(iv, bytes(10) + pnb)), payload, head + pnb)
-    e = Cipher(algorithms.AES(hp), modes.ECB()).encryptor()
-    mask = e.update(ct[2:18]) + e.finalize()
-    return bytes([head[0] ^ (mask[0] & 0x0f)]) + head[1:] + bytes(a ^ b for a, b in zip(pnb, mask[1:3])) + ct
-c = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT); c.set_alpn_protocols(["h3"]); c.minimum_version = ssl.TLSVersion.TLSv1_3
-out = []
-for i in range(int(sys.argv[1])):
-    co = ssl.MemoryBIO(); cl = c.wrap_bio(ssl.MemoryBIO(), co, server_hostname="api.openai.com")
-    try: cl.do_handshake()
-    except ssl.SSLWantReadError: pass
-    out.append(initial(os.urandom(8), os.urandom(8), co.read()[5:]).hex())
-print(json.dumps(out))
-`;
-
 // sends each Initial from a new connected UDP socket (a new QUIC connection) and times its echo; per-connection ms
 const QUIC_CLIENT = `import json, socket, sys, time
 port = int(sys.argv[1]); lat = []
@@ -491,15 +454,16 @@ async function quicHoldBench() {
   await new Promise((r) => echo.bind(0, '127.0.0.1', r));
   cleanups.push(() => new Promise((r) => echo.close(r)));
   const n = Math.max(50, Math.round(REQS / 4));
-  const made = spawnSync('/usr/bin/python3', ['-c', QUIC_MAKE, String(n)], { encoding: 'utf8', maxBuffer: 64 << 20 });
-  if (made.status !== 0) throw new Error(`making Initials: ${made.stderr}`);
+  // made ahead, in a process of their own: the client that sends them has no TLS library on its thread
+  const { quicInitials } = await import(join(ROOT, 'dist', 'test', 'helpers', 'quic-initials.js'));
+  const made = JSON.stringify(quicInitials(Array.from({ length: n }, () => 'api.openai.com')));
   const connections = () => {
     const child = spawn('sh', ['-c', `echo $$ > "${cg}/cgroup.procs" && exec /usr/bin/python3 -c "$0" "$1"`, QUIC_CLIENT, String(echo.address().port)], { stdio: ['pipe', 'pipe', 'pipe'] });
     let out = '';
     let err = '';
     child.stdout.on('data', (d) => (out += d));
     child.stderr.on('data', (d) => (err += d));
-    child.stdin.end(made.stdout);
+    child.stdin.end(made);
     return new Promise((resolve, reject) => child.on('close', (code) => (code === 0 ? resolve(JSON.parse(out)) : reject(new Error(`client failed (${code}): ${err}`)))));
   };
   const none = [];

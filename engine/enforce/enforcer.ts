@@ -56,7 +56,10 @@ const HEARTBEAT_MS = 500;
 const HELLO_HOLD_MS = 1000;
 
 /** A ClientHello the kernel holds: a TCP segment's headers (the hello follows), or a QUIC connection's datagrams. */
-type HeldHello = { since: number; pid: number } & ({ quic: false; headers: Uint8Array; seq: number } | { quic: true; datagrams: PktRecord[] });
+type HeldHello = { since: number; pid: number } & ({ quic: false; headers: Uint8Array; seq: number } | { quic: true; peer: string; datagrams: PktRecord[] });
+
+/** A QUIC connection's peer, as its hold and its hello's event name it (one unconnected socket may hold several in turn). */
+const quicPeer = (ip: string | undefined, port: number | undefined) => `${ip}|${port}`;
 const MAX_HELD_HELLOS = 4096;
 const MAX_IMAGES = 16384;
 /** names decided by the policy kept in the kernel (its table holds 16384, the providers' among them) */
@@ -400,7 +403,8 @@ export class Enforcer {
   act(e: BustedEvent, d: Decision, origin: EventOrigin | undefined): boolean {
     const sock = e.type === 'tls_client_hello' ? origin?.sockId : undefined;
     const hello = sock !== undefined ? this.heldHellos.get(sock) : undefined;
-    if (hello === undefined) return this.acted(e, d, origin);
+    // (a QUIC socket's hold is for one peer: another's hello was not held)
+    if (hello === undefined || (hello.quic && hello.peer !== quicPeer(e.net?.dst_ip, e.net?.dst_port))) return this.acted(e, d, origin);
     this.heldHellos.delete(sock!);
     let enforced = false;
     try {
@@ -665,8 +669,8 @@ export class Enforcer {
 
   /** ClientHellos the kernel holds (pkt.bpf.c hello_hold, quic_hold), by socket, in the order they came. */
   private readonly heldHellos = new Map<SockId, HeldHello>();
-  /** QUIC connections whose hold was let go (true) or cut (false) lately: a datagram the kernel held meanwhile follows that */
-  private readonly quicDecided = new Map<SockId, boolean>();
+  /** QUIC connections (socket and peer) whose hold was let go (true) or cut (false) lately: a datagram the kernel held meanwhile follows that */
+  private readonly quicDecided = new Map<string, boolean>();
 
   /**
    * A ClientHello of a connection whose TLS busted cannot read, to a
@@ -692,11 +696,12 @@ export class Enforcer {
   private quicHeld(r: PktRecord): void {
     const h = this.heldHellos.get(r.sockId);
     const whole = r.data.length === r.len;
-    if (h?.quic) {
+    const peer = quicPeer(r.flow.daddr, r.flow.dport);
+    if (h?.quic && h.peer === peer) {
       if (whole) h.datagrams.push(r);
       return;
     }
-    const decided = this.quicDecided.get(r.sockId);
+    const decided = this.quicDecided.get(`${r.sockId}|${peer}`);
     if (decided === false) return; // cut: it never goes
     if (decided === true) {
       // held before the kernel learnt the connection was let go
@@ -704,7 +709,7 @@ export class Enforcer {
       return;
     }
     // (a datagram cut by the capture is not kept: the client sends it again, in a probe timeout)
-    this.hold(r.sockId, { quic: true, datagrams: whole ? [r] : [], since: Date.now(), pid: r.task.pid });
+    this.hold(r.sockId, { quic: true, peer, datagrams: whole ? [r] : [], since: Date.now(), pid: r.task.pid });
   }
 
   /** A hello that makes no event (filtered out by --pid, malformed): no decision will come, so a hold of it goes now. */
@@ -720,10 +725,10 @@ export class Enforcer {
    */
   private releaseHello(sock: SockId, h: HeldHello): void {
     this.heldHellos.delete(sock);
-    this.o.kernel.setHelloHold(BigInt(sock), 'released');
+    this.o.kernel.setHelloHold(BigInt(sock), 'released', h.quic);
     this.stats.heldHellos++;
     if (h.quic) {
-      this.quicDone(sock, true);
+      this.quicDone(sock, h.peer, true);
       for (const r of h.datagrams) this.sendOn(r);
       return;
     }
@@ -736,14 +741,14 @@ export class Enforcer {
 
   /** A held hello whose connection was cut: the kernel forgets it (its socket's packets are dropped as blocked). */
   private cutHello(sock: SockId, h: HeldHello): void {
-    this.o.kernel.setHelloHold(BigInt(sock), 'gone');
+    this.o.kernel.setHelloHold(BigInt(sock), 'gone', h.quic);
     this.stats.heldHellos++;
-    if (h.quic) this.quicDone(sock, false);
+    if (h.quic) this.quicDone(sock, h.peer, false);
   }
 
-  private quicDone(sock: SockId, released: boolean): void {
+  private quicDone(sock: SockId, peer: string, released: boolean): void {
     if (this.quicDecided.size >= MAX_HELD_HELLOS) this.quicDecided.delete(this.quicDecided.keys().next().value!);
-    this.quicDecided.set(sock, released);
+    this.quicDecided.set(`${sock}|${peer}`, released);
   }
 
   /** A held QUIC datagram, sent on from the client's address and port as it was. */

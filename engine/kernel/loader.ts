@@ -708,16 +708,19 @@ export class KernelSession {
    * socket was destroyed). False without the pkt object, or when the map
    * refused.
    */
-  setHelloHold(cookie: bigint, state: 'released' | 'gone'): boolean {
+  setHelloHold(cookie: bigint, state: 'released' | 'gone', quic = false): boolean {
     const obj = this.bySpec.get('pkt');
     if (!obj) return false;
     const key = new Uint8Array(8);
     new DataView(key.buffer).setBigUint64(0, cookie, true);
+    const map = obj.map(quic ? 'quic_holds' : 'hello_holds');
     try {
-      if (state === 'gone') return obj.map('hello_holds').delete(key);
-      const value = new Uint8Array(4);
+      if (state === 'gone') return map.delete(key);
+      // (a QUIC hold's entry names its peer after the state: kept as it is)
+      const value = new Uint8Array(map.valueSize);
+      if (quic && !map.lookup(key, value)) return false;
       new DataView(value.buffer).setUint32(0, W.BUSTED_HELLO_RELEASED, true);
-      obj.map('hello_holds').update(key, value);
+      map.update(key, value);
       return true;
     } catch {
       return false;

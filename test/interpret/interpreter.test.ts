@@ -14,6 +14,7 @@ import { Interpreter } from '../../engine/interpret/interpreter.js';
 import { ProcessCache } from '../../engine/enrich/process.js';
 import { DnsCache } from '../../engine/enrich/dns-cache.js';
 import { ProviderTable } from '../../engine/enrich/provider.js';
+import { quicInitials } from '../helpers/quic-initials.js';
 
 const hello = new Uint8Array(readFileSync(join(PACKAGE_ROOT, 'test', 'fixtures', 'tls', 'client-curl-h2.bin')));
 const task: TaskRecord = { pid: 4242, tid: 4242, ppid: 1, uid: 0, gid: 0, flags: 3, comm: 'curl', cgroupId: 1 };
@@ -233,5 +234,46 @@ describe('Interpreter: the skip verdict of a TLS connection (tls.bpf.c tls_verdi
     assert.deepEqual(skips, []);
     interp.handle(tlsWrite(chatReq.slice(50), '2'));
     assert.equal(events.find((e) => e.type === 'llm_request')?.llm?.user_message, 'q-after');
+  });
+});
+
+describe('Interpreter: QUIC datagrams the kernel holds (pkt.bpf.c quic_hold)', () => {
+  const udp = { ...flow, protocol: 17 };
+  const holding = () => {
+    const events: BustedEvent[] = [];
+    const held: PktRecord[] = [];
+    const undecided: unknown[] = [];
+    const interp = new Interpreter(
+      { processes: new ProcessCache({ procRoot: '/nonexistent' }), dns: new DnsCache(), providers: new ProviderTable(), onHelloHeld: (r) => held.push(r), onHelloUndecided: (s) => undecided.push(s) },
+      (e) => events.push(e),
+    );
+    return { events, held, undecided, interp };
+  };
+  const initial = () => new Uint8Array(Buffer.from(quicInitials(['api.openai.com'])[0]!, 'hex'));
+
+  it('each is handed on to be sent later; the hello read out of an Initial is reported once, and decides the hold', () => {
+    const { events, held, undecided, interp } = holding();
+    const first = initial();
+    interp.handle(pkt('quic_held', first, first.length, { flow: udp }));
+    // a 0-RTT packet sent beside it (long header, type 1): kept, not read
+    const zeroRtt = new Uint8Array(1200);
+    zeroRtt.set([0xd1, 0, 0, 0, 1]);
+    interp.handle(pkt('quic_held', zeroRtt, zeroRtt.length, { flow: udp }));
+    assert.deepEqual(held.map((r) => r.data.length), [first.length, 1200]);
+    const hellos = events.filter((e) => e.type === 'tls_client_hello');
+    assert.equal(hellos.length, 1);
+    assert.equal(hellos[0]!.tls?.sni, 'api.openai.com');
+    assert.match(hellos[0]!.tls?.ja4 ?? '', /^q13/);
+    assert.deepEqual(undecided, [], 'its decision lets it go, not the interpreter');
+  });
+
+  it('a held first datagram that does not decrypt (or a hello that does not parse) makes no event: its hold goes at once', () => {
+    const { events, held, undecided, interp } = holding();
+    const junk = initial();
+    junk.fill(0x5a, 40); // the protected payload broken
+    interp.handle(pkt('quic_held', junk, junk.length, { flow: udp }));
+    assert.equal(held.length, 1);
+    assert.deepEqual(undecided, [7]);
+    assert.equal(events.filter((e) => e.type === 'tls_client_hello').length, 0);
   });
 });
