@@ -850,6 +850,29 @@ static __always_inline __u32 hello_sni(struct __sk_buff *skb, __u32 off, __u32 p
 	return n;
 }
 
+/* What a hold of a hello going to P's destination is decided on: the
+ * engine's settings C, the sending process PV (NULL if unknown) and where
+ * the kernel knows that address to lead for it, D (NULL: nowhere it
+ * learnt). False when no engine that gates runs, or for the agent itself. */
+static __always_inline bool hold_target(struct pkt *p, __u32 tgid, struct busted_enforce_cfg **c, struct busted_proc_value **pv,
+					struct busted_dest_value **d)
+{
+	if (!plain_gate() || tgid == self_tgid)
+		return false;
+	*c = cfg();
+	if (!*c)
+		return false;
+	*pv = bpf_map_lookup_elem(&procs, &tgid);
+	*d = dest_of(*pv ? (*pv)->image : 0, p->flow.family, p->flow.daddr);
+	return true;
+}
+
+/* A class whose content the engine judges (gate_classes). */
+static __always_inline bool class_judged(const struct busted_enforce_cfg *c, __u32 klass)
+{
+	return klass < 64 && (c->gate_classes & (1ULL << klass));
+}
+
 /*
  * An egress ClientHello whose thread went through no probed TLS library
  * (Chromium's BoringSSL, rustls, a Go binary busted does not probe): what that connection
@@ -883,15 +906,10 @@ static __always_inline int hello_hold(struct __sk_buff *skb, struct pkt *p, __u6
 	 * first is held the sender sends none of them, and the engine would
 	 * wait for the rest (a sender without segmentation offload; with it,
 	 * the hello is one packet here however long) */
-	if (!whole || !plain_gate() || tgid == self_tgid)
+	if (!whole || !hold_target(p, tgid, &c, &pv, &d))
 		return 0;
-	c = cfg();
-	if (!c)
-		return 0;
-	pv = bpf_map_lookup_elem(&procs, &tgid);
-	d = dest_of(pv ? pv->image : 0, p->flow.family, p->flow.daddr);
 	if (d) {
-		if (d->klass >= 64 || !(c->gate_classes & (1ULL << d->klass)))
+		if (!class_judged(c, d->klass))
 			return 0;
 	} else {
 		/* An address the kernel did not learn (the program resolved the name
@@ -908,7 +926,7 @@ static __always_inline int hello_hold(struct __sk_buff *skb, struct pkt *p, __u6
 		klass = name_class(n, &known);
 		if (klass == BUSTED_CLASS_NONE || klass >= 64)
 			return 0;
-		if (klass != BUSTED_CLASS_HOST && !(c->gate_classes & (1ULL << klass)) && !(blocked_classes(pv, &image, &source) & (1ULL << klass)))
+		if (klass != BUSTED_CLASS_HOST && !class_judged(c, klass) && !(blocked_classes(pv, &image, &source) & (1ULL << klass)))
 			return 0;
 	}
 	/* held only when the engine will know: a hold it never heard of would
@@ -961,15 +979,10 @@ static __always_inline int quic_hold(struct pkt *p, __u64 cookie, bool initial)
 	 * unless one is held now (then decided after the fact) */
 	if (h && h->state == BUSTED_HELLO_HELD && plain_gate())
 		return 0;
-	if (!initial || !plain_gate() || tgid == self_tgid)
+	if (!initial || !hold_target(p, tgid, &c, &pv, &d))
 		return 0;
-	c = cfg();
-	if (!c)
-		return 0;
-	pv = bpf_map_lookup_elem(&procs, &tgid);
-	d = dest_of(pv ? pv->image : 0, p->flow.family, p->flow.daddr);
 	if (d)
-		return d->klass < 64 && (c->gate_classes & (1ULL << d->klass)) ? 2 : 0;
+		return class_judged(c, d->klass) ? 2 : 0;
 	return c->gate_classes || (c->flags & BUSTED_CFG_HOLD_NAMES) || blocked_classes(pv, &image, &source) ? 2 : 0;
 }
 

@@ -395,36 +395,47 @@ async function helloHoldBench() {
   const client = join(work, 'nss-client.py');
   writeFileSync(client, NSS_CLIENT);
   const n = Math.max(50, Math.round(REQS / 4));
-  const connections = () => {
-    const child = spawn('unshare', ['-m', '--propagation', 'private', 'sh', '-c', `mount --bind "${dns.resolvConf}" /etc/resolv.conf && echo $$ > "${cg}/cgroup.procs" && exec /usr/bin/python3 "$0" "$1" "$2"`, client, url, String(n)], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d) => (out += d));
-    child.stderr.on('data', (d) => (err += d));
-    return new Promise((resolve, reject) => child.on('close', (code) => (code === 0 ? resolve(JSON.parse(out)) : reject(new Error(`client failed (${code}): ${err}`)))));
-  };
+  const connections = () => jsonOf(spawn('unshare', ['-m', '--propagation', 'private', 'sh', '-c', `mount --bind "${dns.resolvConf}" /etc/resolv.conf && echo $$ > "${cg}/cgroup.procs" && exec /usr/bin/python3 "$0" "$1" "$2"`, client, url, String(n)], { stdio: ['ignore', 'pipe', 'pipe'] }));
+  await holdRounds('hellohold', connections, NO_NSS, { metric: 'held_hello_added_latency_ms', what: 'connection latency', held: 'hellos held' });
+}
+
+/** A client's per-connection latencies, printed as JSON when it exits 0. */
+function jsonOf(child) {
+  let out = '';
+  let err = '';
+  child.stdout.on('data', (d) => (out += d));
+  child.stderr.on('data', (d) => (err += d));
+  return new Promise((resolve, reject) => child.on('close', (code) => (code === 0 ? resolve(JSON.parse(out)) : reject(new Error(`client failed (${code}): ${err}`)))));
+}
+
+/**
+ * ROUNDS of: CONNECTIONS without the agent, under enforce with the shipped
+ * policies (holds on), and under enforce --no-gate (what the rest of
+ * enforcement costs a new connection); latencies p50/p99 and the holds the
+ * agent counted, as NAMES says.
+ */
+async function holdRounds(bench, connections, extra, names) {
   const none = [];
   const held = [];
   const nogate = [];
   let count = 0;
   for (let i = 0; i < ROUNDS; i++) {
     none.push(...(await connections()));
-    let a = await startEnforce(join(ROOT, 'policies'), NO_NSS);
+    let a = await startEnforce(join(ROOT, 'policies'), extra);
     held.push(...(await connections()));
     count += Number(/(\d+) unreadable ClientHellos held/.exec(await a.stop())?.[1] ?? 0);
-    // enforce without holds: what the rest of enforcement costs a new connection
-    a = await startEnforce(join(ROOT, 'policies'), [...NO_NSS, '--no-gate']);
+    a = await startEnforce(join(ROOT, 'policies'), [...extra, '--no-gate']);
     nogate.push(...(await connections()));
     await a.stop();
-    log(`hellohold: round ${i + 1}/${ROUNDS}`);
+    log(`${bench}: round ${i + 1}/${ROUNDS}`);
   }
   const s = (xs) => ({ p50: pct(xs, 0.5), p99: pct(xs, 0.99) });
   const a = s(none);
   const b = s(held);
   const c = s(nogate);
-  log(`hellohold: connection latency p50/p99 ms: no agent ${a.p50.toFixed(3)}/${a.p99.toFixed(3)}, enforce (hello held) ${b.p50.toFixed(3)}/${b.p99.toFixed(3)}, enforce --no-gate ${c.p50.toFixed(3)}/${c.p99.toFixed(3)}; ${count} hellos held`);
+  log(`${bench}: ${names.what} p50/p99 ms: no agent ${a.p50.toFixed(3)}/${a.p99.toFixed(3)}, enforce (held) ${b.p50.toFixed(3)}/${b.p99.toFixed(3)}, enforce --no-gate ${c.p50.toFixed(3)}/${c.p99.toFixed(3)}; ${count} ${names.held}`);
   result({
-    metric: 'held_hello_added_latency_ms',
+    metric: names.metric,
     added_p50_ms: round(b.p50 - a.p50),
     added_p99_ms: round(b.p99 - a.p99),
     hold_alone_p50_ms: round(b.p50 - c.p50),
@@ -432,9 +443,10 @@ async function helloHoldBench() {
     held: { p50_ms: round(b.p50), p99_ms: round(b.p99) },
     not_gated: { p50_ms: round(c.p50), p99_ms: round(c.p99) },
     connections: held.length,
-    hellos_held: count,
+    [names.held.replace(/ /g, '_')]: count,
   });
 }
+
 // ---------------------------------------------------------------- quichold
 
 // sends each Initial from a new connected UDP socket (a new QUIC connection) and times its echo; per-connection ms
@@ -459,43 +471,10 @@ async function quicHoldBench() {
   const made = JSON.stringify(quicInitials(Array.from({ length: n }, () => 'api.openai.com')));
   const connections = () => {
     const child = spawn('sh', ['-c', `echo $$ > "${cg}/cgroup.procs" && exec /usr/bin/python3 -c "$0" "$1"`, QUIC_CLIENT, String(echo.address().port)], { stdio: ['pipe', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d) => (out += d));
-    child.stderr.on('data', (d) => (err += d));
     child.stdin.end(made);
-    return new Promise((resolve, reject) => child.on('close', (code) => (code === 0 ? resolve(JSON.parse(out)) : reject(new Error(`client failed (${code}): ${err}`)))));
+    return jsonOf(child);
   };
-  const none = [];
-  const held = [];
-  const nogate = [];
-  let count = 0;
-  for (let i = 0; i < ROUNDS; i++) {
-    none.push(...(await connections()));
-    let a = await startEnforce(join(ROOT, 'policies'));
-    held.push(...(await connections()));
-    count += Number(/(\d+) unreadable ClientHellos held/.exec(await a.stop())?.[1] ?? 0);
-    a = await startEnforce(join(ROOT, 'policies'), ['--no-gate']);
-    nogate.push(...(await connections()));
-    await a.stop();
-    log(`quichold: round ${i + 1}/${ROUNDS}`);
-  }
-  const s = (xs) => ({ p50: pct(xs, 0.5), p99: pct(xs, 0.99) });
-  const a = s(none);
-  const b = s(held);
-  const c = s(nogate);
-  log(`quichold: first-datagram round trip p50/p99 ms: no agent ${a.p50.toFixed(3)}/${a.p99.toFixed(3)}, enforce (held) ${b.p50.toFixed(3)}/${b.p99.toFixed(3)}, enforce --no-gate ${c.p50.toFixed(3)}/${c.p99.toFixed(3)}; ${count} connections held`);
-  result({
-    metric: 'held_quic_added_latency_ms',
-    added_p50_ms: round(b.p50 - a.p50),
-    added_p99_ms: round(b.p99 - a.p99),
-    hold_alone_p50_ms: round(b.p50 - c.p50),
-    no_agent: { p50_ms: round(a.p50), p99_ms: round(a.p99) },
-    held: { p50_ms: round(b.p50), p99_ms: round(b.p99) },
-    not_gated: { p50_ms: round(c.p50), p99_ms: round(c.p99) },
-    connections: held.length,
-    connections_held: count,
-  });
+  await holdRounds('quichold', connections, [], { metric: 'held_quic_added_latency_ms', what: 'first-datagram round trip', held: 'connections held' });
 }
 
 const which = process.argv.slice(2);
