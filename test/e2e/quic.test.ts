@@ -150,62 +150,66 @@ describe('QUIC holds per connection: one unconnected socket, two servers', { ski
   // connection of its own (a hold let go for the first must not let the second through), and is refused.
   const CLIENT = `import json, socket, sys
 a, b = json.load(sys.stdin)
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.settimeout(3)
+host = sys.argv[3]
+s = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_DGRAM); s.settimeout(3)
 for init, port in ((a, int(sys.argv[1])), (b, int(sys.argv[2]))):
     try:
-        s.sendto(bytes.fromhex(init), ("127.0.0.1", port)); s.recvfrom(2048); print("echoed", port, flush=True)
+        s.sendto(bytes.fromhex(init), (host, port)); s.recvfrom(2048); print("echoed", port, flush=True)
     except Exception as e:
         print("no echo", port, type(e).__name__, flush=True)
 `;
   let cg: TestCgroup;
-  const servers: Socket[] = [];
-  const got: Record<number, number> = {};
 
-  before(async () => {
+  before(() => {
     cg = new TestCgroup();
-    for (let i = 0; i < 2; i++) {
-      const s = createSocket('udp4');
-      s.on('message', (m, from) => {
-        const port = (s.address() as { port: number }).port;
-        got[port] = (got[port] ?? 0) + 1;
-        s.send(m.subarray(0, 64), from.port, from.address);
-      });
-      await new Promise<void>((r) => s.bind(0, '127.0.0.1', r));
-      servers.push(s);
-    }
   });
 
   after(async () => {
-    for (const s of servers) s.close();
     await cg?.dispose();
   });
 
-  it('busted enforce: the approved one is let go and echoed; the refused one never reaches its server', async () => {
-    const [openai, mistral] = servers.map((s) => (s.address() as { port: number }).port) as [number, number];
-    const input = JSON.stringify(quicInitials(['api.openai.com', 'api.mistral.ai']));
-    const agent = await MonitorProcess.start(['--policies', join(PACKAGE_ROOT, 'policies'), '--cgroup', cg.path, '--no-server-side'], 20_000, 'enforce');
-    let out = '';
-    try {
-      const r = await run([PYTHON, '-c', CLIENT, String(openai), String(mistral)], { cgroup: cg.path, input, timeoutMs: 15_000 });
-      out = r.stdout;
-      assert.equal(r.code, 0, r.stderr);
-      const hello = (name: string) => agent.waitFor((e) => e.type === 'tls_client_hello' && e.process?.pid === r.pid && e.tls?.sni === name, `the QUIC ClientHello for ${name}`);
-      const decision = async (name: string) => {
-        const h = await hello(name);
-        assert.equal(h.net?.protocol, 'udp');
-        return (await agent.waitFor((e) => e.type === 'decision' && e.decision?.subject === h.id, `the decision on ${name}`)).decision;
-      };
-      assert.equal((await decision('api.openai.com'))?.action, 'audit');
-      const refused = await decision('api.mistral.ai');
-      assert.equal(refused?.action, 'block');
-      assert.equal(refused?.enforced, true);
-    } finally {
-      assert.equal(await agent.stop(), 0);
-    }
-    assert.match(out, new RegExp(`^echoed ${openai}$`, 'm'), out);
-    assert.match(out, new RegExp(`^no echo ${mistral} `, 'm'), out);
-    assert.equal(got[openai], 1, 'the approved Initial arrived once');
-    assert.equal(got[mistral], undefined, 'the refused one never arrived');
-    assert.match(agent.stderr, /, 2 unreadable ClientHellos held until decided/);
-  });
+  for (const host of ['127.0.0.1', '::1']) {
+    it(`busted enforce: the approved one is let go and echoed; the refused one never reaches its server (${host})`, async () => {
+      const got: Record<number, number> = {};
+      const servers: Socket[] = [];
+      for (let i = 0; i < 2; i++) {
+        const s = createSocket(host.includes(':') ? 'udp6' : 'udp4');
+        s.on('message', (m, from) => {
+          const port = (s.address() as { port: number }).port;
+          got[port] = (got[port] ?? 0) + 1;
+          s.send(m.subarray(0, 64), from.port, from.address);
+        });
+        await new Promise<void>((r) => s.bind(0, host, r));
+        servers.push(s);
+      }
+      const [openai, mistral] = servers.map((s) => (s.address() as { port: number }).port) as [number, number];
+      const input = JSON.stringify(quicInitials(['api.openai.com', 'api.mistral.ai']));
+      const agent = await MonitorProcess.start(['--policies', join(PACKAGE_ROOT, 'policies'), '--cgroup', cg.path, '--no-server-side'], 20_000, 'enforce');
+      let out = '';
+      try {
+        const r = await run([PYTHON, '-c', CLIENT, String(openai), String(mistral), host], { cgroup: cg.path, input, timeoutMs: 15_000 });
+        out = r.stdout;
+        assert.equal(r.code, 0, r.stderr);
+        const hello = (name: string) => agent.waitFor((e) => e.type === 'tls_client_hello' && e.process?.pid === r.pid && e.tls?.sni === name, `the QUIC ClientHello for ${name}`);
+        const decision = async (name: string) => {
+          const h = await hello(name);
+          assert.equal(h.net?.protocol, 'udp');
+          assert.equal(h.net?.dst_ip, host);
+          return (await agent.waitFor((e) => e.type === 'decision' && e.decision?.subject === h.id, `the decision on ${name}`)).decision;
+        };
+        assert.equal((await decision('api.openai.com'))?.action, 'audit');
+        const refused = await decision('api.mistral.ai');
+        assert.equal(refused?.action, 'block');
+        assert.equal(refused?.enforced, true);
+      } finally {
+        assert.equal(await agent.stop(), 0);
+        for (const s of servers) s.close();
+      }
+      assert.match(out, new RegExp(`^echoed ${openai}$`, 'm'), out);
+      assert.match(out, new RegExp(`^no echo ${mistral} `, 'm'), out);
+      assert.equal(got[openai], 1, 'the approved Initial arrived once');
+      assert.equal(got[mistral], undefined, 'the refused one never arrived');
+      assert.match(agent.stderr, /, 2 unreadable ClientHellos held until decided/);
+    });
+  }
 });
