@@ -54,6 +54,8 @@ const HELD_LOST_MS = 2000;
 const HEARTBEAT_MS = 500;
 /** A held unreadable ClientHello whose event was never decided (its hello never whole) goes after this long. */
 const HELLO_HOLD_MS = 1000;
+/** datagrams kept of one held QUIC connection, to be sent on */
+const MAX_HELD_DATAGRAMS = 32;
 
 /** A ClientHello the kernel holds: a TCP segment's headers (the hello follows), or a QUIC connection's datagrams. */
 type HeldHello = { since: number; pid: number } & ({ quic: false; headers: Uint8Array; seq: number } | { quic: true; peer: string; datagrams: PktRecord[] });
@@ -698,7 +700,8 @@ export class Enforcer {
     const whole = r.data.length === r.len;
     const peer = quicPeer(r.flow.daddr, r.flow.dport);
     if (h?.quic && h.peer === peer) {
-      if (whole) h.datagrams.push(r);
+      // (a client's first flight is a few datagrams: past that, what comes is not kept, and it sends them again)
+      if (whole && h.datagrams.length < MAX_HELD_DATAGRAMS) h.datagrams.push(r);
       return;
     }
     const decided = this.quicDecided.get(`${r.sockId}|${peer}`);
