@@ -114,7 +114,7 @@ describe('busted doctor', { skip: kernelSkipReason() }, () => {
     assert.match(rep.paths.content_enforcement, /SIGSTOP.*SOCK_DESTROY.*a held write read whole from the process/);
     assert.match(rep.paths.dns_hold, /held at cgroup_skb ingress/);
     assert.match(rep.paths.plain_http, /held at cgroup_skb egress until decided/);
-    assert.match(rep.paths.unreadable_tls, /the hello is held at cgroup_skb egress until decided \(an allowed one goes on a probe.*socket destroyed/);
+    assert.match(rep.paths.unreadable_tls, /the hello is held at cgroup_skb egress until decided \(an allowed one goes on a probe.*socket destroyed; a QUIC connection is held from its first Initial until its hello is decided \(an allowed one's datagrams sent on through a marked raw socket\)$/);
     assert.ok(rep.tls_libraries.some((l: { kind: string; symbols: string[] }) => l.symbols.includes('SSL_write')), 'a library exporting SSL_write was found');
     // how read and write see returns: uprobe sessions where the kernel makes them, unless turned off
     const sessions = process.env.BUSTED_TLS_NO_SESSION !== '1' && uprobeSessionSupport(join(BPF_DIR, 'tls.bpf.o')).ok;
