@@ -57,7 +57,7 @@ enum busted_tls_op {
 /* busted_tls_event.flags */
 enum busted_tls_flags {
 	BUSTED_TLS_F_GATED = 1, /* copied at SSL_write entry; the process is held (SIGSTOP) until the engine decides */
-	BUSTED_TLS_F_RESTART = 2, /* a write that starts a request on a connection marked skip: followed again from here, what came before was not copied */
+	BUSTED_TLS_F_RESTART = 2, /* a write (a read, on a server's connection) that starts a request on a connection marked skip: followed again from here, what came before was not copied */
 	/* a write of a watched HTTP/2 connection (BUSTED_TLS_WATCH, reads not
 	 * copied) that carries a request body: its reads are copied from here
 	 * (tls.bpf.c watch_reads) until the engine, having read the request,
@@ -284,6 +284,12 @@ enum busted_tls_verdict {
 	BUSTED_TLS_SKIP = 1,    /* not interesting: count, do not copy */
 	BUSTED_TLS_GATE = 2,    /* a content policy may block it: hold each write until the engine decides */
 	BUSTED_TLS_BLOCK = 3,   /* blocked: its socket's packets are dropped and the socket destroyed */
+	/* A server's connection (its requests arrive through reads) whose first
+	 * request was no AI traffic: its writes are not copied, nor its reads,
+	 * but each read's first bytes are looked at on its return, and one that
+	 * starts a request that can carry a body is copied (BUSTED_TLS_F_RESTART)
+	 * and the connection followed again from it. */
+	BUSTED_TLS_SKIP_SERVER = 5,
 	/*
 	 * An HTTP/2 client connection whose first request was no AI traffic:
 	 * its reads are not copied, its writes are (so that the engine's HPACK

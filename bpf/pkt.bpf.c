@@ -1013,6 +1013,15 @@ static __always_inline int tcp_payload(struct __sk_buff *skb, struct pkt *p, __u
 	 * is a ClientHello (1) or ServerHello (2). */
 	if (h[0] == 0x16 && h[1] == 0x03 && (h[5] == 1 || h[5] == 2)) {
 		bool client = h[5] == 1;
+		/* a ServerHello going out is written by the server's handshaking
+		 * thread: the SSL* it last handed a probed library is this
+		 * socket's (a server's TLS events then say which connection) */
+		if (!client && out) {
+			struct busted_tls_key *sk = handshake_ssl();
+
+			if (sk)
+				tie_ssl(p, cookie, sk);
+		}
 		/* Client's view: ClientHello out, ServerHello in. */
 		if (client != out && !(server_side && !peer_is_loopback(p)))
 			return 1;

@@ -435,6 +435,15 @@ static __always_inline bool enter_in(void *ctx, __u32 op, void *ssl, const void 
 	 * that was no LLM call (a model list, a health check) is read and
 	 * held all the same. */
 	verdict = bpf_map_lookup_elem(&tls_verdicts, &key);
+	if (verdict && *verdict == BUSTED_TLS_SKIP_SERVER) {
+		/* a server's: its reads are looked at when they return (leave_in),
+		 * for the start of a request; its writes are answers */
+		if (op == BUSTED_TLS_WRITE) {
+			stat_inc(BUSTED_STAT_TLS_SKIPPED);
+			return false;
+		}
+		return bpf_map_update_elem(calls, call_key, &c, BPF_ANY) == 0;
+	}
 	if (verdict && *verdict == BUSTED_TLS_SKIP) {
 		__u8 h[6] = {};
 		__u64 n = num < 6 ? num : 6;
@@ -552,6 +561,28 @@ static __always_inline int leave_in(void *ctx, long ret, void *calls, const void
 	}
 	if (n == 0)
 		goto out;
+	if (c->op == BUSTED_TLS_READ) {
+		/* a server's skipped connection: followed again from a read that
+		 * starts a request that can carry a body (a prompt after a health
+		 * check on a kept-alive connection), as a client's is from such a
+		 * write. Asked at the return: a server waits in its next read as
+		 * it is marked. */
+		struct busted_tls_key key = { .pid = id >> 32, .ssl = c->ssl };
+		__u32 *verdict = bpf_map_lookup_elem(&tls_verdicts, &key);
+
+		if (verdict && *verdict == BUSTED_TLS_SKIP_SERVER) {
+			__u64 k = n < 6 ? n : 6;
+			__u8 h[6] = {};
+
+			asm volatile("%[k] &= 7" : [k] "+r"(k));
+			if (k == 0 || k > 6 || bpf_probe_read_user(h, k, (void *)c->buf) || !request_start(h, k)) {
+				stat_inc(BUSTED_STAT_TLS_SKIPPED);
+				goto out;
+			}
+			bpf_map_delete_elem(&tls_verdicts, &key);
+			c->flags |= BUSTED_TLS_F_RESTART;
+		}
+	}
 	call_id = next_call_id();
 	if (call_id)
 		copy_call(ctx, c->ssl, c->buf, c->op, n, c->flags, call_id);

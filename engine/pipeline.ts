@@ -162,7 +162,7 @@ export class Agent {
         // (an HTTP/2 client's connection is watched instead: its writes still copied, not its reads)
         onTlsSkip: (pid, ssl, watch, reads) =>
           o.tlsSkip !== false
-            ? !this.enforcer?.tlsBlocked(pid, ssl) && this.kernel?.setTlsVerdict(pid, ssl, watch === undefined ? 'skip' : { watch, reads })
+            ? !this.enforcer?.tlsBlocked(pid, ssl) && this.kernel?.setTlsVerdict(pid, ssl, watch === undefined ? 'skip' : watch === 'server' ? 'skip-server' : { watch, reads })
             : policy && !policy.dryRun && this.kernel?.setTlsVerdict(pid, ssl, 'capture'),
         onWatchReadsOff: (pid, ssl, callId) => this.kernel?.clearWatchReads(pid, ssl, callId),
         // a gated HTTP/2 connection: held only at its writes with a header block or a body (not a blocked one)

@@ -85,6 +85,8 @@ interface Conn {
   sni?: string;
   /** the first request has been judged */
   judged: boolean;
+  /** HTTP/1.1: its requests arrive in what this side reads (a server's connection) */
+  requestsIn?: boolean;
   /** writeLost() said that its writes are no HTTP, and they have not been since */
   lostSaid?: boolean;
   /** a realtime LLM API's WebSocket (realtime.ts): asked for by the client, readers once the server agreed */
@@ -244,7 +246,7 @@ export class AppLayer {
     // by what a message is, not which way it went: a server's writes are responses
     const part = (m: HttpMessage, d: Uint8Array) => this.partial(c, m, d);
     const out = new Http1Stream((m) => (m.kind === 'request' ? this.request(c, m, inn, out) : this.response(c, m, out)), part, this.bodies);
-    const inn: Http1Stream = new Http1Stream((m) => (m.kind === 'request' ? this.request(c, m, out, inn) : this.response(c, m, inn)), part, this.bodies);
+    const inn: Http1Stream = new Http1Stream((m) => (m.kind === 'request' ? ((c.requestsIn = true), this.request(c, m, out, inn)) : this.response(c, m, inn)), part, this.bodies);
     c.out = out;
     c.in = inn;
   }
@@ -259,6 +261,20 @@ export class AppLayer {
     const out = c?.out;
     if (out === undefined) return true;
     return out instanceof Http1Stream ? out.idle : true;
+  }
+
+  /**
+   * Everything read on the connection so far has been read as whole
+   * messages: nothing of a request is still to come (a server's side).
+   */
+  readsDone(pid: number, ssl: string): boolean {
+    const inn = this.conns.get(`${pid}:${ssl}`)?.in;
+    return inn instanceof Http1Stream ? inn.idle : true;
+  }
+
+  /** An HTTP/1.1 connection whose requests this side reads: a server's. */
+  requestsRead(pid: number, ssl: string): boolean {
+    return this.conns.get(`${pid}:${ssl}`)?.requestsIn === true;
   }
 
   /**

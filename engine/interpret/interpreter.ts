@@ -52,9 +52,11 @@ export interface InterpreterOptions {
    * cannot be followed from here; every write is then held when gated).
    * Told again after each held write of a watched connection, with where
    * its frames stand after it. `reads`: a watched connection on which an
-   * LLM call or MCP message went out: its reads are copied again.
+   * LLM call or MCP message went out: its reads are copied again. `server`
+   * (an HTTP/1.1 server's connection: its requests are read): its reads are
+   * looked at for the start of a later request, which is copied.
    */
-  onTlsSkip?: (pid: number, ssl: string, watch?: { left: number; data: boolean } | null, reads?: boolean) => void;
+  onTlsSkip?: (pid: number, ssl: string, watch?: { left: number; data: boolean } | null | 'server', reads?: boolean) => void;
   /**
    * A watched HTTP/2 connection whose reads the kernel copied from the
    * write CALLID on (it carried a request body) carried no AI traffic: the
@@ -799,6 +801,11 @@ export class Interpreter {
     const p = this.tlsSkipPending!;
     this.tlsSkipPending = undefined;
     if (call.direction === 'write' && !this.app.writesDone(p.pid, p.ssl)) return;
+    // a server's: not while another request is being read behind this one; its reads then looked at for the next
+    if (this.app.requestsRead(p.pid, p.ssl)) {
+      if (this.app.readsDone(p.pid, p.ssl)) this.onTlsSkip?.(p.pid, p.ssl, 'server');
+      return;
+    }
     // HTTP/2: HPACK cannot be picked up part way, so its writes stay followed (a later request on another stream is read)
     const watch = this.app.watchFrom(p.pid, p.ssl);
     if (watch !== undefined) this.app.watched(p.pid, p.ssl, !this.skippedStillCopied);

@@ -630,12 +630,13 @@ export class KernelSession {
    * where they stand (watchVerdict). False when there is no tls
    * object or the map refused the update.
    */
-  setTlsVerdict(pid: number, sslHex: string, verdict: 'capture' | 'skip' | { watch: { left: number; data: boolean } | null; gated?: boolean; reads?: boolean }): boolean {
+  setTlsVerdict(pid: number, sslHex: string, verdict: 'capture' | 'skip' | 'skip-server' | { watch: { left: number; data: boolean } | null; gated?: boolean; reads?: boolean }): boolean {
     const obj = this.bySpec.get('tls');
     if (!obj) return false;
     const key = tlsKey(pid, sslHex);
     const value = new Uint8Array(4);
-    new DataView(value.buffer).setUint32(0, typeof verdict === 'object' ? watchVerdict(verdict.watch, verdict.gated, verdict.reads) : verdict === 'skip' ? W.BUSTED_TLS_SKIP : W.BUSTED_TLS_CAPTURE, true);
+    const plain = { capture: W.BUSTED_TLS_CAPTURE, skip: W.BUSTED_TLS_SKIP, 'skip-server': W.BUSTED_TLS_SKIP_SERVER };
+    new DataView(value.buffer).setUint32(0, typeof verdict === 'object' ? watchVerdict(verdict.watch, verdict.gated, verdict.reads) : plain[verdict], true);
     try {
       obj.map('tls_verdicts').update(key, value);
       return true;

@@ -750,6 +750,7 @@ export const BUSTED_TLS_CAPTURE = 0;
 export const BUSTED_TLS_SKIP = 1;
 export const BUSTED_TLS_GATE = 2;
 export const BUSTED_TLS_BLOCK = 3;
+export const BUSTED_TLS_SKIP_SERVER = 5;
 export const BUSTED_TLS_WATCH = 4;
 export const BUSTED_TLS_WATCH_DATA = 8;
 export const BUSTED_TLS_WATCH_LOST = 16;

@@ -654,6 +654,58 @@ get('/static/app.js').then(() => new Promise((ok) => setTimeout(ok, 500))).then(
     assert.ok(agent.events.some((e) => of(r.pid)(e) && e.type === 'llm_response' && e.llm?.usage?.input_tokens === 12), 'and its answer');
   });
 
+  it("a TLS server's connection whose first request is not AI traffic is marked skip too: its later requests are not copied, until one that can carry a body arrives, which is read (python3's http.server over libssl; the client outside the cgroup)", async () => {
+    // the server's requests arrive through SSL_read: the kernel looks at each read's first bytes on its
+    // return (tls.bpf.c BUSTED_TLS_SKIP_SERVER) and follows the connection again from a POST
+    const server = `import http.server, json, ssl, sys
+class H(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    def log_message(self, *a): pass
+    def do_GET(self): self.answer()
+    def do_POST(self):
+        self.rfile.read(int(self.headers.get("content-length", "0"))); self.answer()
+    def answer(self):
+        b = json.dumps({"id": "c", "object": "chat.completion", "model": "gpt-4o-mini", "choices": [{"index": 0, "message": {"role": "assistant", "content": "ok"}}], "usage": {"prompt_tokens": 12, "completion_tokens": 1}}).encode()
+        self.send_response(200); self.send_header("content-type", "application/json"); self.send_header("content-length", str(len(b))); self.end_headers(); self.wfile.write(b)
+c = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER); c.load_cert_chain(sys.argv[1], sys.argv[2])
+s = http.server.HTTPServer(("127.0.0.1", 0), H); s.socket = c.wrap_socket(s.socket, server_side=True)
+print(s.server_address[1], flush=True)
+s.handle_request()
+`;
+    const srv = start([PYTHON, '-c', server, pki.cert, pki.key], { cgroup: cg.path });
+    try {
+      const srvPort = await new Promise<number>((ok, no) => {
+        srv.stdout!.once('data', (d) => ok(Number(String(d).trim())));
+        srv.once('exit', (code) => no(new Error(`the server exited ${code}`)));
+      });
+      const { Agent: HttpsAgent, request: httpsRequest } = await import('node:https');
+      const keep = new HttpsAgent({ keepAlive: true, maxSockets: 1 });
+      const call = (path: string, body?: string) =>
+        new Promise<void>((ok, no) => {
+          const q = httpsRequest({ host: '127.0.0.1', port: srvPort, path, method: body ? 'POST' : 'GET', agent: keep, ca: readFileSync(pki.caCert), servername: 'api.openai.com', headers: body ? { 'content-type': 'application/json' } : {} }, (res) => {
+            res.resume();
+            res.on('end', ok);
+          });
+          q.on('error', no);
+          q.end(body);
+        });
+      await call('/static/app.js');
+      await agent.waitFor((e) => of(srv.pid!)(e) && e.type === 'tls_data' && /^GET \/static\/app\.js /.test(e.tls?.payload ?? ''), "the server's first request");
+      await new Promise((ok) => setTimeout(ok, 500)); // its skip verdict reaches the kernel
+      await call('/second-on-same-connection');
+      await call('/v1/chat/completions', JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'q-server-after-skip' }] }));
+      keep.destroy();
+      const req = await agent.waitFor((e) => of(srv.pid!)(e) && e.type === 'llm_request', "the server's read of the POST");
+      assert.equal(req.llm?.user_message, 'q-server-after-skip');
+      assert.equal(req.net?.direction, 'ingress', JSON.stringify(req.net));
+      await agent.waitFor((e) => of(srv.pid!)(e) && e.type === 'llm_response' && e.llm?.usage?.input_tokens === 12, 'and the answer it wrote');
+      const later = agent.events.filter((e) => of(srv.pid!)(e) && e.type === 'tls_data' && (e.tls?.payload ?? '').includes('second-on-same-connection'));
+      assert.deepEqual(later, [], 'nothing copied between the skip verdict and the POST');
+    } finally {
+      srv.kill();
+    }
+  });
+
   it('HTTP/2: a connection whose first request is not AI traffic is watched: its reads are not copied, its writes are, so a later request on another stream is read, and its answer too (reads copied again, picked up part way)', async () => {
     // an HTTP/2 connection cannot be followed again from a later request as HTTP/1.1 is (its writes' HPACK
     // state would be lost): its writes stay copied (tls.bpf.c BUSTED_TLS_WATCH), its reads do not, until a
