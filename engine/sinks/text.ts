@@ -31,6 +31,11 @@ function printable(s: string): string {
   return s.replace(/[\x00-\x1f\x7f]/g, (c) => (c === '\n' ? '\\n' : c === '\t' ? '\\t' : `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`));
 }
 
+/** A hello read out of QUIC Initials says so first (its JA4's q says it too, less plainly). */
+function quic(e: BustedEvent): string {
+  return e.net?.protocol === 'udp' ? 'quic ' : '';
+}
+
 export function textFormatter(color: boolean): (e: BustedEvent) => string {
   const c = color ? C : NONE;
   return (e) => {
@@ -62,10 +67,10 @@ export function textFormatter(color: boolean): (e: BustedEvent) => string {
         break;
       }
       case 'tls_client_hello':
-        what = `sni=${e.tls?.sni ?? '-'} alpn=${(e.tls?.alpn ?? []).join(',') || '-'} ${e.tls?.version ?? ''} ${e.tls?.ja4 ?? ''}`;
+        what = `${quic(e)}sni=${e.tls?.sni ?? '-'} alpn=${(e.tls?.alpn ?? []).join(',') || '-'} ${e.tls?.version ?? ''} ${e.tls?.ja4 ?? ''}`;
         break;
       case 'tls_server_hello':
-        what = `${e.tls?.version ?? ''} ${e.tls?.cipher ?? ''}${e.tls?.alpn?.length ? ` alpn=${e.tls.alpn.join(',')}` : ''}${e.tls?.sni ? ` sni=${e.tls.sni}` : ''}`;
+        what = `${quic(e)}${e.tls?.version ?? ''} ${e.tls?.cipher ?? ''}${e.tls?.alpn?.length ? ` alpn=${e.tls.alpn.join(',')}` : ''}${e.tls?.sni ? ` sni=${e.tls.sni}` : ''}`;
         break;
       case 'error':
         what = `${c.red}${e.error?.code ?? ''}${c.reset} ${e.error?.message ?? ''}`;
