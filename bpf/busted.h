@@ -88,6 +88,7 @@ enum busted_pkt_kind {
 	BUSTED_PKT_HTTP_HELD = 7, /* the IP and TCP headers (data) of a plain-text segment dropped until the engine decides (len: its payload, which follows as BUSTED_PKT_HTTP records) */
 	BUSTED_PKT_HELLO_HELD = 8, /* the IP and TCP headers (data) of a ClientHello busted cannot read the connection of (no probed TLS library on its thread), to a destination in a gated class: dropped, with its retries, until the engine has decided on it (the hello follows as BUSTED_PKT_TLS_HELLO) */
 	BUSTED_PKT_QUIC_HELD = 9,  /* a QUIC datagram (long header: an Initial, or 0-RTT sent with it) dropped until the engine has decided on its connection's ClientHello, whole; the engine sends it on itself when it lets the connection go */
+	BUSTED_PKT_SOCK_HELD = 10, /* the IP and TCP headers (data) of the first segment a TLS connection sent while the engine holds it (BUSTED_SOCK_HOLD: a request let go in part, held until it is decided whole) */
 };
 
 /* busted_pkt_event.flags */
@@ -103,6 +104,12 @@ enum busted_pkt_flag {
 enum busted_hello_hold {
 	BUSTED_HELLO_HELD = 1,     /* dropped, and its retries, until the engine decides */
 	BUSTED_HELLO_RELEASED = 2, /* the engine let it go: its next retry passes (QUIC: and all that follows) */
+	/* a TLS connection whose request the engine let go in part (written in
+	 * pieces): every segment it sends is dropped until the request is
+	 * decided whole (its sender's TCP tries them again); SEEN once the
+	 * first one's headers went to the engine (BUSTED_PKT_SOCK_HELD) */
+	BUSTED_SOCK_HOLD = 3,
+	BUSTED_SOCK_HOLD_SEEN = 4,
 };
 
 /* plain_socks: what the packet hook does with a plain-text HTTP connection's payload */

@@ -986,6 +986,32 @@ static __always_inline int quic_hold(struct pkt *p, __u64 cookie, bool initial)
 	return c->gate_classes || (c->flags & BUSTED_CFG_HOLD_NAMES) || blocked_classes(pv, &image, &source) ? 2 : 0;
 }
 
+/*
+ * A TLS connection whose request the engine let go in part (a prompt
+ * written in pieces, each judged as it came): what it sends is held here
+ * until the request is decided whole, so that nothing of a request later
+ * blocked reaches the server (half a secret cut between two writes
+ * included). Its sender's TCP takes each drop for a failed transmission
+ * and tries again; the engine then deletes the entry and has the server
+ * acknowledge (tcpProbe, from the headers of the first held segment), or
+ * destroys the socket. True: drop.
+ */
+static __always_inline bool sock_held(struct __sk_buff *skb, struct pkt *p, __u64 cookie)
+{
+	__u32 *st = bpf_map_lookup_elem(&hello_holds, &cookie);
+
+	if (!st || (*st != BUSTED_SOCK_HOLD && *st != BUSTED_SOCK_HOLD_SEEN))
+		return false;
+	if (!plain_gate()) {
+		/* no engine to let it go */
+		bpf_map_delete_elem(&hello_holds, &cookie);
+		return false;
+	}
+	if (*st == BUSTED_SOCK_HOLD && emit_headers(skb, p, cookie, bpf_map_lookup_elem(&owners, &cookie), BUSTED_PKT_SOCK_HELD, 0))
+		*st = BUSTED_SOCK_HOLD_SEEN;
+	return true;
+}
+
 static __always_inline int tcp_payload(struct __sk_buff *skb, struct pkt *p, __u64 cookie)
 {
 	struct busted_owner *o;
@@ -1003,6 +1029,8 @@ static __always_inline int tcp_payload(struct __sk_buff *skb, struct pkt *p, __u
 			dns_learn(skb, p, p->off + 2, o ? o->task.pid : 0, false);
 		return 1;
 	}
+	if (out && enforce_on && sock_held(skb, p, cookie))
+		return 0;
 	ck = cookie ^ p->dir;
 	/* the first 6 bytes, or all of a shorter segment (the rest of h zero) */
 	n = p->plen < 6 ? p->plen : 6;

@@ -181,6 +181,8 @@ export class Agent {
         onGatedCall: (g) => this.enforcer?.onGatedCall(g),
         onHeldDns: (r) => this.enforcer?.onHeldDns(r),
         onHelloHeld: (r) => this.enforcer?.onHelloHeld(r),
+        onSockHeld: (r) => this.enforcer?.onSockHeld(r),
+        onWriteDone: (pid, ssl, callId, written) => this.enforcer?.onWriteDone(pid, ssl, callId, written),
         onHelloUndecided: (sock) => this.enforcer?.helloUndecided(sock),
       },
       (e, origin) => {

@@ -75,7 +75,7 @@ export interface UdpRecord extends Base {
   startNs: number;
 }
 
-export type PktKind = 'dns' | 'tls_hello' | 'tls_cont' | 'dns_held' | 'quic' | 'http' | 'http_held' | 'hello_held' | 'quic_held';
+export type PktKind = 'dns' | 'tls_hello' | 'tls_cont' | 'dns_held' | 'quic' | 'http' | 'http_held' | 'hello_held' | 'quic_held' | 'sock_held';
 
 export interface PktRecord extends Base {
   kind: 'pkt';
@@ -87,7 +87,7 @@ export interface PktRecord extends Base {
   len: number;
   /** the captured prefix (a copy: the ring's memory is reused) */
   data: Uint8Array;
-  /** 'http': the TCP sequence number of data[0]; 'http_held', 'hello_held': of the held segment's payload (0 for the other kinds) */
+  /** 'http': the TCP sequence number of data[0]; 'http_held', 'hello_held', 'sock_held': of the held segment's payload (0 for the other kinds) */
   seq: number;
   /** 'http', 'http_held': a connection marked skip is followed again from this segment, which starts a request (pkt.bpf.c BUSTED_PKT_F_RESTART) */
   restart?: true;
@@ -360,6 +360,7 @@ const PKT_KINDS: Record<number, PktKind> = {
   [W.BUSTED_PKT_HTTP_HELD]: 'http_held',
   [W.BUSTED_PKT_HELLO_HELD]: 'hello_held',
   [W.BUSTED_PKT_QUIC_HELD]: 'quic_held',
+  [W.BUSTED_PKT_SOCK_HELD]: 'sock_held',
 };
 
 const TLS_OPS: Record<number, TlsOp> = {
@@ -495,7 +496,7 @@ export function decodeRecord(dv: DataView, off: number, len: number): KernelReco
       // captured than the packet held would read as a whole hello or DNS message that is not one
       const plen = dv.getUint32(off + W.PKT.len, true);
       // (a held segment's record carries its headers, not its payload: len is the payload's)
-      if (cap > plen && pktKind !== 'http_held' && pktKind !== 'hello_held') return wireError(`packet cap_len ${cap} exceeds its len ${plen}`, 'pkt.len');
+      if (cap > plen && pktKind !== 'http_held' && pktKind !== 'hello_held' && pktKind !== 'sock_held') return wireError(`packet cap_len ${cap} exceeds its len ${plen}`, 'pkt.len');
       const start = dv.byteOffset + off + W.PKT.data;
       return {
         kind: 'pkt',

@@ -54,6 +54,27 @@ const HELD_LOST_MS = 2000;
 const HEARTBEAT_MS = 500;
 /** A held unreadable ClientHello whose event was never decided (its hello never whole) goes after this long. */
 const HELLO_HOLD_MS = 1000;
+/** how long a TLS connection whose request was let go unfinished is held without a next part (it then goes) */
+const UNFINISHED_HOLD_MS = 2000;
+/** how long the write of a part let go may take to return before its writer is taken for stuck on a full send buffer */
+const UNFINISHED_STALL_MS = 100;
+/** at most this much of an unfinished request is held (a TCP send buffer starts at about 64 KiB to a remote host: more would not fit) */
+const UNFINISHED_HOLD_BYTES = 48 << 10;
+
+/** A TLS connection whose unfinished request the kernel holds. */
+interface HeldSock {
+  cookie: bigint;
+  pid: number;
+  /** when its last part was let go */
+  since: number;
+  /** the bytes of the parts let go while held */
+  bytes: number;
+  /** the call id of that part until its write returns */
+  waiting?: string;
+  /** the first held segment's IP and TCP headers and sequence number, for its probe */
+  headers?: Uint8Array;
+  seq?: number;
+}
 /** datagrams kept of one held QUIC connection, to be sent on */
 const MAX_HELD_DATAGRAMS = 32;
 
@@ -134,7 +155,7 @@ export class Enforcer {
   private timer: NodeJS.Timeout | undefined;
   private started = false;
   private stopped = false;
-  readonly stats = { refused: 0, destroyed: 0, gated: 0, released: 0, killed: 0, lostHolds: 0, heldAnswers: 0, standingImages: 0, plainReleased: 0, heldHellos: 0 };
+  readonly stats = { refused: 0, destroyed: 0, gated: 0, released: 0, killed: 0, lostHolds: 0, heldAnswers: 0, standingImages: 0, plainReleased: 0, heldHellos: 0, unfinishedHeld: 0 };
   /** plain-text connections blocked: their held segments are never sent on */
   private readonly blockedPlain = new Set<SockId>();
 
@@ -243,6 +264,8 @@ export class Enforcer {
       if (t - h.since < HELLO_HOLD_MS) break; // in the order they came
       this.releaseHello(sock, h);
     }
+    // an unfinished request whose next part does not come: what was let go of it goes
+    for (const [key, h] of this.heldSocks) if (t - h.since >= UNFINISHED_HOLD_MS) this.releaseSock(key, h);
   }
 
   // ---- verdicts ahead of time ------------------------------------------------------
@@ -766,6 +789,109 @@ export class Enforcer {
     }
   }
 
+  // ---- requests written in parts ---------------------------------------------------
+
+  /**
+   * TLS connections whose unfinished request the kernel holds (pkt.bpf.c
+   * sock_held), by pid:ssl; `waiting`: the part let go last, until its
+   * write returns.
+   */
+  private readonly heldSocks = new Map<string, HeldSock>();
+  /** connections whose writer stalled while held (its send buffer full): not held again until the request is finished */
+  private readonly stalledSocks = new Set<string>();
+
+  /**
+   * A held write that leaves its request unfinished (a prompt written in
+   * pieces) goes now, judged on what it carries, but what its connection
+   * sends is held in the packet hook from here until the request is
+   * decided whole: nothing of a request later blocked reaches the server,
+   * half a secret cut between two writes included. The write that finishes
+   * it, allowed, lets the connection's bytes go (the server is made to
+   * acknowledge, so that its sender tries them again now); blocked, the
+   * socket is destroyed with them. A connection whose socket is not known
+   * goes part by part, as before.
+   */
+  private holdUnfinished(key: string, g: GatedCall): void {
+    let held = this.heldSocks.get(key);
+    if (!g.unfinished) {
+      this.stalledSocks.delete(key);
+      if (held) this.releaseSock(key, held);
+      return;
+    }
+    if (this.stalledSocks.has(key)) return;
+    if (held && held.bytes + g.len > UNFINISHED_HOLD_BYTES) {
+      // more than a send buffer surely takes: held on, the writer would wait for room that never comes
+      this.stopHolding(key, held);
+      return;
+    }
+    if (!held) {
+      const cookie = this.sslSockets.get(key)?.cookie;
+      if (cookie === undefined || !this.o.kernel.setSockHold(cookie, true)) return;
+      held = { cookie, since: 0, pid: g.pid, bytes: 0 };
+      this.heldSocks.set(key, held);
+      this.stats.unfinishedHeld++;
+    }
+    held.since = Date.now();
+    held.bytes += g.len;
+    // a part whose write does not return soon, or returns short, waits on a send buffer the hold keeps full
+    const h = held;
+    h.waiting = g.callId;
+    setTimeout(() => {
+      if (this.heldSocks.get(key) === h && h.waiting === g.callId) this.stopHolding(key, h);
+    }, UNFINISHED_STALL_MS).unref();
+  }
+
+  /** A held connection's writer cannot go on while held: it goes, its later parts judged as they are written (until the request is finished). */
+  private stopHolding(key: string, h: HeldSock): void {
+    if (this.stalledSocks.size >= MAX_HELD_HELLOS) this.stalledSocks.delete(this.stalledSocks.values().next().value!);
+    this.stalledSocks.add(key);
+    this.releaseSock(key, h);
+  }
+
+  /** A gated write returned: a held connection's writer is not stuck on it, unless it wrote less than it was given. */
+  onWriteDone(pid: number, ssl: string, callId: string, written: number): void {
+    const key = `${pid}:${ssl}`;
+    const h = this.heldSocks.get(key);
+    if (h?.waiting !== callId) return;
+    h.waiting = undefined;
+    if (written === 0) this.stopHolding(key, h);
+  }
+
+  private releaseSock(key: string, h: HeldSock): void {
+    this.heldSocks.delete(key);
+    this.o.kernel.setSockHold(h.cookie, false);
+    // (no headers yet: nothing was held, or its record is still to come, and onSockHeld sends the probe)
+    if (h.headers !== undefined) this.probeSock(h.pid, h.headers, h.seq!);
+  }
+
+  private probeSock(pid: number, headers: Uint8Array, seq: number): void {
+    try {
+      sendRaw(tcpProbe(headers, seq), 'a probe for a held TLS connection');
+    } catch (e) {
+      this.error(`a held TLS connection of pid ${pid} could not be moved on: ${(e as Error).message}`);
+    }
+  }
+
+  /** The headers of the first segment a held connection sent (pkt.bpf.c sock_held): what its probe is made of. */
+  onSockHeld(r: PktRecord): void {
+    const cookie = BigInt(r.sockId);
+    for (const h of this.heldSocks.values()) {
+      if (h.cookie !== cookie) continue;
+      if (h.headers === undefined) {
+        h.headers = r.data;
+        h.seq = r.seq;
+      }
+      return;
+    }
+    // let go before this came: its sender's retry is due now (a blocked one's socket is gone)
+    if (!this.blockedCookie(cookie)) this.probeSock(r.task.pid, r.data, r.seq);
+  }
+
+  private blockedCookie(cookie: bigint): boolean {
+    for (const [key, id] of this.sslSockets) if (id.cookie === cookie) return this.blockedTls.has(key);
+    return false;
+  }
+
   // ---- gated writes -------------------------------------------------------------------
 
   /** A TLS connection this run blocked (its verdict must stay `block`). */
@@ -776,8 +902,14 @@ export class Enforcer {
   /** A held write's events are all decided: let its process go, once nothing else of it is pending. */
   onGatedCall(g: GatedCall): void {
     this.stats.gated++;
+    const key = `${g.pid}:${g.ssl}`;
     // a write on a connection blocked earlier: whatever it says, it does not leave
-    if (this.blockedTls.has(`${g.pid}:${g.ssl}`)) this.blockTls(g.pid, g.ssl);
+    if (this.blockedTls.has(key)) {
+      this.blockTls(g.pid, g.ssl);
+      this.heldSocks.delete(key); // (its socket is gone: nothing to let go)
+    } else {
+      this.holdUnfinished(key, g);
+    }
     let calls = this.gated.get(g.pid);
     if (!calls) this.gated.set(g.pid, (calls = new Map()));
     calls.set(g.callId, g.tid);
@@ -883,8 +1015,9 @@ export class Enforcer {
     try {
       this.stats.standingImages = this.maps.imageVerdictCount();
       this.maps.setConfig({ enforce: true, gate: false, perImage: false, holdNames: false, gateClasses: 0n, heartbeatNs: 0n });
-      // held hellos go on (a QUIC one's datagrams are sent on: its client would wait a probe timeout)
+      // held hellos go on (a QUIC one's datagrams are sent on: its client would wait a probe timeout), as do held connections
       for (const [sock, h] of this.heldHellos) this.releaseHello(sock, h);
+      for (const [key, h] of this.heldSocks) this.releaseSock(key, h);
       for (const h of this.maps.heldThreads()) {
         this.maps.releaseHeld(h.tid);
         try {

@@ -87,6 +87,8 @@ interface Conn {
   judged: boolean;
   /** HTTP/1.1: its requests arrive in what this side reads (a server's connection) */
   requestsIn?: boolean;
+  /** the last held write carried part of a request still to be finished (judged on that part) */
+  partWritten?: boolean;
   /** writeLost() said that its writes are no HTTP, and they have not been since */
   lostSaid?: boolean;
   /** a realtime LLM API's WebSocket (realtime.ts): asked for by the client, readers once the server agreed */
@@ -207,7 +209,14 @@ export class AppLayer {
     try {
       s.push(call.data);
       s.gap(call.len - call.data.length);
-      if (this.touched) for (const m of this.touched) if (!m.complete) this.judgePart(c, m);
+      if (this.touched) {
+        c.partWritten = false;
+        for (const m of this.touched) {
+          if (m.complete) continue;
+          this.judgePart(c, m);
+          c.partWritten = true;
+        }
+      }
     } finally {
       this.touched = undefined;
     }
@@ -270,6 +279,16 @@ export class AppLayer {
   readsDone(pid: number, ssl: string): boolean {
     const inn = this.conns.get(`${pid}:${ssl}`)?.in;
     return inn instanceof Http1Stream ? inn.idle : true;
+  }
+
+  /**
+   * The last held write left a request unfinished with part of its body
+   * (judged on that part): more of it is to come. (A head alone is not
+   * such a part: a client that sends `Expect: 100-continue` waits for the
+   * server's answer to it before it writes the body.)
+   */
+  requestUnfinished(pid: number, ssl: string): boolean {
+    return this.conns.get(`${pid}:${ssl}`)?.partWritten === true;
   }
 
   /** An HTTP/1.1 connection whose requests this side reads: a server's. */

@@ -105,6 +105,10 @@ export interface InterpreterOptions {
   onHelloHeld?: (r: PktRecord) => void;
   /** a ClientHello that makes no event (filtered out, or malformed): nothing will decide it, so a hold of it goes now */
   onHelloUndecided?: (sockId: SockId) => void;
+  /** the headers of the first segment a TLS connection sent while held (its request let go unfinished) */
+  onSockHeld?: (r: PktRecord) => void;
+  /** a gated write returned (its process was let go), having written WRITTEN bytes */
+  onWriteDone?: (pid: number, ssl: string, callId: string, written: number) => void;
 }
 
 /** A write held at SSL_write entry (tls.bpf.c): which thread, connection and call. */
@@ -113,6 +117,10 @@ export interface GatedCall {
   tid: number;
   ssl: string;
   callId: string;
+  /** it left a request unfinished (more of it is to be written): what it sends is held until the rest is decided */
+  unfinished: boolean;
+  /** its bytes */
+  len: number;
 }
 
 /** How long a plain-text request is held without growing before it goes unread (pkt.bpf.c BUSTED_PLAIN_GATE) */
@@ -267,12 +275,16 @@ export class Interpreter {
     this.onGatedCall = o.onGatedCall;
     this.onHeldDns = o.onHeldDns;
     this.onHelloHeld = o.onHelloHeld;
+    this.onSockHeld = o.onSockHeld;
+    this.onWriteDone = o.onWriteDone;
     this.onHelloUndecided = o.onHelloUndecided;
     this.onPlainHold = o.onPlainHold;
   }
 
   private readonly onHeldDns: InterpreterOptions['onHeldDns'];
   private readonly onHelloHeld: InterpreterOptions['onHelloHeld'];
+  private readonly onSockHeld: InterpreterOptions['onSockHeld'];
+  private readonly onWriteDone: InterpreterOptions['onWriteDone'];
   private readonly onHelloUndecided: InterpreterOptions['onHelloUndecided'];
 
   private readonly onExec: InterpreterOptions['onExec'];
@@ -384,13 +396,14 @@ export class Interpreter {
   private tls(r: TlsRecord): void {
     // freed; or followed again from a request after it was marked skip: what it held is stale
     if (r.op === 'free' || r.restart) this.app.forget(r.task.pid, r.ssl);
+    if (r.op === 'write_done') this.onWriteDone?.(r.task.pid, r.ssl, r.callId, r.len);
     const call = this.tlsCalls.add(r);
     if (!call) return;
     try {
       this.tlsCall(call);
     } finally {
       // a held process is let go (or not) once everything its write said is decided
-      if (call.gated) this.onGatedCall?.({ pid: call.pid, tid: call.first.task.tid, ssl: call.ssl, callId: call.callId });
+      if (call.gated) this.onGatedCall?.({ pid: call.pid, tid: call.first.task.tid, ssl: call.ssl, callId: call.callId, unfinished: this.app.requestUnfinished(call.pid, call.ssl), len: call.len });
     }
   }
 
@@ -651,6 +664,8 @@ export class Interpreter {
     }
     // an unreadable ClientHello the kernel holds (its record comes before the hello's): the enforcer lets it go once decided
     if (r.pktKind === 'hello_held') return this.onHelloHeld?.(r);
+    // the first segment a TLS connection sent while its unfinished request is held (pkt.bpf.c sock_held)
+    if (r.pktKind === 'sock_held') return this.onSockHeld?.(r);
     if (r.pktKind === 'http' || r.pktKind === 'http_held') {
       if (r.restart) this.plainRestart(r);
       if (r.pktKind === 'http') return this.plainPkt(r);

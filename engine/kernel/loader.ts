@@ -703,6 +703,28 @@ export class KernelSession {
   }
 
   /**
+   * Hold what a TLS connection sends (pkt.bpf.c sock_held: a request let go
+   * in part, until it is decided whole), or stop holding it. False without
+   * the pkt object, or when the map refused.
+   */
+  setSockHold(cookie: bigint, hold: boolean): boolean {
+    const obj = this.bySpec.get('pkt');
+    if (!obj) return false;
+    const key = new Uint8Array(8);
+    new DataView(key.buffer).setBigUint64(0, cookie, true);
+    try {
+      const map = obj.map('hello_holds');
+      if (!hold) return map.delete(key);
+      const value = new Uint8Array(4);
+      new DataView(value.buffer).setUint32(0, W.BUSTED_SOCK_HOLD, true);
+      map.update(key, value);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /**
    * An unreadable ClientHello the kernel holds (pkt.bpf.c hello_hold, and
    * a QUIC connection's, quic_hold): `released`, its next retry passes (a
    * QUIC socket's datagrams all do from then on); `gone`, forgotten (its

@@ -713,6 +713,7 @@ export const BUSTED_PKT_HTTP = 6;
 export const BUSTED_PKT_HTTP_HELD = 7;
 export const BUSTED_PKT_HELLO_HELD = 8;
 export const BUSTED_PKT_QUIC_HELD = 9;
+export const BUSTED_PKT_SOCK_HELD = 10;
 
 // enum busted_pkt_flag
 export const BUSTED_PKT_F_RESTART = 1;
@@ -765,6 +766,8 @@ export const BUSTED_PLAIN_GATE = 2;
 // enum busted_hello_hold
 export const BUSTED_HELLO_HELD = 1;
 export const BUSTED_HELLO_RELEASED = 2;
+export const BUSTED_SOCK_HOLD = 3;
+export const BUSTED_SOCK_HOLD_SEEN = 4;
 
 // enum busted_tls_flags
 export const BUSTED_TLS_F_GATED = 1;

@@ -484,7 +484,7 @@ for line in sys.stdin:
     await stopAgent();
   });
 
-  it('a request written in parts is judged part by part: a secret in an early part never leaves, nor one cut between two parts (python3 chunked, plain and gzip, node HTTP/2); a harmless one arrives whole', async () => {
+  it('a request written in parts is judged part by part: a secret in an early part never leaves, nor one cut between two parts, nor any part of a blocked request (python3 chunked, plain and gzip, node HTTP/2); a harmless one arrives whole', async () => {
     // a gated connection's writes are let go one by one, only the one that completes a request held until it
     // is decided: each part is judged before it may leave (app.ts judgePart), else the server got the secret
     const m = await startAgent(policyDir('part-secrets', SECRETS));
@@ -550,6 +550,9 @@ process.on('beforeExit', () => process.exit(5));
         const r: RunResult = await client([...parts]);
         assert.notEqual(r.code, 0, `${name}, ${what}: the blocked request must fail: ${r.stdout}`);
         assert.ok(!server.received.some((b) => b.includes(`(${name}-early)`) || b.includes(`(${name}-cut)`)), `${name}, ${what}: the server never got the part: ${server.received.filter((b) => b.includes('deploy with')).join(' | ')}`);
+        // nor any part before it: what the connection sent after its request's first part was held until the
+        // request was decided whole (pkt.bpf.c sock_held), half a secret cut between two writes included
+        assert.ok(!server.received.some((b) => b.includes('deploy with')), `${name}, ${what}: the server got a part of the blocked request: ${server.received.filter((b) => b.includes('deploy with')).join(' | ')}`);
         const req = await m.waitFor((e) => e.type === 'llm_request' && e.process?.pid === r.pid, `${name}, ${what}: its llm_request`);
         assert.equal(req.llm?.partial, true, `${name}, ${what}: judged on a part`);
         const d = decisionOn(m, req.id) ?? (await m.waitFor((e) => e.type === 'decision' && e.decision?.subject === req.id, `${name}, ${what}: the decision`));
