@@ -116,7 +116,7 @@ export async function runAgent(o: MonitorCliOptions, x: AgentExtras = {}): Promi
   }
   outputs.bind((code, message, field) => agent.interpreter.error(code, message, field));
   const failed = agent.attachments.filter((a) => !a.ok);
-  for (const a of failed) process.stderr.write(`busted: ${o.strict ? 'error' : 'warning'}: ${a.object}/${a.program} (${a.hook}) not attached: ${a.error?.split('\n')[0]}\n`);
+  for (const a of failed) process.stderr.write(`busted: ${o.strict ? 'error' : 'warning'}: ${a.object}/${a.program} (${a.hook}) not attached: ${errorLine(a.error)}\n`);
   if (o.strict && failed.length > 0) {
     // fail closed: an agent without some of its hooks sees or refuses less than its policy says
     const names = [...new Set(failed.map((a) => `${a.object}/${a.program}`))];
@@ -169,4 +169,16 @@ export async function runAgent(o: MonitorCliOptions, x: AgentExtras = {}): Promi
   const en = agent.enforcement;
   if (en) process.stderr.write(`busted: enforcement: ${en.refused} connections refused in the kernel, ${en.destroyed} sockets destroyed, ${en.gated} writes held (${en.released} let go), ${en.plainReleased} plain-text requests let go, ${en.killed} processes killed, ${en.heldAnswers} DNS answers held until decided, ${en.heldHellos} unreadable ClientHellos held until decided, ${en.unfinishedHeld} TLS connections held while their request was written${en.lostHolds ? `, ${en.lostHolds} holds lost` : ''}; ${en.standingImages} program images with a verdict at the end\n`);
   return 0;
+}
+
+/**
+ * An attachment's error on one line: its first, and libbpf's last word on
+ * it when it said more (the cause: an extern it could not find, a
+ * verifier's refusal), which the first line's errno alone can belie (an
+ * extern not found is "No such file or directory").
+ */
+export function errorLine(error: string | undefined): string {
+  const lines = (error ?? '').split('\n');
+  const last = lines.length > 1 ? lines[lines.length - 1]!.trim() : '';
+  return last ? `${lines[0]} (${last})` : lines[0]!;
 }
