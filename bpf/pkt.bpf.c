@@ -937,6 +937,15 @@ static __always_inline int hello_hold(struct __sk_buff *skb, struct pkt *p, __u6
 	return 1;
 }
 
+/* Whether a QUIC hold is for P's peer. */
+static __always_inline bool same_peer(const struct quic_hold *h, const struct pkt *p)
+{
+	const __u32 *a = (const __u32 *)h->daddr, *b = (const __u32 *)p->flow.daddr;
+
+	/* (word by word: a memcmp would be a call to a function BPF lacks) */
+	return h->dport == p->flow.dport && a[0] == b[0] && a[1] == b[1] && a[2] == b[2] && a[3] == b[3];
+}
+
 /*
  * A QUIC client's datagram (long header, egress, no probed TLS library on
  * its thread): what a QUIC connection carries busted never reads, and its
@@ -948,21 +957,13 @@ static __always_inline int hello_hold(struct __sk_buff *skb, struct pkt *p, __u6
  * - to one it did not learn (the program resolved the name itself, over DNS
  *   over HTTPS), whenever the policy can refuse anything by name: a class
  *   judged, or blocked for this process, or names decided on.
- * Every datagram of the socket is then dropped and copied whole
+ * Every long-header datagram of the socket to that peer is then dropped and copied whole
  * (BUSTED_PKT_QUIC_HELD) until the engine has decided on the hello: it
  * sends them on itself (a QUIC client would wait a probe timeout to send
  * them again), or destroys the socket.
  * Returns 0: send on; 1: held (hold going on); 2: held, a new hold (the
  * caller records it once the engine has the datagram).
  */
-static __always_inline bool same_peer(const struct quic_hold *h, const struct pkt *p)
-{
-	const __u32 *a = (const __u32 *)h->daddr, *b = (const __u32 *)p->flow.daddr;
-
-	/* (word by word: a memcmp would be a call to a function BPF lacks) */
-	return h->dport == p->flow.dport && a[0] == b[0] && a[1] == b[1] && a[2] == b[2] && a[3] == b[3];
-}
-
 static __always_inline int quic_hold(struct pkt *p, __u64 cookie, bool initial)
 {
 	struct quic_hold *h = bpf_map_lookup_elem(&quic_holds, &cookie);

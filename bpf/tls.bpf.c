@@ -402,6 +402,18 @@ static __always_inline void h2_written(struct busted_tls_key *key, const struct 
 		*v = c->h2_next;
 }
 
+/* Whether the NUM bytes at BUF (the caller's memory) start a request that
+ * can carry a body (request_start, on their first 6 bytes or fewer): where
+ * a connection marked skip is followed again. */
+static __always_inline bool starts_request(const void *buf, __u64 num)
+{
+	__u8 h[6] = {};
+	__u64 n = num < 6 ? num : 6;
+
+	asm volatile("%[n] &= 7" : [n] "+r"(n));
+	return n > 0 && n <= 6 && !bpf_probe_read_user(h, n, buf) && request_start(h, n);
+}
+
 /* This thread stops at its gated write (KEY's, call CALL_ID) until the engine lets it go. */
 static __always_inline void hold_thread(struct busted_tls_key *key, __u64 call_id)
 {
@@ -428,12 +440,6 @@ static __always_inline bool enter_in(void *ctx, __u32 op, void *ssl, const void 
 
 	if (!wanted())
 		return false;
-	/* A connection marked skip: nothing for the return probe to do, but
-	 * for a write that starts a request that can carry a body (HTTP/1.1):
-	 * it is followed again from there, as a connection the engine has not
-	 * seen yet (held when gating is on), so that a prompt after a request
-	 * that was no LLM call (a model list, a health check) is read and
-	 * held all the same. */
 	verdict = bpf_map_lookup_elem(&tls_verdicts, &key);
 	if (verdict && *verdict == BUSTED_TLS_SKIP_SERVER) {
 		/* a server's: its reads are looked at when they return (leave_in),
@@ -444,12 +450,14 @@ static __always_inline bool enter_in(void *ctx, __u32 op, void *ssl, const void 
 		}
 		return bpf_map_update_elem(calls, call_key, &c, BPF_ANY) == 0;
 	}
+	/* A connection marked skip: nothing for the return probe to do, but
+	 * for a write that starts a request that can carry a body (HTTP/1.1):
+	 * it is followed again from there, as a connection the engine has not
+	 * seen yet (held when gating is on), so that a prompt after a request
+	 * that was no LLM call (a model list, a health check) is read and
+	 * held all the same. */
 	if (verdict && *verdict == BUSTED_TLS_SKIP) {
-		__u8 h[6] = {};
-		__u64 n = num < 6 ? num : 6;
-
-		asm volatile("%[n] &= 7" : [n] "+r"(n));
-		if (op != BUSTED_TLS_WRITE || n == 0 || n > 6 || bpf_probe_read_user(h, n, buf) || !request_start(h, n)) {
+		if (op != BUSTED_TLS_WRITE || !starts_request(buf, num)) {
 			stat_inc(BUSTED_STAT_TLS_SKIPPED);
 			return false;
 		}
@@ -571,11 +579,7 @@ static __always_inline int leave_in(void *ctx, long ret, void *calls, const void
 		__u32 *verdict = bpf_map_lookup_elem(&tls_verdicts, &key);
 
 		if (verdict && *verdict == BUSTED_TLS_SKIP_SERVER) {
-			__u64 k = n < 6 ? n : 6;
-			__u8 h[6] = {};
-
-			asm volatile("%[k] &= 7" : [k] "+r"(k));
-			if (k == 0 || k > 6 || bpf_probe_read_user(h, k, (void *)c->buf) || !request_start(h, k)) {
+			if (!starts_request((void *)c->buf, n)) {
 				stat_inc(BUSTED_STAT_TLS_SKIPPED);
 				goto out;
 			}

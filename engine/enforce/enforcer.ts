@@ -54,35 +54,14 @@ const HELD_LOST_MS = 2000;
 const HEARTBEAT_MS = 500;
 /** A held unreadable ClientHello whose event was never decided (its hello never whole) goes after this long. */
 const HELLO_HOLD_MS = 1000;
+/** datagrams kept of one held QUIC connection, to be sent on */
+const MAX_HELD_DATAGRAMS = 32;
 /** how long a TLS connection whose request was let go unfinished is held without a next part (it then goes) */
 const UNFINISHED_HOLD_MS = 2000;
 /** how long the write of a part let go may take to return before its writer is taken for stuck on a full send buffer */
 const UNFINISHED_STALL_MS = 100;
 /** at most this much of an unfinished request is held (a TCP send buffer starts at about 64 KiB to a remote host: more would not fit) */
 const UNFINISHED_HOLD_BYTES = 48 << 10;
-
-/** A TLS connection whose unfinished request the kernel holds. */
-interface HeldSock {
-  cookie: bigint;
-  pid: number;
-  /** when its last part was let go */
-  since: number;
-  /** the bytes of the parts let go while held */
-  bytes: number;
-  /** the call id of that part until its write returns */
-  waiting?: string;
-  /** the first held segment's IP and TCP headers and sequence number, for its probe */
-  headers?: Uint8Array;
-  seq?: number;
-}
-/** datagrams kept of one held QUIC connection, to be sent on */
-const MAX_HELD_DATAGRAMS = 32;
-
-/** A ClientHello the kernel holds: a TCP segment's headers (the hello follows), or a QUIC connection's datagrams. */
-type HeldHello = { since: number; pid: number } & ({ quic: false; headers: Uint8Array; seq: number } | { quic: true; peer: string; datagrams: PktRecord[] });
-
-/** A QUIC connection's peer, as its hold and its hello's event name it (one unconnected socket may hold several in turn). */
-const quicPeer = (ip: string | undefined, port: number | undefined) => `${ip}|${port}`;
 const MAX_HELD_HELLOS = 4096;
 const MAX_IMAGES = 16384;
 /** names decided by the policy kept in the kernel (its table holds 16384, the providers' among them) */
@@ -125,6 +104,27 @@ function socketId(protocol: 'tcp' | 'udp', localIp: string | undefined, localPor
   const id: SocketId = { family: local.family === 4 && remote.family === 4 ? 4 : 6, protocol, local: local.bytes, localPort, remote: remote.bytes, remotePort };
   if (cookie !== undefined) id.cookie = cookie;
   return id;
+}
+
+/** A ClientHello the kernel holds: a TCP segment's headers (the hello follows), or a QUIC connection's datagrams. */
+type HeldHello = { since: number; pid: number } & ({ quic: false; headers: Uint8Array; seq: number } | { quic: true; peer: string; datagrams: PktRecord[] });
+
+/** A QUIC connection's peer, as its hold and its hello's event name it (one unconnected socket may hold several in turn). */
+const quicPeer = (ip: string | undefined, port: number | undefined) => `${ip}|${port}`;
+
+/** A TLS connection whose unfinished request the kernel holds. */
+interface HeldSock {
+  cookie: bigint;
+  pid: number;
+  /** when its last part was let go */
+  since: number;
+  /** the bytes of the parts let go while held */
+  bytes: number;
+  /** the call id of that part until its write returns */
+  waiting?: string;
+  /** the first held segment's IP and TCP headers and sequence number, for its probe */
+  headers?: Uint8Array;
+  seq?: number;
 }
 
 export class Enforcer {

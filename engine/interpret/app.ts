@@ -145,6 +145,11 @@ export function jsonUnescaped(text: string): string {
   return text.replace(JSON_ESCAPE, (_, hex: string | undefined, c: string | undefined) => (hex !== undefined ? String.fromCharCode(parseInt(hex, 16)) : ESCAPED[c!]!));
 }
 
+/** What one direction carried so far was read as whole messages (HTTP/1.1; true for HTTP/2, or a direction not begun). */
+function parsedWhole(p: Parser | undefined): boolean {
+  return p instanceof Http1Stream ? p.idle : true;
+}
+
 /** A watched HTTP/2 connection's reads are not copied now: the kernel stopped, and neither an AI request (for good) nor a write's body (for now) turned them back on. */
 function readsSkipped(c: Conn): boolean {
   return c.skipsReads === true && c.readsBack === undefined && c.kernelReads === undefined;
@@ -266,10 +271,7 @@ export class AppLayer {
    * for a connection the layer does not know.
    */
   writesDone(pid: number, ssl: string): boolean {
-    const c = this.conns.get(`${pid}:${ssl}`);
-    const out = c?.out;
-    if (out === undefined) return true;
-    return out instanceof Http1Stream ? out.idle : true;
+    return parsedWhole(this.conns.get(`${pid}:${ssl}`)?.out);
   }
 
   /**
@@ -277,8 +279,7 @@ export class AppLayer {
    * messages: nothing of a request is still to come (a server's side).
    */
   readsDone(pid: number, ssl: string): boolean {
-    const inn = this.conns.get(`${pid}:${ssl}`)?.in;
-    return inn instanceof Http1Stream ? inn.idle : true;
+    return parsedWhole(this.conns.get(`${pid}:${ssl}`)?.in);
   }
 
   /**

@@ -7,7 +7,7 @@
  */
 import { BustedError, ErrorCode } from '../model/errors.js';
 import type { BpfMap } from './libbpf.js';
-import { tlsKey, type EnforceMapName, type KernelSession } from './loader.js';
+import { tlsKey, u64key, type EnforceMapName, type KernelSession } from './loader.js';
 import * as W from './wire.generated.js';
 
 export type TlsVerdict = 'capture' | 'skip' | 'gate' | 'block';
@@ -30,12 +30,6 @@ export interface HeldThread {
   ssl: string;
   callId: string;
   sinceNs: number;
-}
-
-function u64key(v: bigint): Uint8Array {
-  const k = new Uint8Array(8);
-  new DataView(k.buffer).setBigUint64(0, v, true);
-  return k;
 }
 
 function u32key(v: number): Uint8Array {

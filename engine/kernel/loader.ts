@@ -708,20 +708,7 @@ export class KernelSession {
    * the pkt object, or when the map refused.
    */
   setSockHold(cookie: bigint, hold: boolean): boolean {
-    const obj = this.bySpec.get('pkt');
-    if (!obj) return false;
-    const key = new Uint8Array(8);
-    new DataView(key.buffer).setBigUint64(0, cookie, true);
-    try {
-      const map = obj.map('hello_holds');
-      if (!hold) return map.delete(key);
-      const value = new Uint8Array(4);
-      new DataView(value.buffer).setUint32(0, W.BUSTED_SOCK_HOLD, true);
-      map.update(key, value);
-      return true;
-    } catch {
-      return false;
-    }
+    return this.setHold('hello_holds', cookie, hold ? W.BUSTED_SOCK_HOLD : undefined);
   }
 
   /**
@@ -732,17 +719,25 @@ export class KernelSession {
    * refused.
    */
   setHelloHold(cookie: bigint, state: 'released' | 'gone', quic = false): boolean {
+    // (a QUIC hold's entry names its peer after the state: kept as it is)
+    return this.setHold(quic ? 'quic_holds' : 'hello_holds', cookie, state === 'gone' ? undefined : W.BUSTED_HELLO_RELEASED, quic);
+  }
+
+  /**
+   * A pkt.bpf.c hold entry by socket cookie: its state (the value's first
+   * member) set, or the entry deleted (STATE undefined). KEEP: the rest of
+   * the value is kept, and the entry must exist.
+   */
+  private setHold(name: 'hello_holds' | 'quic_holds', cookie: bigint, state: number | undefined, keep = false): boolean {
     const obj = this.bySpec.get('pkt');
     if (!obj) return false;
-    const key = new Uint8Array(8);
-    new DataView(key.buffer).setBigUint64(0, cookie, true);
-    const map = obj.map(quic ? 'quic_holds' : 'hello_holds');
+    const key = u64key(cookie);
     try {
-      if (state === 'gone') return map.delete(key);
-      // (a QUIC hold's entry names its peer after the state: kept as it is)
+      const map = obj.map(name);
+      if (state === undefined) return map.delete(key);
       const value = new Uint8Array(map.valueSize);
-      if (quic && !map.lookup(key, value)) return false;
-      new DataView(value.buffer).setUint32(0, W.BUSTED_HELLO_RELEASED, true);
+      if (keep && !map.lookup(key, value)) return false;
+      new DataView(value.buffer).setUint32(0, state, true);
       map.update(key, value);
       return true;
     } catch {
@@ -758,8 +753,7 @@ export class KernelSession {
   setPlainVerdict(cookie: bigint, verdict: 'capture' | 'skip' | 'gate', released = 0, requestsOut = true): boolean {
     const obj = this.bySpec.get('pkt');
     if (!obj) return false;
-    const key = new Uint8Array(8);
-    new DataView(key.buffer).setBigUint64(0, cookie, true);
+    const key = u64key(cookie);
     const value = new Uint8Array(W.PLAIN.size);
     const dv = new DataView(value.buffer);
     dv.setUint32(W.PLAIN.verdict, verdict === 'skip' ? W.BUSTED_PLAIN_SKIP : verdict === 'gate' ? W.BUSTED_PLAIN_GATE : W.BUSTED_PLAIN_CAPTURE, true);
@@ -865,6 +859,13 @@ export class KernelSession {
     closeFd(this.cgroupFd);
     this.cgroupFd = -1;
   }
+}
+
+/** An 8-byte map key (a socket cookie, a name hash, an image id), little-endian. */
+export function u64key(v: bigint): Uint8Array {
+  const k = new Uint8Array(8);
+  new DataView(k.buffer).setBigUint64(0, v, true);
+  return k;
 }
 
 /** The key of a TLS connection in tls.bpf.c's maps (struct busted_tls_key): its process and SSL* (hex). */
