@@ -4,9 +4,10 @@
 // bench uses exactly as the Rego does (run.js checks, over a corpus of
 // events that reaches every rule), so it does all the Rego does for an
 // event: teams by container, cgroup prefix and uid, their providers,
-// look-alike host names, secrets in prompts, blocked and shell-like MCP
-// tools, approved models, TLS busted cannot read, the classifier's score
-// for unknown destinations, TLS version and ciphers. What the Rego computes
+// look-alike host names, requests fronted through another name, secrets in
+// prompts, blocked and shell-like MCP tools, approved models, TLS busted
+// cannot read, the classifier's score for unknown destinations, TLS
+// version and ciphers. What the Rego computes
 // once per policy (the data's sets, the regular expressions) is computed
 // once here too.
 
@@ -55,6 +56,11 @@ export function makeHandWritten(data) {
       for (const [brand, domains] of brands) {
         if (name.includes(brand) && !domains.some((dm) => name === dm || name.endsWith(`.${dm}`))) block.push(`${host} looks like ${brand} but is not one of its domains`);
       }
+    }
+    // a request whose Host is not the connection's server name (domain fronting)
+    if ((e.type === 'llm_request' || e.type === 'mcp_message') && typeof e.http?.host === 'string' && typeof e.tls?.sni === 'string') {
+      const bare = (s) => (s.endsWith('.') ? s.slice(0, -1) : s).toLowerCase();
+      if (bare(e.http.host) !== bare(e.tls.sni)) audit.push(`request for ${e.http.host} sent on a TLS connection to ${e.tls.sni}`);
     }
     // content.rego
     if (e.type === 'llm_request') {

@@ -173,6 +173,10 @@ const corpus = [
   { type: 'tls_server_hello', net: { dst_ip: '127.0.0.1' }, tls: { version: 'TLS 1.1', cipher: 'TLS_RSA_WITH_3DES_EDE_CBC_SHA' } },
   { type: 'tls_server_hello', tls: { sni: 'api.openai.com', version: 'TLS 1.3', cipher: 'TLS_AES_128_GCM_SHA256' } },
   { type: 'close', net: { bytes_sent: 1 } },
+  { ...typical, tls: { sni: 'cdn.example.net' } },
+  { ...typical, provider: 'mistral', http: { ...typical.http, host: 'api.mistral.ai' } },
+  { ...typical, http: { ...typical.http, host: 'API.OpenAI.com.' } },
+  { type: 'mcp_message', mcp: { kind: 'request', method: 'tools/list' }, http: { host: 'mcp.example.net' }, tls: { sni: 'mcp.example.org' } },
   { type: 'error', provider: 'openai', http: { host: 'api.openai.com' }, error: { code: 'BUSTED_E_CONTENT_CUT', message: 'cut', field: 'http.body' } },
   { type: 'error', http: { host: 'mcp.example.test' }, error: { code: 'BUSTED_E_CONTENT_CUT', message: 'cut', field: 'http.body' } },
 ];

@@ -229,7 +229,9 @@ export class Enforcer {
   private configure(policy: PolicyEngine): void {
     const use = policy.inputs;
     this.perImage = !use || use.all || use.paths.some((p) => p[0] === 'process' && (p.length === 1 || !CGROUP_FIELDS.has(p[1]!)));
-    const content = !use || ['llm', 'mcp', 'http'].some((k) => reads(use, [k])) || reads(use, ['tls', 'payload']);
+    // `provider` too: a request's provider is the one its Host names (app.ts requestProvider), which only its
+    // content tells when it is fronted through another name; a write held until judged is refused before it leaves
+    const content = !use || ['llm', 'mcp', 'http', 'provider'].some((k) => reads(use, [k])) || reads(use, ['tls', 'payload']);
     this.holdNames = !use || reads(use, ['dns']) || reads(use, ['tls', 'sni']) || reads(use, ['net', 'dst_host']) || reads(use, ['http', 'host']);
     this.namesCacheable = use !== undefined && !use.all && !use.volatile && !reads(use, ['process']);
     let mask = 0n;

@@ -92,7 +92,8 @@ interface Conn {
   /** writeLost() said that its writes are no HTTP, and they have not been since */
   lostSaid?: boolean;
   /** a realtime LLM API's WebSocket (realtime.ts): asked for by the client, readers once the server agreed */
-  ws?: { rt: Realtime; client?: WsReader; server?: WsReader };
+  /** `host`: the upgrade request's Host, else the server name */
+  ws?: { rt: Realtime; host: string | undefined; client?: WsReader; server?: WsReader };
   pid: number;
   ssl: string;
 }
@@ -153,6 +154,11 @@ function parsedWhole(p: Parser | undefined): boolean {
 /** A watched HTTP/2 connection's reads are not copied now: the kernel stopped, and neither an AI request (for good) nor a write's body (for now) turned them back on. */
 function readsSkipped(c: Conn): boolean {
   return c.skipsReads === true && c.readsBack === undefined && c.kernelReads === undefined;
+}
+
+/** The host a request on C names: its Host (or :authority) without the port, else C's server name. */
+function requestHost(c: Conn, m: HttpMessage | Http2Message): string | undefined {
+  return (m.host ?? c.sni ?? '').replace(/:\d+$/, '') || undefined;
 }
 
 const API_PROVIDER: Partial<Record<Api, string>> = { anthropic: 'anthropic', google: 'google', bedrock: 'bedrock', cohere: 'cohere', ollama: 'ollama' };
@@ -430,10 +436,22 @@ export class AppLayer {
     return (host ? this.providers.forHost(host) : undefined) ?? (api ? API_PROVIDER[api] : undefined);
   }
 
+  /**
+   * The provider a request on C is for, its Host (or :authority) being HOST:
+   * the one that name is of, else the one C's server name (SNI) is of. The
+   * Host wins: a CDN, a gateway or a server behind ECH's outer name routes
+   * by it whatever name the TLS connection was made to, so a request fronted
+   * through an allowed name (domain fronting) is judged as the provider it
+   * asks for. Undefined when neither names one.
+   */
+  private requestProvider(c: Conn, host: string | undefined): string | undefined {
+    return this.providerFor(host) ?? (c.sni !== undefined && c.sni !== host ? this.providerFor(c.sni) : undefined);
+  }
+
   /** `answers`: the HTTP/1.1 stream the answer will come on (it needs the method: HEAD answers have no body) */
   private request(c: Conn, m: HttpMessage | Http2Message, answers?: Http1Stream, own?: Http1Stream): void {
     if (own && this.upgradeAsked(c, m, own)) return;
-    const host = (m.host ?? c.sni ?? '').replace(/:\d+$/, '') || undefined;
+    const host = requestHost(c, m);
     const http: HttpInfo = { method: m.method, path: m.path };
     // header values are the client's text: a malformed head can run one field into the next (an
     // Authorization line into Host), so they are redacted (push) as the path is
@@ -447,8 +465,8 @@ export class AppLayer {
     const grpc = isGrpc(m.contentType) ? grpcLlmRequest(m.path, grpcMessages(d.body, m.headers['grpc-encoding'])) : undefined;
     const json = grpc ? undefined : parseJson(d.body);
     let call: LlmCall | undefined = grpc ? { api: 'google', info: grpc.info } : llmRequest(m.method, m.path, json);
-    // the provider the connection's name is of, looked up once for everything below
-    const hostProvider = this.providerFor(c.sni ?? host);
+    // the provider the request is for, looked up once for everything below
+    const hostProvider = this.requestProvider(c, host);
     if (!call && !grpc && m.method === 'POST' && hostProvider) {
       // any other JSON a known provider's API is sent (not JSON-RPC: MCP stays MCP) is held to the content rules too,
       // and so are a form's text parts (the Files API's JSONL, an upload's prompt)
@@ -636,8 +654,8 @@ export class AppLayer {
     const text = st.tail + st.fresh.join('');
     st.fresh = [];
     st.tail = text.slice(-PART_OVERLAP);
-    const host = (m.host ?? c.sni ?? '').replace(/:\d+$/, '') || undefined;
-    const provider = this.providerFor(c.sni ?? host);
+    const host = requestHost(c, m);
+    const provider = this.requestProvider(c, host);
     const path = (m.path ?? '').split('?')[0]!;
     st.llm ||= (provider !== undefined && m.method === 'POST') || llmApiPath(path) || MESSAGES_KEY.test(text);
     if (!st.llm) return;
@@ -685,7 +703,7 @@ export class AppLayer {
     if (m.method !== 'GET' || m.upgrade === undefined || !/\bwebsocket\b/i.test(m.upgrade)) return false;
     const rt = realtimeOf(m.path);
     if (!rt) return false;
-    const ws: NonNullable<Conn['ws']> = (c.ws = { rt });
+    const ws: NonNullable<Conn['ws']> = (c.ws = { rt, host: requestHost(c, m) });
     c.judged = true;
     own.upgrade({
       // frames before the 101 was seen (its read lost): read without compression, the best there is
@@ -697,9 +715,9 @@ export class AppLayer {
 
   /** A reader of one direction of C's WebSocket, its JSON messages reported as the realtime API's requests or answers. */
   private wsReader(c: Conn, side: 'client' | 'server', deflate: WsDeflate): WsReader {
-    const rt = c.ws!.rt;
-    const http: HttpInfo = { method: 'GET', path: rt.endpoint, ...(c.sni ? { host: c.sni } : {}) };
-    const provider = this.providerFor(c.sni, rt.api === 'gemini_live' ? 'google' : undefined);
+    const { rt, host } = c.ws!;
+    const http: HttpInfo = { method: 'GET', path: rt.endpoint, ...(host ? { host } : {}) };
+    const provider = this.requestProvider(c, host) ?? (rt.api === 'gemini_live' ? 'google' : undefined);
     return new WsReader(
       (msg) => {
         if (!msg.text) return;

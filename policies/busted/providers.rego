@@ -75,3 +75,12 @@ official(name, domains) if {
 	some d in domains
 	endswith(name, concat("", [".", d]))
 }
+
+# A request whose Host names another server than the TLS connection it is
+# sent on (domain fronting: a CDN or gateway routes it by its Host, whatever
+# name the connection was made to) is audited. The rules above already judge
+# it as the provider its Host names; this says that it hid behind another.
+audit contains sprintf("request for %s sent on a TLS connection to %s", [input.http.host, input.tls.sni]) if {
+	input.type in {"llm_request", "mcp_message"}
+	lower(trim_suffix(input.http.host, ".")) != lower(trim_suffix(input.tls.sni, "."))
+}

@@ -101,3 +101,33 @@ test_a_process_in_no_team_gets_the_host_list if {
 	data.busted.decision == "block" with input as in_team("mistral", p)
 	data.busted.reasons == {"provider mistral is not approved"} with input as in_team("mistral", p)
 }
+
+# a request fronted through another name: judged by its Host's provider (the
+# engine's), and audited even when that provider is approved
+fronted(provider, host, sni) := {
+	"type": "llm_request",
+	"provider": provider,
+	"http": {"method": "POST", "path": "/v1/chat/completions", "host": host},
+	"tls": {"sni": sni},
+}
+
+test_fronted_request_is_audited if {
+	e := fronted("openai", "api.openai.com", "cdn.example.net")
+	data.busted.decision == "audit" with input as e
+	data.busted.reasons == {"request for api.openai.com sent on a TLS connection to cdn.example.net"} with input as e
+}
+
+test_fronted_request_to_an_unapproved_provider_is_blocked if {
+	e := fronted("mistral", "api.mistral.ai", "api.openai.com")
+	data.busted.decision == "block" with input as e
+	data.busted.reasons == {"provider mistral is not approved"} with input as e
+}
+
+test_host_differing_only_in_case_or_final_dot_is_no_fronting if {
+	data.busted.decision == "allow" with input as fronted("openai", "API.OpenAI.com", "api.openai.com.")
+}
+
+test_fronting_needs_both_names if {
+	data.busted.decision == "allow" with input as {"type": "llm_request", "provider": "openai", "http": {"host": "api.openai.com"}}
+	data.busted.decision == "allow" with input as {"type": "mcp_message", "mcp": {"kind": "request", "method": "tools/list"}, "tls": {"sni": "mcp.example.net"}}
+}

@@ -90,6 +90,14 @@ block contains sprintf("%s looks like openai", [host]) if {
 }
 `;
 
+/** Content to one provider blocked (the connection's own name is no provider: only the request says where it goes). */
+const FRONTED = `${HEAD}
+block contains sprintf("provider %s is not approved", [input.provider]) if {
+	input.type == "llm_request"
+	input.provider == "mistral"
+}
+`;
+
 const MCP_TOOLS = `${HEAD}
 block contains sprintf("MCP tool %s is blocked", [input.mcp.tool]) if {
 	input.type == "mcp_message"
@@ -336,6 +344,69 @@ for line in sys.stdin:
       assert.ok(!m.events.some((e) => e.type === 'policy' && (e.policy?.reloads ?? 0) > 2), 'the broken policy was never loaded');
     } finally {
       py.kill('SIGKILL');
+    }
+    await stopAgent();
+  });
+
+  it('judges a request fronted through another name by its Host (domain fronting): a prompt for a blocked provider on a connection to an allowed name never arrives (curl HTTP/1.1 and HTTP/2, python3, node)', async () => {
+    const src = policyDir('fronted', FRONTED);
+    const m = await startAgent(src);
+    // each client connects to ok.example.test (its server name, SNI) and asks, in Host or :authority, for api.mistral.ai
+    const front = 'ok.example.test';
+    const curlVia = (version: string) => (host: string | undefined, body: string) =>
+      run(['curl', '-4', '-sS', version, '--max-time', '10', '--cacert', pki.caCert, ...(host ? ['-H', `host: ${host}`] : []), '-H', 'content-type: application/json', '-d', body, url(front)], inCg());
+    const pythonVia = (host: string | undefined, body: string) =>
+      run(
+        [
+          PYTHON,
+          '-c',
+          `import ssl, urllib.request
+ctx = ssl.create_default_context(cafile=${JSON.stringify(pki.caCert)})
+headers = {"content-type": "application/json"}
+if ${JSON.stringify(host ?? '')}:
+    headers["host"] = ${JSON.stringify(host ?? '')}
+req = urllib.request.Request(${JSON.stringify(url(front))}, data=${JSON.stringify(body)}.encode(), headers=headers)
+urllib.request.urlopen(req, context=ctx, timeout=10).read()`,
+        ],
+        inCg(),
+      );
+    // node names its server after a Host header unless told (servername): told here, as a fronting client would
+    const nodeVia = (host: string | undefined, body: string) =>
+      run(
+        [
+          process.execPath,
+          '-e',
+          `const https = require('https');
+const headers = { 'content-type': 'application/json' };
+if (${JSON.stringify(host ?? '')}) headers.host = ${JSON.stringify(host ?? '')};
+const r = https.request(${JSON.stringify(url(front))}, { method: 'POST', family: 4, servername: ${JSON.stringify(front)}, ca: require('fs').readFileSync(${JSON.stringify(pki.caCert)}), headers }, (res) => { res.resume(); res.on('end', () => process.exit(0)); });
+r.on('error', (e) => { console.error(e.code || e.message); process.exit(3); });
+r.end(${JSON.stringify(body)});`,
+        ],
+        inCg(),
+      );
+    for (const [name, client] of [['curl', curlVia('--http1.1')], ['curl-h2', curlVia('--http2')], ['python3', pythonVia], ['node', nodeVia]] as const) {
+      const marker = `a fronted prompt via ${name}`;
+      const r: RunResult = await client('api.mistral.ai', chat(marker));
+      assert.notEqual(r.code, 0, `${name}: the blocked request must fail`);
+      const req = await m.waitFor((e) => e.type === 'llm_request' && e.process?.pid === r.pid, `${name}: its llm_request`);
+      assert.equal(req.provider, 'mistral', `${name}: the provider its Host names`);
+      assert.equal(req.http?.host, 'api.mistral.ai');
+      assert.equal(req.tls?.sni, front);
+      const d = decisionOn(m, req.id) ?? (await m.waitFor((e) => e.type === 'decision' && e.decision?.subject === req.id, `${name}: the decision`));
+      assert.equal(d.decision?.action, 'block');
+      assert.deepEqual(d.decision?.reasons, ['provider mistral is not approved']);
+      assert.equal(d.decision?.enforced, true, `${name}: held and stopped before it left`);
+      assert.ok(!server.received.some((b) => b.includes(marker)), `${name}: the server received the fronted prompt`);
+      assert.ok(server.handshakes.includes(front), `${name}: the connection was made to the allowed name`);
+
+      // the same client, asking the name it connected to: no provider, it arrives
+      const plain = `an unfronted prompt via ${name}`;
+      const ok = await client(undefined, chat(plain));
+      assert.equal(ok.code, 0, `${name}: ${ok.stderr}`);
+      assert.ok(server.received.some((b) => b.includes(plain)), `${name}: the unfronted prompt arrived`);
+      const okReq = await m.waitFor((e) => e.type === 'llm_request' && e.process?.pid === ok.pid, `${name}: the unfronted llm_request`);
+      assert.equal(okReq.provider, undefined);
     }
     await stopAgent();
   });

@@ -477,3 +477,32 @@ describe('AppLayer: the reads the kernel turns on at a watched connection\'s wri
     assert.deepEqual(found[1]!.llm?.usage, { input_tokens: 3, output_tokens: 4 });
   });
 });
+
+describe('AppLayer: the provider a request is for', () => {
+  const post = (host: string | undefined, body: string) =>
+    `POST /v1/chat/completions HTTP/1.1\r\n${host !== undefined ? `Host: ${host}\r\n` : ''}Content-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
+  const chat = JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }] });
+  const requestOn = (sni: string | undefined, host: string | undefined, ssl: string) => {
+    const app = new AppLayer(new ProviderTable(), true);
+    const [f] = app.feed({ ...call('write', post(host, chat), ssl), conn: { sni } }).found;
+    assert.equal(f?.type, 'llm_request');
+    return f as Extract<typeof f, { type: 'llm_request' }>;
+  };
+
+  it('is the one its Host names when the connection was made to another name (domain fronting, ECH\'s outer name)', () => {
+    const f = requestOn('cdn.example.net', 'api.mistral.ai', 'front1');
+    assert.equal(f.provider, 'mistral');
+    assert.equal(f.llm.provider, 'mistral');
+    assert.equal(f.http.host, 'api.mistral.ai');
+    // the Host wins over another provider's server name too: that server routes by it
+    assert.equal(requestOn('api.openai.com', 'api.mistral.ai:443', 'front2').provider, 'mistral');
+  });
+
+  it("is the server name's when the Host names no provider, or there is none", () => {
+    assert.equal(requestOn('api.openai.com', 'gateway.internal', 'front3').provider, 'openai');
+    assert.equal(requestOn('api.openai.com', undefined, 'front4').provider, 'openai');
+    assert.equal(requestOn('API.OpenAI.com', 'api.openai.com.', 'front5').provider, 'openai');
+    // neither names one: an OpenAI-shaped call to an unknown host has no provider
+    assert.equal(requestOn('cdn.example.net', 'llm.example.net', 'front6').provider, undefined);
+  });
+});
