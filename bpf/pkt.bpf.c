@@ -885,9 +885,16 @@ static __always_inline bool class_judged(const struct busted_enforce_cfg *c, __u
  * are dropped too; the engine then destroys the socket, or marks it
  * released and has the server acknowledge (kernel/reinject.ts tcpProbe), so
  * the retry that follows passes at once. A retry is never reported again.
+ *
+ * PROBED: the hello of a probed library, whose writes are gated (tls.bpf.c),
+ * so what it sends is judged before it leaves. Its hello is held only where
+ * its connect() could not be refused, not knowing where it went: to an
+ * address the kernel did not learn (a proxy's CONNECT tunnel, an address
+ * the program was given), asking for a name this process may not reach at
+ * all or a host the policy refused. Then no handshake with it completes.
  * Returns 1: drop, 0: send on and report, -1: send on unreported.
  */
-static __always_inline int hello_hold(struct __sk_buff *skb, struct pkt *p, __u64 cookie, struct busted_owner *o, bool whole)
+static __always_inline int hello_hold(struct __sk_buff *skb, struct pkt *p, __u64 cookie, struct busted_owner *o, bool whole, bool probed)
 {
 	__u32 *st = bpf_map_lookup_elem(&hello_holds, &cookie);
 	__u32 tgid = bpf_get_current_pid_tgid() >> 32, held = BUSTED_HELLO_HELD;
@@ -909,7 +916,7 @@ static __always_inline int hello_hold(struct __sk_buff *skb, struct pkt *p, __u6
 	if (!whole || !hold_target(p, tgid, &c, &pv, &d))
 		return 0;
 	if (d) {
-		if (!class_judged(c, d->klass))
+		if (probed || !class_judged(c, d->klass))
 			return 0;
 	} else {
 		/* An address the kernel did not learn (the program resolved the name
@@ -926,7 +933,7 @@ static __always_inline int hello_hold(struct __sk_buff *skb, struct pkt *p, __u6
 		klass = name_class(n, &known);
 		if (klass == BUSTED_CLASS_NONE || klass >= 64)
 			return 0;
-		if (klass != BUSTED_CLASS_HOST && !class_judged(c, klass) && !(blocked_classes(pv, &image, &source) & (1ULL << klass)))
+		if (klass != BUSTED_CLASS_HOST && (probed || !class_judged(c, klass)) && !(blocked_classes(pv, &image, &source) & (1ULL << klass)))
 			return 0;
 	}
 	/* held only when the engine will know: a hold it never heard of would
@@ -1059,8 +1066,8 @@ static __always_inline int tcp_payload(struct __sk_buff *skb, struct pkt *p, __u
 
 		o = bpf_map_lookup_elem(&owners, &cookie);
 		need = (__s32)(((__u32)h[3] << 8) | h[4]) + 5 - (__s32)p->plen;
-		if (client && out && !k && enforce_on) {
-			hold = hello_hold(skb, p, cookie, o, need <= 0);
+		if (client && out && enforce_on) {
+			hold = hello_hold(skb, p, cookie, o, need <= 0, k != NULL);
 			if (hold < 0)
 				return 1;
 		}

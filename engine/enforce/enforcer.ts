@@ -692,7 +692,7 @@ export class Enforcer {
     }
   }
 
-  // ---- unreadable ClientHellos held ---------------------------------------------------
+  // ---- ClientHellos held ---------------------------------------------------------------
 
   /** ClientHellos the kernel holds (pkt.bpf.c hello_hold, quic_hold), by socket, in the order they came. */
   private readonly heldHellos = new Map<SockId, HeldHello>();
@@ -701,9 +701,11 @@ export class Enforcer {
 
   /**
    * A ClientHello of a connection whose TLS busted cannot read, to a
-   * provider whose content the policy judges: the kernel holds it (and its
-   * retries) until its event is decided (act), so nothing of the connection
-   * reaches the server before. Its record comes before the hello's.
+   * provider whose content the policy judges, or one a connect() could not
+   * refuse (pkt.bpf.c hello_hold: a proxy's tunnel to a provider this
+   * process may not reach): the kernel holds it (and its retries) until its
+   * event is decided (act), so nothing of the connection reaches the server
+   * before. Its record comes before the hello's.
    * A QUIC connection's datagrams come whole, each as it was held (the
    * hello may take two Initials), to be sent on in that order.
    */

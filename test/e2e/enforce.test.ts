@@ -1023,7 +1023,7 @@ print("ok")`,
     await stopAgent();
   });
 
-  it('through an HTTP CONNECT proxy, a provider the shipped policies do not approve gets nothing: the TLS name, not the address, decides (curl and wget)', async () => {
+  it('through an HTTP CONNECT proxy, a provider the shipped policies do not approve gets nothing, not even a handshake: the TLS name, not the address, decides (curl and wget); an approved one is read', async () => {
     // the proxy (this test process, outside the cgroup) tunnels to the stand-in whatever name it is asked for:
     // curl's connect() goes to the proxy's address, so only what busted reads in TLS can tell it is Mistral
     const proxy = createServer((down) => {
@@ -1043,18 +1043,27 @@ print("ok")`,
     try {
       const via = (host: string, marker: string) =>
         run(['curl', '-sS', '--http1.1', '--max-time', '10', '-x', `http://127.0.0.1:${proxyPort}`, '--cacert', pki.caCert, '-H', 'content-type: application/json', '-d', chat(marker), url(host)], inCg());
+      const handshakes = server.handshakes.length;
       const r = await via('api.mistral.ai', 'through the proxy (proxy-mistral)');
       assert.notEqual(r.code, 0, 'the request to Mistral fails');
-      const req = await m.waitFor((e) => e.type === 'llm_request' && e.process?.pid === r.pid, 'its llm_request');
-      assert.equal(req.provider, 'mistral');
-      const d = decisionOn(m, req.id) ?? (await m.waitFor((e) => e.type === 'decision' && e.decision?.subject === req.id, 'its decision'));
+      // the tunnel's ClientHello (curl's libssl, probed) held at egress and refused: the handshake never completes
+      const hello = await m.waitFor((e) => e.type === 'tls_client_hello' && e.process?.pid === r.pid, 'its ClientHello');
+      assert.equal(hello.provider, 'mistral');
+      assert.equal(hello.tls?.plaintext, true, 'libssl is probed');
+      const d = decisionOn(m, hello.id) ?? (await m.waitFor((e) => e.type === 'decision' && e.decision?.subject === hello.id, 'its decision'));
       assert.ok(d.decision?.reasons.includes('provider mistral is not approved'), JSON.stringify(d.decision));
       assert.equal(d.decision?.enforced, true);
+      assert.deepEqual(server.handshakes.slice(handshakes), [], 'no handshake with the stand-in completed');
+      assert.ok(!m.events.some((e) => e.type === 'llm_request' && e.process?.pid === r.pid), 'no request was written');
       assert.ok(!server.received.some((b) => b.includes('(proxy-mistral)')), 'the request never reached the server');
-      // an approved provider through the same proxy is answered
+      // an approved provider through the same proxy is answered, its request read and judged
       const ok = await via('api.openai.com', 'through the proxy (proxy-openai)');
       assert.equal(ok.code, 0, ok.stderr);
       assert.ok(server.received.some((b) => b.includes('(proxy-openai)')));
+      const req = await m.waitFor((e) => e.type === 'llm_request' && e.process?.pid === ok.pid, 'the approved llm_request');
+      assert.equal(req.provider, 'openai');
+      assert.equal(req.llm?.user_message, 'through the proxy (proxy-openai)');
+      const okHandshakes = server.handshakes.length;
       // wget (GnuTLS): its ClientHello, tunnelled after the CONNECT exchange, is read on the wire,
       // and that is what is decided and cut
       const w = await run(['wget', '-q', '-O', '/dev/null', '--timeout=10', '--tries=1', `--ca-certificate=${pki.caCert}`, '-e', 'use_proxy=yes', '-e', `https_proxy=http://127.0.0.1:${proxyPort}`, url('api.mistral.ai', '/v1/models?via=wget-proxy')], inCg());
@@ -1064,6 +1073,7 @@ print("ok")`,
       assert.equal(wh.tls?.plaintext, true, 'libgnutls is probed');
       const wd = decisionOn(m, wh.id) ?? (await m.waitFor((e) => e.type === 'decision' && e.decision?.subject === wh.id, 'its decision'));
       assert.equal(wd.decision?.enforced, true);
+      assert.deepEqual(server.handshakes.slice(okHandshakes), [], "no handshake with wget completed");
       assert.ok(!server.hits.some((h) => h.includes('wget-proxy')), 'its request never reached the server');
     } finally {
       proxy.close();
@@ -1092,7 +1102,7 @@ print("ok")`,
       assert.equal(audited.decision?.action, 'audit');
       assert.ok(server.hits.some((h) => h.includes('chromium-audited')), 'an audited request arrives (Chromium exits once it has the page)');
       await stopAgent();
-      assert.match(m.stderr, /, [1-9]\d* unreadable ClientHellos held until decided/, 'its hello was held, then let go');
+      assert.match(m.stderr, /, [1-9]\d* ClientHellos held until decided/, 'its hello was held, then let go');
 
       const strict = join(dir, 'unreadable-blocked');
       cpSync(join(PACKAGE_ROOT, 'policies'), strict, { recursive: true });
@@ -1149,7 +1159,7 @@ print("ok")`,
     assert.equal(ad.decision?.action, 'audit');
     assert.ok(server.received.some((b) => b.includes('unlearnt-audited')), 'the audited request arrives');
     await stopAgent();
-    assert.match(m.stderr, /, [1-9]\d* unreadable ClientHellos held until decided/, 'its hello was held, then let go');
+    assert.match(m.stderr, /, [1-9]\d* ClientHellos held until decided/, 'its hello was held, then let go');
     assert.ok(!server.received.some((b) => b.includes('unlearnt-mistral')), 'nothing of the refused provider\'s request arrived');
 
     const strict = join(dir, 'unreadable-unlearnt');

@@ -99,7 +99,7 @@ describe('QUIC Initials from a real browser', { skip }, () => {
     } finally {
       assert.equal(await agent.stop(), 0);
     }
-    assert.match(agent.stderr, /, [1-9]\d* unreadable ClientHellos held until decided/);
+    assert.match(agent.stderr, /, [1-9]\d* ClientHellos held until decided/);
   });
 
   it('busted enforce: HTTP/3 the shipped policies let through (audited: TLS busted cannot read) is held until decided, then its datagrams are sent on as they were, reported once', async () => {
@@ -118,7 +118,7 @@ describe('QUIC Initials from a real browser', { skip }, () => {
     } finally {
       assert.equal(await agent.stop(), 0);
     }
-    assert.match(agent.stderr, /, [1-9]\d* unreadable ClientHellos held until decided/, 'its connection was held, then let go');
+    assert.match(agent.stderr, /, [1-9]\d* ClientHellos held until decided/, 'its connection was held, then let go');
   });
 
   it('Chromium forced to HTTP/3: its ClientHello is read from the Initial packets (SNI, ALPN h3, JA4 q..., the provider)', async () => {
@@ -209,7 +209,7 @@ for init, port in ((a, int(sys.argv[1])), (b, int(sys.argv[2]))):
       assert.match(out, new RegExp(`^no echo ${mistral} `, 'm'), out);
       assert.equal(got[openai], 1, 'the approved Initial arrived once');
       assert.equal(got[mistral], undefined, 'the refused one never arrived');
-      assert.match(agent.stderr, /, 2 unreadable ClientHellos held until decided/);
+      assert.match(agent.stderr, /, 2 ClientHellos held until decided/);
     });
   }
 });
