@@ -925,9 +925,15 @@ static __always_inline int hello_hold(struct __sk_buff *skb, struct pkt *p, __u6
 		 * library. Held when that name is in a class the engine judges, one
 		 * this process may not reach at all (its connect() could not be
 		 * refused, not knowing where it went), or a host the policy refused. */
-		__u32 n = hello_sni(skb, p->off, p->plen), known, klass, source;
+		__u32 n, known, klass, source;
 		__u64 image;
 
+		/* a probed library's, with nothing this process may not reach and no
+		 * names decided on: not held whatever it asks for (its writes are gated),
+		 * so not read either */
+		if (probed && !(c->flags & BUSTED_CFG_HOLD_NAMES) && !blocked_classes(pv, &image, &source))
+			return 0;
+		n = hello_sni(skb, p->off, p->plen);
 		if (!n)
 			return 0;
 		klass = name_class(n, &known);

@@ -20,6 +20,15 @@ const SECRET_PATTERNS = [
 const ANY_SECRET = new RegExp(SECRET_PATTERNS.map(([, re]) => re.source).join('|'));
 const TLS = { 'TLS 1.0': 10, 'TLS 1.1': 11, 'TLS 1.2': 12, 'TLS 1.3': 13 };
 
+/** H, when it carries a brand of BRANDS but is none of its domains: a block reason. */
+function lookAlike(h, brands, block) {
+  if (typeof h !== 'string') return;
+  const name = (h.endsWith('.') ? h.slice(0, -1) : h).toLowerCase();
+  for (const [brand, domains] of brands) {
+    if (name.includes(brand) && !domains.some((dm) => name === dm || name.endsWith(`.${dm}`))) block.push(`${h} looks like ${brand} but is not one of its domains`);
+  }
+}
+
 export function makeHandWritten(data) {
   const d = data.busted;
   const approved = new Set(d.approved_providers);
@@ -51,12 +60,11 @@ export function makeHandWritten(data) {
     }
     const sni = e.tls?.sni;
     const host = sni !== undefined ? sni : e.http?.host !== undefined ? e.http.host : e.dns?.questions?.[0]?.name;
-    if (typeof host === 'string') {
-      const name = (host.endsWith('.') ? host.slice(0, -1) : host).toLowerCase();
-      for (const [brand, domains] of brands) {
-        if (name.includes(brand) && !domains.some((dm) => name === dm || name.endsWith(`.${dm}`))) block.push(`${host} looks like ${brand} but is not one of its domains`);
-      }
-    }
+    // every name the event carries: the server name and the HTTP host both, else the DNS question
+    const httpHost = e.http?.host;
+    lookAlike(sni, brands, block);
+    if (httpHost !== sni) lookAlike(httpHost, brands, block);
+    if (host !== sni && host !== httpHost) lookAlike(host, brands, block);
     // a request whose Host is not the connection's server name (domain fronting)
     if ((e.type === 'llm_request' || e.type === 'mcp_message') && typeof e.http?.host === 'string' && typeof e.tls?.sni === 'string') {
       const bare = (s) => (s.endsWith('.') ? s.slice(0, -1) : s).toLowerCase();

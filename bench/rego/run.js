@@ -174,6 +174,7 @@ const corpus = [
   { type: 'tls_server_hello', tls: { sni: 'api.openai.com', version: 'TLS 1.3', cipher: 'TLS_AES_128_GCM_SHA256' } },
   { type: 'close', net: { bytes_sent: 1 } },
   { ...typical, tls: { sni: 'cdn.example.net' } },
+  { ...typical, tls: { sni: 'cdn.example.net' }, http: { ...typical.http, host: 'api-openai.example.net' } },
   { ...typical, provider: 'mistral', http: { ...typical.http, host: 'api.mistral.ai' } },
   { ...typical, http: { ...typical.http, host: 'API.OpenAI.com.' } },
   { type: 'mcp_message', mcp: { kind: 'request', method: 'tools/list' }, http: { host: 'mcp.example.net' }, tls: { sni: 'mcp.example.org' } },

@@ -57,10 +57,19 @@ team_note := sprintf(" for team %s", [concat(", ", sort([t | some t in team_of])
 
 else := ""
 
-# the host name as DNS compares it: lower case, no trailing dot
-name := lower(trim_suffix(host, "."))
+# the host names an event carries, each checked for a look-alike: the TLS
+# server name and the HTTP host both (a request fronted through one name
+# may ask for a look-alike in the other), else the DNS question
+names contains input.tls.sni
 
-block contains sprintf("%s looks like %s but is not one of its domains", [host, brand]) if {
+names contains input.http.host
+
+names contains host
+
+block contains sprintf("%s looks like %s but is not one of its domains", [h, brand]) if {
+	some h in names
+	# the host name as DNS compares it: lower case, no trailing dot
+	name := lower(trim_suffix(h, "."))
 	some brand, domains in data.busted.brands
 	contains(name, brand)
 	not official(name, domains)

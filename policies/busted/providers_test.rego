@@ -131,3 +131,9 @@ test_fronting_needs_both_names if {
 	data.busted.decision == "allow" with input as {"type": "llm_request", "provider": "openai", "http": {"host": "api.openai.com"}}
 	data.busted.decision == "allow" with input as {"type": "mcp_message", "mcp": {"kind": "request", "method": "tools/list"}, "tls": {"sni": "mcp.example.net"}}
 }
+
+test_look_alike_host_fronted_through_another_name_is_blocked if {
+	e := fronted("openai", "evil-openai.com", "cdn.example.net")
+	data.busted.decision == "block" with input as e
+	"evil-openai.com looks like openai but is not one of its domains" in data.busted.reasons with input as e
+}

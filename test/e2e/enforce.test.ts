@@ -1023,7 +1023,7 @@ print("ok")`,
     await stopAgent();
   });
 
-  it('through an HTTP CONNECT proxy, a provider the shipped policies do not approve gets nothing, not even a handshake: the TLS name, not the address, decides (curl and wget); an approved one is read', async () => {
+  it('through an HTTP CONNECT proxy or SOCKS5, a provider the shipped policies do not approve gets nothing, not even a handshake: the TLS name, not the address, decides (curl and wget); an approved one is read', async () => {
     // the proxy (this test process, outside the cgroup) tunnels to the stand-in whatever name it is asked for:
     // curl's connect() goes to the proxy's address, so only what busted reads in TLS can tell it is Mistral
     const proxy = createServer((down) => {
@@ -1039,6 +1039,26 @@ print("ok")`,
     });
     await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
     const proxyPort = (proxy.address() as { port: number }).port;
+    // SOCKS5 (RFC 1928) with the name given to the proxy (ATYP 3): no authentication, CONNECT only
+    const socksAsked: string[] = [];
+    const socks = createServer((down) => {
+      down.once('data', () => {
+        down.write(Buffer.from([5, 0]));
+        down.once('data', (req) => {
+          if (req[0] !== 5 || req[1] !== 1 || req[3] !== 3) return down.destroy();
+          const n = req[4]!;
+          socksAsked.push(req.subarray(5, 5 + n).toString('latin1'));
+          const up = netConnect(req.readUInt16BE(5 + n), '127.0.0.1', () => {
+            down.write(Buffer.from([5, 0, 0, 1, 127, 0, 0, 1, 0, 0]));
+            down.pipe(up).pipe(down);
+          });
+          up.on('error', () => down.destroy());
+        });
+      });
+      down.on('error', () => down.destroy());
+    });
+    await new Promise<void>((r) => socks.listen(0, '127.0.0.1', r));
+    const socksPort = (socks.address() as { port: number }).port;
     const m = await startAgent(join(PACKAGE_ROOT, 'policies'));
     try {
       const via = (host: string, marker: string) =>
@@ -1075,8 +1095,18 @@ print("ok")`,
       assert.equal(wd.decision?.enforced, true);
       assert.deepEqual(server.handshakes.slice(okHandshakes), [], "no handshake with wget completed");
       assert.ok(!server.hits.some((h) => h.includes('wget-proxy')), 'its request never reached the server');
+      // a SOCKS5 proxy that resolves names itself (curl --socks5-hostname): the same
+      const s = await run(['curl', '-sS', '--http1.1', '--max-time', '10', '--socks5-hostname', `127.0.0.1:${socksPort}`, '--cacert', pki.caCert, '-H', 'content-type: application/json', '-d', chat('through socks (socks-mistral)'), url('api.mistral.ai')], inCg());
+      assert.notEqual(s.code, 0, 'the request to Mistral through SOCKS fails');
+      assert.deepEqual(socksAsked, ['api.mistral.ai'], s.stderr);
+      const sh = await m.waitFor((e) => e.type === 'tls_client_hello' && e.process?.pid === s.pid, 'the ClientHello through SOCKS');
+      assert.equal(sh.provider, 'mistral');
+      assert.equal((decisionOn(m, sh.id) ?? (await m.waitFor((e) => e.type === 'decision' && e.decision?.subject === sh.id, 'its decision'))).decision?.enforced, true);
+      assert.deepEqual(server.handshakes.slice(okHandshakes), [], 'no handshake through SOCKS completed');
+      assert.ok(!server.received.some((b) => b.includes('(socks-mistral)')));
     } finally {
       proxy.close();
+      socks.close();
       await stopAgent();
     }
   });
