@@ -423,7 +423,7 @@ async function holdRounds(bench, connections, extra, names) {
     none.push(...(await connections()));
     let a = await startEnforce(join(ROOT, 'policies'), extra);
     held.push(...(await connections()));
-    count += Number(/(\d+) unreadable ClientHellos held/.exec(await a.stop())?.[1] ?? 0);
+    count += Number(/(\d+) ClientHellos held/.exec(await a.stop())?.[1] ?? 0);
     a = await startEnforce(join(ROOT, 'policies'), [...extra, '--no-gate']);
     nogate.push(...(await connections()));
     await a.stop();
