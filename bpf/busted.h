@@ -42,6 +42,7 @@ enum busted_kind {
 	BUSTED_KIND_TLS = 6,
 	BUSTED_KIND_ENFORCE = 7,
 	BUSTED_KIND_FLOW = 8,
+	BUSTED_KIND_STDIO = 9,
 };
 
 /* What a BUSTED_KIND_TLS record reports about an SSL* (tls.bpf.c). */
@@ -199,6 +200,26 @@ struct busted_exec_event {
 	__u64 image;        /* the program image's id (enforcement verdicts are per image; forks share it) */
 	char filename[BUSTED_PATH_LEN];
 	char args[BUSTED_ARGS_LEN];
+};
+
+/* A write() of JSON-RPC to a pipe or a UNIX socket (stdio.bpf.c): MCP over
+ * stdio, a client writing to its server's stdin or the server answering on
+ * its stdout. Copied up to BUSTED_STDIO_MAX bytes. */
+#define BUSTED_STDIO_MAX 16384
+
+enum busted_stdio_end {
+	BUSTED_STDIO_PIPE = 1,
+	BUSTED_STDIO_UNIX = 2,
+};
+
+struct busted_stdio_event {
+	struct busted_hdr hdr;
+	__u64 file;     /* the struct file written to (kernel address): one stream with hdr.task.pid */
+	__u32 fd;
+	__u32 len;      /* bytes the write asked for */
+	__u32 cap_len;  /* bytes of data[] used */
+	__u32 end;      /* enum busted_stdio_end */
+	__u8 data[BUSTED_STDIO_MAX];
 };
 
 struct busted_exit_event {

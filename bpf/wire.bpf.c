@@ -48,6 +48,8 @@ struct busted_wire_types {
 	struct busted_held held;
 	enum busted_marks marks;
 	enum busted_flow_phase flow_phase;
+	struct busted_stdio_event stdio;
+	enum busted_stdio_end stdio_end;
 	struct busted_flow_event flow;
 };
 

@@ -46,6 +46,8 @@ export interface AgentOptions {
   serverSide?: boolean;
   /** read plain-text HTTP connections from their packets (pkt.bpf.c plain_socks); default true */
   plainHttp?: boolean;
+  /** read MCP over stdio (bpf/stdio.bpf.c: a syscall entry hook every system call pays for); default false */
+  mcpStdio?: boolean;
   /** how often kernel-side counters are read (and losses reported), ms */
   statsIntervalMs?: number;
   /** which flavour of tracing hooks (default: the best that loads) */
@@ -232,6 +234,7 @@ export class Agent {
       selfTgid: process.pid,
       serverSide: o.serverSide ?? true,
       plainHttp: o.plainHttp !== false,
+      mcpStdio: o.mcpStdio === true,
       hooks: o.hooks ?? 'auto',
       tls: o.tls === false ? undefined : { targets: tlsTargets, capBytes },
       enforce: policy !== undefined && !policy.dryRun,

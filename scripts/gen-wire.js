@@ -72,6 +72,7 @@ export function generate(objectPath = object) {
     ['PLAIN', 'busted_plain_value'],
     ['OWNER', 'busted_owner'],
     ['LISTEN_KEY', 'busted_listen_key'],
+    ['STDIO', 'busted_stdio_event'],
   ];
   const enums = [
     'busted_abi',
@@ -96,6 +97,7 @@ export function generate(objectPath = object) {
     'busted_class',
     'busted_marks',
     'busted_flow_phase',
+    'busted_stdio_end',
   ];
 
   let out = '';

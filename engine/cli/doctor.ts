@@ -1,7 +1,10 @@
 /** `busted doctor`: what works on this kernel, and what busted would use. */
 import { cgroup2Mount, resolveCgroup } from '../host/cgroup.js';
 import { TLS_PROBE_TABLE, TlsLibraryFinder, type TlsLibrary } from '../host/tls-libs.js';
+import { BpfObject } from '../kernel/libbpf.js';
 import { KernelSession } from '../kernel/loader.js';
+import { BPF_DIR } from '../paths.js';
+import { join } from 'node:path';
 import { lockdownMode, lsmList, probeKernel, type ProbeResult } from '../kernel/probe.js';
 import { existsSync, readFileSync } from 'node:fs';
 import { readProcessMemory } from '../host/proc-mem.js';
@@ -32,6 +35,8 @@ export interface DoctorReport {
     unreadable_tls: string;
     persistence: string;
     tls_plaintext: string;
+    /** MCP over stdio (--mcp-stdio) */
+    mcp_stdio: string;
   };
 }
 
@@ -104,8 +109,28 @@ export function doctorReport(cgroupArg?: string): DoctorReport {
         : 'none (needs cgroup_skb): not even its ClientHello is seen',
       persistence: ok('bpffs') ? `--pin in ${features.find((f) => f.feature === 'bpffs')?.detail}` : 'none (no bpffs)',
       tls_plaintext: ok('uprobe') ? `uprobes on the libraries below${tls.mode ? `; read/write: ${tls.mode.detail}` : ''}` : 'none (uprobes unavailable)',
+      mcp_stdio: root && ok('tp_btf') ? stdioTrial() : 'none (needs root and tp_btf)',
     },
   };
+}
+
+/**
+ * Whether the MCP-over-stdio hook (bpf/stdio.bpf.c) loads here (the
+ * verifier accepts it; tp_btf attaching is the tp_btf feature above). Not
+ * attached: a program on the syscall entry outlives its detaching for a
+ * moment, and doctor leaves nothing behind.
+ */
+function stdioTrial(): string {
+  let obj: BpfObject | undefined;
+  try {
+    obj = BpfObject.open(join(BPF_DIR, 'stdio.bpf.o'));
+    obj.load();
+    return 'with --mcp-stdio: JSON-RPC written to pipes and UNIX sockets, read at the syscall entry (tp_btf sys_enter: every system call of the host pays for it while it runs)';
+  } catch (e) {
+    return `none: ${(e as Error).message.split('\n')[0]}`;
+  } finally {
+    obj?.close();
+  }
 }
 
 /** The TLS libraries found, and when `cgroup` is given (root, uprobes work) whether the probes attach to each: loaded, attached, detached again. */
@@ -167,6 +192,7 @@ export async function runDoctor(o: { json?: boolean; cgroup?: string }): Promise
   lines.push(`  unreadable TLS       ${r.paths.unreadable_tls}`);
   lines.push(`  persistence          ${r.paths.persistence}`);
   lines.push(`  TLS plaintext        ${r.paths.tls_plaintext}`);
+  lines.push(`  MCP over stdio       ${r.paths.mcp_stdio}`);
   process.stdout.write(lines.join('\n') + '\n');
   return 0;
 }

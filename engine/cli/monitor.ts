@@ -20,6 +20,8 @@ export interface MonitorCliOptions extends ObserveCliOptions {
   tlsCaptureAll?: boolean;
   serverSide: boolean;
   plainHttp: boolean;
+  /** --mcp-stdio: read MCP over stdio (bpf/stdio.bpf.c; every system call pays for it) */
+  mcpStdio?: boolean;
   ringbufMb: number;
   verbose?: boolean;
   redact: boolean;
@@ -94,6 +96,7 @@ export async function runAgent(o: MonitorCliOptions, x: AgentExtras = {}): Promi
       ringBytes: mb << 20,
       serverSide: o.serverSide,
       plainHttp: o.plainHttp,
+      mcpStdio: o.mcpStdio === true,
       noRedact: !o.redact,
       hooks: o.hooks,
       tls: o.tls,

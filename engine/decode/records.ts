@@ -180,7 +180,19 @@ export interface WireErrorRecord {
   field: string;
 }
 
-export type KernelRecord = ExecRecord | ExitRecord | TcpRecord | UdpRecord | PktRecord | TlsRecord | EnforceRecord | FlowStatRecord | WireErrorRecord;
+/** A write() of JSON-RPC to a pipe or UNIX socket (bpf/stdio.bpf.c): MCP over stdio. */
+export interface StdioRecord extends Base {
+  kind: 'stdio';
+  /** the struct file written to (hex): with task.pid, one stream */
+  file: string;
+  fd: number;
+  /** bytes the write asked for; data holds the first of them */
+  len: number;
+  end: 'pipe' | 'unix';
+  data: Uint8Array;
+}
+
+export type KernelRecord = ExecRecord | ExitRecord | TcpRecord | UdpRecord | PktRecord | TlsRecord | EnforceRecord | FlowStatRecord | StdioRecord | WireErrorRecord;
 
 const utf8 = new TextDecoder('utf-8', { fatal: false });
 
@@ -600,6 +612,24 @@ export function decodeRecord(dv: DataView, off: number, len: number): KernelReco
         gapSq: u64(dv, off + F.gap_sq),
         burstHist: hist(F.burst_hist, F.burst_hist_LEN),
         gapHist: hist(F.gap_hist, F.gap_hist_LEN),
+      };
+    }
+    case W.BUSTED_KIND_STDIO: {
+      if (len < W.STDIO.data) return wireError(`stdio record of ${len} bytes, shorter than its fixed part`, 'stdio');
+      const cap = dv.getUint32(off + W.STDIO.cap_len, true);
+      const asked = dv.getUint32(off + W.STDIO.len, true);
+      if (cap > W.STDIO.data_LEN || W.STDIO.data + cap > len || cap > asked) return wireError(`stdio cap_len ${cap} exceeds the record (${len} bytes) or its write (${asked})`, 'stdio.cap_len');
+      const e = dv.getUint32(off + W.STDIO.end, true);
+      if (e !== W.BUSTED_STDIO_PIPE && e !== W.BUSTED_STDIO_UNIX) return wireError(`unknown stdio end ${e}`, 'stdio.end');
+      return {
+        kind: 'stdio',
+        ts,
+        task: task(dv, off),
+        file: hex64(dv, off + W.STDIO.file),
+        fd: dv.getUint32(off + W.STDIO.fd, true),
+        len: asked,
+        end: e === W.BUSTED_STDIO_PIPE ? 'pipe' : 'unix',
+        data: copyOut(dv, dv.byteOffset + off + W.STDIO.data, cap),
       };
     }
     default:

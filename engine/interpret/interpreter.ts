@@ -10,7 +10,8 @@
  */
 import type { BustedEvent, DnsInfo, FlowInfo, NetInfo, ProcessInfo } from '../model/event.js';
 import { BustedError, ErrorCode } from '../model/errors.js';
-import type { EnforceRecord, ExecRecord, ExitRecord, FlowRecord, FlowStatRecord, KernelRecord, PktRecord, SockId, TaskRecord, TcpRecord, TlsRecord, UdpRecord } from '../decode/records.js';
+import { StdioMcp } from './stdio.js';
+import type { EnforceRecord, ExecRecord, ExitRecord, FlowRecord, FlowStatRecord, KernelRecord, PktRecord, SockId, StdioRecord, TaskRecord, TcpRecord, TlsRecord, UdpRecord } from '../decode/records.js';
 import { redactPayload } from '../redact.js';
 import { TlsAssembler, type TlsCall, type TlsConnState } from './tls-data.js';
 import { AppLayer, type Finding } from './app.js';
@@ -238,6 +239,8 @@ export class Interpreter {
   private readonly onTlsGatedH2: InterpreterOptions['onTlsGatedH2'];
   private readonly onPlainHold: InterpreterOptions['onPlainHold'];
   private readonly app: AppLayer;
+  /** MCP over stdio (`--mcp-stdio`) */
+  private readonly stdioMcp = new StdioMcp();
   private readonly excerpt: number;
   private readonly redact: boolean;
 
@@ -312,6 +315,8 @@ export class Interpreter {
         return this.enforce(r);
       case 'flow':
         return this.flowStat(r);
+      case 'stdio':
+        return this.stdio(r);
       case 'wire_error':
         this.stats.wireErrors++;
         this.out(this.base('error', this.clock.monotonicNs()), { error: { code: ErrorCode.WIRE, message: r.message, field: r.field } });
@@ -390,6 +395,7 @@ export class Interpreter {
     }
     this.processes.onExit(r.task.pid);
     this.procNames.delete(r.task.pid);
+    this.stdioMcp.forget(r.task.pid);
   }
 
   /** TLS plaintext (uprobes): a whole SSL_read/SSL_write call becomes a tls_data event. */
@@ -510,6 +516,21 @@ export class Interpreter {
     if (this.app.takeReadsBack(call.pid, call.ssl)) this.onTlsSkip?.(call.pid, call.ssl, this.app.watchFrom(call.pid, call.ssl), true);
     if (found.length === 0 && lost === undefined) return;
     this.afterCall(call, this.processes.info(call.first.task), found, lost, { tls: { pid: call.pid, ssl: call.ssl, gated: false } });
+  }
+
+  /** MCP over stdio (stdio.ts): each message a write completes, as an mcp_message of its writer. */
+  private stdio(r: StdioRecord): void {
+    if (this.pid !== undefined && !this.processes.inTree(r.task.pid, this.pid)) {
+      this.stats.filtered++;
+      return;
+    }
+    const proc = this.processes.info(r.task);
+    for (const mcp of this.stdioMcp.feed(r, proc.ppid)) {
+      const e = this.base('mcp_message', r.ts);
+      e.process = proc;
+      e.mcp = mcp;
+      this.out(e);
+    }
   }
 
   /** The event for what a connection's plaintext completed (app.ts). */

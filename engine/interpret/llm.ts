@@ -652,7 +652,8 @@ export function mcpFromSse(text: string): McpInfo[] {
   return mcpFromValues(values);
 }
 
-function mcpFromValues(values: unknown[]): McpInfo[] {
+/** The MCP messages among JSON-RPC values (a batch is several). */
+export function mcpFromValues(values: unknown[]): McpInfo[] {
   const out: McpInfo[] = [];
   for (const v of values) {
     const o = obj(v);

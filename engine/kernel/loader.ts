@@ -56,6 +56,8 @@ export interface ObjectSpec {
   settings?: Record<string, number | bigint>;
   /** loaded only when enforcing */
   enforceOnly?: boolean;
+  /** loaded only when asked for (KernelOptions.mcpStdio) */
+  optIn?: 'mcpStdio';
 }
 
 export interface ProgramSpec {
@@ -234,6 +236,13 @@ export const OBJECTS: readonly ObjectSpec[] = [
     ],
   },
   {
+    name: 'stdio',
+    file: 'stdio.bpf.o',
+    what: 'MCP over stdio (JSON-RPC written to pipes and UNIX sockets; --mcp-stdio)',
+    optIn: 'mcpStdio',
+    programs: [{ name: 'handle_stdio_write', attach: 'auto' }],
+  },
+  {
     name: 'enforce',
     file: 'enforce.bpf.o',
     what: 'connection enforcement (connect/sendmsg refused with EPERM)',
@@ -257,6 +266,12 @@ export interface KernelOptions {
   serverSide: boolean;
   /** follow plain-text HTTP connections (pkt.bpf.c plain_socks); default true */
   plainHttp?: boolean;
+  /**
+   * MCP over stdio (stdio.bpf.c): a program on the syscall entry
+   * tracepoint, which slows every system call of the host (its cost is said
+   * in the README); default false
+   */
+  mcpStdio?: boolean;
   /** only these objects (default: all) */
   only?: string[];
   /** the consumer drains at least this often, ms; 0: woken for every record */
@@ -400,7 +415,11 @@ export class KernelSession {
     this.cgroupFd = openDir(o.cgroup.path);
     const shared = new Map<string, number>();
     const specs = OBJECTS.filter(
-      (spec) => (!o.only || o.only.includes(spec.name)) && (spec.name !== 'tls' || o.tls !== undefined) && (!spec.enforceOnly || o.enforce === true),
+      (spec) =>
+        (!o.only || o.only.includes(spec.name)) &&
+        (spec.name !== 'tls' || o.tls !== undefined) &&
+        (!spec.enforceOnly || o.enforce === true) &&
+        (spec.optIn === undefined || o[spec.optIn] === true),
     );
     for (const spec of specs) {
       const files = o.hooks === 'raw_tp' && spec.fallback ? [spec.fallback] : [spec.file, ...(spec.fallback ? [spec.fallback] : [])];

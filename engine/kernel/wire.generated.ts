@@ -680,6 +680,47 @@ export const LISTEN_KEY = {
   port_SIZE: 2,
 } as const;
 
+/** struct busted_stdio_event */
+export const STDIO = {
+  size: 16472,
+  hdr: 0,
+  hdr_kind: 0,
+  hdr_kind_SIZE: 4,
+  hdr_abi: 4,
+  hdr_abi_SIZE: 4,
+  hdr_ts_ns: 8,
+  hdr_ts_ns_SIZE: 8,
+  hdr_task: 16,
+  hdr_task_cgroup_id: 16,
+  hdr_task_cgroup_id_SIZE: 8,
+  hdr_task_pid: 24,
+  hdr_task_pid_SIZE: 4,
+  hdr_task_tid: 28,
+  hdr_task_tid_SIZE: 4,
+  hdr_task_ppid: 32,
+  hdr_task_ppid_SIZE: 4,
+  hdr_task_uid: 36,
+  hdr_task_uid_SIZE: 4,
+  hdr_task_gid: 40,
+  hdr_task_gid_SIZE: 4,
+  hdr_task_flags: 44,
+  hdr_task_flags_SIZE: 4,
+  hdr_task_comm: 48,
+  hdr_task_comm_LEN: 16,
+  file: 64,
+  file_SIZE: 8,
+  fd: 72,
+  fd_SIZE: 4,
+  len: 76,
+  len_SIZE: 4,
+  cap_len: 80,
+  cap_len_SIZE: 4,
+  end: 84,
+  end_SIZE: 4,
+  data: 88,
+  data_LEN: 16384,
+} as const;
+
 // enum busted_abi
 export const BUSTED_ABI = 4;
 
@@ -692,6 +733,7 @@ export const BUSTED_KIND_PKT = 5;
 export const BUSTED_KIND_TLS = 6;
 export const BUSTED_KIND_ENFORCE = 7;
 export const BUSTED_KIND_FLOW = 8;
+export const BUSTED_KIND_STDIO = 9;
 
 // enum busted_tcp_phase
 export const BUSTED_TCP_CONNECTED = 1;
@@ -813,3 +855,7 @@ export const BUSTED_REINJECT_MARK = 1651864436;
 // enum busted_flow_phase
 export const BUSTED_FLOW_UPDATE = 1;
 export const BUSTED_FLOW_END = 2;
+
+// enum busted_stdio_end
+export const BUSTED_STDIO_PIPE = 1;
+export const BUSTED_STDIO_UNIX = 2;

@@ -181,6 +181,10 @@ export interface McpInfo {
    * an LLM request; shown by its end in outputs.
    */
   context?: string;
+  /** `stdio`: written to a pipe or UNIX socket between a client and the server it spawned (no http, no net) */
+  transport?: 'stdio';
+  /** stdio: the message was longer than what the kernel copied (bpf/stdio.bpf.c), read by its start */
+  truncated?: true;
 }
 
 /**

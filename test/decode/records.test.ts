@@ -6,7 +6,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import * as W from '../../engine/kernel/wire.generated.js';
-import { decodeRecord, type FlowStatRecord, type KernelRecord, type PktRecord, type TcpRecord, type ExecRecord, type TlsRecord } from '../../engine/decode/records.js';
+import { decodeRecord, type FlowStatRecord, type KernelRecord, type PktRecord, type StdioRecord, type TcpRecord, type ExecRecord, type TlsRecord } from '../../engine/decode/records.js';
 import { RingReader } from '../../engine/kernel/ring.js';
 import { TlsAssembler } from '../../engine/interpret/tls-data.js';
 import { prng } from '../helpers/prng.js';
@@ -182,6 +182,25 @@ describe('decodeRecord', () => {
     assert.deepEqual(r.gapHist, [0, 10, 20, 30, 40, 50, 60, 70]);
   });
 
+  it('decodes a write of JSON-RPC to a pipe or UNIX socket (stdio.bpf.c): its file, fd, length asked and bytes copied', () => {
+    const S = W.STDIO;
+    const line = '{"jsonrpc":"2.0","id":1,"method":"tools/list"}\n';
+    const [dv, off, len] = at(S.data + line.length, (dv) => {
+      hdr(dv, W.BUSTED_KIND_STDIO);
+      dv.setBigUint64(S.file, 0xffff888812345600n, true);
+      dv.setUint32(S.fd, 1, true);
+      dv.setUint32(S.len, 70_000, true);
+      dv.setUint32(S.cap_len, line.length, true);
+      dv.setUint32(S.end, W.BUSTED_STDIO_UNIX, true);
+      new Uint8Array(dv.buffer, dv.byteOffset + S.data, line.length).set(new TextEncoder().encode(line));
+    });
+    const r = decodeRecord(dv, off, len) as StdioRecord;
+    assert.equal(r.kind, 'stdio');
+    assert.deepEqual([r.file, r.fd, r.len, r.end, r.task.pid], ['ffff888812345600', 1, 70_000, 'unix', 1000]);
+    new Uint8Array(dv.buffer).fill(0);
+    assert.equal(new TextDecoder().decode(r.data), line, 'copied out of the ring');
+  });
+
   it('reports records that do not fit the wire format, naming the field', () => {
     const cases: Array<[string, [DataView, number, number]]> = [
       ['hdr', at(10, () => {})],
@@ -200,6 +219,25 @@ describe('decodeRecord', () => {
       ['tls.op', at(W.TLS.data, (dv) => hdr(dv, W.BUSTED_KIND_TLS))],
       ['flow', at(W.FLOWSTAT.size - 4, (dv) => hdr(dv, W.BUSTED_KIND_FLOW))],
       ['flow.phase', at(W.FLOWSTAT.size, (dv) => hdr(dv, W.BUSTED_KIND_FLOW))],
+      ['stdio', at(W.STDIO.data - 4, (dv) => hdr(dv, W.BUSTED_KIND_STDIO))],
+      [
+        'stdio.cap_len',
+        at(W.STDIO.data + 4, (dv) => {
+          hdr(dv, W.BUSTED_KIND_STDIO);
+          dv.setUint32(W.STDIO.len, 100, true);
+          dv.setUint32(W.STDIO.cap_len, 50, true);
+          dv.setUint32(W.STDIO.end, W.BUSTED_STDIO_PIPE, true);
+        }),
+      ],
+      [
+        'stdio.end',
+        at(W.STDIO.data + 4, (dv) => {
+          hdr(dv, W.BUSTED_KIND_STDIO);
+          dv.setUint32(W.STDIO.len, 4, true);
+          dv.setUint32(W.STDIO.cap_len, 4, true);
+          dv.setUint32(W.STDIO.end, 7, true);
+        }),
+      ],
       [
         'tls.cap_len',
         at(W.TLS.data + 4, (dv) => {
@@ -249,7 +287,7 @@ describe('decodeRecord', () => {
     const int = (v: unknown, what: string) => assert.ok(typeof v === 'number' && Number.isInteger(v) && v >= 0, `${ctx}: ${what} = ${String(v)}`);
     const str = (v: unknown, what: string) => assert.equal(typeof v, 'string', `${ctx}: ${what}`);
     if (r.kind === 'wire_error') {
-      assert.match(r.field, /^(hdr|exec|exit|tcp|udp|pkt|tls|enforce|flow)(\.[a-z_]+)?$/, `${ctx}: field ${r.field}`);
+      assert.match(r.field, /^(hdr|exec|exit|tcp|udp|pkt|tls|enforce|flow|stdio)(\.[a-z_]+)?$/, `${ctx}: field ${r.field}`);
       str(r.message, 'message');
       return;
     }
@@ -280,6 +318,12 @@ describe('decodeRecord', () => {
         str(r.callId, 'callId');
         assert.equal(typeof r.gated, 'boolean');
         break;
+      case 'stdio':
+        assert.ok(r.data instanceof Uint8Array && r.data.length <= r.len && r.data.length <= W.STDIO.data_LEN, `${ctx}: stdio data ${r.data.length} of ${r.len}`);
+        str(r.file, 'file');
+        int(r.fd, 'fd');
+        assert.ok(r.end === 'pipe' || r.end === 'unix', ctx);
+        break;
       case 'flow':
         assert.ok(r.burstHist.length === W.FLOWSTAT.burst_hist_LEN && r.gapHist.every((x) => Number.isInteger(x)), ctx);
         for (const k of ['startNs', 'sendBytes', 'recvBytes', 'sends', 'gapSq'] as const) int(r[k], k);
@@ -306,6 +350,7 @@ describe('decodeRecord', () => {
       [W.BUSTED_KIND_TLS, W.TLS.data, W.TLS.op, 6],
       [W.BUSTED_KIND_ENFORCE, W.ENFORCE.size, W.ENFORCE.what, 4],
       [W.BUSTED_KIND_FLOW, W.FLOWSTAT.size, W.FLOWSTAT.phase, 2],
+      [W.BUSTED_KIND_STDIO, W.STDIO.data, W.STDIO.end, 2],
     ];
     const buf = new ArrayBuffer(W.EXEC.size + W.TLS.data + W.TLS.data_LEN + 64);
     const bytes = new Uint8Array(buf);
@@ -319,10 +364,10 @@ describe('decodeRecord', () => {
       dv.setUint32(off + W.HDR.kind, rnd() < 0.95 ? kind : Math.floor(rnd() * 20), true);
       dv.setUint32(off + W.HDR.abi, rnd() < 0.95 ? W.BUSTED_ABI : Math.floor(rnd() * 10), true);
       dv.setUint32(off + W.HDR.ts_ns + 4, Math.floor(rnd() * 0x1000), true);
-      if (enumAt >= 0) dv.setUint32(off + enumAt, rnd() < 0.8 ? (kind === W.BUSTED_KIND_TCP || kind === W.BUSTED_KIND_PKT || kind === W.BUSTED_KIND_TLS || kind === W.BUSTED_KIND_ENFORCE || kind === W.BUSTED_KIND_FLOW || kind === W.BUSTED_KIND_UDP ? Math.floor(rnd() * (n + 1)) : 0) : Math.floor(rnd() * 2 ** 32), true);
+      if (enumAt >= 0) dv.setUint32(off + enumAt, rnd() < 0.8 ? (kind === W.BUSTED_KIND_TCP || kind === W.BUSTED_KIND_PKT || kind === W.BUSTED_KIND_TLS || kind === W.BUSTED_KIND_ENFORCE || kind === W.BUSTED_KIND_FLOW || kind === W.BUSTED_KIND_UDP || kind === W.BUSTED_KIND_STDIO ? Math.floor(rnd() * (n + 1)) : 0) : Math.floor(rnd() * 2 ** 32), true);
       let len = fixed;
-      if (kind === W.BUSTED_KIND_PKT || kind === W.BUSTED_KIND_TLS) {
-        const L = kind === W.BUSTED_KIND_PKT ? W.PKT : W.TLS;
+      if (kind === W.BUSTED_KIND_PKT || kind === W.BUSTED_KIND_TLS || kind === W.BUSTED_KIND_STDIO) {
+        const L = kind === W.BUSTED_KIND_PKT ? W.PKT : kind === W.BUSTED_KIND_TLS ? W.TLS : W.STDIO;
         const cap = rnd() < 0.8 ? Math.floor(rnd() * 200) : Math.floor(rnd() * 2 ** 32);
         dv.setUint32(off + L.cap_len, cap, true);
         const plen = rnd() < 0.7 ? cap + Math.floor(rnd() * 300) : Math.floor(rnd() * 5000);

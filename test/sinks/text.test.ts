@@ -24,6 +24,11 @@ describe('text output', () => {
     assert.equal(fmt(hello('udp')), '23:35:56.603625 tls_client_hello python3[27700] quic sni=api.openai.com alpn=h3 TLS 1.3 q13d0411h3_16476d049b0b_78f1d400d464 [openai]');
   });
 
+  it('an MCP message over stdio says so, and that it was cut', () => {
+    const m = { ...base, type: 'mcp_message', mcp: { kind: 'request', method: 'tools/call', id: 2, tool: 'delete_file', transport: 'stdio', truncated: true } } as BustedEvent;
+    assert.equal(fmt(m), '23:35:56.603625 mcp_message      python3[27700] request tools/call tool=delete_file over stdio (cut)');
+  });
+
   it('a decision: its action, whether it was enforced, its reasons and its subject', () => {
     const d = { ...base, type: 'decision', decision: { action: 'block', reasons: ['provider mistral is not approved'], enforced: true, policy_revision: 'sha256:0', subject: 'x-0' }, provider: 'mistral' } as BustedEvent;
     assert.equal(fmt(d), '23:35:56.603625 decision         python3[27700] block (enforced) provider mistral is not approved (subject x-0) [mistral]');

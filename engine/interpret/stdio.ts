@@ -1,0 +1,134 @@
+/**
+ * MCP over stdio (bpf/stdio.bpf.c, `--mcp-stdio`): the JSON-RPC a client
+ * writes to the server it spawned, on the server's stdin, and what the
+ * server writes back on its stdout. The transport (MCP spec, "stdio") is
+ * one message per line, UTF-8, no embedded newlines; each writer's stream
+ * (its pid and the file it writes to) is cut into lines here and each line
+ * read as MCP messages, as a body over HTTP is (llm.ts mcpFromValues).
+ *
+ * A response names only its id: it is paired with the request it answers,
+ * written the other way between the same two processes. A server is its
+ * client's child, so a server's answer is looked up under its parent's
+ * requests and a client's answer (to a server's `sampling/createMessage`,
+ * say) under its children's; it then carries that request's method and
+ * tool, as an HTTP response does its stream's.
+ *
+ * A message longer than the kernel copies (16 KiB) ends where the copy
+ * ends and does not parse: its method, id and tool are read from its start
+ * (`truncated`), so that a tool call is judged by its name however long its
+ * arguments.
+ */
+import type { StdioRecord } from '../decode/records.js';
+import type { McpInfo } from '../model/event.js';
+import { mcpFromValues } from './llm.js';
+
+/** A line longer than this (no newline in sight) is dropped: not MCP, or not readable here. */
+const MAX_LINE = 1 << 20;
+/** streams and unanswered requests kept: the oldest go first */
+const MAX_STREAMS = 1024;
+const MAX_PENDING = 4096;
+
+interface Stream {
+  /** the line so far */
+  text: string;
+  /** bytes of the line were not copied: it ends there */
+  cut: boolean;
+}
+
+const utf8 = new TextDecoder();
+
+export class StdioMcp {
+  private readonly streams = new Map<string, Stream>();
+  /** requests by `w:${writer}:${id}` and `p:${writer's parent}:${id}` */
+  private readonly pending = new Map<string, { method: string; tool?: string }>();
+  /** lines that were not JSON: counted, not reported */
+  notJson = 0;
+
+  /** The MCP messages R completes, for its writer (whose parent is PPID). */
+  feed(r: StdioRecord, ppid: number | undefined): McpInfo[] {
+    const key = `${r.task.pid}:${r.file}`;
+    let st = this.streams.get(key);
+    if (st === undefined) {
+      if (this.streams.size >= MAX_STREAMS) this.streams.delete(this.streams.keys().next().value!);
+      st = { text: '', cut: false };
+      this.streams.set(key, st);
+    }
+    const out: McpInfo[] = [];
+    const lines = (st.text + utf8.decode(r.data)).split('\n');
+    st.text = lines.pop()!;
+    for (const line of lines) this.line(line, st.cut, r.task.pid, ppid, out);
+    st.cut = false;
+    if (r.data.length < r.len) {
+      // the rest of this write was not copied: the line it was in ends here, and the next write starts afresh
+      this.line(st.text, true, r.task.pid, ppid, out);
+      st.text = '';
+    } else if (st.text.length > MAX_LINE) st.text = '';
+    return out;
+  }
+
+  /** Forget a process's streams (it exited). */
+  forget(pid: number): void {
+    if (this.streams.size === 0) return;
+    const p = `${pid}:`;
+    for (const k of this.streams.keys()) if (k.startsWith(p)) this.streams.delete(k);
+  }
+
+  private line(text: string, cut: boolean, pid: number, ppid: number | undefined, out: McpInfo[]): void {
+    const t = text.trim();
+    if (t === '') return;
+    let msgs: McpInfo[];
+    try {
+      const v: unknown = JSON.parse(t);
+      msgs = mcpFromValues(Array.isArray(v) ? v : [v]);
+    } catch {
+      const m = cut ? fromStart(t) : undefined;
+      if (m === undefined) {
+        this.notJson++;
+        return;
+      }
+      msgs = [m];
+    }
+    for (const m of msgs) {
+      this.pair(m, pid, ppid);
+      m.transport = 'stdio';
+      out.push(m);
+    }
+  }
+
+  private pair(m: McpInfo, pid: number, ppid: number | undefined): void {
+    if (m.id === undefined) return;
+    if (m.kind === 'request' && m.method !== undefined) {
+      if (this.pending.size >= MAX_PENDING) for (const k of [...this.pending.keys()].slice(0, 2)) this.pending.delete(k);
+      const req = m.tool !== undefined ? { method: m.method, tool: m.tool } : { method: m.method };
+      this.pending.set(`w:${pid}:${m.id}`, req);
+      if (ppid !== undefined) this.pending.set(`p:${ppid}:${m.id}`, req);
+      return;
+    }
+    if (m.kind !== 'response') return;
+    // a server answering its parent's request, or a client answering its child's
+    const k = ppid !== undefined && this.pending.has(`w:${ppid}:${m.id}`) ? `w:${ppid}:${m.id}` : `p:${pid}:${m.id}`;
+    const req = this.pending.get(k);
+    if (req === undefined) return;
+    this.pending.delete(k);
+    m.method = req.method;
+    if (req.tool !== undefined) m.tool = req.tool;
+  }
+}
+
+/**
+ * What the start of a message cut short says: its method, id and tool (a
+ * tool call's name comes before its arguments in every SDK's output). Only
+ * a JSON-RPC 2.0 request or notification; undefined otherwise.
+ */
+function fromStart(t: string): McpInfo | undefined {
+  if (!t.startsWith('{') || !/"jsonrpc"\s*:\s*"2\.0"/.test(t)) return undefined;
+  const method = /"method"\s*:\s*"([^"\\]*)"/.exec(t)?.[1];
+  if (method === undefined) return undefined;
+  const id = /"id"\s*:\s*(-?\d+|"[^"\\]*")/.exec(t)?.[1];
+  // what was copied stands for its params: a secret in it is seen
+  const m: McpInfo = { kind: id === undefined ? 'notification' : 'request', method, context: t, truncated: true };
+  if (id !== undefined) m.id = id.startsWith('"') ? id.slice(1, -1) : Number(id);
+  const name = /"params"\s*:\s*\{[^{]*?"(?:name|uri)"\s*:\s*"([^"\\]*)"/.exec(t)?.[1];
+  if (name !== undefined && (method === 'tools/call' || method === 'prompts/get' || method.startsWith('resources/'))) m.tool = name;
+  return m;
+}

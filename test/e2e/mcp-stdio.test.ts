@@ -1,0 +1,122 @@
+/**
+ * MCP over stdio (`--mcp-stdio`, bpf/stdio.bpf.c): a real client spawning a
+ * real server process, talking JSON-RPC over the child's stdin and stdout —
+ * pipes from python3's subprocess, a UNIX socketpair from node's
+ * child_process — in a cgroup of the test. Every request, notification and
+ * answer is an mcp_message of the process that wrote it, answers carrying
+ * the method and tool they answer; the shipped policies judge a tool call
+ * as they judge one over HTTP. Without the flag the hook is not attached
+ * and no message is reported.
+ */
+import { after, afterEach, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import type { BustedEvent } from '../../engine/model/event.js';
+import { PYTHON, run } from '../../engine/demo/spawn.js';
+import { PACKAGE_ROOT } from '../../engine/paths.js';
+import { MonitorProcess } from '../helpers/agent.js';
+import { kernelSkipReason, TestCgroup } from '../helpers/cgroup.js';
+
+const skip = kernelSkipReason();
+const FIXTURES = join(PACKAGE_ROOT, 'test', 'fixtures', 'mcp');
+const SERVER = join(FIXTURES, 'stdio_server.py');
+const CLIENT = join(FIXTURES, 'stdio_client.py');
+
+/** node as the client: its child's stdio is a socketpair (libuv), not a pipe */
+const NODE_CLIENT = `const { spawn } = require('child_process');
+const [server, text, ...tools] = process.argv.slice(1);
+const srv = spawn(${JSON.stringify(PYTHON)}, [server], { stdio: ['pipe', 'pipe', 'inherit'] });
+let buf = '';
+const waiting = [];
+srv.stdout.on('data', (d) => {
+  buf += d;
+  for (let i; (i = buf.indexOf('\\n')) >= 0; buf = buf.slice(i + 1)) waiting.shift()(JSON.parse(buf.slice(0, i)));
+});
+const call = (id, method, params) => new Promise((r) => { waiting.push(r); srv.stdin.write(JSON.stringify({ jsonrpc: '2.0', id, method, params }) + '\\n'); });
+(async () => {
+  await call(0, 'initialize', { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'node-client', version: '1' } });
+  for (const [i, name] of tools.entries()) console.log('answer:', (await call(1 + i, 'tools/call', { name, arguments: { text } })).result.content[0].text);
+  srv.stdin.end();
+})();`;
+
+describe('MCP over stdio (real kernel, a cgroup of the test)', { skip }, () => {
+  let cg: TestCgroup;
+  let agent: MonitorProcess | undefined;
+
+  before(() => {
+    cg = new TestCgroup();
+  });
+  afterEach(async () => {
+    await agent?.stop();
+    agent = undefined;
+  });
+  after(async () => {
+    await cg?.dispose();
+  });
+
+  const mcpOf = (m: MonitorProcess, pid: number) => m.events.filter((e) => e.type === 'mcp_message' && e.process?.pid === pid);
+  const serverOf = (m: MonitorProcess, client: number) => m.events.find((e) => e.type === 'exec' && e.process?.ppid === client)?.process?.pid;
+  const waitMcp = async (m: MonitorProcess, pred: (e: BustedEvent) => boolean, what: string) => m.waitFor((e) => e.type === 'mcp_message' && pred(e), what);
+
+  it('busted monitor --mcp-stdio: python3 over pipes and node over a socketpair, each message of its writer, answers paired with their requests', async () => {
+    const m = (agent = await MonitorProcess.start(['--cgroup', cg.path, '--mcp-stdio', '--no-tls']));
+    const py = await run([PYTHON, CLIENT, SERVER, 'hello over a pipe', 'echo'], { cgroup: cg.path });
+    assert.equal(py.code, 0, py.stderr);
+    assert.match(py.stdout, /done: .*hello over a pipe/, 'the server answered');
+    const call = await waitMcp(m, (e) => e.process?.pid === py.pid && e.mcp?.method === 'tools/call', "python3's tool call");
+    assert.deepEqual(call.mcp, { kind: 'request', method: 'tools/call', id: 2, tool: 'echo', context: 'hello over a pipe', transport: 'stdio' });
+    const server = serverOf(m, py.pid);
+    assert.ok(server, 'the server was spawned by the client');
+    const answer = await waitMcp(m, (e) => e.process?.pid === server && e.mcp?.kind === 'response' && e.mcp.id === 2, "the server's answer");
+    assert.deepEqual(answer.mcp, { kind: 'response', method: 'tools/call', id: 2, tool: 'echo', transport: 'stdio' });
+    assert.equal(answer.process?.comm, 'python3');
+    // everything the client wrote, in order, and nothing reported twice
+    assert.deepEqual(
+      mcpOf(m, py.pid).map((e) => `${e.mcp?.kind} ${e.mcp?.method}`),
+      ['request initialize', 'notification notifications/initialized', 'request tools/list', 'request tools/call'],
+    );
+    assert.deepEqual(
+      mcpOf(m, server!).map((e) => `${e.mcp?.id} ${e.mcp?.method}`),
+      ['0 initialize', '1 tools/list', '2 tools/call'],
+    );
+    assert.ok(mcpOf(m, py.pid).every((e) => e.http === undefined && e.net === undefined), 'no network');
+
+    const node = await run([process.execPath, '-e', NODE_CLIENT, SERVER, 'hello over a socketpair', 'echo'], { cgroup: cg.path });
+    assert.equal(node.code, 0, node.stderr);
+    const ncall = await waitMcp(m, (e) => e.process?.pid === node.pid && e.mcp?.method === 'tools/call', "node's tool call");
+    assert.equal(ncall.mcp?.context, 'hello over a socketpair');
+    const nserver = serverOf(m, node.pid)!;
+    await waitMcp(m, (e) => e.process?.pid === nserver && e.mcp?.kind === 'response' && e.mcp.method === 'tools/call', "the server's answer to node");
+    assert.equal(m.badLines.length, 0);
+  });
+
+  it('busted enforce --mcp-stdio with the shipped policies: a blocked tool is decided block (after the fact: stdio is not held), however long its arguments; without the flag nothing is read', async () => {
+    const m = (agent = await MonitorProcess.start(['--policies', join(PACKAGE_ROOT, 'policies'), '--cgroup', cg.path, '--mcp-stdio', '--no-tls'], 20_000, 'enforce'));
+    const r = await run([PYTHON, CLIENT, SERVER, 'rm it', 'delete_file'], { cgroup: cg.path });
+    assert.equal(r.code, 0, r.stderr);
+    const call = await waitMcp(m, (e) => e.process?.pid === r.pid && e.mcp?.tool === 'delete_file', 'the delete_file call');
+    const d = await m.waitFor((e) => e.type === 'decision' && e.decision?.subject === call.id, 'its decision');
+    assert.equal(d.decision?.action, 'block');
+    assert.deepEqual(d.decision?.reasons, ['MCP tool delete_file is blocked']);
+    assert.equal(d.decision?.enforced, false, 'said as not enforced: the server read it');
+    // arguments longer than the kernel's copy (16 KiB): judged by the call's start
+    const long = await run([PYTHON, CLIENT, SERVER, 'x'.repeat(40_000), 'delete_file'], { cgroup: cg.path });
+    assert.equal(long.code, 0, long.stderr);
+    const cut = await waitMcp(m, (e) => e.process?.pid === long.pid && e.mcp?.tool === 'delete_file', 'the long call');
+    assert.equal(cut.mcp?.truncated, true);
+    assert.equal((await m.waitFor((e) => e.type === 'decision' && e.decision?.subject === cut.id, 'its decision')).decision?.action, 'block');
+    // a secret in a tool call's arguments (the shipped content rules read mcp.context)
+    const secret = await run([PYTHON, CLIENT, SERVER, 'aws key AKIAIOSFODNN7EXAMPLE', 'echo'], { cgroup: cg.path });
+    const sc = await waitMcp(m, (e) => e.process?.pid === secret.pid && e.mcp?.method === 'tools/call', 'the call with a secret');
+    assert.deepEqual((await m.waitFor((e) => e.type === 'decision' && e.decision?.subject === sc.id, 'its decision')).decision?.reasons, ['MCP call of echo carries an AWS access key']);
+    assert.ok(!m.stdout.includes('AKIAIOSFODNN7EXAMPLE'), 'the secret is not in the output');
+    await agent.stop();
+    agent = undefined;
+
+    const plain = (agent = await MonitorProcess.start(['--cgroup', cg.path, '--no-tls']));
+    const quiet = await run([PYTHON, CLIENT, SERVER, 'unseen', 'echo'], { cgroup: cg.path });
+    assert.equal(quiet.code, 0, quiet.stderr);
+    await plain.waitFor((e) => e.type === 'exit' && e.process?.pid === quiet.pid, 'the client exits');
+    assert.deepEqual(plain.events.filter((e) => e.type === 'mcp_message'), [], 'no hook, no message');
+  });
+});
