@@ -212,13 +212,24 @@ enum busted_stdio_end {
 	BUSTED_STDIO_UNIX = 2,
 };
 
+enum busted_stdio_flags {
+	/* a read by the other end (enforce): what it returned, the reader
+	 * stopped until the engine has judged the messages it completes */
+	BUSTED_STDIO_F_READ = 1,
+	BUSTED_STDIO_F_HELD = 2,
+};
+
 struct busted_stdio_event {
 	struct busted_hdr hdr;
-	__u64 file;     /* the struct file written to (kernel address): one stream with hdr.task.pid */
+	__u64 file;     /* the struct file written to or read from (kernel address): one stream with hdr.task.pid */
+	__u64 peer;     /* what the reading end is (a pipe's inode, a UNIX socket's sock): a write's and its read's are equal */
+	__u64 call_id;  /* a held read's hold (busted_held.call_id) */
 	__u32 fd;
-	__u32 len;      /* bytes the write asked for */
+	__u32 len;      /* bytes the write asked for; a read's: bytes it returned */
 	__u32 cap_len;  /* bytes of data[] used */
 	__u32 end;      /* enum busted_stdio_end */
+	__u32 flags;    /* enum busted_stdio_flags */
+	__u32 _pad;
 	__u8 data[BUSTED_STDIO_MAX];
 };
 

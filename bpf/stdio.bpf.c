@@ -14,14 +14,30 @@
  * stdio is a socketpair) and it starts a JSON-RPC message (`{"jsonrpc"`,
  * `{"method"`, `{"id"`, `{"result"`, `{"error"`); from then on every write
  * to that fd by that process is, so a message written in parts stays whole.
+ *
+ * Under enforce (hold_reads) the other end is held too: a write cannot be
+ * stopped before its bytes are in the pipe (a signal sent at syscall entry
+ * is taken after the call), but its reader can, between its read() and its
+ * next instruction. A read of an end a JSON-RPC write went to is copied at
+ * syscall exit and its thread stopped (SIGSTOP, recorded in `held` like a
+ * gated TLS write, so the guard lets it go if the agent dies) until the
+ * engine has judged the messages the read completes: a server that would
+ * run a refused tool call is killed before it has read it.
  */
 #include "common.bpf.h"
+#include "enforce.bpf.h"
 
-#define NR_WRITE 1 /* x86_64 */
+#define NR_READ 0  /* x86_64 */
+#define NR_WRITE 1
 #define S_IFMT 00170000
 #define S_IFSOCK 0140000
 #define S_IFIFO 0010000
 #define AF_UNIX 1
+#define SIGSTOP 19
+#define HEARTBEAT_MAX_NS (2ULL * 1000 * 1000 * 1000)
+
+/* enforce: hold the reads of ends JSON-RPC was written to */
+const volatile __u8 hold_reads = 0;
 
 /* (tgid << 32 | fd) -> the struct file seen carrying JSON-RPC */
 struct {
@@ -31,6 +47,30 @@ struct {
 	__type(value, __u64);
 } stdio_fds SEC(".maps");
 
+/* reading ends (busted_stdio_event.peer) JSON-RPC was written to (hold_reads) */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u64);
+	__type(value, __u8);
+} stdio_readers SEC(".maps");
+
+/* a read of such an end, between its entry and its exit, by thread */
+struct read_call {
+	__u64 buf;
+	__u64 peer;
+	__u64 file;
+	__u32 fd;
+	__u32 end;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u32);
+	__type(value, struct read_call);
+} stdio_reading SEC(".maps");
+
 /* the record, built here (too big for the stack) */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -38,6 +78,13 @@ struct {
 	__type(key, __u32);
 	__type(value, struct busted_stdio_event);
 } stdio_scratch SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} stdio_seq SEC(".maps");
 
 /* Does a write starting with P (12 bytes) start a JSON-RPC message? */
 static __always_inline bool jsonrpc_start(const char *p)
@@ -83,23 +130,75 @@ static __always_inline __u32 stdio_end(__u32 fd, struct file **out)
 	}
 }
 
-SEC("tp_btf/sys_enter")
-int BPF_PROG(handle_stdio_write, struct pt_regs *regs, long id)
+/* The reading end F is, or (WRITER) the reading end a write to F reaches: a pipe's inode (both ends'), a UNIX socket's sock or its peer's. */
+static __always_inline __u64 reading_end(struct file *f, __u32 end, bool writer)
+{
+	struct socket *sock;
+	struct sock *sk;
+
+	if (end == BUSTED_STDIO_PIPE)
+		return (__u64)BPF_CORE_READ(f, f_inode);
+	sock = BPF_CORE_READ(f, private_data);
+	sk = BPF_CORE_READ(sock, sk);
+	return writer ? (__u64)BPF_CORE_READ((struct unix_sock *)sk, peer) : (__u64)sk;
+}
+
+static __always_inline struct busted_stdio_event *record(struct file *f, __u32 fd, __u32 end, __u64 peer, long len, const char *buf)
+{
+	__u32 zero = 0;
+	struct busted_stdio_event *e = bpf_map_lookup_elem(&stdio_scratch, &zero);
+
+	if (!e)
+		return NULL;
+	hdr_init(&e->hdr, BUSTED_KIND_STDIO);
+	task_from_current(&e->hdr.task);
+	e->file = (__u64)f;
+	e->peer = peer;
+	e->call_id = 0;
+	e->fd = fd;
+	e->len = len > 0x7fffffff ? 0x7fffffff : (__u32)len;
+	e->end = end;
+	e->flags = 0;
+	{
+		/* a size the verifier can bound, in the register the call gets */
+		__u64 sz = e->len;
+
+		barrier_var(sz);
+		if (sz > BUSTED_STDIO_MAX)
+			sz = BUSTED_STDIO_MAX;
+		barrier_var(sz);
+		if (bpf_probe_read_user(e->data, sz, buf))
+			return NULL;
+		e->cap_len = sz;
+	}
+	return e;
+}
+
+static __always_inline bool send(struct busted_stdio_event *e, __u64 flags)
+{
+	__u64 size = offsetof(struct busted_stdio_event, data) + e->cap_len;
+
+	barrier_var(size);
+	if (size > sizeof(*e))
+		size = sizeof(*e);
+	if (bpf_ringbuf_output(&events, e, size, flags)) {
+		stat_inc(BUSTED_STAT_RINGBUF_FULL);
+		return false;
+	}
+	stat_inc(BUSTED_STAT_EVENTS);
+	return true;
+}
+
+static __always_inline int on_write(struct pt_regs *regs, __u64 tgid)
 {
 	struct busted_stdio_event *e;
 	struct file *f = NULL;
-	__u64 tgid, key, *seen;
-	__u32 zero = 0, fd, end = 0;
-	__u64 size;
+	__u64 key, *seen, peer;
+	__u32 fd, end = 0;
 	const char *buf;
 	char head[12] = {};
 	long count;
 
-	if (id != NR_WRITE)
-		return 0;
-	tgid = bpf_get_current_pid_tgid() >> 32;
-	if (tgid == self_tgid || !current_in_scope())
-		return 0;
 	fd = (__u32)BPF_CORE_READ(regs, di);
 	buf = (const char *)BPF_CORE_READ(regs, si);
 	count = (long)BPF_CORE_READ(regs, dx);
@@ -128,34 +227,98 @@ int BPF_PROG(handle_stdio_write, struct pt_regs *regs, long id)
 			bpf_map_update_elem(&stdio_fds, &key, &file, BPF_ANY);
 		}
 	}
-	e = bpf_map_lookup_elem(&stdio_scratch, &zero);
+	peer = reading_end(f, end, true);
+	if (hold_reads && peer) {
+		__u8 one = 1;
+
+		bpf_map_update_elem(&stdio_readers, &peer, &one, BPF_ANY);
+	}
+	e = record(f, fd, end, peer, count, buf);
+	if (e)
+		send(e, rb_flags());
+	return 0;
+}
+
+/* A read of an end JSON-RPC was written to: kept for its exit. */
+static __always_inline int on_read(struct pt_regs *regs)
+{
+	struct read_call c = {};
+	struct file *f = NULL;
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+
+	c.fd = (__u32)BPF_CORE_READ(regs, di);
+	c.end = stdio_end(c.fd, &f);
+	if (!c.end)
+		return 0;
+	c.peer = reading_end(f, c.end, false);
+	if (!c.peer || !bpf_map_lookup_elem(&stdio_readers, &c.peer))
+		return 0;
+	c.buf = BPF_CORE_READ(regs, si);
+	c.file = (__u64)f;
+	bpf_map_update_elem(&stdio_reading, &tid, &c, BPF_ANY);
+	return 0;
+}
+
+SEC("tp_btf/sys_enter")
+int BPF_PROG(handle_stdio_write, struct pt_regs *regs, long id)
+{
+	__u64 tgid;
+
+	if (id != NR_WRITE && !(id == NR_READ && hold_reads))
+		return 0;
+	tgid = bpf_get_current_pid_tgid() >> 32;
+	if (tgid == self_tgid || !current_in_scope())
+		return 0;
+	return id == NR_WRITE ? on_write(regs, tgid) : on_read(regs);
+}
+
+/* The engine's sign of life is recent. */
+static __always_inline bool engine_alive(void)
+{
+	struct busted_enforce_cfg *c = cfg();
+
+	return c && (c->flags & BUSTED_CFG_ENFORCE) && bpf_ktime_get_ns() - c->heartbeat_ns < HEARTBEAT_MAX_NS;
+}
+
+/* The exit of a read kept at its entry: what it returned, its thread held. */
+SEC("tp_btf/sys_exit")
+int BPF_PROG(handle_stdio_read_exit, struct pt_regs *regs, long ret)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	__u32 tid = (__u32)id, zero = 0;
+	struct busted_stdio_event *e;
+	struct read_call *rc, c;
+	__u64 *seq;
+
+	rc = bpf_map_lookup_elem(&stdio_reading, &tid);
+	if (!rc)
+		return 0;
+	c = *rc;
+	bpf_map_delete_elem(&stdio_reading, &tid);
+	if (ret <= 0)
+		return 0;
+	e = record((struct file *)c.file, c.fd, c.end, c.peer, ret, (const char *)c.buf);
 	if (!e)
 		return 0;
-	hdr_init(&e->hdr, BUSTED_KIND_STDIO);
-	task_from_current(&e->hdr.task);
-	e->file = (__u64)f;
-	e->fd = fd;
-	e->len = count > 0x7fffffff ? 0x7fffffff : (__u32)count;
-	e->end = end;
-	{
-		/* a size the verifier can bound, in the register the call gets */
-		__u64 sz = e->len;
-
-		barrier_var(sz);
-		if (sz > BUSTED_STDIO_MAX)
-			sz = BUSTED_STDIO_MAX;
-		barrier_var(sz);
-		if (bpf_probe_read_user(e->data, sz, buf))
-			return 0;
-		e->cap_len = sz;
+	e->flags = BUSTED_STDIO_F_READ;
+	seq = bpf_map_lookup_elem(&stdio_seq, &zero);
+	if (seq) {
+		*seq += 1;
+		e->call_id = (*seq << 8) | bpf_get_smp_processor_id();
 	}
-	size = offsetof(struct busted_stdio_event, data) + e->cap_len;
-	barrier_var(size);
-	if (size > sizeof(*e))
-		size = sizeof(*e);
-	if (bpf_ringbuf_output(&events, e, size, rb_flags()))
-		stat_inc(BUSTED_STAT_RINGBUF_FULL);
-	else
-		stat_inc(BUSTED_STAT_EVENTS);
+	if (!engine_alive() || !e->call_id) {
+		send(e, rb_flags());
+		return 0;
+	}
+	e->flags |= BUSTED_STDIO_F_HELD;
+	/* its record first: the engine decides on it, then lets it go */
+	if (!send(e, BPF_RB_FORCE_WAKEUP))
+		return 0;
+	{
+		struct busted_held h = { .pid = id >> 32, .ssl = 0, .call_id = e->call_id, .since_ns = bpf_ktime_get_ns() };
+
+		bpf_map_update_elem(&held, &tid, &h, BPF_ANY);
+		bpf_send_signal_thread(SIGSTOP);
+	}
 	return 0;
 }

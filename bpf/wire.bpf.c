@@ -50,6 +50,7 @@ struct busted_wire_types {
 	enum busted_flow_phase flow_phase;
 	struct busted_stdio_event stdio;
 	enum busted_stdio_end stdio_end;
+	enum busted_stdio_flags stdio_flags;
 	struct busted_flow_event flow;
 };
 

@@ -182,6 +182,7 @@ export class Agent {
         onEnforce: (r) => this.enforcer?.onEnforce(r),
         onGatedCall: (g) => this.enforcer?.onGatedCall(g),
         onHeldDns: (r) => this.enforcer?.onHeldDns(r),
+        onStdioRead: (r, messages) => this.enforcer?.onStdioRead(r, messages),
         onHelloHeld: (r) => this.enforcer?.onHelloHeld(r),
         onSockHeld: (r) => this.enforcer?.onSockHeld(r),
         onWriteDone: (pid, ssl, callId, written) => this.enforcer?.onWriteDone(pid, ssl, callId, written),

@@ -98,6 +98,7 @@ export function generate(objectPath = object) {
     'busted_marks',
     'busted_flow_phase',
     'busted_stdio_end',
+    'busted_stdio_flags',
   ];
 
   let out = '';

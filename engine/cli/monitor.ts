@@ -170,7 +170,7 @@ export async function runAgent(o: MonitorCliOptions, x: AgentExtras = {}): Promi
       `${dropped.length ? `; ${dropped.join(', ')}` : ''}\n`,
   );
   const en = agent.enforcement;
-  if (en) process.stderr.write(`busted: enforcement: ${en.refused} connections refused in the kernel, ${en.destroyed} sockets destroyed, ${en.gated} writes held (${en.released} let go), ${en.plainReleased} plain-text requests let go, ${en.killed} processes killed, ${en.heldAnswers} DNS answers held until decided, ${en.heldHellos} ClientHellos held until decided, ${en.unfinishedHeld} TLS connections held while their request was written${en.lostHolds ? `, ${en.lostHolds} holds lost` : ''}; ${en.standingImages} program images with a verdict at the end\n`);
+  if (en) process.stderr.write(`busted: enforcement: ${en.refused} connections refused in the kernel, ${en.destroyed} sockets destroyed, ${en.gated} writes held (${en.released} let go), ${en.plainReleased} plain-text requests let go, ${en.killed} processes killed, ${en.heldAnswers} DNS answers held until decided, ${en.heldHellos} ClientHellos held until decided, ${en.unfinishedHeld} TLS connections held while their request was written${en.stdioStopped ? `, ${en.stdioStopped} MCP stdio readers killed before reading a blocked message` : ''}${en.lostHolds ? `, ${en.lostHolds} holds lost` : ''}; ${en.standingImages} program images with a verdict at the end\n`);
   return 0;
 }
 

@@ -189,6 +189,10 @@ export interface StdioRecord extends Base {
   /** bytes the write asked for; data holds the first of them */
   len: number;
   end: 'pipe' | 'unix';
+  /** the reading end (a pipe's inode, a UNIX socket's sock, hex): a write's equals the read's that gets its bytes */
+  peer: string;
+  /** a read by the other end (enforce), not a write; `held`: its thread is stopped until let go (callId its hold) */
+  read?: { held: boolean; callId: string };
   data: Uint8Array;
 }
 
@@ -621,6 +625,7 @@ export function decodeRecord(dv: DataView, off: number, len: number): KernelReco
       if (cap > W.STDIO.data_LEN || W.STDIO.data + cap > len || cap > asked) return wireError(`stdio cap_len ${cap} exceeds the record (${len} bytes) or its write (${asked})`, 'stdio.cap_len');
       const e = dv.getUint32(off + W.STDIO.end, true);
       if (e !== W.BUSTED_STDIO_PIPE && e !== W.BUSTED_STDIO_UNIX) return wireError(`unknown stdio end ${e}`, 'stdio.end');
+      const flags = dv.getUint32(off + W.STDIO.flags, true);
       return {
         kind: 'stdio',
         ts,
@@ -629,6 +634,8 @@ export function decodeRecord(dv: DataView, off: number, len: number): KernelReco
         fd: dv.getUint32(off + W.STDIO.fd, true),
         len: asked,
         end: e === W.BUSTED_STDIO_PIPE ? 'pipe' : 'unix',
+        peer: hex64(dv, off + W.STDIO.peer),
+        ...(flags & W.BUSTED_STDIO_F_READ ? { read: { held: (flags & W.BUSTED_STDIO_F_HELD) !== 0, callId: hex64(dv, off + W.STDIO.call_id) } } : {}),
         data: copyOut(dv, dv.byteOffset + off + W.STDIO.data, cap),
       };
     }

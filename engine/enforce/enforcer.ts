@@ -30,7 +30,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 
-import type { EnforceRecord, PktRecord, SockId } from '../decode/records.js';
+import type { EnforceRecord, PktRecord, SockId, StdioRecord } from '../decode/records.js';
 import type { Decider, Decision } from '../decide/decider.js';
 import { addressBytes, type ProviderTable } from '../enrich/provider.js';
 import type { EventOrigin, GatedCall } from '../interpret/interpreter.js';
@@ -40,7 +40,7 @@ import type { KernelSession } from '../kernel/loader.js';
 import { destroySocket, type SocketId } from '../kernel/sockdiag.js';
 import { reinject, sendRaw, tcpProbe } from '../kernel/reinject.js';
 import * as W from '../kernel/wire.generated.js';
-import type { BustedEvent, NetInfo, ProcessInfo } from '../model/event.js';
+import type { BustedEvent, McpInfo, NetInfo, ProcessInfo } from '../model/event.js';
 import { BustedError, ErrorCode } from '../model/errors.js';
 import { reads } from '../policy/analysis.js';
 import type { PolicyEngine } from '../policy/engine.js';
@@ -155,7 +155,7 @@ export class Enforcer {
   private timer: NodeJS.Timeout | undefined;
   private started = false;
   private stopped = false;
-  readonly stats = { refused: 0, destroyed: 0, gated: 0, released: 0, killed: 0, lostHolds: 0, heldAnswers: 0, standingImages: 0, plainReleased: 0, heldHellos: 0, unfinishedHeld: 0 };
+  readonly stats = { refused: 0, destroyed: 0, gated: 0, released: 0, killed: 0, lostHolds: 0, heldAnswers: 0, standingImages: 0, plainReleased: 0, heldHellos: 0, unfinishedHeld: 0, stdioStopped: 0 };
   /** plain-text connections blocked: their held segments are never sent on */
   private readonly blockedPlain = new Set<SockId>();
 
@@ -536,6 +536,7 @@ export class Enforcer {
   }
 
   private blockContent(e: BustedEvent, origin: EventOrigin | undefined): boolean {
+    if (origin?.stdio) return this.blockStdio(e.mcp, origin.stdio.peer);
     if (origin?.plain && origin.sockId !== undefined) return this.blockPlain(e, origin.sockId, origin.plain.held);
     const tls = origin?.tls;
     if (!tls) return false;
@@ -690,6 +691,52 @@ export class Enforcer {
     } catch (e) {
       this.error(`a held DNS answer for pid ${r.task.pid} could not be sent on: ${(e as Error).message}`);
     }
+  }
+
+  // ---- MCP over stdio -----------------------------------------------------------------
+
+  /** stdio requests blocked, by `${reading end}:${id}`: the reader is killed at the read that completes one */
+  private readonly stdioBlocked = new Set<string>();
+
+  /**
+   * A message written to a server's stdin that the policy blocks (MCP over
+   * stdio: stdio.bpf.c). It is in the pipe already; its reader is held at
+   * the read that gets it, and killed there (onStdioRead), before it has
+   * run anything of it. Enforced when it can be matched there: it has an id
+   * (a notification has none) and is no answer.
+   */
+  private blockStdio(m: McpInfo | undefined, peer: string): boolean {
+    if (m === undefined || m.kind === 'response' || m.id === undefined || !this.started) return false;
+    if (this.stdioBlocked.size >= 4096) this.stdioBlocked.delete(this.stdioBlocked.values().next().value!);
+    this.stdioBlocked.add(`${peer}:${m.id}`);
+    return true;
+  }
+
+  /**
+   * A read of an end MCP was written to, its thread stopped by the kernel:
+   * MESSAGES are what it completes. One the policy blocked kills the reader
+   * (the server never acts on it); otherwise it goes on, as a decided gated
+   * write does.
+   */
+  onStdioRead(r: StdioRecord, messages: McpInfo[]): void {
+    const pid = r.task.pid;
+    const refused = messages.find((m) => m.id !== undefined && m.kind !== 'response' && this.stdioBlocked.has(`${r.peer}:${m.id}`));
+    if (refused !== undefined && pid !== process.pid) {
+      this.stdioBlocked.delete(`${r.peer}:${refused.id}`);
+      try {
+        process.kill(pid, 'SIGKILL');
+        this.stats.stdioStopped++;
+        this.stats.killed++;
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'ESRCH') this.error(`killing pid ${pid}, which read a blocked MCP message: ${(e as Error).message}`);
+      }
+      this.maps.releaseHeld(r.task.tid);
+      return;
+    }
+    let calls = this.gated.get(pid);
+    if (!calls) this.gated.set(pid, (calls = new Map()));
+    calls.set(r.read!.callId, r.task.tid);
+    this.release(pid);
   }
 
   // ---- ClientHellos held ---------------------------------------------------------------

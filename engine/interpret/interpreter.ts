@@ -8,7 +8,7 @@
  * Malformed packets become `error` events with a stable code and are
  * counted; they never stop the stream.
  */
-import type { BustedEvent, DnsInfo, FlowInfo, NetInfo, ProcessInfo } from '../model/event.js';
+import type { BustedEvent, DnsInfo, FlowInfo, McpInfo, NetInfo, ProcessInfo } from '../model/event.js';
 import { BustedError, ErrorCode } from '../model/errors.js';
 import { StdioMcp } from './stdio.js';
 import type { EnforceRecord, ExecRecord, ExitRecord, FlowRecord, FlowStatRecord, KernelRecord, PktRecord, SockId, StdioRecord, TaskRecord, TcpRecord, TlsRecord, UdpRecord } from '../decode/records.js';
@@ -102,6 +102,8 @@ export interface InterpreterOptions {
   onGatedCall?: (g: GatedCall) => void;
   /** a DNS answer the kernel held back: its event has been emitted; the client waits for it */
   onHeldDns?: (r: PktRecord) => void;
+  /** a read of MCP over stdio the kernel holds: the messages it completes (their events came from their writes); the reader waits */
+  onStdioRead?: (r: StdioRecord, messages: McpInfo[]) => void;
   /** an unreadable ClientHello the kernel holds (its headers: 'hello_held'; a QUIC datagram, whole: 'quic_held'): the hello's event follows */
   onHelloHeld?: (r: PktRecord) => void;
   /** a ClientHello that makes no event (filtered out, or malformed): nothing will decide it, so a hold of it goes now */
@@ -144,6 +146,8 @@ export interface EventOrigin {
   refusal?: { image: string; klass: number };
   /** a DNS answer the kernel held back (the enforcer sends it on once decided) */
   held?: boolean;
+  /** MCP over stdio: the reading end its write went to (a read of it is held under enforce: stdio.bpf.c) */
+  stdio?: { peer: string };
 }
 
 export interface InterpreterStats {
@@ -239,8 +243,9 @@ export class Interpreter {
   private readonly onTlsGatedH2: InterpreterOptions['onTlsGatedH2'];
   private readonly onPlainHold: InterpreterOptions['onPlainHold'];
   private readonly app: AppLayer;
-  /** MCP over stdio (`--mcp-stdio`) */
+  /** MCP over stdio (`--mcp-stdio`): what is written, reported; what a held reader reads, judged against it */
   private readonly stdioMcp = new StdioMcp();
+  private readonly stdioReads = new StdioMcp(false);
   private readonly excerpt: number;
   private readonly redact: boolean;
 
@@ -276,6 +281,7 @@ export class Interpreter {
     this.onUnreadTls = o.onUnreadTls;
     this.onEnforce = o.onEnforce;
     this.onGatedCall = o.onGatedCall;
+    this.onStdioRead = o.onStdioRead;
     this.onHeldDns = o.onHeldDns;
     this.onHelloHeld = o.onHelloHeld;
     this.onSockHeld = o.onSockHeld;
@@ -294,6 +300,7 @@ export class Interpreter {
   private readonly onUnreadTls: InterpreterOptions['onUnreadTls'];
   private readonly onEnforce: InterpreterOptions['onEnforce'];
   private readonly onGatedCall: InterpreterOptions['onGatedCall'];
+  private readonly onStdioRead: InterpreterOptions['onStdioRead'];
 
   /** One kernel record in; zero or more events out through emit(). */
   handle(r: KernelRecord): void {
@@ -520,16 +527,23 @@ export class Interpreter {
 
   /** MCP over stdio (stdio.ts): each message a write completes, as an mcp_message of its writer. */
   private stdio(r: StdioRecord): void {
+    if (r.read) {
+      // the messages are the writer's events; a held reader waits for the enforcer, whatever --pid says
+      const messages = this.stdioReads.feed(r, undefined);
+      if (r.read.held) this.onStdioRead?.(r, messages);
+      return;
+    }
     if (this.pid !== undefined && !this.processes.inTree(r.task.pid, this.pid)) {
       this.stats.filtered++;
       return;
     }
     const proc = this.processes.info(r.task);
+    const origin: EventOrigin = { stdio: { peer: r.peer } };
     for (const mcp of this.stdioMcp.feed(r, proc.ppid)) {
       const e = this.base('mcp_message', r.ts);
       e.process = proc;
       e.mcp = mcp;
-      this.out(e);
+      this.out(e, undefined, origin);
     }
   }
 

@@ -44,6 +44,9 @@ export class StdioMcp {
   /** lines that were not JSON: counted, not reported */
   notJson = 0;
 
+  /** PAIR: answers are given the method and tool of their request (false: a reader's view, judged, not reported) */
+  constructor(private readonly pairs = true) {}
+
   /** The MCP messages R completes, for its writer (whose parent is PPID). */
   feed(r: StdioRecord, ppid: number | undefined): McpInfo[] {
     const key = `${r.task.pid}:${r.file}`;
@@ -89,7 +92,7 @@ export class StdioMcp {
       msgs = [m];
     }
     for (const m of msgs) {
-      this.pair(m, pid, ppid);
+      if (this.pairs) this.pair(m, pid, ppid);
       m.transport = 'stdio';
       out.push(m);
     }

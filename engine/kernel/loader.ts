@@ -240,7 +240,10 @@ export const OBJECTS: readonly ObjectSpec[] = [
     file: 'stdio.bpf.o',
     what: 'MCP over stdio (JSON-RPC written to pipes and UNIX sockets; --mcp-stdio)',
     optIn: 'mcpStdio',
-    programs: [{ name: 'handle_stdio_write', attach: 'auto' }],
+    programs: [
+      { name: 'handle_stdio_write', attach: 'auto' },
+      { name: 'handle_stdio_read_exit', attach: 'auto', enforceOnly: true },
+    ],
   },
   {
     name: 'enforce',
@@ -573,6 +576,7 @@ export class KernelSession {
         ...(spec.name === 'pkt' ? { server_side: o.serverSide ? 1 : 0, enforce_on: o.enforce ? 1 : 0, plain_http: o.plainHttp === false ? 0 : 1 } : {}),
         ...(spec.name === 'tls' ? { tls_cap_bytes: o.tls?.capBytes ?? TLS_CAPTURE_BYTES, enforce_on: o.enforce ? 1 : 0 } : {}),
         ...(spec.name === 'proc' ? { track_images: o.enforce ? 1 : 0 } : {}),
+        ...(spec.name === 'stdio' ? { hold_reads: o.enforce ? 1 : 0 } : {}),
         ...spec.settings,
       });
       for (const name of [...SHARED_MAPS, ...ENFORCE_MAPS]) {

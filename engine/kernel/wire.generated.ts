@@ -682,7 +682,7 @@ export const LISTEN_KEY = {
 
 /** struct busted_stdio_event */
 export const STDIO = {
-  size: 16472,
+  size: 16496,
   hdr: 0,
   hdr_kind: 0,
   hdr_kind_SIZE: 4,
@@ -709,15 +709,23 @@ export const STDIO = {
   hdr_task_comm_LEN: 16,
   file: 64,
   file_SIZE: 8,
-  fd: 72,
+  peer: 72,
+  peer_SIZE: 8,
+  call_id: 80,
+  call_id_SIZE: 8,
+  fd: 88,
   fd_SIZE: 4,
-  len: 76,
+  len: 92,
   len_SIZE: 4,
-  cap_len: 80,
+  cap_len: 96,
   cap_len_SIZE: 4,
-  end: 84,
+  end: 100,
   end_SIZE: 4,
-  data: 88,
+  flags: 104,
+  flags_SIZE: 4,
+  _pad: 108,
+  _pad_SIZE: 4,
+  data: 112,
   data_LEN: 16384,
 } as const;
 
@@ -859,3 +867,7 @@ export const BUSTED_FLOW_END = 2;
 // enum busted_stdio_end
 export const BUSTED_STDIO_PIPE = 1;
 export const BUSTED_STDIO_UNIX = 2;
+
+// enum busted_stdio_flags
+export const BUSTED_STDIO_F_READ = 1;
+export const BUSTED_STDIO_F_HELD = 2;

@@ -196,7 +196,13 @@ describe('decodeRecord', () => {
     });
     const r = decodeRecord(dv, off, len) as StdioRecord;
     assert.equal(r.kind, 'stdio');
-    assert.deepEqual([r.file, r.fd, r.len, r.end, r.task.pid], ['ffff888812345600', 1, 70_000, 'unix', 1000]);
+    assert.deepEqual([r.file, r.fd, r.len, r.end, r.task.pid, r.read], ['ffff888812345600', 1, 70_000, 'unix', 1000, undefined]);
+    // the other end's read, held (enforce): its hold's call id
+    dv.setUint32(off + S.flags, W.BUSTED_STDIO_F_READ | W.BUSTED_STDIO_F_HELD, true);
+    dv.setBigUint64(off + S.call_id, 0x1234_05n, true);
+    dv.setBigUint64(off + S.peer, 0xffff8888aaaa0000n, true);
+    const h = decodeRecord(dv, off, len) as StdioRecord;
+    assert.deepEqual([h.read, h.peer], [{ held: true, callId: '123405' }, 'ffff8888aaaa0000']);
     new Uint8Array(dv.buffer).fill(0);
     assert.equal(new TextDecoder().decode(r.data), line, 'copied out of the ring');
   });

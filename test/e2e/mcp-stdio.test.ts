@@ -10,7 +10,9 @@
  */
 import { after, afterEach, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 import type { BustedEvent } from '../../engine/model/event.js';
 import { PYTHON, run } from '../../engine/demo/spawn.js';
 import { PACKAGE_ROOT } from '../../engine/paths.js';
@@ -90,28 +92,43 @@ describe('MCP over stdio (real kernel, a cgroup of the test)', { skip }, () => {
     assert.equal(m.badLines.length, 0);
   });
 
-  it('busted enforce --mcp-stdio with the shipped policies: a blocked tool is decided block (after the fact: stdio is not held), however long its arguments; without the flag nothing is read', async () => {
+  it('busted enforce --mcp-stdio with the shipped policies: the server is stopped at the read that gets a blocked tool call and killed before it runs it (however long its arguments, or for a secret in them); an allowed call runs; without the flag nothing is read', async () => {
     const m = (agent = await MonitorProcess.start(['--policies', join(PACKAGE_ROOT, 'policies'), '--cgroup', cg.path, '--mcp-stdio', '--no-tls'], 20_000, 'enforce'));
-    const r = await run([PYTHON, CLIENT, SERVER, 'rm it', 'delete_file'], { cgroup: cg.path });
-    assert.equal(r.code, 0, r.stderr);
+    const victim = join(mkdtempSync(join(tmpdir(), 'busted-mcp-')), 'precious.txt');
+    writeFileSync(victim, 'keep me');
+    const r = await run([PYTHON, CLIENT, SERVER, victim, 'delete_file'], { cgroup: cg.path });
+    assert.notEqual(r.code, 0, 'the client lost its server');
+    assert.ok(existsSync(victim), 'the server never ran delete_file');
     const call = await waitMcp(m, (e) => e.process?.pid === r.pid && e.mcp?.tool === 'delete_file', 'the delete_file call');
     const d = await m.waitFor((e) => e.type === 'decision' && e.decision?.subject === call.id, 'its decision');
     assert.equal(d.decision?.action, 'block');
     assert.deepEqual(d.decision?.reasons, ['MCP tool delete_file is blocked']);
-    assert.equal(d.decision?.enforced, false, 'said as not enforced: the server read it');
-    // arguments longer than the kernel's copy (16 KiB): judged by the call's start
-    const long = await run([PYTHON, CLIENT, SERVER, 'x'.repeat(40_000), 'delete_file'], { cgroup: cg.path });
-    assert.equal(long.code, 0, long.stderr);
+    assert.equal(d.decision?.enforced, true);
+    const server = serverOf(m, r.pid)!;
+    const end = await m.waitFor((e) => e.type === 'exit' && e.process?.pid === server, 'the server ends');
+    assert.equal(end.exit?.signal, 9, 'killed');
+    assert.ok(!mcpOf(m, server).some((e) => e.mcp?.id === 2), 'it never answered the call');
+    // an allowed call through the same holds runs and is answered
+    const ok = await run([PYTHON, CLIENT, SERVER, 'harmless', 'echo'], { cgroup: cg.path });
+    assert.equal(ok.code, 0, ok.stderr);
+    assert.match(ok.stdout, /done: .*harmless/);
+    // arguments longer than the kernel's copy (16 KiB): judged by the call's start, refused at the read
+    const long = await run([PYTHON, CLIENT, SERVER, `${victim}${'/'.repeat(40_000)}`, 'delete_file'], { cgroup: cg.path });
+    assert.notEqual(long.code, 0);
     const cut = await waitMcp(m, (e) => e.process?.pid === long.pid && e.mcp?.tool === 'delete_file', 'the long call');
     assert.equal(cut.mcp?.truncated, true);
-    assert.equal((await m.waitFor((e) => e.type === 'decision' && e.decision?.subject === cut.id, 'its decision')).decision?.action, 'block');
+    assert.equal((await m.waitFor((e) => e.type === 'decision' && e.decision?.subject === cut.id, 'its decision')).decision?.enforced, true);
     // a secret in a tool call's arguments (the shipped content rules read mcp.context)
     const secret = await run([PYTHON, CLIENT, SERVER, 'aws key AKIAIOSFODNN7EXAMPLE', 'echo'], { cgroup: cg.path });
+    assert.notEqual(secret.code, 0);
     const sc = await waitMcp(m, (e) => e.process?.pid === secret.pid && e.mcp?.method === 'tools/call', 'the call with a secret');
     assert.deepEqual((await m.waitFor((e) => e.type === 'decision' && e.decision?.subject === sc.id, 'its decision')).decision?.reasons, ['MCP call of echo carries an AWS access key']);
     assert.ok(!m.stdout.includes('AKIAIOSFODNN7EXAMPLE'), 'the secret is not in the output');
-    await agent.stop();
+    const code = await agent.stop();
     agent = undefined;
+    assert.equal(code, 0);
+    assert.match(m.stderr, /, 3 MCP stdio readers killed before reading a blocked message/);
+    rmSync(dirname(victim), { recursive: true, force: true });
 
     const plain = (agent = await MonitorProcess.start(['--cgroup', cg.path, '--no-tls']));
     const quiet = await run([PYTHON, CLIENT, SERVER, 'unseen', 'echo'], { cgroup: cg.path });

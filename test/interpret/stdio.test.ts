@@ -12,7 +12,7 @@ const enc = new TextEncoder();
 const task = (pid: number) => ({ pid, tid: pid, ppid: 0, uid: 0, gid: 0, flags: 1, comm: 'x', cgroupId: 1 });
 const write = (pid: number, text: string, file = 'f1', asked?: number): StdioRecord => {
   const data = enc.encode(text);
-  return { kind: 'stdio', ts: 1, task: task(pid), file, fd: 1, len: asked ?? data.length, end: 'pipe', data };
+  return { kind: 'stdio', ts: 1, task: task(pid), file, fd: 1, len: asked ?? data.length, end: 'pipe', peer: 'p1', data };
 };
 const msg = (o: object) => `${JSON.stringify({ jsonrpc: '2.0', ...o })}\n`;
 
