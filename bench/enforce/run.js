@@ -477,6 +477,75 @@ async function quicHoldBench() {
   await holdRounds('quichold', connections, [], { metric: 'held_quic_added_latency_ms', what: 'first-datagram round trip', held: 'connections held' });
 }
 
+// ---------------------------------------------------------------- mcpstdio
+
+// an MCP client on stdio: spawns the fixture server, then times each tools/call round trip (ms)
+const STDIO_CLIENT = `import json, subprocess, sys, time
+srv = subprocess.Popen([sys.executable, sys.argv[1]], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+def call(i, method, params):
+    srv.stdin.write(json.dumps({"jsonrpc": "2.0", "id": i, "method": method, "params": params}) + "\\n"); srv.stdin.flush()
+    return srv.stdout.readline()
+call(0, "initialize", {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "bench", "version": "1"}})
+lat = []
+for i in range(int(sys.argv[2])):
+    t = time.perf_counter(); call(1 + i, "tools/call", {"name": "echo", "arguments": {"text": "round %d" % i}})
+    lat.append((time.perf_counter() - t) * 1000)
+srv.stdin.close(); srv.wait()
+sys.stdout.write("\\n" + json.dumps(lat[5:]))
+`;
+
+/**
+ * MCP over stdio under enforce (--mcp-stdio): the added latency of a
+ * tools/call round trip whose both reads (the server's of the call, the
+ * client's of the answer) are held until judged, against no agent and
+ * against enforce without --mcp-stdio, in interleaved rounds.
+ */
+async function mcpStdioBench() {
+  const n = Math.max(50, Math.round(REQS / 2));
+  const server = join(ROOT, 'test', 'fixtures', 'mcp', 'stdio_server.py');
+  const trips = async () => {
+    const child = spawn('sh', ['-c', `echo $$ > "${cg}/cgroup.procs" && exec /usr/bin/python3 -c "$0" "$1" "$2"`, STDIO_CLIENT, server, String(n)], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.stderr.on('data', (d) => (err += d));
+    const code = await new Promise((r) => child.on('close', r));
+    if (code !== 0) throw new Error(`stdio client failed (${code}): ${err}`);
+    return JSON.parse(out.slice(out.lastIndexOf('\n') + 1));
+  };
+  const none = [];
+  const held = [];
+  const plain = [];
+  let stopped = 0;
+  for (let i = 0; i < ROUNDS; i++) {
+    none.push(...(await trips()));
+    let a = await startEnforce(join(ROOT, 'policies'), ['--mcp-stdio', '--no-tls']);
+    held.push(...(await trips()));
+    const err = await a.stop();
+    stopped += Number(/(\d+) writes held \((\d+) let go\)/.exec(err)?.[2] ?? 0);
+    a = await startEnforce(join(ROOT, 'policies'), ['--no-tls']);
+    plain.push(...(await trips()));
+    await a.stop();
+    log(`mcpstdio: round ${i + 1}/${ROUNDS}`);
+  }
+  const s = (xs) => ({ p50: pct(xs, 0.5), p99: pct(xs, 0.99) });
+  const a = s(none);
+  const b = s(held);
+  const c = s(plain);
+  log(`mcpstdio: tools/call round trip p50/p99 ms: no agent ${a.p50.toFixed(3)}/${a.p99.toFixed(3)}, enforce --mcp-stdio ${b.p50.toFixed(3)}/${b.p99.toFixed(3)}, enforce without it ${c.p50.toFixed(3)}/${c.p99.toFixed(3)}`);
+  result({
+    metric: 'mcp_stdio_round_trip_added_latency_ms',
+    added_p50_ms: round(b.p50 - a.p50),
+    added_p99_ms: round(b.p99 - a.p99),
+    holds_alone_p50_ms: round(b.p50 - c.p50),
+    no_agent: { p50_ms: round(a.p50), p99_ms: round(a.p99) },
+    held: { p50_ms: round(b.p50), p99_ms: round(b.p99) },
+    without_mcp_stdio: { p50_ms: round(c.p50), p99_ms: round(c.p99) },
+    round_trips: held.length,
+    processes_let_go: stopped,
+  });
+}
+
 const which = process.argv.slice(2);
 const want = (n) => !which.length || which.includes(n);
 try {
@@ -485,6 +554,7 @@ try {
   if (want('plaingate')) await plainGateBench();
   if (want('hellohold')) await helloHoldBench();
   if (want('quichold')) await quicHoldBench();
+  if (want('mcpstdio')) await mcpStdioBench();
   if (want('connect')) connectBench();
 } finally {
   await cleanup();
