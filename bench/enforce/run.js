@@ -409,31 +409,32 @@ function jsonOf(child) {
 }
 
 /**
- * ROUNDS of: CONNECTIONS without the agent, under enforce with the shipped
- * policies (holds on), and under enforce --no-gate (what the rest of
- * enforcement costs a new connection); latencies p50/p99 and the holds the
- * agent counted, as NAMES says.
+ * ROUNDS of: CONNECTIONS (each a list of latencies, ms) without the agent,
+ * under enforce with the shipped policies and EXTRA (holds on), and under
+ * enforce with BASE.args instead (what the rest of enforcement costs:
+ * --no-gate by default); p50/p99 and the holds the agent counted
+ * (BASE.count of its stderr), as NAMES says.
  */
-async function holdRounds(bench, connections, extra, names) {
+async function holdRounds(bench, connections, extra, names, base = { args: [...extra, '--no-gate'], label: 'enforce --no-gate', key: 'not_gated', count: (err) => Number(/(\d+) ClientHellos held/.exec(err)?.[1] ?? 0) }) {
   const none = [];
   const held = [];
-  const nogate = [];
+  const other = [];
   let count = 0;
   for (let i = 0; i < ROUNDS; i++) {
     none.push(...(await connections()));
     let a = await startEnforce(join(ROOT, 'policies'), extra);
     held.push(...(await connections()));
-    count += Number(/(\d+) ClientHellos held/.exec(await a.stop())?.[1] ?? 0);
-    a = await startEnforce(join(ROOT, 'policies'), [...extra, '--no-gate']);
-    nogate.push(...(await connections()));
+    count += base.count(await a.stop());
+    a = await startEnforce(join(ROOT, 'policies'), base.args);
+    other.push(...(await connections()));
     await a.stop();
     log(`${bench}: round ${i + 1}/${ROUNDS}`);
   }
   const s = (xs) => ({ p50: pct(xs, 0.5), p99: pct(xs, 0.99) });
   const a = s(none);
   const b = s(held);
-  const c = s(nogate);
-  log(`${bench}: ${names.what} p50/p99 ms: no agent ${a.p50.toFixed(3)}/${a.p99.toFixed(3)}, enforce (held) ${b.p50.toFixed(3)}/${b.p99.toFixed(3)}, enforce --no-gate ${c.p50.toFixed(3)}/${c.p99.toFixed(3)}; ${count} ${names.held}`);
+  const c = s(other);
+  log(`${bench}: ${names.what} p50/p99 ms: no agent ${a.p50.toFixed(3)}/${a.p99.toFixed(3)}, enforce (held) ${b.p50.toFixed(3)}/${b.p99.toFixed(3)}, ${base.label} ${c.p50.toFixed(3)}/${c.p99.toFixed(3)}; ${count} ${names.held}`);
   result({
     metric: names.metric,
     added_p50_ms: round(b.p50 - a.p50),
@@ -441,8 +442,8 @@ async function holdRounds(bench, connections, extra, names) {
     hold_alone_p50_ms: round(b.p50 - c.p50),
     no_agent: { p50_ms: round(a.p50), p99_ms: round(a.p99) },
     held: { p50_ms: round(b.p50), p99_ms: round(b.p99) },
-    not_gated: { p50_ms: round(c.p50), p99_ms: round(c.p99) },
-    connections: held.length,
+    [base.key]: { p50_ms: round(c.p50), p99_ms: round(c.p99) },
+    [names.size ?? 'connections']: held.length,
     [names.held.replace(/ /g, '_')]: count,
   });
 }
@@ -513,37 +514,13 @@ async function mcpStdioBench() {
     if (code !== 0) throw new Error(`stdio client failed (${code}): ${err}`);
     return JSON.parse(out.slice(out.lastIndexOf('\n') + 1));
   };
-  const none = [];
-  const held = [];
-  const plain = [];
-  let stopped = 0;
-  for (let i = 0; i < ROUNDS; i++) {
-    none.push(...(await trips()));
-    let a = await startEnforce(join(ROOT, 'policies'), ['--mcp-stdio', '--no-tls']);
-    held.push(...(await trips()));
-    const err = await a.stop();
-    stopped += Number(/(\d+) writes held \((\d+) let go\)/.exec(err)?.[2] ?? 0);
-    a = await startEnforce(join(ROOT, 'policies'), ['--no-tls']);
-    plain.push(...(await trips()));
-    await a.stop();
-    log(`mcpstdio: round ${i + 1}/${ROUNDS}`);
-  }
-  const s = (xs) => ({ p50: pct(xs, 0.5), p99: pct(xs, 0.99) });
-  const a = s(none);
-  const b = s(held);
-  const c = s(plain);
-  log(`mcpstdio: tools/call round trip p50/p99 ms: no agent ${a.p50.toFixed(3)}/${a.p99.toFixed(3)}, enforce --mcp-stdio ${b.p50.toFixed(3)}/${b.p99.toFixed(3)}, enforce without it ${c.p50.toFixed(3)}/${c.p99.toFixed(3)}`);
-  result({
-    metric: 'mcp_stdio_round_trip_added_latency_ms',
-    added_p50_ms: round(b.p50 - a.p50),
-    added_p99_ms: round(b.p99 - a.p99),
-    holds_alone_p50_ms: round(b.p50 - c.p50),
-    no_agent: { p50_ms: round(a.p50), p99_ms: round(a.p99) },
-    held: { p50_ms: round(b.p50), p99_ms: round(b.p99) },
-    without_mcp_stdio: { p50_ms: round(c.p50), p99_ms: round(c.p99) },
-    round_trips: held.length,
-    processes_let_go: stopped,
-  });
+  await holdRounds(
+    'mcpstdio',
+    trips,
+    ['--mcp-stdio', '--no-tls'],
+    { metric: 'mcp_stdio_round_trip_added_latency_ms', what: 'tools/call round trip', held: 'processes let go', size: 'round_trips' },
+    { args: ['--no-tls'], label: 'enforce without --mcp-stdio', key: 'without_mcp_stdio', count: (err) => Number(/writes held \((\d+) let go\)/.exec(err)?.[1] ?? 0) },
+  );
 }
 
 const which = process.argv.slice(2);
