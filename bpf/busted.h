@@ -223,6 +223,7 @@ struct busted_stdio_event {
 	struct busted_hdr hdr;
 	__u64 file;     /* the struct file written to or read from (kernel address): one stream with hdr.task.pid */
 	__u64 peer;     /* what the reading end is (a pipe's inode, a UNIX socket's sock): a write's and its read's are equal */
+	__u64 peer_ino; /* a write's reading end's inode number: pipe:[N] or socket:[N] in its reader's /proc/PID/fd */
 	__u64 call_id;  /* a held read's hold (busted_held.call_id) */
 	__u32 fd;
 	__u32 len;      /* bytes the write asked for; a read's: bytes it returned */

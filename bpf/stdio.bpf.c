@@ -130,20 +130,29 @@ static __always_inline __u32 stdio_end(__u32 fd, struct file **out)
 	}
 }
 
-/* The reading end F is, or (WRITER) the reading end a write to F reaches: a pipe's inode (both ends'), a UNIX socket's sock or its peer's. */
-static __always_inline __u64 reading_end(struct file *f, __u32 end, bool writer)
+/*
+ * The reading end F is, or (WRITER) the reading end a write to F reaches: a
+ * pipe's inode (both ends'), a UNIX socket's sock or its peer's; and (INO)
+ * that end's inode number, as its reader's /proc/PID/fd shows it.
+ */
+static __always_inline __u64 reading_end(struct file *f, __u32 end, bool writer, __u64 *ino)
 {
 	struct socket *sock;
 	struct sock *sk;
 
-	if (end == BUSTED_STDIO_PIPE)
+	if (end == BUSTED_STDIO_PIPE) {
+		*ino = BPF_CORE_READ(f, f_inode, i_ino);
 		return (__u64)BPF_CORE_READ(f, f_inode);
+	}
 	sock = BPF_CORE_READ(f, private_data);
 	sk = BPF_CORE_READ(sock, sk);
-	return writer ? (__u64)BPF_CORE_READ((struct unix_sock *)sk, peer) : (__u64)sk;
+	if (writer)
+		sk = BPF_CORE_READ((struct unix_sock *)sk, peer);
+	*ino = sk ? BPF_CORE_READ(sk, sk_socket, file, f_inode, i_ino) : 0;
+	return (__u64)sk;
 }
 
-static __always_inline struct busted_stdio_event *record(struct file *f, __u32 fd, __u32 end, __u64 peer, long len, const char *buf)
+static __always_inline struct busted_stdio_event *record(struct file *f, __u32 fd, __u32 end, __u64 peer, __u64 ino, long len, const char *buf)
 {
 	__u32 zero = 0;
 	struct busted_stdio_event *e = bpf_map_lookup_elem(&stdio_scratch, &zero);
@@ -154,6 +163,7 @@ static __always_inline struct busted_stdio_event *record(struct file *f, __u32 f
 	task_from_current(&e->hdr.task);
 	e->file = (__u64)f;
 	e->peer = peer;
+	e->peer_ino = ino;
 	e->call_id = 0;
 	e->fd = fd;
 	e->len = len > 0x7fffffff ? 0x7fffffff : (__u32)len;
@@ -193,7 +203,7 @@ static __always_inline int on_write(struct pt_regs *regs, __u64 tgid)
 {
 	struct busted_stdio_event *e;
 	struct file *f = NULL;
-	__u64 key, *seen, peer;
+	__u64 key, *seen, peer, ino = 0, wake;
 	__u32 fd, end = 0;
 	const char *buf;
 	char head[12] = {};
@@ -216,6 +226,9 @@ static __always_inline int on_write(struct pt_regs *regs, __u64 tgid)
 			seen = NULL;
 		}
 	}
+	/* a stream's first record wakes the engine at once: it looks up the
+	 * process at the other end in /proc while both ends still run */
+	wake = seen ? rb_flags() : BPF_RB_FORCE_WAKEUP;
 	if (!seen) {
 		if (count < 8 || bpf_probe_read_user(head, sizeof(head) < count ? sizeof(head) : 8, buf) || !jsonrpc_start(head))
 			return 0;
@@ -227,15 +240,15 @@ static __always_inline int on_write(struct pt_regs *regs, __u64 tgid)
 			bpf_map_update_elem(&stdio_fds, &key, &file, BPF_ANY);
 		}
 	}
-	peer = reading_end(f, end, true);
+	peer = reading_end(f, end, true, &ino);
 	if (hold_reads && peer) {
 		__u8 one = 1;
 
 		bpf_map_update_elem(&stdio_readers, &peer, &one, BPF_ANY);
 	}
-	e = record(f, fd, end, peer, count, buf);
+	e = record(f, fd, end, peer, ino, count, buf);
 	if (e)
-		send(e, rb_flags());
+		send(e, wake);
 	return 0;
 }
 
@@ -244,13 +257,14 @@ static __always_inline int on_read(struct pt_regs *regs)
 {
 	struct read_call c = {};
 	struct file *f = NULL;
+	__u64 ino;
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
 
 	c.fd = (__u32)BPF_CORE_READ(regs, di);
 	c.end = stdio_end(c.fd, &f);
 	if (!c.end)
 		return 0;
-	c.peer = reading_end(f, c.end, false);
+	c.peer = reading_end(f, c.end, false, &ino);
 	if (!c.peer || !bpf_map_lookup_elem(&stdio_readers, &c.peer))
 		return 0;
 	c.buf = BPF_CORE_READ(regs, si);
@@ -297,7 +311,7 @@ int BPF_PROG(handle_stdio_read_exit, struct pt_regs *regs, long ret)
 	bpf_map_delete_elem(&stdio_reading, &tid);
 	if (ret <= 0)
 		return 0;
-	e = record((struct file *)c.file, c.fd, c.end, c.peer, ret, (const char *)c.buf);
+	e = record((struct file *)c.file, c.fd, c.end, c.peer, 0, ret, (const char *)c.buf);
 	if (!e)
 		return 0;
 	e->flags = BUSTED_STDIO_F_READ;

@@ -191,6 +191,8 @@ export interface StdioRecord extends Base {
   end: 'pipe' | 'unix';
   /** the reading end (a pipe's inode, a UNIX socket's sock, hex): a write's equals the read's that gets its bytes */
   peer: string;
+  /** a write's: its reading end's inode number (`pipe:[N]`, `socket:[N]` in its reader's /proc/PID/fd); 0 unknown */
+  peerIno: number;
   /** a read by the other end (enforce), not a write; `held`: its thread is stopped until let go (callId its hold) */
   read?: { held: boolean; callId: string };
   data: Uint8Array;
@@ -635,6 +637,7 @@ export function decodeRecord(dv: DataView, off: number, len: number): KernelReco
         len: asked,
         end: e === W.BUSTED_STDIO_PIPE ? 'pipe' : 'unix',
         peer: hex64(dv, off + W.STDIO.peer),
+        peerIno: u64(dv, off + W.STDIO.peer_ino),
         ...(flags & W.BUSTED_STDIO_F_READ ? { read: { held: (flags & W.BUSTED_STDIO_F_HELD) !== 0, callId: hex64(dv, off + W.STDIO.call_id) } } : {}),
         data: copyOut(dv, dv.byteOffset + off + W.STDIO.data, cap),
       };

@@ -11,6 +11,7 @@
 import type { BustedEvent, DnsInfo, FlowInfo, McpInfo, NetInfo, ProcessInfo } from '../model/event.js';
 import { BustedError, ErrorCode } from '../model/errors.js';
 import { StdioMcp } from './stdio.js';
+import { childrenOf, holderOf } from '../host/stdio-peer.js';
 import type { EnforceRecord, ExecRecord, ExitRecord, FlowRecord, FlowStatRecord, KernelRecord, PktRecord, SockId, StdioRecord, TaskRecord, TcpRecord, TlsRecord, UdpRecord } from '../decode/records.js';
 import { redactPayload } from '../redact.js';
 import { TlsAssembler, type TlsCall, type TlsConnState } from './tls-data.js';
@@ -539,12 +540,42 @@ export class Interpreter {
     }
     const proc = this.processes.info(r.task);
     const origin: EventOrigin = { stdio: { peer: r.peer } };
-    for (const mcp of this.stdioMcp.feed(r, proc.ppid)) {
+    const found = this.stdioMcp.feed(r, proc.ppid);
+    if (found.length === 0) return;
+    const peer = this.stdioPeer(r, proc.ppid);
+    for (const mcp of found) {
       const e = this.base('mcp_message', r.ts);
       e.process = proc;
+      if (peer) mcp.peer = peer;
       e.mcp = mcp;
       this.out(e, undefined, origin);
     }
+  }
+
+  /** stdio streams' other ends, by writer and reading end (null: looked for, not found) */
+  private readonly stdioPeers = new Map<string, NonNullable<McpInfo['peer']> | null>();
+  /** a process found reading a stdio stream -> the one writing it (its answers go back there) */
+  private readonly stdioWriterOf = new Map<number, number>();
+
+  /** The process reading what R writes: one of the writer's children, or its parent (host/stdio-peer.ts); looked up once per stream. */
+  private stdioPeer(r: StdioRecord, ppid: number | undefined): McpInfo['peer'] {
+    if (!r.peerIno) return undefined;
+    const key = `${r.task.pid}:${r.peer}`;
+    let p = this.stdioPeers.get(key);
+    if (p === undefined) {
+      // a server answering the client found writing to it is answering that client (no /proc needed: it may be gone)
+      const writer = this.stdioWriterOf.get(r.task.pid);
+      const pid = writer !== undefined && writer === ppid ? writer : holderOf(`${r.end === 'pipe' ? 'pipe' : 'socket'}:[${r.peerIno}]`, [...childrenOf(r.task.pid), ...(ppid ? [ppid] : [])]);
+      if (pid !== undefined && pid !== ppid) {
+        if (this.stdioWriterOf.size >= 1024) this.stdioWriterOf.delete(this.stdioWriterOf.keys().next().value!);
+        this.stdioWriterOf.set(pid, r.task.pid);
+      }
+      const e = pid !== undefined ? this.processes.get(pid) : undefined;
+      p = e ? { pid: e.pid, ...(e.comm ? { comm: e.comm } : {}), ...(e.exe ? { exe: e.exe } : {}), ...(e.cmdline ? { cmdline: e.cmdline } : {}) } : null;
+      if (this.stdioPeers.size >= 1024) this.stdioPeers.delete(this.stdioPeers.keys().next().value!);
+      this.stdioPeers.set(key, p);
+    }
+    return p ?? undefined;
   }
 
   /** The event for what a connection's plaintext completed (app.ts). */

@@ -183,6 +183,8 @@ export interface McpInfo {
   context?: string;
   /** `stdio`: written to a pipe or UNIX socket between a client and the server it spawned (no http, no net) */
   transport?: 'stdio';
+  /** stdio: the process at the other end (the server a client writes to, the client a server answers) */
+  peer?: { pid: number; comm?: string; exe?: string; cmdline?: string };
   /** stdio: the message was longer than what the kernel copied (bpf/stdio.bpf.c), read by its start */
   truncated?: true;
 }

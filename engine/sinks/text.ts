@@ -106,7 +106,7 @@ export function textFormatter(color: boolean): (e: BustedEvent) => string {
         break;
       }
       case 'mcp_message':
-        what = `${e.mcp?.kind ?? ''} ${e.mcp?.method ?? ''}${e.mcp?.tool ? ` tool=${e.mcp.tool}` : ''}${e.http?.host ? ` host=${e.http.host}` : ''}${e.mcp?.transport === 'stdio' ? ' over stdio' : ''}${e.mcp?.truncated ? ' (cut)' : ''}`;
+        what = `${e.mcp?.kind ?? ''} ${e.mcp?.method ?? ''}${e.mcp?.tool ? ` tool=${e.mcp.tool}` : ''}${e.http?.host ? ` host=${e.http.host}` : ''}${e.mcp?.transport === 'stdio' ? ` over stdio${e.mcp.peer ? ` with ${e.mcp.peer.comm ?? '?'}[${e.mcp.peer.pid}]` : ''}` : ''}${e.mcp?.truncated ? ' (cut)' : ''}`;
         break;
       case 'connect_blocked':
         what = `${c.red}EPERM${c.reset} ${e.net ? flow(e.net) : ''} (${e.enforcement?.verdict ?? '?'} verdict)`;

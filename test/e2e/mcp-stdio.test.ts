@@ -66,11 +66,17 @@ describe('MCP over stdio (real kernel, a cgroup of the test)', { skip }, () => {
     assert.equal(py.code, 0, py.stderr);
     assert.match(py.stdout, /done: .*hello over a pipe/, 'the server answered');
     const call = await waitMcp(m, (e) => e.process?.pid === py.pid && e.mcp?.method === 'tools/call', "python3's tool call");
-    assert.deepEqual(call.mcp, { kind: 'request', method: 'tools/call', id: 2, tool: 'echo', context: 'hello over a pipe', transport: 'stdio' });
     const server = serverOf(m, py.pid);
     assert.ok(server, 'the server was spawned by the client');
+    // the other end: the server (a child of the client), by the pipe it reads
+    const { peer, ...rest } = call.mcp!;
+    assert.deepEqual(rest, { kind: 'request', method: 'tools/call', id: 2, tool: 'echo', context: 'hello over a pipe', transport: 'stdio' });
+    assert.equal(peer?.pid, server);
+    assert.equal(peer?.comm, 'python3');
+    assert.match(peer?.cmdline ?? '', /stdio_server\.py$/);
     const answer = await waitMcp(m, (e) => e.process?.pid === server && e.mcp?.kind === 'response' && e.mcp.id === 2, "the server's answer");
-    assert.deepEqual(answer.mcp, { kind: 'response', method: 'tools/call', id: 2, tool: 'echo', transport: 'stdio' });
+    assert.deepEqual(answer.mcp, { kind: 'response', method: 'tools/call', id: 2, tool: 'echo', transport: 'stdio', peer: { ...answer.mcp?.peer, pid: py.pid } });
+    assert.match(answer.mcp?.peer?.cmdline ?? '', /stdio_client\.py/, 'its client, by the pipe it reads');
     assert.equal(answer.process?.comm, 'python3');
     // everything the client wrote, in order, and nothing reported twice
     assert.deepEqual(
@@ -88,6 +94,7 @@ describe('MCP over stdio (real kernel, a cgroup of the test)', { skip }, () => {
     const ncall = await waitMcp(m, (e) => e.process?.pid === node.pid && e.mcp?.method === 'tools/call', "node's tool call");
     assert.equal(ncall.mcp?.context, 'hello over a socketpair');
     const nserver = serverOf(m, node.pid)!;
+    assert.equal(ncall.mcp?.peer?.pid, nserver, 'the server, by the socket it reads');
     await waitMcp(m, (e) => e.process?.pid === nserver && e.mcp?.kind === 'response' && e.mcp.method === 'tools/call', "the server's answer to node");
     assert.equal(m.badLines.length, 0);
   });

@@ -12,7 +12,7 @@ const enc = new TextEncoder();
 const task = (pid: number) => ({ pid, tid: pid, ppid: 0, uid: 0, gid: 0, flags: 1, comm: 'x', cgroupId: 1 });
 const write = (pid: number, text: string, file = 'f1', asked?: number): StdioRecord => {
   const data = enc.encode(text);
-  return { kind: 'stdio', ts: 1, task: task(pid), file, fd: 1, len: asked ?? data.length, end: 'pipe', peer: 'p1', data };
+  return { kind: 'stdio', ts: 1, task: task(pid), file, fd: 1, len: asked ?? data.length, end: 'pipe', peer: 'p1', peerIno: 0, data };
 };
 const msg = (o: object) => `${JSON.stringify({ jsonrpc: '2.0', ...o })}\n`;
 
@@ -85,5 +85,38 @@ describe('StdioMcp: MCP over stdio', () => {
     s.forget(10);
     // the rest alone is no message
     assert.deepEqual(s.feed(write(10, '"method":"tools/list"}\n'), 1), []);
+  });
+});
+
+describe('the other end of a stdio stream (host/stdio-peer.ts), on a /proc laid out in a temporary directory', () => {
+  it("finds the child, else the parent, that has the reading end open; the writer's threads' children all count", async () => {
+    const { mkdtempSync, mkdirSync, symlinkSync, writeFileSync, rmSync } = await import('node:fs');
+    const { join } = await import('node:path');
+    const { tmpdir } = await import('node:os');
+    const { childrenOf, holderOf } = await import('../../engine/host/stdio-peer.js');
+    const proc = mkdtempSync(join(tmpdir(), 'busted-proc-'));
+    const task = (pid: number, tid: number, children: number[]) => {
+      mkdirSync(join(proc, String(pid), 'task', String(tid)), { recursive: true });
+      writeFileSync(join(proc, String(pid), 'task', String(tid), 'children'), children.length ? `${children.join(' ')} ` : '');
+    };
+    const fds = (pid: number, links: string[]) => {
+      mkdirSync(join(proc, String(pid), 'fd'), { recursive: true });
+      links.forEach((l, i) => symlinkSync(l, join(proc, String(pid), 'fd', String(i))));
+    };
+    try {
+      task(10, 10, [11]);
+      task(10, 12, [13]);
+      fds(11, ['/dev/null', 'socket:[77]']);
+      fds(13, ['pipe:[55]', 'pipe:[56]']);
+      fds(1, ['pipe:[99]']);
+      assert.deepEqual(childrenOf(10, proc).sort(), [11, 13]);
+      assert.equal(holderOf('pipe:[56]', childrenOf(10, proc), proc), 13);
+      assert.equal(holderOf('socket:[77]', childrenOf(10, proc), proc), 11);
+      assert.equal(holderOf('pipe:[99]', [...childrenOf(10, proc), 1], proc), 1);
+      assert.equal(holderOf('pipe:[1]', [11, 13, 404], proc), undefined, 'none has it; a gone pid is no error');
+      assert.deepEqual(childrenOf(404, proc), []);
+    } finally {
+      rmSync(proc, { recursive: true, force: true });
+    }
   });
 });

@@ -27,6 +27,8 @@ describe('text output', () => {
   it('an MCP message over stdio says so, and that it was cut', () => {
     const m = { ...base, type: 'mcp_message', mcp: { kind: 'request', method: 'tools/call', id: 2, tool: 'delete_file', transport: 'stdio', truncated: true } } as BustedEvent;
     assert.equal(fmt(m), '23:35:56.603625 mcp_message      python3[27700] request tools/call tool=delete_file over stdio (cut)');
+    const peered = { ...m, mcp: { ...m.mcp!, truncated: undefined, peer: { pid: 27701, comm: 'mcp-server-git' } } } as BustedEvent;
+    assert.equal(fmt(peered), '23:35:56.603625 mcp_message      python3[27700] request tools/call tool=delete_file over stdio with mcp-server-git[27701]');
   });
 
   it('a decision: its action, whether it was enforced, its reasons and its subject', () => {
