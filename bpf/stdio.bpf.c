@@ -252,7 +252,12 @@ static __always_inline int on_write(struct pt_regs *regs, __u64 tgid)
 	return 0;
 }
 
-/* A read of an end JSON-RPC was written to: kept for its exit. */
+/*
+ * A read of a pipe or UNIX socket: kept for its exit, which holds it when
+ * JSON-RPC was written to that end by then. Not only when it was at entry:
+ * a server waits in read() for its first message, which is written while
+ * it waits.
+ */
 static __always_inline int on_read(struct pt_regs *regs)
 {
 	struct read_call c = {};
@@ -265,7 +270,7 @@ static __always_inline int on_read(struct pt_regs *regs)
 	if (!c.end)
 		return 0;
 	c.peer = reading_end(f, c.end, false, &ino);
-	if (!c.peer || !bpf_map_lookup_elem(&stdio_readers, &c.peer))
+	if (!c.peer)
 		return 0;
 	c.buf = BPF_CORE_READ(regs, si);
 	c.file = (__u64)f;
@@ -309,7 +314,7 @@ int BPF_PROG(handle_stdio_read_exit, struct pt_regs *regs, long ret)
 		return 0;
 	c = *rc;
 	bpf_map_delete_elem(&stdio_reading, &tid);
-	if (ret <= 0)
+	if (ret <= 0 || !bpf_map_lookup_elem(&stdio_readers, &c.peer))
 		return 0;
 	e = record((struct file *)c.file, c.fd, c.end, c.peer, 0, ret, (const char *)c.buf);
 	if (!e)

@@ -115,6 +115,10 @@ describe('MCP over stdio (real kernel, a cgroup of the test)', { skip }, () => {
     const end = await m.waitFor((e) => e.type === 'exit' && e.process?.pid === server, 'the server ends');
     assert.equal(end.exit?.signal, 9, 'killed');
     assert.ok(!mcpOf(m, server).some((e) => e.mcp?.id === 2), 'it never answered the call');
+    // the very first message the server reads (no initialize: it waits in read() while the call is written)
+    const first = await run([PYTHON, CLIENT, SERVER, victim, 'delete_file'], { cgroup: cg.path, env: { MCP_NO_INIT: '1' } });
+    assert.notEqual(first.code, 0, 'the client lost its server');
+    assert.ok(existsSync(victim), 'the server never ran delete_file, its first message');
     // an allowed call through the same holds runs and is answered
     const ok = await run([PYTHON, CLIENT, SERVER, 'harmless', 'echo'], { cgroup: cg.path });
     assert.equal(ok.code, 0, ok.stderr);
@@ -134,7 +138,7 @@ describe('MCP over stdio (real kernel, a cgroup of the test)', { skip }, () => {
     const code = await agent.stop();
     agent = undefined;
     assert.equal(code, 0);
-    assert.match(m.stderr, /, 3 MCP stdio readers killed before reading a blocked message/);
+    assert.match(m.stderr, /, 4 MCP stdio readers killed before reading a blocked message/);
     rmSync(dirname(victim), { recursive: true, force: true });
 
     const plain = (agent = await MonitorProcess.start(['--cgroup', cg.path, '--no-tls']));
