@@ -11,7 +11,7 @@
 import type { BustedEvent, DnsInfo, FlowInfo, McpInfo, NetInfo, ProcessInfo } from '../model/event.js';
 import { BustedError, ErrorCode } from '../model/errors.js';
 import { StdioMcp } from './stdio.js';
-import { childrenOf, holderOf } from '../host/stdio-peer.js';
+import { descendantsOf, holderOf } from '../host/stdio-peer.js';
 import type { EnforceRecord, ExecRecord, ExitRecord, FlowRecord, FlowStatRecord, KernelRecord, PktRecord, SockId, StdioRecord, TaskRecord, TcpRecord, TlsRecord, UdpRecord } from '../decode/records.js';
 import { redactPayload } from '../redact.js';
 import { TlsAssembler, type TlsCall, type TlsConnState } from './tls-data.js';
@@ -530,7 +530,7 @@ export class Interpreter {
   private stdio(r: StdioRecord): void {
     if (r.read) {
       // the messages are the writer's events; a held reader waits for the enforcer, whatever --pid says
-      const messages = this.stdioReads.feed(r, undefined);
+      const messages = this.stdioReads.feed(r, []);
       if (r.read.held) this.onStdioRead?.(r, messages);
       return;
     }
@@ -540,9 +540,10 @@ export class Interpreter {
     }
     const proc = this.processes.info(r.task);
     const origin: EventOrigin = { stdio: { peer: r.peer } };
-    const found = this.stdioMcp.feed(r, proc.ppid);
+    const ancestors = this.ancestorsOf(proc.ppid);
+    const found = this.stdioMcp.feed(r, ancestors);
     if (found.length === 0) return;
-    const peer = this.stdioPeer(r, proc.ppid);
+    const peer = this.stdioPeer(r, ancestors);
     for (const mcp of found) {
       const e = this.base('mcp_message', r.ts);
       e.process = proc;
@@ -552,30 +553,67 @@ export class Interpreter {
     }
   }
 
-  /** stdio streams' other ends, by writer and reading end (null: looked for, not found) */
-  private readonly stdioPeers = new Map<string, NonNullable<McpInfo['peer']> | null>();
+  /** PPID and its ancestors, nearest first, up to 4 (from the process cache: an exited one is still known). */
+  private ancestorsOf(ppid: number | undefined): number[] {
+    const out: number[] = [];
+    for (let p = ppid; p !== undefined && p > 1 && out.length < 4 && !out.includes(p); p = this.processes.get(p).ppid) out.push(p);
+    return out;
+  }
+
+  /**
+   * stdio streams' other ends, by writer and reading end (null: looked for,
+   * not found). `looks`: how many more times to look below it: a launcher
+   * (npx, uvx) holds the end before the server it starts does, and a
+   * stream's first message is looked up at once.
+   */
+  private readonly stdioPeers = new Map<string, { peer: NonNullable<McpInfo['peer']>; looks: number } | null>();
   /** a process found reading a stdio stream -> the one writing it (its answers go back there) */
   private readonly stdioWriterOf = new Map<number, number>();
 
-  /** The process reading what R writes: one of the writer's children, or its parent (host/stdio-peer.ts); looked up once per stream. */
-  private stdioPeer(r: StdioRecord, ppid: number | undefined): McpInfo['peer'] {
+  /**
+   * The process reading what R writes (host/stdio-peer.ts): among the
+   * writer's descendants, deepest first, then its ANCESTORS, nearest first;
+   * looked up once per stream.
+   */
+  private stdioPeer(r: StdioRecord, ancestors: readonly number[]): McpInfo['peer'] {
     if (!r.peerIno) return undefined;
     const key = `${r.task.pid}:${r.peer}`;
+    const link = `${r.end === 'pipe' ? 'pipe' : 'socket'}:[${r.peerIno}]`;
     let p = this.stdioPeers.get(key);
-    if (p === undefined) {
-      // a server answering the client found writing to it is answering that client (no /proc needed: it may be gone)
-      const writer = this.stdioWriterOf.get(r.task.pid);
-      const pid = writer !== undefined && writer === ppid ? writer : holderOf(`${r.end === 'pipe' ? 'pipe' : 'socket'}:[${r.peerIno}]`, [...childrenOf(r.task.pid), ...(ppid ? [ppid] : [])]);
-      if (pid !== undefined && pid !== ppid) {
-        if (this.stdioWriterOf.size >= 1024) this.stdioWriterOf.delete(this.stdioWriterOf.keys().next().value!);
-        this.stdioWriterOf.set(pid, r.task.pid);
-      }
-      const e = pid !== undefined ? this.processes.get(pid) : undefined;
-      p = e ? { pid: e.pid, ...(e.comm ? { comm: e.comm } : {}), ...(e.exe ? { exe: e.exe } : {}), ...(e.cmdline ? { cmdline: e.cmdline } : {}) } : null;
-      if (this.stdioPeers.size >= 1024) this.stdioPeers.delete(this.stdioPeers.keys().next().value!);
-      this.stdioPeers.set(key, p);
+    if (p && p.looks > 0) {
+      // a launcher found first: the server it has started since holds the end too
+      p.looks--;
+      const below = descendantsOf(p.peer.pid);
+      const deeper = below.length ? holderOf(link, below) : undefined;
+      if (deeper !== undefined) p = this.stdioPeerOf(key, deeper, true, p.looks);
     }
-    return p ?? undefined;
+    if (p === undefined) {
+      // a server answering the client found writing to it (through a launcher or not) answers that client: no /proc
+      // needed, where the client may be gone already
+      const writer = this.stdioWriterOf.get(r.task.pid);
+      const pid = writer !== undefined && ancestors.includes(writer) ? writer : holderOf(link, [...descendantsOf(r.task.pid), ...ancestors]);
+      const below = pid !== undefined && !ancestors.includes(pid);
+      p = pid !== undefined ? this.stdioPeerOf(key, pid, below, below ? 8 : 0) : null;
+      if (p === null) this.stdioPeers.set(key, null);
+    }
+    return p?.peer;
+  }
+
+  /**
+   * PID as the stream KEY's other end, looked below LOOKS more times; one
+   * BELOW the writer (its server) is remembered as reading that writer, so
+   * that its answers go to it.
+   */
+  private stdioPeerOf(key: string, pid: number, below: boolean, looks: number): { peer: NonNullable<McpInfo['peer']>; looks: number } {
+    if (below) {
+      if (this.stdioWriterOf.size >= 1024) this.stdioWriterOf.delete(this.stdioWriterOf.keys().next().value!);
+      this.stdioWriterOf.set(pid, Number(key.slice(0, key.indexOf(':'))));
+    }
+    const e = this.processes.get(pid);
+    const p = { peer: { pid: e.pid, ...(e.comm ? { comm: e.comm } : {}), ...(e.exe ? { exe: e.exe } : {}), ...(e.cmdline ? { cmdline: e.cmdline } : {}) }, looks };
+    if (this.stdioPeers.size >= 1024 && !this.stdioPeers.has(key)) this.stdioPeers.delete(this.stdioPeers.keys().next().value!);
+    this.stdioPeers.set(key, p);
+    return p;
   }
 
   /** The event for what a connection's plaintext completed (app.ts). */

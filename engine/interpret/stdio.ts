@@ -8,10 +8,11 @@
  *
  * A response names only its id: it is paired with the request it answers,
  * written the other way between the same two processes. A server is its
- * client's child, so a server's answer is looked up under its parent's
- * requests and a client's answer (to a server's `sampling/createMessage`,
- * say) under its children's; it then carries that request's method and
- * tool, as an HTTP response does its stream's.
+ * client's descendant (its child, or a launcher's such as npx's or uvx's),
+ * so a server's answer is looked up under its ancestors' requests and a
+ * client's answer (to a server's `sampling/createMessage`, say) under its
+ * descendants'; it then carries that request's method and tool, as an HTTP
+ * response does its stream's.
  *
  * A message longer than the kernel copies (16 KiB) ends where the copy
  * ends and does not parse: its method, id and tool are read from its start
@@ -39,7 +40,7 @@ const utf8 = new TextDecoder();
 
 export class StdioMcp {
   private readonly streams = new Map<string, Stream>();
-  /** requests by `w:${writer}:${id}` and `p:${writer's parent}:${id}` */
+  /** requests by `w:${writer}:${id}` and `p:${each of the writer's ancestors}:${id}` */
   private readonly pending = new Map<string, { method: string; tool?: string }>();
   /** lines that were not JSON: counted, not reported */
   notJson = 0;
@@ -47,8 +48,8 @@ export class StdioMcp {
   /** PAIR: answers are given the method and tool of their request (false: a reader's view, judged, not reported) */
   constructor(private readonly pairs = true) {}
 
-  /** The MCP messages R completes, for its writer (whose parent is PPID). */
-  feed(r: StdioRecord, ppid: number | undefined): McpInfo[] {
+  /** The MCP messages R completes, for its writer (whose ANCESTORS are given nearest first). */
+  feed(r: StdioRecord, ancestors: readonly number[]): McpInfo[] {
     const key = `${r.task.pid}:${r.file}`;
     let st = this.streams.get(key);
     if (st === undefined) {
@@ -59,11 +60,11 @@ export class StdioMcp {
     const out: McpInfo[] = [];
     const lines = (st.text + utf8.decode(r.data)).split('\n');
     st.text = lines.pop()!;
-    for (const line of lines) this.line(line, st.cut, r.task.pid, ppid, out);
+    for (const line of lines) this.line(line, st.cut, r.task.pid, ancestors, out);
     st.cut = false;
     if (r.data.length < r.len) {
       // the rest of this write was not copied: the line it was in ends here, and the next write starts afresh
-      this.line(st.text, true, r.task.pid, ppid, out);
+      this.line(st.text, true, r.task.pid, ancestors, out);
       st.text = '';
     } else if (st.text.length > MAX_LINE) st.text = '';
     return out;
@@ -76,7 +77,7 @@ export class StdioMcp {
     for (const k of this.streams.keys()) if (k.startsWith(p)) this.streams.delete(k);
   }
 
-  private line(text: string, cut: boolean, pid: number, ppid: number | undefined, out: McpInfo[]): void {
+  private line(text: string, cut: boolean, pid: number, ancestors: readonly number[], out: McpInfo[]): void {
     const t = text.trim();
     if (t === '') return;
     let msgs: McpInfo[];
@@ -92,24 +93,24 @@ export class StdioMcp {
       msgs = [m];
     }
     for (const m of msgs) {
-      if (this.pairs) this.pair(m, pid, ppid);
+      if (this.pairs) this.pair(m, pid, ancestors);
       m.transport = 'stdio';
       out.push(m);
     }
   }
 
-  private pair(m: McpInfo, pid: number, ppid: number | undefined): void {
+  private pair(m: McpInfo, pid: number, ancestors: readonly number[]): void {
     if (m.id === undefined) return;
     if (m.kind === 'request' && m.method !== undefined) {
-      if (this.pending.size >= MAX_PENDING) for (const k of [...this.pending.keys()].slice(0, 2)) this.pending.delete(k);
+      if (this.pending.size >= MAX_PENDING) for (const k of [...this.pending.keys()].slice(0, 1 + ancestors.length)) this.pending.delete(k);
       const req = m.tool !== undefined ? { method: m.method, tool: m.tool } : { method: m.method };
       this.pending.set(`w:${pid}:${m.id}`, req);
-      if (ppid !== undefined) this.pending.set(`p:${ppid}:${m.id}`, req);
+      for (const a of ancestors) this.pending.set(`p:${a}:${m.id}`, req);
       return;
     }
     if (m.kind !== 'response') return;
-    // a server answering its parent's request, or a client answering its child's
-    const k = ppid !== undefined && this.pending.has(`w:${ppid}:${m.id}`) ? `w:${ppid}:${m.id}` : `p:${pid}:${m.id}`;
+    // a server answering an ancestor's request (the nearest that asked), or a client answering a descendant's
+    const k = ancestors.map((a) => `w:${a}:${m.id}`).find((x) => this.pending.has(x)) ?? `p:${pid}:${m.id}`;
     const req = this.pending.get(k);
     if (req === undefined) return;
     this.pending.delete(k);

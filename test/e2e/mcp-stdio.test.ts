@@ -89,6 +89,17 @@ describe('MCP over stdio (real kernel, a cgroup of the test)', { skip }, () => {
     );
     assert.ok(mcpOf(m, py.pid).every((e) => e.http === undefined && e.net === undefined), 'no network');
 
+    // through a launcher that runs the server as its child, as npx and uvx do: the peer is the server, answers still paired
+    const wrapped = await run([PYTHON, CLIENT, SERVER, 'through a launcher', 'echo'], { cgroup: cg.path, env: { MCP_WRAP: '1', MCP_LINGER: '1' } });
+    assert.equal(wrapped.code, 0, wrapped.stderr);
+    const wcall = await waitMcp(m, (e) => e.process?.pid === wrapped.pid && e.mcp?.method === 'tools/call', 'the call through a launcher');
+    assert.match(wcall.mcp?.peer?.cmdline ?? '', /^\S+ \S+stdio_server\.py$/, 'the server, not its launcher');
+    const wserver = wcall.mcp!.peer!.pid;
+    assert.notEqual(serverOf(m, wrapped.pid), wserver, 'the launcher is the child, the server its child');
+    const wanswer = await waitMcp(m, (e) => e.process?.pid === wserver && e.mcp?.kind === 'response' && e.mcp.id === 2, "the server's answer through the launcher");
+    assert.equal(wanswer.mcp?.method, 'tools/call');
+    assert.equal(wanswer.mcp?.peer?.pid, wrapped.pid, 'its client, two generations up');
+
     const node = await run([process.execPath, '-e', NODE_CLIENT, SERVER, 'hello over a socketpair', 'echo'], { cgroup: cg.path });
     assert.equal(node.code, 0, node.stderr);
     const ncall = await waitMcp(m, (e) => e.process?.pid === node.pid && e.mcp?.method === 'tools/call', "node's tool call");
