@@ -695,20 +695,20 @@ export class Enforcer {
 
   // ---- MCP over stdio -----------------------------------------------------------------
 
-  /** stdio requests blocked, by `${reading end}:${id}`: the reader is killed at the read that completes one */
+  /** stdio messages blocked, by stdioKey: the reader is killed at the read that completes one */
   private readonly stdioBlocked = new Set<string>();
 
   /**
    * A message written to a server's stdin that the policy blocks (MCP over
    * stdio: stdio.bpf.c). It is in the pipe already; its reader is held at
    * the read that gets it, and killed there (onStdioRead), before it has
-   * run anything of it. Enforced when it can be matched there: it has an id
-   * (a notification has none) and is no answer.
+   * run anything of it. Any request or notification: an answer is not
+   * matched (its id is the asker's).
    */
   private blockStdio(m: McpInfo | undefined, peer: string): boolean {
-    if (m === undefined || m.kind === 'response' || m.id === undefined || !this.started) return false;
+    if (m === undefined || m.kind === 'response' || !this.started) return false;
     if (this.stdioBlocked.size >= 4096) this.stdioBlocked.delete(this.stdioBlocked.values().next().value!);
-    this.stdioBlocked.add(`${peer}:${m.id}`);
+    this.stdioBlocked.add(stdioKey(m, peer));
     return true;
   }
 
@@ -720,9 +720,9 @@ export class Enforcer {
    */
   onStdioRead(r: StdioRecord, messages: McpInfo[]): void {
     const pid = r.task.pid;
-    const refused = messages.find((m) => m.id !== undefined && m.kind !== 'response' && this.stdioBlocked.has(`${r.peer}:${m.id}`));
+    const refused = messages.find((m) => m.kind !== 'response' && this.stdioBlocked.has(stdioKey(m, r.peer)));
     if (refused !== undefined && pid !== process.pid) {
-      this.stdioBlocked.delete(`${r.peer}:${refused.id}`);
+      this.stdioBlocked.delete(stdioKey(refused, r.peer));
       try {
         process.kill(pid, 'SIGKILL');
         this.stats.stdioStopped++;
@@ -1088,6 +1088,15 @@ export class Enforcer {
 }
 
 let errSeq = 0;
+
+/**
+ * A stdio message as its writer's and its reader's view both name it: the
+ * reading end and a request's id; a notification (no id) by its method and
+ * the strings of its params, which both ends read out of the same line.
+ */
+function stdioKey(m: McpInfo, peer: string): string {
+  return m.id !== undefined ? `${peer}:${m.id}` : `${peer}:n:${m.method ?? ''}:${m.context ?? ''}`;
+}
 
 function addressText(b: Uint8Array): string {
   if (b.length === 4) return b.join('.');

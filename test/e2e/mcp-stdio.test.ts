@@ -145,11 +145,18 @@ describe('MCP over stdio (real kernel, a cgroup of the test)', { skip }, () => {
     assert.notEqual(secret.code, 0);
     const sc = await waitMcp(m, (e) => e.process?.pid === secret.pid && e.mcp?.method === 'tools/call', 'the call with a secret');
     assert.deepEqual((await m.waitFor((e) => e.type === 'decision' && e.decision?.subject === sc.id, 'its decision')).decision?.reasons, ['MCP call of echo carries an AWS access key']);
+    // a notification (no id) carrying a secret: matched by its method and text at the server's read
+    const note = await run([PYTHON, CLIENT, SERVER, 'then a harmless call', 'echo'], { cgroup: cg.path, env: { MCP_NOTIFY: 'progress: key AKIAIOSFODNN7EXAMPLE' } });
+    assert.notEqual(note.code, 0, 'the server read the notification and died');
+    const nc = await waitMcp(m, (e) => e.process?.pid === note.pid && e.mcp?.kind === 'notification' && e.mcp.method === 'notifications/progress', 'the notification');
+    const nd = await m.waitFor((e) => e.type === 'decision' && e.decision?.subject === nc.id, 'its decision');
+    assert.deepEqual(nd.decision?.reasons, ['MCP notifications/progress carries an AWS access key']);
+    assert.equal(nd.decision?.enforced, true);
     assert.ok(!m.stdout.includes('AKIAIOSFODNN7EXAMPLE'), 'the secret is not in the output');
     const code = await agent.stop();
     agent = undefined;
     assert.equal(code, 0);
-    assert.match(m.stderr, /, 4 MCP stdio readers killed before reading a blocked message/);
+    assert.match(m.stderr, /, 5 MCP stdio readers killed before reading a blocked message/);
     rmSync(dirname(victim), { recursive: true, force: true });
 
     const plain = (agent = await MonitorProcess.start(['--cgroup', cg.path, '--no-tls']));
