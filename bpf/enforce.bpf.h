@@ -183,6 +183,49 @@ static __always_inline struct busted_enforce_cfg *cfg(void)
 	return bpf_map_lookup_elem(&enforce_cfg, &zero);
 }
 
+/* Without a sign of life from the engine for this long, nothing is held:
+ * a hold no engine decides would never end. */
+#define HEARTBEAT_MAX_NS (2ULL * 1000 * 1000 * 1000)
+#define SIGSTOP 19
+
+/* The engine's heartbeat in C is fresh. */
+static __always_inline bool engine_heard(const struct busted_enforce_cfg *c)
+{
+	return bpf_ktime_get_ns() - c->heartbeat_ns < HEARTBEAT_MAX_NS;
+}
+
+/* A per-CPU sequence for call ids, shared by the objects that hold threads
+ * (tls.bpf.c, stdio.bpf.c), so that no two holds of a process share one. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} call_seq SEC(".maps");
+
+static __always_inline __u64 next_call_id(void)
+{
+	__u32 zero = 0;
+	__u64 *seq = bpf_map_lookup_elem(&call_seq, &zero);
+
+	if (!seq)
+		return 0;
+	*seq += 1;
+	return (*seq << 8) | bpf_get_smp_processor_id();
+}
+
+/* This thread stops until the engine lets it go (call CALL_ID of PID, on
+ * SSL: 0 for none), recorded in `held` first, where the guard and the
+ * engine find it. */
+static __always_inline void hold_this_thread(__u32 pid, __u64 ssl, __u64 call_id)
+{
+	struct busted_held h = { .pid = pid, .ssl = ssl, .call_id = call_id, .since_ns = bpf_ktime_get_ns() };
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+
+	bpf_map_update_elem(&held, &tid, &h, BPF_ANY);
+	bpf_send_signal_thread(SIGSTOP);
+}
+
 /* The classes blocked for the current process (running `p`), and which verdict said so. */
 static __always_inline __u64 blocked_classes(struct busted_proc_value *p, __u64 *image, __u32 *source)
 {

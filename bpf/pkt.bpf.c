@@ -416,7 +416,7 @@ static __always_inline bool plain_gate(void)
 	if (!enforce_on)
 		return false;
 	c = cfg();
-	return c && (c->flags & BUSTED_CFG_GATE) && bpf_ktime_get_ns() - c->heartbeat_ns < 2000000000ULL;
+	return c && (c->flags & BUSTED_CFG_GATE) && engine_heard(c);
 }
 
 /* A segment whose requests this host reads: going out (the client's view)
@@ -633,7 +633,7 @@ static __always_inline bool must_hold(__u32 tgid, struct busted_proc_value *pv, 
 
 	if (!tgid || !c)
 		return false;
-	if (bpf_ktime_get_ns() - c->heartbeat_ns > 2000000000ULL)
+	if (bpf_ktime_get_ns() - c->heartbeat_ns > HEARTBEAT_MAX_NS)
 		return false; /* no engine to send it on */
 	/* a name the policy may decide on that the engine has not seen yet */
 	if (!known)

@@ -33,8 +33,6 @@
 #define S_IFSOCK 0140000
 #define S_IFIFO 0010000
 #define AF_UNIX 1
-#define SIGSTOP 19
-#define HEARTBEAT_MAX_NS (2ULL * 1000 * 1000 * 1000)
 
 /* enforce: hold the reads of ends JSON-RPC was written to */
 const volatile __u8 hold_reads = 0;
@@ -78,13 +76,6 @@ struct {
 	__type(key, __u32);
 	__type(value, struct busted_stdio_event);
 } stdio_scratch SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, __u64);
-} stdio_seq SEC(".maps");
 
 /* Does a write starting with P (12 bytes) start a JSON-RPC message? */
 static __always_inline bool jsonrpc_start(const char *p)
@@ -296,7 +287,7 @@ static __always_inline bool engine_alive(void)
 {
 	struct busted_enforce_cfg *c = cfg();
 
-	return c && (c->flags & BUSTED_CFG_ENFORCE) && bpf_ktime_get_ns() - c->heartbeat_ns < HEARTBEAT_MAX_NS;
+	return c && (c->flags & BUSTED_CFG_ENFORCE) && engine_heard(c);
 }
 
 /* The exit of a read kept at its entry: what it returned, its thread held. */
@@ -304,10 +295,9 @@ SEC("tp_btf/sys_exit")
 int BPF_PROG(handle_stdio_read_exit, struct pt_regs *regs, long ret)
 {
 	__u64 id = bpf_get_current_pid_tgid();
-	__u32 tid = (__u32)id, zero = 0;
+	__u32 tid = (__u32)id;
 	struct busted_stdio_event *e;
 	struct read_call *rc, c;
-	__u64 *seq;
 
 	rc = bpf_map_lookup_elem(&stdio_reading, &tid);
 	if (!rc)
@@ -320,24 +310,14 @@ int BPF_PROG(handle_stdio_read_exit, struct pt_regs *regs, long ret)
 	if (!e)
 		return 0;
 	e->flags = BUSTED_STDIO_F_READ;
-	seq = bpf_map_lookup_elem(&stdio_seq, &zero);
-	if (seq) {
-		*seq += 1;
-		e->call_id = (*seq << 8) | bpf_get_smp_processor_id();
-	}
+	e->call_id = next_call_id();
 	if (!engine_alive() || !e->call_id) {
 		send(e, rb_flags());
 		return 0;
 	}
 	e->flags |= BUSTED_STDIO_F_HELD;
 	/* its record first: the engine decides on it, then lets it go */
-	if (!send(e, BPF_RB_FORCE_WAKEUP))
-		return 0;
-	{
-		struct busted_held h = { .pid = id >> 32, .ssl = 0, .call_id = e->call_id, .since_ns = bpf_ktime_get_ns() };
-
-		bpf_map_update_elem(&held, &tid, &h, BPF_ANY);
-		bpf_send_signal_thread(SIGSTOP);
-	}
+	if (send(e, BPF_RB_FORCE_WAKEUP))
+		hold_this_thread(id >> 32, 0, e->call_id);
 	return 0;
 }

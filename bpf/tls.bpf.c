@@ -27,9 +27,6 @@
 #include "enforce.bpf.h"
 
 #define SSL_CTRL_SET_TLSEXT_HOSTNAME 55
-#define SIGSTOP 19
-/* Without a sign of life from the engine for this long, nothing is held. */
-#define HEARTBEAT_MAX_NS (2ULL * 1000 * 1000 * 1000)
 #define MAX_CHUNKS 16 /* 64 KiB: the largest cap the loader accepts */
 
 /* Largest plaintext copied per call (load-time: --tls-capture-bytes). */
@@ -114,14 +111,6 @@ struct {
 /* Uprobe session kfuncs (kernel/trace/bpf_trace.c); weak, so the object
  * still loads where they are absent (the session programs are then not loaded). */
 extern bool bpf_session_is_return(void) __ksym __weak;
-
-/* A per-CPU sequence for call ids. */
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, __u64);
-} tls_seq SEC(".maps");
 
 static __always_inline bool wanted(void)
 {
@@ -234,7 +223,7 @@ static __always_inline bool may_hold(void)
 {
 	struct busted_enforce_cfg *c = cfg();
 
-	return c && (c->flags & BUSTED_CFG_GATE) && bpf_ktime_get_ns() - c->heartbeat_ns < HEARTBEAT_MAX_NS;
+	return c && (c->flags & BUSTED_CFG_GATE) && engine_heard(c);
 }
 
 /* This thread's next ClientHello belongs to this SSL* (pkt.bpf.c tie_ssl). */
@@ -266,17 +255,6 @@ static __always_inline bool is_gated(struct busted_tls_key *key, __u32 *verdict)
 		return false;
 	bpf_map_update_elem(&tls_verdicts, key, &gate, BPF_NOEXIST);
 	return true;
-}
-
-static __always_inline __u64 next_call_id(void)
-{
-	__u32 zero = 0;
-	__u64 *seq = bpf_map_lookup_elem(&tls_seq, &zero);
-
-	if (!seq)
-		return 0;
-	*seq += 1;
-	return (*seq << 8) | bpf_get_smp_processor_id();
 }
 
 static long h2_frame(__u64 i, void *arg)
@@ -414,16 +392,6 @@ static __always_inline bool starts_request(const void *buf, __u64 num)
 	return n > 0 && n <= 6 && !bpf_probe_read_user(h, n, buf) && request_start(h, n);
 }
 
-/* This thread stops at its gated write (KEY's, call CALL_ID) until the engine lets it go. */
-static __always_inline void hold_thread(struct busted_tls_key *key, __u64 call_id)
-{
-	struct busted_held h = { .pid = key->pid, .ssl = key->ssl, .call_id = call_id, .since_ns = bpf_ktime_get_ns() };
-	__u32 tid = (__u32)bpf_get_current_pid_tgid();
-
-	bpf_map_update_elem(&held, &tid, &h, BPF_ANY);
-	bpf_send_signal_thread(SIGSTOP);
-}
-
 /* Returns whether the call was stored for the return half (which then has
  * something to do: copy what was read or written, or say what became of a
  * gated write), in CALLS under CALL_KEY: tls_calls by thread, or go_calls
@@ -507,7 +475,7 @@ static __always_inline bool enter_in(void *ctx, __u32 op, void *ssl, const void 
 		if (hold) {
 			/* what became of it, said now: all of it, or the connection fails */
 			write_done(ctx, (__u64)ssl, call_id, num);
-			hold_thread(&key, call_id);
+			hold_this_thread(key.pid, key.ssl, call_id);
 		}
 		return false;
 	}
@@ -524,7 +492,7 @@ static __always_inline bool enter_in(void *ctx, __u32 op, void *ssl, const void 
 		c.gated = 1;
 		/* the held write's WRITE_DONE needs the return: stored or not, it runs */
 		bpf_map_update_elem(calls, call_key, &c, BPF_ANY);
-		hold_thread(&key, c.call_id);
+		hold_this_thread(key.pid, key.ssl, c.call_id);
 		return true;
 	}
 	return bpf_map_update_elem(calls, call_key, &c, BPF_ANY) == 0;

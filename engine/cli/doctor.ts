@@ -4,9 +4,9 @@ import { TLS_PROBE_TABLE, TlsLibraryFinder, type TlsLibrary } from '../host/tls-
 import { BpfObject } from '../kernel/libbpf.js';
 import { KernelSession } from '../kernel/loader.js';
 import { BPF_DIR } from '../paths.js';
-import { join } from 'node:path';
 import { lockdownMode, lsmList, probeKernel, type ProbeResult } from '../kernel/probe.js';
 import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { readProcessMemory } from '../host/proc-mem.js';
 import { release as osRelease } from 'node:os';
 

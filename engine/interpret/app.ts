@@ -91,8 +91,11 @@ interface Conn {
   partWritten?: boolean;
   /** writeLost() said that its writes are no HTTP, and they have not been since */
   lostSaid?: boolean;
-  /** a realtime LLM API's WebSocket (realtime.ts): asked for by the client, readers once the server agreed */
-  /** `host`: the upgrade request's Host, else the server name */
+  /**
+   * a realtime LLM API's WebSocket (realtime.ts): asked for by the client,
+   * readers once the server agreed; `host`: the upgrade request's Host, else
+   * the server name
+   */
   ws?: { rt: Realtime; host: string | undefined; client?: WsReader; server?: WsReader };
   pid: number;
   ssl: string;

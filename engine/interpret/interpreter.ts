@@ -404,6 +404,7 @@ export class Interpreter {
     this.processes.onExit(r.task.pid);
     this.procNames.delete(r.task.pid);
     this.stdioMcp.forget(r.task.pid);
+    this.stdioReads.forget(r.task.pid);
   }
 
   /** TLS plaintext (uprobes): a whole SSL_read/SSL_write call becomes a tls_data event. */
@@ -573,7 +574,8 @@ export class Interpreter {
   /**
    * The process reading what R writes (host/stdio-peer.ts): among the
    * writer's descendants, deepest first, then its ANCESTORS, nearest first;
-   * looked up once per stream.
+   * looked up once per stream, and below a launcher found first on its next
+   * messages.
    */
   private stdioPeer(r: StdioRecord, ancestors: readonly number[]): McpInfo['peer'] {
     if (!r.peerIno) return undefined;
@@ -585,7 +587,7 @@ export class Interpreter {
       p.looks--;
       const below = descendantsOf(p.peer.pid);
       const deeper = below.length ? holderOf(link, below) : undefined;
-      if (deeper !== undefined) p = this.stdioPeerOf(key, deeper, true, p.looks);
+      if (deeper !== undefined) p = this.stdioPeerOf(key, r.task.pid, deeper, true, p.looks);
     }
     if (p === undefined) {
       // a server answering the client found writing to it (through a launcher or not) answers that client: no /proc
@@ -593,24 +595,26 @@ export class Interpreter {
       const writer = this.stdioWriterOf.get(r.task.pid);
       const pid = writer !== undefined && ancestors.includes(writer) ? writer : holderOf(link, [...descendantsOf(r.task.pid), ...ancestors]);
       const below = pid !== undefined && !ancestors.includes(pid);
-      p = pid !== undefined ? this.stdioPeerOf(key, pid, below, below ? 8 : 0) : null;
-      if (p === null) this.stdioPeers.set(key, null);
+      p = this.stdioPeerOf(key, r.task.pid, pid, below, below ? 8 : 0);
     }
     return p?.peer;
   }
 
   /**
-   * PID as the stream KEY's other end, looked below LOOKS more times; one
-   * BELOW the writer (its server) is remembered as reading that writer, so
-   * that its answers go to it.
+   * PID (undefined: none found) as the other end of WRITER's stream KEY,
+   * looked below LOOKS more times; one BELOW the writer (its server) is
+   * remembered as reading that writer, so that its answers go to it.
    */
-  private stdioPeerOf(key: string, pid: number, below: boolean, looks: number): { peer: NonNullable<McpInfo['peer']>; looks: number } {
-    if (below) {
-      if (this.stdioWriterOf.size >= 1024) this.stdioWriterOf.delete(this.stdioWriterOf.keys().next().value!);
-      this.stdioWriterOf.set(pid, Number(key.slice(0, key.indexOf(':'))));
+  private stdioPeerOf(key: string, writer: number, pid: number | undefined, below: boolean, looks: number): { peer: NonNullable<McpInfo['peer']>; looks: number } | null {
+    let p: { peer: NonNullable<McpInfo['peer']>; looks: number } | null = null;
+    if (pid !== undefined) {
+      if (below) {
+        if (this.stdioWriterOf.size >= 1024) this.stdioWriterOf.delete(this.stdioWriterOf.keys().next().value!);
+        this.stdioWriterOf.set(pid, writer);
+      }
+      const e = this.processes.get(pid);
+      p = { peer: { pid: e.pid, ...(e.comm ? { comm: e.comm } : {}), ...(e.exe ? { exe: e.exe } : {}), ...(e.cmdline ? { cmdline: e.cmdline } : {}) }, looks };
     }
-    const e = this.processes.get(pid);
-    const p = { peer: { pid: e.pid, ...(e.comm ? { comm: e.comm } : {}), ...(e.exe ? { exe: e.exe } : {}), ...(e.cmdline ? { cmdline: e.cmdline } : {}) }, looks };
     if (this.stdioPeers.size >= 1024 && !this.stdioPeers.has(key)) this.stdioPeers.delete(this.stdioPeers.keys().next().value!);
     this.stdioPeers.set(key, p);
     return p;

@@ -102,7 +102,11 @@ export class StdioMcp {
   private pair(m: McpInfo, pid: number, ancestors: readonly number[]): void {
     if (m.id === undefined) return;
     if (m.kind === 'request' && m.method !== undefined) {
-      if (this.pending.size >= MAX_PENDING) for (const k of [...this.pending.keys()].slice(0, 1 + ancestors.length)) this.pending.delete(k);
+      if (this.pending.size >= MAX_PENDING) {
+        // the oldest go: as many as this request adds
+        const oldest = this.pending.keys();
+        for (let i = 0; i <= ancestors.length; i++) this.pending.delete(oldest.next().value!);
+      }
       const req = m.tool !== undefined ? { method: m.method, tool: m.tool } : { method: m.method };
       this.pending.set(`w:${pid}:${m.id}`, req);
       for (const a of ancestors) this.pending.set(`p:${a}:${m.id}`, req);

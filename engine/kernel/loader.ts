@@ -41,6 +41,7 @@ export const ENFORCE_MAPS = [
   'image_seq',
   'tls_verdicts',
   'held',
+  'call_seq',
 ] as const;
 export type EnforceMapName = (typeof ENFORCE_MAPS)[number];
 
