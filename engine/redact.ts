@@ -6,7 +6,7 @@
  * *that* a credential was sent and how; what goes: the credential.
  */
 
-import type { BustedEvent, HttpInfo, LlmInfo, McpInfo } from './model/event.js';
+import type { BustedEvent, HttpInfo, LlmInfo, McpInfo, McpParty } from './model/event.js';
 
 export const REDACTED = '[REDACTED]';
 
@@ -258,6 +258,18 @@ export function redactMcp(m: McpInfo): void {
   if (m.tool !== undefined) m.tool = redactName(m.tool);
   if (m.context !== undefined) m.context = redactText(m.context);
   if (typeof m.id === 'string') m.id = redactText(m.id);
+  // a session's names are shared by its messages (mcp-session.ts): replaced, not changed in place
+  if (m.client !== undefined) m.client = redactParty(m.client);
+  if (m.server !== undefined) m.server = redactParty(m.server);
+  if (m.protocol_version !== undefined) m.protocol_version = redactName(m.protocol_version);
+  if (m.tools !== undefined) m.tools = m.tools.map(redactName);
+}
+
+function redactParty(p: McpParty): McpParty {
+  const name = redactName(p.name);
+  const version = p.version === undefined ? undefined : redactName(p.version);
+  if (name === p.name && version === p.version) return p;
+  return version === undefined ? { name } : { name, version };
 }
 
 /**

@@ -19,6 +19,7 @@ import { grpcLlmRequest, grpcLlmResponse } from './llm-grpc.js';
 import { grpcMessages, isGrpc } from '../parse/grpc.js';
 import { WsReader, wsDeflateOf, type WsDeflate } from '../parse/websocket.js';
 import { realtimeOf, realtimeRequest, realtimeResponse, type Realtime } from './realtime.js';
+import { McpSession, McpSessions } from './mcp-session.js';
 
 /**
  * What the layer reads: one whole TLS call (tls-data.ts), or the next piece
@@ -97,6 +98,8 @@ interface Conn {
    * the server name
    */
   ws?: { rt: Realtime; host: string | undefined; client?: WsReader; server?: WsReader };
+  /** the MCP session its messages belong to when they name no Mcp-Session-Id (mcp-session.ts) */
+  mcp?: McpSession;
   pid: number;
   ssl: string;
 }
@@ -168,6 +171,8 @@ const API_PROVIDER: Partial<Record<Api, string>> = { anthropic: 'anthropic', goo
 
 export class AppLayer {
   private readonly conns = new Map<string, Conn>();
+  /** MCP sessions by `${pid}:${Mcp-Session-Id}` */
+  private readonly mcpSessions = new McpSessions();
 
   constructor(
     private readonly providers: ProviderTable,
@@ -486,7 +491,14 @@ export class AppLayer {
       pending.llm = llm;
       pending.provider = provider;
     } else {
-      for (const mcp of mcpMessages(d.body, m.contentType, json)) this.push(c, { type: 'mcp_message', http, mcp });
+      const found = mcpMessages(d.body, m.contentType, json);
+      if (found.length > 0) {
+        const session = this.mcpSession(c, m);
+        for (const mcp of found) {
+          session.note(mcp, 'c');
+          this.push(c, { type: 'mcp_message', http, mcp });
+        }
+      }
     }
     // a watched HTTP/2 connection: the answer to an LLM call or MCP message is read (its reads, not copied
     // since the connection was found to carry no AI traffic, are picked up part way)
@@ -583,7 +595,7 @@ export class AppLayer {
     const ct = m.contentType;
     const http: HttpInfo = { ...(req?.http ?? {}), status: m.status };
     if (ct !== undefined) http.content_type = ct;
-    this.sseMessages(c, http, done);
+    this.sseMessages(c, m, http, done);
   }
 
   /**
@@ -591,14 +603,14 @@ export class AppLayer {
    * dropped here too, not only when it is still held without its end: how a
    * stream is cut into reads must not decide what is reported.
    */
-  private sseMessages(c: Conn, http: HttpInfo, text: string): void {
+  private sseMessages(c: Conn, m: HttpMessage | Http2Message, http: HttpInfo, text: string): void {
     let from = 0;
     EVENT_END.lastIndex = 0;
     for (;;) {
       const e = EVENT_END.exec(text);
       const end = e === null ? text.length : e.index;
       if (end - from > MAX_SSE_EVENT) this.lost('server-sent event longer than 1 MiB');
-      else for (const mcp of mcpFromSse(text.slice(from, end))) this.push(c, { type: 'mcp_message', http, mcp });
+      else this.answers(c, m, http, mcpFromSse(text.slice(from, end)));
       if (e === null) return;
       from = EVENT_END.lastIndex;
     }
@@ -782,10 +794,36 @@ export class AppLayer {
       this.sse.delete(m);
       let rest = streamed.parts.join('') + streamed.dec.decode();
       if (streamed.skipping) rest = afterFirstEvent(rest);
-      this.sseMessages(c, http, rest);
+      this.sseMessages(c, m, http, rest);
       return;
     }
-    for (const mcp of mcpMessages(body, m.contentType)) this.push(c, { type: 'mcp_message', http, mcp });
+    this.answers(c, m, http, mcpMessages(body, m.contentType));
+  }
+
+  /** MCP messages a server sent (in an answer's body or event stream), told what their session knows. */
+  private answers(c: Conn, m: HttpMessage | Http2Message, http: HttpInfo, found: McpInfo[]): void {
+    if (found.length === 0) return;
+    const session = this.mcpSession(c, m);
+    for (const mcp of found) {
+      session.note(mcp, 's');
+      this.push(c, { type: 'mcp_message', http, mcp });
+    }
+  }
+
+  /**
+   * The MCP session M is part of: the one its Mcp-Session-Id names (the
+   * server gives it in its answer to initialize, and the client sends it on
+   * every later request, on whatever connection), else C's. A session id
+   * seen first is bound to C's session: the initialize that opened it was
+   * read there.
+   */
+  private mcpSession(c: Conn, m: HttpMessage | Http2Message): McpSession {
+    const id = m.headers['mcp-session-id'];
+    if (id === undefined || id === '') return (c.mcp ??= new McpSession());
+    const key = `${c.pid}:${id}`;
+    const s = this.mcpSessions.get(key) ?? this.mcpSessions.bind(key, (c.mcp ??= new McpSession()));
+    c.mcp = s;
+    return s;
   }
 }
 

@@ -11,6 +11,7 @@
 import type { BustedEvent, DnsInfo, FlowInfo, McpInfo, NetInfo, ProcessInfo } from '../model/event.js';
 import { BustedError, ErrorCode } from '../model/errors.js';
 import { StdioMcp } from './stdio.js';
+import { McpSessions } from './mcp-session.js';
 import { descendantsOf, holderOf } from '../host/stdio-peer.js';
 import type { EnforceRecord, ExecRecord, ExitRecord, FlowRecord, FlowStatRecord, KernelRecord, PktRecord, SockId, StdioRecord, TaskRecord, TcpRecord, TlsRecord, UdpRecord } from '../decode/records.js';
 import { redactPayload } from '../redact.js';
@@ -405,6 +406,7 @@ export class Interpreter {
     this.procNames.delete(r.task.pid);
     this.stdioMcp.forget(r.task.pid);
     this.stdioReads.forget(r.task.pid);
+    if (this.mcpSessions.size > 0) this.mcpSessions.forget(`${r.task.pid}:`);
   }
 
   /** TLS plaintext (uprobes): a whole SSL_read/SSL_write call becomes a tls_data event. */
@@ -545,13 +547,38 @@ export class Interpreter {
     const found = this.stdioMcp.feed(r, ancestors);
     if (found.length === 0) return;
     const peer = this.stdioPeer(r, ancestors);
+    const sessionKey = peer ? this.stdioSessionKey(r.task.pid, ancestors, peer.pid) : undefined;
+    const session = sessionKey !== undefined ? this.mcpSessions.of(sessionKey) : undefined;
     for (const mcp of found) {
       const e = this.base('mcp_message', r.ts);
       e.process = proc;
       if (peer) mcp.peer = peer;
+      // answers were paired already (stdio.ts): the session adds what initialize said of client and server
+      session?.note(mcp);
       e.mcp = mcp;
       this.out(e, undefined, origin);
     }
+  }
+
+  /**
+   * MCP sessions over stdio (mcp-session.ts), by `${client}:${its child}`:
+   * the client and the process it started to reach the server (the server
+   * itself, or the launcher, npx or uvx, that started it). Both directions
+   * of one server's stream come to the same key whether the other end found
+   * is the launcher or the server below it, and a client's several servers
+   * are sessions apart.
+   */
+  private readonly mcpSessions = new McpSessions();
+
+  /** The session key of a stdio message WRITER (with its ANCESTORS, nearest first) sent to PEER. */
+  private stdioSessionKey(writer: number, ancestors: readonly number[], peer: number): string {
+    const i = ancestors.indexOf(peer);
+    // the peer is the writer's client: the writer is its server, started by the ancestor below the client
+    if (i >= 0) return `${peer}:${i === 0 ? writer : ancestors[i - 1]}`;
+    // the writer is the client: the peer is its server, below the child it started
+    const up = [peer, ...this.ancestorsOf(this.processes.get(peer).ppid)];
+    const j = up.indexOf(writer);
+    return `${writer}:${j > 0 ? up[j - 1] : peer}`;
   }
 
   /** PPID and its ancestors, nearest first, up to 4 (from the process cache: an exited one is still known). */

@@ -28,7 +28,7 @@
  * - Ollama `POST /api/chat|/api/generate` {model, messages | prompt, system,
  *   stream (default true)} → {prompt_eval_count, eval_count}.
  */
-import type { LlmInfo, McpInfo } from '../model/event.js';
+import type { LlmInfo, McpInfo, McpParty } from '../model/event.js';
 import { sseData } from '../parse/http1.js';
 
 export type Api = 'openai_chat' | 'openai_responses' | 'anthropic' | 'google' | 'bedrock' | 'cohere' | 'ollama' | 'openai_completions' | 'other';
@@ -671,7 +671,48 @@ export function mcpFromValues(values: unknown[]): McpInfo[] {
       const context = stringsOf(params, (s, key) => s === m.tool && (key === 'name' || key === 'uri'));
       if (context !== undefined) m.context = context;
     }
+    if (method === 'initialize') {
+      const client = partyOf(params?.clientInfo);
+      if (client) m.client = client;
+      const version = str(params?.protocolVersion);
+      if (version !== undefined) m.protocol_version = clip(version);
+    }
+    const result = method === undefined ? obj(o.result) : undefined;
+    if (result) {
+      // an answer to initialize names its server; one to tools/list lists the tools (known by their shape: an answer names no method)
+      const server = partyOf(result.serverInfo);
+      if (server) {
+        m.server = server;
+        const version = str(result.protocolVersion);
+        if (version !== undefined) m.protocol_version = clip(version);
+      }
+      if (Array.isArray(result.tools)) {
+        const tools: string[] = [];
+        for (const t of result.tools) {
+          const name = str(obj(t)?.name);
+          if (name !== undefined && tools.length < MAX_TOOLS) tools.push(clip(name));
+        }
+        if (tools.length > 0) m.tools = tools;
+      }
+    }
     out.push(m);
   }
   return out;
+}
+
+/** tool names kept from a tools/list answer, and the longest name or version kept */
+const MAX_TOOLS = 256;
+const MAX_NAME = 256;
+
+const clip = (s: string): string => (s.length > MAX_NAME ? s.slice(0, MAX_NAME) : s);
+
+/** `initialize`'s clientInfo or serverInfo ({name, version}), when it has a name. */
+function partyOf(v: unknown): McpParty | undefined {
+  const o = obj(v);
+  const name = str(o?.name);
+  if (name === undefined) return undefined;
+  const p: McpParty = { name: clip(name) };
+  const version = str(o!.version);
+  if (version !== undefined) p.version = clip(version);
+  return p;
 }

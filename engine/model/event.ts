@@ -187,6 +187,20 @@ export interface McpInfo {
   peer?: { pid: number; comm?: string; exe?: string; cmdline?: string };
   /** stdio: the message was longer than what the kernel copied (bpf/stdio.bpf.c), read by its start */
   truncated?: true;
+  /** the client, as its `initialize` named itself (clientInfo): on that message and every later one of its session (interpret/mcp-session.ts) */
+  client?: McpParty;
+  /** the server, as its answer to `initialize` named it (serverInfo): on that answer and every later message of its session */
+  server?: McpParty;
+  /** `initialize` and its answer: the protocol revision the client asked for, and the one the server chose */
+  protocol_version?: string;
+  /** the answer to `tools/list`: the names of the tools the server offers */
+  tools?: string[];
+}
+
+/** A side of an MCP session, as `initialize` names it (its clientInfo or serverInfo). */
+export interface McpParty {
+  name: string;
+  version?: string;
 }
 
 /**

@@ -64,7 +64,7 @@ export class MetricsSink implements Sink {
     this.tokens = c('busted_llm_tokens_total', 'LLM tokens reported in responses, by provider, model, process and direction (input|output)', ['provider', 'model', 'process', 'direction']);
     this.cost = c('busted_llm_cost_total', `Estimated LLM cost in ${o.prices.currency} from the price table (${o.prices.source})`, ['provider', 'model', 'process', 'currency']);
     this.unpriced = c('busted_llm_unpriced_responses_total', 'LLM responses with usage whose model is not in the price table', ['provider', 'model']);
-    this.mcp = c('busted_mcp_messages_total', 'MCP JSON-RPC messages by kind, method and transport (http, stdio)', ['kind', 'method', 'transport']);
+    this.mcp = c('busted_mcp_messages_total', 'MCP JSON-RPC messages by kind, method, transport (http, stdio) and server (its name, as it answered initialize)', ['kind', 'method', 'transport', 'server']);
     this.policyInfo = g('busted_policy_info', 'The policy in force (value 1), labelled with its revision and source', ['revision', 'source']);
     this.policyReloads = g('busted_policy_reloads', 'Policy reloads since start');
     this.policyLoaded = g('busted_policy_loaded_timestamp_seconds', 'When the policy in force was loaded (Unix time)');
@@ -138,7 +138,7 @@ export class MetricsSink implements Sink {
         break;
       }
       case 'mcp_message':
-        this.mcp.inc({ kind: e.mcp?.kind ?? '', method: this.v('method', e.mcp?.method), transport: e.mcp?.transport ?? 'http' });
+        this.mcp.inc({ kind: e.mcp?.kind ?? '', method: this.v('method', e.mcp?.method), transport: e.mcp?.transport ?? 'http', server: this.v('server', e.mcp?.server?.name) });
         break;
       case 'decision': {
         const d = e.decision;

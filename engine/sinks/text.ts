@@ -2,7 +2,7 @@
  * The human format: one line per event, readable at a glance. Time, type,
  * process, what happened, and the provider highlighted.
  */
-import type { BustedEvent, NetInfo } from '../model/event.js';
+import type { BustedEvent, McpParty, NetInfo } from '../model/event.js';
 
 const C = { dim: '\x1b[2m', bold: '\x1b[1m', red: '\x1b[31m', green: '\x1b[32m', yellow: '\x1b[33m', cyan: '\x1b[36m', magenta: '\x1b[35m', reset: '\x1b[0m' };
 const NONE = Object.fromEntries(Object.keys(C).map((k) => [k, ''])) as typeof C;
@@ -105,9 +105,15 @@ export function textFormatter(color: boolean): (e: BustedEvent) => string {
         what = `${e.http?.status ?? '?'} model=${l.model ?? '?'}${l.usage ? ` tokens in=${l.usage.input_tokens ?? '?'} out=${l.usage.output_tokens ?? '?'}` : ''}${l.tool_calls?.length ? ` tools=${l.tool_calls.join(',')}` : ''}`;
         break;
       }
-      case 'mcp_message':
-        what = `${e.mcp?.kind ?? ''} ${e.mcp?.method ?? ''}${e.mcp?.tool ? ` tool=${e.mcp.tool}` : ''}${e.http?.host ? ` host=${e.http.host}` : ''}${e.mcp?.transport === 'stdio' ? ` over stdio${e.mcp.peer ? ` with ${e.mcp.peer.comm ?? '?'}[${e.mcp.peer.pid}]` : ''}` : ''}${e.mcp?.truncated ? ' (cut)' : ''}`;
+      case 'mcp_message': {
+        const m = e.mcp;
+        // initialize names the client; its answer, and every later message, the server
+        const party = (p: McpParty) => `${p.name}${p.version ? ` ${p.version}` : ''}`;
+        const who = m?.method === 'initialize' && m.kind === 'request' && m.client ? ` client=${party(m.client)}` : m?.server ? ` server=${party(m.server)}` : '';
+        const tools = m?.tools ? ` tools=${m.tools.length > 8 ? `${m.tools.slice(0, 8).join(',')},…(${m.tools.length})` : m.tools.join(',')}` : '';
+        what = `${m?.kind ?? ''} ${m?.method ?? ''}${m?.tool ? ` tool=${m.tool}` : ''}${who}${tools}${e.http?.host ? ` host=${e.http.host}` : ''}${m?.transport === 'stdio' ? ` over stdio${m.peer ? ` with ${m.peer.comm ?? '?'}[${m.peer.pid}]` : ''}` : ''}${m?.truncated ? ' (cut)' : ''}`;
         break;
+      }
       case 'connect_blocked':
         what = `${c.red}EPERM${c.reset} ${e.net ? flow(e.net) : ''} (${e.enforcement?.verdict ?? '?'} verdict)`;
         break;

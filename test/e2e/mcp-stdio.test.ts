@@ -70,12 +70,14 @@ describe('MCP over stdio (real kernel, a cgroup of the test)', { skip }, () => {
     assert.ok(server, 'the server was spawned by the client');
     // the other end: the server (a child of the client), by the pipe it reads
     const { peer, ...rest } = call.mcp!;
-    assert.deepEqual(rest, { kind: 'request', method: 'tools/call', id: 2, tool: 'echo', context: 'hello over a pipe', transport: 'stdio' });
+    // the session's client and server, as initialize and its answer named them
+    const session = { client: { name: 'fixture-client', version: '1' }, server: { name: 'fixture', version: '1' } };
+    assert.deepEqual(rest, { kind: 'request', method: 'tools/call', id: 2, tool: 'echo', context: 'hello over a pipe', transport: 'stdio', ...session });
     assert.equal(peer?.pid, server);
     assert.equal(peer?.comm, 'python3');
     assert.match(peer?.cmdline ?? '', /stdio_server\.py$/);
     const answer = await waitMcp(m, (e) => e.process?.pid === server && e.mcp?.kind === 'response' && e.mcp.id === 2, "the server's answer");
-    assert.deepEqual(answer.mcp, { kind: 'response', method: 'tools/call', id: 2, tool: 'echo', transport: 'stdio', peer: { ...answer.mcp?.peer, pid: py.pid } });
+    assert.deepEqual(answer.mcp, { kind: 'response', method: 'tools/call', id: 2, tool: 'echo', transport: 'stdio', peer: { ...answer.mcp?.peer, pid: py.pid }, ...session });
     assert.match(answer.mcp?.peer?.cmdline ?? '', /stdio_client\.py/, 'its client, by the pipe it reads');
     assert.equal(answer.process?.comm, 'python3');
     // everything the client wrote, in order, and nothing reported twice
@@ -88,6 +90,11 @@ describe('MCP over stdio (real kernel, a cgroup of the test)', { skip }, () => {
       ['0 initialize', '1 tools/list', '2 tools/call'],
     );
     assert.ok(mcpOf(m, py.pid).every((e) => e.http === undefined && e.net === undefined), 'no network');
+    const init = mcpOf(m, py.pid)[0]!.mcp!;
+    assert.deepEqual([init.client, init.server, init.protocol_version], [session.client, undefined, '2025-06-18'], 'initialize names the client; the server is not known yet');
+    const [initAnswer, listAnswer] = mcpOf(m, server!).map((e) => e.mcp!);
+    assert.deepEqual([initAnswer!.server, initAnswer!.client, initAnswer!.protocol_version], [session.server, session.client, '2025-06-18']);
+    assert.deepEqual(listAnswer!.tools, ['echo', 'delete_file'], 'the tools the server offers');
 
     // through a launcher that runs the server as its child, as npx and uvx do: the peer is the server, answers still paired
     const wrapped = await run([PYTHON, CLIENT, SERVER, 'through a launcher', 'echo'], { cgroup: cg.path, env: { MCP_WRAP: '1', MCP_LINGER: '1' } });
@@ -98,12 +105,15 @@ describe('MCP over stdio (real kernel, a cgroup of the test)', { skip }, () => {
     assert.notEqual(serverOf(m, wrapped.pid), wserver, 'the launcher is the child, the server its child');
     const wanswer = await waitMcp(m, (e) => e.process?.pid === wserver && e.mcp?.kind === 'response' && e.mcp.id === 2, "the server's answer through the launcher");
     assert.equal(wanswer.mcp?.method, 'tools/call');
+    // one session, whether the other end found was the launcher (at initialize) or the server below it
+    assert.deepEqual([wcall.mcp?.client, wcall.mcp?.server, wanswer.mcp?.client, wanswer.mcp?.server], [session.client, session.server, session.client, session.server]);
     assert.equal(wanswer.mcp?.peer?.pid, wrapped.pid, 'its client, two generations up');
 
     const node = await run([process.execPath, '-e', NODE_CLIENT, SERVER, 'hello over a socketpair', 'echo'], { cgroup: cg.path });
     assert.equal(node.code, 0, node.stderr);
     const ncall = await waitMcp(m, (e) => e.process?.pid === node.pid && e.mcp?.method === 'tools/call', "node's tool call");
     assert.equal(ncall.mcp?.context, 'hello over a socketpair');
+    assert.deepEqual(ncall.mcp?.client, { name: 'node-client', version: '1' }, "node's own session, not python's");
     const nserver = serverOf(m, node.pid)!;
     assert.equal(ncall.mcp?.peer?.pid, nserver, 'the server, by the socket it reads');
     await waitMcp(m, (e) => e.process?.pid === nserver && e.mcp?.kind === 'response' && e.mcp.method === 'tools/call', "the server's answer to node");

@@ -58,6 +58,7 @@ describe('busted monitor on real traffic', { skip }, () => {
   let https4: Server;
   let https6: Server;
   let port = 0;
+  let mcpSessions = 0;
   let sServer: ChildProcess;
   let sPort = 0;
   let h2: Http2SecureServer;
@@ -76,7 +77,7 @@ describe('busted monitor on real traffic', { skip }, () => {
       let raw = '';
       req.on('data', (d) => (raw += d));
       req.on('end', () => {
-        let body: { stream?: boolean; id?: number } = {};
+        let body: { stream?: boolean; id?: number; method?: string } = {};
         try {
           body = JSON.parse(raw);
         } catch {
@@ -93,8 +94,23 @@ describe('busted monitor on real traffic', { skip }, () => {
           res.write(ev('message_delta', { delta: { stop_reason: 'end_turn' }, usage: { output_tokens: 55 } }));
           res.end(ev('message_stop', {}));
         } else if (req.url === '/mcp') {
-          res.writeHead(200, { 'content-type': 'application/json' });
-          res.end(JSON.stringify({ jsonrpc: '2.0', id: body.id ?? null, result: { content: [{ type: 'text', text: 'done' }] } }));
+          // streamable HTTP (MCP 2025-06-18): initialize gets the session its id, a notification 202, a tool call an event stream
+          if (body.method === 'initialize') {
+            res.writeHead(200, { 'content-type': 'application/json', 'mcp-session-id': `sess-${process.pid}-${++mcpSessions}` });
+            res.end(JSON.stringify({ jsonrpc: '2.0', id: body.id, result: { protocolVersion: '2025-06-18', capabilities: { tools: {} }, serverInfo: { name: 'stand-in-mcp', version: '1.0' } } }));
+          } else if (body.id === undefined) {
+            res.writeHead(202);
+            res.end();
+          } else if (body.method === 'tools/list') {
+            res.writeHead(200, { 'content-type': 'application/json' });
+            res.end(JSON.stringify({ jsonrpc: '2.0', id: body.id, result: { tools: [{ name: 'delete_file', inputSchema: { type: 'object' } }, { name: 'read_file', inputSchema: { type: 'object' } }] } }));
+          } else if (req.headers['mcp-session-id'] !== undefined) {
+            res.writeHead(200, { 'content-type': 'text/event-stream' });
+            res.end(`event: message\ndata: ${JSON.stringify({ jsonrpc: '2.0', id: body.id, result: { content: [{ type: 'text', text: 'done' }] } })}\n\n`);
+          } else {
+            res.writeHead(200, { 'content-type': 'application/json' });
+            res.end(JSON.stringify({ jsonrpc: '2.0', id: body.id ?? null, result: { content: [{ type: 'text', text: 'done' }] } }));
+          }
         } else {
           res.writeHead(200, { 'content-type': 'application/json' });
           res.end('{"object":"list","data":[]}');
@@ -578,6 +594,46 @@ print(urllib.request.urlopen(req, context=ctx).read().decode())`;
     assert.equal(ma.mcp?.id, 7);
     assert.equal(ma.http?.status, 200);
     assert.ok(!JSON.stringify(agent.events).includes('streamsecret'), 'the key appears nowhere');
+  });
+
+  it('an MCP session over streamable HTTP from python3, each request on a new connection: after initialize every message names client and server, and each answer what it answers', async () => {
+    const py = `import json, ssl, urllib.request
+ctx = ssl.create_default_context(cafile=${JSON.stringify(pki.caCert)})
+session = None
+def rpc(msg):
+    global session
+    h = {"content-type": "application/json", "accept": "application/json, text/event-stream"}
+    if session: h["mcp-session-id"] = session
+    with urllib.request.urlopen(urllib.request.Request("https://api.mistral.ai:${port}/mcp", data=json.dumps(msg).encode(), headers=h), context=ctx) as r:
+        session = r.headers.get("mcp-session-id") or session
+        return r.read()
+rpc({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "py-agent", "version": "0.3"}}})
+rpc({"jsonrpc": "2.0", "method": "notifications/initialized"})
+rpc({"jsonrpc": "2.0", "id": 1, "method": "tools/list"})
+print(rpc({"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {"name": "read_file", "arguments": {"path": "/etc/motd"}}}).decode())`;
+    const r = await run([PYTHON, '-c', py], inCg());
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /"done"/);
+    const answered = await agent.waitFor((e) => of(r.pid)(e) && e.type === 'mcp_message' && e.mcp?.kind === 'response' && e.mcp.id === 2, 'the tool call answered');
+    const client = { name: 'py-agent', version: '0.3' };
+    const server = { name: 'stand-in-mcp', version: '1.0' };
+    const msgs = agent.events.filter((e) => of(r.pid)(e) && e.type === 'mcp_message').map((e) => e.mcp!);
+    assert.deepEqual(
+      msgs.map((m) => `${m.kind} ${m.method} ${m.client?.name ?? '-'} ${m.server?.name ?? '-'}`),
+      [
+        'request initialize py-agent -',
+        'response initialize py-agent stand-in-mcp',
+        'notification notifications/initialized py-agent stand-in-mcp',
+        'request tools/list py-agent stand-in-mcp',
+        'response tools/list py-agent stand-in-mcp',
+        'request tools/call py-agent stand-in-mcp',
+        'response tools/call py-agent stand-in-mcp',
+      ],
+    );
+    assert.equal(new Set(agent.events.filter((e) => of(r.pid)(e) && e.type === 'connect' && e.net?.protocol === 'tcp').map((e) => e.net?.src_port)).size, 4, 'four connections');
+    assert.deepEqual([msgs[0]!.protocol_version, msgs[1]!.protocol_version], ['2025-06-18', '2025-06-18']);
+    assert.deepEqual(msgs[4]!.tools, ['delete_file', 'read_file']);
+    assert.deepEqual(answered.mcp, { kind: 'response', id: 2, method: 'tools/call', tool: 'read_file', client, server });
   });
 
   it('HTTP/2 from curl --http2 (libssl): a streamed OpenAI chat completion, HPACK-decoded headers, usage from the last chunk', async () => {

@@ -62,8 +62,8 @@ describe('metrics endpoint', () => {
     events.push(ev({ type: 'llm_response', provider: 'anthropic', process: proc, llm: { provider: 'anthropic', model: 'claude-sonnet-4-20250514', usage: { input_tokens: 1000, output_tokens: 500 } } }, 107));
     events.push(ev({ type: 'llm_response', provider: 'openai', process: proc, llm: { provider: 'openai', model: 'my-finetune', usage: { input_tokens: 5, output_tokens: 5 } } }, 108));
     events.push(ev({ type: 'mcp_message', process: proc, http: { host: 'mcp.example.test' }, mcp: { kind: 'request', method: 'tools/call', id: 1, tool: 'x' } }, 109));
-    events.push(ev({ type: 'mcp_message', process: proc, mcp: { kind: 'request', method: 'tools/call', id: 2, tool: 'x', transport: 'stdio' } }, 110));
-    events.push(ev({ type: 'mcp_message', process: proc, mcp: { kind: 'response', method: 'tools/call', id: 2, tool: 'x', transport: 'stdio' } }, 111));
+    events.push(ev({ type: 'mcp_message', process: proc, mcp: { kind: 'request', method: 'tools/call', id: 2, tool: 'x', transport: 'stdio', server: { name: 'files', version: '1.0' } } }, 110));
+    events.push(ev({ type: 'mcp_message', process: proc, mcp: { kind: 'response', method: 'tools/call', id: 2, tool: 'x', transport: 'stdio', server: { name: 'files', version: '1.0' } } }, 111));
     for (const e of events) {
       metrics.write(e);
       file.write(e);
@@ -87,9 +87,9 @@ describe('metrics endpoint', () => {
     // claude-sonnet-4: $3 in, $15 out
     assert.ok(Math.abs(at('busted_llm_cost_total{provider="anthropic",model="claude-sonnet-4-20250514",process="python3",currency="USD"}') - (1000 * 3 + 500 * 15) / 1e6) < 1e-12);
     assert.equal(at('busted_llm_unpriced_responses_total{provider="openai",model="my-finetune"}'), 1);
-    assert.equal(at('busted_mcp_messages_total{kind="request",method="tools/call",transport="http"}'), 1);
-    assert.equal(at('busted_mcp_messages_total{kind="request",method="tools/call",transport="stdio"}'), 1);
-    assert.equal(at('busted_mcp_messages_total{kind="response",method="tools/call",transport="stdio"}'), 1);
+    assert.equal(at('busted_mcp_messages_total{kind="request",method="tools/call",transport="http",server=""}'), 1);
+    assert.equal(at('busted_mcp_messages_total{kind="request",method="tools/call",transport="stdio",server="files"}'), 1);
+    assert.equal(at('busted_mcp_messages_total{kind="response",method="tools/call",transport="stdio",server="files"}'), 1);
     assert.equal(at('busted_decisions_total{action="block",enforced="true"}'), 1);
     assert.equal(at('busted_decisions_total{action="allow",enforced="false"}'), 1);
     assert.equal(at('busted_decisions_total{action="audit",enforced="false"}'), 1);

@@ -1,0 +1,130 @@
+// MCP sessions (engine/interpret/mcp-session.ts): what initialize and its
+// answer say of client and server, carried by every later message of the
+// session; answers over HTTP paired with the request they answer, within a
+// connection and across connections by the Mcp-Session-Id the server gave.
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { AppLayer } from '../../engine/interpret/app.js';
+import { mcpFromValues } from '../../engine/interpret/llm.js';
+import { McpSession } from '../../engine/interpret/mcp-session.js';
+import type { TlsCall } from '../../engine/interpret/tls-data.js';
+import type { McpInfo } from '../../engine/model/event.js';
+import { ProviderTable } from '../../engine/enrich/provider.js';
+
+const enc = new TextEncoder();
+const call = (direction: 'write' | 'read', data: string, ssl = 'c1'): TlsCall => {
+  const bytes = enc.encode(data);
+  return { pid: 7, ssl, direction, len: bytes.length, data: bytes, first: undefined as never, conn: { sni: 'mcp.example.test' }, gated: false, callId: '1' };
+};
+const post = (body: object, session?: string) => {
+  const b = JSON.stringify(body);
+  return `POST /mcp HTTP/1.1\r\nHost: mcp.example.test\r\nContent-Type: application/json\r\nAccept: application/json, text/event-stream\r\n${session ? `Mcp-Session-Id: ${session}\r\n` : ''}Content-Length: ${Buffer.byteLength(b)}\r\n\r\n${b}`;
+};
+const answer = (body: object, session?: string, sse = false) => {
+  const b = sse ? `event: message\ndata: ${JSON.stringify(body)}\n\n` : JSON.stringify(body);
+  return `HTTP/1.1 200 OK\r\nContent-Type: ${sse ? 'text/event-stream' : 'application/json'}\r\n${session ? `Mcp-Session-Id: ${session}\r\n` : ''}Content-Length: ${Buffer.byteLength(b)}\r\n\r\n${b}`;
+};
+const accepted = 'HTTP/1.1 202 Accepted\r\nContent-Length: 0\r\n\r\n';
+const mcpOf = (r: ReturnType<AppLayer['feed']>): McpInfo[] => r.found.flatMap((f) => (f.type === 'mcp_message' ? [f.mcp] : []));
+
+const INIT = { jsonrpc: '2.0', id: 0, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'claude-code', version: '2.0.1' } } };
+const INIT_OK = { jsonrpc: '2.0', id: 0, result: { protocolVersion: '2025-06-18', capabilities: { tools: {} }, serverInfo: { name: 'github-mcp-server', version: '0.9.0' } } };
+const CLIENT = { name: 'claude-code', version: '2.0.1' };
+const SERVER = { name: 'github-mcp-server', version: '0.9.0' };
+
+describe('MCP messages: what initialize and tools/list say', () => {
+  it('initialize names the client and the protocol revision; its answer the server; a tools/list answer the tools', () => {
+    assert.deepEqual(mcpFromValues([INIT]), [{ kind: 'request', method: 'initialize', id: 0, client: CLIENT, protocol_version: '2025-06-18', context: '2025-06-18\nclaude-code\n2.0.1' }]);
+    assert.deepEqual(mcpFromValues([INIT_OK]), [{ kind: 'response', id: 0, server: SERVER, protocol_version: '2025-06-18' }]);
+    const tools = mcpFromValues([{ jsonrpc: '2.0', id: 1, result: { tools: [{ name: 'create_issue', inputSchema: {} }, { name: 'delete_repo' }, { description: 'no name' }, 7] } }]);
+    assert.deepEqual(tools, [{ kind: 'response', id: 1, tools: ['create_issue', 'delete_repo'] }]);
+    // a name that is no string, or a clientInfo with no name, names nobody
+    assert.deepEqual(mcpFromValues([{ jsonrpc: '2.0', id: 0, method: 'initialize', params: { clientInfo: { version: '1' } } }])[0]!.client, undefined);
+    assert.deepEqual(mcpFromValues([{ jsonrpc: '2.0', id: 0, result: { serverInfo: { name: 5 } } }])[0]!.server, undefined);
+    // names are kept to 256 characters, tools to 256 names
+    const long = mcpFromValues([{ jsonrpc: '2.0', id: 0, result: { serverInfo: { name: 'x'.repeat(1000) }, tools: Array.from({ length: 300 }, (_, i) => ({ name: `t${i}` })) } }])[0]!;
+    assert.equal(long.server?.name.length, 256);
+    assert.equal(long.tools?.length, 256);
+  });
+});
+
+describe('McpSession', () => {
+  it('answers take the method and tool of the request they answer, asked the other way; a server\'s own request is answered by the client', () => {
+    const s = new McpSession();
+    const req: McpInfo = { kind: 'request', method: 'tools/call', id: 3, tool: 'delete_repo' };
+    s.note(req, 'c');
+    const sampling: McpInfo = { kind: 'request', method: 'sampling/createMessage', id: 3 };
+    s.note(sampling, 's');
+    const fromServer: McpInfo = { kind: 'response', id: 3 };
+    s.note(fromServer, 's');
+    assert.deepEqual(fromServer, { kind: 'response', id: 3, method: 'tools/call', tool: 'delete_repo' });
+    const fromClient: McpInfo = { kind: 'response', id: 3 };
+    s.note(fromClient, 'c');
+    assert.deepEqual(fromClient, { kind: 'response', id: 3, method: 'sampling/createMessage' });
+    // answered once: a second answer with the same id is not paired again
+    const again: McpInfo = { kind: 'response', id: 3 };
+    s.note(again, 's');
+    assert.deepEqual(again, { kind: 'response', id: 3 });
+  });
+
+  it('a new initialize starts afresh: the server the old one named is not given to the new one', () => {
+    const s = new McpSession();
+    s.note({ kind: 'request', method: 'initialize', id: 0, client: CLIENT }, 'c');
+    s.note({ kind: 'response', id: 0, server: SERVER }, 's');
+    const call: McpInfo = { kind: 'request', method: 'tools/list', id: 1 };
+    s.note(call, 'c');
+    assert.deepEqual([call.client, call.server], [CLIENT, SERVER]);
+    const other = { name: 'cursor', version: '1' };
+    const init: McpInfo = { kind: 'request', method: 'initialize', id: 0, client: other };
+    s.note(init, 'c');
+    assert.equal(init.server, undefined);
+    const next: McpInfo = { kind: 'notification', method: 'notifications/initialized' };
+    s.note(next, 'c');
+    assert.deepEqual([next.client, next.server], [other, undefined]);
+  });
+});
+
+describe('AppLayer: MCP sessions over streamable HTTP', () => {
+  it('every message after initialize names client and server, answers name what they answer, across connections by Mcp-Session-Id', () => {
+    const app = new AppLayer(new ProviderTable(), true);
+    assert.deepEqual(mcpOf(app.feed(call('write', post(INIT)))), [{ kind: 'request', method: 'initialize', id: 0, client: CLIENT, protocol_version: '2025-06-18', context: '2025-06-18\nclaude-code\n2.0.1' }]);
+    // the server gives the session its id with its answer
+    assert.deepEqual(mcpOf(app.feed(call('read', answer(INIT_OK, 'sess-1')))), [{ kind: 'response', id: 0, method: 'initialize', server: SERVER, client: CLIENT, protocol_version: '2025-06-18' }]);
+    app.feed(call('write', post({ jsonrpc: '2.0', method: 'notifications/initialized' }, 'sess-1')));
+    app.feed(call('read', accepted));
+    // a later request on another connection (a client's pool), with the session's id
+    const req = mcpOf(app.feed(call('write', post({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'delete_repo', arguments: { repo: 'x/y' } } }, 'sess-1'), 'c2')));
+    assert.deepEqual(req, [{ kind: 'request', method: 'tools/call', id: 1, tool: 'delete_repo', context: 'x/y', client: CLIENT, server: SERVER }]);
+    // its answer as a server-sent event stream: paired with the call
+    const got = mcpOf(app.feed(call('read', answer({ jsonrpc: '2.0', id: 1, result: { content: [{ type: 'text', text: 'deleted' }] } }, 'sess-1', true), 'c2')));
+    assert.deepEqual(got, [{ kind: 'response', id: 1, method: 'tools/call', tool: 'delete_repo', client: CLIENT, server: SERVER }]);
+    // another session (another client) on a third connection learns nothing of the first
+    const other = mcpOf(app.feed(call('write', post({ jsonrpc: '2.0', id: 1, method: 'tools/list' }, 'sess-2'), 'c3')));
+    assert.deepEqual(other, [{ kind: 'request', method: 'tools/list', id: 1 }]);
+  });
+
+  it('a server without session ids (stateless): the connection is the session', () => {
+    const app = new AppLayer(new ProviderTable(), true);
+    app.feed(call('write', post(INIT)));
+    app.feed(call('read', answer(INIT_OK)));
+    app.feed(call('write', post({ jsonrpc: '2.0', id: 1, method: 'tools/list' })));
+    const list = mcpOf(app.feed(call('read', answer({ jsonrpc: '2.0', id: 1, result: { tools: [{ name: 'create_issue' }] } }))));
+    assert.deepEqual(list, [{ kind: 'response', id: 1, method: 'tools/list', tools: ['create_issue'], client: CLIENT, server: SERVER }]);
+    // a new connection without an id is a session of its own
+    const fresh = mcpOf(app.feed(call('write', post({ jsonrpc: '2.0', id: 2, method: 'tools/list' }), 'c9')));
+    assert.deepEqual(fresh, [{ kind: 'request', method: 'tools/list', id: 2 }]);
+  });
+
+  it('a key in a client or server name is redacted; the session keeps what it learnt', () => {
+    const app = new AppLayer(new ProviderTable(), true);
+    const key = 'sk-abcdefghijklmnopqrstuvwxyz0123456789';
+    const init = mcpOf(app.feed(call('write', post({ ...INIT, params: { ...INIT.params, clientInfo: { name: `agent ${key}`, version: '1' } } }))))[0]!;
+    assert.ok(!JSON.stringify(init).includes(key), JSON.stringify(init));
+    assert.match(init.client!.name, /^agent \[REDACTED/);
+    app.feed(call('read', answer(INIT_OK)));
+    app.feed(call('write', post({ jsonrpc: '2.0', id: 1, method: 'tools/list' })));
+    const later = mcpOf(app.feed(call('read', answer({ jsonrpc: '2.0', id: 1, result: { tools: [] } }))))[0]!;
+    assert.ok(!JSON.stringify(later).includes(key));
+    assert.match(later.client!.name, /^agent \[REDACTED/);
+  });
+});
