@@ -33,6 +33,7 @@ export function makeHandWritten(data) {
   const d = data.busted;
   const approved = new Set(d.approved_providers);
   const blockedTools = new Set(d.blocked_mcp_tools);
+  const blockedServers = new Set(Array.isArray(d.blocked_mcp_servers) ? d.blocked_mcp_servers : []);
   const approvedModels = new Set(d.approved_models);
   const shellLike = new RegExp(d.shell_like_tools);
   const mlAllowed = d.ml_allowed_destinations ?? [];
@@ -95,8 +96,12 @@ export function makeHandWritten(data) {
     }
     if (e.type === 'mcp_message' && e.mcp?.kind === 'request') {
       const tool = e.mcp.tool;
+      const server = e.mcp.server?.name;
+      const onServer = typeof server === 'string' && typeof tool === 'string' && blockedTools.has(`${server}/${tool}`);
       if (blockedTools.has(tool)) block.push(`MCP tool ${tool} is blocked`);
-      else if (e.mcp.method === 'tools/call' && typeof tool === 'string' && shellLike.test(tool.toLowerCase())) audit.push(`MCP call of shell-like tool ${tool}`);
+      if (onServer) block.push(`MCP tool ${tool} of server ${server} is blocked`);
+      if (!blockedTools.has(tool) && !onServer && e.mcp.method === 'tools/call' && typeof tool === 'string' && shellLike.test(tool.toLowerCase())) audit.push(`MCP call of shell-like tool ${tool}`);
+      if (typeof server === 'string' && blockedServers.has(server)) block.push(`MCP server ${server} is blocked`);
     }
     if (e.type === 'tls_client_hello' && e.provider !== undefined && e.provider !== false && e.tls?.plaintext === false && e.process?.comm !== undefined) {
       (d.block_unreadable_tls ? block : audit).push(`TLS to ${e.provider} from ${e.process.comm}, which busted cannot read`);

@@ -153,6 +153,8 @@ const corpus = [
   { type: 'mcp_message', mcp: { kind: 'request', method: 'tools/call', tool: 'ssh_exec' } },
   { type: 'mcp_message', mcp: { kind: 'request', method: 'tools/call', tool: 'Run-Shell' } },
   { type: 'mcp_message', mcp: { kind: 'request', method: 'tools/call', tool: 'executive_summary' } },
+  { type: 'mcp_message', mcp: { kind: 'request', method: 'tools/call', tool: 'delete_repo', server: { name: 'github-mcp-server', version: '1' } } },
+  { type: 'mcp_message', mcp: { kind: 'request', method: 'tools/call', tool: 'shell', server: { name: 'ops' } } },
   { type: 'mcp_message', mcp: { kind: 'request', method: 'tools/call', tool: 'send_message', context: '#ops\nkey sk-abcdefghijklmnopqrstuvwxyz' } },
   { type: 'mcp_message', mcp: { kind: 'notification', method: 'notifications/message', context: 'AKIAABCDEFGHIJKLMNOP' } },
   { type: 'mcp_message', mcp: { kind: 'response', method: 'tools/call', tool: 'x', context: 'AKIAABCDEFGHIJKLMNOP' } },

@@ -71,6 +71,28 @@ block contains sprintf("MCP tool %s is blocked", [input.mcp.tool]) if {
 	input.mcp.tool in data.busted.blocked_mcp_tools
 }
 
+# A tool blocked on one server only is listed as "server/tool": the server
+# by the name its answer to initialize gave (input.mcp.server, which every
+# later message of the session carries), so that delete_repo on a
+# scratch server stays allowed when it is blocked on github-mcp-server.
+block contains sprintf("MCP tool %s of server %s is blocked", [input.mcp.tool, input.mcp.server.name]) if {
+	input.type == "mcp_message"
+	input.mcp.kind == "request"
+	concat("/", [input.mcp.server.name, input.mcp.tool]) in data.busted.blocked_mcp_tools
+}
+
+# MCP servers this host must not use, by the same name: every request of
+# their sessions after initialize is blocked (a tools/list as well as a call)
+block contains sprintf("MCP server %s is blocked", [input.mcp.server.name]) if {
+	input.type == "mcp_message"
+	input.mcp.kind == "request"
+	input.mcp.server.name in data.busted.blocked_mcp_servers
+}
+
+blocked_mcp_tool if input.mcp.tool in data.busted.blocked_mcp_tools
+
+blocked_mcp_tool if concat("/", [input.mcp.server.name, input.mcp.tool]) in data.busted.blocked_mcp_tools
+
 # Tools that run commands are worth a look even when they are allowed: an
 # agent's `tools/call` of a shell-like tool is audited (names matched as
 # words, so "ssh_exec" and "run-shell" count, "executive_summary" does not).
@@ -78,7 +100,7 @@ audit contains sprintf("MCP call of shell-like tool %s", [input.mcp.tool]) if {
 	input.type == "mcp_message"
 	input.mcp.kind == "request"
 	input.mcp.method == "tools/call"
-	not input.mcp.tool in data.busted.blocked_mcp_tools
+	not blocked_mcp_tool
 	regex.match(data.busted.shell_like_tools, lower(input.mcp.tool))
 }
 

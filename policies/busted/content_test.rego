@@ -146,3 +146,29 @@ test_a_request_not_read_whole_is_audited if {
 test_a_request_not_read_whole_is_blocked_where_data_says_so if {
 	data.busted.decision == "block" with input as cut("openai") with data.busted.block_uninspected_content as true
 }
+
+on_server(e, name) := object.union(e, {"mcp": {"server": {"name": name, "version": "1.0"}}})
+
+test_a_tool_blocked_on_one_server_only if {
+	blocked := ["github-mcp-server/delete_repo"]
+	e := on_server(mcp_call("request", "delete_repo"), "github-mcp-server")
+	data.busted.decision == "block" with input as e with data.busted.blocked_mcp_tools as blocked
+	data.busted.reasons == {"MCP tool delete_repo of server github-mcp-server is blocked"} with input as e with data.busted.blocked_mcp_tools as blocked
+	# the same tool on another server, or of a session whose server is not known, is allowed
+	data.busted.decision == "allow" with input as on_server(mcp_call("request", "delete_repo"), "scratch") with data.busted.blocked_mcp_tools as blocked
+	data.busted.decision == "allow" with input as mcp_call("request", "delete_repo") with data.busted.blocked_mcp_tools as blocked
+	# a shell-like tool blocked on its server is blocked there, not audited as well
+	shell := on_server(mcp_call("request", "run_shell"), "ops")
+	data.busted.reasons == {"MCP tool run_shell of server ops is blocked"} with input as shell with data.busted.blocked_mcp_tools as ["ops/run_shell"]
+	data.busted.reasons == {"MCP call of shell-like tool run_shell"} with input as shell with data.busted.blocked_mcp_tools as ["other/run_shell"]
+}
+
+test_a_blocked_server_blocks_its_requests_not_its_answers if {
+	list := on_server({"type": "mcp_message", "mcp": {"kind": "request", "method": "tools/list", "id": 1}}, "untrusted-server")
+	data.busted.decision == "block" with input as list with data.busted.blocked_mcp_servers as ["untrusted-server"]
+	data.busted.reasons == {"MCP server untrusted-server is blocked"} with input as list with data.busted.blocked_mcp_servers as ["untrusted-server"]
+	data.busted.decision == "allow" with input as list
+	data.busted.decision == "allow" with input as on_server(mcp_call("response", "x"), "untrusted-server") with data.busted.blocked_mcp_servers as ["untrusted-server"]
+	# data without the list (an older data.json) blocks nothing
+	data.busted.decision == "allow" with input as list with data.busted.blocked_mcp_servers as null
+}
