@@ -10,7 +10,7 @@
  */
 import { after, afterEach, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import type { BustedEvent } from '../../engine/model/event.js';
@@ -174,5 +174,38 @@ describe('MCP over stdio (real kernel, a cgroup of the test)', { skip }, () => {
     assert.equal(quiet.code, 0, quiet.stderr);
     await plain.waitFor((e) => e.type === 'exit' && e.process?.pid === quiet.pid, 'the client exits');
     assert.deepEqual(plain.events.filter((e) => e.type === 'mcp_message'), [], 'no hook, no message');
+  });
+
+  it('busted enforce --mcp-stdio judges a call by the server it goes to (the name its answer to initialize gave): a tool blocked on one server runs on another, and a blocked server is stopped at its first request after initialize', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'busted-mcp-policies-'));
+    cpSync(join(PACKAGE_ROOT, 'policies'), dir, { recursive: true });
+    const data = JSON.parse(readFileSync(join(dir, 'data.json'), 'utf8'));
+    data.busted.blocked_mcp_tools.push('fixture/echo');
+    data.busted.blocked_mcp_servers = ['untrusted'];
+    writeFileSync(join(dir, 'data.json'), JSON.stringify(data));
+    try {
+      const m = (agent = await MonitorProcess.start(['--policies', dir, '--cgroup', cg.path, '--mcp-stdio', '--no-tls'], 20_000, 'enforce'));
+      const r = await run([PYTHON, CLIENT, SERVER, 'on fixture', 'echo'], { cgroup: cg.path });
+      assert.notEqual(r.code, 0, 'the client lost its server');
+      assert.doesNotMatch(r.stdout, /answer:/, 'the server never answered the call');
+      const call = await waitMcp(m, (e) => e.process?.pid === r.pid && e.mcp?.method === 'tools/call', 'the echo call');
+      assert.deepEqual(call.mcp?.server, { name: 'fixture', version: '1' });
+      const d = await m.waitFor((e) => e.type === 'decision' && e.decision?.subject === call.id, 'its decision');
+      assert.deepEqual([d.decision?.action, d.decision?.reasons, d.decision?.enforced], ['block', ['MCP tool echo of server fixture is blocked'], true]);
+      assert.equal((await m.waitFor((e) => e.type === 'exit' && e.process?.pid === serverOf(m, r.pid), 'the server ends')).exit?.signal, 9);
+      // the same tool on another server runs
+      const other = await run([PYTHON, CLIENT, SERVER, 'on scratch', 'echo'], { cgroup: cg.path, env: { MCP_SERVER_NAME: 'scratch' } });
+      assert.equal(other.code, 0, other.stderr);
+      assert.match(other.stdout, /answer: .*on scratch/);
+      // a blocked server: its session's first request after initialize (tools/list) is refused at the server's read
+      const bad = await run([PYTHON, CLIENT, SERVER, 'never', 'echo'], { cgroup: cg.path, env: { MCP_SERVER_NAME: 'untrusted' } });
+      assert.notEqual(bad.code, 0);
+      const list = await waitMcp(m, (e) => e.process?.pid === bad.pid && e.mcp?.method === 'tools/list', 'the tools/list request');
+      const ld = await m.waitFor((e) => e.type === 'decision' && e.decision?.subject === list.id, 'its decision');
+      assert.deepEqual([ld.decision?.reasons, ld.decision?.enforced], [['MCP server untrusted is blocked'], true]);
+      assert.ok(!mcpOf(m, serverOf(m, bad.pid)!).some((e) => e.mcp?.id === 1), 'it never answered tools/list');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
