@@ -235,6 +235,7 @@ export function redactHttp(h: HttpInfo): void {
   if (h.path !== undefined) h.path = redactName(h.path);
   if (h.host !== undefined) h.host = redactName(h.host);
   if (h.content_type !== undefined) h.content_type = redactName(h.content_type);
+  if (h.user_agent !== undefined) h.user_agent = redactName(h.user_agent);
 }
 
 /**
@@ -250,6 +251,11 @@ export function redactLlm(l: LlmInfo): void {
   if (l.context !== undefined) l.context = redactText(l.context);
   if (l.tools) l.tools = l.tools.map((t) => (typeof t === 'string' ? redactText(t) : t));
   if (l.tool_calls) l.tool_calls = l.tool_calls.map(redactText);
+  if (l.client !== undefined) {
+    l.client.name = redactName(l.client.name);
+    if (l.client.version !== undefined) l.client.version = redactName(l.client.version);
+    if (l.client.language !== undefined) l.client.language = redactName(l.client.language);
+  }
 }
 
 /** An MCP message's texts, in place: the method, the tool name or resource URI (`?token=`), a string id. */

@@ -20,6 +20,7 @@ import { grpcMessages, isGrpc } from '../parse/grpc.js';
 import { WsReader, wsDeflateOf, type WsDeflate } from '../parse/websocket.js';
 import { realtimeOf, realtimeRequest, realtimeResponse, type Realtime } from './realtime.js';
 import { McpSession, McpSessions } from './mcp-session.js';
+import { clientOf } from './client.js';
 
 /**
  * What the layer reads: one whole TLS call (tls-data.ts), or the next piece
@@ -160,6 +161,12 @@ function parsedWhole(p: Parser | undefined): boolean {
 /** A watched HTTP/2 connection's reads are not copied now: the kernel stopped, and neither an AI request (for good) nor a write's body (for now) turned them back on. */
 function readsSkipped(c: Conn): boolean {
   return c.skipsReads === true && c.readsBack === undefined && c.kernelReads === undefined;
+}
+
+/** M's User-Agent on HTTP, cut to 256 characters (redacted with the rest of the head when the finding is pushed). */
+function userAgent(http: HttpInfo, m: HttpMessage | Http2Message): void {
+  const ua = m.headers['user-agent'];
+  if (ua !== undefined && ua !== '') http.user_agent = ua.length > 256 ? ua.slice(0, 256) : ua;
 }
 
 /** The host a request on C names: its Host (or :authority) without the port, else C's server name. */
@@ -486,6 +493,10 @@ export class AppLayer {
       const provider = hostProvider ?? API_PROVIDER[call.api];
       const llm = call.info;
       if (provider) llm.provider = provider;
+      // who made the call (the SDK or agent, by its headers): read only of AI traffic (HTTP/1 builds its header map on demand)
+      userAgent(http, m);
+      const client = clientOf(m.headers);
+      if (client) llm.client = client;
       this.push(c, { type: 'llm_request', http, llm, ...(provider ? { provider } : {}) });
       pending.api = call.api;
       pending.llm = llm;
@@ -493,6 +504,7 @@ export class AppLayer {
     } else {
       const found = mcpMessages(d.body, m.contentType, json);
       if (found.length > 0) {
+        userAgent(http, m);
         const session = this.mcpSession(c, m);
         for (const mcp of found) {
           session.note(mcp, 'c');
@@ -780,6 +792,7 @@ export class AppLayer {
       const llm: LlmInfo = {};
       if (req.llm.provider) llm.provider = req.llm.provider;
       if (req.llm.endpoint) llm.endpoint = req.llm.endpoint;
+      if (req.llm.client) llm.client = req.llm.client;
       const model = got.model ?? req.llm.model;
       if (model) llm.model = model;
       llm.stream = got.stream ?? req.llm.stream ?? false;

@@ -137,6 +137,17 @@ export interface HttpInfo {
   host?: string;
   status?: number;
   content_type?: string;
+  /** an LLM call's or MCP message's User-Agent, as the client sent it (up to 256 characters, secrets redacted) */
+  user_agent?: string;
+}
+
+/** The library or program that made an LLM call, as its headers name it (interpret/client.ts). */
+export interface LlmClient {
+  /** `openai-python`, `anthropic-js`, `google-genai`, `boto3`, `claude-cli`, `curl`, … */
+  name: string;
+  version?: string;
+  /** python, js, go, java, … where the headers say */
+  language?: string;
 }
 
 export interface LlmInfo {
@@ -144,6 +155,8 @@ export interface LlmInfo {
   endpoint?: string;
   model?: string;
   stream?: boolean;
+  /** the SDK, agent or HTTP client that made the call (its headers' own words), on the request and its answer */
+  client?: LlmClient;
   user_message?: string;
   system_prompt?: string;
   /**

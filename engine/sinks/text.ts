@@ -97,7 +97,8 @@ export function textFormatter(color: boolean): (e: BustedEvent) => string {
       case 'llm_request': {
         const l = e.llm ?? {};
         const msg = l.user_message ? ` "${l.user_message.length > 60 ? `${l.user_message.slice(0, 57)}...` : l.user_message}"` : '';
-        what = `${e.http?.method ?? ''} ${e.http?.path ?? ''} model=${l.model ?? '?'}${l.stream ? ' stream' : ''}${msg}`;
+        const by = l.client ? ` by ${l.client.name}${l.client.version ? `/${l.client.version}` : ''}` : '';
+        what = `${e.http?.method ?? ''} ${e.http?.path ?? ''} model=${l.model ?? '?'}${l.stream ? ' stream' : ''}${by}${msg}`;
         break;
       }
       case 'llm_response': {

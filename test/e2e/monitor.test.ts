@@ -364,6 +364,7 @@ https.get('https://generativelanguage.googleapis.com:${port}/v1beta/models', { c
     assert.equal(lr.http?.path, '/v1/chat/completions');
     assert.equal(lr.llm?.model, 'gpt-4o-mini');
     assert.equal(lr.llm?.user_message, `hello from wget ${'y'.repeat(20000)}`);
+    assert.equal(lr.llm?.client?.name, 'Wget');
     const ls = await agent.waitFor((e) => of(r.pid)(e) && e.type === 'llm_response', 'llm_response');
     assert.equal(ls.http?.status, 200);
     assert.deepEqual(ls.llm?.usage, { input_tokens: 12, output_tokens: 34 });
@@ -524,7 +525,11 @@ https.get('https://generativelanguage.googleapis.com:${port}/v1beta/models', { c
     // what it meant: an OpenAI chat completion, its model, prompt and usage
     const lr = await agent.waitFor((e) => of(r.pid)(e) && e.type === 'llm_request', 'llm_request');
     assert.equal(lr.provider, 'openai');
-    assert.deepEqual(lr.http, { method: 'POST', path: '/v1/chat/completions', host: 'api.openai.com', content_type: 'application/json' });
+    const { user_agent: ua, ...http } = lr.http ?? {};
+    assert.deepEqual(http, { method: 'POST', path: '/v1/chat/completions', host: 'api.openai.com', content_type: 'application/json' });
+    // who made the call: curl, by its User-Agent
+    assert.match(ua ?? '', /^curl\/\d+\.\d+/);
+    assert.deepEqual(lr.llm?.client, { name: 'curl', version: ua!.slice(5), language: 'c' });
     assert.equal(lr.llm?.model, 'gpt-4o-mini');
     assert.equal(lr.llm?.endpoint, '/v1/chat/completions');
     assert.equal(lr.llm?.stream, false);
@@ -644,7 +649,8 @@ print(rpc({"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {"name":
     assert.match(r.stdout, /\[DONE\]/);
     const lr = await agent.waitFor((e) => of(r.pid)(e) && e.type === 'llm_request', 'h2 llm_request');
     assert.equal(lr.provider, 'openai');
-    assert.deepEqual(lr.http, { method: 'POST', path: '/v1/chat/completions', host: 'api.openai.com', content_type: 'application/json', version: '2' });
+    assert.deepEqual({ ...lr.http, user_agent: undefined }, { method: 'POST', path: '/v1/chat/completions', host: 'api.openai.com', content_type: 'application/json', version: '2', user_agent: undefined });
+    assert.equal(lr.llm?.client?.name, 'curl', 'from the HPACK-decoded user-agent');
     assert.equal(lr.llm?.model, 'gpt-4o');
     assert.equal(lr.llm?.stream, true);
     assert.equal(lr.llm?.user_message, 'hello over h2');

@@ -286,6 +286,9 @@ describe('every provider through real clients', { skip }, () => {
       if (w.tools) assert.deepEqual(lr.llm?.tools, w.tools, 'tools');
       assert.equal(lr.http?.host, c.host);
       assert.equal(lr.http?.version, w.h2 ? '2' : undefined);
+      // who made the call, by its User-Agent (node's https module sends none; its fetch sends `node`, no version)
+      const byClient: Record<string, string | undefined> = { curl: 'curl', 'curl-h2': 'curl', python: 'Python-urllib' };
+      assert.equal(lr.llm?.client?.name, byClient[c.client], 'client');
       const ls = await agent.waitFor((e) => mine(e) && e.type === 'llm_response', `${c.what}: llm_response`);
       assert.equal(ls.http?.status, 200);
       assert.equal(ls.provider, w.provider);
@@ -293,6 +296,7 @@ describe('every provider through real clients', { skip }, () => {
       assert.equal(ls.llm?.model, w.answerModel ?? w.model, "the answer's model");
       assert.equal(ls.llm?.stream, w.stream);
       assert.deepEqual(ls.llm?.tool_calls, w.toolCalls, 'tool calls');
+      assert.deepEqual(ls.llm?.client, lr.llm?.client, "the answer's client is its request's");
       const secret = c.auth[1].split(/[\s=]/).find((x) => x.length >= 20)!;
       assert.ok(!JSON.stringify(agent.events).includes(secret), `the credential ${c.auth[0]} appears nowhere`);
     });
