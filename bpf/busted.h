@@ -15,7 +15,7 @@
 #define BUSTED_H
 
 /* Bumped whenever a layout below changes; checked by the loader. */
-#define BUSTED_ABI_VERSION 4
+#define BUSTED_ABI_VERSION 5
 
 #define BUSTED_COMM_LEN 16
 #define BUSTED_PATH_LEN 256
@@ -191,13 +191,34 @@ struct busted_flow {
 	__u16 _pad;
 };
 
+/* An executable file as the kernel knows it: its inode, its device (the
+ * kernel's encoding: major << 20 | minor), and its inode's change time,
+ * which every write, chmod or rename moves on. exe_hashed (proc.bpf.c) is
+ * keyed by it: a file changed since it was hashed is another key. */
+struct busted_exe_key {
+	__u64 ino;
+	__u64 ctime_ns;
+	__u32 dev;
+	__u32 _pad;
+};
+
+enum busted_exec_flags {
+	/* the process was stopped (SIGSTOP, recorded in `held` as call_id) before
+	 * its first instruction: its executable's file (exe_*) is not one the
+	 * engine has hashed (exe_hashed), and the policy judges processes by
+	 * their executable's hash (BUSTED_CFG_HOLD_EXEC) */
+	BUSTED_EXEC_HELD = 1,
+};
+
 struct busted_exec_event {
 	struct busted_hdr hdr;
 	__u32 filename_len; /* bytes of filename[] used, without the NUL */
 	__u32 args_len;     /* bytes of args[] used: NUL-separated argv */
 	__u32 args_truncated;
-	__u32 _pad;
+	__u32 flags;        /* enum busted_exec_flags */
 	__u64 image;        /* the program image's id (enforcement verdicts are per image; forks share it) */
+	__u64 call_id;      /* BUSTED_EXEC_HELD: the hold's id (busted_held.call_id) */
+	struct busted_exe_key exe; /* the executable's file, as exe_hashed keys it */
 	char filename[BUSTED_PATH_LEN];
 	char args[BUSTED_ARGS_LEN];
 };
@@ -457,6 +478,7 @@ enum busted_cfg_flags {
 	BUSTED_CFG_GATE = 2,    /* hold gated TLS writes */
 	BUSTED_CFG_PER_IMAGE = 4, /* verdicts are per program image: hold a provider's DNS answer to an image not evaluated yet */
 	BUSTED_CFG_HOLD_NAMES = 8, /* the policy decides on host names: hold answers for names it has not decided on yet */
+	BUSTED_CFG_HOLD_EXEC = 16, /* the policy judges processes by their executable's hash: hold an exec of a file not hashed yet (proc.bpf.c) */
 };
 
 /* held: a thread stopped at a gated SSL_write (tid -> what it waits for). The

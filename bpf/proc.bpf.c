@@ -70,7 +70,51 @@ static __always_inline bool exe_first_seen(struct linux_binprm *bprm)
 	return true;
 }
 
-/* The exec record is 848 bytes: too big for the 512-byte BPF stack, so it
+/*
+ * Executables the engine has hashed (busted_exe_key -> 1): with
+ * BUSTED_CFG_HOLD_EXEC (a policy that reads process.exe_sha256), an exec
+ * of any other file stops its process before its first instruction, until
+ * the engine has hashed the file, judged the process and let it go. So a
+ * program new to the agent cannot connect before its verdict says what its
+ * hash allows; a file already hashed, unchanged since, runs at once.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, struct busted_exe_key);
+	__type(value, __u8);
+} exe_hashed SEC(".maps");
+
+/* Inodes' change time, by the kernel's field names: i_ctime_sec and
+ * i_ctime_nsec (6.11 on), __i_ctime (6.6 to 6.10), i_ctime (before). */
+struct inode___ctime_split {
+	time64_t i_ctime_sec;
+	u32 i_ctime_nsec;
+} __attribute__((preserve_access_index));
+
+struct inode___ctime_hidden {
+	struct timespec64 __i_ctime;
+} __attribute__((preserve_access_index));
+
+struct inode___ctime_old {
+	struct timespec64 i_ctime;
+} __attribute__((preserve_access_index));
+
+static __always_inline __u64 inode_ctime_ns(struct inode *ino)
+{
+	struct inode___ctime_split *a = (void *)ino;
+	struct inode___ctime_hidden *b = (void *)ino;
+	struct inode___ctime_old *c = (void *)ino;
+
+	/* the nanoseconds' top bit is a flag (multigrain timestamps: I_CTIME_QUERIED), not time */
+	if (bpf_core_field_exists(a->i_ctime_sec))
+		return (__u64)BPF_CORE_READ(a, i_ctime_sec) * 1000000000ULL + (BPF_CORE_READ(a, i_ctime_nsec) & 0x3fffffff);
+	if (bpf_core_field_exists(b->__i_ctime))
+		return (__u64)BPF_CORE_READ(b, __i_ctime.tv_sec) * 1000000000ULL + BPF_CORE_READ(b, __i_ctime.tv_nsec);
+	return (__u64)BPF_CORE_READ(c, i_ctime.tv_sec) * 1000000000ULL + BPF_CORE_READ(c, i_ctime.tv_nsec);
+}
+
+/* The exec record is 888 bytes: too big for the 512-byte BPF stack, so it
  * is built in the ring buffer directly. */
 
 static __always_inline void task_parent(struct busted_task *t, struct task_struct *p)
@@ -85,7 +129,9 @@ int BPF_PROG(handle_exec, struct task_struct *p, pid_t old_pid, struct linux_bin
 	struct busted_exec_event *e;
 	unsigned long arg_start, arg_end;
 	const char *filename;
-	__u32 len;
+	struct inode *inode;
+	__u64 call_id = 0;
+	__u32 len, pid;
 	long n;
 
 	if (!current_in_scope())
@@ -99,6 +145,14 @@ int BPF_PROG(handle_exec, struct task_struct *p, pid_t old_pid, struct linux_bin
 	task_from_current(&e->hdr.task);
 	task_parent(&e->hdr.task, p);
 	e->image = 0;
+	e->flags = 0;
+	e->call_id = 0;
+	inode = KREAD(bprm, file, f_inode);
+	e->exe.ino = KREAD(inode, i_ino);
+	e->exe.dev = KREAD(inode, i_sb, s_dev);
+	e->exe.ctime_ns = inode_ctime_ns(inode);
+	e->exe._pad = 0;
+	pid = e->hdr.task.pid;
 	if (track_images) {
 		/* A new image: verdicts of the old one no longer apply. Until the
 		 * engine has evaluated this one, the connect hooks use the cgroup's. */
@@ -118,6 +172,15 @@ int BPF_PROG(handle_exec, struct task_struct *p, pid_t old_pid, struct linux_bin
 		pv.uid = e->hdr.task.uid;
 		bpf_map_update_elem(&procs, &e->hdr.task.pid, &pv, BPF_ANY);
 		image_ref(e->image);
+
+		/* a file not hashed yet, under a policy that judges by hash: held (after the record is in the ring) */
+		struct busted_enforce_cfg *c = cfg();
+
+		if (c && (c->flags & BUSTED_CFG_HOLD_EXEC) && engine_heard(c) && !bpf_map_lookup_elem(&exe_hashed, &e->exe)) {
+			call_id = next_call_id();
+			e->call_id = call_id;
+			e->flags |= BUSTED_EXEC_HELD;
+		}
 	}
 
 	/* bprm->filename is the path as execve() was given it, in kernel memory. */
@@ -141,12 +204,13 @@ int BPF_PROG(handle_exec, struct task_struct *p, pid_t old_pid, struct linux_bin
 		e->args_len = len;
 	else
 		e->args_len = 0;
-	e->_pad = 0;
 
 	/* with enforcement the engine evaluates a new image at once, and a new
 	 * executable it looks at at once: wake it */
 	bpf_ringbuf_submit(e, track_images || exe_first_seen(bprm) ? BPF_RB_FORCE_WAKEUP : rb_flags());
 	stat_inc(BUSTED_STAT_EVENTS);
+	if (call_id)
+		hold_this_thread(pid, 0, call_id);
 	return 0;
 }
 

@@ -51,6 +51,8 @@ struct busted_wire_types {
 	struct busted_stdio_event stdio;
 	enum busted_stdio_end stdio_end;
 	enum busted_stdio_flags stdio_flags;
+	enum busted_exec_flags exec_flags;
+	struct busted_exe_key exe_key;
 	struct busted_flow_event flow;
 };
 

@@ -32,7 +32,8 @@ import { listeningSockets, socketHolders } from './host/listeners.js';
 import { Interpreter, type EventOrigin, type InterpreterStats } from './interpret/interpreter.js';
 import type { Sink } from './sinks/sink.js';
 import { decisionEvent, type Decider, type Decision } from './decide/decider.js';
-import { cgroupIdOf, Enforcer } from './enforce/enforcer.js';
+import { cgroupIdOf, Enforcer, readsExeHash } from './enforce/enforcer.js';
+import { ExeHasher } from './host/exe-hash.js';
 import { Clock } from './interpret/clock.js';
 import { redactEvent } from './redact.js';
 import { shownContext } from './interpret/llm.js';
@@ -48,6 +49,8 @@ export interface AgentOptions {
   plainHttp?: boolean;
   /** read MCP over stdio (bpf/stdio.bpf.c: a syscall entry hook every system call pays for); default false */
   mcpStdio?: boolean;
+  /** hash every process's executable (process.exe_sha256); also on when the policy reads it */
+  exeHash?: boolean;
   /** how often kernel-side counters are read (and losses reported), ms */
   statsIntervalMs?: number;
   /** which flavour of tracing hooks (default: the best that loads) */
@@ -132,7 +135,10 @@ export class Agent {
   private readonly enforcer: Enforcer | undefined;
 
   private constructor(private readonly o: AgentOptions) {
-    this.processes = new ProcessCache({ cgroupRoot: cgroup2Mount(), redact: o.noRedact !== true });
+    this.hasher = new ExeHasher();
+    this.processes = new ProcessCache({ cgroupRoot: cgroup2Mount(), redact: o.noRedact !== true, hasher: this.hasher });
+    this.processes.hashExe = o.exeHash === true || (o.policy !== undefined && readsExeHash(o.policy.decider.policy));
+    this.processes.onExeHashed = (pid, sha256) => this.enforcer?.onExeHashed(pid, sha256, this.processes.get(pid).exeKey);
     this.dns = new DnsCache();
     let hosts: Array<{ ip: string; names: string[] }> = [];
     try {
@@ -178,6 +184,7 @@ export class Agent {
           this.tlsLooks?.onExec(pid, programOf(proc), proc.exe);
           this.enforcer?.onExec(pid, image, proc);
         },
+        onExecHold: (r, phase) => this.enforcer?.onExecHold(r, phase),
         onUnreadTls: (pid) => this.tlsLooks?.onUnreadTls(pid),
         onEnforce: (r) => this.enforcer?.onEnforce(r),
         onGatedCall: (g) => this.enforcer?.onGatedCall(g),
@@ -406,8 +413,12 @@ export class Agent {
 
   /** A new policy is in force: every standing verdict is made again. */
   policyChanged(): void {
+    if (this.o.policy) this.processes.hashExe = this.o.exeHash === true || readsExeHash(this.o.policy.decider.policy);
     this.enforcer?.reload();
   }
+
+  /** executables' hashes (process.exe_sha256) */
+  private readonly hasher: ExeHasher;
 
   get enforcement(): Enforcer['stats'] | undefined {
     return this.enforcer?.stats;
@@ -439,6 +450,7 @@ export class Agent {
       this.interpreter.flush(Infinity);
       const kernel = this.kernel.stats();
       await this.kernel.close();
+      await this.hasher.close();
       await Promise.all(this.o.sinks.map((s) => s.close()));
       return {
         kernel,

@@ -73,6 +73,7 @@ export function generate(objectPath = object) {
     ['OWNER', 'busted_owner'],
     ['LISTEN_KEY', 'busted_listen_key'],
     ['STDIO', 'busted_stdio_event'],
+    ['EXE_KEY', 'busted_exe_key'],
   ];
   const enums = [
     'busted_abi',
@@ -98,6 +99,7 @@ export function generate(objectPath = object) {
     'busted_marks',
     'busted_flow_phase',
     'busted_stdio_end',
+    'busted_exec_flags',
     'busted_stdio_flags',
   ];
 

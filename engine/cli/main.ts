@@ -58,6 +58,7 @@ function observeOptions(cmd: Command): Command {
     .option('--no-server-side', 'do not report the server side of DNS/TLS handshakes with remote peers')
     .option('--no-plain-http', 'do not read plain-text HTTP connections (http://: a local Ollama or vLLM, an MCP server on localhost)')
     .option('--mcp-stdio', 'read MCP over stdio (JSON-RPC between a client and the server it spawned); every system call of the host then pays a syscall-entry hook')
+    .option('--exe-hash', "report each process's executable's SHA-256 (process.exe_sha256); on anyway under enforce when the policy reads it")
     .addOption(new Option('--hooks <flavour>', 'tracing hooks: the best that loads (tp_btf, else raw_tp), or raw_tp').choices(['auto', 'raw_tp']).default('auto'))
     .option('--ringbuf-mb <mb>', 'ring buffer size in MiB (a power of two)', int('--ringbuf-mb', 1, 1024), 8)
     .option('--no-redact', 'keep API keys, tokens and auth headers in the output (they are replaced by default)')

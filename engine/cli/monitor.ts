@@ -22,6 +22,8 @@ export interface MonitorCliOptions extends ObserveCliOptions {
   plainHttp: boolean;
   /** --mcp-stdio: read MCP over stdio (bpf/stdio.bpf.c; every system call pays for it) */
   mcpStdio?: boolean;
+  /** --exe-hash: process.exe_sha256 on every event (host/exe-hash.ts) */
+  exeHash?: boolean;
   ringbufMb: number;
   verbose?: boolean;
   redact: boolean;
@@ -97,6 +99,7 @@ export async function runAgent(o: MonitorCliOptions, x: AgentExtras = {}): Promi
       serverSide: o.serverSide,
       plainHttp: o.plainHttp,
       mcpStdio: o.mcpStdio === true,
+      exeHash: o.exeHash === true,
       noRedact: !o.redact,
       hooks: o.hooks,
       tls: o.tls,
@@ -170,7 +173,7 @@ export async function runAgent(o: MonitorCliOptions, x: AgentExtras = {}): Promi
       `${dropped.length ? `; ${dropped.join(', ')}` : ''}\n`,
   );
   const en = agent.enforcement;
-  if (en) process.stderr.write(`busted: enforcement: ${en.refused} connections refused in the kernel, ${en.destroyed} sockets destroyed, ${en.gated} writes held (${en.released} let go), ${en.plainReleased} plain-text requests let go, ${en.killed} processes killed, ${en.heldAnswers} DNS answers held until decided, ${en.heldHellos} ClientHellos held until decided, ${en.unfinishedHeld} TLS connections held while their request was written${en.stdioStopped ? `, ${en.stdioStopped} MCP stdio readers killed before reading a blocked message` : ''}${en.lostHolds ? `, ${en.lostHolds} holds lost` : ''}; ${en.standingImages} program images with a verdict at the end\n`);
+  if (en) process.stderr.write(`busted: enforcement: ${en.refused} connections refused in the kernel, ${en.destroyed} sockets destroyed, ${en.gated} writes held (${en.released} let go), ${en.plainReleased} plain-text requests let go, ${en.killed} processes killed, ${en.heldAnswers} DNS answers held until decided, ${en.heldHellos} ClientHellos held until decided, ${en.unfinishedHeld} TLS connections held while their request was written${en.stdioStopped ? `, ${en.stdioStopped} MCP stdio readers killed before reading a blocked message` : ''}${en.execsHeld ? `, ${en.execsHeld} execs held until their executable was hashed` : ''}${en.lostHolds ? `, ${en.lostHolds} holds lost` : ''}; ${en.standingImages} program images with a verdict at the end\n`);
   return 0;
 }
 

@@ -43,6 +43,17 @@ export interface ExecRecord extends Base {
   argsTruncated: boolean;
   /** the program image's id (hex; '0' when images are not tracked): enforcement verdicts are per image */
   image: string;
+  /** the executable's file as the kernel knows it (busted_exe_key): device (kernel encoding), inode, inode change time */
+  exe?: ExeKey;
+  /** the process is stopped before its first instruction until the engine has hashed its executable (callId: its hold) */
+  held?: { callId: string };
+}
+
+/** An executable file: its device (the kernel's encoding, major << 20 | minor), inode and inode change time in ns. */
+export interface ExeKey {
+  dev: number;
+  ino: bigint;
+  ctimeNs: bigint;
 }
 
 export interface ExitRecord extends Base {
@@ -456,6 +467,12 @@ export function decodeRecord(dv: DataView, off: number, len: number): KernelReco
         argv,
         argsTruncated: dv.getUint32(off + W.EXEC.args_truncated, true) !== 0,
         image: hex64(dv, off + W.EXEC.image),
+        exe: {
+          dev: dv.getUint32(off + W.EXEC.exe_dev, true),
+          ino: dv.getBigUint64(off + W.EXEC.exe_ino, true),
+          ctimeNs: dv.getBigUint64(off + W.EXEC.exe_ctime_ns, true),
+        },
+        ...(dv.getUint32(off + W.EXEC.flags, true) & W.BUSTED_EXEC_HELD ? { held: { callId: hex64(dv, off + W.EXEC.call_id) } } : {}),
       };
     }
     case W.BUSTED_KIND_EXIT:

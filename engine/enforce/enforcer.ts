@@ -30,7 +30,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 
-import type { EnforceRecord, PktRecord, SockId, StdioRecord } from '../decode/records.js';
+import type { EnforceRecord, ExecRecord, ExeKey, PktRecord, SockId, StdioRecord } from '../decode/records.js';
 import type { Decider, Decision } from '../decide/decider.js';
 import { addressBytes, type ProviderTable } from '../enrich/provider.js';
 import type { EventOrigin, GatedCall } from '../interpret/interpreter.js';
@@ -46,6 +46,18 @@ import { reads } from '../policy/analysis.js';
 import type { PolicyEngine } from '../policy/engine.js';
 import { ClassTable, nameHash } from './classes.js';
 import { GUARD_BIN } from '../paths.js';
+
+/**
+ * Whether POLICY judges processes by their executable's hash
+ * (process.exe_sha256): then executables are hashed, and under enforce an
+ * exec of a file not hashed yet is held until it is. A policy whose reads
+ * are not known (a bundle's module) is taken to read it, as it is taken to
+ * read everything else.
+ */
+export function readsExeHash(policy: PolicyEngine): boolean {
+  const use = policy.inputs;
+  return !use || reads(use, ['process', 'exe_sha256']);
+}
 
 /** The process fields a cgroup stands for: the same for every process in it. */
 const CGROUP_FIELDS = new Set(['cgroup_id', 'cgroup_path', 'container_id', 'container_runtime', 'pod_uid', 'pod']);
@@ -131,6 +143,8 @@ export class Enforcer {
   readonly classes: ClassTable;
   private readonly maps: EnforceMaps;
   private perImage = false;
+  /** the policy reads process.exe_sha256: execs of files not hashed yet are held (BUSTED_CFG_HOLD_EXEC) */
+  private holdExec = false;
   /** the policy decides on host names: hold answers for names not decided yet */
   private holdNames = false;
   /** a name's decision does not depend on who looked it up: keep it in the kernel's name table */
@@ -155,7 +169,7 @@ export class Enforcer {
   private timer: NodeJS.Timeout | undefined;
   private started = false;
   private stopped = false;
-  readonly stats = { refused: 0, destroyed: 0, gated: 0, released: 0, killed: 0, lostHolds: 0, heldAnswers: 0, standingImages: 0, plainReleased: 0, heldHellos: 0, unfinishedHeld: 0, stdioStopped: 0 };
+  readonly stats = { refused: 0, destroyed: 0, gated: 0, released: 0, killed: 0, lostHolds: 0, heldAnswers: 0, standingImages: 0, plainReleased: 0, heldHellos: 0, unfinishedHeld: 0, stdioStopped: 0, execsHeld: 0 };
   /** plain-text connections blocked: their held segments are never sent on */
   private readonly blockedPlain = new Set<SockId>();
 
@@ -179,6 +193,8 @@ export class Enforcer {
       if (k && a) this.maps.putDest('0', a.family, a.bytes, this.classes.classOf(k)!, 'static', now);
     }
     this.configure(this.decider.policy);
+    // files an earlier agent hashed (a pinned map): this one has not, so their execs are held again
+    this.maps.clearExeHashed();
     for (const { pid, process } of this.o.scan()) {
       const image = (SEEDED | BigInt(pid)).toString(16);
       if (process.cgroup_id !== undefined && this.maps.seedProc(pid, BigInt(`0x${image}`), BigInt(process.cgroup_id), process.uid ?? 0)) {
@@ -214,7 +230,7 @@ export class Enforcer {
    * still done and an orderly stop still lets everything go.
    */
   private startGuard(): void {
-    if (this.gateClasses === 0n || !existsSync(GUARD_BIN)) return;
+    if (this.guard || (this.gateClasses === 0n && !this.holdExec) || !existsSync(GUARD_BIN)) return;
     try {
       this.guard = spawn(GUARD_BIN, [], { stdio: ['pipe', 'ignore', 'ignore', this.maps.heldFd()], detached: true });
       this.guard.on('error', (e) => this.error(`busted-guard: ${e.message}`));
@@ -234,6 +250,9 @@ export class Enforcer {
     const content = !use || ['llm', 'mcp', 'http', 'provider'].some((k) => reads(use, [k])) || reads(use, ['tls', 'payload']);
     this.holdNames = !use || reads(use, ['dns']) || reads(use, ['tls', 'sni']) || reads(use, ['net', 'dst_host']) || reads(use, ['http', 'host']);
     this.namesCacheable = use !== undefined && !use.all && !use.volatile && !reads(use, ['process']);
+    // a process judged by its executable's hash is stopped at the exec of a file not hashed yet, until it is
+    this.holdExec = readsExeHash(policy);
+    if (this.holdExec && this.started) this.startGuard();
     let mask = 0n;
     if (this.o.gate && content) {
       for (const [, k] of this.classes.entries()) mask |= 1n << BigInt(k);
@@ -249,6 +268,7 @@ export class Enforcer {
       gate: this.started && this.gateClasses !== 0n,
       perImage: this.started && this.perImage,
       holdNames: this.started && this.holdNames,
+      holdExec: this.started && this.holdExec,
       gateClasses: this.gateClasses,
       heartbeatNs: this.o.monoNs(),
     });
@@ -381,6 +401,42 @@ export class Enforcer {
   onExec(pid: number, image: string, p: ProcessInfo): void {
     if (image === '0') return;
     this.noteImage(image, p);
+  }
+
+  /**
+   * An exec the kernel stopped until its executable is hashed
+   * (BUSTED_EXEC_HELD, bpf/proc.bpf.c). `held`: its record is here, the
+   * hold is ours (the lost-holds watch leaves it alone while the file is
+   * read). `decided`: onExec has judged the process with its hash (or
+   * without, when the file could not be read: the policy says what a
+   * process with no hash may do); the file is marked hashed for the
+   * kernel, whose next exec of it runs at once, and the process goes on.
+   */
+  onExecHold(r: ExecRecord, phase: 'held' | 'decided'): void {
+    const pid = r.task.pid;
+    const callId = r.held?.callId;
+    if (callId === undefined) return;
+    let calls = this.gated.get(pid);
+    if (!calls) this.gated.set(pid, (calls = new Map()));
+    calls.set(callId, r.task.tid);
+    if (phase === 'held') return;
+    this.stats.execsHeld++;
+    const p = this.images.get(r.image);
+    if (p?.exe_sha256 !== undefined && r.exe) this.maps.putExeHashed(r.exe);
+    this.release(pid);
+  }
+
+  /**
+   * A process's executable was hashed after it was judged without its hash
+   * (it ran before the agent, or the policy does not hold execs): judged
+   * again with it. Its file is marked hashed for the kernel.
+   */
+  onExeHashed(pid: number, sha256: string, key: ExeKey | undefined): void {
+    if (key && this.holdExec) this.maps.putExeHashed(key);
+    for (const [image, p] of this.images) {
+      if (p.pid !== pid || p.exe_sha256 !== undefined) continue;
+      this.noteImage(image, { ...p, exe_sha256: sha256 });
+    }
   }
 
   // ---- what the kernel did ---------------------------------------------------------
@@ -1065,7 +1121,7 @@ export class Enforcer {
     this.guard?.stdin?.end();
     try {
       this.stats.standingImages = this.maps.imageVerdictCount();
-      this.maps.setConfig({ enforce: true, gate: false, perImage: false, holdNames: false, gateClasses: 0n, heartbeatNs: 0n });
+      this.maps.setConfig({ enforce: true, gate: false, perImage: false, holdNames: false, holdExec: false, gateClasses: 0n, heartbeatNs: 0n });
       // held hellos go on (a QUIC one's datagrams are sent on: its client would wait a probe timeout), as do held connections
       for (const [sock, h] of this.heldHellos) this.releaseHello(sock, h);
       for (const [key, h] of this.heldSocks) this.releaseSock(key, h);

@@ -8,7 +8,8 @@
 import { readdirSync, readFileSync, readlinkSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ProcessInfo } from '../model/event.js';
-import type { ExecRecord, TaskRecord } from '../decode/records.js';
+import type { ExecRecord, ExeKey, TaskRecord } from '../decode/records.js';
+import { exeKeyOf, type ExeHasher } from '../host/exe-hash.js';
 import { type ContainerInfo, containerFromCgroupPath, parseProcCgroup } from './container.js';
 import { redactText } from '../redact.js';
 
@@ -26,6 +27,11 @@ export interface ProcessEntry {
   cgroupId?: number;
   cgroupPath?: string;
   exitedAt?: number;
+  /** the executable's file (its exec record's, else /proc/PID/exe's), and its SHA-256 once hashed (exe-hash.ts) */
+  exeKey?: ExeKey;
+  exeSha256?: string;
+  /** its hash was asked for (once per entry: a file that cannot be read is not tried on every event) */
+  hashAsked?: boolean;
 }
 
 export interface ProcessCacheOptions {
@@ -39,6 +45,8 @@ export interface ProcessCacheOptions {
   now?: () => number;
   /** replace credentials in command lines (default true; --no-redact turns it off) */
   redact?: boolean;
+  /** hashes executables (process.exe_sha256) while `hashExe` is on */
+  hasher?: ExeHasher;
 }
 
 /** The container and pod a cgroup path names, as the contract's process fields. */
@@ -70,7 +78,14 @@ export class ProcessCache {
   private readonly now: () => number;
   private readonly clean: (s: string) => string;
 
+  /** executables are hashed (process.exe_sha256): a policy reads the hash, or --exe-hash */
+  hashExe = false;
+  private readonly hasher: ExeHasher | undefined;
+  /** told when a process's executable's hash arrives after its events began (its infos are made afresh) */
+  onExeHashed?: (pid: number, sha256: string) => void;
+
   constructor(o: ProcessCacheOptions = {}) {
+    this.hasher = o.hasher;
     this.clean = o.redact === false ? (s) => s : redactText;
     this.procRoot = o.procRoot ?? '/proc';
     this.cgroupRoot = o.cgroupRoot;
@@ -95,10 +110,44 @@ export class ProcessCache {
       cmdline: this.clean(r.argv.join(' ') + (r.argsTruncated ? ' …' : '')),
       cgroupId: r.task.cgroupId,
     };
+    if (r.exe) e.exeKey = r.exe;
     e.cgroupPath = this.cgroupPathOf(e.pid, e.cgroupId);
     this.put(e);
     this.forgetInfos(e.pid);
     return e;
+  }
+
+  /**
+   * When E's executable's hash is being read (a file new to the hasher),
+   * the promise of it; undefined when it is known already, or not wanted.
+   * For an exec record R, before onExec: the process it stopped waits for
+   * its hash (enforce, BUSTED_EXEC_HELD).
+   */
+  exeHashWait(r: ExecRecord): Promise<unknown> | undefined {
+    if (!this.hashExe || !this.hasher || !r.exe || this.hasher.get(r.exe) !== undefined) return undefined;
+    return this.hasher.hash(r.exe, [join(this.procRoot, String(r.task.pid), 'exe'), ...(r.filename.startsWith('/') ? [r.filename] : [])]);
+  }
+
+  /** E's hash: at once when the hasher knows its file, else when it has read it (its infos are then made afresh). */
+  private hashOf(e: ProcessEntry, path?: string): void {
+    if (!this.hasher) return;
+    e.hashAsked = true;
+    e.exeKey ??= exeKeyOf(join(this.procRoot, String(e.pid), 'exe'));
+    const k = e.exeKey;
+    if (!k) return;
+    const known = this.hasher.get(k);
+    if (typeof known === 'string') {
+      e.exeSha256 = known;
+      return;
+    }
+    const paths = [join(this.procRoot, String(e.pid), 'exe'), ...(path?.startsWith('/') ? [path] : [])];
+    void this.hasher.hash(k, paths).then((hash) => {
+      // still the process that ran that file (not another exec since, nor another process of the pid)
+      if (hash === undefined || this.entries.get(e.pid) !== e) return;
+      e.exeSha256 = hash;
+      this.forgetInfos(e.pid);
+      this.onExeHashed?.(e.pid, hash);
+    });
   }
 
   onExit(pid: number): void {
@@ -183,6 +232,8 @@ export class ProcessCache {
     p.gid = task.gid;
     p.comm = task.comm || e.comm || '';
     if (e.exe) p.exe = e.exe;
+    if (this.hashExe && e.exeSha256 === undefined && !e.hashAsked) this.hashOf(e, e.exe);
+    if (e.exeSha256) p.exe_sha256 = e.exeSha256;
     if (e.cmdline) p.cmdline = e.cmdline;
     const cgid = task.cgroupId || e.cgroupId;
     if (cgid) p.cgroup_id = cgid;

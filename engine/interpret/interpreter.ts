@@ -96,6 +96,13 @@ export interface InterpreterOptions {
   onPlainHold?: (h: Hold, release: number | undefined, skipped: boolean) => void;
   /** a process executed a new program (TLS library discovery looks at it; enforcement evaluates the image) */
   onExec?: (pid: number, image: string, process: ProcessInfo) => void;
+  /**
+   * An exec the kernel stopped until its executable is hashed
+   * (BUSTED_EXEC_HELD): `held` when its record arrives (the hold is the
+   * engine's from then on), `decided` once the process has been told to
+   * onExec with its hash (or without it, when the file could not be read)
+   */
+  onExecHold?: (r: ExecRecord, phase: 'held' | 'decided') => void;
   /** a process sent a ClientHello that went through no probed TLS library (its plaintext is not read) */
   onUnreadTls?: (pid: number) => void;
   /** what the enforcement hooks learnt that is no event of its own (a TLS connection's socket, a dropped packet) */
@@ -280,6 +287,7 @@ export class Interpreter {
     this.excerpt = o.tlsExcerptBytes ?? 2048;
     this.redact = o.noRedact !== true;
     this.onExec = o.onExec;
+    this.onExecHold = o.onExecHold;
     this.onUnreadTls = o.onUnreadTls;
     this.onEnforce = o.onEnforce;
     this.onGatedCall = o.onGatedCall;
@@ -299,6 +307,7 @@ export class Interpreter {
   private readonly onHelloUndecided: InterpreterOptions['onHelloUndecided'];
 
   private readonly onExec: InterpreterOptions['onExec'];
+  private readonly onExecHold: InterpreterOptions['onExecHold'];
   private readonly onUnreadTls: InterpreterOptions['onUnreadTls'];
   private readonly onEnforce: InterpreterOptions['onEnforce'];
   private readonly onGatedCall: InterpreterOptions['onGatedCall'];
@@ -359,9 +368,23 @@ export class Interpreter {
   // ---- records --------------------------------------------------------------
 
   private exec(r: ExecRecord): void {
+    if (r.held) {
+      this.onExecHold?.(r, 'held');
+      // stopped before its first instruction: it is judged with its hash (a file new to the hasher is read first)
+      const wait = this.processes.exeHashWait(r);
+      if (wait) {
+        void wait.then(() => this.execNow(r));
+        return;
+      }
+    }
+    this.execNow(r);
+  }
+
+  private execNow(r: ExecRecord): void {
     this.processes.onExec(r);
     const proc = this.processes.info(r.task);
     this.onExec?.(r.task.pid, r.image, proc);
+    if (r.held) this.onExecHold?.(r, 'decided');
     const ev = this.start('exec', r.ts, r.task.pid);
     if (!ev) return;
     ev.process = proc;

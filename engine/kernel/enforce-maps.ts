@@ -9,6 +9,7 @@ import { BustedError, ErrorCode } from '../model/errors.js';
 import type { BpfMap } from './libbpf.js';
 import { tlsKey, u64key, type EnforceMapName, type KernelSession } from './loader.js';
 import * as W from './wire.generated.js';
+import type { ExeKey } from '../decode/records.js';
 
 export type TlsVerdict = 'capture' | 'skip' | 'gate' | 'block';
 
@@ -63,12 +64,12 @@ export class EnforceMaps {
   // ---- configuration --------------------------------------------------------
 
   /** What every hook reads at run time; heartbeat is bpf_ktime_get_ns() of now (CLOCK_MONOTONIC). */
-  setConfig(c: { enforce: boolean; gate: boolean; perImage: boolean; holdNames: boolean; gateClasses: bigint; heartbeatNs: bigint }): void {
+  setConfig(c: { enforce: boolean; gate: boolean; perImage: boolean; holdNames: boolean; holdExec?: boolean; gateClasses: bigint; heartbeatNs: bigint }): void {
     const v = new Uint8Array(W.ENFORCE_CFG.size);
     const dv = new DataView(v.buffer);
     dv.setBigUint64(W.ENFORCE_CFG.gate_classes, c.gateClasses, true);
     dv.setBigUint64(W.ENFORCE_CFG.heartbeat_ns, c.heartbeatNs, true);
-    dv.setUint32(W.ENFORCE_CFG.flags, (c.enforce ? W.BUSTED_CFG_ENFORCE : 0) | (c.gate ? W.BUSTED_CFG_GATE : 0) | (c.perImage ? W.BUSTED_CFG_PER_IMAGE : 0) | (c.holdNames ? W.BUSTED_CFG_HOLD_NAMES : 0), true);
+    dv.setUint32(W.ENFORCE_CFG.flags, (c.enforce ? W.BUSTED_CFG_ENFORCE : 0) | (c.gate ? W.BUSTED_CFG_GATE : 0) | (c.perImage ? W.BUSTED_CFG_PER_IMAGE : 0) | (c.holdNames ? W.BUSTED_CFG_HOLD_NAMES : 0) | (c.holdExec ? W.BUSTED_CFG_HOLD_EXEC : 0), true);
     this.map('enforce_cfg').update(u32key(0), v);
   }
 
@@ -251,5 +252,27 @@ export class EnforceMaps {
 
   releaseHeld(tid: number): void {
     this.map('held').delete(u32key(tid));
+  }
+
+  // ---- executables ----------------------------------------------------------------
+
+  private exeKey(k: ExeKey): Uint8Array {
+    const v = new Uint8Array(W.EXE_KEY.size);
+    const dv = new DataView(v.buffer);
+    dv.setBigUint64(W.EXE_KEY.ino, k.ino, true);
+    dv.setBigUint64(W.EXE_KEY.ctime_ns, k.ctimeNs, true);
+    dv.setUint32(W.EXE_KEY.dev, k.dev, true);
+    return v;
+  }
+
+  /** The engine knows this file's hash: its execs are not held (proc.bpf.c exe_hashed). */
+  putExeHashed(k: ExeKey): void {
+    this.map('exe_hashed').update(this.exeKey(k), Uint8Array.of(1));
+  }
+
+  /** Forget every file hashed (a new engine, whose hashes are not those a pinned map remembers). */
+  clearExeHashed(): void {
+    const m = this.map('exe_hashed');
+    for (const k of m.keys(W.EXE_KEY.size)) m.delete(k);
   }
 }

@@ -42,6 +42,7 @@ export const ENFORCE_MAPS = [
   'tls_verdicts',
   'held',
   'call_seq',
+  'exe_hashed',
 ] as const;
 export type EnforceMapName = (typeof ENFORCE_MAPS)[number];
 

@@ -72,7 +72,7 @@ export const HDR = {
 
 /** struct busted_exec_event */
 export const EXEC = {
-  size: 856,
+  size: 888,
   hdr: 0,
   hdr_kind: 0,
   hdr_kind_SIZE: 4,
@@ -103,13 +103,24 @@ export const EXEC = {
   args_len_SIZE: 4,
   args_truncated: 72,
   args_truncated_SIZE: 4,
-  _pad: 76,
-  _pad_SIZE: 4,
+  flags: 76,
+  flags_SIZE: 4,
   image: 80,
   image_SIZE: 8,
-  filename: 88,
+  call_id: 88,
+  call_id_SIZE: 8,
+  exe: 96,
+  exe_ino: 96,
+  exe_ino_SIZE: 8,
+  exe_ctime_ns: 104,
+  exe_ctime_ns_SIZE: 8,
+  exe_dev: 112,
+  exe_dev_SIZE: 4,
+  exe__pad: 116,
+  exe__pad_SIZE: 4,
+  filename: 120,
   filename_LEN: 256,
-  args: 344,
+  args: 376,
   args_LEN: 512,
 } as const;
 
@@ -731,8 +742,21 @@ export const STDIO = {
   data_LEN: 16384,
 } as const;
 
+/** struct busted_exe_key */
+export const EXE_KEY = {
+  size: 24,
+  ino: 0,
+  ino_SIZE: 8,
+  ctime_ns: 8,
+  ctime_ns_SIZE: 8,
+  dev: 16,
+  dev_SIZE: 4,
+  _pad: 20,
+  _pad_SIZE: 4,
+} as const;
+
 // enum busted_abi
-export const BUSTED_ABI = 4;
+export const BUSTED_ABI = 5;
 
 // enum busted_kind
 export const BUSTED_KIND_EXEC = 1;
@@ -852,6 +876,7 @@ export const BUSTED_CFG_ENFORCE = 1;
 export const BUSTED_CFG_GATE = 2;
 export const BUSTED_CFG_PER_IMAGE = 4;
 export const BUSTED_CFG_HOLD_NAMES = 8;
+export const BUSTED_CFG_HOLD_EXEC = 16;
 
 // enum busted_class
 export const BUSTED_CLASS_NONE = 0;
@@ -869,6 +894,9 @@ export const BUSTED_FLOW_END = 2;
 // enum busted_stdio_end
 export const BUSTED_STDIO_PIPE = 1;
 export const BUSTED_STDIO_UNIX = 2;
+
+// enum busted_exec_flags
+export const BUSTED_EXEC_HELD = 1;
 
 // enum busted_stdio_flags
 export const BUSTED_STDIO_F_READ = 1;

@@ -38,6 +38,8 @@ export interface ProcessInfo {
   gid?: number;
   comm?: string;
   exe?: string;
+  /** SHA-256 of the executable the process runs (hex), when hashing is on: a policy reads it, or --exe-hash (host/exe-hash.ts) */
+  exe_sha256?: string;
   cmdline?: string;
   cgroup_id?: number;
   cgroup_path?: string;

@@ -104,6 +104,21 @@ describe('decodeRecord', () => {
     assert.equal(r.filename, '/usr/bin/curl');
     assert.deepEqual(r.argv, ['curl', '-s', 'https://api.openai.com/']);
     assert.equal(r.argsTruncated, true);
+    assert.equal(r.held, undefined);
+  });
+
+  it("decodes an exec's executable file, and a hold until it is hashed", () => {
+    const [dv, off, len] = at(W.EXEC.size, (dv) => {
+      hdr(dv, W.BUSTED_KIND_EXEC);
+      dv.setBigUint64(W.EXEC.exe_ino, 260178n, true);
+      dv.setBigUint64(W.EXEC.exe_ctime_ns, 1752951899000000123n, true);
+      dv.setUint32(W.EXEC.exe_dev, (254 << 20) | 1, true);
+      dv.setUint32(W.EXEC.flags, W.BUSTED_EXEC_HELD, true);
+      dv.setBigUint64(W.EXEC.call_id, 0x1234n, true);
+    });
+    const r = decodeRecord(dv, off, len) as ExecRecord;
+    assert.deepEqual(r.exe, { dev: (254 << 20) | 1, ino: 260178n, ctimeNs: 1752951899000000123n });
+    assert.deepEqual(r.held, { callId: '1234' });
   });
 
   it('copies packet payloads out of the ring', () => {
