@@ -139,6 +139,7 @@ export class Agent {
     this.processes = new ProcessCache({ cgroupRoot: cgroup2Mount(), redact: o.noRedact !== true, hasher: this.hasher });
     this.processes.hashExe = o.exeHash === true || (o.policy !== undefined && readsExeHash(o.policy.decider.policy));
     this.processes.onExeHashed = (pid, sha256) => this.enforcer?.onExeHashed(pid, sha256, this.processes.get(pid).exeKey);
+    if (this.processes.hashExe) this.hasher.warm();
     this.dns = new DnsCache();
     let hosts: Array<{ ip: string; names: string[] }> = [];
     try {

@@ -34,6 +34,8 @@ export function makeHandWritten(data) {
   const approved = new Set(d.approved_providers);
   const blockedTools = new Set(d.blocked_mcp_tools);
   const blockedServers = new Set(Array.isArray(d.blocked_mcp_servers) ? d.blocked_mcp_servers : []);
+  // RE2's (?i) prefix is JavaScript's i flag
+  const poisoning = typeof d.mcp_tool_poisoning === 'string' ? new RegExp(d.mcp_tool_poisoning.replace(/^\(\?i\)/, ''), d.mcp_tool_poisoning.startsWith('(?i)') ? 'i' : '') : undefined;
   const approvedModels = new Set(d.approved_models);
   const shellLike = new RegExp(d.shell_like_tools);
   const mlAllowed = d.ml_allowed_destinations ?? [];
@@ -102,6 +104,11 @@ export function makeHandWritten(data) {
       if (onServer) block.push(`MCP tool ${tool} of server ${server} is blocked`);
       if (!blockedTools.has(tool) && !onServer && e.mcp.method === 'tools/call' && typeof tool === 'string' && shellLike.test(tool.toLowerCase())) audit.push(`MCP call of shell-like tool ${tool}`);
       if (typeof server === 'string' && blockedServers.has(server)) block.push(`MCP server ${server} is blocked`);
+    }
+    if (e.type === 'mcp_message' && e.mcp !== undefined) {
+      const name = typeof e.mcp.server?.name === 'string' ? e.mcp.server.name : '(unnamed)';
+      if (e.mcp.kind === 'response' && e.mcp.tools !== undefined && e.mcp.tools !== false && e.mcp.tools !== null && poisoning && typeof e.mcp.context === 'string' && poisoning.test(e.mcp.context)) audit.push(`MCP server ${name} describes its tools with instructions to the model`);
+      if (e.mcp.tools_changed !== undefined && e.mcp.tools_changed !== false && e.mcp.tools_changed !== null) audit.push(`MCP server ${name} changed its tools since it first listed them`);
     }
     if (e.type === 'tls_client_hello' && e.provider !== undefined && e.provider !== false && e.tls?.plaintext === false && e.process?.comm !== undefined) {
       (d.block_unreadable_tls ? block : audit).push(`TLS to ${e.provider} from ${e.process.comm}, which busted cannot read`);

@@ -115,6 +115,11 @@ export class ExeHasher {
     return q;
   }
 
+  /** Start the worker now, so that the first file to hash does not wait for it to start. */
+  warm(): void {
+    this.ensureWorker();
+  }
+
   private ensureWorker(): Worker {
     if (this.worker) return this.worker;
     const w = new Worker(worker(), { eval: true });

@@ -832,9 +832,9 @@ export class AppLayer {
    */
   private mcpSession(c: Conn, m: HttpMessage | Http2Message): McpSession {
     const id = m.headers['mcp-session-id'];
-    if (id === undefined || id === '') return (c.mcp ??= new McpSession());
+    if (id === undefined || id === '') return (c.mcp ??= this.mcpSessions.fresh());
     const key = `${c.pid}:${id}`;
-    const s = this.mcpSessions.get(key) ?? this.mcpSessions.bind(key, (c.mcp ??= new McpSession()));
+    const s = this.mcpSessions.get(key) ?? this.mcpSessions.bind(key, (c.mcp ??= this.mcpSessions.fresh()));
     c.mcp = s;
     return s;
   }

@@ -692,7 +692,12 @@ export function mcpFromValues(values: unknown[]): McpInfo[] {
           const name = str(obj(t)?.name);
           if (name !== undefined && tools.length < MAX_TOOLS) tools.push(clip(name));
         }
-        if (tools.length > 0) m.tools = tools;
+        if (tools.length > 0) {
+          m.tools = tools;
+          // what the server tells the model about them (descriptions, its parameters'): where tool poisoning hides
+          const said = stringsOf(result.tools, (_s, key) => key === 'name' || key === 'type');
+          if (said !== undefined) m.context = said;
+        }
       }
     }
     out.push(m);

@@ -17,6 +17,7 @@
  * HTTP keeps it across connections), else the connection; over stdio it is
  * the client and the server process it started (interpreter.ts).
  */
+import { createHash } from 'node:crypto';
 import type { McpInfo, McpParty } from '../model/event.js';
 
 /** which way a message went: client to server, or server to client */
@@ -24,11 +25,36 @@ export type McpDirection = 'c' | 's';
 
 /** unanswered requests a session keeps: the oldest go first */
 const MAX_ASKED = 1024;
+/** servers whose first tools/list answer is remembered */
+const MAX_SERVERS = 4096;
+
+/**
+ * The first tools/list answer of each server (by name and version) this
+ * run, as a digest of its tools' names and what it says of them: a later
+ * answer that differs is flagged (`mcp.tools_changed`).
+ */
+export class ToolsSeen {
+  private readonly first = new Map<string, string>();
+
+  /** Whether M, a tools/list answer of SERVER, differs from that server's first. */
+  changed(server: McpParty, m: McpInfo): boolean {
+    const key = `${server.name}\0${server.version ?? ''}`;
+    const digest = createHash('sha256').update(`${(m.tools ?? []).join('\n')}\0${m.context ?? ''}`).digest('base64');
+    const was = this.first.get(key);
+    if (was !== undefined) return was !== digest;
+    if (this.first.size >= MAX_SERVERS) this.first.delete(this.first.keys().next().value!);
+    this.first.set(key, digest);
+    return false;
+  }
+}
 
 export class McpSession {
   client?: McpParty;
   server?: McpParty;
   private readonly asked = new Map<string, { method: string; tool?: string }>();
+
+  /** SEEN: where servers' first tool lists are kept (none: not compared) */
+  constructor(private readonly seen?: ToolsSeen) {}
 
   /**
    * M, read going DIR: its answer's request remembered, or the request it
@@ -57,12 +83,14 @@ export class McpSession {
     } else if (this.client !== undefined) m.client = this.client;
     if (m.server !== undefined) this.server = m.server;
     else if (this.server !== undefined) m.server = this.server;
+    if (m.tools !== undefined && m.kind === 'response' && m.server !== undefined && this.seen?.changed(m.server, m)) m.tools_changed = true;
   }
 }
 
 /** Sessions by key, the least recently used going first past MAX. */
 export class McpSessions {
   private readonly byKey = new Map<string, McpSession>();
+  private readonly seen = new ToolsSeen();
 
   constructor(private readonly max = 4096) {}
 
@@ -78,7 +106,12 @@ export class McpSessions {
 
   /** KEY's session, made when it has none yet. */
   of(key: string): McpSession {
-    return this.get(key) ?? this.bind(key, new McpSession());
+    return this.get(key) ?? this.bind(key, this.fresh());
+  }
+
+  /** A session bound to no key yet (a connection's), comparing tool lists with the others'. */
+  fresh(): McpSession {
+    return new McpSession(this.seen);
   }
 
   /** KEY names S from now on (a session id the server gave to a session a connection opened). */

@@ -208,8 +208,14 @@ export interface McpInfo {
   server?: McpParty;
   /** `initialize` and its answer: the protocol revision the client asked for, and the one the server chose */
   protocol_version?: string;
-  /** the answer to `tools/list`: the names of the tools the server offers */
+  /** the answer to `tools/list`: the names of the tools the server offers (their descriptions are its `context`) */
   tools?: string[];
+  /**
+   * the answer to `tools/list` differs from the first this server (by name
+   * and version) gave in this run: its tools changed under the same version
+   * (a "rug pull": a tool approved as harmless redefined later)
+   */
+  tools_changed?: true;
 }
 
 /** A side of an MCP session, as `initialize` names it (its clientInfo or serverInfo). */

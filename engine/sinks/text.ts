@@ -111,7 +111,7 @@ export function textFormatter(color: boolean): (e: BustedEvent) => string {
         // initialize names the client; its answer, and every later message, the server
         const party = (p: McpParty) => `${p.name}${p.version ? ` ${p.version}` : ''}`;
         const who = m?.method === 'initialize' && m.kind === 'request' && m.client ? ` client=${party(m.client)}` : m?.server ? ` server=${party(m.server)}` : '';
-        const tools = m?.tools ? ` tools=${m.tools.length > 8 ? `${m.tools.slice(0, 8).join(',')},…(${m.tools.length})` : m.tools.join(',')}` : '';
+        const tools = m?.tools ? ` tools=${m.tools.length > 8 ? `${m.tools.slice(0, 8).join(',')},…(${m.tools.length})` : m.tools.join(',')}${m.tools_changed ? ' (changed since first listed)' : ''}` : '';
         what = `${m?.kind ?? ''} ${m?.method ?? ''}${m?.tool ? ` tool=${m.tool}` : ''}${who}${tools}${e.http?.host ? ` host=${e.http.host}` : ''}${m?.transport === 'stdio' ? ` over stdio${m.peer ? ` with ${m.peer.comm ?? '?'}[${m.peer.pid}]` : ''}` : ''}${m?.truncated ? ' (cut)' : ''}`;
         break;
       }

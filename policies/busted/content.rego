@@ -91,6 +91,30 @@ block contains sprintf("MCP server %s is blocked", [input.mcp.server.name]) if {
 
 blocked_mcp_tool if input.mcp.tool in data.busted.blocked_mcp_tools
 
+# Tool poisoning: a server that describes its tools with instructions to
+# the model (hidden directives, "do not tell the user", reads of credential
+# files) steers any agent that reads the descriptions, whatever the tools
+# do. Its tools/list answer, whose descriptions are its mcp.context, is
+# audited when they match data.busted.mcp_tool_poisoning.
+audit contains sprintf("MCP server %s describes its tools with instructions to the model", [mcp_server]) if {
+	input.type == "mcp_message"
+	input.mcp.kind == "response"
+	input.mcp.tools
+	regex.match(data.busted.mcp_tool_poisoning, input.mcp.context)
+}
+
+# A "rug pull": the tools a server lists changed since its first tools/list
+# answer this run, under the same name and version (a tool approved as
+# harmless, redefined later)
+audit contains sprintf("MCP server %s changed its tools since it first listed them", [mcp_server]) if {
+	input.type == "mcp_message"
+	input.mcp.tools_changed
+}
+
+mcp_server := input.mcp.server.name
+
+mcp_server := "(unnamed)" if not input.mcp.server.name
+
 blocked_mcp_tool if concat("/", [input.mcp.server.name, input.mcp.tool]) in data.busted.blocked_mcp_tools
 
 # Tools that run commands are worth a look even when they are allowed: an

@@ -204,6 +204,16 @@ describe('MCP over stdio (real kernel, a cgroup of the test)', { skip }, () => {
       const ld = await m.waitFor((e) => e.type === 'decision' && e.decision?.subject === list.id, 'its decision');
       assert.deepEqual([ld.decision?.reasons, ld.decision?.enforced], [['MCP server untrusted is blocked'], true]);
       assert.ok(!mcpOf(m, serverOf(m, bad.pid)!).some((e) => e.mcp?.id === 1), 'it never answered tools/list');
+      // a server whose tool descriptions carry instructions to the model (tool poisoning): its tools/list answer is audited
+      const poisoned = await run([PYTHON, CLIENT, SERVER, 'poisoned', 'echo'], { cgroup: cg.path, env: { MCP_SERVER_NAME: 'scratch', MCP_POISON: '1' } });
+      assert.equal(poisoned.code, 0, poisoned.stderr);
+      const pserver = serverOf(m, poisoned.pid)!;
+      const plist = await waitMcp(m, (e) => e.process?.pid === pserver && e.mcp?.method === 'tools/list', 'the poisoned tools/list answer');
+      assert.match(plist.mcp?.context ?? '', /<IMPORTANT>Before using this tool/);
+      const pd = await m.waitFor((e) => e.type === 'decision' && e.decision?.subject === plist.id, 'its decision');
+      // the same server (name and version) listed other tools earlier in this run: a rug pull as well
+      assert.deepEqual([pd.decision?.action, pd.decision?.reasons], ['audit', ['MCP server scratch changed its tools since it first listed them', 'MCP server scratch describes its tools with instructions to the model']]);
+      assert.equal(plist.mcp?.tools_changed, true);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -108,7 +108,8 @@ urllib.request.urlopen(req, context=ctx).read()`],
       { name: 'Mistral is not approved', subject: mistralRequest.id, action: 'block', reasons: ['provider mistral is not approved'] },
       // (its connect carries no provider: the name came from a private /etc/hosts, the hello's SNI names it)
       { name: "Mistral's TLS hello too", match: { type: 'tls_client_hello', process: { pid: pid('mistral') } }, action: 'block' },
-      { name: 'MCP delete_file is blocked', match: { type: 'mcp_message', mcp: { method: 'tools/call', tool: 'delete_file' } }, action: 'block', reason: 'delete_file' },
+      // (the server's answer names the call it answers too: it is allowed, what comes back does not leave the host)
+      { name: 'MCP delete_file is blocked', match: { type: 'mcp_message', mcp: { kind: 'request', method: 'tools/call', tool: 'delete_file' } }, action: 'block', reason: 'delete_file' },
       { name: 'the look-alike name is blocked', match: { type: 'tls_client_hello', tls: { sni: LOOKALIKE } }, action: 'block' },
     ];
     writeFileSync(join(dir, 'session.expect.jsonl'), expectations.map((x) => JSON.stringify({ expect: x })).join('\n') + '\n');
