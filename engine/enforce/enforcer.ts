@@ -56,7 +56,7 @@ import { GUARD_BIN } from '../paths.js';
  */
 export function readsExeHash(policy: PolicyEngine): boolean {
   const use = policy.inputs;
-  return !use || reads(use, ['process', 'exe_sha256']);
+  return !use || reads(use, ['process', 'exe_sha256']) || reads(use, ['mcp', 'peer', 'exe_sha256']);
 }
 
 /** The process fields a cgroup stands for: the same for every process in it. */

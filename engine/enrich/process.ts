@@ -128,6 +128,13 @@ export class ProcessCache {
     return this.hasher.hash(r.exe, [join(this.procRoot, String(r.task.pid), 'exe'), ...(r.filename.startsWith('/') ? [r.filename] : [])]);
   }
 
+  /** PID's executable's hash when it is known (asked for now when hashing is on and it was not yet). */
+  exeSha256Of(pid: number): string | undefined {
+    const e = this.get(pid);
+    if (this.hashExe && e.exeSha256 === undefined && !e.hashAsked) this.hashOf(e, e.exe);
+    return e.exeSha256;
+  }
+
   /** E's hash: at once when the hasher knows its file, else when it has read it (its infos are then made afresh). */
   private hashOf(e: ProcessEntry, path?: string): void {
     if (!this.hasher) return;

@@ -572,10 +572,13 @@ export class Interpreter {
     const peer = this.stdioPeer(r, ancestors);
     const sessionKey = peer ? this.stdioSessionKey(r.task.pid, ancestors, peer.pid) : undefined;
     const session = sessionKey !== undefined ? this.mcpSessions.of(sessionKey) : undefined;
+    // the other end's executable by hash, once it is known (hashing on: a policy reads it, or --exe-hash)
+    const peerHash = peer && this.processes.hashExe && peer.exe_sha256 === undefined ? this.processes.exeSha256Of(peer.pid) : undefined;
+    const shownPeer = peer && peerHash !== undefined ? { ...peer, exe_sha256: peerHash } : peer;
     for (const mcp of found) {
       const e = this.base('mcp_message', r.ts);
       e.process = proc;
-      if (peer) mcp.peer = peer;
+      if (shownPeer) mcp.peer = shownPeer;
       // answers were paired already (stdio.ts): the session adds what initialize said of client and server
       session?.note(mcp);
       e.mcp = mcp;

@@ -199,7 +199,7 @@ export interface McpInfo {
   /** `stdio`: written to a pipe or UNIX socket between a client and the server it spawned (no http, no net) */
   transport?: 'stdio';
   /** stdio: the process at the other end (the server a client writes to, the client a server answers) */
-  peer?: { pid: number; comm?: string; exe?: string; cmdline?: string };
+  peer?: { pid: number; comm?: string; exe?: string; exe_sha256?: string; cmdline?: string };
   /** stdio: the message was longer than what the kernel copied (bpf/stdio.bpf.c), read by its start */
   truncated?: true;
   /** the client, as its `initialize` named itself (clientInfo): on that message and every later one of its session (interpret/mcp-session.ts) */

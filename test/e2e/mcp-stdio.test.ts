@@ -10,7 +10,8 @@
  */
 import { after, afterEach, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { cpSync, existsSync, mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import type { BustedEvent } from '../../engine/model/event.js';
@@ -61,7 +62,7 @@ describe('MCP over stdio (real kernel, a cgroup of the test)', { skip }, () => {
   const waitMcp = async (m: MonitorProcess, pred: (e: BustedEvent) => boolean, what: string) => m.waitFor((e) => e.type === 'mcp_message' && pred(e), what);
 
   it('busted monitor --mcp-stdio: python3 over pipes and node over a socketpair, each message of its writer, answers paired with their requests', async () => {
-    const m = (agent = await MonitorProcess.start(['--cgroup', cg.path, '--mcp-stdio', '--no-tls']));
+    const m = (agent = await MonitorProcess.start(['--cgroup', cg.path, '--mcp-stdio', '--no-tls', '--exe-hash']));
     const py = await run([PYTHON, CLIENT, SERVER, 'hello over a pipe', 'echo'], { cgroup: cg.path });
     assert.equal(py.code, 0, py.stderr);
     assert.match(py.stdout, /done: .*hello over a pipe/, 'the server answered');
@@ -101,6 +102,8 @@ describe('MCP over stdio (real kernel, a cgroup of the test)', { skip }, () => {
     assert.equal(wrapped.code, 0, wrapped.stderr);
     const wcall = await waitMcp(m, (e) => e.process?.pid === wrapped.pid && e.mcp?.method === 'tools/call', 'the call through a launcher');
     assert.match(wcall.mcp?.peer?.cmdline ?? '', /^\S+ \S+stdio_server\.py$/, 'the server, not its launcher');
+    // with --exe-hash the other end's executable by hash (python3, hashed when the first client ran)
+    assert.equal(wcall.mcp?.peer?.exe_sha256, createHash('sha256').update(readFileSync(realpathSync(PYTHON))).digest('hex'));
     const wserver = wcall.mcp!.peer!.pid;
     assert.notEqual(serverOf(m, wrapped.pid), wserver, 'the launcher is the child, the server its child');
     const wanswer = await waitMcp(m, (e) => e.process?.pid === wserver && e.mcp?.kind === 'response' && e.mcp.id === 2, "the server's answer through the launcher");
