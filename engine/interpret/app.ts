@@ -7,7 +7,7 @@
  * with requests in order on HTTP/1.1, by stream on HTTP/2.
  */
 import type { TlsCall } from './tls-data.js';
-import type { HttpInfo, LlmInfo, McpInfo } from '../model/event.js';
+import type { HttpInfo, LlmInfo, McpInfo, McpParty } from '../model/event.js';
 import type { ProviderTable } from '../enrich/provider.js';
 import { BODY_BUDGET_BYTES, BodyBudget, concatBytes, MAX_BODY } from '../parse/bytes.js';
 import { codingsOf, decodeBody } from '../parse/encoding.js';
@@ -163,6 +163,14 @@ function readsSkipped(c: Conn): boolean {
   return c.skipsReads === true && c.readsBack === undefined && c.kernelReads === undefined;
 }
 
+/** MCP endpoints whose server name is remembered */
+const MAX_MCP_ENDPOINTS = 4096;
+
+/** An MCP endpoint: the host a request named and its path without the query. */
+function mcpEndpoint(http: HttpInfo): string {
+  return `${(http.host ?? '').toLowerCase()}${(http.path ?? '').split('?')[0]}`;
+}
+
 /** M's User-Agent on HTTP, cut to 256 characters (redacted with the rest of the head when the finding is pushed). */
 function userAgent(http: HttpInfo, m: HttpMessage | Http2Message): void {
   const ua = m.headers['user-agent'];
@@ -180,6 +188,13 @@ export class AppLayer {
   private readonly conns = new Map<string, Conn>();
   /** MCP sessions by `${pid}:${Mcp-Session-Id}` */
   private readonly mcpSessions = new McpSessions();
+  /**
+   * The server each MCP endpoint (host and path) named in its last answer
+   * to initialize: a session that did not begin where it was read (another
+   * process, a connection without the session's id, a client that skipped
+   * initialize) is still of that server.
+   */
+  private readonly mcpEndpoints = new Map<string, McpParty>();
 
   constructor(
     private readonly providers: ProviderTable,
@@ -506,6 +521,8 @@ export class AppLayer {
       if (found.length > 0) {
         userAgent(http, m);
         const session = this.mcpSession(c, m);
+        const known = session.server === undefined ? this.mcpEndpoints.get(mcpEndpoint(http)) : undefined;
+        if (known !== undefined && !found.some((x) => x.method === 'initialize')) session.server = known;
         for (const mcp of found) {
           session.note(mcp, 'c');
           this.push(c, { type: 'mcp_message', http, mcp });
@@ -818,6 +835,11 @@ export class AppLayer {
     if (found.length === 0) return;
     const session = this.mcpSession(c, m);
     for (const mcp of found) {
+      // an answer to initialize names the server at this endpoint (before note: it is the answer's own)
+      if (mcp.server !== undefined) {
+        if (this.mcpEndpoints.size >= MAX_MCP_ENDPOINTS) this.mcpEndpoints.delete(this.mcpEndpoints.keys().next().value!);
+        this.mcpEndpoints.set(mcpEndpoint(http), mcp.server);
+      }
       session.note(mcp, 's');
       this.push(c, { type: 'mcp_message', http, mcp });
     }

@@ -106,6 +106,15 @@ block contains sprintf("MCP tool %s is blocked", [input.mcp.tool]) if {
 }
 `;
 
+/** A tool blocked on one MCP server only (by the name its answer to initialize gave). */
+const MCP_SERVER_TOOL = `${HEAD}
+block contains sprintf("MCP tool %s of server %s is blocked", [input.mcp.tool, input.mcp.server.name]) if {
+	input.type == "mcp_message"
+	input.mcp.kind == "request"
+	concat("/", [input.mcp.server.name, input.mcp.tool]) == "stand-in-mcp/delete_file"
+}
+`;
+
 const SECRET = 'AKIAIOSFODNN7EXAMPLE';
 
 describe('busted enforce (real kernel, a cgroup of the test)', { skip }, () => {
@@ -788,6 +797,32 @@ process.stdin.on('data', async (d) => {
     const again = await run(['curl', '-4', '-sS', '--http1.1', '--max-time', '10', '--cacert', pki.caCert, ...hdr, '-d', rpc(1, 'tools/call', { name: 'delete_file', arguments: { path: '/etc/again' } }), mcpUrl], inCg());
     assert.notEqual(again.code, 0);
     assert.ok(!server.received.some((b) => b.includes('/etc/again')), 'nor the one on a new connection');
+    await stopAgent();
+  });
+
+  it('stops a tool call by the server it goes to (its answer to initialize named it), on the connection that opened the session, on another naming its Mcp-Session-Id, and on one that skipped initialize', async () => {
+    const m = await startAgent(policyDir('mcp-server', MCP_SERVER_TOOL));
+    const rpc = (id: number, method: string, params: object) => JSON.stringify({ jsonrpc: '2.0', id, method, params });
+    const mcpUrl = url('mcp.example.test', '/mcp');
+    const hdr = ['-H', 'content-type: application/json', '-H', 'accept: application/json, text/event-stream'];
+    const r = await run(
+      ['curl', '-4', '-sS', '--http1.1', '--max-time', '10', '--cacert', pki.caCert, ...hdr, '-d', rpc(1, 'initialize', { protocolVersion: '2025-06-18', clientInfo: { name: 'curl-agent', version: '1' } }), mcpUrl, '--next', '--cacert', pki.caCert, ...hdr, '-H', 'mcp-session-id: stand-in-session-1', '-d', rpc(2, 'tools/call', { name: 'delete_file', arguments: { path: '/etc/server-scoped' } }), mcpUrl],
+      inCg(),
+    );
+    assert.notEqual(r.code, 0, 'the blocked call fails');
+    const call = await m.waitFor((e) => e.type === 'mcp_message' && e.mcp?.tool === 'delete_file' && e.process?.pid === r.pid, 'the tools/call');
+    assert.deepEqual([call.mcp?.server, call.mcp?.client], [{ name: 'stand-in-mcp', version: '1' }, { name: 'curl-agent', version: '1' }]);
+    const d = await m.waitFor((e) => e.type === 'decision' && e.decision?.subject === call.id, 'its decision');
+    assert.deepEqual([d.decision?.reasons, d.decision?.enforced], [['MCP tool delete_file of server stand-in-mcp is blocked'], true]);
+    assert.ok(!server.received.some((b) => b.includes('/etc/server-scoped')), 'the blocked call never arrived');
+    // another connection (another process) naming the session: the server is known, the call never arrives
+    const again = await run(['curl', '-4', '-sS', '--http1.1', '--max-time', '10', '--cacert', pki.caCert, ...hdr, '-H', 'mcp-session-id: stand-in-session-1', '-d', rpc(3, 'tools/call', { name: 'delete_file', arguments: { path: '/etc/server-scoped-again' } }), mcpUrl], inCg());
+    assert.notEqual(again.code, 0);
+    assert.ok(!server.received.some((b) => b.includes('/etc/server-scoped-again')), 'nor the one on another connection of the session');
+    // a client that skips initialize cannot hide which server it calls: the endpoint's server is known
+    const bare = await run(['curl', '-4', '-sS', '--http1.1', '--max-time', '10', '--cacert', pki.caCert, ...hdr, '-d', rpc(4, 'tools/call', { name: 'delete_file', arguments: { path: '/etc/server-scoped-bare' } }), mcpUrl], inCg());
+    assert.notEqual(bare.code, 0);
+    assert.ok(!server.received.some((b) => b.includes('/etc/server-scoped-bare')), 'nor one without initialize or session');
     await stopAgent();
   });
 

@@ -137,7 +137,15 @@ function answer(path: string, body: Json, res: Out): void {
     return;
   }
   if (p === '/v1/embeddings') return json({ object: 'list', data: [{ object: 'embedding', index: 0, embedding: [0.1, 0.2] }], model, usage: { prompt_tokens: USAGE.input, total_tokens: USAGE.input } });
-  if (p === '/mcp') return json({ jsonrpc: '2.0', id: body.id ?? null, result: { tools: [{ name: 'delete_file' }] } });
+  if (p === '/mcp') {
+    if (body.method === 'initialize') {
+      // streamable HTTP: the session gets its id with the answer, and the server names itself
+      res.writeHead(200, { 'content-type': 'application/json', 'mcp-session-id': 'stand-in-session-1' });
+      res.end(JSON.stringify({ jsonrpc: '2.0', id: body.id ?? null, result: { protocolVersion: '2025-06-18', capabilities: { tools: {} }, serverInfo: { name: 'stand-in-mcp', version: '1' } } }));
+      return;
+    }
+    return json({ jsonrpc: '2.0', id: body.id ?? null, result: { tools: [{ name: 'delete_file' }] } });
+  }
   res.writeHead(404, { 'content-type': 'application/json' });
   res.end('{"error":"not found"}');
 }

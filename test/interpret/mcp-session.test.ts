@@ -132,9 +132,12 @@ describe('AppLayer: MCP sessions over streamable HTTP', () => {
     // its answer as a server-sent event stream: paired with the call
     const got = mcpOf(app.feed(call('read', answer({ jsonrpc: '2.0', id: 1, result: { content: [{ type: 'text', text: 'deleted' }] } }, 'sess-1', true), 'c2')));
     assert.deepEqual(got, [{ kind: 'response', id: 1, method: 'tools/call', tool: 'delete_repo', client: CLIENT, server: SERVER }]);
-    // another session (another client) on a third connection learns nothing of the first
+    // another session (another client) on a third connection has none of the first's client, but the same endpoint's server
     const other = mcpOf(app.feed(call('write', post({ jsonrpc: '2.0', id: 1, method: 'tools/list' }, 'sess-2'), 'c3')));
-    assert.deepEqual(other, [{ kind: 'request', method: 'tools/list', id: 1 }]);
+    assert.deepEqual(other, [{ kind: 'request', method: 'tools/list', id: 1, server: SERVER }]);
+    // a session at another endpoint knows no server
+    const elsewhere = mcpOf(app.feed(call('write', post({ jsonrpc: '2.0', id: 1, method: 'tools/list' }, 'sess-3').replace('POST /mcp ', 'POST /other/mcp '), 'c4')));
+    assert.deepEqual(elsewhere, [{ kind: 'request', method: 'tools/list', id: 1 }]);
   });
 
   it('a server without session ids (stateless): the connection is the session', () => {
@@ -144,9 +147,13 @@ describe('AppLayer: MCP sessions over streamable HTTP', () => {
     app.feed(call('write', post({ jsonrpc: '2.0', id: 1, method: 'tools/list' })));
     const list = mcpOf(app.feed(call('read', answer({ jsonrpc: '2.0', id: 1, result: { tools: [{ name: 'create_issue' }] } }))));
     assert.deepEqual(list, [{ kind: 'response', id: 1, method: 'tools/list', tools: ['create_issue'], client: CLIENT, server: SERVER }]);
-    // a new connection without an id is a session of its own
+    // a new connection without an id is a session of its own, of the server its endpoint named (a client cannot skip
+    // initialize to hide which server it calls)
     const fresh = mcpOf(app.feed(call('write', post({ jsonrpc: '2.0', id: 2, method: 'tools/list' }), 'c9')));
-    assert.deepEqual(fresh, [{ kind: 'request', method: 'tools/list', id: 2 }]);
+    assert.deepEqual(fresh, [{ kind: 'request', method: 'tools/list', id: 2, server: SERVER }]);
+    // a new initialize there starts afresh: its server is the one its answer names
+    const init = mcpOf(app.feed(call('write', post(INIT), 'c9')));
+    assert.equal(init[0]!.server, undefined);
   });
 
   it('a key in a client or server name is redacted; the session keeps what it learnt', () => {
