@@ -11,7 +11,7 @@ import type { HttpInfo, LlmInfo, McpInfo, McpParty } from '../model/event.js';
 import type { ProviderTable } from '../enrich/provider.js';
 import { BODY_BUDGET_BYTES, BodyBudget, concatBytes, MAX_BODY } from '../parse/bytes.js';
 import { codingsOf, decodeBody } from '../parse/encoding.js';
-import { Http1Stream, type HttpMessage } from '../parse/http1.js';
+import { Http1Stream, sseEndpoint, type HttpMessage } from '../parse/http1.js';
 import { Http2Stream, looksLikeHttp2, type Http2Message } from '../parse/http2.js';
 import { redactHttp, redactLlm, redactMcp } from '../redact.js';
 import { formCall, llmApiPath, llmApiProbe, llmRequest, llmResponse, mcpFromSse, mcpMessages, obj, otherCall, parseJson, type Api, type LlmCall } from './llm.js';
@@ -161,6 +161,14 @@ function parsedWhole(p: Parser | undefined): boolean {
 /** A watched HTTP/2 connection's reads are not copied now: the kernel stopped, and neither an AI request (for good) nor a write's body (for now) turned them back on. */
 function readsSkipped(c: Conn): boolean {
   return c.skipsReads === true && c.readsBack === undefined && c.kernelReads === undefined;
+}
+
+/** The session id in an HTTP+SSE endpoint's query (`sessionId`, the TypeScript SDK's; `session_id`, Python's). */
+function sseSessionId(path: string): string | undefined {
+  const q = path.indexOf('?');
+  if (q < 0) return undefined;
+  const m = /(?:^|&)(?:sessionId|session_id)=([^&#]+)/.exec(path.slice(q + 1));
+  return m ? m[1] : undefined;
 }
 
 /** MCP endpoints whose server name is remembered */
@@ -639,7 +647,15 @@ export class AppLayer {
       const e = EVENT_END.exec(text);
       const end = e === null ? text.length : e.index;
       if (end - from > MAX_SSE_EVENT) this.lost('server-sent event longer than 1 MiB');
-      else this.answers(c, m, http, mcpFromSse(text.slice(from, end)));
+      else {
+        const event = text.slice(from, end);
+        // HTTP+SSE (MCP's older transport): the stream names where to POST, with the session's id; those
+        // requests, on other connections, and the answers that come back here are one session
+        const endpoint = event.includes('endpoint') ? sseEndpoint(event) : undefined;
+        const id = endpoint !== undefined ? sseSessionId(endpoint) : undefined;
+        if (id !== undefined) this.mcpSessions.bind(`${c.pid}:sse:${id}`, this.mcpSession(c, m));
+        this.answers(c, m, http, mcpFromSse(event));
+      }
       if (e === null) return;
       from = EVENT_END.lastIndex;
     }
@@ -853,6 +869,10 @@ export class AppLayer {
    * read there.
    */
   private mcpSession(c: Conn, m: HttpMessage | Http2Message): McpSession {
+    // a POST to the endpoint an HTTP+SSE stream named: the stream's session
+    const sse = m.kind === 'request' ? sseSessionId(m.path ?? '') : undefined;
+    const stream = sse !== undefined ? this.mcpSessions.get(`${c.pid}:sse:${sse}`) : undefined;
+    if (stream !== undefined) return (c.mcp = stream);
     const id = m.headers['mcp-session-id'];
     if (id === undefined || id === '') return (c.mcp ??= this.mcpSessions.fresh());
     const key = `${c.pid}:${id}`;

@@ -473,6 +473,31 @@ class Http1Message implements HttpMessage {
   }
 }
 
+/**
+ * The `data` of the first event named `endpoint` in TEXT (server-sent
+ * events): where MCP's older HTTP+SSE transport tells its client to POST
+ * (`/messages?sessionId=…`). Undefined when there is none.
+ */
+export function sseEndpoint(text: string): string | undefined {
+  let named = false;
+  let data: string[] = [];
+  for (const raw of text.split(/\r\n|\r|\n/)) {
+    if (raw === '') {
+      if (named && data.length) return data.join('\n');
+      named = false;
+      data = [];
+      continue;
+    }
+    const c = raw.indexOf(':');
+    const field = c < 0 ? raw : raw.slice(0, c);
+    let value = c < 0 ? '' : raw.slice(c + 1);
+    if (value.startsWith(' ')) value = value.slice(1);
+    if (field === 'event') named = value === 'endpoint';
+    else if (field === 'data') data.push(value);
+  }
+  return named && data.length ? data.join('\n') : undefined;
+}
+
 /** Server-sent events (the HTML living standard, §9.2.6): the `data` of each event, in order. */
 export function sseData(text: string): string[] {
   const out: string[] = [];

@@ -169,3 +169,26 @@ describe('AppLayer: MCP sessions over streamable HTTP', () => {
     assert.match(later.client!.name, /^agent \[REDACTED/);
   });
 });
+
+describe('AppLayer: MCP sessions over HTTP+SSE (the older transport)', () => {
+  it("the stream's endpoint event ties the POSTs (other connections) and the answers on the stream into one session", () => {
+    const app = new AppLayer(new ProviderTable(), true);
+    const chunk = (s: string) => `${Buffer.byteLength(s).toString(16)}\r\n${s}\r\n`;
+    const event = (o: object) => chunk(`event: message\ndata: ${JSON.stringify(o)}\n\n`);
+    app.feed(call('write', 'GET /sse HTTP/1.1\r\nHost: mcp.example.test\r\nAccept: text/event-stream\r\n\r\n', 'sse'));
+    app.feed(call('read', 'HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n' + chunk('event: endpoint\ndata: /messages?sessionId=9f1c\n\n'), 'sse'));
+    const postTo = (body: object, ssl: string) => {
+      const b = JSON.stringify(body);
+      const r = mcpOf(app.feed(call('write', `POST /messages?sessionId=9f1c HTTP/1.1\r\nHost: mcp.example.test\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(b)}\r\n\r\n${b}`, ssl)));
+      app.feed(call('read', 'HTTP/1.1 202 Accepted\r\nContent-Length: 8\r\n\r\nAccepted', ssl));
+      return r;
+    };
+    postTo(INIT, 'p1');
+    const initAnswer = mcpOf(app.feed(call('read', event(INIT_OK), 'sse')));
+    assert.deepEqual(initAnswer, [{ kind: 'response', id: 0, method: 'initialize', server: SERVER, client: CLIENT, protocol_version: '2025-06-18' }]);
+    const req = postTo({ jsonrpc: '2.0', id: 5, method: 'tools/call', params: { name: 'delete_repo', arguments: {} } }, 'p2');
+    assert.deepEqual(req, [{ kind: 'request', method: 'tools/call', id: 5, tool: 'delete_repo', client: CLIENT, server: SERVER }]);
+    const got = mcpOf(app.feed(call('read', event({ jsonrpc: '2.0', id: 5, result: { content: [] } }), 'sse')));
+    assert.deepEqual(got, [{ kind: 'response', id: 5, method: 'tools/call', tool: 'delete_repo', client: CLIENT, server: SERVER }]);
+  });
+});
