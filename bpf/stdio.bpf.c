@@ -10,7 +10,7 @@
  * each on this guest: dd bs=1, 1-byte reads and writes, ran 14 % slower). kprobes
  * and fentry on pipe_write would be cheaper; this kernel has neither.
  *
- * A write is copied when its fd is a pipe or a UNIX socket (Node's child
+ * A write (or each iovec of a writev) is copied when its fd is a pipe or a UNIX socket (Node's child
  * stdio is a socketpair) and it starts a JSON-RPC message (`{"jsonrpc"`,
  * `{"method"`, `{"id"`, `{"result"`, `{"error"`); from then on every write
  * to that fd by that process is, so a message written in parts stays whole.
@@ -29,6 +29,10 @@
 
 #define NR_READ 0  /* x86_64 */
 #define NR_WRITE 1
+#define NR_WRITEV 20
+/* iovecs of a writev() copied (each as a write of its own): libuv writes a
+ * stream's queued messages with one writev when the pipe was full */
+#define STDIO_IOV_MAX 8
 #define S_IFMT 00170000
 #define S_IFSOCK 0140000
 #define S_IFIFO 0010000
@@ -190,19 +194,15 @@ static __always_inline bool send(struct busted_stdio_event *e, __u64 flags)
 	return true;
 }
 
-static __always_inline int on_write(struct pt_regs *regs, __u64 tgid)
+/* A write of COUNT bytes at BUF to FD (or one iovec of a writev). */
+static __always_inline int on_write(__u64 tgid, __u32 fd, const char *buf, long count)
 {
 	struct busted_stdio_event *e;
 	struct file *f = NULL;
 	__u64 key, *seen, peer, ino = 0, wake;
-	__u32 fd, end = 0;
-	const char *buf;
+	__u32 end = 0;
 	char head[12] = {};
-	long count;
 
-	fd = (__u32)BPF_CORE_READ(regs, di);
-	buf = (const char *)BPF_CORE_READ(regs, si);
-	count = (long)BPF_CORE_READ(regs, dx);
 	if (count <= 0)
 		return 0;
 	key = tgid << 32 | fd;
@@ -243,6 +243,21 @@ static __always_inline int on_write(struct pt_regs *regs, __u64 tgid)
 	return 0;
 }
 
+/* A writev(): its iovecs in order, each as a write (the engine joins a stream's writes into lines). */
+static __always_inline int on_writev(__u64 tgid, __u32 fd, const struct iovec *iov, long cnt)
+{
+	struct iovec v;
+
+	if (cnt <= 0)
+		return 0;
+	for (int i = 0; i < STDIO_IOV_MAX; i++) {
+		if (i >= cnt || bpf_probe_read_user(&v, sizeof(v), &iov[i]))
+			break;
+		on_write(tgid, fd, v.iov_base, (long)v.iov_len);
+	}
+	return 0;
+}
+
 /*
  * A read of a pipe or UNIX socket: kept for its exit, which holds it when
  * JSON-RPC was written to that end by then. Not only when it was at entry:
@@ -274,12 +289,16 @@ int BPF_PROG(handle_stdio_write, struct pt_regs *regs, long id)
 {
 	__u64 tgid;
 
-	if (id != NR_WRITE && !(id == NR_READ && hold_reads))
+	if (id != NR_WRITE && id != NR_WRITEV && !(id == NR_READ && hold_reads))
 		return 0;
 	tgid = bpf_get_current_pid_tgid() >> 32;
 	if (tgid == self_tgid || !current_in_scope())
 		return 0;
-	return id == NR_WRITE ? on_write(regs, tgid) : on_read(regs);
+	if (id == NR_WRITE)
+		return on_write(tgid, (__u32)BPF_CORE_READ(regs, di), (const char *)BPF_CORE_READ(regs, si), (long)BPF_CORE_READ(regs, dx));
+	if (id == NR_WRITEV)
+		return on_writev(tgid, (__u32)BPF_CORE_READ(regs, di), (const struct iovec *)BPF_CORE_READ(regs, si), (long)BPF_CORE_READ(regs, dx));
+	return on_read(regs);
 }
 
 /* The engine's sign of life is recent. */

@@ -112,6 +112,15 @@ describe('MCP over stdio (real kernel, a cgroup of the test)', { skip }, () => {
     assert.deepEqual([wcall.mcp?.client, wcall.mcp?.server, wanswer.mcp?.client, wanswer.mcp?.server], [session.client, session.server, session.client, session.server]);
     assert.equal(wanswer.mcp?.peer?.pid, wrapped.pid, 'its client, two generations up');
 
+    // writev (libuv writes a stream's queued messages so): each iovec read as a write, two messages in one call
+    const wv = await run([PYTHON, CLIENT, SERVER, 'hello through writev', 'echo'], { cgroup: cg.path, env: { MCP_WRITEV: '1' } });
+    assert.equal(wv.code, 0, wv.stderr);
+    await waitMcp(m, (e) => e.process?.pid === wv.pid && e.mcp?.method === 'tools/call', 'the call written with writev');
+    assert.deepEqual(
+      mcpOf(m, wv.pid).map((e) => `${e.mcp?.kind} ${e.mcp?.method}${e.mcp?.context ? ` ${e.mcp.context}` : ''}`),
+      ['request initialize 2025-06-18\nfixture-client\n1', 'notification notifications/initialized', 'request tools/list', 'request tools/call hello through writev'],
+    );
+
     const node = await run([process.execPath, '-e', NODE_CLIENT, SERVER, 'hello over a socketpair', 'echo'], { cgroup: cg.path });
     assert.equal(node.code, 0, node.stderr);
     const ncall = await waitMcp(m, (e) => e.process?.pid === node.pid && e.mcp?.method === 'tools/call', "node's tool call");
