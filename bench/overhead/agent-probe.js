@@ -8,9 +8,9 @@
 //     garbage collections by kind, with their total pause time (gc),
 // and writes both when the process exits.
 //
-// Not `node --cpu-prof`: its sampling signal (SIGPROF, every 1 ms) arrives
-// while the kernel verifies the BPF programs, the verifier gives up with
-// EAGAIN on a pending signal, and the agent runs without its conn/pkt hooks.
+// Profiling starts once the agent is attached, so the profile is of the
+// workload, not of the start (`node --cpu-prof` works too since the loader
+// blocks SIGPROF while the verifier runs: engine/kernel/libbpf.ts).
 import { Session } from 'node:inspector';
 import { PerformanceObserver, constants } from 'node:perf_hooks';
 import { writeFileSync } from 'node:fs';

@@ -119,6 +119,7 @@ export const c = {
   epoll_ctl: libc.func('int epoll_ctl(int epfd, int op, int fd, const uint8_t *event)'),
   epoll_wait: libc.func('int epoll_wait(int epfd, _Out_ uint8_t *events, int maxevents, int timeout)'),
   strerror: libc.func('const char *strerror(int errnum)'),
+  pthread_sigmask: libc.func('int pthread_sigmask(int how, const uint8_t *set, _Out_ uint8_t *oldset)'),
   // netlink (sock_diag's SOCK_DESTROY): node has no netlink sockets
   socket: libc.func('int socket(int domain, int type, int protocol)'),
   send: libc.func('intptr_t send(int fd, const uint8_t *buf, size_t len, int flags)'),

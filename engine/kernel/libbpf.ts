@@ -512,7 +512,16 @@ export class BpfObject {
 
   load(): void {
     const take = captureLog();
-    const err = libbpf.object_load(this.handle) as number;
+    // the verifier gives up (EAGAIN) when a signal is pending: a profiler's
+    // SIGPROF (node --cpu-prof: every millisecond) would make every big
+    // program fail to load, so it waits, blocked, until the load is done
+    const old = blockSignal(SIGPROF);
+    let err: number;
+    try {
+      err = libbpf.object_load(this.handle) as number;
+    } finally {
+      restoreSignals(old);
+    }
     if (err) fail(`load ${this.name}`, -err, take());
   }
 
@@ -521,6 +530,26 @@ export class BpfObject {
     libbpf.object_close(this.ptr);
     this.ptr = null;
   }
+}
+
+// ---- signals ----------------------------------------------------------------
+
+const SIGPROF = 27;
+const SIG_BLOCK = 0;
+const SIG_SETMASK = 2;
+/** glibc's sigset_t: 1024 bits */
+const SIGSET_BYTES = 128;
+
+/** Block SIG for this thread; the mask before, for restoreSignals (undefined: not changed). */
+function blockSignal(sig: number): Uint8Array | undefined {
+  const set = new Uint8Array(SIGSET_BYTES);
+  set[(sig - 1) >> 3] = 1 << ((sig - 1) & 7);
+  const old = new Uint8Array(SIGSET_BYTES);
+  return (c.pthread_sigmask(SIG_BLOCK, set, old) as number) === 0 ? old : undefined;
+}
+
+function restoreSignals(old: Uint8Array | undefined): void {
+  if (old) c.pthread_sigmask(SIG_SETMASK, old, null);
 }
 
 // ---- cgroups --------------------------------------------------------------

@@ -12,7 +12,7 @@ import { createServer, type Server } from 'node:https';
 import { createSecureServer, type Http2SecureServer, type Http2ServerRequest, type Http2ServerResponse } from 'node:http2';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { type AddressInfo, connect, createServer as createTcpServer } from 'node:net';
-import { copyFileSync, mkdtempSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { BustedEvent } from '../../engine/model/event.js';
@@ -24,6 +24,7 @@ import { NSS_CURL } from '../helpers/clients.js';
 import { goClient, goProbesOn, goSkipReason } from '../helpers/go-client.js';
 import { PYTHON, run, start } from '../../engine/demo/spawn.js';
 import { AGENT_V8_FLAGS } from '../../engine/cli/relaunch.js';
+import { PACKAGE_ROOT } from '../../engine/paths.js';
 
 const skip = kernelSkipReason();
 /**
@@ -989,6 +990,18 @@ c.sendall(b"x" * 1000); a.recv(2000); a.sendall(b"y" * 50); c.recv(100); c.close
   it('runs with its V8 heap flags (engine/cli/relaunch.ts), in the same process it was started as', () => {
     const argv = readFileSync(`/proc/${agent.pid}/cmdline`, 'utf8').split('\0');
     for (const f of AGENT_V8_FLAGS) assert.ok(argv.includes(f), `${f} in ${argv.join(' ')}`);
+  });
+
+  it('loads every program under a CPU profiler (node --cpu-prof): its SIGPROF is blocked while the verifier runs, which gives up on a pending signal', async () => {
+    const prof = mkdtempSync(join(tmpdir(), 'busted-cpuprof-'));
+    try {
+      const r = await run([process.execPath, '--cpu-prof', '--cpu-prof-dir', prof, join(PACKAGE_ROOT, 'bin', 'busted.js'), 'monitor', '--cgroup', cg.path, '--duration', '1', '--no-model', '--strict'], {});
+      assert.equal(r.code, 0, r.stderr);
+      assert.doesNotMatch(r.stderr, /not attached|Resource temporarily unavailable/);
+      assert.ok(readdirSync(prof).some((f) => f.endsWith('.cpuprofile')), 'the profile was written');
+    } finally {
+      rmSync(prof, { recursive: true, force: true });
+    }
   });
 
   it('sees nothing outside its cgroup', async () => {
