@@ -50,13 +50,12 @@ import { GUARD_BIN } from '../paths.js';
 /**
  * Whether POLICY judges processes by their executable's hash
  * (process.exe_sha256): then executables are hashed, and under enforce an
- * exec of a file not hashed yet is held until it is. A policy whose reads
- * are not known (a bundle's module) is taken to read it, as it is taken to
- * read everything else.
+ * exec of a file not hashed yet is held until it is. A bundle's module,
+ * whose reads are not known, is taken to read it when it names it
+ * (PolicyEngine.mayRead).
  */
 export function readsExeHash(policy: PolicyEngine): boolean {
-  const use = policy.inputs;
-  return !use || reads(use, ['process', 'exe_sha256']) || reads(use, ['mcp', 'peer', 'exe_sha256']);
+  return policy.mayRead(['process', 'exe_sha256']) || policy.mayRead(['mcp', 'peer', 'exe_sha256']);
 }
 
 /** The process fields a cgroup stands for: the same for every process in it. */

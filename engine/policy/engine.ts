@@ -9,7 +9,7 @@ import type { LoadedPolicy } from '@open-policy-agent/opa-wasm';
 
 import { BustedError, ErrorCode } from '../model/errors.js';
 import { loadCompiled, type LoadOptions } from './builtins-js.js';
-import type { InputUse } from './analysis.js';
+import { reads, type InputUse } from './analysis.js';
 import { DirectEval } from './direct.js';
 import { InputProjector } from './project.js';
 import { buildPolicy, ENTRYPOINTS, OPTIONAL_ENTRYPOINTS, type PolicyBuild } from './source.js';
@@ -80,6 +80,28 @@ export class PolicyEngine {
   /** What the policy reads of its input; undefined when unknown (a bundle's policy.wasm): assume everything. */
   get inputs(): InputUse | undefined {
     return this.build.inputs;
+  }
+
+  /**
+   * Whether the policy may read the input member at PATH. Rego we compiled
+   * says exactly (inputs); a bundle's module is opaque, but a member it
+   * names is a string in it (OPA's planner keeps every ref's keys as
+   * string constants) or in its data: a member named in neither is not
+   * read. What is costly to provide for every event (an executable's hash)
+   * is provided only when this says so.
+   */
+  mayRead(path: readonly string[]): boolean {
+    const use = this.build.inputs;
+    if (use) return reads(use, path);
+    const name = path[path.length - 1]!;
+    return (this.named ??= new Map()).get(name) ?? this.remember(name, Buffer.from(this.build.wasm).includes(name) || JSON.stringify(this.build.data).includes(JSON.stringify(name).slice(1, -1)));
+  }
+
+  private named: Map<string, boolean> | undefined;
+
+  private remember(name: string, yes: boolean): boolean {
+    this.named!.set(name, yes);
+    return yes;
   }
 
   /** Reads, compiles (for Rego) and loads SRC; errors name the file (and row:col for Rego). */

@@ -310,3 +310,35 @@ describe('policy engine: OPA bundles', () => {
     assert.throws(() => engine.decide({ say: 1 }), /busted\/decision is 1/);
   });
 });
+
+describe('policy engine: what a policy may read (mayRead)', () => {
+  const EXE = `package busted
+
+import rego.v1
+
+default decision := "allow"
+
+decision := "block" if {
+	input.type == "connect"
+	not input.process.exe_sha256 in data.busted.ok
+}
+`;
+  const asBundle = (text: string, data: Record<string, unknown>) => {
+    const wasm = compile([{ file: 'p.rego', text }], { entrypoints: ['busted/decision'] }).wasm;
+    return PolicyEngine.fromBuild({ kind: 'bundle', wasm, data, revision: 'r', files: [] });
+  };
+
+  it('Rego it compiled says exactly; a bundle may read a member it names, in its module or its data', async () => {
+    const rego = await PolicyEngine.load(POLICIES);
+    assert.equal(rego.mayRead(['process', 'comm']), true);
+    assert.equal(rego.mayRead(['process', 'exe_sha256']), false);
+    const reads = await asBundle(EXE, { busted: { ok: [] } });
+    assert.equal(reads.inputs, undefined, 'a bundle: its reads are not known');
+    assert.equal(reads.mayRead(['process', 'exe_sha256']), true);
+    const plain = await asBundle(EXE.replace('input.process.exe_sha256', 'input.process.exe'), { busted: { ok: [] } });
+    assert.equal(plain.mayRead(['process', 'exe_sha256']), false, 'named nowhere: not read');
+    // a key read through data (input.process[k] for k in data) is in the data
+    const byData = await asBundle(EXE.replace('input.process.exe_sha256', 'input.process[data.busted.key]'), { busted: { ok: [], key: 'exe_sha256' } });
+    assert.equal(byData.mayRead(['process', 'exe_sha256']), true);
+  });
+});
