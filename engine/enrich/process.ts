@@ -7,11 +7,14 @@
  */
 import { readdirSync, readFileSync, readlinkSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import type { ProcessInfo } from '../model/event.js';
+import type { Ancestor, ProcessInfo } from '../model/event.js';
 import type { ExecRecord, ExeKey, TaskRecord } from '../decode/records.js';
 import { exeKeyOf, type ExeHasher } from '../host/exe-hash.js';
 import { type ContainerInfo, containerFromCgroupPath, parseProcCgroup } from './container.js';
 import { redactText } from '../redact.js';
+
+/** process.ancestors: how many */
+const MAX_ANCESTORS = 4;
 
 /** How long a cgroup path read for a cgroup id names later processes of that id (a cgroup can be renamed). */
 const CGROUP_PATH_TTL_MS = 10_000;
@@ -249,7 +252,29 @@ export class ProcessCache {
       p.cgroup_path = cgPath;
       containerFields(p, this.container(cgPath));
     }
+    const ancestors = this.ancestorsOf(ppid);
+    if (ancestors.length) p.ancestors = ancestors;
     return p;
+  }
+
+  /**
+   * The processes PPID and above it ran in, nearest first, up to
+   * MAX_ANCESTORS, init (pid 1) left out: the chain a command came down
+   * (an agent, the shell it ran, the curl the shell ran), as the cache
+   * knows them (an exited one is still known; one never seen is read from
+   * /proc once).
+   */
+  private ancestorsOf(ppid: number | undefined): Ancestor[] {
+    const out: Ancestor[] = [];
+    for (let p = ppid; p !== undefined && p > 1 && out.length < MAX_ANCESTORS && !out.some((a) => a.pid === p); ) {
+      const e = this.get(p);
+      const a: Ancestor = { pid: p };
+      if (e.comm) a.comm = e.comm;
+      if (e.exe) a.exe = e.exe;
+      out.push(a);
+      p = e.ppid;
+    }
+    return out;
   }
 
   private forgetInfos(pid: number): void {

@@ -50,6 +50,18 @@ export interface ProcessInfo {
   pod_uid?: string;
   /** the Kubernetes pod: uid and QoS class from the cgroup path, the rest from the API server (when reachable) */
   pod?: PodInfo;
+  /**
+   * The processes above it, nearest first (its parent, the parent's
+   * parent…), up to 4, init left out: the chain a command came down, such
+   * as an AI agent, the shell it ran and the curl that shell ran
+   */
+  ancestors?: Ancestor[];
+}
+
+export interface Ancestor {
+  pid: number;
+  comm?: string;
+  exe?: string;
 }
 
 export interface PodInfo {

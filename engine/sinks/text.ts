@@ -45,7 +45,8 @@ export function textFormatter(color: boolean): (e: BustedEvent) => string {
     let what = '';
     switch (e.type) {
       case 'exec':
-        what = p?.cmdline ?? p?.exe ?? '';
+        // where it came down from: its parent and theirs (an agent, the shell it ran)
+        what = `${p?.cmdline ?? p?.exe ?? ''}${p?.ancestors?.length ? ` (from ${p.ancestors.slice(0, 3).map((a) => `${a.comm ?? '?'}[${a.pid}]`).join(' ← ')})` : ''}`;
         break;
       case 'exit':
         what = `code ${e.exit?.code ?? '?'}${e.exit?.signal ? ` signal ${e.exit.signal}` : ''} after ${e.exit?.duration_ms ?? '?'} ms`;
