@@ -265,15 +265,19 @@ export class ProcessCache {
    * /proc once).
    */
   private ancestorsOf(ppid: number | undefined): Ancestor[] {
-    const out: Ancestor[] = [];
-    for (let p = ppid; p !== undefined && p > 1 && out.length < MAX_ANCESTORS && !out.some((a) => a.pid === p); ) {
-      const e = this.get(p);
-      const a: Ancestor = { pid: p };
+    return this.ancestorPids(ppid).map((pid) => {
+      const e = this.get(pid);
+      const a: Ancestor = { pid };
       if (e.comm) a.comm = e.comm;
       if (e.exe) a.exe = e.exe;
-      out.push(a);
-      p = e.ppid;
-    }
+      return a;
+    });
+  }
+
+  /** PPID and the pids above it, nearest first, up to MAX_ANCESTORS, init left out (one never seen is read from /proc once). */
+  ancestorPids(ppid: number | undefined): number[] {
+    const out: number[] = [];
+    for (let p = ppid; p !== undefined && p > 1 && out.length < MAX_ANCESTORS && !out.includes(p); p = this.get(p).ppid) out.push(p);
     return out;
   }
 

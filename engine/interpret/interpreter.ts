@@ -373,7 +373,9 @@ export class Interpreter {
       // stopped before its first instruction: it is judged with its hash (a file new to the hasher is read first)
       const wait = this.processes.exeHashWait(r);
       if (wait) {
-        void wait.then(() => this.execNow(r));
+        void wait
+          .then(() => this.execNow(r))
+          .catch((e: unknown) => this.out(this.base('error', r.ts), { error: { code: ErrorCode.INTERNAL, message: `the exec of ${r.filename} (pid ${r.task.pid}): ${(e as Error).message ?? e}` } }));
         return;
       }
     }
@@ -381,10 +383,15 @@ export class Interpreter {
   }
 
   private execNow(r: ExecRecord): void {
-    this.processes.onExec(r);
-    const proc = this.processes.info(r.task);
-    this.onExec?.(r.task.pid, r.image, proc);
-    if (r.held) this.onExecHold?.(r, 'decided');
+    let proc: ProcessInfo;
+    try {
+      this.processes.onExec(r);
+      proc = this.processes.info(r.task);
+      this.onExec?.(r.task.pid, r.image, proc);
+    } finally {
+      // a held process goes on whatever happened here: judged, or by its cgroup's verdict
+      if (r.held) this.onExecHold?.(r, 'decided');
+    }
     const ev = this.start('exec', r.ts, r.task.pid);
     if (!ev) return;
     ev.process = proc;
@@ -609,9 +616,7 @@ export class Interpreter {
 
   /** PPID and its ancestors, nearest first, up to 4 (from the process cache: an exited one is still known). */
   private ancestorsOf(ppid: number | undefined): number[] {
-    const out: number[] = [];
-    for (let p = ppid; p !== undefined && p > 1 && out.length < 4 && !out.includes(p); p = this.processes.get(p).ppid) out.push(p);
-    return out;
+    return this.processes.ancestorPids(ppid);
   }
 
   /**

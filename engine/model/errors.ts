@@ -6,6 +6,8 @@
 export const ErrorCode = {
   /** a command-line option is wrong (exit 2) */
   USAGE: 'BUSTED_E_USAGE',
+  /** a fault of busted's own, reported instead of stopping the agent */
+  INTERNAL: 'BUSTED_E_INTERNAL',
   /** the host lacks something a command needs (BTF, cgroup v2, root, ...) */
   UNSUPPORTED: 'BUSTED_E_UNSUPPORTED',
   /** libbpf or the kernel refused: open, load, attach, map operations */
