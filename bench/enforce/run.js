@@ -44,7 +44,19 @@
 //              hello and decided, then sent on by the engine (pkt.bpf.c
 //              quic_hold). Without the agent, with enforce, with --no-gate.
 //
-//   node bench/enforce/run.js [connect|reload|gate|gateparts|plaingate|hellohold|quichold ...]
+//   mcpstdio   added latency of an MCP tools/call round trip over stdio, both
+//              reads held until judged (--mcp-stdio).
+//
+//   exechold   what a policy that reads process.exe_sha256 costs an exec: the
+//              first exec of a file new to the agent is held until the file is
+//              hashed (proc.bpf.c exe_hashed), later ones run at once. Fresh
+//              copies of /bin/true padded to 40 KB, 8 MB and 64 MB are each
+//              run twice by a node driver in the cgroup, without the agent,
+//              under the same policy judging by path (per-image verdicts,
+//              nothing hashed) and under it: added latency of the first and
+//              the second exec over the path policy, p50.
+//
+//   node bench/enforce/run.js [connect|reload|gate|gateparts|plaingate|hellohold|quichold|mcpstdio|exechold ...]
 // env: BENCH_ENFORCE_REQS (default 400 per round), BENCH_ENFORCE_ROUNDS (3),
 //      BENCH_ENFORCE_EDITS (20)
 // Prints RESULT {json} lines on stdout, progress on stderr. Needs root.
@@ -523,6 +535,101 @@ async function mcpStdioBench() {
   );
 }
 
+// ---------------------------------------------------------------- exechold
+
+const EXEC_DRIVER = `const { spawnSync } = require('child_process');
+const out = {};
+for (const f of process.argv.slice(1)) {
+  const t = [];
+  for (let i = 0; i < 2; i++) {
+    const t0 = process.hrtime.bigint();
+    const r = spawnSync(f);
+    if (r.status !== 0) { console.error(f, r.error ?? r.status); process.exit(3); }
+    t.push(Number(process.hrtime.bigint() - t0) / 1e6);
+  }
+  out[f] = t;
+}
+console.log(JSON.stringify(out));`;
+
+const EXE_POLICY = `package busted
+
+import rego.v1
+
+default decision := "allow"
+
+decision := "block" if {
+	input.type == "connect"
+	input.provider == "openai"
+	not input.process.exe_sha256 in data.busted.ok
+}
+`;
+
+async function execHoldBench() {
+  const sizes = [0, 8 << 20, 64 << 20];
+  const copies = 5;
+  let batch = 0;
+  /** fresh files (new inodes: not hashed), COPIES of each size */
+  const fresh = () => {
+    const dir = join(work, `exe-${batch++}`);
+    mkdirSync(dir, { recursive: true });
+    const files = [];
+    for (const size of sizes) {
+      for (let i = 0; i < copies; i++) {
+        const f = join(dir, `true-${size}-${i}`);
+        cpSync('/bin/true', f);
+        if (size) writeFileSync(f, Buffer.alloc(size), { flag: 'a' });
+        files.push({ size, f });
+      }
+    }
+    return files;
+  };
+  const drive = (files) => {
+    const r = spawnSync('sh', ['-c', `echo $$ > "${cg}/cgroup.procs" && exec "$0" -e "$@"`, process.execPath, EXEC_DRIVER, ...files.map((x) => x.f)], { encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`exec driver failed: ${r.stderr}`);
+    return JSON.parse(r.stdout);
+  };
+  const without = drive(fresh());
+  // the same policy judging by the executable's path: per-image verdicts, but nothing to hash, no exec held
+  const underPolicy = async (name, text) => {
+    const policies = join(work, name);
+    mkdirSync(policies, { recursive: true });
+    writeFileSync(join(policies, 'exe.rego'), text);
+    writeFileSync(join(policies, 'data.json'), JSON.stringify({ busted: { ok: [] } }));
+    const agent = await startEnforce(policies, ['--no-tls']);
+    let runs;
+    try {
+      runs = drive(fresh());
+    } finally {
+      agent.err = await agent.stop();
+    }
+    return { runs, err: agent.err };
+  };
+  const byPath = await underPolicy('exe-path-policy', EXE_POLICY.replace('input.process.exe_sha256', 'input.process.exe'));
+  const byHash = await underPolicy('exe-hash-policy', EXE_POLICY);
+  const held = Number(/(\d+) execs held until their executable was hashed/.exec(byHash.err)?.[1] ?? 0);
+  const med = (xs) => pct(xs, 0.5);
+  const by = (runs, size, i) => med(Object.entries(runs).filter(([f]) => f.includes(`/true-${size}-`)).map(([, t]) => t[i]));
+  for (const size of sizes) {
+    const name = size ? `${size >> 20} MB` : '40 KB';
+    const first = by(byHash.runs, size, 0) - by(byPath.runs, size, 0);
+    const later = by(byHash.runs, size, 1) - by(byPath.runs, size, 1);
+    log(`exechold: ${name}: first exec +${round(first)} ms over enforce judging by path (${round(by(byPath.runs, size, 0))} ms; ${round(by(without, size, 0))} without the agent), later +${round(later)} ms`);
+    result({
+      metric: 'exec_hold_added_latency_ms',
+      file_bytes: size || 'true',
+      first_exec_p50: round(first),
+      later_exec_p50: round(later),
+      by_path_first_p50: round(by(byPath.runs, size, 0)),
+      by_path_later_p50: round(by(byPath.runs, size, 1)),
+      without_first_p50: round(by(without, size, 0)),
+      without_later_p50: round(by(without, size, 1)),
+      copies,
+      unit: 'ms',
+    });
+  }
+  result({ metric: 'exec_hold_count', value: held, expected: sizes.length * copies, unit: 'execs held' });
+}
+
 const which = process.argv.slice(2);
 const want = (n) => !which.length || which.includes(n);
 try {
@@ -532,6 +639,7 @@ try {
   if (want('hellohold')) await helloHoldBench();
   if (want('quichold')) await quicHoldBench();
   if (want('mcpstdio')) await mcpStdioBench();
+  if (want('exechold')) await execHoldBench();
   if (want('connect')) connectBench();
 } finally {
   await cleanup();
