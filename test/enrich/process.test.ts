@@ -147,3 +147,47 @@ describe('ProcessCache', () => {
     assert.equal(c.exited(3), true);
   });
 });
+
+describe('ProcessCache: ancestors', () => {
+  /** a /proc of processes PID -> [name, ppid] */
+  const procOf = (procs: Record<number, [string, number]>): string => {
+    const root = mkdtempSync(join(tmpdir(), 'busted-proc-tree-'));
+    for (const [pid, [name, ppid]] of Object.entries(procs)) {
+      mkdirSync(join(root, pid));
+      writeFileSync(join(root, pid, 'status'), `Name:\t${name}\nPPid:\t${ppid}\nUid:\t0\t0\t0\t0\nGid:\t0\t0\t0\t0\n`);
+      writeFileSync(join(root, pid, 'cmdline'), `${name}\0`);
+      symlinkSync(`/usr/bin/${name}`, join(root, pid, 'exe'));
+    }
+    return root;
+  };
+
+  it('nearest first, up to four, init left out, from /proc for processes never seen', () => {
+    const root = procOf({ 10: ['systemd', 1], 20: ['sshd', 10], 30: ['bash', 20], 40: ['claude', 30], 50: ['sh', 40], 60: ['curl', 50] });
+    try {
+      const c = new ProcessCache({ procRoot: root });
+      const p = c.info(task({ pid: 60, tid: 60, ppid: 50, comm: 'curl' }));
+      assert.deepEqual(p.ancestors, [
+        { pid: 50, comm: 'sh', exe: '/usr/bin/sh' },
+        { pid: 40, comm: 'claude', exe: '/usr/bin/claude' },
+        { pid: 30, comm: 'bash', exe: '/usr/bin/bash' },
+        { pid: 20, comm: 'sshd', exe: '/usr/bin/sshd' },
+      ]);
+      const top = c.info(task({ pid: 20, tid: 20, ppid: 10, comm: 'sshd' }));
+      assert.deepEqual(top.ancestors, [{ pid: 10, comm: 'systemd', exe: '/usr/bin/systemd' }], 'init (pid 1) is left out');
+      assert.equal(c.info(task({ pid: 10, tid: 10, ppid: 1, comm: 'systemd' })).ancestors, undefined, 'none above but init: no field');
+    } finally {
+      rmSync(root, { recursive: true });
+    }
+  });
+
+  it('an ancestor gone before it was seen has its pid only; a loop in the parents ends', () => {
+    const root = procOf({ 70: ['a', 71], 71: ['b', 70] });
+    try {
+      const c = new ProcessCache({ procRoot: root });
+      assert.deepEqual(c.info(task({ pid: 80, tid: 80, ppid: 99, comm: 'x' })).ancestors, [{ pid: 99 }]);
+      assert.deepEqual(c.info(task({ pid: 72, tid: 72, ppid: 70, comm: 'y' })).ancestors?.map((a) => a.pid), [70, 71]);
+    } finally {
+      rmSync(root, { recursive: true });
+    }
+  });
+});
