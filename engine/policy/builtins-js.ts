@@ -590,7 +590,342 @@ const keyList = (v: unknown): string[] => {
   return Object.keys(obj(v));
 };
 
+/* ------------------------------------------------------------ json.filter, json.remove, json.patch */
+// topdown/json.go. Paths are strings ("a/b/0", a leading "/" ignored, as
+// JSON pointers with ~0 and ~1 read) or arrays of segments; in an array a
+// segment is an index. Sets arrive as arrays (the JSON boundary): a set in
+// the document is patched as an array.
+
+type Json = unknown;
+
+/** json.filter's and json.remove's paths: one of {set, array} of string paths or arrays of segments. */
+function jsonPaths(v: unknown, name: string): string[][] {
+  if (!Array.isArray(v)) fail(`${name}: operand 2 must be one of {set, array} but got ${typeName(v)}`);
+  return (v as unknown[]).map((p) => {
+    if (typeof p === 'string') return pointerSegments(p.replace(/^\//, ''));
+    if (Array.isArray(p)) return p.map((s) => (typeof s === 'string' ? s : typeof s === 'number' ? String(s) : fail(`${name}: path segments must be strings or numbers`)));
+    return fail(`${name}: operand 2 must be one of {set, array} containing string paths or array of path segments but got ${typeName(p)}`);
+  });
+}
+
+/** "a/b~1c" -> ["a", "b/c"] (RFC 6901 escapes); "" -> [] */
+function pointerSegments(s: string): string[] {
+  return s === '' ? [] : s.split('/').map((x) => x.replace(/~1/g, '/').replace(/~0/g, '~'));
+}
+
+const typeName = (v: unknown): string => (v === null ? 'null' : Array.isArray(v) ? 'array' : typeof v === 'object' ? 'object' : typeof v);
+
+interface PathTree {
+  /** a path ends here: the whole value is selected */
+  leaf: boolean;
+  kids: Map<string, PathTree>;
+}
+
+function pathTree(paths: string[][]): PathTree {
+  const root: PathTree = { leaf: false, kids: new Map() };
+  for (const p of paths) {
+    let t = root;
+    for (const seg of p) {
+      if (t.leaf) break;
+      let k = t.kids.get(seg);
+      if (!k) t.kids.set(seg, (k = { leaf: false, kids: new Map() }));
+      t = k;
+    }
+    t.leaf = true;
+    t.kids.clear();
+  }
+  return root;
+}
+
+/** What of V the tree selects (undefined: nothing); arrays keep the selected elements, in order. */
+function filterBy(v: Json, t: PathTree): Json {
+  if (t.leaf) return v;
+  if (Array.isArray(v)) {
+    const out: Json[] = [];
+    v.forEach((x, i) => {
+      const k = t.kids.get(String(i));
+      if (k) {
+        const y = filterBy(x, k);
+        if (y !== undefined) out.push(y);
+      }
+    });
+    return out.length ? out : undefined;
+  }
+  if (v !== null && typeof v === 'object') {
+    const o = v as Record<string, unknown>;
+    const out: Record<string, unknown> = {};
+    let any = false;
+    for (const [k, sub] of t.kids) {
+      if (!Object.hasOwn(o, k)) continue;
+      const y = filterBy(o[k], sub);
+      if (y !== undefined) {
+        putOwn(out, k, y);
+        any = true;
+      }
+    }
+    return any ? out : undefined;
+  }
+  return undefined;
+}
+
+/** V without what the tree selects. */
+function removeBy(v: Json, t: PathTree): Json {
+  if (Array.isArray(v)) {
+    const out: Json[] = [];
+    v.forEach((x, i) => {
+      const k = t.kids.get(String(i));
+      if (!k) out.push(x);
+      else if (!k.leaf) out.push(removeBy(x, k));
+    });
+    return out;
+  }
+  if (v !== null && typeof v === 'object') {
+    const o = v as Record<string, unknown>;
+    const out: Record<string, unknown> = {};
+    for (const k of Object.keys(o)) {
+      const sub = t.kids.get(k);
+      if (!sub) putOwn(out, k, o[k]);
+      else if (!sub.leaf) putOwn(out, k, removeBy(o[k], sub));
+    }
+    return out;
+  }
+  return v;
+}
+
+const clone = (v: Json): Json => (v === null || typeof v !== 'object' ? v : JSON.parse(JSON.stringify(v)));
+
+/** RFC 6902 on a copy of DOC; any failure (a test that fails, a path that is not there) fails the builtin. */
+function jsonPatch(doc: Json, patches: unknown): Json {
+  if (!Array.isArray(patches)) fail('json.patch: operand 2 must be array');
+  let root = clone(doc);
+  // RFC 6901: "" is the whole document, "/" the member named ""
+  const segs = (p: unknown): string[] =>
+    typeof p === 'string'
+      ? p === ''
+        ? []
+        : p.startsWith('/')
+          ? p.slice(1).split('/').map((x) => x.replace(/~1/g, '/').replace(/~0/g, '~'))
+          : fail('json.patch: a path must start with "/"')
+      : Array.isArray(p)
+        ? p.map((s) => String(s))
+        : fail('json.patch: a path must be a string or an array');
+  /** the container of the path's last segment, and that segment */
+  const parentOf = (path: string[]): [Json, string] => {
+    let v = root;
+    for (const s of path.slice(0, -1)) {
+      if (Array.isArray(v)) v = v[index(v, s, false)];
+      else if (v !== null && typeof v === 'object' && Object.hasOwn(v as object, s)) v = (v as Record<string, unknown>)[s];
+      else fail(`json.patch: no ${s}`);
+    }
+    return [v, path[path.length - 1]!];
+  };
+  const index = (a: unknown[], s: string, adding: boolean): number => {
+    if (adding && s === '-') return a.length;
+    if (!/^(0|[1-9]\d*)$/.test(s)) return fail(`json.patch: bad index ${s}`);
+    const i = Number(s);
+    return i > a.length || (!adding && i === a.length) ? fail(`json.patch: index ${s} out of range`) : i;
+  };
+  const get = (path: string[]): Json => {
+    if (path.length === 0) return root;
+    const [c, k] = parentOf(path);
+    if (Array.isArray(c)) return c[index(c, k, false)];
+    if (c !== null && typeof c === 'object' && Object.hasOwn(c as object, k)) return (c as Record<string, unknown>)[k];
+    return fail(`json.patch: no ${k}`);
+  };
+  const add = (path: string[], value: Json): void => {
+    if (path.length === 0) {
+      root = value;
+      return;
+    }
+    const [c, k] = parentOf(path);
+    if (Array.isArray(c)) c.splice(index(c, k, true), 0, value);
+    else if (c !== null && typeof c === 'object') putOwn(c as Record<string, unknown>, k, value);
+    else fail('json.patch: cannot add to a scalar');
+  };
+  const remove = (path: string[]): Json => {
+    if (path.length === 0) return fail('json.patch: cannot remove the root');
+    const [c, k] = parentOf(path);
+    if (Array.isArray(c)) return c.splice(index(c, k, false), 1)[0];
+    if (c !== null && typeof c === 'object' && Object.hasOwn(c as object, k)) {
+      const was = (c as Record<string, unknown>)[k];
+      delete (c as Record<string, unknown>)[k];
+      return was;
+    }
+    return fail(`json.patch: no ${k}`);
+  };
+  for (const p of patches as unknown[]) {
+    const op = obj(p);
+    const path = segs(op.path);
+    switch (op.op) {
+      case 'add':
+        if (!Object.hasOwn(op, 'value')) fail('json.patch: add without a value');
+        add(path, clone(op.value));
+        break;
+      case 'remove':
+        remove(path);
+        break;
+      case 'replace':
+        if (!Object.hasOwn(op, 'value')) fail('json.patch: replace without a value');
+        get(path);
+        if (path.length === 0) root = clone(op.value);
+        else {
+          remove(path);
+          add(path, clone(op.value));
+        }
+        break;
+      case 'move': {
+        const from = segs(op.from);
+        if (from.length < path.length && from.every((s, i) => s === path[i])) fail('json.patch: cannot move a value into itself');
+        add(path, remove(from));
+        break;
+      }
+      case 'copy':
+        add(path, clone(get(segs(op.from))));
+        break;
+      case 'test':
+        if (!deepEqual(get(path), op.value)) fail('json.patch: test failed');
+        break;
+      default:
+        fail(`json.patch: unknown op ${String(op.op)}`);
+    }
+  }
+  return root;
+}
+
+function deepEqual(a: Json, b: Json): boolean {
+  if (a === b) return true;
+  if (typeof a !== typeof b || a === null || b === null || typeof a !== 'object') return false;
+  if (Array.isArray(a) !== Array.isArray(b)) return false;
+  if (Array.isArray(a)) return a.length === (b as unknown[]).length && a.every((x, i) => deepEqual(x, (b as unknown[])[i]));
+  const ka = Object.keys(a as object);
+  const kb = Object.keys(b as object);
+  return ka.length === kb.length && ka.every((k) => Object.hasOwn(b as object, k) && deepEqual((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k]));
+}
+
+/* ------------------------------------------------------------ units.parse */
+
+/** units.parse's multipliers (topdown/parse_units.go): m is milli, M mega; otherwise case-insensitive past the first letter */
+const UNIT_FACTORS: Record<string, bigint | number> = {
+  '': 1n,
+  m: 0.001,
+  k: 1000n,
+  K: 1000n,
+  ki: 1n << 10n,
+  Ki: 1n << 10n,
+  M: 10n ** 6n,
+  mi: 1n << 20n,
+  Mi: 1n << 20n,
+  g: 10n ** 9n,
+  G: 10n ** 9n,
+  gi: 1n << 30n,
+  Gi: 1n << 30n,
+  t: 10n ** 12n,
+  T: 10n ** 12n,
+  ti: 1n << 40n,
+  Ti: 1n << 40n,
+  p: 10n ** 15n,
+  P: 10n ** 15n,
+  pi: 1n << 50n,
+  Pi: 1n << 50n,
+  e: 10n ** 18n,
+  E: 10n ** 18n,
+  ei: 1n << 60n,
+  Ei: 1n << 60n,
+};
+
+/** OPA's extractNumAndUnit: the number ends at the first character that cannot continue it (an e not followed by a digit or sign starts the unit). */
+function numAndUnit(s: string): [string, string] {
+  for (let i = 0; i < s.length; i++) {
+    const c = s[i]!;
+    if (c === 'e' || c === 'E') {
+      const next = s[i + 1];
+      if (next === undefined || !/[0-9+-]/.test(next)) return [s.slice(0, i), s.slice(i)];
+      if (next === '+' || next === '-') i++;
+      continue;
+    }
+    if (!/[0-9.+-]/.test(c)) return [s.slice(0, i), s.slice(i)];
+  }
+  return [s, ''];
+}
+
+/** units.parse (topdown/parse_units.go): "10K" 10000, "1.5Ki" 1536, "100m" 0.1, "1e3M" 1e9; a whole amount times a whole multiplier is exact. */
+function parseUnits(raw: string): unknown {
+  const s = raw.replace(/"/g, '');
+  if (s.includes(' ')) fail('units.parse: spaces not allowed in resource strings');
+  const [amount, u] = numAndUnit(s);
+  if (amount === '') fail('units.parse: no amount provided');
+  if (!/^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/.test(amount)) fail('units.parse: could not parse amount to a number');
+  const unit = u.length > 1 ? u[0] + u.slice(1).toLowerCase() : u;
+  const f = Object.hasOwn(UNIT_FACTORS, unit) ? UNIT_FACTORS[unit]! : fail('units.parse: unit not recognized');
+  if (typeof f === 'bigint' && /^[+-]?\d+$/.test(amount)) return jsonText((BigInt(amount) * f).toString());
+  // milli as a division: -350 / 1000 is -0.35, where -350 * 0.001 is not
+  return typeof f === 'number' ? Number(amount) / 1000 : Number(amount) * Number(f);
+}
+
+/* ------------------------------------------------------------ the rest of OPA's common builtins */
+
+/** Go's regexp ReplaceAllString: `$1`, `${1}`, `$name`, `${name}` in the replacement; `$$` a dollar. */
+function regexReplace(s: string, pattern: string, value: string): string {
+  const re = re2(pattern);
+  const g = new RegExp(re.source, re.flags.includes('g') ? re.flags : `${re.flags}g`);
+  return s.replace(g, (...args) => {
+    const groups = (typeof args[args.length - 1] === 'object' ? args[args.length - 1] : undefined) as Record<string, string> | undefined;
+    const nums = args.slice(0, typeof args[args.length - 1] === 'object' ? -3 : -2) as Array<string | undefined>;
+    // Go: $name takes the longest run of letters, digits and underscores; a name that is no group is empty
+    return value.replace(/\$(?:\$|\{([A-Za-z0-9_]+)\}|([A-Za-z0-9_]+))/g, (d, braced: string | undefined, bare: string | undefined) => {
+      if (d === '$$') return '$';
+      const name = braced ?? bare!;
+      if (/^\d+$/.test(name)) return nums[Number(name)] ?? '';
+      return groups?.[name] ?? '';
+    });
+  });
+}
+
+function numbersRange(a: unknown, b: unknown, step: unknown = 1): number[] {
+  const from = int(a);
+  const to = int(b);
+  const st = int(step);
+  if (st <= 0) fail('numbers.range_step: step must be a positive number above zero');
+  const out: number[] = [];
+  if (from <= to) for (let i = from; i <= to; i += st) out.push(i);
+  else for (let i = from; i >= to; i -= st) out.push(i);
+  return out;
+}
+
+/** object.subset (topdown/object.go): super contains sub, objects recursively; arrays as subsequences; sets (arrays here) by members. */
+function isSubset(sup: unknown, sub: unknown): boolean {
+  if (Array.isArray(sup) && Array.isArray(sub)) {
+    // an array is a subset when it appears in order, contiguously (OPA: "subarray")
+    if (sub.length === 0) return true;
+    for (let i = 0; i + sub.length <= sup.length; i++) if (sub.every((x, j) => deepEqual(sup[i + j], x))) return true;
+    return false;
+  }
+  if (sup !== null && sub !== null && typeof sup === 'object' && typeof sub === 'object' && !Array.isArray(sup) && !Array.isArray(sub)) {
+    const a = sup as Record<string, unknown>;
+    return Object.entries(sub as Record<string, unknown>).every(([k, v]) => Object.hasOwn(a, k) && (deepEqual(a[k], v) || (typeof v === 'object' && v !== null && isSubset(a[k], v))));
+  }
+  return deepEqual(sup, sub);
+}
+
 const misc: Record<string, Impl> = {
+  'json.filter': (o, paths) => filterBy(obj(o), pathTree(jsonPaths(paths, 'json.filter'))) ?? {},
+  'json.remove': (o, paths) => {
+    if (o === null || typeof o !== 'object' || Array.isArray(o)) fail(`json.remove: operand 1 must be object but got ${typeName(o)}`);
+    return removeBy(o, pathTree(jsonPaths(paths, 'json.remove')));
+  },
+  'json.patch': (o, patches) => jsonPatch(o, patches),
+  'units.parse': (s) => parseUnits(str(s)),
+  'regex.replace': (s, p, v) => regexReplace(str(s), str(p), str(v)),
+  'numbers.range': (a, b) => numbersRange(a, b),
+  'numbers.range_step': (a, b, s) => numbersRange(a, b, s),
+  'object.subset': (sup, sub) => isSubset(sup, sub),
+  'strings.count': (s, sub) => {
+    const t = str(s);
+    const n = str(sub);
+    // Go's strings.Count: an empty substring counts the code points plus one
+    return n === '' ? runes(t).length + 1 : t.split(n).length - 1;
+  },
+  'array.flatten': (a) => coll(a).flatMap((x) => (Array.isArray(x) ? x : [x])),
   'regex.match': (p, v) => re2(str(p)).test(str(v)),
   'glob.match': (p, d, m) => {
     // OPA: null means no delimiters, an empty array the default "."

@@ -30,3 +30,11 @@ describe('docs/policy-examples.md', () => {
     });
   });
 });
+
+describe("OPA builtins busted implements on the host (test/policy/fixtures/opa-builtins)", () => {
+  it("json.filter, json.remove, json.patch, units.parse, regex.replace, numbers.range(_step), object.subset, strings.count, array.flatten give OPA's values", async () => {
+    const r = await testPolicy({ policies: join(PACKAGE_ROOT, 'test', 'policy', 'fixtures', 'opa-builtins') });
+    assert.deepEqual(r.tests.filter((t) => t.status !== 'pass').map((t) => `${t.name}: ${t.status}`), []);
+    assert.ok(r.tests.length >= 9, `${r.tests.length} tests`);
+  });
+});
