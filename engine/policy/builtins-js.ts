@@ -907,6 +907,22 @@ function isSubset(sup: unknown, sub: unknown): boolean {
   return deepEqual(sup, sub);
 }
 
+/**
+ * time.now_ns is one value for a whole evaluation (OPA reads the clock once
+ * per query). An evaluation runs synchronously, host calls included, so the
+ * first call's value is kept until the next microtask checkpoint: every
+ * call of one evaluation (and of the decision and reasons of one event)
+ * sees it, the next event a fresh one.
+ */
+let evalNow: ArrayBuffer | undefined;
+function nowNs(): ArrayBuffer {
+  if (evalNow === undefined) {
+    evalNow = jsonText((BigInt(Date.now()) * 1_000_000n).toString());
+    queueMicrotask(() => (evalNow = undefined));
+  }
+  return evalNow;
+}
+
 const misc: Record<string, Impl> = {
   'json.filter': (o, paths) => filterBy(obj(o), pathTree(jsonPaths(paths, 'json.filter'))) ?? {},
   'json.remove': (o, paths) => {
@@ -940,7 +956,7 @@ const misc: Record<string, Impl> = {
     return findAll(str(p), s, num(n)).map(([a, b]) => s.slice(a, b));
   },
   'regex.split': (p, v) => regexSplit(str(p), str(v)),
-  'time.now_ns': () => jsonText((BigInt(Date.now()) * 1_000_000n).toString()),
+  'time.now_ns': () => nowNs(),
   'units.parse_bytes': (s) => parseBytes(str(s)),
   'object.remove': (o, keys) => {
     const r = { ...obj(o) };
