@@ -909,10 +909,11 @@ function isSubset(sup: unknown, sub: unknown): boolean {
 
 /**
  * time.now_ns is one value for a whole evaluation (OPA reads the clock once
- * per query). An evaluation runs synchronously, host calls included, so the
- * first call's value is kept until the next microtask checkpoint: every
- * call of one evaluation (and of the decision and reasons of one event)
- * sees it, the next event a fresh one.
+ * per query): the first call's value is kept until the next evaluation
+ * starts (newEvaluation: the SDK's evaluate(), and the engine's input of a
+ * new event, whose decision and reasons then share it), and at most until
+ * the next microtask checkpoint (an evaluation, host calls included, is
+ * synchronous).
  */
 let evalNow: ArrayBuffer | undefined;
 function nowNs(): ArrayBuffer {
@@ -921,6 +922,11 @@ function nowNs(): ArrayBuffer {
     queueMicrotask(() => (evalNow = undefined));
   }
   return evalNow;
+}
+
+/** A new evaluation begins: time.now_ns reads the clock again. */
+export function newEvaluation(): void {
+  evalNow = undefined;
 }
 
 const misc: Record<string, Impl> = {
@@ -1087,5 +1093,12 @@ export function loadCompiled(
     }
     if (min > SDK_INITIAL_PAGES) memory = { initial: min };
   }
-  return loadPolicy(wasm, memory, customBuiltins(opts));
+  return loadPolicy(wasm, memory, customBuiltins(opts)).then((p) => {
+    const evaluate = p.evaluate.bind(p);
+    p.evaluate = (input, entrypoint) => {
+      newEvaluation();
+      return evaluate(input, entrypoint);
+    };
+    return p;
+  });
 }

@@ -8,7 +8,7 @@
 import type { LoadedPolicy } from '@open-policy-agent/opa-wasm';
 
 import { BustedError, ErrorCode } from '../model/errors.js';
-import { loadCompiled, type LoadOptions } from './builtins-js.js';
+import { loadCompiled, newEvaluation, type LoadOptions } from './builtins-js.js';
 import { reads, type InputUse } from './analysis.js';
 import { DirectEval } from './direct.js';
 import { InputProjector } from './project.js';
@@ -56,6 +56,8 @@ export class PolicyEngine {
    * when that is known; else its JSON (`json`, when the caller has it).
    */
   private setInput(event: object, json: string | undefined): void {
+    // a new event, a new evaluation: time.now_ns reads the clock again (its decision and reasons share it)
+    newEvaluation();
     const p = this.projector;
     const text = p.partial ? undefined : json;
     const d = this.direct;

@@ -121,6 +121,8 @@ export const BUILTINS: Readonly<Record<string, BuiltinDecl>> = {
   'time.now_ns': A(0),
   'crypto.sha256': A(1),
   'units.parse_bytes': A(1),
+  // template strings ($"…{x}…"): the parser's call, a native of the runtime
+  'internal.template_string': A(1),
   // membership: `x in xs` and `k, v in xs`
   'internal.member_2': A(2),
   'internal.member_3': A(3),

@@ -363,6 +363,7 @@ export const NATIVE_BUILTINS: Readonly<Record<string, { fn: string; fallback?: b
   'internal.tree_merge': { fn: 'busted_tree_merge' },
   'array.slice': { fn: 'busted_array_slice' },
   concat: { fn: 'busted_concat' },
+  'internal.template_string': { fn: 'busted_template_string' },
   startswith: { fn: 'busted_startswith' },
   endswith: { fn: 'busted_endswith' },
   contains: { fn: 'busted_contains' },

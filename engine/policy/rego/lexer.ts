@@ -29,7 +29,7 @@
  * Token kinds: `ident`, `number`, `string`, `eof`, `illegal`, or, for
  * operators and punctuation, the operator text itself (`:=`, `{`, `==`).
  */
-export type TokenKind = 'ident' | 'number' | 'string' | 'eof' | 'illegal' | Punct;
+export type TokenKind = 'ident' | 'number' | 'string' | 'tpart' | 'eof' | 'illegal' | Punct;
 
 export type Punct =
   | '[' | ']' | '{' | '}' | '(' | ')' | ',' | ':' | ';' | '.'
@@ -50,6 +50,12 @@ export interface Token {
   nl: boolean;
   /** scanner errors, for `illegal` tokens that the scanner complained about */
   errors?: string[];
+  /**
+   * `tpart`: a literal piece of a template string (`$"…{`, `}…{`, `}…"`):
+   * `first` the piece that opens it, `more` an expression follows (the
+   * tokens up to the next `tpart`), `raw` a backquoted template
+   */
+  tmpl?: { raw: boolean; first: boolean; more: boolean };
 }
 
 export interface LexedComment {
@@ -96,6 +102,9 @@ class Scanner {
   private ws = false;
   private nl = false;
   private opErrors: string[] | undefined;
+  /** template strings whose expression is being scanned (innermost last): its brace depth so far */
+  private readonly templates: Array<{ raw: boolean; depth: number }> = [];
+  private tmpl: Token['tmpl'];
 
   constructor(private readonly src: string) {
     this.n = src.length;
@@ -176,7 +185,13 @@ class Scanner {
 
       let kind: TokenKind;
       let errors: string[] | undefined;
-      if (isLetter(c)) {
+      this.tmpl = undefined;
+      const open = this.templates[this.templates.length - 1];
+      if (open !== undefined && c === 125 /* } */ && open.depth === 0) {
+        // the end of a template's expression: its literal text goes on
+        kind = 'tpart';
+        errors = this.scanTemplateText(open.raw, false);
+      } else if (isLetter(c)) {
         kind = 'ident';
         this.scanIdentifier();
       } else if (isDecimal(c)) {
@@ -193,7 +208,10 @@ class Scanner {
         errors = this.opErrors;
       }
 
+      if (open !== undefined && kind === '{') open.depth++;
+      else if (open !== undefined && kind === '}') open.depth--;
       const tok: Token = { kind, text: src.slice(start, this.i), row, col, offset: start, ws: this.ws, nl: this.nl };
+      if (this.tmpl !== undefined) tok.tmpl = this.tmpl;
       if (errors !== undefined) {
         tok.kind = 'illegal';
         tok.errors = errors;
@@ -279,6 +297,38 @@ class Scanner {
     }
   }
 
+  /**
+   * A template's literal text, after its opening `$"`/`$\`` or after the
+   * `}` that ends one of its expressions: up to a `{` that starts an
+   * expression (`more`: the expression's tokens follow) or the closing
+   * quote. `\{` is a brace; a double-quoted template's other escapes are
+   * a string's, checked when the parser decodes it, and it ends at a newline.
+   */
+  private scanTemplateText(raw: boolean, first: boolean): string[] | undefined {
+    const src = this.src;
+    const close = raw ? 96 : 34;
+    for (;;) {
+      if (this.i >= this.n || (!raw && src.charCodeAt(this.i) === CH_LF)) {
+        if (!first) this.templates.pop();
+        this.tmpl = { raw, first, more: false };
+        return ['non-terminated string'];
+      }
+      const ch = src.charCodeAt(this.i);
+      this.advance();
+      if (ch === close) {
+        if (!first) this.templates.pop();
+        this.tmpl = { raw, first, more: false };
+        return undefined;
+      }
+      if (ch === 123 /* { */) {
+        if (first) this.templates.push({ raw, depth: 0 });
+        this.tmpl = { raw, first, more: true };
+        return undefined;
+      }
+      if (ch === 92 /* \ */ && this.i < this.n && (!raw || src.charCodeAt(this.i) === 123)) this.advance();
+    }
+  }
+
   /** Raw strings have no escapes and may span lines. */
   private scanRawString(): string[] | undefined {
     while (this.i < this.n) {
@@ -322,10 +372,13 @@ class Scanner {
         this.opErrors = ['illegal ! character'];
         return 'illegal';
       case 36: // $
-        // OPA >= 1.11 has template strings ($"..{x}.." and $`..`); this
-        // compiler does not, and says so the way OPA does when the
-        // capability is missing.
-        this.opErrors = [d === 34 || d === 96 ? 'template strings are not supported by current capabilities' : 'illegal $ character'];
+        // a template string (OPA >= 1.11): $"…{x}…" or $`…{x}…`
+        if (d === 34 || d === 96) {
+          this.advance();
+          this.opErrors = this.scanTemplateText(d === 96, true);
+          return 'tpart';
+        }
+        this.opErrors = ['illegal $ character'];
         return 'illegal';
       case 0:
         this.opErrors = ['illegal null character'];

@@ -1339,6 +1339,8 @@ class Parser {
         return this.parseNumber();
       case 'string':
         return this.parseString();
+      case 'tpart':
+        return this.parseTemplate();
       case '[':
         return this.parseArray();
       case '{':
@@ -1524,6 +1526,55 @@ class Parser {
     if (text.startsWith('.')) text = `0${text}`;
     else if (text.startsWith('-.')) text = `-0${text.slice(1)}`;
     return { type: 'number', text, value: Number(text), loc };
+  }
+
+  /** template strings' comprehension vars, numbered apart from the user's (`__` names are the compiler's) */
+  private templateVars = 0;
+
+  /**
+   * A template string (OPA >= 1.11): `$"text {expr} text"` or the same
+   * backquoted, several lines long. Each `{expr}` (a term, with `with`
+   * modifiers if any) becomes the set of its values, `{__t | __t = expr}`,
+   * and the whole the call internal.template_string([pieces…]): a string
+   * is put in as it is, another value as OPA writes it, none as
+   * `<undefined>` (builtins.c busted_template_string). Leaves the current
+   * token on the template's last piece.
+   */
+  private parseTemplate(): A.Term | null {
+    const loc = this.loc();
+    const first = this.tok;
+    if (first.tmpl === undefined || !first.tmpl.first) {
+      this.illegal('unexpected } in template string');
+      return null;
+    }
+    const parts: A.Term[] = [];
+    for (let piece = first; ; ) {
+      const t = piece.tmpl!;
+      const text = piece.text.slice(t.first ? 2 : 1, piece.text.length - 1);
+      const value = t.raw ? text.replace(/\\\{/g, '{') : decodeString(`"${text.replace(/\\(.)/g, (m, c: string) => (c === '{' ? '{' : m))}"`);
+      if (value === undefined) {
+        this.error(piece, `illegal template string literal: ${piece.text}`);
+        return null;
+      }
+      if (value !== '') parts.push({ type: 'string', value, loc: this.loc() });
+      if (!t.more) break;
+      this.next();
+      const exprLoc = this.loc();
+      const term = this.parseTermInfixCall();
+      if (term === null) return null;
+      const withs = this.at('with') ? this.parseWith() : [];
+      if (withs === null) return null;
+      if (this.kind() !== 'tpart' || this.tok.tmpl?.first !== false) {
+        this.illegal('expected } after template expression');
+        return null;
+      }
+      const v: A.VarTerm = { type: 'var', name: `__tmpl${this.templateVars++}__`, loc: exprLoc };
+      const body: A.Body = [{ type: 'expr', kind: 'call', operator: this.operatorRef('eq'), args: [v, term], negated: false, with: withs, loc: exprLoc }];
+      parts.push({ type: 'setcomprehension', term: v, body, loc: exprLoc });
+      piece = this.tok;
+    }
+    const op: A.RefTerm = { type: 'ref', head: { type: 'var', name: 'internal', loc }, path: [{ type: 'string', value: 'template_string', loc }], loc };
+    return callTerm(op, [{ type: 'array', items: parts, loc }], loc);
   }
 
   private parseString(): A.Term | null {

@@ -186,5 +186,6 @@ value *rt_input_parse(const char *s, u32 len);
 value *opa_value_parse(const char *s, u32 len);
 char *opa_json_dump(value *v);
 char *opa_value_dump(value *v);
+char *rt_value_text(value *v, u32 *len);
 
 #endif

@@ -384,7 +384,7 @@ value *rt_input_parse(const char *s, u32 len) { return parse_all(s, len, 1, 1); 
 typedef struct {
   char *buf;
   u32 len, cap;
-  i32 rego; // Rego syntax: set literals, keys as they are
+  i32 rego; // Rego syntax: set literals, keys as they are; 2: with ", " and ": " (OPA's value String(), template strings)
 } writer_t;
 
 static void w_reserve(writer_t *w, u32 extra) {
@@ -445,6 +445,12 @@ static void w_string(writer_t *w, const char *s, u32 n) {
 
 static void w_value(writer_t *w, value *v);
 
+/* A separator, and a space after it in the spaced form */
+static void w_sep(writer_t *w, char c) {
+  w_char(w, c);
+  if (w->rego == 2) w_char(w, ' ');
+}
+
 static void w_key(writer_t *w, value *k) {
   if (w->rego || k->type == V_STRING) {
     w_value(w, k);
@@ -474,7 +480,7 @@ static void w_value(writer_t *w, value *v) {
     array_t *a = (array_t *)v;
     w_char(w, '[');
     for (u32 i = 0; i < a->len; i++) {
-      if (i) w_char(w, ',');
+      if (i) w_sep(w, ',');
       w_value(w, a->elems[i]);
     }
     w_char(w, ']');
@@ -488,7 +494,7 @@ static void w_value(writer_t *w, value *v) {
     }
     w_char(w, w->rego ? '{' : '[');
     for (u32 i = 0; i < s->len; i++) {
-      if (i) w_char(w, ',');
+      if (i) w_sep(w, ',');
       w_value(w, s->elems[i]);
     }
     w_char(w, w->rego ? '}' : ']');
@@ -498,9 +504,9 @@ static void w_value(writer_t *w, value *v) {
     object_t *o = (object_t *)v;
     w_char(w, '{');
     for (u32 i = 0; i < o->len; i++) {
-      if (i) w_char(w, ',');
+      if (i) w_sep(w, ',');
       w_key(w, o->elems[i].k);
-      w_char(w, ':');
+      w_sep(w, ':');
       w_value(w, o->elems[i].v);
     }
     w_char(w, '}');
@@ -521,3 +527,12 @@ static char *dump(value *v, i32 rego) {
 WASM_EXPORT(opa_json_dump) char *opa_json_dump(value *v) { return dump(v, 0); }
 
 WASM_EXPORT(opa_value_dump) char *opa_value_dump(value *v) { return dump(v, 1); }
+
+/* V as OPA's value String() writes it: Rego syntax, ", " and ": " between
+ * elements (a template string's expression that is no string). Its length in *LEN. */
+char *rt_value_text(value *v, u32 *len) {
+  writer_t w = {opa_malloc(256), 0, 256, 2};
+  w_value(&w, v);
+  *len = w.len;
+  return w.buf;
+}
