@@ -8,7 +8,7 @@
  * Malformed packets become `error` events with a stable code and are
  * counted; they never stop the stream.
  */
-import type { BustedEvent, DnsInfo, FlowInfo, McpInfo, NetInfo, ProcessInfo } from '../model/event.js';
+import type { BustedEvent, DnsInfo, FlowInfo, McpInfo, McpParty, NetInfo, ProcessInfo } from '../model/event.js';
 import { BustedError, ErrorCode } from '../model/errors.js';
 import { StdioMcp } from './stdio.js';
 import { McpSessions } from './mcp-session.js';
@@ -579,6 +579,13 @@ export class Interpreter {
     const peer = this.stdioPeer(r, ancestors);
     const sessionKey = peer ? this.stdioSessionKey(r.task.pid, ancestors, peer.pid) : undefined;
     const session = sessionKey !== undefined ? this.mcpSessions.of(sessionKey) : undefined;
+    // the writer is the server when the other end is its client (above it)
+    const writerIsServer = peer !== undefined && ancestors.includes(peer.pid);
+    if (session !== undefined && session.server === undefined && !writerIsServer && !found.some((m) => m.method === 'initialize')) {
+      // a client that skipped initialize: its server program named itself before (stdioServers)
+      const known = this.stdioServers.get(this.programKey(peer!.pid) ?? '');
+      if (known !== undefined) session.server = known;
+    }
     // the other end's executable by hash, once it is known (hashing on: a policy reads it, or --exe-hash)
     const peerHash = peer && this.processes.hashExe && peer.exe_sha256 === undefined ? this.processes.exeSha256Of(peer.pid) : undefined;
     const shownPeer = peer && peerHash !== undefined ? { ...peer, exe_sha256: peerHash } : peer;
@@ -588,6 +595,15 @@ export class Interpreter {
       if (shownPeer) mcp.peer = shownPeer;
       // answers were paired already (stdio.ts): the session adds what initialize said of client and server
       session?.note(mcp);
+      if (writerIsServer && mcp.kind === 'response' && mcp.method === 'initialize' && mcp.server !== undefined) {
+        // remembered by its program (and its launcher's, which a client's first messages may find instead)
+        for (const pid of [r.task.pid, Number(sessionKey!.split(':')[1])]) {
+          const k = this.programKey(pid);
+          if (k === undefined) continue;
+          if (this.stdioServers.size >= 1024) this.stdioServers.delete(this.stdioServers.keys().next().value!);
+          this.stdioServers.set(k, mcp.server);
+        }
+      }
       e.mcp = mcp;
       this.out(e, undefined, origin);
     }
@@ -602,6 +618,15 @@ export class Interpreter {
    * are sessions apart.
    */
   private readonly mcpSessions = new McpSessions();
+
+  /** MCP servers over stdio by their program (exe and command line): what their answer to initialize named them */
+  private readonly stdioServers = new Map<string, McpParty>();
+
+  /** A process's program: its executable and command line (undefined when neither is known). */
+  private programKey(pid: number): string | undefined {
+    const e = this.processes.get(pid);
+    return e.exe === undefined && e.cmdline === undefined ? undefined : `${e.exe ?? ''}\0${e.cmdline ?? ''}`;
+  }
 
   /** The session key of a stdio message WRITER (with its ANCESTORS, nearest first) sent to PEER. */
   private stdioSessionKey(writer: number, ancestors: readonly number[], peer: number): string {

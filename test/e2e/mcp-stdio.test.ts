@@ -205,6 +205,12 @@ describe('MCP over stdio (real kernel, a cgroup of the test)', { skip }, () => {
       const d = await m.waitFor((e) => e.type === 'decision' && e.decision?.subject === call.id, 'its decision');
       assert.deepEqual([d.decision?.action, d.decision?.reasons, d.decision?.enforced], ['block', ['MCP tool echo of server fixture is blocked'], true]);
       assert.equal((await m.waitFor((e) => e.type === 'exit' && e.process?.pid === serverOf(m, r.pid), 'the server ends')).exit?.signal, 9);
+      // a client that skips initialize is still talking to the fixture server (its program named itself so before)
+      const bare = await run([PYTHON, CLIENT, SERVER, 'no initialize', 'echo'], { cgroup: cg.path, env: { MCP_NO_INIT: '1' } });
+      assert.notEqual(bare.code, 0, 'the client lost its server');
+      const bareCall = await waitMcp(m, (e) => e.process?.pid === bare.pid && e.mcp?.method === 'tools/call', 'the call without initialize');
+      assert.deepEqual(bareCall.mcp?.server, { name: 'fixture', version: '1' });
+      assert.equal((await m.waitFor((e) => e.type === 'decision' && e.decision?.subject === bareCall.id, 'its decision')).decision?.enforced, true);
       // the same tool on another server runs
       const other = await run([PYTHON, CLIENT, SERVER, 'on scratch', 'echo'], { cgroup: cg.path, env: { MCP_SERVER_NAME: 'scratch' } });
       assert.equal(other.code, 0, other.stderr);
