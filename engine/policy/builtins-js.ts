@@ -804,34 +804,19 @@ function deepEqual(a: Json, b: Json): boolean {
 
 /* ------------------------------------------------------------ units.parse */
 
-/** units.parse's multipliers (topdown/parse_units.go): m is milli, M mega; otherwise case-insensitive past the first letter */
-const UNIT_FACTORS: Record<string, bigint | number> = {
-  '': 1n,
-  m: 0.001,
-  k: 1000n,
-  K: 1000n,
-  ki: 1n << 10n,
-  Ki: 1n << 10n,
-  M: 10n ** 6n,
-  mi: 1n << 20n,
-  Mi: 1n << 20n,
-  g: 10n ** 9n,
-  G: 10n ** 9n,
-  gi: 1n << 30n,
-  Gi: 1n << 30n,
-  t: 10n ** 12n,
-  T: 10n ** 12n,
-  ti: 1n << 40n,
-  Ti: 1n << 40n,
-  p: 10n ** 15n,
-  P: 10n ** 15n,
-  pi: 1n << 50n,
-  Pi: 1n << 50n,
-  e: 10n ** 18n,
-  E: 10n ** 18n,
-  ei: 1n << 60n,
-  Ei: 1n << 60n,
-};
+/**
+ * units.parse's multipliers (topdown/parse_units.go): SI k M G T P E, and
+ * IEC Ki Mi Gi Ti Pi Ei; m is milli and M mega, otherwise the case of the
+ * letter does not matter (the second letter is lowered before the lookup).
+ */
+const UNIT_FACTORS: Record<string, bigint | number> = { '': 1n, m: 0.001, M: 10n ** 6n };
+['k', 'm', 'g', 't', 'p', 'e'].forEach((l, i) => {
+  const si = 10n ** BigInt(3 * (i + 1));
+  const iec = 1n << BigInt(10 * (i + 1));
+  const L = l.toUpperCase();
+  if (l !== 'm') UNIT_FACTORS[l] = UNIT_FACTORS[L] = si;
+  UNIT_FACTORS[`${l}i`] = UNIT_FACTORS[`${L}i`] = iec;
+});
 
 /** OPA's extractNumAndUnit: the number ends at the first character that cannot continue it (an e not followed by a digit or sign starts the unit). */
 function numAndUnit(s: string): [string, string] {

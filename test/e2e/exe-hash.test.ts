@@ -14,12 +14,10 @@ import { createHash } from 'node:crypto';
 import { appendFileSync, copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { makePki, type Pki } from '../../engine/demo/pki.js';
-import { startDnsmasq, type Resolver } from '../../engine/demo/resolver.js';
 import { run } from '../../engine/demo/spawn.js';
 import { MonitorProcess } from '../helpers/agent.js';
 import { kernelSkipReason, TestCgroup } from '../helpers/cgroup.js';
-import { startProviderServer, type ProviderServer } from '../helpers/providers.js';
+import { openAiStandIn, type OpenAiStandIn } from '../helpers/stand-in.js';
 
 const skip = kernelSkipReason();
 const CURL = '/usr/bin/curl';
@@ -44,34 +42,24 @@ reasons contains sprintf("%s (sha256 %s) is not an approved client of %s", [inpu
 
 describe('executable identity (real kernel, a cgroup of the test)', { skip }, () => {
   let cg: TestCgroup;
-  let pki: Pki;
-  let server: ProviderServer;
-  let dns: Resolver;
+  let standIn: OpenAiStandIn;
   let dir: string;
   let agent: MonitorProcess | undefined;
 
   before(async () => {
     cg = new TestCgroup();
-    pki = makePki(['api.openai.com']);
-    server = await startProviderServer(pki);
-    dns = await startDnsmasq({ 'api.openai.com': ['127.0.0.1'] });
+    standIn = await openAiStandIn();
     dir = mkdtempSync(join(tmpdir(), 'busted-exe-'));
   });
 
   after(async () => {
     await agent?.stop();
     await cg?.dispose();
-    await server?.close();
-    await dns?.stop();
-    if (pki) rmSync(pki.dir, { recursive: true, force: true });
+    await standIn?.dispose();
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
-  const curlWith = (bin: string) =>
-    run([bin, '-sS', '-o', '/dev/null', '--http1.1', '--max-time', '10', '--cacert', pki.caCert, '-H', 'content-type: application/json', '-d', '{"model":"gpt-4o-mini","messages":[{"role":"user","content":"hi"}]}', `https://api.openai.com:${server.port}/v1/chat/completions`], {
-      cgroup: cg.path,
-      resolvConf: dns.resolvConf,
-    });
+  const curlWith = (bin: string) => run(standIn.chat(bin), { cgroup: cg.path, resolvConf: standIn.dns.resolvConf });
 
   it('busted enforce: a copy of the approved binary connects; a changed copy named and placed as curl is refused on its first connect, its exec held until it was hashed', async () => {
     const policies = join(dir, 'policies');
@@ -88,16 +76,16 @@ describe('executable identity (real kernel, a cgroup of the test)', { skip }, ()
     assert.notEqual(sha256(changed), sha256(CURL));
 
     const m = (agent = await MonitorProcess.start(['--policies', policies, '--cgroup', cg.path, '--no-tls'], 20_000, 'enforce'));
-    const before = server.hits.length;
+    const before = standIn.server.hits.length;
     const ok = await curlWith(copy);
     assert.equal(ok.code, 0, `the approved binary, copied: ${ok.stderr}`);
-    assert.equal(server.hits.length, before + 1, 'its request arrived');
+    assert.equal(standIn.server.hits.length, before + 1, 'its request arrived');
     const okExec = await m.waitFor((e) => e.type === 'exec' && e.process?.pid === ok.pid, 'its exec');
     assert.equal(okExec.process?.exe_sha256, sha256(CURL), 'the exec event carries the hash');
 
     const bad = await curlWith(changed);
     assert.equal(bad.code, 7, `the changed copy cannot connect, the first time: ${bad.stderr}`);
-    assert.equal(server.hits.length, before + 1, 'nothing of it arrived');
+    assert.equal(standIn.server.hits.length, before + 1, 'nothing of it arrived');
     const refused = await m.waitFor((e) => e.type === 'connect_blocked' && e.process?.pid === bad.pid, 'its refused connect');
     assert.equal(refused.process?.comm, 'curl');
     assert.equal(refused.process?.exe, changed);

@@ -13,12 +13,10 @@ import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { makePki, type Pki } from '../../engine/demo/pki.js';
-import { startDnsmasq, type Resolver } from '../../engine/demo/resolver.js';
 import { PYTHON, run } from '../../engine/demo/spawn.js';
 import { MonitorProcess } from '../helpers/agent.js';
 import { kernelSkipReason, TestCgroup } from '../helpers/cgroup.js';
-import { startProviderServer, type ProviderServer } from '../helpers/providers.js';
+import { openAiStandIn, type OpenAiStandIn } from '../helpers/stand-in.js';
 
 const skip = kernelSkipReason();
 
@@ -42,18 +40,14 @@ reasons contains sprintf("%s run by agent %s may not reach %s", [input.process.c
 
 describe('process lineage (real kernel, a cgroup of the test)', { skip }, () => {
   let cg: TestCgroup;
-  let pki: Pki;
-  let server: ProviderServer;
-  let dns: Resolver;
+  let standIn: OpenAiStandIn;
   let dir: string;
   let agentSim: string;
   let agent: MonitorProcess | undefined;
 
   before(async () => {
     cg = new TestCgroup();
-    pki = makePki(['api.openai.com']);
-    server = await startProviderServer(pki);
-    dns = await startDnsmasq({ 'api.openai.com': ['127.0.0.1'] });
+    standIn = await openAiStandIn();
     dir = mkdtempSync(join(tmpdir(), 'busted-lineage-'));
     // an "agent": python3 started under another name (its comm is the name it was started as)
     agentSim = join(dir, 'agent-sim');
@@ -65,14 +59,12 @@ describe('process lineage (real kernel, a cgroup of the test)', { skip }, () => 
   });
   after(async () => {
     await cg?.dispose();
-    await server?.close();
-    await dns?.stop();
-    if (pki) rmSync(pki.dir, { recursive: true, force: true });
+    await standIn?.dispose();
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
-  const curlArgs = () => ['curl', '-sS', '-o', '/dev/null', '--http1.1', '--max-time', '10', '--cacert', pki.caCert, '-H', 'content-type: application/json', '-d', '{"model":"gpt-4o-mini","messages":[{"role":"user","content":"hi"}]}', `https://api.openai.com:${server.port}/v1/chat/completions`];
-  const o = () => ({ cgroup: cg.path, resolvConf: dns.resolvConf });
+  const curlArgs = () => standIn.chat();
+  const o = () => ({ cgroup: cg.path, resolvConf: standIn.dns.resolvConf });
   /** the agent runs a shell that runs curl; prints curl's exit code */
   const viaAgent = () => run([agentSim, '-c', `import shlex, subprocess, sys\nr = subprocess.run(["sh", "-c", ${JSON.stringify(curlArgs().map((a) => `'${a}'`).join(' '))} + "; echo curl=$?"])\nsys.exit(r.returncode)`], o());
 
@@ -96,15 +88,15 @@ describe('process lineage (real kernel, a cgroup of the test)', { skip }, () => 
     mkdirSync(policies, { recursive: true });
     writeFileSync(join(policies, 'lineage.rego'), POLICY);
     const m = (agent = await MonitorProcess.start(['--policies', policies, '--cgroup', cg.path, '--no-tls'], 20_000, 'enforce'));
-    const before = server.hits.length;
+    const before = standIn.server.hits.length;
     const r = await viaAgent();
     assert.match(r.stdout, /curl=7/, `curl could not connect: ${r.stdout} ${r.stderr}`);
-    assert.equal(server.hits.length, before, 'nothing arrived');
+    assert.equal(standIn.server.hits.length, before, 'nothing arrived');
     const refused = await m.waitFor((e) => e.type === 'connect_blocked' && e.process?.comm === 'curl', "curl's refused connect");
     const d = await m.waitFor((e) => e.type === 'decision' && e.decision?.subject === refused.id, 'its decision');
     assert.deepEqual(d.decision?.reasons, ['curl run by agent agent-sim may not reach openai']);
     const direct = await run(curlArgs(), o());
     assert.equal(direct.code, 0, direct.stderr);
-    assert.equal(server.hits.length, before + 1, 'the direct request arrived');
+    assert.equal(standIn.server.hits.length, before + 1, 'the direct request arrived');
   });
 });
