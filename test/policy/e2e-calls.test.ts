@@ -446,6 +446,11 @@ bad := f(7)
     const p = await loadCompiled(wasm, undefined, { print: (l) => lines.push(l) });
     assert.deepEqual(p.evaluate({ user: 'alice', xs: [1, { a: 'b' }] }, 't/p'), [{ result: true }]);
     assert.deepEqual(lines, ['user alice <undefined>', 'each 1', 'each {"a": "b"}']);
+    // sets (which reach the host as JSON arrays) as OPA writes them, inside collections too
+    const sets = await loadCompiled(compile([{ file: 's.rego', text: 'package t\np if print({1}, set(), [1, {"a"}], {"a": {2}}, "top")\n' }], { entrypoints: ['t/p'] }).wasm, undefined, { print: (l) => lines.push(l) });
+    lines.length = 0;
+    assert.deepEqual(sets.evaluate({}, 't/p'), [{ result: true }]);
+    assert.deepEqual(lines, ['{1} set() [1, {"a"}] {"a": {2}} top']);
     const quiet = await loadCompiled(wasm);
     assert.deepEqual(quiet.evaluate({ user: 'alice', xs: [] }, 't/p'), [{ result: true }]);
   });

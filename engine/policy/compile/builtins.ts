@@ -123,6 +123,8 @@ export const BUILTINS: Readonly<Record<string, BuiltinDecl>> = {
   'units.parse_bytes': A(1),
   // template strings ($"…{x}…"): the parser's call, a native of the runtime
   'internal.template_string': A(1),
+  // print's operands as text (the planner's, before internal.print)
+  'internal.print_texts': A(1),
   // membership: `x in xs` and `k, v in xs`
   'internal.member_2': A(2),
   'internal.member_3': A(3),

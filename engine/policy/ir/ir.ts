@@ -364,6 +364,7 @@ export const NATIVE_BUILTINS: Readonly<Record<string, { fn: string; fallback?: b
   'array.slice': { fn: 'busted_array_slice' },
   concat: { fn: 'busted_concat' },
   'internal.template_string': { fn: 'busted_template_string' },
+  'internal.print_texts': { fn: 'busted_print_texts' },
   startswith: { fn: 'busted_startswith' },
   endswith: { fn: 'busted_endswith' },
   contains: { fn: 'busted_contains' },

@@ -929,8 +929,12 @@ class Planner {
       const res = locals.fresh();
       o.push({ type: 'MakeArrayStmt', capacity: ops.length, target: arr, loc: l });
       for (const op of ops) o.push({ type: 'ArrayAppendStmt', array: arr, value: op, loc: l });
+      // each value as OPA writes it, made in the runtime: a set would reach the host (JSON) as an array
+      const texts = locals.fresh();
+      this.builtins.add('internal.print_texts');
+      o.push({ type: 'CallStmt', func: 'internal.print_texts', args: [{ type: 'local', value: arr }], result: texts, loc: l });
       this.builtins.add('internal.print');
-      o.push({ type: 'CallStmt', func: 'internal.print', args: [{ type: 'local', value: arr }], result: res, loc: l });
+      o.push({ type: 'CallStmt', func: 'internal.print', args: [{ type: 'local', value: texts }], result: res, loc: l });
       k(o);
     });
   }

@@ -247,6 +247,35 @@ RT_API value *busted_template_string(value *parts) {
   return (value *)r;
 }
 
+/* A value as text: a string as it is, another as OPA's value String() writes it. */
+static value *text_of(value *v) {
+  if (is(v, V_STRING)) return v;
+  u32 n;
+  char *t = rt_value_text(v, &n);
+  string_t *s = (string_t *)str_new(n);
+  memcpy((char *)s->v, t, n);
+  return (value *)s;
+}
+
+/*
+ * print's operands (an array of the sets of each operand's values) with
+ * every value as text, so that the host's print (which gets JSON, where a
+ * set is an array) writes sets, and what is inside collections, as OPA does.
+ */
+RT_API value *busted_print_texts(value *ops) {
+  if (!is(ops, V_ARRAY)) return 0;
+  array_t *a = (array_t *)ops;
+  value *r = opa_array_with_cap(a->len);
+  for (u32 i = 0; i < a->len; i++) {
+    if (!is(a->elems[i], V_SET)) return 0;
+    set_t *s = (set_t *)a->elems[i];
+    value *vs = opa_array_with_cap(s->len);
+    for (u32 j = 0; j < s->len; j++) opa_array_append(vs, text_of(s->elems[j]));
+    opa_array_append(r, vs);
+  }
+  return r;
+}
+
 RT_API value *busted_startswith(value *s, value *p) {
   if (!is(s, V_STRING) || !is(p, V_STRING)) return 0;
   return opa_boolean(str_eq_at((string_t *)s, 0, (string_t *)p));
