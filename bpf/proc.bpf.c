@@ -56,14 +56,14 @@ struct {
 	__type(value, __u8);
 } exe_seen SEC(".maps");
 
-/* Whether BPRM's executable is one no exec has run since the agent started (and now one has). */
-static __always_inline bool exe_first_seen(struct linux_binprm *bprm)
+/* Whether the executable EXE (the exec record's, read once) is one no exec has run since the agent started (and now one has). */
+static __always_inline bool exe_first_seen(const struct busted_exe_key *exe)
 {
 	struct exe_key k = {};
 	__u8 one = 1;
 
-	k.ino = KREAD(bprm, file, f_inode, i_ino);
-	k.dev = KREAD(bprm, file, f_inode, i_sb, s_dev);
+	k.ino = exe->ino;
+	k.dev = exe->dev;
 	if (!k.ino || bpf_map_lookup_elem(&exe_seen, &k))
 		return false;
 	bpf_map_update_elem(&exe_seen, &k, &one, BPF_ANY);
@@ -207,7 +207,7 @@ int BPF_PROG(handle_exec, struct task_struct *p, pid_t old_pid, struct linux_bin
 
 	/* with enforcement the engine evaluates a new image at once, and a new
 	 * executable it looks at at once: wake it */
-	bpf_ringbuf_submit(e, track_images || exe_first_seen(bprm) ? BPF_RB_FORCE_WAKEUP : rb_flags());
+	bpf_ringbuf_submit(e, track_images || exe_first_seen(&e->exe) ? BPF_RB_FORCE_WAKEUP : rb_flags());
 	stat_inc(BUSTED_STAT_EVENTS);
 	if (call_id)
 		hold_this_thread(pid, 0, call_id);

@@ -137,7 +137,7 @@ export class Agent {
   private constructor(private readonly o: AgentOptions) {
     this.hasher = new ExeHasher();
     this.processes = new ProcessCache({ cgroupRoot: cgroup2Mount(), redact: o.noRedact !== true, hasher: this.hasher });
-    this.processes.hashExe = o.exeHash === true || (o.policy !== undefined && readsExeHash(o.policy.decider.policy));
+    this.processes.hashExe = this.wantsExeHashes();
     this.processes.onExeHashed = (pid, sha256) => this.enforcer?.onExeHashed(pid, sha256, this.processes.get(pid).exeKey);
     if (this.processes.hashExe) this.hasher.warm();
     this.dns = new DnsCache();
@@ -414,12 +414,17 @@ export class Agent {
 
   /** A new policy is in force: every standing verdict is made again. */
   policyChanged(): void {
-    if (this.o.policy) this.processes.hashExe = this.o.exeHash === true || readsExeHash(this.o.policy.decider.policy);
+    this.processes.hashExe = this.wantsExeHashes();
     this.enforcer?.reload();
   }
 
   /** executables' hashes (process.exe_sha256) */
   private readonly hasher: ExeHasher;
+
+  /** Executables are hashed: --exe-hash, or a policy in force that reads the hash. */
+  private wantsExeHashes(): boolean {
+    return this.o.exeHash === true || (this.o.policy !== undefined && readsExeHash(this.o.policy.decider.policy));
+  }
 
   get enforcement(): Enforcer['stats'] | undefined {
     return this.enforcer?.stats;

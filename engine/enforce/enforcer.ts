@@ -415,9 +415,7 @@ export class Enforcer {
     const pid = r.task.pid;
     const callId = r.held?.callId;
     if (callId === undefined) return;
-    let calls = this.gated.get(pid);
-    if (!calls) this.gated.set(pid, (calls = new Map()));
-    calls.set(callId, r.task.tid);
+    this.heldBy(pid, callId, r.task.tid);
     if (phase === 'held') return;
     this.stats.execsHeld++;
     const p = this.images.get(r.image);
@@ -788,9 +786,7 @@ export class Enforcer {
       this.maps.releaseHeld(r.task.tid);
       return;
     }
-    let calls = this.gated.get(pid);
-    if (!calls) this.gated.set(pid, (calls = new Map()));
-    calls.set(r.read!.callId, r.task.tid);
+    this.heldBy(pid, r.read!.callId, r.task.tid);
     this.release(pid);
   }
 
@@ -1016,10 +1012,15 @@ export class Enforcer {
     } else {
       this.holdUnfinished(key, g);
     }
-    let calls = this.gated.get(g.pid);
-    if (!calls) this.gated.set(g.pid, (calls = new Map()));
-    calls.set(g.callId, g.tid);
+    this.heldBy(g.pid, g.callId, g.tid);
     this.release(g.pid);
+  }
+
+  /** Thread TID of PID is held for CALL_ID (a gated write, a stdio read, an exec), decided or being decided: release() lets it go. */
+  private heldBy(pid: number, callId: string, tid: number): void {
+    let calls = this.gated.get(pid);
+    if (!calls) this.gated.set(pid, (calls = new Map()));
+    calls.set(callId, tid);
   }
 
   /**

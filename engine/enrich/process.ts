@@ -128,30 +128,34 @@ export class ProcessCache {
    */
   exeHashWait(r: ExecRecord): Promise<unknown> | undefined {
     if (!this.hashExe || !this.hasher || !r.exe || this.hasher.get(r.exe) !== undefined) return undefined;
-    return this.hasher.hash(r.exe, [join(this.procRoot, String(r.task.pid), 'exe'), ...(r.filename.startsWith('/') ? [r.filename] : [])]);
+    return this.hasher.hash(r.exe, this.exePaths(r.task.pid, r.filename));
+  }
+
+  /** Where PID's executable is read: /proc/PID/exe, else PATH when absolute (the hasher checks it is the same file). */
+  private exePaths(pid: number, path: string | undefined): string[] {
+    return [join(this.procRoot, String(pid), 'exe'), ...(path?.startsWith('/') ? [path] : [])];
   }
 
   /** PID's executable's hash when it is known (asked for now when hashing is on and it was not yet). */
   exeSha256Of(pid: number): string | undefined {
     const e = this.get(pid);
-    if (this.hashExe && e.exeSha256 === undefined && !e.hashAsked) this.hashOf(e, e.exe);
+    this.askHash(e);
     return e.exeSha256;
   }
 
-  /** E's hash: at once when the hasher knows its file, else when it has read it (its infos are then made afresh). */
-  private hashOf(e: ProcessEntry, path?: string): void {
-    if (!this.hasher) return;
+  /** E's hash, when hashing is on and it was not asked for yet: at once when the hasher knows its file, else when it has read it (its infos are then made afresh). */
+  private askHash(e: ProcessEntry): void {
+    if (!this.hashExe || !this.hasher || e.exeSha256 !== undefined || e.hashAsked) return;
     e.hashAsked = true;
     e.exeKey ??= exeKeyOf(join(this.procRoot, String(e.pid), 'exe'));
     const k = e.exeKey;
     if (!k) return;
     const known = this.hasher.get(k);
-    if (typeof known === 'string') {
+    if (known !== undefined) {
       e.exeSha256 = known;
       return;
     }
-    const paths = [join(this.procRoot, String(e.pid), 'exe'), ...(path?.startsWith('/') ? [path] : [])];
-    void this.hasher.hash(k, paths).then((hash) => {
+    void this.hasher.hash(k, this.exePaths(e.pid, e.exe)).then((hash) => {
       // still the process that ran that file (not another exec since, nor another process of the pid)
       if (hash === undefined || this.entries.get(e.pid) !== e) return;
       e.exeSha256 = hash;
@@ -242,7 +246,7 @@ export class ProcessCache {
     p.gid = task.gid;
     p.comm = task.comm || e.comm || '';
     if (e.exe) p.exe = e.exe;
-    if (this.hashExe && e.exeSha256 === undefined && !e.hashAsked) this.hashOf(e, e.exe);
+    this.askHash(e);
     if (e.exeSha256) p.exe_sha256 = e.exeSha256;
     if (e.cmdline) p.cmdline = e.cmdline;
     const cgid = task.cgroupId || e.cgroupId;

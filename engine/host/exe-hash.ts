@@ -74,7 +74,7 @@ export function exeKeyOf(path: string): ExeKey | undefined {
 }
 
 export class ExeHasher {
-  private readonly known = new Map<string, string | null>();
+  private readonly known = new Map<string, string>();
   private readonly pending = new Map<string, Promise<string | undefined>>();
   private readonly waiting = new Map<number, (hash: string | undefined) => void>();
   private worker: Worker | undefined;
@@ -82,8 +82,8 @@ export class ExeHasher {
   /** files hashed, and files that could not be read */
   readonly stats = { hashed: 0, failed: 0 };
 
-  /** The hash of file K when it is known: a string; null: it could not be read; undefined: not hashed yet. */
-  get(k: ExeKey): string | null | undefined {
+  /** The hash of file K when it is known (undefined: not hashed yet, or it could not be read). */
+  get(k: ExeKey): string | undefined {
     return this.known.get(exeId(k));
   }
 
@@ -95,7 +95,7 @@ export class ExeHasher {
   hash(k: ExeKey, paths: string[]): Promise<string | undefined> {
     const id = exeId(k);
     const had = this.known.get(id);
-    if (had !== undefined) return Promise.resolve(had ?? undefined);
+    if (had !== undefined) return Promise.resolve(had);
     const p = this.pending.get(id);
     if (p) return p;
     const q = new Promise<string | undefined>((resolve) => {
@@ -106,9 +106,10 @@ export class ExeHasher {
       this.pending.delete(id);
       if (this.known.size >= MAX_KNOWN) this.known.delete(this.known.keys().next().value!);
       // a file that could not be read is tried again at its next exec (it may be readable then)
-      if (hash !== undefined) this.known.set(id, hash);
-      if (hash !== undefined) this.stats.hashed++;
-      else this.stats.failed++;
+      if (hash !== undefined) {
+        this.known.set(id, hash);
+        this.stats.hashed++;
+      } else this.stats.failed++;
       return hash;
     });
     this.pending.set(id, q);

@@ -573,12 +573,13 @@ export class Interpreter {
     }
     const proc = this.processes.info(r.task);
     const origin: EventOrigin = { stdio: { peer: r.peer } };
-    const ancestors = this.ancestorsOf(proc.ppid);
+    // the writer's ancestors as its process info has them (ProcessCache.ancestorPids)
+    const ancestors = proc.ancestors?.map((a) => a.pid) ?? [];
     const found = this.stdioMcp.feed(r, ancestors);
     if (found.length === 0) return;
     const peer = this.stdioPeer(r, ancestors);
-    const sessionKey = peer ? this.stdioSessionKey(r.task.pid, ancestors, peer.pid) : undefined;
-    const session = sessionKey !== undefined ? this.mcpSessions.of(sessionKey) : undefined;
+    const pair = peer ? this.stdioPair(r.task.pid, ancestors, peer.pid) : undefined;
+    const session = pair !== undefined ? this.mcpSessions.of(`${pair.client}:${pair.child}`) : undefined;
     // the writer is the server when the other end is its client (above it)
     const writerIsServer = peer !== undefined && ancestors.includes(peer.pid);
     if (session !== undefined && session.server === undefined && !writerIsServer && !found.some((m) => m.method === 'initialize')) {
@@ -597,7 +598,7 @@ export class Interpreter {
       session?.note(mcp);
       if (writerIsServer && mcp.kind === 'response' && mcp.method === 'initialize' && mcp.server !== undefined) {
         // remembered by its program (and its launcher's, which a client's first messages may find instead)
-        for (const pid of [r.task.pid, Number(sessionKey!.split(':')[1])]) {
+        for (const pid of [r.task.pid, pair!.child]) {
           const k = this.programKey(pid);
           if (k === undefined) continue;
           if (this.stdioServers.size >= 1024) this.stdioServers.delete(this.stdioServers.keys().next().value!);
@@ -628,20 +629,15 @@ export class Interpreter {
     return e.exe === undefined && e.cmdline === undefined ? undefined : `${e.exe ?? ''}\0${e.cmdline ?? ''}`;
   }
 
-  /** The session key of a stdio message WRITER (with its ANCESTORS, nearest first) sent to PEER. */
-  private stdioSessionKey(writer: number, ancestors: readonly number[], peer: number): string {
+  /** The session of a stdio message WRITER (with its ANCESTORS, nearest first) sent to PEER: the client, and the child it started toward the server. */
+  private stdioPair(writer: number, ancestors: readonly number[], peer: number): { client: number; child: number } {
     const i = ancestors.indexOf(peer);
     // the peer is the writer's client: the writer is its server, started by the ancestor below the client
-    if (i >= 0) return `${peer}:${i === 0 ? writer : ancestors[i - 1]}`;
+    if (i >= 0) return { client: peer, child: i === 0 ? writer : ancestors[i - 1]! };
     // the writer is the client: the peer is its server, below the child it started
-    const up = [peer, ...this.ancestorsOf(this.processes.get(peer).ppid)];
+    const up = [peer, ...this.processes.ancestorPids(this.processes.get(peer).ppid)];
     const j = up.indexOf(writer);
-    return `${writer}:${j > 0 ? up[j - 1] : peer}`;
-  }
-
-  /** PPID and its ancestors, nearest first, up to 4 (from the process cache: an exited one is still known). */
-  private ancestorsOf(ppid: number | undefined): number[] {
-    return this.processes.ancestorPids(ppid);
+    return { client: writer, child: j > 0 ? up[j - 1]! : peer };
   }
 
   /**

@@ -18,6 +18,7 @@
  */
 
 import { createHash } from 'node:crypto';
+import { isDeepStrictEqual } from 'node:util';
 
 import { loadPolicy, type LoadedPolicy } from '@open-policy-agent/opa-wasm';
 
@@ -608,9 +609,12 @@ function jsonPaths(v: unknown, name: string): string[][] {
   });
 }
 
-/** "a/b~1c" -> ["a", "b/c"] (RFC 6901 escapes); "" -> [] */
+/** A JSON pointer's segment as it names a key (RFC 6901: ~1 is /, ~0 is ~). */
+const unescapeSegment = (x: string): string => x.replace(/~1/g, '/').replace(/~0/g, '~');
+
+/** "a/b~1c" -> ["a", "b/c"]; "" -> [] */
 function pointerSegments(s: string): string[] {
-  return s === '' ? [] : s.split('/').map((x) => x.replace(/~1/g, '/').replace(/~0/g, '~'));
+  return s === '' ? [] : s.split('/').map(unescapeSegment);
 }
 
 const typeName = (v: unknown): string => (v === null ? 'null' : Array.isArray(v) ? 'array' : typeof v === 'object' ? 'object' : typeof v);
@@ -704,7 +708,7 @@ function jsonPatch(doc: Json, patches: unknown): Json {
       ? p === ''
         ? []
         : p.startsWith('/')
-          ? p.slice(1).split('/').map((x) => x.replace(/~1/g, '/').replace(/~0/g, '~'))
+          ? p.slice(1).split('/').map(unescapeSegment)
           : fail('json.patch: a path must start with "/"')
       : Array.isArray(p)
         ? p.map((s) => String(s))
@@ -783,7 +787,7 @@ function jsonPatch(doc: Json, patches: unknown): Json {
         add(path, clone(get(segs(op.from))));
         break;
       case 'test':
-        if (!deepEqual(get(path), op.value)) fail('json.patch: test failed');
+        if (!isDeepStrictEqual(get(path), op.value)) fail('json.patch: test failed');
         break;
       default:
         fail(`json.patch: unknown op ${String(op.op)}`);
@@ -792,15 +796,6 @@ function jsonPatch(doc: Json, patches: unknown): Json {
   return root;
 }
 
-function deepEqual(a: Json, b: Json): boolean {
-  if (a === b) return true;
-  if (typeof a !== typeof b || a === null || b === null || typeof a !== 'object') return false;
-  if (Array.isArray(a) !== Array.isArray(b)) return false;
-  if (Array.isArray(a)) return a.length === (b as unknown[]).length && a.every((x, i) => deepEqual(x, (b as unknown[])[i]));
-  const ka = Object.keys(a as object);
-  const kb = Object.keys(b as object);
-  return ka.length === kb.length && ka.every((k) => Object.hasOwn(b as object, k) && deepEqual((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k]));
-}
 
 /* ------------------------------------------------------------ units.parse */
 
@@ -882,14 +877,14 @@ function isSubset(sup: unknown, sub: unknown): boolean {
   if (Array.isArray(sup) && Array.isArray(sub)) {
     // an array is a subset when it appears in order, contiguously (OPA: "subarray")
     if (sub.length === 0) return true;
-    for (let i = 0; i + sub.length <= sup.length; i++) if (sub.every((x, j) => deepEqual(sup[i + j], x))) return true;
+    for (let i = 0; i + sub.length <= sup.length; i++) if (sub.every((x, j) => isDeepStrictEqual(sup[i + j], x))) return true;
     return false;
   }
   if (sup !== null && sub !== null && typeof sup === 'object' && typeof sub === 'object' && !Array.isArray(sup) && !Array.isArray(sub)) {
     const a = sup as Record<string, unknown>;
-    return Object.entries(sub as Record<string, unknown>).every(([k, v]) => Object.hasOwn(a, k) && (deepEqual(a[k], v) || (typeof v === 'object' && v !== null && isSubset(a[k], v))));
+    return Object.entries(sub as Record<string, unknown>).every(([k, v]) => Object.hasOwn(a, k) && (isDeepStrictEqual(a[k], v) || (typeof v === 'object' && v !== null && isSubset(a[k], v))));
   }
-  return deepEqual(sup, sub);
+  return isDeepStrictEqual(sup, sub);
 }
 
 /**

@@ -203,50 +203,6 @@ RT_API value *busted_concat(value *delim, value *coll) {
   return (value *)r;
 }
 
-/*
- * internal.template_string (OPA >= 1.11, `$"…{x}…"`): PARTS is an array of
- * the template's literal pieces (strings) and, for each `{expr}`, the set
- * of the expression's values: none is `<undefined>`, a string goes in as
- * it is, any other value as OPA writes it (Rego syntax, ", " and ": ");
- * more than one value is an error (undefined here).
- */
-RT_API value *busted_template_string(value *parts) {
-  if (!is(parts, V_ARRAY)) return 0;
-  array_t *a = (array_t *)parts;
-  const char **txt = (const char **)opa_malloc(a->len * sizeof(char *) + 1);
-  u32 *len = (u32 *)opa_malloc(a->len * sizeof(u32) + 1);
-  u32 n = 0;
-  for (u32 i = 0; i < a->len; i++) {
-    value *p = a->elems[i];
-    if (is(p, V_STRING)) {
-      txt[i] = ((string_t *)p)->v;
-      len[i] = ((string_t *)p)->len;
-    } else if (is(p, V_SET)) {
-      set_t *s = (set_t *)p;
-      if (s->len > 1) return 0;
-      if (s->len == 0) {
-        txt[i] = "<undefined>";
-        len[i] = 11;
-      } else if (is(s->elems[0], V_STRING)) {
-        txt[i] = ((string_t *)s->elems[0])->v;
-        len[i] = ((string_t *)s->elems[0])->len;
-      } else {
-        txt[i] = rt_value_text(s->elems[0], &len[i]);
-      }
-    } else {
-      return 0;
-    }
-    n += len[i];
-  }
-  string_t *r = (string_t *)str_new(n);
-  char *o = (char *)r->v;
-  for (u32 i = 0; i < a->len; i++) {
-    memcpy(o, txt[i], len[i]);
-    o += len[i];
-  }
-  return (value *)r;
-}
-
 /* A value as text: a string as it is, another as OPA's value String() writes it. */
 static value *text_of(value *v) {
   if (is(v, V_STRING)) return v;
@@ -255,6 +211,40 @@ static value *text_of(value *v) {
   string_t *s = (string_t *)str_new(n);
   memcpy((char *)s->v, t, n);
   return (value *)s;
+}
+
+/*
+ * internal.template_string (OPA >= 1.11, `$"…{x}…"`): PARTS is an array of
+ * the template's literal pieces (strings) and, for each `{expr}`, the set
+ * of the expression's values: none is `<undefined>`, one is its text
+ * (text_of); more than one is an error (undefined here).
+ */
+RT_API value *busted_template_string(value *parts) {
+  if (!is(parts, V_ARRAY)) return 0;
+  array_t *a = (array_t *)parts;
+  string_t **txt = (string_t **)opa_malloc(a->len * sizeof(string_t *) + 1);
+  static string_t undefined_text = {V_STRING, 11, "<undefined>"};
+  u32 n = 0;
+  for (u32 i = 0; i < a->len; i++) {
+    value *p = a->elems[i];
+    if (is(p, V_STRING)) {
+      txt[i] = (string_t *)p;
+    } else if (is(p, V_SET)) {
+      set_t *s = (set_t *)p;
+      if (s->len > 1) return 0;
+      txt[i] = s->len == 0 ? &undefined_text : (string_t *)text_of(s->elems[0]);
+    } else {
+      return 0;
+    }
+    n += txt[i]->len;
+  }
+  string_t *r = (string_t *)str_new(n);
+  char *o = (char *)r->v;
+  for (u32 i = 0; i < a->len; i++) {
+    memcpy(o, txt[i]->v, txt[i]->len);
+    o += txt[i]->len;
+  }
+  return (value *)r;
 }
 
 /*
