@@ -47,6 +47,10 @@ interface Pending {
   provider?: string;
   /** a Gemini call over gRPC: its answer is protobuf, numbered as this API numbers it */
   grpc?: { vertex: boolean };
+  /** when the call that completed the request was made (ns, the kernel's clock; 0: not known) */
+  sentNs: number;
+  /** when the first piece of its answer's body was read (ns): a streamed answer's first chunk */
+  firstNs?: number;
 }
 
 interface Parser {
@@ -190,6 +194,20 @@ function requestHost(c: Conn, m: HttpMessage | Http2Message): string | undefined
   return (m.host ?? c.sni ?? '').replace(/:\d+$/, '') || undefined;
 }
 
+/**
+ * How long an LLM call took, as its process saw it: from the call that
+ * completed the request to the one that completed its answer
+ * (`duration_ms`), and for a streamed answer to the first piece of its
+ * body (`ttft_ms`, time to first token). Both come from the kernel's
+ * timestamps of the TLS library calls (or packets), not from when the
+ * engine read them; absent where a time is not known.
+ */
+function callTiming(llm: LlmInfo, req: Pending, now: number): void {
+  if (req.sentNs <= 0 || now < req.sentNs) return;
+  llm.duration_ms = Math.round((now - req.sentNs) / 1e3) / 1e3;
+  if (llm.stream && req.firstNs !== undefined && req.firstNs >= req.sentNs) llm.ttft_ms = Math.round((req.firstNs - req.sentNs) / 1e3) / 1e3;
+}
+
 const API_PROVIDER: Partial<Record<Api, string>> = { anthropic: 'anthropic', google: 'google', bedrock: 'bedrock', cohere: 'cohere', ollama: 'ollama' };
 
 export class AppLayer {
@@ -237,7 +255,8 @@ export class AppLayer {
    * rendering of the call (decoded headers and DATA) to show instead of the
    * raw frames, whose HPACK strings could hide a secret from redaction.
    */
-  feed(call: AppCall, held = false): { found: Finding[]; render?: string; lost?: string } {
+  feed(call: AppCall, held = false, ts = 0): { found: Finding[]; render?: string; lost?: string } {
+    this.nowNs = ts;
     const key = `${call.pid}:${call.ssl}`;
     let c = this.conns.get(key);
     if (c === undefined) {
@@ -281,6 +300,9 @@ export class AppLayer {
     this.notes = undefined;
     return lost === undefined ? { found, render } : { found, render, lost };
   }
+
+  /** when the call being read was made (ns, the kernel's clock; 0: not known): what an LLM call's timing is measured by */
+  private nowNs = 0;
 
   /** what the HTTP/2 parsers noted during the current call */
   private notes: string[] | undefined;
@@ -511,7 +533,7 @@ export class AppLayer {
       const other = obj(json);
       call = other ? (other.jsonrpc === undefined ? otherCall(m.path ?? '', other) : undefined) : formCall(m.path ?? '', m.contentType, d.body);
     }
-    const pending: Pending = { http, ...(grpc ? { grpc: { vertex: grpc.vertex } } : {}) };
+    const pending: Pending = { http, sentNs: this.nowNs, ...(grpc ? { grpc: { vertex: grpc.vertex } } : {}) };
     if (call) {
       const provider = hostProvider ?? API_PROVIDER[call.api];
       const llm = call.info;
@@ -580,10 +602,13 @@ export class AppLayer {
       if (this.touched) this.partText(m, data);
       return;
     }
-    if ((m.status ?? 0) < 200 || !(m.contentType ?? '').includes('text/event-stream')) return;
+    if ((m.status ?? 0) < 200) return;
+    const req = 'stream' in m ? c.streams.get(m.stream) : c.pending[0];
+    // an LLM call's answer: when its first chunk came (time to first token, for a streamed answer)
+    if (req?.llm && req.firstNs === undefined && data.length > 0) req.firstNs = this.nowNs;
+    if (!(m.contentType ?? '').includes('text/event-stream')) return;
     // a compressed stream is read whole at its end (the codings are decoded in one piece)
     if (m.contentEncoding !== undefined && codingsOf(m.contentEncoding).length > 0) return;
-    const req = 'stream' in m ? c.streams.get(m.stream) : c.pending[0];
     if (req?.llm) return;
     let st = this.sse.get(m);
     if (!st) {
@@ -831,6 +856,7 @@ export class AppLayer {
       llm.stream = got.stream ?? req.llm.stream ?? false;
       if (got.usage) llm.usage = got.usage;
       if (got.tool_calls) llm.tool_calls = got.tool_calls;
+      callTiming(llm, req, this.nowNs);
       this.push(c, { type: 'llm_response', http, llm, ...(req.provider ? { provider: req.provider } : {}) });
       return;
     }

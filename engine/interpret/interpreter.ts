@@ -479,7 +479,7 @@ export class Interpreter {
     const proc = this.processes.info(call.first.task);
     ev.process = proc;
     // what the bytes mean (LLM calls and MCP messages, once a message is complete), and for HTTP/2 their readable form
-    const { found, render, lost } = this.app.feed(call, call.gated);
+    const { found, render, lost } = this.app.feed(call, call.gated, call.first.ts);
     // a held write of an HTTP/2 client connection: the kernel is told where its frames stand after it, from
     // what was read (it keeps that once the write goes whole). A gated connection is watched from here, its
     // control frames let go without a hold; a watched one's walk that lost its place (a frame header cut by a
@@ -552,7 +552,7 @@ export class Interpreter {
       this.stats.filtered++;
       return;
     }
-    const { found, lost } = this.app.feed(call);
+    const { found, lost } = this.app.feed(call, false, call.first.ts);
     // an LLM call or MCP message went out on it: its answer is wanted, and its reads are copied again
     if (this.app.takeReadsBack(call.pid, call.ssl)) this.onTlsSkip?.(call.pid, call.ssl, this.app.watchFrom(call.pid, call.ssl), true);
     if (found.length === 0 && lost === undefined) return;
@@ -1021,7 +1021,7 @@ export class Interpreter {
       // (a plain-text connection begins with an HTTP/1.1 request line: never HTTP/2, so nothing is `lost`)
       // held: a request it carries part of is judged on that part before it may leave (app.ts judgePart)
       const held = p.direction === 'write' && this.plainHolds.holding(r.sockId);
-      const { found } = this.app.feed({ pid: 0, ssl: key, direction: p.direction, len: p.data.length + p.gap, data: p.data, conn: {} }, held);
+      const { found } = this.app.feed({ pid: 0, ssl: key, direction: p.direction, len: p.data.length + p.gap, data: p.data, conn: {} }, held, r.ts);
       // what it sends is no HTTP (the hook follows a segment that only may start a request): let be
       if (r.egress && this.app.writeLost(0, key)) this.plainSkipPending = r.sockId;
       if (this.plainSkipPending !== undefined) this.plainSkip(r, key);

@@ -185,6 +185,10 @@ export interface LlmInfo {
   /** names of the tools the model called (a response), or that the last assistant turn called (a request) */
   tool_calls?: string[];
   usage?: { input_tokens?: number; output_tokens?: number };
+  /** an answer: from the request's last write to the answer's last read, as the kernel timed those calls (ms) */
+  duration_ms?: number;
+  /** a streamed answer: from the request's last write to the first piece of the answer's body (time to first token, ms) */
+  ttft_ms?: number;
   /**
    * A request judged on part of its body while the rest is still to come
    * (app.ts judgePart): its writes are let go one by one, so each held

@@ -506,3 +506,82 @@ describe('AppLayer: the provider a request is for', () => {
     assert.equal(requestOn('cdn.example.net', 'llm.example.net', 'front6').provider, undefined);
   });
 });
+
+describe('AppLayer: how long an LLM call took', () => {
+  const ms = 1e6;
+  const openai = (body: object) => {
+    const b = JSON.stringify(body);
+    return `POST /v1/chat/completions HTTP/1.1\r\nHost: api.openai.com\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(b)}\r\n\r\n${b}`;
+  };
+  const sse = (o: object) => `data: ${JSON.stringify(o)}\n\n`;
+
+  it('a streamed answer: duration to its last read, time to first token to its first chunk, from the kernel\'s timestamps', () => {
+    const app = new AppLayer(new ProviderTable(), false);
+    const t0 = 5_000 * ms;
+    assert.deepEqual(app.feed(call('write', openai({ model: 'gpt-4o', stream: true, messages: [{ role: 'user', content: 'hi' }] })), false, t0).found.map((f) => f.type), ['llm_request']);
+    // the head alone is no token: the first piece of the body is
+    assert.deepEqual(app.feed(call('read', 'HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n'), false, t0 + 40 * ms).found, []);
+    assert.deepEqual(app.feed(call('read', chunk(sse({ model: 'gpt-4o', choices: [{ delta: { content: 'h' } }] }))), false, t0 + 312.5 * ms).found, []);
+    app.feed(call('read', chunk(sse({ model: 'gpt-4o', choices: [{ delta: { content: 'i' } }] }))), false, t0 + 700 * ms);
+    const end = app.feed(call('read', chunk(sse({ model: 'gpt-4o', choices: [], usage: { prompt_tokens: 3, completion_tokens: 2 } }) + 'data: [DONE]\n\n') + '0\r\n\r\n'), false, t0 + 901.25 * ms).found;
+    assert.deepEqual(end.map((f) => f.type), ['llm_response']);
+    const llm = end[0]!.type === 'llm_response' ? end[0]!.llm : undefined;
+    assert.equal(llm?.stream, true);
+    assert.equal(llm?.duration_ms, 901.25);
+    assert.equal(llm?.ttft_ms, 312.5);
+    assert.deepEqual(llm?.usage, { input_tokens: 3, output_tokens: 2 });
+  });
+
+  it('keep-alive: each answer is timed from its own request; an answer not streamed has no time to first token', () => {
+    const app = new AppLayer(new ProviderTable(), false);
+    const body = JSON.stringify({ model: 'gpt-4o', usage: { prompt_tokens: 1, completion_tokens: 1 } });
+    const answer = `HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body}`;
+    const timed: Array<{ duration_ms?: number; ttft_ms?: number }> = [];
+    for (const [sent, answered] of [[1000, 1250], [2000, 2020]] as const) {
+      app.feed(call('write', openai({ model: 'gpt-4o', messages: [{ role: 'user', content: 'x' }] })), false, sent * ms);
+      for (const f of app.feed(call('read', answer), false, answered * ms).found) if (f.type === 'llm_response') timed.push({ duration_ms: f.llm.duration_ms, ttft_ms: f.llm.ttft_ms });
+    }
+    assert.deepEqual(timed, [{ duration_ms: 250, ttft_ms: undefined }, { duration_ms: 20, ttft_ms: undefined }]);
+  });
+
+  it('no timestamps (a caller that has none): no timing, rather than a made-up one', () => {
+    const app = new AppLayer(new ProviderTable(), false);
+    app.feed(call('write', openai({ model: 'gpt-4o', messages: [{ role: 'user', content: 'x' }] })));
+    const body = JSON.stringify({ model: 'gpt-4o' });
+    const found = app.feed(call('read', `HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body}`)).found;
+    const llm = found[0]?.type === 'llm_response' ? found[0].llm : undefined;
+    assert.ok(llm);
+    assert.equal('duration_ms' in llm, false);
+    assert.equal('ttft_ms' in llm, false);
+  });
+
+  it('HTTP/2: timed per stream', async () => {
+    const chunks = await captureH2(
+      (_req, res) => {
+        res.writeHead(200, { 'content-type': 'text/event-stream' });
+        res.write(sse({ model: 'gpt-4o', choices: [{ delta: { content: 'h' } }] }));
+        setTimeout(() => res.end(sse({ model: 'gpt-4o', choices: [], usage: { prompt_tokens: 1, completion_tokens: 1 } })), 30);
+      },
+      (client) => h2request(client, { ':method': 'POST', ':path': '/v1/chat/completions', 'content-type': 'application/json' }, JSON.stringify({ model: 'gpt-4o', stream: true, messages: [{ role: 'user', content: 'x' }] })),
+    );
+    const app = new AppLayer(new ProviderTable(), false);
+    // each captured call 10 ms after the one before it
+    let t = 1000 * ms;
+    let request = 0;
+    let answered = 0;
+    let llm: { duration_ms?: number; ttft_ms?: number } | undefined;
+    for (const c of chunks) {
+      t += 10 * ms;
+      for (const f of app.feed(call(c.direction, c.data), false, t).found) {
+        if (f.type === 'llm_request') request = t;
+        if (f.type === 'llm_response') {
+          answered = t;
+          llm = { duration_ms: f.llm.duration_ms, ttft_ms: f.llm.ttft_ms };
+        }
+      }
+    }
+    assert.ok(request > 0 && llm, 'a request and its answer');
+    assert.equal(llm.duration_ms, (answered - request) / ms);
+    assert.ok(llm.ttft_ms !== undefined && llm.ttft_ms > 0 && llm.ttft_ms < llm.duration_ms!, `ttft ${llm.ttft_ms} within ${llm.duration_ms}`);
+  });
+});
