@@ -554,7 +554,7 @@ export class AppLayer {
         const known = session.server === undefined ? this.mcpEndpoints.get(mcpEndpoint(http)) : undefined;
         if (known !== undefined && !found.some((x) => x.method === 'initialize')) session.server = known;
         for (const mcp of found) {
-          session.note(mcp, 'c');
+          session.note(mcp, 'c', this.nowNs);
           this.push(c, { type: 'mcp_message', http, mcp });
         }
       }
@@ -882,7 +882,7 @@ export class AppLayer {
         if (this.mcpEndpoints.size >= MAX_MCP_ENDPOINTS) this.mcpEndpoints.delete(this.mcpEndpoints.keys().next().value!);
         this.mcpEndpoints.set(mcpEndpoint(http), mcp.server);
       }
-      session.note(mcp, 's');
+      session.note(mcp, 's', this.nowNs);
       this.push(c, { type: 'mcp_message', http, mcp });
     }
   }

@@ -48,10 +48,15 @@ export class ToolsSeen {
   }
 }
 
+/** How long answer M took: from its request's time ASKED to its own, AT (ns, the kernel's clock; 0: not known). */
+export function answerTime(m: McpInfo, asked: number, at: number): void {
+  if (asked > 0 && at >= asked) m.duration_ms = Math.round((at - asked) / 1e3) / 1e3;
+}
+
 export class McpSession {
   client?: McpParty;
   server?: McpParty;
-  private readonly asked = new Map<string, { method: string; tool?: string }>();
+  private readonly asked = new Map<string, { method: string; tool?: string; at: number }>();
 
   /** SEEN: where servers' first tool lists are kept (none: not compared) */
   constructor(private readonly seen?: ToolsSeen) {}
@@ -59,13 +64,15 @@ export class McpSession {
   /**
    * M, read going DIR: its answer's request remembered, or the request it
    * answers found (undefined DIR: pairing was done elsewhere, stdio.ts);
-   * the session's names learnt from it, or given to it.
+   * the session's names learnt from it, or given to it. AT: when it was
+   * written or read (ns, the kernel's clock; 0: not known), to time an
+   * answer from its request.
    */
-  note(m: McpInfo, dir?: McpDirection): void {
+  note(m: McpInfo, dir?: McpDirection, at = 0): void {
     if (dir !== undefined && m.id !== undefined) {
       if (m.kind === 'request' && m.method !== undefined) {
         if (this.asked.size >= MAX_ASKED) this.asked.delete(this.asked.keys().next().value!);
-        this.asked.set(`${dir}:${m.id}`, m.tool !== undefined ? { method: m.method, tool: m.tool } : { method: m.method });
+        this.asked.set(`${dir}:${m.id}`, m.tool !== undefined ? { method: m.method, tool: m.tool, at } : { method: m.method, at });
       } else if (m.kind === 'response' && m.method === undefined) {
         const k = `${dir === 'c' ? 's' : 'c'}:${m.id}`;
         const req = this.asked.get(k);
@@ -73,6 +80,7 @@ export class McpSession {
           this.asked.delete(k);
           m.method = req.method;
           if (req.tool !== undefined) m.tool = req.tool;
+          answerTime(m, req.at, at);
         }
       }
     }

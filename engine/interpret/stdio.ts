@@ -19,6 +19,7 @@
  * (`truncated`), so that a tool call is judged by its name however long its
  * arguments.
  */
+import { answerTime } from './mcp-session.js';
 import type { StdioRecord } from '../decode/records.js';
 import type { McpInfo } from '../model/event.js';
 import { mcpFromValues } from './llm.js';
@@ -41,7 +42,7 @@ const utf8 = new TextDecoder();
 export class StdioMcp {
   private readonly streams = new Map<string, Stream>();
   /** requests by `w:${writer}:${id}` and `p:${each of the writer's ancestors}:${id}` */
-  private readonly pending = new Map<string, { method: string; tool?: string }>();
+  private readonly pending = new Map<string, { method: string; tool?: string; at: number }>();
   /** lines that were not JSON: counted, not reported */
   notJson = 0;
 
@@ -60,11 +61,11 @@ export class StdioMcp {
     const out: McpInfo[] = [];
     const lines = (st.text + utf8.decode(r.data)).split('\n');
     st.text = lines.pop()!;
-    for (const line of lines) this.line(line, st.cut, r.task.pid, ancestors, out);
+    for (const line of lines) this.line(line, st.cut, r.task.pid, ancestors, out, r.ts);
     st.cut = false;
     if (r.data.length < r.len) {
       // the rest of this write was not copied: the line it was in ends here, and the next write starts afresh
-      this.line(st.text, true, r.task.pid, ancestors, out);
+      this.line(st.text, true, r.task.pid, ancestors, out, r.ts);
       st.text = '';
     } else if (st.text.length > MAX_LINE) st.text = '';
     return out;
@@ -77,7 +78,7 @@ export class StdioMcp {
     for (const k of this.streams.keys()) if (k.startsWith(p)) this.streams.delete(k);
   }
 
-  private line(text: string, cut: boolean, pid: number, ancestors: readonly number[], out: McpInfo[]): void {
+  private line(text: string, cut: boolean, pid: number, ancestors: readonly number[], out: McpInfo[], at: number): void {
     const t = text.trim();
     if (t === '') return;
     let msgs: McpInfo[];
@@ -93,13 +94,14 @@ export class StdioMcp {
       msgs = [m];
     }
     for (const m of msgs) {
-      if (this.pairs) this.pair(m, pid, ancestors);
+      if (this.pairs) this.pair(m, pid, ancestors, at);
       m.transport = 'stdio';
       out.push(m);
     }
   }
 
-  private pair(m: McpInfo, pid: number, ancestors: readonly number[]): void {
+  /** AT: when the write was made (ns, the kernel's clock): an answer is timed from its request's */
+  private pair(m: McpInfo, pid: number, ancestors: readonly number[], at: number): void {
     if (m.id === undefined) return;
     if (m.kind === 'request' && m.method !== undefined) {
       if (this.pending.size >= MAX_PENDING) {
@@ -107,7 +109,7 @@ export class StdioMcp {
         const oldest = this.pending.keys();
         for (let i = 0; i <= ancestors.length; i++) this.pending.delete(oldest.next().value!);
       }
-      const req = m.tool !== undefined ? { method: m.method, tool: m.tool } : { method: m.method };
+      const req = m.tool !== undefined ? { method: m.method, tool: m.tool, at } : { method: m.method, at };
       this.pending.set(`w:${pid}:${m.id}`, req);
       for (const a of ancestors) this.pending.set(`p:${a}:${m.id}`, req);
       return;
@@ -120,6 +122,7 @@ export class StdioMcp {
     this.pending.delete(k);
     m.method = req.method;
     if (req.tool !== undefined) m.tool = req.tool;
+    answerTime(m, req.at, at);
   }
 }
 

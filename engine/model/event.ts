@@ -212,6 +212,8 @@ export interface McpInfo {
    * an LLM request; shown by its end in outputs.
    */
   context?: string;
+  /** an answer paired with its request: from the request's write (or read) to the answer's, as the kernel timed them (ms) */
+  duration_ms?: number;
   /** `stdio`: written to a pipe or UNIX socket between a client and the server it spawned (no http, no net) */
   transport?: 'stdio';
   /** stdio: the process at the other end (the server a client writes to, the client a server answers) */

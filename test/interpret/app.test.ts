@@ -562,7 +562,9 @@ describe('AppLayer: how long an LLM call took', () => {
         res.write(sse({ model: 'gpt-4o', choices: [{ delta: { content: 'h' } }] }));
         setTimeout(() => res.end(sse({ model: 'gpt-4o', choices: [], usage: { prompt_tokens: 1, completion_tokens: 1 } })), 30);
       },
-      (client) => h2request(client, { ':method': 'POST', ':path': '/v1/chat/completions', 'content-type': 'application/json' }, JSON.stringify({ model: 'gpt-4o', stream: true, messages: [{ role: 'user', content: 'x' }] })),
+      async (client) => {
+        await h2request(client, { ':method': 'POST', ':path': '/v1/chat/completions', 'content-type': 'application/json' }, JSON.stringify({ model: 'gpt-4o', stream: true, messages: [{ role: 'user', content: 'x' }] }));
+      },
     );
     const app = new AppLayer(new ProviderTable(), false);
     // each captured call 10 ms after the one before it

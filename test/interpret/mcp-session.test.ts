@@ -70,6 +70,19 @@ describe('McpSession', () => {
     assert.deepEqual(again, { kind: 'response', id: 3 });
   });
 
+  it('an answer is timed from its request when both times are known', () => {
+    const s = new McpSession();
+    s.note({ kind: 'request', method: 'tools/call', id: 'a', tool: 'x' }, 'c', 2_000_000_000);
+    s.note({ kind: 'request', method: 'tools/list', id: 'b' }, 'c');
+    const timed: McpInfo = { kind: 'response', id: 'a' };
+    s.note(timed, 's', 2_250_000_000);
+    assert.equal(timed.duration_ms, 250);
+    const untimed: McpInfo = { kind: 'response', id: 'b' };
+    s.note(untimed, 's', 2_300_000_000);
+    assert.equal(untimed.method, 'tools/list');
+    assert.equal('duration_ms' in untimed, false, 'its request had no time');
+  });
+
   it('a new initialize starts afresh: the server the old one named is not given to the new one', () => {
     const s = new McpSession();
     s.note({ kind: 'request', method: 'initialize', id: 0, client: CLIENT }, 'c');

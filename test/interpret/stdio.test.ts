@@ -10,13 +10,21 @@ import { StdioMcp } from '../../engine/interpret/stdio.js';
 
 const enc = new TextEncoder();
 const task = (pid: number) => ({ pid, tid: pid, ppid: 0, uid: 0, gid: 0, flags: 1, comm: 'x', cgroupId: 1 });
-const write = (pid: number, text: string, file = 'f1', asked?: number): StdioRecord => {
+const write = (pid: number, text: string, file = 'f1', asked?: number, ts = 0): StdioRecord => {
   const data = enc.encode(text);
-  return { kind: 'stdio', ts: 1, task: task(pid), file, fd: 1, len: asked ?? data.length, end: 'pipe', peer: 'p1', peerIno: 0, data };
+  return { kind: 'stdio', ts, task: task(pid), file, fd: 1, len: asked ?? data.length, end: 'pipe', peer: 'p1', peerIno: 0, data };
 };
 const msg = (o: object) => `${JSON.stringify({ jsonrpc: '2.0', ...o })}\n`;
 
 describe('StdioMcp: MCP over stdio', () => {
+  it('an answer is timed from its request, by the kernel\'s timestamps of the two writes', () => {
+    const s = new StdioMcp();
+    s.feed(write(10, msg({ id: 9, method: 'tools/call', params: { name: 'slow', arguments: {} } }), 'f1', undefined, 7_000_000_000), [1]);
+    const [r] = s.feed(write(11, msg({ id: 9, result: { content: [] } }), 'f2', undefined, 7_123_456_789), [10]);
+    assert.equal(r!.tool, 'slow');
+    assert.equal(r!.duration_ms, 123.457);
+  });
+
   it('one message per line, however the writes cut them', () => {
     const s = new StdioMcp();
     const call = msg({ id: 3, method: 'tools/call', params: { name: 'echo', arguments: { text: 'hi there' } } });
