@@ -8,13 +8,21 @@
  * unusual workload cannot blow up the series count of a scrape.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { BustedEvent } from '../model/event.js';
 import type { Handler } from './http.js';
 import type { PriceTable } from './prices.js';
 import type { Sink } from './sink.js';
 
 const MAX_VALUES = 500;
+
+/**
+ * Histogram buckets (seconds) as OpenTelemetry's GenAI semantic
+ * conventions advise for gen_ai.client.operation.duration and
+ * gen_ai.server.time_to_first_token: dashboards built for those read these.
+ */
+export const DURATION_BUCKETS = [0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48, 40.96, 81.92];
+export const TTFT_BUCKETS = [0.001, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10];
 
 export interface MetricsOptions {
   /** the other sinks, whose queues and drops are reported */
@@ -45,6 +53,9 @@ export class MetricsSink implements Sink {
   private readonly cost: Counter;
   private readonly unpriced: Counter;
   private readonly mcp: Counter;
+  private readonly llmDuration: Histogram;
+  private readonly llmTtft: Histogram;
+  private readonly mcpDuration: Histogram;
   private readonly policyInfo: Gauge;
   private readonly policyReloads: Gauge;
   private readonly policyLoaded: Gauge;
@@ -65,6 +76,10 @@ export class MetricsSink implements Sink {
     this.cost = c('busted_llm_cost_total', `Estimated LLM cost in ${o.prices.currency} from the price table (${o.prices.source})`, ['provider', 'model', 'process', 'currency']);
     this.unpriced = c('busted_llm_unpriced_responses_total', 'LLM responses with usage whose model is not in the price table', ['provider', 'model']);
     this.mcp = c('busted_mcp_messages_total', 'MCP JSON-RPC messages by kind, method, transport (http, stdio) and server (its name, as it answered initialize)', ['kind', 'method', 'transport', 'server']);
+    const h = (name: string, help: string, labelNames: string[], buckets: number[]) => new Histogram({ name, help, labelNames, buckets, registers: r });
+    this.llmDuration = h('busted_llm_request_duration_seconds', "LLM API calls: the request's last write to the answer's last read, as the kernel timed them, by provider and model", ['provider', 'model'], DURATION_BUCKETS);
+    this.llmTtft = h('busted_llm_time_to_first_token_seconds', "Streamed LLM answers: the request's last write to the answer's first body piece, by provider and model", ['provider', 'model'], TTFT_BUCKETS);
+    this.mcpDuration = h('busted_mcp_request_duration_seconds', 'MCP requests answered: the request to its answer, by method, transport and server', ['method', 'transport', 'server'], DURATION_BUCKETS);
     this.policyInfo = g('busted_policy_info', 'The policy in force (value 1), labelled with its revision and source', ['revision', 'source']);
     this.policyReloads = g('busted_policy_reloads', 'Policy reloads since start');
     this.policyLoaded = g('busted_policy_loaded_timestamp_seconds', 'When the policy in force was loaded (Unix time)');
@@ -135,11 +150,19 @@ export class MetricsSink implements Sink {
           if (cost === undefined) this.unpriced.inc({ provider, model });
           else this.cost.inc({ provider, model, process: proc, currency: this.o.prices.currency }, cost);
         }
+        const d = e.llm?.duration_ms;
+        if (d !== undefined) this.llmDuration.observe({ provider, model }, d / 1000);
+        const t = e.llm?.ttft_ms;
+        if (t !== undefined) this.llmTtft.observe({ provider, model }, t / 1000);
         break;
       }
-      case 'mcp_message':
-        this.mcp.inc({ kind: e.mcp?.kind ?? '', method: this.v('method', e.mcp?.method), transport: e.mcp?.transport ?? 'http', server: this.v('server', e.mcp?.server?.name) });
+      case 'mcp_message': {
+        const labels = { method: this.v('method', e.mcp?.method), transport: e.mcp?.transport ?? 'http', server: this.v('server', e.mcp?.server?.name) };
+        this.mcp.inc({ kind: e.mcp?.kind ?? '', ...labels });
+        const d = e.mcp?.duration_ms;
+        if (d !== undefined && e.mcp?.kind === 'response') this.mcpDuration.observe(labels, d / 1000);
         break;
+      }
       case 'decision': {
         const d = e.decision;
         if (!d) break;

@@ -63,7 +63,10 @@ describe('metrics endpoint', () => {
     events.push(ev({ type: 'llm_response', provider: 'openai', process: proc, llm: { provider: 'openai', model: 'my-finetune', usage: { input_tokens: 5, output_tokens: 5 } } }, 108));
     events.push(ev({ type: 'mcp_message', process: proc, http: { host: 'mcp.example.test' }, mcp: { kind: 'request', method: 'tools/call', id: 1, tool: 'x' } }, 109));
     events.push(ev({ type: 'mcp_message', process: proc, mcp: { kind: 'request', method: 'tools/call', id: 2, tool: 'x', transport: 'stdio', server: { name: 'files', version: '1.0' } } }, 110));
-    events.push(ev({ type: 'mcp_message', process: proc, mcp: { kind: 'response', method: 'tools/call', id: 2, tool: 'x', transport: 'stdio', server: { name: 'files', version: '1.0' } } }, 111));
+    events.push(ev({ type: 'mcp_message', process: proc, mcp: { kind: 'response', method: 'tools/call', id: 2, tool: 'x', transport: 'stdio', server: { name: 'files', version: '1.0' }, duration_ms: 30 } }, 111));
+    // timed calls: 0.3 s and 1.5 s to the end, the streamed one's first token after 0.2 s
+    events.push(ev({ type: 'llm_response', provider: 'openai', process: proc, llm: { provider: 'openai', model: 'gpt-4o', stream: true, duration_ms: 300, ttft_ms: 200 } }, 112));
+    events.push(ev({ type: 'llm_response', provider: 'openai', process: proc, llm: { provider: 'openai', model: 'gpt-4o', stream: false, duration_ms: 1500 } }, 113));
     for (const e of events) {
       metrics.write(e);
       file.write(e);
@@ -90,6 +93,15 @@ describe('metrics endpoint', () => {
     assert.equal(at('busted_mcp_messages_total{kind="request",method="tools/call",transport="http",server=""}'), 1);
     assert.equal(at('busted_mcp_messages_total{kind="request",method="tools/call",transport="stdio",server="files"}'), 1);
     assert.equal(at('busted_mcp_messages_total{kind="response",method="tools/call",transport="stdio",server="files"}'), 1);
+    assert.equal(at('busted_llm_request_duration_seconds_count{provider="openai",model="gpt-4o"}'), 2);
+    assert.equal(at('busted_llm_request_duration_seconds_sum{provider="openai",model="gpt-4o"}'), 1.8);
+    assert.equal(at('busted_llm_request_duration_seconds_bucket{le="0.32",provider="openai",model="gpt-4o"}'), 1);
+    assert.equal(at('busted_llm_request_duration_seconds_bucket{le="2.56",provider="openai",model="gpt-4o"}'), 2);
+    assert.equal(at('busted_llm_time_to_first_token_seconds_count{provider="openai",model="gpt-4o"}'), 1, 'only the streamed answer');
+    assert.equal(at('busted_llm_time_to_first_token_seconds_bucket{le="0.1",provider="openai",model="gpt-4o"}'), 0);
+    assert.equal(at('busted_llm_time_to_first_token_seconds_bucket{le="0.25",provider="openai",model="gpt-4o"}'), 1);
+    assert.equal(at('busted_mcp_request_duration_seconds_count{method="tools/call",transport="stdio",server="files"}'), 1);
+    assert.equal(at('busted_mcp_request_duration_seconds_bucket{le="0.04",method="tools/call",transport="stdio",server="files"}'), 1);
     assert.equal(at('busted_decisions_total{action="block",enforced="true"}'), 1);
     assert.equal(at('busted_decisions_total{action="allow",enforced="false"}'), 1);
     assert.equal(at('busted_decisions_total{action="audit",enforced="false"}'), 1);
