@@ -46,7 +46,7 @@ function collect(v: string, prev: string[]): string[] {
 function observeOptions(cmd: Command): Command {
   const c = cmd
     .addOption(new Option('--format <format>', 'stdout format').choices(['text', 'json']).default('text'))
-    .option('--output <sink>', 'also send events to file:PATH, webhook:URL, syslog:HOST:PORT (UDP) or syslog+tcp:HOST:PORT (repeatable)', collect, [])
+    .option('--output <sink>', "also send events to file:PATH, webhook:URL, syslog:HOST:PORT (UDP), syslog+tcp:HOST:PORT or otlp:URL (an OpenTelemetry collector's OTLP/HTTP base: logs and GenAI spans) (repeatable)", collect, [])
     .option('--record <file>', 'write every event as a JSON line with stable key order (replayable by test-policy)')
     .option('--cgroup <path>', 'attach to this cgroup v2 directory instead of the root')
     .option('--pid <pid>', 'report only this process and its descendants', int('--pid', 1))
@@ -80,9 +80,11 @@ function outputOptions(cmd: Command): Command {
     .option('--webhook-header <header>', "'Name: value' sent with every webhook request (repeatable)", collect, [])
     .option('--webhook-token-file <file>', 'send Authorization: Bearer <token read from FILE> to webhooks')
     .option('--webhook-ca <file>', 'PEM CA certificate(s) to trust for https webhooks (instead of the system store)')
-    .option('--webhook-batch <n>', 'events per webhook request at most', int('--webhook-batch', 1, 100_000), 500)
-    .option('--webhook-flush-ms <ms>', 'send a partial webhook batch after this long', int('--webhook-flush-ms', 1, 600_000), 1000)
-    .option('--spill-dir <dir>', 'where webhook events wait on disk while the endpoint is down ("" for memory only)', DEFAULT_SPILL_DIR)
+    .option('--otlp-header <header>', "'Name: value' sent with every OTLP request (repeatable; OTEL_EXPORTER_OTLP_HEADERS is read too)", collect, [])
+    .option('--otlp-ca <file>', 'PEM CA certificate(s) to trust for an https OTLP endpoint (instead of the system store)')
+    .option('--webhook-batch <n>', 'events per webhook (and OTLP) request at most', int('--webhook-batch', 1, 100_000), 500)
+    .option('--webhook-flush-ms <ms>', 'send a partial webhook (and OTLP) batch after this long', int('--webhook-flush-ms', 1, 600_000), 1000)
+    .option('--spill-dir <dir>', 'where webhook and OTLP events wait on disk while the endpoint is down ("" for memory only)', DEFAULT_SPILL_DIR)
     .option('--spill-max-mb <mb>', 'disk the spill may use per webhook; beyond it events are dropped and counted', int('--spill-max-mb', 0), 256)
     .option('--syslog-facility <name>', 'syslog facility (kern, user, daemon, auth, authpriv, local0..local7, ...)', 'local0')
     .option('--syslog-max-bytes <n>', 'longest syslog message; longer events lose their captured content', int('--syslog-max-bytes', 480, 1 << 20), 8192)

@@ -11,6 +11,7 @@ import type { Sink } from '../sinks/sink.js';
 import { eventSinks, type EventSinks } from './sinks.js';
 import { parseFsync, type FsyncPolicy } from '../sinks/file.js';
 import { parseWebhookUrl, type WebhookOptions } from '../sinks/webhook.js';
+import { otlpEnvHeaders, parseOtlpUrl, type OtlpOptions } from '../sinks/otlp.js';
 import { FACILITIES, parseHostPort } from '../sinks/syslog.js';
 import { makeSink, specName, type OutputSpec } from '../sinks/outputs-thread.js';
 import { OutputThread } from '../sinks/threaded.js';
@@ -35,6 +36,8 @@ export interface ObserveCliOptions {
   webhookCa?: string;
   webhookBatch?: number;
   webhookFlushMs?: number;
+  otlpHeader?: string[];
+  otlpCa?: string;
   spillDir?: string;
   spillMaxMb?: number;
   syslogFacility?: string;
@@ -63,12 +66,12 @@ function readSecret(path: string, what: string): string {
 }
 
 /** `Name: value` → [name, value]; the value is a secret as far as messages go. */
-function parseHeaders(specs: string[]): Record<string, string> {
+function parseHeaders(specs: string[], option = 'webhook-header'): Record<string, string> {
   const out: Record<string, string> = {};
   for (const h of specs) {
     const i = h.indexOf(':');
     const name = i > 0 ? h.slice(0, i).trim() : '';
-    if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(name)) usage(`--webhook-header: expected 'Name: value', got a header without a valid name`, 'webhook-header');
+    if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(name)) usage(`--${option}: expected 'Name: value', got a header without a valid name`, option);
     out[name.toLowerCase()] = h.slice(i + 1).trim();
   }
   return out;
@@ -90,6 +93,7 @@ export function outputSpecs(specs: string[], o: Partial<ObserveCliOptions> = {})
   const token = o.webhookTokenFile ? readSecret(o.webhookTokenFile, 'webhook-token-file') : undefined;
   const ca = o.webhookCa ? readSecret(o.webhookCa, 'webhook-ca') : undefined;
   const seen = new Set<string>();
+  const spill = o.spillDir === '' ? undefined : (o.spillDir ?? DEFAULT_SPILL_DIR);
   return specs.map((spec): OutputSpec => {
     if (seen.has(spec)) usage(`--output ${spec} is given twice`, 'output');
     seen.add(spec);
@@ -114,15 +118,26 @@ export function outputSpecs(specs: string[], o: Partial<ObserveCliOptions> = {})
       if (ca) options.ca = ca;
       if (o.webhookBatch) options.batchEvents = o.webhookBatch;
       if (o.webhookFlushMs) options.flushMs = o.webhookFlushMs;
-      const spill = o.spillDir === '' ? undefined : (o.spillDir ?? DEFAULT_SPILL_DIR);
       if (spill) options.spillDir = spill;
       return { kind: 'webhook', url: url.href, options };
+    }
+    if (kind === 'otlp' && arg) {
+      const url = parseOtlpUrl(arg);
+      const otlpCa = o.otlpCa ? readSecret(o.otlpCa, 'otlp-ca') : undefined;
+      if (otlpCa && url.protocol !== 'https:') usage('--otlp-ca is for https URLs', 'otlp-ca');
+      // the environment's headers first (OpenTelemetry's exporters read them), the command line's over them
+      const options: OtlpOptions = { headers: { ...otlpEnvHeaders(process.env.OTEL_EXPORTER_OTLP_HEADERS), ...parseHeaders(o.otlpHeader ?? [], 'otlp-header') }, spillMaxBytes: (o.spillMaxMb ?? 256) * (1 << 20) };
+      if (otlpCa) options.ca = otlpCa;
+      if (o.webhookBatch) options.batchEvents = o.webhookBatch;
+      if (o.webhookFlushMs) options.flushMs = o.webhookFlushMs;
+      if (spill) options.spillDir = spill;
+      return { kind: 'otlp', url: url.href, options };
     }
     if ((kind === 'syslog' || kind === 'syslog+tcp') && arg) {
       const target = parseHostPort(arg, kind);
       return { kind: 'syslog', transport: kind === 'syslog' ? 'udp' : 'tcp', ...target, options: { facility, ...(o.syslogMaxBytes ? { maxBytes: o.syslogMaxBytes } : {}) } };
     }
-    return usage(`--output ${spec}: expected file:PATH, webhook:URL, syslog:HOST:PORT or syslog+tcp:HOST:PORT`, 'output');
+    return usage(`--output ${spec}: expected file:PATH, webhook:URL, syslog:HOST:PORT, syslog+tcp:HOST:PORT or otlp:URL`, 'output');
   });
 }
 

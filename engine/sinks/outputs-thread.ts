@@ -1,22 +1,25 @@
 /**
- * The outputs thread: the --output sinks (file, webhook, syslog) run here,
+ * The outputs thread: the --output sinks (file, webhook, syslog, otlp) run here,
  * on a worker thread of their own, so that their work — copying, framing,
  * TLS, sockets, retries, spilling — never takes the agent's thread. The
  * agent encodes each event's JSON once and hands over packs of lines
  * (threaded.ts); syslog needs the event's fields for its header and
- * structured data, so lines are parsed here when a syslog sink is on.
+ * structured data, and OTLP for its records, so lines are parsed here when
+ * one of those is on.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import type { BustedEvent } from '../model/event.js';
 import { FileSink, type FileSinkOptions } from './file.js';
 import { safeUrl, WebhookSink, type WebhookOptions } from './webhook.js';
 import { SyslogSink, syslogName, type SyslogOptions } from './syslog.js';
+import { OtlpSink, type OtlpOptions } from './otlp.js';
 
 /** One --output, as plain data (it crosses to the thread). */
 export type OutputSpec =
   | { kind: 'file'; path: string; options: Omit<FileSinkOptions, 'onError'> }
   | { kind: 'webhook'; url: string; options: Omit<WebhookOptions, 'onError'> }
-  | { kind: 'syslog'; transport: 'udp' | 'tcp'; host: string; port: number; options: Omit<SyslogOptions, 'onError'> };
+  | { kind: 'syslog'; transport: 'udp' | 'tcp'; host: string; port: number; options: Omit<SyslogOptions, 'onError'> }
+  | { kind: 'otlp'; url: string; options: Omit<OtlpOptions, 'onError'> };
 
 export interface SinkStats {
   name: string;
@@ -30,7 +33,7 @@ export type ToThread = { pack: ArrayBuffer; length: number } | { reopen: true } 
 /** thread → agent */
 export type FromThread = { stats: SinkStats[]; consumed?: number; closed?: boolean } | { error: string };
 
-type LineSink = FileSink | WebhookSink | SyslogSink;
+type LineSink = FileSink | WebhookSink | SyslogSink | OtlpSink;
 
 /** The name a sink will have (for the agent's side, before the thread made it). */
 export function specName(spec: OutputSpec): string {
@@ -41,6 +44,8 @@ export function specName(spec: OutputSpec): string {
       return `webhook:${safeUrl(new URL(spec.url))}`;
     case 'syslog':
       return syslogName(spec.transport, spec);
+    case 'otlp':
+      return `otlp:${safeUrl(new URL(spec.url))}`;
   }
 }
 
@@ -52,6 +57,8 @@ export function makeSink(spec: OutputSpec, onError: (m: string) => void): LineSi
       return new WebhookSink(new URL(spec.url), { ...spec.options, onError });
     case 'syslog':
       return new SyslogSink(spec.transport, { host: spec.host, port: spec.port }, { ...spec.options, onError });
+    case 'otlp':
+      return new OtlpSink(new URL(spec.url), { ...spec.options, onError });
   }
 }
 
@@ -59,7 +66,7 @@ function main(): void {
   const port = parentPort!;
   const specs = workerData as OutputSpec[];
   const sinks = specs.map((s) => makeSink(s, (error) => port.postMessage({ error } satisfies FromThread)));
-  const needEvents = sinks.some((s) => s instanceof SyslogSink);
+  const needEvents = sinks.some((s) => s instanceof SyslogSink || s instanceof OtlpSink);
   const stats = (): SinkStats[] => sinks.map((s) => ({ name: s.name, dropped: s.dropped, delivered: s.delivered, queued: s.queued }));
   const timer = setInterval(() => port.postMessage({ stats: stats() } satisfies FromThread), 250);
 
@@ -73,6 +80,7 @@ function main(): void {
         const e = needEvents ? (JSON.parse(line.toString('utf8', 0, line.length - 1)) as BustedEvent) : undefined;
         for (const s of sinks) {
           if (s instanceof SyslogSink) s.writeLine(line, e!);
+          else if (s instanceof OtlpSink) s.writeEvent(e!);
           else s.writeLine(line);
         }
       }

@@ -50,6 +50,12 @@ export interface WebhookOptions {
   backoffMaxMs?: number;
   closeTimeoutMs?: number;
   onError?: (message: string) => void;
+  /** the request's content type (default application/x-ndjson) */
+  contentType?: string;
+  /** makes a request's body of a batch of queued lines (default: the lines as they are); a throw drops the batch */
+  encode?: (batch: Buffer) => Buffer;
+  /** the sink's name in messages and stats (default webhook:URL) */
+  label?: string;
 }
 
 /** The URL as shown in names and messages: no user info, no query (either may hold a secret). */
@@ -93,14 +99,16 @@ export class WebhookSink implements Sink {
   private firstAt = 0;
   private readonly agent: HttpAgent;
   private readonly headers: Record<string, string>;
-  private readonly o: Required<Omit<WebhookOptions, 'headers' | 'token' | 'ca' | 'spillDir' | 'onError'>>;
+  private readonly o: Required<Omit<WebhookOptions, 'headers' | 'token' | 'ca' | 'spillDir' | 'onError' | 'contentType' | 'encode' | 'label'>>;
+  private readonly encode: ((batch: Buffer) => Buffer) | undefined;
   private readonly messages = new Set<string>();
 
   constructor(
     private readonly url: URL,
     opts: WebhookOptions = {},
   ) {
-    this.name = `webhook:${safeUrl(url)}`;
+    this.name = opts.label ?? `webhook:${safeUrl(url)}`;
+    this.encode = opts.encode;
     this.o = {
       batchEvents: opts.batchEvents ?? 500,
       batchBytes: opts.batchBytes ?? 1 << 20,
@@ -114,7 +122,7 @@ export class WebhookSink implements Sink {
     };
     this.mem = new LineChunks(this.o.batchBytes);
     this.onError = opts.onError ?? ((m) => process.stderr.write(`${m}\n`));
-    this.headers = { 'content-type': 'application/x-ndjson', 'user-agent': 'busted/0.1.0', ...opts.headers };
+    this.headers = { 'content-type': opts.contentType ?? 'application/x-ndjson', 'user-agent': 'busted/0.1.0', ...opts.headers };
     if (opts.token) this.headers.authorization = `Bearer ${opts.token}`;
     this.agent = url.protocol === 'https:' ? new HttpsAgent({ keepAlive: true, maxSockets: 1, ...(opts.ca ? { ca: opts.ca } : {}) }) : new HttpAgent({ keepAlive: true, maxSockets: 1 });
     if (opts.spillDir) {
@@ -222,7 +230,17 @@ export class WebhookSink implements Sink {
         this.wakeBatch = undefined;
         continue;
       }
-      const r = await this.post(b.buf);
+      let body = b.buf;
+      if (this.encode) {
+        try {
+          body = this.encode(b.buf);
+        } catch (e) {
+          // (a spill written by another version, damaged on disk): it cannot be sent; the rest can
+          this.report(`a batch that cannot be encoded is dropped: ${(e as Error).message}`);
+          body = Buffer.alloc(0);
+        }
+      }
+      const r = body.length === 0 && b.buf.length > 0 ? { ok: false, permanent: true } : await this.post(body);
       if (r.ok || r.permanent) {
         if (r.ok) this.delivered += b.lines;
         else this.dropped += b.lines;

@@ -96,17 +96,29 @@ function decoded(raw: Buffer, coding: string | undefined): string {
   return raw.toString();
 }
 
+/** a model named *slow*: its answer's first chunk comes this long after the request, and the rest this long after that */
+export const SLOW_FIRST_MS = 300;
+export const SLOW_GAP_MS = 200;
+
 function answer(path: string, body: Json, res: Out): void {
   const model = `${String(body.model ?? 'm')}-served`;
   const stream = body.stream === true || /stream|alt=sse/i.test(path);
+  const slow = /slow/.test(String(body.model ?? ''));
   const sse = (events: unknown[], named = false) => {
     res.writeHead(200, { 'content-type': 'text/event-stream' });
-    for (const e of events) res.write(`${named ? `event: ${(e as Json).type}\n` : ''}data: ${JSON.stringify(e)}\n\n`);
-    res.end(path.includes('/chat/completions') ? 'data: [DONE]\n\n' : '');
+    const text = (e: unknown) => `${named ? `event: ${(e as Json).type}\n` : ''}data: ${JSON.stringify(e)}\n\n`;
+    const rest = () => {
+      for (const e of events.slice(1)) res.write(text(e));
+      res.end(path.includes('/chat/completions') ? 'data: [DONE]\n\n' : '');
+    };
+    res.write(text(events[0]));
+    if (slow) setTimeout(rest, SLOW_GAP_MS);
+    else rest();
   };
   const json = (o: unknown) => {
     res.writeHead(200, { 'content-type': 'application/json' });
-    res.end(JSON.stringify(o));
+    if (slow) setTimeout(() => res.end(JSON.stringify(o)), SLOW_GAP_MS);
+    else res.end(JSON.stringify(o));
   };
   const p = path.split('?')[0]!;
   if (p.endsWith('/chat/completions') || p === '/llm/v1/invoke') {
@@ -236,7 +248,9 @@ function handler(hits: string[], received: string[]): (req: Http2ServerRequest, 
       } catch {
         // not JSON
       }
-      answer(req.url, body, out(res, codingFor(req.headers['accept-encoding'])));
+      // a model named *slow* answers as a loaded provider does: its first chunk after SLOW_FIRST_MS, its last SLOW_GAP_MS later
+      if (/slow/.test(String(body.model ?? ''))) setTimeout(() => answer(req.url, body, out(res, codingFor(req.headers['accept-encoding']))), SLOW_FIRST_MS);
+      else answer(req.url, body, out(res, codingFor(req.headers['accept-encoding'])));
     });
   };
 }
