@@ -104,7 +104,7 @@ export function textFormatter(color: boolean): (e: BustedEvent) => string {
       }
       case 'llm_response': {
         const l = e.llm ?? {};
-        what = `${e.http?.status ?? '?'} model=${l.model ?? '?'}${l.usage ? ` tokens in=${l.usage.input_tokens ?? '?'} out=${l.usage.output_tokens ?? '?'}` : ''}${l.tool_calls?.length ? ` tools=${l.tool_calls.join(',')}` : ''}`;
+        what = `${e.http?.status ?? '?'} model=${l.model ?? '?'}${l.usage ? ` tokens in=${l.usage.input_tokens ?? '?'} out=${l.usage.output_tokens ?? '?'}` : ''}${l.tool_calls?.length ? ` tools=${l.tool_calls.join(',')}` : ''}${l.duration_ms !== undefined ? ` in ${l.duration_ms} ms${l.ttft_ms !== undefined ? ` (first token ${l.ttft_ms} ms)` : ''}` : ''}`;
         break;
       }
       case 'mcp_message': {
@@ -113,7 +113,7 @@ export function textFormatter(color: boolean): (e: BustedEvent) => string {
         const party = (p: McpParty) => `${p.name}${p.version ? ` ${p.version}` : ''}`;
         const who = m?.method === 'initialize' && m.kind === 'request' && m.client ? ` client=${party(m.client)}` : m?.server ? ` server=${party(m.server)}` : '';
         const tools = m?.tools ? ` tools=${m.tools.length > 8 ? `${m.tools.slice(0, 8).join(',')},…(${m.tools.length})` : m.tools.join(',')}${m.tools_changed ? ' (changed since first listed)' : ''}` : '';
-        what = `${m?.kind ?? ''} ${m?.method ?? ''}${m?.tool ? ` tool=${m.tool}` : ''}${who}${tools}${e.http?.host ? ` host=${e.http.host}` : ''}${m?.transport === 'stdio' ? ` over stdio${m.peer ? ` with ${m.peer.comm ?? '?'}[${m.peer.pid}]` : ''}` : ''}${m?.truncated ? ' (cut)' : ''}`;
+        what = `${m?.kind ?? ''} ${m?.method ?? ''}${m?.tool ? ` tool=${m.tool}` : ''}${who}${tools}${e.http?.host ? ` host=${e.http.host}` : ''}${m?.transport === 'stdio' ? ` over stdio${m.peer ? ` with ${m.peer.comm ?? '?'}[${m.peer.pid}]` : ''}` : ''}${m?.truncated ? ' (cut)' : ''}${m?.duration_ms !== undefined ? ` in ${m.duration_ms} ms` : ''}`;
         break;
       }
       case 'connect_blocked':

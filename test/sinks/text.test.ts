@@ -31,6 +31,13 @@ describe('text output', () => {
     assert.equal(fmt(peered), '23:35:56.603625 mcp_message      python3[27700] request tools/call tool=delete_file over stdio with mcp-server-git[27701]');
   });
 
+  it('an answer says how long its call took (and its first token, streamed); an MCP answer too', () => {
+    const r = { ...base, type: 'llm_response', provider: 'openai', http: { status: 200 }, llm: { model: 'gpt-4o', usage: { input_tokens: 3, output_tokens: 5 }, stream: true, duration_ms: 812.5, ttft_ms: 301.25 } } as BustedEvent;
+    assert.equal(fmt(r), '23:35:56.603625 llm_response     python3[27700] 200 model=gpt-4o tokens in=3 out=5 in 812.5 ms (first token 301.25 ms) [openai]');
+    const m = { ...base, type: 'mcp_message', mcp: { kind: 'response', method: 'tools/call', id: 2, tool: 'read_file', duration_ms: 40 } } as BustedEvent;
+    assert.equal(fmt(m), '23:35:56.603625 mcp_message      python3[27700] response tools/call tool=read_file in 40 ms');
+  });
+
   it('a decision: its action, whether it was enforced, its reasons and its subject', () => {
     const d = { ...base, type: 'decision', decision: { action: 'block', reasons: ['provider mistral is not approved'], enforced: true, policy_revision: 'sha256:0', subject: 'x-0' }, provider: 'mistral' } as BustedEvent;
     assert.equal(fmt(d), '23:35:56.603625 decision         python3[27700] block (enforced) provider mistral is not approved (subject x-0) [mistral]');
