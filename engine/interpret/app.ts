@@ -21,6 +21,7 @@ import { WsReader, wsDeflateOf, type WsDeflate } from '../parse/websocket.js';
 import { realtimeOf, realtimeRequest, realtimeResponse, type Realtime } from './realtime.js';
 import { McpSession, McpSessions } from './mcp-session.js';
 import { clientOf } from './client.js';
+import { eventOf } from './request-events.js';
 
 /**
  * What the layer reads: one whole TLS call (tls-data.ts), or the next piece
@@ -857,6 +858,8 @@ export class AppLayer {
       if (got.usage) llm.usage = got.usage;
       if (got.tool_calls) llm.tool_calls = got.tool_calls;
       callTiming(llm, req, this.nowNs);
+      const asked = eventOf(req.llm);
+      if (asked !== undefined) llm.request_event = asked;
       this.push(c, { type: 'llm_response', http, llm, ...(req.provider ? { provider: req.provider } : {}) });
       return;
     }

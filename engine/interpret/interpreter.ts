@@ -17,6 +17,7 @@ import type { EnforceRecord, ExecRecord, ExitRecord, FlowRecord, FlowStatRecord,
 import { redactPayload } from '../redact.js';
 import { TlsAssembler, type TlsCall, type TlsConnState } from './tls-data.js';
 import { AppLayer, type Finding } from './app.js';
+import { reported } from './request-events.js';
 import { plainKey, plainSockOf, PlainHolds, PlainStreams, type Hold } from './plain.js';
 import { concatBytes, MAX_BODY } from '../parse/bytes.js';
 import { TLS_CAPTURE_BYTES } from '../model/defaults.js';
@@ -606,6 +607,7 @@ export class Interpreter {
         }
       }
       e.mcp = mcp;
+      if (mcp.kind === 'request') reported(mcp, e.id);
       this.out(e, undefined, origin);
     }
   }
@@ -712,10 +714,13 @@ export class Interpreter {
       const message = f.reason === undefined ? `${what} was not read whole: policies saw only the start of its body` : `${what} could not be read: ${f.reason}`;
       e.error = { code: ErrorCode.CONTENT_CUT, message, field: 'http.body' };
       if (f.provider) e.provider = f.provider;
-    } else if (f.type === 'mcp_message') e.mcp = f.mcp;
-    else {
+    } else if (f.type === 'mcp_message') {
+      e.mcp = f.mcp;
+      if (f.mcp.kind === 'request') reported(f.mcp, e.id);
+    } else {
       e.llm = f.llm;
       if (f.provider) e.provider = f.provider;
+      if (f.type === 'llm_request') reported(f.llm, e.id);
     }
     return e;
   }

@@ -19,6 +19,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { McpInfo, McpParty } from '../model/event.js';
+import { ask, type Ask } from './request-events.js';
 
 /** which way a message went: client to server, or server to client */
 export type McpDirection = 'c' | 's';
@@ -53,10 +54,19 @@ export function answerTime(m: McpInfo, asked: number, at: number): void {
   if (asked > 0 && at >= asked) m.duration_ms = Math.round((at - asked) / 1e3) / 1e3;
 }
 
+/** Answer M, made at AT, answers REQ: its method, tool, the event that reported it, and how long it took. */
+export function answers(m: McpInfo, req: Ask, at: number): void {
+  m.method = req.method;
+  if (req.tool !== undefined) m.tool = req.tool;
+  if (req.event !== undefined) m.request_event = req.event;
+  answerTime(m, req.at, at);
+}
+
 export class McpSession {
   client?: McpParty;
   server?: McpParty;
-  private readonly asked = new Map<string, { method: string; tool?: string; at: number }>();
+  /** requests waiting for their answers, by `${direction}:${id}` */
+  private readonly asked = new Map<string, Ask>();
 
   /** SEEN: where servers' first tool lists are kept (none: not compared) */
   constructor(private readonly seen?: ToolsSeen) {}
@@ -72,15 +82,13 @@ export class McpSession {
     if (dir !== undefined && m.id !== undefined) {
       if (m.kind === 'request' && m.method !== undefined) {
         if (this.asked.size >= MAX_ASKED) this.asked.delete(this.asked.keys().next().value!);
-        this.asked.set(`${dir}:${m.id}`, m.tool !== undefined ? { method: m.method, tool: m.tool, at } : { method: m.method, at });
+        this.asked.set(`${dir}:${m.id}`, ask(m as McpInfo & { method: string }, at));
       } else if (m.kind === 'response' && m.method === undefined) {
         const k = `${dir === 'c' ? 's' : 'c'}:${m.id}`;
         const req = this.asked.get(k);
         if (req !== undefined) {
           this.asked.delete(k);
-          m.method = req.method;
-          if (req.tool !== undefined) m.tool = req.tool;
-          answerTime(m, req.at, at);
+          answers(m, req, at);
         }
       }
     }

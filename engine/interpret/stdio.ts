@@ -19,7 +19,8 @@
  * (`truncated`), so that a tool call is judged by its name however long its
  * arguments.
  */
-import { answerTime } from './mcp-session.js';
+import { answers } from './mcp-session.js';
+import { ask, type Ask } from './request-events.js';
 import type { StdioRecord } from '../decode/records.js';
 import type { McpInfo } from '../model/event.js';
 import { mcpFromValues } from './llm.js';
@@ -42,7 +43,7 @@ const utf8 = new TextDecoder();
 export class StdioMcp {
   private readonly streams = new Map<string, Stream>();
   /** requests by `w:${writer}:${id}` and `p:${each of the writer's ancestors}:${id}` */
-  private readonly pending = new Map<string, { method: string; tool?: string; at: number }>();
+  private readonly pending = new Map<string, Ask>();
   /** lines that were not JSON: counted, not reported */
   notJson = 0;
 
@@ -109,7 +110,7 @@ export class StdioMcp {
         const oldest = this.pending.keys();
         for (let i = 0; i <= ancestors.length; i++) this.pending.delete(oldest.next().value!);
       }
-      const req = m.tool !== undefined ? { method: m.method, tool: m.tool, at } : { method: m.method, at };
+      const req = ask(m as McpInfo & { method: string }, at);
       this.pending.set(`w:${pid}:${m.id}`, req);
       for (const a of ancestors) this.pending.set(`p:${a}:${m.id}`, req);
       return;
@@ -120,9 +121,7 @@ export class StdioMcp {
     const req = this.pending.get(k);
     if (req === undefined) return;
     this.pending.delete(k);
-    m.method = req.method;
-    if (req.tool !== undefined) m.tool = req.tool;
-    answerTime(m, req.at, at);
+    answers(m, req, at);
   }
 }
 

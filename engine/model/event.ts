@@ -185,6 +185,8 @@ export interface LlmInfo {
   /** names of the tools the model called (a response), or that the last assistant turn called (a request) */
   tool_calls?: string[];
   usage?: { input_tokens?: number; output_tokens?: number };
+  /** an answer: the id of the event that reported its request (its prompt, and the decision on it) */
+  request_event?: string;
   /** an answer: from the request's last write to the answer's last read, as the kernel timed those calls (ms) */
   duration_ms?: number;
   /** a streamed answer: from the request's last write to the first piece of the answer's body (time to first token, ms) */
@@ -212,6 +214,8 @@ export interface McpInfo {
    * an LLM request; shown by its end in outputs.
    */
   context?: string;
+  /** an answer paired with its request: the id of the event that reported the request */
+  request_event?: string;
   /** an answer paired with its request: from the request's write (or read) to the answer's, as the kernel timed them (ms) */
   duration_ms?: number;
   /** `stdio`: written to a pipe or UNIX socket between a client and the server it spawned (no http, no net) */

@@ -181,7 +181,6 @@ function llmAttrs(e: BustedEvent): Array<[string, unknown]> {
     ['gen_ai.provider.name', pname],
     // the attribute before gen_ai.provider.name (semantic conventions < 1.37), which backends still read
     ['gen_ai.system', pname],
-    ['gen_ai.request.model', l.model],
     ['server.address', e.http?.host ?? e.tls?.sni ?? e.net?.dst_host],
     ['server.port', e.net?.dst_port],
     ['url.path', e.http?.path],
@@ -221,35 +220,58 @@ function mcpName(e: BustedEvent): string {
 const SPAN_CLIENT = 3;
 const STATUS_ERROR = 2;
 
+/** The decision attributes of a span. */
+function decisionAttrs(d: NonNullable<BustedEvent['decision']>): Array<[string, unknown]> {
+  return [
+    ['busted.decision.action', d.action],
+    ['busted.decision.enforced', d.enforced],
+    ['busted.decision.reasons', d.reasons.length ? d.reasons : undefined],
+    ['busted.decision.policy_revision', d.policy_revision],
+  ];
+}
+
 /**
- * Spans from events: stateful only for blocks (a decision names the event
- * it decided by id, so the requests that a block may follow are kept, up
- * to MAX_WAITING, the oldest going first).
+ * Spans from events. A request is kept (up to MAX_WAITING, the oldest
+ * going first) until its answer names it (`request_event`) or a decision
+ * blocks it: the answer's span then carries the request's model and the
+ * decision on it (an audit shows on the call it was about), and a blocked
+ * request, which has no answer, gets a span of its own.
  */
 export class SpanMaker {
-  private readonly waiting = new Map<string, BustedEvent>();
+  private readonly waiting = new Map<string, { req: BustedEvent; decision?: NonNullable<BustedEvent['decision']> }>();
 
   /** The span lines event E completes (none, mostly). */
   spans(e: BustedEvent): Buffer[] {
     if (blockable(e)) {
       if (this.waiting.size >= MAX_WAITING) this.waiting.delete(this.waiting.keys().next().value!);
-      this.waiting.set(e.id, e);
+      this.waiting.set(e.id, { req: e });
     }
     switch (e.type) {
       case 'llm_response':
-        return e.llm?.duration_ms !== undefined ? [this.llmSpan(e)] : [];
+        return e.llm?.duration_ms !== undefined ? [this.llmSpan(e, this.take(e.llm.request_event))] : [];
       case 'mcp_message':
-        return e.mcp?.kind === 'response' && e.mcp.duration_ms !== undefined ? [this.mcpSpan(e)] : [];
+        return e.mcp?.kind === 'response' && e.mcp.duration_ms !== undefined ? [this.mcpSpan(e, this.take(e.mcp.request_event))] : [];
       case 'decision': {
         const d = e.decision;
-        const subject = d ? this.waiting.get(d.subject) : undefined;
-        if (!d || !subject) return [];
+        const w = d ? this.waiting.get(d.subject) : undefined;
+        if (!d || !w) return [];
+        if (d.action !== 'block') {
+          w.decision = d;
+          return [];
+        }
         this.waiting.delete(d.subject);
-        return d.action === 'block' ? [this.blockedSpan(subject, e)] : [];
+        return [this.blockedSpan(w.req, e)];
       }
       default:
         return [];
     }
+  }
+
+  private take(id: string | undefined): { req: BustedEvent; decision?: NonNullable<BustedEvent['decision']> } | undefined {
+    if (id === undefined) return undefined;
+    const w = this.waiting.get(id);
+    if (w !== undefined) this.waiting.delete(id);
+    return w;
   }
 
   private span(e: BustedEvent, name: string, durationMs: number, attributes: Array<[string, unknown]>, status?: { code: number; message?: string }): Buffer {
@@ -268,17 +290,20 @@ export class SpanMaker {
     return line(resourceOf(e.process), record);
   }
 
-  private llmSpan(e: BustedEvent): Buffer {
+  private llmSpan(e: BustedEvent, asked?: { req: BustedEvent; decision?: NonNullable<BustedEvent['decision']> }): Buffer {
     const l = e.llm!;
     const model = l.model;
+    // the model asked for (the answer names the one that answered: gpt-4o → gpt-4o-2024-08-06)
+    const requested = asked?.req.llm?.model ?? model;
     const status = e.http?.status;
     const failed = status !== undefined && status >= 400;
     return this.span(
       e,
-      model ? `${operationOf(l.endpoint)} ${model}` : operationOf(l.endpoint),
+      requested ? `${operationOf(l.endpoint)} ${requested}` : operationOf(l.endpoint),
       l.duration_ms!,
       [
         ...llmAttrs(e),
+        ['gen_ai.request.model', requested],
         ['gen_ai.response.model', model],
         ['gen_ai.usage.input_tokens', l.usage?.input_tokens],
         ['gen_ai.usage.output_tokens', l.usage?.output_tokens],
@@ -286,13 +311,20 @@ export class SpanMaker {
         ['error.type', failed ? String(status) : undefined],
         ['busted.llm.ttft_ms', l.ttft_ms],
         ['busted.llm.tool_calls', l.tool_calls],
+        ['busted.request.event.id', l.request_event],
+        ...(asked?.decision ? decisionAttrs(asked.decision) : []),
       ],
       failed ? { code: STATUS_ERROR, message: `HTTP ${status}` } : undefined,
     );
   }
 
-  private mcpSpan(e: BustedEvent): Buffer {
-    return this.span(e, mcpName(e), e.mcp!.duration_ms!, [...mcpAttrs(e), ['http.response.status_code', e.http?.status]]);
+  private mcpSpan(e: BustedEvent, asked?: { req: BustedEvent; decision?: NonNullable<BustedEvent['decision']> }): Buffer {
+    return this.span(e, mcpName(e), e.mcp!.duration_ms!, [
+      ...mcpAttrs(e),
+      ['http.response.status_code', e.http?.status],
+      ['busted.request.event.id', e.mcp!.request_event],
+      ...(asked?.decision ? decisionAttrs(asked.decision) : []),
+    ]);
   }
 
   /** A request a policy blocked: a span of no length at the request, in error, with the reasons. */
@@ -305,12 +337,9 @@ export class SpanMaker {
       name,
       0,
       [
-        ...(isLlm ? llmAttrs(req) : mcpAttrs(req)),
+        ...(isLlm ? [...llmAttrs(req), ['gen_ai.request.model', req.llm?.model] as [string, unknown]] : mcpAttrs(req)),
         ['error.type', 'blocked'],
-        ['busted.decision.action', 'block'],
-        ['busted.decision.enforced', d.decision!.enforced],
-        ['busted.decision.reasons', reasons],
-        ['busted.decision.policy_revision', d.decision!.policy_revision],
+        ...decisionAttrs(d.decision!),
       ],
       { code: STATUS_ERROR, message: `blocked by policy${reasons.length ? `: ${reasons.join('; ')}` : ''}` },
     );

@@ -101,11 +101,16 @@ describe('LLM call timing and OTLP export (real kernel, a cgroup of the test)', 
       if (c.stream) {
         assert.ok(l.ttft_ms !== undefined && l.ttft_ms >= SLOW_FIRST_MS - 5 && l.ttft_ms <= l.duration_ms - SLOW_GAP_MS + 5, `call ${i}: first token after ${l.ttft_ms} ms (server: ${SLOW_FIRST_MS}), of ${l.duration_ms}`);
       } else assert.equal(l.ttft_ms, undefined, 'an answer not streamed has no first token');
+      const req = m.events.find((x) => x.id === l.request_event);
+      assert.equal(req?.type, 'llm_request', `call ${i}: the answer names its request's event`);
+      assert.equal(req?.process?.pid, e.process?.pid);
+      assert.equal(req?.llm?.model, 'gpt-4o-slow');
     });
 
     // OTLP: a span per call, as long as the event says
-    await until(() => rx.spans().filter((s) => s.span.name === 'chat gpt-4o-slow-served').length >= 3, 'three spans');
-    const spans = rx.spans().filter((s) => s.span.name === 'chat gpt-4o-slow-served');
+    // (named by the model asked for; the stand-in answers as gpt-4o-slow-served)
+    await until(() => rx.spans().filter((s) => s.span.name === 'chat gpt-4o-slow').length >= 3, 'three spans');
+    const spans = rx.spans().filter((s) => s.span.name === 'chat gpt-4o-slow');
     assert.equal(spans.length, 3);
     for (const e of answers) {
       const s = spans.find((x) => (x.span.attributes as Record<string, unknown>)['busted.event.id'] === e.id);
@@ -115,7 +120,9 @@ describe('LLM call timing and OTLP export (real kernel, a cgroup of the test)', 
       assert.equal(Number(ns) / 1e6, e.llm!.duration_ms);
       assert.equal(a['gen_ai.provider.name'], 'openai');
       assert.equal(a['gen_ai.operation.name'], 'chat');
+      assert.equal(a['gen_ai.request.model'], 'gpt-4o-slow');
       assert.equal(a['gen_ai.response.model'], 'gpt-4o-slow-served');
+      assert.equal(a['busted.request.event.id'], e.llm!.request_event);
       assert.equal(a['gen_ai.usage.input_tokens'], e.llm!.usage?.input_tokens);
       assert.ok(typeof a['gen_ai.usage.output_tokens'] === 'number');
       assert.equal(a['server.address'], 'api.openai.com');

@@ -3,6 +3,7 @@
 // session; answers over HTTP paired with the request they answer, within a
 // connection and across connections by the Mcp-Session-Id the server gave.
 import { describe, it } from 'node:test';
+import { reported } from '../../engine/interpret/request-events.js';
 import assert from 'node:assert/strict';
 import { AppLayer } from '../../engine/interpret/app.js';
 import { mcpFromValues } from '../../engine/interpret/llm.js';
@@ -72,15 +73,20 @@ describe('McpSession', () => {
 
   it('an answer is timed from its request when both times are known', () => {
     const s = new McpSession();
-    s.note({ kind: 'request', method: 'tools/call', id: 'a', tool: 'x' }, 'c', 2_000_000_000);
+    const asked: McpInfo = { kind: 'request', method: 'tools/call', id: 'a', tool: 'x' };
+    s.note(asked, 'c', 2_000_000_000);
+    // the interpreter reports the request in an event: its answer names that event
+    reported(asked, 'ev-17');
     s.note({ kind: 'request', method: 'tools/list', id: 'b' }, 'c');
     const timed: McpInfo = { kind: 'response', id: 'a' };
     s.note(timed, 's', 2_250_000_000);
     assert.equal(timed.duration_ms, 250);
+    assert.equal(timed.request_event, 'ev-17');
     const untimed: McpInfo = { kind: 'response', id: 'b' };
     s.note(untimed, 's', 2_300_000_000);
     assert.equal(untimed.method, 'tools/list');
     assert.equal('duration_ms' in untimed, false, 'its request had no time');
+    assert.equal('request_event' in untimed, false, 'nor was it reported');
   });
 
   it('a new initialize starts afresh: the server the old one named is not given to the new one', () => {

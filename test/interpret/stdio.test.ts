@@ -7,6 +7,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { StdioRecord } from '../../engine/decode/records.js';
 import { StdioMcp } from '../../engine/interpret/stdio.js';
+import { reported } from '../../engine/interpret/request-events.js';
 
 const enc = new TextEncoder();
 const task = (pid: number) => ({ pid, tid: pid, ppid: 0, uid: 0, gid: 0, flags: 1, comm: 'x', cgroupId: 1 });
@@ -19,10 +20,12 @@ const msg = (o: object) => `${JSON.stringify({ jsonrpc: '2.0', ...o })}\n`;
 describe('StdioMcp: MCP over stdio', () => {
   it('an answer is timed from its request, by the kernel\'s timestamps of the two writes', () => {
     const s = new StdioMcp();
-    s.feed(write(10, msg({ id: 9, method: 'tools/call', params: { name: 'slow', arguments: {} } }), 'f1', undefined, 7_000_000_000), [1]);
+    const [asked] = s.feed(write(10, msg({ id: 9, method: 'tools/call', params: { name: 'slow', arguments: {} } }), 'f1', undefined, 7_000_000_000), [1]);
+    reported(asked!, 'ev-3');
     const [r] = s.feed(write(11, msg({ id: 9, result: { content: [] } }), 'f2', undefined, 7_123_456_789), [10]);
     assert.equal(r!.tool, 'slow');
     assert.equal(r!.duration_ms, 123.457);
+    assert.equal(r!.request_event, 'ev-3', 'the event that reported its request');
   });
 
   it('one message per line, however the writes cut them', () => {

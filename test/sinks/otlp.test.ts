@@ -104,6 +104,25 @@ describe('OTLP encoding', () => {
     assert.equal(BigInt(span.endTimeUnixNano as string) - BigInt(span.startTimeUnixNano as string), 40_000_000n);
   });
 
+  it("an answer that names its request's event: the span carries the model asked for and the decision on the request", () => {
+    const m = new SpanMaker();
+    const req: BustedEvent = { id: 'r-5', time: '2026-12-07T06:00:00.700000000Z', type: 'llm_request', provider: 'openai', process: proc, llm: { provider: 'openai', endpoint: '/v1/chat/completions', model: 'gpt-4o' } };
+    assert.deepEqual(m.spans(req), []);
+    assert.deepEqual(m.spans({ id: 'd-5', time: req.time, type: 'decision', process: proc, decision: { action: 'audit', reasons: ['Host is not the SNI'], enforced: false, subject: 'r-5', policy_revision: 'rev-2' } }), []);
+    const [{ span }] = checkTraces(JSON.parse(exportBody('traces', m.spans({ ...llmResponse, llm: { ...llmResponse.llm, request_event: 'r-5' } })[0]!).toString()));
+    const a = span.attributes as Record<string, unknown>;
+    assert.equal(span.name, 'chat gpt-4o', 'named by the model asked for');
+    assert.equal(a['gen_ai.request.model'], 'gpt-4o');
+    assert.equal(a['gen_ai.response.model'], 'gpt-4o-2024-08-06');
+    assert.equal(a['busted.request.event.id'], 'r-5');
+    assert.equal(a['busted.decision.action'], 'audit');
+    assert.deepEqual(a['busted.decision.reasons'], ['Host is not the SNI']);
+    assert.equal(a['busted.decision.policy_revision'], 'rev-2');
+    // the request is let go once answered: a second answer naming it has only its own
+    const [{ span: again }] = checkTraces(JSON.parse(exportBody('traces', m.spans({ ...llmResponse, id: 'e-3', llm: { ...llmResponse.llm, request_event: 'r-5' } })[0]!).toString()));
+    assert.equal((again.attributes as Record<string, unknown>)['busted.decision.action'], undefined);
+  });
+
   it('a blocked request is a span in error with the reasons; an allowed one, or a decision on something else, is none', () => {
     const m = new SpanMaker();
     const req: BustedEvent = { id: 'r-1', time: '2026-12-07T06:00:03.000000000Z', type: 'llm_request', provider: 'openai', process: proc, http: { host: 'api.openai.com' }, llm: { provider: 'openai', endpoint: '/v1/chat/completions', model: 'gpt-4o' } };
