@@ -14,6 +14,7 @@
 //   +file             + --output file (FileSink, rotation at 100 MiB)
 //   +3 (tcp)          + file + webhook (local HTTP collector) + syslog+tcp
 //   +3 (udp)          + file + webhook + syslog (UDP)
+//   +file +otlp       + file + --output otlp (OTLP/HTTP JSON logs and spans to a local collector)
 //   +file +slow hook  + file + a webhook whose collector answers after 2 s
 //   +file +dead       + file + a webhook to a closed port (spilling to disk)
 //                     + syslog+tcp to a receiver that never reads
@@ -175,6 +176,8 @@ const spec = {
   // batches of 2000 (--webhook-batch): the default 500 is sized for collectors, not for 300k events/s
   webhook: (p, o = {}) => ({ kind: 'webhook', url: `http://127.0.0.1:${p}/`, options: { closeTimeoutMs: 100, batchEvents: 2000, ...o } }),
   syslog: (transport, p, o = {}) => ({ kind: 'syslog', transport, host: '127.0.0.1', port: p, options: { closeTimeoutMs: 100, ...o } }),
+  // OTLP/HTTP JSON: a log record per event, spans for timed LLM answers (the agent producer's), to the same collector
+  otlp: (p, o = {}) => ({ kind: 'otlp', url: `http://127.0.0.1:${p}/`, options: { closeTimeoutMs: 100, batchEvents: 2000, ...o } }),
 };
 /** fast: must deliver everything before the round ends; slow: may lag or drop. */
 function threaded(fast, slow = []) {
@@ -187,6 +190,7 @@ const ALL_VARIANTS = {
   '+file': () => threaded([spec.file()]),
   '+3 (tcp)': () => threaded([spec.file(), spec.webhook(port.http), spec.syslog('tcp', port.tcp)]),
   '+3 (udp)': () => threaded([spec.file(), spec.webhook(port.http), spec.syslog('udp', port.udp)]),
+  '+file +otlp': () => threaded([spec.file(), spec.otlp(port.http)]),
   '+3 (tcp) in-thread': () => ({ fast: [fileSink(), webhook(port.http), new SyslogSink('tcp', { host: '127.0.0.1', port: port.tcp }, quiet)], slow: [] }),
   '+file +slow hook': () => threaded([spec.file()], [spec.webhook(port.slow, { timeoutMs: 60_000 })]),
   '+file +dead': () => threaded([spec.file()], [spec.webhook(port.closed, { spillDir: join(dir, `spill${k++}`), spillMaxBytes: 64 << 20 }), spec.syslog('tcp', port.stalled)]),

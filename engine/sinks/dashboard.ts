@@ -36,6 +36,9 @@ export interface Usage {
   blocks: number;
   audits: number;
   connections: number;
+  /** answers whose call was timed (llm.duration_ms), and those times added up: a mean call time */
+  timed: number;
+  duration_ms: number;
 }
 
 export interface ProcessUsage extends Usage {
@@ -74,7 +77,7 @@ export interface DashboardState {
 }
 
 function usage(): Usage {
-  return { requests: 0, responses: 0, input_tokens: 0, output_tokens: 0, cost: 0, unpriced: 0, blocks: 0, audits: 0, connections: 0 };
+  return { requests: 0, responses: 0, input_tokens: 0, output_tokens: 0, cost: 0, unpriced: 0, blocks: 0, audits: 0, connections: 0, timed: 0, duration_ms: 0 };
 }
 
 function cut(s: string | undefined): string | undefined {
@@ -170,8 +173,13 @@ export class DashboardSink implements Sink {
         const inT = u?.input_tokens ?? 0;
         const outT = u?.output_tokens ?? 0;
         const cost = u ? this.o.prices.cost(prov, e.llm?.model, inT, outT) : undefined;
+        const took = e.llm?.duration_ms;
         for (const x of [this.provider(prov ?? 'unknown'), this.process(e)]) {
           x.responses++;
+          if (took !== undefined) {
+            x.timed++;
+            x.duration_ms += took;
+          }
           x.input_tokens += inT;
           x.output_tokens += outT;
           if (cost !== undefined) x.cost += cost;

@@ -78,7 +78,10 @@ describe('MCP over stdio (real kernel, a cgroup of the test)', { skip }, () => {
     assert.equal(peer?.comm, 'python3');
     assert.match(peer?.cmdline ?? '', /stdio_server\.py$/);
     const answer = await waitMcp(m, (e) => e.process?.pid === server && e.mcp?.kind === 'response' && e.mcp.id === 2, "the server's answer");
-    assert.deepEqual(answer.mcp, { kind: 'response', method: 'tools/call', id: 2, tool: 'echo', transport: 'stdio', peer: { ...answer.mcp?.peer, pid: py.pid }, ...session });
+    const { request_event, duration_ms, ...answered } = answer.mcp!;
+    assert.deepEqual(answered, { kind: 'response', method: 'tools/call', id: 2, tool: 'echo', transport: 'stdio', peer: { ...answer.mcp?.peer, pid: py.pid }, ...session });
+    assert.equal(request_event, call.id, "the answer names its request's event");
+    assert.ok(duration_ms !== undefined && duration_ms >= 0 && duration_ms < 5000, `duration ${duration_ms}`);
     assert.match(answer.mcp?.peer?.cmdline ?? '', /stdio_client\.py/, 'its client, by the pipe it reads');
     assert.equal(answer.process?.comm, 'python3');
     // everything the client wrote, in order, and nothing reported twice

@@ -639,7 +639,13 @@ print(rpc({"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {"name":
     assert.equal(new Set(agent.events.filter((e) => of(r.pid)(e) && e.type === 'connect' && e.net?.protocol === 'tcp').map((e) => e.net?.src_port)).size, 4, 'four connections');
     assert.deepEqual([msgs[0]!.protocol_version, msgs[1]!.protocol_version], ['2025-06-18', '2025-06-18']);
     assert.deepEqual(msgs[4]!.tools, ['delete_file', 'read_file']);
-    assert.deepEqual(answered.mcp, { kind: 'response', id: 2, method: 'tools/call', tool: 'read_file', client, server });
+    // the answer names the event of its request (on another connection of the session), and how long it took
+    const { request_event, duration_ms, ...answer } = answered.mcp!;
+    assert.deepEqual(answer, { kind: 'response', id: 2, method: 'tools/call', tool: 'read_file', client, server });
+    const asked = agent.events.find((e) => e.id === request_event);
+    assert.equal(asked?.mcp?.kind, 'request');
+    assert.equal(asked?.mcp?.id, 2);
+    assert.ok(duration_ms !== undefined && duration_ms >= 0 && duration_ms < 5000, `duration ${duration_ms}`);
   });
 
   it('HTTP/2 from curl --http2 (libssl): a streamed OpenAI chat completion, HPACK-decoded headers, usage from the last chunk', async () => {

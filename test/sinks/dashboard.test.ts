@@ -39,7 +39,7 @@ describe('dashboard in Chromium', { skip }, () => {
     ui.write({ id: 'p-0', time: T, type: 'policy', policy: { revision: 'rev-1a2b', source: 'policies/', reloads: 0 } });
     ui.write({ id: 'q-1', time: T, type: 'llm_request', provider: 'anthropic', process: py, llm: { provider: 'anthropic', model: 'claude-sonnet-4', user_message: 'here is my key sk-[REDACTED]' } });
     ui.write({ id: 'd-1', time: T, type: 'decision', process: py, provider: 'anthropic', decision: { action: 'block', reasons: ['secret in prompt: an API key'], enforced: true, subject: 'q-1', policy_revision: 'rev-1a2b' } });
-    ui.write({ id: 'r-1', time: T, type: 'llm_response', provider: 'anthropic', process: py, llm: { provider: 'anthropic', model: 'claude-sonnet-4-20250514', usage: { input_tokens: 1000, output_tokens: 500 } } });
+    ui.write({ id: 'r-1', time: T, type: 'llm_response', provider: 'anthropic', process: py, llm: { provider: 'anthropic', model: 'claude-sonnet-4-20250514', usage: { input_tokens: 1000, output_tokens: 500 }, duration_ms: 1204.5, ttft_ms: 300 } });
 
     const page = await browser.context.newPage();
     await page.goto(`${http.url}/`);
@@ -55,6 +55,9 @@ describe('dashboard in Chromium', { skip }, () => {
     const anthropic = page.locator('#providers tr[data-provider=anthropic] td');
     await assertText(anthropic.nth(4), '$0.0105');
     await assertText(anthropic.nth(5), '1');
+    // the mean time of its answered calls
+    await assertText(anthropic.nth(7), '1.20 s');
+    await assertText(openai.nth(7), '');
     // processes
     await assertText(page.locator('#processes tr[data-process=python3] td').nth(6), '1');
     await assertText(page.locator('#processes tr[data-process=curl] td').nth(2), '10');
