@@ -14,7 +14,8 @@
 //   +file             + --output file (FileSink, rotation at 100 MiB)
 //   +3 (tcp)          + file + webhook (local HTTP collector) + syslog+tcp
 //   +3 (udp)          + file + webhook + syslog (UDP)
-//   +file +otlp       + file + --output otlp (OTLP/HTTP JSON logs and spans to a local collector)
+//   +file +otlp       + file + --output otlp (OTLP/HTTP JSON logs and spans to a local collector),
+//                     on a thread of its own as in the agent
 //   +file +slow hook  + file + a webhook whose collector answers after 2 s
 //   +file +dead       + file + a webhook to a closed port (spilling to disk)
 //                     + syslog+tcp to a receiver that never reads
@@ -182,7 +183,12 @@ const spec = {
 /** fast: must deliver everything before the round ends; slow: may lag or drop. */
 function threaded(fast, slow = []) {
   const t = new OutputThread([...fast, ...slow], [...fast, ...slow].map(specName), quiet);
-  return { thread: t, fast: t.members.slice(0, fast.length), slow: t.members.slice(fast.length) };
+  return { threads: [t], fast: t.members.slice(0, fast.length), slow: t.members.slice(fast.length) };
+}
+/** As the agent runs OTLP outputs: on a thread of their own (engine/cli/observe.ts startOutputs). */
+function threadedApart(...groups) {
+  const threads = groups.map((g) => new OutputThread(g, g.map(specName), quiet));
+  return { threads, fast: threads.flatMap((t) => t.members), slow: [] };
 }
 
 const ALL_VARIANTS = {
@@ -190,7 +196,7 @@ const ALL_VARIANTS = {
   '+file': () => threaded([spec.file()]),
   '+3 (tcp)': () => threaded([spec.file(), spec.webhook(port.http), spec.syslog('tcp', port.tcp)]),
   '+3 (udp)': () => threaded([spec.file(), spec.webhook(port.http), spec.syslog('udp', port.udp)]),
-  '+file +otlp': () => threaded([spec.file(), spec.otlp(port.http)]),
+  '+file +otlp': () => threadedApart([spec.file()], [spec.otlp(port.http)]),
   '+3 (tcp) in-thread': () => ({ fast: [fileSink(), webhook(port.http), new SyslogSink('tcp', { host: '127.0.0.1', port: port.tcp }, quiet)], slow: [] }),
   '+file +slow hook': () => threaded([spec.file()], [spec.webhook(port.slow, { timeoutMs: 60_000 })]),
   '+file +dead': () => threaded([spec.file()], [spec.webhook(port.closed, { spillDir: join(dir, `spill${k++}`), spillMaxBytes: 64 << 20 }), spec.syslog('tcp', port.stalled)]),
@@ -209,11 +215,11 @@ const setups = {};
 
 async function round(name, producer) {
   const setup = setups[name] ?? VARIANTS[name]();
-  if (setup.thread) setups[name] = setup;
-  const { fast, slow, thread } = setup;
+  if (setup.threads) setups[name] = setup;
+  const { fast, slow, threads } = setup;
   const stdout = new LineSink('stdout', createWriteStream('/dev/null'), {}, true);
-  // what the agent writes to: the thread stands for its members
-  const sinks = thread ? [stdout, thread] : [stdout, ...fast, ...slow];
+  // what the agent writes to: the threads stand for their members
+  const sinks = threads ? [stdout, ...threads] : [stdout, ...fast, ...slow];
   const shown = [stdout, ...fast, ...slow];
   // a kept thread's members count across rounds: this round is the difference
   const before = new Map(shown.map((s) => [s, { delivered: s.delivered ?? 0, dropped: s.dropped }]));
@@ -232,7 +238,7 @@ async function round(name, producer) {
   const secs = Number(process.hrtime.bigint() - t0) / 1e9;
   const cpu = process.cpuUsage(cpu0);
   const mainNs = mainCpuNs() - main0;
-  await Promise.all((thread ? [stdout] : sinks).map((s) => s.close()));
+  await Promise.all((threads ? [stdout] : sinks).map((s) => s.close()));
   const stats = shown.map((s) => ({ sink: s.name.replace(/:.*/, ''), delivered: (s.delivered ?? s.written) - before.get(s).delivered, dropped: s.dropped - before.get(s).dropped }));
   return { eps: N / secs, cpuPerEvent: mainNs / 1000 / N, allCpuPerEvent: (cpu.user + cpu.system) / N, stats };
 }
@@ -274,6 +280,6 @@ for (const producer of (process.env.BENCH_PRODUCERS ?? 'synthetic,agent').split(
     );
   }
 }
-for (const s of Object.values(setups)) await s.thread.close();
+for (const s of Object.values(setups)) for (const t of s.threads) await t.close();
 for (const c of children) c.stdin.end();
 rmSync(dir, { recursive: true, force: true });

@@ -189,13 +189,14 @@ export async function startOutputs(o: ObserveCliOptions, onStdoutError: () => vo
   // stdout and --record (sinks.ts), then the outputs thread, metrics, dashboard
   const base = eventSinks(o, { onStdoutError });
   const sinks: Sink[] = [...base.sinks];
-  let thread: OutputThread | undefined;
-  if (specs.length) {
-    thread = new OutputThread(specs, specs.map(specName));
-    sinks.push(thread);
-  }
+  // OTLP outputs on a thread of their own: making OTLP records costs several times what a file line or a
+  // webhook's does (bench/sinks), and a thread that falls behind would drop the other outputs' events too
+  const threads = [specs.filter((x) => x.kind !== 'otlp'), specs.filter((x) => x.kind === 'otlp')]
+    .filter((g) => g.length > 0)
+    .map((g) => new OutputThread(g, g.map(specName)));
+  sinks.push(...threads);
   // what metrics, the dashboard and the exit summary report on: each destination
-  const watched = [...sinks.filter((s) => s !== thread), ...(thread?.members ?? [])];
+  const watched = [...sinks.filter((s) => !(s instanceof OutputThread)), ...threads.flatMap((t) => t.members)];
   const listeners: Listener[] = [];
   const out: Outputs = { sinks, watched, annotate: [], urls: {}, bind: base.bind, close: async () => {} };
   try {

@@ -131,7 +131,18 @@ export function operationOf(endpoint: string | undefined): string {
   return 'chat';
 }
 
-const hex = (bytes: number) => randomBytes(bytes).toString('hex');
+/** Random bytes for trace and span ids, drawn from a pool refilled 4 KiB at a time (a call of the CSPRNG per id cost more than the span). */
+let pool = Buffer.alloc(0);
+let poolAt = 0;
+function hex(bytes: number): string {
+  if (poolAt + bytes > pool.length) {
+    pool = randomBytes(4096);
+    poolAt = 0;
+  }
+  const out = pool.toString('hex', poolAt, poolAt + bytes);
+  poolAt += bytes;
+  return out;
+}
 
 /** Whether an event is about an LLM request or MCP message that a block would be told of. */
 function blockable(e: BustedEvent): boolean {
@@ -143,14 +154,34 @@ const MAX_WAITING = 1024;
 
 /**
  * One record (a log record or a span) with the resource it belongs to, as
- * a line of the queue: `{"r":[resource attributes],"x":{record}}`.
+ * a line of the queue: the resource's attributes as JSON, a unit separator
+ * (0x1f, which JSON never holds raw), the record as JSON. A batch is made
+ * an export request by grouping lines on their first part, with no JSON
+ * parsed again (exportBody).
  */
-function line(resource: KeyValue[], record: object): Buffer {
-  return Buffer.from(`${JSON.stringify({ r: resource, x: record })}\n`);
+function line(resource: string, record: string): Buffer {
+  return Buffer.from(`${resource}\x1f${record}\n`);
 }
 
-/** The log record line of event E. */
-export function logLine(e: BustedEvent): Buffer {
+/** Resources as JSON, by what they are made of (a process's fields): the same process's records share one string. */
+const resources = new Map<string, string>();
+const MAX_RESOURCES = 4096;
+
+function resourceJson(p: ProcessInfo | undefined): string {
+  const key = p === undefined ? '' : `${p.pid}\0${p.ppid}\0${p.comm}\0${p.exe}\0${p.cmdline}\0${p.uid}\0${p.gid}\0${p.exe_sha256}\0${p.container_id}\0${p.container_runtime}\0${p.pod_uid}\0${p.pod?.name}\0${p.pod?.namespace}\0${p.pod?.container}\0${p.pod?.image}`;
+  let json = resources.get(key);
+  if (json === undefined) {
+    if (resources.size >= MAX_RESOURCES) resources.delete(resources.keys().next().value!);
+    resources.set(key, (json = JSON.stringify(resourceOf(p))));
+  }
+  return json;
+}
+
+/**
+ * The log record line of event E. JSON: E's JSON line as the agent encoded
+ * it (its body is that text; given, it is not encoded again).
+ */
+export function logLine(e: BustedEvent, json?: string): Buffer {
   const t = unixNano(e.time);
   const severity = e.type === 'error' || e.type === 'lost' ? 17 : e.type === 'decision' && e.decision?.action === 'block' ? 13 : 9;
   const record = {
@@ -159,7 +190,7 @@ export function logLine(e: BustedEvent): Buffer {
     severityNumber: severity,
     severityText: severity === 17 ? 'ERROR' : severity === 13 ? 'WARN' : 'INFO',
     eventName: `busted.${e.type}`,
-    body: { stringValue: JSON.stringify(e) },
+    body: { stringValue: json ?? JSON.stringify(e) },
     attributes: attrs([
       ['busted.event.id', e.id],
       ['busted.event.type', e.type],
@@ -168,7 +199,7 @@ export function logLine(e: BustedEvent): Buffer {
       ['busted.decision.subject', e.decision?.subject],
     ]),
   };
-  return line(resourceOf(e.process), record);
+  return line(resourceJson(e.process), JSON.stringify(record));
 }
 
 /** The span attributes an LLM call's event says (request or answer). */
@@ -287,7 +318,7 @@ export class SpanMaker {
       attributes: attrs([...attributes, ['busted.event.id', e.id]]),
       status: status ?? { code: 0 },
     };
-    return line(resourceOf(e.process), record);
+    return line(resourceJson(e.process), JSON.stringify(record));
   }
 
   private llmSpan(e: BustedEvent, asked?: { req: BustedEvent; decision?: NonNullable<BustedEvent['decision']> }): Buffer {
@@ -346,26 +377,54 @@ export class SpanMaker {
   }
 }
 
+const SEP = 0x1f;
+const NL = 0x0a;
+const COMMA = Buffer.from(',');
+
 /**
  * A batch of queued lines (see line()) as the body of an OTLP export
- * request of SIGNAL: records grouped by resource, in order.
+ * request of SIGNAL: records grouped by resource, in order; its bytes
+ * copied around the records', which are neither decoded nor parsed again.
  */
 export function exportBody(signal: 'logs' | 'traces', batch: Buffer): Buffer {
-  const groups = new Map<string, { resource: KeyValue[]; records: object[] }>();
-  for (const text of batch.toString('utf8').split('\n')) {
-    if (text === '') continue;
-    const { r, x } = JSON.parse(text) as { r: KeyValue[]; x: object };
-    const key = JSON.stringify(r);
-    let g = groups.get(key);
-    if (!g) groups.set(key, (g = { resource: r, records: [] }));
-    g.records.push(x);
+  // by the resource's bytes (read as latin1: any bytes, one character each, for a key)
+  const groups = new Map<string, { resource: Buffer; records: Buffer[] }>();
+  let last: { resource: Buffer; records: Buffer[] } | undefined;
+  for (let at = 0; at < batch.length; ) {
+    let nl = batch.indexOf(NL, at);
+    if (nl < 0) nl = batch.length;
+    const sep = batch.indexOf(SEP, at);
+    if (sep < 0 || sep > nl) throw new Error('a queued OTLP record without its resource');
+    const resource = batch.subarray(at, sep);
+    // mostly the same process as the record before: compared as bytes, not looked up
+    let g = last !== undefined && last.resource.equals(resource) ? last : undefined;
+    if (g === undefined) {
+      const key = resource.toString('latin1');
+      g = groups.get(key);
+      if (!g) groups.set(key, (g = { resource, records: [] }));
+    }
+    g.records.push(batch.subarray(sep + 1, nl));
+    last = g;
+    at = nl + 1;
   }
-  const resources = [...groups.values()].map((g) =>
-    signal === 'logs'
-      ? { resource: { attributes: g.resource }, scopeLogs: [{ scope: SCOPE, logRecords: g.records }] }
-      : { resource: { attributes: g.resource }, scopeSpans: [{ scope: SCOPE, spans: g.records }] },
-  );
-  return Buffer.from(JSON.stringify(signal === 'logs' ? { resourceLogs: resources } : { resourceSpans: resources }));
+  const [outer, inner, list] = signal === 'logs' ? ['resourceLogs', 'scopeLogs', 'logRecords'] : ['resourceSpans', 'scopeSpans', 'spans'];
+  const open = Buffer.from(`{"resource":{"attributes":`);
+  const mid = Buffer.from(`},"${inner}":[{"scope":${JSON.stringify(SCOPE)},"${list}":[`);
+  const close = Buffer.from(']}]}');
+  const parts: Buffer[] = [Buffer.from(`{"${outer}":[`)];
+  let first = true;
+  for (const g of groups.values()) {
+    if (!first) parts.push(COMMA);
+    first = false;
+    parts.push(open, g.resource, mid);
+    g.records.forEach((r, i) => {
+      if (i > 0) parts.push(COMMA);
+      parts.push(r);
+    });
+    parts.push(close);
+  }
+  parts.push(Buffer.from(']}'));
+  return Buffer.concat(parts);
 }
 
 /** The OTLP/HTTP base URL of `--output otlp:URL` (its /v1/logs and /v1/traces are posted to). */
@@ -438,9 +497,9 @@ export class OtlpSink implements Sink {
     this.writeEvent(e);
   }
 
-  /** The outputs thread's way in: the event, parsed from its line there. */
-  writeEvent(e: BustedEvent): void {
-    this.logs.writeLine(logLine(e));
+  /** The outputs thread's way in: the event, parsed from its line there, and that line (without its newline). */
+  writeEvent(e: BustedEvent, json?: string): void {
+    this.logs.writeLine(logLine(e, json));
     for (const s of this.spanMaker.spans(e)) this.traces.writeLine(s);
   }
 

@@ -77,10 +77,11 @@ function main(): void {
         const nl = buf.indexOf(10, off);
         const line = buf.subarray(off, nl + 1);
         off = nl + 1;
-        const e = needEvents ? (JSON.parse(line.toString('utf8', 0, line.length - 1)) as BustedEvent) : undefined;
+        const json = needEvents ? line.toString('utf8', 0, line.length - 1) : undefined;
+        const e = json !== undefined ? (JSON.parse(json) as BustedEvent) : undefined;
         for (const s of sinks) {
           if (s instanceof SyslogSink) s.writeLine(line, e!);
-          else if (s instanceof OtlpSink) s.writeEvent(e!);
+          else if (s instanceof OtlpSink) s.writeEvent(e!, json);
           else s.writeLine(line);
         }
       }

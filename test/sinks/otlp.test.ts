@@ -150,7 +150,7 @@ describe('OTLP encoding', () => {
       { id: 'p-1', time: llmResponse.time, type: 'policy', policy: { revision: 'r', source: 'policies', reloads: 0 } },
       { id: 'x-1', time: llmResponse.time, type: 'error', process: proc, error: { code: 'BUSTED_E_DNS_MALFORMED', message: 'bad' } },
     ];
-    const logs = checkLogs(JSON.parse(exportBody('logs', Buffer.concat(events.map(logLine))).toString()));
+    const logs = checkLogs(JSON.parse(exportBody('logs', Buffer.concat(events.map((e) => logLine(e)))).toString()));
     assert.deepEqual(logs.map((l) => JSON.parse(l.record.body as string).id), ['e-2', 'x-1', 'p-1'], 'grouped by resource, in order within each');
     assert.deepEqual(logs.map((l) => l.record.eventName), ['busted.llm_response', 'busted.error', 'busted.policy']);
     assert.deepEqual(logs.map((l) => l.record.severityText), ['INFO', 'ERROR', 'INFO']);
