@@ -46,7 +46,7 @@ function collect(v: string, prev: string[]): string[] {
 function observeOptions(cmd: Command): Command {
   const c = cmd
     .addOption(new Option('--format <format>', 'stdout format').choices(['text', 'json']).default('text'))
-    .option('--output <sink>', "also send events to file:PATH, webhook:URL, syslog:HOST:PORT (UDP), syslog+tcp:HOST:PORT or otlp:URL (an OpenTelemetry collector's OTLP/HTTP base: logs and GenAI spans) (repeatable)", collect, [])
+    .option('--output <sink>', "also send events to file:PATH, webhook:URL, syslog:HOST:PORT (UDP), syslog+tcp:HOST:PORT or otlp[:URL] (an OpenTelemetry collector's OTLP/HTTP base, default $OTEL_EXPORTER_OTLP_ENDPOINT or http://localhost:4318: logs and GenAI spans) (repeatable)", collect, [])
     .option('--record <file>', 'write every event as a JSON line with stable key order (replayable by test-policy)')
     .option('--cgroup <path>', 'attach to this cgroup v2 directory instead of the root')
     .option('--pid <pid>', 'report only this process and its descendants', int('--pid', 1))

@@ -121,8 +121,9 @@ export function outputSpecs(specs: string[], o: Partial<ObserveCliOptions> = {})
       if (spill) options.spillDir = spill;
       return { kind: 'webhook', url: url.href, options };
     }
-    if (kind === 'otlp' && arg) {
-      const url = parseOtlpUrl(arg);
+    if (kind === 'otlp') {
+      // `--output otlp` alone: where OpenTelemetry's exporters send by default (OTEL_EXPORTER_OTLP_ENDPOINT, else local port 4318)
+      const url = parseOtlpUrl(arg || process.env.OTEL_EXPORTER_OTLP_ENDPOINT || 'http://localhost:4318');
       const otlpCa = o.otlpCa ? readSecret(o.otlpCa, 'otlp-ca') : undefined;
       if (otlpCa && url.protocol !== 'https:') usage('--otlp-ca is for https URLs', 'otlp-ca');
       // the environment's headers first (OpenTelemetry's exporters read them), the command line's over them

@@ -173,6 +173,14 @@ describe('OTLP encoding', () => {
     assert.throws(() => outputSpecs(['otlp:nope']), /--output otlp:nope: not a URL/);
     assert.throws(() => outputSpecs(['otlp:http://127.0.0.1:4318'], { otlpCa: '/etc/hostname' }), /--otlp-ca is for https URLs/);
     assert.throws(() => outputSpecs(['otlp:http://127.0.0.1:4318'], { otlpHeader: ['no colon'] }), /--otlp-header: expected 'Name: value'/);
+    // alone: OpenTelemetry's default endpoint, or the environment's
+    const saved = process.env.OTEL_EXPORTER_OTLP_ENDPOINT;
+    delete process.env.OTEL_EXPORTER_OTLP_ENDPOINT;
+    assert.equal((outputSpecs(['otlp'], { spillDir: '' })[0] as { url: string }).url, 'http://localhost:4318/');
+    process.env.OTEL_EXPORTER_OTLP_ENDPOINT = 'https://collector.example:4318';
+    assert.equal((outputSpecs(['otlp'], { spillDir: '' })[0] as { url: string }).url, 'https://collector.example:4318/');
+    if (saved === undefined) delete process.env.OTEL_EXPORTER_OTLP_ENDPOINT;
+    else process.env.OTEL_EXPORTER_OTLP_ENDPOINT = saved;
     const [spec] = outputSpecs(['otlp:http://127.0.0.1:4318/v1/logs'], { otlpHeader: ['X-Team: ai'], spillDir: '' });
     assert.deepEqual(spec, { kind: 'otlp', url: 'http://127.0.0.1:4318/', options: { headers: { 'x-team': 'ai' }, spillMaxBytes: 256 << 20 } });
   });
