@@ -36,6 +36,7 @@ export function makeHandWritten(data) {
   const blockedServers = new Set(Array.isArray(d.blocked_mcp_servers) ? d.blocked_mcp_servers : []);
   // RE2's (?i) prefix is JavaScript's i flag
   const poisoning = typeof d.mcp_tool_poisoning === 'string' ? new RegExp(d.mcp_tool_poisoning.replace(/^\(\?i\)/, ''), d.mcp_tool_poisoning.startsWith('(?i)') ? 'i' : '') : undefined;
+  const injection = typeof d.prompt_injection === 'string' ? new RegExp(d.prompt_injection.replace(/^\(\?i\)/, ''), d.prompt_injection.startsWith('(?i)') ? 'i' : '') : undefined;
   const approvedModels = new Set(d.approved_models);
   const shellLike = new RegExp(d.shell_like_tools);
   const mlAllowed = d.ml_allowed_destinations ?? [];
@@ -90,6 +91,11 @@ export function makeHandWritten(data) {
         }
       }
       if (approvedModels.size > 0 && e.llm?.model !== undefined && !approvedModels.has(e.llm.model)) audit.push(`model ${e.llm.model} is not on the approved list`);
+      if (injection && c !== undefined && injection.test(c)) {
+        const set = (v) => v !== undefined && v !== false;
+        const target = set(e.provider) ? e.provider : set(e.http?.host) ? e.http.host : set(e.net?.dst_ip) ? e.net.dst_ip : 'an unknown endpoint';
+        audit.push(`prompt to ${target} carries instructions to the model in its context (prompt injection?)`);
+      }
     }
     if (e.type === 'mcp_message' && e.mcp?.kind !== undefined && e.mcp.kind !== 'response' && typeof e.mcp.context === 'string' && ANY_SECRET.test(e.mcp.context)) {
       const m = e.mcp;
@@ -109,6 +115,11 @@ export function makeHandWritten(data) {
       const name = typeof e.mcp.server?.name === 'string' ? e.mcp.server.name : '(unnamed)';
       if (e.mcp.kind === 'response' && e.mcp.tools !== undefined && e.mcp.tools !== false && e.mcp.tools !== null && poisoning && typeof e.mcp.context === 'string' && poisoning.test(e.mcp.context)) audit.push(`MCP server ${name} describes its tools with instructions to the model`);
       if (e.mcp.tools_changed !== undefined && e.mcp.tools_changed !== false && e.mcp.tools_changed !== null) audit.push(`MCP server ${name} changed its tools since it first listed them`);
+      const set = (v) => v !== undefined && v !== false;
+      if (e.mcp.kind === 'response' && !set(e.mcp.tools) && e.mcp.tools !== null && injection && typeof e.mcp.context === 'string' && injection.test(e.mcp.context)) {
+        const what = set(e.mcp.tool) ? `answer to the call of ${e.mcp.tool}` : set(e.mcp.method) ? `answer to ${e.mcp.method}` : 'answer';
+        audit.push(`MCP ${what} carries instructions to the model (prompt injection?)`);
+      }
     }
     if (e.type === 'tls_client_hello' && e.provider !== undefined && e.provider !== false && e.tls?.plaintext === false && e.process?.comm !== undefined) {
       (d.block_unreadable_tls ? block : audit).push(`TLS to ${e.provider} from ${e.process.comm}, which busted cannot read`);

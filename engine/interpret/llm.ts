@@ -698,12 +698,20 @@ export function mcpFromValues(values: unknown[]): McpInfo[] {
           const said = stringsOf(result.tools, (_s, key) => key === 'name' || key === 'type');
           if (said !== undefined) m.context = said;
         }
+      } else if (server === undefined) {
+        // any other answer (a tool's result, a resource read, a prompt): what it hands the model, where an
+        // indirect prompt injection arrives (a web page or issue the tool read, telling the model what to do)
+        const said = stringsOf(result, (_s, key) => ANSWER_LABELS.has(key));
+        if (said !== undefined) m.context = said;
       }
     }
     out.push(m);
   }
   return out;
 }
+
+/** an answer's strings that label its content rather than being it (a content block's type, a resource's MIME type) */
+const ANSWER_LABELS = new Set(['type', 'mimeType', 'uri', 'annotations', 'audience', 'role', 'nextCursor']);
 
 /** tool names kept from a tools/list answer, and the longest name or version kept */
 const MAX_TOOLS = 256;

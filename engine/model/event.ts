@@ -211,7 +211,9 @@ export interface McpInfo {
   /**
    * What a request or notification sends besides its method and tool: the
    * strings of its params (a tool call's arguments), as llm.context is for
-   * an LLM request; shown by its end in outputs.
+   * an LLM request; what an answer hands back: a `tools/list` answer's
+   * descriptions of its tools, another's content (a tool's result, a
+   * resource's text); shown by its end in outputs.
    */
   context?: string;
   /** an answer paired with its request: the id of the event that reported the request */

@@ -103,6 +103,32 @@ audit contains sprintf("MCP server %s describes its tools with instructions to t
 	regex.match(data.busted.mcp_tool_poisoning, input.mcp.context)
 }
 
+# Indirect prompt injection: what a tool hands back to the agent (a web
+# page it fetched, an issue, a file) that addresses the model instead
+# ("ignore the previous instructions", "<system>", "do not tell the
+# user"), and such text on its way to a model in an LLM request's context
+# (tool results and earlier turns an agent sends back). Audited, not
+# blocked: a person may quote such a phrase. The pattern is
+# data.busted.prompt_injection.
+audit contains sprintf("MCP %s carries instructions to the model (prompt injection?)", [mcp_answer]) if {
+	input.type == "mcp_message"
+	input.mcp.kind == "response"
+	not input.mcp.tools
+	regex.match(data.busted.prompt_injection, input.mcp.context)
+}
+
+audit contains sprintf("prompt to %s carries instructions to the model in its context (prompt injection?)", [llm_target]) if {
+	input.type == "llm_request"
+	regex.match(data.busted.prompt_injection, request_context)
+}
+
+# an answer, by what it answers where it was paired with its request
+mcp_answer := sprintf("answer to the call of %s", [input.mcp.tool]) if {
+	input.mcp.tool
+} else := sprintf("answer to %s", [input.mcp.method]) if {
+	input.mcp.method
+} else := "answer"
+
 # A "rug pull": the tools a server lists changed since its first tools/list
 # answer this run, under the same name and version (a tool approved as
 # harmless, redefined later)

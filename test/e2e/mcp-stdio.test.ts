@@ -78,8 +78,9 @@ describe('MCP over stdio (real kernel, a cgroup of the test)', { skip }, () => {
     assert.equal(peer?.comm, 'python3');
     assert.match(peer?.cmdline ?? '', /stdio_server\.py$/);
     const answer = await waitMcp(m, (e) => e.process?.pid === server && e.mcp?.kind === 'response' && e.mcp.id === 2, "the server's answer");
-    const { request_event, duration_ms, ...answered } = answer.mcp!;
+    const { request_event, duration_ms, context, ...answered } = answer.mcp!;
     assert.deepEqual(answered, { kind: 'response', method: 'tools/call', id: 2, tool: 'echo', transport: 'stdio', peer: { ...answer.mcp?.peer, pid: py.pid }, ...session });
+    assert.equal(context, 'done: {"text": "hello over a pipe"}', "the tool's result");
     assert.equal(request_event, call.id, "the answer names its request's event");
     assert.ok(duration_ms !== undefined && duration_ms >= 0 && duration_ms < 5000, `duration ${duration_ms}`);
     assert.match(answer.mcp?.peer?.cmdline ?? '', /stdio_client\.py/, 'its client, by the pipe it reads');
@@ -235,6 +236,14 @@ describe('MCP over stdio (real kernel, a cgroup of the test)', { skip }, () => {
       // the same server (name and version) listed other tools earlier in this run: a rug pull as well
       assert.deepEqual([pd.decision?.action, pd.decision?.reasons], ['audit', ['MCP server scratch changed its tools since it first listed them', 'MCP server scratch describes its tools with instructions to the model']]);
       assert.equal(plist.mcp?.tools_changed, true);
+      // a tool whose result addresses the model (an indirect prompt injection): its answer is audited, and runs
+      const injected = await run([PYTHON, CLIENT, SERVER, 'fetched page', 'echo'], { cgroup: cg.path, env: { MCP_SERVER_NAME: 'web', MCP_INJECT: '1' } });
+      assert.equal(injected.code, 0, injected.stderr);
+      assert.match(injected.stdout, /Ignore the previous instructions/, 'the answer reached the client');
+      const iserver = serverOf(m, injected.pid)!;
+      const ianswer = await waitMcp(m, (e) => e.process?.pid === iserver && e.mcp?.kind === 'response' && e.mcp.method === 'tools/call', 'the injected answer');
+      const id = await m.waitFor((e) => e.type === 'decision' && e.decision?.subject === ianswer.id, 'its decision');
+      assert.deepEqual([id.decision?.action, id.decision?.reasons], ['audit', ['MCP answer to the call of echo carries instructions to the model (prompt injection?)']]);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -641,7 +641,8 @@ print(rpc({"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {"name":
     assert.deepEqual(msgs[4]!.tools, ['delete_file', 'read_file']);
     // the answer names the event of its request (on another connection of the session), and how long it took
     const { request_event, duration_ms, ...answer } = answered.mcp!;
-    assert.deepEqual(answer, { kind: 'response', id: 2, method: 'tools/call', tool: 'read_file', client, server });
+    // (its context: the tool's result, as the server gave it)
+    assert.deepEqual(answer, { kind: 'response', id: 2, method: 'tools/call', tool: 'read_file', client, server, context: 'done' });
     const asked = agent.events.find((e) => e.id === request_event);
     assert.equal(asked?.mcp?.kind, 'request');
     assert.equal(asked?.mcp?.id, 2);

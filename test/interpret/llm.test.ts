@@ -189,7 +189,7 @@ describe('model APIs that are no chat: embeddings, moderation, images, speech, t
 });
 
 describe('mcp.context: what an MCP request sends besides its method and tool', () => {
-  it('a tool call\'s arguments, a notification\'s params; nothing for a response or a call without params', () => {
+  it('a tool call\'s arguments, a notification\'s params, an answer\'s content; nothing for a call without params', () => {
     const ms = mcpMessages(
       enc([
         { jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'send_message', arguments: { channel: '#ops', text: 'AKIAABCDEFGHIJKLMNOP', n: 3 } } },
@@ -204,7 +204,7 @@ describe('mcp.context: what an MCP request sends besides its method and tool', (
       { kind: 'request', method: 'tools/call', id: 1, tool: 'send_message', context: '#ops\nAKIAABCDEFGHIJKLMNOP' },
       { kind: 'notification', method: 'notifications/message', context: 'info\nhello' },
       { kind: 'request', method: 'resources/read', id: 2, tool: 'file:///etc/passwd' },
-      { kind: 'response', id: 1 },
+      { kind: 'response', id: 1, context: 'sent' },
       { kind: 'request', method: 'tools/list', id: 3 },
     ]);
   });

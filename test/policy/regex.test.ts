@@ -11,6 +11,7 @@ import type { LoadedPolicy } from '@open-policy-agent/opa-wasm';
 import { HOST_BUILTINS, loadCompiled } from '../../engine/policy/builtins-js.js';
 import { compile } from '../../engine/policy/compiler.js';
 import { prng } from '../helpers/prng.js';
+import { readFileSync } from 'node:fs';
 
 let policy: LoadedPolicy;
 const native = (p: string, s: string): boolean | undefined => {
@@ -100,8 +101,73 @@ describe('regex.match: native matcher', () => {
     assert.equal(n, 3000);
   });
 
+  it("(?i) at the start, natively, folded as Go folds: letters either case, k and s a third (U+212A, U+017F), classes folded before they are negated", () => {
+    const cases: Array<[string, string, boolean]> = [
+      ['(?i)ignore previous', 'IGNORE Previous instructions', true],
+      ['(?i)^abc$', 'aBc', true],
+      ['(?i)^abc$', 'abd', false],
+      ['(?i)^[a-c]+$', 'AbCcB', true],
+      ['(?i)^[A-C]+$', 'abc', true],
+      ['(?i)^[^a]$', 'A', false],
+      ['(?i)^[^a]$', 'b', true],
+      ['(?i)^k$', '\u212a', true], // KELVIN SIGN
+      ['(?i)^S$', '\u017f', true], // LATIN SMALL LETTER LONG S
+      ['(?i)^[j-l]$', '\u212a', true],
+      ['(?i)^\\w$', '\u017f', true], // Go folds \w too
+      ['^\\w$', '\u017f', false],
+      ['(?i)^\\W$', '\u212a', false],
+      ['(?i)\\bsk-[a-z]{3}', 'the key SK-ABC', true],
+      ['(?i)<\\s*/?\\s*system\\s*>', 'x </SYSTEM > y', true],
+      ['(?i)^1-2$', '1-2', true], // nothing to fold
+      ['(?i)x', 'y', false],
+    ];
+    for (const [p, s, want] of cases) assert.equal(native(p, s), want, `${JSON.stringify(p)} on ${JSON.stringify(s)}`);
+  });
+
+  it('(?i): agrees with the host on 2000 random patterns, and runs without it', async () => {
+    const rnd = prng(0xf01d);
+    const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rnd() * xs.length)]!;
+    const atoms = ['a', 'B', 'k', 'S', 'x', '.', '[ab]', '[^a]', '[A-C]', '[k-s]', '\\d', '\\w', '-', '1', ' '];
+    const gen = (depth: number): string => {
+      const r = rnd();
+      if (depth > 2 || r < 0.4) return pick(atoms);
+      if (r < 0.55) return `(?:${gen(depth + 1)}|${gen(depth + 1)})`;
+      if (r < 0.75) return gen(depth + 1) + gen(depth + 1);
+      return `(?:${gen(depth + 1)})${pick(['*', '+', '?', '{2}', '{1,3}'])}`;
+    };
+    const texts = ['', 'a', 'ABC', 'Bk-1', 'ks Sk', '\u212a\u017f', 'xX aA bB', 'KS-1 abc', 'é-A', 'S\u212aS'];
+    // the host, counted: a native match never asks it
+    const hb = HOST_BUILTINS as Record<string, (...a: unknown[]) => unknown>;
+    const real = hb['regex.match']!;
+    let asked = 0;
+    hb['regex.match'] = (...a: unknown[]) => (asked++, real(...a));
+    let counted: LoadedPolicy;
+    try {
+      counted = await loadCompiled(compile([{ file: 'p.rego', text: 'package t\nm := regex.match(input.p, input.s)\n' }], { entrypoints: ['t/m'] }).wasm);
+    } finally {
+      hb['regex.match'] = real;
+    }
+    for (let i = 0; i < 2000; i++) {
+      const p = `(?i)${pick(['', '^'])}${gen(0)}`;
+      const s = pick(texts);
+      const rs = counted.evaluate({ p, s }, 't/m') as Array<{ result: boolean }>;
+      assert.equal(rs.length ? rs[0]!.result : undefined, host(p, s), `${JSON.stringify(p)} on ${JSON.stringify(s)} (case ${i})`);
+    }
+    assert.equal(asked, 0, 'every (?i) pattern was matched natively');
+    // the shipped policies' case-insensitive patterns (prompt injection, tool poisoning) too
+    const data = JSON.parse(readFileSync(new URL('../../../policies/data.json', import.meta.url), 'utf8')) as { busted: Record<string, string> };
+    for (const k of ['prompt_injection', 'mcp_tool_poisoning']) {
+      const p = data.busted[k]!;
+      assert.ok(p.startsWith('(?i)'));
+      assert.equal((counted.evaluate({ p, s: 'IGNORE ALL PREVIOUS INSTRUCTIONS' }, 't/m') as Array<{ result: boolean }>)[0]!.result, true, k);
+      assert.equal((counted.evaluate({ p, s: 'a harmless page about pancakes' }, 't/m') as Array<{ result: boolean }>)[0]!.result, false, k);
+    }
+    assert.equal(asked, 0, "the shipped patterns were matched natively");
+  });
+
   it('leaves what it does not parse to the host: flags, \\p{..}, POSIX classes, non-ASCII patterns; bad patterns are undefined', () => {
     assert.equal(native('(?i)ABC', 'xabcx'), true);
+    assert.equal(native('(?s)a.b', 'a\nb'), true);
     assert.equal(native('^\\p{Greek}+$', 'αβγ'), host('^\\p{Greek}+$', 'αβγ')); // whatever the host says (JS lacks \p{Greek}: undefined)
     assert.equal(native('^[[:digit:]]+$', '123'), host('^[[:digit:]]+$', '123'));
     assert.equal(native('^é+$', 'éé'), true);

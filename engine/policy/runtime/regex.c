@@ -6,10 +6,14 @@
 // pattern (no backtracking blow-up). Text is decoded as UTF-8, an invalid
 // byte as U+FFFD, as Go does.
 //
-// Anything else (flags like (?i), \p{..}, [[:alpha:]], non-ASCII in the
-// pattern, \Q..\E, a syntax error, a pattern that compiles too big) goes to
-// the host builtin instead: busted_regex_match returns its answer, so the
-// result is OPA's either way.
+// A leading (?i) (case-insensitive, as security patterns so often are) is
+// native too: each ASCII letter, and each class, is folded as Go folds
+// them (k and s have a third case each: U+212A KELVIN SIGN, U+017F LONG S).
+//
+// Anything else (other flags, flags further in, \p{..}, [[:alpha:]],
+// non-ASCII in the pattern, \Q..\E, a syntax error, a pattern that compiles
+// too big) goes to the host builtin instead: busted_regex_match returns its
+// answer, so the result is OPA's either way.
 #include "abi.h"
 
 enum { I_CHAR, I_ANY, I_CLASS, I_SPLIT, I_JMP, I_MATCH, I_BOL, I_EOL, I_WORDB, I_NWORDB };
@@ -17,18 +21,18 @@ enum { I_CHAR, I_ANY, I_CLASS, I_SPLIT, I_JMP, I_MATCH, I_BOL, I_EOL, I_WORDB, I
 typedef struct {
   u8 op;
   u8 neg;   // I_CLASS: negated
-  u32 x, y; // I_CHAR: code point; I_SPLIT: both targets; I_JMP: x; I_CLASS: first range, count
+  u32 x, y; // I_CHAR: code point, and its other case under (?i) (0: none); I_SPLIT: both targets; I_JMP: x; I_CLASS: first range, count
 } inst_t;
 
 #define MAX_PROG 512
-#define MAX_RANGES 128
-#define MAX_NODES 256
+#define MAX_RANGES 256
+#define MAX_NODES 2048
 
 typedef enum { N_CHAR, N_ANY, N_CLASS, N_BOL, N_EOL, N_WORDB, N_NWORDB, N_CAT, N_ALT, N_REP, N_EMPTY } ntype;
 
 typedef struct node {
   ntype t;
-  u32 c;              // N_CHAR
+  u32 c, c2;          // N_CHAR: the code point, and its other case under (?i) (0: none)
   u32 r0, rn, neg;    // N_CLASS: ranges [r0, r0+rn)
   struct node *a, *b; // N_CAT, N_ALT: a then b; N_REP: a
   i32 min, max;       // N_REP: max -1 = unbounded
@@ -52,8 +56,9 @@ typedef struct {
   // running the NFA.
   i32 pairok;
   u8 pairs[128 * 32];
+  i32 fold;       // (?i): letters match either case
   u32 plen;       // the pattern, for the cache
-  char pat[192];
+  char pat[640];
 } re_t;
 
 static node *mk(re_t *re, ntype t) {
@@ -75,6 +80,22 @@ static void range(re_t *re, u32 lo, u32 hi) {
   re->ranges[re->nr * 2] = lo;
   re->ranges[re->nr * 2 + 1] = hi;
   re->nr++;
+}
+
+// Under (?i), the ranges [from, re->nr) with every letter's other cases
+// added (Go's simple folding: a-z and A-Z each other's, and k, s also
+// U+212A, U+017F; the pattern itself is ASCII here).
+static void fold_ranges(re_t *re, u32 from) {
+  u32 to = re->nr;
+  for (u32 k = from; k < to; k++) {
+    u32 lo = re->ranges[k * 2], hi = re->ranges[k * 2 + 1];
+    u32 a = lo > 'a' ? lo : 'a', b = hi < 'z' ? hi : 'z';
+    if (a <= b) range(re, a - 32, b - 32);
+    a = lo > 'A' ? lo : 'A', b = hi < 'Z' ? hi : 'Z';
+    if (a <= b) range(re, a + 32, b + 32);
+    if ((lo <= 'k' && 'k' <= hi) || (lo <= 'K' && 'K' <= hi)) range(re, 0x212A, 0x212A);
+    if ((lo <= 's' && 's' <= hi) || (lo <= 'S' && 'S' <= hi)) range(re, 0x17F, 0x17F);
+  }
 }
 
 // \d \w \s and their upper-case negations, as ranges into the current class
@@ -172,6 +193,7 @@ static node *parse_class(re_t *re) {
     return n;
   }
   re->p++; // ]
+  if (re->fold) fold_ranges(re, n->r0); // folded, then negated: (?i)[^a] matches neither a nor A
   n->rn = re->nr - n->r0;
   return n;
 }
@@ -229,6 +251,7 @@ static node *parse_atom(re_t *re) {
       node *n = mk(re, N_CLASS);
       n->r0 = re->nr;
       perl_class(re, e);
+      if (re->fold) fold_ranges(re, n->r0); // Go folds \w too: (?i)\w matches U+212A and U+017F
       n->rn = re->nr - n->r0;
       n->neg = e < 'a';
       return n;
@@ -247,8 +270,19 @@ static node *parse_atom(re_t *re) {
     return mk(re, N_EMPTY);
   }
   re->p++;
+  u32 l = (u8)c | 0x20;
+  if (re->fold && (l == 'k' || l == 's')) {
+    // k and s under (?i): three cases, a class
+    node *n = mk(re, N_CLASS);
+    n->r0 = re->nr;
+    range(re, l, l);
+    fold_ranges(re, n->r0);
+    n->rn = re->nr - n->r0;
+    return n;
+  }
   node *n = mk(re, N_CHAR);
   n->c = (u8)c;
+  if (re->fold && l >= 'a' && l <= 'z') n->c2 = (u8)c ^ 0x20; // a letter under (?i): either case
   return n;
 }
 
@@ -358,7 +392,7 @@ static void compile_node(re_t *re, node *n) {
   if (re->bad) return;
   switch (n->t) {
   case N_EMPTY: break;
-  case N_CHAR: emit(re, I_CHAR, n->c, 0); break;
+  case N_CHAR: emit(re, I_CHAR, n->c, n->c2); break;
   case N_ANY: emit(re, I_ANY, 0, 0); break;
   case N_CLASS: {
     u32 i = emit(re, I_CLASS, n->r0, n->rn);
@@ -478,7 +512,7 @@ static i32 addthread(re_t *re, list_t *l, u32 *mark, u32 gen, u32 *stack, u32 pc
 
 static i32 step_ok(re_t *re, inst_t *in, u32 cp) {
   switch (in->op) {
-  case I_CHAR: return in->x == cp;
+  case I_CHAR: return in->x == cp || (in->y != 0 && in->y == cp);
   case I_ANY: return cp != '\n';
   case I_CLASS: {
     i32 hit = 0;
@@ -542,8 +576,9 @@ static i32 run(re_t *re, const u8 *s, u32 len) {
 // when it consumes only ASCII, else 0 (any byte may come first).
 static i32 inst_bytes(re_t *re, inst_t *in, u8 *set) {
   if (in->op == I_CHAR) {
-    if (in->x >= 0x80) return 0;
+    if (in->x >= 0x80 || in->y >= 0x80) return 0;
     set[in->x >> 3] |= (u8)(1 << (in->x & 7));
+    if (in->y != 0) set[in->y >> 3] |= (u8)(1 << (in->y & 7));
     return 1;
   }
   if (in->op != I_CLASS || in->neg) return 0;
@@ -648,7 +683,7 @@ static void first_pairs(re_t *re) {
 // Compiled patterns outlive an evaluation (the heap does not): a few slots
 // in static memory, keyed by the pattern's bytes, replaced round-robin.
 // Six: the shipped policies match six patterns (a block for a secret in a
-// prompt runs five). Each costs about 11 KiB of the 320 KiB that the
+// prompt runs five). Each costs about 13 KiB of the 320 KiB that the
 // runtime's and the policy's static data must fit in (docs §8.2).
 #define CACHE_SLOTS 6
 static re_t cache[CACHE_SLOTS];
@@ -664,6 +699,9 @@ static re_t *compiled(const char *pat, u32 plen) {
   re->p = pat;
   re->end = pat + plen;
   re->bad = 0;
+  // a leading (?i) only (flags elsewhere, or others, are the host's)
+  re->fold = plen >= 4 && pat[0] == '(' && pat[1] == '?' && pat[2] == 'i' && pat[3] == ')';
+  if (re->fold) re->p += 4;
   re->nn = re->nr = re->np = 0;
   re->plen = 0;
   re->nodes = opa_malloc(MAX_NODES * sizeof(node));
