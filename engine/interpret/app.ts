@@ -22,6 +22,7 @@ import { realtimeOf, realtimeRequest, realtimeResponse, type Realtime } from './
 import { McpSession, McpSessions } from './mcp-session.js';
 import { clientOf } from './client.js';
 import { eventOf } from './request-events.js';
+import { traceparentOf } from '../parse/traceparent.js';
 
 /**
  * What the layer reads: one whole TLS call (tls-data.ts), or the next piece
@@ -184,10 +185,17 @@ function mcpEndpoint(http: HttpInfo): string {
   return `${(http.host ?? '').toLowerCase()}${(http.path ?? '').split('?')[0]}`;
 }
 
-/** M's User-Agent on HTTP, cut to 256 characters (redacted with the rest of the head when the finding is pushed). */
+/**
+ * What M says of who sent it, read of AI traffic only: its User-Agent, cut
+ * to 256 characters (redacted with the rest of the head when the finding is
+ * pushed), and the W3C trace context a traced program sent with it
+ * (`traceparent`), so that busted's span of the call joins that trace.
+ */
 function userAgent(http: HttpInfo, m: HttpMessage | Http2Message): void {
   const ua = m.headers['user-agent'];
   if (ua !== undefined && ua !== '') http.user_agent = ua.length > 256 ? ua.slice(0, 256) : ua;
+  const tp = traceparentOf(m.headers.traceparent);
+  if (tp !== undefined) http.traceparent = tp;
 }
 
 /** The host a request on C names: its Host (or :authority) without the port, else C's server name. */

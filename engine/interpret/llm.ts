@@ -28,6 +28,7 @@
  * - Ollama `POST /api/chat|/api/generate` {model, messages | prompt, system,
  *   stream (default true)} → {prompt_eval_count, eval_count}.
  */
+import { traceparentOf } from '../parse/traceparent.js';
 import type { LlmInfo, McpInfo, McpParty } from '../model/event.js';
 import { sseData } from '../parse/http1.js';
 
@@ -670,6 +671,9 @@ export function mcpFromValues(values: unknown[]): McpInfo[] {
     if (method !== undefined) {
       const context = stringsOf(params, (s, key) => s === m.tool && (key === 'name' || key === 'uri'));
       if (context !== undefined) m.context = context;
+      // the W3C trace context a traced client sends in _meta (OpenTelemetry's MCP conventions)
+      const tp = traceparentOf(obj(params?._meta)?.traceparent);
+      if (tp !== undefined) m.traceparent = tp;
     }
     if (method === 'initialize') {
       const client = partyOf(params?.clientInfo);

@@ -59,6 +59,7 @@ export function answers(m: McpInfo, req: Ask, at: number): void {
   m.method = req.method;
   if (req.tool !== undefined) m.tool = req.tool;
   if (req.event !== undefined) m.request_event = req.event;
+  if (req.traceparent !== undefined && m.traceparent === undefined) m.traceparent = req.traceparent;
   answerTime(m, req.at, at);
 }
 

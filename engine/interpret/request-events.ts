@@ -21,6 +21,8 @@ export interface Ask {
   at: number;
   /** the event that reported it, once reported */
   event?: string;
+  /** its W3C trace context (params._meta.traceparent), which its answer's span joins */
+  traceparent?: string;
 }
 
 const ids = new WeakMap<object, string>();
@@ -29,6 +31,7 @@ const asks = new WeakMap<object, Ask>();
 /** The Ask for REQUEST (its method known), made at AT. */
 export function ask(request: McpInfo & { method: string }, at: number): Ask {
   const a: Ask = request.tool !== undefined ? { method: request.method, tool: request.tool, at } : { method: request.method, at };
+  if (request.traceparent !== undefined) a.traceparent = request.traceparent;
   asks.set(request, a);
   return a;
 }

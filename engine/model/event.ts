@@ -153,6 +153,8 @@ export interface HttpInfo {
   content_type?: string;
   /** an LLM call's or MCP message's User-Agent, as the client sent it (up to 256 characters, secrets redacted) */
   user_agent?: string;
+  /** an LLM call's or MCP message's W3C trace context (`traceparent`), as a traced client sent it: busted's span of the call joins that trace */
+  traceparent?: string;
 }
 
 /** The library or program that made an LLM call, as its headers name it (interpret/client.ts). */
@@ -218,6 +220,8 @@ export interface McpInfo {
   context?: string;
   /** an answer paired with its request: the id of the event that reported the request */
   request_event?: string;
+  /** the W3C trace context a traced client sent in the request's `params._meta` (an answer: its request's) */
+  traceparent?: string;
   /** an answer paired with its request: from the request's write (or read) to the answer's, as the kernel timed them (ms) */
   duration_ms?: number;
   /** `stdio`: written to a pipe or UNIX socket between a client and the server it spawned (no http, no net) */

@@ -31,6 +31,7 @@ import { hostname } from 'node:os';
 import type { BustedEvent, ProcessInfo } from '../model/event.js';
 import { BustedError, ErrorCode } from '../model/errors.js';
 import type { Sink } from './sink.js';
+import { parseTraceparent } from '../parse/traceparent.js';
 import { safeUrl, WebhookSink, type WebhookOptions } from './webhook.js';
 
 const VERSION = '0.1.0';
@@ -308,9 +309,12 @@ export class SpanMaker {
   private span(e: BustedEvent, name: string, durationMs: number, attributes: Array<[string, unknown]>, status?: { code: number; message?: string }): Buffer {
     const end = BigInt(unixNano(e.time));
     const start = end - BigInt(Math.max(0, Math.round(durationMs * 1e6)));
+    // a call a traced program made joins its trace, as the child of the span that sent it
+    const tp = parseTraceparent(e.http?.traceparent ?? e.mcp?.traceparent ?? '');
     const record = {
-      traceId: hex(16),
+      traceId: tp?.traceId ?? hex(16),
       spanId: hex(8),
+      ...(tp ? { parentSpanId: tp.spanId, flags: tp.flags } : {}),
       name,
       kind: SPAN_CLIENT,
       startTimeUnixNano: String(start),

@@ -30,6 +30,8 @@ import { parseProm } from '../helpers/prom.js';
 const skip = kernelSkipReason();
 /** a key-shaped credential the calls send: it must not reach the collector */
 const KEY = 'sk-otlpTEST0123456789abcdefghijkl';
+/** the trace a "traced program" (curl sending the header) is part of */
+const TRACEPARENT = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
 
 function httpGet(url: string): Promise<string> {
   return new Promise((resolve, reject) => {
@@ -69,11 +71,11 @@ describe('LLM call timing and OTLP export (real kernel, a cgroup of the test)', 
     await rx?.close();
   });
 
-  /** curl's arguments for a chat completion of the slow model; HTTP/2 unless h1 */
-  const chat = (stream: boolean, h1: boolean) => {
+  /** curl's arguments for a chat completion of the slow model; HTTP/2 unless h1; with a W3C trace context when traced */
+  const chat = (stream: boolean, h1: boolean, traced = false) => {
     const args = standIn.chat().filter((a) => h1 || a !== '--http1.1');
     args[args.indexOf('-d') + 1] = JSON.stringify({ model: 'gpt-4o-slow', stream, messages: [{ role: 'user', content: 'how long do you take?' }] });
-    return [...args.slice(0, -1), '-H', `Authorization: Bearer ${KEY}`, args[args.length - 1]!];
+    return [...args.slice(0, -1), '-H', `Authorization: Bearer ${KEY}`, ...(traced ? ['-H', `traceparent: ${TRACEPARENT}`] : []), args[args.length - 1]!];
   };
 
   it('llm_response says how long the call took; the OTLP receiver gets a span of that length per call and every event as a log; the histograms count them', async () => {
@@ -81,11 +83,11 @@ describe('LLM call timing and OTLP export (real kernel, a cgroup of the test)', 
     const calls = [
       { stream: true, h1: true },
       { stream: false, h1: true },
-      { stream: true, h1: false },
+      { stream: true, h1: false, traced: true },
     ];
     const pids: number[] = [];
     for (const c of calls) {
-      const r = await run(chat(c.stream, c.h1), { cgroup: cg.path, resolvConf: standIn.dns.resolvConf });
+      const r = await run(chat(c.stream, c.h1, 'traced' in c), { cgroup: cg.path, resolvConf: standIn.dns.resolvConf });
       assert.equal(r.code, 0, r.stderr);
       pids.push(r.pid);
     }
@@ -112,6 +114,7 @@ describe('LLM call timing and OTLP export (real kernel, a cgroup of the test)', 
     await until(() => rx.spans().filter((s) => s.span.name === 'chat gpt-4o-slow').length >= 3, 'three spans');
     const spans = rx.spans().filter((s) => s.span.name === 'chat gpt-4o-slow');
     assert.equal(spans.length, 3);
+    assert.equal(answers.filter((e) => e.http?.traceparent === TRACEPARENT).length, 1, 'the traced call kept its trace context');
     for (const e of answers) {
       const s = spans.find((x) => (x.span.attributes as Record<string, unknown>)['busted.event.id'] === e.id);
       assert.ok(s, `a span for ${e.id}`);
@@ -128,6 +131,12 @@ describe('LLM call timing and OTLP export (real kernel, a cgroup of the test)', 
       assert.equal(a['server.address'], 'api.openai.com');
       assert.equal(a['http.response.status_code'], 200);
       assert.equal(s.resource['service.name'], 'curl');
+      // the traced call (HTTP/2) joins the trace its traceparent named; the others are traces of their own
+      if (e.http?.traceparent !== undefined) {
+        assert.equal(e.http.traceparent, TRACEPARENT);
+        assert.equal(s.span.traceId, '4bf92f3577b34da6a3ce929d0e0e4736');
+        assert.equal(s.span.parentSpanId, '00f067aa0ba902b7');
+      } else assert.equal(s.span.parentSpanId, undefined);
       assert.equal(s.resource['process.pid'], e.process!.pid);
     }
 

@@ -124,6 +124,8 @@ export function checkTraces(body: Obj): Array<{ resource: Obj; span: Obj }> {
         assert.match(String(s.traceId), /^[0-9a-f]{32}$/, `${ws}.traceId`);
         assert.notEqual(s.traceId, '0'.repeat(32));
         assert.match(String(s.spanId), /^[0-9a-f]{16}$/, `${ws}.spanId`);
+        if (s.parentSpanId !== undefined) assert.match(String(s.parentSpanId), /^[0-9a-f]{16}$/, `${ws}.parentSpanId`);
+        if (s.flags !== undefined) assert.ok(Number.isInteger(s.flags) && (s.flags as number) >= 0 && (s.flags as number) <= 0xffffffff, `${ws}.flags`);
         assert.ok(typeof s.name === 'string' && s.name.length > 0, `${ws}.name`);
         assert.ok(Number.isInteger(s.kind) && (s.kind as number) >= 0 && (s.kind as number) <= 5, `${ws}.kind`);
         assert.match(String(s.startTimeUnixNano), U64);

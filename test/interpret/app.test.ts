@@ -549,6 +549,21 @@ describe('AppLayer: how long an LLM call took', () => {
     assert.deepEqual(timed, [{ duration_ms: 250, ttft_ms: undefined }, { duration_ms: 20, ttft_ms: undefined }]);
   });
 
+  it("a traced client's traceparent is kept on the request and its answer; an invalid one is not", () => {
+    const app = new AppLayer(new ProviderTable(), false);
+    const tp = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
+    const b = JSON.stringify({ model: 'gpt-4o', messages: [{ role: 'user', content: 'x' }] });
+    const head = (extra: string) => `POST /v1/chat/completions HTTP/1.1\r\nHost: api.openai.com\r\n${extra}Content-Type: application/json\r\nContent-Length: ${b.length}\r\n\r\n${b}`;
+    const [req] = app.feed(call('write', head(`traceparent: ${tp}\r\n`))).found;
+    assert.equal(req?.http.traceparent, tp);
+    const body = JSON.stringify({ model: 'gpt-4o' });
+    const [res] = app.feed(call('read', `HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body}`)).found;
+    assert.equal(res?.type, 'llm_response');
+    assert.equal(res?.http.traceparent, tp, 'the answer is part of the same trace');
+    const [bad] = app.feed(call('write', head('traceparent: 00-zz-00f067aa0ba902b7-01\r\n'))).found;
+    assert.equal(bad?.http.traceparent, undefined);
+  });
+
   it('no timestamps (a caller that has none): no timing, rather than a made-up one', () => {
     const app = new AppLayer(new ProviderTable(), false);
     app.feed(call('write', openai({ model: 'gpt-4o', messages: [{ role: 'user', content: 'x' }] })));

@@ -26,6 +26,12 @@ describe('StdioMcp: MCP over stdio', () => {
     assert.equal(r!.tool, 'slow');
     assert.equal(r!.duration_ms, 123.457);
     assert.equal(r!.request_event, 'ev-3', 'the event that reported its request');
+    // a traced client's trace context in _meta: on the request, and its answer
+    const tp = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01';
+    const [traced] = s.feed(write(10, msg({ id: 10, method: 'tools/call', params: { name: 't', arguments: {}, _meta: { traceparent: tp } } }), 'f1', undefined, 8_000_000_000), [1]);
+    assert.equal(traced!.traceparent, tp);
+    const [tr] = s.feed(write(11, msg({ id: 10, result: { content: [] } }), 'f2', undefined, 8_100_000_000), [10]);
+    assert.equal(tr!.traceparent, tp);
   });
 
   it('one message per line, however the writes cut them', () => {

@@ -75,6 +75,22 @@ describe('OTLP encoding', () => {
     assert.equal(resource['container.image.name'], 'agent:1');
   });
 
+  it("a call a traced program made joins its trace: the traceparent's trace id, its span the parent", () => {
+    const e: BustedEvent = { ...llmResponse, http: { ...llmResponse.http, traceparent: '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01' } };
+    const [{ span }] = checkTraces(JSON.parse(exportBody('traces', new SpanMaker().spans(e)[0]!).toString()));
+    assert.equal(span.traceId, '4bf92f3577b34da6a3ce929d0e0e4736');
+    assert.equal(span.parentSpanId, '00f067aa0ba902b7');
+    assert.equal(span.flags, 1);
+    assert.notEqual(span.spanId, '00f067aa0ba902b7', 'a span of its own');
+    // an MCP answer over stdio: its request's _meta trace context
+    const m: BustedEvent = { id: 'm-3', time: llmResponse.time, type: 'mcp_message', process: proc, mcp: { kind: 'response', method: 'tools/call', id: 1, tool: 't', transport: 'stdio', duration_ms: 5, traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-00' } };
+    const [{ span: ms }] = checkTraces(JSON.parse(exportBody('traces', new SpanMaker().spans(m)[0]!).toString()));
+    assert.deepEqual([ms.traceId, ms.parentSpanId, ms.flags], ['0af7651916cd43dd8448eb211c80319c', 'b7ad6b7169203331', 0]);
+    // without one: a trace of its own, no parent
+    const [{ span: own }] = checkTraces(JSON.parse(exportBody('traces', new SpanMaker().spans(llmResponse)[0]!).toString()));
+    assert.equal('parentSpanId' in own, false);
+  });
+
   it('provider names as the semantic conventions spell them; an error answer is a span in error', () => {
     const e: BustedEvent = { ...llmResponse, provider: 'bedrock', http: { ...llmResponse.http, status: 429 }, llm: { ...llmResponse.llm, provider: 'bedrock' } };
     const [{ span }] = checkTraces(JSON.parse(exportBody('traces', new SpanMaker().spans(e)[0]!).toString()));
