@@ -7,6 +7,8 @@
 import koffi from 'koffi';
 
 const F_SETFD = 2;
+const SIGPROF = 27;
+const SIG_IGN = 1;
 
 /** Replace this process; returns only when exec failed (with its result, -1). */
 export function execv(path: string, argv: string[]): number {
@@ -16,5 +18,13 @@ export function execv(path: string, argv: string[]): number {
   // libuv marks stdin, stdout and stderr close-on-exec: the new process
   // would start without them.
   for (const fd of [0, 1, 2]) fcntl(fd, F_SETFD, 0);
-  return exec(path, [...argv, null]) as number;
+  // Under a CPU profiler (node --cpu-prof) a SIGPROF sent just before the exec stays pending across it,
+  // and the new image, whose handler is not installed yet, would die of it (its default action). Ignored
+  // now, a pending one is discarded; the ignoring survives the exec until the new profiler installs its
+  // handler. (The handler is passed as an integer: SIG_IGN is 1, and a pointer travels in the same register.)
+  const signal = libc.func('intptr_t signal(int sig, intptr_t handler)');
+  const was = signal(SIGPROF, SIG_IGN) as number | bigint;
+  const r = exec(path, [...argv, null]) as number;
+  signal(SIGPROF, was);
+  return r;
 }
