@@ -18,7 +18,6 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { request } from 'node:http';
 import { run } from '../../engine/demo/spawn.js';
 import { MonitorProcess } from '../helpers/agent.js';
 import { kernelSkipReason, TestCgroup } from '../helpers/cgroup.js';
@@ -26,6 +25,7 @@ import { openAiStandIn, type OpenAiStandIn } from '../helpers/stand-in.js';
 import { startOtlpReceiver, type OtlpReceiver } from '../helpers/otlp.js';
 import { SLOW_FIRST_MS, SLOW_GAP_MS } from '../helpers/providers.js';
 import { parseProm } from '../helpers/prom.js';
+import { httpGet, until } from '../helpers/wait.js';
 
 const skip = kernelSkipReason();
 /** a key-shaped credential the calls send: it must not reach the collector */
@@ -33,25 +33,7 @@ const KEY = 'sk-otlpTEST0123456789abcdefghijkl';
 /** the trace a "traced program" (curl sending the header) is part of */
 const TRACEPARENT = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
 
-function httpGet(url: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    request(url, (res) => {
-      let b = '';
-      res.on('data', (d) => (b += d));
-      res.on('end', () => resolve(b));
-    })
-      .on('error', reject)
-      .end();
-  });
-}
 
-async function until(pred: () => boolean, what: string, ms = 15_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!pred()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 describe('LLM call timing and OTLP export (real kernel, a cgroup of the test)', { skip }, () => {
   let cg: TestCgroup;

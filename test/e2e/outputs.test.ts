@@ -16,7 +16,6 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer, type Server } from 'node:https';
 import { createServer as createTcpServer, type AddressInfo, type Server as TcpServer } from 'node:net';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
-import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { BustedEvent } from '../../engine/model/event.js';
@@ -27,6 +26,7 @@ import { kernelSkipReason, TestCgroup } from '../helpers/cgroup.js';
 import { freePort, Rsyslog, rsyslogSkipReason } from '../helpers/rsyslog.js';
 import { artifactPath, chromiumSkipReason, launchChromium } from '../helpers/chromium.js';
 import { parseProm } from '../helpers/prom.js';
+import { httpGet, until } from '../helpers/wait.js';
 import { KubeApi, pod } from '../helpers/kube-api.js';
 
 const skip = kernelSkipReason() ?? rsyslogSkipReason() ?? chromiumSkipReason();
@@ -35,25 +35,7 @@ const POD = '1b2c3d4e-0000-4000-8000-00000000abcd';
 const POD_CTR = 'c0ffee'.padEnd(64, '1');
 const POD_PATH = ['kubepods.slice', 'kubepods-besteffort.slice', `kubepods-besteffort-pod${POD.replace(/-/g, '_')}.slice`, `cri-containerd-${POD_CTR}.scope`];
 
-function httpGet(url: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    request(url, (res) => {
-      let b = '';
-      res.on('data', (d) => (b += d));
-      res.on('end', () => resolve(b));
-    })
-      .on('error', reject)
-      .end();
-  });
-}
 
-async function until(pred: () => boolean, what: string, ms = 30_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!pred()) {
-    if (Date.now() > end) assert.fail(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 describe('all outputs on a real run (busted demo)', { skip }, () => {
   let cg: TestCgroup;
