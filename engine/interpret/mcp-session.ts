@@ -50,7 +50,7 @@ export class ToolsSeen {
 }
 
 /** How long answer M took: from its request's time ASKED to its own, AT (ns, the kernel's clock; 0: not known). */
-export function answerTime(m: McpInfo, asked: number, at: number): void {
+function answerTime(m: McpInfo, asked: number, at: number): void {
   if (asked > 0 && at >= asked) m.duration_ms = Math.round((at - asked) / 1e3) / 1e3;
 }
 
