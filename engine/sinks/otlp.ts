@@ -185,12 +185,17 @@ function resourceJson(p: ProcessInfo | undefined): string {
 export function logLine(e: BustedEvent, json?: string): Buffer {
   const t = unixNano(e.time);
   const severity = e.type === 'error' || e.type === 'lost' ? 17 : e.type === 'decision' && e.decision?.action === 'block' ? 13 : 9;
+  // an event of a traced program's call is logged in its trace (as the span that sent the call), so a backend
+  // shows it beside the program's own logs of that trace
+  const tp = e.http?.traceparent ?? e.mcp?.traceparent;
+  const trace = tp !== undefined ? parseTraceparent(tp) : undefined;
   const record = {
     timeUnixNano: t,
     observedTimeUnixNano: t,
     severityNumber: severity,
     severityText: severity === 17 ? 'ERROR' : severity === 13 ? 'WARN' : 'INFO',
     eventName: `busted.${e.type}`,
+    ...(trace ? { traceId: trace.traceId, spanId: trace.spanId, flags: trace.flags } : {}),
     body: { stringValue: json ?? JSON.stringify(e) },
     attributes: attrs([
       ['busted.event.id', e.id],

@@ -139,6 +139,13 @@ describe('LLM call timing and OTLP export (real kernel, a cgroup of the test)', 
     assert.deepEqual(new Set(ids), new Set(m.events.map((e) => e.id)), 'the logs hold what stdout showed');
     const byId = new Map(logged.map((x) => [x.id, x]));
     for (const e of answers) assert.deepEqual(byId.get(e.id), e, 'the same event, whole');
+    // the traced call's events are logged in its trace
+    const tracedIds = new Set(m.events.filter((e) => e.http?.traceparent === TRACEPARENT).map((e) => e.id));
+    assert.ok(tracedIds.size >= 2, 'its request and its answer');
+    for (const l of rx.logRecords()) {
+      const id = (JSON.parse(l.record.body as string) as { id: string }).id;
+      assert.equal(l.record.traceId, tracedIds.has(id) ? '4bf92f3577b34da6a3ce929d0e0e4736' : undefined, `the log record of ${id}`);
+    }
     const exported = JSON.stringify(rx.requests.map((r) => r.body));
     assert.ok(exported.includes('tls_data'), 'the plaintext events were exported');
     assert.ok(!exported.includes(KEY.slice(3, 15)), 'no credential in what was exported');

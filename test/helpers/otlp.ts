@@ -99,6 +99,8 @@ export function checkLogs(body: Obj): Array<{ resource: Obj; record: Obj }> {
         keysOnly(r, ['timeUnixNano', 'observedTimeUnixNano', 'severityNumber', 'severityText', 'body', 'attributes', 'droppedAttributesCount', 'flags', 'traceId', 'spanId', 'eventName'], wr);
         assert.match(String(r.timeUnixNano), U64, `${wr}.timeUnixNano`);
         assert.ok(Number.isInteger(r.severityNumber) && (r.severityNumber as number) >= 1 && (r.severityNumber as number) <= 24, `${wr}.severityNumber`);
+        if (r.traceId !== undefined) assert.match(String(r.traceId), /^[0-9a-f]{32}$/, `${wr}.traceId`);
+        if (r.spanId !== undefined) assert.match(String(r.spanId), /^[0-9a-f]{16}$/, `${wr}.spanId`);
         const record: Obj = { ...r, body: anyValue(r.body, `${wr}.body`), attributes: attributes(r.attributes ?? [], `${wr}.attributes`) };
         out.push({ resource, record });
       }

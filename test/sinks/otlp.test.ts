@@ -173,6 +173,10 @@ describe('OTLP encoding', () => {
     assert.equal(logs[2]!.resource['service.name'], 'busted', "the agent's own");
     assert.equal((logs[0]!.record.attributes as Record<string, unknown>)['busted.event.type'], 'llm_response');
     assert.deepEqual(JSON.parse(logs[0]!.record.body as string), llmResponse);
+    // an event of a traced call is logged in that trace
+    const traced = checkLogs(JSON.parse(exportBody('logs', logLine({ ...llmResponse, http: { ...llmResponse.http, traceparent: '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01' } })).toString()));
+    assert.deepEqual([traced[0]!.record.traceId, traced[0]!.record.spanId, traced[0]!.record.flags], ['4bf92f3577b34da6a3ce929d0e0e4736', '00f067aa0ba902b7', 1]);
+    assert.equal('traceId' in logs[0]!.record, false);
   });
 
   it('the URL and headers as OpenTelemetry exporters take them', () => {
