@@ -49,6 +49,10 @@ export function makeHandWritten(data) {
       (typeof p.cgroup_path === 'string' && typeof m.cgroup_prefix === 'string' && p.cgroup_path.startsWith(m.cgroup_prefix)) ||
       (p.uid !== undefined && p.uid === m.uid));
   const str = (v) => (typeof v === 'string' ? v : undefined);
+  // a Rego ref that holds: defined and not false
+  const set = (v) => v !== undefined && v !== false;
+  // content.rego's llm_target: where a prompt went
+  const llmTarget = (e) => (set(e.provider) ? e.provider : set(e.http?.host) ? e.http.host : set(e.net?.dst_ip) ? e.net.dst_ip : 'an unknown endpoint');
 
   return function decide(e) {
     const block = [];
@@ -85,17 +89,12 @@ export function makeHandWritten(data) {
       if (s !== undefined && u !== undefined && c !== undefined) {
         const text = `${s}\n${u}\n${c}`;
         if (ANY_SECRET.test(text)) {
-          const set = (v) => v !== undefined && v !== false;
-          const target = set(e.provider) ? e.provider : set(e.http?.host) ? e.http.host : set(e.net?.dst_ip) ? e.net.dst_ip : 'an unknown endpoint';
+          const target = llmTarget(e);
           for (const [what, re] of SECRET_PATTERNS) if (re.test(text)) block.push(`prompt to ${target} contains ${what}`);
         }
       }
       if (approvedModels.size > 0 && e.llm?.model !== undefined && !approvedModels.has(e.llm.model)) audit.push(`model ${e.llm.model} is not on the approved list`);
-      if (injection && c !== undefined && injection.test(c)) {
-        const set = (v) => v !== undefined && v !== false;
-        const target = set(e.provider) ? e.provider : set(e.http?.host) ? e.http.host : set(e.net?.dst_ip) ? e.net.dst_ip : 'an unknown endpoint';
-        audit.push(`prompt to ${target} carries instructions to the model in its context (prompt injection?)`);
-      }
+      if (injection && c !== undefined && injection.test(c)) audit.push(`prompt to ${llmTarget(e)} carries instructions to the model in its context (prompt injection?)`);
     }
     if (e.type === 'mcp_message' && e.mcp?.kind !== undefined && e.mcp.kind !== 'response' && typeof e.mcp.context === 'string' && ANY_SECRET.test(e.mcp.context)) {
       const m = e.mcp;
@@ -115,8 +114,7 @@ export function makeHandWritten(data) {
       const name = typeof e.mcp.server?.name === 'string' ? e.mcp.server.name : '(unnamed)';
       if (e.mcp.kind === 'response' && e.mcp.tools !== undefined && e.mcp.tools !== false && e.mcp.tools !== null && poisoning && typeof e.mcp.context === 'string' && poisoning.test(e.mcp.context)) audit.push(`MCP server ${name} describes its tools with instructions to the model`);
       if (e.mcp.tools_changed !== undefined && e.mcp.tools_changed !== false && e.mcp.tools_changed !== null) audit.push(`MCP server ${name} changed its tools since it first listed them`);
-      const set = (v) => v !== undefined && v !== false;
-      if (e.mcp.kind === 'response' && !set(e.mcp.tools) && e.mcp.tools !== null && injection && typeof e.mcp.context === 'string' && injection.test(e.mcp.context)) {
+      if (e.mcp.kind === 'response' && !set(e.mcp.tools) && injection && typeof e.mcp.context === 'string' && injection.test(e.mcp.context)) {
         const what = set(e.mcp.tool) ? `answer to the call of ${e.mcp.tool}` : set(e.mcp.method) ? `answer to ${e.mcp.method}` : 'answer';
         audit.push(`MCP ${what} carries instructions to the model (prompt injection?)`);
       }

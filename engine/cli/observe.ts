@@ -10,7 +10,7 @@ import type { BustedEvent } from '../model/event.js';
 import type { Sink } from '../sinks/sink.js';
 import { eventSinks, type EventSinks } from './sinks.js';
 import { parseFsync, type FsyncPolicy } from '../sinks/file.js';
-import { parseWebhookUrl, type WebhookOptions } from '../sinks/webhook.js';
+import { HEADER_NAME, parseWebhookUrl, type WebhookOptions } from '../sinks/webhook.js';
 import { otlpEnvHeaders, parseOtlpUrl, type OtlpOptions } from '../sinks/otlp.js';
 import { FACILITIES, parseHostPort } from '../sinks/syslog.js';
 import { makeSink, specName, type OutputSpec } from '../sinks/outputs-thread.js';
@@ -71,7 +71,7 @@ function parseHeaders(specs: string[], option = 'webhook-header'): Record<string
   for (const h of specs) {
     const i = h.indexOf(':');
     const name = i > 0 ? h.slice(0, i).trim() : '';
-    if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(name)) usage(`--${option}: expected 'Name: value', got a header without a valid name`, option);
+    if (!HEADER_NAME.test(name)) usage(`--${option}: expected 'Name: value', got a header without a valid name`, option);
     out[name.toLowerCase()] = h.slice(i + 1).trim();
   }
   return out;
@@ -92,8 +92,14 @@ export function outputSpecs(specs: string[], o: Partial<ObserveCliOptions> = {})
   const headers = parseHeaders(o.webhookHeader ?? []);
   const token = o.webhookTokenFile ? readSecret(o.webhookTokenFile, 'webhook-token-file') : undefined;
   const ca = o.webhookCa ? readSecret(o.webhookCa, 'webhook-ca') : undefined;
+  const otlpCa = o.otlpCa ? readSecret(o.otlpCa, 'otlp-ca') : undefined;
   const seen = new Set<string>();
+  // how webhook and OTLP outputs queue: batches, and the disk spill while the endpoint is down
   const spill = o.spillDir === '' ? undefined : (o.spillDir ?? DEFAULT_SPILL_DIR);
+  const queue: WebhookOptions = { spillMaxBytes: (o.spillMaxMb ?? 256) * (1 << 20) };
+  if (o.webhookBatch) queue.batchEvents = o.webhookBatch;
+  if (o.webhookFlushMs) queue.flushMs = o.webhookFlushMs;
+  if (spill) queue.spillDir = spill;
   return specs.map((spec): OutputSpec => {
     if (seen.has(spec)) usage(`--output ${spec} is given twice`, 'output');
     seen.add(spec);
@@ -113,25 +119,18 @@ export function outputSpecs(specs: string[], o: Partial<ObserveCliOptions> = {})
     if (kind === 'webhook' && arg) {
       const url = parseWebhookUrl(arg);
       if (ca && url.protocol !== 'https:') usage('--webhook-ca is for https URLs', 'webhook-ca');
-      const options: WebhookOptions = { headers, spillMaxBytes: (o.spillMaxMb ?? 256) * (1 << 20) };
+      const options: WebhookOptions = { ...queue, headers };
       if (token) options.token = token;
       if (ca) options.ca = ca;
-      if (o.webhookBatch) options.batchEvents = o.webhookBatch;
-      if (o.webhookFlushMs) options.flushMs = o.webhookFlushMs;
-      if (spill) options.spillDir = spill;
       return { kind: 'webhook', url: url.href, options };
     }
     if (kind === 'otlp') {
       // `--output otlp` alone: where OpenTelemetry's exporters send by default (OTEL_EXPORTER_OTLP_ENDPOINT, else local port 4318)
       const url = parseOtlpUrl(arg || process.env.OTEL_EXPORTER_OTLP_ENDPOINT || 'http://localhost:4318');
-      const otlpCa = o.otlpCa ? readSecret(o.otlpCa, 'otlp-ca') : undefined;
       if (otlpCa && url.protocol !== 'https:') usage('--otlp-ca is for https URLs', 'otlp-ca');
       // the environment's headers first (OpenTelemetry's exporters read them), the command line's over them
-      const options: OtlpOptions = { headers: { ...otlpEnvHeaders(process.env.OTEL_EXPORTER_OTLP_HEADERS), ...parseHeaders(o.otlpHeader ?? [], 'otlp-header') }, spillMaxBytes: (o.spillMaxMb ?? 256) * (1 << 20) };
+      const options: OtlpOptions = { ...queue, headers: { ...otlpEnvHeaders(process.env.OTEL_EXPORTER_OTLP_HEADERS), ...parseHeaders(o.otlpHeader ?? [], 'otlp-header') } };
       if (otlpCa) options.ca = otlpCa;
-      if (o.webhookBatch) options.batchEvents = o.webhookBatch;
-      if (o.webhookFlushMs) options.flushMs = o.webhookFlushMs;
-      if (spill) options.spillDir = spill;
       return { kind: 'otlp', url: url.href, options };
     }
     if ((kind === 'syslog' || kind === 'syslog+tcp') && arg) {

@@ -22,6 +22,7 @@ import { realtimeOf, realtimeRequest, realtimeResponse, type Realtime } from './
 import { McpSession, McpSessions } from './mcp-session.js';
 import { clientOf } from './client.js';
 import { eventOf } from './request-events.js';
+import { msBetween } from './clock.js';
 import { traceparentOf } from '../parse/traceparent.js';
 
 /**
@@ -213,8 +214,8 @@ function requestHost(c: Conn, m: HttpMessage | Http2Message): string | undefined
  */
 function callTiming(llm: LlmInfo, req: Pending, now: number): void {
   if (req.sentNs <= 0 || now < req.sentNs) return;
-  llm.duration_ms = Math.round((now - req.sentNs) / 1e3) / 1e3;
-  if (llm.stream && req.firstNs !== undefined && req.firstNs >= req.sentNs) llm.ttft_ms = Math.round((req.firstNs - req.sentNs) / 1e3) / 1e3;
+  llm.duration_ms = msBetween(req.sentNs, now);
+  if (llm.stream && req.firstNs !== undefined && req.firstNs >= req.sentNs) llm.ttft_ms = msBetween(req.sentNs, req.firstNs);
 }
 
 const API_PROVIDER: Partial<Record<Api, string>> = { anthropic: 'anthropic', google: 'google', bedrock: 'bedrock', cohere: 'cohere', ollama: 'ollama' };

@@ -69,3 +69,8 @@ export class Clock {
     return this.rfc3339(this.monotonicNs());
   }
 }
+
+/** From FROM to TO (ns, the kernel's clock) in milliseconds, to the microsecond: how events say how long something took. */
+export function msBetween(from: number, to: number): number {
+  return Math.round((to - from) / 1e3) / 1e3;
+}

@@ -20,6 +20,7 @@
 import { createHash } from 'node:crypto';
 import type { McpInfo, McpParty } from '../model/event.js';
 import { ask, type Ask } from './request-events.js';
+import { msBetween } from './clock.js';
 
 /** which way a message went: client to server, or server to client */
 export type McpDirection = 'c' | 's';
@@ -51,7 +52,7 @@ export class ToolsSeen {
 
 /** How long answer M took: from its request's time ASKED to its own, AT (ns, the kernel's clock; 0: not known). */
 function answerTime(m: McpInfo, asked: number, at: number): void {
-  if (asked > 0 && at >= asked) m.duration_ms = Math.round((at - asked) / 1e3) / 1e3;
+  if (asked > 0 && at >= asked) m.duration_ms = msBetween(asked, at);
 }
 
 /** Answer M, made at AT, answers REQ: its method, tool, the event that reported it, and how long it took. */

@@ -23,8 +23,8 @@
  *
  * Delivery is the webhook's (webhook.ts): batches, retries with backoff,
  * Retry-After, a disk spill while the collector is down, one queue per
- * signal. What waits is the records as JSON lines; a batch is wrapped into
- * its OTLP request when it is sent.
+ * signal. What waits is each record with its resource (line()); a batch is
+ * wrapped into its OTLP request when it is sent (exportBody()).
  */
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
@@ -32,7 +32,7 @@ import type { BustedEvent, ProcessInfo } from '../model/event.js';
 import { BustedError, ErrorCode } from '../model/errors.js';
 import type { Sink } from './sink.js';
 import { parseTraceparent } from '../parse/traceparent.js';
-import { safeUrl, WebhookSink, type WebhookOptions } from './webhook.js';
+import { HEADER_NAME, safeUrl, WebhookSink, type WebhookOptions } from './webhook.js';
 
 const VERSION = '0.1.0';
 const SCOPE = { name: 'busted', version: VERSION };
@@ -127,7 +127,7 @@ const PROVIDER_NAME: Record<string, string> = {
 export function operationOf(endpoint: string | undefined): string {
   const e = (endpoint ?? '').toLowerCase();
   if (/embed/.test(e)) return 'embeddings';
-  if (/generatecontent|streamgeneratecontent/.test(e)) return 'generate_content';
+  if (/generatecontent/.test(e)) return 'generate_content';
   if (/(^|\/)completions$/.test(e) && !/chat\/completions$/.test(e)) return 'text_completion';
   return 'chat';
 }
@@ -143,6 +143,25 @@ function hex(bytes: number): string {
   const out = pool.toString('hex', poolAt, poolAt + bytes);
   poolAt += bytes;
   return out;
+}
+
+/** The W3C trace context a traced program sent with the call event E is about. */
+function traceOf(e: BustedEvent) {
+  const tp = e.http?.traceparent ?? e.mcp?.traceparent;
+  return tp !== undefined ? parseTraceparent(tp) : undefined;
+}
+
+/** Where the call went: the host it named (else its server name, else its address's name) and its port. */
+function serverAttrs(e: BustedEvent): Array<[string, unknown]> {
+  return [
+    ['server.address', e.http?.host ?? e.tls?.sni ?? e.net?.dst_host],
+    ['server.port', e.net?.dst_port],
+  ];
+}
+
+/** An LLM call's span name: its operation and the model asked for (semantic conventions: "{operation} {model}"). */
+function llmName(endpoint: string | undefined, model: string | undefined): string {
+  return model ? `${operationOf(endpoint)} ${model}` : operationOf(endpoint);
 }
 
 /** Whether an event is about an LLM request or MCP message that a block would be told of. */
@@ -187,8 +206,7 @@ export function logLine(e: BustedEvent, json?: string): Buffer {
   const severity = e.type === 'error' || e.type === 'lost' ? 17 : e.type === 'decision' && e.decision?.action === 'block' ? 13 : 9;
   // an event of a traced program's call is logged in its trace (as the span that sent the call), so a backend
   // shows it beside the program's own logs of that trace
-  const tp = e.http?.traceparent ?? e.mcp?.traceparent;
-  const trace = tp !== undefined ? parseTraceparent(tp) : undefined;
+  const trace = traceOf(e);
   const record = {
     timeUnixNano: t,
     observedTimeUnixNano: t,
@@ -218,8 +236,7 @@ function llmAttrs(e: BustedEvent): Array<[string, unknown]> {
     ['gen_ai.provider.name', pname],
     // the attribute before gen_ai.provider.name (semantic conventions < 1.37), which backends still read
     ['gen_ai.system', pname],
-    ['server.address', e.http?.host ?? e.tls?.sni ?? e.net?.dst_host],
-    ['server.port', e.net?.dst_port],
+    ...serverAttrs(e),
     ['url.path', e.http?.path],
     ['user_agent.original', e.http?.user_agent],
     ['busted.llm.endpoint', l.endpoint],
@@ -239,8 +256,7 @@ function mcpAttrs(e: BustedEvent): Array<[string, unknown]> {
     ['jsonrpc.request.id', m.id !== undefined ? String(m.id) : undefined],
     ['mcp.protocol.version', m.protocol_version],
     ['network.transport', m.transport === 'stdio' ? 'pipe' : 'tcp'],
-    ['server.address', e.http?.host ?? e.tls?.sni ?? e.net?.dst_host],
-    ['server.port', e.net?.dst_port],
+    ...serverAttrs(e),
     ['busted.mcp.server.name', m.server?.name],
     ['busted.mcp.server.version', m.server?.version],
     ['busted.mcp.client.name', m.client?.name],
@@ -267,6 +283,12 @@ function decisionAttrs(d: NonNullable<BustedEvent['decision']>): Array<[string, 
   ];
 }
 
+/** A request kept for its answer or its block, with the decision on it once made. */
+interface Waiting {
+  req: BustedEvent;
+  decision?: NonNullable<BustedEvent['decision']>;
+}
+
 /**
  * Spans from events. A request is kept (up to MAX_WAITING, the oldest
  * going first) until its answer names it (`request_event`) or a decision
@@ -275,7 +297,7 @@ function decisionAttrs(d: NonNullable<BustedEvent['decision']>): Array<[string, 
  * request, which has no answer, gets a span of its own.
  */
 export class SpanMaker {
-  private readonly waiting = new Map<string, { req: BustedEvent; decision?: NonNullable<BustedEvent['decision']> }>();
+  private readonly waiting = new Map<string, Waiting>();
 
   /** The span lines event E completes (none, mostly). */
   spans(e: BustedEvent): Buffer[] {
@@ -304,7 +326,7 @@ export class SpanMaker {
     }
   }
 
-  private take(id: string | undefined): { req: BustedEvent; decision?: NonNullable<BustedEvent['decision']> } | undefined {
+  private take(id: string | undefined): Waiting | undefined {
     if (id === undefined) return undefined;
     const w = this.waiting.get(id);
     if (w !== undefined) this.waiting.delete(id);
@@ -315,7 +337,7 @@ export class SpanMaker {
     const end = BigInt(unixNano(e.time));
     const start = end - BigInt(Math.max(0, Math.round(durationMs * 1e6)));
     // a call a traced program made joins its trace, as the child of the span that sent it
-    const tp = parseTraceparent(e.http?.traceparent ?? e.mcp?.traceparent ?? '');
+    const tp = traceOf(e);
     const record = {
       traceId: tp?.traceId ?? hex(16),
       spanId: hex(8),
@@ -330,7 +352,7 @@ export class SpanMaker {
     return line(resourceJson(e.process), JSON.stringify(record));
   }
 
-  private llmSpan(e: BustedEvent, asked?: { req: BustedEvent; decision?: NonNullable<BustedEvent['decision']> }): Buffer {
+  private llmSpan(e: BustedEvent, asked?: Waiting): Buffer {
     const l = e.llm!;
     const model = l.model;
     // the model asked for (the answer names the one that answered: gpt-4o → gpt-4o-2024-08-06)
@@ -339,7 +361,7 @@ export class SpanMaker {
     const failed = status !== undefined && status >= 400;
     return this.span(
       e,
-      requested ? `${operationOf(l.endpoint)} ${requested}` : operationOf(l.endpoint),
+      llmName(l.endpoint, requested),
       l.duration_ms!,
       [
         ...llmAttrs(e),
@@ -358,7 +380,7 @@ export class SpanMaker {
     );
   }
 
-  private mcpSpan(e: BustedEvent, asked?: { req: BustedEvent; decision?: NonNullable<BustedEvent['decision']> }): Buffer {
+  private mcpSpan(e: BustedEvent, asked?: Waiting): Buffer {
     return this.span(e, mcpName(e), e.mcp!.duration_ms!, [
       ...mcpAttrs(e),
       ['http.response.status_code', e.http?.status],
@@ -371,7 +393,7 @@ export class SpanMaker {
   private blockedSpan(req: BustedEvent, d: BustedEvent): Buffer {
     const reasons = d.decision!.reasons;
     const isLlm = req.type === 'llm_request';
-    const name = isLlm ? (req.llm?.model ? `${operationOf(req.llm.endpoint)} ${req.llm.model}` : operationOf(req.llm?.endpoint)) : mcpName(req);
+    const name = isLlm ? llmName(req.llm?.endpoint, req.llm?.model) : mcpName(req);
     return this.span(
       req,
       name,
@@ -462,7 +484,7 @@ export function otlpEnvHeaders(text: string | undefined): Record<string, string>
     const eq = part.indexOf('=');
     if (eq <= 0) continue;
     const name = decodeURIComponent(part.slice(0, eq).trim());
-    if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(name)) continue;
+    if (!HEADER_NAME.test(name)) continue;
     out[name.toLowerCase()] = decodeURIComponent(part.slice(eq + 1).trim());
   }
   return out;
@@ -478,10 +500,11 @@ export class OtlpSink implements Sink {
 
   constructor(base: URL, opts: OtlpOptions = {}) {
     this.name = `otlp:${safeUrl(base)}`;
-    const at = (signal: string) => new URL(`${base.href.replace(/\/+$/, '')}/v1/${signal}`);
-    const onError = opts.onError;
-    this.logs = new WebhookSink(at('logs'), { ...opts, contentType: 'application/json', encode: (b) => exportBody('logs', b), label: `${this.name} (logs)`, ...(onError ? { onError } : {}) });
-    this.traces = new WebhookSink(at('traces'), { ...opts, contentType: 'application/json', encode: (b) => exportBody('traces', b), label: `${this.name} (traces)`, ...(onError ? { onError } : {}) });
+    // one queue per signal, at its path below the base
+    const queue = (signal: 'logs' | 'traces') =>
+      new WebhookSink(new URL(`${base.href.replace(/\/+$/, '')}/v1/${signal}`), { ...opts, contentType: 'application/json', encode: (b) => exportBody(signal, b), label: `${this.name} (${signal})` });
+    this.logs = queue('logs');
+    this.traces = queue('traces');
   }
 
   /** events not delivered: their log records dropped (a span's loss is counted by its queue, not here) */

@@ -58,6 +58,9 @@ export interface WebhookOptions {
   label?: string;
 }
 
+/** An HTTP header's name (RFC 9110 §5.1: a token). */
+export const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+
 /** The URL as shown in names and messages: no user info, no query (either may hold a secret). */
 export function safeUrl(u: URL): string {
   return `${u.protocol}//${u.host}${u.pathname}`;
@@ -230,17 +233,7 @@ export class WebhookSink implements Sink {
         this.wakeBatch = undefined;
         continue;
       }
-      let body = b.buf;
-      if (this.encode) {
-        try {
-          body = this.encode(b.buf);
-        } catch (e) {
-          // (a spill written by another version, damaged on disk): it cannot be sent; the rest can
-          this.report(`a batch that cannot be encoded is dropped: ${(e as Error).message}`);
-          body = Buffer.alloc(0);
-        }
-      }
-      const r = body.length === 0 && b.buf.length > 0 ? { ok: false, permanent: true } : await this.post(body);
+      const r = await this.send(b.buf);
       if (r.ok || r.permanent) {
         if (r.ok) this.delivered += b.lines;
         else this.dropped += b.lines;
@@ -254,6 +247,20 @@ export class WebhookSink implements Sink {
       const delay = Math.max(backoffMs(this.attempt++, this.o.backoffBaseMs, this.o.backoffMaxMs), Math.min(r.retryAfterMs ?? 0, this.o.backoffMaxMs));
       await this.sleeper.sleep(delay);
     }
+  }
+
+  /** BATCH's request: posted (encoded first, where the sink encodes), or dropped for good when it cannot be encoded. */
+  private send(batch: Buffer): Promise<{ ok: boolean; permanent?: boolean; retryAfterMs?: number }> {
+    if (!this.encode) return this.post(batch);
+    let body: Buffer;
+    try {
+      body = this.encode(batch);
+    } catch (e) {
+      // (a spill written by another version, damaged on disk): it cannot be sent; the rest can
+      this.report(`a batch that cannot be encoded is dropped: ${(e as Error).message}`);
+      return Promise.resolve({ ok: false, permanent: true });
+    }
+    return this.post(body);
   }
 
   private post(body: Buffer): Promise<{ ok: boolean; permanent?: boolean; retryAfterMs?: number }> {
