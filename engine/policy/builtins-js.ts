@@ -22,23 +22,13 @@ import { isDeepStrictEqual } from 'node:util';
 
 import { loadPolicy, type LoadedPolicy } from '@open-policy-agent/opa-wasm';
 
+import { BuiltinError, coll, fail, int, jsonText, num, obj, runes, str, type Impl } from './builtins/common.js';
+import { IMPLS as JWT } from './builtins/jwt.js';
+import { IMPLS as MISC } from './builtins/misc.js';
+import { IMPLS as NET } from './builtins/net.js';
+import { IMPLS as TIME } from './builtins/time.js';
 import { importsOf } from './emit/wasm.js';
 import { putOwn } from './own-key.js';
-
-type Impl = (...args: any[]) => unknown; // eslint-disable-line @typescript-eslint/no-explicit-any
-
-class BuiltinError extends Error {}
-const fail = (msg: string): never => {
-  throw new BuiltinError(msg);
-};
-
-const str = (v: unknown): string => (typeof v === 'string' ? v : fail('operand must be a string'));
-const num = (v: unknown): number => (typeof v === 'number' ? v : fail('operand must be a number'));
-const int = (v: unknown): number => (Number.isInteger(v) ? (v as number) : fail('operand must be an integer'));
-const coll = (v: unknown): unknown[] => (Array.isArray(v) ? v : fail('operand must be an array or set'));
-const obj = (v: unknown): Record<string, unknown> =>
-  v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : fail('operand must be an object');
-const runes = (s: string): string[] => [...s];
 
 /* ------------------------------------------------------------ arithmetic */
 // Fallbacks of the native integer arithmetic (builtins.c): non-integers and
@@ -509,11 +499,6 @@ function goJSON(v: unknown): string {
   return JSON.stringify(v);
 }
 
-const jsonText = (text: string): ArrayBuffer => {
-  const b = Buffer.from(text, 'utf8');
-  return b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength) as ArrayBuffer;
-};
-
 const encoding: Record<string, Impl> = {
   'json.marshal': (v) => goJSON(v),
   // JSON text back as the result keeps big integers exact
@@ -974,6 +959,10 @@ const misc: Record<string, Impl> = {
 
 /** The Rego builtins implemented here, by Rego name (what the planner accepts besides the natives). */
 export const HOST_BUILTINS: Readonly<Record<string, Impl>> = {
+  ...TIME,
+  ...JWT,
+  ...NET,
+  ...MISC,
   ...arith,
   ...strings,
   ...encoding,

@@ -11,10 +11,23 @@
  * (`==` is equal, `+` is plus, `x in xs` is internal.member_2, ...).
  */
 
+import { DECLS as JWT_DECLS } from '../builtins/jwt.js';
+import { DECLS as MISC_DECLS } from '../builtins/misc.js';
+import { DECLS as NET_DECLS } from '../builtins/net.js';
+import { DECLS as TIME_DECLS } from '../builtins/time.js';
+
 export interface BuiltinDecl {
   arity: number;
   /** takes any number of arguments and yields no value (print) */
   variadic?: boolean;
+  /**
+   * a host builtin whose operands must cross as their JSON text (the
+   * planner wraps each in internal.json_text): numbers that a double cannot
+   * hold (nanosecond times, big bit masks) stay exact
+   */
+  exact?: boolean;
+  /** a host builtin that returns a set: it answers an array, the planner makes it a set (internal.to_set) */
+  set?: boolean;
 }
 
 const A = (arity: number): BuiltinDecl => ({ arity });
@@ -128,8 +141,16 @@ export const BUILTINS: Readonly<Record<string, BuiltinDecl>> = {
   // membership: `x in xs` and `k, v in xs`
   'internal.member_2': A(2),
   'internal.member_3': A(3),
+  // a host builtin's operands as JSON text, and its array result as a set (the planner's, see BuiltinDecl)
+  'internal.json_text': A(1),
+  'internal.to_set': A(1),
   // print(...) is variadic and void
   print: { arity: 0, variadic: true },
+  // the families of engine/policy/builtins/ declare their own
+  ...TIME_DECLS,
+  ...JWT_DECLS,
+  ...NET_DECLS,
+  ...MISC_DECLS,
 };
 
 export function lookupBuiltin(name: string): BuiltinDecl | undefined {

@@ -593,15 +593,29 @@ class Planner {
         k(result, o);
       });
     }
+    const decl = c.user ? undefined : lookupBuiltin(c.func);
     this.planTerms(args, 0, [], out, vars, locals, (ops, o) => {
-      const result = locals.fresh();
+      let result = locals.fresh();
       const pre: IR.Operand[] = c.user
         ? [
             { type: 'local', value: this.env.input },
             { type: 'local', value: this.env.data },
           ]
         : [];
-      o.push({ type: 'CallStmt', func: c.func, args: [...pre, ...ops], result, loc: this.loc(at) });
+      if (decl?.exact === true) {
+        // the operands cross to the host as JSON text, their numbers exact
+        ops = ops.map((op) => {
+          const text = locals.fresh();
+          o.push({ type: 'CallStmt', func: 'internal.json_text', args: [op], result: text, loc: l });
+          return { type: 'local', value: text };
+        });
+      }
+      o.push({ type: 'CallStmt', func: c.func, args: [...pre, ...ops], result, loc: l });
+      if (decl?.set === true) {
+        const set = locals.fresh();
+        o.push({ type: 'CallStmt', func: 'internal.to_set', args: [{ type: 'local', value: result }], result: set, loc: l });
+        result = set;
+      }
       k(result, o);
     });
   }

@@ -428,6 +428,26 @@ RT_API value *busted_object_keys(value *obj) {
   return r;
 }
 
+// --- host builtins' operands and results (compile/builtins.ts BuiltinDecl) ---
+
+// internal.json_text: a value as its JSON text, numbers as written
+RT_API value *busted_json_text(value *v) {
+  char *s = opa_json_dump(v);
+  u32 n = 0;
+  while (s[n]) n++;
+  return opa_string(s, n);
+}
+
+// internal.to_set: a host builtin's array answer as the set it stands for
+RT_API value *busted_to_set(value *v) {
+  if (is(v, V_SET)) return v;
+  if (!is(v, V_ARRAY)) return 0;
+  array_t *a = (array_t *)v;
+  value *r = opa_set();
+  for (u32 i = 0; i < a->len; i++) opa_set_add(r, a->elems[i]);
+  return r;
+}
+
 // --- arrays ------------------------------------------------------------------
 
 RT_API value *busted_sort(value *v) {

@@ -1,0 +1,109 @@
+/**
+ * What every host builtin family (engine/policy/builtins/*.ts, gathered by
+ * builtins-js.ts) shares: the implementation type, the error that makes a
+ * call undefined (OPA's non-strict mode), and operand checks.
+ */
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type Impl = (...args: any[]) => unknown;
+
+/** A builtin's error: the call is undefined (customBuiltins catches it). */
+export class BuiltinError extends Error {}
+
+export const fail = (msg: string): never => {
+  throw new BuiltinError(msg);
+};
+
+export const str = (v: unknown): string => (typeof v === 'string' ? v : fail('operand must be a string'));
+export const num = (v: unknown): number => (typeof v === 'number' ? v : fail('operand must be a number'));
+export const int = (v: unknown): number => (Number.isInteger(v) ? (v as number) : fail('operand must be an integer'));
+export const coll = (v: unknown): unknown[] => (Array.isArray(v) ? v : fail('operand must be an array or set'));
+export const obj = (v: unknown): Record<string, unknown> =>
+  v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : fail('operand must be an object');
+export const runes = (s: string): string[] => [...s];
+
+/** A result as JSON text: the SDK parses it in the module, so integers past 2^53 stay exact. */
+export const jsonText = (text: string): ArrayBuffer => {
+  const b = new TextEncoder().encode(text);
+  return b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength) as ArrayBuffer;
+};
+
+/**
+ * An operand of an `exact` builtin (compile/builtins.ts), which arrives as
+ * its JSON text (runtime busted_json_text): parsed with integers that a
+ * double cannot hold as BigInt, every other number as a number.
+ */
+export type Exact = null | boolean | number | bigint | string | Exact[] | { [k: string]: Exact };
+
+export function exact(text: unknown): Exact {
+  const s = str(text);
+  let i = 0;
+  const ws = (): void => {
+    while (i < s.length && (s[i] === ' ' || s[i] === '\n' || s[i] === '\t' || s[i] === '\r')) i++;
+  };
+  const value = (): Exact => {
+    ws();
+    const c = s[i];
+    if (c === '{') {
+      i++;
+      const o: { [k: string]: Exact } = {};
+      ws();
+      if (s[i] === '}') return i++, o;
+      for (;;) {
+        ws();
+        const k = value();
+        if (typeof k !== 'string') fail('object key must be a string');
+        ws();
+        if (s[i++] !== ':') fail('bad JSON');
+        Object.defineProperty(o, k as string, { value: value(), enumerable: true, writable: true, configurable: true });
+        ws();
+        if (s[i] === ',') i++;
+        else if (s[i++] === '}') return o;
+        else fail('bad JSON');
+      }
+    }
+    if (c === '[') {
+      i++;
+      const a: Exact[] = [];
+      ws();
+      if (s[i] === ']') return i++, a;
+      for (;;) {
+        a.push(value());
+        ws();
+        if (s[i] === ',') i++;
+        else if (s[i++] === ']') return a;
+        else fail('bad JSON');
+      }
+    }
+    if (c === '"') {
+      const start = i;
+      i++;
+      while (i < s.length && s[i] !== '"') i += s[i] === '\\' ? 2 : 1;
+      i++;
+      return JSON.parse(s.slice(start, i)) as string;
+    }
+    const m = /^-?\d+(\.\d+)?([eE][+-]?\d+)?/.exec(s.slice(i, i + 400));
+    if (m) {
+      i += m[0].length;
+      if (m[1] === undefined && m[2] === undefined) {
+        const n = Number(m[0]);
+        return Number.isSafeInteger(n) ? n : BigInt(m[0]);
+      }
+      return Number(m[0]);
+    }
+    for (const [w, v] of [['true', true], ['false', false], ['null', null]] as const) {
+      if (s.startsWith(w, i)) return (i += w.length), v;
+    }
+    return fail('bad JSON');
+  };
+  const v = value();
+  ws();
+  return i === s.length ? v : fail('bad JSON');
+}
+
+/** An exact operand that must be an integer: as a BigInt. */
+export function bigInt(v: Exact): bigint {
+  if (typeof v === 'bigint') return v;
+  if (typeof v === 'number' && Number.isInteger(v)) return BigInt(v);
+  return fail('operand must be an integer');
+}
