@@ -12,9 +12,10 @@
  * in OPA's default (non-strict) mode: every implementation is wrapped so a
  * throw returns undefined.
  *
- * The SDK's own JS builtins win over custom ones (§4.1): `sprintf` is
- * exported under HOST_EXPORT_NAMES['sprintf'] so that ours (Go fmt
- * semantics, not sprintf-js) is the one called.
+ * The SDK's own JS builtins win over custom ones (§4.1): `sprintf`,
+ * `regex.split`, `json.is_valid` and the yaml ones are exported under
+ * HOST_EXPORT_NAMES so that ours (Go semantics: fmt, not sprintf-js) are
+ * the ones called.
  */
 
 import { createHash } from 'node:crypto';
@@ -24,7 +25,7 @@ import { loadPolicy, type LoadedPolicy } from '@open-policy-agent/opa-wasm';
 
 import { BuiltinError, coll, fail, int, jsonText, num, obj, runes, str, type Impl } from './builtins/common.js';
 import { IMPLS as JWT } from './builtins/jwt.js';
-import { IMPLS as MISC } from './builtins/misc.js';
+import { IMPLS as MISC, newEvaluation as newDraws } from './builtins/misc.js';
 import { IMPLS as NET } from './builtins/net.js';
 import { IMPLS as TIME } from './builtins/time.js';
 import { importsOf } from './emit/wasm.js';
@@ -318,6 +319,43 @@ function re2(pattern: string): RegExp {
   return r;
 }
 
+/** regex.is_valid: RE2 syntax, which has no lookaround and no backreferences (JavaScript would take them). */
+function re2Valid(pattern: string): boolean {
+  if (/\(\?<?[=!]/.test(pattern) || /(^|[^\\])(\\\\)*\\[1-9]/.test(pattern)) return false;
+  try {
+    re2(pattern);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * regex.template_match's template: literal text, and regular expressions
+ * between one-character delimiters (which may nest inside them), matched
+ * against the whole value.
+ */
+function templateRegex(template: string, open: string, close: string): RegExp {
+  if (runes(open).length !== 1 || runes(close).length !== 1) fail('regex.template_match: delimiters must be one character');
+  let src = '';
+  let depth = 0;
+  let inner = '';
+  for (const c of template) {
+    if (depth > 0) {
+      if (c === close && --depth === 0) {
+        src += `(${re2(inner).source})`;
+        inner = '';
+        continue;
+      }
+      if (c === open) depth++;
+      inner += c;
+    } else if (c === open) depth = 1;
+    else src += c.replace(/[.*+?^${}()|[\]\\\/]/g, '\\$&');
+  }
+  if (depth) fail('regex.template_match: unbalanced delimiters');
+  return new RegExp(`^${src}$`, 'u');
+}
+
 const globCache = new Map<string, RegExp>();
 
 /** gobwas/glob, as OPA's glob.match uses it: `*` `?` stop at delimiters, `**` does not. */
@@ -361,84 +399,15 @@ function glob(pattern: string, delims: string[]): RegExp {
   return r;
 }
 
-/* --------------------------------------------------------------------- net */
-
-function parseIP(s: string): { v6: boolean; n: bigint } | undefined {
-  if (/^\d{1,3}(\.\d{1,3}){3}$/.test(s)) {
-    const parts = s.split('.').map(Number);
-    if (parts.some((x) => x > 255) || s.split('.').some((x) => x.length > 1 && x.startsWith('0'))) return undefined;
-    return { v6: false, n: parts.reduce((a, x) => (a << 8n) | BigInt(x), 0n) };
-  }
-  if (!s.includes(':')) return undefined;
-  let head = s;
-  let tail4: bigint | undefined;
-  const v4 = /:(\d{1,3}(\.\d{1,3}){3})$/.exec(s);
-  if (v4) {
-    const p = parseIP(v4[1]!);
-    if (!p) return undefined;
-    tail4 = p.n;
-    head = s.slice(0, v4.index + 1) + '0:0';
-  }
-  const halves = head.split('::');
-  if (halves.length > 2) return undefined;
-  const groups = (h: string) => (h === '' ? [] : h.split(':'));
-  const a = groups(halves[0]!);
-  const b = halves.length === 2 ? groups(halves[1]!) : [];
-  const fill = 8 - a.length - b.length;
-  if ((halves.length === 2 && fill < 1) || (halves.length === 1 && fill !== 0)) return undefined;
-  const all = [...a, ...Array(halves.length === 2 ? fill : 0).fill('0'), ...b];
-  if (all.some((g) => !/^[0-9a-fA-F]{1,4}$/.test(g))) return undefined;
-  let n = all.reduce((acc, g) => (acc << 16n) | BigInt(parseInt(g, 16)), 0n);
-  if (tail4 !== undefined) n = (n & ~0xffffffffn) | tail4;
-  return { v6: true, n };
-}
-
-/** A CIDR as [first, last] address and family. */
-function cidrRange(s: string): { v6: boolean; lo: bigint; hi: bigint } {
-  const slash = s.indexOf('/');
-  if (slash < 0) fail(`invalid CIDR address: ${s}`);
-  const ip = parseIP(s.slice(0, slash));
-  const bits = s.slice(slash + 1);
-  const width = ip?.v6 ? 128 : 32;
-  if (!ip || !/^\d+$/.test(bits) || Number(bits) > width) fail(`invalid CIDR address: ${s}`);
-  const host = BigInt(width - Number(bits));
-  const lo = (ip!.n >> host) << host;
-  return { v6: ip!.v6, lo, hi: lo + (1n << host) - 1n };
-}
-
-function cidrContains(cidr: string, x: string): boolean {
-  const c = cidrRange(cidr);
-  let lo: bigint;
-  let hi: bigint;
-  let v6: boolean;
-  if (x.includes('/')) ({ lo, hi, v6 } = cidrRange(x));
-  else {
-    const ip = parseIP(x);
-    if (!ip) fail(`invalid IP address: ${x}`);
-    ({ v6 } = ip!);
-    lo = hi = ip!.n;
-  }
-  // Go's net package sees an IPv4 address inside ::ffff:0:0/96 as the same address
-  if (c.v6 !== v6) return false;
-  return c.lo <= lo && hi <= c.hi;
-}
-
-/** net.cidr_intersects: two ranges of one family that share an address. */
-function cidrIntersects(a: string, b: string): boolean {
-  const x = cidrRange(a);
-  const y = cidrRange(b);
-  return x.v6 === y.v6 && x.lo <= y.hi && y.lo <= x.hi;
-}
-
 /**
  * Go's regexp FindAllStringIndex(s, n): successive non-overlapping matches,
  * an empty match right after the previous match ignored (JS's matchAll
  * keeps it), at most n when n >= 0. Indexes are UTF-16 offsets.
  */
-function findAll(pattern: string, s: string, n: number): Array<[number, number]> {
+function findAll(pattern: string, s: string, n: number): RegExpExecArray[] {
   const src = re2(pattern);
   const re = new RegExp(src.source, src.flags.includes('g') ? src.flags : `${src.flags}g`);
-  const out: Array<[number, number]> = [];
+  const out: RegExpExecArray[] = [];
   let pos = 0;
   let prevEnd = -1;
   while (pos <= s.length && (n < 0 || out.length < n)) {
@@ -452,7 +421,7 @@ function findAll(pattern: string, s: string, n: number): Array<[number, number]>
       pos = start + (s.codePointAt(start)! > 0xffff ? 2 : 1);
       continue;
     }
-    out.push([start, end]);
+    out.push(m);
     prevEnd = end;
     pos = end === start ? end + (end < s.length && s.codePointAt(end)! > 0xffff ? 2 : 1) : end;
   }
@@ -465,7 +434,9 @@ function regexSplit(pattern: string, s: string): string[] {
   const out: string[] = [];
   let beg = 0;
   let end = 0;
-  for (const [a, b] of findAll(pattern, s, -1)) {
+  for (const m of findAll(pattern, s, -1)) {
+    const a = m.index;
+    const b = a + m[0].length;
     end = a;
     if (b !== 0) out.push(s.slice(beg, end));
     beg = b;
@@ -497,6 +468,33 @@ function goJSON(v: unknown): string {
     return JSON.stringify(v).replace(/[<>&\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
   }
   return JSON.stringify(v);
+}
+
+/** Go's json.MarshalIndent, with the prefix before the first line too (OPA's json.marshal_with_options). */
+function goJSONIndent(v: unknown, prefix: string, indent: string, depth: number): string {
+  const pad = (d: number): string => `\n${prefix}${indent.repeat(d)}`;
+  if (Array.isArray(v)) {
+    if (!v.length) return '[]';
+    return `[${v.map((x) => pad(depth + 1) + goJSONIndent(x, prefix, indent, depth + 1)).join(',')}${pad(depth)}]`;
+  }
+  if (v !== null && typeof v === 'object') {
+    const o = v as Record<string, unknown>;
+    const keys = Object.keys(o).sort(byteCompare);
+    if (!keys.length) return '{}';
+    return `{${keys.map((k) => `${pad(depth + 1)}${goJSON(k)}: ${goJSONIndent(o[k], prefix, indent, depth + 1)}`).join(',')}${pad(depth)}}`;
+  }
+  return goJSON(v);
+}
+
+/** json.marshal_with_options: `pretty` (on when indent or prefix is given), `indent` (a tab by default), `prefix`. */
+function marshalWithOptions(v: unknown, opts: Record<string, unknown>): string {
+  for (const k of Object.keys(opts)) if (k !== 'pretty' && k !== 'indent' && k !== 'prefix') fail(`json.marshal_with_options: object contained unknown key ${JSON.stringify(k)}`);
+  const { pretty, indent, prefix } = opts;
+  if (pretty !== undefined && typeof pretty !== 'boolean') fail('json.marshal_with_options: pretty must be a boolean');
+  if ((indent !== undefined && typeof indent !== 'string') || (prefix !== undefined && typeof prefix !== 'string')) fail('json.marshal_with_options: indent and prefix must be strings');
+  if (pretty === false || (pretty === undefined && indent === undefined && prefix === undefined)) return goJSON(v);
+  const p = (prefix as string | undefined) ?? '';
+  return p + goJSONIndent(v, p, (indent as string | undefined) ?? '\t', 0);
 }
 
 const encoding: Record<string, Impl> = {
@@ -889,9 +887,10 @@ function nowNs(): ArrayBuffer {
   return evalNow;
 }
 
-/** A new evaluation begins: time.now_ns reads the clock again. */
+/** A new evaluation begins: time.now_ns reads the clock again, rand.intn and uuid.rfc4122 draw again. */
 export function newEvaluation(): void {
   evalNow = undefined;
+  newDraws();
 }
 
 const misc: Record<string, Impl> = {
@@ -920,12 +919,16 @@ const misc: Record<string, Impl> = {
     const delims = d !== null && given.length === 0 ? ['.'] : given;
     return glob(str(p), delims).test(str(m));
   },
-  'net.cidr_contains': (c, x) => cidrContains(str(c), str(x)),
-  'net.cidr_intersects': (a, b) => cidrIntersects(str(a), str(b)),
   'regex.find_n': (p, v, n) => {
     const s = str(v);
-    return findAll(str(p), s, num(n)).map(([a, b]) => s.slice(a, b));
+    return findAll(str(p), s, num(n)).map((m) => m[0]);
   },
+  // each match with its groups, a group that took no part as "" (Go's FindAllStringSubmatch)
+  'regex.find_all_string_submatch_n': (p, v, n) => findAll(str(p), str(v), num(n)).map((m) => [...m].map((g) => g ?? '')),
+  'regex.is_valid': (p) => typeof p === 'string' && re2Valid(p),
+  'regex.template_match': (t, v, open, close) => templateRegex(str(t), str(open), str(close)).test(str(v)),
+  'glob.quote_meta': (p) => str(p).replace(/[*?\\[\]{}]/g, '\\$&'),
+  'json.marshal_with_options': (v, opts) => marshalWithOptions(v, obj(opts)),
   'regex.split': (p, v) => regexSplit(str(p), str(v)),
   'time.now_ns': () => nowNs(),
   'units.parse_bytes': (s) => parseBytes(str(s)),
@@ -1002,7 +1005,10 @@ function printLines(operands: unknown[], hook: PrintHook): true {
 }
 
 /** Names under which the `builtins` export lists a host builtin, where the SDK's own would shadow ours. */
-export const HOST_EXPORT_NAMES: Readonly<Record<string, string>> = { sprintf: 'busted.sprintf' };
+export const HOST_EXPORT_NAMES: Readonly<Record<string, string>> = Object.fromEntries(
+  // the SDK's own JavaScript builtins (opa-wasm src/builtins/), which would be called instead of ours
+  ['sprintf', 'regex.split', 'json.is_valid', 'yaml.is_valid', 'yaml.marshal', 'yaml.unmarshal'].map((n) => [n, `busted.${n}`]),
+);
 
 /** What a loaded policy's host side may be given. */
 export interface LoadOptions {

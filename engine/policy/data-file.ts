@@ -56,7 +56,7 @@ export function parseDataFile(path: string, name: string, text: string, object: 
 }
 
 /** Where a YAML value holds what JSON cannot (infinities, NaN, dates, binary, maps and sets of the YAML library), or undefined. */
-function unrepresentable(v: unknown, at: string): string | undefined {
+export function unrepresentable(v: unknown, at: string): string | undefined {
   if (typeof v === 'number') return Number.isFinite(v) ? undefined : `${at || 'the document'} is ${v}, which JSON cannot hold`;
   if (v === null || typeof v !== 'object') return typeof v === 'bigint' || typeof v === 'symbol' ? `${at} is not JSON` : undefined;
   if (Array.isArray(v)) {

@@ -21,32 +21,10 @@ import { hostBuiltins } from '../../engine/policy/emit/emitter.js';
 import type { Policy } from '../../engine/policy/ir/ir.js';
 import { NATIVE_BUILTINS } from '../../engine/policy/ir/ir.js';
 import { buildRuntime, findTools } from '../../engine/policy/runtime/build.js';
-import { load, result, thrown } from './helpers.js';
+import { load, result, table, thrown } from './helpers.js';
 
 const tools = findTools();
 const skip = 'missing' in tools ? tools.missing : undefined;
-
-
-/**
- * Evaluates each expression as `rN := <expr>` in one module; returns the
- * results in order (undefined where the rule is undefined).
- */
-async function values(exprs: string[], input?: unknown): Promise<unknown[]> {
-  const src = `package t\n${exprs.map((e, i) => `r${i} := ${e}`).join('\n')}\n`;
-  const eps = exprs.map((_, i) => `t/r${i}`);
-  const p = await load(src, eps);
-  return eps.map((ep) => result(p, ep, input));
-}
-
-/** Table-driven: [expression, expected] pairs, one module. */
-async function table(cases: Array<[string, unknown]>, input?: unknown): Promise<void> {
-  const got = await values(
-    cases.map(([e]) => e),
-    input,
-  );
-  cases.forEach(([e, want], i) => assert.deepEqual(got[i], want, e));
-}
-
 
 describe('rego → wasm: builtin calls', { skip }, () => {
   before(() => {

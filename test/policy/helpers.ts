@@ -29,3 +29,23 @@ export function thrown(f: () => unknown): string {
   }
   assert.fail('expected an error');
 }
+
+/**
+ * Evaluates each expression as `rN := <expr>` in one module; returns the
+ * results in order (undefined where the rule is undefined).
+ */
+export async function values(exprs: string[], input?: unknown): Promise<unknown[]> {
+  const src = `package t\n${exprs.map((e, i) => `r${i} := ${e}`).join('\n')}\n`;
+  const eps = exprs.map((_, i) => `t/r${i}`);
+  const p = await load(src, eps);
+  return eps.map((ep) => result(p, ep, input));
+}
+
+/** Table-driven: [expression, expected] pairs, one module. */
+export async function table(cases: Array<[string, unknown]>, input?: unknown): Promise<void> {
+  const got = await values(
+    cases.map(([e]) => e),
+    input,
+  );
+  cases.forEach(([e, want], i) => assert.deepEqual(got[i], want, e));
+}

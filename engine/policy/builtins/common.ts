@@ -28,12 +28,18 @@ export const jsonText = (text: string): ArrayBuffer => {
   return b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength) as ArrayBuffer;
 };
 
+/** A set among an exact operand's values (an array is a JS array). */
+export class RegoSet {
+  constructor(readonly items: Exact[]) {}
+}
+
 /**
  * An operand of an `exact` builtin (compile/builtins.ts), which arrives as
- * its JSON text (runtime busted_json_text): parsed with integers that a
- * double cannot hold as BigInt, every other number as a number.
+ * its Rego text (runtime busted_json_text, opa_value_dump): integers that a
+ * double cannot hold as BigInt, every other number as a number, sets as
+ * RegoSet. An object key that is not a string is refused.
  */
-export type Exact = null | boolean | number | bigint | string | Exact[] | { [k: string]: Exact };
+export type Exact = null | boolean | number | bigint | string | RegoSet | Exact[] | { [k: string]: Exact };
 
 export function exact(text: unknown): Exact {
   const s = str(text);
@@ -41,43 +47,49 @@ export function exact(text: unknown): Exact {
   const ws = (): void => {
     while (i < s.length && (s[i] === ' ' || s[i] === '\n' || s[i] === '\t' || s[i] === '\r')) i++;
   };
+  const expect = (c: string): void => {
+    ws();
+    if (s[i++] !== c) fail('bad operand text');
+  };
+  /** the items of a list up to `close`, the first already read */
+  const rest = (first: Exact, close: string): Exact[] => {
+    const items = [first];
+    for (;;) {
+      ws();
+      if (s[i] === ',') i++, items.push(value());
+      else return expect(close), items;
+    }
+  };
   const value = (): Exact => {
     ws();
     const c = s[i];
     if (c === '{') {
       i++;
-      const o: { [k: string]: Exact } = {};
       ws();
-      if (s[i] === '}') return i++, o;
+      if (s[i] === '}') return i++, {};
+      const first = value();
+      ws();
+      if (s[i] !== ':') return new RegoSet(rest(first, '}'));
+      const o: { [k: string]: Exact } = {};
+      let k = first;
       for (;;) {
-        ws();
-        const k = value();
         if (typeof k !== 'string') fail('object key must be a string');
-        ws();
-        if (s[i++] !== ':') fail('bad JSON');
+        expect(':');
         Object.defineProperty(o, k as string, { value: value(), enumerable: true, writable: true, configurable: true });
         ws();
-        if (s[i] === ',') i++;
-        else if (s[i++] === '}') return o;
-        else fail('bad JSON');
+        if (s[i] === '}') return i++, o;
+        expect(',');
+        k = value();
       }
     }
     if (c === '[') {
       i++;
-      const a: Exact[] = [];
       ws();
-      if (s[i] === ']') return i++, a;
-      for (;;) {
-        a.push(value());
-        ws();
-        if (s[i] === ',') i++;
-        else if (s[i++] === ']') return a;
-        else fail('bad JSON');
-      }
+      if (s[i] === ']') return i++, [];
+      return rest(value(), ']');
     }
     if (c === '"') {
-      const start = i;
-      i++;
+      const start = i++;
       while (i < s.length && s[i] !== '"') i += s[i] === '\\' ? 2 : 1;
       i++;
       return JSON.parse(s.slice(start, i)) as string;
@@ -91,14 +103,14 @@ export function exact(text: unknown): Exact {
       }
       return Number(m[0]);
     }
-    for (const [w, v] of [['true', true], ['false', false], ['null', null]] as const) {
+    for (const [w, v] of [['true', true], ['false', false], ['null', null], ['set()', new RegoSet([])]] as const) {
       if (s.startsWith(w, i)) return (i += w.length), v;
     }
-    return fail('bad JSON');
+    return fail('bad operand text');
   };
   const v = value();
   ws();
-  return i === s.length ? v : fail('bad JSON');
+  return i === s.length ? v : fail('bad operand text');
 }
 
 /** An exact operand that must be an integer: as a BigInt. */

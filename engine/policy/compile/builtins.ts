@@ -21,9 +21,10 @@ export interface BuiltinDecl {
   /** takes any number of arguments and yields no value (print) */
   variadic?: boolean;
   /**
-   * a host builtin whose operands must cross as their JSON text (the
-   * planner wraps each in internal.json_text): numbers that a double cannot
-   * hold (nanosecond times, big bit masks) stay exact
+   * a host builtin whose operands cross as their Rego text (the planner
+   * wraps each in internal.json_text; builtins/common.ts `exact` reads it):
+   * numbers that a double cannot hold (nanosecond times, big bit masks) stay
+   * exact, and a set stays a set
    */
   exact?: boolean;
   /** a host builtin that returns a set: it answers an array, the planner makes it a set (internal.to_set) */
@@ -92,6 +93,10 @@ export const BUILTINS: Readonly<Record<string, BuiltinDecl>> = {
   'regex.match': A(2),
   'regex.find_n': A(3),
   'regex.split': A(2),
+  'regex.find_all_string_submatch_n': A(3),
+  'regex.is_valid': A(1),
+  'regex.template_match': A(4),
+  'glob.quote_meta': A(1),
   'glob.match': A(3),
   // net
   'net.cidr_contains': A(2),
@@ -99,6 +104,8 @@ export const BUILTINS: Readonly<Record<string, BuiltinDecl>> = {
   // objects
   'object.get': A(3),
   'object.keys': A(1),
+  // a relation: `walk(x, [path, value])` is true for every document under x
+  walk: A(1),
   'object.remove': A(2),
   'object.union': A(2),
   'object.union_n': A(1),
@@ -128,6 +135,7 @@ export const BUILTINS: Readonly<Record<string, BuiltinDecl>> = {
   // encoding
   'json.marshal': A(1),
   'json.unmarshal': A(1),
+  'json.marshal_with_options': A(2),
   'base64.encode': A(1),
   'base64.decode': A(1),
   // time, crypto, units

@@ -338,6 +338,9 @@ function unify(a: A.Term, b: A.Term, isSafe0: (v: string) => boolean, out: Set<s
       case 'array':
         if (b.type === 'var') unifyAll(b.name, a);
         else if (comprehension(b)) markAllSafe(a);
+        else if (b.type === 'call') {
+          if ([...termVarsAll(b).keys()].every(isSafe)) markAllSafe(a); // `[a, b] := split(s, ",")`
+        }
         else if (b.type === 'ref') {
           if (refHeadSafe(b)) markAllSafe(a);
         } else if (b.type === 'array' && a.items.length === b.items.length) a.items.forEach((x, i) => go(x, b.items[i]!));
@@ -345,6 +348,9 @@ function unify(a: A.Term, b: A.Term, isSafe0: (v: string) => boolean, out: Set<s
       case 'object':
         if (b.type === 'var') unifyAll(b.name, a);
         else if (b.type === 'objectcomprehension') markAllSafe(a);
+        else if (b.type === 'call') {
+          if ([...termVarsAll(b).keys()].every(isSafe)) markAllSafe(a);
+        }
         else if (b.type === 'ref') {
           if (refHeadSafe(b)) markAllSafe(a);
         } else if (b.type === 'object') {
@@ -355,7 +361,9 @@ function unify(a: A.Term, b: A.Term, isSafe0: (v: string) => boolean, out: Set<s
         }
         return;
       case 'call':
-        if (b.type === 'var' && [...termVarsAll(a).keys()].every(isSafe)) markSafe(b.name);
+        if (![...termVarsAll(a).keys()].every(isSafe)) return;
+        if (b.type === 'var') markSafe(b.name);
+        else if (b.type === 'array' || b.type === 'object') markAllSafe(b);
         return;
       default:
         if (b.type === 'var') markSafe(b.name);

@@ -611,6 +611,17 @@ class Planner {
         });
       }
       o.push({ type: 'CallStmt', func: c.func, args: [...pre, ...ops], result, loc: l });
+      if (c.func === 'walk') {
+        // a relation: one solution per [path, document] the runtime lists
+        const key = locals.fresh();
+        const pair = locals.fresh();
+        const block: IR.Block = { stmts: [] };
+        o.push({ type: 'ScanStmt', source: result, key, value: pair, block, loc: l });
+        this.depth++;
+        k(pair, block.stmts);
+        this.depth--;
+        return;
+      }
       if (decl?.set === true) {
         const set = locals.fresh();
         o.push({ type: 'CallStmt', func: 'internal.to_set', args: [{ type: 'local', value: result }], result: set, loc: l });

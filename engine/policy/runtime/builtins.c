@@ -430,9 +430,10 @@ RT_API value *busted_object_keys(value *obj) {
 
 // --- host builtins' operands and results (compile/builtins.ts BuiltinDecl) ---
 
-// internal.json_text: a value as its JSON text, numbers as written
+// internal.json_text: a value as its Rego text (opa_value_dump): numbers as
+// written, sets as sets, object keys of any type
 RT_API value *busted_json_text(value *v) {
-  char *s = opa_json_dump(v);
+  char *s = opa_value_dump(v);
   u32 n = 0;
   while (s[n]) n++;
   return opa_string(s, n);
@@ -446,6 +447,42 @@ RT_API value *busted_to_set(value *v) {
   value *r = opa_set();
   for (u32 i = 0; i < a->len; i++) opa_set_add(r, a->elems[i]);
   return r;
+}
+
+// --- walk --------------------------------------------------------------------
+
+// Appends [path, v] and then every document under v, depth first (OPA's
+// topdown/walk.go order); `path` is the keys from the root, copied into each
+// pair.
+static void walk_into(value *out, value **path, u32 depth, value *v) {
+  value *p = opa_array_with_cap(depth);
+  for (u32 i = 0; i < depth; i++) opa_array_append(p, path[i]);
+  value *pair = opa_array_with_cap(2);
+  opa_array_append(pair, p);
+  opa_array_append(pair, v);
+  opa_array_append(out, pair);
+  value **deeper = 0;
+  u32 n = 0;
+  if (is(v, V_ARRAY) || is(v, V_SET)) n = ((array_t *)v)->len;
+  else if (is(v, V_OBJECT)) n = ((object_t *)v)->len;
+  if (!n) return;
+  deeper = (value **)opa_malloc((depth + 1) * sizeof(value *));
+  for (u32 i = 0; i < depth; i++) deeper[i] = path[i];
+  for (u32 i = 0; i < n; i++) {
+    value *child;
+    if (is(v, V_ARRAY)) deeper[depth] = opa_number_int(i), child = ((array_t *)v)->elems[i];
+    else if (is(v, V_SET)) deeper[depth] = child = ((array_t *)v)->elems[i];
+    else deeper[depth] = ((object_t *)v)->elems[i].k, child = ((object_t *)v)->elems[i].v;
+    walk_into(out, deeper, depth + 1, child);
+  }
+}
+
+// walk(x): every [path, document] of x, the planner scanning them (a relation)
+RT_API value *busted_walk(value *v) {
+  if (!v) return 0;
+  value *out = opa_array_with_cap(8);
+  walk_into(out, 0, 0, v);
+  return out;
 }
 
 // --- arrays ------------------------------------------------------------------
