@@ -14,8 +14,8 @@
  *
  * The SDK's own JS builtins win over custom ones (§4.1): `sprintf`,
  * `regex.split`, `json.is_valid` and the yaml ones are exported under
- * HOST_EXPORT_NAMES so that ours (Go semantics: fmt, not sprintf-js) are
- * the ones called.
+ * hostExportName()'s names so that ours (Go semantics: fmt, not
+ * sprintf-js) are the ones called.
  */
 
 import { createHash } from 'node:crypto';
@@ -23,11 +23,12 @@ import { isDeepStrictEqual } from 'node:util';
 
 import { loadPolicy, type LoadedPolicy } from '@open-policy-agent/opa-wasm';
 
-import { BuiltinError, coll, fail, int, jsonText, num, obj, runes, str, type Impl } from './builtins/common.js';
+import { BuiltinError, byteCompare, coll, evaluationNowNs, fail, goJSON, int, jsonText, newEvaluationClock, num, obj, runes, str, type Impl } from './builtins/common.js';
 import { IMPLS as JWT } from './builtins/jwt.js';
 import { IMPLS as MISC, newEvaluation as newDraws } from './builtins/misc.js';
 import { IMPLS as NET } from './builtins/net.js';
 import { IMPLS as TIME } from './builtins/time.js';
+import { lookupBuiltin } from './compile/builtins.js';
 import { importsOf } from './emit/wasm.js';
 import { putOwn } from './own-key.js';
 
@@ -447,29 +448,6 @@ function regexSplit(pattern: string, s: string): string[] {
 
 /* ------------------------------------------------------------ json, base64 */
 
-/** Code-unit order equals Go's byte order except across surrogates; fine for keys seen in policies. */
-function byteCompare(a: string, b: string): number {
-  const x = Buffer.from(a, 'utf8');
-  const y = Buffer.from(b, 'utf8');
-  return Buffer.compare(x, y);
-}
-
-/** Go's json.Marshal of an OPA value: sorted keys, compact, HTML characters escaped. */
-function goJSON(v: unknown): string {
-  if (Array.isArray(v)) return `[${v.map(goJSON).join(',')}]`;
-  if (v !== null && typeof v === 'object') {
-    const o = v as Record<string, unknown>;
-    return `{${Object.keys(o)
-      .sort(byteCompare)
-      .map((k) => `${goJSON(k)}:${goJSON(o[k])}`)
-      .join(',')}}`;
-  }
-  if (typeof v === 'string') {
-    return JSON.stringify(v).replace(/[<>&\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
-  }
-  return JSON.stringify(v);
-}
-
 /** Go's json.MarshalIndent, with the prefix before the first line too (OPA's json.marshal_with_options). */
 function goJSONIndent(v: unknown, prefix: string, indent: string, depth: number): string {
   const pad = (d: number): string => `\n${prefix}${indent.repeat(d)}`;
@@ -872,24 +850,17 @@ function isSubset(sup: unknown, sub: unknown): boolean {
 
 /**
  * time.now_ns is one value for a whole evaluation (OPA reads the clock once
- * per query): the first call's value is kept until the next evaluation
+ * per query, common.ts evaluationNowNs): kept until the next evaluation
  * starts (newEvaluation: the SDK's evaluate(), and the engine's input of a
- * new event, whose decision and reasons then share it), and at most until
- * the next microtask checkpoint (an evaluation, host calls included, is
- * synchronous).
+ * new event, whose decision and reasons then share it).
  */
-let evalNow: ArrayBuffer | undefined;
 function nowNs(): ArrayBuffer {
-  if (evalNow === undefined) {
-    evalNow = jsonText((BigInt(Date.now()) * 1_000_000n).toString());
-    queueMicrotask(() => (evalNow = undefined));
-  }
-  return evalNow;
+  return jsonText(evaluationNowNs().toString());
 }
 
 /** A new evaluation begins: time.now_ns reads the clock again, rand.intn and uuid.rfc4122 draw again. */
 export function newEvaluation(): void {
-  evalNow = undefined;
+  newEvaluationClock();
   newDraws();
 }
 
@@ -1005,11 +976,20 @@ function printLines(operands: unknown[], hook: PrintHook): true {
 }
 
 /** Names under which the `builtins` export lists a host builtin, where the SDK's own would shadow ours. */
-export const HOST_EXPORT_NAMES: Readonly<Record<string, string>> = Object.fromEntries(
-  // the SDK's own JavaScript builtins (opa-wasm src/builtins/), which would be called instead of ours
-  ['sprintf', 'regex.split', 'json.is_valid', 'yaml.is_valid', 'yaml.marshal', 'yaml.unmarshal'].map((n) => [n, `busted.${n}`]),
-);
+const SHADOWED = new Set(['sprintf', 'regex.split', 'json.is_valid', 'yaml.is_valid', 'yaml.marshal', 'yaml.unmarshal']);
 
+/**
+ * The name under which our modules' `builtins` export lists a host builtin:
+ * its own, but `busted.<name>` where the SDK's JavaScript one would be
+ * called instead of ours (opa-wasm src/builtins/), and `busted.exact.<name>`
+ * for a builtin whose operands our modules pass as Rego text
+ * (BuiltinDecl.exact). Under its own name an exact builtin takes JSON
+ * values, as a module `opa build` made calls it.
+ */
+export function hostExportName(name: string): string {
+  if (lookupBuiltin(name)?.exact === true) return `busted.exact.${name}`;
+  return SHADOWED.has(name) ? `busted.${name}` : name;
+}
 /** What a loaded policy's host side may be given. */
 export interface LoadOptions {
   /** where `print(...)` in the policy writes; dropped when absent, as OPA does outside `opa eval`/`opa test` */
@@ -1022,8 +1002,9 @@ export interface LoadOptions {
 export function customBuiltins(opts: LoadOptions = {}): Record<string, Impl> {
   const out: Record<string, Impl> = {};
 
-  for (const [name, impl] of Object.entries(HOST_BUILTINS)) {
-    out[HOST_EXPORT_NAMES[name] ?? name] = (...args: unknown[]) => {
+  const guarded =
+    (impl: Impl): Impl =>
+    (...args: unknown[]) => {
       try {
         const r = impl(...args);
         return typeof r === 'number' && !Number.isFinite(r) ? undefined : r;
@@ -1032,6 +1013,11 @@ export function customBuiltins(opts: LoadOptions = {}): Record<string, Impl> {
         throw e;
       }
     };
+  for (const [name, impl] of Object.entries(HOST_BUILTINS)) {
+    const as = hostExportName(name);
+    out[as] = guarded(impl);
+    // an exact builtin called by another compiler's module: JSON values, given to it as text
+    if (as !== name && lookupBuiltin(name)?.exact === true) out[name] = guarded((...args: unknown[]) => impl(...args.map((a) => JSON.stringify(a))));
   }
   const hook = opts.print;
   if (hook !== undefined) out['internal.print'] = (operands: unknown) => printLines(coll(operands), hook);

@@ -119,3 +119,46 @@ export function bigInt(v: Exact): bigint {
   if (typeof v === 'number' && Number.isInteger(v)) return BigInt(v);
   return fail('operand must be an integer');
 }
+
+/** Code-unit order equals Go's byte order except across surrogates; fine for keys seen in policies. */
+export function byteCompare(a: string, b: string): number {
+  const x = Buffer.from(a, 'utf8');
+  const y = Buffer.from(b, 'utf8');
+  return Buffer.compare(x, y);
+}
+
+/** Go's json.Marshal of an OPA value: sorted keys, compact, HTML characters escaped. */
+export function goJSON(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.map(goJSON).join(',')}]`;
+  if (v !== null && typeof v === 'object') {
+    const o = v as Record<string, unknown>;
+    return `{${Object.keys(o)
+      .sort(byteCompare)
+      .map((k) => `${goJSON(k)}:${goJSON(o[k])}`)
+      .join(',')}}`;
+  }
+  if (typeof v === 'string') {
+    return JSON.stringify(v).replace(/[<>&\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  }
+  return JSON.stringify(v);
+}
+
+/**
+ * The evaluation's time in nanoseconds: read once per evaluation, so that
+ * time.now_ns and the builtins that default to now (io.jwt.decode_verify)
+ * agree within it, as OPA's query time does. An evaluation is synchronous:
+ * the next one, or a microtask after this one, reads the clock again.
+ */
+let evalNow: bigint | undefined;
+export function evaluationNowNs(): bigint {
+  if (evalNow === undefined) {
+    evalNow = BigInt(Date.now()) * 1_000_000n;
+    queueMicrotask(() => (evalNow = undefined));
+  }
+  return evalNow;
+}
+
+/** A new evaluation begins: the clock is read again. */
+export function newEvaluationClock(): void {
+  evalNow = undefined;
+}

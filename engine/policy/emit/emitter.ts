@@ -24,7 +24,7 @@
  * data are kept across evaluations (kept.ts); rules are memoised within one.
  */
 
-import { HOST_EXPORT_NAMES } from '../builtins-js.js';
+import { hostExportName } from '../builtins-js.js';
 import * as IR from '../ir/ir.js';
 import { CONFLICT_COMPLETE, CONFLICT_FUNCTION, CONFLICT_OBJECT } from '../plan/planner.js';
 import { dataOnlyRules } from './kept.js';
@@ -675,7 +675,7 @@ export function emit(policy: IR.Policy, runtime: Uint8Array, manifest: RuntimeMa
   // builtins(): {"<name>": id} of the host builtins (§4.1)
   const bis = new Code().call(rt.opa_object).localSet(0);
   hosts.forEach((name, i) => {
-    bis.localGet(0).i32Const(data.string(HOST_EXPORT_NAMES[name] ?? name)).i64Const(i).call(rt.opa_number_int).call(rt.opa_object_insert);
+    bis.localGet(0).i32Const(data.string(hostExportName(name))).i64Const(i).call(rt.opa_number_int).call(rt.opa_object_insert);
   });
   bis.localGet(0);
 
