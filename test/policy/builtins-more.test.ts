@@ -7,7 +7,7 @@
 import { before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 
-import { hostExportName } from '../../engine/policy/builtins-js.js';
+import { customBuiltins, hostExportName } from '../../engine/policy/builtins-js.js';
 import { buildRuntime, findTools } from '../../engine/policy/runtime/build.js';
 import { load, result, table } from './helpers.js';
 
@@ -59,6 +59,15 @@ describe('rego → wasm: more builtins', { skip }, () => {
       ['bits.lsh(1, -1)', undefined],
       ['bits.and(1.5, 1)', undefined],
     ]);
+  });
+
+  it('an exact builtin takes Rego text from our modules and JSON values from a module opa build made', () => {
+    const host = customBuiltins();
+    const text = (r: unknown): string => new TextDecoder().decode(r as ArrayBuffer);
+    assert.equal(hostExportName('bits.and'), 'busted.exact.bits.and');
+    assert.equal(text(host['busted.exact.bits.and']!('9007199254740993', '9007199254740993')), '9007199254740993');
+    assert.equal(text(host['bits.and']!(12, 10)), '8');
+    assert.equal(host['bits.and']!('12', 10), undefined); // a string is not a number, under either name
   });
 
   it('semver, strings, arrays', async () => {
