@@ -143,6 +143,7 @@ describe('compile stages', () => {
       STAGES.map(([n]) => n),
       [
         'resolve_refs',
+        'rewrite_rego_metadata_calls',
         'set_rule_tree',
         'check_builtin_rule_names',
         'check_rule_conflicts',

@@ -152,6 +152,9 @@ export const BUILTINS: Readonly<Record<string, BuiltinDecl>> = {
   // a host builtin's operands as JSON text, and its array result as a set (the planner's, see BuiltinDecl)
   'internal.json_text': A(1),
   'internal.to_set': A(1),
+  // annotations: replaced by their values at compile time (compile/annotations.ts)
+  'rego.metadata.chain': A(0),
+  'rego.metadata.rule': A(0),
   // print(...) is variadic and void
   print: { arity: 0, variadic: true },
   // the families of engine/policy/builtins/ declare their own

@@ -14,6 +14,7 @@
 
 import type * as A from '../rego/ast.js';
 import type { RegoError } from '../rego/errors.js';
+import { rewriteMetadataCalls } from './annotations.js';
 import { checkUndefinedFuncs } from './funcs.js';
 import type { CheckedProgram, RuleSet } from './program.js';
 import { buildGraph, checkRecursion } from './recursion.js';
@@ -39,6 +40,8 @@ export const STAGES: readonly Stage[] = [
       s.modules = s.modules.map((m) => resolveModule(m, s.errors, exports));
     },
   ],
+  // annotations read, rego.metadata.* calls replaced by their values, before anything looks at calls
+  ['rewrite_rego_metadata_calls', (s) => void (s.modules = rewriteMetadataCalls(s.modules, s.errors))],
   ['set_rule_tree', (s) => void (s.ruleSets = buildRuleSets(s.modules))],
   ['check_builtin_rule_names', (s) => checkBuiltinNames(s.modules, s.errors)],
   ['check_rule_conflicts', (s) => checkRuleConflicts(s.modules, s.ruleSets, s.errors)],
