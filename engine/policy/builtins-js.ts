@@ -23,7 +23,28 @@ import { isDeepStrictEqual } from 'node:util';
 
 import { loadPolicy, type LoadedPolicy } from '@open-policy-agent/opa-wasm';
 
-import { BuiltinError, byteCompare, coll, evaluationNowNs, fail, goJSON, int, jsonText, newEvaluationClock, num, obj, runes, str, type Impl } from './builtins/common.js';
+import {
+  BuiltinError,
+  byteCompare,
+  coll,
+  evaluationNowNs,
+  exact,
+  exactEqual,
+  exactJSON,
+  fail,
+  goJSON,
+  int,
+  jsonText,
+  newEvaluationClock,
+  num,
+  obj,
+  RegoSet,
+  exactText,
+  runes,
+  str,
+  type Exact,
+  type Impl,
+} from './builtins/common.js';
 import { IMPLS as JWT } from './builtins/jwt.js';
 import { IMPLS as MISC, newEvaluation as newDraws } from './builtins/misc.js';
 import { IMPLS as NET } from './builtins/net.js';
@@ -659,72 +680,96 @@ function removeBy(v: Json, t: PathTree): Json {
 
 const clone = (v: Json): Json => (v === null || typeof v !== 'object' ? v : JSON.parse(JSON.stringify(v)));
 
-/** RFC 6902 on a copy of DOC; any failure (a test that fails, a path that is not there) fails the builtin. */
-function jsonPatch(doc: Json, patches: unknown): Json {
-  if (!Array.isArray(patches)) fail('json.patch: operand 2 must be array');
-  let root = clone(doc);
+/** A deep copy of an exact value (sets copied as sets). */
+function cloneExact(v: Exact): Exact {
+  if (v instanceof RegoSet) return new RegoSet(v.items.map(cloneExact));
+  if (Array.isArray(v)) return v.map(cloneExact);
+  if (v !== null && typeof v === 'object') {
+    const o: Record<string, Exact> = {};
+    for (const [k, x] of Object.entries(v)) putOwn(o, k, cloneExact(x));
+    return o;
+  }
+  return v;
+}
+
+const isObj = (v: Exact): v is Record<string, Exact> => v !== null && typeof v === 'object' && !Array.isArray(v) && !(v instanceof RegoSet);
+
+/**
+ * json.patch (RFC 6902, OPA's topdown/json.go): add, remove, replace, move,
+ * copy, test. A path is a JSON pointer or an array of keys; in a set, a key
+ * is the element itself (adding puts the value in, removing takes the
+ * element out), as OPA patches sets.
+ */
+function jsonPatch(doc: Exact, patches: Exact): Exact {
+  const list = Array.isArray(patches) ? patches : fail('json.patch: operand 2 must be array');
+  let root = cloneExact(doc);
   // RFC 6901: "" is the whole document, "/" the member named ""
-  const segs = (p: unknown): string[] =>
+  const segs = (p: Exact | undefined): Exact[] =>
     typeof p === 'string'
       ? p === ''
         ? []
-        : p.startsWith('/')
-          ? p.slice(1).split('/').map(unescapeSegment)
-          : fail('json.patch: a path must start with "/"')
+        : // OPA takes a pointer without its leading slash too
+          p.replace(/^\//, '').split('/').map(unescapeSegment)
       : Array.isArray(p)
-        ? p.map((s) => String(s))
+        ? p
         : fail('json.patch: a path must be a string or an array');
-  /** the container of the path's last segment, and that segment */
-  const parentOf = (path: string[]): [Json, string] => {
-    let v = root;
-    for (const s of path.slice(0, -1)) {
-      if (Array.isArray(v)) v = v[index(v, s, false)];
-      else if (v !== null && typeof v === 'object' && Object.hasOwn(v as object, s)) v = (v as Record<string, unknown>)[s];
-      else fail(`json.patch: no ${s}`);
-    }
-    return [v, path[path.length - 1]!];
-  };
-  const index = (a: unknown[], s: string, adding: boolean): number => {
+  const index = (a: Exact[], s: Exact, adding: boolean): number => {
     if (adding && s === '-') return a.length;
-    if (!/^(0|[1-9]\d*)$/.test(s)) return fail(`json.patch: bad index ${s}`);
-    const i = Number(s);
-    return i > a.length || (!adding && i === a.length) ? fail(`json.patch: index ${s} out of range`) : i;
+    const text = typeof s === 'string' ? s : typeof s === 'number' || typeof s === 'bigint' ? String(s) : '';
+    if (!/^(0|[1-9]\d*)$/.test(text)) return fail(`json.patch: bad index ${text}`);
+    const i = Number(text);
+    return i > a.length || (!adding && i === a.length) ? fail(`json.patch: index ${text} out of range`) : i;
   };
-  const get = (path: string[]): Json => {
-    if (path.length === 0) return root;
-    const [c, k] = parentOf(path);
-    if (Array.isArray(c)) return c[index(c, k, false)];
-    if (c !== null && typeof c === 'object' && Object.hasOwn(c as object, k)) return (c as Record<string, unknown>)[k];
-    return fail(`json.patch: no ${k}`);
+  const member = (set: RegoSet, s: Exact): number => set.items.findIndex((x) => exactEqual(x, s));
+  const child = (c: Exact, s: Exact): Exact => {
+    if (Array.isArray(c)) return c[index(c, s, false)]!;
+    if (c instanceof RegoSet) {
+      const i = member(c, s);
+      return i < 0 ? fail('json.patch: no such element') : c.items[i]!;
+    }
+    if (isObj(c) && typeof s === 'string' && Object.hasOwn(c, s)) return c[s]!;
+    return fail(`json.patch: no ${String(s)}`);
   };
-  const add = (path: string[], value: Json): void => {
+  /** the container of the path's last segment, and that segment */
+  const parentOf = (path: Exact[]): [Exact, Exact] => [path.slice(0, -1).reduce(child, root), path[path.length - 1]!];
+  const get = (path: Exact[]): Exact => (path.length === 0 ? root : child(...parentOf(path)));
+  const add = (path: Exact[], value: Exact): void => {
     if (path.length === 0) {
       root = value;
       return;
     }
     const [c, k] = parentOf(path);
     if (Array.isArray(c)) c.splice(index(c, k, true), 0, value);
-    else if (c !== null && typeof c === 'object') putOwn(c as Record<string, unknown>, k, value);
-    else fail('json.patch: cannot add to a scalar');
+    else if (c instanceof RegoSet) {
+      // in a set the key is the element: it must be the value added
+      if (!exactEqual(k, value)) fail('json.patch: a set element is added under its own value');
+      if (member(c, value) < 0) c.items.push(value);
+    } else if (isObj(c) && typeof k === 'string') putOwn(c, k, value);
+    else fail('json.patch: cannot add there');
   };
-  const remove = (path: string[]): Json => {
+  const remove = (path: Exact[]): Exact => {
     if (path.length === 0) return fail('json.patch: cannot remove the root');
     const [c, k] = parentOf(path);
-    if (Array.isArray(c)) return c.splice(index(c, k, false), 1)[0];
-    if (c !== null && typeof c === 'object' && Object.hasOwn(c as object, k)) {
-      const was = (c as Record<string, unknown>)[k];
-      delete (c as Record<string, unknown>)[k];
+    if (Array.isArray(c)) return c.splice(index(c, k, false), 1)[0]!;
+    if (c instanceof RegoSet) {
+      const i = member(c, k);
+      return i < 0 ? fail('json.patch: no such element') : c.items.splice(i, 1)[0]!;
+    }
+    if (isObj(c) && typeof k === 'string' && Object.hasOwn(c, k)) {
+      const was = c[k]!;
+      delete c[k];
       return was;
     }
-    return fail(`json.patch: no ${k}`);
+    return fail(`json.patch: no ${String(k)}`);
   };
-  for (const p of patches as unknown[]) {
-    const op = obj(p);
+  for (const p of list) {
+    if (!isObj(p)) fail('json.patch: a patch must be an object');
+    const op = p as Record<string, Exact>;
     const path = segs(op.path);
     switch (op.op) {
       case 'add':
         if (!Object.hasOwn(op, 'value')) fail('json.patch: add without a value');
-        add(path, clone(op.value));
+        add(path, cloneExact(op.value!));
         break;
       case 'remove':
         remove(path);
@@ -732,23 +777,23 @@ function jsonPatch(doc: Json, patches: unknown): Json {
       case 'replace':
         if (!Object.hasOwn(op, 'value')) fail('json.patch: replace without a value');
         get(path);
-        if (path.length === 0) root = clone(op.value);
+        if (path.length === 0) root = cloneExact(op.value!);
         else {
           remove(path);
-          add(path, clone(op.value));
+          add(path, cloneExact(op.value!));
         }
         break;
       case 'move': {
         const from = segs(op.from);
-        if (from.length < path.length && from.every((s, i) => s === path[i])) fail('json.patch: cannot move a value into itself');
+        if (from.length < path.length && from.every((s, i) => exactEqual(s, path[i]!))) fail('json.patch: cannot move a value into itself');
         add(path, remove(from));
         break;
       }
       case 'copy':
-        add(path, clone(get(segs(op.from))));
+        add(path, cloneExact(get(segs(op.from))));
         break;
       case 'test':
-        if (!isDeepStrictEqual(get(path), op.value)) fail('json.patch: test failed');
+        if (!exactEqual(get(path), op.value ?? null) || !Object.hasOwn(op, 'value')) fail('json.patch: test failed');
         break;
       default:
         fail(`json.patch: unknown op ${String(op.op)}`);
@@ -756,7 +801,6 @@ function jsonPatch(doc: Json, patches: unknown): Json {
   }
   return root;
 }
-
 
 /* ------------------------------------------------------------ units.parse */
 
@@ -834,18 +878,23 @@ function numbersRange(a: unknown, b: unknown, step: unknown = 1): number[] {
 }
 
 /** object.subset (topdown/object.go): super contains sub, objects recursively; arrays as subsequences; sets (arrays here) by members. */
-function isSubset(sup: unknown, sub: unknown): boolean {
+function isSubset(sup: Exact, sub: Exact): boolean {
   if (Array.isArray(sup) && Array.isArray(sub)) {
     // an array is a subset when it appears in order, contiguously (OPA: "subarray")
     if (sub.length === 0) return true;
-    for (let i = 0; i + sub.length <= sup.length; i++) if (sub.every((x, j) => isDeepStrictEqual(sup[i + j], x))) return true;
+    for (let i = 0; i + sub.length <= sup.length; i++) if (sub.every((x, j) => exactEqual(sup[i + j]!, x))) return true;
     return false;
   }
-  if (sup !== null && sub !== null && typeof sup === 'object' && typeof sub === 'object' && !Array.isArray(sup) && !Array.isArray(sub)) {
-    const a = sup as Record<string, unknown>;
-    return Object.entries(sub as Record<string, unknown>).every(([k, v]) => Object.hasOwn(a, k) && (isDeepStrictEqual(a[k], v) || (typeof v === 'object' && v !== null && isSubset(a[k], v))));
+  // a set's elements in a set, or anywhere in an array; an array against a set is an error (OPA)
+  if (sub instanceof RegoSet && (sup instanceof RegoSet || Array.isArray(sup))) {
+    const all = sup instanceof RegoSet ? sup.items : sup;
+    return sub.items.every((x) => all.some((y) => exactEqual(y, x)));
   }
-  return isDeepStrictEqual(sup, sub);
+  if (sup instanceof RegoSet && Array.isArray(sub)) return fail('object.subset: a set cannot hold an array');
+  if (isObj(sup) && isObj(sub)) {
+    return Object.entries(sub).every(([k, v]) => Object.hasOwn(sup, k) && (exactEqual(sup[k]!, v) || (typeof v === 'object' && v !== null && isSubset(sup[k]!, v))));
+  }
+  return exactEqual(sup, sub);
 }
 
 /**
@@ -870,12 +919,12 @@ const misc: Record<string, Impl> = {
     if (o === null || typeof o !== 'object' || Array.isArray(o)) fail(`json.remove: operand 1 must be object but got ${typeName(o)}`);
     return removeBy(o, pathTree(jsonPaths(paths, 'json.remove')));
   },
-  'json.patch': (o, patches) => jsonPatch(o, patches),
+  'json.patch': (o, patches) => exactText(jsonPatch(exact(o), exact(patches))),
   'units.parse': (s) => parseUnits(str(s)),
   'regex.replace': (s, p, v) => regexReplace(str(s), str(p), str(v)),
   'numbers.range': (a, b) => numbersRange(a, b),
   'numbers.range_step': (a, b, s) => numbersRange(a, b, s),
-  'object.subset': (sup, sub) => isSubset(sup, sub),
+  'object.subset': (sup, sub) => isSubset(exact(sup), exact(sub)),
   'strings.count': (s, sub) => {
     const t = str(s);
     const n = str(sub);
@@ -1017,7 +1066,12 @@ export function customBuiltins(opts: LoadOptions = {}): Record<string, Impl> {
     const as = hostExportName(name);
     out[as] = guarded(impl);
     // an exact builtin called by another compiler's module: JSON values, given to it as text
-    if (as !== name && lookupBuiltin(name)?.exact === true) out[name] = guarded((...args: unknown[]) => impl(...args.map((a) => JSON.stringify(a))));
+    const decl = lookupBuiltin(name);
+    if (as !== name && decl?.exact === true) {
+      const plain = (...args: unknown[]): unknown => impl(...args.map((a) => JSON.stringify(a)));
+      // a value builtin answers Rego text: such a module reads JSON
+      out[name] = guarded(decl.value === true ? (...args: unknown[]) => jsonText(exactJSON(exact(plain(...args)))) : plain);
+    }
   }
   const hook = opts.print;
   if (hook !== undefined) out['internal.print'] = (operands: unknown) => printLines(coll(operands), hook);

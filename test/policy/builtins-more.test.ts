@@ -111,6 +111,20 @@ describe('rego → wasm: more builtins', { skip }, () => {
     ]);
   });
 
+  it('json.patch and object.subset see sets as sets', async () => {
+    await table([
+      ['json.patch({"s": {"a", "b"}}, [{"op": "remove", "path": "/s/a"}, {"op": "add", "path": "s/c", "value": "c"}])', { s: ['b', 'c'] }],
+      ['is_set(json.patch({"s": {"a"}}, [{"op": "add", "path": "/s/b", "value": "b"}]).s)', true],
+      ['json.patch({[1]}, [{"op": "add", "path": [[1], 1], "value": 2}])', [[1, 2]]], // a set element is its own key
+      ['json.patch({"s": {"a"}}, [{"op": "add", "path": "/s/b", "value": "c"}])', undefined], // the key must be the element
+      ['json.patch({"n": 9007199254740993}, [{"op": "add", "path": "/m", "value": 1}]).n == 9007199254740993', true],
+      ['object.subset({"a": {"s": {1, 2, 3}, "x": [1, 2, 3]}}, {"a": {"s": {3, 1}, "x": [2, 3]}})', true],
+      ['object.subset({"a": {"s": {1, 2}}}, {"a": {"s": {4}}})', false],
+      ['object.subset([1, 2, 3, 4], {4, 2})', true], // a set's elements anywhere in an array
+      ['object.subset({1, 2}, [1])', undefined], // an array against a set: an error, as in OPA
+    ]);
+  });
+
   it('uuid.parse, and rand.intn and uuid.rfc4122 the same within an evaluation only', async () => {
     await table([
       ['uuid.parse("{3a3a3f2e-8b5b-4f7e-9d1c-0e4d2a7b6c5d}")', { variant: 'RFC4122', version: 4 }],

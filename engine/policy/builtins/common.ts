@@ -113,6 +113,38 @@ export function exact(text: unknown): Exact {
   return i === s.length ? v : fail('bad operand text');
 }
 
+/** Deep equality of exact values (a set's items come in the runtime's order, so item by item). */
+export function exactEqual(a: Exact, b: Exact): boolean {
+  if ((typeof a === 'number' || typeof a === 'bigint') && (typeof b === 'number' || typeof b === 'bigint')) {
+    return typeof a === typeof b ? a === b : Number(a) === Number(b) && (typeof a === 'number' ? Number.isInteger(a) : Number.isInteger(b));
+  }
+  if (a instanceof RegoSet || b instanceof RegoSet) return a instanceof RegoSet && b instanceof RegoSet && a.items.length === b.items.length && a.items.every((x) => b.items.some((y) => exactEqual(x, y)));
+  if (Array.isArray(a) || Array.isArray(b)) return Array.isArray(a) && Array.isArray(b) && a.length === b.length && a.every((x, i) => exactEqual(x, b[i]!));
+  if (a !== null && b !== null && typeof a === 'object' && typeof b === 'object') {
+    const ka = Object.keys(a);
+    return ka.length === Object.keys(b).length && ka.every((k) => Object.hasOwn(b, k) && exactEqual(a[k]!, (b as Record<string, Exact>)[k]!));
+  }
+  return a === b;
+}
+
+/** An exact value as Rego text (opa_value_parse reads it: a `value` builtin's answer), sets as sets. */
+export function exactText(v: Exact): string {
+  if (v instanceof RegoSet) return v.items.length ? `{${v.items.map(exactText).join(',')}}` : 'set()';
+  if (Array.isArray(v)) return `[${v.map(exactText).join(',')}]`;
+  if (typeof v === 'bigint') return v.toString();
+  if (typeof v === 'number') return Number.isFinite(v) ? JSON.stringify(v) : fail('not a finite number');
+  if (v !== null && typeof v === 'object') return `{${Object.entries(v).map(([k, x]) => `${JSON.stringify(k)}:${exactText(x)}`).join(',')}}`;
+  return JSON.stringify(v);
+}
+
+/** An exact value as JSON text, sets as arrays (what a module opa build made reads back). */
+export function exactJSON(v: Exact): string {
+  if (v instanceof RegoSet) return exactJSON(v.items);
+  if (Array.isArray(v)) return `[${v.map(exactJSON).join(',')}]`;
+  if (v !== null && typeof v === 'object' && typeof v !== 'bigint') return `{${Object.entries(v).map(([k, x]) => `${JSON.stringify(k)}:${exactJSON(x)}`).join(',')}}`;
+  return exactText(v);
+}
+
 /** An exact operand that must be an integer: as a BigInt. */
 export function bigInt(v: Exact): bigint {
   if (typeof v === 'bigint') return v;

@@ -29,6 +29,11 @@ export interface BuiltinDecl {
   exact?: boolean;
   /** a host builtin that returns a set: it answers an array, the planner makes it a set (internal.to_set) */
   set?: boolean;
+  /**
+   * a host builtin that answers Rego text (builtins/common.ts regoText), the
+   * planner parsing it (internal.value_parse): a value with sets inside
+   */
+  value?: boolean;
 }
 
 const A = (arity: number): BuiltinDecl => ({ arity });
@@ -110,10 +115,11 @@ export const BUILTINS: Readonly<Record<string, BuiltinDecl>> = {
   'object.union': A(2),
   'object.union_n': A(1),
   'object.filter': A(2),
-  'object.subset': A(2),
+  // sets stay sets on the way in (and out: json.patch)
+  'object.subset': { arity: 2, exact: true },
   'json.filter': A(2),
   'json.remove': A(2),
-  'json.patch': A(2),
+  'json.patch': { arity: 2, exact: true, value: true },
   'numbers.range': A(2),
   'numbers.range_step': A(3),
   'units.parse': A(1),
@@ -152,6 +158,7 @@ export const BUILTINS: Readonly<Record<string, BuiltinDecl>> = {
   // a host builtin's operands as JSON text, and its array result as a set (the planner's, see BuiltinDecl)
   'internal.json_text': A(1),
   'internal.to_set': A(1),
+  'internal.value_parse': A(1),
   // annotations: replaced by their values at compile time (compile/annotations.ts)
   'rego.metadata.chain': A(0),
   'rego.metadata.rule': A(0),

@@ -391,6 +391,7 @@ export const NATIVE_BUILTINS: Readonly<Record<string, { fn: string; fallback?: b
   /** not Rego builtins: a host builtin's exact operands and set result (compile/builtins.ts BuiltinDecl) */
   'internal.json_text': { fn: 'busted_json_text' },
   'internal.to_set': { fn: 'busted_to_set' },
+  'internal.value_parse': { fn: 'busted_value_parse' },
 };
 
 /**

@@ -622,6 +622,11 @@ class Planner {
         this.depth--;
         return;
       }
+      if (decl?.value === true) {
+        const parsed = locals.fresh();
+        o.push({ type: 'CallStmt', func: 'internal.value_parse', args: [{ type: 'local', value: result }], result: parsed, loc: l });
+        result = parsed;
+      }
       if (decl?.set === true) {
         const set = locals.fresh();
         o.push({ type: 'CallStmt', func: 'internal.to_set', args: [{ type: 'local', value: result }], result: set, loc: l });

@@ -439,6 +439,13 @@ RT_API value *busted_json_text(value *v) {
   return opa_string(s, n);
 }
 
+// internal.value_parse: a host builtin's answer written as Rego text (sets
+// among its values) as the value it stands for
+RT_API value *busted_value_parse(value *v) {
+  if (!is(v, V_STRING)) return 0;
+  return opa_value_parse(((string_t *)v)->v, ((string_t *)v)->len);
+}
+
 // internal.to_set: a host builtin's array answer as the set it stands for
 RT_API value *busted_to_set(value *v) {
   if (is(v, V_SET)) return v;
