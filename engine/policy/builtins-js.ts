@@ -48,6 +48,8 @@ import {
 import { IMPLS as JWT } from './builtins/jwt.js';
 import { IMPLS as MISC, newEvaluation as newDraws } from './builtins/misc.js';
 import { IMPLS as NET } from './builtins/net.js';
+import { IMPLS as SCHEMA } from './builtins/schema.js';
+import { IMPLS as TEMPLATE } from './builtins/template.js';
 import { IMPLS as TIME } from './builtins/time.js';
 import { lookupBuiltin } from './compile/builtins.js';
 import { importsOf } from './emit/wasm.js';
@@ -986,6 +988,8 @@ export const HOST_BUILTINS: Readonly<Record<string, Impl>> = {
   ...JWT,
   ...NET,
   ...MISC,
+  ...SCHEMA,
+  ...TEMPLATE,
   ...arith,
   ...strings,
   ...encoding,

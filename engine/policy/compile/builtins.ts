@@ -14,6 +14,8 @@
 import { DECLS as JWT_DECLS } from '../builtins/jwt.js';
 import { DECLS as MISC_DECLS } from '../builtins/misc.js';
 import { DECLS as NET_DECLS } from '../builtins/net.js';
+import { DECLS as SCHEMA_DECLS } from '../builtins/schema.js';
+import { DECLS as TEMPLATE_DECLS } from '../builtins/template.js';
 import { DECLS as TIME_DECLS } from '../builtins/time.js';
 
 export interface BuiltinDecl {
@@ -169,6 +171,8 @@ export const BUILTINS: Readonly<Record<string, BuiltinDecl>> = {
   ...JWT_DECLS,
   ...NET_DECLS,
   ...MISC_DECLS,
+  ...SCHEMA_DECLS,
+  ...TEMPLATE_DECLS,
 };
 
 export function lookupBuiltin(name: string): BuiltinDecl | undefined {
