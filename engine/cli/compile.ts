@@ -7,7 +7,8 @@
 import { writeFileSync } from 'node:fs';
 import { gzipSync } from 'node:zlib';
 import { BustedError, ErrorCode } from '../model/errors.js';
-import { compile } from '../policy/compiler.js';
+import { annotatedEntrypoints } from '../policy/compile/annotations.js';
+import { compileParsed } from '../policy/compiler.js';
 import { tar } from '../policy/bundle.js';
 import { dataJsonText, regoSources } from '../policy/source.js';
 import { toJSON } from '../policy/ir/ir.js';
@@ -24,14 +25,17 @@ export interface CompileCliOptions {
 }
 
 export async function runCompile(o: CompileCliOptions): Promise<number> {
-  const entrypoints = o.entrypoint.length ? o.entrypoint : ['busted/decision'];
   try {
     const sources = regoSources(o.policies);
+    const modules = sources.map((s) => parseModule(s.text, s.file));
     if (o.dumpAst) {
-      for (const s of sources) process.stdout.write(`# ${s.file}\n${formatAst(parseModule(s.text, s.file))}\n`);
+      modules.forEach((m, i) => process.stdout.write(`# ${sources[i]!.file}\n${formatAst(m)}\n`));
       return 0;
     }
-    const out = compile(sources, { entrypoints, onIR: o.dumpIr ? (ir) => process.stdout.write(JSON.stringify(toJSON(ir), null, 2) + '\n') : undefined });
+    // as `opa build`: the -e ones and the rules and packages annotated `entrypoint: true`
+    const entrypoints = [...new Set([...o.entrypoint, ...annotatedEntrypoints(modules)])];
+    if (!entrypoints.length) entrypoints.push('busted/decision');
+    const out = compileParsed(modules, { entrypoints, onIR: o.dumpIr ? (ir) => process.stdout.write(JSON.stringify(toJSON(ir), null, 2) + '\n') : undefined });
     if (o.dumpIr) return 0;
     if (o.output.endsWith('.tar.gz') || o.output.endsWith('.tgz')) {
       const manifest = {

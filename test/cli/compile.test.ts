@@ -69,6 +69,40 @@ describe('busted compile', { skip: runtimeBuilt ? undefined : 'needs the wasm ru
     }
   });
 
+  it('takes the entrypoints that annotations declare, as opa build does', async () => {
+    const annotated = `# METADATA
+# entrypoint: true
+package busted.team
+
+allowed := input.team == "research"
+
+# METADATA
+# entrypoint: true
+# description: the decision for this team
+decision := "block" if not allowed
+`;
+    const dir = policyDir(annotated);
+    try {
+      const out = join(dir, 'bundle.tar.gz');
+      const r = busted('compile', '--policies', join(dir, 'p'), '-o', out);
+      assert.equal(r.status, 0, r.stderr);
+      const x = join(dir, 'x');
+      mkdirSync(x);
+      assert.equal(spawnSync('tar', ['-xzf', out, '-C', x]).status, 0);
+      const manifest = JSON.parse(readFileSync(join(x, '.manifest'), 'utf8'));
+      assert.deepEqual(manifest.wasm.map((w: { entrypoint: string }) => w.entrypoint), ['busted/team', 'busted/team/decision']);
+      const policy = await loadPolicy(readFileSync(join(x, 'policy.wasm')));
+      assert.deepEqual(policy.evaluate({ team: 'ops' }, 'busted/team/decision'), [{ result: 'block' }]);
+      assert.deepEqual(policy.evaluate({ team: 'research' }, 'busted/team'), [{ result: { allowed: true } }]);
+      // -e adds to them
+      const w = busted('compile', '--policies', join(dir, 'p'), '-o', join(dir, 'm.wasm'), '-e', 'busted/team/allowed');
+      assert.equal(w.status, 0, w.stderr);
+      assert.deepEqual(Object.keys((await loadPolicy(readFileSync(join(dir, 'm.wasm')))).entrypoints).sort(), ['busted/team', 'busted/team/allowed', 'busted/team/decision']);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('--dump-ir prints the planner IR as JSON', () => {
     const dir = policyDir();
     try {

@@ -268,3 +268,14 @@ export function rewriteMetadataCalls(modules: readonly A.Module[], errors: RegoE
     };
   });
 }
+
+/**
+ * The entrypoints the modules' annotations declare (`entrypoint: true` on a
+ * rule's document or a package), as `opa build` reads them: `a/b/p`.
+ * Malformed annotations are left for the compile stage to report.
+ */
+export function annotatedEntrypoints(modules: readonly A.Module[]): string[] {
+  const out: string[] = [];
+  for (const m of modules) for (const a of moduleAnnotations(m, [])) if (a.value.entrypoint === true) out.push(a.path.join('/'));
+  return [...new Set(out)];
+}
