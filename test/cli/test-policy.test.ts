@@ -203,7 +203,7 @@ describe('busted test-policy', { skip: runtimeBuilt ? undefined : 'needs the was
     assert.equal(j.summary.ok, false);
     const failed = j.tests.find((t: { name: string }) => t.name === 'data.team_test.test_approved_provider_is_allowed');
     assert.equal(failed.status, 'fail');
-    assert.deepEqual(failed.failed_at.operands[0], { term: 'data.busted.decision', values: [['block']] });
+    assert.deepEqual(failed.failed_at.operands[0], { term: 'data.busted.decision', values: [['block']], texts: [['"block"']] });
   });
 
   it('an evaluation error (a conflict) is an ERROR test and a failed event, not a pass', () => {

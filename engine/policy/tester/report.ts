@@ -87,7 +87,7 @@ export function formatText(r: TestPolicyReport, o: { verbose?: boolean; showDeci
         out.push(`  ${t.failedAt.file}:${t.failedAt.row}: ${t.failedAt.text}`);
         for (const op of t.failedAt.operands ?? []) {
           if (op.values.length === 0) continue;
-          for (const vs of op.values) out.push(`    ${op.term} = ${vs.length === 0 ? 'undefined' : vs.map(json).join(' | ')}`);
+          op.values.forEach((vs, i) => out.push(`    ${op.term} = ${vs.length === 0 ? 'undefined' : (op.texts?.[i] ?? vs.map(json)).join(' | ')}`));
         }
       }
       if ('value' in t) out.push(`  value: ${json(t.value)}`);

@@ -54,9 +54,10 @@ export interface FailedAt {
   /**
    * its operands (as Rego text) and their values in the test's context:
    * per solution of the body before it (at most 3), the values the operand
-   * has there (none: undefined); absent when they cannot be computed
+   * has there (none: undefined); absent when they cannot be computed.
+   * `texts`: the same values as Rego text (a set as a set), for people
    */
-  operands?: Array<{ term: string; values: unknown[][] }>;
+  operands?: Array<{ term: string; values: unknown[][]; texts?: string[][] }>;
 }
 
 export interface UnitResult {
@@ -286,12 +287,15 @@ async function explain(suite: TestSuite, failed: UnitTest[], results: UnitResult
     if (terms.length === 0) continue;
     const name = `${PROBE}${probes.length}`;
     const at = e.loc;
-    const comps: A.Term[] = terms.map((term, k) => ({
+    // each operand's values, and the same as Rego text (the SDK's JSON shows a set as an array)
+    const comp = (term: A.Term, v: string): A.Term => ({
       type: 'setcomprehension',
-      term: { type: 'var', name: `${PROBE_VAR}${k}`, loc: at },
-      body: [{ type: 'expr', kind: 'call', operator: ref('assign', at), args: [{ type: 'var', name: `${PROBE_VAR}${k}`, loc: at }, term], negated: false, with: [], loc: at }],
+      term: { type: 'var', name: v, loc: at },
+      body: [{ type: 'expr', kind: 'call', operator: ref('assign', at), args: [{ type: 'var', name: v, loc: at }, term], negated: false, with: [], loc: at }],
       loc: at,
-    }));
+    });
+    const asText = (term: A.Term): A.Term => ({ type: 'call', operator: ref('internal.json_text', at), args: [term], loc: at });
+    const comps: A.Term[] = [...terms.map((term, k) => comp(term, `${PROBE_VAR}${k}`)), ...terms.map((term, k) => comp(asText(term), `${PROBE_VAR}t${k}`))];
     const valueExpr: A.Expr = {
       type: 'expr',
       kind: 'call',
@@ -339,9 +343,11 @@ async function explain(suite: TestSuite, failed: UnitTest[], results: UnitResult
         continue;
       }
       const solutions = (rs[0]?.result ?? []) as unknown[][][];
+      const n = pr.terms.length;
       r.failedAt!.operands = pr.terms.map((term, k) => ({
         term: regoText(term),
         values: solutions.slice(0, MAX_SOLUTIONS).map((sol) => sol[k]!),
+        texts: solutions.slice(0, MAX_SOLUTIONS).map((sol) => sol[n + k] as string[]),
       }));
     }
   } catch {
