@@ -14,7 +14,7 @@ import { parseDocument } from 'yaml';
 
 import type * as A from '../rego/ast.js';
 import { RegoError, RegoErrorCode } from '../rego/errors.js';
-import { groundPrefix, refName } from './walk.js';
+import { eachRuleTerm, groundPrefix, refName } from './walk.js';
 
 type Scope = 'rule' | 'document' | 'package' | 'subpackages';
 const SCOPES: readonly string[] = ['rule', 'document', 'package', 'subpackages'];
@@ -221,12 +221,13 @@ const metadataCall = (op: A.RefTerm): string | undefined => {
   return name !== undefined && METADATA.includes(name) ? name : undefined;
 };
 
-/** Whether a term or body calls rego.metadata.* (most rules do not: they are left as they are). */
-function calls(node: unknown): boolean {
-  if (node === null || typeof node !== 'object') return false;
-  const n = node as { type?: string; kind?: string; operator?: A.RefTerm };
-  if ((n.type === 'call' || n.kind === 'call') && n.operator && metadataCall(n.operator)) return true;
-  return Object.values(node).some((x) => (Array.isArray(x) ? x.some(calls) : typeof x === 'object' && x !== null && calls(x)));
+/** Whether a rule names rego.metadata.* (most do not: they are left as they are). */
+function calls(r: A.Rule): boolean {
+  let found = false;
+  eachRuleTerm(r, (t) => {
+    if (t.type === 'ref' && metadataCall(t) !== undefined) found = true;
+  });
+  return found;
 }
 
 /** A copy of `node` with every rego.metadata.* call replaced by its value (`f()` as a term, `f(x)` as `x = value`). */
