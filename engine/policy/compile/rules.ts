@@ -19,7 +19,7 @@ import { RegoError, RegoErrorCode } from '../rego/errors.js';
 import { formatTerm } from '../rego/print.js';
 import { lookupBuiltin } from './builtins.js';
 import type { RuleSet } from './program.js';
-import { rulePath } from './walk.js';
+import { rulePath, userName } from './walk.js';
 
 export function buildRuleSets(modules: readonly A.Module[]): RuleSet[] {
   const byPath = new Map<string, RuleSet>();
@@ -42,7 +42,9 @@ export function fullRuleRef(m: A.Module, r: A.Rule): string {
   const pkg = m.package.path;
   const h = r.head.ref;
   const first: A.Term[] = h.head.type === 'var' ? [{ type: 'string', value: h.head.name, loc: h.head.loc }] : [];
-  return formatTerm({ type: 'ref', head: pkg.head, path: [...pkg.path, ...first, ...h.path], loc: pkg.loc });
+  // vars as written (rewrite_local_vars may have renamed one)
+  const path = h.path.map((p) => (p.type === 'var' ? { ...p, name: userName(p.name) } : p));
+  return formatTerm({ type: 'ref', head: pkg.head, path: [...pkg.path, ...first, ...path], loc: pkg.loc });
 }
 
 function isGroundRef(r: A.RefTerm): boolean {

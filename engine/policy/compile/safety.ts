@@ -21,7 +21,8 @@
  * for it); their other vars are local and checked, recursively, in the
  * closure's own body.
  *
- * Unsafe vars: `var x is unsafe` (rego_unsafe_var_error) at the var's first
+ * Unsafe vars: `var x is unsafe` (rego_unsafe_var_error, x as written:
+ * rewrite_local_vars renamed declared vars) at the var's first
  * occurrence in a body, or at the rule for a var of its head. Wildcards
  * (`$N`) are never named: when only they are unsafe OPA says `expression is
  * unsafe` at the expression. In a negated expression wildcards are local to
@@ -33,7 +34,7 @@ import { RegoError, RegoErrorCode } from '../rego/errors.js';
 import { lookupBuiltin } from './builtins.js';
 import type { RuleSet } from './program.js';
 import { declaredVars, refIs, varsOf } from './resolve.js';
-import { isGenerated, refName } from './walk.js';
+import { isGenerated, refName, userName } from './walk.js';
 
 type VarLocs = Map<string, A.Location>;
 
@@ -49,7 +50,7 @@ export function checkSafetyRuleHeads(modules: readonly A.Module[], errors: RegoE
     for (const p of h.ref.path) termVars(p, head);
     if (h.key !== undefined) termVars(h.key, head);
     if (h.value !== undefined) termVars(h.value, head);
-    const unsafe = [...head.keys()].filter((v) => !safe.has(v) && !isGenerated(v)).sort();
+    const unsafe = [...head.keys()].filter((v) => !safe.has(v) && !isGenerated(v)).map(userName).sort();
     for (const v of unsafe) errors.push(new RegoError(RegoErrorCode.UNSAFE_VAR, `var ${v} is unsafe`, r.loc));
     r.else.forEach((e) => onRule(e, args));
   };
@@ -126,7 +127,7 @@ class Safety {
         }
       }
       unsafe.sort((a, b) => a[1].row - b[1].row || a[1].col - b[1].col);
-      for (const [v, loc] of unsafe) this.errors.push(new RegoError(RegoErrorCode.UNSAFE_VAR, `var ${v} is unsafe`, loc));
+      for (const [v, loc] of unsafe) this.errors.push(new RegoError(RegoErrorCode.UNSAFE_VAR, `var ${userName(v)} is unsafe`, loc));
       if (unsafe.length === 0) {
         for (const e of generatedOnly) this.errors.push(new RegoError(RegoErrorCode.UNSAFE_VAR, 'expression is unsafe', e.loc));
       }
@@ -159,7 +160,7 @@ class Safety {
         const hv: VarLocs = new Map();
         for (const h of heads) termVars(h, hv);
         for (const [v, loc] of hv) {
-          if (!inner.has(v) && !isGenerated(v)) this.errors.push(new RegoError(RegoErrorCode.UNSAFE_VAR, `var ${v} is unsafe`, loc));
+          if (!inner.has(v) && !isGenerated(v)) this.errors.push(new RegoError(RegoErrorCode.UNSAFE_VAR, `var ${userName(v)} is unsafe`, loc));
         }
         for (const h of heads) this.closuresIn(h, inner);
         break;

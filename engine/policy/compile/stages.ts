@@ -6,8 +6,8 @@
  * stage that reports an error, so later stages may rely on earlier ones.
  *
  * OPA stages not implemented here (yet): CheckDuplicateImports,
- * CheckKeywordOverrides, RewriteLocalVars (`:=` shadowing, "var x assigned
- * above", unused `some`), RewriteExprTerms, RewriteComprehensionTerms,
+ * CheckKeywordOverrides, RewriteLocalVars' unused-var checks (strict mode
+ * and `declared var x unused`), RewriteExprTerms, RewriteComprehensionTerms,
  * RewriteRefsInHead, RewriteWithValues, RewriteEquals,
  * RewriteDynamicTerms, CheckTypes, rule and comprehension indices.
  */
@@ -16,6 +16,7 @@ import type * as A from '../rego/ast.js';
 import type { RegoError } from '../rego/errors.js';
 import { rewriteMetadataCalls } from './annotations.js';
 import { checkUndefinedFuncs } from './funcs.js';
+import { rewriteLocalVars } from './locals.js';
 import type { CheckedProgram, RuleSet } from './program.js';
 import { buildGraph, checkRecursion } from './recursion.js';
 import { packageExports, resolveModule } from './resolve.js';
@@ -42,6 +43,7 @@ export const STAGES: readonly Stage[] = [
   ],
   // annotations read, rego.metadata.* calls replaced by their values, before anything looks at calls
   ['rewrite_rego_metadata_calls', (s) => void (s.modules = rewriteMetadataCalls(s.modules, s.errors))],
+  ['rewrite_local_vars', (s) => void (s.modules = rewriteLocalVars(s.modules, s.errors))],
   ['set_rule_tree', (s) => void (s.ruleSets = buildRuleSets(s.modules))],
   ['check_builtin_rule_names', (s) => checkBuiltinNames(s.modules, s.errors)],
   ['check_rule_conflicts', (s) => checkRuleConflicts(s.modules, s.ruleSets, s.errors)],

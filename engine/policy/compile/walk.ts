@@ -129,3 +129,12 @@ export function rulePath(m: A.Module, r: A.Rule): string[] {
 export function isGenerated(name: string): boolean {
   return name.startsWith('$') || name.startsWith('__');
 }
+
+/**
+ * The name a var has in the source: rewrite_local_vars (locals.ts) renames
+ * a declared `x` to `x$N`; wildcards (`$N`) stay as they are.
+ */
+export function userName(name: string): string {
+  const i = name.indexOf('$');
+  return i > 0 ? name.slice(0, i) : name;
+}

@@ -18,7 +18,7 @@ import { HOST_BUILTINS } from '../builtins-js.js';
 import { lookupBuiltin } from '../compile/builtins.js';
 import type { CheckedProgram, RuleSet } from '../compile/program.js';
 import { declaredVars, varsOf } from '../compile/resolve.js';
-import { groundPrefix, refName, refReaches, rulePath } from '../compile/walk.js';
+import { groundPrefix, refName, refReaches, rulePath, userName } from '../compile/walk.js';
 import * as IR from '../ir/ir.js';
 import type * as A from '../rego/ast.js';
 import { RegoError, RegoErrorCode } from '../rego/errors.js';
@@ -1166,7 +1166,7 @@ class Planner {
     k: K,
   ): void {
     if (op === 'assign' && a.type === 'var' && vars.has(a.name)) {
-      throw new UnsupportedError(`:= to variable ${a.name} bound above`, a.loc);
+      throw new UnsupportedError(`:= to variable ${userName(a.name)} bound above`, a.loc);
     }
     this.unify(a, b, at, out, vars, locals, k);
   }
@@ -1247,7 +1247,7 @@ class Planner {
         return k({ type: 'string_index', value: this.str(t.value) }, out);
       case 'var': {
         const v = vars.get(t.name);
-        if (v === undefined) throw new UnsupportedError(`binding variable ${t.name} inside a composite or a comparison`, t.loc);
+        if (v === undefined) throw new UnsupportedError(`binding variable ${userName(t.name)} inside a composite or a comparison`, t.loc);
         return k({ type: 'local', value: v }, out);
       }
       case 'ref':
@@ -1399,7 +1399,7 @@ class Planner {
       if (r.path.length === 0) out.push({ type: 'IsDefinedStmt', source: base, loc: l });
     } else {
       const v = vars.get(name);
-      if (v === undefined) throw new UnsupportedError(`reference to unbound variable ${name}`, r.loc);
+      if (v === undefined) throw new UnsupportedError(`reference to unbound variable ${userName(name)}`, r.loc);
       base = v;
     }
     this.planPath(base, r.path, 0, out, vars, locals, k);
