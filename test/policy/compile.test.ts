@@ -128,6 +128,20 @@ const FAIL: Fail[] = [
   },
   { note: 'whole data', src: 'package policy\nrule := data', code: 'rego_recursion_error', message: 'rule data.policy.rule is recursive: data.policy.rule -> data.policy.rule', at: [2, 1] },
   {
+    note: 'an argument named input',
+    src: 'package t\nf(input) := input.a',
+    code: 'rego_compile_error',
+    message: 'args must not shadow input',
+    at: [2, 1],
+  },
+  {
+    note: 'an argument pattern holding data',
+    src: 'package t\nf([x, data]) := x',
+    code: 'rego_compile_error',
+    message: 'args must not shadow data',
+    at: [2, 1],
+  },
+  {
     note: 'function',
     src: 'package t\nf(x) := y if y := g(x)\ng(x) := y if y := f(x)',
     code: 'rego_recursion_error',

@@ -63,6 +63,20 @@ export function resolveModule(m: A.Module, errors: RegoError[], exports: Map<str
     const name = imp.alias ?? names[names.length - 1];
     if (name !== undefined && name !== 'input' && name !== 'data') globals.set(name, imp.path);
   }
+  // a function's argument named input or data would hide the document (OPA refuses it)
+  const shadowing = (t: A.Term): string | undefined => {
+    // the parser reads a bare `input` or `data` as the document's ref
+    if (t.type === 'var' || (t.type === 'ref' && t.path.length === 0 && t.head.type === 'var')) {
+      const name = t.type === 'var' ? t.name : (t.head as A.VarTerm).name;
+      return name === 'input' || name === 'data' ? name : undefined;
+    }
+    const items = t.type === 'array' ? t.items : t.type === 'object' ? t.items.map(([, v]) => v) : [];
+    return items.map(shadowing).find((n) => n !== undefined);
+  };
+  for (const r of m.rules) {
+    const root = (r.head.args ?? []).map(shadowing).find((n) => n !== undefined);
+    if (root !== undefined) errors.push(new RegoError(RegoErrorCode.COMPILE, `args must not shadow ${root}`, r.head.loc));
+  }
   const rs = new Resolver(globals);
   return { ...m, rules: m.rules.map((r) => rs.rule(r, undefined)) };
 }
