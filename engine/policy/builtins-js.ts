@@ -48,6 +48,7 @@ import {
 import { IMPLS as JWT } from './builtins/jwt.js';
 import { IMPLS as MISC, newEvaluation as newDraws } from './builtins/misc.js';
 import { IMPLS as NET } from './builtins/net.js';
+import { goRegex } from './builtins/re2.js';
 import { IMPLS as SCHEMA } from './builtins/schema.js';
 import { IMPLS as TEMPLATE } from './builtins/template.js';
 import { IMPLS as TIME } from './builtins/time.js';
@@ -325,34 +326,13 @@ function sprintf(format: string, list: unknown[]): string {
 // backreferences, which JS accepts; `\C`, `\Q…\E` and POSIX classes
 // `[[:alpha:]]` are RE2-only and fail to compile here (undefined).
 
-const regexCache = new Map<string, RegExp>();
-
+/** A Go (RE2) pattern as a JavaScript RegExp (builtins/re2.ts), or a builtin error. */
 function re2(pattern: string): RegExp {
-  let r = regexCache.get(pattern);
-  if (r) return r;
-  let src = pattern;
-  let flags = 'u';
-  const lead = /^\(\?([ims]+)\)/.exec(src);
-  if (lead) {
-    flags += lead[1]!;
-    src = src.slice(lead[0].length);
-  }
-  src = src.replace(/\\A/g, '^').replace(/\\z/g, '$(?![\\s\\S])').replace(/\(\?P</g, '(?<');
-  r = new RegExp(src, flags);
-  regexCache.set(pattern, r);
-  return r;
+  return goRegex(pattern) ?? fail(`invalid regular expression ${JSON.stringify(pattern)}`);
 }
 
-/** regex.is_valid: RE2 syntax, which has no lookaround and no backreferences (JavaScript would take them). */
-function re2Valid(pattern: string): boolean {
-  if (/\(\?<?[=!]/.test(pattern) || /(^|[^\\])(\\\\)*\\[1-9]/.test(pattern)) return false;
-  try {
-    re2(pattern);
-    return true;
-  } catch {
-    return false;
-  }
-}
+/** regex.is_valid: RE2 syntax (no lookaround, no backreferences, which JavaScript would take). */
+const re2Valid = (pattern: string): boolean => goRegex(pattern) !== null;
 
 /**
  * regex.template_match's template: literal text, and regular expressions

@@ -91,6 +91,11 @@ describe('rego → wasm: more builtins', { skip }, () => {
       ['regex.template_match("urn:foo:{.*}", "urn:foo:bar:baz", "{", "}")', true],
       ['regex.template_match("urn:foo.bar:<[0-9]+>", "urn:fooXbar:12", "<", ">")', false], // the literal part is literal
       ['glob.quote_meta("*.github.com")', '\\*.github.com'],
+      // the host's regex builtins read RE2, not JavaScript: POSIX classes, \\Q…\\E, a . that takes \\r
+      ['regex.find_n("[[:digit:]]+", "a12b345", -1)', ['12', '345']],
+      ['regex.split(`\\Q.*\\E`, "a.*b")', ['a', 'b']],
+      ['regex.replace("a\\rb", ".", "x")', 'xxx'],
+      ['regex.find_n("a{2}}", "aa}", 1)', ['aa}']], // a stray } is a literal in RE2
       ['glob.quote_meta("[a]{b}?\\\\")', '\\[a\\]\\{b\\}\\?\\\\'], // [a]{b}?\ → \[a\]\{b\}\?\\
     ]);
   });
