@@ -50,7 +50,7 @@ import { IMPLS as MISC, newEvaluation as newDraws } from './builtins/misc.js';
 import { IMPLS as NET } from './builtins/net.js';
 import { goRegex } from './builtins/re2.js';
 import { IMPLS as SCHEMA } from './builtins/schema.js';
-import { IMPLS as TEMPLATE } from './builtins/template.js';
+import { sprintf as goSprintf, sprintfOperands, IMPLS as TEMPLATE } from './builtins/template.js';
 import { IMPLS as TIME } from './builtins/time.js';
 import { lookupBuiltin } from './compile/builtins.js';
 import { importsOf } from './emit/wasm.js';
@@ -176,16 +176,15 @@ const strings: Record<string, Impl> = {
 };
 
 /* ----------------------------------------------------------------- sprintf */
-// Go's fmt.Sprintf over the arguments OPA builds (topdown/strings.go
-// builtinSprintf): integral numbers as int, other numbers as float64,
-// strings as string, everything else as its Rego text (a string).
+// Go's fmt.Sprintf (builtins/template.ts, which printf in templates uses
+// too) over the operands OPA builds (sprintfOperands).
 
-type GoArg = { t: 'int'; v: number } | { t: 'float64'; v: number } | { t: 'string'; v: string };
-
+/** A value as Rego text, as OPA's sprintf and print write a composite: `[1, "a"]`, `{"k": 1}`, `{1, 2}`. */
 function regoText(v: unknown): string {
   if (v === null) return 'null';
   if (typeof v === 'string') return JSON.stringify(v);
-  if (typeof v === 'number' || typeof v === 'boolean') return String(v);
+  if (typeof v === 'number' || typeof v === 'boolean' || typeof v === 'bigint') return String(v);
+  if (v instanceof RegoSet) return v.items.length ? `{${v.items.map(regoText).join(', ')}}` : 'set()';
   if (Array.isArray(v)) return `[${v.map(regoText).join(', ')}]`;
   const o = v as Record<string, unknown>;
   return `{${Object.keys(o)
@@ -194,137 +193,13 @@ function regoText(v: unknown): string {
     .join(', ')}}`;
 }
 
-function goArg(v: unknown): GoArg {
-  if (typeof v === 'number') return Number.isInteger(v) ? { t: 'int', v } : { t: 'float64', v };
-  if (typeof v === 'string') return { t: 'string', v };
-  return { t: 'string', v: regoText(v) };
-}
-
-/** Go's %e exponent: sign and at least two digits. */
-const goExp = (s: string): string => s.replace(/e([+-])(\d)$/, 'e$10$2');
-
-/** Go's %v / %g (shortest) for a float64. */
-function goFloat(v: number): string {
-  if (!Number.isFinite(v)) return Number.isNaN(v) ? 'NaN' : v > 0 ? '+Inf' : '-Inf';
-  const e = v.toExponential();
-  const exp = Number(e.slice(e.indexOf('e') + 1));
-  if (exp < -4 || exp >= 6) return goExp(e); // strconv %g shortest: eprec 6
-  return String(v);
-}
-
-function goQuote(s: string): string {
-  return JSON.stringify(s).replace(/[\u007f-\u009f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
-}
-
-const badVerb = (verb: string, a: GoArg): string => `%!${verb}(${a.t}=${a.t === 'float64' ? goFloat(a.v) : a.v})`;
-
-function sprintf(format: string, list: unknown[]): string {
-  const args = list.map(goArg);
-  let ai = 0;
-  let out = '';
-  const re = /%([-+# 0]*)(\d+)?(?:\.(\d+))?([a-zA-Z%])/gy;
-  let i = 0;
-  while (i < format.length) {
-    const pc = format.indexOf('%', i);
-    if (pc < 0) {
-      out += format.slice(i);
-      break;
-    }
-    out += format.slice(i, pc);
-    re.lastIndex = pc;
-    const m = re.exec(format);
-    if (!m) {
-      out += '%!(NOVERB)';
-      i = format.length;
-      break;
-    }
-    i = re.lastIndex;
-    const [, flags = '', width, prec, verb = ''] = m;
-    if (verb === '%') {
-      out += '%';
-      continue;
-    }
-    const a = args[ai++];
-    if (a === undefined) {
-      out += `%!${verb}(MISSING)`;
-      continue;
-    }
-    const p = prec === undefined ? undefined : Number(prec);
-    let s: string;
-    let numeric = false;
-    switch (verb) {
-      case 'v':
-        s = a.t === 'float64' ? goFloat(a.v) : String(a.v);
-        numeric = a.t !== 'string';
-        break;
-      case 'd':
-        if (a.t !== 'int') s = badVerb(verb, a);
-        else ((s = String(a.v)), (numeric = true));
-        break;
-      case 's':
-        s = a.t === 'string' ? (p === undefined ? a.v : runes(a.v).slice(0, p).join('')) : badVerb(verb, a);
-        break;
-      case 'q':
-        s = a.t === 'string' ? goQuote(a.v) : a.t === 'int' ? `'${String.fromCodePoint(a.v)}'` : badVerb(verb, a);
-        break;
-      case 'f':
-      case 'F':
-        if (a.t === 'string') s = badVerb(verb, a);
-        else ((s = a.v.toFixed(p ?? 6)), (numeric = true));
-        if (a.t === 'int') s = badVerb(verb, a);
-        break;
-      case 'e':
-      case 'E':
-        if (a.t !== 'float64') s = badVerb(verb, a);
-        else ((s = goExp(a.v.toExponential(p ?? 6))), (numeric = true));
-        if (verb === 'E') s = s.toUpperCase();
-        break;
-      case 'g':
-      case 'G':
-        if (a.t !== 'float64') s = badVerb(verb, a);
-        else ((s = p === undefined ? goFloat(a.v) : goExp(String(Number(a.v.toPrecision(p))))), (numeric = true));
-        break;
-      case 'x':
-      case 'X':
-      case 'o':
-      case 'b': {
-        const base = verb === 'o' ? 8 : verb === 'b' ? 2 : 16;
-        if (a.t === 'int') ((s = a.v.toString(base)), (numeric = true));
-        else if (a.t === 'string' && base === 16) s = Buffer.from(a.v, 'utf8').toString('hex');
-        else s = badVerb(verb, a);
-        if (verb === 'X') s = s.toUpperCase();
-        break;
-      }
-      default:
-        s = badVerb(verb, a);
-    }
-    if (numeric && flags.includes('+') && !s.startsWith('-')) s = `+${s}`;
-    const w = width === undefined ? 0 : Number(width);
-    if (runes(s).length < w) {
-      const pad = w - runes(s).length;
-      if (flags.includes('-')) s += ' '.repeat(pad);
-      else if (flags.includes('0') && numeric) {
-        const sign = /^[+-]/.test(s) ? s[0]! : '';
-        s = sign + '0'.repeat(pad) + s.slice(sign.length);
-      } else s = ' '.repeat(pad) + s;
-    }
-    out += s;
-  }
-  if (ai < args.length) {
-    out += `%!(EXTRA ${args
-      .slice(ai)
-      .map((a) => `${a.t}=${a.t === 'float64' ? goFloat(a.v) : a.v}`)
-      .join(', ')})`;
-  }
-  return out;
+/** sprintf's host side: its operands arrive as Rego text (runtime busted_sprintf), read exactly. */
+function sprintf(format: string, operandsText: unknown): string {
+  const list = exact(operandsText);
+  return goSprintf(format, sprintfOperands(Array.isArray(list) ? list : fail('sprintf: operand 2 must be array'), regoText));
 }
 
 /* ------------------------------------------------------------ regex, glob */
-// RE2 in JavaScript's dialect: the syntax RE2 and JS share means the same.
-// Translated: a leading `(?flags)` group (i, s, m; JS has no inline flags),
-// `\A` and `\z`, `(?P<name>`. Not translated: RE2 rejects lookaround and
-// backreferences, which JS accepts; `\C`, `\Q…\E` and POSIX classes
-// `[[:alpha:]]` are RE2-only and fail to compile here (undefined).
 
 /** A Go (RE2) pattern as a JavaScript RegExp (builtins/re2.ts), or a builtin error. */
 function re2(pattern: string): RegExp {
@@ -974,7 +849,7 @@ export const HOST_BUILTINS: Readonly<Record<string, Impl>> = {
   ...strings,
   ...encoding,
   ...misc,
-  sprintf: (f, args) => sprintf(str(f), coll(args)),
+  sprintf: (f, args) => sprintf(str(f), args),
   abs: (x) => Math.abs(num(x)),
   // Go's math.Round: halves away from zero (JS's Math.round goes up)
   round: (x) => Math.sign(num(x)) * Math.round(Math.abs(num(x))),

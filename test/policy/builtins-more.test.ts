@@ -70,6 +70,16 @@ describe('rego → wasm: more builtins', { skip }, () => {
     assert.equal(host['bits.and']!('12', 10), undefined); // a string is not a number, under either name
   });
 
+  it('sprintf through the host: big integers whole, sets as sets (as OPA hands them to Go)', async () => {
+    await table([
+      ['sprintf("%s|%d|%v", [123456789123456789123, 1208925819614629174706175, -99999999999999999999])', '123456789123456789123|1208925819614629174706175|-99999999999999999999'],
+      ['sprintf("%v", [{1, "a"}])', '{1, "a"}'],
+      ['sprintf("%v %v", [set(), [1, {"k": {2}}]])', 'set() [1, {"k": {2}}]'],
+      ['sprintf("%s", [9223372036854775807])', '%!s(int=9223372036854775807)'], // an int64 is a Go int, which %s refuses
+      ['sprintf("%x", [255.5])', '0x1.ffp+07'],
+    ]);
+  });
+
   it('semver, strings, arrays', async () => {
     await table([
       ['[semver.compare("1.2.3", "1.10.0"), semver.compare("1.0.0-alpha", "1.0.0"), semver.compare("1.0.0-alpha.2", "1.0.0-alpha.10"), semver.compare("1.0.0-2", "1.0.0-a"), semver.compare("1.0.0+b1", "1.0.0+b2")]', [-1, -1, -1, -1, 0]],

@@ -288,7 +288,7 @@ n := [d, m, data.d.e]
       for (const a of args) {
         let host: unknown;
         try {
-          host = HOST_BUILTINS.sprintf!(f, a);
+          host = HOST_BUILTINS.sprintf!(f, JSON.stringify(a)); // the host reads its operands as Rego text
         } catch {
           host = undefined; // a builtin error is undefined (non-strict)
         }

@@ -14,7 +14,7 @@
  * their product.
  */
 import type { BuiltinDecl } from '../compile/builtins.js';
-import { byteCompare, fail, str, type Impl } from './common.js';
+import { byteCompare, fail, str, type Exact, type Impl } from './common.js';
 
 /** name → arity and how operands and result cross (compile/builtins.ts) */
 export const DECLS: Record<string, BuiltinDecl> = {
@@ -35,7 +35,7 @@ class JsonNumber {
 /** An integer the template makes: a constant or len (int), a string's byte (uint8), json.Number.Int64 (int64) */
 class GoInt {
   constructor(
-    readonly type: 'int' | 'int64' | 'uint8',
+    readonly type: 'int' | 'int64' | 'uint8' | '*big.Int',
     readonly v: bigint,
   ) {}
 }
@@ -983,6 +983,8 @@ function fmtValue(v: Val, verb: string, f: Flags, depth: number): string {
   }
   if (typeof v === 'boolean') return verb === 'v' || verb === 't' ? pad(String(v), f) : badVerb(verb, v, f);
   if (stringKind(v)) return 'vsxXq'.includes(verb) ? fmtString(textOf(v), verb, f) : badVerb(verb, v, f);
+  // a *big.Int formats itself: %s and %v as decimal digits
+  if (v instanceof GoInt && v.type === '*big.Int') return 'vsdboOxX'.includes(verb) ? fmtInteger(v, verb === 'v' || verb === 's' ? 'd' : verb, f) : badVerb(verb, v, f);
   if (v instanceof GoInt) return 'vdboOxXcqU'.includes(verb) ? fmtInteger(v, verb === 'v' ? 'd' : verb, f) : badVerb(verb, v, f);
   if (v instanceof GoFloat) return 'vbeEfFgGxX'.includes(verb) ? fmtFloat(v, verb, f) : badVerb(verb, v, f);
   if (v instanceof GoMap) return `map[${sortedKeys(v).map((k) => `${fmtValue(k, verb, f, depth + 1)}:${fmtValue(v.m.get(k)!, verb, f, depth + 1)}`).join(' ')}]`;
@@ -1011,8 +1013,22 @@ function sprint(args: Val[]): string {
 
 const sprintln = (args: Val[]): string => args.map((a) => fmtValue(a, 'v', NO_FLAGS, 0)).join(' ') + '\n';
 
-/** fmt.Sprintf (fmt/print.go doPrintf), without explicit argument indexes. */
-function sprintf(format: string, args: Val[]): string {
+/**
+ * Rego's sprintf operands (exact: builtins/common.ts) as OPA hands them to
+ * Go (topdown/strings.go builtinSprintf): an integer as an int, or a
+ * *big.Int past int64; another number as a float64; a string as itself;
+ * anything else as its Rego text.
+ */
+export function sprintfOperands(list: Exact[], regoText: (v: Exact) => string): Val[] {
+  return list.map((v) => {
+    if (typeof v === 'bigint') return new GoInt(v >= INT64_MIN && v <= INT64_MAX ? 'int' : '*big.Int', v);
+    if (typeof v === 'number') return Number.isInteger(v) ? goInt(v) : new GoFloat(v);
+    return typeof v === 'string' ? v : regoText(v);
+  });
+}
+
+/** fmt.Sprintf (fmt/print.go doPrintf), without explicit argument indexes: printf here, and Rego's sprintf. */
+export function sprintf(format: string, args: Val[]): string {
   let out = '';
   let argNum = 0;
   const s = [...format];

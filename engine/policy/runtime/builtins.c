@@ -318,6 +318,13 @@ static char *i64_digits(i64 v, char *end) {
   return p;
 }
 
+// The host's sprintf (Go's fmt): its operands as Rego text, so big integers
+// stay whole and sets stay sets (builtins-js.ts sprintf reads them exactly).
+RT_API value *busted_json_text(value *v);
+static value *sprintf_host(i32 host, value *format, value *args) {
+  return opa_builtin2(host, 0, format, busted_json_text(args));
+}
+
 // sprintf for what policies format most (reasons): %s and %v of strings,
 // %d and %v of integers, and %%, with no flags, width or precision, one
 // argument per verb. There Go's fmt (OPA's topdown/strings.go) prints the
@@ -325,7 +332,7 @@ static char *i64_digits(i64 v, char *end) {
 // composites, flags, missing or extra arguments) is the host's
 // (builtins-js.ts sprintf, Go fmt semantics).
 RT_API value *busted_sprintf(value *format, value *args, i32 host) {
-  if (!is(format, V_STRING) || !is(args, V_ARRAY)) return opa_builtin2(host, 0, format, args);
+  if (!is(format, V_STRING) || !is(args, V_ARRAY)) return sprintf_host(host, format, args);
   string_t *f = (string_t *)format;
   array_t *a = (array_t *)args;
   // pass 1: check every verb and argument, and add up the length
@@ -336,22 +343,22 @@ RT_API value *busted_sprintf(value *format, value *args, i32 host) {
       n++;
       continue;
     }
-    if (++i == f->len) return opa_builtin2(host, 0, format, args);
+    if (++i == f->len) return sprintf_host(host, format, args);
     char verb = f->v[i];
     if (verb == '%') {
       n++;
       continue;
     }
-    if (ai == a->len) return opa_builtin2(host, 0, format, args);
+    if (ai == a->len) return sprintf_host(host, format, args);
     value *x = a->elems[ai++];
     i64 iv;
     if ((verb == 's' || verb == 'v') && is(x, V_STRING)) n += ((string_t *)x)->len;
     else if ((verb == 'd' || verb == 'v') && is(x, V_NUMBER) && ((number_t *)x)->repr == N_INT) {
       iv = ((number_t *)x)->i;
       n += (u32)(tmp + sizeof(tmp) - i64_digits(iv, tmp + sizeof(tmp)));
-    } else return opa_builtin2(host, 0, format, args);
+    } else return sprintf_host(host, format, args);
   }
-  if (ai != a->len) return opa_builtin2(host, 0, format, args); // %!(EXTRA ...)
+  if (ai != a->len) return sprintf_host(host, format, args); // %!(EXTRA ...)
   // pass 2: write
   string_t *r = (string_t *)str_new(n);
   char *o = (char *)r->v;
