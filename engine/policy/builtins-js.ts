@@ -37,6 +37,7 @@ import {
   jsonText,
   newEvaluationClock,
   num,
+  NumberText,
   obj,
   RegoSet,
   exactText,
@@ -540,6 +541,7 @@ const clone = (v: Json): Json => (v === null || typeof v !== 'object' ? v : JSON
 
 /** A deep copy of an exact value (sets copied as sets). */
 function cloneExact(v: Exact): Exact {
+  if (v instanceof NumberText) return v;
   if (v instanceof RegoSet) return new RegoSet(v.items.map(cloneExact));
   if (Array.isArray(v)) return v.map(cloneExact);
   if (v !== null && typeof v === 'object') {
@@ -550,7 +552,7 @@ function cloneExact(v: Exact): Exact {
   return v;
 }
 
-const isObj = (v: Exact): v is Record<string, Exact> => v !== null && typeof v === 'object' && !Array.isArray(v) && !(v instanceof RegoSet);
+const isObj = (v: Exact): v is Record<string, Exact> => v !== null && typeof v === 'object' && !Array.isArray(v) && !(v instanceof RegoSet) && !(v instanceof NumberText);
 
 /**
  * json.patch (RFC 6902, OPA's topdown/json.go): add, remove, replace, move,

@@ -28,6 +28,11 @@ export const jsonText = (text: string): ArrayBuffer => {
   return b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength) as ArrayBuffer;
 };
 
+/** A number no double holds (2e308): its text, as OPA keeps it. */
+export class NumberText {
+  constructor(readonly text: string) {}
+}
+
 /** A set among an exact operand's values (an array is a JS array). */
 export class RegoSet {
   constructor(readonly items: Exact[]) {}
@@ -39,7 +44,7 @@ export class RegoSet {
  * double cannot hold as BigInt, every other number as a number, sets as
  * RegoSet. An object key that is not a string is refused.
  */
-export type Exact = null | boolean | number | bigint | string | RegoSet | Exact[] | { [k: string]: Exact };
+export type Exact = null | boolean | number | bigint | string | NumberText | RegoSet | Exact[] | { [k: string]: Exact };
 
 export function exact(text: unknown): Exact {
   const s = str(text);
@@ -101,7 +106,8 @@ export function exact(text: unknown): Exact {
         const n = Number(m[0]);
         return Number.isSafeInteger(n) ? n : BigInt(m[0]);
       }
-      return Number(m[0]);
+      const n = Number(m[0]);
+      return Number.isFinite(n) ? n : new NumberText(m[0]);
     }
     for (const [w, v] of [['true', true], ['false', false], ['null', null], ['set()', new RegoSet([])]] as const) {
       if (s.startsWith(w, i)) return (i += w.length), v;
@@ -118,11 +124,12 @@ export function exactEqual(a: Exact, b: Exact): boolean {
   if ((typeof a === 'number' || typeof a === 'bigint') && (typeof b === 'number' || typeof b === 'bigint')) {
     return typeof a === typeof b ? a === b : Number(a) === Number(b) && (typeof a === 'number' ? Number.isInteger(a) : Number.isInteger(b));
   }
+  if (a instanceof NumberText || b instanceof NumberText) return a instanceof NumberText && b instanceof NumberText && a.text === b.text;
   if (a instanceof RegoSet || b instanceof RegoSet) return a instanceof RegoSet && b instanceof RegoSet && a.items.length === b.items.length && a.items.every((x) => b.items.some((y) => exactEqual(x, y)));
   if (Array.isArray(a) || Array.isArray(b)) return Array.isArray(a) && Array.isArray(b) && a.length === b.length && a.every((x, i) => exactEqual(x, b[i]!));
   if (a !== null && b !== null && typeof a === 'object' && typeof b === 'object') {
     const ka = Object.keys(a);
-    return ka.length === Object.keys(b).length && ka.every((k) => Object.hasOwn(b, k) && exactEqual(a[k]!, (b as Record<string, Exact>)[k]!));
+    return ka.length === Object.keys(b).length && ka.every((k) => Object.hasOwn(b, k) && exactEqual((a as Record<string, Exact>)[k]!, (b as Record<string, Exact>)[k]!));
   }
   return a === b;
 }
@@ -132,6 +139,7 @@ export function exactText(v: Exact): string {
   if (v instanceof RegoSet) return v.items.length ? `{${v.items.map(exactText).join(',')}}` : 'set()';
   if (Array.isArray(v)) return `[${v.map(exactText).join(',')}]`;
   if (typeof v === 'bigint') return v.toString();
+  if (v instanceof NumberText) return v.text;
   if (typeof v === 'number') return Number.isFinite(v) ? JSON.stringify(v) : fail('not a finite number');
   if (v !== null && typeof v === 'object') return `{${Object.entries(v).map(([k, x]) => `${JSON.stringify(k)}:${exactText(x)}`).join(',')}}`;
   return JSON.stringify(v);
@@ -141,7 +149,7 @@ export function exactText(v: Exact): string {
 export function exactJSON(v: Exact): string {
   if (v instanceof RegoSet) return exactJSON(v.items);
   if (Array.isArray(v)) return `[${v.map(exactJSON).join(',')}]`;
-  if (v !== null && typeof v === 'object' && typeof v !== 'bigint') return `{${Object.entries(v).map(([k, x]) => `${JSON.stringify(k)}:${exactJSON(x)}`).join(',')}}`;
+  if (v !== null && typeof v === 'object' && !(v instanceof NumberText)) return `{${Object.entries(v).map(([k, x]) => `${JSON.stringify(k)}:${exactJSON(x)}`).join(',')}}`;
   return exactText(v);
 }
 

@@ -5,7 +5,7 @@
  * them: int and *big.Int, float64, string, encoding/json's Number, maps
  * and slices of interface{}.
  */
-import { byteCompare, fail, type Exact } from './common.js';
+import { byteCompare, fail, NumberText, type Exact } from './common.js';
 
 /* ============================================================ Go values */
 
@@ -382,6 +382,7 @@ export const sprintln = (args: Val[]): string => args.map((a) => fmtValue(a, 'v'
 export function sprintfOperands(list: Exact[], regoText: (v: Exact) => string): Val[] {
   return list.map((v) => {
     if (typeof v === 'bigint') return new GoInt(v >= INT64_MIN && v <= INT64_MAX ? 'int' : '*big.Int', v);
+    if (v instanceof NumberText) return v.text; // no float64 holds it: OPA hands Go its text
     if (typeof v === 'number') return Number.isInteger(v) ? goInt(v) : new GoFloat(v);
     return typeof v === 'string' ? v : regoText(v);
   });

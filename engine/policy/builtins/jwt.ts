@@ -24,7 +24,7 @@ import {
 } from 'node:crypto';
 import type { BuiltinDecl } from '../compile/builtins.js';
 import { putOwn } from '../own-key.js';
-import { byteCompare, evaluationNowNs, exact, fail, goJSON, jsonText, obj, str, type Impl } from './common.js';
+import { byteCompare, evaluationNowNs, exact, exactJSON, fail, goJSON, jsonText, obj, str, type Exact, type Impl } from './common.js';
 
 /** name → arity and how operands and result cross (compile/builtins.ts) */
 export const DECLS: Record<string, BuiltinDecl> = {
@@ -178,21 +178,12 @@ function decodeObject(q: string): Record<string, string[]> {
 
 /* ------------------------------------------------------------------- JSON */
 
-/** A JSON value, integers past 2^53 as BigInt. */
-type Json = null | boolean | number | bigint | string | Json[] | { [k: string]: Json };
+/** A JSON value, integers past 2^53 as BigInt (and a number no double holds as its text: common.ts exact). */
+type Json = Exact;
 type JSONObject = { [k: string]: Json };
 
 /** A value as JSON text; BigInts as their digits. */
-function jsonOf(v: Json): string {
-  if (typeof v === 'bigint') return v.toString();
-  if (Array.isArray(v)) return `[${v.map(jsonOf).join(',')}]`;
-  if (v !== null && typeof v === 'object') {
-    return `{${Object.keys(v)
-      .map((k) => `${JSON.stringify(k)}:${jsonOf(v[k]!)}`)
-      .join(',')}}`;
-  }
-  return JSON.stringify(v);
-}
+const jsonOf = (v: Json): string => exactJSON(v);
 
 const isObject = (v: unknown): v is JSONObject => v !== null && typeof v === 'object' && !Array.isArray(v);
 

@@ -4,7 +4,7 @@
  * the two families never mix, as in Go's net package.
  */
 import type { BuiltinDecl } from '../compile/builtins.js';
-import { coll, exact, fail, RegoSet, str, type Exact, type Impl } from './common.js';
+import { coll, exact, fail, NumberText, RegoSet, str, type Exact, type Impl } from './common.js';
 
 /** name → arity and how operands and result cross (compile/builtins.ts) */
 export const DECLS: Record<string, BuiltinDecl> = {
@@ -169,7 +169,13 @@ function cidrExpand(cidr: string): string[] {
 function matchItems(v: Exact): Array<[string, Exact]> {
   if (typeof v === 'string') return [[v, v]];
   const entries: Array<[Exact, Exact]> =
-    v instanceof RegoSet ? v.items.map((x) => [x, x]) : Array.isArray(v) ? v.map((x, i) => [x, i]) : v !== null && typeof v === 'object' && typeof v !== 'bigint' ? Object.entries(v).map(([k, x]) => [x, k]) : fail('operand must be a string, array, set or object');
+    v instanceof RegoSet
+      ? v.items.map((x) => [x, x])
+      : Array.isArray(v)
+        ? v.map((x, i) => [x, i])
+        : v !== null && typeof v === 'object' && !(v instanceof NumberText)
+          ? Object.entries(v).map(([k, x]) => [x, k])
+          : fail('operand must be a string, array, set or object');
   return entries.map(([x, key]) => {
     if (typeof x === 'string') return [x, key];
     if (Array.isArray(x) && typeof x[0] === 'string') return [x[0], key];
