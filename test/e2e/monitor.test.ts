@@ -22,6 +22,7 @@ import { startDnsmasq, type Resolver } from '../../engine/demo/resolver.js';
 import { MonitorProcess } from '../helpers/agent.js';
 import { NSS_CURL } from '../helpers/clients.js';
 import { goClient, goProbesOn, goSkipReason } from '../helpers/go-client.js';
+import { firstLine } from '../helpers/wait.js';
 import { PYTHON, run, start } from '../../engine/demo/spawn.js';
 import { AGENT_V8_FLAGS } from '../../engine/cli/relaunch.js';
 import { PACKAGE_ROOT } from '../../engine/paths.js';
@@ -744,10 +745,7 @@ s.handle_request()
 `;
     const srv = start([PYTHON, '-c', server, pki.cert, pki.key], { cgroup: cg.path });
     try {
-      const srvPort = await new Promise<number>((ok, no) => {
-        srv.stdout!.once('data', (d) => ok(Number(String(d).trim())));
-        srv.once('exit', (code) => no(new Error(`the server exited ${code}`)));
-      });
+      const srvPort = Number(await firstLine(srv.stdout!, srv));
       const { Agent: HttpsAgent, request: httpsRequest } = await import('node:https');
       const keep = new HttpsAgent({ keepAlive: true, maxSockets: 1 });
       const call = (path: string, body?: string) =>
@@ -892,11 +890,7 @@ for s in (a, b):
     const srv = start([PYTHON, '-c', code], { cgroup: cg.path });
     let late: MonitorProcess | undefined;
     try {
-      const line = await new Promise<string>((resolve, reject) => {
-        srv.stdout!.once('data', (d: Buffer) => resolve(String(d)));
-        srv.once('exit', (c) => reject(new Error(`the server exited ${c}`)));
-      });
-      const [p4, p6] = line.trim().split(' ').map(Number);
+      const [p4, p6] = (await firstLine(srv.stdout!, srv)).split(' ').map(Number);
       late = await MonitorProcess.start(['--cgroup', cg.path]);
       for (const p of [p4, p6]) {
         const r = await run(['bash', '-c', `exec 3<>/dev/tcp/127.0.0.1/${p}; echo x >&3`], { cgroup: cg.path });

@@ -24,6 +24,7 @@ import type { BustedEvent } from '../../engine/model/event.js';
 import { PACKAGE_ROOT } from '../../engine/paths.js';
 import { startH2cProviderServer, startPlainProviderServer, USAGE, type ProviderServer } from '../helpers/providers.js';
 import { pb } from '../helpers/protobuf.js';
+import { firstLine } from '../helpers/wait.js';
 
 const skip = kernelSkipReason();
 const TOKEN = 'e2ePLAINtoken0123456789abcdefgh';
@@ -270,10 +271,7 @@ s.serve_forever()`,
         ],
         inCg(),
       );
-      const port = await new Promise<number>((resolve, reject) => {
-        srv!.stdout!.once('data', (d) => resolve(Number(String(d).trim())));
-        srv!.once('exit', (c) => reject(new Error(`the server exited (${c})`)));
-      });
+      const port = Number(await firstLine(srv!.stdout!, srv!));
       const c = await run(['ip', 'netns', 'exec', tag, 'curl', '-sS', '-f', '-H', 'content-type: application/json', '--data-binary', chat('llama3.2', 'q-server-side'), '-o', '/dev/null', `http://${net}.1:${port}/api/chat`]);
       assert.equal(c.code, 0, c.stderr);
       const req = await agent.waitFor((e) => e.type === 'llm_request' && e.llm?.user_message === 'q-server-side', "the call, from the server's packets");
@@ -302,10 +300,7 @@ s.serve_forever()`,
       srv = start(['ip', 'netns', 'exec', tag, process.execPath, '-e', `const http = require('http');
 const s = http.createServer((q, r) => { q.resume(); q.on('end', () => setTimeout(() => { r.setHeader('content-type', 'application/json'); r.end(JSON.stringify({ model: 'llama3.2', message: { role: 'assistant', content: 'x'.repeat(3000) }, done: true })); }, q.url === '/v1/upload' ? 100 : 0)); });
 s.listen(0, '${net}.2', () => console.log(s.address().port));`]);
-      const port = await new Promise<number>((resolve, reject) => {
-        srv!.stdout!.once('data', (d) => resolve(Number(String(d).trim())));
-        srv!.once('exit', (c) => reject(new Error(`the server exited (${c})`)));
-      });
+      const port = Number(await firstLine(srv!.stdout!, srv!));
       agent = await MonitorProcess.start(['--cgroup', cg.path]);
       // twelve connections (each has its own sequence numbers both ways): an upload, then a prompt
       for (let i = 0; i < 12; i++) {

@@ -23,3 +23,22 @@ export async function until(pred: () => boolean, what: string, ms = 30_000): Pro
     await new Promise((r) => setTimeout(r, 50));
   }
 }
+
+/**
+ * The first line a child prints on STREAM (a server saying its port): read
+ * whole, however the pipe splits it; fails if PROC exits first.
+ */
+export function firstLine(stream: NodeJS.ReadableStream, proc: { once(e: 'exit', f: (code: number | null) => void): unknown }): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let buf = '';
+    const onData = (d: Buffer | string): void => {
+      buf += String(d);
+      const nl = buf.indexOf('\n');
+      if (nl < 0) return;
+      stream.off('data', onData);
+      resolve(buf.slice(0, nl).trim());
+    };
+    stream.on('data', onData);
+    proc.once('exit', (code) => reject(new Error(`exited (${code}) before printing a line; it printed ${JSON.stringify(buf)}`)));
+  });
+}
