@@ -35,7 +35,7 @@ import {
   goJSON,
   int,
   jsonText,
-  newEvaluationClock,
+  newEvaluation,
   num,
   NumberText,
   obj,
@@ -47,7 +47,7 @@ import {
   type Impl,
 } from './builtins/common.js';
 import { IMPLS as JWT } from './builtins/jwt.js';
-import { IMPLS as MISC, newEvaluation as newDraws } from './builtins/misc.js';
+import { IMPLS as MISC } from './builtins/misc.js';
 import { IMPLS as NET } from './builtins/net.js';
 import { goRegex } from './builtins/re2.js';
 import { IMPLS as SCHEMA } from './builtins/schema.js';
@@ -768,10 +768,7 @@ function nowNs(): ArrayBuffer {
 }
 
 /** A new evaluation begins: time.now_ns reads the clock again, rand.intn and uuid.rfc4122 draw again. */
-export function newEvaluation(): void {
-  newEvaluationClock();
-  newDraws();
-}
+export { newEvaluation };
 
 const misc: Record<string, Impl> = {
   'json.filter': (o, paths) => filterBy(obj(o), pathTree(jsonPaths(paths, 'json.filter'))) ?? {},

@@ -184,21 +184,28 @@ export function goJSON(v: unknown): string {
 }
 
 /**
- * The evaluation's time in nanoseconds: read once per evaluation, so that
- * time.now_ns and the builtins that default to now (io.jwt.decode_verify)
- * agree within it, as OPA's query time does. An evaluation is synchronous:
- * the next one, or a microtask after this one, reads the clock again.
+ * Values that hold for one evaluation, as OPA keeps them per query: the
+ * clock (time.now_ns, and io.jwt.decode_verify without a time), and
+ * rand.intn's and uuid.rfc4122's draws for the same operands. An evaluation
+ * is synchronous: they last until the next one starts (newEvaluation), and
+ * at most until the next microtask.
  */
-let evalNow: bigint | undefined;
-export function evaluationNowNs(): bigint {
-  if (evalNow === undefined) {
-    evalNow = BigInt(Date.now()) * 1_000_000n;
-    queueMicrotask(() => (evalNow = undefined));
+let evaluation: Map<string, unknown> | undefined;
+
+/** KEY's value in this evaluation, made by MAKE the first time. */
+export function perEvaluation<T>(key: string, make: () => T): T {
+  if (evaluation === undefined) {
+    evaluation = new Map();
+    queueMicrotask(() => (evaluation = undefined));
   }
-  return evalNow;
+  if (!evaluation.has(key)) evaluation.set(key, make());
+  return evaluation.get(key) as T;
 }
 
-/** A new evaluation begins: the clock is read again. */
-export function newEvaluationClock(): void {
-  evalNow = undefined;
+/** The evaluation's time in nanoseconds. */
+export const evaluationNowNs = (): bigint => perEvaluation('now', () => BigInt(Date.now()) * 1_000_000n);
+
+/** A new evaluation begins: the clock is read again, draws are drawn again. */
+export function newEvaluation(): void {
+  evaluation = undefined;
 }

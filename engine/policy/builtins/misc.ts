@@ -9,7 +9,7 @@ import { parseDocument, stringify } from 'yaml';
 
 import type { BuiltinDecl } from '../compile/builtins.js';
 import { unrepresentable } from '../data-file.js';
-import { bigInt, coll, exact, fail, jsonText, int, obj, runes, str, type Impl } from './common.js';
+import { bigInt, coll, exact, fail, jsonText, int, obj, perEvaluation, runes, str, type Impl } from './common.js';
 
 /** name → arity and how operands and result cross (compile/builtins.ts) */
 export const DECLS: Record<string, BuiltinDecl> = {
@@ -121,27 +121,6 @@ function uuidParse(s: string): ArrayBuffer {
   return jsonText(`{${Object.entries(out).map(([k, x]) => `${JSON.stringify(k)}:${x}`).join(',')}}`);
 }
 
-/* ------------------------------------------------- per-evaluation values */
-
-/**
- * rand.intn and uuid.rfc4122 answer the same for the same operands within
- * one evaluation (OPA caches them per query), and anew in the next.
- */
-let drawn: Map<string, unknown> | undefined;
-function draw<T>(key: string, make: () => T): T {
-  if (drawn === undefined) {
-    drawn = new Map();
-    queueMicrotask(() => (drawn = undefined));
-  }
-  if (!drawn.has(key)) drawn.set(key, make());
-  return drawn.get(key) as T;
-}
-
-/** A new evaluation begins: rand.intn and uuid.rfc4122 draw again. */
-export function newEvaluation(): void {
-  drawn = undefined;
-}
-
 /* ------------------------------------------------------------------ yaml */
 
 /** YAML as JSON can hold it (the first document), or a builtin error. */
@@ -224,9 +203,9 @@ export const IMPLS: Record<string, Impl> = {
   'semver.is_valid': (v) => typeof v === 'string' && SEMVER.test(v),
   'semver.compare': (a, b) => semverCompare(a, b),
   'uuid.parse': (s) => uuidParse(str(s)),
-  'uuid.rfc4122': (k) => draw(`uuid\0${str(k)}`, () => randomUUID()),
+  'uuid.rfc4122': (k) => perEvaluation(`uuid\0${str(k)}`, () => randomUUID()),
   // [0, |n|), 0 for n = 0
-  'rand.intn': (k, n) => draw(`rand\0${str(k)}\0${int(n)}`, () => (n === 0 ? 0 : randomInt(Math.abs(n as number)))),
+  'rand.intn': (k, n) => perEvaluation(`rand\0${str(k)}\0${int(n)}`, () => (n === 0 ? 0 : randomInt(Math.abs(n as number)))),
   'json.is_valid': (s) => {
     if (typeof s !== 'string') return false;
     try {
