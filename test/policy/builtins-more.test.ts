@@ -7,7 +7,13 @@
 import { before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
 import { customBuiltins, hostExportName } from '../../engine/policy/builtins-js.js';
+import { PACKAGE_ROOT } from '../../engine/paths.js';
 import { buildRuntime, findTools } from '../../engine/policy/runtime/build.js';
 import { load, result, table } from './helpers.js';
 
@@ -178,6 +184,43 @@ describe('rego → wasm: more builtins', { skip }, () => {
       ['{p | walk({"s": {1, 2}}, [p, _])}', [[], ['s'], ['s', 1], ['s', 2]]], // a set element is its own key
       ['count([1 | walk(7, _)])', 1],
     ]);
+  });
+
+  it('http.send: mocked in tests, an evaluation error when called; net.lookup_ip_addr without the network', async () => {
+    const p = await load(
+      `package t
+import rego.v1
+status := http.send({"method": "GET", "url": "https://example.com"}).status_code
+test_status if status == 200 with http.send as {"status_code": 200}
+ips := [net.lookup_ip_addr("10.0.0.1"), net.lookup_ip_addr("2001:DB8::1"), net.lookup_ip_addr("LocalHost."), net.lookup_ip_addr("api.localhost")]
+remote := net.lookup_ip_addr("example.invalid")
+`,
+      ['t/test_status', 't/status', 't/ips', 't/remote'],
+    );
+    assert.equal(result(p, 't/test_status'), true);
+    assert.throws(() => p.evaluate({}, 't/status'), /http\.send is not available in busted/);
+    assert.deepEqual(result(p, 't/ips'), [['10.0.0.1'], ['2001:db8::1'], ['127.0.0.1', '::1'], ['127.0.0.1', '::1']]);
+    // a name /etc/hosts does not hold: no lookup over the network
+    assert.throws(() => p.evaluate({}, 't/remote'), /net\.lookup_ip_addr is not available in busted: .*\/etc\/hosts only/);
+  });
+
+  it('net.lookup_ip_addr reads names from /etc/hosts (a private one, in a mount namespace of the test)', (t) => {
+    if (process.getuid?.() !== 0) return t.skip('needs root to make a mount namespace with its own /etc/hosts');
+    const dir = mkdtempSync(join(tmpdir(), 'busted-hosts-'));
+    try {
+      writeFileSync(join(dir, 'hosts'), '127.0.0.1 localhost\n10.1.2.3 models.internal.example Models # the gateway\nfd00::7 models.internal.example\n');
+      const script = `import { compile } from ${JSON.stringify(join(PACKAGE_ROOT, 'dist/engine/policy/compiler.js'))};
+import { loadCompiled } from ${JSON.stringify(join(PACKAGE_ROOT, 'dist/engine/policy/builtins-js.js'))};
+const { wasm } = compile([{ file: 'p.rego', text: 'package t\\np := [net.lookup_ip_addr("models.internal.example"), net.lookup_ip_addr("MODELS")]' }], { entrypoints: ['t/p'] });
+const p = await loadCompiled(wasm);
+console.log(JSON.stringify(p.evaluate({}, 't/p')));`;
+      writeFileSync(join(dir, 'run.mjs'), script);
+      const r = spawnSync('unshare', ['--mount', '--propagation', 'private', 'sh', '-c', `mount --bind ${dir}/hosts /etc/hosts && exec ${process.execPath} ${dir}/run.mjs`], { encoding: 'utf8' });
+      assert.equal(r.status, 0, r.stderr);
+      assert.deepEqual(JSON.parse(r.stdout), [{ result: [['10.1.2.3', 'fd00::7'], ['10.1.2.3']] }]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('a call\'s result destructured: [a, b] := f(x)', async () => {

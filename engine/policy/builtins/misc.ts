@@ -27,6 +27,8 @@ export const DECLS: Record<string, BuiltinDecl> = {
   'uuid.parse': { arity: 1 },
   'uuid.rfc4122': { arity: 1 },
   'rand.intn': { arity: 2 },
+  // declared so that tests can mock it (`with http.send as …`); called, it stops the evaluation
+  'http.send': { arity: 1 },
   'json.is_valid': { arity: 1 },
   'yaml.is_valid': { arity: 1 },
   'yaml.marshal': { arity: 1 },
@@ -182,7 +184,20 @@ function reachablePaths(graph: Record<string, unknown>, from: unknown[]): unknow
   return [...out.values()];
 }
 
+/**
+ * A builtin busted declines: a policy decides on kernel events, in the
+ * agent's event loop, and must not wait on the network. An evaluation that
+ * calls it fails with this (an error event, never a silent allow); a test
+ * mocks it.
+ */
+export const unavailable =
+  (name: string, what = 'makes no network calls'): Impl =>
+  () => {
+    throw new Error(`${name} is not available in busted: a policy deciding on kernel events ${what} (mock it in tests: with ${name} as …)`);
+  };
+
 export const IMPLS: Record<string, Impl> = {
+  'http.send': unavailable('http.send'),
   'strings.reverse': (s) => runes(str(s)).reverse().join(''),
   'array.reverse': (a) => [...coll(a)].reverse(),
   // every start (overlapping ones too) of `search`, in runes

@@ -3,8 +3,11 @@
  * by builtins-js.ts. Addresses are BigInts (IPv4 32 bits, IPv6 128), and
  * the two families never mix, as in Go's net package.
  */
+import { readFileSync, statSync } from 'node:fs';
+
 import type { BuiltinDecl } from '../compile/builtins.js';
 import { coll, exact, fail, NumberText, RegoSet, str, type Exact, type Impl } from './common.js';
+import { unavailable } from './misc.js';
 
 /** name → arity and how operands and result cross (compile/builtins.ts) */
 export const DECLS: Record<string, BuiltinDecl> = {
@@ -15,6 +18,7 @@ export const DECLS: Record<string, BuiltinDecl> = {
   'net.cidr_merge': { arity: 1, set: true },
   // a set operand's keys are its elements: the operands must cross as sets
   'net.cidr_contains_matches': { arity: 2, exact: true, set: true },
+  'net.lookup_ip_addr': { arity: 1, set: true },
 };
 
 function parseIP(s: string): { v6: boolean; n: bigint } | undefined {
@@ -186,7 +190,41 @@ function matchItems(v: Exact): Array<[string, Exact]> {
 /** A key of the result: sets travel back as arrays (the result set holds pairs). */
 const keyValue = (k: Exact): unknown => (k instanceof RegoSet ? k.items.map(keyValue) : Array.isArray(k) ? k.map(keyValue) : typeof k === 'bigint' ? Number(k) : k);
 
+/** /etc/hosts: name (lower case) → addresses, read again when the file changes. */
+let hosts: { mtimeMs: number; names: Map<string, string[]> } | undefined;
+function hostsFile(): Map<string, string[]> {
+  let st;
+  try {
+    st = statSync('/etc/hosts');
+  } catch {
+    return new Map();
+  }
+  if (hosts?.mtimeMs === st.mtimeMs) return hosts.names;
+  const names = new Map<string, string[]>();
+  for (const line of readFileSync('/etc/hosts', 'utf8').split('\n')) {
+    const [addr, ...aliases] = line.replace(/#.*/, '').trim().split(/\s+/);
+    if (!addr || !parseIP(addr.replace(/%.*/, ''))) continue;
+    for (const a of aliases) names.set(a.toLowerCase(), [...(names.get(a.toLowerCase()) ?? []), addr]);
+  }
+  hosts = { mtimeMs: st.mtimeMs, names };
+  return names;
+}
+
+/**
+ * net.lookup_ip_addr without the network (a policy must not wait on it): an
+ * address is itself; localhost and its subdomains are loopback (RFC 6761, as
+ * Go answers); other names come from /etc/hosts, else the call fails.
+ */
+function lookupIpAddr(name: string): string[] {
+  const ip = parseIP(name);
+  if (ip) return [ipText(ip.n, ip.v6)];
+  const n = name.toLowerCase().replace(/\.$/, '');
+  if (n === 'localhost' || n.endsWith('.localhost')) return ['127.0.0.1', '::1'];
+  return hostsFile().get(n) ?? (unavailable('net.lookup_ip_addr', 'resolves names from /etc/hosts only, never over the network')() as never);
+}
+
 export const IMPLS: Record<string, Impl> = {
+  'net.lookup_ip_addr': (name) => lookupIpAddr(str(name)),
   'net.cidr_contains': (c, x) => cidrContains(str(c), str(x)),
   'net.cidr_intersects': (a, b) => cidrIntersects(str(a), str(b)),
   'net.cidr_is_valid': (c) => {
