@@ -193,7 +193,8 @@ function reachablePaths(graph: Record<string, unknown>, from: unknown[]): unknow
 export const unavailable =
   (name: string, what = 'makes no network calls'): Impl =>
   () => {
-    throw new Error(`${name} is not available in busted: a policy deciding on kernel events ${what} (mock it in tests: with ${name} as …)`);
+    // thrown as the runtime's aborts are (opa_abort: a string), so callers report it as an evaluation error
+    throw `${name} is not available in busted: a policy deciding on kernel events ${what} (mock it in tests: with ${name} as …)`;
   };
 
 export const IMPLS: Record<string, Impl> = {
