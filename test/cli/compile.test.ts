@@ -33,6 +33,18 @@ function policyDir(text = POLICY, data?: unknown): string {
   return dir;
 }
 
+/** `busted compile` of DIR/p to a bundle, unpacked into DIR/x: that directory and its manifest. */
+function bundleOf(dir: string): { x: string; manifest: { wasm: Array<{ entrypoint: string; module: string }> } } {
+  const out = join(dir, 'bundle.tar.gz');
+  const r = busted('compile', '--policies', join(dir, 'p'), '-o', out);
+  assert.equal(r.status, 0, r.stderr);
+  const x = join(dir, 'x');
+  mkdirSync(x);
+  const t = spawnSync('tar', ['-xzf', out, '-C', x], { encoding: 'utf8' });
+  assert.equal(t.status, 0, t.stderr);
+  return { x, manifest: JSON.parse(readFileSync(join(x, '.manifest'), 'utf8')) };
+}
+
 describe('busted compile', { skip: runtimeBuilt ? undefined : 'needs the wasm runtime build (npm run build; needs lld)' }, () => {
   it('writes a .wasm the SDK evaluates, with the entrypoints asked for', async () => {
     const dir = policyDir();
@@ -52,14 +64,7 @@ describe('busted compile', { skip: runtimeBuilt ? undefined : 'needs the wasm ru
   it('writes an OPA-style bundle: /policy.wasm, /data.json, /.manifest', async () => {
     const dir = policyDir(POLICY, { teams: { a: ['openai'] } });
     try {
-      const out = join(dir, 'bundle.tar.gz');
-      const r = busted('compile', '--policies', join(dir, 'p'), '-o', out);
-      assert.equal(r.status, 0, r.stderr);
-      const x = join(dir, 'x');
-      mkdirSync(x);
-      const t = spawnSync('tar', ['-xzf', out, '-C', x], { encoding: 'utf8' });
-      assert.equal(t.status, 0, t.stderr);
-      const manifest = JSON.parse(readFileSync(join(x, '.manifest'), 'utf8'));
+      const { x, manifest } = bundleOf(dir);
       assert.deepEqual(manifest.wasm, [{ entrypoint: 'busted/decision', module: '/policy.wasm' }]);
       assert.deepEqual(JSON.parse(readFileSync(join(x, 'data.json'), 'utf8')), { teams: { a: ['openai'] } });
       const policy = await loadPolicy(readFileSync(join(x, 'policy.wasm')));
@@ -83,14 +88,8 @@ decision := "block" if not allowed
 `;
     const dir = policyDir(annotated);
     try {
-      const out = join(dir, 'bundle.tar.gz');
-      const r = busted('compile', '--policies', join(dir, 'p'), '-o', out);
-      assert.equal(r.status, 0, r.stderr);
-      const x = join(dir, 'x');
-      mkdirSync(x);
-      assert.equal(spawnSync('tar', ['-xzf', out, '-C', x]).status, 0);
-      const manifest = JSON.parse(readFileSync(join(x, '.manifest'), 'utf8'));
-      assert.deepEqual(manifest.wasm.map((w: { entrypoint: string }) => w.entrypoint), ['busted/team', 'busted/team/decision']);
+      const { x, manifest } = bundleOf(dir);
+      assert.deepEqual(manifest.wasm.map((w) => w.entrypoint), ['busted/team', 'busted/team/decision']);
       const policy = await loadPolicy(readFileSync(join(x, 'policy.wasm')));
       assert.deepEqual(policy.evaluate({ team: 'ops' }, 'busted/team/decision'), [{ result: 'block' }]);
       assert.deepEqual(policy.evaluate({ team: 'research' }, 'busted/team'), [{ result: { allowed: true } }]);
