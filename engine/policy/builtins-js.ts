@@ -19,7 +19,6 @@
  */
 
 import { createHash } from 'node:crypto';
-import { isDeepStrictEqual } from 'node:util';
 
 import { loadPolicy, type LoadedPolicy } from '@open-policy-agent/opa-wasm';
 
@@ -31,6 +30,7 @@ import {
   exact,
   exactEqual,
   exactJSON,
+  exactText,
   fail,
   goJSON,
   int,
@@ -40,7 +40,6 @@ import {
   NumberText,
   obj,
   RegoSet,
-  exactText,
   runes,
   str,
   type Exact,
@@ -178,8 +177,8 @@ const strings: Record<string, Impl> = {
 };
 
 /* ----------------------------------------------------------------- sprintf */
-// Go's fmt.Sprintf (builtins/template.ts, which printf in templates uses
-// too) over the operands OPA builds (sprintfOperands).
+// Go's fmt.Sprintf (builtins/gofmt.ts, which printf in templates uses too)
+// over the operands OPA builds (sprintfOperands).
 
 /** A value as Rego text, as OPA's sprintf and print write a composite: `[1, "a"]`, `{"k": 1}`, `{1, 2}`. */
 function regoText(v: unknown): string {
@@ -537,8 +536,6 @@ function removeBy(v: Json, t: PathTree): Json {
   return v;
 }
 
-const clone = (v: Json): Json => (v === null || typeof v !== 'object' ? v : JSON.parse(JSON.stringify(v)));
-
 /** A deep copy of an exact value (sets copied as sets). */
 function cloneExact(v: Exact): Exact {
   if (v instanceof NumberText) return v;
@@ -883,7 +880,7 @@ function printLines(operands: unknown[], hook: PrintHook): true {
   return true;
 }
 
-/** Names under which the `builtins` export lists a host builtin, where the SDK's own would shadow ours. */
+/** The SDK's own JavaScript builtins (opa-wasm src/builtins/), which it would call instead of ours. */
 const SHADOWED = new Set(['sprintf', 'regex.split', 'json.is_valid', 'yaml.is_valid', 'yaml.marshal', 'yaml.unmarshal']);
 
 /**
@@ -898,6 +895,7 @@ export function hostExportName(name: string): string {
   if (lookupBuiltin(name)?.exact === true) return `busted.exact.${name}`;
   return SHADOWED.has(name) ? `busted.${name}` : name;
 }
+
 /** What a loaded policy's host side may be given. */
 export interface LoadOptions {
   /** where `print(...)` in the policy writes; dropped when absent, as OPA does outside `opa eval`/`opa test` */
@@ -926,7 +924,7 @@ export function customBuiltins(opts: LoadOptions = {}): Record<string, Impl> {
     out[as] = guarded(impl);
     // an exact builtin called by another compiler's module: JSON values, given to it as text
     const decl = lookupBuiltin(name);
-    if (as !== name && decl?.exact === true) {
+    if (decl?.exact === true) {
       const plain = (...args: unknown[]): unknown => impl(...args.map((a) => JSON.stringify(a)));
       // a value builtin answers Rego text: such a module reads JSON
       out[name] = guarded(decl.value === true ? (...args: unknown[]) => jsonText(exactJSON(exact(plain(...args)))) : plain);

@@ -22,6 +22,26 @@ export const obj = (v: unknown): Record<string, unknown> =>
   v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : fail('operand must be an object');
 export const runes = (s: string): string[] => [...s];
 
+/** Whether F returns without a builtin error (the `is_valid` builtins). */
+export function succeeds(f: () => unknown): boolean {
+  try {
+    f();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * A builtin busted declines: a policy decides on kernel events, in the
+ * agent's event loop, and must not wait on the network. The evaluation fails
+ * (an error event, never a silent allow), thrown as the runtime's aborts are
+ * (opa_abort: a string); a test mocks the builtin.
+ */
+export function declined(name: string, what = 'makes no network calls'): never {
+  throw `${name} is not available in busted: a policy deciding on kernel events ${what} (mock it in tests: with ${name} as …)`;
+}
+
 /** A result as JSON text: the SDK parses it in the module, so integers past 2^53 stay exact. */
 export const jsonText = (text: string): ArrayBuffer => {
   const b = new TextEncoder().encode(text);
@@ -40,7 +60,7 @@ export class RegoSet {
 
 /**
  * An operand of an `exact` builtin (compile/builtins.ts), which arrives as
- * its Rego text (runtime busted_json_text, opa_value_dump): integers that a
+ * its Rego text (runtime busted_value_text, opa_value_dump): integers that a
  * double cannot hold as BigInt, every other number as a number, sets as
  * RegoSet. An object key that is not a string is refused.
  */

@@ -9,7 +9,7 @@ import { parseDocument, stringify } from 'yaml';
 
 import type { BuiltinDecl } from '../compile/builtins.js';
 import { unrepresentable } from '../data-file.js';
-import { bigInt, coll, exact, fail, jsonText, int, obj, perEvaluation, runes, str, type Impl } from './common.js';
+import { bigInt, coll, declined, exact, fail, int, jsonText, obj, perEvaluation, runes, str, succeeds, type Impl } from './common.js';
 
 /** name → arity and how operands and result cross (compile/builtins.ts) */
 export const DECLS: Record<string, BuiltinDecl> = {
@@ -184,21 +184,8 @@ function reachablePaths(graph: Record<string, unknown>, from: unknown[]): unknow
   return [...out.values()];
 }
 
-/**
- * A builtin busted declines: a policy decides on kernel events, in the
- * agent's event loop, and must not wait on the network. An evaluation that
- * calls it fails with this (an error event, never a silent allow); a test
- * mocks it.
- */
-export const unavailable =
-  (name: string, what = 'makes no network calls'): Impl =>
-  () => {
-    // thrown as the runtime's aborts are (opa_abort: a string), so callers report it as an evaluation error
-    throw `${name} is not available in busted: a policy deciding on kernel events ${what} (mock it in tests: with ${name} as …)`;
-  };
-
 export const IMPLS: Record<string, Impl> = {
-  'http.send': unavailable('http.send'),
+  'http.send': () => declined('http.send'),
   'strings.reverse': (s) => runes(str(s)).reverse().join(''),
   'array.reverse': (a) => [...coll(a)].reverse(),
   // every start (overlapping ones too) of `search`, in runes
@@ -222,24 +209,8 @@ export const IMPLS: Record<string, Impl> = {
   'uuid.rfc4122': (k) => perEvaluation(`uuid\0${str(k)}`, () => randomUUID()),
   // [0, |n|), 0 for n = 0
   'rand.intn': (k, n) => perEvaluation(`rand\0${str(k)}\0${int(n)}`, () => (n === 0 ? 0 : randomInt(Math.abs(n as number)))),
-  'json.is_valid': (s) => {
-    if (typeof s !== 'string') return false;
-    try {
-      JSON.parse(s);
-      return true;
-    } catch {
-      return false;
-    }
-  },
-  'yaml.is_valid': (s) => {
-    if (typeof s !== 'string') return false;
-    try {
-      yamlValue(s);
-      return true;
-    } catch {
-      return false;
-    }
-  },
+  'json.is_valid': (s) => typeof s === 'string' && succeeds(() => JSON.parse(s)),
+  'yaml.is_valid': (s) => typeof s === 'string' && succeeds(() => yamlValue(s)),
   // go-yaml's layout: keys sorted, a list under a key not indented
   'yaml.marshal': (v) => stringify(v, { sortMapEntries: true, indentSeq: false }),
   'yaml.unmarshal': (s) => yamlValue(str(s)),

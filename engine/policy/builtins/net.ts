@@ -6,8 +6,7 @@
 import { readFileSync, statSync } from 'node:fs';
 
 import type { BuiltinDecl } from '../compile/builtins.js';
-import { coll, exact, fail, NumberText, RegoSet, str, type Exact, type Impl } from './common.js';
-import { unavailable } from './misc.js';
+import { coll, declined, exact, fail, NumberText, RegoSet, str, succeeds, type Exact, type Impl } from './common.js';
 
 /** name → arity and how operands and result cross (compile/builtins.ts) */
 export const DECLS: Record<string, BuiltinDecl> = {
@@ -59,9 +58,14 @@ function cidrRange(s: string): { v6: boolean; lo: bigint; hi: bigint } {
   const bits = s.slice(slash + 1);
   const width = ip?.v6 ? 128 : 32;
   if (!ip || !/^\d+$/.test(bits) || Number(bits) > width) fail(`invalid CIDR address: ${s}`);
-  const host = BigInt(width - Number(bits));
-  const lo = (ip!.n >> host) << host;
-  return { v6: ip!.v6, lo, hi: lo + (1n << host) - 1n };
+  return prefixRange(ip!, Number(bits));
+}
+
+/** The addresses of IP's network of BITS leading bits, first and last. */
+function prefixRange(ip: { v6: boolean; n: bigint }, bits: number): { v6: boolean; lo: bigint; hi: bigint } {
+  const host = BigInt((ip.v6 ? 128 : 32) - bits);
+  const lo = (ip.n >> host) << host;
+  return { v6: ip.v6, lo, hi: lo + (1n << host) - 1n };
 }
 
 function cidrContains(cidr: string, x: string): boolean {
@@ -129,10 +133,7 @@ function mergeRange(x: unknown): { v6: boolean; lo: bigint; hi: bigint } {
   if (!ip) return cidrRange(s);
   if (ip.v6) fail('IPv6 invalid: needs prefix length');
   const first = Number(ip.n >> 24n);
-  const bits = first < 128 ? 8 : first < 192 ? 16 : 24;
-  const host = BigInt(32 - bits);
-  const lo = (ip.n >> host) << host;
-  return { v6: false, lo, hi: lo + (1n << host) - 1n };
+  return prefixRange(ip, first < 128 ? 8 : first < 192 ? 16 : 24);
 }
 
 /** net.cidr_merge: the fewest CIDRs that cover the same addresses. */
@@ -220,21 +221,14 @@ function lookupIpAddr(name: string): string[] {
   if (ip) return [ipText(ip.n, ip.v6)];
   const n = name.toLowerCase().replace(/\.$/, '');
   if (n === 'localhost' || n.endsWith('.localhost')) return ['127.0.0.1', '::1'];
-  return hostsFile().get(n) ?? (unavailable('net.lookup_ip_addr', 'resolves names from /etc/hosts only, never over the network')() as never);
+  return hostsFile().get(n) ?? declined('net.lookup_ip_addr', 'resolves names from /etc/hosts only, never over the network');
 }
 
 export const IMPLS: Record<string, Impl> = {
   'net.lookup_ip_addr': (name) => lookupIpAddr(str(name)),
   'net.cidr_contains': (c, x) => cidrContains(str(c), str(x)),
   'net.cidr_intersects': (a, b) => cidrIntersects(str(a), str(b)),
-  'net.cidr_is_valid': (c) => {
-    try {
-      cidrRange(str(c));
-      return true;
-    } catch {
-      return false;
-    }
-  },
+  'net.cidr_is_valid': (c) => succeeds(() => cidrRange(str(c))),
   'net.cidr_expand': (c) => cidrExpand(str(c)),
   'net.cidr_merge': (xs) => cidrMerge(coll(xs)),
   'net.cidr_contains_matches': (a, b) => {

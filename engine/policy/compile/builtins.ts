@@ -24,7 +24,7 @@ export interface BuiltinDecl {
   variadic?: boolean;
   /**
    * a host builtin whose operands cross as their Rego text (the planner
-   * wraps each in internal.json_text; builtins/common.ts `exact` reads it):
+   * wraps each in internal.value_text; builtins/common.ts `exact` reads it):
    * numbers that a double cannot hold (nanosecond times, big bit masks) stay
    * exact, and a set stays a set
    */
@@ -32,7 +32,7 @@ export interface BuiltinDecl {
   /** a host builtin that returns a set: it answers an array, the planner makes it a set (internal.to_set) */
   set?: boolean;
   /**
-   * a host builtin that answers Rego text (builtins/common.ts regoText), the
+   * a host builtin that answers Rego text (builtins/common.ts exactText), the
    * planner parsing it (internal.value_parse): a value with sets inside
    */
   value?: boolean;
@@ -157,8 +157,8 @@ export const BUILTINS: Readonly<Record<string, BuiltinDecl>> = {
   // membership: `x in xs` and `k, v in xs`
   'internal.member_2': A(2),
   'internal.member_3': A(3),
-  // a host builtin's operands as JSON text, and its array result as a set (the planner's, see BuiltinDecl)
-  'internal.json_text': A(1),
+  // a host builtin's operands as Rego text, and its result as a set or a value (the planner's, see BuiltinDecl)
+  'internal.value_text': A(1),
   'internal.to_set': A(1),
   'internal.value_parse': A(1),
   // annotations: replaced by their values at compile time (compile/annotations.ts)

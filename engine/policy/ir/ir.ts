@@ -386,10 +386,10 @@ export const NATIVE_BUILTINS: Readonly<Record<string, { fn: string; fallback?: b
   'object.get': { fn: 'busted_object_get' },
   'object.keys': { fn: 'busted_object_keys' },
   sprintf: { fn: 'busted_sprintf', fallback: true },
-  /** a relation: the planner scans the pairs it returns (planner.ts planWalk) */
+  /** a relation: the planner scans the pairs it returns (planner.ts planCall) */
   walk: { fn: 'busted_walk' },
-  /** not Rego builtins: a host builtin's exact operands and set result (compile/builtins.ts BuiltinDecl) */
-  'internal.json_text': { fn: 'busted_json_text' },
+  /** not Rego builtins: a host builtin's exact operands, and its set or value result (compile/builtins.ts BuiltinDecl) */
+  'internal.value_text': { fn: 'busted_value_text' },
   'internal.to_set': { fn: 'busted_to_set' },
   'internal.value_parse': { fn: 'busted_value_parse' },
 };

@@ -603,10 +603,10 @@ class Planner {
           ]
         : [];
       if (decl?.exact === true) {
-        // the operands cross to the host as JSON text, their numbers exact
+        // the operands cross to the host as their Rego text: numbers exact, sets as sets
         ops = ops.map((op) => {
           const text = locals.fresh();
-          o.push({ type: 'CallStmt', func: 'internal.json_text', args: [op], result: text, loc: l });
+          o.push({ type: 'CallStmt', func: 'internal.value_text', args: [op], result: text, loc: l });
           return { type: 'local', value: text };
         });
       }

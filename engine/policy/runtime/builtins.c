@@ -320,9 +320,9 @@ static char *i64_digits(i64 v, char *end) {
 
 // The host's sprintf (Go's fmt): its operands as Rego text, so big integers
 // stay whole and sets stay sets (builtins-js.ts sprintf reads them exactly).
-RT_API value *busted_json_text(value *v);
+RT_API value *busted_value_text(value *v);
 static value *sprintf_host(i32 host, value *format, value *args) {
-  return opa_builtin2(host, 0, format, busted_json_text(args));
+  return opa_builtin2(host, 0, format, busted_value_text(args));
 }
 
 // sprintf for what policies format most (reasons): %s and %v of strings,
@@ -437,13 +437,11 @@ RT_API value *busted_object_keys(value *obj) {
 
 // --- host builtins' operands and results (compile/builtins.ts BuiltinDecl) ---
 
-// internal.json_text: a value as its Rego text (opa_value_dump): numbers as
+// internal.value_text: a value as its Rego text (opa_value_dump): numbers as
 // written, sets as sets, object keys of any type
-RT_API value *busted_json_text(value *v) {
+RT_API value *busted_value_text(value *v) {
   char *s = opa_value_dump(v);
-  u32 n = 0;
-  while (s[n]) n++;
-  return opa_string(s, n);
+  return opa_string(s, strlen(s));
 }
 
 // internal.value_parse: a host builtin's answer written as Rego text (sets

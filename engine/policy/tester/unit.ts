@@ -294,7 +294,7 @@ async function explain(suite: TestSuite, failed: UnitTest[], results: UnitResult
       body: [{ type: 'expr', kind: 'call', operator: ref('assign', at), args: [{ type: 'var', name: v, loc: at }, term], negated: false, with: [], loc: at }],
       loc: at,
     });
-    const asText = (term: A.Term): A.Term => ({ type: 'call', operator: ref('internal.json_text', at), args: [term], loc: at });
+    const asText = (term: A.Term): A.Term => ({ type: 'call', operator: ref('internal.value_text', at), args: [term], loc: at });
     const comps: A.Term[] = [...terms.map((term, k) => comp(term, `${PROBE_VAR}${k}`)), ...terms.map((term, k) => comp(asText(term), `${PROBE_VAR}t${k}`))];
     const valueExpr: A.Expr = {
       type: 'expr',
