@@ -165,6 +165,27 @@ describe('regex.match: native matcher', () => {
     assert.equal(asked, 0, "the shipped patterns were matched natively");
   });
 
+  it('finds a compiled pattern of the data again by its address, and never keeps it past new data at the same address', async () => {
+    // patterns from data and from rules kept across evaluations (a concat of
+    // data) are looked up by address; setData parses new data where the old
+    // was, so a pattern of the same length lands at the same address
+    const { wasm } = compile(
+      [{ file: 'p.rego', text: 'package t\nkept := concat("", ["^", data.p, "$"])\nm := regex.match(data.p, input.s)\nk := regex.match(kept, input.s)\n' }],
+      { entrypoints: ['t/m', 't/k'] },
+    );
+    const p = await loadCompiled(wasm);
+    const ask = (ep: string, s: string): unknown => (p.evaluate({ s }, ep) as Array<{ result: unknown }>)[0]?.result;
+    for (const [pat, yes, no] of [['aa', 'xaax', 'xabx'], ['ab', 'xabx', 'xaax'], ['b+', 'bbb', 'aaa'], ['a+', 'aaa', 'bbb']] as const) {
+      p.setData({ p: pat });
+      for (let i = 0; i < 3; i++) {
+        assert.equal(ask('t/m', yes), true, `${pat} on ${yes}`);
+        assert.equal(ask('t/m', no), false, `${pat} on ${no}`);
+        assert.equal(ask('t/k', yes.replace(/^x|x$/g, '')), true, `^${pat}$ on ${yes}`);
+        assert.equal(ask('t/k', no), false, `^${pat}$ on ${no}`);
+      }
+    }
+  });
+
   it('leaves what it does not parse to the host: flags, \\p{..}, POSIX classes, non-ASCII patterns; bad patterns are undefined', () => {
     assert.equal(native('(?i)ABC', 'xabcx'), true);
     assert.equal(native('(?s)a.b', 'a\nb'), true);

@@ -156,6 +156,7 @@ u32 opa_heap_ptr_get(void);
 void opa_heap_ptr_set(u32 p);
 void rt_heap_reset(u32 p);
 extern u32 busted_data_gen;
+extern u32 busted_stable_below;
 
 // --- value.c ---------------------------------------------------------------
 value *opa_null(void);

@@ -25,6 +25,7 @@ static eval_ctx_t *ctx_alloc(void) {
 // The start of an evaluation on the ctx path (ABI < 1.2).
 WASM_EXPORT(opa_eval_ctx_new) eval_ctx_t *opa_eval_ctx_new(void) {
   busted_stack_reset((u32)&__heap_base);
+  busted_stable_below = 0;
   return ctx_alloc();
 }
 
@@ -51,8 +52,16 @@ WASM_EXPORT(opa_eval_ctx_get_result) value *opa_eval_ctx_get_result(eval_ctx_t *
 // another \u escape, inside an array or object) was "input is not valid JSON"
 // (found by test/policy/fuzz-eval.test.ts). build.ts now checks that
 // opa_eval moves no stack pointer before the reset.
+// Memory below this address does not change until busted_data_gen moves
+// on: the runtime's and the policy's static data, the kept arena, and the
+// data the host loaded. On opa_eval's path it is where the host wrote the
+// input (the SDK writes it just above the data); on the context path,
+// where the host rewinds the heap before each evaluation, nothing is.
+u32 busted_stable_below;
+
 static __attribute__((noinline)) char *eval_fast(i32 entrypoint, value *data, const char *input, u32 input_len, u32 heap, i32 format) {
   rt_heap_reset(heap);
+  busted_stable_below = input_len ? (u32)input : heap;
   value *in = 0;
   if (input_len) {
     in = rt_input_parse(input, input_len);
@@ -176,7 +185,8 @@ RT_API void busted_eval_begin(value *input, value *data) {
   if (kept_valid && kept_gen == busted_data_gen && kept_data == data) return;
   memset(kept, 0, sizeof(kept));
   kept_used = 0;
-  kept_gen = busted_data_gen;
+  // the kept arena is rewritten: what was stable below busted_stable_below is not
+  kept_gen = ++busted_data_gen;
   kept_data = data;
   kept_valid = 1;
   if (++data_stamp == 0) paths_clear();

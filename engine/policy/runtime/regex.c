@@ -56,9 +56,15 @@ typedef struct {
   // running the NFA.
   i32 pairok;
   u8 pairs[128 * 32];
+  // scan: firstok or pairok, and start[b] says whether byte b may begin a
+  // match (both bitmaps folded into one table: a load per byte of text)
+  i32 scan;
+  u8 start[256];
   i32 fold;       // (?i): letters match either case
   u32 plen;       // the pattern, for the cache
   char pat[640];
+  const char *src; // where it was last found, when stable() (compiled())
+  u32 src_gen;     // and busted_data_gen then
 } re_t;
 
 static node *mk(re_t *re, ntype t) {
@@ -528,7 +534,30 @@ static inline i32 pair_at(re_t *re, const u8 *s, u32 i) {
   return w < 0x8000 && (re->pairs[w >> 3] & (1 << (w & 7)));
 }
 
+// Whether a match may start at i (re->scan): its first byte, and its first
+// two where pairok, can begin one.
+static inline i32 may_start(re_t *re, const u8 *s, u32 len, u32 i) {
+  if (i >= len || !re->start[s[i]]) return 0;
+  return !re->pairok || (i + 1 < len && pair_at(re, s, i));
+}
+
+// The first position from i where a match may start (re->scan), or len.
+static u32 next_start(re_t *re, const u8 *s, u32 len, u32 i) {
+  const u8 *start = re->start;
+  for (;;) {
+    while (i < len && !start[s[i]]) i++;
+    if (i >= len || may_start(re, s, len, i)) return i < len ? i : len;
+    i++;
+  }
+}
+
 static i32 run(re_t *re, const u8 *s, u32 len) {
+  // Where a match can only start at certain bytes, the text is scanned for
+  // the first of them before anything is set up: most texts a policy
+  // matches (prompts against secret patterns, an empty context against the
+  // injection pattern) have none, and their answer costs only the scan.
+  u32 i = 0;
+  if (re->scan && (i = next_start(re, s, len, 0)) >= len) return 0;
   u32 n = re->np;
   u32 *buf = opa_malloc(n * 5 * sizeof(u32));
   list_t a = {buf, 0}, b = {buf + n, 0};
@@ -536,19 +565,11 @@ static i32 run(re_t *re, const u8 *s, u32 len) {
   memset(mark, 0xFF, n * sizeof(u32));
   list_t *cl = &a, *nl = &b;
   u32 gen = 0;
-  if (addthread(re, cl, mark, gen, stack, 0, s, len, 0)) return 1;
-  for (u32 i = 0; i < len;) {
-    if (cl->n == 0 && re->pairok) {
-      // nothing under way: jump to the next two bytes a match can start with
-      while (i + 1 < len && !pair_at(re, s, i)) i++;
-      if (i + 1 >= len) break;
-      gen++;
-      cl->n = 0;
-      if (addthread(re, cl, mark, gen, stack, 0, s, len, i)) return 1;
-    } else if (cl->n == 0 && re->firstok) {
-      // nothing under way: jump to the next byte a match can start with
-      while (i < len && !(re->first[s[i] >> 3] & (1 << (s[i] & 7)))) i++;
-      if (i == len) break;
+  if (!re->scan && addthread(re, cl, mark, gen, stack, 0, s, len, 0)) return 1;
+  while (i < len) {
+    if (cl->n == 0 && re->scan) {
+      // nothing under way: jump to the next position a match can start at
+      if ((i = next_start(re, s, len, i)) >= len) break;
       gen++;
       cl->n = 0;
       if (addthread(re, cl, mark, gen, stack, 0, s, len, i)) return 1;
@@ -562,7 +583,7 @@ static i32 run(re_t *re, const u8 *s, u32 len) {
     }
     // unanchored: a match may also start at the next position (when its byte can start one)
     u32 j = i + w;
-    i32 may = re->pairok ? j + 1 < len && pair_at(re, s, j) : !re->firstok || (j < len && (re->first[s[j] >> 3] & (1 << (s[j] & 7))));
+    i32 may = !re->scan || may_start(re, s, len, j);
     if (may && addthread(re, nl, mark, gen, stack, 0, s, len, j)) return 1;
     list_t *tmp = cl;
     cl = nl;
@@ -689,10 +710,25 @@ static void first_pairs(re_t *re) {
 static re_t cache[CACHE_SLOTS];
 static u32 cache_next;
 
+// A pattern that lives where nothing changes until the data does (a
+// constant of the policy, a value in the data document or kept from data:
+// eval.c busted_stable_below) is found again by its address, without
+// comparing its bytes (the shipped injection pattern is 500 of them).
+static inline i32 stable(const char *pat, u32 plen) { return (u32)pat + plen <= busted_stable_below; }
+
 static re_t *compiled(const char *pat, u32 plen) {
   if (plen < sizeof(cache[0].pat)) {
     for (u32 i = 0; i < CACHE_SLOTS; i++) {
-      if (cache[i].plen == plen && cache[i].np && memcmp(cache[i].pat, pat, plen) == 0) return &cache[i];
+      re_t *c = &cache[i];
+      if (c->src == pat && c->plen == plen && c->np && c->src_gen == busted_data_gen && stable(pat, plen)) return c;
+    }
+    for (u32 i = 0; i < CACHE_SLOTS; i++) {
+      re_t *c = &cache[i];
+      if (c->plen == plen && c->np && memcmp(c->pat, pat, plen) == 0) {
+        c->src = stable(pat, plen) ? pat : 0;
+        c->src_gen = busted_data_gen;
+        return c;
+      }
     }
   }
   re_t *re = plen < sizeof(cache[0].pat) ? &cache[cache_next++ % CACHE_SLOTS] : opa_malloc(sizeof(re_t));
@@ -721,6 +757,19 @@ static re_t *compiled(const char *pat, u32 plen) {
     first_pairs(re); // cached patterns only: the map is 8 KiB of work
     memcpy(re->pat, pat, plen);
     re->plen = plen;
+    re->src = stable(pat, plen) ? pat : 0;
+    re->src_gen = busted_data_gen;
+  }
+  re->scan = re->firstok || re->pairok;
+  for (u32 c = 0; c < 256; c++) {
+    i32 ok = 1;
+    if (re->firstok) ok = (re->first[c >> 3] >> (c & 7)) & 1;
+    if (re->pairok) {
+      i32 row = 0;
+      for (u32 k = 0; c < 128 && k < 32; k++) row |= re->pairs[c * 32 + k];
+      ok = ok && row;
+    }
+    re->start[c] = (u8)ok;
   }
   return re;
 }
