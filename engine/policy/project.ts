@@ -81,8 +81,13 @@ export class InputWriter {
     this.pos = at;
     this.ensure = ensure;
     if (text !== undefined) this.raw(text);
-    else if (walk !== undefined && isPlainObject(event)) walk(event, this, hasOwn, isPlainObject);
-    else this.json(event);
+    else if (walk !== undefined && isPlainObject(event)) {
+      try {
+        walk(event, this, hasOwn, isPlainObject);
+      } finally {
+        this.slack = 0;
+      }
+    } else this.json(event);
     this.buf = this.scratch; // keep no reference to a memory that may grow
     return this.pos;
   }
@@ -99,8 +104,16 @@ export class InputWriter {
     return (this.scratch = next);
   };
 
+  /**
+   * Bytes every write keeps free beyond its own: the generated walk
+   * (walker()) reserves its constant bytes (keys, braces, commas) once, and
+   * writes them without a check of its own.
+   */
+  slack = 0;
+
   room(n: number): void {
-    if (this.pos + n > this.buf.length) this.buf = this.ensure(this.pos + n);
+    const end = this.pos + n + this.slack;
+    if (end > this.buf.length) this.buf = this.ensure(end);
   }
 
   /** `{`, or `}` */
@@ -195,38 +208,54 @@ type Walker = (event: object, w: InputWriter, own: typeof hasOwn, plain: typeof 
  * load per member, measured at twice the time of the whole walk below);
  * generated code reads each member at a site of its own, as ajv and
  * fast-json-stringify do. Names are embedded as JSON string literals.
+ *
+ * The walk keeps the buffer and position in locals and writes its constant
+ * bytes (keys, braces, commas: at most `fixed` of them, known here) as
+ * plain stores: it reserves them once (InputWriter.slack), and every value
+ * it hands to the writer keeps them free beyond its own bytes. Whether an
+ * object's members are its own is asked once per object (its prototype is
+ * Object.prototype), not once per member.
  */
 function walker(tree: readonly PathNode[]): Walker {
   const prefixes: Uint8Array[] = [];
   let vars = 0;
+  let fixed = 2; // the outer braces
   // `,` unless first, then the key: as constant stores (a quarter fewer
   // instructions for the walk than copying each key from an array, counted
   // under callgrind), or, for a long key, copied from P
   const keyCode = (first: string, prefix: Uint8Array): string => {
     const n = prefix.length;
-    if (n > 48) return `w.key(${first}, P[${prefixes.push(prefix) - 1}]);`;
-    const stores = [...prefix].map((b, i) => `b[p + ${i}] = ${b};`).join(' ');
-    return `{ w.room(${n + 1}); const b = w.buf; let p = w.pos; if (!${first}) b[p++] = 0x2c; ${stores} w.pos = p + ${n}; }`;
+    fixed += n + 1;
+    if (n > 48) return `if (!${first}) b[p++] = 0x2c; b.set(P[${prefixes.push(prefix) - 1}], p); p += ${n};`;
+    const stores = [...prefix].map((x, i) => `b[p + ${i}] = ${x};`).join(' ');
+    return `if (!${first}) b[p++] = 0x2c; ${stores} p += ${n};`;
   };
+  // a value the writer writes: hand it the position, take back the buffer (it may have grown) and the position
+  const leaf = (v: string): string => `w.pos = p; if (typeof ${v} === 'string') w.string(${v}); else w.json(${v}); b = w.buf; p = w.pos;`;
   const object = (o: string, kids: readonly PathNode[]): string => {
     const first = `f${vars++}`;
-    let code = `w.byte(0x7b); let ${first} = true;\n`;
+    const proto = `o${vars++}`;
+    fixed += 2;
+    const ownCheck = kids.some((k) => !(k.key in Object.prototype));
+    let code = `b[p++] = 0x7b; let ${first} = true;${ownCheck ? ` const ${proto} = ${o}.__proto__ === OP;` : ''}\n`;
     for (const k of kids) {
       const v = `v${vars++}`;
       const name = JSON.stringify(k.key);
-      const value = k.kids
-        ? `if (plain(${v})) { ${object(v, k.kids)} } else if (typeof ${v} === 'string') w.string(${v}); else w.json(${v});`
-        : `if (typeof ${v} === 'string') w.string(${v}); else w.json(${v});`;
+      const value = k.kids ? `if (plain(${v})) { ${object(v, k.kids)} } else { ${leaf(v)} }` : leaf(v);
       code +=
         `{ const ${v} = ${o}[${name}];\n` +
         // JSON.stringify leaves out undefined, functions and symbols, and writes own members only
-        `if (${v} !== undefined && typeof ${v} !== 'function' && typeof ${v} !== 'symbol'${k.key in Object.prototype ? ` && own.call(${o}, ${name})` : ` && (${o}.__proto__ === OP || own.call(${o}, ${name}))`}) {\n` +
+        `if (${v} !== undefined && typeof ${v} !== 'function' && typeof ${v} !== 'symbol'${k.key in Object.prototype ? ` && own.call(${o}, ${name})` : ` && (${proto} || own.call(${o}, ${name}))`}) {\n` +
         `${keyCode(first, k.prefix)} ${first} = false;\n${value}\n} }\n`;
     }
-    return `${code}w.byte(0x7d);\n`;
+    return `${code}b[p++] = 0x7d;\n`;
   };
   const body = object('e', tree);
-  const make = new Function('P', 'OP', `return function walk(e, w, own, plain) {\n${body}};`) as (p: Uint8Array[], op: object) => Walker;
+  const make = new Function(
+    'P',
+    'OP',
+    `return function walk(e, w, own, plain) {\nw.slack = ${fixed}; w.room(0); let b = w.buf; let p = w.pos;\n${body}w.pos = p;\n};`,
+  ) as (p: Uint8Array[], op: object) => Walker;
   return make(prefixes, Object.prototype);
 }
 

@@ -126,6 +126,21 @@ describe('input projection (engine/policy/project.ts)', () => {
     assert.equal(asJson(want), expected(e, paths));
     // the next event into the same writer starts afresh
     assert.equal(text(projector.project({ f: 2 })), '{\x01\x01f:2}');
+    // many keys, written without a check each (the walk reserves them once): a
+    // target grown to exactly what is asked for, short strings between them
+    const wide: string[][] = [];
+    for (let i = 0; i < 40; i++) wide.push([`member_${i}`, i % 2 ? 'inner' : `key_${'k'.repeat(i)}`]);
+    const many = new InputProjector({ all: false, paths: wide, volatile: false });
+    const ev: Record<string, Record<string, string>> = {};
+    for (const [a, b] of wide) ev[a!] = { [b!]: 'v'.repeat(wide.indexOf(wide.find((w) => w[0] === a)!) % 7), other: 'x' };
+    let exact = new Uint8Array(1);
+    const fit = (end: number): Uint8Array => {
+      const next = new Uint8Array(end);
+      next.set(exact.subarray(0, Math.min(exact.length, end)));
+      return (exact = next);
+    };
+    const wideEnd = many.into(exact, 0, fit, ev);
+    assert.equal(asJson(exact.subarray(0, wideEnd)), expected(ev, wide));
   });
 
   it('writes the whole event when the policy reads all of it, and JSON text as it is', () => {
