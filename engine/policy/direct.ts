@@ -94,14 +94,17 @@ export class DirectEval {
   /**
    * Where the next input goes (where the SDK would copy it: just above the
    * data); write it into `ensure(end)`, the memory grown to hold it, and
-   * say where it ends with `inputWritten(end)`. Every `evaluate` reads that input until the next one.
+   * say where it ends with `inputWritten(end)` (and where it starts, when
+   * not there: an image, image.ts, has its keys below it). Every `evaluate`
+   * reads that input until the next one.
    */
   inputAddress(): number {
     return (this.inputAt = this.sdk.dataHeapPtr as number);
   }
 
-  inputWritten(end: number): void {
-    this.inputLen = end - this.inputAt;
+  inputWritten(end: number, start: number = this.inputAt): void {
+    this.inputAt = start;
+    this.inputLen = end - start;
   }
 
   /**

@@ -11,6 +11,7 @@ import { BustedError, ErrorCode } from '../model/errors.js';
 import { loadCompiled, newEvaluation, type LoadOptions } from './builtins-js.js';
 import { reads, type InputUse } from './analysis.js';
 import { DirectEval } from './direct.js';
+import { ImageProjector, TooDeep } from './image.js';
 import { InputProjector } from './project.js';
 import { buildPolicy, ENTRYPOINTS, OPTIONAL_ENTRYPOINTS, type PolicyBuild } from './source.js';
 
@@ -33,6 +34,11 @@ export class PolicyEngine {
   private readonly projector: InputProjector;
   /** opa_eval on the SDK's instance (direct.ts); undefined: the SDK's evaluate() */
   private readonly direct: DirectEval | undefined;
+  /**
+   * on the direct path, for Rego we compiled whose reads are known: the
+   * input written as the runtime's values (image.ts), nothing to parse
+   */
+  private readonly image: ImageProjector | undefined;
   /** entrypoint name → id */
   private readonly ids: Readonly<Record<string, number>>;
   /** the input for evaluate() when there is no direct path */
@@ -48,6 +54,8 @@ export class PolicyEngine {
   ) {
     this.projector = new InputProjector(build.kind === 'rego' ? build.inputs : undefined);
     this.direct = DirectEval.of(policy);
+    const use = build.kind === 'rego' ? build.inputs : undefined;
+    this.image = this.direct && use && !use.all ? new ImageProjector(use) : undefined;
     this.ids = ids;
   }
 
@@ -66,6 +74,16 @@ export class PolicyEngine {
       return;
     }
     const at = d.inputAddress();
+    if (this.image) {
+      try {
+        const { input, end } = this.image.write(d.ensure(at + 1), at, d.ensure, event);
+        d.inputWritten(end, input);
+        return;
+      } catch (e) {
+        if (!(e instanceof TooDeep)) throw e;
+        // as JSON, which the module refuses as it refuses any input that deep
+      }
+    }
     d.inputWritten(p.into(d.ensure(at + 1), at, d.ensure, event, text));
   }
 

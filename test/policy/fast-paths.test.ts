@@ -15,10 +15,15 @@
 //   builtins, the ABI < 1.2 path, and values too big to keep.
 import { before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import { loadCompiled } from '../../engine/policy/builtins-js.js';
 import { PolicyEngine } from '../../engine/policy/engine.js';
+import { compile } from '../../engine/policy/compiler.js';
+import { DirectEval } from '../../engine/policy/direct.js';
+import { ImageProjector, TooDeep } from '../../engine/policy/image.js';
 import { InputProjector } from '../../engine/policy/project.js';
 import { buildRuntime, findTools } from '../../engine/policy/runtime/build.js';
 import { buildPolicy } from '../../engine/policy/source.js';
@@ -150,6 +155,90 @@ describe('input projection (engine/policy/project.ts)', () => {
     assert.equal(whole.partial, false);
     assert.equal(text(whole.project(e, '{"x": 1}')), '{"x": 1}');
     assert.equal(text(new InputProjector(undefined).project({ s: 'x'.repeat(70_000) })), JSON.stringify({ s: 'x'.repeat(70_000) }));
+  });
+});
+
+describe('input images (engine/policy/image.ts): the input written as the runtime\'s values', { skip }, () => {
+  // one rule per read path, and the keys of a member read whole in the order the module iterates them
+  const rego = [
+    'package t',
+    'a := input.a',
+    'bc := input.b.c',
+    'bde := input.b.d.e',
+    'f := input.f',
+    'gh := input.g.h',
+    'n := input.n',
+    'k := input.k',
+    'keys := [x | some x, _ in input.k]',
+    'size := count(input.k)',
+    'same := input.k == input.a',
+  ].join('\n');
+  const eps = ['t/a', 't/bc', 't/bde', 't/f', 't/gh', 't/n', 't/k', 't/keys', 't/size', 't/same'];
+  class Point {
+    constructor(
+      readonly x: number,
+      readonly y: number,
+    ) {}
+  }
+  const events: Array<Record<string, unknown>> = [
+    { a: 'x', b: { c: 1, d: { e: [1, 'two', null], z: 9 }, y: 2 }, f: true, g: { h: null }, other: 'not read' },
+    { a: undefined, b: { c: () => 1, d: 'not an object' }, f: Symbol('s'), g: [1, 2], n: -0 },
+    { b: null, g: { toJSON: () => 'whole' }, n: Number.NaN, k: { z: 1, a: 2, m: { y: [true, false, null] } } },
+    { a: 'quote " backslash \\ newline \n nul \u0000', f: 'é ü € 😀', n: 1e21, k: ['x', undefined, () => 1, Symbol('s'), 0.5] },
+    { a: 'lone \ud800 surrogate', f: 'long plain text '.repeat(20), n: 0.1 + 0.2, k: { é: 1, z: 2, '😀': 3, '\uffff': 4, A: 5, '10': 6, '9': 7 } },
+    { a: 'é'.repeat(3000), n: -Infinity, k: { '\ud800': 'first', '\udc00': 'second, the same key as UTF-8 (U+FFFD)', x: 1 } },
+    { n: 2 ** 53 + 2, k: [2 ** 53 - 1, -(2 ** 53 - 1), -1, 4294967296, -4294967297, 123456789012, 1e-7, -1.5e300] },
+    { n: 12345678901234567890, k: { date: new Date(0), point: new Point(1, 2), boxed: Object('s') as object, nested: [[[]], {}] } },
+    { a: { nested: { deep: [{ x: 1 }] } }, b: { c: 'c', d: { e: { f: 'g' } } }, k: { x: 1 }, f: 'y'.repeat(70_000) },
+    Object.assign(Object.create({ a: 'inherited' }), { f: 'own', k: Object.assign(Object.create({ p: 1 }), { q: 2 }) }),
+    { a: [1, { b: 2 }], k: [1, { b: 2 }] },
+    {},
+  ];
+
+  it("reads every path as the module reads the event's JSON, interleaved with the SDK's own inputs", async () => {
+    const { wasm, inputs } = compile([{ file: 't.rego', text: rego }], { entrypoints: eps });
+    assert.equal(inputs.all, false);
+    const sdk = await loadCompiled(wasm);
+    const d = DirectEval.of(sdk)!;
+    const image = new ImageProjector(inputs);
+    const ids = (sdk as unknown as { entrypoints: Record<string, number> }).entrypoints;
+    for (const e of events) {
+      for (const ep of eps) {
+        // the SDK writes its JSON input where the image's keys are: the next image writes them again
+        const want = JSON.stringify(sdk.evaluate(e, ep));
+        const at = d.inputAddress();
+        const { input, end } = image.write(d.ensure(at + 1), at, d.ensure, e);
+        d.inputWritten(end, input);
+        assert.equal(JSON.stringify(d.evaluate(ids[ep]!)), want, `${ep} on ${JSON.stringify(e).slice(0, 200)}`);
+      }
+      // and one image for every entrypoint, as the engine asks for a decision and its reasons
+      const wants = eps.map((ep) => JSON.stringify(sdk.evaluate(e, ep)));
+      const at = d.inputAddress();
+      const { input, end } = image.write(d.ensure(at + 1), at, d.ensure, e);
+      d.inputWritten(end, input);
+      eps.forEach((ep, i) => assert.equal(JSON.stringify(d.evaluate(ids[ep]!)), wants[i], `${ep} again`));
+    }
+  });
+
+  it('refuses an event nested deeper than the module parses, as the module refuses its JSON', async () => {
+    const { wasm, inputs } = compile([{ file: 't.rego', text: rego }], { entrypoints: eps });
+    const sdk = await loadCompiled(wasm);
+    const d = DirectEval.of(sdk)!;
+    const image = new ImageProjector(inputs);
+    let deep: unknown = 1;
+    for (let i = 0; i < 998; i++) deep = [deep]; // input.k at depth 2: its innermost value at 1000
+    const at = d.inputAddress();
+    const { input, end } = image.write(d.ensure(at + 1), at, d.ensure, { k: deep });
+    d.inputWritten(end, input);
+    assert.equal(JSON.stringify(d.evaluate((sdk as unknown as { entrypoints: Record<string, number> }).entrypoints['t/size']!)), '[{"result":1}]');
+    assert.throws(() => image.write(d.ensure(at + 1), at, d.ensure, { k: [deep] }), TooDeep);
+    // the engine then hands over the JSON, which the module refuses with its own words
+    const dir = mkdtempSync(join(tmpdir(), 'busted-image-'));
+    writeFileSync(join(dir, 'p.rego'), 'package busted\n\ndecision := "block" if count(input.k) > 0\n');
+    const engine = await PolicyEngine.load(dir);
+    assert.deepEqual(engine.decide({ k: deep }), { action: 'block', reasons: [] });
+    assert.throws(() => engine.decide({ k: [deep] }), /nested more than 1000 levels deep/);
+    rmSync(dir, { recursive: true });
   });
 });
 

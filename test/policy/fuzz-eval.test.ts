@@ -239,11 +239,14 @@ function sdkVerdict(sdk: LoadedPolicy, e: object): Outcome {
     const d = run('busted/decision');
     const raw = d.length ? d[0]!.result : 'allow';
     const action = ({ allow: 'allow', audit: 'audit', block: 'block', deny: 'block' } as const)[raw as 'allow'];
-    if (action === undefined) throw new BustedError('BUSTED_E_POLICY', `decision ${JSON.stringify(raw)}`);
+    // the engine's words (engine.ts decide), so that an error compares as any verdict does
+    if (action === undefined) throw new BustedError('BUSTED_E_POLICY', `busted/decision is ${JSON.stringify(raw)}: expected "allow", "audit", "block" or "deny"`);
     if (action === 'allow') return { action, reasons: [] };
     const r = run('busted/reasons');
     const reasons = r.length ? r[0]!.result : [];
-    if (!Array.isArray(reasons) || !reasons.every((x) => typeof x === 'string')) throw new BustedError('BUSTED_E_POLICY', 'reasons');
+    if (!Array.isArray(reasons) || !reasons.every((x) => typeof x === 'string')) {
+      throw new BustedError('BUSTED_E_POLICY', `busted/reasons is ${JSON.stringify(reasons)}: expected a set of strings`);
+    }
     return { action, reasons: [...(reasons as string[])].sort() };
   });
 }

@@ -376,8 +376,25 @@ WASM_EXPORT(opa_json_parse) value *opa_json_parse(const char *s, u32 len) { retu
 
 WASM_EXPORT(opa_value_parse) value *opa_value_parse(const char *s, u32 len) { return parse_all(s, len, 1, 0); }
 
-// opa_eval's input: what opa_value_parse takes, and raw strings.
-value *rt_input_parse(const char *s, u32 len) { return parse_all(s, len, 1, 1); }
+// An input the host wrote as values (engine/policy/image.ts): the magic
+// (0x03, which no JSON text starts with, then "bi1") and the root value's
+// address. Its pointers are absolute; nothing is parsed. The root must lie
+// inside the image, and be aligned as the host writes it.
+#define IMAGE_MAGIC 0x31696203u
+
+static value *image_root(const char *s, u32 len) {
+  u32 magic, root;
+  __builtin_memcpy(&magic, s, 4);
+  __builtin_memcpy(&root, s + 4, 4);
+  if (magic != IMAGE_MAGIC || root < (u32)s + 8 || root >= (u32)s + len || (root & 3)) return 0;
+  return (value *)root;
+}
+
+// opa_eval's input: what opa_value_parse takes, raw strings, and images.
+value *rt_input_parse(const char *s, u32 len) {
+  if (len >= 12 && (u8)s[0] == 0x03) return image_root(s, len);
+  return parse_all(s, len, 1, 1);
+}
 
 // ============================== dumping ======================================
 

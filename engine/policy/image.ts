@@ -1,0 +1,395 @@
+/**
+ * The input as the runtime's own values (runtime/abi.h), written by the
+ * host straight into the module's memory: an image the module takes as it
+ * is, where JSON (even busted's raw-string JSON, project.ts) has to be
+ * parsed, value by value, into the same structures on every evaluation.
+ *
+ * Why: parsing the projected input was an eighth of a decision's time
+ * (bench/rego). Writing a value here costs the host about what writing its
+ * JSON did, and the keys of the projection (every member the policy reads)
+ * are laid out once, in a block that is copied in whole just below the
+ * image.
+ *
+ * Only the direct path (direct.ts) writes images: it knows where the input
+ * lands, and the pointers in an image are absolute. Only modules our
+ * compiler built read them (runtime/json.c, rt_input_parse); a bundle's
+ * policy.wasm gets JSON, as before.
+ *
+ * Layout, every structure 4-byte aligned (the runtime reads with wasm's
+ * unaligned-tolerant loads; the host writes through a Uint32Array):
+ *   keys block:  null, false, true, then each key of the projection as a
+ *                string_t with its bytes
+ *   image:       header (magic u32, root u32), then the values
+ *   string_t     u8 type=4, u32 len @4, u32 ptr @8, its UTF-8 after it
+ *   number_t     u8 type=3, u8 repr @1 (1 int, 2 text), u32 len @4,
+ *                u32 text @8, i64 @16 (24 bytes; text after it)
+ *   array_t      u8 type=5, u32 len @4, u32 cap @8, u32 elems @12
+ *   object_t     u8 type=6, u32 len @4, u32 cap @8, u32 kvs @12; kvs are
+ *                (key, value) pointer pairs sorted by the key's bytes
+ */
+import type { InputUse } from './analysis.js';
+
+const V_NULL = 1;
+const V_BOOLEAN = 2;
+const V_NUMBER = 3;
+const V_STRING = 4;
+const V_ARRAY = 5;
+const V_OBJECT = 6;
+
+/** runtime/json.c IMAGE_MAGIC: 0x03 (no JSON text starts with a control byte), then "bi1". */
+export const IMAGE_MAGIC = 0x31696203;
+
+const utf8 = new TextEncoder();
+
+/** runtime/json.c MAX_DEPTH: the runtime recurses over values (compare, dump) on a bounded stack. */
+const MAX_DEPTH = 1000;
+
+/**
+ * An event nested deeper than the runtime takes (its root is at depth 1).
+ * The caller hands that event over as JSON instead, which the module
+ * refuses with its own error, as it would any such input.
+ */
+export class TooDeep extends Error {
+  constructor() {
+    super(`the input is nested more than ${MAX_DEPTH} levels deep`);
+  }
+}
+const hasOwn = Object.prototype.hasOwnProperty;
+const align4 = (n: number): number => (n + 3) & ~3;
+
+/** A member read further down that is a plain object (else it goes whole, as JSON.stringify would write it). */
+const isPlainObject = (v: unknown): v is Record<string, unknown> =>
+  v !== null && typeof v === 'object' && !Array.isArray(v) && typeof (v as { toJSON?: unknown }).toJSON !== 'function';
+
+/** Byte order of UTF-8 (the runtime's key order): JavaScript's order of UTF-16 code units differs only from U+D800 up. */
+function sortKeys(keys: string[]): string[] {
+  if (!keys.some((k) => /[\ud800-\uffff]/.test(k))) return keys.sort();
+  const enc = keys.map((k, i) => ({ k, b: utf8.encode(k), i }));
+  // stable: keys that encode alike (lone surrogates are U+FFFD both) keep their order, and the last wins below
+  enc.sort((x, y) => Buffer.compare(x.b, y.b) || x.i - y.i);
+  const out: string[] = [];
+  enc.forEach((x, j) => {
+    if (j + 1 < enc.length && Buffer.compare(x.b, enc[j + 1]!.b) === 0) return;
+    out.push(x.k);
+  });
+  return out;
+}
+
+interface Node {
+  key: string;
+  /** its string_t's offset in the keys block */
+  at: number;
+  kids?: Node[];
+}
+
+/** Writes values in the runtime's layout from `pos`, growing the memory through `ensure`. */
+export class ImageWriter {
+  u8: Uint8Array = new Uint8Array(0);
+  u32: Uint32Array = new Uint32Array(0);
+  pos = 0;
+  /** where null, false and true are (the keys block) */
+  nul = 0;
+  no = 0;
+  yes = 0;
+  private ensure: (end: number) => Uint8Array = () => this.u8;
+
+  start(u8: Uint8Array, pos: number, ensure: (end: number) => Uint8Array): void {
+    this.ensure = ensure;
+    if (u8 !== this.u8 || u8.length !== this.u32.length << 2) this.views(u8);
+    this.pos = align4(pos);
+  }
+
+  private views(u8: Uint8Array): void {
+    if (u8.byteOffset !== 0) throw new Error('image: the target must view its buffer from 0');
+    this.u8 = u8;
+    this.u32 = new Uint32Array(u8.buffer, 0, u8.length >>> 2);
+  }
+
+  /** Room for N more bytes from pos. */
+  room(n: number): void {
+    const end = this.pos + n;
+    if (end > this.u8.length) {
+      const next = this.ensure(end);
+      if (next !== this.u8 || next.length !== this.u32.length << 2) this.views(next);
+    }
+  }
+
+  /** A string_t for S; its address. */
+  str(s: string): number {
+    const n = s.length;
+    this.room(12 + 3 * n);
+    const at = this.pos;
+    const b = this.u8;
+    let len = n;
+    // short ASCII a code unit at a time; the rest by encodeInto, whose call costs what ~40 bytes of the loop do
+    if (n <= 32) {
+      let p = at + 12;
+      for (let i = 0; i < n; i++) {
+        const c = s.charCodeAt(i);
+        if (c >= 0x80) {
+          len = utf8.encodeInto(s, b.subarray(at + 12)).written;
+          break;
+        }
+        b[p++] = c;
+      }
+    } else len = utf8.encodeInto(s, b.subarray(at + 12)).written;
+    const w = at >>> 2;
+    const u = this.u32;
+    u[w] = V_STRING;
+    u[w + 1] = len;
+    u[w + 2] = at + 12;
+    this.pos = align4(at + 12 + len);
+    return at;
+  }
+
+  /** A number_t for V (finite); its address. Integers as i64, others as their JSON text (JSON.stringify's digits). */
+  num(v: number): number {
+    this.room(24 + 32);
+    const at = this.pos;
+    const w = at >>> 2;
+    const u = this.u32;
+    if (Number.isSafeInteger(v)) {
+      const hi = Math.floor(v / 4294967296);
+      u[w] = V_NUMBER | (1 << 8);
+      u[w + 1] = 0;
+      u[w + 2] = 0;
+      u[w + 3] = 0;
+      u[w + 4] = (v - hi * 4294967296) >>> 0;
+      u[w + 5] = hi >>> 0;
+      this.pos = at + 24;
+      return at;
+    }
+    const t = String(v); // JSON.stringify(v) for a finite number: ASCII, at most 25 bytes
+    const b = this.u8;
+    for (let i = 0; i < t.length; i++) b[at + 24 + i] = t.charCodeAt(i);
+    u[w] = V_NUMBER | (2 << 8);
+    u[w + 1] = t.length;
+    u[w + 2] = at + 24;
+    u[w + 3] = 0;
+    u[w + 4] = 0;
+    u[w + 5] = 0;
+    this.pos = align4(at + 24 + t.length);
+    return at;
+  }
+
+  /** An object_t for at most N members, its kvs after it; its address (fill with kv(), close with len()). */
+  obj(n: number): number {
+    this.room(16 + 8 * n);
+    const at = this.pos;
+    const w = at >>> 2;
+    const u = this.u32;
+    u[w] = V_OBJECT;
+    u[w + 1] = 0;
+    u[w + 2] = n;
+    u[w + 3] = at + 16;
+    this.pos = at + 16 + 8 * n;
+    return at;
+  }
+
+  kv(obj: number, i: number, key: number, value: number): void {
+    const w = (obj + 16 + 8 * i) >>> 2;
+    this.u32[w] = key;
+    this.u32[w + 1] = value;
+  }
+
+  len(obj: number, n: number): void {
+    this.u32[(obj >>> 2) + 1] = n;
+  }
+
+  /** Any value at depth D (the root is 1), as JSON.stringify then JSON.parse would give it (undefined and the like: null). */
+  value(v: unknown, d: number): number {
+    if (d > MAX_DEPTH) throw new TooDeep();
+    switch (typeof v) {
+      case 'string':
+        return this.str(v);
+      case 'number':
+        return Number.isFinite(v) ? this.num(v) : this.nul;
+      case 'boolean':
+        return v ? this.yes : this.no;
+      case 'object':
+        if (v === null) return this.nul;
+        if (Array.isArray(v)) return this.array(v, d);
+        // an object as JSON.stringify writes its members: not a boxed primitive, a Date (toJSON) or a Map
+        if (isPlainObject(v)) {
+          const proto = Object.getPrototypeOf(v) as unknown;
+          if (proto === Object.prototype || proto === null) return this.object(v, d);
+        }
+        break;
+      case 'bigint':
+        JSON.stringify(v); // throws, as JSON.stringify of the event would
+        break;
+      default:
+        return this.nul;
+    }
+    // toJSON, boxed primitives, class instances: what JSON makes of them
+    const j = JSON.stringify(v);
+    return j === undefined ? this.nul : this.value(JSON.parse(j), d);
+  }
+
+  private array(a: unknown[], d: number): number {
+    const n = a.length;
+    this.room(16 + 4 * n);
+    const at = this.pos;
+    const w = at >>> 2;
+    let u = this.u32;
+    u[w] = V_ARRAY;
+    u[w + 1] = n;
+    u[w + 2] = n;
+    u[w + 3] = at + 16;
+    this.pos = at + 16 + 4 * n;
+    for (let i = 0; i < n; i++) {
+      const x = a[i];
+      // JSON.stringify writes null for these in an array
+      const v = this.value(x === undefined || typeof x === 'function' || typeof x === 'symbol' ? null : x, d + 1);
+      u = this.u32;
+      u[w + 4 + i] = v;
+    }
+    return at;
+  }
+
+  private object(o: Record<string, unknown>, d: number): number {
+    const keys: string[] = [];
+    for (const k of Object.keys(o)) {
+      const x = o[k];
+      if (x !== undefined && typeof x !== 'function' && typeof x !== 'symbol') keys.push(k);
+    }
+    const sorted = sortKeys(keys);
+    const at = this.obj(sorted.length);
+    sorted.forEach((k, i) => {
+      const key = this.str(k);
+      this.kv(at, i, key, this.value(o[k], d + 1));
+    });
+    this.len(at, sorted.length);
+    return at;
+  }
+}
+
+type Walk = (e: object, w: ImageWriter, keys: number, own: typeof hasOwn, plain: typeof isPlainObject) => number;
+
+/**
+ * The walk over an event as code, as project.ts's walker: one property
+ * read per read member, by its literal name, members in the runtime's key
+ * order. Returns the root object's address.
+ */
+function imageWalker(tree: readonly Node[]): Walk {
+  let vars = 0;
+  const object = (o: string, kids: readonly Node[], out: string, depth: number): string => {
+    const obj = `b${vars++}`;
+    const n = `n${vars++}`;
+    const proto = `o${vars++}`;
+    const ownCheck = kids.some((k) => !(k.key in Object.prototype));
+    let code = `const ${obj} = w.obj(${kids.length}); let ${n} = 0;${ownCheck ? ` const ${proto} = ${o}.__proto__ === OP;` : ''}\n`;
+    for (const k of kids) {
+      const v = `v${vars++}`;
+      const x = `x${vars++}`;
+      const name = JSON.stringify(k.key);
+      const value = k.kids
+        ? `let ${x}; if (plain(${v})) { ${object(v, k.kids, x, depth + 1)} } else ${x} = w.value(${v}, ${depth + 1});`
+        : `const ${x} = typeof ${v} === 'string' ? w.str(${v}) : w.value(${v}, ${depth + 1});`;
+      code +=
+        `{ const ${v} = ${o}[${name}];\n` +
+        // JSON.stringify leaves out undefined, functions and symbols, and writes own members only
+        `if (${v} !== undefined && typeof ${v} !== 'function' && typeof ${v} !== 'symbol'${k.key in Object.prototype ? ` && own.call(${o}, ${name})` : ` && (${proto} || own.call(${o}, ${name}))`}) {\n` +
+        `${value} w.kv(${obj}, ${n}++, K + ${k.at}, ${x});\n} }\n`;
+    }
+    return `${code}w.len(${obj}, ${n}); ${out} = ${obj};\n`;
+  };
+  const body = object('e', tree, 'root', 1);
+  const make = new Function('OP', `return function walk(e, w, K, own, plain) {\nlet root;\n${body}return root;\n};`) as (op: object) => Walk;
+  return make(Object.prototype);
+}
+
+/**
+ * Writes images of events for a policy that reads PATHS (InputUse.paths,
+ * its reads known and partial).
+ */
+export class ImageProjector {
+  private readonly walk: Walk;
+  /** the keys block's bytes, laid out from 0 (its pointers relative to it) */
+  private readonly keyStrings: Array<{ at: number; bytes: Uint8Array }> = [];
+  private readonly keysSize: number;
+  private readonly writer = new ImageWriter();
+  /** the keys block as laid out for the address keysAt */
+  private keysBlock = new Uint8Array(0);
+  private keysAt = -1;
+
+  constructor(use: InputUse) {
+    // null (4), false (4), true (4), then the keys
+    let size = 12;
+    const intern = new Map<string, number>();
+    const key = (k: string): number => {
+      let at = intern.get(k);
+      if (at === undefined) {
+        const bytes = utf8.encode(k);
+        at = size;
+        this.keyStrings.push({ at, bytes });
+        intern.set(k, at);
+        size = align4(size + 12 + bytes.length);
+      }
+      return at;
+    };
+    const tree: Node[] = [];
+    for (const p of use.paths) {
+      let level = tree;
+      p.forEach((k, i) => {
+        let n = level.find((x) => x.key === k);
+        if (!n) level.push((n = { key: k, at: key(k) }));
+        if (i < p.length - 1) level = n.kids ??= [];
+      });
+    }
+    const order = (level: Node[]): Node[] => {
+      const byKey = new Map(level.map((n) => [n.key, n]));
+      const sorted = sortKeys(level.map((n) => n.key)).map((k) => byKey.get(k)!);
+      for (const n of sorted) if (n.kids) n.kids = order(n.kids);
+      return sorted;
+    };
+    this.keysSize = size;
+    this.walk = imageWalker(order(tree));
+  }
+
+  /**
+   * The image of EVENT in U8 (the module's memory, viewed from 0) from AT:
+   * the keys block, then the header and the values. Returns the input's
+   * address (the header) and where the image ends.
+   *
+   * The keys block is copied in whole each time (one copy of a few hundred
+   * bytes, made once for its address): the SDK's own evaluate() writes its
+   * input and its heap where the block lies, so a block written once could
+   * have been overwritten anywhere, which no stamp at its start would show.
+   */
+  write(u8: Uint8Array, at: number, ensure: (end: number) => Uint8Array, event: object): { input: number; end: number } {
+    const w = this.writer;
+    w.start(u8, at, ensure);
+    const keys = w.pos;
+    w.room(this.keysSize + 8);
+    w.nul = keys;
+    w.no = keys + 4;
+    w.yes = keys + 8;
+    if (this.keysAt !== keys) this.layKeys(keys);
+    w.u8.set(this.keysBlock, keys);
+    w.pos = keys + this.keysSize;
+    const input = w.pos;
+    w.pos += 8;
+    const root = isPlainObject(event) ? this.walk(event, w, keys, hasOwn, isPlainObject) : w.value(event, 1);
+    w.u32[input >>> 2] = IMAGE_MAGIC;
+    w.u32[(input >>> 2) + 1] = root;
+    return { input, end: w.pos };
+  }
+
+  /** The keys block's bytes for the address KEYS. */
+  private layKeys(keys: number): void {
+    const b = new Uint8Array(this.keysSize);
+    const u = new Uint32Array(b.buffer);
+    u[0] = V_NULL;
+    u[1] = V_BOOLEAN; // v = 0
+    u[2] = V_BOOLEAN | (1 << 8);
+    for (const { at, bytes } of this.keyStrings) {
+      u[at >>> 2] = V_STRING;
+      u[(at >>> 2) + 1] = bytes.length;
+      u[(at >>> 2) + 2] = keys + at + 12;
+      b.set(bytes, at + 12);
+    }
+    this.keysBlock = b;
+    this.keysAt = keys;
+  }
+}
