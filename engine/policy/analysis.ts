@@ -32,6 +32,12 @@ export interface InputUse {
    * (guards(), below). Absent when not worked out (a `with` anywhere).
    */
   unlessAbsent?: string[][][];
+  /**
+   * The input paths of the module's path table, by id (emit/emitter.ts
+   * Emitted.inputPaths): an input image fills them in (image.ts). Absent
+   * for a module we did not compile.
+   */
+  tabled?: Array<string[] | undefined>;
 }
 
 /** Builtins whose answer is not a function of their arguments. */

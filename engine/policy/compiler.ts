@@ -122,11 +122,11 @@ function stages(modules: readonly Module[], opts: CompileOptions): Compiled {
   const ir = plan(checked.program, entrypoints, { coverage: opts.coverage });
   opts.onIR?.(ir);
   const manifest = JSON.parse(readFileSync(RUNTIME_MANIFEST, 'utf8')) as RuntimeManifest;
-  const wasm = emit(ir, readFileSync(RUNTIME_WASM), manifest);
+  const { wasm, inputPaths } = emit(ir, readFileSync(RUNTIME_WASM), manifest);
   const out: Compiled = {
     wasm,
     entrypoints: Object.fromEntries(entrypoints.map((e, i) => [e, i])),
-    inputs: inputUse(checked.program.modules, checked.program.builtins),
+    inputs: { ...inputUse(checked.program.modules, checked.program.builtins), tabled: inputPaths },
   };
   const unlessAbsent = guards(checked.program.ruleSets, entrypoints, out.inputs.paths);
   if (unlessAbsent) out.inputs.unlessAbsent = unlessAbsent;

@@ -19,7 +19,10 @@
  * unaligned-tolerant loads; the host writes through a Uint32Array):
  *   keys block:  null, false, true, then each key of the projection as a
  *                string_t with its bytes
- *   image:       header (magic u32, root u32), then the values
+ *   image:       header (magic, root, path table, its length: u32 each),
+ *                the path table (the value at each input path of the
+ *                module's path table, by id: 0 undefined, 1 not filled
+ *                in), then the values
  *   string_t     u8 type=4, u32 len @4, u32 ptr @8, its UTF-8 after it
  *   number_t     u8 type=3, u8 repr @1 (1 int, 2 text), u32 len @4,
  *                u32 text @8, i64 @16 (24 bytes; text after it)
@@ -80,7 +83,12 @@ interface Node {
   /** its string_t's offset in the keys block */
   at: number;
   kids?: Node[];
+  /** its path's id in the module's path table, when it has one */
+  id?: number;
 }
+
+/** The path table ids in and below NODES. */
+const idsIn = (nodes: readonly Node[]): number[] => nodes.flatMap((n) => [...(n.id === undefined ? [] : [n.id]), ...idsIn(n.kids ?? [])]);
 
 /** Writes values in the runtime's layout from `pos`, growing the memory through `ensure`. */
 export class ImageWriter {
@@ -264,7 +272,7 @@ export class ImageWriter {
   }
 }
 
-type Walk = (e: object, w: ImageWriter, keys: number, own: typeof hasOwn, plain: typeof isPlainObject) => number;
+type Walk = (e: object, w: ImageWriter, keys: number, table: number, own: typeof hasOwn, plain: typeof isPlainObject) => number;
 
 /**
  * The walk over an event as code, as project.ts's walker: one property
@@ -283,19 +291,23 @@ function imageWalker(tree: readonly Node[]): Walk {
       const v = `v${vars++}`;
       const x = `x${vars++}`;
       const name = JSON.stringify(k.key);
+      // a member with members read below it that is not a plain object is
+      // written whole (as JSON would have it): the table's paths below it
+      // are left to the module to look up (1)
+      const below = k.kids ? idsIn(k.kids) : [];
       const value = k.kids
-        ? `let ${x}; if (plain(${v})) { ${object(v, k.kids, x, depth + 1)} } else ${x} = w.value(${v}, ${depth + 1});`
+        ? `let ${x}; if (plain(${v})) { ${object(v, k.kids, x, depth + 1)} } else { ${x} = w.value(${v}, ${depth + 1}); ${below.map((id) => `w.u32[T + ${id}] = 1;`).join(' ')} }`
         : `const ${x} = typeof ${v} === 'string' ? w.str(${v}) : w.value(${v}, ${depth + 1});`;
       code +=
         `{ const ${v} = ${o}[${name}];\n` +
         // JSON.stringify leaves out undefined, functions and symbols, and writes own members only
         `if (${v} !== undefined && typeof ${v} !== 'function' && typeof ${v} !== 'symbol'${k.key in Object.prototype ? ` && own.call(${o}, ${name})` : ` && (${proto} || own.call(${o}, ${name}))`}) {\n` +
-        `${value} w.kv(${obj}, ${n}++, K + ${k.at}, ${x});\n} }\n`;
+        `${value} w.kv(${obj}, ${n}++, K + ${k.at}, ${x});${k.id === undefined ? '' : ` w.u32[T + ${k.id}] = ${x};`}\n} }\n`;
     }
     return `${code}w.len(${obj}, ${n}); ${out} = ${obj};\n`;
   };
   const body = object('e', tree, 'root', 1);
-  const make = new Function('OP', `return function walk(e, w, K, own, plain) {\nlet root;\n${body}return root;\n};`) as (op: object) => Walk;
+  const make = new Function('OP', `return function walk(e, w, K, T, own, plain) {\nlet root;\n${body}return root;\n};`) as (op: object) => Walk;
   return make(Object.prototype);
 }
 
@@ -343,9 +355,29 @@ export class ImageProjector {
       for (const n of sorted) if (n.kids) n.kids = order(n.kids);
       return sorted;
     };
+    // the module's path table: the ids of paths the walk writes start out
+    // undefined (0) and are filled in as it writes them; any other (a path
+    // below a member read whole, a data path) is the module's to look up (1)
+    const ids = new Map<string, number>();
+    (use.tabled ?? []).forEach((p, id) => {
+      if (Array.isArray(p)) ids.set(JSON.stringify(p), id);
+    });
+    const number = (level: Node[], above: string[]): void => {
+      for (const n of level) {
+        const path = [...above, n.key];
+        n.id = ids.get(JSON.stringify(path));
+        if (n.kids) number(n.kids, path);
+      }
+    };
+    number(tree, []);
+    this.table = new Uint32Array(use.tabled?.length ?? 0).fill(1);
+    for (const id of idsIn(tree)) this.table[id] = 0;
     this.keysSize = size;
     this.walk = imageWalker(order(tree));
   }
+
+  /** the path table an image starts from (see the constructor) */
+  private readonly table: Uint32Array;
 
   /**
    * The image of EVENT in U8 (the module's memory, viewed from 0) from AT:
@@ -369,10 +401,24 @@ export class ImageProjector {
     w.u8.set(this.keysBlock, keys);
     w.pos = keys + this.keysSize;
     const input = w.pos;
-    w.pos += 8;
-    const root = isPlainObject(event) ? this.walk(event, w, keys, hasOwn, isPlainObject) : w.value(event, 1);
-    w.u32[input >>> 2] = IMAGE_MAGIC;
-    w.u32[(input >>> 2) + 1] = root;
+    const n = this.table.length;
+    const table = input + 16;
+    w.room(16 + 4 * n);
+    w.u32.set(this.table, table >>> 2);
+    w.pos = table + 4 * n;
+    let root: number;
+    let tabled = n;
+    if (isPlainObject(event)) root = this.walk(event, w, keys, table >>> 2, hasOwn, isPlainObject);
+    else {
+      root = w.value(event, 1);
+      tabled = 0; // not an object: the module looks every path up (and finds nothing)
+    }
+    const h = input >>> 2;
+    const u = w.u32;
+    u[h] = IMAGE_MAGIC;
+    u[h + 1] = root;
+    u[h + 2] = table;
+    u[h + 3] = tabled;
     return { input, end: w.pos };
   }
 

@@ -599,8 +599,19 @@ function localsUsed(blocks: IR.Block[]): number {
 const RULE_TYPE = { params: [I32, I32], results: [I32] };
 const funcType = (f: IR.Func) => ({ params: f.params.map(() => I32), results: [I32] });
 
+/** What emit() makes: the module, and the input paths of its path table by id. */
+export interface Emitted {
+  wasm: Uint8Array;
+  /**
+   * The input paths the runtime's path table holds (busted_input_path), by
+   * id: for a host that writes the input as an image (image.ts) and can
+   * fill them in. Undefined for an id of a data path.
+   */
+  inputPaths: Array<string[] | undefined>;
+}
+
 /** Emits the policy into `runtime` (the bytes of build/wasm/runtime.wasm). */
-export function emit(policy: IR.Policy, runtime: Uint8Array, manifest: RuntimeManifest): Uint8Array {
+export function emit(policy: IR.Policy, runtime: Uint8Array, manifest: RuntimeManifest): Emitted {
   const rt = {} as Record<RuntimeFunc, number>;
   for (const f of RUNTIME_FUNCS) {
     const idx = manifest.functions[f];
@@ -685,7 +696,13 @@ export function emit(policy: IR.Policy, runtime: Uint8Array, manifest: RuntimeMa
   if (rtStart !== undefined) startPlaceholder.body.code.call(rtStart);
   startPlaceholder.body.code.i32Const(heapStart).call(rt.busted_heap_init);
 
-  return splice(runtime, {
+  const inputPaths: Array<string[] | undefined> = [];
+  for (const [path, id] of ctx.pathIds) {
+    if (id >= MAX_PATHS) continue;
+    const [root, ...keys] = path.split('/');
+    inputPaths[id] = root === String(IR.INPUT) ? keys.map((k) => policy.static.strings[Number(k)]!) : undefined;
+  }
+  const wasm = splice(runtime, {
     replace: new Map([
       [manifest.stubs.eval!, { locals: 0, code: ev }],
       [manifest.stubs.entrypoints!, { locals: 1, code: eps }],
@@ -695,4 +712,5 @@ export function emit(policy: IR.Policy, runtime: Uint8Array, manifest: RuntimeMa
     data: { offset: data.base, bytes },
     start: startIdx,
   });
+  return { wasm, inputPaths };
 }

@@ -157,6 +157,10 @@ void opa_heap_ptr_set(u32 p);
 void rt_heap_reset(u32 p);
 extern u32 busted_data_gen;
 extern u32 busted_stable_below;
+// the input image's path table (json.c image_root), for busted_input_path
+extern value *busted_image_input;
+extern const u32 *busted_image_paths;
+extern u32 busted_image_n;
 
 // --- value.c ---------------------------------------------------------------
 value *opa_null(void);

@@ -26,6 +26,7 @@ static eval_ctx_t *ctx_alloc(void) {
 WASM_EXPORT(opa_eval_ctx_new) eval_ctx_t *opa_eval_ctx_new(void) {
   busted_stack_reset((u32)&__heap_base);
   busted_stable_below = 0;
+  busted_image_input = 0;
   return ctx_alloc();
 }
 
@@ -58,6 +59,12 @@ WASM_EXPORT(opa_eval_ctx_get_result) value *opa_eval_ctx_get_result(eval_ctx_t *
 // input (the SDK writes it just above the data); on the context path,
 // where the host rewinds the heap before each evaluation, nothing is.
 u32 busted_stable_below;
+
+// An input image's values at the path table's input paths (json.c), for
+// the input busted_image_input only: 0 when the input was JSON.
+value *busted_image_input;
+const u32 *busted_image_paths;
+u32 busted_image_n;
 
 static __attribute__((noinline)) char *eval_fast(i32 entrypoint, value *data, const char *input, u32 input_len, u32 heap, i32 format) {
   rt_heap_reset(heap);
@@ -193,6 +200,10 @@ RT_API void busted_eval_begin(value *input, value *data) {
 }
 
 RT_API value *busted_input_path(value *coll, value *key, u32 id, value *root) {
+  if (root == busted_image_input && root && id < busted_image_n) {
+    u32 v = busted_image_paths[id];
+    if (v != 1) return (value *)v; // the host found it (0: undefined)
+  }
   if (root != root_input || !root) return opa_value_get(coll, key);
   path_t *p = &paths[id];
   if (p->stamp != input_stamp) {

@@ -376,23 +376,32 @@ WASM_EXPORT(opa_json_parse) value *opa_json_parse(const char *s, u32 len) { retu
 
 WASM_EXPORT(opa_value_parse) value *opa_value_parse(const char *s, u32 len) { return parse_all(s, len, 1, 0); }
 
-// An input the host wrote as values (engine/policy/image.ts): the magic
-// (0x03, which no JSON text starts with, then "bi1") and the root value's
-// address. Its pointers are absolute; nothing is parsed. The root must lie
-// inside the image, and be aligned as the host writes it.
+// An input the host wrote as values (engine/policy/image.ts): a header of
+// the magic (0x03, which no JSON text starts with, then "bi1"), the root
+// value's address, and the path table's address and length (the value at
+// each input path of the policy's path table, by id, as the host found it:
+// 0 undefined, 1 not filled in; eval.c busted_input_path). Its pointers are
+// absolute; nothing is parsed. The root and the table must lie inside the
+// image, aligned as the host writes them.
 #define IMAGE_MAGIC 0x31696203u
+#define IMAGE_HEADER 16
 
 static value *image_root(const char *s, u32 len) {
-  u32 magic, root;
-  __builtin_memcpy(&magic, s, 4);
-  __builtin_memcpy(&root, s + 4, 4);
-  if (magic != IMAGE_MAGIC || root < (u32)s + 8 || root >= (u32)s + len || (root & 3)) return 0;
+  u32 h[4];
+  __builtin_memcpy(h, s, sizeof(h));
+  u32 start = (u32)s, end = start + len, root = h[1], table = h[2], n = h[3];
+  if (h[0] != IMAGE_MAGIC || root < start + IMAGE_HEADER || root >= end || (root & 3)) return 0;
+  if (n && (table < start + IMAGE_HEADER || (table & 3) || n > (end - table) / 4)) return 0;
+  busted_image_input = (value *)root;
+  busted_image_paths = (const u32 *)table;
+  busted_image_n = n;
   return (value *)root;
 }
 
 // opa_eval's input: what opa_value_parse takes, raw strings, and images.
 value *rt_input_parse(const char *s, u32 len) {
-  if (len >= 12 && (u8)s[0] == 0x03) return image_root(s, len);
+  busted_image_input = 0;
+  if (len >= IMAGE_HEADER + 4 && (u8)s[0] == 0x03) return image_root(s, len);
   return parse_all(s, len, 1, 1);
 }
 
