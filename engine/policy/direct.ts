@@ -56,11 +56,18 @@ export class DirectEval {
   private inputAt = 0;
   private inputLen = 0;
 
+  /** busted's runtime (runtime/eval.c): the next evaluation is of the same input, its heap carried on */
+  private readonly again: (() => void) | undefined;
+  private readonly heapPtr: () => number;
+
   private constructor(
     private readonly sdk: SdkFields & { mem: WebAssembly.Memory },
     private readonly opaEval: OpaEval,
   ) {
     this.view = new Uint8Array(sdk.mem.buffer);
+    const ex = sdk.wasmInstance!.exports!;
+    this.again = typeof ex.busted_eval_again === 'function' && typeof ex.opa_heap_ptr_get === 'function' ? (ex.busted_eval_again as () => void) : undefined;
+    this.heapPtr = ex.opa_heap_ptr_get as () => number;
   }
 
   /** The direct path for POLICY, or undefined when the SDK or the module does not offer it. */
@@ -111,12 +118,23 @@ export class DirectEval {
    * The result set of ENTRYPOINT for the input last written, as the SDK's
    * evaluate() would give it. Errors (opa_abort: a conflict, a bad input)
    * throw as they do there.
+   *
+   * AGAIN: the last evaluation was of this same input, and finished (the
+   * caller's second entrypoint for an event). A module of ours then keeps
+   * the rules that evaluation worked out (runtime/eval.c
+   * busted_eval_again): busted/reasons after busted/decision evaluates the
+   * reasons' rules only once.
    */
-  evaluate(entrypoint: number): unknown {
+  evaluate(entrypoint: number, again = false): unknown {
     const at = this.inputAt;
     const len = this.inputLen;
+    let heap = at + len;
+    if (again && this.again !== undefined) {
+      this.again();
+      heap = this.heapPtr();
+    }
     // the data heap pointer moves only with setData, which the engine does before any input
-    const ret = this.opaEval(0, entrypoint, this.sdk.dataAddr as number, at, len, at + len, 0);
+    const ret = this.opaEval(0, entrypoint, this.sdk.dataAddr as number, at, len, heap, 0);
     const mem = this.mem();
     const end = mem.indexOf(0, ret);
     if (end < 0) throw new Error('opa_eval: the result is not NUL-terminated');

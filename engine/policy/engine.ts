@@ -87,11 +87,14 @@ export class PolicyEngine {
     d.inputWritten(p.into(d.ensure(at + 1), at, d.ensure, event, text));
   }
 
-  /** One entrypoint on the input set last; its name labels what it throws. */
-  private run(entrypoint: string): ResultSet {
+  /**
+   * One entrypoint on the input set last; its name labels what it throws.
+   * AGAIN: another on the same input, right after one that succeeded.
+   */
+  private run(entrypoint: string, again = false): ResultSet {
     try {
       const d = this.direct;
-      return (d !== undefined ? d.evaluate(this.ids[entrypoint]!) : this.policy.evaluate(this.pending, entrypoint)) as ResultSet;
+      return (d !== undefined ? d.evaluate(this.ids[entrypoint]!, again) : this.policy.evaluate(this.pending, entrypoint)) as ResultSet;
     } catch (e) {
       throw new BustedError(ErrorCode.POLICY, `${entrypoint}: ${(e as Error).message ?? e}`, entrypoint.slice(entrypoint.indexOf('/') + 1));
     }
@@ -171,7 +174,7 @@ export class PolicyEngine {
       throw new BustedError(ErrorCode.POLICY, `busted/decision is ${JSON.stringify(raw)}: expected "allow", "audit", "block" or "deny"`, 'decision');
     }
     if (action === 'allow' || !this.hasReasons) return { action, reasons: [] };
-    const rs = this.run(ENTRYPOINTS[1]);
+    const rs = this.run(ENTRYPOINTS[1], true);
     const reasons = rs.length ? rs[0]!.result : [];
     if (!Array.isArray(reasons) || !reasons.every((r) => typeof r === 'string')) {
       throw new BustedError(ErrorCode.POLICY, `busted/reasons is ${JSON.stringify(reasons)}: expected a set of strings`, 'reasons');

@@ -247,6 +247,92 @@ describe('input images (engine/policy/image.ts): the input written as the runtim
   });
 });
 
+describe("busted/reasons after busted/decision: the decision's rules are not evaluated again", { skip }, () => {
+  // every rule that finds something prints once per evaluation of it
+  const SRC = `package busted
+import rego.v1
+block contains msg if {
+	print("block rule")
+	some w in input.words
+	startswith(w, "bad")
+	msg := sprintf("bad word %s", [w])
+}
+audit contains msg if {
+	print("audit rule")
+	some w in input.words
+	startswith(w, "odd")
+	msg := sprintf("odd word %s", [w])
+}
+default decision := "allow"
+decision := "block" if count(block) > 0
+decision := "audit" if {
+	count(block) == 0
+	count(audit) > 0
+}
+reasons contains r if some r in block
+reasons contains r if {
+	count(block) == 0
+	some r in audit
+}
+`;
+  const events = [
+    { words: ['bad1', 'fine'] },
+    { words: ['odd1', 'odd2'] },
+    { words: ['fine'] },
+    { words: ['bad2', 'odd3', 'bad3'] },
+    { words: ['odd4'] },
+    { words: 'not a list' },
+  ];
+
+  it('keeps what the decision worked out for the reasons of the same event, and never for the next', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'busted-again-'));
+    writeFileSync(join(dir, 'p.rego'), SRC);
+    const lines: string[] = [];
+    const engine = await PolicyEngine.load(dir, { print: (m: string) => void lines.push(m) });
+    const sdk = await loadCompiled(buildPolicy(dir).wasm);
+    const reasonsOf = (e: object): string[] => {
+      const rs = sdk.evaluate(e, 'busted/reasons') as Array<{ result: string[] }>;
+      return rs.length ? [...rs[0]!.result].sort() : [];
+    };
+    for (let round = 0; round < 3; round++) {
+      for (const e of events) {
+        lines.length = 0;
+        const v = engine.decide(e);
+        const d = (sdk.evaluate(e, 'busted/decision') as Array<{ result: string }>)[0]!.result;
+        assert.equal(v.action, d, JSON.stringify(e));
+        assert.deepEqual(v.reasons, d === 'allow' ? [] : reasonsOf(e), JSON.stringify(e));
+        // the block rule ran once for the decision and its reasons both; the audit rule
+        // once where the decision needed it (no block), not at all otherwise
+        assert.equal(lines.filter((l) => l.includes('block rule')).length, 1, `${JSON.stringify(e)}: ${JSON.stringify(lines)}`);
+        assert.equal(lines.filter((l) => l.includes('audit rule')).length, v.action === 'block' ? 0 : 1, `${JSON.stringify(e)}: ${JSON.stringify(lines)}`);
+      }
+    }
+    rmSync(dir, { recursive: true });
+  });
+
+  it('gives a fresh evaluation to a host that says "again" but rewinds the heap', async () => {
+    const { wasm } = compile([{ file: 'p.rego', text: SRC }], { entrypoints: ['busted/decision', 'busted/reasons'] });
+    const lines: string[] = [];
+    const sdk = await loadCompiled(wasm, undefined, { print: (m: string) => void lines.push(m) });
+    const d = DirectEval.of(sdk)!;
+    const write = (e: object): void => {
+      const at = d.inputAddress();
+      const bytes = new TextEncoder().encode(JSON.stringify(e));
+      d.ensure(at + bytes.length).set(bytes, at);
+      d.inputWritten(at + bytes.length);
+    };
+    write({ words: ['bad1'] });
+    assert.deepEqual(d.evaluate(1), [{ result: ['bad word bad1'] }]);
+    // the runtime's word for "again", then an evaluation from the input's end (a new event)
+    const ex = (sdk as unknown as { wasmInstance: { exports: Record<string, () => void> } }).wasmInstance.exports;
+    write({ words: ['bad2'] });
+    ex.busted_eval_again!();
+    lines.length = 0;
+    assert.deepEqual(d.evaluate(1), [{ result: ['bad word bad2'] }]);
+    assert.equal(lines.length, 1, 'the block rule was evaluated afresh');
+  });
+});
+
 describe('fast paths through the SDK', { skip }, () => {
   before(() => {
     buildRuntime({ tools: tools as Exclude<typeof tools, { missing: string }> });

@@ -6,6 +6,10 @@
 
 i32 eval(eval_ctx_t *ctx);
 
+// busted_eval_again (below): the next evaluation's word, and this one's;
+// and where this evaluation's heap starts
+static u32 again_next, again_now, eval_heap;
+
 extern u8 __heap_base;
 // stack.s. The shadow stack grows down from __heap_base (wasm-ld's layout
 // without --stack-first; build.ts checks it). Only entry points the host
@@ -27,6 +31,7 @@ WASM_EXPORT(opa_eval_ctx_new) eval_ctx_t *opa_eval_ctx_new(void) {
   busted_stack_reset((u32)&__heap_base);
   busted_stable_below = 0;
   busted_image_input = 0;
+  again_next = again_now = 0;
   return ctx_alloc();
 }
 
@@ -67,6 +72,9 @@ const u32 *busted_image_paths;
 u32 busted_image_n;
 
 static __attribute__((noinline)) char *eval_fast(i32 entrypoint, value *data, const char *input, u32 input_len, u32 heap, i32 format) {
+  again_now = again_next;
+  again_next = 0;
+  eval_heap = heap;
   rt_heap_reset(heap);
   busted_stable_below = input_len ? (u32)input : heap;
   value *in = 0;
@@ -117,7 +125,17 @@ typedef struct {
 static memo_t *memo;
 static u32 memo_n;
 
+// Another entrypoint on the same input (busted/reasons after
+// busted/decision, busted/kill): the host says so (busted_eval_again) and
+// hands opa_eval the heap as the last evaluation left it, so the rules
+// that evaluation remembered still hold and need not be evaluated again.
+// The word is good for the next evaluation only, whatever happens to it.
+WASM_EXPORT(busted_eval_again) void busted_eval_again(void) { again_next = 1; }
+
 RT_API void busted_memo_reset(u32 n) {
+  // kept only where the heap was carried on: a host that rewound it over
+  // the last evaluation's values gets a fresh table, whatever it said
+  if (again_now && memo && memo_n == n && (u32)(memo + n) <= eval_heap) return;
   memo = opa_malloc(n * sizeof(memo_t));
   memset(memo, 0, n * sizeof(memo_t));
   memo_n = n;
