@@ -18,13 +18,18 @@ import { RegoError, RegoErrors } from '../policy/rego/errors.js';
 
 export interface CompileCliOptions {
   policies: string;
-  output: string;
+  /** needed unless dumpIr or dumpAst */
+  output?: string;
   entrypoint: string[];
   dumpIr?: boolean;
   dumpAst?: boolean;
 }
 
 export async function runCompile(o: CompileCliOptions): Promise<number> {
+  const output = o.output;
+  if (output === undefined && !o.dumpIr && !o.dumpAst) {
+    throw new BustedError(ErrorCode.USAGE, "-o, --output is required (OUT.wasm or OUT.tar.gz), unless --dump-ir or --dump-ast is given", 'output');
+  }
   try {
     const sources = regoSources(o.policies);
     const modules = sources.map((s) => parseModule(s.text, s.file));
@@ -36,8 +41,8 @@ export async function runCompile(o: CompileCliOptions): Promise<number> {
     const entrypoints = [...new Set([...o.entrypoint, ...annotatedEntrypoints(modules)])];
     if (!entrypoints.length) entrypoints.push('busted/decision');
     const out = compileParsed(modules, { entrypoints, onIR: o.dumpIr ? (ir) => process.stdout.write(JSON.stringify(toJSON(ir), null, 2) + '\n') : undefined });
-    if (o.dumpIr) return 0;
-    if (o.output.endsWith('.tar.gz') || o.output.endsWith('.tgz')) {
+    if (o.dumpIr || output === undefined) return 0;
+    if (output.endsWith('.tar.gz') || output.endsWith('.tgz')) {
       const manifest = {
         revision: '',
         roots: [''],
@@ -49,9 +54,9 @@ export async function runCompile(o: CompileCliOptions): Promise<number> {
         { name: '/policy.wasm', data: Buffer.from(out.wasm) },
         { name: '/.manifest', data: Buffer.from(JSON.stringify(manifest)) },
       ]);
-      write(o.output, gzipSync(archive));
+      write(output, gzipSync(archive));
     } else {
-      write(o.output.endsWith('.wasm') ? o.output : `${o.output}.wasm`, out.wasm);
+      write(output.endsWith('.wasm') ? output : `${output}.wasm`, out.wasm);
     }
     return 0;
   } catch (e) {

@@ -144,7 +144,7 @@ export function buildCli(): Command {
     .command('compile')
     .description('compile Rego to a Wasm module (OUT.wasm) or an OPA-style bundle (OUT.tar.gz)')
     .requiredOption('--policies <dir>', 'directory of .rego files (and data.json)')
-    .requiredOption('-o, --output <file>', 'OUT.wasm or OUT.tar.gz')
+    .option('-o, --output <file>', 'OUT.wasm or OUT.tar.gz (needed unless --dump-ir or --dump-ast)')
     .option('-e, --entrypoint <path>', 'entrypoint such as busted/decision (repeatable; default: the rules and packages annotated `entrypoint: true`, else busted/decision)', collect, [])
     .option('--dump-ir', 'print the planner IR (JSON) instead of writing the module')
     .option('--dump-ast', 'print the parsed modules instead of compiling')

@@ -102,7 +102,7 @@ decision := "block" if not allowed
     }
   });
 
-  it('--dump-ir prints the planner IR as JSON', () => {
+  it('--dump-ir prints the planner IR as JSON, with or without -o', () => {
     const dir = policyDir();
     try {
       const r = busted('compile', '--policies', join(dir, 'p'), '-o', join(dir, 'x.wasm'), '--dump-ir');
@@ -110,6 +110,16 @@ decision := "block" if not allowed
       const ir = JSON.parse(r.stdout);
       assert.ok(ir.plans, 'has plans');
       assert.ok(!existsSync(join(dir, 'x.wasm')));
+      const bare = busted('compile', '--policies', join(dir, 'p'), '--dump-ir');
+      assert.equal(bare.status, 0, bare.stderr);
+      assert.deepEqual(JSON.parse(bare.stdout), ir);
+      const ast = busted('compile', '--policies', join(dir, 'p'), '--dump-ast');
+      assert.equal(ast.status, 0, ast.stderr);
+      assert.match(ast.stdout, /\(package data\.busted\)/);
+      // without either, -o is needed: a usage error naming it
+      const none = busted('compile', '--policies', join(dir, 'p'));
+      assert.equal(none.status, 2);
+      assert.match(none.stderr, /BUSTED_E_USAGE: -o, --output is required/);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
