@@ -333,6 +333,87 @@ reasons contains r if {
   });
 });
 
+describe('set[key] with the key known: the definitions are asked for that key, the set is not built (plan/planner.ts memberFuncFor)', { skip }, () => {
+  const SRC = `package t
+import rego.v1
+# a set of several definitions: from data, from the input, constants, composite elements
+allowed contains p if {
+	count(input.teams) == 0
+	some p in data.providers
+}
+allowed contains p if {
+	some t in input.teams
+	some p in data.team_providers[t]
+}
+allowed contains "local" if input.local
+allowed contains 1
+allowed contains {"k": [1, 2]}
+ok if allowed[input.p]
+blocked if not allowed[input.p]
+each contains x if {
+	some x in input.many
+	allowed[x]
+}
+number_one if allowed[1.0]
+composite if {
+	v := {"k": [1, 2]}
+	allowed[v]
+}
+mocked if allowed[input.p] with data.providers as ["mocked"]
+size := count(allowed)
+every_element := [x | allowed[x]]
+`;
+  const EPS = ['t/ok', 't/blocked', 't/each', 't/number_one', 't/composite', 't/mocked', 't/size', 't/every_element'];
+  const DATA = { providers: ['openai', 'anthropic'], team_providers: { research: ['mistral'], batch: ['ollama', 'openai'] } };
+
+  it('answers as the set it would have built, key by key', async () => {
+    const p = await load(SRC, EPS, DATA);
+    const cases: Array<[object, Record<string, unknown>]> = [
+      [{ p: 'openai', teams: [] }, { ok: true, blocked: undefined }],
+      [{ p: 'mistral', teams: [] }, { ok: undefined, blocked: true }],
+      [{ p: 'mistral', teams: ['research'] }, { ok: true, blocked: undefined }],
+      [{ p: 'openai', teams: ['research'] }, { ok: undefined, blocked: true }],
+      [{ p: 'openai', teams: ['research', 'batch'] }, { ok: true }],
+      [{ p: 'local', teams: ['x'], local: true }, { ok: true }],
+      [{ p: 'local', teams: ['x'], local: false }, { ok: undefined, blocked: true }],
+      [{ p: 1, teams: ['x'] }, { ok: true }],
+      [{ p: 1.0, teams: ['x'] }, { ok: true }],
+      [{ p: { k: [1, 2] }, teams: ['x'] }, { ok: true }],
+      [{ p: { k: [2, 1] }, teams: ['x'] }, { ok: undefined, blocked: true }],
+      [{ p: 'mocked', teams: [] }, { ok: undefined, mocked: true }],
+      [{ p: 'openai', teams: [] }, { mocked: undefined }],
+      // teams undefined: count(undefined) is undefined, the first definition contributes nothing
+      [{ p: 'openai' }, { ok: undefined, blocked: true }],
+      [{ many: ['openai', 'x', 'anthropic', 1], teams: [] }, { each: ['anthropic', 'openai', 1].sort() }],
+      [{ teams: [] }, { number_one: true, composite: true, size: 4, every_element: [1, 'anthropic', 'openai', { k: [1, 2] }] }],
+    ];
+    for (const [input, want] of cases) {
+      for (const [rule, v] of Object.entries(want)) {
+        let got = result(p, `t/${rule}`, input);
+        if (rule === 'each' && Array.isArray(got)) got = [...got].sort();
+        assert.deepEqual(got, v, `${rule} on ${JSON.stringify(input)}`);
+      }
+    }
+  });
+
+  it('plans a membership function where the key is known, and the whole set only where it is asked for whole', () => {
+    const funcs = (src: string, eps: string[]): string[] => {
+      let names: string[] = [];
+      compile([{ file: 'p.rego', text: src }], { entrypoints: eps, onIR: (ir) => void (names = ir.funcs.map((f) => f.name)) });
+      return names;
+    };
+    const only = funcs(SRC, ['t/ok', 't/blocked']);
+    assert.ok(only.includes('g0.data.t.allowed.$member'), only.join(', '));
+    assert.ok(!only.includes('g0.data.t.allowed'), `the set is not built: ${only.join(', ')}`);
+    // a key bound by iteration, and one not bound (the set is enumerated)
+    assert.ok(funcs(SRC, ['t/each']).includes('g0.data.t.allowed.$member'));
+    const whole = funcs(SRC, ['t/every_element', 't/size']);
+    assert.ok(whole.includes('g0.data.t.allowed') && !whole.includes('g0.data.t.allowed.$member'), whole.join(', '));
+    // under `with data...` too (the data it is handed is the mock's)
+    assert.deepEqual(funcs(SRC, ['t/mocked']), ['g0.data.t.mocked', 'g0.data.t.allowed.$member']);
+  });
+});
+
 describe('fast paths through the SDK', { skip }, () => {
   before(() => {
     buildRuntime({ tools: tools as Exclude<typeof tools, { missing: string }> });

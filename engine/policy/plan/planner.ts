@@ -297,6 +297,79 @@ class Planner {
     }
   }
 
+  /**
+   * Whether `set[key]` may be asked of SET's definitions one key at a time
+   * (memberFuncFor): a partial set whose rules are all `p contains x`, in a
+   * build without coverage (whose sites count the set's elements).
+   */
+  private memberQuery(set: RuleSet): boolean {
+    return set.kind === 'partial_set' && this.coverIds === undefined && set.rules.every((r) => !r.default && r.head.key !== undefined && headSuffix(r).length === 0);
+  }
+
+  /** Whether T has one value where it is planned, without iterating: a scalar, a bound variable, or input or a bound variable dotted by such. */
+  private groundNow(t: A.Term, vars: Vars): boolean {
+    switch (t.type) {
+      case 'string':
+      case 'number':
+      case 'boolean':
+      case 'null':
+        return true;
+      case 'var':
+        return vars.has(t.name);
+      case 'ref':
+        return t.head.type === 'var' && (t.head.name === 'input' || vars.has(t.head.name)) && t.path.every((x) => x.type !== 'ref' && this.groundNow(x, vars));
+      default:
+        return false;
+    }
+  }
+
+  /**
+   * `set[key]` for a partial set (memberQuery), as OPA's evaluator answers
+   * it: each definition's body, its element compared with KEY (the
+   * function's third parameter), undefined when none produces it. The set
+   * itself is never built: a rule such as `approved contains p if { ...;
+   * some p in data.providers }` asked for one provider costs a scan, not a
+   * set of every provider sorted into place, on every evaluation.
+   */
+  private memberFuncFor(set: RuleSet): IR.Func {
+    const gen = this.env.gen;
+    const key = `${gen.idx}|${set.path}|member`;
+    const done = this.funcs.get(key);
+    if (done) return done;
+    const path = set.path.split('.').slice(1);
+    const g = `g${gen.idx}`;
+    const want = IR.FIRST_FREE_LOCAL;
+    const fn: IR.Func = { name: `${g}.${set.path}.$member`, path: [g, ...path, '$member'], params: [IR.INPUT, IR.DATA, want], return: 0, blocks: [] };
+    this.funcs.set(key, fn);
+    this.funcOrder.push(fn);
+    const outer = this.env;
+    const outerRule = this.ruleNow;
+    this.env = { input: IR.INPUT, data: IR.DATA, gen };
+    this.ruleNow = set.path;
+    try {
+      const locals = new Locals(IR.FIRST_FREE_LOCAL + 1);
+      const ret = locals.fresh();
+      fn.return = ret;
+      for (const r of set.rules) {
+        const l = this.loc(r.loc);
+        const b: IR.Block = { stmts: [] };
+        const vars: Vars = new Map();
+        this.planBody(r.body, 0, b.stmts, vars, locals, (out) =>
+          this.planTerm(r.head.key!, out, vars, locals, (op, out2) => {
+            out2.push({ type: 'EqualStmt', a: op, b: { type: 'local', value: want }, loc: l });
+            out2.push({ type: 'AssignVarStmt', source: { type: 'local', value: want }, target: ret, loc: l });
+          }),
+        );
+        fn.blocks.push(b);
+      }
+      fn.blocks.push({ stmts: [{ type: 'ReturnLocalStmt', source: ret, loc: this.loc(set.rules[0]!.loc) }] });
+      return fn;
+    } finally {
+      this.env = outer;
+      this.ruleNow = outerRule;
+    }
+  }
+
   private planRuleSet(set: RuleSet, fn: IR.Func): IR.Func {
     const locals = new Locals();
     const ret = locals.fresh();
@@ -1420,6 +1493,22 @@ class Planner {
       const prefix = key.slice(0, -1) + ',';
       if (hit?.set.kind === 'function') throw new UnsupportedError(`reference to function ${hit.set.path} without a call`, r.loc);
       if (hit && !keys.some((p) => p.startsWith(prefix))) {
+        // `set[key]` with the key known: ask the definitions for that key instead of building the set
+        const seg = r.path[i];
+        if (seg !== undefined && i === r.path.length - 1 && this.memberQuery(hit.set) && this.groundNow(seg, vars)) {
+          const member = this.memberFuncFor(hit.set);
+          return this.planTerm(seg, out, vars, locals, (op, o) => {
+            const result = locals.fresh();
+            o.push({
+              type: 'CallStmt',
+              func: member.name,
+              args: [{ type: 'local', value: this.env.input }, { type: 'local', value: this.env.data }, op],
+              result,
+              loc: this.loc(r.loc),
+            });
+            k({ type: 'local', value: result }, o);
+          });
+        }
         const fn = this.funcFor(hit.set);
         const result = locals.fresh();
         out.push({
