@@ -225,6 +225,67 @@ describe('input images (engine/policy/image.ts): the input written as the runtim
     }
   });
 
+  it('grows its target as it writes, from any offset, and lays out what a reader of the layout reads back', () => {
+    // a reader of image.ts's layout, in JavaScript
+    const readImage = (mem: Uint8Array, input: number): unknown => {
+      const dv = new DataView(mem.buffer, mem.byteOffset);
+      const dec = new TextDecoder();
+      const val = (at: number): unknown => {
+        const len = dv.getUint32(at + 4, true);
+        switch (mem[at]) {
+          case 1:
+            return null;
+          case 2:
+            return mem[at + 1] === 1;
+          case 3:
+            if (mem[at + 1] === 1) return Number(dv.getBigInt64(at + 16, true));
+            return Number(dec.decode(mem.subarray(dv.getUint32(at + 8, true), dv.getUint32(at + 8, true) + len)));
+          case 4:
+            return dec.decode(mem.subarray(dv.getUint32(at + 8, true), dv.getUint32(at + 8, true) + len));
+          case 5:
+            return Array.from({ length: len }, (_, i) => val(dv.getUint32(dv.getUint32(at + 12, true) + 4 * i, true)));
+          case 6: {
+            const o: Record<string, unknown> = {};
+            const kvs = dv.getUint32(at + 12, true);
+            for (let i = 0; i < len; i++) o[val(dv.getUint32(kvs + 8 * i, true)) as string] = val(dv.getUint32(kvs + 8 * i + 4, true));
+            return o;
+          }
+          default:
+            throw new Error(`no value at ${at}: type ${mem[at]}`);
+        }
+      };
+      assert.equal(dv.getUint32(input, true), 0x31696203, 'magic');
+      return val(dv.getUint32(input + 4, true));
+    };
+    const use = { all: false, paths: [['a'], ['b', 'c'], ['b', 'd', 'e'], ['f'], ['g', 'h'], ['n'], ['k']], volatile: false };
+    const image = new ImageProjector(use);
+    for (const e of events) {
+      for (const at of [0, 1, 2, 3, 17]) {
+        let mem = new Uint8Array(8);
+        let grown = 0;
+        const ensure = (end: number): Uint8Array => {
+          grown++;
+          const next = new Uint8Array((end + 3) & ~3); // exactly what is asked for (to a word)
+          next.set(mem);
+          return (mem = next);
+        };
+        const { input, end } = image.write(mem, at, ensure, e);
+        assert.ok(grown > 0 && end <= mem.length);
+        // what the projection's JSON would give, lone surrogates as U+FFFD (keys too: the last of those that then agree wins)
+        const well = (v: unknown): unknown => {
+          if (typeof v === 'string') return (v as string & { toWellFormed(): string }).toWellFormed();
+          if (Array.isArray(v)) return v.map(well);
+          if (v === null || typeof v !== 'object') return v;
+          const o: Record<string, unknown> = {};
+          for (const [k, x] of Object.entries(v)) o[well(k) as string] = well(x);
+          return o;
+        };
+        const want = well(JSON.parse(expected(e, use.paths)));
+        assert.deepEqual(readImage(mem, input), want, `${JSON.stringify(e).slice(0, 120)} from ${at}`);
+      }
+    }
+  });
+
   it('refuses an event nested deeper than the module parses, as the module refuses its JSON', async () => {
     const { wasm, inputs } = compile([{ file: 't.rego', text: rego }], { entrypoints: eps });
     const sdk = await loadCompiled(wasm);
