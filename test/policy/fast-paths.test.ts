@@ -475,6 +475,30 @@ every_element := [x | allowed[x]]
   });
 });
 
+describe('== and != against a string constant (the tests that open most rules: input.type == "…")', { skip }, () => {
+  it('gives what the runtime compare gives, for every kind of value and every way of differing', async () => {
+    const consts = ['abc', '', 'é€', 'llm_request', 'mcp_message'];
+    const rules = consts.flatMap((k, i) => [`eq${i} if input.v == ${JSON.stringify(k)}`, `ne${i} if input.v != ${JSON.stringify(k)}`, `rev${i} if ${JSON.stringify(k)} == input.v`, `nrev${i} if ${JSON.stringify(k)} != input.v`]);
+    const eps = consts.flatMap((_, i) => [`t/eq${i}`, `t/ne${i}`, `t/rev${i}`, `t/nrev${i}`]);
+    const p = await load(`package t\nimport rego.v1\n${rules.join('\n')}\n`, eps);
+    const values: unknown[] = ['abc', 'abd', 'xbc', 'ab', 'abcd', '', 'é€', 'é', 'e€', 'llm_request', 'mcp_message', 'llm_requesT', 1, 0, true, null, [], ['abc'], {}, { abc: 1 }];
+    for (const v of values) {
+      for (const [i, k] of consts.entries()) {
+        const same = v === k;
+        assert.equal(result(p, `t/eq${i}`, { v }), same ? true : undefined, `${JSON.stringify(v)} == ${JSON.stringify(k)}`);
+        assert.equal(result(p, `t/rev${i}`, { v }), same ? true : undefined, `${JSON.stringify(k)} == ${JSON.stringify(v)}`);
+        assert.equal(result(p, `t/ne${i}`, { v }), same ? undefined : true, `${JSON.stringify(v)} != ${JSON.stringify(k)}`);
+        assert.equal(result(p, `t/nrev${i}`, { v }), same ? undefined : true, `${JSON.stringify(k)} != ${JSON.stringify(v)}`);
+      }
+    }
+    // undefined is neither equal nor unequal: the expression is undefined
+    for (const [i] of consts.entries()) {
+      assert.equal(result(p, `t/eq${i}`, {}), undefined);
+      assert.equal(result(p, `t/ne${i}`, {}), undefined);
+    }
+  });
+});
+
 describe('fast paths through the SDK', { skip }, () => {
   before(() => {
     buildRuntime({ tools: tools as Exclude<typeof tools, { missing: string }> });
