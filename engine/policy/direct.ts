@@ -28,6 +28,8 @@ interface SdkFields {
 }
 
 type OpaEval = (reserved: number, entrypoint: number, data: number, input: number, inputLen: number, heap: number, format: number) => number;
+/** busted's runtime (runtime/eval.c): opa_eval without the dump, the result set's address */
+type BustedEval = (entrypoint: number, data: number, input: number, inputLen: number, heap: number) => number;
 
 const PAGE = 65536;
 const decoder = new TextDecoder();
@@ -49,6 +51,15 @@ function known(values: unknown[]): Known[] {
 
 /** The result sets of busted/decision (and of a boolean entrypoint, busted/kill) that need no JSON.parse. */
 const KNOWN = known([[], ...['allow', 'audit', 'block', 'deny', true, false].map((result) => [{ result }])]);
+const EMPTY = KNOWN[0]!.value;
+/** the known one-string results, by their UTF-8, and the two booleans' (the runtime's values, runtime/abi.h) */
+const STRINGS = KNOWN.slice(1, 5).map((k) => ({ bytes: new TextEncoder().encode((k.value as Array<{ result: string }>)[0]!.result), value: k.value }));
+const [TRUE, FALSE] = [KNOWN[5]!.value, KNOWN[6]!.value];
+const RESULT = new TextEncoder().encode('result');
+const V_BOOLEAN = 2;
+const V_STRING = 4;
+const V_OBJECT = 6;
+const V_SET = 7;
 
 export class DirectEval {
   private view: Uint8Array;
@@ -59,6 +70,9 @@ export class DirectEval {
   /** busted's runtime (runtime/eval.c): the next evaluation is of the same input, its heap carried on */
   private readonly again: (() => void) | undefined;
   private readonly heapPtr: () => number;
+  /** busted's runtime: evaluation without the dump, and the dump for what is not read here */
+  private readonly bustedEval: BustedEval | undefined;
+  private readonly jsonDump: ((v: number) => number) | undefined;
 
   private constructor(
     private readonly sdk: SdkFields & { mem: WebAssembly.Memory },
@@ -68,6 +82,10 @@ export class DirectEval {
     const ex = sdk.wasmInstance!.exports!;
     this.again = typeof ex.busted_eval_again === 'function' && typeof ex.opa_heap_ptr_get === 'function' ? (ex.busted_eval_again as () => void) : undefined;
     this.heapPtr = ex.opa_heap_ptr_get as () => number;
+    if (typeof ex.busted_eval === 'function' && typeof ex.opa_json_dump === 'function') {
+      this.bustedEval = ex.busted_eval as BustedEval;
+      this.jsonDump = ex.opa_json_dump as (v: number) => number;
+    }
   }
 
   /** The direct path for POLICY, or undefined when the SDK or the module does not offer it. */
@@ -134,7 +152,48 @@ export class DirectEval {
       heap = this.heapPtr();
     }
     // the data heap pointer moves only with setData, which the engine does before any input
-    const ret = this.opaEval(0, entrypoint, this.sdk.dataAddr as number, at, len, heap, 0);
+    const data = this.sdk.dataAddr as number;
+    if (this.bustedEval !== undefined) return this.read(this.bustedEval(entrypoint, data, at, len, heap));
+    return this.parse(this.opaEval(0, entrypoint, data, at, len, heap, 0));
+  }
+
+  /**
+   * The result set at SET, a value of busted's runtime: what a decision
+   * mostly is (no result, or one string or boolean) read from its
+   * structures (runtime/abi.h), anything else through opa_json_dump.
+   */
+  private read(set: number): unknown {
+    const m = this.mem();
+    const u32 = (a: number): number => (m[a]! | (m[a + 1]! << 8) | (m[a + 2]! << 16) | (m[a + 3]! << 24)) >>> 0;
+    if (m[set] === V_SET) {
+      const n = u32(set + 4);
+      if (n === 0) return EMPTY;
+      const obj = n === 1 ? u32(u32(set + 12)) : 0;
+      if (obj !== 0 && m[obj] === V_OBJECT && u32(obj + 4) === 1) {
+        const kvs = u32(obj + 12);
+        const key = u32(kvs);
+        const v = u32(kvs + 4);
+        if (m[key] === V_STRING && this.bytesAre(m, u32(key + 8), u32(key + 4), RESULT)) {
+          if (m[v] === V_BOOLEAN) return m[v + 1] ? TRUE : FALSE;
+          if (m[v] === V_STRING) {
+            const at = u32(v + 8);
+            const len = u32(v + 4);
+            for (const k of STRINGS) if (this.bytesAre(m, at, len, k.bytes)) return k.value;
+          }
+        }
+      }
+    }
+    return this.parse(this.jsonDump!(set));
+  }
+
+  private bytesAre(m: Uint8Array, at: number, len: number, b: Uint8Array): boolean {
+    if (len !== b.length) return false;
+    for (let i = 0; i < len; i++) if (m[at + i] !== b[i]) return false;
+    return true;
+  }
+
+  /** The result set dumped as JSON at RET (NUL-terminated). */
+  private parse(ret: number): unknown {
     const mem = this.mem();
     const end = mem.indexOf(0, ret);
     if (end < 0) throw new Error('opa_eval: the result is not NUL-terminated');

@@ -114,6 +114,34 @@ describe('direct evaluation (engine/policy/direct.ts)', () => {
     assert.deepEqual(engine.decide({ a: true }), { action: 'allow', reasons: [] });
   });
 
+  it("reads a decision's one string or boolean from the runtime's values, and has anything else dumped, as the SDK gives it", async () => {
+    const rego = [
+      'package t',
+      'import rego.v1',
+      'r := input.v',
+      // one definition that may conflict with another: an error, as through the SDK
+      'c := 1 if input.conflict',
+      'c := 2 if input.conflict',
+    ].join('\n');
+    const { wasm } = compile([{ file: 'p.rego', text: rego }], { entrypoints: ['t/r', 't/c'] });
+    const sdk = await loadCompiled(wasm);
+    const d = DirectEval.of(sdk)!;
+    const enc = new TextEncoder();
+    const ask = (input: object, ep: number): unknown => {
+      const bytes = enc.encode(JSON.stringify(input));
+      const at = d.inputAddress();
+      d.ensure(at + bytes.length).set(bytes, at);
+      d.inputWritten(at + bytes.length);
+      return d.evaluate(ep);
+    };
+    const values: unknown[] = ['allow', 'audit', 'block', 'deny', 'Allow', 'allowed', 'allo', '', 'blocké', true, false, 0, 1.5, null, [], ['allow'], { result: 'allow' }, { a: 1, b: [true] }];
+    for (const v of values) assert.deepEqual(ask({ v }, 0), sdk.evaluate({ v }, 't/r'), JSON.stringify(v));
+    assert.deepEqual(ask({}, 0), []);
+    assert.throws(() => ask({ conflict: true }, 1), /conflict/);
+    // and the next evaluation is itself again
+    assert.deepEqual(ask({ v: 'block' }, 0), [{ result: 'block' }]);
+  });
+
   it('parses results it does not recognise (busted/kill, an object decision)', async () => {
     const engine = await engineFor('package busted\n\ndecision := "block"\n\nkill if input.kill\n\nreasons contains {"not": "a string"} if input.odd\n');
     assert.equal(engine.kills({ kill: true }), true);

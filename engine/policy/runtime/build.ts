@@ -160,7 +160,7 @@ export function manifestOf(bytes: Uint8Array<ArrayBuffer>): Manifest {
 function checkStackResets(bytes: Uint8Array, exports: readonly { name: string; kind: string; index: number }[], names: Map<number, string>, imported: number, heapBase: number): void {
   const reset = [...names].find(([, n]) => n === 'busted_stack_reset')?.[0];
   if (reset === undefined) throw new Error('runtime: no function busted_stack_reset');
-  for (const name of ['opa_eval', 'opa_eval_ctx_new']) {
+  for (const name of ['opa_eval', 'busted_eval', 'opa_eval_ctx_new']) {
     const e = exports.find((x) => x.name === name && x.kind === 'func');
     if (!e) throw new Error(`runtime: no export ${name}`);
     const body = codeOf(bytes, e.index, imported);

@@ -71,7 +71,7 @@ value *busted_image_input;
 const u32 *busted_image_paths;
 u32 busted_image_n;
 
-static __attribute__((noinline)) char *eval_fast(i32 entrypoint, value *data, const char *input, u32 input_len, u32 heap, i32 format) {
+static __attribute__((noinline)) value *eval_result(i32 entrypoint, value *data, const char *input, u32 input_len, u32 heap) {
   again_now = again_next;
   again_next = 0;
   eval_heap = heap;
@@ -89,7 +89,12 @@ static __attribute__((noinline)) char *eval_fast(i32 entrypoint, value *data, co
   ctx->data = data;
   ctx->entrypoint = entrypoint;
   if (eval(ctx) != 0) opa_abort("eval failed");
-  return format == 1 ? opa_value_dump(ctx->result) : opa_json_dump(ctx->result);
+  return ctx->result;
+}
+
+static __attribute__((noinline)) char *eval_fast(i32 entrypoint, value *data, const char *input, u32 input_len, u32 heap, i32 format) {
+  value *result = eval_result(entrypoint, data, input, input_len, heap);
+  return format == 1 ? opa_value_dump(result) : opa_json_dump(result);
 }
 
 WASM_EXPORT(opa_eval)
@@ -97,6 +102,15 @@ char *opa_eval(i32 reserved, i32 entrypoint, value *data, const char *input, u32
   busted_stack_reset((u32)&__heap_base);
   if (reserved != 0) opa_abort("opa_eval: reserved argument must be 0");
   return eval_fast(entrypoint, data, input, input_len, heap, format);
+}
+
+// opa_eval without the dump: the result set's address, for a host that
+// reads the runtime's values (engine/policy/direct.ts reads a decision's
+// one string or boolean there, and asks opa_json_dump for anything else).
+WASM_EXPORT(busted_eval)
+value *busted_eval(i32 entrypoint, value *data, const char *input, u32 input_len, u32 heap) {
+  busted_stack_reset((u32)&__heap_base);
+  return eval_result(entrypoint, data, input, input_len, heap);
 }
 
 // wasm-ld drops imports nothing calls, and adding them later would renumber
