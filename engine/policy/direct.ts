@@ -56,6 +56,16 @@ const EMPTY = KNOWN[0]!.value;
 const STRINGS = KNOWN.slice(1, 5).map((k) => ({ bytes: new TextEncoder().encode((k.value as Array<{ result: string }>)[0]!.result), value: k.value }));
 const [TRUE, FALSE] = [KNOWN[5]!.value, KNOWN[6]!.value];
 const RESULT = new TextEncoder().encode('result');
+/** The little-endian u32 at A of M (the module's memory). */
+const u32 = (m: Uint8Array, a: number): number => (m[a]! | (m[a + 1]! << 8) | (m[a + 2]! << 16) | (m[a + 3]! << 24)) >>> 0;
+
+/** Whether M holds the bytes B at AT, LEN long. */
+function bytesAre(m: Uint8Array, at: number, len: number, b: Uint8Array): boolean {
+  if (len !== b.length) return false;
+  for (let i = 0; i < len; i++) if (m[at + i] !== b[i]) return false;
+  return true;
+}
+
 const V_BOOLEAN = 2;
 const V_STRING = 4;
 const V_OBJECT = 6;
@@ -164,32 +174,25 @@ export class DirectEval {
    */
   private read(set: number): unknown {
     const m = this.mem();
-    const u32 = (a: number): number => (m[a]! | (m[a + 1]! << 8) | (m[a + 2]! << 16) | (m[a + 3]! << 24)) >>> 0;
     if (m[set] === V_SET) {
-      const n = u32(set + 4);
+      const n = u32(m, set + 4);
       if (n === 0) return EMPTY;
-      const obj = n === 1 ? u32(u32(set + 12)) : 0;
-      if (obj !== 0 && m[obj] === V_OBJECT && u32(obj + 4) === 1) {
-        const kvs = u32(obj + 12);
-        const key = u32(kvs);
-        const v = u32(kvs + 4);
-        if (m[key] === V_STRING && this.bytesAre(m, u32(key + 8), u32(key + 4), RESULT)) {
+      const obj = n === 1 ? u32(m, u32(m, set + 12)) : 0;
+      if (obj !== 0 && m[obj] === V_OBJECT && u32(m, obj + 4) === 1) {
+        const kvs = u32(m, obj + 12);
+        const key = u32(m, kvs);
+        const v = u32(m, kvs + 4);
+        if (m[key] === V_STRING && bytesAre(m, u32(m, key + 8), u32(m, key + 4), RESULT)) {
           if (m[v] === V_BOOLEAN) return m[v + 1] ? TRUE : FALSE;
           if (m[v] === V_STRING) {
-            const at = u32(v + 8);
-            const len = u32(v + 4);
-            for (const k of STRINGS) if (this.bytesAre(m, at, len, k.bytes)) return k.value;
+            const at = u32(m, v + 8);
+            const len = u32(m, v + 4);
+            for (const k of STRINGS) if (bytesAre(m, at, len, k.bytes)) return k.value;
           }
         }
       }
     }
     return this.parse(this.jsonDump!(set));
-  }
-
-  private bytesAre(m: Uint8Array, at: number, len: number, b: Uint8Array): boolean {
-    if (len !== b.length) return false;
-    for (let i = 0; i < len; i++) if (m[at + i] !== b[i]) return false;
-    return true;
   }
 
   /** The result set dumped as JSON at RET (NUL-terminated). */
