@@ -15,7 +15,7 @@
 //   builtins, the ABI < 1.2 path, and values too big to keep.
 import { before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -309,8 +309,9 @@ describe('input images (engine/policy/image.ts): the input written as the runtim
 });
 
 describe("busted/reasons after busted/decision: the decision's rules are not evaluated again", { skip }, () => {
-  // every rule that finds something prints once per evaluation of it
-  const SRC = `package busted
+  // every rule that finds something prints once per evaluation of it; the
+  // shipped decision.rego combines them into the decision and its reasons
+  const RULES = `package busted
 import rego.v1
 block contains msg if {
 	print("block rule")
@@ -324,18 +325,8 @@ audit contains msg if {
 	startswith(w, "odd")
 	msg := sprintf("odd word %s", [w])
 }
-default decision := "allow"
-decision := "block" if count(block) > 0
-decision := "audit" if {
-	count(block) == 0
-	count(audit) > 0
-}
-reasons contains r if some r in block
-reasons contains r if {
-	count(block) == 0
-	some r in audit
-}
 `;
+  const DECISION = readFileSync(join(process.cwd(), 'policies', 'busted', 'decision.rego'), 'utf8');
   const events = [
     { words: ['bad1', 'fine'] },
     { words: ['odd1', 'odd2'] },
@@ -347,7 +338,8 @@ reasons contains r if {
 
   it('keeps what the decision worked out for the reasons of the same event, and never for the next', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'busted-again-'));
-    writeFileSync(join(dir, 'p.rego'), SRC);
+    writeFileSync(join(dir, 'p.rego'), RULES);
+    writeFileSync(join(dir, 'decision.rego'), DECISION);
     const lines: string[] = [];
     const engine = await PolicyEngine.load(dir, { print: (m: string) => void lines.push(m) });
     const sdk = await loadCompiled(buildPolicy(dir).wasm);
@@ -372,7 +364,13 @@ reasons contains r if {
   });
 
   it('gives a fresh evaluation to a host that says "again" but rewinds the heap', async () => {
-    const { wasm } = compile([{ file: 'p.rego', text: SRC }], { entrypoints: ['busted/decision', 'busted/reasons'] });
+    const { wasm } = compile(
+      [
+        { file: 'p.rego', text: RULES },
+        { file: 'decision.rego', text: DECISION },
+      ],
+      { entrypoints: ['busted/decision', 'busted/reasons'] },
+    );
     const lines: string[] = [];
     const sdk = await loadCompiled(wasm, undefined, { print: (m: string) => void lines.push(m) });
     const d = DirectEval.of(sdk)!;

@@ -276,13 +276,29 @@ class Planner {
 
   /** The IR function of a rule set in the current generation, planned on first use. */
   private funcFor(set: RuleSet): IR.Func {
+    return this.ruleFunc(set, undefined, (fn) => (set.kind === 'function' ? this.planFunction(set, fn) : this.planRuleSet(set, fn)));
+  }
+
+  /**
+   * An IR function of SET in the current generation (its value, or with
+   * MEMBER its `$member` query): made on first use and planned by PLAN in
+   * the set's own environment (input and data as the function's
+   * parameters 0 and 1).
+   */
+  private ruleFunc(set: RuleSet, member: '$member' | undefined, plan: (fn: IR.Func) => IR.Func): IR.Func {
     const gen = this.env.gen;
-    const key = `${gen.idx}|${set.path}`;
+    const key = `${gen.idx}|${set.path}${member ? `|${member}` : ''}`;
     const done = this.funcs.get(key);
     if (done) return done;
     const path = set.path.split('.').slice(1);
     const g = `g${gen.idx}`;
-    const fn: IR.Func = { name: `${g}.${set.path}`, path: [g, ...path], params: [IR.INPUT, IR.DATA], return: 0, blocks: [] };
+    const fn: IR.Func = {
+      name: member ? `${g}.${set.path}.${member}` : `${g}.${set.path}`,
+      path: member ? [g, ...path, member] : [g, ...path],
+      params: [IR.INPUT, IR.DATA],
+      return: 0,
+      blocks: [],
+    };
     this.funcs.set(key, fn); // before planning: recursion was rejected by check_recursion
     this.funcOrder.push(fn);
     const outer = this.env;
@@ -290,7 +306,7 @@ class Planner {
     this.env = { input: IR.INPUT, data: IR.DATA, gen };
     this.ruleNow = set.path;
     try {
-      return set.kind === 'function' ? this.planFunction(set, fn) : this.planRuleSet(set, fn);
+      return plan(fn);
     } finally {
       this.env = outer;
       this.ruleNow = outerRule;
@@ -332,21 +348,9 @@ class Planner {
    * set of every provider sorted into place, on every evaluation.
    */
   private memberFuncFor(set: RuleSet): IR.Func {
-    const gen = this.env.gen;
-    const key = `${gen.idx}|${set.path}|member`;
-    const done = this.funcs.get(key);
-    if (done) return done;
-    const path = set.path.split('.').slice(1);
-    const g = `g${gen.idx}`;
-    const want = IR.FIRST_FREE_LOCAL;
-    const fn: IR.Func = { name: `${g}.${set.path}.$member`, path: [g, ...path, '$member'], params: [IR.INPUT, IR.DATA, want], return: 0, blocks: [] };
-    this.funcs.set(key, fn);
-    this.funcOrder.push(fn);
-    const outer = this.env;
-    const outerRule = this.ruleNow;
-    this.env = { input: IR.INPUT, data: IR.DATA, gen };
-    this.ruleNow = set.path;
-    try {
+    return this.ruleFunc(set, '$member', (fn) => {
+      const want = IR.FIRST_FREE_LOCAL;
+      fn.params.push(want);
       const locals = new Locals(IR.FIRST_FREE_LOCAL + 1);
       const ret = locals.fresh();
       fn.return = ret;
@@ -364,10 +368,7 @@ class Planner {
       }
       fn.blocks.push({ stmts: [{ type: 'ReturnLocalStmt', source: ret, loc: this.loc(set.rules[0]!.loc) }] });
       return fn;
-    } finally {
-      this.env = outer;
-      this.ruleNow = outerRule;
-    }
+    });
   }
 
   private planRuleSet(set: RuleSet, fn: IR.Func): IR.Func {
