@@ -150,7 +150,11 @@ export class ImageWriter {
     return at;
   }
 
-  /** A number_t for V (finite); its address. Integers as i64, others as their JSON text (JSON.stringify's digits). */
+  /**
+   * A number_t for V (finite); its address: what the runtime's parser makes
+   * of JSON.stringify's text for it. An integer literal that fits in an i64
+   * as that integer, the rest as its text.
+   */
   num(v: number): number {
     this.room(24 + 32);
     const at = this.pos;
@@ -168,6 +172,22 @@ export class ImageWriter {
       return at;
     }
     const t = String(v); // JSON.stringify(v) for a finite number: ASCII, at most 25 bytes
+    // as runtime/json.c parse_number reads that text: an integer literal that fits in
+    // an i64 is one (2^60 is written 1152921504606847000, and is that number, exactly)
+    if (/^-?\d+$/.test(t)) {
+      const i = BigInt(t);
+      if (i >= -(2n ** 63n) && i < 2n ** 63n) {
+        const x = BigInt.asUintN(64, i);
+        u[w] = V_NUMBER | (1 << 8);
+        u[w + 1] = 0;
+        u[w + 2] = 0;
+        u[w + 3] = 0;
+        u[w + 4] = Number(x & 0xffffffffn);
+        u[w + 5] = Number(x >> 32n);
+        this.pos = at + 24;
+        return at;
+      }
+    }
     const b = this.u8;
     for (let i = 0; i < t.length; i++) b[at + 24 + i] = t.charCodeAt(i);
     u[w] = V_NUMBER | (2 << 8);

@@ -174,8 +174,11 @@ describe('input images (engine/policy/image.ts): the input written as the runtim
     'same := input.k == input.a',
     // below a member read whole: a path of the module's table that the image does not fill in
     'kx := input.k.x',
+    // arithmetic on what arrived: exact for integers the runtime holds as i64
+    'n1 := input.n + 1',
+    'nk := [y | some x in input.k; y := x - 1]',
   ].join('\n');
-  const eps = ['t/a', 't/bc', 't/bde', 't/f', 't/gh', 't/n', 't/k', 't/keys', 't/size', 't/same', 't/kx'];
+  const eps = ['t/a', 't/bc', 't/bde', 't/f', 't/gh', 't/n', 't/k', 't/keys', 't/size', 't/same', 't/kx', 't/n1', 't/nk'];
   class Point {
     constructor(
       readonly x: number,
@@ -190,6 +193,8 @@ describe('input images (engine/policy/image.ts): the input written as the runtim
     { a: 'lone \ud800 surrogate', f: 'long plain text '.repeat(20), n: 0.1 + 0.2, k: { é: 1, z: 2, '😀': 3, '\uffff': 4, A: 5, '10': 6, '9': 7 } },
     { a: 'é'.repeat(3000), n: -Infinity, k: { '\ud800': 'first', '\udc00': 'second, the same key as UTF-8 (U+FFFD)', x: 1 } },
     { n: 2 ** 53 + 2, k: [2 ** 53 - 1, -(2 ** 53 - 1), -1, 4294967296, -4294967297, 123456789012, 1e-7, -1.5e300] },
+    // integers past 2^53 are their JSON digits (2^60 is 1152921504606847000), i64 up to 2^63, text past it
+    { n: 2 ** 60, a: -(2 ** 60), k: [2 ** 63, -(2 ** 63), 2 ** 62 + 2 ** 40, -(2 ** 62), 1e20, 1e21] },
     { n: 12345678901234567890, k: { date: new Date(0), point: new Point(1, 2), boxed: Object('s') as object, nested: [[[]], {}] } },
     { a: { nested: { deep: [{ x: 1 }] } }, b: { c: 'c', d: { e: { f: 'g' } } }, k: { x: 1 }, f: 'y'.repeat(70_000) },
     Object.assign(Object.create({ a: 'inherited' }), { f: 'own', k: Object.assign(Object.create({ p: 1 }), { q: 2 }) }),
