@@ -291,6 +291,39 @@ describe('input images (engine/policy/image.ts): the input written as the runtim
     }
   });
 
+  it('refuses an image header whose root or table lies outside the image, as input that is not JSON', async () => {
+    const { wasm } = compile([{ file: 't.rego', text: rego }], { entrypoints: eps });
+    const sdk = await loadCompiled(wasm);
+    const d = DirectEval.of(sdk)!;
+    const at = (d.inputAddress() + 3) & ~3;
+    const header = (root: number, table: number, n: number): void => {
+      const b = new Uint8Array(64);
+      new DataView(b.buffer).setUint32(0, 0x31696203, true);
+      new DataView(b.buffer).setUint32(4, root, true);
+      new DataView(b.buffer).setUint32(8, table, true);
+      new DataView(b.buffer).setUint32(12, n, true);
+      new DataView(b.buffer).setUint32(16, 6, true); // an object_t of no members at at+16
+      d.ensure(at + 64).set(b, at);
+      d.inputWritten(at + 64, at);
+    };
+    const ids = (sdk as unknown as { entrypoints: Record<string, number> }).entrypoints;
+    header(at + 16, 0, 0);
+    assert.deepEqual(d.evaluate(ids['t/size']!), []); // the empty object: input.k undefined
+    const bad: Array<[number, number, number]> = [
+      [0, 0, 0], // root before the image
+      [at + 8, 0, 0], // root in the header
+      [at + 64, 0, 0], // root past the end
+      [at + 18, 0, 0], // root not aligned
+      [at + 16, at + 4, 1], // table in the header
+      [at + 16, at + 1000, 1], // table past the end
+      [at + 16, at + 16, 100], // table longer than the image
+    ];
+    for (const [root, table, n] of bad) {
+      header(root, table, n);
+      assert.throws(() => d.evaluate(ids['t/size']!), /input is not valid JSON/, `root ${root - at}, table ${table - at} × ${n}`);
+    }
+  });
+
   it('refuses an event nested deeper than the module parses, as the module refuses its JSON', async () => {
     const { wasm, inputs } = compile([{ file: 't.rego', text: rego }], { entrypoints: eps });
     const sdk = await loadCompiled(wasm);

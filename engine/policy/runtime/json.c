@@ -391,7 +391,7 @@ static value *image_root(const char *s, u32 len) {
   __builtin_memcpy(h, s, sizeof(h));
   u32 start = (u32)s, end = start + len, root = h[1], table = h[2], n = h[3];
   if (h[0] != IMAGE_MAGIC || root < start + IMAGE_HEADER || root >= end || (root & 3)) return 0;
-  if (n && (table < start + IMAGE_HEADER || (table & 3) || n > (end - table) / 4)) return 0;
+  if (n && (table < start + IMAGE_HEADER || table > end || (table & 3) || n > (end - table) / 4)) return 0;
   busted_image_input = (value *)root;
   busted_image_paths = (const u32 *)table;
   busted_image_n = n;
