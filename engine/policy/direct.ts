@@ -11,6 +11,10 @@
  * input is written straight into the module's memory where the SDK would
  * copy it (the data heap pointer), it stays there for the next entrypoint
  * of the same event, and the usual results are recognised by their bytes.
+ * A module our compiler built offers more (runtime/eval.c): `busted_eval`
+ * hands back the result set itself, whose usual shapes are read from the
+ * runtime's values without a dump, and `busted_eval_again` lets the next
+ * entrypoint of the same event reuse the rules the last one worked out.
  *
  * The SDK's fields are read, not assumed: `DirectEval.of` gives undefined
  * when a field is missing or of another type (another SDK version) or the
