@@ -292,6 +292,12 @@ d := upper(input.n)
       ['base64.encode("hello")', 'aGVsbG8='],
       ['base64.decode("aGVsbG8=")', 'hello'],
       ['base64.decode("!!")', undefined],
+      // Go's StdEncoding (OPA's): CR and LF skipped (a PEM body as it is wrapped), padding required, none in the middle
+      ['base64.decode("aGVs\\nbG8=")', 'hello'],
+      ['base64.decode("aGVs\\r\\nbG8=\\n")', 'hello'],
+      ['base64.decode("aGVsbG8")', undefined],
+      ['base64.decode("aG=sbG8=")', undefined],
+      ['base64.decode("aGVs bG8=")', undefined],
       ['crypto.sha256("abc")', 'ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad'],
       ['units.parse_bytes("10KB")', 10000],
       ['units.parse_bytes("10KiB")', 10240],

@@ -89,7 +89,8 @@ const B64_URL = /^(?:[A-Za-z0-9_-]{4})*(?:[A-Za-z0-9_-]{2}==|[A-Za-z0-9_-]{3}=)?
  * and LF skipped, any other byte outside the alphabet an error (node's own
  * decoder skips what it does not know, so it checks nothing).
  */
-function b64Decode(s: string, url: boolean): Buffer {
+/** Go's base64.StdEncoding (URLEncoding with URL) DecodeString: padding required, CR and LF ignored. */
+export function b64Decode(s: string, url: boolean): Buffer {
   const t = s.replace(/[\r\n]/g, '');
   if (!(url ? B64_URL : B64_STD).test(t)) fail('illegal base64 data');
   return Buffer.from(t, url ? 'base64url' : 'base64');
