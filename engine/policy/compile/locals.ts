@@ -30,6 +30,7 @@
 import type * as A from '../rego/ast.js';
 import { RegoError, RegoErrorCode } from '../rego/errors.js';
 import { refIs, varsOf } from './resolve.js';
+import { mapItems } from './walk.js';
 
 /** How a name entered a scope (OPA's varOccurrence). */
 type Occurrence = 'arg' | 'seen' | 'assigned' | 'declared';
@@ -116,15 +117,8 @@ class LocalVars {
         return this.term(t);
       case 'ref':
         return { ...t, head: this.headClosures(t.head), path: t.path.map((p) => this.headClosures(p)) };
-      case 'array':
-      case 'set':
-        return { ...t, items: t.items.map((i) => this.headClosures(i)) };
-      case 'object':
-        return { ...t, items: t.items.map(([k, v]) => [this.headClosures(k), this.headClosures(v)] as [A.Term, A.Term]) };
-      case 'call':
-        return { ...t, args: t.args.map((a) => this.headClosures(a)) };
       default:
-        return t;
+        return mapItems(t, (x) => this.headClosures(x)) ?? t;
     }
   }
 
@@ -225,13 +219,6 @@ class LocalVars {
         }
         return { ...t, head: this.term(t.head), path };
       }
-      case 'array':
-      case 'set':
-        return { ...t, items: t.items.map((i) => this.term(i)) };
-      case 'object':
-        return { ...t, items: t.items.map(([k, v]) => [this.term(k), this.term(v)] as [A.Term, A.Term]) };
-      case 'call':
-        return { ...t, args: t.args.map((a) => this.term(a)) };
       case 'arraycomprehension':
       case 'setcomprehension':
         return this.scope(() => {
@@ -244,7 +231,7 @@ class LocalVars {
           return { ...t, body, key: this.term(t.key), value: this.term(t.value) };
         });
       default:
-        return t;
+        return mapItems(t, (x) => this.term(x)) ?? t;
     }
   }
 
@@ -365,20 +352,13 @@ function renameTerm(t: A.Term, names: Renaming, seen?: Set<string>): A.Term {
     }
     case 'ref':
       return { ...t, head: term(t.head), path: t.path.map(term) };
-    case 'array':
-    case 'set':
-      return { ...t, items: t.items.map(term) };
-    case 'object':
-      return { ...t, items: t.items.map(([k, v]) => [term(k), term(v)] as [A.Term, A.Term]) };
-    case 'call':
-      return { ...t, args: t.args.map(term) };
     case 'arraycomprehension':
     case 'setcomprehension':
       return { ...t, term: term(t.term), body: renameBody(t.body, names, seen) };
     case 'objectcomprehension':
       return { ...t, key: term(t.key), value: term(t.value), body: renameBody(t.body, names, seen) };
     default:
-      return t;
+      return mapItems(t, term) ?? t;
   }
 }
 

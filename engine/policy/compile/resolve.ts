@@ -16,7 +16,7 @@
 
 import type * as A from '../rego/ast.js';
 import { RegoError, RegoErrorCode } from '../rego/errors.js';
-import { groundPrefix } from './walk.js';
+import { groundPrefix, mapItems } from './walk.js';
 
 const IMPORT_ROOTS = new Set(['data', 'input', 'future', 'rego']);
 
@@ -149,11 +149,6 @@ class Resolver {
         }
         return { ...t, head: this.term(t.head, ignore), path };
       }
-      case 'array':
-      case 'set':
-        return { ...t, items: t.items.map((i) => this.term(i, ignore)) };
-      case 'object':
-        return { ...t, items: t.items.map(([k, v]) => [this.term(k, ignore), this.term(v, ignore)] as [A.Term, A.Term]) };
       case 'arraycomprehension':
       case 'setcomprehension': {
         const inner = withDeclared(ignore, t.body);
@@ -166,7 +161,7 @@ class Resolver {
       case 'call':
         return { ...t, operator: this.operator(t.operator), args: t.args.map((a) => this.term(a, ignore)) };
       default:
-        return t;
+        return mapItems(t, (x) => this.term(x, ignore)) ?? t;
     }
   }
 }

@@ -39,6 +39,25 @@ export function eachTerm(t: A.Term, f: (t: A.Term) => void): void {
   }
 }
 
+/**
+ * T with F applied to the terms it is made of when it is an array, a set,
+ * an object (keys and values) or a call (its arguments); undefined for
+ * any other term. The term rewriters (resolve.ts, locals.ts) share it.
+ */
+export function mapItems(t: A.Term, f: (t: A.Term) => A.Term): A.Term | undefined {
+  switch (t.type) {
+    case 'array':
+    case 'set':
+      return { ...t, items: t.items.map(f) };
+    case 'object':
+      return { ...t, items: t.items.map(([k, v]) => [f(k), f(v)] as [A.Term, A.Term]) };
+    case 'call':
+      return { ...t, args: t.args.map(f) };
+    default:
+      return undefined;
+  }
+}
+
 /** The terms an expression is made of, in source order (not its `with`s). */
 export function exprTerms(e: A.Expr): A.Term[] {
   switch (e.kind) {
