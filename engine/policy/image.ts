@@ -31,6 +31,7 @@
  *                (key, value) pointer pairs sorted by the key's bytes
  */
 import type { InputUse } from './analysis.js';
+import { isPlainObject } from './project.js';
 
 const V_NULL = 1;
 const V_BOOLEAN = 2;
@@ -59,10 +60,6 @@ export class TooDeep extends Error {
 }
 const hasOwn = Object.prototype.hasOwnProperty;
 const align4 = (n: number): number => (n + 3) & ~3;
-
-/** A member read further down that is a plain object (else it goes whole, as JSON.stringify would write it). */
-const isPlainObject = (v: unknown): v is Record<string, unknown> =>
-  v !== null && typeof v === 'object' && !Array.isArray(v) && typeof (v as { toJSON?: unknown }).toJSON !== 'function';
 
 /** Byte order of UTF-8 (the runtime's key order): JavaScript's order of UTF-16 code units differs only from U+D800 up. */
 function sortKeys(keys: string[]): string[] {

@@ -59,8 +59,8 @@ function pathTree(paths: readonly string[][]): PathNode[] {
 
 const hasOwn = Object.prototype.hasOwnProperty;
 
-/** A member read further down that is a plain object (else it goes whole, as JSON.stringify would write it). */
-const isPlainObject = (v: unknown): v is Record<string, unknown> =>
+/** A member read further down that is a plain object (else it goes whole, as JSON.stringify would write it). image.ts shares it. */
+export const isPlainObject = (v: unknown): v is Record<string, unknown> =>
   v !== null && typeof v === 'object' && !Array.isArray(v) && typeof (v as { toJSON?: unknown }).toJSON !== 'function';
 
 /**
