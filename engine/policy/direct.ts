@@ -55,10 +55,12 @@ function known(values: unknown[]): Known[] {
 
 /** The result sets of busted/decision (and of a boolean entrypoint, busted/kill) that need no JSON.parse. */
 const KNOWN = known([[], ...['allow', 'audit', 'block', 'deny', true, false].map((result) => [{ result }])]);
-const EMPTY = KNOWN[0]!.value;
-/** the known one-string results, by their UTF-8, and the two booleans' (the runtime's values, runtime/abi.h) */
-const STRINGS = KNOWN.slice(1, 5).map((k) => ({ bytes: new TextEncoder().encode((k.value as Array<{ result: string }>)[0]!.result), value: k.value }));
-const [TRUE, FALSE] = [KNOWN[5]!.value, KNOWN[6]!.value];
+/** what KNOWN's result sets hold, for busted_eval's reader: no result, one string (by its UTF-8), or a boolean */
+const resultOf = (k: Known): unknown => (k.value as Array<{ result: unknown }>)[0]?.result;
+const knownWith = (result: unknown): unknown => KNOWN.find((k) => resultOf(k) === result)!.value;
+const EMPTY = knownWith(undefined);
+const STRINGS = KNOWN.filter((k) => typeof resultOf(k) === 'string').map((k) => ({ bytes: new TextEncoder().encode(resultOf(k) as string), value: k.value }));
+const [TRUE, FALSE] = [knownWith(true), knownWith(false)];
 const RESULT = new TextEncoder().encode('result');
 /** The little-endian u32 at A of M (the module's memory). */
 const u32 = (m: Uint8Array, a: number): number => (m[a]! | (m[a + 1]! << 8) | (m[a + 2]! << 16) | (m[a + 3]! << 24)) >>> 0;
