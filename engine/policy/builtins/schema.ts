@@ -424,6 +424,13 @@ class Compiler {
     return s;
   }
 
+  /** additionalProperties and additionalItems: a boolean as it is, an object as a child schema, else gojsonschema's words naming KEY. */
+  private boolOrSchema(v: unknown, key: string): boolean | Sub {
+    if (typeof v === 'boolean') return v;
+    if (isObj(v)) return this.child(v);
+    return invalidType('boolean/valid schema', key);
+  }
+
   /** schema.go parseSchema: the keywords in its order, so the first error found is the one Go reports. */
   private fill(doc: unknown, s: Sub): void {
     const draft = this.draft;
@@ -498,12 +505,7 @@ class Compiler {
       for (const k of keys(props as Obj)) s.properties.push([k, this.child((props as Obj)[k])]);
     }
 
-    if (has('additionalProperties')) {
-      const v = m.additionalProperties;
-      if (typeof v === 'boolean') s.additionalProperties = v;
-      else if (isObj(v)) s.additionalProperties = this.child(v);
-      else invalidType('boolean/valid schema', 'additionalProperties');
-    }
+    if (has('additionalProperties')) s.additionalProperties = this.boolOrSchema(m.additionalProperties, 'additionalProperties');
 
     if (has('patternProperties')) {
       const pp = m.patternProperties;
@@ -541,12 +543,7 @@ class Compiler {
       }
     }
 
-    if (has('additionalItems')) {
-      const v = m.additionalItems;
-      if (typeof v === 'boolean') s.additionalItems = v;
-      else if (isObj(v)) s.additionalItems = this.child(v);
-      else invalidType('boolean/valid schema', 'additionalItems');
-    }
+    if (has('additionalItems')) s.additionalItems = this.boolOrSchema(m.additionalItems, 'additionalItems');
 
     if (has('multipleOf')) {
       const v = number(m.multipleOf) ?? invalidType('number', 'multipleOf');
