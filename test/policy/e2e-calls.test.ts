@@ -464,6 +464,69 @@ s := v if v := q with input.n as 5
     assert.deepEqual(lines[0], 'computing q for 2', 'nothing is remembered from one evaluation to the next');
   });
 
+  it("early exit (OPA's EarlyExit): a rule or function whose definitions all have one constant value stops at the first that holds", async () => {
+    const src = `package t
+
+allow if {
+  some x in input.xs
+  print("allow tries", x)
+  x >= 2
+}
+
+allow if {
+  print("second definition")
+  input.admin
+}
+
+ok(n) if {
+  some x in input.xs
+  print("ok tries", x)
+  x == n
+}
+
+ok(n) if n == 0
+
+p := [allow, ok(1), ok(0)]
+
+approved contains x if {
+  some x in input.xs
+  print("member tries", x)
+}
+
+q if approved[2]
+
+# different values: every definition runs, and a conflict is still found
+v := 1 if input.xs[_] == 1
+
+v := 2 if input.xs[_] == 3
+
+default w := "none"
+
+w := "set" if input.admin
+`;
+    const { wasm } = compile([{ file: 'p.rego', text: src }], { entrypoints: ['t/p', 't/q', 't/v', 't/w'] });
+    const lines: string[] = [];
+    const p = await loadCompiled(wasm, undefined, { print: (l) => lines.push(l) });
+    assert.deepEqual(p.evaluate({ xs: [1, 2, 3, 4], admin: true }, 't/p'), [{ result: [true, true, true] }]);
+    // the scan stops at 2 and the second definition never runs; ok(1) stops at its first element;
+    // ok(0) finds nothing in its scan, and its second definition holds
+    assert.deepEqual(lines, ['allow tries 1', 'allow tries 2', 'ok tries 1', 'ok tries 1', 'ok tries 2', 'ok tries 3', 'ok tries 4']);
+    lines.length = 0;
+    assert.deepEqual(p.evaluate({ xs: [1], admin: true }, 't/p'), [{ result: [true, true, true] }]);
+    assert.deepEqual(lines, ['allow tries 1', 'second definition', 'ok tries 1', 'ok tries 1']);
+    lines.length = 0;
+    assert.deepEqual(p.evaluate({ xs: [5], admin: false }, 't/p'), []);
+    // set membership asked for one key stops when a definition produces it
+    lines.length = 0;
+    assert.deepEqual(p.evaluate({ xs: [1, 2, 3] }, 't/q'), [{ result: true }]);
+    assert.deepEqual(lines, ['member tries 1', 'member tries 2']);
+    assert.deepEqual(p.evaluate({ xs: [3] }, 't/q'), []);
+    assert.match(thrown(() => p.evaluate({ xs: [1, 3] }, 't/v')), /eval_conflict_error: complete rules must not produce multiple outputs/);
+    assert.deepEqual(p.evaluate({ xs: [3] }, 't/v'), [{ result: 2 }]);
+    assert.deepEqual(p.evaluate({ admin: true }, 't/w'), [{ result: 'set' }]);
+    assert.deepEqual(p.evaluate({}, 't/w'), [{ result: 'none' }]);
+  });
+
   it('compile errors: recursion, arity, unknown builtins (checks stage)', () => {
     const fails = (src: string) => () => compile([{ file: 'p.rego', text: src }], { entrypoints: ['t/p'] });
     assert.throws(fails('package t\nf(x) := f(x)\np := f(1)'), /rego_recursion_error: rule data\.t\.f is recursive/);

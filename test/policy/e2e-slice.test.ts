@@ -355,7 +355,8 @@ describe('rego → wasm: IR', () => {
     const json = toJSON(ir) as { funcs: { funcs: Array<{ blocks: Array<{ stmts: Array<{ type: string }> }> }> } };
     const types = json.funcs.funcs[0]!.blocks.map((b) => b.stmts.map((s) => s.type).join(','));
     assert.deepEqual(types, [
-      'ResetLocalStmt,DotStmt,EqualStmt,MakeNumberRefStmt,AssignVarOnceStmt',
+      // one definition with a constant value: it decides the rule when it holds (early exit)
+      'ResetLocalStmt,DotStmt,EqualStmt,MakeNumberRefStmt,AssignVarStmt,ReturnLocalStmt',
       'IsDefinedStmt,AssignVarOnceStmt',
       'IsUndefinedStmt,MakeNumberRefStmt,AssignVarStmt',
       'ReturnLocalStmt',

@@ -121,6 +121,22 @@ function printConst(t: A.Term): string {
   return JSON.stringify(t, (k, v) => (k === 'loc' ? undefined : v));
 }
 
+/**
+ * Whether the first definition of SET (a complete rule or a function) that
+ * succeeds decides it: every definition has the same constant value and no
+ * `else`, so no later one can give another value or conflict (OPA's
+ * EarlyExit). `allow if …` rules and boolean helpers such as
+ * `official(name, domains) if …` are the usual case: their evaluation
+ * stops at the first definition, and the first element of a scan, that
+ * holds.
+ */
+function earlyExit(set: RuleSet): boolean {
+  const rules = set.rules.filter((r) => !r.default);
+  if (rules.length === 0 || rules.some((r) => r.else.length > 0 || (r.head.value !== undefined && !isConstant(r.head.value)))) return false;
+  const value = (r: A.Rule): string => (r.head.value === undefined ? 'true' : printConst(r.head.value));
+  return rules.every((r) => value(r) === value(rules[0]!));
+}
+
 class Locals {
   constructor(private next: IR.Local = IR.FIRST_FREE_LOCAL) {}
   fresh(): IR.Local {
@@ -361,7 +377,8 @@ class Planner {
         this.planBody(r.body, 0, b.stmts, vars, locals, (out) =>
           this.planTerm(r.head.key!, out, vars, locals, (op, out2) => {
             out2.push({ type: 'EqualStmt', a: op, b: { type: 'local', value: want }, loc: l });
-            out2.push({ type: 'AssignVarStmt', source: { type: 'local', value: want }, target: ret, loc: l });
+            // the key is a member: nothing later can change that
+            out2.push({ type: 'AssignVarStmt', source: { type: 'local', value: want }, target: ret, loc: l }, { type: 'ReturnLocalStmt', source: ret, loc: l });
           }),
         );
         fn.blocks.push(b);
@@ -409,6 +426,7 @@ class Planner {
     }
     switch (set.kind) {
       case 'complete': {
+        const exit = this.coverIds === undefined && earlyExit(set);
         for (const r of set.rules.filter((x) => !x.default)) {
           const lr = locals.fresh();
           const l = this.loc(r.loc);
@@ -421,7 +439,8 @@ class Planner {
             this.planBody(link.body, 0, b.stmts, vars, locals, (out) =>
               this.planTerm(this.headValue(link), out, vars, locals, (op, out2) => {
                 this.coverHit('rule', link.head.loc, out2, locals);
-                out2.push({ type: 'AssignVarOnceStmt', source: op, target: lr, loc: ll });
+                if (exit) out2.push({ type: 'AssignVarStmt', source: op, target: ret, loc: ll }, { type: 'ReturnLocalStmt', source: ret, loc: ll });
+                else out2.push({ type: 'AssignVarOnceStmt', source: op, target: lr, loc: ll });
               }),
             );
             fn.blocks.push(b);
@@ -546,6 +565,7 @@ class Planner {
     for (const r of set.rules) {
       if (headSuffix(r).length > 0) throw new UnsupportedError('functions with a variable in their ref', r.head.loc);
     }
+    const exit = this.coverIds === undefined && earlyExit(set);
     for (const r of set.rules.filter((x) => !x.default)) {
       const lr = locals.fresh();
       const l = this.loc(r.loc);
@@ -559,7 +579,8 @@ class Planner {
           this.planBody(link.body, 0, o1, vars, locals, (o2) =>
             this.planTerm(this.headValue(link), o2, vars, locals, (op, o3) => {
               this.coverHit('rule', link.head.loc, o3, locals);
-              o3.push({ type: 'AssignVarOnceStmt', source: op, target: lr, loc: ll });
+              if (exit) o3.push({ type: 'AssignVarStmt', source: op, target: ret, loc: ll }, { type: 'ReturnLocalStmt', source: ret, loc: ll });
+              else o3.push({ type: 'AssignVarOnceStmt', source: op, target: lr, loc: ll });
             }),
           ),
         );
