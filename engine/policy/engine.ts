@@ -66,6 +66,7 @@ export class PolicyEngine {
   private setInput(event: object, json: string | undefined): void {
     // a new event, a new evaluation: time.now_ns reads the clock again (its decision and reasons share it)
     newEvaluation();
+    this.decided = undefined;
     const p = this.projector;
     const text = p.partial ? undefined : json;
     const d = this.direct;
@@ -173,14 +174,21 @@ export class PolicyEngine {
     if (action === undefined) {
       throw new BustedError(ErrorCode.POLICY, `busted/decision is ${JSON.stringify(raw)}: expected "allow", "audit", "block" or "deny"`, 'decision');
     }
-    if (action === 'allow' || !this.hasReasons) return { action, reasons: [] };
+    if (action === 'allow' || !this.hasReasons) {
+      this.decided = event;
+      return { action, reasons: [] };
+    }
     const rs = this.run(ENTRYPOINTS[1], true);
     const reasons = rs.length ? rs[0]!.result : [];
     if (!Array.isArray(reasons) || !reasons.every((r) => typeof r === 'string')) {
       throw new BustedError(ErrorCode.POLICY, `busted/reasons is ${JSON.stringify(reasons)}: expected a set of strings`, 'reasons');
     }
+    this.decided = event;
     return { action, reasons: [...reasons].sort() };
   }
+
+  /** the event whose input the module holds and whose decision finished: kills() of it evaluates "again" */
+  private decided: object | undefined;
 
   /**
    * Whether the policy wants the process behind a blocked event killed too
@@ -188,8 +196,12 @@ export class PolicyEngine {
    */
   kills(event: object, json?: string): boolean {
     if (!this.hasKill) return false;
-    this.setInput(event, json);
-    const out = this.run(OPTIONAL_ENTRYPOINTS[0]);
+    // right after decide() of the same event (the decider's order), its input is
+    // still in place and the rules worked out for the decision are kept (run's AGAIN)
+    const again = this.decided === event;
+    this.decided = undefined;
+    if (!again) this.setInput(event, json);
+    const out = this.run(OPTIONAL_ENTRYPOINTS[0], again);
     return out.length > 0 && out[0]!.result === true;
   }
 }

@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import { BustedError } from '../../engine/model/errors.js';
-import { loadCompiled } from '../../engine/policy/builtins-js.js';
+import { loadCompiled, type LoadOptions } from '../../engine/policy/builtins-js.js';
 import { compile } from '../../engine/policy/compiler.js';
 import { DirectEval } from '../../engine/policy/direct.js';
 import { PolicyEngine } from '../../engine/policy/engine.js';
@@ -21,11 +21,11 @@ import { buildPolicy } from '../../engine/policy/source.js';
 
 const POLICIES = join(process.cwd(), 'policies');
 
-async function engineFor(rego: string): Promise<PolicyEngine> {
+async function engineFor(rego: string, opts: LoadOptions = {}): Promise<PolicyEngine> {
   const dir = mkdtempSync(join(tmpdir(), 'busted-direct-'));
   try {
     writeFileSync(join(dir, 'p.rego'), rego);
-    return await PolicyEngine.load(dir);
+    return await PolicyEngine.load(dir, opts);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -147,6 +147,47 @@ describe('direct evaluation (engine/policy/direct.ts)', () => {
     assert.equal(engine.kills({ kill: true }), true);
     assert.equal(engine.kills({}), false);
     assert.throws(() => engine.decide({ odd: true }), /busted\/reasons is \[\{"not":"a string"\}\]: expected a set of strings/);
+  });
+
+  it('busted/kill right after the decision of the same event keeps the rules the decision worked out', async () => {
+    const lines: string[] = [];
+    const src = `package busted
+
+import rego.v1
+
+block contains "bad" if {
+  print("block for", input.n)
+  input.bad
+}
+
+decision := "block" if count(block) > 0
+
+reasons := block
+
+kill if {
+  print("kill for", input.n)
+  "bad" in block
+  input.kill
+}
+`;
+    const engine = await engineFor(src, { print: (l) => lines.push(l) });
+    const e1 = { n: 1, bad: true, kill: true };
+    assert.deepEqual(engine.decide(e1), { action: 'block', reasons: ['bad'] });
+    assert.equal(engine.kills(e1), true);
+    assert.deepEqual(lines, ['block for 1', 'kill for 1'], 'block is worked out once for the decision, its reasons and the kill');
+    // another event between the decision and the kill: the kill sees its own input
+    lines.length = 0;
+    const e2 = { n: 2, bad: true, kill: false };
+    engine.decide(e2);
+    assert.equal(engine.kills(e1), true);
+    assert.equal(engine.kills(e2), false);
+    assert.deepEqual(lines, ['block for 2', 'kill for 1', 'block for 1', 'kill for 2', 'block for 2']);
+    // a decision that failed leaves nothing to reuse
+    lines.length = 0;
+    const bad = await engineFor(`package busted\n\ndecision := "block"\n\nreasons contains 1 if print("reasons")\n\nkill if print("kill", input.n)\n`, { print: (l) => lines.push(l) });
+    assert.throws(() => bad.decide({ n: 3 }), /expected a set of strings/);
+    assert.equal(bad.kills({ n: 3 }), true);
+    assert.deepEqual(lines, ['reasons', 'kill 3']);
   });
 
   it('is not taken when the SDK does not offer it, and evaluate() decides alike', async () => {
