@@ -238,6 +238,36 @@ result({
   event_bytes: JSON.stringify(typical).length, unit: 'us', target: 'p50 < 10 us, within 3x of hand-written',
 });
 
+// ---- requests that carry their context ------------------------------------------
+// What an agent sends: earlier turns and tool results in llm.context, which
+// the shipped policies scan for secrets and for instructions to the model.
+// The typical event above has none; here the cost grows with the text, in
+// the engine (the image's copy of the text, the module's regex scans) and
+// in the hand-written function (V8's regular expressions) alike.
+const WORDS = 'the of and to in is that for it as with was on be by this are from or have an they which one you were all there would their we been has when who will more no if out so said what up its about into than them can only other new some could time these two may then do first any now such like over even most made after also did many before must through back years where much way well down should because each just those people how too little state good very make world still own see men work long get here between both life being under never day same another know while last might great old year off come since against go came right used take three'.split(' ');
+function prose(n, seed) {
+  let s = '';
+  let x = seed;
+  while (s.length < n) {
+    x = (x * 1103515245 + 12345) & 0x7fffffff;
+    s += WORDS[x % WORDS.length] + (x % 13 === 0 ? '.\n' : ' ');
+  }
+  return s.slice(0, n);
+}
+for (const size of [2_000, 20_000, 100_000]) {
+  const ev = { ...typical, llm: { ...typical.llm, context: prose(size, size) } };
+  const a = JSON.stringify(engine.decide(ev));
+  if (a !== JSON.stringify(hand(ev))) throw new Error(`shipped policy and hand-written disagree on a ${size}-byte context: ${a}`);
+  const n = Math.max(200, Math.floor(20_000_000 / size));
+  timeEach(() => engine.decide(ev), n / 10);
+  timeEach(() => hand(ev), n / 10);
+  const [engCtx, handCtx] = interleaved([() => engine.decide(ev), () => hand(ev)], n, 10);
+  result({
+    metric: 'shipped_decision_with_context_us_p50', context_bytes: size, value: r3(median(engCtx)), p99: r3(pct(engCtx, 0.99)),
+    handwritten_p50: r3(median(handCtx)), ratio_p50: r3(median(engCtx) / Math.max(median(handCtx), 0.001)), unit: 'us',
+  });
+}
+
 // ---- memory over a million evaluations ----------------------------------------
 const pages0 = sdk.mem.buffer.byteLength;
 const rss0 = process.memoryUsage().rss;

@@ -65,6 +65,15 @@ typedef struct {
   char pat[640];
   const char *src; // where it was last found, when stable() (compiled())
   u32 src_gen;     // and busted_data_gen then
+  // the lazy DFA (dfa_run), for cached patterns: ASCII bytes by class
+  // (bytes no instruction tells apart, and alike to \b), 0 classes when
+  // the pattern has no DFA; its states' hash buckets, valid while dfa_gen
+  // is the arena's
+  u8 cls[128];
+  u32 ncls;
+  u32 dfa_gen;
+  u16 buckets[64];
+  u16 dfa_start, dfa_idle[2]; // the states with only seed 0: at the start; after a non-word, a word byte
 } re_t;
 
 static node *mk(re_t *re, ntype t) {
@@ -486,8 +495,20 @@ typedef struct {
   u32 n;
 } list_t;
 
-// Adds pc and everything reachable from it without consuming input; 1 when MATCH is reached.
-static i32 addthread(re_t *re, list_t *l, u32 *mark, u32 gen, u32 *stack, u32 pc0, const u8 *s, u32 len, u32 pos) {
+// What the assertions see at a position: the text's start or end, and
+// whether the bytes before and after it are word bytes.
+#define C_BEGIN 1
+#define C_END 2
+#define C_PREVW 4
+#define C_NEXTW 8
+
+static inline u32 context_at(const u8 *s, u32 len, u32 pos) {
+  return (pos == 0 ? C_BEGIN : 0) | (pos == len ? C_END : 0) | (pos > 0 && is_word(s[pos - 1]) ? C_PREVW : 0) | (pos < len && is_word(s[pos]) ? C_NEXTW : 0);
+}
+
+// Adds pc and everything reachable from it without consuming input, at a
+// position whose context is ctx; 1 when MATCH is reached.
+static i32 addthread_at(re_t *re, list_t *l, u32 *mark, u32 gen, u32 *stack, u32 pc0, u32 ctx) {
   u32 sp = 0;
   stack[sp++] = pc0;
   while (sp) {
@@ -502,11 +523,11 @@ static i32 addthread(re_t *re, list_t *l, u32 *mark, u32 gen, u32 *stack, u32 pc
       stack[sp++] = in->y;
       stack[sp++] = in->x;
       break;
-    case I_BOL: if (pos == 0) stack[sp++] = pc + 1; break;
-    case I_EOL: if (pos == len) stack[sp++] = pc + 1; break;
+    case I_BOL: if (ctx & C_BEGIN) stack[sp++] = pc + 1; break;
+    case I_EOL: if (ctx & C_END) stack[sp++] = pc + 1; break;
     case I_WORDB:
     case I_NWORDB: {
-      i32 b = (pos > 0 && is_word(s[pos - 1])) != (pos < len && is_word(s[pos]));
+      i32 b = !(ctx & C_PREVW) != !(ctx & C_NEXTW);
       if (b == (in->op == I_WORDB)) stack[sp++] = pc + 1;
       break;
     }
@@ -514,6 +535,10 @@ static i32 addthread(re_t *re, list_t *l, u32 *mark, u32 gen, u32 *stack, u32 pc
     }
   }
   return 0;
+}
+
+static inline i32 addthread(re_t *re, list_t *l, u32 *mark, u32 gen, u32 *stack, u32 pc0, const u8 *s, u32 len, u32 pos) {
+  return addthread_at(re, l, mark, gen, stack, pc0, context_at(s, len, pos));
 }
 
 static i32 step_ok(re_t *re, inst_t *in, u32 cp) {
@@ -591,6 +616,201 @@ static i32 run(re_t *re, const u8 *s, u32 len) {
     i += w;
   }
   return 0;
+}
+
+// --- a lazy DFA over the program ---------------------------------------------
+//
+// run() simulates the NFA: at every byte it tries every thread under way. A
+// pattern such as the shipped prompt-injection one (forty-odd phrases,
+// case-folded) keeps dozens of threads alive over prose, about 2 ns a byte:
+// 40 µs for the context an agent sends with a request. dfa_run() steps a
+// DFA made from the program as the text needs it (RE2's lazy DFA): a state
+// is the set of threads waiting to take their closure at the next position
+// (their "seeds", sorted) and whether the byte before that position was a
+// word byte, or there was none (what \b, \B and ^ need besides the next
+// byte); its move on a byte is one NFA step, worked out once and then a
+// table load. A match ending before that byte is a move too (D_MATCH).
+// Bytes that no instruction tells apart, and that \b sees alike, share a
+// column (re->cls). Non-ASCII code points are stepped each time, not
+// tabled. The states live in a static arena that outlives evaluations, as
+// the compiled patterns do; it is emptied (dfa_gen) before a run when it is
+// half full, and a run that fills it finishes on the NFA, from the start.
+
+#define DFA_ARENA (48 * 1024)
+#define DFA_STATES 1024
+#define D_UNKNOWN 0xFFFF
+#define D_MATCH 0xFFFE
+#define DF_WORD 1  // the byte before was a word byte
+#define DF_BEGIN 2 // no byte before: the text's start
+
+typedef struct {
+  u32 hash;
+  u16 chain; // the next state in its bucket (D_UNKNOWN: none)
+  u16 n;     // seeds
+  u8 flags;
+  u8 end; // 0: not worked out; 1: no match at the text's end; 2: a match
+  u16 pad;
+  // then u16 next[re->ncls] (D_UNKNOWN until worked out), u16 seeds[n]
+} dstate_t;
+
+static u64 dfa_arena[DFA_ARENA / 8];
+static u32 dfa_at[DFA_STATES]; // a state's offset in the arena, by id
+static u32 dfa_used, dfa_count, dfa_gen = 1;
+
+static inline dstate_t *dstate(u32 id) { return (dstate_t *)((u8 *)dfa_arena + dfa_at[id]); }
+static inline u16 *dnext(dstate_t *d) { return (u16 *)(d + 1); }
+
+// The state of these seeds and flags, made if new; D_UNKNOWN when the arena is full.
+static u32 dfa_state(re_t *re, const u16 *seeds, u32 n, u32 flags) {
+  u32 h = 2166136261u ^ flags;
+  for (u32 k = 0; k < n; k++) h = (h ^ seeds[k]) * 16777619u;
+  for (u32 id = re->buckets[h & 63]; id != D_UNKNOWN; id = dstate(id)->chain) {
+    dstate_t *d = dstate(id);
+    if (d->hash == h && d->n == n && d->flags == flags && memcmp(dnext(d) + re->ncls, seeds, n * 2) == 0) return id;
+  }
+  u32 size = (sizeof(dstate_t) + (re->ncls + n) * 2 + 7) & ~7u;
+  if (dfa_count == DFA_STATES || dfa_used + size > DFA_ARENA) return D_UNKNOWN;
+  u32 id = dfa_count++;
+  dfa_at[id] = dfa_used;
+  dfa_used += size;
+  dstate_t *d = dstate(id);
+  d->hash = h;
+  d->n = (u16)n;
+  d->flags = (u8)flags;
+  d->end = 0;
+  d->chain = re->buckets[h & 63];
+  re->buckets[h & 63] = (u16)id;
+  memset(dnext(d), 0xFF, re->ncls * 2);
+  memcpy(dnext(d) + re->ncls, seeds, n * 2);
+  return id;
+}
+
+typedef struct {
+  list_t l;
+  u32 *mark, *stack, gen;
+  u16 *out;
+} dfa_scratch;
+
+// The closure of state id's seeds at a position with context ctx (its
+// flags added) into x->l; 1 when it reaches MATCH.
+static i32 dfa_closure(re_t *re, u32 id, u32 ctx, dfa_scratch *x) {
+  if (!x->mark) {
+    u32 n = re->np;
+    u32 *buf = opa_malloc(n * 5 * sizeof(u32) + (n + 1) * sizeof(u16));
+    x->l.pcs = buf;
+    x->mark = buf + n;
+    x->stack = buf + 2 * n; // 3n entries: a closure pushes at most 2 per instruction
+    x->out = (u16 *)(buf + 5 * n);
+    memset(x->mark, 0xFF, n * sizeof(u32));
+  }
+  dstate_t *d = dstate(id);
+  u16 *seeds = dnext(d) + re->ncls;
+  ctx |= (d->flags & DF_WORD ? C_PREVW : 0) | (d->flags & DF_BEGIN ? C_BEGIN : 0);
+  x->gen++;
+  x->l.n = 0;
+  for (u32 k = 0; k < d->n; k++) {
+    if (addthread_at(re, &x->l, x->mark, x->gen, x->stack, seeds[k], ctx)) return 1;
+  }
+  return 0;
+}
+
+// The move of state id on code point cp, whose first byte is (NEXTW) a word
+// byte or not and whose last byte is (WORD) one or not: the next state,
+// D_MATCH when a match ends before cp, D_UNKNOWN when the arena is full.
+static u32 dfa_step(re_t *re, u32 id, u32 cp, u32 nextw, u32 word, dfa_scratch *x) {
+  if (dfa_closure(re, id, nextw ? C_NEXTW : 0, x)) return D_MATCH;
+  // unanchored: a match may start at the next position (seed 0 sorts first)
+  u32 n = 0;
+  x->out[n++] = 0;
+  for (u32 t = 0; t < x->l.n; t++) {
+    u32 pc = x->l.pcs[t];
+    if (!step_ok(re, &re->prog[pc], cp)) continue;
+    u16 v = (u16)(pc + 1);
+    u32 j = n++;
+    while (j > 1 && x->out[j - 1] > v) {
+      x->out[j] = x->out[j - 1];
+      j--;
+    }
+    x->out[j] = v;
+  }
+  return dfa_state(re, x->out, n, word ? DF_WORD : 0);
+}
+
+// 1 match, 0 none, -1 the arena filled up (the caller runs the NFA).
+static i32 dfa_run(re_t *re, const u8 *s, u32 len) {
+  if (dfa_used > DFA_ARENA / 2 || dfa_count > DFA_STATES / 2) {
+    dfa_gen++;
+    dfa_used = dfa_count = 0;
+  }
+  if (re->dfa_gen != dfa_gen) {
+    memset(re->buckets, 0xFF, sizeof(re->buckets));
+    re->dfa_gen = dfa_gen;
+    u16 zero = 0;
+    re->dfa_start = (u16)dfa_state(re, &zero, 1, DF_BEGIN);
+    re->dfa_idle[0] = (u16)dfa_state(re, &zero, 1, 0);
+    re->dfa_idle[1] = (u16)dfa_state(re, &zero, 1, DF_WORD);
+  }
+  dfa_scratch x = {{0, 0}, 0, 0, 0, 0}; // made by the first step the tables do not have
+  u32 st = re->dfa_start;
+  const u16 *idle = re->dfa_idle; // nothing under way
+  u32 i = 0;
+  if (re->scan) {
+    // nothing can match before the first byte that may start a match (and no match is empty)
+    if ((i = next_start(re, s, len, 0)) >= len) return 0;
+    if (i > 0) st = idle[is_word(s[i - 1])];
+  }
+  while (i < len) {
+    if (re->scan && (st == idle[0] || st == idle[1])) {
+      u32 j = next_start(re, s, len, i);
+      if (j >= len) return 0;
+      if (j > i) st = idle[is_word(s[j - 1])];
+      i = j;
+    }
+    u8 c = s[i];
+    u32 next;
+    if (c < 0x80) {
+      u16 *col = &dnext(dstate(st))[re->cls[c]];
+      if (*col == D_UNKNOWN) {
+        u32 w = is_word(c);
+        u32 to = dfa_step(re, st, c, w, w, &x);
+        if (to == D_UNKNOWN) return -1;
+        *col = (u16)to;
+      }
+      next = *col;
+      i++;
+    } else {
+      u32 cp, w = decode(s, len, i, &cp);
+      next = dfa_step(re, st, cp, 0, is_word(s[i + w - 1]), &x);
+      if (next == D_UNKNOWN) return -1;
+      i += w;
+    }
+    if (next == D_MATCH) return 1;
+    st = next;
+  }
+  dstate_t *d = dstate(st);
+  if (!d->end) d->end = dfa_closure(re, st, C_END, &x) ? 2 : 1;
+  return d->end == 2;
+}
+
+// re->cls and re->ncls: ASCII bytes split by \b's view of them, then by
+// each consuming instruction's answer for them.
+static void byte_classes(re_t *re) {
+  u8 to[256];
+  u32 n = 2;
+  for (u32 b = 0; b < 128; b++) re->cls[b] = (u8)is_word((u8)b);
+  for (u32 pc = 0; pc < re->np; pc++) {
+    inst_t *in = &re->prog[pc];
+    if (in->op != I_CHAR && in->op != I_CLASS && in->op != I_ANY) continue;
+    memset(to, 0xFF, 2 * n);
+    u32 m = 0;
+    for (u32 b = 0; b < 128; b++) {
+      u32 k = re->cls[b] * 2u + (u32)step_ok(re, in, b);
+      if (to[k] == 0xFF) to[k] = (u8)m++;
+      re->cls[b] = to[k];
+    }
+    n = m;
+  }
+  re->ncls = n;
 }
 
 // The byte-level alphabet of a consuming instruction: 1 with the bits set
@@ -761,6 +981,9 @@ static re_t *compiled(const char *pat, u32 plen) {
     re->src_gen = busted_data_gen;
   }
   re->scan = re->firstok || re->pairok;
+  re->ncls = 0;
+  re->dfa_gen = 0;
+  if (plen < sizeof(re->pat)) byte_classes(re); // cached patterns only: their states outlive the evaluation
   for (u32 c = 0; c < 256; c++) {
     i32 ok = 1;
     if (re->firstok) ok = (re->first[c >> 3] >> (c & 7)) & 1;
@@ -778,6 +1001,10 @@ static re_t *compiled(const char *pat, u32 plen) {
 static i32 native_match(const char *pat, u32 plen, const char *text, u32 tlen) {
   re_t *re = compiled(pat, plen);
   if (!re) return -1;
+  if (re->ncls) {
+    i32 r = dfa_run(re, (const u8 *)text, tlen);
+    if (r >= 0) return r;
+  }
   return run(re, (const u8 *)text, tlen);
 }
 
