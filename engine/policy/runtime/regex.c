@@ -4,7 +4,9 @@
 // alternation, * + ? {n} {n,} {n,m}. regex.match only asks whether there is
 // a match, so the simulation runs in time linear in the text, whatever the
 // pattern (no backtracking blow-up). Text is decoded as UTF-8, an invalid
-// byte as U+FFFD, as Go does.
+// byte as U+FFFD, as Go does. Cached patterns run as a lazy DFA made from
+// the same program (dfa_run), which falls back on the NFA when its states
+// do not fit.
 //
 // A leading (?i) (case-insensitive, as security patterns so often are) is
 // native too: each ASCII letter, and each class, is folded as Go folds
