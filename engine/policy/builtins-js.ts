@@ -45,6 +45,7 @@ import {
   type Exact,
   type Impl,
 } from './builtins/common.js';
+import { IMPLS as AWS } from './builtins/aws.js';
 import { b64Decode, IMPLS as JWT } from './builtins/jwt.js';
 import { IMPLS as MISC } from './builtins/misc.js';
 import { IMPLS as NET } from './builtins/net.js';
@@ -839,6 +840,7 @@ export const HOST_BUILTINS: Readonly<Record<string, Impl>> = {
   ...MISC,
   ...SCHEMA,
   ...TEMPLATE,
+  ...AWS,
   ...arith,
   ...strings,
   ...encoding,

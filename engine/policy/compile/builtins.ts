@@ -11,6 +11,7 @@
  * (`==` is equal, `+` is plus, `x in xs` is internal.member_2, ...).
  */
 
+import { DECLS as AWS_DECLS } from '../builtins/aws.js';
 import { DECLS as JWT_DECLS } from '../builtins/jwt.js';
 import { DECLS as MISC_DECLS } from '../builtins/misc.js';
 import { DECLS as NET_DECLS } from '../builtins/net.js';
@@ -173,6 +174,7 @@ export const BUILTINS: Readonly<Record<string, BuiltinDecl>> = {
   ...MISC_DECLS,
   ...SCHEMA_DECLS,
   ...TEMPLATE_DECLS,
+  ...AWS_DECLS,
 };
 
 export function lookupBuiltin(name: string): BuiltinDecl | undefined {

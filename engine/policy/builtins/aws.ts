@@ -1,0 +1,456 @@
+/**
+ * Host builtin: providers.aws.sign_req, AWS Signature Version 4 by the
+ * Authorization header, single chunk (OPA v1/topdown/providers.go and
+ * internal/providers/aws/signing_v4.go), gathered by builtins-js.ts.
+ *
+ * OPA's signer is simpler than AWS's reference one, and busted answers what
+ * OPA answers, so these are deliberate:
+ * - the method goes in as given ("get" stays lower case);
+ * - the canonical URI is Go's url.URL.EscapedPath() of the request's URL
+ *   ("" for "http://example.com", not "/"), and the canonical query is the
+ *   raw query, not sorted or re-encoded;
+ * - every request header is signed, lower-cased, except authorization,
+ *   user-agent and x-amzn-trace-id (which proxies rewrite); header values
+ *   are not trimmed;
+ * - x-amz-content-sha256 is added and signed only for the services "s3"
+ *   and "glacier"; a request's own x-amz-content-sha256 is what gets signed,
+ *   but the header sent is the computed one (the compliance cases
+ *   "with-existing-sha-header" pin both);
+ * - disable_payload_signing puts UNSIGNED-PAYLOAD in place of the body's
+ *   hash (https://docs.aws.amazon.com/AmazonS3/latest/API/sig-v4-header-based-auth.html).
+ *
+ * Operands cross as Rego text (BuiltinDecl.exact): the time keeps all its
+ * nanoseconds, and a body's sets stay sets in the answer (BuiltinDecl.value).
+ */
+import { createHash, createHmac } from 'node:crypto';
+
+import type { BuiltinDecl } from '../compile/builtins.js';
+import { putOwn } from '../own-key.js';
+import { byteCompare, exact, exactText, fail, goJSON, NumberText, RegoSet, str, type Exact, type Impl } from './common.js';
+
+/** name → arity and how operands and result cross (compile/builtins.ts) */
+export const DECLS: Record<string, BuiltinDecl> = {
+  'providers.aws.sign_req': { arity: 3, exact: true, value: true },
+};
+
+const NAME = 'providers.aws.sign_req';
+
+/** OPA's operand error (topdown/builtins NewOperandErr), under the builtin's name as topdown reports it. */
+const operandErr = (pos: number, msg: string): never => fail(`${NAME}: operand ${pos} ${msg}`);
+
+type ExactObject = { [k: string]: Exact };
+
+const isObject = (v: Exact): v is ExactObject =>
+  v !== null && typeof v === 'object' && !Array.isArray(v) && !(v instanceof RegoSet) && !(v instanceof NumberText);
+
+/** ast.TypeName */
+function typeName(v: Exact): string {
+  if (v === null) return 'null';
+  if (typeof v === 'boolean') return 'boolean';
+  if (typeof v === 'number' || typeof v === 'bigint' || v instanceof NumberText) return 'number';
+  if (typeof v === 'string') return 'string';
+  if (Array.isArray(v)) return 'array';
+  return v instanceof RegoSet ? 'set' : 'object';
+}
+
+/** A set of keys as OPA prints one (`%v` of an ast.Set): sorted, quoted, ", " between. */
+const keySet = (keys: string[]): string => `{${[...keys].sort(byteCompare).map((k) => JSON.stringify(k)).join(', ')}}`;
+
+/** stringFromTerm: a string, or "" for anything else */
+const stringOr = (v: Exact | undefined): string => (typeof v === 'string' ? v : '');
+
+const has = (o: ExactObject, k: string): boolean => Object.hasOwn(o, k);
+
+/* ------------------------------------------------------- operand checks */
+
+const REQUIRED_CONFIG = ['aws_access_key', 'aws_region', 'aws_secret_access_key', 'aws_service'];
+
+/** http.send's request keys (topdown/http.go allowedKeyNames): sign_req checks a request as http.send would. */
+const REQUEST_KEYS = new Set([
+  'method',
+  'url',
+  'body',
+  'enable_redirect',
+  'force_json_decode',
+  'force_yaml_decode',
+  'headers',
+  'raw_body',
+  'tls_use_system_certs',
+  'tls_ca_cert',
+  'tls_ca_cert_file',
+  'tls_ca_cert_env_variable',
+  'tls_client_cert',
+  'tls_client_cert_file',
+  'tls_client_cert_env_variable',
+  'tls_client_key',
+  'tls_client_key_file',
+  'tls_client_key_env_variable',
+  'tls_insecure_skip_verify',
+  'tls_server_name',
+  'timeout',
+  'cache',
+  'force_cache',
+  'force_cache_duration_seconds',
+  'raise_error',
+  'caching_mode',
+  'max_retry_attempts',
+  'cache_ignored_headers',
+]);
+const REQUIRED_REQUEST = ['method', 'url'];
+
+const INT64_MIN = -(2n ** 63n);
+const INT64_MAX = 2n ** 63n - 1n;
+
+/**
+ * time_ns as Go's json.Number.Int64 reads the number's text: decimal digits
+ * only, so 1e18 or 1.0 are refused even though they are whole numbers.
+ */
+function timeNs(text: unknown): bigint {
+  const t = str(text).trim();
+  if (/^[+-]?\d+$/.test(t)) {
+    const n = BigInt(t);
+    if (n >= INT64_MIN && n <= INT64_MAX) return n;
+  }
+  const v = exact(t);
+  // OPA names this operand 1 (NumberOperand(operands[2].Value, 1)); the conversion error says 3
+  if (typeName(v) !== 'number') return operandErr(1, `must be number but got ${typeName(v)}`);
+  return operandErr(3, 'could not convert time_ns value into a unix timestamp');
+}
+
+/* ---------------------------------------------------------- Go's net/url */
+
+// The parts of Go's url.Parse (net/url/url.go) the signature uses: Host,
+// EscapedPath() and RawQuery, and the errors that make the call fail. Work
+// is on UTF-8 bytes, held as a "binary" string (one char per byte).
+
+const ALNUM = /[A-Za-z0-9]/;
+
+/** shouldEscape(c, encodePath) */
+function escapeInPath(c: string): boolean {
+  if (ALNUM.test(c) || '-_.~'.includes(c)) return false;
+  if ('$&+,/:;=?@'.includes(c)) return c === '?';
+  return true;
+}
+
+/** shouldEscape(c, encodeHost), for the bytes below 0x80 that unescape checks */
+function escapeInHost(c: string): boolean {
+  if (ALNUM.test(c) || "!$&'()*+,;=:[]<>\"-_.~".includes(c)) return false;
+  return true;
+}
+
+const isHex = (c: string | undefined): boolean => c !== undefined && /^[0-9A-Fa-f]$/.test(c);
+
+/** Go's EscapeError / InvalidHostError texts */
+const escapeError = (s: string): string => `invalid URL escape ${JSON.stringify(s)}`;
+
+/** unescape(s, encodePath | encodeHost | encodeFragment) on bytes: the bytes, or an error message */
+function unescape(s: string, mode: 'path' | 'host' | 'fragment'): string | { error: string } {
+  let out = '';
+  for (let i = 0; i < s.length; ) {
+    const c = s[i]!;
+    if (c === '%') {
+      if (i + 2 >= s.length || !isHex(s[i + 1]) || !isHex(s[i + 2])) return { error: escapeError(s.slice(i, i + 3)) };
+      // in a host, %-escapes are only for bytes ≥ 0x80 and "%25" (RFC 6874)
+      if (mode === 'host' && parseInt(s[i + 1]!, 16) < 8 && s.slice(i, i + 3) !== '%25') return { error: escapeError(s.slice(i, i + 3)) };
+      out += String.fromCharCode(parseInt(s.slice(i + 1, i + 3), 16));
+      i += 3;
+      continue;
+    }
+    if (mode === 'host' && c.charCodeAt(0) < 0x80 && escapeInHost(c)) return { error: `invalid character ${JSON.stringify(c)} in host name` };
+    out += c;
+    i++;
+  }
+  return out;
+}
+
+/** escape(s, encodePath): upper-case hex */
+const escapePath = (s: string): string =>
+  [...s].map((c) => (escapeInPath(c) ? `%${c.charCodeAt(0).toString(16).toUpperCase().padStart(2, '0')}` : c)).join('');
+
+/** validEncoded(s, encodePath) */
+const validEncoded = (s: string): boolean => [...s].every((c) => "!$&'()*+,;=:@[]%".includes(c) || !escapeInPath(c));
+
+/** `:digits` or nothing */
+const validOptionalPort = (p: string): boolean => p === '' || /^:\d*$/.test(p);
+
+const binary = (s: string): string => Buffer.from(s, 'utf8').toString('latin1');
+const text = (b: string): string => Buffer.from(b, 'latin1').toString('utf8');
+
+interface GoURL {
+  host: string;
+  escapedPath: string;
+  rawQuery: string;
+}
+
+/** url.Parse(raw) as the signer reads it, or the builtin error Go's *url.Error makes. */
+function parseURL(raw: string): GoURL {
+  const [u, ...frag] = binary(raw).split('#');
+  const err = (msg: string, whole = u!): never => fail(`${NAME}: parse ${JSON.stringify(text(whole))}: ${msg}`);
+  let rest = u!;
+  // a bad escape in the fragment names the whole URL
+  const fragErr = (msg: string): never => err(msg, binary(raw));
+  if (/[\x00-\x1f\x7f]/.test(rest)) err('net/url: invalid control character in URL');
+  if (rest === '*') return { host: '', escapedPath: '*', rawQuery: '' };
+  // the scheme: letters, then letters, digits, + - .; a ':' first is an error
+  let scheme = '';
+  const m = /^[A-Za-z][A-Za-z0-9+\-.]*:/.exec(rest);
+  if (rest.startsWith(':')) err('missing protocol scheme');
+  if (m) {
+    scheme = m[0].slice(0, -1).toLowerCase();
+    rest = rest.slice(m[0].length);
+  }
+  let rawQuery = '';
+  if (rest.endsWith('?') && rest.indexOf('?') === rest.length - 1) rest = rest.slice(0, -1); // ForceQuery
+  else if (rest.includes('?')) [rest, rawQuery] = [rest.slice(0, rest.indexOf('?')), rest.slice(rest.indexOf('?') + 1)];
+  if (!rest.startsWith('/')) {
+    // an opaque URL (mailto:x) has no path to sign
+    if (scheme !== '') return checked(frag, fragErr, { host: '', escapedPath: '', rawQuery: text(rawQuery) });
+    if (rest.split('/')[0]!.includes(':')) err('first path segment in URL cannot contain colon');
+  }
+  let host = '';
+  if ((scheme !== '' || !rest.startsWith('///')) && rest.startsWith('//')) {
+    let authority = rest.slice(2);
+    rest = '';
+    const slash = authority.indexOf('/');
+    if (slash >= 0) [authority, rest] = [authority.slice(0, slash), authority.slice(slash)];
+    const at = authority.lastIndexOf('@');
+    host = parseHost(at < 0 ? authority : authority.slice(at + 1), err);
+    if (at >= 0) {
+      const user = authority.slice(0, at);
+      if (![...user].every((c) => ALNUM.test(c) || "-._:~!$&'()*+,;=%@".includes(c))) err('net/url: invalid userinfo');
+      const bad = unescape(user, 'path');
+      if (typeof bad !== 'string') err(bad.error);
+    }
+  }
+  const path = unescape(rest, 'path');
+  if (typeof path !== 'string') return err(path.error);
+  // EscapedPath: the path as written when that is a valid encoding of it, else Go's own escaping
+  const rawPath = escapePath(path) === rest ? '' : rest;
+  let escapedPath: string;
+  if (rawPath !== '' && validEncoded(rawPath) && unescape(rawPath, 'path') === path) escapedPath = rawPath;
+  else escapedPath = path === '*' ? '*' : escapePath(path);
+  return checked(frag, fragErr, { host: text(host), escapedPath, rawQuery: text(rawQuery) });
+}
+
+/** parseHost: an IP literal or a name, with an optional numeric port */
+function parseHost(host: string, err: (msg: string) => never): string {
+  if (host.startsWith('[')) {
+    const close = host.lastIndexOf(']');
+    if (close < 0) err("missing ']' in host");
+    const port = host.slice(close + 1);
+    if (!validOptionalPort(port)) err(`invalid port ${JSON.stringify(port)} after host`);
+  } else if (host.includes(':')) {
+    const port = host.slice(host.lastIndexOf(':'));
+    if (!validOptionalPort(port)) err(`invalid port ${JSON.stringify(port)} after host`);
+  }
+  const h = unescape(host, 'host');
+  return typeof h === 'string' ? h : err(h.error);
+}
+
+/** The fragment is dropped, but a bad escape in it fails the parse (setFragment). */
+function checked(frag: string[], err: (msg: string) => never, url: GoURL): GoURL {
+  if (frag.length) {
+    const f = unescape(frag.join('#'), 'fragment');
+    if (typeof f !== 'string') err(f.error);
+  }
+  return url;
+}
+
+/* ------------------------------------------------------------------ body */
+
+const rank = (v: Exact): number => ['null', 'boolean', 'number', 'string', 'array', 'object', 'set'].indexOf(typeName(v));
+
+function numberOf(v: Exact): number | bigint {
+  return v instanceof NumberText ? Number(v.text) : (v as number | bigint);
+}
+
+/** OPA's order of values (ast.Compare): by type, then by value; sets and objects by their sorted members. */
+function compare(a: Exact, b: Exact): number {
+  const r = rank(a) - rank(b);
+  if (r !== 0) return Math.sign(r);
+  if (a === null) return 0;
+  if (typeof a === 'boolean') return Number(a) - Number(b as boolean);
+  if (typeof a === 'string') return byteCompare(a, b as string);
+  if (typeName(a) === 'number') {
+    const x = numberOf(a);
+    const y = numberOf(b);
+    return x < y ? -1 : x > y ? 1 : 0;
+  }
+  const list = (xs: Exact[], ys: Exact[]): number => {
+    for (let i = 0; i < Math.min(xs.length, ys.length); i++) {
+      const c = compare(xs[i]!, ys[i]!);
+      if (c !== 0) return c;
+    }
+    return Math.sign(xs.length - ys.length);
+  };
+  if (Array.isArray(a)) return list(a, b as Exact[]);
+  if (a instanceof RegoSet) return list(sorted(a), sorted(b as RegoSet));
+  const o = a as ExactObject;
+  const p = b as ExactObject;
+  const ka = Object.keys(o).sort(byteCompare);
+  const kb = Object.keys(p).sort(byteCompare);
+  for (let i = 0; i < Math.min(ka.length, kb.length); i++) {
+    const c = byteCompare(ka[i]!, kb[i]!) || compare(o[ka[i]!]!, p[kb[i]!]!);
+    if (c !== 0) return Math.sign(c);
+  }
+  return Math.sign(ka.length - kb.length);
+}
+
+const sorted = (s: RegoSet): Exact[] => [...s.items].sort(compare);
+
+/** Go's json.Marshal of ast.JSON(body): keys sorted, a set as its sorted array, HTML characters escaped. */
+function bodyJSON(v: Exact): string {
+  if (v instanceof RegoSet) return bodyJSON(sorted(v));
+  if (Array.isArray(v)) return `[${v.map(bodyJSON).join(',')}]`;
+  if (isObject(v)) {
+    return `{${Object.keys(v)
+      .sort(byteCompare)
+      .map((k) => `${goJSON(k)}:${bodyJSON(v[k]!)}`)
+      .join(',')}}`;
+  }
+  return typeof v === 'string' ? goJSON(v) : exactText(v);
+}
+
+/** getReqBodyBytes: raw_body (a non-string one as ""), else body as JSON, else nothing */
+function payload(req: ExactObject): Buffer {
+  if (has(req, 'raw_body')) return Buffer.from(stringOr(req.raw_body), 'utf8');
+  if (has(req, 'body')) return Buffer.from(bodyJSON(req.body!), 'utf8');
+  return Buffer.alloc(0);
+}
+
+/* --------------------------------------------------------------- signing */
+
+/** proxies rewrite these, so they are not signed (aws-sdk-go signer/v4 ignoredHeaders) */
+const UNSIGNED_HEADERS = new Set(['authorization', 'user-agent', 'x-amzn-trace-id']);
+
+const UNSIGNED_PAYLOAD = 'UNSIGNED-PAYLOAD';
+
+interface Credentials {
+  accessKey: string;
+  secretKey: string;
+  region: string;
+  sessionToken: string;
+}
+
+interface SignInput {
+  method: string;
+  url: GoURL;
+  /** the request's headers, values as strings */
+  headers: Map<string, string>;
+  body: Buffer;
+  service: string;
+  creds: Credentials;
+  timeNs: bigint;
+  unsignedPayload: boolean;
+}
+
+const sha256Hex = (b: Buffer | string): string => createHash('sha256').update(b).digest('hex');
+const hmac = (key: Buffer | string, msg: string): Buffer => createHmac('sha256', key).update(msg, 'utf8').digest();
+
+/** x-amz-date's form and the scope's date, from nanoseconds since the epoch (Go's time.Unix(0, ns).UTC()) */
+function amzDate(ns: bigint): { stamp: string; day: string } {
+  const s = ns / 1_000_000_000n - (ns % 1_000_000_000n < 0n ? 1n : 0n);
+  const iso = new Date(Number(s) * 1000).toISOString(); // int64 nanoseconds stay within years 1677–2262
+  const stamp = `${iso.slice(0, 4)}${iso.slice(5, 7)}${iso.slice(8, 10)}T${iso.slice(11, 13)}${iso.slice(14, 16)}${iso.slice(17, 19)}Z`;
+  return { stamp, day: stamp.slice(0, 8) };
+}
+
+/**
+ * SigV4 (https://docs.aws.amazon.com/IAM/latest/UserGuide/create-signed-request.html):
+ * canonical request → string to sign → HMAC chain of date, region, service.
+ * Returns the Authorization header and the headers the signer adds.
+ */
+export function signV4(r: SignInput): { authorization: string; added: Map<string, string> } {
+  const { stamp, day } = amzDate(r.timeNs);
+  const contentHash = r.unsignedPayload ? UNSIGNED_PAYLOAD : sha256Hex(r.body);
+  const added = new Map([
+    ['host', r.url.host],
+    ['x-amz-date', stamp],
+  ]);
+  // only S3 and Glacier want the payload's hash as a header
+  if (r.service === 's3' || r.service === 'glacier') added.set('x-amz-content-sha256', contentHash);
+  if (r.creds.sessionToken !== '') added.set('x-amz-security-token', r.creds.sessionToken);
+
+  // the request's own headers win over the added ones in what is signed (OPA's order);
+  // two names equal but for case: Go's map order picks one, here the last in byte order
+  const signed = new Map(added);
+  for (const k of [...r.headers.keys()].sort(byteCompare)) {
+    const lower = k.toLowerCase();
+    if (!UNSIGNED_HEADERS.has(lower)) signed.set(lower, r.headers.get(k)!);
+  }
+  const names = [...signed.keys()].sort(byteCompare);
+  const list = names.join(';');
+  const canonical = [r.method, r.url.escapedPath, r.url.rawQuery, ...names.map((k) => `${k}:${signed.get(k)}`), '', list, contentHash].join('\n');
+
+  const scope = `${day}/${r.creds.region}/${r.service}/aws4_request`;
+  const toSign = ['AWS4-HMAC-SHA256', stamp, scope, sha256Hex(Buffer.from(canonical, 'utf8'))].join('\n');
+  let key = hmac(Buffer.from(`AWS4${r.creds.secretKey}`, 'utf8'), day);
+  for (const part of [r.creds.region, r.service, 'aws4_request']) key = hmac(key, part);
+  const signature = hmac(key, toSign).toString('hex');
+  return { authorization: `AWS4-HMAC-SHA256 Credential=${r.creds.accessKey}/${scope},SignedHeaders=${list},Signature=${signature}`, added };
+}
+
+/** providers.aws.sign_req: the checks in OPA's order, then the request with its headers signed. */
+function signReq(reqText: unknown, configText: unknown, timeText: unknown): string {
+  const req = exact(reqText);
+  if (!isObject(req)) return operandErr(1, `must be object but got ${typeName(req)}`);
+  const config = exact(configText);
+  // OPA names the config operand 1 here (ObjectOperand(operands[1].Value, 1))
+  if (!isObject(config)) return operandErr(1, `must be object but got ${typeName(config)}`);
+  const missing = REQUIRED_CONFIG.filter((k) => !has(config, k));
+  if (missing.length) operandErr(2, `missing required AWS config parameters(s): ${keySet(missing)}`);
+  const badConfig = REQUIRED_CONFIG.filter((k) => typeof config[k] !== 'string');
+  if (badConfig.length) operandErr(2, `invalid values for required AWS config parameters(s): ${keySet(badConfig)}`);
+  const ns = timeNs(timeText);
+
+  const unknown = Object.keys(req).filter((k) => !REQUEST_KEYS.has(k));
+  if (unknown.length) operandErr(1, `invalid request parameters(s): ${keySet(unknown)}`);
+  const absent = REQUIRED_REQUEST.filter((k) => !has(req, k));
+  if (absent.length) operandErr(1, `missing required request parameters(s): ${keySet(absent)}`);
+
+  const headersIn = has(req, 'headers') ? req.headers! : {};
+  // OPA names this operand 0 (NewOperandTypeErr(0, …))
+  if (!isObject(headersIn)) return operandErr(0, `must be object but got ${typeName(headersIn)}`);
+  const badRequest = REQUIRED_REQUEST.filter((k) => typeof req[k] !== 'string');
+  if (badRequest.length) operandErr(1, `invalid values for required request parameters(s): ${keySet(badRequest)}`);
+  const url = parseURL(req.url as string);
+  const body = payload(req);
+  const headers = new Map(Object.entries(headersIn).map(([k, v]) => [k, stringOr(v)]));
+
+  let unsignedPayload = false;
+  if (has(config, 'disable_payload_signing')) {
+    const d = config.disable_payload_signing;
+    if (typeof d !== 'boolean') operandErr(2, "invalid value for 'disable_payload_signing' in AWS config");
+    unsignedPayload = d as boolean;
+  }
+
+  const { authorization, added } = signV4({
+    method: req.method as string,
+    url,
+    headers,
+    body,
+    service: config.aws_service as string,
+    creds: {
+      accessKey: config.aws_access_key as string,
+      secretKey: config.aws_secret_access_key as string,
+      region: config.aws_region as string,
+      sessionToken: stringOr(config.aws_session_token),
+    },
+    timeNs: ns,
+    unsignedPayload,
+  });
+
+  // the request's headers (non-string values as ""), then Authorization, then the added ones over them
+  const out: ExactObject = {};
+  for (const [k, v] of headers) putOwn(out, k, v);
+  putOwn(out, 'Authorization', authorization);
+  for (const [k, v] of added) putOwn(out, k, v);
+  const signedReq: ExactObject = {};
+  for (const [k, v] of Object.entries(req)) putOwn(signedReq, k, v);
+  putOwn(signedReq, 'headers', out);
+  return exactText(signedReq);
+}
+
+export const IMPLS: Record<string, Impl> = {
+  'providers.aws.sign_req': (req, config, time) => signReq(req, config, time),
+};
