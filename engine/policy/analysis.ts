@@ -41,7 +41,7 @@ export interface InputUse {
 }
 
 /** Builtins whose answer is not a function of their arguments. */
-export const VOLATILE = new Set(['time.now_ns', 'io.jwt.decode_verify', 'rand.intn', 'uuid.rfc4122', 'uuid.parse', 'http.send', 'net.lookup_ip_addr', 'opa.runtime', 'trace']);
+export const VOLATILE = new Set(['time.now_ns', 'io.jwt.decode_verify', 'rand.intn', 'uuid.rfc4122', 'uuid.parse', 'http.send', 'net.lookup_ip_addr', 'opa.runtime', 'trace', 'test.sleep']);
 
 /** The input a policy reads. `builtins` is every builtin it calls (the checked program's list). */
 export function inputUse(modules: readonly A.Module[], builtins: readonly string[]): InputUse {

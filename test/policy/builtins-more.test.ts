@@ -223,6 +223,20 @@ console.log(JSON.stringify(p.evaluate({}, 't/p')));`;
     }
   });
 
+  it('opa.runtime is {} (no OPA runtime, no environment); test.sleep blocks for its duration and the evaluation keeps one clock', async () => {
+    await table([
+      ['opa.runtime()', {}],
+      ['x if x := time.now_ns() with time.now_ns as opa.runtime', {}],
+      ['test.sleep("-1s")', null],
+      ['test.sleep("1 s")', undefined], // not a Go duration
+    ]);
+    const p = await load('package t\np := [t0, t1] if {\n  t0 := time.now_ns()\n  test.sleep("30ms")\n  t1 := time.now_ns()\n}\n', ['t/p']);
+    const start = performance.now();
+    const [t0, t1] = result(p, 't/p') as [number, number];
+    assert.ok(performance.now() - start >= 29, 'slept');
+    assert.equal(t0, t1, 'time.now_ns is read once per evaluation');
+  });
+
   it('a call\'s result destructured: [a, b] := f(x)', async () => {
     await table([
       ['[b, a] if { [a, b] := split("x,y", ",") }', ['y', 'x']],

@@ -10,6 +10,7 @@ import { parseDocument, stringify } from 'yaml';
 import type { BuiltinDecl } from '../compile/builtins.js';
 import { unrepresentable } from '../data-file.js';
 import { bigInt, coll, declined, exact, fail, int, jsonText, obj, perEvaluation, runes, str, succeeds, type Impl } from './common.js';
+import { parseDuration } from './time.js';
 
 /** name → arity and how operands and result cross (compile/builtins.ts) */
 export const DECLS: Record<string, BuiltinDecl> = {
@@ -35,6 +36,8 @@ export const DECLS: Record<string, BuiltinDecl> = {
   'yaml.unmarshal': { arity: 1 },
   'graph.reachable': { arity: 2, set: true },
   'graph.reachable_paths': { arity: 2, set: true },
+  'opa.runtime': { arity: 0 },
+  'test.sleep': { arity: 1 },
 };
 
 /* ------------------------------------------------------------------ bits */
@@ -186,6 +189,17 @@ function reachablePaths(graph: Record<string, unknown>, from: unknown[]): unknow
 
 export const IMPLS: Record<string, Impl> = {
   'http.send': () => declined('http.send'),
+  // what OPA's Go API answers with no runtime configured: busted runs none
+  // of OPA's (no config, no bundle service), and the agent's environment is
+  // not handed to policies, whose reasons go to every sink
+  'opa.runtime': () => ({}),
+  // OPA's test helper: blocks for the duration (Go's syntax), then null; a
+  // negative one returns at once, as time.Sleep does
+  'test.sleep': (d) => {
+    const ms = Number(parseDuration(str(d))) / 1e6;
+    if (ms > 0) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+    return null;
+  },
   'strings.reverse': (s) => runes(str(s)).reverse().join(''),
   'array.reverse': (a) => [...coll(a)].reverse(),
   // every start (overlapping ones too) of `search`, in runes

@@ -823,7 +823,7 @@ const UNITS: Record<string, bigint> = {
 const P63 = 1n << 63n;
 
 /** Go's time.ParseDuration: [-+]?([0-9]*(\.[0-9]*)?[a-z]+)+, int64 nanoseconds. */
-function parseDuration(text: string): bigint {
+export function parseDuration(text: string): bigint {
   const bad = (why = 'invalid duration'): never => fail(`time: ${why} "${text}"`);
   let s = text;
   let neg = false;
