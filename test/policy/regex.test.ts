@@ -26,6 +26,24 @@ const host = (p: string, s: string): boolean | undefined => {
   }
 };
 
+/**
+ * Random patterns over ATOMS (seeded, replayable): alternations,
+ * concatenations and REPEATS of them, at most three levels deep; and
+ * `pick` from the same sequence.
+ */
+function patternGen(seed: number, atoms: readonly string[], repeats: readonly string[]) {
+  const rnd = prng(seed);
+  const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rnd() * xs.length)]!;
+  const gen = (depth: number): string => {
+    const r = rnd();
+    if (depth > 2 || r < 0.4) return pick(atoms);
+    if (r < 0.55) return `(?:${gen(depth + 1)}|${gen(depth + 1)})`;
+    if (r < 0.75) return gen(depth + 1) + gen(depth + 1);
+    return `(?:${gen(depth + 1)})${pick(repeats)}`;
+  };
+  return { pick, gen };
+}
+
 describe('regex.match: native matcher', () => {
   before(async () => {
     const { wasm } = compile([{ file: 'p.rego', text: 'package t\nm := regex.match(input.p, input.s)\n' }], { entrypoints: ['t/m'] });
@@ -79,16 +97,8 @@ describe('regex.match: native matcher', () => {
   });
 
   it('agrees with the host implementation on 3000 random patterns of the shared subset', () => {
-    const rnd = prng(0x5eed);
-    const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rnd() * xs.length)]!;
     const atoms = ['a', 'b', 'c', '.', '[ab]', '[^a]', '[a-c]', '\\d', '\\w', '\\.', '-', '1', '\\b', ' '];
-    const gen = (depth: number): string => {
-      const r = rnd();
-      if (depth > 2 || r < 0.4) return pick(atoms);
-      if (r < 0.55) return `(?:${gen(depth + 1)}|${gen(depth + 1)})`;
-      if (r < 0.75) return gen(depth + 1) + gen(depth + 1);
-      return `(?:${gen(depth + 1)})${pick(['*', '+', '?', '{2}', '{1,3}', '{0,}', '*?'])}`;
-    };
+    const { pick, gen } = patternGen(0x5eed, atoms, ['*', '+', '?', '{2}', '{1,3}', '{0,}', '*?']);
     const texts = ['', 'a', 'abc', 'ba-1', 'cab.', '1a2b3c', 'aaab', 'xyz', 'a.b', 'é-a', 'a cab ba-1 c.b xyz', 'bb aé c1 -a- ab', 'xyzxyz ca'];
     let n = 0;
     for (let i = 0; i < 3000; i++) {
@@ -125,16 +135,8 @@ describe('regex.match: native matcher', () => {
   });
 
   it('(?i): agrees with the host on 2000 random patterns, and runs without it', async () => {
-    const rnd = prng(0xf01d);
-    const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rnd() * xs.length)]!;
     const atoms = ['a', 'B', 'k', 'S', 'x', '.', '[ab]', '[^a]', '[A-C]', '[k-s]', '\\d', '\\w', '-', '1', ' '];
-    const gen = (depth: number): string => {
-      const r = rnd();
-      if (depth > 2 || r < 0.4) return pick(atoms);
-      if (r < 0.55) return `(?:${gen(depth + 1)}|${gen(depth + 1)})`;
-      if (r < 0.75) return gen(depth + 1) + gen(depth + 1);
-      return `(?:${gen(depth + 1)})${pick(['*', '+', '?', '{2}', '{1,3}'])}`;
-    };
+    const { pick, gen } = patternGen(0xf01d, atoms, ['*', '+', '?', '{2}', '{1,3}']);
     const texts = ['', 'a', 'ABC', 'Bk-1', 'ks Sk', '\u212a\u017f', 'xX aA bB', 'KS-1 abc', 'é-A', 'S\u212aS'];
     // the host, counted: a native match never asks it
     const hb = HOST_BUILTINS as Record<string, (...a: unknown[]) => unknown>;
@@ -166,16 +168,8 @@ describe('regex.match: native matcher', () => {
   });
 
   it('the lazy DFA (cached patterns on long texts) agrees with the host: 600 random patterns on texts of up to 4 KB, states kept across evaluations', () => {
-    const rnd = prng(0xdfa);
-    const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rnd() * xs.length)]!;
     const atoms = ['a', 'b', 'c', 'K', '.', '[ab]', '[^a]', '[a-c]', '\\d', '\\w', '\\W', '\\.', '-', '1', '\\b', '\\B', ' ', '\\s'];
-    const gen = (depth: number): string => {
-      const r = rnd();
-      if (depth > 2 || r < 0.4) return pick(atoms);
-      if (r < 0.55) return `(?:${gen(depth + 1)}|${gen(depth + 1)})`;
-      if (r < 0.75) return gen(depth + 1) + gen(depth + 1);
-      return `(?:${gen(depth + 1)})${pick(['*', '+', '?', '{2}', '{1,3}'])}`;
-    };
+    const { pick, gen } = patternGen(0xdfa, atoms, ['*', '+', '?', '{2}', '{1,3}']);
     // prose with the atoms' bytes in it, non-ASCII and broken UTF-8 stand-ins, newlines
     const pieces = ['the ', 'cab ', 'ba-1 ', 'c.b ', 'é', 'κ', '\n', 'aaab ', 'K1 ', '_x', '   ', 'b\u212a', '. ', 'ccc'];
     const text = (n: number): string => {
