@@ -54,6 +54,7 @@ import { IMPLS as SCHEMA } from './builtins/schema.js';
 import { sprintf as goSprintf, sprintfOperands } from './builtins/gofmt.js';
 import { IMPLS as TEMPLATE } from './builtins/template.js';
 import { IMPLS as TIME } from './builtins/time.js';
+import { IMPLS as X509 } from './builtins/x509.js';
 import { lookupBuiltin } from './compile/builtins.js';
 import { importsOf } from './emit/wasm.js';
 import { putOwn } from './own-key.js';
@@ -841,6 +842,7 @@ export const HOST_BUILTINS: Readonly<Record<string, Impl>> = {
   ...SCHEMA,
   ...TEMPLATE,
   ...AWS,
+  ...X509,
   ...arith,
   ...strings,
   ...encoding,

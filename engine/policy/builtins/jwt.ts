@@ -210,7 +210,7 @@ function validJSON(text: string): boolean {
 
 /* -------------------------------------------------------------------- PEM */
 
-interface PemBlock {
+export interface PemBlock {
   type: string;
   bytes: Buffer;
   /** the text after the block's END line */
@@ -229,7 +229,7 @@ function getLine(s: string): [string, string] {
  * not base64 is passed over. Headers ("Proc-Type: ...") are skipped: no
  * caller reads them.
  */
-function pemDecode(data: string): PemBlock | undefined {
+export function pemDecode(data: string): PemBlock | undefined {
   let rest = data;
   for (;;) {
     if (rest.startsWith('-----BEGIN ')) rest = rest.slice(11);
@@ -668,7 +668,7 @@ const bigDec = (v: unknown): string => BigInt(`0x${Buffer.from(str(v), 'base64ur
  * fields are unexported since Go 1.19 ({}); ed25519.PrivateKey (seed then
  * public key) as base64 bytes.
  */
-function goPrivateKey(key: KeyObject): string {
+export function goPrivateKey(key: KeyObject): string {
   const j = key.export({ format: 'jwk' });
   if (key.asymmetricKeyType === 'rsa') {
     const [n, e, d, p, q, dp, dq, qi] = [j.n, j.e, j.d, j.p, j.q, j.dp, j.dq, j.qi].map(bigDec);

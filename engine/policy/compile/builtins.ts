@@ -18,6 +18,7 @@ import { DECLS as NET_DECLS } from '../builtins/net.js';
 import { DECLS as SCHEMA_DECLS } from '../builtins/schema.js';
 import { DECLS as TEMPLATE_DECLS } from '../builtins/template.js';
 import { DECLS as TIME_DECLS } from '../builtins/time.js';
+import { DECLS as X509_DECLS } from '../builtins/x509.js';
 
 export interface BuiltinDecl {
   arity: number;
@@ -175,6 +176,7 @@ export const BUILTINS: Readonly<Record<string, BuiltinDecl>> = {
   ...SCHEMA_DECLS,
   ...TEMPLATE_DECLS,
   ...AWS_DECLS,
+  ...X509_DECLS,
 };
 
 export function lookupBuiltin(name: string): BuiltinDecl | undefined {
