@@ -91,6 +91,8 @@ const idsIn = (nodes: readonly Node[]): number[] => nodes.flatMap((n) => [...(n.
 export class ImageWriter {
   u8: Uint8Array = new Uint8Array(0);
   u32: Uint32Array = new Uint32Array(0);
+  /** the same bytes as a Buffer, for its UTF-8 writer */
+  private buf: Buffer = Buffer.alloc(0);
   pos = 0;
   /** where null, false and true are (the keys block) */
   nul = 0;
@@ -108,6 +110,7 @@ export class ImageWriter {
     if (u8.byteOffset !== 0) throw new Error('image: the target must view its buffer from 0');
     this.u8 = u8;
     this.u32 = new Uint32Array(u8.buffer, 0, u8.length >>> 2);
+    this.buf = Buffer.from(u8.buffer, 0, u8.length);
   }
 
   /** Room for N more bytes from pos. */
@@ -122,22 +125,28 @@ export class ImageWriter {
   /** A string_t for S; its address. */
   str(s: string): number {
     const n = s.length;
-    this.room(12 + 3 * n);
+    // the header, 3 bytes a code unit at most, and the last word's padding
+    this.room(16 + 3 * n);
     const at = this.pos;
-    const b = this.u8;
     let len = n;
-    // short ASCII a code unit at a time; the rest by encodeInto, whose call costs what ~40 bytes of the loop do
+    // short ASCII four code units to a word (the bytes past the end are the
+    // padding); the rest by Buffer's UTF-8 writer, whose call costs what
+    // ~30 bytes of the loop do (and ~10 ns less than TextEncoder.encodeInto's)
     if (n <= 32) {
-      let p = at + 12;
-      for (let i = 0; i < n; i++) {
-        const c = s.charCodeAt(i);
-        if (c >= 0x80) {
-          len = utf8.encodeInto(s, b.subarray(at + 12)).written;
+      const u = this.u32;
+      let w = (at + 12) >>> 2;
+      for (let i = 0; i < n; i += 4) {
+        const c0 = s.charCodeAt(i);
+        const c1 = i + 1 < n ? s.charCodeAt(i + 1) : 0;
+        const c2 = i + 2 < n ? s.charCodeAt(i + 2) : 0;
+        const c3 = i + 3 < n ? s.charCodeAt(i + 3) : 0;
+        if ((c0 | c1 | c2 | c3) >= 0x80) {
+          len = this.buf.write(s, at + 12);
           break;
         }
-        b[p++] = c;
+        u[w++] = c0 | (c1 << 8) | (c2 << 16) | (c3 << 24);
       }
-    } else len = utf8.encodeInto(s, b.subarray(at + 12)).written;
+    } else len = this.buf.write(s, at + 12);
     const w = at >>> 2;
     const u = this.u32;
     u[w] = V_STRING;
