@@ -127,6 +127,8 @@ export class DirectEval {
 
   /** The memory, grown to hold [0, end). */
   readonly ensure = (end: number): Uint8Array => {
+    const v = this.mem();
+    if (end <= v.length) return v; // the usual case, without asking the Memory for its buffer
     const mem = this.sdk.mem;
     if (end > mem.buffer.byteLength) mem.grow(Math.ceil((end - mem.buffer.byteLength) / PAGE));
     return this.mem();
