@@ -64,6 +64,9 @@ describe('rego → wasm: more builtins', { skip }, () => {
       ['bits.lsh(1, 62) == 4611686018427387904', true],
       ['bits.lsh(1, -1)', undefined],
       ['bits.and(1.5, 1)', undefined],
+      // an operand of any length (a 2048-bit RSA modulus has 617 digits)
+      [`bits.and(${'9'.repeat(700)}, 255)`, 255],
+      [`bits.rsh(${'1' + '0'.repeat(600)}, 1990) == ${(10n ** 600n >> 1990n).toString()}`, true],
     ]);
   });
 

@@ -66,6 +66,9 @@ export class RegoSet {
  */
 export type Exact = null | boolean | number | bigint | string | NumberText | RegoSet | Exact[] | { [k: string]: Exact };
 
+/** A JSON number where it starts (sticky: read in place, of any length). */
+const NUMBER = /-?\d+(\.\d+)?([eE][+-]?\d+)?/y;
+
 export function exact(text: unknown): Exact {
   const s = str(text);
   let i = 0;
@@ -119,7 +122,8 @@ export function exact(text: unknown): Exact {
       i++;
       return JSON.parse(s.slice(start, i)) as string;
     }
-    const m = /^-?\d+(\.\d+)?([eE][+-]?\d+)?/.exec(s.slice(i, i + 400));
+    NUMBER.lastIndex = i;
+    const m = NUMBER.exec(s);
     if (m) {
       i += m[0].length;
       if (m[1] === undefined && m[2] === undefined) {
