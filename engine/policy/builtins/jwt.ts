@@ -81,19 +81,43 @@ function crypt<T>(f: () => T, msg: string): T {
 /** Constant time, as Go's hmac.Equal; unequal lengths are unequal. */
 const bytesEqual = (a: Buffer, b: Buffer): boolean => a.length === b.length && timingSafeEqual(a, b);
 
-const B64_STD = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
-const B64_URL = /^(?:[A-Za-z0-9_-]{4})*(?:[A-Za-z0-9_-]{2}==|[A-Za-z0-9_-]{3}=)?$/;
+const B64_STD = /[A-Za-z0-9+/]/;
+const B64_URL = /[A-Za-z0-9_-]/;
 
 /**
- * Go's base64.StdEncoding / URLEncoding DecodeString: padding required, CR
- * and LF skipped, any other byte outside the alphabet an error (node's own
- * decoder skips what it does not know, so it checks nothing).
+ * Go's base64.StdEncoding (URLEncoding with URL) DecodeString, with its
+ * error offsets ("illegal base64 data at input byte N"): padding required,
+ * CR and LF skipped, any other byte outside the alphabet an error (node's
+ * own decoder skips what it does not know, so it checks nothing).
  */
-/** Go's base64.StdEncoding (URLEncoding with URL) DecodeString: padding required, CR and LF ignored. */
 export function b64Decode(s: string, url: boolean): Buffer {
-  const t = s.replace(/[\r\n]/g, '');
-  if (!(url ? B64_URL : B64_STD).test(t)) fail('illegal base64 data');
-  return Buffer.from(t, url ? 'base64url' : 'base64');
+  const alphabet = url ? B64_URL : B64_STD;
+  const bad = (n: number): never => fail(`illegal base64 data at input byte ${n}`);
+  const nl = (i: number): number => {
+    while (i < s.length && (s[i] === '\n' || s[i] === '\r')) i++;
+    return i;
+  };
+  const done = (): Buffer => Buffer.from(s.replace(/[\r\n]/g, ''), url ? 'base64url' : 'base64');
+  let si = 0;
+  for (;;) {
+    for (let j = 0; j < 4; j++) {
+      si = nl(si);
+      if (si === s.length) return j === 0 ? done() : bad(si - j);
+      const c = s[si++]!;
+      if (c === '=') {
+        if (j < 2) bad(si - 1);
+        if (j === 2) {
+          si = nl(si);
+          if (si === s.length) bad(s.length);
+          if (s[si] !== '=') bad(si - 1);
+          si++;
+        }
+        si = nl(si);
+        return si < s.length ? bad(si) : done();
+      }
+      if (!alphabet.test(c)) bad(si - 1);
+    }
+  }
 }
 
 /** base64url.decode (and every JWT segment): padding may be left out (RFC 7515 appendix C). */

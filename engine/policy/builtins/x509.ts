@@ -24,7 +24,9 @@ import { constants, createPrivateKey, createPublicKey, verify as cryptoVerify, t
 
 import type { BuiltinDecl } from '../compile/builtins.js';
 import { evaluationNowNs, exact, exactJSON, fail, jsonText, RegoSet, str, type Exact, type Impl } from './common.js';
-import { goPrivateKey, pemDecode } from './jwt.js';
+import { b64Decode, goPrivateKey, pemDecode } from './jwt.js';
+
+const b64Std = (s: string): Buffer => b64Decode(s, false);
 
 /** name → arity and how operands and result cross (compile/builtins.ts) */
 export const DECLS: Record<string, BuiltinDecl> = {
@@ -44,39 +46,6 @@ const b64 = (b: Buffer): string => b.toString('base64');
 const nullable = <T>(xs: T[]): T[] | null => (xs.length === 0 ? null : xs);
 
 /* ------------------------------------------------------------ base64, PEM */
-
-/**
- * Go's base64.StdEncoding.DecodeString, with its error offsets: padding
- * required, CR and LF skipped, anything after the padding an error.
- */
-function goBase64(s: string): Buffer {
-  const bad = (n: number): never => fail(`illegal base64 data at input byte ${n}`);
-  const nl = (i: number): number => {
-    while (i < s.length && (s[i] === '\n' || s[i] === '\r')) i++;
-    return i;
-  };
-  const done = (): Buffer => Buffer.from(s.replace(/[\r\n]/g, ''), 'base64');
-  let si = 0;
-  for (;;) {
-    for (let j = 0; j < 4; j++) {
-      si = nl(si);
-      if (si === s.length) return j === 0 ? done() : bad(si - j);
-      const c = s[si++]!;
-      if (c === '=') {
-        if (j < 2) bad(si - 1);
-        if (j === 2) {
-          si = nl(si);
-          if (si === s.length) bad(s.length);
-          if (s[si] !== '=') bad(si - 1);
-          si++;
-        }
-        si = nl(si);
-        return si < s.length ? bad(si) : done();
-      }
-      if (!/[A-Za-z0-9+/]/.test(c)) bad(si - 1);
-    }
-  }
-}
 
 /** A Rego string as Go's bytes. */
 const bytesOf = (s: string): Buffer => Buffer.from(s, 'utf8');
@@ -1352,7 +1321,7 @@ function certsFromString(s: string): Cert[] {
     return parseCertificates(Buffer.concat(ders));
   };
   if (s.startsWith('-----BEGIN')) return fromPem(s);
-  const der = goBase64(s);
+  const der = b64Std(s);
   if (der.subarray(0, 10).toString('latin1') === '-----BEGIN') return fromPem(der.toString('latin1'));
   return parseCertificates(der);
 }
@@ -1791,7 +1760,7 @@ function parseCSR(der: Buffer): Obj {
 
 /** crypto.go builtinCryptoX509ParseCertificateRequest: PEM text, or base64 of PEM or DER. */
 function parseCertificateRequest(s: string): ArrayBuffer {
-  let bytes = s.startsWith('-----BEGIN CERTIFICATE REQUEST-----') ? bytesOf(s) : goBase64(s);
+  let bytes = s.startsWith('-----BEGIN CERTIFICATE REQUEST-----') ? bytesOf(s) : b64Std(s);
   const block = pemDecode(bytes.toString('latin1'));
   if (block !== undefined && block.type !== 'CERTIFICATE REQUEST') fail('invalid PEM-encoded certificate signing request');
   if (block !== undefined) bytes = block.bytes;
@@ -1868,7 +1837,7 @@ function x509KeyPair(certPem: string, keyPem: string): string {
 function parseKeyPair(cert: string, key: string): ArrayBuffer {
   const pemOf = (s: string, type: string): string => {
     let b = bytesOf(s);
-    if (!s.startsWith('-----BEGIN ')) b = goBase64(s);
+    if (!s.startsWith('-----BEGIN ')) b = b64Std(s);
     if (b.subarray(0, 11).toString('latin1') === '-----BEGIN ') return b.toString('latin1');
     return `-----BEGIN ${type}-----\n${b64(b).replace(/(.{64})/g, '$1\n')}\n-----END ${type}-----\n`;
   };
@@ -1886,10 +1855,10 @@ const PRIVATE_KEY_BLOCKS: Record<string, 'pkcs1' | 'pkcs8' | 'sec1'> = { 'RSA PR
  */
 function parseRSAPrivateKey(s: string): ArrayBuffer | null {
   if (s === '') fail('input PEM data was empty');
-  let text = s.startsWith('-----BEGIN') ? s : goBase64(s).toString('latin1');
+  let text = s.startsWith('-----BEGIN') ? s : b64Std(s).toString('latin1');
   try {
     // getPrivateKeysFromPEMData tries base64 once more
-    text = goBase64(text).toString('latin1');
+    text = b64Std(text).toString('latin1');
   } catch {
     // PEM as it is
   }
