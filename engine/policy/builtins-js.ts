@@ -46,6 +46,7 @@ import {
   type Impl,
 } from './builtins/common.js';
 import { IMPLS as AWS } from './builtins/aws.js';
+import { IMPLS as GRAPHQL } from './builtins/graphql.js';
 import { b64Decode, IMPLS as JWT } from './builtins/jwt.js';
 import { IMPLS as MISC } from './builtins/misc.js';
 import { IMPLS as NET } from './builtins/net.js';
@@ -843,6 +844,7 @@ export const HOST_BUILTINS: Readonly<Record<string, Impl>> = {
   ...TEMPLATE,
   ...AWS,
   ...X509,
+  ...GRAPHQL,
   ...arith,
   ...strings,
   ...encoding,

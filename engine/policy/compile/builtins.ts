@@ -12,6 +12,7 @@
  */
 
 import { DECLS as AWS_DECLS } from '../builtins/aws.js';
+import { DECLS as GRAPHQL_DECLS } from '../builtins/graphql.js';
 import { DECLS as JWT_DECLS } from '../builtins/jwt.js';
 import { DECLS as MISC_DECLS } from '../builtins/misc.js';
 import { DECLS as NET_DECLS } from '../builtins/net.js';
@@ -177,6 +178,7 @@ export const BUILTINS: Readonly<Record<string, BuiltinDecl>> = {
   ...TEMPLATE_DECLS,
   ...AWS_DECLS,
   ...X509_DECLS,
+  ...GRAPHQL_DECLS,
 };
 
 export function lookupBuiltin(name: string): BuiltinDecl | undefined {
