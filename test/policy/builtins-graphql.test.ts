@@ -158,6 +158,15 @@ describe('graphql builtins: errors as OPA words them', () => {
     assert.equal(failure('graphql.parse', '{ items(first: "2") { kind(x: 1) } }', SHOP), 'graphql.parse: Int cannot represent non-integer value: "2"\ninput:1:23: Unknown argument "x" on field "Item.kind" in GraphQL string at location 1:17');
     assert.equal(failure('graphql.parse', '{ a }', 'type Query { a: Missing }'), 'graphql.parse: Error in gqlparser SchemaDocument to Schema conversion: input:1:17: Undefined type Missing.');
   });
+
+  it('uniqueness rules: every repeat of an operation, fragment or directive; arguments and variables once per name', () => {
+    const tagged = `${SHOP}\n  directive @tag on FIELD\n  directive @many repeatable on FIELD\n`;
+    assert.equal(failure('graphql.parse', "{ item(sku: \"a\", sku: \"b\", sku: \"c\") { sku } }", tagged), "graphql.parse: There can be only one argument named \"sku\" in GraphQL string at location 1:18");
+    assert.equal(failure('graphql.parse', "query Q { items { sku } } query Q { items { sku } } query Q { items { price } }", tagged), "graphql.parse: There can be only one operation named \"Q\".\ninput:1:53: There can be only one operation named \"Q\" in GraphQL string at location 1:27");
+    assert.equal(failure('graphql.parse', "query($a: Int, $a: Int, $a: Int) { items(first: $a) { sku } }", tagged), "graphql.parse: Variable \"$a\" is never used.\ninput:1:25: Variable \"$a\" is never used.\ninput:1:16: There can be only one variable named \"$a\" in GraphQL string at location 1:16");
+    assert.equal(failure('graphql.parse', "{ items { ...F } } fragment F on Item { sku } fragment F on Item { price }", tagged), "graphql.parse: There can be only one fragment named \"F\" in GraphQL string at location 1:47");
+    assert.equal(failure('graphql.parse', "{ items { sku @tag @tag @tag price @many @many } }", tagged), "graphql.parse: The directive \"@tag\" can only be used once at this location.\ninput:1:26: The directive \"@tag\" can only be used once at this location in GraphQL string at location 1:21");
+  });
 });
 
 describe('rego → wasm: graphql builtins', { skip }, () => {

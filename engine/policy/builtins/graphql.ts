@@ -44,6 +44,26 @@ interface Pos {
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Node = Record<string | symbol, any>;
 
+/** Reports every item whose key an earlier item had (or SEEN, when kept across calls). */
+function eachRepeat(items: Iterable<Node>, key: (x: Node) => string, report: (x: Node) => void, seen = new Set<string>()): void {
+  for (const x of items) {
+    const k = key(x);
+    if (seen.has(k)) report(x);
+    seen.add(k);
+  }
+}
+
+/** Reports the second item of each key only, however many follow (gqlparser's argument and variable rules). */
+function secondOf(items: Iterable<Node>, key: (x: Node) => string, report: (x: Node) => void): void {
+  const n = new Map<string, number>();
+  for (const x of items) {
+    const k = key(x);
+    if (n.get(k) === 1) report(x);
+    n.set(k, (n.get(k) ?? 0) + 1);
+  }
+}
+
+
 /** which Go type a selection is (Field, FragmentSpread, InlineFragment) */
 const KIND = Symbol('kind');
 
@@ -1484,52 +1504,30 @@ function registerRules(ev: Events, add: (msg: string, pos: Pos | null | undefine
     for (const f of fields) if (f.Name.startsWith('__')) add(`${name} must not select an introspection top level field.`, f.Position);
   });
   // UniqueArgumentNames
-  const uniqueArgs = (args: Node[]): void => {
-    const n = new Map<string, number>();
-    for (const a of args) {
-      if (n.get(a.Name) === 1) add(`There can be only one argument named "${a.Name}".`, a.Position);
-      n.set(a.Name, (n.get(a.Name) ?? 0) + 1);
-    }
-  };
+  const uniqueArgs = (args: Node[]): void => secondOf(args, (a) => a.Name, (a) => add(`There can be only one argument named "${a.Name}".`, a.Position));
   ev.field.push((_w, f) => uniqueArgs(f.Arguments));
   ev.directive.push((_w, d) => uniqueArgs(d.Arguments));
   // UniqueDirectivesPerLocation
-  ev.directiveList.push((_w, ds) => {
-    const seen = new Set<string>();
-    for (const d of ds) {
-      if ((!d.Definition || !d.Definition.IsRepeatable) && seen.has(d.Name)) add(`The directive "@${d.Name}" can only be used once at this location.`, d.Position);
-      seen.add(d.Name);
-    }
-  });
+  ev.directiveList.push((_w, ds) =>
+    // a repeatable directive's name is never a repeat (all its uses share its definition)
+    eachRepeat(
+      ds.filter((d: Node) => !d.Definition || !d.Definition.IsRepeatable),
+      (d) => d.Name,
+      (d) => add(`The directive "@${d.Name}" can only be used once at this location.`, d.Position),
+    ),
+  );
   // UniqueFragmentNames
   const seenFragments = new Set<string>();
-  ev.fragment.push((_w, f) => {
-    if (seenFragments.has(f.Name)) add(`There can be only one fragment named "${f.Name}".`, f.Position);
-    seenFragments.add(f.Name);
-  });
+  ev.fragment.push((_w, f) => eachRepeat([f], (x) => x.Name, (x) => add(`There can be only one fragment named "${x.Name}".`, x.Position), seenFragments));
   // UniqueInputFieldNames
   ev.value.push((_w, v) => {
-    if (v.Kind !== 9) return;
-    const seen = new Set<string>();
-    for (const c of v.Children) {
-      if (seen.has(c.Name)) add(`There can be only one input field named "${c.Name}".`, c.Position);
-      seen.add(c.Name);
-    }
+    if (v.Kind === 9) eachRepeat(v.Children, (c) => c.Name, (c) => add(`There can be only one input field named "${c.Name}".`, c.Position));
   });
   // UniqueOperationNames
   const seenOps = new Set<string>();
-  ev.operation.push((_w, op) => {
-    if (seenOps.has(op.Name)) add(`There can be only one operation named "${op.Name}".`, op.Position);
-    seenOps.add(op.Name);
-  });
+  ev.operation.push((_w, op) => eachRepeat([op], (x) => x.Name, (x) => add(`There can be only one operation named "${x.Name}".`, x.Position), seenOps));
   // UniqueVariableNames
-  ev.operation.push((_w, op) => {
-    const n = new Map<string, number>();
-    for (const v of op.VariableDefinitions) {
-      if (n.get(v.Variable) === 1) add(`There can be only one variable named "$${v.Variable}".`, v.Position);
-      n.set(v.Variable, (n.get(v.Variable) ?? 0) + 1);
-    }
-  });
+  ev.operation.push((_w, op) => secondOf(op.VariableDefinitions, (v) => v.Variable, (v) => add(`There can be only one variable named "$${v.Variable}".`, v.Position)));
   // ValuesOfCorrectType
   ev.value.push((_w, v) => valuesOfCorrectType(v, add));
   // VariablesAreInputTypes
