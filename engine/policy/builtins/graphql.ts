@@ -695,12 +695,7 @@ class Parser {
 
   /** a field definition (args: of an object or interface) or an input value definition */
   fieldDefinition(args: boolean): Node {
-    const desc = this.description();
-    const def: Node = { Description: desc.text, BeforeDescriptionComment: desc.text !== '' ? desc.comment : null };
-    this.peek();
-    def.AfterDescriptionComment = this.comment;
-    def.Position = this.pos();
-    def.Name = this.name();
+    const def = this.describedName();
     def.Arguments = args ? this.argumentDefs() : [];
     this.expect(T.Colon);
     def.Type = this.typeReference();
@@ -722,13 +717,19 @@ class Parser {
   }
 
   enumValueDefinition(): Node {
+    const def = this.describedName();
+    def.Directives = this.directives(true);
+    return def;
+  }
+
+  /** what a field, input value or enum value definition starts with: its description and the comments around it, its position and name */
+  describedName(): Node {
     const desc = this.description();
     const def: Node = { Description: desc.text, BeforeDescriptionComment: desc.text !== '' ? desc.comment : null };
     this.peek();
     def.AfterDescriptionComment = this.comment;
     def.Position = this.pos();
     def.Name = this.name();
-    def.Directives = this.directives(true);
     return def;
   }
 
