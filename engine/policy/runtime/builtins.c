@@ -289,12 +289,18 @@ RT_API value *busted_contains(value *s, value *p) {
 static value *casemap(value *v, i32 host, char lo, char hi, i32 delta) {
   if (!is(v, V_STRING)) return 0;
   string_t *s = (string_t *)v;
+  u32 first = s->len; // the first byte that changes
   for (u32 i = 0; i < s->len; i++) {
-    if ((u8)s->v[i] >= 0x80) return opa_builtin1(host, 0, v); // Unicode case mapping: the host's
+    char c = s->v[i];
+    if ((u8)c >= 0x80) return opa_builtin1(host, 0, v); // Unicode case mapping: the host's
+    if (first == s->len && c >= lo && c <= hi) first = i;
   }
+  // nothing to map (a host name already in lower case): the value itself, as values never change
+  if (first == s->len) return v;
   string_t *r = (string_t *)str_new(s->len);
   char *o = (char *)r->v;
-  for (u32 i = 0; i < s->len; i++) {
+  memcpy(o, s->v, first);
+  for (u32 i = first; i < s->len; i++) {
     char c = s->v[i];
     o[i] = c >= lo && c <= hi ? (char)(c + delta) : c;
   }
