@@ -1,7 +1,7 @@
 /**
  * Host builtins: strings, arrays, bits, semantic versions, UUIDs, YAML,
- * graphs and other small families (OPA v1/topdown), gathered by
- * builtins-js.ts.
+ * graphs, rego.parse_module and other small families (OPA v1/topdown),
+ * gathered by builtins-js.ts.
  */
 import { randomInt, randomUUID } from 'node:crypto';
 
@@ -9,6 +9,9 @@ import { parseDocument, stringify } from 'yaml';
 
 import type { BuiltinDecl } from '../compile/builtins.js';
 import { unrepresentable } from '../data-file.js';
+import { formatErrorsAsOpa } from '../rego/errors.js';
+import { moduleJSON } from '../rego/json.js';
+import { parseModuleWithErrors } from '../rego/parser.js';
 import { bigInt, coll, declined, exact, fail, int, jsonText, obj, perEvaluation, runes, str, succeeds, type Impl } from './common.js';
 import { parseDuration } from './time.js';
 
@@ -38,6 +41,7 @@ export const DECLS: Record<string, BuiltinDecl> = {
   'graph.reachable_paths': { arity: 2, set: true },
   'opa.runtime': { arity: 0 },
   'test.sleep': { arity: 1 },
+  'rego.parse_module': { arity: 2 },
 };
 
 /* ------------------------------------------------------------------ bits */
@@ -137,6 +141,20 @@ function yamlValue(text: string): unknown {
   return bad === undefined ? v : fail(`yaml: ${bad}`);
 }
 
+/* ------------------------------------------------------------------ rego */
+
+/**
+ * rego.parse_module (topdown/parse.go): the module parsed as Rego v1, as
+ * OPA's JSON AST (rego/json.ts), or OPA's parse errors (a builtin error:
+ * undefined, as OPA's non-strict mode has it).
+ */
+function parseModuleBuiltin(file: string, source: string): ArrayBuffer {
+  const { module, errors } = parseModuleWithErrors(source, file);
+  if (module === undefined) return fail(`rego.parse_module: ${formatErrorsAsOpa(errors)}`);
+  // JSON text: numbers keep their source text
+  return jsonText(moduleJSON(module));
+}
+
 /* ----------------------------------------------------------------- graph */
 
 /** A vertex's identity: its JSON (vertices arrive as JSON values). */
@@ -228,6 +246,7 @@ export const IMPLS: Record<string, Impl> = {
   // go-yaml's layout: keys sorted, a list under a key not indented
   'yaml.marshal': (v) => stringify(v, { sortMapEntries: true, indentSeq: false }),
   'yaml.unmarshal': (s) => yamlValue(str(s)),
+  'rego.parse_module': (file, source) => parseModuleBuiltin(str(file), str(source)),
   'graph.reachable': (g, from) => reachable(obj(g), initial(from)),
   'graph.reachable_paths': (g, from) => reachablePaths(obj(g), initial(from)),
 };

@@ -92,6 +92,21 @@ export function formatErrors(errors: readonly RegoError[]): string {
   return `${errors.length} errors occurred:\n${errors.map((e) => e.format()).join('\n')}`;
 }
 
+/**
+ * OPA's Errors.Error() text exactly, locations as `file:row` (no column):
+ * what `rego.parse_module` fails with, as OPA's builtin does.
+ */
+export function formatErrorsAsOpa(errors: readonly RegoError[]): string {
+  const one = (e: RegoError): string => {
+    const at = e.location.file !== '' ? `${e.location.file}:${e.location.row}` : `${e.location.row}:${e.location.col}`;
+    // format() is the message line, then the details lines
+    return `${at}: ${e.code}: ${e.reason}${e.format().slice(e.message.length)}`;
+  };
+  if (errors.length === 0) return 'no error(s)';
+  if (errors.length === 1) return `1 error occurred: ${one(errors[0]!)}`;
+  return `${errors.length} errors occurred:\n${errors.map(one).join('\n')}`;
+}
+
 function locationPrefix(loc: Location): string {
   // errors.go prints `file:row` (or `row:col` without a file); we add the
   // column to the file form too, so every error points at its place and
