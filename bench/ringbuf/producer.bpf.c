@@ -182,7 +182,10 @@ static __always_inline int emit_exec(const struct gen *g)
 	e->filename_len = sizeof(EXE) - 1;
 	e->args_len = sizeof(ARGS); /* NUL-separated, the last NUL included */
 	e->args_truncated = 0;
-	e->_pad = 0;
+	e->flags = 0;
+	e->image = 0;
+	e->call_id = 0;
+	__builtin_memset(&e->exe, 0, sizeof(e->exe));
 	__builtin_memcpy(e->filename, exe_path, sizeof(exe_path));
 	__builtin_memcpy(e->args, exe_args, sizeof(exe_args));
 	bpf_ringbuf_submit(e, g->wake);
