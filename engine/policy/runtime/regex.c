@@ -638,8 +638,8 @@ static i32 run(re_t *re, const u8 *s, u32 len) {
 // the compiled patterns do; it is emptied (dfa_gen) before a run when it is
 // half full, and a run that fills it finishes on the NFA, from the start.
 
-#define DFA_ARENA (48 * 1024)
-#define DFA_STATES 1024
+#define DFA_ARENA (32 * 1024)
+#define DFA_STATES 768
 #define D_UNKNOWN 0xFFFF
 #define D_MATCH 0xFFFE
 #define DF_WORD 1  // the byte before was a word byte
