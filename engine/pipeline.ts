@@ -426,8 +426,8 @@ export class Agent {
     return this.o.exeHash === true || (this.o.policy !== undefined && readsExeHash(this.o.policy.decider.policy));
   }
 
-  get enforcement(): Enforcer['stats'] | undefined {
-    return this.enforcer?.stats;
+  get enforcement(): (Enforcer['stats'] & { held?: ReturnType<Enforcer['heldTimes']> }) | undefined {
+    return this.enforcer && { ...this.enforcer.stats, held: this.enforcer.heldTimes() };
   }
 
   get attachments(): KernelSession['attachments'] {

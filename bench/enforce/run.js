@@ -331,12 +331,16 @@ async function plainGateBench() {
 async function gatedRounds(label, port, ca, hosts, counter, metric, countName, parts = 0) {
   const modes = { none: [], gated: [], nogate: [] };
   let held = 0;
+  // the agent's own measure of its gated writes, kernel stop to release (p50 and p99 of each round)
+  const holds = [];
   for (let i = 0; i < ROUNDS; i++) {
     modes.none.push(...(await clientRound(port, ca, hosts, parts)));
     let a = await startEnforce(join(ROOT, 'policies'));
     modes.gated.push(...(await clientRound(port, ca, hosts, parts)));
     const err = await a.stop();
     held += Number(counter.exec(err)?.[1] ?? 0);
+    const h = /for ([\d.]+) ms p50, ([\d.]+) ms p99 from the kernel's stop to their release/.exec(err);
+    if (h) holds.push({ p50_ms: Number(h[1]), p99_ms: Number(h[2]) });
     a = await startEnforce(join(ROOT, 'policies'), ['--no-gate']);
     modes.nogate.push(...(await clientRound(port, ca, hosts, parts)));
     await a.stop();
@@ -357,6 +361,7 @@ async function gatedRounds(label, port, ca, hosts, counter, metric, countName, p
     latency_ratio_p50: round(gated.p50 / none.p50, 2),
     requests: modes.gated.length,
     [countName]: held,
+    agent_hold_per_round: holds,
   });
 }
 

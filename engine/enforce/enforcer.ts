@@ -58,6 +58,33 @@ export function readsExeHash(policy: PolicyEngine): boolean {
   return policy.mayRead(['process', 'exe_sha256']) || policy.mayRead(['mcp', 'peer', 'exe_sha256']);
 }
 
+/** gated writes timed from their stop to their release: the last this many */
+const MAX_HELD_TIMED = 4096;
+
+/** The last N numbers added, and their quantiles. */
+class Recent {
+  private readonly xs: number[] = [];
+  private next = 0;
+  constructor(private readonly n: number) {}
+
+  get size(): number {
+    return this.xs.length;
+  }
+
+  add(x: number): void {
+    if (this.xs.length < this.n) this.xs.push(x);
+    else this.xs[this.next] = x;
+    this.next = (this.next + 1) % this.n;
+  }
+
+  /** Each quantile (0..1, nearest rank) of what is kept; undefined when nothing is. */
+  quantiles(qs: readonly number[]): number[] | undefined {
+    if (this.xs.length === 0) return undefined;
+    const s = [...this.xs].sort((a, b) => a - b);
+    return qs.map((q) => s[Math.max(0, Math.ceil(q * s.length) - 1)]!);
+  }
+}
+
 /** The process fields a cgroup stands for: the same for every process in it. */
 const CGROUP_FIELDS = new Set(['cgroup_id', 'cgroup_path', 'container_id', 'container_runtime', 'pod_uid', 'pod']);
 /** How long a gated thread may wait for a record the engine never got before it is let go. */
@@ -1004,6 +1031,8 @@ export class Enforcer {
   /** A held write's events are all decided: let its process go, once nothing else of it is pending. */
   onGatedCall(g: GatedCall): void {
     this.stats.gated++;
+    if (this.heldSince.size >= MAX_HELD_TIMED) this.heldSince.delete(this.heldSince.keys().next().value!);
+    this.heldSince.set(`${g.pid}:${g.callId}`, g.at);
     const key = `${g.pid}:${g.ssl}`;
     // a write on a connection blocked earlier: whatever it says, it does not leave
     if (this.blockedTls.has(key)) {
@@ -1091,9 +1120,32 @@ export class Enforcer {
       for (const h of held) if (calls?.has(h.callId) || this.stopped) this.maps.releaseHeld(h.tid);
       process.kill(pid, 'SIGCONT');
       this.stats.released++;
+      this.timeHolds(pid, held);
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'ESRCH') this.error(`letting pid ${pid} go: ${(e as Error).message}`);
     }
+  }
+
+  /** gated writes waiting to be let go: when the kernel stopped each (`pid:callId` → CLOCK_MONOTONIC ns) */
+  private readonly heldSince = new Map<string, number>();
+  /** how long the last gated writes were held, kernel stop to SIGCONT (ns) */
+  private readonly heldFor = new Recent(MAX_HELD_TIMED);
+
+  private timeHolds(pid: number, held: ReadonlyArray<Pick<HeldThread, 'callId'>>): void {
+    const now = Number(this.o.monoNs());
+    for (const h of held) {
+      const key = `${pid}:${h.callId}`;
+      const at = this.heldSince.get(key);
+      if (at === undefined) continue;
+      this.heldSince.delete(key);
+      this.heldFor.add(now - at);
+    }
+  }
+
+  /** How long gated writes were held (kernel stop to SIGCONT), over the last MAX_HELD_TIMED: p50 and p99 in ms; undefined before any. */
+  heldTimes(): { p50: number; p99: number; n: number } | undefined {
+    const q = this.heldFor.quantiles([0.5, 0.99]);
+    return q && { p50: q[0]! / 1e6, p99: q[1]! / 1e6, n: this.heldFor.size };
   }
 
   /** Held threads whose record never came (the ring was full): let go, and say so. */

@@ -134,6 +134,8 @@ export interface GatedCall {
   unfinished: boolean;
   /** its bytes */
   len: number;
+  /** when the kernel stopped the writer (its first record's bpf_ktime_get_ns: CLOCK_MONOTONIC, ns) */
+  at: number;
 }
 
 /** How long a plain-text request is held without growing before it goes unread (pkt.bpf.c BUSTED_PLAIN_GATE) */
@@ -451,7 +453,10 @@ export class Interpreter {
       this.tlsCall(call);
     } finally {
       // a held process is let go (or not) once everything its write said is decided
-      if (call.gated) this.onGatedCall?.({ pid: call.pid, tid: call.first.task.tid, ssl: call.ssl, callId: call.callId, unfinished: this.app.requestUnfinished(call.pid, call.ssl), len: call.len });
+      if (call.gated) {
+        const unfinished = this.app.requestUnfinished(call.pid, call.ssl);
+        this.onGatedCall?.({ pid: call.pid, tid: call.first.task.tid, ssl: call.ssl, callId: call.callId, unfinished, len: call.len, at: call.first.ts });
+      }
     }
   }
 

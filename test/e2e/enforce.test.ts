@@ -980,6 +980,11 @@ ${steps}
     // the requests' writes are held (header blocks and bodies), the twenty PINGs are not
     const held = Number(/(\d+) writes held/.exec(m.stderr)?.[1]);
     assert.ok(held >= 2 && held < 12, `writes held: ${held}`);
+    // and for how long, from the kernel's stop to the release: more than nothing, less than a second
+    const times = /writes held \(\d+ let go\) for ([\d.]+) ms p50, ([\d.]+) ms p99 from the kernel's stop to their release/.exec(m.stderr);
+    assert.ok(times, m.stderr);
+    const [p50, p99] = [Number(times[1]), Number(times[2])];
+    assert.ok(p50 > 0 && p50 <= p99 && p99 < 1000, `held for ${p50} ms p50, ${p99} ms p99`);
   });
 
   it('a TLS connection that speaks no HTTP (a line protocol) is let be after its first line: its writes are not held one by one', async () => {
