@@ -9,7 +9,7 @@ import { parseDocument, stringify } from 'yaml';
 
 import type { BuiltinDecl } from '../compile/builtins.js';
 import { unrepresentable } from '../data-file.js';
-import { formatErrorsAsOpa } from '../rego/errors.js';
+import { formatErrors } from '../rego/errors.js';
 import { moduleJSON } from '../rego/json.js';
 import { parseModuleWithErrors } from '../rego/parser.js';
 import { bigInt, coll, declined, exact, fail, int, jsonText, obj, perEvaluation, runes, str, succeeds, type Impl } from './common.js';
@@ -150,7 +150,7 @@ function yamlValue(text: string): unknown {
  */
 function parseModuleBuiltin(file: string, source: string): ArrayBuffer {
   const { module, errors } = parseModuleWithErrors(source, file);
-  if (module === undefined) return fail(`rego.parse_module: ${formatErrorsAsOpa(errors)}`);
+  if (module === undefined) return fail(`rego.parse_module: ${formatErrors(errors, true)}`);
   // JSON text: numbers keep their source text
   return jsonText(moduleJSON(module));
 }

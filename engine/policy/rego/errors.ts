@@ -54,9 +54,13 @@ export class RegoError extends Error {
     this.details = details;
   }
 
-  /** OPA's Error.Error(): the message line, then the source line and a caret. */
-  format(): string {
-    let s = this.message;
+  /**
+   * OPA's Error.Error(): the message line, then the source line and a caret.
+   * OPA_LOCATION: the location exactly as OPA writes it (`file:row`, no
+   * column), as rego.parse_module fails with it.
+   */
+  format(opaLocation = false): string {
+    let s = opaLocation ? `${opaLocationOf(this.location)}: ${this.code}: ${this.reason}` : this.message;
     if (this.details !== undefined) {
       // ParserErrorDetail.Lines (parser_ext.go): leading tabs are dropped from
       // the echoed line and the caret is indented by the remaining characters.
@@ -85,33 +89,22 @@ export class RegoErrors extends Error {
   }
 }
 
-/** OPA's Errors.Error() text. */
-export function formatErrors(errors: readonly RegoError[]): string {
+/** OPA's Errors.Error() text (OPA_LOCATION: see RegoError.format). */
+export function formatErrors(errors: readonly RegoError[], opaLocation = false): string {
   if (errors.length === 0) return 'no error(s)';
-  if (errors.length === 1) return `1 error occurred: ${errors[0]!.format()}`;
-  return `${errors.length} errors occurred:\n${errors.map((e) => e.format()).join('\n')}`;
+  if (errors.length === 1) return `1 error occurred: ${errors[0]!.format(opaLocation)}`;
+  return `${errors.length} errors occurred:\n${errors.map((e) => e.format(opaLocation)).join('\n')}`;
 }
 
-/**
- * OPA's Errors.Error() text exactly, locations as `file:row` (no column):
- * what `rego.parse_module` fails with, as OPA's builtin does.
- */
-export function formatErrorsAsOpa(errors: readonly RegoError[]): string {
-  const one = (e: RegoError): string => {
-    const at = e.location.file !== '' ? `${e.location.file}:${e.location.row}` : `${e.location.row}:${e.location.col}`;
-    // format() is the message line, then the details lines
-    return `${at}: ${e.code}: ${e.reason}${e.format().slice(e.message.length)}`;
-  };
-  if (errors.length === 0) return 'no error(s)';
-  if (errors.length === 1) return `1 error occurred: ${one(errors[0]!)}`;
-  return `${errors.length} errors occurred:\n${errors.map(one).join('\n')}`;
+/** errors.go's location: `file:row`, or `row:col` without a file. */
+function opaLocationOf(loc: Location): string {
+  return loc.file !== '' ? `${loc.file}:${loc.row}` : `${loc.row}:${loc.col}`;
 }
 
 function locationPrefix(loc: Location): string {
-  // errors.go prints `file:row` (or `row:col` without a file); we add the
-  // column to the file form too, so every error points at its place and
-  // what greps for OPA's `file:row:` still matches.
-  return loc.file !== '' ? `${loc.file}:${loc.row}:${loc.col}` : `${loc.row}:${loc.col}`;
+  // we add the column to OPA's file form too, so every error points at its
+  // place and what greps for OPA's `file:row:` still matches
+  return loc.file !== '' ? `${opaLocationOf(loc)}:${loc.col}` : opaLocationOf(loc);
 }
 
 /**
