@@ -22,6 +22,8 @@
  */
 import type { LoadedPolicy } from '@open-policy-agent/opa-wasm';
 
+import { V_BOOLEAN, V_OBJECT, V_SET, V_STRING } from './runtime/values.js';
+
 /** What the SDK keeps on a LoadedPolicy (opa.js, 1.10): read and checked, never written. */
 interface SdkFields {
   minorVersion?: unknown;
@@ -72,10 +74,6 @@ function bytesAre(m: Uint8Array, at: number, len: number, b: Uint8Array): boolea
   return true;
 }
 
-const V_BOOLEAN = 2;
-const V_STRING = 4;
-const V_OBJECT = 6;
-const V_SET = 7;
 
 export class DirectEval {
   private view: Uint8Array;

@@ -32,13 +32,8 @@
  */
 import type { InputUse } from './analysis.js';
 import { isPlainObject } from './project.js';
+import { V_ARRAY, V_BOOLEAN, V_NULL, V_NUMBER, V_OBJECT, V_STRING } from './runtime/values.js';
 
-const V_NULL = 1;
-const V_BOOLEAN = 2;
-const V_NUMBER = 3;
-const V_STRING = 4;
-const V_ARRAY = 5;
-const V_OBJECT = 6;
 
 /** runtime/json.c IMAGE_MAGIC: 0x03 (no JSON text starts with a control byte), then "bi1". */
 export const IMAGE_MAGIC = 0x31696203;

@@ -300,3 +300,12 @@ describe('policy runtime (build/wasm/runtime*.wasm)', { skip }, () => {
     });
   });
 });
+
+describe("the runtime's value tags on the host side", () => {
+  it('runtime/values.ts says what abi.h says', async () => {
+    const V = await import('../../engine/policy/runtime/values.js');
+    const abi = readFileSync(new URL('../../../engine/policy/runtime/abi.h', import.meta.url), 'utf8');
+    const tags = Object.fromEntries([...abi.matchAll(/^\s*(V_[A-Z]+) = (\d+),/gm)].map((m) => [m[1]!, Number(m[2])]));
+    assert.deepEqual(tags, { ...V });
+  });
+});

@@ -29,6 +29,7 @@ import * as IR from '../ir/ir.js';
 import { CONFLICT_COMPLETE, CONFLICT_FUNCTION, CONFLICT_OBJECT } from '../plan/planner.js';
 import { dataOnlyRules } from './kept.js';
 import { repeatedLookups } from './lookups.js';
+import { V_ARRAY, V_BOOLEAN, V_NUMBER, V_OBJECT, V_SET, V_STRING } from '../runtime/values.js';
 import { Code, I32, firstNewFunc, splice, startOf, type Body, type NewFunc } from './wasm.js';
 
 /** What the emitter needs from build/wasm/runtime.json (runtime/build.ts). */
@@ -38,13 +39,7 @@ export interface RuntimeManifest {
   stubs: Record<string, number>;
 }
 
-// abi.h value tags and layouts (pinned there by _Static_asserts).
-const V_BOOLEAN = 2;
-const V_NUMBER = 3;
-const V_STRING = 4;
-const V_ARRAY = 5;
-const V_OBJECT = 6;
-const V_SET = 7;
+// abi.h layouts (pinned there by _Static_asserts); the value tags are runtime/values.ts
 const STRING_T_SIZE = 12;
 const NUMBER_T_SIZE = 24;
 const N_INT = 1;
