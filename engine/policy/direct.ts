@@ -206,14 +206,7 @@ export class DirectEval {
     const mem = this.mem();
     const end = mem.indexOf(0, ret);
     if (end < 0) throw new Error('opa_eval: the result is not NUL-terminated');
-    const n = end - ret;
-    for (const k of KNOWN) {
-      const b = k.bytes;
-      if (b.length !== n) continue;
-      let i = 0;
-      while (i < n && mem[ret + i] === b[i]) i++;
-      if (i === n) return k.value;
-    }
+    for (const k of KNOWN) if (bytesAre(mem, ret, end - ret, k.bytes)) return k.value;
     return JSON.parse(decoder.decode(mem.subarray(ret, end)));
   }
 }
