@@ -160,6 +160,8 @@ const SANS = seq(
   tlv(0x87, Buffer.from('20010db8000000000000000000000001', 'hex')),
   ia5(0x86, 'https://svc.example.com/a%20b?q=1#frag'),
   ia5(0x86, 'spiffe://example.com/ns/default'),
+  // an escaped non-ASCII byte pair: the path holds the bytes (é), String() escapes them back
+  ia5(0x86, 'https://svc.example.com/caf%C3%A9'),
 );
 const leafExts = (sans: Buffer): Buffer[] => [
   basicConstraints(false),
@@ -257,7 +259,9 @@ describe('rego → wasm: crypto.x509.parse_certificates', () => {
         [`${l}.DNSNames`, ['www.example.com']],
         [`${l}.EmailAddresses`, ['ops@example.com']],
         [`${l}.IPAddresses`, ['10.1.2.3', '2001:db8::1']],
-        [`${l}.URIStrings`, ['https://svc.example.com/a%20b?q=1#frag', 'spiffe://example.com/ns/default']],
+        [`${l}.URIStrings`, ['https://svc.example.com/a%20b?q=1#frag', 'spiffe://example.com/ns/default', 'https://svc.example.com/caf%C3%A9']],
+        // as Go's json.Marshal of url.Parse's result (checked with Go 1.19)
+        [`${l}.URIs[2]`, { Scheme: 'https', Opaque: '', User: null, Host: 'svc.example.com', Path: '/café', RawPath: '', OmitHost: false, ForceQuery: false, RawQuery: '', Fragment: '', RawFragment: '' }],
         [
           `${l}.URIs[0]`,
           { Scheme: 'https', Opaque: '', User: null, Host: 'svc.example.com', Path: '/a b', RawPath: '', OmitHost: false, ForceQuery: false, RawQuery: 'q=1', Fragment: 'frag', RawFragment: '' },
@@ -323,7 +327,7 @@ describe('rego → wasm: crypto.x509.parse_certificates', () => {
 describe('rego → wasm: crypto.x509.parse_and_verify_certificates', () => {
   it('verifies root, intermediates, leaf and answers the chain leaf first', async () => {
     const [v] = await values(['[v[0], [c.Subject.CommonName | c := v[1][_]], v[1][0].URIStrings] if { v := crypto.x509.parse_and_verify_certificates(input.chain) }'], input);
-    assert.deepEqual(v, [true, ['www.example.com', 'Busted Intermediate CA', 'Busted Root CA'], ['https://svc.example.com/a%20b?q=1#frag', 'spiffe://example.com/ns/default']]);
+    assert.deepEqual(v, [true, ['www.example.com', 'Busted Intermediate CA', 'Busted Root CA'], ['https://svc.example.com/a%20b?q=1#frag', 'spiffe://example.com/ns/default', 'https://svc.example.com/caf%C3%A9']]);
   });
 
   it('is [false, []] for a chain that does not verify or does not parse', async () => {

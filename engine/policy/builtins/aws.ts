@@ -27,6 +27,7 @@ import { createHash, createHmac } from 'node:crypto';
 import type { BuiltinDecl } from '../compile/builtins.js';
 import { putOwn } from '../own-key.js';
 import { byteCompare, exact, exactText, fail, goJSON, NumberText, RegoSet, str, type Exact, type Impl } from './common.js';
+import { binary, escapedPath, parseURL, text, type GoURL } from './gourl.js';
 
 /** name → arity and how operands and result cross (compile/builtins.ts) */
 export const DECLS: Record<string, BuiltinDecl> = {
@@ -119,141 +120,23 @@ function timeNs(text: unknown): bigint {
 
 /* ---------------------------------------------------------- Go's net/url */
 
-// The parts of Go's url.Parse (net/url/url.go) the signature uses: Host,
-// EscapedPath() and RawQuery, and the errors that make the call fail. Work
-// is on UTF-8 bytes, held as a "binary" string (one char per byte).
-
-const ALNUM = /[A-Za-z0-9]/;
-
-/** shouldEscape(c, encodePath) */
-function escapeInPath(c: string): boolean {
-  if (ALNUM.test(c) || '-_.~'.includes(c)) return false;
-  if ('$&+,/:;=?@'.includes(c)) return c === '?';
-  return true;
-}
-
-/** shouldEscape(c, encodeHost), for the bytes below 0x80 that unescape checks */
-function escapeInHost(c: string): boolean {
-  if (ALNUM.test(c) || "!$&'()*+,;=:[]<>\"-_.~".includes(c)) return false;
-  return true;
-}
-
-const isHex = (c: string | undefined): boolean => c !== undefined && /^[0-9A-Fa-f]$/.test(c);
-
-/** Go's EscapeError / InvalidHostError texts */
-const escapeError = (s: string): string => `invalid URL escape ${JSON.stringify(s)}`;
-
-/** unescape(s, encodePath | encodeHost | encodeFragment) on bytes: the bytes, or an error message */
-function unescape(s: string, mode: 'path' | 'host' | 'fragment'): string | { error: string } {
-  let out = '';
-  for (let i = 0; i < s.length; ) {
-    const c = s[i]!;
-    if (c === '%') {
-      if (i + 2 >= s.length || !isHex(s[i + 1]) || !isHex(s[i + 2])) return { error: escapeError(s.slice(i, i + 3)) };
-      // in a host, %-escapes are only for bytes ≥ 0x80 and "%25" (RFC 6874)
-      if (mode === 'host' && parseInt(s[i + 1]!, 16) < 8 && s.slice(i, i + 3) !== '%25') return { error: escapeError(s.slice(i, i + 3)) };
-      out += String.fromCharCode(parseInt(s.slice(i + 1, i + 3), 16));
-      i += 3;
-      continue;
-    }
-    if (mode === 'host' && c.charCodeAt(0) < 0x80 && escapeInHost(c)) return { error: `invalid character ${JSON.stringify(c)} in host name` };
-    out += c;
-    i++;
-  }
-  return out;
-}
-
-/** escape(s, encodePath): upper-case hex */
-const escapePath = (s: string): string =>
-  [...s].map((c) => (escapeInPath(c) ? `%${c.charCodeAt(0).toString(16).toUpperCase().padStart(2, '0')}` : c)).join('');
-
-/** validEncoded(s, encodePath) */
-const validEncoded = (s: string): boolean => [...s].every((c) => "!$&'()*+,;=:@[]%".includes(c) || !escapeInPath(c));
-
-/** `:digits` or nothing */
-const validOptionalPort = (p: string): boolean => p === '' || /^:\d*$/.test(p);
-
-const binary = (s: string): string => Buffer.from(s, 'utf8').toString('latin1');
-const text = (b: string): string => Buffer.from(b, 'latin1').toString('utf8');
-
-interface GoURL {
+/** What the signature reads of the request's URL (gourl.ts: Go's url.Parse): Host, EscapedPath() and RawQuery. */
+interface SignedURL {
   host: string;
   escapedPath: string;
   rawQuery: string;
 }
 
 /** url.Parse(raw) as the signer reads it, or the builtin error Go's *url.Error makes. */
-function parseURL(raw: string): GoURL {
-  const [u, ...frag] = binary(raw).split('#');
-  const err = (msg: string, whole = u!): never => fail(`${NAME}: parse ${JSON.stringify(text(whole))}: ${msg}`);
-  let rest = u!;
-  // a bad escape in the fragment names the whole URL
-  const fragErr = (msg: string): never => err(msg, binary(raw));
-  if (/[\x00-\x1f\x7f]/.test(rest)) err('net/url: invalid control character in URL');
-  if (rest === '*') return { host: '', escapedPath: '*', rawQuery: '' };
-  // the scheme: letters, then letters, digits, + - .; a ':' first is an error
-  let scheme = '';
-  const m = /^[A-Za-z][A-Za-z0-9+\-.]*:/.exec(rest);
-  if (rest.startsWith(':')) err('missing protocol scheme');
-  if (m) {
-    scheme = m[0].slice(0, -1).toLowerCase();
-    rest = rest.slice(m[0].length);
+function signedURL(raw: string): SignedURL {
+  let u: GoURL;
+  try {
+    u = parseURL(binary(raw));
+  } catch (e) {
+    return fail(`${NAME}: ${(e as Error).message}`);
   }
-  let rawQuery = '';
-  if (rest.endsWith('?') && rest.indexOf('?') === rest.length - 1) rest = rest.slice(0, -1); // ForceQuery
-  else if (rest.includes('?')) [rest, rawQuery] = [rest.slice(0, rest.indexOf('?')), rest.slice(rest.indexOf('?') + 1)];
-  if (!rest.startsWith('/')) {
-    // an opaque URL (mailto:x) has no path to sign
-    if (scheme !== '') return checked(frag, fragErr, { host: '', escapedPath: '', rawQuery: text(rawQuery) });
-    if (rest.split('/')[0]!.includes(':')) err('first path segment in URL cannot contain colon');
-  }
-  let host = '';
-  if ((scheme !== '' || !rest.startsWith('///')) && rest.startsWith('//')) {
-    let authority = rest.slice(2);
-    rest = '';
-    const slash = authority.indexOf('/');
-    if (slash >= 0) [authority, rest] = [authority.slice(0, slash), authority.slice(slash)];
-    const at = authority.lastIndexOf('@');
-    host = parseHost(at < 0 ? authority : authority.slice(at + 1), err);
-    if (at >= 0) {
-      const user = authority.slice(0, at);
-      if (![...user].every((c) => ALNUM.test(c) || "-._:~!$&'()*+,;=%@".includes(c))) err('net/url: invalid userinfo');
-      const bad = unescape(user, 'path');
-      if (typeof bad !== 'string') err(bad.error);
-    }
-  }
-  const path = unescape(rest, 'path');
-  if (typeof path !== 'string') return err(path.error);
-  // EscapedPath: the path as written when that is a valid encoding of it, else Go's own escaping
-  const rawPath = escapePath(path) === rest ? '' : rest;
-  let escapedPath: string;
-  if (rawPath !== '' && validEncoded(rawPath) && unescape(rawPath, 'path') === path) escapedPath = rawPath;
-  else escapedPath = path === '*' ? '*' : escapePath(path);
-  return checked(frag, fragErr, { host: text(host), escapedPath, rawQuery: text(rawQuery) });
-}
-
-/** parseHost: an IP literal or a name, with an optional numeric port */
-function parseHost(host: string, err: (msg: string) => never): string {
-  if (host.startsWith('[')) {
-    const close = host.lastIndexOf(']');
-    if (close < 0) err("missing ']' in host");
-    const port = host.slice(close + 1);
-    if (!validOptionalPort(port)) err(`invalid port ${JSON.stringify(port)} after host`);
-  } else if (host.includes(':')) {
-    const port = host.slice(host.lastIndexOf(':'));
-    if (!validOptionalPort(port)) err(`invalid port ${JSON.stringify(port)} after host`);
-  }
-  const h = unescape(host, 'host');
-  return typeof h === 'string' ? h : err(h.error);
-}
-
-/** The fragment is dropped, but a bad escape in it fails the parse (setFragment). */
-function checked(frag: string[], err: (msg: string) => never, url: GoURL): GoURL {
-  if (frag.length) {
-    const f = unescape(frag.join('#'), 'fragment');
-    if (typeof f !== 'string') err(f.error);
-  }
-  return url;
+  // (an opaque URL, mailto:x, has no path to sign: its Path is empty)
+  return { host: text(u.Host), escapedPath: escapedPath(u), rawQuery: text(u.RawQuery) };
 }
 
 /* ------------------------------------------------------------------ body */
@@ -334,7 +217,7 @@ interface Credentials {
 
 interface SignInput {
   method: string;
-  url: GoURL;
+  url: SignedURL;
   /** the request's headers, values as strings */
   headers: Map<string, string>;
   body: Buffer;
@@ -413,7 +296,7 @@ function signReq(reqText: unknown, configText: unknown, timeText: unknown): stri
   if (!isObject(headersIn)) return operandErr(0, `must be object but got ${typeName(headersIn)}`);
   const badRequest = REQUIRED_REQUEST.filter((k) => typeof req[k] !== 'string');
   if (badRequest.length) operandErr(1, `invalid values for required request parameters(s): ${keySet(badRequest)}`);
-  const url = parseURL(req.url as string);
+  const url = signedURL(req.url as string);
   const body = payload(req);
   const headers = new Map(Object.entries(headersIn).map(([k, v]) => [k, stringOr(v)]));
 
