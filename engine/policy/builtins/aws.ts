@@ -141,63 +141,12 @@ function signedURL(raw: string): SignedURL {
 
 /* ------------------------------------------------------------------ body */
 
-const rank = (v: Exact): number => ['null', 'boolean', 'number', 'string', 'array', 'object', 'set'].indexOf(typeName(v));
-
-function numberOf(v: Exact): number | bigint {
-  return v instanceof NumberText ? Number(v.text) : (v as number | bigint);
-}
-
-/** OPA's order of values (ast.Compare): by type, then by value; sets and objects by their sorted members. */
-function compare(a: Exact, b: Exact): number {
-  const r = rank(a) - rank(b);
-  if (r !== 0) return Math.sign(r);
-  if (a === null) return 0;
-  if (typeof a === 'boolean') return Number(a) - Number(b as boolean);
-  if (typeof a === 'string') return byteCompare(a, b as string);
-  if (typeName(a) === 'number') {
-    const x = numberOf(a);
-    const y = numberOf(b);
-    return x < y ? -1 : x > y ? 1 : 0;
-  }
-  const list = (xs: Exact[], ys: Exact[]): number => {
-    for (let i = 0; i < Math.min(xs.length, ys.length); i++) {
-      const c = compare(xs[i]!, ys[i]!);
-      if (c !== 0) return c;
-    }
-    return Math.sign(xs.length - ys.length);
-  };
-  if (Array.isArray(a)) return list(a, b as Exact[]);
-  if (a instanceof RegoSet) return list(sorted(a), sorted(b as RegoSet));
-  const o = a as ExactObject;
-  const p = b as ExactObject;
-  const ka = Object.keys(o).sort(byteCompare);
-  const kb = Object.keys(p).sort(byteCompare);
-  for (let i = 0; i < Math.min(ka.length, kb.length); i++) {
-    const c = byteCompare(ka[i]!, kb[i]!) || compare(o[ka[i]!]!, p[kb[i]!]!);
-    if (c !== 0) return Math.sign(c);
-  }
-  return Math.sign(ka.length - kb.length);
-}
-
-const sorted = (s: RegoSet): Exact[] => [...s.items].sort(compare);
-
-/** Go's json.Marshal of ast.JSON(body): keys sorted, a set as its sorted array, HTML characters escaped. */
-function bodyJSON(v: Exact): string {
-  if (v instanceof RegoSet) return bodyJSON(sorted(v));
-  if (Array.isArray(v)) return `[${v.map(bodyJSON).join(',')}]`;
-  if (isObject(v)) {
-    return `{${Object.keys(v)
-      .sort(byteCompare)
-      .map((k) => `${goJSON(k)}:${bodyJSON(v[k]!)}`)
-      .join(',')}}`;
-  }
-  return typeof v === 'string' ? goJSON(v) : exactText(v);
-}
-
 /** getReqBodyBytes: raw_body (a non-string one as ""), else body as JSON, else nothing */
 function payload(req: ExactObject): Buffer {
   if (has(req, 'raw_body')) return Buffer.from(stringOr(req.raw_body), 'utf8');
-  if (has(req, 'body')) return Buffer.from(bodyJSON(req.body!), 'utf8');
+  // Go's json.Marshal of ast.JSON(body): keys sorted, a set as its array (its items come in
+  // OPA's order of values, the runtime's), HTML characters escaped
+  if (has(req, 'body')) return Buffer.from(goJSON(req.body!), 'utf8');
   return Buffer.alloc(0);
 }
 

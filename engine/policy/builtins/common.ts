@@ -191,8 +191,14 @@ export function byteCompare(a: string, b: string): number {
   return Buffer.compare(x, y);
 }
 
-/** Go's json.Marshal of an OPA value: sorted keys, compact, HTML characters escaped. */
+/**
+ * Go's json.Marshal of an OPA value: sorted keys, compact, HTML characters
+ * escaped. Exact values too: big integers and a number's text as they are,
+ * a set as its items (in the runtime's order, OPA's order of values).
+ */
 export function goJSON(v: unknown): string {
+  if (v instanceof RegoSet) return goJSON(v.items);
+  if (typeof v === 'bigint' || v instanceof NumberText) return exactText(v);
   if (Array.isArray(v)) return `[${v.map(goJSON).join(',')}]`;
   if (v !== null && typeof v === 'object') {
     const o = v as Record<string, unknown>;
