@@ -29,6 +29,7 @@
  */
 
 import type * as A from './ast.js';
+import { byteCompare } from '../builtins/common.js';
 
 /** The module as OPA's JSON AST, as JSON text (numbers keep their source text). */
 export function moduleJSON(m: A.Module): string {
@@ -242,9 +243,9 @@ export function compareTerms(a: A.Term, b: A.Term): number {
     case 'number':
       return compareNumbers(a.text, (b as A.NumberTerm).text);
     case 'string':
-      return compareBytes(a.value, (b as A.StringTerm).value);
+      return byteCompare(a.value, (b as A.StringTerm).value);
     case 'var':
-      return compareBytes(a.name, (b as A.VarTerm).name);
+      return byteCompare(a.name, (b as A.VarTerm).name);
     case 'ref': {
       const r = b as A.RefTerm;
       return compareLists([a.head, ...a.path], [r.head, ...r.path], compareTerms);
@@ -269,11 +270,6 @@ export function compareTerms(a: A.Term, b: A.Term): number {
       return compareLists([a.operator, ...a.args], [c.operator, ...c.args], compareTerms);
     }
   }
-}
-
-/** Go compares strings byte by byte: UTF-8 order, which is code point order. */
-function compareBytes(a: string, b: string): number {
-  return Math.sign(Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8')));
 }
 
 /** Numbers by value (OPA compares big.Rat); exact for integers, as doubles otherwise. */
