@@ -24,6 +24,7 @@ import { constants, createPrivateKey, createPublicKey, verify as cryptoVerify, t
 
 import type { BuiltinDecl } from '../compile/builtins.js';
 import { evaluationNowNs, exact, exactJSON, fail, jsonText, RegoSet, str, type Exact, type Impl } from './common.js';
+import { ipv4, ipv6 } from '../../decode/records.js';
 import { parseURL, text, urlString, type GoURL } from './gourl.js';
 import { b64Decode, goPrivateKey, pemDecode } from './jwt.js';
 
@@ -540,20 +541,10 @@ function parseSPKI(spki: Buffer, err: string): PublicKeyInfo {
 /** net.IP's text: dotted IPv4 (also for an IPv4-mapped IPv6 address), RFC 5952 IPv6. */
 function ipText(ip: Buffer): string {
   if (ip.length === 0) return '';
-  if (ip.length === 4) return [...ip].join('.');
-  if (ip.length !== 16) return `?${ip.toString('hex')}`;
-  if (ip.subarray(0, 10).every((b) => b === 0) && ip[10] === 0xff && ip[11] === 0xff) return [...ip.subarray(12)].join('.');
-  const groups = Array.from({ length: 8 }, (_, i) => (ip[2 * i]! << 8) | ip[2 * i + 1]!);
-  let best = -1;
-  let bestLen = 0;
-  for (let i = 0; i < 8; ) {
-    let j = i;
-    while (j < 8 && groups[j] === 0) j++;
-    if (j - i > bestLen && j - i >= 2) (best = i), (bestLen = j - i);
-    i = j === i ? i + 1 : j;
-  }
-  const hex = (gs: number[]): string => gs.map((g) => g.toString(16)).join(':');
-  return best < 0 ? hex(groups) : `${hex(groups.slice(0, best))}::${hex(groups.slice(best + bestLen))}`;
+  if (ip.length !== 4 && ip.length !== 16) return `?${ip.toString('hex')}`;
+  // net.IP.String as the event decoder writes addresses: RFC 5952, a v4-mapped address as IPv4
+  const dv = new DataView(ip.buffer, ip.byteOffset, ip.length);
+  return ip.length === 4 ? ipv4(dv, 0) : ipv6(dv, 0);
 }
 
 /** net.ParseIP: 4 bytes for IPv4 text, 16 for IPv6 (a trailing dotted quad allowed), undefined otherwise. */
