@@ -20,7 +20,8 @@ export const DECLS: Record<string, BuiltinDecl> = {
   'net.lookup_ip_addr': { arity: 1, set: true },
 };
 
-function parseIP(s: string): { v6: boolean; n: bigint } | undefined {
+/** Go's net.ParseIP: the address and its family (x509.ts uses it too). */
+export function parseIP(s: string): { v6: boolean; n: bigint } | undefined {
   if (/^\d{1,3}(\.\d{1,3}){3}$/.test(s)) {
     const parts = s.split('.').map(Number);
     if (parts.some((x) => x > 255) || s.split('.').some((x) => x.length > 1 && x.startsWith('0'))) return undefined;

@@ -27,6 +27,7 @@ import { evaluationNowNs, exact, exactJSON, fail, jsonText, RegoSet, str, type E
 import { ipv4, ipv6 } from '../../decode/records.js';
 import { parseURL, text, urlString, type GoURL } from './gourl.js';
 import { b64Decode, goPrivateKey, pemDecode } from './jwt.js';
+import { parseIP as parseAddress } from './net.js';
 
 const b64Std = (s: string): Buffer => b64Decode(s, false);
 
@@ -547,36 +548,12 @@ function ipText(ip: Buffer): string {
   return ip.length === 4 ? ipv4(dv, 0) : ipv6(dv, 0);
 }
 
-/** net.ParseIP: 4 bytes for IPv4 text, 16 for IPv6 (a trailing dotted quad allowed), undefined otherwise. */
+/** net.ParseIP (net.ts): 4 bytes for IPv4 text, 16 for IPv6 (a trailing dotted quad allowed), undefined otherwise. */
 function parseIP(s: string): Buffer | undefined {
-  const v4 = (t: string): number[] | undefined => {
-    const parts = t.split('.');
-    if (parts.length !== 4 || parts.some((p) => !/^\d{1,3}$/.test(p) || (p.length > 1 && p[0] === '0') || Number(p) > 255)) return undefined;
-    return parts.map(Number);
-  };
-  if (!s.includes(':')) {
-    const a = v4(s);
-    return a && Buffer.from(a);
-  }
-  let t = s;
-  const last = s.slice(s.lastIndexOf(':') + 1);
-  if (last.includes('.')) {
-    const a = v4(last);
-    if (!a) return undefined;
-    t = `${s.slice(0, s.length - last.length)}${((a[0]! << 8) | a[1]!).toString(16)}:${((a[2]! << 8) | a[3]!).toString(16)}`;
-  }
-  const halves = t.split('::');
-  if (halves.length > 2) return undefined;
-  const groups = (h: string): string[] => (h === '' ? [] : h.split(':'));
-  const a = groups(halves[0]!);
-  const b = halves.length === 2 ? groups(halves[1]!) : [];
-  const fill = 8 - a.length - b.length;
-  if ((halves.length === 2 && fill < 1) || (halves.length === 1 && fill !== 0)) return undefined;
-  const all = [...a, ...Array<string>(halves.length === 2 ? fill : 0).fill('0'), ...b];
-  if (all.some((g) => !/^[0-9a-fA-F]{1,4}$/.test(g))) return undefined;
-  const out = Buffer.alloc(16);
-  all.forEach((g, i) => out.writeUInt16BE(parseInt(g, 16), 2 * i));
-  return out;
+  const p = parseAddress(s);
+  if (p === undefined) return undefined;
+  const n = p.v6 ? 16 : 4;
+  return Buffer.from(p.n.toString(16).padStart(2 * n, '0'), 'hex');
 }
 
 /** 16-byte form of a 4- or 16-byte address (net.IP.To16), for equality. */
