@@ -28,6 +28,7 @@ import { ipv4, ipv6 } from '../../decode/records.js';
 import { parseURL, text, urlString, type GoURL } from './gourl.js';
 import { b64Decode, goPrivateKey, pemDecode } from './jwt.js';
 import { parseIP as parseAddress } from './net.js';
+import { daysIn } from './time.js';
 
 const b64Std = (s: string): Buffer => b64Decode(s, false);
 
@@ -239,9 +240,6 @@ interface GoTime {
   text: string;
 }
 
-const DAYS = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
-const leap = (y: number): boolean => y % 4 === 0 && (y % 100 !== 0 || y % 400 === 0);
-
 /**
  * UTCTime (YYMMDDHHMM[SS], years 1950-2049) and GeneralizedTime
  * (YYYYMMDDHHMMSS[.fff]) as cryptobyte reads them: Z or ±hhmm, and the text
@@ -261,7 +259,7 @@ function derTime(el: Tlv): GoTime | undefined {
   const sec = m[6] === undefined ? 0 : Number(m[6]);
   const frac = el.tag === TAG.UTC_TIME ? '' : (m[7] ?? '');
   const zone = (el.tag === TAG.UTC_TIME ? m[7] : m[8])!;
-  if (mon < 1 || mon > 12 || day < 1 || day > (mon === 2 && leap(year) ? 29 : DAYS[mon - 1]!) || hour > 23 || min > 59 || sec > 59) return undefined;
+  if (mon < 1 || mon > 12 || day < 1 || day > daysIn(mon, year) || hour > 23 || min > 59 || sec > 59) return undefined;
   let offset = 0;
   if (zone !== 'Z') {
     const [zh, zm] = [Number(zone.slice(1, 3)), Number(zone.slice(3))];
