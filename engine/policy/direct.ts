@@ -87,6 +87,8 @@ export class DirectEval {
   /** busted's runtime: evaluation without the dump, and the dump for what is not read here */
   private readonly bustedEval: BustedEval | undefined;
   private readonly jsonDump: ((v: number) => number) | undefined;
+  /** busted's runtime (runtime/json.c): static memory only the host writes, for what it keeps of one input for the next (image.ts) */
+  readonly hostArena: { at: number; size: number } | undefined;
 
   private constructor(
     private readonly sdk: SdkFields & { mem: WebAssembly.Memory },
@@ -96,6 +98,9 @@ export class DirectEval {
     const ex = sdk.wasmInstance!.exports!;
     this.again = typeof ex.busted_eval_again === 'function' && typeof ex.opa_heap_ptr_get === 'function' ? (ex.busted_eval_again as () => void) : undefined;
     this.heapPtr = ex.opa_heap_ptr_get as () => number;
+    if (typeof ex.busted_host_arena_at === 'function' && typeof ex.busted_host_arena_size === 'function') {
+      this.hostArena = { at: (ex.busted_host_arena_at as () => number)(), size: (ex.busted_host_arena_size as () => number)() };
+    }
     if (typeof ex.busted_eval === 'function' && typeof ex.opa_json_dump === 'function') {
       this.bustedEval = ex.busted_eval as BustedEval;
       this.jsonDump = ex.opa_json_dump as (v: number) => number;

@@ -55,7 +55,7 @@ export class PolicyEngine {
     this.projector = new InputProjector(build.kind === 'rego' ? build.inputs : undefined);
     this.direct = DirectEval.of(policy);
     const use = build.kind === 'rego' ? build.inputs : undefined;
-    this.image = this.direct && use && !use.all ? new ImageProjector(use) : undefined;
+    this.image = this.direct && use && !use.all ? new ImageProjector(use, this.direct.hostArena) : undefined;
     this.ids = ids;
   }
 

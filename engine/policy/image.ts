@@ -54,6 +54,13 @@ export class TooDeep extends Error {
   }
 }
 const hasOwn = Object.prototype.hasOwnProperty;
+
+/**
+ * The longest string kept in the host's arena for the next image. Names,
+ * paths, addresses and models repeat from one event to the next (the same
+ * process, connection, provider); a prompt mostly does not.
+ */
+const KEEP_MAX = 512;
 const align4 = (n: number): number => (n + 3) & ~3;
 
 /** Byte order of UTF-8 (the runtime's key order): JavaScript's order of UTF-16 code units differs only from U+D800 up. */
@@ -94,6 +101,9 @@ export class ImageWriter {
   no = 0;
   yes = 0;
   private ensure: (end: number) => Uint8Array = () => this.u8;
+  /** the host's arena (runtime/json.c): where kept values go, from apos up to arenaEnd */
+  apos = 0;
+  arenaEnd = 0;
 
   start(u8: Uint8Array, pos: number, ensure: (end: number) => Uint8Array): void {
     this.ensure = ensure;
@@ -149,6 +159,31 @@ export class ImageWriter {
     u[w + 2] = at + 12;
     this.pos = align4(at + 12 + len);
     return at;
+  }
+
+  /**
+   * V, a member's value at leaf J, written where it is kept for the next
+   * image (the host's arena) when it is a string of at most KEEP_MAX code
+   * units or a finite number, and there is room: C[J] and A[J] then say
+   * what and where it is. Anything else as value() writes it, not kept.
+   */
+  keep(v: unknown, d: number, c: unknown[], a: Uint32Array, j: number): number {
+    const t = typeof v;
+    if ((t === 'string' && (v as string).length <= KEEP_MAX) || (t === 'number' && Number.isFinite(v))) {
+      const need = t === 'string' ? 16 + 3 * (v as string).length : 24 + 32;
+      if (this.apos + need <= this.arenaEnd) {
+        const heap = this.pos;
+        this.pos = this.apos;
+        const at = t === 'string' ? this.str(v as string) : this.num(v as number);
+        this.apos = this.pos;
+        this.pos = heap;
+        c[j] = v;
+        a[j] = at;
+        return at;
+      }
+    }
+    c[j] = undefined;
+    return this.value(v, d);
   }
 
   /**
@@ -293,15 +328,25 @@ export class ImageWriter {
   }
 }
 
-type Walk = (e: object, w: ImageWriter, keys: number, table: number, own: typeof hasOwn, plain: typeof isPlainObject) => number;
+type Walk = (
+  e: object,
+  w: ImageWriter,
+  keys: number,
+  table: number,
+  own: typeof hasOwn,
+  plain: typeof isPlainObject,
+  kept: unknown[],
+  keptAt: Uint32Array,
+) => number;
 
 /**
  * The walk over an event as code, as project.ts's walker: one property
  * read per read member, by its literal name, members in the runtime's key
  * order. Returns the root object's address.
  */
-function imageWalker(tree: readonly Node[]): Walk {
+function imageWalker(tree: readonly Node[]): { walk: Walk; leaves: number } {
   let vars = 0;
+  let leaves = 0;
   const object = (o: string, kids: readonly Node[], out: string, depth: number): string => {
     const obj = `b${vars++}`;
     const n = `n${vars++}`;
@@ -318,7 +363,7 @@ function imageWalker(tree: readonly Node[]): Walk {
       const below = k.kids ? idsIn(k.kids) : [];
       const value = k.kids
         ? `let ${x}; if (plain(${v})) { ${object(v, k.kids, x, depth + 1)} } else { ${x} = w.value(${v}, ${depth + 1}); ${below.map((id) => `w.u32[T + ${id}] = 1;`).join(' ')} }`
-        : `const ${x} = typeof ${v} === 'string' ? w.str(${v}) : w.value(${v}, ${depth + 1});`;
+        : `const ${x} = ${v} === C[${leaves}] ? A[${leaves}] : w.keep(${v}, ${depth + 1}, C, A, ${leaves++});`;
       code +=
         `{ const ${v} = ${o}[${name}];\n` +
         // JSON.stringify leaves out undefined, functions and symbols, and writes own members only
@@ -328,8 +373,8 @@ function imageWalker(tree: readonly Node[]): Walk {
     return `${code}w.len(${obj}, ${n}); ${out} = ${obj};\n`;
   };
   const body = object('e', tree, 'root', 1);
-  const make = new Function('OP', `return function walk(e, w, K, T, own, plain) {\nlet root;\n${body}return root;\n};`) as (op: object) => Walk;
-  return make(Object.prototype);
+  const make = new Function('OP', `return function walk(e, w, K, T, own, plain, C, A) {\nlet root;\n${body}return root;\n};`) as (op: object) => Walk;
+  return { walk: make(Object.prototype), leaves };
 }
 
 /**
@@ -345,8 +390,13 @@ export class ImageProjector {
   /** the keys block as laid out for the address keysAt */
   private keysBlock = new Uint8Array(0);
   private keysAt = -1;
+  /** the last value written at each leaf of the walk, when kept in the arena, and its address */
+  private readonly kept: unknown[];
+  private readonly keptAt: Uint32Array;
+  /** the host's arena: the keys block at its start, then kept values; undefined: none, or too small for the keys */
+  private readonly arena: { at: number; size: number } | undefined;
 
-  constructor(use: InputUse) {
+  constructor(use: InputUse, arena?: { at: number; size: number }) {
     // null (4), false (4), true (4), then the keys
     let size = 12;
     const intern = new Map<string, number>();
@@ -394,7 +444,12 @@ export class ImageProjector {
     this.table = new Uint32Array(use.tabled?.length ?? 0).fill(1);
     for (const id of idsIn(tree)) this.table[id] = 0;
     this.keysSize = size;
-    this.walk = imageWalker(order(tree));
+    const { walk, leaves } = imageWalker(order(tree));
+    this.walk = walk;
+    this.kept = new Array<unknown>(leaves).fill(undefined);
+    this.keptAt = new Uint32Array(leaves);
+    // room for the keys and a few events' values, or none kept
+    this.arena = arena && arena.at % 4 === 0 && size * 2 <= arena.size ? arena : undefined;
   }
 
   /** the path table an image starts from (see the constructor) */
@@ -413,14 +468,30 @@ export class ImageProjector {
   write(u8: Uint8Array, at: number, ensure: (end: number) => Uint8Array, event: object): { input: number; end: number } {
     const w = this.writer;
     w.start(u8, at, ensure);
-    const keys = w.pos;
-    w.room(this.keysSize + 8);
+    let keys: number;
+    const arena = this.arena;
+    if (arena) {
+      // the keys block at the arena's start, laid once; the values kept
+      // after it, all forgotten once they fill half of it
+      keys = arena.at;
+      const used = w.apos - keys;
+      if (this.keysAt !== keys || used < this.keysSize || used > arena.size >>> 1) {
+        if (this.keysAt !== keys) this.layKeys(keys);
+        w.u8.set(this.keysBlock, keys);
+        w.apos = keys + this.keysSize;
+        w.arenaEnd = keys + arena.size;
+        this.kept.fill(undefined);
+      }
+    } else {
+      keys = w.pos;
+      w.room(this.keysSize + 8);
+      if (this.keysAt !== keys) this.layKeys(keys);
+      w.u8.set(this.keysBlock, keys);
+      w.pos = keys + this.keysSize;
+    }
     w.nul = keys;
     w.no = keys + 4;
     w.yes = keys + 8;
-    if (this.keysAt !== keys) this.layKeys(keys);
-    w.u8.set(this.keysBlock, keys);
-    w.pos = keys + this.keysSize;
     const input = w.pos;
     const n = this.table.length;
     const table = input + 16;
@@ -429,7 +500,7 @@ export class ImageProjector {
     w.pos = table + 4 * n;
     let root: number;
     let tabled = n;
-    if (isPlainObject(event)) root = this.walk(event, w, keys, table >>> 2, hasOwn, isPlainObject);
+    if (isPlainObject(event)) root = this.walk(event, w, keys, table >>> 2, hasOwn, isPlainObject, this.kept, this.keptAt);
     else {
       root = w.value(event, 1);
       tabled = 0; // not an object: the module looks every path up (and finds nothing)

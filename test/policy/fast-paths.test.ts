@@ -205,14 +205,16 @@ describe('input images (engine/policy/image.ts): the input written as the runtim
     {},
   ];
 
-  it("reads every path as the module reads the event's JSON, interleaved with the SDK's own inputs", async () => {
+  it("reads every path as the module reads the event's JSON, interleaved with the SDK's own inputs (values kept in the host's arena or not)", async () => {
     const { wasm, inputs } = compile([{ file: 't.rego', text: rego }], { entrypoints: eps });
     assert.equal(inputs.all, false);
     const sdk = await loadCompiled(wasm);
     const d = DirectEval.of(sdk)!;
-    const image = new ImageProjector(inputs);
+    assert.ok(d.hostArena && d.hostArena.size >= 4096, 'the runtime offers its arena');
     const ids = (sdk as unknown as { entrypoints: Record<string, number> }).entrypoints;
-    for (const e of events) {
+    for (const image of [new ImageProjector(inputs), new ImageProjector(inputs, d.hostArena)])
+    // each event twice over: the second time its strings and numbers are the ones kept
+    for (const e of [...events, ...events]) {
       for (const ep of eps) {
         // the SDK writes its JSON input where the image's keys are: the next image writes them again
         const want = JSON.stringify(sdk.evaluate(e, ep));
@@ -228,6 +230,67 @@ describe('input images (engine/policy/image.ts): the input written as the runtim
       d.inputWritten(end, input);
       eps.forEach((ep, i) => assert.equal(JSON.stringify(d.evaluate(ids[ep]!)), wants[i], `${ep} again`));
     }
+  });
+
+  it('keeps strings and numbers from one event to the next in the host\'s arena, and never hands out one that changed', async () => {
+    // regex.match with a pattern from the input: the runtime must not take a
+    // kept value for a constant (regex.c stable()), since the arena is
+    // rewritten in place once it fills
+    const policy = [
+      'package t',
+      'm := regex.match(input.p, input.s)',
+      'v := [input.p, input.s, input.n, input.o.q, input.o.r]',
+      'same := input.s == input.o.q',
+    ].join('\n');
+    const names = ['t/m', 't/v', 't/same'];
+    const { wasm, inputs } = compile([{ file: 't.rego', text: policy }], { entrypoints: names });
+    const sdk = await loadCompiled(wasm);
+    const d = DirectEval.of(sdk)!;
+    const image = new ImageProjector(inputs, d.hostArena);
+    const ids = (sdk as unknown as { entrypoints: Record<string, number> }).entrypoints;
+    const rnd = prng(0xa4e4a);
+    const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rnd() * xs.length)]!;
+    const fill = (n: number): string => String.fromCharCode(...Array.from({ length: n }, () => 97 + Math.floor(rnd() * 3)));
+    let resets = 0;
+    let last = 0;
+    for (let i = 0; i < 3000; i++) {
+      // a pattern that stays for a while, then changes to one of the same length;
+      // strings that repeat, change, or are too long to keep; numbers alike
+      const p = pick(['a+', 'b+', 'c+', '(a|b)+c', '(b|c)+a', '^é+$', '\\w+']);
+      const s = rnd() < 0.5 ? pick(['aaa', 'bbb', 'ccc', 'abc', 'ééé']) : fill(pick([1, 40, 500, 513, 3000]));
+      const e = rnd() < 0.05 ? { p, s: 1 } : { p, s, n: pick([1, -0, 2 ** 53 + 2, 0.1, 1e21]), o: { q: rnd() < 0.5 ? s : fill(3), r: pick([true, null, 'r']) } };
+      // the SDK's evaluate() writes where the image's header is: asked first
+      const wants = names.map((ep) => JSON.stringify(sdk.evaluate(e, ep)));
+      const at = d.inputAddress();
+      const { input, end } = image.write(d.ensure(at + 1), at, d.ensure, e);
+      d.inputWritten(end, input);
+      const used = (image as unknown as { writer: { apos: number } }).writer.apos;
+      if (used < last) resets++;
+      last = used;
+      names.forEach((ep, j) => assert.equal(JSON.stringify(d.evaluate(ids[ep]!)), wants[j], `${ep} on event ${i}: ${JSON.stringify(e).slice(0, 200)}`));
+    }
+    assert.ok(resets >= 20, `the arena filled and was begun again (${resets} times)`);
+    // the case a cached compiled pattern would get wrong: the pattern kept
+    // at the arena's first place for a whole round, then, once the arena is
+    // begun again, another pattern of the same length written there
+    const writer = (image as unknown as { writer: { apos: number } }).writer;
+    const arena = d.hostArena!;
+    let flips = 0;
+    let p = 'a+';
+    for (let i = 0; i < 400; i++) {
+      if (writer.apos - arena.at > arena.size / 2) {
+        p = p === 'a+' ? 'b+' : 'a+';
+        flips++;
+      }
+      const e = { p, s: `${p[0]!.repeat(3)}${'c'.repeat(490)}${i}` };
+      const want = JSON.stringify(sdk.evaluate(e, 't/m'));
+      assert.equal(want, '[{"result":true}]');
+      const at = d.inputAddress();
+      const { input, end } = image.write(d.ensure(at + 1), at, d.ensure, e);
+      d.inputWritten(end, input);
+      assert.equal(JSON.stringify(d.evaluate(ids['t/m']!)), want, `round ${flips}: ${p}`);
+    }
+    assert.ok(flips >= 10, `${flips} rounds`);
   });
 
   it('grows its target as it writes, from any offset, and lays out what a reader of the layout reads back', () => {

@@ -161,6 +161,9 @@ extern u32 busted_stable_below;
 extern value *busted_image_input;
 extern const u32 *busted_image_paths;
 extern u32 busted_image_n;
+// the host's arena (json.c): input values it keeps between images
+#define BUSTED_HOST_ARENA (16 * 1024)
+extern const u8 *const busted_host_arena;
 
 // --- value.c ---------------------------------------------------------------
 value *opa_null(void);

@@ -386,6 +386,18 @@ WASM_EXPORT(opa_value_parse) value *opa_value_parse(const char *s, u32 len) { re
 #define IMAGE_MAGIC 0x31696203u
 #define IMAGE_HEADER 16
 
+// Where the host keeps values from one image to the next (image.ts): the
+// keys of the projection, and the strings it found at the same input path
+// in the event before, which it hands out again instead of writing them.
+// Static memory that only the host writes (neither the runtime nor the
+// SDK allocates here), so what it wrote stays; it rewrites a value in
+// place only between evaluations, and then for another input: nothing in
+// it is stable (regex.c stable()).
+static u64 host_arena[BUSTED_HOST_ARENA / 8];
+const u8 *const busted_host_arena = (const u8 *)host_arena;
+WASM_EXPORT(busted_host_arena_at) u32 busted_host_arena_at(void) { return (u32)host_arena; }
+WASM_EXPORT(busted_host_arena_size) u32 busted_host_arena_size(void) { return BUSTED_HOST_ARENA; }
+
 static value *image_root(const char *s, u32 len) {
   u32 h[4];
   __builtin_memcpy(h, s, sizeof(h));

@@ -936,7 +936,10 @@ static u32 cache_next;
 // constant of the policy, a value in the data document or kept from data:
 // eval.c busted_stable_below) is found again by its address, without
 // comparing its bytes (the shipped injection pattern is 500 of them).
-static inline i32 stable(const char *pat, u32 plen) { return (u32)pat + plen <= busted_stable_below; }
+// The host's arena lies below the input but is rewritten between evaluations.
+static inline i32 stable(const char *pat, u32 plen) {
+  return (u32)pat + plen <= busted_stable_below && (u32)(pat - (const char *)busted_host_arena) >= BUSTED_HOST_ARENA;
+}
 
 static re_t *compiled(const char *pat, u32 plen) {
   if (plen < sizeof(cache[0].pat)) {
