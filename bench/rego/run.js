@@ -208,19 +208,37 @@ function interleaved(fns, n, rounds = 20) {
   return out;
 }
 const typicalJson = JSON.stringify(typical);
+// The typical event as a stream: the same process, connection and model,
+// each request with its own prompt (and id), as an agent sends them. The
+// engine keeps what repeats between events (image.ts keep); a prompt is new
+// each time. Both sides decide the same stream.
+const DOCS = ['quarterly report', 'board memo', 'audit letter', 'supplier contract'];
+const ASKS = ['five bullet points', 'three short paragraphs', 'one table', 'a single paragraph'];
+const stream = DOCS.flatMap((doc, i) => ASKS.map((ask, j) => ({
+  ...typical, id: `ev-${1000 + 4 * i + j}`,
+  llm: { ...typical.llm, user_message: `Summarise the attached ${doc} in ${ask}, and flag anything unusual about the revenue numbers.` },
+})));
+for (const ev of stream) {
+  const a = JSON.stringify(engine.decide(ev));
+  if (a !== JSON.stringify(hand(ev)) || a !== JSON.stringify(engine.decide(typical))) throw new Error(`the stream is not decided as the typical event: ${a}`);
+}
+let streamAt = 0;
+const nextInStream = () => stream[streamAt++ & 15];
 // The SDK's floor: a policy that reads nothing, with the smallest input. What
 // evaluate() costs before any Rego runs (copying the input in, opa_eval's
 // call, and reading the result back: a new TextDecoder and JSON.parse).
 const floor = await loadCompiled(compile([{ file: 'floor.rego', text: 'package busted\n\ndecision := "allow"\n' }], { entrypoints: ['busted/decision'] }).wasm);
 const emptyInput = new TextEncoder().encode('{}').buffer;
-const [sdkUs, engUs, handUs, engJsonUs, floorUs, viaEvalUs] = interleaved(
+const [sdkUs, engUs, handUs, engJsonUs, floorUs, viaEvalUs, engSameUs, handSameUs] = interleaved(
   [
     () => sdk.evaluate(typical, 'busted/decision'),
-    () => engine.decide(typical),
-    () => hand(typical),
+    () => engine.decide(nextInStream()),
+    () => hand(nextInStream()),
     () => engine.decide(typical, typicalJson),
     () => floor.evaluate(emptyInput, 0),
     () => viaEvaluate.decide(typical),
+    () => engine.decide(typical),
+    () => hand(typical),
   ],
   N,
 );
@@ -231,6 +249,9 @@ result({
   sdk_evaluate_object_p50: r3(median(sdkUs)), sdk_evaluate_object_p99: r3(pct(sdkUs, 0.99)),
   handwritten_p50: r3(median(handUs)), handwritten_p99: r3(pct(handUs, 0.99)),
   ratio_p50: r3(median(engUs) / Math.max(median(handUs), 0.001)),
+  // the one typical event decided over and over (every value repeats)
+  same_event_p50: r3(median(engSameUs)), same_event_handwritten_p50: r3(median(handSameUs)),
+  same_event_ratio_p50: r3(median(engSameUs) / Math.max(median(handSameUs), 0.001)),
   serialised_by_pipeline_p50: r3(median(engJsonUs)), serialised_by_pipeline_p99: r3(pct(engJsonUs, 0.99)),
   block_with_reasons_p50: r3(median(engBlockUs)), block_handwritten_p50: r3(median(handBlockUs)),
   sdk_floor_p50: r3(median(floorUs)), sdk_floor_ratio_p50: r3(median(floorUs) / Math.max(median(handUs), 0.001)),

@@ -63,6 +63,18 @@ const knownWith = (result: unknown): unknown => KNOWN.find((k) => resultOf(k) ==
 const EMPTY = knownWith(undefined);
 const STRINGS = KNOWN.filter((k) => typeof resultOf(k) === 'string').map((k) => ({ bytes: new TextEncoder().encode(resultOf(k) as string), value: k.value }));
 const [TRUE, FALSE] = [knownWith(true), knownWith(false)];
+/** STRINGS of 5 and of 4 bytes by their third byte (none share one) */
+const bySecond = (n: number): Array<Known | undefined> => {
+  const out: Array<Known | undefined> = new Array<Known | undefined>(256).fill(undefined);
+  for (const k of STRINGS) {
+    if (k.bytes.length !== n) continue;
+    if (out[k.bytes[2]!]) throw new Error('direct: two known results share a third byte');
+    out[k.bytes[2]!] = k;
+  }
+  return out;
+};
+const STRINGS_5 = bySecond(5);
+const STRINGS_4 = bySecond(4);
 const RESULT = new TextEncoder().encode('result');
 /** The little-endian u32 at A of M (the module's memory). */
 const u32 = (m: Uint8Array, a: number): number => (m[a]! | (m[a + 1]! << 8) | (m[a + 2]! << 16) | (m[a + 3]! << 24)) >>> 0;
@@ -77,6 +89,8 @@ function bytesAre(m: Uint8Array, at: number, len: number, b: Uint8Array): boolea
 
 export class DirectEval {
   private view: Uint8Array;
+  /** the same memory by 32-bit word, for reading the runtime's (aligned) values */
+  private words: Uint32Array;
   /** the input last written: its address and length */
   private inputAt = 0;
   private inputLen = 0;
@@ -95,6 +109,7 @@ export class DirectEval {
     private readonly opaEval: OpaEval,
   ) {
     this.view = new Uint8Array(sdk.mem.buffer);
+    this.words = new Uint32Array(sdk.mem.buffer);
     const ex = sdk.wasmInstance!.exports!;
     this.again = typeof ex.busted_eval_again === 'function' && typeof ex.opa_heap_ptr_get === 'function' ? (ex.busted_eval_again as () => void) : undefined;
     this.heapPtr = ex.opa_heap_ptr_get as () => number;
@@ -125,6 +140,7 @@ export class DirectEval {
   private mem(): Uint8Array {
     const v = this.view;
     if (v.length !== 0) return v;
+    this.words = new Uint32Array(this.sdk.mem.buffer);
     return (this.view = new Uint8Array(this.sdk.mem.buffer));
   }
 
@@ -185,20 +201,26 @@ export class DirectEval {
    */
   private read(set: number): unknown {
     const m = this.mem();
-    if (m[set] === V_SET) {
-      const n = u32(m, set + 4);
+    const w = this.words;
+    // the runtime's values are word-aligned (its allocator's and the
+    // constants'); anything else is left to the dump
+    if ((set & 3) === 0 && m[set] === V_SET) {
+      const n = w[(set >>> 2) + 1];
       if (n === 0) return EMPTY;
-      const obj = n === 1 ? u32(m, u32(m, set + 12)) : 0;
-      if (obj !== 0 && m[obj] === V_OBJECT && u32(m, obj + 4) === 1) {
-        const kvs = u32(m, obj + 12);
-        const key = u32(m, kvs);
-        const v = u32(m, kvs + 4);
-        if (m[key] === V_STRING && bytesAre(m, u32(m, key + 8), u32(m, key + 4), RESULT)) {
+      const elems = n === 1 ? w[(set >>> 2) + 3]! : 1;
+      const obj = (elems & 3) === 0 ? w[elems >>> 2]! : 1;
+      if ((obj & 3) === 0 && obj !== 0 && m[obj] === V_OBJECT && w[(obj >>> 2) + 1] === 1) {
+        const kvs = w[(obj >>> 2) + 3]!;
+        const key = (kvs & 3) === 0 ? w[kvs >>> 2]! : 1;
+        const v = (kvs & 3) === 0 ? w[(kvs >>> 2) + 1]! : 1;
+        if ((key & 3) === 0 && m[key] === V_STRING && bytesAre(m, w[(key >>> 2) + 2]!, w[(key >>> 2) + 1]!, RESULT)) {
           if (m[v] === V_BOOLEAN) return m[v + 1] ? TRUE : FALSE;
-          if (m[v] === V_STRING) {
-            const at = u32(m, v + 8);
-            const len = u32(m, v + 4);
-            for (const k of STRINGS) if (bytesAre(m, at, len, k.bytes)) return k.value;
+          if ((v & 3) === 0 && m[v] === V_STRING) {
+            const at = w[(v >>> 2) + 2]!;
+            const len = w[(v >>> 2) + 1]!;
+            // "allow", "audit", "block", "deny": told apart by the length and the third byte
+            const k = len === 5 ? STRINGS_5[m[at + 2]!] : len === 4 ? STRINGS_4[m[at + 2]!] : undefined;
+            if (k !== undefined && bytesAre(m, at, len, k.bytes)) return k.value;
           }
         }
       }
