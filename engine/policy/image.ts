@@ -8,7 +8,11 @@
  * (bench/rego). Writing a value here costs the host about what writing its
  * JSON did, and the keys of the projection (every member the policy reads)
  * are laid out once, in a block that is copied in whole just below the
- * image.
+ * image. Where the runtime offers its host arena (runtime/json.c, static
+ * memory only the host writes), the keys block lives there, laid once, and
+ * so does the string or number last written at each leaf of the walk: an
+ * event whose member holds the same value as the event before's (`===`)
+ * points at it instead of writing it again (keep()).
  *
  * Only the direct path (direct.ts) writes images: it knows where the input
  * lands, and the pointers in an image are absolute. Only modules our
@@ -18,7 +22,10 @@
  * Layout, every structure 4-byte aligned (the runtime reads with wasm's
  * unaligned-tolerant loads; the host writes through a Uint32Array):
  *   keys block:  null, false, true, then each key of the projection as a
- *                string_t with its bytes
+ *                string_t with its bytes (at the host arena's start, or
+ *                just below the image)
+ *   kept values: after the keys block in the host arena, until half of
+ *                it is used; then begun again before an image
  *   image:       header (magic, root, path table, its length: u32 each),
  *                the path table (the value at each input path of the
  *                module's path table, by id: 0 undefined, 1 not filled
