@@ -76,8 +76,6 @@ const bySecond = (n: number): Array<Known | undefined> => {
 const STRINGS_5 = bySecond(5);
 const STRINGS_4 = bySecond(4);
 const RESULT = new TextEncoder().encode('result');
-/** The little-endian u32 at A of M (the module's memory). */
-const u32 = (m: Uint8Array, a: number): number => (m[a]! | (m[a + 1]! << 8) | (m[a + 2]! << 16) | (m[a + 3]! << 24)) >>> 0;
 
 /** Whether M holds the bytes B at AT, LEN long. */
 function bytesAre(m: Uint8Array, at: number, len: number, b: Uint8Array): boolean {
