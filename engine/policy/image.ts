@@ -69,6 +69,10 @@ const hasOwn = Object.prototype.hasOwnProperty;
  */
 const KEEP_MAX = 512;
 const align4 = (n: number): number => (n + 3) & ~3;
+/** the most a string_t of N code units takes: its header, 3 bytes a code unit, the last word's padding */
+const strRoom = (n: number): number => 16 + 3 * n;
+/** the most a number_t takes: 24 bytes, and its text (at most 25 bytes) */
+const NUM_ROOM = 24 + 32;
 
 /** Byte order of UTF-8 (the runtime's key order): JavaScript's order of UTF-16 code units differs only from U+D800 up. */
 function sortKeys(keys: string[]): string[] {
@@ -137,8 +141,7 @@ export class ImageWriter {
   /** A string_t for S; its address. */
   str(s: string): number {
     const n = s.length;
-    // the header, 3 bytes a code unit at most, and the last word's padding
-    this.room(16 + 3 * n);
+    this.room(strRoom(n));
     const at = this.pos;
     let len = n;
     // short ASCII four code units to a word (the bytes past the end are the
@@ -177,7 +180,7 @@ export class ImageWriter {
   keep(v: unknown, d: number, c: unknown[], a: Uint32Array, j: number): number {
     const t = typeof v;
     if ((t === 'string' && (v as string).length <= KEEP_MAX) || (t === 'number' && Number.isFinite(v))) {
-      const need = t === 'string' ? 16 + 3 * (v as string).length : 24 + 32;
+      const need = t === 'string' ? strRoom((v as string).length) : NUM_ROOM;
       if (this.apos + need <= this.arenaEnd) {
         const heap = this.pos;
         this.pos = this.apos;
@@ -199,7 +202,7 @@ export class ImageWriter {
    * as that integer, the rest as its text.
    */
   num(v: number): number {
-    this.room(24 + 32);
+    this.room(NUM_ROOM);
     const at = this.pos;
     const w = at >>> 2;
     const u = this.u32;
@@ -483,8 +486,7 @@ export class ImageProjector {
       keys = arena.at;
       const used = w.apos - keys;
       if (this.keysAt !== keys || used < this.keysSize || used > arena.size >>> 1) {
-        if (this.keysAt !== keys) this.layKeys(keys);
-        w.u8.set(this.keysBlock, keys);
+        this.putKeys(keys);
         w.apos = keys + this.keysSize;
         w.arenaEnd = keys + arena.size;
         this.kept.fill(undefined);
@@ -492,8 +494,7 @@ export class ImageProjector {
     } else {
       keys = w.pos;
       w.room(this.keysSize + 8);
-      if (this.keysAt !== keys) this.layKeys(keys);
-      w.u8.set(this.keysBlock, keys);
+      this.putKeys(keys);
       w.pos = keys + this.keysSize;
     }
     w.nul = keys;
@@ -519,6 +520,12 @@ export class ImageProjector {
     u[h + 2] = table;
     u[h + 3] = tabled;
     return { input, end: w.pos };
+  }
+
+  /** The keys block copied in at KEYS, laid out for that address first if it is not. */
+  private putKeys(keys: number): void {
+    if (this.keysAt !== keys) this.layKeys(keys);
+    this.writer.u8.set(this.keysBlock, keys);
   }
 
   /** The keys block's bytes for the address KEYS. */

@@ -247,6 +247,7 @@ describe('input images (engine/policy/image.ts): the input written as the runtim
     const sdk = await loadCompiled(wasm);
     const d = DirectEval.of(sdk)!;
     const image = new ImageProjector(inputs, d.hostArena);
+    const writer = (image as unknown as { writer: { apos: number } }).writer;
     const ids = (sdk as unknown as { entrypoints: Record<string, number> }).entrypoints;
     const rnd = prng(0xa4e4a);
     const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rnd() * xs.length)]!;
@@ -264,7 +265,7 @@ describe('input images (engine/policy/image.ts): the input written as the runtim
       const at = d.inputAddress();
       const { input, end } = image.write(d.ensure(at + 1), at, d.ensure, e);
       d.inputWritten(end, input);
-      const used = (image as unknown as { writer: { apos: number } }).writer.apos;
+      const used = writer.apos;
       if (used < last) resets++;
       last = used;
       names.forEach((ep, j) => assert.equal(JSON.stringify(d.evaluate(ids[ep]!)), wants[j], `${ep} on event ${i}: ${JSON.stringify(e).slice(0, 200)}`));
@@ -273,7 +274,6 @@ describe('input images (engine/policy/image.ts): the input written as the runtim
     // the case a cached compiled pattern would get wrong: the pattern kept
     // at the arena's first place for a whole round, then, once the arena is
     // begun again, another pattern of the same length written there
-    const writer = (image as unknown as { writer: { apos: number } }).writer;
     const arena = d.hostArena!;
     let flips = 0;
     let p = 'a+';
