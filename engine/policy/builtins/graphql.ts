@@ -1825,23 +1825,21 @@ const holds = (f: () => unknown): boolean => {
   }
 };
 
+/** graphql.parse_query and graphql.parse_schema: one string operand, parsed by PARSE into OPA's AST form. */
+const parseText =
+  (name: string, parse: (text: string) => unknown): Impl =>
+  (text) => {
+    if (typeof text !== 'string') return fail(`${name}: operand 1 must be string but got ${typeName(text)}`);
+    try {
+      return encode(parse(text));
+    } catch (e) {
+      return failWith(name, e);
+    }
+  };
+
 export const IMPLS: Record<string, Impl> = {
-  'graphql.parse_query': (query) => {
-    if (typeof query !== 'string') return fail(`graphql.parse_query: operand 1 must be string but got ${typeName(query)}`);
-    try {
-      return encode(parseQuery(query));
-    } catch (e) {
-      return failWith('graphql.parse_query', e);
-    }
-  },
-  'graphql.parse_schema': (schema) => {
-    if (typeof schema !== 'string') return fail(`graphql.parse_schema: operand 1 must be string but got ${typeName(schema)}`);
-    try {
-      return encode(parseSchema(schema));
-    } catch (e) {
-      return failWith('graphql.parse_schema', e);
-    }
-  },
+  'graphql.parse_query': parseText('graphql.parse_query', parseQuery),
+  'graphql.parse_schema': parseText('graphql.parse_schema', parseSchema),
   'graphql.parse': (query, schema) => {
     try {
       return parseAndVerify(query, schema, 'graphql.parse');
