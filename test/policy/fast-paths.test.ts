@@ -576,11 +576,12 @@ every_element := [x | allowed[x]]
 
 describe('== and != against a string constant (the tests that open most rules: input.type == "…")', { skip }, () => {
   it('gives what the runtime compare gives, for every kind of value and every way of differing', async () => {
-    const consts = ['abc', '', 'é€', 'llm_request', 'mcp_message'];
+    // the emitter tells strings apart inline by length and first word (four bytes): shorter, four, longer
+    const consts = ['abc', '', 'é€', 'llm_request', 'mcp_message', 'abcd', 'abcde', 'x'];
     const rules = consts.flatMap((k, i) => [`eq${i} if input.v == ${JSON.stringify(k)}`, `ne${i} if input.v != ${JSON.stringify(k)}`, `rev${i} if ${JSON.stringify(k)} == input.v`, `nrev${i} if ${JSON.stringify(k)} != input.v`]);
     const eps = consts.flatMap((_, i) => [`t/eq${i}`, `t/ne${i}`, `t/rev${i}`, `t/nrev${i}`]);
     const p = await load(`package t\nimport rego.v1\n${rules.join('\n')}\n`, eps);
-    const values: unknown[] = ['abc', 'abd', 'xbc', 'ab', 'abcd', '', 'é€', 'é', 'e€', 'llm_request', 'mcp_message', 'llm_requesT', 1, 0, true, null, [], ['abc'], {}, { abc: 1 }];
+    const values: unknown[] = ['abc', 'abd', 'xbc', 'ab', 'abcd', 'abce', 'bbcd', 'abcde', 'abcdf', 'xbcde', 'abcdex', '', 'x', 'y', 'é€', 'é', 'e€', 'llm_request', 'mcp_message', 'llm_requesT', 1, 0, 4, true, false, null, [], ['abc'], {}, { abc: 1 }];
     for (const v of values) {
       for (const [i, k] of consts.entries()) {
         const same = v === k;
@@ -595,6 +596,53 @@ describe('== and != against a string constant (the tests that open most rules: i
       assert.equal(result(p, `t/eq${i}`, {}), undefined);
       assert.equal(result(p, `t/ne${i}`, {}), undefined);
     }
+  });
+});
+
+describe('== and != against a boolean, and <, <=, >, >= (the emitter inlines them: booleans by their bytes, two integers by their i64s)', { skip }, () => {
+  it('gives what the runtime compare gives, for every kind of value', async () => {
+    const rules = [
+      'is_true if input.v == true',
+      'is_false if input.v == false',
+      'not_true if input.v != true',
+      'not_false if input.v != false',
+      'less := input.a < input.b',
+      'less_eq := input.a <= input.b',
+      'more := input.a > input.b',
+      'more_eq := input.a >= input.b',
+    ];
+    const eps = ['t/is_true', 't/is_false', 't/not_true', 't/not_false'];
+    const cmps = ['t/less', 't/less_eq', 't/more', 't/more_eq'];
+    const p = await load(`package t\nimport rego.v1\n${rules.join('\n')}\n`, [...eps, ...cmps]);
+    const values: unknown[] = [true, false, 1, 0, 'true', '', null, [], [false], {}, { v: false }];
+    for (const v of values) {
+      assert.equal(result(p, 't/is_true', { v }), v === true ? true : undefined, `${JSON.stringify(v)} == true`);
+      assert.equal(result(p, 't/is_false', { v }), v === false ? true : undefined, `${JSON.stringify(v)} == false`);
+      assert.equal(result(p, 't/not_true', { v }), v === true ? undefined : true, `${JSON.stringify(v)} != true`);
+      assert.equal(result(p, 't/not_false', { v }), v === false ? undefined : true, `${JSON.stringify(v)} != false`);
+    }
+    for (const ep of eps) assert.equal(result(p, ep, {}), undefined, `${ep} on undefined`);
+    // integers (i64 in the runtime), numbers kept as text (past 2^63, fractions), and the
+    // type order (null < boolean < number < string < array < object)
+    const nums: unknown[] = [0, 1, -1, 2 ** 53 + 2, -(2 ** 62), 2 ** 63, 1e21, 1.5, -0.5, 1.0000001, null, false, true, '1', 'a', [], [1], {}];
+    const rank = (x: unknown): number => (x === null ? 0 : typeof x === 'boolean' ? 1 : typeof x === 'number' ? 2 : typeof x === 'string' ? 3 : Array.isArray(x) ? 4 : 5);
+    const order = (a: unknown, b: unknown): number => {
+      if (rank(a) !== rank(b)) return rank(a) - rank(b);
+      if (typeof a === 'number' || typeof a === 'boolean') return Number(a) - Number(b);
+      if (typeof a === 'string') return a < (b as string) ? -1 : a > (b as string) ? 1 : 0;
+      return JSON.stringify(a).length - JSON.stringify(b).length; // [] < [1], {} only against itself here
+    };
+    for (const a of nums) {
+      for (const b of nums) {
+        const o = order(a, b);
+        const what = `${JSON.stringify(a)} against ${JSON.stringify(b)}`;
+        assert.equal(result(p, 't/less', { a, b }), o < 0, `${what}: <`);
+        assert.equal(result(p, 't/less_eq', { a, b }), o <= 0, `${what}: <=`);
+        assert.equal(result(p, 't/more', { a, b }), o > 0, `${what}: >`);
+        assert.equal(result(p, 't/more_eq', { a, b }), o >= 0, `${what}: >=`);
+      }
+    }
+    assert.equal(result(p, 't/less', { a: 1 }), undefined, 'an undefined operand');
   });
 });
 

@@ -213,6 +213,43 @@ describe('regex.match: native matcher', () => {
     }
   });
 
+  it('the prefilter (bytes of which every match holds one) rejects only texts without a match: 1500 random patterns of rare bytes, needed bytes at every place of 0 to 80 byte texts', () => {
+    // a needed byte at each place around the sixteen-byte steps, and none
+    for (const n of [1, 15, 16, 17, 31, 32, 33, 47, 48, 80]) {
+      for (let at = 0; at < n; at++) {
+        const s = 'x'.repeat(at) + 'K' + 'x'.repeat(n - at - 1);
+        assert.equal(native('K', s), true, `K at ${at} of ${n}`);
+        assert.equal(native('AKIA|_x|-', s), false, `AKIA|_x|- on K at ${at} of ${n}`);
+        assert.equal(native('(?i)sk-', s.replace('K', 'sk-')), true, `sk- at ${at} of ${n}`);
+        assert.equal(native('(?i)k', s.replace('K', '\u212a')), true, `U+212A at ${at} of ${n}`); // (?i)k needs 0xE2 or k or K
+      }
+      assert.equal(native('K', 'x'.repeat(n)), false, `no K in ${n}`);
+      assert.equal(native('[\\x{80}-\\x{10FFFF}]', 'x'.repeat(n - 1) + '\u00ff'), host('[\\x{80}-\\x{10FFFF}]', 'x'.repeat(n - 1) + '\u00ff'));
+    }
+    // no \b: under (?i) the host's JavaScript takes U+017F and U+212A for word
+    // characters, which Go's \b does not (the native matcher is Go's here)
+    const atoms = ['K', '-', '_', 'Z', '9', '\\.', '[A-Z]', '[0-9]', '[_-]', '[K-M]', 'a', 'e', ' ', '\\w', '\\d', '.', '[^a]', 'k', 's'];
+    // bounded repeats: the host backtracks, and nested unbounded ones on 80 bytes would take it hours
+    const { pick, gen } = patternGen(0x9ee1, atoms, ['?', '{2}', '{1,3}', '{0,2}']);
+    const rnd = prng(0x7e47);
+    const rare = ['K', '-', '_', 'Z', '9', '.', '\u212a', '\u017f', 'é', 'M', 'ks', '\ud800'];
+    const prose = 'the cat sat on a mat and ate eggs ';
+    let matched = 0;
+    for (let i = 0; i < 1500; i++) {
+      const p = `${pick(['', '', '(?i)'])}${gen(0)}`;
+      for (let k = 0; k < 3; k++) {
+        const n = Math.floor(rnd() * 81);
+        const chars = Array.from({ length: n }, (_, j) => prose[(j + i) % prose.length]!);
+        for (let r = Math.floor(rnd() * 3); r > 0 && n > 0; r--) chars[Math.floor(rnd() * n)] = pick(rare);
+        const s = chars.join('');
+        const want = host(p, s);
+        assert.equal(native(p, s), want, `${JSON.stringify(p)} on ${JSON.stringify(s)} (case ${i})`);
+        if (want) matched++;
+      }
+    }
+    assert.ok(matched > 900 && matched < 3600, `both answers are exercised (${matched} of 4500 matched)`);
+  });
+
   it('finds a compiled pattern of the data again by its address, and never keeps it past new data at the same address', async () => {
     // patterns from data and from rules kept across evaluations (a concat of
     // data) are looked up by address; setData parses new data where the old

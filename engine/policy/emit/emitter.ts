@@ -35,6 +35,7 @@ import { Code, I32, firstNewFunc, splice, startOf, type Body, type NewFunc } fro
 /** What the emitter needs from build/wasm/runtime.json (runtime/build.ts). */
 export interface RuntimeManifest {
   heapBase: number;
+  image: { input: number; paths: number; n: number };
   functions: Record<string, number>;
   stubs: Record<string, number>;
 }
@@ -44,6 +45,11 @@ const STRING_T_SIZE = 12;
 const NUMBER_T_SIZE = 24;
 const N_INT = 1;
 const N_TEXT = 2;
+/** string_t: len@4, v@8; number_t: i@16; an N_INT number's first two bytes as a u16 */
+const STRING_LEN = 4;
+const STRING_PTR = 8;
+const NUMBER_I64 = 16;
+const INT_NUMBER = V_NUMBER | (N_INT << 8);
 // abi.h eval_ctx_t offsets.
 const CTX_INPUT = 0;
 const CTX_DATA = 4;
@@ -193,6 +199,8 @@ interface Ctx {
   hostIds: Map<string, number>;
   /** ids of the path table (lookups.ts paths), shared by every function */
   pathIds: Map<string, number>;
+  /** where eval.c keeps the input image's path table (its input, table and length) */
+  image: { input: number; paths: number; n: number };
 }
 
 /** runtime/eval.c PATH_SLOTS: lookups past this many distinct paths are made every time */
@@ -252,17 +260,78 @@ class FnEmitter {
   /** the evaluation-wide path table's id of each lookup with a path (runtime/eval.c busted_*_path), and its root local */
   private paths = new Map<IR.DotStmt, { id: number; root: IR.Local }>();
 
-  /** `source[key]`, from the path table when the lookup has a path (its root local is 0 or 1, never assigned). */
-  private lookup(s: IR.DotStmt): void {
-    this.operand(s.source);
-    this.operand(s.key);
-    const p = this.paths.get(s);
-    if (p === undefined) {
-      this.call('opa_value_get');
+  /**
+   * 1 on the stack when local X holds the constant K (a boolean or a
+   * string), else 0. A boolean by its two bytes (type, v); a string by its
+   * type, its length and its first bytes, then opa_value_compare for the
+   * rest when it is longer than four bytes. X may be undefined (0).
+   */
+  private equalsConst(x: number, k: Exclude<IR.Operand, { type: 'local' }>): void {
+    const c = this.code;
+    if (k.type === 'bool') {
+      c.localGet(x).i32Load16U(0).i32Const(V_BOOLEAN | ((k.value ? 1 : 0) << 8)).i32Eq();
+      c.localGet(x).i32Const(0).i32Ne().i32And();
       return;
     }
-    this.code.i32Const(p.id).localGet(p.root);
-    this.call(p.root === IR.INPUT ? 'busted_input_path' : 'busted_data_path');
+    const text = this.c.policy.static.strings[k.value]!;
+    const bytes = new TextEncoder().encode(text);
+    const same = this.scratch();
+    c.i32Const(0).localSet(same);
+    this.open();
+    c.localGet(x).i32Eqz().brIf(0);
+    c.localGet(x).i32Load8U(0).i32Const(V_STRING).i32Ne().brIf(0);
+    c.localGet(x).i32Load(STRING_LEN).i32Const(bytes.length).i32Ne().brIf(0);
+    if (bytes.length >= 4) {
+      // the first four bytes as one little-endian word (the string holds at least four)
+      c.localGet(x).i32Load(STRING_PTR).i32Load(0).i32Const(bytes[0]! | (bytes[1]! << 8) | (bytes[2]! << 16) | (bytes[3]! << 24)).i32Ne().brIf(0);
+      if (bytes.length > 4) {
+        c.localGet(x);
+        this.operand(k);
+        this.call('opa_value_compare');
+        c.brIf(0);
+      }
+    } else {
+      bytes.forEach((b, i) => c.localGet(x).i32Load(STRING_PTR).i32Load8U(i).i32Const(b).i32Ne().brIf(0));
+    }
+    c.i32Const(1).localSet(same);
+    this.close();
+    c.localGet(same);
+  }
+
+  /** `source[key]`, from the path table when the lookup has a path (its root local is 0 or 1, never assigned). */
+  private lookup(s: IR.DotStmt): void {
+    const p = this.paths.get(s);
+    if (p === undefined || p.root !== IR.INPUT) {
+      this.operand(s.source);
+      this.operand(s.key);
+      if (p === undefined) this.call('opa_value_get');
+      else {
+        this.code.i32Const(p.id).localGet(p.root);
+        this.call('busted_data_path');
+      }
+      return;
+    }
+    // what the host's image holds at this path, read inline as
+    // busted_input_path reads it first; that call for the rest (JSON
+    // input, a path the image left to the module, another root)
+    const c = this.code;
+    const img = this.c.image;
+    const v = this.scratch();
+    this.open();
+    this.open();
+    c.localGet(p.root).i32Eqz().brIf(0);
+    c.localGet(p.root).i32Const(img.input).i32Load(0).i32Ne().brIf(0);
+    c.i32Const(img.n).i32Load(0).i32Const(p.id).i32LeU().brIf(0);
+    c.i32Const(img.paths).i32Load(0).i32Load(4 * p.id).localTee(v).i32Const(1).i32Eq().brIf(0);
+    c.br(1);
+    this.close();
+    this.operand(s.source);
+    this.operand(s.key);
+    c.i32Const(p.id).localGet(p.root);
+    this.call('busted_input_path');
+    c.localSet(v);
+    this.close();
+    c.localGet(v);
   }
 
   get localCount(): number {
@@ -416,28 +485,30 @@ class FnEmitter {
           return;
         }
         const [a, b] = s.args;
+        const op = s.func as IR.NativeComparison;
+        if (op !== 'lt' && op !== 'lte' && op !== 'gt' && op !== 'gte') throw new Error(`emit: unknown function ${s.func}`);
+        const holds = this.scratch();
+        this.open();
+        if (a!.type === 'local' && b!.type === 'local') {
+          // two integers (count(x) > 0, a port against a bound): their i64s,
+          // without the call; anything else below
+          this.open();
+          for (const x of [a!.value, b!.value]) {
+            c.localGet(x).i32Eqz().brIf(0);
+            c.localGet(x).i32Load16U(0).i32Const(INT_NUMBER).i32Ne().brIf(0);
+          }
+          c.localGet(a!.value).i64Load(NUMBER_I64).localGet(b!.value).i64Load(NUMBER_I64).i64Compare(op).localSet(holds).br(1);
+          this.close();
+        }
         this.operand(a!);
         this.operand(b!);
         this.call('opa_value_compare');
         c.i32Const(0);
-        switch (s.func as IR.NativeComparison) {
-          case 'lt':
-            c.i32LtS();
-            break;
-          case 'lte':
-            c.i32LeS();
-            break;
-          case 'gt':
-            c.i32GtS();
-            break;
-          case 'gte':
-            c.i32GeS();
-            break;
-          default:
-            throw new Error(`emit: unknown function ${s.func}`);
-        }
-        this.call('opa_boolean');
-        c.localSet(s.result);
+        ({ lt: () => c.i32LtS(), lte: () => c.i32LeS(), gt: () => c.i32GtS(), gte: () => c.i32GeS() })[op]();
+        c.localSet(holds);
+        this.close();
+        // opa_boolean's answer, without its call
+        c.i32Const(this.c.data.boolAddr[1]).i32Const(this.c.data.boolAddr[0]).localGet(holds).select().localSet(s.result);
         return;
       }
       case 'AssignVarStmt':
@@ -476,7 +547,17 @@ class FnEmitter {
         return;
       }
       case 'EqualStmt':
-      case 'NotEqualStmt':
+      case 'NotEqualStmt': {
+        // a local against a constant (input.type == "mcp_message", x != false):
+        // told apart inline by type, length and first bytes where they differ
+        const [x, k] = s.a.type === 'local' ? [s.a, s.b] : [s.b, s.a];
+        if (x.type === 'local' && k.type !== 'local') {
+          this.equalsConst(x.value, k);
+          if (s.type === 'EqualStmt') c.i32Eqz();
+          this.undefIf();
+          return;
+        }
+      }
         this.operand(s.a);
         this.operand(s.b);
         this.call('opa_value_compare');
@@ -624,7 +705,7 @@ export function emit(policy: IR.Policy, runtime: Uint8Array, manifest: RuntimeMa
   const funcIndex = new Map(policy.funcs.map((f, i) => [f.name, first + 1 + policy.plans.length + i]));
   const hosts = hostBuiltins(policy);
   const hostIds = new Map(hosts.map((n, i) => [n, i]));
-  const ctx: Ctx = { policy, data, rt, funcIndex, functions: manifest.functions, hostIds, pathIds: new Map() };
+  const ctx: Ctx = { policy, data, rt, funcIndex, functions: manifest.functions, hostIds, pathIds: new Map(), image: manifest.image };
   const add: NewFunc[] = [];
 
   const bodyOf = (e: FnEmitter, params: number): Body => ({ locals: e.localCount - params, code: e.code });

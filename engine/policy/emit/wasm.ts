@@ -73,6 +73,12 @@ export class Code {
   i32Load8U(offset: number): this {
     return this.op(0x2d, 0, ...uleb(offset));
   }
+  i32Load16U(offset: number): this {
+    return this.op(0x2f, 1, ...uleb(offset));
+  }
+  i64Load(offset: number): this {
+    return this.op(0x29, 3, ...uleb(offset));
+  }
   i32Store(offset: number): this {
     return this.op(0x36, 2, ...uleb(offset));
   }
@@ -97,6 +103,9 @@ export class Code {
   i32GtS(): this {
     return this.op(0x4a);
   }
+  i32LeU(): this {
+    return this.op(0x4d);
+  }
   i32LeS(): this {
     return this.op(0x4c);
   }
@@ -105,6 +114,17 @@ export class Code {
   }
   i32Add(): this {
     return this.op(0x6a);
+  }
+  i32And(): this {
+    return this.op(0x71);
+  }
+  /** i64.lt_s, i64.gt_s, i64.le_s, i64.ge_s */
+  i64Compare(op: 'lt' | 'gt' | 'lte' | 'gte'): this {
+    return this.op({ lt: 0x53, gt: 0x55, lte: 0x57, gte: 0x59 }[op]);
+  }
+  /** select: the first operand when the third is not 0, else the second */
+  select(): this {
+    return this.op(0x1b);
   }
 }
 

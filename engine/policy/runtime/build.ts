@@ -38,9 +38,10 @@ export const ABI_MINOR_VERSION = 2;
 const COMMON = ['lib.c', 'malloc.c', 'value.c', 'json.c', 'eval.c', 'builtins.c', 'regex.c', 'stack.s'];
 const HEADERS = ['abi.h'];
 // -mbulk-memory: memcpy/memset are memory.copy/memory.fill (lib.c)
-const CFLAGS = ['--target=wasm32', '-mbulk-memory', '-flto', '-O2', '-std=c11', '-nostdlib', '-ffreestanding', '-Wall', '-Wextra', '-Werror'];
+const CFLAGS = ['--target=wasm32', '-mbulk-memory', '-msimd128', '-flto', '-O2', '-std=c11', '-nostdlib', '-ffreestanding', '-Wall', '-Wextra', '-Werror'];
 // No --gc-sections opt-out: RT_API (`used`) keeps what the emitter calls.
-const LDFLAGS = ['--no-entry', '--import-memory', '--export=__heap_base', '--export=__data_end'];
+// the image's path table by address (emit/emitter.ts reads it inline): wasm-ld exports a data symbol as a global holding its address
+const LDFLAGS = ['--no-entry', '--import-memory', '--export=__heap_base', '--export=__data_end', '--export=busted_image_input', '--export=busted_image_paths', '--export=busted_image_n'];
 
 export interface Tools {
   clang: string;
@@ -80,6 +81,8 @@ export interface Manifest {
   /** Initial __stack_pointer (global 0); equal to heapBase, which stack.s relies on. */
   stackTop: number;
   dataEnd: number;
+  /** Addresses of eval.c's busted_image_input, busted_image_paths and busted_image_n. */
+  image: { input: number; paths: number; n: number };
   imports: { module: string; name: string; kind: string; index: number }[];
   exports: { name: string; kind: string; index: number }[];
   /** Every named function (imports included) -> function index. */
@@ -141,6 +144,7 @@ export function manifestOf(bytes: Uint8Array<ArrayBuffer>): Manifest {
     heapBase,
     stackTop,
     dataEnd: globalValue('__data_end'),
+    image: { input: globalValue('busted_image_input'), paths: globalValue('busted_image_paths'), n: globalValue('busted_image_n') },
     imports: imports.map((i) => ({ ...i, index: i.kind === 'function' ? fnImports.indexOf(i) : 0 })),
     exports,
     functions,

@@ -17,6 +17,7 @@
 // too big) goes to the host builtin instead: busted_regex_match returns its
 // answer, so the result is OPA's either way.
 #include "abi.h"
+#include <wasm_simd128.h>
 
 enum { I_CHAR, I_ANY, I_CLASS, I_SPLIT, I_JMP, I_MATCH, I_BOL, I_EOL, I_WORDB, I_NWORDB };
 
@@ -62,6 +63,16 @@ typedef struct {
   // match (both bitmaps folded into one table: a load per byte of text)
   i32 scan;
   u8 start[256];
+  // bytes of which every match holds at least one (need_bytes), when
+  // `needok`: a text with none of them has no match, which one pass over
+  // it sixteen bytes at a time tells (has_needed). The secret patterns
+  // need a `K`, `-` or `_`, which prose seldom has; their first bytes
+  // (`s`, `p`, `r`, `g`...) it has everywhere.
+  i32 needok;
+  u8 need[32];       // the set, a bitmap
+  u8 need_lo[16];    // its ASCII bytes by nibbles: b is in it when need_lo[b & 15] & need_hi[b >> 4]
+  u8 need_hi[16];    // (1 << b >> 4 for b < 0x80, 0 above)
+  i32 need_high;     // it holds a byte >= 0x80: any such byte is taken as one of it
   i32 fold;       // (?i): letters match either case
   u32 plen;       // the pattern, for the cache
   char pat[640];
@@ -452,6 +463,137 @@ static void compile_node(re_t *re, node *n) {
     }
     break;
   }
+  }
+}
+
+
+// --- the bytes every match holds: a prefilter --------------------------------
+
+// How often byte b turns up in what policies match (prompts: English prose,
+// some code), per mille, roughly: the cost of a set of needed bytes is how
+// often a text has one, and so how often the prefilter lets it through.
+static u32 byte_cost(u32 b) {
+  static const u8 lower[26] = {65, 12, 25, 33, 95, 18, 16, 45, 60, 1, 6, 33, 20, 58, 60, 17, 1, 50, 55, 70, 24, 9, 16, 2, 15, 1};
+  if (b >= 'a' && b <= 'z') return lower[b - 'a'];
+  if (b == ' ') return 160;
+  if (b == '.' || b == ',' || b == '\n') return 10;
+  if ((b >= 'A' && b <= 'Z') || (b >= '0' && b <= '9')) return 4;
+  return b < 0x80 ? 2 : 1;
+}
+
+// Sets worth a pass over the text: a byte in 25 or fewer, in prose.
+#define NEED_MAX 25
+#define NO_NEED 0xFFFFFFFFu
+
+static inline void set_byte(u8 *set, u32 b) { set[b >> 3] |= (u8)(1 << (b & 7)); }
+
+static u32 set_cost(const u8 *set) {
+  u32 c = 0;
+  for (u32 b = 0; b < 256; b++)
+    if (set[b >> 3] & (1 << (b & 7))) c += byte_cost(b);
+  return c;
+}
+
+// The first byte of code point cp's UTF-8 (the decoder's view of it).
+static u32 lead_byte(u32 cp) {
+  if (cp < 0x80) return cp;
+  if (cp < 0x800) return 0xC0 | (cp >> 6);
+  if (cp < 0x10000) return 0xE0 | (cp >> 12);
+  return 0xF0 | (cp >> 18);
+}
+
+// Into SET, bytes of which every match of N holds one, the cheapest such
+// set that N's parts give; its cost, or NO_NEED when there is none (N may
+// match without consuming, or match anything: ., a negated class). Sound
+// is all it must be: a concatenation's match holds each part's match, an
+// alternation's one of its branches', a repeat's (at least once) its
+// body's; a class's match is one of its code points, whose UTF-8 starts
+// with its lead byte, and an invalid byte (U+FFFD to the decoder) is
+// itself a byte >= 0x80.
+static u32 need_bytes(re_t *re, node *n, u8 *set, u32 depth) {
+  memset(set, 0, 32);
+  if (depth > 64) return NO_NEED;
+  switch (n->t) {
+  case N_CHAR:
+    set_byte(set, lead_byte(n->c));
+    if (n->c2) set_byte(set, lead_byte(n->c2));
+    return set_cost(set);
+  case N_CLASS:
+    if (n->neg) return NO_NEED;
+    for (u32 k = n->r0; k < n->r0 + n->rn; k++) {
+      u32 lo = re->ranges[k * 2], hi = re->ranges[k * 2 + 1];
+      for (u32 c = lo; c <= hi && c < 0x80; c++) set_byte(set, c);
+      if (hi >= 0x80) {
+        for (u32 b = lead_byte(lo < 0x80 ? 0x80 : lo); b <= lead_byte(hi); b++) set_byte(set, b);
+        if (lo <= 0xFFFD && 0xFFFD <= hi) for (u32 b = 0x80; b < 0x100; b++) set_byte(set, b);
+      }
+    }
+    return set_cost(set);
+  case N_REP:
+    return n->min >= 1 ? need_bytes(re, n->a, set, depth + 1) : NO_NEED;
+  case N_CAT: { // the parser builds concatenations down their left side
+    u8 part[32];
+    u32 best = NO_NEED;
+    for (node *m = n;; m = m->a) {
+      u32 c = need_bytes(re, m->t == N_CAT ? m->b : m, part, depth + 1);
+      if (c < best) {
+        best = c;
+        memcpy(set, part, 32);
+      }
+      if (m->t != N_CAT) break;
+    }
+    return best;
+  }
+  case N_ALT: { // alternations too
+    u8 part[32], all[32];
+    memset(all, 0, 32);
+    for (node *m = n;; m = m->a) {
+      if (need_bytes(re, m->t == N_ALT ? m->b : m, part, depth + 1) == NO_NEED) return NO_NEED;
+      for (u32 k = 0; k < 32; k++) all[k] |= part[k];
+      if (m->t != N_ALT) break;
+    }
+    memcpy(set, all, 32);
+    return set_cost(set);
+  }
+  default: // nothing consumed (empty, assertions), or anything (.)
+    return NO_NEED;
+  }
+}
+
+// re->needok and its tables, from the parse tree ROOT.
+static void need_tables(re_t *re, node *root) {
+  re->needok = need_bytes(re, root, re->need, 0) <= NEED_MAX;
+  memset(re->need_lo, 0, 16);
+  memset(re->need_hi, 0, 16);
+  re->need_high = 0;
+  for (u32 b = 0; b < 256; b++) {
+    if (!(re->need[b >> 3] & (1 << (b & 7)))) continue;
+    if (b >= 0x80) {
+      re->need_high = 1;
+      continue;
+    }
+    re->need_lo[b & 15] |= (u8)(1 << (b >> 4));
+    re->need_hi[b >> 4] = (u8)(1 << (b >> 4));
+  }
+}
+
+// Whether S holds a byte of re->need (a byte >= 0x80 counts when
+// need_high): sixteen bytes at a time, each looked up by its two nibbles
+// (the last sixteen overlap those before); shorter texts byte by byte.
+static i32 has_needed(re_t *re, const u8 *s, u32 len) {
+  if (len < 16) {
+    for (u32 i = 0; i < len; i++)
+      if (re->need[s[i] >> 3] & (1 << (s[i] & 7))) return 1;
+    return 0;
+  }
+  v128_t lo = wasm_v128_load(re->need_lo), hi = wasm_v128_load(re->need_hi), low = wasm_i8x16_splat(15);
+  v128_t high = wasm_i8x16_splat(re->need_high ? -128 : 0);
+  for (u32 i = 0;; i += 16) {
+    if (i + 16 > len) i = len - 16;
+    v128_t v = wasm_v128_load(s + i);
+    v128_t hit = wasm_v128_and(wasm_i8x16_swizzle(lo, wasm_v128_and(v, low)), wasm_i8x16_swizzle(hi, wasm_u8x16_shr(v, 4)));
+    if (wasm_v128_any_true(wasm_v128_or(hit, wasm_v128_and(v, high)))) return 1;
+    if (i + 16 >= len) return 0;
   }
 }
 
@@ -972,6 +1114,7 @@ static re_t *compiled(const char *pat, u32 plen) {
     compile_node(re, root);
     emit(re, I_MATCH, 0, 0);
   }
+  if (!re->bad) need_tables(re, root);
   if (re->bad) {
     re->np = 0; // not a cache entry
     return 0;
@@ -1006,6 +1149,7 @@ static re_t *compiled(const char *pat, u32 plen) {
 static i32 native_match(const char *pat, u32 plen, const char *text, u32 tlen) {
   re_t *re = compiled(pat, plen);
   if (!re) return -1;
+  if (re->needok && !has_needed(re, (const u8 *)text, tlen)) return 0;
   if (re->ncls) {
     i32 r = dfa_run(re, (const u8 *)text, tlen);
     if (r >= 0) return r;
