@@ -50,6 +50,13 @@ const reCache = new Map<string, RegExp | null>();
  * refuses, so those become \xHH; it has no lookaround or backreferences,
  * which JavaScript would take; its \s is ASCII only. Flags are taken only
  * at the start, (?i) and the like.
+ *
+ * Known difference, left: under (?i) JavaScript's \b and \B take U+017F
+ * (long s) and U+212A (Kelvin sign) for word characters, as its \w does
+ * (which Go's folded \w does too), while Go's \b stays ASCII. Patterns the
+ * runtime matches natively (runtime/regex.c) get Go's answer; only one it
+ * leaves to the host, on a text with one of those two next to a boundary,
+ * can differ. No /iu pattern can tell U+017F from s to mend it.
  */
 export function goRegex(pattern: string): RegExp | null {
   const hit = reCache.get(pattern);
