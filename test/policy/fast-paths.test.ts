@@ -646,6 +646,37 @@ describe('== and != against a boolean, and <, <=, >, >= (the emitter inlines the
   });
 });
 
+describe('scans (the emitter reads an element inline: sets, objects, arrays with their index as a static number below 256)', { skip }, () => {
+  it('walks every kind of collection as the runtime does, and nothing else', async () => {
+    const rules = [
+      'keys := [i | some i, _ in input.c]',
+      'vals := [v | some v in input.c]',
+      'pairs := [[k, v] | some k, v in input.c]',
+      'set_vals := [v | some v in {x | some x in input.c}]',
+      'big := [i | some i, _ in numbers.range(1, 300)]',
+      'nested := [[i, j] | some i, row in input.c; some j, _ in row]',
+    ];
+    const eps = ['t/keys', 't/vals', 't/pairs', 't/set_vals', 't/big', 't/nested'];
+    const p = await load(`package t\nimport rego.v1\n${rules.join('\n')}\n`, eps);
+    const arr = ['b', 'a', 'b', 3, null, [1], { k: 1 }];
+    assert.deepEqual(result(p, 't/keys', { c: arr }), [0, 1, 2, 3, 4, 5, 6]);
+    assert.deepEqual(result(p, 't/vals', { c: arr }), arr);
+    assert.deepEqual(result(p, 't/pairs', { c: { z: 1, a: [2], m: 'x' } }), [['a', [2]], ['m', 'x'], ['z', 1]]);
+    // a set's elements in Rego's order (null < number < string < array < object), once each
+    assert.deepEqual(result(p, 't/set_vals', { c: arr }), [null, 3, 'a', 'b', [1], { k: 1 }]);
+    // past 255 the index is made by the runtime (opa_number_int)
+    assert.deepEqual(result(p, 't/big', {}), Array.from({ length: 300 }, (_, i) => i));
+    assert.deepEqual(result(p, 't/nested', { c: [['x', 'y'], { q: 1 }, 'str', []] }), [[0, 0], [0, 1], [1, 'q']]);
+    // nothing to scan: a string, a number, null, undefined
+    for (const c of ['abc', 7, null, true, undefined]) {
+      assert.deepEqual(result(p, 't/vals', c === undefined ? {} : { c }), [], JSON.stringify(c)); // a comprehension is always defined
+    }
+    const long = Array.from({ length: 600 }, (_, i) => `e${i}`);
+    assert.deepEqual(result(p, 't/keys', { c: long }), long.map((_, i) => i));
+    assert.deepEqual(result(p, 't/vals', { c: long }), long);
+  });
+});
+
 describe('fast paths through the SDK', { skip }, () => {
   before(() => {
     buildRuntime({ tools: tools as Exclude<typeof tools, { missing: string }> });

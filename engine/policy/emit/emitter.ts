@@ -36,6 +36,7 @@ import { Code, I32, firstNewFunc, splice, startOf, type Body, type NewFunc } fro
 export interface RuntimeManifest {
   heapBase: number;
   image: { input: number; paths: number; n: number };
+  smallInts: number;
   functions: Record<string, number>;
   stubs: Record<string, number>;
 }
@@ -50,6 +51,9 @@ const STRING_LEN = 4;
 const STRING_PTR = 8;
 const NUMBER_I64 = 16;
 const INT_NUMBER = V_NUMBER | (N_INT << 8);
+/** array_t, object_t, set_t: len@4, elems@12 */
+const COLL_LEN = 4;
+const COLL_ELEMS = 12;
 // abi.h eval_ctx_t offsets.
 const CTX_INPUT = 0;
 const CTX_DATA = 4;
@@ -201,6 +205,8 @@ interface Ctx {
   pathIds: Map<string, number>;
   /** where eval.c keeps the input image's path table (its input, table and length) */
   image: { input: number; paths: number; n: number };
+  /** where the runtime's static numbers 0..255 are (NUMBER_T_SIZE bytes each) */
+  smallInts: number;
 }
 
 /** runtime/eval.c PATH_SLOTS: lookups past this many distinct paths are made every time */
@@ -423,17 +429,46 @@ class FnEmitter {
         c.br(this.depth - this.irBlocks[this.irBlocks.length - 1 - s.index]!.brk);
         return;
       case 'ScanStmt': {
-        // by position: i = 0; loop { key = scan_key(src, i); exit if 0; value = scan_value(src, i); i++; body }
+        // by position: i = 0; loop { key, value = the i-th element, or exit; i++; body }.
+        // The element of a set, an object or an array is read inline (an
+        // array's index below 256 is a static number); anything else asks
+        // busted_scan_key and busted_scan_value (which end any other scan).
         const i = this.scratch();
+        const tag = this.scratch();
+        const at = this.scratch();
+        const src = s.source;
         c.i32Const(0).localSet(i);
-        this.open();
+        this.open(); // exit
         this.open('loop');
-        c.localGet(s.source).localGet(i);
+        this.open(); // got: key and value set
+        this.open(); // generic
+        c.localGet(src).i32Eqz().brIf(3);
+        c.localGet(src).i32Load8U(0).localTee(tag).i32Const(V_ARRAY).i32LtU().brIf(0);
+        c.localGet(tag).i32Const(V_SET).i32GtU().brIf(0);
+        c.localGet(i).localGet(src).i32Load(COLL_LEN).i32GeU().brIf(3);
+        // an object: elems are (key, value) pairs
+        this.open();
+        c.localGet(tag).i32Const(V_OBJECT).i32Ne().brIf(0);
+        c.localGet(src).i32Load(COLL_ELEMS).localGet(i).i32Const(3).i32Shl().i32Add().localTee(at).i32Load(0).localSet(s.key);
+        c.localGet(at).i32Load(4).localSet(s.value).br(2);
+        this.close();
+        c.localGet(src).i32Load(COLL_ELEMS).localGet(i).i32Const(2).i32Shl().i32Add().i32Load(0).localSet(s.value);
+        // a set: its element is key and value
+        this.open();
+        c.localGet(tag).i32Const(V_SET).i32Ne().brIf(0);
+        c.localGet(s.value).localSet(s.key).br(2);
+        this.close();
+        // an array: its index
+        c.localGet(i).i32Const(256).i32GeU().brIf(0);
+        c.i32Const(this.c.smallInts).localGet(i).i32Const(NUMBER_T_SIZE).i32Mul().i32Add().localSet(s.key).br(1);
+        this.close(); // generic
+        c.localGet(src).localGet(i);
         this.call('busted_scan_key');
-        c.localTee(s.key).i32Eqz().brIf(1);
-        c.localGet(s.source).localGet(i);
+        c.localTee(s.key).i32Eqz().brIf(2);
+        c.localGet(src).localGet(i);
         this.call('busted_scan_value');
         c.localSet(s.value);
+        this.close(); // got
         c.localGet(i).i32Const(1).i32Add().localSet(i);
         this.block(s.block);
         c.br(0);
@@ -705,7 +740,7 @@ export function emit(policy: IR.Policy, runtime: Uint8Array, manifest: RuntimeMa
   const funcIndex = new Map(policy.funcs.map((f, i) => [f.name, first + 1 + policy.plans.length + i]));
   const hosts = hostBuiltins(policy);
   const hostIds = new Map(hosts.map((n, i) => [n, i]));
-  const ctx: Ctx = { policy, data, rt, funcIndex, functions: manifest.functions, hostIds, pathIds: new Map(), image: manifest.image };
+  const ctx: Ctx = { policy, data, rt, funcIndex, functions: manifest.functions, hostIds, pathIds: new Map(), image: manifest.image, smallInts: manifest.smallInts };
   const add: NewFunc[] = [];
 
   const bodyOf = (e: FnEmitter, params: number): Body => ({ locals: e.localCount - params, code: e.code });

@@ -103,6 +103,21 @@ export class Code {
   i32GtS(): this {
     return this.op(0x4a);
   }
+  i32LtU(): this {
+    return this.op(0x49);
+  }
+  i32GtU(): this {
+    return this.op(0x4b);
+  }
+  i32GeU(): this {
+    return this.op(0x4f);
+  }
+  i32Mul(): this {
+    return this.op(0x6c);
+  }
+  i32Shl(): this {
+    return this.op(0x74);
+  }
   i32LeU(): this {
     return this.op(0x4d);
   }

@@ -40,8 +40,10 @@ const HEADERS = ['abi.h'];
 // -mbulk-memory: memcpy/memset are memory.copy/memory.fill (lib.c)
 const CFLAGS = ['--target=wasm32', '-mbulk-memory', '-msimd128', '-flto', '-O2', '-std=c11', '-nostdlib', '-ffreestanding', '-Wall', '-Wextra', '-Werror'];
 // No --gc-sections opt-out: RT_API (`used`) keeps what the emitter calls.
-// the image's path table by address (emit/emitter.ts reads it inline): wasm-ld exports a data symbol as a global holding its address
-const LDFLAGS = ['--no-entry', '--import-memory', '--export=__heap_base', '--export=__data_end', '--export=busted_image_input', '--export=busted_image_paths', '--export=busted_image_n'];
+// what emit/emitter.ts reads inline, by address (wasm-ld exports a data
+// symbol as a global holding its address): the image's path table, and the
+// static numbers 0..255 (a scan's array index)
+const LDFLAGS = ['--no-entry', '--import-memory', '--export=__heap_base', '--export=__data_end', '--export=busted_image_input', '--export=busted_image_paths', '--export=busted_image_n', '--export=busted_small_ints'];
 
 export interface Tools {
   clang: string;
@@ -83,6 +85,8 @@ export interface Manifest {
   dataEnd: number;
   /** Addresses of eval.c's busted_image_input, busted_image_paths and busted_image_n. */
   image: { input: number; paths: number; n: number };
+  /** Address of value.c's busted_small_ints: the number_t of 0..255, 24 bytes each. */
+  smallInts: number;
   imports: { module: string; name: string; kind: string; index: number }[];
   exports: { name: string; kind: string; index: number }[];
   /** Every named function (imports included) -> function index. */
@@ -145,6 +149,7 @@ export function manifestOf(bytes: Uint8Array<ArrayBuffer>): Manifest {
     stackTop,
     dataEnd: globalValue('__data_end'),
     image: { input: globalValue('busted_image_input'), paths: globalValue('busted_image_paths'), n: globalValue('busted_image_n') },
+    smallInts: globalValue('busted_small_ints'),
     imports: imports.map((i) => ({ ...i, index: i.kind === 'function' ? fnImports.indexOf(i) : 0 })),
     exports,
     functions,
