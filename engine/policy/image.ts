@@ -68,6 +68,8 @@ const hasOwn = Object.prototype.hasOwnProperty;
  * process, connection, provider); a prompt mostly does not.
  */
 const KEEP_MAX = 512;
+/** What a leaf remembers when it kept nothing: no member's value is ever this object. */
+const NOT_KEPT: unknown = Object.freeze({});
 const align4 = (n: number): number => (n + 3) & ~3;
 /** the most a string_t of N code units takes: its header, 3 bytes a code unit, the last word's padding */
 const strRoom = (n: number): number => 16 + 3 * n;
@@ -192,7 +194,7 @@ export class ImageWriter {
         return at;
       }
     }
-    c[j] = undefined;
+    c[j] = NOT_KEPT;
     return this.value(v, d);
   }
 
@@ -371,14 +373,24 @@ function imageWalker(tree: readonly Node[]): { walk: Walk; leaves: number } {
       // written whole (as JSON would have it): the table's paths below it
       // are left to the module to look up (1)
       const below = k.kids ? idsIn(k.kids) : [];
-      const value = k.kids
-        ? `let ${x}; if (plain(${v})) { ${object(v, k.kids, x, depth + 1)} } else { ${x} = w.value(${v}, ${depth + 1}); ${below.map((id) => `w.u32[T + ${id}] = 1;`).join(' ')} }`
-        : `const ${x} = ${v} === C[${leaves}] ? A[${leaves}] : w.keep(${v}, ${depth + 1}, C, A, ${leaves++});`;
-      code +=
-        `{ const ${v} = ${o}[${name}];\n` +
-        // JSON.stringify leaves out undefined, functions and symbols, and writes own members only
-        `if (${v} !== undefined && typeof ${v} !== 'function' && typeof ${v} !== 'symbol'${k.key in Object.prototype ? ` && own.call(${o}, ${name})` : ` && (${proto} || own.call(${o}, ${name}))`}) {\n` +
-        `${value} w.kv(${obj}, ${n}++, K + ${k.at}, ${x});${k.id === undefined ? '' : ` w.u32[T + ${k.id}] = ${x};`}\n} }\n`;
+      const own = k.key in Object.prototype ? `own.call(${o}, ${name})` : `(${proto} || own.call(${o}, ${name}))`;
+      const put = `w.kv(${obj}, ${n}++, K + ${k.at}, ${x});${k.id === undefined ? '' : ` w.u32[T + ${k.id}] = ${x};`}`;
+      if (k.kids) {
+        const value = `let ${x}; if (plain(${v})) { ${object(v, k.kids, x, depth + 1)} } else { ${x} = w.value(${v}, ${depth + 1}); ${below.map((id) => `w.u32[T + ${id}] = 1;`).join(' ')} }`;
+        code +=
+          `{ const ${v} = ${o}[${name}];\n` +
+          // JSON.stringify leaves out undefined, functions and symbols, and writes own members only
+          `if (${v} !== undefined && typeof ${v} !== 'function' && typeof ${v} !== 'symbol' && ${own}) {\n` +
+          `${value} ${put}\n} }\n`;
+      } else {
+        // the value kept at this leaf (a string or a number, never NOT_KEPT): as it is
+        const j = leaves++;
+        code +=
+          `{ const ${v} = ${o}[${name}];\n` +
+          `if (${v} === C[${j}] && ${own}) { const ${x} = A[${j}]; ${put} }\n` +
+          `else if (${v} !== undefined && typeof ${v} !== 'function' && typeof ${v} !== 'symbol' && ${own}) {\n` +
+          `const ${x} = w.keep(${v}, ${depth + 1}, C, A, ${j}); ${put}\n} }\n`;
+      }
     }
     return `${code}w.len(${obj}, ${n}); ${out} = ${obj};\n`;
   };
@@ -456,7 +468,7 @@ export class ImageProjector {
     this.keysSize = size;
     const { walk, leaves } = imageWalker(order(tree));
     this.walk = walk;
-    this.kept = new Array<unknown>(leaves).fill(undefined);
+    this.kept = new Array<unknown>(leaves).fill(NOT_KEPT);
     this.keptAt = new Uint32Array(leaves);
     // room for the keys and a few events' values, or none kept
     this.arena = arena && arena.at % 4 === 0 && size * 2 <= arena.size ? arena : undefined;
@@ -489,7 +501,7 @@ export class ImageProjector {
         this.putKeys(keys);
         w.apos = keys + this.keysSize;
         w.arenaEnd = keys + arena.size;
-        this.kept.fill(undefined);
+        this.kept.fill(NOT_KEPT);
       }
     } else {
       keys = w.pos;

@@ -197,6 +197,8 @@ describe('input images (engine/policy/image.ts): the input written as the runtim
     { n: 2 ** 60, a: -(2 ** 60), k: [2 ** 63, -(2 ** 63), 2 ** 62 + 2 ** 40, -(2 ** 62), 1e20, 1e21] },
     { n: 12345678901234567890, k: { date: new Date(0), point: new Point(1, 2), boxed: Object('s') as object, nested: [[[]], {}] } },
     { a: { nested: { deep: [{ x: 1 }] } }, b: { c: 'c', d: { e: { f: 'g' } } }, k: { x: 1 }, f: 'y'.repeat(70_000) },
+    // the same string as an own member, kept, then inherited: not a member
+    { a: 'inherited', f: 'own' },
     Object.assign(Object.create({ a: 'inherited' }), { f: 'own', k: Object.assign(Object.create({ p: 1 }), { q: 2 }) }),
     { a: [1, { b: 2 }], k: [1, { b: 2 }] },
     // members read below a value JSON writes otherwise than its members (the module looks them up in what JSON made of it)
