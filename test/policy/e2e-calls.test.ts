@@ -137,6 +137,13 @@ d := upper(input.n)
       ['contains("abc", "b")', true],
       ['contains("abc", "d")', false],
       ['contains("abc", "")', true],
+      ['contains("", "")', true],
+      ['contains("", "a")', false],
+      ['contains("api.openai.com", "openai")', true],
+      ['contains("api.openai.com", "opena1")', false], // the first byte is there, the rest is not
+      ['contains("aab", "ab")', true],
+      ['contains("abc", "abcd")', false],
+      ['contains("xyzc", "c")', true], // at the last byte
       ['lower("AbC")', 'abc'],
       ['upper("abc")', 'ABC'],
       ['upper("straße")', 'STRAßE'], // non-ASCII goes to the host; Go maps rune by rune, ß has no single-rune upper case
