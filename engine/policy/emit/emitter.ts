@@ -256,80 +256,113 @@ class FnEmitter {
     const locals = Array.from({ length: slots }, () => this.scratch());
     for (const l of locals) this.code.i32Const(1).localSet(l);
     for (const [d, slot] of slotOf) this.cached.set(d, locals[slot]!);
+    let maxInput = -1;
     for (const [d, path] of pathOf) {
       let id = this.c.pathIds.get(path);
       if (id === undefined) this.c.pathIds.set(path, (id = this.c.pathIds.size));
-      if (id < MAX_PATHS) this.paths.set(d, { id, root: path.startsWith(`${IR.INPUT}`) ? IR.INPUT : IR.DATA });
+      if (id >= MAX_PATHS) continue;
+      const root = path.startsWith(`${IR.INPUT}`) ? IR.INPUT : IR.DATA;
+      this.paths.set(d, { id, root });
+      if (root === IR.INPUT) maxInput = Math.max(maxInput, id);
     }
+    if (maxInput < 0) return;
+    // where this call reads the input's paths (lookup()): the host image's
+    // table when the input is that image's and the table holds every id
+    // read here, else 0 (busted_input_path looks each up, as for JSON
+    // input or a `with`)
+    const c = this.code;
+    const img = this.c.image;
+    this.inputTable = this.scratch();
+    c.block();
+    c.localGet(IR.INPUT).i32Eqz().brIf(0);
+    c.localGet(IR.INPUT).i32Const(img.input).i32Load(0).i32Ne().brIf(0);
+    c.i32Const(img.n).i32Load(0).i32Const(maxInput).i32LeU().brIf(0);
+    c.i32Const(img.paths).i32Load(0).localSet(this.inputTable);
+    c.end();
   }
+
+  /** the local holding the path table this call reads input paths from (cacheLookups) */
+  private inputTable = -1;
 
   /** the evaluation-wide path table's id of each lookup with a path (runtime/eval.c busted_*_path), and its root local */
   private paths = new Map<IR.DotStmt, { id: number; root: IR.Local }>();
 
   /**
-   * 1 on the stack when local X holds the constant K (a boolean or a
-   * string), else 0. A boolean by its two bytes (type, v); a string by its
-   * type, its length and its first bytes, then opa_value_compare for the
-   * rest when it is longer than four bytes. X may be undefined (0).
+   * `x == k` (EQUAL) or `x != k` for local X and the constant K (a boolean
+   * or a string), inline: undefined where it does not hold. A boolean by
+   * its two bytes (type, v); a string by its type, its length and its
+   * first bytes, then opa_value_compare for the rest when it is longer
+   * than four bytes. X may be undefined (0): never equal.
    */
-  private equalsConst(x: number, k: Exclude<IR.Operand, { type: 'local' }>): void {
+  private compareConst(x: number, k: Exclude<IR.Operand, { type: 'local' }>, equal: boolean): void {
     const c = this.code;
     if (k.type === 'bool') {
       c.localGet(x).i32Load16U(0).i32Const(V_BOOLEAN | ((k.value ? 1 : 0) << 8)).i32Eq();
       c.localGet(x).i32Const(0).i32Ne().i32And();
+      if (equal) c.i32Eqz();
+      this.undefIf();
       return;
     }
-    const text = this.c.policy.static.strings[k.value]!;
-    const bytes = new TextEncoder().encode(text);
-    const same = this.scratch();
-    c.i32Const(0).localSet(same);
-    this.open();
-    c.localGet(x).i32Eqz().brIf(0);
-    c.localGet(x).i32Load8U(0).i32Const(V_STRING).i32Ne().brIf(0);
-    c.localGet(x).i32Load(STRING_LEN).i32Const(bytes.length).i32Ne().brIf(0);
+    const bytes = new TextEncoder().encode(this.c.policy.static.strings[k.value]!);
+    // each test leaves 1 where x differs: `==` is undefined there, `!=`
+    // goes on past the block (and is undefined when no test tells them apart)
+    if (!equal) this.open();
+    const differs = (): void => {
+      if (equal) this.undefIf();
+      else c.brIf(0);
+    };
+    c.localGet(x).i32Eqz();
+    differs();
+    c.localGet(x).i32Load8U(0).i32Const(V_STRING).i32Ne();
+    differs();
+    c.localGet(x).i32Load(STRING_LEN).i32Const(bytes.length).i32Ne();
+    differs();
     if (bytes.length >= 4) {
       // the first four bytes as one little-endian word (the string holds at least four)
-      c.localGet(x).i32Load(STRING_PTR).i32Load(0).i32Const(bytes[0]! | (bytes[1]! << 8) | (bytes[2]! << 16) | (bytes[3]! << 24)).i32Ne().brIf(0);
+      c.localGet(x).i32Load(STRING_PTR).i32Load(0).i32Const(bytes[0]! | (bytes[1]! << 8) | (bytes[2]! << 16) | (bytes[3]! << 24)).i32Ne();
+      differs();
       if (bytes.length > 4) {
         c.localGet(x);
         this.operand(k);
         this.call('opa_value_compare');
-        c.brIf(0);
+        differs();
       }
     } else {
-      bytes.forEach((b, i) => c.localGet(x).i32Load(STRING_PTR).i32Load8U(i).i32Const(b).i32Ne().brIf(0));
+      bytes.forEach((b, i) => {
+        c.localGet(x).i32Load(STRING_PTR).i32Load8U(i).i32Const(b).i32Ne();
+        differs();
+      });
     }
-    c.i32Const(1).localSet(same);
-    this.close();
-    c.localGet(same);
+    if (!equal) {
+      c.i32Const(1);
+      this.undefIf();
+      this.close();
+    }
   }
 
   /** `source[key]`, from the path table when the lookup has a path (its root local is 0 or 1, never assigned). */
   private lookup(s: IR.DotStmt): void {
     const p = this.paths.get(s);
-    if (p === undefined || p.root !== IR.INPUT) {
+    if (p === undefined || p.root !== IR.INPUT || this.inputTable < 0) {
       this.operand(s.source);
       this.operand(s.key);
       if (p === undefined) this.call('opa_value_get');
       else {
         this.code.i32Const(p.id).localGet(p.root);
-        this.call('busted_data_path');
+        this.call(p.root === IR.INPUT ? 'busted_input_path' : 'busted_data_path');
       }
       return;
     }
-    // what the host's image holds at this path, read inline as
-    // busted_input_path reads it first; that call for the rest (JSON
-    // input, a path the image left to the module, another root)
+    // what the host's image holds at this path, read inline from the
+    // table the call's entry chose (cacheLookups); busted_input_path for
+    // what it leaves open (1: JSON input, a path below a member the image
+    // wrote whole, a `with`)
     const c = this.code;
-    const img = this.c.image;
     const v = this.scratch();
     this.open();
     this.open();
-    c.localGet(p.root).i32Eqz().brIf(0);
-    c.localGet(p.root).i32Const(img.input).i32Load(0).i32Ne().brIf(0);
-    c.i32Const(img.n).i32Load(0).i32Const(p.id).i32LeU().brIf(0);
-    c.i32Const(img.paths).i32Load(0).i32Load(4 * p.id).localTee(v).i32Const(1).i32Eq().brIf(0);
-    c.br(1);
+    c.localGet(this.inputTable).i32Eqz().brIf(0);
+    c.localGet(this.inputTable).i32Load(4 * p.id).localTee(v).i32Const(1).i32Ne().brIf(1);
     this.close();
     this.operand(s.source);
     this.operand(s.key);
@@ -587,9 +620,7 @@ class FnEmitter {
         // told apart inline by type, length and first bytes where they differ
         const [x, k] = s.a.type === 'local' ? [s.a, s.b] : [s.b, s.a];
         if (x.type === 'local' && k.type !== 'local') {
-          this.equalsConst(x.value, k);
-          if (s.type === 'EqualStmt') c.i32Eqz();
-          this.undefIf();
+          this.compareConst(x.value, k, s.type === 'EqualStmt');
           return;
         }
       }
