@@ -68,6 +68,8 @@ const hasOwn = Object.prototype.hasOwnProperty;
  * process, connection, provider); a prompt mostly does not.
  */
 const KEEP_MAX = 512;
+/** the host arena's first word counts the times it was begun again (runtime/abi.h); the keys follow */
+const ARENA_HEAD = 8;
 /** What a leaf remembers when it kept nothing: no member's value is ever this object. */
 const NOT_KEPT: unknown = Object.freeze({});
 const align4 = (n: number): number => (n + 3) & ~3;
@@ -477,7 +479,7 @@ export class ImageProjector {
     this.kept = new Array<unknown>(leaves).fill(NOT_KEPT);
     this.keptAt = new Uint32Array(leaves);
     // room for the keys and a few events' values, or none kept
-    this.arena = arena && arena.at % 4 === 0 && size * 2 <= arena.size ? arena : undefined;
+    this.arena = arena && arena.at % 4 === 0 && ARENA_HEAD + size * 2 <= arena.size ? arena : undefined;
   }
 
   /** the path table an image starts from (see the constructor) */
@@ -499,14 +501,19 @@ export class ImageProjector {
     let keys: number;
     const arena = this.arena;
     if (arena) {
-      // the keys block at the arena's start, laid once; the values kept
-      // after it, all forgotten once they fill half of it
-      keys = arena.at;
+      // the keys block at the arena's start (after its count), laid once;
+      // the values kept after it, all forgotten once they fill half of it
+      keys = arena.at + ARENA_HEAD;
       const used = w.apos - keys;
-      if (this.keysAt !== keys || used < this.keysSize || used > arena.size >>> 1) {
+      if (this.keysAt !== keys || used < this.keysSize || used > (arena.size - ARENA_HEAD) >>> 1) {
+        // the runtime keeps rule values keyed by kept values' addresses
+        // (eval.c busted_ikept_*) while this count stays: one more, for
+        // every writer of this arena
+        const g = arena.at >>> 2;
+        w.u32[g] = (w.u32[g]! + 1) >>> 0;
         this.putKeys(keys);
         w.apos = keys + this.keysSize;
-        w.arenaEnd = keys + arena.size;
+        w.arenaEnd = arena.at + arena.size;
         this.kept.fill(NOT_KEPT);
       }
     } else {

@@ -23,6 +23,8 @@ import { loadCompiled } from '../../engine/policy/builtins-js.js';
 import { PolicyEngine } from '../../engine/policy/engine.js';
 import { compile } from '../../engine/policy/compiler.js';
 import { DirectEval } from '../../engine/policy/direct.js';
+import { inputKeyedRules } from '../../engine/policy/emit/kept.js';
+import type * as IR from '../../engine/policy/ir/ir.js';
 import { ImageProjector, TooDeep } from '../../engine/policy/image.js';
 import { InputProjector } from '../../engine/policy/project.js';
 import { buildRuntime, findTools } from '../../engine/policy/runtime/build.js';
@@ -293,6 +295,148 @@ describe('input images (engine/policy/image.ts): the input written as the runtim
       assert.equal(JSON.stringify(d.evaluate(ids['t/m']!)), want, `round ${flips}: ${p}`);
     }
     assert.ok(flips >= 10, `${flips} rounds`);
+  });
+
+  it('keeps the value of a rule that reads kept input values from one evaluation to the next, under those values, and never past a change (emit/kept.ts inputKeyedRules, eval.c busted_ikept_*)', async () => {
+    const policy = [
+      'package t',
+      'import rego.v1',
+      'team contains t.name if {',
+      '  some t in data.teams',
+      '  member(t)',
+      '}',
+      'member(t) if startswith(input.p.path, t.prefix)',
+      'member(t) if input.p.uid == t.uid',
+      'host := input.tls.sni',
+      'host := input.http.host if not input.tls.sni',
+      'label := sprintf("%v/%v/%v", [input.p.path, input.p.uid, host])',
+      // the same rules under a `with`: another input, never the kept values
+      'under_with := [team, label] if true with input.p.uid as 7',
+      // input.q whole: its value (an object, never kept) is the key. (A member
+      // read whole is written whole, its members not kept: reading input.p
+      // whole would leave nothing here to keep.)
+      'size := count(input.q)',
+      'out := {"team": team, "label": label, "with": under_with, "size": size}',
+    ].join('\n');
+    const { wasm, inputs } = compile([{ file: 't.rego', text: policy }], { entrypoints: ['t/out'] });
+    const sdk = await loadCompiled(wasm);
+    const d = DirectEval.of(sdk)!;
+    const image = new ImageProjector(inputs, d.hostArena);
+    const id = (sdk as unknown as { entrypoints: Record<string, number> }).entrypoints['t/out']!;
+    const hits = (sdk as unknown as { wasmInstance: { exports: { busted_ikept_hits: () => number } } }).wasmInstance.exports.busted_ikept_hits;
+    const teams = (k: number) => ({ teams: [{ name: `a${k}`, prefix: '/a/', uid: 1000 }, { name: `b${k}`, prefix: k % 2 ? '/b/' : '/c/', uid: 2000 }] });
+    sdk.setData(teams(0));
+    const rnd = prng(0x1ce97);
+    const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rnd() * xs.length)]!;
+    const long = (c: string): string => `/${c}/${'x'.repeat(600)}`; // past what the host keeps
+    let event: Record<string, unknown> = {};
+    let fresh = 0;
+    const before = hits();
+    const writer = (image as unknown as { writer: { apos: number } }).writer;
+    let resets = 0;
+    let last = 0;
+    for (let i = 0; i < 3000; i++) {
+      // mostly the event before, one member changed; now and then a new set of data
+      if (i % 500 === 499) sdk.setData(teams(i));
+      const next = structuredClone(event) as { p?: Record<string, unknown>; tls?: unknown; http?: Record<string, unknown> };
+      switch (Math.floor(rnd() * 6)) {
+        case 0: // now and then a new path of 300 bytes, kept: the host's arena fills and is begun again
+          next.p = { ...next.p, path: rnd() < 0.4 ? `/${pick(['a', 'b'])}/${fresh++}${'y'.repeat(300)}` : pick(['/a/x', '/b/y', '/c/z', long('a'), long('b'), undefined, 42]) };
+          break;
+        case 1:
+          next.p = { ...next.p, uid: pick([1000, 2000, 7, '1000', undefined, 1000.5]) };
+          break;
+        case 2:
+          next.tls = pick([{ sni: 'api.openai.com' }, { sni: 'api.anthropic.com' }, {}, { sni: { nested: 1 } }, undefined]);
+          break;
+        case 3:
+          next.http = pick([{ host: 'api.openai.com' }, { host: 'x.example' }, undefined]);
+          (next as Record<string, unknown>).q = pick([{ a: 1 }, { a: 1, b: 2 }, undefined]);
+          break;
+        case 4:
+          next.p = pick([undefined, 'not an object', { path: '/a/q', uid: 2000 }]) as Record<string, unknown>;
+          break;
+        default: // the same event again
+      }
+      for (const k of Object.keys(next)) if ((next as Record<string, unknown>)[k] === undefined) delete (next as Record<string, unknown>)[k];
+      event = next;
+      const want = JSON.stringify(sdk.evaluate(event, 't/out'));
+      const at = d.inputAddress();
+      const { input, end } = image.write(d.ensure(at + 1), at, d.ensure, event);
+      d.inputWritten(end, input);
+      if (writer.apos < last) resets++;
+      last = writer.apos;
+      assert.equal(JSON.stringify(d.evaluate(id)), want, `event ${i}: ${JSON.stringify(event).slice(0, 300)}`);
+    }
+    // team, host and label were answered from what was kept, often (less once a rule's
+    // values keep changing: eval.c tries to keep them less often then)
+    assert.ok(hits() - before > 200, `${hits() - before} kept values handed out`);
+    assert.ok(resets >= 3, `the host's arena was begun again ${resets} times`);
+
+    // the cases a cache that ignored its generations would get wrong, on a
+    // fresh module (the one above tries less often to keep rules whose values kept changing)
+    const sdk2 = await loadCompiled(wasm);
+    const d2 = DirectEval.of(sdk2)!;
+    const image2 = new ImageProjector(inputs, d2.hostArena);
+    const writer2 = (image2 as unknown as { writer: { apos: number } }).writer;
+    const hits2 = (sdk2 as unknown as { wasmInstance: { exports: { busted_ikept_hits: () => number } } }).wasmInstance.exports.busted_ikept_hits;
+    const arena = d2.hostArena!;
+    const decide = (e: object): string => {
+      const want = JSON.stringify(sdk2.evaluate(e, 't/out'));
+      const at = d2.inputAddress();
+      const { input, end } = image2.write(d2.ensure(at + 1), at, d2.ensure, e);
+      d2.inputWritten(end, input);
+      const got = JSON.stringify(d2.evaluate(id));
+      assert.equal(got, want, JSON.stringify(e));
+      return got;
+    };
+    // new server names kept until the next image begins the arena again (P
+    // stays: its rules are not evaluated again); that image's path is then
+    // the first value kept, where the path before was
+    const fill = (p: object): void => {
+      for (let k = 0; writer2.apos - arena.at - 8 <= (arena.size - 8) / 2; k++) decide({ p, tls: { sni: `${k}${'h'.repeat(400)}` }, q: {} });
+    };
+    sdk2.setData(teams(0)); // team a: /a/..., team b: /c/...
+    fill({ path: '/z/1', uid: 5 });
+    const x = { p: { path: '/a/1', uid: 5 }, tls: { sni: 'h' }, q: {} };
+    assert.match(decide(x), /"team":\["a0"\]/);
+    const kept = hits2();
+    decide(x);
+    assert.ok(hits2() - kept >= 1, 'x again: team kept (label, whose server name changed all through fill(), is kept less often)');
+    // the arena begun again: another path of the same length kept where x's was
+    fill(x.p);
+    assert.match(decide({ p: { path: '/c/1', uid: 5 }, tls: { sni: 'h' }, q: {} }), /"team":\["b0"\]/);
+    // new data: the same input, another answer
+    const y = { p: { path: '/c/1', uid: 5 }, tls: { sni: 'h' }, q: {} };
+    decide(y);
+    sdk2.setData(teams(1)); // team b: /b/...
+    assert.match(decide(y), /"team":\[\]/);
+  });
+
+  it('keys a rule by the input paths it reads (inputKeyedRules): its members, not the objects on the way to them; none when it reads the input otherwise or asks the clock', () => {
+    const policy = [
+      'package t',
+      'import rego.v1',
+      'leaves := [input.a.b, input.a.c, input.d] if true',
+      'via_fn := f(1)',
+      'f(x) := y if y := input.e + x',
+      'obj := count(input.a) if true', // input.a's value itself
+      'whole := count(input) if true', // the input as such: not keyed
+      'scan := [k | some k, _ in input] if true',
+      'clock := [time.now_ns(), input.d] if true',
+      'calls := [leaves, via_fn]',
+      'out := [leaves, via_fn, obj, whole, scan, clock, calls]',
+    ].join('\n');
+    let ir: IR.Policy | undefined;
+    compile([{ file: 't.rego', text: policy }], { entrypoints: ['t/out'], onIR: (x: IR.Policy) => (ir = x) });
+    const S = ir!.static.strings;
+    const named = (paths: string[]): string[] => paths.map((p) => p.split('/').slice(1).map((i) => S[Number(i)]).join('.'));
+    const keyed = new Map([...inputKeyedRules(ir!)].map(([k, v]) => [k.replace('g0.data.t.', ''), named(v)]));
+    assert.deepEqual(keyed.get('leaves'), ['a.b', 'a.c', 'd']);
+    assert.deepEqual(keyed.get('via_fn'), ['e']);
+    assert.deepEqual(keyed.get('obj'), ['a']);
+    assert.deepEqual(keyed.get('calls'), ['a.b', 'a.c', 'd', 'e']);
+    for (const name of ['whole', 'scan', 'clock', 'out']) assert.equal(keyed.get(name), undefined, name);
   });
 
   it('grows its target as it writes, from any offset, and lays out what a reader of the layout reads back', () => {

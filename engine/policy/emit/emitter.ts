@@ -27,7 +27,7 @@
 import { hostExportName } from '../builtins-js.js';
 import * as IR from '../ir/ir.js';
 import { CONFLICT_COMPLETE, CONFLICT_FUNCTION, CONFLICT_OBJECT } from '../plan/planner.js';
-import { dataOnlyRules } from './kept.js';
+import { dataOnlyRules, inputKeyedRules } from './kept.js';
 import { repeatedLookups } from './lookups.js';
 import { V_ARRAY, V_BOOLEAN, V_NUMBER, V_OBJECT, V_SET, V_STRING } from '../runtime/values.js';
 import { Code, I32, firstNewFunc, splice, startOf, type Body, type NewFunc } from './wasm.js';
@@ -85,6 +85,8 @@ const RUNTIME_FUNCS = [
   'busted_data_path',
   'busted_kept_get',
   'busted_kept_put',
+  'busted_ikept_get',
+  'busted_ikept_put',
 ] as const;
 type RuntimeFunc = (typeof RUNTIME_FUNCS)[number];
 
@@ -117,6 +119,13 @@ class Data {
 
   private u32(addr: number, v: number): void {
     this.put(addr, [v & 0xff, (v >>> 8) & 0xff, (v >>> 16) & 0xff, (v >>> 24) & 0xff]);
+  }
+
+  /** A u32 array of XS; its address. */
+  u32s(xs: readonly number[]): number {
+    const at = this.alloc(4 * xs.length, 4);
+    xs.forEach((x, i) => this.u32(at + 4 * i, x));
+    return at;
   }
 
   /** UTF-8 bytes of s (not terminated). */
@@ -209,6 +218,10 @@ interface Ctx {
   smallInts: number;
 }
 
+/** runtime/eval.c IKEPT_SLOTS and IKEPT_KEYS: input-keyed rules past these are evaluated every time */
+const IKEPT_SLOTS = 32;
+const IKEPT_KEYS = 16;
+
 /** runtime/eval.c PATH_SLOTS: lookups past this many distinct paths are made every time */
 const MAX_PATHS = 1024;
 
@@ -240,6 +253,8 @@ class FnEmitter {
     private readonly memoSlot?: number,
     /** a data-only rule's slot (kept.ts): its result is kept across evaluations with the same data */
     private readonly keptSlot?: number,
+    /** an input-keyed rule's slot and its key's path ids (kept.ts inputKeyedRules; a u32 array at `ids`) */
+    private readonly ikept?: { slot: number; ids: number; n: number },
   ) {
     this.nextLocal = firstScratch;
   }
@@ -410,6 +425,13 @@ class FnEmitter {
     this.code.block();
     this.code.i32Const(this.memoSlot).localGet(0).localGet(1).call(this.c.rt.busted_memo_get).localTee(t).i32Const(1).i32Eq().brIf(0);
     this.code.localGet(t).ret().end();
+    const k = this.ikept;
+    if (k === undefined) return;
+    // kept from an evaluation before: remembered for this one too (later calls ask the memo)
+    this.code.block();
+    this.code.i32Const(k.slot).localGet(0).localGet(1).i32Const(k.ids).i32Const(k.n).call(this.c.rt.busted_ikept_get).localTee(t).i32Const(1).i32Eq().brIf(0);
+    this.code.i32Const(this.memoSlot).localGet(0).localGet(1).localGet(t).call(this.c.rt.busted_memo_put);
+    this.code.localGet(t).ret().end();
   }
 
   /** Before a memoised rule returns `local`: remember it. */
@@ -417,6 +439,8 @@ class FnEmitter {
     if (this.keptSlot !== undefined) this.code.i32Const(this.keptSlot).localGet(1).localGet(local).call(this.c.rt.busted_kept_put);
     if (this.memoSlot === undefined) return;
     this.code.i32Const(this.memoSlot).localGet(0).localGet(1).localGet(local).call(this.c.rt.busted_memo_put);
+    const k = this.ikept;
+    if (k !== undefined) this.code.i32Const(k.slot).localGet(0).localGet(1).i32Const(k.ids).i32Const(k.n).localGet(local).call(this.c.rt.busted_ikept_put);
   }
 
   block(b: IR.Block, breakLabel?: number): void {
@@ -791,12 +815,27 @@ export function emit(policy: IR.Policy, runtime: Uint8Array, manifest: RuntimeMa
   }
   const dataOnly = dataOnlyRules(policy);
   let keptSlots = 0;
+  // rules kept across evaluations under the addresses of the input values they read (not in coverage builds: kept.ts excludes their counting)
+  const keyed = inputKeyedRules(policy);
+  let ikeptSlots = 0;
+  const ikeptOf = (f: IR.Func): { slot: number; ids: number; n: number } | undefined => {
+    const paths = keyed.get(f.name);
+    if (paths === undefined || paths.length > IKEPT_KEYS || ikeptSlots >= IKEPT_SLOTS) return undefined;
+    const ids = paths.map((p) => {
+      let id = ctx.pathIds.get(p);
+      if (id === undefined) ctx.pathIds.set(p, (id = ctx.pathIds.size));
+      return id;
+    });
+    if (ids.some((id) => id >= MAX_PATHS)) return undefined;
+    return { slot: ikeptSlots++, ids: data.u32s(ids), n: ids.length };
+  };
   policy.funcs.forEach((f, slot) => {
     const n = Math.max(localsUsed(f.blocks), f.params.length, f.return + 1);
     // functions (params beyond input and data) have their own conflict message and are not memoised
     const fn = f.params.length > 2;
     const kept = !fn && dataOnly.has(f.name) ? keptSlots++ : undefined;
-    const e = new FnEmitter(ctx, n, undefined, fn ? CONFLICT_FUNCTION : CONFLICT_COMPLETE, fn ? undefined : slot, kept);
+    const ikept = !fn && kept === undefined ? ikeptOf(f) : undefined;
+    const e = new FnEmitter(ctx, n, undefined, fn ? CONFLICT_FUNCTION : CONFLICT_COMPLETE, fn ? undefined : slot, kept, ikept);
     e.memoGet();
     e.cacheLookups(f.blocks, f.params);
     for (const b of f.blocks) e.block(b);

@@ -161,7 +161,9 @@ extern u32 busted_stable_below;
 extern value *busted_image_input;
 extern const u32 *busted_image_paths;
 extern u32 busted_image_n;
-// the host's arena (json.c): input values it keeps between images
+// the host's arena (json.c): input values it keeps between images. Its
+// first word counts the times the host began it again (image.ts): a value
+// in it stays where it is, unchanged, while that count does.
 #define BUSTED_HOST_ARENA (16 * 1024)
 extern const u8 *const busted_host_arena;
 

@@ -218,9 +218,12 @@ static void paths_clear(void) {
 
 // At the start of every evaluation (the emitted eval): a new input, and
 // perhaps new data.
+static void ikept_begin(void);
+
 RT_API void busted_eval_begin(value *input, value *data) {
   if (++input_stamp == 0) paths_clear(); // after 2^32 evaluations: no stale stamp may come round again
   root_input = input;
+  ikept_begin();
   if (kept_valid && kept_gen == busted_data_gen && kept_data == data) return;
   memset(kept, 0, sizeof(kept));
   kept_used = 0;
@@ -257,15 +260,33 @@ RT_API value *busted_data_path(value *coll, value *key, u32 id, value *root) {
   return p->v;
 }
 
+// Where kept_copy allocates: the data-only rules' arena, or the
+// input-keyed rules' (busted_ikept_put).
+static u64 *copy_arena = kept_arena;
+static u32 *copy_used = &kept_used;
+static u32 copy_size = KEPT_ARENA;
+
 static void *kept_alloc(u32 n) {
-  u32 at = (kept_used + 7) & ~7u;
-  if (at + n > KEPT_ARENA) return 0;
-  kept_used = at + n;
-  return (u8 *)kept_arena + at;
+  u32 at = (*copy_used + 7) & ~7u;
+  if (at + n > copy_size) return 0;
+  *copy_used = at + n;
+  return (u8 *)copy_arena + at;
 }
 
-// A deep copy of v in the arena, or 0 when it does not fit.
+#define IKEPT_ARENA (8 * 1024)
+static u64 ikept_arena[IKEPT_ARENA / 8];
+
+// A deep copy of v in the arena, or 0 when it does not fit. Into the
+// input-keyed rules' arena, what already lies where nothing changes while
+// their entries hold (the host's arena, the data and the policy's
+// constants below busted_stable_below; not their own arena) is taken as
+// it is: a kept prompt is not copied again.
 static value *kept_copy(value *v) {
+  if (copy_arena != kept_arena) {
+    u32 a = (u32)v;
+    if (a - (u32)busted_host_arena < BUSTED_HOST_ARENA) return v;
+    if (a < busted_stable_below && a - (u32)copy_arena >= copy_size) return v;
+  }
   switch (v->type) {
   case V_NULL:
   case V_BOOLEAN: return v; // static (value.c)
@@ -326,6 +347,111 @@ RT_API value *busted_kept_get(u32 slot, value *data) {
   if (slot >= KEPT_SLOTS || data != kept_data || !kept[slot].set) return (value *)1;
   return kept[slot].v;
 }
+
+// Values of rules that read the input only at paths of the input image
+// whose values the host kept in its arena (image.ts keep(): the same
+// process, connection and host names from one event to the next), kept
+// from one evaluation to the next with those values' addresses as their
+// key (emit/kept.ts inputKeyedRules). The host's arena never changes a
+// value while its count (first word) stays; a value elsewhere (an object,
+// a string too long to keep, one the module looks up) is no key, and the
+// rule is evaluated as usual. Only for the evaluation's own input image
+// and data; dropped with new data (busted_data_gen). What does not fit is
+// not kept; a full arena is emptied (every entry with it).
+#define IKEPT_SLOTS 32
+#define IKEPT_KEYS 16
+
+typedef struct {
+  u32 set;
+  u32 arena_gen; // the host arena's count then
+  u32 data_gen;  // busted_data_gen then
+  u32 n;
+  u32 max_id;    // the key's largest path id
+  u32 misses;    // gets since the last hit that found other values (put() tries less often past 8)
+  value *v;
+  u32 key[IKEPT_KEYS];
+} ikept_t;
+
+static ikept_t ikept[IKEPT_SLOTS];
+static u32 ikept_used, ikept_hits;
+
+static inline u32 host_arena_gen(void) { return *(const u32 *)busted_host_arena; }
+
+// Before an evaluation (when no kept value is in use): the arena begun
+// again, every entry with it, once half of it is used.
+static void ikept_begin(void) {
+  if (ikept_used <= IKEPT_ARENA / 2) return;
+  for (u32 i = 0; i < IKEPT_SLOTS; i++) ikept[i].set = 0;
+  ikept_used = 0;
+}
+
+// Whether the input's values at IDS can key a kept value: the input is
+// this evaluation's image, and each path's value is undefined (0) or one
+// the host kept in its arena.
+static i32 ikept_keyable(value *input, value *data, const u32 *ids, u32 n) {
+  if (!input || input != busted_image_input || input != root_input || data != kept_data || !kept_valid || n > IKEPT_KEYS) return 0;
+  for (u32 k = 0; k < n; k++) {
+    if (ids[k] >= busted_image_n) return 0;
+    u32 v = busted_image_paths[ids[k]];
+    if (v && (v - (u32)busted_host_arena) >= BUSTED_HOST_ARENA) return 0; // 1 (not filled in) included
+  }
+  return 1;
+}
+
+// The kept value of input-keyed rule `slot` (0: undefined), or 1 when there is none for these values.
+// The values were keyable when kept; while both counts hold, the same addresses are the same values.
+RT_API value *busted_ikept_get(u32 slot, value *input, value *data, const u32 *ids, u32 n) {
+  if (slot >= IKEPT_SLOTS) return (value *)1;
+  ikept_t *e = &ikept[slot];
+  if (!e->set || !input || input != busted_image_input || input != root_input || data != kept_data) return (value *)1;
+  if (e->arena_gen != host_arena_gen() || e->data_gen != busted_data_gen || e->n != n || e->max_id >= busted_image_n) return (value *)1;
+  for (u32 k = 0; k < n; k++) {
+    if (busted_image_paths[ids[k]] != e->key[k]) {
+      e->misses++;
+      return (value *)1;
+    }
+  }
+  e->misses = 0;
+  ikept_hits++;
+  return e->v;
+}
+
+RT_API void busted_ikept_put(u32 slot, value *input, value *data, const u32 *ids, u32 n, value *v) {
+  if (slot >= IKEPT_SLOTS) return;
+  ikept_t *e = &ikept[slot];
+  // a rule whose values change every time (the prompt's): kept once in 64 tries, not every time
+  if (e->misses >= 8 && (e->misses++ & 63)) return;
+  if (!ikept_keyable(input, data, ids, n)) return;
+  e->set = 0;
+  value *c = 0;
+  if (v) {
+    copy_arena = ikept_arena;
+    copy_used = &ikept_used;
+    copy_size = IKEPT_ARENA;
+    u32 mark = ikept_used;
+    c = kept_copy(v);
+    copy_arena = kept_arena;
+    copy_used = &kept_used;
+    copy_size = KEPT_ARENA;
+    if (!c) {
+      ikept_used = mark; // does not fit: not kept (the arena is begun again before an evaluation)
+      return;
+    }
+  }
+  e->set = 1;
+  e->arena_gen = host_arena_gen();
+  e->data_gen = busted_data_gen;
+  e->n = n;
+  e->v = c;
+  e->max_id = 0;
+  for (u32 k = 0; k < n; k++) {
+    e->key[k] = busted_image_paths[ids[k]];
+    if (ids[k] > e->max_id) e->max_id = ids[k];
+  }
+}
+
+// How many evaluations of input-keyed rules were answered from what was kept (tests).
+WASM_EXPORT(busted_ikept_hits) u32 busted_ikept_hits(void) { return ikept_hits; }
 
 RT_API void busted_kept_put(u32 slot, value *data, value *v) {
   if (slot >= KEPT_SLOTS || data != kept_data || kept[slot].set) return;
