@@ -18,7 +18,7 @@
  */
 import { VOLATILE } from '../analysis.js';
 import * as IR from '../ir/ir.js';
-import { repeatedLookups } from './lookups.js';
+import { eachStmt, repeatedLookups, written } from './lookups.js';
 
 /** Calls, print and coverage: their effect is per evaluation. */
 const PER_EVALUATION = new Set([...VOLATILE, 'internal.print', 'internal.cover']);
@@ -138,17 +138,6 @@ function reads(s: IR.Stmt): Array<{ local: IR.Local; as: 'dot' | 'arg0' | 'other
   }
 }
 
-/** Calls f on every statement, nested ones included. */
-function each(blocks: readonly IR.Block[], f: (s: IR.Stmt) => void): void {
-  for (const b of blocks) {
-    for (const s of b.stmts) {
-      f(s);
-      if (s.type === 'BlockStmt') each(s.blocks, f);
-      else if (s.type === 'ScanStmt' || s.type === 'NotStmt') each([s.block], f);
-    }
-  }
-}
-
 /**
  * Rules whose value depends on data and on the input only through values
  * at input paths (lookups.ts paths rooted at the input): for each, those
@@ -182,36 +171,15 @@ export function inputKeyedRules(policy: IR.Policy): Map<string, string[]> {
     const { pathOf } = repeatedLookups(f.blocks, f.params);
     // locals that hold an input path's value: the target of its lookup, written by nothing else
     const writes = new Map<IR.Local, number>();
-    const countWrite = (l: IR.Local): void => void writes.set(l, (writes.get(l) ?? 0) + 1);
-    let ok = true;
-    each(f.blocks, (s) => {
-      switch (s.type) {
-        case 'ScanStmt':
-          countWrite(s.key);
-          countWrite(s.value);
-          break;
-        case 'CallStmt':
-          countWrite(s.result);
-          break;
-        case 'ArrayAppendStmt':
-          countWrite(s.array);
-          break;
-        case 'SetAddStmt':
-          countWrite(s.set);
-          break;
-        case 'ObjectInsertStmt':
-        case 'ObjectInsertOnceStmt':
-          countWrite(s.object);
-          break;
-        default:
-          if ('target' in s) countWrite(s.target);
-      }
+    eachStmt(f.blocks, (s) => {
+      for (const l of written(s)) writes.set(l, (writes.get(l) ?? 0) + 1);
     });
+    let ok = true;
     if (writes.has(IR.INPUT) || writes.has(IR.DATA)) return null;
     const pathLocal = new Map<IR.Local, string>();
     for (const [d, p] of pathOf) if (p.startsWith(`${IR.INPUT}/`) && writes.get(d.target) === 1) pathLocal.set(d.target, p);
     const key = new Set<string>();
-    each(f.blocks, (s) => {
+    eachStmt(f.blocks, (s) => {
       if (!ok) return;
       const rs = reads(s);
       if (rs === undefined) {

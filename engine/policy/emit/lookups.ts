@@ -32,7 +32,7 @@ export interface Lookups {
 }
 
 /** Calls f on every statement, nested ones included. */
-function eachStmt(blocks: readonly IR.Block[], f: (s: IR.Stmt) => void): void {
+export function eachStmt(blocks: readonly IR.Block[], f: (s: IR.Stmt) => void): void {
   for (const b of blocks) {
     for (const s of b.stmts) {
       f(s);
@@ -43,7 +43,7 @@ function eachStmt(blocks: readonly IR.Block[], f: (s: IR.Stmt) => void): void {
 }
 
 /** The locals a statement assigns or changes in place. */
-function written(s: IR.Stmt): IR.Local[] {
+export function written(s: IR.Stmt): IR.Local[] {
   switch (s.type) {
     case 'ScanStmt':
       return [s.key, s.value];
