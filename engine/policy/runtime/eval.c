@@ -357,7 +357,8 @@ RT_API value *busted_kept_get(u32 slot, value *data) {
 // a string too long to keep, one the module looks up) is no key, and the
 // rule is evaluated as usual. Only for the evaluation's own input image
 // and data; dropped with new data (busted_data_gen). What does not fit is
-// not kept; a full arena is emptied (every entry with it).
+// not kept; the arena is emptied, every entry with it, before an
+// evaluation once half of it is used (ikept_begin).
 #define IKEPT_SLOTS 32
 #define IKEPT_KEYS 16
 
