@@ -86,7 +86,8 @@ async function replayEngine(src: string, parse: ParseOptions, coverage: Coverage
   const sources = regoSources(src).map((s) => ({ file: dir ? join(src, s.file) : s.file, text: s.text }));
   // the entrypoints buildPolicy plans: decision, and reasons and kill where the policy defines them
   const c = compile(sources, { entrypoints: [ENTRYPOINTS[0]], optional: [ENTRYPOINTS[1], ...OPTIONAL_ENTRYPOINTS], coverage: true, parse });
-  return PolicyEngine.fromBuild({ ...build, wasm: c.wasm }, { cover: coverage.track(c.cover ?? []) });
+  // its own input use: the path table's ids are the coverage build's (another plan may number them otherwise)
+  return PolicyEngine.fromBuild({ ...build, wasm: c.wasm, inputs: c.inputs }, { cover: coverage.track(c.cover ?? []) });
 }
 
 export async function testPolicy(o: TestPolicyOptions): Promise<TestPolicyReport> {
