@@ -89,6 +89,10 @@ typedef struct {
   u16 dfa_start, dfa_idle[2]; // the states with only seed 0: at the start; after a non-word, a word byte
 } re_t;
 
+// Byte sets as bitmaps of 256 bits (first, pairs' rows, need).
+static inline void set_byte(u8 *set, u32 b) { set[b >> 3] |= (u8)(1 << (b & 7)); }
+static inline i32 has_byte(const u8 *set, u32 b) { return (set[b >> 3] >> (b & 7)) & 1; }
+
 static node *mk(re_t *re, ntype t) {
   if (re->nn == MAX_NODES) {
     re->bad = 1;
@@ -485,12 +489,10 @@ static u32 byte_cost(u32 b) {
 #define NEED_MAX 25
 #define NO_NEED 0xFFFFFFFFu
 
-static inline void set_byte(u8 *set, u32 b) { set[b >> 3] |= (u8)(1 << (b & 7)); }
-
 static u32 set_cost(const u8 *set) {
   u32 c = 0;
   for (u32 b = 0; b < 256; b++)
-    if (set[b >> 3] & (1 << (b & 7))) c += byte_cost(b);
+    if (has_byte(set, b)) c += byte_cost(b);
   return c;
 }
 
@@ -567,7 +569,7 @@ static void need_tables(re_t *re, node *root) {
   memset(re->need_hi, 0, 16);
   re->need_high = 0;
   for (u32 b = 0; b < 256; b++) {
-    if (!(re->need[b >> 3] & (1 << (b & 7)))) continue;
+    if (!has_byte(re->need, b)) continue;
     if (b >= 0x80) {
       re->need_high = 1;
       continue;
@@ -583,7 +585,7 @@ static void need_tables(re_t *re, node *root) {
 static i32 has_needed(re_t *re, const u8 *s, u32 len) {
   if (len < 16) {
     for (u32 i = 0; i < len; i++)
-      if (re->need[s[i] >> 3] & (1 << (s[i] & 7))) return 1;
+      if (has_byte(re->need, s[i])) return 1;
     return 0;
   }
   v128_t lo = wasm_v128_load(re->need_lo), hi = wasm_v128_load(re->need_hi), low = wasm_i8x16_splat(15);
@@ -700,7 +702,7 @@ static i32 step_ok(re_t *re, inst_t *in, u32 cp) {
 
 static inline i32 pair_at(re_t *re, const u8 *s, u32 i) {
   u32 w = (u32)s[i] << 8 | s[i + 1];
-  return w < 0x8000 && (re->pairs[w >> 3] & (1 << (w & 7)));
+  return w < 0x8000 && has_byte(re->pairs, w);
 }
 
 // Whether a match may start at i (re->scan): its first byte, and its first
@@ -962,15 +964,15 @@ static void byte_classes(re_t *re) {
 static i32 inst_bytes(re_t *re, inst_t *in, u8 *set) {
   if (in->op == I_CHAR) {
     if (in->x >= 0x80 || in->y >= 0x80) return 0;
-    set[in->x >> 3] |= (u8)(1 << (in->x & 7));
-    if (in->y != 0) set[in->y >> 3] |= (u8)(1 << (in->y & 7));
+    set_byte(set, in->x);
+    if (in->y != 0) set_byte(set, in->y);
     return 1;
   }
   if (in->op != I_CLASS || in->neg) return 0;
   for (u32 k = 0; k < in->y; k++) {
     u32 lo = re->ranges[(in->x + k) * 2], hi = re->ranges[(in->x + k) * 2 + 1];
     if (hi >= 0x80) return 0;
-    for (u32 c = lo; c <= hi; c++) set[c >> 3] |= (u8)(1 << (c & 7));
+    for (u32 c = lo; c <= hi; c++) set_byte(set, c);
   }
   return 1;
 }
@@ -1058,7 +1060,7 @@ static void first_pairs(re_t *re) {
       }
     }
     for (u32 x = 0; x < 128; x++) {
-      if (!(b1[x >> 3] & (1 << (x & 7)))) continue;
+      if (!has_byte(b1, x)) continue;
       for (u32 k = 0; k < 32; k++) re->pairs[x * 32 + k] |= b2[k];
     }
   }
@@ -1134,7 +1136,7 @@ static re_t *compiled(const char *pat, u32 plen) {
   if (plen < sizeof(re->pat)) byte_classes(re); // cached patterns only: their states outlive the evaluation
   for (u32 c = 0; c < 256; c++) {
     i32 ok = 1;
-    if (re->firstok) ok = (re->first[c >> 3] >> (c & 7)) & 1;
+    if (re->firstok) ok = has_byte(re->first, c);
     if (re->pairok) {
       i32 row = 0;
       for (u32 k = 0; c < 128 && k < 32; k++) row |= re->pairs[c * 32 + k];
