@@ -225,6 +225,13 @@ const IKEPT_KEYS = 16;
 /** runtime/eval.c PATH_SLOTS: lookups past this many distinct paths are made every time */
 const MAX_PATHS = 1024;
 
+/** PATH's id in the evaluation-wide path table (lookups.ts paths), given on first sight. */
+function pathId(c: Ctx, path: string): number {
+  let id = c.pathIds.get(path);
+  if (id === undefined) c.pathIds.set(path, (id = c.pathIds.size));
+  return id;
+}
+
 /** Builtins the host provides: not native, or a native's fallback. Ids are their order. */
 export function hostBuiltins(policy: IR.Policy): string[] {
   return policy.static.builtinFuncs.filter((n) => {
@@ -273,8 +280,7 @@ class FnEmitter {
     for (const [d, slot] of slotOf) this.cached.set(d, locals[slot]!);
     let maxInput = -1;
     for (const [d, path] of pathOf) {
-      let id = this.c.pathIds.get(path);
-      if (id === undefined) this.c.pathIds.set(path, (id = this.c.pathIds.size));
+      const id = pathId(this.c, path);
       if (id >= MAX_PATHS) continue;
       const root = path.startsWith(`${IR.INPUT}`) ? IR.INPUT : IR.DATA;
       this.paths.set(d, { id, root });
@@ -358,13 +364,14 @@ class FnEmitter {
   /** `source[key]`, from the path table when the lookup has a path (its root local is 0 or 1, never assigned). */
   private lookup(s: IR.DotStmt): void {
     const p = this.paths.get(s);
-    if (p === undefined || p.root !== IR.INPUT || this.inputTable < 0) {
+    // (an input path implies cacheLookups chose this.inputTable)
+    if (p === undefined || p.root !== IR.INPUT) {
       this.operand(s.source);
       this.operand(s.key);
       if (p === undefined) this.call('opa_value_get');
       else {
         this.code.i32Const(p.id).localGet(p.root);
-        this.call(p.root === IR.INPUT ? 'busted_input_path' : 'busted_data_path');
+        this.call('busted_data_path');
       }
       return;
     }
@@ -821,11 +828,7 @@ export function emit(policy: IR.Policy, runtime: Uint8Array, manifest: RuntimeMa
   const ikeptOf = (f: IR.Func): { slot: number; ids: number; n: number } | undefined => {
     const paths = keyed.get(f.name);
     if (paths === undefined || paths.length > IKEPT_KEYS || ikeptSlots >= IKEPT_SLOTS) return undefined;
-    const ids = paths.map((p) => {
-      let id = ctx.pathIds.get(p);
-      if (id === undefined) ctx.pathIds.set(p, (id = ctx.pathIds.size));
-      return id;
-    });
+    const ids = paths.map((p) => pathId(ctx, p));
     if (ids.some((id) => id >= MAX_PATHS)) return undefined;
     return { slot: ikeptSlots++, ids: data.u32s(ids), n: ids.length };
   };
