@@ -64,7 +64,7 @@ const EMPTY = knownWith(undefined);
 const STRINGS = KNOWN.filter((k) => typeof resultOf(k) === 'string').map((k) => ({ bytes: new TextEncoder().encode(resultOf(k) as string), value: k.value }));
 const [TRUE, FALSE] = [knownWith(true), knownWith(false)];
 /** STRINGS of 5 and of 4 bytes by their third byte (none share one) */
-const bySecond = (n: number): Array<Known | undefined> => {
+const byThird = (n: number): Array<Known | undefined> => {
   const out: Array<Known | undefined> = new Array<Known | undefined>(256).fill(undefined);
   for (const k of STRINGS) {
     if (k.bytes.length !== n) continue;
@@ -73,8 +73,8 @@ const bySecond = (n: number): Array<Known | undefined> => {
   }
   return out;
 };
-const STRINGS_5 = bySecond(5);
-const STRINGS_4 = bySecond(4);
+const STRINGS_5 = byThird(5);
+const STRINGS_4 = byThird(4);
 const RESULT = new TextEncoder().encode('result');
 
 /** Whether M holds the bytes B at AT, LEN long. */

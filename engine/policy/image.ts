@@ -21,9 +21,13 @@
  *
  * Layout, every structure 4-byte aligned (the runtime reads with wasm's
  * unaligned-tolerant loads; the host writes through a Uint32Array):
+ *   arena count: the host arena's first word (8 bytes with its padding):
+ *                one more each time a writer begins the arena again
+ *                (runtime/eval.c keys rule values by kept addresses while
+ *                it stays)
  *   keys block:  null, false, true, then each key of the projection as a
- *                string_t with its bytes (at the host arena's start, or
- *                just below the image)
+ *                string_t with its bytes (in the host arena after its
+ *                count, or just below the image)
  *   kept values: after the keys block in the host arena, until half of
  *                it is used; then begun again before an image
  *   image:       header (magic, root, path table, its length: u32 each),
