@@ -189,9 +189,19 @@ typedef struct {
   value *v;
 } kept_t;
 
+// Where kept_copy puts its copies: the data-only rules' arena, or the
+// input-keyed rules' (busted_ikept_put), which takes what lies where
+// nothing changes while its entries hold as it is (`borrow`).
+typedef struct {
+  u8 *mem;
+  u32 size, used;
+  i32 borrow;
+} arena_t;
+
 static kept_t kept[KEPT_SLOTS];
-static u64 kept_arena[KEPT_ARENA / 8];
-static u32 kept_used, kept_gen, kept_valid;
+static u64 kept_mem[KEPT_ARENA / 8];
+static arena_t kept_arena = {(u8 *)kept_mem, KEPT_ARENA, 0, 0};
+static u32 kept_gen, kept_valid;
 static value *kept_data;
 
 // The path table: the value at each input or data path the policy looks up
@@ -226,7 +236,7 @@ RT_API void busted_eval_begin(value *input, value *data) {
   ikept_begin();
   if (kept_valid && kept_gen == busted_data_gen && kept_data == data) return;
   memset(kept, 0, sizeof(kept));
-  kept_used = 0;
+  kept_arena.used = 0;
   // the kept arena is rewritten: what was stable below busted_stable_below is not
   kept_gen = ++busted_data_gen;
   kept_data = data;
@@ -260,42 +270,37 @@ RT_API value *busted_data_path(value *coll, value *key, u32 id, value *root) {
   return p->v;
 }
 
-// Where kept_copy allocates: the data-only rules' arena, or the
-// input-keyed rules' (busted_ikept_put).
-static u64 *copy_arena = kept_arena;
-static u32 *copy_used = &kept_used;
-static u32 copy_size = KEPT_ARENA;
-
-static void *kept_alloc(u32 n) {
-  u32 at = (*copy_used + 7) & ~7u;
-  if (at + n > copy_size) return 0;
-  *copy_used = at + n;
-  return (u8 *)copy_arena + at;
+static void *kept_alloc(arena_t *ar, u32 n) {
+  u32 at = (ar->used + 7) & ~7u;
+  if (at + n > ar->size) return 0;
+  ar->used = at + n;
+  return ar->mem + at;
 }
 
 #define IKEPT_ARENA (8 * 1024)
-static u64 ikept_arena[IKEPT_ARENA / 8];
+static u64 ikept_mem[IKEPT_ARENA / 8];
+static arena_t ikept_arena = {(u8 *)ikept_mem, IKEPT_ARENA, 0, 1};
 
-// A deep copy of v in the arena, or 0 when it does not fit. Into the
-// input-keyed rules' arena, what already lies where nothing changes while
-// their entries hold (the host's arena, the data and the policy's
-// constants below busted_stable_below; not their own arena) is taken as
-// it is: a kept prompt is not copied again.
-static value *kept_copy(value *v) {
-  if (copy_arena != kept_arena) {
+// A deep copy of v in the arena AR, or 0 when it does not fit. Into an
+// arena that borrows (the input-keyed rules'), what already lies where
+// nothing changes while its entries hold (the host's arena, the data and
+// the policy's constants below busted_stable_below; not that arena
+// itself) is taken as it is: a kept prompt is not copied again.
+static value *kept_copy(arena_t *ar, value *v) {
+  if (ar->borrow) {
     u32 a = (u32)v;
     if (a - (u32)busted_host_arena < BUSTED_HOST_ARENA) return v;
-    if (a < busted_stable_below && a - (u32)copy_arena >= copy_size) return v;
+    if (a < busted_stable_below && a - (u32)ar->mem >= ar->size) return v;
   }
   switch (v->type) {
   case V_NULL:
   case V_BOOLEAN: return v; // static (value.c)
   case V_NUMBER: {
-    number_t *n = kept_alloc(sizeof(number_t));
+    number_t *n = kept_alloc(ar, sizeof(number_t));
     if (!n) return 0;
     *n = *(number_t *)v;
     if (n->repr == N_TEXT) {
-      char *t = kept_alloc(n->len);
+      char *t = kept_alloc(ar, n->len);
       if (!t) return 0;
       memcpy(t, n->text, n->len);
       n->text = t;
@@ -303,10 +308,10 @@ static value *kept_copy(value *v) {
     return (value *)n;
   }
   case V_STRING: {
-    string_t *s = kept_alloc(sizeof(string_t));
+    string_t *s = kept_alloc(ar, sizeof(string_t));
     if (!s) return 0;
     *s = *(string_t *)v;
-    char *t = kept_alloc(s->len);
+    char *t = kept_alloc(ar, s->len);
     if (!t) return 0;
     memcpy(t, s->v, s->len);
     s->v = t;
@@ -314,27 +319,27 @@ static value *kept_copy(value *v) {
   }
   case V_ARRAY:
   case V_SET: {
-    array_t *a = kept_alloc(sizeof(array_t)); // set_t has the same layout (abi.h)
+    array_t *a = kept_alloc(ar, sizeof(array_t)); // set_t has the same layout (abi.h)
     if (!a) return 0;
     *a = *(array_t *)v;
     a->cap = a->len;
-    a->elems = kept_alloc(a->len * sizeof(value *));
+    a->elems = kept_alloc(ar, a->len * sizeof(value *));
     if (!a->elems && a->len) return 0;
     for (u32 i = 0; i < a->len; i++) {
-      if (!(a->elems[i] = kept_copy(((array_t *)v)->elems[i]))) return 0;
+      if (!(a->elems[i] = kept_copy(ar, ((array_t *)v)->elems[i]))) return 0;
     }
     return (value *)a;
   }
   case V_OBJECT: {
-    object_t *o = kept_alloc(sizeof(object_t));
+    object_t *o = kept_alloc(ar, sizeof(object_t));
     if (!o) return 0;
     *o = *(object_t *)v;
     o->cap = o->len;
-    o->elems = kept_alloc(o->len * sizeof(kv_t));
+    o->elems = kept_alloc(ar, o->len * sizeof(kv_t));
     if (!o->elems && o->len) return 0;
     for (u32 i = 0; i < o->len; i++) {
       kv_t *src = &((object_t *)v)->elems[i];
-      if (!(o->elems[i].k = kept_copy(src->k)) || !(o->elems[i].v = kept_copy(src->v))) return 0;
+      if (!(o->elems[i].k = kept_copy(ar, src->k)) || !(o->elems[i].v = kept_copy(ar, src->v))) return 0;
     }
     return (value *)o;
   }
@@ -374,16 +379,16 @@ typedef struct {
 } ikept_t;
 
 static ikept_t ikept[IKEPT_SLOTS];
-static u32 ikept_used, ikept_hits;
+static u32 ikept_hits;
 
 static inline u32 host_arena_gen(void) { return *(const u32 *)busted_host_arena; }
 
 // Before an evaluation (when no kept value is in use): the arena begun
 // again, every entry with it, once half of it is used.
 static void ikept_begin(void) {
-  if (ikept_used <= IKEPT_ARENA / 2) return;
+  if (ikept_arena.used <= IKEPT_ARENA / 2) return;
   for (u32 i = 0; i < IKEPT_SLOTS; i++) ikept[i].set = 0;
-  ikept_used = 0;
+  ikept_arena.used = 0;
 }
 
 // Whether the input's values at IDS can key a kept value: the input is
@@ -426,16 +431,9 @@ RT_API void busted_ikept_put(u32 slot, value *input, value *data, const u32 *ids
   e->set = 0;
   value *c = 0;
   if (v) {
-    copy_arena = ikept_arena;
-    copy_used = &ikept_used;
-    copy_size = IKEPT_ARENA;
-    u32 mark = ikept_used;
-    c = kept_copy(v);
-    copy_arena = kept_arena;
-    copy_used = &kept_used;
-    copy_size = KEPT_ARENA;
-    if (!c) {
-      ikept_used = mark; // does not fit: not kept (the arena is begun again before an evaluation)
+    u32 mark = ikept_arena.used;
+    if (!(c = kept_copy(&ikept_arena, v))) {
+      ikept_arena.used = mark; // does not fit: not kept (the arena is begun again before an evaluation)
       return;
     }
   }
@@ -461,10 +459,10 @@ RT_API void busted_kept_put(u32 slot, value *data, value *v) {
     kept[slot].v = 0;
     return;
   }
-  u32 mark = kept_used;
-  value *c = kept_copy(v);
+  u32 mark = kept_arena.used;
+  value *c = kept_copy(&kept_arena, v);
   if (!c) {
-    kept_used = mark; // did not fit: not kept
+    kept_arena.used = mark; // did not fit: not kept
     return;
   }
   kept[slot].set = 1;
