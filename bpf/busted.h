@@ -484,9 +484,16 @@ enum busted_cfg_flags {
 /* held: a thread stopped at a gated SSL_write (tid -> what it waits for). The
  * engine removes the entry when it lets the thread go, and lets go of
  * entries it never heard of (their record was lost) after a while. */
+enum busted_held_flags {
+	/* the thread's SIGSTOP was queued on it when its hold was recorded
+	 * (enforce.bpf.h hold_this_thread): the engine's SIGCONT from now on
+	 * comes after it, so the engine need not look at /proc to know */
+	BUSTED_HELD_STOP_QUEUED = 1,
+};
+
 struct busted_held {
 	__u32 pid;
-	__u32 _pad;
+	__u32 flags; /* enum busted_held_flags */
 	__u64 ssl;
 	__u64 call_id;
 	__u64 since_ns;

@@ -214,16 +214,33 @@ static __always_inline __u64 next_call_id(void)
 	return (*seq << 8) | bpf_get_smp_processor_id();
 }
 
+/* Is a SIGSTOP queued on this thread? bpf_send_signal_thread queues it at
+ * once, unless the program runs with preemption off (a kernel whose RCU
+ * read lock disables it): then an irq_work sends it a moment later. */
+static __always_inline bool stop_queued(void)
+{
+	struct task_struct *t = (struct task_struct *)bpf_get_current_task();
+
+	return BPF_CORE_READ(t, pending.signal.sig[0]) & (1ULL << (SIGSTOP - 1));
+}
+
 /* This thread stops until the engine lets it go (call CALL_ID of PID, on
  * SSL: 0 for none), recorded in `held` first, where the guard and the
- * engine find it. */
+ * engine find it. Once its stop is queued, the entry says so: the engine
+ * reads that instead of the thread's /proc stat before it sends SIGCONT. */
 static __always_inline void hold_this_thread(__u32 pid, __u64 ssl, __u64 call_id)
 {
 	struct busted_held h = { .pid = pid, .ssl = ssl, .call_id = call_id, .since_ns = bpf_ktime_get_ns() };
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	struct busted_held *v;
 
 	bpf_map_update_elem(&held, &tid, &h, BPF_ANY);
 	bpf_send_signal_thread(SIGSTOP);
+	if (stop_queued()) {
+		v = bpf_map_lookup_elem(&held, &tid);
+		if (v && v->call_id == call_id)
+			v->flags |= BUSTED_HELD_STOP_QUEUED;
+	}
 }
 
 /* The classes blocked for the current process (running `p`), and which verdict said so. */

@@ -46,6 +46,7 @@ struct busted_wire_types {
 	struct busted_enforce_cfg enforce_cfg;
 	enum busted_class klass;
 	struct busted_held held;
+	enum busted_held_flags held_flags;
 	enum busted_marks marks;
 	enum busted_flow_phase flow_phase;
 	struct busted_stdio_event stdio;

@@ -101,6 +101,7 @@ export function generate(objectPath = object) {
     'busted_stdio_end',
     'busted_exec_flags',
     'busted_stdio_flags',
+    'busted_held_flags',
   ];
 
   let out = '';

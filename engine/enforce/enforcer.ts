@@ -195,7 +195,7 @@ export class Enforcer {
   private timer: NodeJS.Timeout | undefined;
   private started = false;
   private stopped = false;
-  readonly stats = { refused: 0, destroyed: 0, gated: 0, released: 0, killed: 0, lostHolds: 0, heldAnswers: 0, standingImages: 0, plainReleased: 0, heldHellos: 0, unfinishedHeld: 0, stdioStopped: 0, execsHeld: 0 };
+  readonly stats = { refused: 0, destroyed: 0, gated: 0, released: 0, stopsQueued: 0, killed: 0, lostHolds: 0, heldAnswers: 0, standingImages: 0, plainReleased: 0, heldHellos: 0, unfinishedHeld: 0, stdioStopped: 0, execsHeld: 0 };
   /** plain-text connections blocked: their held segments are never sent on */
   private readonly blockedPlain = new Set<SockId>();
 
@@ -1076,12 +1076,27 @@ export class Enforcer {
     const calls = this.gated.get(pid);
     if (calls !== undefined && this.o.kernelCaughtUp()) {
       const held = [...calls].map(([callId, tid]) => ({ tid, callId }));
-      if (held.every((h) => stopSent(pid, h.tid))) {
+      if (this.stopsSent(pid, held)) {
         this.letGo(pid, held);
         return;
       }
     }
     void this.releaseLater(pid, this.heldOf(pid));
+  }
+
+  /**
+   * Each thread's stop was sent: the kernel said so when it recorded the
+   * hold (stats.stopsQueued counts these), or the thread's /proc stat says
+   * so (a kernel that sent the signal later).
+   */
+  private stopsSent(pid: number, held: ReadonlyArray<{ tid: number; callId: string }>): boolean {
+    let queued = 0;
+    for (const h of held) {
+      if (this.maps.stopQueued(h.tid, h.callId)) queued++;
+      else if (!stopSent(pid, h.tid)) return false;
+    }
+    this.stats.stopsQueued += queued;
+    return true;
   }
 
   private async releaseLater(pid: number, held: HeldThread[]): Promise<void> {
@@ -1093,7 +1108,7 @@ export class Enforcer {
       }
       await waitSignalled(
         pid,
-        held.map((h) => h.tid),
+        held.filter((h) => !h.stopQueued).map((h) => h.tid),
         50,
       );
       this.letGo(pid, held);

@@ -23,7 +23,7 @@
 /* struct busted_held (bpf/busted.h): pid is its first field */
 struct held {
 	uint32_t pid;
-	uint32_t _pad;
+	uint32_t flags;
 	uint64_t ssl;
 	uint64_t call_id;
 	uint64_t since_ns;

@@ -31,6 +31,8 @@ export interface HeldThread {
   ssl: string;
   callId: string;
   sinceNs: number;
+  /** its SIGSTOP was queued when the hold was recorded (BUSTED_HELD_STOP_QUEUED) */
+  stopQueued: boolean;
 }
 
 function u32key(v: number): Uint8Array {
@@ -240,9 +242,25 @@ export class EnforceMaps {
         ssl: dv.getBigUint64(W.HELD.ssl, true).toString(16),
         callId: dv.getBigUint64(W.HELD.call_id, true).toString(16),
         sinceNs: Number(dv.getBigUint64(W.HELD.since_ns, true)),
+        stopQueued: (dv.getUint32(W.HELD.flags, true) & W.BUSTED_HELD_STOP_QUEUED) !== 0,
       });
     }
     return out;
+  }
+
+  private readonly heldValue = new Uint8Array(W.HELD.size);
+
+  /**
+   * Thread TID is held for CALL_ID and the kernel queued its SIGSTOP when it
+   * recorded the hold (enforce.bpf.h hold_this_thread): one lookup of its
+   * entry, where reading the thread's /proc stat costs ten times as much.
+   * False when the kernel could not say (its signal went out later).
+   */
+  stopQueued(tid: number, callId: string): boolean {
+    const v = this.heldValue;
+    if (!this.map('held').lookup(u32key(tid), v)) return false;
+    const dv = new DataView(v.buffer);
+    return (dv.getUint32(W.HELD.flags, true) & W.BUSTED_HELD_STOP_QUEUED) !== 0 && dv.getBigUint64(W.HELD.call_id, true).toString(16) === callId;
   }
 
   /** The held map's descriptor (handed to the guard, engine/enforce/guard.c). */

@@ -531,8 +531,8 @@ export const HELD = {
   size: 32,
   pid: 0,
   pid_SIZE: 4,
-  _pad: 4,
-  _pad_SIZE: 4,
+  flags: 4,
+  flags_SIZE: 4,
   ssl: 8,
   ssl_SIZE: 8,
   call_id: 16,
@@ -901,3 +901,6 @@ export const BUSTED_EXEC_HELD = 1;
 // enum busted_stdio_flags
 export const BUSTED_STDIO_F_READ = 1;
 export const BUSTED_STDIO_F_HELD = 2;
+
+// enum busted_held_flags
+export const BUSTED_HELD_STOP_QUEUED = 1;
