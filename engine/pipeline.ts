@@ -276,14 +276,13 @@ export class Agent {
     const interp = this.interpreter;
     if (this.enforcer !== undefined && policy?.gate !== false) {
       this.kernel.consume((dv, off, len) => {
-        // the record's events reach the sinks once it is handled: a held write is let go first
-        this.deferring = true;
-        try {
-          interp.handle(decodeRecord(dv, off, len));
-        } finally {
-          this.deferring = false;
-          if (this.deferred.length) this.flushSinks();
+        // the events of the records drained together reach the sinks once all of them are
+        // handled (a microtask runs when the drain returns): a held write among them is let go first
+        if (!this.deferring) {
+          this.deferring = true;
+          queueMicrotask(this.endBatch);
         }
+        interp.handle(decodeRecord(dv, off, len));
       });
     } else {
       // nothing is held: straight through
@@ -389,13 +388,20 @@ export class Agent {
   }
 
   /**
-   * While a kernel record is handled its events wait here, in order, and
-   * go to the sinks once it is (when writes are gated): serialising and
-   * writing them (a quarter of a gated write's handling) then comes after
-   * the enforcer has let the held write go, not before.
+   * While the kernel records drained together are handled (when writes are
+   * gated), their events wait here, in order, and go to the sinks once all
+   * of them are. Serialising and writing them (a quarter of a gated write's
+   * handling) then comes after the enforcer has let a held write go, not
+   * before: neither its own events' nor those of the records ahead of it
+   * in the ring (the answer to the request before it, read by the same
+   * client a moment earlier, was half of a gated write's wait).
    */
   private deferring = false;
   private readonly deferred: BustedEvent[] = [];
+  private readonly endBatch = (): void => {
+    this.deferring = false;
+    if (this.deferred.length) this.flushSinks();
+  };
 
   private toSinks(e: BustedEvent): void {
     if (this.deferring) {
