@@ -209,13 +209,8 @@ export class Agent {
           if (decision?.decision?.action !== 'block') return;
           onEvent?.(e);
         }
-        if (redactLate) redactEvent(e);
-        // after redaction: an end cut through a credential would leave a piece the rules no longer know
-        if (e.llm?.context !== undefined) e.llm.context = shownContext(e.llm.context);
-        // a part's user_message is its context's text: shown the same way
-        if (partial) e.llm!.user_message = e.llm!.context;
-        if (e.mcp?.context !== undefined) e.mcp.context = shownContext(e.mcp.context);
-        this.toSinks(e);
+        // redacted and cut for showing on the way to the sinks (after a held write is let go)
+        this.toSinks(e, redactLate ? 'redact' : 'shape');
         if (decision) this.toSinks(decision);
       },
     );
@@ -398,24 +393,42 @@ export class Agent {
    */
   private deferring = false;
   private readonly deferred: BustedEvent[] = [];
+  /** what is done to each deferred event before it is written (toSinks) */
+  private readonly deferredShow: Array<Show | undefined> = [];
   private readonly endBatch = (): void => {
     this.deferring = false;
     if (this.deferred.length) this.flushSinks();
   };
 
-  private toSinks(e: BustedEvent): void {
+  /**
+   * E to the sinks, or to the deferred ones. SHOW: an event of the
+   * interpreter's, whose credentials go (`redact`: the interpreter kept its
+   * text whole for the policy) and whose contexts are cut to their shown
+   * form just before it is written, so that this too comes after a held
+   * write is let go.
+   */
+  private toSinks(e: BustedEvent, show?: Show): void {
     if (this.deferring) {
       this.deferred.push(e);
+      this.deferredShow.push(show);
       return;
     }
+    if (show) shown(e, show);
     for (const s of this.o.sinks) s.write(e);
   }
 
   private flushSinks(): void {
     const d = this.deferred;
+    const show = this.deferredShow;
     const sinks = this.o.sinks;
-    for (let i = 0; i < d.length; i++) for (const s of sinks) s.write(d[i]!);
+    for (let i = 0; i < d.length; i++) {
+      const e = d[i]!;
+      const how = show[i];
+      if (how) shown(e, how);
+      for (const s of sinks) s.write(e);
+    }
     d.length = 0;
+    show.length = 0;
   }
 
   /** A new policy is in force: every standing verdict is made again. */
@@ -478,4 +491,17 @@ export class Agent {
   kernelIdle(): Promise<void> {
     return this.kernel.idle();
   }
+}
+
+/** How an interpreter event is made ready for the sinks (Agent.toSinks). */
+type Show = 'redact' | 'shape';
+
+/** E as the sinks show it: its credentials redacted (`redact`), its contexts cut to their shown form. */
+function shown(e: BustedEvent, how: Show): void {
+  if (how === 'redact') redactEvent(e);
+  // after redaction: an end cut through a credential would leave a piece the rules no longer know
+  if (e.llm?.context !== undefined) e.llm.context = shownContext(e.llm.context);
+  // a part's user_message is its context's text: shown the same way
+  if (e.llm?.partial === true) e.llm.user_message = e.llm.context;
+  if (e.mcp?.context !== undefined) e.mcp.context = shownContext(e.mcp.context);
 }
