@@ -453,6 +453,11 @@ export class Agent {
     return this.kernel.attachments;
   }
 
+  /** How the ring buffer's consumer is woken: on the loop, or by a worker thread (KernelSession.ringWake). */
+  get ringWake(): KernelSession['ringWake'] {
+    return this.kernel.ringWake;
+  }
+
   private tick(): void {
     this.interpreter.flush();
     const st = this.kernel.stats();

@@ -140,7 +140,7 @@ export async function runAgent(o: MonitorCliOptions, x: AgentExtras = {}): Promi
   await x.onStarted?.(agent);
   if (x.pin) process.stderr.write(`busted: --pin: enforcement stays attached after this run (busted unpin${o.cgroup ? ` --cgroup ${o.cgroup}` : ''} removes it)\n`);
   else if (x.policy && pinnedState(cgroup)) process.stderr.write(`busted: warning: an earlier --pin run's enforcement is still attached to this cgroup; busted unpin${o.cgroup ? ` --cgroup ${o.cgroup}` : ''} removes it\n`);
-  process.stderr.write(`busted: ${x.verb ?? 'monitoring'} ${cgroup.path === cgroup.name ? cgroup.path : `cgroup ${cgroup.name}`} (${agent.attachments.filter((a) => a.ok).length} hooks)${o.pid ? `, pid ${o.pid} and its descendants` : ''}\n`);
+  process.stderr.write(`busted: ${x.verb ?? 'monitoring'} ${cgroup.path === cgroup.name ? cgroup.path : `cgroup ${cgroup.name}`} (${agent.attachments.filter((a) => a.ok).length} hooks)${o.pid ? `, pid ${o.pid} and its descendants` : ''}${agent.ringWake === 'worker' ? '; the ring buffer is waited on by a worker thread' : ''}\n`);
 
   await new Promise<void>((resolve) => {
     const done = () => resolve();

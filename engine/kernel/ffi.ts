@@ -10,6 +10,7 @@
  * null and set errno.
  */
 import koffi from 'koffi';
+import { isMainThread } from 'node:worker_threads';
 
 export type Ptr = unknown; // an opaque native pointer, as koffi hands it out
 
@@ -208,6 +209,74 @@ export function isNull(p: Ptr): boolean {
 /** Register a JS function as libbpf's print callback (kept alive for the process). */
 export function registerPrint(fn: (level: number, fmt: Ptr, args: Ptr) => number): Ptr {
   return koffi.register(fn, koffi.pointer(PrintFn));
+}
+
+/**
+ * libuv's poll watcher on the main thread's loop: CB runs on that thread
+ * whenever FD is readable (level-triggered), with no worker thread between
+ * the kernel's wake-up and the loop. libuv comes with the node binary,
+ * which exports it for addons. Undefined where that is not so (a node
+ * built against a shared libuv that is not loaded, an embedder), or off a
+ * worker thread, whose loop is not the default one: the caller then waits
+ * with epollWaitAsync.
+ *
+ * CB is called outside of node's callback scope (no microtasks run after
+ * it): it should only schedule work (setImmediate), not do it.
+ */
+export function uvPollReadable(fd: number, cb: () => void): { stop(): void } | undefined {
+  const uv = libuv();
+  if (!uv || !isMainThread) return undefined;
+  // a handle's memory must outlive uv_close, which finishes on a later turn: kept for the process
+  const handle = Buffer.alloc(Number(uv.handle_size(UV_POLL)));
+  UV_HANDLES.push(handle);
+  const fn = koffi.register(() => {
+    try {
+      cb();
+    } catch {
+      // nothing may be thrown into libuv
+    }
+  }, koffi.pointer(UvPollCb));
+  if ((uv.poll_init(uv.default_loop(), handle, fd) as number) < 0 || (uv.poll_start(handle, UV_READABLE, fn) as number) < 0) {
+    koffi.unregister(fn);
+    return undefined;
+  }
+  let stopped = false;
+  return {
+    stop() {
+      if (stopped) return;
+      stopped = true;
+      uv.poll_stop(handle);
+      uv.close(handle, null);
+      koffi.unregister(fn);
+    },
+  };
+}
+
+const UV_POLL = 8; // uv_handle_type (uv.h)
+const UV_READABLE = 1; // uv_poll_event
+const UV_HANDLES: Buffer[] = [];
+const UvPollCb = koffi.proto('void busted_uv_poll_cb(void *handle, int status, int events)');
+let uvFns: ReturnType<typeof loadLibuv> | null | undefined;
+function loadLibuv() {
+  const self = koffi.load(null as unknown as string);
+  return {
+    default_loop: self.func('void *uv_default_loop(void)'),
+    handle_size: self.func('size_t uv_handle_size(int type)'),
+    poll_init: self.func('int uv_poll_init(void *loop, void *handle, int fd)'),
+    poll_start: self.func('int uv_poll_start(void *handle, int events, busted_uv_poll_cb *cb)'),
+    poll_stop: self.func('int uv_poll_stop(void *handle)'),
+    close: self.func('void uv_close(void *handle, void *close_cb)'),
+  };
+}
+function libuv(): ReturnType<typeof loadLibuv> | undefined {
+  if (uvFns === undefined) {
+    try {
+      uvFns = loadLibuv();
+    } catch {
+      uvFns = null;
+    }
+  }
+  return uvFns ?? undefined;
 }
 
 /** Call fn asynchronously on a libuv worker thread. */

@@ -12,6 +12,7 @@ import {
   EPOLL_CTL_ADD,
   EPOLLIN,
   epollWaitAsync,
+  uvPollReadable,
   errno,
   isNull,
   libbpf,
@@ -573,11 +574,16 @@ function mapFailed(p: Ptr): boolean {
 
 const PAGE = 4096;
 
+/** How a RingBuffer hears of new records (RingBuffer.wake). */
+export type RingWake = 'loop' | 'worker';
+
 /**
  * A BPF ring buffer map, mapped into this process and read without copies.
- * Waiting happens on a libuv worker thread (epoll_wait through koffi's
- * async call), so the event loop never blocks; records are handed out in
- * batches across event-loop turns.
+ * The event loop never blocks: libuv's own epoll watches the ring (a poll
+ * handle on the main thread's loop), or, where that is not to be had, a
+ * libuv worker thread waits in epoll_wait (koffi's async call) and the
+ * loop hears of it from that thread, one wake-up later. Records are handed
+ * out in batches across event-loop turns.
  */
 export class RingBuffer {
   private readonly reader: RingReader;
@@ -595,11 +601,13 @@ export class RingBuffer {
   private readonly pollMs: number;
 
   constructor(
-    mapFd: number,
+    private readonly mapFd: number,
     size: number,
     private readonly handler: RecordHandler,
-    o: { batch?: number; pollMs?: number } = {},
+    o: { batch?: number; pollMs?: number; wake?: RingWake } = {},
   ) {
+    // BUSTED_RING_WAKE=worker: the worker thread's wait even where the loop could watch the ring
+    this.wakeOn = o.wake ?? (process.env.BUSTED_RING_WAKE === 'worker' ? 'worker' : 'loop');
     this.batch = o.batch ?? 8192;
     // 0 means "woken for every record": still wait with a bound, so close() is noticed.
     this.pollMs = o.pollMs || 250;
@@ -650,8 +658,37 @@ export class RingBuffer {
   start(): void {
     if (this.running) return;
     this.running = true;
+    // woken on the loop's own thread where libuv lets us; else by a worker in epoll_wait (wait())
+    if (this.wakeOn === 'loop') this.watch = uvPollReadable(this.mapFd, this.readable);
+    if (this.watch) {
+      // records the kernel did not wake us for (wakeup_bytes) are drained on a timer
+      this.timer = setInterval(this.readable, this.pollMs);
+      this.timer.unref();
+    }
     this.pump();
   }
+
+  private readonly wakeOn: RingWake;
+
+  /** How the consumer hears of new records: libuv's loop watches the ring, or a worker thread waits on it. */
+  get wake(): RingWake {
+    return this.watch ? 'loop' : 'worker';
+  }
+
+  /** libuv's watcher of the ring, when there is one (ffi.ts uvPollReadable) */
+  private watch: { stop(): void } | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private pumpQueued = false;
+  /** the ring is readable (or the timer ran): drain it on this turn's check phase, inside node's callback scope */
+  private readonly readable = (): void => {
+    if (this.pumpQueued || this.closed) return;
+    this.pumpQueued = true;
+    setImmediate(this.queuedPump);
+  };
+  private readonly queuedPump = (): void => {
+    this.pumpQueued = false;
+    this.pump();
+  };
 
   /** Resolves the next time the ring is found empty (all records so far handed out). */
   idle(): Promise<void> {
@@ -680,7 +717,7 @@ export class RingBuffer {
     const idle = this.onIdle;
     this.onIdle = undefined;
     idle?.();
-    if (this.running && !this.waiting) this.wait();
+    if (this.running && !this.waiting && !this.watch) this.wait();
   };
 
   private wait(): void {
@@ -701,6 +738,11 @@ export class RingBuffer {
     if (this.closed) return;
     this.closed = true;
     this.running = false;
+    if (this.watch) {
+      this.watch.stop(); // (out of libuv's epoll set before the descriptor is closed)
+      this.watch = undefined;
+      clearInterval(this.timer);
+    }
     // A worker thread may still be inside epoll_wait on our fd: release the
     // memory and the fd when it returns.
     if (!this.waiting) this.release();

@@ -14,7 +14,7 @@ import { BustedError, ErrorCode } from '../model/errors.js';
 import { BPF_DIR } from '../paths.js';
 import type { CgroupRef } from '../host/cgroup.js';
 import { GO_TLS } from '../host/tls-libs.js';
-import { BpfLink, BpfObject, BPF_TRACE_UPROBE_SESSION, closeFd, FdLink, openDir, possibleCpus, RingBuffer, uprobeSessionSupport, type BpfMap } from './libbpf.js';
+import { BpfLink, BpfObject, BPF_TRACE_UPROBE_SESSION, closeFd, FdLink, openDir, possibleCpus, RingBuffer, uprobeSessionSupport, type BpfMap, type RingWake } from './libbpf.js';
 import type { RecordHandler } from './ring.js';
 import * as W from './wire.generated.js';
 import { AF_INET, AF_INET6, BPF_NOEXIST } from './ffi.js';
@@ -612,6 +612,11 @@ export class KernelSession {
     this.ring = new RingBuffer(events.fd, this.options.ringBytes, handler, { pollMs: this.options.pollMs ?? 50 });
     this.ring.start();
     return this.ring;
+  }
+
+  /** How the ring's consumer is woken (libbpf.ts RingBuffer.wake); undefined before consume(). */
+  get ringWake(): RingWake | undefined {
+    return this.ring?.wake;
   }
 
   /** Nothing in the ring after the record being handled (or at all, between records). */

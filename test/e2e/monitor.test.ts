@@ -260,6 +260,25 @@ describe('busted monitor on real traffic', { skip }, () => {
     assert.ok(!agent.stdout.includes(secret), 'the API key appears nowhere in the output');
   });
 
+  it('the ring buffer waited on by a worker thread (where libuv\'s loop cannot watch it; BUSTED_RING_WAKE=worker): the same events', async () => {
+    const w = await MonitorProcess.start(['--cgroup', cg.path], 15_000, 'monitor', { BUSTED_RING_WAKE: 'worker' });
+    try {
+      assert.match(w.stderr, /the ring buffer is waited on by a worker thread/);
+      assert.doesNotMatch(agent.stderr, /worker thread/, 'the other agent watches the ring on its loop');
+      const r = await run(['curl', '-4', '-sS', '--http1.1', '--cacert', pki.caCert, `https://api.openai.com:${port}/v1/models`], inCg());
+      assert.equal(r.code, 0, r.stderr);
+      for (const a of [w, agent]) {
+        const c = await a.waitFor((e) => of(r.pid)(e) && e.type === 'connect' && e.net?.protocol === 'tcp', 'tcp connect');
+        assert.equal(c.net?.dst_port, port);
+        const ch = await a.waitFor((e) => of(r.pid)(e) && e.type === 'tls_client_hello', 'ClientHello');
+        assert.equal(ch.tls?.sni, 'api.openai.com');
+        await a.waitFor((e) => of(r.pid)(e) && e.type === 'close' && e.net?.protocol === 'tcp', 'tcp close');
+      }
+    } finally {
+      assert.equal(await w.stop(), 0, w.stderr);
+    }
+  });
+
   it('UDP flows of the DNS exchange: connect and close with byte counts', async () => {
     const r = await run(['curl', '-4', '-sS', '-o', '/dev/null', '--cacert', pki.caCert, `https://api.anthropic.com:${port}/`], inCg());
     assert.equal(r.code, 0, r.stderr);

@@ -17,8 +17,8 @@ export class MonitorProcess {
   private readonly child: ChildProcess;
   private readonly exit: Promise<number | null>;
 
-  private constructor(args: string[], command: string) {
-    this.child = spawn(process.execPath, [join(PACKAGE_ROOT, 'bin', 'busted.js'), command, '--format', 'json', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  private constructor(args: string[], command: string, env?: NodeJS.ProcessEnv) {
+    this.child = spawn(process.execPath, [join(PACKAGE_ROOT, 'bin', 'busted.js'), command, '--format', 'json', ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: env && { ...process.env, ...env } });
     let buf = '';
     this.child.stdout!.on('data', (d: Buffer) => {
       buf += d.toString('utf8');
@@ -41,8 +41,8 @@ export class MonitorProcess {
   }
 
   /** Start and wait until the agent says it is attached. `command`: monitor, enforce or demo. */
-  static async start(args: string[], timeoutMs = 15_000, command = 'monitor'): Promise<MonitorProcess> {
-    const m = new MonitorProcess(args, command);
+  static async start(args: string[], timeoutMs = 15_000, command = 'monitor', env?: NodeJS.ProcessEnv): Promise<MonitorProcess> {
+    const m = new MonitorProcess(args, command, env);
     const deadline = Date.now() + timeoutMs;
     while (!/busted: (monitoring|enforcing on|deciding)/.test(m.stderr)) {
       if (m.child.exitCode !== null) throw new Error(`busted monitor exited ${m.child.exitCode}: ${m.stderr}`);
