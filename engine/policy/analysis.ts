@@ -40,8 +40,25 @@ export interface InputUse {
   tabled?: Array<string[] | undefined>;
 }
 
-/** Builtins whose answer is not a function of their arguments. */
-export const VOLATILE = new Set(['time.now_ns', 'io.jwt.decode_verify', 'rand.intn', 'uuid.rfc4122', 'uuid.parse', 'http.send', 'net.lookup_ip_addr', 'opa.runtime', 'trace', 'test.sleep']);
+/**
+ * Builtins whose answer is not a function of their arguments. The x509
+ * verifications read the clock (a chain valid now expires; with options, the
+ * clock unless they give a time), as io.jwt.decode_verify does.
+ */
+export const VOLATILE = new Set([
+  'time.now_ns',
+  'io.jwt.decode_verify',
+  'crypto.x509.parse_and_verify_certificates',
+  'crypto.x509.parse_and_verify_certificates_with_options',
+  'rand.intn',
+  'uuid.rfc4122',
+  'uuid.parse',
+  'http.send',
+  'net.lookup_ip_addr',
+  'opa.runtime',
+  'trace',
+  'test.sleep',
+]);
 
 /** The input a policy reads. `builtins` is every builtin it calls (the checked program's list). */
 export function inputUse(modules: readonly A.Module[], builtins: readonly string[]): InputUse {

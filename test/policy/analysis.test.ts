@@ -25,6 +25,10 @@ names := {n | some q in input.dns.questions; n := q.name}
     assert.equal(use('decision := "block" if { k := "type"; input[k] == "x" }').all, true);
     assert.deepEqual(compile([{ file: 'p.rego', text: 'package busted\nimport rego.v1\nimport input.process as p\ndecision := "block" if p.comm == "curl"' }], { entrypoints: ['busted/decision'] }).inputs.paths, [['process', 'comm']]);
     assert.equal(use('decision := "block" if time.now_ns() > 0').volatile, true);
+    // a certificate chain valid now is not valid once it expires: the verification reads the clock
+    assert.equal(use('decision := "block" if { [ok, _] := crypto.x509.parse_and_verify_certificates(input.pem); not ok }').volatile, true);
+    assert.equal(use('decision := "block" if { [ok, _] := crypto.x509.parse_and_verify_certificates_with_options(input.pem, {}); not ok }').volatile, true);
+    assert.equal(use('decision := "block" if count(crypto.x509.parse_certificates(input.pem)) > 1').volatile, false);
   });
 
   it('minimalPaths keeps the shortest of nested paths; reads() answers for a path or a prefix', () => {

@@ -424,8 +424,9 @@ describe('input images (engine/policy/image.ts): the input written as the runtim
       'whole := count(input) if true', // the input as such: not keyed
       'scan := [k | some k, _ in input] if true',
       'clock := [time.now_ns(), input.d] if true',
+      'chain := crypto.x509.parse_and_verify_certificates(input.d) if true', // valid until it expires: the clock too
       'calls := [leaves, via_fn]',
-      'out := [leaves, via_fn, obj, whole, scan, clock, calls]',
+      'out := [leaves, via_fn, obj, whole, scan, clock, chain, calls]',
     ].join('\n');
     let ir: IR.Policy | undefined;
     compile([{ file: 't.rego', text: policy }], { entrypoints: ['t/out'], onIR: (x: IR.Policy) => (ir = x) });
@@ -436,7 +437,7 @@ describe('input images (engine/policy/image.ts): the input written as the runtim
     assert.deepEqual(keyed.get('via_fn'), ['e']);
     assert.deepEqual(keyed.get('obj'), ['a']);
     assert.deepEqual(keyed.get('calls'), ['a.b', 'a.c', 'd', 'e']);
-    for (const name of ['whole', 'scan', 'clock', 'out']) assert.equal(keyed.get(name), undefined, name);
+    for (const name of ['whole', 'scan', 'clock', 'chain', 'out']) assert.equal(keyed.get(name), undefined, name);
   });
 
   it('grows its target as it writes, from any offset, and lays out what a reader of the layout reads back', () => {
