@@ -41,6 +41,22 @@ export interface InputUse {
 }
 
 /**
+ * The custom section in which a module we compiled carries the hash of its
+ * path table (pathTableHash of InputUse.tabled): an input image written for
+ * another compile's table would put values at the wrong ids, and the
+ * module would decide on them without a word (PolicyEngine checks).
+ */
+export const PATH_TABLE_SECTION = 'busted.path-table';
+
+/** FNV-1a 32 of a path table (InputUse.tabled) as JSON: data paths and ids past the table are null. */
+export function pathTableHash(tabled: ReadonlyArray<readonly string[] | undefined>): number {
+  const s = JSON.stringify(Array.from(tabled, (p) => p ?? null));
+  let h = 0x811c9dc5;
+  for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193) >>> 0;
+  return h;
+}
+
+/**
  * Builtins whose answer is not a function of their arguments. The x509
  * verifications read the clock (a chain valid now expires; with options, the
  * clock unless they give a time), as io.jwt.decode_verify does.

@@ -9,7 +9,8 @@ import type { LoadedPolicy } from '@open-policy-agent/opa-wasm';
 
 import { BustedError, ErrorCode } from '../model/errors.js';
 import { loadCompiled, newEvaluation, type LoadOptions } from './builtins-js.js';
-import { reads, type InputUse } from './analysis.js';
+import { PATH_TABLE_SECTION, pathTableHash, reads, type InputUse } from './analysis.js';
+import { customSection } from './runtime/module.js';
 import { DirectEval } from './direct.js';
 import { ImageProjector, TooDeep } from './image.js';
 import { InputProjector } from './project.js';
@@ -149,6 +150,7 @@ export class PolicyEngine {
         'policies',
       );
     }
+    if (build.kind === 'rego' && build.inputs?.tabled) checkPathTable(build.wasm, build.inputs.tabled);
     policy.setData(build.data);
     return new PolicyEngine(policy, build, eps.includes(ENTRYPOINTS[1]), eps.includes(OPTIONAL_ENTRYPOINTS[0]), ids);
   }
@@ -203,5 +205,25 @@ export class PolicyEngine {
     if (!again) this.setInput(event, json);
     const out = this.run(OPTIONAL_ENTRYPOINTS[0], again);
     return out.length > 0 && out[0]!.result === true;
+  }
+}
+
+/**
+ * The module carries the hash of the path table TABLED describes
+ * (analysis.ts PATH_TABLE_SECTION): the input images written from TABLED
+ * put each value at the id this module reads it from. A module paired with
+ * another compile's input paths would decide on the wrong values without a
+ * word (it happened once, in the coverage replay), so it is refused.
+ */
+function checkPathTable(wasm: Uint8Array, tabled: ReadonlyArray<readonly string[] | undefined>): void {
+  const sec = customSection(wasm, PATH_TABLE_SECTION);
+  const want = pathTableHash(tabled);
+  const got = sec?.length === 4 ? new DataView(sec.buffer, sec.byteOffset, 4).getUint32(0, true) : undefined;
+  if (got !== want) {
+    throw new BustedError(
+      ErrorCode.POLICY,
+      `internal error: the policy module's path table (${got === undefined ? 'none' : got.toString(16)}) is not the one its input paths describe (${want.toString(16)}): module and paths come from different compiles`,
+      'policies',
+    );
   }
 }

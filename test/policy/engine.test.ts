@@ -82,6 +82,32 @@ describe('policy engine: the shipped policies', () => {
   });
 });
 
+describe('policy engine: a module and the input paths handed with it', () => {
+  const policy = (order: string[]) => [
+    'package busted',
+    'import rego.v1',
+    'default decision := "allow"',
+    ...order.map((p, i) => `decision := "block" if input.${p} == "x${i}"`),
+  ].join('\n');
+  const build = (order: string[]) => {
+    const { wasm, inputs } = compile([{ file: 'p.rego', text: policy(order) }], { entrypoints: ['busted/decision'] });
+    return { kind: 'rego' as const, wasm, data: {}, revision: 'r', files: ['p.rego'], inputs };
+  };
+
+  it('come from one compile: a module handed another compile\'s path table is refused, not run on values at the wrong ids', async () => {
+    const a = build(['process.comm', 'tls.sni']);
+    const b = build(['tls.sni', 'process.comm']); // the same paths, numbered the other way round
+    assert.notDeepEqual(a.inputs.tabled, b.inputs.tabled);
+    const ok = await PolicyEngine.fromBuild(a);
+    assert.equal(ok.decide({ type: 'connect', process: { comm: 'x0' } }).action, 'block');
+    assert.equal(ok.decide({ type: 'connect', tls: { sni: 'x0' } }).action, 'allow');
+    await assert.rejects(PolicyEngine.fromBuild({ ...a, inputs: b.inputs }), (e: unknown) => e instanceof BustedError && /path table .* is not the one its input paths describe/.test(e.message));
+    // a module without the section (not ours, or cut) with paths: refused too
+    const cut = a.wasm.slice(0, a.wasm.length - 4 - 1 - 1 - 'busted.path-table'.length - 1);
+    await assert.rejects(PolicyEngine.fromBuild({ ...a, wasm: cut }), /path table \(none\)/);
+  });
+});
+
 describe('policy engine: data beside the policies (data.json, data.yaml)', () => {
   const rego = 'package busted\n\nimport rego.v1\n\ndecision := "block" if input.provider in data.busted.blocked\n\ndecision := "audit" if input.team == data.teams.audit\n';
   const dirWith = (name: string, files: Record<string, string>) => {

@@ -30,6 +30,8 @@ import { CONFLICT_COMPLETE, CONFLICT_FUNCTION, CONFLICT_OBJECT } from '../plan/p
 import { dataOnlyRules, inputKeyedRules } from './kept.js';
 import { repeatedLookups } from './lookups.js';
 import { V_ARRAY, V_BOOLEAN, V_NUMBER, V_OBJECT, V_SET, V_STRING } from '../runtime/values.js';
+import { encodeCustomSection } from '../runtime/module.js';
+import { PATH_TABLE_SECTION, pathTableHash } from '../analysis.js';
 import { Code, I32, firstNewFunc, splice, startOf, type Body, type NewFunc } from './wasm.js';
 
 /** What the emitter needs from build/wasm/runtime.json (runtime/build.ts). */
@@ -886,7 +888,7 @@ export function emit(policy: IR.Policy, runtime: Uint8Array, manifest: RuntimeMa
     const [root, ...keys] = path.split('/');
     inputPaths[id] = root === String(IR.INPUT) ? keys.map((k) => policy.static.strings[Number(k)]!) : undefined;
   }
-  const wasm = splice(runtime, {
+  const spliced = splice(runtime, {
     replace: new Map([
       [manifest.stubs.eval!, { locals: 0, code: ev }],
       [manifest.stubs.entrypoints!, { locals: 1, code: eps }],
@@ -896,5 +898,12 @@ export function emit(policy: IR.Policy, runtime: Uint8Array, manifest: RuntimeMa
     data: { offset: data.base, bytes },
     start: startIdx,
   });
+  // the path table's hash, which the engine checks against the input paths it is handed with this module
+  const hash = new Uint8Array(4);
+  new DataView(hash.buffer).setUint32(0, pathTableHash(inputPaths), true);
+  const section = encodeCustomSection(PATH_TABLE_SECTION, hash);
+  const wasm = new Uint8Array(spliced.length + section.length);
+  wasm.set(spliced);
+  wasm.set(section, spliced.length);
   return { wasm, inputPaths };
 }

@@ -136,6 +136,22 @@ export function functionNames(b: Uint8Array): Map<number, string> {
   return names;
 }
 
+/** The payload of the custom section NAME (its bytes after the name), or undefined when the module has none. */
+export function customSection(b: Uint8Array, name: string): Uint8Array | undefined {
+  for (const s of sections(b)) {
+    if (s.id !== SEC_CUSTOM) continue;
+    const r = new Reader(b.subarray(0, s.end), s.start);
+    if (r.name() === name) return b.subarray(r.pos, s.end);
+  }
+  return undefined;
+}
+
+/** A custom section NAME holding PAYLOAD, to append to a module. */
+export function encodeCustomSection(name: string, payload: Uint8Array): Uint8Array {
+  const body = [...encodeName(name), ...payload];
+  return Uint8Array.from([SEC_CUSTOM, ...uleb(body.length), ...body]);
+}
+
 export interface Global {
   index: number;
   mutable: boolean;
