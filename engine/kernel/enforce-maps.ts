@@ -35,6 +35,19 @@ export interface HeldThread {
   stopQueued: boolean;
 }
 
+/** Thread TID's `held` entry (struct busted_held) as V holds it. */
+function heldThread(tid: number, v: Uint8Array): HeldThread {
+  const dv = new DataView(v.buffer, v.byteOffset, v.byteLength);
+  return {
+    tid,
+    pid: dv.getUint32(W.HELD.pid, true),
+    ssl: dv.getBigUint64(W.HELD.ssl, true).toString(16),
+    callId: dv.getBigUint64(W.HELD.call_id, true).toString(16),
+    sinceNs: Number(dv.getBigUint64(W.HELD.since_ns, true)),
+    stopQueued: (dv.getUint32(W.HELD.flags, true) & W.BUSTED_HELD_STOP_QUEUED) !== 0,
+  };
+}
+
 function u32key(v: number): Uint8Array {
   const k = new Uint8Array(4);
   new DataView(k.buffer).setUint32(0, v, true);
@@ -234,16 +247,7 @@ export class EnforceMaps {
     const v = new Uint8Array(W.HELD.size);
     const out: HeldThread[] = [];
     for (const k of m.keys(4)) {
-      if (!m.lookup(k, v)) continue;
-      const dv = new DataView(v.buffer);
-      out.push({
-        tid: new DataView(k.buffer).getUint32(0, true),
-        pid: dv.getUint32(W.HELD.pid, true),
-        ssl: dv.getBigUint64(W.HELD.ssl, true).toString(16),
-        callId: dv.getBigUint64(W.HELD.call_id, true).toString(16),
-        sinceNs: Number(dv.getBigUint64(W.HELD.since_ns, true)),
-        stopQueued: (dv.getUint32(W.HELD.flags, true) & W.BUSTED_HELD_STOP_QUEUED) !== 0,
-      });
+      if (m.lookup(k, v)) out.push(heldThread(new DataView(k.buffer).getUint32(0, true), v));
     }
     return out;
   }
@@ -257,10 +261,9 @@ export class EnforceMaps {
    * False when the kernel could not say (its signal went out later).
    */
   stopQueued(tid: number, callId: string): boolean {
-    const v = this.heldValue;
-    if (!this.map('held').lookup(u32key(tid), v)) return false;
-    const dv = new DataView(v.buffer);
-    return (dv.getUint32(W.HELD.flags, true) & W.BUSTED_HELD_STOP_QUEUED) !== 0 && dv.getBigUint64(W.HELD.call_id, true).toString(16) === callId;
+    if (!this.map('held').lookup(u32key(tid), this.heldValue)) return false;
+    const h = heldThread(tid, this.heldValue);
+    return h.stopQueued && h.callId === callId;
   }
 
   /** The held map's descriptor (handed to the guard, engine/enforce/guard.c). */

@@ -135,6 +135,8 @@ export class PolicyEngine {
   }
 
   static async fromBuild(build: PolicyBuild, opts: LoadOptions = {}): Promise<PolicyEngine> {
+    // before the module is instantiated: refused, it costs nothing
+    if (build.kind === 'rego' && build.inputs?.tabled) checkPathTable(build.wasm, build.inputs.tabled);
     let policy: LoadedPolicy;
     try {
       policy = await loadCompiled(build.wasm, undefined, opts);
@@ -150,7 +152,6 @@ export class PolicyEngine {
         'policies',
       );
     }
-    if (build.kind === 'rego' && build.inputs?.tabled) checkPathTable(build.wasm, build.inputs.tabled);
     policy.setData(build.data);
     return new PolicyEngine(policy, build, eps.includes(ENTRYPOINTS[1]), eps.includes(OPTIONAL_ENTRYPOINTS[0]), ids);
   }

@@ -117,21 +117,20 @@ export function sections(b: Uint8Array): Section[] {
 /** Function index -> name, from the "name" custom section (subsection 1). */
 export function functionNames(b: Uint8Array): Map<number, string> {
   const names = new Map<number, string>();
-  for (const s of sections(b).filter((x) => x.id === SEC_CUSTOM)) {
-    const r = new Reader(b.subarray(0, s.end), s.start);
-    if (r.name() !== 'name') continue;
-    while (r.pos < s.end) {
-      const sub = r.byte();
-      const size = r.u32();
-      const next = r.pos + size;
-      if (sub === 1) {
-        for (let n = r.u32(); n > 0; n--) {
-          const idx = r.u32();
-          names.set(idx, r.name());
-        }
+  const payload = customSection(b, 'name');
+  if (!payload) return names;
+  const r = new Reader(payload);
+  while (r.pos < payload.length) {
+    const sub = r.byte();
+    const size = r.u32();
+    const next = r.pos + size;
+    if (sub === 1) {
+      for (let n = r.u32(); n > 0; n--) {
+        const idx = r.u32();
+        names.set(idx, r.name());
       }
-      r.pos = next;
     }
+    r.pos = next;
   }
   return names;
 }
