@@ -181,11 +181,22 @@ function entries(d: string, seen: Set<string>): Entry[] {
 }
 
 /**
- * Reads and, for Rego, compiles a policy source. Throws BustedError
- * (usage, policy) for what cannot be read, and RegoErrors (file:row:col)
- * for Rego that does not compile.
+ * A policy source as read at one moment: every file it is built from, in
+ * memory. The build is made from this and never from the files again, so
+ * it is exactly what `digest` names; a watcher that reads the source again
+ * and finds the same digest knows that its build is still what the files
+ * say (watch.ts).
  */
-export function buildPolicy(src: string, entrypoints: readonly string[] = ENTRYPOINTS, opts: { parse?: ParseOptions } = {}): PolicyBuild {
+export type PolicySnapshot =
+  | { kind: 'bundle-file'; src: string; digest: string; bytes: Buffer }
+  | { kind: 'bundle-dir'; src: string; digest: string; files: BundleFile[] }
+  | { kind: 'rego'; src: string; digest: string; sources: Source[]; data: ReturnType<typeof readPolicyData> };
+
+/**
+ * Reads SRC whole. Throws BustedError (usage, policy) for what cannot be
+ * read: no such path, no .rego files, a data file that does not parse.
+ */
+export function readPolicySource(src: string): PolicySnapshot {
   let st;
   try {
     st = statSync(src);
@@ -194,16 +205,39 @@ export function buildPolicy(src: string, entrypoints: readonly string[] = ENTRYP
   }
   if (st.isFile() && !src.endsWith('.rego')) {
     const bytes = readFileSync(src);
-    const b = readBundleArchive(bytes, src);
-    return { kind: 'bundle', wasm: b.wasm, data: b.data, revision: b.revision || revisionOf([['bundle', bytes]]), files: b.files };
+    return { kind: 'bundle-file', src, digest: revisionOf([['bundle', bytes]]), bytes };
   }
   if (st.isDirectory() && isBundleDir(src)) {
     const files = bundleDirFiles(src);
-    const b = bundleFromFiles(files, src);
-    return { kind: 'bundle', wasm: b.wasm, data: b.data, revision: b.revision || revisionOf(files.map((f) => [f.name, f.data])), files: b.files };
+    return { kind: 'bundle-dir', src, digest: revisionOf(files.map((f) => [f.name, f.data])), files };
   }
   const sources = regoSources(src);
-  const data = st.isDirectory() ? readPolicyData(src) : { value: {}, files: [] };
+  const data = st.isDirectory() ? readPolicyData(src) : { value: {}, text: '{}', files: [] };
+  const parts: Array<[string, string]> = sources.map((s) => [s.file, s.text]);
+  parts.push(...data.files);
+  return { kind: 'rego', src, digest: revisionOf(parts), sources, data };
+}
+
+/**
+ * Reads and, for Rego, compiles a policy source. Throws BustedError
+ * (usage, policy) for what cannot be read, and RegoErrors (file:row:col)
+ * for Rego that does not compile.
+ */
+export function buildPolicy(src: string, entrypoints: readonly string[] = ENTRYPOINTS, opts: { parse?: ParseOptions } = {}): PolicyBuild {
+  return buildSnapshot(readPolicySource(src), entrypoints, opts);
+}
+
+/** The build of a source as SNAP read it (buildPolicy, without reading). */
+export function buildSnapshot(snap: PolicySnapshot, entrypoints: readonly string[] = ENTRYPOINTS, opts: { parse?: ParseOptions } = {}): PolicyBuild {
+  if (snap.kind === 'bundle-file') {
+    const b = readBundleArchive(snap.bytes, snap.src);
+    return { kind: 'bundle', wasm: b.wasm, data: b.data, revision: b.revision || snap.digest, files: b.files };
+  }
+  if (snap.kind === 'bundle-dir') {
+    const b = bundleFromFiles(snap.files, snap.src);
+    return { kind: 'bundle', wasm: b.wasm, data: b.data, revision: b.revision || snap.digest, files: b.files };
+  }
+  const { sources, data } = snap;
   // what busted evaluates: decision required, reasons and kill when defined
   const ours = entrypoints === ENTRYPOINTS;
   const { wasm, inputs } = compile(sources, {
@@ -211,13 +245,11 @@ export function buildPolicy(src: string, entrypoints: readonly string[] = ENTRYP
     optional: ours ? [ENTRYPOINTS[1], ...OPTIONAL_ENTRYPOINTS] : [],
     parse: opts.parse,
   });
-  const parts: Array<[string, string]> = sources.map((s) => [s.file, s.text]);
-  parts.push(...data.files);
   return {
     kind: 'rego',
     wasm,
     data: data.value,
-    revision: revisionOf(parts),
+    revision: snap.digest,
     files: [...sources.map((s) => s.file), ...data.files.map(([name]) => name)],
     inputs,
   };

@@ -5,8 +5,13 @@
  *
  * - a directory of Rego (or an unpacked bundle), or a bundle file: watched
  *   with chokidar. A burst of changes (a `git pull`, an editor's
- *   write-to-temp-then-rename) is one rebuild, after the files have been
- *   quiet for a moment; a rebuild that yields the same revision is no change.
+ *   write-to-temp-then-rename) is one rebuild: a build is handed on only
+ *   once the files have been quiet for a moment (`debounceMs`) and still
+ *   read as they did when it was built (the snapshot's digest,
+ *   source.ts). It is built as soon as the changes settle, while that quiet
+ *   time runs, so a single edit costs the compile and not the compile plus
+ *   the wait; a build that the files no longer match is thrown away and
+ *   made again. A rebuild that yields the same revision is no change.
  * - an http(s):// bundle URL: polled with If-None-Match, as OPA's bundle
  *   service does (a 304 is no change).
  *
@@ -23,10 +28,10 @@ import { watch, type FSWatcher } from 'chokidar';
 
 import { BustedError, ErrorCode } from '../model/errors.js';
 import { readBundleArchive } from './bundle.js';
-import { buildPolicy, type PolicyBuild } from './source.js';
+import { buildSnapshot, readPolicySource, type PolicyBuild } from './source.js';
 
 export interface PolicySourceOptions {
-  /** quiet time before a rebuild, ms (default 25) */
+  /** how long the files must have been quiet before a rebuild is handed on, ms (default 25) */
   debounceMs?: number;
   /** URL sources: seconds between polls (default 30) */
   pollSeconds?: number;
@@ -46,6 +51,8 @@ export class PolicySource {
   private pending = new Set<string>();
   private etag: string | undefined;
   private revision: string | undefined;
+  /** the digest of the files whose build (or compile error) was handed on last */
+  private digest: string | undefined;
   private closed = false;
   private building = false;
   private again = false;
@@ -57,7 +64,14 @@ export class PolicySource {
 
   /** The first build (throws what the compiler or the server said). */
   async load(): Promise<PolicyBuild> {
-    const b = isUrl(this.src) ? await this.fetchBundle(true) : buildPolicy(this.src);
+    let b: PolicyBuild | undefined;
+    if (isUrl(this.src)) {
+      b = await this.fetchBundle(true);
+    } else {
+      const snap = readPolicySource(this.src);
+      b = buildSnapshot(snap);
+      this.digest = snap.digest;
+    }
     if (!b) throw new BustedError(ErrorCode.POLICY, `${this.src}: the server sent no bundle`, 'policies');
     this.revision = b.revision;
     return b;
@@ -65,36 +79,11 @@ export class PolicySource {
 
   /** Follow the source; every new revision goes to onBuild, every failure to onError. */
   follow(onBuild: (b: PolicyBuild, changed: string[]) => void | Promise<void>, onError: (e: Error) => void): void {
-    const rebuild = async () => {
-      if (this.building) {
-        this.again = true;
-        return;
-      }
-      this.building = true;
-      const changed = [...this.pending].sort();
-      this.pending.clear();
-      try {
-        const b = isUrl(this.src) ? await this.fetchBundle(false) : buildPolicy(this.src);
-        if (b && b.revision !== this.revision && !this.closed) {
-          this.revision = b.revision;
-          await onBuild(b, changed);
-        }
-      } catch (e) {
-        if (!this.closed) onError(e as Error);
-      } finally {
-        this.building = false;
-        if (this.again && !this.closed) {
-          this.again = false;
-          void rebuild();
-        }
-      }
-    };
     if (isUrl(this.src)) {
-      this.timer = setInterval(() => void rebuild(), (this.o.pollSeconds ?? 30) * 1000);
+      this.timer = setInterval(() => void this.once(() => this.poll(onBuild, onError)), (this.o.pollSeconds ?? 30) * 1000);
       this.timer.unref();
       return;
     }
-    let debounce: NodeJS.Timeout | undefined;
     const root = statSync(this.src).isDirectory() ? this.src : undefined;
     this.watcher = watch(this.src, {
       ignoreInitial: true,
@@ -103,11 +92,107 @@ export class PolicySource {
     });
     const changed = (path: string) => {
       this.pending.add(root ? relative(root, path) || path : path);
-      clearTimeout(debounce);
-      debounce = setTimeout(() => void rebuild(), this.o.debounceMs ?? 25);
+      this.lastChange = performance.now();
+      clearTimeout(this.settle);
+      this.settle = setTimeout(() => void this.once(() => this.rebuild(onBuild, onError)), Math.min(SETTLE_MS, this.quietMs));
     };
     this.watcher.on('add', changed).on('change', changed).on('unlink', changed).on('addDir', changed).on('unlinkDir', changed);
     this.watcher.on('error', (e) => onError(e as Error));
+  }
+
+  /** the time of the last change seen (performance.now()) */
+  private lastChange = 0;
+  /** a build's start, once the changes settle (SETTLE_MS) */
+  private settle: NodeJS.Timeout | undefined;
+
+  private get quietMs(): number {
+    return this.o.debounceMs ?? 25;
+  }
+
+  /** Runs WORK unless one is running; then once more after it, for what came in meanwhile. */
+  private async once(work: () => Promise<void>): Promise<void> {
+    if (this.building) {
+      this.again = true;
+      return;
+    }
+    this.building = true;
+    try {
+      await work();
+    } finally {
+      this.building = false;
+      if (this.again && !this.closed) {
+        this.again = false;
+        void this.once(work);
+      }
+    }
+  }
+
+  /**
+   * Build the files as they are now; hand the build (or its error) on once
+   * they have been quiet for debounceMs and still read the same. Files that
+   * read as the last build handed on are no change, and are not compiled.
+   */
+  private async rebuild(onBuild: (b: PolicyBuild, changed: string[]) => void | Promise<void>, onError: (e: Error) => void): Promise<void> {
+    for (;;) {
+      const { digest, build, error } = this.attempt();
+      if (digest === this.digest) return;
+      await this.quiet();
+      if (this.closed) return;
+      // changed while it was built or while it waited: build it again
+      if (this.attempt(false).digest !== digest) continue;
+      this.digest = digest;
+      const changed = [...this.pending].sort();
+      this.pending.clear();
+      if (error) {
+        onError(error);
+      } else if (build!.revision !== this.revision) {
+        this.revision = build!.revision;
+        await onBuild(build!, changed);
+      }
+      return;
+    }
+  }
+
+  /**
+   * The source read now (and built, unless BUILD is false): its digest,
+   * `unreadable: ...` when it cannot be read, and its build or the error
+   * that stopped it.
+   */
+  private attempt(build = true): { digest: string; build?: PolicyBuild; error?: Error } {
+    let snap;
+    try {
+      snap = readPolicySource(this.src);
+    } catch (e) {
+      return { digest: `unreadable: ${(e as Error).message}`, error: e as Error };
+    }
+    if (!build || snap.digest === this.digest) return { digest: snap.digest };
+    try {
+      return { digest: snap.digest, build: buildSnapshot(snap) };
+    } catch (e) {
+      return { digest: snap.digest, error: e as Error };
+    }
+  }
+
+  /** Resolves when no change has been seen for debounceMs (changes that came in during a compile seen first). */
+  private async quiet(): Promise<void> {
+    await new Promise((r) => setImmediate(r));
+    for (;;) {
+      const wait = this.lastChange + this.quietMs - performance.now();
+      if (wait <= 0 || this.closed) return;
+      await new Promise((r) => setTimeout(r, Math.ceil(wait)));
+    }
+  }
+
+  private async poll(onBuild: (b: PolicyBuild, changed: string[]) => void | Promise<void>, onError: (e: Error) => void): Promise<void> {
+    try {
+      const b = await this.fetchBundle(false);
+      if (b && b.revision !== this.revision && !this.closed) {
+        this.revision = b.revision;
+        await onBuild(b, []);
+      }
+    } catch (e) {
+      if (!this.closed) onError(e as Error);
+    }
   }
 
   /** Resolves when the watcher is watching (tests write files after this). */
@@ -119,6 +204,7 @@ export class PolicySource {
   async close(): Promise<void> {
     this.closed = true;
     clearInterval(this.timer);
+    clearTimeout(this.settle);
     await this.watcher?.close();
   }
 
@@ -137,6 +223,13 @@ export class PolicySource {
 }
 
 const MAX_BUNDLE = 64 << 20;
+
+/**
+ * How long changes must pause before a build starts, ms: the files of one
+ * `git checkout` or of an editor's rename arrive within it. Less than the
+ * quiet time that a build waits for before it is handed on.
+ */
+const SETTLE_MS = 5;
 
 function get(url: string, headers: Record<string, string>, ca: Buffer | undefined): Promise<{ status: number; body: Buffer; etag?: string }> {
   return new Promise((resolve, reject) => {
