@@ -64,6 +64,10 @@ enum busted_tls_flags {
 	 * (tls.bpf.c watch_reads) until the engine, having read the request,
 	 * says they are not wanted */
 	BUSTED_TLS_F_READS_ON = 4,
+	/* a write held in the packet hook (tls.bpf.c hold_in_packets): copied
+	 * whole at its entry, its thread not stopped, what its socket (sock_id)
+	 * sends dropped until the engine lets hold number hold_n go (pkt_released) */
+	BUSTED_TLS_F_PKT_HELD = 8,
 };
 
 /* Which TCP transition a BUSTED_KIND_TCP record reports. */
@@ -330,6 +334,9 @@ struct busted_tls_event {
 	__u32 cap_len;  /* bytes of data[] used */
 	__u32 lib;      /* which probe set (engine's probe table index), load-time cookie */
 	__u32 flags;    /* enum busted_tls_flags */
+	__u64 sock_id;  /* BUSTED_TLS_F_PKT_HELD: the socket held (its cookie); else 0 */
+	__u32 hold_n;   /* BUSTED_TLS_F_PKT_HELD: the hold's number on that socket (pkt_holds), which the engine lets go by */
+	__u32 _pad2;
 	__u8 data[BUSTED_TLS_CHUNK];
 };
 

@@ -95,6 +95,35 @@ struct {
 	__type(value, __u32);
 } blocked_tids SEC(".maps");
 
+/* Writes held in the packet hook rather than by stopping their thread
+ * (tls.bpf.c hold_in_packets), per socket (cookie): how many the kernel
+ * held, counted by the probe, and how many of them the engine let go,
+ * written by the engine. What the socket sends is dropped while the first
+ * is ahead (pkt.bpf.c pkt_held): a write held after the engine's count was
+ * read stays held, however the two race. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u64);
+	__type(value, __u32);
+} pkt_holds SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u64);
+	__type(value, __u32);
+} pkt_released SEC(".maps");
+
+/* The socket of each TLS connection whose ClientHello (a server's:
+ * ServerHello) was seen leaving, by pid and SSL* (pkt.bpf.c tie_ssl). */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, struct busted_tls_key);
+	__type(value, __u64);
+} ssl_socks SEC(".maps");
+
 /* The SSL* each thread last handed to the TLS library (tid -> key): the
  * ClientHello that thread sends next belongs to it. */
 struct {

@@ -79,7 +79,8 @@ struct {
 } plain_socks SEC(".maps");
 
 /* ClientHellos held because busted cannot read their connection's TLS
- * (socket cookie -> enum busted_hello_hold; see hello_hold). */
+ * (socket cookie -> enum busted_hello_hold; see hello_hold), and TLS
+ * connections whose request the engine holds (sock_held). */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 16384);
@@ -765,6 +766,10 @@ static __always_inline void tie_ssl(struct pkt *p, __u64 cookie, struct busted_t
 	e->_pad = 0;
 	bpf_ringbuf_submit(e, rb_flags());
 	stat_inc(BUSTED_STAT_EVENTS);
+	/* for a write of it held here rather than by stopping its thread
+	 * (tls.bpf.c hold_in_packets): the engine, told above, can let it go */
+	if (enforce_on)
+		bpf_map_update_elem(&ssl_socks, k, &cookie, BPF_ANY);
 out:
 	bpf_map_delete_elem(&last_ssl, &tid);
 }
@@ -1026,6 +1031,26 @@ static __always_inline bool sock_held(struct __sk_buff *skb, struct pkt *p, __u6
 	return true;
 }
 
+/*
+ * A TLS connection with a write held here rather than by stopping its
+ * thread (tls.bpf.c hold_in_packets: a terminal's process) that the engine
+ * has not let go: what it sends is dropped, its sender's TCP tries again,
+ * and the engine has the server acknowledge once it lets the writes go (a
+ * probe from the headers told here). True: drop.
+ */
+static __always_inline bool pkt_held(struct __sk_buff *skb, struct pkt *p, __u64 cookie)
+{
+	__u32 *held = bpf_map_lookup_elem(&pkt_holds, &cookie), *let;
+
+	if (!held)
+		return false;
+	let = bpf_map_lookup_elem(&pkt_released, &cookie);
+	if ((__s32)(*held - (let ? *let : 0)) <= 0 || !plain_gate())
+		return false; /* all let go, or no engine to let them go */
+	emit_headers(skb, p, cookie, bpf_map_lookup_elem(&owners, &cookie), BUSTED_PKT_SOCK_HELD, 0);
+	return true;
+}
+
 static __always_inline int tcp_payload(struct __sk_buff *skb, struct pkt *p, __u64 cookie)
 {
 	struct busted_owner *o;
@@ -1043,7 +1068,7 @@ static __always_inline int tcp_payload(struct __sk_buff *skb, struct pkt *p, __u
 			dns_learn(skb, p, p->off + 2, o ? o->task.pid : 0, false);
 		return 1;
 	}
-	if (out && enforce_on && sock_held(skb, p, cookie))
+	if (out && enforce_on && (sock_held(skb, p, cookie) || pkt_held(skb, p, cookie)))
 		return 0;
 	ck = cookie ^ p->dir;
 	/* the first 6 bytes, or all of a shorter segment (the rest of h zero) */

@@ -147,6 +147,9 @@ struct chunk_ctx {
 	__u32 cap; /* bytes of it copied: min(len, tls_cap_bytes) */
 	__u32 lib;
 	__u32 flags;
+	__u64 sock_id; /* BUSTED_TLS_F_PKT_HELD: the socket held */
+	__u32 hold_n;  /* and the hold's number on it */
+	__u32 _pad;
 };
 
 /* Where a chunk is built before bpf_ringbuf_output copies just its used
@@ -195,6 +198,9 @@ static long copy_chunk(__u32 i, struct chunk_ctx *x)
 	e->buf = x->buf;
 	e->len = x->len;
 	e->offset = off;
+	e->sock_id = x->sock_id;
+	e->hold_n = x->hold_n;
+	e->_pad2 = 0;
 	{
 		/* a size the verifier can bound, in the register the call gets */
 		__u64 sz = n;
@@ -327,7 +333,7 @@ static __always_inline bool h2_holds(__u32 v, const void *buf, __u32 num, __u32 
 /* N bytes at BUF of a call (OP on SSL) copied into the records of call
  * CALL_ID, with FLAGS (each record says N: the engine skips what was not
  * copied). */
-static __always_inline void copy_call(void *ctx, __u64 ssl, __u64 buf, __u32 op, __u64 n, __u32 flags, __u64 call_id)
+static __always_inline void copy_call(void *ctx, __u64 ssl, __u64 buf, __u32 op, __u64 n, __u32 flags, __u64 call_id, __u64 sock_id, __u32 hold_n)
 {
 	struct chunk_ctx x = {};
 
@@ -344,6 +350,8 @@ static __always_inline void copy_call(void *ctx, __u64 ssl, __u64 buf, __u32 op,
 	x.lib = (__u32)bpf_get_attach_cookie(ctx);
 	x.flags = flags;
 	x.call_id = call_id;
+	x.sock_id = sock_id;
+	x.hold_n = hold_n;
 	bpf_loop(MAX_CHUNKS, copy_chunk, &x, 0);
 }
 
@@ -390,6 +398,55 @@ static __always_inline bool starts_request(const void *buf, __u64 num)
 
 	asm volatile("%[n] &= 7" : [n] "+r"(n));
 	return n > 0 && n <= 6 && !bpf_probe_read_user(h, n, buf) && request_start(h, n);
+}
+
+/* Does the current process have a controlling terminal? Its stop is then
+ * a job's stop to the shell that runs it: one with job control takes the
+ * terminal back and says the job stopped (bash: `[1]+ Stopped`). */
+static __always_inline bool in_terminal(void)
+{
+	struct task_struct *t = (struct task_struct *)bpf_get_current_task();
+
+	return BPF_CORE_READ(t, signal, tty) != NULL;
+}
+
+/*
+ * Hold a gated write of NUM bytes on connection KEY in the packet hook
+ * instead of stopping its thread (pkt.bpf.c pkt_held drops what the
+ * socket sends until the engine lets it go, and its sender's TCP tries
+ * again): for a terminal's process, whose stop its shell would see, when
+ * the write is copied whole (nothing is left to read from the process)
+ * and the connection's socket is known (its ClientHello was seen). The
+ * hold is in place before the library encrypts and sends. Returns the
+ * socket's cookie (0: stop the thread instead), and in *N the hold's
+ * number on that socket, which the engine lets go by.
+ */
+static __always_inline __u64 hold_in_packets(struct busted_tls_key *key, __u64 num, __u32 *n)
+{
+	__u64 *sock, cookie;
+	__u32 zero = 0, *held;
+
+	if (num > tls_cap_bytes || !in_terminal())
+		return 0;
+	sock = bpf_map_lookup_elem(&ssl_socks, key);
+	if (!sock)
+		return 0;
+	cookie = *sock;
+	held = bpf_map_lookup_elem(&pkt_holds, &cookie);
+	if (!held) {
+		/* counted from 0 again: an old engine count goes too */
+		bpf_map_delete_elem(&pkt_released, &cookie);
+		bpf_map_update_elem(&pkt_holds, &cookie, &zero, BPF_NOEXIST);
+		held = bpf_map_lookup_elem(&pkt_holds, &cookie);
+		if (!held)
+			return 0;
+	}
+	/* (clang's BPF target before v3 has no fetching add: the count read
+	 * back, which only another write on the same SSL* at once could move,
+	 * and OpenSSL's SSL objects take one writer at a time) */
+	__sync_fetch_and_add(held, 1);
+	*n = *held;
+	return cookie;
 }
 
 /* Returns whether the call was stored for the return half (which then has
@@ -470,12 +527,17 @@ static __always_inline bool enter_in(void *ctx, __u32 op, void *ssl, const void 
 			h2_written(&key, &c, c.h2_num);
 		if (num == 0)
 			return false;
+		__u32 n = 0;
+		__u64 sock = hold ? hold_in_packets(&key, num, &n) : 0;
+
 		call_id = next_call_id();
-		copy_call(ctx, (__u64)ssl, (__u64)buf, op, num, (hold ? BUSTED_TLS_F_GATED : 0) | c.flags, call_id);
+		copy_call(ctx, (__u64)ssl, (__u64)buf, op, num, (hold ? BUSTED_TLS_F_GATED : 0) | (sock ? BUSTED_TLS_F_PKT_HELD : 0) | c.flags,
+			  call_id, sock, n);
 		if (hold) {
 			/* what became of it, said now: all of it, or the connection fails */
 			write_done(ctx, (__u64)ssl, call_id, num);
-			hold_this_thread(key.pid, key.ssl, call_id);
+			if (!sock)
+				hold_this_thread(key.pid, key.ssl, call_id);
 		}
 		return false;
 	}
@@ -487,12 +549,16 @@ static __always_inline bool enter_in(void *ctx, __u32 op, void *ssl, const void 
 		 * the function's first instruction runs. */
 		/* the records say the whole length: the engine reads the rest
 		 * from the held process (interpret/tls-data.ts) */
+		__u32 n = 0;
+		__u64 sock = hold_in_packets(&key, num, &n);
+
 		c.call_id = next_call_id();
-		copy_call(ctx, (__u64)ssl, (__u64)buf, op, num, BUSTED_TLS_F_GATED | c.flags, c.call_id);
+		copy_call(ctx, (__u64)ssl, (__u64)buf, op, num, BUSTED_TLS_F_GATED | (sock ? BUSTED_TLS_F_PKT_HELD : 0) | c.flags, c.call_id, sock, n);
 		c.gated = 1;
 		/* the held write's WRITE_DONE needs the return: stored or not, it runs */
 		bpf_map_update_elem(calls, call_key, &c, BPF_ANY);
-		hold_this_thread(key.pid, key.ssl, c.call_id);
+		if (!sock)
+			hold_this_thread(key.pid, key.ssl, c.call_id);
 		return true;
 	}
 	return bpf_map_update_elem(calls, call_key, &c, BPF_ANY) == 0;
@@ -557,7 +623,7 @@ static __always_inline int leave_in(void *ctx, long ret, void *calls, const void
 	}
 	call_id = next_call_id();
 	if (call_id)
-		copy_call(ctx, c->ssl, c->buf, c->op, n, c->flags, call_id);
+		copy_call(ctx, c->ssl, c->buf, c->op, n, c->flags, call_id, 0, 0);
 out:
 	bpf_map_delete_elem(calls, call_key);
 	return 0;

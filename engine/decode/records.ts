@@ -124,6 +124,8 @@ export interface TlsRecord extends Base {
   lib: number;
   /** copied at SSL_write entry and held there (SIGSTOP) until the engine decides */
   gated: boolean;
+  /** a gated write held in the packet hook, its thread not stopped (tls.bpf.c hold_in_packets): the socket held, and the hold's number on it */
+  pktHeld?: { sock: bigint; n: number };
   /** the call's buffer (a user address): a held write's bytes past the cap are read there (tls-data.ts) */
   buf: bigint;
   /** a write that starts a request on a connection marked skip: followed again from here (tls.bpf.c BUSTED_TLS_F_RESTART) */
@@ -576,6 +578,7 @@ export function decodeRecord(dv: DataView, off: number, len: number): KernelReco
         buf: dv.getBigUint64(off + W.TLS.buf, true),
         ...(flags & W.BUSTED_TLS_F_RESTART ? { restart: true as const } : {}),
         ...(flags & W.BUSTED_TLS_F_READS_ON ? { readsOn: true as const } : {}),
+        ...(flags & W.BUSTED_TLS_F_PKT_HELD ? { pktHeld: { sock: dv.getBigUint64(off + W.TLS.sock_id, true), n: dv.getUint32(off + W.TLS.hold_n, true) } } : {}),
       };
     }
     case W.BUSTED_KIND_ENFORCE: {

@@ -151,6 +151,22 @@ type HeldHello = { since: number; pid: number } & ({ quic: false; headers: Uint8
 const quicPeer = (ip: string | undefined, port: number | undefined) => `${ip}|${port}`;
 
 /** A TLS connection whose unfinished request the kernel holds. */
+interface PktHold {
+  cookie: bigint;
+  pid: number;
+  /** the highest hold number seen on the socket, and the one let go up to (pkt_released) */
+  seen: number;
+  released: number;
+  /** the bytes of its unfinished request's parts held */
+  bytes: number;
+  /** its writer could not go on while held: its request goes part by part until finished */
+  stalled: boolean;
+  timer?: NodeJS.Timeout;
+  /** the first segment dropped since the last probe: its IP and TCP headers and sequence number */
+  headers?: Uint8Array;
+  seq?: number;
+}
+
 interface HeldSock {
   cookie: bigint;
   pid: number;
@@ -195,7 +211,7 @@ export class Enforcer {
   private timer: NodeJS.Timeout | undefined;
   private started = false;
   private stopped = false;
-  readonly stats = { refused: 0, destroyed: 0, gated: 0, released: 0, stopsQueued: 0, killed: 0, lostHolds: 0, heldAnswers: 0, standingImages: 0, plainReleased: 0, heldHellos: 0, unfinishedHeld: 0, stdioStopped: 0, execsHeld: 0 };
+  readonly stats = { refused: 0, destroyed: 0, gated: 0, released: 0, stopsQueued: 0, packetHeld: 0, packetReleased: 0, killed: 0, lostHolds: 0, heldAnswers: 0, standingImages: 0, plainReleased: 0, heldHellos: 0, unfinishedHeld: 0, stdioStopped: 0, execsHeld: 0 };
   /** plain-text connections blocked: their held segments are never sent on */
   private readonly blockedPlain = new Set<SockId>();
 
@@ -1001,9 +1017,17 @@ export class Enforcer {
     }
   }
 
-  /** The headers of the first segment a held connection sent (pkt.bpf.c sock_held): what its probe is made of. */
+  /** The headers of the first segment a held connection sent (pkt.bpf.c sock_held, pkt_held): what its probe is made of. */
   onSockHeld(r: PktRecord): void {
     const cookie = BigInt(r.sockId);
+    const p = this.pktHolds.get(cookie);
+    if (p) {
+      // dropped while a hold was ahead: probed when it goes; dropped before the last went: now
+      if (p.released !== p.seen) p.headers ??= r.data;
+      else this.probeSock(r.task.pid, r.data, r.seq);
+      if (p.headers === r.data) p.seq = r.seq;
+      return;
+    }
     for (const h of this.heldSocks.values()) {
       if (h.cookie !== cookie) continue;
       if (h.headers === undefined) {
@@ -1031,6 +1055,10 @@ export class Enforcer {
   /** A held write's events are all decided: let its process go, once nothing else of it is pending. */
   onGatedCall(g: GatedCall): void {
     this.stats.gated++;
+    if (g.pktHeld !== undefined) {
+      this.onPacketHeld(g, g.pktHeld.sock, g.pktHeld.n);
+      return;
+    }
     if (this.heldSince.size >= MAX_HELD_TIMED) this.heldSince.delete(this.heldSince.keys().next().value!);
     this.heldSince.set(`${g.pid}:${g.callId}`, g.at);
     const key = `${g.pid}:${g.ssl}`;
@@ -1043,6 +1071,77 @@ export class Enforcer {
     }
     this.heldBy(g.pid, g.callId, g.tid);
     this.release(g.pid);
+  }
+
+  /**
+   * Writes held in the packet hook (tls.bpf.c hold_in_packets: a
+   * terminal's processes, whose stop their shell would take for the job's),
+   * by socket cookie: the highest hold number seen, the number let go, and
+   * the first dropped segment's headers for the probe that gets the
+   * sender to try again.
+   */
+  private readonly pktHolds = new Map<bigint, PktHold>();
+
+  /**
+   * A gated write held in the packet hook: its thread went on, and what its
+   * socket sends is dropped from that write until the engine lets its hold
+   * number go. Blocked, the socket is destroyed with the request in it.
+   * Allowed, it goes, unless its request is unfinished (a prompt written in
+   * parts): then it is held on until the write that finishes the request
+   * is decided, as a request let go in parts is, and goes part by part
+   * when the writer could not go on (48 KiB held, or no next part within
+   * 100 ms: its send buffer may be full).
+   */
+  private onPacketHeld(g: GatedCall, sock: bigint, n: number): void {
+    this.stats.packetHeld++;
+    const key = `${g.pid}:${g.ssl}`;
+    let h = this.pktHolds.get(sock);
+    if (!h) {
+      if (this.pktHolds.size >= MAX_HELD_HELLOS) this.pktHolds.delete(this.pktHolds.keys().next().value!);
+      h = { cookie: sock, pid: g.pid, seen: n, released: n - 1, bytes: 0, stalled: false };
+      this.pktHolds.set(sock, h);
+    }
+    if (n - h.seen > 0) h.seen = n;
+    clearTimeout(h.timer);
+    if (this.blockedTls.has(key)) {
+      this.blockTls(g.pid, g.ssl);
+      // its socket unknown here: its packets are dropped as blocked, and the first one names it (onEnforce)
+      if (!this.sslSockets.has(key)) this.maps.blockSocket(sock);
+      this.pktHolds.delete(sock);
+      // (its packets are dropped as blocked from here: no hold to count)
+      this.o.kernel.forgetPktHolds(sock);
+      return;
+    }
+    h.bytes += g.len;
+    if (g.unfinished && !h.stalled && h.bytes <= UNFINISHED_HOLD_BYTES) {
+      const held = h;
+      h.timer = setTimeout(() => this.letPktGo(held, held.seen, true), UNFINISHED_STALL_MS);
+      h.timer.unref();
+      return;
+    }
+    if (!g.unfinished) {
+      h.stalled = false;
+      h.bytes = 0;
+    }
+    this.letPktGo(h, n, g.unfinished);
+  }
+
+  /** The held writes of a socket go, up to hold number N; STALLED: the rest of its request goes part by part. */
+  private letPktGo(h: PktHold, n: number, stalled = false): void {
+    clearTimeout(h.timer);
+    if (stalled) h.stalled = true;
+    if (n - h.released <= 0) return;
+    h.released = n;
+    if (!this.o.kernel.setPktReleased(h.cookie, n)) {
+      this.error(`the held writes of pid ${h.pid} could not be let go (socket ${h.cookie})`);
+      return;
+    }
+    this.stats.packetReleased++;
+    if (h.headers && h.released === h.seen) {
+      const { headers, seq } = h;
+      h.headers = undefined;
+      this.probeSock(h.pid, headers, seq!);
+    }
   }
 
   /** Thread TID of PID is held for CALL_ID (a gated write, a stdio read, an exec), decided or being decided: release() lets it go. */

@@ -136,6 +136,8 @@ export interface GatedCall {
   len: number;
   /** when the kernel stopped the writer (its first record's bpf_ktime_get_ns: CLOCK_MONOTONIC, ns) */
   at: number;
+  /** held in the packet hook, its writer not stopped (tls.bpf.c hold_in_packets): the socket held, and the hold's number on it */
+  pktHeld?: { sock: bigint; n: number };
 }
 
 /** How long a plain-text request is held without growing before it goes unread (pkt.bpf.c BUSTED_PLAIN_GATE) */
@@ -455,7 +457,8 @@ export class Interpreter {
       // a held process is let go (or not) once everything its write said is decided
       if (call.gated) {
         const unfinished = this.app.requestUnfinished(call.pid, call.ssl);
-        this.onGatedCall?.({ pid: call.pid, tid: call.first.task.tid, ssl: call.ssl, callId: call.callId, unfinished, len: call.len, at: call.first.ts });
+        const pktHeld = call.first.pktHeld;
+        this.onGatedCall?.({ pid: call.pid, tid: call.first.task.tid, ssl: call.ssl, callId: call.callId, unfinished, len: call.len, at: call.first.ts, ...(pktHeld !== undefined ? { pktHeld } : {}) });
       }
     }
   }

@@ -37,6 +37,9 @@ export const ENFORCE_MAPS = [
   'blocked_socks',
   'blocked_tids',
   'last_ssl',
+  'ssl_socks',
+  'pkt_holds',
+  'pkt_released',
   'enforce_cfg',
   'image_seq',
   'tls_verdicts',
@@ -739,6 +742,34 @@ export class KernelSession {
    */
   setSockHold(cookie: bigint, hold: boolean): boolean {
     return this.setHold('hello_holds', cookie, hold ? W.BUSTED_SOCK_HOLD : undefined);
+  }
+
+  /**
+   * Let a socket's writes held in the packet hook go, up to hold number N
+   * (tls.bpf.c hold_in_packets counts them in pkt_holds; pkt.bpf.c
+   * pkt_held drops while one is ahead of pkt_released). False when the
+   * map refused, or without enforcement.
+   */
+  setPktReleased(cookie: bigint, n: number): boolean {
+    const map = this.enforceMap('pkt_released');
+    if (!map) return false;
+    const value = new Uint8Array(4);
+    new DataView(value.buffer).setUint32(0, n >>> 0, true);
+    try {
+      map.update(u64key(cookie), value);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /** A socket done with (destroyed): its packet hook holds forgotten. */
+  forgetPktHolds(cookie: bigint): void {
+    for (const name of ['pkt_released', 'pkt_holds'] as const) {
+      try {
+        this.enforceMap(name)?.delete(u64key(cookie));
+      } catch {}
+    }
   }
 
   /**

@@ -333,7 +333,7 @@ export const PKT = {
 
 /** struct busted_tls_event */
 export const TLS = {
-  size: 4208,
+  size: 4224,
   hdr: 0,
   hdr_kind: 0,
   hdr_kind_SIZE: 4,
@@ -376,7 +376,13 @@ export const TLS = {
   lib_SIZE: 4,
   flags: 108,
   flags_SIZE: 4,
-  data: 112,
+  sock_id: 112,
+  sock_id_SIZE: 8,
+  hold_n: 120,
+  hold_n_SIZE: 4,
+  _pad2: 124,
+  _pad2_SIZE: 4,
+  data: 128,
   data_LEN: 4096,
 } as const;
 
@@ -849,6 +855,7 @@ export const BUSTED_SOCK_HOLD_SEEN = 4;
 export const BUSTED_TLS_F_GATED = 1;
 export const BUSTED_TLS_F_RESTART = 2;
 export const BUSTED_TLS_F_READS_ON = 4;
+export const BUSTED_TLS_F_PKT_HELD = 8;
 
 // enum busted_enforce_what
 export const BUSTED_ENF_CONNECT_REFUSED = 1;

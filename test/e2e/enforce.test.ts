@@ -443,6 +443,71 @@ r.end(${JSON.stringify(body)});`,
     await stopAgent();
   });
 
+  it('a terminal\'s client (curl and python3 typed into an interactive bash on a pty) is held in the packet hook, not stopped: its shell never sees a job stop, the secret never arrives, the harmless prompt does', async () => {
+    const m = await startAgent(policyDir('secrets-tty', SECRETS));
+    const bodies = join(dir, 'tty-bodies');
+    mkdirSync(bodies, { recursive: true });
+    const clients: Array<[string, string]> = [];
+    for (const [i, [name, marker]] of ([
+      ['curl', `please deploy with ${SECRET} via a terminal's curl`],
+      ['curl', "a harmless prompt from a terminal's curl"],
+      ['python3', `please deploy with ${SECRET} via a terminal's python3`],
+      ['python3', "a harmless prompt from a terminal's python3"],
+    ] as const).entries()) {
+      const body = join(bodies, `${i}.json`);
+      writeFileSync(body, chat(marker));
+      const cmd =
+        name === 'curl'
+          ? `curl -4 -sS --http1.1 --max-time 10 --cacert ${pki.caCert} -H 'content-type: application/json' -d @${body} ${url('api.openai.com')} >/dev/null`
+          : `${PYTHON} -c 'import ssl, sys, urllib.request; ctx = ssl.create_default_context(cafile=sys.argv[1]); urllib.request.urlopen(urllib.request.Request(sys.argv[2], data=open(sys.argv[3], "rb").read(), headers={"content-type": "application/json"}), context=ctx, timeout=10).read()' ${pki.caCert} ${url('api.openai.com')} ${body} 2>/dev/null`;
+      clients.push([name, cmd]);
+    }
+    // an interactive bash with job control on a pty of its own (its controlling terminal), typed into
+    const driver = `import os, pty, select, sys, time
+cmds = sys.argv[1:]
+pid, fd = pty.fork()
+if pid == 0:
+    os.environ["PS1"] = "PROMPT> "
+    os.execvp("bash", ["bash", "--norc", "--noprofile", "-i"])
+out = b""
+def read_until(tag, limit):
+    global out
+    end = time.time() + limit
+    while tag not in out and time.time() < end:
+        r, _, _ = select.select([fd], [], [], 0.05)
+        if r:
+            try:
+                out += os.read(fd, 65536)
+            except OSError:
+                break
+read_until(b"PROMPT> ", 10)
+for i, c in enumerate(cmds):
+    # what is typed is echoed back: the tag waited for is one the typing does not show
+    os.write(fd, (c + "; printf 'EXIT-%%d=%%d\\\\n' %d $?\\n" % i).encode())
+    read_until(b"EXIT-%d=" % i, 20)
+    read_until(b"PROMPT> ", 2)
+os.write(fd, b"exit\\n")
+read_until(b"(the shell ends)", 1)
+sys.stdout.write(out.decode(errors="replace"))
+`;
+    const r = await run([PYTHON, '-c', driver, ...clients.map(([, c]) => c)], { ...inCg(), timeoutMs: 120_000 });
+    const said = r.stdout.replace(/\r/g, '');
+    assert.doesNotMatch(said, /Stopped/, `the shell saw a job stop:\n${said}`);
+    const exits = clients.map((_, i) => Number(new RegExp(`EXIT-${i}=(\\d+)`).exec(said)?.[1]));
+    for (const [i, [name]] of clients.entries()) {
+      if (i % 2 === 0) assert.notEqual(exits[i], 0, `${name}: the blocked request fails:\n${said}`);
+      else assert.equal(exits[i], 0, `${name}: the harmless prompt goes through:\n${said}`);
+    }
+    assert.ok(!server.received.some((b) => b.includes(SECRET)), 'the server never received the secret');
+    for (const name of ['curl', 'python3']) assert.ok(server.received.some((b) => b.includes(`a harmless prompt from a terminal's ${name}`)), `${name}: the harmless prompt arrived`);
+    const blocked = m.events.filter((e) => e.type === 'decision' && e.decision?.action === 'block' && e.decision.enforced && e.process?.comm !== 'bash');
+    assert.ok(blocked.length >= 2, `both secrets blocked, enforced: ${JSON.stringify(blocked.map((e) => e.process?.comm))}`);
+    assert.ok(!m.stdout.includes(SECRET), 'the secret appears in busted\'s output');
+    await stopAgent();
+    const inPackets = Number(/writes held \((\d+) of a terminal's processes in the packet hook/.exec(m.stderr)?.[1] ?? 0);
+    assert.ok(inPackets >= 4, `the four writes were held in the packet hook (${inPackets}): ${m.stderr}`);
+  });
+
   it('stops a prompt carrying a secret from a Go client (crypto/tls, held at (*Conn).Write), built with and without a symbol table; a harmless prompt arrives', { skip: goSkipReason() }, async () => {
     const src = policyDir('secrets-go', SECRETS);
     const m = await startAgent(src);
