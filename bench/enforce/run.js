@@ -18,6 +18,8 @@
 //              held at SSL_write until the engine has decided; per-request
 //              latency without the agent, with enforce (gated), and with
 //              enforce --no-gate, p50 and p99, interleaved.
+//   gatetty    gate with the client on a terminal of its own (script(1)): its
+//              writes held in the packet hook, not by stopping it
 //   gateparts  the same with a 64 KiB prompt written in 8 parts (chunked), a
 //              tick apart: each held part is judged before it goes (app.ts
 //              judgePart), the last held until the request is decided.
@@ -56,7 +58,7 @@
 //              nothing hashed) and under it: added latency of the first and
 //              the second exec over the path policy, p50.
 //
-//   node bench/enforce/run.js [connect|reload|gate|gateparts|plaingate|hellohold|quichold|mcpstdio|exechold ...]
+//   node bench/enforce/run.js [connect|reload|gate|gatetty|gateparts|plaingate|hellohold|quichold|mcpstdio|exechold ...]
 // env: BENCH_ENFORCE_REQS (default 400 per round), BENCH_ENFORCE_ROUNDS (3),
 //      BENCH_ENFORCE_EDITS (20)
 // Prints RESULT {json} lines on stdout, progress on stderr. Needs root.
@@ -243,7 +245,7 @@ function makePki(dir) {
  * TLS, or plain-text HTTP without CA); per-request latencies (ms). PARTS > 0:
  * a 64 KiB prompt written in that many writes (chunked), a tick apart.
  */
-function clientRound(port, ca, hosts, parts = 0) {
+function clientRound(port, ca, hosts, parts = 0, tty = false) {
   const url = ca ? `https://api.openai.com:${port}/v1/chat/completions` : `http://127.0.0.1:${port}/api/chat`;
   const script = `
 const https = require(${JSON.stringify(ca ? 'https' : 'http')});
@@ -272,7 +274,11 @@ function one(i) {
 }
 one(0);`;
   // asynchronously: the server answering it runs in this process
-  const child = spawn('unshare', ['-m', '--propagation', 'private', 'sh', '-c', `mount --bind "${hosts}" /etc/hosts && echo $$ > "${cg}/cgroup.procs" && exec "$0" -e "$1"`, process.execPath, script], { stdio: ['ignore', 'pipe', 'pipe'] });
+  // TTY: the client runs on a terminal of its own (script(1)'s pty), as a command typed into a shell does
+  const file = join(work, `client-${tty ? 'tty' : 'plain'}.js`);
+  writeFileSync(file, script);
+  const run = tty ? `exec script -qec "'$0' '$1'" /dev/null` : 'exec "$0" "$1"';
+  const child = spawn('unshare', ['-m', '--propagation', 'private', 'sh', '-c', `mount --bind "${hosts}" /etc/hosts && echo $$ > "${cg}/cgroup.procs" && ${run}`, process.execPath, file], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
   child.stdout.on('data', (d) => (out += d));
@@ -304,6 +310,7 @@ async function gateBench() {
   const port = server.address().port;
   if (want('gate')) await gatedRounds('gate', port, pki.ca, hosts, /(\d+) writes held/, 'gated_write_added_latency_ms', 'writes_held');
   if (want('gateparts')) await gatedRounds('gateparts', port, pki.ca, hosts, /(\d+) writes held/, 'gated_parts_added_latency_ms', 'writes_held', 8);
+  if (want('gatetty')) await gatedRounds('gatetty', port, pki.ca, hosts, /writes held \((\d+) of a terminal's processes in the packet hook/, 'gated_tty_write_added_latency_ms', 'writes_held_in_packets', 0, true);
 }
 
 /** gate, for plain-text HTTP: the same rounds against a plain server, the client without a CA. */
@@ -328,21 +335,21 @@ async function plainGateBench() {
  * shipped policies (held), and with --no-gate; per-request latency p50 and
  * p99 of each, and what the agent counted as held (COUNTER in its stderr).
  */
-async function gatedRounds(label, port, ca, hosts, counter, metric, countName, parts = 0) {
+async function gatedRounds(label, port, ca, hosts, counter, metric, countName, parts = 0, tty = false) {
   const modes = { none: [], gated: [], nogate: [] };
   let held = 0;
   // the agent's own measure of its gated writes, kernel stop to release (p50 and p99 of each round)
   const holds = [];
   for (let i = 0; i < ROUNDS; i++) {
-    modes.none.push(...(await clientRound(port, ca, hosts, parts)));
+    modes.none.push(...(await clientRound(port, ca, hosts, parts, tty)));
     let a = await startEnforce(join(ROOT, 'policies'));
-    modes.gated.push(...(await clientRound(port, ca, hosts, parts)));
+    modes.gated.push(...(await clientRound(port, ca, hosts, parts, tty)));
     const err = await a.stop();
     held += Number(counter.exec(err)?.[1] ?? 0);
     const h = /for ([\d.]+) ms p50, ([\d.]+) ms p99 from the kernel's stop to their release/.exec(err);
     if (h) holds.push({ p50_ms: Number(h[1]), p99_ms: Number(h[2]) });
     a = await startEnforce(join(ROOT, 'policies'), ['--no-gate']);
-    modes.nogate.push(...(await clientRound(port, ca, hosts, parts)));
+    modes.nogate.push(...(await clientRound(port, ca, hosts, parts, tty)));
     await a.stop();
     log(`${label}: round ${i + 1}/${ROUNDS}`);
   }
@@ -639,7 +646,7 @@ const which = process.argv.slice(2);
 const want = (n) => !which.length || which.includes(n);
 try {
   if (want('reload')) await reloadBench();
-  if (want('gate') || want('gateparts')) await gateBench();
+  if (want('gate') || want('gateparts') || want('gatetty')) await gateBench();
   if (want('plaingate')) await plainGateBench();
   if (want('hellohold')) await helloHoldBench();
   if (want('quichold')) await quicHoldBench();
