@@ -839,6 +839,8 @@ static __always_inline int conn_end(void *ctx, struct busted_tls_key *key)
 {
 	bpf_map_delete_elem(&tls_verdicts, key);
 	bpf_map_delete_elem(&watch_reads, key);
+	/* an SSL* made again at the same address is another connection's: not held on this one's socket */
+	bpf_map_delete_elem(&ssl_socks, key);
 	return note(ctx, BUSTED_TLS_FREE, (void *)key->ssl, 0, 0, 0);
 }
 

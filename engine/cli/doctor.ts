@@ -98,7 +98,7 @@ export function doctorReport(cgroupArg?: string): DoctorReport {
           : 'none available',
       content_enforcement:
         ok('uprobe') && ok('send_signal') && ok('cgroup_skb')
-          ? `gated SSL_write held (uprobe + SIGSTOP), then the connection's packets dropped (cgroup_skb)${ok('sock_destroy') ? ' and its socket destroyed (SOCK_DESTROY)' : ''}${ok('process_memory') ? '; a held write read whole from the process' : '; a held write past the capture size cut (no /proc/PID/mem)'}`
+          ? `gated SSL_write held (uprobe + SIGSTOP; a terminal's process: its socket's packets held in cgroup_skb instead, so that its shell sees no job stop), then the connection's packets dropped (cgroup_skb)${ok('sock_destroy') ? ' and its socket destroyed (SOCK_DESTROY)' : ''}${ok('process_memory') ? '; a held write read whole from the process' : '; a held write past the capture size cut (no /proc/PID/mem)'}`
           : 'none (needs uprobes, bpf_send_signal and cgroup_skb)',
       dns_hold: ok('cgroup_skb') && ok('raw_socket') ? 'answers held at cgroup_skb ingress, sent on through a marked raw socket' : 'none: the first connect to a name the policy blocks is cut after the fact',
       plain_http: ok('cgroup_skb')

@@ -1028,6 +1028,15 @@ export class Enforcer {
       if (p.headers === r.data) p.seq = r.seq;
       return;
     }
+    const count = this.o.kernel.pktHoldCount(cookie);
+    if (count !== undefined && !this.blockedCookie(cookie) && !this.heldSockOf(cookie)) {
+      // held in the packet hook by a write whose record never came (the ring was full): let go undecided, and say so
+      const lost: PktHold = { cookie, pid: r.task.pid, seen: count, released: count - 1, bytes: 0, stalled: false, headers: r.data, seq: r.seq };
+      this.stats.lostHolds++;
+      this.error(`a gated write of pid ${r.task.pid} held in the packet hook was never seen (kernel records lost?): let go undecided`);
+      this.letPktGo(lost, count);
+      return;
+    }
     for (const h of this.heldSocks.values()) {
       if (h.cookie !== cookie) continue;
       if (h.headers === undefined) {
@@ -1038,6 +1047,11 @@ export class Enforcer {
     }
     // let go before this came: its sender's retry is due now (a blocked one's socket is gone)
     if (!this.blockedCookie(cookie)) this.probeSock(r.task.pid, r.data, r.seq);
+  }
+
+  private heldSockOf(cookie: bigint): boolean {
+    for (const h of this.heldSocks.values()) if (h.cookie === cookie) return true;
+    return false;
   }
 
   private blockedCookie(cookie: bigint): boolean {
@@ -1291,6 +1305,7 @@ export class Enforcer {
       // held hellos go on (a QUIC one's datagrams are sent on: its client would wait a probe timeout), as do held connections
       for (const [sock, h] of this.heldHellos) this.releaseHello(sock, h);
       for (const [key, h] of this.heldSocks) this.releaseSock(key, h);
+      for (const h of this.pktHolds.values()) this.letPktGo(h, h.seen);
       for (const h of this.maps.heldThreads()) {
         this.maps.releaseHeld(h.tid);
         try {

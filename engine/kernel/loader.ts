@@ -763,6 +763,23 @@ export class KernelSession {
     }
   }
 
+  /** How many writes of a socket the kernel held in the packet hook, when it held one and the engine has not let them all go. */
+  pktHoldCount(cookie: bigint): number | undefined {
+    const held = this.enforceMap('pkt_holds');
+    const let_ = this.enforceMap('pkt_released');
+    if (!held || !let_) return undefined;
+    const a = new Uint8Array(4);
+    const b = new Uint8Array(4);
+    try {
+      if (!held.lookup(u64key(cookie), a)) return undefined;
+      const n = new DataView(a.buffer).getUint32(0, true);
+      const r = let_.lookup(u64key(cookie), b) ? new DataView(b.buffer).getUint32(0, true) : 0;
+      return ((n - r) | 0) > 0 ? n : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
   /** A socket done with (destroyed): its packet hook holds forgotten. */
   forgetPktHolds(cookie: bigint): void {
     for (const name of ['pkt_released', 'pkt_holds'] as const) {
