@@ -414,7 +414,8 @@ static __always_inline bool in_terminal(void)
  * Hold a gated write of NUM bytes on connection KEY in the packet hook
  * instead of stopping its thread (pkt.bpf.c pkt_held drops what the
  * socket sends until the engine lets it go, and its sender's TCP tries
- * again): for a terminal's process, whose stop its shell would see, when
+ * again): for a terminal's process, whose stop its shell would see (for
+ * every process with --hold-writes packets; none with stop), when
  * the write is copied whole (nothing is left to read from the process)
  * and the connection's socket is known (its ClientHello was seen). The
  * hold is in place before the library encrypts and sends. Returns the
@@ -423,10 +424,13 @@ static __always_inline bool in_terminal(void)
  */
 static __always_inline __u64 hold_in_packets(struct busted_tls_key *key, __u64 num, __u32 *n)
 {
+	struct busted_enforce_cfg *c = cfg();
 	__u64 *sock, cookie;
 	__u32 zero = 0, *held;
 
-	if (num > tls_cap_bytes || !in_terminal())
+	if (num > tls_cap_bytes || !c || (c->flags & BUSTED_CFG_HOLD_STOP))
+		return 0;
+	if (!(c->flags & BUSTED_CFG_HOLD_PACKETS) && !in_terminal())
 		return 0;
 	sock = bpf_map_lookup_elem(&ssl_socks, key);
 	if (!sock)

@@ -33,6 +33,7 @@ import { Interpreter, type EventOrigin, type InterpreterStats } from './interpre
 import type { Sink } from './sinks/sink.js';
 import { decisionEvent, type Decider, type Decision } from './decide/decider.js';
 import { cgroupIdOf, Enforcer, readsExeHash } from './enforce/enforcer.js';
+import type { HoldWrites } from './kernel/enforce-maps.js';
 import { ExeHasher } from './host/exe-hash.js';
 import { Clock } from './interpret/clock.js';
 import { redactEvent } from './redact.js';
@@ -94,6 +95,8 @@ export interface PolicyStageOptions {
   reportAllow: boolean;
   /** hold gated TLS writes until decided (default true) */
   gate?: boolean;
+  /** how (--hold-writes; default auto) */
+  holdWrites?: HoldWrites;
 }
 
 /** A program, for TlsLooks: its executable's path in its cgroup. */
@@ -257,6 +260,7 @@ export class Agent {
         kernelIdle: () => this.kernel.idle(),
         kernelCaughtUp: () => this.kernel.caughtUp(),
         gate: policy.gate !== false,
+        ...(policy.holdWrites ? { holdWrites: policy.holdWrites } : {}),
         report: (e) => this.report(e),
         now: () => this.clock.nowRfc3339(),
         monoNs: () => BigInt(this.clock.monotonicNs()),

@@ -20,6 +20,8 @@
 //              enforce --no-gate, p50 and p99, interleaved.
 //   gatetty    gate with the client on a terminal of its own (script(1)): its
 //              writes held in the packet hook, not by stopping it
+//   gatepackets  gate with --hold-writes packets: the same client's writes
+//              held in the packet hook
 //   gateparts  the same with a 64 KiB prompt written in 8 parts (chunked), a
 //              tick apart: each held part is judged before it goes (app.ts
 //              judgePart), the last held until the request is decided.
@@ -58,7 +60,7 @@
 //              nothing hashed) and under it: added latency of the first and
 //              the second exec over the path policy, p50.
 //
-//   node bench/enforce/run.js [connect|reload|gate|gatetty|gateparts|plaingate|hellohold|quichold|mcpstdio|exechold ...]
+//   node bench/enforce/run.js [connect|reload|gate|gatetty|gatepackets|gateparts|plaingate|hellohold|quichold|mcpstdio|exechold ...]
 // env: BENCH_ENFORCE_REQS (default 400 per round), BENCH_ENFORCE_ROUNDS (3),
 //      BENCH_ENFORCE_EDITS (20)
 // Prints RESULT {json} lines on stdout, progress on stderr. Needs root.
@@ -310,7 +312,8 @@ async function gateBench() {
   const port = server.address().port;
   if (want('gate')) await gatedRounds('gate', port, pki.ca, hosts, /(\d+) writes held/, 'gated_write_added_latency_ms', 'writes_held');
   if (want('gateparts')) await gatedRounds('gateparts', port, pki.ca, hosts, /(\d+) writes held/, 'gated_parts_added_latency_ms', 'writes_held', 8);
-  if (want('gatetty')) await gatedRounds('gatetty', port, pki.ca, hosts, /writes held \((\d+) of a terminal's processes in the packet hook/, 'gated_tty_write_added_latency_ms', 'writes_held_in_packets', 0, true);
+  if (want('gatepackets')) await gatedRounds('gatepackets', port, pki.ca, hosts, /writes held \((\d+) in the packet hook/, 'gated_packets_write_added_latency_ms', 'writes_held_in_packets', 0, false, ['--hold-writes', 'packets']);
+  if (want('gatetty')) await gatedRounds('gatetty', port, pki.ca, hosts, /writes held \((\d+) in the packet hook/, 'gated_tty_write_added_latency_ms', 'writes_held_in_packets', 0, true);
 }
 
 /** gate, for plain-text HTTP: the same rounds against a plain server, the client without a CA. */
@@ -335,14 +338,14 @@ async function plainGateBench() {
  * shipped policies (held), and with --no-gate; per-request latency p50 and
  * p99 of each, and what the agent counted as held (COUNTER in its stderr).
  */
-async function gatedRounds(label, port, ca, hosts, counter, metric, countName, parts = 0, tty = false) {
+async function gatedRounds(label, port, ca, hosts, counter, metric, countName, parts = 0, tty = false, agentArgs = []) {
   const modes = { none: [], gated: [], nogate: [] };
   let held = 0;
   // the agent's own measure of its gated writes, kernel stop to release (p50 and p99 of each round)
   const holds = [];
   for (let i = 0; i < ROUNDS; i++) {
     modes.none.push(...(await clientRound(port, ca, hosts, parts, tty)));
-    let a = await startEnforce(join(ROOT, 'policies'));
+    let a = await startEnforce(join(ROOT, 'policies'), agentArgs);
     modes.gated.push(...(await clientRound(port, ca, hosts, parts, tty)));
     const err = await a.stop();
     held += Number(counter.exec(err)?.[1] ?? 0);
@@ -646,7 +649,7 @@ const which = process.argv.slice(2);
 const want = (n) => !which.length || which.includes(n);
 try {
   if (want('reload')) await reloadBench();
-  if (want('gate') || want('gateparts') || want('gatetty')) await gateBench();
+  if (want('gate') || want('gateparts') || want('gatetty') || want('gatepackets')) await gateBench();
   if (want('plaingate')) await plainGateBench();
   if (want('hellohold')) await helloHoldBench();
   if (want('quichold')) await quicHoldBench();

@@ -13,12 +13,14 @@ import { RegoError, RegoErrors } from '../policy/rego/errors.js';
 import { PolicySource } from '../policy/watch.js';
 import type { Agent } from '../pipeline.js';
 import { runAgent, type MonitorCliOptions } from './monitor.js';
+import type { HoldWrites } from '../kernel/enforce-maps.js';
 
 export interface EnforceCliOptions extends MonitorCliOptions {
   policies: string;
   dryRun?: boolean;
   failClosed?: boolean;
   gate: boolean;
+  holdWrites?: HoldWrites;
   pollSeconds?: number;
   policiesCa?: string;
   pin?: boolean;
@@ -60,7 +62,7 @@ export async function runEnforce(o: EnforceCliOptions, demo?: { follow: boolean 
     demo,
     verb: o.dryRun ? 'deciding (dry run, nothing enforced) on' : 'enforcing on',
     pin: o.pin === true && !o.dryRun,
-    policy: { decider, dryRun: o.dryRun === true, failClosed: o.failClosed === true, reportAllow: o.format === 'json', gate: o.gate },
+    policy: { decider, dryRun: o.dryRun === true, failClosed: o.failClosed === true, reportAllow: o.format === 'json', gate: o.gate, ...(o.holdWrites ? { holdWrites: o.holdWrites } : {}) },
     onStarted: async (a) => {
       agent = a;
       a.report(policyEvent(o.policies, engine.revision, 0));

@@ -35,7 +35,7 @@ import type { Decider, Decision } from '../decide/decider.js';
 import { addressBytes, type ProviderTable } from '../enrich/provider.js';
 import type { EventOrigin, GatedCall } from '../interpret/interpreter.js';
 import type { Hold } from '../interpret/plain.js';
-import { EnforceMaps, type HeldThread, type VerdictMasks } from '../kernel/enforce-maps.js';
+import { EnforceMaps, type HeldThread, type HoldWrites, type VerdictMasks } from '../kernel/enforce-maps.js';
 import type { KernelSession } from '../kernel/loader.js';
 import { destroySocket, type SocketId } from '../kernel/sockdiag.js';
 import { reinject, sendRaw, tcpProbe } from '../kernel/reinject.js';
@@ -123,6 +123,8 @@ export interface EnforcerOptions {
   kernelCaughtUp: () => boolean;
   /** hold gated TLS writes until decided (content policies); false: never hold */
   gate: boolean;
+  /** how (default auto: a terminal's process in the packet hook, others stopped) */
+  holdWrites?: HoldWrites;
   /** reports of its own: errors, and decisions it makes on kernel refusals */
   report: (e: BustedEvent) => void;
   now: () => string;
@@ -311,6 +313,7 @@ export class Enforcer {
       perImage: this.started && this.perImage,
       holdNames: this.started && this.holdNames,
       holdExec: this.started && this.holdExec,
+      holdWrites: this.o.holdWrites ?? 'auto',
       gateClasses: this.gateClasses,
       heartbeatNs: this.o.monoNs(),
     });

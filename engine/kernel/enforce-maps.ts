@@ -11,6 +11,15 @@ import { tlsKey, u64key, type EnforceMapName, type KernelSession } from './loade
 import * as W from './wire.generated.js';
 import type { ExeKey } from '../decode/records.js';
 
+
+/**
+ * How a gated TLS write is held (`--hold-writes`): `auto`, a terminal's
+ * process in the packet hook (its shell would take a stop for the job's)
+ * and every other by stopping its thread; `packets`, every write that can
+ * be (copied whole, its socket known) in the packet hook; `stop`, every
+ * write by stopping its thread.
+ */
+export type HoldWrites = 'auto' | 'stop' | 'packets';
 export type TlsVerdict = 'capture' | 'skip' | 'gate' | 'block';
 
 const TLS_VERDICTS: Record<TlsVerdict, number> = {
@@ -79,12 +88,12 @@ export class EnforceMaps {
   // ---- configuration --------------------------------------------------------
 
   /** What every hook reads at run time; heartbeat is bpf_ktime_get_ns() of now (CLOCK_MONOTONIC). */
-  setConfig(c: { enforce: boolean; gate: boolean; perImage: boolean; holdNames: boolean; holdExec?: boolean; gateClasses: bigint; heartbeatNs: bigint }): void {
+  setConfig(c: { enforce: boolean; gate: boolean; perImage: boolean; holdNames: boolean; holdExec?: boolean; holdWrites?: HoldWrites; gateClasses: bigint; heartbeatNs: bigint }): void {
     const v = new Uint8Array(W.ENFORCE_CFG.size);
     const dv = new DataView(v.buffer);
     dv.setBigUint64(W.ENFORCE_CFG.gate_classes, c.gateClasses, true);
     dv.setBigUint64(W.ENFORCE_CFG.heartbeat_ns, c.heartbeatNs, true);
-    dv.setUint32(W.ENFORCE_CFG.flags, (c.enforce ? W.BUSTED_CFG_ENFORCE : 0) | (c.gate ? W.BUSTED_CFG_GATE : 0) | (c.perImage ? W.BUSTED_CFG_PER_IMAGE : 0) | (c.holdNames ? W.BUSTED_CFG_HOLD_NAMES : 0) | (c.holdExec ? W.BUSTED_CFG_HOLD_EXEC : 0), true);
+    dv.setUint32(W.ENFORCE_CFG.flags, (c.enforce ? W.BUSTED_CFG_ENFORCE : 0) | (c.gate ? W.BUSTED_CFG_GATE : 0) | (c.perImage ? W.BUSTED_CFG_PER_IMAGE : 0) | (c.holdNames ? W.BUSTED_CFG_HOLD_NAMES : 0) | (c.holdExec ? W.BUSTED_CFG_HOLD_EXEC : 0) | (c.holdWrites === 'packets' ? W.BUSTED_CFG_HOLD_PACKETS : c.holdWrites === 'stop' ? W.BUSTED_CFG_HOLD_STOP : 0), true);
     this.map('enforce_cfg').update(u32key(0), v);
   }
 

@@ -884,6 +884,8 @@ export const BUSTED_CFG_GATE = 2;
 export const BUSTED_CFG_PER_IMAGE = 4;
 export const BUSTED_CFG_HOLD_NAMES = 8;
 export const BUSTED_CFG_HOLD_EXEC = 16;
+export const BUSTED_CFG_HOLD_PACKETS = 32;
+export const BUSTED_CFG_HOLD_STOP = 64;
 
 // enum busted_class
 export const BUSTED_CLASS_NONE = 0;

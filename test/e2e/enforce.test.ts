@@ -421,26 +421,39 @@ r.end(${JSON.stringify(body)});`,
     await stopAgent();
   });
 
-  it('stops a prompt carrying a secret before it leaves the host (curl, python3, node, wget, libcurl-nss, and a gzip body); a harmless prompt arrives', async () => {
-    const src = policyDir('secrets', SECRETS);
-    const m = await startAgent(src);
+  /** Each client's secret prompt stopped before it leaves, its harmless one let through; the agent's summary. */
+  const secretsStopped = async (label: string, extra: string[] = []): Promise<string> => {
+    const src = policyDir(`secrets-${label}`, SECRETS);
+    const m = await startAgent(src, extra);
     for (const [name, client] of [['curl', curl], ['python3', python], ['node', node], ['wget', wget], ['libcurl-nss', nss], ['python3-gzip', pythonGzip]] as const) {
-      const marker = `please deploy with ${SECRET} via ${name}`;
+      const marker = `please deploy with ${SECRET} via ${name} (${label})`;
       const r: RunResult = await client('api.openai.com', chat(marker));
       assert.notEqual(r.code, 0, `${name}: the blocked request must fail`);
       const req = await m.waitFor((e) => e.type === 'llm_request' && e.process?.pid === r.pid, `${name}: its llm_request`);
       const d = decisionOn(m, req.id) ?? (await m.waitFor((e) => e.type === 'decision' && e.decision?.subject === req.id, `${name}: the decision`));
       assert.equal(d.decision?.action, 'block');
-      assert.equal(d.decision?.enforced, true, `${name}: held and stopped before it left`);
+      assert.equal(d.decision?.enforced, true, `${name}: held before it left`);
       assert.ok(!server.received.some((b) => b.includes(SECRET)), `${name}: the server never received the secret: ${server.received.filter((b) => b.includes('deploy')).join(' | ')}`);
       // the credential-shaped text is not in what busted reported either
       assert.ok(!m.stdout.includes(SECRET), `${name}: the secret appears in busted's output`);
 
-      const ok = await client('api.openai.com', chat(`a harmless prompt from ${name}`));
+      const ok = await client('api.openai.com', chat(`a harmless prompt from ${name} (${label})`));
       assert.equal(ok.code, 0, `${name}: a harmless prompt goes through: ${ok.stderr}`);
-      assert.ok(server.received.some((b) => b.includes(`a harmless prompt from ${name}`)), `${name}: the harmless prompt arrived`);
+      assert.ok(server.received.some((b) => b.includes(`a harmless prompt from ${name} (${label})`)), `${name}: the harmless prompt arrived`);
     }
     await stopAgent();
+    return m.stderr;
+  };
+
+  it('stops a prompt carrying a secret before it leaves the host (curl, python3, node, wget, libcurl-nss, and a gzip body), its process held at the write; a harmless prompt arrives', async () => {
+    const summary = await secretsStopped('stop');
+    assert.match(summary, /writes held \(\d+ let go/, 'held by stopping their threads, none in the packet hook');
+  });
+
+  it('--hold-writes packets: the same, each write held in the packet hook (the process runs on, only its connection waits)', async () => {
+    const summary = await secretsStopped('packets', ['--hold-writes', 'packets']);
+    const inPackets = Number(/writes held \((\d+) in the packet hook/.exec(summary)?.[1] ?? 0);
+    assert.ok(inPackets >= 12, `every client's two requests held in the packet hook (${inPackets}): ${summary}`);
   });
 
   it('a terminal\'s client (curl and python3 typed into an interactive bash on a pty) is held in the packet hook, not stopped: its shell never sees a job stop, the secret never arrives, the harmless prompt does', async () => {
@@ -504,7 +517,7 @@ sys.stdout.write(out.decode(errors="replace"))
     assert.ok(blocked.length >= 2, `both secrets blocked, enforced: ${JSON.stringify(blocked.map((e) => e.process?.comm))}`);
     assert.ok(!m.stdout.includes(SECRET), 'the secret appears in busted\'s output');
     await stopAgent();
-    const inPackets = Number(/writes held \((\d+) of a terminal's processes in the packet hook/.exec(m.stderr)?.[1] ?? 0);
+    const inPackets = Number(/writes held \((\d+) in the packet hook/.exec(m.stderr)?.[1] ?? 0);
     assert.ok(inPackets >= 4, `the four writes were held in the packet hook (${inPackets}): ${m.stderr}`);
   });
 
