@@ -152,7 +152,7 @@ type HeldHello = { since: number; pid: number } & ({ quic: false; headers: Uint8
 /** A QUIC connection's peer, as its hold and its hello's event name it (one unconnected socket may hold several in turn). */
 const quicPeer = (ip: string | undefined, port: number | undefined) => `${ip}|${port}`;
 
-/** A TLS connection whose unfinished request the kernel holds. */
+/** A socket with writes held in the packet hook (tls.bpf.c hold_in_packets; Enforcer.onPacketHeld). */
 interface PktHold {
   cookie: bigint;
   pid: number;
@@ -169,6 +169,7 @@ interface PktHold {
   seq?: number;
 }
 
+/** A TLS connection whose unfinished request the kernel holds. */
 interface HeldSock {
   cookie: bigint;
   pid: number;
@@ -1092,8 +1093,8 @@ export class Enforcer {
 
   /**
    * Writes held in the packet hook (tls.bpf.c hold_in_packets: a
-   * terminal's processes, whose stop their shell would take for the job's),
-   * by socket cookie: the highest hold number seen, the number let go, and
+   * terminal's processes, whose stop their shell would take for the job's,
+   * or every process's with --hold-writes packets), by socket cookie: the highest hold number seen, the number let go, and
    * the first dropped segment's headers for the probe that gets the
    * sender to try again.
    */
