@@ -799,6 +799,32 @@ print(json.dumps(out))`;
     agent = undefined;
   });
 
+  it('--hold-writes packets: a write held in the packet hook goes on when the agent dies undecided (its hooks go with it; its sender\'s TCP sends again)', async () => {
+    const m = await startAgent(policyDir('guard-packets', SECRETS), ['--hold-writes', 'packets']);
+    // a first request, so that the kernel has seen this kind of client's connections tied to their SSL*
+    assert.equal((await curl('api.openai.com', chat('a harmless prompt, first'))).code, 0);
+    // the agent cannot decide: curl's write is held in the packet hook and stays held
+    process.kill(m.pid, 'SIGSTOP');
+    const pending = curl('api.openai.com', chat('a harmless prompt, held in packets'));
+    await new Promise((r) => setTimeout(r, 500));
+    assert.ok(!server.received.some((b) => b.includes('held in packets')), 'held while the agent cannot decide');
+    const states = cg.pids().flatMap((p) => {
+      try {
+        const stat = readFileSync(`/proc/${p}/stat`, 'utf8');
+        return stat.includes('(curl)') ? [stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3)] : [];
+      } catch {
+        return [];
+      }
+    });
+    assert.ok(states.length === 1 && states[0] !== 'T', `curl runs on (not stopped) while its write is held: ${states.join(',')}`);
+    process.kill(m.pid, 'SIGKILL');
+    const r = await pending;
+    assert.equal(r.code, 0, `curl went on after the agent died: ${r.stderr}`);
+    assert.ok(server.received.some((b) => b.includes('held in packets')));
+    await m.stop();
+    agent = undefined;
+  });
+
   it('blocks a secret on a connection opened before the agent started (its socket learnt from the held write\'s first packet)', async () => {
     // a node client with one kept-alive connection, told on stdin when to send what
     const client = start(
