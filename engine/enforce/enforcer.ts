@@ -1032,15 +1032,6 @@ export class Enforcer {
       if (p.headers === r.data) p.seq = r.seq;
       return;
     }
-    const count = this.o.kernel.pktHoldCount(cookie);
-    if (count !== undefined && !this.blockedCookie(cookie) && !this.heldSockOf(cookie)) {
-      // held in the packet hook by a write whose record never came (the ring was full): let go undecided, and say so
-      const lost: PktHold = { cookie, pid: r.task.pid, seen: count, released: count - 1, bytes: 0, stalled: false, headers: r.data, seq: r.seq };
-      this.stats.lostHolds++;
-      this.error(`a gated write of pid ${r.task.pid} held in the packet hook was never seen (kernel records lost?): let go undecided`);
-      this.letPktGo(lost, count);
-      return;
-    }
     for (const h of this.heldSocks.values()) {
       if (h.cookie !== cookie) continue;
       if (h.headers === undefined) {
@@ -1049,13 +1040,18 @@ export class Enforcer {
       }
       return;
     }
+    if (this.blockedCookie(cookie)) return;
+    const count = this.maps.pktHoldsAhead(cookie);
+    if (count !== undefined) {
+      // held in the packet hook by a write whose record never came (the ring was full): let go undecided, and say so
+      const lost: PktHold = { cookie, pid: r.task.pid, seen: count, released: count - 1, bytes: 0, stalled: false, headers: r.data, seq: r.seq };
+      this.stats.lostHolds++;
+      this.error(`a gated write of pid ${r.task.pid} held in the packet hook was never seen (kernel records lost?): let go undecided`);
+      this.letPktGo(lost, count);
+      return;
+    }
     // let go before this came: its sender's retry is due now (a blocked one's socket is gone)
-    if (!this.blockedCookie(cookie)) this.probeSock(r.task.pid, r.data, r.seq);
-  }
-
-  private heldSockOf(cookie: bigint): boolean {
-    for (const h of this.heldSocks.values()) if (h.cookie === cookie) return true;
-    return false;
+    this.probeSock(r.task.pid, r.data, r.seq);
   }
 
   private blockedCookie(cookie: bigint): boolean {
@@ -1094,9 +1090,9 @@ export class Enforcer {
   /**
    * Writes held in the packet hook (tls.bpf.c hold_in_packets: a
    * terminal's processes, whose stop their shell would take for the job's,
-   * or every process's with --hold-writes packets), by socket cookie: the highest hold number seen, the number let go, and
-   * the first dropped segment's headers for the probe that gets the
-   * sender to try again.
+   * or every process's with --hold-writes packets), by socket cookie: the
+   * highest hold number seen, the number let go, and the first dropped
+   * segment's headers for the probe that gets the sender to try again.
    */
   private readonly pktHolds = new Map<bigint, PktHold>();
 
@@ -1127,7 +1123,7 @@ export class Enforcer {
       if (!this.sslSockets.has(key)) this.maps.blockSocket(sock);
       this.pktHolds.delete(sock);
       // (its packets are dropped as blocked from here: no hold to count)
-      this.o.kernel.forgetPktHolds(sock);
+      this.maps.forgetPktHolds(sock);
       return;
     }
     h.bytes += g.len;
@@ -1150,7 +1146,7 @@ export class Enforcer {
     if (stalled) h.stalled = true;
     if (n - h.released <= 0) return;
     h.released = n;
-    if (!this.o.kernel.setPktReleased(h.cookie, n)) {
+    if (!this.maps.releasePktHolds(h.cookie, n)) {
       this.error(`the held writes of pid ${h.pid} could not be let go (socket ${h.cookie})`);
       return;
     }

@@ -11,7 +11,6 @@ import { tlsKey, u64key, type EnforceMapName, type KernelSession } from './loade
 import * as W from './wire.generated.js';
 import type { ExeKey } from '../decode/records.js';
 
-
 /**
  * How a gated TLS write is held (`--hold-writes`): `auto`, a terminal's
  * process in the packet hook (its shell would take a stop for the job's)
@@ -243,6 +242,39 @@ export class EnforceMaps {
   /** Drop this socket's packets from now on (pkt.bpf.c). */
   blockSocket(cookie: bigint): void {
     this.map('blocked_socks').update(u64key(cookie), u32key(0));
+  }
+
+  /**
+   * Let a socket's writes held in the packet hook go, up to hold number N
+   * (tls.bpf.c hold_in_packets counts them in pkt_holds; pkt.bpf.c
+   * pkt_held drops while one is ahead of pkt_released). False when the
+   * map refused.
+   */
+  releasePktHolds(cookie: bigint, n: number): boolean {
+    try {
+      this.map('pkt_released').update(u64key(cookie), u32key(n >>> 0));
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  private readonly pktValue = new Uint8Array(4);
+
+  /** How many writes of a socket the kernel held in the packet hook, when the engine has not let them all go; else undefined. */
+  pktHoldsAhead(cookie: bigint): number | undefined {
+    const v = this.pktValue;
+    const dv = new DataView(v.buffer);
+    if (!this.map('pkt_holds').lookup(u64key(cookie), v)) return undefined;
+    const n = dv.getUint32(0, true);
+    const r = this.map('pkt_released').lookup(u64key(cookie), v) ? dv.getUint32(0, true) : 0;
+    return ((n - r) | 0) > 0 ? n : undefined;
+  }
+
+  /** A socket done with (destroyed): its packet hook holds forgotten. */
+  forgetPktHolds(cookie: bigint): void {
+    this.map('pkt_released').delete(u64key(cookie));
+    this.map('pkt_holds').delete(u64key(cookie));
   }
 
   /** This thread's next packet out blocks its socket (its TLS connection's socket was not known). */

@@ -745,51 +745,6 @@ export class KernelSession {
   }
 
   /**
-   * Let a socket's writes held in the packet hook go, up to hold number N
-   * (tls.bpf.c hold_in_packets counts them in pkt_holds; pkt.bpf.c
-   * pkt_held drops while one is ahead of pkt_released). False when the
-   * map refused, or without enforcement.
-   */
-  setPktReleased(cookie: bigint, n: number): boolean {
-    const map = this.enforceMap('pkt_released');
-    if (!map) return false;
-    const value = new Uint8Array(4);
-    new DataView(value.buffer).setUint32(0, n >>> 0, true);
-    try {
-      map.update(u64key(cookie), value);
-      return true;
-    } catch {
-      return false;
-    }
-  }
-
-  /** How many writes of a socket the kernel held in the packet hook, when it held one and the engine has not let them all go. */
-  pktHoldCount(cookie: bigint): number | undefined {
-    const held = this.enforceMap('pkt_holds');
-    const let_ = this.enforceMap('pkt_released');
-    if (!held || !let_) return undefined;
-    const a = new Uint8Array(4);
-    const b = new Uint8Array(4);
-    try {
-      if (!held.lookup(u64key(cookie), a)) return undefined;
-      const n = new DataView(a.buffer).getUint32(0, true);
-      const r = let_.lookup(u64key(cookie), b) ? new DataView(b.buffer).getUint32(0, true) : 0;
-      return ((n - r) | 0) > 0 ? n : undefined;
-    } catch {
-      return undefined;
-    }
-  }
-
-  /** A socket done with (destroyed): its packet hook holds forgotten. */
-  forgetPktHolds(cookie: bigint): void {
-    for (const name of ['pkt_released', 'pkt_holds'] as const) {
-      try {
-        this.enforceMap(name)?.delete(u64key(cookie));
-      } catch {}
-    }
-  }
-
-  /**
    * An unreadable ClientHello the kernel holds (pkt.bpf.c hello_hold, and
    * a QUIC connection's, quic_hold): `released`, its next retry passes (a
    * QUIC socket's datagrams all do from then on); `gone`, forgotten (its

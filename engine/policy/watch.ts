@@ -147,7 +147,11 @@ export class PolicySource {
         onError(error);
       } else if (build!.revision !== this.revision) {
         this.revision = build!.revision;
-        await onBuild(build!, changed);
+        try {
+          await onBuild(build!, changed);
+        } catch (e) {
+          if (!this.closed) onError(e as Error);
+        }
       }
       return;
     }

@@ -42,7 +42,15 @@ async function following(src: string, debounceMs?: number) {
   };
   /** time for anything more to come out: the quiet time and a compile, several times over */
   const settled = () => new Promise((r) => setTimeout(r, 4 * (debounceMs ?? 25) + 500));
-  return { source, first, builds, errors, waitFor, settled };
+  /** The one build a change made, once nothing more came out, with nothing reported beside it. */
+  const onlyBuild = async (what: string, unreported: string) => {
+    await waitFor('a rebuild', () => builds.length > 0);
+    await settled();
+    assert.equal(builds.length, 1, `one rebuild for ${what}`);
+    assert.deepEqual(errors, [], unreported);
+    return builds[0]!;
+  };
+  return { source, first, builds, errors, waitFor, settled, onlyBuild };
 }
 
 const rego = (body: string) => `package busted\n\nimport rego.v1\n\n${body}\n`;
@@ -61,11 +69,7 @@ describe('PolicySource on a directory of Rego', () => {
       writeFileSync(join(dir, 'data.json'), '{"lists": {"blocked": ["curl"]}}');
       await new Promise((r) => setTimeout(r, 40));
       writeFileSync(join(dir, 'rules.rego'), rego('blocked if input.process.comm in data.lists.blocked'));
-      await f.waitFor('a rebuild', () => f.builds.length > 0);
-      await f.settled();
-      assert.equal(f.builds.length, 1, 'one rebuild for the burst');
-      assert.deepEqual(f.errors, [], 'the half-written trees were not reported');
-      const { build, changed } = f.builds[0]!;
+      const { build, changed } = await f.onlyBuild('the burst', 'the half-written trees were not reported');
       assert.equal(build.revision, buildPolicy(dir).revision, 'the build is of the files as they ended');
       assert.deepEqual(changed, ['data.json', 'decision.rego', 'rules.rego']);
       const engine = await PolicyEngine.fromBuild(build);
@@ -87,11 +91,8 @@ describe('PolicySource on a directory of Rego', () => {
       // longer than chokidar's own wait for a file put back (100 ms, `atomic`), shorter than the quiet time
       await new Promise((r) => setTimeout(r, 160));
       writeFileSync(join(dir, 'rules.rego'), rego('blocked if input.process.comm == "wget"'));
-      await f.waitFor('a rebuild', () => f.builds.length > 0);
-      await f.settled();
-      assert.equal(f.builds.length, 1);
-      assert.deepEqual(f.errors, [], 'the tree without rules.rego (an unsafe call) was not reported');
-      const engine = await PolicyEngine.fromBuild(f.builds[0]!.build);
+      const { build } = await f.onlyBuild('the file taken away and put back', 'the tree without rules.rego (an unsafe call) was not reported');
+      const engine = await PolicyEngine.fromBuild(build);
       assert.equal(engine.decide({ process: { comm: 'wget' } }).action, 'block');
       assert.equal(engine.decide({ process: { comm: 'curl' } }).action, 'allow');
     } finally {
@@ -149,12 +150,9 @@ describe('PolicySource on a directory of Rego', () => {
     try {
       assert.equal((await PolicyEngine.fromBuild(f.first)).decide({ process: { comm: 'curl' } }).action, 'block');
       git(clone, 'pull', '-q', '--ff-only');
-      await f.waitFor('a rebuild', () => f.builds.length > 0);
-      await f.settled();
-      assert.equal(f.builds.length, 1, 'one rebuild for the pull');
-      assert.deepEqual(f.errors, []);
-      assert.equal(f.builds[0]!.build.revision, buildPolicy(clone).revision);
-      const engine = await PolicyEngine.fromBuild(f.builds[0]!.build);
+      const { build } = await f.onlyBuild('the pull', 'nothing reported for the pull');
+      assert.equal(build.revision, buildPolicy(clone).revision);
+      const engine = await PolicyEngine.fromBuild(build);
       assert.equal(engine.decide({ process: { comm: 'wget' } }).action, 'block');
       assert.equal(engine.decide({ process: { comm: 'curl' } }).action, 'allow');
     } finally {
