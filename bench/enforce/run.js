@@ -21,7 +21,13 @@
 //   gatetty    gate with the client on a terminal of its own (script(1)): its
 //              writes held in the packet hook, not by stopping it
 //   gatepackets  gate with --hold-writes packets: the same client's writes
-//              held in the packet hook
+//              held in the packet hook; each held sender moved on by a push
+//              of its socket from the agent (kernel/push.ts)
+//   gateprobe  gatepackets with BUSTED_HOLD_PUSH=probe: moved on by a probe
+//              of the server instead (a server round trip, here on loopback)
+//   gatefar    gatepackets, gateprobe and gate with the server 40 ms away
+//              (BENCH_ENFORCE_FAR_RTT), behind a delay line: what the probe's
+//              round trip costs, and what the push saves
 //   gateparts  the same with a 64 KiB prompt written in 8 parts (chunked), a
 //              tick apart: each held part is judged before it goes (app.ts
 //              judgePart), the last held until the request is decided.
@@ -60,7 +66,7 @@
 //              nothing hashed) and under it: added latency of the first and
 //              the second exec over the path policy, p50.
 //
-//   node bench/enforce/run.js [connect|reload|gate|gatetty|gatepackets|gateparts|plaingate|hellohold|quichold|mcpstdio|exechold ...]
+//   node bench/enforce/run.js [connect|reload|gate|gatetty|gatepackets|gateprobe|gatefar|gateparts|plaingate|hellohold|quichold|mcpstdio|exechold ...]
 // env: BENCH_ENFORCE_REQS (default 400 per round), BENCH_ENFORCE_ROUNDS (3),
 //      BENCH_ENFORCE_EDITS (20)
 // Prints RESULT {json} lines on stdout, progress on stderr. Needs root.
@@ -119,8 +125,8 @@ async function cleanup() {
 process.on('SIGINT', () => cleanup().then(() => process.exit(130)));
 
 /** `busted enforce` on the bench's cgroup; resolves once it is enforcing. */
-async function startEnforce(policies, extra = []) {
-  const child = spawn(process.execPath, [BUSTED, 'enforce', '--policies', policies, '--cgroup', cg, '--format', 'json', '--no-server-side', ...extra], { stdio: ['ignore', 'pipe', 'pipe'] });
+async function startEnforce(policies, extra = [], env = {}) {
+  const child = spawn(process.execPath, [BUSTED, 'enforce', '--policies', policies, '--cgroup', cg, '--format', 'json', '--no-server-side', ...extra], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
   child.err = '';
   child.out = '';
   child.lines = [];
@@ -247,7 +253,7 @@ function makePki(dir) {
  * TLS, or plain-text HTTP without CA); per-request latencies (ms). PARTS > 0:
  * a 64 KiB prompt written in that many writes (chunked), a tick apart.
  */
-function clientRound(port, ca, hosts, parts = 0, tty = false) {
+function clientRound(port, ca, hosts, { parts = 0, tty = false, reqs = REQS } = {}) {
   const url = ca ? `https://api.openai.com:${port}/v1/chat/completions` : `http://127.0.0.1:${port}/api/chat`;
   const script = `
 const https = require(${JSON.stringify(ca ? 'https' : 'http')});
@@ -263,7 +269,7 @@ const send = (r, k) => {
 };
 const lat = [];
 function one(i) {
-  if (i === ${REQS}) { console.log(JSON.stringify(lat)); agent.destroy(); return; }
+  if (i === ${reqs}) { console.log(JSON.stringify(lat)); agent.destroy(); return; }
   const t = process.hrtime.bigint();
   const r = https.request(${JSON.stringify(url)}, { method: 'POST', agent, ${ca ? `ca: require('fs').readFileSync(${JSON.stringify(ca)}), ` : ''}headers: { 'content-type': 'application/json' } }, (res) => {
     res.resume();
@@ -287,9 +293,9 @@ one(0);`;
   child.stderr.on('data', (d) => (err += d));
   const t = setTimeout(() => child.kill('SIGKILL'), 120_000);
   return new Promise((resolve, reject) =>
-    child.on('close', (code) => {
+    child.on('close', (code, signal) => {
       clearTimeout(t);
-      if (code !== 0) return reject(new Error(`client failed (${code}): ${err}`));
+      if (code !== 0) return reject(new Error(`client failed (${code ?? signal}): ${err}`));
       resolve(JSON.parse(out).slice(10)); // the first requests warm up TLS and the JIT
     }),
   );
@@ -304,16 +310,61 @@ async function gateBench() {
     req.resume();
     req.on('end', () => {
       res.writeHead(200, { 'content-type': 'application/json' });
-      res.end('{"object":"chat.completion","model":"gpt-4o-mini","choices":[{"index":0,"message":{"role":"assistant","content":"hi"}}],"usage":{"prompt_tokens":9,"completion_tokens":1}}');
+      res.end(CHAT_ANSWER);
     });
   });
   await new Promise((r) => server.listen(0, '127.0.0.1', r));
   cleanups.push(() => new Promise((r) => server.close(r)));
   const port = server.address().port;
+  const inPackets = /writes held \((\d+) in the packet hook/;
   if (want('gate')) await gatedRounds('gate', port, pki.ca, hosts, /(\d+) writes held/, 'gated_write_added_latency_ms', 'writes_held');
-  if (want('gateparts')) await gatedRounds('gateparts', port, pki.ca, hosts, /(\d+) writes held/, 'gated_parts_added_latency_ms', 'writes_held', 8);
-  if (want('gatepackets')) await gatedRounds('gatepackets', port, pki.ca, hosts, /writes held \((\d+) in the packet hook/, 'gated_packets_write_added_latency_ms', 'writes_held_in_packets', 0, false, ['--hold-writes', 'packets']);
-  if (want('gatetty')) await gatedRounds('gatetty', port, pki.ca, hosts, /writes held \((\d+) in the packet hook/, 'gated_tty_write_added_latency_ms', 'writes_held_in_packets', 0, true);
+  if (want('gateparts')) await gatedRounds('gateparts', port, pki.ca, hosts, /(\d+) writes held/, 'gated_parts_added_latency_ms', 'writes_held', { parts: 8 });
+  if (want('gatepackets')) await gatedRounds('gatepackets', port, pki.ca, hosts, inPackets, 'gated_packets_write_added_latency_ms', 'writes_held_in_packets', { agentArgs: ['--hold-writes', 'packets'] });
+  if (want('gateprobe')) await gatedRounds('gateprobe', port, pki.ca, hosts, inPackets, 'gated_packets_probe_write_added_latency_ms', 'writes_held_in_packets', { agentArgs: ['--hold-writes', 'packets'], agentEnv: { BUSTED_HOLD_PUSH: 'probe' } });
+  if (want('gatetty')) await gatedRounds('gatetty', port, pki.ca, hosts, inPackets, 'gated_tty_write_added_latency_ms', 'writes_held_in_packets', { tty: true });
+}
+
+/**
+ * gatefar: the packet hold's cost where the server is far. The stand-in
+ * runs in a network namespace behind a delay line (test/helpers/far-host.ts:
+ * BENCH_ENFORCE_FAR_RTT ms, default 40, round trip); the same rounds with
+ * --hold-writes packets, each held sender pushed from the agent
+ * (kernel/push.ts) or, with BUSTED_HOLD_PUSH=probe, moved on by a probe of
+ * the server (one round trip more), and with the default (stopped).
+ */
+const CHAT_ANSWER = '{"object":"chat.completion","model":"gpt-4o-mini","choices":[{"index":0,"message":{"role":"assistant","content":"hi"}}],"usage":{"prompt_tokens":9,"completion_tokens":1}}';
+
+const FAR_SERVER = `const fs = require('fs');
+const [key, cert, port, host] = process.argv.slice(1);
+require('https').createServer({ key: fs.readFileSync(key), cert: fs.readFileSync(cert), keepAlive: true }, (req, res) => {
+  req.resume();
+  req.on('end', () => {
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end(${JSON.stringify(CHAT_ANSWER)});
+  });
+}).listen(Number(port), host, () => console.log('listening'));`;
+
+async function farGateBench() {
+  const { farHost } = await import(join(ROOT, 'dist/test/helpers/far-host.js'));
+  const rtt = Number(process.env.BENCH_ENFORCE_FAR_RTT ?? 40);
+  const far = await farHost(rtt);
+  cleanups.push(() => far.remove());
+  const pki = makePki(work);
+  writeFileSync(join(work, 'far.key'), pki.key);
+  writeFileSync(join(work, 'far.pem'), pki.cert);
+  const hosts = join(work, 'hosts-far');
+  writeFileSync(hosts, `127.0.0.1 localhost\n${far.there} api.openai.com\n`);
+  const port = 8443;
+  const [cmd, ...args] = far.exec([process.execPath, '-e', FAR_SERVER, join(work, 'far.key'), join(work, 'far.pem'), String(port), far.there]);
+  const srv = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'inherit'] });
+  cleanups.push(() => srv.kill());
+  await new Promise((r) => srv.stdout.once('data', r));
+  const reqs = Number(process.env.BENCH_ENFORCE_FAR_REQS ?? 60);
+  const inPackets = /writes held \((\d+) in the packet hook/;
+  log(`gatefar: the server ${rtt} ms away (a delay line to a namespace)`);
+  await gatedRounds('gatefar-push', port, pki.ca, hosts, inPackets, 'far_gated_packets_push_added_latency_ms', 'writes_held_in_packets', { reqs, agentArgs: ['--hold-writes', 'packets'] });
+  await gatedRounds('gatefar-probe', port, pki.ca, hosts, inPackets, 'far_gated_packets_probe_added_latency_ms', 'writes_held_in_packets', { reqs, agentArgs: ['--hold-writes', 'packets'], agentEnv: { BUSTED_HOLD_PUSH: 'probe' } });
+  await gatedRounds('gatefar-stop', port, pki.ca, hosts, /(\d+) writes held/, 'far_gated_stopped_added_latency_ms', 'writes_held', { reqs });
 }
 
 /** gate, for plain-text HTTP: the same rounds against a plain server, the client without a CA. */
@@ -338,21 +389,29 @@ async function plainGateBench() {
  * shipped policies (held), and with --no-gate; per-request latency p50 and
  * p99 of each, and what the agent counted as held (COUNTER in its stderr).
  */
-async function gatedRounds(label, port, ca, hosts, counter, metric, countName, parts = 0, tty = false, agentArgs = []) {
+async function gatedRounds(label, port, ca, hosts, counter, metric, countName, { parts = 0, tty = false, agentArgs = [], agentEnv = {}, reqs = REQS } = {}) {
+  const clients = () => clientRound(port, ca, hosts, { parts, tty, reqs });
   const modes = { none: [], gated: [], nogate: [] };
   let held = 0;
+  // held senders moved on (their dropped segments): pushed from the agent, or by a probe of the server
+  const movedOn = { pushed: 0, probed: 0 };
   // the agent's own measure of its gated writes, kernel stop to release (p50 and p99 of each round)
   const holds = [];
   for (let i = 0; i < ROUNDS; i++) {
-    modes.none.push(...(await clientRound(port, ca, hosts, parts, tty)));
-    let a = await startEnforce(join(ROOT, 'policies'), agentArgs);
-    modes.gated.push(...(await clientRound(port, ca, hosts, parts, tty)));
+    modes.none.push(...(await clients()));
+    let a = await startEnforce(join(ROOT, 'policies'), agentArgs, agentEnv);
+    modes.gated.push(...(await clients()));
     const err = await a.stop();
     held += Number(counter.exec(err)?.[1] ?? 0);
+    const moved = /\((\d+) pushed from here, (\d+) by a probe of their server\)/.exec(err);
+    if (moved) {
+      movedOn.pushed += Number(moved[1]);
+      movedOn.probed += Number(moved[2]);
+    }
     const h = /for ([\d.]+) ms p50, ([\d.]+) ms p99 from the kernel's stop to their release/.exec(err);
     if (h) holds.push({ p50_ms: Number(h[1]), p99_ms: Number(h[2]) });
     a = await startEnforce(join(ROOT, 'policies'), ['--no-gate']);
-    modes.nogate.push(...(await clientRound(port, ca, hosts, parts, tty)));
+    modes.nogate.push(...(await clients()));
     await a.stop();
     log(`${label}: round ${i + 1}/${ROUNDS}`);
   }
@@ -360,7 +419,7 @@ async function gatedRounds(label, port, ca, hosts, counter, metric, countName, p
   const none = s(modes.none);
   const gated = s(modes.gated);
   const nogate = s(modes.nogate);
-  log(`${label}: request latency p50/p99 ms: no agent ${none.p50.toFixed(3)}/${none.p99.toFixed(3)}, enforce (held) ${gated.p50.toFixed(3)}/${gated.p99.toFixed(3)}, enforce --no-gate ${nogate.p50.toFixed(3)}/${nogate.p99.toFixed(3)}; ${held} ${countName}`);
+  log(`${label}: request latency p50/p99 ms: no agent ${none.p50.toFixed(3)}/${none.p99.toFixed(3)}, enforce (held) ${gated.p50.toFixed(3)}/${gated.p99.toFixed(3)}, enforce --no-gate ${nogate.p50.toFixed(3)}/${nogate.p99.toFixed(3)}; ${held} ${countName}; held senders moved on: ${movedOn.pushed} pushed, ${movedOn.probed} by a probe`);
   result({
     metric,
     added_p50_ms: round(gated.p50 - none.p50),
@@ -371,6 +430,8 @@ async function gatedRounds(label, port, ca, hosts, counter, metric, countName, p
     latency_ratio_p50: round(gated.p50 / none.p50, 2),
     requests: modes.gated.length,
     [countName]: held,
+    senders_pushed: movedOn.pushed,
+    senders_probed: movedOn.probed,
     agent_hold_per_round: holds,
   });
 }
@@ -649,7 +710,8 @@ const which = process.argv.slice(2);
 const want = (n) => !which.length || which.includes(n);
 try {
   if (want('reload')) await reloadBench();
-  if (want('gate') || want('gateparts') || want('gatetty') || want('gatepackets')) await gateBench();
+  if (want('gate') || want('gateparts') || want('gatetty') || want('gatepackets') || want('gateprobe')) await gateBench();
+  if (want('gatefar')) await farGateBench();
   if (want('plaingate')) await plainGateBench();
   if (want('hellohold')) await helloHoldBench();
   if (want('quichold')) await quicHoldBench();

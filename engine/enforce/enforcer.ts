@@ -38,6 +38,7 @@ import type { Hold } from '../interpret/plain.js';
 import { EnforceMaps, type HeldThread, type HoldWrites, type VerdictMasks } from '../kernel/enforce-maps.js';
 import type { KernelSession } from '../kernel/loader.js';
 import { destroySocket, type SocketId } from '../kernel/sockdiag.js';
+import { pushSender } from '../kernel/push.js';
 import { reinject, sendRaw, tcpProbe } from '../kernel/reinject.js';
 import * as W from '../kernel/wire.generated.js';
 import type { BustedEvent, McpInfo, NetInfo, ProcessInfo } from '../model/event.js';
@@ -214,7 +215,11 @@ export class Enforcer {
   private timer: NodeJS.Timeout | undefined;
   private started = false;
   private stopped = false;
-  readonly stats = { refused: 0, destroyed: 0, gated: 0, released: 0, stopsQueued: 0, packetHeld: 0, packetReleased: 0, killed: 0, lostHolds: 0, heldAnswers: 0, standingImages: 0, plainReleased: 0, heldHellos: 0, unfinishedHeld: 0, stdioStopped: 0, execsHeld: 0 };
+  readonly stats = { refused: 0, destroyed: 0, gated: 0, released: 0, stopsQueued: 0, packetHeld: 0, packetReleased: 0, killed: 0, lostHolds: 0, heldAnswers: 0, standingImages: 0, plainReleased: 0, heldHellos: 0, unfinishedHeld: 0, stdioStopped: 0, execsHeld: 0, pushed: 0, probed: 0 };
+  /** held senders are pushed from here (kernel/push.ts) before the server is probed; BUSTED_HOLD_PUSH=probe: only probed */
+  private readonly push = process.env.BUSTED_HOLD_PUSH !== 'probe';
+  /** why the last push could not be done, said once per kind */
+  private readonly pushFailures = new Set<string>();
   /** plain-text connections blocked: their held segments are never sent on */
   private readonly blockedPlain = new Set<SockId>();
 
@@ -680,12 +685,7 @@ export class Enforcer {
   plainHold(h: Hold, release: number | undefined, skipped: boolean): void {
     if (this.blockedPlain.has(h.sockId)) return;
     if (release !== undefined && !skipped) this.o.kernel.setPlainVerdict(BigInt(h.sockId), 'gate', release);
-    try {
-      sendRaw(tcpProbe(h.headers, h.seq), 'a probe for a held plain-text request');
-      if (release !== undefined) this.stats.plainReleased++;
-    } catch (e) {
-      this.error(`a held plain-text request of pid ${h.task.pid} could not be moved on: ${(e as Error).message}`);
-    }
+    if (this.moveOn(h.task.pid, cookieOf(h.sockId), h.headers, h.seq, 'a held plain-text request') && release !== undefined) this.stats.plainReleased++;
   }
 
   /** Until the policy changes, no more connections of this program to that provider (or, for no provider, to that address). */
@@ -907,11 +907,7 @@ export class Enforcer {
       for (const r of h.datagrams) this.sendOn(r);
       return;
     }
-    try {
-      sendRaw(tcpProbe(h.headers, h.seq), 'a probe for a held ClientHello');
-    } catch (e) {
-      this.error(`a held ClientHello of pid ${h.pid} could not be moved on: ${(e as Error).message}`);
-    }
+    this.moveOn(h.pid, cookieOf(sock), h.headers, h.seq, 'a held ClientHello');
   }
 
   /** A held hello whose connection was cut: the kernel forgets it (its socket's packets are dropped as blocked). */
@@ -1010,15 +1006,41 @@ export class Enforcer {
     this.heldSocks.delete(key);
     this.o.kernel.setSockHold(h.cookie, false);
     // (no headers yet: nothing was held, or its record is still to come, and onSockHeld sends the probe)
-    if (h.headers !== undefined) this.probeSock(h.pid, h.headers, h.seq!);
+    if (h.headers !== undefined) this.moveOn(h.pid, h.cookie, h.headers, h.seq!, 'a held TLS connection');
   }
 
-  private probeSock(pid: number, headers: Uint8Array, seq: number): void {
-    try {
-      sendRaw(tcpProbe(headers, seq), 'a probe for a held TLS connection');
-    } catch (e) {
-      this.error(`a held TLS connection of pid ${pid} could not be moved on: ${(e as Error).message}`);
+  /**
+   * A held TCP sender (its segment dropped by the packet hook, which now
+   * lets it pass) sends again now rather than at its probe timer: its
+   * socket is pushed from here (kernel/push.ts), or, where that cannot be
+   * done, the server is made to acknowledge (a probe from the held
+   * segment's HEADERS, kernel/reinject.ts tcpProbe), which costs a round
+   * trip to the server. False: neither could be done (said as an error).
+   */
+  private moveOn(pid: number, cookie: bigint | undefined, headers: Uint8Array, seq: number, what: string): boolean {
+    if (this.push && cookie !== undefined) {
+      const r = pushSender(pid, cookie, headers);
+      if (r === true) {
+        this.stats.pushed++;
+        return true;
+      }
+      this.pushFailed(pid, r);
     }
+    try {
+      sendRaw(tcpProbe(headers, seq), `a probe for ${what}`);
+      this.stats.probed++;
+      return true;
+    } catch (e) {
+      this.error(`${what} of pid ${pid} could not be moved on: ${(e as Error).message}`);
+      return false;
+    }
+  }
+
+  /** A push refused for what would refuse every push (no ptrace access): said once; a socket gone meanwhile is no news. */
+  private pushFailed(pid: number, why: string): void {
+    if (!why.startsWith('pidfd_getfd') || this.pushFailures.has(why)) return;
+    this.pushFailures.add(why);
+    this.error(`a held sender of pid ${pid} could not be pushed from here (${why}): held senders are moved on by probing their server, a round trip later`);
   }
 
   /** The headers of the first segment a held connection sent (pkt.bpf.c sock_held, pkt_held): what its probe is made of. */
@@ -1028,7 +1050,7 @@ export class Enforcer {
     if (p) {
       // dropped while a hold was ahead: probed when it goes; dropped before the last went: now
       if (p.released !== p.seen) p.headers ??= r.data;
-      else this.probeSock(r.task.pid, r.data, r.seq);
+      else this.moveOn(r.task.pid, cookie, r.data, r.seq, 'a held TLS connection');
       if (p.headers === r.data) p.seq = r.seq;
       return;
     }
@@ -1051,7 +1073,7 @@ export class Enforcer {
       return;
     }
     // let go before this came: its sender's retry is due now (a blocked one's socket is gone)
-    this.probeSock(r.task.pid, r.data, r.seq);
+    this.moveOn(r.task.pid, cookie, r.data, r.seq, 'a held TLS connection');
   }
 
   private blockedCookie(cookie: bigint): boolean {
@@ -1154,7 +1176,7 @@ export class Enforcer {
     if (h.headers && h.released === h.seen) {
       const { headers, seq } = h;
       h.headers = undefined;
-      this.probeSock(h.pid, headers, seq!);
+      this.moveOn(h.pid, h.cookie, headers, seq!, 'a held TLS write');
     }
   }
 
@@ -1325,6 +1347,11 @@ export class Enforcer {
 }
 
 let errSeq = 0;
+
+/** A socket's cookie, where its id is one (a raw_tp build names sockets otherwise). */
+function cookieOf(sock: SockId): bigint | undefined {
+  return typeof sock === 'number' ? BigInt(sock) : undefined;
+}
 
 /**
  * A stdio message as its writer's and its reader's view both name it: the

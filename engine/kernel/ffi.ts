@@ -126,6 +126,7 @@ export const c = {
   send: libc.func('intptr_t send(int fd, const uint8_t *buf, size_t len, int flags)'),
   recv: libc.func('intptr_t recv(int fd, _Out_ uint8_t *buf, size_t len, int flags)'),
   setsockopt: libc.func('int setsockopt(int fd, int level, int name, const uint8_t *val, uint32_t len)'),
+  getsockopt: libc.func('int getsockopt(int fd, int level, int name, _Out_ uint8_t *val, _Inout_ uint8_t *len)'),
   sendto: libc.func('intptr_t sendto(int fd, const uint8_t *buf, size_t len, int flags, const uint8_t *addr, uint32_t addrlen)'),
   // bpf(2) for what libbpf 1.1 has no call for (uprobe session links)
   syscall: libc.func('long syscall(long number, ...)'),
@@ -157,6 +158,20 @@ export function bpfSyscall(cmd: number, attr: Uint8Array, blobs: Uint8Array[], f
   }
 }
 
+/**
+ * pidfd_open(2) and pidfd_getfd(2) (the same numbers on every architecture:
+ * include/uapi/asm-generic/unistd.h). A descriptor, or -errno.
+ */
+export function pidfdOpen(pid: number): number {
+  const r = Number(c.syscall(434, 'int', pid, 'uint32_t', 0) as number | bigint);
+  return r < 0 ? -koffi.errno() : r;
+}
+
+export function pidfdGetfd(pidfd: number, targetFd: number): number {
+  const r = Number(c.syscall(438, 'int', pidfd, 'int', targetFd, 'uint32_t', 0) as number | bigint);
+  return r < 0 ? -koffi.errno() : r;
+}
+
 export const O_RDONLY = 0;
 export const O_DIRECTORY = 0o200000;
 export const O_CLOEXEC = 0o2000000;
@@ -178,6 +193,9 @@ export const BPF_NOEXIST = 1;
 export const AF_INET = 2;
 export const AF_INET6 = 10;
 export const IPPROTO_RAW = 255;
+export const IPPROTO_TCP = 6;
+export const TCP_NODELAY = 1;
+export const SO_COOKIE = 57;
 
 /** errno of the last failed call on this thread. */
 export function errno(): number {

@@ -1,5 +1,8 @@
 /**
- * Destroying a socket from outside its process: sock_diag's SOCK_DESTROY
+ * Naming and destroying a socket from outside its process through
+ * sock_diag. SOCK_DIAG_BY_FAMILY with an exact address pair and cookie
+ * answers one socket's inet_diag_msg (its inode: how /proc/PID/fd names
+ * it, kernel/push.ts). SOCK_DESTROY
  * (what `ss -K` does; CONFIG_INET_DIAG_DESTROY), which aborts a TCP
  * connection with a reset and makes the owner's next call fail with
  * ECONNABORTED. The enforcer uses it for a connection that a decision
@@ -11,6 +14,7 @@ import { BustedError, ErrorCode } from '../model/errors.js';
 import { AF_NETLINK, c, errno, NETLINK_SOCK_DIAG, SO_RCVTIMEO, SOCK_CLOEXEC, SOCK_RAW, SOL_SOCKET } from './ffi.js';
 
 // include/uapi/linux/sock_diag.h, inet_diag.h, netlink.h
+const SOCK_DIAG_BY_FAMILY = 20;
 const SOCK_DESTROY = 21;
 const NLM_F_REQUEST = 0x1;
 const NLM_F_ACK = 0x4;
@@ -49,11 +53,15 @@ function nlSocket(): number {
 
 /** The request bytes (exported for tests). */
 export function destroyRequest(id: SocketId, sequence: number): Uint8Array {
+  return request(SOCK_DESTROY, NLM_F_REQUEST | NLM_F_ACK, id, sequence);
+}
+
+function request(type: number, flags: number, id: SocketId, sequence: number): Uint8Array {
   const msg = new Uint8Array(NLMSG_HDR + REQ_V2);
   const dv = new DataView(msg.buffer);
   dv.setUint32(0, msg.length, true);
-  dv.setUint16(4, SOCK_DESTROY, true);
-  dv.setUint16(6, NLM_F_REQUEST | NLM_F_ACK, true);
+  dv.setUint16(4, type, true);
+  dv.setUint16(6, flags, true);
   dv.setUint32(8, sequence, true);
   dv.setUint32(12, 0, true);
   const r = NLMSG_HDR;
@@ -92,5 +100,35 @@ export function destroySocket(id: SocketId): boolean {
     if (err === 0) return true;
     if (err === 2) return false; // ENOENT: gone already
     throw new BustedError(ErrorCode.BPF, `SOCK_DESTROY: errno ${err}${err === 95 ? ' (EOPNOTSUPP: kernel without CONFIG_INET_DIAG_DESTROY)' : ''}`);
+  }
+}
+
+/** struct inet_diag_msg: idiag_inode's offset (after family, state, timer, retrans, sockid, expires, rqueue, wqueue, uid). */
+const MSG_INODE = 68;
+
+/**
+ * The inode of one TCP or UDP socket named exactly (addresses and, when
+ * known, cookie: inet_diag_find_one_icsk), or undefined when there is no
+ * such socket (any more). Throws when sock_diag cannot be asked.
+ */
+export function socketInode(id: SocketId): number | undefined {
+  const s = nlSocket();
+  const sequence = ++seq;
+  const req = request(SOCK_DIAG_BY_FAMILY, NLM_F_REQUEST, id, sequence);
+  if ((c.send(s, req, req.length, 0) as number) < 0) throw new BustedError(ErrorCode.BPF, `sock_diag send: errno ${errno()}`);
+  const buf = new Uint8Array(4096);
+  for (;;) {
+    const n = c.recv(s, buf, buf.length, 0) as number;
+    if (n < 0) throw new BustedError(ErrorCode.BPF, `sock_diag answer: errno ${errno()}`);
+    const dv = new DataView(buf.buffer, 0, n);
+    if (n < NLMSG_HDR + 4 || dv.getUint32(8, true) !== sequence) continue; // an answer to an earlier, timed-out request
+    const type = dv.getUint16(4, true);
+    if (type === NLMSG_ERROR) {
+      const err = -dv.getInt32(NLMSG_HDR, true);
+      if (err === 2 || err === 116) return undefined; // ENOENT; ESTALE: another socket has those addresses now
+      throw new BustedError(ErrorCode.BPF, `sock_diag: errno ${err}`);
+    }
+    if (type !== SOCK_DIAG_BY_FAMILY || n < NLMSG_HDR + MSG_INODE + 4) continue;
+    return dv.getUint32(NLMSG_HDR + MSG_INODE, true);
   }
 }
