@@ -453,6 +453,11 @@ export class Agent {
     return this.o.exeHash === true || (this.o.policy !== undefined && readsExeHash(this.o.policy.decider.policy));
   }
 
+  /** how gated TLS writes are held (undefined: not enforcing, or not gating) */
+  get holdHow(): string | undefined {
+    return this.enforcer?.holdHow;
+  }
+
   get enforcement(): (Enforcer['stats'] & { held?: ReturnType<Enforcer['heldTimes']> }) | undefined {
     return this.enforcer && { ...this.enforcer.stats, held: this.enforcer.heldTimes() };
   }

@@ -15,17 +15,19 @@
 //   gate       added latency of a gated but allowed TLS write: a node client
 //              in the cgroup sends chat completions over one kept-alive HTTPS
 //              connection to api.openai.com (a local stand-in), each request
-//              held at SSL_write until the engine has decided; per-request
-//              latency without the agent, with enforce (gated), and with
-//              enforce --no-gate, p50 and p99, interleaved.
-//   gatetty    gate with the client on a terminal of its own (script(1)): its
-//              writes held in the packet hook, not by stopping it
-//   gatepackets  gate with --hold-writes packets: the same client's writes
-//              held in the packet hook; each held sender moved on by a push
-//              of its socket from the agent (kernel/push.ts)
+//              held at SSL_write until the engine has decided (the default
+//              --hold-writes auto: in the packet hook, each held sender pushed
+//              from the agent); per-request latency without the agent, with
+//              enforce (gated), and with enforce --no-gate, p50 and p99,
+//              interleaved.
+//   gatestop   gate with --hold-writes stop: each write held by stopping
+//              the client
+//   gatetty    gate with the client on a terminal of its own (script(1))
+//   gatepackets  gate with --hold-writes packets (the default where the
+//              agent can push held senders)
 //   gateprobe  gatepackets with BUSTED_HOLD_PUSH=probe: moved on by a probe
 //              of the server instead (a server round trip, here on loopback)
-//   gatefar    gatepackets, gateprobe and gate with the server 40 ms away
+//   gatefar    gatepackets, gateprobe and gatestop with the server 40 ms away
 //              (BENCH_ENFORCE_FAR_RTT), behind a delay line: what the probe's
 //              round trip costs, and what the push saves
 //   gateparts  the same with a 64 KiB prompt written in 8 parts (chunked), a
@@ -66,7 +68,7 @@
 //              nothing hashed) and under it: added latency of the first and
 //              the second exec over the path policy, p50.
 //
-//   node bench/enforce/run.js [connect|reload|gate|gatetty|gatepackets|gateprobe|gatefar|gateparts|plaingate|hellohold|quichold|mcpstdio|exechold ...]
+//   node bench/enforce/run.js [connect|reload|gate|gatestop|gatetty|gatepackets|gateprobe|gatefar|gateparts|plaingate|hellohold|quichold|mcpstdio|exechold ...]
 // env: BENCH_ENFORCE_REQS (default 400 per round), BENCH_ENFORCE_ROUNDS (3),
 //      BENCH_ENFORCE_EDITS (20)
 // Prints RESULT {json} lines on stdout, progress on stderr. Needs root.
@@ -318,6 +320,7 @@ async function gateBench() {
   const port = server.address().port;
   const inPackets = /writes held \((\d+) in the packet hook/;
   if (want('gate')) await gatedRounds('gate', port, pki.ca, hosts, /(\d+) writes held/, 'gated_write_added_latency_ms', 'writes_held');
+  if (want('gatestop')) await gatedRounds('gatestop', port, pki.ca, hosts, /(\d+) writes held/, 'gated_stopped_write_added_latency_ms', 'writes_held', { agentArgs: ['--hold-writes', 'stop'] });
   if (want('gateparts')) await gatedRounds('gateparts', port, pki.ca, hosts, /(\d+) writes held/, 'gated_parts_added_latency_ms', 'writes_held', { parts: 8 });
   if (want('gatepackets')) await gatedRounds('gatepackets', port, pki.ca, hosts, inPackets, 'gated_packets_write_added_latency_ms', 'writes_held_in_packets', { agentArgs: ['--hold-writes', 'packets'] });
   if (want('gateprobe')) await gatedRounds('gateprobe', port, pki.ca, hosts, inPackets, 'gated_packets_probe_write_added_latency_ms', 'writes_held_in_packets', { agentArgs: ['--hold-writes', 'packets'], agentEnv: { BUSTED_HOLD_PUSH: 'probe' } });
@@ -364,7 +367,7 @@ async function farGateBench() {
   log(`gatefar: the server ${rtt} ms away (a delay line to a namespace)`);
   await gatedRounds('gatefar-push', port, pki.ca, hosts, inPackets, 'far_gated_packets_push_added_latency_ms', 'writes_held_in_packets', { reqs, agentArgs: ['--hold-writes', 'packets'] });
   await gatedRounds('gatefar-probe', port, pki.ca, hosts, inPackets, 'far_gated_packets_probe_added_latency_ms', 'writes_held_in_packets', { reqs, agentArgs: ['--hold-writes', 'packets'], agentEnv: { BUSTED_HOLD_PUSH: 'probe' } });
-  await gatedRounds('gatefar-stop', port, pki.ca, hosts, /(\d+) writes held/, 'far_gated_stopped_added_latency_ms', 'writes_held', { reqs });
+  await gatedRounds('gatefar-stop', port, pki.ca, hosts, /(\d+) writes held/, 'far_gated_stopped_added_latency_ms', 'writes_held', { reqs, agentArgs: ['--hold-writes', 'stop'] });
 }
 
 /** gate, for plain-text HTTP: the same rounds against a plain server, the client without a CA. */
@@ -710,7 +713,7 @@ const which = process.argv.slice(2);
 const want = (n) => !which.length || which.includes(n);
 try {
   if (want('reload')) await reloadBench();
-  if (want('gate') || want('gateparts') || want('gatetty') || want('gatepackets') || want('gateprobe')) await gateBench();
+  if (['gate', 'gatestop', 'gateparts', 'gatetty', 'gatepackets', 'gateprobe'].some(want)) await gateBench();
   if (want('gatefar')) await farGateBench();
   if (want('plaingate')) await plainGateBench();
   if (want('hellohold')) await helloHoldBench();

@@ -67,6 +67,7 @@ export async function runEnforce(o: EnforceCliOptions, demo?: { follow: boolean 
       agent = a;
       a.report(policyEvent(o.policies, engine.revision, 0));
       process.stderr.write(`busted: policy ${engine.revision} from ${o.policies}${source.src.startsWith('http') ? `, polled every ${o.pollSeconds ?? 30} s` : ', reloaded when it changes'}\n`);
+      if (o.gate !== false && !o.dryRun && a.holdHow) process.stderr.write(`busted: gated TLS writes held ${a.holdHow}\n`);
       source.follow(
         async (build, changed) => {
           const previous = decider.revision;

@@ -109,7 +109,7 @@ function enforceOptions(cmd: Command): Command {
     .option('--dry-run', 'decide and report, enforce nothing (no connect hooks, nothing held or destroyed)')
     .option('--fail-closed', 'an event the policy cannot decide (an evaluation error) is blocked, not audited')
     .option('--no-gate', 'never hold TLS writes for a decision (content blocks then only cut the connection after the fact)')
-    .option('--hold-writes <how>', 'how a TLS write is held until decided: auto (a process with a terminal in the packet hook, so that its shell sees no job stop; others by stopping the thread), packets (every write copied whole whose socket is known, in the packet hook: only its connection waits, not the whole process, at one round trip to the server more), stop (every write by stopping the process)', holdWrites, 'auto')
+    .option('--hold-writes <how>', 'how a TLS write is held until decided: auto (packets where the agent can push a held sender\'s socket, pidfd_getfd; else only a terminal\'s process in the packet hook, so that its shell sees no job stop, and others by stopping the process), packets (every write copied whole whose socket is known, in the packet hook: only its connection waits, not the whole process; where the agent cannot push the sender, at one round trip to the server more), stop (every write by stopping the process)', holdWrites, 'auto')
     .option('--poll-seconds <s>', 'how often an http(s) bundle URL is polled (ETag)', seconds)
     .option('--policies-ca <file>', 'CA bundle (PEM) to trust for an https bundle URL')
     .option('--pin', 'keep enforcement in the kernel after busted stops (bpffs); a later run takes it over (default: everything goes when busted stops)');

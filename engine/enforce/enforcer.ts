@@ -38,7 +38,7 @@ import type { Hold } from '../interpret/plain.js';
 import { EnforceMaps, type HeldThread, type HoldWrites, type VerdictMasks } from '../kernel/enforce-maps.js';
 import type { KernelSession } from '../kernel/loader.js';
 import { destroySocket, type SocketId } from '../kernel/sockdiag.js';
-import { pushSender } from '../kernel/push.js';
+import { holdPushable, pushSender } from '../kernel/push.js';
 import { reinject, sendRaw, tcpProbe } from '../kernel/reinject.js';
 import * as W from '../kernel/wire.generated.js';
 import type { BustedEvent, McpInfo, NetInfo, ProcessInfo } from '../model/event.js';
@@ -168,6 +168,8 @@ interface PktHold {
   /** the first segment dropped since the last probe: its IP and TCP headers and sequence number */
   headers?: Uint8Array;
   seq?: number;
+  /** the hold number up to which its sender was moved on (a later record of a segment dropped before that is no news) */
+  movedOn?: number;
 }
 
 /** A TLS connection whose unfinished request the kernel holds. */
@@ -216,8 +218,15 @@ export class Enforcer {
   private started = false;
   private stopped = false;
   readonly stats = { refused: 0, destroyed: 0, gated: 0, released: 0, stopsQueued: 0, packetHeld: 0, packetReleased: 0, killed: 0, lostHolds: 0, heldAnswers: 0, standingImages: 0, plainReleased: 0, heldHellos: 0, unfinishedHeld: 0, stdioStopped: 0, execsHeld: 0, pushed: 0, probed: 0 };
-  /** held senders are pushed from here (kernel/push.ts) before the server is probed; BUSTED_HOLD_PUSH=probe: only probed */
-  private readonly push = process.env.BUSTED_HOLD_PUSH !== 'probe';
+  /** held senders are pushed from here (kernel/push.ts) before the server is probed: true, or why not (then only probed) */
+  private readonly push: true | string;
+  /**
+   * How gated writes are held, as the kernel is told. `auto` is every
+   * write that can be in the packet hook where held senders can be pushed
+   * from here (no server round trip), else a terminal's only (its shell
+   * would take a stop for a job's), the rest by stopping the writer.
+   */
+  private readonly holdWrites: HoldWrites;
   /** why the last push could not be done, said once per kind */
   private readonly pushFailures = new Set<string>();
   /** plain-text connections blocked: their held segments are never sent on */
@@ -226,6 +235,18 @@ export class Enforcer {
   constructor(private readonly o: EnforcerOptions) {
     this.classes = new ClassTable(o.providers);
     this.maps = new EnforceMaps(o.kernel);
+    const asked = o.holdWrites ?? 'auto';
+    // (held hellos, plain-text requests and requests held in parts are pushed whatever the mode)
+    this.push = holdPushable();
+    this.holdWrites = asked === 'auto' && this.push === true ? 'packets' : asked;
+  }
+
+  /** How gated writes are held, for the agent's first lines. */
+  get holdHow(): string {
+    const moved = this.push === true ? 'each held sender pushed from here when let go' : `each held sender moved on by a probe of its server, a round trip later (no push from here: ${this.push})`;
+    if (this.holdWrites === 'stop') return 'by stopping the writing process';
+    const which = this.holdWrites === 'packets' ? 'every write that can be' : "a terminal's process's writes";
+    return `in the packet hook, ${which} (its process runs on; ${moved}), the others by stopping the writing process`;
   }
 
   private get decider(): Decider {
@@ -319,7 +340,7 @@ export class Enforcer {
       perImage: this.started && this.perImage,
       holdNames: this.started && this.holdNames,
       holdExec: this.started && this.holdExec,
-      holdWrites: this.o.holdWrites ?? 'auto',
+      holdWrites: this.holdWrites,
       gateClasses: this.gateClasses,
       heartbeatNs: this.o.monoNs(),
     });
@@ -1018,13 +1039,15 @@ export class Enforcer {
    * trip to the server. False: neither could be done (said as an error).
    */
   private moveOn(pid: number, cookie: bigint | undefined, headers: Uint8Array, seq: number, what: string): boolean {
-    if (this.push && cookie !== undefined) {
+    if (this.push === true && cookie !== undefined) {
       const r = pushSender(pid, cookie, headers);
       if (r === true) {
         this.stats.pushed++;
         return true;
       }
-      this.pushFailed(pid, r);
+      // closed: what it held went some other way (a later write of its own pushed it) or never will
+      if (r.gone) return true;
+      this.pushFailed(pid, r.why);
     }
     try {
       sendRaw(tcpProbe(headers, seq), `a probe for ${what}`);
@@ -1038,7 +1061,7 @@ export class Enforcer {
 
   /** A push refused for what would refuse every push (no ptrace access): said once; a socket gone meanwhile is no news. */
   private pushFailed(pid: number, why: string): void {
-    if (!why.startsWith('pidfd_getfd') || this.pushFailures.has(why)) return;
+    if (!why.startsWith('pidfd_getfd: errno 1 ') || this.pushFailures.has(why)) return;
     this.pushFailures.add(why);
     this.error(`a held sender of pid ${pid} could not be pushed from here (${why}): held senders are moved on by probing their server, a round trip later`);
   }
@@ -1048,9 +1071,12 @@ export class Enforcer {
     const cookie = BigInt(r.sockId);
     const p = this.pktHolds.get(cookie);
     if (p) {
-      // dropped while a hold was ahead: probed when it goes; dropped before the last went: now
+      // dropped while a hold was ahead: moved on when it goes; dropped before the last went: now, once
       if (p.released !== p.seen) p.headers ??= r.data;
-      else this.moveOn(r.task.pid, cookie, r.data, r.seq, 'a held TLS connection');
+      else if (p.movedOn !== p.released) {
+        p.movedOn = p.released;
+        this.moveOn(r.task.pid, cookie, r.data, r.seq, 'a held TLS connection');
+      }
       if (p.headers === r.data) p.seq = r.seq;
       return;
     }
@@ -1176,6 +1202,7 @@ export class Enforcer {
     if (h.headers && h.released === h.seen) {
       const { headers, seq } = h;
       h.headers = undefined;
+      h.movedOn = n;
       this.moveOn(h.pid, h.cookie, headers, seq!, 'a held TLS write');
     }
   }

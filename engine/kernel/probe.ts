@@ -3,6 +3,7 @@
  * bpf/probe.bpf.c is loaded alone (and attached where attachment is the
  * part that can fail), then everything is released again.
  */
+import { holdPushable } from './push.js';
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -103,7 +104,8 @@ export function probeKernel(cgroupPath: string, bpfDir = BPF_DIR): ProbeResult[]
  * What `busted enforce` needs beyond the hook types: its own programs load
  * here (the verifier accepts the enforce, packet and TLS objects built with
  * enforcement on), sock_diag can destroy sockets, raw sockets can carry a
- * held DNS answer on, and bpffs is there for --pin.
+ * held DNS answer on, held senders can be pushed from here (kernel/push.ts),
+ * and bpffs is there for --pin.
  */
 function probeEnforcement(cgroupPath: string): ProbeResult[] {
   const out: ProbeResult[] = [];
@@ -123,6 +125,8 @@ function probeEnforcement(cgroupPath: string): ProbeResult[] {
     const m = (e as Error).message;
     out.push({ feature: 'sock_destroy', ok: false, detail: m });
   }
+  const push = holdPushable();
+  out.push({ feature: 'push_sender', ok: push === true, detail: push === true ? "pidfd_getfd + TCP_NODELAY: a sender held in the packet hook pushed from the agent when let go" : push });
   try {
     rawSocketCheck();
     out.push({ feature: 'raw_socket', ok: true, detail: 'raw IPv4/IPv6 sockets with SO_MARK (held DNS answers sent on)' });

@@ -16,7 +16,9 @@
  *
  * The socket is found by its inode: sock_diag names it from the held
  * segment's addresses and the socket cookie (so not a later socket with
- * the same addresses), and /proc/PID/fd links to `socket:[INODE]`. The
+ * the same addresses), and /proc/PID/fd links to `socket:[INODE]`. For a
+ * process in another network namespace (a container's), which sock_diag
+ * here cannot see, each socket descriptor is asked its SO_COOKIE. The
  * descriptor's number is then kept per (process, cookie), checked by
  * SO_COOKIE each time.
  *
@@ -25,7 +27,7 @@
  * another process, or closed) the caller falls back to the server probe
  * (kernel/reinject.ts tcpProbe), which costs a round trip to the server.
  */
-import { readdirSync, readlinkSync } from 'node:fs';
+import { readdirSync, readFileSync, readlinkSync, statSync } from 'node:fs';
 import { c, errno, IPPROTO_TCP, pidfdGetfd, pidfdOpen, SO_COOKIE, SOL_SOCKET, TCP_NODELAY } from './ffi.js';
 import { socketInode, type SocketId } from './sockdiag.js';
 
@@ -51,23 +53,78 @@ const MAX_SOCKETS = 64;
 /** pid → socket cookie → the socket's descriptor number in that process */
 const known = new Map<number, Map<bigint, number>>();
 
-/** The descriptor number of the socket with INODE in process PID, or undefined. */
-function fdOf(pid: number, inode: number): number | undefined {
-  const link = `socket:[${inode}]`;
-  let names: string[];
+// include/net/tcp_states.h
+const TCP_FIN_WAIT2 = 5;
+const TCP_TIME_WAIT = 6;
+const TCP_CLOSE = 7;
+
+/** at most this many of a process's descriptors are looked at for a socket (the rest: the server probed instead) */
+const MAX_SCAN = 2048;
+
+/**
+ * The first descriptor number of process PID whose link MATCH takes,
+ * newest (highest) first: a connection held is most often one the program
+ * opened last. Undefined: none.
+ */
+function scanFds(pid: number, match: (fd: number, link: string) => boolean): number | undefined {
+  let fds: number[];
   try {
-    names = readdirSync(`/proc/${pid}/fd`);
+    fds = readdirSync(`/proc/${pid}/fd`).map(Number).sort((a, b) => b - a).slice(0, MAX_SCAN);
   } catch {
     return undefined; // gone, or not ours to read
   }
-  for (const name of names) {
+  for (const fd of fds) {
+    let link: string;
     try {
-      if (readlinkSync(`/proc/${pid}/fd/${name}`) === link) return Number(name);
+      link = readlinkSync(`/proc/${pid}/fd/${fd}`);
     } catch {
-      // closed meanwhile
+      continue; // closed meanwhile
     }
+    if (match(fd, link)) return fd;
   }
   return undefined;
+}
+
+let ownNetns: bigint | undefined;
+/** Whether process PID is in this agent's network namespace (where sock_diag sees its sockets). */
+function sameNetns(pid: number): boolean {
+  try {
+    ownNetns ??= statSync('/proc/self/ns/net', { bigint: true }).ino;
+    return statSync(`/proc/${pid}/ns/net`, { bigint: true }).ino === ownNetns;
+  } catch {
+    return false;
+  }
+}
+
+/** Why a sender was not pushed; GONE: its socket is closed (nothing is left to send). */
+export interface NotPushed {
+  gone: boolean;
+  why: string;
+}
+
+/**
+ * The descriptor number of the socket with COOKIE in the process behind
+ * PIDFD. In this agent's network namespace sock_diag names its inode from
+ * the held segment's HEADERS (none: the socket is gone); in another (a
+ * container's) each socket descriptor's cookie is asked, as sock_diag here
+ * cannot see it.
+ */
+function findFd(pidfd: number, pid: number, cookie: bigint, headers: Uint8Array): number | NotPushed {
+  if (sameNetns(pid)) {
+    const id = senderOf(headers, cookie);
+    if (!id) return { gone: false, why: `held segment headers of ${headers.length} bytes` };
+    const found = socketInode(id);
+    if (found === undefined) return { gone: true, why: 'no such socket any more' };
+    if (found.inode === 0) {
+      // closed by its process: in FIN_WAIT2 or TIME_WAIT all it sent is acknowledged, nothing left to send
+      const done = found.state === TCP_FIN_WAIT2 || found.state === TCP_TIME_WAIT || found.state === TCP_CLOSE;
+      return { gone: done, why: `its process closed the socket (TCP state ${found.state})` };
+    }
+    const link = `socket:[${found.inode}]`;
+    return scanFds(pid, (_, l) => l === link) ?? { gone: false, why: `${link} not open in pid ${pid}` };
+  }
+  const fd = scanFds(pid, (n, l) => l.startsWith('socket:') && tryFd(pidfd, n, cookie, false) === true);
+  return fd ?? { gone: false, why: `no socket of cookie ${cookie} open in pid ${pid} (another network namespace)` };
 }
 
 const u32 = (n: number) => Uint8Array.of(n & 0xff, (n >>> 8) & 0xff, (n >>> 16) & 0xff, n >>> 24);
@@ -94,29 +151,24 @@ function nudge(fd: number): string | true {
 /**
  * Have the socket with COOKIE in process PID, whose held segment had
  * HEADERS, send what it holds now. True when done; else why not (the
- * caller then has the server probed).
+ * caller then has the server probed, unless the socket is gone).
  */
-export function pushSender(pid: number, cookie: bigint, headers: Uint8Array): true | string {
+export function pushSender(pid: number, cookie: bigint, headers: Uint8Array): true | NotPushed {
   const pidfd = pidfdOpen(pid);
-  if (pidfd < 0) return `pidfd_open(${pid}): errno ${-pidfd}`;
+  // (a process gone may have left its socket to a child: not taken for gone)
+  if (pidfd < 0) return { gone: false, why: `pidfd_open(${pid}): errno ${-pidfd}` };
   try {
     let fds = known.get(pid);
-    let fd = fds?.get(cookie);
-    let tried: number | undefined;
-    if (fd !== undefined) {
-      const r = tryFd(pidfd, fd, cookie);
+    const kept = fds?.get(cookie);
+    if (kept !== undefined) {
+      const r = tryFd(pidfd, kept, cookie, true);
       if (r !== false) return r;
       fds!.delete(cookie);
-      tried = fd;
     }
-    const id = senderOf(headers, cookie);
-    if (!id) return `held segment headers of ${headers.length} bytes`;
-    const inode = socketInode(id);
-    if (inode === undefined) return 'no such socket any more';
-    fd = fdOf(pid, inode);
-    if (fd === undefined || fd === tried) return `socket:[${inode}] not open in pid ${pid}`;
-    const r = tryFd(pidfd, fd, cookie);
-    if (r === false) return `fd ${fd} of pid ${pid} is another socket now`;
+    const fd = findFd(pidfd, pid, cookie, headers);
+    if (typeof fd !== 'number') return fd;
+    const r = tryFd(pidfd, fd, cookie, true);
+    if (r === false) return { gone: false, why: `fd ${fd} of pid ${pid} is another socket now` };
     if (r === true) {
       if (!fds) {
         if (known.size >= MAX_PROCESSES) known.delete(known.keys().next().value!);
@@ -127,20 +179,54 @@ export function pushSender(pid: number, cookie: bigint, headers: Uint8Array): tr
     }
     return r;
   } catch (e) {
-    return (e as Error).message;
+    return { gone: false, why: (e as Error).message };
   } finally {
     c.close(pidfd);
   }
 }
 
-/** Push through descriptor FD of the process behind PIDFD if it is the socket with COOKIE: true, false (another one), or why not. */
-function tryFd(pidfd: number, fd: number, cookie: bigint): boolean | string {
+/**
+ * Descriptor FD of the process behind PIDFD, if it is the socket with
+ * COOKIE: pushed (PUSH) or only found (true); false: another one; else why
+ * not.
+ */
+function tryFd(pidfd: number, fd: number, cookie: bigint, push: boolean): boolean | NotPushed {
   const ours = pidfdGetfd(pidfd, fd);
-  if (ours < 0) return -ours === 9 ? false : `pidfd_getfd: errno ${-ours}${-ours === 1 ? ' (no ptrace access to the process: Yama ptrace_scope?)' : ''}`;
+  if (ours < 0 && -ours === 3) return { gone: true, why: 'its process is exiting' }; // ESRCH: its descriptors are being closed
+  if (ours < 0) return -ours === 9 ? false : { gone: false, why: `pidfd_getfd: errno ${-ours}${-ours === 1 ? ' (no ptrace access to the process: Yama ptrace_scope?)' : ''}` };
   try {
     if (cookieOf(ours) !== cookie) return false;
-    return nudge(ours);
+    if (!push) return true;
+    const r = nudge(ours);
+    return r === true || { gone: false, why: r };
   } finally {
     c.close(ours);
+  }
+}
+
+/**
+ * Whether this agent can push held senders (true), or why not: it needs
+ * pidfd_getfd(2) (Linux 5.6), CAP_SYS_PTRACE (ptrace access to processes
+ * of other users: Yama's ptrace_scope 1 and 2 let it through) and no Yama
+ * ptrace_scope 3 (no ptrace at all). BUSTED_HOLD_PUSH=probe says no.
+ */
+export function holdPushable(): true | string {
+  if (process.env.BUSTED_HOLD_PUSH === 'probe') return 'BUSTED_HOLD_PUSH=probe';
+  try {
+    if (readFileSync('/proc/sys/kernel/yama/ptrace_scope', 'utf8').trim() === '3') return 'Yama ptrace_scope is 3 (no ptrace access at all)';
+  } catch {
+    // no Yama
+  }
+  const eff = /^CapEff:\s*([0-9a-f]+)/m.exec(readFileSync('/proc/self/status', 'utf8'))?.[1];
+  if (eff === undefined || !((BigInt(`0x${eff}`) >> 19n) & 1n)) return 'no CAP_SYS_PTRACE';
+  const pidfd = pidfdOpen(process.pid);
+  if (pidfd < 0) return `pidfd_open: errno ${-pidfd}${-pidfd === 38 ? ' (a kernel before 5.3)' : ''}`;
+  try {
+    const fd = pidfdGetfd(pidfd, pidfd);
+    if (fd < 0) return `pidfd_getfd: errno ${-fd}${-fd === 38 ? ' (a kernel before 5.6)' : ''}`;
+    c.close(fd);
+    return true;
+  } finally {
+    c.close(pidfd);
   }
 }

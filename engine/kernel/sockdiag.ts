@@ -107,11 +107,13 @@ export function destroySocket(id: SocketId): boolean {
 const MSG_INODE = 68;
 
 /**
- * The inode of one TCP or UDP socket named exactly (addresses and, when
- * known, cookie: inet_diag_find_one_icsk), or undefined when there is no
- * such socket (any more). Throws when sock_diag cannot be asked.
+ * The inode and TCP state (include/net/tcp_states.h) of one TCP or UDP
+ * socket named exactly (addresses and, when known, cookie:
+ * inet_diag_find_one_icsk), or undefined when there is no such socket (any
+ * more). Inode 0: its process has closed it. Throws when sock_diag cannot
+ * be asked.
  */
-export function socketInode(id: SocketId): number | undefined {
+export function socketInode(id: SocketId): { inode: number; state: number } | undefined {
   const s = nlSocket();
   const sequence = ++seq;
   const req = request(SOCK_DIAG_BY_FAMILY, NLM_F_REQUEST, id, sequence);
@@ -129,6 +131,6 @@ export function socketInode(id: SocketId): number | undefined {
       throw new BustedError(ErrorCode.BPF, `sock_diag: errno ${err}`);
     }
     if (type !== SOCK_DIAG_BY_FAMILY || n < NLMSG_HDR + MSG_INODE + 4) continue;
-    return dv.getUint32(NLMSG_HDR + MSG_INODE, true);
+    return { inode: dv.getUint32(NLMSG_HDR + MSG_INODE, true), state: buf[NLMSG_HDR + 1]! };
   }
 }

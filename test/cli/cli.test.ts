@@ -99,7 +99,7 @@ describe('busted doctor', { skip: kernelSkipReason() }, () => {
     assert.equal(r.status, 0, r.stderr);
     const rep = JSON.parse(r.stdout);
     const f = Object.fromEntries(rep.features.map((x: { feature: string; ok: boolean }) => [x.feature, x.ok]));
-    for (const k of ['btf', 'tp_btf', 'raw_tp', 'kprobe', 'fentry', 'bpf_lsm', 'cgroup_sock_addr', 'cgroup_skb', 'uprobe', 'ringbuf_map', 'probe_write_user', 'send_signal', 'enforce_programs', 'sock_destroy', 'raw_socket', 'bpffs']) {
+    for (const k of ['btf', 'tp_btf', 'raw_tp', 'kprobe', 'fentry', 'bpf_lsm', 'cgroup_sock_addr', 'cgroup_skb', 'uprobe', 'ringbuf_map', 'probe_write_user', 'send_signal', 'enforce_programs', 'sock_destroy', 'raw_socket', 'push_sender', 'bpffs']) {
       assert.equal(typeof f[k], 'boolean', `feature ${k} reported`);
     }
     // What the agent itself needs must be reported as working where it runs.
@@ -109,12 +109,13 @@ describe('busted doctor', { skip: kernelSkipReason() }, () => {
     assert.ok(rep.cgroup2);
     assert.equal(typeof rep.lockdown, 'string');
     // what `busted enforce` needs (the e2e tests use all of it here)
-    for (const k of ['cgroup_sock_addr', 'send_signal', 'enforce_programs', 'sock_destroy', 'raw_socket', 'process_memory']) assert.equal(f[k], true, k);
+    for (const k of ['cgroup_sock_addr', 'send_signal', 'enforce_programs', 'sock_destroy', 'raw_socket', 'push_sender', 'process_memory']) assert.equal(f[k], true, k);
     assert.match(rep.paths.connect_enforcement, /^cgroup\/connect4 \+ connect6 and sendmsg4 \+ sendmsg6 \(EPERM\)/);
     assert.match(rep.paths.content_enforcement, /SIGSTOP.*SOCK_DESTROY.*a held write read whole from the process/);
     assert.match(rep.paths.dns_hold, /held at cgroup_skb ingress/);
-    assert.match(rep.paths.plain_http, /held at cgroup_skb egress until decided/);
-    assert.match(rep.paths.unreadable_tls, /the hello is held at cgroup_skb egress until decided \(an allowed one goes on a probe.*socket destroyed; a QUIC connection is held from its first Initial until its hello is decided \(an allowed one's datagrams sent on through a marked raw socket\)$/);
+    assert.match(rep.paths.plain_http, /held at cgroup_skb egress until decided, then its sender pushed from the agent$/);
+    assert.match(rep.paths.content_enforcement, /its sender pushed from the agent when let go \(pidfd_getfd\)/);
+    assert.match(rep.paths.unreadable_tls, /the hello is held at cgroup_skb egress until decided; an allowed one goes, its sender pushed from the agent.*socket destroyed; a QUIC connection is held from its first Initial until its hello is decided \(an allowed one's datagrams sent on through a marked raw socket\)$/);
     assert.ok(rep.tls_libraries.some((l: { kind: string; symbols: string[] }) => l.symbols.includes('SSL_write')), 'a library exporting SSL_write was found');
     // how read and write see returns: uprobe sessions where the kernel makes them, unless turned off
     const sessions = process.env.BUSTED_TLS_NO_SESSION !== '1' && uprobeSessionSupport(join(BPF_DIR, 'tls.bpf.o')).ok;

@@ -28,6 +28,8 @@ import { CHROMIUM, CHROMIUM_QUIET, chromiumSkipReason } from '../helpers/chromiu
 import { NSS_CURL } from '../helpers/clients.js';
 import { goClient, goProbesOn, goSkipReason } from '../helpers/go-client.js';
 import { PACKAGE_ROOT } from '../../engine/paths.js';
+import { farHost } from '../helpers/far-host.js';
+import { holdPushable } from '../../engine/kernel/push.js';
 import { pinDirFor } from '../../engine/kernel/pin.js';
 import { resolveCgroup } from '../../engine/host/cgroup.js';
 
@@ -445,15 +447,93 @@ r.end(${JSON.stringify(body)});`,
     return m.stderr;
   };
 
-  it('stops a prompt carrying a secret before it leaves the host (curl, python3, node, wget, libcurl-nss, and a gzip body), its process held at the write; a harmless prompt arrives', async () => {
-    const summary = await secretsStopped('stop');
+  it('stops a prompt carrying a secret before it leaves the host (curl, python3, node, wget, libcurl-nss, and a gzip body), each write held in the packet hook (the process runs on, only its connection waits); a harmless prompt arrives', async () => {
+    const summary = await secretsStopped('default');
+    const pushable = holdPushable();
+    if (pushable !== true) {
+      // auto holds a terminal's writes only in the packet hook where held senders cannot be pushed from the agent
+      assert.match(summary, /writes held \(\d+ let go/, `no push from the agent here (${pushable}): held by stopping their threads`);
+      return;
+    }
+    const inPackets = Number(/writes held \((\d+) in the packet hook/.exec(summary)?.[1] ?? 0);
+    assert.ok(inPackets >= 12, `every client's two requests held in the packet hook (${inPackets}): ${summary}`);
+    assert.match(summary, /\(\d+ pushed from here, 0 by a probe of their server\)/, 'held senders pushed from the agent, none probed');
+  });
+
+  it('--hold-writes stop: the same, each writer held at the write by stopping it', async () => {
+    const summary = await secretsStopped('stop', ['--hold-writes', 'stop']);
     assert.match(summary, /writes held \(\d+ let go/, 'held by stopping their threads, none in the packet hook');
   });
 
-  it('--hold-writes packets: the same, each write held in the packet hook (the process runs on, only its connection waits)', async () => {
-    const summary = await secretsStopped('packets', ['--hold-writes', 'packets']);
-    const inPackets = Number(/writes held \((\d+) in the packet hook/.exec(summary)?.[1] ?? 0);
-    assert.ok(inPackets >= 12, `every client's two requests held in the packet hook (${inPackets}): ${summary}`);
+  it('--hold-writes packets with the server 60 ms away (a delay line to a namespace): a held write goes on as soon as it is let go, its socket pushed from the agent, not a round trip later as with a probe of the server', async () => {
+    const RTT = 60;
+    const far = await farHost(RTT);
+    let srv: ChildProcess | undefined;
+    try {
+      const port = 8443;
+      srv = start(
+        far.exec([
+          process.execPath,
+          '-e',
+          `const fs = require('fs');
+require('https').createServer({ key: fs.readFileSync(process.argv[1]), cert: fs.readFileSync(process.argv[2]), keepAlive: true }, (req, res) => {
+  req.resume();
+  req.on('end', () => { res.writeHead(200, { 'content-type': 'application/json' }); res.end('{"object":"chat.completion","model":"gpt-4o-mini","choices":[]}'); });
+}).listen(${port}, process.argv[3], () => console.log('listening'));`,
+          pki.key,
+          pki.cert,
+          far.there,
+        ]),
+      );
+      await new Promise((r) => srv!.stdout!.once('data', r));
+      // kept-alive requests on one connection to api.openai.com at the far address: per-request ms, the first two (handshake, warm-up) left out
+      const client = `import http.client, json, socket, ssl, sys, time
+ctx = ssl.create_default_context(cafile=sys.argv[1])
+class Far(http.client.HTTPSConnection):
+    def connect(self):
+        s = socket.create_connection((sys.argv[2], ${port}))
+        # http.client writes the head and the body apart: without this, Nagle holds the body for the server's (delayed) ACK
+        s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.sock = ctx.wrap_socket(s, server_hostname="api.openai.com")
+c = Far("api.openai.com", ${port}, context=ctx)
+body = json.dumps({"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "a harmless prompt from far away"}]}).encode()
+lat = []
+for i in range(10):
+    t = time.perf_counter()
+    c.request("POST", "/v1/chat/completions", body, {"content-type": "application/json"})
+    c.getresponse().read()
+    lat.append((time.perf_counter() - t) * 1000)
+print(json.dumps(lat[2:]))
+`;
+      const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
+      const requests = async (label: string): Promise<number> => {
+        const r = await run([PYTHON, '-c', client, pki.caCert, far.there], { ...inCg(), timeoutMs: 60_000 });
+        assert.equal(r.code, 0, `${label}: ${r.stderr}`);
+        return median(JSON.parse(r.stdout) as number[]);
+      };
+      const moved = (stderr: string) => /\((\d+) pushed from here, (\d+) by a probe of their server\)/.exec(stderr)?.slice(1).map(Number) ?? [0, 0];
+
+      const none = await requests('no agent');
+      agent = await MonitorProcess.start(['--policies', policyDir('secrets-far', SECRETS), '--cgroup', cg.path, '--no-server-side', '--hold-writes', 'packets'], 20_000, 'enforce');
+      const pushed = await requests('pushed');
+      const pushedAgent = agent;
+      await stopAgent();
+      agent = await MonitorProcess.start(['--policies', policyDir('secrets-far-probe', SECRETS), '--cgroup', cg.path, '--no-server-side', '--hold-writes', 'packets'], 20_000, 'enforce', { BUSTED_HOLD_PUSH: 'probe' });
+      const probed = await requests('probed');
+      const probedAgent = agent;
+      await stopAgent();
+
+      const [push, pushProbes] = moved(pushedAgent.stderr);
+      assert.ok(push >= 1 && pushProbes === 0, `held senders pushed from the agent, none probed: ${push}, ${pushProbes}: ${pushedAgent.stderr}`);
+      assert.ok(moved(probedAgent.stderr)[1]! >= 1, `BUSTED_HOLD_PUSH=probe: held senders probed: ${probedAgent.stderr}`);
+      const said = `request median ms: no agent ${none.toFixed(1)}, pushed ${pushed.toFixed(1)}, probed ${probed.toFixed(1)}`;
+      // a probe costs the round trip (this is what the test can tell apart); a push costs none of it
+      assert.ok(probed - none > RTT * 0.7, `the probe's round trip shows: ${said}`);
+      assert.ok(pushed - none < RTT * 0.4, `a pushed sender does not wait for the server: ${said}`);
+    } finally {
+      srv?.kill();
+      far.remove();
+    }
   });
 
   it('a terminal\'s client (curl and python3 typed into an interactive bash on a pty) is held in the packet hook, not stopped: its shell never sees a job stop, the secret never arrives, the harmless prompt does', async () => {
@@ -767,7 +847,7 @@ print(json.dumps(out))`;
   });
 
   it('a process held at a gated write is let go when the agent is killed (the guard)', async () => {
-    const m = await startAgent(policyDir('guard', SECRETS));
+    const m = await startAgent(policyDir('guard', SECRETS), ['--hold-writes', 'stop']);
     // the agent cannot decide: curl's write to the provider is held and stays held
     process.kill(m.pid, 'SIGSTOP');
     const pending = curl('api.openai.com', chat('a harmless prompt, held'));
@@ -1065,8 +1145,8 @@ ${steps}
     assert.ok(held >= 1 && held < 10, `writes held: ${held}`);
   });
 
-  it('a gated HTTP/2 connection to a provider: its requests are held, its PINGs are not; its answers are read', async () => {
-    const m = await startAgent(join(PACKAGE_ROOT, 'policies'));
+  it('a gated HTTP/2 connection to a provider (--hold-writes stop): its requests are held, its PINGs are not; its answers are read', async () => {
+    const m = await startAgent(join(PACKAGE_ROOT, 'policies'), ['--hold-writes', 'stop']);
     const r = await nodeH2Session(
       'api.openai.com',
       `  await req(${chatHeaders}, ${JSON.stringify(chat('a first harmless prompt (h2-gated-1)'))});
