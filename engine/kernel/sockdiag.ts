@@ -81,26 +81,36 @@ function request(type: number, flags: number, id: SocketId, sequence: number): U
 }
 
 /**
+ * Send REQ (numbered SEQUENCE) and read until its answer: the first
+ * message with its number (earlier, timed-out requests' answers are
+ * skipped). WHAT names the request in errors.
+ */
+function ask(req: Uint8Array, sequence: number, what: string): { type: number; dv: DataView; bytes: Uint8Array } {
+  const s = nlSocket();
+  if ((c.send(s, req, req.length, 0) as number) < 0) throw new BustedError(ErrorCode.BPF, `${what} send: errno ${errno()}`);
+  const buf = new Uint8Array(4096);
+  for (;;) {
+    const n = c.recv(s, buf, buf.length, 0) as number;
+    if (n < 0) throw new BustedError(ErrorCode.BPF, `${what} answer: errno ${errno()}`);
+    const dv = new DataView(buf.buffer, 0, n);
+    if (n >= NLMSG_HDR + 4 && dv.getUint32(8, true) === sequence) return { type: dv.getUint16(4, true), dv, bytes: buf.subarray(0, n) };
+  }
+}
+
+/** The errno of an NLMSG_ERROR answer (0: an acknowledgement). */
+const answerErrno = (dv: DataView) => -dv.getInt32(NLMSG_HDR, true);
+
+/**
  * Abort one socket. Resolves to true when the kernel destroyed it, false
  * when no such socket exists (any more); throws for anything else.
  */
 export function destroySocket(id: SocketId): boolean {
-  const s = nlSocket();
   const sequence = ++seq;
-  const req = destroyRequest(id, sequence);
-  if ((c.send(s, req, req.length, 0) as number) < 0) throw new BustedError(ErrorCode.BPF, `SOCK_DESTROY send: errno ${errno()}`);
-  const buf = new Uint8Array(4096);
-  for (;;) {
-    const n = c.recv(s, buf, buf.length, 0) as number;
-    if (n < 0) throw new BustedError(ErrorCode.BPF, `SOCK_DESTROY answer: errno ${errno()}`);
-    const dv = new DataView(buf.buffer, 0, n);
-    if (n < NLMSG_HDR + 4 || dv.getUint16(4, true) !== NLMSG_ERROR) continue;
-    if (dv.getUint32(8, true) !== sequence) continue; // an answer to an earlier, timed-out request
-    const err = -dv.getInt32(NLMSG_HDR, true);
-    if (err === 0) return true;
-    if (err === 2) return false; // ENOENT: gone already
-    throw new BustedError(ErrorCode.BPF, `SOCK_DESTROY: errno ${err}${err === 95 ? ' (EOPNOTSUPP: kernel without CONFIG_INET_DIAG_DESTROY)' : ''}`);
-  }
+  const a = ask(destroyRequest(id, sequence), sequence, 'SOCK_DESTROY');
+  const err = a.type === NLMSG_ERROR ? answerErrno(a.dv) : -1;
+  if (err === 0) return true;
+  if (err === 2) return false; // ENOENT: gone already
+  throw new BustedError(ErrorCode.BPF, `SOCK_DESTROY: errno ${err}${err === 95 ? ' (EOPNOTSUPP: kernel without CONFIG_INET_DIAG_DESTROY)' : ''}`);
 }
 
 /** struct inet_diag_msg: idiag_inode's offset (after family, state, timer, retrans, sockid, expires, rqueue, wqueue, uid). */
@@ -114,23 +124,13 @@ const MSG_INODE = 68;
  * be asked.
  */
 export function socketInode(id: SocketId): { inode: number; state: number } | undefined {
-  const s = nlSocket();
   const sequence = ++seq;
-  const req = request(SOCK_DIAG_BY_FAMILY, NLM_F_REQUEST, id, sequence);
-  if ((c.send(s, req, req.length, 0) as number) < 0) throw new BustedError(ErrorCode.BPF, `sock_diag send: errno ${errno()}`);
-  const buf = new Uint8Array(4096);
-  for (;;) {
-    const n = c.recv(s, buf, buf.length, 0) as number;
-    if (n < 0) throw new BustedError(ErrorCode.BPF, `sock_diag answer: errno ${errno()}`);
-    const dv = new DataView(buf.buffer, 0, n);
-    if (n < NLMSG_HDR + 4 || dv.getUint32(8, true) !== sequence) continue; // an answer to an earlier, timed-out request
-    const type = dv.getUint16(4, true);
-    if (type === NLMSG_ERROR) {
-      const err = -dv.getInt32(NLMSG_HDR, true);
-      if (err === 2 || err === 116) return undefined; // ENOENT; ESTALE: another socket has those addresses now
-      throw new BustedError(ErrorCode.BPF, `sock_diag: errno ${err}`);
-    }
-    if (type !== SOCK_DIAG_BY_FAMILY || n < NLMSG_HDR + MSG_INODE + 4) continue;
-    return { inode: dv.getUint32(NLMSG_HDR + MSG_INODE, true), state: buf[NLMSG_HDR + 1]! };
+  const a = ask(request(SOCK_DIAG_BY_FAMILY, NLM_F_REQUEST, id, sequence), sequence, 'sock_diag');
+  if (a.type === NLMSG_ERROR) {
+    const err = answerErrno(a.dv);
+    if (err === 2 || err === 116) return undefined; // ENOENT; ESTALE: another socket has those addresses now
+    throw new BustedError(ErrorCode.BPF, `sock_diag: errno ${err}`);
   }
+  if (a.type !== SOCK_DIAG_BY_FAMILY || a.bytes.length < NLMSG_HDR + MSG_INODE + 4) throw new BustedError(ErrorCode.BPF, `sock_diag: an answer of type ${a.type}, ${a.bytes.length} bytes`);
+  return { inode: a.dv.getUint32(NLMSG_HDR + MSG_INODE, true), state: a.bytes[NLMSG_HDR + 1]! };
 }
