@@ -125,6 +125,11 @@ async function cleanup() {
   rmSync(work, { recursive: true, force: true });
 }
 process.on('SIGINT', () => cleanup().then(() => process.exit(130)));
+// a failure outside the awaited chain (a client's promise nobody awaits) must not leave the cgroup behind
+process.on('unhandledRejection', (e) => cleanup().then(() => {
+  console.error(e);
+  process.exit(1);
+}));
 
 /** `busted enforce` on the bench's cgroup; resolves once it is enforcing. */
 async function startEnforce(policies, extra = [], env = {}) {
