@@ -195,6 +195,7 @@ export const AF_INET6 = 10;
 export const IPPROTO_RAW = 255;
 export const IPPROTO_TCP = 6;
 export const TCP_NODELAY = 1;
+export const TCP_CORK = 3;
 export const SO_COOKIE = 57;
 
 /** errno of the last failed call on this thread. */

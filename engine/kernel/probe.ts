@@ -126,7 +126,7 @@ function probeEnforcement(cgroupPath: string): ProbeResult[] {
     out.push({ feature: 'sock_destroy', ok: false, detail: m });
   }
   const push = holdPushable();
-  out.push({ feature: 'push_sender', ok: push === true, detail: push === true ? "pidfd_getfd + TCP_NODELAY: a sender held in the packet hook pushed from the agent when let go" : push });
+  out.push({ feature: 'push_sender', ok: push === true, detail: push === true ? "pidfd_getfd + TCP_CORK: a sender held in the packet hook pushed from the agent when let go" : push });
   try {
     rawSocketCheck();
     out.push({ feature: 'raw_socket', ok: true, detail: 'raw IPv4/IPv6 sockets with SO_MARK (held DNS answers sent on)' });

@@ -9,10 +9,13 @@
  * sent (net/ipv4/tcp_output.c), with only the zero-window probe timer
  * (200 ms or more) to try it again. Anything that pushes the socket's
  * pending frames sends it at once, now that the hook lets it pass:
- * setting TCP_NODELAY does (net/ipv4/tcp.c __tcp_sock_set_nodelay calls
- * tcp_push_pending_frames). The engine gets the sender's socket with
- * pidfd_getfd(2), sets TCP_NODELAY and, when the sender had not set it,
- * clears it again, as the sender sees no change.
+ * clearing TCP_CORK does (net/ipv4/tcp.c __tcp_sock_set_cork calls
+ * tcp_push_pending_frames), and on a socket that is not corked clearing
+ * it changes nothing else. The engine gets the sender's socket with
+ * pidfd_getfd(2) and clears TCP_CORK; on a socket its program corked it
+ * sets TCP_NODELAY instead (which pushes past the cork:
+ * __tcp_sock_set_nodelay) and clears it again if it was clear. Either way
+ * the sender's settings stay as they were.
  *
  * The socket is found by its inode: sock_diag names it from the held
  * segment's addresses and the socket cookie (so not a later socket with
@@ -28,7 +31,7 @@
  * (kernel/reinject.ts tcpProbe), which costs a round trip to the server.
  */
 import { readdirSync, readFileSync, readlinkSync, statSync } from 'node:fs';
-import { c, errno, IPPROTO_TCP, pidfdGetfd, pidfdOpen, SO_COOKIE, SOL_SOCKET, TCP_NODELAY } from './ffi.js';
+import { c, errno, IPPROTO_TCP, pidfdGetfd, pidfdOpen, SO_COOKIE, SOL_SOCKET, TCP_CORK, TCP_NODELAY } from './ffi.js';
 import { socketInode, type SocketId } from './sockdiag.js';
 
 /** The socket a held segment left from, as sock_diag names it: HEADERS are its IP and TCP headers (kernel/reinject.ts tcpPacket). */
@@ -137,14 +140,21 @@ function cookieOf(fd: number): bigint | undefined {
   return new DataView(v.buffer).getBigUint64(0, true);
 }
 
-/** Set TCP_NODELAY on our copy FD of a socket (which sends what waits), and clear it again if it was clear. */
-function nudge(fd: number): string | true {
+/** A TCP option of our copy FD of a socket, or undefined. */
+function tcpOption(fd: number, name: number): number | undefined {
   const v = new Uint8Array(4);
-  const len = u32(4);
-  if ((c.getsockopt(fd, IPPROTO_TCP, TCP_NODELAY, v, len) as number) < 0) return `TCP_NODELAY: errno ${errno()}`;
-  const was = v[0] !== 0;
-  if ((c.setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, u32(1), 4) as number) < 0) return `TCP_NODELAY: errno ${errno()}`;
-  if (!was) c.setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, u32(0), 4);
+  if ((c.getsockopt(fd, IPPROTO_TCP, name, v, u32(4)) as number) < 0) return undefined;
+  return new DataView(v.buffer).getInt32(0, true);
+}
+
+/** Have our copy FD of a socket send what waits in its queue, its settings left as they were. */
+function nudge(fd: number): string | true {
+  const corked = tcpOption(fd, TCP_CORK);
+  if (corked === undefined) return `TCP_CORK: errno ${errno()}`;
+  if (!corked) return (c.setsockopt(fd, IPPROTO_TCP, TCP_CORK, u32(0), 4) as number) < 0 ? `TCP_CORK: errno ${errno()}` : true;
+  const nodelay = tcpOption(fd, TCP_NODELAY);
+  if (nodelay === undefined || (c.setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, u32(1), 4) as number) < 0) return `TCP_NODELAY: errno ${errno()}`;
+  if (!nodelay) c.setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, u32(0), 4);
   return true;
 }
 

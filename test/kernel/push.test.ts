@@ -1,7 +1,8 @@
 // Pushing a held sender's socket from outside its process
 // (engine/kernel/push.ts), against the real kernel: a python3 process
 // holds a TCP connection; the socket is found by sock_diag, /proc/PID/fd and
-// its cookie, TCP_NODELAY is set and put back as the process had it. (That
+// its cookie, and pushed, its TCP_NODELAY and TCP_CORK left as the process
+// had them. (That
 // the push sends what a held segment left in the queue is shown end to end
 // in test/e2e/enforce.test.ts, with the server behind a delay line.)
 import { describe, it } from 'node:test';
@@ -37,38 +38,40 @@ function headers(local: number[], lport: number, remote: number[], rport: number
 }
 
 /**
- * A python3 process connected to PORT on HOST (TCP_NODELAY as NODELAY; port
- * 0: to a server of its own): prints its socket's cookie and local port,
- * then on each line read prints the socket's TCP_NODELAY.
+ * A python3 process connected to PORT on HOST (TCP_NODELAY and TCP_CORK as
+ * OPTS says; port 0: to a server of its own): prints its socket's cookie
+ * and ports, then on each line read prints the socket's TCP_NODELAY and
+ * TCP_CORK.
  */
 const CLIENT = `import socket, struct, sys
-host, port, nodelay = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+host, port, nodelay, cork = sys.argv[1], int(sys.argv[2]), int(sys.argv[3][0]), int(sys.argv[3][1])
 if port == 0:
     srv = socket.create_server((host, 0))
     port = srv.getsockname()[1]
 s = socket.create_connection((host, port))
 s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, nodelay)
+s.setsockopt(socket.IPPROTO_TCP, socket.TCP_CORK, cork)
 cookie = struct.unpack("Q", s.getsockopt(socket.SOL_SOCKET, 57, 8))[0]
 print(cookie, s.getsockname()[1], port, flush=True)
 for line in sys.stdin:
-    print(s.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY), flush=True)
+    print("%d%d" % (s.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY), s.getsockopt(socket.IPPROTO_TCP, socket.TCP_CORK)), flush=True)
 `;
 
-/** NETNS: the client in a network namespace of its own (as a container's), connected to its own server there. */
-async function withClient(host: string, nodelay: 0 | 1, body: (c: { pid: number; cookie: bigint; port: number; serverPort: number; nodelay: () => Promise<number> }) => void | Promise<void>, netns = false): Promise<void> {
+/** OPTS: TCP_NODELAY and TCP_CORK, '00' to '11'; NETNS: the client in a network namespace of its own (as a container's), connected to its own server there. */
+async function withClient(host: string, opts: string, body: (c: { pid: number; cookie: bigint; port: number; serverPort: number; options: () => Promise<string> }) => void | Promise<void>, netns = false): Promise<void> {
   const server = net.createServer((s) => s.resume());
   await new Promise<void>((r) => server.listen(0, host, r));
   const child = netns
-    ? spawn('unshare', ['-n', 'sh', '-c', 'ip link set lo up && exec "$0" "$@"', PYTHON, '-c', CLIENT, host, '0', String(nodelay)], { stdio: ['pipe', 'pipe', 'inherit'] })
-    : spawn(PYTHON, ['-c', CLIENT, host, String((server.address() as net.AddressInfo).port), String(nodelay)], { stdio: ['pipe', 'pipe', 'inherit'] });
+    ? spawn('unshare', ['-n', 'sh', '-c', 'ip link set lo up && exec "$0" "$@"', PYTHON, '-c', CLIENT, host, '0', opts], { stdio: ['pipe', 'pipe', 'inherit'] })
+    : spawn(PYTHON, ['-c', CLIENT, host, String((server.address() as net.AddressInfo).port), opts], { stdio: ['pipe', 'pipe', 'inherit'] });
   const lines = createInterface({ input: child.stdout! })[Symbol.asyncIterator]();
   try {
     const [cookie, port, serverPort] = ((await lines.next()).value as string).split(' ');
-    const nodelayNow = async () => {
+    const options = async () => {
       child.stdin!.write('\n');
-      return Number((await lines.next()).value);
+      return (await lines.next()).value as string;
     };
-    await body({ pid: child.pid!, cookie: BigInt(cookie!), port: Number(port), serverPort: Number(serverPort), nodelay: nodelayNow });
+    await body({ pid: child.pid!, cookie: BigInt(cookie!), port: Number(port), serverPort: Number(serverPort), options });
   } finally {
     child.kill();
     server.close();
@@ -89,19 +92,19 @@ describe('push (a held sender moved on from the agent)', { skip: root }, () => {
     assert.equal(senderOf(new Uint8Array(10), 1n), undefined, 'too short for its ports');
   });
 
-  it('finds another process\'s socket by its cookie and pushes it, its TCP_NODELAY put back as it was (IPv4 and IPv6, off and on)', async () => {
+  it('finds another process\'s socket by its cookie and pushes it, its TCP_NODELAY and TCP_CORK left as they were (IPv4 and IPv6; neither, each, both)', async () => {
     for (const [host, addr] of [
       ['127.0.0.1', [127, 0, 0, 1]],
       ['::1', [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]],
     ] as const) {
-      for (const nodelay of [0, 1] as const) {
-        await withClient(host, nodelay, async (c) => {
+      for (const opts of ['00', '10', '01', '11']) {
+        await withClient(host, opts, async (c) => {
           const h = headers([...addr], c.port, [...addr], c.serverPort);
-          assert.equal(pushSender(c.pid, c.cookie, h), true, `${host}, nodelay ${nodelay}`);
-          assert.equal(await c.nodelay(), nodelay, `${host}: TCP_NODELAY as the process had it`);
+          assert.equal(pushSender(c.pid, c.cookie, h), true, `${host}, TCP_NODELAY and TCP_CORK ${opts}`);
+          assert.equal(await c.options(), opts, `${host}: TCP_NODELAY and TCP_CORK as the process had them`);
           // the second time, from the descriptor number kept
           assert.equal(pushSender(c.pid, c.cookie, h), true);
-          assert.equal(await c.nodelay(), nodelay);
+          assert.equal(await c.options(), opts);
         });
       }
     }
@@ -110,11 +113,11 @@ describe('push (a held sender moved on from the agent)', { skip: root }, () => {
   it('a process in another network namespace (a container\'s): its socket found by asking each socket descriptor\'s cookie (sock_diag here cannot see it)', async () => {
     await withClient(
       '127.0.0.1',
-      0,
+      '00',
       async (c) => {
         const h = headers([127, 0, 0, 1], c.port, [127, 0, 0, 1], c.serverPort);
         assert.equal(pushSender(c.pid, c.cookie, h), true);
-        assert.equal(await c.nodelay(), 0);
+        assert.equal(await c.options(), '00');
         const other = pushSender(c.pid, c.cookie + 1000n, h);
         assert.ok(other !== true && !other.gone && /no socket of cookie \d+ open in pid \d+ \(another network namespace\)/.test(other.why), JSON.stringify(other));
       },
@@ -123,14 +126,14 @@ describe('push (a held sender moved on from the agent)', { skip: root }, () => {
   });
 
   it('says why not, never pushes another socket: a cookie of no socket (gone), a process without it, a process gone', async () => {
-    await withClient('127.0.0.1', 0, async (c) => {
+    await withClient('127.0.0.1', '00', async (c) => {
       const h = headers([127, 0, 0, 1], c.port, [127, 0, 0, 1], c.serverPort);
       // the same addresses with another cookie (a later socket reusing them): sock_diag says none, the socket is gone
       assert.deepEqual(pushSender(c.pid, c.cookie + 1000n, h), { gone: true, why: 'no such socket any more' });
       // the socket, asked of a process that does not have it open (this one)
       const notHere = pushSender(process.pid, c.cookie, h);
       assert.ok(notHere !== true && !notHere.gone && /not open in pid/.test(notHere.why), JSON.stringify(notHere));
-      assert.equal(await c.nodelay(), 0, 'left as it was');
+      assert.equal(await c.options(), '00', 'left as it was');
     });
     const gone = pushSender(0x3fffffff, 1n, headers([127, 0, 0, 1], 1, [127, 0, 0, 1], 2));
     assert.ok(gone !== true && !gone.gone && /pidfd_open\(\d+\): errno 3/.test(gone.why), JSON.stringify(gone));
