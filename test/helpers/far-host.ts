@@ -9,8 +9,13 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { PYTHON } from '../../engine/demo/spawn.js';
 
-/** The relay: argv tun-here tun-there netns one-way-ms. Says "ready" once both devices are open; ends when its stdin closes. */
-const RELAY = `import ctypes, fcntl, os, select, struct, sys, time
+/**
+ * The relay: argv tun-here tun-there netns one-way-ms. Says "ready" once
+ * both devices are open; ends when its stdin closes, and then removes the
+ * namespace: a test runner that dies leaves nothing behind (its devices go
+ * with the relay's descriptors).
+ */
+const RELAY = `import ctypes, fcntl, os, select, struct, subprocess, sys, time
 from collections import deque
 TUNSETIFF, IFF_TUN, IFF_NO_PI, CLONE_NEWNET = 0x400454ca, 0x0001, 0x1000, 0x40000000
 def tun(name):
@@ -43,6 +48,7 @@ while True:
     for fd in ready:
         if fd == 0:
             if not os.read(0, 64):
+                subprocess.run(["ip", "netns", "del", sys.argv[3]], stderr=subprocess.DEVNULL)
                 sys.exit(0)
             continue
         while True:
