@@ -486,7 +486,7 @@ enum busted_cfg_flags {
 	BUSTED_CFG_PER_IMAGE = 4, /* verdicts are per program image: hold a provider's DNS answer to an image not evaluated yet */
 	BUSTED_CFG_HOLD_NAMES = 8, /* the policy decides on host names: hold answers for names it has not decided on yet */
 	BUSTED_CFG_HOLD_EXEC = 16, /* the policy judges processes by their executable's hash: hold an exec of a file not hashed yet (proc.bpf.c) */
-	BUSTED_CFG_HOLD_PACKETS = 32, /* hold every gated write it can in the packet hook, not a terminal's only (--hold-writes packets) */
+	BUSTED_CFG_HOLD_PACKETS = 32, /* hold every gated write it can in the packet hook, not a terminal's only (--hold-writes packets; auto where the engine can push held senders) */
 	BUSTED_CFG_HOLD_STOP = 64,    /* hold every gated write by stopping its thread, a terminal's too (--hold-writes stop) */
 };
 

@@ -1033,10 +1033,11 @@ static __always_inline bool sock_held(struct __sk_buff *skb, struct pkt *p, __u6
 
 /*
  * A TLS connection with a write held here rather than by stopping its
- * thread (tls.bpf.c hold_in_packets: a terminal's process) that the engine
- * has not let go: what it sends is dropped, its sender's TCP tries again,
- * and the engine has the server acknowledge once it lets the writes go (a
- * probe from the headers told here). True: drop.
+ * thread (tls.bpf.c hold_in_packets) that the engine has not let go: what
+ * it sends is dropped and stays first in its sender's queue, and once the
+ * engine lets the writes go it moves the sender on (pushes its socket, or
+ * has the server acknowledge: engine/kernel/push.ts), the socket named by
+ * the headers told here. True: drop.
  */
 static __always_inline bool pkt_held(struct __sk_buff *skb, struct pkt *p, __u64 cookie)
 {

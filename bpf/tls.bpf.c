@@ -415,7 +415,7 @@ static __always_inline bool in_terminal(void)
  * instead of stopping its thread (pkt.bpf.c pkt_held drops what the
  * socket sends until the engine lets it go, and its sender's TCP tries
  * again): for a terminal's process, whose stop its shell would see (for
- * every process with --hold-writes packets; none with stop), when
+ * every process with BUSTED_CFG_HOLD_PACKETS; none with HOLD_STOP), when
  * the write is copied whole (nothing is left to read from the process)
  * and the connection's socket is known (its ClientHello was seen). The
  * hold is in place before the library encrypts and sends. Returns the

@@ -73,6 +73,7 @@ export function doctorReport(cgroupArg?: string): DoctorReport {
   features.push(memoryTrial());
   const tls = tlsTrial(root && mount && features.some((f) => f.feature === 'uprobe' && f.ok) ? cgroupArg ?? '/' : undefined);
   const ok = (f: string) => features.find((x) => x.feature === f)?.ok === true;
+  const detail = (f: string) => features.find((x) => x.feature === f)?.detail;
   // how a sender the packet hook held is moved on when let go (kernel/push.ts, reinject.ts tcpProbe)
   const moveOn = ok('push_sender') ? 'its sender pushed from the agent' : ok('raw_socket') ? 'its sender moved on by a probe of the server through a marked raw socket (a round trip)' : "at its sender's own retry (200 ms or more: no push, no raw socket)";
   const telemetry: string[] = [];
@@ -100,7 +101,7 @@ export function doctorReport(cgroupArg?: string): DoctorReport {
           : 'none available',
       content_enforcement:
         ok('uprobe') && ok('send_signal') && ok('cgroup_skb')
-          ? `gated SSL_write held (${ok('push_sender') ? "its socket's packets held in cgroup_skb, the process running on, its sender pushed from the agent when let go (pidfd_getfd); a write past the capture or on a socket not seen at its ClientHello: uprobe + SIGSTOP" : `uprobe + SIGSTOP; a terminal's process: its socket's packets held in cgroup_skb instead, so that its shell sees no job stop, and its server probed when let go (no push from the agent: ${features.find((x) => x.feature === 'push_sender')?.detail})`}), then the connection's packets dropped (cgroup_skb)${ok('sock_destroy') ? ' and its socket destroyed (SOCK_DESTROY)' : ''}${ok('process_memory') ? '; a held write read whole from the process' : '; a held write past the capture size cut (no /proc/PID/mem)'}`
+          ? `gated SSL_write held (${ok('push_sender') ? "its socket's packets held in cgroup_skb, the process running on, its sender pushed from the agent when let go (pidfd_getfd); a write past the capture or on a socket not seen at its ClientHello: uprobe + SIGSTOP" : `uprobe + SIGSTOP; a terminal's process: its socket's packets held in cgroup_skb instead, so that its shell sees no job stop, and its server probed when let go (no push from the agent: ${detail('push_sender')})`}), then the connection's packets dropped (cgroup_skb)${ok('sock_destroy') ? ' and its socket destroyed (SOCK_DESTROY)' : ''}${ok('process_memory') ? '; a held write read whole from the process' : '; a held write past the capture size cut (no /proc/PID/mem)'}`
           : 'none (needs uprobes, bpf_send_signal and cgroup_skb)',
       dns_hold: ok('cgroup_skb') && ok('raw_socket') ? 'answers held at cgroup_skb ingress, sent on through a marked raw socket' : 'none: the first connect to a name the policy blocks is cut after the fact',
       plain_http: ok('cgroup_skb')
@@ -109,7 +110,7 @@ export function doctorReport(cgroupArg?: string): DoctorReport {
       unreadable_tls: ok('cgroup_skb')
         ? `decided on its ClientHello; under enforce, to a provider whose content is judged, the hello is held at cgroup_skb egress until decided; an allowed one goes, ${moveOn}${ok('sock_destroy') ? ', a blocked one has its socket destroyed' : ''}; a QUIC connection is held from its first Initial until its hello is decided${ok('raw_socket') ? " (an allowed one's datagrams sent on through a marked raw socket)" : " (an allowed one goes at the client's own retransmission: no raw socket)"}`
         : 'none (needs cgroup_skb): not even its ClientHello is seen',
-      persistence: ok('bpffs') ? `--pin in ${features.find((f) => f.feature === 'bpffs')?.detail}` : 'none (no bpffs)',
+      persistence: ok('bpffs') ? `--pin in ${detail('bpffs')}` : 'none (no bpffs)',
       tls_plaintext: ok('uprobe') ? `uprobes on the libraries below${tls.mode ? `; read/write: ${tls.mode.detail}` : ''}` : 'none (uprobes unavailable)',
       mcp_stdio: root && ok('tp_btf') ? stdioTrial() : 'none (needs root and tp_btf)',
     },

@@ -11,6 +11,7 @@ import type { MonitorCliOptions } from './monitor.js';
 import type { CompileCliOptions } from './compile.js';
 import type { TestPolicyCliOptions } from './test-policy.js';
 import type { EnforceCliOptions } from './enforce.js';
+import type { HoldWrites } from '../kernel/enforce-maps.js';
 import { DEFAULT_METRICS_PORT, DEFAULT_SPILL_DIR, DEFAULT_UI_PORT } from '../model/defaults.js';
 import { join } from 'node:path';
 import { PACKAGE_ROOT } from '../paths.js';
@@ -31,7 +32,7 @@ function seconds(v: string): number {
 }
 
 /** --hold-writes auto|stop|packets */
-function holdWrites(v: string): 'auto' | 'stop' | 'packets' {
+function holdWrites(v: string): HoldWrites {
   if (v !== 'auto' && v !== 'stop' && v !== 'packets') throw new InvalidArgumentError('choose from auto, stop, packets');
   return v;
 }

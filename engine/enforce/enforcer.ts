@@ -124,7 +124,7 @@ export interface EnforcerOptions {
   kernelCaughtUp: () => boolean;
   /** hold gated TLS writes until decided (content policies); false: never hold */
   gate: boolean;
-  /** how (default auto: a terminal's process in the packet hook, others stopped) */
+  /** how (default auto: every write that can be in the packet hook where held senders can be pushed from here, else a terminal's only; the rest stopped) */
   holdWrites?: HoldWrites;
   /** reports of its own: errors, and decisions it makes on kernel refusals */
   report: (e: BustedEvent) => void;
@@ -165,7 +165,7 @@ interface PktHold {
   /** its writer could not go on while held: its request goes part by part until finished */
   stalled: boolean;
   timer?: NodeJS.Timeout;
-  /** the first segment dropped since the last probe: its IP and TCP headers and sequence number */
+  /** the first segment dropped since its sender was last moved on: its IP and TCP headers and sequence number */
   headers?: Uint8Array;
   seq?: number;
   /** the hold number up to which its sender was moved on (a later record of a segment dropped before that is no news) */
@@ -227,7 +227,7 @@ export class Enforcer {
    * would take a stop for a job's), the rest by stopping the writer.
    */
   private readonly holdWrites: HoldWrites;
-  /** why the last push could not be done, said once per kind */
+  /** why pushes were refused, each said once */
   private readonly pushFailures = new Set<string>();
   /** plain-text connections blocked: their held segments are never sent on */
   private readonly blockedPlain = new Set<SockId>();
@@ -243,8 +243,8 @@ export class Enforcer {
 
   /** How gated writes are held, for the agent's first lines. */
   get holdHow(): string {
-    const moved = this.push === true ? 'each held sender pushed from here when let go' : `each held sender moved on by a probe of its server, a round trip later (no push from here: ${this.push})`;
     if (this.holdWrites === 'stop') return 'by stopping the writing process';
+    const moved = this.push === true ? 'each held sender pushed from here when let go' : `each held sender moved on by a probe of its server, a round trip later (no push from here: ${this.push})`;
     const which = this.holdWrites === 'packets' ? 'every write that can be' : "a terminal's process's writes";
     return `in the packet hook, ${which} (its process runs on; ${moved}), the others by stopping the writing process`;
   }
@@ -1026,7 +1026,7 @@ export class Enforcer {
   private releaseSock(key: string, h: HeldSock): void {
     this.heldSocks.delete(key);
     this.o.kernel.setSockHold(h.cookie, false);
-    // (no headers yet: nothing was held, or its record is still to come, and onSockHeld sends the probe)
+    // (no headers yet: nothing was held, or its record is still to come, and onSockHeld moves the sender on)
     if (h.headers !== undefined) this.moveOn(h.pid, h.cookie, h.headers, h.seq!, 'a held TLS connection');
   }
 
@@ -1047,7 +1047,7 @@ export class Enforcer {
       }
       // closed: what it held went some other way (a later write of its own pushed it) or never will
       if (r.gone) return true;
-      this.pushFailed(pid, r.why);
+      if (r.refused) this.pushRefused(pid, r.why);
     }
     try {
       sendRaw(tcpProbe(headers, seq), `a probe for ${what}`);
@@ -1059,14 +1059,14 @@ export class Enforcer {
     }
   }
 
-  /** A push refused for what would refuse every push (no ptrace access): said once; a socket gone meanwhile is no news. */
-  private pushFailed(pid: number, why: string): void {
-    if (!why.startsWith('pidfd_getfd: errno 1 ') || this.pushFailures.has(why)) return;
+  /** A push refused for what would refuse every push (no ptrace access): said once. */
+  private pushRefused(pid: number, why: string): void {
+    if (this.pushFailures.has(why)) return;
     this.pushFailures.add(why);
     this.error(`a held sender of pid ${pid} could not be pushed from here (${why}): held senders are moved on by probing their server, a round trip later`);
   }
 
-  /** The headers of the first segment a held connection sent (pkt.bpf.c sock_held, pkt_held): what its probe is made of. */
+  /** The headers of the first segment a held connection sent (pkt.bpf.c sock_held, pkt_held): what names its socket to push, or its probe is made of. */
   onSockHeld(r: PktRecord): void {
     const cookie = BigInt(r.sockId);
     const p = this.pktHolds.get(cookie);
@@ -1136,11 +1136,12 @@ export class Enforcer {
   }
 
   /**
-   * Writes held in the packet hook (tls.bpf.c hold_in_packets: a
-   * terminal's processes, whose stop their shell would take for the job's,
-   * or every process's with --hold-writes packets), by socket cookie: the
-   * highest hold number seen, the number let go, and the first dropped
-   * segment's headers for the probe that gets the sender to try again.
+   * Writes held in the packet hook (tls.bpf.c hold_in_packets: every
+   * process's that can be where held senders can be pushed from here, or
+   * with --hold-writes packets; else a terminal's processes, whose stop
+   * their shell would take for the job's), by socket cookie: the highest
+   * hold number seen, the number let go, and the first dropped segment's
+   * headers, which name the socket to push (or make the server's probe).
    */
   private readonly pktHolds = new Map<bigint, PktHold>();
 

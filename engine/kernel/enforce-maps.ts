@@ -12,11 +12,13 @@ import * as W from './wire.generated.js';
 import type { ExeKey } from '../decode/records.js';
 
 /**
- * How a gated TLS write is held (`--hold-writes`): `auto`, a terminal's
- * process in the packet hook (its shell would take a stop for the job's)
- * and every other by stopping its thread; `packets`, every write that can
- * be (copied whole, its socket known) in the packet hook; `stop`, every
- * write by stopping its thread.
+ * How a gated TLS write is held (`--hold-writes`), as the kernel is told:
+ * `auto`, a terminal's process in the packet hook (its shell would take a
+ * stop for the job's) and every other by stopping its thread; `packets`,
+ * every write that can be (copied whole, its socket known) in the packet
+ * hook; `stop`, every write by stopping its thread. (The enforcer tells the
+ * kernel `packets` for the command line's `auto` where it can push held
+ * senders: Enforcer.holdWrites.)
  */
 export type HoldWrites = 'auto' | 'stop' | 'packets';
 export type TlsVerdict = 'capture' | 'skip' | 'gate' | 'block';

@@ -99,10 +99,15 @@ function sameNetns(pid: number): boolean {
   }
 }
 
-/** Why a sender was not pushed; GONE: its socket is closed (nothing is left to send). */
+/**
+ * Why a sender was not pushed. GONE: its socket is closed (nothing is left
+ * to send); REFUSED: no ptrace access to the process (pidfd_getfd's EPERM),
+ * which would refuse every push.
+ */
 export interface NotPushed {
   gone: boolean;
   why: string;
+  refused?: true;
 }
 
 /**
@@ -133,7 +138,7 @@ function findFd(pidfd: number, pid: number, cookie: bigint, headers: Uint8Array)
 const u32 = (n: number) => Uint8Array.of(n & 0xff, (n >>> 8) & 0xff, (n >>> 16) & 0xff, n >>> 24);
 
 /** The cookie of our copy FD of a socket, or undefined. */
-function cookieOf(fd: number): bigint | undefined {
+function socketCookie(fd: number): bigint | undefined {
   const v = new Uint8Array(8);
   const len = u32(8);
   if ((c.getsockopt(fd, SOL_SOCKET, SO_COOKIE, v, len) as number) < 0) return undefined;
@@ -203,9 +208,10 @@ export function pushSender(pid: number, cookie: bigint, headers: Uint8Array): tr
 function tryFd(pidfd: number, fd: number, cookie: bigint, push: boolean): boolean | NotPushed {
   const ours = pidfdGetfd(pidfd, fd);
   if (ours < 0 && -ours === 3) return { gone: true, why: 'its process is exiting' }; // ESRCH: its descriptors are being closed
-  if (ours < 0) return -ours === 9 ? false : { gone: false, why: `pidfd_getfd: errno ${-ours}${-ours === 1 ? ' (no ptrace access to the process: Yama ptrace_scope?)' : ''}` };
+  if (ours < 0 && -ours === 1) return { gone: false, refused: true, why: 'pidfd_getfd: errno 1 (no ptrace access to the process: Yama ptrace_scope?)' };
+  if (ours < 0) return -ours === 9 ? false : { gone: false, why: `pidfd_getfd: errno ${-ours}` };
   try {
-    if (cookieOf(ours) !== cookie) return false;
+    if (socketCookie(ours) !== cookie) return false;
     if (!push) return true;
     const r = nudge(ours);
     return r === true || { gone: false, why: r };
